@@ -1,0 +1,36 @@
+# The imgpool command and its tests. Included from the top CMakeLists.txt.
+pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
+pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
+pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+
+# Modules under construction are picked up as they land.
+set(APP_MODULES settings thumb discover options report monitor task)
+set(APP_SOURCES)
+foreach(m ${APP_MODULES})
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)
+    list(APPEND APP_SOURCES app/${m}.c)
+  endif()
+endforeach()
+add_library(imgpool_app STATIC ${APP_SOURCES})
+target_include_directories(imgpool_app PUBLIC app)
+target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
+  PkgConfig::XXHASH Threads::Threads m)
+
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/main.c)
+  add_executable(imgpool app/main.c)
+  target_link_libraries(imgpool imgpool_app)
+endif()
+
+# Where tests find the real photos; they skip their cases when it is absent.
+get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
+
+foreach(m ${APP_MODULES})
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_${m}.c)
+    add_executable(test_${m} tests/test_${m}.c)
+    target_link_libraries(test_${m} imgpool_app PkgConfig::CMOCKA)
+    add_test(NAME ${m} COMMAND test_${m})
+    set_tests_properties(${m} PROPERTIES TIMEOUT 300 LABELS app
+      ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS};IMGPOOL_SRC=${CMAKE_CURRENT_SOURCE_DIR}")
+  endif()
+endforeach()

@@ -1,0 +1,43 @@
+/*
+ * settings.h — what a thumbnail looks like: the options that change output bytes.
+ *
+ * The parent fills one thumb_settings from the command line (options.c) before the
+ * pool is created; every worker sees the same struct (its copy came with fork), and
+ * the journal fingerprints exactly these fields. Plain data, no pointers, so it can
+ * be hashed and copied as it is.
+ */
+#ifndef IMGPOOL_SETTINGS_H
+#define IMGPOOL_SETTINGS_H
+
+#include <stdint.h>
+
+#define THUMB_MAX_SIZES 8
+
+/* One requested box. 0 in w or h means "unconstrained on that axis" (`-s xH`, `-s W`). */
+typedef struct thumb_size {
+	int w, h;
+} thumb_size;
+
+typedef enum { FIT_INSIDE = 0, FIT_COVER, FIT_FILL } thumb_fit;
+typedef enum { CROP_CENTRE = 0, CROP_ATTENTION } thumb_crop;
+typedef enum { FORMAT_SAME = 0, FORMAT_JPEG, FORMAT_PNG, FORMAT_WEBP, FORMAT_AVIF } thumb_format;
+
+typedef struct thumb_settings {
+	thumb_size sizes[THUMB_MAX_SIZES]; /* in the order given; outputs follow it */
+	int nsizes;                        /* >= 1 */
+	thumb_fit fit;                     /* FIT_INSIDE: whole image inside the box */
+	thumb_crop crop;                   /* with FIT_COVER only */
+	int enlarge;                       /* 0: never upscale a small image */
+	thumb_format format;               /* FORMAT_SAME: keep the input's format where we can write it */
+	int quality;                       /* 1..100; 0 = the format's default (JPEG/WebP 80, AVIF 50) */
+	double background[3];              /* sRGB 0..255, flatten alpha onto it for JPEG */
+	int keep_metadata;                 /* 0: strip EXIF/XMP/IPTC (ICC becomes sRGB anyway) */
+	uint64_t max_pixels;               /* refuse inputs with more pixels (decompression bombs) */
+} thumb_settings;
+
+/* The extension (no dot, lower case) an output of format f gets for an input whose
+ * extension is in_ext (used when f is FORMAT_SAME; formats we cannot write, such as
+ * TIFF, GIF or HEIC inputs with FORMAT_SAME, give "jpg" or "png" when alpha may matter). */
+const char *thumb_output_ext(thumb_format f, const char *in_ext);
+
+#endif
