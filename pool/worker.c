@@ -1,0 +1,181 @@
+/*
+ * worker.c — the child side of the pool: reset what fork inherited, run the
+ * initializer once, then loop { read tasks; run each; write results } until the
+ * channel reaches EOF.
+ *
+ * The worker trusts its parent (it is the parent's own fork), so malformed input
+ * from the parent simply ends the worker.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wire.h"
+#include "worker.h"
+
+/* Results are sent back when a received batch is done, or sooner when this much has
+ * piled up or this long has passed since the last send. The short time keeps a chunk
+ * of slow tasks reporting each one (a send costs microseconds, nothing beside a
+ * millisecond task) while tiny tasks still travel in batches; it also bounds what a
+ * crash loses: only results of the last millisecond, whose tasks then run again. */
+#define FLUSH_BYTES ((size_t)65536)
+#define FLUSH_NS ((int64_t)1000 * 1000)
+
+int64_t pool_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Make the fork a clean process: default signal handling (SIGINT ignored: Ctrl-C
+ * reaches the whole process group and the parent decides), an empty mask, die with
+ * the parent, no core files in the user's folders, and no descriptor but 0-2 and
+ * the channel (other workers' sockets and the parent's pipes would keep them alive).
+ */
+static int reset_process(const worker_args *a)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != a->parent) /* the parent died before prctl took effect */
+		_exit(1);
+	struct rlimit core = {0, 0};
+	setrlimit(RLIMIT_CORE, &core);
+
+	int fd = a->fd;
+	if (fd != 3) {
+		if (dup2(fd, 3) < 0)
+			return -1;
+		fd = 3;
+	}
+	if (close_range(4, ~0U, 0) < 0) {
+		/* Old kernels: close one by one. */
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long i = 4; i < max; i++)
+			close((int)i);
+	}
+	return fd;
+}
+
+/* Leave: flush what tasks printed (the parent flushed its own buffers before fork),
+ * then _exit so no atexit handler of the parent runs twice. */
+static void leave(const worker_args *a, void *state, int run_fini, int code)
+{
+	if (run_fini && a->fini)
+		a->fini(state);
+	fflush(NULL);
+	_exit(code);
+}
+
+/* Run one task record and append its result to out. */
+static void run_task(const worker_args *a, const wire_record *t, void *state,
+		     pool_buf *result, pool_buf *out)
+{
+	int64_t start = pool_now_ns();
+	if (atomic_load_explicit(&a->shm->stop, memory_order_relaxed)) {
+		static const char msg[] = "interrupted before it started";
+		wire_add_result(out, t->id, WIRE_CANCELLED, start, start, msg, sizeof msg - 1);
+		return;
+	}
+	atomic_store_explicit(&a->shm->started_ns, start, memory_order_relaxed);
+	atomic_store_explicit(&a->shm->running, t->id, memory_order_release);
+
+	pool_fn fn = (pool_fn)(uintptr_t)t->fn;
+	result->len = 0;
+	if (result->data)
+		result->data[0] = '\0';
+	int rc = fn(t->data, t->len, result, state);
+
+	atomic_store_explicit(&a->shm->running, 0, memory_order_release);
+	int64_t end = pool_now_ns();
+	if (wire_add_result(out, t->id, rc == 0 ? WIRE_OK : WIRE_ERROR, start, end,
+			    result->data, result->len) < 0)
+		leave(a, state, 0, 70); /* out of memory: the parent sees us die */
+}
+
+void worker_main(const worker_args *a)
+{
+	worker_args self = *a;
+	self.fd = reset_process(a);
+	if (self.fd < 0)
+		_exit(71);
+
+	pool_buf out = {0}, result = {0};
+	void *state = NULL;
+	if (self.init) {
+		pool_buf err = {0};
+		if (self.init(self.init_arg, &state, &err) != 0) {
+			wire_begin(&out, WIRE_INIT_FAILED);
+			wire_add_bytes(&out, err.len ? err.data : "(no message)",
+				       err.len ? err.len : 12);
+			size_t off = 0;
+			wire_send(self.fd, &out, &off, 0);
+			leave(&self, state, 0, 0);
+		}
+		pool_buf_release(&err);
+	}
+	wire_begin(&out, WIRE_READY);
+	size_t off = 0;
+	if (wire_send(self.fd, &out, &off, 0) < 0)
+		leave(&self, state, 1, 0);
+
+	wire_rx rx = {0};
+	for (;;) {
+		const char *why = NULL;
+		int k;
+		while ((k = wire_rx_packet(&rx, self.fd, SIZE_MAX / 2, 0, &why)) ==
+		       WIRE_RX_PARTIAL)
+			;
+		if (k != WIRE_RX_MESSAGE)
+			leave(&self, state, k == WIRE_RX_EOF, 0); /* EOF: the pool let us go */
+
+		wire_cursor c;
+		if (wire_open(&rx.buf, &c, &why) != WIRE_TASKS)
+			leave(&self, state, 0, 72);
+		wire_begin(&out, WIRE_RESULTS);
+		int64_t last_flush = pool_now_ns();
+		wire_record t;
+		while ((k = wire_next_task(&c, &t, &why)) == 1) {
+			run_task(&self, &t, state, &result, &out);
+			if (out.len >= FLUSH_BYTES || pool_now_ns() - last_flush >= FLUSH_NS) {
+				off = 0;
+				if (wire_send(self.fd, &out, &off, 0) < 0)
+					leave(&self, state, 0, 0);
+				wire_begin(&out, WIRE_RESULTS);
+				last_flush = pool_now_ns();
+			}
+		}
+		if (k < 0)
+			leave(&self, state, 0, 72);
+		if (wire_count(&out)) {
+			off = 0;
+			if (wire_send(self.fd, &out, &off, 0) < 0)
+				leave(&self, state, 0, 0);
+		}
+		wire_rx_reset(&rx);
+		/* Don't keep a 64 MiB result's buffer around for the next tiny one. */
+		if (out.cap > 4 * FLUSH_BYTES) {
+			pool_buf_release(&out);
+			pool_buf_release(&result);
+		}
+	}
+}
