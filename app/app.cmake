@@ -5,7 +5,7 @@ pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 
 # Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb discover options report monitor task)
+set(APP_MODULES settings thumb discover options report monitor task run)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)
@@ -14,10 +14,11 @@ foreach(m ${APP_MODULES})
 endforeach()
 add_library(imgpool_app STATIC ${APP_SOURCES})
 target_include_directories(imgpool_app PUBLIC app)
+target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
 target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
   PkgConfig::XXHASH Threads::Threads m)
 
-if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/main.c)
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/main.c AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/discover.c)
   add_executable(imgpool app/main.c)
   target_link_libraries(imgpool imgpool_app)
 endif()
@@ -34,3 +35,12 @@ foreach(m ${APP_MODULES})
       ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS};IMGPOOL_SRC=${CMAKE_CURRENT_SOURCE_DIR}")
   endif()
 endforeach()
+
+# End to end: the built command on generated images and the corpus.
+find_package(Python3 COMPONENTS Interpreter)
+if(Python3_FOUND AND TARGET imgpool)
+  add_test(NAME cli COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_cli.py
+    $<TARGET_FILE:imgpool>)
+  set_tests_properties(cli PROPERTIES TIMEOUT 900 LABELS app
+    ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS}")
+endif()

@@ -115,8 +115,14 @@ static int task(const void *arg, size_t len, pool_buf *out, void *state)
 			uint32_t count, pad;
 			uint64_t len;
 			char body[10];
-		} m = {0x4c4f4f50u, 2, 0, 1, 0, 1000, "0123456789"};
-		write_to_channel(&m, sizeof m);
+		} m;
+		memset(&m, 0, sizeof m); /* no uninitialised padding on the wire */
+		m.magic = 0x4c4f4f50u;
+		m.type = 2;
+		m.count = 1;
+		m.len = 1000;
+		memcpy(m.body, "0123456789", 10);
+		write_to_channel(&m, offsetof(__typeof__(m), body) + 10);
 		_exit(0);
 	}
 	case B_PID: {

@@ -1,0 +1,59 @@
+# imgpool — the two commands of the README: `make demo` and `make test`.
+# Both install the Debian packages that are missing (as root, or with sudo),
+# or print the exact apt-get line to run.
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+
+# What the build, the tests and the demo use, all from Debian.
+PACKAGES = gcc make cmake pkg-config python3 libvips-dev libvips-tools \
+           libjpeg62-turbo-dev libpng-dev libsqlite3-dev libxxhash-dev libcmocka-dev \
+           valgrind util-linux
+
+.PHONY: all deps build demo test test-asan clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "imgpool: installing missing Debian packages:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	elif command -v sudo >/dev/null 2>&1; then \
+	  sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	else \
+	  echo "imgpool: please run: apt-get install$$missing"; exit 1; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Thumbnail the generated sample images: per-file lines, one error line (the
+# deliberately corrupt sample) and the summary. Exit 1 from imgpool is expected
+# there, because of that one file.
+demo: build
+	samples/make-samples.sh $(BUILD)/samples
+	@echo
+	@echo '$$ imgpool -s 256 --force -o $(BUILD)/samples-thumbs $(BUILD)/samples'
+	@$(BUILD)/imgpool -s 256 --force -o $(BUILD)/samples-thumbs $(BUILD)/samples; \
+	rc=$$?; echo; echo "imgpool exited with $$rc (1: some files failed, as the corrupt sample must)"; \
+	echo "thumbnails are in $(BUILD)/samples-thumbs"; [ $$rc -le 1 ]
+
+# Every test: unit tests, end-to-end tests, the pool under valgrind, then the
+# pool and module tests again under ASan + UBSan.
+test: build
+	cd $(BUILD) && ctest --output-on-failure
+	$(MAKE) test-asan
+
+test-asan: deps
+	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j$(JOBS)
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -E '^cli$$'
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,43 @@
+/*
+ * monitor.h — the progress thread: counts, rate, ETA, failures, busy workers.
+ *
+ * On a terminal (PROGRESS_BAR) it redraws one live line about five times a second;
+ * otherwise (PROGRESS_LINES, for cron and logs) it prints a whole plain line every
+ * `interval` seconds. It only reads: the run's counters (atomics written by the
+ * driving thread) and pool_stats_get(), which never blocks dispatch. It is started
+ * with every signal blocked, so SIGINT/SIGTERM land in the main thread.
+ */
+#ifndef IMGPOOL_MONITOR_H
+#define IMGPOOL_MONITOR_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "options.h"
+#include "pool.h"
+#include "report.h"
+
+/* What the driving thread counts, for the monitor to read. */
+typedef struct run_counters {
+	_Atomic uint64_t found;     /* files discovered so far */
+	_Atomic uint64_t done;      /* thumbnails made */
+	_Atomic uint64_t failed;
+	_Atomic uint64_t skipped;   /* up to date */
+	_Atomic int walk_done;      /* discovery finished: found is the total */
+} run_counters;
+
+typedef struct monitor monitor;
+
+/* mode must be PROGRESS_BAR or PROGRESS_LINES (resolve AUTO before). NULL on
+ * failure to start the thread (the run goes on without progress). */
+monitor *monitor_start(progress_mode mode, double interval, const pool *p,
+		       const run_counters *c, report *r);
+
+/* Stop and join the thread; NULL is a no-op. Prints nothing more. */
+void monitor_stop(monitor *m);
+
+/* Format one progress line (exposed for tests). elapsed in seconds. */
+void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
+		    const pool_stats *s, double elapsed);
+
+#endif

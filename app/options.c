@@ -1,0 +1,485 @@
+/*
+ * options.c — parse and check the imgpool command line. See options.h.
+ *
+ * getopt_long from libc rather than a hand-made parser: it gives the GNU
+ * conventions users already know (--opt=value, bundled flags, "--") for free.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "options.h"
+#include "thumb.h"
+
+#define DEFAULT_MAX_PIXELS 268402689ULL /* 16383 x 16383, sharp's limitInputPixels */
+
+static const char usage_text[] =
+	"Usage: imgpool [OPTIONS] PATH...\n"
+	"Make thumbnails of the images in folders (and of single files), in parallel.\n"
+	"\n"
+	"Each PATH is a folder (its images; with -r its subfolders too, the layout\n"
+	"mirrored under the output folder) or an image file. Hidden files, the output\n"
+	"folder and files that are not images (by extension: jpg jpeg png webp tif tiff\n"
+	"gif heic heif avif) are skipped. Inputs are never modified.\n"
+	"\n"
+	"Where the thumbnails go:\n"
+	"  -o, --output DIR        output folder (default: PATH-thumbs beside the first\n"
+	"                          folder given, or ./thumbs for files)\n"
+	"      --name TEMPLATE     output path inside DIR (default {dir}/{stem}.{ext}, or\n"
+	"                          {dir}/{stem}_{size}.{ext} with several sizes); fields:\n"
+	"                          {dir} {stem} {ext} {inext} {w} {h} {size}\n"
+	"  -r, --recursive         walk subfolders\n"
+	"      --include GLOB      only files matching GLOB (repeatable)\n"
+	"      --exclude GLOB      skip files matching GLOB (repeatable)\n"
+	"\n"
+	"What they look like:\n"
+	"  -s, --size LIST         boxes, comma separated (default 256): N (longest side\n"
+	"                          N), WxH (fit inside), Wx (width W), xH (height H);\n"
+	"                          several sizes decode the input once: -s 1600,800,320\n"
+	"      --fit MODE          inside (default), cover (fill the box, crop), fill\n"
+	"                          (stretch to the box)\n"
+	"      --crop MODE         with --fit cover: centre (default) or attention\n"
+	"      --enlarge           make small images bigger (default: never enlarge)\n"
+	"  -f, --format FMT        same (default), jpeg, png, webp or avif\n"
+	"  -Q, --quality N         1-100 (default: JPEG/WebP 80, AVIF 50)\n"
+	"      --background COLOR  for alpha flattened into JPEG: white (default),\n"
+	"                          black, #rrggbb or R,G,B\n"
+	"      --keep-metadata     keep EXIF/XMP/IPTC (default: strip)\n"
+	"      --max-pixels N      refuse larger inputs, 0 for no limit\n"
+	"                          (default 268402689, as sharp)\n"
+	"\n"
+	"How it runs:\n"
+	"  -j, --jobs N            worker processes (default: the CPUs available)\n"
+	"      --timeout SECONDS   give up on a file after this long (default 120, 0: never)\n"
+	"      --retries N         re-runs of a file whose worker crashed or timed out\n"
+	"                          (default 1)\n"
+	"      --force             redo files whose thumbnails are up to date\n"
+	"  -n, --dry-run           list what would be done, change nothing\n"
+	"\n"
+	"What it tells you:\n"
+	"  -q, --quiet             print errors only (no progress, no summary)\n"
+	"  -v, --verbose           also list skipped (up-to-date) files\n"
+	"      --report FILE       JSON Lines, one object per file and a summary (- for\n"
+	"                          stdout)\n"
+	"      --progress MODE     auto (default: a live bar on a terminal, a line every\n"
+	"                          --progress-interval seconds otherwise), bar, lines, none\n"
+	"      --progress-interval SECONDS  (default 10)\n"
+	"  -h, --help              this text\n"
+	"  -V, --version           versions of imgpool and its libraries\n"
+	"\n"
+	"A file is up to date, and skipped, when all its thumbnails exist and are newer\n"
+	"than it. Each thumbnail is written to a temp file and renamed: it is complete or\n"
+	"absent, even after Ctrl-C (the first lets running files finish, a second stops\n"
+	"at once). One run at a time per output folder.\n"
+	"\n"
+	"Exit status: 0 all done (skipped files count as done), 1 some files failed,\n"
+	"2 usage error, 75 another run holds the output folder, 130/143 interrupted.\n"
+	"\n"
+	"Examples:\n"
+	"  imgpool -r ~/Photos                       256 px thumbnails in ~/Photos-thumbs\n"
+	"  imgpool -s 1600,320 -f webp -o web/ shots/  two sizes, WebP\n"
+	"  imgpool -r -q --report run.jsonl /srv/photos -o /srv/thumbs   (cron)\n";
+
+enum {
+	OPT_NAME = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_FIT, OPT_CROP, OPT_ENLARGE,
+	OPT_BACKGROUND, OPT_KEEP_METADATA, OPT_MAX_PIXELS, OPT_TIMEOUT, OPT_RETRIES,
+	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL,
+};
+
+static const struct option long_options[] = {
+	{"output", required_argument, NULL, 'o'},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"recursive", no_argument, NULL, 'r'},
+	{"include", required_argument, NULL, OPT_INCLUDE},
+	{"exclude", required_argument, NULL, OPT_EXCLUDE},
+	{"size", required_argument, NULL, 's'},
+	{"fit", required_argument, NULL, OPT_FIT},
+	{"crop", required_argument, NULL, OPT_CROP},
+	{"enlarge", no_argument, NULL, OPT_ENLARGE},
+	{"format", required_argument, NULL, 'f'},
+	{"quality", required_argument, NULL, 'Q'},
+	{"background", required_argument, NULL, OPT_BACKGROUND},
+	{"keep-metadata", no_argument, NULL, OPT_KEEP_METADATA},
+	{"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+	{"jobs", required_argument, NULL, 'j'},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"retries", required_argument, NULL, OPT_RETRIES},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"dry-run", no_argument, NULL, 'n'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"report", required_argument, NULL, OPT_REPORT},
+	{"progress", required_argument, NULL, OPT_PROGRESS},
+	{"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+/* A whole decimal integer in [lo, hi], nothing after it. */
+static int parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A non-negative number of seconds, finite, at most a day. */
+static int parse_seconds(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* One box: "N", "WxH", "Wx", "xH"; sides 1..100000. */
+static int parse_box(const char *s, size_t len, thumb_size *box)
+{
+	char buf[32];
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	char *x = strchr(buf, 'x');
+	if (!x)
+		x = strchr(buf, 'X');
+	long long w = 0, h = 0;
+	if (!x) {
+		if (parse_int(buf, 1, 100000, &w) < 0)
+			return -1;
+		*box = (thumb_size){(int)w, (int)w}; /* longest side N */
+		return 0;
+	}
+	*x = '\0';
+	if (!buf[0] && !x[1])
+		return -1;
+	if (buf[0] && parse_int(buf, 1, 100000, &w) < 0)
+		return -1;
+	if (x[1] && parse_int(x + 1, 1, 100000, &h) < 0)
+		return -1;
+	*box = (thumb_size){(int)w, (int)h};
+	return 0;
+}
+
+int options_parse_sizes(const char *spec, thumb_settings *s, char *msg, size_t msglen)
+{
+	s->nsizes = 0;
+	const char *p = spec;
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		thumb_size box;
+		if (parse_box(p, len, &box) < 0) {
+			snprintf(msg, msglen, "'%.*s' is not a size (N, WxH, Wx or xH, 1-100000)",
+				 (int)(len > 40 ? 40 : len), p);
+			return -1;
+		}
+		for (int i = 0; i < s->nsizes; i++)
+			if (s->sizes[i].w == box.w && s->sizes[i].h == box.h) {
+				snprintf(msg, msglen, "'%.*s' is given twice", (int)len, p);
+				return -1;
+			}
+		if (s->nsizes == THUMB_MAX_SIZES) {
+			snprintf(msg, msglen, "at most %d sizes", THUMB_MAX_SIZES);
+			return -1;
+		}
+		s->sizes[s->nsizes++] = box;
+		if (!p[len])
+			return 0;
+		p += len + 1;
+	}
+}
+
+/* "white", "black", "#rrggbb", "R,G,B". */
+static int parse_colour(const char *s, double rgb[3])
+{
+	if (!strcasecmp(s, "white")) {
+		rgb[0] = rgb[1] = rgb[2] = 255;
+		return 0;
+	}
+	if (!strcasecmp(s, "black")) {
+		rgb[0] = rgb[1] = rgb[2] = 0;
+		return 0;
+	}
+	if (s[0] == '#' && strlen(s) == 7 && strspn(s + 1, "0123456789abcdefABCDEF") == 6) {
+		unsigned long v = strtoul(s + 1, NULL, 16);
+		rgb[0] = (double)((v >> 16) & 255);
+		rgb[1] = (double)((v >> 8) & 255);
+		rgb[2] = (double)(v & 255);
+		return 0;
+	}
+	char buf[64];
+	if (strlen(s) >= sizeof buf)
+		return -1;
+	strcpy(buf, s);
+	char *save = NULL, *tok = strtok_r(buf, ",", &save);
+	for (int i = 0; i < 3; i++, tok = strtok_r(NULL, ",", &save)) {
+		long long v;
+		if (!tok || parse_int(tok, 0, 255, &v) < 0)
+			return -1;
+		rgb[i] = (double)v;
+	}
+	return tok ? -1 : 0;
+}
+
+/* Look a word up in a NULL-terminated table; its index or -1. */
+static int pick(const char *s, const char *const *words)
+{
+	for (int i = 0; words[i]; i++)
+		if (!strcasecmp(s, words[i]))
+			return i;
+	return -1;
+}
+
+static void print_version(FILE *out)
+{
+	fprintf(out, "imgpool %s\n%s\n%s\n%s\n", IMGPOOL_VERSION, thumb_vips_version(),
+		thumb_jpeg_version(), thumb_png_version());
+}
+
+/* Append to a grown array of strings pointing into argv. */
+static int push(const char ***arr, int *n, const char *s)
+{
+	const char **a = realloc(*arr, (size_t)(*n + 1) * sizeof *a);
+	if (!a)
+		return -1;
+	a[(*n)++] = s;
+	*arr = a;
+	return 0;
+}
+
+char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
+			      size_t msglen)
+{
+	struct stat st;
+	const char *first = paths[0];
+	if (stat(first, &st) == 0 && S_ISDIR(st.st_mode)) {
+		char *real = realpath(first, NULL);
+		if (!real || !strcmp(real, "/")) {
+			snprintf(msg, msglen, "cannot choose an output folder beside '%s': give -o DIR",
+				 first);
+			free(real);
+			return NULL;
+		}
+		char *out = malloc(strlen(real) + 8);
+		if (out)
+			sprintf(out, "%s-thumbs", real);
+		free(real);
+		return out;
+	}
+	(void)npaths;
+	return strdup("thumbs");
+}
+
+/* Is folder `out` (it may not exist yet) inside, or equal to, folder `in`? */
+static int lies_inside(const char *out, const char *in)
+{
+	char *rin = realpath(in, NULL);
+	if (!rin)
+		return 0;
+	/* out may not exist: resolve its nearest existing ancestor. */
+	char *copy = strdup(out), *rout = NULL;
+	while (copy && !(rout = realpath(copy, NULL))) {
+		char *slash = strrchr(copy, '/');
+		if (!slash || slash == copy)
+			break;
+		*slash = '\0';
+	}
+	int inside = 0;
+	if (rout) {
+		size_t n = strlen(rin);
+		inside = !strncmp(rout, rin, n) && (rout[n] == '/' || rout[n] == '\0' || n == 1);
+	}
+	free(rin);
+	free(rout);
+	free(copy);
+	return inside;
+}
+
+int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err)
+{
+	memset(o, 0, sizeof *o);
+	o->settings.sizes[0] = (thumb_size){256, 256};
+	o->settings.nsizes = 1;
+	o->settings.background[0] = o->settings.background[1] = o->settings.background[2] = 255;
+	o->settings.max_pixels = DEFAULT_MAX_PIXELS;
+	o->timeout = 120;
+	o->retries = 1;
+	o->progress_interval = 10;
+	const char *out_dir = NULL;
+
+	static const char *const fits[] = {"inside", "cover", "fill", NULL};
+	static const char *const crops[] = {"centre", "attention", "center", NULL};
+	static const char *const formats[] = {"same", "jpeg", "png", "webp", "avif", "jpg", NULL};
+	static const char *const progresses[] = {"auto", "bar", "lines", "none", NULL};
+	char msg[200];
+	long long v;
+	int c, k;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":o:rs:f:Q:j:nqvhV", long_options, NULL)) != -1) {
+		const char *name = NULL; /* set: the bad option's name, for the message */
+		const char *why = NULL;
+		switch (c) {
+		case 'o': out_dir = optarg; break;
+		case OPT_NAME: o->name_template = optarg; break;
+		case 'r': o->recursive = 1; break;
+		case OPT_INCLUDE: push(&o->includes, &o->nincludes, optarg); break;
+		case OPT_EXCLUDE: push(&o->excludes, &o->nexcludes, optarg); break;
+		case 's':
+			if (options_parse_sizes(optarg, &o->settings, msg, sizeof msg) < 0)
+				name = "--size", why = msg;
+			break;
+		case OPT_FIT:
+			if ((k = pick(optarg, fits)) < 0)
+				name = "--fit", why = "expected inside, cover or fill";
+			else
+				o->settings.fit = (thumb_fit)k;
+			break;
+		case OPT_CROP:
+			if ((k = pick(optarg, crops)) < 0)
+				name = "--crop", why = "expected centre or attention";
+			else
+				o->settings.crop = k == 1 ? CROP_ATTENTION : CROP_CENTRE;
+			break;
+		case OPT_ENLARGE: o->settings.enlarge = 1; break;
+		case 'f':
+			if ((k = pick(optarg, formats)) < 0)
+				name = "--format", why = "expected same, jpeg, png, webp or avif";
+			else
+				o->settings.format = k == 5 ? FORMAT_JPEG : (thumb_format)k;
+			break;
+		case 'Q':
+			if (parse_int(optarg, 1, 100, &v) < 0)
+				name = "--quality", why = "expected a whole number from 1 to 100";
+			else
+				o->settings.quality = (int)v;
+			break;
+		case OPT_BACKGROUND:
+			if (parse_colour(optarg, o->settings.background) < 0)
+				name = "--background", why = "expected white, black, #rrggbb or R,G,B";
+			break;
+		case OPT_KEEP_METADATA: o->settings.keep_metadata = 1; break;
+		case OPT_MAX_PIXELS:
+			if (parse_int(optarg, 0, INT64_MAX, &v) < 0)
+				name = "--max-pixels", why = "expected a whole number, 0 for no limit";
+			else
+				o->settings.max_pixels = (uint64_t)v;
+			break;
+		case 'j':
+			if (parse_int(optarg, 1, 1024, &v) < 0)
+				name = "--jobs", why = "expected a whole number from 1 to 1024";
+			else
+				o->jobs = (int)v;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_seconds(optarg, &o->timeout) < 0)
+				name = "--timeout", why = "expected seconds from 0 to 86400";
+			break;
+		case OPT_RETRIES:
+			if (parse_int(optarg, 0, 100, &v) < 0)
+				name = "--retries", why = "expected a whole number from 0 to 100";
+			else
+				o->retries = (int)v;
+			break;
+		case OPT_FORCE: o->force = 1; break;
+		case 'n': o->dry_run = 1; break;
+		case 'q': o->quiet = 1; break;
+		case 'v': o->verbose = 1; break;
+		case OPT_REPORT: o->report_path = optarg; break;
+		case OPT_PROGRESS:
+			if ((k = pick(optarg, progresses)) < 0)
+				name = "--progress", why = "expected auto, bar, lines or none";
+			else
+				o->progress = (progress_mode)k;
+			break;
+		case OPT_PROGRESS_INTERVAL:
+			if (parse_seconds(optarg, &o->progress_interval) < 0 ||
+			    o->progress_interval < 0.1)
+				name = "--progress-interval", why = "expected seconds from 0.1 to 86400";
+			break;
+		case 'h': fputs(usage_text, out); options_free(o); return OPTIONS_EXIT_OK;
+		case 'V': print_version(out); options_free(o); return OPTIONS_EXIT_OK;
+		case ':':
+			fprintf(err, "imgpool: %s needs a value (see imgpool --help)\n",
+				argv[optind - 1]);
+			options_free(o);
+			return OPTIONS_USAGE;
+		default:
+			fprintf(err, "imgpool: unknown option '%s' (see imgpool --help)\n",
+				argv[optind - 1]);
+			options_free(o);
+			return OPTIONS_USAGE;
+		}
+		if (name) {
+			if (why == msg)
+				fprintf(err, "imgpool: %s: %s\n", name, why);
+			else
+				fprintf(err, "imgpool: %s: '%s': %s\n", name, optarg, why);
+			options_free(o);
+			return OPTIONS_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(err, "imgpool: no PATH given: name folders or images to thumbnail "
+			     "(see imgpool --help)\n");
+		options_free(o);
+		return OPTIONS_USAGE;
+	}
+	if (o->settings.crop == CROP_ATTENTION && o->settings.fit != FIT_COVER) {
+		fprintf(err, "imgpool: --crop attention needs --fit cover\n");
+		options_free(o);
+		return OPTIONS_USAGE;
+	}
+	o->paths = (const char **)argv + optind;
+	o->npaths = argc - optind;
+	if (out_dir) {
+		o->out_dir = strdup(out_dir);
+	} else {
+		o->out_dir_defaulted = 1;
+		o->out_dir = options_default_out_dir(o->paths, o->npaths, msg, sizeof msg);
+		if (!o->out_dir) {
+			fprintf(err, "imgpool: %s\n", msg);
+			options_free(o);
+			return OPTIONS_USAGE;
+		}
+		/* A default must never land inside an input tree. */
+		for (int i = 0; i < o->npaths; i++) {
+			struct stat st;
+			if (stat(o->paths[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+			    lies_inside(o->out_dir, o->paths[i])) {
+				fprintf(err, "imgpool: the default output folder '%s' lies inside "
+					     "'%s': give -o DIR\n", o->out_dir, o->paths[i]);
+				options_free(o);
+				return OPTIONS_USAGE;
+			}
+		}
+	}
+	if (o->quiet && o->progress == PROGRESS_AUTO)
+		o->progress = PROGRESS_NONE;
+	return OPTIONS_RUN;
+}
+
+void options_free(imgpool_options *o)
+{
+	free(o->includes);
+	free(o->excludes);
+	free(o->out_dir);
+	o->includes = o->excludes = NULL;
+	o->out_dir = NULL;
+}

@@ -1,0 +1,62 @@
+/*
+ * options.h — the imgpool command line: what the user asked for, checked.
+ *
+ * options_parse() turns argv into an imgpool_options (getopt_long: the GNU
+ * conventions people expect, --opt=value and --opt value, bundled short flags,
+ * "--" to end options). Every error is one line naming the option and the bad
+ * value, e.g. "imgpool: --size: '12x' is not a size (W, WxH, Wx or xH)".
+ */
+#ifndef IMGPOOL_OPTIONS_H
+#define IMGPOOL_OPTIONS_H
+
+#include <stdio.h>
+
+#include "settings.h"
+
+typedef enum {
+	PROGRESS_AUTO = 0, /* a live bar on a terminal, periodic lines otherwise */
+	PROGRESS_BAR,
+	PROGRESS_LINES,
+	PROGRESS_NONE,
+} progress_mode;
+
+typedef struct imgpool_options {
+	thumb_settings settings;       /* everything that changes output bytes */
+	const char **paths;            /* PATH arguments (point into argv) */
+	int npaths;
+	char *out_dir;                 /* -o, or the default (malloc'd) */
+	int out_dir_defaulted;         /* 1 when no -o was given */
+	int recursive;
+	const char **includes;         /* --include globs (point into argv) */
+	int nincludes;
+	const char **excludes;
+	int nexcludes;
+	const char *name_template;     /* --name, or NULL for the default */
+	int force, dry_run, quiet, verbose;
+	int jobs;                      /* 0: the CPUs we may use */
+	double timeout;                /* seconds per file; 0: none */
+	int retries;                   /* after a worker crash or timeout */
+	const char *report_path;       /* --report FILE or "-" */
+	progress_mode progress;
+	double progress_interval;      /* seconds between plain progress lines */
+} imgpool_options;
+
+enum { OPTIONS_RUN = 0, OPTIONS_EXIT_OK = 1, OPTIONS_USAGE = 2 };
+
+/* Parse argv into *o. OPTIONS_RUN: go on. OPTIONS_EXIT_OK: --help or --version was
+ * printed to out. OPTIONS_USAGE: a one-line error was printed to err (exit 2). */
+int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err);
+
+/* Free what options_parse allocated. */
+void options_free(imgpool_options *o);
+
+/* Parse a --size list ("1600,800,320", "256", "320x240", "x200", "300x") into s.
+ * Returns 0, or -1 with a message (without the "imgpool: --size: " prefix). */
+int options_parse_sizes(const char *spec, thumb_settings *s, char *msg, size_t msglen);
+
+/* The default output folder for the given paths: "<first path>-thumbs" beside a
+ * folder, "thumbs" beside a file. NULL with msg set when it cannot be chosen safely. */
+char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
+			      size_t msglen);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * report.c — per-file lines, JSON Lines, progress and summary. See report.h.
+ *
+ * JSON is written by hand here: the libraries in Debian (json-c, jansson) either
+ * refuse strings that are not UTF-8 or copy their bytes raw, producing invalid JSON,
+ * and file names on Linux are bytes. The writer below is the few lines it takes to
+ * escape a byte string losslessly; numbers and keys are ours.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report.h"
+
+struct report {
+	pthread_mutex_t lock;
+	FILE *out, *err;
+	FILE *json;
+	int json_is_stdout;
+	int quiet, verbose;
+	int live_shown;     /* a live progress line is on the terminal now */
+	int json_failed;
+};
+
+report *report_open(FILE *out, FILE *err, int quiet, int verbose, const char *json_path,
+		    char *msg, size_t msglen)
+{
+	report *r = calloc(1, sizeof *r);
+	if (!r) {
+		snprintf(msg, msglen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	r->out = out;
+	r->err = err;
+	r->quiet = quiet;
+	r->verbose = verbose;
+	if (json_path && !strcmp(json_path, "-")) {
+		r->json = out;
+		r->json_is_stdout = 1;
+		r->out = err; /* keep stdout pure JSON */
+	} else if (json_path) {
+		r->json = fopen(json_path, "we");
+		if (!r->json) {
+			snprintf(msg, msglen, "--report: cannot write '%s': %s", json_path,
+				 strerror(errno));
+			free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
+static int utf8_len(const unsigned char *s)
+{
+	unsigned c = s[0];
+	int n;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	unsigned cp = c & (0x3f >> (n - 1));
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+void report_json_string(FILE *f, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)(str ? str : "");
+	putc('"', f);
+	while (*s) {
+		int n = utf8_len(s);
+		if (n == 0) {
+			fprintf(f, "\\udc%02x", *s); /* surrogateescape: a lossless byte */
+			s++;
+			continue;
+		}
+		if (n > 1) {
+			fwrite(s, 1, (size_t)n, f);
+			s += n;
+			continue;
+		}
+		unsigned char c = *s++;
+		switch (c) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				fprintf(f, "\\u%04x", c);
+			else
+				putc(c, f);
+		}
+	}
+	putc('"', f);
+}
+
+const char *report_bytes(uint64_t n, char *buf, size_t len)
+{
+	if (n < 1000)
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+	else if (n < 1000 * 1000)
+		snprintf(buf, len, "%.1f kB", n / 1e3);
+	else if (n < 1000ULL * 1000 * 1000)
+		snprintf(buf, len, "%.1f MB", n / 1e6);
+	else
+		snprintf(buf, len, "%.2f GB", n / 1e9);
+	return buf;
+}
+
+/* A file name for a human line: control characters (a newline in a name would
+ * break the one-line rule) shown as '?'. */
+static void put_name(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		putc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+}
+
+/* Erase a live progress line before other output (caller holds the lock). */
+static void clear_live(report *r)
+{
+	if (r->live_shown) {
+		fputs("\r\033[K", r->err);
+		fflush(r->err);
+		r->live_shown = 0;
+	}
+}
+
+static const char *status_word(report_status s)
+{
+	switch (s) {
+	case REPORT_OK: return "ok";
+	case REPORT_ERROR: return "error";
+	case REPORT_SKIPPED: return "skipped";
+	case REPORT_PLANNED: return "planned";
+	case REPORT_CANCELLED: return "cancelled";
+	}
+	return "?";
+}
+
+static void human_line(report *r, const report_file *f)
+{
+	FILE *o = r->out;
+	char b1[32], b2[32];
+	switch (f->status) {
+	case REPORT_OK: {
+		fputs("ok    ", o);
+		put_name(o, f->input);
+		fprintf(o, "  %dx%d %s ->", f->res->in_w, f->res->in_h,
+			report_bytes(f->res->in_bytes, b1, sizeof b1));
+		for (int i = 0; i < f->noutputs && i < f->res->nout; i++) {
+			fputc(' ', o);
+			put_name(o, f->outputs[i]);
+			fprintf(o, " %dx%d %s", f->res->out[i].w, f->res->out[i].h,
+				report_bytes(f->res->out[i].bytes, b2, sizeof b2));
+			if (i + 1 < f->noutputs)
+				fputc(',', o);
+		}
+		fprintf(o, "  %.0f ms\n", f->ms);
+		break;
+	}
+	case REPORT_ERROR:
+		fputs("error ", o);
+		put_name(o, f->input);
+		fputs(": ", o);
+		put_name(o, f->cause ? f->cause : "unknown error");
+		fputc('\n', o);
+		break;
+	case REPORT_SKIPPED:
+		fputs("skip  ", o);
+		put_name(o, f->input);
+		fputs(" (up to date)\n", o);
+		break;
+	case REPORT_PLANNED:
+		fputs("would ", o);
+		put_name(o, f->input);
+		fputs(" ->", o);
+		for (int i = 0; i < f->noutputs; i++) {
+			fputc(' ', o);
+			put_name(o, f->outputs[i]);
+		}
+		fputc('\n', o);
+		break;
+	case REPORT_CANCELLED:
+		break; /* counted in the summary; the interrupt is said once there */
+	}
+}
+
+static void json_line(report *r, const report_file *f)
+{
+	FILE *j = r->json;
+	fputs("{\"type\":\"file\",\"status\":", j);
+	report_json_string(j, status_word(f->status));
+	fputs(",\"input\":", j);
+	report_json_string(j, f->input);
+	if (f->status == REPORT_OK) {
+		fprintf(j, ",\"width\":%d,\"height\":%d,\"bytes\":%llu", f->res->in_w,
+			f->res->in_h, (unsigned long long)f->res->in_bytes);
+	}
+	fputs(",\"outputs\":[", j);
+	for (int i = 0; i < f->noutputs; i++) {
+		if (i)
+			putc(',', j);
+		fputs("{\"path\":", j);
+		report_json_string(j, f->outputs[i]);
+		if (f->status == REPORT_OK && i < f->res->nout)
+			fprintf(j, ",\"width\":%d,\"height\":%d,\"bytes\":%llu",
+				f->res->out[i].w, f->res->out[i].h,
+				(unsigned long long)f->res->out[i].bytes);
+		putc('}', j);
+	}
+	putc(']', j);
+	if (f->cause) {
+		fputs(",\"error\":", j);
+		report_json_string(j, f->cause);
+	}
+	if (f->status == REPORT_OK || f->status == REPORT_ERROR)
+		fprintf(j, ",\"ms\":%.1f,\"attempts\":%d,\"worker\":%d", f->ms, f->attempts,
+			f->worker);
+	fputs("}\n", j);
+}
+
+void report_file_done(report *r, const report_file *f)
+{
+	pthread_mutex_lock(&r->lock);
+	int show = f->status == REPORT_ERROR ||
+		   (!r->quiet && (f->status != REPORT_SKIPPED || r->verbose));
+	if (show && f->status != REPORT_CANCELLED) {
+		clear_live(r);
+		human_line(r, f);
+		fflush(r->out);
+	}
+	if (r->json)
+		json_line(r, f);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void report_progress(report *r, const char *line, int live)
+{
+	pthread_mutex_lock(&r->lock);
+	if (live) {
+		fprintf(r->err, "\r\033[K%s", line);
+		r->live_shown = 1;
+	} else {
+		clear_live(r);
+		fprintf(r->err, "%s\n", line);
+	}
+	fflush(r->err);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void report_summary_print(report *r, const report_summary *s)
+{
+	pthread_mutex_lock(&r->lock);
+	clear_live(r);
+	double rate = s->wall_s > 0 ? (double)s->done / s->wall_s : 0;
+	double mbs = s->wall_s > 0 ? (double)s->bytes_in / 1e6 / s->wall_s : 0;
+	double eff = s->wall_s > 0 && s->workers ? s->task_s / (s->wall_s * s->workers) : 0;
+	if (!r->quiet) {
+		FILE *o = r->out;
+		if (s->interrupted)
+			fprintf(o, "imgpool: interrupted by %s: running files finished, %llu not "
+				   "started\n", s->interrupted == 15 ? "SIGTERM" : "SIGINT",
+				(unsigned long long)s->cancelled);
+		if (s->planned)
+			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
+				   "errors\n", (unsigned long long)s->planned,
+				(unsigned long long)s->skipped, (unsigned long long)s->failed);
+		else
+			fprintf(o, "imgpool: %llu done, %llu failed, %llu skipped in %.2f s "
+				   "(%.1f images/s, %.1f MB/s read, CPU %.2f s, parallel "
+				   "efficiency %.0f%% of %d workers)\n",
+				(unsigned long long)s->done, (unsigned long long)s->failed,
+				(unsigned long long)s->skipped, s->wall_s, rate, mbs, s->cpu_s,
+				eff * 100, s->workers);
+		fflush(o);
+	}
+	if (r->json) {
+		fprintf(r->json,
+			"{\"type\":\"summary\",\"done\":%llu,\"failed\":%llu,\"skipped\":%llu,"
+			"\"cancelled\":%llu,\"planned\":%llu,\"wall_s\":%.3f,\"cpu_s\":%.3f,"
+			"\"images_per_s\":%.2f,\"mb_per_s_read\":%.2f,\"bytes_in\":%llu,"
+			"\"bytes_out\":%llu,\"workers\":%d,\"parallel_efficiency\":%.3f,"
+			"\"interrupted\":%s,\"exit_code\":%d}\n",
+			(unsigned long long)s->done, (unsigned long long)s->failed,
+			(unsigned long long)s->skipped, (unsigned long long)s->cancelled,
+			(unsigned long long)s->planned, s->wall_s, s->cpu_s, rate, mbs,
+			(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
+			s->workers, eff, s->interrupted ? "true" : "false", s->exit_code);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+int report_close(report *r)
+{
+	if (!r)
+		return 0;
+	int rc = 0;
+	if (r->json) {
+		if (fflush(r->json) != 0 || ferror(r->json))
+			rc = -1;
+		if (!r->json_is_stdout && fclose(r->json) != 0)
+			rc = -1;
+	}
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	return rc;
+}

@@ -1,0 +1,81 @@
+/*
+ * report.h — what imgpool tells the user: one line per file as it finishes, JSON
+ * Lines for machines, the progress line, and the final summary.
+ *
+ * Streams: per-file lines and the summary go to `out` (stdout); the progress line
+ * goes to `err` (stderr). One mutex orders every write, so a progress line and a
+ * file line never mix inside a line; a live progress line (terminal) is erased
+ * before a file line is printed and redrawn by the next progress tick.
+ *
+ * JSON: one object per line, {"type":"file",...} then {"type":"summary",...}.
+ * Strings are valid JSON for any file name: quotes, control characters and
+ * newlines are escaped; bytes that are not UTF-8 are written as \udc80-\udcff,
+ * the "surrogateescape" convention, so `s.encode('utf-8', 'surrogateescape')` in
+ * Python gives the exact bytes of the name back.
+ *
+ * Thread-safety: every function may be called from any thread.
+ */
+#ifndef IMGPOOL_REPORT_H
+#define IMGPOOL_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "thumb.h"
+
+typedef struct report report;
+
+typedef enum {
+	REPORT_OK,       /* thumbnails made */
+	REPORT_ERROR,    /* the file failed; cause says why */
+	REPORT_SKIPPED,  /* up to date */
+	REPORT_PLANNED,  /* --dry-run: would be made */
+	REPORT_CANCELLED /* interrupted before it was done */
+} report_status;
+
+/* One file's outcome. */
+typedef struct report_file {
+	report_status status;
+	const char *input;
+	int noutputs;
+	const char *const *outputs;
+	const thumb_result *res;  /* REPORT_OK only */
+	const char *cause;        /* REPORT_ERROR / REPORT_CANCELLED */
+	double ms;                /* time in the worker, last attempt */
+	int attempts;
+	int worker;               /* slot, -1 if never run */
+} report_file;
+
+typedef struct report_summary {
+	uint64_t done, failed, skipped, cancelled, planned;
+	double wall_s, cpu_s;       /* cpu: parent + workers, user + system */
+	uint64_t bytes_in, bytes_out;
+	double task_s;              /* sum of time spent in tasks */
+	int workers;
+	int interrupted;            /* the signal, or 0 */
+	int exit_code;
+} report_summary;
+
+/* quiet: only error lines (and nothing else on out). verbose: skipped files too.
+ * json_path: NULL, "-" (stdout, and then the human lines go to err) or a file.
+ * Returns NULL with *msg set (static text + errno text in buf) on failure. */
+report *report_open(FILE *out, FILE *err, int quiet, int verbose, const char *json_path,
+		    char *msg, size_t msglen);
+
+void report_file_done(report *r, const report_file *f);
+
+/* The monitor's line: live (redrawn in place on a terminal) or a whole line. */
+void report_progress(report *r, const char *line, int live);
+
+void report_summary_print(report *r, const report_summary *s);
+
+/* Flush and close the JSON file. Returns 0, or -1 if writing it failed. */
+int report_close(report *r);
+
+/* Write s as a JSON string (with quotes) to f. Exposed for tests and fuzzing. */
+void report_json_string(FILE *f, const char *s);
+
+/* "3.2 MB", "18 kB", "512 B" into buf. */
+const char *report_bytes(uint64_t n, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,494 @@
+/*
+ * run.c — one imgpool run. See run.h.
+ *
+ * The parent never decodes a pixel: it walks (discover), hands one task per file to
+ * the pool through a lazy feed (so the first thumbnail is made while a big tree is
+ * still being walked), reports each result as it comes, and keeps only the tasks in
+ * flight in memory (to name the file of a result the pool made itself: a crash, a
+ * timeout, a cancel).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "discover.h"
+#include "monitor.h"
+#include "report.h"
+#include "run.h"
+#include "task.h"
+
+/* ------------------------------------------------------------------------- */
+/* Signals: the handler only records and asks the pool to drain.               */
+
+static volatile sig_atomic_t got_signal, signal_count;
+static pool *volatile the_pool;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+	signal_count++;
+	pool *p = the_pool;
+	if (p)
+		pool_interrupt(p); /* async-signal-safe */
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL); /* a closed report pipe is an error, not death */
+}
+
+/* ------------------------------------------------------------------------- */
+/* The output folder: create it, lock it.                                      */
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int rc = mkdir(p, 0777) < 0 && errno != EEXIST ? -1 : 0;
+	free(p);
+	if (rc == 0) {
+		struct stat st;
+		if (stat(path, &st) < 0)
+			return -1;
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			return -1;
+		}
+	}
+	return rc;
+}
+
+/*
+ * Take the run lock: OUT/.imgpool/lock, flock()ed for the life of the process (the
+ * kernel drops it if we die, so a crash never leaves a stale lock). Returns the fd,
+ * -1 with a message for a folder we cannot use, -2 when another run holds it.
+ */
+static int take_lock(const char *out_dir, char *msg, size_t len)
+{
+	char path[4096];
+	if (make_dirs(out_dir) < 0) {
+		snprintf(msg, len, "cannot create the output folder '%s': %s", out_dir,
+			 strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/.imgpool", out_dir);
+	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+		snprintf(msg, len, "cannot write to the output folder '%s': %s", out_dir,
+			 strerror(errno));
+		return -1;
+	}
+	snprintf(path, sizeof path, "%s/.imgpool/lock", out_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0) {
+		snprintf(msg, len, "cannot write to the output folder '%s': %s", out_dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(msg, len, "another imgpool run%s%s%s is writing to '%s'; try again "
+			 "when it has finished", *pid ? " (pid " : "", pid, *pid ? ")" : "",
+			 out_dir);
+		close(fd);
+		return -2;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		snprintf(msg, len, "cannot write to the output folder '%s': %s", out_dir,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Tasks in flight, by feed index                                              */
+
+#define INFLIGHT_BUCKETS 1024
+
+typedef struct inflight {
+	uint64_t index;
+	char *task;
+	size_t len;
+	struct inflight *next;
+} inflight;
+
+typedef struct run_ctx {
+	const imgpool_options *o;
+	discover *d;
+	report *rep;
+	run_counters c;
+	pool_buf buf;            /* the task being handed to the pool */
+	uint64_t produced;       /* tasks given to the pool so far = next feed index */
+	inflight *bucket[INFLIGHT_BUCKETS];
+	report_summary sum;
+	int out_of_memory;
+} run_ctx;
+
+static int inflight_add(run_ctx *x, uint64_t index, const char *task, size_t len)
+{
+	inflight *e = malloc(sizeof *e);
+	char *copy = e ? malloc(len) : NULL;
+	if (!copy) {
+		free(e);
+		return -1;
+	}
+	memcpy(copy, task, len);
+	*e = (inflight){index, copy, len, x->bucket[index % INFLIGHT_BUCKETS]};
+	x->bucket[index % INFLIGHT_BUCKETS] = e;
+	return 0;
+}
+
+/* Unlink and return the entry for index (caller frees), or NULL. */
+static inflight *inflight_take(run_ctx *x, uint64_t index)
+{
+	for (inflight **pp = &x->bucket[index % INFLIGHT_BUCKETS]; *pp; pp = &(*pp)->next)
+		if ((*pp)->index == index) {
+			inflight *e = *pp;
+			*pp = e->next;
+			return e;
+		}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Feed: discovery streams straight into the pool                              */
+
+static void report_item(run_ctx *x, const discover_item *it, report_status st,
+			const char *cause)
+{
+	report_file f = {
+		.status = st, .input = it->input, .noutputs = it->noutputs,
+		.outputs = it->outputs, .cause = cause, .worker = -1,
+	};
+	report_file_done(x->rep, &f);
+}
+
+/* The pool asks for the next file to thumbnail; up-to-date and bad ones are
+ * reported here and passed over. */
+static int feed(void *data, pool_task *t)
+{
+	run_ctx *x = data;
+	discover_item it;
+	while (discover_next(x->d, &it)) {
+		atomic_fetch_add(&x->c.found, 1);
+		if (it.state == ITEM_UPTODATE) {
+			atomic_fetch_add(&x->c.skipped, 1);
+			report_item(x, &it, REPORT_SKIPPED, NULL);
+			continue;
+		}
+		if (it.state == ITEM_ERROR) {
+			atomic_fetch_add(&x->c.failed, 1);
+			report_item(x, &it, REPORT_ERROR, it.error);
+			continue;
+		}
+		if (task_encode(&x->buf, it.input, it.outputs, it.noutputs) < 0 ||
+		    inflight_add(x, x->produced, x->buf.data, x->buf.len) < 0) {
+			atomic_fetch_add(&x->c.failed, 1);
+			report_item(x, &it, REPORT_ERROR, "out of memory");
+			continue;
+		}
+		x->produced++;
+		*t = (pool_task){x->buf.data, x->buf.len};
+		return 1;
+	}
+	atomic_store(&x->c.walk_done, 1);
+	return 0;
+}
+
+/* Remove temp files a killed worker may have left for these outputs: a worker
+ * cleans up after itself on every error, but not after SIGKILL. */
+static void remove_stale_temps(const char *const *outputs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		const char *slash = strrchr(outputs[i], '/');
+		char dir[4096];
+		const char *base = slash ? slash + 1 : outputs[i];
+		snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - outputs[i]) : 1,
+			 slash ? outputs[i] : ".");
+		char prefix[4096];
+		int plen = snprintf(prefix, sizeof prefix, ".%s.imgpool-", base);
+		DIR *d = opendir(dir);
+		if (!d)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (!strncmp(e->d_name, prefix, (size_t)plen) &&
+			    strlen(e->d_name) == (size_t)plen + 6)
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+}
+
+/* One result from the pool: report it and count it. */
+static void handle_result(run_ctx *x, const pool_result *r)
+{
+	inflight *e = inflight_take(x, r->index);
+	const char *input = "?", *outputs[THUMB_MAX_SIZES];
+	int n = 0;
+	if (!e || task_decode(e->task, e->len, &input, outputs, &n) < 0) {
+		input = "?";
+		n = 0;
+	}
+	report_file f = {
+		.input = input, .noutputs = n, .outputs = outputs, .attempts = r->attempts,
+		.worker = r->worker, .ms = r->end_ns > r->start_ns ? (r->end_ns - r->start_ns) / 1e6 : 0,
+	};
+	thumb_result res;
+	switch (r->status) {
+	case POOL_OK:
+		if (task_result_decode(r->data, r->len, &res) < 0) {
+			f.status = REPORT_ERROR;
+			f.cause = "internal error: malformed result from a worker";
+			break;
+		}
+		f.status = REPORT_OK;
+		f.res = &res;
+		break;
+	case POOL_CANCELLED:
+		f.status = REPORT_CANCELLED;
+		f.cause = r->data;
+		remove_stale_temps(outputs, n);
+		break;
+	default: /* POOL_ERROR, POOL_CRASHED, POOL_TIMEOUT */
+		f.status = REPORT_ERROR;
+		f.cause = r->data && r->len ? r->data : "unknown error";
+		if (r->status != POOL_ERROR)
+			remove_stale_temps(outputs, n);
+		break;
+	}
+	if (r->status == POOL_OK || r->status == POOL_ERROR)
+		x->sum.task_s += f.ms / 1e3;
+	if (f.status == REPORT_OK) {
+		atomic_fetch_add(&x->c.done, 1);
+		x->sum.bytes_in += res.in_bytes;
+		for (int i = 0; i < res.nout; i++)
+			x->sum.bytes_out += res.out[i].bytes;
+	} else if (f.status == REPORT_ERROR) {
+		atomic_fetch_add(&x->c.failed, 1);
+	} else {
+		x->sum.cancelled++;
+	}
+	report_file_done(x->rep, &f);
+	if (e) {
+		free(e->task);
+		free(e);
+	}
+}
+
+/* ------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage self, kids;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
+			kids.ru_stime.tv_sec) +
+	       (self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+		kids.ru_stime.tv_usec) / 1e6;
+}
+
+static int online_cpus(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+/* --dry-run: walk and plan, list, change nothing. */
+static int dry_run(run_ctx *x)
+{
+	discover_item it;
+	while (discover_next(x->d, &it)) {
+		if (it.state == ITEM_UPTODATE) {
+			x->sum.skipped++;
+			report_item(x, &it, REPORT_SKIPPED, NULL);
+		} else if (it.state == ITEM_ERROR) {
+			x->sum.failed++;
+			report_item(x, &it, REPORT_ERROR, it.error);
+		} else {
+			x->sum.planned++;
+			report_item(x, &it, REPORT_PLANNED, NULL);
+		}
+	}
+	x->sum.exit_code = x->sum.failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
+	report_summary_print(x->rep, &x->sum);
+	return x->sum.exit_code;
+}
+
+static task_config worker_config; /* in the parent's memory before fork: workers see it */
+
+int run_imgpool(const imgpool_options *o)
+{
+	double t0 = now_s();
+	char msg[4200];
+	int lock_fd = -1;
+	if (!o->dry_run) {
+		lock_fd = take_lock(o->out_dir, msg, sizeof msg);
+		if (lock_fd < 0) {
+			fprintf(stderr, "imgpool: %s\n", msg);
+			return lock_fd == -2 ? EXIT_LOCKED : EXIT_SOME_FAILED;
+		}
+	}
+	static run_ctx x; /* large (the in-flight table); one per process */
+	memset(&x, 0, sizeof x);
+	x.o = o;
+	x.rep = report_open(stdout, stderr, o->quiet, o->verbose, o->report_path, msg,
+			    sizeof msg);
+	if (!x.rep) {
+		fprintf(stderr, "imgpool: %s\n", msg);
+		return EXIT_USAGE;
+	}
+	discover_config dc = {
+		.paths = o->paths, .npaths = o->npaths, .recursive = o->recursive,
+		.includes = o->includes, .nincludes = o->nincludes, .excludes = o->excludes,
+		.nexcludes = o->nexcludes, .out_dir = o->out_dir,
+		.name_template = o->name_template, .settings = &o->settings, .force = o->force,
+	};
+	char *derr = NULL;
+	x.d = discover_open(&dc, &derr);
+	if (!x.d) {
+		fprintf(stderr, "imgpool: %s\n", derr ? derr : "cannot start");
+		free(derr);
+		report_close(x.rep);
+		return EXIT_USAGE;
+	}
+	if (o->dry_run) {
+		int rc = dry_run(&x);
+		discover_close(x.d);
+		report_close(x.rep);
+		return rc;
+	}
+
+	int cpus = online_cpus();
+	int jobs = o->jobs ? o->jobs : cpus;
+	worker_config.settings = o->settings;
+	worker_config.vips_threads = cpus / jobs > 1 ? cpus / jobs : 1;
+	pool_options po = {
+		.workers = jobs, .init = task_worker_init, .init_arg = &worker_config,
+		.fini = task_worker_fini, .timeout = o->timeout,
+		.retries = o->retries ? o->retries : -1, .prefetch = 1,
+	};
+	char *perr = NULL;
+	pool *p = pool_create(&po, &perr);
+	if (!p) {
+		fprintf(stderr, "imgpool: cannot start the workers: %s\n", perr ? perr : "?");
+		free(perr);
+		discover_close(x.d);
+		report_close(x.rep);
+		return EXIT_SOME_FAILED;
+	}
+	the_pool = p;
+	install_signals();
+
+	progress_mode mode = o->progress;
+	if (mode == PROGRESS_AUTO)
+		mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
+	monitor *mon = mode == PROGRESS_NONE ? NULL
+					     : monitor_start(mode, o->progress_interval, p, &x.c,
+							     x.rep);
+
+	pool_iter *it = pool_imap_unordered(p, task_thumbnail, feed, &x, 1);
+	int broken = 0, terminated = 0;
+	if (!it) {
+		broken = 1;
+	} else {
+		pool_result r;
+		int k;
+		while ((k = pool_iter_next_timed(it, &r, 0.25)) != 0) {
+			if (k == 1) {
+				handle_result(&x, &r);
+				pool_result_release(&r);
+			} else if (k < 0) {
+				broken = 1;
+				break;
+			}
+			if (signal_count >= 2 && !terminated) {
+				pool_terminate(p); /* a second Ctrl-C: stop now */
+				terminated = 1;
+			}
+		}
+		pool_iter_free(it);
+	}
+	if (broken)
+		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
+	pool_close(p);
+	if (!terminated && !broken)
+		pool_join(p);
+	monitor_stop(mon);
+	the_pool = NULL;
+	pool_destroy(p);
+	/* Whatever was never handed to the pool (interrupted) is neither done nor failed. */
+	for (int b = 0; b < INFLIGHT_BUCKETS; b++)
+		for (inflight *e = x.bucket[b], *n; e; e = n) {
+			n = e->next;
+			free(e->task);
+			free(e);
+		}
+	x.sum.done = atomic_load(&x.c.done);
+	x.sum.failed = atomic_load(&x.c.failed);
+	x.sum.skipped = atomic_load(&x.c.skipped);
+	x.sum.wall_s = now_s() - t0;
+	x.sum.cpu_s = cpu_seconds();
+	x.sum.workers = jobs;
+	x.sum.interrupted = got_signal;
+	x.sum.exit_code = got_signal ? 128 + got_signal
+			  : x.sum.failed || broken ? EXIT_SOME_FAILED
+						   : EXIT_ALL_DONE;
+	report_summary_print(x.rep, &x.sum);
+	if (report_close(x.rep) < 0) {
+		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", o->report_path,
+			strerror(errno));
+		if (x.sum.exit_code == EXIT_ALL_DONE)
+			x.sum.exit_code = EXIT_SOME_FAILED;
+	}
+	discover_close(x.d);
+	pool_buf_release(&x.buf);
+	if (lock_fd >= 0)
+		close(lock_fd);
+	return x.sum.exit_code;
+}
