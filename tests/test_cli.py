@@ -116,8 +116,8 @@ def test_corpus_photos(tmp):
             continue
         stem, ext = os.path.splitext(f)
         o = [os.path.join(out, stem + e) for e in (".jpg", ".png") if os.path.exists(os.path.join(out, stem + e))][0]
-        assert_eq(header(o, "format"), "uchar", f + " format")
-        assert_eq(header(o, "interpretation"), "srgb", f + " interpretation")
+        assert_true("UCHAR" in header(o, "format").upper(), f + " format")
+        assert_true("SRGB" in header(o, "interpretation").upper(), f + " interpretation")
     assert_true(made >= 60, f"only {made} thumbnails")
 
 
