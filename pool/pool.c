@@ -136,6 +136,7 @@ struct pool {
 	volatile sig_atomic_t interrupted;
 	int interrupt_handled;
 	int closed, terminated, broken;
+	int joining;          /* pool_join is letting the workers go */
 	char err[512];
 
 	job *jobs, *jobs_tail;
@@ -153,7 +154,7 @@ struct pool {
 /* Pids and counters readable from any thread (pool_stats_get, pool_worker_pids). */
 typedef struct pool_counters {
 	_Atomic uint64_t submitted, finished, done, failed, retried, respawned,
-		crashed;
+		crashed, recycled;
 	_Atomic int alive;
 } pool_counters;
 
@@ -230,6 +231,13 @@ static const char *signame(int sig)
 		return "unknown";
 	snprintf(buf, sizeof buf, "SIG%s", ab);
 	return buf;
+}
+
+/* Tell the caller's tracer, if any. */
+static void emit(pool *p, const pool_event *e)
+{
+	if (p->o.on_event)
+		p->o.on_event(e, p->o.event_data);
 }
 
 static int online_cpus(void)
@@ -510,10 +518,12 @@ static int spawn(pool *p, worker *w)
 	atomic_store(&shm->running, 0);
 	atomic_store(&shm->started_ns, 0);
 	atomic_store(&shm->stop, p->interrupted ? 1 : 0);
+	atomic_store(&shm->retiring, 0);
 
 	worker_args a = {
 		.fd = sv[1], .shm = shm, .parent = p->self, .init = p->o.init,
 		.init_arg = p->o.init_arg, .fini = p->o.fini, .max_message = p->o.max_message,
+		.max_rss = p->o.max_worker_rss,
 	};
 	flockfile(stdin);
 	flockfile(stdout);
@@ -552,6 +562,8 @@ static int spawn(pool *p, worker *w)
 	wire_rx_reset(&w->rx);
 	atomic_store(&shared_of(p)->pid[w->slot], pid);
 	CNT(p, alive, 1);
+	emit(p, &(pool_event){.kind = POOL_EV_SPAWN, .worker = w->slot, .pid = (int)pid,
+			      .at_ns = pool_now_ns()});
 	return 0;
 }
 
@@ -600,8 +612,9 @@ static void worker_ended(pool *p, worker *w, int status)
 	int64_t started = atomic_load(&shm->started_ns);
 	uint64_t charged = w->kill_task ? w->kill_task : running;
 	int was_starting = w->state == W_STARTING;
-	int recycled = w->state == W_RETIRING && w->kill_status == POOL_PENDING &&
-		       WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	int clean_exit = w->kill_status == POOL_PENDING && WIFEXITED(status) &&
+			 WEXITSTATUS(status) == 0;
+	int recycled = clean_exit && (w->state == W_RETIRING || atomic_load(&shm->retiring));
 
 	char cause[256];
 	pool_status st = POOL_CRASHED;
@@ -611,10 +624,15 @@ static void worker_ended(pool *p, worker *w, int status)
 	} else if (WIFSIGNALED(status)) {
 		snprintf(cause, sizeof cause, "worker %d (pid %d) killed by signal %d (%s)",
 			 w->slot, (int)w->pid, WTERMSIG(status), signame(WTERMSIG(status)));
+	} else if (recycled) {
+		snprintf(cause, sizeof cause, "worker %d (pid %d) retired%s", w->slot,
+			 (int)w->pid, atomic_load(&shm->retiring) ? " over the RSS limit" : "");
 	} else {
 		snprintf(cause, sizeof cause, "worker %d (pid %d) exited with status %d",
 			 w->slot, (int)w->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
+	emit(p, &(pool_event){.kind = POOL_EV_EXIT, .worker = w->slot, .pid = (int)w->pid,
+			      .at_ns = pool_now_ns(), .cause = cause, .recycled = recycled});
 
 	close_channel(w);
 	if (w->pidfd >= 0)
@@ -646,12 +664,19 @@ static void worker_ended(pool *p, worker *w, int status)
 			snprintf(msg, sizeof msg, "%s", cause);
 		if (t->attempts <= p->o.retries && !p->interrupted && !p->terminated) {
 			CNT(p, retried, 1);
+			emit(p, &(pool_event){.kind = POOL_EV_RETRY, .worker = slot, .pid = (int)pid,
+					      .at_ns = pool_now_ns(), .cause = msg,
+					      .index = t->index, .id = t->id, .status = st,
+					      .start_ns = started, .end_ns = pool_now_ns(),
+					      .attempt = t->attempts});
 			list_push(&back, t);
 		} else {
 			deliver_msg(p, t, st, msg, slot, (int)pid, started, pool_now_ns());
 		}
 	}
-	if (!recycled && w->kill_status != POOL_CANCELLED)
+	if (recycled && !p->joining)
+		CNT(p, recycled, 1);
+	else if (w->kill_status != POOL_CANCELLED)
 		CNT(p, crashed, 1);
 	if (p->terminated || p->interrupted) {
 		while ((t = list_pop(&back)))
@@ -1250,6 +1275,7 @@ int pool_join(pool *p)
 		if (loop_once(p, INT64_MAX) < 0)
 			return -1;
 	/* Let every worker go: EOF on its channel makes it run the finalizer and exit. */
+	p->joining = 1;
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
 		if (w->state == W_EMPTY)
@@ -1638,6 +1664,7 @@ void pool_stats_get(const pool *p, pool_stats *s)
 	s->retried = atomic_load_explicit(&sh->c.retried, memory_order_relaxed);
 	s->respawned = atomic_load_explicit(&sh->c.respawned, memory_order_relaxed);
 	s->crashed = atomic_load_explicit(&sh->c.crashed, memory_order_relaxed);
+	s->recycled = atomic_load_explicit(&sh->c.recycled, memory_order_relaxed);
 	uint64_t fin = s->done + s->failed;
 	s->running = (uint64_t)s->busy;
 	s->queued = s->submitted > fin + s->running ? s->submitted - fin - s->running : 0;

@@ -141,6 +141,30 @@ void pool_result_release(pool_result *r);
 /* ------------------------------------------------------------------------- */
 /* Creation and shutdown                                                      */
 
+/* Things that happen to workers and attempts, for tracing (see pool_options.on_event).
+ * Final outcomes are not events: they are the results. */
+typedef enum pool_event_kind {
+	POOL_EV_SPAWN,     /* a worker process started (initial, replacement or recycle) */
+	POOL_EV_EXIT,      /* a worker process ended; cause says how */
+	POOL_EV_RETRY,     /* an attempt died (crash, timeout) and the task will run again */
+} pool_event_kind;
+
+typedef struct pool_event {
+	pool_event_kind kind;
+	int worker;          /* slot */
+	int pid;
+	int64_t at_ns;       /* CLOCK_MONOTONIC */
+	const char *cause;   /* EXIT, RETRY: one line; valid during the call */
+	int recycled;        /* EXIT: it left as planned (task limit, RSS limit, close) */
+	/* RETRY only: the task and its failed attempt */
+	uint64_t index, id;
+	pool_status status;  /* POOL_CRASHED or POOL_TIMEOUT */
+	int64_t start_ns, end_ns;
+	int attempt;         /* 1 for the first */
+} pool_event;
+
+typedef void (*pool_event_fn)(const pool_event *e, void *data);
+
 typedef struct pool_options {
 	int workers;              /* 0: the CPUs this process may run on */
 	pool_init_fn init;        /* optional; see pool_init_fn */
@@ -151,6 +175,10 @@ typedef struct pool_options {
 	int retries;              /* re-runs after a crash or timeout: 0 -> 1; <0 -> none */
 	unsigned prefetch;        /* chunks sent ahead to a worker beyond the running one; 0 -> 1 */
 	size_t max_message;       /* largest task or result accepted, bytes; 0 -> 1 GiB */
+	size_t max_worker_rss;    /* bytes; 0: none. A worker above it after a task is
+	                             recycled before it starts another (nothing is lost) */
+	pool_event_fn on_event;   /* optional; called in the driving thread */
+	void *event_data;
 } pool_options;
 
 /*
@@ -298,6 +326,7 @@ typedef struct pool_stats {
 	uint64_t retried;     /* attempts re-run after a crash or timeout */
 	uint64_t respawned;   /* workers started to replace one (crash, timeout, recycle) */
 	uint64_t crashed;     /* workers that died on their own */
+	uint64_t recycled;    /* workers retired by max_tasks_per_worker or max_worker_rss */
 } pool_stats;
 
 /* A snapshot, from any thread, without blocking dispatch (atomic counters). The

@@ -86,6 +86,19 @@ static void leave(const worker_args *a, void *state, int run_fini, int code)
 	_exit(code);
 }
 
+/* This process's resident memory, from /proc/self/statm (0 if unreadable). */
+static size_t resident_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	unsigned long size = 0, resident = 0;
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 /* Run one task record and append its result to out. */
 static void run_task(const worker_args *a, const wire_record *t, void *state,
 		     pool_buf *result, pool_buf *out)
@@ -170,6 +183,12 @@ void worker_main(const worker_args *a)
 			off = 0;
 			if (wire_send(self.fd, &out, &off, 0) < 0)
 				leave(&self, state, 0, 0);
+		}
+		if (self.max_rss && resident_bytes() > self.max_rss) {
+			/* Grown too big: leave now, before the next batch; the parent puts back
+			 * what it had sent ahead, uncharged, and starts a fresh worker. */
+			atomic_store(&self.shm->retiring, 1);
+			leave(&self, state, 1, 0);
 		}
 		wire_rx_reset(&rx);
 		/* Don't keep a 64 MiB result's buffer around for the next tiny one. */

@@ -22,7 +22,8 @@ typedef struct pool_slot_shm {
 	_Atomic uint64_t running;   /* id of the task being run; 0 between tasks */
 	_Atomic int64_t started_ns; /* CLOCK_MONOTONIC when it started */
 	_Atomic int stop;           /* 1: answer queued tasks "cancelled", run none */
-	char pad[64 - 2 * sizeof(uint64_t) - sizeof(int)];
+	_Atomic int retiring;       /* set by the worker: leaving on purpose (RSS limit) */
+	char pad[64 - 2 * sizeof(uint64_t) - 2 * sizeof(int)];
 } pool_slot_shm;
 
 typedef struct worker_args {
@@ -33,6 +34,7 @@ typedef struct worker_args {
 	void *init_arg;
 	pool_fini_fn fini;
 	size_t max_message;
+	size_t max_rss;         /* bytes; 0: no limit */
 } worker_args;
 
 /* Run the worker: reset the process, run the initializer, serve tasks until EOF.

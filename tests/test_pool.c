@@ -43,10 +43,11 @@ typedef struct shared {
 } shared;
 
 static shared *sh;
+static char *volatile hog;
 
 enum behaviour {
 	B_SQUARE = 0, B_SEGV, B_ABORT, B_EXIT3, B_HANG, B_VICTIM, B_ERROR, B_GARBAGE,
-	B_TRUNCATED, B_PID, B_BIG, B_EMPTY, B_SLEEP_MS, B_PRINT, B_ECHO,
+	B_TRUNCATED, B_PID, B_BIG, B_EMPTY, B_SLEEP_MS, B_PRINT, B_ECHO, B_HOG,
 };
 
 typedef struct job_arg {
@@ -157,6 +158,17 @@ static int task(const void *arg, size_t len, pool_buf *out, void *state)
 	}
 	case B_ECHO:
 		return pool_buf_append(out, &a.value, sizeof a.value);
+	case B_HOG: {
+		/* Grow by 200 MB, touched, and keep it: a leak the RSS limit must catch. */
+		size_t n = (size_t)200 << 20;
+		char *m = malloc(n);
+		if (!m)
+			return 1;
+		memset(m, 1, n);
+		hog = m; /* keep it reachable so the compiler cannot drop it */
+		int pid = getpid();
+		return pool_buf_append(out, &pid, sizeof pid);
+	}
 	}
 	return 1;
 }
@@ -797,6 +809,81 @@ static void test_fork_safety_stress(void **state)
 	assert_no_children();
 }
 
+/* max_worker_rss recycles a worker that grew, losing nothing; events tell it. */
+static int spawns, exits, recycles, retries;
+
+static void on_event(const pool_event *e, void *data)
+{
+	assert_ptr_equal(data, &spawns);
+	if (e->kind == POOL_EV_SPAWN)
+		spawns++;
+	if (e->kind == POOL_EV_EXIT) {
+		exits++;
+		recycles += e->recycled;
+		assert_non_null(e->cause);
+	}
+	if (e->kind == POOL_EV_RETRY) {
+		retries++;
+		assert_int_equal(e->attempt, 1);
+		assert_int_equal(e->status, POOL_CRASHED);
+		assert_true(e->end_ns >= e->start_ns && e->start_ns > 0);
+		assert_non_null(strstr(e->cause, "SIGSEGV"));
+	}
+}
+
+static void test_rss_limit_and_events(void **state)
+{
+	reset_shared();
+	spawns = exits = recycles = retries = 0;
+	/* A fork starts with the parent's resident pages (large under ASan, whose
+	 * quarantine keeps freed memory): the limit is 100 MB above that. */
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	assert_int_equal(fscanf(f, "%ld %ld", &pages, &resident), 2);
+	fclose(f);
+	size_t base = (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
+	pool_options o = {.workers = 1, .max_worker_rss = base + ((size_t)100 << 20),
+			  .on_event = on_event, .event_data = &spawns};
+	char *err;
+	pool *p = pool_create(&o, &err);
+	assert_non_null(p);
+	enum { N = 6 };
+	static job_arg a[N];
+	static pool_task t[N];
+	static pool_result r[N];
+	for (int i = 0; i < N; i++) {
+		a[i] = J(i == 2 ? B_HOG : B_PID, (uint64_t)i);
+		t[i] = (pool_task){&a[i], sizeof a[i]};
+	}
+	assert_int_equal(pool_map(p, task, t, N, 1, r), 0);
+	int pids[N];
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(r[i].status, POOL_OK);
+		memcpy(&pids[i], r[i].data, sizeof(int));
+		pool_result_release(&r[i]);
+	}
+	assert_int_equal(pids[0], pids[2]);   /* the hog ran on the first worker */
+	assert_int_not_equal(pids[2], pids[3]); /* which left after it */
+	assert_int_equal(pids[3], pids[5]);
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_true(s.recycled == 1);
+	assert_true(s.crashed == 0);
+	assert_int_equal(recycles, 1);
+
+	job_arg seg = J(B_SEGV, 0);
+	pool_result one;
+	assert_int_equal(pool_apply(p, task, &seg, sizeof seg, &one), 0);
+	pool_result_release(&one);
+	assert_int_equal(retries, 1);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+	assert_int_equal(spawns, exits);
+	assert_true(spawns >= 4); /* first, after the hog, after each crash */
+	assert_no_children();
+}
+
 /* The lazy feed keeps only a window in memory, and an abandoned iterator is fine. */
 static void test_feed_is_lazy(void **state)
 {
@@ -836,6 +923,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_interrupt_drains),
 		cmocka_unit_test(test_fork_safety_stress),
 		cmocka_unit_test(test_feed_is_lazy),
+		cmocka_unit_test(test_rss_limit_and_events),
 	};
 	struct CMUnitTest chosen[sizeof all / sizeof *all];
 	size_t n = 0;
