@@ -16,6 +16,7 @@
 #include "options.h"
 #include "pool.h"
 #include "report.h"
+#include "trace.h"
 
 /* What the driving thread counts, for the monitor to read. */
 typedef struct run_counters {
@@ -28,16 +29,26 @@ typedef struct run_counters {
 
 typedef struct monitor monitor;
 
-/* mode must be PROGRESS_BAR or PROGRESS_LINES (resolve AUTO before). NULL on
- * failure to start the thread (the run goes on without progress). */
-monitor *monitor_start(progress_mode mode, double interval, const pool *p,
-		       const run_counters *c, report *r);
+/* What the workers used, sampled from /proc once a second. */
+typedef struct monitor_sample {
+	double cpu_pct;        /* pool CPU use over the last second, % of one core */
+	uint64_t rss_total;    /* bytes, all workers now */
+	uint64_t rss_peak;     /* bytes, the largest one worker was seen at */
+	int cores;             /* CPUs given to this process */
+} monitor_sample;
 
-/* Stop and join the thread; NULL is a no-op. Prints nothing more. */
-void monitor_stop(monitor *m);
+/* mode: PROGRESS_BAR, PROGRESS_LINES or PROGRESS_NONE (resolve AUTO before; NONE
+ * still samples, for the summary and the trace). tr may be NULL. NULL on failure to
+ * start the thread (the run goes on without progress). */
+monitor *monitor_start(progress_mode mode, double interval, const pool *p,
+		       const run_counters *c, report *r, trace *tr);
+
+/* Stop and join the thread, fill *last (may be NULL) with the final sample; NULL is
+ * a no-op. Prints nothing more. */
+void monitor_stop(monitor *m, monitor_sample *last);
 
 /* Format one progress line (exposed for tests). elapsed in seconds. */
 void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
-		    const pool_stats *s, double elapsed);
+		    const pool_stats *s, const monitor_sample *ms, double elapsed);
 
 #endif

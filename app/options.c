@@ -72,6 +72,12 @@ static const char usage_text[] =
 	"      --progress MODE     auto (default: a live bar on a terminal, a line every\n"
 	"                          --progress-interval seconds otherwise), bar, lines, none\n"
 	"      --progress-interval SECONDS  (default 10)\n"
+	"      --trace FILE        Chrome trace (Perfetto, chrome://tracing): what each\n"
+	"                          worker did when, deaths, retries, CPU and memory\n"
+	"      --timeline FILE     the same as an SVG chart, one lane per worker\n"
+	"      --min-free SIZE     start no new file when the output filesystem has less\n"
+	"                          free (default: 1G or 2%, whichever is smaller; 0: off)\n"
+	"      --max-worker-rss SIZE  recycle a worker grown past SIZE (e.g. 1G)\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           versions of imgpool and its libraries\n"
 	"\n"
@@ -91,7 +97,8 @@ static const char usage_text[] =
 enum {
 	OPT_NAME = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_FIT, OPT_CROP, OPT_ENLARGE,
 	OPT_BACKGROUND, OPT_KEEP_METADATA, OPT_MAX_PIXELS, OPT_TIMEOUT, OPT_RETRIES,
-	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL,
+	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
+	OPT_MIN_FREE, OPT_MAX_WORKER_RSS,
 };
 
 static const struct option long_options[] = {
@@ -119,6 +126,10 @@ static const struct option long_options[] = {
 	{"report", required_argument, NULL, OPT_REPORT},
 	{"progress", required_argument, NULL, OPT_PROGRESS},
 	{"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
+	{"trace", required_argument, NULL, OPT_TRACE},
+	{"timeline", required_argument, NULL, OPT_TIMELINE},
+	{"min-free", required_argument, NULL, OPT_MIN_FREE},
+	{"max-worker-rss", required_argument, NULL, OPT_MAX_WORKER_RSS},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -145,6 +156,40 @@ static int parse_seconds(const char *s, double *out)
 	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400)
 		return -1;
 	*out = v;
+	return 0;
+}
+
+int options_parse_bytes(const char *s, uint64_t *bytes, double *pct)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || !isfinite(v) || v < 0)
+		return -1;
+	if (pct && !strcmp(end, "%")) {
+		if (v > 100)
+			return -1;
+		*pct = v;
+		*bytes = 0;
+		return 0;
+	}
+	static const char *const units[] = {"", "K", "M", "G", "T"};
+	int k;
+	for (k = 4; k >= 0; k--) {
+		size_t n = strlen(units[k]);
+		if (!strncasecmp(end, units[k], n) &&
+		    (!strcasecmp(end + n, "") || !strcasecmp(end + n, "B") ||
+		     (n && !strcasecmp(end + n, "iB"))))
+			break;
+	}
+	if (k < 0)
+		return -1;
+	double b = v * pow(1024, k);
+	if (b > 9e18)
+		return -1;
+	*bytes = (uint64_t)b;
+	if (pct)
+		*pct = 0;
 	return 0;
 }
 
@@ -412,6 +457,19 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 			if (parse_seconds(optarg, &o->progress_interval) < 0 ||
 			    o->progress_interval < 0.1)
 				name = "--progress-interval", why = "expected seconds from 0.1 to 86400";
+			break;
+		case OPT_TRACE: o->trace_path = optarg; break;
+		case OPT_TIMELINE: o->timeline_path = optarg; break;
+		case OPT_MIN_FREE:
+			if (options_parse_bytes(optarg, &o->min_free, &o->min_free_pct) < 0)
+				name = "--min-free", why = "expected a size such as 2G, 500M or 5%";
+			else
+				o->min_free_set = 1;
+			break;
+		case OPT_MAX_WORKER_RSS:
+			if (options_parse_bytes(optarg, &o->max_worker_rss, NULL) < 0 ||
+			    o->max_worker_rss == 0)
+				name = "--max-worker-rss", why = "expected a size such as 1G or 500M";
 			break;
 		case 'h': fputs(usage_text, out); options_free(o); return OPTIONS_EXIT_OK;
 		case 'V': print_version(out); options_free(o); return OPTIONS_EXIT_OK;

@@ -9,6 +9,7 @@
 #ifndef IMGPOOL_OPTIONS_H
 #define IMGPOOL_OPTIONS_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "settings.h"
@@ -39,7 +40,17 @@ typedef struct imgpool_options {
 	const char *report_path;       /* --report FILE or "-" */
 	progress_mode progress;
 	double progress_interval;      /* seconds between plain progress lines */
+	const char *trace_path;        /* --trace FILE.json */
+	const char *timeline_path;     /* --timeline FILE.svg */
+	uint64_t min_free;             /* --min-free in bytes (when not a percentage) */
+	double min_free_pct;           /* --min-free N% of the filesystem; 0: bytes */
+	int min_free_set;              /* 0: the default, min(1 GiB, 2 %) */
+	uint64_t max_worker_rss;       /* --max-worker-rss bytes; 0: none */
 } imgpool_options;
+
+/* "512M", "1G", "1.5GiB", "100000" (bytes) -> bytes; with pct, "2%" too.
+ * Returns 0, or -1 when it is not a size. */
+int options_parse_bytes(const char *s, uint64_t *bytes, double *pct);
 
 enum { OPTIONS_RUN = 0, OPTIONS_EXIT_OK = 1, OPTIONS_USAGE = 2 };
 

@@ -273,11 +273,15 @@ void report_summary_print(report *r, const report_summary *s)
 	double rate = s->wall_s > 0 ? (double)s->done / s->wall_s : 0;
 	double mbs = s->wall_s > 0 ? (double)s->bytes_in / 1e6 / s->wall_s : 0;
 	double eff = s->wall_s > 0 && s->workers ? s->task_s / (s->wall_s * s->workers) : 0;
-	if (!r->quiet) {
+	char rb[32];
+	if (!r->quiet || s->stop_reason) {
 		FILE *o = r->out;
 		if (s->interrupted)
 			fprintf(o, "imgpool: interrupted by %s: running files finished, %llu not "
 				   "started\n", s->interrupted == 15 ? "SIGTERM" : "SIGINT",
+				(unsigned long long)s->cancelled);
+		if (s->stop_reason)
+			fprintf(o, "imgpool: %s (%llu not started)\n", s->stop_reason,
 				(unsigned long long)s->cancelled);
 		if (s->planned)
 			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
@@ -285,11 +289,17 @@ void report_summary_print(report *r, const report_summary *s)
 				(unsigned long long)s->skipped, (unsigned long long)s->failed);
 		else
 			fprintf(o, "imgpool: %llu done, %llu failed, %llu skipped in %.2f s "
-				   "(%.1f images/s, %.1f MB/s read, CPU %.2f s, parallel "
-				   "efficiency %.0f%% of %d workers)\n",
+				   "(%.1f images/s, %.1f MB/s read, CPU %.2f s = %.0f%% of %d cores, "
+				   "peak worker RSS %s, parallel efficiency %.0f%% of %d workers)\n",
 				(unsigned long long)s->done, (unsigned long long)s->failed,
 				(unsigned long long)s->skipped, s->wall_s, rate, mbs, s->cpu_s,
-				eff * 100, s->workers);
+				s->wall_s > 0 && s->cores ? 100 * s->cpu_s / (s->wall_s * s->cores) : 0,
+				s->cores, report_bytes(s->rss_peak, rb, sizeof rb), eff * 100,
+				s->workers);
+		if (s->recycled || s->crashed)
+			fprintf(o, "imgpool: workers: %llu recycled (--max-worker-rss), %llu died and "
+				   "were replaced\n", (unsigned long long)s->recycled,
+				(unsigned long long)s->crashed);
 		fflush(o);
 	}
 	if (r->json) {
@@ -298,12 +308,15 @@ void report_summary_print(report *r, const report_summary *s)
 			"\"cancelled\":%llu,\"planned\":%llu,\"wall_s\":%.3f,\"cpu_s\":%.3f,"
 			"\"images_per_s\":%.2f,\"mb_per_s_read\":%.2f,\"bytes_in\":%llu,"
 			"\"bytes_out\":%llu,\"workers\":%d,\"parallel_efficiency\":%.3f,"
-			"\"interrupted\":%s,\"exit_code\":%d}\n",
+			"\"interrupted\":%s,\"peak_worker_rss\":%llu,\"workers_recycled\":%llu,"
+			"\"workers_died\":%llu,\"exit_code\":%d}\n",
 			(unsigned long long)s->done, (unsigned long long)s->failed,
 			(unsigned long long)s->skipped, (unsigned long long)s->cancelled,
 			(unsigned long long)s->planned, s->wall_s, s->cpu_s, rate, mbs,
 			(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-			s->workers, eff, s->interrupted ? "true" : "false", s->exit_code);
+			s->workers, eff, s->interrupted ? "true" : "false",
+			(unsigned long long)s->rss_peak, (unsigned long long)s->recycled,
+			(unsigned long long)s->crashed, s->exit_code);
 	}
 	pthread_mutex_unlock(&r->lock);
 }

