@@ -7,7 +7,6 @@
  * flight in memory (to name the file of a result the pool made itself: a crash, a
  * timeout, a cancel).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -260,27 +259,21 @@ static int feed(void *data, pool_task *t)
 	return 0;
 }
 
-/* Remove temp files a killed worker may have left for these outputs: a worker
- * cleans up after itself on every error, but not after SIGKILL. */
+/* Remove the temp files a killed worker may have left for these outputs: a worker
+ * cleans up after itself on every error, but not after SIGKILL. Temp names are
+ * fixed (".<name>.imgpool-tmp", see thumb.c), so this is one unlink each. */
 static void remove_stale_temps(const char *const *outputs, int n)
 {
 	for (int i = 0; i < n; i++) {
 		const char *slash = strrchr(outputs[i], '/');
-		char dir[4096];
 		const char *base = slash ? slash + 1 : outputs[i];
-		snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - outputs[i]) : 1,
-			 slash ? outputs[i] : ".");
-		char prefix[4096];
-		int plen = snprintf(prefix, sizeof prefix, ".%s.imgpool-", base);
-		DIR *d = opendir(dir);
-		if (!d)
-			continue;
-		struct dirent *e;
-		while ((e = readdir(d)))
-			if (!strncmp(e->d_name, prefix, (size_t)plen) &&
-			    strlen(e->d_name) == (size_t)plen + 6)
-				unlinkat(dirfd(d), e->d_name, 0);
-		closedir(d);
+		int dirlen = slash ? (int)(slash - outputs[i]) : 0;
+		char tmp[4200];
+		int k = slash ? snprintf(tmp, sizeof tmp, "%.*s/.%s.imgpool-tmp", dirlen,
+					 outputs[i], base)
+			      : snprintf(tmp, sizeof tmp, ".%s.imgpool-tmp", base);
+		if (k > 0 && (size_t)k < sizeof tmp)
+			unlink(tmp);
 	}
 }
 
@@ -391,6 +384,16 @@ static void handle_result(run_ctx *x, const pool_result *r)
 static void on_pool_event(const pool_event *ev, void *data)
 {
 	run_ctx *x = data;
+	if (ev->kind == POOL_EV_RETRY) {
+		/* The dead attempt may have left a temp file; the retry is not running yet
+		 * (the event comes before it is queued again), so nothing else writes these
+		 * names now. */
+		inflight *e = inflight_peek(x, ev->index);
+		const char *input, *outputs[THUMB_MAX_SIZES];
+		int n;
+		if (e && task_decode(e->task, e->len, &input, outputs, &n) == 0)
+			remove_stale_temps(outputs, n);
+	}
 	if (!x->tr)
 		return;
 	switch (ev->kind) {

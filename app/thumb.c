@@ -48,9 +48,9 @@
 #define WEBP_QUALITY 80
 #define AVIF_QUALITY 50
 
-/* Temp names are ".<name>.imgpool-XXXXXX": this much longer than <name>. */
+/* Temp names are ".<name>.imgpool-tmp": this much longer than <name>. */
 #define TEMP_SUFFIX ".imgpool-"
-#define TEMP_EXTRA (1 + sizeof TEMP_SUFFIX - 1 + 6)
+#define TEMP_EXTRA (1 + sizeof TEMP_SUFFIX - 1 + 3)
 
 /* ------------------------------------------------------------------ errors -- */
 
@@ -474,14 +474,16 @@ static int make_dirs(const char *dir)
 	}
 }
 
-/* Create a new temp file ".<name>.imgpool-XXXXXX" next to final (0666 less the
- * umask, as a plain open would give), making the folder when missing. The name
- * goes to tmp; returns the fd, or -1 with errno. <name> is shortened when needed
- * so the temp name still fits NAME_MAX. */
+/* Create the temp file ".<name>.imgpool-tmp" next to final (0666 less the umask,
+ * as a plain open would give), making the folder when missing. The name is fixed,
+ * not random: only one task ever writes a given output (discover refuses
+ * collisions, the run lock keeps other runs out), so a temp file a killed worker
+ * or a kill -9'd run left behind is simply overwritten by the next attempt at that
+ * output, and the parent can remove it by name. O_NOFOLLOW: never write through a
+ * symlink planted at that name. The name goes to tmp; returns the fd, or -1 with
+ * errno. <name> is shortened when needed so the temp name still fits NAME_MAX. */
 static int open_temp(const char *final, char *tmp, size_t tmplen)
 {
-	static const char alnum[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	const char *slash = strrchr(final, '/');
 	const char *name = slash ? slash + 1 : final;
 	int dirlen = slash ? (int)(slash - final) : 0;
@@ -491,12 +493,9 @@ static int open_temp(const char *final, char *tmp, size_t tmplen)
 	if (namelen > NAME_MAX - (int)TEMP_EXTRA)
 		namelen = NAME_MAX - (int)TEMP_EXTRA;
 	for (int attempt = 0; attempt < 100; attempt++) {
-		char rnd[7];
+		const char *rnd = "tmp";
 		int n, fd;
 
-		for (int i = 0; i < 6; i++)
-			rnd[i] = alnum[g_random_int_range(0, sizeof alnum - 1)];
-		rnd[6] = '\0';
 		if (slash)
 			n = snprintf(tmp, tmplen, "%.*s/.%.*s" TEMP_SUFFIX "%s",
 				     dirlen ? dirlen : 1, dirlen ? final : "/",
@@ -507,11 +506,9 @@ static int open_temp(const char *final, char *tmp, size_t tmplen)
 			errno = ENAMETOOLONG;
 			return -1;
 		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
 		if (fd >= 0)
 			return fd;
-		if (errno == EEXIST)
-			continue;
 		if (errno != ENOENT || made_dirs || !slash || dirlen == 0)
 			return -1;
 		/* The destination folder is missing: make it, then try again. */
