@@ -5,7 +5,7 @@ pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 
 # Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb discover options report monitor task run trace)
+set(APP_MODULES settings thumb discover options report monitor task run trace shard)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)

@@ -57,7 +57,13 @@ static const char usage_text[] =
 	"                          (default 268402689, as sharp)\n"
 	"\n"
 	"How it runs:\n"
-	"  -j, --jobs N            worker processes (default: the CPUs available)\n"
+	"  -j, --jobs N            worker processes (default: the CPUs available, or\n"
+	"                          SLURM_CPUS_PER_TASK)\n"
+	"      --shard K/N         take only share K of N of the files (by a hash of each\n"
+	"                          path), for array jobs; default: from SLURM_ARRAY_TASK_ID,\n"
+	"                          JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; none: off\n"
+	"      --shard-count N     the number of tasks, where the scheduler does not say\n"
+	"                          (Kubernetes, AWS Batch; or IMGPOOL_SHARD_COUNT)\n"
 	"      --timeout SECONDS   give up on a file after this long (default 120, 0: never)\n"
 	"      --retries N         re-runs of a file whose worker crashed or timed out\n"
 	"                          (default 1)\n"
@@ -98,7 +104,7 @@ enum {
 	OPT_NAME = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_FIT, OPT_CROP, OPT_ENLARGE,
 	OPT_BACKGROUND, OPT_KEEP_METADATA, OPT_MAX_PIXELS, OPT_TIMEOUT, OPT_RETRIES,
 	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
-	OPT_MIN_FREE, OPT_MAX_WORKER_RSS,
+	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT,
 };
 
 static const struct option long_options[] = {
@@ -130,6 +136,8 @@ static const struct option long_options[] = {
 	{"timeline", required_argument, NULL, OPT_TIMELINE},
 	{"min-free", required_argument, NULL, OPT_MIN_FREE},
 	{"max-worker-rss", required_argument, NULL, OPT_MAX_WORKER_RSS},
+	{"shard", required_argument, NULL, OPT_SHARD},
+	{"shard-count", required_argument, NULL, OPT_SHARD_COUNT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -470,6 +478,13 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 			if (options_parse_bytes(optarg, &o->max_worker_rss, NULL) < 0 ||
 			    o->max_worker_rss == 0)
 				name = "--max-worker-rss", why = "expected a size such as 1G or 500M";
+			break;
+		case OPT_SHARD: o->shard_arg = optarg; break;
+		case OPT_SHARD_COUNT:
+			if (parse_int(optarg, 1, 1000000, &v) < 0)
+				name = "--shard-count", why = "expected a whole number from 1";
+			else
+				o->shard_count = (int)v;
 			break;
 		case 'h': fputs(usage_text, out); options_free(o); return OPTIONS_EXIT_OK;
 		case 'V': print_version(out); options_free(o); return OPTIONS_EXIT_OK;

@@ -46,6 +46,8 @@ typedef struct imgpool_options {
 	double min_free_pct;           /* --min-free N% of the filesystem; 0: bytes */
 	int min_free_set;              /* 0: the default, min(1 GiB, 2 %) */
 	uint64_t max_worker_rss;       /* --max-worker-rss bytes; 0: none */
+	const char *shard_arg;         /* --shard K/N | none; NULL: the scheduler's env */
+	int shard_count;               /* --shard-count N; 0: not given */
 } imgpool_options;
 
 /* "512M", "1G", "1.5GiB", "100000" (bytes) -> bytes; with pct, "2%" too.

@@ -288,9 +288,12 @@ void report_summary_print(report *r, const report_summary *s)
 				   "errors\n", (unsigned long long)s->planned,
 				(unsigned long long)s->skipped, (unsigned long long)s->failed);
 		else
-			fprintf(o, "imgpool: %llu done, %llu failed, %llu skipped in %.2f s "
+			fprintf(o, "imgpool: %s%s%s%llu done, %llu failed, %llu skipped in %.2f s "
 				   "(%.1f images/s, %.1f MB/s read, CPU %.2f s = %.0f%% of %d cores, "
 				   "peak worker RSS %s, parallel efficiency %.0f%% of %d workers)\n",
+				s->shard && *s->shard ? "shard " : "",
+				s->shard && *s->shard ? s->shard : "",
+				s->shard && *s->shard ? ": " : "",
 				(unsigned long long)s->done, (unsigned long long)s->failed,
 				(unsigned long long)s->skipped, s->wall_s, rate, mbs, s->cpu_s,
 				s->wall_s > 0 && s->cores ? 100 * s->cpu_s / (s->wall_s * s->cores) : 0,
@@ -304,13 +307,14 @@ void report_summary_print(report *r, const report_summary *s)
 	}
 	if (r->json) {
 		fprintf(r->json,
-			"{\"type\":\"summary\",\"done\":%llu,\"failed\":%llu,\"skipped\":%llu,"
+			"{\"type\":\"summary\",\"shard\":\"%s\",\"done\":%llu,\"failed\":%llu,\"skipped\":%llu,"
 			"\"cancelled\":%llu,\"planned\":%llu,\"wall_s\":%.3f,\"cpu_s\":%.3f,"
 			"\"images_per_s\":%.2f,\"mb_per_s_read\":%.2f,\"bytes_in\":%llu,"
 			"\"bytes_out\":%llu,\"workers\":%d,\"parallel_efficiency\":%.3f,"
 			"\"interrupted\":%s,\"peak_worker_rss\":%llu,\"workers_recycled\":%llu,"
 			"\"workers_died\":%llu,\"exit_code\":%d}\n",
-			(unsigned long long)s->done, (unsigned long long)s->failed,
+			s->shard ? s->shard : "", (unsigned long long)s->done,
+			(unsigned long long)s->failed,
 			(unsigned long long)s->skipped, (unsigned long long)s->cancelled,
 			(unsigned long long)s->planned, s->wall_s, s->cpu_s, rate, mbs,
 			(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,

@@ -57,6 +57,7 @@ typedef struct report_summary {
 	uint64_t rss_peak;          /* bytes: the largest one worker was seen at */
 	int cores;                  /* CPUs given to the run */
 	uint64_t recycled, crashed; /* workers retired by a limit / died on their own */
+	const char *shard;          /* "K/N", or "" without sharding */
 	int exit_code;
 } report_summary;
 

@@ -25,6 +25,7 @@
 #include "monitor.h"
 #include "report.h"
 #include "run.h"
+#include "shard.h"
 #include "task.h"
 #include "trace.h"
 
@@ -93,7 +94,7 @@ static int make_dirs(const char *path)
  * kernel drops it if we die, so a crash never leaves a stale lock). Returns the fd,
  * -1 with a message for a folder we cannot use, -2 when another run holds it.
  */
-static int take_lock(const char *out_dir, char *msg, size_t len)
+static int take_lock(const char *out_dir, const char *lock_name, char *msg, size_t len)
 {
 	char path[4096];
 	if (make_dirs(out_dir) < 0) {
@@ -107,7 +108,7 @@ static int take_lock(const char *out_dir, char *msg, size_t len)
 			 strerror(errno));
 		return -1;
 	}
-	snprintf(path, sizeof path, "%s/.imgpool/lock", out_dir);
+	snprintf(path, sizeof path, "%s/.imgpool/%s", out_dir, lock_name);
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
 	if (fd < 0) {
 		snprintf(msg, len, "cannot write to the output folder '%s': %s", out_dir,
@@ -159,6 +160,7 @@ typedef struct run_ctx {
 	report_summary sum;
 	int out_of_memory;
 	trace *tr;
+	shard shard;             /* this run's share; n == 0: everything */
 	int64_t min_free;        /* bytes; 0: no check */
 	char disk_msg[512];      /* set when the disk ran low: the run stops */
 } run_ctx;
@@ -227,6 +229,17 @@ static void report_item(run_ctx *x, const discover_item *it, report_status st,
 	report_file_done(x->rep, &f);
 }
 
+/* Is this file in this run's shard? Errors of a PATH itself (rel is the PATH) go
+ * to every shard's report, so none of them loses sight of a missing folder. */
+static int ours(const run_ctx *x, const discover_item *it)
+{
+	if (!x->shard.n)
+		return 1;
+	if (it->state == ITEM_ERROR && it->noutputs == 0 && !strcmp(it->rel, it->input))
+		return 1;
+	return shard_of(it->rel, x->shard.n) == x->shard.k;
+}
+
 /* The pool asks for the next file to thumbnail; up-to-date and bad ones are
  * reported here and passed over. */
 static int feed(void *data, pool_task *t)
@@ -234,6 +247,8 @@ static int feed(void *data, pool_task *t)
 	run_ctx *x = data;
 	discover_item it;
 	while (discover_next(x->d, &it)) {
+		if (!ours(x, &it))
+			continue;
 		atomic_fetch_add(&x->c.found, 1);
 		if (it.state == ITEM_UPTODATE) {
 			atomic_fetch_add(&x->c.skipped, 1);
@@ -454,20 +469,13 @@ static double cpu_seconds(void)
 		kids.ru_stime.tv_usec) / 1e6;
 }
 
-static int online_cpus(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-		return CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
-}
-
 /* --dry-run: walk and plan, list, change nothing. */
 static int dry_run(run_ctx *x)
 {
 	discover_item it;
 	while (discover_next(x->d, &it)) {
+		if (!ours(x, &it))
+			continue;
 		if (it.state == ITEM_UPTODATE) {
 			x->sum.skipped++;
 			report_item(x, &it, REPORT_SKIPPED, NULL);
@@ -484,6 +492,25 @@ static int dry_run(run_ctx *x)
 	return x->sum.exit_code;
 }
 
+/* A --report path with {shard} replaced by "K-of-N" (or "all"); malloc'd. */
+static char *expand_shard(const char *path, const char *name)
+{
+	size_t n = strlen(path) * (strlen(name) + 1) + 1;
+	char *out = malloc(n), *w = out;
+	if (!out)
+		return NULL;
+	for (const char *p = path; *p;) {
+		if (!strncmp(p, "{shard}", 7)) {
+			w += sprintf(w, "%s", name);
+			p += 7;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
 static task_config worker_config; /* in the parent's memory before fork: workers see it */
 
 int run_imgpool(const imgpool_options *o)
@@ -491,8 +518,20 @@ int run_imgpool(const imgpool_options *o)
 	double t0 = now_s();
 	char msg[4200];
 	int lock_fd = -1;
+	shard sh;
+	if (shard_resolve(o->shard_arg, o->shard_count, &sh, msg, sizeof msg) < 0) {
+		fprintf(stderr, "imgpool: %s\n", msg);
+		return EXIT_USAGE;
+	}
+	char shname[64], lock_name[80], shard_label[64] = "";
+	shard_name(&sh, shname, sizeof shname);
+	/* Array tasks on one (shared) output folder each hold their own lock. */
+	snprintf(lock_name, sizeof lock_name, sh.n ? "lock-%s" : "lock", shname);
+	if (sh.n)
+		snprintf(shard_label, sizeof shard_label, "%d/%d", sh.k, sh.n);
+	char *report_path = o->report_path ? expand_shard(o->report_path, shname) : NULL;
 	if (!o->dry_run) {
-		lock_fd = take_lock(o->out_dir, msg, sizeof msg);
+		lock_fd = take_lock(o->out_dir, lock_name, msg, sizeof msg);
 		if (lock_fd < 0) {
 			fprintf(stderr, "imgpool: %s\n", msg);
 			return lock_fd == -2 ? EXIT_LOCKED : EXIT_SOME_FAILED;
@@ -501,7 +540,9 @@ int run_imgpool(const imgpool_options *o)
 	static run_ctx x; /* large (the in-flight table); one per process */
 	memset(&x, 0, sizeof x);
 	x.o = o;
-	x.rep = report_open(stdout, stderr, o->quiet, o->verbose, o->report_path, msg,
+	x.shard = sh;
+	x.sum.shard = shard_label;
+	x.rep = report_open(stdout, stderr, o->quiet, o->verbose, report_path, msg,
 			    sizeof msg);
 	if (!x.rep) {
 		fprintf(stderr, "imgpool: %s\n", msg);
@@ -531,7 +572,7 @@ int run_imgpool(const imgpool_options *o)
 	if (o->trace_path || o->timeline_path) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int jobs0 = o->jobs ? o->jobs : online_cpus();
+		int jobs0 = o->jobs ? o->jobs : shard_cpus();
 		x.tr = trace_open(o->trace_path, o->timeline_path,
 				  (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
 					  (int64_t)((now_s() - t0) * 1e9),
@@ -554,7 +595,7 @@ int run_imgpool(const imgpool_options *o)
 		x.min_free = two_pct < ((int64_t)1 << 30) ? two_pct : (int64_t)1 << 30;
 	}
 
-	int cpus = online_cpus();
+	int cpus = shard_cpus(); /* what the scheduler gave this task, not the node */
 	int jobs = o->jobs ? o->jobs : cpus;
 	worker_config.settings = o->settings;
 	worker_config.vips_threads = cpus / jobs > 1 ? cpus / jobs : 1;
@@ -654,13 +695,14 @@ int run_imgpool(const imgpool_options *o)
 		}
 	}
 	if (report_close(x.rep) < 0) {
-		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", o->report_path,
+		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", report_path,
 			strerror(errno));
 		if (x.sum.exit_code == EXIT_ALL_DONE)
 			x.sum.exit_code = EXIT_SOME_FAILED;
 	}
 	discover_close(x.d);
 	pool_buf_release(&x.buf);
+	free(report_path);
 	if (lock_fd >= 0)
 		close(lock_fd);
 	return x.sum.exit_code;

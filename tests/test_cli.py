@@ -471,6 +471,55 @@ def test_min_free(tmp):
         subprocess.run(["umount", out])
 
 
+def planned(src, out, shard, extra=()):
+    """The inputs a dry run of this shard would thumbnail."""
+    r = run(["-n", "-r", "--shard", shard, "--report", "-", "-o", out] + list(extra) + [src])
+    assert_true(r.returncode in (0, 1), b(r.stderr))
+    objs = [json.loads(l) for l in r.stdout.decode().splitlines()]
+    assert_eq(objs[-1]["shard"], shard.replace("none", ""), "summary names the shard")
+    return {o["input"] for o in objs if o["type"] == "file" and o["status"] == "planned"}
+
+
+def test_shard_properties(tmp):
+    """--shard K/N: disjoint, complete, and stable when files are added, on random trees."""
+    import random
+    rng = random.Random(1234)
+    for trial in range(4):
+        src = os.path.join(tmp, f"src{trial}")
+        out = os.path.join(tmp, f"out{trial}")
+        def add_files(count):
+            for _ in range(count):
+                d = os.path.join(src, *[f"d{rng.randrange(4)}" for _ in range(rng.randrange(3))])
+                os.makedirs(d, exist_ok=True)
+                name = "".join(rng.choice("abcdefgh _-é") for _ in range(rng.randrange(1, 12)))
+                open(os.path.join(d, name.strip() or "x") + rng.choice([".jpg", ".png", ".WEBP"]), "w").close()
+        add_files(rng.randrange(20, 120))
+        n = rng.randrange(2, 8)
+        everything = planned(src, out, "none")
+        shards = [planned(src, out, f"{k}/{n}") for k in range(1, n + 1)]
+        union = set().union(*shards)
+        assert_eq(union, everything, f"trial {trial}: shards cover everything")
+        assert_eq(sum(len(s) for s in shards), len(everything), f"trial {trial}: disjoint")
+        owner = {f: k for k, s in enumerate(shards) for f in s}
+        add_files(30)
+        for k in range(1, n + 1):
+            for f in planned(src, out, f"{k}/{n}"):
+                if f in owner:
+                    assert_eq(owner[f], k - 1, f"{f} moved shard after files were added")
+    # the scheduler's variables choose the shard; a count is needed for an index
+    env = dict(os.environ, SLURM_ARRAY_TASK_ID="7", SLURM_ARRAY_TASK_MIN="5",
+               SLURM_ARRAY_TASK_MAX="8")
+    r = run(["-n", "--report", "-", "-o", os.path.join(tmp, "o"), src], env=env)
+    assert_eq(json.loads(r.stdout.decode().splitlines()[-1])["shard"], "3/4", "slurm")
+    env = dict(os.environ, JOB_COMPLETION_INDEX="1")
+    r = run(["-n", "-o", os.path.join(tmp, "o"), src], env=env)
+    assert_eq(r.returncode, 2, "index without a count")
+    r = run(["-n", "--shard-count", "3", "--report", "-", "-o", os.path.join(tmp, "o"), src], env=env)
+    assert_eq(json.loads(r.stdout.decode().splitlines()[-1])["shard"], "2/3", "kubernetes")
+    r = run(["-n", "--shard", "5/4", "-o", os.path.join(tmp, "o"), src])
+    assert_eq(r.returncode, 2, "bad shard")
+
+
 def main():
     tests = [v for k, v in globals().items() if k.startswith("test_")]
     if len(sys.argv) > 2:
