@@ -5,7 +5,7 @@ pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 
 # Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb discover options report monitor task run trace shard)
+set(APP_MODULES settings thumb discover options report monitor task run trace shard bench)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)
@@ -15,6 +15,9 @@ endforeach()
 add_library(imgpool_app STATIC ${APP_SOURCES})
 target_include_directories(imgpool_app PUBLIC app)
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
+if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/bench.c)
+  target_compile_definitions(imgpool_app PUBLIC IMGPOOL_HAVE_BENCH)
+endif()
 target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
   PkgConfig::XXHASH Threads::Threads m)
 

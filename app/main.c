@@ -1,13 +1,20 @@
 /*
  * main.c — imgpool: options -> run -> exit code; nothing else.
+ * `imgpool bench ...` is the speedup benchmark (bench.h).
  */
 #include <stdio.h>
+#include <string.h>
 
+#include "bench.h"
 #include "options.h"
 #include "run.h"
 
 int main(int argc, char **argv)
 {
+#ifdef IMGPOOL_HAVE_BENCH /* defined by app.cmake once app/bench.c exists */
+	if (argc > 1 && !strcmp(argv[1], "bench"))
+		return bench_main(argc - 1, argv + 1);
+#endif
 	imgpool_options o;
 	int k = options_parse(argc, argv, &o, stdout, stderr);
 	if (k == OPTIONS_EXIT_OK)
