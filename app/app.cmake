@@ -3,9 +3,10 @@ pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
 pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb discover options report monitor task run trace shard bench)
+set(APP_MODULES settings thumb discover options report monitor task run trace shard journal bench)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)
@@ -19,7 +20,7 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/bench.c)
   target_compile_definitions(imgpool_app PUBLIC IMGPOOL_HAVE_BENCH)
 endif()
 target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
-  PkgConfig::XXHASH Threads::Threads m)
+  PkgConfig::XXHASH PkgConfig::SQLITE Threads::Threads m)
 
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/main.c AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/discover.c)
   add_executable(imgpool app/main.c)

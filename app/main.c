@@ -6,11 +6,14 @@
 #include <string.h>
 
 #include "bench.h"
+#include "journal.h"
 #include "options.h"
 #include "run.h"
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "status"))
+		return journal_status_main(argc - 1, argv + 1);
 #ifdef IMGPOOL_HAVE_BENCH /* defined by app.cmake once app/bench.c exists */
 	if (argc > 1 && !strcmp(argv[1], "bench"))
 		return bench_main(argc - 1, argv + 1);

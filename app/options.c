@@ -68,6 +68,12 @@ static const char usage_text[] =
 	"      --retries N         re-runs of a file whose worker crashed or timed out\n"
 	"                          (default 1)\n"
 	"      --force             redo files whose thumbnails are up to date\n"
+	"      --retry-failed      try files that failed before and have not changed\n"
+	"                          (by default they are skipped as \"failed earlier\")\n"
+	"      --checksum          also compare input contents (for trees whose mtimes\n"
+	"                          cannot be trusted), like rsync -c\n"
+	"      --prune             delete thumbnails whose input is gone (only files the\n"
+	"                          journal records as made by imgpool); -n lists them\n"
 	"  -n, --dry-run           list what would be done, change nothing\n"
 	"\n"
 	"What it tells you:\n"
@@ -87,10 +93,13 @@ static const char usage_text[] =
 	"  -h, --help              this text\n"
 	"  -V, --version           versions of imgpool and its libraries\n"
 	"\n"
-	"A file is up to date, and skipped, when all its thumbnails exist and are newer\n"
-	"than it. Each thumbnail is written to a temp file and renamed: it is complete or\n"
-	"absent, even after Ctrl-C (the first lets running files finish, a second stops\n"
-	"at once). One run at a time per output folder.\n"
+	"A file is up to date, and skipped, when its thumbnails exist and the journal\n"
+	"(OUT/.imgpool/journal.sqlite) says they were made from this very file (size,\n"
+	"mtime) with the same output settings; without a journal entry, thumbnails newer\n"
+	"than the file are adopted. `imgpool status OUT [--json]` shows the journal.\n"
+	"Each thumbnail is written to a temp file and renamed: it is complete or absent,\n"
+	"even after Ctrl-C (the first lets running files finish, a second stops at\n"
+	"once). One run at a time per output folder.\n"
 	"\n"
 	"Exit status: 0 all done (skipped files count as done), 1 some files failed,\n"
 	"2 usage error, 75 another run holds the output folder, 130/143 interrupted.\n"
@@ -104,7 +113,8 @@ enum {
 	OPT_NAME = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_FIT, OPT_CROP, OPT_ENLARGE,
 	OPT_BACKGROUND, OPT_KEEP_METADATA, OPT_MAX_PIXELS, OPT_TIMEOUT, OPT_RETRIES,
 	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
-	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT,
+	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT, OPT_RETRY_FAILED,
+	OPT_PRUNE, OPT_CHECKSUM,
 };
 
 static const struct option long_options[] = {
@@ -137,6 +147,9 @@ static const struct option long_options[] = {
 	{"min-free", required_argument, NULL, OPT_MIN_FREE},
 	{"max-worker-rss", required_argument, NULL, OPT_MAX_WORKER_RSS},
 	{"shard", required_argument, NULL, OPT_SHARD},
+	{"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
+	{"prune", no_argument, NULL, OPT_PRUNE},
+	{"checksum", no_argument, NULL, OPT_CHECKSUM},
 	{"shard-count", required_argument, NULL, OPT_SHARD_COUNT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -480,6 +493,9 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 				name = "--max-worker-rss", why = "expected a size such as 1G or 500M";
 			break;
 		case OPT_SHARD: o->shard_arg = optarg; break;
+		case OPT_RETRY_FAILED: o->retry_failed = 1; break;
+		case OPT_PRUNE: o->prune = 1; break;
+		case OPT_CHECKSUM: o->checksum = 1; break;
 		case OPT_SHARD_COUNT:
 			if (parse_int(optarg, 1, 1000000, &v) < 0)
 				name = "--shard-count", why = "expected a whole number from 1";

@@ -46,6 +46,9 @@ typedef struct imgpool_options {
 	double min_free_pct;           /* --min-free N% of the filesystem; 0: bytes */
 	int min_free_set;              /* 0: the default, min(1 GiB, 2 %) */
 	uint64_t max_worker_rss;       /* --max-worker-rss bytes; 0: none */
+	int retry_failed;              /* try files that failed before and did not change */
+	int prune;                     /* delete outputs of inputs that are gone */
+	int checksum;                  /* compare input contents too, not just size+mtime */
 	const char *shard_arg;         /* --shard K/N | none; NULL: the scheduler's env */
 	int shard_count;               /* --shard-count N; 0: not given */
 } imgpool_options;

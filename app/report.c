@@ -247,8 +247,10 @@ void report_file_done(report *r, const report_file *f)
 		human_line(r, f);
 		fflush(r->out);
 	}
-	if (r->json)
+	if (r->json) {
 		json_line(r, f);
+		fflush(r->json); /* a kill -9 still leaves every finished file reported */
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -283,7 +285,7 @@ void report_summary_print(report *r, const report_summary *s)
 		if (s->stop_reason)
 			fprintf(o, "imgpool: %s (%llu not started)\n", s->stop_reason,
 				(unsigned long long)s->cancelled);
-		if (s->planned)
+		if (s->dry_run)
 			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
 				   "errors\n", (unsigned long long)s->planned,
 				(unsigned long long)s->skipped, (unsigned long long)s->failed);
@@ -299,6 +301,16 @@ void report_summary_print(report *r, const report_summary *s)
 				s->wall_s > 0 && s->cores ? 100 * s->cpu_s / (s->wall_s * s->cores) : 0,
 				s->cores, report_bytes(s->rss_peak, rb, sizeof rb), eff * 100,
 				s->workers);
+		if (s->adopted)
+			fprintf(o, "imgpool: journal: %llu existing thumbnails adopted (up to date, "
+				   "no record yet)\n", (unsigned long long)s->adopted);
+		if (s->failed_earlier)
+			fprintf(o, "imgpool: %llu of the failures failed earlier and are unchanged: "
+				   "not tried again (--retry-failed tries them)\n",
+				(unsigned long long)s->failed_earlier);
+		if (s->pruned)
+			fprintf(o, "imgpool: --prune: %llu thumbnails of deleted inputs %s\n",
+				(unsigned long long)s->pruned, s->dry_run ? "to remove" : "removed");
 		if (s->recycled || s->crashed)
 			fprintf(o, "imgpool: workers: %llu recycled (--max-worker-rss), %llu died and "
 				   "were replaced\n", (unsigned long long)s->recycled,
@@ -312,7 +324,8 @@ void report_summary_print(report *r, const report_summary *s)
 			"\"images_per_s\":%.2f,\"mb_per_s_read\":%.2f,\"bytes_in\":%llu,"
 			"\"bytes_out\":%llu,\"workers\":%d,\"parallel_efficiency\":%.3f,"
 			"\"interrupted\":%s,\"peak_worker_rss\":%llu,\"workers_recycled\":%llu,"
-			"\"workers_died\":%llu,\"exit_code\":%d}\n",
+			"\"workers_died\":%llu,\"adopted\":%llu,\"failed_earlier\":%llu,"
+			"\"pruned\":%llu,\"exit_code\":%d}\n",
 			s->shard ? s->shard : "", (unsigned long long)s->done,
 			(unsigned long long)s->failed,
 			(unsigned long long)s->skipped, (unsigned long long)s->cancelled,
@@ -320,7 +333,31 @@ void report_summary_print(report *r, const report_summary *s)
 			(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
 			s->workers, eff, s->interrupted ? "true" : "false",
 			(unsigned long long)s->rss_peak, (unsigned long long)s->recycled,
-			(unsigned long long)s->crashed, s->exit_code);
+			(unsigned long long)s->crashed, (unsigned long long)s->adopted,
+			(unsigned long long)s->failed_earlier, (unsigned long long)s->pruned,
+			s->exit_code);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void report_pruned(report *r, const char *output, const char *input, int dry_run)
+{
+	pthread_mutex_lock(&r->lock);
+	clear_live(r);
+	if (!r->quiet) {
+		fputs(dry_run ? "would prune " : "prune ", r->out);
+		put_name(r->out, output);
+		fputs(" (its input ", r->out);
+		put_name(r->out, input);
+		fputs(" is gone)\n", r->out);
+		fflush(r->out);
+	}
+	if (r->json) {
+		fputs("{\"type\":\"prune\",\"output\":", r->json);
+		report_json_string(r->json, output);
+		fputs(",\"input\":", r->json);
+		report_json_string(r->json, input);
+		fprintf(r->json, ",\"dry_run\":%s}\n", dry_run ? "true" : "false");
 	}
 	pthread_mutex_unlock(&r->lock);
 }

@@ -58,6 +58,10 @@ typedef struct report_summary {
 	int cores;                  /* CPUs given to the run */
 	uint64_t recycled, crashed; /* workers retired by a limit / died on their own */
 	const char *shard;          /* "K/N", or "" without sharding */
+	uint64_t adopted;           /* up-to-date outputs taken into a new journal */
+	uint64_t failed_earlier;    /* of failed: skipped, failed before and unchanged */
+	uint64_t pruned;            /* outputs removed (or listed, dry run) by --prune */
+	int dry_run;
 	int exit_code;
 } report_summary;
 
@@ -73,6 +77,9 @@ void report_file_done(report *r, const report_file *f);
 void report_progress(report *r, const char *line, int live);
 
 void report_summary_print(report *r, const report_summary *s);
+
+/* --prune removed (or, dry_run, would remove) output, whose input is gone. */
+void report_pruned(report *r, const char *output, const char *input, int dry_run);
 
 /* Flush and close the JSON file. Returns 0, or -1 if writing it failed. */
 int report_close(report *r);

@@ -20,8 +20,10 @@
 #include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "discover.h"
+#include "journal.h"
 #include "monitor.h"
 #include "report.h"
 #include "run.h"
@@ -147,6 +149,10 @@ typedef struct inflight {
 	char *task;
 	size_t len;
 	struct inflight *next;
+	/* for the journal */
+	char *root, *rel;
+	uint64_t size, checksum;
+	int64_t mtime_ns;
 } inflight;
 
 typedef struct run_ctx {
@@ -160,21 +166,42 @@ typedef struct run_ctx {
 	report_summary sum;
 	int out_of_memory;
 	trace *tr;
+	journal *j;              /* NULL: run without one (could not open) */
+	uint64_t fingerprint;    /* of the output settings */
+	uint64_t adopted;        /* outputs found up to date with no journal row */
+	uint64_t failed_earlier; /* skipped: failed before, unchanged since */
+	char *root_given, *root_real; /* cache: the real path of the last root seen */
+	int walk_errors;         /* errors of the walk itself: no --prune then */
+	uint64_t pruned;
+	char last_cause[520];    /* the journal's cause for the last SKIP_FAILED */
 	shard shard;             /* this run's share; n == 0: everything */
 	int64_t min_free;        /* bytes; 0: no check */
 	char disk_msg[512];      /* set when the disk ran low: the run stops */
 } run_ctx;
 
-static int inflight_add(run_ctx *x, uint64_t index, const char *task, size_t len)
+static void inflight_free(inflight *e)
 {
-	inflight *e = malloc(sizeof *e);
+	if (e) {
+		free(e->task);
+		free(e->root);
+		free(e->rel);
+		free(e);
+	}
+}
+
+static int inflight_add(run_ctx *x, uint64_t index, const char *task, size_t len,
+			const char *root, const discover_item *it, uint64_t checksum)
+{
+	inflight *e = calloc(1, sizeof *e);
 	char *copy = e ? malloc(len) : NULL;
 	if (!copy) {
 		free(e);
 		return -1;
 	}
 	memcpy(copy, task, len);
-	*e = (inflight){index, copy, len, x->bucket[index % INFLIGHT_BUCKETS]};
+	*e = (inflight){index, copy, len, x->bucket[index % INFLIGHT_BUCKETS],
+			root ? strdup(root) : NULL, strdup(it->rel), it->size, checksum,
+			(int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec};
 	x->bucket[index % INFLIGHT_BUCKETS] = e;
 	return 0;
 }
@@ -229,6 +256,85 @@ static void report_item(run_ctx *x, const discover_item *it, report_status st,
 	report_file_done(x->rep, &f);
 }
 
+/* The real path of the item's root folder (input minus rel), cached per root. */
+static const char *root_of(run_ctx *x, const discover_item *it)
+{
+	size_t in = strlen(it->input), rl = strlen(it->rel);
+	size_t n = in >= rl ? in - rl : 0;
+	while (n > 1 && it->input[n - 1] == '/')
+		n--;
+	char *given = n ? strndup(it->input, n) : strdup(".");
+	if (!given)
+		return NULL;
+	if (x->root_given && !strcmp(x->root_given, given)) {
+		free(given);
+		return x->root_real;
+	}
+	free(x->root_given);
+	free(x->root_real);
+	x->root_given = given;
+	x->root_real = realpath(given, NULL);
+	return x->root_real;
+}
+
+/* XXH3 of a file's bytes (--checksum); 0 when it cannot be read. */
+static uint64_t file_checksum(const char *path)
+{
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		return 0;
+	XXH3_state_t *st = XXH3_createState();
+	XXH3_64bits_reset(st);
+	char buf[1 << 16];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		XXH3_64bits_update(st, buf, n);
+	uint64_t h = XXH3_64bits_digest(st);
+	XXH3_freeState(st);
+	fclose(f);
+	return h ? h : 1;
+}
+
+enum decision { DO_IT, SKIP_UPTODATE, SKIP_FAILED };
+
+/*
+ * Redo, skip, or skip as failed earlier? The journal's row must match the file
+ * (size, mtime, content with --checksum) and the settings fingerprint; outputs must
+ * exist (discover says so: ITEM_UPTODATE). Outputs that are up to date with no row
+ * at all are adopted (first run with a journal, or a lost one).
+ */
+static enum decision decide(run_ctx *x, const discover_item *it, const char *root,
+			    uint64_t *checksum)
+{
+	if (!x->j || !root)
+		return it->state == ITEM_UPTODATE ? SKIP_UPTODATE : DO_IT;
+	if (x->o->force)
+		return DO_IT;
+	journal_row row;
+	journal_get(x->j, root, it->rel, &row);
+	int64_t mtime = (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
+	if (x->o->checksum)
+		*checksum = file_checksum(it->input);
+	int same_file = row.status != JOURNAL_NONE && row.size == it->size &&
+			row.mtime_ns == mtime && (!x->o->checksum || row.checksum == *checksum);
+	int same_settings = row.fingerprint == x->fingerprint;
+	if (same_file && same_settings && row.status == JOURNAL_FAILED && !x->o->retry_failed) {
+		snprintf(x->last_cause, sizeof x->last_cause, "%s", row.cause);
+		return SKIP_FAILED;
+	}
+	if (it->state != ITEM_UPTODATE)
+		return DO_IT;
+	if (row.status == JOURNAL_NONE) {
+		journal_put(x->j, root, it->rel, it->size, mtime, x->fingerprint, *checksum,
+			    JOURNAL_OK, NULL, it->outputs, it->noutputs, 0);
+		x->adopted++;
+		return SKIP_UPTODATE;
+	}
+	if (same_file && same_settings && row.status == JOURNAL_OK)
+		return SKIP_UPTODATE;
+	return DO_IT;
+}
+
 /* Is this file in this run's shard? Errors of a PATH itself (rel is the PATH) go
  * to every shard's report, so none of them loses sight of a missing folder. */
 static int ours(const run_ctx *x, const discover_item *it)
@@ -250,18 +356,34 @@ static int feed(void *data, pool_task *t)
 		if (!ours(x, &it))
 			continue;
 		atomic_fetch_add(&x->c.found, 1);
-		if (it.state == ITEM_UPTODATE) {
-			atomic_fetch_add(&x->c.skipped, 1);
-			report_item(x, &it, REPORT_SKIPPED, NULL);
-			continue;
-		}
 		if (it.state == ITEM_ERROR) {
+			if (!strcmp(it.rel, it.input)) /* a PATH itself is missing or unreadable */
+				x->walk_errors++;
 			atomic_fetch_add(&x->c.failed, 1);
 			report_item(x, &it, REPORT_ERROR, it.error);
 			continue;
 		}
+		const char *root = root_of(x, &it);
+		uint64_t checksum = 0;
+		switch (decide(x, &it, root, &checksum)) {
+		case SKIP_UPTODATE:
+			atomic_fetch_add(&x->c.skipped, 1);
+			report_item(x, &it, REPORT_SKIPPED, NULL);
+			continue;
+		case SKIP_FAILED: {
+			char cause[700];
+			snprintf(cause, sizeof cause, "failed earlier, unchanged since: %s "
+						     "(--retry-failed tries again)", x->last_cause);
+			x->failed_earlier++;
+			atomic_fetch_add(&x->c.failed, 1);
+			report_item(x, &it, REPORT_ERROR, cause);
+			continue;
+		}
+		case DO_IT:
+			break;
+		}
 		if (task_encode(&x->buf, it.input, it.outputs, it.noutputs) < 0 ||
-		    inflight_add(x, x->produced, x->buf.data, x->buf.len) < 0) {
+		    inflight_add(x, x->produced, x->buf.data, x->buf.len, root, &it, checksum) < 0) {
 			atomic_fetch_add(&x->c.failed, 1);
 			report_item(x, &it, REPORT_ERROR, "out of memory");
 			continue;
@@ -369,6 +491,10 @@ static void handle_result(run_ctx *x, const pool_result *r)
 	}
 	if (r->status == POOL_OK || r->status == POOL_ERROR)
 		x->sum.task_s += f.ms / 1e3;
+	if (x->j && e && e->root && (f.status == REPORT_OK || f.status == REPORT_ERROR))
+		journal_put(x->j, e->root, e->rel, e->size, e->mtime_ns, x->fingerprint, e->checksum,
+			    f.status == REPORT_OK ? JOURNAL_OK : JOURNAL_FAILED, f.cause, outputs, n,
+			    f.ms);
 	if (f.status == REPORT_OK) {
 		atomic_fetch_add(&x->c.done, 1);
 		x->sum.bytes_in += res.in_bytes;
@@ -389,10 +515,7 @@ static void handle_result(run_ctx *x, const pool_result *r)
 		trace_attempt(x->tr, r->worker, r->pid, r->start_ns, r->end_ns, base_of(input),
 			      ts[r->status], trace_args(&f));
 	}
-	if (e) {
-		free(e->task);
-		free(e);
-	}
+	inflight_free(e);
 }
 
 /* Pool events: deaths, respawns and retried attempts, for the trace. */
@@ -469,6 +592,67 @@ static double cpu_seconds(void)
 		kids.ru_stime.tv_usec) / 1e6;
 }
 
+/* --prune: one journal row whose input may be gone. Returns 1 to drop the row. */
+static int prune_one(void *data, const char *root, const char *rel, const char *outputs)
+{
+	run_ctx *x = data;
+	char input[8400];
+	struct stat st;
+	snprintf(input, sizeof input, "%s/%s", root, rel);
+	if (lstat(input, &st) == 0 || errno != ENOENT)
+		return 0; /* still there (or we cannot tell): keep its outputs */
+	for (const char *p = outputs; *p;) {
+		size_t n = strcspn(p, "\n");
+		char *out = strndup(p, n);
+		p += n + (p[n] == '\n');
+		if (!out)
+			continue;
+		/* Only regular files the journal says we made; never follow a link. */
+		if (lstat(out, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (!x->o->dry_run && unlink(out) == 0) {
+				/* and the folders it leaves empty, up to the output folder */
+				char *dir = strdup(out);
+				size_t top = strlen(x->o->out_dir);
+				for (char *slash; dir && (slash = strrchr(dir, '/')) &&
+						  (size_t)(slash - dir) > top;) {
+					*slash = '\0';
+					if (rmdir(dir) < 0)
+						break;
+				}
+				free(dir);
+			}
+			report_pruned(x->rep, out, input, x->o->dry_run);
+			x->pruned++;
+		}
+		free(out);
+	}
+	return !x->o->dry_run;
+}
+
+/* --prune after a whole walk: the outputs of recorded inputs that are gone. */
+static void prune(run_ctx *x)
+{
+	if (x->walk_errors) {
+		fprintf(stderr, "imgpool: --prune skipped: %d input path(s) could not be walked, "
+				"so missing files may only be unreachable\n", x->walk_errors);
+		return;
+	}
+	const char **roots = calloc((size_t)x->o->npaths, sizeof *roots);
+	int n = 0;
+	for (int i = 0; roots && i < x->o->npaths; i++) {
+		struct stat st;
+		if (stat(x->o->paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			char *r = realpath(x->o->paths[i], NULL);
+			if (r)
+				roots[n++] = r;
+		}
+	}
+	journal_each(x->j, roots, n, prune_one, x);
+	for (int i = 0; i < n; i++)
+		free((char *)roots[i]);
+	free(roots);
+}
+
 /* --dry-run: walk and plan, list, change nothing. */
 static int dry_run(run_ctx *x)
 {
@@ -476,17 +660,30 @@ static int dry_run(run_ctx *x)
 	while (discover_next(x->d, &it)) {
 		if (!ours(x, &it))
 			continue;
-		if (it.state == ITEM_UPTODATE) {
-			x->sum.skipped++;
-			report_item(x, &it, REPORT_SKIPPED, NULL);
-		} else if (it.state == ITEM_ERROR) {
+		if (it.state == ITEM_ERROR) {
+			if (!strcmp(it.rel, it.input))
+				x->walk_errors++;
 			x->sum.failed++;
 			report_item(x, &it, REPORT_ERROR, it.error);
+			continue;
+		}
+		uint64_t checksum = 0;
+		enum decision d = decide(x, &it, root_of(x, &it), &checksum);
+		if (d == SKIP_UPTODATE) {
+			x->sum.skipped++;
+			report_item(x, &it, REPORT_SKIPPED, NULL);
+		} else if (d == SKIP_FAILED) {
+			x->sum.failed++;
+			report_item(x, &it, REPORT_ERROR, x->last_cause);
 		} else {
 			x->sum.planned++;
 			report_item(x, &it, REPORT_PLANNED, NULL);
 		}
 	}
+	if (x->o->prune && x->j)
+		prune(x);
+	x->sum.pruned = x->pruned;
+	x->sum.dry_run = 1;
 	x->sum.exit_code = x->sum.failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
 	report_summary_print(x->rep, &x->sum);
 	return x->sum.exit_code;
@@ -562,10 +759,25 @@ int run_imgpool(const imgpool_options *o)
 		report_close(x.rep);
 		return EXIT_USAGE;
 	}
+	/* The journal: per shard, so array tasks never share an SQLite file. */
+	char settings_text[1200], jname[96], jwarn[4400], jerr[4400];
+	x.fingerprint = journal_fingerprint(&o->settings, o->name_template, settings_text,
+					    sizeof settings_text);
+	snprintf(jname, sizeof jname, sh.n ? "journal-%s.sqlite" : "journal.sqlite", shname);
+	x.j = journal_open(o->out_dir, jname, settings_text, o->dry_run, jwarn, sizeof jwarn,
+			   jerr, sizeof jerr);
+	if (jwarn[0])
+		fprintf(stderr, "%s\n", jwarn);
+	if (!x.j && jerr[0])
+		fprintf(stderr, "imgpool: warning: %s; going on without a journal (up to date "
+				"by modification times only)\n", jerr);
 	if (o->dry_run) {
 		int rc = dry_run(&x);
+		journal_close(x.j, 0, 0, 0, 0, 0);
 		discover_close(x.d);
 		report_close(x.rep);
+		free(x.root_given);
+		free(x.root_real);
 		return rc;
 	}
 
@@ -663,9 +875,10 @@ int run_imgpool(const imgpool_options *o)
 	for (int b = 0; b < INFLIGHT_BUCKETS; b++)
 		for (inflight *e = x.bucket[b], *n; e; e = n) {
 			n = e->next;
-			free(e->task);
-			free(e);
+			inflight_free(e);
 		}
+	if (o->prune && x.j && !got_signal && !broken && !x.disk_msg[0])
+		prune(&x);
 	x.sum.done = atomic_load(&x.c.done);
 	x.sum.failed = atomic_load(&x.c.failed);
 	x.sum.skipped = atomic_load(&x.c.skipped);
@@ -680,7 +893,13 @@ int run_imgpool(const imgpool_options *o)
 			  : x.disk_msg[0] ? EXIT_SOME_FAILED
 			  : x.sum.failed || broken ? EXIT_SOME_FAILED
 						   : EXIT_ALL_DONE;
+	x.sum.adopted = x.adopted;
+	x.sum.failed_earlier = x.failed_earlier;
+	x.sum.pruned = x.pruned;
 	report_summary_print(x.rep, &x.sum);
+	journal_close(x.j, x.sum.done, x.sum.failed, x.sum.skipped, x.sum.wall_s, got_signal);
+	free(x.root_given);
+	free(x.root_real);
 	if (x.tr) {
 		char title[300];
 		snprintf(title, sizeof title, "imgpool: %llu files on %d workers",

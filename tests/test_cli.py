@@ -520,6 +520,148 @@ def test_shard_properties(tmp):
     assert_eq(r.returncode, 2, "bad shard")
 
 
+def summary_of(text):
+    """(done, failed, skipped) from the human summary line."""
+    import re
+    m = re.search(r"(\d+) done, (\d+) failed, (\d+) skipped", b(text))
+    assert_true(m, "no summary in: " + b(text))
+    return tuple(int(g) for g in m.groups())
+
+
+def test_journal_settings(tmp):
+    """Changing an output setting redoes everything; other options redo nothing."""
+    src = os.path.join(tmp, "src")
+    names = make_set(src, 5, 600, 400)
+    out = os.path.join(tmp, "out")
+    base = ["-o", out, "--progress", "none", src]
+    assert_eq(summary_of(run(["-Q", "80"] + base).stdout)[0], len(names), "first run")
+    assert_eq(summary_of(run(["-Q", "90"] + base).stdout)[0], len(names), "-Q 90 redoes all")
+    assert_eq(summary_of(run(["-Q", "90"] + base).stdout)[0], 0, "-Q 90 again: nothing")
+    assert_eq(summary_of(run(["-Q", "90", "-j", "1"] + base).stdout)[0], 0, "-j 1: nothing")
+    assert_eq(summary_of(run(["-Q", "90", "-f", "png"] + base).stdout)[0], len(names), "format")
+
+
+def test_journal_failed_earlier(tmp):
+    """A failure is remembered: skipped as failed earlier, retried on request or change."""
+    src = os.path.join(tmp, "src")
+    make_set(src, 3, 400, 300)
+    bad = os.path.join(src, "bad.jpg")
+    open(bad, "w").write("not an image")
+    out = os.path.join(tmp, "out")
+    rep = os.path.join(tmp, "r.jsonl")
+    def go(*extra):
+        r = run(["-o", out, "--progress", "none", "--report", rep] + list(extra) + [src])
+        lines = [json.loads(l) for l in open(rep)]
+        return r, [o for o in lines if o.get("input", "").endswith("bad.jpg")][0]
+    r, f = go()
+    assert_eq((r.returncode, f["status"]), (1, "error"), "first failure")
+    assert_true(f["worker"] >= 0, "it was tried")
+    r, f = go()
+    assert_eq(r.returncode, 1, "still failing")
+    assert_true("failed earlier" in f["error"] and "not a known file format" in f["error"], f["error"])
+    assert_eq(f["worker"], -1, "no decode attempted")
+    assert_true("failed earlier and are unchanged" in b(r.stdout), b(r.stdout))
+    r, f = go("--retry-failed")
+    assert_true(f["worker"] >= 0 and "failed earlier" not in f["error"], "retried")
+    shutil.copyfile(os.path.join(src, "img000.jpg"), bad)
+    r, f = go()
+    assert_eq((r.returncode, f["status"]), (0, "ok"), "replaced by a good image")
+
+
+def test_journal_prune(tmp):
+    """--prune -n lists exactly the outputs of deleted/renamed inputs; --prune removes them."""
+    src = os.path.join(tmp, "src")
+    make_set(os.path.join(src, "sub"), 4, 300, 200)
+    make_set(src, 3, 300, 200)
+    out = os.path.join(tmp, "out")
+    assert_eq(run(["-r", "-o", out, "--progress", "none", src]).returncode, 0, "first run")
+    open(os.path.join(out, "notes.txt"), "w").write("mine")
+    os.unlink(os.path.join(src, "img001.jpg"))
+    os.unlink(os.path.join(src, "sub", "img002.jpg"))
+    os.rename(os.path.join(src, "sub", "img003.jpg"), os.path.join(src, "sub", "renamed.jpg"))
+    want = {os.path.join(out, "img001.jpg"), os.path.join(out, "sub", "img002.jpg"),
+            os.path.join(out, "sub", "img003.jpg")}
+    rep = os.path.join(tmp, "n.jsonl")
+    r = run(["-r", "-n", "--prune", "-o", out, "--report", rep, src])
+    listed = {o["output"] for o in map(json.loads, open(rep)) if o["type"] == "prune"}
+    assert_eq(listed, want, "dry run lists exactly these")
+    assert_true(all(os.path.exists(p) for p in want), "dry run deletes nothing")
+    r = run(["-r", "--prune", "-o", out, "--progress", "none", src])
+    assert_eq(r.returncode, 0, b(r.stdout + r.stderr))
+    assert_true(not any(os.path.exists(p) for p in want), "pruned")
+    assert_true(os.path.exists(os.path.join(out, "notes.txt")), "a file of mine survives")
+    assert_true(os.path.exists(os.path.join(out, "sub", "renamed.jpg")), "the renamed one made")
+    assert_true(os.path.exists(os.path.join(out, "img000.jpg")), "others kept")
+
+
+def test_journal_kill9_parent(tmp):
+    """kill -9 of the parent mid-run: the next run completes; nothing is made twice
+    beyond the last uncommitted batch."""
+    src = os.path.join(tmp, "src")
+    names = make_set(src, 300, 800, 600)
+    out = os.path.join(tmp, "out")
+    r1 = os.path.join(tmp, "r1.jsonl")
+    p = subprocess.Popen([IMGPOOL, "-j2", "-o", out, "--progress", "none", "--report", r1, src],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(120):
+        wait_for_line(p, "ok")
+    p.kill()
+    p.wait()
+    first = {o["input"] for o in map(json.loads, open(r1)) if o.get("status") == "ok"}
+    assert_true(100 <= len(first) < len(names), f"{len(first)} made before the kill")
+    r2 = os.path.join(tmp, "r2.jsonl")
+    r = run(["-o", out, "--progress", "none", "--report", r2, src])
+    assert_eq(r.returncode, 0, b(r.stdout + r.stderr))
+    second = {o["input"] for o in map(json.loads, open(r2)) if o.get("status") == "ok"}
+    twice = first & second
+    assert_true(len(twice) <= 200, f"{len(twice)} made twice")
+    made = [f for f in os.listdir(out) if f.endswith(".jpg")]
+    assert_eq(len(made), len(names), "every output exists")
+    for f in made[::25]:
+        dims(os.path.join(out, f))
+    assert_eq(temps_left(out), [], "temp files")
+
+
+def test_journal_corrupt(tmp):
+    """A truncated or garbage journal: a warning, rebuilt by adoption, nothing redone."""
+    src = os.path.join(tmp, "src")
+    names = make_set(src, 6, 400, 300)
+    out = os.path.join(tmp, "out")
+    assert_eq(run(["-o", out, "--progress", "none", src]).returncode, 0, "first run")
+    jpath = os.path.join(out, ".imgpool", "journal.sqlite")
+    for damage in ("truncate", "garbage"):
+        data = open(jpath, "rb").read()
+        with open(jpath, "wb") as f:
+            f.write(data[: len(data) // 2] if damage == "truncate" else os.urandom(len(data)))
+        for side in ("-wal", "-shm"):
+            if os.path.exists(jpath + side):
+                os.unlink(jpath + side)
+        r = run(["-o", out, "--progress", "none", src])
+        assert_eq(r.returncode, 0, damage + b(r.stdout + r.stderr))
+        assert_true("unusable" in b(r.stderr) and "rebuilt" in b(r.stderr), b(r.stderr))
+        assert_eq(summary_of(r.stdout), (0, 0, len(names)), damage + ": nothing redone")
+        assert_true(f"{len(names)} existing thumbnails adopted" in b(r.stdout), b(r.stdout))
+
+
+def test_status_matches_report(tmp):
+    """imgpool status --json counts equal the last run's JSON summary."""
+    src = os.path.join(tmp, "src")
+    make_set(src, 4, 400, 300)
+    open(os.path.join(src, "bad.jpg"), "w").write("nope")
+    out = os.path.join(tmp, "out")
+    rep = os.path.join(tmp, "r.jsonl")
+    run(["-o", out, "--progress", "none", "--report", rep, src])
+    summ = [json.loads(l) for l in open(rep)][-1]
+    st = run(["status", out, "--json"])
+    assert_eq(st.returncode, 0, b(st.stderr))
+    s = json.loads(st.stdout)
+    assert_eq((s["ok"], s["failed"]), (summ["done"], summ["failed"]), "counts")
+    last = s["journals"][0]["last_run"]
+    assert_eq((last["done"], last["failed"], last["skipped"]),
+              (summ["done"], summ["failed"], summ["skipped"]), "last run")
+    assert_eq(len(s["journals"][0]["failures"]), 1, "the failed file listed")
+
+
 def main():
     tests = [v for k, v in globals().items() if k.startswith("test_")]
     if len(sys.argv) > 2:
