@@ -444,6 +444,7 @@ static const char *normalise(char *path)
 	return trailing ? WHY_SLASH : NULL;
 }
 
+/* See discover.h. NULL strings count as empty. */
 char *discover_expand(const char *tmpl, const char *rel_dir, const char *stem,
 		      const char *in_ext, const char *out_ext, thumb_size box,
 		      const char **why)
@@ -652,14 +653,10 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 			failed = item_error(d, it, "%s", why);
 			break;
 		}
-		const char *hit = output_hits_input(d, r);
 		d->outputs[i] = join(d->out_dir, r);
 		free(r);
 		if (!d->outputs[i])
 			failed = item_error(d, it, "%s", WHY_NOMEM);
-		else if (hit)
-			failed = item_error(d, it, "its output %s would overwrite or land inside "
-					    "the input %s", d->outputs[i], hit);
 		for (int j = 0; j < i && !failed; j++)
 			if (!strcmp(d->outputs[i], d->outputs[j]))
 				failed = item_error(d, it, "the name template gives two of its sizes "
@@ -673,10 +670,12 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 	return failed;
 }
 
-/* Stat the planned outputs: an output that is the input itself or a folder is an
- * error; all present and not older than the input makes the item up to date. */
+/* Stat the planned outputs: an output that is the input itself, a folder, or
+ * another input (a PATH inside the output tree) is an error; all present and not
+ * older than the input makes the item up to date. */
 static void check_outputs(discover *d, discover_item *it, const struct stat *in)
 {
+	size_t skip = strlen(d->out_dir) + (d->out_dir[strlen(d->out_dir) - 1] != '/');
 	int fresh = 1;
 	for (int i = 0; i < it->noutputs; i++) {
 		struct stat os;
@@ -696,6 +695,14 @@ static void check_outputs(discover *d, discover_item *it, const struct stat *in)
 		    (os.st_mtim.tv_sec == in->st_mtim.tv_sec &&
 		     os.st_mtim.tv_nsec < in->st_mtim.tv_nsec))
 			fresh = 0;
+	}
+	for (int i = 0; i < it->noutputs; i++) {
+		const char *hit = output_hits_input(d, it->outputs[i] + skip);
+		if (hit) {
+			item_error(d, it, "its output %s would overwrite or land inside the "
+				   "input %s", it->outputs[i], hit);
+			return;
+		}
 	}
 	it->state = fresh && !d->cfg.force ? ITEM_UPTODATE : ITEM_TODO;
 }
@@ -742,7 +749,9 @@ static int plan(discover *d, discover_item *it, const char *input, const char *r
 
 /* fts's order within a folder: files (anything not a folder) first, largest first,
  * then folders; names in byte order break ties. fts stats every entry before it
- * sorts (FTS_NOSTAT is off), so fts_statp is filled (zeroed when stat failed). */
+ * sorts (FTS_NOSTAT is off), so fts_statp is filled (zeroed when stat failed); a
+ * symlink sorts by the size of the link itself (lstat), which is cheap and rarely
+ * matters. */
 static int compare(const FTSENT **a, const FTSENT **b)
 {
 	int da = (*a)->fts_info == FTS_D, db = (*b)->fts_info == FTS_D;
@@ -772,24 +781,24 @@ static int is_out_dir(discover *d, const struct stat *st)
 }
 
 /* Start PATH argument i: a folder opens an fts walk; a file, or a PATH that cannot
- * be used, gives an item at once. Returns 1 when *it was filled. */
+ * be used, gives an item at once (an error item's rel is the PATH as given).
+ * Returns 1 when *it was filled. */
 static int start_path(discover *d, discover_item *it, const char *path)
 {
 	struct stat st;
 	if (stat(path, &st) < 0)
-		return path_error(d, it, path, base_name(path), strerror(errno));
+		return path_error(d, it, path, path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		if (!wanted_by_globs(d, base_name(path)))
 			return 0;
 		return plan(d, it, path, base_name(path), &st);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return path_error(d, it, path, base_name(path),
-				  "not a regular file or folder");
+		return path_error(d, it, path, path, "not a regular file or folder");
 	char *argv[] = {(char *)path, NULL};
 	d->fts = fts_open(argv, FTS_PHYSICAL | FTS_NOCHDIR | FTS_COMFOLLOW, compare);
 	if (!d->fts)
-		return path_error(d, it, path, base_name(path), strerror(errno));
+		return path_error(d, it, path, path, strerror(errno));
 	d->root = path;
 	d->root_len = strlen(path);
 	return 0;
@@ -809,7 +818,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 			if (!is_out_dir(d, e->fts_statp))
 				return 0;
 			fts_set(d->fts, e, FTS_SKIP);
-			return path_error(d, it, e->fts_path, base_name(d->root),
+			return path_error(d, it, e->fts_path, d->root,
 					  "this folder is the output folder, which is never "
 					  "read as input");
 		}
@@ -868,7 +877,7 @@ static int next_in_walk(discover *d, discover_item *it)
 			d->fts = NULL;
 			if (!err)
 				return 0;
-			item_names(d, it, d->root, base_name(d->root));
+			item_names(d, it, d->root, d->root);
 			return item_error(d, it, "the walk stopped: %s", strerror(err));
 		}
 		if (visit(d, it, e))
@@ -876,6 +885,7 @@ static int next_in_walk(discover *d, discover_item *it)
 	}
 }
 
+/* See discover.h: walk on, PATH after PATH, until something gives an item. */
 int discover_next(discover *d, discover_item *it)
 {
 	item_reset(d, it);
@@ -895,7 +905,8 @@ int discover_next(discover *d, discover_item *it)
 /* ------------------------------------------------------------------------- */
 /* Open and close                                                             */
 
-/* *err = a malloc'd copy of msg (NULL when even that fails); returns NULL. */
+/* Give up opening: *err takes msg (malloc'd; NULL when even that failed), d is
+ * freed. Returns NULL. */
 static discover *open_fail(discover *d, char **err, char *msg)
 {
 	*err = msg;
@@ -933,6 +944,7 @@ static char *setup_out_dir(discover *d, const char *out_dir)
 	return NULL;
 }
 
+/* See discover.h. Only configuration errors fail here; see the top of this file. */
 discover *discover_open(const discover_config *cfg, char **err)
 {
 	*err = NULL;
@@ -961,11 +973,13 @@ discover *discover_open(const discover_config *cfg, char **err)
 	return d;
 }
 
+/* See discover.h: items handed out so far, all states. */
 uint64_t discover_count(const discover *d)
 {
 	return d ? d->count : 0;
 }
 
+/* See discover.h; also fine in the middle of a walk. */
 void discover_close(discover *d)
 {
 	if (!d)

@@ -22,7 +22,8 @@
  *     finish alone at the end), folders after files, names in byte order to break ties.
  *   - The name template expands {dir} (relative folder, "" at the root), {stem},
  *     {ext} (output extension), {inext} (input extension), {w}, {h} (the box; "" when
- *     0), {size} (as given: "320", "x240", "320x240"); "//" collapses, leading "/"
+ *     0), {size} ("320" for -s 320 and for -s 320x, "x240",
+ *     "320x240"; two sizes that would get one name are refused at open); "//" collapses, leading "/"
  *     is dropped. Expansion results that are absolute, contain a ".." component or
  *     are empty are errors for that file (no writing outside out_dir).
  *   - Two inputs whose outputs collide: the second is an ITEM_ERROR naming the first.
@@ -71,8 +72,9 @@ typedef struct discover_item {
 
 typedef struct discover discover;
 
-/* Check the config (paths exist, template parses) and start the walk. On failure
- * returns NULL and sets *err to a malloc'd one-line message the caller frees. */
+/* Check the config (template parses, output folder usable) and start the walk; a
+ * missing PATH is an ITEM_ERROR item, not a failure here. On failure returns NULL
+ * and sets *err to a malloc'd one-line message the caller frees. */
 discover *discover_open(const discover_config *cfg, char **err);
 
 /* 1: *item filled; 0: walk finished. */
