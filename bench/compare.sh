@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# compare.sh — time imgpool against the usual ways of thumbnailing a folder, on the
+# same files with the same settings (longest side 256, JPEG quality 80, all outputs
+# JPEG, not recursive), and print medians, images/s and the speed-up ratios we aim at.
+#
+#   bench/compare.sh [--runs N] [--imgpool PATH] FOLDER
+#
+# Contenders, each given the same list of files:
+#   imgpool -j1, imgpool -j2
+#   vipsthumbnail, all files in one process, with VIPS_CONCURRENCY=1 (the single-core
+#     cost) and with libvips' default threads
+#   GNU parallel -j2, one vipsthumbnail per file
+#   xargs -P2 -n 8 vipsthumbnail
+#   Python multiprocessing.Pool(2) + Pillow (bench/pillow_pool.py)
+#
+# Which files: *.jpg *.jpeg *.png *.webp *.tif *.tiff (any case) directly in FOLDER,
+# not hidden. Two refinements keep the work identical for every tool:
+#   - zero-byte files go to imgpool only (it reports them as errors; the other tools
+#     cannot succeed on them either, and would only add a failed start-up each);
+#   - of files with the same stem (photo.jpg, photo.webp), only the first by name is
+#     kept: every tool here writes <stem>.jpg, so the others would only overwrite it
+#     (imgpool refuses the collision instead, and would do less work).
+# imgpool therefore gets the files as PATH arguments, not FOLDER (it would also take
+# GIF/HEIC/AVIF files the others skip); they are still plain files of FOLDER.
+set -euo pipefail
+# Decimal points in every number we print and parse; byte order for sorting names.
+export LC_ALL=C
+
+PROG=${0##*/}
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+RUNS=5
+IMGPOOL="$SCRIPT_DIR/../build/imgpool"
+SIZE=256
+QUALITY=80
+JOBS=2
+
+usage() {
+	cat <<EOF
+usage: $PROG [--runs N] [--imgpool PATH] FOLDER
+
+Time imgpool -j1/-j2, vipsthumbnail (1 thread and default threads), GNU parallel
+-j2 vipsthumbnail, xargs -P2 vipsthumbnail and Python Pool(2) + Pillow on the
+images directly in FOLDER (longest side $SIZE, JPEG quality $QUALITY), check that
+each made an output for every input, and print medians, images/s and ratios.
+
+  --runs N        timed runs per tool, the median is reported (default $RUNS;
+                  1 for a quick check)
+  --imgpool PATH  the imgpool to time (default: build/imgpool of this repository)
+  --bash-timer    time with a bash loop even when hyperfine is installed
+  -h, --help      this text
+
+Uses hyperfine when installed (else a bash timing loop), /usr/bin/time for
+imgpool's peak RSS, GNU parallel and a python3 with Pillow when available
+(Debian: hyperfine time parallel python3-pil); a missing one skips its row.
+EOF
+}
+
+die() {
+	printf '%s: %s\n' "$PROG" "$*" >&2
+	exit 2
+}
+
+# Progress and notes go to stderr, so stdout holds only the results.
+note() {
+	printf '%s\n' "$*" >&2
+}
+
+# ---------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------
+FOLDER=""
+USE_HYPERFINE=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h | --help) usage; exit 0 ;;
+	--runs) [ $# -ge 2 ] || die "--runs needs a number"; RUNS=$2; shift 2 ;;
+	--runs=*) RUNS=${1#--runs=}; shift ;;
+	--imgpool) [ $# -ge 2 ] || die "--imgpool needs a path"; IMGPOOL=$2; shift 2 ;;
+	--imgpool=*) IMGPOOL=${1#--imgpool=}; shift ;;
+	--bash-timer) USE_HYPERFINE=0; shift ;;
+	--) shift; break ;;
+	-*) usage >&2; die "unknown option '$1'" ;;
+	*)
+		[ -z "$FOLDER" ] || die "one FOLDER only (got '$FOLDER' and '$1')"
+		FOLDER=$1
+		shift
+		;;
+	esac
+done
+if [ $# -gt 0 ]; then
+	if [ -n "$FOLDER" ] || [ $# -gt 1 ]; then die "one FOLDER only"; fi
+	FOLDER=$1
+fi
+[ -n "$FOLDER" ] || { usage >&2; exit 2; }
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs: '$RUNS' is not a number >= 1"
+[ -d "$FOLDER" ] || die "'$FOLDER' is not a folder"
+FOLDER=$(cd "$FOLDER" && pwd)
+
+command -v vipsthumbnail >/dev/null 2>&1 ||
+	die "vipsthumbnail is missing: apt-get install libvips-tools"
+if ! [ -f "$IMGPOOL" ] || ! [ -x "$IMGPOOL" ]; then
+	die "no imgpool at '$IMGPOOL': build it ('make build') or give --imgpool PATH"
+fi
+IMGPOOL=$(cd "$(dirname "$IMGPOOL")" && pwd)/$(basename "$IMGPOOL")
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/imgpool-compare.XXXXXX")
+# Every output and scratch file of the comparison lives in WORK, removed however
+# we leave.
+cleanup() {
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------------------------
+# The inputs
+# ---------------------------------------------------------------------------------
+INPUTS=()       # non-empty, unique stems: every tool gets these
+EMPTY=()        # zero-byte: imgpool only
+COLLIDING=()    # "b.webp (as a.jpg)": left out
+declare -A STEM_OF=()
+
+# The image files directly in FOLDER (regular files or symlinks to them, not
+# hidden), sorted by name, split into INPUTS / EMPTY / COLLIDING as described above.
+select_inputs() {
+	local f base stem
+	local -a all=()
+	mapfile -d '' all < <(find "$FOLDER" -mindepth 1 -maxdepth 1 \
+		\( -type f -o \( -type l -xtype f \) \) ! -name '.*' \
+		\( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \
+		-o -iname '*.tif' -o -iname '*.tiff' \) -print0 | sort -z)
+	for f in "${all[@]}"; do
+		base=${f##*/}
+		if [ ! -s "$f" ]; then
+			EMPTY+=("$f")
+			continue
+		fi
+		stem=${base%.*}
+		if [ -n "${STEM_OF[$stem]+set}" ]; then
+			COLLIDING+=("$base (as ${STEM_OF[$stem]})")
+			continue
+		fi
+		STEM_OF[$stem]=$base
+		INPUTS+=("$f")
+	done
+}
+
+select_inputs
+NIN=${#INPUTS[@]}
+[ "$NIN" -gt 0 ] || die "no non-empty jpg/jpeg/png/webp/tif/tiff files directly in '$FOLDER'"
+printf '%s\0' "${INPUTS[@]}" >"$WORK/inputs0"
+printf '%s\0' "${INPUTS[@]}" ${EMPTY[@]+"${EMPTY[@]}"} >"$WORK/imgpool-inputs0"
+INPUT_BYTES=$(du -cbL "${INPUTS[@]}" | tail -n 1 | cut -f1)
+
+# ---------------------------------------------------------------------------------
+# The contenders: one runner script each, run from WORK by the timer
+# ---------------------------------------------------------------------------------
+TOOLS=()              # names, in table order
+declare -A LABEL=()   # name -> label in the table
+declare -A SKIP=()    # name -> why it is not timed
+
+# A runner: reads its list of files, runs one contender into WORK/out-NAME with its
+# stdout/stderr kept in WORK/err-NAME (the last run's), and records the exit status
+# in WORK/rc-NAME. It exits 0 when the tool ran, so the timer goes on: failures of
+# single files show in the output count. ok_rc is the highest status that still
+# means "ran" (imgpool: 1, some inputs bad) or "any" (the external tools, whose
+# status says only that some file failed); 126/127 (cannot run) always fail.
+# shellcheck disable=SC2016 # the $ in these lines are for the runner, not for us
+write_runner() { # name ok_rc list command (a line of bash; sees $out and "${files[@]}")
+	local name=$1 ok_rc=$2 list=$3 cmd=$4
+	{
+		printf '#!/usr/bin/env bash\n'
+		printf 'set -uo pipefail\n'
+		printf 'out=%q\n' "$WORK/out-$name"
+		printf 'list=%q\n' "$list"
+		printf 'mapfile -d "" files < "$list"\n'
+		printf 'exec >%q 2>&1\n' "$WORK/err-$name"
+		printf '%s\n' "$cmd"
+		printf 'rc=$?\n'
+		printf 'echo "$rc" >%q\n' "$WORK/rc-$name"
+		printf 'case $rc in 126|127) exit "$rc" ;; esac\n'
+		if [ "$ok_rc" = any ]; then
+			printf 'exit 0\n'
+		else
+			printf '[ "$rc" -le %d ] || exit "$rc"\n' "$ok_rc"
+			printf 'exit 0\n'
+		fi
+	} >"$WORK/run-$name.sh"
+	# the timer empties the output folder before every run
+	printf 'rm -rf %q && mkdir -p %q\n' "$WORK/out-$name" "$WORK/out-$name" >"$WORK/prep-$name.sh"
+}
+
+# Register a contender: table label and runner.
+add_tool() { # name label ok_rc list command
+	TOOLS+=("$1")
+	LABEL[$1]=$2
+	write_runner "$1" "$3" "$4" "$5"
+}
+
+# Register a contender that cannot run here, with the reason shown in the table.
+skip_tool() { # name label reason
+	TOOLS+=("$1")
+	LABEL[$1]=$2
+	SKIP[$1]=$3
+}
+
+# The Python interpreter for pillow_pool.py: the first that can import PIL
+# (/usr/bin/python3 first: Debian's python3-pil is for it, while a pyenv python3
+# on the PATH usually lacks Pillow).
+find_pillow_python() {
+	local py
+	for py in /usr/bin/python3 python3 python; do
+		if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import PIL' >/dev/null 2>&1; then
+			command -v "$py"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# shellcheck disable=SC2016 # $out is the runner's
+VT_OUT='-s '"$SIZE"' -o "$out/%s.jpg[Q='"$QUALITY"',strip]"'
+IP_ARGS=(-s "$SIZE" -f jpeg -Q "$QUALITY" --force -q --progress none)
+IMGPOOL_Q=$(printf '%q' "$IMGPOOL")
+
+add_tool imgpool-j1 "imgpool -j1" 1 "$WORK/imgpool-inputs0" \
+	"$IMGPOOL_Q -j 1 ${IP_ARGS[*]} -o \"\$out\" \"\${files[@]}\""
+add_tool imgpool-j2 "imgpool -j2" 1 "$WORK/imgpool-inputs0" \
+	"$IMGPOOL_Q -j $JOBS ${IP_ARGS[*]} -o \"\$out\" \"\${files[@]}\""
+add_tool vips-1t "vipsthumbnail, 1 thread" any "$WORK/inputs0" \
+	"VIPS_CONCURRENCY=1 vipsthumbnail $VT_OUT \"\${files[@]}\""
+add_tool vips "vipsthumbnail" any "$WORK/inputs0" \
+	"vipsthumbnail $VT_OUT \"\${files[@]}\""
+# (through a variable: "parallel --version | grep -q" can die of SIGPIPE under pipefail)
+PARALLEL_VERSION=$(parallel --version 2>/dev/null || true)
+if [[ $PARALLEL_VERSION == *"GNU parallel"* ]]; then
+	# -q: parallel runs the command through a shell; quote it, or "[Q=80,strip]"
+	# and paths with spaces would be read by that shell
+	add_tool parallel "parallel -j$JOBS vipsthumbnail" any "$WORK/inputs0" \
+		"parallel --will-cite -q -0 -j $JOBS -a \"\$list\" vipsthumbnail $VT_OUT {}"
+else
+	skip_tool parallel "parallel -j$JOBS vipsthumbnail" "GNU parallel missing (apt-get install parallel)"
+fi
+add_tool xargs "xargs -P$JOBS -n 8 vipsthumbnail" any "$WORK/inputs0" \
+	"xargs -0 -P $JOBS -n 8 vipsthumbnail $VT_OUT < \"\$list\""
+if PY=$(find_pillow_python); then
+	PIL_VERSION=$("$PY" -c 'import PIL; print(PIL.__version__)')
+	add_tool pillow "Python Pool($JOBS) + Pillow" any "$WORK/inputs0" \
+		"$(printf '%q' "$PY") $(printf '%q' "$SCRIPT_DIR/pillow_pool.py") -j $JOBS -s $SIZE -Q $QUALITY --files0-from \"\$list\" $(printf '%q' "$FOLDER") \"\$out\""
+else
+	PY=""
+	skip_tool pillow "Python Pool($JOBS) + Pillow" "no python3 with Pillow (apt-get install python3-pil)"
+fi
+
+# ---------------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------------
+declare -A MEDIAN=() CPU=() MADE=() EXIT=() FAILED=()
+
+if [ "$USE_HYPERFINE" = 1 ] && command -v hyperfine >/dev/null 2>&1 &&
+	command -v jq >/dev/null 2>&1; then
+	TIMER="hyperfine $(hyperfine --version | awk '{print $2}')"
+elif [ "$USE_HYPERFINE" = 1 ]; then
+	TIMER="bash loop (for hyperfine: apt-get install hyperfine jq)"
+else
+	TIMER="bash loop"
+fi
+
+# The median of the numbers on stdin, one a line.
+median() {
+	sort -g | awk '{ v[NR] = $1 } END {
+		if (NR == 0) exit 1
+		if (NR % 2) printf "%.3f\n", v[(NR + 1) / 2]
+		else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Time one contender RUNS times (output folder emptied before each run) and fill
+# MEDIAN (wall seconds) and CPU (mean user+system seconds of it and its children).
+# Hyperfine when present; else bash's time keyword, which reports the same three
+# numbers for a command and its children. Returns 1 if the runner failed.
+time_tool() { # name
+	local name=$1
+	if [[ $TIMER == hyperfine* ]]; then
+		# -N: no intermediate shell; commands are relative to WORK, so no path in
+		# them needs quoting
+		(cd "$WORK" && hyperfine -N --style none --runs "$RUNS" \
+			--prepare "bash prep-$name.sh" --export-json "hf-$name.json" \
+			"bash run-$name.sh") >"$WORK/timer-$name.log" 2>&1 || return 1
+		MEDIAN[$name]=$(jq -r '.results[0].median | . * 1000 | round / 1000' "$WORK/hf-$name.json")
+		CPU[$name]=$(jq -r '.results[0] | (.user + .system) * 100 | round / 100' "$WORK/hf-$name.json")
+	else
+		local i TIMEFORMAT='%3R %3U %3S'
+		: >"$WORK/times-$name"
+		for ((i = 0; i < RUNS; i++)); do
+			bash "$WORK/prep-$name.sh"
+			{ time bash "$WORK/run-$name.sh"; } 2>>"$WORK/times-$name" || return 1
+		done
+		MEDIAN[$name]=$(cut -d' ' -f1 "$WORK/times-$name" | median)
+		CPU[$name]=$(awk '{ s += $2 + $3 } END { printf "%.2f", s / NR }' "$WORK/times-$name")
+	fi
+}
+
+# Outputs of the last run of a contender: the .jpg files in its output folder.
+count_outputs() { # name
+	find "$WORK/out-$1" -maxdepth 1 -type f -name '*.jpg' 2>/dev/null | wc -l
+}
+
+# Warm the page cache, so the first contender does not pay for the disk.
+cat "${INPUTS[@]}" >/dev/null
+
+# Timings are only as good as the machine is quiet: say so when it is not.
+LOAD=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+if awk -v l="$LOAD" 'BEGIN { exit !(l > 0.5) }'; then
+	note "compare: warning: load average $LOAD before starting: other work is running, timings will be noisy"
+fi
+
+note "compare: $NIN images ($(awk -v b="$INPUT_BYTES" 'BEGIN{printf "%.1f", b/1e6}') MB) from $FOLDER, $RUNS run(s) each, timer: $TIMER"
+[ ${#EMPTY[@]} -eq 0 ] || note "compare: ${#EMPTY[@]} zero-byte file(s) given to imgpool only"
+for c in ${COLLIDING[@]+"${COLLIDING[@]}"}; do
+	note "compare: left out $c: same output name"
+done
+
+for name in "${TOOLS[@]}"; do
+	[ -z "${SKIP[$name]-}" ] || { note "compare: skip ${LABEL[$name]}: ${SKIP[$name]}"; continue; }
+	note "compare: timing ${LABEL[$name]} ..."
+	if time_tool "$name"; then
+		MADE[$name]=$(count_outputs "$name")
+		EXIT[$name]=$(cat "$WORK/rc-$name" 2>/dev/null || echo "?")
+		note "compare:   ${MEDIAN[$name]} s, made ${MADE[$name]} of $NIN outputs (exit ${EXIT[$name]})"
+		if [ "${MADE[$name]}" -lt "$NIN" ] && [ -s "$WORK/err-$name" ]; then
+			note "compare:   its messages (last run, first 5 lines):"
+			head -n 5 "$WORK/err-$name" | sed 's/^/compare:     /' >&2
+		fi
+	else
+		FAILED[$name]="FAILED (exit $(cat "$WORK/rc-$name" 2>/dev/null || echo '?')): see its messages above"
+		note "compare:   ${LABEL[$name]} failed; its messages:"
+		{ cat "$WORK/err-$name" "$WORK/timer-$name.log" 2>/dev/null || true; } |
+			head -n 15 | sed 's/^/compare:     /' >&2
+	fi
+done
+
+# ---------------------------------------------------------------------------------
+# Peak memory of imgpool -j2
+# ---------------------------------------------------------------------------------
+RSS_TIME=""      # /usr/bin/time %M, kB
+RSS_WORKER=""    # max VmHWM of imgpool's descendants, kB (sampled)
+RSS_PARENT=""    # imgpool's own VmHWM, kB (sampled)
+
+# All descendants of a pid (children first), from pgrep -P.
+descendants() { # pid
+	local kid
+	for kid in $(pgrep -P "$1" 2>/dev/null || true); do
+		printf '%s\n' "$kid"
+		descendants "$kid"
+	done
+}
+
+# VmHWM (peak RSS so far) of a pid in kB, or nothing if it is gone.
+vmhwm() { # pid
+	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true
+}
+
+# One extra, untimed run of imgpool -j2 under /usr/bin/time -f %M. That figure is
+# the largest peak RSS of imgpool and its reaped descendants (Linux folds the
+# children's maximum into wait4's rusage), i.e. of the single largest process, not
+# a sum. Meanwhile /proc is sampled every 50 ms for imgpool's own peak and the
+# largest peak of its descendants (the workers; a short-lived one may be missed).
+measure_rss() {
+	[ -n "${MEDIAN[imgpool-j2]-}" ] || return 0
+	[ -x /usr/bin/time ] || { note "compare: peak RSS not measured: /usr/bin/time missing (apt-get install time)"; return 0; }
+	note "compare: measuring imgpool -j2 peak RSS ..."
+	bash "$WORK/prep-imgpool-j2.sh"
+	local -a files=()
+	mapfile -d '' files <"$WORK/imgpool-inputs0"
+	/usr/bin/time -f %M -o "$WORK/maxrss" "$IMGPOOL" -j "$JOBS" "${IP_ARGS[@]}" \
+		-o "$WORK/out-imgpool-j2" "${files[@]}" >/dev/null 2>&1 &
+	local tpid=$! ipid="" pid h parent=0 worker=0
+	while kill -0 "$tpid" 2>/dev/null; do
+		[ -n "$ipid" ] || ipid=$(pgrep -P "$tpid" 2>/dev/null | head -n 1 || true)
+		if [ -n "$ipid" ]; then
+			h=$(vmhwm "$ipid")
+			[ -z "$h" ] || [ "$h" -le "$parent" ] || parent=$h
+			for pid in $(descendants "$ipid"); do
+				h=$(vmhwm "$pid")
+				[ -z "$h" ] || [ "$h" -le "$worker" ] || worker=$h
+			done
+		fi
+		sleep 0.05
+	done
+	wait "$tpid" || true
+	RSS_TIME=$(tail -n 1 "$WORK/maxrss" 2>/dev/null || true)
+	[[ $RSS_TIME =~ ^[0-9]+$ ]] || RSS_TIME=""
+	[ "$parent" -eq 0 ] || RSS_PARENT=$parent
+	[ "$worker" -eq 0 ] || RSS_WORKER=$worker
+}
+
+measure_rss
+
+# ---------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------
+mb() { # kB -> "12.3 MB"
+	awk -v k="$1" 'BEGIN { printf "%.1f MB", k * 1024 / 1e6 }'
+}
+
+# a / b of two medians, or "n/a" when either is missing.
+ratio() { # name_a name_b
+	local a=${MEDIAN[$1]-} b=${MEDIAN[$2]-}
+	if [ -n "$a" ] && [ -n "$b" ]; then
+		awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+	else
+		echo n/a
+	fi
+}
+
+echo
+printf 'imgpool compare: %s\n' "$FOLDER"
+printf '  %d images, %.1f MB; longest side %d, JPEG Q%d; %d run(s) each, median; %s\n' \
+	"$NIN" "$(awk -v b="$INPUT_BYTES" 'BEGIN{print b/1e6}')" "$SIZE" "$QUALITY" "$RUNS" "$TIMER"
+printf '  %s CPUs, load average %s at start; %s; imgpool: %s\n' "$(nproc)" "$LOAD" \
+	"$(vips --version 2>/dev/null || echo 'libvips ?')" "$IMGPOOL"
+[ -z "$PY" ] || printf '  pillow: %s (Pillow %s)\n' "$PY" "$PIL_VERSION"
+[ ${#EMPTY[@]} -eq 0 ] || printf '  %d zero-byte file(s) given to imgpool only\n' "${#EMPTY[@]}"
+[ ${#COLLIDING[@]} -eq 0 ] || printf '  %d file(s) left out: same stem as another (same output name)\n' "${#COLLIDING[@]}"
+echo
+printf '%-34s %9s %9s %8s %9s %5s\n' tool "median s" "images/s" "CPU s" outputs exit
+printf '%-34s %9s %9s %8s %9s %5s\n' ---- -------- -------- ----- ------- ----
+for name in "${TOOLS[@]}"; do
+	if [ -n "${SKIP[$name]-}" ]; then
+		printf '%-34s %s\n' "${LABEL[$name]}" "skipped: ${SKIP[$name]}"
+		continue
+	fi
+	if [ -n "${FAILED[$name]-}" ]; then
+		printf '%-34s %s\n' "${LABEL[$name]}" "${FAILED[$name]}"
+		continue
+	fi
+	printf '%-34s %9.3f %9.1f %8.2f %9s %5s%s\n' "${LABEL[$name]}" "${MEDIAN[$name]}" \
+		"$(awk -v n="$NIN" -v s="${MEDIAN[$name]}" 'BEGIN { print (s > 0 ? n / s : 0) }')" \
+		"${CPU[$name]}" "${MADE[$name]}/$NIN" "${EXIT[$name]}" \
+		"$([ "${MADE[$name]}" -ge "$NIN" ] || echo '  (missing outputs)')"
+done
+
+echo
+printf '%-44s %6s %8s\n' "ratio (median seconds)" value target
+printf '%-44s %6s %8s\n' ---------------------- ----- ------
+# name_a name_b label target ("" for none)
+while IFS='|' read -r a b label target; do
+	r=$(ratio "$a" "$b")
+	verdict=""
+	if [ -n "$target" ] && [ "$r" != n/a ]; then
+		verdict=$(awk -v r="$r" -v t="$target" 'BEGIN { print (r >= t ? "met" : "BELOW") }')
+	fi
+	printf '%-44s %6s %8s  %s\n' "$label" "$r" "${target:+>= $target}" "$verdict"
+done <<EOF
+vips-1t|imgpool-j2|vipsthumbnail 1 thread / imgpool -j2|1.8
+vips|imgpool-j2|vipsthumbnail / imgpool -j2|1.6
+parallel|imgpool-j2|parallel vipsthumbnail / imgpool -j2|2.5
+imgpool-j1|imgpool-j2|imgpool -j1 / imgpool -j2|1.85
+xargs|imgpool-j2|xargs vipsthumbnail / imgpool -j2|
+pillow|imgpool-j2|Pool + Pillow / imgpool -j2|
+EOF
+
+echo
+if [ -n "$RSS_TIME" ] || [ -n "$RSS_WORKER" ]; then
+	printf 'imgpool -j2 peak RSS:\n'
+	[ -z "$RSS_TIME" ] || printf '  %-12s (/usr/bin/time %%M: the largest single process, imgpool or a worker; not a sum)\n' "$(mb "$RSS_TIME")"
+	[ -z "$RSS_PARENT" ] || printf '  %-12s imgpool itself (VmHWM, sampled every 50 ms)\n' "$(mb "$RSS_PARENT")"
+	[ -z "$RSS_WORKER" ] || printf '  %-12s largest worker (VmHWM of its child processes, sampled every 50 ms)\n' "$(mb "$RSS_WORKER")"
+else
+	printf 'imgpool -j2 peak RSS: not measured\n'
+fi
