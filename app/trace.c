@@ -213,7 +213,7 @@ static int write_svg(trace *t, int64_t end_ns, const char *title)
 	if (span <= 0)
 		span = 1e-3;
 	double sx = PLOT_W / span;
-	double h = TOP + LANE_H * t->workers + 70;
+	double h = TOP + LANE_H * t->workers + 90;
 	int64_t first = INT64_MAX, last = 0;
 	for (size_t i = 0; i < t->nbars; i++)
 		if (t->bars[i].status != 255) {
@@ -281,8 +281,8 @@ static int write_svg(trace *t, int64_t end_ns, const char *title)
 	for (int i = 0; i < 5; i++)
 		fprintf(f, "<rect x=\"%.0f\" y=\"%.0f\" width=\"12\" height=\"12\" fill=\"%s\"/>"
 			   "<text x=\"%.0f\" y=\"%.0f\">%s</text>\n",
-			PLOT_X + 400 + i * 90, axis_y + 26, bar_colour(i), PLOT_X + 416 + i * 90,
-			axis_y + 36, names[i]);
+			PLOT_X + i * 110, axis_y + 48, bar_colour(i), PLOT_X + 16 + i * 110,
+			axis_y + 58, names[i]);
 	fputs("</svg>\n", f);
 	int bad = ferror(f);
 	if (fclose(f) != 0 || bad || rename(tmp, t->svg_path) < 0) {
