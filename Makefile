@@ -11,7 +11,7 @@ PACKAGES = gcc make cmake pkg-config python3 libvips-dev libvips-tools \
            libjpeg62-turbo-dev libpng-dev libsqlite3-dev libxxhash-dev libcmocka-dev \
            valgrind util-linux
 
-.PHONY: all deps build demo test test-asan clean
+.PHONY: all deps build demo test test-asan test-cluster clean
 
 all: build
 
@@ -54,6 +54,14 @@ test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
+
+# The scale-out test: a real single-node Slurm on loopback (Debian's slurmctld,
+# slurmd, slurm-client and munge, installed when run as root; a SKIP line, saying
+# why, where they cannot be had) runs the samples as a 4-task job array, then
+# examples/slurm/thumbs.sbatch, and checks the shards against a one-machine run.
+test-cluster: build
+	samples/make-samples.sh $(BUILD)/samples
+	tests/cluster/slurm_test.sh $(BUILD)/imgpool $(BUILD)/samples
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

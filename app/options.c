@@ -74,6 +74,8 @@ static const char usage_text[] =
 	"                          cannot be trusted), like rsync -c\n"
 	"      --prune             delete thumbnails whose input is gone (only files the\n"
 	"                          journal records as made by imgpool); -n lists them\n"
+	"      --no-journal        neither read nor write the journal: up to date means\n"
+	"                          thumbnails newer than their input\n"
 	"  -n, --dry-run           list what would be done, change nothing\n"
 	"\n"
 	"What it tells you:\n"
@@ -114,7 +116,7 @@ enum {
 	OPT_BACKGROUND, OPT_KEEP_METADATA, OPT_MAX_PIXELS, OPT_TIMEOUT, OPT_RETRIES,
 	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
 	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT, OPT_RETRY_FAILED,
-	OPT_PRUNE, OPT_CHECKSUM,
+	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL,
 };
 
 static const struct option long_options[] = {
@@ -150,6 +152,7 @@ static const struct option long_options[] = {
 	{"retry-failed", no_argument, NULL, OPT_RETRY_FAILED},
 	{"prune", no_argument, NULL, OPT_PRUNE},
 	{"checksum", no_argument, NULL, OPT_CHECKSUM},
+	{"no-journal", no_argument, NULL, OPT_NO_JOURNAL},
 	{"shard-count", required_argument, NULL, OPT_SHARD_COUNT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -496,6 +499,7 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 		case OPT_RETRY_FAILED: o->retry_failed = 1; break;
 		case OPT_PRUNE: o->prune = 1; break;
 		case OPT_CHECKSUM: o->checksum = 1; break;
+		case OPT_NO_JOURNAL: o->no_journal = 1; break;
 		case OPT_SHARD_COUNT:
 			if (parse_int(optarg, 1, 1000000, &v) < 0)
 				name = "--shard-count", why = "expected a whole number from 1";
@@ -527,6 +531,12 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 	if (optind >= argc) {
 		fprintf(err, "imgpool: no PATH given: name folders or images to thumbnail "
 			     "(see imgpool --help)\n");
+		options_free(o);
+		return OPTIONS_USAGE;
+	}
+	if (o->prune && o->no_journal) {
+		fprintf(err, "imgpool: --prune needs the journal (it deletes only what the journal "
+			     "says imgpool made): drop --no-journal\n");
 		options_free(o);
 		return OPTIONS_USAGE;
 	}

@@ -49,6 +49,7 @@ typedef struct imgpool_options {
 	int retry_failed;              /* try files that failed before and did not change */
 	int prune;                     /* delete outputs of inputs that are gone */
 	int checksum;                  /* compare input contents too, not just size+mtime */
+	int no_journal;                /* up to date by modification times only */
 	const char *shard_arg;         /* --shard K/N | none; NULL: the scheduler's env */
 	int shard_count;               /* --shard-count N; 0: not given */
 } imgpool_options;

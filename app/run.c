@@ -764,8 +764,10 @@ int run_imgpool(const imgpool_options *o)
 	x.fingerprint = journal_fingerprint(&o->settings, o->name_template, settings_text,
 					    sizeof settings_text);
 	snprintf(jname, sizeof jname, sh.n ? "journal-%s.sqlite" : "journal.sqlite", shname);
-	x.j = journal_open(o->out_dir, jname, settings_text, o->dry_run, jwarn, sizeof jwarn,
-			   jerr, sizeof jerr);
+	jwarn[0] = jerr[0] = '\0';
+	x.j = o->no_journal ? NULL
+			    : journal_open(o->out_dir, jname, settings_text, o->dry_run, jwarn,
+					   sizeof jwarn, jerr, sizeof jerr);
 	if (jwarn[0])
 		fprintf(stderr, "%s\n", jwarn);
 	if (!x.j && jerr[0])
