@@ -81,7 +81,11 @@ struct job {
 	pool_result *results; /* map */
 	pool_future *future;  /* apply, map_async; NULL once the caller freed it */
 	pool_iter *iter;      /* imap; NULL once freed */
-	job *next;            /* the pool's list of active jobs */
+	/* The pool's list of jobs that can still produce tasks: only those, so the
+	 * dispatcher's walk does not grow with finished futures nobody freed yet. A job
+	 * leaves it when its source runs dry; its owner or its last result frees it. */
+	job *next, *prev;
+	int listed;
 };
 
 struct pool_future {
@@ -389,25 +393,45 @@ void pool_result_release(pool_result *r)
 
 static void job_add(pool *p, job *j)
 {
+	j->next = NULL;
+	j->prev = p->jobs_tail;
 	if (p->jobs_tail)
 		p->jobs_tail->next = j;
 	else
 		p->jobs = j;
 	p->jobs_tail = j;
+	j->listed = 1;
+}
+
+/* Take j off the list in O(1). j->next is left as it was, so a walk that is
+ * standing on j can still step on. */
+static void job_unlist(pool *p, job *j)
+{
+	if (!j->listed)
+		return;
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		p->jobs = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		p->jobs_tail = j->prev;
+	j->listed = 0;
+}
+
+/* The job's source has run dry (or must stop): no more tasks from it. */
+static void source_ended(pool *p, job *j)
+{
+	if (!j->source_done)
+		p->sources_ended++;
+	j->source_done = 1;
+	job_unlist(p, j);
 }
 
 static void job_unlink_and_free(pool *p, job *j)
 {
-	job **pp = &p->jobs, *prev = NULL;
-	while (*pp && *pp != j) {
-		prev = *pp;
-		pp = &(*pp)->next;
-	}
-	if (*pp) {
-		*pp = j->next;
-		if (p->jobs_tail == j)
-			p->jobs_tail = prev;
-	}
+	job_unlist(p, j);
 	free(j);
 }
 
@@ -429,8 +453,7 @@ static task *job_produce(pool *p, job *j)
 	if (j->feed) {
 		pool_task in = {0};
 		if (!j->feed(j->feed_data, &in)) {
-			j->source_done = 1;
-			p->sources_ended++;
+			source_ended(p, j);
 			return NULL;
 		}
 		task *t = task_new(p, j, j->produced);
@@ -448,7 +471,7 @@ static task *job_produce(pool *p, job *j)
 		return t;
 	}
 	if (j->produced >= j->n) {
-		j->source_done = 1;
+		source_ended(p, j);
 		return NULL;
 	}
 	task *t = task_new(p, j, j->produced);
@@ -458,7 +481,7 @@ static task *job_produce(pool *p, job *j)
 	t->len = j->tasks[j->produced].len;
 	j->produced++;
 	if (j->produced == j->n)
-		j->source_done = 1;
+		source_ended(p, j);
 	return t;
 }
 
@@ -483,12 +506,13 @@ static task *next_task(pool *p, size_t *chunksize)
 	return NULL;
 }
 
+/* Is any task still to produce, queued or held by a worker? */
 static int work_outstanding(const pool *p)
 {
-	if (p->requeue.n)
+	if (p->requeue.n || p->jobs)
 		return 1;
-	for (const job *j = p->jobs; j; j = j->next)
-		if (!job_complete(j))
+	for (int i = 0; i < p->nworkers; i++)
+		if (p->w[i].held.n)
 			return 1;
 	return 0;
 }
@@ -743,7 +767,7 @@ static void cancel_everything(pool *p, pool_status st, const char *msg)
 		/* A map's unproduced tasks still need a result each. */
 		while (!j->feed && !j->source_done && (t = job_produce(p, j)))
 			deliver_msg(p, t, st, msg, -1, 0, 0, 0);
-		j->source_done = 1;
+		source_ended(p, j);
 		job_settle(p, j);
 	}
 }
@@ -826,7 +850,7 @@ static void handle_interrupt(pool *p)
 		next = j->next;
 		while (!j->feed && !j->source_done && (t = job_produce(p, j)))
 			deliver_msg(p, t, POOL_CANCELLED, "interrupted", -1, 0, 0, 0);
-		j->source_done = 1;
+		source_ended(p, j);
 		job_settle(p, j);
 	}
 }
@@ -1418,8 +1442,7 @@ pool_future *pool_apply_async(pool *p, pool_fn fn, const void *arg, size_t len,
 	t->arg = copy;
 	t->len = len;
 	j->produced = 1;
-	j->source_done = 1;
-	job_add(p, j);
+	j->source_done = 1; /* never listed: its one task is queued already */
 	list_push(&p->requeue, t); /* sent ahead of other jobs' tasks, alone */
 	return f;
 }
@@ -1523,7 +1546,8 @@ pool_future *pool_map_async(pool *p, pool_fn fn, const pool_task *tasks, size_t 
 	f->r.status = POOL_OK;
 	f->r.worker = -1;
 	f->ready = n == 0;
-	job_add(p, j);
+	if (n)
+		job_add(p, j);
 	return f;
 }
 
@@ -1642,7 +1666,7 @@ void pool_iter_free(pool_iter *it)
 	if (it->job) {
 		job *j = it->job;
 		j->iter = NULL;
-		j->source_done = 1; /* read no more of its feed */
+		source_ended(it->p, j); /* read no more of its feed */
 		if (job_complete(j))
 			job_unlink_and_free(it->p, j);
 	}
