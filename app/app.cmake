@@ -6,7 +6,7 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb discover options report monitor task run trace shard journal bench)
+set(APP_MODULES settings thumb fastjpeg discover options report monitor task run trace shard journal bench)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)
@@ -47,4 +47,7 @@ if(Python3_FOUND AND TARGET imgpool)
     $<TARGET_FILE:imgpool>)
   set_tests_properties(cli PROPERTIES TIMEOUT 900 LABELS app
     ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS}")
+  add_test(NAME bench COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_bench.py
+    $<TARGET_FILE:imgpool>)
+  set_tests_properties(bench PROPERTIES TIMEOUT 300 LABELS app)
 endif()
