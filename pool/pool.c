@@ -120,6 +120,7 @@ typedef struct worker {
 	unsigned assigned;    /* tasks sent since this process started (for recycling) */
 	pool_buf out;         /* message being sent */
 	size_t out_off;
+	int building;         /* out is being filled by this dispatch pass */
 	wire_rx rx;
 	int64_t linger_deadline; /* channel closed: kill if still alive by then */
 	/* Why we killed it, if we did: set before kill() so the report names our reason
@@ -866,9 +867,8 @@ static void send_pending(pool *p, worker *w);
  */
 static void fill_worker(pool *p, worker *w, unsigned level)
 {
-	if (w->state != W_READY || w->fd < 0 || w->out_off < w->out.len)
+	if (w->state != W_READY || w->fd < 0 || (w->out_off < w->out.len && !w->building))
 		return;
-	int started = 0;
 	for (;;) {
 		if (p->o.max_tasks_per_worker && w->assigned >= p->o.max_tasks_per_worker)
 			break;
@@ -888,6 +888,7 @@ static void fill_worker(pool *p, worker *w, unsigned level)
 		    take > p->o.max_tasks_per_worker - w->assigned)
 			take = p->o.max_tasks_per_worker - w->assigned;
 		int got = 0;
+		size_t last = 0;
 		for (size_t k = 0; k < take; k++) {
 			size_t cs2;
 			task *t = next_task(p, &cs2);
@@ -899,11 +900,12 @@ static void fill_worker(pool *p, worker *w, unsigned level)
 					    0, 0, 0);
 				continue;
 			}
-			if (!started) {
+			if (!w->building) {
 				wire_begin(&w->out, WIRE_TASKS);
 				w->out_off = 0;
-				started = 1;
+				w->building = 1;
 			}
+			last = w->out.len;
 			if (wire_add_task(&w->out, t->id, (uint64_t)(uintptr_t)t->job->fn,
 					  t->arg, t->len) < 0) {
 				list_push(&p->requeue, t);
@@ -917,9 +919,8 @@ static void fill_worker(pool *p, worker *w, unsigned level)
 		}
 		if (!got)
 			break;
+		wire_task_flags(&w->out, last, WIRE_CHUNK_END);
 	}
-	if (started)
-		send_pending(p, w);
 }
 
 static void send_pending(pool *p, worker *w)
@@ -956,10 +957,16 @@ static void dispatch(pool *p)
 		handle_interrupt(p);
 		return;
 	}
-	/* Level 1 gives every idle worker a chunk before any gets a second. */
+	/* Level 1 gives every idle worker a chunk before any gets a second; all a
+	 * worker gets in one pass travels as one message. */
 	for (unsigned level = 1; level <= p->o.prefetch + 1; level++)
 		for (int k = 0; k < p->nworkers; k++)
 			fill_worker(p, &p->w[(p->rr + k) % p->nworkers], level);
+	for (int k = 0; k < p->nworkers; k++)
+		if (p->w[k].building) {
+			p->w[k].building = 0;
+			send_pending(p, &p->w[k]);
+		}
 	p->rr++;
 }
 

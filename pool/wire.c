@@ -10,7 +10,7 @@
 #define ALIGN8(n) (((n) + 7) & ~(size_t)7)
 
 struct task_rec {
-	uint64_t id, fn, len;
+	uint64_t id, fn, len, flags;
 };
 struct result_rec {
 	uint64_t id;
@@ -53,8 +53,16 @@ static int add_record(pool_buf *b, const void *rec, size_t reclen, const void *d
 
 int wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, const void *arg, size_t len)
 {
-	struct task_rec r = {id, fn, len};
+	struct task_rec r = {id, fn, len, 0};
 	return add_record(b, &r, sizeof r, arg, len);
+}
+
+void wire_task_flags(pool_buf *b, size_t off, uint32_t flags)
+{
+	struct task_rec r;
+	memcpy(&r, b->data + off, sizeof r);
+	r.flags |= flags;
+	memcpy(b->data + off, &r, sizeof r);
 }
 
 int wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
@@ -215,6 +223,7 @@ int wire_next_task(wire_cursor *c, wire_record *r, const char **why)
 		return k;
 	r->id = t.id;
 	r->fn = t.fn;
+	r->flags = (uint32_t)t.flags;
 	return payload(c, t.len, &r->data, &r->len, why);
 }
 

@@ -11,7 +11,9 @@
  * any violation is reported so the worker can be treated as crashed.
  *
  * Bodies are sequences of records, each 8-byte aligned:
- *   WIRE_TASKS   (parent -> worker): { u64 id; u64 fn; u64 len; bytes[len] }
+ *   WIRE_TASKS   (parent -> worker): { u64 id; u64 fn; u64 len; u64 flags; bytes[len] }
+ *                  flags WIRE_CHUNK_END: the last task of a chunk (the worker
+ *                  sends the chunk's results before it starts the next one)
  *   WIRE_RESULTS (worker -> parent): { u64 id; u32 status; u32 0; i64 start_ns;
  *                                      i64 end_ns; u64 len; bytes[len] }
  *   WIRE_READY   (worker -> parent): empty body, the initializer succeeded
@@ -55,7 +57,10 @@ typedef struct wire_hdr {
 
 /* Reset b and put an empty header of the given type at its start. */
 int wire_begin(pool_buf *b, int type);
+#define WIRE_CHUNK_END 1u
 int wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, const void *arg, size_t len);
+/* Set flags on the task record that starts at byte offset off of b. */
+void wire_task_flags(pool_buf *b, size_t off, uint32_t flags);
 int wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
 		    int64_t end_ns, const void *data, size_t len);
 /* Append raw body bytes (WIRE_INIT_FAILED). */
@@ -109,6 +114,7 @@ int wire_open(const pool_buf *msg, wire_cursor *c, const char **why);
 typedef struct wire_record {
 	uint64_t id;
 	uint64_t fn;       /* tasks */
+	uint32_t flags;    /* tasks */
 	uint32_t status;   /* results */
 	int64_t start_ns, end_ns;
 	const char *data;

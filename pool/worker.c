@@ -19,7 +19,8 @@
 #include "wire.h"
 #include "worker.h"
 
-/* Results are sent back when a received batch is done, or sooner when this much has
+/* Results are sent back at the end of each chunk (several chunks may come in one
+ * message: a crash then costs no finished chunk's results), or sooner when this much has
  * piled up or this long has passed since the last send. The short time keeps a chunk
  * of slow tasks reporting each one (a send costs microseconds, nothing beside a
  * millisecond task) while tiny tasks still travel in batches; it also bounds what a
@@ -169,12 +170,21 @@ void worker_main(const worker_args *a)
 		wire_record t;
 		while ((k = wire_next_task(&c, &t, &why)) == 1) {
 			run_task(&self, &t, state, &result, &out);
-			if (out.len >= FLUSH_BYTES || pool_now_ns() - last_flush >= FLUSH_NS) {
+			if ((t.flags & WIRE_CHUNK_END) || out.len >= FLUSH_BYTES ||
+			    pool_now_ns() - last_flush >= FLUSH_NS) {
 				off = 0;
 				if (wire_send(self.fd, &out, &off, 0) < 0)
 					leave(&self, state, 0, 0);
 				wire_begin(&out, WIRE_RESULTS);
 				last_flush = pool_now_ns();
+			}
+			if ((t.flags & WIRE_CHUNK_END) && self.max_rss &&
+			    resident_bytes() > self.max_rss) {
+				/* Grown too big: leave now, before the next chunk (its results
+				 * are sent); the parent puts back what it had sent ahead,
+				 * uncharged, and starts a fresh worker. */
+				atomic_store(&self.shm->retiring, 1);
+				leave(&self, state, 1, 0);
 			}
 		}
 		if (k < 0)
@@ -183,12 +193,6 @@ void worker_main(const worker_args *a)
 			off = 0;
 			if (wire_send(self.fd, &out, &off, 0) < 0)
 				leave(&self, state, 0, 0);
-		}
-		if (self.max_rss && resident_bytes() > self.max_rss) {
-			/* Grown too big: leave now, before the next batch; the parent puts back
-			 * what it had sent ahead, uncharged, and starts a fresh worker. */
-			atomic_store(&self.shm->retiring, 1);
-			leave(&self, state, 1, 0);
 		}
 		wire_rx_reset(&rx);
 		/* Don't keep a 64 MiB result's buffer around for the next tiny one. */
