@@ -171,6 +171,8 @@ typedef struct run_ctx {
 	uint64_t adopted;        /* outputs found up to date with no journal row */
 	uint64_t failed_earlier; /* skipped: failed before, unchanged since */
 	char *root_given, *root_real; /* cache: the real path of the last root seen */
+	char *out_real;          /* the output folder's real path */
+	char *last_dir;          /* the last output folder found to stay inside */
 	int walk_errors;         /* errors of the walk itself: no --prune then */
 	uint64_t pruned;
 	char last_cause[520];    /* the journal's cause for the last SKIP_FAILED */
@@ -277,6 +279,46 @@ static const char *root_of(run_ctx *x, const discover_item *it)
 	return x->root_real;
 }
 
+/* Does an output's folder lead outside the output folder (a symlink planted in the
+ * output tree)? Returns a cause, or NULL when every output stays inside. The
+ * nearest existing ancestor is resolved (the worker creates the rest); the last
+ * folder checked is remembered, as files of one folder come together. */
+static const char *outputs_escape(run_ctx *x, const discover_item *it)
+{
+	static char why[600];
+	if (!x->out_real)
+		return NULL;
+	for (int i = 0; i < it->noutputs; i++) {
+		const char *slash = strrchr(it->outputs[i], '/');
+		if (!slash)
+			continue;
+		size_t dl = (size_t)(slash - it->outputs[i]);
+		if (x->last_dir && strlen(x->last_dir) == dl &&
+		    !strncmp(x->last_dir, it->outputs[i], dl))
+			continue;
+		char *dir = strndup(it->outputs[i], dl), *real = NULL;
+		while (dir && !(real = realpath(dir, NULL))) {
+			char *s = strrchr(dir, '/');
+			if (!s || s == dir)
+				break;
+			*s = '\0';
+		}
+		size_t n = strlen(x->out_real);
+		int inside = real && !strncmp(real, x->out_real, n) &&
+			     (real[n] == '/' || real[n] == '\0');
+		free(real);
+		free(dir);
+		if (!inside) {
+			snprintf(why, sizeof why, "its output %.400s would be written outside the "
+				 "output folder (through a symlink in it): refused", it->outputs[i]);
+			return why;
+		}
+		free(x->last_dir);
+		x->last_dir = strndup(it->outputs[i], dl);
+	}
+	return NULL;
+}
+
 /* XXH3 of a file's bytes (--checksum); 0 when it cannot be read. */
 static uint64_t file_checksum(const char *path)
 {
@@ -381,6 +423,12 @@ static int feed(void *data, pool_task *t)
 		}
 		case DO_IT:
 			break;
+		}
+		const char *escape = outputs_escape(x, &it);
+		if (escape) {
+			atomic_fetch_add(&x->c.failed, 1);
+			report_item(x, &it, REPORT_ERROR, escape);
+			continue;
 		}
 		if (task_encode(&x->buf, it.input, it.outputs, it.noutputs) < 0 ||
 		    inflight_add(x, x->produced, x->buf.data, x->buf.len, root, &it, checksum) < 0) {
@@ -491,7 +539,14 @@ static void handle_result(run_ctx *x, const pool_result *r)
 	}
 	if (r->status == POOL_OK || r->status == POOL_ERROR)
 		x->sum.task_s += f.ms / 1e3;
-	if (x->j && e && e->root && (f.status == REPORT_OK || f.status == REPORT_ERROR))
+	/* A failure of the output side (disk full, a folder we cannot write) says
+	 * nothing about the input: not remembered as "failed earlier". */
+	int output_side = f.status == REPORT_ERROR && f.cause &&
+			  (!strncmp(f.cause, "cannot write ", 13) ||
+			   !strncmp(f.cause, "cannot create ", 14) ||
+			   !strncmp(f.cause, "cannot rename ", 14));
+	if (x->j && e && e->root && !output_side &&
+	    (f.status == REPORT_OK || f.status == REPORT_ERROR))
 		journal_put(x->j, e->root, e->rel, e->size, e->mtime_ns, x->fingerprint, e->checksum,
 			    f.status == REPORT_OK ? JOURNAL_OK : JOURNAL_FAILED, f.cause, outputs, n,
 			    f.ms);
@@ -759,6 +814,7 @@ int run_imgpool(const imgpool_options *o)
 		report_close(x.rep);
 		return EXIT_USAGE;
 	}
+	x.out_real = realpath(o->out_dir, NULL);
 	/* The journal: per shard, so array tasks never share an SQLite file. */
 	char settings_text[1200], jname[96], jwarn[4400], jerr[4400];
 	x.fingerprint = journal_fingerprint(&o->settings, o->name_template, settings_text,
@@ -780,6 +836,8 @@ int run_imgpool(const imgpool_options *o)
 		report_close(x.rep);
 		free(x.root_given);
 		free(x.root_real);
+		free(x.out_real);
+		free(x.last_dir);
 		return rc;
 	}
 
@@ -902,6 +960,8 @@ int run_imgpool(const imgpool_options *o)
 	journal_close(x.j, x.sum.done, x.sum.failed, x.sum.skipped, x.sum.wall_s, got_signal);
 	free(x.root_given);
 	free(x.root_real);
+	free(x.out_real);
+	free(x.last_dir);
 	if (x.tr) {
 		char title[300];
 		snprintf(title, sizeof title, "imgpool: %llu files on %d workers",

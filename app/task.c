@@ -1,7 +1,9 @@
 /*
  * task.c — encode/decode one file's task and result; the worker's side of it.
  */
+#include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "task.h"
@@ -64,6 +66,9 @@ int task_result_decode(const void *data, size_t len, thumb_result *res)
 int task_worker_init(void *arg, void **state, pool_buf *err)
 {
 	const task_config *cfg = arg;
+	/* Past RLIMIT_FSIZE a write must fail with EFBIG ("File too large") for that
+	 * file, not kill the worker with SIGXFSZ. */
+	signal(SIGXFSZ, SIG_IGN);
 	char msg[256];
 	if (thumb_worker_init(cfg->vips_threads, msg, sizeof msg) < 0) {
 		pool_buf_printf(err, "libvips: %s", msg);
@@ -71,6 +76,33 @@ int task_worker_init(void *arg, void **state, pool_buf *err)
 	}
 	*state = arg;
 	return 0;
+}
+
+/* libvips repeats a message once per tile or retry ("unable to open for read; unix
+ * error: Permission denied; unable to open ..."): keep each "; "-separated part
+ * once, in order, so the error line says it once. */
+static void drop_repeats(char *s)
+{
+	char out[1024];
+	size_t n = 0;
+	out[0] = '\0';
+	for (char *part = s; part && *part;) {
+		char *sep = strstr(part, "; ");
+		size_t len = sep ? (size_t)(sep - part) : strlen(part);
+		int seen = 0;
+		for (const char *q = out; *q && !seen;) {
+			const char *qs = strstr(q, "; ");
+			size_t ql = qs ? (size_t)(qs - q) : strlen(q);
+			seen = ql == len && !strncmp(q, part, len);
+			q = qs ? qs + 2 : q + ql;
+		}
+		if (!seen && n + len + 3 < sizeof out) {
+			n += (size_t)snprintf(out + n, sizeof out - n, "%s%.*s", n ? "; " : "",
+					      (int)len, part);
+		}
+		part = sep ? sep + 2 : NULL;
+	}
+	strcpy(s, out);
 }
 
 int task_thumbnail(const void *arg, size_t len, pool_buf *out, void *state)
@@ -86,6 +118,7 @@ int task_thumbnail(const void *arg, size_t len, pool_buf *out, void *state)
 	memset(&res, 0, sizeof res);
 	char err[1024];
 	if (thumb_run(&cfg->settings, input, outputs, &res, err, sizeof err) < 0) {
+		drop_repeats(err);
 		pool_buf_printf(out, "%s", err);
 		return -1;
 	}
