@@ -4,14 +4,16 @@
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 30
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 # What the build, the tests and the demo use, all from Debian.
 PACKAGES = gcc make cmake pkg-config python3 libvips-dev libvips-tools \
            libjpeg62-turbo-dev libpng-dev libsqlite3-dev libxxhash-dev libcmocka-dev \
-           valgrind util-linux
+           valgrind util-linux clang libclang-rt-14-dev
 
-.PHONY: all deps build demo test test-asan test-cluster clean
+.PHONY: all deps build demo test test-asan test-fuzz fuzz test-cluster clean
 
 all: build
 
@@ -49,11 +51,25 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure
 	$(MAKE) test-asan
+	$(MAKE) test-fuzz
 
 test-asan: deps
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
+
+# The fuzzers (libFuzzer, clang, ASan+UBSan): replay every kept crash input and
+# seed, then fuzz each parser for FUZZ_SECONDS (the wire frames, the size spec, the
+# name template, the command line, JSON strings, task bytes).
+test-fuzz: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DFUZZ=ON -DFUZZ_SMOKE_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz-harnesses
+	cd $(BUILD_FUZZ) && ctest --output-on-failure -j2 -R '^fuzz-'
+
+# Longer fuzzing by hand: make fuzz FUZZ_SECONDS=600
+fuzz: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DFUZZ=ON -DFUZZ_SECONDS=$(FUZZ_SECONDS)
+	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz-run
 
 # The scale-out test: a real single-node Slurm on loopback (Debian's slurmctld,
 # slurmd, slurm-client and munge, installed when run as root; a SKIP line, saying
@@ -64,4 +80,4 @@ test-cluster: build
 	tests/cluster/slurm_test.sh $(BUILD)/imgpool $(BUILD)/samples
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -399,13 +399,17 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 	char msg[200];
 	long long v;
 	int c, k;
-	optind = 1;
+	optind = 0; /* 0, not 1: also resets glibc's place inside a bundle (-hr) */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:rs:f:Q:j:nqvhV", long_options, NULL)) != -1) {
 		const char *name = NULL; /* set: the bad option's name, for the message */
 		const char *why = NULL;
 		switch (c) {
-		case 'o': out_dir = optarg; break;
+		case 'o':
+			if (!*optarg)
+				name = "-o", why = "the output folder name is empty";
+			out_dir = optarg;
+			break;
 		case OPT_NAME: o->name_template = optarg; break;
 		case 'r': o->recursive = 1; break;
 		case OPT_INCLUDE: push(&o->includes, &o->nincludes, optarg); break;
@@ -509,13 +513,22 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 		case 'h': fputs(usage_text, out); options_free(o); return OPTIONS_EXIT_OK;
 		case 'V': print_version(out); options_free(o); return OPTIONS_EXIT_OK;
 		case ':':
-			fprintf(err, "imgpool: %s needs a value (see imgpool --help)\n",
-				argv[optind - 1]);
+			if (optopt != 0 && optopt < 256)
+				fprintf(err, "imgpool: -%c needs a value (see imgpool --help)\n",
+					(unsigned char)optopt);
+			else
+				fprintf(err, "imgpool: %s needs a value (see imgpool --help)\n",
+					argv[optind - 1]);
 			options_free(o);
 			return OPTIONS_USAGE;
 		default:
-			fprintf(err, "imgpool: unknown option '%s' (see imgpool --help)\n",
-				argv[optind - 1]);
+			/* Inside a bundle (-Zr) argv[optind - 1] is not the option: name it. */
+			if (optopt != 0 && optopt < 256) /* a short one; a byte >= 0x80 is negative */
+				fprintf(err, "imgpool: unknown option '-%c' (see imgpool --help)\n",
+					(unsigned char)optopt);
+			else
+				fprintf(err, "imgpool: unknown option '%s' (see imgpool --help)\n",
+					argv[optind - 1]);
 			options_free(o);
 			return OPTIONS_USAGE;
 		}

@@ -786,6 +786,7 @@ int run_imgpool(const imgpool_options *o)
 		lock_fd = take_lock(o->out_dir, lock_name, msg, sizeof msg);
 		if (lock_fd < 0) {
 			fprintf(stderr, "imgpool: %s\n", msg);
+			free(report_path);
 			return lock_fd == -2 ? EXIT_LOCKED : EXIT_SOME_FAILED;
 		}
 	}
@@ -798,6 +799,7 @@ int run_imgpool(const imgpool_options *o)
 			    sizeof msg);
 	if (!x.rep) {
 		fprintf(stderr, "imgpool: %s\n", msg);
+		free(report_path);
 		return EXIT_USAGE;
 	}
 	discover_config dc = {
@@ -812,6 +814,7 @@ int run_imgpool(const imgpool_options *o)
 		fprintf(stderr, "imgpool: %s\n", derr ? derr : "cannot start");
 		free(derr);
 		report_close(x.rep);
+		free(report_path);
 		return EXIT_USAGE;
 	}
 	x.out_real = realpath(o->out_dir, NULL);
@@ -838,6 +841,7 @@ int run_imgpool(const imgpool_options *o)
 		free(x.root_real);
 		free(x.out_real);
 		free(x.last_dir);
+		free(report_path);
 		return rc;
 	}
 
@@ -853,6 +857,7 @@ int run_imgpool(const imgpool_options *o)
 			fprintf(stderr, "imgpool: %s\n", msg);
 			discover_close(x.d);
 			report_close(x.rep);
+			free(report_path);
 			return EXIT_USAGE;
 		}
 	}
@@ -884,6 +889,7 @@ int run_imgpool(const imgpool_options *o)
 		free(perr);
 		discover_close(x.d);
 		report_close(x.rep);
+		free(report_path);
 		return EXIT_SOME_FAILED;
 	}
 	the_pool = p;

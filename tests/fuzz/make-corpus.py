@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""make-corpus.py — (re)write the seed inputs of the fuzz harnesses in
+tests/fuzz/corpus/<name>/ and their dictionaries (<name>.dict). Both are kept in
+git; this script says how each was made, so a change of format (wire.h, task.h)
+or a new option is one run of it.
+
+Seeds are small valid inputs in each harness's input format (see the comment at
+the top of each fuzz_<name>.c): libFuzzer mutates from them, so they only need
+to reach the interesting code, not to be clever.
+"""
+import os
+import re
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+WIRE_MAGIC = 0x4C4F4F50
+WIRE_TASKS, WIRE_RESULTS, WIRE_READY, WIRE_INIT_FAILED = 1, 2, 3, 4
+
+
+def pad8(b):
+    return b + b"\0" * (-len(b) % 8)
+
+
+def wire_message(mtype, records=(), body=b""):
+    """A wire message: header {magic, type, flags, count, pad, len} + body."""
+    body = body + b"".join(records)
+    return struct.pack("<IHHIIQ", WIRE_MAGIC, mtype, 0, len(records), 0, len(body)) + body
+
+
+def task_record(tid, fn, arg):
+    return struct.pack("<QQQ", tid, fn, len(arg)) + pad8(arg)
+
+
+def result_record(tid, status, data, start=1000, end=2000):
+    return struct.pack("<QIIqqQ", tid, status, 0, start, end, len(data)) + pad8(data)
+
+
+def task_bytes(inp, outs):
+    """task_encode(): u32 count, then NUL-terminated input and outputs."""
+    return struct.pack("<I", len(outs)) + b"".join(s + b"\0" for s in [inp] + outs)
+
+
+def thumb_result(in_w, in_h, in_bytes, outs):
+    """struct thumb_result on x86-64: 8 output slots of {int w, h; u64 bytes}."""
+    slots = list(outs) + [(0, 0, 0)] * (8 - len(outs))
+    return (struct.pack("<iiQi4x", in_w, in_h, in_bytes, len(outs)) +
+            b"".join(struct.pack("<iiQ", *s) for s in slots))
+
+
+def packets(*chunks):
+    """The socket path's input: each packet as a 2-byte length then its bytes."""
+    return b"".join(struct.pack("<H", len(c)) + c for c in chunks)
+
+
+def seeds():
+    """{harness: {file name: bytes}}."""
+    task = task_bytes(b"/photos/a.jpg", [b"/thumbs/a_1600.jpg", b"/thumbs/a_320.jpg"])
+    res = thumb_result(4032, 3024, 3100000, [(1600, 1200, 412300), (320, 240, 21000)])
+    tasks_msg = wire_message(WIRE_TASKS, [task_record(1, 0, task), task_record(2, 0, b"x")])
+    results_msg = wire_message(WIRE_RESULTS, [result_record(1, 1, res),
+                                              result_record(2, 2, b"VipsJpeg: Premature end")])
+    ready = wire_message(WIRE_READY)
+    failed = wire_message(WIRE_INIT_FAILED, body=b"libvips: cannot start")
+    half = len(results_msg) // 2
+    return {
+        "wire": {
+            "tasks": b"\0\5" + tasks_msg,
+            "results": b"\0\5" + results_msg,
+            "ready": b"\0\5" + ready,
+            "init-failed": b"\0\5" + failed,
+            "sock-results": b"\1\5" + packets(results_msg),
+            "sock-split": b"\1\4" + packets(results_msg[:half], results_msg[half:]),
+            "sock-two": b"\1\5" + packets(ready, tasks_msg),
+        },
+        "sizes": {n: v.encode() for n, v in [
+            ("one", "256"), ("list", "1600,800,320"), ("box", "320x240"),
+            ("height", "x200"), ("width", "300x"), ("bytes", "1.5GiB"), ("pct", "5%"),
+            ("mega", "512M")]},
+        "template": {
+            "default": b"\x00\x01\x00\x01{dir}/{stem}.{ext}\0a/b\0photo\0JPG\0jpg",
+            "sizes": b"\x40\x06\xb0\x04{dir}/{stem}_{size}.{ext}\0\0IMG_0412\0jpeg\0webp",
+            "fields": b"\x40\x01\x00\x00{w}x{h}/{inext}/{stem}.{ext}\0d\0s\0png\0png",
+        },
+        "cmdline": {
+            "recursive": b"-r\0-s\0" b"1600,320\0-o\0/nonexistent/out\0src",
+            "bundle": b"-rqn\0-j2\0--fit=cover\0--crop\0attention\0-o\0/nonexistent/o\0x",
+            "formats": b"-f\0webp\0-Q\0" b"90\0--background\0#102030\0--name\0{stem}.{ext}\0p",
+            "report": b"--report\0-\0--progress\0lines\0--progress-interval\0" b"0.5\0--\0-x",
+            "limits": b"--max-pixels\0" b"100\0--timeout\0" b"2.5\0--retries\0" b"3\0"
+                      b"--min-free\0" b"5%\0--max-worker-rss\0" b"1G\0--shard\0" b"2/3\0a",
+            "help": b"--help",
+        },
+        "json": {
+            "plain": b"/photos/2024/IMG_0412.jpg",
+            "escapes": b"new\nline\ttab \"quoted\" back\\slash \x01\x1f\x7f",
+            "utf8": "caf\u00e9 \u65e5\u672c \U0001f4f7.jpg".encode(),
+            "bad-utf8": b"bad\xff\xfe \xc3 \xe2\x82 \xed\xa0\x80 \xf4\x90\x80\x80.jpg",
+        },
+        "task": {
+            "task": b"\0" + task,
+            "task-one": b"\0" + task_bytes(b"in.png", [b"out.png"]),
+            "result": b"\1" + res,
+        },
+    }
+
+
+def option_words():
+    """Every long option of app/options.c, the short ones and common values:
+    the dictionary that lets fuzz_cmdline reach each option quickly."""
+    src = open(os.path.join(HERE, "..", "..", "app", "options.c")).read()
+    longs = re.findall(r'\{"([a-z0-9-]+)", (?:required|no|optional)_argument', src)
+    words = {"--" + w for w in longs}
+    words |= {"-" + c for c in "orsfQjnqvhV"}
+    words |= {"--", "-", "=", "none", "auto", "bar", "lines", "inside", "cover", "fill",
+              "centre", "attention", "same", "jpeg", "png", "webp", "avif", "white",
+              "black", "#ffffff", "1,2,3", "x", "1G", "5%", "1/2", "{shard}"}
+    return sorted(words)
+
+
+def dictionaries():
+    """{file name: (comment, words)} of the libFuzzer dictionaries."""
+    return {
+        "cmdline.dict": ("Option names and values of imgpool, for fuzz_cmdline.",
+                         option_words()),
+        "template.dict": ("Placeholders and path pieces, for fuzz_template.",
+                          ["{dir}", "{stem}", "{ext}", "{inext}", "{w}", "{h}", "{size}",
+                           "/", "//", "..", ".", "{", "}", "\\x00"]),
+        "sizes.dict": ("Pieces of --size, --min-free and --max-worker-rss values.",
+                       [",", "x", "X", "%", "K", "M", "G", "T", "B", "iB", "e", ".", "-",
+                        "+", "100000", "0x", "inf", "nan"]),
+    }
+
+
+def main():
+    for name, (comment, words) in dictionaries().items():
+        with open(os.path.join(HERE, name), "w") as f:
+            f.write(f"# {comment} Written by make-corpus.py.\n")
+            for w in words:
+                f.write('"' + w.replace('"', '\\"') + '"\n')
+    for harness, files in seeds().items():
+        d = os.path.join(HERE, "corpus", harness)
+        os.makedirs(d, exist_ok=True)
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+    print(f"make-corpus: seeds written under {os.path.join(HERE, 'corpus')}")
+
+
+if __name__ == "__main__":
+    main()
