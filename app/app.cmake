@@ -50,4 +50,11 @@ if(Python3_FOUND AND TARGET imgpool)
   add_test(NAME bench COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_bench.py
     $<TARGET_FILE:imgpool>)
   set_tests_properties(bench PROPERTIES TIMEOUT 300 LABELS app)
+  # The quality guard: thumbnails of the corpus as good as vipsthumbnail's.
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_quality.py)
+    add_test(NAME quality COMMAND ${Python3_EXECUTABLE}
+      ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_quality.py $<TARGET_FILE:imgpool>)
+    set_tests_properties(quality PROPERTIES TIMEOUT 600 LABELS app
+      ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS}")
+  endif()
 endif()

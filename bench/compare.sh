@@ -3,7 +3,7 @@
 # same files with the same settings (longest side 256, JPEG quality 80, all outputs
 # JPEG, not recursive), and print medians, images/s and the speed-up ratios we aim at.
 #
-#   bench/compare.sh [--runs N] [--imgpool PATH] FOLDER
+#   bench/compare.sh [--runs N] [--imgpool PATH] [--jpeg] FOLDER
 #
 # Contenders, each given the same list of files:
 #   imgpool -j1, imgpool -j2
@@ -14,7 +14,7 @@
 #   Python multiprocessing.Pool(2) + Pillow (bench/pillow_pool.py)
 #
 # Which files: *.jpg *.jpeg *.png *.webp *.tif *.tiff (any case) directly in FOLDER,
-# not hidden. Two refinements keep the work identical for every tool:
+# not hidden (with --jpeg: *.jpg *.jpeg only). Two refinements keep the work identical for every tool:
 #   - zero-byte files go to imgpool only (it reports them as errors; the other tools
 #     cannot succeed on them either, and would only add a failed start-up each);
 #   - of files with the same stem (photo.jpg, photo.webp), only the first by name is
@@ -37,7 +37,7 @@ JOBS=2
 
 usage() {
 	cat <<EOF
-usage: $PROG [--runs N] [--imgpool PATH] FOLDER
+usage: $PROG [--runs N] [--imgpool PATH] [--jpeg] FOLDER
 
 Time imgpool -j1/-j2, vipsthumbnail (1 thread and default threads), GNU parallel
 -j2 vipsthumbnail, xargs -P2 vipsthumbnail and Python Pool(2) + Pillow on the
@@ -47,6 +47,8 @@ each made an output for every input, and print medians, images/s and ratios.
   --runs N        timed runs per tool, the median is reported (default $RUNS;
                   1 for a quick check)
   --imgpool PATH  the imgpool to time (default: build/imgpool of this repository)
+  --jpeg          only *.jpg / *.jpeg files (the per-image cost targets are
+                  set on JPEGs: the corpus's JPEGs and the many-small set)
   --bash-timer    time with a bash loop even when hyperfine is installed
   -h, --help      this text
 
@@ -71,6 +73,7 @@ note() {
 # ---------------------------------------------------------------------------------
 FOLDER=""
 USE_HYPERFINE=1
+JPEG_ONLY=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
@@ -79,6 +82,7 @@ while [ $# -gt 0 ]; do
 	--imgpool) [ $# -ge 2 ] || die "--imgpool needs a path"; IMGPOOL=$2; shift 2 ;;
 	--imgpool=*) IMGPOOL=${1#--imgpool=}; shift ;;
 	--bash-timer) USE_HYPERFINE=0; shift ;;
+	--jpeg) JPEG_ONLY=1; shift ;;
 	--) shift; break ;;
 	-*) usage >&2; die "unknown option '$1'" ;;
 	*)
@@ -126,11 +130,12 @@ declare -A STEM_OF=()
 # hidden), sorted by name, split into INPUTS / EMPTY / COLLIDING as described above.
 select_inputs() {
 	local f base stem
-	local -a all=()
+	local -a all=() names=(-iname '*.jpg' -o -iname '*.jpeg')
+	[ "$JPEG_ONLY" = 1 ] || names+=(-o -iname '*.png' -o -iname '*.webp' \
+		-o -iname '*.tif' -o -iname '*.tiff')
 	mapfile -d '' all < <(find "$FOLDER" -mindepth 1 -maxdepth 1 \
 		\( -type f -o \( -type l -xtype f \) \) ! -name '.*' \
-		\( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \
-		-o -iname '*.tif' -o -iname '*.tiff' \) -print0 | sort -z)
+		\( "${names[@]}" \) -print0 | sort -z)
 	for f in "${all[@]}"; do
 		base=${f##*/}
 		if [ ! -s "$f" ]; then
@@ -454,7 +459,8 @@ while IFS='|' read -r a b label target; do
 	fi
 	printf '%-44s %6s %8s  %s\n' "$label" "$r" "${target:+>= $target}" "$verdict"
 done <<EOF
-vips-1t|imgpool-j2|vipsthumbnail 1 thread / imgpool -j2|1.8
+vips-1t|imgpool-j1|vipsthumbnail 1 thread / imgpool -j1|1.3
+vips-1t|imgpool-j2|vipsthumbnail 1 thread / imgpool -j2|2.4
 vips|imgpool-j2|vipsthumbnail / imgpool -j2|1.6
 parallel|imgpool-j2|parallel vipsthumbnail / imgpool -j2|2.5
 imgpool-j1|imgpool-j2|imgpool -j1 / imgpool -j2|1.85

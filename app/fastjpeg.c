@@ -1,0 +1,532 @@
+/*
+ * fastjpeg.c — libjpeg-turbo decoding straight into memory, DCT-scaled on load.
+ * The contract is in fastjpeg.h; this file is the how.
+ *
+ * The whole file is read with one read() into a buffer and handed to libjpeg with
+ * jpeg_mem_src(): no stdio, no source callbacks. libjpeg reports errors through
+ * error_exit() and warnings through emit_message(-1); both longjmp() back to the
+ * call that started the work, with the message kept in the handle, so a corrupt
+ * file never yields half an image. Marker parsing mirrors libvips 8.14's jpegload
+ * (jpeg2vips.c): the last APP1 "Exif" block with an orientation tag decides the
+ * orientation, and APP2 "ICC_PROFILE" chunks are joined in sequence order up to
+ * the first one missing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+#include "fastjpeg.h"
+
+/* APP2 ICC chunks kept, as libvips' MAX_APP2_SECTIONS. */
+#define MAX_ICC_CHUNKS 100
+
+/* Larger inputs are left to libvips (which streams them). */
+#define MAX_FILE_BYTES ((size_t)1 << 30)
+
+/* libjpeg's error manager plus where to jump and what went wrong. */
+typedef struct jerr {
+	struct jpeg_error_mgr pub;
+	jmp_buf jump;
+	char msg[JMSG_LENGTH_MAX];
+} jerr;
+
+struct fastjpeg {
+	struct jpeg_decompress_struct cinfo;
+	jerr err;
+	int created;			/* cinfo needs jpeg_destroy_decompress() */
+	unsigned char *data;		/* the whole file */
+	size_t len;
+	unsigned char *icc;		/* joined profile, or NULL */
+	size_t icc_len;
+	unsigned char *pixels;		/* the decoded image */
+	J_COLOR_SPACE out_space;	/* JCS_RGB or JCS_GRAYSCALE */
+};
+
+/* --------------------------------------------------------------- errors -- */
+
+/* printf into the caller's error buffer (cut to errlen, always terminated). */
+static void set_err(char *err, size_t errlen, const char *fmt, const char *arg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, fmt, arg);
+}
+
+/* libjpeg's fatal error: keep the message, jump back to the caller's setjmp. */
+static void on_error(j_common_ptr cinfo)
+{
+	jerr *e = (jerr *)cinfo->err;
+
+	cinfo->err->format_message(cinfo, e->msg);
+	longjmp(e->jump, 1);
+}
+
+/* libjpeg's warnings (msg_level -1: corrupt data, premature end, extraneous
+ * bytes) are errors here, as with libvips' fail_on=warning: an image with a
+ * damaged stream is not thumbnailed from grey garbage. Trace messages (level >= 0)
+ * are ignored. */
+static void on_message(j_common_ptr cinfo, int msg_level)
+{
+	if (msg_level < 0)
+		on_error(cinfo);
+}
+
+/* A worker never writes to the terminal: messages reach the caller through err. */
+static void on_output(j_common_ptr cinfo)
+{
+	(void)cinfo;
+}
+
+/* ----------------------------------------------------------------- input -- */
+
+/* read() all of len bytes at buf, going on after short reads and EINTR; the
+ * count read (short only at end of file or on an error). */
+static size_t read_all(int fd, unsigned char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* Read all of path into a new malloc'd buffer, if it starts with a JPEG
+ * signature (SOI and the next marker's 0xFF: the first 3 bytes are read before
+ * the rest, so other formats cost one small read). Returns FASTJPEG_OK, or
+ * FASTJPEG_UNSUPPORTED for everything that is not ours to judge (not a JPEG, not
+ * a regular file, huge, unreadable: libvips reports those in its words). */
+static int read_whole(const char *path, unsigned char **data, size_t *len)
+{
+	struct stat st;
+	unsigned char *buf = NULL;
+	size_t size;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return FASTJPEG_UNSUPPORTED;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 4 ||
+	    (uint64_t)st.st_size > MAX_FILE_BYTES || !(buf = malloc((size_t)st.st_size)))
+		goto unsupported;
+	size = (size_t)st.st_size;
+	if (read_all(fd, buf, 3) != 3 || buf[0] != 0xFF || buf[1] != 0xD8 || buf[2] != 0xFF ||
+	    read_all(fd, buf + 3, size - 3) != size - 3)
+		goto unsupported;
+	close(fd);
+	*data = buf;
+	*len = size;
+	return FASTJPEG_OK;
+unsupported:
+	free(buf);
+	close(fd);
+	return FASTJPEG_UNSUPPORTED;
+}
+
+/* ------------------------------------------------------------------ EXIF -- */
+
+/* 16 and 32 bit TIFF integers in the block's byte order. */
+static unsigned get16(const unsigned char *p, int le)
+{
+	return le ? (unsigned)p[0] | (unsigned)p[1] << 8 : (unsigned)p[0] << 8 | p[1];
+}
+
+static uint32_t get32(const unsigned char *p, int le)
+{
+	return le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			    (uint32_t)p[3] << 24
+		  : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The Orientation tag (0x0112, SHORT) of IFD0 in an APP1 "Exif\0\0" block:
+ * 1..8, 1 for a value out of range (as libvips), 0 when the block has none or
+ * cannot be parsed. Every offset is checked against the block's length. */
+static int exif_orientation(const unsigned char *d, size_t n)
+{
+	const unsigned char *t = d + 6;		/* the TIFF header */
+	size_t tn;
+	uint32_t ifd;
+	unsigned count;
+	int le;
+
+	if (n < 6 + 8 || memcmp(d, "Exif\0\0", 6) != 0)
+		return 0;
+	tn = n - 6;
+	if (t[0] == 'I' && t[1] == 'I')
+		le = 1;
+	else if (t[0] == 'M' && t[1] == 'M')
+		le = 0;
+	else
+		return 0;
+	if (get16(t + 2, le) != 42)
+		return 0;
+	ifd = get32(t + 4, le);
+	if (ifd < 8 || ifd > tn - 2)
+		return 0;
+	count = get16(t + ifd, le);
+	for (unsigned i = 0; i < count; i++) {
+		size_t at = (size_t)ifd + 2 + (size_t)i * 12;
+		unsigned v;
+
+		if (at + 12 > tn)
+			break;
+		if (get16(t + at, le) != 0x0112)
+			continue;
+		if (get16(t + at + 2, le) != 3 || get32(t + at + 4, le) < 1)
+			return 0;
+		v = get16(t + at + 8, le);
+		return v >= 1 && v <= 8 ? (int)v : 1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------- ICC -- */
+
+/* Join the saved APP2 "ICC_PROFILE" chunks (12-byte name, sequence number from
+ * 1, count) in sequence order up to the first missing one, like libvips. */
+static int join_icc(fastjpeg *j)
+{
+	const unsigned char *chunk[MAX_ICC_CHUNKS] = { 0 };
+	size_t clen[MAX_ICC_CHUNKS] = { 0 };
+	size_t total = 0;
+	int n = 0;
+
+	for (jpeg_saved_marker_ptr m = j->cinfo.marker_list; m; m = m->next) {
+		int seq;
+
+		if (m->marker != JPEG_APP0 + 2 || m->data_length <= 14 ||
+		    memcmp(m->data, "ICC_PROFILE", 11) != 0)
+			continue;
+		seq = m->data[12] - 1;
+		if (seq >= 0 && seq < MAX_ICC_CHUNKS) {
+			chunk[seq] = m->data + 14;
+			clen[seq] = m->data_length - 14;
+		}
+	}
+	while (n < MAX_ICC_CHUNKS && chunk[n])
+		total += clen[n++];
+	if (total == 0)
+		return 0;
+	if (!(j->icc = malloc(total)))
+		return -1;
+	for (int i = 0, at = 0; i < n; at += (int)clen[i], i++)
+		memcpy(j->icc + at, chunk[i], clen[i]);
+	j->icc_len = total;
+	return 0;
+}
+
+/* The orientation the saved APP1 blocks give: the last Exif block that has the
+ * tag wins (libvips parses each one as it attaches it). */
+static int find_orientation(fastjpeg *j)
+{
+	int orientation = 1;
+
+	for (jpeg_saved_marker_ptr m = j->cinfo.marker_list; m; m = m->next) {
+		int o;
+
+		if (m->marker == JPEG_APP0 + 1 &&
+		    (o = exif_orientation(m->data, m->data_length)) > 0)
+			orientation = o;
+	}
+	return orientation;
+}
+
+/* --------------------------------------------------------------- decoding -- */
+
+/* What the stored colour space decodes to: RGB for YCbCr/RGB with 3 components,
+ * grey for 1 component; JCS_UNKNOWN for everything we leave to libvips (CMYK,
+ * YCCK, odd component counts). */
+static J_COLOR_SPACE output_space(const struct jpeg_decompress_struct *c)
+{
+	if (c->data_precision != 8)
+		return JCS_UNKNOWN;
+	if (c->num_components == 3 &&
+	    (c->jpeg_color_space == JCS_YCbCr || c->jpeg_color_space == JCS_RGB))
+		return JCS_RGB;
+	if (c->num_components == 1 && c->jpeg_color_space == JCS_GRAYSCALE)
+		return JCS_GRAYSCALE;
+	return JCS_UNKNOWN;
+}
+
+/* Parse the header of j->data: markers saved, colour space checked, orientation
+ * and profile found. Runs under the caller's setjmp. */
+static int parse_header(fastjpeg *j, fastjpeg_info *info)
+{
+	struct jpeg_decompress_struct *c = &j->cinfo;
+
+	jpeg_mem_src(c, j->data, (unsigned long)j->len);
+	jpeg_save_markers(c, JPEG_APP0 + 1, 0xffff);
+	jpeg_save_markers(c, JPEG_APP0 + 2, 0xffff);
+	if (jpeg_read_header(c, TRUE) != JPEG_HEADER_OK)
+		return FASTJPEG_UNSUPPORTED;
+	j->out_space = output_space(c);
+	if (j->out_space == JCS_UNKNOWN)
+		return FASTJPEG_UNSUPPORTED;
+	if (join_icc(j))
+		return FASTJPEG_ERROR;
+	info->width = (int)c->image_width;
+	info->height = (int)c->image_height;
+	info->bands = j->out_space == JCS_RGB ? 3 : 1;
+	info->orientation = find_orientation(j);
+	info->icc = j->icc;
+	info->icc_len = j->icc_len;
+	return FASTJPEG_OK;
+}
+
+int fastjpeg_open(const char *path, fastjpeg **out, fastjpeg_info *info,
+		  char *err, size_t errlen)
+{
+	fastjpeg *j = calloc(1, sizeof *j);
+	int rc;
+
+	*out = NULL;
+	if (!j) {
+		set_err(err, errlen, "%s", "out of memory");
+		return FASTJPEG_ERROR;
+	}
+	rc = read_whole(path, &j->data, &j->len);
+	if (rc != FASTJPEG_OK) {
+		fastjpeg_close(j);
+		return rc;
+	}
+	j->cinfo.err = jpeg_std_error(&j->err.pub);
+	j->err.pub.error_exit = on_error;
+	j->err.pub.emit_message = on_message;
+	j->err.pub.output_message = on_output;
+	if (setjmp(j->err.jump)) {
+		set_err(err, errlen, "%s", j->err.msg);
+		fastjpeg_close(j);
+		return FASTJPEG_ERROR;
+	}
+	jpeg_create_decompress(&j->cinfo);
+	j->created = 1;
+	rc = parse_header(j, info);
+	if (rc != FASTJPEG_OK) {
+		if (rc == FASTJPEG_ERROR)
+			set_err(err, errlen, "%s", "out of memory");
+		fastjpeg_close(j);
+		return rc;
+	}
+	*out = j;
+	return FASTJPEG_OK;
+}
+
+/* Read rows [0, h) of the started decompression into buf (stride = libjpeg's
+ * output_width * bands), several rows per call. Runs under the caller's setjmp. */
+static void read_rows(struct jpeg_decompress_struct *c, unsigned char *buf, int h)
+{
+	size_t stride = (size_t)c->output_width * (size_t)c->output_components;
+	JSAMPROW rows[16];
+
+	while ((int)c->output_scanline < h) {
+		int n = h - (int)c->output_scanline;
+
+		if (n > 16)
+			n = 16;
+		for (int i = 0; i < n; i++)
+			rows[i] = buf + ((size_t)c->output_scanline + (size_t)i) * stride;
+		jpeg_read_scanlines(c, rows, (JDIMENSION)n);
+	}
+}
+
+/* Pack rows of stride `from` bytes down to `to` bytes, in place (to <= from):
+ * drops libjpeg's rounded-up last column. */
+static void pack_rows(unsigned char *buf, int h, size_t from, size_t to)
+{
+	if (from == to)
+		return;
+	for (int y = 1; y < h; y++)
+		memmove(buf + (size_t)y * to, buf + (size_t)y * from, to);
+}
+
+int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, int *h,
+		    char *err, size_t errlen)
+{
+	struct jpeg_decompress_struct *c = &j->cinfo;
+	int fw, fh;
+
+	if (eighths < 1 || eighths > 8)
+		return FASTJPEG_UNSUPPORTED;
+	fw = (int)((uint64_t)c->image_width * (unsigned)eighths / 8);
+	fh = (int)((uint64_t)c->image_height * (unsigned)eighths / 8);
+	if (fw < 1 || fh < 1 || j->pixels)
+		return FASTJPEG_UNSUPPORTED;
+	if (setjmp(j->err.jump)) {
+		set_err(err, errlen, "%s", j->err.msg);
+		return FASTJPEG_ERROR;
+	}
+	c->out_color_space = j->out_space;
+	c->scale_num = (unsigned)eighths;
+	c->scale_denom = 8;
+	/* libvips' defaults, for the same pixels: accurate integer IDCT and
+	 * fancy (triangle-filtered) chroma upsampling. */
+	c->dct_method = JDCT_ISLOW;
+	c->do_fancy_upsampling = TRUE;
+	jpeg_start_decompress(c);
+	if ((int)c->output_width < fw || (int)c->output_height < fh) {
+		set_err(err, errlen, "%s", "unexpected scaled size");
+		return FASTJPEG_ERROR;
+	}
+	j->pixels = malloc((size_t)c->output_width * (size_t)c->output_components *
+			   (size_t)fh);
+	if (!j->pixels) {
+		set_err(err, errlen, "%s", "out of memory");
+		return FASTJPEG_ERROR;
+	}
+	read_rows(c, j->pixels, fh);
+	pack_rows(j->pixels, fh, (size_t)c->output_width * (size_t)c->output_components,
+		  (size_t)fw * (size_t)c->output_components);
+	/* No jpeg_finish_decompress(): rows past fh and the file's tail are not
+	 * needed (libvips does not read them either). */
+	jpeg_abort_decompress(c);
+	*pixels = j->pixels;
+	*w = fw;
+	*h = fh;
+	return FASTJPEG_OK;
+}
+
+/* --------------------------------------------------------------- encoding -- */
+
+/* One compression: the libjpeg state, its error manager and a growable output
+ * buffer of our own (libjpeg's jpeg_mem_dest() would leak its buffer when a
+ * compression fails half way). */
+typedef struct encoder {
+	struct jpeg_compress_struct cinfo;
+	struct jpeg_destination_mgr dest;
+	jerr err;
+	unsigned char *buf;
+	size_t cap;
+} encoder;
+
+/* libjpeg filled the buffer: double it (the encoder is the cinfo's container). */
+static boolean grow_output(j_compress_ptr cinfo)
+{
+	encoder *e = (encoder *)cinfo;
+	unsigned char *bigger = realloc(e->buf, e->cap * 2);
+
+	if (!bigger)
+		ERREXIT(cinfo, JERR_OUT_OF_MEMORY);
+	e->buf = bigger;
+	e->dest.next_output_byte = bigger + e->cap;
+	e->dest.free_in_buffer = e->cap;
+	e->cap *= 2;
+	return TRUE;
+}
+
+/* Nothing to do at the start and end of a compression: the buffer is ours. */
+static void no_op_dest(j_compress_ptr cinfo)
+{
+	(void)cinfo;
+}
+
+/* The compression parameters of libvips 8.14's jpegsave for this image, strip
+ * set: jpeg_set_defaults(), quality with baseline tables, no optimised Huffman
+ * tables, no chroma subsampling from quality 90, and no JFIF marker. */
+static void encode_params(struct jpeg_compress_struct *c, int w, int h, int bands,
+			  int quality)
+{
+	c->image_width = (JDIMENSION)w;
+	c->image_height = (JDIMENSION)h;
+	c->input_components = bands;
+	c->in_color_space = bands == 3 ? JCS_RGB : JCS_GRAYSCALE;
+	jpeg_set_defaults(c);
+	c->optimize_coding = FALSE;
+	jpeg_set_quality(c, quality, TRUE);
+	if (quality >= 90)
+		for (int i = 0; i < c->num_components; i++) {
+			c->comp_info[i].h_samp_factor = 1;
+			c->comp_info[i].v_samp_factor = 1;
+		}
+	c->write_JFIF_header = FALSE;
+}
+
+/* Compress all rows of pixels into e->buf. Runs under the caller's setjmp. */
+static void compress_rows(encoder *e, const unsigned char *pixels, int w, int h, int bands)
+{
+	struct jpeg_compress_struct *c = &e->cinfo;
+	size_t stride = (size_t)w * (size_t)bands;
+	JSAMPROW rows[16];
+
+	jpeg_start_compress(c, TRUE);
+	while ((int)c->next_scanline < h) {
+		int n = h - (int)c->next_scanline;
+
+		if (n > 16)
+			n = 16;
+		for (int i = 0; i < n; i++)
+			rows[i] = (JSAMPROW)(pixels + ((size_t)c->next_scanline + (size_t)i) * stride);
+		jpeg_write_scanlines(c, rows, (JDIMENSION)n);
+	}
+	jpeg_finish_compress(c);
+}
+
+int fastjpeg_encode(const unsigned char *pixels, int w, int h, int bands, int quality,
+		    unsigned char **out, size_t *len, char *err, size_t errlen)
+{
+	encoder *e;
+
+	if ((bands != 1 && bands != 3) || w < 1 || h < 1 || quality < 1 || quality > 100)
+		return FASTJPEG_UNSUPPORTED;
+	if (!(e = calloc(1, sizeof *e))) {
+		set_err(err, errlen, "%s", "out of memory");
+		return FASTJPEG_ERROR;
+	}
+	e->cinfo.err = jpeg_std_error(&e->err.pub);
+	e->err.pub.error_exit = on_error;
+	e->err.pub.emit_message = on_message;
+	e->err.pub.output_message = on_output;
+	if (setjmp(e->err.jump)) {
+		set_err(err, errlen, "%s", e->err.msg);
+		jpeg_destroy_compress(&e->cinfo);
+		free(e->buf);
+		free(e);
+		return FASTJPEG_ERROR;
+	}
+	/* A quarter of the raw size holds most thumbnails at once. */
+	e->cap = (size_t)w * (size_t)h * (size_t)bands / 4 + 4096;
+	if (!(e->buf = malloc(e->cap))) {
+		set_err(err, errlen, "%s", "out of memory");
+		free(e);
+		return FASTJPEG_ERROR;
+	}
+	jpeg_create_compress(&e->cinfo);
+	e->dest.next_output_byte = e->buf;
+	e->dest.free_in_buffer = e->cap;
+	e->dest.init_destination = no_op_dest;
+	e->dest.empty_output_buffer = grow_output;
+	e->dest.term_destination = no_op_dest;
+	e->cinfo.dest = &e->dest;
+	encode_params(&e->cinfo, w, h, bands, quality);
+	compress_rows(e, pixels, w, h, bands);
+	*out = e->buf;
+	*len = e->cap - e->dest.free_in_buffer;
+	jpeg_destroy_compress(&e->cinfo);
+	free(e);
+	return FASTJPEG_OK;
+}
+
+void fastjpeg_close(fastjpeg *j)
+{
+	if (!j)
+		return;
+	if (j->created)
+		jpeg_destroy_decompress(&j->cinfo);
+	free(j->pixels);
+	free(j->icc);
+	free(j->data);
+	free(j);
+}

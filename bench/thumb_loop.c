@@ -1,0 +1,108 @@
+/*
+ * thumb_loop.c — one worker's work in one process, for profilers: thumb_worker_init()
+ * once, then thumb_run() on every file named, exactly as a pool worker calls them
+ * (app/task.c), with the settings of bench/compare.sh (longest side 256, JPEG Q80).
+ * No pool, no parent, no fork: callgrind and perf see the worker's cost alone.
+ *
+ *   thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r ROUNDS] OUTDIR FILE...
+ *
+ * SIZE is a longest side. Output i goes to OUTDIR/<stem of FILE>.<ext>, or
+ * OUTDIR/<stem>_<size>.<ext> with several sizes. Built by bench/profile.sh against
+ * build/libimgpool_app.a; not part of the CMake build.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "thumb.h"
+
+/* Fill s with the settings of a plain `imgpool -s SIZES -f FMT -Q Q` run. */
+static void default_settings(thumb_settings *s, const char *sizes, int q, thumb_format f)
+{
+	memset(s, 0, sizeof *s);
+	for (const char *p = sizes; *p && s->nsizes < THUMB_MAX_SIZES; ) {
+		int n = atoi(p);
+
+		s->sizes[s->nsizes].w = s->sizes[s->nsizes].h = n > 0 ? n : 256;
+		s->nsizes++;
+		p = strchr(p, ',');
+		if (!p)
+			break;
+		p++;
+	}
+	s->fit = FIT_INSIDE;
+	s->format = f;
+	s->quality = q;
+	s->background[0] = s->background[1] = s->background[2] = 255;
+	s->max_pixels = 268402689;	/* libvips' own default limit, 16383^2 */
+}
+
+/* OUTDIR/<stem of input>.<ext> (size 0) or OUTDIR/<stem>_<size>.<ext> into out. */
+static void output_path(char *out, size_t len, const char *dir, const char *input,
+			int size, const char *ext)
+{
+	const char *base = strrchr(input, '/');
+	const char *dot;
+	int stem;
+
+	base = base ? base + 1 : input;
+	dot = strrchr(base, '.');
+	stem = dot ? (int)(dot - base) : (int)strlen(base);
+	if (size)
+		snprintf(out, len, "%s/%.*s_%d.%s", dir, stem, base, size, ext);
+	else
+		snprintf(out, len, "%s/%.*s.%s", dir, stem, base, ext);
+}
+
+int main(int argc, char **argv)
+{
+	thumb_settings s;
+	thumb_format f = FORMAT_JPEG;
+	const char *ext = "jpg";
+	const char *sizes = "256";
+	int q = 80, rounds = 1, opt, failed = 0;
+	char err[1024];
+
+	while ((opt = getopt(argc, argv, "s:Q:f:r:")) != -1) {
+		switch (opt) {
+		case 's': sizes = optarg; break;
+		case 'Q': q = atoi(optarg); break;
+		case 'r': rounds = atoi(optarg); break;
+		case 'f':
+			if (!strcmp(optarg, "png")) { f = FORMAT_PNG; ext = "png"; }
+			else if (!strcmp(optarg, "webp")) { f = FORMAT_WEBP; ext = "webp"; }
+			break;
+		default:
+			fprintf(stderr, "usage: thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r N] OUTDIR FILE...\n");
+			return 2;
+		}
+	}
+	if (argc - optind < 2) {
+		fprintf(stderr, "usage: thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r N] OUTDIR FILE...\n");
+		return 2;
+	}
+	default_settings(&s, sizes, q, f);
+	if (thumb_worker_init(1, err, sizeof err) < 0) {
+		fprintf(stderr, "thumb_loop: %s\n", err);
+		return 1;
+	}
+	for (int r = 0; r < rounds; r++)
+		for (int i = optind + 1; i < argc; i++) {
+			char out[THUMB_MAX_SIZES][4096];
+			const char *outputs[THUMB_MAX_SIZES];
+			thumb_result res;
+
+			for (int k = 0; k < s.nsizes; k++) {
+				output_path(out[k], sizeof out[k], argv[optind], argv[i],
+					    s.nsizes > 1 ? s.sizes[k].w : 0, ext);
+				outputs[k] = out[k];
+			}
+			if (thumb_run(&s, argv[i], outputs, &res, err, sizeof err) < 0) {
+				fprintf(stderr, "thumb_loop: %s: %s\n", argv[i], err);
+				failed++;
+			}
+		}
+	thumb_worker_fini();
+	return failed ? 1 : 0;
+}
