@@ -49,7 +49,7 @@ struct fastjpeg {
 	unsigned char *icc;		/* joined profile, or NULL */
 	size_t icc_len;
 	unsigned char *pixels;		/* the decoded image */
-	J_COLOR_SPACE out_space;	/* JCS_RGB or JCS_GRAYSCALE */
+	J_COLOR_SPACE out_space;	/* JCS_RGB, JCS_GRAYSCALE or JCS_CMYK */
 };
 
 /* --------------------------------------------------------------- errors -- */
@@ -248,8 +248,8 @@ static int find_orientation(fastjpeg *j)
 /* --------------------------------------------------------------- decoding -- */
 
 /* What the stored colour space decodes to: RGB for YCbCr/RGB with 3 components,
- * grey for 1 component; JCS_UNKNOWN for everything we leave to libvips (CMYK,
- * YCCK, odd component counts). */
+ * grey for 1, CMYK for CMYK/YCCK with 4 (libjpeg turns YCCK into CMYK, as for
+ * libvips); JCS_UNKNOWN for everything we leave to libvips. */
 static J_COLOR_SPACE output_space(const struct jpeg_decompress_struct *c)
 {
 	if (c->data_precision != 8)
@@ -259,6 +259,9 @@ static J_COLOR_SPACE output_space(const struct jpeg_decompress_struct *c)
 		return JCS_RGB;
 	if (c->num_components == 1 && c->jpeg_color_space == JCS_GRAYSCALE)
 		return JCS_GRAYSCALE;
+	if (c->num_components == 4 &&
+	    (c->jpeg_color_space == JCS_CMYK || c->jpeg_color_space == JCS_YCCK))
+		return JCS_CMYK;
 	return JCS_UNKNOWN;
 }
 
@@ -280,7 +283,7 @@ static int parse_header(fastjpeg *j, fastjpeg_info *info)
 		return FASTJPEG_ERROR;
 	info->width = (int)c->image_width;
 	info->height = (int)c->image_height;
-	info->bands = j->out_space == JCS_RGB ? 3 : 1;
+	info->bands = j->out_space == JCS_RGB ? 3 : j->out_space == JCS_CMYK ? 4 : 1;
 	info->orientation = find_orientation(j);
 	info->icc = j->icc;
 	info->icc_len = j->icc_len;

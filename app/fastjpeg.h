@@ -5,7 +5,9 @@
  * Covers exactly what the fast path needs and says "not mine" for the rest, so the
  * caller can hand those files to libvips unchanged:
  *   - 8-bit baseline, extended or progressive JPEGs whose colour space decodes to
- *     RGB (YCbCr or RGB) or to grey; CMYK, YCCK and anything else is unsupported.
+ *     RGB (YCbCr or RGB), grey, or CMYK (CMYK or YCCK). CMYK comes as stored:
+ *     inverted, 255 meaning no ink, as Adobe writes it and as libvips' jpegload
+ *     reads every CMYK JPEG (it inverts them all). Anything else is unsupported.
  *   - The EXIF orientation (IFD0 tag 0x0112) and the embedded ICC profile are read
  *     from the saved APP1/APP2 markers, the way libvips' jpegload reads them, so
  *     the caller can rotate and colour manage exactly as libvips would.
@@ -37,7 +39,7 @@ typedef struct fastjpeg fastjpeg;	/* opaque: one open file */
 
 typedef struct fastjpeg_info {
 	int width, height;		/* as stored, before the EXIF orientation */
-	int bands;			/* 3 (RGB) or 1 (grey) once decoded */
+	int bands;			/* 3 (RGB), 1 (grey) or 4 (inverted CMYK) */
 	int orientation;		/* EXIF orientation 1..8; 1 when absent or invalid */
 	const unsigned char *icc;	/* embedded ICC profile (the handle's), or NULL */
 	size_t icc_len;

@@ -422,14 +422,17 @@ static struct {
 				cmsUInt32Number, cmsUInt32Number);
 	void (*apply)(cmsHTRANSFORM, const void *, void *, cmsUInt32Number);
 	void (*destroy)(cmsHTRANSFORM);
+	cmsHPROFILE (*xyz_profile)(void);
 	cmsHPROFILE srgb;	/* libvips' built-in sRGB, the export profile */
+	VipsBlob *cmyk;		/* libvips' built-in CMYK profile, once asked for */
 } lcms;
 
-/* One cached transform: the input profile's bytes (compared in full) and the
- * transform from it to libvips' sRGB. */
+/* One cached transform: the input profile's bytes (compared in full), whether
+ * it takes inverted CMYK or RGB, and the transform from it to libvips' sRGB. */
 static struct cached_transform {
 	unsigned char *icc;
 	size_t len;
+	int cmyk;
 	cmsHTRANSFORM t;
 } transforms[TRANSFORM_CACHE];
 static int transforms_next;
@@ -448,8 +451,9 @@ static int lcms_bind(void)
 	*(void **)&lcms.create = dlsym(RTLD_DEFAULT, "cmsCreateTransform");
 	*(void **)&lcms.apply = dlsym(RTLD_DEFAULT, "cmsDoTransform");
 	*(void **)&lcms.destroy = dlsym(RTLD_DEFAULT, "cmsDeleteTransform");
+	*(void **)&lcms.xyz_profile = dlsym(RTLD_DEFAULT, "cmsCreateXYZProfile");
 	if (!lcms.open_mem || !lcms.close || !lcms.space || !lcms.create || !lcms.apply ||
-	    !lcms.destroy || vips_profile_load("srgb", &blob, NULL)) {
+	    !lcms.destroy || !lcms.xyz_profile || vips_profile_load("srgb", &blob, NULL)) {
 		vips_error_clear();
 		return 0;
 	}
@@ -459,12 +463,21 @@ static int lcms_bind(void)
 	return lcms.ok;
 }
 
-/* The transform from RGB profile icc to sRGB, 8-bit RGB in and out, as
- * vips_icc_transform() builds it for the libvips path (relative colorimetric, no
- * black point compensation, no 1-pixel cache): from the cache, else built and
- * cached (the oldest entry goes). NULL when lcms is not at hand or the profile is
- * not an RGB one lcms can read: the caller leaves it to libvips. */
-static cmsHTRANSFORM rgb_to_srgb(const unsigned char *icc, size_t len)
+/* The transform libvips would build for profile icc (relative colorimetric, no
+ * black point compensation, no 1-pixel cache), from the cache, else built and
+ * cached (the oldest entry goes):
+ *   - RGB: to sRGB, 8-bit in and out, as vips_icc_transform() on the libvips
+ *     path;
+ *   - cmyk set: inverted 8-bit CMYK (as jpegload reads every CMYK JPEG) to
+ *     16-bit XYZ, as vips_colourspace()'s CMYK import does (cmyk_to_rgb() does
+ *     the rest with libvips' own XYZ to sRGB). Always through libvips' built-in
+ *     CMYK profile, whatever the file embeds: libvips 8.14's CMYK2XYZ sets that
+ *     profile on the image before it imports, so this is what vipsthumbnail and
+ *     our libvips path show (later libvips use the embedded one).
+ * A CMYK transform costs ~25 ms to build, more than thumbnailing most images.
+ * NULL when lcms is not at hand or the profile is not of that colour space: the
+ * caller leaves the file to libvips. */
+static cmsHTRANSFORM to_srgb(const unsigned char *icc, size_t len, int cmyk)
 {
 	struct cached_transform *slot;
 	cmsHPROFILE in;
@@ -473,16 +486,34 @@ static cmsHTRANSFORM rgb_to_srgb(const unsigned char *icc, size_t len)
 
 	if (!lcms_bind())
 		return NULL;
+	if (cmyk) {
+		if (!lcms.cmyk && vips_profile_load("cmyk", &lcms.cmyk, NULL)) {
+			vips_error_clear();
+			return NULL;
+		}
+		icc = VIPS_AREA(lcms.cmyk)->data;
+		len = VIPS_AREA(lcms.cmyk)->length;
+	}
 	for (int i = 0; i < TRANSFORM_CACHE; i++)
-		if (transforms[i].t && transforms[i].len == len &&
+		if (transforms[i].t && transforms[i].cmyk == cmyk && transforms[i].len == len &&
 		    memcmp(transforms[i].icc, icc, len) == 0)
 			return transforms[i].t;
 	if (len > UINT32_MAX || !(in = lcms.open_mem(icc, (cmsUInt32Number)len)))
 		return NULL;
-	t = lcms.space(in) == cmsSigRgbData
-		    ? lcms.create(in, TYPE_RGB_8, lcms.srgb, TYPE_RGB_8,
-				  INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOCACHE)
-		    : NULL;
+	if (!cmyk)
+		t = lcms.space(in) == cmsSigRgbData
+			    ? lcms.create(in, TYPE_RGB_8, lcms.srgb, TYPE_RGB_8,
+					  INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOCACHE)
+			    : NULL;
+	else {
+		cmsHPROFILE xyz = lcms.space(in) == cmsSigCmykData ? lcms.xyz_profile() : NULL;
+
+		t = xyz ? lcms.create(in, TYPE_CMYK_8_REV, xyz, TYPE_XYZ_16,
+				      INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOCACHE)
+			: NULL;
+		if (xyz)
+			lcms.close(xyz);
+	}
 	lcms.close(in);
 	if (!t || !(copy = malloc(len))) {
 		if (t)
@@ -498,6 +529,7 @@ static cmsHTRANSFORM rgb_to_srgb(const unsigned char *icc, size_t len)
 	}
 	slot->icc = copy;
 	slot->len = len;
+	slot->cmyk = cmyk;
 	slot->t = t;
 	return t;
 }
@@ -515,6 +547,9 @@ static void transforms_free(void)
 	if (lcms.srgb)
 		lcms.close(lcms.srgb);
 	lcms.srgb = NULL;
+	if (lcms.cmyk)
+		vips_area_unref(VIPS_AREA(lcms.cmyk));
+	lcms.cmyk = NULL;
 	lcms.tried = lcms.ok = 0;
 }
 
@@ -879,12 +914,56 @@ static int resample(const thumb_settings *s, VipsImage *im, int orientation, int
 	master_shrink(s, im->Xsize, im->Ysize, orientation >= 5, tw, th, &hs, &vs);
 	if (!has_icc && hs >= 1 && vs >= 1)
 		return resize_oriented(im, hs, vs, orientation, out);
+	if (im->Bands == 4)
+		return -1;	/* CMYK to enlarge: the libvips path's */
 	return vips_thumbnail_image(im, out, tw,
 				    "height", th,
 				    "size", s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN,
 				    "no_rotate", FALSE,
 				    "export_profile", has_icc ? "srgb" : NULL,
 				    NULL);
+}
+
+/* Replace the inverted-CMYK memory image *im by its sRGB version, on failure
+ * unreferenced and NULL: t (to_srgb() with cmyk set) to lcms' 16-bit XYZ, then
+ * exactly what vips_colourspace() does next: lcms' D50 XYZ scaled to libvips'
+ * D65 XYZ (icc_transform.c's decode_xyz()), vips_col_XYZ2scRGB(),
+ * vips_col_scRGB2sRGB_8(). */
+static int cmyk_to_rgb(cmsHTRANSFORM t, VipsImage **im)
+{
+	const double fx = VIPS_D50_X0 * 32768 / (VIPS_D65_X0 * 100);
+	const double fy = VIPS_D50_Y0 * 32768 / (VIPS_D65_Y0 * 100);
+	const double fz = VIPS_D50_Z0 * 32768 / (VIPS_D65_Z0 * 100);
+	VipsImage *cmyk = *im, *rgb = NULL;
+	unsigned char *px;
+	uint16_t *xyz = NULL;
+
+	*im = NULL;
+	if (cmyk->Bands != 4 || cmyk->BandFmt != VIPS_FORMAT_UCHAR || !cmyk->data ||
+	    !(xyz = malloc((size_t)cmyk->Xsize * 3 * sizeof *xyz)) ||
+	    !(rgb = new_owned(cmyk->Xsize, cmyk->Ysize, 3, &px))) {
+		free(xyz);
+		g_object_unref(cmyk);
+		return -1;
+	}
+	for (int y = 0; y < cmyk->Ysize; y++) {
+		lcms.apply(t, VIPS_IMAGE_ADDR(cmyk, 0, y), xyz, (cmsUInt32Number)cmyk->Xsize);
+		for (int x = 0; x < cmyk->Xsize; x++, px += 3) {
+			float r, g, b;
+			int ir, ig, ib;
+
+			vips_col_XYZ2scRGB(xyz[3 * x] / fx, xyz[3 * x + 1] / fy,
+					   xyz[3 * x + 2] / fz, &r, &g, &b);
+			vips_col_scRGB2sRGB_8(r, g, b, &ir, &ig, &ib, NULL);
+			px[0] = (unsigned char)ir;
+			px[1] = (unsigned char)ig;
+			px[2] = (unsigned char)ib;
+		}
+	}
+	free(xyz);
+	g_object_unref(cmyk);
+	*im = rgb;
+	return 0;
 }
 
 /* Last touches to a fast-path master: the cached colour transform, if any, and
@@ -907,8 +986,8 @@ static int finish_fast_master(VipsImage *master, cmsHTRANSFORM transform)
  * machinery (two header reads with EXIF expanded into metadata strings, the
  * loader's pipeline, its second open of the file), the transform's rebuild, and
  * vips_reduceh()'s plain C. Returns 0 with *master and the upright size in *w,
- * *h; 1 when the file is not for this path (not a JPEG, CMYK/YCCK,
- * --keep-metadata, over the pixel limit, or any decode error): the caller then
+ * *h; 1 when the file is not for this path (not a JPEG, --keep-metadata, over
+ * the pixel limit, a profile lcms cannot use, or any decode error): the caller then
  * runs the libvips path, which reports errors in its usual words. Never fails a
  * file by itself. */
 static int fast_master(const thumb_settings *s, const char *input, int *w, int *h,
@@ -920,7 +999,7 @@ static int fast_master(const thumb_settings *s, const char *input, int *w, int *
 	cmsHTRANSFORM transform;
 	unsigned char *px;
 	char why[256];
-	int uw, uh, tw = 0, th = 0, fw, fh, has_icc, rc;
+	int uw, uh, tw = 0, th = 0, fw, fh, has_icc, cmyk, rc;
 
 	if (s->keep_metadata || fastjpeg_open(input, &j, &info, why, sizeof why) != FASTJPEG_OK)
 		return 1;
@@ -933,9 +1012,19 @@ static int fast_master(const thumb_settings *s, const char *input, int *w, int *
 	master_target(s, uw, uh, &tw, &th);
 	has_icc = info.icc && !icc_is_srgb(info.icc, info.icc_len);
 	/* An RGB profile goes through a cached lcms transform after the resample
-	 * (a per-pixel operation: before or after the rotation is the same); any
-	 * other through vips_icc_transform(), as the libvips path does. */
-	transform = has_icc && info.bands == 3 ? rgb_to_srgb(info.icc, info.icc_len) : NULL;
+	 * (a per-pixel operation: before or after the rotation is the same); a
+	 * grey one through vips_icc_transform(), as the libvips path does. CMYK
+	 * always goes to sRGB as vips_colourspace() takes it (see to_srgb()),
+	 * resampled first: the conversion is the costly part per pixel, and the
+	 * master has a tenth of the decoded pixels. Without a usable transform the
+	 * file is the libvips path's. */
+	cmyk = info.bands == 4;
+	transform = cmyk ? to_srgb(NULL, 0, 1)
+		    : has_icc && info.bands == 3 ? to_srgb(info.icc, info.icc_len, 0) : NULL;
+	if (cmyk && !transform) {
+		fastjpeg_close(j);
+		return 1;
+	}
 	if (transform)
 		has_icc = 0;
 	if (fastjpeg_decode(j, 8 / jpeg_shrink(s, uw, uh, tw, th), &px, &fw, &fh,
@@ -946,11 +1035,14 @@ static int fast_master(const thumb_settings *s, const char *input, int *w, int *
 		return 1;
 	}
 	/* The master is a copy in memory: px can go with the handle. */
-	rc = resample(s, im, info.orientation, has_icc, tw, th, &thumb) ||
-	     finish_master(input, thumb, master, why, sizeof why);
+	rc = resample(s, im, info.orientation, has_icc, tw, th, &thumb);
+	if (!rc && cmyk)
+		rc = cmyk_to_rgb(transform, &thumb);
+	if (!rc)
+		rc = finish_master(input, thumb, master, why, sizeof why);
 	g_object_unref(im);
 	fastjpeg_close(j);
-	if (!rc && finish_fast_master(*master, transform)) {
+	if (!rc && finish_fast_master(*master, cmyk ? NULL : transform)) {
 		g_object_unref(*master);
 		rc = -1;
 	}

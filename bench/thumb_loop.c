@@ -4,7 +4,10 @@
  * (app/task.c), with the settings of bench/compare.sh (longest side 256, JPEG Q80).
  * No pool, no parent, no fork: callgrind and perf see the worker's cost alone.
  *
- *   thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r ROUNDS] OUTDIR FILE...
+ *   thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r ROUNDS] [-t] OUTDIR FILE...
+ *
+ * -t prints each file's fastest round in milliseconds to stdout ("12.345 FILE"),
+ * to find which images cost what.
  *
  * SIZE is a longest side. Output i goes to OUTDIR/<stem of FILE>.<ext>, or
  * OUTDIR/<stem>_<size>.<ext> with several sizes. Built by bench/profile.sh against
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "thumb.h"
@@ -61,11 +65,12 @@ int main(int argc, char **argv)
 	thumb_format f = FORMAT_JPEG;
 	const char *ext = "jpg";
 	const char *sizes = "256";
-	int q = 80, rounds = 1, opt, failed = 0;
+	int q = 80, rounds = 1, timing = 0, opt, failed = 0;
 	char err[1024];
 
-	while ((opt = getopt(argc, argv, "s:Q:f:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:Q:f:r:t")) != -1) {
 		switch (opt) {
+		case 't': timing = 1; break;
 		case 's': sizes = optarg; break;
 		case 'Q': q = atoi(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
@@ -74,12 +79,12 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "webp")) { f = FORMAT_WEBP; ext = "webp"; }
 			break;
 		default:
-			fprintf(stderr, "usage: thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r N] OUTDIR FILE...\n");
+			fprintf(stderr, "usage: thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r N] [-t] OUTDIR FILE...\n");
 			return 2;
 		}
 	}
 	if (argc - optind < 2) {
-		fprintf(stderr, "usage: thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r N] OUTDIR FILE...\n");
+		fprintf(stderr, "usage: thumb_loop [-s SIZE[,SIZE...]] [-Q Q] [-f jpeg|png|webp] [-r N] [-t] OUTDIR FILE...\n");
 		return 2;
 	}
 	default_settings(&s, sizes, q, f);
@@ -87,22 +92,37 @@ int main(int argc, char **argv)
 		fprintf(stderr, "thumb_loop: %s\n", err);
 		return 1;
 	}
+	double *best = calloc((size_t)argc, sizeof *best);
+
+	if (!best)
+		return 1;
 	for (int r = 0; r < rounds; r++)
 		for (int i = optind + 1; i < argc; i++) {
 			char out[THUMB_MAX_SIZES][4096];
 			const char *outputs[THUMB_MAX_SIZES];
 			thumb_result res;
+			struct timespec t0, t1;
+			double ms;
 
 			for (int k = 0; k < s.nsizes; k++) {
 				output_path(out[k], sizeof out[k], argv[optind], argv[i],
 					    s.nsizes > 1 ? s.sizes[k].w : 0, ext);
 				outputs[k] = out[k];
 			}
+			clock_gettime(CLOCK_MONOTONIC, &t0);
 			if (thumb_run(&s, argv[i], outputs, &res, err, sizeof err) < 0) {
 				fprintf(stderr, "thumb_loop: %s: %s\n", argv[i], err);
 				failed++;
 			}
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+			if (r == 0 || ms < best[i])
+				best[i] = ms;
 		}
+	if (timing)
+		for (int i = optind + 1; i < argc; i++)
+			printf("%.3f %s\n", best[i], argv[i]);
+	free(best);
 	thumb_worker_fini();
 	return failed ? 1 : 0;
 }
