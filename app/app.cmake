@@ -6,7 +6,7 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb fastjpeg discover options report monitor task run trace shard journal bench)
+set(APP_MODULES settings thumb fastjpeg reduce discover options report monitor task run trace shard journal bench)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)
@@ -14,6 +14,9 @@ foreach(m ${APP_MODULES})
   endif()
 endforeach()
 add_library(imgpool_app STATIC ${APP_SOURCES})
+# The resampler's inner loops are written for the vectoriser, which -O2 (gcc 12)
+# leaves off: -O3 makes them 2-4x faster (bench/README.md).
+set_source_files_properties(app/reduce.c PROPERTIES COMPILE_OPTIONS "-O3")
 target_include_directories(imgpool_app PUBLIC app)
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/bench.c)

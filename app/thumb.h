@@ -11,7 +11,7 @@
  *     size; smaller sizes are made from that), auto-rotated by EXIF orientation,
  *     colour managed to 8-bit sRGB (CMYK, 16-bit, ICC-tagged), alpha kept for
  *     PNG/WebP/AVIF and flattened onto the background for JPEG.
- *   - Each output is written to a temp file "<dir>/.<name>.imgpool-XXXXXX" in its
+ *   - Each output is written to a temp file "<dir>/.<name>.imgpool-tmp" in its
  *     destination folder (created when missing), fsync'd, then rename()d over the
  *     final path: an output is the whole new file or absent. On any failure every
  *     temp file of this call is removed and no output of this call is left behind.
