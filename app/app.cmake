@@ -15,7 +15,7 @@ foreach(m ${APP_MODULES})
 endforeach()
 add_library(imgpool_app STATIC ${APP_SOURCES})
 # The resampler's inner loops are written for the vectoriser, which -O2 (gcc 12)
-# leaves off: -O3 makes them 2-4x faster (bench/README.md).
+# leaves off: scalar, they made the worker slower than libvips' own orc code.
 set_source_files_properties(app/reduce.c PROPERTIES COMPILE_OPTIONS "-O3")
 target_include_directories(imgpool_app PUBLIC app)
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
