@@ -7,13 +7,14 @@
  *      upright, colour managed to sRGB, 8-bit, held in memory. Two ways:
  *      - the JPEG fast path (fast_master()): libjpeg-turbo decodes the file at the
  *        DCT scale vips_thumbnail() would pick, straight into memory (fastjpeg.c),
- *        and vips_thumbnail_image() resamples and rotates it as vips_thumbnail()
- *        would after its own load; an RGB profile goes through a cached lcms
- *        transform. The same pixels as the libvips path, without libvips'
+ *        then resize_oriented() resamples it with vips_reducev()'s own arithmetic
+ *        (reduce.c) and turns it upright, as vips_thumbnail() would after its
+ *        own load; RGB and CMYK profiles go through cached lcms transforms
+ *        (colour.c). The same pixels as the libvips path, without libvips'
  *        per-file machinery (two header reads with EXIF expanded into strings,
- *        the loader's pipeline). It takes 8-bit YCbCr/RGB/grey JPEGs within the
- *        pixel limit without --keep-metadata; anything else, and any error,
- *        goes to
+ *        the loader's pipeline, an orc program compiled per resample). It takes
+ *        8-bit YCbCr/RGB/grey/CMYK JPEGs within the pixel limit without
+ *        --keep-metadata; anything else, and any error, goes to
  *      - the libvips path: read the header (size, orientation, profile, pixel
  *        limit), then vips_thumbnail() (file based, so JPEG/WebP/HEIC shrink on
  *        load), whose errors are the ones reported;
