@@ -132,13 +132,72 @@ def dictionaries():
     }
 
 
+def jpeg_seeds():
+    """Tiny JPEGs for fuzz_jpeg, made with Pillow (Debian's python3-pil): each
+    kind the fast path parses -- baseline and progressive RGB, grey, CMYK (Adobe,
+    inverted), an EXIF orientation, an ICC profile split over two APP2 chunks.
+    Empty when Pillow is missing (the seeds in git stay as they are)."""
+    try:
+        import io
+        from PIL import Image
+    except ImportError:
+        return {}
+
+    def jpeg(mode, size=(24, 16), **kw):
+        im = Image.new(mode, size)
+        for y in range(size[1]):
+            for x in range(size[0]):
+                v = (x * 11 + y * 7) % 256
+                im.putpixel((x, y), v if mode == "L" else tuple(
+                    (v + 60 * k) % 256 for k in range(len(mode))))
+        b = io.BytesIO()
+        im.save(b, "JPEG", quality=60, **kw)
+        return b.getvalue()
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    # An ICC-looking profile long enough to need two APP2 chunks' worth of
+    # sequence numbers when split: header, an "RGB " space, a tag count of 0.
+    icc = bytearray(128 + 4 + 200)
+    icc[0:4] = len(icc).to_bytes(4, "big")
+    icc[16:20] = b"RGB "
+    icc[20:24] = b"XYZ "
+    icc[36:40] = b"acsp"
+    out = {
+        "baseline.jpg": jpeg("RGB"),
+        "progressive.jpg": jpeg("RGB", progressive=True),
+        "grey.jpg": jpeg("L"),
+        "cmyk.jpg": jpeg("CMYK"),
+        "orientation-6.jpg": jpeg("RGB", exif=exif.tobytes()),
+        "icc.jpg": jpeg("RGB", icc_profile=bytes(icc)),
+    }
+    # The ICC chunk rewritten as two: "ICC_PROFILE\0" seq 1 of 2 and 2 of 2.
+    data = out["icc.jpg"]
+    at = data.find(b"ICC_PROFILE\0")
+    if at > 4:
+        seg_start = at - 4
+        seg_len = int.from_bytes(data[at - 2:at], "big")
+        body = data[at + 14:at - 2 + seg_len]
+        half = len(body) // 2
+        segs = b""
+        for seq, part in ((1, body[:half]), (2, body[half:])):
+            payload = b"ICC_PROFILE\0" + bytes([seq, 2]) + part
+            segs += b"\xff\xe2" + (len(payload) + 2).to_bytes(2, "big") + payload
+        out["icc-two-chunks.jpg"] = data[:seg_start] + segs + data[at - 2 + seg_len:]
+    return out
+
+
 def main():
     for name, (comment, words) in dictionaries().items():
         with open(os.path.join(HERE, name), "w") as f:
             f.write(f"# {comment} Written by make-corpus.py.\n")
             for w in words:
                 f.write('"' + w.replace('"', '\\"') + '"\n')
-    for harness, files in seeds().items():
+    all_seeds = seeds()
+    jpegs = jpeg_seeds()
+    if jpegs:
+        all_seeds["jpeg"] = jpegs
+    for harness, files in all_seeds.items():
         d = os.path.join(HERE, "corpus", harness)
         os.makedirs(d, exist_ok=True)
         for name, data in files.items():
