@@ -5,13 +5,14 @@ pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
-# Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb colour fastjpeg reduce discover options report monitor task run trace shard journal bench)
+# Every module of the command, listed: a file renamed or missing fails the build
+# instead of silently dropping out.
+set(APP_MODULES settings failure clock filehash outdir lock thumb colour fastjpeg reduce
+  discover plan publish prune inflight options report monitor task run trace shard
+  journal status bench)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
-  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)
-    list(APPEND APP_SOURCES app/${m}.c)
-  endif()
+  list(APPEND APP_SOURCES app/${m}.c)
 endforeach()
 add_library(imgpool_app STATIC ${APP_SOURCES})
 # The resampler's inner loops are written for the vectoriser, which -O2 (gcc 12)
@@ -19,16 +20,11 @@ add_library(imgpool_app STATIC ${APP_SOURCES})
 set_source_files_properties(app/reduce.c PROPERTIES COMPILE_OPTIONS "-O3")
 target_include_directories(imgpool_app PUBLIC app)
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
-if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/bench.c)
-  target_compile_definitions(imgpool_app PUBLIC IMGPOOL_HAVE_BENCH)
-endif()
 target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
   PkgConfig::XXHASH PkgConfig::SQLITE Threads::Threads m)
 
-if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/main.c AND EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/discover.c)
-  add_executable(imgpool app/main.c)
-  target_link_libraries(imgpool imgpool_app)
-endif()
+add_executable(imgpool app/main.c)
+target_link_libraries(imgpool imgpool_app)
 
 # Where tests find the real photos; they skip their cases when it is absent.
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)

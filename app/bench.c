@@ -18,7 +18,9 @@
  * The parent never calls into libvips: the baseline runs in a child, pool runs in
  * workers.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <math.h>
@@ -33,9 +35,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "discover.h"
 #include "options.h"
 #include "report.h"
@@ -169,26 +171,15 @@ static void restore_signals(const struct sigaction old[3])
 /* ------------------------------------------------------------------------- */
 /* Small helpers                                                               */
 
-/* CLOCK_MONOTONIC in nanoseconds: the pool's and the trace's clock. */
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* The same in seconds, for wall times. */
-static double now_s(void)
-{
-	return (double)now_ns() / 1e9;
-}
+/* The pool's and the trace's clock (clock.h). */
+#define now_ns clock_now_ns
+#define now_s clock_now_s
 
 /* The input path inside a file's task bytes ("?" if they do not decode). */
 static const char *file_input(const bench_file *f)
 {
-	const char *input, *outputs[THUMB_MAX_SIZES];
-	int n;
-	return task_decode(f->task, f->len, &input, outputs, &n) == 0 ? input : "?";
+	task_desc t;
+	return task_decode(f->task, f->len, &t) == 0 ? t.input : "?";
 }
 
 /* The last component of a path, for timeline bars. */
@@ -467,18 +458,17 @@ static void remove_tmpdir(bench *b)
 	b->tmpdir[0] = '\0';
 }
 
-/* Unlink every planned output, so each run creates its files afresh: the same
- * work every time, not "create" in the first run and "replace" after. */
+/* Unlink every output of the last run (the workers make them as new files in the
+ * temp folder), so each run does the same work. */
 static void clear_outputs(const bench *b)
 {
-	for (size_t i = 0; i < b->nfiles; i++) {
-		const char *input, *outputs[THUMB_MAX_SIZES];
-		int n;
-		if (task_decode(b->files[i].task, b->files[i].len, &input, outputs, &n) < 0)
-			continue;
-		for (int k = 0; k < n; k++)
-			unlink(outputs[k]);
-	}
+	DIR *d = opendir(b->tmpdir);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	closedir(d);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -496,7 +486,11 @@ static int add_file(bench *b, const discover_item *it)
 		b->capfiles = cap;
 	}
 	pool_buf buf = {0};
-	if (task_encode(&buf, it->input, it->outputs, it->noutputs) < 0) {
+	task_desc t = {.index = b->nfiles, .n = it->noutputs, .input = it->input};
+	for (int i = 0; i < it->noutputs; i++)
+		if (thumb_output_format(b->o.settings.format, it->out_rel[i], &t.formats[i]) < 0)
+			return 1;
+	if (task_encode(&buf, &t) < 0) {
 		pool_buf_release(&buf);
 		return -1;
 	}
@@ -515,7 +509,7 @@ static int discover_files(bench *b)
 		.paths = b->o.paths, .npaths = b->o.npaths, .recursive = b->o.recursive,
 		.includes = b->o.includes, .nincludes = b->o.nincludes,
 		.excludes = b->o.excludes, .nexcludes = b->o.nexcludes, .out_dir = b->tmpdir,
-		.name_template = b->o.name_template, .settings = &b->o.settings, .force = 1,
+		.name_template = b->o.name_template, .settings = &b->o.settings,
 	};
 	char *err = NULL;
 	discover *d = discover_open(&dc, &err);
@@ -541,7 +535,12 @@ static int discover_files(bench *b)
 			b->capped = 1;
 			break;
 		}
-		if (add_file(b, &it) < 0) {
+		int added = add_file(b, &it);
+		if (added > 0) {
+			fprintf(stderr, "imgpool bench: left out: %s: its output name gives no "
+					"format imgpool writes\n", it.input);
+			b->unplanned++;
+		} else if (added < 0) {
 			fprintf(stderr, "imgpool bench: out of memory after %zu files\n", b->nfiles);
 			break;
 		}
@@ -590,15 +589,23 @@ static void baseline_child(const bench *b, int fd, volatile size_t *current)
 	if (thumb_worker_init(1, err, sizeof err) < 0) {
 		pool_buf_printf(&out, "E libvips: %s\n", err);
 	} else {
+		int dir = open(b->tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		double t0 = now_s();
 		for (size_t i = 0; i < b->nfiles; i++) {
-			const char *input, *outputs[THUMB_MAX_SIZES];
-			int n;
+			task_desc t;
+			thumb_output outs[THUMB_MAX_SIZES];
+			char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
+			failure_kind kind;
 			thumb_result res;
 			*current = i;
-			if (task_decode(b->files[i].task, b->files[i].len, &input, outputs, &n) < 0)
+			if (task_decode(b->files[i].task, b->files[i].len, &t) < 0)
 				continue;
-			if (thumb_run(&bench_config.settings, input, outputs, &res, err, sizeof err) < 0) {
+			for (int k = 0; k < t.n; k++) {
+				task_temp_name(names[k], sizeof names[k], t.index, k, 0);
+				outs[k] = (thumb_output){dir, names[k], t.formats[k]};
+			}
+			if (thumb_run(&bench_config.settings, t.input, outs, &res, &kind, err,
+				      sizeof err) < 0) {
 				for (char *c = err; *c; c++)
 					if (*c == '\n')
 						*c = ' ';
@@ -606,6 +613,8 @@ static void baseline_child(const bench *b, int fd, volatile size_t *current)
 			}
 		}
 		pool_buf_printf(&out, "T %.9f\n", now_s() - t0);
+		if (dir >= 0)
+			close(dir);
 		pool_buf_append(&out, fails.data ? fails.data : "", fails.len);
 	}
 	for (size_t off = 0; off < out.len;) {
@@ -768,6 +777,11 @@ static void take_result(bench *b, const pool_result *r, trace *tr)
 	if (r->status == POOL_OK && task_result_decode(r->data, r->len, &res) < 0) {
 		static const char bad[] = "internal error: malformed result from a worker";
 		note_failure(b, r->index, bad, sizeof bad - 1);
+	} else if (r->status == POOL_ERROR) {
+		failure_kind kind;
+		const char *cause;
+		task_error_decode(r->data, r->len, &kind, &cause);
+		note_failure(b, r->index, cause, strlen(cause));
 	} else if (r->status != POOL_OK && r->status != POOL_CANCELLED) {
 		const char *cause = r->data && r->len ? r->data : "unknown error";
 		note_failure(b, r->index, cause, strlen(cause));
@@ -1534,6 +1548,7 @@ int bench_main(int argc, char **argv)
 		b.rows[i].jobs = b.jobs[i - 1];
 	bench_config.settings = b.o.settings;
 	bench_config.vips_threads = 1;
+	snprintf(bench_config.tmp_path, sizeof bench_config.tmp_path, "%s", b.tmpdir);
 	double load[1];
 	b.load_before = getloadavg(load, 1) == 1 ? load[0] : -1;
 	warm_page_cache(&b);

@@ -57,6 +57,7 @@
 #include <xxhash.h>
 
 #include "discover.h"
+#include "outdir.h"
 
 /* Extensions of the images we read, compared without regard to case. */
 static const char *const image_exts[] = {
@@ -130,6 +131,7 @@ struct discover {
 	/* the current item's strings, freed at the next discover_next() */
 	char *input, *rel, *error;
 	char *outputs[THUMB_MAX_SIZES];
+	char *out_rel[THUMB_MAX_SIZES];
 };
 
 /* ------------------------------------------------------------------------- */
@@ -580,7 +582,8 @@ static void item_reset(discover *d, discover_item *it)
 	d->input = d->rel = d->error = NULL;
 	for (int i = 0; i < THUMB_MAX_SIZES; i++) {
 		free(d->outputs[i]);
-		d->outputs[i] = NULL;
+		free(d->out_rel[i]);
+		d->outputs[i] = d->out_rel[i] = NULL;
 	}
 	memset(it, 0, sizeof *it);
 }
@@ -654,7 +657,7 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 			break;
 		}
 		d->outputs[i] = join(d->out_dir, r);
-		free(r);
+		d->out_rel[i] = r;
 		if (!d->outputs[i])
 			failed = item_error(d, it, "%s", WHY_NOMEM);
 		for (int j = 0; j < i && !failed; j++)
@@ -662,6 +665,7 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 				failed = item_error(d, it, "the name template gives two of its sizes "
 						    "one output, %s", d->outputs[i]);
 		it->outputs[i] = d->outputs[i];
+		it->out_rel[i] = d->out_rel[i];
 	}
 	free(dir);
 	free(stem);
@@ -670,41 +674,21 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 	return failed;
 }
 
-/* Stat the planned outputs: an output that is the input itself, a folder, or
- * another input (a PATH inside the output tree) is an error; all present and not
- * older than the input makes the item up to date. */
-static void check_outputs(discover *d, discover_item *it, const struct stat *in)
+/* An output that would land on or under a PATH inside the output tree is an error
+ * (it would overwrite an input, or be read as one next time). Whether an output
+ * exists, is imgpool's and is up to date is the planner's question (plan.h),
+ * asked through the output folder's descriptor. */
+static void check_outputs(discover *d, discover_item *it)
 {
-	size_t skip = strlen(d->out_dir) + (d->out_dir[strlen(d->out_dir) - 1] != '/');
-	int fresh = 1;
 	for (int i = 0; i < it->noutputs; i++) {
-		struct stat os;
-		if (stat(it->outputs[i], &os) < 0) {
-			fresh = 0;
-			continue;
-		}
-		if (os.st_dev == in->st_dev && os.st_ino == in->st_ino) {
-			item_error(d, it, "its output %s is the input itself", it->outputs[i]);
-			return;
-		}
-		if (S_ISDIR(os.st_mode)) {
-			item_error(d, it, "its output %s is a folder", it->outputs[i]);
-			return;
-		}
-		if (os.st_mtim.tv_sec < in->st_mtim.tv_sec ||
-		    (os.st_mtim.tv_sec == in->st_mtim.tv_sec &&
-		     os.st_mtim.tv_nsec < in->st_mtim.tv_nsec))
-			fresh = 0;
-	}
-	for (int i = 0; i < it->noutputs; i++) {
-		const char *hit = output_hits_input(d, it->outputs[i] + skip);
+		const char *hit = output_hits_input(d, it->out_rel[i]);
 		if (hit) {
 			item_error(d, it, "its output %s would overwrite or land inside the "
 				   "input %s", it->outputs[i], hit);
 			return;
 		}
 	}
-	it->state = fresh && !d->cfg.force ? ITEM_UPTODATE : ITEM_TODO;
+	it->state = ITEM_TODO;
 }
 
 /* Claim every output of the item, all or none: an output another input claimed
@@ -714,7 +698,7 @@ static void claim_outputs(discover *d, discover_item *it)
 {
 	uint64_t h[THUMB_MAX_SIZES];
 	for (int i = 0; i < it->noutputs; i++) {
-		h[i] = XXH3_64bits(it->outputs[i], strlen(it->outputs[i]));
+		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
 		const char *first = claim_find(d, h[i]);
 		if (first) {
 			item_error(d, it, "output %s is also the output of %s", it->outputs[i],
@@ -736,9 +720,11 @@ static int plan(discover *d, discover_item *it, const char *input, const char *r
 		return item_error(d, it, "%s", WHY_NOMEM);
 	it->size = (uint64_t)st->st_size;
 	it->mtime = st->st_mtim;
+	it->dev = (uint64_t)st->st_dev;
+	it->ino = (uint64_t)st->st_ino;
 	if (plan_outputs(d, it, rel))
 		return 1;
-	check_outputs(d, it, st);
+	check_outputs(d, it);
 	if (it->state != ITEM_ERROR)
 		claim_outputs(d, it);
 	return 1;
@@ -780,6 +766,17 @@ static int is_out_dir(discover *d, const struct stat *st)
 	return d->out_known && st->st_dev == d->out_dev && st->st_ino == d->out_ino;
 }
 
+/* Does folder path hold an imgpool output folder's own folder (OUT/.imgpool)? Such a
+ * folder is an output folder of an earlier run: never walked as input. */
+static int holds_private(const char *path)
+{
+	char *p = join(path, OUTDIR_PRIVATE);
+	struct stat st;
+	int yes = p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	return yes;
+}
+
 /* Start PATH argument i: a folder opens an fts walk; a file, or a PATH that cannot
  * be used, gives an item at once (an error item's rel is the PATH as given).
  * Returns 1 when *it was filled. */
@@ -815,14 +812,18 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 	case FTS_D:
 		if (e->fts_level == 0) {
 			d->root_len = e->fts_pathlen;
-			if (!is_out_dir(d, e->fts_statp))
+			if (!is_out_dir(d, e->fts_statp) && !holds_private(e->fts_path))
 				return 0;
 			fts_set(d->fts, e, FTS_SKIP);
 			return path_error(d, it, e->fts_path, d->root,
-					  "this folder is the output folder, which is never "
-					  "read as input");
+					  is_out_dir(d, e->fts_statp)
+						  ? "this folder is the output folder, which is never "
+						    "read as input"
+						  : "this folder is an imgpool output folder (it holds "
+						    OUTDIR_PRIVATE "), which is never read as input");
 		}
-		if (name[0] == '.' || !d->cfg.recursive || is_out_dir(d, e->fts_statp))
+		if (name[0] == '.' || !d->cfg.recursive || is_out_dir(d, e->fts_statp) ||
+		    holds_private(e->fts_path))
 			fts_set(d->fts, e, FTS_SKIP);
 		return 0;
 	case FTS_F:
@@ -850,8 +851,12 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		return path_error(d, it, e->fts_path, rel,
 				  "not a regular file (a FIFO, socket or device)");
 	case FTS_NS:
-		/* stat failed (the file vanished?): report it only if it was an input */
-		if (e->fts_level > 0 && !wanted_in_walk(d, name, rel))
+		/* stat failed. A file that vanished since its folder was read matters only
+		 * if it was an input; anything else (a path past PATH_MAX, a loop, no
+		 * permission) may hide a whole folder of inputs: say so. */
+		if (e->fts_level > 0 && e->fts_errno == ENOENT && !wanted_in_walk(d, name, rel))
+			return 0;
+		if (e->fts_level > 0 && name[0] == '.')
 			return 0;
 		return path_error(d, it, e->fts_path, rel, strerror(e->fts_errno));
 	case FTS_DNR:
@@ -971,6 +976,12 @@ discover *discover_open(const discover_config *cfg, char **err)
 	if (msg)
 		return open_fail(d, err, msg);
 	return d;
+}
+
+/* See discover.h. */
+const char *discover_planned(const discover *d, const char *out_rel)
+{
+	return d ? claim_find(d, XXH3_64bits(out_rel, strlen(out_rel))) : NULL;
 }
 
 /* See discover.h: items handed out so far, all states. */

@@ -28,10 +28,12 @@
  *     are empty are errors for that file (no writing outside out_dir).
  *   - Two inputs whose outputs collide: the second is an ITEM_ERROR naming the first.
  *     An output equal to an input path is an ITEM_ERROR too.
- *   - Up to date (ITEM_UPTODATE): not force, and every planned output exists and its
- *     mtime is >= the input's mtime.
- * Errors met while walking (unreadable folder, vanished file, symlink loop) are
- * ITEM_ERROR items naming that path; the walk goes on.
+ *   - A folder holding OUTDIR_PRIVATE (".imgpool") is an output folder of an earlier
+ *     run: never walked as input (a PATH that is one is an ITEM_ERROR).
+ *   - Whether outputs exist, are imgpool's and are up to date is not decided here:
+ *     that is the planner's (plan.h), which looks through the output folder's fd.
+ * Errors met while walking (unreadable folder, vanished file, symlink loop, a path
+ * longer than PATH_MAX) are ITEM_ERROR items naming that path; the walk goes on.
  */
 #ifndef IMGPOOL_DISCOVER_H
 #define IMGPOOL_DISCOVER_H
@@ -52,10 +54,9 @@ typedef struct discover_config {
 	const char *name_template;    /* NULL: "{dir}/{stem}.{ext}" for one size,
 	                                 "{dir}/{stem}_{size}.{ext}" for several */
 	const thumb_settings *settings; /* sizes and format, for names */
-	int force;                    /* 1: never ITEM_UPTODATE */
 } discover_config;
 
-typedef enum { ITEM_TODO = 0, ITEM_UPTODATE, ITEM_ERROR } discover_state;
+typedef enum { ITEM_TODO = 0, ITEM_ERROR = 2 } discover_state;
 
 /* One discovered file. Every pointer is owned by the walker and valid until the next
  * discover_next() or discover_close(). */
@@ -65,8 +66,10 @@ typedef struct discover_item {
 	const char *rel;              /* path relative to its root (base name for a file PATH) */
 	uint64_t size;                /* bytes */
 	struct timespec mtime;
+	uint64_t dev, ino;            /* the file read (a symlink's target) */
 	int noutputs;                 /* settings->nsizes when planned, else 0 */
-	const char *outputs[THUMB_MAX_SIZES];
+	const char *outputs[THUMB_MAX_SIZES]; /* out_dir + "/" + out_rel, for messages */
+	const char *out_rel[THUMB_MAX_SIZES]; /* relative to the output folder */
 	const char *error;            /* ITEM_ERROR: one-line cause, without the path */
 } discover_item;
 
@@ -82,6 +85,10 @@ int discover_next(discover *d, discover_item *item);
 
 /* Files seen so far (all states) — for the progress line's running total. */
 uint64_t discover_count(const discover *d);
+
+/* The input that planned output out_rel (relative to the output folder) so far in
+ * this walk, or NULL. After a whole walk: is it an output of a current input? */
+const char *discover_planned(const discover *d, const char *out_rel);
 
 /* NULL is a harmless no-op. */
 void discover_close(discover *d);

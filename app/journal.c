@@ -1,9 +1,13 @@
 /*
  * journal.c — the run journal on SQLite. See journal.h.
+ *
+ * SQLite opens files by name (and makes its -wal and -shm names from it): the name
+ * comes from outdir_private_path(), the canonical path checked to lead to the
+ * OUT/.imgpool outdir.c holds, and SQLITE_OPEN_NOFOLLOW refuses a symlink planted
+ * at the journal's own name.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <glob.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,31 +18,62 @@
 #include <sqlite3.h>
 #include <xxhash.h>
 
+#include "clock.h"
 #include "journal.h"
-#include "report.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 /* Commit after this many changes or this long, whichever comes first. */
 #define BATCH_CHANGES 200
 #define BATCH_SECONDS 1.0
+/* Other journals of the folder looked at for ownership (shards). */
+#define MAX_OTHERS 64
+
+typedef struct other_journal {
+	sqlite3 *db;
+	sqlite3_stmt *owns;
+} other_journal;
+
+enum stmt {
+	S_GET, S_PUT, S_OWNS, S_INTENT, S_MADE_KEEP, S_MADE_DROP, S_FORGET_ONE, S_FORGET_ALL,
+	S_OWNER, S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+	[S_GET] = "SELECT status, size, mtime_ns, fingerprint, checksum, kind, limits, strikes,"
+		  " attempts, ms, cause FROM files WHERE root=?1 AND rel=?2",
+	[S_PUT] = "INSERT INTO files (root, rel, size, mtime_ns, fingerprint, checksum, status,"
+		  " kind, limits, strikes, cause, attempts, ms, seen_run)"
+		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+		  " ON CONFLICT (root, rel) DO UPDATE SET size=?3, mtime_ns=?4, fingerprint=?5,"
+		  " checksum=?6, status=?7, kind=?8, limits=?9, strikes=?10, cause=?11,"
+		  " attempts=?12, ms=?13, seen_run=?14, outputs=NULL",
+	[S_OWNS] = "SELECT 1 FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_INTENT] = "INSERT OR REPLACE INTO outputs (path, size, mtime_ns, dev, ino, root, rel,"
+		     " state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+	[S_MADE_KEEP] = "UPDATE outputs SET state=1 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_MADE_DROP] = "DELETE FROM outputs WHERE path=?1 AND NOT (size=?2 AND mtime_ns=?3)",
+	[S_FORGET_ONE] = "DELETE FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_FORGET_ALL] = "DELETE FROM outputs WHERE path=?1",
+	[S_OWNER] = "UPDATE outputs SET root=?2, rel=?3 WHERE path=?1",
+	[S_OUTS_OF] = "SELECT path, size, mtime_ns, dev, ino FROM outputs WHERE root=?1 AND rel=?2",
+	[S_Q_ADD] = "INSERT OR REPLACE INTO quarantine (name, path, size, mtime_ns)"
+		    " VALUES (?1, ?2, ?3, ?4)",
+	[S_Q_DEL] = "DELETE FROM quarantine WHERE name=?1",
+};
 
 struct journal {
 	sqlite3 *db;
-	sqlite3_stmt *get, *put;
+	sqlite3_stmt *st[S_COUNT];
 	int readonly;
+	outdir *od;
 	int64_t run;              /* this run's id */
 	int in_txn;
 	int changes;
 	double txn_start;
-	double started;
+	other_journal others[MAX_OTHERS];
+	int nothers;
+	char error[300];
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
 			     char *text, size_t textlen)
@@ -59,50 +94,172 @@ uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
 	return XXH3_64bits(buf, strlen(buf));
 }
 
+uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *versions)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "timeout=%g max-pixels=%llu %s", timeout,
+			 (unsigned long long)max_pixels, versions ? versions : "");
+	uint64_t h = XXH3_64bits(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+	return h ? h : 1;
+}
+
 /* ------------------------------------------------------------------------- */
+/* Schema                                                                     */
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS files ("
 	" root TEXT NOT NULL, rel BLOB NOT NULL, size INTEGER, mtime_ns INTEGER,"
 	" fingerprint INTEGER, checksum INTEGER, status INTEGER, cause TEXT,"
 	" outputs BLOB, attempts INTEGER DEFAULT 0, ms REAL, seen_run INTEGER,"
+	" kind INTEGER DEFAULT 0, limits INTEGER DEFAULT 0, strikes INTEGER DEFAULT 0,"
 	" PRIMARY KEY (root, rel)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS runs ("
 	" id INTEGER PRIMARY KEY, started TEXT, settings TEXT, wall_s REAL,"
 	" done INTEGER, failed INTEGER, skipped INTEGER, interrupted INTEGER);";
 
-/* Move a journal we cannot use aside (with its -wal and -shm) and say so. */
-static void move_aside(const char *path, const char *why, char *warn, size_t wlen)
+/* Added by version 2: outputs as rows of their own, and the quarantine. */
+static const char schema_v2[] =
+	"CREATE TABLE IF NOT EXISTS outputs ("
+	" path BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+	" dev INTEGER, ino INTEGER, root TEXT NOT NULL, rel BLOB NOT NULL,"
+	" state INTEGER NOT NULL, PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS outputs_owner ON outputs (root, rel);"
+	"CREATE TABLE IF NOT EXISTS quarantine ("
+	" name TEXT PRIMARY KEY, path BLOB NOT NULL, size INTEGER, mtime_ns INTEGER);";
+
+static const char v1_to_v2_columns[] =
+	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"
+	"ALTER TABLE files ADD COLUMN limits INTEGER DEFAULT 0;"
+	"ALTER TABLE files ADD COLUMN strikes INTEGER DEFAULT 0;";
+
+/* Is rel a clean path below OUT (no empty, "." or ".." component)? */
+static int clean_rel(const char *rel, size_t n)
 {
-	char aside[4400];
-	snprintf(aside, sizeof aside, "%s.unusable-%ld", path, (long)time(NULL));
-	rename(path, aside);
-	for (const char *suffix = "-wal"; suffix; suffix = suffix[1] == 'w' ? "-shm" : NULL) {
-		char a[4500], b[4500];
-		snprintf(a, sizeof a, "%s%s", path, suffix);
-		snprintf(b, sizeof b, "%s%s", aside, suffix);
-		rename(a, b);
+	if (!n || rel[0] == '/')
+		return 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = i;
+		while (k < n && rel[k] != '/')
+			k++;
+		size_t len = k - i;
+		if (!len || (len == 1 && rel[i] == '.') ||
+		    (len == 2 && rel[i] == '.' && rel[i + 1] == '.'))
+			return 0;
+		i = k + 1;
+		if (k + 1 == n)
+			return 0; /* trailing '/' */
 	}
-	snprintf(warn, wlen, "imgpool: warning: the journal %s was unusable (%s); moved "
-			     "aside to %s and rebuilt from the outputs", path, why, aside);
+	return 1;
 }
 
-/* Open the file and check it is a journal of ours: 0, or -1 with why. */
-static int try_open(const char *path, sqlite3 **db, const char **why)
+/* rel of a schema-1 output string below OUT: it started with OUT as the user typed
+ * it then; accept it only where that is OUT as typed now, or OUT's real path. */
+static const char *legacy_rel(const outdir *od, const char *piece)
+{
+	const char *bases[2] = {outdir_path(od), outdir_real(od)};
+	for (int b = 0; b < 2; b++) {
+		size_t n = bases[b] ? strlen(bases[b]) : 0;
+		if (n && !strncmp(piece, bases[b], n) && piece[n] == '/' &&
+		    clean_rel(piece + n + 1, strlen(piece + n + 1)))
+			return piece + n + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Schema 1 kept each input's outputs as one '\n'-joined string built from -o as
+ * typed. A name may hold '\n', so a piece is taken as an output only when it is
+ * OUT (as typed now, or its real path) plus a clean relative path, names a regular
+ * file beneath OUT (never through a symlink) and is not older than the input was.
+ * Anything else is dropped: the file is then no longer provably imgpool's, which
+ * costs an "exists and was not made by imgpool" at worst, never a deletion.
+ */
+static void convert_v1_outputs(sqlite3 *db, outdir *od)
+{
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	if (!od || sqlite3_prepare_v2(db, "SELECT root, rel, mtime_ns, outputs FROM files"
+					  " WHERE outputs IS NOT NULL", -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, stmt_sql[S_INTENT], -1, &ins, NULL) != SQLITE_OK) {
+		sqlite3_finalize(sel);
+		return;
+	}
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		int64_t in_mtime = sqlite3_column_int64(sel, 2);
+		const char *blob = sqlite3_column_blob(sel, 3);
+		size_t len = (size_t)sqlite3_column_bytes(sel, 3);
+		char *outs = blob ? strndup(blob, len) : NULL;
+		for (char *save = NULL, *p = outs ? strtok_r(outs, "\n", &save) : NULL; p;
+		     p = strtok_r(NULL, "\n", &save)) {
+			const char *rel = legacy_rel(od, p);
+			struct stat st;
+			if (!rel || outdir_stat(od, rel, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			file_ident id = outdir_ident_of(&st);
+			if (id.mtime_ns < in_mtime)
+				continue;
+			sqlite3_reset(ins);
+			sqlite3_bind_blob(ins, 1, rel, (int)strlen(rel), SQLITE_TRANSIENT);
+			sqlite3_bind_int64(ins, 2, (sqlite3_int64)id.size);
+			sqlite3_bind_int64(ins, 3, id.mtime_ns);
+			sqlite3_bind_int64(ins, 4, (sqlite3_int64)id.dev);
+			sqlite3_bind_int64(ins, 5, (sqlite3_int64)id.ino);
+			sqlite3_bind_value(ins, 6, sqlite3_column_value(sel, 0));
+			sqlite3_bind_value(ins, 7, sqlite3_column_value(sel, 1));
+			sqlite3_step(ins);
+		}
+		free(outs);
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	sqlite3_exec(db, "UPDATE outputs SET state=1; UPDATE files SET outputs=NULL", NULL,
+		     NULL, NULL);
+}
+
+/* Bring the schema to SCHEMA_VERSION in one transaction. */
+static int migrate(sqlite3 *db, int version, outdir *od, const char **why)
+{
+	int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version == 1)
+		ok = sqlite3_exec(db, v1_to_v2_columns, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok)
+		ok = sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK &&
+		     sqlite3_exec(db, schema_v2, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version == 1)
+		convert_v1_outputs(db, od);
+	if (ok)
+		ok = sqlite3_exec(db, "PRAGMA user_version=2; COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok) {
+		*why = sqlite3_errmsg(db);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* PRAGMA user_version, or -1 when the file is not an SQLite database. */
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return version;
+}
+
+/* Open the file and check it is a journal of ours, migrating an older one: 0, or
+ * -1 with why. */
+static int try_open(const char *path, outdir *od, sqlite3 **db, const char **why)
 {
 	*why = NULL;
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				      SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		*why = sqlite3_errmsg(*db);
 		return -1;
 	}
 	sqlite3_busy_timeout(*db, 5000);
-	sqlite3_stmt *st = NULL;
-	int version = -1;
-	if (sqlite3_prepare_v2(*db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	int version = schema_version(*db);
 	if (version < 0) {
 		*why = "not an SQLite database";
 		return -1;
@@ -111,198 +268,490 @@ static int try_open(const char *path, sqlite3 **db, const char **why)
 		*why = "written by a newer imgpool (unknown schema version)";
 		return -1;
 	}
-	char *ok = NULL;
+	sqlite3_stmt *st = NULL;
+	int good = 0;
 	if (sqlite3_prepare_v2(*db, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		ok = strdup((const char *)sqlite3_column_text(st, 0));
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *ok = sqlite3_column_text(st, 0);
+		good = ok && !strcmp((const char *)ok, "ok");
+	}
 	sqlite3_finalize(st);
-	int good = ok && !strcmp(ok, "ok");
-	free(ok);
 	if (!good) {
 		*why = "it failed SQLite's integrity check";
 		return -1;
 	}
-	/* Migrations go here, one version at a time; version 0 is a new file. */
 	if (sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
-			 NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(*db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(*db, "PRAGMA user_version=1", NULL, NULL, NULL) != SQLITE_OK) {
+			 NULL, NULL) != SQLITE_OK) {
 		*why = sqlite3_errmsg(*db);
 		return -1;
 	}
+	/* Version 0 is a new file. */
+	return version < SCHEMA_VERSION ? migrate(*db, version, od, why) : 0;
+}
+
+/* Move a journal we cannot use aside (with its -wal and -shm) and say so. */
+static void move_aside(outdir *od, const char *file, const char *why, char *warn, size_t wlen)
+{
+	char aside[300], a[320], b[320];
+	snprintf(aside, sizeof aside, "%s.unusable-%ld", file, (long)time(NULL));
+	outdir_private_rename(od, file, aside);
+	for (const char *suffix = "-wal"; suffix; suffix = suffix[1] == 'w' ? "-shm" : NULL) {
+		snprintf(a, sizeof a, "%s%s", file, suffix);
+		snprintf(b, sizeof b, "%s%s", aside, suffix);
+		outdir_private_rename(od, a, b);
+	}
+	snprintf(warn, wlen, "imgpool: warning: the journal %s/" OUTDIR_PRIVATE "/%s was "
+			     "unusable (%s); moved aside to %s and rebuilt from the outputs",
+		 outdir_path(od), file, why, aside);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Opening                                                                    */
+
+/* Open every other journal of the folder read-only, for ownership lookups. */
+static void open_others(journal *j, const char *own)
+{
+	char **names = outdir_private_list(j->od, "journal", ".sqlite");
+	for (char **n = names; n && *n && j->nothers < MAX_OTHERS; n++) {
+		if (!strcmp(*n, own))
+			continue;
+		char *path = outdir_private_path(j->od, *n);
+		other_journal *o = &j->others[j->nothers];
+		if (path && sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW,
+					    NULL) == SQLITE_OK &&
+		    sqlite3_prepare_v2(o->db, stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
+			sqlite3_busy_timeout(o->db, 5000);
+			j->nothers++;
+		} else {
+			sqlite3_close(o->db);
+			o->db = NULL;
+		}
+		free(path);
+	}
+	outdir_names_free(names);
+}
+
+/* Local time in ISO 8601 with its offset, e.g. "2026-12-02T22:01:54+0100". */
+static void iso_now(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+}
+
+static int prepare_all(journal *j)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		if (sqlite3_prepare_v2(j->db, stmt_sql[i], -1, &j->st[i], NULL) != SQLITE_OK)
+			return -1;
 	return 0;
 }
 
-journal *journal_open(const char *out_dir, const char *file, const char *settings_text,
-		      int readonly, char *warn, size_t wlen, char *err, size_t elen)
+static journal *open_readonly(journal *j, const char *path)
 {
-	char path[4200];
-	snprintf(path, sizeof path, "%s/.imgpool/%s", out_dir, file);
-	warn[0] = '\0';
-	err[0] = '\0';
-	journal *j = calloc(1, sizeof *j);
-	if (!j) {
-		snprintf(err, elen, "out of memory");
-		return NULL;
-	}
-	if (readonly) {
-		j->readonly = 1;
-		if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-		    sqlite3_prepare_v2(j->db, "SELECT status, size, mtime_ns, fingerprint,"
-					      " checksum, cause, attempts FROM files WHERE root=?1"
-					      " AND rel=?2", -1, &j->get, NULL) != SQLITE_OK) {
-			sqlite3_close(j->db);
-			free(j);
-			return NULL;
-		}
-		return j;
-	}
-	const char *why;
-	if (try_open(path, &j->db, &why) < 0) {
-		char reason[300];
-		snprintf(reason, sizeof reason, "%s", why ? why : "unknown");
-		sqlite3_close(j->db);
-		j->db = NULL;
-		move_aside(path, reason, warn, wlen);
-		if (try_open(path, &j->db, &why) < 0) {
-			snprintf(err, elen, "cannot create the journal %s: %s", path,
-				 why ? why : "unknown");
-			sqlite3_close(j->db);
-			free(j);
-			return NULL;
-		}
-	}
-	sqlite3_prepare_v2(j->db,
-			   "SELECT status, size, mtime_ns, fingerprint, checksum, cause, attempts"
-			   " FROM files WHERE root=?1 AND rel=?2", -1, &j->get, NULL);
-	sqlite3_prepare_v2(j->db,
-			   "INSERT INTO files (root, rel, size, mtime_ns, fingerprint, checksum,"
-			   " status, cause, outputs, attempts, ms, seen_run)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1, ?10, ?11)"
-			   " ON CONFLICT (root, rel) DO UPDATE SET size=?3, mtime_ns=?4,"
-			   " fingerprint=?5, checksum=?6, status=?7, cause=?8, outputs=?9,"
-			   " attempts=CASE WHEN ?7=2 THEN attempts+1 ELSE 1 END, ms=?10, seen_run=?11",
-			   -1, &j->put, NULL);
-	sqlite3_stmt *st;
-	sqlite3_prepare_v2(j->db, "INSERT INTO runs (started, settings) VALUES"
-				  " (strftime('%Y-%m-%d %H:%M:%S','now','localtime'), ?1)",
-			   -1, &st, NULL);
-	sqlite3_bind_text(st, 1, settings_text, -1, SQLITE_TRANSIENT);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
-	j->run = sqlite3_last_insert_rowid(j->db);
-	j->started = now_s();
-	if (!j->get || !j->put) {
-		snprintf(err, elen, "journal: %s", sqlite3_errmsg(j->db));
+	j->readonly = 1;
+	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) !=
+		    SQLITE_OK ||
+	    schema_version(j->db) != SCHEMA_VERSION || prepare_all(j) < 0) {
+		/* A schema-1 journal in a dry run: the run itself converts it. */
 		journal_close(j, 0, 0, 0, 0, 0);
 		return NULL;
 	}
 	return j;
 }
 
-/* Open a batch if none is open; commit it when it is big or old enough. */
-static void batch(journal *j)
+journal *journal_open(outdir *od, const char *file, const char *settings_text,
+		      int readonly, char *warn, size_t wlen, char *err, size_t elen)
 {
+	warn[0] = '\0';
+	err[0] = '\0';
+	char *path = outdir_private_path(od, file);
+	journal *j = path ? calloc(1, sizeof *j) : NULL;
+	if (!j) {
+		if (!readonly || path)
+			snprintf(err, elen, "%s", path ? "out of memory" : "no output folder");
+		free(path);
+		return NULL;
+	}
+	j->od = od;
+	if (readonly) {
+		j = open_readonly(j, path);
+		free(path);
+		if (j)
+			open_others(j, file);
+		return j;
+	}
+	const char *why;
+	if (try_open(path, od, &j->db, &why) < 0) {
+		char reason[300];
+		snprintf(reason, sizeof reason, "%s", why ? why : "unknown");
+		sqlite3_close(j->db);
+		j->db = NULL;
+		move_aside(od, file, reason, warn, wlen);
+		if (try_open(path, od, &j->db, &why) < 0) {
+			snprintf(err, elen, "cannot create the journal %s/" OUTDIR_PRIVATE "/%s: %s",
+				 outdir_path(od), file, why ? why : "unknown");
+			free(path);
+			journal_close(j, 0, 0, 0, 0, 0);
+			return NULL;
+		}
+	}
+	free(path);
+	if (prepare_all(j) < 0) {
+		snprintf(err, elen, "journal: %s", sqlite3_errmsg(j->db));
+		journal_close(j, 0, 0, 0, 0, 0);
+		return NULL;
+	}
+	sqlite3_stmt *st;
+	char started[64];
+	iso_now(started, sizeof started);
+	if (sqlite3_prepare_v2(j->db, "INSERT INTO runs (started, settings) VALUES (?1, ?2)", -1,
+			       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, started, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, settings_text, -1, SQLITE_TRANSIENT);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	j->run = sqlite3_last_insert_rowid(j->db);
+	open_others(j, file);
+	return j;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Writing                                                                    */
+
+/* Remember the latest error of the writes. */
+static int fail(journal *j, const char *what)
+{
+	int e = errno; /* "disk I/O error" hides EFBIG, ENOSPC: the write's errno says */
+	if (sqlite3_system_errno(j->db))
+		e = sqlite3_system_errno(j->db);
+	if (sqlite3_errcode(j->db) != SQLITE_IOERR && sqlite3_errcode(j->db) != SQLITE_FULL)
+		e = 0;
+	snprintf(j->error, sizeof j->error, "journal: %s: %s%s%s%s", what,
+			 sqlite3_errmsg(j->db), e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+	return -1;
+}
+
+/* Run one bound write statement inside the current batch, opening one if none is
+ * open and committing it when it is big or old enough. */
+static int write_step(journal *j, sqlite3_stmt *s, const char *what)
+{
+	if (j->readonly) {
+		sqlite3_reset(s);
+		return 0;
+	}
 	if (!j->in_txn) {
-		sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL);
+		if (sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+			sqlite3_reset(s);
+			return fail(j, what);
+		}
 		j->in_txn = 1;
 		j->changes = 0;
-		j->txn_start = now_s();
+		j->txn_start = clock_now_s();
 	}
-	if (++j->changes >= BATCH_CHANGES || now_s() - j->txn_start >= BATCH_SECONDS) {
-		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
-		j->in_txn = 0;
+	errno = 0;
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE) {
+		fail(j, what);
+		sqlite3_reset(s);
+		return -1;
 	}
+	sqlite3_reset(s);
+	if (++j->changes >= BATCH_CHANGES || clock_now_s() - j->txn_start >= BATCH_SECONDS)
+		return journal_sync(j);
+	return 0;
+}
+
+int journal_sync(journal *j)
+{
+	if (!j || !j->in_txn)
+		return 0;
+	j->in_txn = 0;
+	errno = 0;
+	if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		fail(j, "commit");
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+const char *journal_error(const journal *j)
+{
+	return j ? j->error : "";
+}
+
+static void bind_path(sqlite3_stmt *s, int i, const char *p)
+{
+	sqlite3_bind_blob(s, i, p, (int)strlen(p), SQLITE_STATIC);
 }
 
 void journal_get(journal *j, const char *root, const char *rel, journal_row *row)
 {
 	memset(row, 0, sizeof *row);
-	sqlite3_reset(j->get);
-	sqlite3_bind_text(j->get, 1, root, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(j->get, 2, rel, (int)strlen(rel), SQLITE_STATIC);
-	if (sqlite3_step(j->get) == SQLITE_ROW) {
-		row->status = (journal_status)sqlite3_column_int(j->get, 0);
-		row->size = (uint64_t)sqlite3_column_int64(j->get, 1);
-		row->mtime_ns = sqlite3_column_int64(j->get, 2);
-		row->fingerprint = (uint64_t)sqlite3_column_int64(j->get, 3);
-		row->checksum = (uint64_t)sqlite3_column_int64(j->get, 4);
-		const unsigned char *c = sqlite3_column_text(j->get, 5);
-		snprintf(row->cause, sizeof row->cause, "%s", c ? (const char *)c : "");
-		row->attempts = sqlite3_column_int(j->get, 6);
-	}
-	sqlite3_reset(j->get);
-}
-
-void journal_put(journal *j, const char *root, const char *rel, uint64_t size,
-		 int64_t mtime_ns, uint64_t fingerprint, uint64_t checksum,
-		 journal_status st, const char *cause, const char *const *outputs, int n,
-		 double ms)
-{
-	char outs[8192];
-	size_t len = 0;
-	for (int i = 0; i < n && len < sizeof outs; i++)
-		len += (size_t)snprintf(outs + len, sizeof outs - len, "%s%s", i ? "\n" : "",
-					outputs[i]);
-	if (len > sizeof outs)
-		len = sizeof outs;
-	sqlite3_stmt *s = j->put;
+	if (!j)
+		return;
+	sqlite3_stmt *s = j->st[S_GET];
 	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, rel, (int)strlen(rel), SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, (sqlite3_int64)size);
-	sqlite3_bind_int64(s, 4, mtime_ns);
-	sqlite3_bind_int64(s, 5, (sqlite3_int64)fingerprint);
-	sqlite3_bind_int64(s, 6, (sqlite3_int64)checksum);
-	sqlite3_bind_int(s, 7, st);
-	if (cause)
-		sqlite3_bind_text(s, 8, cause, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 8);
-	sqlite3_bind_blob(s, 9, outs, (int)len, SQLITE_STATIC);
-	sqlite3_bind_double(s, 10, ms);
-	sqlite3_bind_int64(s, 11, j->run);
-	if (j->readonly)
-		return;
-	batch(j);
-	sqlite3_step(s);
+	bind_path(s, 2, rel);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		row->status = (journal_status)sqlite3_column_int(s, 0);
+		row->size = (uint64_t)sqlite3_column_int64(s, 1);
+		row->mtime_ns = sqlite3_column_int64(s, 2);
+		row->fingerprint = (uint64_t)sqlite3_column_int64(s, 3);
+		row->checksum = (uint64_t)sqlite3_column_int64(s, 4);
+		int kind = sqlite3_column_int(s, 5);
+		row->kind = kind > 0 && kind < FAIL_KIND_COUNT ? (failure_kind)kind : FAIL_NONE;
+		row->limits = (uint64_t)sqlite3_column_int64(s, 6);
+		row->strikes = sqlite3_column_int(s, 7);
+		row->attempts = sqlite3_column_int(s, 8);
+		row->ms = sqlite3_column_double(s, 9);
+		const unsigned char *c = sqlite3_column_text(s, 10);
+		snprintf(row->cause, sizeof row->cause, "%s", c ? (const char *)c : "");
+	}
 	sqlite3_reset(s);
 }
 
-void journal_each(journal *j, const char *const *roots, int nroots,
-		  int (*fn)(void *data, const char *root, const char *rel, const char *outputs),
-		  void *data)
+int journal_put(journal *j, const char *root, const char *rel, const journal_row *row)
 {
-	if (j->in_txn) {
-		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
-		j->in_txn = 0;
+	if (!j)
+		return 0;
+	sqlite3_stmt *s = j->st[S_PUT];
+	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
+	bind_path(s, 2, rel);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)row->size);
+	sqlite3_bind_int64(s, 4, row->mtime_ns);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)row->fingerprint);
+	sqlite3_bind_int64(s, 6, (sqlite3_int64)row->checksum);
+	sqlite3_bind_int(s, 7, row->status);
+	sqlite3_bind_int(s, 8, row->kind);
+	sqlite3_bind_int64(s, 9, (sqlite3_int64)row->limits);
+	sqlite3_bind_int(s, 10, row->strikes);
+	if (row->status == JOURNAL_FAILED)
+		sqlite3_bind_text(s, 11, row->cause, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 11);
+	sqlite3_bind_int(s, 12, row->attempts);
+	sqlite3_bind_double(s, 13, row->ms);
+	sqlite3_bind_int64(s, 14, j->run);
+	return write_step(j, s, "recording a file");
+}
+
+/* Bind path and identity as ?1 ?2 ?3. */
+static void bind_ident(sqlite3_stmt *s, const char *path, const file_ident *id)
+{
+	bind_path(s, 1, path);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)id->size);
+	sqlite3_bind_int64(s, 3, id->mtime_ns);
+}
+
+static int owns_in(sqlite3_stmt *s, const char *path, const file_ident *id)
+{
+	sqlite3_reset(s);
+	bind_ident(s, path, id);
+	int found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_reset(s);
+	return found;
+}
+
+int journal_owns(journal *j, const char *path, const file_ident *id)
+{
+	if (!j)
+		return 0;
+	if (owns_in(j->st[S_OWNS], path, id))
+		return 1;
+	for (int i = 0; i < j->nothers; i++)
+		if (owns_in(j->others[i].owns, path, id))
+			return 1;
+	return 0;
+}
+
+int journal_output_intent(journal *j, const char *path, const file_ident *id,
+			  const char *root, const char *rel)
+{
+	if (!j)
+		return 0;
+	sqlite3_stmt *s = j->st[S_INTENT];
+	bind_ident(s, path, id);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)id->dev);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)id->ino);
+	sqlite3_bind_text(s, 6, root, -1, SQLITE_STATIC);
+	bind_path(s, 7, rel);
+	return write_step(j, s, "recording an output");
+}
+
+int journal_output_made(journal *j, const char *path, const file_ident *id)
+{
+	if (!j)
+		return 0;
+	bind_ident(j->st[S_MADE_KEEP], path, id);
+	bind_ident(j->st[S_MADE_DROP], path, id);
+	return write_step(j, j->st[S_MADE_KEEP], "recording an output") < 0 ||
+			       write_step(j, j->st[S_MADE_DROP], "recording an output") < 0
+		       ? -1
+		       : 0;
+}
+
+int journal_output_forget(journal *j, const char *path, const file_ident *id)
+{
+	if (!j)
+		return 0;
+	sqlite3_stmt *s = j->st[id ? S_FORGET_ONE : S_FORGET_ALL];
+	if (id)
+		bind_ident(s, path, id);
+	else
+		bind_path(s, 1, path);
+	return write_step(j, s, "forgetting an output");
+}
+
+int journal_output_owner(journal *j, const char *path, const char *root, const char *rel)
+{
+	if (!j)
+		return 0;
+	sqlite3_stmt *s = j->st[S_OWNER];
+	bind_path(s, 1, path);
+	sqlite3_bind_text(s, 2, root, -1, SQLITE_STATIC);
+	bind_path(s, 3, rel);
+	return write_step(j, s, "recording an output");
+}
+
+int journal_outputs_of(journal *j, const char *root, const char *rel,
+		       int (*fn)(void *data, const char *path, const file_ident *id),
+		       void *data)
+{
+	if (!j)
+		return 0;
+	/* A statement of its own: fn may write (forget rows) while this one reads. */
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(j->db, stmt_sql[S_OUTS_OF], -1, &s, NULL) != SQLITE_OK)
+		return fail(j, "reading outputs");
+	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
+	bind_path(s, 2, rel);
+	/* Collect first: fn may change the rows this reads. */
+	typedef struct { char *path; file_ident id; } out_row;
+	out_row *rows = NULL;
+	size_t n = 0;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		out_row *t = realloc(rows, (n + 1) * sizeof *rows);
+		if (!t)
+			break;
+		rows = t;
+		const void *b = sqlite3_column_blob(s, 0);
+		rows[n].path = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 0));
+		rows[n].id = (file_ident){(uint64_t)sqlite3_column_int64(s, 1),
+					  sqlite3_column_int64(s, 2),
+					  (uint64_t)sqlite3_column_int64(s, 3),
+					  (uint64_t)sqlite3_column_int64(s, 4)};
+		if (rows[n].path)
+			n++;
 	}
-	sqlite3_stmt *sel, *del;
-	sqlite3_prepare_v2(j->db, "SELECT rel, outputs FROM files WHERE root=?1", -1, &sel, NULL);
-	sqlite3_prepare_v2(j->db, "DELETE FROM files WHERE root=?1 AND rel=?2", -1, &del, NULL);
-	if (!j->readonly)
-		sqlite3_exec(j->db, "BEGIN", NULL, NULL, NULL);
-	for (int r = 0; r < nroots && sel; r++) {
+	sqlite3_finalize(s);
+	int stop = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!stop)
+			stop = fn(data, rows[i].path, &rows[i].id);
+		free(rows[i].path);
+	}
+	free(rows);
+	return 0;
+}
+
+int journal_quarantine_add(journal *j, const char *qname, const char *path,
+			   const file_ident *id)
+{
+	if (!j)
+		return 0;
+	sqlite3_stmt *s = j->st[S_Q_ADD];
+	sqlite3_bind_text(s, 1, qname, -1, SQLITE_STATIC);
+	bind_path(s, 2, path);
+	sqlite3_bind_int64(s, 3, (sqlite3_int64)id->size);
+	sqlite3_bind_int64(s, 4, id->mtime_ns);
+	return write_step(j, s, "recording the quarantine");
+}
+
+int journal_quarantine_del(journal *j, const char *qname)
+{
+	if (!j)
+		return 0;
+	sqlite3_stmt *s = j->st[S_Q_DEL];
+	sqlite3_bind_text(s, 1, qname, -1, SQLITE_STATIC);
+	return write_step(j, s, "recording the quarantine");
+}
+
+int journal_quarantine_each(journal *j,
+			    void (*fn)(void *data, const char *qname, const char *path,
+				       const file_ident *id),
+			    void *data)
+{
+	if (!j)
+		return 0;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(j->db, "SELECT name, path, size, mtime_ns FROM quarantine", -1,
+			       &s, NULL) != SQLITE_OK)
+		return fail(j, "reading the quarantine");
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(s, 0);
+		const void *b = sqlite3_column_blob(s, 1);
+		char *path = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 1));
+		char *qname = name ? strdup((const char *)name) : NULL;
+		file_ident id = {(uint64_t)sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3),
+				 0, 0};
+		if (path && qname)
+			fn(data, qname, path, &id);
+		free(path);
+		free(qname);
+	}
+	sqlite3_finalize(s);
+	return 0;
+}
+
+int journal_each_input(journal *j, const char *const *roots, int nroots,
+		       int (*fn)(void *data, const char *root, const char *rel), void *data)
+{
+	if (!j)
+		return 0;
+	if (journal_sync(j) < 0)
+		return -1;
+	sqlite3_stmt *sel, *del = NULL;
+	if (sqlite3_prepare_v2(j->db, "SELECT rel FROM files WHERE root=?1", -1, &sel, NULL) !=
+		    SQLITE_OK ||
+	    sqlite3_prepare_v2(j->db, "DELETE FROM files WHERE root=?1 AND rel=?2", -1, &del,
+			       NULL) != SQLITE_OK) {
+		sqlite3_finalize(sel);
+		return fail(j, "reading files");
+	}
+	for (int r = 0; r < nroots; r++) {
+		/* Collect the rels first: fn writes through the batch. */
+		char **rels = NULL;
+		size_t n = 0;
 		sqlite3_reset(sel);
 		sqlite3_bind_text(sel, 1, roots[r], -1, SQLITE_STATIC);
 		while (sqlite3_step(sel) == SQLITE_ROW) {
-			const void *rb = sqlite3_column_blob(sel, 0), *ob = sqlite3_column_blob(sel, 1);
-			char *rel = strndup(rb ? rb : "", (size_t)sqlite3_column_bytes(sel, 0));
-			char *outs = strndup(ob ? ob : "", (size_t)sqlite3_column_bytes(sel, 1));
-			if (rel && outs && fn(data, roots[r], rel, outs) && !j->readonly && del) {
-				sqlite3_reset(del);
-				sqlite3_bind_text(del, 1, roots[r], -1, SQLITE_STATIC);
-				sqlite3_bind_blob(del, 2, rel, (int)strlen(rel), SQLITE_STATIC);
-				sqlite3_step(del);
-			}
-			free(rel);
-			free(outs);
+			char **t = realloc(rels, (n + 1) * sizeof *rels);
+			if (!t)
+				break;
+			rels = t;
+			const void *b = sqlite3_column_blob(sel, 0);
+			if ((rels[n] = strndup(b ? b : "", (size_t)sqlite3_column_bytes(sel, 0))))
+				n++;
 		}
+		sqlite3_reset(sel);
+		for (size_t i = 0; i < n; i++) {
+			if (fn(data, roots[r], rels[i]) && !j->readonly) {
+				sqlite3_bind_text(del, 1, roots[r], -1, SQLITE_STATIC);
+				bind_path(del, 2, rels[i]);
+				write_step(j, del, "forgetting a file");
+			}
+			free(rels[i]);
+		}
+		free(rels);
 	}
-	if (!j->readonly)
-		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_finalize(sel);
 	sqlite3_finalize(del);
+	return journal_sync(j);
 }
 
 void journal_close(journal *j, uint64_t done, uint64_t failed, uint64_t skipped,
@@ -310,170 +759,28 @@ void journal_close(journal *j, uint64_t done, uint64_t failed, uint64_t skipped,
 {
 	if (!j)
 		return;
-	if (j->readonly) {
-		sqlite3_finalize(j->get);
-		sqlite3_close(j->db);
-		free(j);
-		return;
+	if (!j->readonly && j->db) {
+		journal_sync(j);
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(j->db, "UPDATE runs SET wall_s=?1, done=?2, failed=?3,"
+					      " skipped=?4, interrupted=?5 WHERE id=?6", -1, &st,
+				       NULL) == SQLITE_OK) {
+			sqlite3_bind_double(st, 1, wall_s);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)done);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)failed);
+			sqlite3_bind_int64(st, 4, (sqlite3_int64)skipped);
+			sqlite3_bind_int(st, 5, interrupted);
+			sqlite3_bind_int64(st, 6, j->run);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
 	}
-	if (j->in_txn)
-		sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(j->db, "UPDATE runs SET wall_s=?1, done=?2, failed=?3,"
-				      " skipped=?4, interrupted=?5 WHERE id=?6", -1, &st,
-			       NULL) == SQLITE_OK) {
-		sqlite3_bind_double(st, 1, wall_s);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)done);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)failed);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)skipped);
-		sqlite3_bind_int(st, 5, interrupted);
-		sqlite3_bind_int64(st, 6, j->run);
-		sqlite3_step(st);
-		sqlite3_finalize(st);
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(j->st[i]);
+	for (int i = 0; i < j->nothers; i++) {
+		sqlite3_finalize(j->others[i].owns);
+		sqlite3_close(j->others[i].db);
 	}
-	sqlite3_finalize(j->get);
-	sqlite3_finalize(j->put);
 	sqlite3_close(j->db);
 	free(j);
-}
-
-/* ------------------------------------------------------------------------- */
-/* imgpool status                                                             */
-
-/* Print the journal at path (one of possibly several shards) as text or JSON. */
-static int status_one(const char *path, int json, int *first, uint64_t tot[2])
-{
-	sqlite3 *db;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "imgpool status: cannot read %s: %s\n", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return -1;
-	}
-	sqlite3_stmt *st;
-	uint64_t ok = 0, failed = 0;
-	if (sqlite3_prepare_v2(db, "SELECT status, count(*) FROM files GROUP BY status", -1,
-			       &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "imgpool status: %s is not a journal: %s\n", path,
-			sqlite3_errmsg(db));
-		sqlite3_close(db);
-		return -1;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (sqlite3_column_int(st, 0) == JOURNAL_OK)
-			ok = (uint64_t)sqlite3_column_int64(st, 1);
-		else
-			failed = (uint64_t)sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
-	tot[0] += ok;
-	tot[1] += failed;
-	if (json) {
-		printf("%s{\"journal\":", *first ? "" : ",");
-		report_json_string(stdout, path);
-		printf(",\"ok\":%llu,\"failed\":%llu,\"failures\":[", (unsigned long long)ok,
-		       (unsigned long long)failed);
-	} else {
-		printf("%s: %llu ok, %llu failed\n", path, (unsigned long long)ok,
-		       (unsigned long long)failed);
-	}
-	*first = 0;
-	sqlite3_prepare_v2(db, "SELECT root, rel, cause, attempts FROM files WHERE status=2"
-			       " ORDER BY root, rel", -1, &st, NULL);
-	int n = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		char *rel = strndup(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
-		const char *root = (const char *)sqlite3_column_text(st, 0);
-		const char *cause = (const char *)sqlite3_column_text(st, 2);
-		if (json) {
-			printf("%s{\"input\":", n ? "," : "");
-			char full[8400];
-			snprintf(full, sizeof full, "%s/%s", root, rel ? rel : "");
-			report_json_string(stdout, full);
-			printf(",\"cause\":");
-			report_json_string(stdout, cause ? cause : "");
-			printf(",\"attempts\":%d}", sqlite3_column_int(st, 3));
-		} else {
-			printf("  failed %s/%s: %s (%d attempts)\n", root, rel ? rel : "",
-			       cause ? cause : "", sqlite3_column_int(st, 3));
-		}
-		free(rel);
-		n++;
-	}
-	sqlite3_finalize(st);
-	sqlite3_prepare_v2(db, "SELECT started, wall_s, done, failed, skipped, interrupted,"
-			       " settings FROM runs ORDER BY id DESC LIMIT 1", -1, &st, NULL);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const char *started = (const char *)sqlite3_column_text(st, 0);
-		const char *settings = (const char *)sqlite3_column_text(st, 6);
-		if (json) {
-			printf("],\"last_run\":{\"started\":");
-			report_json_string(stdout, started ? started : "");
-			printf(",\"wall_s\":%.3f,\"done\":%lld,\"failed\":%lld,\"skipped\":%lld,"
-			       "\"interrupted\":%s,\"settings\":",
-			       sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2),
-			       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
-			       sqlite3_column_int(st, 5) ? "true" : "false");
-			report_json_string(stdout, settings ? settings : "");
-			printf("}}");
-		} else {
-			printf("  last run: %s, %.2f s, %lld done, %lld failed, %lld skipped%s\n"
-			       "  settings: %s\n",
-			       started ? started : "?", sqlite3_column_double(st, 1),
-			       sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-			       sqlite3_column_int64(st, 4),
-			       sqlite3_column_int(st, 5) ? " (interrupted)" : "",
-			       settings ? settings : "");
-		}
-	} else if (json) {
-		printf("],\"last_run\":null}");
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return 0;
-}
-
-int journal_status_main(int argc, char **argv)
-{
-	int json = 0;
-	const char *out = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: imgpool status OUTDIR [--json]\n"
-			       "Counts by status, the failed files with their causes, and the last "
-			       "run, from the journal(s) in OUTDIR/.imgpool.\n");
-			return 0;
-		} else if (!out)
-			out = argv[i];
-		else {
-			fprintf(stderr, "imgpool status: unexpected '%s' (usage: imgpool status "
-					"OUTDIR [--json])\n", argv[i]);
-			return 2;
-		}
-	}
-	if (!out) {
-		fprintf(stderr, "imgpool status: usage: imgpool status OUTDIR [--json]\n");
-		return 2;
-	}
-	char pattern[4200];
-	snprintf(pattern, sizeof pattern, "%s/.imgpool/journal*.sqlite", out);
-	glob_t g;
-	if (glob(pattern, 0, NULL, &g) != 0) {
-		fprintf(stderr, "imgpool status: no journal in %s/.imgpool (has imgpool run "
-				"there?)\n", out);
-		return 1;
-	}
-	int first = 1, rc = 0;
-	uint64_t tot[2] = {0, 0};
-	if (json)
-		printf("{\"journals\":[");
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		if (status_one(g.gl_pathv[i], json, &first, tot) < 0)
-			rc = 1;
-	if (json)
-		printf("],\"ok\":%llu,\"failed\":%llu}\n", (unsigned long long)tot[0],
-		       (unsigned long long)tot[1]);
-	globfree(&g);
-	return rc;
 }

@@ -1,73 +1,138 @@
 /*
- * journal.h — the run journal: what imgpool made, from what, with which settings.
+ * journal.h — the run journal: which files imgpool made, from what, with which
+ * settings, and what failed and why.
  *
- * One SQLite file per output folder (per shard: "journal-K-of-N.sqlite"), in
- * OUT/.imgpool/, written by the parent alone, in small batched transactions as
- * results arrive (a kill -9 loses at most the last batch: those files are redone
- * or adopted next time; their outputs were atomic). The outputs are the truth; the
- * journal is the memory of how they were made. A journal that is corrupt, truncated
- * or of an unknown schema version is moved aside with a warning and rebuilt, never
- * a fatal error.
+ * One SQLite file per output folder (per shard: "journal-K-of-N.sqlite") in
+ * OUT/.imgpool/, opened through the output folder's descriptor (outdir.h) and never
+ * through a symlink, written by the parent alone. A journal that is corrupt,
+ * truncated or of an unknown schema version is moved aside with a warning and
+ * rebuilt, never a fatal error.
  *
- * Rows are keyed by (root, rel): the input folder's real path and the file's path
- * relative to it.
+ * Two kinds of rows:
+ *   - inputs, keyed by (root, rel): the input folder's real path and the file's path
+ *     relative to it: size, mtime, content checksum, the settings fingerprint, and
+ *     the outcome (made, or failed with a failure_kind, its cause, the limits it
+ *     failed under and how many identical failures in a row);
+ *   - outputs, one row per file imgpool made (or is about to make): its path
+ *     relative to OUT, exact bytes, never joined with another or resolved against
+ *     the current folder; its size and mtime (the file is imgpool's while both still
+ *     match); and the input that owns it.
+ * Write-ahead: an output row is recorded and committed (journal_sync) BEFORE the
+ * file is renamed into place, so a kill -9 at any moment never leaves a file imgpool
+ * cannot show it made. Likewise a file moved to the quarantine while it is replaced
+ * or pruned is recorded first, so the next run can put it back.
+ * Input rows are batched (committed every few hundred changes or second): a kill -9
+ * loses at most the last batch, and those files are adopted or redone next time.
+ *
+ * Errors: calls that can fail return -1 and leave a one-line message in the
+ * caller's buffer (or, for the batched writes, in journal_error()). NULL handles
+ * are harmless no-ops that find nothing.
  */
 #ifndef IMGPOOL_JOURNAL_H
 #define IMGPOOL_JOURNAL_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
+#include "failure.h"
+#include "outdir.h"
 #include "settings.h"
 
 typedef struct journal journal;
 
 typedef enum { JOURNAL_NONE = 0, JOURNAL_OK, JOURNAL_FAILED } journal_status;
 
+/* Longest cause kept. */
+#define JOURNAL_CAUSE_MAX 512
+
 typedef struct journal_row {
 	journal_status status;    /* JOURNAL_NONE: no row */
 	uint64_t size;
 	int64_t mtime_ns;
-	uint64_t fingerprint;
-	uint64_t checksum;        /* 0 when not computed */
-	char cause[512];          /* JOURNAL_FAILED */
+	uint64_t fingerprint;     /* of the output settings */
+	uint64_t checksum;        /* XXH3-64 of the input; 0 when not known */
+	failure_kind kind;        /* JOURNAL_FAILED */
+	uint64_t limits;          /* JOURNAL_FAILED: journal_limits() it failed under */
+	int strikes;              /* JOURNAL_FAILED: identical failures in a row */
 	int attempts;
+	double ms;
+	char cause[JOURNAL_CAUSE_MAX];
 } journal_row;
 
 /* The settings fingerprint: XXH3 of every option that changes output bytes (sizes,
- * fit, crop, enlarge, format, quality, background, metadata, name template), and the
- * same as text for `imgpool status`. */
+ * fit, crop, enlarge, format, quality, background, metadata, name template), and
+ * the same as text for `imgpool status`. */
 uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
 			     char *text, size_t textlen);
 
-/* Open (creating) OUT/.imgpool/<file>. warn gets a one-line warning when an unusable
- * journal was moved aside (else ""). NULL with err when even a fresh one cannot be
- * made. readonly (for --dry-run): change nothing; NULL with err "" when there is no
- * usable journal. */
-journal *journal_open(const char *out_dir, const char *file, const char *settings_text,
+/* The limits a failure is remembered under: --timeout, --max-pixels and the
+ * imgpool and libvips versions. A failure under other limits is tried again. */
+uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *versions);
+
+/*
+ * Open (creating) OUT/.imgpool/<file>, and every other journal of the folder (other
+ * shards') read-only, for journal_owns(). out_given: OUT as the user typed it now
+ * (converting a schema-1 journal needs it). warn gets a one-line warning when an
+ * unusable journal was moved aside (else ""). readonly (dry run): change nothing;
+ * NULL with err "" when there is no journal. NULL with err when even a fresh one
+ * cannot be made.
+ */
+journal *journal_open(outdir *od, const char *file, const char *settings_text,
 		      int readonly, char *warn, size_t wlen, char *err, size_t elen);
 
-/* Look a file up. */
+/* Look an input up. */
 void journal_get(journal *j, const char *root, const char *rel, journal_row *row);
 
-/* Record an outcome (batched; committed every few hundred changes or second). */
-void journal_put(journal *j, const char *root, const char *rel, uint64_t size,
-		 int64_t mtime_ns, uint64_t fingerprint, uint64_t checksum,
-		 journal_status st, const char *cause, const char *const *outputs, int n,
-		 double ms);
+/* Record an input's outcome (batched). Returns 0 or -1 (journal_error). */
+int journal_put(journal *j, const char *root, const char *rel, const journal_row *row);
 
-/* Every file recorded under the given roots: calls fn with its root, rel and
- * outputs (joined by '\n'); fn returns 1 to delete the row (--prune). */
-void journal_each(journal *j, const char *const *roots, int nroots,
-		  int (*fn)(void *data, const char *root, const char *rel, const char *outputs),
-		  void *data);
+/* Does any journal of the folder record output path (relative to OUT) with this size
+ * and mtime? Then imgpool made the file that is there now. */
+int journal_owns(journal *j, const char *path, const file_ident *id);
+
+/* Record, ahead of the rename, that imgpool is making output path with identity id
+ * for input (root, rel). Not durable until journal_sync(). 0 or -1. */
+int journal_output_intent(journal *j, const char *path, const file_ident *id,
+			  const char *root, const char *rel);
+
+/* The rename happened: path is now exactly id; every other row of path goes. */
+int journal_output_made(journal *j, const char *path, const file_ident *id);
+
+/* Forget output path: the row with identity id, or every row of it (id NULL). */
+int journal_output_forget(journal *j, const char *path, const file_ident *id);
+
+/* Give every row of output path to input (root, rel) (a rename of the input adopted
+ * it). */
+int journal_output_owner(journal *j, const char *path, const char *root, const char *rel);
+
+/* Every output row an input owns: fn(data, path, id); fn returning non-zero stops. */
+int journal_outputs_of(journal *j, const char *root, const char *rel,
+		       int (*fn)(void *data, const char *path, const file_ident *id),
+		       void *data);
+
+/* Record / forget a file moved to the quarantine (qname) from path. */
+int journal_quarantine_add(journal *j, const char *qname, const char *path,
+			   const file_ident *id);
+int journal_quarantine_del(journal *j, const char *qname);
+/* Every quarantine record: fn(data, qname, path, id). */
+int journal_quarantine_each(journal *j,
+			    void (*fn)(void *data, const char *qname, const char *path,
+				       const file_ident *id),
+			    void *data);
+
+/* Commit now: the write-ahead point. 0 or -1 (journal_error). */
+int journal_sync(journal *j);
+
+/* Every input recorded under the given roots: fn(data, root, rel) returns 1 to
+ * delete the row (its output rows are the caller's to forget). */
+int journal_each_input(journal *j, const char *const *roots, int nroots,
+		       int (*fn)(void *data, const char *root, const char *rel), void *data);
+
+/* The latest error of the writes ("" when none yet). */
+const char *journal_error(const journal *j);
 
 /* Record the run (counts, duration) and commit everything. NULL is a no-op. */
 void journal_close(journal *j, uint64_t done, uint64_t failed, uint64_t skipped,
 		   double wall_s, int interrupted);
-
-/* `imgpool status OUTDIR [--json]`: print counts by status, failed files with their
- * causes, and the last run. Returns the exit code. */
-int journal_status_main(int argc, char **argv);
 
 #endif

@@ -6,18 +6,16 @@
 #include <string.h>
 
 #include "bench.h"
-#include "journal.h"
 #include "options.h"
 #include "run.h"
+#include "status.h"
 
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "status"))
-		return journal_status_main(argc - 1, argv + 1);
-#ifdef IMGPOOL_HAVE_BENCH /* defined by app.cmake once app/bench.c exists */
+		return status_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "bench"))
 		return bench_main(argc - 1, argv + 1);
-#endif
 	imgpool_options o;
 	int k = options_parse(argc, argv, &o, stdout, stderr);
 	if (k == OPTIONS_EXIT_OK)

@@ -68,6 +68,9 @@ static const char usage_text[] =
 	"      --retries N         re-runs of a file whose worker crashed or timed out\n"
 	"                          (default 1)\n"
 	"      --force             redo files whose thumbnails are up to date\n"
+	"      --overwrite         replace a file at an output path that imgpool did not\n"
+	"                          make (by default such a file is left alone and the\n"
+	"                          input reported as an error)\n"
 	"      --retry-failed      try files that failed before and have not changed\n"
 	"                          (by default they are skipped as \"failed earlier\")\n"
 	"      --checksum          also compare input contents (for trees whose mtimes\n"
@@ -95,13 +98,19 @@ static const char usage_text[] =
 	"  -h, --help              this text\n"
 	"  -V, --version           versions of imgpool and its libraries\n"
 	"\n"
-	"A file is up to date, and skipped, when its thumbnails exist and the journal\n"
-	"(OUT/.imgpool/journal.sqlite) says they were made from this very file (size,\n"
-	"mtime) with the same output settings; without a journal entry, thumbnails newer\n"
-	"than the file are adopted. `imgpool status OUT [--json]` shows the journal.\n"
-	"Each thumbnail is written to a temp file and renamed: it is complete or absent,\n"
-	"even after Ctrl-C (the first lets running files finish, a second stops at\n"
-	"once). One run at a time per output folder.\n"
+	"What imgpool touches: only files beneath the output folder, never through a\n"
+	"symlink, and only files its journal (OUT/.imgpool/journal.sqlite) records it made,\n"
+	"with their size and mtime unchanged since; anything else at an output path is\n"
+	"an error for that input (--overwrite replaces it). A file is up to date, and\n"
+	"skipped, when its thumbnails are imgpool's and the journal says they were made\n"
+	"from this very file (size, mtime) with the same output settings.\n"
+	"`imgpool status OUT [--json]` shows the journal. Each thumbnail is written to a\n"
+	"temp file and renamed: it is complete or absent, even after Ctrl-C, TERM or HUP\n"
+	"(the first lets running files finish, the rest are \"interrupted\" and done next\n"
+	"run; a second Ctrl-C stops at once). A file that failed is \"failed earlier\" on\n"
+	"later runs while it, the settings, --timeout and --max-pixels are unchanged\n"
+	"(failures of the machine, such as a full disk, are tried again). One run at a\n"
+	"time per output folder; shards of one array job run together.\n"
 	"\n"
 	"Exit status: 0 all done (skipped files count as done), 1 some files failed,\n"
 	"2 usage error, 75 another run holds the output folder, 130/143 interrupted.\n"
@@ -116,7 +125,7 @@ enum {
 	OPT_BACKGROUND, OPT_KEEP_METADATA, OPT_MAX_PIXELS, OPT_TIMEOUT, OPT_RETRIES,
 	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
 	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT, OPT_RETRY_FAILED,
-	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL,
+	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL, OPT_OVERWRITE,
 };
 
 static const struct option long_options[] = {
@@ -138,6 +147,7 @@ static const struct option long_options[] = {
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"retries", required_argument, NULL, OPT_RETRIES},
 	{"force", no_argument, NULL, OPT_FORCE},
+	{"overwrite", no_argument, NULL, OPT_OVERWRITE},
 	{"dry-run", no_argument, NULL, 'n'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
@@ -471,6 +481,7 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 				o->retries = (int)v;
 			break;
 		case OPT_FORCE: o->force = 1; break;
+		case OPT_OVERWRITE: o->overwrite = 1; break;
 		case 'n': o->dry_run = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'v': o->verbose = 1; break;

@@ -34,6 +34,7 @@ typedef struct imgpool_options {
 	int nexcludes;
 	const char *name_template;     /* --name, or NULL for the default */
 	int force, dry_run, quiet, verbose;
+	int overwrite;                 /* replace files at output paths imgpool did not make */
 	int jobs;                      /* 0: the CPUs we may use */
 	double timeout;                /* seconds per file; 0: none */
 	int retries;                   /* after a worker crash or timeout */

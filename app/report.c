@@ -199,7 +199,13 @@ static void human_line(report *r, const report_file *f)
 		fputc('\n', o);
 		break;
 	case REPORT_CANCELLED:
-		break; /* counted in the summary; the interrupt is said once there */
+		/* Not a failure: the run was stopped; still one answer for the file. */
+		fputs("stop  ", o);
+		put_name(o, f->input);
+		fputs(": ", o);
+		put_name(o, f->cause ? f->cause : "interrupted");
+		fputc('\n', o);
+		break;
 	}
 }
 
@@ -231,6 +237,10 @@ static void json_line(report *r, const report_file *f)
 		fputs(",\"error\":", j);
 		report_json_string(j, f->cause);
 	}
+	if ((f->status == REPORT_ERROR || f->status == REPORT_CANCELLED) && f->kind != FAIL_NONE) {
+		fputs(",\"kind\":", j);
+		report_json_string(j, failure_name(f->kind));
+	}
 	if (f->status == REPORT_OK || f->status == REPORT_ERROR)
 		fprintf(j, ",\"ms\":%.1f,\"attempts\":%d,\"worker\":%d", f->ms, f->attempts,
 			f->worker);
@@ -242,7 +252,7 @@ void report_file_done(report *r, const report_file *f)
 	pthread_mutex_lock(&r->lock);
 	int show = f->status == REPORT_ERROR ||
 		   (!r->quiet && (f->status != REPORT_SKIPPED || r->verbose));
-	if (show && f->status != REPORT_CANCELLED) {
+	if (show) {
 		clear_live(r);
 		human_line(r, f);
 		fflush(r->out);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "failure.h"
 #include "thumb.h"
 
 typedef struct report report;
@@ -41,6 +42,7 @@ typedef struct report_file {
 	const char *const *outputs;
 	const thumb_result *res;  /* REPORT_OK only */
 	const char *cause;        /* REPORT_ERROR / REPORT_CANCELLED */
+	failure_kind kind;        /* REPORT_ERROR / REPORT_CANCELLED: why, as a type */
 	double ms;                /* time in the worker, last attempt */
 	int attempts;
 	int worker;               /* slot, -1 if never run */

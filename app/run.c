@@ -1,38 +1,46 @@
 /*
  * run.c — one imgpool run. See run.h.
  *
- * The parent never decodes a pixel: it walks (discover), hands one task per file to
- * the pool through a lazy feed (so the first thumbnail is made while a big tree is
- * still being walked), reports each result as it comes, and keeps only the tasks in
- * flight in memory (to name the file of a result the pool made itself: a crash, a
- * timeout, a cancel).
+ * The parent never decodes a pixel: the planner (plan.h) walks and decides, the
+ * feed hands one task per file to the pool (so the first thumbnail is made while a
+ * big tree is still being walked), and each result is published into the output
+ * folder (publish.h: the only writer beneath OUT, with the journal written ahead),
+ * remembered (plan_remember) and reported as it comes. Only the files in flight are
+ * kept in memory (inflight.h).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
-#include <xxhash.h>
 
+#include "clock.h"
 #include "discover.h"
+#include "inflight.h"
 #include "journal.h"
+#include "lock.h"
 #include "monitor.h"
+#include "outdir.h"
+#include "plan.h"
+#include "prune.h"
+#include "publish.h"
 #include "report.h"
 #include "run.h"
 #include "shard.h"
 #include "task.h"
+#include "thumb.h"
 #include "trace.h"
 
+#define MSG_LEN 4200    /* one message line: a cause naming a path or two */
+#define TRACE_ARGS 4096 /* the "args" of one trace event */
+
 /* ------------------------------------------------------------------------- */
-/* Signals: the handler only records and asks the pool to drain.               */
+/* Signals: the handler only records and asks the pool to drain (nginx's rule). */
 
 static volatile sig_atomic_t got_signal, signal_count;
 static pool *volatile the_pool;
@@ -46,6 +54,8 @@ static void on_signal(int sig)
 		pool_interrupt(p); /* async-signal-safe */
 }
 
+/* INT, TERM and HUP all mean "stop after the files running now": timeout(1),
+ * systemd and Slurm send TERM (or HUP) to the whole group. */
 static void install_signals(void)
 {
 	struct sigaction sa;
@@ -54,386 +64,74 @@ static void install_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL); /* a closed report pipe is an error, not death */
 }
 
-/* ------------------------------------------------------------------------- */
-/* The output folder: create it, lock it.                                      */
-
-/* mkdir -p */
-static int make_dirs(const char *path)
+/* Before anything is written: past RLIMIT_FSIZE a write (the journal's, the
+ * report's) must fail with EFBIG and be reported, not kill the run with SIGXFSZ. */
+static void ignore_file_size_signal(void)
 {
-	char *p = strdup(path);
-	if (!p)
-		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-			free(p);
-			return -1;
-		}
-		*s = '/';
-	}
-	int rc = mkdir(p, 0777) < 0 && errno != EEXIST ? -1 : 0;
-	free(p);
-	if (rc == 0) {
-		struct stat st;
-		if (stat(path, &st) < 0)
-			return -1;
-		if (!S_ISDIR(st.st_mode)) {
-			errno = ENOTDIR;
-			return -1;
-		}
-	}
-	return rc;
-}
-
-/*
- * Take the run lock: OUT/.imgpool/lock, flock()ed for the life of the process (the
- * kernel drops it if we die, so a crash never leaves a stale lock). Returns the fd,
- * -1 with a message for a folder we cannot use, -2 when another run holds it.
- */
-static int take_lock(const char *out_dir, const char *lock_name, char *msg, size_t len)
-{
-	char path[4096];
-	if (make_dirs(out_dir) < 0) {
-		snprintf(msg, len, "cannot create the output folder '%s': %s", out_dir,
-			 strerror(errno));
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/.imgpool", out_dir);
-	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-		snprintf(msg, len, "cannot write to the output folder '%s': %s", out_dir,
-			 strerror(errno));
-		return -1;
-	}
-	snprintf(path, sizeof path, "%s/.imgpool/%s", out_dir, lock_name);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-	if (fd < 0) {
-		snprintf(msg, len, "cannot write to the output folder '%s': %s", out_dir,
-			 strerror(errno));
-		return -1;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		char pid[32] = "";
-		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		pid[strcspn(pid, "\n")] = '\0';
-		snprintf(msg, len, "another imgpool run%s%s%s is writing to '%s'; try again "
-			 "when it has finished", *pid ? " (pid " : "", pid, *pid ? ")" : "",
-			 out_dir);
-		close(fd);
-		return -2;
-	}
-	char pid[32];
-	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-		snprintf(msg, len, "cannot write to the output folder '%s': %s", out_dir,
-			 strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* ------------------------------------------------------------------------- */
-/* Tasks in flight, by feed index                                              */
-
-#define INFLIGHT_BUCKETS 1024
-
-typedef struct inflight {
-	uint64_t index;
-	char *task;
-	size_t len;
-	struct inflight *next;
-	/* for the journal */
-	char *root, *rel;
-	uint64_t size, checksum;
-	int64_t mtime_ns;
-} inflight;
 
 typedef struct run_ctx {
 	const imgpool_options *o;
-	discover *d;
+	shard shard;
+	outdir *od;
+	run_lock *lock;
 	report *rep;
+	discover *d;
+	journal *j;
+	planner *plan;
+	publisher pb;
+	inflight *flight;
+	trace *tr;
 	run_counters c;
+	report_summary sum;
 	pool_buf buf;            /* the task being handed to the pool */
 	uint64_t produced;       /* tasks given to the pool so far = next feed index */
-	inflight *bucket[INFLIGHT_BUCKETS];
-	report_summary sum;
-	int out_of_memory;
-	trace *tr;
-	journal *j;              /* NULL: run without one (could not open) */
-	uint64_t fingerprint;    /* of the output settings */
-	uint64_t adopted;        /* outputs found up to date with no journal row */
-	uint64_t failed_earlier; /* skipped: failed before, unchanged since */
-	char *root_given, *root_real; /* cache: the real path of the last root seen */
-	char *out_real;          /* the output folder's real path */
-	char *last_dir;          /* the last output folder found to stay inside */
-	int walk_errors;         /* errors of the walk itself: no --prune then */
 	uint64_t pruned;
-	char last_cause[520];    /* the journal's cause for the last SKIP_FAILED */
-	shard shard;             /* this run's share; n == 0: everything */
 	int64_t min_free;        /* bytes; 0: no check */
 	char disk_msg[512];      /* set when the disk ran low: the run stops */
+	char shard_label[64];
+	char *report_path;
 } run_ctx;
 
-static void inflight_free(inflight *e)
+/* Files planned but passed over: up to date, or refused (one answer each). */
+static void on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
+		      const char *cause)
 {
-	if (e) {
-		free(e->task);
-		free(e->root);
-		free(e->rel);
-		free(e);
-	}
-}
-
-static int inflight_add(run_ctx *x, uint64_t index, const char *task, size_t len,
-			const char *root, const discover_item *it, uint64_t checksum)
-{
-	inflight *e = calloc(1, sizeof *e);
-	char *copy = e ? malloc(len) : NULL;
-	if (!copy) {
-		free(e);
-		return -1;
-	}
-	memcpy(copy, task, len);
-	*e = (inflight){index, copy, len, x->bucket[index % INFLIGHT_BUCKETS],
-			root ? strdup(root) : NULL, strdup(it->rel), it->size, checksum,
-			(int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec};
-	x->bucket[index % INFLIGHT_BUCKETS] = e;
-	return 0;
-}
-
-/* Unlink and return the entry for index (caller frees), or NULL. */
-static inflight *inflight_take(run_ctx *x, uint64_t index)
-{
-	for (inflight **pp = &x->bucket[index % INFLIGHT_BUCKETS]; *pp; pp = &(*pp)->next)
-		if ((*pp)->index == index) {
-			inflight *e = *pp;
-			*pp = e->next;
-			return e;
-		}
-	return NULL;
-}
-
-static inflight *inflight_peek(run_ctx *x, uint64_t index)
-{
-	for (inflight *e = x->bucket[index % INFLIGHT_BUCKETS]; e; e = e->next)
-		if (e->index == index)
-			return e;
-	return NULL;
-}
-
-/* The input path of a task in flight, for traces ("?" if unknown). */
-static const char *inflight_input(run_ctx *x, uint64_t index)
-{
-	inflight *e = inflight_peek(x, index);
-	const char *input, *outputs[THUMB_MAX_SIZES];
-	int n;
-	if (e && task_decode(e->task, e->len, &input, outputs, &n) == 0)
-		return input;
-	return "?";
-}
-
-static const char *base_of(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Feed: discovery streams straight into the pool                              */
-
-static void report_item(run_ctx *x, const discover_item *it, report_status st,
-			const char *cause)
-{
+	run_ctx *x = data;
 	report_file f = {
-		.status = st, .input = it->input, .noutputs = it->noutputs,
-		.outputs = it->outputs, .cause = cause, .worker = -1,
+		.status = how == PLAN_SKIPPED ? REPORT_SKIPPED : REPORT_ERROR, .kind = kind,
+		.input = it->input, .noutputs = it->noutputs, .outputs = it->outputs,
+		.cause = cause, .worker = -1,
 	};
+	atomic_fetch_add(&x->c.found, 1);
+	atomic_fetch_add(how == PLAN_SKIPPED ? &x->c.skipped : &x->c.failed, 1);
 	report_file_done(x->rep, &f);
 }
 
-/* The real path of the item's root folder (input minus rel), cached per root. */
-static const char *root_of(run_ctx *x, const discover_item *it)
-{
-	size_t in = strlen(it->input), rl = strlen(it->rel);
-	size_t n = in >= rl ? in - rl : 0;
-	while (n > 1 && it->input[n - 1] == '/')
-		n--;
-	char *given = n ? strndup(it->input, n) : strdup(".");
-	if (!given)
-		return NULL;
-	if (x->root_given && !strcmp(x->root_given, given)) {
-		free(given);
-		return x->root_real;
-	}
-	free(x->root_given);
-	free(x->root_real);
-	x->root_given = given;
-	x->root_real = realpath(given, NULL);
-	return x->root_real;
-}
-
-/* Does an output's folder lead outside the output folder (a symlink planted in the
- * output tree)? Returns a cause, or NULL when every output stays inside. The
- * nearest existing ancestor is resolved (the worker creates the rest); the last
- * folder checked is remembered, as files of one folder come together. */
-static const char *outputs_escape(run_ctx *x, const discover_item *it)
-{
-	static char why[600];
-	if (!x->out_real)
-		return NULL;
-	for (int i = 0; i < it->noutputs; i++) {
-		const char *slash = strrchr(it->outputs[i], '/');
-		if (!slash)
-			continue;
-		size_t dl = (size_t)(slash - it->outputs[i]);
-		if (x->last_dir && strlen(x->last_dir) == dl &&
-		    !strncmp(x->last_dir, it->outputs[i], dl))
-			continue;
-		char *dir = strndup(it->outputs[i], dl), *real = NULL;
-		while (dir && !(real = realpath(dir, NULL))) {
-			char *s = strrchr(dir, '/');
-			if (!s || s == dir)
-				break;
-			*s = '\0';
-		}
-		size_t n = strlen(x->out_real);
-		int inside = real && !strncmp(real, x->out_real, n) &&
-			     (real[n] == '/' || real[n] == '\0');
-		free(real);
-		free(dir);
-		if (!inside) {
-			snprintf(why, sizeof why, "its output %.400s would be written outside the "
-				 "output folder (through a symlink in it): refused", it->outputs[i]);
-			return why;
-		}
-		free(x->last_dir);
-		x->last_dir = strndup(it->outputs[i], dl);
-	}
-	return NULL;
-}
-
-/* XXH3 of a file's bytes (--checksum); 0 when it cannot be read. */
-static uint64_t file_checksum(const char *path)
-{
-	FILE *f = fopen(path, "rbe");
-	if (!f)
-		return 0;
-	XXH3_state_t *st = XXH3_createState();
-	XXH3_64bits_reset(st);
-	char buf[1 << 16];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		XXH3_64bits_update(st, buf, n);
-	uint64_t h = XXH3_64bits_digest(st);
-	XXH3_freeState(st);
-	fclose(f);
-	return h ? h : 1;
-}
-
-enum decision { DO_IT, SKIP_UPTODATE, SKIP_FAILED };
-
-/*
- * Redo, skip, or skip as failed earlier? The journal's row must match the file
- * (size, mtime, content with --checksum) and the settings fingerprint; outputs must
- * exist (discover says so: ITEM_UPTODATE). Outputs that are up to date with no row
- * at all are adopted (first run with a journal, or a lost one).
- */
-static enum decision decide(run_ctx *x, const discover_item *it, const char *root,
-			    uint64_t *checksum)
-{
-	if (!x->j || !root)
-		return it->state == ITEM_UPTODATE ? SKIP_UPTODATE : DO_IT;
-	if (x->o->force)
-		return DO_IT;
-	journal_row row;
-	journal_get(x->j, root, it->rel, &row);
-	int64_t mtime = (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
-	if (x->o->checksum)
-		*checksum = file_checksum(it->input);
-	int same_file = row.status != JOURNAL_NONE && row.size == it->size &&
-			row.mtime_ns == mtime && (!x->o->checksum || row.checksum == *checksum);
-	int same_settings = row.fingerprint == x->fingerprint;
-	if (same_file && same_settings && row.status == JOURNAL_FAILED && !x->o->retry_failed) {
-		snprintf(x->last_cause, sizeof x->last_cause, "%s", row.cause);
-		return SKIP_FAILED;
-	}
-	if (it->state != ITEM_UPTODATE)
-		return DO_IT;
-	if (row.status == JOURNAL_NONE) {
-		journal_put(x->j, root, it->rel, it->size, mtime, x->fingerprint, *checksum,
-			    JOURNAL_OK, NULL, it->outputs, it->noutputs, 0);
-		x->adopted++;
-		return SKIP_UPTODATE;
-	}
-	if (same_file && same_settings && row.status == JOURNAL_OK)
-		return SKIP_UPTODATE;
-	return DO_IT;
-}
-
-/* Is this file in this run's shard? Errors of a PATH itself (rel is the PATH) go
- * to every shard's report, so none of them loses sight of a missing folder. */
-static int ours(const run_ctx *x, const discover_item *it)
-{
-	if (!x->shard.n)
-		return 1;
-	if (it->state == ITEM_ERROR && it->noutputs == 0 && !strcmp(it->rel, it->input))
-		return 1;
-	return shard_of(it->rel, x->shard.n) == x->shard.k;
-}
-
-/* The pool asks for the next file to thumbnail; up-to-date and bad ones are
- * reported here and passed over. */
+/* The pool asks for the next file to thumbnail. */
 static int feed(void *data, pool_task *t)
 {
 	run_ctx *x = data;
-	discover_item it;
-	while (discover_next(x->d, &it)) {
-		if (!ours(x, &it))
-			continue;
+	plan_item item;
+	while (plan_next(x->plan, &item)) {
 		atomic_fetch_add(&x->c.found, 1);
-		if (it.state == ITEM_ERROR) {
-			if (!strcmp(it.rel, it.input)) /* a PATH itself is missing or unreadable */
-				x->walk_errors++;
+		task_desc td = {.index = x->produced, .n = item.it->noutputs, .input = item.it->input};
+		memcpy(td.formats, item.formats, sizeof td.formats);
+		if (task_encode(&x->buf, &td) < 0 || inflight_add(x->flight, x->produced, &item) < 0) {
+			report_file f = {.status = REPORT_ERROR, .kind = FAIL_ENVIRONMENT,
+					 .input = item.it->input, .noutputs = item.it->noutputs,
+					 .outputs = item.it->outputs, .cause = "out of memory",
+					 .worker = -1};
 			atomic_fetch_add(&x->c.failed, 1);
-			report_item(x, &it, REPORT_ERROR, it.error);
-			continue;
-		}
-		const char *root = root_of(x, &it);
-		uint64_t checksum = 0;
-		switch (decide(x, &it, root, &checksum)) {
-		case SKIP_UPTODATE:
-			atomic_fetch_add(&x->c.skipped, 1);
-			report_item(x, &it, REPORT_SKIPPED, NULL);
-			continue;
-		case SKIP_FAILED: {
-			char cause[700];
-			snprintf(cause, sizeof cause, "failed earlier, unchanged since: %s "
-						     "(--retry-failed tries again)", x->last_cause);
-			x->failed_earlier++;
-			atomic_fetch_add(&x->c.failed, 1);
-			report_item(x, &it, REPORT_ERROR, cause);
-			continue;
-		}
-		case DO_IT:
-			break;
-		}
-		const char *escape = outputs_escape(x, &it);
-		if (escape) {
-			atomic_fetch_add(&x->c.failed, 1);
-			report_item(x, &it, REPORT_ERROR, escape);
-			continue;
-		}
-		if (task_encode(&x->buf, it.input, it.outputs, it.noutputs) < 0 ||
-		    inflight_add(x, x->produced, x->buf.data, x->buf.len, root, &it, checksum) < 0) {
-			atomic_fetch_add(&x->c.failed, 1);
-			report_item(x, &it, REPORT_ERROR, "out of memory");
+			report_file_done(x->rep, &f);
 			continue;
 		}
 		x->produced++;
@@ -444,33 +142,50 @@ static int feed(void *data, pool_task *t)
 	return 0;
 }
 
-/* Remove the temp files a killed worker may have left for these outputs: a worker
- * cleans up after itself on every error, but not after SIGKILL. Temp names are
- * fixed (".<name>.imgpool-tmp", see thumb.c), so this is one unlink each. */
-static void remove_stale_temps(const char *const *outputs, int n)
+/* The temp file names of a task's outputs as made by worker pid. */
+static void temp_names(const inflight_file *f, int pid, char names[][TASK_TEMP_NAME_MAX])
 {
-	for (int i = 0; i < n; i++) {
-		const char *slash = strrchr(outputs[i], '/');
-		const char *base = slash ? slash + 1 : outputs[i];
-		int dirlen = slash ? (int)(slash - outputs[i]) : 0;
-		char tmp[4200];
-		int k = slash ? snprintf(tmp, sizeof tmp, "%.*s/.%s.imgpool-tmp", dirlen,
-					 outputs[i], base)
-			      : snprintf(tmp, sizeof tmp, ".%s.imgpool-tmp", base);
-		if (k > 0 && (size_t)k < sizeof tmp)
-			unlink(tmp);
-	}
+	for (int i = 0; i < f->n; i++)
+		task_temp_name(names[i], TASK_TEMP_NAME_MAX, f->index, i, pid);
 }
 
-/* The "args" members of a task's trace event (a static buffer: one at a time). */
-static const char *trace_args(const report_file *f)
+/* Remove the temp files an attempt by pid may have left (a worker removes its own
+ * on every error, but not when it is killed). */
+static void remove_temps(run_ctx *x, const inflight_file *f, int pid)
 {
-	static char buf[4096];
-	char *p;
-	size_t n;
+	char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
+	if (!f || pid <= 0)
+		return;
+	temp_names(f, pid, names);
+	for (int i = 0; i < f->n; i++)
+		outdir_tmp_remove(x->od, names[i]);
+}
+
+/* A successful result: move the outputs into place. 0, or -1 with cause. */
+static int publish_result(run_ctx *x, const inflight_file *f, int pid, char *cause, size_t len)
+{
+	char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
+	const char *temps[THUMB_MAX_SIZES];
+	temp_names(f, pid, names);
+	for (int i = 0; i < f->n; i++)
+		temps[i] = names[i];
+	publish_item pi = {
+		.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev, .in_ino = f->ino,
+		.n = f->n, .out_rel = (const char *const *)f->out_rel,
+		.display = (const char *const *)f->display, .temps = temps,
+	};
+	return publish_outputs(&x->pb, &pi, cause, len);
+}
+
+/* The "args" members of a task's trace event into buf. */
+static void trace_args(const report_file *f, char *buf, size_t len)
+{
+	char *p = NULL;
+	size_t n = 0;
 	FILE *m = open_memstream(&p, &n);
+	buf[0] = '\0';
 	if (!m)
-		return NULL;
+		return;
 	fputs("\"input\":", m);
 	report_json_string(m, f->input);
 	fputs(",\"outputs\":[", m);
@@ -481,13 +196,12 @@ static const char *trace_args(const report_file *f)
 	}
 	putc(']', m);
 	if (f->res) {
-		fprintf(m, ",\"in\":\"%dx%d\",\"bytes_in\":%llu", f->res->in_w, f->res->in_h,
-			(unsigned long long)f->res->in_bytes);
 		uint64_t out = 0;
 		for (int i = 0; i < f->res->nout; i++)
 			out += f->res->out[i].bytes;
-		fprintf(m, ",\"out\":\"%dx%d\",\"bytes_out\":%llu", f->res->out[0].w,
-			f->res->out[0].h, (unsigned long long)out);
+		fprintf(m, ",\"in\":\"%dx%d\",\"bytes_in\":%llu,\"out\":\"%dx%d\",\"bytes_out\":%llu",
+			f->res->in_w, f->res->in_h, (unsigned long long)f->res->in_bytes,
+			f->res->out[0].w, f->res->out[0].h, (unsigned long long)out);
 	}
 	if (f->cause) {
 		fputs(",\"cause\":", m);
@@ -495,98 +209,111 @@ static const char *trace_args(const report_file *f)
 	}
 	fprintf(m, ",\"attempts\":%d", f->attempts);
 	fclose(m);
-	snprintf(buf, sizeof buf, "%s", n < sizeof buf ? p : "\"truncated\":true");
+	snprintf(buf, len, "%s", n < len ? p : "\"truncated\":true");
 	free(p);
-	return buf;
 }
 
-/* One result from the pool: report it and count it. */
+/* What a pool status means for a file whose task did not return a result. */
+static failure_kind kind_of(const pool_result *r, const char **cause)
+{
+	failure_kind k;
+	switch (r->status) {
+	case POOL_ERROR:
+		task_error_decode(r->data, r->len, &k, cause);
+		return k;
+	case POOL_CRASHED:
+		*cause = r->len ? r->data : "its worker crashed";
+		return FAIL_CRASH;
+	case POOL_TIMEOUT:
+		*cause = r->len ? r->data : "timed out";
+		return FAIL_TIMEOUT;
+	default: /* POOL_CANCELLED */
+		*cause = "interrupted before it finished; the next run does it";
+		return FAIL_INTERRUPTED;
+	}
+}
+
+static void trace_result(run_ctx *x, const pool_result *r, const report_file *f)
+{
+	static const trace_status ts[] = {
+		[POOL_OK] = TRACE_OK, [POOL_ERROR] = TRACE_ERROR, [POOL_CRASHED] = TRACE_CRASHED,
+		[POOL_TIMEOUT] = TRACE_TIMEOUT, [POOL_CANCELLED] = TRACE_CANCELLED,
+	};
+	char args[TRACE_ARGS];
+	if (!x->tr || !r->start_ns)
+		return;
+	trace_args(f, args, sizeof args);
+	const char *slash = strrchr(f->input, '/');
+	trace_attempt(x->tr, r->worker, r->pid, r->start_ns, r->end_ns,
+		      slash ? slash + 1 : f->input,
+		      f->status == REPORT_ERROR && r->status == POOL_OK ? TRACE_ERROR
+									 : ts[r->status],
+		      args);
+}
+
+/* One result from the pool: publish, remember, report, count. */
 static void handle_result(run_ctx *x, const pool_result *r)
 {
-	inflight *e = inflight_take(x, r->index);
-	const char *input = "?", *outputs[THUMB_MAX_SIZES];
-	int n = 0;
-	if (!e || task_decode(e->task, e->len, &input, outputs, &n) < 0) {
-		input = "?";
-		n = 0;
-	}
-	report_file f = {
-		.input = input, .noutputs = n, .outputs = outputs, .attempts = r->attempts,
-		.worker = r->worker, .ms = r->end_ns > r->start_ns ? (r->end_ns - r->start_ns) / 1e6 : 0,
-	};
+	inflight_file *f = inflight_take(x->flight, r->index);
+	char cause[MSG_LEN];
 	thumb_result res;
-	switch (r->status) {
-	case POOL_OK:
+	if (!f)
+		return; /* not ours: cannot happen, the feed made every task */
+	report_file rf = {
+		.input = f->input, .noutputs = f->n, .outputs = (const char *const *)f->display,
+		.attempts = r->attempts, .worker = r->worker,
+		.ms = r->end_ns > r->start_ns ? (double)(r->end_ns - r->start_ns) / 1e6 : 0,
+	};
+	if (r->status == POOL_OK) {
+		rf.status = REPORT_OK;
+		rf.res = &res;
 		if (task_result_decode(r->data, r->len, &res) < 0) {
-			f.status = REPORT_ERROR;
-			f.cause = "internal error: malformed result from a worker";
-			break;
+			snprintf(cause, sizeof cause, "internal error: malformed result from a worker");
+			rf.kind = FAIL_CRASH;
+		} else if (publish_result(x, f, r->pid, cause, sizeof cause) < 0) {
+			rf.kind = FAIL_OUTPUT;
 		}
-		f.status = REPORT_OK;
-		f.res = &res;
-		break;
-	case POOL_CANCELLED:
-		f.status = REPORT_CANCELLED;
-		f.cause = r->data;
-		remove_stale_temps(outputs, n);
-		break;
-	default: /* POOL_ERROR, POOL_CRASHED, POOL_TIMEOUT */
-		f.status = REPORT_ERROR;
-		f.cause = r->data && r->len ? r->data : "unknown error";
-		if (r->status != POOL_ERROR)
-			remove_stale_temps(outputs, n);
-		break;
+		if (rf.kind != FAIL_NONE) {
+			rf.status = REPORT_ERROR;
+			rf.cause = cause;
+			rf.res = NULL;
+		}
+	} else {
+		rf.kind = kind_of(r, &rf.cause);
+		rf.status = rf.kind == FAIL_INTERRUPTED ? REPORT_CANCELLED : REPORT_ERROR;
 	}
+	remove_temps(x, f, r->pid); /* what publishing did not take */
 	if (r->status == POOL_OK || r->status == POOL_ERROR)
-		x->sum.task_s += f.ms / 1e3;
-	/* A failure of the output side (disk full, a folder we cannot write) says
-	 * nothing about the input: not remembered as "failed earlier". */
-	int output_side = f.status == REPORT_ERROR && f.cause &&
-			  (!strncmp(f.cause, "cannot write ", 13) ||
-			   !strncmp(f.cause, "cannot create ", 14) ||
-			   !strncmp(f.cause, "cannot rename ", 14));
-	if (x->j && e && e->root && !output_side &&
-	    (f.status == REPORT_OK || f.status == REPORT_ERROR))
-		journal_put(x->j, e->root, e->rel, e->size, e->mtime_ns, x->fingerprint, e->checksum,
-			    f.status == REPORT_OK ? JOURNAL_OK : JOURNAL_FAILED, f.cause, outputs, n,
-			    f.ms);
-	if (f.status == REPORT_OK) {
+		x->sum.task_s += rf.ms / 1e3;
+	plan_outcome po = {
+		.root = f->root, .rel = f->rel, .size = f->size, .mtime_ns = f->mtime_ns,
+		.checksum = rf.res ? res.in_checksum : f->checksum, .kind = rf.kind,
+		.cause = rf.cause, .ms = rf.ms, .attempts = r->attempts,
+	};
+	plan_remember(x->plan, &po);
+	if (rf.status == REPORT_OK) {
 		atomic_fetch_add(&x->c.done, 1);
 		x->sum.bytes_in += res.in_bytes;
 		for (int i = 0; i < res.nout; i++)
 			x->sum.bytes_out += res.out[i].bytes;
-	} else if (f.status == REPORT_ERROR) {
+	} else if (rf.status == REPORT_ERROR) {
 		atomic_fetch_add(&x->c.failed, 1);
 	} else {
 		x->sum.cancelled++;
 	}
-	report_file_done(x->rep, &f);
-	if (x->tr && r->start_ns) {
-		static const trace_status ts[] = {
-			[POOL_OK] = TRACE_OK, [POOL_ERROR] = TRACE_ERROR,
-			[POOL_CRASHED] = TRACE_CRASHED, [POOL_TIMEOUT] = TRACE_TIMEOUT,
-			[POOL_CANCELLED] = TRACE_CANCELLED,
-		};
-		trace_attempt(x->tr, r->worker, r->pid, r->start_ns, r->end_ns, base_of(input),
-			      ts[r->status], trace_args(&f));
-	}
-	inflight_free(e);
+	report_file_done(x->rep, &rf);
+	trace_result(x, r, &rf);
+	inflight_file_free(f);
 }
 
-/* Pool events: deaths, respawns and retried attempts, for the trace. */
+/* Pool events: deaths, respawns and retried attempts, for the trace; a dead
+ * attempt's temp files are removed before the retry runs. */
 static void on_pool_event(const pool_event *ev, void *data)
 {
 	run_ctx *x = data;
-	if (ev->kind == POOL_EV_RETRY) {
-		/* The dead attempt may have left a temp file; the retry is not running yet
-		 * (the event comes before it is queued again), so nothing else writes these
-		 * names now. */
-		inflight *e = inflight_peek(x, ev->index);
-		const char *input, *outputs[THUMB_MAX_SIZES];
-		int n;
-		if (e && task_decode(e->task, e->len, &input, outputs, &n) == 0)
-			remove_stale_temps(outputs, n);
-	}
+	inflight_file *f = ev->kind == POOL_EV_RETRY ? inflight_get(x->flight, ev->index) : NULL;
+	if (f)
+		remove_temps(x, f, ev->pid);
 	if (!x->tr)
 		return;
 	switch (ev->kind) {
@@ -598,10 +325,11 @@ static void on_pool_event(const pool_event *ev, void *data)
 			      ev->recycled ? "worker recycled" : "worker died", ev->cause);
 		break;
 	case POOL_EV_RETRY: {
-		const char *input = inflight_input(x, ev->index);
-		char args[600];
+		const char *input = f ? f->input : "?", *slash = strrchr(input, '/');
+		char args[64];
 		snprintf(args, sizeof args, "\"attempt\":%d", ev->attempt);
-		trace_attempt(x->tr, ev->worker, ev->pid, ev->start_ns, ev->end_ns, base_of(input),
+		trace_attempt(x->tr, ev->worker, ev->pid, ev->start_ns, ev->end_ns,
+			      slash ? slash + 1 : input,
 			      ev->status == POOL_TIMEOUT ? TRACE_TIMEOUT : TRACE_CRASHED, args);
 		trace_instant(x->tr, ev->worker, ev->at_ns, "retry", ev->cause);
 		break;
@@ -613,7 +341,7 @@ static void on_pool_event(const pool_event *ev, void *data)
 static void check_disk(run_ctx *x, pool *p)
 {
 	struct statvfs vfs;
-	if (!x->min_free || x->disk_msg[0] || statvfs(x->o->out_dir, &vfs) < 0)
+	if (!x->min_free || x->disk_msg[0] || fstatvfs(outdir_fd(x->od), &vfs) < 0)
 		return;
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail >= (uint64_t)x->min_free)
@@ -627,13 +355,20 @@ static void check_disk(run_ctx *x, pool *p)
 	pool_interrupt(p);
 }
 
-/* ------------------------------------------------------------------------- */
-
-static double now_s(void)
+/* --min-free: as given, or the default of 1 GiB or 2 % of the filesystem, the
+ * smaller. */
+static int64_t min_free_bytes(const imgpool_options *o, int fd)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	struct statvfs vfs;
+	int have = fstatvfs(fd, &vfs) == 0;
+	double total = have ? (double)vfs.f_blocks * vfs.f_frsize : 0;
+	if (o->min_free_set)
+		return o->min_free_pct > 0 ? (have ? (int64_t)(total * o->min_free_pct / 100) : 0)
+					   : (int64_t)o->min_free;
+	if (!have)
+		return 0;
+	int64_t two_pct = (int64_t)(total * 0.02);
+	return two_pct < ((int64_t)1 << 30) ? two_pct : (int64_t)1 << 30;
 }
 
 static double cpu_seconds(void)
@@ -643,53 +378,25 @@ static double cpu_seconds(void)
 	getrusage(RUSAGE_CHILDREN, &kids);
 	return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec +
 			kids.ru_stime.tv_sec) +
-	       (self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
-		kids.ru_stime.tv_usec) / 1e6;
+	       (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec +
+			kids.ru_stime.tv_usec) / 1e6;
 }
 
-/* --prune: one journal row whose input may be gone. Returns 1 to drop the row. */
-static int prune_one(void *data, const char *root, const char *rel, const char *outputs)
+/* ------------------------------------------------------------------------- */
+/* --prune                                                                    */
+
+static void on_pruned(void *data, const char *output, const char *input, int dry_run)
 {
 	run_ctx *x = data;
-	char input[8400];
-	struct stat st;
-	snprintf(input, sizeof input, "%s/%s", root, rel);
-	if (lstat(input, &st) == 0 || errno != ENOENT)
-		return 0; /* still there (or we cannot tell): keep its outputs */
-	for (const char *p = outputs; *p;) {
-		size_t n = strcspn(p, "\n");
-		char *out = strndup(p, n);
-		p += n + (p[n] == '\n');
-		if (!out)
-			continue;
-		/* Only regular files the journal says we made; never follow a link. */
-		if (lstat(out, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (!x->o->dry_run && unlink(out) == 0) {
-				/* and the folders it leaves empty, up to the output folder */
-				char *dir = strdup(out);
-				size_t top = strlen(x->o->out_dir);
-				for (char *slash; dir && (slash = strrchr(dir, '/')) &&
-						  (size_t)(slash - dir) > top;) {
-					*slash = '\0';
-					if (rmdir(dir) < 0)
-						break;
-				}
-				free(dir);
-			}
-			report_pruned(x->rep, out, input, x->o->dry_run);
-			x->pruned++;
-		}
-		free(out);
-	}
-	return !x->o->dry_run;
+	report_pruned(x->rep, output, input, dry_run);
 }
 
 /* --prune after a whole walk: the outputs of recorded inputs that are gone. */
 static void prune(run_ctx *x)
 {
-	if (x->walk_errors) {
+	if (plan_walk_errors(x->plan)) {
 		fprintf(stderr, "imgpool: --prune skipped: %d input path(s) could not be walked, "
-				"so missing files may only be unreachable\n", x->walk_errors);
+				"so missing files may only be unreachable\n", plan_walk_errors(x->plan));
 		return;
 	}
 	const char **roots = calloc((size_t)x->o->npaths, sizeof *roots);
@@ -702,47 +409,34 @@ static void prune(run_ctx *x)
 				roots[n++] = r;
 		}
 	}
-	journal_each(x->j, roots, n, prune_one, x);
+	prune_config pc = {&x->pb, roots, n, x->o->dry_run, on_pruned, x};
+	int64_t k = prune_gone(&pc);
+	if (k < 0)
+		fprintf(stderr, "imgpool: --prune: %s\n", journal_error(x->j));
+	else
+		x->pruned = (uint64_t)k;
 	for (int i = 0; i < n; i++)
 		free((char *)roots[i]);
 	free(roots);
 }
 
 /* --dry-run: walk and plan, list, change nothing. */
-static int dry_run(run_ctx *x)
+static void dry_run(run_ctx *x)
 {
-	discover_item it;
-	while (discover_next(x->d, &it)) {
-		if (!ours(x, &it))
-			continue;
-		if (it.state == ITEM_ERROR) {
-			if (!strcmp(it.rel, it.input))
-				x->walk_errors++;
-			x->sum.failed++;
-			report_item(x, &it, REPORT_ERROR, it.error);
-			continue;
-		}
-		uint64_t checksum = 0;
-		enum decision d = decide(x, &it, root_of(x, &it), &checksum);
-		if (d == SKIP_UPTODATE) {
-			x->sum.skipped++;
-			report_item(x, &it, REPORT_SKIPPED, NULL);
-		} else if (d == SKIP_FAILED) {
-			x->sum.failed++;
-			report_item(x, &it, REPORT_ERROR, x->last_cause);
-		} else {
-			x->sum.planned++;
-			report_item(x, &it, REPORT_PLANNED, NULL);
-		}
+	plan_item item;
+	while (plan_next(x->plan, &item)) {
+		report_file f = {.status = REPORT_PLANNED, .input = item.it->input,
+				 .noutputs = item.it->noutputs, .outputs = item.it->outputs,
+				 .worker = -1};
+		x->sum.planned++;
+		report_file_done(x->rep, &f);
 	}
 	if (x->o->prune && x->j)
 		prune(x);
-	x->sum.pruned = x->pruned;
-	x->sum.dry_run = 1;
-	x->sum.exit_code = x->sum.failed ? EXIT_SOME_FAILED : EXIT_ALL_DONE;
-	report_summary_print(x->rep, &x->sum);
-	return x->sum.exit_code;
 }
+
+/* ------------------------------------------------------------------------- */
+/* Setting up and tearing down                                                */
 
 /* A --report path with {shard} replaced by "K-of-N" (or "all"); malloc'd. */
 static char *expand_shard(const char *path, const char *name)
@@ -763,234 +457,301 @@ static char *expand_shard(const char *path, const char *name)
 	return out;
 }
 
-static task_config worker_config; /* in the parent's memory before fork: workers see it */
-
-int run_imgpool(const imgpool_options *o)
+static void warn_line(void *data, const char *line)
 {
-	double t0 = now_s();
-	char msg[4200];
-	int lock_fd = -1;
-	shard sh;
-	if (shard_resolve(o->shard_arg, o->shard_count, &sh, msg, sizeof msg) < 0) {
-		fprintf(stderr, "imgpool: %s\n", msg);
-		return EXIT_USAGE;
+	(void)data;
+	fprintf(stderr, "%s\n", line);
+}
+
+/* Is there a journal file of this folder other than `own`? */
+static int other_journals(outdir *od, const char *own)
+{
+	char **names = outdir_private_list(od, "journal", ".sqlite");
+	int found = 0;
+	for (char **p = names; p && *p; p++)
+		found |= strcmp(*p, own) != 0;
+	outdir_names_free(names);
+	return found;
+}
+
+/* Open the journal (per shard, so array tasks never share an SQLite file), and
+ * decide whether it was lost (then regular files at planned outputs may be adopted:
+ * they were most likely imgpool's). */
+static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, int *lost)
+{
+	const imgpool_options *o = x->o;
+	char settings_text[1200], jname[96], warn[MSG_LEN], err[MSG_LEN];
+	*fingerprint = journal_fingerprint(&o->settings, o->name_template, settings_text,
+					   sizeof settings_text);
+	*lost = 0;
+	if (o->no_journal || outdir_private_fd(x->od) < 0)
+		return 0;
+	snprintf(jname, sizeof jname, x->shard.n ? "journal-%s.sqlite" : "journal.sqlite", shname);
+	int fd = outdir_private_open(x->od, jname, O_RDONLY);
+	int existed = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	x->j = journal_open(x->od, jname, settings_text, o->dry_run, warn, sizeof warn, err,
+			    sizeof err);
+	if (warn[0]) {
+		fprintf(stderr, "%s\n", warn);
+		*lost = 1;
 	}
-	char shname[64], lock_name[80], shard_label[64] = "";
-	shard_name(&sh, shname, sizeof shname);
-	/* Array tasks on one (shared) output folder each hold their own lock. */
-	snprintf(lock_name, sizeof lock_name, sh.n ? "lock-%s" : "lock", shname);
-	if (sh.n)
-		snprintf(shard_label, sizeof shard_label, "%d/%d", sh.k, sh.n);
-	char *report_path = o->report_path ? expand_shard(o->report_path, shname) : NULL;
+	if (!existed && outdir_had_private(x->od) && !other_journals(x->od, jname))
+		*lost = 1;
+	if (!x->j && err[0])
+		fprintf(stderr, "imgpool: warning: %s; going on without a journal (nothing "
+				"imgpool did not make in this run will be replaced)\n", err);
+	return 0;
+}
+
+/* Everything before the pool: output folder, lock, report, walk, journal, planner.
+ * Returns -1 with x->sum.exit_code set when the run cannot go on. */
+static int setup(run_ctx *x)
+{
+	const imgpool_options *o = x->o;
+	char msg[MSG_LEN], warn[MSG_LEN], shname[64];
+	if (shard_resolve(o->shard_arg, o->shard_count, &x->shard, msg, sizeof msg) < 0) {
+		fprintf(stderr, "imgpool: %s\n", msg);
+		return x->sum.exit_code = EXIT_USAGE, -1;
+	}
+	shard_name(&x->shard, shname, sizeof shname);
+	if (x->shard.n)
+		snprintf(x->shard_label, sizeof x->shard_label, "%d/%d", x->shard.k, x->shard.n);
+	x->sum.shard = x->shard_label;
+	x->report_path = o->report_path ? expand_shard(o->report_path, shname) : NULL;
+	if (!(x->od = outdir_open(o->out_dir, !o->dry_run, msg, sizeof msg))) {
+		fprintf(stderr, "imgpool: %s\n", msg);
+		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+	}
 	if (!o->dry_run) {
-		lock_fd = take_lock(o->out_dir, lock_name, msg, sizeof msg);
-		if (lock_fd < 0) {
+		int rc = lock_take(x->od, &x->shard, &x->lock, msg, sizeof msg, warn, sizeof warn);
+		if (rc != LOCK_TAKEN) {
 			fprintf(stderr, "imgpool: %s\n", msg);
-			free(report_path);
-			return lock_fd == -2 ? EXIT_LOCKED : EXIT_SOME_FAILED;
+			return x->sum.exit_code = rc == LOCK_BUSY ? EXIT_LOCKED : EXIT_SOME_FAILED, -1;
 		}
+		if (warn[0])
+			fprintf(stderr, "%s\n", warn);
 	}
-	static run_ctx x; /* large (the in-flight table); one per process */
-	memset(&x, 0, sizeof x);
-	x.o = o;
-	x.shard = sh;
-	x.sum.shard = shard_label;
-	x.rep = report_open(stdout, stderr, o->quiet, o->verbose, report_path, msg,
-			    sizeof msg);
-	if (!x.rep) {
+	if (!(x->rep = report_open(stdout, stderr, o->quiet, o->verbose, x->report_path, msg,
+				   sizeof msg))) {
 		fprintf(stderr, "imgpool: %s\n", msg);
-		free(report_path);
-		return EXIT_USAGE;
+		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
 	discover_config dc = {
 		.paths = o->paths, .npaths = o->npaths, .recursive = o->recursive,
 		.includes = o->includes, .nincludes = o->nincludes, .excludes = o->excludes,
 		.nexcludes = o->nexcludes, .out_dir = o->out_dir,
-		.name_template = o->name_template, .settings = &o->settings, .force = o->force,
+		.name_template = o->name_template, .settings = &o->settings,
 	};
 	char *derr = NULL;
-	x.d = discover_open(&dc, &derr);
-	if (!x.d) {
+	if (!(x->d = discover_open(&dc, &derr))) {
 		fprintf(stderr, "imgpool: %s\n", derr ? derr : "cannot start");
 		free(derr);
-		report_close(x.rep);
-		free(report_path);
-		return EXIT_USAGE;
+		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
-	x.out_real = realpath(o->out_dir, NULL);
-	/* The journal: per shard, so array tasks never share an SQLite file. */
-	char settings_text[1200], jname[96], jwarn[4400], jerr[4400];
-	x.fingerprint = journal_fingerprint(&o->settings, o->name_template, settings_text,
-					    sizeof settings_text);
-	snprintf(jname, sizeof jname, sh.n ? "journal-%s.sqlite" : "journal.sqlite", shname);
-	jwarn[0] = jerr[0] = '\0';
-	x.j = o->no_journal ? NULL
-			    : journal_open(o->out_dir, jname, settings_text, o->dry_run, jwarn,
-					   sizeof jwarn, jerr, sizeof jerr);
-	if (jwarn[0])
-		fprintf(stderr, "%s\n", jwarn);
-	if (!x.j && jerr[0])
-		fprintf(stderr, "imgpool: warning: %s; going on without a journal (up to date "
-				"by modification times only)\n", jerr);
-	if (o->dry_run) {
-		int rc = dry_run(&x);
-		journal_close(x.j, 0, 0, 0, 0, 0);
-		discover_close(x.d);
-		report_close(x.rep);
-		free(x.root_given);
-		free(x.root_real);
-		free(x.out_real);
-		free(x.last_dir);
-		free(report_path);
-		return rc;
+	uint64_t fingerprint;
+	int lost;
+	open_journal(x, shname, &fingerprint, &lost);
+	x->pb = (publisher){x->od, x->j, o->overwrite, x->d};
+	char versions[128];
+	snprintf(versions, sizeof versions, "imgpool %s %s", IMGPOOL_VERSION, thumb_vips_version());
+	planner_config pc = {
+		.d = x->d, .od = x->od, .j = x->j, .settings = &o->settings,
+		.fingerprint = fingerprint,
+		.limits = journal_limits(o->timeout, o->settings.max_pixels, versions),
+		.shard = x->shard, .force = o->force, .overwrite = o->overwrite,
+		.checksum = o->checksum, .retry_failed = o->retry_failed, .adopt_foreign = lost,
+		.on_passed = on_passed, .data = x,
+	};
+	if (!(x->plan = planner_new(&pc)) || !(x->flight = inflight_new())) {
+		fprintf(stderr, "imgpool: out of memory\n");
+		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
-
-	if (o->trace_path || o->timeline_path) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int jobs0 = o->jobs ? o->jobs : shard_cpus();
-		x.tr = trace_open(o->trace_path, o->timeline_path,
-				  (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec -
-					  (int64_t)((now_s() - t0) * 1e9),
-				  jobs0, msg, sizeof msg);
-		if (!x.tr) {
-			fprintf(stderr, "imgpool: %s\n", msg);
-			discover_close(x.d);
-			report_close(x.rep);
-			free(report_path);
-			return EXIT_USAGE;
+	if (!o->dry_run) {
+		publish_recover(&x->pb, warn_line, NULL);
+		char tmp[96];
+		snprintf(tmp, sizeof tmp, "tmp-%s", shname);
+		if (outdir_tmp_setup(x->od, tmp) < 0) {
+			fprintf(stderr, "imgpool: cannot make a temp folder in '%s/" OUTDIR_PRIVATE
+					"': %s\n", o->out_dir, outdir_strerror(errno));
+			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}
 	}
-	/* --min-free: the default is 1 GiB or 2 % of the filesystem, the smaller. */
-	struct statvfs vfs;
-	if (o->min_free_set)
-		x.min_free = o->min_free_pct > 0 && statvfs(o->out_dir, &vfs) == 0
-				     ? (int64_t)((double)vfs.f_blocks * vfs.f_frsize * o->min_free_pct / 100)
-				     : (int64_t)o->min_free;
-	else if (statvfs(o->out_dir, &vfs) == 0) {
-		int64_t two_pct = (int64_t)((double)vfs.f_blocks * vfs.f_frsize * 0.02);
-		x.min_free = two_pct < ((int64_t)1 << 30) ? two_pct : (int64_t)1 << 30;
-	}
+	return 0;
+}
 
+/* The one cleanup path: whatever setup() and the run opened, in reverse. */
+static void teardown(run_ctx *x)
+{
+	journal_close(x->j, x->sum.done, x->sum.failed, x->sum.skipped, x->sum.wall_s,
+		      x->sum.interrupted);
+	planner_free(x->plan);
+	inflight_free(x->flight);
+	discover_close(x->d);
+	if (x->od)
+		outdir_tmp_cleanup(x->od);
+	lock_release(x->lock);
+	outdir_close(x->od);
+	pool_buf_release(&x->buf);
+	free(x->report_path);
+}
+
+static task_config worker_config; /* in the parent's memory before fork: workers see it */
+
+/* Start the pool, stream every file through it, collect. Returns 1 when the pool
+ * broke (its error said on stderr). */
+static int run_pool(run_ctx *x, double t0)
+{
+	const imgpool_options *o = x->o;
+	char msg[MSG_LEN];
 	int cpus = shard_cpus(); /* what the scheduler gave this task, not the node */
 	int jobs = o->jobs ? o->jobs : cpus;
+	if (o->trace_path || o->timeline_path) {
+		x->tr = trace_open(o->trace_path, o->timeline_path,
+				   clock_now_ns() - (int64_t)((clock_now_s() - t0) * 1e9), jobs, msg,
+				   sizeof msg);
+		if (!x->tr) {
+			fprintf(stderr, "imgpool: %s\n", msg);
+			x->sum.exit_code = EXIT_USAGE;
+			return -1;
+		}
+	}
+	x->min_free = min_free_bytes(o, outdir_fd(x->od));
 	worker_config.settings = o->settings;
 	worker_config.vips_threads = cpus / jobs > 1 ? cpus / jobs : 1;
+	file_ident tid = outdir_tmp_ident(x->od);
+	snprintf(worker_config.tmp_path, sizeof worker_config.tmp_path, "%s",
+		 outdir_tmp_path(x->od));
+	worker_config.tmp_dev = tid.dev;
+	worker_config.tmp_ino = tid.ino;
 	pool_options po = {
 		.workers = jobs, .init = task_worker_init, .init_arg = &worker_config,
 		.fini = task_worker_fini, .timeout = o->timeout,
 		.retries = o->retries ? o->retries : -1, .prefetch = 1,
-		.max_worker_rss = o->max_worker_rss, .on_event = on_pool_event, .event_data = &x,
+		.max_worker_rss = o->max_worker_rss, .on_event = on_pool_event, .event_data = x,
 	};
 	char *perr = NULL;
 	pool *p = pool_create(&po, &perr);
 	if (!p) {
 		fprintf(stderr, "imgpool: cannot start the workers: %s\n", perr ? perr : "?");
 		free(perr);
-		discover_close(x.d);
-		report_close(x.rep);
-		free(report_path);
-		return EXIT_SOME_FAILED;
+		x->sum.exit_code = EXIT_SOME_FAILED;
+		return -1;
 	}
 	the_pool = p;
 	install_signals();
-
 	progress_mode mode = o->progress;
 	if (mode == PROGRESS_AUTO)
 		mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
-	monitor *mon = monitor_start(mode, o->progress_interval, p, &x.c, x.rep, x.tr);
-	check_disk(&x, p);
-
-	pool_iter *it = pool_imap_unordered(p, task_thumbnail, feed, &x, 1);
-	int broken = 0, terminated = 0;
-	if (!it) {
-		broken = 1;
-	} else {
-		pool_result r;
-		int k;
-		while ((k = pool_iter_next_timed(it, &r, 0.25)) != 0) {
-			if (k == 1) {
-				handle_result(&x, &r);
-				pool_result_release(&r);
-				check_disk(&x, p);
-			} else if (k < 0) {
-				broken = 1;
-				break;
-			}
-			if (signal_count >= 2 && !terminated) {
-				pool_terminate(p); /* a second Ctrl-C: stop now */
-				terminated = 1;
-			}
+	monitor *mon = monitor_start(mode, o->progress_interval, p, &x->c, x->rep, x->tr);
+	check_disk(x, p);
+	pool_iter *it = pool_imap_unordered(p, task_thumbnail, feed, x, 1);
+	int broken = !it, terminated = 0;
+	pool_result r;
+	for (int k; it && (k = pool_iter_next_timed(it, &r, 0.25)) != 0;) {
+		if (k < 0) {
+			broken = 1;
+			break;
 		}
-		pool_iter_free(it);
+		if (k == 1) {
+			handle_result(x, &r);
+			pool_result_release(&r);
+			check_disk(x, p);
+		}
+		if (signal_count >= 2 && !terminated) {
+			pool_terminate(p); /* a second Ctrl-C: stop now */
+			terminated = 1;
+		}
 	}
+	pool_iter_free(it);
 	if (broken)
 		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
 	pool_close(p);
-	if (!terminated && !broken)
-		pool_join(p);
+	if (!terminated && !broken && pool_join(p) < 0) {
+		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
+		broken = 1;
+	}
 	monitor_sample ms = {0};
 	monitor_stop(mon, &ms);
 	pool_stats ps;
 	pool_stats_get(p, &ps);
-	x.sum.recycled = ps.recycled;
-	x.sum.crashed = ps.crashed;
+	x->sum.recycled = ps.recycled;
+	x->sum.crashed = ps.crashed;
 	the_pool = NULL;
 	pool_destroy(p);
-	/* Whatever was never handed to the pool (interrupted) is neither done nor failed. */
-	for (int b = 0; b < INFLIGHT_BUCKETS; b++)
-		for (inflight *e = x.bucket[b], *n; e; e = n) {
-			n = e->next;
-			inflight_free(e);
-		}
-	if (o->prune && x.j && !got_signal && !broken && !x.disk_msg[0])
-		prune(&x);
-	x.sum.done = atomic_load(&x.c.done);
-	x.sum.failed = atomic_load(&x.c.failed);
-	x.sum.skipped = atomic_load(&x.c.skipped);
-	x.sum.wall_s = now_s() - t0;
-	x.sum.cpu_s = cpu_seconds();
-	x.sum.workers = jobs;
-	x.sum.interrupted = got_signal;
-	x.sum.rss_peak = ms.rss_peak;
-	x.sum.cores = ms.cores ? ms.cores : cpus;
-	x.sum.stop_reason = x.disk_msg[0] ? x.disk_msg : NULL;
-	x.sum.exit_code = got_signal ? 128 + got_signal
-			  : x.disk_msg[0] ? EXIT_SOME_FAILED
-			  : x.sum.failed || broken ? EXIT_SOME_FAILED
-						   : EXIT_ALL_DONE;
-	x.sum.adopted = x.adopted;
-	x.sum.failed_earlier = x.failed_earlier;
-	x.sum.pruned = x.pruned;
-	report_summary_print(x.rep, &x.sum);
-	journal_close(x.j, x.sum.done, x.sum.failed, x.sum.skipped, x.sum.wall_s, got_signal);
-	free(x.root_given);
-	free(x.root_real);
-	free(x.out_real);
-	free(x.last_dir);
-	if (x.tr) {
+	x->sum.workers = jobs;
+	x->sum.rss_peak = ms.rss_peak;
+	x->sum.cores = ms.cores ? ms.cores : cpus;
+	return broken;
+}
+
+/* Write the trace and the summary; fix the exit code before it is printed. */
+static void finish(run_ctx *x, double t0, int broken)
+{
+	char msg[MSG_LEN];
+	x->sum.done = atomic_load(&x->c.done);
+	x->sum.failed = atomic_load(&x->c.failed);
+	x->sum.skipped = atomic_load(&x->c.skipped);
+	x->sum.wall_s = clock_now_s() - t0;
+	x->sum.cpu_s = cpu_seconds();
+	x->sum.interrupted = got_signal;
+	x->sum.stop_reason = x->disk_msg[0] ? x->disk_msg : NULL;
+	x->sum.adopted = plan_adopted(x->plan);
+	x->sum.failed_earlier = plan_failed_earlier(x->plan);
+	x->sum.pruned = x->pruned;
+	int trouble = 0;
+	if (x->tr) {
 		char title[300];
 		snprintf(title, sizeof title, "imgpool: %llu files on %d workers",
-			 (unsigned long long)(x.sum.done + x.sum.failed), jobs);
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (trace_close(x.tr, (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec, title, msg,
-				sizeof msg) < 0) {
+			 (unsigned long long)(x->sum.done + x->sum.failed), x->sum.workers);
+		if (trace_close(x->tr, clock_now_ns(), title, msg, sizeof msg) < 0) {
 			fprintf(stderr, "imgpool: %s\n", msg);
-			if (x.sum.exit_code == EXIT_ALL_DONE)
-				x.sum.exit_code = EXIT_SOME_FAILED;
+			trouble = 1;
 		}
+		x->tr = NULL;
 	}
-	if (report_close(x.rep) < 0) {
-		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", report_path,
+	/* A broken pool, or files left unfinished without a stop, never look like a
+	 * finished batch. */
+	x->sum.exit_code = got_signal ? 128 + got_signal
+			   : x->sum.failed || broken || trouble || x->disk_msg[0] ||
+					   x->sum.cancelled
+				   ? EXIT_SOME_FAILED
+				   : EXIT_ALL_DONE;
+	report_summary_print(x->rep, &x->sum);
+	if (report_close(x->rep) < 0) {
+		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", x->report_path,
 			strerror(errno));
-		if (x.sum.exit_code == EXIT_ALL_DONE)
-			x.sum.exit_code = EXIT_SOME_FAILED;
+		if (x->sum.exit_code == EXIT_ALL_DONE)
+			x->sum.exit_code = EXIT_SOME_FAILED;
 	}
-	discover_close(x.d);
-	pool_buf_release(&x.buf);
-	free(report_path);
-	if (lock_fd >= 0)
-		close(lock_fd);
+	x->rep = NULL;
+}
+
+int run_imgpool(const imgpool_options *o)
+{
+	double t0 = clock_now_s();
+	static run_ctx x; /* one per process */
+	memset(&x, 0, sizeof x);
+	x.o = o;
+	int broken = 0;
+	ignore_file_size_signal();
+	if (setup(&x) == 0) {
+		if (o->dry_run) {
+			dry_run(&x);
+			x.sum.dry_run = 1;
+		} else if ((broken = run_pool(&x, t0)) < 0) {
+			int rc = x.sum.exit_code;
+			report_close(x.rep);
+			teardown(&x);
+			return rc;
+		} else if (o->prune && x.j && !got_signal && !broken && !x.disk_msg[0]) {
+			prune(&x);
+		}
+		finish(&x, t0, broken);
+	} else if (x.rep) {
+		report_close(x.rep);
+	}
+	teardown(&x);
 	return x.sum.exit_code;
 }

@@ -5,6 +5,7 @@
  * the parent must not pull in libvips.
  */
 #include <stddef.h>
+#include <string.h>
 #include <strings.h>
 
 #include "settings.h"
@@ -48,4 +49,28 @@ const char *thumb_output_ext(thumb_format f, const char *in_ext)
 		if (strcasecmp(in_ext, alpha_likely[i]) == 0)
 			return "png";
 	return "jpg";
+}
+
+/* See settings.h. */
+int thumb_output_format(thumb_format f, const char *name, thumb_format *out)
+{
+	const char *slash = strrchr(name, '/');
+	const char *dot = strrchr(slash ? slash + 1 : name, '.');
+	const char *ext = dot ? dot + 1 : "";
+
+	*out = f;
+	if (f != FORMAT_SAME)
+		return 0;
+	if (!strcasecmp(ext, "jpg") || !strcasecmp(ext, "jpeg") || !strcasecmp(ext, "jpe") ||
+	    !strcasecmp(ext, "jfif"))
+		*out = FORMAT_JPEG;
+	else if (!strcasecmp(ext, "png"))
+		*out = FORMAT_PNG;
+	else if (!strcasecmp(ext, "webp"))
+		*out = FORMAT_WEBP;
+	else if (!strcasecmp(ext, "avif"))
+		*out = FORMAT_AVIF;
+	else
+		return -1;
+	return 0;
 }

@@ -40,4 +40,10 @@ typedef struct thumb_settings {
  * TIFF, GIF or HEIC inputs with FORMAT_SAME, give "jpg" or "png" when alpha may matter). */
 const char *thumb_output_ext(thumb_format f, const char *in_ext);
 
+/* The format an output named `name` is written in: the explicit one, else the one
+ * its extension names (jpg/jpeg/jpe/jfif, png, webp, avif, any case; a template
+ * may give another, e.g. {inext}). Returns 0, or -1 when FORMAT_SAME and the
+ * extension names no format we write. */
+int thumb_output_format(thumb_format f, const char *name, thumb_format *out);
+
 #endif

@@ -1,54 +1,63 @@
 /*
  * task.c — encode/decode one file's task and result; the worker's side of it.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "task.h"
 
-int task_encode(pool_buf *b, const char *input, const char *const *outputs, int n)
+void task_temp_name(char *buf, size_t len, uint64_t index, int i, int pid)
 {
-	uint32_t count = (uint32_t)n;
+	snprintf(buf, len, "%llu-%d-%d.tmp", (unsigned long long)index, i, pid);
+}
+
+/* Layout: u32 n | u64 index | n format bytes | input NUL. */
+int task_encode(pool_buf *b, const task_desc *t)
+{
+	uint32_t count = (uint32_t)t->n;
+	uint64_t index = t->index;
+	unsigned char formats[THUMB_MAX_SIZES];
+
 	b->len = 0;
+	for (int i = 0; i < t->n; i++)
+		formats[i] = (unsigned char)t->formats[i];
 	if (pool_buf_append(b, &count, sizeof count) < 0 ||
-	    pool_buf_append(b, input, strlen(input) + 1) < 0)
+	    pool_buf_append(b, &index, sizeof index) < 0 ||
+	    pool_buf_append(b, formats, (size_t)t->n) < 0 ||
+	    pool_buf_append(b, t->input, strlen(t->input) + 1) < 0)
 		return -1;
-	for (int i = 0; i < n; i++)
-		if (pool_buf_append(b, outputs[i], strlen(outputs[i]) + 1) < 0)
-			return -1;
 	return 0;
 }
 
-/* The next NUL-terminated string in [*p, end), or NULL when it runs off the end. */
-static const char *next_string(const char **p, const char *end)
+int task_decode(const void *arg, size_t len, task_desc *t)
 {
-	const char *s = *p;
-	const char *nul = s < end ? memchr(s, '\0', (size_t)(end - s)) : NULL;
-	if (!nul)
-		return NULL;
-	*p = nul + 1;
-	return s;
-}
-
-int task_decode(const void *arg, size_t len, const char **input,
-		const char *outputs[THUMB_MAX_SIZES], int *n)
-{
+	const unsigned char *p = arg;
 	uint32_t count;
-	if (len < sizeof count)
+
+	if (len < sizeof count + sizeof t->index)
 		return -1;
-	memcpy(&count, arg, sizeof count);
+	memcpy(&count, p, sizeof count);
+	memcpy(&t->index, p + sizeof count, sizeof t->index);
 	if (count < 1 || count > THUMB_MAX_SIZES)
 		return -1;
-	const char *p = (const char *)arg + sizeof count, *end = (const char *)arg + len;
-	if (!(*input = next_string(&p, end)))
+	size_t head = sizeof count + sizeof t->index + count;
+	if (len <= head || p[len - 1] != '\0' || memchr(p + head, '\0', len - head) != p + len - 1)
 		return -1;
-	for (uint32_t i = 0; i < count; i++)
-		if (!(outputs[i] = next_string(&p, end)))
+	for (uint32_t i = 0; i < count; i++) {
+		if (p[sizeof count + sizeof t->index + i] > FORMAT_AVIF)
 			return -1;
-	*n = (int)count;
-	return p == end ? 0 : -1;
+		t->formats[i] = (thumb_format)p[sizeof count + sizeof t->index + i];
+	}
+	t->n = (int)count;
+	t->input = (const char *)p + head;
+	return 0;
 }
 
 int task_result_decode(const void *data, size_t len, thumb_result *res)
@@ -61,20 +70,78 @@ int task_result_decode(const void *data, size_t len, thumb_result *res)
 	return 0;
 }
 
-/* The worker keeps its config pointer (its copy of the parent's memory, made by
- * fork) as the pool state. */
+void task_error_decode(const char *data, size_t len, failure_kind *kind, const char **text)
+{
+	unsigned char k = len ? (unsigned char)data[0] : 0;
+	if (len >= 1 && k > FAIL_NONE && k < FAIL_KIND_COUNT) {
+		*kind = (failure_kind)k;
+		*text = data + 1;
+	} else {
+		*kind = FAIL_DECODE;
+		*text = len ? data : "";
+	}
+}
+
+/* A worker's state: its config (its copy of the parent's memory, made by fork)
+ * and the temp folder it creates outputs in. */
+typedef struct worker_state {
+	const task_config *cfg;
+	int tmp_fd;
+} worker_state;
+
+/* Open the run's temp folder, never through a symlink, and check it is the one
+ * the parent made (its device and inode). */
+static int open_tmp(const task_config *cfg, pool_buf *err)
+{
+	int fd = open(cfg->tmp_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0) {
+		pool_buf_printf(err, "cannot open the temp folder %s: %s", cfg->tmp_path,
+				strerror(errno));
+		return -1;
+	}
+	if ((cfg->tmp_dev || cfg->tmp_ino) &&
+	    (fstat(fd, &st) < 0 || (uint64_t)st.st_dev != cfg->tmp_dev ||
+	     (uint64_t)st.st_ino != cfg->tmp_ino)) {
+		pool_buf_printf(err, "the temp folder %s was replaced", cfg->tmp_path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The pool initializer. Workers ignore SIGTERM and SIGHUP as the pool makes them
+ * ignore SIGINT: a scheduler (timeout, systemd, Slurm) signals the whole process
+ * group, and the parent, which drains on the first of them, decides what happens;
+ * a worker killed mid-file would turn a stop into a failure. */
 int task_worker_init(void *arg, void **state, pool_buf *err)
 {
 	const task_config *cfg = arg;
+	worker_state *ws = calloc(1, sizeof *ws);
+	char msg[256];
+
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	/* Past RLIMIT_FSIZE a write must fail with EFBIG ("File too large") for that
 	 * file, not kill the worker with SIGXFSZ. */
 	signal(SIGXFSZ, SIG_IGN);
-	char msg[256];
-	if (thumb_worker_init(cfg->vips_threads, msg, sizeof msg) < 0) {
-		pool_buf_printf(err, "libvips: %s", msg);
+	if (!ws) {
+		pool_buf_printf(err, "out of memory");
 		return -1;
 	}
-	*state = arg;
+	ws->cfg = cfg;
+	if ((ws->tmp_fd = open_tmp(cfg, err)) < 0) {
+		free(ws);
+		return -1;
+	}
+	if (thumb_worker_init(cfg->vips_threads, msg, sizeof msg) < 0) {
+		pool_buf_printf(err, "libvips: %s", msg);
+		close(ws->tmp_fd);
+		free(ws);
+		return -1;
+	}
+	*state = ws;
 	return 0;
 }
 
@@ -107,18 +174,31 @@ static void drop_repeats(char *s)
 
 int task_thumbnail(const void *arg, size_t len, pool_buf *out, void *state)
 {
-	const task_config *cfg = state;
-	const char *input, *outputs[THUMB_MAX_SIZES];
-	int n;
-	if (task_decode(arg, len, &input, outputs, &n) < 0 || n != cfg->settings.nsizes) {
+	const worker_state *ws = state;
+	const task_config *cfg = ws->cfg;
+	task_desc t;
+	thumb_output outputs[THUMB_MAX_SIZES];
+	char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
+	unsigned char kind_byte;
+	failure_kind kind = FAIL_NONE;
+
+	if (task_decode(arg, len, &t) < 0 || t.n != cfg->settings.nsizes) {
+		kind_byte = FAIL_DECODE;
+		pool_buf_append(out, &kind_byte, 1);
 		pool_buf_printf(out, "internal error: malformed task");
 		return -1;
+	}
+	for (int i = 0; i < t.n; i++) {
+		task_temp_name(names[i], sizeof names[i], t.index, i, (int)getpid());
+		outputs[i] = (thumb_output){ws->tmp_fd, names[i], t.formats[i]};
 	}
 	thumb_result res;
 	memset(&res, 0, sizeof res);
 	char err[1024];
-	if (thumb_run(&cfg->settings, input, outputs, &res, err, sizeof err) < 0) {
+	if (thumb_run(&cfg->settings, t.input, outputs, &res, &kind, err, sizeof err) < 0) {
 		drop_repeats(err);
+		kind_byte = (unsigned char)(kind == FAIL_NONE ? FAIL_DECODE : kind);
+		pool_buf_append(out, &kind_byte, 1);
 		pool_buf_printf(out, "%s", err);
 		return -1;
 	}
@@ -127,6 +207,11 @@ int task_thumbnail(const void *arg, size_t len, pool_buf *out, void *state)
 
 void task_worker_fini(void *state)
 {
-	(void)state;
+	worker_state *ws = state;
+
+	if (ws) {
+		close(ws->tmp_fd);
+		free(ws);
+	}
 	thumb_worker_fini();
 }

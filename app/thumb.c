@@ -23,14 +23,12 @@
  *   2. make every output from the master with vips_thumbnail_image() (crop, force
  *      and premultiplied alpha handled there; skipped when the master already is
  *      the output), flatten alpha for JPEG, encode to memory (JPEG through
- *      libjpeg-turbo directly when metadata is stripped) and write each to a
- *      temp file in its destination folder;
- *   3. fsync the temp files, all at once, and only when every one is on disk,
- *      rename them all into place.
- * Outputs of one file are all-or-nothing: a failure before step 3 removes the temp
- * files and leaves any older outputs untouched; a rename that fails in step 3
- * removes the outputs already renamed by this call (their older versions are gone
- * by then, which the caller sees as "failed", i.e. redo).
+ *      libjpeg-turbo directly when metadata is stripped) and write each to a new
+ *      file in the folder the caller gave (the run's temp folder);
+ *   3. fsync them all at once. Moving them into the output tree is the parent's
+ *      (publish.c): a worker never renames or deletes anything it did not create.
+ * Outputs of one file are all-or-nothing: any failure removes the files this call
+ * created.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +51,7 @@
 
 #include "colour.h"
 #include "fastjpeg.h"
+#include "filehash.h"
 #include "reduce.h"
 #include "thumb.h"
 
@@ -67,10 +66,6 @@
 #define JPEG_QUALITY 80
 #define WEBP_QUALITY 80
 #define AVIF_QUALITY 50
-
-/* Temp names are ".<name>.imgpool-tmp": this much longer than <name>. */
-#define TEMP_SUFFIX ".imgpool-"
-#define TEMP_EXTRA (1 + sizeof TEMP_SUFFIX - 1 + 3)
 
 /* ------------------------------------------------------------------ errors -- */
 
@@ -289,7 +284,7 @@ static int needs_icc_transform(VipsImage *im)
  * an ICC profile is embedded, and the pixel limit checked against what the loader
  * would decode (its default page). */
 static int read_header(const thumb_settings *s, const char *input, int *w, int *h,
-		       int *has_icc, char *err, size_t errlen)
+		       int *has_icc, failure_kind *kind, char *err, size_t errlen)
 {
 	VipsImage *im = vips_image_new_from_file(input, "fail_on", THUMB_FAIL_ON, NULL);
 	uint64_t pixels;
@@ -304,6 +299,7 @@ static int read_header(const thumb_settings *s, const char *input, int *w, int *
 		set_err(err, errlen, "image is %dx%d (%" PRIu64 " pixels), over the limit "
 			"of %" PRIu64 " (--max-pixels)", im->Xsize, im->Ysize, pixels,
 			s->max_pixels);
+		*kind = FAIL_LIMIT;
 		g_object_unref(im);
 		return -1;
 	}
@@ -821,41 +817,6 @@ static int make_output(const thumb_settings *s, VipsImage *master, thumb_size b,
 
 /* --------------------------------------------------------------- encoding -- */
 
-/* The extension of path (after the last dot of its last component), or "". */
-static const char *path_ext(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	const char *dot = strrchr(slash ? slash + 1 : path, '.');
-
-	return dot ? dot + 1 : "";
-}
-
-/* The format an output is written in: the explicit one, else the one its
- * extension names (the planner chose it with thumb_output_ext()). */
-static int output_format(const thumb_settings *s, const char *output, thumb_format *f,
-			 char *err, size_t errlen)
-{
-	const char *ext = path_ext(output);
-
-	*f = s->format;
-	if (*f != FORMAT_SAME)
-		return 0;
-	if (!strcasecmp(ext, "jpg") || !strcasecmp(ext, "jpeg") ||
-	    !strcasecmp(ext, "jpe") || !strcasecmp(ext, "jfif"))
-		*f = FORMAT_JPEG;
-	else if (!strcasecmp(ext, "png"))
-		*f = FORMAT_PNG;
-	else if (!strcasecmp(ext, "webp"))
-		*f = FORMAT_WEBP;
-	else if (!strcasecmp(ext, "avif"))
-		*f = FORMAT_AVIF;
-	else {
-		set_err(err, errlen, "cannot write \"%s\" files (output %s)", ext, output);
-		return -1;
-	}
-	return 0;
-}
-
 /* Flatten alpha onto the background for JPEG, which has none. One background
  * value (its luma) for grey + alpha. *out is a new reference. */
 static int flatten_for_jpeg(const thumb_settings *s, VipsImage *in, VipsImage **out)
@@ -942,86 +903,7 @@ static int encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 	return rc;
 }
 
-/* ------------------------------------------------------------ atomic save -- */
-
-/* mkdir -p: make dir and its missing parents (mode 0777 less the umask). A part
- * that exists already is fine; one that is not a folder fails later, at open. */
-static int make_dirs(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof path) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(path, 0777) != 0 && errno != EEXIST)
-			return -1;
-		*p = c;
-		if (c == '\0')
-			return 0;
-	}
-}
-
-/* Create the temp file ".<name>.imgpool-tmp" next to final (0666 less the umask,
- * as a plain open would give), making the folder when missing. The name is fixed,
- * not random: only one task ever writes a given output (discover refuses
- * collisions, the run lock keeps other runs out), so a temp file a killed worker
- * or a kill -9'd run left behind is simply overwritten by the next attempt at that
- * output, and the parent can remove it by name. O_NOFOLLOW: never write through a
- * symlink planted at that name. The name goes to tmp; returns the fd, or -1 with
- * errno. <name> is shortened when needed so the temp name still fits NAME_MAX. */
-static int open_temp(const char *final, char *tmp, size_t tmplen)
-{
-	const char *slash = strrchr(final, '/');
-	const char *name = slash ? slash + 1 : final;
-	int dirlen = slash ? (int)(slash - final) : 0;
-	int namelen = (int)strlen(name);
-	int made_dirs = 0;
-
-	if (namelen > NAME_MAX - (int)TEMP_EXTRA)
-		namelen = NAME_MAX - (int)TEMP_EXTRA;
-	for (int attempt = 0; attempt < 100; attempt++) {
-		const char *rnd = "tmp";
-		int n, fd;
-
-		if (slash)
-			n = snprintf(tmp, tmplen, "%.*s/.%.*s" TEMP_SUFFIX "%s",
-				     dirlen ? dirlen : 1, dirlen ? final : "/",
-				     namelen, name, rnd);
-		else
-			n = snprintf(tmp, tmplen, ".%.*s" TEMP_SUFFIX "%s", namelen, name, rnd);
-		if (n < 0 || (size_t)n >= tmplen) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
-		if (fd >= 0)
-			return fd;
-		if (errno != ENOENT || made_dirs || !slash || dirlen == 0)
-			return -1;
-		/* The destination folder is missing: make it, then try again. */
-		char dir[PATH_MAX];
-
-		if (dirlen >= (int)sizeof dir) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(dir, final, dirlen);
-		dir[dirlen] = '\0';
-		if (make_dirs(dir) != 0)
-			return -1;
-		made_dirs = 1;
-	}
-	errno = EEXIST;
-	return -1;
-}
+/* ------------------------------------------------------------------ saving -- */
 
 /* write() all of buf, going on after short writes and EINTR. */
 static int write_all(int fd, const char *buf, size_t len)
@@ -1040,31 +922,28 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Write buf to a new temp file beside final and leave it open in *fd, its data
- * on its way to the disk (sync_file_range() starts the writeback without waiting)
- * so that sync_temps() waits for all outputs of a file at once: the first fsync's
- * journal commit carries the others' metadata too. The name goes to tmp. On
- * failure nothing is left on disk and err names the cause (strerror, e.g. "No
- * space left on device"). */
-static int write_temp(const char *final, const void *buf, size_t len,
-		      char *tmp, size_t tmplen, int *fd, char *err, size_t errlen)
+/* Create out->name as a new file in out->dirfd (0666 less the umask, as a plain
+ * open would give; never through a symlink, never over an existing file) holding
+ * buf, and leave it open in *fd with its data on its way to the disk
+ * (sync_file_range() starts the writeback without waiting) so that sync_outputs()
+ * waits for all outputs of a file at once. On failure nothing is left and err
+ * names the cause (strerror, e.g. "No space left on device"). */
+static int write_output(const thumb_output *out, const void *buf, size_t len, int *fd,
+			char *err, size_t errlen)
 {
-	int e;
-
-	*fd = open_temp(final, tmp, tmplen);
+	*fd = openat(out->dirfd, out->name,
+		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (*fd < 0) {
-		set_err(err, errlen, "cannot create a temp file for %s: %s", final,
-			strerror(errno));
-		tmp[0] = '\0';
+		set_err(err, errlen, "cannot create the thumbnail file: %s", strerror(errno));
 		return -1;
 	}
 	if (write_all(*fd, buf, len) != 0) {
-		e = errno;
+		int e = errno;
+
 		close(*fd);
 		*fd = -1;
-		set_err(err, errlen, "cannot write %s: %s", final, strerror(e));
-		unlink(tmp);
-		tmp[0] = '\0';
+		unlinkat(out->dirfd, out->name, 0);
+		set_err(err, errlen, "cannot write the thumbnail: %s", strerror(e));
 		return -1;
 	}
 	/* Only a hint: fsync() below is what guarantees the data. */
@@ -1072,11 +951,11 @@ static int write_temp(const char *final, const void *buf, size_t len,
 	return 0;
 }
 
-/* fsync and close each open temp file (fds[i] becomes -1): an output is renamed
- * into place only once its bytes are on disk. close() can report a delayed write
- * error (NFS, quota). The first failure names its output; the rest are closed
- * all the same (the caller removes the temp files). */
-static int sync_temps(int n, int *fds, const char *const *outputs, char *err, size_t errlen)
+/* fsync and close each output (fds[i] becomes -1): the parent moves an output into
+ * place only once its bytes are on disk. close() can report a delayed write error
+ * (NFS, quota). The first failure is the cause; the rest are closed all the same
+ * (the caller removes the files). */
+static int sync_outputs(int n, int *fds, char *err, size_t errlen)
 {
 	int rc = 0;
 
@@ -1090,55 +969,29 @@ static int sync_temps(int n, int *fds, const char *const *outputs, char *err, si
 		}
 		fds[i] = -1;
 		if (fail && rc == 0) {
-			set_err(err, errlen, "cannot write %s: %s", outputs[i], strerror(e));
+			set_err(err, errlen, "cannot write the thumbnail: %s", strerror(e));
 			rc = -1;
 		}
 	}
 	return rc;
 }
 
-/* Refuse an output path that is the input itself: a rename would destroy it. */
-static int is_input(const struct stat *in, const char *output)
-{
-	struct stat st;
-
-	return stat(output, &st) == 0 && st.st_dev == in->st_dev && st.st_ino == in->st_ino;
-}
-
-/* Rename each temp file over its output. If one fails, the outputs renamed so far
- * are removed and the remaining temp files too (all-or-nothing per input). */
-static int commit_all(int n, char tmps[][PATH_MAX], const char *const *outputs,
-		      char *err, size_t errlen)
-{
-	for (int i = 0; i < n; i++) {
-		if (rename(tmps[i], outputs[i]) == 0) {
-			tmps[i][0] = '\0';
-			continue;
-		}
-		set_err(err, errlen, "cannot rename a temp file to %s: %s", outputs[i],
-			strerror(errno));
-		for (int j = 0; j < i; j++)
-			unlink(outputs[j]);
-		return -1;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------------ thumb -- */
 
-/* Make, encode as f and write (to a temp file, left open in *fd) output i.
- * Fills res->out[i]. */
-static int produce(const thumb_settings *s, VipsImage *master, int i, thumb_format f,
-		   const char *output, char *tmp, int *fd, thumb_result *res,
-		   char *err, size_t errlen)
+/* Make, encode as its format and write (to a new file, left open in *fd) output
+ * i. Fills res->out[i]. */
+static int produce(const thumb_settings *s, VipsImage *master, int i,
+		   const thumb_output *out, int *fd, thumb_result *res,
+		   failure_kind *kind, char *err, size_t errlen)
 {
 	VipsImage *im = NULL;
 	void *buf = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (make_output(s, master, s->sizes[i], &im) || encode(s, im, f, &buf, &len)) {
+	if (make_output(s, master, s->sizes[i], &im) || encode(s, im, out->format, &buf, &len)) {
 		vips_cause(err, errlen, NULL, "cannot make the thumbnail");
+		*kind = FAIL_DECODE;
 		if (im)
 			g_object_unref(im);
 		return -1;
@@ -1147,38 +1000,34 @@ static int produce(const thumb_settings *s, VipsImage *master, int i, thumb_form
 	res->out[i].h = im->Ysize;
 	res->out[i].bytes = len;
 	g_object_unref(im);
-	rc = write_temp(output, buf, len, tmp, PATH_MAX, fd, err, errlen);
+	rc = write_output(out, buf, len, fd, err, errlen);
+	if (rc)
+		*kind = FAIL_OUTPUT;
 	g_free(buf);
 	return rc;
 }
 
-int thumb_run(const thumb_settings *settings, const char *input,
-	      const char *const *outputs, thumb_result *res, char *err, size_t errlen)
+/* The checks before any decoding: sizes, outputs, and an input that is a
+ * non-empty regular file we may read. */
+static int check_task(const thumb_settings *settings, const char *input,
+		      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
+		      char *err, size_t errlen)
 {
-	char tmps[THUMB_MAX_SIZES][PATH_MAX];
-	int fds[THUMB_MAX_SIZES];
-	thumb_format formats[THUMB_MAX_SIZES];
-	VipsImage *master = NULL;
 	struct stat st;
-	int w = 0, h = 0, has_icc = 0, rc = -1;
 
-	memset(res, 0, sizeof *res);
-	for (int i = 0; i < THUMB_MAX_SIZES; i++) {
-		tmps[i][0] = '\0';
-		fds[i] = -1;
-	}
+	*kind = FAIL_DECODE;
 	if (check_sizes(settings, err, errlen))
 		return -1;
-	for (int i = 0; i < settings->nsizes; i++) {
-		if (!outputs[i] || !*outputs[i]) {
-			set_err(err, errlen, "no output path for size %d", i + 1);
+	for (int i = 0; i < settings->nsizes; i++)
+		if (!outputs[i].name || !*outputs[i].name || strchr(outputs[i].name, '/') ||
+		    outputs[i].format == FORMAT_SAME) {
+			set_err(err, errlen, "no usable output for size %d", i + 1);
+			*kind = FAIL_OUTPUT;
 			return -1;
 		}
-		if (output_format(settings, outputs[i], &formats[i], err, errlen))
-			return -1;
-	}
 	if (stat(input, &st) != 0) {
 		set_err(err, errlen, "%s", strerror(errno));
+		*kind = FAIL_ENVIRONMENT;
 		return -1;
 	}
 	res->in_bytes = (uint64_t)st.st_size;
@@ -1190,31 +1039,51 @@ int thumb_run(const thumb_settings *settings, const char *input,
 		set_err(err, errlen, "empty file");
 		return -1;
 	}
-	for (int i = 0; i < settings->nsizes; i++)
-		if (is_input(&st, outputs[i])) {
-			set_err(err, errlen, "output %s is the input itself", outputs[i]);
-			return -1;
-		}
+	/* Reading it here also tells an input we may not read (environmental) from
+	 * one we cannot decode. */
+	if (filehash_path(input, &res->in_checksum) < 0) {
+		set_err(err, errlen, "%s", strerror(errno));
+		*kind = FAIL_ENVIRONMENT;
+		return -1;
+	}
+	return 0;
+}
 
+int thumb_run(const thumb_settings *settings, const char *input,
+	      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
+	      char *err, size_t errlen)
+{
+	int fds[THUMB_MAX_SIZES], made[THUMB_MAX_SIZES] = {0};
+	VipsImage *master = NULL;
+	int w = 0, h = 0, has_icc = 0, rc = -1;
+
+	memset(res, 0, sizeof *res);
+	for (int i = 0; i < THUMB_MAX_SIZES; i++)
+		fds[i] = -1;
+	if (check_task(settings, input, outputs, res, kind, err, errlen))
+		return -1;
+	*kind = FAIL_DECODE;
 	if (fast_master(settings, input, &w, &h, &master) != 0 &&
-	    (read_header(settings, input, &w, &h, &has_icc, err, errlen) ||
+	    (read_header(settings, input, &w, &h, &has_icc, kind, err, errlen) ||
 	     make_master(settings, input, w, h, has_icc, &master, err, errlen)))
 		goto done;
 	res->in_w = w;
 	res->in_h = h;
 	res->nout = settings->nsizes;
-	for (int i = 0; i < settings->nsizes; i++)
-		if (produce(settings, master, i, formats[i], outputs[i], tmps[i], &fds[i],
-			    res, err, errlen))
+	for (int i = 0; i < settings->nsizes; i++) {
+		if (produce(settings, master, i, &outputs[i], &fds[i], res, kind, err, errlen))
 			goto done;
-	if (sync_temps(settings->nsizes, fds, outputs, err, errlen) == 0)
-		rc = commit_all(settings->nsizes, tmps, outputs, err, errlen);
+		made[i] = 1;
+	}
+	rc = sync_outputs(settings->nsizes, fds, err, errlen);
+	if (rc)
+		*kind = FAIL_OUTPUT;
 done:
 	for (int i = 0; i < THUMB_MAX_SIZES; i++) {
 		if (fds[i] >= 0)
 			close(fds[i]);
-		if (tmps[i][0])
-			unlink(tmps[i]);
+		if (rc && made[i])
+			unlinkat(outputs[i].dirfd, outputs[i].name, 0);
 	}
 	if (master)
 		g_object_unref(master);
@@ -1223,6 +1092,8 @@ done:
 		/* What was learnt of the input stays; no output exists. */
 		res->nout = 0;
 		memset(res->out, 0, sizeof res->out);
+	} else {
+		*kind = FAIL_NONE;
 	}
 	return rc;
 }

@@ -11,15 +11,20 @@
  *     size; smaller sizes are made from that), auto-rotated by EXIF orientation,
  *     colour managed to 8-bit sRGB (CMYK, 16-bit, ICC-tagged), alpha kept for
  *     PNG/WebP/AVIF and flattened onto the background for JPEG.
- *   - Each output is written to a temp file "<dir>/.<name>.imgpool-tmp" in its
- *     destination folder (created when missing), fsync'd, then rename()d over the
- *     final path: an output is the whole new file or absent. On any failure every
- *     temp file of this call is removed and no output of this call is left behind.
- *   - The input is opened read-only and never written.
- *   - Corrupt or truncated data fails the file (fail-on "truncated"/"error"): no
+ *   - Each output is a NEW file: created (O_CREAT | O_EXCL | O_NOFOLLOW) as
+ *     outputs[i].name in the folder outputs[i].dirfd, written and fsync'd. Nothing
+ *     is renamed, replaced or deleted but the files this call created: moving them
+ *     into the output tree is the parent's job (publish.c, outdir.h), where the
+ *     journal proves what imgpool made. On failure every file this call created is
+ *     removed: all outputs or none.
+ *   - The input is opened read-only and never written; its bytes are hashed
+ *     (XXH3-64, res->in_checksum) on the way, for --checksum.
+ *   - Corrupt or truncated data fails the file (libvips fail_on "warning"): no
  *     thumbnail from half an image. Inputs over settings->max_pixels fail before
  *     their pixels are decoded.
- * Returns 0 and fills *res on success; -1 on failure with a one-line cause in err
+ * Returns 0 and fills *res on success; -1 on failure with the kind in *kind (see
+ * failure.h: FAIL_DECODE, FAIL_LIMIT, FAIL_ENVIRONMENT for an input that cannot be
+ * read, FAIL_OUTPUT for one that cannot be written) and a one-line cause in err
  * (from vips_error_buffer() or errno, e.g. "VipsJpeg: Premature end of JPEG file",
  * "No space left on device"), never naming the input path itself (the caller does).
  */
@@ -28,11 +33,13 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "failure.h"
 #include "settings.h"
 
 typedef struct thumb_result {
 	int in_w, in_h;              /* input dimensions, after EXIF rotation */
 	uint64_t in_bytes;           /* input file size */
+	uint64_t in_checksum;        /* XXH3-64 of the input's bytes (never 0) */
 	int nout;                    /* == settings->nsizes */
 	struct {
 		int w, h;            /* thumbnail dimensions */
@@ -44,9 +51,18 @@ typedef struct thumb_result {
  * (>= 1), untrusted loaders blocked. Returns 0, or -1 with a cause in err. */
 int thumb_worker_init(int threads, char *err, size_t errlen);
 
-/* Once per file; see above. outputs[i] is the final path for settings->sizes[i]. */
+/* Where output i (for settings->sizes[i]) goes: a new file name in folder dirfd,
+ * written as format (never FORMAT_SAME: thumb_output_format() resolves it). */
+typedef struct thumb_output {
+	int dirfd;
+	const char *name;
+	thumb_format format;
+} thumb_output;
+
+/* Once per file; see above. outputs has settings->nsizes entries. */
 int thumb_run(const thumb_settings *settings, const char *input,
-	      const char *const *outputs, thumb_result *res, char *err, size_t errlen);
+	      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
+	      char *err, size_t errlen);
 
 /* Clean up this worker's libvips state before the worker exits (vips_shutdown). */
 void thumb_worker_fini(void);

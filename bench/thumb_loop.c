@@ -13,6 +13,7 @@
  * OUTDIR/<stem>_<size>.<ext> with several sizes. Built by bench/profile.sh against
  * build/libimgpool_app.a; not part of the CMake build.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,24 +94,30 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	double *best = calloc((size_t)argc, sizeof *best);
+	int dir = open(argv[optind], O_RDONLY | O_DIRECTORY);
 
-	if (!best)
+	if (!best || dir < 0) {
+		fprintf(stderr, "thumb_loop: %s: cannot open the output folder\n", argv[optind]);
 		return 1;
+	}
 	for (int r = 0; r < rounds; r++)
 		for (int i = optind + 1; i < argc; i++) {
 			char out[THUMB_MAX_SIZES][4096];
-			const char *outputs[THUMB_MAX_SIZES];
+			thumb_output outputs[THUMB_MAX_SIZES];
 			thumb_result res;
+			failure_kind kind;
 			struct timespec t0, t1;
 			double ms;
 
+			/* A worker creates each output as a new file: clear the last round's. */
 			for (int k = 0; k < s.nsizes; k++) {
-				output_path(out[k], sizeof out[k], argv[optind], argv[i],
+				output_path(out[k], sizeof out[k], ".", argv[i],
 					    s.nsizes > 1 ? s.sizes[k].w : 0, ext);
-				outputs[k] = out[k];
+				outputs[k] = (thumb_output){dir, out[k] + 2, f};
+				unlinkat(dir, outputs[k].name, 0);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t0);
-			if (thumb_run(&s, argv[i], outputs, &res, err, sizeof err) < 0) {
+			if (thumb_run(&s, argv[i], outputs, &res, &kind, err, sizeof err) < 0) {
 				fprintf(stderr, "thumb_loop: %s: %s\n", argv[i], err);
 				failed++;
 			}

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 #include <cmocka.h>
 #include <vips/vips.h>
 
+#include "failure.h"
 #include "settings.h"
 #include "thumb.h"
 
@@ -172,14 +174,68 @@ static void remove_tree(const char *path)
 	}
 }
 
-/* One run of thumb_run with a single output; returns its rc. */
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof path, "%s", dir);
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0777) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static failure_kind last_kind;
+
+/* thumb_run with outputs named by path, as the parent plans them: the format from
+ * the name (thumb_output_format, as the planner does), the folder made and opened
+ * here, the file created by thumb_run itself under its final name. */
+static int run_paths(const thumb_settings *s, const char *in, const char *const *paths,
+		     thumb_result *res, char *err, size_t errlen)
+{
+	thumb_output outs[THUMB_MAX_SIZES];
+	char dirs[THUMB_MAX_SIZES][PATH_MAX];
+	int rc = -1, n = s->nsizes;
+
+	err[0] = '\0';
+	for (int i = 0; i < n; i++)
+		outs[i].dirfd = -1;
+	for (int i = 0; i < n; i++) {
+		const char *slash = strrchr(paths[i], '/');
+
+		snprintf(dirs[i], sizeof dirs[i], "%.*s", (int)(slash - paths[i]) & 0xfff, paths[i]);
+		outs[i].name = slash + 1;
+		if (thumb_output_format(s->format, paths[i], &outs[i].format) < 0) {
+			snprintf(err, errlen, "cannot write \"%s\" files", strrchr(paths[i], '.') + 1);
+			goto done;
+		}
+		if (make_dirs(dirs[i]) < 0 ||
+		    (outs[i].dirfd = open(dirs[i], O_RDONLY | O_DIRECTORY)) < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			goto done;
+		}
+	}
+	rc = thumb_run(s, in, outs, res, &last_kind, err, errlen);
+done:
+	for (int i = 0; i < n; i++)
+		if (outs[i].dirfd >= 0)
+			close(outs[i].dirfd);
+	return rc;
+}
+
+/* One run with a single output; returns its rc. */
 static int run1(const thumb_settings *s, const char *in, const char *out,
 		thumb_result *res, char *err, size_t errlen)
 {
 	const char *outs[1] = { out };
 
-	err[0] = '\0';
-	return thumb_run(s, in, outs, res, err, errlen);
+	return run_paths(s, in, outs, res, err, errlen);
 }
 
 /* Fixtures: a fresh scratch folder per test. */
@@ -248,7 +304,7 @@ static void test_multiple_sizes(void **state)
 	outs[1] = tpath("o/small/in.png");
 	outs[2] = tpath("o/h60/deeper/in.png");
 	outs[3] = tpath("o/w120/in.png");
-	assert_int_equal(thumb_run(&s, tpath("in.png"), outs, &res, err, sizeof err), 0);
+	assert_int_equal(run_paths(&s, tpath("in.png"), outs, &res, err, sizeof err), 0);
 	assert_int_equal(res.nout, 4);
 	for (int i = 0; i < 4; i++) {
 		VipsImage *im = load(outs[i]);
@@ -310,7 +366,7 @@ static void test_cover_and_fill(void **state)
 	{
 		const char *outs[2] = { tpath("w.jpg"), tpath("t.jpg") };
 
-		assert_int_equal(thumb_run(&s, tpath("in.jpg"), outs, &res, err, sizeof err), 0);
+		assert_int_equal(run_paths(&s, tpath("in.jpg"), outs, &res, err, sizeof err), 0);
 		assert_int_equal(res.out[0].w, 200);
 		assert_int_equal(res.out[0].h, 50);
 		assert_int_equal(res.out[1].w, 50);
@@ -509,11 +565,11 @@ static void test_truncated(void **state)
 	{
 		const char *outs[2] = { tpath("out/old.jpg"), tpath("out/new/t.jpg") };
 
-		assert_int_equal(thumb_run(&s, tpath("whole.jpg"), outs, &res, err, sizeof err), -1);
+		assert_int_equal(run_paths(&s, tpath("whole.jpg"), outs, &res, err, sizeof err), -1);
 	}
 	assert_int_equal(stat(tpath("out/old.jpg"), &st), 0);
 	assert_int_equal(st.st_size, 3);
-	assert_int_equal(count_entries(tpath("out")), 1);
+	assert_int_equal(count_entries(tpath("out")), 2);	/* old.jpg, new/ (made by run_paths) */
 	assert_int_equal(count_entries(tpath("out/new")), 0);
 }
 
@@ -609,32 +665,51 @@ static void test_pixel_limit(void **state)
 	assert_int_equal(run1(&s, tpath("small.jpg"), tpath("out/s.jpg"), &res, err, sizeof err), 0);
 }
 
-/* An output folder that cannot be made (a file sits where it should be): fails
- * with the errno text, no temp file anywhere. As non-root, a read-only folder too. */
+/* A worker only ever creates new files: a file or folder already at an output
+ * name is never replaced (EEXIST), the outputs it made before are removed again,
+ * and the cause is an output failure. As non-root, a read-only folder too. */
 static void test_unwritable(void **state)
 {
 	thumb_settings s = settings_box(64, 64);
 	thumb_result res;
+	struct stat st;
 	char err[512];
 	FILE *f;
 
 	(void)state;
 	make_image(tpath("in.jpg"), 200, 100, 0, 0, -1, 0);
-	f = fopen(tpath("blocker"), "w");
+	assert_int_equal(mkdir(tpath("o"), 0777), 0);
+	f = fopen(tpath("o/taken.jpg"), "w");
 	assert_non_null(f);
+	fputs("mine", f);
 	fclose(f);
-	assert_int_equal(run1(&s, tpath("in.jpg"), tpath("blocker/sub/o.jpg"), &res, err,
-			      sizeof err), -1);
-	print_message("enotdir: %s\n", err);
-	assert_non_null(strstr(err, "Not a directory"));
-	assert_int_equal(count_entries(tmpdir), 2);
+	s.sizes[1] = (thumb_size){ 32, 32 };
+	s.nsizes = 2;
+	{
+		const char *outs[2] = { tpath("o/first.jpg"), tpath("o/taken.jpg") };
 
-	/* A folder sits where the output should be: rename fails; nothing is left. */
-	assert_int_equal(mkdir(tpath("isdir.jpg"), 0777), 0);
-	assert_int_equal(run1(&s, tpath("in.jpg"), tpath("isdir.jpg"), &res, err, sizeof err), -1);
-	print_message("eisdir: %s\n", err);
-	assert_non_null(strstr(err, "Is a directory"));
-	assert_int_equal(count_entries(tmpdir), 3);
+		assert_int_equal(run_paths(&s, tpath("in.jpg"), outs, &res, err, sizeof err), -1);
+	}
+	print_message("eexist: %s\n", err);
+	assert_non_null(strstr(err, "File exists"));
+	assert_int_equal(last_kind, FAIL_OUTPUT);
+	assert_int_equal(stat(tpath("o/taken.jpg"), &st), 0);
+	assert_int_equal(st.st_size, 4);			/* untouched */
+	assert_int_equal(count_entries(tpath("o")), 1);		/* first.jpg removed again */
+
+	/* A folder sits where the output should be: left alone, nothing else left. */
+	s.nsizes = 1;
+	assert_int_equal(mkdir(tpath("o/isdir.jpg"), 0777), 0);
+	assert_int_equal(run1(&s, tpath("in.jpg"), tpath("o/isdir.jpg"), &res, err, sizeof err), -1);
+	print_message("eexist (folder): %s\n", err);
+	assert_non_null(strstr(err, "File exists"));
+	assert_int_equal(count_entries(tpath("o")), 2);
+
+	/* A symlink at the output name is never written through. */
+	assert_int_equal(symlink(tpath("in.jpg"), tpath("o/link.jpg")), 0);
+	assert_int_equal(run1(&s, tpath("in.jpg"), tpath("o/link.jpg"), &res, err, sizeof err), -1);
+	assert_int_equal(lstat(tpath("o/link.jpg"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
 
 	if (geteuid() != 0) {
 		assert_int_equal(mkdir(tpath("ro"), 0555), 0);
@@ -643,6 +718,10 @@ static void test_unwritable(void **state)
 		assert_non_null(strstr(err, "Permission denied"));
 		assert_int_equal(count_entries(tpath("ro")), 0);
 	}
+
+	/* An input that cannot be read is the machine's failure, not the file's. */
+	assert_int_equal(run1(&s, tpath("missing.jpg"), tpath("o/m.jpg"), &res, err, sizeof err), -1);
+	assert_int_equal(last_kind, FAIL_ENVIRONMENT);
 }
 
 /* The child side of test_disk_full, in a fresh process (exec'd, so libvips is
@@ -862,8 +941,8 @@ static void test_corpus(void **state)
 	assert_true(ok >= 60);
 }
 
-/* Shrink-on-load is kept: a 6720 px JPEG thumbnails fast (printed; asserted
- * loosely, as valgrind and sanitizer runs are slow). */
+/* Shrink-on-load is kept: a 6720 px JPEG thumbnails to the box; the time is
+ * printed, not asserted (timing belongs in bench/, machines are shared). */
 static void test_shrink_on_load(void **state)
 {
 	const char *corpus = getenv("IMGPOOL_CORPUS");
@@ -879,6 +958,7 @@ static void test_shrink_on_load(void **state)
 	if (access(in, R_OK) != 0)
 		skip();
 	for (int i = 0; i < 3; i++) {
+		unlink(tpath("w.jpg"));
 		t0 = now();
 		assert_int_equal(run1(&s, in, tpath("w.jpg"), &res, err, sizeof err), 0);
 		if (now() - t0 < best)
@@ -886,7 +966,6 @@ static void test_shrink_on_load(void **state)
 	}
 	print_message("6720px_white.jpg -> %dx%d in %.3f s\n", res.out[0].w, res.out[0].h, best);
 	assert_int_equal(res.out[0].w, 256);
-	assert_true(best < 5.0);
 }
 
 int main(int argc, char **argv)

@@ -36,15 +36,17 @@ def result_record(tid, status, data, start=1000, end=2000):
     return struct.pack("<QIIqqQ", tid, status, 0, start, end, len(data)) + pad8(data)
 
 
-def task_bytes(inp, outs):
-    """task_encode(): u32 count, then NUL-terminated input and outputs."""
-    return struct.pack("<I", len(outs)) + b"".join(s + b"\0" for s in [inp] + outs)
+def task_bytes(inp, formats, index=0):
+    """task_encode(): u32 count, u64 feed index, a format byte per output, then the
+    NUL-terminated input."""
+    return struct.pack("<IQ", len(formats), index) + bytes(formats) + inp + b"\0"
 
 
 def thumb_result(in_w, in_h, in_bytes, outs):
-    """struct thumb_result on x86-64: 8 output slots of {int w, h; u64 bytes}."""
+    """struct thumb_result on x86-64: in_w, in_h, in_bytes, in_checksum, nout, then 8
+    output slots of {int w, h; u64 bytes}."""
     slots = list(outs) + [(0, 0, 0)] * (8 - len(outs))
-    return (struct.pack("<iiQi4x", in_w, in_h, in_bytes, len(outs)) +
+    return (struct.pack("<iiQQi4x", in_w, in_h, in_bytes, 0x1234, len(outs)) +
             b"".join(struct.pack("<iiQ", *s) for s in slots))
 
 
@@ -55,7 +57,7 @@ def packets(*chunks):
 
 def seeds():
     """{harness: {file name: bytes}}."""
-    task = task_bytes(b"/photos/a.jpg", [b"/thumbs/a_1600.jpg", b"/thumbs/a_320.jpg"])
+    task = task_bytes(b"/photos/a.jpg", [1, 1], 7)
     res = thumb_result(4032, 3024, 3100000, [(1600, 1200, 412300), (320, 240, 21000)])
     tasks_msg = wire_message(WIRE_TASKS, [task_record(1, 0, task), task_record(2, 0, b"x")])
     results_msg = wire_message(WIRE_RESULTS, [result_record(1, 1, res),
@@ -99,8 +101,9 @@ def seeds():
         },
         "task": {
             "task": b"\0" + task,
-            "task-one": b"\0" + task_bytes(b"in.png", [b"out.png"]),
+            "task-one": b"\0" + task_bytes(b"in.png", [2]),
             "result": b"\1" + res,
+            "error": b"\2" + bytes([1]) + b"VipsJpeg: Premature end of input file",
         },
     }
 

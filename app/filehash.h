@@ -1,0 +1,14 @@
+/*
+ * filehash.h — the checksum of a file's bytes (XXH3-64), in one place: the worker
+ * computes it while it works on a file, the planner for --checksum.
+ */
+#ifndef IMGPOOL_FILEHASH_H
+#define IMGPOOL_FILEHASH_H
+
+#include <stdint.h>
+
+/* XXH3-64 of the file at path, never 0 (0 means "not known" in the journal).
+ * Returns 0, or -1 with errno (open or read failed). */
+int filehash_path(const char *path, uint64_t *sum);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * inflight.h — the files handed to the pool and not yet answered, by feed index:
+ * what the parent needs when a result comes back (the file's paths, as planned,
+ * never decoded again from the task bytes), and nothing more, so memory stays flat
+ * however many files a run has.
+ */
+#ifndef IMGPOOL_INFLIGHT_H
+#define IMGPOOL_INFLIGHT_H
+
+#include <stdint.h>
+
+#include "plan.h"
+
+typedef struct inflight_file {
+	uint64_t index;
+	char *input, *rel, *root;            /* root: NULL when unknown */
+	int n;
+	char *display[THUMB_MAX_SIZES];      /* outputs as reported */
+	char *out_rel[THUMB_MAX_SIZES];      /* relative to OUT */
+	uint64_t size, checksum, dev, ino;
+	int64_t mtime_ns;
+	struct inflight_file *next;          /* the table's chain */
+} inflight_file;
+
+typedef struct inflight inflight;
+
+inflight *inflight_new(void);
+/* Free the table and every file still in it; NULL is a no-op. */
+void inflight_free(inflight *t);
+
+/* Record a planned file under index (copies everything). 0, or -1 out of memory. */
+int inflight_add(inflight *t, uint64_t index, const plan_item *item);
+
+/* The file at index (still in the table), or NULL. */
+inflight_file *inflight_get(inflight *t, uint64_t index);
+
+/* Take the file at index out of the table (the caller frees it), or NULL. */
+inflight_file *inflight_take(inflight *t, uint64_t index);
+
+/* Free one file; NULL is a no-op. */
+void inflight_file_free(inflight_file *f);
+
+#endif

@@ -1,0 +1,195 @@
+/*
+ * lock.c — the run locks of an output folder. See lock.h.
+ *
+ * Files in OUT/.imgpool:
+ *   lock            LOCK_EX by an unsharded run (its pid inside), LOCK_SH by shards
+ *   lock-n-N        LOCK_SH by every shard of an N-way split
+ *   lock-K-of-N     LOCK_EX by shard K of N (its pid inside)
+ *   lock.meta       LOCK_EX for the moment a run checks and takes the above
+ * flock rather than fcntl locks: they belong to the open file, not the process, so
+ * nothing else in the process (SQLite's own fcntl locks) can drop them by closing
+ * another descriptor of the same file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "lock.h"
+
+#define NFS_SUPER_MAGIC 0x6969
+
+struct run_lock {
+	int fds[3]; /* lock, lock-n-N, lock-K-of-N; -1 when not used */
+};
+
+void lock_release(run_lock *lk)
+{
+	if (!lk)
+		return;
+	for (int i = 0; i < 3; i++)
+		if (lk->fds[i] >= 0)
+			close(lk->fds[i]);
+	free(lk);
+}
+
+/* The pid written in lock file fd, or "" */
+static void read_pid(int fd, char *pid, size_t len)
+{
+	ssize_t n = pread(fd, pid, len - 1, 0);
+	pid[n > 0 ? n : 0] = '\0';
+	pid[strcspn(pid, "\n")] = '\0';
+	if (strspn(pid, "0123456789") != strlen(pid))
+		pid[0] = '\0';
+}
+
+/* Write our pid into a lock file only we hold. */
+static void write_pid(int fd)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) != n) {
+		/* only informative: the lock itself is the flock */
+	}
+}
+
+static int busy(const outdir *od, int fd, const char *who, char *msg, size_t len)
+{
+	char pid[32] = "";
+	if (fd >= 0)
+		read_pid(fd, pid, sizeof pid);
+	snprintf(msg, len, "%s%s%s%s is writing to '%s'; try again when it has finished", who,
+		 *pid ? " (pid " : "", pid, *pid ? ")" : "", outdir_path(od));
+	return LOCK_BUSY;
+}
+
+/* Is some run holding lock-n-M for an M other than n? Checked under the meta lock,
+ * so nobody takes one meanwhile. Returns that M, or 0. */
+static int other_split_running(outdir *od, int n)
+{
+	char **names = outdir_private_list(od, "lock-n-", "");
+	int found = 0;
+	for (char **p = names; p && *p && !found; p++) {
+		int m;
+		char tail;
+		if (sscanf(*p, "lock-n-%d%c", &m, &tail) != 1 || m == n)
+			continue;
+		int fd = outdir_private_open(od, *p, O_RDONLY);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+			found = m;
+		close(fd);
+	}
+	outdir_names_free(names);
+	return found;
+}
+
+/* An NFS mount whose flocks are local to this client (nolock, local_lock=flock or
+ * all)? Read from /proc/self/mountinfo, matched by the device of OUT. */
+static int nfs_locks_local(int fd)
+{
+	struct statfs sf;
+	struct stat st;
+	if (fstatfs(fd, &sf) < 0 || sf.f_type != NFS_SUPER_MAGIC || fstat(fd, &st) < 0)
+		return 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return 1; /* NFS, and we cannot tell how it is mounted: warn */
+	char line[4096], dev[32];
+	int local = 0;
+	snprintf(dev, sizeof dev, " %u:%u ", major(st.st_dev), minor(st.st_dev));
+	while (fgets(line, sizeof line, f))
+		if (strstr(line, dev) && (strstr(line, "nolock") || strstr(line, "local_lock=flock") ||
+					  strstr(line, "local_lock=all")))
+			local = 1;
+	fclose(f);
+	return local;
+}
+
+/* The locks of shard sh->k of sh->n, under the meta lock. */
+static int take_shard(outdir *od, const shard *sh, run_lock *lk, char *msg, size_t len)
+{
+	char name[64];
+	if (flock(lk->fds[0], LOCK_SH | LOCK_NB) < 0)
+		return busy(od, lk->fds[0], "an unsharded imgpool run", msg, len);
+	int m = other_split_running(od, sh->n);
+	if (m) {
+		snprintf(msg, len, "imgpool runs sharded %d ways are writing to '%s', and this "
+			 "run is shard %d/%d: shards of different counts overlap; try again when "
+			 "they have finished", m, outdir_path(od), sh->k, sh->n);
+		return LOCK_BUSY;
+	}
+	snprintf(name, sizeof name, "lock-n-%d", sh->n);
+	if ((lk->fds[1] = outdir_private_open(od, name, O_RDWR | O_CREAT)) < 0)
+		return LOCK_FAILED;
+	if (flock(lk->fds[1], LOCK_SH | LOCK_NB) < 0)
+		return LOCK_FAILED;
+	snprintf(name, sizeof name, "lock-%d-of-%d", sh->k, sh->n);
+	if ((lk->fds[2] = outdir_private_open(od, name, O_RDWR | O_CREAT)) < 0)
+		return LOCK_FAILED;
+	if (flock(lk->fds[2], LOCK_EX | LOCK_NB) < 0) {
+		char who[64];
+		snprintf(who, sizeof who, "another imgpool run of shard %d/%d", sh->k, sh->n);
+		return busy(od, lk->fds[2], who, msg, len);
+	}
+	write_pid(lk->fds[2]);
+	return LOCK_TAKEN;
+}
+
+/* The lock of an unsharded run. */
+static int take_all(outdir *od, run_lock *lk, char *msg, size_t len)
+{
+	if (flock(lk->fds[0], LOCK_EX | LOCK_NB) == 0) {
+		write_pid(lk->fds[0]);
+		return LOCK_TAKEN;
+	}
+	/* Shards hold it shared; an unsharded run exclusively (its pid is in it). */
+	if (flock(lk->fds[0], LOCK_SH | LOCK_NB) == 0) {
+		flock(lk->fds[0], LOCK_UN);
+		snprintf(msg, len, "sharded imgpool runs are writing to '%s'; try again when "
+			 "they have finished", outdir_path(od));
+		return LOCK_BUSY;
+	}
+	return busy(od, lk->fds[0], "another imgpool run", msg, len);
+}
+
+int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len,
+	      char *warn, size_t wlen)
+{
+	run_lock *lk = calloc(1, sizeof *lk);
+	int meta = -1, rc = LOCK_FAILED;
+	*out = NULL;
+	warn[0] = '\0';
+	msg[0] = '\0';
+	if (!lk) {
+		snprintf(msg, len, "out of memory");
+		return LOCK_FAILED;
+	}
+	lk->fds[0] = lk->fds[1] = lk->fds[2] = -1;
+	meta = outdir_private_open(od, "lock.meta", O_RDWR | O_CREAT);
+	if (meta >= 0 && flock(meta, LOCK_EX) == 0 &&
+	    (lk->fds[0] = outdir_private_open(od, "lock", O_RDWR | O_CREAT)) >= 0)
+		rc = sh->n ? take_shard(od, sh, lk, msg, len) : take_all(od, lk, msg, len);
+	if (rc == LOCK_FAILED && !msg[0])
+		snprintf(msg, len, "cannot lock the output folder '%s': %s", outdir_path(od),
+			 outdir_strerror(errno));
+	if (meta >= 0)
+		close(meta);
+	if (rc != LOCK_TAKEN) {
+		lock_release(lk);
+		return rc;
+	}
+	if (nfs_locks_local(outdir_fd(od)))
+		snprintf(warn, wlen, "imgpool: warning: '%s' is on NFS mounted with local locks "
+			 "(nolock or local_lock): runs on other machines cannot see this run's lock; "
+			 "do not start two on this folder at once", outdir_path(od));
+	*out = lk;
+	return LOCK_TAKEN;
+}

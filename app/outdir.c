@@ -1,0 +1,689 @@
+/*
+ * outdir.c — every create, rename and delete beneath OUT. See outdir.h.
+ *
+ * Why openat2 and not realpath()+prefix checks: a check made on a path string is
+ * stale the moment it returns (a folder can be swapped for a symlink between the
+ * check and the open). Resolving with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS makes
+ * the kernel refuse the escape at the moment of the open, and the *at calls then
+ * act on the folder that fd holds, whatever happens to its path afterwards. glibc
+ * 2.36 has no openat2() wrapper, hence syscall(). The fallback walk opens one
+ * component at a time with O_NOFOLLOW, which gives the same guarantee with more
+ * system calls.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "outdir.h"
+
+#define QUARANTINE "quarantine"
+#define OPENAT2_RETRIES 16 /* EAGAIN: a rename raced the lookup; try again */
+
+struct outdir {
+	char *path;        /* as given, trailing '/' trimmed */
+	char *real;        /* canonical; NULL when OUT is absent (dry run) */
+	int fd;            /* OUT, O_DIRECTORY */
+	int priv;          /* OUT/.imgpool, or -1 */
+	int had_priv;
+	int quarantine;    /* OUT/.imgpool/quarantine, opened on first use, or -1 */
+	int tmp;           /* the workers' temp folder, or -1 */
+	char *tmp_name, *tmp_path;
+	file_ident tmp_id;
+	unsigned qcount;   /* quarantine names made so far */
+	int no_openat2;    /* openat2 was refused once: walk from then on */
+};
+
+file_ident outdir_ident_of(const struct stat *st)
+{
+	return (file_ident){(uint64_t)st->st_size,
+			    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+			    (uint64_t)st->st_dev, (uint64_t)st->st_ino};
+}
+
+int outdir_ident_same(const file_ident *a, const file_ident *b)
+{
+	if (a->size != b->size || a->mtime_ns != b->mtime_ns)
+		return 0;
+	if ((a->dev || a->ino) && (b->dev || b->ino))
+		return a->dev == b->dev && a->ino == b->ino;
+	return 1;
+}
+
+const char *outdir_strerror(int err)
+{
+	switch (err) {
+	case ELOOP: return "a symlink is in the way (imgpool never follows one in the output folder)";
+	case ESTALE: return "the file changed while imgpool was replacing it; it was left as it is";
+	case EXDEV: return "it is on another filesystem than the output folder's .imgpool";
+	case EEXIST: return "a file is already there";
+	default: return strerror(err);
+	}
+}
+
+/* ------------------------------------------------------------------------- */
+/* Resolving beneath OUT                                                      */
+
+/* Is rel a clean relative path: not empty, not absolute, no "", "." or ".."
+ * component? */
+static int clean_rel(const char *rel)
+{
+	if (!rel || !*rel || *rel == '/')
+		return 0;
+	for (const char *p = rel; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += n;
+		if (*p == '/' && !*++p)
+			return 0; /* trailing '/' */
+	}
+	return 1;
+}
+
+static int sys_openat2(int dirfd, const char *path, struct open_how *how)
+{
+	return (int)syscall(SYS_openat2, dirfd, path, how, sizeof *how);
+}
+
+/* A component that is not a folder where one is needed: a symlink is ELOOP, so
+ * that "a symlink is in the way" is what the user reads. */
+static int not_a_folder(int dirfd, const char *name, int err)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+		return ELOOP;
+	return err;
+}
+
+/* Open folder dir (a clean relative path) beneath base one component at a time
+ * with O_NOFOLLOW, making missing ones when create. */
+static int walk_dirs(int base, const char *dir, int create)
+{
+	int fd = openat(base, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	char name[NAME_MAX + 1];
+	for (const char *p = dir; fd >= 0 && *p;) {
+		size_t n = strcspn(p, "/");
+		if (n > NAME_MAX) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		p += n + (p[n] == '/');
+		int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, name, 0777) < 0 && errno != EEXIST) {
+				int e = errno;
+				close(fd);
+				errno = e;
+				return -1;
+			}
+			next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (next < 0) {
+			int e = errno == ENOTDIR || errno == ELOOP ? not_a_folder(fd, name, errno)
+								   : errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		close(fd);
+		fd = next;
+	}
+	return fd;
+}
+
+/* Open folder dir beneath base through no symlink: openat2 first, the walk where
+ * the kernel has no openat2 (or a seccomp filter refuses it) or a folder must be
+ * made. */
+static int open_beneath(outdir *od, int base, const char *dir, int create)
+{
+	if (!od->no_openat2) {
+		struct open_how how = {
+			.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		};
+		for (int i = 0; i < OPENAT2_RETRIES; i++) {
+			int fd = sys_openat2(base, dir, &how);
+			if (fd >= 0)
+				return fd;
+			if (errno == EAGAIN)
+				continue;
+			if (errno == ENOSYS || errno == EPERM || errno == E2BIG) {
+				od->no_openat2 = 1;
+				break;
+			}
+			if (errno == ENOENT && create)
+				break; /* the walk makes what is missing */
+			return -1; /* ELOOP: a symlink on the way */
+		}
+	}
+	return walk_dirs(base, dir, create);
+}
+
+int outdir_parent(outdir *od, const char *rel, int create, const char **leaf)
+{
+	if (!clean_rel(rel) || od->fd < 0) {
+		errno = od->fd < 0 ? ENOENT : EINVAL; /* no OUT yet (dry run): nothing in it */
+		return -1;
+	}
+	const char *slash = strrchr(rel, '/');
+	*leaf = slash ? slash + 1 : rel;
+	if (strlen(*leaf) > NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (!slash)
+		return openat(od->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	size_t n = (size_t)(slash - rel);
+	if (n >= PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	char dir[PATH_MAX];
+	memcpy(dir, rel, n);
+	dir[n] = '\0';
+	return open_beneath(od, od->fd, dir, create);
+}
+
+int outdir_stat(outdir *od, const char *rel, struct stat *st)
+{
+	const char *leaf;
+	int pfd = outdir_parent(od, rel, 0, &leaf);
+	if (pfd < 0)
+		return -1;
+	int rc = fstatat(pfd, leaf, st, AT_SYMLINK_NOFOLLOW);
+	int e = errno;
+	close(pfd);
+	errno = e;
+	return rc;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Opening OUT                                                                */
+
+/* mkdir -p by path: only for OUT itself and the folders above it, which the user
+ * named. */
+static int make_path(const char *path)
+{
+	char *p = strdup(path);
+	if (!p)
+		return -1;
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	int rc = mkdir(p, 0777) < 0 && errno != EEXIST ? -1 : 0;
+	int e = errno;
+	free(p);
+	errno = e;
+	return rc;
+}
+
+/* Open OUT itself, refusing a symlink with a message that names its target. */
+static int open_out(outdir *od, int create, char *err, size_t errlen)
+{
+	if (create && make_path(od->path) < 0) {
+		snprintf(err, errlen, "cannot create the output folder '%s': %s", od->path,
+			 strerror(errno));
+		return -1;
+	}
+	od->fd = open(od->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (od->fd >= 0)
+		return 0;
+	struct stat st;
+	if (!create && errno == ENOENT)
+		return 0; /* dry run: nothing there yet */
+	if (lstat(od->path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		char *target = realpath(od->path, NULL);
+		snprintf(err, errlen, "the output folder '%s' is a symlink%s%s%s; imgpool never "
+			 "writes through one: give the folder itself%s%s", od->path,
+			 target ? " to '" : "", target ? target : "", target ? "'" : "",
+			 target ? ", -o " : "", target ? target : "");
+		free(target);
+	} else if (errno == ENOTDIR) {
+		snprintf(err, errlen, "the output folder '%s' is not a folder", od->path);
+	} else {
+		snprintf(err, errlen, "cannot open the output folder '%s': %s", od->path,
+			 strerror(errno));
+	}
+	return -1;
+}
+
+/* Open (making it when create) OUT/.imgpool, never through a symlink. */
+static int open_private(outdir *od, int create, char *err, size_t errlen)
+{
+	struct stat st;
+	od->had_priv = fstatat(od->fd, OUTDIR_PRIVATE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		       S_ISDIR(st.st_mode);
+	if (create && mkdirat(od->fd, OUTDIR_PRIVATE, 0777) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot write to the output folder '%s': %s", od->path,
+			 strerror(errno));
+		return -1;
+	}
+	od->priv = openat(od->fd, OUTDIR_PRIVATE, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (od->priv >= 0 || (!create && errno == ENOENT))
+		return 0;
+	int e = errno == ENOTDIR || errno == ELOOP ? not_a_folder(od->fd, OUTDIR_PRIVATE, errno)
+						   : errno;
+	snprintf(err, errlen, "cannot use '%s/" OUTDIR_PRIVATE "': %s", od->path,
+		 outdir_strerror(e));
+	return -1;
+}
+
+outdir *outdir_open(const char *path, int create, char *err, size_t errlen)
+{
+	outdir *od = calloc(1, sizeof *od);
+	if (!od || !(od->path = strdup(path && *path ? path : "."))) {
+		free(od);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	od->fd = od->priv = od->quarantine = od->tmp = -1;
+	size_t n = strlen(od->path);
+	while (n > 1 && od->path[n - 1] == '/')
+		od->path[--n] = '\0';
+	if (open_out(od, create, err, errlen) < 0) {
+		outdir_close(od);
+		return NULL;
+	}
+	if (od->fd < 0)
+		return od; /* dry run, OUT absent */
+	/* The canonical path, checked to be the folder we hold. */
+	struct stat a, b;
+	od->real = realpath(od->path, NULL);
+	if (!od->real || stat(od->real, &a) < 0 || fstat(od->fd, &b) < 0 ||
+	    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
+		snprintf(err, errlen, "the output folder '%s' moved while it was opened", od->path);
+		outdir_close(od);
+		return NULL;
+	}
+	if (open_private(od, create, err, errlen) < 0) {
+		outdir_close(od);
+		return NULL;
+	}
+	return od;
+}
+
+void outdir_close(outdir *od)
+{
+	if (!od)
+		return;
+	int fds[] = {od->fd, od->priv, od->quarantine, od->tmp};
+	for (size_t i = 0; i < sizeof fds / sizeof *fds; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(od->path);
+	free(od->real);
+	free(od->tmp_name);
+	free(od->tmp_path);
+	free(od);
+}
+
+const char *outdir_path(const outdir *od) { return od->path; }
+const char *outdir_real(const outdir *od) { return od->real; }
+int outdir_fd(const outdir *od) { return od->fd; }
+int outdir_private_fd(const outdir *od) { return od->priv; }
+int outdir_had_private(const outdir *od) { return od->had_priv; }
+
+/* ------------------------------------------------------------------------- */
+/* imgpool's own files                                                        */
+
+int outdir_private_open(outdir *od, const char *name, int flags)
+{
+	if (od->priv < 0 || strchr(name, '/')) {
+		errno = od->priv < 0 ? ENOENT : EINVAL;
+		return -1;
+	}
+	int fd = openat(od->priv, name, flags | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	/* A second hard link would let a write here reach a file elsewhere. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		errno = ELOOP;
+		return -1;
+	}
+	return fd;
+}
+
+int outdir_private_rename(outdir *od, const char *old_name, const char *new_name)
+{
+	if (od->priv < 0 || strchr(old_name, '/') || strchr(new_name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	return renameat(od->priv, old_name, od->priv, new_name);
+}
+
+char *outdir_private_path(const outdir *od, const char *name)
+{
+	char *p = NULL, *dir = NULL;
+	struct stat a, b;
+	if (od->priv < 0 || !od->real || strchr(name, '/'))
+		return NULL;
+	/* The canonical path has no symlink in it; check it still leads to the folder
+	 * we hold (SQLITE_OPEN_NOFOLLOW then guards the file's own name). */
+	if (asprintf(&dir, "%s/" OUTDIR_PRIVATE, od->real) < 0)
+		return NULL;
+	if (lstat(dir, &a) == 0 && fstat(od->priv, &b) == 0 && S_ISDIR(a.st_mode) &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino && asprintf(&p, "%s/%s", dir, name) < 0)
+		p = NULL;
+	free(dir);
+	return p;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **outdir_private_list(const outdir *od, const char *prefix, const char *suffix)
+{
+	int dfd = od->priv >= 0 ? openat(od->priv, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	size_t n = 0, pl = strlen(prefix), sl = strlen(suffix);
+	char **names = calloc(1, sizeof *names);
+	if (!d || !names) {
+		if (d)
+			closedir(d);
+		else if (dfd >= 0)
+			close(dfd);
+		free(names);
+		return NULL;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t len = strlen(e->d_name);
+		if (len < pl + sl || strncmp(e->d_name, prefix, pl) ||
+		    strcmp(e->d_name + len - sl, suffix))
+			continue;
+		char **t = realloc(names, (n + 2) * sizeof *names);
+		if (!t)
+			break;
+		names = t;
+		if ((names[n] = strdup(e->d_name)))
+			names[++n] = NULL;
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, by_name);
+	return names;
+}
+
+void outdir_names_free(char **names)
+{
+	for (char **p = names; p && *p; p++)
+		free(*p);
+	free(names);
+}
+
+/* ------------------------------------------------------------------------- */
+/* The workers' temp folder                                                   */
+
+/* Remove every non-folder entry of the folder open at fd. */
+static void empty_folder(int fd)
+{
+	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		unlinkat(fd, e->d_name, 0); /* a folder fails with EISDIR: left alone */
+	}
+	closedir(d);
+}
+
+int outdir_tmp_setup(outdir *od, const char *name)
+{
+	if (od->priv < 0 || od->tmp >= 0 || strchr(name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (mkdirat(od->priv, name, 0700) < 0 && errno != EEXIST)
+		return -1;
+	od->tmp = openat(od->priv, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (od->tmp < 0 || fstat(od->tmp, &st) < 0)
+		return -1;
+	od->tmp_id = outdir_ident_of(&st);
+	od->tmp_name = strdup(name);
+	if (!od->tmp_name || asprintf(&od->tmp_path, "%s/" OUTDIR_PRIVATE "/%s", od->real, name) < 0) {
+		od->tmp_path = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	empty_folder(od->tmp);
+	return 0;
+}
+
+const char *outdir_tmp_path(const outdir *od) { return od->tmp_path; }
+int outdir_tmp_fd(const outdir *od) { return od->tmp; }
+file_ident outdir_tmp_ident(const outdir *od) { return od->tmp_id; }
+
+int outdir_tmp_remove(outdir *od, const char *name)
+{
+	if (od->tmp < 0 || strchr(name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	return unlinkat(od->tmp, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void outdir_tmp_cleanup(outdir *od)
+{
+	if (od->tmp < 0)
+		return;
+	empty_folder(od->tmp);
+	close(od->tmp);
+	od->tmp = -1;
+	unlinkat(od->priv, od->tmp_name, AT_REMOVEDIR);
+}
+
+int outdir_tmp_stat(outdir *od, const char *name, struct stat *st)
+{
+	if (od->tmp < 0 || strchr(name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fstatat(od->tmp, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISREG(st->st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Moving files into place, aside and away                                    */
+
+/* rename without replacing: renameat2(RENAME_NOREPLACE), or link + unlink where
+ * the filesystem does not know the flag (EINVAL; NFS, some FUSE). */
+static int move_noreplace(int from_dir, const char *from, int to_dir, const char *to)
+{
+	if (renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (linkat(from_dir, from, to_dir, to, 0) < 0)
+		return -1;
+	unlinkat(from_dir, from, 0);
+	return 0;
+}
+
+int outdir_publish(outdir *od, const char *tmp_name, const char *rel)
+{
+	const char *leaf;
+	if (od->tmp < 0 || strchr(tmp_name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	int pfd = outdir_parent(od, rel, 1, &leaf);
+	if (pfd < 0)
+		return -1;
+	int rc = move_noreplace(od->tmp, tmp_name, pfd, leaf);
+	int e = errno;
+	close(pfd);
+	errno = e;
+	return rc;
+}
+
+void outdir_quarantine_name(outdir *od, char *buf, size_t len)
+{
+	snprintf(buf, len, "q-%ld-%u", (long)getpid(), ++od->qcount);
+}
+
+/* OUT/.imgpool/quarantine, made on first use. */
+static int quarantine_fd(outdir *od)
+{
+	if (od->quarantine >= 0)
+		return od->quarantine;
+	if (od->priv < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (mkdirat(od->priv, QUARANTINE, 0700) < 0 && errno != EEXIST)
+		return -1;
+	od->quarantine = openat(od->priv, QUARANTINE, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return od->quarantine;
+}
+
+/* Move the file at (pfd, leaf) to the quarantine as qname and check it is the one
+ * seen (a regular file, same device and inode as before the move) and `expect`
+ * (size, mtime). 0: it is there and checked. -1: nothing moved (errno), or it did
+ * not match and was put back (ESTALE; if even that failed it stays quarantined). */
+static int quarantine_checked(outdir *od, int pfd, const char *leaf, const file_ident *expect,
+			      const char *qname)
+{
+	int qfd = quarantine_fd(od);
+	struct stat before, after;
+	if (qfd < 0 || fstatat(pfd, leaf, &before, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISREG(before.st_mode)) {
+		errno = S_ISLNK(before.st_mode) ? ELOOP : EISDIR;
+		return -1;
+	}
+	if (renameat2(pfd, leaf, qfd, qname, RENAME_NOREPLACE) < 0 &&
+	    (errno != EINVAL || renameat(pfd, leaf, qfd, qname) < 0))
+		return -1;
+	file_ident seen = outdir_ident_of(&before), got;
+	int ok = fstatat(qfd, qname, &after, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(after.st_mode);
+	if (ok) {
+		got = outdir_ident_of(&after);
+		ok = got.dev == seen.dev && got.ino == seen.ino && got.size == expect->size &&
+		     got.mtime_ns == expect->mtime_ns;
+	}
+	if (ok)
+		return 0;
+	move_noreplace(qfd, qname, pfd, leaf); /* put it back; if taken, it stays safe */
+	errno = ESTALE;
+	return -1;
+}
+
+int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
+		   const file_ident *expect, const char *qname)
+{
+	const char *leaf;
+	if (od->tmp < 0 || strchr(tmp_name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	int pfd = outdir_parent(od, rel, 0, &leaf);
+	if (pfd < 0)
+		return -1;
+	int rc = quarantine_checked(od, pfd, leaf, expect, qname);
+	if (rc == 0) {
+		rc = move_noreplace(od->tmp, tmp_name, pfd, leaf);
+		int e = errno;
+		if (rc == 0)
+			unlinkat(od->quarantine, qname, 0);
+		else
+			move_noreplace(od->quarantine, qname, pfd, leaf);
+		errno = e;
+	}
+	int e = errno;
+	close(pfd);
+	errno = e;
+	return rc;
+}
+
+/* Remove the folders of rel that are empty now, deepest first, up to OUT. */
+static void remove_empty_dirs(outdir *od, const char *rel)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", rel);
+	for (char *slash; (slash = strrchr(dir, '/'));) {
+		*slash = '\0';
+		const char *leaf;
+		int pfd = outdir_parent(od, dir, 0, &leaf);
+		if (pfd < 0)
+			return;
+		int rc = unlinkat(pfd, leaf, AT_REMOVEDIR);
+		close(pfd);
+		if (rc < 0)
+			return;
+	}
+}
+
+int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const char *qname)
+{
+	const char *leaf;
+	int pfd = outdir_parent(od, rel, 0, &leaf);
+	if (pfd < 0)
+		return -1;
+	int rc = quarantine_checked(od, pfd, leaf, expect, qname);
+	int e = errno;
+	close(pfd);
+	if (rc < 0) {
+		errno = e;
+		return -1;
+	}
+	unlinkat(od->quarantine, qname, 0);
+	remove_empty_dirs(od, rel);
+	return 0;
+}
+
+int outdir_restore(outdir *od, const char *qname, const char *rel, const file_ident *owned)
+{
+	int qfd = quarantine_fd(od);
+	struct stat st;
+	if (qfd < 0)
+		return -1;
+	if (fstatat(qfd, qname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 3 : -1;
+	const char *leaf;
+	int pfd = outdir_parent(od, rel, 1, &leaf);
+	if (pfd >= 0 && move_noreplace(qfd, qname, pfd, leaf) == 0) {
+		close(pfd);
+		return 1;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	file_ident got = outdir_ident_of(&st);
+	if (owned && S_ISREG(st.st_mode) && got.size == owned->size &&
+	    got.mtime_ns == owned->mtime_ns) {
+		unlinkat(qfd, qname, 0);
+		return 2;
+	}
+	return 0;
+}

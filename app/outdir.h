@@ -1,0 +1,175 @@
+/*
+ * outdir.h — the output folder: the ONLY code that creates, renames or deletes
+ * anything beneath OUT.
+ *
+ * Guarantees (rsync's and git's rule: never write or delete outside the tree, never
+ * delete what you do not track):
+ *   - OUT is opened once, as a directory fd (O_DIRECTORY | O_NOFOLLOW). Every
+ *     operation names a path RELATIVE to OUT ("2024/IMG_1_320.jpg"): only its parent
+ *     folder is resolved, beneath OUT and through no symlink at all (openat2 with
+ *     RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; a per-component O_NOFOLLOW walk where
+ *     openat2 is missing or refused, e.g. ENOSYS or EPERM under seccomp), then the
+ *     slash-free leaf is acted on with the *at calls. A symlink anywhere beneath
+ *     OUT, also one swapped in during the run, is never followed: the operation
+ *     fails with ELOOP (reported as "a symlink").
+ *   - New files appear only by renameat2(RENAME_NOREPLACE) of a complete temp file
+ *     (linkat + unlinkat where the filesystem refuses the flag, e.g. NFS): an output
+ *     is the whole new file or absent, and nothing existing is ever replaced by it.
+ *   - Replacing or deleting a file first moves it into OUT/.imgpool/quarantine/,
+ *     checks it there with fstat against the identity the caller expects (device,
+ *     inode, size, mtime), and only then deletes it; a file that does not match is
+ *     put back where it was. So a file changed or swapped between the caller's
+ *     look and the act is never lost.
+ *   - imgpool's own files live in OUT/.imgpool/ (never a symlink): the run locks,
+ *     the journal, the workers' temp folder and the quarantine, all opened beneath
+ *     that fd with O_NOFOLLOW.
+ * What it does NOT decide: which files imgpool made (the journal knows, publish.c
+ * asks it before calling here). This module acts; the caller proves ownership.
+ *
+ * Workers: the pool closes inherited descriptors, so a worker cannot inherit the
+ * OUT fd. Workers never act beneath OUT: each opens the temp folder this module
+ * made (outdir_tmp_path(), checked against outdir_tmp_ident()) in its initializer
+ * and only creates new files there; the parent (publish.c) checks each one and
+ * moves it into place with outdir_publish() / outdir_replace().
+ *
+ * Errors: functions return 0, or -1 with errno set (ELOOP: a symlink on the way or
+ * at the leaf; EEXIST: something is already there; ESTALE: the file did not match
+ * the expected identity and was put back; EXDEV: the temp folder and the target
+ * are on different filesystems). outdir_strerror() words them for a report line.
+ */
+#ifndef IMGPOOL_OUTDIR_H
+#define IMGPOOL_OUTDIR_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* Name of imgpool's own folder inside OUT; never walked, never an output. */
+#define OUTDIR_PRIVATE ".imgpool"
+
+typedef struct outdir outdir;
+
+/* What identifies one version of a file: the journal records it when imgpool makes
+ * a file, and a file is "the one imgpool made" while size and mtime still match. */
+typedef struct file_ident {
+	uint64_t size;
+	int64_t mtime_ns;
+	uint64_t dev, ino;   /* 0, 0: unknown (compare size and mtime only) */
+} file_ident;
+
+/* The identity of a stat. */
+file_ident outdir_ident_of(const struct stat *st);
+
+/* Same size and mtime (and, when both know it, the same device and inode)? */
+int outdir_ident_same(const file_ident *a, const file_ident *b);
+
+/*
+ * Open OUT. create: make it (and missing parents, by the path as given: what lies
+ * above OUT is the user's choice) and OUT/.imgpool; otherwise (dry run) a missing
+ * OUT or .imgpool is fine and nothing is created. OUT itself must be a real folder,
+ * not a symlink to one (the message names the target to give instead). Returns NULL
+ * with a one-line message in err.
+ */
+outdir *outdir_open(const char *path, int create, char *err, size_t errlen);
+
+/* Close every descriptor; NULL is a no-op. */
+void outdir_close(outdir *od);
+
+/* OUT as the user gave it (for messages), and its canonical path (for workers and
+ * SQLite; NULL when OUT does not exist in a dry run). */
+const char *outdir_path(const outdir *od);
+const char *outdir_real(const outdir *od);
+
+/* The fd of OUT, and of OUT/.imgpool (-1 when absent in a dry run). */
+int outdir_fd(const outdir *od);
+int outdir_private_fd(const outdir *od);
+
+/* Did OUT/.imgpool exist before this run (imgpool has worked here)? */
+int outdir_had_private(const outdir *od);
+
+/* lstat of rel beneath OUT, never through a symlink: 0 with *st, or -1 with errno
+ * (ENOENT: absent; ELOOP: a symlink on the way). A symlink AT rel is stat'ed
+ * itself (S_ISLNK). */
+int outdir_stat(outdir *od, const char *rel, struct stat *st);
+
+/*
+ * The folder that holds rel, beneath OUT through no symlink: a new O_PATH fd the
+ * caller closes, and *leaf points at rel's last component. create: make missing
+ * folders (mode 0777 less the umask). -1 with errno (EINVAL for a rel that is empty,
+ * absolute, or has "", "." or ".." components).
+ */
+int outdir_parent(outdir *od, const char *rel, int create, const char **leaf);
+
+/*
+ * Make the workers' temp folder OUT/.imgpool/<name>/, empty (files a killed run
+ * left there are removed: the folder is imgpool's own). Returns 0 or -1.
+ */
+int outdir_tmp_setup(outdir *od, const char *name);
+/* Its absolute path (for workers to open), its fd and identity (to check that
+ * workers opened the same folder); the path is NULL before outdir_tmp_setup. */
+const char *outdir_tmp_path(const outdir *od);
+int outdir_tmp_fd(const outdir *od);
+file_ident outdir_tmp_ident(const outdir *od);
+/* Remove one temp file (a killed attempt's); ENOENT is success. */
+int outdir_tmp_remove(outdir *od, const char *name);
+/* Remove every file left in the temp folder, then the folder. */
+void outdir_tmp_cleanup(outdir *od);
+
+/* The identity of temp file name (a regular file, not a link), or -1. */
+int outdir_tmp_stat(outdir *od, const char *name, struct stat *st);
+
+/* Move temp file name to rel, creating rel's folders; never replaces anything
+ * (EEXIST when rel exists). */
+int outdir_publish(outdir *od, const char *tmp_name, const char *rel);
+
+/*
+ * Replace the file at rel, which the caller has proved imgpool made and which must
+ * still be `expect`, with temp file tmp_name: move the old one to quarantine name
+ * qname, check it, publish the new one, delete the old one. If the old one does not
+ * match, it is put back and ESTALE returned; if publishing fails, it is put back
+ * too. The caller records qname -> rel (write-ahead) before calling, so a kill
+ * between the steps can be undone by outdir_restore().
+ */
+int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
+		   const file_ident *expect, const char *qname);
+
+/* Delete the file at rel if it is still `expect` (through the quarantine, as
+ * outdir_replace), then the folders this leaves empty up to OUT. ESTALE: it did
+ * not match and is back in place. */
+int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const char *qname);
+
+/*
+ * After a kill: quarantined file qname came from rel. If rel is free it goes back
+ * there (returns 1); if rel is taken and the quarantined file is `owned` (matches
+ * what imgpool recorded, or the caller passes NULL to keep it) it is deleted
+ * (returns 2); otherwise it stays in the quarantine (returns 0). -1 on error; a
+ * qname that is not there any more is 3.
+ */
+int outdir_restore(outdir *od, const char *qname, const char *rel, const file_ident *owned);
+
+/* A quarantine name unique to this process: "q-<pid>-<n>". */
+void outdir_quarantine_name(outdir *od, char *buf, size_t len);
+
+/* Create or open regular file name in OUT/.imgpool (O_NOFOLLOW, never truncated,
+ * never a link or a file with other hard links). fd or -1. */
+int outdir_private_open(outdir *od, const char *name, int flags);
+
+/* Rename old to new inside OUT/.imgpool (the journal's move-aside). */
+int outdir_private_rename(outdir *od, const char *old_name, const char *new_name);
+
+/* The names in OUT/.imgpool that start with prefix and end with suffix, sorted, in a
+ * malloc'd NULL-terminated array (free it with outdir_names_free). NULL when there
+ * is no .imgpool or memory ran out; an empty array when nothing matches. */
+char **outdir_private_list(const outdir *od, const char *prefix, const char *suffix);
+void outdir_names_free(char **names);
+
+/* The canonical path of name in OUT/.imgpool, for libraries that take a path
+ * (SQLite), after checking that the path still leads to the folder this module
+ * holds. malloc'd; NULL when it does not. */
+char *outdir_private_path(const outdir *od, const char *name);
+
+/* Words for an errno of this module, e.g. "a symlink is in the way (never
+ * followed)". */
+const char *outdir_strerror(int err);
+
+#endif

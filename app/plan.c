@@ -1,0 +1,286 @@
+/*
+ * plan.c — per-file decisions: redo, up to date, adopted, failed earlier, refused.
+ * See plan.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "filehash.h"
+#include "plan.h"
+#include "publish.h"
+
+#define WHY_LEN 700
+
+struct planner {
+	planner_config cfg;
+	publisher pb;
+	char *root_given, *root_real; /* cache: the real path of the last root seen */
+	uint64_t adopted, failed_earlier;
+	int walk_errors;
+	discover_item it;             /* the current file */
+	char why[WHY_LEN];
+};
+
+planner *planner_new(const planner_config *cfg)
+{
+	planner *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->cfg = *cfg;
+	p->pb = (publisher){cfg->od, cfg->j, cfg->overwrite, cfg->d};
+	return p;
+}
+
+void planner_free(planner *p)
+{
+	if (!p)
+		return;
+	free(p->root_given);
+	free(p->root_real);
+	free(p);
+}
+
+uint64_t plan_adopted(const planner *p) { return p->adopted; }
+uint64_t plan_failed_earlier(const planner *p) { return p->failed_earlier; }
+int plan_walk_errors(const planner *p) { return p->walk_errors; }
+
+/* The real path of the item's root folder (input minus rel), cached per root. */
+static const char *root_of(planner *p, const discover_item *it)
+{
+	size_t in = strlen(it->input), rl = strlen(it->rel);
+	size_t n = in >= rl ? in - rl : 0;
+	while (n > 1 && it->input[n - 1] == '/')
+		n--;
+	char *given = n ? strndup(it->input, n) : strdup(".");
+	if (!given)
+		return NULL;
+	if (p->root_given && !strcmp(p->root_given, given)) {
+		free(given);
+		return p->root_real;
+	}
+	free(p->root_given);
+	free(p->root_real);
+	p->root_given = given;
+	p->root_real = realpath(given, NULL);
+	return p->root_real;
+}
+
+/* Is this file in this run's shard? Errors of a PATH itself (rel is the PATH) go
+ * to every shard's report, so none of them loses sight of a missing folder. */
+static int ours(const planner *p, const discover_item *it)
+{
+	if (!p->cfg.shard.n)
+		return 1;
+	if (it->state == ITEM_ERROR && it->noutputs == 0 && !strcmp(it->rel, it->input))
+		return 1;
+	return shard_of(it->rel, p->cfg.shard.n) == p->cfg.shard.k;
+}
+
+static int64_t mtime_ns(const discover_item *it)
+{
+	return (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
+}
+
+static void pass(planner *p, plan_pass how, failure_kind kind, const char *cause)
+{
+	if (p->cfg.on_passed)
+		p->cfg.on_passed(p->cfg.data, &p->it, how, kind, cause);
+}
+
+/* What is at each planned output. */
+typedef struct outputs_seen {
+	out_state state[THUMB_MAX_SIZES];
+	file_ident id[THUMB_MAX_SIZES];
+	int present, ours, foreign, fresh; /* counts; fresh: present, not older than input */
+} outputs_seen;
+
+/* Inspect every output; an output that is blocked refuses the file (1). */
+static int inspect_outputs(planner *p, outputs_seen *o)
+{
+	const discover_item *it = &p->it;
+	char why[300];
+	memset(o, 0, sizeof *o);
+	for (int i = 0; i < it->noutputs; i++) {
+		o->state[i] = publish_inspect(&p->pb, it->out_rel[i], it->dev, it->ino, &o->id[i],
+					      why, sizeof why);
+		if (o->state[i] == OUT_BLOCKED) {
+			snprintf(p->why, sizeof p->why, "its output %s %s", it->outputs[i], why);
+			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
+			return 1;
+		}
+		if (o->state[i] == OUT_ABSENT)
+			continue;
+		o->present++;
+		o->ours += o->state[i] == OUT_OURS;
+		o->foreign += o->state[i] == OUT_FOREIGN;
+		o->fresh += o->id[i].mtime_ns >= mtime_ns(it);
+	}
+	return 0;
+}
+
+/* Record the outputs of a file with no row as imgpool's, and the file as made. */
+static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t checksum)
+{
+	const discover_item *it = &p->it;
+	for (int i = 0; i < it->noutputs; i++) {
+		if (o->state[i] == OUT_OURS) {
+			journal_output_owner(p->cfg.j, it->out_rel[i], root, it->rel);
+		} else {
+			journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], root, it->rel);
+			journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i]);
+		}
+	}
+	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = mtime_ns(it),
+			   .fingerprint = p->cfg.fingerprint, .checksum = checksum, .attempts = 1};
+	journal_put(p->cfg.j, root, it->rel, &row);
+	p->adopted++;
+}
+
+/* Does the journal's row describe this very file? With --checksum its bytes decide
+ * (a touched file with the same bytes is the same file), and a row stored without
+ * a checksum is taken by size and mtime (and given one). *touched: same bytes,
+ * another mtime. */
+static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int *touched)
+{
+	const discover_item *it = &p->it;
+	int by_time = row->size == it->size && row->mtime_ns == mtime_ns(it);
+	*touched = 0;
+	if (row->status == JOURNAL_NONE)
+		return 0;
+	if (!p->cfg.checksum || row->size != it->size)
+		return by_time;
+	if (!*checksum && filehash_path(it->input, checksum) < 0)
+		*checksum = 0;
+	if (!row->checksum || !*checksum)
+		return by_time;
+	*touched = row->checksum == *checksum && !by_time;
+	return row->checksum == *checksum;
+}
+
+/* Failed before, and nothing that would change the outcome has changed? */
+static int failed_earlier(const planner *p, const journal_row *row, int same, int same_settings)
+{
+	if (row->status != JOURNAL_FAILED || !same || !same_settings || p->cfg.retry_failed ||
+	    row->limits != p->cfg.limits)
+		return 0;
+	return failure_remembered_at_once(row->kind) || row->strikes >= FAILURE_STRIKES;
+}
+
+/* 1: thumbnail it; 0: passed over (told to on_passed). */
+static int decide(planner *p, const char *root, uint64_t *checksum)
+{
+	const discover_item *it = &p->it;
+	outputs_seen o;
+	if (inspect_outputs(p, &o))
+		return 0;
+	int all_fresh = o.present == it->noutputs && o.fresh == it->noutputs;
+	if (!p->cfg.j || !root) {
+		if (all_fresh && !p->cfg.force) {
+			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
+			return 0;
+		}
+	} else {
+		journal_row row;
+		int touched;
+		journal_get(p->cfg.j, root, it->rel, &row);
+		int same = same_file(p, &row, checksum, &touched);
+		int same_settings = row.fingerprint == p->cfg.fingerprint;
+		if (failed_earlier(p, &row, same, same_settings)) {
+			snprintf(p->why, sizeof p->why, "failed earlier, unchanged since: %s "
+				 "(--retry-failed tries again)", row.cause);
+			p->failed_earlier++;
+			pass(p, PLAN_FAILED, FAIL_EARLIER, p->why);
+			return 0;
+		}
+		if (!p->cfg.force && row.status == JOURNAL_OK && same && same_settings &&
+		    o.ours == it->noutputs) {
+			if (touched || (*checksum && !row.checksum)) {
+				row.mtime_ns = mtime_ns(it);
+				row.checksum = *checksum;
+				journal_put(p->cfg.j, root, it->rel, &row);
+			}
+			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
+			return 0;
+		}
+		if (!p->cfg.force && row.status == JOURNAL_NONE && all_fresh &&
+		    (o.ours + (p->cfg.adopt_foreign ? o.foreign : 0)) == it->noutputs) {
+			adopt(p, root, &o, *checksum);
+			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
+			return 0;
+		}
+	}
+	for (int i = 0; i < it->noutputs && !p->cfg.overwrite; i++)
+		if (o.state[i] == OUT_FOREIGN) {
+			snprintf(p->why, sizeof p->why, "its output %s exists and was not made by "
+				 "imgpool; --overwrite replaces it", it->outputs[i]);
+			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
+			return 0;
+		}
+	return 1;
+}
+
+/* The format of each output, from its name; a template that names a format we do
+ * not write refuses the file. */
+static int formats_of(planner *p, plan_item *item)
+{
+	for (int i = 0; i < p->it.noutputs; i++)
+		if (thumb_output_format(p->cfg.settings->format, p->it.out_rel[i],
+					&item->formats[i]) < 0) {
+			const char *dot = strrchr(p->it.out_rel[i], '.');
+			snprintf(p->why, sizeof p->why, "cannot write \"%s\" files (output %s)",
+				 dot ? dot + 1 : "", p->it.outputs[i]);
+			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
+			return -1;
+		}
+	return 0;
+}
+
+int plan_next(planner *p, plan_item *item)
+{
+	while (discover_next(p->cfg.d, &p->it)) {
+		if (!ours(p, &p->it))
+			continue;
+		if (p->it.state == ITEM_ERROR) {
+			if (!strcmp(p->it.rel, p->it.input)) /* a PATH itself is missing */
+				p->walk_errors++;
+			pass(p, PLAN_FAILED, FAIL_ENVIRONMENT, p->it.error);
+			continue;
+		}
+		memset(item, 0, sizeof *item);
+		item->it = &p->it;
+		item->root = root_of(p, &p->it);
+		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum))
+			continue;
+		return 1;
+	}
+	return 0;
+}
+
+int plan_remember(planner *p, const plan_outcome *o)
+{
+	if (!p->cfg.j || !o->root || o->kind == FAIL_INTERRUPTED)
+		return 0;
+	journal_row old, row = {
+		.size = o->size, .mtime_ns = o->mtime_ns, .fingerprint = p->cfg.fingerprint,
+		.checksum = o->checksum, .ms = o->ms, .attempts = 1,
+	};
+	if (o->kind == FAIL_NONE) {
+		row.status = JOURNAL_OK;
+		return journal_put(p->cfg.j, o->root, o->rel, &row);
+	}
+	journal_get(p->cfg.j, o->root, o->rel, &old);
+	row.status = JOURNAL_FAILED;
+	row.kind = o->kind;
+	row.limits = p->cfg.limits;
+	snprintf(row.cause, sizeof row.cause, "%s", o->cause ? o->cause : "");
+	int again = old.status == JOURNAL_FAILED;
+	row.attempts = again ? old.attempts + 1 : 1;
+	/* A strike is the same failure again, of the same file. */
+	row.strikes = again && old.kind == o->kind && !strcmp(old.cause, row.cause) &&
+			      old.size == o->size && old.mtime_ns == o->mtime_ns
+			      ? old.strikes + 1
+			      : 1;
+	return journal_put(p->cfg.j, o->root, o->rel, &row);
+}

@@ -1,0 +1,104 @@
+/*
+ * plan.h — per file: redo it, skip it (up to date), skip it as failed earlier, or
+ * refuse it; and, once it has run, what the journal remembers of it.
+ *
+ * The planner pulls files from discovery (discover.h), takes this run's shard, and
+ * looks at each planned output through the output folder's fd (outdir.h, never
+ * through a symlink):
+ *   - absent; imgpool's (the journal records its size and mtime: journal_owns);
+ *     someone else's; or blocked (a folder, a symlink, a symlink on the way, the
+ *     input itself).
+ *   - Up to date: every output is there, imgpool's, not older than the input, and
+ *     the journal's row matches the input (size and mtime, or with --checksum its
+ *     bytes: a touched file whose bytes are unchanged is up to date, as rsync -c
+ *     says) and the settings fingerprint. Without a journal (--no-journal): every
+ *     output there and not older than the input.
+ *   - Adopted: no row for the input, but its outputs are there, not older than it,
+ *     and imgpool's (an input renamed, or the row lost to a kill -9) or, only when
+ *     the journal itself was lost (moved aside, deleted), regular files beneath
+ *     OUT. They are recorded as imgpool's and the file is skipped.
+ *   - Failed earlier: the row says it failed, the input, the settings and the
+ *     limits are unchanged, and the failure is one that is remembered (failure.h);
+ *     --retry-failed tries it anyway.
+ *   - Refused, before any work: an output that exists and is not imgpool's ("exists
+ *     and was not made by imgpool; --overwrite replaces it"), or that is blocked.
+ * Everything passed over is handed to the caller's on_passed, so that every file
+ * gets its one answer.
+ */
+#ifndef IMGPOOL_PLAN_H
+#define IMGPOOL_PLAN_H
+
+#include <stdint.h>
+
+#include "discover.h"
+#include "failure.h"
+#include "journal.h"
+#include "outdir.h"
+#include "settings.h"
+#include "shard.h"
+
+typedef struct planner planner;
+
+/* Why a file was passed over. */
+typedef enum { PLAN_SKIPPED, PLAN_FAILED } plan_pass;
+
+typedef struct planner_config {
+	discover *d;
+	outdir *od;
+	journal *j;                 /* NULL: no journal */
+	const thumb_settings *settings;
+	uint64_t fingerprint;       /* journal_fingerprint() of the settings */
+	uint64_t limits;            /* journal_limits() of this run */
+	shard shard;                /* n == 0: every file */
+	int force, overwrite, checksum, retry_failed;
+	int adopt_foreign;          /* the journal was lost: adopt regular files too */
+	/* A file passed over: an error (kind, cause) or up to date (kind FAIL_NONE). */
+	void (*on_passed)(void *data, const discover_item *it, plan_pass how,
+			  failure_kind kind, const char *cause);
+	void *data;
+} planner_config;
+
+/* One file to thumbnail. Strings point into the planner; valid until the next
+ * plan_next(). */
+typedef struct plan_item {
+	const discover_item *it;    /* input, rel, outputs (display), out_rel, size, mtime */
+	const char *root;           /* the real path of its input root (journal key); NULL
+	                               when it cannot be told */
+	uint64_t checksum;          /* of the input when computed here (--checksum), or 0 */
+	thumb_format formats[THUMB_MAX_SIZES];
+} plan_item;
+
+planner *planner_new(const planner_config *cfg);
+/* NULL is a no-op. */
+void planner_free(planner *p);
+
+/* The next file to thumbnail: 1 with *item filled, 0 when discovery is over. */
+int plan_next(planner *p, plan_item *item);
+
+/* Counters for the summary. */
+uint64_t plan_adopted(const planner *p);
+uint64_t plan_failed_earlier(const planner *p);
+/* PATH arguments that could not be walked (a missing folder): no --prune then. */
+int plan_walk_errors(const planner *p);
+
+/* The outcome of one file's task, for the journal. */
+typedef struct plan_outcome {
+	const char *root, *rel;
+	uint64_t size, checksum;
+	int64_t mtime_ns;
+	failure_kind kind;          /* FAIL_NONE: made */
+	const char *cause;
+	double ms;
+	int attempts;
+} plan_outcome;
+
+/*
+ * Remember a file's outcome in the journal: made, or failed with its kind. A
+ * failure the run caused by stopping (FAIL_INTERRUPTED) changes nothing. An
+ * environmental one counts a strike (identical to the last one: same kind and
+ * cause) and is remembered as "failed earlier" from FAILURE_STRIKES on.
+ * Returns 0 or -1 (journal_error).
+ */
+int plan_remember(planner *p, const plan_outcome *o);
+
+#endif

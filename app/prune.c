@@ -1,0 +1,66 @@
+/*
+ * prune.c — remove the outputs of inputs that are gone. See prune.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "prune.h"
+
+typedef struct prune_run {
+	const prune_config *cfg;
+	const char *root;
+	char *input;                  /* root/rel of the input being pruned */
+	int64_t count;
+} prune_run;
+
+/* One output of a gone input. */
+static int prune_output(void *data, const char *path, const file_ident *id)
+{
+	prune_run *r = data;
+	const publisher *pb = r->cfg->pb;
+	char *shown = NULL, err[300];
+	if (pb->d && discover_planned(pb->d, path))
+		return 0; /* a current input makes it: not stale */
+	if (asprintf(&shown, "%s/%s", outdir_path(pb->od), path) < 0)
+		shown = NULL;
+	if (r->cfg->dry_run) {
+		char why[200];
+		file_ident now;
+		if (publish_inspect(pb, path, 0, 0, &now, why, sizeof why) == OUT_OURS &&
+		    now.size == id->size && now.mtime_ns == id->mtime_ns) {
+			r->cfg->on_pruned(r->cfg->data, shown ? shown : path, r->input, 1);
+			r->count++;
+		}
+	} else if (publish_remove(pb, path, id, err, sizeof err) == 1) {
+		r->cfg->on_pruned(r->cfg->data, shown ? shown : path, r->input, 0);
+		r->count++;
+	}
+	free(shown);
+	return 0;
+}
+
+/* One journal row: if its input is gone, its outputs go; 1 drops the row. */
+static int prune_input(void *data, const char *root, const char *rel)
+{
+	prune_run *r = data;
+	struct stat st;
+	if (asprintf(&r->input, "%s/%s", root, rel) < 0)
+		return 0;
+	int gone = lstat(r->input, &st) < 0 && errno == ENOENT;
+	if (gone)
+		journal_outputs_of(r->cfg->pb->j, root, rel, prune_output, r);
+	free(r->input);
+	r->input = NULL;
+	return gone && !r->cfg->dry_run;
+}
+
+int64_t prune_gone(const prune_config *cfg)
+{
+	prune_run r = {cfg, NULL, NULL, 0};
+	if (journal_each_input(cfg->pb->j, cfg->roots, cfg->nroots, prune_input, &r) < 0)
+		return -1;
+	return r.count;
+}

@@ -1,0 +1,32 @@
+/*
+ * prune.h — --prune: remove the outputs of inputs that are gone.
+ *
+ * After a whole walk, for every input the journal records under the given roots
+ * whose file no longer exists (lstat says ENOENT: not merely excluded, unreadable
+ * or on an unmounted disk), each output it owns is deleted when it is still
+ * exactly the file imgpool made (size and mtime as recorded, checked again in the
+ * quarantine: publish.h) and no current input plans that path (an input renamed,
+ * IMG_1.JPG -> IMG_1.jpg, owns it now). A changed output is kept and forgotten:
+ * it is the user's now. Folders left empty are removed up to OUT.
+ */
+#ifndef IMGPOOL_PRUNE_H
+#define IMGPOOL_PRUNE_H
+
+#include <stdint.h>
+
+#include "publish.h"
+
+typedef struct prune_config {
+	const publisher *pb;
+	const char *const *roots;     /* real paths of the folder PATHs */
+	int nroots;
+	int dry_run;                  /* list, change nothing */
+	/* told of each output removed (or, dry run, to be removed) */
+	void (*on_pruned)(void *data, const char *output, const char *input, int dry_run);
+	void *data;
+} prune_config;
+
+/* Returns the number of outputs removed (listed); -1 when the journal failed. */
+int64_t prune_gone(const prune_config *cfg);
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * publish.c — the ownership rule and the write-ahead publishing of outputs. See
+ * publish.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "publish.h"
+
+#define NAME_LEN 64 /* quarantine names */
+
+out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
+			  uint64_t in_ino, file_ident *id, char *why, size_t len)
+{
+	struct stat st;
+	memset(id, 0, sizeof *id);
+	why[0] = '\0';
+	if (outdir_stat(pb->od, rel, &st) < 0) {
+		if (errno == ENOENT)
+			return OUT_ABSENT;
+		snprintf(why, len, "%s", outdir_strerror(errno));
+		return OUT_BLOCKED;
+	}
+	*id = outdir_ident_of(&st);
+	if ((uint64_t)st.st_dev == in_dev && (uint64_t)st.st_ino == in_ino) {
+		snprintf(why, len, "is the input itself");
+		return OUT_BLOCKED;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(why, len, "is a folder");
+		return OUT_BLOCKED;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		snprintf(why, len, "is a symlink (imgpool never writes through one)");
+		return OUT_BLOCKED;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, len, "is not a regular file");
+		return OUT_BLOCKED;
+	}
+	return journal_owns(pb->j, rel, id) ? OUT_OURS : OUT_FOREIGN;
+}
+
+/* What step 3 does with one output. */
+typedef struct out_plan {
+	file_ident fresh;        /* the temp file's identity (size, mtime survive rename) */
+	int replace;             /* 1: move imgpool's (or --overwrite's) file aside first */
+	file_ident old;          /* the file replaced */
+	char qname[NAME_LEN];
+} out_plan;
+
+/* Step 1: check the temp files and the output paths. */
+static int check_all(const publisher *pb, const publish_item *it, out_plan *plan, char *err,
+		     size_t len)
+{
+	char why[200];
+	for (int i = 0; i < it->n; i++) {
+		struct stat st;
+		if (outdir_tmp_stat(pb->od, it->temps[i], &st) < 0) {
+			snprintf(err, len, "the worker's output for %s is missing: %s", it->display[i],
+				 strerror(errno));
+			return -1;
+		}
+		plan[i].fresh = outdir_ident_of(&st);
+		plan[i].fresh.dev = plan[i].fresh.ino = 0; /* a rename keeps size and mtime */
+		switch (publish_inspect(pb, it->out_rel[i], it->in_dev, it->in_ino, &plan[i].old,
+					why, sizeof why)) {
+		case OUT_ABSENT:
+			plan[i].replace = 0;
+			break;
+		case OUT_OURS:
+			plan[i].replace = 1;
+			break;
+		case OUT_FOREIGN:
+			if (!pb->overwrite) {
+				snprintf(err, len, "its output %s exists and was not made by imgpool; "
+					 "--overwrite replaces it", it->display[i]);
+				return -1;
+			}
+			plan[i].replace = 1;
+			break;
+		case OUT_BLOCKED:
+			snprintf(err, len, "its output %s %s", it->display[i], why);
+			return -1;
+		}
+		if (plan[i].replace)
+			outdir_quarantine_name(pb->od, plan[i].qname, sizeof plan[i].qname);
+	}
+	return 0;
+}
+
+/* Step 2: the write-ahead records, committed. */
+static int write_ahead(const publisher *pb, const publish_item *it, const out_plan *plan,
+		       char *err, size_t len)
+{
+	int rc = 0;
+	for (int i = 0; i < it->n && rc == 0; i++)
+		if (journal_output_intent(pb->j, it->out_rel[i], &plan[i].fresh, it->root,
+					  it->rel) < 0 ||
+		    (plan[i].replace && journal_quarantine_add(pb->j, plan[i].qname,
+							       it->out_rel[i], &plan[i].old) < 0))
+			rc = -1;
+	if (journal_sync(pb->j) < 0 || rc < 0) {
+		snprintf(err, len, "cannot record its outputs, so none was moved into place: %s",
+			 journal_error(pb->j));
+		return -1;
+	}
+	return 0;
+}
+
+/* May an output this input no longer plans be removed? Not when another current
+ * input plans that path. */
+typedef struct unplanned {
+	const publisher *pb;
+	const publish_item *it;
+} unplanned;
+
+static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
+{
+	unplanned *u = data;
+	char err[300];
+	for (int i = 0; i < u->it->n; i++)
+		if (!strcmp(path, u->it->out_rel[i]))
+			return 0;
+	if (u->pb->d && discover_planned(u->pb->d, path))
+		return 0;
+	publish_remove(u->pb, path, id, err, sizeof err);
+	return 0;
+}
+
+int publish_outputs(const publisher *pb, const publish_item *it, char *err, size_t len)
+{
+	out_plan plan[THUMB_MAX_SIZES];
+	memset(plan, 0, sizeof plan);
+	if (check_all(pb, it, plan, err, len) < 0 || write_ahead(pb, it, plan, err, len) < 0)
+		return -1;
+	for (int i = 0; i < it->n; i++) {
+		int rc = plan[i].replace
+				 ? outdir_replace(pb->od, it->temps[i], it->out_rel[i], &plan[i].old,
+						  plan[i].qname)
+				 : outdir_publish(pb->od, it->temps[i], it->out_rel[i]);
+		if (rc < 0) {
+			int e = errno;
+			journal_output_forget(pb->j, it->out_rel[i], &plan[i].fresh);
+			snprintf(err, len, "cannot put its output %s in place: %s", it->display[i],
+				 e == EEXIST ? "a file appeared there meanwhile (left as it is)"
+					     : outdir_strerror(e));
+			journal_sync(pb->j);
+			return -1;
+		}
+		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh);
+		if (plan[i].replace)
+			journal_quarantine_del(pb->j, plan[i].qname);
+	}
+	unplanned u = {pb, it};
+	journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
+	return 0;
+}
+
+int publish_remove(const publisher *pb, const char *rel, const file_ident *id, char *err,
+		   size_t len)
+{
+	char qname[NAME_LEN], why[200];
+	file_ident now;
+	int rc = 0;
+	err[0] = '\0';
+	out_state s = publish_inspect(pb, rel, 0, 0, &now, why, sizeof why);
+	if (s == OUT_OURS && now.size == id->size && now.mtime_ns == id->mtime_ns) {
+		outdir_quarantine_name(pb->od, qname, sizeof qname);
+		if (journal_quarantine_add(pb->j, qname, rel, id) < 0 || journal_sync(pb->j) < 0) {
+			snprintf(err, len, "cannot record the removal: %s", journal_error(pb->j));
+			return -1;
+		}
+		if (outdir_remove(pb->od, rel, id, qname) == 0) {
+			rc = 1;
+		} else if (errno != ESTALE && errno != ENOENT) {
+			snprintf(err, len, "%s", outdir_strerror(errno));
+			rc = -1;
+		}
+		journal_quarantine_del(pb->j, qname);
+	}
+	if (rc >= 0)
+		journal_output_forget(pb->j, rel, id);
+	return rc;
+}
+
+/* One quarantine record left by a killed run. */
+typedef struct recovery {
+	const publisher *pb;
+	void (*warn)(void *data, const char *line);
+	void *data;
+} recovery;
+
+static void recover_one(void *data, const char *qname, const char *path, const file_ident *id)
+{
+	recovery *r = data;
+	/* Deleted where it is imgpool's (recorded identity) and its place is taken. */
+	int rc = outdir_restore(r->pb->od, qname, path, id);
+	if (rc == 0 && r->warn) {
+		char line[600];
+		snprintf(line, sizeof line, "imgpool: warning: a file that was at %s/%s is kept in "
+			 "%s/" OUTDIR_PRIVATE "/quarantine/%s (its place is taken); move it back "
+			 "by hand if you want it", outdir_path(r->pb->od), path,
+			 outdir_path(r->pb->od), qname);
+		r->warn(r->data, line);
+	}
+	if (rc != 0 && rc != -1)
+		journal_quarantine_del(r->pb->j, qname);
+}
+
+void publish_recover(const publisher *pb, void (*warn)(void *data, const char *line),
+		     void *data)
+{
+	recovery r = {pb, warn, data};
+	journal_quarantine_each(pb->j, recover_one, &r);
+	journal_sync(pb->j);
+}

@@ -1,0 +1,81 @@
+/*
+ * publish.h — imgpool's ownership rule, applied: what is at an output path, and
+ * moving a finished file's outputs into place without ever touching a file imgpool
+ * cannot show it made.
+ *
+ * The rule: imgpool overwrites, adopts or deletes a file beneath OUT only when a
+ * journal of the folder records that path with the file's current size and mtime
+ * (journal_owns). Anything else at a planned output path is a per-file error
+ * ("exists and was not made by imgpool; --overwrite replaces it"). --overwrite
+ * replaces a regular file that is in the way, never a folder or a symlink.
+ *
+ * Publishing one file's outputs (temp files a worker made in the run's temp folder):
+ *   1. check every temp file (a regular file in the temp folder) and every output
+ *      path (absent, or imgpool's, or --overwrite);
+ *   2. record each new output (path, size, mtime) and each file about to be moved
+ *      aside, and commit: the write-ahead point;
+ *   3. move each into place: renameat2(RENAME_NOREPLACE) for a new one, through the
+ *      quarantine (checked there, see outdir.h) for one that replaces imgpool's;
+ *   4. mark them made; then remove the outputs this input had under earlier
+ *      settings that it no longer plans and no other current input plans.
+ * A kill at any moment leaves every file either imgpool's and recorded, or not
+ * imgpool's and untouched; publish_recover() finishes what a killed run left in
+ * the quarantine.
+ */
+#ifndef IMGPOOL_PUBLISH_H
+#define IMGPOOL_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "discover.h"
+#include "journal.h"
+#include "outdir.h"
+
+typedef struct publisher {
+	outdir *od;
+	journal *j;          /* NULL: no journal, so nothing is provably imgpool's */
+	int overwrite;       /* --overwrite */
+	const discover *d;   /* what current inputs plan (discover_planned); may be NULL */
+} publisher;
+
+typedef enum {
+	OUT_ABSENT,          /* nothing there */
+	OUT_OURS,            /* a regular file imgpool made (journal_owns) */
+	OUT_FOREIGN,         /* a regular file imgpool cannot show it made */
+	OUT_BLOCKED,         /* a folder, a symlink, the input itself, or unreachable */
+} out_state;
+
+/* What is at output rel now. *id is filled when something is there. For
+ * OUT_BLOCKED, why says what (without the path). in_dev/in_ino: the input, which an
+ * output must never be. */
+out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
+			  uint64_t in_ino, file_ident *id, char *why, size_t len);
+
+/* One finished file. */
+typedef struct publish_item {
+	const char *root, *rel;            /* the input, as the journal keys it */
+	uint64_t in_dev, in_ino;
+	int n;
+	const char *const *out_rel;        /* relative to OUT */
+	const char *const *display;        /* as reported (OUT as given + rel) */
+	const char *const *temps;          /* temp file names in the temp folder */
+} publish_item;
+
+/* Move its outputs into place (see above). 0, or -1 with a one-line cause in err;
+ * on failure no output of it that was not imgpool's has changed. */
+int publish_outputs(const publisher *pb, const publish_item *it, char *err, size_t len);
+
+/* Delete output rel, recorded as imgpool's with identity id, if it still is exactly
+ * that file; forget its row either way (a file changed since imgpool made it is no
+ * longer imgpool's). 1 deleted, 0 kept (changed, or gone already), -1 error (err). */
+int publish_remove(const publisher *pb, const char *rel, const file_ident *id, char *err,
+		   size_t len);
+
+/* After a killed run: put files it left in the quarantine back, or delete them
+ * where they were imgpool's and have been replaced. warn(data, line) is told of a
+ * file that had to stay there. */
+void publish_recover(const publisher *pb, void (*warn)(void *data, const char *line),
+		     void *data);
+
+#endif

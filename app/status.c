@@ -1,0 +1,169 @@
+/*
+ * status.c — `imgpool status OUTDIR [--json]`: what the journals of an output folder
+ * know. See status.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "journal.h"
+#include "outdir.h"
+#include "report.h"
+#include "status.h"
+
+/* Print the journal opened at open_path, shown as path (one of possibly several
+ * shards), as text or JSON. */
+static int status_one(const char *open_path, const char *path, int json, int *first,
+		      uint64_t tot[2])
+{
+	sqlite3 *db;
+	if (sqlite3_open_v2(open_path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) !=
+	    SQLITE_OK) {
+		fprintf(stderr, "imgpool status: cannot read %s: %s\n", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_stmt *st;
+	uint64_t ok = 0, failed = 0;
+	if (sqlite3_prepare_v2(db, "SELECT status, count(*) FROM files GROUP BY status", -1,
+			       &st, NULL) != SQLITE_OK) {
+		fprintf(stderr, "imgpool status: %s is not a journal: %s\n", path,
+			sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 0) == JOURNAL_OK)
+			ok = (uint64_t)sqlite3_column_int64(st, 1);
+		else
+			failed = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	tot[0] += ok;
+	tot[1] += failed;
+	if (json) {
+		printf("%s{\"journal\":", *first ? "" : ",");
+		report_json_string(stdout, path);
+		printf(",\"ok\":%llu,\"failed\":%llu,\"failures\":[", (unsigned long long)ok,
+		       (unsigned long long)failed);
+	} else {
+		printf("%s: %llu ok, %llu failed\n", path, (unsigned long long)ok,
+		       (unsigned long long)failed);
+	}
+	*first = 0;
+	sqlite3_prepare_v2(db, "SELECT root, rel, cause, attempts FROM files WHERE status=2"
+			       " ORDER BY root, rel", -1, &st, NULL);
+	int n = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char *rel = strndup(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
+		const char *root = (const char *)sqlite3_column_text(st, 0);
+		const char *cause = (const char *)sqlite3_column_text(st, 2);
+		if (json) {
+			printf("%s{\"input\":", n ? "," : "");
+			char full[8400];
+			snprintf(full, sizeof full, "%s/%s", root, rel ? rel : "");
+			report_json_string(stdout, full);
+			printf(",\"cause\":");
+			report_json_string(stdout, cause ? cause : "");
+			printf(",\"attempts\":%d}", sqlite3_column_int(st, 3));
+		} else {
+			printf("  failed %s/%s: %s (%d attempts)\n", root, rel ? rel : "",
+			       cause ? cause : "", sqlite3_column_int(st, 3));
+		}
+		free(rel);
+		n++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_prepare_v2(db, "SELECT started, wall_s, done, failed, skipped, interrupted,"
+			       " settings FROM runs ORDER BY id DESC LIMIT 1", -1, &st, NULL);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		const char *started = (const char *)sqlite3_column_text(st, 0);
+		const char *settings = (const char *)sqlite3_column_text(st, 6);
+		if (json) {
+			printf("],\"last_run\":{\"started\":");
+			report_json_string(stdout, started ? started : "");
+			printf(",\"wall_s\":%.3f,\"done\":%lld,\"failed\":%lld,\"skipped\":%lld,"
+			       "\"interrupted\":%s,\"settings\":",
+			       sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2),
+			       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+			       sqlite3_column_int(st, 5) ? "true" : "false");
+			report_json_string(stdout, settings ? settings : "");
+			printf("}}");
+		} else {
+			printf("  last run: %s, %.2f s, %lld done, %lld failed, %lld skipped%s\n"
+			       "  settings: %s\n",
+			       started ? started : "?", sqlite3_column_double(st, 1),
+			       sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+			       sqlite3_column_int64(st, 4),
+			       sqlite3_column_int(st, 5) ? " (interrupted)" : "",
+			       settings ? settings : "");
+		}
+	} else if (json) {
+		printf("],\"last_run\":null}");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return 0;
+}
+
+int status_main(int argc, char **argv)
+{
+	int json = 0;
+	const char *out = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("Usage: imgpool status OUTDIR [--json]\n"
+			       "Counts by status, the failed files with their causes, and the last "
+			       "run, from the journal(s) in OUTDIR/.imgpool.\n");
+			return 0;
+		} else if (!out)
+			out = argv[i];
+		else {
+			fprintf(stderr, "imgpool status: unexpected '%s' (usage: imgpool status "
+					"OUTDIR [--json])\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!out) {
+		fprintf(stderr, "imgpool status: usage: imgpool status OUTDIR [--json]\n");
+		return 2;
+	}
+	char err[512];
+	outdir *od = outdir_open(out, 0, err, sizeof err);
+	char **names = od ? outdir_private_list(od, "journal", ".sqlite") : NULL;
+	size_t n = 0;
+	while (names && names[n])
+		n++;
+	if (!n) {
+		fprintf(stderr, "imgpool status: no journal in %s/" OUTDIR_PRIVATE " (has imgpool "
+				"run there?)\n", out);
+		outdir_names_free(names);
+		outdir_close(od);
+		return 1;
+	}
+	int first = 1, rc = 0;
+	uint64_t tot[2] = {0, 0};
+	if (json)
+		printf("{\"journals\":[");
+	for (size_t i = 0; i < n; i++) {
+		char *open_path = outdir_private_path(od, names[i]), *shown = NULL;
+		if (asprintf(&shown, "%s/" OUTDIR_PRIVATE "/%s", out, names[i]) < 0)
+			shown = NULL;
+		if (!open_path || !shown ||
+		    status_one(open_path, shown, json, &first, tot) < 0)
+			rc = 1;
+		free(open_path);
+		free(shown);
+	}
+	outdir_names_free(names);
+	if (json)
+		printf("],\"ok\":%llu,\"failed\":%llu}\n", (unsigned long long)tot[0],
+		       (unsigned long long)tot[1]);
+	outdir_close(od);
+	return rc;
+}
