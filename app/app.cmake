@@ -29,8 +29,10 @@ target_link_libraries(imgpool imgpool_app)
 # Where tests find the real photos; they skip their cases when it is absent.
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
 
-foreach(m ${APP_MODULES})
-  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_${m}.c)
+# One cmocka test file per module that has one.
+set(APP_UNIT_TESTS thumb colour reduce discover outdir)
+foreach(m ${APP_UNIT_TESTS})
+  if(TRUE)
     add_executable(test_${m} tests/test_${m}.c)
     target_link_libraries(test_${m} imgpool_app PkgConfig::CMOCKA)
     add_test(NAME ${m} COMMAND test_${m})
@@ -46,6 +48,10 @@ if(Python3_FOUND AND TARGET imgpool)
     $<TARGET_FILE:imgpool>)
   set_tests_properties(cli PROPERTIES TIMEOUT 900 LABELS app
     ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS}")
+  # The output folder's promise, one reproducer per way it was once broken.
+  add_test(NAME output-safety COMMAND ${Python3_EXECUTABLE}
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_output_safety.py $<TARGET_FILE:imgpool>)
+  set_tests_properties(output-safety PROPERTIES TIMEOUT 600 LABELS app)
   add_test(NAME bench COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_bench.py
     $<TARGET_FILE:imgpool>)
   set_tests_properties(bench PROPERTIES TIMEOUT 300 LABELS app)

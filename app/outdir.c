@@ -335,6 +335,7 @@ void outdir_close(outdir *od)
 	free(od);
 }
 
+void outdir_force_walk(outdir *od) { od->no_openat2 = 1; }
 const char *outdir_path(const outdir *od) { return od->path; }
 const char *outdir_real(const outdir *od) { return od->real; }
 int outdir_fd(const outdir *od) { return od->fd; }

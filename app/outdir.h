@@ -75,6 +75,10 @@ outdir *outdir_open(const char *path, int create, char *err, size_t errlen);
 /* Close every descriptor; NULL is a no-op. */
 void outdir_close(outdir *od);
 
+/* Resolve with the per-component O_NOFOLLOW walk from now on, as on a kernel
+ * without openat2 (the tests run every case both ways). */
+void outdir_force_walk(outdir *od);
+
 /* OUT as the user gave it (for messages), and its canonical path (for workers and
  * SQLite; NULL when OUT does not exist in a dry run). */
 const char *outdir_path(const outdir *od);

@@ -179,7 +179,7 @@ static int make_dirs(const char *dir)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof path, "%s", dir);
+	snprintf(path, sizeof path, "%.*s", PATH_MAX - 1, dir);
 	for (char *p = path + 1; *p; p++) {
 		if (*p != '/')
 			continue;

@@ -1,0 +1,333 @@
+/*
+ * test_outdir.c — the output folder module: nothing beneath OUT is ever reached
+ * through a symlink, nothing is replaced by a publish, a replace or delete only
+ * takes the very file expected, and imgpool's own files are never links. Every case
+ * runs twice: with openat2, and with the per-component walk used where openat2 is
+ * refused.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "outdir.h"
+
+static char root[PATH_MAX];
+static int walk_only; /* the second pass: no openat2 */
+
+static const char *at(const char *fmt, ...)
+{
+	static char buf[4][2 * PATH_MAX + 2];
+	static int k;
+	char rel[PATH_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof rel, fmt, ap);
+	va_end(ap);
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", root, rel);
+	return buf[k];
+}
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static char *get(const char *path)
+{
+	static char buf[256];
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof root, "%s/test_outdir.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	char cmd[PATH_MAX + 16];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* OUT opened (made) with its temp folder, in the mode of this pass. */
+static outdir *open_out(void)
+{
+	char err[512];
+	outdir *od = outdir_open(at("out"), 1, err, sizeof err);
+	if (!od)
+		fail_msg("outdir_open: %s", err);
+	if (walk_only)
+		outdir_force_walk(od);
+	assert_int_equal(outdir_tmp_setup(od, "tmp-test"), 0);
+	return od;
+}
+
+/* A temp file the way a worker makes one. */
+static void make_temp(outdir *od, const char *name, const char *text)
+{
+	int fd = openat(outdir_tmp_fd(od), name, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static file_ident ident(const char *path)
+{
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	return outdir_ident_of(&st);
+}
+
+static void test_open(void **state)
+{
+	(void)state;
+	char err[512];
+	/* OUT may not be a symlink: the message names the folder to give instead. */
+	assert_int_equal(mkdir(at("real"), 0777), 0);
+	assert_int_equal(symlink(at("real"), at("link")), 0);
+	assert_null(outdir_open(at("link"), 1, err, sizeof err));
+	assert_non_null(strstr(err, "is a symlink"));
+	assert_non_null(strstr(err, at("real")));
+	/* nor may OUT/.imgpool */
+	assert_int_equal(mkdir(at("o2"), 0777), 0);
+	assert_int_equal(symlink(at("real"), at("o2/.imgpool")), 0);
+	assert_null(outdir_open(at("o2"), 1, err, sizeof err));
+	/* a dry run neither makes nor needs anything */
+	outdir *od = outdir_open(at("absent"), 0, err, sizeof err);
+	assert_non_null(od);
+	struct stat st;
+	assert_int_equal(outdir_stat(od, "a.jpg", &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(access(at("absent"), F_OK), -1);
+	outdir_close(od);
+	od = open_out();
+	assert_false(outdir_had_private(od));
+	assert_string_equal(outdir_path(od), at("out"));
+	outdir_close(od);
+	od = open_out();
+	assert_true(outdir_had_private(od));
+	outdir_close(od);
+	outdir_close(NULL);
+}
+
+static void test_bad_rel(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	const char *bad[] = {"", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a/"};
+	const char *leaf;
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		errno = 0;
+		assert_int_equal(outdir_parent(od, bad[i], 1, &leaf), -1);
+		assert_int_equal(errno, EINVAL);
+	}
+	outdir_close(od);
+}
+
+static void test_symlinks_never_followed(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	struct stat st;
+	assert_int_equal(mkdir(at("elsewhere"), 0777), 0);
+	put(at("elsewhere/a.jpg"), "precious");
+	assert_int_equal(symlink(at("elsewhere"), at("out/sub")), 0);
+	assert_int_equal(mkdir(at("out/d"), 0777), 0);
+	assert_int_equal(symlink(at("elsewhere"), at("out/d/inner")), 0);
+	/* stat, publish and remove through a symlinked folder all refuse */
+	assert_int_equal(outdir_stat(od, "sub/a.jpg", &st), -1);
+	assert_int_equal(errno, ELOOP);
+	make_temp(od, "t1", "new");
+	assert_int_equal(outdir_publish(od, "t1", "sub/b.jpg"), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(outdir_publish(od, "t1", "d/inner/deeper/b.jpg"), -1);
+	assert_int_equal(errno, ELOOP);
+	file_ident id = ident(at("elsewhere/a.jpg"));
+	assert_int_equal(outdir_remove(od, "sub/a.jpg", &id, "q1"), -1);
+	assert_string_equal(get(at("elsewhere/a.jpg")), "precious");
+	assert_int_equal(access(at("elsewhere/b.jpg"), F_OK), -1);
+	/* a symlink AT the leaf is stat'ed itself, and never replaced by a publish */
+	assert_int_equal(symlink(at("elsewhere/a.jpg"), at("out/top.jpg")), 0);
+	assert_int_equal(outdir_stat(od, "top.jpg", &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(outdir_publish(od, "t1", "top.jpg"), -1);
+	assert_int_equal(errno, EEXIST);
+	id = ident(at("out/top.jpg"));
+	assert_int_equal(outdir_replace(od, "t1", "top.jpg", &id, "q2"), -1);
+	assert_string_equal(get(at("elsewhere/a.jpg")), "precious");
+	outdir_close(od);
+}
+
+static void test_publish(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	make_temp(od, "t1", "one");
+	assert_int_equal(outdir_publish(od, "t1", "a/b/c.jpg"), 0);	/* folders made */
+	assert_string_equal(get(at("out/a/b/c.jpg")), "one");
+	assert_int_equal(access(at("out/.imgpool/tmp-test/t1"), F_OK), -1);
+	make_temp(od, "t2", "two");
+	assert_int_equal(outdir_publish(od, "t2", "a/b/c.jpg"), -1);	/* never replaces */
+	assert_int_equal(errno, EEXIST);
+	assert_string_equal(get(at("out/a/b/c.jpg")), "one");
+	put(at("out/a/file"), "x");
+	assert_int_equal(outdir_publish(od, "t2", "a/file/c.jpg"), -1);	/* not a folder */
+	assert_int_not_equal(errno, 0);
+	outdir_close(od);
+}
+
+static void test_replace(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	put(at("out/x.jpg"), "old");
+	file_ident old = ident(at("out/x.jpg"));
+	make_temp(od, "t1", "new!");
+	assert_int_equal(outdir_replace(od, "t1", "x.jpg", &old, "q-1"), 0);
+	assert_string_equal(get(at("out/x.jpg")), "new!");
+	assert_int_equal(access(at("out/.imgpool/quarantine/q-1"), F_OK), -1);
+	/* the file changed since it was recorded: put back, ESTALE */
+	file_ident stale = ident(at("out/x.jpg"));
+	stale.size++;
+	make_temp(od, "t2", "newer");
+	assert_int_equal(outdir_replace(od, "t2", "x.jpg", &stale, "q-2"), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_string_equal(get(at("out/x.jpg")), "new!");
+	assert_int_equal(access(at("out/.imgpool/quarantine/q-2"), F_OK), -1);
+	outdir_close(od);
+}
+
+static void test_remove_and_restore(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	put(at("out/keep.txt"), "mine");
+	make_temp(od, "t1", "thumb");
+	assert_int_equal(outdir_publish(od, "t1", "a/b/x.jpg"), 0);
+	file_ident id = ident(at("out/a/b/x.jpg"));
+	file_ident wrong = id;
+	wrong.mtime_ns++;
+	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &wrong, "q-1"), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_string_equal(get(at("out/a/b/x.jpg")), "thumb");
+	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &id, "q-2"), 0);
+	assert_int_equal(access(at("out/a"), F_OK), -1);		/* empty folders go */
+	assert_string_equal(get(at("out/keep.txt")), "mine");
+	/* restore: a quarantined file goes back where its place is free... */
+	assert_int_equal(mkdir(at("out/.imgpool/quarantine"), 0700) == 0 || errno == EEXIST, 1);
+	put(at("out/.imgpool/quarantine/q-9"), "back");
+	assert_int_equal(outdir_restore(od, "q-9", "r/x.jpg", NULL), 1);
+	assert_string_equal(get(at("out/r/x.jpg")), "back");
+	/* ... is deleted when its place is taken and it was imgpool's ... */
+	put(at("out/.imgpool/quarantine/q-8"), "old");
+	file_ident q8 = ident(at("out/.imgpool/quarantine/q-8"));
+	assert_int_equal(outdir_restore(od, "q-8", "r/x.jpg", &q8), 2);
+	assert_int_equal(access(at("out/.imgpool/quarantine/q-8"), F_OK), -1);
+	/* ... and stays when it was not */
+	put(at("out/.imgpool/quarantine/q-7"), "someone's");
+	assert_int_equal(outdir_restore(od, "q-7", "r/x.jpg", &q8), 0);
+	assert_string_equal(get(at("out/.imgpool/quarantine/q-7")), "someone's");
+	assert_int_equal(outdir_restore(od, "q-6", "r/x.jpg", NULL), 3);
+	outdir_close(od);
+}
+
+static void test_private_files(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	put(at("victim"), "keep");
+	assert_int_equal(symlink(at("victim"), at("out/.imgpool/lock")), 0);
+	assert_int_equal(outdir_private_open(od, "lock", O_RDWR | O_CREAT), -1);
+	assert_int_equal(link(at("victim"), at("out/.imgpool/hard")), 0);
+	assert_int_equal(outdir_private_open(od, "hard", O_RDWR | O_CREAT), -1);
+	assert_string_equal(get(at("victim")), "keep");
+	int fd = outdir_private_open(od, "lock2", O_RDWR | O_CREAT);
+	assert_true(fd >= 0);
+	close(fd);
+	put(at("out/.imgpool/journal-1-of-2.sqlite"), "");
+	put(at("out/.imgpool/journal.sqlite"), "");
+	char **names = outdir_private_list(od, "journal", ".sqlite");
+	assert_non_null(names);
+	assert_string_equal(names[0], "journal-1-of-2.sqlite");
+	assert_string_equal(names[1], "journal.sqlite");
+	assert_null(names[2]);
+	outdir_names_free(names);
+	char *p = outdir_private_path(od, "journal.sqlite");
+	assert_non_null(p);
+	assert_non_null(strstr(p, "/out/.imgpool/journal.sqlite"));
+	free(p);
+	assert_int_equal(outdir_private_rename(od, "lock2", "lock3"), 0);
+	assert_int_equal(access(at("out/.imgpool/lock3"), F_OK), 0);
+	outdir_close(od);
+}
+
+static void test_tmp(void **state)
+{
+	(void)state;
+	char err[512];
+	outdir *od = open_out();
+	make_temp(od, "left-by-a-killed-run", "x");
+	outdir_close(od);
+	od = outdir_open(at("out"), 1, err, sizeof err);
+	assert_int_equal(outdir_tmp_setup(od, "tmp-test"), 0);	/* emptied */
+	assert_int_equal(access(at("out/.imgpool/tmp-test/left-by-a-killed-run"), F_OK), -1);
+	file_ident id = outdir_tmp_ident(od);
+	file_ident seen = ident(outdir_tmp_path(od));
+	assert_true(id.dev == seen.dev && id.ino == seen.ino);
+	make_temp(od, "t", "x");
+	assert_int_equal(outdir_tmp_remove(od, "t"), 0);
+	assert_int_equal(outdir_tmp_remove(od, "t"), 0);		/* gone is fine */
+	make_temp(od, "u", "x");
+	outdir_tmp_cleanup(od);
+	assert_int_equal(access(at("out/.imgpool/tmp-test"), F_OK), -1);
+	outdir_close(od);
+}
+
+static int both_ways(const struct CMUnitTest *tests, size_t n)
+{
+	int failed = 0;
+	for (walk_only = 0; walk_only < 2; walk_only++)
+		failed += _cmocka_run_group_tests(walk_only ? "outdir (walk)" : "outdir (openat2)",
+						  tests, n, NULL, NULL);
+	return failed;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_rel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlinks_never_followed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_and_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_private_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmp, setup, teardown),
+	};
+	return both_ways(tests, sizeof tests / sizeof *tests);
+}

@@ -1,0 +1,489 @@
+#!/usr/bin/env python3
+"""End-to-end reproducers of the output-safety promise: imgpool writes, renames or
+deletes only beneath its output folder, never through a symlink, and never a file
+it cannot show it made. One test per way it was once broken.
+
+Run by CTest as: test_output_safety.py IMGPOOL [unittest arguments]
+Stdlib only (unittest); images are made with the `vips` command-line tool.
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+IMGPOOL = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "imgpool"
+
+
+def run(args, cwd=None, timeout=300, **kw):
+    return subprocess.run([IMGPOOL] + [os.fsencode(a) if isinstance(a, bytes) else a
+                                       for a in args],
+                          capture_output=True, cwd=cwd, timeout=timeout, **kw)
+
+
+def vips(*args):
+    subprocess.run(["vips"] + list(args), check=True, capture_output=True)
+
+
+_cache = {}
+
+
+def jpeg(path, w=64, h=48, mean=128):
+    """A small noise JPEG with the given mean grey (made once per shape, then copied)."""
+    key = (w, h, mean)
+    if key not in _cache:
+        d = tempfile.mkdtemp(prefix="imgpool-safety-img-")
+        v = os.path.join(d, "n.v")
+        vips("gaussnoise", v, str(w), str(h), "--mean", str(mean), "--sigma", "4")
+        out = os.path.join(d, "img.jpg")
+        vips("cast", v, out + "[Q=90]", "uchar")
+        _cache[key] = out
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    shutil.copyfile(_cache[key], path)
+
+
+def mean_of(path):
+    out = subprocess.run(["vips", "avg", path], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def snapshot(root):
+    """Every entry under root (not following symlinks): kind and content hash."""
+    seen = {}
+    for dirpath, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(dirpath, name)
+            if os.path.islink(p):
+                seen[p] = ("link", os.readlink(p))
+            elif os.path.isdir(p):
+                seen[p] = ("dir",)
+            else:
+                seen[p] = ("file", digest(p))
+    return seen
+
+
+def outputs_in(out):
+    """Files in OUT outside .imgpool, relative to OUT."""
+    found = set()
+    for dirpath, dirs, files in os.walk(out):
+        dirs[:] = [d for d in dirs if d != ".imgpool"]
+        for f in files:
+            found.add(os.path.relpath(os.path.join(dirpath, f), out))
+    return found
+
+
+class SafetyCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="imgpool-safety-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def ok(self, r, codes=(0,)):
+        self.assertIn(r.returncode, codes, (r.stdout + r.stderr).decode(errors="replace"))
+        return r
+
+
+class TestPruneNames(SafetyCase):
+    def test_newline_names_prune_from_another_folder(self):
+        """A photo named 'y\\n.bashrc\\nreport.docx\\nz.jpg' and one in a folder 'x\\n':
+        --prune from a cron job's $HOME deletes only their thumbnails."""
+        home, src = self.path("home"), self.path("home", "photos")
+        os.makedirs(src)
+        for name in (".bashrc", "report.docx", "photo.jpg"):
+            with open(os.path.join(home, name), "w") as f:
+                f.write("precious " + name)
+        jpeg(os.path.join(src, "photo.jpg"))
+        jpeg(os.path.join(src, "y\n.bashrc\nreport.docx\nz.jpg"))
+        jpeg(os.path.join(src, "x\nphoto.jpg"))
+        jpeg(os.path.join(src, "x\n", "deep.jpg"))
+        work = self.path("work")
+        os.makedirs(work)
+        # a relative -o, typed in another folder
+        self.ok(run(["-r", "-q", "-o", "../thumbs", src], cwd=work))
+        out = self.path("thumbs")
+        self.assertEqual(outputs_in(out), {"photo.jpg", "y\n.bashrc\nreport.docx\nz.jpg",
+                                           "x\nphoto.jpg", "x\n/deep.jpg"})
+        before = snapshot(home)
+        for name in ("y\n.bashrc\nreport.docx\nz.jpg", "x\nphoto.jpg", "x\n/deep.jpg"):
+            os.unlink(os.path.join(src, name))
+        for name in ("y\n.bashrc\nreport.docx\nz.jpg", "x\nphoto.jpg", "x\n/deep.jpg"):
+            del before[os.path.join(src, name)]
+        r = self.ok(run(["-r", "-q", "--prune", "-o", out, src], cwd=home))
+        self.assertEqual(snapshot(home), before, "nothing outside OUT changed")
+        self.assertEqual(outputs_in(out), {"photo.jpg"}, r.stdout)
+
+
+class TestSymlinksInOut(SafetyCase):
+    def test_symlinked_folder_never_adopted_or_pruned(self):
+        src, out, elsewhere = self.path("src"), self.path("out"), self.path("elsewhere")
+        jpeg(os.path.join(src, "sub", "a.jpg"))
+        os.makedirs(elsewhere)
+        victim = os.path.join(elsewhere, "a.jpg")
+        with open(victim, "w") as f:
+            f.write("not a thumbnail")
+        os.makedirs(os.path.join(out, ".imgpool"))
+        os.symlink(elsewhere, os.path.join(out, "sub"))
+        r = run(["-r", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"symlink", r.stdout + r.stderr)
+        os.unlink(os.path.join(src, "sub", "a.jpg"))
+        run(["-r", "--prune", "-o", out, src])
+        with open(victim) as f:
+            self.assertEqual(f.read(), "not a thumbnail")
+
+    def test_symlink_swapped_in_mid_run(self):
+        """A folder of OUT swapped for a symlink while the run writes there: nothing
+        lands outside OUT."""
+        src, out, elsewhere = self.path("src"), self.path("out"), self.path("elsewhere")
+        for i in range(60):
+            jpeg(os.path.join(src, "sub", f"i{i:02d}.jpg"), 800, 600)
+        os.makedirs(elsewhere)
+        os.makedirs(os.path.join(out, "sub"))
+        stop = threading.Event()
+
+        def swapper():
+            real, link = os.path.join(out, "sub"), os.path.join(out, "sub.real")
+            while not stop.is_set():
+                try:
+                    os.rename(real, link)
+                    os.symlink(elsewhere, real)
+                    time.sleep(0.002)
+                    os.unlink(real)
+                    os.rename(link, real)
+                except OSError:
+                    pass
+                time.sleep(0.002)
+        t = threading.Thread(target=swapper)
+        t.start()
+        try:
+            run(["-r", "-j2", "-q", "-o", out, src])
+        finally:
+            stop.set()
+            t.join()
+        self.assertEqual(os.listdir(elsewhere), [], "written through the symlink")
+
+    def test_symlink_at_the_lock(self):
+        out, victim = self.path("out"), self.path("victim.txt")
+        with open(victim, "w") as f:
+            f.write("keep me")
+        os.makedirs(os.path.join(out, ".imgpool"))
+        os.symlink(victim, os.path.join(out, ".imgpool", "lock"))
+        jpeg(self.path("src", "a.jpg"))
+        r = run(["-o", out, self.path("src")])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "keep me")
+
+    def test_symlink_at_the_journal(self):
+        out, victim = self.path("out"), self.path("victim.db")
+        with open(victim, "w") as f:
+            f.write("keep me")
+        os.makedirs(os.path.join(out, ".imgpool"))
+        os.symlink(victim, os.path.join(out, ".imgpool", "journal.sqlite"))
+        jpeg(self.path("src", "a.jpg"))
+        run(["-o", out, self.path("src")])
+        with open(victim) as f:
+            self.assertEqual(f.read(), "keep me")
+
+
+class TestForeignFiles(SafetyCase):
+    def test_output_inside_the_photo_tree(self):
+        """imgpool -r -o photos/2024 photos never replaces an original."""
+        photos = self.path("photos")
+        jpeg(os.path.join(photos, "a.jpg"), 640, 480, 60)
+        jpeg(os.path.join(photos, "2024", "a.jpg"), 640, 480, 200)
+        original = digest(os.path.join(photos, "2024", "a.jpg"))
+        for _ in range(2):  # the second run sees .imgpool there already
+            r = run(["-r", "-o", os.path.join(photos, "2024"), photos])
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn(b"was not made by imgpool", r.stdout + r.stderr)
+            self.assertEqual(digest(os.path.join(photos, "2024", "a.jpg")), original)
+        # --overwrite is the user's explicit word
+        self.ok(run(["-r", "--overwrite", "-o", os.path.join(photos, "2024"), photos]))
+        self.assertNotEqual(digest(os.path.join(photos, "2024", "a.jpg")), original)
+
+    def test_user_file_kept_and_replaced_only_when_ours(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 300, 200)
+        self.ok(run(["-o", out, src]))
+        # an edited thumbnail is the user's now: not replaced when the input changes
+        with open(os.path.join(out, "a.jpg"), "ab") as f:
+            f.write(b"edited")
+        mine = digest(os.path.join(out, "a.jpg"))
+        time.sleep(0.01)
+        jpeg(os.path.join(src, "a.jpg"), 300, 200, 90)
+        r = run(["-o", out, src])
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
+
+
+class TestLongNames(SafetyCase):
+    def test_pairs_of_long_names_get_their_own_thumbnails(self):
+        """40 pairs of 245-byte names sharing a prefix, -j2: each thumbnail is its
+        own input's picture."""
+        src, out = self.path("src"), self.path("out")
+        means = {}
+        for i in range(40):
+            for k, m in ((0, 30), (1, 220)):
+                name = "p" * 236 + f"{i:03d}-{k}.jpg"
+                self.assertEqual(len(name), 245)
+                mean = m + (i % 10)
+                jpeg(os.path.join(src, name), 96, 64, mean)
+                means[name] = mean
+        self.ok(run(["-j2", "-q", "-s", "32", "-o", out, src]))
+        for name, mean in means.items():
+            got = mean_of(os.path.join(out, name))
+            self.assertLess(abs(got - mean), 6, f"{name[-12:]}: mean {got}, want {mean}")
+
+
+class TestStops(SafetyCase):
+    def test_group_term_is_not_a_failure(self):
+        """timeout -s TERM on the whole group, then a plain run finishes, exit 0."""
+        src, out = self.path("src"), self.path("out")
+        for i in range(40):
+            jpeg(os.path.join(src, f"i{i:02d}.jpg"), 2400, 1600)
+        r = subprocess.run(["timeout", "-s", "TERM", "0.8", IMGPOOL, "-j2", "-q", "-o", out, src],
+                           capture_output=True, timeout=120)
+        self.assertIn(r.returncode, (0, 124, 143), r.stderr)
+        self.assertNotIn(b"killed by signal", r.stdout + r.stderr)
+        r = self.ok(run(["-j2", "-o", out, src]))
+        self.assertNotIn(b"failed earlier", r.stdout + r.stderr)
+        self.assertEqual(len(outputs_in(out)), 40)
+
+    def test_raised_limits_retry(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "big.jpg"), 2000, 1500)
+        r = run(["--max-pixels", "1000", "-o", out, src])
+        self.assertEqual(r.returncode, 1)
+        r = run(["--max-pixels", "1000", "-o", out, src])
+        self.assertIn(b"failed earlier", r.stdout + r.stderr)
+        self.ok(run(["-o", out, src]))  # the default limit is higher: tried again
+        self.assertEqual(outputs_in(out), {"big.jpg"})
+
+    def test_raised_timeout_retry(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "big.jpg"), 6000, 4000)
+        r = run(["--timeout", "0.001", "--retries", "0", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.ok(run(["--timeout", "60", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"big.jpg"})
+
+
+class TestLocks(SafetyCase):
+    def slow_set(self):
+        src = self.path("src")
+        for i in range(30):
+            jpeg(os.path.join(src, f"i{i:02d}.jpg"), 3000, 2000)
+        return src
+
+    def start(self, args):
+        p = subprocess.Popen([IMGPOOL, "-j1", "--progress", "none"] + args,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = p.stdout.readline()  # the first file is done: it holds the lock
+        if not line:
+            self.fail(p.stderr.read())
+        p.send_signal(signal.SIGSTOP)  # and keeps it, however fast this machine is
+        return p
+
+    def finish(self, p):
+        p.send_signal(signal.SIGCONT)
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=120)
+
+    def test_unsharded_and_shard_exclude_each_other(self):
+        src, out = self.slow_set(), self.path("out")
+        p = self.start(["-o", out, src])
+        try:
+            r = run(["--shard", "1/2", "-o", out, src])
+            self.assertEqual(r.returncode, 75, r.stdout + r.stderr)
+        finally:
+            self.finish(p)
+        p = self.start(["--shard", "1/2", "-o", out, src])
+        try:
+            self.assertEqual(run(["-o", out, src]).returncode, 75)
+            self.assertEqual(run(["--shard", "1/3", "-o", out, src]).returncode, 75)
+            self.assertEqual(run(["--shard", "1/2", "-o", out, src]).returncode, 75)
+            self.assertIn(run(["--shard", "2/2", "-o", out, src]).returncode, (0, 1))
+        finally:
+            self.finish(p)
+
+
+class TestTreeStaysExact(SafetyCase):
+    def test_case_rename_with_prune(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "IMG_1.JPG"))
+        self.ok(run(["-o", out, src]))
+        self.assertEqual(outputs_in(out), {"IMG_1.jpg"})
+        os.rename(os.path.join(src, "IMG_1.JPG"), os.path.join(src, "IMG_1.jpg"))
+        self.ok(run(["--prune", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"IMG_1.jpg"})
+        self.ok(run(["--prune", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"IMG_1.jpg"})
+
+    def test_size_change_removes_old_sizes(self):
+        src, out = self.path("src"), self.path("out")
+        for n in ("a", "b"):
+            jpeg(os.path.join(src, "sub", n + ".jpg"), 2000, 1500)
+        self.ok(run(["-r", "-s", "1600,320", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {f"sub/{n}_{s}.jpg" for n in "ab" for s in (1600, 320)})
+        with open(os.path.join(out, "sub", "notes.txt"), "w") as f:
+            f.write("mine")
+        self.ok(run(["-r", "-s", "1200,320", "-o", out, src]))
+        want = {f"sub/{n}_{s}.jpg" for n in "ab" for s in (1200, 320)} | {"sub/notes.txt"}
+        self.assertEqual(outputs_in(out), want)
+        self.ok(run(["-r", "--prune", "-s", "1200,320", "-o", out, src]))
+        self.assertEqual(outputs_in(out), want)
+
+    def test_deleted_input_pruned_changed_output_kept(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"))
+        self.ok(run(["-o", out, src]))
+        with open(os.path.join(out, "b.jpg"), "ab") as f:
+            f.write(b"edited by hand")
+        os.unlink(os.path.join(src, "a.jpg"))
+        os.unlink(os.path.join(src, "b.jpg"))
+        self.ok(run(["--prune", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"b.jpg"})
+
+
+class TestWalk(SafetyCase):
+    def test_path_max_deep_folder_is_an_error_line(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "top.jpg"))
+        fd = os.open(src, os.O_RDONLY)
+        depth = 0
+        try:
+            while depth * 101 < 4300:
+                name = "d" * 100
+                os.mkdir(name, dir_fd=fd)
+                nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+                os.close(fd)
+                fd = nfd
+                depth += 1
+            with open(_cache[(64, 48, 128)], "rb") as f:
+                data = f.read()
+            w = os.open("deep.jpg", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+            os.write(w, data)
+            os.close(w)
+        finally:
+            os.close(fd)
+        r = run(["-r", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertTrue(any(line.startswith(b"error") and b"dddd" in line
+                            for line in (r.stdout + r.stderr).splitlines()), r.stdout)
+        self.assertIn("top.jpg", outputs_in(out))
+
+    def test_earlier_output_folder_not_walked(self):
+        src = self.path("photos")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["-r", "-o", os.path.join(src, "thumbs"), src]))
+        # a later run into another folder must not take photos/thumbs as input
+        r = self.ok(run(["-r", "-o", self.path("other"), src]))
+        self.assertEqual(outputs_in(self.path("other")), {"a.jpg"}, r.stdout)
+
+
+class TestChecksum(SafetyCase):
+    def test_checksum_after_plain_runs_and_touches(self):
+        src, out = self.path("src"), self.path("out")
+        for n in "abc":
+            jpeg(os.path.join(src, n + ".jpg"), 300, 200)
+        self.ok(run(["-o", out, src]))
+        r = self.ok(run(["--checksum", "-o", out, src]))
+        self.assertIn(b"0 done, 0 failed, 3 skipped", r.stdout)
+        time.sleep(0.01)
+        os.utime(os.path.join(src, "a.jpg"))  # same bytes, new mtime
+        r = self.ok(run(["--checksum", "-o", out, src]))
+        self.assertIn(b"0 done, 0 failed, 3 skipped", r.stdout)
+        r = self.ok(run(["-o", out, src]))  # the row learnt the new mtime
+        self.assertIn(b"0 done, 0 failed, 3 skipped", r.stdout)
+        with open(os.path.join(src, "b.jpg"), "r+b") as f:  # new bytes, same size and mtime
+            st = os.stat(f.fileno())
+            f.seek(st.st_size - 3)
+            f.write(b"\x00\x00\x00")
+        os.utime(os.path.join(src, "b.jpg"), ns=(st.st_atime_ns, st.st_mtime_ns))
+        r = run(["--checksum", "-o", out, src])
+        self.assertIn(b"b.jpg", r.stdout + r.stderr)
+        self.assertNotIn(b"3 skipped", r.stdout)
+
+
+class TestJournal(SafetyCase):
+    def test_outputs_are_rows_relative_to_out(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "x\n", "a.jpg"))
+        self.ok(run(["-r", "-s", "100,50", "-o", out, src], cwd=self.tmp))
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        paths = sorted(bytes(p) for (p,) in db.execute("SELECT path FROM outputs"))
+        self.assertEqual(paths, [b"x\n/a_100.jpg", b"x\n/a_50.jpg"])
+
+    def test_schema_1_journal_converted(self):
+        """A journal of schema 1 (outputs as one joined string) is converted: its
+        outputs are imgpool's (replaced on a change), newline pieces that do not name
+        a file beneath OUT are dropped."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["--no-journal", "-o", out, src]))
+        st = os.stat(os.path.join(src, "a.jpg"))
+        root = os.path.realpath(src)
+        os.makedirs(os.path.join(out, ".imgpool"), exist_ok=True)
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        db.executescript(
+            "CREATE TABLE files (root TEXT NOT NULL, rel BLOB NOT NULL, size INTEGER,"
+            " mtime_ns INTEGER, fingerprint INTEGER, checksum INTEGER, status INTEGER,"
+            " cause TEXT, outputs BLOB, attempts INTEGER DEFAULT 0, ms REAL,"
+            " seen_run INTEGER, PRIMARY KEY (root, rel)) WITHOUT ROWID;"
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT, settings TEXT,"
+            " wall_s REAL, done INTEGER, failed INTEGER, skipped INTEGER,"
+            " interrupted INTEGER); PRAGMA user_version=1;")
+        joined = (out + "/a.jpg\n.bashrc\n" + out + "/../victim").encode()
+        db.execute("INSERT INTO files VALUES (?, ?, ?, ?, 0, 0, 1, NULL, ?, 1, 0, 1)",
+                   (root, b"a.jpg", st.st_size, st.st_mtime_ns, joined))
+        db.commit()
+        db.close()
+        time.sleep(0.01)
+        jpeg(os.path.join(src, "a.jpg"), 64, 48, 30)  # changed: redo replaces the output
+        r = self.ok(run(["-o", out, src]))
+        self.assertIn(b"1 done", r.stdout)
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 2)
+        self.assertEqual([bytes(p) for (p,) in db.execute("SELECT path FROM outputs")],
+                         [b"a.jpg"])
+
+
+class TestEnvironmentFailures(SafetyCase):
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root")
+    def test_permission_fixed_is_retried(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        os.chmod(os.path.join(src, "a.jpg"), 0)
+        os.chmod(self.tmp, 0o755)
+        os.makedirs(out)
+        os.chown(out, 65534, 65534)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", IMGPOOL]
+        r = subprocess.run(nobody + ["-o", out, src], capture_output=True)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        r = subprocess.run(nobody + ["-o", out, src], capture_output=True)
+        self.assertNotIn(b"failed earlier", r.stdout)  # an environmental failure: retried
+        os.chmod(os.path.join(src, "a.jpg"), 0o644)
+        r = subprocess.run(nobody + ["-o", out, src], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
