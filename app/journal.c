@@ -624,10 +624,8 @@ int journal_outputs_of(journal *j, const char *root, const char *rel,
 {
 	if (!j)
 		return 0;
-	/* A statement of its own: fn may write (forget rows) while this one reads. */
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(j->db, stmt_sql[S_OUTS_OF], -1, &s, NULL) != SQLITE_OK)
-		return fail(j, "reading outputs");
+	sqlite3_stmt *s = j->st[S_OUTS_OF];
+	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
 	bind_path(s, 2, rel);
 	/* Collect first: fn may change the rows this reads. */
@@ -648,7 +646,7 @@ int journal_outputs_of(journal *j, const char *root, const char *rel,
 		if (rows[n].path)
 			n++;
 	}
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	int stop = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!stop)

@@ -169,7 +169,7 @@ static int failed_earlier(const planner *p, const journal_row *row, int same, in
 }
 
 /* 1: thumbnail it; 0: passed over (told to on_passed). */
-static int decide(planner *p, const char *root, uint64_t *checksum)
+static int decide(planner *p, const char *root, uint64_t *checksum, int *had_row)
 {
 	const discover_item *it = &p->it;
 	outputs_seen o;
@@ -185,6 +185,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		journal_row row;
 		int touched;
 		journal_get(p->cfg.j, root, it->rel, &row);
+		*had_row = row.status != JOURNAL_NONE;
 		int same = same_file(p, &row, checksum, &touched);
 		int same_settings = row.fingerprint == p->cfg.fingerprint;
 		if (failed_earlier(p, &row, same, same_settings)) {
@@ -251,7 +252,7 @@ int plan_next(planner *p, plan_item *item)
 		memset(item, 0, sizeof *item);
 		item->it = &p->it;
 		item->root = root_of(p, &p->it);
-		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum))
+		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum, &item->had_row))
 			continue;
 		return 1;
 	}

@@ -92,22 +92,15 @@ static int check_all(const publisher *pb, const publish_item *it, out_plan *plan
 	return 0;
 }
 
-/* Step 2: the write-ahead records, committed. */
-static int write_ahead(const publisher *pb, const publish_item *it, const out_plan *plan,
-		       char *err, size_t len)
+/* Step 2: the write-ahead records (committed by the caller, once for a batch). */
+static int write_ahead(const publisher *pb, const publish_item *it, const out_plan *plan)
 {
-	int rc = 0;
-	for (int i = 0; i < it->n && rc == 0; i++)
+	for (int i = 0; i < it->n; i++)
 		if (journal_output_intent(pb->j, it->out_rel[i], &plan[i].fresh, it->root,
 					  it->rel) < 0 ||
 		    (plan[i].replace && journal_quarantine_add(pb->j, plan[i].qname,
 							       it->out_rel[i], &plan[i].old) < 0))
-			rc = -1;
-	if (journal_sync(pb->j) < 0 || rc < 0) {
-		snprintf(err, len, "cannot record its outputs, so none was moved into place: %s",
-			 journal_error(pb->j));
-		return -1;
-	}
+			return -1;
 	return 0;
 }
 
@@ -131,12 +124,10 @@ static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
-int publish_outputs(const publisher *pb, const publish_item *it, char *err, size_t len)
+/* Steps 3 and 4 for one input whose records are committed. */
+static int move_into_place(const publisher *pb, const publish_item *it, const out_plan *plan,
+			   char *err, size_t len)
 {
-	out_plan plan[THUMB_MAX_SIZES];
-	memset(plan, 0, sizeof plan);
-	if (check_all(pb, it, plan, err, len) < 0 || write_ahead(pb, it, plan, err, len) < 0)
-		return -1;
 	for (int i = 0; i < it->n; i++) {
 		int rc = plan[i].replace
 				 ? outdir_replace(pb->od, it->temps[i], it->out_rel[i], &plan[i].old,
@@ -148,16 +139,66 @@ int publish_outputs(const publisher *pb, const publish_item *it, char *err, size
 			snprintf(err, len, "cannot put its output %s in place: %s", it->display[i],
 				 e == EEXIST ? "a file appeared there meanwhile (left as it is)"
 					     : outdir_strerror(e));
-			journal_sync(pb->j);
 			return -1;
 		}
 		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh);
 		if (plan[i].replace)
 			journal_quarantine_del(pb->j, plan[i].qname);
 	}
-	unplanned u = {pb, it};
-	journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
+	if (it->had_outputs) {
+		unplanned u = {pb, it};
+		journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
+	}
 	return 0;
+}
+
+int publish_batch(const publisher *pb, const publish_item *items, int n, publish_error *errs)
+{
+	out_plan (*plans)[THUMB_MAX_SIZES] = calloc((size_t)(n > 0 ? n : 1), sizeof *plans);
+	int failed = 0, recorded = 0;
+	for (int k = 0; k < n; k++) {
+		errs[k].failed = 0;
+		errs[k].cause[0] = '\0';
+	}
+	if (!plans) {
+		for (int k = 0; k < n; k++) {
+			errs[k].failed = 1;
+			snprintf(errs[k].cause, sizeof errs[k].cause, "out of memory");
+		}
+		return n;
+	}
+	/* 1 and 2 for every input, then one commit: the write-ahead point of the batch. */
+	for (int k = 0; k < n; k++) {
+		errs[k].failed = check_all(pb, &items[k], plans[k], errs[k].cause,
+					   sizeof errs[k].cause) < 0 ||
+				 (recorded++, write_ahead(pb, &items[k], plans[k]) < 0);
+		if (errs[k].failed && !errs[k].cause[0])
+			snprintf(errs[k].cause, sizeof errs[k].cause, "cannot record its outputs, so "
+				 "none was moved into place: %s", journal_error(pb->j));
+	}
+	if (recorded && journal_sync(pb->j) < 0)
+		for (int k = 0; k < n; k++)
+			if (!errs[k].failed) {
+				errs[k].failed = 1;
+				snprintf(errs[k].cause, sizeof errs[k].cause, "cannot record its outputs, so "
+					 "none was moved into place: %s", journal_error(pb->j));
+			}
+	for (int k = 0; k < n; k++) {
+		if (!errs[k].failed)
+			errs[k].failed = move_into_place(pb, &items[k], plans[k], errs[k].cause,
+							 sizeof errs[k].cause) < 0;
+		failed += errs[k].failed;
+	}
+	free(plans);
+	return failed;
+}
+
+int publish_outputs(const publisher *pb, const publish_item *it, char *err, size_t len)
+{
+	publish_error e;
+	int failed = publish_batch(pb, it, 1, &e);
+	snprintf(err, len, "%s", e.cause);
+	return failed ? -1 : 0;
 }
 
 int publish_remove(const publisher *pb, const char *rel, const file_ident *id, char *err,

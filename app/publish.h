@@ -60,11 +60,24 @@ typedef struct publish_item {
 	const char *const *out_rel;        /* relative to OUT */
 	const char *const *display;        /* as reported (OUT as given + rel) */
 	const char *const *temps;          /* temp file names in the temp folder */
+	int had_outputs;                   /* the journal knew outputs of this input
+	                                      (earlier settings may have left some) */
 } publish_item;
 
 /* Move its outputs into place (see above). 0, or -1 with a one-line cause in err;
  * on failure no output of it that was not imgpool's has changed. */
 int publish_outputs(const publisher *pb, const publish_item *it, char *err, size_t len);
+
+/* The outcome of one input of a batch. */
+typedef struct publish_error {
+	int failed;
+	char cause[1024];
+} publish_error;
+
+/* publish_outputs() for n inputs at once, with ONE commit of the write-ahead
+ * records for all of them (a commit per file is most of what publishing costs the
+ * parent). errs[k] tells item k's outcome. Returns the number that failed. */
+int publish_batch(const publisher *pb, const publish_item *items, int n, publish_error *errs);
 
 /* Delete output rel, recorded as imgpool's with identity id, if it still is exactly
  * that file; forget its row either way (a file changed since imgpool made it is no

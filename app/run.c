@@ -38,6 +38,11 @@
 
 #define MSG_LEN 4200    /* one message line: a cause naming a path or two */
 #define TRACE_ARGS 4096 /* the "args" of one trace event */
+/* Finished thumbnails are published in batches, with one write-ahead commit each:
+ * at most this many, waiting at most this long (a commit per file was most of what
+ * publishing cost the parent). */
+#define PUBLISH_BATCH 32
+#define PUBLISH_WAIT_S 0.05
 
 /* ------------------------------------------------------------------------- */
 /* Signals: the handler only records and asks the pool to drain (nginx's rule). */
@@ -78,6 +83,20 @@ static void ignore_file_size_signal(void)
 
 /* ------------------------------------------------------------------------- */
 
+/* How one attempt of a task went, as the pool said (for the report and the trace). */
+typedef struct attempt {
+	pool_status status;
+	int pid, worker, attempts;
+	int64_t start_ns, end_ns;
+} attempt;
+
+/* A thumbnail made, waiting to be published. */
+typedef struct finished {
+	inflight_file *f;
+	attempt a;
+	thumb_result res;
+} finished;
+
 typedef struct run_ctx {
 	const imgpool_options *o;
 	shard shard;
@@ -97,8 +116,12 @@ typedef struct run_ctx {
 	uint64_t pruned;
 	int64_t min_free;        /* bytes; 0: no check */
 	char disk_msg[512];      /* set when the disk ran low: the run stops */
+	double disk_checked;     /* when free space was last looked at */
 	char shard_label[64];
 	char *report_path;
+	finished finished[PUBLISH_BATCH];
+	int nfinished;
+	double finished_since;   /* when the oldest of them came */
 } run_ctx;
 
 /* Files planned but passed over: up to date, or refused (one answer each). */
@@ -161,22 +184,6 @@ static void remove_temps(run_ctx *x, const inflight_file *f, int pid)
 		outdir_tmp_remove(x->od, names[i]);
 }
 
-/* A successful result: move the outputs into place. 0, or -1 with cause. */
-static int publish_result(run_ctx *x, const inflight_file *f, int pid, char *cause, size_t len)
-{
-	char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
-	const char *temps[THUMB_MAX_SIZES];
-	temp_names(f, pid, names);
-	for (int i = 0; i < f->n; i++)
-		temps[i] = names[i];
-	publish_item pi = {
-		.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev, .in_ino = f->ino,
-		.n = f->n, .out_rel = (const char *const *)f->out_rel,
-		.display = (const char *const *)f->display, .temps = temps,
-	};
-	return publish_outputs(&x->pb, &pi, cause, len);
-}
-
 /* The "args" members of a task's trace event into buf. */
 static void trace_args(const report_file *f, char *buf, size_t len)
 {
@@ -233,77 +240,138 @@ static failure_kind kind_of(const pool_result *r, const char **cause)
 	}
 }
 
-static void trace_result(run_ctx *x, const pool_result *r, const report_file *f)
+static void trace_result(run_ctx *x, const attempt *a, const report_file *f)
 {
 	static const trace_status ts[] = {
 		[POOL_OK] = TRACE_OK, [POOL_ERROR] = TRACE_ERROR, [POOL_CRASHED] = TRACE_CRASHED,
 		[POOL_TIMEOUT] = TRACE_TIMEOUT, [POOL_CANCELLED] = TRACE_CANCELLED,
 	};
 	char args[TRACE_ARGS];
-	if (!x->tr || !r->start_ns)
+	if (!x->tr || !a->start_ns)
 		return;
 	trace_args(f, args, sizeof args);
 	const char *slash = strrchr(f->input, '/');
-	trace_attempt(x->tr, r->worker, r->pid, r->start_ns, r->end_ns,
+	trace_attempt(x->tr, a->worker, a->pid, a->start_ns, a->end_ns,
 		      slash ? slash + 1 : f->input,
-		      f->status == REPORT_ERROR && r->status == POOL_OK ? TRACE_ERROR
-									 : ts[r->status],
+		      f->status == REPORT_ERROR && a->status == POOL_OK ? TRACE_ERROR
+									 : ts[a->status],
 		      args);
 }
 
-/* One result from the pool: publish, remember, report, count. */
-static void handle_result(run_ctx *x, const pool_result *r)
+/* A file's outcome is final: remember, report, count, free. */
+static void complete(run_ctx *x, inflight_file *f, const attempt *a, report_file *rf,
+		     const thumb_result *res)
 {
-	inflight_file *f = inflight_take(x->flight, r->index);
-	char cause[MSG_LEN];
-	thumb_result res;
-	if (!f)
-		return; /* not ours: cannot happen, the feed made every task */
-	report_file rf = {
-		.input = f->input, .noutputs = f->n, .outputs = (const char *const *)f->display,
-		.attempts = r->attempts, .worker = r->worker,
-		.ms = r->end_ns > r->start_ns ? (double)(r->end_ns - r->start_ns) / 1e6 : 0,
-	};
-	if (r->status == POOL_OK) {
-		rf.status = REPORT_OK;
-		rf.res = &res;
-		if (task_result_decode(r->data, r->len, &res) < 0) {
-			snprintf(cause, sizeof cause, "internal error: malformed result from a worker");
-			rf.kind = FAIL_CRASH;
-		} else if (publish_result(x, f, r->pid, cause, sizeof cause) < 0) {
-			rf.kind = FAIL_OUTPUT;
-		}
-		if (rf.kind != FAIL_NONE) {
-			rf.status = REPORT_ERROR;
-			rf.cause = cause;
-			rf.res = NULL;
-		}
-	} else {
-		rf.kind = kind_of(r, &rf.cause);
-		rf.status = rf.kind == FAIL_INTERRUPTED ? REPORT_CANCELLED : REPORT_ERROR;
-	}
-	remove_temps(x, f, r->pid); /* what publishing did not take */
-	if (r->status == POOL_OK || r->status == POOL_ERROR)
-		x->sum.task_s += rf.ms / 1e3;
+	if (rf->status != REPORT_OK)
+		remove_temps(x, f, a->pid); /* a failed or killed attempt's leftovers */
+	if (a->status == POOL_OK || a->status == POOL_ERROR)
+		x->sum.task_s += rf->ms / 1e3;
 	plan_outcome po = {
 		.root = f->root, .rel = f->rel, .size = f->size, .mtime_ns = f->mtime_ns,
-		.checksum = rf.res ? res.in_checksum : f->checksum, .kind = rf.kind,
-		.cause = rf.cause, .ms = rf.ms, .attempts = r->attempts,
+		.checksum = res ? res->in_checksum : f->checksum, .kind = rf->kind,
+		.cause = rf->cause, .ms = rf->ms, .attempts = a->attempts,
 	};
 	plan_remember(x->plan, &po);
-	if (rf.status == REPORT_OK) {
+	if (rf->status == REPORT_OK) {
 		atomic_fetch_add(&x->c.done, 1);
-		x->sum.bytes_in += res.in_bytes;
-		for (int i = 0; i < res.nout; i++)
-			x->sum.bytes_out += res.out[i].bytes;
-	} else if (rf.status == REPORT_ERROR) {
+		x->sum.bytes_in += res->in_bytes;
+		for (int i = 0; i < res->nout; i++)
+			x->sum.bytes_out += res->out[i].bytes;
+	} else if (rf->status == REPORT_ERROR) {
 		atomic_fetch_add(&x->c.failed, 1);
 	} else {
 		x->sum.cancelled++;
 	}
-	report_file_done(x->rep, &rf);
-	trace_result(x, r, &rf);
+	report_file_done(x->rep, rf);
+	trace_result(x, a, rf);
 	inflight_file_free(f);
+}
+
+static report_file file_report(const inflight_file *f, const attempt *a)
+{
+	return (report_file){
+		.input = f->input, .noutputs = f->n, .outputs = (const char *const *)f->display,
+		.attempts = a->attempts, .worker = a->worker,
+		.ms = a->end_ns > a->start_ns ? (double)(a->end_ns - a->start_ns) / 1e6 : 0,
+	};
+}
+
+/* Publish every finished file waiting, with one write-ahead commit for all. */
+static void flush_finished(run_ctx *x)
+{
+	publish_item items[PUBLISH_BATCH] = {{0}};
+	publish_error errs[PUBLISH_BATCH];
+	char names[PUBLISH_BATCH][THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
+	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
+	int n = x->nfinished;
+	if (!n)
+		return;
+	for (int k = 0; k < n; k++) {
+		const finished *d = &x->finished[k];
+		const inflight_file *f = d->f;
+		temp_names(f, d->a.pid, names[k]);
+		for (int i = 0; i < f->n; i++)
+			temps[k][i] = names[k][i];
+		items[k] = (publish_item){
+			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
+			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
+			.display = (const char *const *)f->display, .temps = temps[k],
+			.had_outputs = f->had_row,
+		};
+	}
+	publish_batch(&x->pb, items, n, errs);
+	x->nfinished = 0;
+	for (int k = 0; k < n; k++) {
+		finished *d = &x->finished[k];
+		report_file rf = file_report(d->f, &d->a);
+		rf.status = REPORT_OK;
+		rf.res = &d->res;
+		if (errs[k].failed) {
+			rf.res = NULL;
+			rf.status = REPORT_ERROR;
+			rf.kind = FAIL_OUTPUT;
+			rf.cause = errs[k].cause;
+		}
+		complete(x, d->f, &d->a, &rf, rf.status == REPORT_OK ? &d->res : NULL);
+	}
+}
+
+/* One result from the pool. A thumbnail made waits (at most PUBLISH_WAIT_S, or
+ * until PUBLISH_BATCH are waiting) to be published with others; anything else is
+ * final at once. */
+static void handle_result(run_ctx *x, const pool_result *r)
+{
+	inflight_file *f = inflight_take(x->flight, r->index);
+	attempt a = {r->status, r->pid, r->worker, r->attempts, r->start_ns, r->end_ns};
+	thumb_result res;
+	if (!f)
+		return; /* not ours: cannot happen, the feed made every task */
+	if (r->status == POOL_OK && task_result_decode(r->data, r->len, &res) == 0) {
+		if (!x->nfinished)
+			x->finished_since = clock_now_s();
+		x->finished[x->nfinished++] = (finished){f, a, res};
+		if (x->nfinished == PUBLISH_BATCH)
+			flush_finished(x);
+		return;
+	}
+	report_file rf = file_report(f, &a);
+	if (r->status == POOL_OK) {
+		rf.kind = FAIL_CRASH;
+		rf.cause = "internal error: malformed result from a worker";
+	} else {
+		rf.kind = kind_of(r, &rf.cause);
+	}
+	rf.status = rf.kind == FAIL_INTERRUPTED ? REPORT_CANCELLED : REPORT_ERROR;
+	complete(x, f, &a, &rf, NULL);
+}
+
+/* How long the results loop may wait: not past a waiting batch's deadline. */
+static double results_wait(const run_ctx *x)
+{
+	if (!x->nfinished)
+		return 0.25;
+	double left = PUBLISH_WAIT_S - (clock_now_s() - x->finished_since);
+	return left > 0 ? left : 0;
 }
 
 /* Pool events: deaths, respawns and retried attempts, for the trace; a dead
@@ -337,11 +405,17 @@ static void on_pool_event(const pool_event *ev, void *data)
 	}
 }
 
-/* Is the output filesystem below --min-free? Then say so once and drain. */
+/* Is the output filesystem below --min-free? Then say so once and drain. Looked at
+ * every DISK_CHECK_S at most: thumbnails are small. */
+#define DISK_CHECK_S 0.1
 static void check_disk(run_ctx *x, pool *p)
 {
 	struct statvfs vfs;
-	if (!x->min_free || x->disk_msg[0] || fstatvfs(outdir_fd(x->od), &vfs) < 0)
+	double now = clock_now_s();
+	if (!x->min_free || x->disk_msg[0] || now - x->disk_checked < DISK_CHECK_S)
+		return;
+	x->disk_checked = now;
+	if (fstatvfs(outdir_fd(x->od), &vfs) < 0)
 		return;
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail >= (uint64_t)x->min_free)
@@ -649,7 +723,7 @@ static int run_pool(run_ctx *x, double t0)
 	pool_iter *it = pool_imap_unordered(p, task_thumbnail, feed, x, 1);
 	int broken = !it, terminated = 0;
 	pool_result r;
-	for (int k; it && (k = pool_iter_next_timed(it, &r, 0.25)) != 0;) {
+	for (int k; it && (k = pool_iter_next_timed(it, &r, results_wait(x))) != 0;) {
 		if (k < 0) {
 			broken = 1;
 			break;
@@ -659,11 +733,14 @@ static int run_pool(run_ctx *x, double t0)
 			pool_result_release(&r);
 			check_disk(x, p);
 		}
+		if (x->nfinished && results_wait(x) == 0)
+			flush_finished(x);
 		if (signal_count >= 2 && !terminated) {
 			pool_terminate(p); /* a second Ctrl-C: stop now */
 			terminated = 1;
 		}
 	}
+	flush_finished(x);
 	pool_iter_free(it);
 	if (broken)
 		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
