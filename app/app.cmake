@@ -8,7 +8,7 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
 set(APP_MODULES settings failure clock filehash outdir lock thumb colour fastjpeg reduce
-  discover plan publish prune inflight options report monitor task run trace shard
+  discover template claims plan publish prune inflight options report monitor task run trace shard
   journal status bench)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})

@@ -56,49 +56,12 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "claims.h"
 #include "discover.h"
 #include "outdir.h"
+#include "template.h"
 
-/* Extensions of the images we read, compared without regard to case. */
-static const char *const image_exts[] = {
-	"jpg", "jpeg", "jpe", "png", "webp", "tif", "tiff", "gif", "heic", "heif", "avif", NULL,
-};
-
-/* The template's placeholders, in the order the usage message lists them. */
-enum { PH_DIR, PH_STEM, PH_EXT, PH_INEXT, PH_W, PH_H, PH_SIZE, PH_COUNT };
-static const char *const placeholders[PH_COUNT] = {
-	"dir", "stem", "ext", "inext", "w", "h", "size",
-};
-
-/* Causes discover_expand() gives (static: the header promises it). */
-static const char WHY_UNKNOWN[] =
-	"the name template has an unknown placeholder (known: {dir} {stem} {ext} {inext} "
-	"{w} {h} {size})";
-static const char WHY_OPEN[] = "the name template has a '{' without its '}'";
-static const char WHY_CLOSE[] = "the name template has a '}' without its '{'";
-static const char WHY_ABSOLUTE[] =
-	"the name template is an absolute path; it must name a path inside the output folder";
-static const char WHY_EMPTY[] = "the name template gives an empty path";
-static const char WHY_SLASH[] = "the name template gives a path ending in '/'";
-static const char WHY_DOTDOT[] =
-	"the name template gives a path with a '..' component (outside the output folder)";
 static const char WHY_NOMEM[] = "out of memory";
-
-#define ARENA_BLOCK 65536
-
-/* One planned output, for collisions: its path's hash and the first input that
- * claimed it (in the arena). An empty slot has input == NULL. */
-typedef struct claim {
-	uint64_t hash;
-	const char *input;
-} claim;
-
-/* Append-only storage for claimants' paths: one malloc per 64 KiB, freed at close. */
-typedef struct arena_block {
-	struct arena_block *next;
-	size_t used, cap;
-	char data[];
-} arena_block;
 
 /* A PATH that lies inside the output tree: outputs must not land on it. */
 typedef struct inside_path {
@@ -124,9 +87,7 @@ struct discover {
 	size_t root_len;        /* the length fts gives the root (rel starts after it) */
 	uint64_t count;
 
-	claim *claims;          /* open addressing, power-of-two capacity, load <= 1/2 */
-	size_t ncap, nused;
-	arena_block *arena;
+	claims *claims;         /* every output planned so far, and who planned it */
 
 	/* the current item's strings, freed at the next discover_next() */
 	char *input, *rel, *error;
@@ -155,11 +116,7 @@ static const char *extension(const char *base)
 /* Does the name end in the extension of an image we read? */
 static int is_image_name(const char *base)
 {
-	const char *ext = extension(base);
-	for (int i = 0; image_exts[i]; i++)
-		if (!strcasecmp(ext, image_exts[i]))
-			return 1;
-	return 0;
+	return thumb_is_input_ext(extension(base));
 }
 
 /* Does one of n globs match the relative path or the base name? */
@@ -303,274 +260,6 @@ static const char *output_hits_input(const discover *d, const char *out_rel)
 }
 
 /* ------------------------------------------------------------------------- */
-/* The name template                                                          */
-
-/* A growing string. */
-typedef struct strbuf {
-	char *s;
-	size_t len, cap;
-} strbuf;
-
-/* Append n bytes of s; -1 when out of memory. */
-static int sb_add(strbuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *t = realloc(b->s, cap);
-		if (!t)
-			return -1;
-		b->s = t;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-	return 0;
-}
-
-/* The box as a name: a square "W" (a single number on the command line), "WxH",
- * "W" for a width alone, "xH" for a height alone. */
-static void size_text(thumb_size box, char *buf, size_t len)
-{
-	if (box.w > 0 && box.h > 0 && box.w != box.h)
-		snprintf(buf, len, "%dx%d", box.w, box.h);
-	else if (box.w > 0)
-		snprintf(buf, len, "%d", box.w);
-	else if (box.h > 0)
-		snprintf(buf, len, "x%d", box.h);
-	else
-		buf[0] = '\0';
-}
-
-/* What a template's placeholders stand for, for one input and one box. */
-typedef struct tmpl_vars {
-	const char *dir, *stem, *in_ext, *out_ext;
-	thumb_size box;
-} tmpl_vars;
-
-/* The value of placeholder k (num holds numbers). */
-static const char *placeholder_value(int k, const tmpl_vars *v, char *num, size_t len)
-{
-	num[0] = '\0';
-	switch (k) {
-	case PH_DIR: return v->dir;
-	case PH_STEM: return v->stem;
-	case PH_EXT: return v->out_ext;
-	case PH_INEXT: return v->in_ext;
-	case PH_W: if (v->box.w > 0) snprintf(num, len, "%d", v->box.w); return num;
-	case PH_H: if (v->box.h > 0) snprintf(num, len, "%d", v->box.h); return num;
-	default: size_text(v->box, num, len); return num;
-	}
-}
-
-/* Expand the placeholders of tmpl into *out (malloc'd, not yet normalised). Returns
- * NULL, or a static cause with *out NULL; for WHY_UNKNOWN, *bad and *badlen locate
- * the unknown name inside tmpl so that discover_open() can quote it. */
-static const char *expand_raw(const char *tmpl, const tmpl_vars *v, char **out,
-			      const char **bad, size_t *badlen)
-{
-	strbuf b = {0};
-	char num[32];
-	const char *why = NULL;
-	*out = NULL;
-	if (tmpl[0] == '/')
-		return WHY_ABSOLUTE;
-	if (sb_add(&b, "", 0) < 0)
-		return WHY_NOMEM;
-	for (const char *p = tmpl; *p && !why;) {
-		if (*p == '}') {
-			why = WHY_CLOSE;
-			break;
-		}
-		if (*p != '{') {
-			size_t n = strcspn(p, "{}");
-			if (sb_add(&b, p, n) < 0)
-				why = WHY_NOMEM;
-			p += n;
-			continue;
-		}
-		size_t n = strcspn(p + 1, "{}");
-		if (p[1 + n] != '}') {
-			why = WHY_OPEN;
-			break;
-		}
-		int k = 0;
-		while (k < PH_COUNT && !(strlen(placeholders[k]) == n &&
-					 !strncmp(p + 1, placeholders[k], n)))
-			k++;
-		if (k == PH_COUNT) {
-			*bad = p + 1;
-			*badlen = n;
-			why = WHY_UNKNOWN;
-			break;
-		}
-		const char *val = placeholder_value(k, v, num, sizeof num);
-		if (sb_add(&b, val, strlen(val)) < 0)
-			why = WHY_NOMEM;
-		p += n + 2;
-	}
-	if (why)
-		free(b.s);
-	else
-		*out = b.s;
-	return why;
-}
-
-/* Make an expansion a clean path below the output folder, in place: "//" collapses,
- * a leading "/" (from an empty {dir}) and "." components go; ".." components, an
- * empty result or a trailing '/' are refused. Returns NULL or the cause. */
-static const char *normalise(char *path)
-{
-	char *w = path;
-	const char *r = path;
-	while (*r) {
-		while (*r == '/')
-			r++;
-		size_t n = strcspn(r, "/");
-		if (n == 2 && r[0] == '.' && r[1] == '.')
-			return WHY_DOTDOT;
-		if (n == 0 || (n == 1 && r[0] == '.')) {
-			r += n;
-			continue;
-		}
-		if (w != path)
-			*w++ = '/';
-		memmove(w, r, n);
-		w += n;
-		r += n;
-	}
-	int trailing = w > path && r > path && r[-1] == '/';
-	*w = '\0';
-	if (!*path)
-		return WHY_EMPTY;
-	return trailing ? WHY_SLASH : NULL;
-}
-
-/* See discover.h. NULL strings count as empty. */
-char *discover_expand(const char *tmpl, const char *rel_dir, const char *stem,
-		      const char *in_ext, const char *out_ext, thumb_size box,
-		      const char **why)
-{
-	tmpl_vars v = {rel_dir ? rel_dir : "", stem ? stem : "", in_ext ? in_ext : "",
-		       out_ext ? out_ext : "", box};
-	const char *bad;
-	size_t badlen;
-	char *out;
-	*why = expand_raw(tmpl ? tmpl : "", &v, &out, &bad, &badlen);
-	if (!*why && (*why = normalise(out))) {
-		free(out);
-		out = NULL;
-	}
-	return out;
-}
-
-/* Check the template once, at open, so a bad one is one usage error rather than an
- * error per file: it must parse, give a clean relative path for a sample input, and
- * give each size its own name. Returns NULL or a malloc'd message naming the cause. */
-static char *check_template(const char *tmpl, const thumb_settings *s)
-{
-	char *names[THUMB_MAX_SIZES] = {0};
-	char *msg = NULL;
-	for (int i = 0; i < s->nsizes && !msg; i++) {
-		tmpl_vars v = {"a/b", "c", "jpg", "jpg", s->sizes[i]};
-		const char *bad = NULL;
-		size_t badlen = 0;
-		const char *why = expand_raw(tmpl, &v, &names[i], &bad, &badlen);
-		if (!why && (why = normalise(names[i]))) {
-			free(names[i]);
-			names[i] = NULL;
-		}
-		if (why == WHY_UNKNOWN) {
-			if (asprintf(&msg, "--name: unknown placeholder {%.*s} (known: dir, stem, "
-				     "ext, inext, w, h, size)", (int)badlen, bad) < 0)
-				msg = NULL;
-		} else if (why) {
-			if (asprintf(&msg, "--name: '%s': %s", tmpl, why) < 0)
-				msg = NULL;
-		}
-		for (int j = 0; j < i && !msg; j++) {
-			char a[32], b[32];
-			if (strcmp(names[i], names[j]))
-				continue;
-			size_text(s->sizes[j], a, sizeof a);
-			size_text(s->sizes[i], b, sizeof b);
-			if (asprintf(&msg, "--name: '%s' gives sizes %s and %s the same name; "
-				     "put {size} (or {w}, {h}) in it", tmpl, a, b) < 0)
-				msg = NULL;
-		}
-		if (why && !msg)
-			msg = strdup(WHY_NOMEM);
-	}
-	for (int i = 0; i < THUMB_MAX_SIZES; i++)
-		free(names[i]);
-	return msg;
-}
-
-/* ------------------------------------------------------------------------- */
-/* Collisions                                                                 */
-
-/* A copy of s that lives until discover_close(); NULL when out of memory. */
-static const char *arena_strdup(discover *d, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	arena_block *b = d->arena;
-	if (!b || b->cap - b->used < n) {
-		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		b = malloc(sizeof *b + cap);
-		if (!b)
-			return NULL;
-		b->next = d->arena;
-		b->used = 0;
-		b->cap = cap;
-		d->arena = b;
-	}
-	char *p = b->data + b->used;
-	memcpy(p, s, n);
-	b->used += n;
-	return p;
-}
-
-/* The input that claimed the output with this hash, or NULL. */
-static const char *claim_find(const discover *d, uint64_t h)
-{
-	if (d->ncap == 0)
-		return NULL;
-	for (size_t k = h & (d->ncap - 1); d->claims[k].input; k = (k + 1) & (d->ncap - 1))
-		if (d->claims[k].hash == h)
-			return d->claims[k].input;
-	return NULL;
-}
-
-/* Put a claim in a table known to have room and not to hold h. */
-static void claim_put(claim *t, size_t cap, uint64_t h, const char *input)
-{
-	size_t k = h & (cap - 1);
-	while (t[k].input)
-		k = (k + 1) & (cap - 1);
-	t[k] = (claim){h, input};
-}
-
-/* Record that input claims the output with hash h. When memory runs out the claim
- * is dropped: collision checks get weaker, no file fails for it. */
-static void claim_add(discover *d, uint64_t h, const char *input)
-{
-	if ((d->nused + 1) * 2 > d->ncap) {
-		size_t cap = d->ncap ? d->ncap * 2 : 1024;
-		claim *t = calloc(cap, sizeof *t);
-		if (!t)
-			return;
-		for (size_t i = 0; i < d->ncap; i++)
-			if (d->claims[i].input)
-				claim_put(t, cap, d->claims[i].hash, d->claims[i].input);
-		free(d->claims);
-		d->claims = t;
-		d->ncap = cap;
-	}
-	claim_put(d->claims, d->ncap, h, input);
-	d->nused++;
-}
-
-/* ------------------------------------------------------------------------- */
 /* Items                                                                      */
 
 /* Forget the previous item's strings and blank *it. */
@@ -650,7 +339,7 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 		failed = item_error(d, it, "%s", WHY_NOMEM);
 	for (int i = 0; i < d->settings.nsizes && !failed; i++) {
 		const char *why;
-		char *r = discover_expand(d->tmpl, dir, stem, ext, out_ext, d->settings.sizes[i],
+		char *r = template_expand(d->tmpl, dir, stem, ext, out_ext, d->settings.sizes[i],
 					  &why);
 		if (!r) {
 			failed = item_error(d, it, "%s", why);
@@ -699,16 +388,14 @@ static void claim_outputs(discover *d, discover_item *it)
 	uint64_t h[THUMB_MAX_SIZES];
 	for (int i = 0; i < it->noutputs; i++) {
 		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
-		const char *first = claim_find(d, h[i]);
+		const char *first = claims_find(d->claims, h[i]);
 		if (first) {
 			item_error(d, it, "output %s is also the output of %s", it->outputs[i],
 				   first);
 			return;
 		}
 	}
-	const char *input = it->noutputs ? arena_strdup(d, it->input) : NULL;
-	for (int i = 0; i < it->noutputs && input; i++)
-		claim_add(d, h[i], input);
+	claims_add(d->claims, h, it->noutputs, it->input);
 }
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
@@ -968,9 +655,10 @@ discover *discover_open(const discover_config *cfg, char **err)
 			 : cfg->settings->nsizes > 1 ? "{dir}/{stem}_{size}.{ext}"
 						     : "{dir}/{stem}.{ext}";
 	d->tmpl = strdup(tmpl);
-	if (!d->tmpl)
+	d->claims = claims_new();
+	if (!d->tmpl || !d->claims)
 		return open_fail(d, err, strdup(WHY_NOMEM));
-	char *msg = check_template(d->tmpl, &d->settings);
+	char *msg = template_check(d->tmpl, &d->settings);
 	if (!msg)
 		msg = setup_out_dir(d, cfg->out_dir);
 	if (msg)
@@ -981,7 +669,7 @@ discover *discover_open(const discover_config *cfg, char **err)
 /* See discover.h. */
 const char *discover_planned(const discover *d, const char *out_rel)
 {
-	return d ? claim_find(d, XXH3_64bits(out_rel, strlen(out_rel))) : NULL;
+	return d ? claims_find(d->claims, XXH3_64bits(out_rel, strlen(out_rel))) : NULL;
 }
 
 /* See discover.h: items handed out so far, all states. */
@@ -999,12 +687,7 @@ void discover_close(discover *d)
 	item_reset(d, &it);
 	if (d->fts)
 		fts_close(d->fts);
-	free(d->claims);
-	while (d->arena) {
-		arena_block *next = d->arena->next;
-		free(d->arena);
-		d->arena = next;
-	}
+	claims_free(d->claims);
 	for (int i = 0; i < d->ninside; i++)
 		free(d->inside[i].canon);
 	free(d->inside);

@@ -13,19 +13,16 @@
  *     A PATH that is a file maps to <out_dir>/<template with dir = "">.
  *   - Hidden files and folders (name starts with '.'), the output folder itself,
  *     symlinks to folders, and files whose extension is not an image we read
- *     (jpg jpeg jpe png webp tif tiff gif heic heif avif, any case) are skipped
+ *     (thumb_is_input_ext(), settings.h) are skipped
  *     silently. A file given explicitly as a PATH is never skipped for its extension.
  *   - include/exclude globs (fnmatch, matched against the path relative to its root
  *     and against the base name): a file must match one include (when any) and no
  *     exclude.
  *   - Within each folder files are visited largest first (so a big photo does not
  *     finish alone at the end), folders after files, names in byte order to break ties.
- *   - The name template expands {dir} (relative folder, "" at the root), {stem},
- *     {ext} (output extension), {inext} (input extension), {w}, {h} (the box; "" when
- *     0), {size} ("320" for -s 320 and for -s 320x, "x240",
- *     "320x240"; two sizes that would get one name are refused at open); "//" collapses, leading "/"
- *     is dropped. Expansion results that are absolute, contain a ".." component or
- *     are empty are errors for that file (no writing outside out_dir).
+ *   - Output names come from the name template (template.h); a template that gives
+ *     two sizes one name is refused at open, an expansion that would leave the
+ *     output folder is an error for that file.
  *   - Two inputs whose outputs collide: the second is an ITEM_ERROR naming the first.
  *     An output equal to an input path is an ITEM_ERROR too.
  *   - A folder holding OUTDIR_PRIVATE (".imgpool") is an output folder of an earlier
@@ -92,11 +89,5 @@ const char *discover_planned(const discover *d, const char *out_rel);
 
 /* NULL is a harmless no-op. */
 void discover_close(discover *d);
-
-/* Expand a name template for one input (exposed for tests and fuzzing).
- * Returns a malloc'd relative path, or NULL with a static cause in *why. */
-char *discover_expand(const char *tmpl, const char *rel_dir, const char *stem,
-		      const char *in_ext, const char *out_ext, thumb_size box,
-		      const char **why);
 
 #endif

@@ -27,8 +27,9 @@ static const char usage_text[] =
 	"\n"
 	"Each PATH is a folder (its images; with -r its subfolders too, the layout\n"
 	"mirrored under the output folder) or an image file. Hidden files, the output\n"
-	"folder and files that are not images (by extension: jpg jpeg png webp tif tiff\n"
-	"gif heic heif avif) are skipped. Inputs are never modified.\n"
+	"folder and files that are not images are skipped; images, by extension (any\n"
+	"case): %s.\n"
+	"Inputs are never modified.\n"
 	"\n"
 	"Where the thumbnails go:\n"
 	"  -o, --output DIR        output folder (default: PATH-thumbs beside the first\n"
@@ -93,7 +94,7 @@ static const char usage_text[] =
 	"                          worker did when, deaths, retries, CPU and memory\n"
 	"      --timeline FILE     the same as an SVG chart, one lane per worker\n"
 	"      --min-free SIZE     start no new file when the output filesystem has less\n"
-	"                          free (default: 1G or 2%, whichever is smaller; 0: off)\n"
+	"                          free (default: 1G or 2%%, whichever is smaller; 0: off)\n"
 	"      --max-worker-rss SIZE  recycle a worker grown past SIZE (e.g. 1G)\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           versions of imgpool and its libraries\n"
@@ -325,6 +326,14 @@ static int pick(const char *s, const char *const *words)
 	return -1;
 }
 
+/* --help: the usage text, with the extensions from their one table. */
+static void print_usage(FILE *out)
+{
+	char exts[200];
+	thumb_input_exts(exts, sizeof exts);
+	fprintf(out, usage_text, exts);
+}
+
 static void print_version(FILE *out)
 {
 	fprintf(out, "imgpool %s\n%s\n%s\n%s\n", IMGPOOL_VERSION, thumb_vips_version(),
@@ -521,7 +530,7 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 			else
 				o->shard_count = (int)v;
 			break;
-		case 'h': fputs(usage_text, out); options_free(o); return OPTIONS_EXIT_OK;
+		case 'h': print_usage(out); options_free(o); return OPTIONS_EXIT_OK;
 		case 'V': print_version(out); options_free(o); return OPTIONS_EXIT_OK;
 		case ':':
 			if (optopt != 0 && optopt < 256)

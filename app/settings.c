@@ -1,31 +1,68 @@
 /*
- * settings.c — the one function settings.h declares: which extension an output gets.
+ * settings.c — the one table of image file extensions: which names are inputs, which
+ * extension an output gets, which format a name is written in. See settings.h.
  *
- * Kept apart from thumb.c on purpose: the parent (output-path planning) calls it, and
- * the parent must not pull in libvips.
+ * Kept apart from thumb.c on purpose: the parent (discovery, planning, --help)
+ * calls it, and the parent must not pull in libvips.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "settings.h"
 
-/* Input extensions (lower or upper case) whose format we write back as it is, and the
- * extension the output gets: JPEG spellings all become "jpg". */
-static const struct {
-	const char *in;
+/* Every extension imgpool knows, any case. input: a walk picks such files up.
+ * written: the format FORMAT_SAME keeps (FORMAT_SAME itself: we do not write it).
+ * out: the extension of such an input's output with FORMAT_SAME: JPEG spellings all
+ * become "jpg"; formats we cannot (or should not) write become PNG where alpha is
+ * common enough to matter, JPEG otherwise (TIFF, HEIC/HEIF: photos, usually
+ * opaque). */
+static const struct image_ext {
+	const char *ext;
+	int input;
+	thumb_format written;
 	const char *out;
-} same_format[] = {
-	{ "jpg", "jpg" }, { "jpeg", "jpg" }, { "jpe", "jpg" }, { "jfif", "jpg" },
-	{ "png", "png" },
-	{ "webp", "webp" },
-	{ "avif", "avif" },
+} exts[] = {
+	{"jpg", 1, FORMAT_JPEG, "jpg"}, {"jpeg", 1, FORMAT_JPEG, "jpg"},
+	{"jpe", 1, FORMAT_JPEG, "jpg"}, {"jfif", 1, FORMAT_JPEG, "jpg"},
+	{"png", 1, FORMAT_PNG, "png"},  {"webp", 1, FORMAT_WEBP, "webp"},
+	{"avif", 1, FORMAT_AVIF, "avif"},
+	{"tif", 1, FORMAT_SAME, "jpg"}, {"tiff", 1, FORMAT_SAME, "jpg"},
+	{"heic", 1, FORMAT_SAME, "jpg"}, {"heif", 1, FORMAT_SAME, "jpg"},
+	{"gif", 1, FORMAT_SAME, "png"},
+	/* not picked up by a walk, but given by name they are read, and come out PNG */
+	{"svg", 0, FORMAT_SAME, "png"}, {"pdf", 0, FORMAT_SAME, "png"},
+	{"ico", 0, FORMAT_SAME, "png"},
 };
 
-/* Inputs we cannot (or should not) write in their own format but whose alpha is
- * common enough to matter: they become PNG. Everything else unknown becomes JPEG
- * (TIFF, HEIC/HEIF, JPEG 2000, PPM, ...: photos, usually opaque). */
-static const char *const alpha_likely[] = { "gif", "svg", "pdf", "ico" };
+/* The table's row for ext (a leading '.' is allowed), or NULL. */
+static const struct image_ext *lookup(const char *ext)
+{
+	if (!ext)
+		return NULL;
+	if (*ext == '.')
+		ext++;
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++)
+		if (strcasecmp(ext, exts[i].ext) == 0)
+			return &exts[i];
+	return NULL;
+}
+
+int thumb_is_input_ext(const char *ext)
+{
+	const struct image_ext *e = lookup(ext);
+	return e && e->input;
+}
+
+void thumb_input_exts(char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof exts / sizeof exts[0] && n < len; i++)
+		if (exts[i].input)
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "", exts[i].ext);
+}
 
 /* See settings.h. An explicit format wins; FORMAT_SAME looks at in_ext (NULL or
  * empty means unknown and gives "jpg"). */
@@ -38,17 +75,8 @@ const char *thumb_output_ext(thumb_format f, const char *in_ext)
 	case FORMAT_AVIF: return "avif";
 	case FORMAT_SAME: break;
 	}
-	if (!in_ext)
-		return "jpg";
-	if (*in_ext == '.')
-		in_ext++;
-	for (size_t i = 0; i < sizeof same_format / sizeof same_format[0]; i++)
-		if (strcasecmp(in_ext, same_format[i].in) == 0)
-			return same_format[i].out;
-	for (size_t i = 0; i < sizeof alpha_likely / sizeof alpha_likely[0]; i++)
-		if (strcasecmp(in_ext, alpha_likely[i]) == 0)
-			return "png";
-	return "jpg";
+	const struct image_ext *e = lookup(in_ext);
+	return e ? e->out : "jpg";
 }
 
 /* See settings.h. */
@@ -56,21 +84,13 @@ int thumb_output_format(thumb_format f, const char *name, thumb_format *out)
 {
 	const char *slash = strrchr(name, '/');
 	const char *dot = strrchr(slash ? slash + 1 : name, '.');
-	const char *ext = dot ? dot + 1 : "";
+	const struct image_ext *e = lookup(dot ? dot + 1 : "");
 
 	*out = f;
 	if (f != FORMAT_SAME)
 		return 0;
-	if (!strcasecmp(ext, "jpg") || !strcasecmp(ext, "jpeg") || !strcasecmp(ext, "jpe") ||
-	    !strcasecmp(ext, "jfif"))
-		*out = FORMAT_JPEG;
-	else if (!strcasecmp(ext, "png"))
-		*out = FORMAT_PNG;
-	else if (!strcasecmp(ext, "webp"))
-		*out = FORMAT_WEBP;
-	else if (!strcasecmp(ext, "avif"))
-		*out = FORMAT_AVIF;
-	else
+	if (!e || e->written == FORMAT_SAME)
 		return -1;
+	*out = e->written;
 	return 0;
 }

@@ -40,6 +40,13 @@ typedef struct thumb_settings {
  * TIFF, GIF or HEIC inputs with FORMAT_SAME, give "jpg" or "png" when alpha may matter). */
 const char *thumb_output_ext(thumb_format f, const char *in_ext);
 
+/* Is ext (no dot needed, any case) the extension of an image a folder walk picks
+ * up? jpg jpeg jpe jfif png webp avif tif tiff heic heif gif. */
+int thumb_is_input_ext(const char *ext);
+
+/* Those extensions, space separated, for --help. */
+void thumb_input_exts(char *buf, size_t len);
+
 /* The format an output named `name` is written in: the explicit one, else the one
  * its extension names (jpg/jpeg/jpe/jfif, png, webp, avif, any case; a template
  * may give another, e.g. {inext}). Returns 0, or -1 when FORMAT_SAME and the

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "discover.h"
+#include "template.h"
 
 /* ------------------------------------------------------------------------- */
 /* Fixture: a temporary folder to work in                                     */
@@ -472,14 +473,14 @@ static void test_output_paths(void **state)
 	assert_string_equal(must_find(&w, "sub/b.PNG")->outputs[0], "out/320/sub/b.PNG.png");
 	walk_free(&w);
 
-	/* discover_expand itself */
+	/* template_expand itself */
 	const char *why = NULL;
-	char *r = discover_expand("{dir}/{stem}.{ext}", "", "a", "JPG", "jpg",
+	char *r = template_expand("{dir}/{stem}.{ext}", "", "a", "JPG", "jpg",
 				  (thumb_size){256, 256}, &why);
 	assert_non_null(r);
 	assert_string_equal(r, "a.jpg");
 	free(r);
-	r = discover_expand("{dir}/{stem}_{size}_{w}_{h}.{ext}", "x/y", "a", "png", "webp",
+	r = template_expand("{dir}/{stem}_{size}_{w}_{h}.{ext}", "x/y", "a", "png", "webp",
 			    (thumb_size){0, 240}, &why);
 	assert_non_null(r);
 	assert_string_equal(r, "x/y/a_x240__240.webp");
@@ -686,10 +687,10 @@ static void test_template_errors(void **state)
 	walk_free(&w);
 
 	const char *why = NULL;
-	assert_null(discover_expand("{stem}/x.{ext}", "", "..", "jpg", "jpg",
+	assert_null(template_expand("{stem}/x.{ext}", "", "..", "jpg", "jpg",
 				    (thumb_size){1, 1}, &why));
 	assert_contains(why, "'..'");
-	assert_null(discover_expand("{bogus}", "", "a", "jpg", "jpg", (thumb_size){1, 1}, &why));
+	assert_null(template_expand("{bogus}", "", "a", "jpg", "jpg", (thumb_size){1, 1}, &why));
 	assert_contains(why, "unknown placeholder");
 }
 

@@ -1,5 +1,5 @@
 /*
- * fuzz_template.c — the --name template (discover_expand in app/discover.h), the
+ * fuzz_template.c — the --name template (template_expand in app/discover.h), the
  * one place a user string becomes a path under the output folder.
  *
  * Input: 4 bytes of box (w, h as little-endian u16), then NUL-separated fields:
@@ -10,6 +10,7 @@
  * '/', no empty, "." or ".." component, no trailing '/'. A failure names a cause.
  */
 #include "discover.h"
+#include "template.h"
 #include "fuzz_util.h"
 
 /* Does the expansion obey the rules of discover.h? */
@@ -39,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = n; i < 5; i++)
 		f[i] = fuzz_strdup(NULL, 0);
 	const char *why = NULL;
-	char *out = discover_expand(f[0], f[1], f[2], f[3], f[4], box, &why);
+	char *out = template_expand(f[0], f[1], f[2], f[3], f[4], box, &why);
 	if (out) {
 		check_path(out);
 		free(out);

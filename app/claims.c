@@ -1,0 +1,117 @@
+/*
+ * claims.c — the planned outputs of a walk. See claims.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "claims.h"
+
+#define ARENA_BLOCK 65536
+#define FIRST_CAPACITY 1024
+
+/* One claim: its path's hash and the first input that claimed it (in the arena).
+ * An empty slot has input == NULL. */
+typedef struct claim {
+	uint64_t hash;
+	const char *input;
+} claim;
+
+/* Append-only storage for claimants' paths: one malloc per 64 KiB. */
+typedef struct arena_block {
+	struct arena_block *next;
+	size_t used, cap;
+	char data[];
+} arena_block;
+
+struct claims {
+	claim *slots;      /* power-of-two capacity */
+	size_t cap, used;
+	arena_block *arena;
+};
+
+claims *claims_new(void)
+{
+	return calloc(1, sizeof(claims));
+}
+
+void claims_free(claims *c)
+{
+	if (!c)
+		return;
+	free(c->slots);
+	while (c->arena) {
+		arena_block *next = c->arena->next;
+		free(c->arena);
+		c->arena = next;
+	}
+	free(c);
+}
+
+/* A copy of s that lives as long as c; NULL when out of memory. */
+static const char *arena_strdup(claims *c, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	arena_block *b = c->arena;
+	if (!b || b->cap - b->used < n) {
+		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
+		b = malloc(sizeof *b + cap);
+		if (!b)
+			return NULL;
+		b->next = c->arena;
+		b->used = 0;
+		b->cap = cap;
+		c->arena = b;
+	}
+	char *p = b->data + b->used;
+	memcpy(p, s, n);
+	b->used += n;
+	return p;
+}
+
+const char *claims_find(const claims *c, uint64_t h)
+{
+	if (!c || c->cap == 0)
+		return NULL;
+	for (size_t k = h & (c->cap - 1); c->slots[k].input; k = (k + 1) & (c->cap - 1))
+		if (c->slots[k].hash == h)
+			return c->slots[k].input;
+	return NULL;
+}
+
+/* Put a claim in a table known to have room and not to hold h. */
+static void put(claim *t, size_t cap, uint64_t h, const char *input)
+{
+	size_t k = h & (cap - 1);
+	while (t[k].input)
+		k = (k + 1) & (cap - 1);
+	t[k] = (claim){h, input};
+}
+
+/* Make room for one more at load <= 1/2. -1 when out of memory. */
+static int grow(claims *c)
+{
+	if ((c->used + 1) * 2 <= c->cap)
+		return 0;
+	size_t cap = c->cap ? c->cap * 2 : FIRST_CAPACITY;
+	claim *t = calloc(cap, sizeof *t);
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < c->cap; i++)
+		if (c->slots[i].input)
+			put(t, cap, c->slots[i].hash, c->slots[i].input);
+	free(c->slots);
+	c->slots = t;
+	c->cap = cap;
+	return 0;
+}
+
+void claims_add(claims *c, const uint64_t *h, int n, const char *input)
+{
+	const char *kept = n > 0 ? arena_strdup(c, input) : NULL;
+	for (int i = 0; i < n && kept; i++) {
+		if (grow(c) < 0)
+			return;
+		put(c->slots, c->cap, h[i], kept);
+		c->used++;
+	}
+}

@@ -1,0 +1,29 @@
+/*
+ * claims.h — every output path planned so far in a walk, and the input that
+ * planned it first: how two inputs that would write one file are caught, and how
+ * --prune and publishing tell an output a current input still makes.
+ *
+ * Keyed by the 64-bit hash of the path alone (16 bytes a slot, open addressing,
+ * load <= 1/2); each claimant's input path is kept once in an append-only arena.
+ * Two paths with one hash (odds ~ n^2 / 2^65) would be taken for one: reported as a
+ * collision, never an overwrite.
+ */
+#ifndef IMGPOOL_CLAIMS_H
+#define IMGPOOL_CLAIMS_H
+
+#include <stdint.h>
+
+typedef struct claims claims;
+
+claims *claims_new(void);
+/* NULL is a no-op. */
+void claims_free(claims *c);
+
+/* The input that claimed hash h, or NULL. */
+const char *claims_find(const claims *c, uint64_t h);
+
+/* Record that input claims the n hashes (all new). When memory runs out a claim is
+ * dropped: collision checks get weaker, no file fails for it. */
+void claims_add(claims *c, const uint64_t *h, int n, const char *input);
+
+#endif
