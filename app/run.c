@@ -21,6 +21,7 @@
 
 #include "clock.h"
 #include "discover.h"
+#include "drive.h"
 #include "inflight.h"
 #include "journal.h"
 #include "lock.h"
@@ -369,9 +370,36 @@ static void handle_result(run_ctx *x, const pool_result *r)
 static double results_wait(const run_ctx *x)
 {
 	if (!x->nfinished)
-		return 0.25;
+		return DRIVE_DEFAULT_WAIT;
 	double left = PUBLISH_WAIT_S - (clock_now_s() - x->finished_since);
 	return left > 0 ? left : 0;
+}
+
+/* The results loop's callbacks (drive.h). */
+static void drive_result(void *data, const pool_result *r)
+{
+	handle_result(data, r);
+}
+
+static double drive_wait(void *data)
+{
+	return results_wait(data);
+}
+
+static void check_disk(run_ctx *x, pool *p);
+
+static void drive_tick(void *data, pool *p)
+{
+	run_ctx *x = data;
+	check_disk(x, p);
+	if (x->nfinished && results_wait(x) == 0)
+		flush_finished(x);
+}
+
+static int drive_terminate(void *data)
+{
+	(void)data;
+	return signal_count >= 2; /* a second Ctrl-C: stop now */
 }
 
 /* Pool events: deaths, respawns and retried attempts, for the trace; a dead
@@ -720,28 +748,10 @@ static int run_pool(run_ctx *x, double t0)
 		mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
 	monitor *mon = monitor_start(mode, o->progress_interval, p, &x->c, x->rep, x->tr);
 	check_disk(x, p);
-	pool_iter *it = pool_imap_unordered(p, task_thumbnail, feed, x, 1);
-	int broken = !it, terminated = 0;
-	pool_result r;
-	for (int k; it && (k = pool_iter_next_timed(it, &r, results_wait(x))) != 0;) {
-		if (k < 0) {
-			broken = 1;
-			break;
-		}
-		if (k == 1) {
-			handle_result(x, &r);
-			pool_result_release(&r);
-			check_disk(x, p);
-		}
-		if (x->nfinished && results_wait(x) == 0)
-			flush_finished(x);
-		if (signal_count >= 2 && !terminated) {
-			pool_terminate(p); /* a second Ctrl-C: stop now */
-			terminated = 1;
-		}
-	}
+	drive_ops ops = {drive_result, drive_wait, drive_tick, drive_terminate, x};
+	drive_end end = drive_imap(p, task_thumbnail, feed, x, &ops);
+	int broken = end == DRIVE_BROKEN, terminated = end == DRIVE_TERMINATED;
 	flush_finished(x);
-	pool_iter_free(it);
 	if (broken)
 		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
 	pool_close(p);
