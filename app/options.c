@@ -5,6 +5,8 @@
  * conventions users already know (--opt=value, bundled flags, "--") for free.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -399,7 +401,253 @@ static int lies_inside(const char *out, const char *in)
 	return inside;
 }
 
-int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err)
+/* ------------------------------------------------------------------------- */
+/* One handler per option that takes a value; flags are a table of fields.    */
+
+/* What handlers share beyond the options: the -o given, room for a message. */
+typedef struct parse_state {
+	const char *out_dir;
+	char msg[200];
+} parse_state;
+
+/* Take arg for one option. NULL, or why the value is wrong: a fixed text (the
+ * message quotes the value) or ps->msg (a whole message of its own). */
+typedef const char *(*opt_handler)(imgpool_options *o, const char *arg, parse_state *ps);
+
+static const char *const fits[] = {"inside", "cover", "fill", NULL};
+static const char *const crops[] = {"centre", "attention", "center", NULL};
+static const char *const formats[] = {"same", "jpeg", "png", "webp", "avif", "jpg", NULL};
+static const char *const progresses[] = {"auto", "bar", "lines", "none", NULL};
+
+static const char *take_output(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)o;
+	ps->out_dir = arg;
+	return *arg ? NULL : "the output folder name is empty";
+}
+
+static const char *take_name(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	o->name_template = arg;
+	return NULL;
+}
+
+static const char *take_include(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	return push(&o->includes, &o->nincludes, arg) < 0 ? "out of memory" : NULL;
+}
+
+static const char *take_exclude(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	return push(&o->excludes, &o->nexcludes, arg) < 0 ? "out of memory" : NULL;
+}
+
+static const char *take_size(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	return options_parse_sizes(arg, &o->settings, ps->msg, sizeof ps->msg) < 0 ? ps->msg : NULL;
+}
+
+static const char *take_fit(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	int k = pick(arg, fits);
+	if (k < 0)
+		return "expected inside, cover or fill";
+	o->settings.fit = (thumb_fit)k;
+	return NULL;
+}
+
+static const char *take_crop(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	int k = pick(arg, crops);
+	if (k < 0)
+		return "expected centre or attention";
+	o->settings.crop = k == 1 ? CROP_ATTENTION : CROP_CENTRE;
+	return NULL;
+}
+
+static const char *take_format(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	int k = pick(arg, formats);
+	if (k < 0)
+		return "expected same, jpeg, png, webp or avif";
+	o->settings.format = k == 5 ? FORMAT_JPEG : (thumb_format)k;
+	return NULL;
+}
+
+static const char *take_quality(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	long long v;
+	if (parse_int(arg, 1, 100, &v) < 0)
+		return "expected a whole number from 1 to 100";
+	o->settings.quality = (int)v;
+	return NULL;
+}
+
+static const char *take_background(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	return parse_colour(arg, o->settings.background) < 0
+		       ? "expected white, black, #rrggbb or R,G,B" : NULL;
+}
+
+static const char *take_max_pixels(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	long long v;
+	if (parse_int(arg, 0, INT64_MAX, &v) < 0)
+		return "expected a whole number, 0 for no limit";
+	o->settings.max_pixels = (uint64_t)v;
+	return NULL;
+}
+
+static const char *take_jobs(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	long long v;
+	if (parse_int(arg, 1, 1024, &v) < 0)
+		return "expected a whole number from 1 to 1024";
+	o->jobs = (int)v;
+	return NULL;
+}
+
+static const char *take_timeout(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	return parse_seconds(arg, &o->timeout) < 0 ? "expected seconds from 0 to 86400" : NULL;
+}
+
+static const char *take_retries(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	long long v;
+	if (parse_int(arg, 0, 100, &v) < 0)
+		return "expected a whole number from 0 to 100";
+	o->retries = (int)v;
+	return NULL;
+}
+
+static const char *take_report(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	o->report_path = arg;
+	return NULL;
+}
+
+static const char *take_progress(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	int k = pick(arg, progresses);
+	if (k < 0)
+		return "expected auto, bar, lines or none";
+	o->progress = (progress_mode)k;
+	return NULL;
+}
+
+static const char *take_progress_interval(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	return parse_seconds(arg, &o->progress_interval) < 0 || o->progress_interval < 0.1
+		       ? "expected seconds from 0.1 to 86400" : NULL;
+}
+
+static const char *take_trace(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	o->trace_path = arg;
+	return NULL;
+}
+
+static const char *take_timeline(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	o->timeline_path = arg;
+	return NULL;
+}
+
+static const char *take_min_free(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	if (options_parse_bytes(arg, &o->min_free, &o->min_free_pct) < 0)
+		return "expected a size such as 2G, 500M or 5%";
+	o->min_free_set = 1;
+	return NULL;
+}
+
+static const char *take_max_worker_rss(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	return options_parse_bytes(arg, &o->max_worker_rss, NULL) < 0 || o->max_worker_rss == 0
+		       ? "expected a size such as 1G or 500M" : NULL;
+}
+
+static const char *take_shard(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	o->shard_arg = arg;
+	return NULL;
+}
+
+static const char *take_shard_count(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	long long v;
+	if (parse_int(arg, 1, 1000000, &v) < 0)
+		return "expected a whole number from 1";
+	o->shard_count = (int)v;
+	return NULL;
+}
+
+/* The options with a value: getopt's code, the name messages use, the handler. */
+static const struct value_option {
+	int val;
+	const char *name;
+	opt_handler take;
+} value_options[] = {
+	{'o', "-o", take_output}, {OPT_NAME, "--name", take_name},
+	{OPT_INCLUDE, "--include", take_include}, {OPT_EXCLUDE, "--exclude", take_exclude},
+	{'s', "--size", take_size}, {OPT_FIT, "--fit", take_fit}, {OPT_CROP, "--crop", take_crop},
+	{'f', "--format", take_format}, {'Q', "--quality", take_quality},
+	{OPT_BACKGROUND, "--background", take_background},
+	{OPT_MAX_PIXELS, "--max-pixels", take_max_pixels}, {'j', "--jobs", take_jobs},
+	{OPT_TIMEOUT, "--timeout", take_timeout}, {OPT_RETRIES, "--retries", take_retries},
+	{OPT_REPORT, "--report", take_report}, {OPT_PROGRESS, "--progress", take_progress},
+	{OPT_PROGRESS_INTERVAL, "--progress-interval", take_progress_interval},
+	{OPT_TRACE, "--trace", take_trace}, {OPT_TIMELINE, "--timeline", take_timeline},
+	{OPT_MIN_FREE, "--min-free", take_min_free},
+	{OPT_MAX_WORKER_RSS, "--max-worker-rss", take_max_worker_rss},
+	{OPT_SHARD, "--shard", take_shard}, {OPT_SHARD_COUNT, "--shard-count", take_shard_count},
+};
+
+/* The flags: getopt's code and the field it sets to 1. */
+static const struct flag_option {
+	int val;
+	size_t field;
+} flag_options[] = {
+	{'r', offsetof(imgpool_options, recursive)},
+	{OPT_ENLARGE, offsetof(imgpool_options, settings.enlarge)},
+	{OPT_KEEP_METADATA, offsetof(imgpool_options, settings.keep_metadata)},
+	{OPT_FORCE, offsetof(imgpool_options, force)},
+	{OPT_OVERWRITE, offsetof(imgpool_options, overwrite)},
+	{'n', offsetof(imgpool_options, dry_run)}, {'q', offsetof(imgpool_options, quiet)},
+	{'v', offsetof(imgpool_options, verbose)},
+	{OPT_RETRY_FAILED, offsetof(imgpool_options, retry_failed)},
+	{OPT_PRUNE, offsetof(imgpool_options, prune)},
+	{OPT_CHECKSUM, offsetof(imgpool_options, checksum)},
+	{OPT_NO_JOURNAL, offsetof(imgpool_options, no_journal)},
+};
+
+/* ------------------------------------------------------------------------- */
+/* Parsing                                                                    */
+
+/* The defaults of a run. */
+static void set_defaults(imgpool_options *o)
 {
 	memset(o, 0, sizeof *o);
 	o->settings.sizes[0] = (thumb_size){256, 256};
@@ -409,199 +657,118 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 	o->timeout = 120;
 	o->retries = 1;
 	o->progress_interval = 10;
-	const char *out_dir = NULL;
+}
 
-	static const char *const fits[] = {"inside", "cover", "fill", NULL};
-	static const char *const crops[] = {"centre", "attention", "center", NULL};
-	static const char *const formats[] = {"same", "jpeg", "png", "webp", "avif", "jpg", NULL};
-	static const char *const progresses[] = {"auto", "bar", "lines", "none", NULL};
+/* A usage error, said in one line; always OPTIONS_USAGE. */
+static int usage_error(imgpool_options *o, FILE *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int usage_error(imgpool_options *o, FILE *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("imgpool: ", err);
+	vfprintf(err, fmt, ap);
+	fputc('\n', err);
+	va_end(ap);
+	options_free(o);
+	return OPTIONS_USAGE;
+}
+
+/* Take option c of getopt: OPTIONS_RUN to go on, or what to return. */
+static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, FILE *out,
+		       FILE *err)
+{
+	for (size_t i = 0; i < sizeof flag_options / sizeof *flag_options; i++)
+		if (flag_options[i].val == c) {
+			*(int *)((char *)o + flag_options[i].field) = 1;
+			return OPTIONS_RUN;
+		}
+	for (size_t i = 0; i < sizeof value_options / sizeof *value_options; i++)
+		if (value_options[i].val == c) {
+			const char *why = value_options[i].take(o, optarg, ps);
+			if (!why)
+				return OPTIONS_RUN;
+			if (why == ps->msg)
+				return usage_error(o, err, "%s: %s", value_options[i].name, why);
+			return usage_error(o, err, "%s: '%s': %s", value_options[i].name, optarg, why);
+		}
+	switch (c) {
+	case 'h':
+		print_usage(out);
+		options_free(o);
+		return OPTIONS_EXIT_OK;
+	case 'V':
+		print_version(out);
+		options_free(o);
+		return OPTIONS_EXIT_OK;
+	case ':':
+		if (optopt != 0 && optopt < 256)
+			return usage_error(o, err, "-%c needs a value (see imgpool --help)",
+					   (unsigned char)optopt);
+		return usage_error(o, err, "%s needs a value (see imgpool --help)", argv[optind - 1]);
+	default:
+		/* Inside a bundle (-Zr) argv[optind - 1] is not the option: name it. */
+		if (optopt != 0 && optopt < 256) /* a short one; a byte >= 0x80 is negative */
+			return usage_error(o, err, "unknown option '-%c' (see imgpool --help)",
+					   (unsigned char)optopt);
+		return usage_error(o, err, "unknown option '%s' (see imgpool --help)",
+				   argv[optind - 1]);
+	}
+}
+
+/* The output folder: -o, or the default, which must never land inside an input
+ * tree. */
+static int choose_out_dir(imgpool_options *o, const char *given, FILE *err)
+{
 	char msg[200];
-	long long v;
+	if (given) {
+		o->out_dir = strdup(given);
+		return o->out_dir ? OPTIONS_RUN : usage_error(o, err, "out of memory");
+	}
+	o->out_dir_defaulted = 1;
+	o->out_dir = options_default_out_dir(o->paths, o->npaths, msg, sizeof msg);
+	if (!o->out_dir)
+		return usage_error(o, err, "%s", msg);
+	for (int i = 0; i < o->npaths; i++) {
+		struct stat st;
+		if (stat(o->paths[i], &st) == 0 && S_ISDIR(st.st_mode) &&
+		    lies_inside(o->out_dir, o->paths[i]))
+			return usage_error(o, err, "the default output folder '%s' lies inside '%s': "
+					   "give -o DIR", o->out_dir, o->paths[i]);
+	}
+	return OPTIONS_RUN;
+}
+
+/* The checks that look at several options together. */
+static int check_together(imgpool_options *o, FILE *err)
+{
+	if (o->prune && o->no_journal)
+		return usage_error(o, err, "--prune needs the journal (it deletes only what the "
+				   "journal says imgpool made): drop --no-journal");
+	if (o->settings.crop == CROP_ATTENTION && o->settings.fit != FIT_COVER)
+		return usage_error(o, err, "--crop attention needs --fit cover");
+	return OPTIONS_RUN;
+}
+
+int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err)
+{
+	parse_state ps = {0};
 	int c, k;
+	set_defaults(o);
 	optind = 0; /* 0, not 1: also resets glibc's place inside a bundle (-hr) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:rs:f:Q:j:nqvhV", long_options, NULL)) != -1) {
-		const char *name = NULL; /* set: the bad option's name, for the message */
-		const char *why = NULL;
-		switch (c) {
-		case 'o':
-			if (!*optarg)
-				name = "-o", why = "the output folder name is empty";
-			out_dir = optarg;
-			break;
-		case OPT_NAME: o->name_template = optarg; break;
-		case 'r': o->recursive = 1; break;
-		case OPT_INCLUDE: push(&o->includes, &o->nincludes, optarg); break;
-		case OPT_EXCLUDE: push(&o->excludes, &o->nexcludes, optarg); break;
-		case 's':
-			if (options_parse_sizes(optarg, &o->settings, msg, sizeof msg) < 0)
-				name = "--size", why = msg;
-			break;
-		case OPT_FIT:
-			if ((k = pick(optarg, fits)) < 0)
-				name = "--fit", why = "expected inside, cover or fill";
-			else
-				o->settings.fit = (thumb_fit)k;
-			break;
-		case OPT_CROP:
-			if ((k = pick(optarg, crops)) < 0)
-				name = "--crop", why = "expected centre or attention";
-			else
-				o->settings.crop = k == 1 ? CROP_ATTENTION : CROP_CENTRE;
-			break;
-		case OPT_ENLARGE: o->settings.enlarge = 1; break;
-		case 'f':
-			if ((k = pick(optarg, formats)) < 0)
-				name = "--format", why = "expected same, jpeg, png, webp or avif";
-			else
-				o->settings.format = k == 5 ? FORMAT_JPEG : (thumb_format)k;
-			break;
-		case 'Q':
-			if (parse_int(optarg, 1, 100, &v) < 0)
-				name = "--quality", why = "expected a whole number from 1 to 100";
-			else
-				o->settings.quality = (int)v;
-			break;
-		case OPT_BACKGROUND:
-			if (parse_colour(optarg, o->settings.background) < 0)
-				name = "--background", why = "expected white, black, #rrggbb or R,G,B";
-			break;
-		case OPT_KEEP_METADATA: o->settings.keep_metadata = 1; break;
-		case OPT_MAX_PIXELS:
-			if (parse_int(optarg, 0, INT64_MAX, &v) < 0)
-				name = "--max-pixels", why = "expected a whole number, 0 for no limit";
-			else
-				o->settings.max_pixels = (uint64_t)v;
-			break;
-		case 'j':
-			if (parse_int(optarg, 1, 1024, &v) < 0)
-				name = "--jobs", why = "expected a whole number from 1 to 1024";
-			else
-				o->jobs = (int)v;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_seconds(optarg, &o->timeout) < 0)
-				name = "--timeout", why = "expected seconds from 0 to 86400";
-			break;
-		case OPT_RETRIES:
-			if (parse_int(optarg, 0, 100, &v) < 0)
-				name = "--retries", why = "expected a whole number from 0 to 100";
-			else
-				o->retries = (int)v;
-			break;
-		case OPT_FORCE: o->force = 1; break;
-		case OPT_OVERWRITE: o->overwrite = 1; break;
-		case 'n': o->dry_run = 1; break;
-		case 'q': o->quiet = 1; break;
-		case 'v': o->verbose = 1; break;
-		case OPT_REPORT: o->report_path = optarg; break;
-		case OPT_PROGRESS:
-			if ((k = pick(optarg, progresses)) < 0)
-				name = "--progress", why = "expected auto, bar, lines or none";
-			else
-				o->progress = (progress_mode)k;
-			break;
-		case OPT_PROGRESS_INTERVAL:
-			if (parse_seconds(optarg, &o->progress_interval) < 0 ||
-			    o->progress_interval < 0.1)
-				name = "--progress-interval", why = "expected seconds from 0.1 to 86400";
-			break;
-		case OPT_TRACE: o->trace_path = optarg; break;
-		case OPT_TIMELINE: o->timeline_path = optarg; break;
-		case OPT_MIN_FREE:
-			if (options_parse_bytes(optarg, &o->min_free, &o->min_free_pct) < 0)
-				name = "--min-free", why = "expected a size such as 2G, 500M or 5%";
-			else
-				o->min_free_set = 1;
-			break;
-		case OPT_MAX_WORKER_RSS:
-			if (options_parse_bytes(optarg, &o->max_worker_rss, NULL) < 0 ||
-			    o->max_worker_rss == 0)
-				name = "--max-worker-rss", why = "expected a size such as 1G or 500M";
-			break;
-		case OPT_SHARD: o->shard_arg = optarg; break;
-		case OPT_RETRY_FAILED: o->retry_failed = 1; break;
-		case OPT_PRUNE: o->prune = 1; break;
-		case OPT_CHECKSUM: o->checksum = 1; break;
-		case OPT_NO_JOURNAL: o->no_journal = 1; break;
-		case OPT_SHARD_COUNT:
-			if (parse_int(optarg, 1, 1000000, &v) < 0)
-				name = "--shard-count", why = "expected a whole number from 1";
-			else
-				o->shard_count = (int)v;
-			break;
-		case 'h': print_usage(out); options_free(o); return OPTIONS_EXIT_OK;
-		case 'V': print_version(out); options_free(o); return OPTIONS_EXIT_OK;
-		case ':':
-			if (optopt != 0 && optopt < 256)
-				fprintf(err, "imgpool: -%c needs a value (see imgpool --help)\n",
-					(unsigned char)optopt);
-			else
-				fprintf(err, "imgpool: %s needs a value (see imgpool --help)\n",
-					argv[optind - 1]);
-			options_free(o);
-			return OPTIONS_USAGE;
-		default:
-			/* Inside a bundle (-Zr) argv[optind - 1] is not the option: name it. */
-			if (optopt != 0 && optopt < 256) /* a short one; a byte >= 0x80 is negative */
-				fprintf(err, "imgpool: unknown option '-%c' (see imgpool --help)\n",
-					(unsigned char)optopt);
-			else
-				fprintf(err, "imgpool: unknown option '%s' (see imgpool --help)\n",
-					argv[optind - 1]);
-			options_free(o);
-			return OPTIONS_USAGE;
-		}
-		if (name) {
-			if (why == msg)
-				fprintf(err, "imgpool: %s: %s\n", name, why);
-			else
-				fprintf(err, "imgpool: %s: '%s': %s\n", name, optarg, why);
-			options_free(o);
-			return OPTIONS_USAGE;
-		}
-	}
-	if (optind >= argc) {
-		fprintf(err, "imgpool: no PATH given: name folders or images to thumbnail "
-			     "(see imgpool --help)\n");
-		options_free(o);
-		return OPTIONS_USAGE;
-	}
-	if (o->prune && o->no_journal) {
-		fprintf(err, "imgpool: --prune needs the journal (it deletes only what the journal "
-			     "says imgpool made): drop --no-journal\n");
-		options_free(o);
-		return OPTIONS_USAGE;
-	}
-	if (o->settings.crop == CROP_ATTENTION && o->settings.fit != FIT_COVER) {
-		fprintf(err, "imgpool: --crop attention needs --fit cover\n");
-		options_free(o);
-		return OPTIONS_USAGE;
-	}
+	while ((c = getopt_long(argc, argv, ":o:rs:f:Q:j:nqvhV", long_options, NULL)) != -1)
+		if ((k = take_option(o, c, argv, &ps, out, err)) != OPTIONS_RUN)
+			return k;
+	if (optind >= argc)
+		return usage_error(o, err, "no PATH given: name folders or images to thumbnail "
+				   "(see imgpool --help)");
+	if ((k = check_together(o, err)) != OPTIONS_RUN)
+		return k;
 	o->paths = (const char **)argv + optind;
 	o->npaths = argc - optind;
-	if (out_dir) {
-		o->out_dir = strdup(out_dir);
-	} else {
-		o->out_dir_defaulted = 1;
-		o->out_dir = options_default_out_dir(o->paths, o->npaths, msg, sizeof msg);
-		if (!o->out_dir) {
-			fprintf(err, "imgpool: %s\n", msg);
-			options_free(o);
-			return OPTIONS_USAGE;
-		}
-		/* A default must never land inside an input tree. */
-		for (int i = 0; i < o->npaths; i++) {
-			struct stat st;
-			if (stat(o->paths[i], &st) == 0 && S_ISDIR(st.st_mode) &&
-			    lies_inside(o->out_dir, o->paths[i])) {
-				fprintf(err, "imgpool: the default output folder '%s' lies inside "
-					     "'%s': give -o DIR\n", o->out_dir, o->paths[i]);
-				options_free(o);
-				return OPTIONS_USAGE;
-			}
-		}
-	}
+	if ((k = choose_out_dir(o, ps.out_dir, err)) != OPTIONS_RUN)
+		return k;
 	if (o->quiet && o->progress == PROGRESS_AUTO)
 		o->progress = PROGRESS_NONE;
 	return OPTIONS_RUN;
