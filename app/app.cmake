@@ -30,6 +30,11 @@ if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/main.c AND EXISTS ${CMAKE_CURRENT_SOUR
   target_link_libraries(imgpool imgpool_app)
 endif()
 
+# The rest is tests (cmocka, Python), left out by -DBUILD_TESTING=OFF.
+if(NOT BUILD_TESTING)
+  return()
+endif()
+
 # Where tests find the real photos; they skip their cases when it is absent.
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
 
