@@ -25,7 +25,9 @@ DEB_PACKAGES = dpkg-dev file
 
 all: build
 
-# $(call apt_install,PACKAGES): install those of PACKAGES that are missing.
+# $(call apt_install,PACKAGES): install those of PACKAGES that are missing, and
+# what they depend on, not what they recommend (documentation, optional tools):
+# only what the build, the run or the tests use, as Debian's builders do.
 define apt_install
 	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
@@ -33,9 +35,9 @@ define apt_install
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	echo "imgpool: installing missing Debian packages:$$missing"; \
 	if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	elif command -v sudo >/dev/null 2>&1; then \
-	  sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else \
 	  echo "imgpool: please run: apt-get install$$missing"; exit 1; \
 	fi

@@ -4,7 +4,7 @@
 # Three install components, which cmake/package.cmake turns into the three Debian
 # packages (paths relative to the prefix; LIBDIR is lib, or lib/<multiarch> for /usr):
 #   tool  bin/imgpool, share/man/man1/imgpool.1.gz,
-#         share/doc/imgpool/{README.md,CHANGELOG.md,copyright}
+#         share/doc/imgpool/{README.md,changelog.gz,copyright}
 #   lib   LIBDIR/libimgpool-pool.so.0 and the file it points to
 #   dev   include/imgpool/pool.h, LIBDIR/libimgpool-pool.{so,a},
 #         LIBDIR/pkgconfig/imgpool-pool.pc
@@ -20,6 +20,8 @@
 # and the package versions from there.
 
 include(GNUInstallDirs)
+# Man pages and changelogs are installed gzipped, as Debian policy wants.
+find_program(GZIP gzip REQUIRED)
 
 # ---- the pool library: shared (with a SONAME) and static --------------------
 # ABI major version: bump it (and the Debian package name follows, see
@@ -77,10 +79,9 @@ if(TARGET imgpool)
   install(TARGETS imgpool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tool)
 
   # The man page gets the version into its header here (the source says just
-  # "imgpool", so `man ./imgpool.1` reads the same) and is compressed as Debian
-  # policy wants; man finds a .gz under any prefix. gzip -n: no name or time
-  # inside, so the same source makes the same bytes.
-  find_program(GZIP gzip REQUIRED)
+  # "imgpool", so `man ./imgpool.1` reads the same) and is gzipped; man finds a
+  # .gz under any prefix. gzip -n: no name or time inside, so the same source
+  # makes the same bytes.
   add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/imgpool.1.gz
     COMMAND ${CMAKE_COMMAND} -DIN=${CMAKE_CURRENT_SOURCE_DIR}/imgpool.1
       -DOUT=${CMAKE_BINARY_DIR}/imgpool.1 -DVERSION=${PROJECT_VERSION}
@@ -92,9 +93,14 @@ if(TARGET imgpool)
   install(FILES ${CMAKE_BINARY_DIR}/imgpool.1.gz
     DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tool)
 
-  # The licence as Debian names it, share/doc/<package>/copyright; package.cmake
-  # gives the library packages theirs.
-  install(FILES README.md CHANGELOG.md ${CMAKE_BINARY_DIR}/copyright
+  # The licence and the changes as Debian names them, share/doc/<package>/
+  # copyright and changelog.gz (package.cmake gives the library packages their
+  # copyright files).
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/changelog.gz
+    COMMAND ${GZIP} -9n -c ${CMAKE_CURRENT_SOURCE_DIR}/CHANGELOG.md > ${CMAKE_BINARY_DIR}/changelog.gz
+    DEPENDS CHANGELOG.md)
+  add_custom_target(changelog ALL DEPENDS ${CMAKE_BINARY_DIR}/changelog.gz)
+  install(FILES README.md ${CMAKE_BINARY_DIR}/changelog.gz ${CMAKE_BINARY_DIR}/copyright
     DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT tool)
 endif()
 

@@ -89,15 +89,33 @@ with its cause; the other tasks go on.
 This package holds the header <imgpool/pool.h>, the static library and the
 pkg-config file imgpool-pool.pc.")
 
-# Each package carries /usr/share/doc/<package>/copyright, the licence whole:
-# cmake/install.cmake installs the tool's (every install gets that one), the two
-# library packages' are installed only for packaging (EXCLUDE_FROM_ALL: a plain
-# `cmake --install` leaves them out).
-foreach(comp lib dev)
+# Each package carries /usr/share/doc/<package>/copyright, the licence whole, and
+# changelog.Debian.gz, the packaging's own changes. cmake/install.cmake installs
+# the tool's copyright (every install gets that one); the rest is installed only
+# for packaging (EXCLUDE_FROM_ALL: a plain `cmake --install` leaves it out).
+# The date honours SOURCE_DATE_EPOCH, for reproducible packages.
+string(TIMESTAMP DEB_DATE "%a, %d %b %Y %H:%M:%S +0000" UTC)
+set(DEB_CHANGELOGS)
+foreach(comp tool lib dev)
   string(TOUPPER ${comp} COMP)
-  install(FILES ${CMAKE_BINARY_DIR}/copyright
-    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${DEB_${COMP}_PACKAGE}
-    COMPONENT ${comp} EXCLUDE_FROM_ALL)
+  set(pkg ${DEB_${COMP}_PACKAGE})
+  file(WRITE ${CMAKE_BINARY_DIR}/debian/${pkg}/changelog.Debian
+    "${pkg} (${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}) unstable; urgency=medium\n\n"
+    "  * Packaged with CPack from imgpool ${PROJECT_VERSION}. Its changes are in\n"
+    "    /usr/share/doc/imgpool/changelog.gz (package imgpool).\n\n"
+    " -- ${IMGPOOL_DEB_MAINTAINER}  ${DEB_DATE}\n")
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/debian/${pkg}/changelog.Debian.gz
+    COMMAND ${GZIP} -9n -c ${CMAKE_BINARY_DIR}/debian/${pkg}/changelog.Debian
+      > ${CMAKE_BINARY_DIR}/debian/${pkg}/changelog.Debian.gz
+    DEPENDS ${CMAKE_BINARY_DIR}/debian/${pkg}/changelog.Debian)
+  list(APPEND DEB_CHANGELOGS ${CMAKE_BINARY_DIR}/debian/${pkg}/changelog.Debian.gz)
+  install(FILES ${CMAKE_BINARY_DIR}/debian/${pkg}/changelog.Debian.gz
+    DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${pkg} COMPONENT ${comp} EXCLUDE_FROM_ALL)
+  if(NOT comp STREQUAL tool)
+    install(FILES ${CMAKE_BINARY_DIR}/copyright
+      DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${pkg} COMPONENT ${comp} EXCLUDE_FROM_ALL)
+  endif()
 endforeach()
+add_custom_target(debian-changelogs ALL DEPENDS ${DEB_CHANGELOGS})
 
 include(CPack)

@@ -89,7 +89,7 @@ class Installed(unittest.TestCase):
             "bin/imgpool",
             "share/man/man1/imgpool.1.gz",
             "share/doc/imgpool/README.md",
-            "share/doc/imgpool/CHANGELOG.md",
+            "share/doc/imgpool/changelog.gz",
             "share/doc/imgpool/copyright",
             "include/imgpool/pool.h",
             f"{lib}/libimgpool-pool.so",

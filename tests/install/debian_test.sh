@@ -29,11 +29,16 @@
 #      with `pkg-config --cflags --libs imgpool-pool` alone, then run;
 #   4. `apt-get purge`s the three packages and checks that nothing of theirs is
 #      left: no file they listed, no file or folder named *imgpool* outside /tmp,
-#      no dpkg record, no ld.so cache entry.
+#      no dpkg record, no ld.so cache entry;
+#   5. from source, in the same root: copies the repository's files in and runs
+#      `make demo` and `make install PREFIX=/usr/local` as root, which install the
+#      Debian packages building and running need; checks the build left the tests
+#      out, that no test tool (cmocka, valgrind, clang) came with it, and that the
+#      installed imgpool runs.
 # Prints PASS / FAIL lines, the seconds each stage took, and ends with
 # "N passed, N failed"; exits 1 on a failure. The root is deleted at the end
-# (KEEP=1 keeps it, in CACHE_DIR/root). About 2 to 3 minutes with a fresh cache,
-# most of it downloading and unpacking libvips' dependencies and gcc.
+# (KEEP=1 keeps it, in CACHE_DIR/root). The time each stage took is printed; most
+# of it is apt-get downloading and unpacking libvips, gcc and their -dev packages.
 set -euo pipefail
 
 PROG=${0##*/}
@@ -116,7 +121,7 @@ fi
 [ -n "$MIRROR" ] || skip "this machine's apt sources name no Debian 12 ($SUITE) archive" \
 	"(set IMGPOOL_DEBIAN_MIRROR)"
 
-# What is mounted inside the root, innermost last.
+# What this script mounts inside the root.
 MOUNTS=("$ROOT/proc" "$ROOT/var/cache/apt/archives")
 # Unmount them and delete the root, never while anything is still mounted in it
 # (rm would go through a bind mount into what it shows).
@@ -265,6 +270,38 @@ for p in "${PACKAGES[@]}"; do
 done
 check "the loader no longer lists libimgpool-pool" \
 	sh -c "! chroot '$ROOT' ldconfig -p | grep -q libimgpool-pool"
+
+# ---- 5. from source, with the runtime packages alone ---------------------------
+# The same root, now without our packages: the source tree copied in, `make demo`
+# and `make install` as a newcomer runs them (as root, so the Makefile installs
+# the Debian packages it needs). They must build and run with the runtime -dev
+# packages alone (-DBUILD_TESTING=OFF): no test tool may be installed on the way.
+stage "from source: make demo and make install PREFIX=/usr/local"
+rm -rf "$ROOT/src"
+mkdir -p "$ROOT/src"
+if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	# The files of the repository (and new ones not yet committed), not build folders.
+	(cd "$SRC" && git ls-files -z -co --exclude-standard) |
+		(cd "$SRC" && tar --null -T - -cf -) | tar -C "$ROOT/src" -xf -
+else
+	tar -C "$SRC" --exclude='./build*' -cf - . | tar -C "$ROOT/src" -xf -
+fi
+check "make installs" apt_in_root install -y --no-install-recommends make
+if in_root sh -c 'cd /src && make demo && make install PREFIX=/usr/local' >"$CACHE/source.log" 2>&1; then
+	pass "make demo and make install PREFIX=/usr/local from source"
+else
+	tail -n 30 "$CACHE/source.log" >&2
+	fail "make demo and make install PREFIX=/usr/local from source (log: $CACHE/source.log)"
+fi
+check "the build left the tests out (BUILD_TESTING=OFF)" \
+	grep -q '^BUILD_TESTING:BOOL=OFF$' "$ROOT/src/build/CMakeCache.txt"
+for p in libcmocka-dev valgrind clang; do
+	check "$p was not installed for it" \
+		sh -c "! chroot '$ROOT' dpkg-query -W -f='\${Status}' '$p' 2>/dev/null | grep -q 'ok installed'"
+done
+version_line=$(as_user /usr/local/bin/imgpool -V 2>&1 | head -n 1 || true)
+check "/usr/local/bin/imgpool -V says 'imgpool $VERSION' (got '$version_line')" \
+	test "$version_line" = "imgpool $VERSION"
 
 stage "done"
 echo "test-install took $((SECONDS - T0)) s"
