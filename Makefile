@@ -60,9 +60,11 @@ build-tests: deps-test
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON
 	cmake --build $(BUILD) -j$(JOBS)
 
-# make install PREFIX=~/.local (default /usr/local); DESTDIR=... stages it.
+# make install PREFIX=~/.local (default /usr/local); DESTDIR=... stages it. As
+# root into the system, ldconfig then lets the loader find the new library.
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in
 # $(BUILD_DEB)/debs/ (cmake/package.cmake): a build of their own with /usr as
