@@ -112,8 +112,8 @@ class Installed(unittest.TestCase):
 
     def test_the_man_page_carries_the_version(self):
         with gzip.open(self.path("share/man/man1/imgpool.1.gz"), "rt") as f:
-            first = f.readline()
-        self.assertRegex(first, r'^\.TH IMGPOOL 1 "[^"]+" "imgpool ' + re.escape(VERSION) + '"')
+            page = f.read()
+        self.assertRegex(page, r'(?m)^\.TH IMGPOOL 1 "[^"]+" "imgpool ' + re.escape(VERSION) + '"')
         if shutil.which("man"):
             shown = run(["man", "-l", self.path("share/man/man1/imgpool.1.gz")],
                         env=dict(self.env, MANWIDTH="80"))
