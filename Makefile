@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # imgpool — the commands of the README: `make demo`, `make test`, `make install`.
 # Each installs the Debian packages it needs that are missing (as root, or with
 # sudo), or prints the exact apt-get line to run.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The imgpool command and its tests. Included from the top CMakeLists.txt.
 pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
 pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)

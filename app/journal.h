@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * journal.h — the run journal: what imgpool made, from what, with which settings.
  *

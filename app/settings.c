@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * settings.c — the one function settings.h declares: which extension an output gets.
  *

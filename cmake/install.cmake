@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/install.cmake — what `cmake --install` (and `make install PREFIX=...`) puts
 # where. Included from the top CMakeLists.txt after the targets.
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/manpage.cmake — write the man page with the project's version in its header.
 #
 #   cmake -DIN=imgpool.1 -DOUT=build/imgpool.1 -DVERSION=0.1.0 -P cmake/manpage.cmake

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/package.cmake — `cpack -G DEB`: Debian packages split as Debian splits them.
 # Included from the top CMakeLists.txt after cmake/install.cmake, whose install
 # components become the packages:

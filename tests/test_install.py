@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """`cmake --install` into a temporary prefix, then use what it put there: the
 command, its man page, and the pool library from a C program built with
 pkg-config alone (shared, and static from the archive). Also checks that the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """The man page keeps up with the command: every long option that
 `imgpool --help` shows is in imgpool.1, and the page renders without a warning.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * squares.c — the pool library of imgpool (libimgpool-pool) in a program of its own.
  *

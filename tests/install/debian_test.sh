@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # debian_test.sh — the Debian packages as a user gets them: installed with apt-get in
 # a minimal Debian 12 that this script makes, used there, then purged.
 #
