@@ -1,39 +1,81 @@
-# imgpool — the two commands of the README: `make demo` and `make test`.
-# Both install the Debian packages that are missing (as root, or with sudo),
-# or print the exact apt-get line to run.
+# SPDX-License-Identifier: MIT
+# imgpool — the commands of the README: `make demo`, `make test`, `make install`.
+# Each installs the Debian packages it needs that are missing (as root, or with
+# sudo), or prints the exact apt-get line to run.
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_DEB  ?= build-deb
 FUZZ_SECONDS ?= 30
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+PREFIX     ?= /usr/local
 
-# What the build, the tests and the demo use, all from Debian.
-PACKAGES = gcc make cmake pkg-config python3 libvips-dev libvips-tools \
-           libjpeg62-turbo-dev libpng-dev libsqlite3-dev libxxhash-dev libcmocka-dev \
-           valgrind util-linux clang libclang-rt-14-dev
+# What building and running need (make, make demo, make install), from Debian.
+# gzip (for the man page) is essential in Debian, so always there.
+PACKAGES = gcc make cmake pkg-config libvips-dev libvips-tools \
+           libjpeg62-turbo-dev libpng-dev libsqlite3-dev libxxhash-dev
+# What the tests add (make test).
+TEST_PACKAGES = python3 libcmocka-dev valgrind util-linux clang libclang-rt-14-dev
+# What making the Debian packages adds (make deb): dpkg-shlibdeps, and file,
+# with which CPack finds the ELF files to give it.
+DEB_PACKAGES = dpkg-dev file
 
-.PHONY: all deps build demo test test-asan test-fuzz fuzz test-cluster clean
+.PHONY: all deps deps-test deps-deb build build-tests install deb demo test test-asan \
+        test-fuzz fuzz test-cluster test-install clean
 
 all: build
 
-deps:
-	@missing=""; for p in $(PACKAGES); do \
+# $(call apt_install,PACKAGES): install those of PACKAGES that are missing, and
+# what they depend on, not what they recommend (documentation, optional tools):
+# only what the build, the run or the tests use, as Debian's builders do.
+define apt_install
+	@missing=""; for p in $(1); do \
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	echo "imgpool: installing missing Debian packages:$$missing"; \
 	if [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	elif command -v sudo >/dev/null 2>&1; then \
-	  sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  sudo apt-get update -q && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else \
 	  echo "imgpool: please run: apt-get install$$missing"; exit 1; \
 	fi
+endef
 
+deps:
+	$(call apt_install,$(PACKAGES))
+deps-test:
+	$(call apt_install,$(PACKAGES) $(TEST_PACKAGES))
+deps-deb:
+	$(call apt_install,$(PACKAGES) $(DEB_PACKAGES))
+
+# The command and the pool library, without the tests (CTest's BUILD_TESTING).
 build: deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF
 	cmake --build $(BUILD) -j$(JOBS)
+
+# The same build folder with the tests.
+build-tests: deps-test
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=ON
+	cmake --build $(BUILD) -j$(JOBS)
+
+# make install PREFIX=~/.local (default /usr/local); DESTDIR=... stages it. As
+# root into the system, ldconfig then lets the loader find the new library.
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+# The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in
+# $(BUILD_DEB)/debs/ (cmake/package.cmake): a build of their own with /usr as
+# the prefix, so the library goes where Debian puts libraries.
+deb: deps-deb
+	cmake -S . -B $(BUILD_DEB) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+	  -DCMAKE_INSTALL_PREFIX=/usr
+	cmake --build $(BUILD_DEB) -j$(JOBS)
+	rm -rf $(BUILD_DEB)/debs
+	cd $(BUILD_DEB) && cpack -G DEB
 
 # Thumbnail the generated sample images: per-file lines, one error line (the
 # deliberately corrupt sample) and the summary. Exit 1 from imgpool is expected
@@ -48,12 +90,12 @@ demo: build
 
 # Every test: unit tests, end-to-end tests, the pool under valgrind, then the
 # module and end-to-end tests again under ASan + UBSan (the command too).
-test: build
+test: build-tests
 	cd $(BUILD) && ctest --output-on-failure
 	$(MAKE) test-asan
 	$(MAKE) test-fuzz
 
-test-asan: deps
+test-asan: deps-test
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure
@@ -61,13 +103,13 @@ test-asan: deps
 # The fuzzers (libFuzzer, clang, ASan+UBSan): replay every kept crash input and
 # seed, then fuzz each parser for FUZZ_SECONDS (the wire frames, the size spec, the
 # name template, the command line, JSON strings, task bytes).
-test-fuzz: deps
+test-fuzz: deps-test
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DFUZZ=ON -DFUZZ_SMOKE_SECONDS=$(FUZZ_SECONDS)
 	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz-harnesses
 	cd $(BUILD_FUZZ) && ctest --output-on-failure -j2 -R '^fuzz-'
 
 # Longer fuzzing by hand: make fuzz FUZZ_SECONDS=600
-fuzz: deps
+fuzz: deps-test
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DFUZZ=ON -DFUZZ_SECONDS=$(FUZZ_SECONDS)
 	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz-run
 
@@ -79,5 +121,15 @@ test-cluster: build
 	samples/make-samples.sh $(BUILD)/samples
 	tests/cluster/slurm_test.sh $(BUILD)/imgpool $(BUILD)/samples
 
+# The packages as a user gets them: `make deb`, then, in a fresh minimal Debian 12
+# (debootstrap, as root; a SKIP line saying why where it cannot be made),
+# apt-get install ./*.deb, imgpool -V, man imgpool, a run on the samples, a C
+# program built against the pool library with pkg-config, apt-get purge leaving
+# nothing. Run by CI after test-cluster; about 2-3 minutes, less when
+# $(BUILD_DEB)/test-install/ holds the cached Debian root of an earlier run.
+test-install: deb
+	samples/make-samples.sh $(BUILD)/samples
+	tests/install/debian_test.sh $(BUILD_DEB)/debs $(BUILD)/samples $(BUILD_DEB)/test-install
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_DEB)

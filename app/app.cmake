@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The imgpool command and its tests. Included from the top CMakeLists.txt.
 pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
 pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
@@ -25,6 +26,11 @@ target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG Pk
 
 add_executable(imgpool app/main.c)
 target_link_libraries(imgpool imgpool_app)
+
+# The rest is tests (cmocka, Python), left out by -DBUILD_TESTING=OFF.
+if(NOT BUILD_TESTING)
+  return()
+endif()
 
 # Where tests find the real photos; they skip their cases when it is absent.
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)

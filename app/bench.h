@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench.h — `imgpool bench`: how speedup grows with workers, for teaching.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * colour.c — profiles that need no transform, and cached lcms transforms to sRGB.
  * The contract is in colour.h; this file is the how.

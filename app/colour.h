@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * colour.h — colour management for the worker's fast path (thumb.c): which
  * embedded profiles need no transform, and the transforms to sRGB, built once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * discover.c — walk the PATHs, pick the images, plan their outputs. See discover.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * discover.h — find the images under the given paths and plan their outputs.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fastjpeg.c — libjpeg-turbo decoding straight into memory, DCT-scaled on load.
  * The contract is in fastjpeg.h; this file is the how.

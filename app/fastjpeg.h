@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fastjpeg.h — decode a JPEG file with libjpeg-turbo straight into 8-bit memory,
  * DCT-scaled on load, for the worker's fast path (thumb.c).

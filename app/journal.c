@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * journal.c — the run journal on SQLite. See journal.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * journal.h — the run journal: which files imgpool made, from what, with which
  * settings, and what failed and why.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * main.c — imgpool: options -> run -> exit code; nothing else.
  * `imgpool bench ...` is the speedup benchmark (bench.h).

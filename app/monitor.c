@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * monitor.c — the progress thread. See monitor.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * monitor.h — the progress thread: counts, rate, ETA, failures, busy workers.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.c — parse and check the imgpool command line. See options.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * options.h — the imgpool command line: what the user asked for, checked.
  *

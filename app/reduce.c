@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reduce.c — libvips 8.14's vips_reducev(lanczos3, gap 2) on packed 8-bit rows.
  * The contract is in reduce.h; this file is the how. Each step names the part

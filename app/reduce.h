@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reduce.h — shrink 8-bit pixel rows vertically the way libvips 8.14's
  * vips_reducev(kernel = lanczos3, gap = 2) does, in plain C the compiler

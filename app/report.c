@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report.c — per-file lines, JSON Lines, progress and summary. See report.h.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * report.h — what imgpool tells the user: one line per file as it finishes, JSON
  * Lines for machines, the progress line, and the final summary.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run.h — one imgpool run: lock the output folder, stream the discovered files
  * through the pool, report each, summarise, and choose the exit code.

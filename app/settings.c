@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * settings.c — the one table of image file extensions: which names are inputs, which
  * extension an output gets, which format a name is written in. See settings.h.

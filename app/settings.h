@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * settings.h — what a thumbnail looks like: the options that change output bytes.
  *

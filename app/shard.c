@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * shard.c — this run's share of a batch. See shard.h.
  */

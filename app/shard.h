@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * shard.h — which share of the files this run takes, when a batch is spread over a
  * scheduler's array tasks (Slurm job arrays, Kubernetes Indexed Jobs, AWS Batch).

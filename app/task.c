@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * task.c — encode/decode one file's task and result; the worker's side of it.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * task.h — one file's work as it crosses the pool: the bytes of a task and of its
  * result, and the worker-side functions the pool runs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * thumb.c — the task run in a worker: one input file -> one thumbnail per size,
  * each saved atomically. The contract is in thumb.h; this file is the how.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * thumb.h — the task run in a worker: one input file -> one thumbnail per size,
  * each saved atomically.

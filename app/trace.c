@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trace.c — Chrome trace events and the SVG timeline of a run. See trace.h.
  */

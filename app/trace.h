@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * trace.h — what each worker did when: a Chrome Trace Event Format file (--trace,
  * opens in Perfetto's UI and chrome://tracing) and an SVG Gantt chart (--timeline).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # compare.sh — time imgpool against the usual ways of thumbnailing a folder, on the
 # same files with the same settings (longest side 256, JPEG quality 80, all outputs
 # JPEG, not recursive), and print medians, images/s and the speed-up ratios we aim at.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """pillow_pool.py — the fair Python competitor of imgpool in bench/compare.sh.
 
     pillow_pool.py [--jobs N] [--size N] [--quality Q] [--files0-from LIST] SRC OUT

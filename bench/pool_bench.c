@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool_bench.c — how fast libpool dispatches, and how it compares with Python's
  * multiprocessing.Pool doing the same.

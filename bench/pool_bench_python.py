@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """pool_bench_python.py — the Python side of the pool benchmark.
 
 Measures multiprocessing.Pool(2) (start method 'fork') dispatch cost, the

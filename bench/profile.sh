@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # profile.sh — profile one worker's work: thumb_worker_init() once, then thumb_run()
 # on every file of a set, in one process (bench/thumb_loop.c: no pool, no parent),
 # with the settings of bench/compare.sh (longest side 256, JPEG Q80).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * thumb_loop.c — one worker's work in one process, for profilers: thumb_worker_init()
  * once, then thumb_run() on every file named, exactly as a pool worker calls them

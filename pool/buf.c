@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * buf.c — pool_buf, the growable byte buffer tasks and results are written into.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.c — the parent side of the pool: spawn, dispatch, collect, respawn, retry,
  * time out, shut down. See pool.h for the contract.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pool.h — a crash-proof process pool: the multiprocessing.Pool of C.
  *

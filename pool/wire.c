@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * wire.c — framing of pool messages over SOCK_SEQPACKET; see wire.h.
  */

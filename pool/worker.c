@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.c — the child side of the pool: reset what fork inherited, run the
  * initializer once, then loop { read tasks; run each; write results } until the

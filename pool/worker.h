@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * worker.h — private: the child side of a pool worker, and the memory it shares
  * with the parent.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make-samples.sh — generate the demo images of imgpool, deterministically, with the
 # libvips command-line tools only (Debian package libvips-tools; nothing is downloaded).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end tests of `imgpool bench` (the "done when" list of issue 4).
 Run as: test_bench.py IMGPOOL [TEST-NAME...]
 

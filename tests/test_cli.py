@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end tests of the built imgpool command (the "done when" list of the
 command issue). Run by CTest as: test_cli.py IMGPOOL [TEST-NAME...]
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_colour.c — colour.h: the sRGB-in-all-but-name check on real and hostile
  * profiles, and the cached transforms against libvips' own conversions.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_discover.c — the folder walk, its filters, output planning, collisions and
  * the up-to-date check (app/discover.c).

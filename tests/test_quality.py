@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """test_quality.py IMGPOOL — the quality guard: imgpool's thumbnails of the corpus
 JPEGs look at least as good as vipsthumbnail's at the same settings.
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_reduce.c — reduce_rows() gives vips_reducev()'s pixels.
  *

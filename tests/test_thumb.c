@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_thumb.c — unit tests of app/thumb.c and app/settings.c.
  *

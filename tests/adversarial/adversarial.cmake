@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/adversarial/adversarial.cmake — the hostile-input suite as CTest entries.
 #
 # Included from the top CMakeLists.txt after app/app.cmake (it needs the imgpool

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """make-adversarial.py OUTDIR — a folder of hostile inputs for imgpool, and the
 outcome each one must have.
 

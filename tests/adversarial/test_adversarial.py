@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """test_adversarial.py IMGPOOL [TEST-NAME...] — imgpool against hostile input and
 faults: the adversarial image set (make-adversarial.py), paths that try to leave
 the output folder, a disk that fills, and a huge tree.

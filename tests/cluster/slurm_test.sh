@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # slurm_test.sh — imgpool as a real Slurm job array, on a single-node Slurm that this
 # script brings up on loopback and takes down again.
 #

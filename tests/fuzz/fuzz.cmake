@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tests/fuzz/fuzz.cmake — libFuzzer harnesses for every parser of imgpool.
 #
 # Included from the top CMakeLists.txt when FUZZ=ON, in a build dir configured

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_cmdline.c — the whole command line (options_parse in app/options.h), and
  * the --shard value after it when shard.c is in the tree.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_jpeg.c — the worker's JPEG fast path parsers (app/fastjpeg.h) and the
  * ICC profile check (app/colour.h): every byte of a hostile file reaches them

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_json.c — the JSON string writer of the report (report_json_string in
  * app/report.h), which must turn any file name into valid JSON.

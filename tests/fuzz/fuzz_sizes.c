@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_sizes.c — the size parsers of the command line (app/options.h):
  * options_parse_sizes ("1600,800,320", "320x240", "x200", "300x") and

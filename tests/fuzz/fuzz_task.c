@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_task.c — the bytes of one file's task and result as they cross the pool
  * (task_decode / task_result_decode in app/task.h). The parent trusts nothing a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_template.c — the --name template (template_expand in app/discover.h), the
  * one place a user string becomes a path under the output folder.

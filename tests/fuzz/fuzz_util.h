@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_util.h — the few helpers the libFuzzer harnesses share.
  *

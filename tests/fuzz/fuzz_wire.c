@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fuzz_wire.c — the pool's wire framing (pool/wire.c) fed whatever a hostile or
  * broken worker could send.

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """make-corpus.py — (re)write the seed inputs of the fuzz harnesses in
 tests/fuzz/corpus/<name>/ and their dictionaries (<name>.dict). Both are kept in
 git; this script says how each was made, so a change of format (wire.h, task.h)

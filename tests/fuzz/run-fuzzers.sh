@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run-fuzzers.sh — run or replay the libFuzzer harnesses built by fuzz.cmake.
 #
 #   run-fuzzers.sh run BIN_DIR SECONDS NAME...   fuzz each NAME for SECONDS

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: MIT
+# cmake/install.cmake — what `cmake --install` (and `make install PREFIX=...`) puts
+# where. Included from the top CMakeLists.txt after the targets.
+#
+# Three install components, which cmake/package.cmake turns into the three Debian
+# packages (paths relative to the prefix; LIBDIR is lib, or lib/<multiarch> for /usr):
+#   tool  bin/imgpool, share/man/man1/imgpool.1.gz,
+#         share/doc/imgpool/{README.md,changelog.gz,copyright}
+#   lib   LIBDIR/libimgpool-pool.so.0 and the file it points to
+#   dev   include/imgpool/pool.h, LIBDIR/libimgpool-pool.{so,a},
+#         LIBDIR/pkgconfig/imgpool-pool.pc
+#
+# The pool library is installed as libimgpool-pool: "libpool" and a top-level
+# pool.h are names other projects already use. A program includes
+# <imgpool/pool.h> and links with `pkg-config --cflags --libs imgpool-pool`
+# (examples/libpool/squares.c). The imgpool command links the archive, so the
+# tool alone needs no library package and a later libimgpool-pool1 cannot break it.
+#
+# The version has one home, project(VERSION) in CMakeLists.txt: it reaches
+# `imgpool -V`, the SONAME's full version, the .pc file, the man page's header
+# and the package versions from there.
+
+include(GNUInstallDirs)
+# Man pages and changelogs are installed gzipped, as Debian policy wants.
+find_program(GZIP gzip REQUIRED)
+
+# ---- the pool library: shared (with a SONAME) and static --------------------
+# ABI major version: bump it (and the Debian package name follows, see
+# package.cmake) on any incompatible change to pool.h.
+set(POOL_SOVERSION 0)
+
+# The same sources as the `pool` archive the tool and tests link, compiled again
+# as position-independent code (the archive is not; four small files).
+get_target_property(POOL_SOURCES pool SOURCES)
+add_library(pool_shared SHARED ${POOL_SOURCES})
+target_link_libraries(pool_shared PRIVATE Threads::Threads)
+set_target_properties(pool_shared PROPERTIES
+  OUTPUT_NAME imgpool-pool
+  VERSION ${PROJECT_VERSION}
+  SOVERSION ${POOL_SOVERSION}
+  LINK_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/pool/libimgpool-pool.map)
+target_link_options(pool_shared PRIVATE
+  -Wl,--version-script=${CMAKE_CURRENT_SOURCE_DIR}/pool/libimgpool-pool.map)
+# The archive keeps its target name `pool` inside the build; installed, it is
+# libimgpool-pool.a beside the shared object.
+set_target_properties(pool PROPERTIES OUTPUT_NAME imgpool-pool)
+
+install(TARGETS pool_shared
+  LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT lib NAMELINK_COMPONENT dev)
+install(TARGETS pool ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+install(FILES pool/pool.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/imgpool COMPONENT dev)
+
+# pkg-config file. Its prefix is the one given at install time (cmake --install
+# --prefix, cpack's /usr), not the one known at configure time, so the prefix line
+# is written when installing, in front of the rest made here.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(cmake/imgpool-pool.pc.in ${CMAKE_BINARY_DIR}/imgpool-pool.pc.body @ONLY)
+install(CODE "
+  file(READ \"${CMAKE_BINARY_DIR}/imgpool-pool.pc.body\" body)
+  file(WRITE \"${CMAKE_BINARY_DIR}/imgpool-pool.pc\" \"prefix=\${CMAKE_INSTALL_PREFIX}\\n\${body}\")
+  " COMPONENT dev)
+install(FILES ${CMAKE_BINARY_DIR}/imgpool-pool.pc
+  DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
+
+file(READ ${CMAKE_CURRENT_SOURCE_DIR}/LICENSE IMGPOOL_LICENSE_TEXT)
+file(WRITE ${CMAKE_BINARY_DIR}/copyright
+  "imgpool\nCopyright: 2026 the imgpool authors\nLicense: MIT\n\n${IMGPOOL_LICENSE_TEXT}")
+
+# ---- the imgpool command ------------------------------------------------------
+if(TARGET imgpool)
+  install(TARGETS imgpool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tool)
+
+  # The man page gets the version into its header here (the source says just
+  # "imgpool", so `man ./imgpool.1` reads the same) and is gzipped; man finds a
+  # .gz under any prefix. gzip -n: no name or time inside, so the same source
+  # makes the same bytes.
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/imgpool.1.gz
+    COMMAND ${CMAKE_COMMAND} -DIN=${CMAKE_CURRENT_SOURCE_DIR}/imgpool.1
+      -DOUT=${CMAKE_BINARY_DIR}/imgpool.1 -DVERSION=${PROJECT_VERSION}
+      -P ${CMAKE_CURRENT_SOURCE_DIR}/cmake/manpage.cmake
+    COMMAND ${GZIP} -9nf ${CMAKE_BINARY_DIR}/imgpool.1
+    DEPENDS imgpool.1 cmake/manpage.cmake
+    COMMENT "Man page imgpool.1.gz (imgpool ${PROJECT_VERSION})")
+  add_custom_target(manpage ALL DEPENDS ${CMAKE_BINARY_DIR}/imgpool.1.gz)
+  install(FILES ${CMAKE_BINARY_DIR}/imgpool.1.gz
+    DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT tool)
+
+  # The licence and the changes as Debian names them, share/doc/<package>/
+  # copyright and changelog.gz (package.cmake gives the library packages their
+  # copyright files).
+  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/changelog.gz
+    COMMAND ${GZIP} -9n -c ${CMAKE_CURRENT_SOURCE_DIR}/CHANGELOG.md > ${CMAKE_BINARY_DIR}/changelog.gz
+    DEPENDS CHANGELOG.md)
+  add_custom_target(changelog ALL DEPENDS ${CMAKE_BINARY_DIR}/changelog.gz)
+  install(FILES README.md ${CMAKE_BINARY_DIR}/changelog.gz ${CMAKE_BINARY_DIR}/copyright
+    DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT tool)
+endif()
+
+# ---- tests of the above ---------------------------------------------------------
+if(BUILD_TESTING)
+  find_package(Python3 COMPONENTS Interpreter)
+  # Every long option of `imgpool --help` is in the man page.
+  if(Python3_FOUND AND TARGET imgpool)
+    add_test(NAME manpage COMMAND ${Python3_EXECUTABLE}
+      ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_manpage.py
+      $<TARGET_FILE:imgpool> ${CMAKE_CURRENT_SOURCE_DIR}/imgpool.1)
+    set_tests_properties(manpage PROPERTIES TIMEOUT 60 LABELS install)
+  endif()
+  # Install into a temporary prefix and use what is there: the command, the man
+  # page, the pool library's exports, and a C program built with pkg-config
+  # alone, linked both ways. Not under SANITIZE: a program that is not itself
+  # built with ASan cannot load an ASan-built shared library.
+  if(Python3_FOUND AND TARGET imgpool AND NOT SANITIZE)
+    add_test(NAME install COMMAND ${Python3_EXECUTABLE}
+      ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_install.py ${CMAKE_BINARY_DIR})
+    set_tests_properties(install PROPERTIES TIMEOUT 300 LABELS install
+      ENVIRONMENT "IMGPOOL_VERSION=${PROJECT_VERSION};IMGPOOL_SRC=${CMAKE_CURRENT_SOURCE_DIR};CMAKE_COMMAND=${CMAKE_COMMAND};CC=${CMAKE_C_COMPILER}")
+  endif()
+endif()

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""`cmake --install` into a temporary prefix, then use what it put there: the
+command, its man page, and the pool library from a C program built with
+pkg-config alone (shared, and static from the archive). Also checks that the
+shared library exports exactly the functions pool.h declares.
+
+Run by CTest as: test_install.py BUILD_DIR, with IMGPOOL_VERSION, IMGPOOL_SRC,
+CMAKE_COMMAND and CC in the environment. Needs pkg-config, a C compiler and
+binutils (readelf, nm), which building needs anyway. Stdlib only (unittest).
+The same, as a user of the Debian packages, runs in a fresh Debian by
+`make test-install` (tests/install/debian_test.sh).
+"""
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+BUILD = None
+VERSION = os.environ.get("IMGPOOL_VERSION", "")
+SRC = os.environ.get("IMGPOOL_SRC", "")
+CMAKE = os.environ.get("CMAKE_COMMAND", "cmake")
+CC = os.environ.get("CC", "cc")
+
+
+def run(cmd, **kw):
+    kw.setdefault("timeout", 120)
+    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if done.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} exited {done.returncode}:\n"
+                             f"{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def files_under(root):
+    """Every file and symlink under root, as paths relative to it."""
+    found = set()
+    for folder, _, names in os.walk(root):
+        for name in names:
+            found.add(os.path.relpath(os.path.join(folder, name), root))
+    return found
+
+
+def dynamic_entries(path, tag):
+    """The values of one kind of dynamic-section entry (NEEDED, SONAME)."""
+    out = run(["readelf", "-d", path])
+    return re.findall(r"\(" + tag + r"\)\s+[^[]*\[([^]]+)\]", out)
+
+
+def squares_output_ok(test, out):
+    """examples/libpool/squares.c printed every square, and 7 as crashed."""
+    lines = out.splitlines()
+    test.assertEqual(len(lines), 10, out)
+    for n, line in enumerate(lines):
+        if n == 7:
+            test.assertRegex(line, r"^7 failed after 2 attempts: worker \d+ \(pid \d+\) "
+                                   r"killed by signal 11 \(SIGSEGV\)")
+        else:
+            test.assertEqual(line, f"{n} squared is {n * n}")
+
+
+class Installed(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="imgpool-install-")
+        cls.prefix = os.path.join(cls.tmp, "prefix")
+        run([CMAKE, "--install", BUILD, "--prefix", cls.prefix])
+        cls.files = files_under(cls.prefix)
+        sos = [f for f in cls.files if f.endswith("/libimgpool-pool.so")]
+        if len(sos) != 1:
+            raise AssertionError(f"expected one libimgpool-pool.so, found {sos}")
+        cls.libdir = os.path.dirname(sos[0])     # lib, or lib/<multiarch> for /usr
+        cls.env = dict(os.environ, LC_ALL="C",
+                       PKG_CONFIG_PATH=os.path.join(cls.prefix, cls.libdir, "pkgconfig"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def path(self, rel):
+        return os.path.join(self.prefix, rel)
+
+    def test_installs_exactly_these_files(self):
+        lib = self.libdir
+        expected = {
+            "bin/imgpool",
+            "share/man/man1/imgpool.1.gz",
+            "share/doc/imgpool/README.md",
+            "share/doc/imgpool/changelog.gz",
+            "share/doc/imgpool/copyright",
+            "include/imgpool/pool.h",
+            f"{lib}/libimgpool-pool.so",
+            f"{lib}/libimgpool-pool.so.0",
+            f"{lib}/libimgpool-pool.so.{VERSION}",
+            f"{lib}/libimgpool-pool.a",
+            f"{lib}/pkgconfig/imgpool-pool.pc",
+        }
+        self.assertEqual(self.files, expected)
+        # The usual chain of names: .so (for the linker) -> .so.0 (the SONAME,
+        # for the loader) -> .so.VERSION (the file).
+        self.assertEqual(os.readlink(self.path(f"{lib}/libimgpool-pool.so")),
+                         "libimgpool-pool.so.0")
+        self.assertEqual(os.readlink(self.path(f"{lib}/libimgpool-pool.so.0")),
+                         f"libimgpool-pool.so.{VERSION}")
+
+    def test_the_command_says_its_version(self):
+        out = run([self.path("bin/imgpool"), "-V"])
+        self.assertEqual(out.splitlines()[0], f"imgpool {VERSION}")
+
+    def test_the_man_page_carries_the_version(self):
+        with gzip.open(self.path("share/man/man1/imgpool.1.gz"), "rt") as f:
+            page = f.read()
+        self.assertRegex(page, r'(?m)^\.TH IMGPOOL 1 "[^"]+" "imgpool ' + re.escape(VERSION) + '"')
+        if shutil.which("man"):
+            shown = run(["man", "-l", self.path("share/man/man1/imgpool.1.gz")],
+                        env=dict(self.env, MANWIDTH="80"))
+            self.assertIn(f"imgpool {VERSION}", shown)
+
+    def test_pkg_config_knows_the_library(self):
+        self.assertEqual(run(["pkg-config", "--modversion", "imgpool-pool"],
+                             env=self.env).strip(), VERSION)
+        self.assertEqual(run(["pkg-config", "--variable=prefix", "imgpool-pool"],
+                             env=self.env).strip(), self.prefix)
+
+    def test_a_program_builds_with_pkg_config_alone_and_runs(self):
+        flags = run(["pkg-config", "--cflags", "--libs", "imgpool-pool"], env=self.env).split()
+        exe = os.path.join(self.tmp, "squares-shared")
+        run([CC, "-std=c11", "-Wall", "-Wextra", "-Werror", "-o", exe,
+             os.path.join(SRC, "examples/libpool/squares.c")] + flags)
+        self.assertIn("libimgpool-pool.so.0", dynamic_entries(exe, "NEEDED"))
+        env = dict(self.env, LD_LIBRARY_PATH=self.path(self.libdir))
+        squares_output_ok(self, run([exe], env=env))
+
+    def test_a_program_links_the_archive_statically(self):
+        cflags = run(["pkg-config", "--cflags", "imgpool-pool"], env=self.env).split()
+        other = run(["pkg-config", "--static", "--libs-only-other", "imgpool-pool"],
+                    env=self.env).split()
+        exe = os.path.join(self.tmp, "squares-static")
+        run([CC, "-std=c11", "-o", exe, os.path.join(SRC, "examples/libpool/squares.c")]
+            + cflags + [self.path(f"{self.libdir}/libimgpool-pool.a")] + other)
+        self.assertNotIn("libimgpool-pool.so.0", dynamic_entries(exe, "NEEDED"))
+        squares_output_ok(self, run([exe]))
+
+    def test_the_library_exports_pool_h_and_nothing_else(self):
+        so = self.path(f"{self.libdir}/libimgpool-pool.so.0")
+        self.assertEqual(dynamic_entries(so, "SONAME"), ["libimgpool-pool.so.0"])
+        self.assertEqual(dynamic_entries(so, "NEEDED"), ["libc.so.6"])
+        exported = set(run(["nm", "-D", "--defined-only", "--format=just-symbols", so])
+                       .split())
+        with open(self.path("include/imgpool/pool.h"), encoding="utf-8") as f:
+            header = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+        # A declaration's name is the first pool_* followed by "(" on its line
+        # (function-pointer typedefs read "(*pool_fn)(", so they do not match).
+        declared = set()
+        for line in header.splitlines():
+            m = re.search(r"\b(pool_\w+)\s*\(", line)
+            if m and not line.lstrip().startswith(("typedef", "#")):
+                declared.add(m.group(1))
+        self.assertGreater(len(declared), 20, declared)
+        self.assertEqual(exported, declared)
+
+    def test_destdir_stages_and_keeps_the_real_prefix(self):
+        stage = os.path.join(self.tmp, "stage")
+        run([CMAKE, "--install", BUILD, "--prefix", "/opt/imgpool"],
+            env=dict(os.environ, DESTDIR=stage))
+        self.assertEqual(files_under(os.path.join(stage, "opt/imgpool")), self.files)
+        with open(os.path.join(stage, "opt/imgpool", self.libdir,
+                               "pkgconfig/imgpool-pool.pc")) as f:
+            self.assertEqual(f.readline().strip(), "prefix=/opt/imgpool")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or not VERSION or not SRC:
+        sys.exit("usage: IMGPOOL_VERSION=V IMGPOOL_SRC=DIR test_install.py BUILD_DIR")
+    BUILD = sys.argv[1]
+    unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)
