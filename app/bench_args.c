@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_args.c — `imgpool bench`'s command line: its own options, and the run's
  * options for the thumbnails themselves (parsed by options_parse(), so they are

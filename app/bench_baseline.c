@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_baseline.c — `imgpool bench`'s baseline: one forked child starts libvips and
  * thumbnails every file in a plain loop, no pool. See bench_internal.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_internal.h — what the files of `imgpool bench` share (bench.c: the command,
  * the files, the pool runs, measuring; bench_baseline.c: the sequential loop;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_plot.c — `imgpool bench --plot`: the speedup chart as self-contained SVG. See
  * bench_internal.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bench_report.c — `imgpool bench`'s numbers (speedup, efficiency, Karp-Flatt, the
  * fitted Amdahl serial fraction), its table and its CSV. See bench_internal.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * claims.c — the planned outputs of a walk. See claims.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * claims.h — every output path planned so far in a walk, and the input that
  * planned it first: how two inputs that would write one file are caught, and how

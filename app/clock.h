@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * clock.h — the monotonic clock, in one place: durations, rates and deadlines in
  * the parent never go backwards when the wall clock is set.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * drive.c — the results loop of an imap over a lazy feed. See drive.h.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * drive.h — the results loop of a pool_imap_unordered() over a lazy feed, as a run
  * and the bench both drive it: wait for results (no longer than the caller allows),

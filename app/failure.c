@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * failure.c — names of the failure kinds. See failure.h.
  */

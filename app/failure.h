@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * failure.h — why a file failed, as a type: set where the failure happens, carried
  * in the task result, the report, the journal and the trace. Nothing in imgpool

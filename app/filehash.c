@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * filehash.c — see filehash.h. XXH3 (Debian's libxxhash) rather than a
  * cryptographic hash: it answers "did the bytes change?" at memory speed, and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * filehash.h — the checksum of a file's bytes (XXH3-64), in one place: the worker
  * computes it while it works on a file, the planner for --checksum.

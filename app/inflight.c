@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inflight.c — see inflight.h. A fixed array of chains: the pool keeps a bounded
  * number of tasks in flight (a few per worker), so chains stay short.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * inflight.h — the files handed to the pool and not yet answered, by feed index:
  * what the parent needs when a result comes back (the file's paths, as planned,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * outdir.c — every create, rename and delete beneath OUT. See outdir.h.
  *

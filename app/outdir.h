@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * outdir.h — the output folder: the ONLY code that creates, renames or deletes
  * anything beneath OUT.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plan.c — per-file decisions: redo, up to date, adopted, failed earlier, refused.
  * See plan.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plan.h — per file: redo it, skip it (up to date), skip it as failed earlier, or
  * refuse it; and, once it has run, what the journal remembers of it.

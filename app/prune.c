@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * prune.c — remove the outputs of inputs that are gone. See prune.h.
  */

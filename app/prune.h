@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * prune.h — --prune: remove the outputs of inputs that are gone.
  *

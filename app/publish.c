@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * publish.c — the ownership rule and the write-ahead publishing of outputs. See
  * publish.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * publish.h — imgpool's ownership rule, applied: what is at an output path, and
  * moving a finished file's outputs into place without ever touching a file imgpool

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.c — `imgpool status OUTDIR [--json]`: what the journals of an output folder
  * know. See status.h.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * status.h — the `imgpool status` command: counts by status, the failed files with
  * their causes, and the last run, from every journal in OUTDIR/.imgpool (one per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * template.h — the --name template: where, inside the output folder, each output of
  * an input goes.

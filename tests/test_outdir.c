@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_outdir.c — the output folder module: nothing beneath OUT is ever reached
  * through a symlink, nothing is replaced by a publish, a replace or delete only

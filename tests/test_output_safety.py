@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """End-to-end reproducers of the output-safety promise: imgpool writes, renames or
 deletes only beneath its output folder, never through a symlink, and never a file
 it cannot show it made. One test per way it was once broken.
