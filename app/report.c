@@ -156,9 +156,17 @@ static const char *status_word(report_status s)
 	return "?";
 }
 
+/* The stream a file's line goes to: errors to stderr (a cron job's `>/dev/null`
+ * must not hide a failure; vipsthumbnail, mogrify and parallel do the same), the
+ * rest to stdout. */
+static FILE *stream_of(const report *r, const report_file *f)
+{
+	return f->status == REPORT_ERROR ? r->err : r->out;
+}
+
 static void human_line(report *r, const report_file *f)
 {
-	FILE *o = r->out;
+	FILE *o = stream_of(r, f);
 	char b1[32], b2[32];
 	switch (f->status) {
 	case REPORT_OK: {
@@ -256,7 +264,7 @@ void report_file_done(report *r, const report_file *f)
 	if (show) {
 		clear_live(r);
 		human_line(r, f);
-		fflush(r->out);
+		fflush(stream_of(r, f));
 	}
 	if (r->json) {
 		json_line(r, f);

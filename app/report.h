@@ -3,8 +3,9 @@
  * report.h — what imgpool tells the user: one line per file as it finishes, JSON
  * Lines for machines, the progress line, and the final summary.
  *
- * Streams: per-file lines and the summary go to `out` (stdout); the progress line
- * goes to `err` (stderr). One mutex orders every write, so a progress line and a
+ * Streams: ok, skipped, planned and stopped lines and the summary go to `out`
+ * (stdout); error lines and the progress line go to `err` (stderr), so that
+ * `imgpool ... >/dev/null` in a crontab still shows every failure. One mutex orders every write, so a progress line and a
  * file line never mix inside a line; a live progress line (terminal) is erased
  * before a file line is printed and redrawn by the next progress tick.
  *

@@ -91,7 +91,7 @@ def test_corpus_photos(tmp):
     out = os.path.join(tmp, "out")
     r = run(["-s", "256", "-o", out, "--progress", "none", "-j2", CORPUS])
     names = [f for f in os.listdir(CORPUS) if not f.startswith(".")]
-    failed_lines = [l for l in b(r.stdout).splitlines() if l.startswith("error")]
+    failed_lines = [l for l in b(r.stderr).splitlines() if l.startswith("error")]
     empty = [f for f in names if os.path.getsize(os.path.join(CORPUS, f)) == 0]
     assert_eq(len(failed_lines), len(empty), "errors " + "\n".join(failed_lines))
     assert_eq(r.returncode, 1 if empty else 0, "exit code")
@@ -137,7 +137,9 @@ def test_bad_inputs(tmp):
     out = os.path.join(tmp, "out")
     r = run(["-o", out, "--progress", "none", src])
     assert_eq(r.returncode, 1, "exit code")
-    lines = b(r.stdout).splitlines()
+    lines = b(r.stderr).splitlines()
+    assert_true(not any(l.startswith("error") for l in b(r.stdout).splitlines()),
+                "error lines on stdout: " + b(r.stdout))
     for bad in ["truncated.jpg", "empty.jpg", "text.jpg", "corrupt.jpg"]:
         errs = [l for l in lines if l.startswith("error") and bad in l]
         assert_eq(len(errs), 1, f"error lines for {bad}: {lines}")
@@ -347,6 +349,31 @@ def test_progress_lines(tmp):
     r = run(["-q", "-j1", "--force", "-o", out, "--progress-interval", "0.3", src])
     assert_eq(b(r.stderr), "", "stderr with -q")
     assert_eq(b(r.stdout), "", "stdout with -q and no errors")
+
+
+def test_streams(tmp):
+    """Per-file errors on stderr, ok lines and the summary on stdout: a cron job's
+    >/dev/null still shows every failure; --report - keeps stdout pure JSON."""
+    src = os.path.join(tmp, "src")
+    make_set(src, 2, 300, 200)
+    open(os.path.join(src, "bad.jpg"), "w").write("not a picture")
+    out = os.path.join(tmp, "out")
+    r = run(["-o", out, "--progress", "none", src])
+    assert_eq(r.returncode, 1, "exit code")
+    out_lines, err_lines = b(r.stdout).splitlines(), b(r.stderr).splitlines()
+    assert_eq(sum(l.startswith("ok") for l in out_lines), 2, "ok lines on stdout")
+    assert_eq([l for l in err_lines if l.startswith("error")][0].split(":")[0],
+              "error " + os.path.join(src, "bad.jpg"), "the error line on stderr")
+    assert_true(not any(l.startswith("error") for l in out_lines), "no error on stdout")
+    assert_true(any("2 done, 1 failed" in l for l in out_lines), "summary on stdout")
+    r = run(["-q", "--force", "-o", out, "--progress", "none", src])
+    assert_eq(b(r.stdout), "", "-q: nothing on stdout")
+    assert_true("bad.jpg" in b(r.stderr), "-q: the error still on stderr")
+    r = run(["--force", "-o", out, "--progress", "none", "--report", "-", src])
+    recs = [json.loads(l) for l in b(r.stdout).splitlines()]
+    assert_eq(sorted(o["status"] for o in recs if o["type"] == "file"), ["error", "ok", "ok"],
+              "--report -: stdout is the JSON alone")
+    assert_true("bad.jpg" in b(r.stderr), "--report -: human lines on stderr")
 
 
 def test_usage_errors(tmp):

@@ -409,13 +409,20 @@ def test_hostile_inputs(tmp):
                       deleted={os.path.relpath(v, os.fsencode(tmp)) for v in victims})
 
 
+def split_lines(data):
+    return data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n")
+
+
 def check_run_hygiene(r, src, out, tmp, before, files, summary, deleted=()):
-    """The whole-run checks of the hostile set."""
-    lines = r.out.split(b"\n")[:-1] if r.out.endswith(b"\n") else r.out.split(b"\n")
-    per_file = [l for l in lines if l.startswith((b"ok ", b"error "))]
-    other = [l for l in lines if not l.startswith((b"ok ", b"error ", b"imgpool: "))]
+    """The whole-run checks of the hostile set. ok lines are on stdout, error lines
+    on stderr (with the progress lines, which start "imgpool: ")."""
+    out_lines, err_lines = split_lines(r.out), split_lines(r.err)
+    per_file = ([l for l in out_lines if l.startswith(b"ok ")] +
+                [l for l in err_lines if l.startswith(b"error ")])
+    other = ([l for l in out_lines if not l.startswith((b"ok ", b"imgpool: "))] +
+             [l for l in err_lines if not l.startswith((b"error ", b"imgpool: "))])
     shown = [o for o in files if o["status"] in ("ok", "error")]
-    R.check("hostile stdout: exactly one line per file (odd names never break a line)",
+    R.check("hostile stdout and stderr: exactly one line per file (odd names never break a line)",
             len(per_file) == len(shown) and not other,
             f"{len(per_file)} file lines for {len(shown)} files; stray: "
             f"{[show(l) for l in other[:3]]}")
