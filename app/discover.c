@@ -83,6 +83,14 @@ struct discover {
 	int ninside;
 
 	int next_path;          /* next PATH argument to start */
+	FILE *list;             /* --files-from, once the PATHs are done; NULL: none */
+	int list_done;
+	char *base_real;        /* --base's canonical path */
+	char *root_buf;         /* the current item's root when it is made (a file PATH's
+	                           folder) */
+	const char *cur_root;   /* the current item's root */
+	char *line;             /* the last line read from the list */
+	size_t line_cap;
 	FTS *fts;               /* walk of the current folder PATH, or NULL */
 	const char *root;       /* that PATH as given */
 	size_t root_len;        /* the length fts gives the root (rel starts after it) */
@@ -303,6 +311,7 @@ static int item_names(discover *d, discover_item *it, const char *input, const c
 	d->rel = strdup(rel);
 	it->input = d->input ? d->input : input;
 	it->rel = d->rel ? d->rel : rel;
+	it->root = d->cur_root ? d->cur_root : ".";
 	return d->input && d->rel ? 0 : -1;
 }
 
@@ -471,12 +480,17 @@ static int holds_private(const char *path)
 static int start_path(discover *d, discover_item *it, const char *path)
 {
 	struct stat st;
+	d->cur_root = path;
 	if (stat(path, &st) < 0)
 		return path_error(d, it, path, path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		if (!wanted_by_globs(d, base_name(path)))
 			return 0;
-		return plan(d, it, path, base_name(path), &st);
+		free(d->root_buf);
+		const char *base = base_name(path);
+		d->root_buf = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
+		d->cur_root = d->root_buf ? d->root_buf : ".";
+		return plan(d, it, path, base, &st);
 	}
 	if (!S_ISDIR(st.st_mode))
 		return path_error(d, it, path, path, "not a regular file or folder");
@@ -578,7 +592,66 @@ static int next_in_walk(discover *d, discover_item *it)
 	}
 }
 
-/* See discover.h: walk on, PATH after PATH, until something gives an item. */
+/* The path of a listed file relative to --base, malloc'd; NULL when it is not
+ * beneath it (or cannot be resolved: *why). The folder is resolved (symlinks
+ * and ".." included), the file's own name kept as listed. */
+static char *rel_to_base(discover *d, const char *path, const char **why)
+{
+	const char *base = base_name(path);
+	char *dir = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
+	char *real = dir ? realpath(dir, NULL) : NULL, *rel = NULL;
+	size_t n = strlen(d->base_real);
+	*why = NULL;
+	if (!real)
+		*why = strerror(errno);
+	else if (!strcmp(real, d->base_real))
+		rel = strdup(base);
+	else if (is_under(real, d->base_real) && asprintf(&rel, "%s/%s", real + (n > 1 ? n + 1 : 1),
+							  base) < 0)
+		rel = NULL;
+	else if (!is_under(real, d->base_real))
+		*why = "it is not under --base (outputs mirror the paths below --base)";
+	free(dir);
+	free(real);
+	return rel;
+}
+
+/* The next entry of --files-from: 1 with *it filled, 0 when the list is done. */
+static int next_listed(discover *d, discover_item *it)
+{
+	for (;;) {
+		ssize_t n = getdelim(&d->line, &d->line_cap, d->cfg.files_nul ? '\0' : '\n',
+				     d->list);
+		if (n < 0) {
+			d->list_done = 1;
+			return 0;
+		}
+		if (n > 0 && d->line[n - 1] == (d->cfg.files_nul ? '\0' : '\n'))
+			d->line[--n] = '\0';
+		if (n == 0)
+			continue; /* an empty entry: nothing listed */
+		struct stat st;
+		const char *why;
+		d->cur_root = d->cfg.base ? d->cfg.base : ".";
+		if (stat(d->line, &st) < 0)
+			return path_error(d, it, d->line, d->line, strerror(errno));
+		if (S_ISDIR(st.st_mode))
+			return path_error(d, it, d->line, d->line, "a folder: --files-from takes "
+					  "files (name a folder as a PATH to walk it)");
+		if (!S_ISREG(st.st_mode))
+			return path_error(d, it, d->line, d->line, "not a regular file");
+		char *rel = rel_to_base(d, d->line, &why);
+		if (!rel)
+			return path_error(d, it, d->line, d->line, why ? why : WHY_NOMEM);
+		int got = wanted_by_globs(d, rel) ? plan(d, it, d->line, rel, &st) : 0;
+		free(rel);
+		if (got)
+			return 1;
+	}
+}
+
+/* See discover.h: walk on, PATH after PATH, then the list, until something gives
+ * an item. */
 int discover_next(discover *d, discover_item *it)
 {
 	item_reset(d, it);
@@ -588,10 +661,14 @@ int discover_next(discover *d, discover_item *it)
 				return 1;
 			continue;
 		}
-		if (d->next_path >= d->cfg.npaths)
+		if (d->next_path < d->cfg.npaths) {
+			if (start_path(d, it, d->cfg.paths[d->next_path++]))
+				return 1;
+			continue;
+		}
+		if (!d->list || d->list_done)
 			return 0;
-		if (start_path(d, it, d->cfg.paths[d->next_path++]))
-			return 1;
+		return next_listed(d, it);
 	}
 }
 
@@ -637,11 +714,28 @@ static char *setup_out_dir(discover *d, const char *out_dir)
 	return NULL;
 }
 
+/* --files-from and --base. Returns NULL or a malloc'd message. */
+static char *open_list(discover *d)
+{
+	char *msg = NULL;
+	const char *base = d->cfg.base ? d->cfg.base : ".";
+	if (!(d->base_real = realpath(base, NULL))) {
+		if (asprintf(&msg, "--base: '%s': %s", base, strerror(errno)) < 0)
+			msg = strdup(WHY_NOMEM);
+		return msg;
+	}
+	d->list = strcmp(d->cfg.files_from, "-") ? fopen(d->cfg.files_from, "re") : stdin;
+	if (!d->list && asprintf(&msg, "--files-from: cannot read '%s': %s", d->cfg.files_from,
+				 strerror(errno)) < 0)
+		msg = strdup(WHY_NOMEM);
+	return msg;
+}
+
 /* See discover.h. Only configuration errors fail here; see the top of this file. */
 discover *discover_open(const discover_config *cfg, char **err)
 {
 	*err = NULL;
-	if (!cfg || cfg->npaths < 1 || !cfg->paths)
+	if (!cfg || ((cfg->npaths < 1 || !cfg->paths) && !cfg->files_from))
 		return open_fail(NULL, err, strdup("no PATH given"));
 	if (!cfg->settings || cfg->settings->nsizes < 1 ||
 	    cfg->settings->nsizes > THUMB_MAX_SIZES)
@@ -662,6 +756,8 @@ discover *discover_open(const discover_config *cfg, char **err)
 	char *msg = template_check(d->tmpl, &d->settings);
 	if (!msg)
 		msg = setup_out_dir(d, cfg->out_dir);
+	if (!msg && cfg->files_from)
+		msg = open_list(d);
 	if (msg)
 		return open_fail(d, err, msg);
 	return d;
@@ -689,6 +785,11 @@ void discover_close(discover *d)
 	if (d->fts)
 		fts_close(d->fts);
 	claims_free(d->claims);
+	if (d->list && d->list != stdin)
+		fclose(d->list);
+	free(d->line);
+	free(d->base_real);
+	free(d->root_buf);
 	for (int i = 0; i < d->ninside; i++)
 		free(d->inside[i].canon);
 	free(d->inside);

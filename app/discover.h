@@ -11,7 +11,11 @@
  * Rules:
  *   - A PATH that is a folder is walked (subfolders only with recursive); its files
  *     map to <out_dir>/<path relative to that folder's root, through the template>.
- *     A PATH that is a file maps to <out_dir>/<template with dir = "">.
+ *     A PATH that is a file maps to <out_dir>/<template with dir = "">. A file
+ *     listed by --files-from keeps its folder relative to --base (default: the
+ *     current folder): `find . -name '*.jpg' -print0 | imgpool -0 --files-from -`
+ *     mirrors the tree; a listed file outside --base, or a listed folder, is an
+ *     ITEM_ERROR.
  *   - Hidden files and folders (name starts with '.'), the output folder itself,
  *     symlinks to folders, and files whose extension is not an image we read
  *     (thumb_is_input_ext(), settings.h) are skipped
@@ -52,6 +56,11 @@ typedef struct discover_config {
 	const char *name_template;    /* NULL: "{dir}/{stem}.{ext}" for one size,
 	                                 "{dir}/{stem}_{size}.{ext}" for several */
 	const thumb_settings *settings; /* sizes and format, for names */
+	const char *files_from;       /* --files-from: a file listing inputs, "-" for stdin;
+	                                 read after the PATHs, one at a time */
+	int files_nul;                /* -0: the list is NUL-separated (find -print0) */
+	const char *base;             /* --base: listed files' paths are kept relative to
+	                                 it (NULL: the current folder) */
 } discover_config;
 
 typedef enum { ITEM_TODO = 0, ITEM_ERROR = 2 } discover_state;
@@ -62,6 +71,8 @@ typedef struct discover_item {
 	discover_state state;
 	const char *input;            /* path to open: the root as given joined with rel */
 	const char *rel;              /* path relative to its root (base name for a file PATH) */
+	const char *root;             /* that root as given: a folder PATH, the folder of a
+	                                 file PATH, or --base for a listed file */
 	uint64_t size;                /* bytes */
 	struct timespec mtime;
 	uint64_t dev, ino;            /* the file read (a symlink's target) */
@@ -73,8 +84,9 @@ typedef struct discover_item {
 
 typedef struct discover discover;
 
-/* Check the config (template parses, output folder usable) and start the walk; a
- * missing PATH is an ITEM_ERROR item, not a failure here. On failure returns NULL
+/* Check the config (template parses, output folder usable, the file list opens) and
+ * start the walk; a missing PATH is an ITEM_ERROR item, not a failure here. At
+ * least one PATH or a files_from is needed. On failure returns NULL
  * and sets *err to a malloc'd one-line message the caller frees. */
 discover *discover_open(const discover_config *cfg, char **err);
 

@@ -41,6 +41,11 @@ static const char usage_text[] =
 	"                          {dir}/{stem}_{size}.{ext} with several sizes); fields:\n"
 	"                          {dir} {stem} {ext} {inext} {w} {h} {size}\n"
 	"  -r, --recursive         walk subfolders\n"
+	"      --files-from FILE   also thumbnail the files listed in FILE, one a line\n"
+	"                          (- for standard input), keeping their folders\n"
+	"                          relative to --base under the output folder\n"
+	"  -0, --null              the list is NUL-separated (find -print0)\n"
+	"      --base DIR          where listed paths start (default: the current folder)\n"
 	"      --include GLOB      only files matching GLOB (repeatable)\n"
 	"      --exclude GLOB      skip files matching GLOB (repeatable)\n"
 	"\n"
@@ -129,13 +134,16 @@ enum {
 	OPT_BACKGROUND, OPT_KEEP_METADATA, OPT_MAX_PIXELS, OPT_TIMEOUT, OPT_RETRIES,
 	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
 	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT, OPT_RETRY_FAILED,
-	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL, OPT_OVERWRITE,
+	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL, OPT_OVERWRITE, OPT_FILES_FROM, OPT_BASE,
 };
 
 static const struct option long_options[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"name", required_argument, NULL, OPT_NAME},
 	{"recursive", no_argument, NULL, 'r'},
+	{"files-from", required_argument, NULL, OPT_FILES_FROM},
+	{"null", no_argument, NULL, '0'},
+	{"base", required_argument, NULL, OPT_BASE},
 	{"include", required_argument, NULL, OPT_INCLUDE},
 	{"exclude", required_argument, NULL, OPT_EXCLUDE},
 	{"size", required_argument, NULL, 's'},
@@ -434,6 +442,20 @@ static const char *take_name(imgpool_options *o, const char *arg, parse_state *p
 	return NULL;
 }
 
+static const char *take_files_from(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	o->files_from = arg;
+	return *arg ? NULL : "the file name is empty";
+}
+
+static const char *take_base(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	o->base = arg;
+	return *arg ? NULL : "the folder name is empty";
+}
+
 static const char *take_include(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
@@ -612,6 +634,7 @@ static const struct value_option {
 	opt_handler take;
 } value_options[] = {
 	{'o', "-o", take_output}, {OPT_NAME, "--name", take_name},
+	{OPT_FILES_FROM, "--files-from", take_files_from}, {OPT_BASE, "--base", take_base},
 	{OPT_INCLUDE, "--include", take_include}, {OPT_EXCLUDE, "--exclude", take_exclude},
 	{'s', "--size", take_size}, {OPT_FIT, "--fit", take_fit}, {OPT_CROP, "--crop", take_crop},
 	{'f', "--format", take_format}, {'Q', "--quality", take_quality},
@@ -632,6 +655,7 @@ static const struct flag_option {
 	size_t field;
 } flag_options[] = {
 	{'r', offsetof(imgpool_options, recursive)},
+	{'0', offsetof(imgpool_options, files_nul)},
 	{OPT_ENLARGE, offsetof(imgpool_options, settings.enlarge)},
 	{OPT_KEEP_METADATA, offsetof(imgpool_options, settings.keep_metadata)},
 	{OPT_FORCE, offsetof(imgpool_options, force)},
@@ -727,6 +751,9 @@ static int choose_out_dir(imgpool_options *o, const char *given, FILE *err)
 		return o->out_dir ? OPTIONS_RUN : usage_error(o, err, "out of memory");
 	}
 	o->out_dir_defaulted = 1;
+	if (o->npaths == 0)
+		return usage_error(o, err, "--files-from without a PATH: give the output folder "
+				   "with -o DIR");
 	o->out_dir = options_default_out_dir(o->paths, o->npaths, msg, sizeof msg);
 	if (!o->out_dir)
 		return usage_error(o, err, "%s", msg);
@@ -758,12 +785,14 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 	set_defaults(o);
 	optind = 0; /* 0, not 1: also resets glibc's place inside a bundle (-hr) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:rs:f:Q:j:nqvhV", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":o:r0s:f:Q:j:nqvhV", long_options, NULL)) != -1)
 		if ((k = take_option(o, c, argv, &ps, out, err)) != OPTIONS_RUN)
 			return k;
-	if (optind >= argc)
+	if (optind >= argc && !o->files_from)
 		return usage_error(o, err, "no PATH given: name folders or images to thumbnail "
 				   "(see imgpool --help)");
+	if ((o->files_nul || o->base) && !o->files_from)
+		return usage_error(o, err, "%s goes with --files-from", o->base ? "--base" : "-0");
 	if ((k = check_together(o, err)) != OPTIONS_RUN)
 		return k;
 	o->paths = (const char **)argv + optind;

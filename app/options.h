@@ -26,6 +26,9 @@ typedef struct imgpool_options {
 	thumb_settings settings;       /* everything that changes output bytes */
 	const char **paths;            /* PATH arguments (point into argv) */
 	int npaths;
+	const char *files_from;        /* --files-from FILE or "-": more inputs, listed */
+	int files_nul;                 /* -0: that list is NUL-separated */
+	const char *base;              /* --base DIR: listed paths are kept relative to it */
 	char *out_dir;                 /* -o, or the default (malloc'd) */
 	int out_dir_defaulted;         /* 1 when no -o was given */
 	int recursive;

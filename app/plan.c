@@ -47,24 +47,15 @@ uint64_t plan_adopted(const planner *p) { return p->adopted; }
 uint64_t plan_failed_earlier(const planner *p) { return p->failed_earlier; }
 int plan_walk_errors(const planner *p) { return p->walk_errors; }
 
-/* The real path of the item's root folder (input minus rel), cached per root. */
+/* The real path of the item's root folder, cached per root: the journal's key. */
 static const char *root_of(planner *p, const discover_item *it)
 {
-	size_t in = strlen(it->input), rl = strlen(it->rel);
-	size_t n = in >= rl ? in - rl : 0;
-	while (n > 1 && it->input[n - 1] == '/')
-		n--;
-	char *given = n ? strndup(it->input, n) : strdup(".");
-	if (!given)
-		return NULL;
-	if (p->root_given && !strcmp(p->root_given, given)) {
-		free(given);
+	if (p->root_given && !strcmp(p->root_given, it->root))
 		return p->root_real;
-	}
 	free(p->root_given);
 	free(p->root_real);
-	p->root_given = given;
-	p->root_real = realpath(given, NULL);
+	p->root_given = strdup(it->root);
+	p->root_real = p->root_given ? realpath(it->root, NULL) : NULL;
 	return p->root_real;
 }
 

@@ -646,6 +646,7 @@ static int setup(run_ctx *x)
 		.includes = o->includes, .nincludes = o->nincludes, .excludes = o->excludes,
 		.nexcludes = o->nexcludes, .out_dir = o->out_dir,
 		.name_template = o->name_template, .settings = &o->settings,
+		.files_from = o->files_from, .files_nul = o->files_nul, .base = o->base,
 	};
 	char *derr = NULL;
 	if (!(x->d = discover_open(&dc, &derr))) {

@@ -376,6 +376,40 @@ def test_streams(tmp):
     assert_true("bad.jpg" in b(r.stderr), "--report -: human lines on stderr")
 
 
+def test_files_from(tmp):
+    """--files-from - with -0 keeps each file's folder relative to --base: a/dog.jpg
+    and b/dog.jpg do not collide; a listed folder or a file outside --base is an
+    error line; -0 and --base need --files-from."""
+    src = os.path.join(tmp, "src")
+    make_set(os.path.join(src, "a"), 1, 300, 200)
+    make_set(os.path.join(src, "b"), 1, 200, 300)
+    for d in "ab":
+        os.rename(os.path.join(src, d, "img000.jpg"), os.path.join(src, d, "dog\n.jpg"))
+    out = os.path.join(tmp, "out")
+    listing = b"\0".join([b"./a/dog\n.jpg", b"b/dog\n.jpg", b"a", b"/etc/hostname"]) + b"\0"
+    r = subprocess.run([IMGPOOL, "-0", "--files-from", "-", "-o", out, "--progress", "none"],
+                       input=listing, capture_output=True, cwd=src, timeout=120)
+    assert_eq(r.returncode, 1, b(r.stdout + r.stderr))
+    assert_eq(sorted(os.listdir(out)), [".imgpool", "a", "b"], "mirrored")
+    assert_eq(dims(os.path.join(out, "a", "dog\n.jpg")), (256, 171), "a/dog")
+    assert_eq(dims(os.path.join(out, "b", "dog\n.jpg")), (171, 256), "b/dog")
+    errs = [l for l in b(r.stderr).splitlines() if l.startswith("error")]
+    assert_eq(len(errs), 2, b(r.stderr))
+    assert_true(any("a folder" in l for l in errs) and any("--base" in l for l in errs), errs)
+    # --base: paths relative to another folder; newline-separated by default
+    out2 = os.path.join(tmp, "out2")
+    r = subprocess.run([IMGPOOL, "--files-from", "-", "--base", os.path.join(src, "a"),
+                        "-o", out2, "--progress", "none"],
+                       input=os.path.join(src, "b", "img") .encode() + b"\n" +
+                       os.path.join(src, "a", "sub").encode() + b"\n",
+                       capture_output=True, timeout=120)
+    assert_eq(r.returncode, 1, b(r.stderr))
+    for args in (["-0", src], ["--base", src, src]):
+        r = run(["-o", out] + args)
+        assert_eq(r.returncode, 2, b(r.stderr))
+        assert_true("goes with --files-from" in b(r.stderr), b(r.stderr))
+
+
 def test_usage_errors(tmp):
     """Usage errors: one line naming the option and value, exit 2."""
     for args, want in [(["-s", "12q", "x"], "--size: '12q' is not a size"),
