@@ -9,7 +9,7 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
 set(APP_MODULES settings failure clock filehash outdir lock thumb colour fastjpeg reduce
-  discover template claims plan publish prune inflight drive options report monitor task run trace shard
+  discover template claims plan publish prune inflight drive count options report monitor task run trace shard
   journal status bench bench_args bench_baseline bench_report bench_plot)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})

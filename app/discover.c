@@ -415,6 +415,8 @@ static int plan(discover *d, discover_item *it, const char *input, const char *r
 {
 	if (item_names(d, it, input, rel) < 0)
 		return item_error(d, it, "%s", WHY_NOMEM);
+	if (d->cfg.count_only)
+		return 1;
 	it->size = (uint64_t)st->st_size;
 	it->mtime = st->st_mtim;
 	it->dev = (uint64_t)st->st_dev;

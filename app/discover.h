@@ -61,6 +61,7 @@ typedef struct discover_config {
 	int files_nul;                /* -0: the list is NUL-separated (find -print0) */
 	const char *base;             /* --base: listed files' paths are kept relative to
 	                                 it (NULL: the current folder) */
+	int count_only;               /* names only: no output is planned (count.h) */
 } discover_config;
 
 typedef enum { ITEM_TODO = 0, ITEM_ERROR = 2 } discover_state;

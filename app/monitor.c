@@ -116,6 +116,14 @@ void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
 	uint64_t found = atomic_load(&c->found), done = atomic_load(&c->done);
 	uint64_t failed = atomic_load(&c->failed), skipped = atomic_load(&c->skipped);
 	int walked = atomic_load(&c->walk_done);
+	/* The counting walk's total as soon as it is known; until then what either walk
+	 * has seen, with a "+". */
+	if (atomic_load(&c->total_known) && !walked) {
+		found = atomic_load(&c->total);
+		walked = 1;
+	} else if (!walked && atomic_load(&c->total) > found) {
+		found = atomic_load(&c->total);
+	}
 	uint64_t finished = done + failed + skipped;
 	double rate = elapsed > 0 ? (double)(done + failed) / elapsed : 0;
 	char eta[32] = "?";

@@ -26,6 +26,8 @@ typedef struct run_counters {
 	_Atomic uint64_t failed;
 	_Atomic uint64_t skipped;   /* up to date */
 	_Atomic int walk_done;      /* discovery finished: found is the total */
+	_Atomic uint64_t total;     /* files the counting walk has seen (count.h) */
+	_Atomic int total_known;    /* ... and it has finished: total is this run's */
 } run_counters;
 
 typedef struct monitor monitor;

@@ -287,6 +287,25 @@ void report_progress(report *r, const char *line, int live)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* "SIGINT", "SIGTERM", "SIGHUP" for the signals a run stops on. */
+static const char *signal_name(int sig)
+{
+	return sig == 15 ? "SIGTERM" : sig == 1 ? "SIGHUP" : "SIGINT";
+}
+
+/* "12 not started": exact when the total is known (the walk or the counting walk
+ * finished); otherwise the files handed out and cancelled, and "at least". */
+static void not_started(const report_summary *s, char *buf, size_t len)
+{
+	uint64_t answered = s->done + s->failed + s->skipped;
+	if (s->total_known)
+		snprintf(buf, len, "%llu not started",
+			 (unsigned long long)(s->total > answered ? s->total - answered : 0));
+	else
+		snprintf(buf, len, "at least %llu not started (the walk did not finish)",
+			 (unsigned long long)s->cancelled);
+}
+
 void report_summary_print(report *r, const report_summary *s)
 {
 	pthread_mutex_lock(&r->lock);
@@ -297,13 +316,13 @@ void report_summary_print(report *r, const report_summary *s)
 	char rb[32];
 	if (!r->quiet || s->stop_reason) {
 		FILE *o = r->out;
+		char ns[64];
+		not_started(s, ns, sizeof ns);
 		if (s->interrupted)
-			fprintf(o, "imgpool: interrupted by %s: running files finished, %llu not "
-				   "started\n", s->interrupted == 15 ? "SIGTERM" : "SIGINT",
-				(unsigned long long)s->cancelled);
+			fprintf(o, "imgpool: interrupted by %s: running files finished, %s\n",
+				signal_name(s->interrupted), ns);
 		if (s->stop_reason)
-			fprintf(o, "imgpool: %s (%llu not started)\n", s->stop_reason,
-				(unsigned long long)s->cancelled);
+			fprintf(o, "imgpool: %s (%s)\n", s->stop_reason, ns);
 		if (s->dry_run)
 			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
 				   "errors\n", (unsigned long long)s->planned,

@@ -52,6 +52,8 @@ typedef struct report_file {
 
 typedef struct report_summary {
 	uint64_t done, failed, skipped, cancelled, planned;
+	uint64_t total;             /* files this run answers for, when total_known */
+	int total_known;
 	double wall_s, cpu_s;       /* cpu: parent + workers, user + system */
 	uint64_t bytes_in, bytes_out;
 	double task_s;              /* sum of time spent in tasks */

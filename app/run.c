@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "count.h"
 #include "discover.h"
 #include "drive.h"
 #include "inflight.h"
@@ -106,6 +107,7 @@ typedef struct run_ctx {
 	run_lock *lock;
 	report *rep;
 	discover *d;
+	counter *count;          /* the counting walk, for a real total */
 	journal *j;
 	planner *plan;
 	publisher pb;
@@ -654,6 +656,8 @@ static int setup(run_ctx *x)
 		free(derr);
 		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
+	if (!o->dry_run)
+		x->count = counter_start(&dc, &x->shard, &x->c);
 	uint64_t fingerprint;
 	int lost;
 	open_journal(x, shname, &fingerprint, &lost);
@@ -688,6 +692,7 @@ static int setup(run_ctx *x)
 /* The one cleanup path: whatever setup() and the run opened, in reverse. */
 static void teardown(run_ctx *x)
 {
+	counter_stop(x->count);
 	journal_close(x->j, x->sum.done, x->sum.failed, x->sum.skipped, x->sum.wall_s,
 		      x->sum.interrupted);
 	planner_free(x->plan);
@@ -785,6 +790,10 @@ static void finish(run_ctx *x, double t0, int broken)
 	x->sum.wall_s = clock_now_s() - t0;
 	x->sum.cpu_s = cpu_seconds();
 	x->sum.interrupted = got_signal;
+	/* The run's own walk, if it finished, or the counting walk's total. */
+	x->sum.total_known = atomic_load(&x->c.walk_done) || atomic_load(&x->c.total_known);
+	x->sum.total = atomic_load(&x->c.walk_done) ? atomic_load(&x->c.found)
+						   : atomic_load(&x->c.total);
 	x->sum.stop_reason = x->disk_msg[0] ? x->disk_msg : NULL;
 	x->sum.adopted = plan_adopted(x->plan);
 	x->sum.failed_earlier = plan_failed_earlier(x->plan);
