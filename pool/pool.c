@@ -25,6 +25,10 @@
  * keeps several batches in flight so it never waits for the parent, and the parent
  * reads the clock once per wake-up, never per task.
  */
+/* pidfd_open, close_range, sigabbrev_np, pipe2: Linux and glibc extensions. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -1136,7 +1140,7 @@ static void handle_interrupt(pool *p)
 /* ------------------------------------------------------------------------- */
 /* Dispatch                                                                   */
 
-static void send_pending(pool *p, worker *w);
+static void send_pending(worker *w);
 
 /* How many tasks a worker should hold (sent, not answered) for chunks of cs. */
 static size_t depth(const pool *p, size_t cs)
@@ -1288,7 +1292,7 @@ static void dispatch(pool *p)
 		for (int k = 0; k < p->nworkers; k++)
 			if (p->w[k].building) {
 				p->w[k].building = 0;
-				send_pending(p, &p->w[k]);
+				send_pending(&p->w[k]);
 			}
 		if (!starved || round)
 			break;
@@ -1318,7 +1322,7 @@ static void dispatch(pool *p)
 	p->rr++;
 }
 
-static void send_pending(pool *p, worker *w)
+static void send_pending(worker *w)
 {
 	if (w->fd < 0 || w->out_off >= w->out.len)
 		return;
@@ -1631,7 +1635,7 @@ static int loop_once(pool *p, int64_t until)
 			if (w->fd != p->pfd[i].fd)
 				continue;
 			if (p->pfd[i].revents & POLLOUT)
-				send_pending(p, w);
+				send_pending(w);
 			if (p->pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 				read_channel(p, w, 64);
 			if (p->broken)

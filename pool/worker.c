@@ -6,6 +6,10 @@
  * The worker trusts its parent (it is the parent's own fork), so malformed input
  * from the parent simply ends the worker.
  */
+/* pidfd_open, close_range, sigabbrev_np, pipe2: Linux and glibc extensions. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
