@@ -63,7 +63,7 @@
  * flight per worker (more than a worker's 1 ms result flush, so it never runs dry
  * while its results travel), at least 2 tasks and at most AUTO_MAX_DEPTH; send
  * them in batches of a quarter of that, so several batches are in flight. */
-#define AUTO_TARGET_NS ((int64_t)2 * 1000 * 1000)
+#define AUTO_TARGET_NS ((int64_t)5 * 1000 * 1000)
 #define AUTO_MAX_DEPTH 256
 #define AUTO_MAX_BATCH 64
 /* Whatever the depth, stop sending ahead once this many argument bytes are in
