@@ -32,8 +32,10 @@
  *   waits for the parent: how many adapts to how long tasks take (see
  *   pool_options.prefetch). A task sent ahead is not tied to its worker: when
  *   another worker is idle and nothing else is queued, tasks that have not started
- *   are taken back and run there, so no task waits behind a slow or hung one while
- *   a worker idles.
+ *   are taken back and run there (a lone one as soon as the task ahead of it has
+ *   run 8 times the mean task time, and at least a millisecond), so no task waits
+ *   behind a slow or hung one while a worker idles. A worker whose task has run
+ *   that long is sent nothing more until it finishes.
  *
  * Threads
  *   A pool is driven by ONE thread (the one that created it): every call below except
@@ -245,10 +247,11 @@ typedef struct pool_options {
 	double timeout;           /* seconds per task attempt; 0: none */
 	int retries;              /* re-runs after a crash or timeout: 0 -> 1; <0 -> none */
 	/* Tasks sent to a worker ahead of the one it runs.
-	 *   0 (default): automatic. Short tasks travel in batches of up to 64 with a
-	 *     few hundred in flight per worker; slow ones one or two ahead, from the
-	 *     measured task time. Combined with taking back tasks that have not
-	 *     started (see Dispatch), this is right for nearly every use.
+	 *   0 (default): automatic, from the measured task time: about 5 ms of work
+	 *     ahead, at least one task and at most 256, sent in batches of up to 64
+	 *     (no-op tasks: 256 ahead; 1 ms tasks: 5; 100 ms tasks: 1). With tasks
+	 *     that have not started taken back for idle workers (see Dispatch), this
+	 *     is right for nearly every use.
 	 *   n > 0: n chunks ahead (Python's Pool sends ahead without bound).
 	 *   < 0: none: a worker is sent its next chunk only when it has answered the
 	 *     last. */

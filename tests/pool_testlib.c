@@ -169,6 +169,8 @@ int tl_task(const void *arg, size_t len, pool_buf *out, void *state)
 		return pool_buf_printf(out, "bad task length %zu", len), 1;
 	memcpy(&a, arg, sizeof a);
 	atomic_fetch_add(&sh->starts[a.behaviour % 32], 1);
+	int me = getpid();
+	atomic_compare_exchange_strong(&sh->between_pid, &me, 0);
 	atomic_store(&sh->running_pid, getpid());
 	note_generation();
 	int indexed = a.value < TL_NTASKS;
@@ -183,6 +185,7 @@ int tl_task(const void *arg, size_t len, pool_buf *out, void *state)
 		atomic_fetch_sub(&sh->now[a.value], 1);
 		atomic_fetch_add(&sh->runs[a.value], 1);
 	}
+	atomic_store(&sh->between_pid, getpid());
 	return rc;
 }
 

@@ -4,9 +4,10 @@
  *
  * For each API (map with chunks of 1 and 5, map_async, imap, imap_unordered,
  * apply_async with callbacks, blocking apply) a fresh pool of 2 workers runs a few
- * thousand tasks while a killer thread SIGKILLs workers in a cycle of three moments:
- *   task   the worker that last started a task (during it, or just after: between
- *          tasks and batches);
+ * thousand tasks while a killer thread SIGKILLs workers in a cycle of four moments:
+ *   task   the worker that last started a task (during it, or just after);
+ *   between  a worker that has ended a task and not started another (between
+ *          tasks and batches: its result may not be sent yet);
  *   fork   the replacement that appears next, as soon as its pid is listed (right
  *          after fork, before or while it resets itself);
  *   init   a replacement held inside its initializer.
@@ -90,7 +91,7 @@ typedef struct killer {
 	pool *p;
 	pthread_t thread;
 	_Atomic int stop;
-	int kills_task, kills_fork, kills_init, cycles;
+	int kills_task, kills_between, kills_fork, kills_init, cycles;
 	int max_cycles;       /* then it stops: POOL_CHURN_CYCLES, default 40 */
 	int start_kills;      /* fork / init kills since the last proof of a ready worker */
 	int gen_mark;         /* sh->inits at the last of them */
@@ -174,6 +175,18 @@ static void kill_at_task(killer *k, int *before, int *nbefore)
 		usleep(200);
 }
 
+/* between: a worker that ended a task and has not started the next. */
+static void kill_between(killer *k)
+{
+	while (!atomic_load(&k->stop)) {
+		if (kill_worker_pid(k->p, atomic_load(&sh->between_pid))) {
+			k->kills_between++;
+			return;
+		}
+		sched_yield();
+	}
+}
+
 /* fork: the first listed pid not in before[], at once. */
 static void kill_at_fork(killer *k, const int *before, int nbefore)
 {
@@ -228,6 +241,8 @@ static void *killer_main(void *arg)
 	killer *k = arg;
 	while (!atomic_load(&k->stop) && k->cycles < k->max_cycles) {
 		int before[16], nbefore = 0;
+		kill_between(k);
+		pause_us(k, 2000);
 		kill_at_task(k, before, &nbefore);
 		pause_us(k, 300);
 		kill_at_fork(k, before, nbefore);
@@ -279,11 +294,12 @@ static void finish(killer *k, pool *p, const int *attempts, size_t n, int fds_be
 	atomic_store(&k->stop, 1);
 	pthread_join(k->thread, NULL);
 	atomic_store(&sh->init_hold, 0);
-	printf("# kills: %d at a task, %d right after fork, %d in an initializer; "
-	       "%d cycles; %d failed starts\n", k->kills_task, k->kills_fork, k->kills_init,
-	       k->cycles, start_exits);
-	assert_true(k->kills_task >= 1 && k->kills_fork >= 1 && k->kills_init >= 1);
-	int kills = k->kills_task + k->kills_fork + k->kills_init;
+	printf("# kills: %d at a task, %d between tasks, %d right after fork, %d in an "
+	       "initializer; %d cycles; %d failed starts\n", k->kills_task, k->kills_between,
+	       k->kills_fork, k->kills_init, k->cycles, start_exits);
+	assert_true(k->kills_task >= 1 && k->kills_between >= 1 && k->kills_fork >= 1 &&
+		    k->kills_init >= 1);
+	int kills = k->kills_task + k->kills_between + k->kills_fork + k->kills_init;
 	long extra = 0;
 	for (size_t i = 0; i < n; i++) {
 		int begun = atomic_load(&sh->begun[i]);
