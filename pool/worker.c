@@ -24,12 +24,15 @@
 #include "wire.h"
 #include "worker.h"
 
-/* Results travel back in batches: one message per message of tasks (the parent
- * sends 16-64 short tasks at a time), or sooner when this much has piled up or this
- * long has passed since the last send. The time bound keeps slow tasks reporting
- * one by one (a send costs microseconds, nothing beside a millisecond task) while
- * tiny tasks still travel in batches; it also bounds what a crash costs: results of
- * the last millisecond, whose tasks then run again (pool.h: at least once). */
+/* Results travel back in batches: at the end of each message of tasks, or sooner
+ * when this many results, this many bytes have piled up or this long has passed
+ * since the last send. The count keeps several batches in flight when the parent
+ * sent many tasks at once, so the parent refills while the worker works. The time
+ * bound keeps slow tasks reporting one by one (a send costs microseconds, nothing
+ * beside a millisecond task) while tiny tasks still travel in batches; it also
+ * bounds what a crash costs: results of the last millisecond, whose tasks then run
+ * again (pool.h: at least once). */
+#define FLUSH_TASKS 64u
 #define FLUSH_BYTES ((size_t)65536)
 #define FLUSH_NS ((int64_t)1000 * 1000)
 
@@ -195,7 +198,8 @@ void worker_main(const worker_args *a)
 			if (!claim(self.shm, s))
 				continue; /* taken back, or stopped: no answer */
 			int64_t end = run_task(&self, &t, state, &result, &out);
-			if (out.len >= FLUSH_BYTES || end - last_flush >= FLUSH_NS) {
+			if (wire_count(&out) >= FLUSH_TASKS || out.len >= FLUSH_BYTES ||
+			    end - last_flush >= FLUSH_NS) {
 				flush(&self, state, &out);
 				last_flush = end;
 			}
