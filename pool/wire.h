@@ -16,10 +16,12 @@
  *                  starting this task (a retried task, which may crash again)
  *   WIRE_RESULTS (worker -> parent): { u64 id; u32 status; u32 0; i64 start_ns;
  *                                      i64 end_ns; u64 len; bytes[len] }
- * A worker answers only the tasks it claimed (see worker.h), in the order sent: a
- * task taken back by the parent, or stopped by an interrupt, gets no answer.
  *   WIRE_READY   (worker -> parent): empty body, the initializer succeeded
  *   WIRE_INIT_FAILED (worker -> parent): the initializer's message as the body
+ * A task record's sequence number is its position among all the task records sent
+ * to that worker process (0, 1, 2, ...): both sides count them. A worker answers
+ * only the tasks it claimed with that number (see worker.h), in the order sent; a
+ * task taken back by the parent, or stopped by an interrupt, gets no answer.
  */
 #ifndef POOL_WIRE_H
 #define POOL_WIRE_H
