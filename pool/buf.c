@@ -13,7 +13,7 @@
  * for the NUL that makes text readable in place. */
 int pool_buf_reserve(pool_buf *b, size_t n)
 {
-	if (n > SIZE_MAX - b->len - 1)
+	if (!b || n > SIZE_MAX - b->len - 1)
 		return -1;
 	size_t need = b->len + n + 1;
 	if (need <= b->cap)
@@ -46,7 +46,7 @@ int pool_buf_printf(pool_buf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || pool_buf_reserve(b, (size_t)n) < 0)
+	if (n < 0 || !b || pool_buf_reserve(b, (size_t)n) < 0)
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -57,6 +57,8 @@ int pool_buf_printf(pool_buf *b, const char *fmt, ...)
 
 void pool_buf_release(pool_buf *b)
 {
+	if (!b)
+		return;
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;

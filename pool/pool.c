@@ -1,23 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pool.c — the parent side of the pool: spawn, dispatch, collect, respawn, retry,
- * time out, shut down. See pool.h for the contract.
+ * time out, take back, shut down. See pool.h for the contract.
  *
  * Shape (nginx's master cycle, git's run_processes_parallel):
  *   loop_once() is the only place that waits. It dispatches what it can, polls every
  *   worker's channel and pidfd plus a self-pipe written by pool_interrupt(), with the
- *   nearest task deadline as the timeout, then reads results, reaps dead workers and
+ *   nearest deadline as the timeout, then reads results, reaps dead workers and
  *   kills the ones past their deadline. Every blocking call is loop_once() until its
  *   condition holds.
  *
- * Bookkeeping that makes crashes cheap:
- *   - each worker holds a FIFO of the tasks sent to it (`held`); it runs them in
- *     order, so each result must match the head of that FIFO (anything else is a
- *     protocol violation);
- *   - the worker writes the id of the task it is running into shared memory, so when
- *     it dies the parent charges exactly that task; the others it held go back to the
- *     front of the queue uncharged.
+ * Bookkeeping that makes crashes cheap and exact:
+ *   - each worker holds a FIFO of the tasks sent to it (`held`), each with its
+ *     sequence number at that worker; it answers them in order, so each result must
+ *     match the head of that FIFO (anything else is a protocol violation);
+ *   - the claim word in shared memory (worker.h) says which of them it has started,
+ *     and the worker writes the id of the one it runs: when it dies, the parent
+ *     charges exactly that one, counts a start for the ones finished but not yet
+ *     answered (they run again), and puts them and the unstarted ones back at the
+ *     front of the queue uncharged;
+ *   - the same claim word lets the parent take back tasks that have not started,
+ *     for an idle worker, without any chance that both run them.
+ *
+ * Speed: short tasks travel in batches both ways (about 64 per message), a worker
+ * keeps several batches in flight so it never waits for the parent, and the parent
+ * reads the clock once per wake-up, never per task.
  */
+/* pidfd_open, close_range, sigabbrev_np, pipe2: Linux and glibc extensions. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,11 +55,33 @@
 #define LINGER_NS ((int64_t)2 * 1000 * 1000 * 1000)
 /* Without a pidfd, how often to look whether a worker whose channel closed has ended. */
 #define REAP_POLL_NS ((int64_t)2 * 1000 * 1000)
+/* Failed starts in a row (no worker ready in between) that break the pool, and the
+ * wait before trying again after the first, doubled after each. */
+#define MAX_FAILED_STARTS 3
+#define RESPAWN_BACKOFF_NS ((int64_t)10 * 1000 * 1000)
+
+/* Automatic prefetch (pool_options.prefetch == 0): keep about this much work in
+ * flight per worker (more than a worker's 1 ms result flush, so it never runs dry
+ * while its results travel), at least 2 tasks and at most AUTO_MAX_DEPTH; send
+ * them in batches of a quarter of that, so several batches are in flight. */
+#define AUTO_TARGET_NS ((int64_t)5 * 1000 * 1000)
+#define AUTO_MAX_DEPTH 256
+#define AUTO_MAX_BATCH 64
+/* Whatever the depth, stop sending ahead once this many argument bytes are in
+ * flight to one worker (it always gets at least one chunk). */
+#define MAX_AHEAD_BYTES ((size_t)4 << 20)
+/* A worker whose task has run this many times the mean task time (and at least
+ * STUCK_MIN_NS) is sent nothing more, and what it holds unstarted may be taken back. */
+#define STUCK_FACTOR 8
+#define STUCK_MIN_NS ((int64_t)1000 * 1000)
+/* Task arguments up to this size live inside the task: no malloc per task. */
+#define SMALL_ARG 24
 
 /* ------------------------------------------------------------------------- */
 /* Types                                                                      */
 
 typedef struct job job;
+typedef struct task_list task_list;
 
 typedef struct task {
 	uint64_t id;          /* pool-wide, 1-based */
@@ -55,15 +89,20 @@ typedef struct task {
 	job *job;
 	const char *arg;      /* the bytes: borrowed from a map's array, or owned */
 	size_t len;
-	char *owned;          /* non-NULL when the pool copied the bytes */
-	int attempts;         /* attempts charged (crash / timeout) */
-	struct task *next;
+	char *owned;          /* non-NULL when the pool copied the bytes to the heap */
+	uint64_t seq;         /* while held: its sequence number at that worker */
+	int starts;           /* times started: pool_result.attempts */
+	int charged;          /* crashes and timeouts charged to it (vs retries) */
+	int retry;            /* it was charged: sent so its worker flushes first */
+	struct task *next, *prev;
+	task_list *in;        /* the list it is on, NULL if none */
+	char small[SMALL_ARG];
 } task;
 
-typedef struct task_list {
+struct task_list {
 	task *head, *tail;
 	size_t n;
-} task_list;
+};
 
 enum job_kind { JOB_APPLY, JOB_MAP, JOB_ITER };
 
@@ -77,6 +116,7 @@ struct job {
 	pool_feed_fn feed;
 	void *feed_data;
 	int source_done;      /* no more tasks will be produced */
+	int cut;              /* the pool broke before the job was over */
 	uint64_t produced, finished;
 	/* sink */
 	pool_result *results; /* map */
@@ -104,7 +144,7 @@ struct pool_iter {
 	int ordered;
 	size_t window;        /* results buffered at most: bounds memory for any feed */
 	pool_result *ring;    /* ordered: slot index % window; unordered: FIFO */
-	uint64_t head;        /* ordered: next index to return; unordered: FIFO start */
+	uint64_t head;        /* unordered: FIFO start */
 	uint64_t count;       /* unordered: results waiting */
 	uint64_t returned;
 };
@@ -117,13 +157,18 @@ typedef struct worker {
 	pid_t pid;
 	int fd;               /* channel; -1 once closed */
 	int pidfd;            /* readable when the process has ended */
+	int was_ready;        /* it said it was ready: later deaths are not failed starts */
 	task_list held;       /* sent, result not back yet, in the order sent */
+	uint64_t sent;        /* sequence number of the next task sent to this process */
+	size_t held_bytes;    /* argument bytes of the held tasks */
 	unsigned assigned;    /* tasks sent since this process started (for recycling) */
 	pool_buf out;         /* message being sent */
 	size_t out_off;
 	int building;         /* out is being filled by this dispatch pass */
 	wire_rx rx;
 	int64_t linger_deadline; /* channel closed: kill if still alive by then */
+	int64_t start_deadline;  /* starting: a failed start if not ready by then */
+	int64_t respawn_at;      /* empty: start a worker here then (0: not waiting) */
 	/* Why we killed it, if we did: set before kill() so the report names our reason
 	 * ("timed out after 30 s") rather than "killed by signal 9". */
 	pool_status kill_status;
@@ -139,19 +184,25 @@ struct pool {
 	size_t shm_len;
 	pid_t self;
 	int intr_pipe[2];
-	volatile sig_atomic_t interrupted;
+	_Atomic int interrupted; /* written by pool_interrupt: any thread, signal handlers */
 	int interrupt_handled;
 	int closed, terminated, broken;
 	int joining;          /* pool_join is letting the workers go */
+	int draining;         /* pool_join: iterators' windows no longer bound feeds */
 	char err[512];
+	char cause[440];      /* why it broke */
+	int failed_starts;    /* in a row, pool-wide: reset when a worker is ready */
+	int64_t init_timeout_ns; /* 0: none */
+	int64_t task_ns;      /* mean task run time (EWMA); -1 before the first */
 
 	job *jobs, *jobs_tail;
-	task_list requeue;    /* tasks taken back from dead workers: sent first */
+	task_list queue;      /* produced, not sent: taken back / retried first */
 	task *free_tasks;
 	uint64_t next_id;
 	uint64_t finished_now; /* tasks finished (reset by pool_poll) */
 	uint64_t sources_ended; /* feeds and arrays that ran dry */
 	unsigned rr;          /* round-robin start for dispatch */
+	int64_t now;          /* the clock, as read once per turn of the loop */
 
 	struct pollfd *pfd;   /* scratch for poll() */
 	int *pfd_who;
@@ -159,8 +210,8 @@ struct pool {
 
 /* Pids and counters readable from any thread (pool_stats_get, pool_worker_pids). */
 typedef struct pool_counters {
-	_Atomic uint64_t submitted, finished, done, failed, retried, respawned,
-		crashed, recycled;
+	_Atomic uint64_t submitted, done, failed, retried, respawned,
+		crashed, recycled, failed_starts, reruns, taken_back;
 	_Atomic int alive;
 } pool_counters;
 
@@ -177,6 +228,10 @@ static pool_shared *shared_of(const pool *p)
 }
 
 #define CNT(p, f, n) atomic_fetch_add_explicit(&shared_of(p)->c.f, (n), memory_order_relaxed)
+/* For done and failed: a reader that sees the count also sees the submission that
+ * came before (pool_stats_get reads them first, submitted last). */
+#define CNT_RELEASE(p, f, n) \
+	atomic_fetch_add_explicit(&shared_of(p)->c.f, (n), memory_order_release)
 
 /* ------------------------------------------------------------------------- */
 /* Small helpers                                                              */
@@ -191,42 +246,96 @@ static void set_err(pool *p, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The state that refuses new work, most serious first (see pool_get_state). */
+static pool_state state_of(const pool *p)
+{
+	if (p->broken)
+		return POOL_BROKEN;
+	if (p->terminated)
+		return POOL_TERMINATED;
+	if (p->interrupted)
+		return POOL_INTERRUPTED;
+	if (p->closed)
+		return POOL_CLOSED;
+	return POOL_RUNNING;
+}
+
+/* Leave the message of the pool's state in pool_error(); for calls it refuses. */
+static void set_state_err(pool *p)
+{
+	switch (state_of(p)) {
+	case POOL_BROKEN:
+		set_err(p, "broken: %s", p->cause);
+		break;
+	case POOL_TERMINATED:
+		set_err(p, "terminated");
+		break;
+	case POOL_INTERRUPTED:
+		set_err(p, "interrupted");
+		break;
+	case POOL_CLOSED:
+		set_err(p, "closed");
+		break;
+	case POOL_RUNNING:
+		break;
+	}
+}
+
 static void list_push(task_list *l, task *t)
 {
 	t->next = NULL;
+	t->prev = l->tail;
 	if (l->tail)
 		l->tail->next = t;
 	else
 		l->head = t;
 	l->tail = t;
 	l->n++;
+	t->in = l;
+}
+
+static void list_unlink(task *t)
+{
+	task_list *l = t->in;
+	if (!l)
+		return;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	else
+		l->tail = t->prev;
+	l->n--;
+	t->next = t->prev = NULL;
+	t->in = NULL;
 }
 
 static task *list_pop(task_list *l)
 {
 	task *t = l->head;
-	if (t) {
-		l->head = t->next;
-		if (!l->head)
-			l->tail = NULL;
-		l->n--;
-		t->next = NULL;
-	}
+	if (t)
+		list_unlink(t);
 	return t;
 }
 
-/* Put a whole list in front of another, keeping its order. */
+/* Move every task of src to the front of dst, keeping their order. */
 static void list_prepend(task_list *dst, task_list *src)
 {
-	if (!src->head)
-		return;
-	src->tail->next = dst->head;
-	if (!dst->tail)
-		dst->tail = src->tail;
-	dst->head = src->head;
-	dst->n += src->n;
-	src->head = src->tail = NULL;
-	src->n = 0;
+	for (task *t = src->tail, *prev; t; t = prev) {
+		prev = t->prev;
+		list_unlink(t);
+		t->prev = NULL;
+		t->next = dst->head;
+		if (dst->head)
+			dst->head->prev = t;
+		else
+			dst->tail = t;
+		dst->head = t;
+		dst->n++;
+		t->in = dst;
+	}
 }
 
 static const char *signame(int sig)
@@ -260,6 +369,13 @@ static int64_t secs_to_ns(double s)
 	return (int64_t)(s * 1e9);
 }
 
+static int64_t deadline_after(double timeout)
+{
+	if (timeout < 0)
+		return INT64_MAX;
+	return pool_now_ns() + secs_to_ns(timeout);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Tasks and results                                                          */
 
@@ -270,12 +386,27 @@ static task *task_new(pool *p, job *j, uint64_t index)
 		p->free_tasks = t->next;
 	else if (!(t = malloc(sizeof *t)))
 		return NULL;
-	memset(t, 0, sizeof *t);
+	memset(t, 0, offsetof(task, small));
 	t->id = ++p->next_id;
 	t->index = index;
 	t->job = j;
 	CNT(p, submitted, 1);
 	return t;
+}
+
+/* Give t its own copy of arg[0..len): inside the task when small. */
+static int task_copy_arg(task *t, const void *arg, size_t len)
+{
+	char *d = t->small;
+	if (len > SMALL_ARG) {
+		if (!(d = t->owned = malloc(len)))
+			return -1;
+	}
+	if (len)
+		memcpy(d, arg, len);
+	t->arg = d;
+	t->len = len;
+	return 0;
 }
 
 static void task_free(pool *p, task *t)
@@ -316,24 +447,44 @@ static void job_settle(pool *p, job *j)
 		job_unlink_and_free(p, j);
 }
 
+/* Double an iterator's window: only pool_join lets a feed run past it (see
+ * job_has_room), and what it delivers must be kept until it is read. */
+static int iter_grow(pool_iter *it)
+{
+	size_t w = it->window * 2;
+	pool_result *ring = calloc(w, sizeof *ring);
+	if (!ring)
+		return -1;
+	if (it->ordered) {
+		for (uint64_t i = it->returned; i < it->returned + it->window; i++)
+			ring[i % w] = it->ring[i % it->window];
+	} else {
+		for (uint64_t i = 0; i < it->count; i++)
+			ring[i] = it->ring[(it->head + i) % it->window];
+		it->head = 0;
+	}
+	free(it->ring);
+	it->ring = ring;
+	it->window = w;
+	return 0;
+}
+
 /* Store one finished task's outcome where its job wants it. data is malloc'd and
- * handed over (or freed when nobody wants it any more). */
+ * handed over (or freed when nobody wants it any more). The task is freed; its job
+ * may be too (a callback may free its future). */
 static void deliver(pool *p, task *t, pool_status st, char *data, size_t len,
 		    int slot, int pid, int64_t start, int64_t end)
 {
 	job *j = t->job;
 	pool_result r = {
 		.status = st, .data = data, .len = len, .index = t->index, .id = t->id,
-		.attempts = t->attempts + (st == POOL_OK || st == POOL_ERROR),
-		.worker = slot, .pid = pid, .start_ns = start, .end_ns = end,
+		.attempts = t->starts, .worker = slot, .pid = pid, .start_ns = start,
+		.end_ns = end,
 	};
-	if (st == POOL_CANCELLED && start == 0)
-		r.attempts = t->attempts;
-	CNT(p, finished, 1);
 	if (st == POOL_OK)
-		CNT(p, done, 1);
+		CNT_RELEASE(p, done, 1);
 	else
-		CNT(p, failed, 1);
+		CNT_RELEASE(p, failed, 1);
 	p->finished_now++;
 	j->finished++;
 	task_free(p, t);
@@ -355,6 +506,9 @@ static void deliver(pool *p, task *t, pool_status st, char *data, size_t len,
 		break;
 	case JOB_ITER: {
 		pool_iter *it = j->iter;
+		while (it && (it->ordered ? r.index - it->returned : it->count) >= it->window)
+			if (iter_grow(it) < 0)
+				it = NULL; /* out of memory: the result is lost, not the pool */
 		if (!it) {
 			free(r.data);
 			break;
@@ -371,6 +525,7 @@ static void deliver(pool *p, task *t, pool_status st, char *data, size_t len,
 	job_settle(p, j);
 }
 
+/* End a task with a message (a crash, a timeout, a cancellation). */
 static void deliver_msg(pool *p, task *t, pool_status st, const char *msg, int slot,
 			int pid, int64_t start, int64_t end)
 {
@@ -379,6 +534,14 @@ static void deliver_msg(pool *p, task *t, pool_status st, const char *msg, int s
 	if (d)
 		memcpy(d, msg, len + 1);
 	deliver(p, t, st, d, d ? len : 0, slot, pid, start, end);
+}
+
+/* End a task that will not run (again): POOL_CANCELLED with msg. */
+static void cancel_task(pool *p, task *t, const char *msg)
+{
+	if (p->broken)
+		t->job->cut = 1;
+	deliver_msg(p, t, POOL_CANCELLED, msg, -1, 0, 0, 0);
 }
 
 void pool_result_release(pool_result *r)
@@ -438,12 +601,12 @@ static void job_unlink_and_free(pool *p, job *j)
 }
 
 /* May this job produce another task now? An iterator's window bounds what sits in
- * memory, whatever the length of its feed. */
-static int job_has_room(const job *j)
+ * memory, whatever the length of its feed (until pool_join drains it). */
+static int job_has_room(const pool *p, const job *j)
 {
 	if (j->source_done)
 		return 0;
-	if (j->kind == JOB_ITER && j->iter &&
+	if (j->kind == JOB_ITER && j->iter && !p->draining &&
 	    j->produced - j->iter->returned >= j->iter->window)
 		return 0;
 	return 1;
@@ -461,14 +624,10 @@ static task *job_produce(pool *p, job *j)
 		task *t = task_new(p, j, j->produced);
 		if (!t)
 			return NULL;
-		t->owned = malloc(in.len ? in.len : 1);
-		if (!t->owned) {
+		if (task_copy_arg(t, in.arg, in.len) < 0) {
 			task_free(p, t);
 			return NULL;
 		}
-		memcpy(t->owned, in.arg, in.len);
-		t->arg = t->owned;
-		t->len = in.len;
 		j->produced++;
 		return t;
 	}
@@ -487,23 +646,29 @@ static task *job_produce(pool *p, job *j)
 	return t;
 }
 
-/* The next task to send: one taken back from a dead worker first, then the oldest
- * job with room. */
-static task *next_task(pool *p, size_t *chunksize)
+/* The chunk size of what comes next (1 for a queued task), or 0 when nothing can
+ * be produced now. */
+static size_t next_chunk(const pool *p)
 {
-	task *t = list_pop(&p->requeue);
-	if (t) {
-		*chunksize = 1; /* a retried task goes alone: it may be the crashing one */
+	if (p->queue.n)
+		return 1;
+	for (job *j = p->jobs; j; j = j->next)
+		if (job_has_room(p, j))
+			return j->chunksize;
+	return 0;
+}
+
+/* The next task to send: one in the queue first, then the oldest job with room. */
+static task *next_task(pool *p)
+{
+	task *t = list_pop(&p->queue);
+	if (t)
 		return t;
-	}
 	for (job *j = p->jobs; j; j = j->next) {
-		if (!job_has_room(j))
+		if (!job_has_room(p, j))
 			continue;
-		t = job_produce(p, j);
-		if (t) {
-			*chunksize = j->chunksize;
+		if ((t = job_produce(p, j)))
 			return t;
-		}
 	}
 	return NULL;
 }
@@ -511,7 +676,7 @@ static task *next_task(pool *p, size_t *chunksize)
 /* Is any task still to produce, queued or held by a worker? */
 static int work_outstanding(const pool *p)
 {
-	if (p->requeue.n || p->jobs)
+	if (p->queue.n || p->jobs)
 		return 1;
 	for (int i = 0; i < p->nworkers; i++)
 		if (p->w[i].held.n)
@@ -522,14 +687,19 @@ static int work_outstanding(const pool *p)
 /* ------------------------------------------------------------------------- */
 /* Workers: spawn                                                             */
 
+static void break_pool(pool *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void failed_start(pool *p, worker *w, const char *cause);
+
 /*
- * Fork a worker into slot s. The stdio locks are held across fork() (after a
+ * Fork a worker into slot w. The stdio locks are held across fork() (after a
  * flush, so no buffered output is written twice) so that a child forked while
  * another thread prints finds them free; the same for nothing else of ours: the
- * counters are lock-free.
+ * counters are lock-free. Returns 0, or -1 with the cause in p->err.
  */
 static int spawn(pool *p, worker *w)
 {
+	w->respawn_at = 0;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		set_err(p, "cannot create a worker channel: %s", strerror(errno));
@@ -541,15 +711,14 @@ static int spawn(pool *p, worker *w)
 	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
 
 	pool_slot_shm *shm = &p->shm[w->slot];
+	atomic_store(&shm->claim, p->interrupted ? CLAIM_STOP : 0);
 	atomic_store(&shm->running, 0);
 	atomic_store(&shm->started_ns, 0);
-	atomic_store(&shm->stop, p->interrupted ? 1 : 0);
 	atomic_store(&shm->retiring, 0);
 
 	worker_args a = {
 		.fd = sv[1], .shm = shm, .parent = p->self, .init = p->o.init,
-		.init_arg = p->o.init_arg, .fini = p->o.fini, .max_message = p->o.max_message,
-		.max_rss = p->o.max_worker_rss,
+		.init_arg = p->o.init_arg, .fini = p->o.fini, .max_rss = p->o.max_worker_rss,
 	};
 	flockfile(stdin);
 	flockfile(stdout);
@@ -574,14 +743,20 @@ static int spawn(pool *p, worker *w)
 	 * waitpid for the few milliseconds the exit takes. */
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
+	int64_t now = pool_now_ns();
 	w->pid = pid;
 	w->fd = sv[0];
 	w->pidfd = pidfd;
 	w->state = W_STARTING;
+	w->was_ready = 0;
+	w->sent = 0;
+	w->held_bytes = 0;
 	w->assigned = 0;
 	w->out_off = 0;
 	w->out.len = 0;
+	w->building = 0;
 	w->linger_deadline = 0;
+	w->start_deadline = p->init_timeout_ns ? now + p->init_timeout_ns : 0;
 	w->kill_status = POOL_PENDING;
 	w->kill_task = 0;
 	w->kill_msg[0] = '\0';
@@ -589,8 +764,18 @@ static int spawn(pool *p, worker *w)
 	atomic_store(&shared_of(p)->pid[w->slot], pid);
 	CNT(p, alive, 1);
 	emit(p, &(pool_event){.kind = POOL_EV_SPAWN, .worker = w->slot, .pid = (int)pid,
-			      .at_ns = pool_now_ns()});
+			      .at_ns = now});
 	return 0;
+}
+
+/* Start a worker in an empty slot now; a fork that fails is a failed start. */
+static void respawn(pool *p, worker *w)
+{
+	if (spawn(p, w) < 0) {
+		char why[sizeof p->err];
+		snprintf(why, sizeof why, "%s", p->err);
+		failed_start(p, w, why);
+	}
 }
 
 /* Kill a worker for a reason of ours, recorded first (see worker.kill_msg). */
@@ -621,44 +806,114 @@ static void close_channel(worker *w)
 }
 
 /* ------------------------------------------------------------------------- */
+/* Taking back tasks a worker has not started                                 */
+
+/*
+ * Take back every task w holds that it has not started (see worker.h): the worker
+ * will skip them. They go to the front of the queue, in order. Returns how many.
+ */
+static size_t take_back(pool *p, worker *w)
+{
+	pool_slot_shm *shm = &p->shm[w->slot];
+	uint64_t c = atomic_load_explicit(&shm->claim, memory_order_acquire);
+	for (;;) {
+		if (c & CLAIM_STOP)
+			return 0; /* interrupted: handle_interrupt ends them */
+		if (c >= w->sent)
+			return 0;
+		if (atomic_compare_exchange_weak_explicit(&shm->claim, &c, w->sent,
+							  memory_order_acq_rel,
+							  memory_order_acquire))
+			break;
+	}
+	/* Tasks numbered c and above are ours again: the tail of held. */
+	task_list back = {0};
+	task *t = w->held.tail;
+	while (t && t->seq >= c)
+		t = t->prev;
+	t = t ? t->next : w->held.head;
+	size_t n = 0;
+	for (task *next; t; t = next) {
+		next = t->next;
+		list_unlink(t);
+		w->held_bytes -= t->len;
+		w->assigned--;
+		list_push(&back, t);
+		n++;
+	}
+	list_prepend(&p->queue, &back);
+	CNT(p, taken_back, n);
+	return n;
+}
+
+/* ------------------------------------------------------------------------- */
 /* Workers: death                                                             */
 
-static void break_pool(pool *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Describe how a worker process ended, for messages and events. */
+static void describe_end(const worker *w, int status, int recycled, int starting,
+			 const pool_slot_shm *shm, char *cause, size_t size)
+{
+	const char *when = starting ? " while starting" : "";
+	if (w->kill_status != POOL_PENDING)
+		snprintf(cause, size, "%s", w->kill_msg);
+	else if (WIFSIGNALED(status))
+		snprintf(cause, size, "worker %d (pid %d) killed by signal %d (%s)%s", w->slot,
+			 (int)w->pid, WTERMSIG(status), signame(WTERMSIG(status)), when);
+	else if (recycled)
+		snprintf(cause, size, "worker %d (pid %d) retired%s", w->slot, (int)w->pid,
+			 atomic_load(&shm->retiring) ? " over the RSS limit" : "");
+	else
+		snprintf(cause, size, "worker %d (pid %d) exited with status %d%s", w->slot,
+			 (int)w->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1, when);
+}
+
+/*
+ * A worker died before it was ready (or could not be forked). Try again after a
+ * backoff, unless that has now happened MAX_FAILED_STARTS times in a row: then the
+ * workers cannot start, and the pool breaks with the last cause.
+ */
+static void failed_start(pool *p, worker *w, const char *cause)
+{
+	CNT(p, failed_starts, 1);
+	w->state = W_EMPTY;
+	if (p->terminated || p->broken)
+		return;
+	if (++p->failed_starts >= MAX_FAILED_STARTS) {
+		break_pool(p, "%d workers in a row failed to start; the last: %s",
+			   p->failed_starts, cause);
+		return;
+	}
+	w->respawn_at = pool_now_ns() + (RESPAWN_BACKOFF_NS << (p->failed_starts - 1));
+}
 
 /*
  * The worker in w has ended with wait status `status`. Charge the task it was
- * running (retry it or report it with the cause), put back the others it held
- * uncharged, and start a replacement when there is work left.
+ * running (retry it or report it with the cause), count a start for the ones it
+ * finished without sending their results, put back the others uncharged, and start
+ * a replacement when there is work left.
  */
 static void worker_ended(pool *p, worker *w, int status)
 {
 	pool_slot_shm *shm = &p->shm[w->slot];
+	uint64_t claimed = atomic_load(&shm->claim) & CLAIM_SEQ;
 	uint64_t running = atomic_load(&shm->running);
 	int64_t started = atomic_load(&shm->started_ns);
 	uint64_t charged = w->kill_task ? w->kill_task : running;
-	int was_starting = w->state == W_STARTING;
+	/* Died before it was ready, on its own or killed by a start timeout (not by
+	 * terminate, nor let go by join): a failed start. */
+	int starting = !w->was_ready && w->kill_status != POOL_CANCELLED &&
+		       w->state != W_RETIRING && !p->joining;
 	int clean_exit = w->kill_status == POOL_PENDING && WIFEXITED(status) &&
 			 WEXITSTATUS(status) == 0;
-	int recycled = clean_exit && (w->state == W_RETIRING || atomic_load(&shm->retiring));
+	int recycled = clean_exit && !starting &&
+		       (w->state == W_RETIRING || atomic_load(&shm->retiring));
 
 	char cause[256];
-	pool_status st = POOL_CRASHED;
-	if (w->kill_status != POOL_PENDING) {
-		st = w->kill_status;
-		snprintf(cause, sizeof cause, "%s", w->kill_msg);
-	} else if (WIFSIGNALED(status)) {
-		snprintf(cause, sizeof cause, "worker %d (pid %d) killed by signal %d (%s)",
-			 w->slot, (int)w->pid, WTERMSIG(status), signame(WTERMSIG(status)));
-	} else if (recycled) {
-		snprintf(cause, sizeof cause, "worker %d (pid %d) retired%s", w->slot,
-			 (int)w->pid, atomic_load(&shm->retiring) ? " over the RSS limit" : "");
-	} else {
-		snprintf(cause, sizeof cause, "worker %d (pid %d) exited with status %d",
-			 w->slot, (int)w->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	}
+	describe_end(w, status, recycled, starting, shm, cause, sizeof cause);
+	pool_status st = w->kill_status != POOL_PENDING ? w->kill_status : POOL_CRASHED;
 	emit(p, &(pool_event){.kind = POOL_EV_EXIT, .worker = w->slot, .pid = (int)w->pid,
-			      .at_ns = pool_now_ns(), .cause = cause, .recycled = recycled});
+			      .at_ns = pool_now_ns(), .cause = cause, .recycled = recycled,
+			      .while_starting = starting});
 
 	close_channel(w);
 	if (w->pidfd >= 0)
@@ -666,35 +921,45 @@ static void worker_ended(pool *p, worker *w, int status)
 	w->pidfd = -1;
 	wire_rx_reset(&w->rx);
 	w->out.len = w->out_off = 0;
+	w->building = 0;
 	atomic_store(&shared_of(p)->pid[w->slot], 0);
 	atomic_store(&shm->running, 0);
 	CNT(p, alive, -1);
 	int slot = w->slot;
 	pid_t pid = w->pid;
 	w->state = W_EMPTY;
+	w->held_bytes = 0;
 
-	/* Take back what it held; charge the culprit. */
+	/* Take back what it held: started ones count a start; charge the culprit. */
 	task_list back = {0};
 	task *t;
 	while ((t = list_pop(&w->held))) {
+		if (t->seq >= claimed) {
+			list_push(&back, t); /* never started */
+			continue;
+		}
+		t->starts++;
 		if (t->id != charged || st == POOL_CANCELLED) {
+			if (st != POOL_CANCELLED)
+				CNT(p, reruns, 1); /* finished, result lost: runs again */
 			list_push(&back, t);
 			continue;
 		}
-		t->attempts++;
+		t->charged++;
 		char msg[320];
 		if (st == POOL_CRASHED && w->kill_status == POOL_PENDING)
 			snprintf(msg, sizeof msg, "%s while running task %llu", cause,
 				 (unsigned long long)t->id);
 		else
 			snprintf(msg, sizeof msg, "%s", cause);
-		if (t->attempts <= p->o.retries && !p->interrupted && !p->terminated) {
+		if (t->charged <= p->o.retries && !p->interrupted && !p->terminated) {
 			CNT(p, retried, 1);
+			t->retry = 1;
 			emit(p, &(pool_event){.kind = POOL_EV_RETRY, .worker = slot, .pid = (int)pid,
 					      .at_ns = pool_now_ns(), .cause = msg,
 					      .index = t->index, .id = t->id, .status = st,
 					      .start_ns = started, .end_ns = pool_now_ns(),
-					      .attempt = t->attempts});
+					      .attempt = t->charged});
 			list_push(&back, t);
 		} else {
 			deliver_msg(p, t, st, msg, slot, (int)pid, started, pool_now_ns());
@@ -703,37 +968,29 @@ static void worker_ended(pool *p, worker *w, int status)
 	if (recycled) {
 		if (!p->joining) /* leaving at join is not a recycle */
 			CNT(p, recycled, 1);
-	} else if (w->kill_status != POOL_CANCELLED) {
+	} else if (w->kill_status != POOL_CANCELLED && !starting) {
 		CNT(p, crashed, 1);
 	}
-	if (p->terminated || p->interrupted) {
+	if (!p->broken && (p->terminated || p->interrupted)) {
 		while ((t = list_pop(&back)))
-			deliver_msg(p, t, POOL_CANCELLED,
-				    p->terminated ? "pool terminated" : "interrupted", -1, 0, 0, 0);
+			cancel_task(p, t, p->terminated ? "terminated" : "interrupted");
 	} else {
-		list_prepend(&p->requeue, &back);
+		list_prepend(&p->queue, &back); /* broken: cancel_everything ends them */
 	}
 
-	if (was_starting && w->kill_status == POOL_PENDING) {
-		/* It died inside the initializer: respawning would only do it again. */
-		break_pool(p, "worker initializer failed: %s", cause);
+	if (starting) {
+		failed_start(p, w, cause);
 		return;
 	}
-	if (p->terminated || p->broken)
+	if (p->terminated || p->broken || p->interrupted || p->joining)
 		return;
 	if (work_outstanding(p) || !p->closed) {
-		if (spawn(p, w) < 0) {
-			char why[sizeof p->err];
-			snprintf(why, sizeof why, "%s", p->err);
-			break_pool(p, "%s", why);
-			return;
-		}
 		CNT(p, respawned, 1);
+		respawn(p, w);
 	}
 }
 
 /* Reap a worker whose pidfd became readable: read what it sent before dying first. */
-static void handle_result_message(pool *p, worker *w);
 static void drain_channel(pool *p, worker *w);
 
 static void reap(pool *p, worker *w)
@@ -756,19 +1013,21 @@ static void reap(pool *p, worker *w)
 /* Breaking, terminating                                                      */
 
 /* End every unfinished task with msg, including the ones not produced yet. */
-static void cancel_everything(pool *p, pool_status st, const char *msg)
+static void cancel_everything(pool *p, const char *msg)
 {
 	task *t;
-	while ((t = list_pop(&p->requeue)))
-		deliver_msg(p, t, st, msg, -1, 0, 0, 0);
+	while ((t = list_pop(&p->queue)))
+		cancel_task(p, t, msg);
 	for (int i = 0; i < p->nworkers; i++)
 		while ((t = list_pop(&p->w[i].held)))
-			deliver_msg(p, t, st, msg, -1, 0, 0, 0);
+			cancel_task(p, t, msg);
 	for (job *j = p->jobs, *next; j; j = next) {
 		next = j->next;
 		/* A map's unproduced tasks still need a result each. */
 		while (!j->feed && !j->source_done && (t = job_produce(p, j)))
-			deliver_msg(p, t, st, msg, -1, 0, 0, 0);
+			cancel_task(p, t, msg);
+		if (p->broken)
+			j->cut = 1; /* a feed stopped before its end */
 		source_ended(p, j);
 		job_settle(p, j);
 	}
@@ -778,6 +1037,7 @@ static void kill_all_and_reap(pool *p)
 {
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
+		w->respawn_at = 0;
 		if (w->state == W_EMPTY)
 			continue;
 		kill_worker(w, POOL_CANCELLED, 0, "pool terminated");
@@ -794,28 +1054,36 @@ static void break_pool(pool *p, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p->err, sizeof p->err, fmt, ap);
+	vsnprintf(p->cause, sizeof p->cause, fmt, ap);
 	va_end(ap);
 	p->broken = 1;
-	char msg[sizeof p->err + 32];
-	snprintf(msg, sizeof msg, "pool stopped: %s", p->err);
-	p->terminated = 1;
+	p->closed = 1;
+	set_state_err(p);
+	char msg[sizeof p->err];
+	snprintf(msg, sizeof msg, "%s", p->err);
 	kill_all_and_reap(p);
-	cancel_everything(p, POOL_CANCELLED, msg);
+	cancel_everything(p, msg);
 }
 
 void pool_terminate(pool *p)
 {
-	if (!p || p->terminated)
+	if (!p || p->terminated || p->broken)
 		return;
 	p->terminated = 1;
 	p->closed = 1;
 	kill_all_and_reap(p);
-	cancel_everything(p, POOL_CANCELLED, "pool terminated");
+	cancel_everything(p, "terminated");
 }
 
 /* ------------------------------------------------------------------------- */
 /* Interrupt                                                                  */
+
+/* No task of any worker starts after this (see worker.h). */
+static void stop_claims(pool *p)
+{
+	for (int i = 0; i < p->nworkers; i++)
+		atomic_fetch_or_explicit(&p->shm[i].claim, CLAIM_STOP, memory_order_acq_rel);
+}
 
 void pool_interrupt(pool *p)
 {
@@ -823,8 +1091,7 @@ void pool_interrupt(pool *p)
 		return;
 	int saved = errno;
 	p->interrupted = 1;
-	for (int i = 0; i < p->nworkers; i++)
-		atomic_store_explicit(&p->shm[i].stop, 1, memory_order_relaxed);
+	stop_claims(p);
 	ssize_t ignored = write(p->intr_pipe[1], "!", 1);
 	(void)ignored;
 	errno = saved;
@@ -835,8 +1102,7 @@ int pool_interrupted(const pool *p)
 	return p && p->interrupted;
 }
 
-/* In the loop: stop producing, end what was not sent. Tasks a worker holds but has
- * not started come back from it as cancelled (it reads the stop flag). */
+/* In the loop: stop producing, and end every task that has not started. */
 static void handle_interrupt(pool *p)
 {
 	char buf[64];
@@ -845,13 +1111,28 @@ static void handle_interrupt(pool *p)
 	if (p->interrupt_handled)
 		return;
 	p->interrupt_handled = 1;
+	/* Again, from this thread: a worker spawned while the signal handler ran may
+	 * have had its claim word reset after the handler set it. */
+	stop_claims(p);
 	task *t;
-	while ((t = list_pop(&p->requeue)))
-		deliver_msg(p, t, POOL_CANCELLED, "interrupted", -1, 0, 0, 0);
+	while ((t = list_pop(&p->queue)))
+		cancel_task(p, t, "interrupted");
+	for (int i = 0; i < p->nworkers; i++) {
+		worker *w = &p->w[i];
+		uint64_t claimed = atomic_load(&p->shm[i].claim) & CLAIM_SEQ;
+		for (task *next, *u = w->held.head; u; u = next) {
+			next = u->next;
+			if (u->seq < claimed)
+				continue;
+			list_unlink(u);
+			w->held_bytes -= u->len;
+			cancel_task(p, u, "interrupted");
+		}
+	}
 	for (job *j = p->jobs, *next; j; j = next) {
 		next = j->next;
 		while (!j->feed && !j->source_done && (t = job_produce(p, j)))
-			deliver_msg(p, t, POOL_CANCELLED, "interrupted", -1, 0, 0, 0);
+			cancel_task(p, t, "interrupted");
 		source_ended(p, j);
 		job_settle(p, j);
 	}
@@ -860,83 +1141,100 @@ static void handle_interrupt(pool *p)
 /* ------------------------------------------------------------------------- */
 /* Dispatch                                                                   */
 
-static void send_pending(pool *p, worker *w);
+static void send_pending(worker *w);
 
-/*
- * Fill worker w up to `level` chunks in flight: one message carrying every task it
- * gets now (a chunk still answers one result per task).
- */
-static void fill_worker(pool *p, worker *w, unsigned level)
+/* How many tasks a worker should hold (sent, not answered) for chunks of cs. */
+static size_t depth(const pool *p, size_t cs)
 {
-	if (w->state != W_READY || w->fd < 0 || (w->out_off < w->out.len && !w->building))
-		return;
-	for (;;) {
-		if (p->o.max_tasks_per_worker && w->assigned >= p->o.max_tasks_per_worker)
-			break;
-		/* Peek the chunk size of what comes next without taking it. */
-		size_t cs = p->requeue.n ? 1 : 0;
-		if (!cs) {
-			for (job *j = p->jobs; j; j = j->next)
-				if (job_has_room(j)) {
-					cs = j->chunksize;
-					break;
-				}
-		}
-		if (!cs || w->held.n > (size_t)(level - 1) * cs)
-			break;
-		size_t take = cs;
-		if (p->o.max_tasks_per_worker &&
-		    take > p->o.max_tasks_per_worker - w->assigned)
-			take = p->o.max_tasks_per_worker - w->assigned;
-		int got = 0;
-		size_t last = 0;
-		for (size_t k = 0; k < take; k++) {
-			size_t cs2;
-			task *t = next_task(p, &cs2);
-			if (!t)
-				break;
-			if (t->len > p->o.max_message) {
-				deliver_msg(p, t, POOL_ERROR,
-					    "task argument over the pool's message size limit", -1,
-					    0, 0, 0);
-				continue;
-			}
-			if (!w->building) {
-				wire_begin(&w->out, WIRE_TASKS);
-				w->out_off = 0;
-				w->building = 1;
-			}
-			last = w->out.len;
-			if (wire_add_task(&w->out, t->id, (uint64_t)(uintptr_t)t->job->fn,
-					  t->arg, t->len) < 0) {
-				list_push(&p->requeue, t);
-				break;
-			}
-			list_push(&w->held, t);
-			w->assigned++;
-			got++;
-			if (cs2 == 1 && cs != 1)
-				break;
-		}
-		if (!got)
-			break;
-		wire_task_flags(&w->out, last, WIRE_CHUNK_END);
+	if (p->o.prefetch < 0)
+		return cs;
+	if (p->o.prefetch > 0)
+		return cs * ((size_t)p->o.prefetch + 1);
+	size_t d = 2; /* until a task time is known */
+	if (p->task_ns >= 0) {
+		int64_t per = p->task_ns > 0 ? p->task_ns : 1;
+		d = 1 + (size_t)((AUTO_TARGET_NS + per - 1) / per);
+		if (d > AUTO_MAX_DEPTH)
+			d = AUTO_MAX_DEPTH;
 	}
+	return d > cs ? d : cs;
 }
 
-static void send_pending(pool *p, worker *w)
+/* How far below its depth a worker must fall before it is sent more: batches. */
+static size_t batch(const pool *p, size_t d)
 {
-	if (w->fd < 0 || w->out_off >= w->out.len)
-		return;
-	int k = wire_send(w->fd, &w->out, &w->out_off, 1);
-	if (k < 0) {
-		/* EPIPE / ECONNRESET: it is dying; its pidfd will tell how. */
-		w->out.len = w->out_off = 0;
-	} else if (k == 1) {
-		w->out.len = w->out_off = 0;
-		if (w->out.cap > 1 << 20)
-			pool_buf_release(&w->out);
+	if (p->o.prefetch != 0)
+		return 1;
+	size_t b = d / 4;
+	return b < 1 ? 1 : b > AUTO_MAX_BATCH ? AUTO_MAX_BATCH : b;
+}
+
+/* Has the task w runs now been running so long that nothing should queue behind
+ * it? (An idle worker may then take what waits there.) */
+static int stuck(const pool *p, int slot)
+{
+	if (!atomic_load_explicit(&p->shm[slot].running, memory_order_relaxed))
+		return 0;
+	int64_t ran = p->now - atomic_load_explicit(&p->shm[slot].started_ns,
+						    memory_order_relaxed);
+	int64_t limit = p->task_ns > 0 ? STUCK_FACTOR * p->task_ns : 0;
+	return ran > (limit > STUCK_MIN_NS ? limit : STUCK_MIN_NS);
+}
+
+/* Add one chunk (tasks that go together) to the message being built for w.
+ * Returns the number of tasks added; 0 when there is nothing to add. */
+static size_t add_chunk(pool *p, worker *w, size_t cs)
+{
+	size_t take = cs;
+	if (p->o.max_tasks_per_worker) {
+		size_t left = p->o.max_tasks_per_worker - w->assigned;
+		if (take > left)
+			take = left;
 	}
+	size_t got = 0;
+	for (size_t k = 0; k < take; k++) {
+		task *t = next_task(p);
+		if (!t)
+			break;
+		if (t->len > p->o.max_message) {
+			deliver_msg(p, t, POOL_ERROR,
+				    "task argument over the pool's message size limit", -1, 0, 0,
+				    0);
+			continue;
+		}
+		if (!w->building) {
+			wire_begin(&w->out, WIRE_TASKS);
+			w->out_off = 0;
+			w->building = 1;
+		}
+		if (wire_add_task(&w->out, t->id, (uint64_t)(uintptr_t)t->job->fn,
+				  t->retry ? WIRE_FLUSH_FIRST : 0, t->arg, t->len) < 0) {
+			list_push(&p->queue, t); /* out of memory: try again later */
+			break;
+		}
+		t->seq = w->sent++;
+		list_push(&w->held, t);
+		w->held_bytes += t->len;
+		w->assigned++;
+		got++;
+		if (t->retry && cs != 1)
+			break; /* a retried task goes in a chunk of its own */
+	}
+	return got;
+}
+
+/* Can w be sent more now, up to `want` tasks held? */
+static int can_send(const pool *p, const worker *w, size_t want)
+{
+	if (w->state != W_READY || w->fd < 0 || w->held.n >= want)
+		return 0;
+	if (w->out_off < w->out.len && !w->building)
+		return 0; /* the last message is still going out */
+	if (p->o.max_tasks_per_worker && w->assigned >= p->o.max_tasks_per_worker)
+		return 0;
+	if (w->held.n && w->held_bytes >= MAX_AHEAD_BYTES)
+		return 0;
+	return 1;
 }
 
 /* Let a worker that reached its task limit go once it has answered everything. */
@@ -950,6 +1248,11 @@ static void retire_if_done(pool *p, worker *w)
 	}
 }
 
+/*
+ * Give workers tasks: first every worker one chunk in turn, then more, each up to
+ * its depth, all a worker gets in one pass in one message. Then, when a worker is
+ * idle and nothing is left to give, take back what another holds unstarted.
+ */
 static void dispatch(pool *p)
 {
 	if (p->terminated || p->broken)
@@ -958,17 +1261,81 @@ static void dispatch(pool *p)
 		handle_interrupt(p);
 		return;
 	}
-	/* Level 1 gives every idle worker a chunk before any gets a second; all a
-	 * worker gets in one pass travels as one message. */
-	for (unsigned level = 1; level <= p->o.prefetch + 1; level++)
-		for (int k = 0; k < p->nworkers; k++)
-			fill_worker(p, &p->w[(p->rr + k) % p->nworkers], level);
-	for (int k = 0; k < p->nworkers; k++)
-		if (p->w[k].building) {
-			p->w[k].building = 0;
-			send_pending(p, &p->w[k]);
+	for (int round = 0; round < 2; round++) {
+		size_t cs = next_chunk(p);
+		size_t want[p->nworkers];
+		for (int k = 0; k < p->nworkers; k++) {
+			worker *w = &p->w[k];
+			size_t d = depth(p, cs ? cs : 1);
+			/* Refill in batches; never queue behind a task that seems stuck. */
+			if (w->held.n && (w->held.n + batch(p, d) > d || stuck(p, k)))
+				want[k] = 0;
+			else
+				want[k] = d;
 		}
+		int starved = 0;
+		for (int added = 1; added;) {
+			added = 0;
+			for (int k = 0; k < p->nworkers; k++) {
+				worker *w = &p->w[(p->rr + k) % p->nworkers];
+				if (!can_send(p, w, want[w->slot]))
+					continue;
+				size_t c = next_chunk(p);
+				if (!c) {
+					starved = 1;
+					break;
+				}
+				if (w->held.n && w->held.n + c > want[w->slot])
+					continue; /* whole chunks only, beyond the first */
+				added += add_chunk(p, w, c) > 0;
+			}
+		}
+		for (int k = 0; k < p->nworkers; k++)
+			if (p->w[k].building) {
+				p->w[k].building = 0;
+				send_pending(&p->w[k]);
+			}
+		if (!starved || round)
+			break;
+		/* Nothing left to give: an idle worker takes what waits unstarted behind
+		 * a running task elsewhere (the one with the most). */
+		int idle = 0;
+		worker *victim = NULL;
+		uint64_t most = 0;
+		for (int k = 0; k < p->nworkers; k++) {
+			worker *w = &p->w[k];
+			if (w->state != W_READY)
+				continue;
+			if (!w->held.n && can_send(p, w, 1))
+				idle = 1;
+			uint64_t c = atomic_load_explicit(&p->shm[k].claim, memory_order_relaxed) &
+				     CLAIM_SEQ;
+			uint64_t waiting = w->sent > c ? w->sent - c : 0;
+			/* One task waiting behind a short running one is best left. */
+			if ((waiting > 1 || (waiting == 1 && stuck(p, k))) && waiting > most) {
+				most = waiting;
+				victim = w;
+			}
+		}
+		if (!idle || !victim || !take_back(p, victim))
+			break;
+	}
 	p->rr++;
+}
+
+static void send_pending(worker *w)
+{
+	if (w->fd < 0 || w->out_off >= w->out.len)
+		return;
+	int k = wire_send(w->fd, &w->out, &w->out_off, 1);
+	if (k < 0) {
+		/* EPIPE / ECONNRESET: it is dying; its pidfd will tell how. */
+		w->out.len = w->out_off = 0;
+	} else if (k == 1) {
+		w->out.len = w->out_off = 0;
+		if (w->out.cap > 1 << 20)
+			pool_buf_release(&w->out);
+	}
 }
 
 /* ------------------------------------------------------------------------- */
@@ -986,7 +1353,46 @@ static void protocol_error(pool *p, worker *w, const char *why)
 	close_channel(w);
 }
 
-static void handle_result_message(pool *p, worker *w)
+/* Fold one task's run time into the mean that sets the automatic prefetch. */
+static void learn_task_time(pool *p, int64_t ns)
+{
+	if (ns < 0)
+		ns = 0;
+	if (p->task_ns < 0)
+		p->task_ns = ns;
+	else
+		p->task_ns += (ns - p->task_ns) / 8;
+}
+
+static void handle_results(pool *p, worker *w, wire_cursor *c)
+{
+	const char *why = NULL;
+	wire_record r;
+	int k;
+	while ((k = wire_next_result(c, &r, &why)) == 1) {
+		task *t = w->held.head;
+		if (!t || t->id != r.id) {
+			protocol_error(p, w, "a result for a task it does not hold");
+			return;
+		}
+		list_unlink(t);
+		w->held_bytes -= t->len;
+		t->starts++;
+		char *d = malloc(r.len + 1);
+		if (d) {
+			if (r.len)
+				memcpy(d, r.data, r.len);
+			d[r.len] = '\0';
+		}
+		learn_task_time(p, r.end_ns - r.start_ns);
+		deliver(p, t, r.status == WIRE_OK ? POOL_OK : POOL_ERROR, d, d ? r.len : 0,
+			w->slot, (int)w->pid, r.start_ns, r.end_ns);
+	}
+	if (k < 0)
+		protocol_error(p, w, why);
+}
+
+static void handle_message(pool *p, worker *w)
 {
 	const char *why = NULL;
 	wire_cursor c;
@@ -998,6 +1404,9 @@ static void handle_result_message(pool *p, worker *w)
 	if (w->state == W_STARTING) {
 		if (type == WIRE_READY) {
 			w->state = W_READY;
+			w->was_ready = 1;
+			w->start_deadline = 0;
+			p->failed_starts = 0;
 			return;
 		}
 		if (type == WIRE_INIT_FAILED) {
@@ -1015,30 +1424,7 @@ static void handle_result_message(pool *p, worker *w)
 		protocol_error(p, w, "a message of the wrong type");
 		return;
 	}
-	wire_record r;
-	int k;
-	while ((k = wire_next_result(&c, &r, &why)) == 1) {
-		task *t = w->held.head;
-		if (!t || t->id != r.id) {
-			protocol_error(p, w, "a result for a task it does not hold");
-			return;
-		}
-		list_pop(&w->held);
-		char *d = malloc(r.len + 1);
-		if (d) {
-			memcpy(d, r.data, r.len);
-			d[r.len] = '\0';
-		}
-		pool_status st = r.status == WIRE_OK ? POOL_OK
-				 : r.status == WIRE_ERROR ? POOL_ERROR
-							  : POOL_CANCELLED;
-		if (st == POOL_CANCELLED) {
-			r.start_ns = r.end_ns = 0;
-		}
-		deliver(p, t, st, d, d ? r.len : 0, w->slot, (int)w->pid, r.start_ns, r.end_ns);
-	}
-	if (k < 0)
-		protocol_error(p, w, why);
+	handle_results(p, w, &c);
 }
 
 /* Read what a worker sent, at most a bounded number of packets so one busy worker
@@ -1049,7 +1435,7 @@ static void read_channel(pool *p, worker *w, int budget)
 		const char *why = NULL;
 		int k = wire_rx_packet(&w->rx, w->fd, p->o.max_message + 4096, 1, &why);
 		if (k == WIRE_RX_MESSAGE) {
-			handle_result_message(p, w);
+			handle_message(p, w);
 			wire_rx_reset(&w->rx);
 			if (w->rx.buf.cap > 1 << 20)
 				wire_rx_release(&w->rx);
@@ -1080,7 +1466,8 @@ static void drain_channel(pool *p, worker *w)
 /* ------------------------------------------------------------------------- */
 /* The loop                                                                   */
 
-/* Kill workers whose running task is past its deadline; return the nearest
+/* Kill workers past a deadline (a task's timeout, a start that takes too long, a
+ * closed channel), start the ones whose backoff is over; return the nearest
  * deadline still ahead (INT64_MAX for none). */
 static int64_t check_deadlines(pool *p, int64_t now)
 {
@@ -1088,6 +1475,19 @@ static int64_t check_deadlines(pool *p, int64_t now)
 	int64_t limit = p->o.timeout > 0 ? secs_to_ns(p->o.timeout) : 0;
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
+		if (w->state == W_EMPTY && w->respawn_at) {
+			if (now < w->respawn_at) {
+				if (w->respawn_at < nearest)
+					nearest = w->respawn_at;
+			} else if (!p->terminated && !p->broken && !p->interrupted &&
+				   !p->joining && (work_outstanding(p) || !p->closed)) {
+				respawn(p, w); /* then its start deadline counts, below */
+				if (p->broken)
+					return nearest;
+			} else {
+				w->respawn_at = 0;
+			}
+		}
 		if (w->state == W_EMPTY)
 			continue;
 		if (w->linger_deadline) {
@@ -1099,6 +1499,15 @@ static int64_t check_deadlines(pool *p, int64_t now)
 			} else if (w->linger_deadline < nearest) {
 				nearest = w->linger_deadline;
 			}
+		}
+		if (w->state == W_STARTING && w->start_deadline) {
+			if (now >= w->start_deadline)
+				kill_worker(w, POOL_CRASHED, 0,
+					    "worker %d (pid %d) not ready after %g s (initializer "
+					    "timeout)", w->slot, (int)w->pid,
+					    (double)p->init_timeout_ns / 1e9);
+			else if (w->start_deadline < nearest)
+				nearest = w->start_deadline;
 		}
 		if (!limit || w->state != W_READY)
 			continue;
@@ -1121,6 +1530,35 @@ static int64_t check_deadlines(pool *p, int64_t now)
 }
 
 /*
+ * While a worker idles, tasks waiting behind a running one elsewhere are taken back
+ * once that one counts as stuck: when is the next such moment? INT64_MAX: none.
+ */
+static int64_t idle_wakeup(const pool *p)
+{
+	int idle = 0;
+	for (int i = 0; i < p->nworkers; i++)
+		idle |= p->w[i].state == W_READY && p->w[i].held.n == 0;
+	if (!idle)
+		return INT64_MAX;
+	int64_t limit = p->task_ns > 0 ? STUCK_FACTOR * p->task_ns : 0;
+	if (limit < STUCK_MIN_NS)
+		limit = STUCK_MIN_NS;
+	int64_t nearest = INT64_MAX;
+	for (int i = 0; i < p->nworkers; i++) {
+		const worker *w = &p->w[i];
+		uint64_t c = atomic_load_explicit(&p->shm[i].claim, memory_order_relaxed);
+		if (w->state != W_READY || (c & CLAIM_STOP) || c >= w->sent ||
+		    !atomic_load_explicit(&p->shm[i].running, memory_order_relaxed))
+			continue;
+		int64_t at = atomic_load_explicit(&p->shm[i].started_ns,
+						  memory_order_relaxed) + limit + 1;
+		if (at > p->now && at < nearest)
+			nearest = at;
+	}
+	return nearest;
+}
+
+/*
  * One turn: dispatch, wait for an event or `until` (absolute ns; INT64_MAX: no
  * limit; 0: don't wait), handle what happened. Returns -1 if the pool is broken.
  */
@@ -1128,16 +1566,24 @@ static int loop_once(pool *p, int64_t until)
 {
 	if (p->broken)
 		return -1;
+	p->now = pool_now_ns();
 	/* Dispatch can itself finish things (a feed that runs dry, a task refused):
 	 * then the caller must look before we sleep. */
 	uint64_t before = p->finished_now + p->sources_ended;
 	dispatch(p);
+	if (p->broken)
+		return -1;
 	if (p->finished_now + p->sources_ended != before)
 		until = 0;
-	int64_t now = pool_now_ns();
+	int64_t now = p->now;
 	int64_t nearest = check_deadlines(p, now);
+	if (p->broken)
+		return -1;
 	if (until < nearest)
 		nearest = until;
+	int64_t unstick = idle_wakeup(p);
+	if (unstick < nearest)
+		nearest = unstick;
 
 	int n = 0;
 	p->pfd[n] = (struct pollfd){p->intr_pipe[0], POLLIN, 0};
@@ -1165,6 +1611,8 @@ static int loop_once(pool *p, int64_t until)
 		timeout_ms = -1;
 	else if (nearest <= now)
 		timeout_ms = 0;
+	else if (nearest - now > (int64_t)INT_MAX * 1000000)
+		timeout_ms = INT_MAX;
 	else
 		timeout_ms = (int)((nearest - now + 999999) / 1000000);
 	int k = poll(p->pfd, (nfds_t)n, timeout_ms);
@@ -1172,40 +1620,39 @@ static int loop_once(pool *p, int64_t until)
 		set_err(p, "poll: %s", strerror(errno));
 		return -1;
 	}
-	if (k <= 0)
-		goto deadlines;
-	/* Channels first, so results sent just before a death are counted. */
-	for (int i = 0; i < n; i++) {
-		if (!p->pfd[i].revents)
-			continue;
-		int who = p->pfd_who[i];
-		if (who == -1) {
-			handle_interrupt(p);
-			continue;
+	if (k > 0) {
+		/* Channels first, so results sent just before a death are counted. */
+		for (int i = 0; i < n; i++) {
+			if (!p->pfd[i].revents)
+				continue;
+			int who = p->pfd_who[i];
+			if (who == -1) {
+				handle_interrupt(p);
+				continue;
+			}
+			if (who >= p->nworkers)
+				continue;
+			worker *w = &p->w[who];
+			if (w->fd != p->pfd[i].fd)
+				continue;
+			if (p->pfd[i].revents & POLLOUT)
+				send_pending(w);
+			if (p->pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				read_channel(p, w, 64);
+			if (p->broken)
+				return -1;
 		}
-		if (who >= p->nworkers)
-			continue;
-		worker *w = &p->w[who];
-		if (w->fd != p->pfd[i].fd)
-			continue;
-		if (p->pfd[i].revents & POLLOUT)
-			send_pending(p, w);
-		if (p->pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
-			read_channel(p, w, 64);
-		if (p->broken)
-			return -1;
+		for (int i = 0; i < n; i++) {
+			int who = p->pfd_who[i];
+			if (who < p->nworkers || !p->pfd[i].revents)
+				continue;
+			worker *w = &p->w[who - p->nworkers];
+			if (w->state != W_EMPTY && w->pidfd == p->pfd[i].fd)
+				reap(p, w);
+			if (p->broken)
+				return -1;
+		}
 	}
-	for (int i = 0; i < n; i++) {
-		int who = p->pfd_who[i];
-		if (who < p->nworkers || !p->pfd[i].revents)
-			continue;
-		worker *w = &p->w[who - p->nworkers];
-		if (w->state != W_EMPTY && w->pidfd == p->pfd[i].fd)
-			reap(p, w);
-		if (p->broken)
-			return -1;
-	}
-deadlines:
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
 		if (w->state != W_EMPTY && w->pidfd < 0 && w->fd < 0)
@@ -1214,44 +1661,73 @@ deadlines:
 			return -1;
 		retire_if_done(p, w);
 	}
-	check_deadlines(p, pool_now_ns());
 	return p->broken ? -1 : 0;
-}
-
-static int64_t deadline_after(double timeout)
-{
-	if (timeout < 0)
-		return INT64_MAX;
-	return pool_now_ns() + secs_to_ns(timeout);
 }
 
 /* ------------------------------------------------------------------------- */
 /* Create, close, join, destroy                                               */
 
-pool *pool_create(const pool_options *opt, char **err)
+int pool_version(void)
 {
-	pool_options o = opt ? *opt : (pool_options){0};
+	return POOL_VERSION;
+}
+
+/* Count the workers in a given state. */
+static int count_state(const pool *p, enum worker_state st)
+{
+	int n = 0;
+	for (int i = 0; i < p->nworkers; i++)
+		n += p->w[i].state == st;
+	return n;
+}
+
+static void give_err(char **err, const char *msg)
+{
+	if (err)
+		*err = strdup(msg);
+}
+
+pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
+{
+	if (err)
+		*err = NULL;
+	/* The caller's options may be older (shorter: the rest takes defaults) or newer
+	 * than ours (longer: fine as long as what we do not know of is left 0). */
+	pool_options o = {0};
+	if (opt) {
+		memcpy(&o, opt, opt_size < sizeof o ? opt_size : sizeof o);
+		for (size_t i = sizeof o; i < opt_size; i++)
+			if (((const unsigned char *)opt)[i]) {
+				give_err(err, "pool_options has fields this library does not know "
+					      "(built with a newer pool.h)");
+				return NULL;
+			}
+	}
 	if (o.workers <= 0)
 		o.workers = online_cpus();
 	if (o.retries == 0)
 		o.retries = 1;
 	else if (o.retries < 0)
 		o.retries = 0;
-	if (o.prefetch == 0)
-		o.prefetch = 1;
 	if (o.max_message == 0)
 		o.max_message = DEFAULT_MAX_MESSAGE;
-	*err = NULL;
+	if (o.timeout < 0)
+		o.timeout = 0;
+	if (o.min_ready <= 0 || o.min_ready > o.workers)
+		o.min_ready = o.workers;
 
 	size_t extra = sizeof(pool_shared) + (size_t)o.workers * sizeof(_Atomic int);
 	pool *p = calloc(1, sizeof *p + extra);
 	if (!p) {
-		*err = strdup("out of memory");
+		give_err(err, "out of memory");
 		return NULL;
 	}
 	p->o = o;
 	p->nworkers = o.workers;
 	p->self = getpid();
+	p->task_ns = -1;
+	double it = o.init_timeout == 0 ? o.timeout : o.init_timeout;
+	p->init_timeout_ns = it > 0 ? secs_to_ns(it) : 0;
 	p->intr_pipe[0] = p->intr_pipe[1] = -1;
 	p->w = calloc((size_t)o.workers, sizeof *p->w);
 	p->pfd = calloc((size_t)o.workers * 2 + 1, sizeof *p->pfd);
@@ -1263,7 +1739,7 @@ pool *pool_create(const pool_options *opt, char **err)
 		p->shm = NULL;
 	if (!p->w || !p->pfd || !p->pfd_who || !p->shm ||
 	    pipe2(p->intr_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
-		*err = strdup("cannot set up the pool: out of memory or descriptors");
+		give_err(err, "cannot set up the pool: out of memory or descriptors");
 		pool_destroy(p);
 		return NULL;
 	}
@@ -1271,26 +1747,25 @@ pool *pool_create(const pool_options *opt, char **err)
 	for (int i = 0; i < o.workers; i++) {
 		p->w[i].slot = i;
 		p->w[i].fd = p->w[i].pidfd = -1;
-		if (spawn(p, &p->w[i]) < 0) {
-			*err = strdup(p->err);
-			pool_destroy(p);
-			return NULL;
-		}
 	}
-	/* Wait for every initializer, so a failing one is an error here, not later. */
-	for (;;) {
-		int starting = 0;
-		for (int i = 0; i < o.workers; i++)
-			starting += p->w[i].state == W_STARTING;
-		if (!starting)
-			break;
-		if (loop_once(p, INT64_MAX) < 0 || p->broken) {
-			*err = strdup(p->err);
-			pool_destroy(p);
-			return NULL;
-		}
+	for (int i = 0; i < o.workers && !p->broken; i++)
+		respawn(p, &p->w[i]);
+	/* Wait for min_ready initializers, so a failing one is an error here, not later. */
+	while (!p->broken && count_state(p, W_READY) < o.min_ready)
+		if (loop_once(p, INT64_MAX) < 0 && !p->broken)
+			break_pool(p, "%s", p->err);
+	if (p->broken) {
+		give_err(err, p->cause);
+		pool_destroy(p);
+		return NULL;
 	}
 	return p;
+}
+
+#undef pool_create
+pool *pool_create(const pool_options *opt, char **err)
+{
+	return pool_create_sized(opt, sizeof(pool_options), err);
 }
 
 void pool_close(pool *p)
@@ -1301,33 +1776,39 @@ void pool_close(pool *p)
 
 int pool_join(pool *p)
 {
+	if (!p)
+		return -1;
+	if (p->broken) {
+		set_state_err(p);
+		return -1;
+	}
 	if (!p->closed) {
 		set_err(p, "pool_join: the pool is not closed");
 		return -1;
 	}
+	p->draining = 1;
 	while (!p->terminated && work_outstanding(p))
-		if (loop_once(p, INT64_MAX) < 0)
+		if (loop_once(p, INT64_MAX) < 0) {
+			set_state_err(p);
 			return -1;
+		}
 	/* Let every worker go: EOF on its channel makes it run the finalizer and exit. */
 	p->joining = 1;
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
+		w->respawn_at = 0;
 		if (w->state == W_EMPTY)
 			continue;
 		if (w->state != W_DYING)
 			w->state = W_RETIRING;
 		close_channel(w);
 	}
-	for (;;) {
-		int alive = 0;
-		for (int i = 0; i < p->nworkers; i++)
-			alive += p->w[i].state != W_EMPTY;
-		if (!alive)
-			break;
-		if (loop_once(p, INT64_MAX) < 0)
+	while (count_state(p, W_EMPTY) < p->nworkers)
+		if (loop_once(p, INT64_MAX) < 0) {
+			set_state_err(p);
 			return -1;
-	}
-	return p->broken ? -1 : 0;
+		}
+	return 0;
 }
 
 void pool_destroy(pool *p)
@@ -1341,7 +1822,7 @@ void pool_destroy(pool *p)
 		if (any || work_outstanding(p)) {
 			p->terminated = 1;
 			kill_all_and_reap(p);
-			cancel_everything(p, POOL_CANCELLED, "pool destroyed");
+			cancel_everything(p, "terminated");
 		}
 		for (int i = 0; i < p->nworkers; i++) {
 			pool_buf_release(&p->w[i].out);
@@ -1378,18 +1859,31 @@ const char *pool_error(const pool *p)
 	return p ? p->err : "no pool";
 }
 
+pool_state pool_get_state(const pool *p)
+{
+	return p ? state_of(p) : POOL_BROKEN;
+}
+
 int pool_workers(const pool *p)
 {
-	return p->nworkers;
+	return p ? p->nworkers : 0;
 }
 
 int pool_poll(pool *p, double timeout)
 {
+	if (!p)
+		return -1;
+	if (p->broken) {
+		set_state_err(p);
+		return -1;
+	}
 	int64_t until = timeout < 0 ? INT64_MAX : deadline_after(timeout);
 	p->finished_now = 0;
 	do {
-		if (loop_once(p, until) < 0)
+		if (loop_once(p, until) < 0) {
+			set_state_err(p);
 			return -1;
+		}
 		if (timeout < 0 && !work_outstanding(p))
 			break;
 	} while (!p->finished_now && pool_now_ns() < until);
@@ -1402,8 +1896,7 @@ int pool_poll(pool *p, double timeout)
 static job *job_new(pool *p, enum job_kind kind, pool_fn fn)
 {
 	if (p->closed || p->terminated || p->broken || p->interrupted) {
-		if (!p->broken)
-			set_err(p, p->interrupted ? "the pool was interrupted" : "the pool is closed");
+		set_state_err(p);
 		return NULL;
 	}
 	job *j = calloc(1, sizeof *j);
@@ -1420,16 +1913,21 @@ static job *job_new(pool *p, enum job_kind kind, pool_fn fn)
 pool_future *pool_apply_async(pool *p, pool_fn fn, const void *arg, size_t len,
 			      pool_done_fn done, void *data)
 {
+	if (!p)
+		return NULL;
 	job *j = job_new(p, JOB_APPLY, fn);
-	pool_future *f = j ? calloc(1, sizeof *f) : NULL;
-	char *copy = f ? malloc(len ? len : 1) : NULL;
-	if (!copy) {
+	if (!j)
+		return NULL;
+	pool_future *f = calloc(1, sizeof *f);
+	task *t = f ? task_new(p, j, 0) : NULL;
+	if (!t || task_copy_arg(t, arg, len) < 0) {
+		if (t)
+			task_free(p, t);
 		free(j);
 		free(f);
 		set_err(p, "out of memory");
 		return NULL;
 	}
-	memcpy(copy, arg, len);
 	f->p = p;
 	f->job = j;
 	f->done = done;
@@ -1437,21 +1935,9 @@ pool_future *pool_apply_async(pool *p, pool_fn fn, const void *arg, size_t len,
 	f->r.worker = -1;
 	j->future = f;
 	j->n = 1;
-	/* The job's one task owns the copy: produce it now. */
-	task *t = task_new(p, j, 0);
-	if (!t) {
-		free(copy);
-		free(j);
-		free(f);
-		set_err(p, "out of memory");
-		return NULL;
-	}
-	t->owned = copy;
-	t->arg = copy;
-	t->len = len;
 	j->produced = 1;
 	j->source_done = 1; /* never listed: its one task is queued already */
-	list_push(&p->requeue, t); /* sent ahead of other jobs' tasks, alone */
+	list_push(&p->queue, t);
 	return f;
 }
 
@@ -1467,12 +1953,20 @@ int pool_future_successful(const pool_future *f)
 
 int pool_future_wait(pool_future *f, double timeout)
 {
+	if (!f)
+		return -1;
 	int64_t until = deadline_after(timeout);
 	while (!f->ready) {
-		if (!f->job || pool_now_ns() >= until)
+		if (!f->job)
+			return -1; /* its pool is gone */
+		if (pool_now_ns() >= until)
 			return 0;
-		if (loop_once(f->p, until) < 0)
-			return f->ready ? 1 : -1;
+		if (loop_once(f->p, until) < 0) {
+			if (f->ready)
+				return 1;
+			set_state_err(f->p);
+			return -1;
+		}
 	}
 	return 1;
 }
@@ -1484,12 +1978,80 @@ const pool_result *pool_future_get(pool_future *f, double timeout)
 
 int pool_future_take(pool_future *f, pool_result *r)
 {
-	if (!f->ready)
+	if (!f || !r || !f->ready)
 		return -1;
 	*r = f->r;
 	f->r.data = NULL;
 	f->r.len = 0;
 	return 0;
+}
+
+/* Has any task of job j started (or finished)? */
+static int job_started(pool *p, const job *j)
+{
+	if (j->finished)
+		return 1;
+	for (int i = 0; i < p->nworkers; i++) {
+		uint64_t claimed = atomic_load(&p->shm[i].claim) & CLAIM_SEQ;
+		for (task *t = p->w[i].held.head; t && t->seq < claimed; t = t->next)
+			if (t->job == j)
+				return 1;
+	}
+	return 0;
+}
+
+int pool_future_cancel(pool_future *f)
+{
+	if (!f)
+		return -1;
+	pool *p = f->p;
+	job *j = f->job;
+	if (f->ready || !j || job_started(p, j))
+		return 0;
+	/* Take its tasks back from the workers that hold them; one may have started
+	 * in the meantime. */
+	for (int i = 0; i < p->nworkers; i++) {
+		worker *w = &p->w[i];
+		for (task *t = w->held.head; t; t = t->next)
+			if (t->job == j) {
+				take_back(p, w);
+				break;
+			}
+	}
+	if (job_started(p, j))
+		return 0;
+	/* Every task of it produced is queued now (or held by a worker that died and
+	 * is not reaped yet: that cannot start it either). */
+	task_list mine = {0};
+	for (int i = -1; i < p->nworkers; i++) {
+		task_list *l = i < 0 ? &p->queue : &p->w[i].held;
+		for (task *t = l->head, *next; t; t = next) {
+			next = t->next;
+			if (t->job != j)
+				continue;
+			if (i >= 0)
+				p->w[i].held_bytes -= t->len;
+			list_unlink(t);
+			list_push(&mine, t);
+		}
+	}
+	while (!j->feed && !j->source_done) {
+		task *t = job_produce(p, j);
+		if (!t)
+			break;
+		list_push(&mine, t);
+	}
+	source_ended(p, j);
+	if (!mine.n) {
+		job_settle(p, j);
+		return 1;
+	}
+	/* The last delivery may complete the job and free it (with its future, in a
+	 * callback): touch neither after it. */
+	task *t;
+	while ((t = list_pop(&mine)))
+		deliver_msg(p, t, POOL_CANCELLED, "cancelled", -1, 0, 0, 0);
+	return 1;
 }
 
 void pool_future_free(pool_future *f)
@@ -1508,47 +2070,75 @@ void pool_future_free(pool_future *f)
 	free(f);
 }
 
+int pool_wait_any(pool_future *const *fs, size_t n, double timeout, size_t *index)
+{
+	pool *p = NULL;
+	for (size_t i = 0; i < n && !p; i++)
+		if (fs[i] && fs[i]->job)
+			p = fs[i]->p;
+	int64_t until = deadline_after(timeout);
+	for (;;) {
+		for (size_t i = 0; i < n; i++)
+			if (fs[i] && fs[i]->ready) {
+				if (index)
+					*index = i;
+				return 1;
+			}
+		if (!p)
+			return -1; /* nothing to wait for */
+		if (pool_now_ns() >= until)
+			return 0;
+		uint64_t before = p->finished_now;
+		if (loop_once(p, until) < 0 && p->finished_now == before) {
+			set_state_err(p);
+			return -1;
+		}
+	}
+}
+
 int pool_apply(pool *p, pool_fn fn, const void *arg, size_t len, pool_result *r)
 {
+	if (r)
+		memset(r, 0, sizeof *r);
+	if (!p || !r)
+		return -1;
 	pool_future *f = pool_apply_async(p, fn, arg, len, NULL, NULL);
 	if (!f)
 		return -1;
 	int k = pool_future_wait(f, -1);
-	if (k == 1)
+	int cut = f->job && f->job->cut;
+	if (k == 1 && !cut)
 		pool_future_take(f, r);
 	pool_future_free(f);
-	return k == 1 ? 0 : -1;
+	if (cut)
+		set_state_err(p);
+	return k == 1 && !cut ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------- */
 /* map                                                                        */
 
-/* Python's rule: about four chunks per worker. */
-static size_t auto_chunksize(const pool *p, size_t n)
-{
-	size_t per = (size_t)p->nworkers * 4;
-	size_t cs = n / per + (n % per != 0);
-	return cs ? cs : 1;
-}
-
 pool_future *pool_map_async(pool *p, pool_fn fn, const pool_task *tasks, size_t n,
 			    size_t chunksize, pool_result *results)
 {
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		results[i] = (pool_result){.worker = -1, .index = i};
 	job *j = job_new(p, JOB_MAP, fn);
 	pool_future *f = j ? calloc(1, sizeof *f) : NULL;
 	if (!f) {
+		if (j)
+			set_err(p, "out of memory");
 		free(j);
-		set_err(p, "out of memory");
 		return NULL;
 	}
 	j->tasks = tasks;
 	j->n = n;
 	j->results = results;
-	j->chunksize = chunksize ? chunksize : auto_chunksize(p, n);
+	j->chunksize = chunksize ? chunksize : 1;
 	j->future = f;
 	j->source_done = n == 0;
-	for (size_t i = 0; i < n; i++)
-		results[i] = (pool_result){.worker = -1, .index = i};
 	f->p = p;
 	f->job = j;
 	f->r.status = POOL_OK;
@@ -1566,8 +2156,11 @@ int pool_map(pool *p, pool_fn fn, const pool_task *tasks, size_t n, size_t chunk
 	if (!f)
 		return -1;
 	int k = pool_future_wait(f, -1);
+	int cut = f->job && f->job->cut;
 	pool_future_free(f);
-	return k == 1 ? 0 : -1;
+	if (cut)
+		set_state_err(p);
+	return k == 1 && !cut ? 0 : -1;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1576,21 +2169,24 @@ int pool_map(pool *p, pool_fn fn, const pool_task *tasks, size_t n, size_t chunk
 static pool_iter *iter_start(pool *p, pool_fn fn, pool_feed_fn feed, void *data,
 			     size_t chunksize, int ordered)
 {
-	job *j = job_new(p, JOB_ITER, fn);
-	pool_iter *it = j ? calloc(1, sizeof *it) : NULL;
-	if (!it) {
-		free(j);
-		set_err(p, "out of memory");
+	if (!p)
 		return NULL;
-	}
+	job *j = job_new(p, JOB_ITER, fn);
+	if (!j)
+		return NULL;
+	pool_iter *it = calloc(1, sizeof *it);
 	j->feed = feed;
 	j->feed_data = data;
 	j->chunksize = chunksize ? chunksize : 1;
-	/* Room for every task in flight four times over, at least 256. */
-	size_t w = (size_t)p->nworkers * (p->o.prefetch + 1) * j->chunksize * 4;
-	it->window = w < 256 ? 256 : w;
-	it->ring = calloc(it->window, sizeof *it->ring);
-	if (!it->ring) {
+	/* Room for every task in flight twice over, and some. */
+	size_t cap = p->o.prefetch == 0 && j->chunksize < AUTO_MAX_DEPTH ? AUTO_MAX_DEPTH
+									   : depth(p, j->chunksize);
+	size_t w = 2 * (size_t)p->nworkers * cap + 256;
+	if (it) {
+		it->window = w;
+		it->ring = calloc(it->window, sizeof *it->ring);
+	}
+	if (!it || !it->ring) {
 		free(it);
 		free(j);
 		set_err(p, "out of memory");
@@ -1640,21 +2236,38 @@ static int iter_take(pool_iter *it, pool_result *r)
 	return 0;
 }
 
+/* The end of an iteration: 0, or -1 when the pool broke before it was over. */
+static int iter_end(pool_iter *it)
+{
+	if (it->job && !it->job->cut)
+		return 0;
+	if (!it->job)
+		set_err(it->p, "the pool was destroyed");
+	else
+		set_state_err(it->p);
+	return -1;
+}
+
 int pool_iter_next_timed(pool_iter *it, pool_result *r, double timeout)
 {
+	if (!it || !r)
+		return -1;
 	int64_t until = deadline_after(timeout);
 	for (;;) {
 		int k = iter_take(it, r);
 		if (k == 1)
 			return 1;
 		if (k == -2)
-			return 0;
+			return iter_end(it);
 		if (pool_now_ns() >= until)
 			return 2;
 		if (loop_once(it->p, until) < 0) {
-			/* Broken: what was already delivered can still be taken. */
+			/* Broken: what was delivered (and cancelled) can still be taken. */
 			k = iter_take(it, r);
-			return k == 1 ? 1 : k == -2 ? 0 : -1;
+			if (k == 1)
+				return 1;
+			set_state_err(it->p);
+			return -1;
 		}
 	}
 }
@@ -1686,19 +2299,29 @@ void pool_iter_free(pool_iter *it)
 
 void pool_stats_get(const pool *p, pool_stats *s)
 {
-	const pool_shared *sh = shared_of(p);
+	if (!s)
+		return;
 	memset(s, 0, sizeof *s);
+	if (!p)
+		return;
+	const pool_shared *sh = shared_of(p);
+#define LOAD(f) atomic_load_explicit(&sh->c.f, memory_order_relaxed)
+	/* Finished first, submitted last: done + failed <= submitted in any snapshot. */
+	s->done = atomic_load_explicit(&sh->c.done, memory_order_acquire);
+	s->failed = atomic_load_explicit(&sh->c.failed, memory_order_acquire);
 	s->workers = p->nworkers;
-	s->alive = atomic_load_explicit(&sh->c.alive, memory_order_relaxed);
+	s->alive = LOAD(alive);
 	for (int i = 0; i < p->nworkers; i++)
 		s->busy += atomic_load_explicit(&p->shm[i].running, memory_order_relaxed) != 0;
-	s->submitted = atomic_load_explicit(&sh->c.submitted, memory_order_relaxed);
-	s->done = atomic_load_explicit(&sh->c.done, memory_order_relaxed);
-	s->failed = atomic_load_explicit(&sh->c.failed, memory_order_relaxed);
-	s->retried = atomic_load_explicit(&sh->c.retried, memory_order_relaxed);
-	s->respawned = atomic_load_explicit(&sh->c.respawned, memory_order_relaxed);
-	s->crashed = atomic_load_explicit(&sh->c.crashed, memory_order_relaxed);
-	s->recycled = atomic_load_explicit(&sh->c.recycled, memory_order_relaxed);
+	s->submitted = LOAD(submitted);
+	s->retried = LOAD(retried);
+	s->respawned = LOAD(respawned);
+	s->crashed = LOAD(crashed);
+	s->recycled = LOAD(recycled);
+	s->failed_starts = LOAD(failed_starts);
+	s->reruns = LOAD(reruns);
+	s->taken_back = LOAD(taken_back);
+#undef LOAD
 	uint64_t fin = s->done + s->failed;
 	s->running = (uint64_t)s->busy;
 	s->queued = s->submitted > fin + s->running ? s->submitted - fin - s->running : 0;
@@ -1706,6 +2329,8 @@ void pool_stats_get(const pool *p, pool_stats *s)
 
 int pool_worker_pids(const pool *p, int *pids, int n)
 {
+	if (!p || !pids)
+		return 0;
 	const pool_shared *sh = shared_of(p);
 	int k = 0;
 	for (int i = 0; i < p->nworkers && k < n; i++) {

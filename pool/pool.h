@@ -11,17 +11,42 @@
  *   function runs in a worker; it returns a result, or an error message (a task
  *   error). A worker that dies (signal, exit, EOF) or runs past the timeout costs the
  *   task it was running, which is retried on a fresh worker up to `retries` times and
- *   then reported with its cause; the other tasks that worker held are re-queued
- *   uncharged, and a fresh worker takes its place.
+ *   then reported with its cause; the other tasks that worker held go back to the
+ *   queue uncharged, and a fresh worker takes its place.
+ *
+ * Delivery: every task is answered exactly once, run at least once
+ *   Every task submitted gets exactly one pool_result, whatever happens to workers:
+ *   killed from outside, crashing, hanging, recycled, or killed while they start.
+ *   A task may RUN more than once: besides retries after a crash or timeout, a
+ *   worker sends its results in batches, so when it dies, the tasks it had finished
+ *   but whose results it had not sent yet (at most about a millisecond of work, and
+ *   only tasks sent to it with the one that died) run again on another worker. They
+ *   are not charged: only the task that was running when the worker died counts
+ *   against `retries`. pool_result.attempts counts every start of the task, those
+ *   re-runs included, so attempts > 1 on a POOL_OK result says it ran more than
+ *   once. Make a task idempotent (write to a temporary name and rename, as imgpool
+ *   does) when running twice would matter. A task is never run by two workers at
+ *   the same time, and never started after pool_interrupt() returned.
+ *
+ * Dispatch
+ *   Each worker is sent tasks ahead of the one it runs, in batches, so that it never
+ *   waits for the parent: how many adapts to how long tasks take (see
+ *   pool_options.prefetch). A task sent ahead is not tied to its worker: when
+ *   another worker is idle and nothing else is queued, tasks that have not started
+ *   are taken back and run there (a lone one as soon as the task ahead of it has
+ *   run 8 times the mean task time, and at least a millisecond), so no task waits
+ *   behind a slow or hung one while a worker idles. A worker whose task has run
+ *   that long is sent nothing more until it finishes.
  *
  * Threads
  *   A pool is driven by ONE thread (the one that created it): every call below except
- *   pool_stats() and pool_interrupt() must come from that thread. There is no
- *   background thread: work is dispatched and results collected inside the blocking
- *   calls (pool_wait, future wait/get, map, imap next, join), and completion
- *   callbacks run there, in the caller's thread.
- *   pool_stats() may be called from any thread at any time; it never blocks.
- *   pool_interrupt() may be called from a signal handler.
+ *   pool_stats_get(), pool_worker_pids() and pool_interrupt() must come from that
+ *   thread. There is no background thread: work is dispatched and results collected
+ *   inside the blocking calls (pool_poll, pool_future_wait / get, pool_wait_any,
+ *   pool_apply, pool_map, pool_iter_next, pool_join), and completion callbacks run
+ *   there, in the caller's thread.
+ *   pool_stats_get() and pool_worker_pids() may be called from any thread at any
+ *   time; they never block. pool_interrupt() may be called from a signal handler.
  *
  * Fork safety
  *   Workers are forked from the calling process when the pool is created and when one
@@ -43,9 +68,34 @@
  *
  * Errors
  *   Calls that can fail return -1 (or NULL) and leave a message in pool_error(), a
- *   string owned by the pool and valid until the next call on it. pool_create() gives
- *   its message through *err instead (malloc'd; the caller frees it).
- *   Destroying or freeing NULL is a harmless no-op.
+ *   string owned by the pool and valid until the next call on it. A call refused
+ *   because of the pool's state leaves exactly "closed", "interrupted",
+ *   "terminated" or "broken: <cause>", and pool_get_state() gives the same as an
+ *   enum. pool_create() gives its message through *err instead (malloc'd; the caller
+ *   frees it).
+ *   A pool breaks when it cannot keep workers alive: an initializer returned an
+ *   error, or 3 workers in a row died or timed out while starting (with a short
+ *   backoff between tries, and no worker ready in between), or fork failed as often.
+ *   Then every unfinished task ends POOL_CANCELLED with "broken: <cause>", and every
+ *   later call returns -1 / NULL (pool_iter_next: -1 once the results already
+ *   delivered are taken; never 0).
+ *   Every function accepts NULL for the pool, future, iterator or buffer it works
+ *   on: it then does nothing and returns -1, NULL or 0 (pool_error(NULL) says
+ *   "no pool"). Destroying or freeing NULL is a harmless no-op.
+ *
+ * ABI
+ *   POOL_VERSION below is the version of this header; pool_version() that of the
+ *   library running. Within one major version, structures only grow, and old
+ *   callers keep working:
+ *   - pool_options, which the caller fills, is versioned by its size: pool_create()
+ *     is a macro that passes sizeof(pool_options) as the caller compiled it to
+ *     pool_create_sized(). Fields are only added at the end, and a field the caller
+ *     did not know of takes its default (0 always means the default).
+ *   - pool_result and pool_stats, which the library fills in the caller's memory,
+ *     keep their size: new fields take their reserved space, which an older library
+ *     leaves 0.
+ *   - pool_event, which the library lends to a callback, only grows at its end.
+ *   - enums only gain values at their end.
  */
 #ifndef POOL_H
 #define POOL_H
@@ -56,6 +106,17 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+#define POOL_VERSION_MAJOR 1
+#define POOL_VERSION_MINOR 1
+#define POOL_VERSION_PATCH 0
+/* One number that grows: 10100 for 1.1.0. */
+#define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
+		      POOL_VERSION_PATCH)
+
+/* The library's POOL_VERSION (it may be newer than the header a program was built
+ * with; the same major version is compatible). */
+int pool_version(void);
 
 typedef struct pool pool;
 typedef struct pool_future pool_future;
@@ -72,7 +133,8 @@ typedef struct pool_buf {
 	size_t cap;
 } pool_buf;
 
-/* Append bytes / formatted text. Return 0, or -1 when out of memory. */
+/* Append bytes / formatted text. Return 0, or -1 when out of memory (or b is
+ * NULL). data may be NULL when len is 0. */
 int pool_buf_append(pool_buf *b, const void *data, size_t len);
 int pool_buf_printf(pool_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -96,8 +158,10 @@ typedef int (*pool_fn)(const void *arg, size_t len, pool_buf *out, void *state);
 
 /*
  * Initializer, run once in each new worker before its first task. Store anything in
- * *state. Return 0, or non-zero with a message in *err: the pool then stops (see
- * pool_create) instead of respawning workers that cannot start.
+ * *state. Return 0, or non-zero with a message in *err: the pool then breaks at once
+ * ("broken: worker initializer failed: <message>") instead of respawning workers
+ * that cannot start. A worker that dies or times out in its initializer is replaced
+ * (see Errors above).
  */
 typedef int (*pool_init_fn)(void *arg, void **state, pool_buf *err);
 /* Finalizer, run in a worker that leaves normally (recycled, closed). */
@@ -116,7 +180,8 @@ typedef enum pool_status {
 	POOL_ERROR,        /* the function returned non-zero; data holds its message */
 	POOL_CRASHED,      /* its worker died on every attempt; data holds the cause */
 	POOL_TIMEOUT,      /* it ran past the timeout on every attempt */
-	POOL_CANCELLED,    /* never ran to the end: pool terminated or interrupted */
+	POOL_CANCELLED,    /* did not run to the end: data says "interrupted",
+	                      "terminated", "cancelled" or "broken: <cause>" */
 } pool_status;
 
 /* The outcome of one task. data is malloc'd and owned by whoever holds the result
@@ -130,13 +195,16 @@ typedef struct pool_result {
 	size_t len;
 	uint64_t index;     /* the task's position in its map / imap / feed (0-based) */
 	uint64_t id;        /* pool-wide task id (1-based), as named in messages */
-	int attempts;       /* how many times it was started */
+	int attempts;       /* how many times it was started, re-runs included (see
+	                       Delivery above); 0 if it never started */
 	int worker;         /* slot (0..workers-1) of the last attempt; -1 if never run */
 	int pid;            /* pid of the worker of the last attempt; 0 if never run */
 	int64_t start_ns;   /* CLOCK_MONOTONIC when the last attempt started; 0 if never */
 	int64_t end_ns;     /* ... and when it ended */
+	uint64_t reserved[3]; /* for fields of later versions; 0 */
 } pool_result;
 
+/* Free r->data and zero it. NULL is a no-op. */
 void pool_result_release(pool_result *r);
 
 /* ------------------------------------------------------------------------- */
@@ -162,10 +230,15 @@ typedef struct pool_event {
 	pool_status status;  /* POOL_CRASHED or POOL_TIMEOUT */
 	int64_t start_ns, end_ns;
 	int attempt;         /* 1 for the first */
+	/* EXIT only (since 1.1): 1 when it ended before it was ready (in fork, in
+	 * its initializer, or killed then); such a start is retried after a backoff */
+	int while_starting;
 } pool_event;
 
 typedef void (*pool_event_fn)(const pool_event *e, void *data);
 
+/* Options. Zero every field you do not set (a designated initializer does): 0 is
+ * the default everywhere. */
 typedef struct pool_options {
 	int workers;              /* 0: the CPUs this process may run on */
 	pool_init_fn init;        /* optional; see pool_init_fn */
@@ -174,40 +247,65 @@ typedef struct pool_options {
 	unsigned max_tasks_per_worker; /* 0: unlimited; else recycle a worker after that many */
 	double timeout;           /* seconds per task attempt; 0: none */
 	int retries;              /* re-runs after a crash or timeout: 0 -> 1; <0 -> none */
-	unsigned prefetch;        /* chunks sent ahead to a worker beyond the running one; 0 -> 1 */
+	/* Tasks sent to a worker ahead of the one it runs.
+	 *   0 (default): automatic, from the measured task time: about 5 ms of work
+	 *     ahead, at least one task and at most 256, sent in batches of up to 64
+	 *     (no-op tasks: 256 ahead; 1 ms tasks: 5; 100 ms tasks: 1). With tasks
+	 *     that have not started taken back for idle workers (see Dispatch), this
+	 *     is right for nearly every use.
+	 *   n > 0: n chunks ahead (Python's Pool sends ahead without bound).
+	 *   < 0: none: a worker is sent its next chunk only when it has answered the
+	 *     last. */
+	int prefetch;
 	size_t max_message;       /* largest task or result accepted, bytes; 0 -> 1 GiB */
 	size_t max_worker_rss;    /* bytes; 0: none. A worker above it after a task is
 	                             recycled before it starts another (nothing is lost) */
 	pool_event_fn on_event;   /* optional; called in the driving thread */
 	void *event_data;
+	/* --- since 1.1 --- */
+	double init_timeout;      /* seconds for a new worker to become ready (fork and
+	                             initializer); 0: the task timeout; <0: none. One
+	                             that takes longer is killed: a failed start */
+	int min_ready;            /* pool_create returns once this many workers are
+	                             ready, the others finish starting while tasks run
+	                             (0: all of them) */
 } pool_options;
 
 /*
- * Start the workers and wait until every one has run its initializer. Returns the
- * pool, or NULL with *err set (malloc'd) when fork fails or an initializer fails
- * ("worker initializer failed: <its message>"). opt may be NULL for all defaults.
+ * Start the workers and wait until min_ready of them (default: all) have run their
+ * initializer. Returns the pool, or NULL with *err set (malloc'd) when the pool
+ * broke while starting ("worker initializer failed: <its message>", or the cause of
+ * the last of 3 failed starts). opt may be NULL for all defaults; err may be NULL.
+ * pool_create is a macro (see ABI above); the function of that name, for bindings
+ * that cannot use it, assumes this header's pool_options.
  */
+pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err);
 pool *pool_create(const pool_options *opt, char **err);
+#define pool_create(opt, err) pool_create_sized((opt), sizeof(pool_options), (err))
 
 /* No more submissions; work already submitted (and feeds already given) still runs. */
 void pool_close(pool *p);
 
 /*
  * Wait until every submitted task has finished (the pool must be closed), then let
- * the workers exit and reap them. Returns 0, or -1 if the pool broke (pool_error).
+ * the workers exit and reap them. Returns 0, or -1 if the pool broke or was not
+ * closed (pool_error). After pool_terminate it returns 0 at once (as Python's
+ * terminate() then join(): the workers are already reaped). The feed of an iterator still open is
+ * read to its end, its results kept (beyond the usual bound) until they are taken
+ * or the iterator is freed.
  */
 int pool_join(pool *p);
 
 /*
  * Stop now: kill the workers (SIGKILL), reap them, and end every unfinished task as
- * POOL_CANCELLED (futures become ready, iterators drain with cancelled results).
- * Returns promptly whatever the workers are doing.
+ * POOL_CANCELLED "terminated" (futures become ready, iterators drain with cancelled
+ * results). Returns promptly whatever the workers are doing.
  */
 void pool_terminate(pool *p);
 
 /*
- * Ask for a drain, from anywhere including a signal handler (async-signal-safe):
- * no new task is started (feeds are no longer read; tasks not yet started end as
+ * Ask for a drain, from anywhere including a signal handler (async-signal-safe): no
+ * task starts after it returns (feeds are no longer read; tasks not started end as
  * POOL_CANCELLED "interrupted"), tasks already running finish normally.
  */
 void pool_interrupt(pool *p);
@@ -222,13 +320,26 @@ void pool_destroy(pool *p);
 /* The last error message; never NULL. */
 const char *pool_error(const pool *p);
 
+/* What the pool can still do, most serious first: a broken pool is also closed. */
+typedef enum pool_state {
+	POOL_RUNNING = 0,    /* takes submissions */
+	POOL_CLOSED,         /* pool_close(): runs what it has, takes nothing new */
+	POOL_INTERRUPTED,    /* pool_interrupt(): starts nothing new */
+	POOL_TERMINATED,     /* pool_terminate() or pool_destroy() */
+	POOL_BROKEN,         /* see Errors; pool_error() gives the cause */
+} pool_state;
+
+/* The pool's state (POOL_BROKEN for NULL). */
+pool_state pool_get_state(const pool *p);
+
 /* Number of worker slots. */
 int pool_workers(const pool *p);
 
 /*
- * Run the pool's loop for up to timeout seconds (<0: until something finishes; 0:
- * just poll) so that apply_async callbacks fire without waiting on a future.
- * Returns the number of tasks that finished, or -1 if the pool broke.
+ * Run the pool's loop for up to timeout seconds (<0: until something finishes or
+ * nothing is left to run; 0: just poll) so that apply_async callbacks fire without
+ * waiting on a future. Returns the number of tasks that finished, or -1 if the pool
+ * broke.
  */
 int pool_poll(pool *p, double timeout);
 
@@ -238,41 +349,66 @@ int pool_poll(pool *p, double timeout);
 typedef void (*pool_done_fn)(pool_future *f, const pool_result *r, void *data);
 
 /*
- * Submit one task. The pool copies arg. done (optional) is called once, from inside a
- * later pool call in the driving thread, when the task has finished; the future is
- * still owned by the caller, who frees it with pool_future_free (also allowed inside
- * done). Returns NULL with pool_error() set when the pool is closed or broken.
+ * Submit one task. The pool copies arg (which may be NULL when len is 0). done
+ * (optional) is called once, from inside a later pool call in the driving thread,
+ * when the task has finished; the future is still owned by the caller, who frees it
+ * with pool_future_free (also allowed inside done). Returns NULL with pool_error()
+ * set when the pool is closed, interrupted, terminated or broken.
  */
 pool_future *pool_apply_async(pool *p, pool_fn fn, const void *arg, size_t len,
 			      pool_done_fn done, void *data);
 
 /* Blocking apply: run one task and fill *r (caller releases it). Returns 0 when the
- * task finished (whatever its status), -1 with pool_error() when it could not run. */
+ * task finished (whatever its status), -1 with pool_error() when it could not run
+ * or the pool broke before it finished (*r is then empty). */
 int pool_apply(pool *p, pool_fn fn, const void *arg, size_t len, pool_result *r);
 
 int pool_future_ready(const pool_future *f);
 /* Ready and POOL_OK. */
 int pool_future_successful(const pool_future *f);
-/* Wait up to timeout seconds (<0: forever). Returns 1 when ready, 0 on timeout,
- * -1 if the pool broke. */
+/* Wait up to timeout seconds (<0: forever). Returns 1 when ready (also when the
+ * task was cancelled: its result says why), 0 on timeout, -1 if the pool broke
+ * before the future was ready or f is NULL. */
 int pool_future_wait(pool_future *f, double timeout);
 /* Wait as above; returns the result (owned by the future, valid until it is freed) or
  * NULL on timeout / broken pool. */
 const pool_result *pool_future_get(pool_future *f, double timeout);
-/* Take the result's data out of the future (the caller owns r->data afterwards). */
+/* Take the result's data out of the future (the caller owns r->data afterwards).
+ * Returns 0, or -1 when the future is not ready. */
 int pool_future_take(pool_future *f, pool_result *r);
+/*
+ * Cancel what has not started, as concurrent.futures' Future.cancel(): when no task
+ * of the future has started yet, none will; the future becomes ready with
+ * POOL_CANCELLED "cancelled" (a map_async future: every result so) and its callback
+ * runs. Returns 1 then, 0 when a task of it has started or finished (nothing
+ * changes), -1 for NULL.
+ */
+int pool_future_cancel(pool_future *f);
 /* Free the future. An unfinished task still runs; its result is dropped. */
 void pool_future_free(pool_future *f);
+
+/*
+ * Wait until one of the futures fs[0..n) is ready, as concurrent.futures.wait(...,
+ * FIRST_COMPLETED): returns 1 with *index set to the lowest ready one, 0 on timeout
+ * (<0: wait forever), -1 if the pool broke first or there is no future to wait for.
+ * NULL entries are skipped, so setting fs[i] = NULL after taking future i makes a
+ * loop over it an as_completed(). All futures must belong to the same pool.
+ */
+int pool_wait_any(pool_future *const *fs, size_t n, double timeout, size_t *index);
 
 /* ------------------------------------------------------------------------- */
 /* map / map_async                                                            */
 
 /*
  * Run fn over tasks[0..n) and fill results[0..n) in order (caller releases each).
- * chunksize: tasks handed to a worker at once (0: automatic, about n / (4 x workers),
- * as Python chooses). A chunk still answers one result per task, so a crash costs
- * one task. tasks[i].arg must stay valid until the call returns.
- * Returns 0 when every task finished (whatever its status), -1 with pool_error().
+ * chunksize: tasks always handed to a worker together (0: 1; the pool batches short
+ * tasks by itself, so a larger chunk is only for tasks that belong together). A
+ * chunk still answers one result per task, so a crash costs one task.
+ * tasks[i].arg must stay valid until the call returns.
+ * Returns 0 when every task finished (whatever its status); -1 with pool_error()
+ * when it could not start (results all empty) or the pool broke (every result is
+ * filled, the unfinished ones POOL_CANCELLED "broken: <cause>"). Release each
+ * result in either case.
  */
 int pool_map(pool *p, pool_fn fn, const pool_task *tasks, size_t n, size_t chunksize,
 	     pool_result *results);
@@ -291,19 +427,20 @@ pool_future *pool_map_async(pool *p, pool_fn fn, const pool_task *tasks, size_t 
  * pool has room for another task. Fill *task and return 1; return 0 when there are no
  * more. The bytes task->arg points to need only stay valid until the next call of the
  * feed (the pool copies them). The pool keeps a bounded number of tasks in memory, so a
- * feed of ten million tasks costs what a few hundred do.
+ * feed of ten million tasks costs what a few thousand do.
  */
 typedef int (*pool_feed_fn)(void *data, pool_task *task);
 
 /* Start an iteration. ordered: results come back in feed order (imap); otherwise in
- * completion order (imap_unordered). */
+ * completion order (imap_unordered). chunksize as for pool_map. */
 pool_iter *pool_imap(pool *p, pool_fn fn, pool_feed_fn feed, void *data,
 		     size_t chunksize);
 pool_iter *pool_imap_unordered(pool *p, pool_fn fn, pool_feed_fn feed, void *data,
 			       size_t chunksize);
 
 /* Next result: 1 with *r filled (caller releases it), 0 when the feed is exhausted and
- * every result was returned, -1 if the pool broke (pool_error). */
+ * every result was returned, -1 if the pool broke (pool_error), once every result
+ * delivered before (and the "broken" cancellations) was returned. */
 int pool_iter_next(pool_iter *it, pool_result *r);
 /* As pool_iter_next, waiting at most timeout seconds (<0: forever); returns 2 on
  * timeout, so a caller can do other work between results. */
@@ -317,7 +454,7 @@ void pool_iter_free(pool_iter *it);
 
 typedef struct pool_stats {
 	int workers;          /* slots */
-	int alive;            /* workers running now */
+	int alive;            /* worker processes running now (ready or starting) */
 	int busy;             /* workers inside a task now */
 	uint64_t submitted;   /* tasks accepted (from calls and feeds) */
 	uint64_t queued;      /* accepted, not yet started */
@@ -328,10 +465,18 @@ typedef struct pool_stats {
 	uint64_t respawned;   /* workers started to replace one (crash, timeout, recycle) */
 	uint64_t crashed;     /* workers that died on their own */
 	uint64_t recycled;    /* workers retired by max_tasks_per_worker or max_worker_rss */
+	/* since 1.1 */
+	uint64_t failed_starts; /* workers that died or timed out before they were ready */
+	uint64_t reruns;      /* finished tasks run again because their worker died
+	                         before sending the result (see Delivery) */
+	uint64_t taken_back;  /* tasks sent ahead and taken back unstarted, to run on an
+	                         idle worker */
+	uint64_t reserved[5]; /* for fields of later versions; 0 */
 } pool_stats;
 
 /* A snapshot, from any thread, without blocking dispatch (atomic counters). The
- * fields are read one by one, so they may be a few events apart. */
+ * fields are read one by one, so they may be a few events apart; but done + failed
+ * never exceeds submitted. */
 void pool_stats_get(const pool *p, pool_stats *s);
 
 /* Pids of the workers alive now (for monitoring CPU and memory from /proc). Fills up

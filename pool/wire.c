@@ -52,18 +52,11 @@ static int add_record(pool_buf *b, const void *rec, size_t reclen, const void *d
 	return 0;
 }
 
-int wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, const void *arg, size_t len)
+int wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, uint32_t flags, const void *arg,
+		  size_t len)
 {
-	struct task_rec r = {id, fn, len, 0};
+	struct task_rec r = {id, fn, len, flags};
 	return add_record(b, &r, sizeof r, arg, len);
-}
-
-void wire_task_flags(pool_buf *b, size_t off, uint32_t flags)
-{
-	struct task_rec r;
-	memcpy(&r, b->data + off, sizeof r);
-	r.flags |= flags;
-	memcpy(b->data + off, &r, sizeof r);
 }
 
 int wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
@@ -234,7 +227,7 @@ int wire_next_result(wire_cursor *c, wire_record *r, const char **why)
 	int k = take(c, &t, sizeof t, why);
 	if (k <= 0)
 		return k;
-	if (t.status < WIRE_OK || t.status > WIRE_CANCELLED) {
+	if (t.status < WIRE_OK || t.status > WIRE_STATUS_MAX) {
 		*why = "a result with an unknown status";
 		return -1;
 	}

@@ -13,12 +13,16 @@
  *
  * Bodies are sequences of records, each 8-byte aligned:
  *   WIRE_TASKS   (parent -> worker): { u64 id; u64 fn; u64 len; u64 flags; bytes[len] }
- *                  flags WIRE_CHUNK_END: the last task of a chunk (the worker
- *                  sends the chunk's results before it starts the next one)
+ *                  flags WIRE_FLUSH_FIRST: send the results held so far before
+ *                  starting this task (a retried task, which may crash again)
  *   WIRE_RESULTS (worker -> parent): { u64 id; u32 status; u32 0; i64 start_ns;
  *                                      i64 end_ns; u64 len; bytes[len] }
  *   WIRE_READY   (worker -> parent): empty body, the initializer succeeded
  *   WIRE_INIT_FAILED (worker -> parent): the initializer's message as the body
+ * A task record's sequence number is its position among all the task records sent
+ * to that worker process (0, 1, 2, ...): both sides count them. A worker answers
+ * only the tasks it claimed with that number (see worker.h), in the order sent; a
+ * task taken back by the parent, or stopped by an interrupt, gets no answer.
  */
 #ifndef POOL_WIRE_H
 #define POOL_WIRE_H
@@ -38,12 +42,12 @@ enum wire_type {
 	WIRE_INIT_FAILED,
 };
 
-/* Result status codes on the wire (a subset of pool_status). */
+/* Result status codes on the wire: how the task function returned. */
 enum wire_status {
 	WIRE_OK = 1,
 	WIRE_ERROR = 2,
-	WIRE_CANCELLED = 3,
 };
+#define WIRE_STATUS_MAX WIRE_ERROR
 
 typedef struct wire_hdr {
 	uint32_t magic;
@@ -58,10 +62,9 @@ typedef struct wire_hdr {
 
 /* Reset b and put an empty header of the given type at its start. */
 int wire_begin(pool_buf *b, int type);
-#define WIRE_CHUNK_END 1u
-int wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, const void *arg, size_t len);
-/* Set flags on the task record that starts at byte offset off of b. */
-void wire_task_flags(pool_buf *b, size_t off, uint32_t flags);
+#define WIRE_FLUSH_FIRST 1u
+int wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, uint32_t flags, const void *arg,
+		  size_t len);
 int wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
 		    int64_t end_ns, const void *data, size_t len);
 /* Append raw body bytes (WIRE_INIT_FAILED). */

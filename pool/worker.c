@@ -7,7 +7,12 @@
  * The worker trusts its parent (it is the parent's own fork), so malformed input
  * from the parent simply ends the worker.
  */
+/* pidfd_open, close_range, sigabbrev_np, pipe2: Linux and glibc extensions. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,21 +25,17 @@
 #include "wire.h"
 #include "worker.h"
 
-/* Results are sent back at the end of each chunk (several chunks may come in one
- * message: a crash then costs no finished chunk's results), or sooner when this much has
- * piled up or this long has passed since the last send. The short time keeps a chunk
- * of slow tasks reporting each one (a send costs microseconds, nothing beside a
- * millisecond task) while tiny tasks still travel in batches; it also bounds what a
- * crash loses: only results of the last millisecond, whose tasks then run again. */
+/* Results travel back in batches: at the end of each message of tasks, or sooner
+ * when this many results, this many bytes have piled up or this long has passed
+ * since the last send. The count keeps several batches in flight when the parent
+ * sent many tasks at once, so the parent refills while the worker works. The time
+ * bound keeps slow tasks reporting one by one (a send costs microseconds, nothing
+ * beside a millisecond task) while tiny tasks still travel in batches; it also
+ * bounds what a crash costs: results of the last millisecond, whose tasks then run
+ * again (pool.h: at least once). */
+#define FLUSH_TASKS 64u
 #define FLUSH_BYTES ((size_t)65536)
 #define FLUSH_NS ((int64_t)1000 * 1000)
-
-int64_t pool_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /*
  * Make the fork a clean process: default signal handling (SIGINT ignored: Ctrl-C
@@ -88,29 +89,37 @@ static void leave(const worker_args *a, void *state, int run_fini, int code)
 	_exit(code);
 }
 
-/* This process's resident memory, from /proc/self/statm (0 if unreadable). */
-static size_t resident_bytes(void)
+/* This process's resident memory, from /proc/self/statm opened once (fd; 0 if
+ * unreadable). pread on a kept descriptor costs a couple of microseconds, so it can
+ * follow every task. */
+static size_t resident_bytes(int fd)
 {
-	FILE *f = fopen("/proc/self/statm", "re");
+	char buf[128];
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
 	unsigned long size = 0, resident = 0;
-	if (f) {
-		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-			resident = 0;
-		fclose(f);
-	}
+	if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
+		return 0;
 	return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Run one task record and append its result to out. */
-static void run_task(const worker_args *a, const wire_record *t, void *state,
-		     pool_buf *result, pool_buf *out)
+/* Claim task number seq (see worker.h): 1 when it is ours to run, 0 when the parent
+ * took it back or an interrupt stopped the pool. */
+static int claim(pool_slot_shm *shm, uint64_t seq)
+{
+	uint64_t expect = seq;
+	return atomic_compare_exchange_strong_explicit(&shm->claim, &expect, seq + 1,
+						       memory_order_acq_rel,
+						       memory_order_acquire);
+}
+
+/* Run one claimed task record and append its result to out. Returns when it ended. */
+static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
+			pool_buf *result, pool_buf *out)
 {
 	int64_t start = pool_now_ns();
-	if (atomic_load_explicit(&a->shm->stop, memory_order_relaxed)) {
-		static const char msg[] = "interrupted before it started";
-		wire_add_result(out, t->id, WIRE_CANCELLED, start, start, msg, sizeof msg - 1);
-		return;
-	}
 	atomic_store_explicit(&a->shm->started_ns, start, memory_order_relaxed);
 	atomic_store_explicit(&a->shm->running, t->id, memory_order_release);
 
@@ -125,6 +134,18 @@ static void run_task(const worker_args *a, const wire_record *t, void *state,
 	if (wire_add_result(out, t->id, rc == 0 ? WIRE_OK : WIRE_ERROR, start, end,
 			    result->data, result->len) < 0)
 		leave(a, state, 0, 70); /* out of memory: the parent sees us die */
+	return end;
+}
+
+/* Send the results gathered in out, if any, and start a new message. */
+static void flush(const worker_args *a, void *state, pool_buf *out)
+{
+	if (!wire_count(out))
+		return;
+	size_t off = 0;
+	if (wire_send(a->fd, out, &off, 0) < 0)
+		leave(a, state, 0, 0); /* the parent is gone */
+	wire_begin(out, WIRE_RESULTS);
 }
 
 void worker_main(const worker_args *a)
@@ -148,12 +169,14 @@ void worker_main(const worker_args *a)
 		}
 		pool_buf_release(&err);
 	}
+	int statm = self.max_rss ? open("/proc/self/statm", O_RDONLY | O_CLOEXEC) : -1;
 	wire_begin(&out, WIRE_READY);
 	size_t off = 0;
 	if (wire_send(self.fd, &out, &off, 0) < 0)
 		leave(&self, state, 1, 0);
 
 	wire_rx rx = {0};
+	uint64_t seq = 0; /* the sequence number of the next task record to read */
 	for (;;) {
 		const char *why = NULL;
 		int k;
@@ -170,36 +193,36 @@ void worker_main(const worker_args *a)
 		int64_t last_flush = pool_now_ns();
 		wire_record t;
 		while ((k = wire_next_task(&c, &t, &why)) == 1) {
-			run_task(&self, &t, state, &result, &out);
-			if ((t.flags & WIRE_CHUNK_END) || out.len >= FLUSH_BYTES ||
-			    pool_now_ns() - last_flush >= FLUSH_NS) {
-				off = 0;
-				if (wire_send(self.fd, &out, &off, 0) < 0)
-					leave(&self, state, 0, 0);
-				wire_begin(&out, WIRE_RESULTS);
-				last_flush = pool_now_ns();
+			uint64_t s = seq++;
+			if (t.flags & WIRE_FLUSH_FIRST)
+				flush(&self, state, &out);
+			if (!claim(self.shm, s))
+				continue; /* taken back, or stopped: no answer */
+			int64_t end = run_task(&self, &t, state, &result, &out);
+			if (wire_count(&out) >= FLUSH_TASKS || out.len >= FLUSH_BYTES ||
+			    end - last_flush >= FLUSH_NS) {
+				flush(&self, state, &out);
+				last_flush = end;
 			}
-			if ((t.flags & WIRE_CHUNK_END) && self.max_rss &&
-			    resident_bytes() > self.max_rss) {
-				/* Grown too big: leave now, before the next chunk (its results
-				 * are sent); the parent puts back what it had sent ahead,
+			if (self.max_rss && resident_bytes(statm) > self.max_rss) {
+				/* Grown too big: leave now, before the next task, with every
+				 * result sent; the parent takes back what was not started,
 				 * uncharged, and starts a fresh worker. */
+				flush(&self, state, &out);
 				atomic_store(&self.shm->retiring, 1);
 				leave(&self, state, 1, 0);
 			}
 		}
 		if (k < 0)
 			leave(&self, state, 0, 72);
-		if (wire_count(&out)) {
-			off = 0;
-			if (wire_send(self.fd, &out, &off, 0) < 0)
-				leave(&self, state, 0, 0);
-		}
+		flush(&self, state, &out);
 		wire_rx_reset(&rx);
 		/* Don't keep a 64 MiB result's buffer around for the next tiny one. */
 		if (out.cap > 4 * FLUSH_BYTES) {
 			pool_buf_release(&out);
 			pool_buf_release(&result);
 		}
+		if (rx.buf.cap > 4 * FLUSH_BYTES)
+			wire_rx_release(&rx);
 	}
 }

@@ -1,0 +1,859 @@
+/*
+ * test_pool_contract.c — each promise of pool.h on its own: failed starts and the
+ * backoff, breaking (and what every call then says), the refusals' messages, NULL,
+ * empty arguments, what `attempts` counts, no task waiting behind a stuck one, the
+ * initializer timeout, pool_create returning at the first ready worker, the ABI
+ * rules, pool_wait_any and pool_future_cancel, and pool_join with an unread
+ * iterator. The same promises under random kills are in test_pool_churn.c.
+ *
+ * No assertion here is on how long something took, except lower bounds the pool
+ * promises (a backoff waits at least so long), which a slow machine cannot break.
+ * Where a test needs "X happens while Y waits", Y waits for a flag the test sets
+ * (B_WAIT), and a generous watchdog turns a hang into a failure with a cause.
+ *
+ * Usage: test_pool_contract [NAME-GLOB]
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pool_testlib.h"
+
+#define WATCHDOG 60.0 /* seconds: only a hang gets near it */
+
+/* ------------------------------------------------------------------------- */
+/* Events                                                                     */
+
+#define MAX_EV 64
+static pool_event evs[MAX_EV];
+static char ev_causes[MAX_EV][320];
+static int nev;
+
+static void record(const pool_event *e, void *data)
+{
+	(void)data;
+	if (nev < MAX_EV) {
+		evs[nev] = *e;
+		snprintf(ev_causes[nev], sizeof ev_causes[nev], "%s", e->cause ? e->cause : "");
+		evs[nev].cause = ev_causes[nev];
+		nev++;
+	}
+}
+
+static pool *init_pool(int workers, pool_options o)
+{
+	o.workers = workers;
+	o.init = tl_init;
+	o.on_event = record;
+	nev = 0;
+	char *err = NULL;
+	pool *p = pool_create(&o, &err);
+	if (!p)
+		fail_msg("pool_create: %s", err);
+	return p;
+}
+
+static void assert_contains(const char *s, const char *part)
+{
+	if (!s || !strstr(s, part))
+		fail_msg("\"%s\" lacks \"%s\"", s ? s : "(null)", part);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Starting workers                                                           */
+
+/* A worker that dies while it starts is replaced after a backoff; the pool breaks
+ * only after 3 failed starts in a row, with the last cause, and no more tries. */
+static void test_failed_starts_are_retried_with_backoff(void **state)
+{
+	tl_reset_shared();
+	atomic_store(&sh->init_crash_first, 2);
+	pool *p = init_pool(1, (pool_options){0});
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_true(s.failed_starts == 2);
+	assert_true(s.crashed == 0);
+	/* spawn, exit, spawn, exit, spawn: the gaps are the backoff, 10 then 20 ms. */
+	int64_t exit_at = 0;
+	int failed = 0;
+	for (int i = 0; i < nev; i++) {
+		if (evs[i].kind == POOL_EV_EXIT) {
+			assert_true(evs[i].while_starting);
+			assert_contains(evs[i].cause, "killed by signal 11 (SIGSEGV) while starting");
+			exit_at = evs[i].at_ns;
+			failed++;
+		} else if (evs[i].kind == POOL_EV_SPAWN && exit_at) {
+			assert_true(evs[i].at_ns - exit_at >= (int64_t)failed * 10000000);
+			exit_at = 0;
+		}
+	}
+	assert_int_equal(failed, 2);
+	pool_result r;
+	job_arg a = J(B_SQUARE, 4);
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, 4);
+	pool_result_release(&r);
+	pool_destroy(p);
+	tl_assert_no_children();
+
+	/* Three in a row: no pool, the last cause, and no fourth try. */
+	for (int workers = 1; workers <= 2; workers++) {
+		tl_reset_shared();
+		atomic_store(&sh->init_crash_first, 1000);
+		pool_options o = {.workers = workers, .init = tl_init};
+		char *err = NULL;
+		assert_null(pool_create(&o, &err));
+		assert_contains(err, "3 workers in a row failed to start; the last: worker ");
+		assert_contains(err, "killed by signal 11 (SIGSEGV) while starting");
+		free(err);
+		/* Three, and no storm: with two workers the other may be starting too. */
+		int inits = atomic_load(&sh->inits);
+		assert_true(inits >= 3 && inits <= 2 + workers);
+		tl_assert_no_children();
+	}
+}
+
+/* An initializer that returns an error breaks the pool at once. */
+static void test_initializer_error_breaks_at_once(void **state)
+{
+	tl_reset_shared();
+	atomic_store(&sh->init_fail_after, -1); /* every run fails */
+	pool_options o = {.workers = 2, .init = tl_init};
+	char *err = NULL;
+	assert_null(pool_create(&o, &err));
+	assert_string_equal(err, "worker initializer failed: cannot open the model file");
+	free(err);
+	assert_true(atomic_load(&sh->inits) <= 2); /* the first two, no respawn */
+	tl_assert_no_children();
+
+	/* The state reaches the tasks; an initializer that starts failing on respawn
+	 * breaks the pool with its message instead of looping. */
+	tl_reset_shared();
+	atomic_store(&sh->init_fail_after, 1);
+	pool *p = init_pool(1, (pool_options){0});
+	pool_result r;
+	job_arg a = J(B_SQUARE, 3);
+	assert_int_equal(pool_apply(p, tl_state_task, &a, sizeof a, &r), 0);
+	void *got;
+	memcpy(&got, r.data, sizeof got);
+	assert_ptr_equal(got, (void *)0x1234);
+	pool_result_release(&r);
+	a = J(B_SEGV, 5);
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), -1);
+	assert_null(r.data);
+	const char *broken = "broken: worker initializer failed: cannot open the model file";
+	assert_string_equal(pool_error(p), broken);
+	assert_int_equal(pool_get_state(p), POOL_BROKEN);
+	assert_int_equal(atomic_load(&sh->inits), 2);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+/* A hung initializer is a failed start after init_timeout (default: the task
+ * timeout). */
+static void test_initializer_timeout(void **state)
+{
+	tl_reset_shared();
+	atomic_store(&sh->init_hang_first, 1);
+	pool *p = init_pool(1, (pool_options){.init_timeout = 0.2});
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_true(s.failed_starts == 1);
+	assert_int_equal(evs[1].kind, POOL_EV_EXIT);
+	assert_true(evs[1].while_starting);
+	assert_contains(evs[1].cause, "not ready after 0.2 s (initializer timeout)");
+	assert_true(evs[1].at_ns - evs[0].at_ns >= 200000000);
+	pool_destroy(p);
+
+	/* The task timeout covers it when init_timeout is left 0. */
+	tl_reset_shared();
+	atomic_store(&sh->init_hang_first, 1);
+	p = init_pool(1, (pool_options){.timeout = 0.3});
+	pool_stats_get(p, &s);
+	assert_true(s.failed_starts == 1);
+	assert_contains(evs[1].cause, "not ready after 0.3 s");
+	pool_destroy(p);
+
+	/* Always hangs: three failed starts. */
+	tl_reset_shared();
+	atomic_store(&sh->init_hang_first, 1000);
+	pool_options o = {.workers = 1, .init = tl_init, .init_timeout = 0.1};
+	char *err = NULL;
+	assert_null(pool_create(&o, &err));
+	assert_contains(err, "3 workers in a row failed to start");
+	assert_contains(err, "(initializer timeout)");
+	free(err);
+	tl_assert_no_children();
+}
+
+/* min_ready: pool_create returns once that many workers are ready; the others
+ * start while tasks run, and a failure among them breaks the pool later. */
+static void test_create_returns_at_first_ready_worker(void **state)
+{
+	tl_reset_shared();
+	atomic_store(&sh->init_hold, 1); /* every initializer but the first waits */
+	pool *p = init_pool(2, (pool_options){.min_ready = 1});
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_int_equal(s.alive, 2);
+	pool_result r;
+	job_arg a = J(B_PID, 1);
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	assert_int_equal(r.status, POOL_OK);
+	pool_result_release(&r);
+	/* The second is still in its initializer, waiting. */
+	int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
+	while (!atomic_load(&sh->init_pid))
+		assert_true(tl_now_ns() < give_up);
+	atomic_store(&sh->init_hold, 0);
+	enum { N = 200 };
+	static job_arg args[N];
+	static pool_task t[N];
+	static pool_result res[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(B_SQUARE, (uint64_t)i);
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+	assert_int_equal(pool_map(p, tl_task, t, N, 1, res), 0);
+	for (int i = 0; i < N; i++) {
+		tl_check_square(&res[i], (uint64_t)i);
+		pool_result_release(&res[i]);
+	}
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+
+	/* The second initializer fails after pool_create returned. */
+	tl_reset_shared();
+	atomic_store(&sh->init_fail_after, 1);
+	atomic_store(&sh->init_hold, 1);
+	p = init_pool(2, (pool_options){.min_ready = 1});
+	a = J(B_SQUARE, 2);
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, 2);
+	pool_result_release(&r);
+	atomic_store(&sh->init_hold, 0);
+	assert_int_equal(pool_poll(p, -1), -1);
+	assert_string_equal(pool_error(p),
+			    "broken: worker initializer failed: cannot open the model file");
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+/* ------------------------------------------------------------------------- */
+/* Breaking, and what calls say                                               */
+
+typedef struct feed_state {
+	uint64_t next, n;
+	uint64_t bad;     /* index of the task that crashes (with SIGSEGV) */
+	job_arg a;
+} feed_state;
+
+static int feed(void *data, pool_task *t)
+{
+	feed_state *f = data;
+	if (f->next >= f->n)
+		return 0;
+	f->a = J(f->next == f->bad ? B_SEGV : B_SQUARE, f->next);
+	f->next++;
+	*t = (pool_task){&f->a, sizeof f->a};
+	return 1;
+}
+
+/* After a break, iterators end with -1, never 0, once what was delivered (each
+ * unfinished task cancelled "broken: ...") was taken; every call refuses. */
+static void test_break_ends_iterations_with_minus_one(void **state)
+{
+	const char *broken = "broken: worker initializer failed: cannot open the model file";
+	for (int ordered = 0; ordered < 2; ordered++) {
+		tl_reset_shared();
+		atomic_store(&sh->init_fail_after, 2); /* the first two start, no more */
+		pool *p = init_pool(2, (pool_options){0});
+		feed_state f = {.n = 5000, .bad = 100};
+		pool_iter *it = ordered ? pool_imap(p, tl_task, feed, &f, 1)
+					: pool_imap_unordered(p, tl_task, feed, &f, 1);
+		assert_non_null(it);
+		static unsigned char seen[5000];
+		memset(seen, 0, sizeof seen);
+		pool_result r;
+		int rc;
+		uint64_t got = 0;
+		while ((rc = pool_iter_next(it, &r)) == 1) {
+			assert_true(r.index < 5000);
+			assert_int_equal(seen[r.index], 0);
+			seen[r.index] = 1;
+			got++;
+			if (r.status == POOL_OK) {
+				tl_check_square(&r, r.index);
+			} else if (r.status == POOL_CRASHED) {
+				/* The crashing task, when its retry ran (and crashed) on the
+				 * other worker before the break. */
+				assert_true(r.index == f.bad);
+				assert_contains(r.data, "SIGSEGV");
+			} else {
+				assert_int_equal(r.status, POOL_CANCELLED);
+				assert_string_equal(r.data, broken);
+			}
+			pool_result_release(&r);
+		}
+		assert_int_equal(rc, -1);
+		assert_string_equal(pool_error(p), broken);
+		assert_true(f.next < 5000);  /* the feed was not read to its end */
+		assert_true(got == f.next);  /* every task it gave answered, once */
+		/* Again: still -1, never 0. */
+		assert_int_equal(pool_iter_next(it, &r), -1);
+		pool_iter_free(it);
+
+		/* Every call now refuses with the cause. */
+		job_arg a = J(B_SQUARE, 1);
+		assert_null(pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL));
+		assert_string_equal(pool_error(p), broken);
+		pool_result one;
+		assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &one), -1);
+		pool_task t = {&a, sizeof a};
+		assert_int_equal(pool_map(p, tl_task, &t, 1, 1, &one), -1);
+		pool_result_release(&one);
+		assert_null(pool_imap(p, tl_task, feed, &f, 1));
+		assert_int_equal(pool_poll(p, 0), -1);
+		pool_close(p);
+		assert_int_equal(pool_join(p), -1);
+		assert_string_equal(pool_error(p), broken);
+		pool_destroy(p);
+		tl_assert_no_children();
+	}
+
+	/* pool_map: -1, and every result filled. */
+	tl_reset_shared();
+	atomic_store(&sh->init_fail_after, 2);
+	pool *p = init_pool(2, (pool_options){0});
+	enum { N = 3000 };
+	static job_arg args[N];
+	static pool_task t[N];
+	static pool_result res[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(i == 50 ? B_SEGV : B_SQUARE, (uint64_t)i);
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+	assert_int_equal(pool_map(p, tl_task, t, N, 1, res), -1);
+	assert_string_equal(pool_error(p), broken);
+	for (int i = 0; i < N; i++) {
+		assert_true(res[i].index == (uint64_t)i);
+		if (res[i].status == POOL_OK)
+			tl_check_square(&res[i], (uint64_t)i);
+		else if (i == 50 && res[i].status == POOL_CRASHED)
+			assert_contains(res[i].data, "SIGSEGV");
+		else if (res[i].status != POOL_CANCELLED || strcmp(res[i].data, broken))
+			fail_msg("result %d: status %d: %s", i, (int)res[i].status,
+				 res[i].data ? res[i].data : "");
+		pool_result_release(&res[i]);
+	}
+	pool_destroy(p);
+}
+
+/* "closed", "interrupted", "terminated", "broken: <cause>": one each, as
+ * pool_error() and as pool_get_state(). */
+static void test_refusals_say_why(void **state)
+{
+	tl_reset_shared();
+	job_arg a = J(B_SQUARE, 1);
+	pool_task t = {&a, sizeof a};
+	pool_result r;
+	feed_state f = {.n = 1, .bad = ~0ull};
+
+	pool *p = tl_make_pool(1, 0, 0, 0);
+	assert_int_equal(pool_get_state(p), POOL_RUNNING);
+	pool_close(p);
+	assert_int_equal(pool_get_state(p), POOL_CLOSED);
+	assert_null(pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL));
+	assert_string_equal(pool_error(p), "closed");
+	assert_int_equal(pool_map(p, tl_task, &t, 1, 1, &r), -1);
+	assert_string_equal(pool_error(p), "closed");
+	assert_null(pool_imap_unordered(p, tl_task, feed, &f, 1));
+	assert_string_equal(pool_error(p), "closed");
+	assert_null(pool_map_async(p, tl_task, &t, 1, 1, &r));
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+
+	p = tl_make_pool(1, 0, 0, 0);
+	pool_interrupt(p);
+	assert_int_equal(pool_get_state(p), POOL_INTERRUPTED);
+	assert_null(pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL));
+	assert_string_equal(pool_error(p), "interrupted");
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), -1);
+	assert_string_equal(pool_error(p), "interrupted");
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+
+	p = tl_make_pool(1, 0, 0, 0);
+	pool_terminate(p);
+	assert_int_equal(pool_get_state(p), POOL_TERMINATED);
+	assert_null(pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL));
+	assert_string_equal(pool_error(p), "terminated");
+	assert_null(pool_imap(p, tl_task, feed, &f, 1));
+	assert_string_equal(pool_error(p), "terminated");
+	assert_int_equal(pool_join(p), 0); /* as Python: terminate() then join() */
+	pool_destroy(p);
+
+	atomic_store(&sh->init_fail_after, 1);
+	p = init_pool(1, (pool_options){0});
+	job_arg segv = J(B_SEGV, 2);
+	assert_int_equal(pool_apply(p, tl_task, &segv, sizeof segv, &r), -1);
+	assert_int_equal(pool_get_state(p), POOL_BROKEN);
+	assert_null(pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL));
+	assert_string_equal(pool_error(p),
+			    "broken: worker initializer failed: cannot open the model file");
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+/* Every function takes NULL for its handle. */
+static void test_null_is_harmless(void **state)
+{
+	pool_result r = {0};
+	pool_stats s;
+	int pids[4];
+	size_t idx;
+	pool_buf_release(NULL);
+	assert_int_equal(pool_buf_append(NULL, "x", 1), -1);
+	assert_int_equal(pool_buf_reserve(NULL, 1), -1);
+	assert_int_equal(pool_buf_printf(NULL, "%d", 1), -1);
+	pool_result_release(NULL);
+	pool_close(NULL);
+	assert_int_equal(pool_join(NULL), -1);
+	pool_terminate(NULL);
+	pool_interrupt(NULL);
+	assert_int_equal(pool_interrupted(NULL), 0);
+	pool_destroy(NULL);
+	assert_string_equal(pool_error(NULL), "no pool");
+	assert_int_equal(pool_get_state(NULL), POOL_BROKEN);
+	assert_int_equal(pool_workers(NULL), 0);
+	assert_int_equal(pool_poll(NULL, 0), -1);
+	assert_null(pool_apply_async(NULL, tl_task, NULL, 0, NULL, NULL));
+	assert_int_equal(pool_apply(NULL, tl_task, NULL, 0, &r), -1);
+	assert_int_equal(pool_future_ready(NULL), 0);
+	assert_int_equal(pool_future_successful(NULL), 0);
+	assert_int_equal(pool_future_wait(NULL, 0), -1);
+	assert_null(pool_future_get(NULL, 0));
+	assert_int_equal(pool_future_take(NULL, &r), -1);
+	assert_int_equal(pool_future_cancel(NULL), -1);
+	pool_future_free(NULL);
+	assert_int_equal(pool_wait_any(NULL, 0, 0, &idx), -1);
+	pool_future *none[2] = {NULL, NULL};
+	assert_int_equal(pool_wait_any(none, 2, 0, &idx), -1);
+	assert_int_equal(pool_map(NULL, tl_task, NULL, 0, 0, NULL), -1);
+	assert_null(pool_map_async(NULL, tl_task, NULL, 0, 0, NULL));
+	assert_null(pool_imap(NULL, tl_task, feed, NULL, 0));
+	assert_null(pool_imap_unordered(NULL, tl_task, feed, NULL, 0));
+	assert_int_equal(pool_iter_next(NULL, &r), -1);
+	assert_int_equal(pool_iter_next_timed(NULL, &r, 0), -1);
+	pool_iter_free(NULL);
+	pool_stats_get(NULL, &s);
+	assert_int_equal(s.workers, 0);
+	pool_stats_get(NULL, NULL);
+	assert_int_equal(pool_worker_pids(NULL, pids, 4), 0);
+}
+
+/* An empty argument (NULL, 0) is a task like any other (no memcpy from NULL: the
+ * UBSan build checks). */
+static int empty_task(const void *arg, size_t len, pool_buf *out, void *state)
+{
+	(void)state;
+	return pool_buf_printf(out, "%s %zu", arg ? "arg" : "null", len);
+}
+
+static int empty_feed(void *data, pool_task *t)
+{
+	int *left = data;
+	if (!*left)
+		return 0;
+	--*left;
+	*t = (pool_task){NULL, 0};
+	return 1;
+}
+
+static void test_empty_argument(void **state)
+{
+	pool *p = tl_make_pool(1, 0, 0, 0);
+	pool_result r;
+	assert_int_equal(pool_apply(p, empty_task, NULL, 0, &r), 0);
+	assert_int_equal(r.status, POOL_OK);
+	assert_string_equal(r.data, "arg 0"); /* a worker sees an empty, valid argument */
+	pool_result_release(&r);
+	pool_task t[3] = {{NULL, 0}, {"x", 0}, {NULL, 0}};
+	pool_result res[3];
+	assert_int_equal(pool_map(p, empty_task, t, 3, 1, res), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(res[i].status, POOL_OK);
+		pool_result_release(&res[i]);
+	}
+	int left = 3;
+	pool_iter *it = pool_imap(p, empty_task, empty_feed, &left, 1);
+	int n = 0;
+	while (pool_iter_next(it, &r) == 1) {
+		assert_int_equal(r.status, POOL_OK);
+		pool_result_release(&r);
+		n++;
+	}
+	assert_int_equal(n, 3);
+	pool_iter_free(it);
+	pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* attempts, and running at least once                                        */
+
+/* A crash re-runs the tasks its worker had finished but not answered; attempts
+ * counts every start, and only the crashed task is charged. */
+static void test_attempts_count_every_start(void **state)
+{
+	tl_reset_shared();
+	pool *p = init_pool(1, (pool_options){.retries = 1});
+	long reruns = 0;
+	for (int rep = 0; rep < 20; rep++) {
+		/* One message of three: two quick tasks, then one that crashes once. */
+		uint64_t base = (uint64_t)rep * 3;
+		job_arg a[3] = {J(B_ECHO, base), J(B_ECHO, base + 1),
+				{B_CRASH_ONCE, 0, base + 2}};
+		pool_task t[3];
+		pool_result r[3];
+		for (int i = 0; i < 3; i++)
+			t[i] = (pool_task){&a[i], sizeof a[i]};
+		assert_int_equal(pool_map(p, tl_task, t, 3, 3, r), 0);
+		for (int i = 0; i < 3; i++) {
+			uint64_t k = base + (uint64_t)i;
+			assert_int_equal(r[i].status, POOL_OK);
+			assert_int_equal(r[i].attempts, atomic_load(&sh->begun[k]));
+			assert_int_equal(atomic_load(&sh->runs[k]), i == 2 ? 1 : r[i].attempts);
+			if (i < 2)
+				reruns += r[i].attempts - 1;
+			pool_result_release(&r[i]);
+		}
+		assert_int_equal(atomic_load(&sh->begun[base + 2]), 2);
+	}
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_true(s.retried == 20);      /* the crashed task, charged once each time */
+	assert_true(s.reruns == (uint64_t)reruns);
+	/* The two quick tasks finish well inside the 1 ms a worker holds results: at
+	 * least once in 20 the crash caught them unsent. */
+	assert_true(reruns > 0);
+	int retries = 0;
+	for (int i = 0; i < nev; i++)
+		retries += evs[i].kind == POOL_EV_RETRY;
+	assert_int_equal(retries, 20);
+	pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* No task waits behind a stuck one                                            */
+
+/* Tasks 1..n-1 are quick; task 0 waits for sh->release. All the quick ones must be
+ * answered while it waits, whatever was sent ahead with it, and each runs once. */
+static void stuck_imap(int prefetch, size_t chunksize)
+{
+	tl_reset_shared();
+	pool *p = init_pool(2, (pool_options){.prefetch = prefetch});
+	enum { N = 201 };
+	static job_arg args[N];
+	static pool_task t[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(i ? B_SQUARE : B_WAIT, (uint64_t)i);
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+	static pool_result res[N];
+	pool_future *f = pool_map_async(p, tl_task, t, N, chunksize, res);
+	int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
+	for (int i = 1; i < N; i++)
+		while (res[i].status == POOL_PENDING) {
+			if (tl_now_ns() > give_up)
+				fail_msg("prefetch %d, chunksize %zu: task %d waited behind a stuck "
+					 "one", prefetch, chunksize, i);
+			assert_true(pool_poll(p, 0.05) >= 0);
+		}
+	assert_false(pool_future_ready(f));
+	atomic_store(&sh->release, 1);
+	assert_int_equal(pool_future_wait(f, -1), 1);
+	pool_future_free(f);
+	for (int i = 0; i < N; i++) {
+		if (i)
+			tl_check_square(&res[i], (uint64_t)i);
+		assert_int_equal(atomic_load(&sh->begun[i]), 1);
+		assert_int_equal(res[i].attempts, 1);
+		pool_result_release(&res[i]);
+	}
+	assert_int_equal(atomic_load(&sh->overlap), 0);
+	pool_destroy(p);
+}
+
+static void test_no_task_waits_behind_a_stuck_one(void **state)
+{
+	stuck_imap(0, 1);   /* automatic prefetch */
+	stuck_imap(0, 3);   /* ... the stuck task's chunk holds two more */
+	stuck_imap(4, 1);   /* a fixed prefetch */
+	stuck_imap(-1, 1);  /* none */
+
+	/* apply_async, taken as they complete, while the first waits. */
+	tl_reset_shared();
+	pool *p = init_pool(2, (pool_options){0});
+	enum { N = 51 };
+	static pool_future *fs[N];
+	static job_arg args[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(i ? B_SQUARE : B_WAIT, (uint64_t)i);
+		fs[i] = pool_apply_async(p, tl_task, &args[i], sizeof args[i], NULL, NULL);
+	}
+	pool_future *waiting = fs[0];
+	fs[0] = NULL;
+	for (int left = N - 1; left; left--) {
+		size_t i;
+		if (pool_wait_any(fs, N, WATCHDOG, &i) != 1)
+			fail_msg("a quick future waited behind a stuck one");
+		tl_check_square(pool_future_get(fs[i], 0), i);
+		pool_future_free(fs[i]);
+		fs[i] = NULL;
+	}
+	assert_false(pool_future_ready(waiting));
+	atomic_store(&sh->release, 1);
+	assert_non_null(pool_future_get(waiting, -1));
+	pool_future_free(waiting);
+	pool_stats s;
+	pool_stats_get(p, &s);
+	printf("# taken back: %llu\n", (unsigned long long)s.taken_back);
+	pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* ABI                                                                        */
+
+static void test_abi_sizes_and_version(void **state)
+{
+	assert_int_equal(pool_version(), POOL_VERSION);
+	assert_int_equal(POOL_VERSION / 10000, POOL_VERSION_MAJOR);
+	/* Frozen within the major version: new fields take the reserved space. */
+	assert_int_equal(sizeof(pool_result), 96);
+	assert_int_equal(sizeof(pool_stats), 152);
+
+	/* A caller built with the 1.0 options (they ended at event_data): the fields
+	 * after are not read, whatever the memory holds. */
+	pool_options o;
+	memset(&o, 0x7f, sizeof o);
+	memset(&o, 0, offsetof(pool_options, init_timeout));
+	o.workers = 1;
+	char *err = NULL;
+	pool *p = pool_create_sized(&o, offsetof(pool_options, init_timeout), &err);
+	assert_non_null(p);
+	pool_result r;
+	job_arg a = J(B_SQUARE, 6);
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, 6);
+	for (int i = 0; i < 3; i++)
+		assert_true(r.reserved[i] == 0);
+	pool_result_release(&r);
+	pool_stats s;
+	pool_stats_get(p, &s);
+	for (int i = 0; i < 5; i++)
+		assert_true(s.reserved[i] == 0);
+	pool_destroy(p);
+
+	/* A caller built with a newer header: fine while what we do not know is 0. */
+	struct {
+		pool_options o;
+		uint64_t later;
+	} newer;
+	memset(&newer, 0, sizeof newer);
+	newer.o.workers = 1;
+	p = pool_create_sized(&newer.o, sizeof newer, &err);
+	assert_non_null(p);
+	pool_destroy(p);
+	newer.later = 1;
+	assert_null(pool_create_sized(&newer.o, sizeof newer, &err));
+	assert_contains(err, "newer pool.h");
+	free(err);
+	/* The function behind the macro. */
+	p = (pool_create)(&newer.o, NULL);
+	assert_non_null(p);
+	pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* wait_any / as_completed, cancel                                            */
+
+static void test_wait_any(void **state)
+{
+	tl_reset_shared();
+	pool *p = tl_make_pool(2, 0, 0, 0);
+	enum { N = 6 };
+	pool_future *fs[N];
+	job_arg args[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(i ? B_SQUARE : B_WAIT, (uint64_t)i);
+		fs[i] = pool_apply_async(p, tl_task, &args[i], sizeof args[i], NULL, NULL);
+	}
+	/* as_completed over all but the waiting one. */
+	int seen[N] = {0};
+	for (int k = 1; k < N; k++) {
+		size_t i = N;
+		assert_int_equal(pool_wait_any(fs, N, WATCHDOG, &i), 1);
+		assert_true(i >= 1 && i < N);
+		assert_int_equal(seen[i]++, 0);
+		tl_check_square(pool_future_get(fs[i], 0), i);
+		pool_future_free(fs[i]);
+		fs[i] = NULL;
+	}
+	size_t i = N;
+	assert_int_equal(pool_wait_any(fs, N, 0, &i), 0); /* only the waiting one left */
+	assert_int_equal(pool_wait_any(fs, N, 0.05, &i), 0);
+	assert_int_equal(i, N);
+	atomic_store(&sh->release, 1);
+	assert_int_equal(pool_wait_any(fs, N, -1, &i), 1);
+	assert_int_equal(i, 0);
+	pool_future_free(fs[0]);
+	fs[0] = NULL;
+	assert_int_equal(pool_wait_any(fs, N, -1, &i), -1); /* nothing left to wait for */
+	pool_destroy(p);
+}
+
+static int cancel_callbacks;
+
+static void on_cancelled(pool_future *f, const pool_result *r, void *data)
+{
+	(void)f;
+	(void)data;
+	assert_int_equal(r->status, POOL_CANCELLED);
+	assert_string_equal(r->data, "cancelled");
+	cancel_callbacks++;
+}
+
+/* Wait until task index i has started. */
+static void wait_started(pool *p, uint64_t i)
+{
+	int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
+	while (!atomic_load(&sh->begun[i])) {
+		assert_true(tl_now_ns() < give_up);
+		assert_true(pool_poll(p, 0.01) >= 0);
+	}
+}
+
+static void test_cancel_a_future_not_started(void **state)
+{
+	tl_reset_shared();
+	cancel_callbacks = 0;
+	pool *p = tl_make_pool(1, 0, 0, 0);
+	job_arg w = J(B_WAIT, 0), e1 = J(B_ECHO, 1), e2 = J(B_ECHO, 2);
+	pool_future *f0 = pool_apply_async(p, tl_task, &w, sizeof w, NULL, NULL);
+	pool_future *f1 = pool_apply_async(p, tl_task, &e1, sizeof e1, on_cancelled, NULL);
+	pool_future *f2 = pool_apply_async(p, tl_task, &e2, sizeof e2, on_cancelled, NULL);
+	wait_started(p, 0);
+	/* f1 was sent ahead to the worker (taken back to cancel it); f2 may still be
+	 * queued in the parent. */
+	assert_int_equal(pool_future_cancel(f1), 1);
+	assert_true(pool_future_ready(f1));
+	assert_int_equal(pool_future_get(f1, 0)->status, POOL_CANCELLED);
+	assert_int_equal(pool_future_get(f1, 0)->attempts, 0);
+	assert_int_equal(pool_future_cancel(f2), 1);
+	assert_int_equal(cancel_callbacks, 2);
+	assert_int_equal(pool_future_cancel(f1), 0); /* already ready */
+	assert_int_equal(pool_future_cancel(f0), 0); /* running */
+
+	/* A map not started yet: every result cancelled. */
+	enum { N = 10 };
+	job_arg args[N];
+	pool_task t[N];
+	pool_result res[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(B_ECHO, (uint64_t)(10 + i));
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+	pool_future *m = pool_map_async(p, tl_task, t, N, 1, res);
+	assert_int_equal(pool_poll(p, 0), 0);
+	assert_int_equal(pool_future_cancel(m), 1);
+	assert_true(pool_future_ready(m));
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(res[i].status, POOL_CANCELLED);
+		assert_string_equal(res[i].data, "cancelled");
+		pool_result_release(&res[i]);
+	}
+	pool_future_free(m);
+
+	atomic_store(&sh->release, 1);
+	assert_non_null(pool_future_get(f0, -1));
+	assert_true(pool_future_successful(f0));
+	assert_int_equal(pool_future_cancel(f0), 0); /* finished */
+	/* None of the cancelled ones ever started. */
+	assert_int_equal(atomic_load(&sh->begun[1]) + atomic_load(&sh->begun[2]), 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(atomic_load(&sh->begun[10 + i]), 0);
+	pool_future_free(f0);
+	pool_future_free(f1);
+	pool_future_free(f2);
+
+	/* Once a task of a map has started, cancel changes nothing. */
+	m = pool_map_async(p, tl_task, t, N, 1, res);
+	wait_started(p, 10);
+	assert_int_equal(pool_future_cancel(m), 0);
+	assert_int_equal(pool_future_wait(m, -1), 1);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(res[i].status, POOL_OK);
+		pool_result_release(&res[i]);
+	}
+	pool_future_free(m);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+}
+
+/* ------------------------------------------------------------------------- */
+/* join                                                                       */
+
+/* pool_join runs an open iterator's feed to its end even when nobody reads it
+ * (beyond its usual window); its results are still there afterwards. */
+static void test_join_drains_an_unread_iterator(void **state)
+{
+	tl_reset_shared();
+	pool *p = tl_make_pool(2, 0, 0, 0);
+	feed_state f = {.n = 6000, .bad = ~0ull};
+	pool_iter *it = pool_imap(p, tl_task, feed, &f, 1);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	assert_true(f.next == 6000);
+	pool_result r;
+	uint64_t k = 0;
+	int rc;
+	while ((rc = pool_iter_next(it, &r)) == 1) {
+		assert_true(r.index == k);
+		tl_check_square(&r, k);
+		pool_result_release(&r);
+		k++;
+	}
+	assert_int_equal(rc, 0);
+	assert_true(k == 6000);
+	pool_iter_free(it);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	static const struct CMUnitTest all[] = {
+		cmocka_unit_test(test_failed_starts_are_retried_with_backoff),
+		cmocka_unit_test(test_initializer_error_breaks_at_once),
+		cmocka_unit_test(test_initializer_timeout),
+		cmocka_unit_test(test_create_returns_at_first_ready_worker),
+		cmocka_unit_test(test_break_ends_iterations_with_minus_one),
+		cmocka_unit_test(test_refusals_say_why),
+		cmocka_unit_test(test_null_is_harmless),
+		cmocka_unit_test(test_empty_argument),
+		cmocka_unit_test(test_attempts_count_every_start),
+		cmocka_unit_test(test_no_task_waits_behind_a_stuck_one),
+		cmocka_unit_test(test_abi_sizes_and_version),
+		cmocka_unit_test(test_wait_any),
+		cmocka_unit_test(test_cancel_a_future_not_started),
+		cmocka_unit_test(test_join_drains_an_unread_iterator),
+	};
+	return tl_run("pool-contract", argc, argv, all, sizeof all / sizeof *all);
+}
