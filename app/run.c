@@ -234,7 +234,13 @@ static failure_kind kind_of(const pool_result *r, const char **cause)
 		return k;
 	case POOL_CRASHED:
 		*cause = r->len ? r->data : "its worker crashed";
-		return FAIL_CRASH;
+		/* SIGKILL (an OOM killer, a cgroup limit, an operator) and TERM or HUP
+		 * from outside say nothing sure about the file: tried again next run,
+		 * remembered after FAILURE_STRIKES of them. Other signals are crashes. */
+		return r->term_signal == SIGKILL || r->term_signal == SIGTERM ||
+				       r->term_signal == SIGHUP
+			       ? FAIL_ENVIRONMENT
+			       : FAIL_CRASH;
 	case POOL_TIMEOUT:
 		*cause = r->len ? r->data : "timed out";
 		return FAIL_TIMEOUT;
@@ -734,10 +740,13 @@ static int run_pool(run_ctx *x, double t0)
 		 outdir_tmp_path(x->od));
 	worker_config.tmp_dev = tid.dev;
 	worker_config.tmp_ino = tid.ino;
+	/* prefetch 0: the pool sizes it by measured task time, and takes back what a
+	 * stuck worker holds; min_ready 1: the first file starts as soon as one worker
+	 * has started libvips, while the others still start. */
 	pool_options po = {
 		.workers = jobs, .init = task_worker_init, .init_arg = &worker_config,
 		.fini = task_worker_fini, .timeout = o->timeout,
-		.retries = o->retries ? o->retries : -1, .prefetch = 1,
+		.retries = o->retries ? o->retries : -1, .prefetch = 0, .min_ready = 1,
 		.max_worker_rss = o->max_worker_rss, .on_event = on_pool_event, .event_data = x,
 	};
 	char *perr = NULL;

@@ -93,6 +93,7 @@ typedef struct task {
 	uint64_t seq;         /* while held: its sequence number at that worker */
 	int starts;           /* times started: pool_result.attempts */
 	int charged;          /* crashes and timeouts charged to it (vs retries) */
+	int term_signal;      /* the signal that ended its worker at the last charge */
 	int retry;            /* it was charged: sent so its worker flushes first */
 	struct task *next, *prev;
 	task_list *in;        /* the list it is on, NULL if none */
@@ -479,7 +480,7 @@ static void deliver(pool *p, task *t, pool_status st, char *data, size_t len,
 	pool_result r = {
 		.status = st, .data = data, .len = len, .index = t->index, .id = t->id,
 		.attempts = t->starts, .worker = slot, .pid = pid, .start_ns = start,
-		.end_ns = end,
+		.end_ns = end, .term_signal = st == POOL_CRASHED ? t->term_signal : 0,
 	};
 	if (st == POOL_OK)
 		CNT_RELEASE(p, done, 1);
@@ -946,6 +947,8 @@ static void worker_ended(pool *p, worker *w, int status)
 			continue;
 		}
 		t->charged++;
+		t->term_signal = w->kill_status == POOL_PENDING && WIFSIGNALED(status)
+					 ? WTERMSIG(status) : 0;
 		char msg[320];
 		if (st == POOL_CRASHED && w->kill_status == POOL_PENDING)
 			snprintf(msg, sizeof msg, "%s while running task %llu", cause,

@@ -201,7 +201,11 @@ typedef struct pool_result {
 	int pid;            /* pid of the worker of the last attempt; 0 if never run */
 	int64_t start_ns;   /* CLOCK_MONOTONIC when the last attempt started; 0 if never */
 	int64_t end_ns;     /* ... and when it ended */
-	uint64_t reserved[3]; /* for fields of later versions; 0 */
+	int term_signal;    /* POOL_CRASHED: the signal that ended the worker of the last
+	                       attempt (9 from an OOM killer or an operator, 11 from a
+	                       crash ...), 0 when it exited; always 0 otherwise */
+	int reserved_int;   /* for a field of a later version; 0 */
+	uint64_t reserved[2]; /* for fields of later versions; 0 */
 } pool_result;
 
 /* Free r->data and zero it. NULL is a no-op. */

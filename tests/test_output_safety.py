@@ -286,6 +286,46 @@ class TestStops(SafetyCase):
         self.assertEqual(outputs_in(out), {"big.jpg"})
 
 
+class TestKilledWorker(SafetyCase):
+    def test_sigkill_from_outside_is_retried_next_run(self):
+        """A worker SIGKILLed from outside (an OOM killer) fails that file as the
+        machine's doing ("environment"), so the next run tries it again; a crash of
+        its own would be remembered."""
+        src, out = self.path("src"), self.path("out")
+        for i in range(6):
+            jpeg(os.path.join(src, f"i{i}.jpg"), 6000, 4000)
+        rep = self.path("r.jsonl")
+        p = subprocess.Popen([IMGPOOL, "-j1", "--retries", "0", "--progress", "none",
+                              "--report", rep, "-o", out, src],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.readline()  # the first file is done: the worker is on the next
+        killed = 0
+        deadline = time.time() + 60
+        while not killed and p.poll() is None and time.time() < deadline:
+            try:
+                with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                kids = []
+            for k in kids:
+                try:
+                    os.kill(k, signal.SIGKILL)
+                    killed = 1
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        p.communicate(timeout=120)
+        self.assertTrue(killed, "no worker seen")
+        recs = [json.loads(l) for l in open(rep)]
+        hit = [o for o in recs if o.get("type") == "file" and o["status"] == "error"]
+        if not hit:
+            self.skipTest("the kill landed on a worker between files")
+        self.assertEqual(hit[0]["kind"], "environment", hit[0])
+        r = run(["-j1", "-o", out, src])
+        self.assertNotIn(b"failed earlier", r.stdout + r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
 class TestLocks(SafetyCase):
     def slow_set(self):
         src = self.path("src")

@@ -242,7 +242,9 @@ static void test_crashes_cost_one_task(void **state)
 			assert_int_equal(r[i].attempts, atomic_load(&sh->begun[i]));
 			assert_int_equal(atomic_load(&sh->runs[i]), atomic_load(&sh->begun[i]));
 		} else {
+			static const int sig[] = {SIGSEGV, SIGABRT, 0, 0, SIGKILL};
 			assert_int_equal(r[i].status, k == 3 ? POOL_TIMEOUT : POOL_CRASHED);
+			assert_int_equal(r[i].term_signal, sig[k]); /* 0: an exit, or our own kill */
 			assert_int_equal(r[i].attempts, 2);
 			if (!strstr(r[i].data, want[k]))
 				fail_msg("task %d: \"%s\" lacks \"%s\"", i, r[i].data, want[k]);

@@ -650,7 +650,9 @@ static void test_abi_sizes_and_version(void **state)
 	job_arg a = J(B_SQUARE, 6);
 	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
 	tl_check_square(&r, 6);
-	for (int i = 0; i < 3; i++)
+	assert_int_equal(r.term_signal, 0);
+	assert_int_equal(r.reserved_int, 0);
+	for (int i = 0; i < 2; i++)
 		assert_true(r.reserved[i] == 0);
 	pool_result_release(&r);
 	pool_stats s;
