@@ -6,7 +6,7 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb colour fastjpeg reduce discover options report monitor task run trace shard journal bench)
+set(APP_MODULES settings thumb colour fastjpeg jpegscan reduce discover options report monitor task run trace shard journal bench)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)

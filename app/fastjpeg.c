@@ -26,6 +26,7 @@
 #include <jerror.h>
 
 #include "fastjpeg.h"
+#include "jpegscan.h"
 
 /* APP2 ICC chunks kept, as libvips' MAX_APP2_SECTIONS. */
 #define MAX_ICC_CHUNKS 100
@@ -356,6 +357,54 @@ static void pack_rows(unsigned char *buf, int h, size_t from, size_t to)
 		memmove(buf + (size_t)y * to, buf + (size_t)y * from, to);
 }
 
+/* The decompression parameters, for the same pixels as libvips: the output
+ * colour space, the scale, and libvips' defaults: accurate integer IDCT and
+ * fancy (triangle-filtered) chroma upsampling. */
+static void set_params(struct jpeg_decompress_struct *c, J_COLOR_SPACE space, int eighths)
+{
+	c->out_color_space = space;
+	c->scale_num = (unsigned)eighths;
+	c->scale_denom = 8;
+	c->dct_method = JDCT_ISLOW;
+	c->do_fancy_upsampling = TRUE;
+}
+
+#if JPEG_LIB_VERSION >= 70
+#define IDCT_SIZE(comp) ((comp)->DCT_h_scaled_size * (comp)->DCT_v_scaled_size)
+#else
+#define IDCT_SIZE(comp) ((comp)->DCT_scaled_size * (comp)->DCT_scaled_size)
+#endif
+
+/* The DC-only progressive decode (jpegscan.h): in a progressive file, the AC
+ * scans of the components whose IDCT at this scale is 1x1 are cut out of the
+ * buffer, in place, and the header read again from it. Block smoothing goes off:
+ * it would guess the missing AC coefficients and shift DC with them; a full
+ * decode of the file has every coefficient (the walker checks) and never
+ * smooths, so the pixels are the same. A file the walker refuses is decoded
+ * whole, and fails or not as it always did. Runs under the caller's setjmp. */
+static void drop_unread_scans(fastjpeg *j, int eighths)
+{
+	struct jpeg_decompress_struct *c = &j->cinfo;
+	unsigned drop = 0;
+	size_t len;
+
+	if (!c->progressive_mode || c->arith_code)
+		return;
+	jpeg_calc_output_dimensions(c);
+	for (int i = 0; i < c->num_components && i < JPEGSCAN_MAX_COMPONENTS; i++)
+		if (IDCT_SIZE(&c->comp_info[i]) == 1)
+			drop |= 1u << i;
+	if (!drop || jpegscan_drop_ac(j->data, j->len, drop, j->data, &len) != JPEGSCAN_OK ||
+	    len == j->len)
+		return;
+	j->len = len;
+	jpeg_abort_decompress(c);
+	jpeg_mem_src(c, j->data, (unsigned long)j->len);
+	jpeg_read_header(c, TRUE);
+	set_params(c, j->out_space, eighths);
+	c->do_block_smoothing = FALSE;
+}
+
 int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, int *h,
 		    char *err, size_t errlen)
 {
@@ -372,13 +421,8 @@ int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, in
 		set_err(err, errlen, "%s", j->err.msg);
 		return FASTJPEG_ERROR;
 	}
-	c->out_color_space = j->out_space;
-	c->scale_num = (unsigned)eighths;
-	c->scale_denom = 8;
-	/* libvips' defaults, for the same pixels: accurate integer IDCT and
-	 * fancy (triangle-filtered) chroma upsampling. */
-	c->dct_method = JDCT_ISLOW;
-	c->do_fancy_upsampling = TRUE;
+	set_params(c, j->out_space, eighths);
+	drop_unread_scans(j, eighths);
 	jpeg_start_decompress(c);
 	if ((int)c->output_width < fw || (int)c->output_height < fh) {
 		set_err(err, errlen, "%s", "unexpected scaled size");

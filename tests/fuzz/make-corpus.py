@@ -129,6 +129,12 @@ def dictionaries():
         "sizes.dict": ("Pieces of --size, --min-free and --max-worker-rss values.",
                        [",", "x", "X", "%", "K", "M", "G", "T", "B", "iB", "e", ".", "-",
                         "+", "100000", "0x", "inf", "nan"]),
+        "jpegscan.dict": ("JPEG markers and scan headers, for fuzz_jpegscan.",
+                          ["\\xFF\\xD8", "\\xFF\\xD9", "\\xFF\\xDA", "\\xFF\\xC2",
+                           "\\xFF\\xC0", "\\xFF\\xC4", "\\xFF\\xDB", "\\xFF\\xDD",
+                           "\\xFF\\xDC", "\\xFF\\xFE", "\\xFF\\xD0", "\\xFF\\x00",
+                           "\\xFF\\xFF", "\\x00\\x08\\x01\\x01\\x00\\x01\\x3F\\x00",
+                           "\\x00\\x0C\\x03\\x01\\x00\\x02\\x11\\x03\\x11\\x00\\x00\\x01"]),
     }
 
 
@@ -187,6 +193,50 @@ def jpeg_seeds():
     return out
 
 
+def jpegscan_seeds():
+    """Small progressive JPEGs for fuzz_jpegscan, made with libvips' jpegsave
+    (the vips command, Debian's libvips-tools; libjpeg's simple progression, whose
+    DC refinement scan comes after AC scans): 4:2:0, 4:4:4 with restart markers,
+    grey, CMYK, and a baseline one. Each ends in a byte the harness reads as its
+    drop mask: a trailing byte after the EOI, which the walker leaves out.
+    Empty when vips is missing (the seeds in git stay as they are)."""
+    import shutil
+    import subprocess
+    import tempfile
+    if not shutil.which("vips"):
+        return {}
+    w, h = 40, 24
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rgb = os.path.join(tmp, "in.ppm")
+        grey = os.path.join(tmp, "in.pgm")
+        cmyk = os.path.join(tmp, "cmyk.v")
+        px = bytearray()
+        for y in range(h):
+            for x in range(w):
+                px += bytes(((x * 11 + y * 7 + (x * y) % 13 + 60 * k) % 256) for k in range(3))
+        with open(rgb, "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (w, h) + px)
+        with open(grey, "wb") as f:
+            f.write(b"P5\n%d %d\n255\n" % (w, h) + px[::3])
+        subprocess.run(["vips", "colourspace", rgb, cmyk, "cmyk"], check=True)
+        kinds = {
+            "progressive-420.jpg": (rgb, ["--interlace", "--subsample-mode", "on"], 0x01),
+            "progressive-444-restart.jpg": (rgb, ["--interlace", "--subsample-mode", "off",
+                                                  "--restart-interval", "2"], 0x07),
+            "progressive-grey.jpg": (grey, ["--interlace"], 0x01),
+            "progressive-cmyk.jpg": (cmyk, ["--interlace"], 0x0F),
+            "baseline.jpg": (rgb, [], 0x07),
+        }
+        for name, (src, opts, mask) in kinds.items():
+            dst = os.path.join(tmp, name)
+            subprocess.run(["vips", "jpegsave", src, dst, "--Q", "70", "--strip"] + opts,
+                           check=True)
+            with open(dst, "rb") as f:
+                out[name] = f.read() + bytes([mask])
+    return out
+
+
 def main():
     for name, (comment, words) in dictionaries().items():
         with open(os.path.join(HERE, name), "w") as f:
@@ -197,6 +247,9 @@ def main():
     jpegs = jpeg_seeds()
     if jpegs:
         all_seeds["jpeg"] = jpegs
+    scans = jpegscan_seeds()
+    if scans:
+        all_seeds["jpegscan"] = scans
     for harness, files in all_seeds.items():
         d = os.path.join(HERE, "corpus", harness)
         os.makedirs(d, exist_ok=True)
