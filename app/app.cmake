@@ -6,7 +6,7 @@ pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Modules under construction are picked up as they land.
-set(APP_MODULES settings thumb colour fastjpeg jpegscan reduce discover options report monitor task run trace shard journal bench)
+set(APP_MODULES settings thumb colour exif fastjpeg jpegscan fastpng shrink pngmaster reduce discover options report monitor task run trace shard journal bench)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/${m}.c)
@@ -16,7 +16,7 @@ endforeach()
 add_library(imgpool_app STATIC ${APP_SOURCES})
 # The resampler's inner loops are written for the vectoriser, which -O2 (gcc 12)
 # leaves off: scalar, they made the worker slower than libvips' own orc code.
-set_source_files_properties(app/reduce.c PROPERTIES COMPILE_OPTIONS "-O3")
+set_source_files_properties(app/reduce.c app/shrink.c PROPERTIES COMPILE_OPTIONS "-O3")
 target_include_directories(imgpool_app PUBLIC app)
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
 if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/app/bench.c)

@@ -25,6 +25,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include "exif.h"
 #include "fastjpeg.h"
 #include "jpegscan.h"
 
@@ -138,63 +139,6 @@ unsupported:
 	return FASTJPEG_UNSUPPORTED;
 }
 
-/* ------------------------------------------------------------------ EXIF -- */
-
-/* 16 and 32 bit TIFF integers in the block's byte order. */
-static unsigned get16(const unsigned char *p, int le)
-{
-	return le ? (unsigned)p[0] | (unsigned)p[1] << 8 : (unsigned)p[0] << 8 | p[1];
-}
-
-static uint32_t get32(const unsigned char *p, int le)
-{
-	return le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-			    (uint32_t)p[3] << 24
-		  : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The Orientation tag (0x0112, SHORT) of IFD0 in an APP1 "Exif\0\0" block:
- * 1..8, 1 for a value out of range (as libvips), 0 when the block has none or
- * cannot be parsed. Every offset is checked against the block's length. */
-static int exif_orientation(const unsigned char *d, size_t n)
-{
-	const unsigned char *t = d + 6;		/* the TIFF header */
-	size_t tn;
-	uint32_t ifd;
-	unsigned count;
-	int le;
-
-	if (n < 6 + 8 || memcmp(d, "Exif\0\0", 6) != 0)
-		return 0;
-	tn = n - 6;
-	if (t[0] == 'I' && t[1] == 'I')
-		le = 1;
-	else if (t[0] == 'M' && t[1] == 'M')
-		le = 0;
-	else
-		return 0;
-	if (get16(t + 2, le) != 42)
-		return 0;
-	ifd = get32(t + 4, le);
-	if (ifd < 8 || ifd > tn - 2)
-		return 0;
-	count = get16(t + ifd, le);
-	for (unsigned i = 0; i < count; i++) {
-		size_t at = (size_t)ifd + 2 + (size_t)i * 12;
-		unsigned v;
-
-		if (at + 12 > tn)
-			break;
-		if (get16(t + at, le) != 0x0112)
-			continue;
-		if (get16(t + at + 2, le) != 3 || get32(t + at + 4, le) < 1)
-			return 0;
-		v = get16(t + at + 8, le);
-		return v >= 1 && v <= 8 ? (int)v : 1;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------------- ICC -- */
 
 /* Join the saved APP2 "ICC_PROFILE" chunks (12-byte name, sequence number from
@@ -239,8 +183,9 @@ static int find_orientation(fastjpeg *j)
 	for (jpeg_saved_marker_ptr m = j->cinfo.marker_list; m; m = m->next) {
 		int o;
 
-		if (m->marker == JPEG_APP0 + 1 &&
-		    (o = exif_orientation(m->data, m->data_length)) > 0)
+		if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
+		    memcmp(m->data, "Exif\0\0", 6) == 0 &&
+		    (o = exif_orientation(m->data + 6, m->data_length - 6)) > 0)
 			orientation = o;
 	}
 	return orientation;

@@ -26,7 +26,7 @@ max_len() {
 	case $1 in
 	wire) echo 140000 ;;
 	cmdline) echo 1024 ;;
-	jpeg | jpegscan) echo 16384 ;;
+	jpeg | jpegscan | png) echo 16384 ;;
 	*) echo 4096 ;;
 	esac
 }
