@@ -13,10 +13,13 @@
  *     vips_unpremultiply() (x 255 / alpha, 0 where alpha < 0.01) and the cast
  *     back to 8 bits, which truncates and clips as vips_cast() does.
  * The box shrink runs as rows arrive, so a large image is never held whole (only
- * its rows box-shrunk vertically, by up to half the shrink). The steps are
- * libvips' and so are the sample positions; the float path sums its boxes in
- * float where libvips sums in double, so a sample can differ from libvips' by
- * float rounding, which the truncation to 8 bits turns into at most one level.
+ * its rows box-shrunk vertically, by up to half the shrink; when the shrink is
+ * under 4 there is no box, and every row is kept: 4 bytes a sample on the
+ * premultiplied path). The steps are libvips' and so are the sample positions.
+ * The premultiplied box sums exact integer products and divides once, where
+ * libvips rounds each product to float and sums in double, so a sample can differ
+ * from libvips' by float rounding, which the truncation to 8 bits turns into at
+ * most one level (on under 1 % of the samples, tests/test_pngmaster.c).
  *
  * A vertical box over 32768 rows (sums past 31 bits) is refused: shrink_new()
  * returns NULL.
