@@ -8,9 +8,10 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
-set(APP_MODULES settings failure clock filehash outdir lock thumb colour fastjpeg reduce
-  discover template claims plan publish prune inflight drive count options report monitor task run trace shard
-  journal status bench bench_args bench_baseline bench_report bench_plot)
+set(APP_MODULES settings failure clock filehash outdir lock thumb colour exif fastjpeg
+  jpegscan fastpng shrink pngmaster reduce discover template claims plan publish prune
+  inflight drive count options report monitor task run trace shard journal status bench
+  bench_args bench_baseline bench_report bench_plot)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
   list(APPEND APP_SOURCES app/${m}.c)
@@ -18,7 +19,7 @@ endforeach()
 add_library(imgpool_app STATIC ${APP_SOURCES})
 # The resampler's inner loops are written for the vectoriser, which -O2 (gcc 12)
 # leaves off: scalar, they made the worker slower than libvips' own orc code.
-set_source_files_properties(app/reduce.c PROPERTIES COMPILE_OPTIONS "-O3")
+set_source_files_properties(app/reduce.c app/shrink.c PROPERTIES COMPILE_OPTIONS "-O3")
 target_include_directories(imgpool_app PUBLIC app)
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
 target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
@@ -36,7 +37,7 @@ endif()
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
 
 # One cmocka test file per module that has one.
-set(APP_UNIT_TESTS thumb colour reduce discover outdir)
+set(APP_UNIT_TESTS thumb colour reduce discover outdir jpegscan pngmaster)
 foreach(m ${APP_UNIT_TESTS})
   if(TRUE)
     add_executable(test_${m} tests/test_${m}.c)

@@ -26,7 +26,9 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
+#include "exif.h"
 #include "fastjpeg.h"
+#include "jpegscan.h"
 
 /* APP2 ICC chunks kept, as libvips' MAX_APP2_SECTIONS. */
 #define MAX_ICC_CHUNKS 100
@@ -138,63 +140,6 @@ unsupported:
 	return FASTJPEG_UNSUPPORTED;
 }
 
-/* ------------------------------------------------------------------ EXIF -- */
-
-/* 16 and 32 bit TIFF integers in the block's byte order. */
-static unsigned get16(const unsigned char *p, int le)
-{
-	return le ? (unsigned)p[0] | (unsigned)p[1] << 8 : (unsigned)p[0] << 8 | p[1];
-}
-
-static uint32_t get32(const unsigned char *p, int le)
-{
-	return le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-			    (uint32_t)p[3] << 24
-		  : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The Orientation tag (0x0112, SHORT) of IFD0 in an APP1 "Exif\0\0" block:
- * 1..8, 1 for a value out of range (as libvips), 0 when the block has none or
- * cannot be parsed. Every offset is checked against the block's length. */
-static int exif_orientation(const unsigned char *d, size_t n)
-{
-	const unsigned char *t = d + 6;		/* the TIFF header */
-	size_t tn;
-	uint32_t ifd;
-	unsigned count;
-	int le;
-
-	if (n < 6 + 8 || memcmp(d, "Exif\0\0", 6) != 0)
-		return 0;
-	tn = n - 6;
-	if (t[0] == 'I' && t[1] == 'I')
-		le = 1;
-	else if (t[0] == 'M' && t[1] == 'M')
-		le = 0;
-	else
-		return 0;
-	if (get16(t + 2, le) != 42)
-		return 0;
-	ifd = get32(t + 4, le);
-	if (ifd < 8 || ifd > tn - 2)
-		return 0;
-	count = get16(t + ifd, le);
-	for (unsigned i = 0; i < count; i++) {
-		size_t at = (size_t)ifd + 2 + (size_t)i * 12;
-		unsigned v;
-
-		if (at + 12 > tn)
-			break;
-		if (get16(t + at, le) != 0x0112)
-			continue;
-		if (get16(t + at + 2, le) != 3 || get32(t + at + 4, le) < 1)
-			return 0;
-		v = get16(t + at + 8, le);
-		return v >= 1 && v <= 8 ? (int)v : 1;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------------- ICC -- */
 
 /* Join the saved APP2 "ICC_PROFILE" chunks (12-byte name, sequence number from
@@ -239,8 +184,9 @@ static int find_orientation(fastjpeg *j)
 	for (jpeg_saved_marker_ptr m = j->cinfo.marker_list; m; m = m->next) {
 		int o;
 
-		if (m->marker == JPEG_APP0 + 1 &&
-		    (o = exif_orientation(m->data, m->data_length)) > 0)
+		if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
+		    memcmp(m->data, "Exif\0\0", 6) == 0 &&
+		    (o = exif_orientation(m->data + 6, m->data_length - 6)) > 0)
 			orientation = o;
 	}
 	return orientation;
@@ -357,6 +303,54 @@ static void pack_rows(unsigned char *buf, int h, size_t from, size_t to)
 		memmove(buf + (size_t)y * to, buf + (size_t)y * from, to);
 }
 
+/* The decompression parameters, for the same pixels as libvips: the output
+ * colour space, the scale, and libvips' defaults: accurate integer IDCT and
+ * fancy (triangle-filtered) chroma upsampling. */
+static void set_params(struct jpeg_decompress_struct *c, J_COLOR_SPACE space, int eighths)
+{
+	c->out_color_space = space;
+	c->scale_num = (unsigned)eighths;
+	c->scale_denom = 8;
+	c->dct_method = JDCT_ISLOW;
+	c->do_fancy_upsampling = TRUE;
+}
+
+#if JPEG_LIB_VERSION >= 70
+#define IDCT_SIZE(comp) ((comp)->DCT_h_scaled_size * (comp)->DCT_v_scaled_size)
+#else
+#define IDCT_SIZE(comp) ((comp)->DCT_scaled_size * (comp)->DCT_scaled_size)
+#endif
+
+/* The DC-only progressive decode (jpegscan.h): in a progressive file, the AC
+ * scans of the components whose IDCT at this scale is 1x1 are cut out of the
+ * buffer, in place, and the header read again from it. Block smoothing goes off:
+ * it would guess the missing AC coefficients and shift DC with them; a full
+ * decode of the file has every coefficient (the walker checks) and never
+ * smooths, so the pixels are the same. A file the walker refuses is decoded
+ * whole, and fails or not as it always did. Runs under the caller's setjmp. */
+static void drop_unread_scans(fastjpeg *j, int eighths)
+{
+	struct jpeg_decompress_struct *c = &j->cinfo;
+	unsigned drop = 0;
+	size_t len;
+
+	if (!c->progressive_mode || c->arith_code)
+		return;
+	jpeg_calc_output_dimensions(c);
+	for (int i = 0; i < c->num_components && i < JPEGSCAN_MAX_COMPONENTS; i++)
+		if (IDCT_SIZE(&c->comp_info[i]) == 1)
+			drop |= 1u << i;
+	if (!drop || jpegscan_drop_ac(j->data, j->len, drop, j->data, &len) != JPEGSCAN_OK ||
+	    len == j->len)
+		return;
+	j->len = len;
+	jpeg_abort_decompress(c);
+	jpeg_mem_src(c, j->data, (unsigned long)j->len);
+	jpeg_read_header(c, TRUE);
+	set_params(c, j->out_space, eighths);
+	c->do_block_smoothing = FALSE;
+}
+
 int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, int *h,
 		    char *err, size_t errlen)
 {
@@ -373,13 +367,8 @@ int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, in
 		set_err(err, errlen, "%s", j->err.msg);
 		return FASTJPEG_ERROR;
 	}
-	c->out_color_space = j->out_space;
-	c->scale_num = (unsigned)eighths;
-	c->scale_denom = 8;
-	/* libvips' defaults, for the same pixels: accurate integer IDCT and
-	 * fancy (triangle-filtered) chroma upsampling. */
-	c->dct_method = JDCT_ISLOW;
-	c->do_fancy_upsampling = TRUE;
+	set_params(c, j->out_space, eighths);
+	drop_unread_scans(j, eighths);
 	jpeg_start_decompress(c);
 	if ((int)c->output_width < fw || (int)c->output_height < fh) {
 		set_err(err, errlen, "%s", "unexpected scaled size");

@@ -16,6 +16,10 @@
  *     scale_denom), and the result is floor(width * M / 8) x floor(height * M / 8):
  *     for M = 4, 2, 1 the size libvips' jpegload gives for shrink 2, 4, 8 (libjpeg
  *     rounds up and pads the last partial pixel).
+ *   - Progressive files at a scale where a component's IDCT is 1x1 (1/8: all of
+ *     grey, 4:4:4 and 4:2:2, the luma of 4:2:0) are decoded from their DC scans
+ *     for that component (jpegscan.h): the same pixels as a full decode, but
+ *     damage confined to the skipped AC data is not detected at that scale.
  *   - Strict: any libjpeg warning (corrupt data, premature end of file, extraneous
  *     bytes) fails the decode, as libvips' fail_on=warning does. A failure here
  *     is not a verdict on the file: the caller retries with libvips, whose message

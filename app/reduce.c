@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * reduce.c — libvips 8.14's vips_reducev(lanczos3, gap 2) on packed 8-bit rows.
- * The contract is in reduce.h; this file is the how. Each step names the part
- * of libvips (resample/reducev.cpp, shrinkv.c, templates.h) it follows, since
+ * reduce.c — libvips 8.14's vips_reducev(lanczos3, gap 2) on packed 8-bit rows,
+ * and its lanczos3 step on float rows and columns. The contract is in reduce.h;
+ * this file is the how. Each step names the part of libvips
+ * (resample/reducev.cpp, reduceh.cpp, shrinkv.c, templates.h) it follows, since
  * matching its sample positions is what keeps the thumbnails identical.
  */
 #include <math.h>
@@ -16,12 +17,21 @@
 #define LANCZOS_A 3
 #define PHASES 64			/* VIPS_TRANSFORM_SCALE: mask steps per pixel */
 #define MAX_POINTS 2000			/* libvips' MAX_POINT */
+#define INTERPOLATE_SHIFT 12		/* VIPS_INTERPOLATE_SHIFT: reduceh's 8-bit masks */
+#define INTERPOLATE_SCALE (1 << INTERPOLATE_SHIFT)
 
 int reduce_height(int h, double shrink)
 {
 	int out = (int)((double)h / shrink + 0.5);	/* VIPS_ROUND_UINT */
 
 	return out < 1 ? 1 : out;
+}
+
+int reduce_box(int h, int oh)
+{
+	int box = (int)floor((double)h / oh / GAP);
+
+	return box > 1 ? box : 1;
 }
 
 /* shrinkv with ceil: average each run of n rows (the last run padded with copies
@@ -103,6 +113,36 @@ static void to_fixed_point(const double *in, int16_t *out, int n, int scale)
 	}
 }
 
+/* vips_reducev_build()'s geometry for a lanczos step of n taps: the origin moves
+ * inside the input by half the rows dropped (extra: the input rows the output
+ * size invents, negative when it drops some), and the input is embedded with
+ * ceil(n / 2) - 1 copies of its first row above it (and of its last below). */
+static double lanczos_offset(double extra)
+{
+	return (1 + extra) / 2.0 - 1;
+}
+
+static int lanczos_top(int n)
+{
+	return (int)ceil(n / 2.0) - 1;
+}
+
+/* vips_reducev_gen()'s sample position for output y: the first input row of its
+ * taps (before the embedding's shift) and the mask phase, 0..PHASES. */
+static int lanczos_phase(double Y, int *first)
+{
+	const int sy = (int)(Y * PHASES * 2);
+
+	*first = (int)Y;
+	return ((sy & (PHASES * 2 - 1)) + 1) >> 1;
+}
+
+/* vips_reduce_get_points() for lanczos3. */
+static int lanczos_points(double shrink)
+{
+	return 2 * (int)rint(LANCZOS_A * shrink) + 1;
+}
+
 /* The lanczos3 pass of vips_reducev, as its vector (orc) path computes 8-bit
  * images, which is what vipsthumbnail shows: coefficients in 2.6 fixed point,
  * 16-bit sums starting at 32 (the rounding), shifted down by 6 and clipped. The
@@ -115,11 +155,8 @@ static void lanczos_rows(const unsigned char *restrict in, int h, int row, doubl
 			 double extra, int oh, unsigned char *restrict out, int n,
 			 int16_t *coef, int16_t *restrict acc)
 {
-	/* vips_reducev_build(): the origin moves inside the input by half the
-	 * rows dropped, and the input is embedded with ceil(n / 2) - 1 copies of
-	 * the first row above it (and copies of the last below). */
-	const double voffset = (1 + extra) / 2.0 - 1;
-	const int top = (int)ceil(n / 2.0) - 1;
+	const double voffset = lanczos_offset(extra);
+	const int top = lanczos_top(n);
 	double cf[MAX_POINTS];
 
 	for (int t = 0; t <= PHASES; t++) {
@@ -128,10 +165,8 @@ static void lanczos_rows(const unsigned char *restrict in, int h, int row, doubl
 	}
 	for (int y = 0; y < oh; y++) {
 		/* vips_reducev_vector_gen(): the sample position and its phase. */
-		const double Y = (y + 0.5) * shrink - 0.5 - voffset;
-		const int py = (int)Y;
-		const int sy = (int)(Y * PHASES * 2);
-		const int phase = ((sy & (PHASES * 2 - 1)) + 1) >> 1;
+		int py;
+		const int phase = lanczos_phase((y + 0.5) * shrink - 0.5 - voffset, &py);
 		const int16_t *c = coef + phase * n;
 		unsigned char *q = out + (size_t)y * row;
 
@@ -153,6 +188,251 @@ static void lanczos_rows(const unsigned char *restrict in, int h, int row, doubl
 	}
 }
 
+int reduce_lanczos_rows(const unsigned char *in, int h, int row, double shrink,
+			double extra, int oh, unsigned char *out)
+{
+	int16_t *coef = NULL, *acc = NULL;
+	int n, rc = -1;
+
+	if (!in || !out || h < 1 || row < 1 || oh < 1 || !(shrink >= 1.0))
+		return -1;
+	if (shrink == 1.0) {
+		if (oh != h)
+			return -1;
+		memcpy(out, in, (size_t)oh * row);
+		return 0;
+	}
+	n = lanczos_points(shrink);
+	if (n <= MAX_POINTS && (coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)) &&
+	    (acc = malloc((size_t)row * sizeof *acc))) {
+		lanczos_rows(in, h, row, shrink, extra, oh, out, n, coef, acc);
+		rc = 0;
+	}
+	free(acc);
+	free(coef);
+	return rc;
+}
+
+/* The (PHASES + 1) x n double masks of a lanczos3 step, as libvips' float path
+ * uses them (matrixf), or NULL when memory runs out. */
+static double *float_masks(int n, double shrink)
+{
+	double *m = malloc((size_t)(PHASES + 1) * n * sizeof *m);
+
+	if (m)
+		for (int t = 0; t <= PHASES; t++)
+			lanczos3_mask(m + (size_t)t * n, n, shrink, (double)t / PHASES);
+	return m;
+}
+
+/* reducev_float_tab(): each output row a sum of n input rows in double, stored
+ * as float; edge rows repeated (the embedding). acc holds one double per float of
+ * a row. */
+int reduce_lanczos_rows_float(const float *in, int h, int row, double shrink, double extra,
+			      int oh, float *out)
+{
+	double *m, *acc;
+	int n, top;
+	double voffset;
+
+	if (!in || !out || h < 1 || row < 1 || oh < 1 || !(shrink >= 1.0))
+		return -1;
+	if (shrink == 1.0) {
+		if (oh != h)
+			return -1;
+		memcpy(out, in, (size_t)oh * row * sizeof *out);
+		return 0;
+	}
+	n = lanczos_points(shrink);
+	if (n > MAX_POINTS || !(m = float_masks(n, shrink)))
+		return -1;
+	if (!(acc = malloc((size_t)row * sizeof *acc))) {
+		free(m);
+		return -1;
+	}
+	voffset = lanczos_offset(extra);
+	top = lanczos_top(n);
+	for (int y = 0; y < oh; y++) {
+		int py;
+		const double *c = m + (size_t)lanczos_phase((y + 0.5) * shrink - 0.5 - voffset,
+							      &py) * n;
+		float *restrict q = out + (size_t)y * row;
+
+		for (int x = 0; x < row; x++)
+			acc[x] = 0;
+		for (int i = 0; i < n; i++) {
+			int r = py + i - top;
+			const float *restrict p = in + (size_t)(r < 0 ? 0 : r >= h ? h - 1 : r) * row;
+			const double ci = c[i];
+
+			for (int x = 0; x < row; x++)
+				acc[x] += ci * p[x];
+		}
+		for (int x = 0; x < row; x++)
+			q[x] = (float)acc[x];
+	}
+	free(acc);
+	free(m);
+	return 0;
+}
+
+/* reduceh_float_tab(): each output pixel's band a sum of n input pixels' in
+ * double, stored as float; edge pixels repeated. */
+int reduce_lanczos_cols_float(const float *in, int w, int h, int bands, double shrink,
+			      double extra, int ow, float *out)
+{
+	double *m;
+	int n, left;
+	double hoffset;
+
+	if (!in || !out || w < 1 || h < 1 || bands < 1 || bands > 4 || ow < 1 ||
+	    !(shrink >= 1.0))
+		return -1;
+	if (shrink == 1.0) {
+		if (ow != w)
+			return -1;
+		memcpy(out, in, (size_t)w * h * bands * sizeof *out);
+		return 0;
+	}
+	n = lanczos_points(shrink);
+	if (n > MAX_POINTS || !(m = float_masks(n, shrink)))
+		return -1;
+	hoffset = lanczos_offset(extra);
+	left = lanczos_top(n);
+	for (int x = 0; x < ow; x++) {
+		int px;
+		const double *c = m + (size_t)lanczos_phase((x + 0.5) * shrink - 0.5 - hoffset,
+							      &px) * n;
+		int first = px - left;
+		int inside = first >= 0 && first + n <= w;
+
+		for (int y = 0; y < h; y++) {
+			const float *restrict p = in + (size_t)y * w * bands;
+			double sum[4] = { 0, 0, 0, 0 };
+
+			for (int i = 0; i < n; i++) {
+				int col = first + i;
+				const float *restrict s;
+
+				if (!inside)
+					col = col < 0 ? 0 : col >= w ? w - 1 : col;
+				s = p + (size_t)col * bands;
+				for (int b = 0; b < bands; b++)
+					sum[b] += c[i] * s[b];
+			}
+			for (int b = 0; b < bands; b++)
+				out[((size_t)y * ow + x) * bands + b] = (float)sum[b];
+		}
+	}
+	free(m);
+	return 0;
+}
+
+/* shrinkh with ceil on 8-bit pixels: average each run of n pixels (the last run
+ * padded with copies of the last pixel), rounding to nearest; ceil(w / n) out. */
+static void box_cols(const unsigned char *restrict in, int w, int h, int bands, int n,
+		     unsigned char *restrict out)
+{
+	const int ow = (w + n - 1) / n;
+
+	for (int y = 0; y < h; y++) {
+		const unsigned char *p = in + (size_t)y * w * bands;
+		unsigned char *q = out + (size_t)y * ow * bands;
+
+		for (int x = 0; x < ow; x++)
+			for (int b = 0; b < bands; b++) {
+				uint32_t sum = 0;
+
+				for (int k = 0; k < n; k++) {
+					int c = x * n + k;
+
+					sum += p[(size_t)(c < w ? c : w - 1) * bands + b];
+				}
+				q[(size_t)x * bands + b] = (unsigned char)((sum + (uint32_t)n / 2) / (uint32_t)n);
+			}
+	}
+}
+
+/* reduceh_unsigned_int_tab(): 8-bit pixels through integer masks (the double
+ * mask times 4096, truncated), int sums rounded back by 12 bits and clipped. */
+static void lanczos_cols(const unsigned char *restrict in, int w, int h, int bands,
+			 double shrink, double extra, int ow, unsigned char *restrict out,
+			 int n, int *coef)
+{
+	const double hoffset = lanczos_offset(extra);
+	const int left = lanczos_top(n);
+	double cf[MAX_POINTS];
+
+	for (int t = 0; t <= PHASES; t++) {
+		lanczos3_mask(cf, n, shrink, (double)t / PHASES);
+		for (int i = 0; i < n; i++)
+			coef[t * n + i] = (int)(cf[i] * INTERPOLATE_SCALE);
+	}
+	for (int x = 0; x < ow; x++) {
+		int px;
+		const int *c = coef + lanczos_phase((x + 0.5) * shrink - 0.5 - hoffset, &px) * n;
+		const int first = px - left;
+
+		for (int y = 0; y < h; y++) {
+			const unsigned char *p = in + (size_t)y * w * bands;
+			unsigned char *q = out + ((size_t)y * ow + x) * bands;
+
+			for (int b = 0; b < bands; b++) {
+				int sum = 0, v;
+
+				for (int i = 0; i < n; i++) {
+					int col = first + i;
+
+					col = col < 0 ? 0 : col >= w ? w - 1 : col;
+					sum += c[i] * p[(size_t)col * bands + b];
+				}
+				v = (sum + INTERPOLATE_SCALE / 2) >> INTERPOLATE_SHIFT;
+				q[b] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+			}
+		}
+	}
+}
+
+int reduce_cols(const unsigned char *in, int w, int h, int bands, double shrink,
+		unsigned char *out)
+{
+	const int ow = reduce_height(w, shrink);
+	double extra = ow * shrink - w;
+	unsigned char *boxed = NULL;
+	int *coef = NULL;
+	int n, rc = -1;
+
+	if (!in || !out || w < 1 || h < 1 || bands < 1 || !(shrink >= 1.0))
+		return -1;
+	int box = reduce_box(w, ow);
+
+	if (box > 1) {
+		int bw = (w + box - 1) / box;
+
+		if (!(boxed = malloc((size_t)bw * h * bands)))
+			return -1;
+		box_cols(in, w, h, bands, box, boxed);
+		in = boxed;
+		w = bw;
+		shrink /= box;
+		extra /= box;
+	}
+	if (shrink == 1.0) {
+		memcpy(out, in, (size_t)ow * h * bands);
+		rc = 0;
+		goto done;
+	}
+	n = lanczos_points(shrink);
+	if (n > MAX_POINTS || !(coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)))
+		goto done;
+	lanczos_cols(in, w, h, bands, shrink, extra, ow, out, n, coef);
+	rc = 0;
+done:
+	free(coef);
+	free(boxed);
+	return rc;
+}
+
 int reduce_rows(const unsigned char *in, int h, int row, double shrink,
 		unsigned char *out)
 {
@@ -169,7 +449,7 @@ int reduce_rows(const unsigned char *in, int h, int row, double shrink,
 		return -1;
 	/* vips_reducev_build()'s gap: an integer box shrink first, by the whole
 	 * part of (rows per output row) / gap. */
-	int box = (int)floor((double)h / oh / GAP);
+	int box = reduce_box(h, oh);
 
 	if (box > 1) {
 		int bh = (h + box - 1) / box;
@@ -187,7 +467,7 @@ int reduce_rows(const unsigned char *in, int h, int row, double shrink,
 		rc = 0;
 		goto done;
 	}
-	n = 2 * (int)rint(LANCZOS_A * shrink) + 1;	/* vips_reduce_get_points() */
+	n = lanczos_points(shrink);
 	if (n > MAX_POINTS || !(coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)))
 		goto done;
 	lanczos_rows(in, h, row, shrink, extra, oh, out, n, coef, (int16_t *)acc);

@@ -53,6 +53,8 @@
 #include "colour.h"
 #include "fastjpeg.h"
 #include "filehash.h"
+#include "geometry.h"
+#include "pngmaster.h"
 #include "reduce.h"
 #include "thumb.h"
 
@@ -226,7 +228,7 @@ static double box_scale(const thumb_settings *s, thumb_size b, int w, int h, int
 /* The vips_thumbnail() target for the master: the box whose uniform scale is the
  * largest, pinned on the axis that decides it (the other axis unconstrained), so
  * that every output is that master scaled down (or equal) and maybe cropped. */
-static void master_target(const thumb_settings *s, int w, int h, int *tw, int *th)
+void master_target(const thumb_settings *s, int w, int h, int *tw, int *th)
 {
 	double best = -1;
 
@@ -437,8 +439,8 @@ static VipsImage *wrap_pixels(unsigned char *px, int w, int h, const fastjpeg_in
  * crop and no force: the larger of the two axis factors on both, never below 1
  * without enlarge, never past an axis (vips_thumbnail_calculate_shrink() of
  * libvips 8.14, which vips_thumbnail_image() would apply). */
-static void master_shrink(const thumb_settings *s, int w, int h, int swap, int tw, int th,
-			  double *hs, double *vs)
+void master_shrink(const thumb_settings *s, int w, int h, int swap, int tw, int th,
+		   double *hs, double *vs)
 {
 	double x = (double)w / (swap ? th : tw), y = (double)h / (swap ? tw : th);
 
@@ -1065,6 +1067,7 @@ int thumb_run(const thumb_settings *settings, const char *input,
 		return -1;
 	*kind = FAIL_DECODE;
 	if (fast_master(settings, input, &w, &h, &master) != 0 &&
+	    pngmaster_make(settings, input, &w, &h, &master) != 0 &&
 	    (read_header(settings, input, &w, &h, &has_icc, kind, err, errlen) ||
 	     make_master(settings, input, w, h, has_icc, &master, err, errlen)))
 		goto done;

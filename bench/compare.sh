@@ -2,24 +2,30 @@
 # SPDX-License-Identifier: MIT
 # compare.sh — time imgpool against the usual ways of thumbnailing a folder, on the
 # same files with the same settings (longest side 256, JPEG quality 80, all outputs
-# JPEG, not recursive), and print medians, images/s and the speed-up ratios we aim at.
+# JPEG, or all PNG with --png; not recursive), and print medians, images/s and the
+# speed-up ratios we aim at.
 #
-#   bench/compare.sh [--runs N] [--imgpool PATH] [--jpeg] FOLDER
+#   bench/compare.sh [--runs N] [--imgpool PATH] [--jpeg | --png] [--targets SET]
+#                    [--sharp-dir DIR | --no-sharp] FOLDER
 #
 # Contenders, each given the same list of files:
+#   the decode floor (bench/decode_floor.c: libjpeg-turbo alone at the smallest DCT
+#     scale that covers the box, one process, output discarded; JPEG sets only)
 #   imgpool -j1, imgpool -j2
 #   vipsthumbnail, all files in one process, with VIPS_CONCURRENCY=1 (the single-core
 #     cost) and with libvips' default threads
 #   GNU parallel -j2, one vipsthumbnail per file
 #   xargs -P2 -n 8 vipsthumbnail
-#   Python multiprocessing.Pool(2) + Pillow (bench/pillow_pool.py)
+#   Python multiprocessing.Pool(2) + Pillow (bench/pillow_pool.py; JPEG output only)
+#   sharp (bench/sharp_thumbs.js; npm install sharp in a scratch folder, once), 2 and
+#     4 images in flight
 #
 # Which files: *.jpg *.jpeg *.png *.webp *.tif *.tiff (any case) directly in FOLDER,
-# not hidden (with --jpeg: *.jpg *.jpeg only). Two refinements keep the work identical for every tool:
+# not hidden (with --jpeg: *.jpg *.jpeg only; with --png: *.png only). Two refinements keep the work identical for every tool:
 #   - zero-byte files go to imgpool only (it reports them as errors; the other tools
 #     cannot succeed on them either, and would only add a failed start-up each);
 #   - of files with the same stem (photo.jpg, photo.webp), only the first by name is
-#     kept: every tool here writes <stem>.jpg, so the others would only overwrite it
+#     kept: every tool here writes <stem>.jpg (or .png), so the others would only overwrite it
 #     (imgpool refuses the collision instead, and would do less work).
 # imgpool therefore gets the files as PATH arguments, not FOLDER (it would also take
 # GIF/HEIC/AVIF files the others skip); they are still plain files of FOLDER.
@@ -35,27 +41,39 @@ IMGPOOL="$SCRIPT_DIR/../build/imgpool"
 SIZE=256
 QUALITY=80
 JOBS=2
+FLOOR="$SCRIPT_DIR/../build/decode_floor"
+SHARP_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/imgpool-bench/sharp"
 
 usage() {
 	cat <<EOF
-usage: $PROG [--runs N] [--imgpool PATH] [--jpeg] FOLDER
+usage: $PROG [--runs N] [--imgpool PATH] [--jpeg | --png] [--targets SET]
+       [--sharp-dir DIR | --no-sharp] FOLDER
 
-Time imgpool -j1/-j2, vipsthumbnail (1 thread and default threads), GNU parallel
--j2 vipsthumbnail, xargs -P2 vipsthumbnail and Python Pool(2) + Pillow on the
-images directly in FOLDER (longest side $SIZE, JPEG quality $QUALITY), check that
-each made an output for every input, and print medians, images/s and ratios.
+Time the decode floor, imgpool -j1/-j2, vipsthumbnail (1 thread and default
+threads), GNU parallel -j2 vipsthumbnail, xargs -P2 vipsthumbnail, Python Pool(2)
++ Pillow and sharp (2 and 4 images in flight) on the images directly in FOLDER
+(longest side $SIZE, JPEG quality $QUALITY), check that each made an output for
+every input, and print medians, images/s and ratios.
 
   --runs N        timed runs per tool, the median is reported (default $RUNS;
                   1 for a quick check)
   --imgpool PATH  the imgpool to time (default: build/imgpool of this repository)
   --jpeg          only *.jpg / *.jpeg files (the per-image cost targets are
                   set on JPEGs: the corpus's JPEGs and the many-small set)
+  --png           only *.png files, and every tool writes PNG (imgpool -f png)
+  --targets SET   the targets the ratios are checked against: corpus,
+                  many-small or png (issue 18); default: those of issue 10
+  --floor PATH    the decode floor tool (default: build/decode_floor)
+  --sharp-dir DIR where sharp is installed, with npm, when missing (default
+                  $SHARP_DIR)
+  --no-sharp      leave sharp out
   --bash-timer    time with a bash loop even when hyperfine is installed
   -h, --help      this text
 
 Uses hyperfine when installed (else a bash timing loop), /usr/bin/time for
-imgpool's peak RSS, GNU parallel and a python3 with Pillow when available
-(Debian: hyperfine time parallel python3-pil); a missing one skips its row.
+imgpool's peak RSS, GNU parallel, a python3 with Pillow and node with npm when
+available (Debian: hyperfine time parallel python3-pil nodejs npm); a missing
+one skips its row. The floor runs on JPEG-only sets (it decodes JPEGs alone).
 EOF
 }
 
@@ -75,6 +93,9 @@ note() {
 FOLDER=""
 USE_HYPERFINE=1
 JPEG_ONLY=0
+PNG_ONLY=0
+TARGETS=default
+USE_SHARP=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h | --help) usage; exit 0 ;;
@@ -84,6 +105,14 @@ while [ $# -gt 0 ]; do
 	--imgpool=*) IMGPOOL=${1#--imgpool=}; shift ;;
 	--bash-timer) USE_HYPERFINE=0; shift ;;
 	--jpeg) JPEG_ONLY=1; shift ;;
+	--png) PNG_ONLY=1; shift ;;
+	--targets) [ $# -ge 2 ] || die "--targets needs a set"; TARGETS=$2; shift 2 ;;
+	--targets=*) TARGETS=${1#--targets=}; shift ;;
+	--floor) [ $# -ge 2 ] || die "--floor needs a path"; FLOOR=$2; shift 2 ;;
+	--floor=*) FLOOR=${1#--floor=}; shift ;;
+	--sharp-dir) [ $# -ge 2 ] || die "--sharp-dir needs a folder"; SHARP_DIR=$2; shift 2 ;;
+	--sharp-dir=*) SHARP_DIR=${1#--sharp-dir=}; shift ;;
+	--no-sharp) USE_SHARP=0; shift ;;
 	--) shift; break ;;
 	-*) usage >&2; die "unknown option '$1'" ;;
 	*)
@@ -100,6 +129,10 @@ fi
 [ -n "$FOLDER" ] || { usage >&2; exit 2; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs: '$RUNS' is not a number >= 1"
 [ -d "$FOLDER" ] || die "'$FOLDER' is not a folder"
+[ "$JPEG_ONLY$PNG_ONLY" != 11 ] || die "--jpeg and --png exclude each other"
+case $TARGETS in default | corpus | many-small | png) ;; *) die "--targets: '$TARGETS' is not corpus, many-small or png" ;; esac
+OUT_EXT=jpg
+[ "$PNG_ONLY" = 0 ] || OUT_EXT=png
 FOLDER=$(cd "$FOLDER" && pwd)
 
 command -v vipsthumbnail >/dev/null 2>&1 ||
@@ -132,7 +165,8 @@ declare -A STEM_OF=()
 select_inputs() {
 	local f base stem
 	local -a all=() names=(-iname '*.jpg' -o -iname '*.jpeg')
-	[ "$JPEG_ONLY" = 1 ] || names+=(-o -iname '*.png' -o -iname '*.webp' \
+	[ "$PNG_ONLY" = 0 ] || names=(-iname '*.png')
+	[ "$JPEG_ONLY" = 1 ] || [ "$PNG_ONLY" = 1 ] || names+=(-o -iname '*.png' -o -iname '*.webp' \
 		-o -iname '*.tif' -o -iname '*.tiff')
 	mapfile -d '' all < <(find "$FOLDER" -mindepth 1 -maxdepth 1 \
 		\( -type f -o \( -type l -xtype f \) \) ! -name '.*' \
@@ -156,6 +190,11 @@ select_inputs() {
 select_inputs
 NIN=${#INPUTS[@]}
 [ "$NIN" -gt 0 ] || die "no non-empty jpg/jpeg/png/webp/tif/tiff files directly in '$FOLDER'"
+# Whether every input is a JPEG by name: the decode floor is a JPEG floor.
+ALL_JPEG=1
+for f in "${INPUTS[@]}"; do
+	case ${f,,} in *.jpg | *.jpeg) ;; *) ALL_JPEG=0 ;; esac
+done
 printf '%s\0' "${INPUTS[@]}" >"$WORK/inputs0"
 printf '%s\0' "${INPUTS[@]}" ${EMPTY[@]+"${EMPTY[@]}"} >"$WORK/imgpool-inputs0"
 INPUT_BYTES=$(du -cbL "${INPUTS[@]}" | tail -n 1 | cut -f1)
@@ -166,6 +205,7 @@ INPUT_BYTES=$(du -cbL "${INPUTS[@]}" | tail -n 1 | cut -f1)
 TOOLS=()              # names, in table order
 declare -A LABEL=()   # name -> label in the table
 declare -A SKIP=()    # name -> why it is not timed
+declare -A NO_OUTPUTS=()  # name -> 1 when it writes nothing (the decode floor)
 
 # A runner: reads its list of files, runs one contender into WORK/out-NAME with its
 # stdout/stderr kept in WORK/err-NAME (the last run's), and records the exit status
@@ -227,10 +267,44 @@ find_pillow_python() {
 }
 
 # shellcheck disable=SC2016 # $out is the runner's
-VT_OUT='-s '"$SIZE"' -o "$out/%s.jpg[Q='"$QUALITY"',strip]"'
-IP_ARGS=(-s "$SIZE" -f jpeg -Q "$QUALITY" --force -q --progress none)
+if [ "$PNG_ONLY" = 1 ]; then
+	VT_OUT='-s '"$SIZE"' -o "$out/%s.png[strip]"'
+	IP_ARGS=(-s "$SIZE" -f png --force -q --progress none)
+else
+	VT_OUT='-s '"$SIZE"' -o "$out/%s.jpg[Q='"$QUALITY"',strip]"'
+	IP_ARGS=(-s "$SIZE" -f jpeg -Q "$QUALITY" --force -q --progress none)
+fi
 IMGPOOL_Q=$(printf '%q' "$IMGPOOL")
 
+# Install sharp into SHARP_DIR with npm when it is not there yet; 0 when usable,
+# else 1 with the reason in SHARP_WHY.
+SHARP_WHY=""
+ensure_sharp() {
+	command -v node >/dev/null 2>&1 || { SHARP_WHY="node missing (apt-get install nodejs npm)"; return 1; }
+	if ! (cd / && node -e "require('$SHARP_DIR/node_modules/sharp')") >/dev/null 2>&1; then
+		command -v npm >/dev/null 2>&1 || { SHARP_WHY="npm missing (apt-get install npm)"; return 1; }
+		note "compare: installing sharp into $SHARP_DIR (npm install sharp) ..."
+		mkdir -p "$SHARP_DIR"
+		if ! npm install --prefix "$SHARP_DIR" --no-audit --no-fund --loglevel=error sharp >&2 ||
+			! (cd / && node -e "require('$SHARP_DIR/node_modules/sharp')") >/dev/null 2>&1; then
+			SHARP_WHY="npm install sharp failed in $SHARP_DIR"
+			return 1
+		fi
+	fi
+	SHARP_VERSION=$(cd / && node -e "const s = require('$SHARP_DIR/node_modules/sharp'); console.log('sharp ' + s.versions.sharp + ', libvips ' + s.versions.vips)")
+}
+
+if [ "$ALL_JPEG" = 1 ] && [ "$PNG_ONLY" = 0 ]; then
+	if [ -x "$FLOOR" ]; then
+		add_tool floor "decode floor (libjpeg-turbo)" any "$WORK/inputs0" \
+			"$(printf '%q' "$FLOOR") -s $SIZE \"\${files[@]}\""
+		NO_OUTPUTS[floor]=1
+	else
+		skip_tool floor "decode floor (libjpeg-turbo)" "no decode_floor at '$FLOOR' (make build)"
+	fi
+else
+	skip_tool floor "decode floor (libjpeg-turbo)" "JPEG-only sets (--jpeg)"
+fi
 add_tool imgpool-j1 "imgpool -j1" 1 "$WORK/imgpool-inputs0" \
 	"$IMGPOOL_Q -j 1 ${IP_ARGS[*]} -o \"\$out\" \"\${files[@]}\""
 add_tool imgpool-j2 "imgpool -j2" 1 "$WORK/imgpool-inputs0" \
@@ -251,7 +325,10 @@ else
 fi
 add_tool xargs "xargs -P$JOBS -n 8 vipsthumbnail" any "$WORK/inputs0" \
 	"xargs -0 -P $JOBS -n 8 vipsthumbnail $VT_OUT < \"\$list\""
-if PY=$(find_pillow_python); then
+PY=""
+if [ "$PNG_ONLY" = 1 ]; then
+	skip_tool pillow "Python Pool($JOBS) + Pillow" "bench/pillow_pool.py writes JPEG only"
+elif PY=$(find_pillow_python); then
 	PIL_VERSION=$("$PY" -c 'import PIL; print(PIL.__version__)')
 	add_tool pillow "Python Pool($JOBS) + Pillow" any "$WORK/inputs0" \
 		"$(printf '%q' "$PY") $(printf '%q' "$SCRIPT_DIR/pillow_pool.py") -j $JOBS -s $SIZE -Q $QUALITY --files0-from \"\$list\" $(printf '%q' "$FOLDER") \"\$out\""
@@ -259,6 +336,17 @@ else
 	PY=""
 	skip_tool pillow "Python Pool($JOBS) + Pillow" "no python3 with Pillow (apt-get install python3-pil)"
 fi
+SHARP_VERSION=""
+for k in 2 4; do
+	if [ "$USE_SHARP" = 0 ]; then
+		skip_tool "sharp-$k" "sharp, $k in flight" "--no-sharp"
+	elif [ -n "$SHARP_WHY" ] || ! ensure_sharp; then
+		skip_tool "sharp-$k" "sharp, $k in flight" "$SHARP_WHY"
+	else
+		add_tool "sharp-$k" "sharp, $k in flight" any "$WORK/inputs0" \
+			"node $(printf '%q' "$SCRIPT_DIR/sharp_thumbs.js") --sharp $(printf '%q' "$SHARP_DIR") --files0-from \"\$list\" --out \"\$out\" --size $SIZE --quality $QUALITY --format $([ "$PNG_ONLY" = 1 ] && echo png || echo jpeg) --in-flight $k"
+	fi
+done
 
 # ---------------------------------------------------------------------------------
 # Timing
@@ -308,9 +396,14 @@ time_tool() { # name
 	fi
 }
 
-# Outputs of the last run of a contender: the .jpg files in its output folder.
+# Outputs of the last run of a contender: the .jpg (.png) files in its output
+# folder; for a contender that writes nothing, as many as inputs.
 count_outputs() { # name
-	find "$WORK/out-$1" -maxdepth 1 -type f -name '*.jpg' 2>/dev/null | wc -l
+	if [ -n "${NO_OUTPUTS[$1]-}" ]; then
+		echo "$NIN"
+		return
+	fi
+	find "$WORK/out-$1" -maxdepth 1 -type f -name "*.$OUT_EXT" 2>/dev/null | wc -l
 }
 
 # Warm the page cache, so the first contender does not pay for the disk.
@@ -412,14 +505,41 @@ mb() { # kB -> "12.3 MB"
 }
 
 # a / b of two medians, or "n/a" when either is missing.
-ratio() { # name_a name_b
-	local a=${MEDIAN[$1]-} b=${MEDIAN[$2]-}
+# a / b of two medians, or "n/a" when either is missing; times k when given.
+ratio() { # name_a name_b [k]
+	local a=${MEDIAN[$1]-} b=${MEDIAN[$2]-} k=${3:-1}
 	if [ -n "$a" ] && [ -n "$b" ]; then
-		awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'
+		awk -v a="$a" -v b="$b" -v k="$k" 'BEGIN { if (b > 0) printf "%.2f", k * a / b; else print "n/a" }'
 	else
 		echo n/a
 	fi
 }
+
+# sharp's best setting (2 or 4 images in flight) as one more median.
+for k in 2 4; do
+	m=${MEDIAN[sharp-$k]-}
+	if [ -n "$m" ] && { [ -z "${MEDIAN[sharp-best]-}" ] ||
+		awk -v m="$m" -v b="${MEDIAN[sharp-best]}" 'BEGIN { exit !(m < b) }'; }; then
+		MEDIAN[sharp-best]=$m
+	fi
+done
+
+# The targets the ratios are checked against: "<= x" or ">= x" per ratio, for the
+# set named by --targets (issue 18's "done when"; default: issue 10's).
+declare -A TARGET=()
+case $TARGETS in
+corpus)
+	TARGET=([j2-floor]="<= 1.1" [vt-j1]=">= 2.0" [vt-j2]=">= 3.6" [j1-j2]=">= 1.85"
+		[sharp-j2]=">= 2") ;;
+many-small)
+	TARGET=([j2-floor]="<= 1.5" [vt-j1]=">= 2.3" [vt-j2]=">= 4.2" [j1-j2]=">= 1.85"
+		[sharp-j2]=">= 2") ;;
+png)
+	TARGET=([vt-j1]=">= 2.0") ;;
+default)
+	TARGET=([vt-j1]=">= 1.3" [vt-j2]=">= 2.4" [v-j2]=">= 1.6" [par-j2]=">= 2.5"
+		[j1-j2]=">= 1.85") ;;
+esac
 
 echo
 printf 'imgpool compare: %s\n' "$FOLDER"
@@ -428,6 +548,7 @@ printf '  %d images, %.1f MB; longest side %d, JPEG Q%d; %d run(s) each, median;
 printf '  %s CPUs, load average %s at start; %s; imgpool: %s\n' "$(nproc)" "$LOAD" \
 	"$(vips --version 2>/dev/null || echo 'libvips ?')" "$IMGPOOL"
 [ -z "$PY" ] || printf '  pillow: %s (Pillow %s)\n' "$PY" "$PIL_VERSION"
+[ -z "$SHARP_VERSION" ] || printf '  sharp: %s (%s)\n' "$SHARP_VERSION" "$SHARP_DIR"
 [ ${#EMPTY[@]} -eq 0 ] || printf '  %d zero-byte file(s) given to imgpool only\n' "${#EMPTY[@]}"
 [ ${#COLLIDING[@]} -eq 0 ] || printf '  %d file(s) left out: same stem as another (same output name)\n' "${#COLLIDING[@]}"
 echo
@@ -449,24 +570,29 @@ for name in "${TOOLS[@]}"; do
 done
 
 echo
-printf '%-44s %6s %8s\n' "ratio (median seconds)" value target
+printf '%-44s %6s %8s   (targets: %s)\n' "ratio (median seconds)" value target "$TARGETS"
 printf '%-44s %6s %8s\n' ---------------------- ----- ------
-# name_a name_b label target ("" for none)
-while IFS='|' read -r a b label target; do
-	r=$(ratio "$a" "$b")
+# key name_a name_b k label: the ratio k * a / b, checked against TARGET[key]
+while IFS='|' read -r key a b k label; do
+	r=$(ratio "$a" "$b" "$k")
+	target=${TARGET[$key]-}
 	verdict=""
 	if [ -n "$target" ] && [ "$r" != n/a ]; then
-		verdict=$(awk -v r="$r" -v t="$target" 'BEGIN { print (r >= t ? "met" : "BELOW") }')
+		verdict=$(awk -v r="$r" -v op="${target% *}" -v t="${target#* }" \
+			'BEGIN { ok = op == "<=" ? r <= t : r >= t; print (ok ? "met" : "MISSED") }')
 	fi
-	printf '%-44s %6s %8s  %s\n' "$label" "$r" "${target:+>= $target}" "$verdict"
+	printf '%-44s %6s %8s  %s\n' "$label" "$r" "$target" "$verdict"
 done <<EOF
-vips-1t|imgpool-j1|vipsthumbnail 1 thread / imgpool -j1|1.3
-vips-1t|imgpool-j2|vipsthumbnail 1 thread / imgpool -j2|2.4
-vips|imgpool-j2|vipsthumbnail / imgpool -j2|1.6
-parallel|imgpool-j2|parallel vipsthumbnail / imgpool -j2|2.5
-imgpool-j1|imgpool-j2|imgpool -j1 / imgpool -j2|1.85
-xargs|imgpool-j2|xargs vipsthumbnail / imgpool -j2|
-pillow|imgpool-j2|Pool + Pillow / imgpool -j2|
+j1-floor|imgpool-j1|floor|1|imgpool -j1 / decode floor
+j2-floor|imgpool-j2|floor|2|imgpool -j2 / half the decode floor
+vt-j1|vips-1t|imgpool-j1|1|vipsthumbnail 1 thread / imgpool -j1
+vt-j2|vips-1t|imgpool-j2|1|vipsthumbnail 1 thread / imgpool -j2
+v-j2|vips|imgpool-j2|1|vipsthumbnail / imgpool -j2
+par-j2|parallel|imgpool-j2|1|parallel vipsthumbnail / imgpool -j2
+j1-j2|imgpool-j1|imgpool-j2|1|imgpool -j1 / imgpool -j2
+xargs-j2|xargs|imgpool-j2|1|xargs vipsthumbnail / imgpool -j2
+pil-j2|pillow|imgpool-j2|1|Pool + Pillow / imgpool -j2
+sharp-j2|sharp-best|imgpool-j2|1|sharp (best of 2, 4 in flight) / imgpool -j2
 EOF
 
 echo

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # The pool's tests. Included from the top CMakeLists.txt.
 #
 #   pool, pool-churn, pool-contract   cmocka programs (ASan+UBSan in a SANITIZE build)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pool_churn.c — every promise of pool.h holds while workers are killed from
  * outside at any moment and tasks crash on their own.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pool_contract.c — each promise of pool.h on its own: failed starts and the
  * backoff, breaking (and what every call then says), the refusals' messages, NULL,

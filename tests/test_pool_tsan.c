@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pool_tsan.c — the calls pool.h allows from any thread, under
  * ThreadSanitizer: pool_stats_get() and pool_worker_pids() read while the driving

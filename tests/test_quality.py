@@ -1,23 +1,40 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""test_quality.py IMGPOOL — the quality guard: imgpool's thumbnails of the corpus
-JPEGs look at least as good as vipsthumbnail's at the same settings.
+"""test_quality.py IMGPOOL — the quality guard: imgpool's thumbnails look at least
+as good as vipsthumbnail's at the same settings, whichever decode path made them
+(libvips, the JPEG fast path and its DC-only progressive decode, the PNG path).
 
 Settings: longest side 256, JPEG quality 80, metadata stripped
-(imgpool -s 256 -f jpeg -Q 80; vipsthumbnail -s 256 -o %s.jpg[Q=80,strip]).
+(imgpool -s 256 -f jpeg -Q 80; vipsthumbnail -s '256x256>' -o %s.jpg[Q=80,strip]:
+neither enlarges a smaller image). Every output path handed to vipsthumbnail is
+absolute: it writes relative ones next to the input.
 imgpool colour manages every input with an embedded profile to sRGB, so for
 those inputs vipsthumbnail gets the same request (--export-profile srgb); inputs
-without a profile are thumbnailed as they are by both.
+without a profile are thumbnailed as they are by both. Alpha is flattened on
+white for JPEG by both (imgpool's default background; background=255 for
+vipsthumbnail's JPEG).
 
-For every corpus JPEG (one case each):
+Groups of cases, one case per file:
+  - every corpus JPEG at 256, JPEG out;
+  - every progressive corpus JPEG at 100, JPEG out: small enough a box that
+    imgpool decodes them at 1/8 from their DC scans;
+  - PNGs at 256, JPEG out: the corpus PNGs (16-bit, alpha, EXIF-oriented) and
+    ones made here from corpus photos (palette with and without transparency,
+    interlaced RGBA, grey of 1 bit, grey + alpha, 16-bit RGB);
+  - the same PNGs at 256, PNG out.
+JPEG out:
   - same dimensions as vipsthumbnail's thumbnail, exactly (both make the same
     shrink-on-load and resize computation, so no rounding slack is needed);
   - same orientation and content: PSNR against a lossless reference
-    (vipsthumbnail to PNG, same settings) at most 0.5 dB below the PSNR of
-    vipsthumbnail's own JPEG against that reference. A thumbnail turned the
-    wrong way (same size after a 180 degree turn or a flip, or swapped sides)
-    scores far below that, so this also checks the EXIF orientation;
-and one case for the whole set:
+    (vipsthumbnail to PNG, same settings, flattened on white) at most 0.5 dB
+    below the PSNR of vipsthumbnail's own JPEG against that reference. A
+    thumbnail turned the wrong way (same size after a 180 degree turn or a
+    flip, or swapped sides) scores far below that, so this also checks the EXIF
+    orientation;
+PNG out:
+  - same dimensions, and the same picture as vipsthumbnail's PNG: PSNR of the
+    two, both flattened on white, at least 40 dB;
+and one case for the corpus JPEGs at 256:
   - total bytes of imgpool's thumbnails within 5 % of vipsthumbnail's (faster
     by writing smaller, worse files does not count; nor does bloat).
 
@@ -36,8 +53,10 @@ import sys
 import tempfile
 
 SIZE = 256
+DC_SIZE = 100
 QUALITY = 80
 MAX_PSNR_LOSS_DB = 0.5
+MIN_SAME_PICTURE_DB = 40.0
 MAX_BYTES_DIFF = 0.05
 
 passed = failed = skipped = 0
@@ -71,20 +90,36 @@ def corpus_dir():
     return os.path.normpath(os.path.join(here, "..", "..", "shared", "corpus", "photos"))
 
 
-def corpus_jpegs(folder):
-    """The non-empty *.jpg / *.jpeg files directly in folder, by name; of files
-    with the same stem only the first (both tools name outputs by stem)."""
+def corpus_files(folder, exts):
+    """The non-empty files with one of exts (lower case, with the dot) directly
+    in folder, by name; of files with the same stem only the first (both tools
+    name outputs by stem)."""
     seen, out = set(), []
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
         stem, ext = os.path.splitext(name)
-        if name.startswith(".") or ext.lower() not in (".jpg", ".jpeg"):
+        if name.startswith(".") or ext.lower() not in exts:
             continue
         if not os.path.isfile(path) or os.path.getsize(path) == 0 or stem in seen:
             continue
         seen.add(stem)
         out.append(path)
     return out
+
+
+def is_progressive(path):
+    """Whether a JPEG's first frame header is progressive (SOF2 or SOF10)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    at = 2
+    while at + 4 <= len(data) and data[at] == 0xFF:
+        m = data[at + 1]
+        if m in (0xC2, 0xCA):
+            return True
+        if 0xC0 <= m <= 0xCF and m not in (0xC4, 0xCC) or m == 0xDA:
+            return False
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+    return False
 
 
 def run(cmd, **kw):
@@ -97,16 +132,17 @@ def has_profile(path):
     return run(["vipsheader", "-f", "icc-profile-data", path]).returncode == 0
 
 
-def vipsthumbnail(files, outspec):
-    """vipsthumbnail -s SIZE on files, output spec outspec (e.g. DIR/%s.jpg[Q=80,strip]);
-    inputs with a profile go to sRGB (--export-profile srgb), as imgpool does."""
+def vipsthumbnail(files, outspec, size):
+    """vipsthumbnail -s size on files, output spec outspec (e.g.
+    DIR/%s.jpg[Q=80,strip]); inputs with a profile go to sRGB (--export-profile
+    srgb), as imgpool does."""
     with_icc = [f for f in files if has_profile(f)]
     without = [f for f in files if f not in with_icc]
     for group, extra in ((with_icc, ["--export-profile", "srgb"]), (without, [])):
         if group:
             # one file per call would be slow; vipsthumbnail goes on after a
             # failed file, and a missing output is reported per case below
-            run(["vipsthumbnail", "-s", str(SIZE)] + extra + ["-o", outspec] + group)
+            run(["vipsthumbnail", "-s", f"{size}x{size}>"] + extra + ["-o", outspec] + group)
 
 
 def read_pnm(path):
@@ -134,12 +170,21 @@ def read_pnm(path):
 
 
 def decode(path, work):
-    """path decoded by libvips to 8-bit RGB samples: (w, h, samples)."""
-    out = os.path.join(work, "decoded.ppm")
-    r = run(["vips", "copy", path, out])
+    """path decoded by libvips to 8-bit samples, alpha flattened on white:
+    (w, h, samples)."""
+    out = os.path.join(work, "decoded.pnm")
+    bands = run(["vipsheader", "-f", "bands", path]).stdout.decode().strip()
+    if bands in ("2", "4"):
+        white = "255" if bands == "2" else "255 255 255"
+        r = run(["vips", "flatten", path, out, "--background", white])
+    else:
+        r = run(["vips", "copy", path, out])
     if r.returncode != 0:
         raise ValueError(f"vips cannot decode {path}: {r.stderr.decode(errors='replace').strip()}")
-    w, h, _, px = read_pnm(out)
+    w, h, bands, px = read_pnm(out)
+    if bands == 1:
+        # a grey thumbnail against a colour one: compare as RGB
+        px = bytes(v for v in px for _ in range(3))
     return w, h, px
 
 
@@ -151,12 +196,12 @@ def psnr(a, b):
     return 10 * math.log10(255.0 * 255.0 * len(a) / se)
 
 
-def imgpool_outputs(imgpool, files, outdir, work):
+def imgpool_outputs(imgpool, files, outdir, work, size, fmt):
     """Run imgpool on files; input path -> (output path, w, h) for each file it
     made, from its JSON Lines report; and its stderr."""
     rep = os.path.join(work, "report.jsonl")
     r = run([imgpool, "-j", "2", "--force", "-q", "--progress", "none",
-             "-s", str(SIZE), "-f", "jpeg", "-Q", str(QUALITY),
+             "-s", str(size), "-f", fmt, "-Q", str(QUALITY),
              "--report", rep, "-o", outdir] + files)
     made = {}
     if os.path.exists(rep):
@@ -169,14 +214,15 @@ def imgpool_outputs(imgpool, files, outdir, work):
     return made, r.stderr.decode(errors="replace")
 
 
-def check_file(path, made, refdir, work):
-    """One corpus file: dimensions and PSNR against vipsthumbnail's; returns the
-    bytes of (imgpool's, vipsthumbnail's) thumbnails, or None when not compared."""
-    name = os.path.basename(path)
-    stem = os.path.splitext(name)[0]
-    vt_jpg = os.path.join(refdir, stem + ".jpg")
+def compare_one(label, path, made, refdir, fmt, work):
+    """One file of a group: dimensions and PSNR against vipsthumbnail's; returns
+    the bytes of (imgpool's, vipsthumbnail's) thumbnails, or None when not
+    compared."""
+    name = f"{label}: {os.path.basename(path)}"
+    stem = os.path.splitext(os.path.basename(path))[0]
+    vt_out = os.path.join(refdir, stem + "." + ("png" if fmt == "png" else "jpg"))
     vt_png = os.path.join(refdir, stem + ".png")
-    if not (os.path.exists(vt_jpg) and os.path.exists(vt_png)):
+    if not (os.path.exists(vt_out) and os.path.exists(vt_png)):
         report("skip", name, "vipsthumbnail made no thumbnail of it")
         return None
     if path not in made:
@@ -185,7 +231,7 @@ def check_file(path, made, refdir, work):
     out, w, h = made[path]
     try:
         rw, rh, ref = decode(vt_png, work)
-        vw, vh, vt = decode(vt_jpg, work)
+        vw, vh, vt = decode(vt_out, work)
         iw, ih, ip = decode(out, work)
     except ValueError as e:
         report("FAIL", name, str(e))
@@ -194,6 +240,14 @@ def check_file(path, made, refdir, work):
         report("FAIL", name, f"imgpool {iw}x{ih} (reported {w}x{h}), vipsthumbnail "
                f"{vw}x{vh} (PNG {rw}x{rh})")
         return None
+    if fmt == "png":
+        p = psnr(ip, vt)
+        msg = f"{iw}x{ih}, PSNR {p:.2f} dB against vipsthumbnail's PNG"
+        if p < MIN_SAME_PICTURE_DB:
+            report("FAIL", name, msg + f": below {MIN_SAME_PICTURE_DB} dB (not the same picture)")
+            return None
+        report("ok", name, msg)
+        return os.path.getsize(out), os.path.getsize(vt_out)
     p_ip, p_vt = psnr(ip, ref), psnr(vt, ref)
     msg = f"{iw}x{ih}, PSNR {p_ip:.2f} dB (vipsthumbnail {p_vt:.2f} dB)"
     if p_ip < p_vt - MAX_PSNR_LOSS_DB:
@@ -201,7 +255,74 @@ def check_file(path, made, refdir, work):
                "(wrong orientation or content, or lower quality)")
         return None
     report("ok", name, msg)
-    return os.path.getsize(out), os.path.getsize(vt_jpg)
+    return os.path.getsize(out), os.path.getsize(vt_out)
+
+
+def check_group(imgpool, label, files, size, fmt, work, total_bytes=False):
+    """Thumbnail files with imgpool and vipsthumbnail at size, output format fmt
+    (jpeg or png), and compare each pair; with total_bytes, also the sum of the
+    JPEG sizes."""
+    gwork = os.path.join(work, label.replace(" ", "-"))
+    outdir, refdir = os.path.join(gwork, "imgpool"), os.path.join(gwork, "vips")
+    os.makedirs(refdir)
+    made, err = imgpool_outputs(imgpool, files, outdir, gwork, size, fmt)
+    if not made:
+        report("FAIL", label, "imgpool made no thumbnail at all: " + err.strip()[:500])
+        return
+    if fmt == "png":
+        vipsthumbnail(files, os.path.join(refdir, "%s.png"), size)
+    else:
+        vipsthumbnail(files, os.path.join(refdir, f"%s.jpg[Q={QUALITY},strip,background=255]"),
+                      size)
+        vipsthumbnail(files, os.path.join(refdir, "%s.png"), size)
+    total_ip = total_vt = 0
+    for path in files:
+        sizes = compare_one(label, path, made, refdir, fmt, gwork)
+        if sizes:
+            total_ip += sizes[0]
+            total_vt += sizes[1]
+    if total_bytes and total_vt:
+        diff = (total_ip - total_vt) / total_vt
+        msg = (f"imgpool {total_ip} bytes, vipsthumbnail {total_vt} bytes "
+               f"({100 * diff:+.2f} %)")
+        report("ok" if abs(diff) <= MAX_BYTES_DIFF else "FAIL", f"{label}: total bytes",
+               msg if abs(diff) <= MAX_BYTES_DIFF else
+               msg + f": more than {100 * MAX_BYTES_DIFF:.0f} % apart")
+
+
+def make_pngs(folder, jpegs, dest):
+    """PNG kinds the corpus lacks, made with libvips from two corpus photos: the
+    first as the picture, the second's first band as a varied alpha. Returns the
+    paths made (none when a step fails)."""
+    os.makedirs(dest)
+    base, other = os.path.join(dest, "base.v"), os.path.join(dest, "other.v")
+    rgba, grey = os.path.join(dest, "rgba.v"), os.path.join(dest, "grey.v")
+    steps = [
+        ["vipsthumbnail", jpegs[0], "-s", "1200x800!", "-o", base],
+        ["vipsthumbnail", jpegs[1], "-s", "1200x800!", "-o", other],
+        ["vips", "extract_band", other, os.path.join(dest, "alpha.v"), "0"],
+        ["vips", "bandjoin", f"{base} {os.path.join(dest, 'alpha.v')}", rgba],
+        ["vips", "colourspace", rgba, grey, "b-w"],
+    ]
+    kinds = {
+        "gen-palette.png": (base, ["--palette"]),
+        "gen-palette-alpha.png": (rgba, ["--palette"]),
+        "gen-rgba-interlaced.png": (rgba, ["--interlace"]),
+        "gen-grey-1bit.png": (os.path.join(dest, "grey1.v"), ["--bitdepth", "1"]),
+        "gen-grey-alpha.png": (grey, []),
+        "gen-rgb16.png": (os.path.join(dest, "rgb16.v"), []),
+    }
+    steps += [["vips", "colourspace", base, os.path.join(dest, "grey1.v"), "b-w"],
+              ["vips", "colourspace", base, os.path.join(dest, "rgb16.v"), "rgb16"]]
+    steps += [["vips", "pngsave", src, os.path.join(dest, name)] + opts
+              for name, (src, opts) in kinds.items()]
+    for cmd in steps:
+        r = run(cmd)
+        if r.returncode != 0:
+            report("skip", "generated PNGs", f"{' '.join(cmd)}: "
+                   f"{r.stderr.decode(errors='replace').strip()[:200]}")
+            return []
+    return [os.path.join(dest, name) for name in kinds]
 
 
 def main():
@@ -217,34 +338,27 @@ def main():
     if missing:
         report("skip", "quality", f"{', '.join(missing)} missing (apt-get install libvips-tools)")
         finish()
-    files = corpus_jpegs(folder)
-    if not files:
-        report("skip", "quality", f"no JPEGs in {folder}")
-        finish()
-
+    jpegs = corpus_files(folder, (".jpg", ".jpeg"))
+    pngs = corpus_files(folder, (".png",))
     work = tempfile.mkdtemp(prefix="imgpool-quality.")
     try:
-        outdir, refdir = os.path.join(work, "imgpool"), os.path.join(work, "vips")
-        os.makedirs(refdir)
-        made, err = imgpool_outputs(imgpool, files, outdir, work)
-        if not made:
-            report("FAIL", "imgpool", "made no thumbnail at all: " + err.strip()[:500])
-            finish()
-        vipsthumbnail(files, os.path.join(refdir, f"%s.jpg[Q={QUALITY},strip]"))
-        vipsthumbnail(files, os.path.join(refdir, "%s.png"))
-        total_ip = total_vt = 0
-        for path in files:
-            sizes = check_file(path, made, refdir, work)
-            if sizes:
-                total_ip += sizes[0]
-                total_vt += sizes[1]
-        if total_vt:
-            diff = (total_ip - total_vt) / total_vt
-            msg = (f"imgpool {total_ip} bytes, vipsthumbnail {total_vt} bytes "
-                   f"({100 * diff:+.2f} %)")
-            report("ok" if abs(diff) <= MAX_BYTES_DIFF else "FAIL", "total bytes",
-                   msg if abs(diff) <= MAX_BYTES_DIFF else
-                   msg + f": more than {100 * MAX_BYTES_DIFF:.0f} % apart")
+        if jpegs:
+            check_group(imgpool, "corpus JPEGs", jpegs, SIZE, "jpeg", work, total_bytes=True)
+            progressive = [f for f in jpegs if is_progressive(f)]
+            if progressive:
+                check_group(imgpool, f"progressive at {DC_SIZE}", progressive, DC_SIZE,
+                            "jpeg", work)
+            else:
+                report("skip", "progressive", f"no progressive JPEG in {folder}")
+        else:
+            report("skip", "corpus JPEGs", f"no JPEGs in {folder}")
+        if len(jpegs) >= 2:
+            pngs += make_pngs(folder, jpegs, os.path.join(work, "pngs"))
+        if pngs:
+            check_group(imgpool, "PNGs to JPEG", pngs, SIZE, "jpeg", work)
+            check_group(imgpool, "PNGs to PNG", pngs, SIZE, "png", work)
+        else:
+            report("skip", "PNGs", f"no PNGs in {folder}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     finish()

@@ -22,7 +22,7 @@ endif()
 
 set(FUZZ_SECONDS 30 CACHE STRING "Seconds each harness runs in the fuzz-run target")
 set(FUZZ_SMOKE_SECONDS 10 CACHE STRING "Seconds of each fuzz-<name>-smoke test")
-set(FUZZ_HARNESSES wire sizes template cmdline json task jpeg)
+set(FUZZ_HARNESSES wire sizes template cmdline json task jpeg jpegscan png)
 set(FUZZ_SRC ${CMAKE_CURRENT_LIST_DIR})
 get_filename_component(FUZZ_TOP ${FUZZ_SRC}/../.. ABSOLUTE)
 set(FUZZ_BIN ${CMAKE_BINARY_DIR}/fuzz)

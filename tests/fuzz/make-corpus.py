@@ -133,6 +133,16 @@ def dictionaries():
         "sizes.dict": ("Pieces of --size, --min-free and --max-worker-rss values.",
                        [",", "x", "X", "%", "K", "M", "G", "T", "B", "iB", "e", ".", "-",
                         "+", "100000", "0x", "inf", "nan"]),
+        "png.dict": ("PNG chunk names and the signature, for fuzz_png.",
+                     ["\\x89PNG\\x0d\\x0a\\x1a\\x0a", "IHDR", "PLTE", "IDAT", "IEND", "tRNS",
+                      "eXIf", "iCCP", "gAMA", "sRGB", "bKGD", "MM\\x00*", "II*\\x00",
+                      "\\x01\\x12\\x00\\x03"]),
+        "jpegscan.dict": ("JPEG markers and scan headers, for fuzz_jpegscan.",
+                          ["\\xFF\\xD8", "\\xFF\\xD9", "\\xFF\\xDA", "\\xFF\\xC2",
+                           "\\xFF\\xC0", "\\xFF\\xC4", "\\xFF\\xDB", "\\xFF\\xDD",
+                           "\\xFF\\xDC", "\\xFF\\xFE", "\\xFF\\xD0", "\\xFF\\x00",
+                           "\\xFF\\xFF", "\\x00\\x08\\x01\\x01\\x00\\x01\\x3F\\x00",
+                           "\\x00\\x0C\\x03\\x01\\x00\\x02\\x11\\x03\\x11\\x00\\x00\\x01"]),
     }
 
 
@@ -191,6 +201,95 @@ def jpeg_seeds():
     return out
 
 
+def jpegscan_seeds():
+    """Small progressive JPEGs for fuzz_jpegscan, made with libvips' jpegsave
+    (the vips command, Debian's libvips-tools; libjpeg's simple progression, whose
+    DC refinement scan comes after AC scans): 4:2:0, 4:4:4 with restart markers,
+    grey, CMYK, and a baseline one. Each ends in a byte the harness reads as its
+    drop mask: a trailing byte after the EOI, which the walker leaves out.
+    Empty when vips is missing (the seeds in git stay as they are)."""
+    import shutil
+    import subprocess
+    import tempfile
+    if not shutil.which("vips"):
+        return {}
+    w, h = 40, 24
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rgb = os.path.join(tmp, "in.ppm")
+        grey = os.path.join(tmp, "in.pgm")
+        cmyk = os.path.join(tmp, "cmyk.v")
+        px = bytearray()
+        for y in range(h):
+            for x in range(w):
+                px += bytes(((x * 11 + y * 7 + (x * y) % 13 + 60 * k) % 256) for k in range(3))
+        with open(rgb, "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (w, h) + px)
+        with open(grey, "wb") as f:
+            f.write(b"P5\n%d %d\n255\n" % (w, h) + px[::3])
+        subprocess.run(["vips", "colourspace", rgb, cmyk, "cmyk"], check=True)
+        kinds = {
+            "progressive-420.jpg": (rgb, ["--interlace", "--subsample-mode", "on"], 0x01),
+            "progressive-444-restart.jpg": (rgb, ["--interlace", "--subsample-mode", "off",
+                                                  "--restart-interval", "2"], 0x07),
+            "progressive-grey.jpg": (grey, ["--interlace"], 0x01),
+            "progressive-cmyk.jpg": (cmyk, ["--interlace"], 0x0F),
+            "baseline.jpg": (rgb, [], 0x07),
+        }
+        for name, (src, opts, mask) in kinds.items():
+            dst = os.path.join(tmp, name)
+            subprocess.run(["vips", "jpegsave", src, dst, "--Q", "70", "--strip"] + opts,
+                           check=True)
+            with open(dst, "rb") as f:
+                out[name] = f.read() + bytes([mask])
+    return out
+
+
+def png_seeds():
+    """Small PNGs for fuzz_png, made with libvips' pngsave (the vips command): RGB,
+    RGBA interlaced, palette with transparency (tRNS), grey of 1 bit, grey +
+    alpha, 16-bit RGB. Each ends in a byte the harness reads as its shrink and
+    orientation: a trailing byte after the IEND chunk, which libpng never reads.
+    Empty when vips is missing (the seeds in git stay as they are)."""
+    import shutil
+    import subprocess
+    import tempfile
+    if not shutil.which("vips"):
+        return {}
+    w, h = 33, 21
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rgb = os.path.join(tmp, "in.ppm")
+        px = bytearray()
+        for y in range(h):
+            for x in range(w):
+                px += bytes(((x * 11 + y * 7 + (x * y) % 13 + 60 * k) % 256) for k in range(3))
+        with open(rgb, "wb") as f:
+            f.write(b"P6\n%d %d\n255\n" % (w, h) + px)
+        rgba = os.path.join(tmp, "rgba.v")
+        grey = os.path.join(tmp, "grey.v")
+        ga = os.path.join(tmp, "ga.v")
+        rgb16 = os.path.join(tmp, "rgb16.v")
+        subprocess.run(["vips", "bandjoin_const", rgb, rgba, "100"], check=True)
+        subprocess.run(["vips", "colourspace", rgb, grey, "b-w"], check=True)
+        subprocess.run(["vips", "bandjoin_const", grey, ga, "200"], check=True)
+        subprocess.run(["vips", "colourspace", rgb, rgb16, "rgb16"], check=True)
+        kinds = {
+            "rgb.png": (rgb, [], 0x13),
+            "rgba-interlaced.png": (rgba, ["--interlace"], 0x54),
+            "palette-trns.png": (rgba, ["--palette"], 0x22),
+            "grey-1bit.png": (grey, ["--bitdepth", "1"], 0x03),
+            "grey-alpha.png": (ga, [], 0x75),
+            "rgb16.png": (rgb16, [], 0x31),
+        }
+        for name, (src, opts, pick) in kinds.items():
+            dst = os.path.join(tmp, name)
+            subprocess.run(["vips", "pngsave", src, dst, "--strip"] + opts, check=True)
+            with open(dst, "rb") as f:
+                out[name] = f.read() + bytes([pick])
+    return out
+
+
 def main():
     for name, (comment, words) in dictionaries().items():
         with open(os.path.join(HERE, name), "w") as f:
@@ -201,6 +300,12 @@ def main():
     jpegs = jpeg_seeds()
     if jpegs:
         all_seeds["jpeg"] = jpegs
+    scans = jpegscan_seeds()
+    if scans:
+        all_seeds["jpegscan"] = scans
+    pngs = png_seeds()
+    if pngs:
+        all_seeds["png"] = pngs
     for harness, files in all_seeds.items():
         d = os.path.join(HERE, "corpus", harness)
         os.makedirs(d, exist_ok=True)

@@ -27,7 +27,7 @@ max_len() {
 	case $1 in
 	wire) echo 140000 ;;
 	cmdline) echo 1024 ;;
-	jpeg) echo 16384 ;;
+	jpeg | jpegscan | png) echo 16384 ;;
 	*) echo 4096 ;;
 	esac
 }

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exif.h — the one EXIF fact the fast paths need: the orientation tag.
+ *
+ * libvips turns a thumbnail upright by the Orientation tag (0x0112) of IFD0;
+ * the fast paths read it themselves, the way libvips' loaders hand EXIF to
+ * libexif: from a JPEG's APP1 "Exif\0\0" block (fastjpeg.c) and from a PNG's eXIf
+ * chunk, which holds the TIFF structure without that prefix (fastpng.c). Every
+ * offset is checked against the block's length: the bytes are the file's.
+ */
+#ifndef IMGPOOL_EXIF_H
+#define IMGPOOL_EXIF_H
+
+#include <stddef.h>
+
+/* The Orientation of the TIFF structure tiff[0, len) ("II*\0" or "MM\0*", IFD0
+ * with tag 0x0112 of type SHORT): 1..8; 1 for a value out of range (as libvips);
+ * 0 when there is none or the structure cannot be parsed. */
+int exif_orientation(const unsigned char *tiff, size_t len);
+
+#endif
