@@ -36,7 +36,7 @@ endif()
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
 
 # One cmocka test file per module that has one.
-set(APP_UNIT_TESTS thumb colour reduce discover outdir)
+set(APP_UNIT_TESTS thumb colour reduce discover outdir options report journal shard task monitor plan)
 foreach(m ${APP_UNIT_TESTS})
   if(TRUE)
     add_executable(test_${m} tests/test_${m}.c)
