@@ -37,7 +37,8 @@ endif()
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
 
 # One cmocka test file per module that has one.
-set(APP_UNIT_TESTS thumb colour reduce discover outdir jpegscan pngmaster)
+set(APP_UNIT_TESTS thumb colour reduce discover outdir jpegscan pngmaster options report journal
+  shard task monitor plan)
 foreach(m ${APP_UNIT_TESTS})
   if(TRUE)
     add_executable(test_${m} tests/test_${m}.c)

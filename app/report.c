@@ -302,7 +302,7 @@ static void not_started(const report_summary *s, char *buf, size_t len)
 		snprintf(buf, len, "%llu not started",
 			 (unsigned long long)(s->total > answered ? s->total - answered : 0));
 	else
-		snprintf(buf, len, "at least %llu not started (the walk did not finish)",
+		snprintf(buf, len, "at least %llu not started; the walk did not finish",
 			 (unsigned long long)s->cancelled);
 }
 

@@ -1,0 +1,886 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_plan.c — the per-file decisions (app/plan.c), with the real walk, output
+ * folder and journal on a temporary tree: redo, up to date, adopted (with the
+ * journal, and with the journal lost), failed earlier (remembered kinds at once,
+ * the machine's after FAILURE_STRIKES), refused outputs, --force, --overwrite,
+ * --checksum, --retry-failed, shards; and the journal rows plan_remember writes.
+ *
+ * No pixel is decoded: "making" a thumbnail here is writing a small file at the
+ * output path and recording it the way the run does after a worker succeeded.
+ * Inputs and outputs get fixed modification times, so nothing depends on the clock.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "filehash.h"
+#include "journal.h"
+#include "outdir.h"
+#include "plan.h"
+
+/* Inputs are from T_IN, thumbnails from T_OUT (seconds). */
+#define T_IN 1600000000
+#define T_OUT (T_IN + 100)
+
+/* ------------------------------------------------------------------------- */
+/* Fixture: a temporary folder to work in                                     */
+
+static char tmp_dir[PATH_MAX];
+static int old_cwd = -1;
+
+static int setup(void **state)
+{
+	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	snprintf(tmp_dir, sizeof tmp_dir, "%s/test_plan.XXXXXX", base);
+	if (!mkdtemp(tmp_dir))
+		return -1;
+	old_cwd = open(".", O_RDONLY | O_DIRECTORY);
+	return chdir(tmp_dir);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	remove(path);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	if (old_cwd >= 0) {
+		if (fchdir(old_cwd) < 0)
+			return -1;
+		close(old_cwd);
+		old_cwd = -1;
+	}
+	nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
+
+static void mkdirs(const char *path)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof buf, "%s", path);
+	for (char *s = buf + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(buf, 0755);
+			*s = '/';
+		}
+	mkdir(buf, 0755);
+}
+
+static void set_mtime(const char *path, time_t t)
+{
+	struct timespec ts[2] = {{t, 0}, {t, 0}};
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+/* A file with these bytes and mtime (folders made as needed). */
+static void mkfile(const char *path, const char *text, time_t mtime)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		mkdirs(dir);
+	}
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	set_mtime(path, mtime);
+}
+
+/* An input of the usual kind. */
+static void input(const char *rel)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "src/%s", rel);
+	mkfile(path, "image bytes", T_IN);
+}
+
+/* ------------------------------------------------------------------------- */
+/* One planning pass                                                          */
+
+typedef struct passed {
+	char rel[64];
+	plan_pass how;
+	failure_kind kind;
+	char cause[512];
+} passed;
+
+typedef struct planned {
+	char rel[64];
+	int had_row;
+	uint64_t checksum;
+	thumb_format format;
+	char root[PATH_MAX];
+} planned;
+
+/* What a pass is asked to do. */
+typedef struct how {
+	int force, overwrite, checksum, retry_failed, adopt_foreign, no_journal;
+	int quality;              /* a setting: changes the fingerprint */
+	double timeout;           /* a limit: changes journal_limits */
+	const char *name_template;
+	shard shard;
+	int make;                 /* make each planned file's thumbnails */
+	failure_kind fail;        /* or remember each planned file as failed so */
+	const char *cause;
+	const char *const *paths; /* default: {"src"} */
+	int npaths;
+} how;
+
+typedef struct result {
+	passed pass[128];
+	int npassed;
+	planned plan[128];
+	int nplanned;
+	uint64_t adopted, failed_earlier;
+	int walk_errors;
+	int remember_rc;
+} result;
+
+static void on_passed(void *data, const discover_item *it, plan_pass how_, failure_kind kind,
+		      const char *cause)
+{
+	result *r = data;
+	assert_true(r->npassed < 128);
+	passed *p = &r->pass[r->npassed++];
+	snprintf(p->rel, sizeof p->rel, "%s", it->rel);
+	p->how = how_;
+	p->kind = kind;
+	snprintf(p->cause, sizeof p->cause, "%s", cause ? cause : "(null)");
+}
+
+static thumb_settings settings_of(const how *h)
+{
+	thumb_settings s;
+	memset(&s, 0, sizeof s);
+	s.sizes[0] = (thumb_size){256, 256};
+	s.nsizes = 1;
+	s.background[0] = s.background[1] = s.background[2] = 255;
+	s.max_pixels = 268402689;
+	s.quality = h->quality;
+	return s;
+}
+
+/* Make item's thumbnails as a finished task would leave them: files at the output
+ * paths, recorded as imgpool's, and the input remembered as made. */
+static void make_outputs(outdir *od, journal *j, planner *p, const plan_item *item)
+{
+	const discover_item *it = item->it;
+	for (int i = 0; i < it->noutputs; i++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof path, "%s", it->outputs[i]);
+		mkfile(path, "a thumbnail", T_OUT);
+		struct stat st;
+		assert_int_equal(outdir_stat(od, it->out_rel[i], &st), 0);
+		file_ident id = outdir_ident_of(&st);
+		assert_int_equal(journal_output_intent(j, it->out_rel[i], &id, item->root, it->rel), 0);
+		assert_int_equal(journal_output_made(j, it->out_rel[i], &id), 0);
+	}
+	plan_outcome o = {.root = item->root, .rel = it->rel, .size = it->size,
+			  .checksum = item->checksum,
+			  .mtime_ns = (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec,
+			  .kind = FAIL_NONE, .ms = 12.5, .attempts = 1};
+	assert_int_equal(plan_remember(p, &o), 0);
+}
+
+static const char *const SRC[] = {"src"};
+
+static void run_plan(const how *h, result *r)
+{
+	memset(r, 0, sizeof *r);
+	char err[512], warn[512], text[1200];
+	outdir *od = outdir_open("out", 1, err, sizeof err);
+	if (!od)
+		fail_msg("outdir_open: %s", err);
+	thumb_settings s = settings_of(h);
+	uint64_t fingerprint = journal_fingerprint(&s, h->name_template, text, sizeof text);
+	journal *j = NULL;
+	if (!h->no_journal) {
+		j = journal_open(od, "journal.sqlite", text, 0, warn, sizeof warn, err, sizeof err);
+		if (!j)
+			fail_msg("journal_open: %s", err);
+	}
+	discover_config dc = {
+		.paths = h->paths ? h->paths : SRC, .npaths = h->paths ? h->npaths : 1,
+		.recursive = 1, .out_dir = "out", .name_template = h->name_template,
+		.settings = &s,
+	};
+	char *derr = NULL;
+	discover *d = discover_open(&dc, &derr);
+	if (!d)
+		fail_msg("discover_open: %s", derr);
+	planner_config pc = {
+		.d = d, .od = od, .j = j, .settings = &s, .fingerprint = fingerprint,
+		.limits = journal_limits(h->timeout ? h->timeout : 120, s.max_pixels, "test 1"),
+		.shard = h->shard, .force = h->force, .overwrite = h->overwrite,
+		.checksum = h->checksum, .retry_failed = h->retry_failed,
+		.adopt_foreign = h->adopt_foreign, .on_passed = on_passed, .data = r,
+	};
+	planner *p = planner_new(&pc);
+	assert_non_null(p);
+	plan_item item;
+	while (plan_next(p, &item)) {
+		assert_true(r->nplanned < 128);
+		planned *q = &r->plan[r->nplanned++];
+		snprintf(q->rel, sizeof q->rel, "%s", item.it->rel);
+		q->had_row = item.had_row;
+		q->checksum = item.checksum;
+		q->format = item.formats[0];
+		snprintf(q->root, sizeof q->root, "%s", item.root ? item.root : "(null)");
+		if (h->make) {
+			make_outputs(od, j, p, &item);
+		} else if (h->fail) {
+			plan_outcome o = {
+				.root = item.root, .rel = item.it->rel, .size = item.it->size,
+				.mtime_ns = (int64_t)item.it->mtime.tv_sec * 1000000000 +
+					    item.it->mtime.tv_nsec,
+				.kind = h->fail, .cause = h->cause, .ms = 3, .attempts = 1};
+			r->remember_rc |= plan_remember(p, &o);
+		}
+	}
+	r->adopted = plan_adopted(p);
+	r->failed_earlier = plan_failed_earlier(p);
+	r->walk_errors = plan_walk_errors(p);
+	planner_free(p);
+	discover_close(d);
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The rels planned, sorted, joined by ' '. */
+static const char *planned_names(const result *r)
+{
+	static char buf[4096];
+	const char *names[128];
+	for (int i = 0; i < r->nplanned; i++)
+		names[i] = r->plan[i].rel;
+	qsort(names, (size_t)r->nplanned, sizeof *names, by_name);
+	buf[0] = '\0';
+	for (int i = 0; i < r->nplanned; i++) {
+		if (i)
+			strcat(buf, " ");
+		strcat(buf, names[i]);
+	}
+	return buf;
+}
+
+/* The rels passed over in this way, sorted, joined by ' '. */
+static const char *passed_names(const result *r, plan_pass how_, failure_kind kind)
+{
+	static char buf[4096];
+	const char *names[128];
+	int n = 0;
+	for (int i = 0; i < r->npassed; i++)
+		if (r->pass[i].how == how_ && r->pass[i].kind == kind)
+			names[n++] = r->pass[i].rel;
+	qsort(names, (size_t)n, sizeof *names, by_name);
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (i)
+			strcat(buf, " ");
+		strcat(buf, names[i]);
+	}
+	return buf;
+}
+
+static const passed *passed_for(const result *r, const char *rel)
+{
+	for (int i = 0; i < r->npassed; i++)
+		if (!strcmp(r->pass[i].rel, rel))
+			return &r->pass[i];
+	fail_msg("%s was not passed over", rel);
+	return NULL;
+}
+
+static const planned *planned_for(const result *r, const char *rel)
+{
+	for (int i = 0; i < r->nplanned; i++)
+		if (!strcmp(r->plan[i].rel, rel))
+			return &r->plan[i];
+	fail_msg("%s was not planned", rel);
+	return NULL;
+}
+
+/* The journal's row of src/rel, read after a pass. */
+static journal_row row_of(const char *rel)
+{
+	char err[256], warn[256];
+	outdir *od = outdir_open("out", 0, err, sizeof err);
+	assert_non_null(od);
+	journal *j = journal_open(od, "journal.sqlite", "", 1, warn, sizeof warn, err, sizeof err);
+	assert_non_null(j);
+	char *root = realpath("src", NULL);
+	journal_row row;
+	journal_get(j, root, rel, &row);
+	free(root);
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+	return row;
+}
+
+/* Does the journal own out/rel as it is now? */
+static int owned(const char *rel)
+{
+	char err[256], warn[256];
+	outdir *od = outdir_open("out", 0, err, sizeof err);
+	journal *j = journal_open(od, "journal.sqlite", "", 1, warn, sizeof warn, err, sizeof err);
+	struct stat st;
+	int yes = 0;
+	if (j && outdir_stat(od, rel, &st) == 0) {
+		file_ident id = outdir_ident_of(&st);
+		yes = journal_owns(j, rel, &id);
+	}
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+	return yes;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Redo or up to date                                                         */
+
+static void test_up_to_date(void **state)
+{
+	result r;
+	input("a.jpg");
+	input("b.png");
+	input("sub/c.jpg");
+	/* nothing made yet: everything planned */
+	run_plan(&(how){.make = 1}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.png sub/c.jpg");
+	assert_int_equal(r.npassed, 0);
+	char *root = realpath("src", NULL);
+	assert_string_equal(planned_for(&r, "a.jpg")->root, root);
+	free(root);
+	assert_int_equal(planned_for(&r, "a.jpg")->format, FORMAT_JPEG);
+	assert_int_equal(planned_for(&r, "b.png")->format, FORMAT_PNG);
+	assert_int_equal(planned_for(&r, "a.jpg")->had_row, 0);
+	assert_int_equal(planned_for(&r, "a.jpg")->checksum, 0);
+	/* made: all up to date, passed over as skipped */
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "a.jpg b.png sub/c.jpg");
+	assert_string_equal(passed_for(&r, "a.jpg")->cause, "(null)");
+	assert_int_equal(r.adopted, 0);
+	/* --force redoes them */
+	run_plan(&(how){.force = 1}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.png sub/c.jpg");
+	assert_int_equal(planned_for(&r, "b.png")->had_row, 1);
+	/* another output setting: redone */
+	run_plan(&(how){.quality = 90}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.png sub/c.jpg");
+	/* a limit is not an output setting */
+	run_plan(&(how){.timeout = 5}, &r);
+	assert_int_equal(r.nplanned, 0);
+	/* an input that changed size, or mtime: only it */
+	mkfile("src/a.jpg", "image bytes, more of them", T_IN);
+	set_mtime("src/b.png", T_IN + 1);
+	run_plan(&(how){0}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.png");
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "sub/c.jpg");
+	assert_int_equal(planned_for(&r, "a.jpg")->had_row, 1);
+	/* a thumbnail deleted: redone */
+	run_plan(&(how){.make = 1}, &r);
+	assert_int_equal(unlink("out/sub/c.jpg"), 0);
+	run_plan(&(how){0}, &r);
+	assert_string_equal(planned_names(&r), "sub/c.jpg");
+	/* a thumbnail changed by someone since imgpool made it: no longer imgpool's */
+	run_plan(&(how){.make = 1}, &r);
+	mkfile("out/a.jpg", "edited by hand", T_OUT + 5);
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "a.jpg");
+	assert_string_equal(passed_for(&r, "a.jpg")->cause, "its output out/a.jpg exists and was "
+			    "not made by imgpool; --overwrite replaces it");
+	run_plan(&(how){.overwrite = 1}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg");
+}
+
+static void test_checksum(void **state)
+{
+	result r;
+	input("a.jpg");
+	input("b.jpg");
+	run_plan(&(how){.make = 1}, &r);
+	uint64_t sum;
+	assert_int_equal(filehash_path("src/a.jpg", &sum), 0);
+	/* rows made without a checksum are taken by size and mtime, and given one */
+	assert_int_equal(row_of("a.jpg").checksum, 0);
+	run_plan(&(how){.checksum = 1}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_int_equal(row_of("a.jpg").checksum, sum);
+	/* touched, same bytes: redone by mtime, up to date by --checksum (and the row
+	 * takes the new mtime) */
+	set_mtime("src/a.jpg", T_IN + 30);
+	run_plan(&(how){0}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg");
+	run_plan(&(how){.checksum = 1}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "a.jpg b.jpg");
+	journal_row row = row_of("a.jpg");
+	assert_int_equal(row.mtime_ns, (int64_t)(T_IN + 30) * 1000000000);
+	assert_int_equal(row.checksum, sum);
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.nplanned, 0);
+	/* other bytes of the same size, same mtime: only --checksum sees it */
+	mkfile("src/b.jpg", "IMAGE BYTES", T_IN);
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.nplanned, 0);
+	run_plan(&(how){.checksum = 1}, &r);
+	assert_string_equal(planned_names(&r), "b.jpg");
+	uint64_t bsum;
+	assert_int_equal(filehash_path("src/b.jpg", &bsum), 0);
+	assert_int_equal(planned_for(&r, "b.jpg")->checksum, bsum);
+	/* another size is another file whatever --checksum says */
+	mkfile("src/a.jpg", "image bytes!", T_IN + 30);
+	run_plan(&(how){.checksum = 1}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.jpg");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Adopted                                                                    */
+
+static int forget_all(void *data, const char *root, const char *rel)
+{
+	return 1;
+}
+
+/* Lose the input rows (a kill -9 before their batch was committed): the output
+ * rows stay. */
+static void lose_input_rows(void)
+{
+	char err[256], warn[256];
+	outdir *od = outdir_open("out", 1, err, sizeof err);
+	journal *j = journal_open(od, "journal.sqlite", "", 0, warn, sizeof warn, err, sizeof err);
+	assert_non_null(j);
+	char *root = realpath("src", NULL);
+	const char *roots[] = {root};
+	assert_int_equal(journal_each_input(j, roots, 1, forget_all, NULL), 0);
+	free(root);
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+}
+
+static void test_adopt_with_journal(void **state)
+{
+	result r;
+	input("a.jpg");
+	input("sub/c.jpg");
+	run_plan(&(how){.make = 1}, &r);
+	lose_input_rows();
+	assert_int_equal(row_of("a.jpg").status, JOURNAL_NONE);
+	/* the outputs are imgpool's and new enough: taken, not redone */
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_int_equal(r.adopted, 2);
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "a.jpg sub/c.jpg");
+	journal_row row = row_of("a.jpg");
+	assert_int_equal(row.status, JOURNAL_OK);
+	assert_int_equal(row.size, strlen("image bytes"));
+	assert_int_equal(row.mtime_ns, (int64_t)T_IN * 1000000000);
+	assert_int_equal(row.attempts, 1);
+	assert_true(owned("a.jpg"));
+	/* now simply up to date */
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_int_equal(r.adopted, 0);
+	/* an output older than its input is not adopted: redone */
+	lose_input_rows();
+	set_mtime("src/a.jpg", T_OUT + 1);
+	run_plan(&(how){0}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg");
+	assert_int_equal(r.adopted, 1);
+	/* --force adopts nothing */
+	lose_input_rows();
+	run_plan(&(how){.force = 1}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg sub/c.jpg");
+	assert_int_equal(r.adopted, 0);
+}
+
+static void test_adopt_journal_lost(void **state)
+{
+	result r;
+	input("a.jpg");
+	input("b.jpg");
+	input("c.jpg");
+	/* thumbnails there, no journal knows them: new enough (a, b) or older (c) */
+	mkfile("out/a.jpg", "thumb", T_OUT);
+	mkfile("out/b.jpg", "thumb", T_IN);
+	mkfile("out/c.jpg", "thumb", T_IN - 1);
+	/* the journal was not lost: someone else's files, refused */
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "a.jpg b.jpg c.jpg");
+	assert_string_equal(passed_for(&r, "b.jpg")->cause, "its output out/b.jpg exists and was "
+			    "not made by imgpool; --overwrite replaces it");
+	assert_int_equal(r.adopted, 0);
+	assert_false(owned("a.jpg"));
+	/* it was lost: the new-enough ones are adopted; the older one still refused */
+	run_plan(&(how){.adopt_foreign = 1}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_int_equal(r.adopted, 2);
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "a.jpg b.jpg");
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "c.jpg");
+	assert_true(owned("a.jpg"));
+	assert_true(owned("b.jpg"));
+	assert_false(owned("c.jpg"));
+	assert_int_equal(row_of("b.jpg").status, JOURNAL_OK);
+	/* --overwrite: the older one is redone */
+	run_plan(&(how){.adopt_foreign = 1, .overwrite = 1}, &r);
+	assert_string_equal(planned_names(&r), "c.jpg");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Failed earlier                                                             */
+
+static void test_failed_earlier_at_once(void **state)
+{
+	static const failure_kind kinds[] = {FAIL_DECODE, FAIL_LIMIT, FAIL_CRASH};
+	for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+		result r;
+		char rel[32];
+		snprintf(rel, sizeof rel, "k%zu.jpg", k);
+		input(rel);
+		run_plan(&(how){.fail = kinds[k], .cause = "VipsJpeg: bad"}, &r);
+		assert_string_equal(planned_names(&r), rel);
+		assert_int_equal(r.remember_rc, 0);
+		journal_row row = row_of(rel);
+		assert_int_equal(row.status, JOURNAL_FAILED);
+		assert_int_equal(row.kind, kinds[k]);
+		assert_int_equal(row.strikes, 1);
+		assert_string_equal(row.cause, "VipsJpeg: bad");
+		/* not tried again: one line saying why */
+		run_plan(&(how){0}, &r);
+		assert_int_equal(r.nplanned, 0);
+		assert_int_equal(r.failed_earlier, 1);
+		const passed *p = passed_for(&r, rel);
+		assert_int_equal(p->how, PLAN_FAILED);
+		assert_int_equal(p->kind, FAIL_EARLIER);
+		assert_string_equal(p->cause, "failed earlier, unchanged since: VipsJpeg: bad "
+				    "(--retry-failed tries again)");
+		/* unless asked, or something that decides the outcome changed */
+		run_plan(&(how){.retry_failed = 1}, &r);
+		assert_string_equal(planned_names(&r), rel);
+		assert_int_equal(r.failed_earlier, 0);
+		run_plan(&(how){.quality = 50}, &r);
+		assert_string_equal(planned_names(&r), rel);
+		run_plan(&(how){.timeout = 300}, &r);
+		assert_string_equal(planned_names(&r), rel);
+		run_plan(&(how){.force = 1}, &r);
+		assert_int_equal(r.nplanned, 0); /* --force redoes made files, not failed ones */
+		char path[64];
+		snprintf(path, sizeof path, "src/%s", rel);
+		set_mtime(path, T_IN + 7);
+		run_plan(&(how){0}, &r);
+		assert_string_equal(planned_names(&r), rel);
+		unlink(path);
+	}
+}
+
+static void test_failed_earlier_strikes(void **state)
+{
+	static const failure_kind kinds[] = {FAIL_ENVIRONMENT, FAIL_TIMEOUT, FAIL_OUTPUT};
+	for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+		result r;
+		char rel[32];
+		snprintf(rel, sizeof rel, "env%zu.jpg", k);
+		input(rel);
+		/* tried again after each of the first FAILURE_STRIKES - 1 failures */
+		for (int strike = 1; strike < FAILURE_STRIKES; strike++) {
+			run_plan(&(how){.fail = kinds[k], .cause = "Permission denied"}, &r);
+			assert_string_equal(planned_names(&r), rel);
+			journal_row row = row_of(rel);
+			assert_int_equal(row.strikes, strike);
+			assert_int_equal(row.attempts, strike);
+			assert_int_equal(row.kind, kinds[k]);
+		}
+		/* another cause, or another kind, starts the count again */
+		run_plan(&(how){.fail = kinds[k], .cause = "No space left on device"}, &r);
+		assert_int_equal(row_of(rel).strikes, 1);
+		assert_int_equal(row_of(rel).attempts, FAILURE_STRIKES);
+		for (int strike = 2; strike < FAILURE_STRIKES; strike++)
+			run_plan(&(how){.fail = kinds[k], .cause = "No space left on device"}, &r);
+		assert_string_equal(planned_names(&r), rel);
+		run_plan(&(how){.fail = k == 0 ? FAIL_TIMEOUT : FAIL_ENVIRONMENT,
+				.cause = "No space left on device"}, &r);
+		assert_int_equal(row_of(rel).strikes, 1);
+		/* FAILURE_STRIKES identical ones in a row: remembered */
+		for (int strike = 1; strike <= FAILURE_STRIKES; strike++) {
+			run_plan(&(how){.fail = kinds[k], .cause = "Permission denied"}, &r);
+			assert_string_equal(planned_names(&r), rel);
+		}
+		assert_int_equal(row_of(rel).strikes, FAILURE_STRIKES);
+		run_plan(&(how){0}, &r);
+		assert_int_equal(r.nplanned, 0);
+		assert_int_equal(passed_for(&r, rel)->kind, FAIL_EARLIER);
+		/* a success forgets the failures */
+		run_plan(&(how){.retry_failed = 1, .make = 1}, &r);
+		journal_row row = row_of(rel);
+		assert_int_equal(row.status, JOURNAL_OK);
+		assert_int_equal(row.strikes, 0);
+		assert_int_equal(row.kind, FAIL_NONE);
+		assert_string_equal(row.cause, "");
+		char path[64];
+		snprintf(path, sizeof path, "src/%s", rel);
+		unlink(path);
+	}
+}
+
+/* ------------------------------------------------------------------------- */
+/* What plan_remember writes                                                  */
+
+static void test_remember(void **state)
+{
+	result r;
+	input("a.jpg");
+	input("b.jpg");
+	run_plan(&(how){.make = 1}, &r);
+	journal_row row = row_of("a.jpg");
+	thumb_settings s = settings_of(&(how){0});
+	assert_int_equal(row.status, JOURNAL_OK);
+	assert_int_equal(row.size, strlen("image bytes"));
+	assert_int_equal(row.mtime_ns, (int64_t)T_IN * 1000000000);
+	assert_int_equal(row.fingerprint, journal_fingerprint(&s, NULL, NULL, 0));
+	assert_true(row.ms == 12.5);
+	assert_int_equal(row.attempts, 1);
+	assert_int_equal(row.kind, FAIL_NONE);
+	assert_int_equal(row.limits, 0);
+
+	/* a failure: its kind, cause and limits */
+	run_plan(&(how){.force = 1, .fail = FAIL_DECODE, .cause = "Premature end"}, &r);
+	row = row_of("b.jpg");
+	assert_int_equal(row.status, JOURNAL_FAILED);
+	assert_int_equal(row.kind, FAIL_DECODE);
+	assert_string_equal(row.cause, "Premature end");
+	assert_int_equal(row.limits, journal_limits(120, s.max_pixels, "test 1"));
+	assert_true(row.ms == 3);
+	/* a stop is not a failure: the row stays as it was */
+	set_mtime("src/b.jpg", T_IN + 3);
+	run_plan(&(how){.fail = FAIL_INTERRUPTED, .cause = "interrupted"}, &r);
+	assert_string_equal(planned_names(&r), "b.jpg");
+	assert_int_equal(r.remember_rc, 0);
+	journal_row after = row_of("b.jpg");
+	assert_int_equal(after.status, JOURNAL_FAILED);
+	assert_int_equal(after.kind, FAIL_DECODE);
+	assert_int_equal(after.mtime_ns, (int64_t)T_IN * 1000000000);
+	assert_int_equal(after.attempts, row.attempts);
+	/* no cause given: an empty one */
+	run_plan(&(how){.fail = FAIL_CRASH}, &r);
+	assert_string_equal(row_of("b.jpg").cause, "");
+	assert_int_equal(row_of("b.jpg").attempts, 2);
+
+	/* without a journal, or without a root, nothing is written and nothing fails */
+	char err[256];
+	outdir *od = outdir_open("out", 1, err, sizeof err);
+	char *derr = NULL;
+	discover_config dc = {.paths = SRC, .npaths = 1, .out_dir = "out", .settings = &s};
+	discover *d = discover_open(&dc, &derr);
+	planner_config pc = {.d = d, .od = od, .settings = &s};
+	planner *p = planner_new(&pc);
+	plan_outcome o = {.root = "/x", .rel = "a.jpg", .kind = FAIL_DECODE, .cause = "c"};
+	assert_int_equal(plan_remember(p, &o), 0);
+	planner_free(p);
+	char warn[256];
+	journal *j = journal_open(od, "journal.sqlite", "", 0, warn, sizeof warn, err, sizeof err);
+	pc.j = j;
+	p = planner_new(&pc);
+	o.root = NULL;
+	assert_int_equal(plan_remember(p, &o), 0);
+	journal_row none;
+	journal_get(j, "/x", "a.jpg", &none);
+	assert_int_equal(none.status, JOURNAL_NONE);
+	planner_free(p);
+	planner_free(NULL);
+	journal_close(j, 0, 0, 0, 0, 0);
+	discover_close(d);
+	outdir_close(od);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Refused outputs                                                            */
+
+static void test_refused(void **state)
+{
+	result r;
+	static const char *const names[] = {"dir.jpg", "link.jpg", "self.jpg", "fifo.jpg",
+					    "theirs.jpg", "fine.jpg", "sub/deep.jpg"};
+	for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+		input(names[i]);
+	mkdirs("out/dir.jpg");
+	mkfile("elsewhere/x", "precious", T_OUT);
+	assert_int_equal(symlink("../elsewhere/x", "out/link.jpg"), 0);
+	assert_int_equal(link("src/self.jpg", "out/self.jpg"), 0);
+	assert_int_equal(mkfifo("out/fifo.jpg", 0600), 0);
+	mkfile("out/theirs.jpg", "someone's", T_IN - 10);
+	assert_int_equal(symlink("../elsewhere", "out/sub"), 0);
+
+	static const struct {
+		const char *rel, *cause;
+	} want[] = {
+		{"dir.jpg", "its output out/dir.jpg is a folder"},
+		{"link.jpg", "its output out/link.jpg is a symlink (imgpool never writes through one)"},
+		{"self.jpg", "its output out/self.jpg is the input itself"},
+		{"fifo.jpg", "its output out/fifo.jpg is not a regular file"},
+		{"theirs.jpg", "its output out/theirs.jpg exists and was not made by imgpool; "
+			       "--overwrite replaces it"},
+	};
+	static const how modes[] = {{0}, {.force = 1}, {.adopt_foreign = 1}};
+	for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+		run_plan(&modes[m], &r);
+		assert_string_equal(planned_names(&r), "fine.jpg");
+		for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+			const passed *p = passed_for(&r, want[i].rel);
+			assert_int_equal(p->how, PLAN_FAILED);
+			assert_int_equal(p->kind, FAIL_OUTPUT);
+			assert_string_equal(p->cause, want[i].cause);
+		}
+		/* a symlink on the way: never followed */
+		const passed *deep = passed_for(&r, "sub/deep.jpg");
+		assert_int_equal(deep->kind, FAIL_OUTPUT);
+		char cause[256];
+		snprintf(cause, sizeof cause, "its output out/sub/deep.jpg %s", outdir_strerror(ELOOP));
+		assert_string_equal(deep->cause, cause);
+	}
+	/* --overwrite replaces someone else's regular file, never the rest */
+	run_plan(&(how){.overwrite = 1}, &r);
+	assert_string_equal(planned_names(&r), "fine.jpg theirs.jpg");
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT),
+			    "dir.jpg fifo.jpg link.jpg self.jpg sub/deep.jpg");
+	/* nothing was touched on the way */
+	struct stat st;
+	assert_int_equal(lstat("out/link.jpg", &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(access("elsewhere/x", F_OK), 0);
+	assert_int_equal(access("elsewhere/deep.jpg", F_OK), -1);
+}
+
+/* An output name whose format imgpool does not write is refused before any work. */
+static void test_unwritable_format(void **state)
+{
+	result r;
+	input("a.tif");
+	input("b.png");
+	run_plan(&(how){.name_template = "{dir}/{stem}.{inext}"}, &r);
+	assert_string_equal(planned_names(&r), "b.png");
+	const passed *p = passed_for(&r, "a.tif");
+	assert_int_equal(p->kind, FAIL_OUTPUT);
+	assert_string_equal(p->cause, "cannot write \"tif\" files (output out/a.tif)");
+	/* the default name gives it a format imgpool writes */
+	run_plan(&(how){0}, &r);
+	assert_string_equal(planned_names(&r), "a.tif b.png");
+	assert_int_equal(planned_for(&r, "a.tif")->format, FORMAT_JPEG);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Without a journal                                                          */
+
+static void test_no_journal(void **state)
+{
+	result r;
+	input("new.jpg");
+	input("fresh.jpg");
+	input("stale.jpg");
+	mkfile("out/fresh.jpg", "thumb", T_OUT);
+	mkfile("out/stale.jpg", "thumb", T_IN - 1);
+	run_plan(&(how){.no_journal = 1}, &r);
+	/* up to date by mtime alone; nothing is provably imgpool's, so an older file in
+	 * the way is refused like any other */
+	assert_string_equal(planned_names(&r), "new.jpg");
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "fresh.jpg");
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "stale.jpg");
+	assert_int_equal(r.adopted, 0);
+	run_plan(&(how){.no_journal = 1, .overwrite = 1}, &r);
+	assert_string_equal(planned_names(&r), "new.jpg stale.jpg");
+	run_plan(&(how){.no_journal = 1, .force = 1, .overwrite = 1}, &r);
+	assert_string_equal(planned_names(&r), "fresh.jpg new.jpg stale.jpg");
+	/* the root is still known (for the report), the journal untouched */
+	char *root = realpath("src", NULL);
+	assert_string_equal(planned_for(&r, "new.jpg")->root, root);
+	free(root);
+	assert_int_equal(access("out/.imgpool/journal.sqlite", F_OK), -1);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Shards                                                                     */
+
+static void test_shards(void **state)
+{
+	enum { FILES = 60, N = 3 };
+	char rel[32];
+	for (int i = 0; i < FILES; i++) {
+		snprintf(rel, sizeof rel, "%s%02d.jpg", i % 2 ? "d/" : "", i);
+		input(rel);
+	}
+	static const char *const paths[] = {"src", "missing"};
+	int seen[FILES] = {0}, total = 0;
+	for (int k = 1; k <= N; k++) {
+		result r;
+		run_plan(&(how){.shard = {k, N, "--shard"}, .paths = paths, .npaths = 2}, &r);
+		for (int i = 0; i < r.nplanned; i++) {
+			int n;
+			const char *name = r.plan[i].rel;
+			if (sscanf(name + (name[0] == 'd' ? 2 : 0), "%d", &n) != 1)
+				fail_msg("%s", name);
+			if (shard_of(name, N) != k)
+				fail_msg("%s is not in shard %d", name, k);
+			seen[n]++;
+		}
+		total += r.nplanned;
+		assert_true(r.nplanned > 0);
+		/* a PATH that is missing is every shard's error */
+		const passed *p = passed_for(&r, "missing");
+		assert_int_equal(p->how, PLAN_FAILED);
+		assert_int_equal(p->kind, FAIL_ENVIRONMENT);
+		assert_int_equal(r.walk_errors, 1);
+		assert_int_equal(r.npassed, 1);
+	}
+	/* disjoint and complete */
+	assert_int_equal(total, FILES);
+	for (int i = 0; i < FILES; i++)
+		assert_int_equal(seen[i], 1);
+	/* no shard: everything */
+	result r;
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.nplanned, FILES);
+	assert_int_equal(r.walk_errors, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_up_to_date, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checksum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_with_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_journal_lost, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_earlier_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_earlier_strikes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remember, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unwritable_format, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shards, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
