@@ -99,8 +99,15 @@ static double seconds_since(const struct timespec *t0)
 }
 
 /* "1:02:03" or "2:03" */
+/* A time past a year is not worth its digits (and a double past LONG_MAX would
+ * not convert): "> 1 year". */
+#define DURATION_MAX (366.0 * 86400)
 static void fmt_duration(char *buf, size_t len, double s)
 {
+	if (!(s < DURATION_MAX)) {
+		snprintf(buf, len, "> 1 year");
+		return;
+	}
 	long t = (long)(s + 0.5);
 	if (t >= 3600)
 		snprintf(buf, len, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);

@@ -391,8 +391,11 @@ static int lies_inside(const char *out, const char *in)
 	char *rin = realpath(in, NULL);
 	if (!rin)
 		return 0;
-	/* out may not exist: resolve its nearest existing ancestor. */
-	char *copy = strdup(out), *rout = NULL;
+	/* out may not exist: resolve its nearest existing ancestor; a relative name
+	 * with no '/' ("thumbs") has the current folder for one. */
+	char *copy = NULL, *rout = NULL;
+	if (out[0] == '/' || asprintf(&copy, "./%s", out) < 0)
+		copy = strdup(out);
 	while (copy && !(rout = realpath(copy, NULL))) {
 		char *slash = strrchr(copy, '/');
 		if (!slash || slash == copy)
@@ -727,15 +730,20 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 		options_free(o);
 		return OPTIONS_EXIT_OK;
 	case ':':
-		if (optopt != 0 && optopt < 256)
+		/* A long option sets optopt to its short letter: name it as typed. */
+		if (optopt != 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2))
 			return usage_error(o, err, "-%c needs a value (see imgpool --help)",
 					   (unsigned char)optopt);
 		return usage_error(o, err, "%s needs a value (see imgpool --help)", argv[optind - 1]);
 	default:
-		/* Inside a bundle (-Zr) argv[optind - 1] is not the option: name it. */
-		if (optopt != 0 && optopt < 256) /* a short one; a byte >= 0x80 is negative */
+		/* Inside a bundle (-Zr) argv[optind - 1] is not the option: name it. A long
+		 * one ("--quiet=1") is named as typed. */
+		if (optopt != 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2))
 			return usage_error(o, err, "unknown option '-%c' (see imgpool --help)",
 					   (unsigned char)optopt);
+		if (optopt != 0 && strchr(argv[optind - 1], '='))
+			return usage_error(o, err, "%.*s takes no value (see imgpool --help)",
+					   (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
 		return usage_error(o, err, "unknown option '%s' (see imgpool --help)",
 				   argv[optind - 1]);
 	}

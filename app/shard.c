@@ -36,17 +36,23 @@ void shard_name(const shard *s, char *buf, size_t len)
 		snprintf(buf, len, "all");
 }
 
-/* An index variable (0-based unless min given) with a count from count / env. */
-static int from_index(const char *var, long index, long n, shard *s, char *msg,
-		      size_t msglen)
+/* An index variable whose text is value: index is its 0-based position (value
+ * minus the array's first id), n the count from --shard-count or the environment.
+ * Messages quote the variable as it is set. */
+static int from_index(const char *var, const char *value, long index, long first, long n,
+		      shard *s, char *msg, size_t msglen)
 {
 	if (n < 1) {
 		snprintf(msg, msglen, "%s is set but the number of tasks is not: give "
 				      "--shard-count N (or --shard none)", var);
 		return -1;
 	}
+	if (index < 0 && whole(value, 0, 100000000) < 0) {
+		snprintf(msg, msglen, "%s='%s' is not a number", var, value);
+		return -1;
+	}
 	if (index < 0 || index >= n) {
-		snprintf(msg, msglen, "%s=%ld is outside 0..%ld", var, index, n - 1);
+		snprintf(msg, msglen, "%s=%s is outside %ld..%ld", var, value, first, first + n - 1);
 		return -1;
 	}
 	*s = (shard){(int)index + 1, (int)n, var};
@@ -59,14 +65,21 @@ int shard_resolve(const char *arg, int count, shard *s, char *msg, size_t msglen
 	if (arg && !strcmp(arg, "none"))
 		return 0;
 	if (arg) {
-		int k, n, used = 0;
-		if (sscanf(arg, "%d/%d%n", &k, &n, &used) != 2 || arg[used] || n < 1 ||
-		    n > 1000000 || k < 1 || k > n) {
+		/* strtol, not sscanf's %d: a number past INT_MAX is refused, not wrapped. */
+		char *slash = strchr(arg, '/'), kbuf[32];
+		long k = -1, n = -1;
+		if (slash && (size_t)(slash - arg) < sizeof kbuf) {
+			memcpy(kbuf, arg, (size_t)(slash - arg));
+			kbuf[slash - arg] = '\0';
+			k = whole(kbuf, 1, 1000000);
+			n = whole(slash + 1, 1, 1000000);
+		}
+		if (k < 1 || n < 1 || k > n) {
 			snprintf(msg, msglen, "--shard: '%s': expected K/N with 1 <= K <= N, or none",
 				 arg);
 			return -1;
 		}
-		*s = (shard){k, n, "--shard"};
+		*s = (shard){(int)k, (int)n, "--shard"};
 		return 0;
 	}
 	/* Slurm job arrays: the ids may start anywhere (--array=5-8). */
@@ -82,19 +95,20 @@ int shard_resolve(const char *arg, int count, shard *s, char *msg, size_t msglen
 		if (min < 0)
 			min = 0;
 		long n = count > 0 ? count : cnt > 0 ? cnt : max >= min ? max - min + 1 : -1;
-		return from_index("SLURM_ARRAY_TASK_ID", tid - min, n, s, msg, msglen);
+		return from_index("SLURM_ARRAY_TASK_ID", id, tid - min, min, n, s, msg, msglen);
 	}
 	const char *env_count = getenv("IMGPOOL_SHARD_COUNT");
 	long n = count > 0 ? count : whole(env_count, 1, 1000000);
 	const char *ix = getenv("JOB_COMPLETION_INDEX"); /* Kubernetes Indexed Job */
 	if (ix && *ix)
-		return from_index("JOB_COMPLETION_INDEX", whole(ix, 0, 1000000), n, s, msg, msglen);
+		return from_index("JOB_COMPLETION_INDEX", ix, whole(ix, 0, 1000000), 0, n, s, msg,
+				  msglen);
 	ix = getenv("AWS_BATCH_JOB_ARRAY_INDEX");
 	if (ix && *ix) {
 		if (n < 1)
 			n = whole(getenv("AWS_BATCH_JOB_ARRAY_SIZE"), 1, 1000000);
-		return from_index("AWS_BATCH_JOB_ARRAY_INDEX", whole(ix, 0, 1000000), n, s, msg,
-				  msglen);
+		return from_index("AWS_BATCH_JOB_ARRAY_INDEX", ix, whole(ix, 0, 1000000), 0, n, s,
+				  msg, msglen);
 	}
 	return 0;
 }

@@ -598,18 +598,15 @@ static void test_usage_errors(void **state)
 	}
 	/* a flag given a value: still one line naming an option */
 	assert_int_equal(PARSE(&o, "--force=yes", "in"), OPTIONS_USAGE);
-	assert_string_equal(err_text, "imgpool: unknown option '--force=yes' (see imgpool --help)\n");
+	assert_string_equal(err_text, "imgpool: --force takes no value (see imgpool --help)\n");
 }
 
-/* KNOWN BUG, skipped unless IMGPOOL_TEST_KNOWN_BUGS is set: a long option with a
- * short form names the short form in its error: "--quiet=1" gives "unknown option
- * '-q'", an option that exists, and "--size" without a value "-s needs a value".
- * (getopt_long sets optopt to the option's value, which is its short letter.) */
+/* A long option with a short form is named as typed in its errors: "--quiet=1"
+ * once gave "unknown option '-q'", an option that exists, and "--size" without a
+ * value "-s needs a value" (getopt_long sets optopt to the short letter). */
 static void test_long_flag_with_value(void **state)
 {
 	imgpool_options o;
-	if (!getenv("IMGPOOL_TEST_KNOWN_BUGS"))
-		skip(); /* KNOWN BUG: see above */
 	assert_int_equal(PARSE(&o, "--quiet=1", "in"), OPTIONS_USAGE);
 	assert_null(strstr(err_text, "'-q'"));
 	assert_non_null(strstr(err_text, "--quiet"));
@@ -720,16 +717,12 @@ static void test_default_out_dir(void **state)
 	free(here);
 }
 
-/* KNOWN BUG, skipped unless IMGPOOL_TEST_KNOWN_BUGS is set: the default ./thumbs
- * (the first PATH a file) lies inside a folder "." also given, and is refused only
- * once ./thumbs exists: the check resolves the nearest existing ancestor of
- * "thumbs" and, the name having no '/', finds none. So a first run writes inside
- * the input tree, and the next one refuses. */
+/* The default ./thumbs (the first PATH a file) lies inside a folder "." also given:
+ * refused before it exists too (the check once found no existing ancestor of a name
+ * without '/', and a first run wrote inside the input tree). */
 static void test_default_inside_dot(void **state)
 {
 	imgpool_options o;
-	if (!getenv("IMGPOOL_TEST_KNOWN_BUGS"))
-		skip();
 	touch("a.jpg");
 	assert_int_equal(PARSE(&o, "a.jpg", "."), OPTIONS_USAGE);
 	assert_string_equal(err_text, "imgpool: the default output folder 'thumbs' lies inside "

@@ -166,16 +166,11 @@ static void test_slurm_errors(void **state)
 	resolves("none", 0, 0, 0, "none");
 }
 
-/* KNOWN BUG, skipped unless IMGPOOL_TEST_KNOWN_BUGS is set: an id outside the
- * array is reported as its offset from SLURM_ARRAY_TASK_MIN, under the variable's
- * name: with ids 5-8 and SLURM_ARRAY_TASK_ID=9 the message says
- * "SLURM_ARRAY_TASK_ID=4 is outside 0..3", a value the variable never had; and a
- * Kubernetes or AWS index that is not a number is reported as "=-1". The message
- * should quote the variable's value. */
+/* Messages quote the variable as it is set: with ids 5-8, SLURM_ARRAY_TASK_ID=9
+ * (once reported as "=4 is outside 0..3"); an index that is not a number (once
+ * "=-1"). */
 static void test_messages_quote_the_value(void **state)
 {
-	if (!getenv("IMGPOOL_TEST_KNOWN_BUGS"))
-		skip();
 	setenv("SLURM_ARRAY_TASK_ID", "9", 1);
 	setenv("SLURM_ARRAY_TASK_MIN", "5", 1);
 	setenv("SLURM_ARRAY_TASK_MAX", "8", 1);
@@ -188,13 +183,10 @@ static void test_messages_quote_the_value(void **state)
 	assert_non_null(strstr(msg, "'x'"));
 }
 
-/* KNOWN BUG, skipped unless IMGPOOL_TEST_KNOWN_BUGS is set: K and N are read with
- * sscanf's %d, which does not refuse a number past INT_MAX (undefined behaviour;
- * glibc wraps it), so "--shard 4294967297/4" is taken as shard 1 of 4. */
+/* K and N past INT_MAX are refused (sscanf's %d once wrapped "4294967297/4" to
+ * shard 1 of 4). */
 static void test_arg_overflow(void **state)
 {
-	if (!getenv("IMGPOOL_TEST_KNOWN_BUGS"))
-		skip();
 	refuses("4294967297/4", 0,
 		"--shard: '4294967297/4': expected K/N with 1 <= K <= N, or none");
 	refuses("1/4294967298", 0,
