@@ -6,6 +6,7 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 FUZZ_SECONDS ?= 30
+SOAK_SEQUENCES ?= 1000
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
 # What the build, the tests and the demo use, all from Debian.
@@ -13,7 +14,7 @@ PACKAGES = gcc make cmake pkg-config python3 libvips-dev libvips-tools \
            libjpeg62-turbo-dev libpng-dev libsqlite3-dev libxxhash-dev libcmocka-dev \
            valgrind util-linux clang libclang-rt-14-dev
 
-.PHONY: all deps build demo test test-asan test-fuzz fuzz test-cluster clean
+.PHONY: all deps build demo test test-asan test-fuzz fuzz soak test-cluster clean
 
 all: build
 
@@ -70,6 +71,13 @@ test-fuzz: deps
 fuzz: deps
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DFUZZ=ON -DFUZZ_SECONDS=$(FUZZ_SECONDS)
 	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz-run
+
+# The output-safety property test at length (make test runs 50 sequences): random
+# trees and steps, kills and SIGTERMs, invariants after every step. About 2 s a
+# sequence on two cores. SOAK_SEED=N replays from seed N.
+soak: build
+	python3 tests/test_output_property.py $(BUILD)/imgpool --sequences $(SOAK_SEQUENCES) \
+	  $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 # The scale-out test: a real single-node Slurm on loopback (Debian's slurmctld,
 # slurmd, slurm-client and munge, installed when run as root; a SKIP line, saying
