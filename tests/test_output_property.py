@@ -118,7 +118,7 @@ BASES = [("wide", "jpeg", 32, 8), ("tall", "jpeg", 8, 32), ("square", "png", 24,
 JUNK = [b"this is not a picture\n", b"", b"\xff\xd8\xff\xe0 truncated jpeg"]
 
 # Step kinds and their weights.
-STEP_KINDS = [("run", 28), ("kill9", 9), ("term", 7), ("rename", 7), ("rename_case", 4),
+STEP_KINDS = [("run", 24), ("kill9", 9), ("term", 7), ("race", 5), ("rename", 7), ("rename_case", 4),
               ("rename_dir", 3), ("delete", 5), ("delete_dir", 2), ("add", 5),
               ("touch", 5), ("edit", 6), ("symlink", 7), ("userfile", 7),
               ("user_edit_output", 2), ("user_delete_output", 2)]
@@ -616,7 +616,7 @@ class Sequence:
             kind = self.rng.choices(kinds, weights)[0]
             step = {"kind": kind, "r": [self.rng.random() for _ in range(6)],
                     "seed": self.rng.randrange(1 << 30)}
-            if kind in ("run", "kill9", "term"):
+            if kind in ("run", "kill9", "term", "race"):
                 step["run"] = self.random_run_flags(self.rng)
             self.steps.append(step)
         self.keep_steps = keep_steps
@@ -727,13 +727,16 @@ class Sequence:
         rng = random.Random(step["seed"])
         if kind in OPTS.without:
             return f"{kind}: left out (--without)"
-        if kind in ("run", "kill9", "term"):
+        if kind in ("run", "kill9", "term", "race"):
             f = dict(step["run"])
             for flag in ("shard", "overwrite", "force", "checksum", "prune"):
                 if flag in OPTS.without:
                     f[flag] = None if flag == "shard" else False
             if f["change"]:
                 self.settings = f["settings"]
+            if kind == "race":   # half of them redo every file, to race with
+                f["force"] = f["force"] or r[2] < 0.5
+                return self.do_run(f, self.settings, meddle=lambda plan: self.race(plan, r, rng))
             sig_ = {"run": None, "kill9": signal.SIGKILL, "term": signal.SIGTERM}[kind]
             return self.do_run(f, self.settings, kill=sig_)
         return getattr(self, "step_" + kind)(r, rng)
@@ -997,6 +1000,77 @@ class Sequence:
         self.emptied |= ancestors([f])
         return f"user_delete_output OUT/{show(f)}"
 
+    def race(self, plan, r, rng):
+        """While a run works, as a user (or an attacker) could: put a symlink (to a
+        folder or file outside OUT) or the user's own file where the run plans a
+        folder or an output and nothing is yet; or swap one of imgpool's folders
+        or outputs for a symlink (moved aside first: what was moved is the user's
+        now). The run may get there first: nothing is ever replaced (O_EXCL,
+        symlink() fails on EEXIST). Returns what was done."""
+        entries = self.out_entries()
+        mine = set(self.imgpool_files())
+        kinds = ["folder_link", "output_link", "output_file", "swap_folder", "swap_output"]
+        first = int(r[4] * len(kinds))
+        for kind in kinds[first:] + kinds[:first]:
+            if kind in ("folder_link", "swap_folder"):
+                cands = [d for d in sorted(ancestors(plan.claims)) if self.parent_is_dir(d) and
+                         (self.free_path(d) if kind == "folder_link" else
+                          entries.get(d, ("",))[0] == "dir" and d not in self.user_dirs and
+                          not any(u.startswith(d + b"/") for u in self.user))]
+            else:
+                cands = [o for o in sorted(plan.claims) if self.parent_is_dir(o) and
+                         (o in mine if kind == "swap_output" else self.free_path(o))]
+            rel = self.pick(cands, r[5])
+            if rel is not None:
+                break
+        else:
+            return "race: nothing to plant at"
+        p = j(self.out, rel)
+        moved = b""
+        try:
+            if kind.startswith("swap"):
+                moved = rel + b".moved%d" % self.next_n()
+                os.rename(p, j(self.out, moved))
+                self.adopt_user(moved)
+            if kind.endswith("folder") or kind == "folder_link":
+                os.symlink(os.path.abspath(self.pick([j(self.sentinel, b"dir"), self.src], r[3])), p)
+            elif kind.endswith("output") or kind == "output_link":
+                os.symlink(os.path.abspath(j(self.sentinel, b"photo.jpg")), p)
+            else:
+                fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                os.write(fd, b"the user's, written during a run\n")
+                os.close(fd)
+        except FileNotFoundError:
+            return f"race: OUT/{show(rel)} went away before the user could move it"
+        except (FileExistsError, NotADirectoryError):
+            return f"race: imgpool got to OUT/{show(rel)} first" + \
+                (f" (after the user moved it to {show(moved)})" if moved else "")
+        self.track(rel)
+        if kind != "output_file":
+            self.blocking_links.add(rel)
+        return f"race: {kind} at OUT/{show(rel)} mid-run" + \
+            (f" (moved to {show(moved)})" if moved else "")
+
+    def adopt_user(self, rel):
+        """Everything at and beneath OUT/rel is the user's from now on."""
+        s = sig(j(self.out, rel))
+        if s is None:
+            return
+        if s[0] != "dir":
+            self.user[rel] = s
+            return
+        self.user_dirs.add(rel)
+        for sub, ss in tree_sigs(j(self.out, rel)).items():
+            if ss[0] == "dir":
+                self.user_dirs.add(rel + b"/" + sub)
+            else:
+                self.user[rel + b"/" + sub] = ss
+
+    def parent_is_dir(self, rel):
+        parent = rel.rsplit(b"/", 1)[0] if b"/" in rel else b""
+        s = sig(j(self.out, parent)) if parent else ("dir",)
+        return s is not None and s[0] == "dir"
+
     # -- runs --------------------------------------------------------------
 
     def paths_for(self, place):
@@ -1010,7 +1084,7 @@ class Sequence:
             return cwd, b"../../out", b"../../src"
         return cwd, self.out, self.src
 
-    def do_run(self, f, settings, kill=None):
+    def do_run(self, f, settings, kill=None, meddle=None):
         recursive = f["recursive"]
         self.ever_recursive |= recursive
         self.ran = True
@@ -1040,13 +1114,17 @@ class Sequence:
             t0 = time.monotonic()
             p = subprocess.Popen(argv, cwd=cwd, env=self.env, stdin=subprocess.DEVNULL,
                                  stdout=so, stderr=se, start_new_session=True)
-            if kill:
+            meddled = ""
+            if kill or meddle:
                 # a random moment of the run: 0-0.5 s, within what a run takes here
                 time.sleep(f["delay"] * min(0.5, self.est_run * 1.2))
+            if kill:
                 try:
                     os.killpg(p.pid, kill)   # p is not reaped yet: its group exists
                 except ProcessLookupError:
                     pass
+            if meddle:
+                meddled = meddle(plan)
             # A watchdog rather than wait(timeout=): that one polls with sleeps
             # of up to 50 ms, a good part of a tiny run.
             hung = []
@@ -1058,7 +1136,7 @@ class Sequence:
             run.wall = time.monotonic() - t0
             if hung:
                 raise Violation(f"the run did not end within {RUN_TIMEOUT} s")
-        if not kill:
+        if not kill and not meddle:
             self.est_run = 0.7 * self.est_run + 0.3 * run.wall
         run.stdout = read_bytes(j(self.logs, b"stdout-%d" % n))
         run.stderr = read_bytes(j(self.logs, b"stderr-%d" % n))
@@ -1079,7 +1157,8 @@ class Sequence:
                                 for a in argv[1:]]
         self.log.append(f"{self.prefix}{'run' if not kill else signal.Signals(kill).name} "
                         f"{show(b' '.join(words))} in {show(cwd.replace(self.T, b'$T'))}: "
-                        f"rc {run.rc}" + (f" (after {run.wall:.2f} s)" if kill else ""))
+                        f"rc {run.rc}" + (f" (after {run.wall:.2f} s)" if kill else "") +
+                        (f"; {meddled}" if meddled else ""))
         self.check_exit(run)
         self.check_user(run)
         self.check_all()
@@ -1402,7 +1481,7 @@ class Sequence:
                 desc = self.execute(step_i, step)
                 if desc:   # a run logs itself before its checks
                     self.log.append(f"{step_i}: {desc}")
-                if step["kind"] not in ("run", "kill9", "term"):
+                if step["kind"] not in ("run", "kill9", "term", "race"):
                     self.outside = self.outside_sigs()
                 self.check_all()
             step_i = "final"
