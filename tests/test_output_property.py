@@ -531,7 +531,7 @@ def new_file_name(rng, n):
     kind, stem = file_stem(rng, n)
     ext = rng.choice([b".jpg", b".jpg", b".jpg", b".JPG", b".jpeg", b".png", b".PNG"])
     if kind == "long":
-        stem += b"x" * (rng.randint(228, NAME_MAX) - len(stem) - len(ext))
+        stem += b"x" * (rng.randint(NAME_MAX - 27, NAME_MAX) - len(stem) - len(ext))
     twin = None
     if kind == "case":
         ext = b".JPG"
@@ -567,6 +567,7 @@ class Run:
     def __init__(self, argv, cwd, plan, overwrite, kill):
         self.argv, self.cwd, self.plan, self.overwrite, self.kill = argv, cwd, plan, overwrite, kill
         self.rc = None
+        self.raced = None    # a path the user changed while the run worked
         self.wall = 0.0
         self.report = []
         self.stdout = self.stderr = b""
@@ -578,6 +579,8 @@ class Sequence:
         self.bases = bases
         self.rng = random.Random(seed)
         self.T = tempfile.mkdtemp(prefix=f"imgpool-prop-{seed}-").encode()
+        global NAME_MAX   # the longest names are as long as this filesystem takes
+        NAME_MAX = min(255, os.pathconf(self.T, "PC_NAME_MAX"))
         self.src = j(self.T, b"src")
         self.sentinel = j(self.T, b"sentinel")
         self.out = j(self.T, b"out")
@@ -1027,6 +1030,7 @@ class Sequence:
             return "race: nothing to plant at"
         p = j(self.out, rel)
         moved = b""
+        self.raced = rel   # the user changed it mid-run: the run's report may not hold
         try:
             if kind.startswith("swap"):
                 moved = rel + b".moved%d" % self.next_n()
@@ -1124,7 +1128,9 @@ class Sequence:
                 except ProcessLookupError:
                     pass
             if meddle:
+                self.raced = None
                 meddled = meddle(plan)
+                run.raced = self.raced
             # A watchdog rather than wait(timeout=): that one polls with sleeps
             # of up to 50 ms, a good part of a tiny run.
             hung = []
@@ -1400,6 +1406,8 @@ class Sequence:
                 raise Violation(f"{show(rel)} was {x['status']}, but it cannot be: "
                                 f"{inp.refused or 'its bytes are not an image'}")
             for k, o in enumerate(inp.outs):
+                if run.raced and (o == run.raced or o.startswith(run.raced + b"/")):
+                    continue   # the user moved or replaced it after the run's answer
                 self.check_output(plan, inp, k, o, x["status"])
         return refused
 
