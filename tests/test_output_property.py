@@ -53,7 +53,9 @@ sometimes not an image), new inputs; symlinks planted in OUT (to folders and
 files outside OUT, into OUT, dangling; at planned folders and outputs), the
 user's files planted in OUT (at planned and unplanned paths, where a folder is
 planned, folders at output paths, hardlinks to files outside OUT), a user's edit
-or deletion of a thumbnail. Names have spaces, quotes, newlines, tabs, a leading
+or deletion of a thumbnail; races: while a run works, a symlink or the user's
+file appears where it plans a folder or an output, or one of imgpool's folders
+or outputs is moved aside and replaced by a symlink. Names have spaces, quotes, newlines, tabs, a leading
 '-', non-UTF-8 bytes, braces, up to 255 bytes, case-only twins, and a folder
 name may end with a newline.
 
@@ -84,6 +86,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import unittest
 import zlib
 
@@ -1428,6 +1431,12 @@ class Sequence:
 
     def check_output(self, plan, inp, k, o, status):
         p = j(self.out, o)
+        parts = o.split(b"/")
+        for i in range(1, len(parts)):   # lstat follows a symlink on the way: look first
+            s = sig(j(self.out, b"/".join(parts[:i])))
+            if s is None or s[0] != "dir":
+                raise Violation(f"{show(inp.rel)} is {status}, but the folder of its output, "
+                                f"OUT/{show(b'/'.join(parts[:i]))}, is {s}")
         s = sig(p)
         if s is None or s[0] != "file":
             raise Violation(f"{show(inp.rel)} is {status}, but its output OUT/{show(o)} is {s}")
