@@ -432,7 +432,7 @@ def sig(path):
     """What a file is, never through a symlink: None when absent."""
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):   # a file on the way: not there
         return None
     m = st.st_mode
     if stat.S_ISLNK(m):
@@ -1035,8 +1035,9 @@ class Sequence:
         moved = b""
         self.raced = rel   # the user changed it mid-run: the run's report may not hold
         try:
-            if kind.startswith("swap"):
-                moved = rel + b".moved%d" % self.next_n()
+            if kind.startswith("swap"):   # beside it, under a short name
+                moved = (rel.rsplit(b"/", 1)[0] + b"/" if b"/" in rel else b"") + \
+                    b"moved %d" % self.next_n()
                 os.rename(p, j(self.out, moved))
                 self.adopt_user(moved)
             if kind.endswith("folder") or kind == "folder_link":
