@@ -8,6 +8,7 @@ BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
 BUILD_DEB  ?= build-deb
 FUZZ_SECONDS ?= 30
+SOAK_SEQUENCES ?= 1000
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
 
@@ -22,7 +23,7 @@ TEST_PACKAGES = python3 libcmocka-dev valgrind util-linux clang libclang-rt-14-d
 DEB_PACKAGES = dpkg-dev file
 
 .PHONY: all deps deps-test deps-deb build build-tests install deb demo test test-asan \
-        test-fuzz fuzz test-cluster test-install clean
+        test-fuzz fuzz soak test-cluster test-install clean
 
 all: build
 
@@ -112,6 +113,13 @@ test-fuzz: deps-test
 fuzz: deps-test
 	CC=clang cmake -S . -B $(BUILD_FUZZ) -DFUZZ=ON -DFUZZ_SECONDS=$(FUZZ_SECONDS)
 	cmake --build $(BUILD_FUZZ) -j$(JOBS) --target fuzz-run
+
+# The output-safety property test at length (make test runs 50 sequences): random
+# trees and steps, kills and SIGTERMs, invariants after every step. About 2 s a
+# sequence on two cores. SOAK_SEED=N replays from seed N.
+soak: build
+	python3 tests/test_output_property.py $(BUILD)/imgpool --sequences $(SOAK_SEQUENCES) \
+	  $(if $(SOAK_SEED),--seed $(SOAK_SEED))
 
 # The scale-out test: a real single-node Slurm on loopback (Debian's slurmctld,
 # slurmd, slurm-client and munge, installed when run as root; a SKIP line, saying

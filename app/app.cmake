@@ -60,6 +60,9 @@ if(Python3_FOUND AND TARGET imgpool)
   add_test(NAME output-safety COMMAND ${Python3_EXECUTABLE}
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_output_safety.py $<TARGET_FILE:imgpool>)
   set_tests_properties(output-safety PROPERTIES TIMEOUT 600 LABELS app)
+  # The output-safety property test: random trees and steps, invariants after
+  # each (about 2 s a sequence here; `make soak` runs 1000).
+  include(${CMAKE_CURRENT_SOURCE_DIR}/tests/property.cmake)
   add_test(NAME bench COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_bench.py
     $<TARGET_FILE:imgpool>)
   set_tests_properties(bench PROPERTIES TIMEOUT 300 LABELS app)
