@@ -297,6 +297,7 @@ static int item_error(discover *d, discover_item *it, const char *fmt, ...)
 		d->error = NULL;
 	va_end(ap);
 	it->state = ITEM_ERROR;
+	it->error_kind = FAIL_OUTPUT;
 	it->error = d->error ? d->error : WHY_NOMEM;
 	it->noutputs = 0;
 	return 1;
@@ -321,7 +322,9 @@ static int path_error(discover *d, discover_item *it, const char *path, const ch
 		      const char *cause)
 {
 	item_names(d, it, path, rel);
-	return item_error(d, it, "%s", cause);
+	item_error(d, it, "%s", cause);
+	it->error_kind = FAIL_ENVIRONMENT;
+	return 1;
 }
 
 /* The cause for a symlink that stat() cannot follow. */
@@ -587,7 +590,9 @@ static int next_in_walk(discover *d, discover_item *it)
 			if (!err)
 				return 0;
 			item_names(d, it, d->root, d->root);
-			return item_error(d, it, "the walk stopped: %s", strerror(err));
+			item_error(d, it, "the walk stopped: %s", strerror(err));
+			it->error_kind = FAIL_ENVIRONMENT;
+			return 1;
 		}
 		if (visit(d, it, e))
 			return 1;

@@ -42,6 +42,7 @@
 
 #include <stdint.h>
 #include <time.h>
+#include "failure.h"
 #include "settings.h"
 
 typedef struct discover_config {
@@ -81,6 +82,10 @@ typedef struct discover_item {
 	const char *outputs[THUMB_MAX_SIZES]; /* out_dir + "/" + out_rel, for messages */
 	const char *out_rel[THUMB_MAX_SIZES]; /* relative to the output folder */
 	const char *error;            /* ITEM_ERROR: one-line cause, without the path */
+	failure_kind error_kind;      /* ITEM_ERROR: FAIL_ENVIRONMENT for a path that
+	                                 cannot be read or walked, FAIL_OUTPUT for an
+	                                 output that cannot be planned (a collision, a
+	                                 template that leaves the folder) */
 } discover_item;
 
 typedef struct discover discover;

@@ -69,7 +69,6 @@ int inflight_add(inflight *t, uint64_t index, const plan_item *item)
 	f->size = it->size;
 	f->mtime_ns = (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
 	f->checksum = item->checksum;
-	f->had_row = item->had_row;
 	f->dev = it->dev;
 	f->ino = it->ino;
 	f->next = t->bucket[index % BUCKETS];

@@ -22,21 +22,24 @@
 #include "clock.h"
 #include "journal.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 /* Commit after this many changes or this long, whichever comes first. */
 #define BATCH_CHANGES 200
 #define BATCH_SECONDS 1.0
 /* Other journals of the folder looked at for ownership (shards). */
 #define MAX_OTHERS 64
 
+/* Another journal of the folder (another shard's, or the unsharded one), read-only:
+ * its statements for the lookups that span every journal (NULL where its schema
+ * lacks one). */
 typedef struct other_journal {
 	sqlite3 *db;
-	sqlite3_stmt *owns;
+	sqlite3_stmt *owns, *info, *outs_of, *get, *inputs;
 } other_journal;
 
 enum stmt {
 	S_GET, S_PUT, S_OWNS, S_INTENT, S_MADE_KEEP, S_MADE_DROP, S_FORGET_ONE, S_FORGET_ALL,
-	S_OWNER, S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_COUNT
+	S_OWNER, S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_INFO, S_INPUTS, S_COUNT
 };
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -50,7 +53,7 @@ static const char *const stmt_sql[S_COUNT] = {
 		  " attempts=?12, ms=?13, seen_run=?14, outputs=NULL",
 	[S_OWNS] = "SELECT 1 FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_INTENT] = "INSERT OR REPLACE INTO outputs (path, size, mtime_ns, dev, ino, root, rel,"
-		     " state) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+		     " state, fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
 	[S_MADE_KEEP] = "UPDATE outputs SET state=1 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_MADE_DROP] = "DELETE FROM outputs WHERE path=?1 AND NOT (size=?2 AND mtime_ns=?3)",
 	[S_FORGET_ONE] = "DELETE FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
@@ -60,6 +63,12 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_Q_ADD] = "INSERT OR REPLACE INTO quarantine (name, path, size, mtime_ns)"
 		    " VALUES (?1, ?2, ?3, ?4)",
 	[S_Q_DEL] = "DELETE FROM quarantine WHERE name=?1",
+	[S_INFO] = "SELECT root, rel, fingerprint FROM outputs WHERE path=?1 AND size=?2"
+		   " AND mtime_ns=?3",
+	/* Inputs the journal knows under a root: its rows, and the owners of outputs
+	 * whose input row a kill -9 lost (the output rows are written ahead). */
+	[S_INPUTS] = "SELECT rel FROM files WHERE root=?1 UNION SELECT rel FROM outputs"
+		     " WHERE root=?1",
 };
 
 struct journal {
@@ -73,6 +82,7 @@ struct journal {
 	double txn_start;
 	other_journal others[MAX_OTHERS];
 	int nothers;
+	uint64_t fingerprint;     /* of this run's settings, on the output rows it writes */
 	char error[300];
 };
 
@@ -123,10 +133,21 @@ static const char schema_v2[] =
 	"CREATE TABLE IF NOT EXISTS outputs ("
 	" path BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
 	" dev INTEGER, ino INTEGER, root TEXT NOT NULL, rel BLOB NOT NULL,"
-	" state INTEGER NOT NULL, PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
+	" state INTEGER NOT NULL, fingerprint INTEGER DEFAULT 0,"
+	" PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS outputs_owner ON outputs (root, rel);"
 	"CREATE TABLE IF NOT EXISTS quarantine ("
 	" name TEXT PRIMARY KEY, path BLOB NOT NULL, size INTEGER, mtime_ns INTEGER);";
+
+/* Version 3: the settings each output was made with (its owner's fingerprint when
+ * the row was written ahead), so that adoption never takes a thumbnail made with
+ * other settings. Rows of version 2 get their owner's. */
+static const char v2_to_v3[] =
+	"ALTER TABLE outputs ADD COLUMN fingerprint INTEGER DEFAULT 0;";
+static const char fill_v3[] =
+	"UPDATE outputs SET fingerprint = coalesce((SELECT f.fingerprint FROM files f"
+	" WHERE f.root = outputs.root AND f.rel = outputs.rel AND f.status = 1), 0)"
+	" WHERE fingerprint = 0;";
 
 static const char v1_to_v2_columns[] =
 	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"
@@ -206,6 +227,7 @@ static void convert_v1_outputs(sqlite3 *db, outdir *od)
 			sqlite3_bind_int64(ins, 5, (sqlite3_int64)id.ino);
 			sqlite3_bind_value(ins, 6, sqlite3_column_value(sel, 0));
 			sqlite3_bind_value(ins, 7, sqlite3_column_value(sel, 1));
+			sqlite3_bind_int64(ins, 8, 0); /* filled from the owner's row (fill_v3) */
 			sqlite3_step(ins);
 		}
 		free(outs);
@@ -225,10 +247,14 @@ static int migrate(sqlite3 *db, int version, outdir *od, const char **why)
 	if (ok)
 		ok = sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK &&
 		     sqlite3_exec(db, schema_v2, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version == 2)
+		ok = sqlite3_exec(db, v2_to_v3, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok && version == 1)
 		convert_v1_outputs(db, od);
+	if (ok && version >= 1)
+		ok = sqlite3_exec(db, fill_v3, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok)
-		ok = sqlite3_exec(db, "PRAGMA user_version=2; COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+		ok = sqlite3_exec(db, "PRAGMA user_version=3; COMMIT", NULL, NULL, NULL) == SQLITE_OK;
 	if (!ok) {
 		*why = sqlite3_errmsg(db);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -322,6 +348,11 @@ static void open_others(journal *j, const char *own)
 					    NULL) == SQLITE_OK &&
 		    sqlite3_prepare_v2(o->db, stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
 			sqlite3_busy_timeout(o->db, 5000);
+			/* An older schema lacks some: those lookups skip it. */
+			sqlite3_prepare_v2(o->db, stmt_sql[S_INFO], -1, &o->info, NULL);
+			sqlite3_prepare_v2(o->db, stmt_sql[S_OUTS_OF], -1, &o->outs_of, NULL);
+			sqlite3_prepare_v2(o->db, stmt_sql[S_GET], -1, &o->get, NULL);
+			sqlite3_prepare_v2(o->db, stmt_sql[S_INPUTS], -1, &o->inputs, NULL);
 			j->nothers++;
 		} else {
 			sqlite3_close(o->db);
@@ -489,16 +520,17 @@ static void bind_path(sqlite3_stmt *s, int i, const char *p)
 	sqlite3_bind_blob(s, i, p, (int)strlen(p), SQLITE_STATIC);
 }
 
-void journal_get(journal *j, const char *root, const char *rel, journal_row *row)
+/* One journal's row for (root, rel) through its S_GET statement s: 1 when found. */
+static int get_in(sqlite3_stmt *s, const char *root, const char *rel, journal_row *row)
 {
-	memset(row, 0, sizeof *row);
-	if (!j)
-		return;
-	sqlite3_stmt *s = j->st[S_GET];
+	int found = 0;
+	if (!s)
+		return 0;
 	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-	bind_path(s, 2, rel);
+	sqlite3_bind_blob(s, 2, rel, (int)strlen(rel), SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW) {
+		found = 1;
 		row->status = (journal_status)sqlite3_column_int(s, 0);
 		row->size = (uint64_t)sqlite3_column_int64(s, 1);
 		row->mtime_ns = sqlite3_column_int64(s, 2);
@@ -514,6 +546,24 @@ void journal_get(journal *j, const char *root, const char *rel, journal_row *row
 		snprintf(row->cause, sizeof row->cause, "%s", c ? (const char *)c : "");
 	}
 	sqlite3_reset(s);
+	return found;
+}
+
+void journal_get(journal *j, const char *root, const char *rel, journal_row *row)
+{
+	memset(row, 0, sizeof *row);
+	if (j)
+		get_in(j->st[S_GET], root, rel, row);
+}
+
+void journal_get_any(journal *j, const char *root, const char *rel, journal_row *row)
+{
+	memset(row, 0, sizeof *row);
+	if (!j || get_in(j->st[S_GET], root, rel, row))
+		return;
+	for (int i = 0; i < j->nothers; i++)
+		if (get_in(j->others[i].get, root, rel, row))
+			return;
 }
 
 int journal_put(journal *j, const char *root, const char *rel, const journal_row *row)
@@ -581,7 +631,58 @@ int journal_output_intent(journal *j, const char *path, const file_ident *id,
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)id->ino);
 	sqlite3_bind_text(s, 6, root, -1, SQLITE_STATIC);
 	bind_path(s, 7, rel);
+	sqlite3_bind_int64(s, 8, (sqlite3_int64)j->fingerprint);
 	return write_step(j, s, "recording an output");
+}
+
+void journal_set_fingerprint(journal *j, uint64_t fingerprint)
+{
+	if (j)
+		j->fingerprint = fingerprint;
+}
+
+/* One journal's answer for output path with identity id: 1 with *info filled. */
+static int info_in(sqlite3_stmt *s, const char *path, const file_ident *id,
+		   journal_output *info)
+{
+	int found = 0;
+	if (!s)
+		return 0;
+	sqlite3_reset(s);
+	bind_ident(s, path, id);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		const unsigned char *root = sqlite3_column_text(s, 0);
+		const void *rel = sqlite3_column_blob(s, 1);
+		info->root = strdup(root ? (const char *)root : "");
+		info->rel = strndup(rel ? rel : "", (size_t)sqlite3_column_bytes(s, 1));
+		info->fingerprint = (uint64_t)sqlite3_column_int64(s, 2);
+		found = info->root && info->rel;
+		if (!found)
+			journal_output_free(info);
+	}
+	sqlite3_reset(s);
+	return found;
+}
+
+int journal_output_info(journal *j, const char *path, const file_ident *id,
+			journal_output *info)
+{
+	memset(info, 0, sizeof *info);
+	if (!j)
+		return 0;
+	if (info_in(j->st[S_INFO], path, id, info))
+		return 1;
+	for (int i = 0; i < j->nothers; i++)
+		if (info_in(j->others[i].info, path, id, info))
+			return 1;
+	return 0;
+}
+
+void journal_output_free(journal_output *info)
+{
+	free(info->root);
+	free(info->rel);
+	info->root = info->rel = NULL;
 }
 
 int journal_output_made(journal *j, const char *path, const file_ident *id)
@@ -619,35 +720,51 @@ int journal_output_owner(journal *j, const char *path, const char *root, const c
 	return write_step(j, s, "recording an output");
 }
 
+/* An output row read for journal_outputs_of(). */
+typedef struct out_row {
+	char *path;
+	file_ident id;
+} out_row;
+
+/* Append the output rows of (root, rel) that s finds to *rows. */
+static void collect_outputs(sqlite3_stmt *s, const char *root, const char *rel, out_row **rows,
+			    size_t *n)
+{
+	if (!s)
+		return;
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, rel, (int)strlen(rel), SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		out_row *t = realloc(*rows, (*n + 1) * sizeof **rows);
+		if (!t)
+			break;
+		*rows = t;
+		const void *b = sqlite3_column_blob(s, 0);
+		t[*n].path = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 0));
+		t[*n].id = (file_ident){(uint64_t)sqlite3_column_int64(s, 1),
+					sqlite3_column_int64(s, 2),
+					(uint64_t)sqlite3_column_int64(s, 3),
+					(uint64_t)sqlite3_column_int64(s, 4)};
+		if (t[*n].path)
+			(*n)++;
+	}
+	sqlite3_reset(s);
+}
+
 int journal_outputs_of(journal *j, const char *root, const char *rel,
 		       int (*fn)(void *data, const char *path, const file_ident *id),
 		       void *data)
 {
 	if (!j)
 		return 0;
-	sqlite3_stmt *s = j->st[S_OUTS_OF];
-	sqlite3_reset(s);
-	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-	bind_path(s, 2, rel);
-	/* Collect first: fn may change the rows this reads. */
-	typedef struct { char *path; file_ident id; } out_row;
+	/* Every journal's: an output another shard made is imgpool's as much. Collect
+	 * first: fn may change the rows this reads. */
 	out_row *rows = NULL;
 	size_t n = 0;
-	while (sqlite3_step(s) == SQLITE_ROW) {
-		out_row *t = realloc(rows, (n + 1) * sizeof *rows);
-		if (!t)
-			break;
-		rows = t;
-		const void *b = sqlite3_column_blob(s, 0);
-		rows[n].path = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 0));
-		rows[n].id = (file_ident){(uint64_t)sqlite3_column_int64(s, 1),
-					  sqlite3_column_int64(s, 2),
-					  (uint64_t)sqlite3_column_int64(s, 3),
-					  (uint64_t)sqlite3_column_int64(s, 4)};
-		if (rows[n].path)
-			n++;
-	}
-	sqlite3_reset(s);
+	collect_outputs(j->st[S_OUTS_OF], root, rel, &rows, &n);
+	for (int i = 0; i < j->nothers; i++)
+		collect_outputs(j->others[i].outs_of, root, rel, &rows, &n);
 	int stop = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!stop)
@@ -707,6 +824,30 @@ int journal_quarantine_each(journal *j,
 	return 0;
 }
 
+/* The rels s lists under root (S_INPUTS), appended to *rels. */
+static void collect_rels(sqlite3_stmt *s, const char *root, char ***rels, size_t *n)
+{
+	if (!s)
+		return;
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		char **t = realloc(*rels, (*n + 1) * sizeof **rels);
+		if (!t)
+			break;
+		*rels = t;
+		const void *b = sqlite3_column_blob(s, 0);
+		if ((t[*n] = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 0))))
+			(*n)++;
+	}
+	sqlite3_reset(s);
+}
+
+static int by_string(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int journal_each_input(journal *j, const char *const *roots, int nroots,
 		       int (*fn)(void *data, const char *root, const char *rel), void *data)
 {
@@ -714,41 +855,33 @@ int journal_each_input(journal *j, const char *const *roots, int nroots,
 		return 0;
 	if (journal_sync(j) < 0)
 		return -1;
-	sqlite3_stmt *sel, *del = NULL;
-	if (sqlite3_prepare_v2(j->db, "SELECT rel FROM files WHERE root=?1", -1, &sel, NULL) !=
-		    SQLITE_OK ||
-	    sqlite3_prepare_v2(j->db, "DELETE FROM files WHERE root=?1 AND rel=?2", -1, &del,
-			       NULL) != SQLITE_OK) {
-		sqlite3_finalize(sel);
+	sqlite3_stmt *del = NULL;
+	if (sqlite3_prepare_v2(j->db, "DELETE FROM files WHERE root=?1 AND rel=?2", -1, &del,
+			       NULL) != SQLITE_OK)
 		return fail(j, "reading files");
-	}
 	for (int r = 0; r < nroots; r++) {
-		/* Collect the rels first: fn writes through the batch. */
+		/* Every journal's inputs, each once; collected first: fn writes through
+		 * the batch. Only this journal's rows are deleted (the others are read
+		 * only). */
 		char **rels = NULL;
 		size_t n = 0;
-		sqlite3_reset(sel);
-		sqlite3_bind_text(sel, 1, roots[r], -1, SQLITE_STATIC);
-		while (sqlite3_step(sel) == SQLITE_ROW) {
-			char **t = realloc(rels, (n + 1) * sizeof *rels);
-			if (!t)
-				break;
-			rels = t;
-			const void *b = sqlite3_column_blob(sel, 0);
-			if ((rels[n] = strndup(b ? b : "", (size_t)sqlite3_column_bytes(sel, 0))))
-				n++;
-		}
-		sqlite3_reset(sel);
+		collect_rels(j->st[S_INPUTS], roots[r], &rels, &n);
+		for (int i = 0; i < j->nothers; i++)
+			collect_rels(j->others[i].inputs, roots[r], &rels, &n);
+		if (n > 1)
+			qsort(rels, n, sizeof *rels, by_string);
 		for (size_t i = 0; i < n; i++) {
-			if (fn(data, roots[r], rels[i]) && !j->readonly) {
+			int dup = i > 0 && !strcmp(rels[i], rels[i - 1]);
+			if (!dup && fn(data, roots[r], rels[i]) && !j->readonly) {
 				sqlite3_bind_text(del, 1, roots[r], -1, SQLITE_STATIC);
 				bind_path(del, 2, rels[i]);
 				write_step(j, del, "forgetting a file");
 			}
-			free(rels[i]);
 		}
+		for (size_t i = 0; i < n; i++)
+			free(rels[i]);
 		free(rels);
 	}
-	sqlite3_finalize(sel);
 	sqlite3_finalize(del);
 	return journal_sync(j);
 }
@@ -777,8 +910,13 @@ void journal_close(journal *j, uint64_t done, uint64_t failed, uint64_t skipped,
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(j->st[i]);
 	for (int i = 0; i < j->nothers; i++) {
-		sqlite3_finalize(j->others[i].owns);
-		sqlite3_close(j->others[i].db);
+		other_journal *o = &j->others[i];
+		sqlite3_finalize(o->owns);
+		sqlite3_finalize(o->info);
+		sqlite3_finalize(o->outs_of);
+		sqlite3_finalize(o->get);
+		sqlite3_finalize(o->inputs);
+		sqlite3_close(o->db);
 	}
 	sqlite3_close(j->db);
 	free(j);

@@ -81,8 +81,9 @@ uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *version
 journal *journal_open(outdir *od, const char *file, const char *settings_text,
 		      int readonly, char *warn, size_t wlen, char *err, size_t elen);
 
-/* Look an input up. */
+/* Look an input up: in this journal; in any journal of the folder (this one first). */
 void journal_get(journal *j, const char *root, const char *rel, journal_row *row);
+void journal_get_any(journal *j, const char *root, const char *rel, journal_row *row);
 
 /* Record an input's outcome (batched). Returns 0 or -1 (journal_error). */
 int journal_put(journal *j, const char *root, const char *rel, const journal_row *row);
@@ -90,6 +91,19 @@ int journal_put(journal *j, const char *root, const char *rel, const journal_row
 /* Does any journal of the folder record output path (relative to OUT) with this size
  * and mtime? Then imgpool made the file that is there now. */
 int journal_owns(journal *j, const char *path, const file_ident *id);
+
+/* Who made output path with identity id, by any journal of the folder: 1 with
+ * *info filled (free it with journal_output_free), 0 when none records it. */
+typedef struct journal_output {
+	char *root, *rel;         /* the input that owns it */
+	uint64_t fingerprint;     /* the settings it was made with; 0: not known */
+} journal_output;
+int journal_output_info(journal *j, const char *path, const file_ident *id,
+			journal_output *info);
+void journal_output_free(journal_output *info);
+
+/* The settings fingerprint recorded on the output rows this run writes. */
+void journal_set_fingerprint(journal *j, uint64_t fingerprint);
 
 /* Record, ahead of the rename, that imgpool is making output path with identity id
  * for input (root, rel). Not durable until journal_sync(). 0 or -1. */
@@ -106,7 +120,8 @@ int journal_output_forget(journal *j, const char *path, const file_ident *id);
  * it). */
 int journal_output_owner(journal *j, const char *path, const char *root, const char *rel);
 
-/* Every output row an input owns: fn(data, path, id); fn returning non-zero stops. */
+/* Every output row an input owns, in any journal of the folder: fn(data, path, id);
+ * fn returning non-zero stops. */
 int journal_outputs_of(journal *j, const char *root, const char *rel,
 		       int (*fn)(void *data, const char *path, const file_ident *id),
 		       void *data);
@@ -124,8 +139,10 @@ int journal_quarantine_each(journal *j,
 /* Commit now: the write-ahead point. 0 or -1 (journal_error). */
 int journal_sync(journal *j);
 
-/* Every input recorded under the given roots: fn(data, root, rel) returns 1 to
- * delete the row (its output rows are the caller's to forget). */
+/* Every input recorded under the given roots, by any journal of the folder (an input
+ * row, or the owner of an output row whose input row a kill -9 lost), each once:
+ * fn(data, root, rel) returns 1 to delete this journal's row (its output rows are
+ * the caller's to forget; the other journals are read only). */
 int journal_each_input(journal *j, const char *const *roots, int nroots,
 		       int (*fn)(void *data, const char *root, const char *rel), void *data);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "filehash.h"
 #include "plan.h"
@@ -112,6 +113,48 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 	return 0;
 }
 
+/* Is output i, which a journal says imgpool made, this input's own: made for it
+ * (owner == this input) -- or, for adoption (for_adoption), for this very file
+ * under another name (its owner input is gone and the journal had it with this
+ * file's size and mtime: a rename) and with these settings? A thumbnail of another
+ * input (a case twin, a {inext} twin) or of other settings is never taken as up to
+ * date. */
+static int owned_by_this(planner *p, const char *root, int i, const outputs_seen *o,
+			 int for_adoption)
+{
+	const discover_item *it = &p->it;
+	journal_output info;
+	struct stat st;
+	if (!journal_output_info(p->cfg.j, it->out_rel[i], &o->id[i], &info))
+		return 0;
+	int mine = !strcmp(info.root, root) && !strcmp(info.rel, it->rel);
+	int ok = mine;
+	if (for_adoption) {
+		ok = info.fingerprint == p->cfg.fingerprint;
+		if (ok && !mine) {
+			char *owner = NULL;
+			journal_row was;
+			ok = asprintf(&owner, "%s/%s", info.root, info.rel) >= 0 &&
+			     lstat(owner, &st) < 0 && errno == ENOENT;
+			journal_get_any(p->cfg.j, info.root, info.rel, &was);
+			ok = ok && was.status == JOURNAL_OK && was.size == it->size &&
+			     was.mtime_ns == mtime_ns(it);
+			free(owner);
+		}
+	}
+	journal_output_free(&info);
+	return ok;
+}
+
+/* Every output this input's own (see owned_by_this)? */
+static int all_owned(planner *p, const char *root, const outputs_seen *o, int for_adoption)
+{
+	for (int i = 0; i < p->it.noutputs; i++)
+		if (o->state[i] != OUT_OURS || !owned_by_this(p, root, i, o, for_adoption))
+			return 0;
+	return 1;
+}
+
 /* Record the outputs of a file with no row as imgpool's, and the file as made. */
 static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t checksum)
 {
@@ -161,7 +204,7 @@ static int failed_earlier(const planner *p, const journal_row *row, int same, in
 }
 
 /* 1: thumbnail it; 0: passed over (told to on_passed). */
-static int decide(planner *p, const char *root, uint64_t *checksum, int *had_row)
+static int decide(planner *p, const char *root, uint64_t *checksum)
 {
 	const discover_item *it = &p->it;
 	outputs_seen o;
@@ -177,7 +220,6 @@ static int decide(planner *p, const char *root, uint64_t *checksum, int *had_row
 		journal_row row;
 		int touched;
 		journal_get(p->cfg.j, root, it->rel, &row);
-		*had_row = row.status != JOURNAL_NONE;
 		int same = same_file(p, &row, checksum, &touched);
 		int same_settings = row.fingerprint == p->cfg.fingerprint;
 		if (failed_earlier(p, &row, same, same_settings)) {
@@ -188,7 +230,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum, int *had_row
 			return 0;
 		}
 		if (!p->cfg.force && row.status == JOURNAL_OK && same && same_settings &&
-		    o.ours == it->noutputs) {
+		    o.ours == it->noutputs && all_owned(p, root, &o, 0)) {
 			if (touched || (*checksum && !row.checksum)) {
 				row.mtime_ns = mtime_ns(it);
 				row.checksum = *checksum;
@@ -198,7 +240,8 @@ static int decide(planner *p, const char *root, uint64_t *checksum, int *had_row
 			return 0;
 		}
 		if (!p->cfg.force && row.status == JOURNAL_NONE && all_fresh &&
-		    (o.ours + (p->cfg.adopt_foreign ? o.foreign : 0)) == it->noutputs) {
+		    (o.ours == it->noutputs ? all_owned(p, root, &o, 1)
+					    : p->cfg.adopt_foreign && o.ours + o.foreign == it->noutputs)) {
 			adopt(p, root, &o, *checksum);
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;
@@ -238,13 +281,13 @@ int plan_next(planner *p, plan_item *item)
 		if (p->it.state == ITEM_ERROR) {
 			if (!strcmp(p->it.rel, p->it.input)) /* a PATH itself is missing */
 				p->walk_errors++;
-			pass(p, PLAN_FAILED, FAIL_ENVIRONMENT, p->it.error);
+			pass(p, PLAN_FAILED, p->it.error_kind, p->it.error);
 			continue;
 		}
 		memset(item, 0, sizeof *item);
 		item->it = &p->it;
 		item->root = root_of(p, &p->it);
-		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum, &item->had_row))
+		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum))
 			continue;
 		return 1;
 	}

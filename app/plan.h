@@ -66,8 +66,6 @@ typedef struct plan_item {
 	const char *root;           /* the real path of its input root (journal key); NULL
 	                               when it cannot be told */
 	uint64_t checksum;          /* of the input when computed here (--checksum), or 0 */
-	int had_row;                /* the journal knew this input: it may own outputs
-	                               that the current settings no longer plan */
 	thumb_format formats[THUMB_MAX_SIZES];
 } plan_item;
 

@@ -48,6 +48,8 @@ static int prune_input(void *data, const char *root, const char *rel)
 {
 	prune_run *r = data;
 	struct stat st;
+	if (r->cfg->shard.n && shard_of(rel, r->cfg->shard.n) != r->cfg->shard.k)
+		return 0; /* another shard's */
 	if (asprintf(&r->input, "%s/%s", root, rel) < 0)
 		return 0;
 	int gone = lstat(r->input, &st) < 0 && errno == ENOENT;

@@ -2,7 +2,8 @@
 /*
  * prune.h — --prune: remove the outputs of inputs that are gone.
  *
- * After a whole walk, for every input the journal records under the given roots
+ * After a whole walk, for every input a journal of the folder records under the
+ * given roots (and in this run's shard)
  * whose file no longer exists (lstat says ENOENT: not merely excluded, unreadable
  * or on an unmounted disk), each output it owns is deleted when it is still
  * exactly the file imgpool made (size and mtime as recorded, checked again in the
@@ -16,12 +17,14 @@
 #include <stdint.h>
 
 #include "publish.h"
+#include "shard.h"
 
 typedef struct prune_config {
 	const publisher *pb;
 	const char *const *roots;     /* real paths of the folder PATHs */
 	int nroots;
 	int dry_run;                  /* list, change nothing */
+	shard shard;                  /* only inputs of this run's share (n == 0: all) */
 	/* told of each output removed (or, dry run, to be removed) */
 	void (*on_pruned)(void *data, const char *output, const char *input, int dry_run);
 	void *data;

@@ -146,10 +146,10 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 		if (plan[i].replace)
 			journal_quarantine_del(pb->j, plan[i].qname);
 	}
-	if (it->had_outputs) {
-		unplanned u = {pb, it};
-		journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
-	}
+	/* Always asked (an indexed query): the input row that would tell whether the
+	 * input had outputs may have been lost to a kill -9, the output rows not. */
+	unplanned u = {pb, it};
+	journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
 	return 0;
 }
 

@@ -61,8 +61,6 @@ typedef struct publish_item {
 	const char *const *out_rel;        /* relative to OUT */
 	const char *const *display;        /* as reported (OUT as given + rel) */
 	const char *const *temps;          /* temp file names in the temp folder */
-	int had_outputs;                   /* the journal knew outputs of this input
-	                                      (earlier settings may have left some) */
 } publish_item;
 
 /* Move its outputs into place (see above). 0, or -1 with a one-line cause in err;

@@ -326,7 +326,6 @@ static void flush_finished(run_ctx *x)
 			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
 			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
 			.display = (const char *const *)f->display, .temps = temps[k],
-			.had_outputs = f->had_row,
 		};
 	}
 	publish_batch(&x->pb, items, n, errs);
@@ -520,7 +519,7 @@ static void prune(run_ctx *x)
 				roots[n++] = r;
 		}
 	}
-	prune_config pc = {&x->pb, roots, n, x->o->dry_run, on_pruned, x};
+	prune_config pc = {&x->pb, roots, n, x->o->dry_run, x->shard, on_pruned, x};
 	int64_t k = prune_gone(&pc);
 	if (k < 0)
 		fprintf(stderr, "imgpool: --prune: %s\n", journal_error(x->j));
@@ -608,6 +607,7 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 		fprintf(stderr, "%s\n", warn);
 		*lost = 1;
 	}
+	journal_set_fingerprint(x->j, *fingerprint);
 	if (!existed && outdir_had_private(x->od) && !other_journals(x->od, jname))
 		*lost = 1;
 	if (!x->j && err[0])

@@ -275,7 +275,7 @@ static void test_schema(void **state)
 	journal_close(j, 5, 2, 3, 1.5, 1);
 	outdir_close(od);
 	const char *db = at("out/.imgpool/journal.sqlite");
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
 				     "name IN ('files','runs','outputs','quarantine')"), 4);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
@@ -759,7 +759,7 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(s.id[0].ino == ia.ino || s.id[0].ino == ib.ino, 1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 2);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs"), 2);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs WHERE state=1 AND root='/in' "
 				     "AND rel=CAST('a.jpg' AS BLOB)"), 2);
@@ -847,7 +847,7 @@ static void test_newer_schema(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 	sql_exec(at("made/.imgpool/journal.sqlite"), "PRAGMA journal_mode=DELETE; "
-						     "PRAGMA user_version=3");
+						     "PRAGMA user_version=4");
 	size_t n;
 	char *bytes = slurp(at("made/.imgpool/journal.sqlite"), &n);
 	moved_aside(bytes, n, "written by a newer imgpool (unknown schema version)", 0);

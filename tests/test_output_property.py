@@ -879,7 +879,7 @@ class Sequence:
     def imgpool_files(self):
         """Regular files in OUT that are imgpool's (not the user's)."""
         return sorted(p for p, s in self.out_entries().items()
-                      if s[0] == "file" and p not in self.user)
+                      if s and s[0] == "file" and p not in self.user)
 
     def track(self, rel):
         self.user[rel] = sig(j(self.out, rel))

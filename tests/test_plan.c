@@ -125,7 +125,6 @@ typedef struct passed {
 
 typedef struct planned {
 	char rel[64];
-	int had_row;
 	uint64_t checksum;
 	thumb_format format;
 	char root[PATH_MAX];
@@ -217,6 +216,7 @@ static void run_plan(const how *h, result *r)
 		j = journal_open(od, "journal.sqlite", text, 0, warn, sizeof warn, err, sizeof err);
 		if (!j)
 			fail_msg("journal_open: %s", err);
+		journal_set_fingerprint(j, fingerprint); /* as a run does */
 	}
 	discover_config dc = {
 		.paths = h->paths ? h->paths : SRC, .npaths = h->paths ? h->npaths : 1,
@@ -241,7 +241,6 @@ static void run_plan(const how *h, result *r)
 		assert_true(r->nplanned < 128);
 		planned *q = &r->plan[r->nplanned++];
 		snprintf(q->rel, sizeof q->rel, "%s", item.it->rel);
-		q->had_row = item.had_row;
 		q->checksum = item.checksum;
 		q->format = item.formats[0];
 		snprintf(q->root, sizeof q->root, "%s", item.root ? item.root : "(null)");
@@ -376,7 +375,6 @@ static void test_up_to_date(void **state)
 	free(root);
 	assert_int_equal(planned_for(&r, "a.jpg")->format, FORMAT_JPEG);
 	assert_int_equal(planned_for(&r, "b.png")->format, FORMAT_PNG);
-	assert_int_equal(planned_for(&r, "a.jpg")->had_row, 0);
 	assert_int_equal(planned_for(&r, "a.jpg")->checksum, 0);
 	/* made: all up to date, passed over as skipped */
 	run_plan(&(how){0}, &r);
@@ -387,7 +385,6 @@ static void test_up_to_date(void **state)
 	/* --force redoes them */
 	run_plan(&(how){.force = 1}, &r);
 	assert_string_equal(planned_names(&r), "a.jpg b.png sub/c.jpg");
-	assert_int_equal(planned_for(&r, "b.png")->had_row, 1);
 	/* another output setting: redone */
 	run_plan(&(how){.quality = 90}, &r);
 	assert_string_equal(planned_names(&r), "a.jpg b.png sub/c.jpg");
@@ -400,7 +397,6 @@ static void test_up_to_date(void **state)
 	run_plan(&(how){0}, &r);
 	assert_string_equal(planned_names(&r), "a.jpg b.png");
 	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "sub/c.jpg");
-	assert_int_equal(planned_for(&r, "a.jpg")->had_row, 1);
 	/* a thumbnail deleted: redone */
 	run_plan(&(how){.make = 1}, &r);
 	assert_int_equal(unlink("out/sub/c.jpg"), 0);
@@ -517,6 +513,41 @@ static void test_adopt_with_journal(void **state)
 	run_plan(&(how){.force = 1}, &r);
 	assert_string_equal(planned_names(&r), "a.jpg sub/c.jpg");
 	assert_int_equal(r.adopted, 0);
+}
+
+/* Adoption takes only this file's own thumbnails with these settings: not those
+ * made with other settings (a cron job moved to new sizes, a shard of another
+ * journal), not a twin's ({inext}: a.png and a.jpg plan one output), but a renamed
+ * file's (its old name gone, the journal had it with this size and mtime). */
+static void test_adopt_only_own(void **state)
+{
+	result r;
+	input("a.jpg");
+	run_plan(&(how){.make = 1, .quality = 50}, &r);
+	lose_input_rows();
+	run_plan(&(how){.quality = 60}, &r);          /* other settings: redone */
+	assert_int_equal(r.adopted, 0);
+	assert_int_equal(r.nplanned, 1);
+
+	/* a twin: a.png plans a.jpg too with {stem}.jpg; a.jpg made it */
+	run_plan(&(how){.make = 1, .name_template = "{stem}.jpg"}, &r);
+	lose_input_rows();
+	assert_int_equal(rename("src/a.jpg", "src/gone.jpg"), 0);
+	mkfile("src/a.png", "other bytes!", T_IN + 7); /* not a.jpg's size or mtime */
+	assert_int_equal(rename("src/gone.jpg", "src/b.tif"), 0);
+	run_plan(&(how){.name_template = "{stem}.jpg"}, &r);
+	assert_int_equal(r.adopted, 0);
+	assert_true(r.nplanned >= 1);
+
+	/* a rename: same bytes, size and mtime under a new name */
+	assert_int_equal(unlink("src/a.png"), 0);
+	assert_int_equal(unlink("src/b.tif"), 0);
+	input("c.jpg");
+	run_plan(&(how){.make = 1}, &r);
+	assert_int_equal(rename("src/c.jpg", "src/c.jpeg"), 0); /* the same output, c.jpg */
+	run_plan(&(how){0}, &r);
+	assert_int_equal(r.adopted, 1);
+	assert_int_equal(r.nplanned, 0);
 }
 
 static void test_adopt_journal_lost(void **state)
@@ -873,6 +904,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_up_to_date, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_with_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_only_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_journal_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_earlier_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_earlier_strikes, setup, teardown),
