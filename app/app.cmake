@@ -8,9 +8,9 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
-set(APP_MODULES settings failure clock filehash outdir lock thumb colour exif fastjpeg
-  jpegscan fastpng shrink pngmaster reduce discover template claims plan publish prune
-  inflight drive count options report monitor task run trace shard journal status bench
+set(APP_MODULES settings failure clock io filehash outdir lock thumb vipserr geometry vipsload resize fastpath save colour exif fastjpeg
+  jpegscan fastpng shrink pngmaster reduce discover paths inside template claims plan publish prune
+  inflight drive count options help outfolder report monitor task run results trace shard journal journal_schema status bench
   bench_args bench_baseline bench_report bench_plot)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})

@@ -2,6 +2,7 @@
 /*
  * clock.c — see clock.h.
  */
+#include <stddef.h>
 #include <time.h>
 
 #include "clock.h"
@@ -18,4 +19,12 @@ int64_t clock_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void clock_iso_now(char *buf, size_t len)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
 }

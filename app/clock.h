@@ -6,6 +6,7 @@
 #ifndef IMGPOOL_CLOCK_H
 #define IMGPOOL_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* CLOCK_MONOTONIC in seconds. */
@@ -13,5 +14,9 @@ double clock_now_s(void);
 
 /* CLOCK_MONOTONIC in nanoseconds (the pool's timestamps use this clock). */
 int64_t clock_now_ns(void);
+
+/* The local time now in ISO 8601 with its offset, e.g. "2026-12-02T22:01:54+0100"
+ * (reports and the journal's runs: a cron log read in another zone stays right). */
+void clock_iso_now(char *buf, size_t len);
 
 #endif

@@ -59,16 +59,12 @@
 
 #include "claims.h"
 #include "discover.h"
+#include "inside.h"
 #include "outdir.h"
+#include "paths.h"
 #include "template.h"
 
 static const char WHY_NOMEM[] = "out of memory";
-
-/* A PATH that lies inside the output tree: outputs must not land on it. */
-typedef struct inside_path {
-	char *canon;            /* realpath of the PATH */
-	int folder;             /* 1: also nothing under it */
-} inside_path;
 
 struct discover {
 	discover_config cfg;    /* as given: arrays and strings borrowed */
@@ -79,8 +75,7 @@ struct discover {
 	int out_known;          /* the output folder exists: its identity below */
 	dev_t out_dev;
 	ino_t out_ino;
-	inside_path *inside;    /* PATHs inside the output tree, sorted by canon */
-	int ninside;
+	inside_set *inside;     /* PATHs inside the output tree */
 
 	int next_path;          /* next PATH argument to start */
 	FILE *list;             /* --files-from, once the PATHs are done; NULL: none */
@@ -107,12 +102,6 @@ struct discover {
 /* ------------------------------------------------------------------------- */
 /* Names and filters                                                          */
 
-/* The last component of a path (the whole path when it has no '/'). */
-static const char *base_name(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
 
 /* The extension after the last dot of a base name: "" when there is none or the
  * only dot starts the name (".profile" has no extension, ".x.jpg" has "jpg"). */
@@ -140,7 +129,7 @@ static int glob_hit(const char *const *globs, int n, const char *rel, const char
 /* The include/exclude rule: one include when any are given, and no exclude. */
 static int wanted_by_globs(const discover *d, const char *rel)
 {
-	const char *base = base_name(rel);
+	const char *base = path_base(rel);
 	if (d->cfg.nincludes > 0 && !glob_hit(d->cfg.includes, d->cfg.nincludes, rel, base))
 		return 0;
 	return !glob_hit(d->cfg.excludes, d->cfg.nexcludes, rel, base);
@@ -151,121 +140,6 @@ static int wanted_by_globs(const discover *d, const char *rel)
 static int wanted_in_walk(const discover *d, const char *name, const char *rel)
 {
 	return name[0] != '.' && is_image_name(name) && wanted_by_globs(d, rel);
-}
-
-/* ------------------------------------------------------------------------- */
-/* Canonical paths (the output-may-not-be-an-input guard)                     */
-
-/* a + "/" + b, without doubling a '/' that ends a. malloc'd; NULL out of memory. */
-static char *join(const char *a, const char *b)
-{
-	size_t la = strlen(a);
-	int slash = la > 0 && a[la - 1] == '/';
-	char *r;
-	if (asprintf(&r, "%s%s%s", a, slash ? "" : "/", b) < 0)
-		return NULL;
-	return r;
-}
-
-/* The absolute path of p with symlinks resolved as far as it exists; the part that
- * does not exist yet is appended as written. The output folder needs this: it is
- * often made by the run itself. NULL when it cannot be told (out of memory, a
- * component that is not a folder, a missing part ending in "." or ".."). */
-static char *canonical(const char *p)
-{
-	char *r = realpath(p, NULL);
-	if (r || errno != ENOENT)
-		return r;
-	char *copy = strdup(p);
-	if (!copy)
-		return NULL;
-	size_t n = strlen(copy);
-	while (n > 1 && copy[n - 1] == '/')
-		copy[--n] = '\0';
-	char *slash = strrchr(copy, '/');
-	const char *name = slash ? slash + 1 : copy;
-	const char *parent = slash ? (slash == copy ? "/" : copy) : ".";
-	if (slash && slash != copy)
-		*slash = '\0';
-	char *pc = NULL;
-	if (*name && strcmp(name, ".") && strcmp(name, "..") && (pc = canonical(parent)))
-		r = join(pc, name);
-	free(pc);
-	free(copy);
-	return r;
-}
-
-/* Is path the folder dir or below it? Both canonical. */
-static int is_under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-	if (n == 1 && dir[0] == '/')
-		return path[0] == '/';
-	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
-}
-
-/* qsort/bsearch order of inside_path by canonical path. */
-static int inside_cmp(const void *a, const void *b)
-{
-	return strcmp(((const inside_path *)a)->canon, ((const inside_path *)b)->canon);
-}
-
-/* Record the PATHs that lie strictly inside the output tree (a folder PATH equal to
- * the output folder is caught while walking). Most runs have none, and then the
- * per-output check costs nothing. Returns -1 only when out of memory. */
-static int find_inside_paths(discover *d)
-{
-	if (!d->out_canon)
-		return 0;
-	for (int i = 0; i < d->cfg.npaths; i++) {
-		char *c = realpath(d->cfg.paths[i], NULL);
-		struct stat st;
-		if (!c)
-			continue;
-		if (!is_under(c, d->out_canon) || !strcmp(c, d->out_canon) || stat(c, &st) < 0) {
-			free(c);
-			continue;
-		}
-		inside_path *t = realloc(d->inside, (size_t)(d->ninside + 1) * sizeof *t);
-		if (!t) {
-			free(c);
-			return -1;
-		}
-		d->inside = t;
-		d->inside[d->ninside++] = (inside_path){c, S_ISDIR(st.st_mode)};
-	}
-	if (d->ninside > 1)
-		qsort(d->inside, (size_t)d->ninside, sizeof *d->inside, inside_cmp);
-	return 0;
-}
-
-/* The PATH inside the output tree that an output (relative to the output folder)
- * would overwrite or land under, or NULL. Looks up the whole canonical path, then
- * each of its parent folders: O(depth log n). */
-static const char *output_hits_input(const discover *d, const char *out_rel)
-{
-	if (d->ninside == 0)
-		return NULL;
-	char *p = join(d->out_canon, out_rel);
-	if (!p)
-		return NULL;
-	const char *hit = NULL;
-	size_t n = strlen(p);
-	/* the path itself, then each prefix that ends before a '/' */
-	for (size_t end = n; end > 0 && !hit; ) {
-		char saved = p[end];
-		p[end] = '\0';
-		inside_path key = {p, 0};
-		inside_path *f = bsearch(&key, d->inside, (size_t)d->ninside, sizeof *d->inside,
-					 inside_cmp);
-		if (f && (f->folder || end == n))
-			hit = f->canon;
-		p[end] = saved;
-		while (end > 0 && p[--end] != '/')
-			;
-	}
-	free(p);
-	return hit;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -341,7 +215,7 @@ static const char *link_cause(int err)
  * or 1 when *it became an ITEM_ERROR. */
 static int plan_outputs(discover *d, discover_item *it, const char *rel)
 {
-	const char *base = base_name(rel);
+	const char *base = path_base(rel);
 	size_t dirlen = base > rel ? (size_t)(base - rel - 1) : 0;
 	const char *ext = extension(base);
 	size_t stemlen = *ext ? (size_t)(ext - base - 1) : strlen(base);
@@ -358,7 +232,7 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 			failed = item_error(d, it, "%s", why);
 			break;
 		}
-		d->outputs[i] = join(d->out_dir, r);
+		d->outputs[i] = path_join(d->out_dir, r);
 		d->out_rel[i] = r;
 		if (!d->outputs[i])
 			failed = item_error(d, it, "%s", WHY_NOMEM);
@@ -383,7 +257,7 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 static void check_outputs(discover *d, discover_item *it)
 {
 	for (int i = 0; i < it->noutputs; i++) {
-		const char *hit = output_hits_input(d, it->out_rel[i]);
+		const char *hit = inside_hit(d->inside, it->out_rel[i]);
 		if (hit) {
 			item_error(d, it, "its output %s would overwrite or land inside the "
 				   "input %s", it->outputs[i], hit);
@@ -472,7 +346,7 @@ static int is_out_dir(discover *d, const struct stat *st)
  * folder is an output folder of an earlier run: never walked as input. */
 static int holds_private(const char *path)
 {
-	char *p = join(path, OUTDIR_PRIVATE);
+	char *p = path_join(path, OUTDIR_PRIVATE);
 	struct stat st;
 	int yes = p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
 	free(p);
@@ -489,10 +363,10 @@ static int start_path(discover *d, discover_item *it, const char *path)
 	if (stat(path, &st) < 0)
 		return path_error(d, it, path, path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
-		if (!wanted_by_globs(d, base_name(path)))
+		if (!wanted_by_globs(d, path_base(path)))
 			return 0;
 		free(d->root_buf);
-		const char *base = base_name(path);
+		const char *base = path_base(path);
 		d->root_buf = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
 		d->cur_root = d->root_buf ? d->root_buf : ".";
 		return plan(d, it, path, base, &st);
@@ -604,7 +478,7 @@ static int next_in_walk(discover *d, discover_item *it)
  * and ".." included), the file's own name kept as listed. */
 static char *rel_to_base(discover *d, const char *path, const char **why)
 {
-	const char *base = base_name(path);
+	const char *base = path_base(path);
 	char *dir = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
 	char *real = dir ? realpath(dir, NULL) : NULL, *rel = NULL;
 	size_t n = strlen(d->base_real);
@@ -613,10 +487,10 @@ static char *rel_to_base(discover *d, const char *path, const char **why)
 		*why = strerror(errno);
 	else if (!strcmp(real, d->base_real))
 		rel = strdup(base);
-	else if (is_under(real, d->base_real) && asprintf(&rel, "%s/%s", real + (n > 1 ? n + 1 : 1),
+	else if (path_is_under(real, d->base_real) && asprintf(&rel, "%s/%s", real + (n > 1 ? n + 1 : 1),
 							  base) < 0)
 		rel = NULL;
-	else if (!is_under(real, d->base_real))
+	else if (!path_is_under(real, d->base_real))
 		*why = "it is not under --base (outputs mirror the paths below --base)";
 	free(dir);
 	free(real);
@@ -715,8 +589,8 @@ static char *setup_out_dir(discover *d, const char *out_dir)
 		d->out_dev = st.st_dev;
 		d->out_ino = st.st_ino;
 	}
-	d->out_canon = canonical(d->out_dir);
-	if (find_inside_paths(d) < 0)
+	d->out_canon = path_canonical(d->out_dir);
+	if (!(d->inside = inside_new(d->out_canon, d->cfg.paths, d->cfg.npaths)))
 		return strdup(WHY_NOMEM);
 	return NULL;
 }
@@ -797,9 +671,7 @@ void discover_close(discover *d)
 	free(d->line);
 	free(d->base_real);
 	free(d->root_buf);
-	for (int i = 0; i < d->ninside; i++)
-		free(d->inside[i].canon);
-	free(d->inside);
+	inside_free(d->inside);
 	free(d->out_canon);
 	free(d->out_dir);
 	free(d->tmpl);

@@ -28,6 +28,7 @@
 
 #include "exif.h"
 #include "fastjpeg.h"
+#include "io.h"
 #include "jpegscan.h"
 
 /* APP2 ICC chunks kept, as libvips' MAX_APP2_SECTIONS. */
@@ -91,23 +92,6 @@ static void on_output(j_common_ptr cinfo)
 
 /* ----------------------------------------------------------------- input -- */
 
-/* read() all of len bytes at buf, going on after short reads and EINTR; the
- * count read (short only at end of file or on an error). */
-static size_t read_all(int fd, unsigned char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
 
 /* Read all of path into a new malloc'd buffer, if it starts with a JPEG
  * signature (SOI and the next marker's 0xFF: the first 3 bytes are read before
@@ -127,8 +111,8 @@ static int read_whole(const char *path, unsigned char **data, size_t *len)
 	    (uint64_t)st.st_size > MAX_FILE_BYTES || !(buf = malloc((size_t)st.st_size)))
 		goto unsupported;
 	size = (size_t)st.st_size;
-	if (read_all(fd, buf, 3) != 3 || buf[0] != 0xFF || buf[1] != 0xD8 || buf[2] != 0xFF ||
-	    read_all(fd, buf + 3, size - 3) != size - 3)
+	if (io_read_all(fd, buf, 3) != 3 || buf[0] != 0xFF || buf[1] != 0xD8 || buf[2] != 0xFF ||
+	    io_read_all(fd, buf + 3, size - 3) != size - 3)
 		goto unsupported;
 	close(fd);
 	*data = buf;

@@ -24,6 +24,7 @@
 
 #include "exif.h"
 #include "fastpng.h"
+#include "io.h"
 
 /* libvips' limits (vipspng.c): VIPS_MAX_COORD a side, 50 MB a chunk, 100 chunks. */
 #define MAX_SIDE 10000000
@@ -83,23 +84,6 @@ static void read_mem(png_structp png, png_bytep out, size_t length)
 	p->at += length;
 }
 
-/* read() all of len bytes at buf, going on after short reads and EINTR; the
- * count read. */
-static size_t read_all(int fd, unsigned char *buf, size_t len)
-{
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	return got;
-}
 
 /* Read all of path into p->data when it starts with the PNG signature (read
  * first, so other formats cost one small read). FASTPNG_UNSUPPORTED otherwise. */
@@ -116,8 +100,8 @@ static int read_whole(const char *path, fastpng *p)
 	    (uint64_t)st.st_size > MAX_FILE_BYTES || !(buf = malloc((size_t)st.st_size)))
 		goto unsupported;
 	size = (size_t)st.st_size;
-	if (read_all(fd, buf, 8) != 8 || png_sig_cmp(buf, 0, 8) != 0 ||
-	    read_all(fd, buf + 8, size - 8) != size - 8)
+	if (io_read_all(fd, buf, 8) != 8 || png_sig_cmp(buf, 0, 8) != 0 ||
+	    io_read_all(fd, buf + 8, size - 8) != size - 8)
 		goto unsupported;
 	close(fd);
 	p->data = buf;

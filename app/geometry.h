@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * geometry.h — the master's geometry, shared by the worker's decode paths: the
- * box the master is made for, and vips_thumbnail()'s shrink to it. The JPEG
- * fast path and the libvips path use them in thumb.c, the PNG path in
- * pngmaster.c. Defined in thumb.c until it is split into its parts.
+ * box the master is made for, and vips_thumbnail()'s shrink to it, for the JPEG
+ * fast path (fastpath.c), the libvips path (vipsload.c), the PNG path
+ * (pngmaster.c) and the outputs (thumb.c). Numbers only: libvips 8.14's own
+ * arithmetic, so every path makes the same pixels.
  */
 #ifndef IMGPOOL_GEOMETRY_H
 #define IMGPOOL_GEOMETRY_H
@@ -22,5 +23,14 @@ void master_target(const thumb_settings *s, int w, int h, int *tw, int *th);
  * without enlarge, never past an axis. */
 void master_shrink(const thumb_settings *s, int w, int h, int swap, int tw, int th,
 		   double *hs, double *vs);
+
+/* Check the boxes before any work: 1..THUMB_MAX_SIZES of them, no negative side,
+ * not both sides unconstrained. 0, or -1 with a cause in err. */
+int geometry_check_sizes(const thumb_settings *s, char *err, size_t errlen);
+
+/* The shrink-on-load factor (1, 2, 4 or 8) vips_thumbnail() picks for a JPEG of
+ * upright size w x h and the master target tw x th
+ * (vips_thumbnail_find_jpegshrink() of libvips 8.14). */
+int geometry_jpeg_shrink(const thumb_settings *s, int w, int h, int tw, int th);
 
 #endif

@@ -19,115 +19,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "help.h"
 #include "options.h"
 #include "thumb.h"
 
 #define DEFAULT_MAX_PIXELS 268402689ULL /* 16383 x 16383, sharp's limitInputPixels */
 
-static const char usage_text[] =
-	"Usage: imgpool [OPTIONS] PATH...\n"
-	"Make thumbnails of the images in folders (and of single files), in parallel.\n"
-	"\n"
-	"Each PATH is a folder (its images; with -r its subfolders too, the layout\n"
-	"mirrored under the output folder) or an image file. Hidden files, the output\n"
-	"folder and files that are not images are skipped; images, by extension (any\n"
-	"case): %s.\n"
-	"Inputs are never modified.\n"
-	"\n"
-	"Where the thumbnails go:\n"
-	"  -o, --output DIR        output folder (default: PATH-thumbs beside the first\n"
-	"                          folder given, or ./thumbs for files)\n"
-	"      --name TEMPLATE     output path inside DIR (default {dir}/{stem}.{ext}, or\n"
-	"                          {dir}/{stem}_{size}.{ext} with several sizes); fields:\n"
-	"                          {dir} {stem} {ext} {inext} {w} {h} {size}\n"
-	"  -r, --recursive         walk subfolders\n"
-	"      --files-from FILE   also thumbnail the files listed in FILE, one a line\n"
-	"                          (- for standard input), keeping their folders\n"
-	"                          relative to --base under the output folder\n"
-	"  -0, --null              the list is NUL-separated (find -print0)\n"
-	"      --base DIR          where listed paths start (default: the current folder)\n"
-	"      --include GLOB      only files matching GLOB (repeatable)\n"
-	"      --exclude GLOB      skip files matching GLOB (repeatable)\n"
-	"\n"
-	"What they look like:\n"
-	"  -s, --size LIST         boxes, comma separated (default 256): N (longest side\n"
-	"                          N), WxH (fit inside), Wx (width W), xH (height H);\n"
-	"                          several sizes decode the input once: -s 1600,800,320\n"
-	"      --fit MODE          inside (default), cover (fill the box, crop), fill\n"
-	"                          (stretch to the box)\n"
-	"      --crop MODE         with --fit cover: centre (default) or attention\n"
-	"      --enlarge           make small images bigger (default: never enlarge)\n"
-	"  -f, --format FMT        same (default), jpeg, png, webp or avif\n"
-	"  -Q, --quality N         1-100 (default: JPEG/WebP 80, AVIF 50)\n"
-	"      --background COLOR  for alpha flattened into JPEG: white (default),\n"
-	"                          black, #rrggbb or R,G,B\n"
-	"      --keep-metadata     keep EXIF/XMP/IPTC (default: strip)\n"
-	"      --max-pixels N      refuse larger inputs, 0 for no limit\n"
-	"                          (default 268402689, as sharp)\n"
-	"\n"
-	"How it runs:\n"
-	"  -j, --jobs N            worker processes (default: the CPUs available, or\n"
-	"                          SLURM_CPUS_PER_TASK)\n"
-	"      --shard K/N         take only share K of N of the files (by a hash of each\n"
-	"                          path), for array jobs; default: from SLURM_ARRAY_TASK_ID,\n"
-	"                          JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX; none: off\n"
-	"      --shard-count N     the number of tasks, where the scheduler does not say\n"
-	"                          (Kubernetes, AWS Batch; or IMGPOOL_SHARD_COUNT)\n"
-	"      --timeout SECONDS   give up on a file after this long (default 120, 0: never)\n"
-	"      --retries N         re-runs of a file whose worker crashed or timed out\n"
-	"                          (default 1)\n"
-	"      --force             redo files whose thumbnails are up to date\n"
-	"      --overwrite         replace a file at an output path that imgpool did not\n"
-	"                          make (by default such a file is left alone and the\n"
-	"                          input reported as an error)\n"
-	"      --retry-failed      try files that failed before and have not changed\n"
-	"                          (by default they are skipped as \"failed earlier\")\n"
-	"      --checksum          also compare input contents (for trees whose mtimes\n"
-	"                          cannot be trusted), like rsync -c\n"
-	"      --prune             delete thumbnails whose input is gone (only files the\n"
-	"                          journal records as made by imgpool); -n lists them\n"
-	"      --no-journal        neither read nor write the journal: up to date means\n"
-	"                          thumbnails newer than their input\n"
-	"  -n, --dry-run           list what would be done, change nothing\n"
-	"\n"
-	"What it tells you:\n"
-	"  -q, --quiet             print errors only (no progress, no summary)\n"
-	"  -v, --verbose           also list skipped (up-to-date) files\n"
-	"      --report FILE       JSON Lines, one object per file and a summary (- for\n"
-	"                          stdout)\n"
-	"      --progress MODE     auto (default: a live bar on a terminal, a line every\n"
-	"                          --progress-interval seconds otherwise), bar, lines, none\n"
-	"      --progress-interval SECONDS  (default 10)\n"
-	"      --trace FILE        Chrome trace (Perfetto, chrome://tracing): what each\n"
-	"                          worker did when, deaths, retries, CPU and memory\n"
-	"      --timeline FILE     the same as an SVG chart, one lane per worker\n"
-	"      --min-free SIZE     start no new file when the output filesystem has less\n"
-	"                          free (default: 1G or 2%%, whichever is smaller; 0: off)\n"
-	"      --max-worker-rss SIZE  recycle a worker grown past SIZE (e.g. 1G)\n"
-	"  -h, --help              this text\n"
-	"  -V, --version           versions of imgpool and its libraries\n"
-	"\n"
-	"What imgpool touches: only files beneath the output folder, never through a\n"
-	"symlink, and only files its journal (OUT/.imgpool/journal.sqlite) records it made,\n"
-	"with their size and mtime unchanged since; anything else at an output path is\n"
-	"an error for that input (--overwrite replaces it). A file is up to date, and\n"
-	"skipped, when its thumbnails are imgpool's and the journal says they were made\n"
-	"from this very file (size, mtime) with the same output settings.\n"
-	"`imgpool status OUT [--json]` shows the journal. Each thumbnail is written to a\n"
-	"temp file and renamed: it is complete or absent, even after Ctrl-C, TERM or HUP\n"
-	"(the first lets running files finish, the rest are \"interrupted\" and done next\n"
-	"run; a second Ctrl-C stops at once). A file that failed is \"failed earlier\" on\n"
-	"later runs while it, the settings, --timeout and --max-pixels are unchanged\n"
-	"(failures of the machine, such as a full disk, are tried again). One run at a\n"
-	"time per output folder; shards of one array job run together.\n"
-	"\n"
-	"Exit status: 0 all done (skipped files count as done), 1 some files failed,\n"
-	"2 usage error, 75 another run holds the output folder, 130/143 interrupted.\n"
-	"\n"
-	"Examples:\n"
-	"  imgpool -r ~/Photos                       256 px thumbnails in ~/Photos-thumbs\n"
-	"  imgpool -s 1600,320 -f webp -o web/ shots/  two sizes, WebP\n"
-	"  imgpool -r -q --report run.jsonl /srv/photos -o /srv/thumbs   (cron)\n";
 
 enum {
 	OPT_NAME = 256, OPT_INCLUDE, OPT_EXCLUDE, OPT_FIT, OPT_CROP, OPT_ENLARGE,
@@ -337,20 +234,6 @@ static int pick(const char *s, const char *const *words)
 	return -1;
 }
 
-/* --help: the usage text, with the extensions from their one table. */
-static void print_usage(FILE *out)
-{
-	char exts[200];
-	thumb_input_exts(exts, sizeof exts);
-	fprintf(out, usage_text, exts);
-}
-
-static void print_version(FILE *out)
-{
-	fprintf(out, "imgpool %s\n%s\n%s\n%s\n", IMGPOOL_VERSION, thumb_vips_version(),
-		thumb_jpeg_version(), thumb_png_version());
-}
-
 /* Append to a grown array of strings pointing into argv. */
 static int push(const char ***arr, int *n, const char *s)
 {
@@ -360,57 +243,6 @@ static int push(const char ***arr, int *n, const char *s)
 	a[(*n)++] = s;
 	*arr = a;
 	return 0;
-}
-
-char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
-			      size_t msglen)
-{
-	struct stat st;
-	const char *first = paths[0];
-	if (stat(first, &st) == 0 && S_ISDIR(st.st_mode)) {
-		char *real = realpath(first, NULL);
-		if (!real || !strcmp(real, "/")) {
-			snprintf(msg, msglen, "cannot choose an output folder beside '%s': give -o DIR",
-				 first);
-			free(real);
-			return NULL;
-		}
-		char *out = malloc(strlen(real) + 8);
-		if (out)
-			sprintf(out, "%s-thumbs", real);
-		free(real);
-		return out;
-	}
-	(void)npaths;
-	return strdup("thumbs");
-}
-
-/* Is folder `out` (it may not exist yet) inside, or equal to, folder `in`? */
-static int lies_inside(const char *out, const char *in)
-{
-	char *rin = realpath(in, NULL);
-	if (!rin)
-		return 0;
-	/* out may not exist: resolve its nearest existing ancestor; a relative name
-	 * with no '/' ("thumbs") has the current folder for one. */
-	char *copy = NULL, *rout = NULL;
-	if (out[0] == '/' || asprintf(&copy, "./%s", out) < 0)
-		copy = strdup(out);
-	while (copy && !(rout = realpath(copy, NULL))) {
-		char *slash = strrchr(copy, '/');
-		if (!slash || slash == copy)
-			break;
-		*slash = '\0';
-	}
-	int inside = 0;
-	if (rout) {
-		size_t n = strlen(rin);
-		inside = !strncmp(rout, rin, n) && (rout[n] == '/' || rout[n] == '\0' || n == 1);
-	}
-	free(rin);
-	free(rout);
-	free(copy);
-	return inside;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -722,11 +554,11 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 		}
 	switch (c) {
 	case 'h':
-		print_usage(out);
+		help_usage(out);
 		options_free(o);
 		return OPTIONS_EXIT_OK;
 	case 'V':
-		print_version(out);
+		help_version(out);
 		options_free(o);
 		return OPTIONS_EXIT_OK;
 	case ':':
@@ -768,7 +600,7 @@ static int choose_out_dir(imgpool_options *o, const char *given, FILE *err)
 	for (int i = 0; i < o->npaths; i++) {
 		struct stat st;
 		if (stat(o->paths[i], &st) == 0 && S_ISDIR(st.st_mode) &&
-		    lies_inside(o->out_dir, o->paths[i]))
+		    outfolder_inside(o->out_dir, o->paths[i]))
 			return usage_error(o, err, "the default output folder '%s' lies inside '%s': "
 					   "give -o DIR", o->out_dir, o->paths[i]);
 	}

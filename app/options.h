@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "outfolder.h"
 #include "settings.h"
 
 typedef enum {
@@ -75,10 +76,5 @@ void options_free(imgpool_options *o);
 /* Parse a --size list ("1600,800,320", "256", "320x240", "x200", "300x") into s.
  * Returns 0, or -1 with a message (without the "imgpool: --size: " prefix). */
 int options_parse_sizes(const char *spec, thumb_settings *s, char *msg, size_t msglen);
-
-/* The default output folder for the given paths: "<first path>-thumbs" beside a
- * folder, "thumbs" beside a file. NULL with msg set when it cannot be chosen safely. */
-char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
-			      size_t msglen);
 
 #endif

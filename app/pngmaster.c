@@ -14,25 +14,9 @@
 #include "fastpng.h"
 #include "geometry.h"
 #include "pngmaster.h"
+#include "resize.h"
 #include "shrink.h"
 
-/* A new memory image of w x h 8-bit pixels, sRGB (3, 4 bands) or B_W (1, 2), its
- * pixels allocated (at VIPS_IMAGE_ADDR(im, 0, 0), rows packed); NULL on failure. */
-static VipsImage *new_master(int w, int h, int bands)
-{
-	VipsImage *im = vips_image_new_memory();
-
-	vips_image_init_fields(im, w, h, bands, VIPS_FORMAT_UCHAR, VIPS_CODING_NONE,
-			       bands >= 3 ? VIPS_INTERPRETATION_sRGB : VIPS_INTERPRETATION_B_W,
-			       1.0, 1.0);
-	/* Fat strips, as a loader's image in memory is declared. */
-	vips_image_pipelinev(im, VIPS_DEMAND_STYLE_FATSTRIP, NULL);
-	if (vips_image_write_prepare(im)) {
-		g_object_unref(im);
-		return NULL;
-	}
-	return im;
-}
 
 /* Every row of p into s. */
 static int feed_rows(fastpng *p, shrink *s, int h)
@@ -59,6 +43,7 @@ int pngmaster_make(const thumb_settings *s, const char *input, int *w, int *h,
 	char why[256];
 	double hs, vs;
 	int uw, uh, tw = 0, th = 0, ow, oh, rc = 1;
+	unsigned char *px;
 
 	if (s->keep_metadata ||
 	    fastpng_open(input, s->max_pixels, &p, &info, why, sizeof why) != FASTPNG_OK)
@@ -78,11 +63,11 @@ int pngmaster_make(const thumb_settings *s, const char *input, int *w, int *h,
 	if (!sh || feed_rows(p, sh, info.height))
 		goto done;
 	shrink_size(sh, info.orientation, &ow, &oh);
-	if (!(im = new_master(ow, oh, info.bands)) ||
-	    shrink_finish(sh, info.orientation, VIPS_IMAGE_ADDR(im, 0, 0)))
+	if (!(im = resize_new_image(ow, oh, info.bands, &px)) ||
+	    shrink_finish(sh, info.orientation, px))
 		goto done;
 	/* As a master from vips_thumbnail() (its loader sets it): outputs made
-	 * from the master keep a line cache (see thumb.c's finish_fast_master()). */
+	 * from the master keep a line cache (see fastpath.c's finish_fast_master()). */
 	vips_image_set_int(im, VIPS_META_SEQUENTIAL, 1);
 	*master = im;
 	im = NULL;

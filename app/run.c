@@ -34,18 +34,11 @@
 #include "publish.h"
 #include "report.h"
 #include "run.h"
+#include "run_internal.h"
 #include "shard.h"
 #include "task.h"
 #include "thumb.h"
 #include "trace.h"
-
-#define MSG_LEN 4200    /* one message line: a cause naming a path or two */
-#define TRACE_ARGS 4096 /* the "args" of one trace event */
-/* Finished thumbnails are published in batches, with one write-ahead commit each:
- * at most this many, waiting at most this long (a commit per file was most of what
- * publishing cost the parent). */
-#define PUBLISH_BATCH 32
-#define PUBLISH_WAIT_S 0.05
 
 /* ------------------------------------------------------------------------- */
 /* Signals: the handler only records and asks the pool to drain (nginx's rule). */
@@ -85,48 +78,6 @@ static void ignore_file_size_signal(void)
 }
 
 /* ------------------------------------------------------------------------- */
-
-/* How one attempt of a task went, as the pool said (for the report and the trace). */
-typedef struct attempt {
-	pool_status status;
-	int pid, worker, attempts;
-	int64_t start_ns, end_ns;
-} attempt;
-
-/* A thumbnail made, waiting to be published. */
-typedef struct finished {
-	inflight_file *f;
-	attempt a;
-	thumb_result res;
-} finished;
-
-typedef struct run_ctx {
-	const imgpool_options *o;
-	shard shard;
-	outdir *od;
-	run_lock *lock;
-	report *rep;
-	discover *d;
-	counter *count;          /* the counting walk, for a real total */
-	journal *j;
-	planner *plan;
-	publisher pb;
-	inflight *flight;
-	trace *tr;
-	run_counters c;
-	report_summary sum;
-	pool_buf buf;            /* the task being handed to the pool */
-	uint64_t produced;       /* tasks given to the pool so far = next feed index */
-	uint64_t pruned;
-	int64_t min_free;        /* bytes; 0: no check */
-	char disk_msg[512];      /* set when the disk ran low: the run stops */
-	double disk_checked;     /* when free space was last looked at */
-	char shard_label[64];
-	char *report_path;
-	finished finished[PUBLISH_BATCH];
-	int nfinished;
-	double finished_since;   /* when the oldest of them came */
-} run_ctx;
 
 /* Files planned but passed over: up to date, or refused (one answer each). */
 static void on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
@@ -169,229 +120,15 @@ static int feed(void *data, pool_task *t)
 	return 0;
 }
 
-/* The temp file names of a task's outputs as made by worker pid. */
-static void temp_names(const inflight_file *f, int pid, char names[][TASK_TEMP_NAME_MAX])
-{
-	for (int i = 0; i < f->n; i++)
-		task_temp_name(names[i], TASK_TEMP_NAME_MAX, f->index, i, pid);
-}
-
-/* Remove the temp files an attempt by pid may have left (a worker removes its own
- * on every error, but not when it is killed). */
-static void remove_temps(run_ctx *x, const inflight_file *f, int pid)
-{
-	char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
-	if (!f || pid <= 0)
-		return;
-	temp_names(f, pid, names);
-	for (int i = 0; i < f->n; i++)
-		outdir_tmp_remove(x->od, names[i]);
-}
-
-/* The "args" members of a task's trace event into buf. */
-static void trace_args(const report_file *f, char *buf, size_t len)
-{
-	char *p = NULL;
-	size_t n = 0;
-	FILE *m = open_memstream(&p, &n);
-	buf[0] = '\0';
-	if (!m)
-		return;
-	fputs("\"input\":", m);
-	report_json_string(m, f->input);
-	fputs(",\"outputs\":[", m);
-	for (int i = 0; i < f->noutputs; i++) {
-		if (i)
-			putc(',', m);
-		report_json_string(m, f->outputs[i]);
-	}
-	putc(']', m);
-	if (f->res) {
-		uint64_t out = 0;
-		for (int i = 0; i < f->res->nout; i++)
-			out += f->res->out[i].bytes;
-		fprintf(m, ",\"in\":\"%dx%d\",\"bytes_in\":%llu,\"out\":\"%dx%d\",\"bytes_out\":%llu",
-			f->res->in_w, f->res->in_h, (unsigned long long)f->res->in_bytes,
-			f->res->out[0].w, f->res->out[0].h, (unsigned long long)out);
-	}
-	if (f->cause) {
-		fputs(",\"cause\":", m);
-		report_json_string(m, f->cause);
-	}
-	fprintf(m, ",\"attempts\":%d", f->attempts);
-	fclose(m);
-	snprintf(buf, len, "%s", n < len ? p : "\"truncated\":true");
-	free(p);
-}
-
-/* What a pool status means for a file whose task did not return a result. */
-static failure_kind kind_of(const pool_result *r, const char **cause)
-{
-	failure_kind k;
-	switch (r->status) {
-	case POOL_ERROR:
-		task_error_decode(r->data, r->len, &k, cause);
-		return k;
-	case POOL_CRASHED:
-		*cause = r->len ? r->data : "its worker crashed";
-		/* SIGKILL (an OOM killer, a cgroup limit, an operator) and TERM or HUP
-		 * from outside say nothing sure about the file: tried again next run,
-		 * remembered after FAILURE_STRIKES of them. Other signals are crashes. */
-		return r->term_signal == SIGKILL || r->term_signal == SIGTERM ||
-				       r->term_signal == SIGHUP
-			       ? FAIL_ENVIRONMENT
-			       : FAIL_CRASH;
-	case POOL_TIMEOUT:
-		*cause = r->len ? r->data : "timed out";
-		return FAIL_TIMEOUT;
-	default: /* POOL_CANCELLED */
-		*cause = "interrupted before it finished; the next run does it";
-		return FAIL_INTERRUPTED;
-	}
-}
-
-static void trace_result(run_ctx *x, const attempt *a, const report_file *f)
-{
-	static const trace_status ts[] = {
-		[POOL_OK] = TRACE_OK, [POOL_ERROR] = TRACE_ERROR, [POOL_CRASHED] = TRACE_CRASHED,
-		[POOL_TIMEOUT] = TRACE_TIMEOUT, [POOL_CANCELLED] = TRACE_CANCELLED,
-	};
-	char args[TRACE_ARGS];
-	if (!x->tr || !a->start_ns)
-		return;
-	trace_args(f, args, sizeof args);
-	const char *slash = strrchr(f->input, '/');
-	trace_attempt(x->tr, a->worker, a->pid, a->start_ns, a->end_ns,
-		      slash ? slash + 1 : f->input,
-		      f->status == REPORT_ERROR && a->status == POOL_OK ? TRACE_ERROR
-									 : ts[a->status],
-		      args);
-}
-
-/* A file's outcome is final: remember, report, count, free. */
-static void complete(run_ctx *x, inflight_file *f, const attempt *a, report_file *rf,
-		     const thumb_result *res)
-{
-	if (rf->status != REPORT_OK)
-		remove_temps(x, f, a->pid); /* a failed or killed attempt's leftovers */
-	if (a->status == POOL_OK || a->status == POOL_ERROR)
-		x->sum.task_s += rf->ms / 1e3;
-	plan_outcome po = {
-		.root = f->root, .rel = f->rel, .size = f->size, .mtime_ns = f->mtime_ns,
-		.checksum = res ? res->in_checksum : f->checksum, .kind = rf->kind,
-		.cause = rf->cause, .ms = rf->ms, .attempts = a->attempts,
-	};
-	plan_remember(x->plan, &po);
-	if (rf->status == REPORT_OK) {
-		atomic_fetch_add(&x->c.done, 1);
-		x->sum.bytes_in += res->in_bytes;
-		for (int i = 0; i < res->nout; i++)
-			x->sum.bytes_out += res->out[i].bytes;
-	} else if (rf->status == REPORT_ERROR) {
-		atomic_fetch_add(&x->c.failed, 1);
-	} else {
-		x->sum.cancelled++;
-	}
-	report_file_done(x->rep, rf);
-	trace_result(x, a, rf);
-	inflight_file_free(f);
-}
-
-static report_file file_report(const inflight_file *f, const attempt *a)
-{
-	return (report_file){
-		.input = f->input, .noutputs = f->n, .outputs = (const char *const *)f->display,
-		.attempts = a->attempts, .worker = a->worker,
-		.ms = a->end_ns > a->start_ns ? (double)(a->end_ns - a->start_ns) / 1e6 : 0,
-	};
-}
-
-/* Publish every finished file waiting, with one write-ahead commit for all. */
-static void flush_finished(run_ctx *x)
-{
-	publish_item items[PUBLISH_BATCH] = {{0}};
-	publish_error errs[PUBLISH_BATCH];
-	char names[PUBLISH_BATCH][THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
-	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
-	int n = x->nfinished;
-	if (!n)
-		return;
-	for (int k = 0; k < n; k++) {
-		const finished *d = &x->finished[k];
-		const inflight_file *f = d->f;
-		temp_names(f, d->a.pid, names[k]);
-		for (int i = 0; i < f->n; i++)
-			temps[k][i] = names[k][i];
-		items[k] = (publish_item){
-			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
-			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
-			.display = (const char *const *)f->display, .temps = temps[k],
-		};
-	}
-	publish_batch(&x->pb, items, n, errs);
-	x->nfinished = 0;
-	for (int k = 0; k < n; k++) {
-		finished *d = &x->finished[k];
-		report_file rf = file_report(d->f, &d->a);
-		rf.status = REPORT_OK;
-		rf.res = &d->res;
-		if (errs[k].failed) {
-			rf.res = NULL;
-			rf.status = REPORT_ERROR;
-			rf.kind = FAIL_OUTPUT;
-			rf.cause = errs[k].cause;
-		}
-		complete(x, d->f, &d->a, &rf, rf.status == REPORT_OK ? &d->res : NULL);
-	}
-}
-
-/* One result from the pool. A thumbnail made waits (at most PUBLISH_WAIT_S, or
- * until PUBLISH_BATCH are waiting) to be published with others; anything else is
- * final at once. */
-static void handle_result(run_ctx *x, const pool_result *r)
-{
-	inflight_file *f = inflight_take(x->flight, r->index);
-	attempt a = {r->status, r->pid, r->worker, r->attempts, r->start_ns, r->end_ns};
-	thumb_result res;
-	if (!f)
-		return; /* not ours: cannot happen, the feed made every task */
-	if (r->status == POOL_OK && task_result_decode(r->data, r->len, &res) == 0) {
-		if (!x->nfinished)
-			x->finished_since = clock_now_s();
-		x->finished[x->nfinished++] = (finished){f, a, res};
-		if (x->nfinished == PUBLISH_BATCH)
-			flush_finished(x);
-		return;
-	}
-	report_file rf = file_report(f, &a);
-	if (r->status == POOL_OK) {
-		rf.kind = FAIL_CRASH;
-		rf.cause = "internal error: malformed result from a worker";
-	} else {
-		rf.kind = kind_of(r, &rf.cause);
-	}
-	rf.status = rf.kind == FAIL_INTERRUPTED ? REPORT_CANCELLED : REPORT_ERROR;
-	complete(x, f, &a, &rf, NULL);
-}
-
-/* How long the results loop may wait: not past a waiting batch's deadline. */
-static double results_wait(const run_ctx *x)
-{
-	if (!x->nfinished)
-		return DRIVE_DEFAULT_WAIT;
-	double left = PUBLISH_WAIT_S - (clock_now_s() - x->finished_since);
-	return left > 0 ? left : 0;
-}
-
 /* The results loop's callbacks (drive.h). */
 static void drive_result(void *data, const pool_result *r)
 {
-	handle_result(data, r);
+	run_handle_result(data, r);
 }
 
 static double drive_wait(void *data)
 {
-	return results_wait(data);
+	return run_results_wait(data);
 }
 
 static void check_disk(run_ctx *x, pool *p);
@@ -400,8 +137,8 @@ static void drive_tick(void *data, pool *p)
 {
 	run_ctx *x = data;
 	check_disk(x, p);
-	if (x->nfinished && results_wait(x) == 0)
-		flush_finished(x);
+	if (x->nfinished && run_results_wait(x) == 0)
+		run_flush_finished(x);
 }
 
 static int drive_terminate(void *data)
@@ -417,7 +154,7 @@ static void on_pool_event(const pool_event *ev, void *data)
 	run_ctx *x = data;
 	inflight_file *f = ev->kind == POOL_EV_RETRY ? inflight_get(x->flight, ev->index) : NULL;
 	if (f)
-		remove_temps(x, f, ev->pid);
+		run_remove_temps(x, f, ev->pid);
 	if (!x->tr)
 		return;
 	switch (ev->kind) {
@@ -767,7 +504,7 @@ static int run_pool(run_ctx *x, double t0)
 	drive_ops ops = {drive_result, drive_wait, drive_tick, drive_terminate, x};
 	drive_end end = drive_imap(p, task_thumbnail, feed, x, &ops);
 	int broken = end == DRIVE_BROKEN, terminated = end == DRIVE_TERMINATED;
-	flush_finished(x);
+	run_flush_finished(x);
 	if (broken)
 		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
 	pool_close(p);

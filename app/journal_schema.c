@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal_schema.c — the journal's tables, opening a file as a journal, migrating
+ * older schemas, moving an unusable file aside. See journal_schema.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "journal_schema.h"
+
+/* ------------------------------------------------------------------------- */
+/* Schema                                                                     */
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS files ("
+	" root TEXT NOT NULL, rel BLOB NOT NULL, size INTEGER, mtime_ns INTEGER,"
+	" fingerprint INTEGER, checksum INTEGER, status INTEGER, cause TEXT,"
+	" outputs BLOB, attempts INTEGER DEFAULT 0, ms REAL, seen_run INTEGER,"
+	" kind INTEGER DEFAULT 0, limits INTEGER DEFAULT 0, strikes INTEGER DEFAULT 0,"
+	" PRIMARY KEY (root, rel)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS runs ("
+	" id INTEGER PRIMARY KEY, started TEXT, settings TEXT, wall_s REAL,"
+	" done INTEGER, failed INTEGER, skipped INTEGER, interrupted INTEGER);";
+
+/* Added by version 2: outputs as rows of their own, and the quarantine. */
+static const char schema_v2[] =
+	"CREATE TABLE IF NOT EXISTS outputs ("
+	" path BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
+	" dev INTEGER, ino INTEGER, root TEXT NOT NULL, rel BLOB NOT NULL,"
+	" state INTEGER NOT NULL, fingerprint INTEGER DEFAULT 0,"
+	" PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS outputs_owner ON outputs (root, rel);"
+	"CREATE TABLE IF NOT EXISTS quarantine ("
+	" name TEXT PRIMARY KEY, path BLOB NOT NULL, size INTEGER, mtime_ns INTEGER);";
+
+/* Version 3: the settings each output was made with (its owner's fingerprint when
+ * the row was written ahead), so that adoption never takes a thumbnail made with
+ * other settings. Rows of version 2 get their owner's. */
+static const char v2_to_v3[] =
+	"ALTER TABLE outputs ADD COLUMN fingerprint INTEGER DEFAULT 0;";
+static const char fill_v3[] =
+	"UPDATE outputs SET fingerprint = coalesce((SELECT f.fingerprint FROM files f"
+	" WHERE f.root = outputs.root AND f.rel = outputs.rel AND f.status = 1), 0)"
+	" WHERE fingerprint = 0;";
+
+static const char v1_to_v2_columns[] =
+	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"
+	"ALTER TABLE files ADD COLUMN limits INTEGER DEFAULT 0;"
+	"ALTER TABLE files ADD COLUMN strikes INTEGER DEFAULT 0;";
+
+/* Is rel a clean path below OUT (no empty, "." or ".." component)? */
+static int clean_rel(const char *rel, size_t n)
+{
+	if (!n || rel[0] == '/')
+		return 0;
+	for (size_t i = 0; i < n;) {
+		size_t k = i;
+		while (k < n && rel[k] != '/')
+			k++;
+		size_t len = k - i;
+		if (!len || (len == 1 && rel[i] == '.') ||
+		    (len == 2 && rel[i] == '.' && rel[i + 1] == '.'))
+			return 0;
+		i = k + 1;
+		if (k + 1 == n)
+			return 0; /* trailing '/' */
+	}
+	return 1;
+}
+
+/* rel of a schema-1 output string below OUT: it started with OUT as the user typed
+ * it then; accept it only where that is OUT as typed now, or OUT's real path. */
+static const char *legacy_rel(const outdir *od, const char *piece)
+{
+	const char *bases[2] = {outdir_path(od), outdir_real(od)};
+	for (int b = 0; b < 2; b++) {
+		size_t n = bases[b] ? strlen(bases[b]) : 0;
+		if (n && !strncmp(piece, bases[b], n) && piece[n] == '/' &&
+		    clean_rel(piece + n + 1, strlen(piece + n + 1)))
+			return piece + n + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Schema 1 kept each input's outputs as one '\n'-joined string built from -o as
+ * typed. A name may hold '\n', so a piece is taken as an output only when it is
+ * OUT (as typed now, or its real path) plus a clean relative path, names a regular
+ * file beneath OUT (never through a symlink) and is not older than the input was.
+ * Anything else is dropped: the file is then no longer provably imgpool's, which
+ * costs an "exists and was not made by imgpool" at worst, never a deletion.
+ */
+static void convert_v1_outputs(sqlite3 *db, outdir *od)
+{
+	sqlite3_stmt *sel = NULL, *ins = NULL;
+	if (!od || sqlite3_prepare_v2(db, "SELECT root, rel, mtime_ns, outputs FROM files"
+					  " WHERE outputs IS NOT NULL", -1, &sel, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, JOURNAL_SQL_INTENT, -1, &ins, NULL) != SQLITE_OK) {
+		sqlite3_finalize(sel);
+		return;
+	}
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		int64_t in_mtime = sqlite3_column_int64(sel, 2);
+		const char *blob = sqlite3_column_blob(sel, 3);
+		size_t len = (size_t)sqlite3_column_bytes(sel, 3);
+		char *outs = blob ? strndup(blob, len) : NULL;
+		for (char *save = NULL, *p = outs ? strtok_r(outs, "\n", &save) : NULL; p;
+		     p = strtok_r(NULL, "\n", &save)) {
+			const char *rel = legacy_rel(od, p);
+			struct stat st;
+			if (!rel || outdir_stat(od, rel, &st) < 0 || !S_ISREG(st.st_mode))
+				continue;
+			file_ident id = outdir_ident_of(&st);
+			if (id.mtime_ns < in_mtime)
+				continue;
+			sqlite3_reset(ins);
+			sqlite3_bind_blob(ins, 1, rel, (int)strlen(rel), SQLITE_TRANSIENT);
+			sqlite3_bind_int64(ins, 2, (sqlite3_int64)id.size);
+			sqlite3_bind_int64(ins, 3, id.mtime_ns);
+			sqlite3_bind_int64(ins, 4, (sqlite3_int64)id.dev);
+			sqlite3_bind_int64(ins, 5, (sqlite3_int64)id.ino);
+			sqlite3_bind_value(ins, 6, sqlite3_column_value(sel, 0));
+			sqlite3_bind_value(ins, 7, sqlite3_column_value(sel, 1));
+			sqlite3_bind_int64(ins, 8, 0); /* filled from the owner's row (fill_v3) */
+			sqlite3_step(ins);
+		}
+		free(outs);
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(ins);
+	sqlite3_exec(db, "UPDATE outputs SET state=1; UPDATE files SET outputs=NULL", NULL,
+		     NULL, NULL);
+}
+
+/* Bring the schema to SCHEMA_VERSION in one transaction. */
+static int migrate(sqlite3 *db, int version, outdir *od, const char **why)
+{
+	int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version == 1)
+		ok = sqlite3_exec(db, v1_to_v2_columns, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok)
+		ok = sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK &&
+		     sqlite3_exec(db, schema_v2, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version == 2)
+		ok = sqlite3_exec(db, v2_to_v3, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version == 1)
+		convert_v1_outputs(db, od);
+	if (ok && version >= 1)
+		ok = sqlite3_exec(db, fill_v3, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok)
+		ok = sqlite3_exec(db, "PRAGMA user_version=3; COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+	if (!ok) {
+		*why = sqlite3_errmsg(db);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* PRAGMA user_version, or -1 when the file is not an SQLite database. */
+int journal_schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int version = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return version;
+}
+
+/* Open the file and check it is a journal of ours, migrating an older one: 0, or
+ * -1 with why. */
+int journal_schema_open(const char *path, outdir *od, sqlite3 **db, const char **why)
+{
+	*why = NULL;
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				      SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		*why = sqlite3_errmsg(*db);
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, 5000);
+	int version = journal_schema_version(*db);
+	if (version < 0) {
+		*why = "not an SQLite database";
+		return -1;
+	}
+	if (version > SCHEMA_VERSION) {
+		*why = "written by a newer imgpool (unknown schema version)";
+		return -1;
+	}
+	sqlite3_stmt *st = NULL;
+	int good = 0;
+	if (sqlite3_prepare_v2(*db, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *ok = sqlite3_column_text(st, 0);
+		good = ok && !strcmp((const char *)ok, "ok");
+	}
+	sqlite3_finalize(st);
+	if (!good) {
+		*why = "it failed SQLite's integrity check";
+		return -1;
+	}
+	if (sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
+			 NULL, NULL) != SQLITE_OK) {
+		*why = sqlite3_errmsg(*db);
+		return -1;
+	}
+	/* Version 0 is a new file. */
+	return version < SCHEMA_VERSION ? migrate(*db, version, od, why) : 0;
+}
+
+/* Move a journal we cannot use aside (with its -wal and -shm) and say so. */
+void journal_move_aside(outdir *od, const char *file, const char *why, char *warn,
+			size_t wlen)
+{
+	char aside[300], a[320], b[320];
+	snprintf(aside, sizeof aside, "%s.unusable-%ld", file, (long)time(NULL));
+	outdir_private_rename(od, file, aside);
+	for (const char *suffix = "-wal"; suffix; suffix = suffix[1] == 'w' ? "-shm" : NULL) {
+		snprintf(a, sizeof a, "%s%s", file, suffix);
+		snprintf(b, sizeof b, "%s%s", aside, suffix);
+		outdir_private_rename(od, a, b);
+	}
+	snprintf(warn, wlen, "imgpool: warning: the journal %s/" OUTDIR_PRIVATE "/%s was "
+			     "unusable (%s); moved aside to %s and rebuilt from the outputs",
+		 outdir_path(od), file, why, aside);
+}
+

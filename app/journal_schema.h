@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal_schema.h — the journal's file format (private to journal.c): its tables,
+ * the schema version in PRAGMA user_version, and the migrations from every older
+ * version, one transaction each.
+ *
+ *   1  files (one row per input; outputs as one '\n'-joined string), runs
+ *   2  outputs as rows of their own (path relative to OUT, size, mtime, owner), the
+ *      quarantine, failure kinds, limits and strikes on files; schema-1 outputs
+ *      converted where they provably name a file beneath OUT
+ *   3  the settings fingerprint on each output row
+ */
+#ifndef IMGPOOL_JOURNAL_SCHEMA_H
+#define IMGPOOL_JOURNAL_SCHEMA_H
+
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#include "outdir.h"
+
+#define SCHEMA_VERSION 3
+
+/* Write an output row ahead of its rename: ?1 path, ?2 size, ?3 mtime, ?4 dev,
+ * ?5 ino, ?6 root, ?7 rel, ?8 fingerprint. */
+#define JOURNAL_SQL_INTENT                                                              \
+	"INSERT OR REPLACE INTO outputs (path, size, mtime_ns, dev, ino, root, rel, state," \
+	" fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)"
+
+/* PRAGMA user_version, or -1 when the file is not an SQLite database. */
+int journal_schema_version(sqlite3 *db);
+
+/* Open path read-write (never through a symlink at its name) and make it a journal
+ * of SCHEMA_VERSION: a new file gets the tables, an older one is migrated (od lets
+ * schema 1's outputs be checked beneath OUT). 0, or -1 with why (not SQLite, a
+ * newer schema, a failed integrity check). */
+int journal_schema_open(const char *path, outdir *od, sqlite3 **db, const char **why);
+
+/* Move OUT/.imgpool/<file> (and its -wal and -shm) aside as
+ * "<file>.unusable-<time>", and say so in warn. */
+void journal_move_aside(outdir *od, const char *file, const char *why, char *warn,
+			size_t wlen);
+
+#endif

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * outfolder.h — where thumbnails go when -o is not given: "<first folder>-thumbs"
+ * beside it (by its real path), or ./thumbs for files; and whether a folder (which
+ * may not exist yet) lies inside, or is, an input folder.
+ */
+#ifndef IMGPOOL_OUTFOLDER_H
+#define IMGPOOL_OUTFOLDER_H
+
+#include <stddef.h>
+
+/* The default output folder for the given paths: "<first path>-thumbs" beside a
+ * folder, "thumbs" beside a file. NULL with msg set when it cannot be chosen safely. */
+char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
+			      size_t msglen);
+
+/* Is folder out (it may not exist yet: its nearest existing ancestor is resolved;
+ * a bare name's is the current folder) inside, or equal to, folder in? */
+int outfolder_inside(const char *out, const char *in);
+
+#endif

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * paths.h — path strings, in one place: joining, the last component, "is this below
+ * that", and the canonical form of a path that may not exist yet. Lexical only
+ * (plus realpath): nothing here opens or writes a file.
+ */
+#ifndef IMGPOOL_PATHS_H
+#define IMGPOOL_PATHS_H
+
+/* a + "/" + b, without doubling a '/' that ends a. malloc'd; NULL out of memory. */
+char *path_join(const char *a, const char *b);
+
+/* The absolute path of p with symlinks resolved as far as it exists; the part that
+ * does not exist yet is appended as written. malloc'd; NULL when it cannot be told
+ * (out of memory, a component that is not a folder, a missing part "." or ".."). */
+char *path_canonical(const char *p);
+
+/* Is path the folder dir or below it? Both canonical. */
+int path_is_under(const char *path, const char *dir);
+
+/* The last component of path (the whole path when it has no '/'). */
+const char *path_base(const char *path);
+
+#endif

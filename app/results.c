@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * results.c — what a run does with each result: publish the thumbnails made (in
+ * batches, the journal written ahead), remember the outcome, report it, count it,
+ * draw it on the trace. See run_internal.h.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "drive.h"
+#include "run_internal.h"
+#include "task.h"
+
+/* The temp file names of a task's outputs as made by worker pid. */
+static void temp_names(const inflight_file *f, int pid, char names[][TASK_TEMP_NAME_MAX])
+{
+	for (int i = 0; i < f->n; i++)
+		task_temp_name(names[i], TASK_TEMP_NAME_MAX, f->index, i, pid);
+}
+
+/* Remove the temp files an attempt by pid may have left (a worker removes its own
+ * on every error, but not when it is killed). */
+void run_remove_temps(run_ctx *x, const inflight_file *f, int pid)
+{
+	char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
+	if (!f || pid <= 0)
+		return;
+	temp_names(f, pid, names);
+	for (int i = 0; i < f->n; i++)
+		outdir_tmp_remove(x->od, names[i]);
+}
+
+/* The "args" members of a task's trace event into buf. */
+static void trace_args(const report_file *f, char *buf, size_t len)
+{
+	char *p = NULL;
+	size_t n = 0;
+	FILE *m = open_memstream(&p, &n);
+	buf[0] = '\0';
+	if (!m)
+		return;
+	fputs("\"input\":", m);
+	report_json_string(m, f->input);
+	fputs(",\"outputs\":[", m);
+	for (int i = 0; i < f->noutputs; i++) {
+		if (i)
+			putc(',', m);
+		report_json_string(m, f->outputs[i]);
+	}
+	putc(']', m);
+	if (f->res) {
+		uint64_t out = 0;
+		for (int i = 0; i < f->res->nout; i++)
+			out += f->res->out[i].bytes;
+		fprintf(m, ",\"in\":\"%dx%d\",\"bytes_in\":%llu,\"out\":\"%dx%d\",\"bytes_out\":%llu",
+			f->res->in_w, f->res->in_h, (unsigned long long)f->res->in_bytes,
+			f->res->out[0].w, f->res->out[0].h, (unsigned long long)out);
+	}
+	if (f->cause) {
+		fputs(",\"cause\":", m);
+		report_json_string(m, f->cause);
+	}
+	fprintf(m, ",\"attempts\":%d", f->attempts);
+	fclose(m);
+	snprintf(buf, len, "%s", n < len ? p : "\"truncated\":true");
+	free(p);
+}
+
+/* What a pool status means for a file whose task did not return a result. */
+static failure_kind kind_of(const pool_result *r, const char **cause)
+{
+	failure_kind k;
+	switch (r->status) {
+	case POOL_ERROR:
+		task_error_decode(r->data, r->len, &k, cause);
+		return k;
+	case POOL_CRASHED:
+		*cause = r->len ? r->data : "its worker crashed";
+		/* SIGKILL (an OOM killer, a cgroup limit, an operator) and TERM or HUP
+		 * from outside say nothing sure about the file: tried again next run,
+		 * remembered after FAILURE_STRIKES of them. Other signals are crashes. */
+		return r->term_signal == SIGKILL || r->term_signal == SIGTERM ||
+				       r->term_signal == SIGHUP
+			       ? FAIL_ENVIRONMENT
+			       : FAIL_CRASH;
+	case POOL_TIMEOUT:
+		*cause = r->len ? r->data : "timed out";
+		return FAIL_TIMEOUT;
+	default: /* POOL_CANCELLED */
+		*cause = "interrupted before it finished; the next run does it";
+		return FAIL_INTERRUPTED;
+	}
+}
+
+static void trace_result(run_ctx *x, const attempt *a, const report_file *f)
+{
+	static const trace_status ts[] = {
+		[POOL_OK] = TRACE_OK, [POOL_ERROR] = TRACE_ERROR, [POOL_CRASHED] = TRACE_CRASHED,
+		[POOL_TIMEOUT] = TRACE_TIMEOUT, [POOL_CANCELLED] = TRACE_CANCELLED,
+	};
+	char args[TRACE_ARGS];
+	if (!x->tr || !a->start_ns)
+		return;
+	trace_args(f, args, sizeof args);
+	const char *slash = strrchr(f->input, '/');
+	trace_attempt(x->tr, a->worker, a->pid, a->start_ns, a->end_ns,
+		      slash ? slash + 1 : f->input,
+		      f->status == REPORT_ERROR && a->status == POOL_OK ? TRACE_ERROR
+									 : ts[a->status],
+		      args);
+}
+
+/* A file's outcome is final: remember, report, count, free. */
+static void complete(run_ctx *x, inflight_file *f, const attempt *a, report_file *rf,
+		     const thumb_result *res)
+{
+	if (rf->status != REPORT_OK)
+		run_remove_temps(x, f, a->pid); /* a failed or killed attempt's leftovers */
+	if (a->status == POOL_OK || a->status == POOL_ERROR)
+		x->sum.task_s += rf->ms / 1e3;
+	plan_outcome po = {
+		.root = f->root, .rel = f->rel, .size = f->size, .mtime_ns = f->mtime_ns,
+		.checksum = res ? res->in_checksum : f->checksum, .kind = rf->kind,
+		.cause = rf->cause, .ms = rf->ms, .attempts = a->attempts,
+	};
+	plan_remember(x->plan, &po);
+	if (rf->status == REPORT_OK) {
+		atomic_fetch_add(&x->c.done, 1);
+		x->sum.bytes_in += res->in_bytes;
+		for (int i = 0; i < res->nout; i++)
+			x->sum.bytes_out += res->out[i].bytes;
+	} else if (rf->status == REPORT_ERROR) {
+		atomic_fetch_add(&x->c.failed, 1);
+	} else {
+		x->sum.cancelled++;
+	}
+	report_file_done(x->rep, rf);
+	trace_result(x, a, rf);
+	inflight_file_free(f);
+}
+
+static report_file file_report(const inflight_file *f, const attempt *a)
+{
+	return (report_file){
+		.input = f->input, .noutputs = f->n, .outputs = (const char *const *)f->display,
+		.attempts = a->attempts, .worker = a->worker,
+		.ms = a->end_ns > a->start_ns ? (double)(a->end_ns - a->start_ns) / 1e6 : 0,
+	};
+}
+
+/* Publish every finished file waiting, with one write-ahead commit for all. */
+void run_flush_finished(run_ctx *x)
+{
+	publish_item items[PUBLISH_BATCH] = {{0}};
+	publish_error errs[PUBLISH_BATCH];
+	char names[PUBLISH_BATCH][THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
+	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
+	int n = x->nfinished;
+	if (!n)
+		return;
+	for (int k = 0; k < n; k++) {
+		const finished *d = &x->finished[k];
+		const inflight_file *f = d->f;
+		temp_names(f, d->a.pid, names[k]);
+		for (int i = 0; i < f->n; i++)
+			temps[k][i] = names[k][i];
+		items[k] = (publish_item){
+			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
+			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
+			.display = (const char *const *)f->display, .temps = temps[k],
+		};
+	}
+	publish_batch(&x->pb, items, n, errs);
+	x->nfinished = 0;
+	for (int k = 0; k < n; k++) {
+		finished *d = &x->finished[k];
+		report_file rf = file_report(d->f, &d->a);
+		rf.status = REPORT_OK;
+		rf.res = &d->res;
+		if (errs[k].failed) {
+			rf.res = NULL;
+			rf.status = REPORT_ERROR;
+			rf.kind = FAIL_OUTPUT;
+			rf.cause = errs[k].cause;
+		}
+		complete(x, d->f, &d->a, &rf, rf.status == REPORT_OK ? &d->res : NULL);
+	}
+}
+
+/* One result from the pool. A thumbnail made waits (at most PUBLISH_WAIT_S, or
+ * until PUBLISH_BATCH are waiting) to be published with others; anything else is
+ * final at once. */
+void run_handle_result(run_ctx *x, const pool_result *r)
+{
+	inflight_file *f = inflight_take(x->flight, r->index);
+	attempt a = {r->status, r->pid, r->worker, r->attempts, r->start_ns, r->end_ns};
+	thumb_result res;
+	if (!f)
+		return; /* not ours: cannot happen, the feed made every task */
+	if (r->status == POOL_OK && task_result_decode(r->data, r->len, &res) == 0) {
+		if (!x->nfinished)
+			x->finished_since = clock_now_s();
+		x->finished[x->nfinished++] = (finished){f, a, res};
+		if (x->nfinished == PUBLISH_BATCH)
+			run_flush_finished(x);
+		return;
+	}
+	report_file rf = file_report(f, &a);
+	if (r->status == POOL_OK) {
+		rf.kind = FAIL_CRASH;
+		rf.cause = "internal error: malformed result from a worker";
+	} else {
+		rf.kind = kind_of(r, &rf.cause);
+	}
+	rf.status = rf.kind == FAIL_INTERRUPTED ? REPORT_CANCELLED : REPORT_ERROR;
+	complete(x, f, &a, &rf, NULL);
+}
+
+/* How long the results loop may wait: not past a waiting batch's deadline. */
+double run_results_wait(const run_ctx *x)
+{
+	if (!x->nfinished)
+		return DRIVE_DEFAULT_WAIT;
+	double left = PUBLISH_WAIT_S - (clock_now_s() - x->finished_since);
+	return left > 0 ? left : 0;
+}
+

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * run_internal.h — what the files of one run share (run.c: setting up, the feed,
+ * the pool, the summary; results.c: what happens to each result). Private to them:
+ * the contract of a run is run.h.
+ */
+#ifndef IMGPOOL_RUN_INTERNAL_H
+#define IMGPOOL_RUN_INTERNAL_H
+
+#include <stdint.h>
+
+#include "count.h"
+#include "discover.h"
+#include "inflight.h"
+#include "journal.h"
+#include "lock.h"
+#include "monitor.h"
+#include "options.h"
+#include "outdir.h"
+#include "plan.h"
+#include "pool.h"
+#include "publish.h"
+#include "report.h"
+#include "shard.h"
+#include "thumb.h"
+#include "trace.h"
+
+#define MSG_LEN 4200    /* one message line: a cause naming a path or two */
+#define TRACE_ARGS 4096 /* the "args" of one trace event */
+/* Finished thumbnails are published in batches, with one write-ahead commit each:
+ * at most this many, waiting at most this long (a commit per file was most of what
+ * publishing cost the parent). */
+#define PUBLISH_BATCH 32
+#define PUBLISH_WAIT_S 0.05
+
+/* How one attempt of a task went, as the pool said (for the report and the trace). */
+typedef struct attempt {
+	pool_status status;
+	int pid, worker, attempts;
+	int64_t start_ns, end_ns;
+} attempt;
+
+/* A thumbnail made, waiting to be published. */
+typedef struct finished {
+	inflight_file *f;
+	attempt a;
+	thumb_result res;
+} finished;
+
+typedef struct run_ctx {
+	const imgpool_options *o;
+	shard shard;
+	outdir *od;
+	run_lock *lock;
+	report *rep;
+	discover *d;
+	counter *count;          /* the counting walk, for a real total */
+	journal *j;
+	planner *plan;
+	publisher pb;
+	inflight *flight;
+	trace *tr;
+	run_counters c;
+	report_summary sum;
+	pool_buf buf;            /* the task being handed to the pool */
+	uint64_t produced;       /* tasks given to the pool so far = next feed index */
+	uint64_t pruned;
+	int64_t min_free;        /* bytes; 0: no check */
+	char disk_msg[512];      /* set when the disk ran low: the run stops */
+	double disk_checked;     /* when free space was last looked at */
+	char shard_label[64];
+	char *report_path;
+	finished finished[PUBLISH_BATCH];
+	int nfinished;
+	double finished_since;   /* when the oldest of them came */
+} run_ctx;
+
+/* results.c */
+
+/* Remove the temp files an attempt by pid may have left (a worker removes its own
+ * on every error, but not when it is killed). */
+void run_remove_temps(run_ctx *x, const inflight_file *f, int pid);
+
+/* One result from the pool. A thumbnail made waits (at most PUBLISH_WAIT_S, or until
+ * PUBLISH_BATCH are waiting) to be published with others; anything else is final at
+ * once. */
+void run_handle_result(run_ctx *x, const pool_result *r);
+
+/* Publish every finished file waiting, with one write-ahead commit for all. */
+void run_flush_finished(run_ctx *x);
+
+/* How long the results loop may wait: not past a waiting batch's deadline. */
+double run_results_wait(const run_ctx *x);
+
+#endif

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * save.c — encoding an output and writing it as a new file. See save.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <vips/vips.h>
+
+#include "fastjpeg.h"
+#include "io.h"
+#include "save.h"
+#include "vipserr.h"
+
+/* Default quality per format when settings->quality is 0. */
+#define JPEG_QUALITY 80
+#define WEBP_QUALITY 80
+#define AVIF_QUALITY 50
+
+/* --------------------------------------------------------------- encoding -- */
+
+/* Flatten alpha onto the background for JPEG, which has none. One background
+ * value (its luma) for grey + alpha. *out is a new reference. */
+static int flatten_for_jpeg(const thumb_settings *s, VipsImage *in, VipsImage **out)
+{
+	const double *bg = s->background;
+	double grey = 0.2126 * bg[0] + 0.7152 * bg[1] + 0.0722 * bg[2];
+	VipsArrayDouble *background;
+	int rc;
+
+	if (!vips_image_hasalpha(in)) {
+		g_object_ref(in);
+		*out = in;
+		return 0;
+	}
+	background = in->Bands <= 2 ? vips_array_double_new(&grey, 1)
+				    : vips_array_double_new(bg, 3);
+	rc = vips_flatten(in, out, "background", background, NULL);
+	vips_area_unref(VIPS_AREA(background));
+	return rc;
+}
+
+/* JPEG through libjpeg-turbo directly: fastjpeg_encode() writes the bytes
+ * vips_jpegsave_buffer() writes with strip set, without a libvips pipeline
+ * (threadpool, regions, target) per output. For 8-bit 1 or 3 band images with
+ * metadata stripped; returns 1 otherwise (the caller uses libvips). The buffer is
+ * malloc'd, which g_free() frees (GLib >= 2.46 uses the system allocator). */
+static int encode_jpeg_direct(const thumb_settings *s, VipsImage *flat, int q,
+			      void **buf, size_t *len)
+{
+	VipsImage *mem;
+	unsigned char *out = NULL;
+	size_t n = 0;
+	char why[256];
+	int rc;
+
+	if (s->keep_metadata || flat->BandFmt != VIPS_FORMAT_UCHAR ||
+	    flat->Coding != VIPS_CODING_NONE || (flat->Bands != 1 && flat->Bands != 3))
+		return 1;
+	if (!(mem = vips_image_copy_memory(flat))) {
+		vips_error_clear();
+		return 1;
+	}
+	rc = fastjpeg_encode(VIPS_IMAGE_ADDR(mem, 0, 0), mem->Xsize, mem->Ysize, mem->Bands,
+			     q, &out, &n, why, sizeof why);
+	g_object_unref(mem);
+	if (rc != FASTJPEG_OK)
+		return 1;
+	*buf = out;
+	*len = n;
+	return 0;
+}
+
+/* Encode im as format f into a new g_malloc'd buffer. Metadata is stripped unless
+ * asked to keep it. */
+int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
+		  void **buf, size_t *len)
+{
+	gboolean strip = !s->keep_metadata;
+	int q = s->quality;
+	VipsImage *flat = NULL;
+	int rc;
+
+	switch (f) {
+	case FORMAT_PNG:
+		return vips_pngsave_buffer(im, buf, len, "strip", strip, NULL);
+	case FORMAT_WEBP:
+		return vips_webpsave_buffer(im, buf, len, "Q", q ? q : WEBP_QUALITY,
+					    "strip", strip, NULL);
+	case FORMAT_AVIF:
+		return vips_heifsave_buffer(im, buf, len,
+					    "compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
+					    "Q", q ? q : AVIF_QUALITY, "strip", strip, NULL);
+	case FORMAT_JPEG:
+	case FORMAT_SAME:
+		break;
+	}
+	if (flatten_for_jpeg(s, im, &flat))
+		return -1;
+	rc = encode_jpeg_direct(s, flat, q ? q : JPEG_QUALITY, buf, len);
+	if (rc == 1)
+		rc = vips_jpegsave_buffer(flat, buf, len, "Q", q ? q : JPEG_QUALITY,
+					  "strip", strip, NULL);
+	g_object_unref(flat);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ saving -- */
+
+
+/* Create out->name as a new file in out->dirfd (0666 less the umask, as a plain
+ * open would give; never through a symlink, never over an existing file) holding
+ * buf, and leave it open in *fd with its data on its way to the disk
+ * (sync_file_range() starts the writeback without waiting) so that save_sync()
+ * waits for all outputs of a file at once. On failure nothing is left and err
+ * names the cause (strerror, e.g. "No space left on device"). */
+int save_write(const thumb_output *out, const void *buf, size_t len, int *fd,
+			char *err, size_t errlen)
+{
+	*fd = openat(out->dirfd, out->name,
+		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+	if (*fd < 0) {
+		vipserr_printf(err, errlen, "cannot create the thumbnail file: %s", strerror(errno));
+		return -1;
+	}
+	if (io_write_all(*fd, buf, len) != 0) {
+		int e = errno;
+
+		close(*fd);
+		*fd = -1;
+		unlinkat(out->dirfd, out->name, 0);
+		vipserr_printf(err, errlen, "cannot write the thumbnail: %s", strerror(e));
+		return -1;
+	}
+	/* Only a hint: fsync() below is what guarantees the data. */
+	(void)sync_file_range(*fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+/* fsync and close each output (fds[i] becomes -1): the parent moves an output into
+ * place only once its bytes are on disk. close() can report a delayed write error
+ * (NFS, quota). The first failure is the cause; the rest are closed all the same
+ * (the caller removes the files). */
+int save_sync(int n, int *fds, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		int fail = fsync(fds[i]) != 0;
+		int e = errno;
+
+		if (close(fds[i]) != 0 && !fail) {
+			fail = 1;
+			e = errno;
+		}
+		fds[i] = -1;
+		if (fail && rc == 0) {
+			vipserr_printf(err, errlen, "cannot write the thumbnail: %s", strerror(e));
+			rc = -1;
+		}
+	}
+	return rc;
+}
+

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * save.h — an output image encoded (JPEG through libjpeg-turbo directly when
+ * metadata is stripped, libvips otherwise; alpha flattened onto the background for
+ * JPEG) and written as a NEW file (O_CREAT | O_EXCL | O_NOFOLLOW: never over
+ * anything, never through a symlink), fsync'd before the parent moves it into place.
+ */
+#ifndef IMGPOOL_SAVE_H
+#define IMGPOOL_SAVE_H
+
+#include <stddef.h>
+#include <vips/vips.h>
+
+#include "settings.h"
+#include "thumb.h"
+
+/* Encode im as format f into a new g_malloc'd buffer. 0 or -1 (vips error set). */
+int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f, void **buf,
+		size_t *len);
+
+/* Create out->name in out->dirfd holding buf, left open in *fd with its writeback
+ * started. On failure nothing is left and err names the cause. 0 or -1. */
+int save_write(const thumb_output *out, const void *buf, size_t len, int *fd, char *err,
+	       size_t errlen);
+
+/* fsync and close the n files (fds become -1); the first failure is the cause. */
+int save_sync(int n, int *fds, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vipsload.c — the libvips path: the header, then vips_thumbnail() to the master.
+ * See vipsload.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <vips/vips.h>
+
+#include "colour.h"
+#include "geometry.h"
+#include "vipserr.h"
+#include "vipsload.h"
+
+/* The failure mode passed to every loader: a truncated or corrupt file fails
+ * instead of giving a thumbnail of half an image. "warning", as sharp's default
+ * failOn: "truncated" and "error" let libjpeg's "Corrupt JPEG data: premature end
+ * of data segment" through with grey garbage in the picture, while every photo of
+ * the 64-file corpus still loads cleanly at "warning". */
+#define THUMB_FAIL_ON VIPS_FAIL_ON_WARNING
+
+/* ------------------------------------------------------------ ICC profiles -- */
+
+/* Whether im carries a profile that needs a transform to sRGB: any embedded
+ * profile that colour_icc_is_srgb() does not recognise. */
+static int needs_icc_transform(VipsImage *im)
+{
+	const void *data;
+	size_t len;
+
+	if (!vips_image_get_typeof(im, VIPS_META_ICC_NAME))
+		return 0;
+	if (vips_image_get_blob(im, VIPS_META_ICC_NAME, &data, &len))
+		return 1;
+	return !colour_icc_is_srgb(data, len);
+}
+
+/* --------------------------------------------------------------- decoding -- */
+
+/* Read the header only (no pixel is decoded): the upright input size, whether
+ * an ICC profile is embedded, and the pixel limit checked against what the loader
+ * would decode (its default page). */
+int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
+		       int *has_icc, failure_kind *kind, char *err, size_t errlen)
+{
+	VipsImage *im = vips_image_new_from_file(input, "fail_on", THUMB_FAIL_ON, NULL);
+	uint64_t pixels;
+
+	if (!im) {
+		vipserr_cause(err, errlen, input, "cannot read the image header");
+		return -1;
+	}
+	pixels = (uint64_t)im->Xsize * (uint64_t)im->Ysize;
+	/* max_pixels 0 means no limit. */
+	if (s->max_pixels && pixels > s->max_pixels) {
+		vipserr_printf(err, errlen, "image is %dx%d (%" PRIu64 " pixels), over the limit "
+			"of %" PRIu64 " (--max-pixels)", im->Xsize, im->Ysize, pixels,
+			s->max_pixels);
+		*kind = FAIL_LIMIT;
+		g_object_unref(im);
+		return -1;
+	}
+	*w = im->Xsize;
+	*h = im->Ysize;
+	*has_icc = needs_icc_transform(im);
+	if (vips_image_get_orientation_swap(im)) {
+		*w = im->Ysize;
+		*h = im->Xsize;
+	}
+	g_object_unref(im);
+	return 0;
+}
+
+/* Make in 8-bit sRGB (or 8-bit B_W for 1-2 band images), alpha kept. The master
+ * from vips_thumbnail() is normally that already (it converts to sRGB or B_W, and
+ * the export profile gives 8 bits); this catches 16-bit and odd interpretations
+ * that slip through. *out is a new reference. */
+static int to_srgb8(VipsImage *in, VipsImage **out)
+{
+	VipsInterpretation want = in->Bands < 3 ? VIPS_INTERPRETATION_B_W
+						: VIPS_INTERPRETATION_sRGB;
+	VipsImage *t = NULL;
+
+	if (in->BandFmt == VIPS_FORMAT_UCHAR && in->Type == want) {
+		g_object_ref(in);
+		*out = in;
+		return 0;
+	}
+	/* colourspace scales 16-bit RGB16/GREY16 down; a plain cast would clip. */
+	if (vips_colourspace(in, &t, want, NULL))
+		return -1;
+	if (t->BandFmt == VIPS_FORMAT_UCHAR) {
+		*out = t;
+		return 0;
+	}
+	if (vips_cast_uchar(t, out, NULL)) {
+		g_object_unref(t);
+		return -1;
+	}
+	g_object_unref(t);
+	return 0;
+}
+
+/* The master from a vips_thumbnail*() result (whose reference this takes): held
+ * in memory and made 8-bit sRGB. Truncated or corrupt data fails here, when the
+ * pixels are actually read. */
+int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
+			 char *err, size_t errlen)
+{
+	VipsImage *mem = vips_image_copy_memory(thumb);
+	int rc;
+
+	g_object_unref(thumb);
+	if (!mem) {
+		vipserr_cause(err, errlen, input, "cannot decode the image");
+		return -1;
+	}
+	rc = to_srgb8(mem, master);
+	g_object_unref(mem);
+	if (rc) {
+		vipserr_cause(err, errlen, input, "cannot convert the image to 8-bit sRGB");
+		return -1;
+	}
+	return 0;
+}
+
+/* Decode the input once into the in-memory master (see the top of the file).
+ * A profile that needs it (has_icc) is honoured by transforming to sRGB (export
+ * profile); without one, vips_thumbnail() converts to sRGB or B_W itself (CMYK
+ * through its built-in CMYK profile), which keeps grey images 1-band and skips an
+ * lcms pass. */
+int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
+		       int has_icc, VipsImage **master, char *err, size_t errlen)
+{
+	VipsImage *thumb = NULL;
+	int tw = 0, th = 0;
+
+	master_target(s, w, h, &tw, &th);
+	if (vips_thumbnail(input, &thumb, tw,
+			   "height", th,
+			   "size", s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN,
+			   "no_rotate", FALSE,
+			   "export_profile", has_icc ? "srgb" : NULL,
+			   "fail_on", THUMB_FAIL_ON,
+			   NULL)) {
+		vipserr_cause(err, errlen, input, "cannot decode the image");
+		return -1;
+	}
+	return vipsload_finish(input, thumb, master, err, errlen);
+}
+

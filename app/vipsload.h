@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vipsload.h — the libvips path to the master: read the header (size, orientation,
+ * profile, the pixel limit before any pixel is decoded), then vips_thumbnail() (file
+ * based, so JPEG, WebP and HEIC shrink on load), held in memory as 8-bit sRGB or B_W.
+ * Every loader runs with fail_on "warning": a truncated or corrupt file fails
+ * instead of giving a thumbnail of half an image. Its errors are libvips' own words.
+ */
+#ifndef IMGPOOL_VIPSLOAD_H
+#define IMGPOOL_VIPSLOAD_H
+
+#include <stddef.h>
+#include <vips/vips.h>
+
+#include "failure.h"
+#include "settings.h"
+
+/* The upright size, whether a profile needs a transform (one colour_icc_is_srgb()
+ * does not recognise), and --max-pixels checked (FAIL_LIMIT in *kind). 0, or -1
+ * with a cause in err. */
+int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
+		    int *has_icc, failure_kind *kind, char *err, size_t errlen);
+
+/* The master of input, upright size w x h, through vips_thumbnail(). 0, or -1. */
+int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
+		    int has_icc, VipsImage **master, char *err, size_t errlen);
+
+/* A vips_thumbnail*() result (its reference taken) made the master: decoded into
+ * memory (where truncated data fails) and converted to 8-bit sRGB or B_W. */
+int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
+		    char *err, size_t errlen);
+
+#endif
