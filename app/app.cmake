@@ -8,7 +8,7 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
-set(APP_MODULES settings failure clock io filehash outdir lock thumb vipserr geometry vipsload resize fastpath save colour exif fastjpeg
+set(APP_MODULES settings failure bug clock io filehash outdir lock thumb vipserr geometry vipsload resize fastpath save colour exif fastjpeg
   jpegscan fastpng shrink pngmaster reduce discover paths inside template claims plan publish prune
   inflight drive count options help outfolder report monitor task run results trace shard journal journal_schema status bench
   bench_args bench_baseline bench_report bench_plot)
@@ -63,6 +63,12 @@ if(Python3_FOUND AND TARGET imgpool)
   # The output-safety property test: random trees and steps, invariants after
   # each (about 2 s a sequence here; `make soak` runs 1000).
   include(${CMAKE_CURRENT_SOURCE_DIR}/tests/property.cmake)
+  # Behaviour unchanged: the observable results on the samples and the corpus
+  # against tests/golden/ (--update after a change meant to change them).
+  add_test(NAME golden COMMAND ${Python3_EXECUTABLE}
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_golden.py $<TARGET_FILE:imgpool>)
+  set_tests_properties(golden PROPERTIES TIMEOUT 600 LABELS app
+    ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS}")
   add_test(NAME bench COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_bench.py
     $<TARGET_FILE:imgpool>)
   set_tests_properties(bench PROPERTIES TIMEOUT 300 LABELS app)

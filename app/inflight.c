@@ -6,12 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bug.h"
 #include "inflight.h"
 
 #define BUCKETS 1024
 
 struct inflight {
 	inflight_file *bucket[BUCKETS];
+	uint64_t count;
 };
 
 inflight *inflight_new(void)
@@ -71,9 +73,17 @@ int inflight_add(inflight *t, uint64_t index, const plan_item *item)
 	f->checksum = item->checksum;
 	f->dev = it->dev;
 	f->ino = it->ino;
+	if (inflight_get(t, index))
+		BUG("feed index %llu handed out twice", (unsigned long long)index);
 	f->next = t->bucket[index % BUCKETS];
 	t->bucket[index % BUCKETS] = f;
+	t->count++;
 	return 0;
+}
+
+uint64_t inflight_count(const inflight *t)
+{
+	return t ? t->count : 0;
 }
 
 inflight_file *inflight_get(inflight *t, uint64_t index)
@@ -90,6 +100,7 @@ inflight_file *inflight_take(inflight *t, uint64_t index)
 		if ((*pp)->index == index) {
 			inflight_file *f = *pp;
 			*pp = f->next;
+			t->count--;
 			return f;
 		}
 	return NULL;

@@ -38,6 +38,9 @@ inflight_file *inflight_get(inflight *t, uint64_t index);
 /* Take the file at index out of the table (the caller frees it), or NULL. */
 inflight_file *inflight_take(inflight *t, uint64_t index);
 
+/* Files in the table. */
+uint64_t inflight_count(const inflight *t);
+
 /* Free one file; NULL is a no-op. */
 void inflight_file_free(inflight_file *f);
 

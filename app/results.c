@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bug.h"
 #include "clock.h"
 #include "drive.h"
 #include "run_internal.h"
@@ -199,10 +200,13 @@ void run_handle_result(run_ctx *x, const pool_result *r)
 	attempt a = {r->status, r->pid, r->worker, r->attempts, r->start_ns, r->end_ns};
 	thumb_result res;
 	if (!f)
-		return; /* not ours: cannot happen, the feed made every task */
+		BUG("a result for feed index %llu, which is not in flight",
+		    (unsigned long long)r->index);
 	if (r->status == POOL_OK && task_result_decode(r->data, r->len, &res) == 0) {
 		if (!x->nfinished)
 			x->finished_since = clock_now_s();
+		if (x->nfinished >= PUBLISH_BATCH)
+			BUG("%d files waiting to be published", x->nfinished);
 		x->finished[x->nfinished++] = (finished){f, a, res};
 		if (x->nfinished == PUBLISH_BATCH)
 			run_flush_finished(x);

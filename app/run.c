@@ -20,6 +20,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "bug.h"
 #include "clock.h"
 #include "count.h"
 #include "discover.h"
@@ -505,6 +506,10 @@ static int run_pool(run_ctx *x, double t0)
 	drive_end end = drive_imap(p, task_thumbnail, feed, x, &ops);
 	int broken = end == DRIVE_BROKEN, terminated = end == DRIVE_TERMINATED;
 	run_flush_finished(x);
+	/* Every file handed to the pool came back, unless the pool broke. */
+	if (end != DRIVE_BROKEN && inflight_count(x->flight))
+		BUG("%llu files handed to the pool never came back",
+		    (unsigned long long)inflight_count(x->flight));
 	if (broken)
 		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
 	pool_close(p);

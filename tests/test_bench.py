@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 import xml.etree.ElementTree as ET
 
 IMGPOOL = os.path.abspath(sys.argv[1])
@@ -276,30 +277,41 @@ TESTS = [test_rows, test_baseline_is_one, test_csv_matches_table, test_svg,
          test_usage_errors, test_interrupt]
 
 
+class BenchTests(unittest.TestCase):
+    """The tests above as unittest cases, sharing one image set (made once)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="test_bench-")
+        cls.images = os.path.join(cls.tmp, "images")
+        make_set(cls.images)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+def _case(fn):
+    def run_one(self):
+        try:
+            fn(self.tmp, self.images)
+        except Skip as e:
+            self.skipTest(str(e))
+    run_one.__doc__ = fn.__doc__
+    return run_one
+
+
+for _fn in TESTS:
+    setattr(BenchTests, _fn.__name__, _case(_fn))
+
+
 def main():
-    wanted = sys.argv[2:]
-    passed = failed = 0
-    with tempfile.TemporaryDirectory(prefix="test_bench-") as tmp:
-        images = os.path.join(tmp, "images")
-        make_set(images)
-        for t in TESTS:
-            if wanted and t.__name__ not in wanted:
-                continue
-            doc = t.__doc__.strip().splitlines()[0]
-            t0 = time.time()
-            try:
-                t(tmp, images)
-                passed += 1
-                print(f"ok    {t.__name__}: {doc} ({time.time() - t0:.1f} s)")
-            except Skip as e:
-                passed += 1
-                print(f"skip  {t.__name__}: {e}")
-            except Exception as e:  # a failed check, or the command misbehaving
-                failed += 1
-                print(f"FAIL  {t.__name__}: {doc}\n      {e}")
-            sys.stdout.flush()
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    """test_bench.py IMGPOOL [TEST-NAME...]"""
+    names = [f"BenchTests.{n}" for n in sys.argv[2:]]
+    suite = (unittest.defaultTestLoader.loadTestsFromNames(names, sys.modules[__name__])
+             if names else unittest.defaultTestLoader.loadTestsFromTestCase(BenchTests))
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    return 0 if result.wasSuccessful() else 1
 
 
 if __name__ == "__main__":

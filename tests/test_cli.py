@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """End-to-end tests of the built imgpool command (the "done when" list of the
-command issue). Run by CTest as: test_cli.py IMGPOOL [TEST-NAME...]
+command issue). Run by CTest as: test_cli.py IMGPOOL [TEST-NAME...] (unittest underneath: each
+test_* function becomes a case of CliTests, in a fresh temporary folder)
 
 Images are made with the `vips` command-line tool; the real photos in
 ../shared/corpus/photos are used when present (IMGPOOL_CORPUS) and those cases
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import unittest
 
 IMGPOOL = os.path.abspath(sys.argv[1])
 CORPUS = os.environ.get("IMGPOOL_CORPUS", "")
@@ -724,29 +726,37 @@ def test_status_matches_report(tmp):
     assert_eq(len(s["journals"][0]["failures"]), 1, "the failed file listed")
 
 
-def main():
-    tests = [v for k, v in globals().items() if k.startswith("test_")]
-    if len(sys.argv) > 2:
-        tests = [t for t in tests if t.__name__ in sys.argv[2:]]
-    passed = failed = skipped = 0
-    for t in tests:
+class CliTests(unittest.TestCase):
+    """The tests above as unittest cases, each in a fresh temporary folder. A test
+    function takes that folder; Skip skips it."""
+
+
+def _case(fn):
+    def run_one(self):
         tmp = tempfile.mkdtemp(prefix="imgpool-e2e-")
-        t0 = time.time()
         try:
-            t(tmp)
-            passed += 1
-            print(f"PASS {t.__name__} ({time.time() - t0:.1f} s)", flush=True)
+            fn(tmp)
         except Skip as e:
-            skipped += 1
-            print(f"SKIP {t.__name__}: {e}", flush=True)
-        except Exception as e:  # noqa: BLE001 - report every failure the same way
-            failed += 1
-            print(f"FAIL {t.__name__}: {type(e).__name__}: {e}", flush=True)
+            self.skipTest(str(e))
         finally:
             subprocess.run(["chmod", "-R", "u+rwx", tmp])
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed, {skipped} skipped")
-    return 1 if failed else 0
+    run_one.__doc__ = fn.__doc__
+    return run_one
+
+
+for _name, _fn in list(globals().items()):
+    if _name.startswith("test_") and callable(_fn):
+        setattr(CliTests, _name, _case(_fn))
+
+
+def main():
+    """test_cli.py IMGPOOL [TEST-NAME...]: run every test, or the ones named."""
+    names = [f"CliTests.{n}" for n in sys.argv[2:]]
+    suite = (unittest.defaultTestLoader.loadTestsFromNames(names, sys.modules[__name__])
+             if names else unittest.defaultTestLoader.loadTestsFromTestCase(CliTests))
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    return 0 if result.wasSuccessful() else 1
 
 
 if __name__ == "__main__":
