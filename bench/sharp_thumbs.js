@@ -1,5 +1,5 @@
-/* SPDX-License-Identifier: MIT */
 #!/usr/bin/env node
+// SPDX-License-Identifier: MIT
 // sharp_thumbs.js — the sharp contender of bench/compare.sh: thumbnail a list of
 // files with sharp (libvips for Node.js, its own prebuilt libvips) the way
 // imgpool does with its defaults: fit inside SIZE x SIZE, never enlarged, turned
