@@ -17,7 +17,9 @@
  * caller leaves the file to libvips.
  *
  * Worker-only, one thread. Transforms belong to the cache: never freed by the
- * caller, valid until colour_free().
+ * caller, and valid only until the next colour_rgb_to_srgb() or colour_cmyk_to_srgb()
+ * call (which may evict the oldest of the 8) or colour_free(): use one before
+ * asking for another.
  */
 #ifndef IMGPOOL_COLOUR_H
 #define IMGPOOL_COLOUR_H

@@ -99,7 +99,8 @@ discover *discover_open(const discover_config *cfg, char **err);
 /* 1: *item filled; 0: walk finished. */
 int discover_next(discover *d, discover_item *item);
 
-/* Files seen so far (all states) — for the progress line's running total. */
+/* Items handed out so far (all states); the tests check the walk with it (the
+ * progress line counts what the run answers: run_counters). */
 uint64_t discover_count(const discover *d);
 
 /* The input that planned output out_rel (relative to the output folder) so far in

@@ -24,7 +24,7 @@
 #include <stdio.h>
 
 #include "failure.h"
-#include "thumb.h"
+#include "result.h"
 
 typedef struct report report;
 

@@ -35,18 +35,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "failure.h"
+#include "result.h"
 #include "settings.h"
 
-typedef struct thumb_result {
-	int in_w, in_h;              /* input dimensions, after EXIF rotation */
-	uint64_t in_bytes;           /* input file size */
-	uint64_t in_checksum;        /* XXH3-64 of the input's bytes (never 0) */
-	int nout;                    /* == settings->nsizes */
-	struct {
-		int w, h;            /* thumbnail dimensions */
-		uint64_t bytes;      /* output file size */
-	} out[THUMB_MAX_SIZES];
-} thumb_result;
 
 /* Once per worker process: vips_init, cache off, vips concurrency = threads
  * (>= 1), untrusted loaders blocked. Returns 0, or -1 with a cause in err. */
