@@ -93,36 +93,6 @@ static void on_output(j_common_ptr cinfo)
 /* ----------------------------------------------------------------- input -- */
 
 
-/* Read all of path into a new malloc'd buffer, if it starts with a JPEG
- * signature (SOI and the next marker's 0xFF: the first 3 bytes are read before
- * the rest, so other formats cost one small read). Returns FASTJPEG_OK, or
- * FASTJPEG_UNSUPPORTED for everything that is not ours to judge (not a JPEG, not
- * a regular file, huge, unreadable: libvips reports those in its words). */
-static int read_whole(const char *path, unsigned char **data, size_t *len)
-{
-	struct stat st;
-	unsigned char *buf = NULL;
-	size_t size;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return FASTJPEG_UNSUPPORTED;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 4 ||
-	    (uint64_t)st.st_size > MAX_FILE_BYTES || !(buf = malloc((size_t)st.st_size)))
-		goto unsupported;
-	size = (size_t)st.st_size;
-	if (io_read_all(fd, buf, 3) != 3 || buf[0] != 0xFF || buf[1] != 0xD8 || buf[2] != 0xFF ||
-	    io_read_all(fd, buf + 3, size - 3) != size - 3)
-		goto unsupported;
-	close(fd);
-	*data = buf;
-	*len = size;
-	return FASTJPEG_OK;
-unsupported:
-	free(buf);
-	close(fd);
-	return FASTJPEG_UNSUPPORTED;
-}
 
 /* ------------------------------------------------------------------- ICC -- */
 
@@ -232,7 +202,11 @@ int fastjpeg_open(const char *path, fastjpeg **out, fastjpeg_info *info,
 		set_err(err, errlen, "%s", "out of memory");
 		return FASTJPEG_ERROR;
 	}
-	rc = read_whole(path, &j->data, &j->len);
+	/* SOI and the next marker's 0xFF; anything else is libvips' to judge. */
+	static const unsigned char soi[] = {0xFF, 0xD8, 0xFF};
+	rc = io_read_signed_file(path, soi, sizeof soi, MAX_FILE_BYTES, &j->data, &j->len) == 0
+		     ? FASTJPEG_OK
+		     : FASTJPEG_UNSUPPORTED;
 	if (rc != FASTJPEG_OK) {
 		fastjpeg_close(j);
 		return rc;

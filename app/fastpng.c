@@ -85,33 +85,6 @@ static void read_mem(png_structp png, png_bytep out, size_t length)
 }
 
 
-/* Read all of path into p->data when it starts with the PNG signature (read
- * first, so other formats cost one small read). FASTPNG_UNSUPPORTED otherwise. */
-static int read_whole(const char *path, fastpng *p)
-{
-	struct stat st;
-	unsigned char *buf = NULL;
-	size_t size;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return FASTPNG_UNSUPPORTED;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 8 ||
-	    (uint64_t)st.st_size > MAX_FILE_BYTES || !(buf = malloc((size_t)st.st_size)))
-		goto unsupported;
-	size = (size_t)st.st_size;
-	if (io_read_all(fd, buf, 8) != 8 || png_sig_cmp(buf, 0, 8) != 0 ||
-	    io_read_all(fd, buf + 8, size - 8) != size - 8)
-		goto unsupported;
-	close(fd);
-	p->data = buf;
-	p->len = size;
-	return FASTPNG_OK;
-unsupported:
-	free(buf);
-	close(fd);
-	return FASTPNG_UNSUPPORTED;
-}
 
 /* The profile and the orientation the chunks before the image data carry. An
  * eXIf chunk holds the TIFF structure; some writers put JPEG's "Exif\0\0" in
@@ -207,7 +180,10 @@ int fastpng_open(const char *path, uint64_t max_pixels, fastpng **out, fastpng_i
 		set_err(err, errlen, "out of memory");
 		return FASTPNG_ERROR;
 	}
-	rc = read_whole(path, p);
+	static const unsigned char sig[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+	rc = io_read_signed_file(path, sig, sizeof sig, MAX_FILE_BYTES, &p->data, &p->len) == 0
+		     ? FASTPNG_OK
+		     : FASTPNG_UNSUPPORTED;
 	if (rc != FASTPNG_OK) {
 		fastpng_close(p);
 		return rc;

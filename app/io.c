@@ -3,6 +3,11 @@
  * io.c — whole reads and writes. See io.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -39,4 +44,30 @@ int io_write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,
+			size_t max, unsigned char **data, size_t *len)
+{
+	struct stat st;
+	unsigned char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size <= sig_len ||
+	    (uint64_t)st.st_size > max || !(buf = malloc((size_t)st.st_size)))
+		goto fail;
+	size_t size = (size_t)st.st_size;
+	if (io_read_all(fd, buf, sig_len) != sig_len || memcmp(buf, sig, sig_len) ||
+	    io_read_all(fd, buf + sig_len, size - sig_len) != size - sig_len)
+		goto fail;
+	close(fd);
+	*data = buf;
+	*len = size;
+	return 0;
+fail:
+	free(buf);
+	close(fd);
+	return -1;
 }

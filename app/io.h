@@ -16,4 +16,12 @@ size_t io_read_all(int fd, void *buf, size_t len);
  * errno. */
 int io_write_all(int fd, const void *buf, size_t len);
 
+/* Read the whole regular file at path into a new malloc'd buffer, only if its first
+ * sig_len bytes are sig (read first, so a file of another format costs one small
+ * read) and it is at most max bytes. 0 with *data and *len, or -1 (not such a file,
+ * unreadable, out of memory): for a decoder's fast path, which leaves every such
+ * file to libvips and its words. */
+int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,
+			size_t max, unsigned char **data, size_t *len);
+
 #endif
