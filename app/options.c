@@ -31,7 +31,7 @@ enum {
 	OPT_BACKGROUND, OPT_KEEP_METADATA, OPT_MAX_PIXELS, OPT_TIMEOUT, OPT_RETRIES,
 	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
 	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT, OPT_RETRY_FAILED,
-	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL, OPT_OVERWRITE, OPT_FILES_FROM, OPT_BASE,
+	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL, OPT_OVERWRITE, OPT_FILES_FROM, OPT_BASE, OPT_REPORT_APPEND,
 };
 
 static const struct option long_options[] = {
@@ -61,6 +61,7 @@ static const struct option long_options[] = {
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"report", required_argument, NULL, OPT_REPORT},
+	{"report-append", no_argument, NULL, OPT_REPORT_APPEND},
 	{"progress", required_argument, NULL, OPT_PROGRESS},
 	{"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
 	{"trace", required_argument, NULL, OPT_TRACE},
@@ -501,6 +502,7 @@ static const struct flag_option {
 	{OPT_PRUNE, offsetof(imgpool_options, prune)},
 	{OPT_CHECKSUM, offsetof(imgpool_options, checksum)},
 	{OPT_NO_JOURNAL, offsetof(imgpool_options, no_journal)},
+	{OPT_REPORT_APPEND, offsetof(imgpool_options, report_append)},
 };
 
 /* ------------------------------------------------------------------------- */
@@ -631,6 +633,8 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 	if (optind >= argc && !o->files_from)
 		return usage_error(o, err, "no PATH given: name folders or images to thumbnail "
 				   "(see imgpool --help)");
+	if (o->report_append && !o->report_path)
+		return usage_error(o, err, "--report-append goes with --report FILE");
 	if ((o->files_nul || o->base) && !o->files_from)
 		return usage_error(o, err, "%s goes with --files-from", o->base ? "--base" : "-0");
 	if ((k = check_together(o, err)) != OPTIONS_RUN)

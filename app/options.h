@@ -44,6 +44,7 @@ typedef struct imgpool_options {
 	double timeout;                /* seconds per file; 0: none */
 	int retries;                   /* after a worker crash or timeout */
 	const char *report_path;       /* --report FILE or "-" */
+	int report_append;             /* --report-append: add to FILE, not replace it */
 	progress_mode progress;
 	double progress_interval;      /* seconds between plain progress lines */
 	const char *trace_path;        /* --trace FILE.json */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "report.h"
 
 struct report {
@@ -21,11 +22,19 @@ struct report {
 	int json_is_stdout;
 	int quiet, verbose;
 	int live_shown;     /* a live progress line is on the terminal now */
+	char started[40];   /* ISO 8601, when the report was opened */
+	const char *fixed_time; /* report_fix_time(): every record's time (tests) */
 	int json_failed;
 };
 
 report *report_open(FILE *out, FILE *err, int quiet, int verbose, const char *json_path,
 		    char *msg, size_t msglen)
+{
+	return report_open_append(out, err, quiet, verbose, json_path, 0, msg, msglen);
+}
+
+report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
+			   const char *json_path, int append, char *msg, size_t msglen)
 {
 	report *r = calloc(1, sizeof *r);
 	if (!r) {
@@ -37,12 +46,13 @@ report *report_open(FILE *out, FILE *err, int quiet, int verbose, const char *js
 	r->err = err;
 	r->quiet = quiet;
 	r->verbose = verbose;
+	clock_iso_now(r->started, sizeof r->started);
 	if (json_path && !strcmp(json_path, "-")) {
 		r->json = out;
 		r->json_is_stdout = 1;
 		r->out = err; /* keep stdout pure JSON */
 	} else if (json_path) {
-		r->json = fopen(json_path, "we");
+		r->json = fopen(json_path, append ? "ae" : "we");
 		if (!r->json) {
 			snprintf(msg, msglen, "--report: cannot write '%s': %s", json_path,
 				 strerror(errno));
@@ -218,10 +228,32 @@ static void human_line(report *r, const report_file *f)
 	}
 }
 
+void report_fix_time(report *r, const char *iso)
+{
+	r->fixed_time = iso;
+	if (iso)
+		snprintf(r->started, sizeof r->started, "%s", iso);
+}
+
+/* Every record starts alike: the schema version (docs/report-schema.md), when it
+ * was written (ISO 8601 with the zone: a cron log read elsewhere stays right), and
+ * its type. */
+static void json_head(report *r, const char *type)
+{
+	char now[40];
+	if (r->fixed_time)
+		snprintf(now, sizeof now, "%s", r->fixed_time);
+	else
+		clock_iso_now(now, sizeof now);
+	fprintf(r->json, "{\"schema\":%d,\"time\":\"%s\",\"type\":\"%s\"", REPORT_SCHEMA, now,
+		type);
+}
+
 static void json_line(report *r, const report_file *f)
 {
 	FILE *j = r->json;
-	fputs("{\"type\":\"file\",\"status\":", j);
+	json_head(r, "file");
+	fputs(",\"status\":", j);
 	report_json_string(j, status_word(f->status));
 	fputs(",\"input\":", j);
 	report_json_string(j, f->input);
@@ -356,15 +388,22 @@ void report_summary_print(report *r, const report_summary *s)
 		fflush(o);
 	}
 	if (r->json) {
+		json_head(r, "summary");
+		fprintf(r->json, ",\"version\":\"%s\",\"started\":\"%s\",\"shard\":", IMGPOOL_VERSION,
+			r->started);
+		if (s->shard && *s->shard)
+			report_json_string(r->json, s->shard);
+		else
+			fputs("null", r->json);
 		fprintf(r->json,
-			"{\"type\":\"summary\",\"shard\":\"%s\",\"done\":%llu,\"failed\":%llu,\"skipped\":%llu,"
+			",\"done\":%llu,\"failed\":%llu,\"skipped\":%llu,"
 			"\"cancelled\":%llu,\"planned\":%llu,\"wall_s\":%.3f,\"cpu_s\":%.3f,"
 			"\"images_per_s\":%.2f,\"mb_per_s_read\":%.2f,\"bytes_in\":%llu,"
 			"\"bytes_out\":%llu,\"workers\":%d,\"parallel_efficiency\":%.3f,"
 			"\"interrupted\":%s,\"peak_worker_rss\":%llu,\"workers_recycled\":%llu,"
 			"\"workers_died\":%llu,\"adopted\":%llu,\"failed_earlier\":%llu,"
 			"\"pruned\":%llu,\"exit_code\":%d}\n",
-			s->shard ? s->shard : "", (unsigned long long)s->done,
+			(unsigned long long)s->done,
 			(unsigned long long)s->failed,
 			(unsigned long long)s->skipped, (unsigned long long)s->cancelled,
 			(unsigned long long)s->planned, s->wall_s, s->cpu_s, rate, mbs,
@@ -391,7 +430,8 @@ void report_pruned(report *r, const char *output, const char *input, int dry_run
 		fflush(r->out);
 	}
 	if (r->json) {
-		fputs("{\"type\":\"prune\",\"output\":", r->json);
+		json_head(r, "prune");
+		fputs(",\"output\":", r->json);
 		report_json_string(r->json, output);
 		fputs(",\"input\":", r->json);
 		report_json_string(r->json, input);

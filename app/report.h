@@ -9,7 +9,10 @@
  * file line never mix inside a line; a live progress line (terminal) is erased
  * before a file line is printed and redrawn by the next progress tick.
  *
- * JSON: one object per line, {"type":"file",...} then {"type":"summary",...}.
+ * JSON: one object per line, each with "schema" (REPORT_SCHEMA), "time" (ISO 8601
+ * with the zone) and "type": "file" records, "prune" records, then one "summary";
+ * the fields are documented in docs/report-schema.md, and a test validates real
+ * reports against docs/report.schema.json.
  * Strings are valid JSON for any file name: quotes, control characters and
  * newlines are escaped; bytes that are not UTF-8 are written as \udc80-\udcff,
  * the "surrogateescape" convention, so `s.encode('utf-8', 'surrogateescape')` in
@@ -25,6 +28,9 @@
 
 #include "failure.h"
 #include "result.h"
+
+/* The version of the JSON records' layout: a consumer checks it. */
+#define REPORT_SCHEMA 1
 
 typedef struct report report;
 
@@ -86,6 +92,14 @@ void report_summary_print(report *r, const report_summary *s);
 
 /* --prune removed (or, dry_run, would remove) output, whose input is gone. */
 void report_pruned(report *r, const char *output, const char *input, int dry_run);
+
+/* The same, appending to json_path when append (--report-append: one file a
+ * month of nightly runs). */
+report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
+			   const char *json_path, int append, char *msg, size_t msglen);
+
+/* Write iso as every record's time (for tests; NULL: the clock). */
+void report_fix_time(report *r, const char *iso);
 
 /* Flush and close the JSON file. Returns 0, or -1 if writing it failed. */
 int report_close(report *r);

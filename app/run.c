@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bug.h"
@@ -286,17 +287,29 @@ static void dry_run(run_ctx *x)
 /* ------------------------------------------------------------------------- */
 /* Setting up and tearing down                                                */
 
-/* A --report path with {shard} replaced by "K-of-N" (or "all"); malloc'd. */
-static char *expand_shard(const char *path, const char *name)
+/* A --report path with its placeholders filled: {shard} ("K-of-N" or "all"),
+ * {date} (YYYY-MM-DD) and {time} (HHMMSS), local time: a report a night. malloc'd. */
+static char *expand_report_path(const char *path, const char *shard_text)
 {
-	size_t n = strlen(path) * (strlen(name) + 1) + 1;
+	char date[16], tod[16];
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(date, sizeof date, "%Y-%m-%d", &tm);
+	strftime(tod, sizeof tod, "%H%M%S", &tm);
+	static const char *const names[] = {"{shard}", "{date}", "{time}"};
+	const char *values[] = {shard_text, date, tod};
+	size_t n = strlen(path) * (strlen(shard_text) + 16) + 1;
 	char *out = malloc(n), *w = out;
 	if (!out)
 		return NULL;
 	for (const char *p = path; *p;) {
-		if (!strncmp(p, "{shard}", 7)) {
-			w += sprintf(w, "%s", name);
-			p += 7;
+		int k = 0;
+		while (k < 3 && strncmp(p, names[k], strlen(names[k])))
+			k++;
+		if (k < 3) {
+			w += sprintf(w, "%s", values[k]);
+			p += strlen(names[k]);
 		} else {
 			*w++ = *p++;
 		}
@@ -368,7 +381,7 @@ static int setup(run_ctx *x)
 	if (x->shard.n)
 		snprintf(x->shard_label, sizeof x->shard_label, "%d/%d", x->shard.k, x->shard.n);
 	x->sum.shard = x->shard_label;
-	x->report_path = o->report_path ? expand_shard(o->report_path, shname) : NULL;
+	x->report_path = o->report_path ? expand_report_path(o->report_path, shname) : NULL;
 	if (!(x->od = outdir_open(o->out_dir, !o->dry_run, msg, sizeof msg))) {
 		fprintf(stderr, "imgpool: %s\n", msg);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
@@ -382,8 +395,8 @@ static int setup(run_ctx *x)
 		if (warn[0])
 			fprintf(stderr, "%s\n", warn);
 	}
-	if (!(x->rep = report_open(stdout, stderr, o->quiet, o->verbose, x->report_path, msg,
-				   sizeof msg))) {
+	if (!(x->rep = report_open_append(stdout, stderr, o->quiet, o->verbose, x->report_path,
+					  o->report_append, msg, sizeof msg))) {
 		fprintf(stderr, "imgpool: %s\n", msg);
 		return x->sum.exit_code = EXIT_USAGE, -1;
 	}

@@ -15,6 +15,31 @@
 #include "report.h"
 #include "status.h"
 
+/* The settings text journal_fingerprint() writes ("sizes=256x256 fit=0 ...
+ * name=TEMPLATE", the template last and possibly with spaces) as a JSON object of
+ * strings. */
+static void settings_json(const char *text)
+{
+	putchar('{');
+	for (const char *p = text; *p;) {
+		const char *eq = strchr(p, '=');
+		if (!eq)
+			break;
+		int last = !strncmp(p, "name=", 5);
+		const char *end = last ? p + strlen(p) : p + strcspn(p, " ");
+		if (p != text)
+			putchar(',');
+		char *key = strndup(p, (size_t)(eq - p)), *val = strndup(eq + 1, (size_t)(end - eq - 1));
+		report_json_string(stdout, key ? key : "");
+		putchar(':');
+		report_json_string(stdout, val ? val : "");
+		free(key);
+		free(val);
+		p = *end ? end + 1 : end;
+	}
+	putchar('}');
+}
+
 /* Print the journal opened at open_path, shown as path (one of possibly several
  * shards), as text or JSON. */
 static int status_one(const char *open_path, const char *path, int json, int *first,
@@ -91,7 +116,7 @@ static int status_one(const char *open_path, const char *path, int json, int *fi
 			       sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2),
 			       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
 			       sqlite3_column_int(st, 5) ? "true" : "false");
-			report_json_string(stdout, settings ? settings : "");
+			settings_json(settings ? settings : "");
 			printf("}}");
 		} else {
 			printf("  last run: %s, %.2f s, %lld done, %lld failed, %lld skipped%s\n"

@@ -412,6 +412,71 @@ def test_files_from(tmp):
         assert_true("goes with --files-from" in b(r.stderr), b(r.stderr))
 
 
+def _validate(obj, schema, where):
+    """A small JSON Schema check: the keywords docs/report.schema.json uses."""
+    if "oneOf" in schema:
+        errors = []
+        for sub in schema["oneOf"]:
+            try:
+                _validate(obj, sub, where)
+                return
+            except AssertionError as e:
+                errors.append(str(e))
+        raise AssertionError(f"{where}: matches no record type: {errors}")
+    if "const" in schema:
+        assert_eq(obj, schema["const"], where)
+    if "enum" in schema:
+        assert_true(obj in schema["enum"], f"{where}: {obj!r} not in {schema['enum']}")
+    kinds = schema.get("type")
+    if kinds:
+        kinds = kinds if isinstance(kinds, list) else [kinds]
+        types = {"object": dict, "array": list, "string": str, "boolean": bool,
+                 "null": type(None), "integer": int, "number": (int, float)}
+        ok = any(isinstance(obj, types[k]) and not (k in ("integer", "number") and
+                                                   isinstance(obj, bool)) for k in kinds)
+        assert_true(ok, f"{where}: {obj!r} is not {kinds}")
+    for key in schema.get("required", []):
+        assert_true(key in obj, f"{where}: no {key!r}")
+    for key, sub in schema.get("properties", {}).items():
+        if isinstance(obj, dict) and key in obj:
+            _validate(obj[key], sub, f"{where}.{key}")
+    if "items" in schema and isinstance(obj, list):
+        for i, item in enumerate(obj):
+            _validate(item, schema["items"], f"{where}[{i}]")
+
+
+def test_report_schema(tmp):
+    """Real reports (ok, error of several kinds, skipped, planned, prune, summary)
+    validate against docs/report.schema.json; times carry their zone; {date} and
+    --report-append."""
+    schema = json.load(open(os.path.join(os.path.dirname(__file__), "..", "docs",
+                                         "report.schema.json")))
+    src = os.path.join(tmp, "src")
+    make_set(src, 3, 300, 200)
+    open(os.path.join(src, "bad.jpg"), "w").write("not a picture")
+    out = os.path.join(tmp, "out")
+    rep = os.path.join(tmp, "r-{date}.jsonl")
+    run(["-o", out, "--progress", "none", "--report", rep, src])
+    run(["-o", out, "--progress", "none", "--report", rep, "--report-append", src])
+    os.unlink(os.path.join(src, "img001.jpg"))
+    run(["-o", out, "--progress", "none", "--report", rep, "--report-append", "--prune", src])
+    run(["-n", "--force", "-o", out, "--progress", "none", "--report", rep, "--report-append", src])
+    files = [f for f in os.listdir(tmp) if f.startswith("r-")]
+    assert_eq(len(files), 1, "one report for the day")
+    assert_true(len(files[0]) == len("r-2026-12-02.jsonl"), files[0])
+    recs = [json.loads(l) for l in open(os.path.join(tmp, files[0]))]
+    seen = set()
+    for i, o in enumerate(recs):
+        _validate(o, schema, f"record {i}")
+        assert_true(len(o["time"]) == 24 and o["time"][19] in "+-", o["time"])
+        seen.add((o["type"], o.get("status"), o.get("kind")))
+    assert_eq(sum(1 for o in recs if o["type"] == "summary"), 4, "four runs appended")
+    for want in [("file", "ok", None), ("file", "error", "decode"),
+                 ("file", "error", "failed-earlier"), ("file", "skipped", None),
+                 ("file", "planned", None), ("prune", None, None), ("summary", None, None)]:
+        assert_true(want in seen, f"no {want} record: {sorted(map(str, seen))}")
+
+
 def test_usage_errors(tmp):
     """Usage errors: one line naming the option and value, exit 2."""
     for args, want in [(["-s", "12q", "x"], "--size: '12q' is not a size"),
@@ -540,7 +605,7 @@ def planned(src, out, shard, extra=()):
     r = run(["-n", "-r", "--shard", shard, "--report", "-", "-o", out] + list(extra) + [src])
     assert_true(r.returncode in (0, 1), b(r.stderr))
     objs = [json.loads(l) for l in r.stdout.decode().splitlines()]
-    assert_eq(objs[-1]["shard"], shard.replace("none", ""), "summary names the shard")
+    assert_eq(objs[-1]["shard"], None if shard == "none" else shard, "summary names the shard")
     return {o["input"] for o in objs if o["type"] == "file" and o["status"] == "planned"}
 
 

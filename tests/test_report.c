@@ -22,6 +22,17 @@
 
 #include "report.h"
 
+/* Every report of these tests writes one fixed time, so records compare exactly. */
+static report *open_fixed(FILE *out, FILE *err, int quiet, int verbose, const char *path,
+			  char *msg, size_t len)
+{
+	report *r = report_open(out, err, quiet, verbose, path, msg, len);
+	if (r)
+		report_fix_time(r, "T0");
+	return r;
+}
+#define report_open open_fixed
+
 /* ------------------------------------------------------------------------- */
 /* Capturing output                                                           */
 
@@ -337,18 +348,18 @@ static void report_each(report *r, const thumb_result *res)
 }
 
 static const char json_each[] =
-	"{\"type\":\"file\",\"status\":\"ok\",\"input\":\"a.jpg\",\"width\":4032,\"height\":3024,"
+	"{\"schema\":1,\"time\":\"T0\",\"type\":\"file\",\"status\":\"ok\",\"input\":\"a.jpg\",\"width\":4032,\"height\":3024,"
 	"\"bytes\":3100000,\"outputs\":[{\"path\":\"web/a_1600.jpg\",\"width\":1600,"
 	"\"height\":1200,\"bytes\":412300},{\"path\":\"web/a_320.jpg\",\"width\":320,"
 	"\"height\":240,\"bytes\":21000}],\"ms\":96.0,\"attempts\":1,\"worker\":0}\n"
-	"{\"type\":\"file\",\"status\":\"error\",\"input\":\"b.jpg\",\"outputs\":[{\"path\":"
+	"{\"schema\":1,\"time\":\"T0\",\"type\":\"file\",\"status\":\"error\",\"input\":\"b.jpg\",\"outputs\":[{\"path\":"
 	"\"web/b.jpg\"}],\"error\":\"VipsJpeg: Premature end of input file\",\"kind\":\"decode\","
 	"\"ms\":5.0,\"attempts\":2,\"worker\":1}\n"
-	"{\"type\":\"file\",\"status\":\"skipped\",\"input\":\"c.jpg\",\"outputs\":[{\"path\":"
+	"{\"schema\":1,\"time\":\"T0\",\"type\":\"file\",\"status\":\"skipped\",\"input\":\"c.jpg\",\"outputs\":[{\"path\":"
 	"\"web/b.jpg\"}]}\n"
-	"{\"type\":\"file\",\"status\":\"planned\",\"input\":\"d.jpg\",\"outputs\":[{\"path\":"
+	"{\"schema\":1,\"time\":\"T0\",\"type\":\"file\",\"status\":\"planned\",\"input\":\"d.jpg\",\"outputs\":[{\"path\":"
 	"\"web/a_1600.jpg\"},{\"path\":\"web/a_320.jpg\"}]}\n"
-	"{\"type\":\"file\",\"status\":\"cancelled\",\"input\":\"e.jpg\",\"outputs\":[{\"path\":"
+	"{\"schema\":1,\"time\":\"T0\",\"type\":\"file\",\"status\":\"cancelled\",\"input\":\"e.jpg\",\"outputs\":[{\"path\":"
 	"\"web/b.jpg\"}],\"error\":\"interrupted\",\"kind\":\"interrupted\"}\n";
 
 static const char human_each[] =
@@ -452,7 +463,7 @@ static void test_kinds(void **state)
 	report_file_done(r, &skipped);
 	report_close(r);
 	streams_sync(&s);
-	assert_string_equal(s.out_text, "{\"type\":\"file\",\"status\":\"skipped\",\"input\":"
+	assert_string_equal(s.out_text, "{\"schema\":1,\"time\":\"T0\",\"type\":\"file\",\"status\":\"skipped\",\"input\":"
 			    "\"y.jpg\",\"outputs\":[]}\n");
 	streams_close(&s);
 }
@@ -473,7 +484,7 @@ static void test_hostile_names(void **state)
 	report_close(r);
 	streams_sync(&s);
 	assert_string_equal(s.out_text,
-			    "{\"type\":\"file\",\"status\":\"error\",\"input\":\"in\\n\\u001b[31m"
+			    "{\"schema\":1,\"time\":\"T0\",\"type\":\"file\",\"status\":\"error\",\"input\":\"in\\n\\u001b[31m"
 			    "\\udcff\\\".jpg\",\"outputs\":[{\"path\":\"o/\\\"q\\\"\\n.jpg\"}],"
 			    "\"error\":\"bad\\nthing\\u007f\",\"kind\":\"output\",\"ms\":1.2,"
 			    "\"attempts\":1,\"worker\":3}\n");
@@ -580,9 +591,9 @@ static void test_pruned(void **state)
 	assert_string_equal(s.err_text, "prune o/a.jpg (its input in/a?.jpg is gone)\n"
 			    "would prune o/b.jpg (its input in/b.jpg is gone)\n");
 	assert_string_equal(s.out_text,
-			    "{\"type\":\"prune\",\"output\":\"o/a.jpg\",\"input\":\"in/a\\n.jpg\","
+			    "{\"schema\":1,\"time\":\"T0\",\"type\":\"prune\",\"output\":\"o/a.jpg\",\"input\":\"in/a\\n.jpg\","
 			    "\"dry_run\":false}\n"
-			    "{\"type\":\"prune\",\"output\":\"o/b.jpg\",\"input\":\"in/b.jpg\","
+			    "{\"schema\":1,\"time\":\"T0\",\"type\":\"prune\",\"output\":\"o/b.jpg\",\"input\":\"in/b.jpg\","
 			    "\"dry_run\":true}\n");
 	streams_close(&s);
 	/* -q: only the record */
@@ -626,7 +637,7 @@ static void test_summary(void **state)
 	streams_sync(&s);
 	assert_string_equal(s.err_text, summary_line);
 	assert_string_equal(s.out_text,
-			    "{\"type\":\"summary\",\"shard\":\"\",\"done\":10,\"failed\":1,"
+			    "{\"schema\":1,\"time\":\"T0\",\"type\":\"summary\",\"version\":\"" IMGPOOL_VERSION "\",\"started\":\"T0\",\"shard\":null,\"done\":10,\"failed\":1,"
 			    "\"skipped\":2,\"cancelled\":0,\"planned\":0,\"wall_s\":2.000,"
 			    "\"cpu_s\":3.000,\"images_per_s\":5.00,\"mb_per_s_read\":2.00,"
 			    "\"bytes_in\":4000000,\"bytes_out\":123456,\"workers\":2,"
@@ -724,7 +735,8 @@ static void test_summary_quiet(void **state)
 	report_summary_print(r, &sum);
 	streams_sync(&s);
 	assert_string_equal(s.err_text, "");
-	assert_true(!strncmp(s.out_text, "{\"type\":\"summary\"", 17));
+	static const char head[] = "{\"schema\":1,\"time\":\"T0\",\"type\":\"summary\"";
+	assert_true(!strncmp(s.out_text, head, sizeof head - 1));
 	sum.stop_reason = "disk low";
 	sum.total_known = 1;
 	sum.total = sum.done + sum.failed + sum.skipped;
@@ -837,7 +849,7 @@ static void test_threads(void **state)
 		char *end = strchr(p, '\n');
 		assert_non_null(end);
 		int id;
-		if (sscanf(p, "{\"type\":\"file\",\"status\":\"error\",\"input\":\"thread-%d.jpg\"",
+		if (sscanf(p, "{\"schema\":1,\"time\":\"T0\",\"type\":\"file\",\"status\":\"error\",\"input\":\"thread-%d.jpg\"",
 			   &id) != 1 || id < 0 || id > 3)
 			fail_msg("mixed line: %.*s", (int)(end - p), p);
 		char want[200];
