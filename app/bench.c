@@ -123,13 +123,15 @@ char *bench_one_line(const char *s, size_t len)
 }
 
 /* Record that file i failed in one run; the first cause is the one reported. */
-void bench_note_failure(bench *b, size_t i, const char *cause, size_t len)
+void bench_note_failure(bench *b, size_t i, failure_kind kind, const char *cause, size_t len)
 {
 	if (i >= b->nfiles)
 		return;
 	b->files[i].fails++;
-	if (!b->files[i].cause)
+	if (!b->files[i].cause) {
 		b->files[i].cause = bench_one_line(cause, len);
+		b->files[i].kind = kind;
+	}
 }
 
 /* ------------------------------------------------------------------------- */
@@ -204,7 +206,7 @@ static int add_file(bench *b, const discover_item *it)
 		pool_buf_release(&buf);
 		return -1;
 	}
-	b->files[b->nfiles++] = (bench_file){buf.data, buf.len, it->size, 0, NULL};
+	b->files[b->nfiles++] = (bench_file){.task = buf.data, .len = buf.len, .size = it->size};
 	b->bytes += it->size;
 	return 0;
 }
@@ -323,15 +325,16 @@ static void take_result(bench *b, const pool_result *r, trace *tr)
 	thumb_result res;
 	if (r->status == POOL_OK && task_result_decode(r->data, r->len, &res) < 0) {
 		static const char bad[] = "internal error: malformed result from a worker";
-		bench_note_failure(b, r->index, bad, sizeof bad - 1);
+		bench_note_failure(b, r->index, FAIL_CRASH, bad, sizeof bad - 1);
 	} else if (r->status == POOL_ERROR) {
 		failure_kind kind;
 		const char *cause;
 		task_error_decode(r->data, r->len, &kind, &cause);
-		bench_note_failure(b, r->index, cause, strlen(cause));
+		bench_note_failure(b, r->index, kind, cause, strlen(cause));
 	} else if (r->status != POOL_OK && r->status != POOL_CANCELLED) {
 		const char *cause = r->data && r->len ? r->data : "unknown error";
-		bench_note_failure(b, r->index, cause, strlen(cause));
+		bench_note_failure(b, r->index, r->status == POOL_TIMEOUT ? FAIL_TIMEOUT : FAIL_CRASH,
+				   cause, strlen(cause));
 	}
 	if (tr && r->start_ns && r->index < b->nfiles) {
 		static const trace_status ts[] = {

@@ -28,7 +28,7 @@
 task_config bench_config; /* before any fork: children and workers see it */
 
 /* The child's side (never returns): start libvips with one thread, thumbnail every
- * file in order, and send back "T <seconds>" then one "F <index> <cause>" per failed
+ * file in order, and send back "T <seconds>" then one "F <index> <kind> <cause>" per failed
  * file. *current shows the parent which file a crash happened on. Failures are
  * collected in memory and sent after the clock stops. */
 static void baseline_child(const bench *b, int fd, volatile size_t *current)
@@ -62,7 +62,7 @@ static void baseline_child(const bench *b, int fd, volatile size_t *current)
 				for (char *c = err; *c; c++)
 					if (*c == '\n')
 						*c = ' ';
-				pool_buf_printf(&fails, "F %zu %s\n", i, err);
+				pool_buf_printf(&fails, "F %zu %d %s\n", i, (int)kind, err);
 			}
 		}
 		pool_buf_printf(&out, "T %.9f\n", now_s() - t0);
@@ -176,8 +176,10 @@ int bench_run_baseline(bench *b, double *secs, char *msg, size_t len)
 			if (line[1] != 'F' || line[2] != ' ')
 				continue;
 			size_t idx = strtoull(line + 3, &end, 10);
-			if (*end == ' ')
-				bench_note_failure(b, idx, end + 1, strcspn(end + 1, "\n"));
+			long kind = *end == ' ' ? strtol(end + 1, &end, 10) : -1;
+			if (*end == ' ' && kind > FAIL_NONE && kind < FAIL_KIND_COUNT)
+				bench_note_failure(b, idx, (failure_kind)kind, end + 1,
+						   strcspn(end + 1, "\n"));
 		}
 		ok = 0;
 	}

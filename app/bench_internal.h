@@ -28,6 +28,7 @@ typedef struct bench_file {
 	uint64_t size;
 	int fails;          /* measured runs in which it failed */
 	char *cause;        /* the first failure's cause (malloc'd) */
+	failure_kind kind;  /* ... and its kind */
 } bench_file;
 
 /* One configuration: the baseline (jobs 0) or the pool at `jobs` workers. */
@@ -78,7 +79,7 @@ extern task_config bench_config;
 const char *bench_file_input(const bench_file *f);
 const char *bench_base_of(const char *path);
 char *bench_one_line(const char *s, size_t len);
-void bench_note_failure(bench *b, size_t i, const char *cause, size_t len);
+void bench_note_failure(bench *b, size_t i, failure_kind kind, const char *cause, size_t len);
 /* bench_args.c: the command line into *b (0 go on, 1 --help was printed, 2 usage
  * error said); then whether the outputs can be written (0, or -1 said). */
 int bench_parse_args(bench *b, int argc, char **argv);

@@ -239,10 +239,12 @@ void bench_print_failures(const bench *b)
 				break;
 			}
 			if (pass)
-				printf("  %s: %s (in %d of %d runs)\n", bench_file_input(f),
-				       f->cause ? f->cause : "?", f->fails, b->runs_done);
+				printf("  %s: %s [%s] (in %d of %d runs)\n", bench_file_input(f),
+				       f->cause ? f->cause : "?", failure_name(f->kind), f->fails,
+				       b->runs_done);
 			else
-				printf("  %s: %s\n", bench_file_input(f), f->cause ? f->cause : "?");
+				printf("  %s: %s [%s]\n", bench_file_input(f), f->cause ? f->cause : "?",
+				       failure_name(f->kind));
 		}
 	}
 	if (b->unplanned)

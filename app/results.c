@@ -64,6 +64,10 @@ static void trace_args(const report_file *f, char *buf, size_t len)
 		fputs(",\"cause\":", m);
 		report_json_string(m, f->cause);
 	}
+	if (f->kind != FAIL_NONE) {
+		fputs(",\"kind\":", m);
+		report_json_string(m, failure_name(f->kind));
+	}
 	fprintf(m, ",\"attempts\":%d", f->attempts);
 	fclose(m);
 	snprintf(buf, len, "%s", n < len ? p : "\"truncated\":true");
