@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "count.h"
+#include "pool.h"
 
 struct counter {
 	discover_config cfg;
@@ -31,16 +32,27 @@ static void *count_files(void *arg)
 {
 	counter *k = arg;
 	char *err = NULL;
+	/* The walk allocates: the pool forks workers meanwhile, never in the middle
+	 * of a step (pool.h, "Fork safety"). */
+	pool_nofork_begin();
 	discover *d = discover_open(&k->cfg, &err);
+	free(err);
+	pool_nofork_end();
 	uint64_t n = 0;
 	discover_item it;
-	free(err);
-	while (d && !atomic_load(&k->stop) && discover_next(d, &it))
-		if (in_shard(&k->sh, &it))
+	int more = d != NULL;
+	while (more && !atomic_load(&k->stop)) {
+		pool_nofork_begin();
+		more = discover_next(d, &it);
+		pool_nofork_end();
+		if (more && in_shard(&k->sh, &it))
 			atomic_store(&k->c->total, ++n);
+	}
 	if (d && !atomic_load(&k->stop))
 		atomic_store(&k->c->total_known, 1);
+	pool_nofork_begin();
 	discover_close(d);
+	pool_nofork_end();
 	return NULL;
 }
 

@@ -169,7 +169,11 @@ static void *monitor_main(void *arg)
 		      : m->mode == PROGRESS_LINES && m->interval < SAMPLE_S ? m->interval
 									    : SAMPLE_S;
 	double next_line = m->interval;
+	/* Sampling and printing allocate and take locks: the pool forks workers
+	 * meanwhile, never in the middle of them (pool.h, "Fork safety"). */
+	pool_nofork_begin();
 	sample(m, seconds_since(&m->start)); /* the baseline for the first CPU figure */
+	pool_nofork_end();
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
 		struct timespec until;
@@ -182,6 +186,7 @@ static void *monitor_main(void *arg)
 		if (m->stop)
 			break;
 		pthread_mutex_unlock(&m->lock);
+		pool_nofork_begin();
 		double now = seconds_since(&m->start);
 		pool_stats s;
 		pool_stats_get(m->p, &s);
@@ -206,6 +211,7 @@ static void *monitor_main(void *arg)
 				       now);
 			report_progress(m->r, line, m->mode == PROGRESS_BAR);
 		}
+		pool_nofork_end();
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);

@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nofork.h"
 #include "pool.h"
 #include "wire.h"
 #include "worker.h"
@@ -693,10 +694,11 @@ static void break_pool(pool *p, const char *fmt, ...)
 static void failed_start(pool *p, worker *w, const char *cause);
 
 /*
- * Fork a worker into slot w. The stdio locks are held across fork() (after a
- * flush, so no buffered output is written twice) so that a child forked while
- * another thread prints finds them free; the same for nothing else of ours: the
- * counters are lock-free. Returns 0, or -1 with the cause in p->err.
+ * Fork a worker into slot w. The fork gate first (no thread of the caller's is
+ * between pool_nofork_begin and _end: nofork.h), then the stdio locks, held across
+ * fork() after a flush so no buffered output is written twice (both processes
+ * release them). Our own counters are lock-free. Returns 0, or -1 with the
+ * cause in p->err.
  */
 static int spawn(pool *p, worker *w)
 {
@@ -721,18 +723,20 @@ static int spawn(pool *p, worker *w)
 		.fd = sv[1], .shm = shm, .parent = p->self, .init = p->o.init,
 		.init_arg = p->o.init_arg, .fini = p->o.fini, .max_rss = p->o.max_worker_rss,
 	};
+	nofork_hold();
 	flockfile(stdin);
 	flockfile(stdout);
 	flockfile(stderr);
 	fflush(stdout);
 	fflush(stderr);
 	pid_t pid = fork();
+	int saved = errno;
 	funlockfile(stderr);
 	funlockfile(stdout);
 	funlockfile(stdin);
 	if (pid == 0)
-		worker_main(&a);
-	int saved = errno;
+		worker_main(&a); /* the child's gate is a fresh one */
+	nofork_release();
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);

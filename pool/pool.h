@@ -51,11 +51,14 @@
  * Fork safety
  *   Workers are forked from the calling process when the pool is created and when one
  *   must be replaced. Task functions and the initializer run in that fresh child, so
- *   the child may use malloc and stdio (the pool holds the stdio locks of stdin,
- *   stdout and stderr across fork()) and its own state; it must not rely on a lock
- *   that another thread of the parent could hold at the time of the fork (register
- *   pthread_atfork handlers for locks of your own). Do not initialise libraries that
- *   start threads (libvips, glib) in the parent: do it in the initializer.
+ *   the child may use stdio (the pool holds the stdio locks of stdin, stdout and
+ *   stderr across fork()) and its own state. A child inherits every other lock as the
+ *   parent's threads held it at the moment of the fork, the allocator's among them
+ *   (glibc's malloc guards its own, ASan's and others do not): a parent that runs
+ *   other threads brackets their work, every stretch that allocates or takes a lock,
+ *   with pool_nofork_begin() / pool_nofork_end(), and no fork happens in between
+ *   (below). Do not initialise libraries that start threads (libvips, glib) in the
+ *   parent: do it in the initializer.
  *   A worker sees the parent's memory as it was at the moment it was forked; pass
  *   anything that changes later in the task argument.
  *
@@ -477,6 +480,18 @@ typedef struct pool_stats {
 	                         idle worker */
 	uint64_t reserved[5]; /* for fields of later versions; 0 */
 } pool_stats;
+
+/* The fork gate (see "Fork safety"). Between begin and end, no fork() happens in
+ * this process: a fork that comes waits for every thread to reach end, and a begin
+ * while a fork waits or runs waits for it (forks come first, so a thread that
+ * begins again at once cannot keep a respawn waiting). From any thread but never
+ * around a fork of its own or a call on a pool (both would wait for themselves);
+ * keep blocking waits (sleeps, poll, condition waits) outside. Not nested (a fork
+ * waiting between the two begins would wait for the thread that waits for it).
+ * Any fork in the process is gated (pthread_atfork), not only the pool's.
+ * Since 1.1. */
+void pool_nofork_begin(void);
+void pool_nofork_end(void);
 
 /* A snapshot, from any thread, without blocking dispatch (atomic counters). The
  * fields are read one by one, so they may be a few events apart; but done + failed

@@ -4,8 +4,8 @@
  * backoff, breaking (and what every call then says), the refusals' messages, NULL,
  * empty arguments, what `attempts` counts, no task waiting behind a stuck one, the
  * initializer timeout, pool_create returning at the first ready worker, the ABI
- * rules, pool_wait_any and pool_future_cancel, and pool_join with an unread
- * iterator. The same promises under random kills are in test_pool_churn.c.
+ * rules, pool_wait_any and pool_future_cancel, pool_join with an unread
+ * iterator, and the fork gate for the caller's own threads. The same promises under random kills are in test_pool_churn.c.
  *
  * No assertion here is on how long something took, except lower bounds the pool
  * promises (a backoff waits at least so long), which a slow machine cannot break.
@@ -15,6 +15,8 @@
  * Usage: test_pool_contract [NAME-GLOB]
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -839,6 +841,98 @@ static void test_join_drains_an_unread_iterator(void **state)
 	tl_assert_no_children();
 }
 
+/* ------------------------------------------------------------------------- */
+/* Threads beside the pool                                                     */
+
+/* A lock of the caller's, taken by its threads (inside the fork gate) and by every
+ * worker's initializer: a worker forked while a thread held it would wait in its
+ * initializer until the init timeout, a failed start. */
+static pthread_mutex_t beside_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int beside_stop;
+static atomic_long beside_rounds;
+
+static void *beside_thread(void *arg)
+{
+	size_t size = (size_t)(uintptr_t)arg;
+	while (!atomic_load(&beside_stop)) {
+		pool_nofork_begin();
+		pthread_mutex_lock(&beside_lock);
+		void *m[8];
+		for (int i = 0; i < 8; i++)
+			m[i] = malloc(size << i); /* the allocator's locks too */
+		for (int i = 0; i < 8; i++)
+			free(m[i]);
+		pthread_mutex_unlock(&beside_lock);
+		fflush(stdout); /* a stdio lock, as spawn() holds them across fork */
+		pool_nofork_end();
+		atomic_fetch_add(&beside_rounds, 1);
+		sched_yield(); /* valgrind runs one thread at a time and would let this
+				* one keep the CPU, the driving thread shut out */
+	}
+	return NULL;
+}
+
+static int init_takes_the_lock(void *arg, void **state, pool_buf *err)
+{
+	(void)arg;
+	(void)err;
+	pthread_mutex_lock(&beside_lock);
+	free(malloc(4096));
+	pthread_mutex_unlock(&beside_lock);
+	*state = NULL;
+	return 0;
+}
+
+/* Two threads of the parent allocate and take a lock of their own without pause,
+ * inside pool_nofork_begin/end, while the pool replaces a worker after every other
+ * task: no worker is ever forked holding either (no failed start, every task
+ * answered), and the threads are never shut out for good (they make progress). */
+static void test_threads_beside_the_pool(void **state)
+{
+	tl_reset_shared();
+	atomic_store(&beside_stop, 0);
+	atomic_store(&beside_rounds, 0);
+	pthread_t th[2];
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, beside_thread,
+						(void *)(uintptr_t)(24 + 1000 * i)), 0);
+	pool_options o = {.workers = 2, .init = init_takes_the_lock, .init_timeout = 5,
+			  .on_event = record};
+	nev = 0;
+	char *err = NULL;
+	pool *p = pool_create(&o, &err);
+	if (!p)
+		fail_msg("pool_create: %s", err);
+	enum { N = 300 };
+	static job_arg args[N];
+	static pool_task t[N];
+	static pool_result r[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(i % 2 ? B_EXIT3 : B_ECHO, (uint64_t)i);
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+	long before = atomic_load(&beside_rounds);
+	int rc = pool_map(p, tl_task, t, N, 1, r);
+	for (int i = 0; rc && i < nev; i++)
+		if (evs[i].kind == POOL_EV_EXIT && evs[i].while_starting)
+			print_message("failed start: %s\n", evs[i].cause);
+	assert_int_equal(rc, 0);
+	pool_stats s;
+	pool_stats_get(p, &s);
+	atomic_store(&beside_stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(r[i].status, i % 2 ? POOL_CRASHED : POOL_OK);
+		pool_result_release(&r[i]);
+	}
+	assert_true(s.failed_starts == 0);
+	assert_true(s.respawned >= N / 2);
+	assert_true(atomic_load(&beside_rounds) > before);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -857,6 +951,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_any),
 		cmocka_unit_test(test_cancel_a_future_not_started),
 		cmocka_unit_test(test_join_drains_an_unread_iterator),
+		cmocka_unit_test(test_threads_beside_the_pool),
 	};
 	return tl_run("pool-contract", argc, argv, all, sizeof all / sizeof *all);
 }
