@@ -92,17 +92,22 @@ static void svg_axes(FILE *f, const plot_area *a, int xmax_int)
 	fprintf(f, "</g>\n");
 }
 
-/* The CPU count: a vertical marker, and the oversubscribed region shaded. Labels
- * at the foot of the marker, clear of the legend at the top left. */
-static void svg_cpus(FILE *f, const plot_area *a, int cpus)
+/* The CPU count: a vertical marker, and the oversubscribed region shaded when a
+ * run had more jobs than CPUs. The shade starts half a job past the CPU count, so
+ * the point at jobs = CPUs (not oversubscribed) stays clear of it. Labels at the
+ * foot of the marker, clear of the legend at the top left. */
+static void svg_cpus(FILE *f, const plot_area *a, int cpus, int max_jobs)
 {
 	double x = px(a, cpus);
 	fprintf(f, "<g id=\"cpus\" class=\"cpus\">\n");
-	if (cpus < a->xmax)
+	if (max_jobs > cpus) {
+		double from = px(a, cpus + 0.5);
 		fprintf(f, "<rect class=\"oversubscribed\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 			   "height=\"%.1f\"><title>oversubscribed: more workers than CPUs</title></rect>\n"
 			   "<text class=\"note\" x=\"%.1f\" y=\"%.1f\">oversubscribed</text>\n",
-			x, a->top, a->left + a->width - x, a->height, x + 6, a->top + a->height - 8);
+			from, a->top, a->left + a->width - from, a->height, from + 6,
+			a->top + a->height - 8);
+	}
 	fprintf(f, "<line class=\"cpu-line\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n"
 		   "<text class=\"note\" x=\"%.1f\" y=\"%.1f\">%d CPU%s online</text>\n</g>\n",
 		x, a->top, x, a->top + a->height, x + 6, a->top + a->height - 26, cpus,
@@ -251,7 +256,21 @@ int bench_write_plot(const bench *b)
 	svg_escaped(f, sub);
 	fprintf(f, "</text>\n");
 	svg_axes(f, &a, xmax_int);
-	svg_cpus(f, &a, b->cpus);
+	int max_jobs = 0;
+	for (int i = 1; i <= b->njobs; i++)
+		max_jobs = b->rows[i].jobs > max_jobs ? b->rows[i].jobs : max_jobs;
+	svg_cpus(f, &a, b->cpus, max_jobs);
+	/* The same warning as the text report's: a chart passed around without it
+	 * would present a busy machine's figures as the pool's. */
+	if (b->load_before >= 0.5) {
+		char busy[160];
+		snprintf(busy, sizeof busy, "measured on a busy machine: load average %.2f on %d "
+			 "CPUs at the start; figures unreliable", b->load_before, b->cpus);
+		fprintf(f, "<text id=\"load-warning\" class=\"note\" x=\"380\" y=\"66\" "
+			   "text-anchor=\"middle\">");
+		svg_escaped(f, busy);
+		fprintf(f, "</text>\n");
+	}
 	svg_series(f, b, &a);
 	svg_legend(f, b, &a);
 	fprintf(f, "</svg>\n");

@@ -184,6 +184,12 @@ void bench_print_table(const bench *b)
 		       r->cpu_median, n.rate, n.speedup, n.efficiency, kf);
 	}
 	putchar('\n');
+	/* Before any conclusion: a fit on a busy machine's times is no finding. */
+	if (b->load_before >= 0.5)
+		printf("note: the load average was %.2f on %d CPUs before the bench started: other "
+		       "processes\n  competed for the CPUs, so wall times are noisy (see spread) "
+		       "and the fits below\n  are unreliable; CPU s is steadier\n",
+		       b->load_before, b->cpus);
 	const bench_row *one = bench_one_job_row(b);
 	if (one && b->rows[0].n)
 		printf("pool overhead: %+.1f%% = (T(1) - T(seq)) / T(seq) = (%.3f - %.3f) / %.3f\n"
@@ -203,10 +209,6 @@ void bench_print_table(const bench *b)
 		printf("* oversubscribed: more workers than the %d CPUs\n", b->cpus);
 	printf("CPU s: user + system time of the processes doing the work (the loop's child, "
 	       "the workers)\n");
-	if (b->load_before >= 0.5)
-		printf("note: the load average was %.2f on %d CPUs before the bench started: other "
-		       "processes\n  competed for the CPUs, so wall times are noisy (see spread); CPU "
-		       "s is steadier\n", b->load_before, b->cpus);
 }
 
 /* Bad files, each named once: those that failed in every run, then any that

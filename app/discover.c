@@ -24,9 +24,12 @@
  *     cycles); a dangling or looping link with an image name is an ITEM_ERROR.
  *     Reading through a link that points outside the tree is fine: we only read, and
  *     outputs are always under out_dir whatever the inputs are.
- *   - include/exclude also apply to a file given as a PATH (matched against its base
- *     name), so `--exclude '*_small.jpg' *.jpg` does what it says; only the extension
- *     and hidden-name rules are waived for a file named explicitly.
+ *   - include/exclude globs match, ignoring case, a file's path relative to its PATH
+ *     or the name of any part of it (the file's name, a folder it lies in); a folder
+ *     an exclude matches is not walked. They also apply to a file given as a PATH
+ *     (matched against its base name), so `--exclude '*_small.jpg' *.jpg` does what
+ *     it says; only the extension and hidden-name rules are waived for a file named
+ *     explicitly.
  *   - The output folder is skipped wherever the walk meets it (by st_dev/st_ino). It
  *     may not exist when the walk starts and be made by the workers while we walk,
  *     so until it exists it is looked up again at every folder entered. A folder PATH
@@ -48,6 +51,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <fts.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,22 +121,48 @@ static int is_image_name(const char *base)
 	return thumb_is_input_ext(extension(base));
 }
 
-/* Does one of n globs match the relative path or the base name? */
-static int glob_hit(const char *const *globs, int n, const char *rel, const char *base)
+/* fnmatch() flags of --include / --exclude: case-insensitive (FNM_CASEFOLD, a GNU
+ * extension glibc has), since cameras name files IMG_0001.JPG and `--include
+ * '*.jpg'` passing them over would surprise; '*' may match '/' in a relative path
+ * (no FNM_PATHNAME), so 'trip*.jpg' also takes trip/day1/a.jpg. */
+#define GLOB_FLAGS FNM_CASEFOLD
+
+/* Does one of n globs match the relative path, or the name of any of its parts:
+ * the file's own name or a folder it lies in (so `--exclude 2024` leaves out the
+ * folder 2024 wherever it is, as rsync's patterns without a '/' do)? */
+static int glob_hit(const char *const *globs, int n, const char *rel)
 {
-	for (int i = 0; i < n; i++)
-		if (!fnmatch(globs[i], rel, 0) || !fnmatch(globs[i], base, 0))
+	for (int i = 0; i < n; i++) {
+		if (!fnmatch(globs[i], rel, GLOB_FLAGS))
 			return 1;
+		for (const char *part = rel; *part;) {
+			size_t len = strcspn(part, "/");
+			char name[NAME_MAX + 1];
+			if (len > 0 && len <= NAME_MAX) {
+				memcpy(name, part, len);
+				name[len] = '\0';
+				if (!fnmatch(globs[i], name, GLOB_FLAGS))
+					return 1;
+			}
+			part += len + (part[len] == '/');
+		}
+	}
 	return 0;
 }
 
 /* The include/exclude rule: one include when any are given, and no exclude. */
 static int wanted_by_globs(const discover *d, const char *rel)
 {
-	const char *base = path_base(rel);
-	if (d->cfg.nincludes > 0 && !glob_hit(d->cfg.includes, d->cfg.nincludes, rel, base))
+	if (d->cfg.nincludes > 0 && !glob_hit(d->cfg.includes, d->cfg.nincludes, rel))
 		return 0;
-	return !glob_hit(d->cfg.excludes, d->cfg.nexcludes, rel, base);
+	return !glob_hit(d->cfg.excludes, d->cfg.nexcludes, rel);
+}
+
+/* Is a folder met in the walk left out as a whole by an --exclude? (Files are
+ * checked on their own too: this only saves walking it.) */
+static int excluded_folder(const discover *d, const char *rel)
+{
+	return d->cfg.nexcludes > 0 && glob_hit(d->cfg.excludes, d->cfg.nexcludes, rel);
 }
 
 /* Would a file found in a walked folder with this name be an input? (Hidden names
@@ -404,7 +434,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 						    OUTDIR_PRIVATE "), which is never read as input");
 		}
 		if (name[0] == '.' || !d->cfg.recursive || is_out_dir(d, e->fts_statp) ||
-		    holds_private(e->fts_path))
+		    holds_private(e->fts_path) || excluded_folder(d, rel))
 			fts_set(d->fts, e, FTS_SKIP);
 		return 0;
 	case FTS_F:

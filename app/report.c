@@ -338,14 +338,52 @@ static void not_started(const report_summary *s, char *buf, size_t len)
 			 (unsigned long long)s->cancelled);
 }
 
+/* What the summary derives from the counts: one place for the line and the JSON. */
+typedef struct run_rates {
+	double images_per_s, mb_per_s, cpu_pct, efficiency;
+} run_rates;
+
+static run_rates rates_of(const report_summary *s)
+{
+	run_rates k = {0};
+	if (s->wall_s > 0) {
+		k.images_per_s = (double)s->done / s->wall_s;
+		k.mb_per_s = (double)s->bytes_in / 1e6 / s->wall_s;
+		if (s->cores)
+			k.cpu_pct = 100 * s->cpu_s / (s->wall_s * s->cores);
+		if (s->workers)
+			k.efficiency = s->task_s / (s->wall_s * s->workers);
+	}
+	return k;
+}
+
+/* The summary line's figures in brackets. Rates and the parallel efficiency only
+ * when something was made: "0.0 images/s, parallel efficiency 0%" after a run that
+ * found everything up to date would read as a failure of speed. */
+static const char *run_figures(const report_summary *s, char *buf, size_t len)
+{
+	char rb[32];
+	report_bytes(s->rss_peak, rb, sizeof rb);
+	run_rates k = rates_of(s);
+	if (!s->done && !s->failed)
+		snprintf(buf, len, "nothing to make");
+	else if (!s->done)
+		snprintf(buf, len, "CPU %.2f s = %.0f%% of %d cores, peak worker RSS %s", s->cpu_s,
+			 k.cpu_pct, s->cores, rb);
+	else
+		snprintf(buf, len,
+			 "%.1f images/s, %.1f MB/s read, CPU %.2f s = %.0f%% of %d cores, peak "
+			 "worker RSS %s, parallel efficiency %.0f%% of %d workers",
+			 k.images_per_s, k.mb_per_s, s->cpu_s, k.cpu_pct, s->cores, rb,
+			 k.efficiency * 100, s->workers);
+	return buf;
+}
+
 void report_summary_print(report *r, const report_summary *s)
 {
 	pthread_mutex_lock(&r->lock);
 	clear_live(r);
-	double rate = s->wall_s > 0 ? (double)s->done / s->wall_s : 0;
-	double mbs = s->wall_s > 0 ? (double)s->bytes_in / 1e6 / s->wall_s : 0;
-	double eff = s->wall_s > 0 && s->workers ? s->task_s / (s->wall_s * s->workers) : 0;
-	char rb[32];
+	char figures[256];
 	if (!r->quiet || s->stop_reason) {
 		FILE *o = r->out;
 		char ns[64];
@@ -361,16 +399,13 @@ void report_summary_print(report *r, const report_summary *s)
 				(unsigned long long)s->skipped, (unsigned long long)s->failed);
 		else
 			fprintf(o, "imgpool: %s%s%s%llu done, %llu failed, %llu skipped in %.2f s "
-				   "(%.1f images/s, %.1f MB/s read, CPU %.2f s = %.0f%% of %d cores, "
-				   "peak worker RSS %s, parallel efficiency %.0f%% of %d workers)\n",
+				   "(%s)\n",
 				s->shard && *s->shard ? "shard " : "",
 				s->shard && *s->shard ? s->shard : "",
 				s->shard && *s->shard ? ": " : "",
 				(unsigned long long)s->done, (unsigned long long)s->failed,
-				(unsigned long long)s->skipped, s->wall_s, rate, mbs, s->cpu_s,
-				s->wall_s > 0 && s->cores ? 100 * s->cpu_s / (s->wall_s * s->cores) : 0,
-				s->cores, report_bytes(s->rss_peak, rb, sizeof rb), eff * 100,
-				s->workers);
+				(unsigned long long)s->skipped, s->wall_s,
+				run_figures(s, figures, sizeof figures));
 		if (s->adopted)
 			fprintf(o, "imgpool: journal: %llu existing thumbnails adopted (up to date, "
 				   "no record yet)\n", (unsigned long long)s->adopted);
@@ -388,6 +423,7 @@ void report_summary_print(report *r, const report_summary *s)
 		fflush(o);
 	}
 	if (r->json) {
+		run_rates k = rates_of(s);
 		json_head(r, "summary");
 		fprintf(r->json, ",\"version\":\"%s\",\"started\":\"%s\",\"shard\":", IMGPOOL_VERSION,
 			r->started);
@@ -406,9 +442,9 @@ void report_summary_print(report *r, const report_summary *s)
 			(unsigned long long)s->done,
 			(unsigned long long)s->failed,
 			(unsigned long long)s->skipped, (unsigned long long)s->cancelled,
-			(unsigned long long)s->planned, s->wall_s, s->cpu_s, rate, mbs,
-			(unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out,
-			s->workers, eff, s->interrupted ? "true" : "false",
+			(unsigned long long)s->planned, s->wall_s, s->cpu_s, k.images_per_s,
+			k.mb_per_s, (unsigned long long)s->bytes_in,
+			(unsigned long long)s->bytes_out, s->workers, k.efficiency, s->interrupted ? "true" : "false",
 			(unsigned long long)s->rss_peak, (unsigned long long)s->recycled,
 			(unsigned long long)s->crashed, (unsigned long long)s->adopted,
 			(unsigned long long)s->failed_earlier, (unsigned long long)s->pruned,

@@ -211,7 +211,13 @@ char *template_check(const char *tmpl, const thumb_settings *s)
 			if (asprintf(&msg, "--name: '%s': %s", tmpl, why) < 0)
 				msg = NULL;
 		}
-		for (int j = 0; j < i && !msg; j++) {
+		thumb_format f;
+		if (!msg && !why && thumb_output_format(s->format, names[i], &f) < 0 &&
+		    asprintf(&msg, "--name: '%s' gives names without an image extension "
+			     "(like '%s'): end it with .{ext} or a fixed one (.webp), or "
+			     "choose the format with -f", tmpl, names[i]) < 0)
+			msg = NULL;
+		for (int j = 0; j < i && !msg && !why; j++) {
 			char a[32], b[32];
 			if (strcmp(names[i], names[j]))
 				continue;

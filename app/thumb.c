@@ -57,12 +57,15 @@
 
 /* ------------------------------------------------------------ worker setup -- */
 
-/* Swallow libvips' warnings and infos: a worker must never write to the
- * terminal (the parent owns it); failures reach the caller through err. */
+/* Keep libvips' warnings off the terminal (a worker must never write there: the
+ * parent owns it) and note them for the file's cause, if it fails (vipserr.h);
+ * infos and debug lines are dropped. */
 static void quiet_log(const gchar *domain, GLogLevelFlags level, const gchar *msg,
 		      gpointer data)
 {
-	(void)domain; (void)level; (void)msg; (void)data;
+	(void)domain; (void)data;
+	if (level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE))
+		vipserr_note_warning(msg);
 }
 
 /* Keep freed memory in the heap between images instead of unmapping it and
@@ -247,6 +250,7 @@ int thumb_run(const thumb_settings *settings, const char *input,
 	int w = 0, h = 0, has_icc = 0, rc = -1;
 
 	memset(res, 0, sizeof *res);
+	vipserr_clear(); /* nothing of an earlier file in this one's cause */
 	for (int i = 0; i < THUMB_MAX_SIZES; i++)
 		fds[i] = -1;
 	if (check_task(settings, input, outputs, res, kind, err, errlen))
@@ -277,7 +281,7 @@ done:
 	}
 	if (master)
 		g_object_unref(master);
-	vips_error_clear();
+	vipserr_clear();
 	if (rc) {
 		/* What was learnt of the input stays; no output exists. */
 		res->nout = 0;

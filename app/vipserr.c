@@ -53,6 +53,52 @@ static char *replace_all(const char *s, const char *needle, const char *with)
 	return joined;
 }
 
+/* The current file's warnings, "; "-joined, cut at the buffer's size. */
+static GMutex warnings_lock;
+static char warnings[512];
+
+void vipserr_note_warning(const char *msg)
+{
+	/* libvips' sink says "error in tile 0 x 64" for every region a failed decode
+	 * touched: where, never why. */
+	if (!msg || !*msg || !strncmp(msg, "error in tile", 13))
+		return;
+	g_mutex_lock(&warnings_lock);
+	size_t used = strlen(warnings);
+	if (!strstr(warnings, msg) && used + 2 + strlen(msg) < sizeof warnings)
+		snprintf(warnings + used, sizeof warnings - used, "%s%s", used ? "; " : "", msg);
+	g_mutex_unlock(&warnings_lock);
+}
+
+void vipserr_clear(void)
+{
+	vips_error_clear();
+	g_mutex_lock(&warnings_lock);
+	warnings[0] = '\0';
+	g_mutex_unlock(&warnings_lock);
+}
+
+/* Take and forget the warnings noted since the last clear, as "; "-joined lines
+ * appended to line after sep (those it already says are left out). */
+static void take_warnings(GString *line, const char *input, const char *sep)
+{
+	g_mutex_lock(&warnings_lock);
+	char *all = g_strdup(warnings);
+	warnings[0] = '\0';
+	g_mutex_unlock(&warnings_lock);
+	char *save = NULL;
+	for (char *w = strtok_r(all, ";", &save); w; w = strtok_r(NULL, ";", &save)) {
+		g_strstrip(w);
+		if (!*w || strstr(line->str, w) || (input && *input && strstr(w, input)))
+			continue;
+		if (line->len)
+			g_string_append(line, sep);
+		g_string_append(line, w);
+		sep = "; ";
+	}
+	g_free(all);
+}
+
 /* Take libvips' error text (and clear it, so the next file starts clean) as one
  * line: lines joined with "; ", repeated lines dropped, the input path removed
  * (the caller names the file): libvips' quoted "<path>" becomes "file", e.g.
@@ -87,7 +133,13 @@ void vipserr_cause(char *err, size_t errlen, const char *input, const char *fall
 		g_string_append(line, l);
 		prev = l;
 	}
-	vipserr_printf(err, errlen, "%s", line->len ? line->str : fallback);
+	const char *sep = "; ";
+	if (!line->len) {
+		g_string_append(line, fallback);
+		sep = ": "; /* "cannot read the image header: not enough data" */
+	}
+	take_warnings(line, input, sep);
+	vipserr_printf(err, errlen, "%s", line->str);
 	g_string_free(line, TRUE);
 	g_free(msg);
 }

@@ -18,4 +18,14 @@ void vipserr_printf(char *err, size_t errlen, const char *fmt, ...)
  * nothing. */
 void vipserr_cause(char *err, size_t errlen, const char *input, const char *fallback);
 
+/* libvips' and its codecs' warnings (libpng's reason for a "libpng read error", a
+ * header too short to read) go to GLib's log, not to libvips' error buffer. The
+ * worker's log handler hands them here, and vipserr_cause() adds those of the
+ * current file to its cause: a file is not failed with only "cannot read the image
+ * header" when the codec said why. Any thread (libvips' own log from theirs). */
+void vipserr_note_warning(const char *msg);
+
+/* Forget the warnings and libvips' error text: a new file starts. */
+void vipserr_clear(void);
+
 #endif

@@ -229,6 +229,24 @@ def test_oversubscribed(tmp, images):
     assert_eq(b.left_behind(), [], "left in TMPDIR")
 
 
+def test_svg_shades_only_oversubscribed_jobs(tmp, images):
+    """10. The chart shades the oversubscribed region only when a run had more jobs
+    than CPUs, and then from past the CPU count: jobs = CPUs is not oversubscribed."""
+    cpus = os.sysconf("SC_NPROCESSORS_ONLN")
+    for jobs, shaded in ((cpus, False), (cpus + 1, True)):
+        svg = os.path.join(tmp, f"shade{jobs}.svg")
+        b = Bench(tmp, ["--jobs-list", f"1,{jobs}", "--repeat", "1", "-q", "--plot", svg,
+                        images])
+        assert_eq(b.rc, 0, "exit code: " + b.err)
+        text = open(svg).read()
+        rect = re.search(r'<rect class="oversubscribed" x="([0-9.]+)"', text)
+        assert_eq(bool(rect), shaded, f"jobs {jobs} on {cpus} CPUs: shaded")
+        if rect:
+            line = re.search(r'<line class="cpu-line" x1="([0-9.]+)"', text)
+            assert_true(float(rect.group(1)) > float(line.group(1)) + 1,
+                        "the shade starts past the CPU line")
+
+
 def test_usage_errors(tmp, images):
     """8. Usage errors exit 2 with one line naming the option; no images exit 1."""
     for args, name in ((["--jobs-list", "0,2", images], "--jobs-list"),
@@ -274,7 +292,7 @@ def test_interrupt(tmp, images):
 
 TESTS = [test_rows, test_baseline_is_one, test_csv_matches_table, test_svg,
          test_bad_file_named_once, test_no_temp_left, test_oversubscribed,
-         test_usage_errors, test_interrupt]
+         test_usage_errors, test_interrupt, test_svg_shades_only_oversubscribed_jobs]
 
 
 class BenchTests(unittest.TestCase):

@@ -716,11 +716,34 @@ static void test_summary(void **state)
 	report_summary_print(r, &zero);
 	report_close(r);
 	streams_sync(&s);
-	assert_string_equal(s.err_text, "imgpool: 0 done, 0 failed, 0 skipped in 0.00 s (0.0 "
+	/* ... and nothing made: no rates ("0.0 images/s" would read as slowness) */
+	assert_string_equal(s.err_text, "imgpool: 0 done, 0 failed, 0 skipped in 0.00 s "
+			    "(nothing to make)\n");
+	streams_close(&s);
+
+	/* made something in no measurable time: still no division by zero */
+	streams_open(&s);
+	r = report_open(s.out, s.err, 0, 0, "-", msg, sizeof msg);
+	report_summary one = {.shard = "", .done = 1};
+	report_summary_print(r, &one);
+	report_close(r);
+	streams_sync(&s);
+	assert_string_equal(s.err_text, "imgpool: 1 done, 0 failed, 0 skipped in 0.00 s (0.0 "
 			    "images/s, 0.0 MB/s read, CPU 0.00 s = 0% of 0 cores, peak worker RSS "
 			    "0 B, parallel efficiency 0% of 0 workers)\n");
-	assert_null(strstr(s.out_text, "nan"));
-	assert_null(strstr(s.out_text, "inf"));
+	assert_null(strstr(s.err_text, "nan"));
+	assert_null(strstr(s.err_text, "inf"));
+	streams_close(&s);
+
+	/* only failures: the CPU and memory they took, no rate */
+	streams_open(&s);
+	r = report_open(s.out, s.err, 0, 0, "-", msg, sizeof msg);
+	report_summary bad = {.shard = "", .failed = 2, .wall_s = 1, .cpu_s = 0.5, .cores = 2};
+	report_summary_print(r, &bad);
+	report_close(r);
+	streams_sync(&s);
+	assert_string_equal(s.err_text, "imgpool: 0 done, 2 failed, 0 skipped in 1.00 s (CPU "
+			    "0.50 s = 25% of 2 cores, peak worker RSS 0 B)\n");
 	streams_close(&s);
 }
 

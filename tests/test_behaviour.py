@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""End-to-end tests of behaviour once wrong or unclear (the command's conventions
+issue): a --name without an extension refused at once, --include/--exclude
+ignoring case and matching folders, the summary of a run with nothing to make,
+the codec's own reason in a damaged file's error line, and --help saying what
+{w} and {h} mean.
+
+Run by CTest as: test_behaviour.py IMGPOOL. Images are made with the `vips`
+command-line tool, as the other end-to-end tests make theirs. Stdlib only.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+IMGPOOL = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "imgpool"
+
+
+
+def run(args, cwd=None):
+    return subprocess.run([IMGPOOL] + args, capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def photo(path, size=(120, 90)):
+    """A noise image, its format from the name's extension."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    v = path + ".v"
+    subprocess.run(["vips", "gaussnoise", v, str(size[0]), str(size[1]), "--mean", "128",
+                    "--sigma", "40"], check=True)
+    subprocess.run(["vips", "cast", v, path, "uchar"], check=True)
+    os.unlink(v)
+    return path
+
+
+def loader(path):
+    return subprocess.run(["vipsheader", "-f", "vips-loader", path], capture_output=True,
+                          text=True, check=True).stdout.strip()
+
+
+def error_lines(stderr):
+    """{file name: cause} of the "error PATH: CAUSE" lines."""
+    found = {}
+    for line in stderr.splitlines():
+        if line.startswith("error "):
+            path, cause = line[len("error "):].split(": ", 1)
+            found[os.path.basename(path)] = cause
+    return found
+
+
+class Behaviour(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="imgpool-behaviour-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def p(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def test_name_without_extension_refused_before_any_file(self):
+        """--name '{stem}' gave an error per file ("cannot write "" files"); now one
+        usage error (exit 2) naming the option, and nothing made. With -f the format
+        is chosen, so a name without an extension is fine."""
+        photo(self.p("src", "a.jpg"))
+        r = run(["--no-journal", "--name", "{stem}", "-o", self.p("out"), self.p("src")])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("--name", r.stderr)
+        self.assertIn("extension", r.stderr)
+        self.assertFalse(os.path.exists(self.p("out", "a")))
+        r = run(["--no-journal", "-f", "webp", "--name", "{stem}", "-o", self.p("out2"),
+                 self.p("src")])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(loader(self.p("out2", "a")), "webpload")
+
+    def test_globs_ignore_case_and_match_folders(self):
+        """--include '*.jpg' takes IMG_1.JPG; --exclude 2024 leaves out the folder
+        2024 wherever it lies, and nothing below it."""
+        photo(self.p("src", "2024", "a.jpg"))
+        photo(self.p("src", "2024", "deep", "b.jpg"))
+        photo(self.p("src", "2025", "IMG_1.JPG"))
+        photo(self.p("src", "2025", "c.png"))
+        photo(self.p("src", "x", "2024", "d.jpg"))
+        r = run(["-n", "-r", "--exclude", "2024", "-o", self.p("out"), self.p("src")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        made = sorted(l.split()[1].split("/src/")[1] for l in r.stdout.splitlines()
+                      if l.startswith("would "))
+        self.assertEqual(made, ["2025/IMG_1.JPG", "2025/c.png"])
+        r = run(["-n", "-r", "--include", "*.jpg", "-o", self.p("out"), self.p("src")])
+        made = sorted(l.split()[1].split("/src/")[1] for l in r.stdout.splitlines()
+                      if l.startswith("would "))
+        self.assertEqual(made, ["2024/a.jpg", "2024/deep/b.jpg", "2025/IMG_1.JPG",
+                                "x/2024/d.jpg"])
+
+    def test_nothing_to_make_has_no_rates(self):
+        """A run that finds everything up to date says so, not "0.0 images/s ...
+        parallel efficiency 0%"."""
+        photo(self.p("src", "a.jpg"))
+        self.assertEqual(run(["-o", self.p("out"), self.p("src")]).returncode, 0)
+        r = run(["-o", self.p("out"), self.p("src")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0 done, 0 failed, 1 skipped", r.stdout)
+        self.assertIn("nothing to make", r.stdout)
+        self.assertNotIn("images/s", r.stdout)
+        self.assertNotIn("efficiency", r.stdout)
+
+    def test_damaged_files_say_the_codecs_reason(self):
+        """A PNG cut inside its header failed with only "cannot read the image
+        header", a corrupt one with only "libpng read error": the reason libpng gave
+        (through libvips' warnings) is in the line now."""
+        src = self.p("src")
+        good = photo(self.p("good.png"), (200, 150))
+        data = open(good, "rb").read()
+        os.makedirs(src)
+        open(os.path.join(src, "header.png"), "wb").write(data[:40])
+        open(os.path.join(src, "half.png"), "wb").write(data[: len(data) // 2])
+        r = run(["--no-journal", "-o", self.p("out"), src])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        causes = error_lines(r.stderr)
+        self.assertEqual(sorted(causes), ["half.png", "header.png"], r.stderr)
+        for name, cause in causes.items():
+            self.assertNotIn(cause.strip(), ("cannot read the image header",
+                                             "cannot decode the image",
+                                             "vipspng: libpng read error"), name)
+            self.assertNotIn("error in tile", cause)
+        self.assertIn("not enough data", causes["half.png"])
+
+    def test_help_says_w_and_h_are_the_box(self):
+        """{w}/{h} are the box asked for, not the image: --help and the man page
+        say so (the parent plans names before any decode)."""
+        r = run(["--help"])
+        self.assertIn("{w} {h}", r.stdout)
+        self.assertIn("box asked for", r.stdout)
+        man = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "imgpool.1")
+        if os.path.exists(man):
+            with open(man) as f:
+                self.assertIn("box\nasked for", f.read())
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
