@@ -327,12 +327,20 @@ static const char *signal_name(int sig)
 
 /* "12 not started": exact when the total is known (the walk or the counting walk
  * finished); otherwise the files handed out and cancelled, and "at least". */
-static void not_started(const report_summary *s, char *buf, size_t len)
+/* How many files the run answers for were not started: exact once the counting
+ * walk has finished (1), unknown before (0). */
+static int not_started_count(const report_summary *s, uint64_t *n)
 {
 	uint64_t answered = s->done + s->failed + s->skipped;
-	if (s->total_known)
-		snprintf(buf, len, "%llu not started",
-			 (unsigned long long)(s->total > answered ? s->total - answered : 0));
+	*n = s->total > answered ? s->total - answered : 0;
+	return s->total_known;
+}
+
+static void not_started(const report_summary *s, char *buf, size_t len)
+{
+	uint64_t n;
+	if (not_started_count(s, &n))
+		snprintf(buf, len, "%llu not started", (unsigned long long)n);
 	else
 		snprintf(buf, len, "at least %llu not started; the walk did not finish",
 			 (unsigned long long)s->cancelled);
@@ -431,6 +439,12 @@ void report_summary_print(report *r, const report_summary *s)
 			report_json_string(r->json, s->shard);
 		else
 			fputs("null", r->json);
+		uint64_t left;
+		if (not_started_count(s, &left))
+			fprintf(r->json, ",\"total\":%llu,\"not_started\":%llu",
+				(unsigned long long)s->total, (unsigned long long)left);
+		else
+			fputs(",\"total\":null,\"not_started\":null", r->json);
 		fprintf(r->json,
 			",\"done\":%llu,\"failed\":%llu,\"skipped\":%llu,"
 			"\"cancelled\":%llu,\"planned\":%llu,\"wall_s\":%.3f,\"cpu_s\":%.3f,"

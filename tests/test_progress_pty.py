@@ -260,6 +260,8 @@ class ProgressOnHugeTree(unittest.TestCase):
         # Cancelled files were handed out, not finished: they are among the not started.
         self.assertLessEqual(summary["cancelled"], not_started)
         self.assertEqual(N_FILES - done - failed - skipped, not_started)
+        self.assertEqual((summary["total"], summary["not_started"]), (N_FILES, not_started),
+                         "the report's summary: the total and the files not started")
 
         # The next run would make exactly the files that were not started (-n:
         # planned from the journal, nothing made).

@@ -637,8 +637,8 @@ static void test_summary(void **state)
 	streams_sync(&s);
 	assert_string_equal(s.err_text, summary_line);
 	assert_string_equal(s.out_text,
-			    "{\"schema\":1,\"time\":\"T0\",\"type\":\"summary\",\"version\":\"" IMGPOOL_VERSION "\",\"started\":\"T0\",\"shard\":null,\"done\":10,\"failed\":1,"
-			    "\"skipped\":2,\"cancelled\":0,\"planned\":0,\"wall_s\":2.000,"
+			    "{\"schema\":1,\"time\":\"T0\",\"type\":\"summary\",\"version\":\"" IMGPOOL_VERSION "\",\"started\":\"T0\",\"shard\":null,\"total\":null,"
+			    "\"not_started\":null,\"done\":10,\"failed\":1,\"skipped\":2,\"cancelled\":0,\"planned\":0,\"wall_s\":2.000,"
 			    "\"cpu_s\":3.000,\"images_per_s\":5.00,\"mb_per_s_read\":2.00,"
 			    "\"bytes_in\":4000000,\"bytes_out\":123456,\"workers\":2,"
 			    "\"parallel_efficiency\":0.750,\"interrupted\":false,"
