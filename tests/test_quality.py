@@ -41,8 +41,9 @@ and one case for the corpus JPEGs at 256:
 Needs python3 (stdlib) and the vips, vipsthumbnail and vipsheader commands.
 The corpus is $IMGPOOL_CORPUS, else ../shared/corpus/photos beside this
 repository; without it (or without the vips tools) everything is skipped.
-Prints one line per case and "N passed, N failed, N skipped"; exits 1 when a
-case failed.
+On unittest: each group (corpus JPEGs, progressive through the DC path, PNGs to
+JPEG, PNGs to PNG) is a test case. Prints one line per file and "N passed, N
+failed, N skipped"; exits 1 when a case failed.
 """
 import json
 import math
@@ -51,6 +52,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unittest
 
 SIZE = 256
 DC_SIZE = 100
@@ -72,12 +74,6 @@ def report(status, name, msg):
     else:
         skipped += 1
     print(f"{status:4}  {name}: {msg}", flush=True)
-
-
-def finish():
-    """The summary line; exit status 1 when any case failed."""
-    print(f"{passed} passed, {failed} failed, {skipped} skipped")
-    sys.exit(1 if failed else 0)
 
 
 def corpus_dir():
@@ -325,44 +321,64 @@ def make_pngs(folder, jpegs, dest):
     return [os.path.join(dest, name) for name in kinds]
 
 
-def main():
-    if len(sys.argv) != 2:
-        print("usage: test_quality.py IMGPOOL", file=sys.stderr)
-        sys.exit(2)
-    imgpool = os.path.abspath(sys.argv[1])
-    folder = corpus_dir()
-    if not os.path.isdir(folder):
-        report("skip", "quality", f"no corpus at {folder} (set IMGPOOL_CORPUS)")
-        finish()
-    missing = [t for t in ("vips", "vipsthumbnail", "vipsheader") if not shutil.which(t)]
-    if missing:
-        report("skip", "quality", f"{', '.join(missing)} missing (apt-get install libvips-tools)")
-        finish()
-    jpegs = corpus_files(folder, (".jpg", ".jpeg"))
-    pngs = corpus_files(folder, (".png",))
-    work = tempfile.mkdtemp(prefix="imgpool-quality.")
-    try:
-        if jpegs:
-            check_group(imgpool, "corpus JPEGs", jpegs, SIZE, "jpeg", work, total_bytes=True)
-            progressive = [f for f in jpegs if is_progressive(f)]
-            if progressive:
-                check_group(imgpool, f"progressive at {DC_SIZE}", progressive, DC_SIZE,
-                            "jpeg", work)
-            else:
-                report("skip", "progressive", f"no progressive JPEG in {folder}")
-        else:
-            report("skip", "corpus JPEGs", f"no JPEGs in {folder}")
-        if len(jpegs) >= 2:
-            pngs += make_pngs(folder, jpegs, os.path.join(work, "pngs"))
-        if pngs:
-            check_group(imgpool, "PNGs to JPEG", pngs, SIZE, "jpeg", work)
-            check_group(imgpool, "PNGs to PNG", pngs, SIZE, "png", work)
-        else:
-            report("skip", "PNGs", f"no PNGs in {folder}")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    finish()
+class QualityTests(unittest.TestCase):
+    """Each group of the guard is a test case: it fails when any file of the group
+    does (every file's line is printed above the result), and skips where the
+    corpus or the vips tools are missing."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.why_skip = None
+        cls.work = tempfile.mkdtemp(prefix="imgpool-quality.")
+        folder = corpus_dir()
+        missing = [t for t in ("vips", "vipsthumbnail", "vipsheader") if not shutil.which(t)]
+        if not os.path.isdir(folder):
+            cls.why_skip = f"no corpus at {folder} (set IMGPOOL_CORPUS)"
+        elif missing:
+            cls.why_skip = f"{', '.join(missing)} missing (apt-get install libvips-tools)"
+        if cls.why_skip:
+            report("skip", "quality", cls.why_skip)
+            return
+        cls.folder = folder
+        cls.jpegs = corpus_files(folder, (".jpg", ".jpeg"))
+        cls.pngs = corpus_files(folder, (".png",))
+        if len(cls.jpegs) >= 2:
+            cls.pngs += make_pngs(folder, cls.jpegs, os.path.join(cls.work, "pngs"))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def group(self, files, what, label, size, fmt, **kw):
+        if self.why_skip:
+            self.skipTest(self.why_skip)
+        if not files:
+            self.skipTest(f"no {what} in {self.folder}")
+        before = failed
+        check_group(IMGPOOL, label, files, size, fmt, self.work, **kw)
+        self.assertEqual(failed - before, 0, f"{label}: see the FAIL lines above")
+
+    def test_corpus_jpegs(self):
+        self.group(getattr(self, "jpegs", []), "JPEGs", "corpus JPEGs", SIZE, "jpeg",
+                   total_bytes=True)
+
+    def test_progressive_through_the_dc_path(self):
+        progressive = [f for f in getattr(self, "jpegs", []) if is_progressive(f)]
+        self.group(progressive, "progressive JPEG", f"progressive at {DC_SIZE}", DC_SIZE,
+                   "jpeg")
+
+    def test_pngs_to_jpeg(self):
+        self.group(getattr(self, "pngs", []), "PNGs", "PNGs to JPEG", SIZE, "jpeg")
+
+    def test_pngs_to_png(self):
+        self.group(getattr(self, "pngs", []), "PNGs", "PNGs to PNG", SIZE, "png")
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) != 2:
+        print("usage: test_quality.py IMGPOOL", file=sys.stderr)
+        sys.exit(2)
+    IMGPOOL = os.path.abspath(sys.argv[1])
+    result = unittest.main(argv=sys.argv[:1], verbosity=2, exit=False).result
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(0 if result.wasSuccessful() else 1)
