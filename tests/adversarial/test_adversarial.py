@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 
 IMGPOOL = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else ""
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -696,28 +697,47 @@ def test_huge_tree(tmp):
 
 # --------------------------------------------------------------------------
 
-def main():
-    if not IMGPOOL or not os.access(IMGPOOL, os.X_OK):
-        print("usage: test_adversarial.py IMGPOOL [TEST-NAME...]", file=sys.stderr)
-        return 2
-    tests = [v for k, v in globals().items() if k.startswith("test_") and callable(v)]
-    if len(sys.argv) > 2:
-        tests = [t for t in tests if t.__name__ in sys.argv[2:]]
-    # A hostile run may leave a core or big files: keep them out of CI's way.
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    for t in tests:
+class AdversarialTests(unittest.TestCase):
+    """Each test_* function above is a test case, in a fresh temporary folder: it
+    fails when any of its checks does (each check prints its PASS/FAIL line as it
+    is decided, so a hang still shows what passed before it)."""
+
+
+def _case(fn):
+    def run_one(self):
         tmp = tempfile.mkdtemp(prefix="imgpool-adv-")
         t0 = time.monotonic()
+        before = R.failed
         try:
-            t(tmp)
-        except Exception as e:  # noqa: BLE001 - a broken test is one failed case
-            R.check(t.__name__, False, f"{type(e).__name__}: {e}")
+            fn(tmp)
         finally:
             subprocess.run(["chmod", "-R", "u+rwX", tmp])
             shutil.rmtree(tmp, ignore_errors=True)
-            print(f"note: {t.__name__} took {time.monotonic() - t0:.1f} s", flush=True)
+            print(f"note: {fn.__name__} took {time.monotonic() - t0:.1f} s", flush=True)
+        self.assertEqual(R.failed - before, 0, f"{fn.__name__}: see the FAIL lines above")
+    run_one.__doc__ = fn.__doc__
+    return run_one
+
+
+for _name, _fn in list(globals().items()):
+    if _name.startswith("test_") and callable(_fn):
+        setattr(AdversarialTests, _name, _case(_fn))
+
+
+def main():
+    """test_adversarial.py IMGPOOL [TEST-NAME...]: every test, or the ones named."""
+    if not IMGPOOL or not os.access(IMGPOOL, os.X_OK):
+        print("usage: test_adversarial.py IMGPOOL [TEST-NAME...]", file=sys.stderr)
+        return 2
+    # A hostile run may leave a core or big files: keep them out of CI's way.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    names = [f"AdversarialTests.{n}" for n in sys.argv[2:]]
+    loader = unittest.defaultTestLoader
+    suite = (loader.loadTestsFromNames(names, sys.modules[__name__]) if names
+             else loader.loadTestsFromTestCase(AdversarialTests))
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
     print(f"{R.passed} passed, {R.failed} failed, {R.skipped} skipped")
-    return 1 if R.failed else 0
+    return 0 if result.wasSuccessful() else 1
 
 
 if __name__ == "__main__":
