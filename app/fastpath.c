@@ -130,6 +130,10 @@ int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
 
 	if (s->keep_metadata || fastjpeg_open(input, &j, &info, why, sizeof why) != FASTJPEG_OK)
 		return 1;
+	/* --no-rotate: the stored layout is the upright one (what libvips' no_rotate
+	 * does); the fast path honours it with no work at all. */
+	if (s->no_rotate)
+		info.orientation = 1;
 	uw = info.orientation >= 5 ? info.height : info.width;
 	uh = info.orientation >= 5 ? info.width : info.height;
 	if (s->max_pixels && (uint64_t)uw * (uint64_t)uh > s->max_pixels) {
