@@ -680,11 +680,13 @@ static int check_together(imgpool_options *o, FILE *err)
 		return usage_error(o, err, "--effort: '%d': WebP takes 0 to 6", o->settings.effort);
 	/* Lossless is a promise about every output: with JPEG (or the input's format,
 	 * which may be JPEG) it could not be kept, and quietly writing lossy files is
-	 * what a user asking for lossless would least expect. PNG is lossless anyway. */
+	 * what a user asking for lossless would least expect. PNG is lossless anyway.
+	 * AVIF neither: libvips 8.14's heifsave "lossless" still goes through YCbCr,
+	 * and a noise image came back with samples up to 60 levels off. */
 	if (o->settings.lossless && o->settings.format != FORMAT_WEBP &&
-	    o->settings.format != FORMAT_AVIF && o->settings.format != FORMAT_PNG)
-		return usage_error(o, err, "--lossless needs --format webp, avif or png "
-				   "(JPEG cannot be lossless)");
+	    o->settings.format != FORMAT_PNG)
+		return usage_error(o, err, "--lossless needs --format webp or png (JPEG cannot "
+				   "be lossless, nor AVIF with libvips 8.14)");
 	return OPTIONS_RUN;
 }
 

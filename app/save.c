@@ -120,8 +120,7 @@ static int encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 		return vips_heifsave_buffer(im, buf, len,
 					    "compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
 					    "Q", q ? q : AVIF_QUALITY, "strip", strip,
-					    "effort", effort_of(s, 9),
-					    "lossless", s->lossless ? TRUE : FALSE, NULL);
+					    "effort", effort_of(s, 9), NULL);
 	case FORMAT_JPEG:
 	case FORMAT_SAME:
 		break;

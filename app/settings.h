@@ -50,7 +50,7 @@ typedef struct thumb_settings {
 	thumb_subsample subsample;         /* JPEG chroma subsampling */
 	int effort_given;                  /* 0: the encoder's default effort */
 	int effort;                        /* WebP 0-6, AVIF 0-9, with effort_given */
-	int lossless;                      /* lossless WebP/AVIF (PNG always is) */
+	int lossless;                      /* lossless WebP (PNG always is) */
 	int no_rotate;                     /* keep the stored pixel layout (EXIF orientation) */
 	thumb_fail_on fail_on;             /* decoding strictness */
 	uint64_t max_pixels;               /* refuse inputs with more pixels (decompression bombs) */

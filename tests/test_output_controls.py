@@ -122,6 +122,14 @@ class OutputControls(unittest.TestCase):
             with Image.open(os.path.join(out, "a.webp")) as im:
                 self.assertEqual(im.size, (256, 192))
         self.assertNotEqual(sizes["0"], sizes["6"])
+        # AVIF takes 0-9 (Pillow does not read AVIF: the bytes differ, both decode)
+        avif = {}
+        for e in ("0", "9"):
+            out = self.make("-f", "avif", "--effort", e, out="a" + e)
+            with open(os.path.join(out, "a.avif"), "rb") as f:
+                avif[e] = f.read()
+            self.assertEqual(avif[e][4:12], b"ftypavif")
+        self.assertNotEqual(avif["0"], avif["9"])
         self.refused(["--effort", "7", "-f", "webp"], "--effort: '7': WebP takes 0 to 6")
         self.refused(["--effort", "10"],
                      "--effort: '10': expected a whole number from 0 to 9 (WebP: 0 to 6)")
@@ -141,10 +149,10 @@ class OutputControls(unittest.TestCase):
             ref = ref.convert("RGB").tobytes()
             self.assertEqual(a.convert("RGB").tobytes(), ref)
             self.assertNotEqual(b.convert("RGB").tobytes(), ref)
-        self.refused(["--lossless", "-f", "jpeg"],
-                     "--lossless needs --format webp, avif or png (JPEG cannot be lossless)")
-        self.refused(["--lossless"],
-                     "--lossless needs --format webp, avif or png (JPEG cannot be lossless)")
+        why = ("--lossless needs --format webp or png (JPEG cannot be lossless, nor AVIF "
+               "with libvips 8.14)")
+        for fmt in (["-f", "jpeg"], [], ["-f", "avif"]):
+            self.refused(["--lossless"] + fmt, why)
 
     # -------------------------------------------------------------- rotation --
 
@@ -209,6 +217,10 @@ class OutputControls(unittest.TestCase):
         out = self.make("--fail-on", "none", out="lenient")
         with Image.open(os.path.join(out, "t.jpg")) as im:
             self.assertEqual(im.size, (256, 192))
+        # Where it failed before, a lower level retries it (not "failed earlier").
+        self.make("--fail-on", "none", out="strict")
+        self.assertEqual(self.statuses(), ["ok"])
+        self.assertTrue(os.path.exists(os.path.join(self.tmp, "strict", "t.jpg")))
         self.refused(["--fail-on", "never"],
                      "--fail-on: 'never': expected none, truncated, error or warning")
 
