@@ -8,7 +8,7 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
-set(APP_MODULES settings failure bug clock io filehash outdir lock thumb vipserr geometry vipsload resize fastpath save colour exif fastjpeg
+set(APP_MODULES settings failure bug clock io filehash outdir lock thumb vipserr geometry vipsload resize fastpath save metadata colour exif fastjpeg
   jpegscan fastpng shrink pngmaster reduce discover paths inside template claims plan publish prune
   inflight drive count options help outfolder report monitor task run results trace shard journal journal_schema status bench
   bench_args bench_baseline bench_report bench_plot)
@@ -66,6 +66,18 @@ if(Python3_FOUND AND TARGET imgpool)
   add_test(NAME progress-pty COMMAND ${Python3_EXECUTABLE}
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_progress_pty.py $<TARGET_FILE:imgpool>)
   set_tests_properties(progress-pty PROPERTIES TIMEOUT 600 LABELS app)
+  # The output controls, checked in the outputs' bytes with Pillow. The interpreter
+  # found first may lack it (a pyenv one) where the system's has it (python3-pil):
+  # take that one then; the test skips where neither has it.
+  set(PILLOW_PYTHON ${Python3_EXECUTABLE})
+  execute_process(COMMAND ${Python3_EXECUTABLE} -c "import PIL" RESULT_VARIABLE no_pillow
+    OUTPUT_QUIET ERROR_QUIET)
+  if(no_pillow AND EXISTS /usr/bin/python3)
+    set(PILLOW_PYTHON /usr/bin/python3)
+  endif()
+  add_test(NAME output-controls COMMAND ${PILLOW_PYTHON}
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_output_controls.py $<TARGET_FILE:imgpool>)
+  set_tests_properties(output-controls PROPERTIES TIMEOUT 600 LABELS app)
   # The output-safety property test: random trees and steps, invariants after
   # each (about 2 s a sequence here; `make soak` runs 1000).
   include(${CMAKE_CURRENT_SOURCE_DIR}/tests/property.cmake)

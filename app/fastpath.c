@@ -114,8 +114,10 @@ static int finish_fast_master(VipsImage *master, colour_transform *transform)
  * loader's pipeline, its second open of the file), the transform's rebuild, and
  * vips_reduceh()'s plain C. Returns 0 with *master and the upright size in *w,
  * *h; 1 when the file is not for this path (not a JPEG, --keep-metadata, over
- * the pixel limit, a profile lcms cannot use, or any decode error): the caller then
- * runs the libvips path, which reports errors in its usual words. Never fails a
+ * the pixel limit, a profile lcms cannot use, or any decode error or libjpeg
+ * warning): the caller then runs the libvips path, which reports errors in its
+ * usual words and decodes at the --fail-on level (the default, "warning", fails
+ * what this path refuses; a lower one may thumbnail it). Never fails a
  * file by itself. */
 int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
 		       VipsImage **master)
@@ -130,6 +132,10 @@ int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
 
 	if (s->keep_metadata || fastjpeg_open(input, &j, &info, why, sizeof why) != FASTJPEG_OK)
 		return 1;
+	/* --no-rotate: the stored layout is the upright one (what libvips' no_rotate
+	 * does); the fast path honours it with no work at all. */
+	if (s->no_rotate)
+		info.orientation = 1;
 	uw = info.orientation >= 5 ? info.height : info.width;
 	uh = info.orientation >= 5 ? info.width : info.height;
 	if (s->max_pixels && (uint64_t)uw * (uint64_t)uh > s->max_pixels) {

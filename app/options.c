@@ -32,6 +32,7 @@ enum {
 	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
 	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT, OPT_RETRY_FAILED,
 	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL, OPT_OVERWRITE, OPT_FILES_FROM, OPT_BASE, OPT_REPORT_APPEND,
+	OPT_PROGRESSIVE, OPT_SUBSAMPLE, OPT_EFFORT, OPT_LOSSLESS, OPT_NO_ROTATE, OPT_FAIL_ON,
 };
 
 static const struct option long_options[] = {
@@ -50,7 +51,13 @@ static const struct option long_options[] = {
 	{"format", required_argument, NULL, 'f'},
 	{"quality", required_argument, NULL, 'Q'},
 	{"background", required_argument, NULL, OPT_BACKGROUND},
-	{"keep-metadata", no_argument, NULL, OPT_KEEP_METADATA},
+	{"keep-metadata", optional_argument, NULL, OPT_KEEP_METADATA},
+	{"progressive", no_argument, NULL, OPT_PROGRESSIVE},
+	{"subsample", required_argument, NULL, OPT_SUBSAMPLE},
+	{"effort", required_argument, NULL, OPT_EFFORT},
+	{"lossless", no_argument, NULL, OPT_LOSSLESS},
+	{"no-rotate", no_argument, NULL, OPT_NO_ROTATE},
+	{"fail-on", required_argument, NULL, OPT_FAIL_ON},
 	{"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
 	{"jobs", required_argument, NULL, 'j'},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -263,6 +270,8 @@ static const char *const fits[] = {"inside", "cover", "fill", NULL};
 static const char *const crops[] = {"centre", "attention", "center", NULL};
 static const char *const formats[] = {"same", "jpeg", "png", "webp", "avif", "jpg", NULL};
 static const char *const progresses[] = {"auto", "bar", "lines", "none", NULL};
+static const char *const subsamples[] = {"on", "off", "auto", NULL};
+static const char *const fail_ons[] = {"none", "truncated", "error", "warning", NULL};
 
 static const char *take_output(imgpool_options *o, const char *arg, parse_state *ps)
 {
@@ -354,6 +363,50 @@ static const char *take_background(imgpool_options *o, const char *arg, parse_st
 	(void)ps;
 	return parse_colour(arg, o->settings.background) < 0
 		       ? "expected white, black, #rrggbb or R,G,B" : NULL;
+}
+
+/* --keep-metadata[=LIST]: bare, everything but GPS. */
+static const char *take_keep_metadata(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	o->settings.keep_metadata = KEEP_DEFAULT;
+	return arg && options_parse_keep(arg, &o->settings.keep_metadata) < 0
+		       ? "expected a comma list of exif, xmp, iptc, icc, gps or all "
+			 "(gps goes with exif)" : NULL;
+}
+
+static const char *take_subsample(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	int k = pick(arg, subsamples);
+	if (k < 0)
+		return "expected on, off or auto";
+	o->settings.subsample = k == 0 ? SUBSAMPLE_ON : k == 1 ? SUBSAMPLE_OFF : SUBSAMPLE_AUTO;
+	return NULL;
+}
+
+/* 0-9, AVIF's range; WebP's 0-6 is checked with the format (check_together()). */
+static const char *take_effort(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	long long v;
+	if (parse_int(arg, 0, 9, &v) < 0)
+		return "expected a whole number from 0 to 9 (WebP: 0 to 6)";
+	o->settings.effort = (int)v;
+	o->settings.effort_given = 1;
+	return NULL;
+}
+
+static const char *take_fail_on(imgpool_options *o, const char *arg, parse_state *ps)
+{
+	(void)ps;
+	static const thumb_fail_on levels[] = {FAILON_NONE, FAILON_TRUNCATED, FAILON_ERROR,
+					       FAILON_WARNING};
+	int k = pick(arg, fail_ons);
+	if (k < 0)
+		return "expected none, truncated, error or warning";
+	o->settings.fail_on = levels[k];
+	return NULL;
 }
 
 static const char *take_max_pixels(imgpool_options *o, const char *arg, parse_state *ps)
@@ -483,6 +536,9 @@ static const struct value_option {
 	{OPT_MIN_FREE, "--min-free", take_min_free},
 	{OPT_MAX_WORKER_RSS, "--max-worker-rss", take_max_worker_rss},
 	{OPT_SHARD, "--shard", take_shard}, {OPT_SHARD_COUNT, "--shard-count", take_shard_count},
+	{OPT_KEEP_METADATA, "--keep-metadata", take_keep_metadata},
+	{OPT_SUBSAMPLE, "--subsample", take_subsample}, {OPT_EFFORT, "--effort", take_effort},
+	{OPT_FAIL_ON, "--fail-on", take_fail_on},
 };
 
 /* The flags: getopt's code and the field it sets to 1. */
@@ -493,7 +549,9 @@ static const struct flag_option {
 	{'r', offsetof(imgpool_options, recursive)},
 	{'0', offsetof(imgpool_options, files_nul)},
 	{OPT_ENLARGE, offsetof(imgpool_options, settings.enlarge)},
-	{OPT_KEEP_METADATA, offsetof(imgpool_options, settings.keep_metadata)},
+	{OPT_PROGRESSIVE, offsetof(imgpool_options, settings.progressive)},
+	{OPT_LOSSLESS, offsetof(imgpool_options, settings.lossless)},
+	{OPT_NO_ROTATE, offsetof(imgpool_options, settings.no_rotate)},
 	{OPT_FORCE, offsetof(imgpool_options, force)},
 	{OPT_OVERWRITE, offsetof(imgpool_options, overwrite)},
 	{'n', offsetof(imgpool_options, dry_run)}, {'q', offsetof(imgpool_options, quiet)},
@@ -617,7 +675,47 @@ static int check_together(imgpool_options *o, FILE *err)
 				   "journal says imgpool made): drop --no-journal");
 	if (o->settings.crop == CROP_ATTENTION && o->settings.fit != FIT_COVER)
 		return usage_error(o, err, "--crop attention needs --fit cover");
+	if (o->settings.effort_given && o->settings.effort > 6 &&
+	    o->settings.format == FORMAT_WEBP)
+		return usage_error(o, err, "--effort: '%d': WebP takes 0 to 6", o->settings.effort);
+	/* Lossless is a promise about every output: with JPEG (or the input's format,
+	 * which may be JPEG) it could not be kept, and quietly writing lossy files is
+	 * what a user asking for lossless would least expect. PNG is lossless anyway.
+	 * AVIF neither: libvips 8.14's heifsave "lossless" still goes through YCbCr,
+	 * and a noise image came back with samples up to 60 levels off. */
+	if (o->settings.lossless && o->settings.format != FORMAT_WEBP &&
+	    o->settings.format != FORMAT_PNG)
+		return usage_error(o, err, "--lossless needs --format webp or png (JPEG cannot "
+				   "be lossless, nor AVIF with libvips 8.14)");
 	return OPTIONS_RUN;
+}
+
+int options_parse_keep(const char *list, int *keep)
+{
+	static const char *const kinds[] = {"exif", "xmp", "iptc", "icc", "gps", "all", NULL};
+	static const int bits[] = {KEEP_EXIF, KEEP_XMP, KEEP_IPTC, KEEP_ICC, KEEP_GPS, KEEP_ALL};
+	char word[16];
+	int k = 0;
+
+	for (const char *p = list;; p++) {
+		size_t len = strcspn(p, ",");
+		int i;
+		if (len == 0 || len >= sizeof word)
+			return -1;
+		memcpy(word, p, len);
+		word[len] = '\0';
+		if ((i = pick(word, kinds)) < 0)
+			return -1;
+		k |= bits[i];
+		p += len;
+		if (!*p)
+			break;
+	}
+	/* GPS lives inside the EXIF block: alone it would keep nothing. */
+	if ((k & KEEP_GPS) && !(k & KEEP_EXIF))
+		return -1;
+	*keep = k;
+	return 0;
 }
 
 int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err)

@@ -78,4 +78,8 @@ void options_free(imgpool_options *o);
  * Returns 0, or -1 with a message (without the "imgpool: --size: " prefix). */
 int options_parse_sizes(const char *spec, thumb_settings *s, char *msg, size_t msglen);
 
+/* Parse a --keep-metadata list ("exif,icc", "all", "exif,gps"; any case) into KEEP_*
+ * bits. Returns 0, or -1 for an unknown or empty word, or gps without exif. */
+int options_parse_keep(const char *list, int *keep);
+
 #endif

@@ -48,6 +48,8 @@ int pngmaster_make(const thumb_settings *s, const char *input, int *w, int *h,
 	if (s->keep_metadata ||
 	    fastpng_open(input, s->max_pixels, &p, &info, why, sizeof why) != FASTPNG_OK)
 		return 1;
+	if (s->no_rotate)	/* as libvips' no_rotate: the stored layout is upright */
+		info.orientation = 1;
 	uw = info.orientation >= 5 ? info.height : info.width;
 	uh = info.orientation >= 5 ? info.width : info.height;
 	/* A profile that needs a transform: libvips' vips_icc_transform(). */

@@ -15,8 +15,9 @@
  * (1 or 2), alpha kept. It takes 8-bit grey, grey + alpha, RGB, RGBA and palette
  * PNGs, interlaced or not, 16-bit RGB(A), with no profile or one that is sRGB in
  * all but name (colour_icc_is_srgb()), within the pixel limit, that shrink or
- * stay their size, without --keep-metadata. Anything else, and any decode error,
- * is the libvips path's.
+ * stay their size, without --keep-metadata. Anything else, and any decode error
+ * or libpng warning, is the libvips path's: so --fail-on is honoured there (the
+ * default "warning" fails such a file anyway). --no-rotate is honoured here.
  *
  * Worker-only. Returns 0 with *master (a new memory image) and the upright input
  * size in *w, *h; 1 when the file is not for this path: the caller then runs the

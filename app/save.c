@@ -17,6 +17,7 @@
 
 #include "fastjpeg.h"
 #include "io.h"
+#include "metadata.h"
 #include "save.h"
 #include "vipserr.h"
 
@@ -51,7 +52,8 @@ static int flatten_for_jpeg(const thumb_settings *s, VipsImage *in, VipsImage **
 /* JPEG through libjpeg-turbo directly: fastjpeg_encode() writes the bytes
  * vips_jpegsave_buffer() writes with strip set, without a libvips pipeline
  * (threadpool, regions, target) per output. For 8-bit 1 or 3 band images with
- * metadata stripped; returns 1 otherwise (the caller uses libvips). The buffer is
+ * metadata stripped, baseline and the default subsampling; returns 1 otherwise
+ * (the caller uses libvips, which honours --progressive and --subsample). The buffer is
  * malloc'd, which g_free() frees (GLib >= 2.46 uses the system allocator). */
 static int encode_jpeg_direct(const thumb_settings *s, VipsImage *flat, int q,
 			      void **buf, size_t *len)
@@ -62,7 +64,8 @@ static int encode_jpeg_direct(const thumb_settings *s, VipsImage *flat, int q,
 	char why[256];
 	int rc;
 
-	if (s->keep_metadata || flat->BandFmt != VIPS_FORMAT_UCHAR ||
+	if (s->keep_metadata || s->progressive || s->subsample != SUBSAMPLE_AUTO ||
+	    flat->BandFmt != VIPS_FORMAT_UCHAR ||
 	    flat->Coding != VIPS_CODING_NONE || (flat->Bands != 1 && flat->Bands != 3))
 		return 1;
 	if (!(mem = vips_image_copy_memory(flat))) {
@@ -79,9 +82,26 @@ static int encode_jpeg_direct(const thumb_settings *s, VipsImage *flat, int q,
 	return 0;
 }
 
-/* Encode im as format f into a new g_malloc'd buffer. Metadata is stripped unless
- * asked to keep it. */
-int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
+/* libvips' subsample_mode for --subsample. */
+static VipsForeignSubsample subsample_mode(thumb_subsample m)
+{
+	return m == SUBSAMPLE_ON ? VIPS_FOREIGN_SUBSAMPLE_ON
+	       : m == SUBSAMPLE_OFF ? VIPS_FOREIGN_SUBSAMPLE_OFF : VIPS_FOREIGN_SUBSAMPLE_AUTO;
+}
+
+/* The encoder's effort for --effort: libvips' default (4 for both WebP and
+ * AVIF in 8.14) when not given; WebP's scale ends at 6 (--format same may give
+ * a WebP output to an --effort meant for AVIF: the closest WebP has). */
+static int effort_of(const thumb_settings *s, int max)
+{
+	if (!s->effort_given)
+		return 4;
+	return s->effort > max ? max : s->effort;
+}
+
+/* Encode im as format f (metadata already selected: strip is off only when some
+ * is kept). */
+static int encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 		  void **buf, size_t *len)
 {
 	gboolean strip = !s->keep_metadata;
@@ -94,11 +114,13 @@ int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 		return vips_pngsave_buffer(im, buf, len, "strip", strip, NULL);
 	case FORMAT_WEBP:
 		return vips_webpsave_buffer(im, buf, len, "Q", q ? q : WEBP_QUALITY,
-					    "strip", strip, NULL);
+					    "strip", strip, "effort", effort_of(s, 6),
+					    "lossless", s->lossless ? TRUE : FALSE, NULL);
 	case FORMAT_AVIF:
 		return vips_heifsave_buffer(im, buf, len,
 					    "compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
-					    "Q", q ? q : AVIF_QUALITY, "strip", strip, NULL);
+					    "Q", q ? q : AVIF_QUALITY, "strip", strip,
+					    "effort", effort_of(s, 9), NULL);
 	case FORMAT_JPEG:
 	case FORMAT_SAME:
 		break;
@@ -108,8 +130,27 @@ int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 	rc = encode_jpeg_direct(s, flat, q ? q : JPEG_QUALITY, buf, len);
 	if (rc == 1)
 		rc = vips_jpegsave_buffer(flat, buf, len, "Q", q ? q : JPEG_QUALITY,
-					  "strip", strip, NULL);
+					  "strip", strip,
+					  "interlace", s->progressive ? TRUE : FALSE,
+					  "subsample_mode", subsample_mode(s->subsample), NULL);
 	g_object_unref(flat);
+	return rc;
+}
+
+/* Encode im as format f into a new g_malloc'd buffer. Metadata is stripped unless
+ * asked to keep it, and then only the kinds asked for are kept (metadata.h). */
+int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
+		  void **buf, size_t *len)
+{
+	VipsImage *sel = NULL;
+	int rc;
+
+	if (!s->keep_metadata)
+		return encode(s, im, f, buf, len);
+	if (metadata_select(s->keep_metadata, im, &sel))
+		return -1;
+	rc = encode(s, sel, f, buf, len);
+	g_object_unref(sel);
 	return rc;
 }
 

@@ -22,6 +22,18 @@ typedef struct thumb_size {
 typedef enum { FIT_INSIDE = 0, FIT_COVER, FIT_FILL } thumb_fit;
 typedef enum { CROP_CENTRE = 0, CROP_ATTENTION } thumb_crop;
 typedef enum { FORMAT_SAME = 0, FORMAT_JPEG, FORMAT_PNG, FORMAT_WEBP, FORMAT_AVIF } thumb_format;
+/* JPEG chroma subsampling: AUTO is libvips' default (4:2:0 unless Q >= 90). */
+typedef enum { SUBSAMPLE_AUTO = 0, SUBSAMPLE_ON, SUBSAMPLE_OFF } thumb_subsample;
+/* How strict decoding is, libvips' fail_on levels; WARNING (0, the default) fails a
+ * file on any decoder warning, NONE thumbnails whatever can be decoded. */
+typedef enum { FAILON_WARNING = 0, FAILON_ERROR, FAILON_TRUNCATED, FAILON_NONE } thumb_fail_on;
+/* The metadata --keep-metadata keeps, a bit set. GPS is part of EXIF and is kept
+ * only when named: thumbnails must not leak where a photo was taken. */
+enum {
+	KEEP_EXIF = 1, KEEP_XMP = 2, KEEP_IPTC = 4, KEEP_ICC = 8, KEEP_GPS = 16,
+	KEEP_DEFAULT = KEEP_EXIF | KEEP_XMP | KEEP_IPTC | KEEP_ICC, /* bare --keep-metadata */
+	KEEP_ALL = KEEP_DEFAULT | KEEP_GPS,
+};
 
 typedef struct thumb_settings {
 	thumb_size sizes[THUMB_MAX_SIZES]; /* in the order given; outputs follow it */
@@ -32,7 +44,15 @@ typedef struct thumb_settings {
 	thumb_format format;               /* FORMAT_SAME: keep the input's format where we can write it */
 	int quality;                       /* 1..100; 0 = the format's default (JPEG/WebP 80, AVIF 50) */
 	double background[3];              /* sRGB 0..255, flatten alpha onto it for JPEG */
-	int keep_metadata;                 /* 0: strip EXIF/XMP/IPTC (ICC becomes sRGB anyway) */
+	int keep_metadata;                 /* KEEP_* bits; 0: strip all (ICC becomes sRGB anyway) */
+	/* The output controls. Each is 0 by default, so a zeroed struct is the defaults. */
+	int progressive;                   /* progressive JPEG */
+	thumb_subsample subsample;         /* JPEG chroma subsampling */
+	int effort_given;                  /* 0: the encoder's default effort */
+	int effort;                        /* WebP 0-6, AVIF 0-9, with effort_given */
+	int lossless;                      /* lossless WebP (PNG always is) */
+	int no_rotate;                     /* keep the stored pixel layout (EXIF orientation) */
+	thumb_fail_on fail_on;             /* decoding strictness */
 	uint64_t max_pixels;               /* refuse inputs with more pixels (decompression bombs) */
 } thumb_settings;
 

@@ -9,7 +9,8 @@
  *
  * Contract of thumb_run():
  *   - The input is decoded once (shrink-on-load via vips_thumbnail for the largest
- *     size; smaller sizes are made from that), auto-rotated by EXIF orientation,
+ *     size; smaller sizes are made from that), auto-rotated by EXIF orientation
+ *     (not with settings->no_rotate),
  *     colour managed to 8-bit sRGB (CMYK, 16-bit, ICC-tagged), alpha kept for
  *     PNG/WebP/AVIF and flattened onto the background for JPEG.
  *   - Each output is a NEW file: created (O_CREAT | O_EXCL | O_NOFOLLOW) as
@@ -20,8 +21,10 @@
  *     removed: all outputs or none.
  *   - The input is opened read-only and never written; its bytes are hashed
  *     (XXH3-64, res->in_checksum) on the way, for --checksum.
- *   - Corrupt or truncated data fails the file (libvips fail_on "warning"): no
- *     thumbnail from half an image. Inputs over settings->max_pixels fail before
+ *   - Corrupt or truncated data fails the file (libvips fail_on "warning", or the
+ *     level of settings->fail_on): no thumbnail from half an image.
+ *   - Metadata is stripped, or only the kinds settings->keep_metadata names are
+ *     kept (metadata.h); the encoders take the output controls of settings. Inputs over settings->max_pixels fail before
  *     their pixels are decoded.
  * Returns 0 and fills *res on success; -1 on failure with the kind in *kind (see
  * failure.h: FAIL_DECODE, FAIL_LIMIT, FAIL_ENVIRONMENT for an input that cannot be

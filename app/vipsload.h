@@ -3,8 +3,9 @@
  * vipsload.h — the libvips path to the master: read the header (size, orientation,
  * profile, the pixel limit before any pixel is decoded), then vips_thumbnail() (file
  * based, so JPEG, WebP and HEIC shrink on load), held in memory as 8-bit sRGB or B_W.
- * Every loader runs with fail_on "warning": a truncated or corrupt file fails
- * instead of giving a thumbnail of half an image. Its errors are libvips' own words.
+ * Every loader runs with the fail_on level of settings->fail_on, by default
+ * "warning": a truncated or corrupt file fails instead of giving a thumbnail of half
+ * an image. With settings->no_rotate the EXIF orientation is not applied. Its errors are libvips' own words.
  */
 #ifndef IMGPOOL_VIPSLOAD_H
 #define IMGPOOL_VIPSLOAD_H

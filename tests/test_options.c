@@ -204,7 +204,9 @@ static void test_flags(void **state)
 		{"-r", offsetof(imgpool_options, recursive)},
 		{"--recursive", offsetof(imgpool_options, recursive)},
 		{"--enlarge", offsetof(imgpool_options, settings.enlarge)},
-		{"--keep-metadata", offsetof(imgpool_options, settings.keep_metadata)},
+		{"--progressive", offsetof(imgpool_options, settings.progressive)},
+		{"--lossless", offsetof(imgpool_options, settings.lossless)},
+		{"--no-rotate", offsetof(imgpool_options, settings.no_rotate)},
 		{"--force", offsetof(imgpool_options, force)},
 		{"--overwrite", offsetof(imgpool_options, overwrite)},
 		{"-n", offsetof(imgpool_options, dry_run)},
@@ -220,14 +222,17 @@ static void test_flags(void **state)
 	};
 	static const size_t all[] = {
 		offsetof(imgpool_options, recursive), offsetof(imgpool_options, settings.enlarge),
-		offsetof(imgpool_options, settings.keep_metadata), offsetof(imgpool_options, force),
+		offsetof(imgpool_options, settings.progressive),
+		offsetof(imgpool_options, settings.lossless),
+		offsetof(imgpool_options, settings.no_rotate), offsetof(imgpool_options, force),
 		offsetof(imgpool_options, overwrite), offsetof(imgpool_options, dry_run),
 		offsetof(imgpool_options, quiet), offsetof(imgpool_options, verbose),
 		offsetof(imgpool_options, retry_failed), offsetof(imgpool_options, prune),
 		offsetof(imgpool_options, checksum), offsetof(imgpool_options, no_journal),
 	};
 	for (size_t i = 0; i < sizeof flags / sizeof *flags; i++) {
-		assert_int_equal(PARSE(&o, (char *)flags[i].flag, "in"), OPTIONS_RUN);
+		/* --lossless needs a format that can be lossless */
+		assert_int_equal(PARSE(&o, (char *)flags[i].flag, "-f", "webp", "in"), OPTIONS_RUN);
 		for (size_t k = 0; k < sizeof all / sizeof *all; k++) {
 			int v = *(int *)((char *)&o + all[k]);
 			if (v != (all[k] == flags[i].field))
@@ -396,6 +401,118 @@ static void test_background(void **state)
 			 "R,G,B", bad[i]);
 		refuses("--background", bad[i], line);
 	}
+}
+
+/* The output controls: each value, the defaults, and each refusal in one line
+ * naming the option and what it takes. */
+static void test_output_controls(void **state)
+{
+	imgpool_options o;
+	(void)state;
+
+	assert_int_equal(PARSE(&o, "in"), OPTIONS_RUN);
+	assert_int_equal(o.settings.keep_metadata, 0);
+	assert_int_equal(o.settings.subsample, SUBSAMPLE_AUTO);
+	assert_int_equal(o.settings.effort_given, 0);
+	assert_int_equal(o.settings.fail_on, FAILON_WARNING);
+	options_free(&o);
+
+	/* --keep-metadata: bare keeps all but GPS; a list keeps what it names */
+	assert_int_equal(PARSE(&o, "--keep-metadata", "in"), OPTIONS_RUN);
+	assert_int_equal(o.settings.keep_metadata, KEEP_EXIF | KEEP_XMP | KEEP_IPTC | KEEP_ICC);
+	assert_false(o.settings.keep_metadata & KEEP_GPS);
+	options_free(&o);
+	static const struct {
+		const char *arg;
+		int keep;
+	} lists[] = {
+		{"--keep-metadata=exif", KEEP_EXIF}, {"--keep-metadata=icc", KEEP_ICC},
+		{"--keep-metadata=EXIF,gps", KEEP_EXIF | KEEP_GPS},
+		{"--keep-metadata=xmp,iptc", KEEP_XMP | KEEP_IPTC},
+		{"--keep-metadata=all", KEEP_ALL}, {"--keep-metadata=icc,all", KEEP_ALL},
+	};
+	for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+		assert_int_equal(PARSE(&o, (char *)lists[i].arg, "in"), OPTIONS_RUN);
+		if (o.settings.keep_metadata != lists[i].keep)
+			fail_msg("%s: %d", lists[i].arg, o.settings.keep_metadata);
+		options_free(&o);
+	}
+	static const char *const bad_lists[] = {"gps", "exif,", ",exif", "", "exif,,icc",
+						"location", "exifxmp"};
+	for (size_t i = 0; i < sizeof bad_lists / sizeof *bad_lists; i++) {
+		char arg[64], line[256];
+		snprintf(arg, sizeof arg, "--keep-metadata=%s", bad_lists[i]);
+		snprintf(line, sizeof line, "imgpool: --keep-metadata: '%s': expected a comma list "
+			 "of exif, xmp, iptc, icc, gps or all (gps goes with exif)\n", bad_lists[i]);
+		assert_int_equal(PARSE(&o, arg, "in"), OPTIONS_USAGE);
+		assert_string_equal(err_text, line);
+	}
+
+	accepts(&o, "--subsample", "off");
+	assert_int_equal(o.settings.subsample, SUBSAMPLE_OFF);
+	options_free(&o);
+	accepts(&o, "--subsample", "on");
+	assert_int_equal(o.settings.subsample, SUBSAMPLE_ON);
+	options_free(&o);
+	accepts(&o, "--subsample", "auto");
+	assert_int_equal(o.settings.subsample, SUBSAMPLE_AUTO);
+	options_free(&o);
+	refuses("--subsample", "444", "--subsample: '444': expected on, off or auto");
+
+	static const struct {
+		const char *word;
+		thumb_fail_on level;
+	} levels[] = {{"none", FAILON_NONE}, {"truncated", FAILON_TRUNCATED},
+		      {"error", FAILON_ERROR}, {"warning", FAILON_WARNING}};
+	for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
+		accepts(&o, "--fail-on", levels[i].word);
+		assert_int_equal(o.settings.fail_on, levels[i].level);
+		options_free(&o);
+	}
+	refuses("--fail-on", "never",
+		"--fail-on: 'never': expected none, truncated, error or warning");
+
+	accepts(&o, "--effort", "0");
+	assert_int_equal(o.settings.effort_given, 1);
+	assert_int_equal(o.settings.effort, 0);
+	options_free(&o);
+	accepts(&o, "--effort", "9");
+	assert_int_equal(o.settings.effort, 9);
+	options_free(&o);
+	static const char *const bad_effort[] = {"-1", "10", "", "4.5", "max"};
+	for (size_t i = 0; i < sizeof bad_effort / sizeof *bad_effort; i++) {
+		char line[128];
+		snprintf(line, sizeof line, "--effort: '%s': expected a whole number from 0 to 9 "
+			 "(WebP: 0 to 6)", bad_effort[i]);
+		refuses("--effort", bad_effort[i], line);
+	}
+	/* WebP's scale ends at 6; AVIF's at 9 */
+	assert_int_equal(PARSE(&o, "--effort", "6", "-f", "webp", "in"), OPTIONS_RUN);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "--effort", "7", "-f", "webp", "in"), OPTIONS_USAGE);
+	assert_string_equal(err_text, "imgpool: --effort: '7': WebP takes 0 to 6\n");
+	assert_int_equal(PARSE(&o, "--effort", "9", "-f", "avif", "in"), OPTIONS_RUN);
+	options_free(&o);
+
+	/* --lossless: only where every output can be lossless */
+	static const char *const lossless_ok[] = {"webp", "png"};
+	for (size_t i = 0; i < sizeof lossless_ok / sizeof *lossless_ok; i++) {
+		assert_int_equal(PARSE(&o, "--lossless", "-f", (char *)lossless_ok[i], "in"),
+				 OPTIONS_RUN);
+		assert_int_equal(o.settings.lossless, 1);
+		options_free(&o);
+	}
+	static const char *const lossless_bad[] = {"jpeg", "same", "avif"};
+	for (size_t i = 0; i < sizeof lossless_bad / sizeof *lossless_bad; i++) {
+		assert_int_equal(PARSE(&o, "--lossless", "-f", (char *)lossless_bad[i], "in"),
+				 OPTIONS_USAGE);
+		assert_string_equal(err_text, "imgpool: --lossless needs --format webp or png "
+				    "(JPEG cannot be lossless, nor AVIF with libvips 8.14)\n");
+	}
+	assert_int_equal(PARSE(&o, "--lossless", "in"), OPTIONS_USAGE);
+	/* flags take no value */
+	assert_int_equal(PARSE(&o, "--progressive=yes", "in"), OPTIONS_USAGE);
+	assert_string_equal(err_text, "imgpool: --progressive takes no value (see imgpool --help)\n");
 }
 
 /* Whole numbers in a range, seconds, sizes: the edges of each. */
@@ -973,6 +1090,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test(test_parse_bytes),
 		cmocka_unit_test(test_parse_sizes),
+		cmocka_unit_test_setup_teardown(test_output_controls, setup, teardown),
 	};
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
 	free(out_text);

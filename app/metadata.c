@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * metadata.c — removing the metadata an output must not keep. See metadata.h.
+ */
+#include <string.h>	/* memmem: the build defines _GNU_SOURCE */
+
+#include <vips/vips.h>
+
+#include "metadata.h"
+
+/* What to drop, and the names found so far (fields cannot be removed while
+ * vips_image_map() walks them). */
+typedef struct drop {
+	int keep;
+	GSList *names;
+} drop;
+
+/* Whether field name is one keep does not cover. */
+static int unwanted(int keep, const char *name)
+{
+	if (!strcmp(name, VIPS_META_EXIF_NAME) || !strncmp(name, "exif-ifd", 8))
+		return !(keep & KEEP_EXIF) ||
+		       (!(keep & KEEP_GPS) && !strncmp(name, "exif-ifd3-", 10));
+	if (!strcmp(name, VIPS_META_XMP_NAME))
+		return !(keep & KEEP_XMP);
+	if (!strcmp(name, VIPS_META_IPTC_NAME))
+		return !(keep & KEEP_IPTC);
+	if (!strcmp(name, VIPS_META_ICC_NAME))
+		return !(keep & KEEP_ICC);
+	return 0;
+}
+
+static void *collect(VipsImage *im, const char *name, GValue *value, void *a)
+{
+	drop *d = a;
+
+	(void)im;
+	(void)value;
+	if (unwanted(d->keep, name))
+		d->names = g_slist_prepend(d->names, g_strdup(name));
+	return NULL;
+}
+
+/* Whether the XMP packet of im names a GPS position (exif:GPSLatitude and the
+ * like, in any namespace prefix). */
+static int xmp_has_gps(VipsImage *im)
+{
+	const void *data;
+	size_t len;
+
+	if (!vips_image_get_typeof(im, VIPS_META_XMP_NAME) ||
+	    vips_image_get_blob(im, VIPS_META_XMP_NAME, &data, &len))
+		return 0;
+	return memmem(data, len, "GPSLatitude", 11) || memmem(data, len, "GPSLongitude", 12);
+}
+
+int metadata_select(int keep, VipsImage *in, VipsImage **out)
+{
+	drop d = {keep, NULL};
+
+	if (vips_copy(in, out, NULL))
+		return -1;
+	vips_image_map(*out, collect, &d);
+	for (GSList *p = d.names; p; p = p->next)
+		vips_image_remove(*out, p->data);
+	g_slist_free_full(d.names, g_free);
+	if (!(keep & KEEP_GPS) && xmp_has_gps(*out))
+		vips_image_remove(*out, VIPS_META_XMP_NAME);
+	return 0;
+}

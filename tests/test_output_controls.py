@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""End-to-end tests of the output controls: --progressive, --subsample, --effort,
+--lossless, --no-rotate, --keep-metadata[=LIST] and --fail-on. Each is checked in
+the bytes of real outputs (Pillow decodes them), and each re-makes outputs when it
+changes (the settings fingerprint).
+
+Run by CTest as: test_output_controls.py IMGPOOL [unittest arguments]
+Needs Pillow (Debian's python3-pil); skips where it is missing.
+"""
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+IMGPOOL = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "imgpool"
+
+try:
+    from PIL import Image, ImageCms, JpegImagePlugin
+except ImportError:  # pragma: no cover - depends on the machine
+    Image = None
+
+GPS_IFD = 0x8825
+ORIENTATION = 0x0112
+MAKE = 0x010F
+# JpegImagePlugin.get_sampling(): 0 is 4:4:4, 2 is 4:2:0.
+SAMPLING_444, SAMPLING_420 = 0, 2
+
+
+def run(args):
+    return subprocess.run([IMGPOOL] + args, capture_output=True, text=True, timeout=300)
+
+
+def noise(w, h, seed=1):
+    """An RGB image with detail in every channel (so encoders have work to do and
+    subsampling and lossy coding change pixels)."""
+    data = bytearray()
+    x = seed
+    for _ in range(w * h * 3):
+        x = (x * 1103515245 + 12345) & 0x7FFFFFFF
+        data.append((x >> 16) & 0xFF)
+    return Image.frombytes("RGB", (w, h), bytes(data)).resize((w, h))
+
+
+def exif_with(orientation=1, gps=True):
+    ex = Image.Exif()
+    ex[MAKE] = "imgpool-test"
+    ex[ORIENTATION] = orientation
+    if gps:
+        ex[GPS_IFD] = {1: "N", 2: (52.0, 22.0, 1.0), 3: "E", 4: (4.0, 53.0, 2.0)}
+    return ex.tobytes()
+
+
+@unittest.skipIf(Image is None, "Pillow (python3-pil) is not installed")
+class OutputControls(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="imgpool-controls-")
+        self.inp = os.path.join(self.tmp, "in")
+        os.mkdir(self.inp)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def photo(self, name, w=400, h=300, orientation=1, gps=True, icc=False):
+        kw = {"exif": exif_with(orientation, gps), "quality": 92}
+        if icc:
+            kw["icc_profile"] = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        noise(w, h).save(os.path.join(self.inp, name), **kw)
+
+    def make(self, *args, out="out", code=0):
+        out = os.path.join(self.tmp, out)
+        r = run(["-q", "-o", out, "--report", os.path.join(self.tmp, "report.jsonl")]
+                + list(args) + [self.inp])
+        self.assertEqual(r.returncode, code, r.stdout + r.stderr)
+        return out
+
+    def statuses(self):
+        with open(os.path.join(self.tmp, "report.jsonl")) as f:
+            return sorted(o["status"] for o in map(json.loads, f) if o["type"] == "file")
+
+    def refused(self, args, want):
+        r = run(args + [self.inp])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(r.stderr, "imgpool: " + want + "\n")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "in-thumbs")))
+
+    # ------------------------------------------------------------ JPEG coding --
+
+    def test_progressive(self):
+        self.photo("a.jpg")
+        plain = self.make(out="plain")
+        prog = self.make("--progressive", out="prog")
+        with Image.open(os.path.join(plain, "a.jpg")) as im:
+            self.assertFalse(im.info.get("progressive"))
+        with Image.open(os.path.join(prog, "a.jpg")) as im:
+            self.assertTrue(im.info.get("progressive"))
+            self.assertEqual(im.size, (256, 192))
+
+    def test_subsample(self):
+        self.photo("a.jpg")
+        cases = [([], SAMPLING_420), (["--subsample", "off"], SAMPLING_444),
+                 (["--subsample", "on", "-Q", "95"], SAMPLING_420),
+                 (["--subsample", "auto", "-Q", "95"], SAMPLING_444),
+                 (["--subsample", "off", "--progressive"], SAMPLING_444)]
+        for i, (args, want) in enumerate(cases):
+            out = self.make(*args, out="o%d" % i)
+            with Image.open(os.path.join(out, "a.jpg")) as im:
+                self.assertEqual(JpegImagePlugin.get_sampling(im), want, args)
+
+    # ---------------------------------------------------- WebP / AVIF coding --
+
+    def test_effort(self):
+        self.photo("a.jpg")
+        sizes = {}
+        for e in ("0", "6"):
+            out = self.make("-f", "webp", "--effort", e, out="e" + e)
+            sizes[e] = os.path.getsize(os.path.join(out, "a.webp"))
+            with Image.open(os.path.join(out, "a.webp")) as im:
+                self.assertEqual(im.size, (256, 192))
+        self.assertNotEqual(sizes["0"], sizes["6"])
+        # AVIF takes 0-9 (Pillow does not read AVIF: the bytes differ, both decode)
+        avif = {}
+        for e in ("0", "9"):
+            out = self.make("-f", "avif", "--effort", e, out="a" + e)
+            with open(os.path.join(out, "a.avif"), "rb") as f:
+                avif[e] = f.read()
+            self.assertEqual(avif[e][4:12], b"ftypavif")
+        self.assertNotEqual(avif["0"], avif["9"])
+        self.refused(["--effort", "7", "-f", "webp"], "--effort: '7': WebP takes 0 to 6")
+        self.refused(["--effort", "10"],
+                     "--effort: '10': expected a whole number from 0 to 9 (WebP: 0 to 6)")
+
+    def test_lossless(self):
+        self.photo("a.jpg")
+        png = self.make("-f", "png", out="png")
+        lossless = self.make("-f", "webp", "--lossless", out="lossless")
+        lossy = self.make("-f", "webp", out="lossy")
+        with open(os.path.join(lossless, "a.webp"), "rb") as f:
+            self.assertIn(b"VP8L", f.read())  # the lossless bitstream's chunk
+        with open(os.path.join(lossy, "a.webp"), "rb") as f:
+            self.assertNotIn(b"VP8L", f.read())
+        with Image.open(os.path.join(png, "a.png")) as ref, \
+                Image.open(os.path.join(lossless, "a.webp")) as a, \
+                Image.open(os.path.join(lossy, "a.webp")) as b:
+            ref = ref.convert("RGB").tobytes()
+            self.assertEqual(a.convert("RGB").tobytes(), ref)
+            self.assertNotEqual(b.convert("RGB").tobytes(), ref)
+        why = ("--lossless needs --format webp or png (JPEG cannot be lossless, nor AVIF "
+               "with libvips 8.14)")
+        for fmt in (["-f", "jpeg"], [], ["-f", "avif"]):
+            self.refused(["--lossless"] + fmt, why)
+
+    # -------------------------------------------------------------- rotation --
+
+    def test_no_rotate(self):
+        # Stored 400x300, shown 300x400 (orientation 6: rotate 90 clockwise).
+        self.photo("r.jpg", orientation=6)
+        for keep in ([], ["--keep-metadata"]):  # the fast path, then libvips'
+            up = self.make(*keep, out="up%d" % len(keep))
+            stored = self.make("--no-rotate", *keep, out="stored%d" % len(keep))
+            with Image.open(os.path.join(up, "r.jpg")) as im:
+                self.assertEqual(im.size, (192, 256))
+                self.assertIn(im.getexif().get(ORIENTATION), (None, 1), keep)
+            with Image.open(os.path.join(stored, "r.jpg")) as im:
+                self.assertEqual(im.size, (256, 192))
+                # Pixels as stored: kept EXIF must still say how to show them.
+                self.assertEqual(im.getexif().get(ORIENTATION), 6 if keep else None, keep)
+
+    # -------------------------------------------------------------- metadata --
+
+    def test_keep_metadata_strips_gps(self):
+        self.photo("g.jpg", icc=True)
+        cases = {
+            "bare": (["--keep-metadata"], True, False, True),
+            "gps": (["--keep-metadata=exif,gps"], True, True, False),
+            "all": (["--keep-metadata=all"], True, True, True),
+            "icc": (["--keep-metadata=icc"], False, False, True),
+            "none": ([], False, False, False),
+        }
+        for name, (args, exif, gps, icc) in cases.items():
+            out = self.make(*args, out=name)
+            path = os.path.join(out, "g.jpg")
+            with Image.open(path) as im:
+                ex = im.getexif()
+                self.assertEqual(ex.get(MAKE) == "imgpool-test", exif, name)
+                self.assertEqual(bool(ex.get_ifd(GPS_IFD)), gps, name)
+                self.assertEqual(GPS_IFD in ex, gps, name)  # no pointer to an empty IFD
+                self.assertEqual(bool(im.info.get("icc_profile")), icc, name)
+            with open(path, "rb") as f:
+                data = f.read()
+            # The latitude's rational 52/1 as Pillow wrote it (little-endian): gone
+            # from the bytes, not merely from the parsed view.
+            self.assertEqual((52).to_bytes(4, "little") + (1).to_bytes(4, "little") in data,
+                             gps, name)
+        self.refused(["--keep-metadata=gps"],
+                     "--keep-metadata: 'gps': expected a comma list of exif, xmp, iptc, icc, "
+                     "gps or all (gps goes with exif)")
+
+    # -------------------------------------------------------------- decoding --
+
+    def test_fail_on(self):
+        self.photo("t.jpg", gps=False)
+        path = os.path.join(self.inp, "t.jpg")
+        with open(path, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[:len(data) * 2 // 3])
+        out = self.make(out="strict", code=1)
+        self.assertFalse(os.path.exists(os.path.join(out, "t.jpg")))
+        self.assertEqual(self.statuses(), ["error"])
+        out = self.make("--fail-on", "warning", out="strict2", code=1)
+        self.assertFalse(os.path.exists(os.path.join(out, "t.jpg")))
+        out = self.make("--fail-on", "none", out="lenient")
+        with Image.open(os.path.join(out, "t.jpg")) as im:
+            self.assertEqual(im.size, (256, 192))
+        # Where it failed before, a lower level retries it (not "failed earlier").
+        self.make("--fail-on", "none", out="strict")
+        self.assertEqual(self.statuses(), ["ok"])
+        self.assertTrue(os.path.exists(os.path.join(self.tmp, "strict", "t.jpg")))
+        self.refused(["--fail-on", "never"],
+                     "--fail-on: 'never': expected none, truncated, error or warning")
+
+    # ----------------------------------------------------------- fingerprint --
+
+    def test_changed_control_remakes_outputs(self):
+        self.photo("a.jpg")
+        self.make()
+        self.make()
+        self.assertEqual(self.statuses(), ["skipped"])
+        steps = [["--progressive"], ["--subsample", "off"], ["--no-rotate"],
+                 ["--keep-metadata"], ["--keep-metadata=exif,gps"], ["--fail-on", "none"],
+                 ["-f", "webp", "--effort", "2"], ["-f", "webp", "--effort", "5"],
+                 ["-f", "webp", "--effort", "5", "--lossless"]]
+        for args in steps:
+            self.make(*args)
+            self.assertEqual(self.statuses(), ["ok"], args)
+            self.make(*args)
+            self.assertEqual(self.statuses(), ["skipped"], args)
+        r = subprocess.run([IMGPOOL, "status", "--json", os.path.join(self.tmp, "out")],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        settings = json.loads(r.stdout)["journals"][0]["last_run"]["settings"]
+        self.assertEqual(settings["effort"], "5")
+        self.assertEqual(settings["lossless"], "1")
+        self.assertNotIn("progressive", settings)  # defaults are not listed
+
+
+if __name__ == "__main__":
+    unittest.main()
