@@ -155,17 +155,17 @@ static int all_owned(planner *p, const char *root, const outputs_seen *o, int fo
 	return 1;
 }
 
-/* Record the outputs of a file with no row as imgpool's, and the file as made. */
+/* Record the outputs of a file with no row as imgpool's, made for it, and the file
+ * as made. Each output gets its row in this run's own journal, also one that only
+ * another journal had (a shard's: the renamed input was done by a sharded run),
+ * where a change of owner alone would change nothing and the next run would find
+ * the outputs still another input's. */
 static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t checksum)
 {
 	const discover_item *it = &p->it;
 	for (int i = 0; i < it->noutputs; i++) {
-		if (o->state[i] == OUT_OURS) {
-			journal_output_owner(p->cfg.j, it->out_rel[i], root, it->rel);
-		} else {
-			journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], root, it->rel);
-			journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i]);
-		}
+		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], root, it->rel);
+		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i]);
 	}
 	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = mtime_ns(it),
 			   .fingerprint = p->cfg.fingerprint, .checksum = checksum, .attempts = 1};

@@ -377,6 +377,23 @@ class TestTreeStaysExact(SafetyCase):
         self.ok(run(["--prune", "-o", out, src]))
         self.assertEqual(outputs_in(out), {"IMG_1.jpg"})
 
+    def test_rename_after_a_sharded_run_is_adopted_once(self):
+        """An input done by a sharded run (its outputs recorded in the shard's
+        journal), then renamed: the unsharded run adopts its thumbnails, and the run
+        after that finds them up to date (once made again every other run: the
+        adoption changed the owner in no journal of its own)."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "tab\t11.jpg"))
+        for k in (1, 2):
+            self.ok(run(["--shard", f"{k}/2", "-o", out, src]))
+        os.rename(os.path.join(src, "tab\t11.jpg"), os.path.join(src, "tab\t11.JPG"))
+        r = self.ok(run(["--shard", "none", "-o", out, src]))
+        self.assertIn(b"0 done, 0 failed, 1 skipped", r.stdout)
+        for args in ([], ["--prune"]):
+            r = self.ok(run(["--shard", "none"] + args + ["-o", out, src]))
+            self.assertIn(b"0 done, 0 failed, 1 skipped", r.stdout, args)
+        self.assertEqual(outputs_in(out), {"tab\t11.jpg"})
+
     def test_size_change_removes_old_sizes(self):
         src, out = self.path("src"), self.path("out")
         for n in ("a", "b"):
