@@ -16,6 +16,7 @@
 #include <vips/vips.h>
 
 #include "geometry.h"
+#include "reduce.h"
 #include "vipserr.h"
 
 /* ----------------------------------------------------------------- sizing -- */
@@ -121,4 +122,25 @@ void master_shrink(const thumb_settings *s, int w, int h, int swap, int tw, int 
 	}
 	*hs = fmin(x, w);
 	*vs = fmin(y, h);
+}
+
+void geometry_fit_size(const thumb_settings *s, int w, int h, thumb_size b, int jpeg,
+		       int *ow, int *oh)
+{
+	thumb_settings one = *s;
+	int tw = 0, th = 0, lw = w, lh = h;
+	double hs, vs;
+
+	one.nsizes = 1;
+	one.sizes[0] = b;
+	master_target(&one, w, h, &tw, &th);
+	if (jpeg) {
+		int k = geometry_jpeg_shrink(&one, w, h, tw, th);
+
+		lw = w / k > 0 ? w / k : 1;
+		lh = h / k > 0 ? h / k : 1;
+	}
+	master_shrink(&one, lw, lh, 0, tw, th, &hs, &vs);
+	*ow = reduce_height(lw, hs);
+	*oh = reduce_height(lh, vs);
 }

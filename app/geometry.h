@@ -33,4 +33,15 @@ int geometry_check_sizes(const thumb_settings *s, char *err, size_t errlen);
  * (vips_thumbnail_find_jpegshrink() of libvips 8.14). */
 int geometry_jpeg_shrink(const thumb_settings *s, int w, int h, int tw, int th);
 
+/* The size of a plain fit of box b for an upright w x h input, as a run asking
+ * for that box alone makes it: vips_thumbnail()'s arithmetic from the image as
+ * loaded (a JPEG (jpeg: 1) shrunk on load as geometry_jpeg_shrink() says, its
+ * sides floored as libvips' jpegload does; anything else as it is), then
+ * vips_resize()'s rounding. So the outputs of -s 1200,320 are the sizes -s 1200
+ * and -s 320 give on their own, not 320x241 where -s 320 gives 320x240.
+ * (Loaders that shrink on load in other ways, WebP and HEIF, are taken at full
+ * size: their outputs may still be a pixel off a one-size run's.) */
+void geometry_fit_size(const thumb_settings *s, int w, int h, thumb_size b, int jpeg,
+		       int *ow, int *oh);
+
 #endif

@@ -114,6 +114,13 @@ void thumb_worker_fini(void)
 
 /* ---------------------------------------------------------------- outputs -- */
 
+/* What the outputs' sizes are computed from: the upright input size, and whether
+ * it was loaded as a JPEG (shrunk on load; see geometry_fit_size()). */
+typedef struct master_input {
+	int w, h;
+	int jpeg;
+} master_input;
+
 /* Whether box b leaves the master as it is, so the output is the master itself
  * (the usual case of one size: the master was made for that box). Fit inside: the
  * master fits the box and either touches it or may not be enlarged, so the shrink
@@ -132,8 +139,8 @@ static int output_is_master(const thumb_settings *s, const VipsImage *m, thumb_s
 
 /* One output image from the master: fit, cover (crop) or fill box b. A box with
  * an unconstrained side is always "fit inside" (nothing to crop or stretch). */
-static int make_output(const thumb_settings *s, VipsImage *master, thumb_size b,
-		       VipsImage **out)
+static int make_output(const thumb_settings *s, VipsImage *master, const master_input *in,
+		       thumb_size b, VipsImage **out)
 {
 	int bounded = b.w > 0 && b.h > 0;
 	VipsSize size = s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN;
@@ -144,16 +151,19 @@ static int make_output(const thumb_settings *s, VipsImage *master, thumb_size b,
 		*out = master;
 		return 0;
 	}
-	if ((!bounded || s->fit == FIT_INSIDE) && !vips_image_hasalpha(master)) {
-		double hs, vs;
+	if (!bounded || s->fit == FIT_INSIDE) {
+		/* A plain fit inside: the size this box alone would give (not one
+		 * rounded again from the master's), reached by shrinking the master. */
+		int ow, oh;
 
-		/* A plain fit inside that shrinks (no alpha to premultiply):
-		 * resize_oriented(), the SIMD way. */
-		master_shrink(s, master->Xsize, master->Ysize, 0,
-			      b.w > 0 ? b.w : VIPS_MAX_COORD,
-			      b.h > 0 ? b.h : VIPS_MAX_COORD, &hs, &vs);
-		if (hs >= 1 && vs >= 1)
-			return resize_oriented(master, hs, vs, 1, out);
+		geometry_fit_size(s, in->w, in->h, b, in->jpeg, &ow, &oh);
+		double hs = (double)master->Xsize / ow, vs = (double)master->Ysize / oh;
+		if (hs >= 1 && vs >= 1 && !vips_image_hasalpha(master))
+			return resize_oriented(master, hs, vs, 1, out); /* the SIMD way */
+		if (hs >= 1 && vs >= 1)	/* alpha: premultiplied, by libvips */
+			return vips_thumbnail_image(master, out, ow, "height", oh,
+						    "size", VIPS_SIZE_FORCE, "no_rotate", TRUE,
+						    NULL);
 	}
 	if (bounded && s->fit == FIT_FILL)
 		size = VIPS_SIZE_FORCE;
@@ -172,8 +182,8 @@ static int make_output(const thumb_settings *s, VipsImage *master, thumb_size b,
 
 /* Make, save_encode as its format and write (to a new file, left open in *fd) output
  * i. Fills res->out[i]. */
-static int produce(const thumb_settings *s, VipsImage *master, int i,
-		   const thumb_output *out, int *fd, thumb_result *res,
+static int produce(const thumb_settings *s, VipsImage *master, const master_input *in,
+		   int i, const thumb_output *out, int *fd, thumb_result *res,
 		   failure_kind *kind, char *err, size_t errlen)
 {
 	VipsImage *im = NULL;
@@ -181,7 +191,7 @@ static int produce(const thumb_settings *s, VipsImage *master, int i,
 	size_t len = 0;
 	int rc;
 
-	if (make_output(s, master, s->sizes[i], &im) || save_encode(s, im, out->format, &buf, &len)) {
+	if (make_output(s, master, in, s->sizes[i], &im) || save_encode(s, im, out->format, &buf, &len)) {
 		vipserr_cause(err, errlen, NULL, "cannot make the thumbnail");
 		*kind = FAIL_DECODE;
 		if (im)
@@ -256,16 +266,22 @@ int thumb_run(const thumb_settings *settings, const char *input,
 	if (check_task(settings, input, outputs, res, kind, err, errlen))
 		return -1;
 	*kind = FAIL_DECODE;
-	if (fastpath_master(settings, input, &w, &h, &master) != 0 &&
-	    pngmaster_make(settings, input, &w, &h, &master) != 0 &&
-	    (vipsload_header(settings, input, &w, &h, &has_icc, kind, err, errlen) ||
-	     vipsload_master(settings, input, w, h, has_icc, &master, err, errlen)))
+	master_input in = {0, 0, 0};
+	if (fastpath_master(settings, input, &w, &h, &master) == 0)
+		in.jpeg = 1;
+	else if (pngmaster_make(settings, input, &w, &h, &master) == 0)
+		in.jpeg = 0;
+	else if (vipsload_header(settings, input, &w, &h, &has_icc, kind, err, errlen) ||
+		 vipsload_master(settings, input, w, h, has_icc, &master, err, errlen))
 		goto done;
-	res->in_w = w;
-	res->in_h = h;
+	else
+		in.jpeg = vipsload_is_jpeg(input);
+	in.w = res->in_w = w;
+	in.h = res->in_h = h;
 	res->nout = settings->nsizes;
 	for (int i = 0; i < settings->nsizes; i++) {
-		if (produce(settings, master, i, &outputs[i], &fds[i], res, kind, err, errlen))
+		if (produce(settings, master, &in, i, &outputs[i], &fds[i], res, kind, err,
+			    errlen))
 			goto done;
 		made[i] = 1;
 	}

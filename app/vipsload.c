@@ -168,3 +168,10 @@ int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
 	return vipsload_finish(input, thumb, master, err, errlen);
 }
 
+int vipsload_is_jpeg(const char *input)
+{
+	const char *loader = vips_foreign_find_load(input);
+
+	vips_error_clear();
+	return loader && !strcmp(loader, "VipsForeignLoadJpegFile");
+}

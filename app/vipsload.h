@@ -31,4 +31,8 @@ int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
 int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
 		    char *err, size_t errlen);
 
+/* Does libvips load this file as a JPEG (so vips_thumbnail() shrinks it on load)?
+ * From its first bytes, as libvips picks a loader. */
+int vipsload_is_jpeg(const char *input);
+
 #endif

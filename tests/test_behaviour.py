@@ -9,6 +9,7 @@ the codec's own reason in a damaged file's error line, and --help saying what
 Run by CTest as: test_behaviour.py IMGPOOL. Images are made with the `vips`
 command-line tool, as the other end-to-end tests make theirs. Stdlib only.
 """
+import json
 import os
 import shutil
 import subprocess
@@ -127,6 +128,28 @@ class Behaviour(unittest.TestCase):
                                              "vipspng: libpng read error"), name)
             self.assertNotIn("error in tile", cause)
         self.assertIn("not enough data", causes["half.png"])
+
+    def test_each_size_as_a_run_of_that_size_alone(self):
+        """-s 1200,320 made one photo 320x241 where -s 320 made it 320x240: each
+        output is now the size a run asking for its box alone gives (these two
+        shapes are the corpus photos it happened to, as JPEG and as PNG)."""
+        for w, h in ((2164, 1626), (3872, 2403)):
+            for ext in ("jpg", "png"):
+                photo(self.p("src", f"p{w}.{ext}"), (w, h))
+        dims = {}
+        for sizes in ("1200,320", "1200", "320"):
+            rep = self.p(f"r{sizes}.jsonl")
+            r = run(["--no-journal", "-s", sizes, "-o", self.p("o" + sizes), "--report", rep,
+                     self.p("src")])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(rep) as f:
+                for rec in map(json.loads, f):
+                    if rec.get("type") == "file":
+                        dims[sizes, os.path.basename(rec["input"])] = [
+                            (o["width"], o["height"]) for o in rec["outputs"]]
+        for name in sorted(os.listdir(self.p("src"))):
+            self.assertEqual(dims["1200,320", name],
+                             dims["1200", name] + dims["320", name], name)
 
     def test_help_says_w_and_h_are_the_box(self):
         """{w}/{h} are the box asked for, not the image: --help and the man page
