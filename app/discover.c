@@ -49,7 +49,6 @@
  *   - The config's arrays and strings are borrowed: they must outlive the walker.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <fts.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -63,6 +62,7 @@
 
 #include "claims.h"
 #include "discover.h"
+#include "globs.h"
 #include "inside.h"
 #include "outdir.h"
 #include "paths.h"
@@ -121,48 +121,19 @@ static int is_image_name(const char *base)
 	return thumb_is_input_ext(extension(base));
 }
 
-/* fnmatch() flags of --include / --exclude: case-insensitive (FNM_CASEFOLD, a GNU
- * extension glibc has), since cameras name files IMG_0001.JPG and `--include
- * '*.jpg'` passing them over would surprise; '*' may match '/' in a relative path
- * (no FNM_PATHNAME), so 'trip*.jpg' also takes trip/day1/a.jpg. */
-#define GLOB_FLAGS FNM_CASEFOLD
-
-/* Does one of n globs match the relative path, or the name of any of its parts:
- * the file's own name or a folder it lies in (so `--exclude 2024` leaves out the
- * folder 2024 wherever it is, as rsync's patterns without a '/' do)? */
-static int glob_hit(const char *const *globs, int n, const char *rel)
-{
-	for (int i = 0; i < n; i++) {
-		if (!fnmatch(globs[i], rel, GLOB_FLAGS))
-			return 1;
-		for (const char *part = rel; *part;) {
-			size_t len = strcspn(part, "/");
-			char name[NAME_MAX + 1];
-			if (len > 0 && len <= NAME_MAX) {
-				memcpy(name, part, len);
-				name[len] = '\0';
-				if (!fnmatch(globs[i], name, GLOB_FLAGS))
-					return 1;
-			}
-			part += len + (part[len] == '/');
-		}
-	}
-	return 0;
-}
-
 /* The include/exclude rule: one include when any are given, and no exclude. */
 static int wanted_by_globs(const discover *d, const char *rel)
 {
-	if (d->cfg.nincludes > 0 && !glob_hit(d->cfg.includes, d->cfg.nincludes, rel))
+	if (d->cfg.nincludes > 0 && !globs_match(d->cfg.includes, d->cfg.nincludes, rel))
 		return 0;
-	return !glob_hit(d->cfg.excludes, d->cfg.nexcludes, rel);
+	return !globs_match(d->cfg.excludes, d->cfg.nexcludes, rel);
 }
 
 /* Is a folder met in the walk left out as a whole by an --exclude? (Files are
  * checked on their own too: this only saves walking it.) */
 static int excluded_folder(const discover *d, const char *rel)
 {
-	return d->cfg.nexcludes > 0 && glob_hit(d->cfg.excludes, d->cfg.nexcludes, rel);
+	return d->cfg.nexcludes > 0 && globs_match(d->cfg.excludes, d->cfg.nexcludes, rel);
 }
 
 /* Would a file found in a walked folder with this name be an input? (Hidden names

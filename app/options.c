@@ -21,6 +21,7 @@
 
 #include "help.h"
 #include "options.h"
+#include "optvalues.h"
 #include "thumb.h"
 
 #define DEFAULT_MAX_PIXELS 268402689ULL /* 16383 x 16383, sharp's limitInputPixels */
@@ -85,162 +86,6 @@ static const struct option long_options[] = {
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
 };
-
-/* A whole decimal integer in [lo, hi], nothing after it. */
-static int parse_int(const char *s, long long lo, long long hi, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* A non-negative number of seconds, finite, at most a day. */
-static int parse_seconds(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int options_parse_bytes(const char *s, uint64_t *bytes, double *pct)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
-		return -1;
-	if (pct && !strcmp(end, "%")) {
-		if (v > 100)
-			return -1;
-		*pct = v;
-		*bytes = 0;
-		return 0;
-	}
-	static const char *const units[] = {"", "K", "M", "G", "T"};
-	int k;
-	for (k = 4; k >= 0; k--) {
-		size_t n = strlen(units[k]);
-		if (!strncasecmp(end, units[k], n) &&
-		    (!strcasecmp(end + n, "") || !strcasecmp(end + n, "B") ||
-		     (n && !strcasecmp(end + n, "iB"))))
-			break;
-	}
-	if (k < 0)
-		return -1;
-	double b = v * pow(1024, k);
-	if (b > 9e18)
-		return -1;
-	*bytes = (uint64_t)b;
-	if (pct)
-		*pct = 0;
-	return 0;
-}
-
-/* One box: "N", "WxH", "Wx", "xH"; sides 1..100000. */
-static int parse_box(const char *s, size_t len, thumb_size *box)
-{
-	char buf[32];
-	if (len == 0 || len >= sizeof buf)
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	char *x = strchr(buf, 'x');
-	if (!x)
-		x = strchr(buf, 'X');
-	long long w = 0, h = 0;
-	if (!x) {
-		if (parse_int(buf, 1, 100000, &w) < 0)
-			return -1;
-		*box = (thumb_size){(int)w, (int)w}; /* longest side N */
-		return 0;
-	}
-	*x = '\0';
-	if (!buf[0] && !x[1])
-		return -1;
-	if (buf[0] && parse_int(buf, 1, 100000, &w) < 0)
-		return -1;
-	if (x[1] && parse_int(x + 1, 1, 100000, &h) < 0)
-		return -1;
-	*box = (thumb_size){(int)w, (int)h};
-	return 0;
-}
-
-int options_parse_sizes(const char *spec, thumb_settings *s, char *msg, size_t msglen)
-{
-	s->nsizes = 0;
-	const char *p = spec;
-	for (;;) {
-		size_t len = strcspn(p, ",");
-		thumb_size box;
-		if (parse_box(p, len, &box) < 0) {
-			snprintf(msg, msglen, "'%.*s' is not a size (N, WxH, Wx or xH, 1-100000)",
-				 (int)(len > 40 ? 40 : len), p);
-			return -1;
-		}
-		for (int i = 0; i < s->nsizes; i++)
-			if (s->sizes[i].w == box.w && s->sizes[i].h == box.h) {
-				snprintf(msg, msglen, "'%.*s' is given twice", (int)len, p);
-				return -1;
-			}
-		if (s->nsizes == THUMB_MAX_SIZES) {
-			snprintf(msg, msglen, "at most %d sizes", THUMB_MAX_SIZES);
-			return -1;
-		}
-		s->sizes[s->nsizes++] = box;
-		if (!p[len])
-			return 0;
-		p += len + 1;
-	}
-}
-
-/* "white", "black", "#rrggbb", "R,G,B". */
-static int parse_colour(const char *s, double rgb[3])
-{
-	if (!strcasecmp(s, "white")) {
-		rgb[0] = rgb[1] = rgb[2] = 255;
-		return 0;
-	}
-	if (!strcasecmp(s, "black")) {
-		rgb[0] = rgb[1] = rgb[2] = 0;
-		return 0;
-	}
-	if (s[0] == '#' && strlen(s) == 7 && strspn(s + 1, "0123456789abcdefABCDEF") == 6) {
-		unsigned long v = strtoul(s + 1, NULL, 16);
-		rgb[0] = (double)((v >> 16) & 255);
-		rgb[1] = (double)((v >> 8) & 255);
-		rgb[2] = (double)(v & 255);
-		return 0;
-	}
-	char buf[64];
-	if (strlen(s) >= sizeof buf)
-		return -1;
-	strcpy(buf, s);
-	char *save = NULL, *tok = strtok_r(buf, ",", &save);
-	for (int i = 0; i < 3; i++, tok = strtok_r(NULL, ",", &save)) {
-		long long v;
-		if (!tok || parse_int(tok, 0, 255, &v) < 0)
-			return -1;
-		rgb[i] = (double)v;
-	}
-	return tok ? -1 : 0;
-}
-
-/* Look a word up in a NULL-terminated table; its index or -1. */
-static int pick(const char *s, const char *const *words)
-{
-	for (int i = 0; words[i]; i++)
-		if (!strcasecmp(s, words[i]))
-			return i;
-	return -1;
-}
 
 /* Append to a grown array of strings pointing into argv. */
 static int push(const char ***arr, int *n, const char *s)
@@ -321,7 +166,7 @@ static const char *take_size(imgpool_options *o, const char *arg, parse_state *p
 static const char *take_fit(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	int k = pick(arg, fits);
+	int k = optval_pick(arg, fits);
 	if (k < 0)
 		return "expected inside, cover or fill";
 	o->settings.fit = (thumb_fit)k;
@@ -331,7 +176,7 @@ static const char *take_fit(imgpool_options *o, const char *arg, parse_state *ps
 static const char *take_crop(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	int k = pick(arg, crops);
+	int k = optval_pick(arg, crops);
 	if (k < 0)
 		return "expected centre or attention";
 	o->settings.crop = k == 1 ? CROP_ATTENTION : CROP_CENTRE;
@@ -341,7 +186,7 @@ static const char *take_crop(imgpool_options *o, const char *arg, parse_state *p
 static const char *take_format(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	int k = pick(arg, formats);
+	int k = optval_pick(arg, formats);
 	if (k < 0)
 		return "expected same, jpeg, png, webp or avif";
 	o->settings.format = k == 5 ? FORMAT_JPEG : (thumb_format)k;
@@ -352,7 +197,7 @@ static const char *take_quality(imgpool_options *o, const char *arg, parse_state
 {
 	(void)ps;
 	long long v;
-	if (parse_int(arg, 1, 100, &v) < 0)
+	if (optval_int(arg, 1, 100, &v) < 0)
 		return "expected a whole number from 1 to 100";
 	o->settings.quality = (int)v;
 	return NULL;
@@ -361,7 +206,7 @@ static const char *take_quality(imgpool_options *o, const char *arg, parse_state
 static const char *take_background(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	return parse_colour(arg, o->settings.background) < 0
+	return optval_colour(arg, o->settings.background) < 0
 		       ? "expected white, black, #rrggbb or R,G,B" : NULL;
 }
 
@@ -378,7 +223,7 @@ static const char *take_keep_metadata(imgpool_options *o, const char *arg, parse
 static const char *take_subsample(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	int k = pick(arg, subsamples);
+	int k = optval_pick(arg, subsamples);
 	if (k < 0)
 		return "expected on, off or auto";
 	o->settings.subsample = k == 0 ? SUBSAMPLE_ON : k == 1 ? SUBSAMPLE_OFF : SUBSAMPLE_AUTO;
@@ -390,7 +235,7 @@ static const char *take_effort(imgpool_options *o, const char *arg, parse_state 
 {
 	(void)ps;
 	long long v;
-	if (parse_int(arg, 0, 9, &v) < 0)
+	if (optval_int(arg, 0, 9, &v) < 0)
 		return "expected a whole number from 0 to 9 (WebP: 0 to 6)";
 	o->settings.effort = (int)v;
 	o->settings.effort_given = 1;
@@ -402,7 +247,7 @@ static const char *take_fail_on(imgpool_options *o, const char *arg, parse_state
 	(void)ps;
 	static const thumb_fail_on levels[] = {FAILON_NONE, FAILON_TRUNCATED, FAILON_ERROR,
 					       FAILON_WARNING};
-	int k = pick(arg, fail_ons);
+	int k = optval_pick(arg, fail_ons);
 	if (k < 0)
 		return "expected none, truncated, error or warning";
 	o->settings.fail_on = levels[k];
@@ -413,7 +258,7 @@ static const char *take_max_pixels(imgpool_options *o, const char *arg, parse_st
 {
 	(void)ps;
 	long long v;
-	if (parse_int(arg, 0, INT64_MAX, &v) < 0)
+	if (optval_int(arg, 0, INT64_MAX, &v) < 0)
 		return "expected a whole number, 0 for no limit";
 	o->settings.max_pixels = (uint64_t)v;
 	return NULL;
@@ -423,7 +268,7 @@ static const char *take_jobs(imgpool_options *o, const char *arg, parse_state *p
 {
 	(void)ps;
 	long long v;
-	if (parse_int(arg, 1, 1024, &v) < 0)
+	if (optval_int(arg, 1, 1024, &v) < 0)
 		return "expected a whole number from 1 to 1024";
 	o->jobs = (int)v;
 	return NULL;
@@ -432,14 +277,14 @@ static const char *take_jobs(imgpool_options *o, const char *arg, parse_state *p
 static const char *take_timeout(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	return parse_seconds(arg, &o->timeout) < 0 ? "expected seconds from 0 to 86400" : NULL;
+	return optval_seconds(arg, &o->timeout) < 0 ? "expected seconds from 0 to 86400" : NULL;
 }
 
 static const char *take_retries(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
 	long long v;
-	if (parse_int(arg, 0, 100, &v) < 0)
+	if (optval_int(arg, 0, 100, &v) < 0)
 		return "expected a whole number from 0 to 100";
 	o->retries = (int)v;
 	return NULL;
@@ -455,7 +300,7 @@ static const char *take_report(imgpool_options *o, const char *arg, parse_state 
 static const char *take_progress(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	int k = pick(arg, progresses);
+	int k = optval_pick(arg, progresses);
 	if (k < 0)
 		return "expected auto, bar, lines or none";
 	o->progress = (progress_mode)k;
@@ -465,7 +310,7 @@ static const char *take_progress(imgpool_options *o, const char *arg, parse_stat
 static const char *take_progress_interval(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	return parse_seconds(arg, &o->progress_interval) < 0 || o->progress_interval < 0.1
+	return optval_seconds(arg, &o->progress_interval) < 0 || o->progress_interval < 0.1
 		       ? "expected seconds from 0.1 to 86400" : NULL;
 }
 
@@ -510,7 +355,7 @@ static const char *take_shard_count(imgpool_options *o, const char *arg, parse_s
 {
 	(void)ps;
 	long long v;
-	if (parse_int(arg, 1, 1000000, &v) < 0)
+	if (optval_int(arg, 1, 1000000, &v) < 0)
 		return "expected a whole number from 1";
 	o->shard_count = (int)v;
 	return NULL;
@@ -688,34 +533,6 @@ static int check_together(imgpool_options *o, FILE *err)
 		return usage_error(o, err, "--lossless needs --format webp or png (JPEG cannot "
 				   "be lossless, nor AVIF with libvips 8.14)");
 	return OPTIONS_RUN;
-}
-
-int options_parse_keep(const char *list, int *keep)
-{
-	static const char *const kinds[] = {"exif", "xmp", "iptc", "icc", "gps", "all", NULL};
-	static const int bits[] = {KEEP_EXIF, KEEP_XMP, KEEP_IPTC, KEEP_ICC, KEEP_GPS, KEEP_ALL};
-	char word[16];
-	int k = 0;
-
-	for (const char *p = list;; p++) {
-		size_t len = strcspn(p, ",");
-		int i;
-		if (len == 0 || len >= sizeof word)
-			return -1;
-		memcpy(word, p, len);
-		word[len] = '\0';
-		if ((i = pick(word, kinds)) < 0)
-			return -1;
-		k |= bits[i];
-		p += len;
-		if (!*p)
-			break;
-	}
-	/* GPS lives inside the EXIF block: alone it would keep nothing. */
-	if ((k & KEEP_GPS) && !(k & KEEP_EXIF))
-		return -1;
-	*keep = k;
-	return 0;
 }
 
 int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err)

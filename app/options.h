@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "outfolder.h"
+#include "optvalues.h"
 #include "settings.h"
 
 typedef enum {
@@ -61,10 +62,6 @@ typedef struct imgpool_options {
 	int shard_count;               /* --shard-count N; 0: not given */
 } imgpool_options;
 
-/* "512M", "1G", "1.5GiB", "100000" (bytes) -> bytes; with pct, "2%" too.
- * Returns 0, or -1 when it is not a size. */
-int options_parse_bytes(const char *s, uint64_t *bytes, double *pct);
-
 enum { OPTIONS_RUN = 0, OPTIONS_EXIT_OK = 1, OPTIONS_USAGE = 2 };
 
 /* Parse argv into *o. OPTIONS_RUN: go on. OPTIONS_EXIT_OK: --help or --version was
@@ -73,13 +70,5 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 
 /* Free what options_parse allocated. */
 void options_free(imgpool_options *o);
-
-/* Parse a --size list ("1600,800,320", "256", "320x240", "x200", "300x") into s.
- * Returns 0, or -1 with a message (without the "imgpool: --size: " prefix). */
-int options_parse_sizes(const char *spec, thumb_settings *s, char *msg, size_t msglen);
-
-/* Parse a --keep-metadata list ("exif,icc", "all", "exif,gps"; any case) into KEEP_*
- * bits. Returns 0, or -1 for an unknown or empty word, or gps without exif. */
-int options_parse_keep(const char *list, int *keep);
 
 #endif

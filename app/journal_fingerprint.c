@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal_fingerprint.c — what a journal row is compared against: the hash of the
+ * settings that shape an output, and of the limits that decide whether a failure
+ * is worth a retry. See journal.h (journal_fingerprint, journal_limits).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "journal.h"
+
+uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
+			     char *text, size_t textlen)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof buf, "sizes=");
+	for (int i = 0; i < s->nsizes; i++)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%dx%d", i ? "," : "",
+			      s->sizes[i].w, s->sizes[i].h);
+	n += snprintf(buf + n, sizeof buf - (size_t)n,
+		      " fit=%d crop=%d enlarge=%d format=%d quality=%d background=%g,%g,%g "
+		      "keep-metadata=%d",	/* KEEP_* bits */
+		      s->fit, s->crop, s->enlarge, s->format, s->quality, s->background[0],
+		      s->background[1], s->background[2], s->keep_metadata);
+	/* The output controls only when not at their defaults: a journal written
+	 * before they existed keeps its fingerprint, so an upgrade re-makes nothing. */
+	if (s->progressive)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, " progressive=1");
+	if (s->subsample != SUBSAMPLE_AUTO)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, " subsample=%s",
+			      s->subsample == SUBSAMPLE_ON ? "on" : "off");
+	if (s->effort_given)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, " effort=%d", s->effort);
+	if (s->lossless)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, " lossless=1");
+	if (s->no_rotate)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, " no-rotate=1");
+	if (s->fail_on != FAILON_WARNING)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, " fail-on=%s",
+			      s->fail_on == FAILON_NONE ? "none"
+			      : s->fail_on == FAILON_TRUNCATED ? "truncated" : "error");
+	snprintf(buf + n, sizeof buf - (size_t)n, " name=%s",
+		 name_template ? name_template : "(default)");
+	if (text)
+		snprintf(text, textlen, "%s", buf);
+	return XXH3_64bits(buf, strlen(buf));
+}
+
+uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *versions)
+{
+	char buf[512];
+	int n = snprintf(buf, sizeof buf, "timeout=%g max-pixels=%llu %s", timeout,
+			 (unsigned long long)max_pixels, versions ? versions : "");
+	uint64_t h = XXH3_64bits(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+	return h ? h : 1;
+}
