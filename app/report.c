@@ -373,8 +373,11 @@ static const char *run_figures(const report_summary *s, char *buf, size_t len)
 	char rb[32];
 	report_bytes(s->rss_peak, rb, sizeof rb);
 	run_rates k = rates_of(s);
+	uint64_t left = 0;
+	int all_answered = not_started_count(s, &left) && !left && !s->cancelled;
 	if (!s->done && !s->failed)
-		snprintf(buf, len, "nothing to make");
+		snprintf(buf, len, all_answered && !s->interrupted && !s->stop_reason
+				   ? "nothing to make" : "nothing made");
 	else if (!s->done)
 		snprintf(buf, len, "CPU %.2f s = %.0f%% of %d cores, peak worker RSS %s", s->cpu_s,
 			 k.cpu_pct, s->cores, rb);

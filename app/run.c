@@ -523,11 +523,16 @@ static int run_pool(run_ctx *x, double t0)
 	if (end != DRIVE_BROKEN && inflight_count(x->flight))
 		BUG("%llu files handed to the pool never came back",
 		    (unsigned long long)inflight_count(x->flight));
-	if (broken)
+	/* A pool this run stopped (a signal, --min-free) ends its calls with -1 and
+	 * "interrupted" too: that stop has its own line, this one is for a pool that
+	 * broke. The exit code says "not finished" either way. */
+	int stopped = pool_interrupted(p);
+	if (broken && !stopped)
 		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
 	pool_close(p);
 	if (!terminated && !broken && pool_join(p) < 0) {
-		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
+		if (!stopped)
+			fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
 		broken = 1;
 	}
 	monitor_sample ms = {0};

@@ -108,6 +108,20 @@ class Behaviour(unittest.TestCase):
         self.assertNotIn("images/s", r.stdout)
         self.assertNotIn("efficiency", r.stdout)
 
+    def test_min_free_stop_before_the_first_file(self):
+        """--min-free stopping before the first file said "the worker pool stopped:
+        out of memory" (later "interrupted"); now only the stop's own line, the file
+        counted as not started, and no "nothing to make"."""
+        photo(self.p("src", "a.jpg"))
+        r = run(["--no-journal", "--min-free", "99%", "-o", self.p("out"), self.p("src")])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        both = r.stdout + r.stderr
+        self.assertNotIn("worker pool stopped", both)
+        self.assertNotIn("out of memory", both)
+        self.assertIn("below --min-free", both)
+        self.assertIn("1 not started", both)
+        self.assertNotIn("nothing to make", both)
+
     def test_damaged_files_say_the_codecs_reason(self):
         """A PNG cut inside its header failed with only "cannot read the image
         header", a corrupt one with only "libpng read error": the reason libpng gave

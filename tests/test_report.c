@@ -712,13 +712,24 @@ static void test_summary(void **state)
 	/* nothing measured: no division by zero, no NaN */
 	streams_open(&s);
 	r = report_open(s.out, s.err, 0, 0, "-", msg, sizeof msg);
-	report_summary zero = {.shard = ""};
+	report_summary zero = {.shard = "", .total_known = 1};
 	report_summary_print(r, &zero);
 	report_close(r);
 	streams_sync(&s);
 	/* ... and nothing made: no rates ("0.0 images/s" would read as slowness) */
 	assert_string_equal(s.err_text, "imgpool: 0 done, 0 failed, 0 skipped in 0.00 s "
 			    "(nothing to make)\n");
+	streams_close(&s);
+
+	/* nothing made, but files were left (a --min-free stop): not "nothing to make" */
+	streams_open(&s);
+	r = report_open(s.out, s.err, 0, 0, "-", msg, sizeof msg);
+	report_summary left = {.shard = "", .total_known = 1, .total = 1,
+			       .stop_reason = "stopped: the disk is full"};
+	report_summary_print(r, &left);
+	report_close(r);
+	streams_sync(&s);
+	assert_non_null(strstr(s.err_text, "0 skipped in 0.00 s (nothing made)\n"));
 	streams_close(&s);
 
 	/* made something in no measurable time: still no division by zero */
