@@ -90,9 +90,11 @@ demo: build
 	echo "thumbnails are in $(BUILD)/samples-thumbs"; [ $$rc -le 1 ]
 
 # Every test: unit tests, end-to-end tests, the pool under valgrind, then the
-# module and end-to-end tests again under ASan + UBSan (the command too).
+# module and end-to-end tests again under ASan + UBSan (the command too). Two tests
+# at a time (JOBS): most are one process waiting on another, and none asserts a
+# time; the one that reports timings (adversarial-huge-tree) runs alone.
 test: build-tests
-	cd $(BUILD) && ctest --output-on-failure
+	cd $(BUILD) && ctest -j$(JOBS) --output-on-failure
 	$(MAKE) test-asan
 	$(MAKE) test-fuzz
 
@@ -103,7 +105,7 @@ test: build-tests
 test-asan: deps-test
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON -DPROPERTY_SEQUENCES=10
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
-	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure \
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest -j$(JOBS) --output-on-failure \
 	  -E '^(quality|golden|adversarial-huge-tree)$$'
 
 # The fuzzers (libFuzzer, clang, ASan+UBSan): replay every kept crash input and

@@ -67,7 +67,8 @@ static void check_usage_text(stream *err)
 /* What a successful parse must give. */
 static void check_run(const imgpool_options *o, char **argv, int argc)
 {
-	FUZZ_CHECK(o->npaths >= 1 && o->paths, "no PATH");
+	/* A PATH, or a list to read them from (--files-from: no PATH needed). */
+	FUZZ_CHECK((o->npaths >= 1 && o->paths) || o->files_from, "no PATH and no list");
 	for (int i = 0; i < o->npaths; i++) {
 		int found = 0;
 		for (int j = 1; j < argc && !found; j++)
