@@ -50,7 +50,6 @@
  */
 #include <errno.h>
 #include <fts.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -34,7 +34,7 @@ typedef struct other_journal {
 
 enum stmt {
 	S_GET, S_PUT, S_OWNS, S_INTENT, S_MADE_KEEP, S_MADE_DROP, S_FORGET_ONE, S_FORGET_ALL,
-	S_OWNER, S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_INFO, S_INPUTS, S_COUNT
+	S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_INFO, S_INPUTS, S_COUNT
 };
 
 static const char *const stmt_sql[S_COUNT] = {
@@ -52,7 +52,6 @@ static const char *const stmt_sql[S_COUNT] = {
 	[S_MADE_DROP] = "DELETE FROM outputs WHERE path=?1 AND NOT (size=?2 AND mtime_ns=?3)",
 	[S_FORGET_ONE] = "DELETE FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_FORGET_ALL] = "DELETE FROM outputs WHERE path=?1",
-	[S_OWNER] = "UPDATE outputs SET root=?2, rel=?3 WHERE path=?1",
 	[S_OUTS_OF] = "SELECT path, size, mtime_ns, dev, ino FROM outputs WHERE root=?1 AND rel=?2",
 	[S_Q_ADD] = "INSERT OR REPLACE INTO quarantine (name, path, size, mtime_ns)"
 		    " VALUES (?1, ?2, ?3, ?4)",
@@ -447,17 +446,6 @@ int journal_output_forget(journal *j, const char *path, const file_ident *id)
 	else
 		bind_path(s, 1, path);
 	return write_step(j, s, "forgetting an output");
-}
-
-int journal_output_owner(journal *j, const char *path, const char *root, const char *rel)
-{
-	if (!j)
-		return 0;
-	sqlite3_stmt *s = j->st[S_OWNER];
-	bind_path(s, 1, path);
-	sqlite3_bind_text(s, 2, root, -1, SQLITE_STATIC);
-	bind_path(s, 3, rel);
-	return write_step(j, s, "recording an output");
 }
 
 /* An output row read for journal_outputs_of(). */

@@ -116,10 +116,6 @@ int journal_output_made(journal *j, const char *path, const file_ident *id);
 /* Forget output path: the row with identity id, or every row of it (id NULL). */
 int journal_output_forget(journal *j, const char *path, const file_ident *id);
 
-/* Give every row of output path to input (root, rel) (a rename of the input adopted
- * it). */
-int journal_output_owner(journal *j, const char *path, const char *root, const char *rel);
-
 /* Every output row an input owns, in any journal of the folder: fn(data, path, id);
  * fn returning non-zero stops. */
 int journal_outputs_of(journal *j, const char *root, const char *rel,

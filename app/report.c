@@ -325,10 +325,8 @@ static const char *signal_name(int sig)
 	return sig == 15 ? "SIGTERM" : sig == 1 ? "SIGHUP" : "SIGINT";
 }
 
-/* "12 not started": exact when the total is known (the walk or the counting walk
- * finished); otherwise the files handed out and cancelled, and "at least". */
-/* How many files the run answers for were not started: exact once the counting
- * walk has finished (1), unknown before (0). */
+/* How many files the run answers for were not started: exact once the total is
+ * known (the walk or the counting walk finished: 1), unknown before (0). */
 static int not_started_count(const report_summary *s, uint64_t *n)
 {
 	uint64_t answered = s->done + s->failed + s->skipped;
@@ -336,6 +334,8 @@ static int not_started_count(const report_summary *s, uint64_t *n)
 	return s->total_known;
 }
 
+/* "12 not started" when the count is exact; otherwise the files handed out and
+ * cancelled, and "at least". */
 static void not_started(const report_summary *s, char *buf, size_t len)
 {
 	uint64_t n;
@@ -461,7 +461,8 @@ void report_summary_print(report *r, const report_summary *s)
 			(unsigned long long)s->skipped, (unsigned long long)s->cancelled,
 			(unsigned long long)s->planned, s->wall_s, s->cpu_s, k.images_per_s,
 			k.mb_per_s, (unsigned long long)s->bytes_in,
-			(unsigned long long)s->bytes_out, s->workers, k.efficiency, s->interrupted ? "true" : "false",
+			(unsigned long long)s->bytes_out, s->workers, k.efficiency,
+			s->interrupted ? "true" : "false",
 			(unsigned long long)s->rss_peak, (unsigned long long)s->recycled,
 			(unsigned long long)s->crashed, (unsigned long long)s->adopted,
 			(unsigned long long)s->failed_earlier, (unsigned long long)s->pruned,

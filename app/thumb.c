@@ -271,11 +271,10 @@ int thumb_run(const thumb_settings *settings, const char *input,
 		in.jpeg = 1;
 	else if (pngmaster_make(settings, input, &w, &h, &master) == 0)
 		in.jpeg = 0;
-	else if (vipsload_header(settings, input, &w, &h, &has_icc, kind, err, errlen) ||
+	else if (vipsload_header(settings, input, &w, &h, &has_icc, &in.jpeg, kind, err,
+				 errlen) ||
 		 vipsload_master(settings, input, w, h, has_icc, &master, err, errlen))
 		goto done;
-	else
-		in.jpeg = vipsload_is_jpeg(input);
 	in.w = res->in_w = w;
 	in.h = res->in_h = h;
 	res->nout = settings->nsizes;

@@ -60,7 +60,7 @@ static int needs_icc_transform(VipsImage *im)
  * an ICC profile is embedded, and the pixel limit checked against what the loader
  * would decode (its default page). */
 int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
-		       int *has_icc, failure_kind *kind, char *err, size_t errlen)
+		       int *has_icc, int *jpeg, failure_kind *kind, char *err, size_t errlen)
 {
 	VipsImage *im = vips_image_new_from_file(input, "fail_on", fail_on(s), NULL);
 	uint64_t pixels;
@@ -82,6 +82,9 @@ int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 	*w = im->Xsize;
 	*h = im->Ysize;
 	*has_icc = needs_icc_transform(im);
+	const char *loader = NULL;
+	*jpeg = !vips_image_get_string(im, VIPS_META_LOADER, &loader) && loader &&
+		!strcmp(loader, "jpegload");
 	if (!s->no_rotate && vips_image_get_orientation_swap(im)) {
 		*w = im->Ysize;
 		*h = im->Xsize;
@@ -166,12 +169,4 @@ int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
 		return -1;
 	}
 	return vipsload_finish(input, thumb, master, err, errlen);
-}
-
-int vipsload_is_jpeg(const char *input)
-{
-	const char *loader = vips_foreign_find_load(input);
-
-	vips_error_clear();
-	return loader && !strcmp(loader, "VipsForeignLoadJpegFile");
 }

@@ -17,10 +17,11 @@
 #include "settings.h"
 
 /* The upright size, whether a profile needs a transform (one colour_icc_is_srgb()
- * does not recognise), and --max-pixels checked (FAIL_LIMIT in *kind). 0, or -1
- * with a cause in err. */
+ * does not recognise), whether libvips loads it as a JPEG (so vips_thumbnail()
+ * shrinks it on load: geometry_fit_size()), and --max-pixels checked (FAIL_LIMIT in
+ * *kind). 0, or -1 with a cause in err. */
 int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
-		    int *has_icc, failure_kind *kind, char *err, size_t errlen);
+		    int *has_icc, int *jpeg, failure_kind *kind, char *err, size_t errlen);
 
 /* The master of input, upright size w x h, through vips_thumbnail(). 0, or -1. */
 int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
@@ -30,9 +31,5 @@ int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
  * memory (where truncated data fails) and converted to 8-bit sRGB or B_W. */
 int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
 		    char *err, size_t errlen);
-
-/* Does libvips load this file as a JPEG (so vips_thumbnail() shrinks it on load)?
- * From its first bytes, as libvips picks a loader. */
-int vipsload_is_jpeg(const char *input);
 
 #endif

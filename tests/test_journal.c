@@ -370,7 +370,6 @@ static void test_null_handle(void **state)
 	assert_int_equal(journal_output_intent(NULL, "a", &id, "/r", "a"), 0);
 	assert_int_equal(journal_output_made(NULL, "a", &id), 0);
 	assert_int_equal(journal_output_forget(NULL, "a", NULL), 0);
-	assert_int_equal(journal_output_owner(NULL, "a", "/r", "a"), 0);
 	assert_int_equal(journal_outputs_of(NULL, "/r", "a", NULL, NULL), 0);
 	assert_int_equal(journal_quarantine_add(NULL, "q", "a", &id), 0);
 	assert_int_equal(journal_quarantine_del(NULL, "q"), 0);
@@ -456,8 +455,9 @@ static void test_outputs(void **state)
 	journal_outputs_of(j, "/in", "a/x.jpg", collect, &one);
 	assert_int_equal(one.n, 1);
 
-	/* owner: a renamed input takes the rows of a path */
-	assert_int_equal(journal_output_owner(j, "a/x_32.jpg", "/in", "a/renamed.jpg"), 0);
+	/* a renamed input adopting a path: the intent for it takes the row (plan.c's
+	 * adopt()) */
+	assert_int_equal(journal_output_intent(j, "a/x_32.jpg", &v3, "/in", "a/renamed.jpg"), 0);
 	memset(&s, 0, sizeof s);
 	journal_outputs_of(j, "/in", "a/renamed.jpg", collect, &s);
 	assert_int_equal(s.n, 1);
@@ -916,7 +916,6 @@ static void test_readonly(void **state)
 	assert_int_equal(journal_output_intent(j, "n.jpg", &v, "/r", "n.jpg"), 0);
 	assert_int_equal(journal_output_made(j, "n.jpg", &v), 0);
 	assert_int_equal(journal_output_forget(j, "a.jpg", NULL), 0);
-	assert_int_equal(journal_output_owner(j, "a.jpg", "/r", "z.jpg"), 0);
 	assert_int_equal(journal_quarantine_del(j, "q-1"), 0);
 	visits vs = {.drop = "a.jpg"};
 	const char *roots[] = {"/r"};
