@@ -49,6 +49,17 @@ foreach(m ${APP_UNIT_TESTS})
   endif()
 endforeach()
 
+# The resampler's other kernels against libvips too: the one this CPU picks is
+# tested above; SSE2 and the portable loop run where AVX2 or x86 is missing.
+foreach(kernel SSE2 PORTABLE)
+  string(TOLOWER ${kernel} k)
+  add_executable(test_reduce_${k} tests/test_reduce.c app/reduce.c)
+  target_compile_definitions(test_reduce_${k} PRIVATE REDUCE_${kernel})
+  target_link_libraries(test_reduce_${k} imgpool_app PkgConfig::CMOCKA)
+  add_test(NAME reduce-${k} COMMAND test_reduce_${k})
+  set_tests_properties(reduce-${k} PROPERTIES TIMEOUT 300 LABELS app)
+endforeach()
+
 # End to end: the built command on generated images and the corpus.
 find_package(Python3 COMPONENTS Interpreter)
 if(Python3_FOUND AND TARGET imgpool)

@@ -143,20 +143,151 @@ static int lanczos_points(double shrink)
 	return 2 * (int)rint(LANCZOS_A * shrink) + 1;
 }
 
+#define ROW_BLOCK 64			/* bytes of a row summed in registers at once */
+
+/* Bytes [from, to) of one output row of lanczos_rows() below, one at a time:
+ * the portable kernel, and the SIMD ones' partial blocks. taps[i] is the input
+ * row of tap i, c its coefficient. */
+static void lanczos_bytes(const unsigned char *const *taps, const int16_t *c, int n,
+			  int from, int to, unsigned char *restrict q)
+{
+	for (int x = from; x < to; x++) {
+		int16_t a = 32;
+
+		for (int i = 0; i < n; i++)
+			a = (int16_t)(a + (int16_t)(c[i] * taps[i][x]));
+		a = (int16_t)(a >> 6);
+		q[x] = (unsigned char)(a < 0 ? 0 : a > 255 ? 255 : a);
+	}
+}
+
+typedef void row_kernel(const unsigned char *const *taps, const int16_t *c, int n, int row,
+			unsigned char *restrict q);
+
+/* REDUCE_PORTABLE and REDUCE_SSE2 (compile-time, for the tests, which check
+ * each kernel against libvips) pin the kernel that runs. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(REDUCE_PORTABLE)
+#include <immintrin.h>
+
+/* The SIMD kernels take the row ROW_BLOCK bytes at a time with the n taps'
+ * sums in registers, so each tap costs one load of its input and no load or
+ * store of the sums. Summing into a row in memory once per tap, as the
+ * compiler vectorises the portable loop, took 1.3x the SSE2 kernel's time and
+ * 2.1x the AVX2 one's (a 650 x 530 RGB image reduced by 2.54 both ways). A partial last block is done as the block that ends
+ * the row, computing some bytes twice to the same values. packus clips the
+ * 16-bit sums to 0..255 as the orc program does. Written with intrinsics: GCC
+ * 12's vector extensions widened bytes lane by lane on SSE2. */
+static void row_sse2(const unsigned char *const *taps, const int16_t *c, int n, int row,
+		     unsigned char *restrict q)
+{
+	const __m128i zero = _mm_setzero_si128();
+
+	if (row < ROW_BLOCK) {
+		lanczos_bytes(taps, c, n, 0, row, q);
+		return;
+	}
+	for (int x0 = 0; x0 < row; x0 += ROW_BLOCK) {
+		__m128i a[8];
+
+		if (x0 + ROW_BLOCK > row)
+			x0 = row - ROW_BLOCK;
+		for (int k = 0; k < 8; k++)
+			a[k] = _mm_set1_epi16(32);	/* the orc program's rounding */
+		for (int i = 0; i < n; i++) {
+			const __m128i ci = _mm_set1_epi16(c[i]);
+
+			for (int k = 0; k < 4; k++) {
+				__m128i b = _mm_loadu_si128((const __m128i *)(taps[i] + x0 + 16 * k));
+
+				a[2 * k] = _mm_add_epi16(a[2 * k],
+					_mm_mullo_epi16(ci, _mm_unpacklo_epi8(b, zero)));
+				a[2 * k + 1] = _mm_add_epi16(a[2 * k + 1],
+					_mm_mullo_epi16(ci, _mm_unpackhi_epi8(b, zero)));
+			}
+		}
+		for (int k = 0; k < 4; k++)
+			_mm_storeu_si128((__m128i *)(q + x0 + 16 * k),
+					 _mm_packus_epi16(_mm_srai_epi16(a[2 * k], 6),
+							  _mm_srai_epi16(a[2 * k + 1], 6)));
+	}
+}
+
+#ifndef REDUCE_SSE2
+__attribute__((target("avx2")))
+static void row_avx2(const unsigned char *const *taps, const int16_t *c, int n, int row,
+		     unsigned char *restrict q)
+{
+	if (row < ROW_BLOCK) {
+		lanczos_bytes(taps, c, n, 0, row, q);
+		return;
+	}
+	for (int x0 = 0; x0 < row; x0 += ROW_BLOCK) {
+		__m256i a[4];
+
+		if (x0 + ROW_BLOCK > row)
+			x0 = row - ROW_BLOCK;
+		for (int k = 0; k < 4; k++)
+			a[k] = _mm256_set1_epi16(32);
+		for (int i = 0; i < n; i++) {
+			const __m256i ci = _mm256_set1_epi16(c[i]);
+
+			for (int k = 0; k < 4; k++) {
+				__m128i b = _mm_loadu_si128((const __m128i *)(taps[i] + x0 + 16 * k));
+
+				a[k] = _mm256_add_epi16(a[k],
+					_mm256_mullo_epi16(ci, _mm256_cvtepu8_epi16(b)));
+			}
+		}
+		for (int k = 0; k < 4; k += 2) {
+			/* packus packs within each 128-bit half: put them back in order. */
+			__m256i p = _mm256_packus_epi16(_mm256_srai_epi16(a[k], 6),
+							_mm256_srai_epi16(a[k + 1], 6));
+
+			_mm256_storeu_si256((__m256i *)(q + x0 + 16 * k),
+					    _mm256_permute4x64_epi64(p, 0xd8));
+		}
+	}
+}
+#endif
+
+/* The kernel for this CPU: AVX2 when it has it (the resampler is about an
+ * eighth of a 1-2 MP JPEG's thumbnail), else SSE2, which every x86-64 has. */
+static row_kernel *row_kernel_here(void)
+{
+#ifdef REDUCE_SSE2
+	return row_sse2;
+#else
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") ? row_avx2 : row_sse2;
+#endif
+}
+#else
+static void row_portable(const unsigned char *const *taps, const int16_t *c, int n, int row,
+			 unsigned char *restrict q)
+{
+	lanczos_bytes(taps, c, n, 0, row, q);
+}
+
+static row_kernel *row_kernel_here(void)
+{
+	return row_portable;
+}
+#endif
+
 /* The lanczos3 pass of vips_reducev, as its vector (orc) path computes 8-bit
  * images, which is what vipsthumbnail shows: coefficients in 2.6 fixed point,
  * 16-bit sums starting at 32 (the rounding), shifted down by 6 and clipped. The
  * sums cannot overflow 16 bits (255 x 64 x sum of |lanczos3| < 2^15), so the
- * orc program's saturating adds are plain adds here, and 16-bit lanes let the
- * compiler do eight at a time. h rows in, oh rows out, shrink >= 1 after any
- * box shrink, extra = the input rows the output size invents (negative: drops);
- * coef holds (PHASES + 1) x n, acc one int16 per byte of a row. */
+ * orc program's saturating adds are plain adds here. h rows in, oh rows out,
+ * shrink >= 1 after any box shrink, extra = the input rows the output size
+ * invents (negative: drops); coef holds (PHASES + 1) x n, taps n row pointers. */
 static void lanczos_rows(const unsigned char *restrict in, int h, int row, double shrink,
 			 double extra, int oh, unsigned char *restrict out, int n,
-			 int16_t *coef, int16_t *restrict acc)
+			 int16_t *coef, const unsigned char **taps)
 {
 	const double voffset = lanczos_offset(extra);
 	const int top = lanczos_top(n);
+	row_kernel *const kernel = row_kernel_here();
 	double cf[MAX_POINTS];
 
 	for (int t = 0; t <= PHASES; t++) {
@@ -167,31 +298,21 @@ static void lanczos_rows(const unsigned char *restrict in, int h, int row, doubl
 		/* vips_reducev_vector_gen(): the sample position and its phase. */
 		int py;
 		const int phase = lanczos_phase((y + 0.5) * shrink - 0.5 - voffset, &py);
-		const int16_t *c = coef + phase * n;
-		unsigned char *q = out + (size_t)y * row;
 
-		for (int x = 0; x < row; x++)
-			acc[x] = 32;
 		for (int i = 0; i < n; i++) {
 			int r = py + i - top;
-			const unsigned char *restrict p = in + (size_t)(r < 0 ? 0 : r >= h ? h - 1 : r) * row;
-			const int16_t ci = c[i];
 
-			for (int x = 0; x < row; x++)
-				acc[x] = (int16_t)(acc[x] + (int16_t)(ci * p[x]));
+			taps[i] = in + (size_t)(r < 0 ? 0 : r >= h ? h - 1 : r) * row;
 		}
-		for (int x = 0; x < row; x++) {
-			int v = acc[x] >> 6;
-
-			q[x] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
-		}
+		kernel(taps, coef + phase * n, n, row, out + (size_t)y * row);
 	}
 }
 
 int reduce_lanczos_rows(const unsigned char *in, int h, int row, double shrink,
 			double extra, int oh, unsigned char *out)
 {
-	int16_t *coef = NULL, *acc = NULL;
+	const unsigned char **taps = NULL;
+	int16_t *coef = NULL;
 	int n, rc = -1;
 
 	if (!in || !out || h < 1 || row < 1 || oh < 1 || !(shrink >= 1.0))
@@ -204,11 +325,11 @@ int reduce_lanczos_rows(const unsigned char *in, int h, int row, double shrink,
 	}
 	n = lanczos_points(shrink);
 	if (n <= MAX_POINTS && (coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)) &&
-	    (acc = malloc((size_t)row * sizeof *acc))) {
-		lanczos_rows(in, h, row, shrink, extra, oh, out, n, coef, acc);
+	    (taps = malloc((size_t)n * sizeof *taps))) {
+		lanczos_rows(in, h, row, shrink, extra, oh, out, n, coef, taps);
 		rc = 0;
 	}
-	free(acc);
+	free(taps);
 	free(coef);
 	return rc;
 }
@@ -439,7 +560,8 @@ int reduce_rows(const unsigned char *in, int h, int row, double shrink,
 	const int oh = reduce_height(h, shrink);
 	double extra = oh * shrink - h;
 	unsigned char *boxed = NULL;
-	uint32_t *acc = NULL;	/* the box's sums, then the lanczos' (as int16) */
+	uint32_t *acc = NULL;	/* the box's sums */
+	const unsigned char **taps = NULL;
 	int16_t *coef = NULL;
 	int n, rc = -1;
 
@@ -468,11 +590,13 @@ int reduce_rows(const unsigned char *in, int h, int row, double shrink,
 		goto done;
 	}
 	n = lanczos_points(shrink);
-	if (n > MAX_POINTS || !(coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)))
+	if (n > MAX_POINTS || !(coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)) ||
+	    !(taps = malloc((size_t)n * sizeof *taps)))
 		goto done;
-	lanczos_rows(in, h, row, shrink, extra, oh, out, n, coef, (int16_t *)acc);
+	lanczos_rows(in, h, row, shrink, extra, oh, out, n, coef, taps);
 	rc = 0;
 done:
+	free(taps);
 	free(coef);
 	free(boxed);
 	free(acc);
