@@ -21,6 +21,14 @@ add_library(imgpool_app STATIC ${APP_SOURCES})
 # leaves off: scalar, they made the worker slower than libvips' own orc code.
 set_source_files_properties(app/reduce.c app/shrink.c PROPERTIES COMPILE_OPTIONS "-O3")
 target_include_directories(imgpool_app PUBLIC app)
+# Where libvips loads its dynamic modules from (thumb_preload_modules()):
+# LIBDIR/vips-modules-MAJOR.MINOR, as libvips 8.13 and later build it.
+pkg_get_variable(VIPS_LIBDIR vips libdir)
+string(REGEX MATCH "^[0-9]+\\.[0-9]+" VIPS_MAJOR_MINOR "${VIPS_VERSION}")
+if(VIPS_LIBDIR AND VIPS_MAJOR_MINOR)
+  set_property(SOURCE app/thumb.c APPEND PROPERTY COMPILE_DEFINITIONS
+    IMGPOOL_VIPS_MODULE_DIR="${VIPS_LIBDIR}/vips-modules-${VIPS_MAJOR_MINOR}")
+endif()
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
 target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
   PkgConfig::XXHASH PkgConfig::SQLITE Threads::Threads m)

@@ -501,6 +501,7 @@ static int run_pool(run_ctx *x, double t0)
 		.max_worker_rss = o->max_worker_rss, .on_event = on_pool_event, .event_data = x,
 	};
 	char *perr = NULL;
+	thumb_preload_modules();
 	pool *p = pool_create(&po, &perr);
 	if (!p) {
 		fprintf(stderr, "imgpool: cannot start the workers: %s\n", perr ? perr : "?");

@@ -25,7 +25,9 @@
  * Outputs of one file are all-or-nothing: any failure removes the files this call
  * created. Causes are one line (vipserr.c).
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -78,6 +80,22 @@ static void keep_memory_mapped(void)
 {
 	mallopt(M_MMAP_THRESHOLD, 32 << 20);
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
+void thumb_preload_modules(void)
+{
+#ifdef IMGPOOL_VIPS_MODULE_DIR
+	glob_t g;
+
+	/* RTLD_NOW: bind every symbol here, once, rather than on first use in each
+	 * worker. vips_init()'s own g_module_open() of the same files then only
+	 * counts a reference. A module that does not load is left to it. */
+	if (glob(IMGPOOL_VIPS_MODULE_DIR "/*.so", 0, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		(void)dlopen(g.gl_pathv[i], RTLD_NOW | RTLD_LOCAL);
+	globfree(&g);
+#endif
 }
 
 int thumb_worker_init(int threads, char *err, size_t errlen)
