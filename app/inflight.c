@@ -47,13 +47,12 @@ void inflight_free(inflight *t)
 	free(t);
 }
 
-int inflight_add(inflight *t, uint64_t index, const plan_item *item)
+inflight_file *inflight_file_copy(const plan_item *item)
 {
 	const discover_item *it = item->it;
 	inflight_file *f = calloc(1, sizeof *f);
 	if (!f)
-		return -1;
-	f->index = index;
+		return NULL;
 	f->input = strdup(it->input);
 	f->rel = strdup(it->rel);
 	f->root = item->root ? strdup(item->root) : NULL;
@@ -66,19 +65,23 @@ int inflight_add(inflight *t, uint64_t index, const plan_item *item)
 	}
 	if (!ok) {
 		inflight_file_free(f);
-		return -1;
+		return NULL;
 	}
 	f->size = it->size;
 	f->mtime_ns = (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
 	f->checksum = item->checksum;
 	f->dev = it->dev;
 	f->ino = it->ino;
-	if (inflight_get(t, index))
-		BUG("feed index %llu handed out twice", (unsigned long long)index);
-	f->next = t->bucket[index % BUCKETS];
-	t->bucket[index % BUCKETS] = f;
+	return f;
+}
+
+void inflight_insert(inflight *t, inflight_file *f)
+{
+	if (inflight_get(t, f->index))
+		BUG("feed index %llu handed out twice", (unsigned long long)f->index);
+	f->next = t->bucket[f->index % BUCKETS];
+	t->bucket[f->index % BUCKETS] = f;
 	t->count++;
-	return 0;
 }
 
 uint64_t inflight_count(const inflight *t)

@@ -29,8 +29,12 @@ inflight *inflight_new(void);
 /* Free the table and every file still in it; NULL is a no-op. */
 void inflight_free(inflight *t);
 
-/* Record a planned file under index (copies everything). 0, or -1 out of memory. */
-int inflight_add(inflight *t, uint64_t index, const plan_item *item);
+/* A copy of a planned file (every string copied), not yet in a table (index 0),
+ * or NULL when memory runs out. */
+inflight_file *inflight_file_copy(const plan_item *item);
+
+/* Record f under f->index, set by the caller; the table owns it from now. */
+void inflight_insert(inflight *t, inflight_file *f);
 
 /* The file at index (still in the table), or NULL. */
 inflight_file *inflight_get(inflight *t, uint64_t index);

@@ -27,6 +27,7 @@
 #include "discover.h"
 #include "drive.h"
 #include "inflight.h"
+#include "lookahead.h"
 #include "journal.h"
 #include "lock.h"
 #include "monitor.h"
@@ -96,25 +97,57 @@ static void on_passed(void *data, const discover_item *it, plan_pass how, failur
 	report_file_done(x->rep, &f);
 }
 
-/* The pool asks for the next file to thumbnail. */
+/* A file planned that cannot be held or handed out: an error now. */
+static void feed_failed(run_ctx *x, const char *input, int n, char *const *outputs)
+{
+	report_file f = {.status = REPORT_ERROR, .kind = FAIL_ENVIRONMENT, .input = input,
+			 .noutputs = n, .outputs = (const char *const *)outputs,
+			 .cause = "out of memory", .worker = -1};
+	atomic_fetch_add(&x->c.found, 1);
+	atomic_fetch_add(&x->c.failed, 1);
+	report_file_done(x->rep, &f);
+}
+
+/* Move up to `most` planned files into the look-ahead window (fewer when it is
+ * full or the plan runs dry). A few per call rather than a full window at once: the first file
+ * starts after a few are planned, not after 256, and a list read from a pipe is
+ * never waited on for more than the pool asks. */
+static void top_up(run_ctx *x, int most)
+{
+	plan_item item;
+
+	for (int i = 0; i < most && !x->plan_dry && !lookahead_full(x->window); i++) {
+		if (!plan_next(x->plan, &item)) {
+			x->plan_dry = 1;
+			break;
+		}
+		if (lookahead_put(x->window, &item) < 0)
+			feed_failed(x, item.it->input, item.it->noutputs,
+				    (char *const *)item.it->outputs);
+	}
+}
+
+/* The pool asks for the next file to thumbnail: the largest in the window. */
 static int feed(void *data, pool_task *t)
 {
 	run_ctx *x = data;
-	plan_item item;
-	while (plan_next(x->plan, &item)) {
-		atomic_fetch_add(&x->c.found, 1);
-		task_desc td = {.index = x->produced, .n = item.it->noutputs, .input = item.it->input};
-		memcpy(td.formats, item.formats, sizeof td.formats);
-		if (task_encode(&x->buf, &td) < 0 || inflight_add(x->flight, x->produced, &item) < 0) {
-			report_file f = {.status = REPORT_ERROR, .kind = FAIL_ENVIRONMENT,
-					 .input = item.it->input, .noutputs = item.it->noutputs,
-					 .outputs = item.it->outputs, .cause = "out of memory",
-					 .worker = -1};
-			atomic_fetch_add(&x->c.failed, 1);
-			report_file_done(x->rep, &f);
+	lookahead_file lf;
+
+	for (;;) {
+		top_up(x, LOOKAHEAD_TOP_UP);
+		if (!lookahead_take(x->window, &lf))
+			break;
+		inflight_file *f = lf.f;
+		task_desc td = {.index = x->produced, .n = f->n, .input = f->input};
+		memcpy(td.formats, lf.formats, sizeof td.formats);
+		if (task_encode(&x->buf, &td) < 0) {
+			feed_failed(x, f->input, f->n, f->display);
+			inflight_file_free(f);
 			continue;
 		}
-		x->produced++;
+		atomic_fetch_add(&x->c.found, 1);
+		f->index = x->produced++;
+		inflight_insert(x->flight, f);
 		*t = (pool_task){x->buf.data, x->buf.len};
 		return 1;
 	}
@@ -429,7 +462,10 @@ static int setup(run_ctx *x)
 		.checksum = o->checksum, .retry_failed = o->retry_failed, .adopt_foreign = lost,
 		.on_passed = on_passed, .data = x,
 	};
-	if (!(x->plan = planner_new(&pc)) || !(x->flight = inflight_new())) {
+	/* A list read from --files-from may be a live stream: its files go out as
+	 * they come, with no window to fill. */
+	if (!(x->plan = planner_new(&pc)) || !(x->flight = inflight_new()) ||
+	    !(x->window = lookahead_new(o->files_from ? 1 : LOOKAHEAD_FILES))) {
 		fprintf(stderr, "imgpool: out of memory\n");
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
@@ -452,6 +488,7 @@ static void teardown(run_ctx *x)
 	counter_stop(x->count);
 	journal_close(x->j, x->sum.done, x->sum.failed, x->sum.skipped, x->sum.wall_s,
 		      x->sum.interrupted);
+	lookahead_free(x->window);
 	planner_free(x->plan);
 	inflight_free(x->flight);
 	discover_close(x->d);

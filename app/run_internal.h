@@ -12,6 +12,7 @@
 #include "count.h"
 #include "discover.h"
 #include "inflight.h"
+#include "lookahead.h"
 #include "journal.h"
 #include "lock.h"
 #include "monitor.h"
@@ -47,6 +48,12 @@ typedef struct finished {
 	thumb_result res;
 } finished;
 
+/* The look-ahead window (lookahead.h): files held, and files planned per feed
+ * call while it fills. 256 x ~1 KB; enough for the last folders' large files
+ * to be seen before the small ones of a tree run out. */
+#define LOOKAHEAD_FILES 256
+#define LOOKAHEAD_TOP_UP 8
+
 typedef struct run_ctx {
 	const imgpool_options *o;
 	shard shard;
@@ -59,6 +66,8 @@ typedef struct run_ctx {
 	planner *plan;
 	publisher pb;
 	inflight *flight;
+	lookahead *window;       /* planned, not yet handed out: largest first */
+	int plan_dry;            /* plan_next() said the walk is over */
 	trace *tr;
 	run_counters c;
 	report_summary sum;
