@@ -16,10 +16,11 @@ files skipped) into OUT/<stem>.jpg, over a multiprocessing.Pool of N workers
   quality Q (default 80).
 
 --draft-gap G asks draft() for G times the box instead (G = 2: what Pillow's own
-thumbnail() asks for by default, reducing_gap=2.0). Draft at the box itself (G = 1,
-the default) decodes at the smallest scale that still covers it: the least work,
-at a few dB lower PSNR than libvips' scale, which leaves a factor of two for the
-resample as G = 2 does.
+thumbnail() asks for by default, reducing_gap=2.0). draft() picks the coarsest
+scale 1/2^k at which both sides still reach the box's side: at the box itself
+(G = 1, the default) that is coarser than libvips' scale (which leaves a factor
+of two for the resample) for most photos, less work at a lower PSNR; at G = 2 it
+is libvips' scale or finer.
 
 With --files0-from LIST the inputs are the NUL-separated paths in LIST instead
 of the files in SRC (compare.sh gives every tool the same list this way).

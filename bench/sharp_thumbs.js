@@ -16,9 +16,9 @@
 // --no-fast-shrink   resize() with fastShrinkOnLoad: false: JPEG shrink-on-load
 //                    then leaves at least a factor of two for the lanczos3
 //                    resize, as vips_thumbnail() and imgpool do (sharp's default,
-//                    true, decodes at the smallest scale that still covers the
-//                    box: less work, "a slight moiré pattern" per sharp's docs,
-//                    a few dB lower PSNR in compare.sh)
+//                    true, decodes at about the smallest scale that still covers
+//                    the box: less work, "a slight moiré pattern" per sharp's
+//                    docs, lower PSNR in compare.sh's dB columns)
 // Output i is OUT/<stem of input>.<jpg|png>. A file sharp cannot read is
 // counted and named on stderr; the exit status is 0 either way (like
 // vipsthumbnail's in compare.sh, the output count tells).
