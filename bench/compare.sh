@@ -30,9 +30,9 @@
 # off decode a JPEG at libvips' DCT scale, which leaves at least a factor of two
 # for the final lanczos3 resample. The decode floor (the smallest M/8 that covers
 # the box) and sharp's default (fastShrinkOnLoad on) decode coarser on nearly
-# every photo (the floor on 50 of the corpus's 53 JPEGs and on all 1500
+# every photo (the floor on 51 of the corpus's 54 JPEGs and on all 1500
 # many-small ones); Pillow's draft at the box (the coarsest 1/2^k at which both
-# sides still reach the box's side) on most (39 of 53; 836 of 1500), and with
+# sides still reach the box's side) on most (40 of 54; 836 of 1500), and with
 # reducing gap 2 it decodes at libvips' scale or finer. Coarser is less decoding
 # and more aliasing: those rows do less work than imgpool at a lower quality. The
 # report says by how much: the "floor at imgpool's scale" rows, the
