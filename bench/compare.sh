@@ -47,9 +47,11 @@
 # kept lossless; PSNR in sRGB 8-bit, median and minimum per tool. A thumbnail a
 # pixel off the reference's size is compared with a reference made at its own size
 # from the full decode (not resized or cropped: see thumb_psnr.py for why).
-# Outputs are compared as written (JPEG Q80 included); a tool that writes an
-# embedded profile's colours without converting them (vipsthumbnail with [strip],
-# Pillow) scores low on such a file: that is its minimum, not its scale.
+# Outputs are compared as written (JPEG Q80 included). A tool whose colour
+# handling differs scores low on such a file, and that is then its minimum, not
+# its scale: an embedded profile's colours written unconverted (vipsthumbnail
+# with [strip], Pillow), CMYK converted another way (Pillow without a profile,
+# sharp's own libvips). `thumb_psnr.py --per-file` names the file.
 #
 # Which files: *.jpg *.jpeg *.png *.webp *.tif *.tiff (any case) directly in FOLDER,
 # not hidden (with --jpeg: *.jpg *.jpeg only; with --png: *.png only). Two refinements keep the work identical for every tool:

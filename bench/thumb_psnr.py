@@ -4,7 +4,7 @@
 thumbnails are to the best a lanczos3 thumbnailer can make.
 
     thumb_psnr.py --size N --files0-from LIST --work DIR [--sample K] [--ceiling Q]
-                  NAME=OUTDIR...
+                  [--per-file] NAME=OUTDIR...
 
 Sample: up to K (default 24) of the inputs in LIST (NUL-separated, in the order
 given: compare.sh sorts them by name), spread evenly over it (input i * n // K for
@@ -31,6 +31,9 @@ With --ceiling Q, the references themselves saved as JPEG at quality Q (vips
 jpegsave, as libvips-based tools write) are compared too, as the tool "@ceiling":
 the best a thumbnailer writing JPEG Q can score, so a tool's figure reads as a
 distance from it rather than from infinity.
+
+--per-file also prints "NAME dB INPUT" on stderr for every comparison (where a
+minimum comes from).
 
 Prints one line per tool, in the order given (@ceiling first):
     NAME compared missing refitted median_dB min_dB
@@ -112,6 +115,8 @@ def main(argv):
                    help="inputs compared, at most (default 24)")
     p.add_argument("--ceiling", type=int, metavar="Q",
                    help="also score the references saved as JPEG at quality Q")
+    p.add_argument("--per-file", action="store_true",
+                   help="print each comparison's dB on stderr")
     p.add_argument("tools", nargs="+", metavar="NAME=OUTDIR")
     args = p.parse_args(argv)
     tools = []
@@ -179,6 +184,8 @@ def main(argv):
                 refitted += fitted
                 alpha = has_alpha(img) and has_alpha(ref)
                 dbs.append(psnr(comparable(img, alpha), comparable(ref, alpha)))
+            if args.per_file:
+                sys.stderr.write("%s %.2f %s\n" % (name, dbs[-1], src))
         if dbs:
             print("%s %d %d %d %.2f %.2f" % (name, len(dbs), missing, refitted,
                                              statistics.median(dbs), min(dbs)))
