@@ -8,12 +8,23 @@
  * one file after another; the pixels are thrown away. No resample, no colour
  * management, no encode, no write.
  *
- *   decode_floor [-s SIZE] [-d] [-r ROUNDS] [-t] FILE...
+ * That covering scale is the least decoding that can still fill the box, but
+ * not what a lanczos3 thumbnailer at libvips' quality decodes: vips_thumbnail()
+ * (and so imgpool) leaves at least a factor of two for the final resample, e.g.
+ * 1/4 where the covering scale is 1/8, at a few dB better PSNR (compare.sh
+ * reports both). -v decodes at that scale instead.
+ *
+ *   decode_floor [-s SIZE] [-d] [-v] [-r ROUNDS] [-t] FILE...
  *
  *   -s SIZE   the box's longest side (default 256, as bench/compare.sh)
  *   -d        through imgpool's own decoder instead (app/fastjpeg.h: progressive
  *             files from their DC scans where a component's IDCT is 1x1, any
  *             warning fatal): the floor of imgpool's fast path at that scale
+ *   -v        at the scale imgpool and vips_thumbnail() decode at for the box
+ *             SIZE x SIZE (fit inside, no enlargement: imgpool's defaults), as
+ *             app/geometry.h's geometry_jpeg_shrink() says, instead of the
+ *             smallest covering one. With -d: imgpool's own decoder at imgpool's
+ *             own scale, the least imgpool's fast path must spend on a file
  *   -r N      decode the whole list N times (default 1)
  *   -t        print each file's fastest decode in milliseconds ("12.345 FILE")
  *
@@ -37,6 +48,7 @@
 #include <jpeglib.h>
 
 #include "fastjpeg.h"
+#include "geometry.h"
 
 typedef struct floor_err {
 	struct jpeg_error_mgr pub;
@@ -106,9 +118,32 @@ static int covering_eighths(unsigned w, unsigned h, int size)
 	return 8;
 }
 
+/* With -v: the M of the scale (8 / shrink) imgpool's fast path and
+ * vips_thumbnail() decode an upright w x h JPEG at for the box size x size with
+ * imgpool's default settings (fit inside, no enlargement). The rule is
+ * app/geometry.c's, not a copy of it. For a square box the orientation cannot
+ * change it (the longest side decides either way), so the plain libjpeg path
+ * may give the stored size. */
+static int imgpool_eighths(unsigned w, unsigned h, int size)
+{
+	thumb_settings s = { .sizes = { { size, size } }, .nsizes = 1 };
+	int tw = 0, th = 0;
+
+	master_target(&s, (int)w, (int)h, &tw, &th);
+	return 8 / geometry_jpeg_shrink(&s, (int)w, (int)h, tw, th);
+}
+
+/* The M/8 scale of a w x h image (upright or stored, see above) for the box:
+ * imgpool's with -v, else the smallest covering one. */
+static int scale_eighths(unsigned w, unsigned h, int size, int vips_scale)
+{
+	return vips_scale ? imgpool_eighths(w, h, size) : covering_eighths(w, h, size);
+}
+
 /* With -d: the file through imgpool's own decoder, fastjpeg.c (DC-only scans
- * where the IDCT is 1x1, warnings fatal, rows packed), at the same scale. */
-static int decode_fast(const char *path, int size)
+ * where the IDCT is 1x1, warnings fatal, rows packed), at the same scale,
+ * from the upright size as app/fastpath.c takes it. */
+static int decode_fast(const char *path, int size, int vips_scale)
 {
 	fastjpeg *j = NULL;
 	fastjpeg_info info;
@@ -118,7 +153,9 @@ static int decode_fast(const char *path, int size)
 
 	if (fastjpeg_open(path, &j, &info, err, sizeof err) != FASTJPEG_OK)
 		return -1;
-	rc = fastjpeg_decode(j, covering_eighths((unsigned)info.width, (unsigned)info.height, size),
+	w = info.orientation >= 5 ? info.height : info.width;
+	h = info.orientation >= 5 ? info.width : info.height;
+	rc = fastjpeg_decode(j, scale_eighths((unsigned)w, (unsigned)h, size, vips_scale),
 			     &px, &w, &h, err, sizeof err);
 	fastjpeg_close(j);
 	return rc == FASTJPEG_OK ? 0 : -1;
@@ -127,7 +164,7 @@ static int decode_fast(const char *path, int size)
 /* Decode the JPEG in buf as described above; 0, or -1 when libjpeg gives up or
  * it is not RGB, grey or CMYK. */
 static int decode_buf(struct jpeg_decompress_struct *c, floor_err *e, const unsigned char *buf,
-		      size_t len, int size)
+		      size_t len, int size, int vips_scale)
 {
 	unsigned char *volatile row = NULL;
 
@@ -147,7 +184,7 @@ static int decode_buf(struct jpeg_decompress_struct *c, floor_err *e, const unsi
 		c->out_color_space = JCS_CMYK;
 	else
 		on_error((j_common_ptr)c);
-	c->scale_num = (unsigned)covering_eighths(c->image_width, c->image_height, size);
+	c->scale_num = (unsigned)scale_eighths(c->image_width, c->image_height, size, vips_scale);
 	c->scale_denom = 8;
 	jpeg_start_decompress(c);
 	row = malloc((size_t)c->output_width * (size_t)c->output_components);
@@ -164,7 +201,8 @@ static int decode_buf(struct jpeg_decompress_struct *c, floor_err *e, const unsi
 }
 
 /* Read and decode one file with plain libjpeg; 0, or -1 when it is skipped. */
-static int decode(struct jpeg_decompress_struct *c, floor_err *e, const char *path, int size)
+static int decode(struct jpeg_decompress_struct *c, floor_err *e, const char *path, int size,
+		  int vips_scale)
 {
 	size_t len = 0;
 	unsigned char *buf = read_file(path, &len);
@@ -172,7 +210,7 @@ static int decode(struct jpeg_decompress_struct *c, floor_err *e, const char *pa
 
 	if (!buf)
 		return -1;
-	rc = decode_buf(c, e, buf, len, size);
+	rc = decode_buf(c, e, buf, len, size, vips_scale);
 	free(buf);
 	return rc;
 }
@@ -181,23 +219,24 @@ int main(int argc, char **argv)
 {
 	struct jpeg_decompress_struct c;
 	floor_err e;
-	int size = 256, rounds = 1, timing = 0, dc = 0, opt, done = 0, skipped = 0;
+	int size = 256, rounds = 1, timing = 0, dc = 0, vips_scale = 0, opt, done = 0, skipped = 0;
 	double wall0 = now(CLOCK_MONOTONIC), *best;
 	struct rusage ru;
 
-	while ((opt = getopt(argc, argv, "s:r:dt")) != -1) {
+	while ((opt = getopt(argc, argv, "s:r:dvt")) != -1) {
 		switch (opt) {
 		case 's': size = atoi(optarg); break;
 		case 'r': rounds = atoi(optarg); break;
 		case 'd': dc = 1; break;
+		case 'v': vips_scale = 1; break;
 		case 't': timing = 1; break;
 		default:
-			fprintf(stderr, "usage: decode_floor [-s SIZE] [-d] [-r ROUNDS] [-t] FILE...\n");
+			fprintf(stderr, "usage: decode_floor [-s SIZE] [-d] [-v] [-r ROUNDS] [-t] FILE...\n");
 			return 2;
 		}
 	}
 	if (size < 1 || rounds < 1 || optind >= argc) {
-		fprintf(stderr, "usage: decode_floor [-s SIZE] [-d] [-r ROUNDS] [-t] FILE...\n");
+		fprintf(stderr, "usage: decode_floor [-s SIZE] [-d] [-v] [-r ROUNDS] [-t] FILE...\n");
 		return 2;
 	}
 	if (!(best = calloc((size_t)argc, sizeof *best)))
@@ -209,7 +248,8 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++)
 		for (int i = optind; i < argc; i++) {
 			double t0 = now(CLOCK_MONOTONIC), ms;
-			int rc = dc ? decode_fast(argv[i], size) : decode(&c, &e, argv[i], size);
+			int rc = dc ? decode_fast(argv[i], size, vips_scale)
+				    : decode(&c, &e, argv[i], size, vips_scale);
 
 			ms = (now(CLOCK_MONOTONIC) - t0) * 1e3;
 			if (r == 0 && rc != 0) {
@@ -225,8 +265,9 @@ int main(int argc, char **argv)
 		for (int i = optind; i < argc; i++)
 			printf("%.3f %s\n", best[i], argv[i]);
 	getrusage(RUSAGE_SELF, &ru);
-	fprintf(stderr, "decode_floor: %d decoded, %d skipped, %d round(s), box %d%s: "
+	fprintf(stderr, "decode_floor: %d decoded, %d skipped, %d round(s), box %d%s%s: "
 		"CPU %.3f s, wall %.3f s\n", done, skipped, rounds, size, dc ? ", fastjpeg" : "",
+		vips_scale ? ", imgpool's scale" : ", covering scale",
 		(double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 			(double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6,
 		now(CLOCK_MONOTONIC) - wall0);

@@ -8,10 +8,17 @@
 //
 //   node sharp_thumbs.js --sharp DIR --files0-from LIST --out DIR
 //                        [--size 256] [--quality 80] [--format jpeg|png] [--in-flight K]
+//                        [--no-fast-shrink]
 //
-// --sharp DIR      the folder sharp was installed into (npm install --prefix DIR sharp)
-// --in-flight K    images processed at once (each on libvips' own threads, as
-//                  many as CPUs: sharp's default concurrency)
+// --sharp DIR        the folder sharp was installed into (npm install --prefix DIR sharp)
+// --in-flight K      images processed at once (each on libvips' own threads, as
+//                    many as CPUs: sharp's default concurrency)
+// --no-fast-shrink   resize() with fastShrinkOnLoad: false: JPEG shrink-on-load
+//                    then leaves at least a factor of two for the lanczos3
+//                    resize, as vips_thumbnail() and imgpool do (sharp's default,
+//                    true, decodes at about the smallest scale that still covers
+//                    the box: less work, "a slight moiré pattern" per sharp's
+//                    docs, lower PSNR in compare.sh's dB columns)
 // Output i is OUT/<stem of input>.<jpg|png>. A file sharp cannot read is
 // counted and named on stderr; the exit status is 0 either way (like
 // vipsthumbnail's in compare.sh, the output count tells).
@@ -20,7 +27,7 @@ const fs = require('fs');
 const path = require('path');
 
 function parseArgs(argv) {
-	const a = { size: 256, quality: 80, format: 'jpeg', inFlight: 2 };
+	const a = { size: 256, quality: 80, format: 'jpeg', inFlight: 2, fastShrink: true };
 	for (let i = 2; i < argv.length; i++) {
 		const v = argv[i + 1];
 		switch (argv[i]) {
@@ -31,13 +38,14 @@ function parseArgs(argv) {
 		case '--quality': a.quality = parseInt(v, 10); i++; break;
 		case '--format': a.format = v; i++; break;
 		case '--in-flight': a.inFlight = parseInt(v, 10); i++; break;
+		case '--no-fast-shrink': a.fastShrink = false; break;
 		default:
 			throw new Error(`unknown argument ${argv[i]}`);
 		}
 	}
 	if (!a.sharp || !a.list || !a.out || !(a.inFlight >= 1) || !['jpeg', 'png'].includes(a.format))
 		throw new Error('usage: sharp_thumbs.js --sharp DIR --files0-from LIST --out DIR ' +
-			'[--size N] [--quality Q] [--format jpeg|png] [--in-flight K]');
+			'[--size N] [--quality Q] [--format jpeg|png] [--in-flight K] [--no-fast-shrink]');
 	return a;
 }
 
@@ -56,7 +64,7 @@ async function main() {
 			const out = path.join(a.out, `${stem}.${ext}`);
 			try {
 				let p = sharp(file).rotate().resize(a.size, a.size,
-					{ fit: 'inside', withoutEnlargement: true });
+					{ fit: 'inside', withoutEnlargement: true, fastShrinkOnLoad: a.fastShrink });
 				p = a.format === 'png' ? p.png() : p.jpeg({ quality: a.quality });
 				await p.toFile(out);
 			} catch (e) {
