@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lookahead.c — a binary max-heap of planned files by size. See lookahead.h.
+ * lookahead.c — a binary max-heap of planned files by guessed cost. See lookahead.h.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 
 typedef struct slot {
 	lookahead_file file;
+	uint64_t cost;		/* the order, largest first */
 	uint64_t seq;		/* put order: the tie-break */
 } slot;
 
@@ -54,9 +55,7 @@ int lookahead_full(const lookahead *w)
 /* a goes out before b: larger, or as large and put earlier. */
 static int before(const slot *a, const slot *b)
 {
-	uint64_t sa = a->file.f->size, sb = b->file.f->size;
-
-	return sa != sb ? sa > sb : a->seq < b->seq;
+	return a->cost != b->cost ? a->cost > b->cost : a->seq < b->seq;
 }
 
 static void swap(slot *a, slot *b)
@@ -67,7 +66,7 @@ static void swap(slot *a, slot *b)
 	*b = t;
 }
 
-int lookahead_put(lookahead *w, const plan_item *item)
+int lookahead_put(lookahead *w, const plan_item *item, uint64_t cost)
 {
 	inflight_file *f;
 
@@ -75,7 +74,7 @@ int lookahead_put(lookahead *w, const plan_item *item)
 		return -1;
 	size_t i = w->n++;
 
-	w->heap[i] = (slot){.file = {.f = f}, .seq = w->next_seq++};
+	w->heap[i] = (slot){.file = {.f = f}, .cost = cost, .seq = w->next_seq++};
 	memcpy(w->heap[i].file.formats, item->formats, sizeof item->formats);
 	while (i > 0 && before(&w->heap[i], &w->heap[(i - 1) / 2])) {
 		swap(&w->heap[i], &w->heap[(i - 1) / 2]);

@@ -15,9 +15,9 @@
  *   - lookahead_put() copies the planned file (its strings too: a plan_item is
  *     only valid until the next plan_next()); the window owns the copy until
  *     lookahead_take() gives it away.
- *   - lookahead_take() returns the largest file in the window (in bytes); among
- *     equal sizes, the one put first, so a window over an already sorted stream
- *     keeps its order.
+ *   - lookahead_take() returns the file of the largest cost in the window (the
+ *     caller's guess of its work, costguess.h); among equal costs, the one put
+ *     first, so a window over an already sorted stream keeps its order.
  *   - Files still in the window at lookahead_free() are freed: they were never
  *     started, and the caller counts them as such.
  */
@@ -25,6 +25,7 @@
 #define IMGPOOL_LOOKAHEAD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "inflight.h"
 #include "plan.h"
@@ -47,9 +48,9 @@ void lookahead_free(lookahead *w);
 size_t lookahead_count(const lookahead *w);
 int lookahead_full(const lookahead *w);
 
-/* Copy item into the window (which must not be full). 0, or -1 when memory runs
- * out (nothing kept). */
-int lookahead_put(lookahead *w, const plan_item *item);
+/* Copy item into the window (which must not be full), to go out by cost. 0, or
+ * -1 when memory runs out (nothing kept). */
+int lookahead_put(lookahead *w, const plan_item *item, uint64_t cost);
 
 /* The largest file in the window, removed from it: 1 with *out filled (the
  * caller owns out->f), 0 when the window is empty. */

@@ -27,6 +27,7 @@
 #include "discover.h"
 #include "drive.h"
 #include "inflight.h"
+#include "costguess.h"
 #include "lookahead.h"
 #include "journal.h"
 #include "lock.h"
@@ -121,7 +122,10 @@ static void top_up(run_ctx *x, int most)
 			x->plan_dry = 1;
 			break;
 		}
-		if (lookahead_put(x->window, &item) < 0)
+		/* A window of one (a --files-from stream) has no order to choose. */
+		uint64_t cost = x->o->files_from ? item.it->size
+						 : costguess(item.it->input, item.it->size);
+		if (lookahead_put(x->window, &item, cost) < 0)
 			feed_failed(x, item.it->input, item.it->noutputs,
 				    (char *const *)item.it->outputs);
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_lookahead.c — the look-ahead window (app/lookahead.c): files come out
- * largest first, equal sizes in the order put, whatever order they went in;
+ * largest cost first (here the cost is the size), equal sizes in the order put, whatever order they went in;
  * copies outlive the plan item they came from; capacity holds; files left in
  * the window are freed (the ASan and valgrind runs see a leak).
  */
@@ -32,7 +32,7 @@ static void put(lookahead *w, const char *name, uint64_t size, thumb_format fmt)
 	snprintf(out_rel, sizeof out_rel, "%s", name);
 	it.outputs[0] = out;
 	it.out_rel[0] = out_rel;
-	assert_int_equal(lookahead_put(w, &item), 0);
+	assert_int_equal(lookahead_put(w, &item, size), 0);
 	memset(input, 'x', sizeof input - 1);
 	memset(out, 'x', sizeof out - 1);
 }
