@@ -4,12 +4,13 @@ pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
 pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
+pkg_check_modules(DEFLATE REQUIRED IMPORTED_TARGET libdeflate)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
 set(APP_MODULES settings failure bug clock io filehash outdir lock thumb vipserr geometry vipsload resize fastpath save metadata colour exif fastjpeg
-  jpegscan fastpng shrink pngmaster reduce discover globs paths inside template claims plan publish prune
+  jpegscan fastpng pnginflate shrink pngmaster reduce discover globs paths inside template claims plan publish prune
   inflight lookahead costguess drive count options optvalues help outfolder report monitor task run results trace shard journal journal_schema journal_fingerprint status bench
   bench_args bench_baseline bench_report bench_plot)
 set(APP_SOURCES)
@@ -31,7 +32,7 @@ if(VIPS_LIBDIR AND VIPS_MAJOR_MINOR)
 endif()
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
 target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
-  PkgConfig::XXHASH PkgConfig::SQLITE Threads::Threads m)
+  PkgConfig::XXHASH PkgConfig::SQLITE PkgConfig::DEFLATE Threads::Threads m)
 
 add_executable(imgpool app/main.c)
 target_link_libraries(imgpool imgpool_app)
@@ -45,7 +46,7 @@ endif()
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
 
 # One cmocka test file per module that has one.
-set(APP_UNIT_TESTS thumb colour reduce discover outdir jpegscan pngmaster options report journal lookahead costguess
+set(APP_UNIT_TESTS thumb colour reduce discover outdir jpegscan pngmaster options report journal lookahead costguess pnginflate
   shard task monitor plan)
 foreach(m ${APP_UNIT_TESTS})
   if(TRUE)

@@ -25,6 +25,7 @@
 #include "exif.h"
 #include "fastpng.h"
 #include "io.h"
+#include "pnginflate.h"
 
 /* libvips' limits (vipspng.c): VIPS_MAX_COORD a side, 50 MB a chunk, 100 chunks. */
 #define MAX_SIDE 10000000
@@ -49,6 +50,8 @@ struct fastpng {
 	unsigned char *row;		/* one row (not interlaced) */
 	unsigned char *image;		/* every row (interlaced), read at once */
 	int next;			/* the next row to hand out */
+	size_t raw_size;		/* the filtered rows' bytes (not interlaced) */
+	pnginflate *inflated;		/* the IDAT data inflated (NULL: libpng's zlib) */
 };
 
 /* printf into the caller's error buffer (cut to errlen, always terminated). */
@@ -78,6 +81,11 @@ static void read_mem(png_structp png, png_bytep out, size_t length)
 {
 	fastpng *p = png_get_io_ptr(png);
 
+	if (p->inflated) {
+		if (pnginflate_read(p->inflated, out, length) < 0)
+			png_error(png, "premature end of file");
+		return;
+	}
 	if (length > p->len - p->at)
 		png_error(png, "premature end of file");
 	memcpy(out, p->data + p->at, length);
@@ -116,6 +124,17 @@ static int read_metadata(fastpng *p, fastpng_info *info)
 	info->icc = p->icc;
 	info->icc_len = p->icc_len;
 	return 0;
+}
+
+/* Samples per pixel of a PNG colour type, as stored (palette: one index). */
+static size_t png_get_channels_of(int type)
+{
+	switch (type) {
+	case PNG_COLOR_TYPE_GRAY_ALPHA: return 2;
+	case PNG_COLOR_TYPE_RGB: return 3;
+	case PNG_COLOR_TYPE_RGB_ALPHA: return 4;
+	default: return 1;	/* grey, palette */
+	}
 }
 
 /* Header, limits and transforms. Runs under the caller's setjmp. */
@@ -162,6 +181,8 @@ static int parse_header(fastpng *p, uint64_t max_pixels, fastpng_info *info)
 	p->width = (int)w;
 	p->height = (int)h;
 	p->interlaced = interlace != PNG_INTERLACE_NONE;
+	/* Filter byte + packed samples, per row (pnginflate.h). */
+	p->raw_size = (size_t)h * (1 + ((size_t)w * png_get_channels_of(type) * depth + 7) / 8);
 	info->width = (int)w;
 	info->height = (int)h;
 	info->bands = bands;
@@ -208,6 +229,12 @@ int fastpng_open(const char *path, uint64_t max_pixels, fastpng **out, fastpng_i
 	png_set_chunk_cache_max(p->png, MAX_CHUNKS);
 	png_set_read_fn(p->png, p, read_mem);
 	rc = parse_header(p, max_pixels, info);
+	/* The image data inflated at once by libdeflate where it can be (not
+	 * interlaced: one pass of rows); else, or on any fault, libpng's zlib reads
+	 * the file as it is. */
+	if (rc == FASTPNG_OK && !p->interlaced &&
+	    (p->inflated = pnginflate_new(p->data, p->len, p->at, p->raw_size)))
+		png_set_crc_action(p->png, PNG_CRC_QUIET_USE, PNG_CRC_NO_CHANGE);
 	if (rc != FASTPNG_OK) {
 		if (rc == FASTPNG_ERROR)
 			set_err(err, errlen, "out of memory");
@@ -265,6 +292,7 @@ void fastpng_close(fastpng *p)
 		return;
 	if (p->png)
 		png_destroy_read_struct(&p->png, p->info ? &p->info : NULL, NULL);
+	pnginflate_free(p->inflated);
 	free(p->row);
 	free(p->image);
 	free(p->icc);

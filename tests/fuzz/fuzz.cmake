@@ -37,7 +37,7 @@ if(TARGET imgpool_app)
   list(REMOVE_ITEM FUZZ_LIBS pool)
 else()
   find_package(PkgConfig REQUIRED)
-  pkg_check_modules(FUZZ_DEPS REQUIRED IMPORTED_TARGET vips libjpeg libpng libxxhash sqlite3)
+  pkg_check_modules(FUZZ_DEPS REQUIRED IMPORTED_TARGET vips libjpeg libpng libxxhash sqlite3 libdeflate)
   set(FUZZ_LIBS PkgConfig::FUZZ_DEPS Threads::Threads m)
 endif()
 

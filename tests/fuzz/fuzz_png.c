@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz_png.c — the worker's PNG path parsers and resampler: app/fastpng.h (libpng
- * with the path's transforms, limits and eXIf/iCCP reading) and app/shrink.h (the
- * streamed resize every decoded row goes through).
+ * with the path's transforms, limits and eXIf/iCCP reading, and app/pnginflate.h,
+ * the image data inflated by libdeflate and handed back to libpng as stored
+ * blocks) and app/shrink.h (the streamed resize every decoded row goes through).
  *
  * Input: a PNG file; its last byte picks the shrink (1 + byte % 16 on both axes)
  * and the orientation (1 + byte / 16 % 8). Every whole chunk's CRC is set right
