@@ -20,6 +20,8 @@
  * (libvips' VIPS_MAX_COORD a side), libvips' chunk limits (50 MB a chunk, 100
  * chunks), the caller's pixel limit (--max-pixels), and a decoded size the fast
  * path is willing to hold (interlaced files are held whole).
+ * The image data of a file that is not interlaced is inflated by libdeflate
+ * (pnginflate.h) and read back by libpng uncompressed: the same rows, faster.
  * Strict: any libpng error or warning (CRC, truncation, bad zlib data, a broken
  * ancillary chunk) fails the file; the caller then leaves it to libvips, whose
  * message is the one users see. As libvips, the zlib checksum is not verified.
