@@ -181,8 +181,10 @@ static int parse_header(fastpng *p, uint64_t max_pixels, fastpng_info *info)
 	p->width = (int)w;
 	p->height = (int)h;
 	p->interlaced = interlace != PNG_INTERLACE_NONE;
-	/* Filter byte + packed samples, per row (pnginflate.h). */
-	p->raw_size = (size_t)h * (1 + ((size_t)w * png_get_channels_of(type) * depth + 7) / 8);
+	/* Filter byte + packed samples, per row (pnginflate.h); 0 (not taken) past
+	 * what it holds, computed in 64 bits so that it cannot wrap. */
+	uint64_t raw = (uint64_t)h * (1 + ((uint64_t)w * png_get_channels_of(type) * depth + 7) / 8);
+	p->raw_size = raw <= PNGINFLATE_MAX_BYTES ? (size_t)raw : 0;
 	info->width = (int)w;
 	info->height = (int)h;
 	info->bands = bands;

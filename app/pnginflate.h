@@ -35,7 +35,10 @@
 
 #include <stddef.h>
 
-#define PNGINFLATE_MAX_BYTES ((size_t)1 << 30)
+/* The most it holds: a 32 MP RGBA image. Larger ones stream through zlib row
+ * by row, as before, so that a small file of a huge flat image (deflate packs
+ * 1 GiB into 1 MB) cannot make a worker hold a gigabyte. */
+#define PNGINFLATE_MAX_BYTES ((size_t)128 << 20)
 
 typedef struct pnginflate pnginflate;
 

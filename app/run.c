@@ -109,6 +109,24 @@ static void feed_failed(run_ctx *x, const char *input, int n, char *const *outpu
 	report_file_done(x->rep, &f);
 }
 
+/* The window's key for a planned file (costguess.h). Not read for a window of
+ * one (a --files-from stream: no order to choose), nor once a guess has been
+ * slow: reading heads in the parent, one after another, would serialise the
+ * reads of cold or remote storage that the workers do side by side; the bytes
+ * then do. */
+#define GUESS_SLOW_S 0.010
+
+static uint64_t guess_cost(run_ctx *x, const discover_item *it)
+{
+	if (x->o->files_from || x->guess_slow)
+		return it->size;
+	double t0 = clock_now_s();
+	uint64_t cost = costguess(it->input, it->size);
+	if (clock_now_s() - t0 > GUESS_SLOW_S)
+		x->guess_slow = 1;
+	return cost;
+}
+
 /* Move up to `most` planned files into the look-ahead window (fewer when it is
  * full or the plan runs dry). A few per call rather than a full window at once: the first file
  * starts after a few are planned, not after 256, and a list read from a pipe is
@@ -122,10 +140,7 @@ static void top_up(run_ctx *x, int most)
 			x->plan_dry = 1;
 			break;
 		}
-		/* A window of one (a --files-from stream) has no order to choose. */
-		uint64_t cost = x->o->files_from ? item.it->size
-						 : costguess(item.it->input, item.it->size);
-		if (lookahead_put(x->window, &item, cost) < 0)
+		if (lookahead_put(x->window, &item, guess_cost(x, item.it)) < 0)
 			feed_failed(x, item.it->input, item.it->noutputs,
 				    (char *const *)item.it->outputs);
 	}
@@ -139,8 +154,12 @@ static int feed(void *data, pool_task *t)
 
 	for (;;) {
 		top_up(x, LOOKAHEAD_TOP_UP);
-		if (!lookahead_take(x->window, &lf))
-			break;
+		/* Empty but not dry: every file just planned failed to be held. */
+		if (!lookahead_take(x->window, &lf)) {
+			if (x->plan_dry)
+				break;
+			continue;
+		}
 		inflight_file *f = lf.f;
 		task_desc td = {.index = x->produced, .n = f->n, .input = f->input};
 		memcpy(td.formats, lf.formats, sizeof td.formats);

@@ -209,6 +209,7 @@ static void test_declines(void **state)
 	assert_null(pnginflate_new(m.p, m.len, at + 8, raw - 1));	/* sizes that differ */
 	assert_null(pnginflate_new(m.p, m.len, at + 8, raw + 1));
 	assert_null(pnginflate_new(m.p, m.len, at + 8, 0));
+	assert_null(pnginflate_new(m.p, m.len, at + 8, PNGINFLATE_MAX_BYTES + 1));
 	assert_null(pnginflate_new(m.p, m.len, at + 4, raw));	/* not past an IDAT header */
 	assert_null(pnginflate_new(m.p, m.len, m.len + 1, raw));
 	m.p[at + 8 + n] ^= 0x01;		/* a bad CRC over good data */
