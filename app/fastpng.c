@@ -126,17 +126,6 @@ static int read_metadata(fastpng *p, fastpng_info *info)
 	return 0;
 }
 
-/* Samples per pixel of a PNG colour type, as stored (palette: one index). */
-static size_t png_get_channels_of(int type)
-{
-	switch (type) {
-	case PNG_COLOR_TYPE_GRAY_ALPHA: return 2;
-	case PNG_COLOR_TYPE_RGB: return 3;
-	case PNG_COLOR_TYPE_RGB_ALPHA: return 4;
-	default: return 1;	/* grey, palette */
-	}
-}
-
 /* Header, limits and transforms. Runs under the caller's setjmp. */
 static int parse_header(fastpng *p, uint64_t max_pixels, fastpng_info *info)
 {
@@ -146,6 +135,12 @@ static int parse_header(fastpng *p, uint64_t max_pixels, fastpng_info *info)
 
 	png_read_info(p->png, p->info);
 	png_get_IHDR(p->png, p->info, &w, &h, &depth, &type, &interlace, NULL, NULL);
+	/* The filtered rows' bytes, as stored (before the transforms below change
+	 * the row size): a filter byte + the packed samples a row (pnginflate.h);
+	 * 0 (not taken) past what it holds. */
+	uint64_t raw = (uint64_t)h * (1 + (uint64_t)png_get_rowbytes(p->png, p->info));
+
+	p->raw_size = raw <= PNGINFLATE_MAX_BYTES ? (size_t)raw : 0;
 	if (max_pixels && (uint64_t)w * h > max_pixels)
 		return FASTPNG_UNSUPPORTED;
 	trns = png_get_valid(p->png, p->info, PNG_INFO_tRNS) != 0;
@@ -181,10 +176,6 @@ static int parse_header(fastpng *p, uint64_t max_pixels, fastpng_info *info)
 	p->width = (int)w;
 	p->height = (int)h;
 	p->interlaced = interlace != PNG_INTERLACE_NONE;
-	/* Filter byte + packed samples, per row (pnginflate.h); 0 (not taken) past
-	 * what it holds, computed in 64 bits so that it cannot wrap. */
-	uint64_t raw = (uint64_t)h * (1 + ((uint64_t)w * png_get_channels_of(type) * depth + 7) / 8);
-	p->raw_size = raw <= PNGINFLATE_MAX_BYTES ? (size_t)raw : 0;
 	info->width = (int)w;
 	info->height = (int)h;
 	info->bands = bands;

@@ -46,15 +46,20 @@ static void flush_mem(png_structp png)
 	(void)png;
 }
 
+/* Samples a pixel of a colour type, as stored (palette: one index). */
+static int channels(int type)
+{
+	return type == PNG_COLOR_TYPE_RGB_ALPHA ? 4 : type == PNG_COLOR_TYPE_RGB ? 3
+	       : type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+}
+
 /* A w x h PNG of colour type and depth, IDAT chunks of about chunk bytes. */
 static membuf make_png(int w, int h, int type, int depth, size_t chunk, int level)
 {
 	membuf m = {0};
 	png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
 	png_infop info = png_create_info_struct(png);
-	int ch = type == PNG_COLOR_TYPE_RGB_ALPHA ? 4 : type == PNG_COLOR_TYPE_RGB ? 3
-		 : type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
-	size_t rowbytes = ((size_t)w * ch * depth + 7) / 8;
+	size_t rowbytes = ((size_t)w * channels(type) * depth + 7) / 8;
 	unsigned char *row = malloc(rowbytes);
 
 	assert_int_equal(setjmp(png_jmpbuf(png)), 0);
@@ -100,8 +105,8 @@ static void read_cb(png_structp png, png_bytep out, size_t n)
 
 /* Every row of the PNG in m, as libpng reads it: through pnginflate when via
  * (which must then take the file), else from the bytes. Returns the rows,
- * packed; *took: whether pnginflate took it. */
-static unsigned char *read_rows(membuf *m, int via, int *took)
+ * packed, *size bytes; *took: whether pnginflate took it. */
+static unsigned char *read_rows(membuf *m, int via, int *took, size_t *size)
 {
 	png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
 	png_infop info = png_create_info_struct(png);
@@ -126,6 +131,7 @@ static unsigned char *read_rows(membuf *m, int via, int *took)
 	rows = calloc(h, rb);	/* libpng leaves the pad bits of a row's last byte */
 	for (png_uint_32 y = 0; y < h; y++)
 		png_read_row(png, rows + rb * y, NULL);
+	*size = rb * h;
 	png_read_end(png, NULL);
 	(void)w;
 	png_destroy_read_struct(&png, &info, NULL);
@@ -138,15 +144,16 @@ static void same_rows(int w, int h, int type, int depth, size_t chunk, int level
 {
 	membuf m = make_png(w, h, type, depth, chunk, level);
 	int took;
-	unsigned char *want = read_rows(&m, 0, &took), *got = read_rows(&m, 1, &took);
-	int ch = type == PNG_COLOR_TYPE_RGB_ALPHA ? 4 : type == PNG_COLOR_TYPE_RGB ? 3
-		 : type == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+	size_t nwant, ngot;
+	unsigned char *want = read_rows(&m, 0, &took, &nwant), *got = read_rows(&m, 1, &took, &ngot);
 
 	assert_int_equal(took, 1);
-	if (memcmp(got, want, (size_t)h * (((size_t)w * ch * depth + 7) / 8)))
+	assert_int_equal(ngot, nwant);
+	assert_int_equal(nwant, (size_t)h * (((size_t)w * channels(type) * depth + 7) / 8));
+	if (memcmp(got, want, nwant))
 		print_error("%dx%d type %d depth %d chunk %zu level %d: rows differ\n", w, h,
 			    type, depth, chunk, level);
-	assert_memory_equal(got, want, (size_t)h * (((size_t)w * ch * depth + 7) / 8));
+	assert_memory_equal(got, want, nwant);
 	free(want);
 	free(got);
 	free(m.p);
