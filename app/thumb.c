@@ -11,7 +11,8 @@
  *        vips_thumbnail() would pick, from the DC scans alone where that gives
  *        the same pixels, then resize.c and colour.c), for 8-bit JPEGs within the
  *        pixel limit without --keep-metadata;
- *      - the PNG path (pngmaster.c: libpng, resized as vips_thumbnail() does);
+ *      - the PNG path (pngmaster.c: libpng, resized as vips_thumbnail() does),
+ *        after pngcheck.c has refused a PNG whose header chunks run past its end;
  *      - the libvips path (vipsload.c: the header, then vips_thumbnail()), for
  *        everything else and every error: its error text is what users read;
  *      the master's geometry (which box it is made for, the shrink) is
@@ -50,6 +51,7 @@
 #include "fastpath.h"
 #include "filehash.h"
 #include "geometry.h"
+#include "pngcheck.h"
 #include "pngmaster.h"
 #include "resize.h"
 #include "save.h"
@@ -287,6 +289,8 @@ int thumb_run(const thumb_settings *settings, const char *input,
 	master_input in = {0, 0, 0};
 	if (fastpath_master(settings, input, &w, &h, &master) == 0)
 		in.jpeg = 1;
+	else if (pngcheck_file(input, err, errlen))
+		goto done;	/* a PNG no decoder can read, before one allocates for it */
 	else if (pngmaster_make(settings, input, &w, &h, &master) == 0)
 		in.jpeg = 0;
 	else if (vipsload_header(settings, input, &w, &h, &has_icc, &in.jpeg, kind, err,

@@ -225,6 +225,10 @@ def content_cases(b):
         ("png-trunc-10.png", png[:len(png) // 10], "error", "PNG cut at 10 %", PNG_BODY),
         ("png-trunc-50.png", png[:len(png) // 2], "error", "PNG cut at 50 %", PNG_BODY),
         ("png-trunc-90.png", png[:len(png) * 9 // 10], "error", "PNG cut at 90 %", PNG_BODY),
+        ("png-huge-text.png", png[:ihdr_end] + struct.pack(">I", 0x3FFFFFFF) + b"tEXt" +
+         png_chunk(b"IEND", b""), "error",
+         "PNG whose text chunk claims 1 GiB in 53 bytes (as libpng's crashers; a "
+         "decoder would allocate it first)", "tEXt chunk claims 1073741823 bytes"),
         ("png-no-iend.png", png[:-12], "ok",
          "PNG missing only its IEND trailer (every pixel is there)", None),
         ("jpeg-flip-soi.jpg", flip(jpg, [0]), "error",
