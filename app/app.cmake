@@ -48,6 +48,8 @@ get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corp
 # One cmocka test file per module that has one.
 set(APP_UNIT_TESTS thumb colour reduce discover outdir jpegscan pngmaster options report journal lookahead costguess pnginflate pngcheck
   shard task monitor plan)
+# test_colour builds a profile of its own with lcms2 (libvips-dev depends on it).
+pkg_check_modules(LCMS2 REQUIRED IMPORTED_TARGET lcms2)
 foreach(m ${APP_UNIT_TESTS})
   if(TRUE)
     add_executable(test_${m} tests/test_${m}.c)
@@ -57,6 +59,7 @@ foreach(m ${APP_UNIT_TESTS})
       ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS};IMGPOOL_SRC=${CMAKE_CURRENT_SOURCE_DIR}")
   endif()
 endforeach()
+target_link_libraries(test_colour PkgConfig::LCMS2)
 
 # The resampler's other kernels against libvips too: the one this CPU picks is
 # tested above; SSE2 and the portable loop run where AVX2 or x86 is missing.

@@ -155,6 +155,8 @@ static struct {
 	void (*apply)(cmsHTRANSFORM, const void *, void *, cmsUInt32Number);
 	void (*destroy)(cmsHTRANSFORM);
 	cmsHPROFILE (*xyz_profile)(void);
+	cmsBool (*has_intent)(cmsHPROFILE, cmsUInt32Number, cmsUInt32Number);
+	cmsUInt32Number (*header_intent)(cmsHPROFILE);
 	cmsHPROFILE srgb;	/* libvips' built-in sRGB, the export profile */
 	VipsBlob *cmyk;		/* libvips' built-in CMYK profile, once asked for */
 } lcms;
@@ -184,8 +186,11 @@ static int lcms_bind(void)
 	*(void **)&lcms.apply = dlsym(RTLD_DEFAULT, "cmsDoTransform");
 	*(void **)&lcms.destroy = dlsym(RTLD_DEFAULT, "cmsDeleteTransform");
 	*(void **)&lcms.xyz_profile = dlsym(RTLD_DEFAULT, "cmsCreateXYZProfile");
+	*(void **)&lcms.has_intent = dlsym(RTLD_DEFAULT, "cmsIsIntentSupported");
+	*(void **)&lcms.header_intent = dlsym(RTLD_DEFAULT, "cmsGetHeaderRenderingIntent");
 	if (!lcms.open_mem || !lcms.close || !lcms.space || !lcms.create || !lcms.apply ||
-	    !lcms.destroy || !lcms.xyz_profile || vips_profile_load("srgb", &blob, NULL)) {
+	    !lcms.destroy || !lcms.xyz_profile || !lcms.has_intent || !lcms.header_intent ||
+	    vips_profile_load("srgb", &blob, NULL)) {
 		vips_error_clear();
 		return 0;
 	}
@@ -195,7 +200,32 @@ static int lcms_bind(void)
 	return lcms.ok;
 }
 
-/* The transform libvips would build for profile icc (relative colorimetric, no
+/* colour_input_intent() of an open profile. */
+static int input_intent(cmsHPROFILE in)
+{
+	cmsUInt32Number suggested;
+
+	if (lcms.has_intent(in, INTENT_RELATIVE_COLORIMETRIC, LCMS_USED_AS_INPUT))
+		return INTENT_RELATIVE_COLORIMETRIC;
+	suggested = lcms.header_intent(in);
+	return suggested <= INTENT_ABSOLUTE_COLORIMETRIC ? (int)suggested
+							 : INTENT_RELATIVE_COLORIMETRIC;
+}
+
+int colour_input_intent(const unsigned char *icc, size_t len)
+{
+	cmsHPROFILE in;
+	int intent;
+
+	if (!lcms_bind() || len > UINT32_MAX || !(in = lcms.open_mem(icc, (cmsUInt32Number)len)))
+		return INTENT_RELATIVE_COLORIMETRIC;
+	intent = input_intent(in);
+	lcms.close(in);
+	return intent;
+}
+
+/* The transform libvips would build for profile icc (relative colorimetric, or
+ * input_intent()'s fallback for a profile without it as input; no
  * black point compensation, no 1-pixel cache), from the cache, else built and
  * cached (the oldest entry goes):
  *   - RGB: to sRGB, 8-bit in and out, as vips_icc_transform() on the libvips
@@ -234,8 +264,8 @@ static cmsHTRANSFORM to_srgb(const unsigned char *icc, size_t len, int cmyk)
 		return NULL;
 	if (!cmyk)
 		t = lcms.space(in) == cmsSigRgbData
-			    ? lcms.create(in, TYPE_RGB_8, lcms.srgb, TYPE_RGB_8,
-					  INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOCACHE)
+			    ? lcms.create(in, TYPE_RGB_8, lcms.srgb, TYPE_RGB_8, input_intent(in),
+					  cmsFLAGS_NOCACHE)
 			    : NULL;
 	else {
 		cmsHPROFILE xyz = lcms.space(in) == cmsSigCmykData ? lcms.xyz_profile() : NULL;

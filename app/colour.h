@@ -11,8 +11,8 @@
  * bytes, oldest out first.
  *
  * The transforms are the ones libvips 8.14 would apply, so both paths give the
- * same pixels: relative colorimetric, no black point compensation, to libvips'
- * built-in sRGB profile. lcms2 is the copy libvips loaded, found with dlsym();
+ * same pixels: relative colorimetric (see colour_input_intent() for the
+ * exception), no black point compensation, to libvips' built-in sRGB profile. lcms2 is the copy libvips loaded, found with dlsym();
  * without it (a libvips built without lcms) every transform is NULL and the
  * caller leaves the file to libvips.
  *
@@ -34,8 +34,20 @@ typedef struct colour_transform colour_transform;	/* opaque: an lcms transform *
  * LUT-based profiles are never taken as sRGB. */
 int colour_icc_is_srgb(const unsigned char *icc, size_t len);
 
-/* RGB profile icc -> sRGB, 8-bit RGB in and out; NULL when lcms is not at hand
- * or icc is not an RGB profile lcms reads. */
+/* The rendering intent (a VipsIntent, the same numbers as lcms': 0 perceptual,
+ * 1 relative colorimetric, 2 saturation, 3 absolute) to read profile icc with:
+ * relative colorimetric, libvips' default, where the profile has it as input;
+ * else the one its header suggests, as libvips 8.15 and later fall back to.
+ * libvips 8.14 drops such a profile instead and takes the pixels for sRGB: the
+ * XYB JPEGs jpegli makes (libvips' own test image sample-xyb.jpg), whose
+ * profile has perceptual tables only, came out green. Both paths pass this
+ * intent, so both show such a file as the profile says. Relative when lcms is
+ * not at hand or cannot read icc. */
+int colour_input_intent(const unsigned char *icc, size_t len);
+
+/* RGB profile icc -> sRGB, 8-bit RGB in and out, read with
+ * colour_input_intent(); NULL when lcms is not at hand or icc is not an RGB
+ * profile lcms reads. */
 colour_transform *colour_rgb_to_srgb(const unsigned char *icc, size_t len);
 
 /* Inverted 8-bit CMYK (as libvips' jpegload reads every CMYK JPEG) -> sRGB, the

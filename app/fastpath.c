@@ -44,6 +44,17 @@ static VipsImage *wrap_pixels(unsigned char *px, int w, int h, const fastjpeg_in
 	return im;
 }
 
+/* colour_input_intent() of the profile wrap_pixels() attached to im. */
+static int intent_of(VipsImage *im)
+{
+	const void *icc;
+	size_t len;
+
+	return vips_image_get_blob(im, VIPS_META_ICC_NAME, &icc, &len)
+		       ? VIPS_INTENT_RELATIVE
+		       : colour_input_intent(icc, len);
+}
+
 /* The resample of a decoded JPEG (stored orientation, in memory) towards the
  * master target tw x th, as vips_thumbnail() resamples after its own load:
  * resize_oriented() when it only shrinks and no profile needs libvips'
@@ -64,6 +75,7 @@ static int resample(const thumb_settings *s, VipsImage *im, int orientation, int
 				    "size", s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN,
 				    "no_rotate", FALSE,
 				    "export_profile", has_icc ? "srgb" : NULL,
+				    "intent", has_icc ? intent_of(im) : VIPS_INTENT_RELATIVE,
 				    NULL);
 }
 

@@ -277,7 +277,7 @@ int thumb_run(const thumb_settings *settings, const char *input,
 {
 	int fds[THUMB_MAX_SIZES], made[THUMB_MAX_SIZES] = {0};
 	VipsImage *master = NULL;
-	int w = 0, h = 0, has_icc = 0, rc = -1;
+	int w = 0, h = 0, icc_intent = VIPSLOAD_NO_ICC, rc = -1;
 
 	memset(res, 0, sizeof *res);
 	vipserr_clear(); /* nothing of an earlier file in this one's cause */
@@ -293,9 +293,9 @@ int thumb_run(const thumb_settings *settings, const char *input,
 		goto done;	/* a PNG no decoder can read, before one allocates for it */
 	else if (pngmaster_make(settings, input, &w, &h, &master) == 0)
 		in.jpeg = 0;
-	else if (vipsload_header(settings, input, &w, &h, &has_icc, &in.jpeg, kind, err,
+	else if (vipsload_header(settings, input, &w, &h, &icc_intent, &in.jpeg, kind, err,
 				 errlen) ||
-		 vipsload_master(settings, input, w, h, has_icc, &master, err, errlen))
+		 vipsload_master(settings, input, w, h, icc_intent, &master, err, errlen))
 		goto done;
 	in.w = res->in_w = w;
 	in.h = res->in_h = h;

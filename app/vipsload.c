@@ -40,18 +40,18 @@ static VipsFailOn fail_on(const thumb_settings *s)
 
 /* ------------------------------------------------------------ ICC profiles -- */
 
-/* Whether im carries a profile that needs a transform to sRGB: any embedded
- * profile that colour_icc_is_srgb() does not recognise. */
-static int needs_icc_transform(VipsImage *im)
+/* How im's profile is transformed to sRGB: VIPSLOAD_NO_ICC without one, or for
+ * one that colour_icc_is_srgb() recognises; else its colour_input_intent(). */
+static int icc_intent(VipsImage *im)
 {
 	const void *data;
 	size_t len;
 
 	if (!vips_image_get_typeof(im, VIPS_META_ICC_NAME))
-		return 0;
+		return VIPSLOAD_NO_ICC;
 	if (vips_image_get_blob(im, VIPS_META_ICC_NAME, &data, &len))
-		return 1;
-	return !colour_icc_is_srgb(data, len);
+		return VIPS_INTENT_RELATIVE;
+	return colour_icc_is_srgb(data, len) ? VIPSLOAD_NO_ICC : colour_input_intent(data, len);
 }
 
 /* --------------------------------------------------------------- decoding -- */
@@ -60,7 +60,7 @@ static int needs_icc_transform(VipsImage *im)
  * an ICC profile is embedded, and the pixel limit checked against what the loader
  * would decode (its default page). */
 int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
-		       int *has_icc, int *jpeg, failure_kind *kind, char *err, size_t errlen)
+		       int *icc, int *jpeg, failure_kind *kind, char *err, size_t errlen)
 {
 	VipsImage *im = vips_image_new_from_file(input, "fail_on", fail_on(s), NULL);
 	uint64_t pixels;
@@ -81,7 +81,7 @@ int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 	}
 	*w = im->Xsize;
 	*h = im->Ysize;
-	*has_icc = needs_icc_transform(im);
+	*icc = icc_intent(im);
 	const char *loader = NULL;
 	*jpeg = !vips_image_get_string(im, VIPS_META_LOADER, &loader) && loader &&
 		!strcmp(loader, "jpegload");
@@ -147,12 +147,12 @@ int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
 }
 
 /* Decode the input once into the in-memory master (see the top of the file).
- * A profile that needs it (has_icc) is honoured by transforming to sRGB (export
- * profile); without one, vips_thumbnail() converts to sRGB or B_W itself (CMYK
+ * A profile that needs it (icc_intent) is honoured by transforming to sRGB (export
+ * profile, with that intent); without one, vips_thumbnail() converts to sRGB or B_W itself (CMYK
  * through its built-in CMYK profile), which keeps grey images 1-band and skips an
  * lcms pass. */
 int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
-		       int has_icc, VipsImage **master, char *err, size_t errlen)
+		       int icc_intent, VipsImage **master, char *err, size_t errlen)
 {
 	VipsImage *thumb = NULL;
 	int tw = 0, th = 0;
@@ -162,7 +162,8 @@ int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
 			   "height", th,
 			   "size", s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN,
 			   "no_rotate", s->no_rotate ? TRUE : FALSE,
-			   "export_profile", has_icc ? "srgb" : NULL,
+			   "export_profile", icc_intent != VIPSLOAD_NO_ICC ? "srgb" : NULL,
+			   "intent", icc_intent != VIPSLOAD_NO_ICC ? icc_intent : VIPS_INTENT_RELATIVE,
 			   "fail_on", fail_on(s),
 			   NULL)) {
 		vipserr_cause(err, errlen, input, "cannot decode the image");

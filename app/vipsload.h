@@ -16,16 +16,21 @@
 #include "failure.h"
 #include "settings.h"
 
-/* The upright size, whether a profile needs a transform (one colour_icc_is_srgb()
- * does not recognise), whether libvips loads it as a JPEG (so vips_thumbnail()
- * shrinks it on load: geometry_fit_size()), and --max-pixels checked (FAIL_LIMIT in
- * *kind). 0, or -1 with a cause in err. */
-int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
-		    int *has_icc, int *jpeg, failure_kind *kind, char *err, size_t errlen);
+/* No profile to transform, for icc_intent below. */
+#define VIPSLOAD_NO_ICC (-1)
 
-/* The master of input, upright size w x h, through vips_thumbnail(). 0, or -1. */
+/* The upright size; how its profile is transformed to sRGB: VIPSLOAD_NO_ICC when
+ * it has none or one colour_icc_is_srgb() recognises, else the intent
+ * (colour_input_intent()); whether libvips loads it as a JPEG (so
+ * vips_thumbnail() shrinks it on load: geometry_fit_size()), and --max-pixels
+ * checked (FAIL_LIMIT in *kind). 0, or -1 with a cause in err. */
+int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
+		    int *icc_intent, int *jpeg, failure_kind *kind, char *err, size_t errlen);
+
+/* The master of input, upright size w x h, through vips_thumbnail(), its profile
+ * transformed with icc_intent (vipsload_header()'s). 0, or -1. */
 int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
-		    int has_icc, VipsImage **master, char *err, size_t errlen);
+		    int icc_intent, VipsImage **master, char *err, size_t errlen);
 
 /* A vips_thumbnail*() result (its reference taken) made the master: decoded into
  * memory (where truncated data fails) and converted to 8-bit sRGB or B_W. */

@@ -3,9 +3,10 @@
  * test_colour.c — colour.h: the sRGB-in-all-but-name check on real and hostile
  * profiles, and the cached transforms against libvips' own conversions.
  *
- * The profiles are libvips' built-in ones (vips_profile_load()), so no file is
- * needed; the expected pixels come from libvips' vips_colourspace() and
- * vips_icc_transform(), not from colour.c itself.
+ * The profiles are libvips' built-in ones (vips_profile_load()), and one built
+ * here with lcms2 that has perceptual tables only (as the XYB JPEGs jpegli
+ * makes), so no file is needed; the expected pixels come from libvips'
+ * vips_colourspace() and vips_icc_transform(), not from colour.c itself.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,10 +14,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
+#include <lcms2.h>
 #include <vips/vips.h>
 
 #include "colour.h"
+#include "settings.h"
+#include "vipsload.h"
 
 static VipsBlob *profile(const char *name)
 {
@@ -142,12 +147,124 @@ static void test_rgb_matches_libvips(void **state)
 	vips_area_unref(VIPS_AREA(p3));
 }
 
+/* The sampler of swapped_profile()'s table: the device's R and B swapped, then
+ * sRGB to Lab (cargo: that transform). */
+static cmsInt32Number swap_to_lab(const cmsUInt16Number in[], cmsUInt16Number out[],
+				  void *cargo)
+{
+	cmsUInt16Number rgb[3] = {in[2], in[1], in[0]};
+
+	cmsDoTransform(cargo, rgb, out, 1);
+	return TRUE;
+}
+
+/* An RGB input profile with an A2B0 (perceptual) table only: the device's red
+ * is sRGB's blue and its blue sRGB's red. Its header suggests perceptual; it
+ * has no relative colorimetric table, so libvips 8.14 would drop it. */
+static unsigned char *swapped_profile(cmsUInt32Number *len)
+{
+	cmsHPROFILE srgb = cmsCreate_sRGBProfile(), lab = cmsCreateLab4Profile(NULL);
+	cmsHTRANSFORM t = cmsCreateTransform(srgb, TYPE_RGB_16, lab, TYPE_Lab_16,
+					     INTENT_PERCEPTUAL, 0);
+	cmsHPROFILE p = cmsCreateProfilePlaceholder(NULL);
+	cmsPipeline *lut = cmsPipelineAlloc(NULL, 3, 3);
+	cmsStage *clut = cmsStageAllocCLut16bit(NULL, 17, 3, 3, NULL);
+	unsigned char *mem;
+
+	assert_non_null(t);
+	assert_true(cmsStageSampleCLut16bit(clut, swap_to_lab, t, 0));
+	/* lutAtoBType's shape: A curves, the table, B curves (identity). */
+	cmsPipelineInsertStage(lut, cmsAT_END, cmsStageAllocToneCurves(NULL, 3, NULL));
+	cmsPipelineInsertStage(lut, cmsAT_END, clut);
+	cmsPipelineInsertStage(lut, cmsAT_END, cmsStageAllocToneCurves(NULL, 3, NULL));
+	cmsSetProfileVersion(p, 4.3);
+	cmsSetDeviceClass(p, cmsSigInputClass);
+	cmsSetColorSpace(p, cmsSigRgbData);
+	cmsSetPCS(p, cmsSigLabData);
+	cmsSetHeaderRenderingIntent(p, INTENT_PERCEPTUAL);
+	assert_true(cmsWriteTag(p, cmsSigAToB0Tag, lut));
+	assert_true(cmsWriteTag(p, cmsSigMediaWhitePointTag, cmsD50_XYZ()));
+	assert_true(cmsSaveProfileToMem(p, NULL, len));
+	mem = malloc(*len);
+	assert_true(cmsSaveProfileToMem(p, mem, len));
+	/* What the test rests on: no relative colorimetric input. */
+	assert_false(cmsIsIntentSupported(p, INTENT_RELATIVE_COLORIMETRIC, LCMS_USED_AS_INPUT));
+	cmsPipelineFree(lut);
+	cmsDeleteTransform(t);
+	cmsCloseProfile(p);
+	cmsCloseProfile(lab);
+	cmsCloseProfile(srgb);
+	return mem;
+}
+
+/* A profile without relative colorimetric tables is read with the intent it
+ * suggests, on both paths: colour.c's transform turns the device's red into
+ * blue, as libvips does when asked for that intent; and the libvips path
+ * (vipsload.c) passes that intent, so a JPEG carrying the profile comes out
+ * blue there too, not red as libvips 8.14 leaves it by itself. */
+static void test_profile_without_relative_intent(void **state)
+{
+	cmsUInt32Number len;
+	unsigned char *icc = swapped_profile(&len);
+	unsigned char red[16 * 3];
+	colour_transform *t;
+	VipsImage *im, *out = NULL, *mem;
+	thumb_settings s = {0};	/* zeroed: the defaults */
+	char path[] = "/tmp/test_colour_XXXXXX.jpg", err[256];
+	int fd, w, h, intent, jpeg;
+	failure_kind kind;
+
+	(void)state;
+	assert_int_equal(colour_input_intent(icc, len), VIPS_INTENT_PERCEPTUAL);
+	assert_int_equal(colour_input_intent((const unsigned char *)"junk", 4),
+			 VIPS_INTENT_RELATIVE);
+	for (int i = 0; i < 16; i++) {
+		red[3 * i] = 230;
+		red[3 * i + 1] = 20;
+		red[3 * i + 2] = 10;
+	}
+	im = row_image(red, 16, 3, VIPS_INTERPRETATION_sRGB);
+	assert_non_null(t = colour_rgb_to_srgb(icc, len));
+	assert_int_equal(colour_apply_rgb(t, red, 16, 1), 0);
+	assert_true(red[0] < 60 && red[2] > 180);	/* blue: the profile applied */
+	vips_image_set_blob_copy(im, VIPS_META_ICC_NAME, icc, len);
+	assert_int_equal(vips_icc_transform(im, &out, "srgb", "embedded", TRUE, "intent",
+					    VIPS_INTENT_PERCEPTUAL, NULL), 0);
+	assert_non_null(mem = vips_image_copy_memory(out));
+	for (int i = 0; i < 16 * 3; i++)
+		assert_true(abs((int)red[i] - ((unsigned char *)VIPS_IMAGE_ADDR(mem, 0, 0))[i]) <= 1);
+	g_object_unref(mem);
+	g_object_unref(out);
+
+	/* The libvips path, on a JPEG that carries the profile. */
+	assert_true((fd = mkstemps(path, 4)) >= 0);
+	close(fd);
+	assert_int_equal(vips_image_write_to_file(im, path, "Q", 95, NULL), 0);
+	s.sizes[0].w = s.sizes[0].h = 8;
+	s.nsizes = 1;
+	assert_int_equal(vipsload_header(&s, path, &w, &h, &intent, &jpeg, &kind, err,
+					 sizeof err), 0);
+	assert_int_equal(intent, VIPS_INTENT_PERCEPTUAL);
+	out = NULL;
+	assert_int_equal(vipsload_master(&s, path, w, h, intent, &out, err, sizeof err), 0);
+	assert_non_null(mem = vips_image_copy_memory(out));
+	assert_int_equal(mem->Bands, 3);
+	unsigned char *p = VIPS_IMAGE_ADDR(mem, 0, 0);
+	assert_true(p[0] < 60 && p[2] > 180);
+	g_object_unref(mem);
+	g_object_unref(out);
+	g_object_unref(im);
+	unlink(path);
+	free(icc);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_is_srgb),
 		cmocka_unit_test(test_cmyk_matches_libvips),
 		cmocka_unit_test(test_rgb_matches_libvips),
+		cmocka_unit_test(test_profile_without_relative_intent),
 	};
 	int rc;
 
