@@ -17,7 +17,7 @@ PREFIX     ?= /usr/local
 PACKAGES = gcc make cmake pkg-config libvips-dev libvips-tools \
            libjpeg62-turbo-dev libpng-dev libsqlite3-dev libxxhash-dev libdeflate-dev
 # What the tests add (make test).
-TEST_PACKAGES = python3 python3-pil libcmocka-dev valgrind util-linux clang libclang-rt-14-dev
+TEST_PACKAGES = python3 python3-pil libcmocka-dev valgrind util-linux clang libclang-rt-14-dev strace liblcms2-dev
 # What making the Debian packages adds (make deb): dpkg-shlibdeps, and file,
 # with which CPack finds the ELF files to give it.
 DEB_PACKAGES = dpkg-dev file

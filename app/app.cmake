@@ -83,6 +83,17 @@ if(Python3_FOUND AND TARGET imgpool)
   add_test(NAME output-safety COMMAND ${Python3_EXECUTABLE}
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_output_safety.py $<TARGET_FILE:imgpool>)
   set_tests_properties(output-safety PROPERTIES TIMEOUT 600 LABELS app)
+  # The same promise from the kernel's side: every write of traced runs (strace).
+  add_test(NAME writes-traced COMMAND ${Python3_EXECUTABLE}
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_writes_traced.py $<TARGET_FILE:imgpool>)
+  set_tests_properties(writes-traced PROPERTIES TIMEOUT 600 LABELS app
+    ENVIRONMENT "IMGPOOL_CORPUS=${IMGPOOL_CORPUS}")
+  # Other decoders' own test images (libpng's PngSuite and crashers,
+  # libjpeg-turbo's), from Debian's source tarballs; skipped offline.
+  add_test(NAME public-suites COMMAND ${Python3_EXECUTABLE}
+    ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_public_suites.py $<TARGET_FILE:imgpool>)
+  set_tests_properties(public-suites PROPERTIES TIMEOUT 900 LABELS app
+    ENVIRONMENT "IMGPOOL_SUITES_DIR=${CMAKE_BINARY_DIR}/public-suites")
   # The counting walk seen from a terminal: bar total, ETA and an exact "not
   # started" after Ctrl-C on 20 000 files; the total under --exclude and --shard
   # (12-25 s on 2 busy cores).

@@ -400,8 +400,9 @@ void report_summary_print(report *r, const report_summary *s)
 		char ns[64];
 		not_started(s, ns, sizeof ns);
 		if (s->interrupted)
-			fprintf(o, "imgpool: interrupted by %s: running files finished, %s\n",
-				signal_name(s->interrupted), ns);
+			fprintf(o, "imgpool: interrupted by %s: running files %s, %s\n",
+				signal_name(s->interrupted),
+				s->stopped_running ? "stopped" : "finished", ns);
 		if (s->stop_reason)
 			fprintf(o, "imgpool: %s (%s)\n", s->stop_reason, ns);
 		if (s->dry_run)

@@ -65,6 +65,7 @@ typedef struct report_summary {
 	double task_s;              /* sum of time spent in tasks */
 	int workers;
 	int interrupted;            /* the signal, or 0 */
+	int stopped_running;        /* a second signal stopped the running files */
 	const char *stop_reason;    /* why the run stopped early (disk low), or NULL */
 	uint64_t rss_peak;          /* bytes: the largest one worker was seen at */
 	int cores;                  /* CPUs given to the run */

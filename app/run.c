@@ -526,7 +526,7 @@ static void teardown(run_ctx *x)
 static task_config worker_config; /* in the parent's memory before fork: workers see it */
 
 /* Start the pool, stream every file through it, collect. Returns 1 when the pool
- * broke (its error said on stderr). */
+ * broke or could not start (its error said on stderr), -1 before it was tried. */
 static int run_pool(run_ctx *x, double t0)
 {
 	const imgpool_options *o = x->o;
@@ -564,10 +564,13 @@ static int run_pool(run_ctx *x, double t0)
 	thumb_preload_modules();
 	pool *p = pool_create(&po, &perr);
 	if (!p) {
+		/* A broken pool: still a summary (no file started, every one "not
+		 * started" once the counting walk knows how many), exit 1. */
 		fprintf(stderr, "imgpool: cannot start the workers: %s\n", perr ? perr : "?");
 		free(perr);
-		x->sum.exit_code = EXIT_SOME_FAILED;
-		return -1;
+		x->sum.workers = jobs;
+		x->sum.cores = cpus;
+		return 1;
 	}
 	the_pool = p;
 	install_signals();
@@ -579,6 +582,7 @@ static int run_pool(run_ctx *x, double t0)
 	drive_ops ops = {drive_result, drive_wait, drive_tick, drive_terminate, x};
 	drive_end end = drive_imap(p, task_thumbnail, feed, x, &ops);
 	int broken = end == DRIVE_BROKEN, terminated = end == DRIVE_TERMINATED;
+	x->sum.stopped_running = terminated;
 	run_flush_finished(x);
 	/* Every file handed to the pool came back, unless the pool broke. */
 	if (end != DRIVE_BROKEN && inflight_count(x->flight))

@@ -112,6 +112,27 @@ static int open_tmp(const task_config *cfg, pool_buf *err)
 	return fd;
 }
 
+/* Scratch files of the libraries a worker runs go to its temp folder, beneath the
+ * output folder with the thumbnails: liborc (libvips' SIMD code generator)
+ * writes the code it makes to a file it creates and unlinks at once, in
+ * $XDG_RUNTIME_DIR, else $HOME, $TMPDIR or /tmp (one per worker: seen as
+ * /root/orcexec.XXXXXX); libvips keeps images too large for memory in $TMPDIR.
+ * The folder is named through /proc/self/fd, the one this worker opened
+ * without following symlinks, so no swapped path component redirects them; by
+ * its path where /proc is not mounted. The parent empties the folder at the
+ * start and end of a run. (On a noexec output folder liborc, which maps its
+ * file executable, still falls back to $HOME.) */
+static void scratch_in(int tmp_fd, const char *tmp_path)
+{
+	char self[64];
+	const char *dir;
+
+	snprintf(self, sizeof self, "/proc/self/fd/%d", tmp_fd);
+	dir = access(self, W_OK) == 0 ? self : tmp_path;
+	setenv("TMPDIR", dir, 1);
+	setenv("XDG_RUNTIME_DIR", dir, 1);
+}
+
 /* The pool initializer. Workers ignore SIGTERM and SIGHUP as the pool makes them
  * ignore SIGINT: a scheduler (timeout, systemd, Slurm) signals the whole process
  * group, and the parent, which drains on the first of them, decides what happens;
@@ -136,6 +157,7 @@ int task_worker_init(void *arg, void **state, pool_buf *err)
 		free(ws);
 		return -1;
 	}
+	scratch_in(ws->tmp_fd, cfg->tmp_path);	/* before libvips starts */
 	if (thumb_worker_init(cfg->vips_threads, msg, sizeof msg) < 0) {
 		pool_buf_printf(err, "libvips: %s", msg);
 		close(ws->tmp_fd);

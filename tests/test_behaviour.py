@@ -122,6 +122,41 @@ class Behaviour(unittest.TestCase):
         self.assertIn("1 not started", both)
         self.assertNotIn("nothing to make", both)
 
+    def test_workers_that_cannot_start_still_leave_a_summary(self):
+        """Every worker killed as it starts: the pool gives up, and the report
+        ended empty (no file answered, no summary). Now it ends with a summary
+        whose counts say what happened: each file answered (a crash, if a worker
+        got far enough to take one) or not started, and exit 1 as in the
+        summary."""
+        for i in range(4):
+            photo(self.p("src", f"{i}.jpg"))
+        rep = self.p("r.jsonl")
+        proc = subprocess.Popen([IMGPOOL, "-j", "2", "-q", "--report", rep, "-o",
+                                 self.p("out"), self.p("src")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        while proc.poll() is None:      # kill every child the moment it is seen
+            for pid in os.listdir("/proc"):
+                try:
+                    with open(f"/proc/{pid}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    if ppid == proc.pid:
+                        os.kill(int(pid), 9)
+                except (OSError, ValueError, IndexError):
+                    pass
+        _, err = proc.communicate(timeout=60)
+        self.assertNotEqual(proc.returncode, 0, err)
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        self.assertTrue(recs, "empty report")
+        summary = recs[-1]
+        self.assertEqual(summary["type"], "summary")
+        self.assertEqual(summary["exit_code"], proc.returncode)
+        self.assertEqual(summary["total"], 4)
+        answered = [r for r in recs[:-1] if r["status"] in ("ok", "error", "skipped")]
+        self.assertEqual(len(answered) + summary["not_started"], 4, recs)
+        if b"cannot start the workers" in err:
+            self.assertEqual(summary["not_started"], 4)
+
     def test_damaged_files_say_the_codecs_reason(self):
         """A PNG cut inside its header failed with only "cannot read the image
         header", a corrupt one with only "libpng read error": the reason libpng gave

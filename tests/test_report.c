@@ -664,6 +664,8 @@ static void test_summary(void **state)
 	sum.adopted = sum.failed_earlier = sum.pruned = sum.recycled = sum.crashed = 0;
 	sum.shard = NULL;
 	report_summary_print(r, &sum);
+	sum.stopped_running = 1;	/* a second signal */
+	report_summary_print(r, &sum);
 	report_close(r);
 	streams_sync(&s);
 	assert_string_equal(s.out_text,
@@ -679,6 +681,10 @@ static void test_summary(void **state)
 			    "imgpool: workers: 5 recycled (--max-worker-rss), 6 died and were "
 			    "replaced\n"
 			    "imgpool: interrupted by SIGINT: running files finished, 7 not started\n"
+			    "imgpool: 10 done, 1 failed, 2 skipped in 2.00 s (5.0 images/s, 2.0 MB/s "
+			    "read, CPU 3.00 s = 75% of 2 cores, peak worker RSS 123.5 MB, parallel "
+			    "efficiency 75% of 2 workers)\n"
+			    "imgpool: interrupted by SIGINT: running files stopped, 7 not started\n"
 			    "imgpool: 10 done, 1 failed, 2 skipped in 2.00 s (5.0 images/s, 2.0 MB/s "
 			    "read, CPU 3.00 s = 75% of 2 cores, peak worker RSS 123.5 MB, parallel "
 			    "efficiency 75% of 2 workers)\n");
