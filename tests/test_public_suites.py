@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test_public_suites.py IMGPOOL — imgpool over the images other decoders test
+themselves with: libpng's PngSuite, its testpngs (every colour type, bit depth,
+interlace, gamma and profile case) and its crashers (hostile files), and
+libjpeg-turbo's test images (baseline, progressive, arithmetic-coded, 12-bit).
+
+The files come from the Debian source tarballs of the libraries Debian 12 ships
+(deb.debian.org, pinned by SHA-256: nothing is copied into this repository),
+downloaded once into $IMGPOOL_SUITES_DIR (the build folder's public-suites/);
+without the network, or with a tarball that no longer matches, everything is
+skipped.
+
+What must hold, over one run of `imgpool -r -j2 -f png` on all of them:
+  - every image file gets exactly one answer in the report, no worker dies, and
+    every failure is a decode or limit failure naming its cause;
+  - every file outside crashers/ is thumbnailed, but libjpeg-turbo's 12-bit
+    JPEG, which libvips 8.14 cannot read;
+  - each crashers/huge_*_chunk.png (a chunk claiming 1 GiB in 57 bytes) fails
+    with the chunk named, and no worker grows past 256 MB doing so;
+  - each thumbnail is the same picture as libvips' own (vipsthumbnail, the same
+    box, profiles to sRGB as imgpool does): same size, PSNR at least 40 dB, both
+    flattened on white. Files vipsthumbnail itself cannot thumbnail are counted,
+    not compared.
+Needs python3 (stdlib) and the vips tools, as test_quality.py, whose helpers it
+uses.
+"""
+import hashlib
+import json
+import os
+import sys
+import tarfile
+import tempfile
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_quality as q  # noqa: E402  (the decode and PSNR helpers)
+
+IMGPOOL = None
+MIRROR = "http://deb.debian.org/debian/pool/main/"
+TARBALLS = [
+    # (path under MIRROR, sha256, folders inside the tarball to take)
+    ("libp/libpng1.6/libpng1.6_1.6.39.orig.tar.gz",
+     "a00e9d2f2f664186e4202db9299397f851aea71b36a35e74910b8820e380d441",
+     ["libpng-1.6.39/contrib/pngsuite/", "libpng-1.6.39/contrib/testpngs/"]),
+    ("libj/libjpeg-turbo/libjpeg-turbo_2.1.5.orig.tar.gz",
+     "254f3642b04e309fee775123133c6464181addc150499561020312ec61c1bf7c",
+     ["libjpeg-turbo-2.1.5/testimages/"]),
+]
+# imgpool's image extensions (--help); anything else in the folders is skipped.
+EXTS = {"jpg", "jpeg", "jpe", "jfif", "png", "webp", "avif", "tif", "tiff", "heic",
+        "heif", "gif"}
+UNREADABLE = {"testorig12.jpg"}    # 12-bit JPEG: libvips 8.14 has no reader
+SIZE = 256
+MIN_PSNR_DB = 40.0
+MAX_WORKER_RSS = 256 << 20
+
+
+def fetch(cache, path, sha256):
+    """The tarball at MIRROR/path in cache, downloaded if missing; None when it
+    cannot be had or does not match."""
+    dest = os.path.join(cache, os.path.basename(path))
+    if not os.path.exists(dest):
+        try:
+            with urllib.request.urlopen(MIRROR + path, timeout=60) as r:
+                data = r.read()
+        except OSError as e:
+            print(f"cannot download {MIRROR + path}: {e}")
+            return None
+        with open(dest + ".part", "wb") as f:
+            f.write(data)
+        os.replace(dest + ".part", dest)
+    with open(dest, "rb") as f:
+        if hashlib.sha256(f.read()).hexdigest() != sha256:
+            print(f"{dest}: not the pinned tarball")
+            return None
+    return dest
+
+
+def extract(tarball, folders, dest):
+    """The regular files of tarball under folders, into dest (paths kept)."""
+    with tarfile.open(tarball) as t:
+        for m in t.getmembers():
+            if m.isfile() and any(m.name.startswith(f) for f in folders) and \
+                    ".." not in m.name.split("/"):
+                t.extract(m, dest)
+
+
+def images_under(root):
+    out = set()
+    for d, _, files in os.walk(root):
+        for f in files:
+            if not f.startswith(".") and f.rsplit(".", 1)[-1].lower() in EXTS:
+                out.add(os.path.join(d, f))
+    return out
+
+
+class PublicSuites(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cache = os.environ.get("IMGPOOL_SUITES_DIR") or tempfile.mkdtemp()
+        os.makedirs(cache, exist_ok=True)
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.src = os.path.join(cls.tmp.name, "src")
+        for path, sha, folders in TARBALLS:
+            tarball = fetch(cache, path, sha)
+            if not tarball:
+                raise unittest.SkipTest("public test suites not available")
+            extract(tarball, folders, cls.src)
+        cls.inputs = images_under(cls.src)
+        cls.out = os.path.join(cls.tmp.name, "out")
+        rep = os.path.join(cls.tmp.name, "report.jsonl")
+        cls.result = q.run([IMGPOOL, "-r", "-j", "2", "-q", "--progress", "none",
+                         "-s", str(SIZE), "-f", "png", "--report", rep, "-o", cls.out,
+                         cls.src])
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        cls.files = [r for r in recs if r["type"] != "summary"]
+        cls.summary = [r for r in recs if r["type"] == "summary"][-1]
+        cls.by_input = {r["input"]: r for r in cls.files}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_every_file_answered_once(self):
+        self.assertGreater(len(self.inputs), 150)
+        self.assertEqual(sorted(r["input"] for r in self.files), sorted(self.inputs))
+        self.assertEqual(self.summary["total"], len(self.inputs))
+        self.assertEqual(self.summary["workers_died"], 0)
+        failed = [r for r in self.files if r["status"] != "ok"]
+        self.assertEqual(self.result.returncode, 1 if failed else 0)
+        for r in failed:
+            self.assertEqual(r["status"], "error", r)
+            self.assertIn(r["kind"], ("decode", "limit"), r)
+            self.assertTrue(r["error"].strip(), r)
+
+    def test_valid_files_thumbnailed(self):
+        bad = [f"{r['input']}: {r.get('error')}" for r in self.files
+               if r["status"] != "ok" and "/crashers/" not in r["input"] and
+               os.path.basename(r["input"]) not in UNREADABLE]
+        self.assertEqual(bad, [])
+        for name in UNREADABLE:
+            r = [r for r in self.files if r["input"].endswith("/" + name)]
+            self.assertEqual([x["status"] for x in r], ["error"])
+
+    def test_huge_chunks_fail_cheaply(self):
+        huge = [r for r in self.files if "/crashers/huge_" in r["input"] and
+                r["input"].endswith("_chunk.png")]
+        self.assertGreaterEqual(len(huge), 10)
+        for r in huge:
+            self.assertEqual(r["status"], "error", r)
+            self.assertIn("chunk claims", r["error"])
+        self.assertLess(self.summary["peak_worker_rss"], MAX_WORKER_RSS)
+
+    def test_same_pictures_as_libvips(self):
+        work = os.path.join(self.tmp.name, "work")
+        refdir = os.path.join(work, "ref")
+        os.makedirs(refdir)
+        compared, no_ref, low = 0, 0, []
+        for r in self.files:
+            if r["status"] != "ok":
+                continue
+            # one call a file: names repeat across the suites' folders
+            ref = os.path.join(refdir, "ref.png")
+            if os.path.exists(ref):
+                os.unlink(ref)
+            q.vipsthumbnail([r["input"]], ref, SIZE)
+            try:
+                # vipsthumbnail can leave a broken file behind when it fails
+                # (libpng's empty_ancillary_chunks.png: a text key it cannot write)
+                b = q.decode(ref, work)
+            except (OSError, ValueError):
+                no_ref += 1
+                continue
+            a = q.decode(r["outputs"][0]["path"], work)
+            self.assertEqual(a[:2], b[:2], r["input"])
+            db = q.psnr(a[2], b[2])
+            if db < MIN_PSNR_DB:
+                low.append(f"{r['input']}: {db:.1f} dB")
+            compared += 1
+        print(f"{compared} compared with vipsthumbnail, {no_ref} it cannot make")
+        self.assertGreater(compared, 150)
+        self.assertLessEqual(no_ref, 3)
+        self.assertEqual(low, [])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: test_public_suites.py IMGPOOL")
+    IMGPOOL = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
