@@ -5,10 +5,12 @@ file imgpool or one of its workers (and the libraries they run: libvips, its
 loaders, liborc's code generator, SQLite) creates, opens for writing, truncates,
 renames, links or deletes lies beneath the output folder, bar the --report file.
 
-Each run is traced with `strace -f -y` (every process, every file descriptor shown
-with its path) and each call that changes the file system is resolved to the
-paths it touches: the descriptor's path for *at() calls and for what open()
-returns, "/proc/self/fd/N/..." through what that process had open as N.
+Each run is traced with `strace -ff -y` (every process, into a file of its own so
+that no call is split across lines; every file descriptor shown with its path)
+and each call that changes the file system is resolved to the paths it touches:
+the descriptor's path for *at() calls and for what open() returns,
+"/proc/self/fd/N/..." through what that thread opened at that path or had open
+as N (anything else is unknown, and fails the test).
 
 Runs, over a folder of every format the corpus has (JPEG, PNG, WebP, TIFF, HEIC,
 GIF) and hostile neighbours (a symlink to a file outside, a damaged JPEG):
@@ -31,7 +33,7 @@ CALLS = ("open,openat,openat2,creat,truncate,unlink,unlinkat,rename,renameat,ren
          "mkdir,mkdirat,rmdir,link,linkat,symlink,symlinkat")
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC")
 
-LINE = re.compile(r"^(\d+) +(\w+)\((.*)\) += (-?\d+)(<[^>]*>)?")
+LINE = re.compile(r"^(\w+)\((.*)\) += (-?\d+)(<[^>]*>)?")
 FD_PATH = re.compile(r"(AT_FDCWD|-?\d+)<([^>]*)>")
 STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -41,21 +43,34 @@ def unescape(s):
         "latin-1").decode("utf-8", "surrogateescape")
 
 
-def touched(trace_path):
+def touched(trace_prefix):
     """(pid, call, path) of each successful call that changes the file system:
     absolute paths, resolved as the kernel did (as far as strace shows)."""
+    out = []
+    folder, base = os.path.split(trace_prefix)
+    for name in sorted(os.listdir(folder)):
+        if name.startswith(base + "."):
+            out += touched_by(os.path.join(folder, name), name[len(base) + 1:])
+    return out
+
+
+def touched_by(trace_path, pid):
+    """touched() for the trace of one process."""
     fds = {}            # (pid, fd) -> path, from open*() returns
+    opened = {}         # a path as given to open*() -> the path it opened
     out = []
     with open(trace_path, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             m = LINE.match(line)
             if not m:
                 continue
-            pid, call, args, ret, ret_path = m.groups()
+            call, args, ret, ret_path = m.groups()
             if int(ret) < 0:
                 continue
             if ret_path and call.startswith(("open", "creat")):
                 fds[(pid, ret)] = ret_path[1:-1]
+                for s in STRING.findall(args)[:1]:
+                    opened[unescape(s)] = ret_path[1:-1]
             # dirfd paths in the order given, and the string arguments
             dirs = FD_PATH.findall(args)
             names = [unescape(s) for s in STRING.findall(args)]
@@ -69,7 +84,9 @@ def touched(trace_path):
             for i, name in enumerate(names):
                 if call in ("symlink", "symlinkat") and i == 0:
                     continue        # a symlink's target is text, not touched
-                if name.startswith("/proc/self/fd/"):
+                if name in opened:      # made by this thread: mkstemp(), unlink()
+                    paths.append(opened[name])
+                elif name.startswith("/proc/self/fd/"):
                     n, _, rest = name[len("/proc/self/fd/"):].partition("/")
                     base = fds.get((pid, n), name)
                     paths.append(os.path.join(base, rest))
@@ -124,8 +141,9 @@ class WritesTraced(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def traced(self, *args):
-        trace = os.path.join(self.tmp, "trace.txt")
-        r = subprocess.run(["strace", "-f", "-qq", "-y", "-s", "4096", "-e",
+        traces = tempfile.mkdtemp(dir=self.tmp)
+        trace = os.path.join(traces, "trace")
+        r = subprocess.run(["strace", "-ff", "-qq", "-y", "-s", "4096", "-e",
                             "trace=" + CALLS, "-o", trace, IMGPOOL, "-r", "-j", "2", "-q",
                             "--report", self.report, "-o", self.out] + list(args) +
                            [self.src], capture_output=True, timeout=600)
