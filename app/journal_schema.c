@@ -229,7 +229,7 @@ void journal_move_aside(outdir *od, const char *file, const char *why, char *war
 		outdir_private_rename(od, a, b);
 	}
 	snprintf(warn, wlen, "imgpool: warning: the journal %s/" OUTDIR_PRIVATE "/%s was "
-			     "unusable (%s); moved aside to %s and rebuilt from the outputs",
+			     "unusable (%s); moved aside to %s and started anew",
 		 outdir_path(od), file, why, aside);
 }
 

@@ -239,9 +239,12 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;
 		}
+		/* Only outputs a journal records as made by imgpool are adopted: after
+		 * the journal is lost, a file at an output path is foreign like any
+		 * other, however new (it may be the user's: taking it as a thumbnail
+		 * would let --force replace it and --prune delete it). */
 		if (!p->cfg.force && row.status == JOURNAL_NONE && all_fresh &&
-		    (o.ours == it->noutputs ? all_owned(p, root, &o, 1)
-					    : p->cfg.adopt_foreign && o.ours + o.foreign == it->noutputs)) {
+		    o.ours == it->noutputs && all_owned(p, root, &o, 1)) {
 			adopt(p, root, &o, *checksum);
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;

@@ -52,7 +52,6 @@ typedef struct planner_config {
 	uint64_t limits;            /* journal_limits() of this run */
 	shard shard;                /* n == 0: every file */
 	int force, overwrite, checksum, retry_failed;
-	int adopt_foreign;          /* the journal was lost: adopt regular files too */
 	/* A file passed over: an error (kind, cause) or up to date (kind FAIL_NONE). */
 	void (*on_passed)(void *data, const discover_item *it, plan_pass how,
 			  failure_kind kind, const char *cause);

@@ -392,8 +392,8 @@ static int other_journals(outdir *od, const char *own)
 }
 
 /* Open the journal (per shard, so array tasks never share an SQLite file), and
- * decide whether it was lost (then regular files at planned outputs may be adopted:
- * they were most likely imgpool's). */
+ * decide whether it was lost: then the thumbnails already there cannot be shown
+ * to be imgpool's, and the run says so once (each is an error for its input). */
 static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, int *lost)
 {
 	const imgpool_options *o = x->o;
@@ -420,6 +420,11 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	if (!x->j && err[0])
 		fprintf(stderr, "imgpool: warning: %s; going on without a journal (nothing "
 				"imgpool did not make in this run will be replaced)\n", err);
+	else if (*lost && !o->overwrite)
+		fprintf(stderr, "imgpool: warning: the journal of %s was lost: thumbnails "
+				"already there cannot be shown to be imgpool's, so each is left "
+				"alone and is an error for its input; --overwrite remakes them\n",
+			outdir_path(x->od));
 	return 0;
 }
 
@@ -482,7 +487,7 @@ static int setup(run_ctx *x)
 		.fingerprint = fingerprint,
 		.limits = journal_limits(o->timeout, o->settings.max_pixels, versions),
 		.shard = x->shard, .force = o->force, .overwrite = o->overwrite,
-		.checksum = o->checksum, .retry_failed = o->retry_failed, .adopt_foreign = lost,
+		.checksum = o->checksum, .retry_failed = o->retry_failed,
 		.on_passed = on_passed, .data = x,
 	};
 	/* A list read from --files-from may be a live stream: its files go out as

@@ -752,24 +752,44 @@ def test_journal_kill9_parent(tmp):
 
 
 def test_journal_corrupt(tmp):
-    """A truncated or garbage journal: a warning, rebuilt by adoption, nothing redone."""
+    """A truncated, garbage or deleted journal: a warning saying what it costs; the
+    thumbnails already there, which nothing now shows to be imgpool's, are errors
+    (one may be the user's: adopting them let --force replace and --prune delete
+    a user's file), and --overwrite remakes them."""
     src = os.path.join(tmp, "src")
     names = make_set(src, 6, 400, 300)
     out = os.path.join(tmp, "out")
     assert_eq(run(["-o", out, "--progress", "none", src]).returncode, 0, "first run")
     jpath = os.path.join(out, ".imgpool", "journal.sqlite")
-    for damage in ("truncate", "garbage"):
+    for damage in ("truncate", "garbage", "delete"):
         data = open(jpath, "rb").read()
-        with open(jpath, "wb") as f:
-            f.write(data[: len(data) // 2] if damage == "truncate" else os.urandom(len(data)))
+        if damage == "delete":
+            os.unlink(jpath)
+        else:
+            with open(jpath, "wb") as f:
+                f.write(data[: len(data) // 2] if damage == "truncate"
+                        else os.urandom(len(data)))
         for side in ("-wal", "-shm"):
             if os.path.exists(jpath + side):
                 os.unlink(jpath + side)
+        mine = os.path.join(out, names[0])
+        with open(mine, "w") as f:
+            f.write("my own notes")         # newer than its input: still not adopted
         r = run(["-o", out, "--progress", "none", src])
+        assert_eq(r.returncode, 1, damage + b(r.stdout + r.stderr))
+        if damage != "delete":
+            assert_true("unusable" in b(r.stderr), b(r.stderr))
+        assert_true("journal of" in b(r.stderr) and "was lost" in b(r.stderr) and
+                    "--overwrite remakes them" in b(r.stderr), b(r.stderr))
+        assert_eq(summary_of(r.stdout), (0, len(names), 0), damage + ": all refused")
+        assert_true("adopted" not in b(r.stdout), b(r.stdout))
+        r = run(["-o", out, "--progress", "none", "--force", src])
+        assert_eq(open(mine).read(), "my own notes", damage + ": --force kept my file")
+        r = run(["-o", out, "--progress", "none", "--overwrite", src])
         assert_eq(r.returncode, 0, damage + b(r.stdout + r.stderr))
-        assert_true("unusable" in b(r.stderr) and "rebuilt" in b(r.stderr), b(r.stderr))
-        assert_eq(summary_of(r.stdout), (0, 0, len(names)), damage + ": nothing redone")
-        assert_true(f"{len(names)} existing thumbnails adopted" in b(r.stdout), b(r.stdout))
+        assert_eq(summary_of(r.stdout), (len(names), 0, 0), damage + ": remade")
+        r = run(["-o", out, "--progress", "none", src])
+        assert_eq(summary_of(r.stdout), (0, 0, len(names)), damage + ": then up to date")
 
 
 def test_status_matches_report(tmp):

@@ -813,7 +813,7 @@ static void moved_aside(const char *bad, size_t len, const char *why, int dry_op
 		 "unusable (%s); moved aside to journal.sqlite.unusable-", at("out"), why);
 	if (strncmp(warn, want, strlen(want)))
 		fail_msg("warning: %s", warn);
-	assert_non_null(strstr(warn, " and rebuilt from the outputs"));
+	assert_non_null(strstr(warn, " and started anew"));
 	private_names(od, "journal.sqlite.unusable-", names, sizeof names);
 	assert_true(!strncmp(names, "journal.sqlite.unusable-", 24));
 	assert_non_null(strchr(names, ' '));

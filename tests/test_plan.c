@@ -132,7 +132,7 @@ typedef struct planned {
 
 /* What a pass is asked to do. */
 typedef struct how {
-	int force, overwrite, checksum, retry_failed, adopt_foreign, no_journal;
+	int force, overwrite, checksum, retry_failed, no_journal;
 	int quality;              /* a setting: changes the fingerprint */
 	double timeout;           /* a limit: changes journal_limits */
 	const char *name_template;
@@ -232,7 +232,7 @@ static void run_plan(const how *h, result *r)
 		.limits = journal_limits(h->timeout ? h->timeout : 120, s.max_pixels, "test 1"),
 		.shard = h->shard, .force = h->force, .overwrite = h->overwrite,
 		.checksum = h->checksum, .retry_failed = h->retry_failed,
-		.adopt_foreign = h->adopt_foreign, .on_passed = on_passed, .data = r,
+		.on_passed = on_passed, .data = r,
 	};
 	planner *p = planner_new(&pc);
 	assert_non_null(p);
@@ -556,11 +556,13 @@ static void test_adopt_journal_lost(void **state)
 	input("a.jpg");
 	input("b.jpg");
 	input("c.jpg");
-	/* thumbnails there, no journal knows them: new enough (a, b) or older (c) */
+	/* thumbnails there, no journal knows them (it was lost, or never was):
+	 * new enough (a, b) or older (c). Nothing shows they are imgpool's, and
+	 * one may be the user's, however new: all refused, none adopted (an
+	 * adopted file would be replaced by --force and deleted by --prune). */
 	mkfile("out/a.jpg", "thumb", T_OUT);
 	mkfile("out/b.jpg", "thumb", T_IN);
 	mkfile("out/c.jpg", "thumb", T_IN - 1);
-	/* the journal was not lost: someone else's files, refused */
 	run_plan(&(how){0}, &r);
 	assert_int_equal(r.nplanned, 0);
 	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "a.jpg b.jpg c.jpg");
@@ -568,19 +570,14 @@ static void test_adopt_journal_lost(void **state)
 			    "not made by imgpool; --overwrite replaces it");
 	assert_int_equal(r.adopted, 0);
 	assert_false(owned("a.jpg"));
-	/* it was lost: the new-enough ones are adopted; the older one still refused */
-	run_plan(&(how){.adopt_foreign = 1}, &r);
+	assert_false(owned("b.jpg"));
+	/* --force takes nothing either */
+	run_plan(&(how){.force = 1}, &r);
 	assert_int_equal(r.nplanned, 0);
-	assert_int_equal(r.adopted, 2);
-	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "a.jpg b.jpg");
-	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "c.jpg");
-	assert_true(owned("a.jpg"));
-	assert_true(owned("b.jpg"));
-	assert_false(owned("c.jpg"));
-	assert_int_equal(row_of("b.jpg").status, JOURNAL_OK);
-	/* --overwrite: the older one is redone */
-	run_plan(&(how){.adopt_foreign = 1, .overwrite = 1}, &r);
-	assert_string_equal(planned_names(&r), "c.jpg");
+	assert_int_equal(r.adopted, 0);
+	/* --overwrite, the user's say-so: all three remade */
+	run_plan(&(how){.overwrite = 1}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.jpg c.jpg");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -777,7 +774,7 @@ static void test_refused(void **state)
 		{"theirs.jpg", "its output out/theirs.jpg exists and was not made by imgpool; "
 			       "--overwrite replaces it"},
 	};
-	static const how modes[] = {{0}, {.force = 1}, {.adopt_foreign = 1}};
+	static const how modes[] = {{0}, {.force = 1}};
 	for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
 		run_plan(&modes[m], &r);
 		assert_string_equal(planned_names(&r), "fine.jpg");
