@@ -43,16 +43,37 @@ static int prune_output(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
+/* Is root/rel provably gone? Each folder on the way is looked at with lstat(),
+ * not followed: the first name that does not exist (ENOENT) proves it gone,
+ * from the folder that holds it. A name on the way that is something else than
+ * a folder (a symlink to a folder on an unmounted disk, dangling or not; a
+ * file) proves nothing: the walk does not enter it, and a plain lstat() of the
+ * whole path, which follows such a symlink, said ENOENT for every input behind
+ * a dangling one. Unreadable is not gone either. */
+static int input_gone(char *path, size_t root_len)
+{
+	struct stat st;
+	for (char *slash = path + root_len + 1; (slash = strchr(slash, '/')); slash++) {
+		*slash = '\0';
+		int rc = lstat(path, &st), e = errno;
+		*slash = '/';
+		if (rc < 0)
+			return e == ENOENT;
+		if (!S_ISDIR(st.st_mode))
+			return 0;
+	}
+	return lstat(path, &st) < 0 && errno == ENOENT;
+}
+
 /* One journal row: if its input is gone, its outputs go; 1 drops the row. */
 static int prune_input(void *data, const char *root, const char *rel)
 {
 	prune_run *r = data;
-	struct stat st;
 	if (r->cfg->shard.n && shard_of(rel, r->cfg->shard.n) != r->cfg->shard.k)
 		return 0; /* another shard's */
 	if (asprintf(&r->input, "%s/%s", root, rel) < 0)
 		return 0;
-	int gone = lstat(r->input, &st) < 0 && errno == ENOENT;
+	int gone = input_gone(r->input, strlen(root));
 	if (gone)
 		journal_outputs_of(r->cfg->pb->j, root, rel, prune_output, r);
 	free(r->input);

@@ -130,6 +130,40 @@ class TestPruneNames(SafetyCase):
         self.assertEqual(outputs_in(out), {"photo.jpg"}, r.stdout)
 
 
+    def test_folder_behind_a_symlink_is_not_gone(self):
+        """A photo folder replaced by a symlink (to a disk not mounted now: dangling;
+        or to another folder; or by a file) is not walked, and its photos are not
+        gone: --prune deleted every thumbnail of a dangling one, since lstat() of
+        the whole path followed the symlink and said ENOENT. Only a folder that no
+        longer exists takes its thumbnails with it."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "keep.jpg"))
+        for i in range(3):
+            jpeg(os.path.join(src, "trip", f"t{i}.jpg"))
+            jpeg(os.path.join(src, "trip", "day 2", f"d{i}.jpg"))
+        self.ok(run(["-r", "-q", "-o", out, src]))
+        made = outputs_in(out)
+        self.assertEqual(len(made), 7)
+        elsewhere = self.path("elsewhere")
+        os.makedirs(elsewhere)
+        shutil.move(os.path.join(src, "trip"), self.path("trip-saved"))
+        for swap in ("dangling", "other folder", "file"):
+            trip = os.path.join(src, "trip")
+            if swap == "dangling":
+                os.symlink(self.path("unmounted", "trip"), trip)
+            elif swap == "other folder":
+                os.symlink(elsewhere, trip)
+            else:
+                with open(trip, "w") as f:
+                    f.write("not a folder")
+            self.ok(run(["-r", "-q", "--prune", "-o", out, src]), (0, 1))
+            self.assertEqual(outputs_in(out), made, swap)
+            os.unlink(trip)
+        # gone for real: pruned
+        r = self.ok(run(["-r", "-q", "--prune", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"keep.jpg"}, r.stdout)
+
+
 class TestSymlinksInOut(SafetyCase):
     def test_symlinked_folder_never_adopted_or_pruned(self):
         src, out, elsewhere = self.path("src"), self.path("out"), self.path("elsewhere")
