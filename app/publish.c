@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "publish.h"
@@ -17,8 +18,15 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 			  uint64_t in_ino, file_ident *id, char *why, size_t len)
 {
 	struct stat st;
+	size_t plen = strlen(OUTDIR_PRIVATE);
 	memset(id, 0, sizeof *id);
 	why[0] = '\0';
+	/* A --name that leads into imgpool's own folder would replace its journal
+	 * or lock (any case: the output folder may be on a case-blind disk). */
+	if (!strncasecmp(rel, OUTDIR_PRIVATE, plen) && (rel[plen] == '/' || !rel[plen])) {
+		snprintf(why, len, "is inside imgpool's own folder " OUTDIR_PRIVATE);
+		return OUT_BLOCKED;
+	}
 	if (outdir_stat(pb->od, rel, &st) < 0) {
 		if (errno == ENOENT)
 			return OUT_ABSENT;

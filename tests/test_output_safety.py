@@ -164,6 +164,32 @@ class TestPruneNames(SafetyCase):
         self.assertEqual(outputs_in(out), {"keep.jpg"}, r.stdout)
 
 
+class TestPrivateFolder(SafetyCase):
+    def test_name_into_the_private_folder_refused(self):
+        """--name .imgpool/journal.sqlite (with --overwrite) replaced the journal with
+        a JPEG; the next run then called the journal lost. Any output path inside
+        .imgpool, in any case, is now an error for its input, whatever the flags."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["-q", "-o", out, src]))
+        private = os.path.join(out, ".imgpool")
+        before = {n: open(os.path.join(private, n), "rb").read()
+                  for n in os.listdir(private) if os.path.isfile(os.path.join(private, n))}
+        for name in (".imgpool/journal.sqlite", ".imgpool/lock", ".IMGPOOL/{stem}.{ext}",
+                     ".imgpool/quarantine/{stem}.{ext}", ".imgpool/{stem}.{ext}"):
+            r = run(["-q", "-o", out, "--name", name, "-f", "jpeg", "--overwrite", src])
+            self.assertEqual(r.returncode, 1, name)
+            self.assertIn(b"inside imgpool's own folder", r.stderr, name)
+        after = {n: open(os.path.join(private, n), "rb").read()
+                 for n in os.listdir(private) if os.path.isfile(os.path.join(private, n))}
+        self.assertEqual(after["journal.sqlite"][:16], b"SQLite format 3\x00")
+        self.assertEqual(set(after) - set(before) - {"journal.sqlite-wal",
+                                                     "journal.sqlite-shm"}, set())
+        r = self.ok(run(["-o", out, src]))
+        self.assertNotIn(b"lost", r.stderr)
+        self.assertIn(b"1 skipped", r.stdout)
+
+
 class TestSymlinksInOut(SafetyCase):
     def test_symlinked_folder_never_adopted_or_pruned(self):
         src, out, elsewhere = self.path("src"), self.path("out"), self.path("elsewhere")
