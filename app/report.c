@@ -491,6 +491,7 @@ void report_pruned(report *r, const char *output, const char *input, int dry_run
 		fputs(",\"input\":", r->json);
 		report_json_string(r->json, input);
 		fprintf(r->json, ",\"dry_run\":%s}\n", dry_run ? "true" : "false");
+		fflush(r->json); /* as a file's record: a kill -9 loses no deletion's */
 	}
 	pthread_mutex_unlock(&r->lock);
 }
