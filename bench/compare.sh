@@ -3,7 +3,8 @@
 # compare.sh — time imgpool against the usual ways of thumbnailing a folder, on the
 # same files with the same settings (longest side 256, JPEG quality 80, all outputs
 # JPEG, or all PNG with --png; not recursive), and print medians, images/s, the
-# speed-up ratios we aim at, and how good each tool's thumbnails are (PSNR).
+# memory each tool's processes hold at their peak, the speed-up ratios we aim at,
+# and how good each tool's thumbnails are (PSNR).
 #
 #   bench/compare.sh [--runs N] [--imgpool PATH] [--jpeg | --png] [--targets SET]
 #                    [--sharp-dir DIR | --no-sharp] [--no-quality] FOLDER
@@ -38,6 +39,33 @@
 # report says by how much: the "floor at imgpool's scale" rows, the
 # equal-quality sharp and Pillow rows (ratios without target), and the PSNR
 # columns. The targets of issue 18 are unchanged.
+#
+# The table's columns, per contender: median s (wall seconds, median of the timed
+# runs), images/s (inputs / median), CPU s (user + system of the tool and its
+# children, mean of the timed runs), sum PSS MB and max proc MB (below), outputs
+# (thumbnails made / inputs, last run), exit (the tool's status, last run), dB med
+# and dB min (PSNR, below). MB are 10^6 bytes.
+#
+# Memory (one more run of each contender after its timed runs, untimed, so the
+# sampling does not touch the timings; needs python3, standard library only):
+# bench/tree_mem.py samples the contender's whole process tree (the runner shell
+# that only waits for it left out) from /proc every 20 ms.
+#   sum PSS MB   the largest sum of the tree's PSS (smaps_rollup) seen in one
+#                sample. PSS splits each shared page among the processes that
+#                map it, so the libraries and copy-on-write pages of forked
+#                workers count once: what the tool as a whole holds, comparable
+#                between one process with threads and many processes. Pages
+#                shared with processes outside the tree (libc; libvips while
+#                other libvips programs run) are split with them too, so the
+#                figure drops a little on a busy machine.
+#   max proc MB  the largest peak RSS of a single process of the tree (VmHWM,
+#                sampled, and the kernel's ru_maxrss of every reaped process,
+#                which /usr/bin/time %M prints: short-lived ones included).
+# The sum is sampled: a process living less than 20 ms (GNU parallel's and xargs'
+# vipsthumbnails on small files) may be missing from it, and it is the peak seen
+# at a sample, not between two. The memory run adds a run's time to each row's
+# cost (a sample takes about 2 ms); its outputs are the ones counted and compared
+# for PSNR (it is the last run).
 #
 # Quality (after the timed runs, from the last run's outputs, not timed; --no-quality
 # skips it): bench/thumb_psnr.py compares up to 24 inputs' thumbnails per tool,
@@ -89,8 +117,10 @@ vipsthumbnail, xargs -P2 vipsthumbnail, Python Pool(2) + Pillow (draft at the bo
 and at twice the box) and sharp (2 and 4 images in flight; fastShrinkOnLoad on, its
 default, and off) on the images directly in FOLDER (longest side $SIZE, JPEG
 quality $QUALITY), check that each made an output for every input, and print
-medians, images/s, ratios and the PSNR of each tool's thumbnails against a
-full-decode lanczos3 reference (up to $QSAMPLE inputs spread by name, not timed).
+medians, images/s, peak memory (sum of PSS over each tool's process tree, and
+its largest process's peak RSS, from one more untimed run), ratios and the PSNR
+of each tool's thumbnails against a full-decode lanczos3 reference (up to
+$QSAMPLE inputs spread by name, not timed).
 
   --runs N        timed runs per tool, the median is reported (default $RUNS;
                   1 for a quick check)
@@ -109,11 +139,11 @@ full-decode lanczos3 reference (up to $QSAMPLE inputs spread by name, not timed)
   --bash-timer    time with a bash loop even when hyperfine is installed
   -h, --help      this text
 
-Uses hyperfine when installed (else a bash timing loop), /usr/bin/time for
-imgpool's peak RSS, GNU parallel, a python3 with Pillow and node with npm when
-available (Debian: hyperfine time parallel python3-pil nodejs npm); a missing
-one skips its row (or, for Pillow, the PSNR columns). The floors run on
-JPEG-only sets (they decode JPEGs alone).
+Uses hyperfine when installed (else a bash timing loop), python3 for the memory
+columns (bench/tree_mem.py), GNU parallel, a python3 with Pillow and node with
+npm when available (Debian: hyperfine parallel python3-pil nodejs npm); a
+missing one skips its row (or, for Pillow, the PSNR columns; for python3, the
+memory columns). The floors run on JPEG-only sets (they decode JPEGs alone).
 EOF
 }
 
@@ -426,6 +456,14 @@ else
 	TIMER="bash loop"
 fi
 
+# kB (as /proc gives them) -> MB of 10^6 bytes, one decimal.
+mbnum() { # kB
+	awk -v k="$1" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'
+}
+mb() { # kB -> "12.3 MB"
+	printf '%s MB' "$(mbnum "$1")"
+}
+
 # The median of the numbers on stdin, one a line.
 median() {
 	sort -g | awk '{ v[NR] = $1 } END {
@@ -460,6 +498,44 @@ time_tool() { # name
 	fi
 }
 
+# The memory run: one more run of a contender, untimed, under bench/tree_mem.py
+# (see the header). MEM_WHY says why there are no memory columns, if there are none.
+declare -A MEM_PSS=() MEM_MAX=()   # name -> kB: sum of PSS, largest process
+MEM_PERIOD_MS=20
+MEM_WHY=""
+MEM_PY=""
+for py in /usr/bin/python3 python3; do
+	if command -v "$py" >/dev/null 2>&1; then
+		MEM_PY=$(command -v "$py")
+		break
+	fi
+done
+[ -n "$MEM_PY" ] || MEM_WHY="python3 missing (apt-get install python3)"
+
+# Fill MEM_PSS and MEM_MAX of a contender (nothing when its runner fails this
+# time) and MEM_NOTE with what to tell.
+MEM_NOTE=""
+measure_memory() { # name
+	local name=$1 pss max samples rc
+	MEM_NOTE=""
+	[ -z "$MEM_WHY" ] || return 0
+	bash "$WORK/prep-$name.sh"
+	# the runner shell only waits for the tool: --descendants leaves it out
+	if ! (cd "$WORK" && "$MEM_PY" "$SCRIPT_DIR/tree_mem.py" --period "$MEM_PERIOD_MS" \
+		--descendants -- bash "run-$name.sh") >"$WORK/mem-$name" 2>"$WORK/mem-$name.err" ||
+		! read -r pss max samples rc <"$WORK/mem-$name"; then
+		MEM_NOTE="memory not measured: $(tail -n 1 "$WORK/mem-$name.err" 2>/dev/null)"
+		return 0
+	fi
+	if [ "$rc" != 0 ]; then
+		MEM_NOTE="memory not measured: the memory run failed (exit $rc)"
+		return 0
+	fi
+	MEM_PSS[$name]=$pss
+	MEM_MAX[$name]=$max
+	MEM_NOTE="memory: $(mb "$pss") sum of PSS, $(mb "$max") largest process ($samples samples)"
+}
+
 # Outputs of the last run of a contender: the .jpg (.png) files in its output
 # folder; for a contender that writes nothing, as many as inputs.
 count_outputs() { # name
@@ -489,9 +565,11 @@ for name in "${TOOLS[@]}"; do
 	[ -z "${SKIP[$name]-}" ] || { note "compare: skip ${LABEL[$name]}: ${SKIP[$name]}"; continue; }
 	note "compare: timing ${LABEL[$name]} ..."
 	if time_tool "$name"; then
+		measure_memory "$name"
 		MADE[$name]=$(count_outputs "$name")
 		EXIT[$name]=$(cat "$WORK/rc-$name" 2>/dev/null || echo "?")
 		note "compare:   ${MEDIAN[$name]} s, made ${MADE[$name]} of $NIN outputs (exit ${EXIT[$name]})"
+		[ -z "$MEM_NOTE" ] || note "compare:   $MEM_NOTE"
 		if [ "${MADE[$name]}" -lt "$NIN" ] && [ -s "$WORK/err-$name" ]; then
 			note "compare:   its messages (last run, first 5 lines):"
 			head -n 5 "$WORK/err-$name" | sed 's/^/compare:     /' >&2
@@ -503,63 +581,6 @@ for name in "${TOOLS[@]}"; do
 			head -n 15 | sed 's/^/compare:     /' >&2
 	fi
 done
-
-# ---------------------------------------------------------------------------------
-# Peak memory of imgpool -j2
-# ---------------------------------------------------------------------------------
-RSS_TIME=""      # /usr/bin/time %M, kB
-RSS_WORKER=""    # max VmHWM of imgpool's descendants, kB (sampled)
-RSS_PARENT=""    # imgpool's own VmHWM, kB (sampled)
-
-# All descendants of a pid (children first), from pgrep -P.
-descendants() { # pid
-	local kid
-	for kid in $(pgrep -P "$1" 2>/dev/null || true); do
-		printf '%s\n' "$kid"
-		descendants "$kid"
-	done
-}
-
-# VmHWM (peak RSS so far) of a pid in kB, or nothing if it is gone.
-vmhwm() { # pid
-	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true
-}
-
-# One extra, untimed run of imgpool -j2 under /usr/bin/time -f %M. That figure is
-# the largest peak RSS of imgpool and its reaped descendants (Linux folds the
-# children's maximum into wait4's rusage), i.e. of the single largest process, not
-# a sum. Meanwhile /proc is sampled every 50 ms for imgpool's own peak and the
-# largest peak of its descendants (the workers; a short-lived one may be missed).
-measure_rss() {
-	[ -n "${MEDIAN[imgpool-j2]-}" ] || return 0
-	[ -x /usr/bin/time ] || { note "compare: peak RSS not measured: /usr/bin/time missing (apt-get install time)"; return 0; }
-	note "compare: measuring imgpool -j2 peak RSS ..."
-	bash "$WORK/prep-imgpool-j2.sh"
-	local -a files=()
-	mapfile -d '' files <"$WORK/imgpool-inputs0"
-	/usr/bin/time -f %M -o "$WORK/maxrss" "$IMGPOOL" -j "$JOBS" "${IP_ARGS[@]}" \
-		-o "$WORK/out-imgpool-j2" "${files[@]}" >/dev/null 2>&1 &
-	local tpid=$! ipid="" pid h parent=0 worker=0
-	while kill -0 "$tpid" 2>/dev/null; do
-		[ -n "$ipid" ] || ipid=$(pgrep -P "$tpid" 2>/dev/null | head -n 1 || true)
-		if [ -n "$ipid" ]; then
-			h=$(vmhwm "$ipid")
-			[ -z "$h" ] || [ "$h" -le "$parent" ] || parent=$h
-			for pid in $(descendants "$ipid"); do
-				h=$(vmhwm "$pid")
-				[ -z "$h" ] || [ "$h" -le "$worker" ] || worker=$h
-			done
-		fi
-		sleep 0.05
-	done
-	wait "$tpid" || true
-	RSS_TIME=$(tail -n 1 "$WORK/maxrss" 2>/dev/null || true)
-	[[ $RSS_TIME =~ ^[0-9]+$ ]] || RSS_TIME=""
-	[ "$parent" -eq 0 ] || RSS_PARENT=$parent
-	[ "$worker" -eq 0 ] || RSS_WORKER=$worker
-}
-
-measure_rss
 
 # ---------------------------------------------------------------------------------
 # Quality: PSNR of each tool's thumbnails (last run's outputs), not timed
@@ -609,10 +630,6 @@ measure_quality
 # ---------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------
-mb() { # kB -> "12.3 MB"
-	awk -v k="$1" 'BEGIN { printf "%.1f MB", k * 1024 / 1e6 }'
-}
-
 # a / b of two medians, or "n/a" when either is missing.
 # a / b of two medians, or "n/a" when either is missing; times k when given.
 ratio() { # name_a name_b [k]
@@ -664,10 +681,10 @@ printf '  %s CPUs, load average %s at start; %s; imgpool: %s\n' "$(nproc)" "$LOA
 [ ${#EMPTY[@]} -eq 0 ] || printf '  %d zero-byte file(s) given to imgpool only\n' "${#EMPTY[@]}"
 [ ${#COLLIDING[@]} -eq 0 ] || printf '  %d file(s) left out: same stem as another (same output name)\n' "${#COLLIDING[@]}"
 echo
-printf '%-42s %9s %9s %8s %9s %5s %7s %7s\n' tool "median s" "images/s" "CPU s" outputs exit \
-	"dB med" "dB min"
-printf '%-42s %9s %9s %8s %9s %5s %7s %7s\n' ---- -------- -------- ----- ------- ---- \
-	------ ------
+printf '%-42s %9s %9s %8s %11s %11s %9s %5s %7s %7s\n' tool "median s" "images/s" "CPU s" \
+	"sum PSS MB" "max proc MB" outputs exit "dB med" "dB min"
+printf '%-42s %9s %9s %8s %11s %11s %9s %5s %7s %7s\n' ---- -------- -------- ----- \
+	---------- ----------- ------- ---- ------ ------
 for name in "${TOOLS[@]}"; do
 	if [ -n "${SKIP[$name]-}" ]; then
 		printf '%-42s %s\n' "${LABEL[$name]}" "skipped: ${SKIP[$name]}"
@@ -682,12 +699,23 @@ for name in "${TOOLS[@]}"; do
 	if [ -n "${PSNR_N[$name]-}" ] && [ "${PSNR_N[$name]}" -lt "$QUALITY_NSAMPLE" ]; then
 		qual+=" (of ${PSNR_N[$name]})"
 	fi
-	printf '%-42s %9.3f %9.1f %8.2f %9s %5s %s%s\n' "${LABEL[$name]}" "${MEDIAN[$name]}" \
+	pss=-
+	[ -z "${MEM_PSS[$name]-}" ] || pss=$(mbnum "${MEM_PSS[$name]}")
+	max=-
+	[ -z "${MEM_MAX[$name]-}" ] || max=$(mbnum "${MEM_MAX[$name]}")
+	printf '%-42s %9.3f %9.1f %8.2f %11s %11s %9s %5s %s%s\n' "${LABEL[$name]}" "${MEDIAN[$name]}" \
 		"$(awk -v n="$NIN" -v s="${MEDIAN[$name]}" 'BEGIN { print (s > 0 ? n / s : 0) }')" \
-		"${CPU[$name]}" "${MADE[$name]}/$NIN" "${EXIT[$name]}" "$qual" \
+		"${CPU[$name]}" "$pss" "$max" "${MADE[$name]}/$NIN" "${EXIT[$name]}" "$qual" \
 		"$([ "${MADE[$name]}" -ge "$NIN" ] || echo '  (missing outputs)')"
 done
 echo
+if [ -n "$MEM_WHY" ]; then
+	printf 'MB: not measured (%s)\n' "$MEM_WHY"
+else
+	printf 'MB: one more run per tool, untimed, its process tree read from /proc every %d ms. sum PSS: the peak\n' "$MEM_PERIOD_MS"
+	printf '    of the PSS summed over the tree (shared pages split among sharers, so counted once); max proc:\n'
+	printf '    the largest peak RSS of one process. A process living under %d ms may be missing from the sum\n' "$MEM_PERIOD_MS"
+fi
 if [ -n "$QUALITY_WHY" ]; then
 	printf 'dB: not measured (%s)\n' "$QUALITY_WHY"
 else
@@ -744,13 +772,3 @@ EOF
 printf "(the decode floor decodes less than imgpool: the smallest covering scale, at a lower\n"
 printf " quality; the floor at imgpool's scale is what imgpool's own decoder must spend;\n"
 printf " ratios without a target are for information)\n"
-
-echo
-if [ -n "$RSS_TIME" ] || [ -n "$RSS_WORKER" ]; then
-	printf 'imgpool -j2 peak RSS:\n'
-	[ -z "$RSS_TIME" ] || printf '  %-12s (/usr/bin/time %%M: the largest single process, imgpool or a worker; not a sum)\n' "$(mb "$RSS_TIME")"
-	[ -z "$RSS_PARENT" ] || printf '  %-12s imgpool itself (VmHWM, sampled every 50 ms)\n' "$(mb "$RSS_PARENT")"
-	[ -z "$RSS_WORKER" ] || printf '  %-12s largest worker (VmHWM of its child processes, sampled every 50 ms)\n' "$(mb "$RSS_WORKER")"
-else
-	printf 'imgpool -j2 peak RSS: not measured\n'
-fi
