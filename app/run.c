@@ -665,6 +665,26 @@ static void finish(run_ctx *x, double t0, int broken)
 	x->rep = NULL;
 }
 
+/* Setup failed before the report was open (the output folder cannot be used):
+ * a --report still gets a summary, with the exit code, so that a cron job's
+ * report (or the last summary of a --report-append file) never shows the
+ * previous run's success. Not for a usage error, nor when another run holds the
+ * folder (its own report may be that very file). */
+static void report_setup_failure(run_ctx *x, double t0)
+{
+	char msg[MSG_LEN];
+	if (x->rep || !x->report_path || x->sum.exit_code != EXIT_SOME_FAILED)
+		return;
+	report *r = report_open_append(stdout, stderr, 1, 0, x->report_path, x->o->report_append,
+				       msg, sizeof msg);
+	if (!r)
+		return;
+	x->sum.wall_s = clock_now_s() - t0;
+	x->sum.cpu_s = cpu_seconds();
+	report_summary_print(r, &x->sum);
+	report_close(r);
+}
+
 int run_imgpool(const imgpool_options *o)
 {
 	double t0 = clock_now_s();
@@ -688,6 +708,8 @@ int run_imgpool(const imgpool_options *o)
 		finish(&x, t0, broken);
 	} else if (x.rep) {
 		report_close(x.rep);
+	} else {
+		report_setup_failure(&x, t0);
 	}
 	teardown(&x);
 	return x.sum.exit_code;

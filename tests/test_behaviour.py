@@ -159,6 +159,26 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(summary["not_started"], 4)
         self.assertEqual(summary["done"] + summary["failed"], 0)
 
+    def test_unusable_output_folder_still_reported(self):
+        """An output folder that cannot be used (here .imgpool is a symlink) left
+        no report at all, and with --report-append the last summary in the file
+        was still the previous run's exit 0. Now the run's summary says exit 1."""
+        photo(self.p("src", "a.jpg"))
+        rep = self.p("r.jsonl")
+        self.assertEqual(run(["-q", "--report", rep, "-o", self.p("out"),
+                              self.p("src")]).returncode, 0)
+        private = self.p("out", ".imgpool")
+        shutil.rmtree(private)
+        os.symlink(self.p("elsewhere"), private)
+        r = run(["-q", "--report", rep, "--report-append", "-o", self.p("out"),
+                 self.p("src")])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("symlink", r.stderr)
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        self.assertEqual([x["exit_code"] for x in recs if x["type"] == "summary"], [0, 1])
+        self.assertEqual(recs[-1]["type"], "summary")
+
     def test_damaged_files_say_the_codecs_reason(self):
         """A PNG cut inside its header failed with only "cannot read the image
         header", a corrupt one with only "libpng read error": the reason libpng gave
