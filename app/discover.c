@@ -89,6 +89,7 @@ struct discover {
 	const char *cur_root;   /* the current item's root */
 	char *line;             /* the last line read from the list */
 	size_t line_cap;
+	char *listed;           /* that entry as a path: a relative one from --base */
 	FTS *fts;               /* walk of the current folder PATH, or NULL */
 	const char *root;       /* that PATH as given */
 	size_t root_len;        /* the length fts gives the root (rel starts after it) */
@@ -514,17 +515,26 @@ static int next_listed(discover *d, discover_item *it)
 		struct stat st;
 		const char *why;
 		d->cur_root = d->cfg.base ? d->cfg.base : ".";
-		if (stat(d->line, &st) < 0)
-			return path_error(d, it, d->line, d->line, strerror(errno));
+		/* --base is where listed paths start: a relative entry is taken from
+		 * there, not from the current folder (as rsync's --files-from takes
+		 * them from its source folder). */
+		free(d->listed);
+		d->listed = NULL;
+		if (d->cfg.base && d->line[0] != '/' &&
+		    asprintf(&d->listed, "%s/%s", d->cfg.base, d->line) < 0)
+			d->listed = NULL;
+		const char *path = d->listed ? d->listed : d->line;
+		if (stat(path, &st) < 0)
+			return path_error(d, it, path, path, strerror(errno));
 		if (S_ISDIR(st.st_mode))
-			return path_error(d, it, d->line, d->line, "a folder: --files-from takes "
+			return path_error(d, it, path, path, "a folder: --files-from takes "
 					  "files (name a folder as a PATH to walk it)");
 		if (!S_ISREG(st.st_mode))
-			return path_error(d, it, d->line, d->line, "not a regular file");
-		char *rel = rel_to_base(d, d->line, &why);
+			return path_error(d, it, path, path, "not a regular file");
+		char *rel = rel_to_base(d, path, &why);
 		if (!rel)
-			return path_error(d, it, d->line, d->line, why ? why : WHY_NOMEM);
-		int got = wanted_by_globs(d, rel) ? plan(d, it, d->line, rel, &st) : 0;
+			return path_error(d, it, path, path, why ? why : WHY_NOMEM);
+		int got = wanted_by_globs(d, rel) ? plan(d, it, path, rel, &st) : 0;
 		free(rel);
 		if (got)
 			return 1;
@@ -670,6 +680,7 @@ void discover_close(discover *d)
 		fclose(d->list);
 	free(d->line);
 	free(d->base_real);
+	free(d->listed);
 	free(d->root_buf);
 	inside_free(d->inside);
 	free(d->out_canon);

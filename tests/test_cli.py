@@ -379,9 +379,10 @@ def test_streams(tmp):
 
 
 def test_files_from(tmp):
-    """--files-from - with -0 keeps each file's folder relative to --base: a/dog.jpg
-    and b/dog.jpg do not collide; a listed folder or a file outside --base is an
-    error line; -0 and --base need --files-from."""
+    """--files-from - with -0 keeps each file's folder relative to --base (where a
+    relative entry starts): a/dog.jpg and b/dog.jpg do not collide; a listed
+    folder or a file outside --base is an error line; -0 and --base need
+    --files-from."""
     src = os.path.join(tmp, "src")
     make_set(os.path.join(src, "a"), 1, 300, 200)
     make_set(os.path.join(src, "b"), 1, 200, 300)
@@ -406,6 +407,13 @@ def test_files_from(tmp):
                        os.path.join(src, "a", "sub").encode() + b"\n",
                        capture_output=True, timeout=120)
     assert_eq(r.returncode, 1, b(r.stderr))
+    # relative entries start at --base, not at the current folder
+    out3 = os.path.join(tmp, "out3")
+    r = subprocess.run([IMGPOOL, "-0", "--files-from", "-", "--base", src, "-o", out3,
+                        "--progress", "none"], input=b"a/dog\n.jpg\0./b/dog\n.jpg\0",
+                       capture_output=True, cwd=tmp, timeout=120)
+    assert_eq(r.returncode, 0, b(r.stdout + r.stderr))
+    assert_eq(sorted(os.listdir(out3)), [".imgpool", "a", "b"], "from --base")
     for args in (["-0", src], ["--base", src, src]):
         r = run(["-o", out] + args)
         assert_eq(r.returncode, 2, b(r.stderr))
