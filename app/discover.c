@@ -90,6 +90,7 @@ struct discover {
 	char *line;             /* the last line read from the list */
 	size_t line_cap;
 	char *listed;           /* that entry as a path: a relative one from --base */
+	int listed_phase;       /* the PATHs are done: items come from the list */
 	FTS *fts;               /* walk of the current folder PATH, or NULL */
 	const char *root;       /* that PATH as given */
 	size_t root_len;        /* the length fts gives the root (rel starts after it) */
@@ -270,20 +271,28 @@ static void check_outputs(discover *d, discover_item *it)
 
 /* Claim every output of the item, all or none: an output another input claimed
  * first makes the item an ITEM_ERROR naming that input (and claims nothing, so a
- * third claimant is told about the first, not about a failed one). */
-static void claim_outputs(discover *d, discover_item *it)
+ * third claimant is told about the first, not about a failed one). Returns 1
+ * when that input is this very file met again by --files-from (listed twice, or
+ * also found by a PATH's walk, under another spelling maybe): it has its answer,
+ * and the entry is passed over; an error would come back on every run. */
+static int claim_outputs(discover *d, discover_item *it)
 {
 	uint64_t h[THUMB_MAX_SIZES];
+	struct stat st;
 	for (int i = 0; i < it->noutputs; i++) {
 		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
 		const char *first = claims_find(d->claims, h[i]);
 		if (first) {
+			if (d->listed_phase && stat(first, &st) == 0 &&
+			    (uint64_t)st.st_dev == it->dev && (uint64_t)st.st_ino == it->ino)
+				return 1;
 			item_error(d, it, "output %s is also the output of %s", it->outputs[i],
 				   first);
-			return;
+			return 0;
 		}
 	}
 	claims_add(d->claims, h, it->noutputs, it->input);
+	return 0;
 }
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
@@ -302,8 +311,11 @@ static int plan(discover *d, discover_item *it, const char *input, const char *r
 	if (plan_outputs(d, it, rel))
 		return 1;
 	check_outputs(d, it);
-	if (it->state != ITEM_ERROR)
-		claim_outputs(d, it);
+	if (it->state != ITEM_ERROR && claim_outputs(d, it)) {
+		item_reset(d, it);	/* met again: answered already */
+		d->count--;
+		return 0;
+	}
 	return 1;
 }
 
@@ -559,6 +571,7 @@ int discover_next(discover *d, discover_item *it)
 		}
 		if (!d->list || d->list_done)
 			return 0;
+		d->listed_phase = 1;
 		return next_listed(d, it);
 	}
 }

@@ -179,6 +179,32 @@ class Behaviour(unittest.TestCase):
         self.assertEqual([x["exit_code"] for x in recs if x["type"] == "summary"], [0, 1])
         self.assertEqual(recs[-1]["type"], "summary")
 
+    def test_file_listed_twice_answered_once(self):
+        """The same file listed twice (or as ./name, or also found by a PATH's walk)
+        was an error against itself ("also the output of" itself) on every run.
+        Now it is answered once; two different files with one output still clash."""
+        photo(self.p("src", "a.jpg"))
+        photo(self.p("two", "a.jpg"))
+        photo(self.p("two", "a.png"))
+
+        def listed(cwd, listing, *paths):
+            rep = self.p("r.jsonl")
+            r = subprocess.run([IMGPOOL, "--files-from", "-", "--report", rep, "-o",
+                                self.p("out", os.path.basename(cwd)), "-f", "jpeg"] +
+                               list(paths), input=listing, capture_output=True, text=True,
+                               cwd=cwd, timeout=300)
+            with open(rep) as f:
+                files = [json.loads(line) for line in f if '"type":"file"' in line]
+            return r, sorted((os.path.basename(x["input"]), x["status"]) for x in files)
+
+        src = self.p("src")
+        r, got = listed(src, "a.jpg\n./a.jpg\n" + os.path.join(src, "a.jpg") + "\n", src)
+        self.assertEqual(got, [("a.jpg", "ok")], r.stderr)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r, got = listed(self.p("two"), "a.jpg\na.png\na.jpg\n")
+        self.assertEqual(got, [("a.jpg", "ok"), ("a.png", "error")], r.stderr)
+        self.assertIn("also the output of", r.stderr)
+
     def test_damaged_files_say_the_codecs_reason(self):
         """A PNG cut inside its header failed with only "cannot read the image
         header", a corrupt one with only "libpng read error": the reason libpng gave
