@@ -578,7 +578,8 @@ static int run_pool(run_ctx *x, double t0)
 		return 1;
 	}
 	the_pool = p;
-	install_signals();
+	if (got_signal)
+		pool_interrupt(p); /* it came during the setup: stop before the first file */
 	progress_mode mode = o->progress;
 	if (mode == PROGRESS_AUTO)
 		mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
@@ -693,6 +694,9 @@ int run_imgpool(const imgpool_options *o)
 	x.o = o;
 	int broken = 0;
 	ignore_file_size_signal();
+	/* From the start: a TERM in the first milliseconds killed the run outright, with
+	 * no summary (the handler only records it until the pool exists). */
+	install_signals();
 	if (setup(&x) == 0) {
 		if (o->dry_run) {
 			dry_run(&x);
