@@ -434,7 +434,9 @@ pool_future *pool_map_async(pool *p, pool_fn fn, const pool_task *tasks, size_t 
  * pool has room for another task. Fill *task and return 1; return 0 when there are no
  * more. The bytes task->arg points to need only stay valid until the next call of the
  * feed (the pool copies them). The pool keeps a bounded number of tasks in memory, so a
- * feed of ten million tasks costs what a few thousand do.
+ * feed of ten million tasks costs what a few thousand do. A feed may block (reading a
+ * pipe, say): every task it gave before is on its way to a worker when it is called,
+ * though results are read only once it returns.
  */
 typedef int (*pool_feed_fn)(void *data, pool_task *task);
 
