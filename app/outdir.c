@@ -629,8 +629,7 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 	return rc;
 }
 
-/* Remove the folders of rel that are empty now, deepest first, up to OUT. */
-static void remove_empty_dirs(outdir *od, const char *rel)
+void outdir_remove_empty_dirs(outdir *od, const char *rel)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", rel);
@@ -661,7 +660,7 @@ int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const c
 		return -1;
 	}
 	unlinkat(od->quarantine, qname, 0);
-	remove_empty_dirs(od, rel);
+	outdir_remove_empty_dirs(od, rel);
 	return 0;
 }
 

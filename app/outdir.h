@@ -143,6 +143,10 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
  * not match and is back in place. */
 int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const char *qname);
 
+/* The folders of rel that are empty now, deepest first, up to OUT: what
+ * outdir_remove() does last, done again after a kill cut it short. */
+void outdir_remove_empty_dirs(outdir *od, const char *rel);
+
 /*
  * After a kill: quarantined file qname came from rel. If rel is free it goes back
  * there (returns 1); if rel is taken and the quarantined file is `owned` (matches

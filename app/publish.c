@@ -257,6 +257,11 @@ static void recover_one(void *data, const char *qname, const char *path, const f
 			 outdir_path(r->pb->od), qname);
 		r->warn(r->data, line);
 	}
+	/* Gone from the quarantine too: the removal (or replacement) had ended, but
+	 * for the folders it may have left empty (a kill between the two steps left
+	 * them for good: no record leads back there). */
+	if (rc == 3)
+		outdir_remove_empty_dirs(r->pb->od, path);
 	if (rc != 0 && rc != -1)
 		journal_quarantine_del(r->pb->j, qname);
 }

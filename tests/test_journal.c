@@ -32,6 +32,7 @@
 
 #include "journal.h"
 #include "outdir.h"
+#include "publish.h"
 
 /* ------------------------------------------------------------------------- */
 /* Fixture                                                                    */
@@ -541,6 +542,38 @@ static void qcollect(void *data, const char *qname, const char *path, const file
 		q->id[q->n] = *id;
 	}
 	q->n++;
+}
+
+/* A kill after a removal's file was gone but before its emptied folders were:
+ * the next run's recovery removes them (the property test once found OUT/x/10
+ * left empty for good), and keeps a folder that still holds something. */
+static void test_recovery_removes_emptied_folders(void **state)
+{
+	outdir *od = open_out("out", 1);
+	journal *j = open_journal(od, "journal.sqlite", 0, NULL, 0);
+	file_ident a = ident(1, 2, 3, 4);
+	struct stat st;
+	(void)state;
+	assert_int_equal(mkdir(at("out/x"), 0777), 0);
+	assert_int_equal(mkdir(at("out/x/10"), 0777), 0);
+	assert_int_equal(mkdir(at("out/keep"), 0777), 0);
+	assert_int_equal(mkdir(at("out/keep/16"), 0777), 0);
+	FILE *f = fopen(at("out/keep/other.jpg"), "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(journal_quarantine_add(j, "q-9-1", "x/10/a.jpg", &a), 0);
+	assert_int_equal(journal_quarantine_add(j, "q-9-2", "keep/16/b.jpg", &a), 0);
+	assert_int_equal(journal_sync(j), 0);
+	publisher pb = {od, j, 0, NULL};
+	publish_recover(&pb, NULL, NULL);
+	assert_int_equal(stat(at("out/x"), &st), -1);
+	assert_int_equal(stat(at("out/keep/16"), &st), -1);
+	assert_int_equal(stat(at("out/keep/other.jpg"), &st), 0);
+	qseen q = {0};
+	journal_quarantine_each(j, qcollect, &q);
+	assert_int_equal(q.n, 0);
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
 }
 
 static void test_quarantine(void **state)
@@ -1071,6 +1104,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_outputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owns_across_journals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recovery_removes_emptied_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_each_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_sqlite, setup, teardown),
