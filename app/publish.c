@@ -231,6 +231,10 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 			rc = -1;
 		}
 		journal_quarantine_del(pb->j, qname);
+	} else if (s == OUT_ABSENT) {
+		/* Never there, or gone already: a kill between a publish's mkdir and its
+		 * rename leaves its folders empty, with nothing else to lead back. */
+		outdir_remove_empty_dirs(pb->od, rel);
 	}
 	if (rc >= 0)
 		journal_output_forget(pb->j, rel, id);

@@ -572,6 +572,13 @@ static void test_recovery_removes_emptied_folders(void **state)
 	qseen q = {0};
 	journal_quarantine_each(j, qcollect, &q);
 	assert_int_equal(q.n, 0);
+	/* An output that is not there (a kill between a publish's mkdir and its
+	 * rename): removing it removes the folders it would have been in. */
+	char err[256];
+	assert_int_equal(mkdir(at("out/y"), 0777), 0);
+	assert_int_equal(mkdir(at("out/y/8"), 0777), 0);
+	assert_int_equal(publish_remove(&pb, "y/8/c.png", &a, err, sizeof err), 0);
+	assert_int_equal(stat(at("out/y"), &st), -1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 }
