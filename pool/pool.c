@@ -614,26 +614,11 @@ static int job_has_room(const pool *p, const job *j)
 	return 1;
 }
 
-static void send_pending(worker *w);
-
-/* Send what the dispatch pass has built so far. A feed may block (a list read from a
- * pipe waits for its next line): the tasks it already gave must be on their way to
- * the workers by then, not held back until the whole pass is built. */
-static void send_built(pool *p)
-{
-	for (int k = 0; k < p->nworkers; k++)
-		if (p->w[k].building) {
-			p->w[k].building = 0;
-			send_pending(&p->w[k]);
-		}
-}
-
 /* Produce the next task of job j, or NULL (source exhausted or out of memory). */
 static task *job_produce(pool *p, job *j)
 {
 	if (j->feed) {
 		pool_task in = {0};
-		send_built(p);
 		if (!j->feed(j->feed_data, &in)) {
 			source_ended(p, j);
 			return NULL;
@@ -1163,6 +1148,7 @@ static void handle_interrupt(pool *p)
 /* ------------------------------------------------------------------------- */
 /* Dispatch                                                                   */
 
+static void send_pending(worker *w);
 
 /* How many tasks a worker should hold (sent, not answered) for chunks of cs. */
 static size_t depth(const pool *p, size_t cs)
@@ -1311,7 +1297,11 @@ static void dispatch(pool *p)
 				added += add_chunk(p, w, c) > 0;
 			}
 		}
-		send_built(p);
+		for (int k = 0; k < p->nworkers; k++)
+			if (p->w[k].building) {
+				p->w[k].building = 0;
+				send_pending(&p->w[k]);
+			}
 		if (!starved || round)
 			break;
 		/* Nothing left to give: an idle worker takes what waits unstarted behind

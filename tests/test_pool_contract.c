@@ -3,8 +3,7 @@
  * test_pool_contract.c — each promise of pool.h on its own: failed starts and the
  * backoff, breaking (and what every call then says), the refusals' messages, NULL,
  * empty arguments, what `attempts` counts, no task waiting behind a stuck one, the
- * initializer timeout, pool_create returning at the first ready worker, a feed that
- * blocks holding back no task it gave, the ABI
+ * initializer timeout, pool_create returning at the first ready worker, the ABI
  * rules, pool_wait_any and pool_future_cancel, pool_join with an unread
  * iterator, and the fork gate for the caller's own threads. The same promises under random kills are in test_pool_churn.c.
  *
@@ -630,46 +629,6 @@ static void test_no_task_waits_behind_a_stuck_one(void **state)
 	pool_destroy(p);
 }
 
-/* A feed may block (a list read from a pipe waits for its next line): what it
- * gave before must already be running by then. The second call waits for the
- * first task to be running (sh->starts counts it as it starts) and only
- * then lets it finish and ends the feed; were the first task still held in the
- * message being built, it would never start, and the watchdog would say so. */
-static int blocking_feed(void *data, pool_task *t)
-{
-	int *calls = data;
-	static job_arg a;
-	if ((*calls)++ == 0) {
-		a = J(B_WAIT, 7);
-		*t = (pool_task){&a, sizeof a};
-		return 1;
-	}
-	int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
-	while (!atomic_load(&sh->starts[B_WAIT])) {
-		if (tl_now_ns() > give_up)
-			fail_msg("the task the feed gave first did not start while the feed "
-				 "waited for its next one");
-		usleep(1000);
-	}
-	atomic_store(&sh->release, 1);
-	return 0;
-}
-
-static void test_a_blocking_feed_holds_back_no_task(void **state)
-{
-	tl_reset_shared();
-	pool *p = init_pool(2, (pool_options){0});
-	int calls = 0;
-	pool_iter *it = pool_imap_unordered(p, tl_task, blocking_feed, &calls, 1);
-	pool_result r;
-	assert_int_equal(pool_iter_next(it, &r), 1);
-	assert_int_equal(r.status, POOL_OK);
-	pool_result_release(&r);
-	assert_int_equal(pool_iter_next(it, &r), 0);
-	pool_iter_free(it);
-	pool_destroy(p);
-}
-
 /* ------------------------------------------------------------------------- */
 /* ABI                                                                        */
 
@@ -988,7 +947,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_empty_argument),
 		cmocka_unit_test(test_attempts_count_every_start),
 		cmocka_unit_test(test_no_task_waits_behind_a_stuck_one),
-		cmocka_unit_test(test_a_blocking_feed_holds_back_no_task),
 		cmocka_unit_test(test_abi_sizes_and_version),
 		cmocka_unit_test(test_wait_any),
 		cmocka_unit_test(test_cancel_a_future_not_started),
