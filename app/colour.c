@@ -200,7 +200,10 @@ static int lcms_bind(void)
 	return lcms.ok;
 }
 
-/* colour_input_intent() of an open profile. */
+/* colour_input_intent() of an open profile; -1 when it has neither relative
+ * colorimetric nor the intent its header suggests as input: libvips drops such
+ * a profile whatever it is asked, so the transform is left to it (to_srgb()
+ * gives none, though lcms would build one from another table). */
 static int input_intent(cmsHPROFILE in)
 {
 	cmsUInt32Number suggested;
@@ -208,8 +211,10 @@ static int input_intent(cmsHPROFILE in)
 	if (lcms.has_intent(in, INTENT_RELATIVE_COLORIMETRIC, LCMS_USED_AS_INPUT))
 		return INTENT_RELATIVE_COLORIMETRIC;
 	suggested = lcms.header_intent(in);
-	return suggested <= INTENT_ABSOLUTE_COLORIMETRIC ? (int)suggested
-							 : INTENT_RELATIVE_COLORIMETRIC;
+	return suggested <= INTENT_ABSOLUTE_COLORIMETRIC &&
+			       lcms.has_intent(in, suggested, LCMS_USED_AS_INPUT)
+		       ? (int)suggested
+		       : -1;
 }
 
 int colour_input_intent(const unsigned char *icc, size_t len)
@@ -221,7 +226,7 @@ int colour_input_intent(const unsigned char *icc, size_t len)
 		return INTENT_RELATIVE_COLORIMETRIC;
 	intent = input_intent(in);
 	lcms.close(in);
-	return intent;
+	return intent < 0 ? INTENT_RELATIVE_COLORIMETRIC : intent;
 }
 
 /* The transform libvips would build for profile icc (relative colorimetric, or
@@ -264,8 +269,10 @@ static cmsHTRANSFORM to_srgb(const unsigned char *icc, size_t len, int cmyk)
 		return NULL;
 	if (!cmyk)
 		t = lcms.space(in) == cmsSigRgbData
-			    ? lcms.create(in, TYPE_RGB_8, lcms.srgb, TYPE_RGB_8, input_intent(in),
-					  cmsFLAGS_NOCACHE)
+			    ? (input_intent(in) < 0
+				       ? NULL
+				       : lcms.create(in, TYPE_RGB_8, lcms.srgb, TYPE_RGB_8,
+						     input_intent(in), cmsFLAGS_NOCACHE))
 			    : NULL;
 	else {
 		cmsHPROFILE xyz = lcms.space(in) == cmsSigCmykData ? lcms.xyz_profile() : NULL;

@@ -37,7 +37,9 @@ int colour_icc_is_srgb(const unsigned char *icc, size_t len);
 /* The rendering intent (a VipsIntent, the same numbers as lcms': 0 perceptual,
  * 1 relative colorimetric, 2 saturation, 3 absolute) to read profile icc with:
  * relative colorimetric, libvips' default, where the profile has it as input;
- * else the one its header suggests, as libvips 8.15 and later fall back to.
+ * else the one its header suggests, as libvips 8.16.1 and later fall back to
+ * (relative again when the profile lacks that one too: libvips then drops it,
+ * and colour_rgb_to_srgb() gives no transform, leaving the file to libvips).
  * libvips 8.14 drops such a profile instead and takes the pixels for sRGB: the
  * XYB JPEGs jpegli makes (libvips' own test image sample-xyb.jpg), whose
  * profile has perceptual tables only, came out green. Both paths pass this

@@ -533,8 +533,10 @@ static int next_listed(discover *d, discover_item *it)
 		free(d->listed);
 		d->listed = NULL;
 		if (d->cfg.base && d->line[0] != '/' &&
-		    asprintf(&d->listed, "%s/%s", d->cfg.base, d->line) < 0)
+		    asprintf(&d->listed, "%s/%s", d->cfg.base, d->line) < 0) {
 			d->listed = NULL;
+			return path_error(d, it, d->line, d->line, WHY_NOMEM);
+		}
 		const char *path = d->listed ? d->listed : d->line;
 		if (stat(path, &st) < 0)
 			return path_error(d, it, path, path, strerror(errno));

@@ -637,11 +637,14 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel)
 		*slash = '\0';
 		const char *leaf;
 		int pfd = outdir_parent(od, dir, 0, &leaf);
-		if (pfd < 0)
+		if (pfd < 0) {
+			if (errno == ENOENT)
+				continue;	/* gone already: its parent may be empty */
 			return;
-		int rc = unlinkat(pfd, leaf, AT_REMOVEDIR);
+		}
+		int rc = unlinkat(pfd, leaf, AT_REMOVEDIR), e = errno;
 		close(pfd);
-		if (rc < 0)
+		if (rc < 0 && e != ENOENT)
 			return;
 	}
 }

@@ -56,8 +56,8 @@ int pngcheck_file(const char *path, char *err, size_t errlen)
 		if (len + 12 > size - at) {
 			type_name(b + 4, name);
 			snprintf(err, errlen,
-				 "cannot read the image header: %s chunk claims %llu bytes, "
-				 "the file has %llu left",
+				 "cannot read the image header: %s chunk claims %llu bytes "
+				 "and a CRC, the file has %llu left",
 				 name, (unsigned long long)len, (unsigned long long)(size - at - 8));
 			rc = -1;
 			break;

@@ -55,8 +55,14 @@ static void on_signal(int sig)
 	got_signal = sig;
 	signal_count++;
 	pool *p = the_pool;
-	if (p)
+	if (p) {
 		pool_interrupt(p); /* async-signal-safe */
+	} else if (signal_count >= 2) {
+		/* A second one before the pool runs (a slow walk, workers that will
+		 * not start): stop at once, as the signal would have. */
+		signal(sig, SIG_DFL);
+		raise(sig);
+	}
 }
 
 /* INT, TERM and HUP all mean "stop after the files running now": timeout(1),
@@ -329,14 +335,14 @@ static void prune(run_ctx *x)
 static void dry_run(run_ctx *x)
 {
 	plan_item item;
-	while (plan_next(x->plan, &item)) {
+	while (!got_signal && plan_next(x->plan, &item)) {
 		report_file f = {.status = REPORT_PLANNED, .input = item.it->input,
 				 .noutputs = item.it->noutputs, .outputs = item.it->outputs,
 				 .worker = -1};
 		x->sum.planned++;
 		report_file_done(x->rep, &f);
 	}
-	if (x->o->prune && x->j)
+	if (x->o->prune && x->j && !got_signal)
 		prune(x);
 }
 
@@ -711,6 +717,13 @@ int run_imgpool(const imgpool_options *o)
 		}
 		finish(&x, t0, broken);
 	} else if (x.rep) {
+		/* Failed after the report opened (the temp folder, memory): still a
+		 * summary, so the report never ends on another run's success. */
+		if (x.sum.exit_code == EXIT_SOME_FAILED) {
+			x.sum.wall_s = clock_now_s() - t0;
+			x.sum.cpu_s = cpu_seconds();
+			report_summary_print(x.rep, &x.sum);
+		}
 		report_close(x.rep);
 	} else {
 		report_setup_failure(&x, t0);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "task.h"
@@ -120,17 +121,22 @@ static int open_tmp(const task_config *cfg, pool_buf *err)
  * The folder is named through /proc/self/fd, the one this worker opened
  * without following symlinks, so no swapped path component redirects them; by
  * its path where /proc is not mounted. The parent empties the folder at the
- * start and end of a run. (On a noexec output folder liborc, which maps its
- * file executable, still falls back to $HOME.) */
+ * start and end of a run. On a noexec output folder liborc, which maps its file
+ * executable, would fall back to $HOME: there libvips' vector paths are turned
+ * off instead (VIPS_NOVECTOR, read by vips_init()), at some speed of the libvips
+ * path (the fast paths do not use them). */
 static void scratch_in(int tmp_fd, const char *tmp_path)
 {
 	char self[64];
 	const char *dir;
+	struct statvfs vfs;
 
 	snprintf(self, sizeof self, "/proc/self/fd/%d", tmp_fd);
 	dir = access(self, W_OK) == 0 ? self : tmp_path;
 	setenv("TMPDIR", dir, 1);
 	setenv("XDG_RUNTIME_DIR", dir, 1);
+	if (fstatvfs(tmp_fd, &vfs) == 0 && (vfs.f_flag & ST_NOEXEC))
+		setenv("VIPS_NOVECTOR", "1", 1);
 }
 
 /* The pool initializer. Workers ignore SIGTERM and SIGHUP as the pool makes them

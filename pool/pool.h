@@ -435,8 +435,8 @@ pool_future *pool_map_async(pool *p, pool_fn fn, const pool_task *tasks, size_t 
  * more. The bytes task->arg points to need only stay valid until the next call of the
  * feed (the pool copies them). The pool keeps a bounded number of tasks in memory, so a
  * feed of ten million tasks costs what a few thousand do. A feed may block (reading a
- * pipe, say): every task it gave before is on its way to a worker when it is called,
- * though results are read only once it returns.
+ * pipe, say), but the tasks of the dispatch pass that called it go out only once it
+ * returns: a feed that waits long holds back what it gave just before.
  */
 typedef int (*pool_feed_fn)(void *data, pool_task *task);
 
