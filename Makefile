@@ -100,12 +100,13 @@ test: build-tests
 
 # Under the sanitizers: every unit test and the end-to-end tests that drive the
 # command's code paths (cli, output safety, 10 property sequences, the hostile set).
-# The pixel comparisons (quality, golden) and the 20 000-file tree measure nothing
-# a sanitizer adds to and take minutes there: they run in the plain build above.
+# The pixel comparisons (quality, golden, public-suites' pictures: IMGPOOL_PIXELS=0)
+# and the 20 000-file tree measure nothing a sanitizer adds to and take minutes
+# there: they run in the plain build above.
 test-asan: deps-test
 	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=ON -DPROPERTY_SEQUENCES=10
 	cmake --build $(BUILD_ASAN) -j$(JOBS)
-	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest -j$(JOBS) --output-on-failure \
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 IMGPOOL_PIXELS=0 ctest -j$(JOBS) --output-on-failure \
 	  -E '^(quality|golden|adversarial-huge-tree)$$'
 
 # The fuzzers (libFuzzer, clang, ASan+UBSan): replay every kept crash input and
