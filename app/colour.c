@@ -267,14 +267,13 @@ static cmsHTRANSFORM to_srgb(const unsigned char *icc, size_t len, int cmyk)
 			return transforms[i].t;
 	if (len > UINT32_MAX || !(in = lcms.open_mem(icc, (cmsUInt32Number)len)))
 		return NULL;
-	if (!cmyk)
-		t = lcms.space(in) == cmsSigRgbData
-			    ? (input_intent(in) < 0
-				       ? NULL
-				       : lcms.create(in, TYPE_RGB_8, lcms.srgb, TYPE_RGB_8,
-						     input_intent(in), cmsFLAGS_NOCACHE))
-			    : NULL;
-	else {
+	if (!cmyk) {
+		int intent = lcms.space(in) == cmsSigRgbData ? input_intent(in) : -1;
+
+		t = intent < 0 ? NULL
+			       : lcms.create(in, TYPE_RGB_8, lcms.srgb, TYPE_RGB_8, intent,
+					     cmsFLAGS_NOCACHE);
+	} else {
 		cmsHPROFILE xyz = lcms.space(in) == cmsSigCmykData ? lcms.xyz_profile() : NULL;
 
 		t = xyz ? lcms.create(in, TYPE_CMYK_8_REV, xyz, TYPE_XYZ_16,

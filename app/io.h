@@ -7,6 +7,7 @@
 #define IMGPOOL_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Read len bytes at buf, going on after short reads and EINTR; the count read
  * (short only at the end of the file or on an error). */
@@ -23,5 +24,12 @@ int io_write_all(int fd, const void *buf, size_t len);
  * file to libvips and its words. */
 int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,
 			size_t max, unsigned char **data, size_t *len);
+
+/* The big-endian 32-bit number at p, as file formats store them (a PNG chunk's
+ * length). */
+static inline uint32_t io_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 #endif

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <png.h>
+
+#include "io.h"
 #include "pngcheck.h"
 
 static int read_at(int fd, uint64_t at, unsigned char *b, size_t n)
@@ -29,18 +32,18 @@ static void type_name(const unsigned char *t, char name[5])
 
 int pngcheck_file(const char *path, char *err, size_t errlen)
 {
-	static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 	unsigned char b[8];
 	struct stat st;
-	uint64_t at = sizeof sig, size;
+	uint64_t at = sizeof b, size;
 	int rc = 0;
 	/* O_NONBLOCK: a FIFO put in the file's place must not block the worker. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !read_at(fd, 0, b, sizeof sig) ||
-	    memcmp(b, sig, sizeof sig) != 0)
+	/* the 8-byte signature, libpng's test */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !read_at(fd, 0, b, sizeof b) ||
+	    png_sig_cmp(b, 0, sizeof b) != 0)
 		goto done;
 	size = (uint64_t)st.st_size;
 	for (int chunks = 0; chunks < PNGCHECK_MAX_CHUNKS && at + 8 <= size; chunks++) {
@@ -49,7 +52,7 @@ int pngcheck_file(const char *path, char *err, size_t errlen)
 
 		if (!read_at(fd, at, b, 8))
 			break;
-		len = (uint64_t)b[0] << 24 | (uint64_t)b[1] << 16 | (uint64_t)b[2] << 8 | b[3];
+		len = io_be32(b);
 		if (!memcmp(b + 4, "IDAT", 4) || !memcmp(b + 4, "IEND", 4))
 			break;
 		/* length, type, data, CRC */

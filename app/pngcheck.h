@@ -30,7 +30,7 @@
 /* 0 when path is not a PNG, cannot be read (the decoders will say why), or
  * every chunk up to its first IDAT or IEND fits in the file; -1 with a one-line
  * cause in err when one claims more bytes than the file has left, e.g.
- * "tEXt chunk claims 1073741823 bytes, the file has 12 left". */
+ * "tEXt chunk claims 1073741823 bytes and a CRC, the file has 12 left". */
 int pngcheck_file(const char *path, char *err, size_t errlen);
 
 #endif

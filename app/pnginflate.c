@@ -12,6 +12,7 @@
 
 #include <libdeflate.h>
 
+#include "io.h"
 #include "pnginflate.h"
 
 #define STORED_MAX 65535u		/* a stored deflate block's most bytes */
@@ -29,11 +30,6 @@ struct pnginflate {
 	size_t nruns, cap;
 	size_t at, off;			/* reading: run index, offset in it */
 };
-
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static void put_be32(unsigned char *p, uint32_t v)
 {
@@ -55,17 +51,17 @@ static int gather_idat(const unsigned char *d, size_t len, size_t at, const unsi
 
 	/* A first pass for the size and the CRCs, a second to copy. */
 	while (pos + 12 <= len && memcmp(d + pos + 4, "IDAT", 4) == 0) {
-		uint32_t n = be32(d + pos);
+		uint32_t n = io_be32(d + pos);
 
 		if (n > len - pos - 12 ||
-		    libdeflate_crc32(0, d + pos + 4, (size_t)n + 4) != be32(d + pos + 8 + n))
+		    libdeflate_crc32(0, d + pos + 4, (size_t)n + 4) != io_be32(d + pos + 8 + n))
 			return -1;
 		sum += n;
 		pos += 12 + (size_t)n;
 	}
 	if (pos == at - 8)
 		return -1;
-	*first = be32(d + at - 8);
+	*first = io_be32(d + at - 8);
 	*end = pos;
 	*total = sum;
 	if (sum == *first) {	/* one chunk (or only empty ones after it) */
@@ -76,9 +72,9 @@ static int gather_idat(const unsigned char *d, size_t len, size_t at, const unsi
 	if (!(buf = malloc(sum)))
 		return -1;
 	sum = 0;
-	for (pos = at - 8; pos < *end; pos += 12 + (size_t)be32(d + pos)) {
-		memcpy(buf + sum, d + pos + 8, be32(d + pos));
-		sum += be32(d + pos);
+	for (pos = at - 8; pos < *end; pos += 12 + (size_t)io_be32(d + pos)) {
+		memcpy(buf + sum, d + pos + 8, io_be32(d + pos));
+		sum += io_be32(d + pos);
 	}
 	*joined = buf;
 	*in = buf;

@@ -672,23 +672,25 @@ static void finish(run_ctx *x, double t0, int broken)
 	x->rep = NULL;
 }
 
-/* Setup failed before the report was open (the output folder cannot be used):
- * a --report still gets a summary, with the exit code, so that a cron job's
+/* Setup failed (the output folder or its temp folder cannot be used, memory):
+ * a --report still ends with a summary and the exit code, so that a cron job's
  * report (or the last summary of a --report-append file) never shows the
- * previous run's success. Not for a usage error, nor when another run holds the
- * folder (its own report may be that very file). */
+ * previous run's success. Opened here (quiet: the cause is on stderr already)
+ * when the failure came before it was. Not for a usage error, nor when another
+ * run holds the folder (its own report may be that very file). */
 static void report_setup_failure(run_ctx *x, double t0)
 {
 	char msg[MSG_LEN];
-	if (x->rep || !x->report_path || x->sum.exit_code != EXIT_SOME_FAILED)
-		return;
-	report *r = report_open_append(stdout, stderr, 1, 0, x->report_path, x->o->report_append,
-				       msg, sizeof msg);
-	if (!r)
-		return;
-	x->sum.wall_s = clock_now_s() - t0;
-	x->sum.cpu_s = cpu_seconds();
-	report_summary_print(r, &x->sum);
+	report *r = x->rep;
+	x->rep = NULL;
+	if (x->sum.exit_code == EXIT_SOME_FAILED && !r && x->report_path)
+		r = report_open_append(stdout, stderr, 1, 0, x->report_path,
+				       x->o->report_append, msg, sizeof msg);
+	if (r && x->sum.exit_code == EXIT_SOME_FAILED) {
+		x->sum.wall_s = clock_now_s() - t0;
+		x->sum.cpu_s = cpu_seconds();
+		report_summary_print(r, &x->sum);
+	}
 	report_close(r);
 }
 
@@ -716,15 +718,6 @@ int run_imgpool(const imgpool_options *o)
 			prune(&x);
 		}
 		finish(&x, t0, broken);
-	} else if (x.rep) {
-		/* Failed after the report opened (the temp folder, memory): still a
-		 * summary, so the report never ends on another run's success. */
-		if (x.sum.exit_code == EXIT_SOME_FAILED) {
-			x.sum.wall_s = clock_now_s() - t0;
-			x.sum.cpu_s = cpu_seconds();
-			report_summary_print(x.rep, &x.sum);
-		}
-		report_close(x.rep);
 	} else {
 		report_setup_failure(&x, t0);
 	}
