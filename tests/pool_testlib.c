@@ -148,10 +148,14 @@ static int run_behaviour(const job_arg *a, pool_buf *out, int first)
 		int pid = getpid();
 		return pool_buf_append(out, &pid, sizeof pid);
 	}
-	case B_WAIT:
+	case B_WAIT: {
+		int me = getpid();
+		atomic_store(&sh->waiting_pid, me);
 		while (!atomic_load(&sh->release))
 			usleep(200);
+		atomic_compare_exchange_strong(&sh->waiting_pid, &me, 0);
 		return pool_buf_append(out, &a->value, sizeof a->value);
+	}
 	case B_CRASH_ONCE: {
 		if (first)
 			crash(a->param);

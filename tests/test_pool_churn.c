@@ -158,13 +158,25 @@ static void counted_start_kill(killer *k, int pid)
 	k->gen_mark = atomic_load(&sh->inits);
 }
 
-/* task: the worker that last started a task, if it is still there. Leaves *before
- * with the pids listed just before the kill, so the fork step can tell the
- * replacement. Returns 1 when it killed. */
-static int try_kill_at_task(killer *k, int *before, int *nbefore)
+/* task: the worker that last started a task, if it is still there; if it has been
+ * gone for a while (waiting_since, 0: not yet) the worker holding the gate task.
+ * Without that fallback the killer waited for ever when every other task had ended
+ * before its first cycle (the blocking applies on a loaded machine): the worker that
+ * ran the last one was killed between tasks, no task started again, and the gate
+ * waits for the end of that cycle. Leaves *before with the pids listed just before
+ * the kill, so the fork step can tell the replacement. Returns 1 when it killed. */
+static int try_kill_at_task(killer *k, int *before, int *nbefore, int64_t *waiting_since)
 {
 	*nbefore = pool_worker_pids(k->p, before, 16);
-	if (!kill_worker_pid(k->p, atomic_load(&sh->running_pid)))
+	int pid = atomic_load(&sh->running_pid);
+	if (!listed(k->p, pid)) {
+		int64_t now = tl_now_ns();
+		if (!*waiting_since)
+			*waiting_since = now;
+		if (now - *waiting_since > 20 * 1000000)
+			pid = atomic_load(&sh->waiting_pid);
+	}
+	if (!kill_worker_pid(k->p, pid))
 		return 0;
 	k->kills_task++;
 	return 1;
@@ -172,7 +184,8 @@ static int try_kill_at_task(killer *k, int *before, int *nbefore)
 
 static void kill_at_task(killer *k, int *before, int *nbefore)
 {
-	while (!atomic_load(&k->stop) && !try_kill_at_task(k, before, nbefore))
+	int64_t waiting_since = 0;
+	while (!atomic_load(&k->stop) && !try_kill_at_task(k, before, nbefore, &waiting_since))
 		usleep(200);
 }
 
@@ -219,7 +232,7 @@ static void kill_at_init(killer *k)
 		return;
 	atomic_store(&sh->init_pid, 0);
 	atomic_store(&sh->init_hold, 1);
-	int64_t force_at = tl_now_ns() + 20 * 1000000;
+	int64_t force_at = tl_now_ns() + 20 * 1000000, waiting_since = 0;
 	while (!atomic_load(&k->stop)) {
 		int pid = atomic_load(&sh->init_pid);
 		if (pid && kill_worker_pid(k->p, pid)) {
@@ -229,7 +242,7 @@ static void kill_at_init(killer *k)
 		}
 		if (tl_now_ns() > force_at) {
 			int before[16], nbefore;
-			if (try_kill_at_task(k, before, &nbefore))
+			if (try_kill_at_task(k, before, &nbefore, &waiting_since))
 				force_at = tl_now_ns() + 20 * 1000000;
 		}
 		usleep(200);
