@@ -27,6 +27,11 @@
 
 #define QUARANTINE "quarantine"
 #define OPENAT2_RETRIES 16 /* EAGAIN: a rename raced the lookup; try again */
+/* A folder made for a publish was removed before the file got in (another imgpool,
+ * a shard of the same array job, removing the folders its last output left empty):
+ * make it again. Bounded, so a rival that always wins cannot hold a publish for ever;
+ * each round is a few system calls. */
+#define REMADE_FOLDER_RETRIES 100
 
 struct outdir {
 	char *path;        /* as given, trailing '/' trimmed */
@@ -121,13 +126,15 @@ static int walk_dirs(int base, const char *dir, int create)
 		name[n] = '\0';
 		p += n + (p[n] == '/');
 		int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 && errno == ENOENT && create) {
+		for (int i = 0; next < 0 && errno == ENOENT && create && i < REMADE_FOLDER_RETRIES;
+		     i++) {
 			if (mkdirat(fd, name, 0777) < 0 && errno != EEXIST) {
 				int e = errno;
 				close(fd);
 				errno = e;
 				return -1;
 			}
+			/* ENOENT again: removed between the mkdir and the open */
 			next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (next < 0) {
@@ -533,21 +540,37 @@ static int move_noreplace(int from_dir, const char *from, int to_dir, const char
 	return 0;
 }
 
+/* move_noreplace() of from_dir/from to rel, making rel's folders; a folder on the
+ * way removed after it was opened, before the mkdir beneath it or the rename, is
+ * made again (ENOENT with from still there; see REMADE_FOLDER_RETRIES). */
+static int move_into(outdir *od, int from_dir, const char *from, const char *rel)
+{
+	for (int i = 0;; i++) {
+		const char *leaf;
+		int pfd = outdir_parent(od, rel, 1, &leaf), rc = -1;
+		if (pfd >= 0) {
+			rc = move_noreplace(from_dir, from, pfd, leaf);
+			int e = errno;
+			close(pfd);
+			errno = e;
+		}
+		int e = errno;
+		struct stat st;
+		if (rc == 0 || e != ENOENT || i + 1 >= REMADE_FOLDER_RETRIES ||
+		    fstatat(from_dir, from, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			errno = e;
+			return rc;
+		}
+	}
+}
+
 int outdir_publish(outdir *od, const char *tmp_name, const char *rel)
 {
-	const char *leaf;
 	if (od->tmp < 0 || strchr(tmp_name, '/')) {
 		errno = EINVAL;
 		return -1;
 	}
-	int pfd = outdir_parent(od, rel, 1, &leaf);
-	if (pfd < 0)
-		return -1;
-	int rc = move_noreplace(od->tmp, tmp_name, pfd, leaf);
-	int e = errno;
-	close(pfd);
-	errno = e;
-	return rc;
+	return move_into(od, od->tmp, tmp_name, rel);
 }
 
 void outdir_quarantine_name(outdir *od, char *buf, size_t len)
@@ -675,14 +698,8 @@ int outdir_restore(outdir *od, const char *qname, const char *rel, const file_id
 		return -1;
 	if (fstatat(qfd, qname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 3 : -1;
-	const char *leaf;
-	int pfd = outdir_parent(od, rel, 1, &leaf);
-	if (pfd >= 0 && move_noreplace(qfd, qname, pfd, leaf) == 0) {
-		close(pfd);
+	if (move_into(od, qfd, qname, rel) == 0)
 		return 1;
-	}
-	if (pfd >= 0)
-		close(pfd);
 	file_ident got = outdir_ident_of(&st);
 	if (owned && S_ISREG(st.st_mode) && got.size == owned->size &&
 	    got.mtime_ns == owned->mtime_ns) {

@@ -123,8 +123,10 @@ void outdir_tmp_cleanup(outdir *od);
 /* The identity of temp file name (a regular file, not a link), or -1. */
 int outdir_tmp_stat(outdir *od, const char *name, struct stat *st);
 
-/* Move temp file name to rel, creating rel's folders; never replaces anything
- * (EEXIST when rel exists). */
+/* Move temp file name to rel, creating rel's folders (again, when another process
+ * removes one of them meanwhile, as a shard of the same array job removing the
+ * folders its last output left empty does); never replaces anything (EEXIST when
+ * rel exists). */
 int outdir_publish(outdir *od, const char *tmp_name, const char *rel);
 
 /*

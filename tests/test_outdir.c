@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -202,6 +203,50 @@ static void test_publish(void **state)
 	outdir_close(od);
 }
 
+/* One shard's part of test_publish_while_folders_removed: rounds of publishing a
+ * file into a/b, deleting it and removing the folders it leaves empty, as a removal
+ * of an output does. Returns the publishes that failed (errno of the first in *e). */
+static int publish_rounds(outdir *od, const char *who, int rounds, int *e)
+{
+	int failed = 0;
+	for (int i = 0; i < rounds; i++) {
+		char tmp[32], rel[64];
+		snprintf(tmp, sizeof tmp, "%s%d", who, i);
+		snprintf(rel, sizeof rel, "a/b/%s%d.jpg", who, i);
+		make_temp(od, tmp, "x");
+		if (outdir_publish(od, tmp, rel) < 0) {
+			if (!failed++)
+				*e = errno;
+			outdir_tmp_remove(od, tmp);
+			continue;
+		}
+		unlink(at("out/%s", rel));
+		outdir_remove_empty_dirs(od, rel);
+	}
+	return failed;
+}
+
+/* Two imgpools (shards of one array job) publish into the same folders while each
+ * removes the folders its last output left empty: every publish lands, a folder
+ * removed between its mkdir and the rename made again. */
+static void test_publish_while_folders_removed(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	int e = 0;
+	pid_t rival = fork();
+	assert_true(rival >= 0);
+	if (rival == 0)
+		_exit(publish_rounds(od, "r", 2000, &e) ? 1 : 0);
+	int failed = publish_rounds(od, "p", 2000, &e), status;
+	assert_int_equal(waitpid(rival, &status, 0), rival);
+	if (failed)
+		fail_msg("%d of 2000 publishes failed, the first: %s", failed, strerror(e));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("the rival's publishes failed");
+	outdir_close(od);
+}
+
 static void test_replace(void **state)
 {
 	(void)state;
@@ -325,6 +370,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_rel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks_never_followed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_publish_while_folders_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_and_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_files, setup, teardown),
