@@ -13,31 +13,27 @@
 #include <lcms2.h>	/* types only: the functions are libvips' own lcms2 (see lcms_bind()) */
 
 #include "colour.h"
+#include "io.h"
 
 /* ------------------------------------------------------------ ICC profiles -- */
 
-/* Big-endian integers and s15Fixed16 numbers of an ICC profile. */
-static uint32_t icc_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
+/* s15Fixed16 numbers of an ICC profile (its integers are big-endian: io_be32). */
 static double icc_s15(const unsigned char *p)
 {
-	return (double)(int32_t)icc_u32(p) / 65536.0;
+	return (double)(int32_t)io_be32(p) / 65536.0;
 }
 
 /* The tag sig of profile p (n bytes): its data and size, bounds checked. */
 static const unsigned char *icc_tag(const unsigned char *p, size_t n, const char *sig,
 				    size_t *size)
 {
-	uint32_t count = icc_u32(p + 128);
+	uint32_t count = io_be32(p + 128);
 
 	if (count > (n - 132) / 12)
 		return NULL;
 	for (uint32_t i = 0; i < count; i++) {
 		const unsigned char *t = p + 132 + 12 * (size_t)i;
-		uint32_t off = icc_u32(t + 4), len = icc_u32(t + 8);
+		uint32_t off = io_be32(t + 4), len = io_be32(t + 8);
 
 		if (memcmp(t, sig, 4) != 0)
 			continue;
@@ -60,7 +56,7 @@ static double linear_to_srgb(double v)
 static double icc_trc_at(const unsigned char *t, size_t size, double x)
 {
 	if (!memcmp(t, "curv", 4) && size >= 12) {
-		uint32_t n = icc_u32(t + 8);
+		uint32_t n = io_be32(t + 8);
 		double pos, f;
 		uint32_t i;
 
@@ -110,7 +106,7 @@ int colour_icc_is_srgb(const unsigned char *p, size_t n)
 	};
 	size_t size;
 
-	if (!p || n < 132 || icc_u32(p) > n || memcmp(p + 16, "RGB ", 4) != 0 ||
+	if (!p || n < 132 || io_be32(p) > n || memcmp(p + 16, "RGB ", 4) != 0 ||
 	    memcmp(p + 20, "XYZ ", 4) != 0 || icc_tag(p, n, "A2B0", &size))
 		return 0;
 	for (int c = 0; c < 3; c++) {

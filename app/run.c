@@ -427,9 +427,10 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 		fprintf(stderr, "imgpool: warning: %s; going on without a journal (nothing "
 				"imgpool did not make in this run will be replaced)\n", err);
 	else if (*lost && !o->overwrite)
-		fprintf(stderr, "imgpool: warning: the journal of %s was lost: thumbnails "
-				"already there cannot be shown to be imgpool's, so each is left "
-				"alone and is an error for its input; --overwrite remakes them\n",
+		fprintf(stderr, "imgpool: warning: %s has no journal of earlier runs (it was "
+				"lost, or they ran with --no-journal): thumbnails already there "
+				"cannot be shown to be imgpool's, so each is left alone and is an "
+				"error for its input; --overwrite remakes them\n",
 			outdir_path(x->od));
 	return 0;
 }
