@@ -56,6 +56,9 @@
 #define LINGER_NS ((int64_t)2 * 1000 * 1000 * 1000)
 /* Without a pidfd, how often to look whether a worker whose channel closed has ended. */
 #define REAP_POLL_NS ((int64_t)2 * 1000 * 1000)
+/* A feed that said POOL_FEED_LATER with no descriptor to watch is asked again
+ * after this long. */
+#define FEED_RETRY_NS ((int64_t)10 * 1000 * 1000)
 /* Failed starts in a row (no worker ready in between) that break the pool, and the
  * wait before trying again after the first, doubled after each. */
 #define MAX_FAILED_STARTS 3
@@ -117,6 +120,10 @@ struct job {
 	size_t n;
 	pool_feed_fn feed;
 	void *feed_data;
+	int feed_fd;          /* what the feed waits on after POOL_FEED_LATER; -1: none */
+	int feed_later;       /* it said POOL_FEED_LATER: not asked again until feed_fd
+	                         is readable (or feed_later_at + FEED_RETRY_NS) */
+	int64_t feed_later_at;
 	int source_done;      /* no more tasks will be produced */
 	int cut;              /* the pool broke before the job was over */
 	uint64_t produced, finished;
@@ -208,6 +215,7 @@ struct pool {
 
 	struct pollfd *pfd;   /* scratch for poll() */
 	int *pfd_who;
+	size_t pfd_cap;       /* entries of both */
 };
 
 /* Pids and counters readable from any thread (pool_stats_get, pool_worker_pids). */
@@ -606,7 +614,7 @@ static void job_unlink_and_free(pool *p, job *j)
  * memory, whatever the length of its feed (until pool_join drains it). */
 static int job_has_room(const pool *p, const job *j)
 {
-	if (j->source_done)
+	if (j->source_done || j->feed_later)
 		return 0;
 	if (j->kind == JOB_ITER && j->iter && !p->draining &&
 	    j->produced - j->iter->returned >= j->iter->window)
@@ -619,7 +627,13 @@ static task *job_produce(pool *p, job *j)
 {
 	if (j->feed) {
 		pool_task in = {0};
-		if (!j->feed(j->feed_data, &in)) {
+		int got = j->feed(j->feed_data, &in);
+		if (got == POOL_FEED_LATER) {
+			j->feed_later = 1;
+			j->feed_later_at = p->now;
+			return NULL;
+		}
+		if (!got) {
 			source_ended(p, j);
 			return NULL;
 		}
@@ -1565,6 +1579,64 @@ static int64_t idle_wakeup(const pool *p)
 	return nearest;
 }
 
+/* Feeds that said POOL_FEED_LATER with no descriptor: ask again once due. */
+static void feeds_due(pool *p)
+{
+	for (job *j = p->jobs; j; j = j->next)
+		if (j->feed_later && j->feed_fd < 0 && p->now >= j->feed_later_at + FEED_RETRY_NS)
+			j->feed_later = 0;
+}
+
+/* Room for n entries in the poll scratch arrays. */
+static int pfd_reserve(pool *p, size_t n)
+{
+	if (n <= p->pfd_cap)
+		return 0;
+	struct pollfd *f = realloc(p->pfd, n * sizeof *f);
+	if (f)
+		p->pfd = f;
+	int *who = f ? realloc(p->pfd_who, n * sizeof *who) : NULL;
+	if (who)
+		p->pfd_who = who;
+	if (!f || !who)
+		return -1;
+	p->pfd_cap = n;
+	return 0;
+}
+
+/* Append the descriptors of the feeds waiting for one (in job-list order, which
+ * feeds_readable() relies on) to the poll set of n entries; bring *nearest
+ * forward for those with none, or where the set cannot grow. Returns the new n. */
+static int add_feed_fds(pool *p, int n, int64_t *nearest)
+{
+	for (job *j = p->jobs; j; j = j->next) {
+		if (!j->feed_later)
+			continue;
+		if (j->feed_fd >= 0 && pfd_reserve(p, (size_t)n + 1) == 0) {
+			p->pfd[n] = (struct pollfd){j->feed_fd, POLLIN, 0};
+			p->pfd_who[n++] = -2;
+		} else if (j->feed_later_at + FEED_RETRY_NS < *nearest) {
+			j->feed_fd = -1; /* no room to watch it: ask again in a while */
+			*nearest = j->feed_later_at + FEED_RETRY_NS;
+		}
+	}
+	return n;
+}
+
+/* Feeds whose descriptor poll found readable (or hung up, or in error) are asked
+ * again: entries [from, n) of the poll set, as add_feed_fds() put them. */
+static void feeds_readable(pool *p, int from, int n)
+{
+	int i = from;
+	for (job *j = p->jobs; j && i < n; j = j->next) {
+		if (!j->feed_later || j->feed_fd < 0)
+			continue;
+		if (p->pfd[i].revents)
+			j->feed_later = 0;
+		i++;
+	}
+}
+
 /*
  * One turn: dispatch, wait for an event or `until` (absolute ns; INT64_MAX: no
  * limit; 0: don't wait), handle what happened. Returns -1 if the pool is broken.
@@ -1574,6 +1646,7 @@ static int loop_once(pool *p, int64_t until)
 	if (p->broken)
 		return -1;
 	p->now = pool_now_ns();
+	feeds_due(p);
 	/* Dispatch can itself finish things (a feed that runs dry, a task refused):
 	 * then the caller must look before we sleep. */
 	uint64_t before = p->finished_now + p->sources_ended;
@@ -1613,6 +1686,8 @@ static int loop_once(pool *p, int64_t until)
 			nearest = now + REAP_POLL_NS; /* no pidfd: look again soon */
 		}
 	}
+	int feeds_from = n;
+	n = add_feed_fds(p, n, &nearest);
 	int timeout_ms;
 	if (nearest == INT64_MAX)
 		timeout_ms = -1;
@@ -1627,12 +1702,16 @@ static int loop_once(pool *p, int64_t until)
 		set_err(p, "poll: %s", strerror(errno));
 		return -1;
 	}
+	if (k > 0 && n > feeds_from)
+		feeds_readable(p, feeds_from, n); /* first: the job list is as polled */
 	if (k > 0) {
 		/* Channels first, so results sent just before a death are counted. */
 		for (int i = 0; i < n; i++) {
 			if (!p->pfd[i].revents)
 				continue;
 			int who = p->pfd_who[i];
+			if (who == -2)
+				continue; /* a feed's descriptor */
 			if (who == -1) {
 				handle_interrupt(p);
 				continue;
@@ -1737,8 +1816,9 @@ pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
 	p->init_timeout_ns = it > 0 ? secs_to_ns(it) : 0;
 	p->intr_pipe[0] = p->intr_pipe[1] = -1;
 	p->w = calloc((size_t)o.workers, sizeof *p->w);
-	p->pfd = calloc((size_t)o.workers * 2 + 1, sizeof *p->pfd);
-	p->pfd_who = calloc((size_t)o.workers * 2 + 1, sizeof *p->pfd_who);
+	p->pfd_cap = (size_t)o.workers * 2 + 1;
+	p->pfd = calloc(p->pfd_cap, sizeof *p->pfd);
+	p->pfd_who = calloc(p->pfd_cap, sizeof *p->pfd_who);
 	p->shm_len = (size_t)o.workers * sizeof(pool_slot_shm);
 	p->shm = mmap(NULL, p->shm_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		      -1, 0);
@@ -2184,6 +2264,7 @@ static pool_iter *iter_start(pool *p, pool_fn fn, pool_feed_fn feed, void *data,
 	pool_iter *it = calloc(1, sizeof *it);
 	j->feed = feed;
 	j->feed_data = data;
+	j->feed_fd = -1;
 	j->chunksize = chunksize ? chunksize : 1;
 	/* Room for every task in flight twice over, and some. */
 	size_t cap = p->o.prefetch == 0 && j->chunksize < AUTO_MAX_DEPTH ? AUTO_MAX_DEPTH
@@ -2277,6 +2358,12 @@ int pool_iter_next_timed(pool_iter *it, pool_result *r, double timeout)
 			return -1;
 		}
 	}
+}
+
+void pool_iter_wait_fd(pool_iter *it, int fd)
+{
+	if (it && it->job)
+		it->job->feed_fd = fd;
 }
 
 int pool_iter_next(pool_iter *it, pool_result *r)

@@ -111,9 +111,9 @@ extern "C" {
 #endif
 
 #define POOL_VERSION_MAJOR 1
-#define POOL_VERSION_MINOR 1
+#define POOL_VERSION_MINOR 2
 #define POOL_VERSION_PATCH 0
-/* One number that grows: 10100 for 1.1.0. */
+/* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)
 
@@ -431,13 +431,22 @@ pool_future *pool_map_async(pool *p, pool_fn fn, const pool_task *tasks, size_t 
 
 /*
  * A feed, in the manner of git's run_processes_parallel get_next_task: called when the
- * pool has room for another task. Fill *task and return 1; return 0 when there are no
- * more. The bytes task->arg points to need only stay valid until the next call of the
- * feed (the pool copies them). The pool keeps a bounded number of tasks in memory, so a
- * feed of ten million tasks costs what a few thousand do. A feed may block (reading a
- * pipe, say), but the tasks of the dispatch pass that called it go out only once it
- * returns: a feed that waits long holds back what it gave just before.
+ * pool has room for another task. Fill *task and return POOL_FEED_TASK (1); return
+ * POOL_FEED_END (0) when there are no more. The bytes task->arg points to need only
+ * stay valid until the next call of the feed (the pool copies them). The pool keeps a
+ * bounded number of tasks in memory, so a feed of ten million tasks costs what a few
+ * thousand do.
+ *
+ * A feed whose next task depends on input that has not come yet (a list read from a
+ * pipe, one line per task) returns POOL_FEED_LATER (2) rather than blocking: the pool
+ * sends the tasks it has, goes on with their results, and asks again once the
+ * descriptor given to pool_iter_wait_fd() is readable (or hung up), or, with none, in
+ * about 10 ms. Such a feed must take what is readable each time it is asked (or the
+ * pool asks again at once, in a loop). A feed may also block, but then the tasks of
+ * the dispatch pass that called it go out only once it returns: a feed that waits long
+ * holds back what it gave just before.
  */
+enum { POOL_FEED_END = 0, POOL_FEED_TASK = 1, POOL_FEED_LATER = 2 };
 typedef int (*pool_feed_fn)(void *data, pool_task *task);
 
 /* Start an iteration. ordered: results come back in feed order (imap); otherwise in
@@ -454,6 +463,10 @@ int pool_iter_next(pool_iter *it, pool_result *r);
 /* As pool_iter_next, waiting at most timeout seconds (<0: forever); returns 2 on
  * timeout, so a caller can do other work between results. */
 int pool_iter_next_timed(pool_iter *it, pool_result *r, double timeout);
+
+/* The descriptor its feed waits on when it returns POOL_FEED_LATER (-1: none, the
+ * default). The caller keeps it open while the iterator can still call its feed. */
+void pool_iter_wait_fd(pool_iter *it, int fd);
 
 /* Free the iterator; unfinished tasks of it still run and their results are dropped. */
 void pool_iter_free(pool_iter *it);

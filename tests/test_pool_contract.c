@@ -15,6 +15,7 @@
  * Usage: test_pool_contract [NAME-GLOB]
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -842,6 +843,79 @@ static void test_join_drains_an_unread_iterator(void **state)
 }
 
 /* ------------------------------------------------------------------------- */
+/* A feed that waits for input: POOL_FEED_LATER                                */
+
+/* Tasks read from a pipe, one byte each (its value is the task's), without ever
+ * blocking: POOL_FEED_LATER when nothing is readable. */
+typedef struct pipe_feed {
+	int fd;
+	int calls, later;
+	job_arg arg;
+} pipe_feed;
+
+static int pipe_feed_next(void *data, pool_task *t)
+{
+	pipe_feed *f = data;
+	f->calls++;
+	unsigned char c;
+	ssize_t n = read(f->fd, &c, 1);
+	if (n == 0)
+		return POOL_FEED_END;
+	if (n < 0) {
+		assert_true(errno == EAGAIN);
+		f->later++;
+		return POOL_FEED_LATER;
+	}
+	f->arg = J(B_SQUARE, c);
+	*t = (pool_task){&f->arg, sizeof f->arg};
+	return POOL_FEED_TASK;
+}
+
+/* Each task given is sent and answered while the feed has nothing more (the writer
+ * waits for each answer before it writes the next), the pool neither spins on the
+ * feed nor holds a task back; the end of input ends the iteration. With the
+ * descriptor given, and without (asked again every ~10 ms). */
+static void test_feed_later(void **state)
+{
+	for (int watch = 1; watch >= 0; watch--) {
+		tl_reset_shared();
+		pool *p = tl_make_pool(2, 0, 0, 0);
+		int fds[2];
+		assert_int_equal(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+		pipe_feed f = {.fd = fds[0]};
+		pool_iter *it = pool_imap_unordered(p, tl_task, pipe_feed_next, &f, 1);
+		assert_non_null(it);
+		if (watch)
+			pool_iter_wait_fd(it, fds[0]);
+		pool_result r;
+		/* Nothing written: no result, and the feed is not asked in a loop. */
+		assert_int_equal(pool_iter_next_timed(it, &r, 0.2), 2);
+		assert_true(f.later >= 1);
+		assert_true(watch ? f.calls <= 3 : f.calls <= 40);
+		for (unsigned char v = 1; v <= 5; v++) {
+			assert_int_equal(write(fds[1], &v, 1), 1);
+			double t0 = tl_now_ns() / 1e9;
+			assert_int_equal(pool_iter_next_timed(it, &r, 5.0), 1);
+			tl_check_square(&r, v);
+			pool_result_release(&r);
+			/* answered as soon as it ran: well within a second */
+			assert_true(tl_now_ns() / 1e9 - t0 < 1.0);
+		}
+		int before = f.calls;
+		assert_int_equal(pool_iter_next_timed(it, &r, 0.1), 2);
+		assert_true(watch ? f.calls - before <= 3 : f.calls - before <= 25);
+		close(fds[1]);
+		assert_int_equal(pool_iter_next_timed(it, &r, 5.0), 0); /* the end */
+		pool_iter_free(it);
+		close(fds[0]);
+		pool_close(p);
+		assert_int_equal(pool_join(p), 0);
+		pool_destroy(p);
+		tl_assert_no_children();
+	}
+}
+
+/* ------------------------------------------------------------------------- */
 /* Threads beside the pool                                                     */
 
 /* A lock of the caller's, taken by its threads (inside the fork gate) and by every
@@ -951,6 +1025,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_any),
 		cmocka_unit_test(test_cancel_a_future_not_started),
 		cmocka_unit_test(test_join_drains_an_unread_iterator),
+		cmocka_unit_test(test_feed_later),
 		cmocka_unit_test(test_threads_beside_the_pool),
 	};
 	return tl_run("pool-contract", argc, argv, all, sizeof all / sizeof *all);
