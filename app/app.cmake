@@ -10,7 +10,7 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
 set(APP_MODULES settings failure bug clock io filehash outdir lock thumb vipserr geometry vipsload resize fastpath save metadata colour exif fastjpeg
-  jpegscan fastpng pnginflate pngcheck shrink pngmaster reduce discover globs paths inside template claims plan publish prune
+  jpegscan fastpng pnginflate pngcheck shrink pngmaster reduce lines discover globs paths inside template claims plan publish prune
   inflight lookahead costguess drive count options optvalues help outfolder report monitor task run results trace shard journal journal_schema journal_fingerprint status bench
   bench_args bench_baseline bench_report bench_plot)
 set(APP_SOURCES)
@@ -46,7 +46,7 @@ endif()
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
 
 # One cmocka test file per module that has one.
-set(APP_UNIT_TESTS thumb colour reduce discover outdir jpegscan pngmaster options report journal lookahead costguess pnginflate pngcheck
+set(APP_UNIT_TESTS thumb colour reduce lines discover outdir jpegscan pngmaster options report journal lookahead costguess pnginflate pngcheck
   shard task monitor plan)
 # test_colour builds a profile of its own with lcms2 (libvips-dev depends on it).
 pkg_check_modules(LCMS2 REQUIRED IMPORTED_TARGET lcms2)

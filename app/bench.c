@@ -392,7 +392,7 @@ static int run_pool(bench *b, int jobs, trace *tr, double *secs, char *msg, size
 		pool_interrupt(p);
 	bench_drive bd = {b, tr};
 	drive_ops ops = {bench_result, NULL, NULL, bench_terminate, &bd};
-	drive_end end = drive_imap(p, task_thumbnail, bench_feed, &fs, &ops);
+	drive_end end = drive_imap(p, task_thumbnail, bench_feed, &fs, -1, &ops);
 	int broken = end == DRIVE_BROKEN, terminated = end == DRIVE_TERMINATED;
 	if (broken)
 		snprintf(msg, len, "the worker pool stopped: %s", pool_error(p));

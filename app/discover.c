@@ -49,6 +49,7 @@
  *   - The config's arrays and strings are borrowed: they must outlive the walker.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <fts.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,6 +64,7 @@
 #include "discover.h"
 #include "globs.h"
 #include "inside.h"
+#include "lines.h"
 #include "outdir.h"
 #include "paths.h"
 #include "template.h"
@@ -81,14 +83,14 @@ struct discover {
 	inside_set *inside;     /* PATHs inside the output tree */
 
 	int next_path;          /* next PATH argument to start */
-	FILE *list;             /* --files-from, once the PATHs are done; NULL: none */
+	lines *list;            /* --files-from, once the PATHs are done; NULL: none */
+	int list_fd;            /* its descriptor (0 for stdin, not closed) */
 	int list_done;
+	int nowait;             /* discover_nowait(): DISCOVER_LATER rather than block */
 	char *base_real;        /* --base's canonical path */
 	char *root_buf;         /* the current item's root when it is made (a file PATH's
 	                           folder) */
 	const char *cur_root;   /* the current item's root */
-	char *line;             /* the last line read from the list */
-	size_t line_cap;
 	char *listed;           /* that entry as a path: a relative one from --base */
 	int listed_phase;       /* the PATHs are done: items come from the list */
 	FTS *fts;               /* walk of the current folder PATH, or NULL */
@@ -510,20 +512,35 @@ static char *rel_to_base(discover *d, const char *path, const char **why)
 	return rel;
 }
 
-/* The next entry of --files-from: 1 with *it filled, 0 when the list is done. */
+/* The next entry of --files-from: 1 with *it filled, 0 when the list is done,
+ * DISCOVER_LATER when d->nowait and no whole entry has come yet. */
 static int next_listed(discover *d, discover_item *it)
 {
 	for (;;) {
-		ssize_t n = getdelim(&d->line, &d->line_cap, d->cfg.files_nul ? '\0' : '\n',
-				     d->list);
-		if (n < 0) {
+		lines_entry e;
+		lines_status got_line = lines_next(d->list, d->nowait, &e);
+		if (got_line == LINES_LATER)
+			return DISCOVER_LATER;
+		if (got_line == LINES_ERROR) {
+			/* the rest of the list is unknown: one error line names it */
+			int err = errno;
+			d->list_done = 1;
+			item_names(d, it, d->cfg.files_from, d->cfg.files_from);
+			item_error(d, it, "the --files-from list cannot be read further: %s",
+				   strerror(err));
+			it->error_kind = FAIL_ENVIRONMENT;
+			return 1;
+		}
+		if (got_line == LINES_END) {
 			d->list_done = 1;
 			return 0;
 		}
-		if (n > 0 && d->line[n - 1] == (d->cfg.files_nul ? '\0' : '\n'))
-			d->line[--n] = '\0';
-		if (n == 0)
+		if (e.len == 0)
 			continue; /* an empty entry: nothing listed */
+		if (e.too_long)
+			return path_error(d, it, e.text, e.text, "a listed entry longer than "
+					  "65536 bytes (cut here; no path is that long)");
+		const char *line = e.text;
 		struct stat st;
 		const char *why;
 		d->cur_root = d->cfg.base ? d->cfg.base : ".";
@@ -532,12 +549,12 @@ static int next_listed(discover *d, discover_item *it)
 		 * them from its source folder). */
 		free(d->listed);
 		d->listed = NULL;
-		if (d->cfg.base && d->line[0] != '/' &&
-		    asprintf(&d->listed, "%s/%s", d->cfg.base, d->line) < 0) {
+		if (d->cfg.base && line[0] != '/' &&
+		    asprintf(&d->listed, "%s/%s", d->cfg.base, line) < 0) {
 			d->listed = NULL;
-			return path_error(d, it, d->line, d->line, WHY_NOMEM);
+			return path_error(d, it, line, line, WHY_NOMEM);
 		}
-		const char *path = d->listed ? d->listed : d->line;
+		const char *path = d->listed ? d->listed : line;
 		if (stat(path, &st) < 0)
 			return path_error(d, it, path, path, strerror(errno));
 		if (S_ISDIR(st.st_mode))
@@ -630,9 +647,22 @@ static char *open_list(discover *d)
 			msg = strdup(WHY_NOMEM);
 		return msg;
 	}
-	d->list = strcmp(d->cfg.files_from, "-") ? fopen(d->cfg.files_from, "re") : stdin;
-	if (!d->list && asprintf(&msg, "--files-from: cannot read '%s': %s", d->cfg.files_from,
-				 strerror(errno)) < 0)
+	d->list_fd = strcmp(d->cfg.files_from, "-") ? open(d->cfg.files_from,
+							     O_RDONLY | O_CLOEXEC) : 0;
+	if (d->list_fd < 0) {
+		if (asprintf(&msg, "--files-from: cannot read '%s': %s", d->cfg.files_from,
+			     strerror(errno)) < 0)
+			msg = strdup(WHY_NOMEM);
+		return msg;
+	}
+	struct stat st;
+	if (fstat(d->list_fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (asprintf(&msg, "--files-from: '%s' is a folder (it takes a file listing "
+			     "paths; name a folder as a PATH to walk it)", d->cfg.files_from) < 0)
+			msg = strdup(WHY_NOMEM);
+		return msg;
+	}
+	if (!(d->list = lines_new(d->list_fd, d->cfg.files_nul ? '\0' : '\n')))
 		msg = strdup(WHY_NOMEM);
 	return msg;
 }
@@ -649,6 +679,7 @@ discover *discover_open(const discover_config *cfg, char **err)
 	discover *d = calloc(1, sizeof *d);
 	if (!d)
 		return open_fail(NULL, err, strdup(WHY_NOMEM));
+	d->list_fd = -1;
 	d->cfg = *cfg;
 	d->settings = *cfg->settings;
 	d->cfg.settings = &d->settings;
@@ -667,6 +698,18 @@ discover *discover_open(const discover_config *cfg, char **err)
 	if (msg)
 		return open_fail(d, err, msg);
 	return d;
+}
+
+/* See discover.h. */
+void discover_nowait(discover *d, int on)
+{
+	d->nowait = on;
+}
+
+/* See discover.h. */
+int discover_wait_fd(const discover *d)
+{
+	return d->list && !d->list_done ? d->list_fd : -1;
 }
 
 /* See discover.h. */
@@ -691,9 +734,9 @@ void discover_close(discover *d)
 	if (d->fts)
 		fts_close(d->fts);
 	claims_free(d->claims);
-	if (d->list && d->list != stdin)
-		fclose(d->list);
-	free(d->line);
+	lines_free(d->list);
+	if (d->list_fd > 0)
+		close(d->list_fd);
 	free(d->base_real);
 	free(d->listed);
 	free(d->root_buf);

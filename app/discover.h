@@ -96,8 +96,16 @@ typedef struct discover discover;
  * and sets *err to a malloc'd one-line message the caller frees. */
 discover *discover_open(const discover_config *cfg, char **err);
 
-/* 1: *item filled; 0: walk finished. */
+/* 1: *item filled; 0: walk finished; DISCOVER_LATER (only after discover_nowait):
+ * the --files-from list has no whole entry readable yet (a pipe whose producer is
+ * quiet); discover_wait_fd() turns readable when more comes. */
+#define DISCOVER_LATER 2
 int discover_next(discover *d, discover_item *item);
+
+/* on: discover_next() answers DISCOVER_LATER rather than wait for the list. */
+void discover_nowait(discover *d, int on);
+/* The descriptor of the --files-from list while it is being read, else -1. */
+int discover_wait_fd(const discover *d);
 
 /* Items handed out so far (all states); the tests check the walk with it (the
  * progress line counts what the run answers: run_counters). */

@@ -4,10 +4,11 @@
  */
 #include "drive.h"
 
-drive_end drive_imap(pool *p, pool_fn fn, pool_feed_fn feed, void *feed_data,
+drive_end drive_imap(pool *p, pool_fn fn, pool_feed_fn feed, void *feed_data, int feed_fd,
 		     const drive_ops *ops)
 {
 	pool_iter *it = pool_imap_unordered(p, fn, feed, feed_data, 1);
+	pool_iter_wait_fd(it, feed_fd);
 	drive_end end = it ? DRIVE_DONE : DRIVE_BROKEN;
 	pool_result r;
 	for (int k; it && (k = pool_iter_next_timed(it, &r, ops->wait ? ops->wait(ops->data)

@@ -27,8 +27,9 @@ typedef struct drive_ops {
 typedef enum { DRIVE_DONE = 0, DRIVE_BROKEN, DRIVE_TERMINATED } drive_end;
 
 /* Run fn over the feed on p until the feed is dry and every result is in, the pool
- * breaks (pool_error says why), or it is terminated. */
-drive_end drive_imap(pool *p, pool_fn fn, pool_feed_fn feed, void *feed_data,
+ * breaks (pool_error says why), or it is terminated. feed_fd: what the feed waits on
+ * when it answers POOL_FEED_LATER (pool_iter_wait_fd), or -1. */
+drive_end drive_imap(pool *p, pool_fn fn, pool_feed_fn feed, void *feed_data, int feed_fd,
 		     const drive_ops *ops);
 
 #endif

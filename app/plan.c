@@ -278,7 +278,8 @@ static int formats_of(planner *p, plan_item *item)
 
 int plan_next(planner *p, plan_item *item)
 {
-	while (discover_next(p->cfg.d, &p->it)) {
+	int got;
+	while ((got = discover_next(p->cfg.d, &p->it)) == 1) {
 		if (!ours(p, &p->it))
 			continue;
 		if (p->it.state == ITEM_ERROR) {
@@ -294,7 +295,7 @@ int plan_next(planner *p, plan_item *item)
 			continue;
 		return 1;
 	}
-	return 0;
+	return got; /* 0, or DISCOVER_LATER */
 }
 
 int plan_remember(planner *p, const plan_outcome *o)

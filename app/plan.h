@@ -72,7 +72,8 @@ planner *planner_new(const planner_config *cfg);
 /* NULL is a no-op. */
 void planner_free(planner *p);
 
-/* The next file to thumbnail: 1 with *item filled, 0 when discovery is over. */
+/* The next file to thumbnail: 1 with *item filled, 0 when discovery is over,
+ * DISCOVER_LATER when it waits for more of a --files-from list (discover_nowait). */
 int plan_next(planner *p, plan_item *item);
 
 /* Counters for the summary. */

@@ -141,8 +141,14 @@ static void top_up(run_ctx *x, int most)
 {
 	plan_item item;
 
+	x->plan_later = 0;
 	for (int i = 0; i < most && !x->plan_dry && !lookahead_full(x->window); i++) {
-		if (!plan_next(x->plan, &item)) {
+		int got = plan_next(x->plan, &item);
+		if (got == DISCOVER_LATER) {
+			x->plan_later = 1;
+			break;
+		}
+		if (!got) {
 			x->plan_dry = 1;
 			break;
 		}
@@ -160,11 +166,14 @@ static int feed(void *data, pool_task *t)
 
 	for (;;) {
 		top_up(x, LOOKAHEAD_TOP_UP);
-		/* Empty but not dry: every file just planned failed to be held. */
 		if (!lookahead_take(x->window, &lf)) {
 			if (x->plan_dry)
 				break;
-			continue;
+			/* A --files-from pipe with no whole line yet: the pool goes on
+			 * with what it has and asks again when the pipe is readable. */
+			if (x->plan_later)
+				return POOL_FEED_LATER;
+			continue; /* every file just planned failed to be held */
 		}
 		inflight_file *f = lf.f;
 		task_desc td = {.index = x->produced, .n = f->n, .input = f->input};
@@ -593,7 +602,8 @@ static int run_pool(run_ctx *x, double t0)
 	monitor *mon = monitor_start(mode, o->progress_interval, p, &x->c, x->rep, x->tr);
 	check_disk(x, p);
 	drive_ops ops = {drive_result, drive_wait, drive_tick, drive_terminate, x};
-	drive_end end = drive_imap(p, task_thumbnail, feed, x, &ops);
+	discover_nowait(x->d, 1); /* the feed answers POOL_FEED_LATER rather than block */
+	drive_end end = drive_imap(p, task_thumbnail, feed, x, discover_wait_fd(x->d), &ops);
 	int broken = end == DRIVE_BROKEN, terminated = end == DRIVE_TERMINATED;
 	x->sum.stopped_running = terminated;
 	run_flush_finished(x);

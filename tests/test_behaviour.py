@@ -205,6 +205,46 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(got, [("a.jpg", "ok"), ("a.png", "error")], r.stderr)
         self.assertIn("also the output of", r.stderr)
 
+    def test_listed_file_starts_before_the_next_line(self):
+        """A --files-from pipe (a watcher: one line per new photo, then quiet) held
+        each file back until the line after it arrived, so the last photo waited
+        for the next one. Each must be answered while the pipe stays open and
+        quiet, a partial line not taken for a whole one; the run ends when the pipe
+        closes. Too long an entry is an error line, not a memory hog."""
+        import select
+        import time
+        names = [photo(self.p("src", "%d.jpg" % i)) for i in range(3)]
+        p = subprocess.Popen([IMGPOOL, "--files-from", "-", "--base", self.p("src"),
+                              "-o", self.p("out"), "--progress", "none", "-j", "2"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            def answer(within):
+                """The next stdout line, or None after `within` seconds."""
+                ready, _, _ = select.select([p.stdout], [], [], within)
+                return p.stdout.readline().decode() if ready else None
+
+            for i, name in enumerate(names[:2]):
+                p.stdin.write(("%d.jpg\n" % i).encode())
+                p.stdin.flush()
+                line = answer(60)
+                self.assertIsNotNone(line, "no answer for %s while the pipe is quiet" % name)
+                self.assertTrue(line.startswith("ok") and ("%d.jpg" % i) in line, line)
+            p.stdin.write(b"2.j")           # half a line: nothing to start yet
+            p.stdin.flush()
+            self.assertIsNone(answer(1.5))
+            self.assertIsNone(p.poll(), "the run ended with its list still open")
+            out, err = p.communicate(b"pg\n" + b"x" * 70000 + b"\n", timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertIn("2.jpg", out.decode())
+        self.assertIn("longer than 65536 bytes", err.decode())
+        self.assertEqual(p.returncode, 1, err.decode())
+        self.assertEqual(sorted(n for n in os.listdir(self.p("out")) if n != ".imgpool"),
+                         ["0.jpg", "1.jpg", "2.jpg"])
+
     def test_damaged_files_say_the_codecs_reason(self):
         """A PNG cut inside its header failed with only "cannot read the image
         header", a corrupt one with only "libpng read error": the reason libpng gave
