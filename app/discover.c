@@ -84,7 +84,8 @@ struct discover {
 
 	int next_path;          /* next PATH argument to start */
 	lines *list;            /* --files-from, once the PATHs are done; NULL: none */
-	int list_fd;            /* its descriptor (0 for stdin, not closed) */
+	int list_fd;            /* its descriptor */
+	int list_owned;         /* opened here (not stdin): closed here */
 	int list_done;
 	int nowait;             /* discover_nowait(): DISCOVER_LATER rather than block */
 	char *base_real;        /* --base's canonical path */
@@ -537,9 +538,13 @@ static int next_listed(discover *d, discover_item *it)
 		}
 		if (e.len == 0)
 			continue; /* an empty entry: nothing listed */
-		if (e.too_long)
-			return path_error(d, it, e.text, e.text, "a listed entry longer than "
-					  "65536 bytes (cut here; no path is that long)");
+		if (e.too_long) {
+			/* named by its start: a report line need not carry 64 KiB */
+			char start[208];
+			snprintf(start, sizeof start, "%.200s...", e.text);
+			return path_error(d, it, start, start, "a listed entry longer than "
+					  "65536 bytes (no path is that long)");
+		}
 		const char *line = e.text;
 		struct stat st;
 		const char *why;
@@ -647,8 +652,9 @@ static char *open_list(discover *d)
 			msg = strdup(WHY_NOMEM);
 		return msg;
 	}
-	d->list_fd = strcmp(d->cfg.files_from, "-") ? open(d->cfg.files_from,
-							     O_RDONLY | O_CLOEXEC) : 0;
+	d->list_owned = strcmp(d->cfg.files_from, "-") != 0;
+	d->list_fd = d->list_owned ? open(d->cfg.files_from, O_RDONLY | O_CLOEXEC)
+				   : STDIN_FILENO;
 	if (d->list_fd < 0) {
 		if (asprintf(&msg, "--files-from: cannot read '%s': %s", d->cfg.files_from,
 			     strerror(errno)) < 0)
@@ -735,7 +741,7 @@ void discover_close(discover *d)
 		fts_close(d->fts);
 	claims_free(d->claims);
 	lines_free(d->list);
-	if (d->list_fd > 0)
+	if (d->list_owned && d->list_fd >= 0)
 		close(d->list_fd);
 	free(d->base_real);
 	free(d->listed);

@@ -126,15 +126,14 @@ static int walk_dirs(int base, const char *dir, int create)
 		name[n] = '\0';
 		p += n + (p[n] == '/');
 		int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		for (int i = 0; next < 0 && errno == ENOENT && create && i < REMADE_FOLDER_RETRIES;
-		     i++) {
+		if (next < 0 && errno == ENOENT && create) {
 			if (mkdirat(fd, name, 0777) < 0 && errno != EEXIST) {
 				int e = errno;
 				close(fd);
 				errno = e;
 				return -1;
 			}
-			/* ENOENT again: removed between the mkdir and the open */
+			/* ENOENT: removed again before the open (move_into() retries) */
 			next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
 		if (next < 0) {
@@ -556,7 +555,7 @@ static int move_into(outdir *od, int from_dir, const char *from, const char *rel
 		}
 		int e = errno;
 		struct stat st;
-		if (rc == 0 || e != ENOENT || i + 1 >= REMADE_FOLDER_RETRIES ||
+		if (rc == 0 || e != ENOENT || od->fd < 0 || i + 1 >= REMADE_FOLDER_RETRIES ||
 		    fstatat(from_dir, from, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			errno = e;
 			return rc;

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,11 +341,21 @@ static void prune(run_ctx *x)
 	free(roots);
 }
 
-/* --dry-run: walk and plan, list, change nothing. */
+/* --dry-run: walk and plan, list, change nothing. A --files-from pipe is waited on
+ * here rather than inside a read(), so a signal stops the dry run even while the
+ * pipe is quiet (the handlers do not restart system calls: poll() ends with EINTR;
+ * the timeout covers a signal that comes just before the poll). */
 static void dry_run(run_ctx *x)
 {
 	plan_item item;
-	while (!got_signal && plan_next(x->plan, &item)) {
+	int got;
+	discover_nowait(x->d, 1);
+	while (!got_signal && (got = plan_next(x->plan, &item))) {
+		if (got == DISCOVER_LATER) {
+			struct pollfd list = {discover_wait_fd(x->d), POLLIN, 0};
+			poll(&list, 1, 250);
+			continue;
+		}
 		report_file f = {.status = REPORT_PLANNED, .input = item.it->input,
 				 .noutputs = item.it->noutputs, .outputs = item.it->outputs,
 				 .worker = -1};

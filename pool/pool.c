@@ -124,6 +124,7 @@ struct job {
 	int feed_later;       /* it said POOL_FEED_LATER: not asked again until feed_fd
 	                         is readable (or feed_later_at + FEED_RETRY_NS) */
 	int64_t feed_later_at;
+	int feed_pfd;         /* feed_fd's entry in this turn's poll set; -1: not in it */
 	int source_done;      /* no more tasks will be produced */
 	int cut;              /* the pool broke before the job was over */
 	uint64_t produced, finished;
@@ -1311,6 +1312,10 @@ static void dispatch(pool *p)
 				added += add_chunk(p, w, c) > 0;
 			}
 		}
+		/* A feed that said "nothing yet" while filling leaves nothing to give,
+		 * as a dry one does: an idle worker may still take work back below. */
+		if (!starved && !next_chunk(p))
+			starved = 1;
 		for (int k = 0; k < p->nworkers; k++)
 			if (p->w[k].building) {
 				p->w[k].building = 0;
@@ -1579,11 +1584,12 @@ static int64_t idle_wakeup(const pool *p)
 	return nearest;
 }
 
-/* Feeds that said POOL_FEED_LATER with no descriptor: ask again once due. */
+/* Feeds that said POOL_FEED_LATER and whose descriptor was not watched (none, or
+ * no room in the poll set): ask again once due. */
 static void feeds_due(pool *p)
 {
 	for (job *j = p->jobs; j; j = j->next)
-		if (j->feed_later && j->feed_fd < 0 && p->now >= j->feed_later_at + FEED_RETRY_NS)
+		if (j->feed_later && j->feed_pfd < 0 && p->now >= j->feed_later_at + FEED_RETRY_NS)
 			j->feed_later = 0;
 }
 
@@ -1604,19 +1610,20 @@ static int pfd_reserve(pool *p, size_t n)
 	return 0;
 }
 
-/* Append the descriptors of the feeds waiting for one (in job-list order, which
- * feeds_readable() relies on) to the poll set of n entries; bring *nearest
- * forward for those with none, or where the set cannot grow. Returns the new n. */
+/* Append the descriptors of the feeds waiting for one to the poll set of n
+ * entries, each job noting its entry; bring *nearest forward for those with none,
+ * or where the set cannot grow (they are asked again in a while). Returns the new n. */
 static int add_feed_fds(pool *p, int n, int64_t *nearest)
 {
 	for (job *j = p->jobs; j; j = j->next) {
+		j->feed_pfd = -1;
 		if (!j->feed_later)
 			continue;
 		if (j->feed_fd >= 0 && pfd_reserve(p, (size_t)n + 1) == 0) {
 			p->pfd[n] = (struct pollfd){j->feed_fd, POLLIN, 0};
-			p->pfd_who[n++] = -2;
+			p->pfd_who[n] = -2;
+			j->feed_pfd = n++;
 		} else if (j->feed_later_at + FEED_RETRY_NS < *nearest) {
-			j->feed_fd = -1; /* no room to watch it: ask again in a while */
 			*nearest = j->feed_later_at + FEED_RETRY_NS;
 		}
 	}
@@ -1624,16 +1631,21 @@ static int add_feed_fds(pool *p, int n, int64_t *nearest)
 }
 
 /* Feeds whose descriptor poll found readable (or hung up, or in error) are asked
- * again: entries [from, n) of the poll set, as add_feed_fds() put them. */
-static void feeds_readable(pool *p, int from, int n)
+ * again. Nothing ran since add_feed_fds() but poll(): the jobs and their entries
+ * are as it left them. A descriptor the caller closed (POLLNVAL) is no longer
+ * watched: the feed is asked again in a while instead. */
+static void feeds_readable(pool *p)
 {
-	int i = from;
-	for (job *j = p->jobs; j && i < n; j = j->next) {
-		if (!j->feed_later || j->feed_fd < 0)
+	for (job *j = p->jobs; j; j = j->next) {
+		if (!j->feed_later || j->feed_pfd < 0)
 			continue;
-		if (p->pfd[i].revents)
+		short ev = p->pfd[j->feed_pfd].revents;
+		if (ev & POLLNVAL) {
+			j->feed_fd = -1;
+			j->feed_pfd = -1;
+		} else if (ev) {
 			j->feed_later = 0;
-		i++;
+		}
 	}
 }
 
@@ -1703,7 +1715,7 @@ static int loop_once(pool *p, int64_t until)
 		return -1;
 	}
 	if (k > 0 && n > feeds_from)
-		feeds_readable(p, feeds_from, n); /* first: the job list is as polled */
+		feeds_readable(p); /* first: the job list is as polled */
 	if (k > 0) {
 		/* Channels first, so results sent just before a death are counted. */
 		for (int i = 0; i < n; i++) {
@@ -2265,6 +2277,7 @@ static pool_iter *iter_start(pool *p, pool_fn fn, pool_feed_fn feed, void *data,
 	j->feed = feed;
 	j->feed_data = data;
 	j->feed_fd = -1;
+	j->feed_pfd = -1;
 	j->chunksize = chunksize ? chunksize : 1;
 	/* Room for every task in flight twice over, and some. */
 	size_t cap = p->o.prefetch == 0 && j->chunksize < AUTO_MAX_DEPTH ? AUTO_MAX_DEPTH

@@ -245,6 +245,32 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(sorted(n for n in os.listdir(self.p("out")) if n != ".imgpool"),
                          ["0.jpg", "1.jpg", "2.jpg"])
 
+    def test_dry_run_on_a_quiet_pipe_stops_at_a_signal(self):
+        """--dry-run reading --files-from from a pipe that stays open and quiet
+        (a watcher): one TERM (timeout(1), systemd, Slurm) must end it with its
+        summary, not only a second one."""
+        import signal
+        import time
+        photo(self.p("src", "a.jpg"))
+        p = subprocess.Popen([IMGPOOL, "--dry-run", "--files-from", "-", "--base",
+                              self.p("src"), "-o", self.p("out"), "--progress", "none"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(b"a.jpg\n")
+            p.stdin.flush()
+            time.sleep(1.0)                 # planned a.jpg, now waiting on the pipe
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=60)              # the pipe still open: no end of list
+            out, err = p.communicate()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err.decode())
+        self.assertIn("a.jpg", out.decode())
+        self.assertIn("interrupted by SIGTERM", out.decode())
+
     def test_damaged_files_say_the_codecs_reason(self):
         """A PNG cut inside its header failed with only "cannot read the image
         header", a corrupt one with only "libpng read error": the reason libpng gave

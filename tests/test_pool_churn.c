@@ -168,16 +168,21 @@ static void counted_start_kill(killer *k, int pid)
 static int try_kill_at_task(killer *k, int *before, int *nbefore, int64_t *waiting_since)
 {
 	*nbefore = pool_worker_pids(k->p, before, 16);
-	int pid = atomic_load(&sh->running_pid);
-	if (!listed(k->p, pid)) {
+	int pid = atomic_load(&sh->running_pid), gate = 0;
+	if (listed(k->p, pid)) {
+		*waiting_since = 0;
+	} else {
 		int64_t now = tl_now_ns();
 		if (!*waiting_since)
 			*waiting_since = now;
 		if (now - *waiting_since > 20 * 1000000)
-			pid = atomic_load(&sh->waiting_pid);
+			gate = pid = atomic_load(&sh->waiting_pid);
 	}
 	if (!kill_worker_pid(k->p, pid))
 		return 0;
+	if (gate) /* it will not say it left the gate: never aim at its pid again */
+		atomic_compare_exchange_strong(&sh->waiting_pid, &gate, 0);
+	*waiting_since = 0;
 	k->kills_task++;
 	return 1;
 }
