@@ -465,7 +465,8 @@ int pool_iter_next(pool_iter *it, pool_result *r);
 int pool_iter_next_timed(pool_iter *it, pool_result *r, double timeout);
 
 /* The descriptor its feed waits on when it returns POOL_FEED_LATER (-1: none, the
- * default). The caller keeps it open while the iterator can still call its feed. */
+ * default). The caller keeps it open while the iterator can still call its feed (one
+ * closed meanwhile is dropped: the feed is then asked again every ~10 ms). */
 void pool_iter_wait_fd(pool_iter *it, int fd);
 
 /* Free the iterator; unfinished tasks of it still run and their results are dropped. */
