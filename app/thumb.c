@@ -230,13 +230,11 @@ static int produce(const thumb_settings *s, VipsImage *master, const master_inpu
 }
 
 /* The checks before any decoding: sizes, outputs, and an input that is a
- * non-empty regular file we may read. */
+ * non-empty regular file we may read (*st: what it was then). */
 static int check_task(const thumb_settings *settings, const char *input,
-		      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
-		      char *err, size_t errlen)
+		      const thumb_output *outputs, thumb_result *res, struct stat *st,
+		      failure_kind *kind, char *err, size_t errlen)
 {
-	struct stat st;
-
 	*kind = FAIL_DECODE;
 	if (geometry_check_sizes(settings, err, errlen))
 		return -1;
@@ -247,17 +245,17 @@ static int check_task(const thumb_settings *settings, const char *input,
 			*kind = FAIL_OUTPUT;
 			return -1;
 		}
-	if (stat(input, &st) != 0) {
+	if (stat(input, st) != 0) {
 		vipserr_printf(err, errlen, "%s", strerror(errno));
 		*kind = FAIL_ENVIRONMENT;
 		return -1;
 	}
-	res->in_bytes = (uint64_t)st.st_size;
-	if (!S_ISREG(st.st_mode)) {
+	res->in_bytes = (uint64_t)st->st_size;
+	if (!S_ISREG(st->st_mode)) {
 		vipserr_printf(err, errlen, "not a regular file");
 		return -1;
 	}
-	if (st.st_size == 0) {
+	if (st->st_size == 0) {
 		vipserr_printf(err, errlen, "empty file");
 		return -1;
 	}
@@ -269,6 +267,17 @@ static int check_task(const thumb_settings *settings, const char *input,
 		return -1;
 	}
 	return 0;
+}
+
+/* Is the file at input no longer the one check_task() saw? */
+static int input_changed(const char *input, const struct stat *was)
+{
+	struct stat now;
+
+	return stat(input, &now) != 0 || now.st_dev != was->st_dev ||
+	       now.st_ino != was->st_ino || now.st_size != was->st_size ||
+	       now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+	       now.st_mtim.tv_nsec != was->st_mtim.tv_nsec;
 }
 
 int thumb_run(const thumb_settings *settings, const char *input,
@@ -283,7 +292,8 @@ int thumb_run(const thumb_settings *settings, const char *input,
 	vipserr_clear(); /* nothing of an earlier file in this one's cause */
 	for (int i = 0; i < THUMB_MAX_SIZES; i++)
 		fds[i] = -1;
-	if (check_task(settings, input, outputs, res, kind, err, errlen))
+	struct stat was;
+	if (check_task(settings, input, outputs, res, &was, kind, err, errlen))
 		return -1;
 	*kind = FAIL_DECODE;
 	master_input in = {0, 0, 0};
@@ -319,6 +329,15 @@ done:
 	if (master)
 		g_object_unref(master);
 	vipserr_clear();
+	if (rc && *kind == FAIL_DECODE && input_changed(input, &was)) {
+		/* The decoders open the input by name, one after another: one that
+		 * failed because the file was moved, replaced or removed meanwhile says
+		 * nothing of the file (a decode failure would be remembered and the file
+		 * skipped until it changes). Looked at right after the failure. */
+		vipserr_printf(err, errlen, "the input was moved, replaced or removed while it "
+			       "was read");
+		*kind = FAIL_ENVIRONMENT;
+	}
 	if (rc) {
 		/* What was learnt of the input stays; no output exists. */
 		res->nout = 0;
