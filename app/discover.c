@@ -100,6 +100,9 @@ struct discover {
 	uint64_t count;
 
 	claims *claims;         /* every output planned so far, and who planned it */
+	claims *listed_seen;    /* every --files-from entry met so far (its path, lexically
+	                           cleaned): an entry met again is answered once, the
+	                           ones that were errors too */
 
 	/* the current item's strings, freed at the next discover_next() */
 	char *input, *rel, *error;
@@ -513,6 +516,39 @@ static char *rel_to_base(discover *d, const char *path, const char **why)
 	return rel;
 }
 
+/* Has the list named path before (as "a//./b" names "a/b")? Notes it if not. A
+ * file met again through another name (a symlink, "..") is caught later, by its
+ * identity (claim_outputs). Without memory for it, an entry counts as new. */
+static int met_before(discover *d, const char *path)
+{
+	size_t n = strlen(path), k = 0;
+	char *clean = malloc(n + 1);
+	if (!clean || !d->listed_seen) {
+		free(clean);
+		return 0;
+	}
+	for (const char *p = path; *p;) {
+		if (p[0] == '/' && k && clean[k - 1] == '/') {
+			p++; /* a second slash */
+		} else if (p[0] == '.' && (k == 0 || clean[k - 1] == '/') &&
+			   (p[1] == '/' || p[1] == '\0') && (k || p[1] == '/')) {
+			for (p++; *p == '/'; p++) /* a "." component, and its slashes */
+				;
+		} else {
+			clean[k++] = *p++;
+		}
+	}
+	while (k > 1 && clean[k - 1] == '/')
+		k--; /* "sub/" names "sub" */
+	clean[k] = '\0';
+	uint64_t h = XXH3_64bits(clean, k);
+	int seen = claims_find(d->listed_seen, h) != NULL;
+	if (!seen)
+		claims_add(d->listed_seen, &h, 1, clean);
+	free(clean);
+	return seen;
+}
+
 /* The next entry of --files-from: 1 with *it filled, 0 when the list is done,
  * DISCOVER_LATER when d->nowait and no whole entry has come yet. */
 static int next_listed(discover *d, discover_item *it)
@@ -560,6 +596,8 @@ static int next_listed(discover *d, discover_item *it)
 			return path_error(d, it, line, line, WHY_NOMEM);
 		}
 		const char *path = d->listed ? d->listed : line;
+		if (met_before(d, path))
+			continue;
 		if (stat(path, &st) < 0)
 			return path_error(d, it, path, path, strerror(errno));
 		if (S_ISDIR(st.st_mode))
@@ -694,6 +732,7 @@ discover *discover_open(const discover_config *cfg, char **err)
 						     : "{dir}/{stem}.{ext}";
 	d->tmpl = strdup(tmpl);
 	d->claims = claims_new();
+	d->listed_seen = cfg->files_from ? claims_new() : NULL;
 	if (!d->tmpl || !d->claims)
 		return open_fail(d, err, strdup(WHY_NOMEM));
 	char *msg = template_check(d->tmpl, &d->settings);
@@ -740,6 +779,7 @@ void discover_close(discover *d)
 	if (d->fts)
 		fts_close(d->fts);
 	claims_free(d->claims);
+	claims_free(d->listed_seen);
 	lines_free(d->list);
 	if (d->list_owned && d->list_fd >= 0)
 		close(d->list_fd);

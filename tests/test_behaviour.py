@@ -204,6 +204,11 @@ class Behaviour(unittest.TestCase):
         r, got = listed(self.p("two"), "a.jpg\na.png\na.jpg\n")
         self.assertEqual(got, [("a.jpg", "ok"), ("a.png", "error")], r.stderr)
         self.assertIn("also the output of", r.stderr)
+        # An entry that is an error (missing, a folder) listed again, under
+        # other spellings of one path too, is answered once as well.
+        os.makedirs(self.p("three", "sub"))
+        r, got = listed(self.p("three"), "m.jpg\n./m.jpg\n.//m.jpg\nsub\n./sub/\nm.jpg\n")
+        self.assertEqual(got, [("m.jpg", "error"), ("sub", "error")], r.stderr)
 
     def test_listed_file_starts_before_the_next_line(self):
         """A --files-from pipe (a watcher: one line per new photo, then quiet) held
