@@ -7,10 +7,13 @@
  * OUT/.imgpool outdir.c holds, and SQLITE_OPEN_NOFOLLOW refuses a symlink planted
  * at the journal's own name.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sqlite3.h>
 
@@ -82,6 +85,38 @@ struct journal {
 /* ------------------------------------------------------------------------- */
 /* Opening                                                                    */
 
+/*
+ * Open the journal file (in OUT's private folder) at path read-only, for a dry run.
+ * A read-only connection to a WAL database makes its -shm and -wal files and, not
+ * being allowed to checkpoint, leaves them behind: a dry run would change the
+ * folder. Where there is no -wal (the journal was closed cleanly: every row is in
+ * the main file) it is opened immutable instead (no locks, no side files); a -wal
+ * that is there (its run going on, or killed) is read through, as always.
+ */
+static int open_dry(journal *j, const char *path, const char *file, sqlite3 **db)
+{
+	char wal[300];
+	struct stat st;
+	snprintf(wal, sizeof wal, "%s-wal", file);
+	int priv = outdir_private_fd(j->od);
+	if (priv < 0 || fstatat(priv, wal, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		return sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
+	/* file:PATH?immutable=1, PATH percent-encoded but for its plain bytes */
+	size_t n = strlen(path);
+	char *uri = malloc(3 * n + 32), *u = uri;
+	if (!uri)
+		return SQLITE_NOMEM;
+	u += sprintf(u, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		u += isalnum(*p) || strchr("/._-~", *p) ? sprintf(u, "%c", *p)
+							  : sprintf(u, "%%%02X", *p);
+	strcpy(u, "?immutable=1");
+	int rc = sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+				 SQLITE_OPEN_NOFOLLOW, NULL);
+	free(uri);
+	return rc;
+}
+
 /* Open every other journal of the folder read-only, for ownership lookups. */
 static void open_others(journal *j, const char *own)
 {
@@ -91,8 +126,10 @@ static void open_others(journal *j, const char *own)
 			continue;
 		char *path = outdir_private_path(j->od, *n);
 		other_journal *o = &j->others[j->nothers];
-		if (path && sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW,
-					    NULL) == SQLITE_OK &&
+		/* In a run, the plain read-only open: another shard may be writing it. */
+		if (path && (j->readonly ? open_dry(j, path, *n, &o->db)
+					 : sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READONLY |
+							   SQLITE_OPEN_NOFOLLOW, NULL)) == SQLITE_OK &&
 		    sqlite3_prepare_v2(o->db, stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
 			sqlite3_busy_timeout(o->db, 5000);
 			/* An older schema lacks some: those lookups skip it. */
@@ -119,11 +156,10 @@ static int prepare_all(journal *j)
 	return 0;
 }
 
-static journal *open_readonly(journal *j, const char *path)
+static journal *open_readonly(journal *j, const char *path, const char *file)
 {
 	j->readonly = 1;
-	if (sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) !=
-		    SQLITE_OK ||
+	if (open_dry(j, path, file, &j->db) != SQLITE_OK ||
 	    journal_schema_version(j->db) != SCHEMA_VERSION || prepare_all(j) < 0) {
 		/* A schema-1 journal in a dry run: the run itself converts it. */
 		journal_close(j, 0, 0, 0, 0, 0);
@@ -147,7 +183,7 @@ journal *journal_open(outdir *od, const char *file, const char *settings_text,
 	}
 	j->od = od;
 	if (readonly) {
-		j = open_readonly(j, path);
+		j = open_readonly(j, path, file);
 		free(path);
 		if (j)
 			open_others(j, file);

@@ -515,6 +515,15 @@ def test_dry_run_and_sizes(tmp):
     assert_eq(r.returncode, 0, b(r.stdout + r.stderr))
     assert_eq(dims(os.path.join(out, "img000_800.webp")), (800, 600), "800")
     assert_eq(dims(os.path.join(out, "img000_320.webp")), (320, 240), "320")
+    # Over an existing output folder, -n changes nothing in it either (a read-only
+    # connection to the journal made its -wal and -shm files and left them).
+    def tree():
+        return sorted((os.path.relpath(os.path.join(d, n), out), os.lstat(os.path.join(d, n)).st_mtime_ns)
+                      for d, _, names in os.walk(out) for n in names)
+    before = tree()
+    r = run(["-n", "-s", "800,320", "-f", "webp", "-o", out, "--force", src])
+    assert_eq(r.returncode, 0, b(r.stdout + r.stderr))
+    assert_eq(tree(), before, "files beneath OUT after -n")
 
 
 def test_trace_and_timeline(tmp):
