@@ -492,6 +492,20 @@ static int next_in_walk(discover *d, discover_item *it)
 	}
 }
 
+/* Is the listed file at path inside the output folder (its folder resolved)? A walk
+ * never enters OUT; a list could name a thumbnail (a watcher over a tree that holds
+ * OUT lists each new one: thumbs/thumbs/... without end) or the journal. */
+static int in_out_dir(discover *d, const char *path)
+{
+	const char *base = path_base(path);
+	char *dir = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
+	char *real = dir ? realpath(dir, NULL) : NULL;
+	int inside = real && d->out_canon && path_is_under(real, d->out_canon);
+	free(dir);
+	free(real);
+	return inside;
+}
+
 /* The path of a listed file relative to --base, malloc'd; NULL when it is not
  * beneath it (or cannot be resolved: *why). The folder is resolved (symlinks
  * and ".." included), the file's own name kept as listed. */
@@ -605,6 +619,9 @@ static int next_listed(discover *d, discover_item *it)
 					  "files (name a folder as a PATH to walk it)");
 		if (!S_ISREG(st.st_mode))
 			return path_error(d, it, path, path, "not a regular file");
+		if (in_out_dir(d, path))
+			return path_error(d, it, path, path, "inside the output folder "
+					  "(imgpool's own files are not inputs)");
 		char *rel = rel_to_base(d, path, &why);
 		if (!rel)
 			return path_error(d, it, path, path, why ? why : WHY_NOMEM);

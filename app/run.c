@@ -705,10 +705,11 @@ static void report_setup_failure(run_ctx *x, double t0)
 	char msg[MSG_LEN];
 	report *r = x->rep;
 	x->rep = NULL;
-	if (x->sum.exit_code == EXIT_SOME_FAILED && !r && x->report_path)
+	int summed = x->sum.exit_code == EXIT_SOME_FAILED || x->sum.interrupted;
+	if (summed && !r && x->report_path)
 		r = report_open_append(stdout, stderr, 1, 0, x->report_path,
 				       x->o->report_append, msg, sizeof msg);
-	if (r && x->sum.exit_code == EXIT_SOME_FAILED) {
+	if (r && summed) {
 		x->sum.wall_s = clock_now_s() - t0;
 		x->sum.cpu_s = cpu_seconds();
 		report_summary_print(r, &x->sum);
@@ -741,6 +742,12 @@ int run_imgpool(const imgpool_options *o)
 		}
 		finish(&x, t0, broken);
 	} else {
+		/* A setup step a signal cut short (opening a --files-from FIFO whose
+		 * writer has not come: EINTR) is an interrupted run, not a usage error. */
+		if (got_signal) {
+			x.sum.interrupted = got_signal;
+			x.sum.exit_code = 128 + got_signal;
+		}
 		report_setup_failure(&x, t0);
 	}
 	teardown(&x);

@@ -276,6 +276,50 @@ class Behaviour(unittest.TestCase):
         self.assertIn("a.jpg", out.decode())
         self.assertIn("interrupted by SIGTERM", out.decode())
 
+    def test_listed_files_inside_the_output_folder_refused(self):
+        """A walk never enters the output folder; a list could name a thumbnail (a
+        watcher over a tree holding OUT lists each new one: thumbs/thumbs/...) or
+        the journal. Each is an error line, nothing is made of it."""
+        photo(self.p("photos", "a.jpg"))
+        out = self.p("photos", "thumbs")
+        args = [IMGPOOL, "--files-from", "-", "--base", self.p("photos"), "-o", out,
+                "--progress", "none"]
+        r = subprocess.run(args, input="a.jpg\n", capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run(args, input="thumbs/a.jpg\nthumbs/.imgpool/journal.sqlite\n",
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        errors = error_lines(r.stderr)
+        self.assertEqual(sorted(errors), ["a.jpg", "journal.sqlite"], r.stderr)
+        for cause in errors.values():
+            self.assertIn("inside the output folder", cause)
+        self.assertFalse(os.path.exists(os.path.join(out, "thumbs")))
+
+    def test_signal_while_a_list_fifo_waits_for_its_writer(self):
+        """--files-from naming a FIFO no writer has opened yet: open() waits; a TERM
+        then is an interrupted run (143, a summary in the report), not a usage
+        error (2, "Interrupted system call", no report)."""
+        import signal
+        import time
+        fifo = self.p("list")
+        os.mkfifo(fifo)
+        rep = self.p("r.jsonl")
+        p = subprocess.Popen([IMGPOOL, "--files-from", fifo, "--base", self.tmp, "-o",
+                              self.p("out"), "--report", rep, "--progress", "none"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(1.0)
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err.decode())
+        with open(rep) as f:
+            last = json.loads(f.read().splitlines()[-1])
+        self.assertEqual((last["type"], last["exit_code"]), ("summary", 143), last)
+
     def test_damaged_files_say_the_codecs_reason(self):
         """A PNG cut inside its header failed with only "cannot read the image
         header", a corrupt one with only "libpng read error": the reason libpng gave
