@@ -105,12 +105,14 @@ static void on_passed(void *data, const discover_item *it, plan_pass how, failur
 	report_file_done(x->rep, &f);
 }
 
-/* A file planned that cannot be held or handed out: an error now. */
-static void feed_failed(run_ctx *x, const char *input, int n, char *const *outputs)
+/* A file planned that cannot be held or handed out (cause; NULL: out of memory):
+ * an error now. */
+static void feed_failed(run_ctx *x, const char *input, int n, char *const *outputs,
+			const char *cause)
 {
 	report_file f = {.status = REPORT_ERROR, .kind = FAIL_ENVIRONMENT, .input = input,
 			 .noutputs = n, .outputs = (const char *const *)outputs,
-			 .cause = "out of memory", .worker = -1};
+			 .cause = cause ? cause : "out of memory", .worker = -1};
 	atomic_fetch_add(&x->c.found, 1);
 	atomic_fetch_add(&x->c.failed, 1);
 	report_file_done(x->rep, &f);
@@ -155,7 +157,7 @@ static void top_up(run_ctx *x, int most)
 		}
 		if (lookahead_put(x->window, &item, guess_cost(x, item.it)) < 0)
 			feed_failed(x, item.it->input, item.it->noutputs,
-				    (char *const *)item.it->outputs);
+				    (char *const *)item.it->outputs, NULL);
 	}
 }
 
@@ -180,7 +182,7 @@ static int feed(void *data, pool_task *t)
 		task_desc td = {.index = x->produced, .n = f->n, .input = f->input};
 		memcpy(td.formats, lf.formats, sizeof td.formats);
 		if (task_encode(&x->buf, &td) < 0) {
-			feed_failed(x, f->input, f->n, f->display);
+			feed_failed(x, f->input, f->n, f->display, NULL);
 			inflight_file_free(f);
 			continue;
 		}
@@ -192,6 +194,31 @@ static int feed(void *data, pool_task *t)
 	}
 	atomic_store(&x->c.walk_done, 1);
 	return 0;
+}
+
+/* The pool broke, or never started (not a stop this run asked for): every file
+ * planned and not handed to it gets an error naming the cause, so a broken pool
+ * never looks like a run with files merely left for later. A --files-from pipe
+ * is read only as far as it has come. */
+static void answer_unstarted(run_ctx *x, const char *cause)
+{
+	char why[MSG_LEN];
+	lookahead_file lf;
+
+	snprintf(why, sizeof why, "not started: %s", cause);
+	discover_nowait(x->d, 1);
+	for (;;) {
+		top_up(x, LOOKAHEAD_TOP_UP);
+		if (!lookahead_take(x->window, &lf)) {
+			if (x->plan_dry || x->plan_later)
+				break;
+			continue;
+		}
+		feed_failed(x, lf.f->input, lf.f->n, lf.f->display, why);
+		inflight_file_free(lf.f);
+	}
+	if (x->plan_dry)
+		atomic_store(&x->c.walk_done, 1);
 }
 
 /* The results loop's callbacks (drive.h). */
@@ -596,10 +623,12 @@ static int run_pool(run_ctx *x, double t0)
 	thumb_preload_modules();
 	pool *p = pool_create(&po, &perr);
 	if (!p) {
-		/* A broken pool: still a summary (no file started, every one "not
-		 * started" once the counting walk knows how many), exit 1. */
+		/* A broken pool: every file an error, a summary, exit 1. */
 		fprintf(stderr, "imgpool: cannot start the workers: %s\n", perr ? perr : "?");
+		snprintf(msg, sizeof msg, "the workers could not be started (%s)", perr ? perr : "?");
 		free(perr);
+		if (!got_signal)
+			answer_unstarted(x, msg);
 		x->sum.workers = jobs;
 		x->sum.cores = cpus;
 		return 1;
@@ -633,6 +662,10 @@ static int run_pool(run_ctx *x, double t0)
 		if (!stopped)
 			fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
 		broken = 1;
+	}
+	if (broken && !stopped && !got_signal) {
+		snprintf(msg, sizeof msg, "the worker pool stopped (%s)", pool_error(p));
+		answer_unstarted(x, msg);
 	}
 	monitor_sample ms = {0};
 	monitor_stop(mon, &ms);

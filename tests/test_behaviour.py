@@ -125,8 +125,9 @@ class Behaviour(unittest.TestCase):
     def test_workers_that_cannot_start_still_leave_a_summary(self):
         """Every worker dying as it starts (here: a preloaded library whose
         fork handler ends each child at once): the pool gives up, and the report
-        ended empty (no file answered, no summary). Now it ends with a summary
-        counting every file as not started, and exit 1 as in the summary."""
+        ended empty (no file answered, no summary). Now every file is an error
+        naming the cause, and a summary with exit 1 ends it; for a --files-from
+        list (the counting walk does not read it) too, each entry answered."""
         cc = shutil.which("cc") or shutil.which("gcc")
         if not cc:
             self.skipTest("no C compiler for the fork shim")
@@ -144,20 +145,28 @@ class Behaviour(unittest.TestCase):
         env = dict(os.environ, LD_PRELOAD=shim,
                    ASAN_OPTIONS="verify_asan_link_order=0:" +
                    os.environ.get("ASAN_OPTIONS", ""))
-        r = subprocess.run([IMGPOOL, "-j", "2", "-q", "--report", rep, "-o",
-                            self.p("out"), self.p("src")], capture_output=True,
-                           text=True, env=env, timeout=300)
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("cannot start the workers", r.stderr)
-        with open(rep) as f:
-            recs = [json.loads(line) for line in f]
-        self.assertTrue(recs, "empty report")
-        summary = recs[-1]
-        self.assertEqual(summary["type"], "summary")
-        self.assertEqual(summary["exit_code"], 1)
-        self.assertEqual(summary["total"], 4)
-        self.assertEqual(summary["not_started"], 4)
-        self.assertEqual(summary["done"] + summary["failed"], 0)
+        names = ["%d.jpg" % i for i in range(4)]
+        for how in ("walk", "list"):
+            args = [self.p("src")] if how == "walk" else [
+                "--files-from", "-", "--base", self.p("src")]
+            r = subprocess.run([IMGPOOL, "-j", "2", "-q", "--report", rep, "-o",
+                                self.p("out")] + args, input="\n".join(names) + "\n",
+                               capture_output=True, text=True, env=env, timeout=300)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("cannot start the workers", r.stderr)
+            with open(rep) as f:
+                recs = [json.loads(line) for line in f]
+            self.assertTrue(recs, "empty report")
+            files = [x for x in recs if x["type"] == "file"]
+            self.assertEqual(sorted(os.path.basename(x["input"]) for x in files), names, how)
+            for x in files:
+                self.assertEqual(x["status"], "error", x)
+                self.assertIn("not started: the workers could not be started", x["error"])
+            summary = recs[-1]
+            self.assertEqual(summary["type"], "summary")
+            self.assertEqual(summary["exit_code"], 1)
+            self.assertEqual((summary["total"], summary["not_started"], summary["failed"],
+                              summary["done"]), (4, 0, 4, 0), how)
 
     def test_unusable_output_folder_still_reported(self):
         """An output folder that cannot be used (here .imgpool is a symlink) left
