@@ -492,28 +492,26 @@ static int next_in_walk(discover *d, discover_item *it)
 	}
 }
 
-/* Is the listed file at path inside the output folder (its folder resolved)? A walk
- * never enters OUT; a list could name a thumbnail (a watcher over a tree that holds
- * OUT lists each new one: thumbs/thumbs/... without end) or the journal. */
-static int in_out_dir(discover *d, const char *path)
+/* The folder of a listed file, resolved (symlinks and ".." included); malloc'd,
+ * NULL with errno set when it cannot be. */
+static char *real_folder(const char *path)
 {
 	const char *base = path_base(path);
 	char *dir = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
 	char *real = dir ? realpath(dir, NULL) : NULL;
-	int inside = real && d->out_canon && path_is_under(real, d->out_canon);
+	int e = errno;
 	free(dir);
-	free(real);
-	return inside;
+	errno = e;
+	return real;
 }
 
 /* The path of a listed file relative to --base, malloc'd; NULL when it is not
- * beneath it (or cannot be resolved: *why). The folder is resolved (symlinks
- * and ".." included), the file's own name kept as listed. */
-static char *rel_to_base(discover *d, const char *path, const char **why)
+ * beneath it (*why). real: its folder resolved (real_folder(); NULL when it could
+ * not be, errno telling why); the file's own name is kept as listed. */
+static char *rel_to_base(discover *d, const char *path, const char *real, const char **why)
 {
 	const char *base = path_base(path);
-	char *dir = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
-	char *real = dir ? realpath(dir, NULL) : NULL, *rel = NULL;
+	char *rel = NULL;
 	size_t n = strlen(d->base_real);
 	*why = NULL;
 	if (!real)
@@ -525,8 +523,6 @@ static char *rel_to_base(discover *d, const char *path, const char **why)
 		rel = NULL;
 	else if (!path_is_under(real, d->base_real))
 		*why = "it is not under --base (outputs mirror the paths below --base)";
-	free(dir);
-	free(real);
 	return rel;
 }
 
@@ -535,27 +531,10 @@ static char *rel_to_base(discover *d, const char *path, const char **why)
  * identity (claim_outputs). Without memory for it, an entry counts as new. */
 static int met_before(discover *d, const char *path)
 {
-	size_t n = strlen(path), k = 0;
-	char *clean = malloc(n + 1);
-	if (!clean || !d->listed_seen) {
-		free(clean);
+	char *clean = d->listed_seen ? path_lexical(path) : NULL;
+	if (!clean)
 		return 0;
-	}
-	for (const char *p = path; *p;) {
-		if (p[0] == '/' && k && clean[k - 1] == '/') {
-			p++; /* a second slash */
-		} else if (p[0] == '.' && (k == 0 || clean[k - 1] == '/') &&
-			   (p[1] == '/' || p[1] == '\0') && (k || p[1] == '/')) {
-			for (p++; *p == '/'; p++) /* a "." component, and its slashes */
-				;
-		} else {
-			clean[k++] = *p++;
-		}
-	}
-	while (k > 1 && clean[k - 1] == '/')
-		k--; /* "sub/" names "sub" */
-	clean[k] = '\0';
-	uint64_t h = XXH3_64bits(clean, k);
+	uint64_t h = XXH3_64bits(clean, strlen(clean));
 	int seen = claims_find(d->listed_seen, h) != NULL;
 	if (!seen)
 		claims_add(d->listed_seen, &h, 1, clean);
@@ -619,10 +598,17 @@ static int next_listed(discover *d, discover_item *it)
 					  "files (name a folder as a PATH to walk it)");
 		if (!S_ISREG(st.st_mode))
 			return path_error(d, it, path, path, "not a regular file");
-		if (in_out_dir(d, path))
+		/* A walk never enters OUT; a list could name a thumbnail (a watcher over
+		 * a tree that holds OUT lists each new one: thumbs/thumbs/... without
+		 * end) or the journal. */
+		char *real = real_folder(path);
+		if (real && d->out_canon && path_is_under(real, d->out_canon)) {
+			free(real);
 			return path_error(d, it, path, path, "inside the output folder "
 					  "(imgpool's own files are not inputs)");
-		char *rel = rel_to_base(d, path, &why);
+		}
+		char *rel = rel_to_base(d, path, real, &why);
+		free(real);
 		if (!rel)
 			return path_error(d, it, path, path, why ? why : WHY_NOMEM);
 		int got = wanted_by_globs(d, rel) ? plan(d, it, path, rel, &st) : 0;

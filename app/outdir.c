@@ -546,14 +546,12 @@ static int move_into(outdir *od, int from_dir, const char *from, const char *rel
 {
 	for (int i = 0;; i++) {
 		const char *leaf;
-		int pfd = outdir_parent(od, rel, 1, &leaf), rc = -1;
+		int pfd = outdir_parent(od, rel, 1, &leaf), rc = -1, e = errno;
 		if (pfd >= 0) {
 			rc = move_noreplace(from_dir, from, pfd, leaf);
-			int e = errno;
+			e = errno;
 			close(pfd);
-			errno = e;
 		}
-		int e = errno;
 		struct stat st;
 		if (rc == 0 || e != ENOENT || od->fd < 0 || i + 1 >= REMADE_FOLDER_RETRIES ||
 		    fstatat(from_dir, from, &st, AT_SYMLINK_NOFOLLOW) < 0) {

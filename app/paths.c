@@ -49,6 +49,30 @@ char *path_canonical(const char *p)
 	return r;
 }
 
+/* See paths.h. */
+char *path_lexical(const char *path)
+{
+	size_t k = 0;
+	char *clean = malloc(strlen(path) + 1);
+	if (!clean)
+		return NULL;
+	for (const char *p = path; *p;) {
+		if (p[0] == '/' && k && clean[k - 1] == '/') {
+			p++; /* a second slash */
+		} else if (p[0] == '.' && (k == 0 || clean[k - 1] == '/') &&
+			   (p[1] == '/' || p[1] == '\0') && (k || p[1] == '/')) {
+			for (p++; *p == '/'; p++) /* a "." component, and its slashes */
+				;
+		} else {
+			clean[k++] = *p++;
+		}
+	}
+	while (k > 1 && clean[k - 1] == '/')
+		k--; /* "sub/" names "sub" */
+	clean[k] = '\0';
+	return clean;
+}
+
 /* Is path the folder dir or below it? Both canonical. */
 int path_is_under(const char *path, const char *dir)
 {

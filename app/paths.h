@@ -15,6 +15,11 @@ char *path_join(const char *a, const char *b);
  * (out of memory, a component that is not a folder, a missing part "." or ".."). */
 char *path_canonical(const char *p);
 
+/* path without "." components, doubled slashes and a trailing slash ("./a//./b/"
+ * is "a/b"; ".." is kept: undoing it lexically would be wrong past a symlink).
+ * malloc'd; NULL out of memory. */
+char *path_lexical(const char *path);
+
 /* Is path the folder dir or below it? Both canonical. */
 int path_is_under(const char *path, const char *dir);
 

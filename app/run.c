@@ -161,23 +161,30 @@ static void top_up(run_ctx *x, int most)
 	}
 }
 
-/* The pool asks for the next file to thumbnail: the largest in the window. */
+/* The next planned file, the largest in the window: 1 with *lf filled, 0 when the
+ * plan is over, DISCOVER_LATER when a --files-from pipe has no whole line yet. */
+static int take_next(run_ctx *x, lookahead_file *lf)
+{
+	for (;;) {
+		top_up(x, LOOKAHEAD_TOP_UP);
+		if (lookahead_take(x->window, lf))
+			return 1;
+		if (x->plan_dry)
+			return 0;
+		if (x->plan_later)
+			return DISCOVER_LATER;
+		/* empty but neither: every file just planned failed to be held */
+	}
+}
+
+/* The pool asks for the next file to thumbnail. */
 static int feed(void *data, pool_task *t)
 {
 	run_ctx *x = data;
 	lookahead_file lf;
+	int got;
 
-	for (;;) {
-		top_up(x, LOOKAHEAD_TOP_UP);
-		if (!lookahead_take(x->window, &lf)) {
-			if (x->plan_dry)
-				break;
-			/* A --files-from pipe with no whole line yet: the pool goes on
-			 * with what it has and asks again when the pipe is readable. */
-			if (x->plan_later)
-				return POOL_FEED_LATER;
-			continue; /* every file just planned failed to be held */
-		}
+	while ((got = take_next(x, &lf)) == 1) {
 		inflight_file *f = lf.f;
 		task_desc td = {.index = x->produced, .n = f->n, .input = f->input};
 		memcpy(td.formats, lf.formats, sizeof td.formats);
@@ -192,6 +199,10 @@ static int feed(void *data, pool_task *t)
 		*t = (pool_task){x->buf.data, x->buf.len};
 		return 1;
 	}
+	/* A pipe with no whole line yet: the pool goes on with what it has and asks
+	 * again when the pipe is readable. */
+	if (got == DISCOVER_LATER)
+		return POOL_FEED_LATER;
 	atomic_store(&x->c.walk_done, 1);
 	return 0;
 }
@@ -204,20 +215,15 @@ static void answer_unstarted(run_ctx *x, const char *cause)
 {
 	char why[MSG_LEN];
 	lookahead_file lf;
+	int got;
 
 	snprintf(why, sizeof why, "not started: %s", cause);
 	discover_nowait(x->d, 1);
-	for (;;) {
-		top_up(x, LOOKAHEAD_TOP_UP);
-		if (!lookahead_take(x->window, &lf)) {
-			if (x->plan_dry || x->plan_later)
-				break;
-			continue;
-		}
+	while ((got = take_next(x, &lf)) == 1) {
 		feed_failed(x, lf.f->input, lf.f->n, lf.f->display, why);
 		inflight_file_free(lf.f);
 	}
-	if (x->plan_dry)
+	if (!got)
 		atomic_store(&x->c.walk_done, 1);
 }
 

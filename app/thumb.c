@@ -51,6 +51,7 @@
 #include "fastpath.h"
 #include "filehash.h"
 #include "geometry.h"
+#include "outdir.h"
 #include "pngcheck.h"
 #include "pngmaster.h"
 #include "resize.h"
@@ -273,11 +274,10 @@ static int check_task(const thumb_settings *settings, const char *input,
 static int input_changed(const char *input, const struct stat *was)
 {
 	struct stat now;
-
-	return stat(input, &now) != 0 || now.st_dev != was->st_dev ||
-	       now.st_ino != was->st_ino || now.st_size != was->st_size ||
-	       now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
-	       now.st_mtim.tv_nsec != was->st_mtim.tv_nsec;
+	if (stat(input, &now) != 0)
+		return 1;
+	file_ident a = outdir_ident_of(was), b = outdir_ident_of(&now);
+	return !outdir_ident_same(&a, &b);
 }
 
 int thumb_run(const thumb_settings *settings, const char *input,
