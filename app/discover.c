@@ -64,6 +64,7 @@
 #include "discover.h"
 #include "globs.h"
 #include "inside.h"
+#include "io.h"
 #include "lines.h"
 #include "outdir.h"
 #include "paths.h"
@@ -589,6 +590,17 @@ static int next_listed(discover *d, discover_item *it)
 			return path_error(d, it, line, line, WHY_NOMEM);
 		}
 		const char *path = d->listed ? d->listed : line;
+		/* A list written with CRLF line ends (on Windows, by some tools) names
+		 * "photo.jpg\r": a name that exists as written is taken as written,
+		 * else the CR is the line's end, not the name's. */
+		size_t plen = strlen(path);
+		if (!d->cfg.files_nul && plen > 1 && path[plen - 1] == '\r' &&
+		    lstat(path, &st) < 0 && errno == ENOENT) {
+			if (!d->listed && !(d->listed = strdup(line)))
+				return path_error(d, it, line, line, WHY_NOMEM);
+			d->listed[plen - 1] = '\0';
+			path = d->listed;
+		}
 		if (met_before(d, path))
 			continue;
 		if (stat(path, &st) < 0)
@@ -694,6 +706,9 @@ static char *open_list(discover *d)
 		return msg;
 	}
 	d->list_owned = strcmp(d->cfg.files_from, "-") != 0;
+	if (!d->list_owned && !io_fd_readable(STDIN_FILENO))
+		return strdup("--files-from -: standard input is closed (or open only for "
+			      "writing); give the list on it, or name a file");
 	d->list_fd = d->list_owned ? open(d->cfg.files_from, O_RDONLY | O_CLOEXEC)
 				   : STDIN_FILENO;
 	if (d->list_fd < 0) {

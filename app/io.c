@@ -12,6 +12,30 @@
 
 #include "io.h"
 
+int io_hold_std_fds(void)
+{
+	int closed = 0;
+
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		closed |= 1 << fd;
+		/* open() gives the lowest free number: this one, since the lower
+		 * ones are open (or were just filled). */
+		int got = open("/dev/null", (fd == 0 ? O_WRONLY : O_RDONLY));
+		if (got >= 0 && got != fd)
+			close(got); /* not ours to take; leave it closed */
+	}
+	return closed;
+}
+
+int io_fd_readable(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl >= 0 && (fl & O_ACCMODE) != O_WRONLY;
+}
+
 size_t io_read_all(int fd, void *buf, size_t len)
 {
 	size_t got = 0;

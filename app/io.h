@@ -25,6 +25,18 @@ int io_write_all(int fd, const void *buf, size_t len);
 int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,
 			size_t max, unsigned char **data, size_t *len);
 
+/* Fill any of descriptors 0, 1 and 2 that is closed with /dev/null opened the
+ * other way round (0 write-only, 1 and 2 read-only), so that reads and writes on
+ * it still fail with EBADF as on a closed one, while no file the run opens (a
+ * journal, a temp output) can take its number and receive the report (git's
+ * sanitize_stdfds() does the like). Returns a mask: bit n set when fd n was
+ * closed. Call first thing in main(). */
+int io_hold_std_fds(void);
+
+/* 1 when fd is open for reading (O_RDONLY or O_RDWR), 0 when it is not (closed,
+ * or held by io_hold_std_fds()). */
+int io_fd_readable(int fd);
+
 /* The big-endian 32-bit number at p, as file formats store them (a PNG chunk's
  * length). */
 static inline uint32_t io_be32(const unsigned char *p)

@@ -7,12 +7,14 @@
 #include <string.h>
 
 #include "bench.h"
+#include "io.h"
 #include "options.h"
 #include "run.h"
 #include "status.h"
 
 int main(int argc, char **argv)
 {
+	io_hold_std_fds();
 	if (argc > 1 && !strcmp(argv[1], "status"))
 		return status_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "bench"))

@@ -304,6 +304,32 @@ class Behaviour(unittest.TestCase):
             self.assertIn("inside the output folder", cause)
         self.assertFalse(os.path.exists(os.path.join(out, "thumbs")))
 
+    def test_list_with_crlf_line_ends(self):
+        """A list written with CRLF line ends named "a.jpg\\r" (an error: no such
+        file); the CR is the line's end unless a file of that very name exists."""
+        photo(self.p("src", "a.jpg"))
+        os.rename(photo(self.p("src", "b.jpg")), self.p("src", "b.jpg\r"))
+        out = self.p("out")
+        r = subprocess.run([IMGPOOL, "--files-from", "-", "--base", self.p("src"), "-o", out,
+                            "--progress", "none"], input=b"a.jpg\r\nb.jpg\r\n",
+                           capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        made = sorted(os.listdir(out))
+        self.assertEqual(made[:2], [".imgpool", "a.jpg"], made)
+        self.assertTrue(len(made) == 3 and made[2].startswith("b.jpg"), made)
+
+    def test_files_from_a_closed_stdin(self):
+        """--files-from - with stdin closed: a usage error saying so (descriptor 0
+        was taken by whatever the run opened first: "'-' is a folder")."""
+        photo(self.p("src", "a.jpg"))
+        r = subprocess.run([IMGPOOL, "--files-from", "-", "--base", self.p("src"), "-o",
+                            self.p("out"), "--progress", "none"], stdin=None,
+                           capture_output=True, text=True, timeout=300,
+                           preexec_fn=lambda: os.close(0))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("standard input is closed", r.stderr)
+        self.assertFalse(os.path.exists(self.p("out", "a.jpg")))
+
     def test_signal_while_a_list_fifo_waits_for_its_writer(self):
         """--files-from naming a FIFO no writer has opened yet: open() waits; a TERM
         then is an interrupted run (143, a summary in the report), not a usage
