@@ -95,7 +95,10 @@ static failure_kind kind_of(const pool_result *r, const char **cause)
 		*cause = r->len ? r->data : "timed out";
 		return FAIL_TIMEOUT;
 	default: /* POOL_CANCELLED */
-		*cause = "interrupted before it finished; the next run does it";
+		/* A first signal lets running files finish: those cancelled then were
+		 * only queued (sent ahead to a worker, or waiting), never started. */
+		*cause = r->attempts ? "interrupted before it finished; the next run does it"
+				     : "stopped before it started; the next run does it";
 		return FAIL_INTERRUPTED;
 	}
 }
