@@ -24,7 +24,8 @@
 #include "settings.h"
 
 /* *out: a new reference to a copy of in (pixels shared) carrying only the
- * metadata keep (KEEP_* bits, not 0) asks for. 0, or -1 (libvips error). */
+ * metadata keep (KEEP_* bits; 0: none, for a saver whose strip does not work)
+ * asks for. 0, or -1 (libvips error). */
 int metadata_select(int keep, VipsImage *in, VipsImage **out);
 
 #endif

@@ -145,7 +145,11 @@ int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 	VipsImage *sel = NULL;
 	int rc;
 
-	if (!s->keep_metadata)
+	/* libvips 8.14's webpsave ignores strip: it wrote the input's EXIF (a
+	 * phone photo's GPS position too), XMP and ICC profile into every WebP
+	 * thumbnail. Those are removed here instead; what it still adds is a
+	 * minimal EXIF block of its own (size, resolution, orientation 1). */
+	if (!s->keep_metadata && f != FORMAT_WEBP)
 		return encode(s, im, f, buf, len);
 	if (metadata_select(s->keep_metadata, im, &sel))
 		return -1;

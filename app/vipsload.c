@@ -126,12 +126,58 @@ static int to_srgb8(VipsImage *in, VipsImage **out)
 /* The master from a vips_thumbnail*() result (whose reference this takes): held
  * in memory and made 8-bit sRGB. Truncated or corrupt data fails here, when the
  * pixels are actually read. */
+/* Give im its own copy of every blob it carries (ICC profile, EXIF, XMP...).
+ * vips_image_copy_memory() copies the pixels but shares the metadata, and libvips
+ * 8.14's heifload sets its ICC and EXIF blobs without a free function, pointing
+ * into the libheif image it owns: once the loader is gone (the unref of the
+ * thumbnail) they are freed memory, read again by the savers (found by ASan on
+ * Pillow's avif/icc_profile.avif). A copy costs a few kilobytes per file.
+ * Setting "exif-data" makes vips_image_set() parse it again, which would put
+ * back the orientation the thumbnail has applied and removed (and the
+ * resolution): those are kept as they were. */
+static void own_blobs(VipsImage *im)
+{
+	gchar **names = vips_image_get_fields(im);
+	int oriented = vips_image_get_typeof(im, VIPS_META_ORIENTATION) != 0, o = 1;
+	const char *unit_was = NULL;
+	char *unit = NULL;
+	double xres = im->Xres, yres = im->Yres;
+
+	if (oriented)
+		vips_image_get_int(im, VIPS_META_ORIENTATION, &o);
+	if (vips_image_get_typeof(im, VIPS_META_RESOLUTION_UNIT) &&
+	    !vips_image_get_string(im, VIPS_META_RESOLUTION_UNIT, &unit_was))
+		unit = g_strdup(unit_was);
+	for (int i = 0; names && names[i]; i++) {
+		const void *data;
+		size_t len;
+
+		if (vips_image_get_typeof(im, names[i]) == VIPS_TYPE_BLOB &&
+		    !vips_image_get_blob(im, names[i], &data, &len))
+			vips_image_set_blob_copy(im, names[i], data, len);
+	}
+	g_strfreev(names);
+	if (oriented)
+		vips_image_set_int(im, VIPS_META_ORIENTATION, o);
+	else
+		vips_image_remove(im, VIPS_META_ORIENTATION);
+	if (unit)
+		vips_image_set_string(im, VIPS_META_RESOLUTION_UNIT, unit);
+	else
+		vips_image_remove(im, VIPS_META_RESOLUTION_UNIT);
+	g_free(unit);
+	im->Xres = xres;
+	im->Yres = yres;
+}
+
 int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
 			 char *err, size_t errlen)
 {
 	VipsImage *mem = vips_image_copy_memory(thumb);
 	int rc;
 
+	if (mem)
+		own_blobs(mem); /* while the loader that holds them still lives */
 	g_object_unref(thumb);
 	if (!mem) {
 		vipserr_cause(err, errlen, input, "cannot decode the image");

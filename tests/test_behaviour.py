@@ -304,6 +304,38 @@ class Behaviour(unittest.TestCase):
             self.assertIn("inside the output folder", cause)
         self.assertFalse(os.path.exists(os.path.join(out, "thumbs")))
 
+    def test_heif_metadata_outlives_its_loader(self):
+        """libvips 8.14's heifload lends its ICC profile and EXIF from the libheif
+        image it owns: the worker kept them past the loader and the savers read
+        freed memory (ASan: heap-use-after-free, the worker dies, the file a
+        "crash"; found on Pillow's avif/icc_profile.avif). Run under the sanitizer
+        build this fails on the old binary; every format and --keep-metadata=all
+        must give an ok file."""
+        v = self.p("grey.v")
+        subprocess.run(["vips", "gaussnoise", v, "160", "120", "--mean", "128", "--sigma", "40"],
+                       check=True)
+        rgb = self.p("rgb.v")
+        subprocess.run(["vips", "colourspace", v, rgb, "srgb"], check=True)
+        tagged = self.p("tagged.jpg")
+        subprocess.run(["vips", "copy", rgb, tagged + "[profile=srgb]"], check=True)
+        src = self.p("src")
+        os.makedirs(src)
+        made = subprocess.run(["vips", "copy", tagged, os.path.join(src, "a.avif")],
+                              capture_output=True, text=True)
+        if made.returncode != 0:
+            self.skipTest(f"libvips cannot write AVIF here: {made.stderr.strip()}")
+        for args in (["-f", "webp"], ["-f", "png"], ["--keep-metadata=all"],
+                     ["--keep-metadata=all", "-f", "png"]):
+            out = self.p("out-" + "-".join(a.strip("-=") for a in args))
+            rep = out + ".jsonl"
+            r = run(["-j1", "--retries", "0", "--progress", "none", "--report", rep, "-o", out,
+                     src] + args)
+            self.assertEqual(r.returncode, 0, f"{args}: {r.stderr[-3000:]}")
+            with open(rep) as f:
+                records = [json.loads(line) for line in f]
+            self.assertEqual([x["status"] for x in records if x["type"] == "file"], ["ok"], args)
+            self.assertEqual(records[-1]["workers_died"], 0, args)
+
     def test_list_with_crlf_line_ends(self):
         """A list written with CRLF line ends named "a.jpg\\r" (an error: no such
         file); the CR is the line's end unless a file of that very name exists."""

@@ -9,6 +9,7 @@ Run by CTest as: test_output_controls.py IMGPOOL [unittest arguments]
 Needs Pillow (Debian's python3-pil); skips where it is missing.
 """
 import io
+import itertools
 import json
 import os
 import shutil
@@ -173,7 +174,12 @@ class OutputControls(unittest.TestCase):
     # -------------------------------------------------------------- metadata --
 
     def test_keep_metadata_strips_gps(self):
-        self.photo("g.jpg", icc=True)
+        # A JPEG (imgpool's own decoder) and a WebP (libvips'), each with EXIF, a
+        # GPS position and an ICC profile, thumbnailed as JPEG and as WebP.
+        # libvips 8.14's WebP writer ignores strip: every WebP thumbnail of a
+        # file libvips decoded carried its EXIF, GPS position included, and ICC.
+        self.photo("j.jpg", icc=True)
+        self.photo("w.webp", icc=True)
         cases = {
             "bare": (["--keep-metadata"], True, False, True),
             "gps": (["--keep-metadata=exif,gps"], True, True, False),
@@ -181,21 +187,25 @@ class OutputControls(unittest.TestCase):
             "icc": (["--keep-metadata=icc"], False, False, True),
             "none": ([], False, False, False),
         }
-        for name, (args, exif, gps, icc) in cases.items():
-            out = self.make(*args, out=name)
-            path = os.path.join(out, "g.jpg")
-            with Image.open(path) as im:
-                ex = im.getexif()
-                self.assertEqual(ex.get(MAKE) == "imgpool-test", exif, name)
-                self.assertEqual(bool(ex.get_ifd(GPS_IFD)), gps, name)
-                self.assertEqual(GPS_IFD in ex, gps, name)  # no pointer to an empty IFD
-                self.assertEqual(bool(im.info.get("icc_profile")), icc, name)
-            with open(path, "rb") as f:
-                data = f.read()
-            # The latitude's rational 52/1 as Pillow wrote it (little-endian): gone
-            # from the bytes, not merely from the parsed view.
-            self.assertEqual((52).to_bytes(4, "little") + (1).to_bytes(4, "little") in data,
-                             gps, name)
+        for (name, (args, exif, gps, icc)), ext in itertools.product(cases.items(),
+                                                                    ("jpg", "webp")):
+            out = self.make(*(args + ["-f", "jpeg" if ext == "jpg" else ext]),
+                            out=name + "-" + ext)
+            for stem in ("j", "w"):
+                what = f"{name}: {stem} as {ext}"
+                path = os.path.join(out, stem + "." + ext)
+                with Image.open(path) as im:
+                    ex = im.getexif()
+                    self.assertEqual(ex.get(MAKE) == "imgpool-test", exif, what)
+                    self.assertEqual(bool(ex.get_ifd(GPS_IFD)), gps, what)
+                    self.assertEqual(GPS_IFD in ex, gps, what)  # no pointer to an empty IFD
+                    self.assertEqual(bool(im.info.get("icc_profile")), icc, what)
+                with open(path, "rb") as f:
+                    data = f.read()
+                # The latitude's rational 52/1 as Pillow wrote it (little-endian):
+                # gone from the bytes, not merely from the parsed view.
+                self.assertEqual((52).to_bytes(4, "little") + (1).to_bytes(4, "little")
+                                 in data, gps, what)
         self.refused(["--keep-metadata=gps"],
                      "--keep-metadata: 'gps': expected a comma list of exif, xmp, iptc, icc, "
                      "gps or all (gps goes with exif)")
