@@ -51,6 +51,11 @@ static int icc_intent(VipsImage *im)
 		return VIPSLOAD_NO_ICC;
 	if (vips_image_get_blob(im, VIPS_META_ICC_NAME, &data, &len))
 		return VIPS_INTENT_RELATIVE;
+	/* A profile lcms cannot read, or one for other bands (a 7-byte one, an RGB
+	 * one on a grey image), is as none, as vipsthumbnail takes it: asking for
+	 * the transform failed the file at every --fail-on level. */
+	if (!vips_icc_is_compatible_profile(im, data, len))
+		return VIPSLOAD_NO_ICC;
 	return colour_icc_is_srgb(data, len) ? VIPSLOAD_NO_ICC : colour_input_intent(data, len);
 }
 

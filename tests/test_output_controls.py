@@ -210,6 +210,20 @@ class OutputControls(unittest.TestCase):
                      "--keep-metadata: 'gps': expected a comma list of exif, xmp, iptc, icc, "
                      "gps or all (gps goes with exif)")
 
+    def test_unusable_profile_is_as_none(self):
+        """An embedded ICC profile lcms cannot read (7 bytes), on a grey and on an
+        RGB JPEG: the file failed ("corrupt profile") at every --fail-on level,
+        where vipsthumbnail makes its thumbnail; such a profile is as none."""
+        grey = Image.effect_noise((120, 90), 40)
+        grey.save(os.path.join(self.inp, "grey.jpg"), icc_profile=b"garbage")
+        grey.convert("RGB").save(os.path.join(self.inp, "rgb.jpg"), icc_profile=b"\0" * 7)
+        for args in ([], ["--fail-on", "none"]):
+            out = self.make(*args, out="o" + "".join(args))
+            self.assertEqual(self.statuses(), ["ok", "ok"], args)
+            for name in ("grey.jpg", "rgb.jpg"):
+                with Image.open(os.path.join(out, name)) as im:
+                    self.assertEqual(im.size, (120, 90), name)
+
     # -------------------------------------------------------------- decoding --
 
     def test_fail_on(self):
