@@ -208,15 +208,34 @@ int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
 	VipsImage *thumb = NULL;
 	int tw = 0, th = 0;
 
+	const char *export = icc_intent != VIPSLOAD_NO_ICC ? "srgb" : NULL;
+	int intent = icc_intent != VIPSLOAD_NO_ICC ? icc_intent : VIPS_INTENT_RELATIVE;
+	const char *loader = vips_foreign_find_load(input);
+	int rc;
+
 	master_target(s, w, h, &tw, &th);
-	if (vips_thumbnail(input, &thumb, tw,
-			   "height", th,
-			   "size", s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN,
-			   "no_rotate", s->no_rotate ? TRUE : FALSE,
-			   "export_profile", icc_intent != VIPSLOAD_NO_ICC ? "srgb" : NULL,
-			   "intent", icc_intent != VIPSLOAD_NO_ICC ? icc_intent : VIPS_INTENT_RELATIVE,
-			   "fail_on", fail_on(s),
-			   NULL)) {
+	if (loader && !strcmp(loader, "VipsForeignLoadTiffFile")) {
+		/* The main image, without libvips 8.14's pyramid shortcut: it takes a
+		 * TIFF's sub-images for halvings of the main one, so a 32x32 image
+		 * with 16x16 and 8x8 sub-IFDs gave an 8x8 thumbnail, and an overview
+		 * page it cannot decode failed the file (found with Pillow's test
+		 * images). A TIFF without a pyramid is decoded whole either way. */
+		VipsImage *im = vips_image_new_from_file(input, "access", VIPS_ACCESS_SEQUENTIAL,
+							 "fail_on", fail_on(s), NULL);
+		rc = !im || vips_thumbnail_image(im, &thumb, tw, "height", th,
+						 "size", s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN,
+						 "no_rotate", s->no_rotate ? TRUE : FALSE,
+						 "export_profile", export, "intent", intent, NULL);
+		if (im)
+			g_object_unref(im);
+	} else {
+		rc = vips_thumbnail(input, &thumb, tw, "height", th,
+				    "size", s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN,
+				    "no_rotate", s->no_rotate ? TRUE : FALSE,
+				    "export_profile", export, "intent", intent,
+				    "fail_on", fail_on(s), NULL);
+	}
+	if (rc) {
 		vipserr_cause(err, errlen, input, "cannot decode the image");
 		return -1;
 	}

@@ -336,6 +336,33 @@ class Behaviour(unittest.TestCase):
             self.assertEqual([x["status"] for x in records if x["type"] == "file"], ["ok"], args)
             self.assertEqual(records[-1]["workers_died"], 0, args)
 
+    def test_pyramid_tiffs_thumbnailed_from_the_main_image(self):
+        """A pyramidal TIFF (pages or sub-IFDs, as `vips tiffsave --pyramid` and
+        slide scanners write them) gave a 125x100 thumbnail of a 1000x800 image at
+        every size: libvips 8.14's pyramid shortcut took the wrong level."""
+        v = self.p("n.v")
+        subprocess.run(["vips", "gaussnoise", v, "1000", "800", "--mean", "128", "--sigma",
+                        "30"], check=True)
+        u8 = self.p("n8.v")
+        subprocess.run(["vips", "cast", v, u8, "uchar"], check=True)
+        src = self.p("src")
+        os.makedirs(src)
+        subprocess.run(["vips", "tiffsave", u8, os.path.join(src, "pages.tif"), "--pyramid",
+                        "--tile"], check=True)
+        subprocess.run(["vips", "tiffsave", u8, os.path.join(src, "subifd.tif"), "--pyramid",
+                        "--subifd", "--tile"], check=True)
+        for size, want in (("256", "256x205"), ("600", "600x480"), ("2000", "1000x800")):
+            out = self.p("out" + size)
+            r = run(["-s", size, "--progress", "none", "-o", out, src])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for name in ("pages.jpg", "subifd.jpg"):
+                got = subprocess.run(["vipsheader", "-f", "width", os.path.join(out, name)],
+                                     capture_output=True, text=True, check=True).stdout.strip()
+                got += "x" + subprocess.run(["vipsheader", "-f", "height",
+                                             os.path.join(out, name)], capture_output=True,
+                                            text=True, check=True).stdout.strip()
+                self.assertEqual(got, want, f"{name} at -s {size}")
+
     def test_list_with_crlf_line_ends(self):
         """A list written with CRLF line ends named "a.jpg\\r" (an error: no such
         file); the CR is the line's end unless a file of that very name exists."""
