@@ -128,9 +128,6 @@ static int to_srgb8(VipsImage *in, VipsImage **out)
 	return 0;
 }
 
-/* The master from a vips_thumbnail*() result (whose reference this takes): held
- * in memory and made 8-bit sRGB. Truncated or corrupt data fails here, when the
- * pixels are actually read. */
 /* Give im its own copy of every blob it carries (ICC profile, EXIF, XMP...).
  * vips_image_copy_memory() copies the pixels but shares the metadata, and libvips
  * 8.14's heifload sets its ICC and EXIF blobs without a free function, pointing
@@ -175,6 +172,9 @@ static void own_blobs(VipsImage *im)
 	im->Yres = yres;
 }
 
+/* The master from a vips_thumbnail*() result (whose reference this takes): held
+ * in memory and made 8-bit sRGB. Truncated or corrupt data fails here, when the
+ * pixels are actually read. */
 int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
 			 char *err, size_t errlen)
 {
@@ -206,12 +206,10 @@ int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
 		       int icc_intent, VipsImage **master, char *err, size_t errlen)
 {
 	VipsImage *thumb = NULL;
-	int tw = 0, th = 0;
-
+	int tw = 0, th = 0, rc;
 	const char *export = icc_intent != VIPSLOAD_NO_ICC ? "srgb" : NULL;
 	int intent = icc_intent != VIPSLOAD_NO_ICC ? icc_intent : VIPS_INTENT_RELATIVE;
 	const char *loader = vips_foreign_find_load(input);
-	int rc;
 
 	master_target(s, w, h, &tw, &th);
 	if (loader && !strcmp(loader, "VipsForeignLoadTiffFile")) {

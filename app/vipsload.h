@@ -20,20 +20,25 @@
 #define VIPSLOAD_NO_ICC (-1)
 
 /* The upright size; how its profile is transformed to sRGB: VIPSLOAD_NO_ICC when
- * it has none or one colour_icc_is_srgb() recognises, else the intent
+ * it has none, one colour_icc_is_srgb() recognises or one lcms cannot use for
+ * this image (taken as none, as vipsthumbnail does), else the intent
  * (colour_input_intent()); whether libvips loads it as a JPEG (so
  * vips_thumbnail() shrinks it on load: geometry_fit_size()), and --max-pixels
  * checked (FAIL_LIMIT in *kind). 0, or -1 with a cause in err. */
 int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 		    int *icc_intent, int *jpeg, failure_kind *kind, char *err, size_t errlen);
 
-/* The master of input, upright size w x h, through vips_thumbnail(), its profile
- * transformed with icc_intent (vipsload_header()'s). 0, or -1. */
+/* The master of input, upright size w x h, through vips_thumbnail() (a TIFF
+ * through vips_thumbnail_image() of its main image: libvips 8.14's pyramid
+ * shortcut takes the wrong level), its profile transformed with icc_intent
+ * (vipsload_header()'s). 0, or -1. */
 int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
 		    int icc_intent, VipsImage **master, char *err, size_t errlen);
 
 /* A vips_thumbnail*() result (its reference taken) made the master: decoded into
- * memory (where truncated data fails) and converted to 8-bit sRGB or B_W. */
+ * memory (where truncated data fails) and converted to 8-bit sRGB or B_W; its
+ * metadata blobs are its own copies (a loader may lend them from memory that goes
+ * with it). */
 int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
 		    char *err, size_t errlen);
 
