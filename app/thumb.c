@@ -287,6 +287,7 @@ int thumb_run(const thumb_settings *settings, const char *input,
 	int fds[THUMB_MAX_SIZES], made[THUMB_MAX_SIZES] = {0};
 	VipsImage *master = NULL;
 	int w = 0, h = 0, icc_intent = VIPSLOAD_NO_ICC, rc = -1;
+	vipsload_format format = VIPSLOAD_OTHER;
 
 	memset(res, 0, sizeof *res);
 	vipserr_clear(); /* nothing of an earlier file in this one's cause */
@@ -303,10 +304,13 @@ int thumb_run(const thumb_settings *settings, const char *input,
 		goto done;	/* a PNG no decoder can read, before one allocates for it */
 	else if (pngmaster_make(settings, input, &w, &h, &master) == 0)
 		in.jpeg = 0;
-	else if (vipsload_header(settings, input, &w, &h, &icc_intent, &in.jpeg, kind, err,
+	else if (vipsload_header(settings, input, &w, &h, &icc_intent, &format, kind, err,
 				 errlen) ||
-		 vipsload_master(settings, input, w, h, icc_intent, &master, err, errlen))
+		 vipsload_master(settings, input, w, h, icc_intent, format, &master, err,
+				 errlen))
 		goto done;
+	else
+		in.jpeg = format == VIPSLOAD_JPEG;
 	in.w = res->in_w = w;
 	in.h = res->in_h = h;
 	res->nout = settings->nsizes;

@@ -65,7 +65,8 @@ static int icc_intent(VipsImage *im)
  * an ICC profile is embedded, and the pixel limit checked against what the loader
  * would decode (its default page). */
 int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
-		       int *icc, int *jpeg, failure_kind *kind, char *err, size_t errlen)
+		       int *icc, vipsload_format *format, failure_kind *kind, char *err,
+		       size_t errlen)
 {
 	VipsImage *im = vips_image_new_from_file(input, "fail_on", fail_on(s), NULL);
 	uint64_t pixels;
@@ -88,8 +89,11 @@ int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 	*h = im->Ysize;
 	*icc = icc_intent(im);
 	const char *loader = NULL;
-	*jpeg = !vips_image_get_string(im, VIPS_META_LOADER, &loader) && loader &&
-		!strcmp(loader, "jpegload");
+	if (vips_image_get_string(im, VIPS_META_LOADER, &loader) || !loader)
+		loader = "";
+	*format = !strcmp(loader, "jpegload") ? VIPSLOAD_JPEG
+		  : !strcmp(loader, "tiffload") ? VIPSLOAD_TIFF
+						: VIPSLOAD_OTHER;
 	if (!s->no_rotate && vips_image_get_orientation_swap(im)) {
 		*w = im->Ysize;
 		*h = im->Xsize;
@@ -203,16 +207,16 @@ int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
  * through its built-in CMYK profile), which keeps grey images 1-band and skips an
  * lcms pass. */
 int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
-		       int icc_intent, VipsImage **master, char *err, size_t errlen)
+		       int icc_intent, vipsload_format format, VipsImage **master, char *err,
+		       size_t errlen)
 {
 	VipsImage *thumb = NULL;
 	int tw = 0, th = 0, rc;
 	const char *export = icc_intent != VIPSLOAD_NO_ICC ? "srgb" : NULL;
 	int intent = icc_intent != VIPSLOAD_NO_ICC ? icc_intent : VIPS_INTENT_RELATIVE;
-	const char *loader = vips_foreign_find_load(input);
 
 	master_target(s, w, h, &tw, &th);
-	if (loader && !strcmp(loader, "VipsForeignLoadTiffFile")) {
+	if (format == VIPSLOAD_TIFF) {
 		/* The main image, without libvips 8.14's pyramid shortcut: it takes a
 		 * TIFF's sub-images for halvings of the main one, so a 32x32 image
 		 * with 16x16 and 8x8 sub-IFDs gave an 8x8 thumbnail, and an overview

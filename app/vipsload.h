@@ -19,21 +19,30 @@
 /* No profile to transform, for icc_intent below. */
 #define VIPSLOAD_NO_ICC (-1)
 
+/* How libvips loads a file, as far as the master's making differs. */
+typedef enum {
+	VIPSLOAD_OTHER,
+	VIPSLOAD_JPEG, /* vips_thumbnail() shrinks it on load: geometry_fit_size() */
+	VIPSLOAD_TIFF, /* made from its main image: libvips 8.14's pyramid shortcut
+			  takes the wrong level */
+} vipsload_format;
+
 /* The upright size; how its profile is transformed to sRGB: VIPSLOAD_NO_ICC when
  * it has none, one colour_icc_is_srgb() recognises or one lcms cannot use for
  * this image (taken as none, as vipsthumbnail does), else the intent
- * (colour_input_intent()); whether libvips loads it as a JPEG (so
- * vips_thumbnail() shrinks it on load: geometry_fit_size()), and --max-pixels
- * checked (FAIL_LIMIT in *kind). 0, or -1 with a cause in err. */
+ * (colour_input_intent()); the loader's format, and --max-pixels checked
+ * (FAIL_LIMIT in *kind). 0, or -1 with a cause in err. */
 int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
-		    int *icc_intent, int *jpeg, failure_kind *kind, char *err, size_t errlen);
+		    int *icc_intent, vipsload_format *format, failure_kind *kind, char *err,
+		    size_t errlen);
 
-/* The master of input, upright size w x h, through vips_thumbnail() (a TIFF
- * through vips_thumbnail_image() of its main image: libvips 8.14's pyramid
- * shortcut takes the wrong level), its profile transformed with icc_intent
- * (vipsload_header()'s). 0, or -1. */
+/* The master of input, upright size w x h and format (vipsload_header()'s),
+ * through vips_thumbnail() (a TIFF through vips_thumbnail_image() of its main
+ * image), its profile transformed with icc_intent (vipsload_header()'s). 0, or
+ * -1. */
 int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
-		    int icc_intent, VipsImage **master, char *err, size_t errlen);
+		    int icc_intent, vipsload_format format, VipsImage **master, char *err,
+		    size_t errlen);
 
 /* A vips_thumbnail*() result (its reference taken) made the master: decoded into
  * memory (where truncated data fails) and converted to 8-bit sRGB or B_W; its

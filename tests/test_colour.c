@@ -211,7 +211,8 @@ static void test_profile_without_relative_intent(void **state)
 	VipsImage *im, *out = NULL, *mem;
 	thumb_settings s = {0};	/* zeroed: the defaults */
 	char path[] = "/tmp/test_colour_XXXXXX.jpg", err[256];
-	int fd, w, h, intent, jpeg;
+	int fd, w, h, intent;
+	vipsload_format format;
 	failure_kind kind;
 
 	(void)state;
@@ -242,11 +243,13 @@ static void test_profile_without_relative_intent(void **state)
 	assert_int_equal(vips_image_write_to_file(im, path, "Q", 95, NULL), 0);
 	s.sizes[0].w = s.sizes[0].h = 8;
 	s.nsizes = 1;
-	assert_int_equal(vipsload_header(&s, path, &w, &h, &intent, &jpeg, &kind, err,
+	assert_int_equal(vipsload_header(&s, path, &w, &h, &intent, &format, &kind, err,
 					 sizeof err), 0);
 	assert_int_equal(intent, VIPS_INTENT_PERCEPTUAL);
+	assert_int_equal(format, VIPSLOAD_JPEG);
 	out = NULL;
-	assert_int_equal(vipsload_master(&s, path, w, h, intent, &out, err, sizeof err), 0);
+	assert_int_equal(vipsload_master(&s, path, w, h, intent, format, &out, err, sizeof err),
+			 0);
 	assert_non_null(mem = vips_image_copy_memory(out));
 	assert_int_equal(mem->Bands, 3);
 	unsigned char *p = VIPS_IMAGE_ADDR(mem, 0, 0);
