@@ -12,21 +12,17 @@
 
 #include "io.h"
 
-int io_hold_std_fds(void)
+void io_hold_std_fds(void)
 {
-	int closed = 0;
-
 	for (int fd = 0; fd <= 2; fd++) {
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
-		closed |= 1 << fd;
 		/* open() gives the lowest free number: this one, since the lower
 		 * ones are open (or were just filled). */
 		int got = open("/dev/null", (fd == 0 ? O_WRONLY : O_RDONLY));
 		if (got >= 0 && got != fd)
 			close(got); /* not ours to take; leave it closed */
 	}
-	return closed;
 }
 
 int io_fd_readable(int fd)

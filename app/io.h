@@ -29,9 +29,9 @@ int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_l
  * other way round (0 write-only, 1 and 2 read-only), so that reads and writes on
  * it still fail with EBADF as on a closed one, while no file the run opens (a
  * journal, a temp output) can take its number and receive the report (git's
- * sanitize_stdfds() does the like). Returns a mask: bit n set when fd n was
- * closed. Call first thing in main(). */
-int io_hold_std_fds(void);
+ * sanitize_stdfds() does the like; io_fd_readable() tells a held stdin). Call
+ * first thing in main(). */
+void io_hold_std_fds(void);
 
 /* 1 when fd is open for reading (O_RDONLY or O_RDWR), 0 when it is not (closed,
  * or held by io_hold_std_fds()). */
