@@ -78,6 +78,20 @@ void vipserr_clear(void)
 	g_mutex_unlock(&warnings_lock);
 }
 
+/* Append part to line after sep, unless it is empty or the line already says it
+ * (libjpeg's warnings come once per read and libvips reads twice, header and
+ * pixels, so the same sentence arrives apart, not only twice in a row). Returns
+ * whether it was appended. */
+static int append_part(GString *line, const char *part, const char *sep)
+{
+	if (!*part || strstr(line->str, part))
+		return 0;
+	if (line->len)
+		g_string_append(line, sep);
+	g_string_append(line, part);
+	return 1;
+}
+
 /* Take and forget the warnings noted since the last clear, as "; "-joined lines
  * appended to line after sep (those it already says are left out). */
 static void take_warnings(GString *line, const char *input, const char *sep)
@@ -87,20 +101,19 @@ static void take_warnings(GString *line, const char *input, const char *sep)
 	warnings[0] = '\0';
 	g_mutex_unlock(&warnings_lock);
 	char *save = NULL;
-	for (char *w = strtok_r(all, ";", &save); w; w = strtok_r(NULL, ";", &save)) {
+	/* One warning may hold several lines (libvips' jpegload passes on libjpeg's
+	 * messages of a whole read in one). */
+	for (char *w = strtok_r(all, ";\n", &save); w; w = strtok_r(NULL, ";\n", &save)) {
 		g_strstrip(w);
-		if (!*w || strstr(line->str, w) || (input && *input && strstr(w, input)))
+		if (input && *input && strstr(w, input))
 			continue;
-		if (line->len)
-			g_string_append(line, sep);
-		g_string_append(line, w);
-		sep = "; ";
+		sep = append_part(line, w, sep) ? "; " : sep;
 	}
 	g_free(all);
 }
 
 /* Take libvips' error text (and clear it, so the next file starts clean) as one
- * line: lines joined with "; ", repeated lines dropped, the input path removed
+ * line: lines joined with "; ", a line already said dropped, the input path removed
  * (the caller names the file): libvips' quoted "<path>" becomes "file", e.g.
  * "VipsForeignLoad: file is not a known file format". Falls back to
  * `fallback` when libvips left nothing. */
@@ -108,7 +121,7 @@ void vipserr_cause(char *err, size_t errlen, const char *input, const char *fall
 {
 	char *msg = vips_error_buffer_copy();
 	GString *line = g_string_new(NULL);
-	char *save = NULL, *prev = NULL;
+	char *save = NULL;
 
 	if (input && *input) {
 		char *quoted = g_strdup_printf("\"%s\"", input);
@@ -126,12 +139,7 @@ void vipserr_cause(char *err, size_t errlen, const char *input, const char *fall
 	}
 	for (char *l = strtok_r(msg, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		g_strstrip(l);
-		if (!*l || (prev && strcmp(prev, l) == 0))
-			continue;
-		if (line->len)
-			g_string_append(line, "; ");
-		g_string_append(line, l);
-		prev = l;
+		append_part(line, l, "; ");
 	}
 	const char *sep = "; ";
 	if (!line->len) {

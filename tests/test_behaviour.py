@@ -435,6 +435,37 @@ class Behaviour(unittest.TestCase):
             self.assertNotIn("error in tile", cause)
         self.assertIn("not enough data", causes["half.png"])
 
+    def test_a_codec_warning_said_once_on_one_line(self):
+        """libjpeg's warnings reached the cause once per read, some as one message of
+        several lines: "Corrupt JPEG data: 16 extraneous bytes before marker 0xe1;
+        read gave 1 warnings; Corrupt JPEG data: ...\\nCorrupt JPEG data: ..."
+        (Pillow's photoshop-200dpi-broken.jpg). Each sentence now comes once, and
+        the cause is one line."""
+        good = photo(self.p("good.jpg"), (200, 150))
+        data = open(good, "rb").read()
+        # Stray bytes before the first marker after SOI's APP0: libjpeg warns
+        # ("extraneous bytes before marker") and reads on.
+        app0_end = 4 + int.from_bytes(data[4:6], "big")
+        src = self.p("src")
+        os.makedirs(src)
+        bad = os.path.join(src, "stray.jpg")
+        open(bad, "wb").write(data[:app0_end] + b"\x00" * 16 + data[app0_end:])
+        report = self.p("report.jsonl")
+        r = run(["--no-journal", "-o", self.p("out"), "--report", report, src])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        rec = [json.loads(l) for l in open(report)][0]
+        cause = rec["error"]
+        self.assertIn("extraneous bytes", cause)
+        self.assertNotIn("\n", cause)
+        parts = [p.strip() for p in cause.split(";")]
+        self.assertEqual(len(parts), len(set(parts)), cause)
+        self.assertEqual(sum("extraneous bytes" in p for p in parts), 1, cause)
+        # The human line says the same, on one line.
+        self.assertEqual(error_lines(r.stderr), {"stray.jpg": cause}, r.stderr)
+        # vipsthumbnail makes it with a warning; so does imgpool when told to.
+        r = run(["--no-journal", "-o", self.p("out"), "--fail-on", "none", src])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_each_size_as_a_run_of_that_size_alone(self):
         """-s 1200,320 made a 2164x1626 photo 320x241 where -s 320 made it 320x240:
         each output is now the size a run asking for its box alone gives. Small
