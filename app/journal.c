@@ -85,6 +85,23 @@ struct journal {
 /* ------------------------------------------------------------------------- */
 /* Opening                                                                    */
 
+/* Are OUT/.imgpool/<name> and its -wal and -shm each a regular file, or absent? A
+ * folder, symlink or FIFO there is no journal's, and SQLite would wait for ever on
+ * a FIFO's other end (a signal cannot end that wait: open() is restarted). */
+static int regular_or_absent(const outdir *od, const char *name)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char side[300];
+		struct stat st;
+		snprintf(side, sizeof side, "%s%s", name, suffixes[i]);
+		if (fstatat(outdir_private_fd(od), side, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISREG(st.st_mode))
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * Open the journal file (in OUT's private folder) at path read-only, for a dry run.
  * A read-only connection to a WAL database makes its -shm and -wal files and, not
@@ -95,6 +112,8 @@ struct journal {
  */
 static int open_dry(journal *j, const char *path, const char *file, sqlite3 **db)
 {
+	if (!regular_or_absent(j->od, file))
+		return SQLITE_CANTOPEN;
 	char wal[300];
 	struct stat st;
 	snprintf(wal, sizeof wal, "%s-wal", file);
@@ -127,7 +146,7 @@ static void open_others(journal *j, const char *own)
 		char *path = outdir_private_path(j->od, *n);
 		other_journal *o = &j->others[j->nothers];
 		/* In a run, the plain read-only open: another shard may be writing it. */
-		if (path && (j->readonly ? open_dry(j, path, *n, &o->db)
+		if (path && regular_or_absent(j->od, *n) && (j->readonly ? open_dry(j, path, *n, &o->db)
 					 : sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READONLY |
 							   SQLITE_OPEN_NOFOLLOW, NULL)) == SQLITE_OK &&
 		    sqlite3_prepare_v2(o->db, stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
@@ -189,20 +208,29 @@ journal *journal_open(outdir *od, const char *file, const char *settings_text,
 			open_others(j, file);
 		return j;
 	}
-	const char *why;
-	if (journal_schema_open(path, od, &j->db, &why) < 0) {
-		char reason[300];
-		snprintf(reason, sizeof reason, "%s", why ? why : "unknown");
+	char why[300];
+	journal_schema_status how;
+	if (!regular_or_absent(od, file)) {
+		snprintf(why, sizeof why, "it or its -wal or -shm is not a regular file");
+		how = JOURNAL_SCHEMA_DAMAGED;
+	} else {
+		how = journal_schema_open(path, od, &j->db, why, sizeof why);
+	}
+	if (how == JOURNAL_SCHEMA_DAMAGED) {
 		sqlite3_close(j->db);
 		j->db = NULL;
-		journal_move_aside(od, file, reason, warn, wlen);
-		if (journal_schema_open(path, od, &j->db, &why) < 0) {
-			snprintf(err, elen, "cannot create the journal %s/" OUTDIR_PRIVATE "/%s: %s",
-				 outdir_path(od), file, why ? why : "unknown");
-			free(path);
-			journal_close(j, 0, 0, 0, 0, 0);
-			return NULL;
-		}
+		journal_move_aside(od, file, why, warn, wlen);
+		how = journal_schema_open(path, od, &j->db, why, sizeof why);
+	}
+	if (how != JOURNAL_SCHEMA_OPEN) {
+		/* Never moved aside for this: the file may hold the proof of every
+		 * thumbnail there, and a run without it would make more it cannot show
+		 * it made. */
+		snprintf(err, elen, "cannot open the journal %s/" OUTDIR_PRIVATE "/%s: %s",
+			 outdir_path(od), file, why);
+		free(path);
+		journal_close(j, 0, 0, 0, 0, 0);
+		return NULL;
 	}
 	free(path);
 	if (prepare_all(j) < 0) {

@@ -6,8 +6,11 @@
  * One SQLite file per output folder (per shard: "journal-K-of-N.sqlite") in
  * OUT/.imgpool/, opened through the output folder's descriptor (outdir.h) and never
  * through a symlink, written by the parent alone. A journal that is corrupt,
- * truncated or of an unknown schema version is moved aside with a warning and
- * rebuilt, never a fatal error.
+ * truncated, of an unknown schema version or not a regular file is moved aside with
+ * a warning and rebuilt. One that cannot be opened now (no descriptor or memory
+ * left, permissions, I/O, a full disk) is left where it is and journal_open()
+ * fails: a run without it would make thumbnails no later run can show are
+ * imgpool's.
  *
  * Two kinds of rows:
  *   - inputs, keyed by (root, rel): the input folder's real path and the file's path
@@ -75,8 +78,9 @@ uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *version
  * shards') read-only, for journal_owns(). out_given: OUT as the user typed it now
  * (converting a schema-1 journal needs it). warn gets a one-line warning when an
  * unusable journal was moved aside (else ""). readonly (dry run): change nothing;
- * NULL with err "" when there is no journal. NULL with err when even a fresh one
- * cannot be made.
+ * NULL with err "" when there is no journal. NULL with err ("cannot open the
+ * journal OUT/.imgpool/journal.sqlite: unable to open database file (Too many open
+ * files)") when it cannot be opened now, or even a fresh one cannot be made.
  */
 journal *journal_open(outdir *od, const char *file, const char *settings_text,
 		      int readonly, char *warn, size_t wlen, char *err, size_t elen);

@@ -138,8 +138,10 @@ static void convert_v1_outputs(sqlite3 *db, outdir *od)
 		     NULL, NULL);
 }
 
-/* Bring the schema to SCHEMA_VERSION in one transaction. */
-static int migrate(sqlite3 *db, int version, outdir *od, const char **why)
+/* Bring the schema to SCHEMA_VERSION in one transaction: 0, or -1 with the failed
+ * statement's error left on db and the transaction open (the caller closes the
+ * handle, which rolls it back). */
+static int migrate(sqlite3 *db, int version, outdir *od)
 {
 	int ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
 	if (ok && version == 1)
@@ -155,12 +157,7 @@ static int migrate(sqlite3 *db, int version, outdir *od, const char **why)
 		ok = sqlite3_exec(db, fill_v3, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok)
 		ok = sqlite3_exec(db, "PRAGMA user_version=3; COMMIT", NULL, NULL, NULL) == SQLITE_OK;
-	if (!ok) {
-		*why = sqlite3_errmsg(db);
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
-	}
-	return 0;
+	return ok ? 0 : -1;
 }
 
 /* PRAGMA user_version, or -1 when the file is not an SQLite database. */
@@ -175,45 +172,72 @@ int journal_schema_version(sqlite3 *db)
 	return version;
 }
 
-/* Open the file and check it is a journal of ours, migrating an older one: 0, or
- * -1 with why. */
-int journal_schema_open(const char *path, outdir *od, sqlite3 **db, const char **why)
+/* Why the last call on db failed: the machine's state now (no descriptor or memory
+ * left, permissions, I/O, a full disk, a lock held by another program past the busy
+ * timeout), which says nothing of the file, or else the file's content (not SQLite,
+ * corrupt, tables not as a journal of ours has them). The cause goes to why, with
+ * the system's errno where SQLite has one ("unable to open database file (Too many
+ * open files)"). */
+static journal_schema_status failed(sqlite3 *db, char *why, size_t len)
 {
-	*why = NULL;
-	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				      SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
-		*why = sqlite3_errmsg(*db);
-		return -1;
+	int e = sqlite3_system_errno(db);
+	snprintf(why, len, "%s%s%s%s", sqlite3_errmsg(db), e ? " (" : "", e ? strerror(e) : "",
+		 e ? ")" : "");
+	if (sqlite3_extended_errcode(db) == SQLITE_CANTOPEN_SYMLINK)
+		return JOURNAL_SCHEMA_DAMAGED; /* not ours to read: moving it aside is safe */
+	switch (sqlite3_errcode(db)) {
+	case SQLITE_CANTOPEN: case SQLITE_IOERR: case SQLITE_NOMEM: case SQLITE_BUSY:
+	case SQLITE_LOCKED: case SQLITE_PERM: case SQLITE_READONLY: case SQLITE_FULL:
+	case SQLITE_AUTH: case SQLITE_PROTOCOL: case SQLITE_INTERRUPT:
+		return JOURNAL_SCHEMA_UNAVAILABLE;
+	default:
+		return JOURNAL_SCHEMA_DAMAGED;
 	}
+}
+
+journal_schema_status journal_schema_open(const char *path, outdir *od, sqlite3 **db,
+					  char *why, size_t len)
+{
+	why[0] = '\0';
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				      SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK)
+		return *db ? failed(*db, why, len)
+			   : (snprintf(why, len, "out of memory"), JOURNAL_SCHEMA_UNAVAILABLE);
 	sqlite3_busy_timeout(*db, 5000);
 	int version = journal_schema_version(*db);
 	if (version < 0) {
-		*why = "not an SQLite database";
-		return -1;
+		if (failed(*db, why, len) == JOURNAL_SCHEMA_UNAVAILABLE)
+			return JOURNAL_SCHEMA_UNAVAILABLE;
+		snprintf(why, len, "not an SQLite database");
+		return JOURNAL_SCHEMA_DAMAGED;
 	}
 	if (version > SCHEMA_VERSION) {
-		*why = "written by a newer imgpool (unknown schema version)";
-		return -1;
+		snprintf(why, len, "written by a newer imgpool (unknown schema version)");
+		return JOURNAL_SCHEMA_DAMAGED;
 	}
 	sqlite3_stmt *st = NULL;
-	int good = 0;
-	if (sqlite3_prepare_v2(*db, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *ok = sqlite3_column_text(st, 0);
-		good = ok && !strcmp((const char *)ok, "ok");
+	if (sqlite3_prepare_v2(*db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		if (failed(*db, why, len) == JOURNAL_SCHEMA_UNAVAILABLE)
+			return JOURNAL_SCHEMA_UNAVAILABLE;
+		snprintf(why, len, "it failed SQLite's integrity check");
+		return JOURNAL_SCHEMA_DAMAGED;
 	}
+	const unsigned char *ok = sqlite3_column_text(st, 0);
+	int good = ok && !strcmp((const char *)ok, "ok");
 	sqlite3_finalize(st);
 	if (!good) {
-		*why = "it failed SQLite's integrity check";
-		return -1;
+		snprintf(why, len, "it failed SQLite's integrity check");
+		return JOURNAL_SCHEMA_DAMAGED;
 	}
 	if (sqlite3_exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
-			 NULL, NULL) != SQLITE_OK) {
-		*why = sqlite3_errmsg(*db);
-		return -1;
-	}
+			 NULL, NULL) != SQLITE_OK)
+		return failed(*db, why, len);
 	/* Version 0 is a new file. */
-	return version < SCHEMA_VERSION ? migrate(*db, version, od, why) : 0;
+	if (version < SCHEMA_VERSION && migrate(*db, version, od) < 0)
+		return failed(*db, why, len);
+	return JOURNAL_SCHEMA_OPEN;
 }
 
 /* Move a journal we cannot use aside (with its -wal and -shm) and say so. */

@@ -30,11 +30,25 @@
 /* PRAGMA user_version, or -1 when the file is not an SQLite database. */
 int journal_schema_version(sqlite3 *db);
 
+/* How opening a file as a journal went. */
+typedef enum journal_schema_status {
+	JOURNAL_SCHEMA_OPEN = 0,
+	/* The file is not a journal imgpool can use (not SQLite, corrupt, a failed
+	 * integrity check, a newer schema): it is moved aside. */
+	JOURNAL_SCHEMA_DAMAGED,
+	/* It could not be opened or read now (no descriptor or memory left,
+	 * permissions, I/O, another program's lock): that says nothing of the file,
+	 * which must stay where it is (moved aside, the proof of every thumbnail
+	 * goes with it). */
+	JOURNAL_SCHEMA_UNAVAILABLE,
+} journal_schema_status;
+
 /* Open path read-write (never through a symlink at its name) and make it a journal
  * of SCHEMA_VERSION: a new file gets the tables, an older one is migrated (od lets
- * schema 1's outputs be checked beneath OUT). 0, or -1 with why (not SQLite, a
- * newer schema, a failed integrity check). */
-int journal_schema_open(const char *path, outdir *od, sqlite3 **db, const char **why);
+ * schema 1's outputs be checked beneath OUT). Unless JOURNAL_SCHEMA_OPEN, why says
+ * what went wrong; *db may be set either way (sqlite3_close() it). */
+journal_schema_status journal_schema_open(const char *path, outdir *od, sqlite3 **db,
+					  char *why, size_t len);
 
 /* Move OUT/.imgpool/<file> (and its -wal and -shm) aside as
  * "<file>.unusable-<time>", and say so in warn. */

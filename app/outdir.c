@@ -358,7 +358,10 @@ int outdir_private_open(outdir *od, const char *name, int flags)
 		errno = od->priv < 0 ? ENOENT : EINVAL;
 		return -1;
 	}
-	int fd = openat(od->priv, name, flags | O_NOFOLLOW | O_CLOEXEC, 0666);
+	/* O_NONBLOCK: a FIFO put in a file's place would hold open() until a writer
+	 * came, and a signal cannot end that wait (open() is restarted); on the regular
+	 * files that pass the check below it changes nothing. */
+	int fd = openat(od->priv, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666);
 	if (fd < 0)
 		return -1;
 	struct stat st;

@@ -452,7 +452,8 @@ static int other_journals(outdir *od, const char *own)
 
 /* Open the journal (per shard, so array tasks never share an SQLite file), and
  * decide whether it was lost: then the thumbnails already there cannot be shown
- * to be imgpool's, and the run says so once (each is an error for its input). */
+ * to be imgpool's, and the run says so once (each is an error for its input).
+ * -1 (exit code set, the cause said) when it cannot be opened or made. */
 static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, int *lost)
 {
 	const imgpool_options *o = x->o;
@@ -476,10 +477,14 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	journal_set_fingerprint(x->j, *fingerprint);
 	if (!existed && outdir_had_private(x->od) && !other_journals(x->od, jname))
 		*lost = 1;
-	if (!x->j && err[0])
-		fprintf(stderr, "imgpool: warning: %s; going on without a journal (nothing "
-				"imgpool did not make in this run will be replaced)\n", err);
-	else if (*lost && !o->overwrite)
+	if (!x->j && err[0]) {
+		/* Going on without it would make thumbnails no later run can show are
+		 * imgpool's: each would be an error for its input from then on. */
+		fprintf(stderr, "imgpool: %s; nothing was changed (--no-journal runs without "
+				"one)\n", err);
+		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+	}
+	if (*lost && !o->overwrite)
 		fprintf(stderr, "imgpool: warning: %s has no journal of earlier runs (it was "
 				"lost, or they ran with --no-journal): thumbnails already there "
 				"cannot be shown to be imgpool's, so each is left alone and is an "
@@ -538,7 +543,8 @@ static int setup(run_ctx *x)
 		x->count = counter_start(&dc, &x->shard, &x->c);
 	uint64_t fingerprint;
 	int lost;
-	open_journal(x, shname, &fingerprint, &lost);
+	if (open_journal(x, shname, &fingerprint, &lost) < 0)
+		return -1;
 	x->pb = (publisher){x->od, x->j, o->overwrite, x->d};
 	char versions[128];
 	snprintf(versions, sizeof versions, "imgpool %s %s", IMGPOOL_VERSION, thumb_vips_version());

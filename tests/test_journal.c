@@ -1070,7 +1070,8 @@ static void test_write_fails(void **state)
 				     "(CAST('first' AS BLOB), CAST('after' AS BLOB))"), 2);
 }
 
-/* Not even a fresh journal can be written: NULL, a message, a warning. */
+/* Not even a fresh journal can be written: NULL and a message saying why; nothing
+ * moved aside (there was nothing, and a full disk says nothing of a file). */
 static int open_without_room(void)
 {
 	char err[512], warn[512];
@@ -1086,9 +1087,9 @@ static int open_without_room(void)
 	if (j)
 		return CHILD_NEVER_FAILED;
 	char want[600];
-	snprintf(want, sizeof want, "cannot create the journal %s/.imgpool/journal.sqlite: ",
+	snprintf(want, sizeof want, "cannot open the journal %s/.imgpool/journal.sqlite: ",
 		 at("out"));
-	if (strncmp(err, want, strlen(want)) || !warn[0]) {
+	if (strncmp(err, want, strlen(want)) || !strstr(err, strerror(EFBIG)) || warn[0]) {
 		fprintf(stderr, "err: %s\nwarn: %s\n", err, warn);
 		return CHILD_BAD_MESSAGE;
 	}
@@ -1096,9 +1097,65 @@ static int open_without_room(void)
 	return CHILD_OK;
 }
 
+/* A good journal that cannot be opened now (no descriptor left): NULL with the
+ * system's reason, and the file left where it is with its rows. Moved aside, it
+ * took the proof of every thumbnail with it. */
+static int open_without_descriptors(void)
+{
+	char err[512], warn[512];
+	outdir *od = outdir_open(at("out"), 1, err, sizeof err);
+	if (!od)
+		return CHILD_NO_JOURNAL;
+	struct rlimit lim;
+	getrlimit(RLIMIT_NOFILE, &lim);
+	lim.rlim_cur = 256;
+	setrlimit(RLIMIT_NOFILE, &lim);
+	int fds[256], n = 0;
+	while (n < 256 && (fds[n] = open("/dev/null", O_RDONLY)) >= 0)
+		n++;
+	if (n == 256 || errno != EMFILE)
+		return CHILD_ERROR_EARLY;
+	journal *j = journal_open(od, "journal.sqlite", "s", 0, warn, sizeof warn, err, sizeof err);
+	if (j)
+		return CHILD_NEVER_FAILED;
+	if (!strstr(err, "cannot open the journal") || !strstr(err, strerror(EMFILE)) ||
+	    warn[0]) {
+		fprintf(stderr, "err: %s\nwarn: %s\n", err, warn);
+		return CHILD_BAD_MESSAGE;
+	}
+	while (n > 0)
+		close(fds[--n]);
+	j = journal_open(od, "journal.sqlite", "s", 0, warn, sizeof warn, err, sizeof err);
+	if (!j || warn[0])
+		return CHILD_LOST_OLD_ROW;
+	journal_row got;
+	journal_get(j, "/r", "kept", &got);
+	if (got.status == JOURNAL_NONE)
+		return CHILD_LOST_OLD_ROW;
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+	return CHILD_OK;
+}
+
 static void test_cannot_create(void **state)
 {
 	assert_int_equal(in_child(open_without_room), CHILD_OK);
+}
+
+static void test_cannot_open_now(void **state)
+{
+	outdir *od = open_out("out", 1);
+	journal *j = open_journal(od, "journal.sqlite", 0, NULL, 0);
+	journal_row row = full_row();
+	assert_int_equal(journal_put(j, "/r", "kept", &row), 0);
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+	assert_int_equal(in_child(open_without_descriptors), CHILD_OK);
+	char names[1024];
+	od = open_out("out", 0);
+	private_names(od, "journal.sqlite.unusable-", names, sizeof names);
+	assert_string_equal(names, "");
+	outdir_close(od);
 }
 
 int main(void)
@@ -1120,6 +1177,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_create, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cannot_open_now, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -583,6 +583,52 @@ class TestJournal(SafetyCase):
         self.assertEqual([bytes(p) for (p,) in db.execute("SELECT path FROM outputs")],
                          [b"a.jpg"])
 
+    def test_no_descriptor_limit_costs_a_later_run(self):
+        """Under a low limit on open files the journal's first read failed, the
+        journal was called "not an SQLite database", moved aside and started anew:
+        every later run then found the thumbnails unprovable, each an error. A run
+        under any limit now fails or works; the next plain run skips everything."""
+        import resource
+        src, out = self.path("src"), self.path("out")
+        for i in range(4):
+            jpeg(os.path.join(src, "p%d.jpg" % i))
+        self.ok(run(["-o", out, src]))
+        seen = set()
+        for limit in range(4, 40):
+            def low():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+            r = run(["-o", out, "--progress", "none", src], preexec_fn=low)
+            said = (r.stdout + r.stderr).decode(errors="replace")
+            self.assertIn(r.returncode, (0, 1), "limit %d: %s" % (limit, said))
+            self.assertNotIn("unusable", said, "limit %d" % limit)
+            if b"cannot open the journal" in r.stderr:
+                seen.add(limit)
+                self.assertIn("Too many open files", said)
+            r = run(["-o", out, "--progress", "none", src])
+            self.assertEqual(r.returncode, 0, "after limit %d: %s" % (
+                limit, (r.stdout + r.stderr).decode(errors="replace")))
+            self.assertIn(b"4 skipped", r.stdout + r.stderr, limit)
+        self.assertTrue(seen, "no limit reached the journal: the test tests nothing")
+        names = os.listdir(os.path.join(out, ".imgpool"))
+        self.assertEqual([n for n in names if "unusable" in n], [])
+
+    def test_fifo_in_the_journals_place(self):
+        """A FIFO at the journal's name (or its -wal, or another shard's journal)
+        held the run in open() for ever, past SIGTERM: it is moved aside (or, for
+        another shard's, left alone) and the run goes on."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        for name in ("journal.sqlite", "journal.sqlite-wal", "journal-1-of-2.sqlite"):
+            out = self.path("out-" + name)
+            if name.endswith("-wal"):
+                self.ok(run(["-o", out, src]))
+            os.makedirs(os.path.join(out, ".imgpool"), exist_ok=True)
+            os.mkfifo(os.path.join(out, ".imgpool", name))
+            for dry in (["-n"], []):
+                r = run(dry + ["-o", out, src], timeout=60)
+                self.assertIn(r.returncode, (0, 1), (name, dry, r.stderr))
+            self.assertTrue(os.path.exists(os.path.join(out, "a.jpg")), name)
+
 
 class TestEnvironmentFailures(SafetyCase):
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root")
