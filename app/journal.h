@@ -69,9 +69,10 @@ typedef struct journal_row {
 uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
 			     char *text, size_t textlen);
 
-/* The limits a failure is remembered under: --timeout, --max-pixels and the
- * imgpool and libvips versions. A failure under other limits is tried again. */
-uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *versions);
+/* The limits a failure is remembered under: --timeout, --max-pixels and context
+ * (the imgpool and libvips versions and the resource limits, as text). A failure
+ * under other limits is tried again. */
+uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *context);
 
 /*
  * Open (creating) OUT/.imgpool/<file>, and every other journal of the folder (other

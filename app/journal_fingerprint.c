@@ -48,11 +48,11 @@ uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
 	return XXH3_64bits(buf, strlen(buf));
 }
 
-uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *versions)
+uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *context)
 {
 	char buf[512];
 	int n = snprintf(buf, sizeof buf, "timeout=%g max-pixels=%llu %s", timeout,
-			 (unsigned long long)max_pixels, versions ? versions : "");
+			 (unsigned long long)max_pixels, context ? context : "");
 	uint64_t h = XXH3_64bits(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 	return h ? h : 1;
 }

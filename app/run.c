@@ -450,6 +450,27 @@ static int other_journals(outdir *od, const char *own)
 	return found;
 }
 
+/* What besides --timeout and --max-pixels a remembered failure holds under: the
+ * imgpool and libvips versions, and the resource limits the workers inherit
+ * (ulimit -v, -d, -u, -n). Under a low one a good photo fails for want of memory,
+ * threads or descriptors ("Error creating thread", a C++ decoder's abort), which
+ * looks like its content's fault; the same limits fail it again, others try it
+ * again. */
+static void failure_context(char *buf, size_t len)
+{
+	static const struct { int resource; const char *name; } limits[] = {
+		{RLIMIT_AS, "as"}, {RLIMIT_DATA, "data"}, {RLIMIT_NPROC, "nproc"},
+		{RLIMIT_NOFILE, "nofile"},
+	};
+	int n = snprintf(buf, len, "imgpool %s %s", IMGPOOL_VERSION, thumb_vips_version());
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0] && n > 0 && (size_t)n < len; i++) {
+		struct rlimit r;
+		if (getrlimit(limits[i].resource, &r) == 0 && r.rlim_cur != RLIM_INFINITY)
+			n += snprintf(buf + n, len - (size_t)n, " %s=%llu", limits[i].name,
+				      (unsigned long long)r.rlim_cur);
+	}
+}
+
 /* Open the journal (per shard, so array tasks never share an SQLite file), and
  * decide whether it was lost: then the thumbnails already there cannot be shown
  * to be imgpool's, and the run says so once (each is an error for its input).
@@ -546,12 +567,12 @@ static int setup(run_ctx *x)
 	if (open_journal(x, shname, &fingerprint, &lost) < 0)
 		return -1;
 	x->pb = (publisher){x->od, x->j, o->overwrite, x->d};
-	char versions[128];
-	snprintf(versions, sizeof versions, "imgpool %s %s", IMGPOOL_VERSION, thumb_vips_version());
+	char context[256];
+	failure_context(context, sizeof context);
 	planner_config pc = {
 		.d = x->d, .od = x->od, .j = x->j, .settings = &o->settings,
 		.fingerprint = fingerprint,
-		.limits = journal_limits(o->timeout, o->settings.max_pixels, versions),
+		.limits = journal_limits(o->timeout, o->settings.max_pixels, context),
 		.shard = x->shard, .force = o->force, .overwrite = o->overwrite,
 		.checksum = o->checksum, .retry_failed = o->retry_failed,
 		.on_passed = on_passed, .data = x,

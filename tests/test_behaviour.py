@@ -466,6 +466,45 @@ class Behaviour(unittest.TestCase):
         r = run(["--no-journal", "-o", self.p("out"), "--fail-on", "none", src])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    def test_failure_for_want_of_memory_not_remembered_past_the_limit(self):
+        """Under a low ulimit -v a good photo failed ("out of memory", or a C++
+        decoder's abort on "Resource temporarily unavailable") as if its content were
+        bad, and was skipped as "failed earlier" by every later run, the limit lifted
+        or not. The workers' resource limits are now part of what a remembered
+        failure holds under: the same limit fails it again, another tries again."""
+        import resource
+        src = self.p("src")
+        os.makedirs(src)
+        # An interlaced 16-bit PNG is decoded whole: 6000x6000x3x2 bytes.
+        v = self.p("black.v")
+        subprocess.run(["vips", "black", v, "6000", "6000", "--bands", "3"], check=True)
+        subprocess.run(["vips", "cast", v, os.path.join(src, "big.png[interlace]"),
+                        "ushort"], check=True)
+        out, report = self.p("out"), self.p("report.jsonl")
+
+        def under(limit_mb):
+            def low():
+                b = limit_mb * 1024 * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (b, b))
+            return subprocess.run([IMGPOOL, "-o", out, "--report", report, src],
+                                  capture_output=True, text=True, timeout=300,
+                                  preexec_fn=low)
+
+        def record():
+            return [json.loads(l) for l in open(report)][0]
+
+        for limit in (200, 250, 300, 350):
+            r = under(limit)
+            if r.returncode == 1 and record().get("kind") in ("decode", "crash"):
+                break
+        else:
+            self.skipTest("no address-space limit failed the file as its content")
+        r = under(limit)    # the same limit: remembered
+        self.assertEqual(record().get("kind"), "failed-earlier", r.stdout + r.stderr)
+        r = run(["-o", out, "--report", report, src])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(record()["status"], "ok")
+
     def test_each_size_as_a_run_of_that_size_alone(self):
         """-s 1200,320 made a 2164x1626 photo 320x241 where -s 320 made it 320x240:
         each output is now the size a run asking for its box alone gives. Small
