@@ -146,9 +146,10 @@ static void open_others(journal *j, const char *own)
 		char *path = outdir_private_path(j->od, *n);
 		other_journal *o = &j->others[j->nothers];
 		/* In a run, the plain read-only open: another shard may be writing it. */
-		if (path && regular_or_absent(j->od, *n) && (j->readonly ? open_dry(j, path, *n, &o->db)
-					 : sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READONLY |
-							   SQLITE_OPEN_NOFOLLOW, NULL)) == SQLITE_OK &&
+		if (path && regular_or_absent(j->od, *n) &&
+		    (j->readonly ? open_dry(j, path, *n, &o->db)
+				 : sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READONLY |
+						   SQLITE_OPEN_NOFOLLOW, NULL)) == SQLITE_OK &&
 		    sqlite3_prepare_v2(o->db, stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
 			sqlite3_busy_timeout(o->db, 5000);
 			/* An older schema lacks some: those lookups skip it. */
