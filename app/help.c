@@ -128,7 +128,7 @@ static const char usage_text[] =
 	"(the first lets running files finish, the rest are \"interrupted\" and done next\n"
 	"run; a second Ctrl-C stops at once). A file that failed is \"failed earlier\" on\n"
 	"later runs while it, the settings, --timeout, --max-pixels and the resource\n"
-	"limits (ulimit -v, -d, -u, -n) are unchanged\n"
+	"limits (ulimit -v, -d, -s, -u, -n) are unchanged\n"
 	"(failures of the machine, such as a full disk, are tried again). One run at a\n"
 	"time per output folder; shards of one array job run together.\n"
 	"\n"
