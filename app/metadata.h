@@ -7,7 +7,8 @@
  * it is saved with strip off:
  *   - EXIF (KEEP_EXIF): "exif-data" and every "exif-ifd*" field. libvips then
  *     still writes a fresh minimal EXIF block (resolution, orientation, size) on
- *     JPEG, none of the input's tags;
+ *     JPEG, none of the input's tags (on WebP too, whatever strip says: save.c
+ *     takes that chunk out of the file);
  *   - GPS (KEEP_GPS, with EXIF): the "exif-ifd3-*" fields. On save libvips rebuilds
  *     the EXIF block from the input's and drops every entry whose field is gone
  *     (exif.c: vips__exif_update()), and libexif writes no GPS IFD (nor its

@@ -137,6 +137,60 @@ static int encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 	return rc;
 }
 
+/* The RIFF chunk sizes of a WebP file are little-endian. */
+static size_t get_le32(const unsigned char *p)
+{
+	return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
+}
+
+static void put_le32(unsigned char *p, size_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Take the metadata chunks keep (KEEP_* bits) does not ask for out of the WebP
+ * file in buf, in place (*len shrinks), and their flags out of its VP8X header.
+ * libvips 8.14's webpsave rebuilds an EXIF block from the image's fields
+ * (vips__exif_update(): size, resolution, orientation) and writes it even with
+ * no EXIF on the image, so a WebP thumbnail made to carry no metadata still had
+ * one. A buffer that is not a whole RIFF WebP is left as it is. */
+static void webp_drop_metadata(int keep, unsigned char *buf, size_t *len)
+{
+	static const struct { char id[5]; int kind; unsigned char flag; } meta[] = {
+		{"EXIF", KEEP_EXIF, 0x08}, {"XMP ", KEEP_XMP, 0x04}, {"ICCP", KEEP_ICC, 0x20},
+	};
+	size_t n = *len, at, out = 12;
+	unsigned char *vp8x = NULL, clear = 0;
+
+	if (n < 12 || memcmp(buf, "RIFF", 4) || memcmp(buf + 8, "WEBP", 4))
+		return;
+	for (at = 12; at < n; at += 8 + get_le32(buf + at + 4) + (get_le32(buf + at + 4) & 1))
+		if (n - at < 8 || get_le32(buf + at + 4) > n - at - 8)
+			return;
+	for (at = 12; at < n;) {
+		size_t size = get_le32(buf + at + 4), whole = 8 + size + (size & 1);
+		int drop = 0;
+
+		for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
+			if (!memcmp(buf + at, meta[i].id, 4) && !(keep & meta[i].kind)) {
+				drop = 1;
+				clear |= meta[i].flag;
+			}
+		if (!drop) {
+			memmove(buf + out, buf + at, whole);
+			if (!memcmp(buf + out, "VP8X", 4) && size >= 1)
+				vp8x = buf + out + 8;
+			out += whole;
+		}
+		at += whole;
+	}
+	if (vp8x)
+		*vp8x &= (unsigned char)~clear;
+	put_le32(buf + 4, out - 8);
+	*len = out;
+}
+
 /* Encode im as format f into a new g_malloc'd buffer. Metadata is stripped unless
  * asked to keep it, and then only the kinds asked for are kept (metadata.h). */
 int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
@@ -147,14 +201,16 @@ int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 
 	/* libvips 8.14's webpsave ignores strip: it wrote the input's EXIF (a
 	 * phone photo's GPS position too), XMP and ICC profile into every WebP
-	 * thumbnail. Those are removed here instead; what it still adds is a
-	 * minimal EXIF block of its own (size, resolution, orientation 1). */
+	 * thumbnail. Those are removed here instead, and the minimal EXIF block it
+	 * then makes of its own (size, resolution, orientation 1) from its bytes. */
 	if (!s->keep_metadata && f != FORMAT_WEBP)
 		return encode(s, im, f, buf, len);
 	if (metadata_select(s->keep_metadata, im, &sel))
 		return -1;
 	rc = encode(s, sel, f, buf, len);
 	g_object_unref(sel);
+	if (!rc && f == FORMAT_WEBP)
+		webp_drop_metadata(s->keep_metadata, *buf, len);
 	return rc;
 }
 

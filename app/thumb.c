@@ -136,10 +136,13 @@ void thumb_worker_fini(void)
 /* ---------------------------------------------------------------- outputs -- */
 
 /* What the outputs' sizes are computed from: the upright input size, and whether
- * it was loaded as a JPEG (shrunk on load; see geometry_fit_size()). */
+ * it was loaded as a JPEG (shrunk on load; see geometry_fit_size()); and the
+ * input's path, taken out of a cause: the master is decoded as the outputs are
+ * made, so the decoder's errors (libtiff's "<path>: bad seek to 1134") come then. */
 typedef struct master_input {
 	int w, h;
 	int jpeg;
+	const char *path;
 } master_input;
 
 /* Whether box b leaves the master as it is, so the output is the master itself
@@ -213,7 +216,7 @@ static int produce(const thumb_settings *s, VipsImage *master, const master_inpu
 	int rc;
 
 	if (make_output(s, master, in, s->sizes[i], &im) || save_encode(s, im, out->format, &buf, &len)) {
-		vipserr_cause(err, errlen, NULL, "cannot make the thumbnail");
+		vipserr_cause(err, errlen, in->path, "cannot make the thumbnail");
 		*kind = FAIL_DECODE;
 		if (im)
 			g_object_unref(im);
@@ -297,7 +300,7 @@ int thumb_run(const thumb_settings *settings, const char *input,
 	if (check_task(settings, input, outputs, res, &was, kind, err, errlen))
 		return -1;
 	*kind = FAIL_DECODE;
-	master_input in = {0, 0, 0};
+	master_input in = {0, 0, 0, input};
 	if (fastpath_master(settings, input, &w, &h, &master) == 0)
 		in.jpeg = 1;
 	else if (pngcheck_file(input, err, errlen))

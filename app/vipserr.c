@@ -57,16 +57,39 @@ static char *replace_all(const char *s, const char *needle, const char *with)
 static GMutex warnings_lock;
 static char warnings[512];
 
-void vipserr_note_warning(const char *msg)
+/* Note one line of a warning (len bytes at line), unless already noted. */
+static void note_line(const char *line, size_t len)
 {
+	while (len && g_ascii_isspace(line[len - 1]))
+		len--;
+	while (len && g_ascii_isspace(*line))
+		line++, len--;
 	/* libvips' sink says "error in tile 0 x 64" for every region a failed decode
 	 * touched: where, never why. */
-	if (!msg || !*msg || !strncmp(msg, "error in tile", 13))
+	if (!len || (len >= 13 && !strncmp(line, "error in tile", 13)))
 		return;
-	g_mutex_lock(&warnings_lock);
 	size_t used = strlen(warnings);
-	if (!strstr(warnings, msg) && used + 2 + strlen(msg) < sizeof warnings)
-		snprintf(warnings + used, sizeof warnings - used, "%s%s", used ? "; " : "", msg);
+	if (used + 2 + len >= sizeof warnings)
+		return;
+	char *dup = g_strndup(line, len);
+	if (!strstr(warnings, dup))
+		snprintf(warnings + used, sizeof warnings - used, "%s%s", used ? "; " : "", dup);
+	g_free(dup);
+}
+
+void vipserr_note_warning(const char *msg)
+{
+	if (!msg)
+		return;
+	/* One warning can be several lines: libvips' JPEG loader logs "read gave N
+	 * warnings" and then its whole error buffer, one message a line. Each line is
+	 * noted on its own, so a cause stays one line and a message it already says
+	 * is not repeated. */
+	g_mutex_lock(&warnings_lock);
+	for (const char *l = msg, *nl; *l; l = nl ? nl + 1 : l + strlen(l)) {
+		nl = strchr(l, '\n');
+		note_line(l, nl ? (size_t)(nl - l) : strlen(l));
+	}
 	g_mutex_unlock(&warnings_lock);
 }
 
@@ -101,9 +124,7 @@ static void take_warnings(GString *line, const char *input, const char *sep)
 	warnings[0] = '\0';
 	g_mutex_unlock(&warnings_lock);
 	char *save = NULL;
-	/* One warning may hold several lines (libvips' jpegload passes on libjpeg's
-	 * messages of a whole read in one). */
-	for (char *w = strtok_r(all, ";\n", &save); w; w = strtok_r(NULL, ";\n", &save)) {
+	for (char *w = strtok_r(all, ";", &save); w; w = strtok_r(NULL, ";", &save)) {
 		g_strstrip(w);
 		if (input && *input && strstr(w, input))
 			continue;

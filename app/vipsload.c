@@ -105,30 +105,42 @@ int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 /* Make in 8-bit sRGB (or 8-bit B_W for 1-2 band images), alpha kept. The master
  * from vips_thumbnail() is normally that already (it converts to sRGB or B_W, and
  * the export profile gives 8 bits); this catches 16-bit and odd interpretations
- * that slip through. *out is a new reference. */
+ * that slip through. Bands past the colour ones and one alpha (a TIFF's RGB with
+ * two extra samples, grey with three) are dropped, as libvips' savers drop them
+ * for vipsthumbnail: no output format holds them, and flattening them all for a
+ * JPEG failed the file ("linear: vector must have 1 or 4 elements"). *out is a
+ * new reference. */
 static int to_srgb8(VipsImage *in, VipsImage **out)
 {
 	VipsInterpretation want = in->Bands < 3 ? VIPS_INTERPRETATION_B_W
 						: VIPS_INTERPRETATION_sRGB;
-	VipsImage *t = NULL;
+	int keep = want == VIPS_INTERPRETATION_sRGB ? 4 : 2;
+	VipsImage *t = in, *u = NULL;
 
-	if (in->BandFmt == VIPS_FORMAT_UCHAR && in->Type == want) {
-		g_object_ref(in);
-		*out = in;
-		return 0;
-	}
+	g_object_ref(t);
 	/* colourspace scales 16-bit RGB16/GREY16 down; a plain cast would clip. */
-	if (vips_colourspace(in, &t, want, NULL))
-		return -1;
-	if (t->BandFmt == VIPS_FORMAT_UCHAR) {
-		*out = t;
-		return 0;
-	}
-	if (vips_cast_uchar(t, out, NULL)) {
+	if (!(t->BandFmt == VIPS_FORMAT_UCHAR && t->Type == want)) {
+		int rc = vips_colourspace(t, &u, want, NULL);
 		g_object_unref(t);
-		return -1;
+		if (rc)
+			return -1;
+		t = u;
 	}
-	g_object_unref(t);
+	if (t->BandFmt != VIPS_FORMAT_UCHAR) {
+		int rc = vips_cast_uchar(t, &u, NULL);
+		g_object_unref(t);
+		if (rc)
+			return -1;
+		t = u;
+	}
+	if (t->Bands > keep) {
+		int rc = vips_extract_band(t, &u, 0, "n", keep, NULL);
+		g_object_unref(t);
+		if (rc)
+			return -1;
+		t = u;
+	}
+	*out = t;
 	return 0;
 }
 
