@@ -14,7 +14,9 @@
 #include "settings.h"
 #include "thumb.h"
 
-/* Encode im as format f into a new g_malloc'd buffer. 0 or -1 (vips error set). */
+/* Encode im as format f into a new g_malloc'd buffer. 0 or -1 (vips error set).
+ * Only the metadata settings->keep_metadata names is kept (a WebP carries no EXIF
+ * block of libvips' own making when EXIF is not kept). */
 int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f, void **buf,
 		size_t *len);
 

@@ -45,7 +45,8 @@ int vipsload_master(const thumb_settings *s, const char *input, int w, int h,
 		    size_t errlen);
 
 /* A vips_thumbnail*() result (its reference taken) made the master: decoded into
- * memory (where truncated data fails) and converted to 8-bit sRGB or B_W; its
+ * memory (where truncated data fails) and converted to 8-bit sRGB or B_W, with at
+ * most one extra band (the first: alpha; no output format holds more); its
  * metadata blobs are its own copies (a loader may lend them from memory that goes
  * with it). */
 int vipsload_finish(const char *input, VipsImage *thumb, VipsImage **master,
