@@ -124,7 +124,7 @@ if(Python3_FOUND AND TARGET imgpool)
   # Behaviour once wrong or unclear, one test each (the conventions issue).
   add_test(NAME behaviour COMMAND ${Python3_EXECUTABLE}
     ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_behaviour.py $<TARGET_FILE:imgpool>)
-  set_tests_properties(behaviour PROPERTIES TIMEOUT 300 LABELS app)
+  set_tests_properties(behaviour PROPERTIES TIMEOUT 600 LABELS app)
   add_test(NAME bench COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/tests/test_bench.py
     $<TARGET_FILE:imgpool>)
   set_tests_properties(bench PROPERTIES TIMEOUT 300 LABELS app)
