@@ -165,8 +165,10 @@ static void webp_drop_metadata(int keep, unsigned char *buf, size_t *len)
 
 	if (n < 12 || memcmp(buf, "RIFF", 4) || memcmp(buf + 8, "WEBP", 4))
 		return;
+	/* Every chunk whole, its pad byte included, before anything moves. */
 	for (at = 12; at < n; at += 8 + get_le32(buf + at + 4) + (get_le32(buf + at + 4) & 1))
-		if (n - at < 8 || get_le32(buf + at + 4) > n - at - 8)
+		if (n - at < 8 ||
+		    get_le32(buf + at + 4) + (get_le32(buf + at + 4) & 1) > n - at - 8)
 			return;
 	for (at = 12; at < n;) {
 		size_t size = get_le32(buf + at + 4), whole = 8 + size + (size & 1);
@@ -202,7 +204,8 @@ int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 	/* libvips 8.14's webpsave ignores strip: it wrote the input's EXIF (a
 	 * phone photo's GPS position too), XMP and ICC profile into every WebP
 	 * thumbnail. Those are removed here instead, and the minimal EXIF block it
-	 * then makes of its own (size, resolution, orientation 1) from its bytes. */
+	 * then makes of its own (size, resolution, orientation 1) is taken out of
+	 * the file it wrote. */
 	if (!s->keep_metadata && f != FORMAT_WEBP)
 		return encode(s, im, f, buf, len);
 	if (metadata_select(s->keep_metadata, im, &sel))
