@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "exif.h"
+#include "io.h"
 
 /* 16 and 32 bit TIFF integers in the block's byte order. */
 static unsigned get16(const unsigned char *p, int le)
@@ -14,9 +15,7 @@ static unsigned get16(const unsigned char *p, int le)
 
 static uint32_t get32(const unsigned char *p, int le)
 {
-	return le ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-			    (uint32_t)p[3] << 24
-		  : (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return le ? io_le32(p) : io_be32(p);
 }
 
 int exif_orientation(const unsigned char *t, size_t tn)

@@ -137,16 +137,19 @@ static int encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 	return rc;
 }
 
-/* The RIFF chunk sizes of a WebP file are little-endian. */
-static size_t get_le32(const unsigned char *p)
-{
-	return (size_t)p[0] | (size_t)p[1] << 8 | (size_t)p[2] << 16 | (size_t)p[3] << 24;
-}
-
+/* The RIFF chunk sizes of a WebP file are little-endian (read with io_le32). */
 static void put_le32(unsigned char *p, size_t v)
 {
 	for (int i = 0; i < 4; i++)
 		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The bytes of the RIFF chunk at c: its header, its data and the pad byte that
+ * follows data of odd size. */
+static size_t chunk_bytes(const unsigned char *c)
+{
+	size_t size = io_le32(c + 4);
+	return 8 + size + (size & 1);
 }
 
 /* Take the metadata chunks keep (KEEP_* bits) does not ask for out of the WebP
@@ -166,12 +169,11 @@ static void webp_drop_metadata(int keep, unsigned char *buf, size_t *len)
 	if (n < 12 || memcmp(buf, "RIFF", 4) || memcmp(buf + 8, "WEBP", 4))
 		return;
 	/* Every chunk whole, its pad byte included, before anything moves. */
-	for (at = 12; at < n; at += 8 + get_le32(buf + at + 4) + (get_le32(buf + at + 4) & 1))
-		if (n - at < 8 ||
-		    get_le32(buf + at + 4) + (get_le32(buf + at + 4) & 1) > n - at - 8)
+	for (at = 12; at < n; at += chunk_bytes(buf + at))
+		if (n - at < 8 || chunk_bytes(buf + at) > n - at)
 			return;
 	for (at = 12; at < n;) {
-		size_t size = get_le32(buf + at + 4), whole = 8 + size + (size & 1);
+		size_t whole = chunk_bytes(buf + at);
 		int drop = 0;
 
 		for (size_t i = 0; i < sizeof meta / sizeof meta[0]; i++)
@@ -181,7 +183,7 @@ static void webp_drop_metadata(int keep, unsigned char *buf, size_t *len)
 			}
 		if (!drop) {
 			memmove(buf + out, buf + at, whole);
-			if (!memcmp(buf + out, "VP8X", 4) && size >= 1)
+			if (!memcmp(buf + out, "VP8X", 4) && whole > 8) /* a flags byte */
 				vp8x = buf + out + 8;
 			out += whole;
 		}
