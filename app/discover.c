@@ -711,6 +711,13 @@ static char *open_list(discover *d)
 			      "writing); give the list on it, or name a file");
 	d->list_fd = d->list_owned ? open(d->cfg.files_from, O_RDONLY | O_CLOEXEC)
 				   : STDIN_FILENO;
+	if (d->list_fd < 0 && errno == EINTR) {
+		/* Only a FIFO's open() waits: for a writer, until a signal came. */
+		if (asprintf(&msg, "--files-from: '%s' is a FIFO no writer opened; stopped "
+			     "waiting for one (a signal came)", d->cfg.files_from) < 0)
+			msg = strdup(WHY_NOMEM);
+		return msg;
+	}
 	if (d->list_fd < 0) {
 		if (asprintf(&msg, "--files-from: cannot read '%s': %s", d->cfg.files_from,
 			     strerror(errno)) < 0)

@@ -67,6 +67,8 @@ const char *outdir_strerror(int err)
 {
 	switch (err) {
 	case ELOOP: return "a symlink is in the way (imgpool never follows one in the output folder)";
+	case ENODEV: return "something other than a regular file is there (a FIFO, a device or a folder)";
+	case EMLINK: return "that file has other hard links (imgpool never writes through one in its own files)";
 	case ESTALE: return "the file changed while imgpool was replacing it; it was left as it is";
 	case EXDEV: return "it is on another filesystem than the output folder's .imgpool";
 	case EEXIST: return "a file is already there";
@@ -362,13 +364,19 @@ int outdir_private_open(outdir *od, const char *name, int flags)
 	 * came, and a signal cannot end that wait (open() is restarted); on the regular
 	 * files that pass the check below it changes nothing. */
 	int fd = openat(od->priv, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666);
+	if (fd < 0 && errno == EISDIR)
+		errno = ENODEV; /* a folder: the same refusal as a FIFO's */
 	if (fd < 0)
 		return -1;
 	struct stat st;
-	/* A second hard link would let a write here reach a file elsewhere. */
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+	/* A second hard link would let a write here reach a file elsewhere. Each
+	 * refusal has its own errno, so that outdir_strerror() names what is there. */
+	int e = fstat(fd, &st) < 0 ? errno : !S_ISREG(st.st_mode) ? ENODEV
+					  : st.st_nlink != 1	  ? EMLINK
+								  : 0;
+	if (e) {
 		close(fd);
-		errno = ELOOP;
+		errno = e;
 		return -1;
 	}
 	return fd;

@@ -162,7 +162,8 @@ int outdir_restore(outdir *od, const char *qname, const char *rel, const file_id
 void outdir_quarantine_name(outdir *od, char *buf, size_t len);
 
 /* Create or open regular file name in OUT/.imgpool (O_NOFOLLOW, never truncated,
- * never a link or a file with other hard links). fd or -1. */
+ * never a link or a file with other hard links). fd or -1 with errno: ELOOP for a
+ * symlink, ENODEV for a FIFO, device or folder, EMLINK for other hard links. */
 int outdir_private_open(outdir *od, const char *name, int flags);
 
 /* Rename old to new inside OUT/.imgpool (the journal's move-aside). */

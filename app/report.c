@@ -53,6 +53,13 @@ report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
 		r->out = err; /* keep stdout pure JSON */
 	} else if (json_path) {
 		r->json = fopen(json_path, append ? "ae" : "we");
+		if (!r->json && errno == EINTR) {
+			/* Only a FIFO's open() waits: for a reader, until a signal came. */
+			snprintf(msg, msglen, "--report: '%s' is a FIFO no reader opened; "
+				 "stopped waiting for one (a signal came)", json_path);
+			free(r);
+			return NULL;
+		}
 		if (!r->json) {
 			snprintf(msg, msglen, "--report: cannot write '%s': %s", json_path,
 				 strerror(errno));

@@ -550,6 +550,7 @@ static int setup(run_ctx *x)
 	}
 	if (!(x->rep = report_open_append(stdout, stderr, o->quiet, o->verbose, x->report_path,
 					  o->report_append, msg, sizeof msg))) {
+		x->report_refused = 1;
 		fprintf(stderr, "imgpool: %s\n", msg);
 		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
@@ -778,7 +779,9 @@ static void report_setup_failure(run_ctx *x, double t0)
 	report *r = x->rep;
 	x->rep = NULL;
 	int summed = x->sum.exit_code == EXIT_SOME_FAILED || x->sum.interrupted;
-	if (summed && !r && x->report_path)
+	/* Not a second time when it was refused: a FIFO with no reader would hold the
+	 * run in open() again, after the signal that ended the first wait. */
+	if (summed && !r && x->report_path && !x->report_refused)
 		r = report_open_append(stdout, stderr, 1, 0, x->report_path,
 				       x->o->report_append, msg, sizeof msg);
 	if (r && summed) {
@@ -816,7 +819,8 @@ int run_imgpool(const imgpool_options *o)
 		finish(&x, t0, broken);
 	} else {
 		/* A setup step a signal cut short (opening a --files-from FIFO whose
-		 * writer has not come: EINTR) is an interrupted run, not a usage error. */
+		 * writer has not come, or a --report FIFO whose reader has not: EINTR) is
+		 * an interrupted run, not a usage error. */
 		if (got_signal) {
 			x.sum.interrupted = got_signal;
 			x.sum.exit_code = 128 + got_signal;

@@ -81,6 +81,7 @@ typedef struct run_ctx {
 	double disk_checked;     /* when free space was last looked at */
 	char shard_label[64];
 	char *report_path;
+	int report_refused;       /* it could not be opened: never tried again */
 	finished finished[PUBLISH_BATCH];
 	int nfinished;
 	double finished_since;   /* when the oldest of them came */

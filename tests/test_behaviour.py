@@ -414,6 +414,33 @@ class Behaviour(unittest.TestCase):
             last = json.loads(f.read().splitlines()[-1])
         self.assertEqual((last["type"], last["exit_code"]), ("summary", 143), last)
 
+    def test_signal_while_a_report_fifo_waits_for_its_reader(self):
+        """--report naming a FIFO no reader has opened: open() waits; a TERM ended
+        that wait, and the run then opened the FIFO again to write its summary and
+        waited there for good. Now it ends, as an interrupted run (143), and says
+        why."""
+        import signal
+        import time
+        src = self.p("src")
+        os.makedirs(src)
+        photo(os.path.join(src, "a.jpg"), (64, 48))
+        fifo = self.p("report.fifo")
+        os.mkfifo(fifo)
+        p = subprocess.Popen([IMGPOOL, "-o", self.p("out"), "--report", fifo,
+                              "--progress", "none", src],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(1.0)
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err.decode())
+        self.assertIn("no reader opened", err.decode())
+        self.assertFalse(os.path.exists(self.p("out", "a.jpg")))
+
     def test_damaged_files_say_the_codecs_reason(self):
         """A PNG cut inside its header failed with only "cannot read the image
         header", a corrupt one with only "libpng read error": the reason libpng gave

@@ -629,6 +629,31 @@ class TestJournal(SafetyCase):
                 self.assertIn(r.returncode, (0, 1), (name, dry, r.stderr))
             self.assertTrue(os.path.exists(os.path.join(out, "a.jpg")), name)
 
+    def test_what_is_in_the_locks_place_is_named(self):
+        """A FIFO, a folder or a hard-linked file at OUT/.imgpool/lock is refused
+        (never written through, never waited on), and the refusal names what is
+        there: it said "a symlink is in the way" for all of them."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        elsewhere = self.path("elsewhere")
+        open(elsewhere, "w").close()
+        cases = {"fifo": (os.mkfifo, "FIFO"), "folder": (os.mkdir, "folder"),
+                 "hardlink": (lambda p: os.link(elsewhere, p), "hard link"),
+                 "symlink": (lambda p: os.symlink(elsewhere, p), "symlink")}
+        for label, (make, said) in cases.items():
+            out = self.path("out-" + label)
+            os.makedirs(os.path.join(out, ".imgpool"))
+            make(os.path.join(out, ".imgpool", "lock"))
+            r = run(["-o", out, src], timeout=60)
+            self.assertEqual(r.returncode, 1, (label, r.stderr))
+            err = r.stderr.decode()
+            self.assertIn("cannot lock the output folder", err, label)
+            self.assertIn(said, err, label)
+            if label != "symlink":
+                self.assertNotIn("symlink", err, label)
+            self.assertFalse(os.path.exists(os.path.join(out, "a.jpg")), label)
+        self.assertEqual(os.path.getsize(elsewhere), 0)
+
 
 class TestEnvironmentFailures(SafetyCase):
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root")
