@@ -102,6 +102,15 @@ int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 	return 0;
 }
 
+/* One step of a chain of operations: *t gives way to *u, the step's result, when
+ * rc (the step's return) says it worked; *t is released either way. */
+static int chain_step(VipsImage **t, VipsImage **u, int rc)
+{
+	g_object_unref(*t);
+	*t = rc ? NULL : *u;
+	return rc ? -1 : 0;
+}
+
 /* Make in 8-bit sRGB (or 8-bit B_W for 1-2 band images), alpha kept. The master
  * from vips_thumbnail() is normally that already (it converts to sRGB or B_W, and
  * the export profile gives 8 bits); this catches 16-bit and odd interpretations
@@ -119,27 +128,14 @@ static int to_srgb8(VipsImage *in, VipsImage **out)
 
 	g_object_ref(t);
 	/* colourspace scales 16-bit RGB16/GREY16 down; a plain cast would clip. */
-	if (!(t->BandFmt == VIPS_FORMAT_UCHAR && t->Type == want)) {
-		int rc = vips_colourspace(t, &u, want, NULL);
-		g_object_unref(t);
-		if (rc)
-			return -1;
-		t = u;
-	}
-	if (t->BandFmt != VIPS_FORMAT_UCHAR) {
-		int rc = vips_cast_uchar(t, &u, NULL);
-		g_object_unref(t);
-		if (rc)
-			return -1;
-		t = u;
-	}
-	if (t->Bands > keep) {
-		int rc = vips_extract_band(t, &u, 0, "n", keep, NULL);
-		g_object_unref(t);
-		if (rc)
-			return -1;
-		t = u;
-	}
+	if (!(t->BandFmt == VIPS_FORMAT_UCHAR && t->Type == want) &&
+	    chain_step(&t, &u, vips_colourspace(t, &u, want, NULL)) < 0)
+		return -1;
+	if (t->BandFmt != VIPS_FORMAT_UCHAR && chain_step(&t, &u, vips_cast_uchar(t, &u, NULL)) < 0)
+		return -1;
+	if (t->Bands > keep &&
+	    chain_step(&t, &u, vips_extract_band(t, &u, 0, "n", keep, NULL)) < 0)
+		return -1;
 	*out = t;
 	return 0;
 }
