@@ -108,12 +108,11 @@ static int regular_or_absent(const outdir *od, const char *name)
  * being allowed to checkpoint, leaves them behind: a dry run would change the
  * folder. Where there is no -wal (the journal was closed cleanly: every row is in
  * the main file) it is opened immutable instead (no locks, no side files); a -wal
- * that is there (its run going on, or killed) is read through, as always.
+ * that is there (its run going on, or killed) is read through, as always. The
+ * caller has seen that the file and its side files are regular or absent.
  */
 static int open_dry(journal *j, const char *path, const char *file, sqlite3 **db)
 {
-	if (!regular_or_absent(j->od, file))
-		return SQLITE_CANTOPEN;
 	char wal[300];
 	struct stat st;
 	snprintf(wal, sizeof wal, "%s-wal", file);
@@ -179,7 +178,7 @@ static int prepare_all(journal *j)
 static journal *open_readonly(journal *j, const char *path, const char *file)
 {
 	j->readonly = 1;
-	if (open_dry(j, path, file, &j->db) != SQLITE_OK ||
+	if (!regular_or_absent(j->od, file) || open_dry(j, path, file, &j->db) != SQLITE_OK ||
 	    journal_schema_version(j->db) != SCHEMA_VERSION || prepare_all(j) < 0) {
 		/* A schema-1 journal in a dry run: the run itself converts it. */
 		journal_close(j, 0, 0, 0, 0, 0);
