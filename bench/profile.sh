@@ -65,8 +65,8 @@ loop=${driver:-$build/thumb_loop}
 if [ -z "$driver" ] && { [ ! -x "$loop" ] || [ "$build/libimgpool_app.a" -nt "$loop" ] || [ "$here/thumb_loop.c" -nt "$loop" ]; }; then
 	# shellcheck disable=SC2046 # pkg-config's words are meant to split
 	cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$root/app" -I"$root/pool" \
-		"$here/thumb_loop.c" "$build/libimgpool_app.a" "$build/libpool.a" \
-		$(pkg-config --cflags --libs vips libjpeg libpng libxxhash sqlite3) \
+		"$here/thumb_loop.c" "$build/libimgpool_app.a" "$build/libimgpool-pool.a" \
+		$(pkg-config --cflags --libs vips libjpeg libpng libxxhash sqlite3 libdeflate) \
 		-lpthread -lm -o "$loop"
 fi
 
@@ -85,7 +85,7 @@ set_files() { # set
 	*) dir=$1 ;;
 	esac
 	[ -d "$dir" ] || { echo "profile: no folder '$dir'" >&2; exit 1; }
-	find "$dir" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' \) | sort |
+	find -L "$dir" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' \) | sort |
 		awk -v k="$every" '(NR - 1) % k == 0'
 }
 
