@@ -20,6 +20,7 @@
 #include "fastjpeg.h"
 #include "fastpath.h"
 #include "geometry.h"
+#include "reduce.h"
 #include "resize.h"
 #include "vipsload.h"
 
@@ -61,11 +62,18 @@ static int intent_of(VipsImage *im)
  * transform; vips_thumbnail_image() itself otherwise (enlarging, grey with a
  * profile). *out is a new image. */
 static int resample(const thumb_settings *s, VipsImage *im, int orientation, int has_icc,
-		    int tw, int th, VipsImage **out)
+		    int tw, int th, int lw, int lh, VipsImage **out)
 {
 	double hs, vs;
 
-	master_shrink(s, im->Xsize, im->Ysize, orientation >= 5, tw, th, &hs, &vs);
+	master_shrink(s, lw, lh, orientation >= 5, tw, th, &hs, &vs);
+	/* Decoded at a finer scale than libvips would (--fast-shrink): the master
+	 * still gets the size libvips' load would give it, so that every output has
+	 * the size it has without the option. */
+	if (im->Xsize != lw || im->Ysize != lh) {
+		hs = (double)im->Xsize / reduce_height(lw, hs);
+		vs = (double)im->Ysize / reduce_height(lh, vs);
+	}
 	if (!has_icc && hs >= 1 && vs >= 1)
 		return resize_oriented(im, hs, vs, orientation, out);
 	if (im->Bands == 4)
@@ -172,15 +180,21 @@ int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
 	}
 	if (transform)
 		has_icc = 0;
-	if (fastjpeg_decode(j, 8 / geometry_jpeg_shrink(s, uw, uh, tw, th), &px, &fw, &fh,
-			    why, sizeof why) != FASTJPEG_OK ||
+	/* libvips' load scale sets the master's size; --fast-shrink may decode at a
+	 * coarser one (not for a profile libvips applies: its resample takes the
+	 * size from the pixels it is given). */
+	int load_k = geometry_jpeg_shrink(s, uw, uh, tw, th);
+	int decode_k = has_icc ? load_k : geometry_jpeg_decode_shrink(s, uw, uh, tw, th);
+	int lw = info.width / load_k > 0 ? info.width / load_k : 1; /* floored, as decoded */
+	int lh = info.height / load_k > 0 ? info.height / load_k : 1;
+	if (fastjpeg_decode(j, 8 / decode_k, &px, &fw, &fh, why, sizeof why) != FASTJPEG_OK ||
 	    !(im = wrap_pixels(px, fw, fh, &info, has_icc))) {
 		fastjpeg_close(j);
 		vips_error_clear();
 		return 1;
 	}
 	/* The master is a copy in memory: px can go with the handle. */
-	rc = resample(s, im, info.orientation, has_icc, tw, th, &thumb);
+	rc = resample(s, im, info.orientation, has_icc, tw, th, lw, lh, &thumb);
 	if (!rc && cmyk)
 		rc = cmyk_to_rgb(transform, &thumb);
 	if (!rc)

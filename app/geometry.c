@@ -86,20 +86,37 @@ int geometry_check_sizes(const thumb_settings *s, char *err, size_t errlen)
 }
 
 
-/* The shrink-on-load factor vips_thumbnail() picks for a JPEG of upright size
- * w x h and the master target tw x th (vips_thumbnail_find_jpegshrink() of
- * libvips 8.14): the common shrink of a fit inside the target (never below 1
- * without enlarge, never past an axis), then the largest DCT scale of 8, 4 or 2
- * that still leaves a factor of two for the final resample. Same decoder scale,
- * same pixels as the libvips path, so the same quality. */
-int geometry_jpeg_shrink(const thumb_settings *s, int w, int h, int tw, int th)
+/* The common shrink of a fit of an upright w x h JPEG inside the master target
+ * tw x th, as vips_thumbnail_find_jpegshrink() of libvips 8.14 takes it: never
+ * below 1 without enlarge, never past an axis. */
+static double fit_shrink(const thumb_settings *s, int w, int h, int tw, int th)
 {
 	double shrink = fmax((double)w / tw, (double)h / th);
 
 	if (!s->enlarge)
 		shrink = fmax(shrink, 1);
-	shrink = fmin(shrink, fmin(w, h));
+	return fmin(shrink, fmin(w, h));
+}
+
+/* The shrink-on-load factor vips_thumbnail() picks: the largest DCT scale of 8,
+ * 4 or 2 that still leaves a factor of two for the final resample. Same decoder
+ * scale, same pixels as the libvips path, so the same quality. */
+int geometry_jpeg_shrink(const thumb_settings *s, int w, int h, int tw, int th)
+{
+	double shrink = fit_shrink(s, w, h, tw, th);
+
 	return shrink >= 16 ? 8 : shrink >= 8 ? 4 : shrink >= 4 ? 2 : 1;
+}
+
+/* --fast-shrink: the largest scale whose decode still covers the target, as the
+ * decode floor (bench/decode_floor.c) and sharp's fastShrinkOnLoad take it. */
+int geometry_jpeg_decode_shrink(const thumb_settings *s, int w, int h, int tw, int th)
+{
+	double shrink = fit_shrink(s, w, h, tw, th);
+
+	if (!s->fast_shrink)
+		return geometry_jpeg_shrink(s, w, h, tw, th);
+	return shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
 }
 
 /* vips_thumbnail()'s shrink for fitting an image stored as w x h inside the

@@ -33,6 +33,12 @@ int geometry_check_sizes(const thumb_settings *s, char *err, size_t errlen);
  * (vips_thumbnail_find_jpegshrink() of libvips 8.14). */
 int geometry_jpeg_shrink(const thumb_settings *s, int w, int h, int tw, int th);
 
+/* The DCT scale divisor (1, 2, 4 or 8) the JPEG fast path decodes at: with
+ * --fast-shrink the largest that still covers the target (as sharp's
+ * fastShrinkOnLoad), leaving the resample no factor of two; otherwise
+ * geometry_jpeg_shrink()'s. Output sizes always follow geometry_jpeg_shrink(). */
+int geometry_jpeg_decode_shrink(const thumb_settings *s, int w, int h, int tw, int th);
+
 /* The size of a plain fit of box b for an upright w x h input, as a run asking
  * for that box alone makes it: vips_thumbnail()'s arithmetic from the image as
  * loaded (a JPEG (jpeg: 1) shrunk on load as geometry_jpeg_shrink() says, its

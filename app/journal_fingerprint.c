@@ -37,6 +37,8 @@ uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
 		n += snprintf(buf + n, sizeof buf - (size_t)n, " lossless=1");
 	if (s->no_rotate)
 		n += snprintf(buf + n, sizeof buf - (size_t)n, " no-rotate=1");
+	if (s->fast_shrink)
+		n += snprintf(buf + n, sizeof buf - (size_t)n, " fast-shrink=1");
 	if (s->fail_on != FAILON_WARNING)
 		n += snprintf(buf + n, sizeof buf - (size_t)n, " fail-on=%s",
 			      s->fail_on == FAILON_NONE ? "none"

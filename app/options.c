@@ -33,7 +33,7 @@ enum {
 	OPT_FORCE, OPT_REPORT, OPT_PROGRESS, OPT_PROGRESS_INTERVAL, OPT_TRACE, OPT_TIMELINE,
 	OPT_MIN_FREE, OPT_MAX_WORKER_RSS, OPT_SHARD, OPT_SHARD_COUNT, OPT_RETRY_FAILED,
 	OPT_PRUNE, OPT_CHECKSUM, OPT_NO_JOURNAL, OPT_OVERWRITE, OPT_FILES_FROM, OPT_BASE, OPT_REPORT_APPEND,
-	OPT_PROGRESSIVE, OPT_SUBSAMPLE, OPT_EFFORT, OPT_LOSSLESS, OPT_NO_ROTATE, OPT_FAIL_ON,
+	OPT_PROGRESSIVE, OPT_SUBSAMPLE, OPT_EFFORT, OPT_LOSSLESS, OPT_NO_ROTATE, OPT_FAST_SHRINK, OPT_FAIL_ON,
 };
 
 static const struct option long_options[] = {
@@ -58,6 +58,7 @@ static const struct option long_options[] = {
 	{"effort", required_argument, NULL, OPT_EFFORT},
 	{"lossless", no_argument, NULL, OPT_LOSSLESS},
 	{"no-rotate", no_argument, NULL, OPT_NO_ROTATE},
+	{"fast-shrink", no_argument, NULL, OPT_FAST_SHRINK},
 	{"fail-on", required_argument, NULL, OPT_FAIL_ON},
 	{"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
 	{"jobs", required_argument, NULL, 'j'},
@@ -397,6 +398,7 @@ static const struct flag_option {
 	{OPT_PROGRESSIVE, offsetof(imgpool_options, settings.progressive)},
 	{OPT_LOSSLESS, offsetof(imgpool_options, settings.lossless)},
 	{OPT_NO_ROTATE, offsetof(imgpool_options, settings.no_rotate)},
+	{OPT_FAST_SHRINK, offsetof(imgpool_options, settings.fast_shrink)},
 	{OPT_FORCE, offsetof(imgpool_options, force)},
 	{OPT_OVERWRITE, offsetof(imgpool_options, overwrite)},
 	{'n', offsetof(imgpool_options, dry_run)}, {'q', offsetof(imgpool_options, quiet)},

@@ -52,6 +52,7 @@ typedef struct thumb_settings {
 	int effort;                        /* WebP 0-6, AVIF 0-9, with effort_given */
 	int lossless;                      /* lossless WebP (PNG always is) */
 	int no_rotate;                     /* keep the stored pixel layout (EXIF orientation) */
+	int fast_shrink;                   /* JPEGs decoded at the smallest DCT scale covering the box */
 	thumb_fail_on fail_on;             /* decoding strictness */
 	uint64_t max_pixels;               /* refuse inputs with more pixels (decompression bombs) */
 } thumb_settings;

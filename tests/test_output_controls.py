@@ -11,6 +11,7 @@ Needs Pillow (Debian's python3-pil); skips where it is missing.
 import io
 import itertools
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -111,6 +112,48 @@ class OutputControls(unittest.TestCase):
             out = self.make(*args, out="o%d" % i)
             with Image.open(os.path.join(out, "a.jpg")) as im:
                 self.assertEqual(JpegImagePlugin.get_sampling(im), want, args)
+
+    # ------------------------------------------------------------ decoding --
+
+    def test_fast_shrink_keeps_sizes(self):
+        """--fast-shrink decodes at a coarser DCT scale where vipsthumbnail's rule
+        leaves a factor of two: other pixels, the same picture (PSNR against the
+        default output), and the very sizes of a run without it, for every box,
+        orientation and kind of JPEG (sizes once came out a pixel off: the master's
+        size followed the decoded one)."""
+        smooth = lambda w, h, seed: noise(w // 16 + 1, h // 16 + 1, seed).resize(
+            (w, h), Image.BICUBIC)
+        cases = {"wide.jpg": (1347, 1100, 1, "RGB", {}),
+                 "tall.jpg": (1100, 1464, 6, "RGB", {}),
+                 "big.jpg": (3001, 2003, 8, "RGB", {"progressive": True}),
+                 "grey.jpg": (1601, 1203, 1, "L", {}),
+                 "cmyk.jpg": (1300, 977, 1, "CMYK", {}),
+                 "small.jpg": (300, 201, 1, "RGB", {})}
+        for i, (name, (w, h, o, mode, kw)) in enumerate(cases.items()):
+            im = smooth(w, h, i + 3).convert(mode)
+            im.save(os.path.join(self.inp, name), quality=92, exif=exif_with(o, False), **kw)
+        for sizes in (["-s", "256"], ["-s", "300,97x80"]):
+            plain = self.make(*sizes, out="plain")
+            fast = self.make(*sizes, "--fast-shrink", out="fast")
+            self.assertEqual(self.statuses(), ["ok"] * len(cases))
+            names = sorted(n for n in os.listdir(plain) if not n.startswith("."))
+            self.assertEqual(names, sorted(n for n in os.listdir(fast) if not n.startswith(".")))
+            self.assertEqual(len(names), len(cases) * (len(sizes[1].split(","))))
+            differ = set()
+            for n in names:
+                with Image.open(os.path.join(plain, n)) as a, \
+                        Image.open(os.path.join(fast, n)) as b:
+                    self.assertEqual(a.size, b.size, (sizes, n))
+                    a, b = a.convert("RGB"), b.convert("RGB")
+                    err = sum((x - y) ** 2 for x, y in zip(a.tobytes(), b.tobytes()))
+                    if err:
+                        differ.add(n.split("_")[0].split(".")[0])
+                        psnr = 10 * math.log10(255 ** 2 * len(a.tobytes()) / err)
+                        self.assertGreater(psnr, 25, (sizes, n))  # a turn or shift: < 15
+            # the rules differ for all but the small photo, which neither shrinks on load
+            self.assertEqual(differ, {"wide", "tall", "big", "grey", "cmyk"}, sizes)
+            shutil.rmtree(plain)
+            shutil.rmtree(fast)
 
     # ---------------------------------------------------- WebP / AVIF coding --
 
@@ -264,7 +307,7 @@ class OutputControls(unittest.TestCase):
         self.make()
         self.make()
         self.assertEqual(self.statuses(), ["skipped"])
-        steps = [["--progressive"], ["--subsample", "off"], ["--no-rotate"],
+        steps = [["--progressive"], ["--subsample", "off"], ["--no-rotate"], ["--fast-shrink"],
                  ["--keep-metadata"], ["--keep-metadata=exif,gps"], ["--fail-on", "none"],
                  ["-f", "webp", "--effort", "2"], ["-f", "webp", "--effort", "5"],
                  ["-f", "webp", "--effort", "5", "--lossless"]]
