@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * discover.c — walk the PATHs, pick the images, plan their outputs. See discover.h.
+ * discover.c — walk the PATHs, pick the images, plan their outputs. See discover.h;
+ * the files of --files-from are discover_list.c's.
  *
  * Why fts(3) and not nftw(3): nftw drives the walk itself and calls back for every
  * entry; it cannot be paused between two files (short of a thread or a longjmp out
@@ -62,6 +63,7 @@
 
 #include "claims.h"
 #include "discover.h"
+#include "discover_internal.h"
 #include "globs.h"
 #include "inside.h"
 #include "io.h"
@@ -69,47 +71,6 @@
 #include "outdir.h"
 #include "paths.h"
 #include "template.h"
-
-static const char WHY_NOMEM[] = "out of memory";
-
-struct discover {
-	discover_config cfg;    /* as given: arrays and strings borrowed */
-	thumb_settings settings;
-	char *tmpl;             /* the name template in use */
-	char *out_dir;          /* the output folder, trailing '/' trimmed ("/" stays) */
-	char *out_canon;        /* its canonical path, as far as it exists; NULL: unknown */
-	int out_known;          /* the output folder exists: its identity below */
-	dev_t out_dev;
-	ino_t out_ino;
-	inside_set *inside;     /* PATHs inside the output tree */
-
-	int next_path;          /* next PATH argument to start */
-	lines *list;            /* --files-from, once the PATHs are done; NULL: none */
-	int list_fd;            /* its descriptor */
-	int list_owned;         /* opened here (not stdin): closed here */
-	int list_done;
-	int nowait;             /* discover_nowait(): DISCOVER_LATER rather than block */
-	char *base_real;        /* --base's canonical path */
-	char *root_buf;         /* the current item's root when it is made (a file PATH's
-	                           folder) */
-	const char *cur_root;   /* the current item's root */
-	char *listed;           /* that entry as a path: a relative one from --base */
-	int listed_phase;       /* the PATHs are done: items come from the list */
-	FTS *fts;               /* walk of the current folder PATH, or NULL */
-	const char *root;       /* that PATH as given */
-	size_t root_len;        /* the length fts gives the root (rel starts after it) */
-	uint64_t count;
-
-	claims *claims;         /* every output planned so far, and who planned it */
-	claims *listed_seen;    /* every --files-from entry met so far (its path, lexically
-	                           cleaned): an entry met again is answered once, the
-	                           ones that were errors too */
-
-	/* the current item's strings, freed at the next discover_next() */
-	char *input, *rel, *error;
-	char *outputs[THUMB_MAX_SIZES];
-	char *out_rel[THUMB_MAX_SIZES];
-};
 
 /* ------------------------------------------------------------------------- */
 /* Names and filters                                                          */
@@ -130,7 +91,7 @@ static int is_image_name(const char *base)
 }
 
 /* The include/exclude rule: one include when any are given, and no exclude. */
-static int wanted_by_globs(const discover *d, const char *rel)
+int discover_wanted(const discover *d, const char *rel)
 {
 	if (d->cfg.nincludes > 0 && !globs_match(d->cfg.includes, d->cfg.nincludes, rel))
 		return 0;
@@ -148,7 +109,7 @@ static int excluded_folder(const discover *d, const char *rel)
  * and other extensions are skipped silently.) */
 static int wanted_in_walk(const discover *d, const char *name, const char *rel)
 {
-	return name[0] != '.' && is_image_name(name) && wanted_by_globs(d, rel);
+	return name[0] != '.' && is_image_name(name) && discover_wanted(d, rel);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -171,7 +132,7 @@ static void item_reset(discover *d, discover_item *it)
 
 /* Make *it an ITEM_ERROR with a printf-made cause and no outputs. Returns 1: an item
  * is ready. */
-static int item_error(discover *d, discover_item *it, const char *fmt, ...)
+int discover_item_error(discover *d, discover_item *it, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -188,7 +149,7 @@ static int item_error(discover *d, discover_item *it, const char *fmt, ...)
 
 /* Fill the item's input and rel (copies). -1 when out of memory, and then *it still
  * names the path (fts's or the config's string, valid until the next call). */
-static int item_names(discover *d, discover_item *it, const char *input, const char *rel)
+int discover_item_names(discover *d, discover_item *it, const char *input, const char *rel)
 {
 	d->count++;
 	d->input = strdup(input);
@@ -201,11 +162,11 @@ static int item_names(discover *d, discover_item *it, const char *input, const c
 
 /* An ITEM_ERROR about a path met on the way (a missing PATH, an unreadable folder,
  * a broken link): cause is one line without the path. */
-static int path_error(discover *d, discover_item *it, const char *path, const char *rel,
-		      const char *cause)
+int discover_path_error(discover *d, discover_item *it, const char *path, const char *rel,
+			const char *cause)
 {
-	item_names(d, it, path, rel);
-	item_error(d, it, "%s", cause);
+	discover_item_names(d, it, path, rel);
+	discover_item_error(d, it, "%s", cause);
 	it->error_kind = FAIL_ENVIRONMENT;
 	return 1;
 }
@@ -232,22 +193,22 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 	const char *out_ext = thumb_output_ext(d->settings.format, ext);
 	int failed = 0;
 	if (!dir || !stem)
-		failed = item_error(d, it, "%s", WHY_NOMEM);
+		failed = discover_item_error(d, it, "%s", WHY_NOMEM);
 	for (int i = 0; i < d->settings.nsizes && !failed; i++) {
 		const char *why;
 		char *r = template_expand(d->tmpl, dir, stem, ext, out_ext, d->settings.sizes[i],
 					  &why);
 		if (!r) {
-			failed = item_error(d, it, "%s", why);
+			failed = discover_item_error(d, it, "%s", why);
 			break;
 		}
 		d->outputs[i] = path_join(d->out_dir, r);
 		d->out_rel[i] = r;
 		if (!d->outputs[i])
-			failed = item_error(d, it, "%s", WHY_NOMEM);
+			failed = discover_item_error(d, it, "%s", WHY_NOMEM);
 		for (int j = 0; j < i && !failed; j++)
 			if (!strcmp(d->outputs[i], d->outputs[j]))
-				failed = item_error(d, it, "the name template gives two of its sizes "
+				failed = discover_item_error(d, it, "the name template gives two of its sizes "
 						    "one output, %s", d->outputs[i]);
 		it->outputs[i] = d->outputs[i];
 		it->out_rel[i] = d->out_rel[i];
@@ -268,7 +229,7 @@ static void check_outputs(discover *d, discover_item *it)
 	for (int i = 0; i < it->noutputs; i++) {
 		const char *hit = inside_hit(d->inside, it->out_rel[i]);
 		if (hit) {
-			item_error(d, it, "its output %s would overwrite or land inside the "
+			discover_item_error(d, it, "its output %s would overwrite or land inside the "
 				   "input %s", it->outputs[i], hit);
 			return;
 		}
@@ -293,7 +254,7 @@ static int claim_outputs(discover *d, discover_item *it)
 			if (d->listed_phase && stat(first, &st) == 0 &&
 			    (uint64_t)st.st_dev == it->dev && (uint64_t)st.st_ino == it->ino)
 				return 1;
-			item_error(d, it, "output %s is also the output of %s", it->outputs[i],
+			discover_item_error(d, it, "output %s is also the output of %s", it->outputs[i],
 				   first);
 			return 0;
 		}
@@ -304,11 +265,11 @@ static int claim_outputs(discover *d, discover_item *it)
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
  * the file read (a symlink's target). Returns 1: an item is ready. */
-static int plan(discover *d, discover_item *it, const char *input, const char *rel,
-		const struct stat *st)
+int discover_plan(discover *d, discover_item *it, const char *input, const char *rel,
+		  const struct stat *st)
 {
-	if (item_names(d, it, input, rel) < 0)
-		return item_error(d, it, "%s", WHY_NOMEM);
+	if (discover_item_names(d, it, input, rel) < 0)
+		return discover_item_error(d, it, "%s", WHY_NOMEM);
 	if (d->cfg.count_only)
 		return 1;
 	it->size = (uint64_t)st->st_size;
@@ -381,22 +342,22 @@ static int start_path(discover *d, discover_item *it, const char *path)
 	struct stat st;
 	d->cur_root = path;
 	if (stat(path, &st) < 0)
-		return path_error(d, it, path, path, strerror(errno));
+		return discover_path_error(d, it, path, path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
-		if (!wanted_by_globs(d, path_base(path)))
+		if (!discover_wanted(d, path_base(path)))
 			return 0;
 		free(d->root_buf);
 		const char *base = path_base(path);
 		d->root_buf = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
 		d->cur_root = d->root_buf ? d->root_buf : ".";
-		return plan(d, it, path, base, &st);
+		return discover_plan(d, it, path, base, &st);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return path_error(d, it, path, path, "not a regular file or folder");
+		return discover_path_error(d, it, path, path, "not a regular file or folder");
 	char *argv[] = {(char *)path, NULL};
 	d->fts = fts_open(argv, FTS_PHYSICAL | FTS_NOCHDIR | FTS_COMFOLLOW, compare);
 	if (!d->fts)
-		return path_error(d, it, path, path, strerror(errno));
+		return discover_path_error(d, it, path, path, strerror(errno));
 	d->root = path;
 	d->root_len = strlen(path);
 	return 0;
@@ -416,7 +377,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 			if (!is_out_dir(d, e->fts_statp) && !holds_private(e->fts_path))
 				return 0;
 			fts_set(d->fts, e, FTS_SKIP);
-			return path_error(d, it, e->fts_path, d->root,
+			return discover_path_error(d, it, e->fts_path, d->root,
 					  is_out_dir(d, e->fts_statp)
 						  ? "this folder is the output folder, which is never "
 						    "read as input"
@@ -430,26 +391,26 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 	case FTS_F:
 		if (!wanted_in_walk(d, name, rel))
 			return 0;
-		return plan(d, it, e->fts_path, rel, e->fts_statp);
+		return discover_plan(d, it, e->fts_path, rel, e->fts_statp);
 	case FTS_SL:
 	case FTS_SLNONE: {
 		if (!wanted_in_walk(d, name, rel))
 			return 0;
 		struct stat st;
 		if (stat(e->fts_path, &st) < 0)
-			return path_error(d, it, e->fts_path, rel, link_cause(errno));
+			return discover_path_error(d, it, e->fts_path, rel, link_cause(errno));
 		if (S_ISREG(st.st_mode))
-			return plan(d, it, e->fts_path, rel, &st);
+			return discover_plan(d, it, e->fts_path, rel, &st);
 		if (S_ISDIR(st.st_mode))
 			return 0; /* a link to a folder: not walked */
-		return path_error(d, it, e->fts_path, rel,
+		return discover_path_error(d, it, e->fts_path, rel,
 				  "a symlink to something that is not a regular file");
 	}
 	case FTS_DEFAULT:
 		/* FIFOs, sockets, devices: opening a FIFO would hang a worker. */
 		if (!wanted_in_walk(d, name, rel))
 			return 0;
-		return path_error(d, it, e->fts_path, rel,
+		return discover_path_error(d, it, e->fts_path, rel,
 				  "not a regular file (a FIFO, socket or device)");
 	case FTS_NS:
 		/* stat failed. A file that vanished since its folder was read matters only
@@ -459,12 +420,12 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 			return 0;
 		if (e->fts_level > 0 && name[0] == '.')
 			return 0;
-		return path_error(d, it, e->fts_path, rel, strerror(e->fts_errno));
+		return discover_path_error(d, it, e->fts_path, rel, strerror(e->fts_errno));
 	case FTS_DNR:
 	case FTS_ERR:
-		return path_error(d, it, e->fts_path, rel, strerror(e->fts_errno));
+		return discover_path_error(d, it, e->fts_path, rel, strerror(e->fts_errno));
 	case FTS_DC:
-		return path_error(d, it, e->fts_path, rel,
+		return discover_path_error(d, it, e->fts_path, rel,
 				  "folder cycle: it contains itself (a bind mount?)");
 	default:
 		return 0; /* FTS_DP: a folder's post-order visit */
@@ -483,149 +444,12 @@ static int next_in_walk(discover *d, discover_item *it)
 			d->fts = NULL;
 			if (!err)
 				return 0;
-			item_names(d, it, d->root, d->root);
-			item_error(d, it, "the walk stopped: %s", strerror(err));
+			discover_item_names(d, it, d->root, d->root);
+			discover_item_error(d, it, "the walk stopped: %s", strerror(err));
 			it->error_kind = FAIL_ENVIRONMENT;
 			return 1;
 		}
 		if (visit(d, it, e))
-			return 1;
-	}
-}
-
-/* The folder of a listed file, resolved (symlinks and ".." included); malloc'd,
- * NULL with errno set when it cannot be. */
-static char *real_folder(const char *path)
-{
-	const char *base = path_base(path);
-	char *dir = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
-	char *real = dir ? realpath(dir, NULL) : NULL;
-	int e = errno;
-	free(dir);
-	errno = e;
-	return real;
-}
-
-/* The path of a listed file relative to --base, malloc'd; NULL when it is not
- * beneath it (*why). real: its folder resolved (real_folder(); NULL when it could
- * not be, errno telling why); the file's own name is kept as listed. */
-static char *rel_to_base(discover *d, const char *path, const char *real, const char **why)
-{
-	const char *base = path_base(path);
-	char *rel = NULL;
-	size_t n = strlen(d->base_real);
-	*why = NULL;
-	if (!real)
-		*why = strerror(errno);
-	else if (!strcmp(real, d->base_real))
-		rel = strdup(base);
-	else if (path_is_under(real, d->base_real) && asprintf(&rel, "%s/%s", real + (n > 1 ? n + 1 : 1),
-							  base) < 0)
-		rel = NULL;
-	else if (!path_is_under(real, d->base_real))
-		*why = "it is not under --base (outputs mirror the paths below --base)";
-	return rel;
-}
-
-/* Has the list named path before (as "a//./b" names "a/b")? Notes it if not. A
- * file met again through another name (a symlink, "..") is caught later, by its
- * identity (claim_outputs). Without memory for it, an entry counts as new. */
-static int met_before(discover *d, const char *path)
-{
-	char *clean = d->listed_seen ? path_lexical(path) : NULL;
-	if (!clean)
-		return 0;
-	uint64_t h = XXH3_64bits(clean, strlen(clean));
-	int seen = claims_find(d->listed_seen, h) != NULL;
-	if (!seen)
-		claims_add(d->listed_seen, &h, 1, clean);
-	free(clean);
-	return seen;
-}
-
-/* The next entry of --files-from: 1 with *it filled, 0 when the list is done,
- * DISCOVER_LATER when d->nowait and no whole entry has come yet. */
-static int next_listed(discover *d, discover_item *it)
-{
-	for (;;) {
-		lines_entry e;
-		lines_status got_line = lines_next(d->list, d->nowait, &e);
-		if (got_line == LINES_LATER)
-			return DISCOVER_LATER;
-		if (got_line == LINES_ERROR) {
-			/* the rest of the list is unknown: one error line names it */
-			int err = errno;
-			d->list_done = 1;
-			item_names(d, it, d->cfg.files_from, d->cfg.files_from);
-			item_error(d, it, "the --files-from list cannot be read further: %s",
-				   strerror(err));
-			it->error_kind = FAIL_ENVIRONMENT;
-			return 1;
-		}
-		if (got_line == LINES_END) {
-			d->list_done = 1;
-			return 0;
-		}
-		if (e.len == 0)
-			continue; /* an empty entry: nothing listed */
-		if (e.too_long) {
-			/* named by its start: a report line need not carry 64 KiB */
-			char start[208];
-			snprintf(start, sizeof start, "%.200s...", e.text);
-			return path_error(d, it, start, start, "a listed entry longer than "
-					  "65536 bytes (no path is that long)");
-		}
-		const char *line = e.text;
-		struct stat st;
-		const char *why;
-		d->cur_root = d->cfg.base ? d->cfg.base : ".";
-		/* --base is where listed paths start: a relative entry is taken from
-		 * there, not from the current folder (as rsync's --files-from takes
-		 * them from its source folder). */
-		free(d->listed);
-		d->listed = NULL;
-		if (d->cfg.base && line[0] != '/' &&
-		    asprintf(&d->listed, "%s/%s", d->cfg.base, line) < 0) {
-			d->listed = NULL;
-			return path_error(d, it, line, line, WHY_NOMEM);
-		}
-		const char *path = d->listed ? d->listed : line;
-		/* A list written with CRLF line ends (on Windows, by some tools) names
-		 * "photo.jpg\r": a name that exists as written is taken as written,
-		 * else the CR is the line's end, not the name's. */
-		size_t plen = strlen(path);
-		if (!d->cfg.files_nul && plen > 1 && path[plen - 1] == '\r' &&
-		    lstat(path, &st) < 0 && errno == ENOENT) {
-			if (!d->listed && !(d->listed = strdup(line)))
-				return path_error(d, it, line, line, WHY_NOMEM);
-			d->listed[plen - 1] = '\0';
-			path = d->listed;
-		}
-		if (met_before(d, path))
-			continue;
-		if (stat(path, &st) < 0)
-			return path_error(d, it, path, path, strerror(errno));
-		if (S_ISDIR(st.st_mode))
-			return path_error(d, it, path, path, "a folder: --files-from takes "
-					  "files (name a folder as a PATH to walk it)");
-		if (!S_ISREG(st.st_mode))
-			return path_error(d, it, path, path, "not a regular file");
-		/* A walk never enters OUT; a list could name a thumbnail (a watcher over
-		 * a tree that holds OUT lists each new one: thumbs/thumbs/... without
-		 * end) or the journal. */
-		char *real = real_folder(path);
-		if (real && d->out_canon && path_is_under(real, d->out_canon)) {
-			free(real);
-			return path_error(d, it, path, path, "inside the output folder "
-					  "(imgpool's own files are not inputs)");
-		}
-		char *rel = rel_to_base(d, path, real, &why);
-		free(real);
-		if (!rel)
-			return path_error(d, it, path, path, why ? why : WHY_NOMEM);
-		int got = wanted_by_globs(d, rel) ? plan(d, it, path, rel, &st) : 0;
-		free(rel);
-		if (got)
 			return 1;
 	}
 }
@@ -649,7 +473,7 @@ int discover_next(discover *d, discover_item *it)
 		if (!d->list || d->list_done)
 			return 0;
 		d->listed_phase = 1;
-		return next_listed(d, it);
+		return discover_next_listed(d, it);
 	}
 }
 
@@ -695,47 +519,6 @@ static char *setup_out_dir(discover *d, const char *out_dir)
 	return NULL;
 }
 
-/* --files-from and --base. Returns NULL or a malloc'd message. */
-static char *open_list(discover *d)
-{
-	char *msg = NULL;
-	const char *base = d->cfg.base ? d->cfg.base : ".";
-	if (!(d->base_real = realpath(base, NULL))) {
-		if (asprintf(&msg, "--base: '%s': %s", base, strerror(errno)) < 0)
-			msg = strdup(WHY_NOMEM);
-		return msg;
-	}
-	d->list_owned = strcmp(d->cfg.files_from, "-") != 0;
-	if (!d->list_owned && !io_fd_readable(STDIN_FILENO))
-		return strdup("--files-from -: standard input is closed (or open only for "
-			      "writing); give the list on it, or name a file");
-	d->list_fd = d->list_owned ? open(d->cfg.files_from, O_RDONLY | O_CLOEXEC)
-				   : STDIN_FILENO;
-	if (d->list_fd < 0 && errno == EINTR) {
-		/* Only a FIFO's open() waits: for a writer, until a signal came. */
-		if (asprintf(&msg, "--files-from: '%s' is a FIFO no writer opened; stopped "
-			     "waiting for one (a signal came)", d->cfg.files_from) < 0)
-			msg = strdup(WHY_NOMEM);
-		return msg;
-	}
-	if (d->list_fd < 0) {
-		if (asprintf(&msg, "--files-from: cannot read '%s': %s", d->cfg.files_from,
-			     strerror(errno)) < 0)
-			msg = strdup(WHY_NOMEM);
-		return msg;
-	}
-	struct stat st;
-	if (fstat(d->list_fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (asprintf(&msg, "--files-from: '%s' is a folder (it takes a file listing "
-			     "paths; name a folder as a PATH to walk it)", d->cfg.files_from) < 0)
-			msg = strdup(WHY_NOMEM);
-		return msg;
-	}
-	if (!(d->list = lines_new(d->list_fd, d->cfg.files_nul ? '\0' : '\n')))
-		msg = strdup(WHY_NOMEM);
-	return msg;
-}
-
 /* See discover.h. Only configuration errors fail here; see the top of this file. */
 discover *discover_open(const discover_config *cfg, char **err)
 {
@@ -764,7 +547,7 @@ discover *discover_open(const discover_config *cfg, char **err)
 	if (!msg)
 		msg = setup_out_dir(d, cfg->out_dir);
 	if (!msg && cfg->files_from)
-		msg = open_list(d);
+		msg = discover_open_list(d);
 	if (msg)
 		return open_fail(d, err, msg);
 	return d;

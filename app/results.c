@@ -239,3 +239,17 @@ double run_results_wait(const run_ctx *x)
 	return left > 0 ? left : 0;
 }
 
+/* Files planned but passed over: up to date, or refused (one answer each). */
+void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
+		   const char *cause)
+{
+	run_ctx *x = data;
+	report_file f = {
+		.status = how == PLAN_SKIPPED ? REPORT_SKIPPED : REPORT_ERROR, .kind = kind,
+		.input = it->input, .noutputs = it->noutputs, .outputs = it->outputs,
+		.cause = cause, .worker = -1,
+	};
+	atomic_fetch_add(&x->c.found, 1);
+	atomic_fetch_add(how == PLAN_SKIPPED ? &x->c.skipped : &x->c.failed, 1);
+	report_file_done(x->rep, &f);
+}

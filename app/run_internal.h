@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * run_internal.h — what the files of one run share (run.c: setting up, the feed,
- * the pool, the summary; results.c: what happens to each result). Private to them:
+ * run_internal.h — what the files of one run share (run.c: the feed, the pool,
+ * the summary; run_setup.c: setting up and tearing down; results.c: what happens
+ * to each result and each file passed over). Private to them:
  * the contract of a run is run.h.
  */
 #ifndef IMGPOOL_RUN_INTERNAL_H
@@ -87,7 +88,21 @@ typedef struct run_ctx {
 	double finished_since;   /* when the oldest of them came */
 } run_ctx;
 
+/* run_setup.c */
+
+/* Everything before the pool: output folder, lock, report, walk, journal, planner.
+ * Returns -1 with x->sum.exit_code set when the run cannot go on. */
+int run_setup(run_ctx *x);
+
+/* The one cleanup path: whatever run_setup() and the run opened, in reverse. */
+void run_teardown(run_ctx *x);
+
 /* results.c */
+
+/* A file planned but passed over: up to date, or refused (one answer each); the
+ * planner's on_passed callback, data the run_ctx. */
+void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
+		   const char *cause);
 
 /* Remove the temp files an attempt by pid may have left (a worker removes its own
  * on every error, but not when it is killed). */

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * discover_internal.h — what the walker's two files share: discover.c (the walk,
+ * the items and their outputs, open and close) and discover_list.c (--files-from).
+ * Private to them: the contract is discover.h.
+ */
+#ifndef IMGPOOL_DISCOVER_INTERNAL_H
+#define IMGPOOL_DISCOVER_INTERNAL_H
+
+#include <fts.h>
+#include <sys/types.h>
+
+#include "claims.h"
+#include "discover.h"
+#include "inside.h"
+#include "lines.h"
+
+#define WHY_NOMEM "out of memory"
+
+struct discover {
+	discover_config cfg;    /* as given: arrays and strings borrowed */
+	thumb_settings settings;
+	char *tmpl;             /* the name template in use */
+	char *out_dir;          /* the output folder, trailing '/' trimmed ("/" stays) */
+	char *out_canon;        /* its canonical path, as far as it exists; NULL: unknown */
+	int out_known;          /* the output folder exists: its identity below */
+	dev_t out_dev;
+	ino_t out_ino;
+	inside_set *inside;     /* PATHs inside the output tree */
+
+	int next_path;          /* next PATH argument to start */
+	lines *list;            /* --files-from, once the PATHs are done; NULL: none */
+	int list_fd;            /* its descriptor */
+	int list_owned;         /* opened here (not stdin): closed here */
+	int list_done;
+	int nowait;             /* discover_nowait(): DISCOVER_LATER rather than block */
+	char *base_real;        /* --base's canonical path */
+	char *root_buf;         /* the current item's root when it is made (a file PATH's
+	                           folder) */
+	const char *cur_root;   /* the current item's root */
+	char *listed;           /* that entry as a path: a relative one from --base */
+	int listed_phase;       /* the PATHs are done: items come from the list */
+	FTS *fts;               /* walk of the current folder PATH, or NULL */
+	const char *root;       /* that PATH as given */
+	size_t root_len;        /* the length fts gives the root (rel starts after it) */
+	uint64_t count;
+
+	claims *claims;         /* every output planned so far, and who planned it */
+	claims *listed_seen;    /* every --files-from entry met so far (its path, lexically
+	                           cleaned): an entry met again is answered once, the
+	                           ones that were errors too */
+
+	/* the current item's strings, freed at the next discover_next() */
+	char *input, *rel, *error;
+	char *outputs[THUMB_MAX_SIZES];
+	char *out_rel[THUMB_MAX_SIZES];
+};
+
+/* discover.c */
+
+/* Fill the item's input and rel (copies). -1 when out of memory, and then *it still
+ * names the path (valid until the next call). */
+int discover_item_names(discover *d, discover_item *it, const char *input, const char *rel);
+
+/* Make *it an ITEM_ERROR with a printf-made cause and no outputs. Returns 1. */
+int discover_item_error(discover *d, discover_item *it, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* An ITEM_ERROR about a path met on the way (cause: one line without the path), of
+ * kind FAIL_ENVIRONMENT. Returns 1. */
+int discover_path_error(discover *d, discover_item *it, const char *path, const char *rel,
+			const char *cause);
+
+/* Does a file at rel (relative to its root) pass --include and --exclude? */
+int discover_wanted(const discover *d, const char *rel);
+
+/* Plan one input file: output paths, checks, collisions, up to date. st describes
+ * the file read. Returns 1: an item is ready; 0: met again, answered already. */
+int discover_plan(discover *d, discover_item *it, const char *input, const char *rel,
+		  const struct stat *st);
+
+/* discover_list.c */
+
+/* Open --files-from and resolve --base. NULL, or a malloc'd message. */
+char *discover_open_list(discover *d);
+
+/* The next entry of --files-from: 1 with *it filled, 0 when the list is done,
+ * DISCOVER_LATER when d->nowait and no whole entry has come yet. */
+int discover_next_listed(discover *d, discover_item *it);
+
+#endif

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * run_setup.c — everything a run opens before its pool starts, and the one path
+ * that closes it all: the shard, the output folder and its lock, the report, the
+ * walk and its counter, the journal (and what a failure is remembered under), the
+ * planner, the temp folder. See run_internal.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "run.h"
+#include "run_internal.h"
+
+/* A --report path with its placeholders filled: {shard} ("K-of-N" or "all"),
+ * {date} (YYYY-MM-DD) and {time} (HHMMSS), local time: a report a night. malloc'd. */
+static char *expand_report_path(const char *path, const char *shard_text)
+{
+	char date[16], tod[16];
+	time_t t = time(NULL);
+	struct tm tm;
+	localtime_r(&t, &tm);
+	strftime(date, sizeof date, "%Y-%m-%d", &tm);
+	strftime(tod, sizeof tod, "%H%M%S", &tm);
+	static const char *const names[] = {"{shard}", "{date}", "{time}"};
+	const char *values[] = {shard_text, date, tod};
+	size_t n = strlen(path) * (strlen(shard_text) + 16) + 1;
+	char *out = malloc(n), *w = out;
+	if (!out)
+		return NULL;
+	for (const char *p = path; *p;) {
+		int k = 0;
+		while (k < 3 && strncmp(p, names[k], strlen(names[k])))
+			k++;
+		if (k < 3) {
+			w += sprintf(w, "%s", values[k]);
+			p += strlen(names[k]);
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+static void warn_line(void *data, const char *line)
+{
+	(void)data;
+	fprintf(stderr, "%s\n", line);
+}
+
+/* Is there a journal file of this folder other than `own`? */
+static int other_journals(outdir *od, const char *own)
+{
+	char **names = outdir_private_list(od, "journal", ".sqlite");
+	int found = 0;
+	for (char **p = names; p && *p; p++)
+		found |= strcmp(*p, own) != 0;
+	outdir_names_free(names);
+	return found;
+}
+
+/* What besides --timeout and --max-pixels a remembered failure holds under: the
+ * imgpool and libvips versions, and the resource limits the workers inherit
+ * (ulimit -v, -d, -s, -u, -n). Under a low one a good photo fails for want of
+ * memory, stack, threads or descriptors ("Error creating thread", a C++ decoder's
+ * abort, a stack overflow's crash), which looks like its content's fault; the same
+ * limits fail it again, others try it again. */
+static void failure_context(char *buf, size_t len)
+{
+	static const struct { int resource; const char *name; } limits[] = {
+		{RLIMIT_AS, "as"}, {RLIMIT_DATA, "data"}, {RLIMIT_STACK, "stack"},
+		{RLIMIT_NPROC, "nproc"}, {RLIMIT_NOFILE, "nofile"},
+	};
+	int n = snprintf(buf, len, "imgpool %s %s", IMGPOOL_VERSION, thumb_vips_version());
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0] && n > 0 && (size_t)n < len; i++) {
+		struct rlimit r;
+		if (getrlimit(limits[i].resource, &r) == 0 && r.rlim_cur != RLIM_INFINITY)
+			n += snprintf(buf + n, len - (size_t)n, " %s=%llu", limits[i].name,
+				      (unsigned long long)r.rlim_cur);
+	}
+}
+
+/* Open the journal (per shard, so array tasks never share an SQLite file), and
+ * decide whether it was lost: then the thumbnails already there cannot be shown
+ * to be imgpool's, and the run says so once (each is an error for its input).
+ * -1 (exit code set, the cause said) when it cannot be opened or made. */
+static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, int *lost)
+{
+	const imgpool_options *o = x->o;
+	char settings_text[1200], jname[96], warn[MSG_LEN], err[MSG_LEN];
+	*fingerprint = journal_fingerprint(&o->settings, o->name_template, settings_text,
+					   sizeof settings_text);
+	*lost = 0;
+	if (o->no_journal || outdir_private_fd(x->od) < 0)
+		return 0;
+	snprintf(jname, sizeof jname, x->shard.n ? "journal-%s.sqlite" : "journal.sqlite", shname);
+	int fd = outdir_private_open(x->od, jname, O_RDONLY);
+	int existed = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	x->j = journal_open(x->od, jname, settings_text, o->dry_run, warn, sizeof warn, err,
+			    sizeof err);
+	if (warn[0]) {
+		fprintf(stderr, "%s\n", warn);
+		*lost = 1;
+	}
+	journal_set_fingerprint(x->j, *fingerprint);
+	if (!existed && outdir_had_private(x->od) && !other_journals(x->od, jname))
+		*lost = 1;
+	if (!x->j && err[0]) {
+		/* Going on without it would make thumbnails no later run can show are
+		 * imgpool's: each would be an error for its input from then on. */
+		fprintf(stderr, "imgpool: %s; nothing was changed (--no-journal runs without "
+				"one)\n", err);
+		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+	}
+	if (*lost && !o->overwrite)
+		fprintf(stderr, "imgpool: warning: %s has no journal of earlier runs (it was "
+				"lost, or they ran with --no-journal): thumbnails already there "
+				"cannot be shown to be imgpool's, so each is left alone and is an "
+				"error for its input; --overwrite remakes them\n",
+			outdir_path(x->od));
+	return 0;
+}
+
+/* Everything before the pool: output folder, lock, report, walk, journal, planner.
+ * Returns -1 with x->sum.exit_code set when the run cannot go on. */
+int run_setup(run_ctx *x)
+{
+	const imgpool_options *o = x->o;
+	char msg[MSG_LEN], warn[MSG_LEN], shname[64];
+	if (shard_resolve(o->shard_arg, o->shard_count, &x->shard, msg, sizeof msg) < 0) {
+		fprintf(stderr, "imgpool: %s\n", msg);
+		return x->sum.exit_code = EXIT_USAGE, -1;
+	}
+	shard_name(&x->shard, shname, sizeof shname);
+	if (x->shard.n)
+		snprintf(x->shard_label, sizeof x->shard_label, "%d/%d", x->shard.k, x->shard.n);
+	x->sum.shard = x->shard_label;
+	x->report_path = o->report_path ? expand_report_path(o->report_path, shname) : NULL;
+	if (!(x->od = outdir_open(o->out_dir, !o->dry_run, msg, sizeof msg))) {
+		fprintf(stderr, "imgpool: %s\n", msg);
+		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+	}
+	if (!o->dry_run) {
+		int rc = lock_take(x->od, &x->shard, &x->lock, msg, sizeof msg, warn, sizeof warn);
+		if (rc != LOCK_TAKEN) {
+			fprintf(stderr, "imgpool: %s\n", msg);
+			return x->sum.exit_code = rc == LOCK_BUSY ? EXIT_LOCKED : EXIT_SOME_FAILED, -1;
+		}
+		if (warn[0])
+			fprintf(stderr, "%s\n", warn);
+	}
+	if (!(x->rep = report_open_append(stdout, stderr, o->quiet, o->verbose, x->report_path,
+					  o->report_append, msg, sizeof msg))) {
+		x->report_refused = 1;
+		fprintf(stderr, "imgpool: %s\n", msg);
+		return x->sum.exit_code = EXIT_USAGE, -1;
+	}
+	discover_config dc = {
+		.paths = o->paths, .npaths = o->npaths, .recursive = o->recursive,
+		.includes = o->includes, .nincludes = o->nincludes, .excludes = o->excludes,
+		.nexcludes = o->nexcludes, .out_dir = o->out_dir,
+		.name_template = o->name_template, .settings = &o->settings,
+		.files_from = o->files_from, .files_nul = o->files_nul, .base = o->base,
+	};
+	char *derr = NULL;
+	if (!(x->d = discover_open(&dc, &derr))) {
+		fprintf(stderr, "imgpool: %s\n", derr ? derr : "cannot start");
+		free(derr);
+		return x->sum.exit_code = EXIT_USAGE, -1;
+	}
+	if (!o->dry_run)
+		x->count = counter_start(&dc, &x->shard, &x->c);
+	uint64_t fingerprint;
+	int lost;
+	if (open_journal(x, shname, &fingerprint, &lost) < 0)
+		return -1;
+	x->pb = (publisher){x->od, x->j, o->overwrite, x->d};
+	char context[256];
+	failure_context(context, sizeof context);
+	planner_config pc = {
+		.d = x->d, .od = x->od, .j = x->j, .settings = &o->settings,
+		.fingerprint = fingerprint,
+		.limits = journal_limits(o->timeout, o->settings.max_pixels, context),
+		.shard = x->shard, .force = o->force, .overwrite = o->overwrite,
+		.checksum = o->checksum, .retry_failed = o->retry_failed,
+		.on_passed = run_on_passed, .data = x,
+	};
+	/* A list read from --files-from may be a live stream: its files go out as
+	 * they come, with no window to fill. */
+	if (!(x->plan = planner_new(&pc)) || !(x->flight = inflight_new()) ||
+	    !(x->window = lookahead_new(o->files_from ? 1 : LOOKAHEAD_FILES))) {
+		fprintf(stderr, "imgpool: out of memory\n");
+		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+	}
+	if (!o->dry_run) {
+		publish_recover(&x->pb, warn_line, NULL);
+		char tmp[96];
+		snprintf(tmp, sizeof tmp, "tmp-%s", shname);
+		if (outdir_tmp_setup(x->od, tmp) < 0) {
+			fprintf(stderr, "imgpool: cannot make a temp folder in '%s/" OUTDIR_PRIVATE
+					"': %s\n", o->out_dir, outdir_strerror(errno));
+			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+		}
+	}
+	return 0;
+}
+
+/* The one cleanup path: whatever run_setup() and the run opened, in reverse. */
+void run_teardown(run_ctx *x)
+{
+	counter_stop(x->count);
+	journal_close(x->j, x->sum.done, x->sum.failed, x->sum.skipped, x->sum.wall_s,
+		      x->sum.interrupted);
+	lookahead_free(x->window);
+	planner_free(x->plan);
+	inflight_free(x->flight);
+	discover_close(x->d);
+	if (x->od)
+		outdir_tmp_cleanup(x->od);
+	lock_release(x->lock);
+	outdir_close(x->od);
+	pool_buf_release(&x->buf);
+	free(x->report_path);
+}
