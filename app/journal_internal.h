@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal_internal.h — the handle journal.c (rows) and journal_open.c (opening,
+ * closing) share. Private to them: the contract is journal.h.
+ */
+#ifndef IMGPOOL_JOURNAL_INTERNAL_H
+#define IMGPOOL_JOURNAL_INTERNAL_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "journal.h"
+#include "outdir.h"
+
+/* Other journals of the folder looked at for ownership (shards). */
+#define MAX_OTHERS 64
+
+/* Another journal of the folder (another shard's, or the unsharded one), read-only:
+ * its statements for the lookups that span every journal (NULL where its schema
+ * lacks one). */
+typedef struct other_journal {
+	sqlite3 *db;
+	sqlite3_stmt *owns, *info, *outs_of, *get, *inputs;
+} other_journal;
+
+enum stmt {
+	S_GET, S_PUT, S_OWNS, S_INTENT, S_MADE_KEEP, S_MADE_DROP, S_FORGET_ONE, S_FORGET_ALL,
+	S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_INFO, S_INPUTS, S_COUNT
+};
+
+/* The SQL of each statement (journal.c). */
+extern const char *const journal_stmt_sql[S_COUNT];
+
+struct journal {
+	sqlite3 *db;
+	sqlite3_stmt *st[S_COUNT];
+	int readonly;
+	outdir *od;
+	int64_t run;              /* this run's id */
+	int in_txn;
+	int changes;
+	double txn_start;
+	other_journal others[MAX_OTHERS];
+	int nothers;
+	uint64_t fingerprint;     /* of this run's settings, on the output rows it writes */
+	char error[300];
+};
+
+#endif

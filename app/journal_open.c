@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal_open.c — opening the run journal (or a read-only view of it for a dry
+ * run), the other shards' journals beside it, and closing them all. See journal.h.
+ *
+ * SQLite opens files by name (and makes its -wal and -shm names from it): the name
+ * comes from outdir_private_path(), the canonical path checked to lead to the
+ * OUT/.imgpool outdir.c holds, and SQLITE_OPEN_NOFOLLOW refuses a symlink planted
+ * at the journal's own name.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "clock.h"
+#include "journal.h"
+#include "journal_internal.h"
+#include "journal_schema.h"
+
+/* Are OUT/.imgpool/<name> and its -wal and -shm each a regular file, or absent? A
+ * folder, symlink or FIFO there is no journal's, and SQLite would wait for ever on
+ * a FIFO's other end (a signal cannot end that wait: open() is restarted). */
+static int regular_or_absent(const outdir *od, const char *name)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char side[300];
+		struct stat st;
+		snprintf(side, sizeof side, "%s%s", name, suffixes[i]);
+		if (fstatat(outdir_private_fd(od), side, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !S_ISREG(st.st_mode))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Open the journal file (in OUT's private folder) at path read-only, for a dry run.
+ * A read-only connection to a WAL database makes its -shm and -wal files and, not
+ * being allowed to checkpoint, leaves them behind: a dry run would change the
+ * folder. Where there is no -wal (the journal was closed cleanly: every row is in
+ * the main file) it is opened immutable instead (no locks, no side files); a -wal
+ * that is there (its run going on, or killed) is read through, as always. The
+ * caller has seen that the file and its side files are regular or absent.
+ */
+static int open_dry(journal *j, const char *path, const char *file, sqlite3 **db)
+{
+	char wal[300];
+	struct stat st;
+	snprintf(wal, sizeof wal, "%s-wal", file);
+	int priv = outdir_private_fd(j->od);
+	if (priv < 0 || fstatat(priv, wal, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+		return sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
+	/* file:PATH?immutable=1, PATH percent-encoded but for its plain bytes */
+	size_t n = strlen(path);
+	char *uri = malloc(3 * n + 32), *u = uri;
+	if (!uri)
+		return SQLITE_NOMEM;
+	u += sprintf(u, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		u += isalnum(*p) || strchr("/._-~", *p) ? sprintf(u, "%c", *p)
+							  : sprintf(u, "%%%02X", *p);
+	strcpy(u, "?immutable=1");
+	int rc = sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
+				 SQLITE_OPEN_NOFOLLOW, NULL);
+	free(uri);
+	return rc;
+}
+
+/* Open every other journal of the folder read-only, for ownership lookups. */
+static void open_others(journal *j, const char *own)
+{
+	char **names = outdir_private_list(j->od, "journal", ".sqlite");
+	for (char **n = names; n && *n && j->nothers < MAX_OTHERS; n++) {
+		if (!strcmp(*n, own))
+			continue;
+		char *path = outdir_private_path(j->od, *n);
+		other_journal *o = &j->others[j->nothers];
+		/* In a run, the plain read-only open: another shard may be writing it. */
+		if (path && regular_or_absent(j->od, *n) &&
+		    (j->readonly ? open_dry(j, path, *n, &o->db)
+				 : sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READONLY |
+						   SQLITE_OPEN_NOFOLLOW, NULL)) == SQLITE_OK &&
+		    sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
+			sqlite3_busy_timeout(o->db, 5000);
+			/* An older schema lacks some: those lookups skip it. */
+			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INFO], -1, &o->info, NULL);
+			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OUTS_OF], -1, &o->outs_of, NULL);
+			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_GET], -1, &o->get, NULL);
+			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INPUTS], -1, &o->inputs, NULL);
+			j->nothers++;
+		} else {
+			sqlite3_close(o->db);
+			o->db = NULL;
+		}
+		free(path);
+	}
+	outdir_names_free(names);
+}
+
+
+static int prepare_all(journal *j)
+{
+	for (int i = 0; i < S_COUNT; i++)
+		if (sqlite3_prepare_v2(j->db, journal_stmt_sql[i], -1, &j->st[i], NULL) != SQLITE_OK)
+			return -1;
+	return 0;
+}
+
+static journal *open_readonly(journal *j, const char *path, const char *file)
+{
+	j->readonly = 1;
+	if (!regular_or_absent(j->od, file) || open_dry(j, path, file, &j->db) != SQLITE_OK ||
+	    journal_schema_version(j->db) != SCHEMA_VERSION || prepare_all(j) < 0) {
+		/* A schema-1 journal in a dry run: the run itself converts it. */
+		journal_close(j, 0, 0, 0, 0, 0);
+		return NULL;
+	}
+	return j;
+}
+
+journal *journal_open(outdir *od, const char *file, const char *settings_text,
+		      int readonly, char *warn, size_t wlen, char *err, size_t elen)
+{
+	warn[0] = '\0';
+	err[0] = '\0';
+	char *path = outdir_private_path(od, file);
+	journal *j = path ? calloc(1, sizeof *j) : NULL;
+	if (!j) {
+		if (!readonly || path)
+			snprintf(err, elen, "%s", path ? "out of memory" : "no output folder");
+		free(path);
+		return NULL;
+	}
+	j->od = od;
+	if (readonly) {
+		j = open_readonly(j, path, file);
+		free(path);
+		if (j)
+			open_others(j, file);
+		return j;
+	}
+	char why[300];
+	journal_schema_status how;
+	if (!regular_or_absent(od, file)) {
+		snprintf(why, sizeof why, "it or its -wal or -shm is not a regular file");
+		how = JOURNAL_SCHEMA_DAMAGED;
+	} else {
+		how = journal_schema_open(path, od, &j->db, why, sizeof why);
+	}
+	if (how == JOURNAL_SCHEMA_DAMAGED) {
+		sqlite3_close(j->db);
+		j->db = NULL;
+		journal_move_aside(od, file, why, warn, wlen);
+		how = journal_schema_open(path, od, &j->db, why, sizeof why);
+	}
+	if (how != JOURNAL_SCHEMA_OPEN) {
+		/* Never moved aside for this: the file may hold the proof of every
+		 * thumbnail there, and a run without it would make more it cannot show
+		 * it made. */
+		snprintf(err, elen, "cannot open the journal %s/" OUTDIR_PRIVATE "/%s: %s",
+			 outdir_path(od), file, why);
+		free(path);
+		journal_close(j, 0, 0, 0, 0, 0);
+		return NULL;
+	}
+	free(path);
+	if (prepare_all(j) < 0) {
+		snprintf(err, elen, "journal: %s", sqlite3_errmsg(j->db));
+		journal_close(j, 0, 0, 0, 0, 0);
+		return NULL;
+	}
+	sqlite3_stmt *st;
+	char started[64];
+	clock_iso_now(started, sizeof started);
+	if (sqlite3_prepare_v2(j->db, "INSERT INTO runs (started, settings) VALUES (?1, ?2)", -1,
+			       &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, started, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, settings_text, -1, SQLITE_TRANSIENT);
+		sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	j->run = sqlite3_last_insert_rowid(j->db);
+	open_others(j, file);
+	return j;
+}
+
+void journal_close(journal *j, uint64_t done, uint64_t failed, uint64_t skipped,
+		   double wall_s, int interrupted)
+{
+	if (!j)
+		return;
+	if (!j->readonly && j->db) {
+		journal_sync(j);
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(j->db, "UPDATE runs SET wall_s=?1, done=?2, failed=?3,"
+					      " skipped=?4, interrupted=?5 WHERE id=?6", -1, &st,
+				       NULL) == SQLITE_OK) {
+			sqlite3_bind_double(st, 1, wall_s);
+			sqlite3_bind_int64(st, 2, (sqlite3_int64)done);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)failed);
+			sqlite3_bind_int64(st, 4, (sqlite3_int64)skipped);
+			sqlite3_bind_int(st, 5, interrupted);
+			sqlite3_bind_int64(st, 6, j->run);
+			sqlite3_step(st);
+			sqlite3_finalize(st);
+		}
+	}
+	for (int i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(j->st[i]);
+	for (int i = 0; i < j->nothers; i++) {
+		other_journal *o = &j->others[i];
+		sqlite3_finalize(o->owns);
+		sqlite3_finalize(o->info);
+		sqlite3_finalize(o->outs_of);
+		sqlite3_finalize(o->get);
+		sqlite3_finalize(o->inputs);
+		sqlite3_close(o->db);
+	}
+	sqlite3_close(j->db);
+	free(j);
+}

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * outdir_internal.h — the handle outdir.c (resolving, opening, moving beneath OUT)
+ * and outdir_private.c (OUT/.imgpool and the temp folder) share. Private to them:
+ * the contract is outdir.h.
+ */
+#ifndef IMGPOOL_OUTDIR_INTERNAL_H
+#define IMGPOOL_OUTDIR_INTERNAL_H
+
+#include "outdir.h"
+
+struct outdir {
+	char *path;        /* as given, trailing '/' trimmed */
+	char *real;        /* canonical; NULL when OUT is absent (dry run) */
+	int fd;            /* OUT, O_DIRECTORY */
+	int priv;          /* OUT/.imgpool, or -1 */
+	int had_priv;
+	int quarantine;    /* OUT/.imgpool/quarantine, opened on first use, or -1 */
+	int tmp;           /* the workers' temp folder, or -1 */
+	char *tmp_name, *tmp_path;
+	file_ident tmp_id;
+	unsigned qcount;   /* quarantine names made so far */
+	int no_openat2;    /* openat2 was refused once: walk from then on */
+};
+
+#endif

@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * outdir_private.c — imgpool's own files in OUT/.imgpool (journal, locks), held
+ * by the descriptor outdir_open() took, and the workers' temp folder in it. See
+ * outdir.h; everything else beneath OUT is outdir.c's.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "outdir.h"
+#include "outdir_internal.h"
+
+/* ------------------------------------------------------------------------- */
+/* imgpool's own files                                                        */
+
+int outdir_private_open(outdir *od, const char *name, int flags)
+{
+	if (od->priv < 0 || strchr(name, '/')) {
+		errno = od->priv < 0 ? ENOENT : EINVAL;
+		return -1;
+	}
+	/* O_NONBLOCK: a FIFO put in a file's place would hold open() until a writer
+	 * came, and a signal cannot end that wait (open() is restarted); on the regular
+	 * files that pass the check below it changes nothing. */
+	int fd = openat(od->priv, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666);
+	if (fd < 0 && errno == EISDIR)
+		errno = ENODEV; /* a folder: the same refusal as a FIFO's */
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	/* A second hard link would let a write here reach a file elsewhere. Each
+	 * refusal has its own errno, so that outdir_strerror() names what is there. */
+	int e = fstat(fd, &st) < 0 ? errno : !S_ISREG(st.st_mode) ? ENODEV
+					  : st.st_nlink != 1	  ? EMLINK
+								  : 0;
+	if (e) {
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+int outdir_private_rename(outdir *od, const char *old_name, const char *new_name)
+{
+	if (od->priv < 0 || strchr(old_name, '/') || strchr(new_name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	return renameat(od->priv, old_name, od->priv, new_name);
+}
+
+char *outdir_private_path(const outdir *od, const char *name)
+{
+	char *p = NULL, *dir = NULL;
+	struct stat a, b;
+	if (od->priv < 0 || !od->real || strchr(name, '/'))
+		return NULL;
+	/* The canonical path has no symlink in it; check it still leads to the folder
+	 * we hold (SQLITE_OPEN_NOFOLLOW then guards the file's own name). */
+	if (asprintf(&dir, "%s/" OUTDIR_PRIVATE, od->real) < 0)
+		return NULL;
+	if (lstat(dir, &a) == 0 && fstat(od->priv, &b) == 0 && S_ISDIR(a.st_mode) &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino && asprintf(&p, "%s/%s", dir, name) < 0)
+		p = NULL;
+	free(dir);
+	return p;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **outdir_private_list(const outdir *od, const char *prefix, const char *suffix)
+{
+	int dfd = od->priv >= 0 ? openat(od->priv, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	size_t n = 0, pl = strlen(prefix), sl = strlen(suffix);
+	char **names = calloc(1, sizeof *names);
+	if (!d || !names) {
+		if (d)
+			closedir(d);
+		else if (dfd >= 0)
+			close(dfd);
+		free(names);
+		return NULL;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t len = strlen(e->d_name);
+		if (len < pl + sl || strncmp(e->d_name, prefix, pl) ||
+		    strcmp(e->d_name + len - sl, suffix))
+			continue;
+		char **t = realloc(names, (n + 2) * sizeof *names);
+		if (!t)
+			break;
+		names = t;
+		if ((names[n] = strdup(e->d_name)))
+			names[++n] = NULL;
+	}
+	closedir(d);
+	qsort(names, n, sizeof *names, by_name);
+	return names;
+}
+
+void outdir_names_free(char **names)
+{
+	for (char **p = names; p && *p; p++)
+		free(*p);
+	free(names);
+}
+
+/* ------------------------------------------------------------------------- */
+/* The workers' temp folder                                                   */
+
+/* Remove every non-folder entry of the folder open at fd. */
+static void empty_folder(int fd)
+{
+	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return;
+	}
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		unlinkat(fd, e->d_name, 0); /* a folder fails with EISDIR: left alone */
+	}
+	closedir(d);
+}
+
+int outdir_tmp_setup(outdir *od, const char *name)
+{
+	if (od->priv < 0 || od->tmp >= 0 || strchr(name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (mkdirat(od->priv, name, 0700) < 0 && errno != EEXIST)
+		return -1;
+	od->tmp = openat(od->priv, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (od->tmp < 0 || fstat(od->tmp, &st) < 0)
+		return -1;
+	od->tmp_id = outdir_ident_of(&st);
+	od->tmp_name = strdup(name);
+	if (!od->tmp_name || asprintf(&od->tmp_path, "%s/" OUTDIR_PRIVATE "/%s", od->real, name) < 0) {
+		od->tmp_path = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	empty_folder(od->tmp);
+	return 0;
+}
+
+const char *outdir_tmp_path(const outdir *od) { return od->tmp_path; }
+int outdir_tmp_fd(const outdir *od) { return od->tmp; }
+file_ident outdir_tmp_ident(const outdir *od) { return od->tmp_id; }
+
+int outdir_tmp_remove(outdir *od, const char *name)
+{
+	if (od->tmp < 0 || strchr(name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	return unlinkat(od->tmp, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void outdir_tmp_cleanup(outdir *od)
+{
+	if (od->tmp < 0)
+		return;
+	empty_folder(od->tmp);
+	close(od->tmp);
+	od->tmp = -1;
+	unlinkat(od->priv, od->tmp_name, AT_REMOVEDIR);
+}
+
+int outdir_tmp_stat(outdir *od, const char *name, struct stat *st)
+{
+	if (od->tmp < 0 || strchr(name, '/')) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fstatat(od->tmp, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	if (!S_ISREG(st->st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
+	return 0;
+}
