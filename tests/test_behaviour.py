@@ -389,27 +389,34 @@ class Behaviour(unittest.TestCase):
         self.assertIn("standard input is closed", r.stderr)
         self.assertFalse(os.path.exists(self.p("out", "a.jpg")))
 
-    def test_signal_while_a_list_fifo_waits_for_its_writer(self):
-        """--files-from naming a FIFO no writer has opened yet: open() waits; a TERM
-        then is an interrupted run (143, a summary in the report), not a usage
-        error (2, "Interrupted system call", no report)."""
+    def terminated_while_waiting(self, args):
+        """Run imgpool with args, send it SIGTERM after a second (while it waits in
+        an open()), and return its exit status and standard error."""
         import signal
         import time
-        fifo = self.p("list")
-        os.mkfifo(fifo)
-        rep = self.p("r.jsonl")
-        p = subprocess.Popen([IMGPOOL, "--files-from", fifo, "--base", self.tmp, "-o",
-                              self.p("out"), "--report", rep, "--progress", "none"],
+        p = subprocess.Popen([IMGPOOL, "--progress", "none"] + args,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             time.sleep(1.0)
             p.send_signal(signal.SIGTERM)
-            out, err = p.communicate(timeout=60)
+            _, err = p.communicate(timeout=60)
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err.decode())
+        return p.returncode, err.decode()
+
+    def test_signal_while_a_list_fifo_waits_for_its_writer(self):
+        """--files-from naming a FIFO no writer has opened yet: open() waits; a TERM
+        then is an interrupted run (143, a summary in the report), not a usage
+        error (2, "Interrupted system call", no report)."""
+        fifo = self.p("list")
+        os.mkfifo(fifo)
+        rep = self.p("r.jsonl")
+        code, err = self.terminated_while_waiting(
+            ["--files-from", fifo, "--base", self.tmp, "-o", self.p("out"), "--report", rep])
+        self.assertEqual(code, 143, err)
+        self.assertIn("no writer opened", err)
         with open(rep) as f:
             last = json.loads(f.read().splitlines()[-1])
         self.assertEqual((last["type"], last["exit_code"]), ("summary", 143), last)
@@ -419,26 +426,14 @@ class Behaviour(unittest.TestCase):
         that wait, and the run then opened the FIFO again to write its summary and
         waited there for good. Now it ends, as an interrupted run (143), and says
         why."""
-        import signal
-        import time
         src = self.p("src")
         os.makedirs(src)
         photo(os.path.join(src, "a.jpg"), (64, 48))
         fifo = self.p("report.fifo")
         os.mkfifo(fifo)
-        p = subprocess.Popen([IMGPOOL, "-o", self.p("out"), "--report", fifo,
-                              "--progress", "none", src],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            time.sleep(1.0)
-            p.send_signal(signal.SIGTERM)
-            out, err = p.communicate(timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err.decode())
-        self.assertIn("no reader opened", err.decode())
+        code, err = self.terminated_while_waiting(["-o", self.p("out"), "--report", fifo, src])
+        self.assertEqual(code, 143, err)
+        self.assertIn("no reader opened", err)
         self.assertFalse(os.path.exists(self.p("out", "a.jpg")))
 
     def test_damaged_files_say_the_codecs_reason(self):
