@@ -23,54 +23,90 @@
 #include "journal_internal.h"
 #include "journal_schema.h"
 
-/* Are OUT/.imgpool/<name> and its -wal and -shm each a regular file, or absent? A
- * folder, symlink or FIFO there is no journal's, and SQLite would wait for ever on
- * a FIFO's other end (a signal cannot end that wait: open() is restarted). */
-static int regular_or_absent(const outdir *od, const char *name)
+static const char *const side_suffixes[] = {"", "-wal", "-shm"};
+
+/* What is at OUT/.imgpool/<name><suffix>. */
+typedef enum side_kind {
+	SIDE_ABSENT,
+	SIDE_PLAIN,  /* a regular file with one link */
+	SIDE_SHARED, /* a regular file with other hard links: a write there reaches them */
+	SIDE_ALIEN,  /* a folder, symlink, FIFO...: no journal's (SQLite would wait for
+	              * ever on a FIFO's other end; a signal cannot end that wait) */
+} side_kind;
+
+static side_kind side_of(const outdir *od, const char *name, const char *suffix)
 {
-	static const char *const suffixes[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		char side[300];
-		struct stat st;
-		snprintf(side, sizeof side, "%s%s", name, suffixes[i]);
-		if (fstatat(outdir_private_fd(od), side, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    !S_ISREG(st.st_mode))
-			return 0;
-	}
-	return 1;
+	char side[300];
+	struct stat st;
+	snprintf(side, sizeof side, "%s%s", name, suffix);
+	if (fstatat(outdir_private_fd(od), side, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return SIDE_ABSENT;
+	return !S_ISREG(st.st_mode) ? SIDE_ALIEN : st.st_nlink == 1 ? SIDE_PLAIN : SIDE_SHARED;
 }
 
-/*
- * Open the journal file (in OUT's private folder) at path read-only, for a dry run.
- * A read-only connection to a WAL database makes its -shm and -wal files and, not
- * being allowed to checkpoint, leaves them behind: a dry run would change the
- * folder. Where there is no -wal (the journal was closed cleanly: every row is in
- * the main file) it is opened immutable instead (no locks, no side files); a -wal
- * that is there (its run going on, or killed) is read through, as always. The
- * caller has seen that the file and its side files are regular or absent.
- */
-static int open_dry(journal *j, const char *path, const char *file, sqlite3 **db)
+/* The worst of the journal file and its -wal and -shm, in the order above. */
+static side_kind sides_of(const outdir *od, const char *name)
 {
-	char wal[300];
-	struct stat st;
-	snprintf(wal, sizeof wal, "%s-wal", file);
-	int priv = outdir_private_fd(j->od);
-	if (priv < 0 || fstatat(priv, wal, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
-		return sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
+	side_kind worst = SIDE_ABSENT;
+	for (int i = 0; i < 3; i++) {
+		side_kind k = side_of(od, name, side_suffixes[i]);
+		worst = k > worst ? k : worst;
+	}
+	return worst;
+}
+
+int journal_open_view(outdir *od, const char *file, int live, sqlite3 **db)
+{
+	*db = NULL;
+	side_kind main_file = side_of(od, file, "");
+	if (main_file == SIDE_ABSENT || main_file == SIDE_ALIEN)
+		return SQLITE_CANTOPEN;
+	char *path = outdir_private_path(od, file);
+	if (!path)
+		return SQLITE_CANTOPEN;
+	/* A reader writes only the -shm (never the journal or its -wal): that one must
+	 * be a file of its own, or absent (then made, in OUT/.imgpool). */
+	side_kind wal = side_of(od, file, "-wal"), shm = side_of(od, file, "-shm");
+	int rc;
+	if (live && (wal == SIDE_PLAIN || wal == SIDE_SHARED) &&
+	    (shm == SIDE_PLAIN || shm == SIDE_ABSENT)) {
+		rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
+		free(path);
+		return rc;
+	}
 	/* file:PATH?immutable=1, PATH percent-encoded but for its plain bytes */
 	size_t n = strlen(path);
 	char *uri = malloc(3 * n + 32), *u = uri;
-	if (!uri)
+	if (!uri) {
+		free(path);
 		return SQLITE_NOMEM;
+	}
 	u += sprintf(u, "file:");
 	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
 		u += isalnum(*p) || strchr("/._-~", *p) ? sprintf(u, "%c", *p)
 							  : sprintf(u, "%%%02X", *p);
 	strcpy(u, "?immutable=1");
-	int rc = sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI |
-				 SQLITE_OPEN_NOFOLLOW, NULL);
+	rc = sqlite3_open_v2(uri, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOFOLLOW,
+			     NULL);
 	free(uri);
+	free(path);
 	return rc;
+}
+
+/* The journal and its -wal and -shm made ready for writing: each a file of its own
+ * (a hard-linked one copied, outdir_private_unshare()). 0, or -1 with why said. */
+static int own_sides(outdir *od, const char *file, char *why, size_t len)
+{
+	for (int i = 0; i < 3; i++) {
+		char side[300];
+		snprintf(side, sizeof side, "%s%s", file, side_suffixes[i]);
+		if (outdir_private_unshare(od, side) < 0) {
+			snprintf(why, len, "cannot give its%s file a copy of its own (it has other "
+					   "hard links): %s", side_suffixes[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Open every other journal of the folder read-only, for ownership lookups. */
@@ -80,13 +116,9 @@ static void open_others(journal *j, const char *own)
 	for (char **n = names; n && *n && j->nothers < MAX_OTHERS; n++) {
 		if (!strcmp(*n, own))
 			continue;
-		char *path = outdir_private_path(j->od, *n);
 		other_journal *o = &j->others[j->nothers];
-		/* In a run, the plain read-only open: another shard may be writing it. */
-		if (path && regular_or_absent(j->od, *n) &&
-		    (j->readonly ? open_dry(j, path, *n, &o->db)
-				 : sqlite3_open_v2(path, &o->db, SQLITE_OPEN_READONLY |
-						   SQLITE_OPEN_NOFOLLOW, NULL)) == SQLITE_OK &&
+		/* In a run, a live view: another shard may be writing it. */
+		if (journal_open_view(j->od, *n, !j->readonly, &o->db) == SQLITE_OK &&
 		    sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
 			sqlite3_busy_timeout(o->db, 5000);
 			/* An older schema lacks some: those lookups skip it. */
@@ -99,7 +131,6 @@ static void open_others(journal *j, const char *own)
 			sqlite3_close(o->db);
 			o->db = NULL;
 		}
-		free(path);
 	}
 	outdir_names_free(names);
 }
@@ -113,10 +144,14 @@ static int prepare_all(journal *j)
 	return 0;
 }
 
-static journal *open_readonly(journal *j, const char *path, const char *file)
+/* A dry run's view of its journal: read through a -wal that is there (its run going
+ * on, or killed); immutable where there is none (the journal was closed cleanly:
+ * every row is in the main file), as a read-only connection to a WAL database makes
+ * -shm and -wal files and leaves them behind. */
+static journal *open_readonly(journal *j, const char *file)
 {
 	j->readonly = 1;
-	if (!regular_or_absent(j->od, file) || open_dry(j, path, file, &j->db) != SQLITE_OK ||
+	if (journal_open_view(j->od, file, 1, &j->db) != SQLITE_OK ||
 	    journal_schema_version(j->db) != SCHEMA_VERSION || prepare_all(j) < 0) {
 		/* A schema-1 journal in a dry run: the run itself converts it. */
 		journal_close(j, 0, 0, 0, 0, 0);
@@ -140,7 +175,7 @@ journal *journal_open(outdir *od, const char *file, const char *settings_text,
 	}
 	j->od = od;
 	if (readonly) {
-		j = open_readonly(j, path, file);
+		j = open_readonly(j, file);
 		free(path);
 		if (j)
 			open_others(j, file);
@@ -148,9 +183,11 @@ journal *journal_open(outdir *od, const char *file, const char *settings_text,
 	}
 	char why[300];
 	journal_schema_status how;
-	if (!regular_or_absent(od, file)) {
+	if (sides_of(od, file) == SIDE_ALIEN) {
 		snprintf(why, sizeof why, "it or its -wal or -shm is not a regular file");
 		how = JOURNAL_SCHEMA_DAMAGED;
+	} else if (own_sides(od, file, why, sizeof why) < 0) {
+		how = JOURNAL_SCHEMA_UNAVAILABLE;
 	} else {
 		how = journal_schema_open(path, od, &j->db, why, sizeof why);
 	}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * journal_schema.h — the journal's file format (private to journal.c): its tables,
+ * journal_schema.h — the journal's file format (private to journal*.c, but for
+ * journal_open_view(), which status.c uses too): its tables,
  * the schema version in PRAGMA user_version, and the migrations from every older
  * version, one transaction each.
  *
@@ -26,6 +27,14 @@
 #define JOURNAL_SQL_INTENT                                                              \
 	"INSERT OR REPLACE INTO outputs (path, size, mtime_ns, dev, ino, root, rel, state," \
 	" fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)"
+
+/* Open journal `file` of OUT/.imgpool read-only, changing nothing there (a dry run,
+ * another shard's journal, `imgpool status`). live: read through its -wal, as a run
+ * going on (or killed) left it, where the -wal and -shm are files of their own;
+ * otherwise, and where there is no -wal, immutable: SQLite then never opens (nor
+ * makes, nor writes) a side file. SQLITE_CANTOPEN when the journal is absent or not
+ * a regular file. */
+int journal_open_view(outdir *od, const char *file, int live, sqlite3 **db);
 
 /* PRAGMA user_version, or -1 when the file is not an SQLite database. */
 int journal_schema_version(sqlite3 *db);

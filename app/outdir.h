@@ -169,6 +169,13 @@ int outdir_private_open(outdir *od, const char *name, int flags);
 /* Rename old to new inside OUT/.imgpool (the journal's move-aside). */
 int outdir_private_rename(outdir *od, const char *old_name, const char *new_name);
 
+/* Give regular file name in OUT/.imgpool a copy of its own: when it has other hard
+ * links (a backup made with `cp -al` or rsnapshot, a link planted to a file
+ * elsewhere), its bytes go into a new file that then takes the name, so that what
+ * is written there next reaches no other path. 0 (also when it has one link, or is
+ * absent), or -1 with errno (ENODEV: not a regular file). */
+int outdir_private_unshare(outdir *od, const char *name);
+
 /* The names in OUT/.imgpool that start with prefix and end with suffix, sorted, in a
  * malloc'd NULL-terminated array (free it with outdir_names_free). NULL when there
  * is no .imgpool or memory ran out; an empty array when nothing matches. */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "outdir.h"
 #include "outdir_internal.h"
 
@@ -54,6 +55,49 @@ int outdir_private_rename(outdir *od, const char *old_name, const char *new_name
 		return -1;
 	}
 	return renameat(od->priv, old_name, od->priv, new_name);
+}
+
+int outdir_private_unshare(outdir *od, const char *name)
+{
+	char copy[300];
+	struct stat st;
+	if (od->priv < 0 || strchr(name, '/') ||
+	    snprintf(copy, sizeof copy, "%s.unshare-%ld", name, (long)getpid()) >= (int)sizeof copy) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (fstatat(od->priv, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = ENODEV;
+		return -1;
+	}
+	if (st.st_nlink == 1)
+		return 0;
+	/* O_NONBLOCK: a FIFO swapped in since the look above must not hold open(). */
+	int from = openat(od->priv, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int to = from < 0 ? -1 : openat(od->priv, copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+					O_CLOEXEC, st.st_mode & 0666);
+	struct stat now;
+	int rc = -1, e = 0;
+	if (to >= 0 && fstat(from, &now) == 0 && S_ISREG(now.st_mode)) {
+		char buf[65536];
+		ssize_t got;
+		while ((got = read(from, buf, sizeof buf)) > 0 && io_write_all(to, buf, (size_t)got) == 0)
+			;
+		rc = got == 0 && fsync(to) == 0 && renameat(od->priv, copy, od->priv, name) == 0 ? 0 : -1;
+	} else if (to >= 0) {
+		errno = ENODEV;
+	}
+	e = errno;
+	if (rc < 0 && to >= 0)
+		unlinkat(od->priv, copy, 0);
+	if (from >= 0)
+		close(from);
+	if (to >= 0)
+		close(to);
+	errno = e;
+	return rc;
 }
 
 char *outdir_private_path(const outdir *od, const char *name)

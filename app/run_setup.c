@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,10 +101,8 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	if (o->no_journal || outdir_private_fd(x->od) < 0)
 		return 0;
 	snprintf(jname, sizeof jname, x->shard.n ? "journal-%s.sqlite" : "journal.sqlite", shname);
-	int fd = outdir_private_open(x->od, jname, O_RDONLY);
-	int existed = fd >= 0;
-	if (fd >= 0)
-		close(fd);
+	struct stat st;
+	int existed = fstatat(outdir_private_fd(x->od), jname, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	x->j = journal_open(x->od, jname, settings_text, o->dry_run, warn, sizeof warn, err,
 			    sizeof err);
 	if (warn[0]) {

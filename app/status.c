@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "journal.h"
+#include "journal_schema.h"
 #include "outdir.h"
 #include "report.h"
 #include "status.h"
@@ -40,15 +41,15 @@ static void settings_json(const char *text)
 	putchar('}');
 }
 
-/* Print the journal opened at open_path, shown as path (one of possibly several
- * shards), as text or JSON. */
-static int status_one(const char *open_path, const char *path, int json, int *first,
+/* Print journal `name` of od (one of possibly several shards), shown as path,
+ * as text or JSON. */
+static int status_one(outdir *od, const char *name, const char *path, int json, int *first,
 		      uint64_t tot[2])
 {
 	sqlite3 *db;
-	if (sqlite3_open_v2(open_path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) !=
-	    SQLITE_OK) {
-		fprintf(stderr, "imgpool status: cannot read %s: %s\n", path, sqlite3_errmsg(db));
+	if (journal_open_view(od, name, 1, &db) != SQLITE_OK) {
+		fprintf(stderr, "imgpool status: cannot read %s: %s\n", path,
+			db ? sqlite3_errmsg(db) : "not a regular file");
 		sqlite3_close(db);
 		return -1;
 	}
@@ -177,13 +178,11 @@ int status_main(int argc, char **argv)
 	if (json)
 		printf("{\"journals\":[");
 	for (size_t i = 0; i < n; i++) {
-		char *open_path = outdir_private_path(od, names[i]), *shown = NULL;
+		char *shown = NULL;
 		if (asprintf(&shown, "%s/" OUTDIR_PRIVATE "/%s", out, names[i]) < 0)
 			shown = NULL;
-		if (!open_path || !shown ||
-		    status_one(open_path, shown, json, &first, tot) < 0)
+		if (!shown || status_one(od, names[i], shown, json, &first, tot) < 0)
 			rc = 1;
-		free(open_path);
 		free(shown);
 	}
 	outdir_names_free(names);

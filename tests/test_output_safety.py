@@ -629,6 +629,51 @@ class TestJournal(SafetyCase):
                 self.assertIn(r.returncode, (0, 1), (name, dry, r.stderr))
             self.assertTrue(os.path.exists(os.path.join(out, "a.jpg")), name)
 
+    def test_hard_linked_journal_files_are_not_written_through(self):
+        """The journal and its -wal and -shm are written by SQLite by name: where one
+        had other hard links (a `cp -al` backup of OUT, or a link planted to a file
+        elsewhere), a run wrote into the other file too, and so did `imgpool status`
+        (a reader writes the -shm). Now a run gives each a copy of its own first (the
+        journal's rows kept: the thumbnails stay provable), and readers open it
+        without touching its side files."""
+        src, out = self.path("src"), self.path("out")
+        for i in range(3):
+            jpeg(os.path.join(src, "%d.jpg" % i), mean=40 + 60 * i)
+        self.ok(run(["-o", out, src]))
+        priv = os.path.join(out, ".imgpool")
+        backup = self.path("backup")
+        os.makedirs(backup)
+        files = {}
+        for name in ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"):
+            target = os.path.join(backup, name)
+            if os.path.exists(os.path.join(priv, name)):
+                os.link(os.path.join(priv, name), target)   # as cp -al makes it
+            else:
+                with open(target, "wb") as f:
+                    f.write(b"the user's own bytes " * 100)
+                os.link(target, os.path.join(priv, name))  # planted
+            with open(target, "rb") as f:
+                files[target] = f.read()
+        r = subprocess.run([IMGPOOL, "status", out], capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for target, data in files.items():
+            with open(target, "rb") as f:
+                self.assertEqual(f.read(), data, "status wrote %s" % target)
+        os.utime(os.path.join(src, "1.jpg"), (1, 1))        # one file to redo
+        r = run(["-v", "-o", out, src])
+        self.ok(r)
+        said = r.stdout.decode().splitlines()
+        self.assertEqual(sorted(l.split()[0] for l in said if l.startswith(("ok", "skip"))),
+                         ["ok", "skip", "skip"], r.stdout)
+        self.assertNotIn(b"no journal", r.stderr)
+        for target, data in files.items():
+            with open(target, "rb") as f:
+                self.assertEqual(f.read(), data, "the run wrote %s" % target)
+        for name in ("journal.sqlite", "journal.sqlite-wal", "journal.sqlite-shm"):
+            p = os.path.join(priv, name)
+            if os.path.exists(p):
+                self.assertEqual(os.stat(p).st_nlink, 1, name)
+
     def test_what_is_in_the_locks_place_is_named(self):
         """A FIFO, a folder or a hard-linked file at OUT/.imgpool/lock is refused
         (never written through, never waited on), and the refusal names what is
