@@ -98,7 +98,7 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 	for (int i = 0; i < it->noutputs; i++) {
 		o->state[i] = publish_inspect(&p->pb, it->out_rel[i], it->dev, it->ino, &o->id[i],
 					      why, sizeof why);
-		if (o->state[i] == OUT_BLOCKED) {
+		if (o->state[i] == OUT_BLOCKED || o->state[i] == OUT_UNREACHABLE) {
 			snprintf(p->why, sizeof p->why, "its output %s %s", it->outputs[i], why);
 			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
 			return 1;

@@ -15,6 +15,7 @@ typedef struct prune_run {
 	const char *root;
 	char *input;                  /* root/rel of the input being pruned */
 	int64_t count;
+	int64_t kept;                 /* outputs that could not be removed */
 } prune_run;
 
 /* One output of a gone input. */
@@ -35,9 +36,15 @@ static int prune_output(void *data, const char *path, const file_ident *id)
 			r->cfg->on_pruned(r->cfg->data, shown ? shown : path, r->input, 1);
 			r->count++;
 		}
-	} else if (publish_remove(pb, path, id, err, sizeof err) == 1) {
-		r->cfg->on_pruned(r->cfg->data, shown ? shown : path, r->input, 0);
-		r->count++;
+	} else {
+		int rc = publish_remove(pb, path, id, err, sizeof err);
+		if (rc == 1) {
+			r->cfg->on_pruned(r->cfg->data, shown ? shown : path, r->input, 0);
+			r->count++;
+		} else if (rc < 0) {
+			r->cfg->on_kept(r->cfg->data, shown ? shown : path, r->input, err);
+			r->kept++;
+		}
 	}
 	free(shown);
 	return 0;
@@ -65,10 +72,12 @@ static int input_gone(char *path, size_t root_len)
 	return lstat(path, &st) < 0 && errno == ENOENT;
 }
 
-/* One journal row: if its input is gone, its outputs go; 1 drops the row. */
+/* One journal row: if its input is gone, its outputs go; 1 drops the row (not
+ * while one of them is kept: the row leads the next --prune back to it). */
 static int prune_input(void *data, const char *root, const char *rel)
 {
 	prune_run *r = data;
+	int64_t kept = r->kept;
 	if (r->cfg->shard.n && shard_of(rel, r->cfg->shard.n) != r->cfg->shard.k)
 		return 0; /* another shard's */
 	if (asprintf(&r->input, "%s/%s", root, rel) < 0)
@@ -78,12 +87,12 @@ static int prune_input(void *data, const char *root, const char *rel)
 		journal_outputs_of(r->cfg->pb->j, root, rel, prune_output, r);
 	free(r->input);
 	r->input = NULL;
-	return gone && !r->cfg->dry_run;
+	return gone && !r->cfg->dry_run && r->kept == kept;
 }
 
 int64_t prune_gone(const prune_config *cfg)
 {
-	prune_run r = {cfg, NULL, NULL, 0};
+	prune_run r = {cfg, NULL, NULL, 0, 0};
 	if (journal_each_input(cfg->pb->j, cfg->roots, cfg->nroots, prune_input, &r) < 0)
 		return -1;
 	return r.count;

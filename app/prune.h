@@ -28,6 +28,9 @@ typedef struct prune_config {
 	shard shard;                  /* only inputs of this run's share (n == 0: all) */
 	/* told of each output removed (or, dry run, to be removed) */
 	void (*on_pruned)(void *data, const char *output, const char *input, int dry_run);
+	/* told of each output that could not be removed (cause): it is kept, and so
+	 * are its input's journal rows, for the next --prune */
+	void (*on_kept)(void *data, const char *output, const char *input, const char *cause);
 	void *data;
 } prune_config;
 

@@ -30,8 +30,8 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 	if (outdir_stat(pb->od, rel, &st) < 0) {
 		if (errno == ENOENT)
 			return OUT_ABSENT;
-		snprintf(why, len, "%s", outdir_strerror(errno));
-		return OUT_BLOCKED;
+		snprintf(why, len, "cannot be reached: %s", outdir_strerror(errno));
+		return OUT_UNREACHABLE;
 	}
 	*id = outdir_ident_of(&st);
 	if ((uint64_t)st.st_dev == in_dev && (uint64_t)st.st_ino == in_ino) {
@@ -92,6 +92,7 @@ static int check_all(const publisher *pb, const publish_item *it, out_plan *plan
 			plan[i].replace = 1;
 			break;
 		case OUT_BLOCKED:
+		case OUT_UNREACHABLE:
 			snprintf(err, len, "its output %s %s", it->display[i], why);
 			return -1;
 		}
@@ -235,6 +236,9 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 		/* Never there, or gone already: a kill between a publish's mkdir and its
 		 * rename leaves its folders empty, with nothing else to lead back. */
 		outdir_remove_empty_dirs(pb->od, rel);
+	} else if (s == OUT_UNREACHABLE) {
+		snprintf(err, len, "%s", why);
+		rc = -1;
 	}
 	if (rc >= 0)
 		journal_output_forget(pb->j, rel, id);

@@ -44,12 +44,14 @@ typedef enum {
 	OUT_ABSENT,          /* nothing there */
 	OUT_OURS,            /* a regular file imgpool made (journal_owns) */
 	OUT_FOREIGN,         /* a regular file imgpool cannot show it made */
-	OUT_BLOCKED,         /* a folder, a symlink, the input itself, or unreachable */
+	OUT_BLOCKED,         /* a folder, a symlink or the input itself is there */
+	OUT_UNREACHABLE,     /* cannot be looked at now: a folder on the way unreadable,
+	                        a symlink or a file on the way, I/O */
 } out_state;
 
 /* What is at output rel now. *id is filled when something is there. For
- * OUT_BLOCKED, why says what (without the path). in_dev/in_ino: the input, which an
- * output must never be. */
+ * OUT_BLOCKED and OUT_UNREACHABLE, why says what (without the path). in_dev/in_ino:
+ * the input, which an output must never be. */
 out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 			  uint64_t in_ino, file_ident *id, char *why, size_t len);
 
@@ -79,8 +81,10 @@ typedef struct publish_error {
 int publish_batch(const publisher *pb, const publish_item *items, int n, publish_error *errs);
 
 /* Delete output rel, recorded as imgpool's with identity id, if it still is exactly
- * that file; forget its row either way (a file changed since imgpool made it is no
- * longer imgpool's). 1 deleted, 0 kept (changed, or gone already), -1 error (err). */
+ * that file, and forget its row; forget it too where the file changed or went (it
+ * is no longer imgpool's). 1 deleted, 0 kept (changed, or gone already), -1 error
+ * (err): not removed, and the row kept, so that a later run tries again (the path
+ * could not be reached: unreadable is not gone). */
 int publish_remove(const publisher *pb, const char *rel, const file_ident *id, char *err,
 		   size_t len);
 

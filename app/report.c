@@ -503,6 +503,30 @@ void report_pruned(report *r, const char *output, const char *input, int dry_run
 	pthread_mutex_unlock(&r->lock);
 }
 
+void report_prune_kept(report *r, const char *output, const char *input, const char *cause)
+{
+	pthread_mutex_lock(&r->lock);
+	clear_live(r);
+	fputs("error ", r->err);
+	put_name(r->err, output);
+	fputs(": not pruned (its input ", r->err);
+	put_name(r->err, input);
+	fprintf(r->err, " is gone): %s; kept for the next --prune\n", cause);
+	fflush(r->err);
+	if (r->json) {
+		json_head(r, "prune");
+		fputs(",\"output\":", r->json);
+		report_json_string(r->json, output);
+		fputs(",\"input\":", r->json);
+		report_json_string(r->json, input);
+		fputs(",\"dry_run\":false,\"error\":", r->json);
+		report_json_string(r->json, cause);
+		fputs("}\n", r->json);
+		fflush(r->json);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 int report_close(report *r)
 {
 	if (!r)

@@ -336,6 +336,13 @@ static void on_pruned(void *data, const char *output, const char *input, int dry
 	report_pruned(x->rep, output, input, dry_run);
 }
 
+static void on_prune_kept(void *data, const char *output, const char *input, const char *cause)
+{
+	run_ctx *x = data;
+	report_prune_kept(x->rep, output, input, cause);
+	x->prune_trouble = 1;
+}
+
 /* --prune after a whole walk: the outputs of recorded inputs that are gone. */
 static void prune(run_ctx *x)
 {
@@ -354,11 +361,12 @@ static void prune(run_ctx *x)
 				roots[n++] = r;
 		}
 	}
-	prune_config pc = {&x->pb, roots, n, x->o->dry_run, x->shard, on_pruned, x};
+	prune_config pc = {&x->pb, roots, n, x->o->dry_run, x->shard, on_pruned, on_prune_kept, x};
 	int64_t k = prune_gone(&pc);
-	if (k < 0)
+	if (k < 0) {
 		fprintf(stderr, "imgpool: --prune: %s\n", journal_error(x->j));
-	else
+		x->prune_trouble = 1;
+	} else
 		x->pruned = (uint64_t)k;
 	for (int i = 0; i < n; i++)
 		free((char *)roots[i]);
@@ -522,7 +530,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	 * finished batch. */
 	x->sum.exit_code = got_signal ? 128 + got_signal
 			   : x->sum.failed || broken || trouble || x->disk_msg[0] ||
-					   x->sum.cancelled
+					   x->sum.cancelled || x->prune_trouble
 				   ? EXIT_SOME_FAILED
 				   : EXIT_ALL_DONE;
 	report_summary_print(x->rep, &x->sum);

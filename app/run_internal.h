@@ -77,6 +77,7 @@ typedef struct run_ctx {
 	pool_buf buf;            /* the task being handed to the pool */
 	uint64_t produced;       /* tasks given to the pool so far = next feed index */
 	uint64_t pruned;
+	int prune_trouble;       /* --prune kept an output it could not remove, or failed */
 	int64_t min_free;        /* bytes; 0: no check */
 	char disk_msg[512];      /* set when the disk ran low: the run stops */
 	double disk_checked;     /* when free space was last looked at */

@@ -481,6 +481,36 @@ class TestTreeStaysExact(SafetyCase):
         self.assertEqual(outputs_in(out), {"b.jpg"})
 
 
+    def test_unreachable_output_of_a_gone_input_is_kept_for_the_next_prune(self):
+        """--prune that could not reach a stale thumbnail (a symlink standing for a
+        moment where its folder was; as another user, a folder it cannot search)
+        said nothing and forgot both journal rows: no later --prune removed the
+        thumbnail, and nothing showed it was imgpool's. Now it is an error record,
+        exit status 1, the rows kept; the next --prune removes it."""
+        src, out = self.path("src"), self.path("out")
+        for d in ("a", "b"):
+            for i in range(2):
+                jpeg(os.path.join(src, d, "%d.jpg" % i), mean=50 + 40 * i)
+        self.ok(run(["-r", "-o", out, src]))
+        os.unlink(os.path.join(src, "b", "0.jpg"))
+        os.rename(os.path.join(out, "b"), os.path.join(out, "b.real"))
+        os.symlink("b.real", os.path.join(out, "b"))
+        rep = self.path("r.jsonl")
+        r = run(["-r", "--prune", "-o", out, "--report", rep, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"not pruned", r.stderr)
+        with open(rep) as f:
+            kept = [o for o in map(json.loads, f) if o["type"] == "prune"]
+        self.assertEqual(len(kept), 1, kept)
+        self.assertTrue(kept[0]["output"].endswith("b/0.jpg"), kept)
+        self.assertIn("symlink", kept[0]["error"])
+        os.unlink(os.path.join(out, "b"))
+        os.rename(os.path.join(out, "b.real"), os.path.join(out, "b"))
+        r = run(["-r", "--prune", "-o", out, src])
+        self.ok(r)
+        self.assertFalse(os.path.exists(os.path.join(out, "b", "0.jpg")), r.stdout)
+        self.assertEqual(outputs_in(out), {"a/0.jpg", "a/1.jpg", "b/1.jpg"})
+
 class TestWalk(SafetyCase):
     def test_path_max_deep_folder_is_an_error_line(self):
         src, out = self.path("src"), self.path("out")

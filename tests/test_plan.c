@@ -788,7 +788,7 @@ static void test_refused(void **state)
 		const passed *deep = passed_for(&r, "sub/deep.jpg");
 		assert_int_equal(deep->kind, FAIL_OUTPUT);
 		char cause[256];
-		snprintf(cause, sizeof cause, "its output out/sub/deep.jpg %s", outdir_strerror(ELOOP));
+		snprintf(cause, sizeof cause, "its output out/sub/deep.jpg cannot be reached: %s", outdir_strerror(ELOOP));
 		assert_string_equal(deep->cause, cause);
 	}
 	/* --overwrite replaces someone else's regular file, never the rest */
