@@ -146,6 +146,32 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 	return ok;
 }
 
+/* Is output i, which a journal says imgpool made, the thumbnail of another input
+ * that is still there? Making this one would replace it without a word: two inputs
+ * of two runs with one output path (-o out A, then -o out B, A/x.jpg and B/x.jpg;
+ * c.png, then c.jpg beside it with -f jpeg) took turns at it, each "ok". *owner:
+ * that input's path (malloc'd). An owner that is gone hands it over (a renamed
+ * input); one that cannot be looked at is taken to be there. */
+static int owned_by_another(planner *p, const char *root, int i, const outputs_seen *o,
+			    char **owner)
+{
+	const discover_item *it = &p->it;
+	journal_output info;
+	struct stat st;
+	*owner = NULL;
+	if (!journal_output_info(p->cfg.j, it->out_rel[i], &o->id[i], &info))
+		return 0;
+	int other = (!root || strcmp(info.root, root) || strcmp(info.rel, it->rel)) &&
+		    asprintf(owner, "%s/%s", info.root, info.rel) >= 0 &&
+		    !(lstat(*owner, &st) < 0 && errno == ENOENT);
+	journal_output_free(&info);
+	if (!other) {
+		free(*owner);
+		*owner = NULL;
+	}
+	return other;
+}
+
 /* Every output this input's own (see owned_by_this)? */
 static int all_owned(planner *p, const char *root, const outputs_seen *o, int for_adoption)
 {
@@ -250,13 +276,21 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 			return 0;
 		}
 	}
-	for (int i = 0; i < it->noutputs && !p->cfg.overwrite; i++)
-		if (o.state[i] == OUT_FOREIGN) {
+	for (int i = 0; i < it->noutputs && !p->cfg.overwrite; i++) {
+		char *owner = NULL;
+		if (o.state[i] == OUT_FOREIGN)
 			snprintf(p->why, sizeof p->why, "its output %s exists and was not made by "
 				 "imgpool; --overwrite replaces it", it->outputs[i]);
-			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
-			return 0;
-		}
+		else if (o.state[i] == OUT_OURS && p->cfg.j && owned_by_another(p, root, i, &o, &owner))
+			snprintf(p->why, sizeof p->why, "its output %s is the thumbnail of %s, which "
+				 "is still there (an earlier run made it); --overwrite replaces it",
+				 it->outputs[i], owner);
+		else
+			continue;
+		free(owner);
+		pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
+		return 0;
+	}
 	return 1;
 }
 

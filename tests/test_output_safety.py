@@ -481,6 +481,49 @@ class TestTreeStaysExact(SafetyCase):
         self.assertEqual(outputs_in(out), {"b.jpg"})
 
 
+    def test_another_inputs_thumbnail_is_not_taken_across_runs(self):
+        """Two inputs with one output path in two runs (-o out A, then -o out B; c.png,
+        then c.jpg beside it with -f jpeg): the second replaced the first one's
+        thumbnail and said "ok", and every later run flipped it back. In one run
+        that was already an error; across runs it is one too now, while the first
+        input is there. Once it is gone, the output is handed over (a renamed
+        input), and --overwrite replaces it."""
+        a, b, out = self.path("A"), self.path("B"), self.path("out")
+        jpeg(os.path.join(a, "x.jpg"), mean=40)
+        jpeg(os.path.join(b, "x.jpg"), mean=200)
+        self.ok(run(["-o", out, a]))
+        with open(os.path.join(out, "x.jpg"), "rb") as f:
+            made_for_a = f.read()
+        for _ in range(2):
+            r = run(["-o", out, b])
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn(b"is the thumbnail of " + os.path.join(a, "x.jpg").encode(), r.stderr)
+            self.ok(run(["-o", out, a]))
+            with open(os.path.join(out, "x.jpg"), "rb") as f:
+                self.assertEqual(f.read(), made_for_a)
+        self.ok(run(["--overwrite", "-o", out, b]))
+        with open(os.path.join(out, "x.jpg"), "rb") as f:
+            self.assertNotEqual(f.read(), made_for_a)
+        # the same in one folder: c.png first, c.jpg added later, both to JPEG
+        src, out2 = self.path("src"), self.path("out2")
+        os.makedirs(src)
+        subprocess.run(["vips", "black", os.path.join(src, "c.png"), "64", "48"], check=True)
+        self.ok(run(["-f", "jpeg", "-o", out2, src]))
+        jpeg(os.path.join(src, "c.jpg"), mean=200)
+        for _ in range(2):
+            r = run(["-f", "jpeg", "-o", out2, src])
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertEqual(r.stdout.count(b"ok "), 0, r.stdout)
+        # the first input gone: its thumbnail is handed over
+        a3, b3, out3 = self.path("A3"), self.path("B3"), self.path("out3")
+        jpeg(os.path.join(a3, "y.jpg"), mean=40)
+        jpeg(os.path.join(b3, "y.jpg"), mean=200)
+        self.ok(run(["-o", out3, a3]))
+        os.unlink(os.path.join(a3, "y.jpg"))
+        r = run(["-o", out3, b3])
+        self.ok(r)
+        self.assertIn(b"ok ", r.stdout)
+
     def test_unreachable_output_of_a_gone_input_is_kept_for_the_next_prune(self):
         """--prune that could not reach a stale thumbnail (a symlink standing for a
         moment where its folder was; as another user, a folder it cannot search)
