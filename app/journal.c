@@ -95,10 +95,26 @@ static int write_step(journal *j, sqlite3_stmt *s, const char *what)
 	return 0;
 }
 
+int journal_moved(journal *j)
+{
+	int moved = 0;
+	if (!j || !j->db || sqlite3_file_control(j->db, "main", SQLITE_FCNTL_HAS_MOVED,
+						 &moved) != SQLITE_OK)
+		return 0;
+	return moved != 0;
+}
+
 int journal_sync(journal *j)
 {
 	if (!j || !j->in_txn)
 		return 0;
+	if (!j->readonly && journal_moved(j)) {
+		snprintf(j->error, sizeof j->error, "the journal was deleted or moved away "
+			 "during the run");
+		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+		j->in_txn = 0;
+		return -1;
+	}
 	j->in_txn = 0;
 	errno = 0;
 	if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {

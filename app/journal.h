@@ -137,8 +137,14 @@ int journal_quarantine_each(journal *j,
 				       const file_ident *id),
 			    void *data);
 
-/* Commit now: the write-ahead point. 0 or -1 (journal_error). */
+/* Commit now: the write-ahead point. 0 or -1 (journal_error); -1 also when the
+ * journal's file was deleted or moved away since it was opened (journal_moved()):
+ * a record written there would prove nothing to the next run. */
 int journal_sync(journal *j);
+
+/* 1 when the journal's file was deleted or renamed since it was opened (SQLite's
+ * SQLITE_FCNTL_HAS_MOVED), 0 otherwise (and without a journal). */
+int journal_moved(journal *j);
 
 /* Every input recorded under the given roots, by any journal of the folder (an input
  * row, or the owner of an output row whose input row a kill -9 lost), each once:

@@ -225,10 +225,24 @@ static double drive_wait(void *data)
 
 static void check_disk(run_ctx *x, pool *p);
 
+/* Was the journal deleted or moved away (a user cleaning up, another program)?
+ * Then the thumbnails made from now on could not be shown to be imgpool's by the
+ * next run (their records would go to a file no one finds): say so once and drain. */
+static void check_journal(run_ctx *x, pool *p)
+{
+	if (x->stop_msg[0] || !journal_moved(x->j))
+		return;
+	snprintf(x->stop_msg, sizeof x->stop_msg,
+		 "stopped: the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away "
+		 "during the run; files not started are left for the next run", x->o->out_dir);
+	pool_interrupt(p);
+}
+
 static void drive_tick(void *data, pool *p)
 {
 	run_ctx *x = data;
 	check_disk(x, p);
+	check_journal(x, p);
 	if (x->nfinished && run_results_wait(x) == 0)
 		run_flush_finished(x);
 }
@@ -277,7 +291,7 @@ static void check_disk(run_ctx *x, pool *p)
 {
 	struct statvfs vfs;
 	double now = clock_now_s();
-	if (!x->min_free || x->disk_msg[0] || now - x->disk_checked < DISK_CHECK_S)
+	if (!x->min_free || x->stop_msg[0] || now - x->disk_checked < DISK_CHECK_S)
 		return;
 	x->disk_checked = now;
 	if (fstatvfs(outdir_fd(x->od), &vfs) < 0)
@@ -286,7 +300,7 @@ static void check_disk(run_ctx *x, pool *p)
 	if (avail >= (uint64_t)x->min_free)
 		return;
 	char a[32], l[32];
-	snprintf(x->disk_msg, sizeof x->disk_msg,
+	snprintf(x->stop_msg, sizeof x->stop_msg,
 		 "stopped: only %s free on the filesystem of '%.300s', below --min-free %s; "
 		 "files not started are left for the next run",
 		 report_bytes(avail, a, sizeof a), x->o->out_dir,
@@ -511,7 +525,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	x->sum.total_known = atomic_load(&x->c.walk_done) || atomic_load(&x->c.total_known);
 	x->sum.total = atomic_load(&x->c.walk_done) ? atomic_load(&x->c.found)
 						   : atomic_load(&x->c.total);
-	x->sum.stop_reason = x->disk_msg[0] ? x->disk_msg : NULL;
+	x->sum.stop_reason = x->stop_msg[0] ? x->stop_msg : NULL;
 	x->sum.adopted = plan_adopted(x->plan);
 	x->sum.failed_earlier = plan_failed_earlier(x->plan);
 	x->sum.pruned = x->pruned;
@@ -529,7 +543,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	/* A broken pool, or files left unfinished without a stop, never look like a
 	 * finished batch. */
 	x->sum.exit_code = got_signal ? 128 + got_signal
-			   : x->sum.failed || broken || trouble || x->disk_msg[0] ||
+			   : x->sum.failed || broken || trouble || x->stop_msg[0] ||
 					   x->sum.cancelled || x->prune_trouble
 				   ? EXIT_SOME_FAILED
 				   : EXIT_ALL_DONE;
@@ -589,7 +603,7 @@ int run_imgpool(const imgpool_options *o)
 			report_close(x.rep);
 			run_teardown(&x);
 			return rc;
-		} else if (o->prune && x.j && !got_signal && !broken && !x.disk_msg[0]) {
+		} else if (o->prune && x.j && !got_signal && !broken && !x.stop_msg[0]) {
 			prune(&x);
 		}
 		finish(&x, t0, broken);

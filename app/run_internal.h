@@ -79,7 +79,8 @@ typedef struct run_ctx {
 	uint64_t pruned;
 	int prune_trouble;       /* --prune kept an output it could not remove, or failed */
 	int64_t min_free;        /* bytes; 0: no check */
-	char disk_msg[512];      /* set when the disk ran low: the run stops */
+	char stop_msg[512];      /* set when the run must stop: the disk ran low, or the
+	                            journal was deleted or moved */
 	double disk_checked;     /* when free space was last looked at */
 	char shard_label[64];
 	char *report_path;

@@ -747,6 +747,41 @@ class TestJournal(SafetyCase):
             if os.path.exists(p):
                 self.assertEqual(os.stat(p).st_nlink, 1, name)
 
+    def test_journal_deleted_mid_run_stops_publishing(self):
+        """The journal deleted while a run goes on: the run wrote the records of the
+        thumbnails it made next into the unlinked file, said "ok", and the next run
+        could not show they were imgpool's. Now nothing is moved into place once it
+        is gone: those files are errors saying why, and the run stops."""
+        src, out = self.path("src"), self.path("out")
+        for i in range(2):
+            jpeg(os.path.join(src, "%d.jpg" % i), mean=60 + 80 * i)
+        fifo = self.path("list")
+        os.mkfifo(fifo)
+        p = subprocess.Popen([IMGPOOL, "-o", out, "--files-from", fifo, "--base", src,
+                              "--progress", "none"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            with open(fifo, "w") as lst:
+                lst.write("0.jpg\n")
+                lst.flush()
+                first = p.stdout.readline()
+                self.assertTrue(first.startswith(b"ok"), first)
+                for side in ("", "-wal", "-shm"):
+                    try:
+                        os.unlink(os.path.join(out, ".imgpool", "journal.sqlite" + side))
+                    except FileNotFoundError:
+                        pass
+                lst.write("1.jpg\n")
+            rest, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 1, rest + err)
+        self.assertNotIn(b"ok", rest)
+        self.assertIn(b"deleted or moved away", err)
+        self.assertFalse(os.path.exists(os.path.join(out, "1.jpg")))
+
     def test_what_is_in_the_locks_place_is_named(self):
         """A FIFO, a folder or a hard-linked file at OUT/.imgpool/lock is refused
         (never written through, never waited on), and the refusal names what is
