@@ -56,23 +56,39 @@ static int intent_of(VipsImage *im)
 		       : colour_input_intent(icc, len);
 }
 
+/* The master's size (stored orientation) when the JPEG is loaded as lw x lh, as
+ * libvips' load scale gives it: vips_thumbnail()'s shrink and vips_resize()'s
+ * rounding. */
+static void master_size(const thumb_settings *s, int lw, int lh, int orientation, int tw,
+			int th, int *mw, int *mh)
+{
+	double hs, vs;
+
+	master_shrink(s, lw, lh, orientation >= 5, tw, th, &hs, &vs);
+	*mw = reduce_height(lw, hs);
+	*mh = reduce_height(lh, vs);
+}
+
 /* The resample of a decoded JPEG (stored orientation, in memory) towards the
  * master target tw x th, as vips_thumbnail() resamples after its own load:
  * resize_oriented() when it only shrinks and no profile needs libvips'
  * transform; vips_thumbnail_image() itself otherwise (enlarging, grey with a
- * profile). *out is a new image. */
+ * profile). lw x lh: the size libvips' load scale gives; where the decode is
+ * coarser (--fast-shrink), the master still gets the size that gives, so that
+ * every output has the size it has without the option. *out is a new image. */
 static int resample(const thumb_settings *s, VipsImage *im, int orientation, int has_icc,
 		    int tw, int th, int lw, int lh, VipsImage **out)
 {
 	double hs, vs;
 
-	master_shrink(s, lw, lh, orientation >= 5, tw, th, &hs, &vs);
-	/* Decoded at a finer scale than libvips would (--fast-shrink): the master
-	 * still gets the size libvips' load would give it, so that every output has
-	 * the size it has without the option. */
-	if (im->Xsize != lw || im->Ysize != lh) {
-		hs = (double)im->Xsize / reduce_height(lw, hs);
-		vs = (double)im->Ysize / reduce_height(lh, vs);
+	if (im->Xsize == lw && im->Ysize == lh) {
+		master_shrink(s, lw, lh, orientation >= 5, tw, th, &hs, &vs);
+	} else {
+		int mw, mh;
+
+		master_size(s, lw, lh, orientation, tw, th, &mw, &mh);
+		hs = (double)im->Xsize / mw;
+		vs = (double)im->Ysize / mh;
 	}
 	if (!has_icc && hs >= 1 && vs >= 1)
 		return resize_oriented(im, hs, vs, orientation, out);
@@ -182,11 +198,17 @@ int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
 		has_icc = 0;
 	/* libvips' load scale sets the master's size; --fast-shrink may decode at a
 	 * coarser one (not for a profile libvips applies: its resample takes the
-	 * size from the pixels it is given). */
+	 * size from the pixels it is given), as long as its decode still covers that
+	 * size on both axes (the scale is chosen on the axis that decides the fit;
+	 * the other one may round up past it). */
 	int load_k = geometry_jpeg_shrink(s, uw, uh, tw, th);
 	int decode_k = has_icc ? load_k : geometry_jpeg_decode_shrink(s, uw, uh, tw, th);
 	int lw = info.width / load_k > 0 ? info.width / load_k : 1; /* floored, as decoded */
 	int lh = info.height / load_k > 0 ? info.height / load_k : 1;
+	int mw, mh;
+	master_size(s, lw, lh, info.orientation, tw, th, &mw, &mh);
+	while (decode_k > load_k && (info.width / decode_k < mw || info.height / decode_k < mh))
+		decode_k /= 2;
 	if (fastjpeg_decode(j, 8 / decode_k, &px, &fw, &fh, why, sizeof why) != FASTJPEG_OK ||
 	    !(im = wrap_pixels(px, fw, fh, &info, has_icc))) {
 		fastjpeg_close(j);

@@ -104,23 +104,36 @@ int journal_moved(journal *j)
 	return moved != 0;
 }
 
+/* The open transaction's writes are undone; counted (journal_rollbacks()). */
+static int rolled_back(journal *j)
+{
+	sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+	j->in_txn = 0;
+	j->rollbacks++;
+	return -1;
+}
+
+uint64_t journal_rollbacks(const journal *j)
+{
+	return j ? j->rollbacks : 0;
+}
+
 int journal_sync(journal *j)
 {
-	if (!j || !j->in_txn)
+	if (!j || j->readonly)
 		return 0;
-	if (!j->readonly && journal_moved(j)) {
+	if (journal_moved(j)) {
 		snprintf(j->error, sizeof j->error, "the journal was deleted or moved away "
 			 "during the run");
-		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		j->in_txn = 0;
-		return -1;
+		return j->in_txn ? rolled_back(j) : -1;
 	}
-	j->in_txn = 0;
-	errno = 0;
-	if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		fail(j, "commit");
-		sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
+	if (j->in_txn) {
+		j->in_txn = 0;
+		errno = 0;
+		if (sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			fail(j, "commit");
+			return rolled_back(j);
+		}
 	}
 	return 0;
 }

@@ -142,6 +142,12 @@ int journal_quarantine_each(journal *j,
  * a record written there would prove nothing to the next run. */
 int journal_sync(journal *j);
 
+/* How many times writes were undone so far (a commit that failed, a journal that
+ * moved). A caller that writes rows ahead of acting on them compares it before
+ * and after: a sync inside a write (a full batch) may have undone the earlier
+ * rows, and the last journal_sync() then has nothing left to commit and says 0. */
+uint64_t journal_rollbacks(const journal *j);
+
 /* 1 when the journal's file was deleted or renamed since it was opened (SQLite's
  * SQLITE_FCNTL_HAS_MOVED), 0 otherwise (and without a journal). */
 int journal_moved(journal *j);

@@ -39,6 +39,7 @@ struct journal {
 	outdir *od;
 	int64_t run;              /* this run's id */
 	int in_txn;
+	uint64_t rollbacks;       /* transactions undone so far (journal_rollbacks()) */
 	int changes;
 	double txn_start;
 	other_journal others[MAX_OTHERS];

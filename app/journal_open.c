@@ -55,7 +55,7 @@ static side_kind sides_of(const outdir *od, const char *name)
 	return worst;
 }
 
-int journal_open_view(outdir *od, const char *file, int live, sqlite3 **db)
+int journal_open_view(outdir *od, const char *file, int change_nothing, sqlite3 **db)
 {
 	*db = NULL;
 	side_kind main_file = side_of(od, file, "");
@@ -65,11 +65,14 @@ int journal_open_view(outdir *od, const char *file, int live, sqlite3 **db)
 	if (!path)
 		return SQLITE_CANTOPEN;
 	/* A reader writes only the -shm (never the journal or its -wal): that one must
-	 * be a file of its own, or absent (then made, in OUT/.imgpool). */
+	 * be a file of its own, or absent (then made, in OUT/.imgpool). Where there is
+	 * no -wal, a look that must change nothing reads immutable (a reader would make
+	 * a -wal and -shm and leave them); in a run, another shard may start writing at
+	 * any time, and an immutable reader would never see it. */
 	side_kind wal = side_of(od, file, "-wal"), shm = side_of(od, file, "-shm");
 	int rc;
-	if (live && (wal == SIDE_PLAIN || wal == SIDE_SHARED) &&
-	    (shm == SIDE_PLAIN || shm == SIDE_ABSENT)) {
+	if ((shm == SIDE_PLAIN || shm == SIDE_ABSENT) && wal != SIDE_ALIEN &&
+	    (!change_nothing || wal != SIDE_ABSENT)) {
 		rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
 		free(path);
 		return rc;
@@ -118,7 +121,7 @@ static void open_others(journal *j, const char *own)
 			continue;
 		other_journal *o = &j->others[j->nothers];
 		/* In a run, a live view: another shard may be writing it. */
-		if (journal_open_view(j->od, *n, !j->readonly, &o->db) == SQLITE_OK &&
+		if (journal_open_view(j->od, *n, j->readonly, &o->db) == SQLITE_OK &&
 		    sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
 			sqlite3_busy_timeout(o->db, 5000);
 			/* An older schema lacks some: those lookups skip it. */

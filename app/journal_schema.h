@@ -28,13 +28,14 @@
 	"INSERT OR REPLACE INTO outputs (path, size, mtime_ns, dev, ino, root, rel, state," \
 	" fingerprint) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)"
 
-/* Open journal `file` of OUT/.imgpool read-only, changing nothing there (a dry run,
- * another shard's journal, `imgpool status`). live: read through its -wal, as a run
- * going on (or killed) left it, where the -wal and -shm are files of their own;
- * otherwise, and where there is no -wal, immutable: SQLite then never opens (nor
- * makes, nor writes) a side file. SQLITE_CANTOPEN when the journal is absent or not
- * a regular file. */
-int journal_open_view(outdir *od, const char *file, int live, sqlite3 **db);
+/* Open journal `file` of OUT/.imgpool read-only (a dry run's, another shard's,
+ * `imgpool status`'s), never writing a file that is not the journal's alone. It is
+ * read through its -wal (what a run going on, or killed, wrote) where its -shm is
+ * its own or absent; otherwise immutable (SQLite then never opens, makes or writes
+ * a side file), and also where there is no -wal when change_nothing (a dry run,
+ * status: a reader would leave a -wal and -shm behind). SQLITE_CANTOPEN when the
+ * journal is absent or not a regular file (*db then NULL). */
+int journal_open_view(outdir *od, const char *file, int change_nothing, sqlite3 **db);
 
 /* PRAGMA user_version, or -1 when the file is not an SQLite database. */
 int journal_schema_version(sqlite3 *db);

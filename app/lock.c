@@ -178,9 +178,15 @@ int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len
 	if (meta >= 0 && flock(meta, LOCK_EX) == 0 &&
 	    (lk->fds[0] = outdir_private_open(od, "lock", O_RDWR | O_CREAT)) >= 0)
 		rc = sh->n ? take_shard(od, sh, lk, msg, len) : take_all(od, lk, msg, len);
+	/* A lock file with other hard links is refused (its pid would be written through
+	 * them), and is not replaced here either: another run may hold the old one.
+	 * A backup of OUT made with cp -al (rsnapshot) links every file: say what to do. */
 	if (rc == LOCK_FAILED && !msg[0])
-		snprintf(msg, len, "cannot lock the output folder '%s': %s", outdir_path(od),
-			 outdir_strerror(errno));
+		snprintf(msg, len, "cannot lock the output folder '%s': %s%s", outdir_path(od),
+			 outdir_strerror(errno),
+			 errno == EMLINK ? "; a lock file in " OUTDIR_PRIVATE " is linked from elsewhere "
+					   "(a backup made with cp -al?): remove " OUTDIR_PRIVATE
+					   "/lock* while no imgpool runs there" : "");
 	if (meta >= 0)
 		close(meta);
 	if (rc != LOCK_TAKEN) {

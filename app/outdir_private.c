@@ -74,6 +74,8 @@ int outdir_private_unshare(outdir *od, const char *name)
 	}
 	if (st.st_nlink == 1)
 		return 0;
+	/* The copy's name is ours alone: one a killed run left is in the way. */
+	unlinkat(od->priv, copy, 0);
 	/* O_NONBLOCK: a FIFO swapped in since the look above must not hold open(). */
 	int from = openat(od->priv, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	int to = from < 0 ? -1 : openat(od->priv, copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -85,7 +87,8 @@ int outdir_private_unshare(outdir *od, const char *name)
 		ssize_t got;
 		while ((got = read(from, buf, sizeof buf)) > 0 && io_write_all(to, buf, (size_t)got) == 0)
 			;
-		rc = got == 0 && fsync(to) == 0 && renameat(od->priv, copy, od->priv, name) == 0 ? 0 : -1;
+		rc = got == 0 && fsync(to) == 0 && renameat(od->priv, copy, od->priv, name) == 0 &&
+			     fsync(od->priv) == 0 ? 0 : -1;
 	} else if (to >= 0) {
 		errno = ENODEV;
 	}

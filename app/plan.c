@@ -151,7 +151,8 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
  * of two runs with one output path (-o out A, then -o out B, A/x.jpg and B/x.jpg;
  * c.png, then c.jpg beside it with -f jpeg) took turns at it, each "ok". *owner:
  * that input's path (malloc'd). An owner that is gone hands it over (a renamed
- * input); one that cannot be looked at is taken to be there. */
+ * input; ENOTDIR: a folder on its way is a file now); one that cannot be looked at
+ * is taken to be there. */
 static int owned_by_another(planner *p, const char *root, int i, const outputs_seen *o,
 			    char **owner)
 {
@@ -163,7 +164,7 @@ static int owned_by_another(planner *p, const char *root, int i, const outputs_s
 		return 0;
 	int other = (!root || strcmp(info.root, root) || strcmp(info.rel, it->rel)) &&
 		    asprintf(owner, "%s/%s", info.root, info.rel) >= 0 &&
-		    !(lstat(*owner, &st) < 0 && errno == ENOENT);
+		    !(lstat(*owner, &st) < 0 && (errno == ENOENT || errno == ENOTDIR));
 	journal_output_free(&info);
 	if (!other) {
 		free(*owner);

@@ -28,23 +28,23 @@ static int prune_output(void *data, const char *path, const file_ident *id)
 		return 0; /* a current input makes it: not stale */
 	if (asprintf(&shown, "%s/%s", outdir_path(pb->od), path) < 0)
 		shown = NULL;
+	int rc;
 	if (r->cfg->dry_run) {
-		char why[200];
 		file_ident now;
-		if (publish_inspect(pb, path, 0, 0, &now, why, sizeof why) == OUT_OURS &&
-		    now.size == id->size && now.mtime_ns == id->mtime_ns) {
-			r->cfg->on_pruned(r->cfg->data, shown ? shown : path, r->input, 1);
-			r->count++;
-		}
+		out_state s = publish_inspect(pb, path, 0, 0, &now, err, sizeof err);
+		rc = s == OUT_UNREACHABLE ? -1
+		     : s == OUT_OURS && now.size == id->size && now.mtime_ns == id->mtime_ns ? 1
+											: 0;
 	} else {
-		int rc = publish_remove(pb, path, id, err, sizeof err);
-		if (rc == 1) {
-			r->cfg->on_pruned(r->cfg->data, shown ? shown : path, r->input, 0);
-			r->count++;
-		} else if (rc < 0) {
-			r->cfg->on_kept(r->cfg->data, shown ? shown : path, r->input, err);
-			r->kept++;
-		}
+		rc = publish_remove(pb, path, id, err, sizeof err);
+	}
+	if (rc == 1) {
+		r->cfg->on_pruned(r->cfg->data, shown ? shown : path, r->input, r->cfg->dry_run);
+		r->count++;
+	} else if (rc < 0) {
+		r->cfg->on_kept(r->cfg->data, shown ? shown : path, r->input, err,
+				r->cfg->dry_run);
+		r->kept++;
 	}
 	free(shown);
 	return 0;

@@ -30,7 +30,8 @@ typedef struct prune_config {
 	void (*on_pruned)(void *data, const char *output, const char *input, int dry_run);
 	/* told of each output that could not be removed (cause): it is kept, and so
 	 * are its input's journal rows, for the next --prune */
-	void (*on_kept)(void *data, const char *output, const char *input, const char *cause);
+	void (*on_kept)(void *data, const char *output, const char *input, const char *cause,
+			int dry_run);
 	void *data;
 } prune_config;
 

@@ -177,7 +177,9 @@ int publish_batch(const publisher *pb, const publish_item *items, int n, publish
 		}
 		return n;
 	}
-	/* 1 and 2 for every input, then one commit: the write-ahead point of the batch. */
+	/* 1 and 2 for every input, then one commit: the write-ahead point of the batch.
+	 * Rows undone on the way (a full batch's inner commit failed) fail it all. */
+	uint64_t undone = journal_rollbacks(pb->j);
 	for (int k = 0; k < n; k++) {
 		errs[k].failed = check_all(pb, &items[k], plans[k], errs[k].cause,
 					   sizeof errs[k].cause) < 0 ||
@@ -186,7 +188,7 @@ int publish_batch(const publisher *pb, const publish_item *items, int n, publish
 			snprintf(errs[k].cause, sizeof errs[k].cause, "cannot record its outputs, so "
 				 "none was moved into place: %s", journal_error(pb->j));
 	}
-	if (recorded && journal_sync(pb->j) < 0)
+	if (recorded && (journal_sync(pb->j) < 0 || journal_rollbacks(pb->j) != undone))
 		for (int k = 0; k < n; k++)
 			if (!errs[k].failed) {
 				errs[k].failed = 1;

@@ -503,15 +503,16 @@ void report_pruned(report *r, const char *output, const char *input, int dry_run
 	pthread_mutex_unlock(&r->lock);
 }
 
-void report_prune_kept(report *r, const char *output, const char *input, const char *cause)
+void report_prune_kept(report *r, const char *output, const char *input, const char *cause,
+		       int dry_run)
 {
 	pthread_mutex_lock(&r->lock);
 	clear_live(r);
 	fputs("error ", r->err);
 	put_name(r->err, output);
-	fputs(": not pruned (its input ", r->err);
+	fputs(dry_run ? ": would not be pruned (its input " : ": not pruned (its input ", r->err);
 	put_name(r->err, input);
-	fprintf(r->err, " is gone): %s; kept for the next --prune\n", cause);
+	fprintf(r->err, " is gone): %s%s\n", cause, dry_run ? "" : "; kept for the next --prune");
 	fflush(r->err);
 	if (r->json) {
 		json_head(r, "prune");
@@ -519,7 +520,7 @@ void report_prune_kept(report *r, const char *output, const char *input, const c
 		report_json_string(r->json, output);
 		fputs(",\"input\":", r->json);
 		report_json_string(r->json, input);
-		fputs(",\"dry_run\":false,\"error\":", r->json);
+		fprintf(r->json, ",\"dry_run\":%s,\"error\":", dry_run ? "true" : "false");
 		report_json_string(r->json, cause);
 		fputs("}\n", r->json);
 		fflush(r->json);

@@ -94,9 +94,11 @@ void report_summary_print(report *r, const report_summary *s);
 /* --prune removed (or, dry_run, would remove) output, whose input is gone. */
 void report_pruned(report *r, const char *output, const char *input, int dry_run);
 
-/* An output of a gone input that --prune could not remove (cause, one line): a
- * line on the error stream, and a prune record with an "error". */
-void report_prune_kept(report *r, const char *output, const char *input, const char *cause);
+/* An output of a gone input that --prune could not remove (or, dry run, could not
+ * look at) (cause, one line): a line on the error stream, and a prune record with
+ * an "error". */
+void report_prune_kept(report *r, const char *output, const char *input, const char *cause,
+		       int dry_run);
 
 /* The same, appending to json_path when append (--report-append: one file a
  * month of nightly runs). */

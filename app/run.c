@@ -66,6 +66,11 @@ static void on_signal(int sig)
 	}
 }
 
+int run_signalled(void)
+{
+	return got_signal;
+}
+
 /* INT, TERM and HUP all mean "stop after the files running now": timeout(1),
  * systemd and Slurm send TERM (or HUP) to the whole group. */
 static void install_signals(void)
@@ -350,10 +355,11 @@ static void on_pruned(void *data, const char *output, const char *input, int dry
 	report_pruned(x->rep, output, input, dry_run);
 }
 
-static void on_prune_kept(void *data, const char *output, const char *input, const char *cause)
+static void on_prune_kept(void *data, const char *output, const char *input, const char *cause,
+			  int dry_run)
 {
 	run_ctx *x = data;
-	report_prune_kept(x->rep, output, input, cause);
+	report_prune_kept(x->rep, output, input, cause, dry_run);
 	x->prune_trouble = 1;
 }
 

@@ -90,6 +90,11 @@ typedef struct run_ctx {
 	double finished_since;   /* when the oldest of them came */
 } run_ctx;
 
+/* run.c */
+
+/* The signal (INT, TERM, HUP) that asked the run to stop, or 0. */
+int run_signalled(void);
+
 /* run_setup.c */
 
 /* Everything before the pool: output folder, lock, report, walk, journal, planner.

@@ -156,6 +156,12 @@ int run_setup(run_ctx *x)
 		if (warn[0])
 			fprintf(stderr, "%s\n", warn);
 	}
+	/* A --report FIFO waits in open() for a reader; a signal that came before the
+	 * wait would not end it. */
+	if (run_signalled()) {
+		x->report_refused = 1;
+		return -1;
+	}
 	if (!(x->rep = report_open_append(stdout, stderr, o->quiet, o->verbose, x->report_path,
 					  o->report_append, msg, sizeof msg))) {
 		x->report_refused = 1;

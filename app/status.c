@@ -49,7 +49,7 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 	sqlite3 *db;
 	if (journal_open_view(od, name, 1, &db) != SQLITE_OK) {
 		fprintf(stderr, "imgpool status: cannot read %s: %s\n", path,
-			db ? sqlite3_errmsg(db) : "not a regular file");
+			db ? sqlite3_errmsg(db) : "not a regular file (or out of memory)");
 		sqlite3_close(db);
 		return -1;
 	}

@@ -1158,6 +1158,30 @@ static void test_cannot_open_now(void **state)
 	outdir_close(od);
 }
 
+/* The journal deleted while a run holds it: a sync says so, and every sync after
+ * it, a transaction open or not; the rows it undid are counted, so that a batch
+ * whose write-ahead rows a full batch's inner sync undid never counts as
+ * recorded. */
+static void test_moved_journal(void **state)
+{
+	outdir *od = open_out("out", 1);
+	journal *j = open_journal(od, "journal.sqlite", 0, NULL, 0);
+	journal_row row = full_row();
+	assert_int_equal(journal_put(j, "/photos", "a.jpg", &row), 0);
+	assert_int_equal(journal_sync(j), 0);
+	assert_int_equal(journal_moved(j), 0);
+	assert_int_equal(journal_rollbacks(j), 0);
+	assert_int_equal(journal_put(j, "/photos", "b.jpg", &row), 0);
+	assert_int_equal(unlink(at("out/.imgpool/journal.sqlite")), 0);
+	assert_int_equal(journal_moved(j), 1);
+	assert_int_equal(journal_sync(j), -1);
+	assert_int_equal(journal_rollbacks(j), 1); /* b.jpg's row is undone: counted */
+	assert_non_null(strstr(journal_error(j), "deleted or moved"));
+	assert_int_equal(journal_sync(j), -1);
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1178,6 +1202,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_open_now, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_moved_journal, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -154,6 +154,19 @@ class OutputControls(unittest.TestCase):
             self.assertEqual(differ, {"wide", "tall", "big", "grey", "cmyk"}, sizes)
             shutil.rmtree(plain)
             shutil.rmtree(fast)
+        # A fit decided by one axis whose other axis rounds up past the coarser
+        # decode: 4000x2999 in 500 is 500x375 (a 1/8 decode has only 374 rows).
+        for name in cases:
+            os.unlink(os.path.join(self.inp, name))
+        for w, h, box in ((4000, 2999, "500"), (5253, 850, "x425"), (700, 3911, "350x")):
+            Image.new("RGB", (w, h), (90, 120, 150)).save(os.path.join(self.inp, "p.jpg"))
+            plain = self.make("-s", box, out="plain")
+            fast = self.make("-s", box, "--fast-shrink", out="fast")
+            with Image.open(os.path.join(plain, "p.jpg")) as a, \
+                    Image.open(os.path.join(fast, "p.jpg")) as b:
+                self.assertEqual(a.size, b.size, (w, h, box))
+            shutil.rmtree(plain)
+            shutil.rmtree(fast)
 
     # ---------------------------------------------------- WebP / AVIF coding --
 

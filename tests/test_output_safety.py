@@ -538,6 +538,9 @@ class TestTreeStaysExact(SafetyCase):
         os.unlink(os.path.join(src, "b", "0.jpg"))
         os.rename(os.path.join(out, "b"), os.path.join(out, "b.real"))
         os.symlink("b.real", os.path.join(out, "b"))
+        r = run(["-r", "-n", "--prune", "-o", out, src])    # a dry run says as much
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"would not be pruned", r.stderr)
         rep = self.path("r.jsonl")
         r = run(["-r", "--prune", "-o", out, "--report", rep, src])
         self.assertEqual(r.returncode, 1, r.stderr)
@@ -804,6 +807,8 @@ class TestJournal(SafetyCase):
             self.assertIn(said, err, label)
             if label != "symlink":
                 self.assertNotIn("symlink", err, label)
+            if label == "hardlink":                           # what to do about it
+                self.assertIn("remove .imgpool/lock*", err)
             self.assertFalse(os.path.exists(os.path.join(out, "a.jpg")), label)
         self.assertEqual(os.path.getsize(elsewhere), 0)
 
