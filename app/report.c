@@ -479,6 +479,27 @@ void report_summary_print(report *r, const report_summary *s)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* A prune record (under r->lock): cause NULL for an output removed (or, dry run,
+ * to be removed), else why it is kept. */
+static void json_prune(report *r, const char *output, const char *input, int dry_run,
+		       const char *cause)
+{
+	if (!r->json)
+		return;
+	json_head(r, "prune");
+	fputs(",\"output\":", r->json);
+	report_json_string(r->json, output);
+	fputs(",\"input\":", r->json);
+	report_json_string(r->json, input);
+	fprintf(r->json, ",\"dry_run\":%s", dry_run ? "true" : "false");
+	if (cause) {
+		fputs(",\"error\":", r->json);
+		report_json_string(r->json, cause);
+	}
+	fputs("}\n", r->json);
+	fflush(r->json); /* as a file's record: a kill -9 loses no deletion's */
+}
+
 void report_pruned(report *r, const char *output, const char *input, int dry_run)
 {
 	pthread_mutex_lock(&r->lock);
@@ -491,15 +512,7 @@ void report_pruned(report *r, const char *output, const char *input, int dry_run
 		fputs(" is gone)\n", r->out);
 		fflush(r->out);
 	}
-	if (r->json) {
-		json_head(r, "prune");
-		fputs(",\"output\":", r->json);
-		report_json_string(r->json, output);
-		fputs(",\"input\":", r->json);
-		report_json_string(r->json, input);
-		fprintf(r->json, ",\"dry_run\":%s}\n", dry_run ? "true" : "false");
-		fflush(r->json); /* as a file's record: a kill -9 loses no deletion's */
-	}
+	json_prune(r, output, input, dry_run, NULL);
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -514,17 +527,7 @@ void report_prune_kept(report *r, const char *output, const char *input, const c
 	put_name(r->err, input);
 	fprintf(r->err, " is gone): %s%s\n", cause, dry_run ? "" : "; kept for the next --prune");
 	fflush(r->err);
-	if (r->json) {
-		json_head(r, "prune");
-		fputs(",\"output\":", r->json);
-		report_json_string(r->json, output);
-		fputs(",\"input\":", r->json);
-		report_json_string(r->json, input);
-		fprintf(r->json, ",\"dry_run\":%s,\"error\":", dry_run ? "true" : "false");
-		report_json_string(r->json, cause);
-		fputs("}\n", r->json);
-		fflush(r->json);
-	}
+	json_prune(r, output, input, dry_run, cause);
 	pthread_mutex_unlock(&r->lock);
 }
 
