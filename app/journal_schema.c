@@ -4,6 +4,7 @@
  * older schemas, moving an unusable file aside. See journal_schema.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,7 +246,15 @@ void journal_move_aside(outdir *od, const char *file, const char *why, char *war
 			size_t wlen)
 {
 	char aside[300], a[320], b[320];
-	snprintf(aside, sizeof aside, "%s.unusable-%ld", file, (long)time(NULL));
+	long now = (long)time(NULL);
+	/* A name no journal moved aside before has: two within one second (or one
+	 * damaged again at once) must not replace the first, which may hold rows a
+	 * person can still recover. */
+	struct stat st;
+	snprintf(aside, sizeof aside, "%s.unusable-%ld", file, now);
+	for (int n = 2; n < 1000 && fstatat(outdir_private_fd(od), aside, &st,
+					     AT_SYMLINK_NOFOLLOW) == 0; n++)
+		snprintf(aside, sizeof aside, "%s.unusable-%ld-%d", file, now, n);
 	outdir_private_rename(od, file, aside);
 	for (const char *suffix = "-wal"; suffix; suffix = suffix[1] == 'w' ? "-shm" : NULL) {
 		snprintf(a, sizeof a, "%s%s", file, suffix);

@@ -241,7 +241,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 	if (inspect_outputs(p, &o))
 		return 0;
 	int all_fresh = o.present == it->noutputs && o.fresh == it->noutputs;
-	if (!p->cfg.j || !root) {
+	if ((!p->cfg.j && !p->cfg.empty_journal) || !root) {
 		if (all_fresh && !p->cfg.force) {
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;

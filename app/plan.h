@@ -46,7 +46,11 @@ typedef enum { PLAN_SKIPPED, PLAN_FAILED } plan_pass;
 typedef struct planner_config {
 	discover *d;
 	outdir *od;
-	journal *j;                 /* NULL: no journal */
+	journal *j;                 /* NULL: no journal (or, with empty_journal, one with
+	                               no rows yet) */
+	int empty_journal;          /* j NULL stands for an empty journal, not none: a dry
+	                               run where the run would start one anew (it is lost)
+	                               judges as that run will, not by --no-journal's rule */
 	const thumb_settings *settings;
 	uint64_t fingerprint;       /* journal_fingerprint() of the settings */
 	uint64_t limits;            /* journal_limits() of this run */

@@ -50,6 +50,7 @@
 
 static volatile sig_atomic_t got_signal, signal_count;
 static pool *volatile the_pool;
+static volatile sig_atomic_t pool_done; /* the pool has run: the summary is being made */
 
 static void on_signal(int sig)
 {
@@ -58,7 +59,7 @@ static void on_signal(int sig)
 	pool *p = the_pool;
 	if (p) {
 		pool_interrupt(p); /* async-signal-safe */
-	} else if (signal_count >= 2) {
+	} else if (signal_count >= 2 && !pool_done) {
 		/* A second one before the pool runs (a slow walk, workers that will
 		 * not start): stop at once, as the signal would have. */
 		signal(sig, SIG_DFL);
@@ -509,6 +510,7 @@ static int run_pool(run_ctx *x, double t0)
 	pool_stats_get(p, &ps);
 	x->sum.recycled = ps.recycled;
 	x->sum.crashed = ps.crashed;
+	pool_done = 1; /* from here a second signal is recorded: the summary says 128+it */
 	the_pool = NULL;
 	pool_destroy(p);
 	x->sum.workers = jobs;

@@ -90,19 +90,26 @@ static void failure_context(char *buf, size_t len)
 /* Open the journal (per shard, so array tasks never share an SQLite file), and
  * decide whether it was lost: then the thumbnails already there cannot be shown
  * to be imgpool's, and the run says so once (each is an error for its input).
+ * *fresh: the run's journal starts empty (there is none yet, or an empty file).
  * -1 (exit code set, the cause said) when it cannot be opened or made. */
-static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, int *lost)
+static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, int *lost,
+			int *fresh)
 {
 	const imgpool_options *o = x->o;
 	char settings_text[1200], jname[96], warn[MSG_LEN], err[MSG_LEN];
 	*fingerprint = journal_fingerprint(&o->settings, o->name_template, settings_text,
 					   sizeof settings_text);
 	*lost = 0;
+	*fresh = !o->no_journal;
 	if (o->no_journal || outdir_private_fd(x->od) < 0)
 		return 0;
 	snprintf(jname, sizeof jname, x->shard.n ? "journal-%s.sqlite" : "journal.sqlite", shname);
+	/* An empty file is no journal (a crash of the filesystem can leave one): what it
+	 * held is lost as surely as if it were gone. */
 	struct stat st;
-	int existed = fstatat(outdir_private_fd(x->od), jname, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	int existed = fstatat(outdir_private_fd(x->od), jname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		      st.st_size > 0;
+	*fresh = !existed;
 	x->j = journal_open(x->od, jname, settings_text, o->dry_run, warn, sizeof warn, err,
 			    sizeof err);
 	if (warn[0]) {
@@ -184,8 +191,8 @@ int run_setup(run_ctx *x)
 	if (!o->dry_run)
 		x->count = counter_start(&dc, &x->shard, &x->c);
 	uint64_t fingerprint;
-	int lost;
-	if (open_journal(x, shname, &fingerprint, &lost) < 0)
+	int lost, fresh;
+	if (open_journal(x, shname, &fingerprint, &lost, &fresh) < 0)
 		return -1;
 	x->pb = (publisher){x->od, x->j, o->overwrite, x->d};
 	char context[256];
@@ -197,6 +204,9 @@ int run_setup(run_ctx *x)
 		.shard = x->shard, .force = o->force, .overwrite = o->overwrite,
 		.checksum = o->checksum, .retry_failed = o->retry_failed,
 		.on_passed = run_on_passed, .data = x,
+		/* A dry run without a journal to read, where the run would start one
+		 * anew: outputs there are no one's, as that run will find them. */
+		.empty_journal = !x->j && fresh,
 	};
 	/* A list read from --files-from may be a live stream: its files go out as
 	 * they come, with no window to fill. */

@@ -179,6 +179,9 @@ typedef struct worker {
 	int64_t linger_deadline; /* channel closed: kill if still alive by then */
 	int64_t start_deadline;  /* starting: a failed start if not ready by then */
 	int64_t respawn_at;      /* empty: start a worker here then (0: not waiting) */
+	int64_t exit_deadline;   /* let go by pool_join: killed if still there then (0: none) */
+	int64_t idle_since;      /* ready, holding tasks, running none since (0: not so) */
+	int64_t idle_started;    /* its last task's start then: a later one is progress */
 	/* Why we killed it, if we did: set before kill() so the report names our reason
 	 * ("timed out after 30 s") rather than "killed by signal 9". */
 	pool_status kill_status;
@@ -780,6 +783,8 @@ static int spawn(pool *p, worker *w)
 	w->kill_status = POOL_PENDING;
 	w->kill_task = 0;
 	w->kill_msg[0] = '\0';
+	w->idle_since = 0;
+	w->exit_deadline = 0;
 	wire_rx_reset(&w->rx);
 	atomic_store(&shared_of(p)->pid[w->slot], pid);
 	CNT(p, alive, 1);
@@ -1526,6 +1531,15 @@ static int64_t check_deadlines(pool *p, int64_t now)
 				nearest = w->linger_deadline;
 			}
 		}
+		if (w->exit_deadline) {
+			if (now >= w->exit_deadline) {
+				w->exit_deadline = 0;
+				kill_worker(w, POOL_CANCELLED, 0, "worker %d (pid %d) did not exit when "
+					    "let go (stopped from outside?)", w->slot, (int)w->pid);
+			} else if (w->exit_deadline < nearest) {
+				nearest = w->exit_deadline;
+			}
+		}
 		if (w->state == W_STARTING && w->start_deadline) {
 			if (now >= w->start_deadline)
 				kill_worker(w, POOL_CRASHED, 0,
@@ -1539,12 +1553,30 @@ static int64_t check_deadlines(pool *p, int64_t now)
 			continue;
 		uint64_t id = atomic_load_explicit(&p->shm[i].running, memory_order_acquire);
 		if (!id) {
-			/* It may start a held task the moment after we look: its deadline is
-			 * then at most `limit` away, so look again by then. */
-			if (w->held.n && now + limit < nearest)
-				nearest = now + limit;
+			/* Holding tasks and running none, a worker takes the next at once,
+			 * unless something outside stopped it (SIGSTOP, a debugger): then no
+			 * task's deadline ever starts, and the caller would wait for ever.
+			 * After `limit` with no task started it is replaced; what it held
+			 * goes to the others, charged to no task. (It may start one the
+			 * moment after we look: look again by then either way.) */
+			int64_t started = atomic_load(&p->shm[i].started_ns);
+			if (!w->held.n) {
+				w->idle_since = 0;
+				continue;
+			}
+			if (!w->idle_since || started != w->idle_started) {
+				w->idle_since = now;
+				w->idle_started = started;
+			}
+			if (now - w->idle_since >= limit)
+				kill_worker(w, POOL_CRASHED, 0, "worker %d (pid %d) started none of "
+					    "the %zu tasks it held for %g s (stopped from outside?)",
+					    w->slot, (int)w->pid, w->held.n, p->o.timeout);
+			else if (w->idle_since + limit < nearest)
+				nearest = w->idle_since + limit;
 			continue;
 		}
+		w->idle_since = 0;
 		int64_t deadline = atomic_load(&p->shm[i].started_ns) + limit;
 		if (now >= deadline) {
 			kill_worker(w, POOL_TIMEOUT, id, "timed out after %g s", p->o.timeout);
@@ -1891,8 +1923,12 @@ int pool_join(pool *p)
 			set_state_err(p);
 			return -1;
 		}
-	/* Let every worker go: EOF on its channel makes it run the finalizer and exit. */
+	/* Let every worker go: EOF on its channel makes it run the finalizer and exit.
+	 * One that does not (stopped from outside, a finalizer that hangs) is killed
+	 * after the task timeout, or LINGER_NS once a stop was asked: a stopped worker
+	 * held the join, and the run with it, for ever, a second Ctrl-C included. */
 	p->joining = 1;
+	int64_t grace = p->o.timeout > 0 ? secs_to_ns(p->o.timeout) : 0;
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
 		w->respawn_at = 0;
@@ -1901,12 +1937,20 @@ int pool_join(pool *p)
 		if (w->state != W_DYING)
 			w->state = W_RETIRING;
 		close_channel(w);
+		w->exit_deadline = grace ? pool_now_ns() + grace : 0;
 	}
-	while (count_state(p, W_EMPTY) < p->nworkers)
+	while (count_state(p, W_EMPTY) < p->nworkers) {
+		int64_t soon = pool_now_ns() + LINGER_NS;
+		for (int i = 0; p->interrupted && i < p->nworkers; i++) {
+			worker *w = &p->w[i];
+			if (w->state != W_EMPTY && (!w->exit_deadline || w->exit_deadline > soon))
+				w->exit_deadline = soon;
+		}
 		if (loop_once(p, INT64_MAX) < 0) {
 			set_state_err(p);
 			return -1;
 		}
+	}
 	return 0;
 }
 

@@ -880,6 +880,31 @@ static void test_not_sqlite(void **state)
 	moved_aside(junk, sizeof junk - 1, "not an SQLite database", 0);
 }
 
+/* Two unusable journals moved aside within one second: the second took the first's
+ * name ("journal.sqlite.unusable-<seconds>") and replaced it, the last copy of what
+ * the first held. Each keeps a name of its own. */
+static void test_moved_aside_twice(void **state)
+{
+	static const char junk[] = "not a journal at all, first ........................";
+	static const char junk2[] = "not a journal at all, second .......................";
+	outdir *od = open_out("out", 1);
+	for (int i = 0; i < 2; i++) {
+		put_file(at("out/.imgpool/journal.sqlite"), i ? junk2 : junk,
+			 (i ? sizeof junk2 : sizeof junk) - 1);
+		char warn[1024];
+		journal *j = open_journal(od, "journal.sqlite", 0, warn, sizeof warn);
+		assert_non_null(strstr(warn, "moved aside"));
+		journal_close(j, 0, 0, 0, 0, 0);
+	}
+	char **list = outdir_private_list(od, "journal.sqlite.unusable-", "");
+	int n = 0;
+	for (char **p = list; p && *p; p++)
+		n += !strstr(*p, "-wal") && !strstr(*p, "-shm");
+	outdir_names_free(list);
+	assert_int_equal(n, 2);
+	outdir_close(od);
+}
+
 static void test_newer_schema(void **state)
 {
 	outdir *od = open_out("made", 1);
@@ -1203,6 +1228,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cannot_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_open_now, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_moved_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_moved_aside_twice, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

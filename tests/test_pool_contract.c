@@ -630,6 +630,73 @@ static void test_no_task_waits_behind_a_stuck_one(void **state)
 	pool_destroy(p);
 }
 
+/* A worker stopped from outside (SIGSTOP) while idle, then handed a task: it never
+ * started it, so no task's timeout began and the caller waited for ever. After the
+ * timeout with nothing started it is replaced, and the task runs on the new worker,
+ * charged nothing (its first attempt). */
+static void test_a_stopped_idle_worker_is_replaced(void **state)
+{
+	tl_reset_shared();
+	pool *p = init_pool(1, (pool_options){.timeout = 1, .retries = 0});
+	job_arg a = J(B_SQUARE, 3);
+	pool_result r;
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, 3);
+	pool_result_release(&r);
+	int pid = 0;
+	assert_int_equal(pool_worker_pids(p, &pid, 1), 1);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	job_arg b = J(B_SQUARE, 5);
+	pool_future *f = pool_apply_async(p, tl_task, &b, sizeof b, NULL, NULL);
+	assert_non_null(f);
+	const pool_result *got = pool_future_get(f, WATCHDOG);
+	kill(pid, SIGCONT); /* if it still lives, let it go */
+	if (!got)
+		fail_msg("a task held by a stopped worker never finished");
+	tl_check_square(got, 5);
+	int seen = 0;
+	for (int i = 0; i < nev; i++)
+		seen |= evs[i].kind == POOL_EV_EXIT && strstr(evs[i].cause, "stopped from outside");
+	assert_true(seen);
+	pool_future_free(f);
+	pool_destroy(p);
+}
+
+/* A worker stopped from outside when the work is done: pool_join let it go and
+ * waited for it to exit, for ever (a second Ctrl-C included). It is killed after the
+ * task timeout, or at once after a stop (pool_interrupt) with no timeout. An alarm
+ * turns a hang into a failure. */
+static void join_past_a_stopped_worker(double timeout, int interrupt)
+{
+	tl_reset_shared();
+	pool *p = init_pool(1, (pool_options){.timeout = timeout});
+	job_arg a = J(B_SQUARE, 4);
+	pool_result r;
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	pool_result_release(&r);
+	int pid = 0;
+	assert_int_equal(pool_worker_pids(p, &pid, 1), 1);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	pool_close(p);
+	if (interrupt)
+		pool_interrupt(p);
+	alarm((unsigned)WATCHDOG);
+	assert_int_equal(pool_join(p), 0);
+	alarm(0);
+	kill(pid, SIGCONT);
+	int seen = 0;
+	for (int i = 0; i < nev; i++)
+		seen |= evs[i].kind == POOL_EV_EXIT && strstr(evs[i].cause, "did not exit");
+	assert_true(seen);
+	pool_destroy(p);
+}
+
+static void test_join_past_a_stopped_worker(void **state)
+{
+	join_past_a_stopped_worker(1, 0);	/* the task timeout */
+	join_past_a_stopped_worker(0, 1);	/* no timeout, a stop asked */
+}
+
 /* ------------------------------------------------------------------------- */
 /* ABI                                                                        */
 
@@ -1020,6 +1087,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_empty_argument),
 		cmocka_unit_test(test_attempts_count_every_start),
 		cmocka_unit_test(test_no_task_waits_behind_a_stuck_one),
+		cmocka_unit_test(test_a_stopped_idle_worker_is_replaced),
+		cmocka_unit_test(test_join_past_a_stopped_worker),
 		cmocka_unit_test(test_abi_sizes_and_version),
 		cmocka_unit_test(test_wait_any),
 		cmocka_unit_test(test_cancel_a_future_not_started),
