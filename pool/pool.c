@@ -52,6 +52,8 @@
 #include "worker.h"
 
 #define DEFAULT_MAX_MESSAGE ((size_t)1 << 30)
+/* kill_worker()'s task for a kill that is no task's doing (no task id is this). */
+#define KILL_CHARGES_NONE UINT64_MAX
 /* A worker that closed its channel but lives on is killed after this long. */
 #define LINGER_NS ((int64_t)2 * 1000 * 1000 * 1000)
 /* Without a pidfd, how often to look whether a worker whose channel closed has ended. */
@@ -185,7 +187,8 @@ typedef struct worker {
 	/* Why we killed it, if we did: set before kill() so the report names our reason
 	 * ("timed out after 30 s") rather than "killed by signal 9". */
 	pool_status kill_status;
-	uint64_t kill_task;   /* the task charged for it (0: the one running, if any) */
+	uint64_t kill_task;   /* the task charged for it (0: the one running, if any;
+	                         KILL_CHARGES_NONE: none) */
 	char kill_msg[160];
 } worker;
 
@@ -820,6 +823,25 @@ static void kill_worker(worker *w, pool_status st, uint64_t task_id, const char 
 	}
 	kill(w->pid, SIGKILL);
 	w->state = W_DYING;
+}
+
+/* Is process pid stopped (SIGSTOP, SIGTSTP, a debugger)? From /proc/PID/stat: the
+ * state after the command's closing parenthesis is T or t. 0 where it cannot be
+ * told: only a worker seen to be stopped is taken for one. */
+static int process_stopped(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
 }
 
 static void close_channel(worker *w)
@@ -1532,12 +1554,20 @@ static int64_t check_deadlines(pool *p, int64_t now)
 			}
 		}
 		if (w->exit_deadline) {
-			if (now >= w->exit_deadline) {
+			/* Let go by pool_join: a finalizer may take its time, but a worker
+			 * stopped from outside never ends, nor one past a stop asked. */
+			if (now < w->exit_deadline) {
+				if (w->exit_deadline < nearest)
+					nearest = w->exit_deadline;
+			} else if (p->interrupted || process_stopped(w->pid)) {
 				w->exit_deadline = 0;
-				kill_worker(w, POOL_CANCELLED, 0, "worker %d (pid %d) did not exit when "
-					    "let go (stopped from outside?)", w->slot, (int)w->pid);
-			} else if (w->exit_deadline < nearest) {
-				nearest = w->exit_deadline;
+				kill_worker(w, POOL_CANCELLED, KILL_CHARGES_NONE, "worker %d (pid %d) "
+					    "did not exit when let go (%s)", w->slot, (int)w->pid,
+					    p->interrupted ? "a stop was asked" : "stopped from outside");
+			} else {
+				w->exit_deadline = now + LINGER_NS; /* alive: look again */
+				if (w->exit_deadline < nearest)
+					nearest = w->exit_deadline;
 			}
 		}
 		if (w->state == W_STARTING && w->start_deadline) {
@@ -1556,11 +1586,14 @@ static int64_t check_deadlines(pool *p, int64_t now)
 			/* Holding tasks and running none, a worker takes the next at once,
 			 * unless something outside stopped it (SIGSTOP, a debugger): then no
 			 * task's deadline ever starts, and the caller would wait for ever.
-			 * After `limit` with no task started it is replaced; what it held
-			 * goes to the others, charged to no task. (It may start one the
-			 * moment after we look: look again by then either way.) */
+			 * After `limit` with no task started, and seen stopped in /proc (not
+			 * merely waiting for the rest of a message, or for us to read its
+			 * results while the caller was away), it is replaced; what it held
+			 * goes to the others, charged to no task. A worker retiring (over the
+			 * RSS limit) runs its finalizer with tasks still held: not this case.
+			 * (It may start one the moment after we look: look again by then.) */
 			int64_t started = atomic_load(&p->shm[i].started_ns);
-			if (!w->held.n) {
+			if (!w->held.n || atomic_load(&p->shm[i].retiring)) {
 				w->idle_since = 0;
 				continue;
 			}
@@ -1568,12 +1601,19 @@ static int64_t check_deadlines(pool *p, int64_t now)
 				w->idle_since = now;
 				w->idle_started = started;
 			}
-			if (now - w->idle_since >= limit)
-				kill_worker(w, POOL_CRASHED, 0, "worker %d (pid %d) started none of "
-					    "the %zu tasks it held for %g s (stopped from outside?)",
-					    w->slot, (int)w->pid, w->held.n, p->o.timeout);
-			else if (w->idle_since + limit < nearest)
-				nearest = w->idle_since + limit;
+			if (now - w->idle_since < limit) {
+				if (w->idle_since + limit < nearest)
+					nearest = w->idle_since + limit;
+			} else if (process_stopped(w->pid)) {
+				kill_worker(w, POOL_CRASHED, KILL_CHARGES_NONE, "worker %d (pid %d) "
+					    "was stopped from outside, holding %zu tasks it did not "
+					    "start for %g s", w->slot, (int)w->pid, w->held.n,
+					    p->o.timeout);
+			} else {
+				w->idle_since = now; /* alive: look again a timeout from now */
+				if (now + limit < nearest)
+					nearest = now + limit;
+			}
 			continue;
 		}
 		w->idle_since = 0;
@@ -1924,11 +1964,12 @@ int pool_join(pool *p)
 			return -1;
 		}
 	/* Let every worker go: EOF on its channel makes it run the finalizer and exit.
-	 * One that does not (stopped from outside, a finalizer that hangs) is killed
-	 * after the task timeout, or LINGER_NS once a stop was asked: a stopped worker
-	 * held the join, and the run with it, for ever, a second Ctrl-C included. */
+	 * One that does not is killed once it is seen stopped from outside (after the
+	 * task timeout, or LINGER_NS without one), or LINGER_NS after a stop was asked
+	 * (check_deadlines): a stopped worker held the join, and the run with it, for
+	 * ever, a second Ctrl-C included. A finalizer at work is waited for. */
 	p->joining = 1;
-	int64_t grace = p->o.timeout > 0 ? secs_to_ns(p->o.timeout) : 0;
+	int64_t grace = p->o.timeout > 0 ? secs_to_ns(p->o.timeout) : LINGER_NS;
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
 		w->respawn_at = 0;
@@ -1937,7 +1978,7 @@ int pool_join(pool *p)
 		if (w->state != W_DYING)
 			w->state = W_RETIRING;
 		close_channel(w);
-		w->exit_deadline = grace ? pool_now_ns() + grace : 0;
+		w->exit_deadline = pool_now_ns() + grace;
 	}
 	while (count_state(p, W_EMPTY) < p->nworkers) {
 		int64_t soon = pool_now_ns() + LINGER_NS;

@@ -13,8 +13,8 @@
  *   task it was running, which is retried on a fresh worker up to `retries` times and
  *   then reported with its cause; the other tasks that worker held go back to the
  *   queue uncharged, and a fresh worker takes its place. A worker that holds tasks
- *   but starts none of them within the timeout (stopped from outside) is replaced
- *   the same way, charging no task.
+ *   but starts none of them within the timeout, and is seen stopped from outside
+ *   (SIGSTOP, in /proc), is replaced the same way, charging no task.
  *
  * Delivery: every task is answered exactly once, run at least once
  *   Every task submitted gets exactly one pool_result, whatever happens to workers:
@@ -297,10 +297,10 @@ void pool_close(pool *p);
 
 /*
  * Wait until every submitted task has finished (the pool must be closed), then let
- * the workers exit and reap them; a worker that does not exit (stopped from outside,
- * a finalizer that hangs) is killed after the task timeout, or 2 s after
- * pool_interrupt() where there is none. Returns 0, or -1 if the pool broke or was not
- * closed (pool_error). After pool_terminate it returns 0 at once (as Python's
+ * the workers exit and reap them. A worker that does not exit is killed where it is
+ * seen stopped from outside (SIGSTOP; after the task timeout, or 2 s without one), or
+ * 2 s after pool_interrupt(); a finalizer at work is waited for. Returns 0, or -1 if
+ * the pool broke or was not closed (pool_error). After pool_terminate it returns 0 at once (as Python's
  * terminate() then join(): the workers are already reaped). The feed of an iterator still open is
  * read to its end, its results kept (beyond the usual bound) until they are taken
  * or the iterator is freed.
