@@ -137,6 +137,12 @@ int journal_quarantine_each(journal *j,
 				       const file_ident *id),
 			    void *data);
 
+/* Would a run keep the rows of journal `file` of od (an SQLite journal of this or an
+ * older schema, which it converts)? 0 where it would move the file aside or find it
+ * empty: not SQLite, a newer schema, no tables, not a regular file. A dry run that
+ * cannot read its journal asks, to judge as the run will. Changes nothing. */
+int journal_would_keep(outdir *od, const char *file);
+
 /* Commit now: the write-ahead point. 0 or -1 (journal_error); -1 also when the
  * journal's file was deleted or moved away since it was opened (journal_moved()):
  * a record written there would prove nothing to the next run. */

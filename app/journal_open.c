@@ -96,6 +96,16 @@ int journal_open_view(outdir *od, const char *file, int change_nothing, sqlite3 
 	return rc;
 }
 
+int journal_would_keep(outdir *od, const char *file)
+{
+	sqlite3 *db = NULL;
+	int version = -1;
+	if (sides_of(od, file) != SIDE_ALIEN && journal_open_view(od, file, 1, &db) == SQLITE_OK)
+		version = journal_schema_version(db);
+	sqlite3_close(db);
+	return version >= 1 && version <= SCHEMA_VERSION;
+}
+
 /* The journal and its -wal and -shm made ready for writing: each a file of its own
  * (a hard-linked one copied, outdir_private_unshare()). 0, or -1 with why said. */
 static int own_sides(outdir *od, const char *file, char *why, size_t len)

@@ -119,6 +119,14 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	journal_set_fingerprint(x->j, *fingerprint);
 	if (!existed && outdir_had_private(x->od) && !other_journals(x->od, jname))
 		*lost = 1;
+	/* A dry run that cannot read its journal: where the run would move it aside,
+	 * judge as with the empty one it would start (as for a lost one), and say so. */
+	if (o->dry_run && !x->j && existed && !journal_would_keep(x->od, jname)) {
+		fprintf(stderr, "imgpool: warning: the journal %s/" OUTDIR_PRIVATE "/%s is "
+				"unusable: the run will move it aside and start anew\n",
+			outdir_path(x->od), jname);
+		*fresh = *lost = 1;
+	}
 	if (!x->j && err[0]) {
 		/* Going on without it would make thumbnails no later run can show are
 		 * imgpool's: each would be an error for its input from then on. */

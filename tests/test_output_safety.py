@@ -786,25 +786,27 @@ class TestJournal(SafetyCase):
         self.assertFalse(os.path.exists(os.path.join(out, "1.jpg")))
 
     def test_lost_or_emptied_journal_is_said_and_dry_run_agrees(self):
-        """A journal deleted or emptied (a crashed filesystem leaves 0 bytes): the run
-        finds every thumbnail unprovable. The emptied one was taken as a new journal
-        without a word, and -n said "up to date, exit 0" for both, by --no-journal's
-        rule, where the run then failed every file. Now both warn, and -n predicts
-        the errors."""
+        """A journal deleted, emptied (a crashed filesystem leaves 0 bytes) or
+        damaged: the run finds every thumbnail unprovable. The emptied one was taken
+        as a new journal without a word, and -n said "up to date, exit 0" for all,
+        by --no-journal's rule, where the run then failed every file. Now each
+        warns, and -n predicts the errors."""
         src = self.path("src")
         for i in range(2):
             jpeg(os.path.join(src, "%d.jpg" % i), mean=60 + 80 * i)
-        for how in ("deleted", "emptied"):
+        for how in ("deleted", "emptied", "garbage"):
             out = self.path("out-" + how)
             self.ok(run(["-o", out, src]))
             journal = os.path.join(out, ".imgpool", "journal.sqlite")
             if how == "deleted":
                 os.unlink(journal)
             else:
-                open(journal, "w").close()
+                with open(journal, "w") as f:
+                    f.write("" if how == "emptied" else "not a journal at all " * 20)
             dry = run(["-n", "-o", out, src])
             self.assertEqual(dry.returncode, 1, (how, dry.stdout, dry.stderr))
             self.assertEqual(dry.stderr.count(b"was not made by imgpool"), 2, (how, dry.stderr))
+            self.assertFalse(os.path.exists(journal) and how == "deleted")  # -n made none
             real = run(["-o", out, src])
             self.assertEqual(real.returncode, 1, (how, real.stderr))
             self.assertIn(b"has no journal of earlier runs", real.stderr, how)
