@@ -73,22 +73,20 @@ static void master_size(const thumb_settings *s, int lw, int lh, int orientation
  * master target tw x th, as vips_thumbnail() resamples after its own load:
  * resize_oriented() when it only shrinks and no profile needs libvips'
  * transform; vips_thumbnail_image() itself otherwise (enlarging, grey with a
- * profile). lw x lh: the size libvips' load scale gives; where the decode is
- * coarser (--fast-shrink), the master still gets the size that gives, so that
- * every output has the size it has without the option. *out is a new image. */
+ * profile). mw x mh: where the decode is coarser than libvips' load scale
+ * (--fast-shrink), the master's size at that scale (master_size()), so that every
+ * output has the size it has without the option; 0 x 0 where it is that scale.
+ * *out is a new image. */
 static int resample(const thumb_settings *s, VipsImage *im, int orientation, int has_icc,
-		    int tw, int th, int lw, int lh, VipsImage **out)
+		    int tw, int th, int mw, int mh, VipsImage **out)
 {
 	double hs, vs;
 
-	if (im->Xsize == lw && im->Ysize == lh) {
-		master_shrink(s, lw, lh, orientation >= 5, tw, th, &hs, &vs);
-	} else {
-		int mw, mh;
-
-		master_size(s, lw, lh, orientation, tw, th, &mw, &mh);
+	if (mw) {
 		hs = (double)im->Xsize / mw;
 		vs = (double)im->Ysize / mh;
+	} else {
+		master_shrink(s, im->Xsize, im->Ysize, orientation >= 5, tw, th, &hs, &vs);
 	}
 	if (!has_icc && hs >= 1 && vs >= 1)
 		return resize_oriented(im, hs, vs, orientation, out);
@@ -203,12 +201,16 @@ int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
 	 * the other one may round up past it). */
 	int load_k = geometry_jpeg_shrink(s, uw, uh, tw, th);
 	int decode_k = has_icc ? load_k : geometry_jpeg_decode_shrink(s, uw, uh, tw, th);
-	int lw = info.width / load_k > 0 ? info.width / load_k : 1; /* floored, as decoded */
-	int lh = info.height / load_k > 0 ? info.height / load_k : 1;
-	int mw, mh;
-	master_size(s, lw, lh, info.orientation, tw, th, &mw, &mh);
-	while (decode_k > load_k && (info.width / decode_k < mw || info.height / decode_k < mh))
-		decode_k /= 2;
+	int mw = 0, mh = 0;
+	if (decode_k > load_k) {
+		int lw = info.width / load_k > 0 ? info.width / load_k : 1; /* floored, as decoded */
+		int lh = info.height / load_k > 0 ? info.height / load_k : 1;
+		master_size(s, lw, lh, info.orientation, tw, th, &mw, &mh);
+		while (decode_k > load_k && (info.width / decode_k < mw || info.height / decode_k < mh))
+			decode_k /= 2;
+		if (decode_k == load_k)
+			mw = mh = 0; /* libvips' scale after all */
+	}
 	if (fastjpeg_decode(j, 8 / decode_k, &px, &fw, &fh, why, sizeof why) != FASTJPEG_OK ||
 	    !(im = wrap_pixels(px, fw, fh, &info, has_icc))) {
 		fastjpeg_close(j);
@@ -216,7 +218,7 @@ int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
 		return 1;
 	}
 	/* The master is a copy in memory: px can go with the handle. */
-	rc = resample(s, im, info.orientation, has_icc, tw, th, lw, lh, &thumb);
+	rc = resample(s, im, info.orientation, has_icc, tw, th, mw, mh, &thumb);
 	if (!rc && cmyk)
 		rc = cmyk_to_rgb(transform, &thumb);
 	if (!rc)

@@ -112,10 +112,10 @@ int geometry_jpeg_shrink(const thumb_settings *s, int w, int h, int tw, int th)
  * decode floor (bench/decode_floor.c) and sharp's fastShrinkOnLoad take it. */
 int geometry_jpeg_decode_shrink(const thumb_settings *s, int w, int h, int tw, int th)
 {
-	double shrink = fit_shrink(s, w, h, tw, th);
-
 	if (!s->fast_shrink)
 		return geometry_jpeg_shrink(s, w, h, tw, th);
+	double shrink = fit_shrink(s, w, h, tw, th);
+
 	return shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
 }
 
