@@ -4,7 +4,6 @@
  * older schemas, moving an unusable file aside. See journal_schema.h.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,15 +246,13 @@ void journal_move_aside(outdir *od, const char *file, const char *why, char *war
 {
 	char aside[300], a[320], b[320];
 	long now = (long)time(NULL);
-	/* A name no journal moved aside before has: two within one second (or one
-	 * damaged again at once) must not replace the first, which may hold rows a
-	 * person can still recover. */
-	struct stat st;
+	/* A name no journal moved aside before has (the rename never replaces): two
+	 * within one second (or one damaged again at once) must not replace the
+	 * first, which may hold rows a person can still recover. */
 	snprintf(aside, sizeof aside, "%s.unusable-%ld", file, now);
-	for (int n = 2; n < 1000 && fstatat(outdir_private_fd(od), aside, &st,
-					     AT_SYMLINK_NOFOLLOW) == 0; n++)
+	for (int n = 2; n < 1000 && outdir_private_rename(od, file, aside) < 0 && errno == EEXIST;
+	     n++)
 		snprintf(aside, sizeof aside, "%s.unusable-%ld-%d", file, now, n);
-	outdir_private_rename(od, file, aside);
 	for (const char *suffix = "-wal"; suffix; suffix = suffix[1] == 'w' ? "-shm" : NULL) {
 		snprintf(a, sizeof a, "%s%s", file, suffix);
 		snprintf(b, sizeof b, "%s%s", aside, suffix);

@@ -342,9 +342,8 @@ int outdir_had_private(const outdir *od) { return od->had_priv; }
 /* ------------------------------------------------------------------------- */
 /* Moving files into place, aside and away                                    */
 
-/* rename without replacing: renameat2(RENAME_NOREPLACE), or link + unlink where
- * the filesystem does not know the flag (EINVAL; NFS, some FUSE). */
-static int move_noreplace(int from_dir, const char *from, int to_dir, const char *to)
+/* See outdir_internal.h. */
+int outdir_move_noreplace(int from_dir, const char *from, int to_dir, const char *to)
 {
 	if (renameat2(from_dir, from, to_dir, to, RENAME_NOREPLACE) == 0)
 		return 0;
@@ -356,7 +355,7 @@ static int move_noreplace(int from_dir, const char *from, int to_dir, const char
 	return 0;
 }
 
-/* move_noreplace() of from_dir/from to rel, making rel's folders; a folder on the
+/* outdir_move_noreplace() of from_dir/from to rel, making rel's folders; a folder on the
  * way removed after it was opened, before the mkdir beneath it or the rename, is
  * made again (ENOENT with from still there; see REMADE_FOLDER_RETRIES). */
 static int move_into(outdir *od, int from_dir, const char *from, const char *rel)
@@ -365,7 +364,7 @@ static int move_into(outdir *od, int from_dir, const char *from, const char *rel
 		const char *leaf;
 		int pfd = outdir_parent(od, rel, 1, &leaf), rc = -1, e = errno;
 		if (pfd >= 0) {
-			rc = move_noreplace(from_dir, from, pfd, leaf);
+			rc = outdir_move_noreplace(from_dir, from, pfd, leaf);
 			e = errno;
 			close(pfd);
 		}
@@ -434,7 +433,7 @@ static int quarantine_checked(outdir *od, int pfd, const char *leaf, const file_
 	}
 	if (ok)
 		return 0;
-	move_noreplace(qfd, qname, pfd, leaf); /* put it back; if taken, it stays safe */
+	outdir_move_noreplace(qfd, qname, pfd, leaf); /* put it back; if taken, it stays safe */
 	errno = ESTALE;
 	return -1;
 }
@@ -452,12 +451,12 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		return -1;
 	int rc = quarantine_checked(od, pfd, leaf, expect, qname);
 	if (rc == 0) {
-		rc = move_noreplace(od->tmp, tmp_name, pfd, leaf);
+		rc = outdir_move_noreplace(od->tmp, tmp_name, pfd, leaf);
 		int e = errno;
 		if (rc == 0)
 			unlinkat(od->quarantine, qname, 0);
 		else
-			move_noreplace(od->quarantine, qname, pfd, leaf);
+			outdir_move_noreplace(od->quarantine, qname, pfd, leaf);
 		errno = e;
 	}
 	int e = errno;

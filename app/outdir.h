@@ -166,7 +166,8 @@ void outdir_quarantine_name(outdir *od, char *buf, size_t len);
  * symlink, ENODEV for a FIFO, device or folder, EMLINK for other hard links. */
 int outdir_private_open(outdir *od, const char *name, int flags);
 
-/* Rename old to new inside OUT/.imgpool (the journal's move-aside). */
+/* Rename old to new inside OUT/.imgpool (the journal's move-aside), never over a
+ * file already there: -1 with EEXIST. */
 int outdir_private_rename(outdir *od, const char *old_name, const char *new_name);
 
 /* Give regular file name in OUT/.imgpool a copy of its own: when it has other hard

@@ -23,4 +23,9 @@ struct outdir {
 	int no_openat2;    /* openat2 was refused once: walk from then on */
 };
 
+/* rename without replacing (EEXIST where to is taken): renameat2(RENAME_NOREPLACE),
+ * or link + unlink where the filesystem does not know the flag (EINVAL; NFS, some
+ * FUSE). */
+int outdir_move_noreplace(int from_dir, const char *from, int to_dir, const char *to);
+
 #endif

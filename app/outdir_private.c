@@ -54,7 +54,7 @@ int outdir_private_rename(outdir *od, const char *old_name, const char *new_name
 		errno = EINVAL;
 		return -1;
 	}
-	return renameat(od->priv, old_name, od->priv, new_name);
+	return outdir_move_noreplace(od->priv, old_name, od->priv, new_name);
 }
 
 int outdir_private_unshare(outdir *od, const char *name)
