@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 # The imgpool command and its tests. Included from the top CMakeLists.txt.
 pkg_check_modules(VIPS REQUIRED IMPORTED_TARGET vips)
+# vipsmodules.c opens libvips' modules itself (g_module_open), as vips_init() does.
+pkg_check_modules(GMODULE REQUIRED IMPORTED_TARGET gmodule-2.0)
 pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
@@ -9,7 +11,7 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Every module of the command, listed: a file renamed or missing fails the build
 # instead of silently dropping out.
-set(APP_MODULES settings failure bug clock io filehash outdir outdir_private lock thumb vipserr geometry vipsload resize fastpath save metadata colour exif fastjpeg
+set(APP_MODULES settings failure bug clock io filehash outdir outdir_private lock thumb vipsmodules vipserr geometry vipsload resize fastpath save metadata colour exif fastjpeg
   jpegscan fastpng pnginflate pngcheck shrink pngmaster reduce lines discover discover_list globs paths inside template claims plan publish prune
   inflight lookahead costguess drive count options optvalues help outfolder report monitor task run run_setup results trace shard journal journal_open journal_schema journal_fingerprint status bench
   bench_args bench_baseline bench_report bench_plot)
@@ -22,16 +24,16 @@ add_library(imgpool_app STATIC ${APP_SOURCES})
 # leaves off: scalar, they made the worker slower than libvips' own orc code.
 set_source_files_properties(app/reduce.c app/shrink.c PROPERTIES COMPILE_OPTIONS "-O3")
 target_include_directories(imgpool_app PUBLIC app)
-# Where libvips loads its dynamic modules from (thumb_preload_modules()):
+# Where libvips loads its dynamic modules from (vipsmodules.c):
 # LIBDIR/vips-modules-MAJOR.MINOR, as libvips 8.13 and later build it.
 pkg_get_variable(VIPS_LIBDIR vips libdir)
 string(REGEX MATCH "^[0-9]+\\.[0-9]+" VIPS_MAJOR_MINOR "${VIPS_VERSION}")
 if(VIPS_LIBDIR AND VIPS_MAJOR_MINOR)
-  set_property(SOURCE app/thumb.c APPEND PROPERTY COMPILE_DEFINITIONS
+  set_property(SOURCE app/vipsmodules.c APPEND PROPERTY COMPILE_DEFINITIONS
     IMGPOOL_VIPS_MODULE_DIR="${VIPS_LIBDIR}/vips-modules-${VIPS_MAJOR_MINOR}")
 endif()
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
-target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::JPEG PkgConfig::PNG
+target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::GMODULE PkgConfig::JPEG PkgConfig::PNG
   PkgConfig::XXHASH PkgConfig::SQLITE PkgConfig::DEFLATE Threads::Threads m)
 
 add_executable(imgpool app/main.c)

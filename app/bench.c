@@ -49,6 +49,7 @@
 #include "task.h"
 #include "thumb.h"
 #include "trace.h"
+#include "vipsmodules.h"
 
 /* ------------------------------------------------------------------------- */
 /* Signals: the handler only records and asks a running pool to stop.          */
@@ -586,7 +587,7 @@ int bench_main(int argc, char **argv)
 	double load[1];
 	b.load_before = getloadavg(load, 1) == 1 ? load[0] : -1;
 	warm_page_cache(&b);
-	thumb_preload_modules();	/* as the command does, before its pool */
+	vipsmodules_preload();	/* as the command does, before its pool */
 	int interrupted = measure_all(&b) < 0 || bench_signal;
 	for (int i = 0; i <= b.njobs; i++)
 		summarise_row(&b.rows[i]);

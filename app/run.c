@@ -24,14 +24,14 @@
 
 #include "bug.h"
 #include "clock.h"
+#include "costguess.h"
 #include "count.h"
 #include "discover.h"
 #include "drive.h"
 #include "inflight.h"
-#include "costguess.h"
-#include "lookahead.h"
 #include "journal.h"
 #include "lock.h"
+#include "lookahead.h"
 #include "monitor.h"
 #include "outdir.h"
 #include "plan.h"
@@ -44,6 +44,7 @@
 #include "task.h"
 #include "thumb.h"
 #include "trace.h"
+#include "vipsmodules.h"
 
 /* ------------------------------------------------------------------------- */
 /* Signals: the handler only records and asks the pool to drain (nginx's rule). */
@@ -457,7 +458,7 @@ static int run_pool(run_ctx *x, double t0)
 		.max_worker_rss = o->max_worker_rss, .on_event = on_pool_event, .event_data = x,
 	};
 	char *perr = NULL;
-	thumb_preload_modules();
+	vipsmodules_preload();
 	pool *p = pool_create(&po, &perr);
 	if (!p) {
 		/* A broken pool: every file an error, a summary, exit 1. */

@@ -26,9 +26,7 @@
  * Outputs of one file are all-or-nothing: any failure removes the files this call
  * created. Causes are one line (vipserr.c).
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <glob.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -59,6 +57,7 @@
 #include "thumb.h"
 #include "vipserr.h"
 #include "vipsload.h"
+#include "vipsmodules.h"
 
 /* ------------------------------------------------------------ worker setup -- */
 
@@ -85,22 +84,6 @@ static void keep_memory_mapped(void)
 	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
-void thumb_preload_modules(void)
-{
-#ifdef IMGPOOL_VIPS_MODULE_DIR
-	glob_t g;
-
-	/* RTLD_NOW: bind every symbol here, once, rather than on first use in each
-	 * worker. vips_init()'s own g_module_open() of the same files then only
-	 * counts a reference. A module that does not load is left to it. */
-	if (glob(IMGPOOL_VIPS_MODULE_DIR "/*.so", 0, NULL, &g) != 0)
-		return;
-	for (size_t i = 0; i < g.gl_pathc; i++)
-		(void)dlopen(g.gl_pathv[i], RTLD_NOW | RTLD_LOCAL);
-	globfree(&g);
-#endif
-}
-
 int thumb_worker_init(int threads, char *err, size_t errlen)
 {
 	static int quiet;
@@ -112,7 +95,7 @@ int thumb_worker_init(int threads, char *err, size_t errlen)
 				  G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG, quiet_log, NULL);
 		quiet = 1;
 	}
-	if (VIPS_INIT("imgpool")) {
+	if (vipsmodules_vips_init("imgpool")) {
 		vipserr_cause(err, errlen, NULL, "libvips failed to start");
 		return -1;
 	}

@@ -42,15 +42,7 @@
 #include "settings.h"
 
 
-/* Once in the parent, before the workers fork: load libvips' dynamic modules
- * (HEIC/AVIF, JPEG XL, ImageMagick, OpenSlide, PDF: over a hundred shared
- * libraries) without starting libvips, so every worker's vips_init() finds them
- * mapped and bound instead of loading them again: 40 ms of each worker's start
- * becomes 4 ms, for 25 ms once here. Loads nothing where the module folder is
- * missing; calls no libvips function and starts no thread (fork stays safe). */
-void thumb_preload_modules(void);
-
-/* Once per worker process: vips_init, cache off, vips concurrency = threads
+/* Once per worker process: vips_init with the modules vipsmodules.h names, cache off, vips concurrency = threads
  * (>= 1), untrusted loaders blocked. Returns 0, or -1 with a cause in err. */
 int thumb_worker_init(int threads, char *err, size_t errlen);
 

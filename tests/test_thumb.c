@@ -30,6 +30,7 @@
 #include "failure.h"
 #include "settings.h"
 #include "thumb.h"
+#include "vipsmodules.h"
 
 static char tmpdir[PATH_MAX];	/* this run's scratch folder */
 static const char *self_exe = "/proc/self/exe";	/* argv[0] when it is a path (valgrind) */
@@ -859,6 +860,34 @@ static void test_versions(void **state)
 		      thumb_png_version());
 }
 
+/* The worker starts libvips with the modules imgpool uses (HEIC/AVIF) and not the
+ * ones whose loaders it blocks (vipsmodules.h): no ImageMagick, poppler, OpenSlide
+ * or libjxl in the process, their operations not even registered; VIPSHOME is
+ * as it was. */
+static void test_modules(void **state)
+{
+	(void)state;
+	assert_null(getenv("VIPSHOME"));
+	assert_int_equal(vips_type_find("VipsOperation", "magickload"), 0);
+	assert_int_equal(vips_type_find("VipsOperation", "pdfload"), 0);
+	assert_int_equal(vips_type_find("VipsOperation", "openslideload"), 0);
+	assert_int_equal(vips_type_find("VipsOperation", "jxlload"), 0);
+	FILE *maps = fopen("/proc/self/maps", "r");
+	assert_non_null(maps);
+	char line[4096];
+	while (fgets(line, sizeof line, maps)) {
+		if (strstr(line, "libMagickCore") || strstr(line, "libpoppler") ||
+		    strstr(line, "libopenslide") || strstr(line, "libjxl"))
+			fail_msg("mapped: %s", line);
+	}
+	fclose(maps);
+	assert_true(vipsmodules_wanted("vips-heif.so"));
+	assert_false(vipsmodules_wanted("vips-magick.so"));
+	if (!vips_type_find("VipsOperation", "heifload"))
+		skip(); /* a libvips without HEIF: nothing more to see */
+	assert_true(vips_type_find("VipsOperation", "heifsave") != 0);
+}
+
 /* Seconds since some fixed point. */
 static double now(void)
 {
@@ -974,6 +1003,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_output_ext),
 		cmocka_unit_test(test_versions),
+		cmocka_unit_test(test_modules),
 		cmocka_unit_test_setup_teardown(test_single_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiple_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enlarge, setup, teardown),
