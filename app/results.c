@@ -166,33 +166,48 @@ void run_flush_finished(run_ctx *x)
 	publish_error errs[PUBLISH_BATCH];
 	char names[PUBLISH_BATCH][THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
 	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
+	int sync_err[PUBLISH_BATCH], batch[PUBLISH_BATCH], m = 0;
+	char sync_cause[PUBLISH_BATCH][96];
 	int n = x->nfinished;
 	if (!n)
 		return;
+	if (!x->sync)
+		BUG("finished files without a temp folder to sync");
+	/* Each file's temp files on disk first (outsync.h); the ones that are not
+	 * fail, the others go into place together. */
 	for (int k = 0; k < n; k++) {
 		const finished *d = &x->finished[k];
 		const inflight_file *f = d->f;
-		temp_names(f, d->a.pid, names[k]);
+		if (outsync_wait(x->sync, k, &sync_err[k]) < 0) {
+			snprintf(sync_cause[k], sizeof sync_cause[k],
+				 "cannot write the thumbnail: %s", strerror(sync_err[k]));
+			continue;
+		}
+		temp_names(f, d->a.pid, names[m]);
 		for (int i = 0; i < f->n; i++)
-			temps[k][i] = names[k][i];
-		items[k] = (publish_item){
+			temps[m][i] = names[m][i];
+		items[m] = (publish_item){
 			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
 			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
-			.display = (const char *const *)f->display, .temps = temps[k],
+			.display = (const char *const *)f->display, .temps = temps[m],
 		};
+		batch[k] = m++;
 	}
-	publish_batch(&x->pb, items, n, errs);
+	if (m)
+		publish_batch(&x->pb, items, m, errs);
 	x->nfinished = 0;
 	for (int k = 0; k < n; k++) {
 		finished *d = &x->finished[k];
 		report_file rf = file_report(d->f, &d->a);
 		rf.status = REPORT_OK;
 		rf.res = &d->res;
-		if (errs[k].failed) {
+		const char *cause = sync_err[k] ? sync_cause[k]
+				    : errs[batch[k]].failed ? errs[batch[k]].cause : NULL;
+		if (cause) {
 			rf.res = NULL;
 			rf.status = REPORT_ERROR;
 			rf.kind = FAIL_OUTPUT;
-			rf.cause = errs[k].cause;
+			rf.cause = cause;
 		}
 		complete(x, d->f, &d->a, &rf, rf.status == REPORT_OK ? &d->res : NULL);
 	}
@@ -214,6 +229,9 @@ void run_handle_result(run_ctx *x, const pool_result *r)
 			x->finished_since = clock_now_s();
 		if (x->nfinished >= PUBLISH_BATCH)
 			BUG("%d files waiting to be published", x->nfinished);
+		char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
+		temp_names(f, a.pid, names);
+		outsync_add(x->sync, x->nfinished, (const char (*)[TASK_TEMP_NAME_MAX])names, f->n);
 		x->finished[x->nfinished++] = (finished){f, a, res};
 		if (x->nfinished == PUBLISH_BATCH)
 			run_flush_finished(x);

@@ -19,6 +19,7 @@
 #include "monitor.h"
 #include "options.h"
 #include "outdir.h"
+#include "outsync.h"
 #include "plan.h"
 #include "pool.h"
 #include "publish.h"
@@ -32,7 +33,7 @@
 /* Finished thumbnails are published in batches, with one write-ahead commit each:
  * at most this many, waiting at most this long (a commit per file was most of what
  * publishing cost the parent). */
-#define PUBLISH_BATCH 32
+#define PUBLISH_BATCH OUTSYNC_SLOTS /* 32: one fsync slot each */
 #define PUBLISH_WAIT_S 0.05
 
 /* How one attempt of a task went, as the pool said (for the report and the trace). */
@@ -87,6 +88,7 @@ typedef struct run_ctx {
 	int report_refused;       /* it could not be opened: never tried again */
 	finished finished[PUBLISH_BATCH];
 	int nfinished;
+	outsync *sync;           /* fsyncs finished[]'s temp files, slot k for finished[k] */
 	double finished_since;   /* when the oldest of them came */
 } run_ctx;
 

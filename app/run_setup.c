@@ -232,6 +232,10 @@ int run_setup(run_ctx *x)
 					"': %s\n", o->out_dir, outdir_strerror(errno));
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}
+		if (!(x->sync = outsync_start(x->od))) {
+			fprintf(stderr, "imgpool: out of memory\n");
+			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+		}
 	}
 	return 0;
 }
@@ -246,6 +250,7 @@ void run_teardown(run_ctx *x)
 	planner_free(x->plan);
 	inflight_free(x->flight);
 	discover_close(x->d);
+	outsync_stop(x->sync);	/* before the temp folder it syncs in goes */
 	if (x->od)
 		outdir_tmp_cleanup(x->od);
 	lock_release(x->lock);

@@ -225,9 +225,9 @@ int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 /* Create out->name as a new file in out->dirfd (0666 less the umask, as a plain
  * open would give; never through a symlink, never over an existing file) holding
  * buf, and leave it open in *fd with its data on its way to the disk
- * (sync_file_range() starts the writeback without waiting) so that save_sync()
- * waits for all outputs of a file at once. On failure nothing is left and err
- * names the cause (strerror, e.g. "No space left on device"). */
+ * (sync_file_range() starts the writeback without waiting, so that the parent's
+ * fsync of it, outsync.h, finds it mostly written). On failure nothing is left and
+ * err names the cause (strerror, e.g. "No space left on device"). */
 int save_write(const thumb_output *out, const void *buf, size_t len, int *fd,
 			char *err, size_t errlen)
 {
@@ -246,27 +246,24 @@ int save_write(const thumb_output *out, const void *buf, size_t len, int *fd,
 		vipserr_printf(err, errlen, "cannot write the thumbnail: %s", strerror(e));
 		return -1;
 	}
-	/* Only a hint: fsync() below is what guarantees the data. */
+	/* Only a hint: the parent's fsync is what guarantees the data. */
 	(void)sync_file_range(*fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	return 0;
 }
 
-/* fsync and close each output (fds[i] becomes -1): the parent moves an output into
- * place only once its bytes are on disk. close() can report a delayed write error
- * (NFS, quota). The first failure is the cause; the rest are closed all the same
- * (the caller removes the files). */
-int save_sync(int n, int *fds, char *err, size_t errlen)
+/* Close each output (fds[i] becomes -1). close() can report a delayed write
+ * error (NFS, quota). The first failure is the cause; the rest are closed all the
+ * same (the caller removes the files). No fsync here: a worker waiting for the
+ * disk is a core doing nothing; the parent fsyncs each output in a thread of its
+ * own before moving it into place (outsync.h). */
+int save_close(int n, int *fds, char *err, size_t errlen)
 {
 	int rc = 0;
 
 	for (int i = 0; i < n; i++) {
-		int fail = fsync(fds[i]) != 0;
+		int fail = close(fds[i]) != 0;
 		int e = errno;
 
-		if (close(fds[i]) != 0 && !fail) {
-			fail = 1;
-			e = errno;
-		}
 		fds[i] = -1;
 		if (fail && rc == 0) {
 			vipserr_printf(err, errlen, "cannot write the thumbnail: %s", strerror(e));

@@ -3,7 +3,8 @@
  * save.h — an output image encoded (JPEG through libjpeg-turbo directly when
  * metadata is stripped, libvips otherwise; alpha flattened onto the background for
  * JPEG) and written as a NEW file (O_CREAT | O_EXCL | O_NOFOLLOW: never over
- * anything, never through a symlink), fsync'd before the parent moves it into place.
+ * anything, never through a symlink); the parent fsyncs it before it moves it into
+ * place (outsync.h).
  */
 #ifndef IMGPOOL_SAVE_H
 #define IMGPOOL_SAVE_H
@@ -25,7 +26,8 @@ int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f, void **b
 int save_write(const thumb_output *out, const void *buf, size_t len, int *fd, char *err,
 	       size_t errlen);
 
-/* fsync and close the n files (fds become -1); the first failure is the cause. */
-int save_sync(int n, int *fds, char *err, size_t errlen);
+/* Close the n files (fds become -1); the first failure is the cause. Their fsync
+ * is the parent's, before it publishes them (outsync.h). */
+int save_close(int n, int *fds, char *err, size_t errlen);
 
 #endif

@@ -21,8 +21,9 @@
  *      force and premultiplied alpha; resize.c for a plain fit; nothing when the
  *      master already is the output), encode it and write it as a new file in
  *      the folder the caller gave (save.c);
- *   3. fsync them all at once. Moving them into the output tree is the parent's
- *      (publish.c): a worker never renames or deletes anything it did not create.
+ *   3. close them, their writeback started. Their fsync and moving them into the
+ *      output tree are the parent's (outsync.c, publish.c): a worker never waits
+ *      for the disk, and never renames or deletes anything it did not create.
  * Outputs of one file are all-or-nothing: any failure removes the files this call
  * created. Causes are one line (vipserr.c).
  */
@@ -306,7 +307,7 @@ int thumb_run(const thumb_settings *settings, const char *input,
 			goto done;
 		made[i] = 1;
 	}
-	rc = save_sync(settings->nsizes, fds, err, errlen);
+	rc = save_close(settings->nsizes, fds, err, errlen);
 	if (rc)
 		*kind = FAIL_OUTPUT;
 done:

@@ -14,7 +14,9 @@
  *     colour managed to 8-bit sRGB (CMYK, 16-bit, ICC-tagged), alpha kept for
  *     PNG/WebP/AVIF and flattened onto the background for JPEG.
  *   - Each output is a NEW file: created (O_CREAT | O_EXCL | O_NOFOLLOW) as
- *     outputs[i].name in the folder outputs[i].dirfd, written and fsync'd. Nothing
+ *     outputs[i].name in the folder outputs[i].dirfd, written and closed, its
+ *     writeback started but not waited for: the caller fsyncs it before it
+ *     publishes it (the parent does, outsync.h). Nothing
  *     is renamed, replaced or deleted but the files this call created: moving them
  *     into the output tree is the parent's job (publish.c, outdir.h), where the
  *     journal proves what imgpool made. On failure every file this call created is

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "outdir.h"
+#include "outsync.h"
 
 static char root[PATH_MAX];
 static int walk_only; /* the second pass: no openat2 */
@@ -332,6 +333,60 @@ static void test_private_files(void **state)
 	outdir_close(od);
 }
 
+/* outdir_tmp_sync(): a regular temp file is fsync'd; a missing one is ENOENT; a
+ * symlink or a FIFO in a temp file's place is refused (ELOOP) without following
+ * it or waiting for a writer. */
+static void test_tmp_sync(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	make_temp(od, "t1", "bytes");
+	assert_int_equal(outdir_tmp_sync(od, "t1"), 0);
+	assert_int_equal(outdir_tmp_sync(od, "gone"), -1);
+	assert_int_equal(errno, ENOENT);
+	put(at("victim"), "keep");
+	assert_int_equal(symlinkat(at("victim"), outdir_tmp_fd(od), "link"), 0);
+	assert_int_equal(outdir_tmp_sync(od, "link"), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(mkfifoat(outdir_tmp_fd(od), "fifo", 0600), 0);
+	assert_int_equal(outdir_tmp_sync(od, "fifo"), -1);
+	assert_int_equal(errno, ELOOP);
+	assert_int_equal(outdir_tmp_sync(od, "a/b"), -1);
+	assert_int_equal(errno, EINVAL);
+	outdir_close(od);
+}
+
+/* outsync: slots queued as results come are synced in the order queued by its
+ * thread, each waited for once; a slot whose file is missing says why; a slot is
+ * reused after its wait; stopping with slots still queued syncs them and ends. */
+static void test_outsync(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	outsync *s = outsync_start(od);
+	assert_non_null(s);
+	char names[2][TASK_TEMP_NAME_MAX] = {"a1", "a2"};
+	make_temp(od, "a1", "x");
+	make_temp(od, "a2", "y");
+	for (int round = 0; round < 3; round++) {
+		for (int k = 0; k < OUTSYNC_SLOTS; k++)
+			outsync_add(s, k, (const char (*)[TASK_TEMP_NAME_MAX])names, k % 3 == 2 ? 1 : 2);
+		for (int k = 0; k < OUTSYNC_SLOTS; k++) {
+			int err = -1;
+			assert_int_equal(outsync_wait(s, k, &err), 0);
+			assert_int_equal(err, 0);
+		}
+	}
+	char missing[2][TASK_TEMP_NAME_MAX] = {"a1", "nowhere"};
+	outsync_add(s, 5, (const char (*)[TASK_TEMP_NAME_MAX])missing, 2);
+	int err = 0;
+	assert_int_equal(outsync_wait(s, 5, &err), -1);
+	assert_int_equal(err, ENOENT);
+	outsync_add(s, 6, (const char (*)[TASK_TEMP_NAME_MAX])names, 2);
+	outsync_stop(s);	/* slot 6 never waited for: synced, then the thread ends */
+	outdir_close(od);
+}
+
 static void test_tmp(void **state)
 {
 	(void)state;
@@ -375,6 +430,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_and_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tmp_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_outsync, setup, teardown),
 	};
 	return both_ways(tests, sizeof tests / sizeof *tests);
 }

@@ -174,6 +174,47 @@ class WritesTraced(unittest.TestCase):
             os.path.join(self.src, "sub")))[0]))
         self.traced("--prune")
 
+    def test_every_output_is_on_disk_before_it_is_published(self):
+        """An output is the complete new file or absent, also after a power cut:
+        each temp file imgpool renames into the output tree was fsync'd (by
+        whichever process or thread: the parent's outsync thread does it) and
+        that fsync had returned 0 before the rename began."""
+        trace = os.path.join(self.tmp, "sync-trace")
+        r = subprocess.run(["strace", "-f", "-qq", "-y", "-ttt", "-s", "4096", "-e",
+                            "trace=fsync,fdatasync,renameat2,renameat,rename", "-o", trace,
+                            IMGPOOL, "-r", "-j", "2", "-q", "-s", "64,200", "-o", self.out,
+                            self.src], capture_output=True, timeout=600)
+        self.assertIn(r.returncode, (0, 1), r.stderr.decode(errors="replace"))
+        synced = {}     # path -> when its fsync returned 0
+        pending = {}    # pid -> the path of its unfinished fsync
+        renames = []    # (when, source path, line)
+        call = re.compile(r"^(\d+)\s+([\d.]+)\s+(.*)$")
+        for line in open(trace, errors="replace"):
+            m = call.match(line)
+            if not m:
+                continue
+            pid, when, rest = m.group(1), float(m.group(2)), m.group(3)
+            fs = re.match(r"f(?:data)?sync\(\d+<(.*)>\)?\s*(.*)$", rest)
+            if fs:
+                if "unfinished" in fs.group(2):
+                    pending[pid] = fs.group(1)
+                elif fs.group(2).strip().endswith("= 0"):
+                    synced.setdefault(unescape(fs.group(1)), when)
+                continue
+            if rest.startswith("<... fsync resumed>") or \
+                    rest.startswith("<... fdatasync resumed>"):
+                if pid in pending and rest.strip().endswith("= 0"):
+                    synced.setdefault(unescape(pending.pop(pid)), when)
+                continue
+            rn = re.match(r'renameat2?\(\d+<(.*?)>, "((?:[^"\\]|\\.)*)"', rest)
+            if rn and ".imgpool/tmp-" in rn.group(1):
+                renames.append((when, os.path.join(unescape(rn.group(1)),
+                                                   unescape(rn.group(2))), line))
+        self.assertGreater(len(renames), 5, "no publish seen: is -y working?")
+        late = [line for when, src, line in renames
+                if src not in synced or synced[src] > when]
+        self.assertEqual(late, [], "published before its fsync returned")
+
     def test_noexec_output_folder(self):
         """On a noexec output folder liborc cannot map its code file from there
         and would take $HOME: libvips' vector paths are off there instead. Needs
