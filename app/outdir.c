@@ -362,14 +362,19 @@ int outdir_move_noreplace(int from_dir, const char *from, int to_dir, const char
 }
 
 /* The random wait before retry i of move_into() (see REMADE_FOLDER_RETRIES). The
- * generator is seeded by the process id, so two rivals draw different waits. */
+ * generator is seeded by the process id and the clock's nanoseconds, so that two
+ * rivals draw different waits, also two with one pid (containers, shards of an
+ * array job on other nodes sharing the folder). */
 static void remade_folder_wait(int i)
 {
 	static unsigned state;
 	if (i < 1)
 		return;
-	if (!state)
-		state = (unsigned)getpid() * 2654435761u | 1;
+	if (!state) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		state = ((unsigned)getpid() * 2654435761u ^ (unsigned)now.tv_nsec) | 1;
+	}
 	state ^= state << 13;
 	state ^= state >> 17;
 	state ^= state << 5;

@@ -123,11 +123,12 @@ void outdir_tmp_cleanup(outdir *od);
 /* The identity of temp file name (a regular file, not a link), or -1. */
 int outdir_tmp_stat(outdir *od, const char *name, struct stat *st);
 
-/* fsync temp file name (a regular file, opened read-only, never through a link):
- * its bytes and size on disk before it is published. A writeback error of the
- * worker that wrote it is reported here. Returns 0, or -1 with errno. Safe to call
- * from another thread than the one publishing: it only reads the folder's fd. */
-int outdir_tmp_sync(const outdir *od, const char *name);
+/* fsync temp file name (a regular file, opened read-only, never through a link)
+ * in folder dirfd, the temp folder's (outdir_tmp_fd() or a dup of it, for a
+ * thread that must not touch od, which the main thread may close meanwhile): its
+ * bytes and size on disk before it is published. A writeback error of the worker
+ * that wrote it is reported here. Returns 0, or -1 with errno. */
+int outdir_sync_in(int dirfd, const char *name);
 
 /* Move temp file name to rel, creating rel's folders (again, when another process
  * removes one of them meanwhile, as a shard of the same array job removing the

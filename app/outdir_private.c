@@ -230,15 +230,15 @@ void outdir_tmp_cleanup(outdir *od)
 	unlinkat(od->priv, od->tmp_name, AT_REMOVEDIR);
 }
 
-int outdir_tmp_sync(const outdir *od, const char *name)
+int outdir_sync_in(int dirfd, const char *name)
 {
 	struct stat st;
-	if (od->tmp < 0 || strchr(name, '/')) {
+	if (dirfd < 0 || strchr(name, '/')) {
 		errno = EINVAL;
 		return -1;
 	}
 	/* O_NONBLOCK: a FIFO put in its place must not hold the open. */
-	int fd = openat(od->tmp, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
 	int rc = fstat(fd, &st) < 0 ? -1 : !S_ISREG(st.st_mode) ? (errno = ELOOP, -1) : fsync(fd);

@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * outsync.c — the fsync of finished thumbnails in a thread of the parent. See
+ * outsync.c — the fsync of finished thumbnails in threads of the parent. See
  * outsync.h.
  *
  * One mutex and two condition variables: work (slots queued, or stop) wakes the
- * thread, done wakes a waiter. The thread takes slots in the order they were
- * queued, fsyncs outside the lock, and never allocates (the parent forks
- * replacement workers while it runs).
+ * threads, done wakes a waiter. Each thread takes the oldest queued slot, fsyncs
+ * outside the lock, and never allocates (the parent forks replacement workers
+ * while they run).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "bug.h"
 #include "outsync.h"
@@ -26,20 +29,20 @@ typedef struct sync_slot {
 } sync_slot;
 
 struct outsync {
-	const outdir *od;
+	int dirfd;	/* a dup of the temp folder's fd: the threads never touch the outdir */
 	pthread_mutex_t lock;
-	pthread_cond_t work, done;
-	pthread_t thread;
-	int threaded, stop;
+	pthread_cond_t work, done;	/* CLOCK_MONOTONIC for done's timed waits */
+	pthread_t threads[OUTSYNC_MAX_THREADS];
+	int nthreads, stop, given_up;
 	int queue[OUTSYNC_SLOTS], head, count;	/* slots in the order queued */
 	sync_slot slots[OUTSYNC_SLOTS];
 };
 
 /* fsync slot's files: 0, or the errno of the first that failed. */
-static int sync_files(const outdir *od, const sync_slot *sl)
+static int sync_files(int dirfd, const sync_slot *sl)
 {
 	for (int i = 0; i < sl->n; i++)
-		if (outdir_tmp_sync(od, sl->names[i]) < 0)
+		if (outdir_sync_in(dirfd, sl->names[i]) < 0)
 			return errno ? errno : EIO;
 	return 0;
 }
@@ -58,7 +61,7 @@ static void *outsync_main(void *arg)
 		s->count--;
 		s->slots[k].state = SLOT_SYNCING;
 		pthread_mutex_unlock(&s->lock);
-		int err = sync_files(s->od, &s->slots[k]);
+		int err = sync_files(s->dirfd, &s->slots[k]);
 		pthread_mutex_lock(&s->lock);
 		s->slots[k].err = err;
 		s->slots[k].state = SLOT_DONE;
@@ -68,20 +71,30 @@ static void *outsync_main(void *arg)
 	return NULL;
 }
 
-outsync *outsync_start(const outdir *od)
+outsync *outsync_start(const outdir *od, int nthreads)
 {
 	outsync *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
-	s->od = od;
+	if ((s->dirfd = fcntl(outdir_tmp_fd(od), F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(s);
+		return NULL;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->work, NULL);
-	pthread_cond_init(&s->done, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->done, &ca);
+	pthread_condattr_destroy(&ca);
+	nthreads = nthreads < 1 ? 1 : nthreads > OUTSYNC_MAX_THREADS ? OUTSYNC_MAX_THREADS : nthreads;
 	/* Signals go to the main thread, which turns them into a drain. */
 	sigset_t all, old;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	s->threaded = pthread_create(&s->thread, NULL, outsync_main, s) == 0;
+	while (s->nthreads < nthreads &&
+	       pthread_create(&s->threads[s->nthreads], NULL, outsync_main, s) == 0)
+		s->nthreads++;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return s;
 }
@@ -92,6 +105,10 @@ void outsync_add(outsync *s, int slot, const char names[][TASK_TEMP_NAME_MAX], i
 		BUG("outsync slot %d with %d files", slot, n);
 	pthread_mutex_lock(&s->lock);
 	sync_slot *sl = &s->slots[slot];
+	if (s->given_up) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
 	if (sl->state != SLOT_FREE)
 		BUG("outsync slot %d queued twice", slot);
 	sl->n = n;
@@ -99,7 +116,7 @@ void outsync_add(outsync *s, int slot, const char names[][TASK_TEMP_NAME_MAX], i
 	for (int i = 0; i < n; i++)
 		memcpy(sl->names[i], names[i], TASK_TEMP_NAME_MAX);
 	sl->state = SLOT_QUEUED;
-	if (s->threaded) {
+	if (s->nthreads) {
 		s->queue[(s->head + s->count) % OUTSYNC_SLOTS] = slot;
 		s->count++;
 		pthread_cond_signal(&s->work);
@@ -107,22 +124,44 @@ void outsync_add(outsync *s, int slot, const char names[][TASK_TEMP_NAME_MAX], i
 	pthread_mutex_unlock(&s->lock);
 }
 
-int outsync_wait(outsync *s, int slot, int *err)
+/* Give up (s->lock held): every wait from now on says EINTR; no queued slot is
+ * started any more. */
+static void give_up_now(outsync *s)
+{
+	s->given_up = 1;
+	s->count = 0;
+	pthread_cond_broadcast(&s->done);
+}
+
+int outsync_wait(outsync *s, int slot, int *err, int (*give_up)(void))
 {
 	if (slot < 0 || slot >= OUTSYNC_SLOTS)
 		BUG("outsync slot %d", slot);
 	sync_slot *sl = &s->slots[slot];
 	pthread_mutex_lock(&s->lock);
-	if (sl->state == SLOT_FREE)
+	if (!s->given_up && sl->state == SLOT_FREE)
 		BUG("outsync slot %d waited for but not queued", slot);
-	if (!s->threaded) {
-		sl->err = sync_files(s->od, sl);
+	if (!s->given_up && !s->nthreads) {
+		sl->err = sync_files(s->dirfd, sl);
 		sl->state = SLOT_DONE;
 	}
-	while (sl->state != SLOT_DONE)
-		pthread_cond_wait(&s->done, &s->lock);
-	*err = sl->err;
-	sl->state = SLOT_FREE;
+	while (!s->given_up && sl->state != SLOT_DONE) {
+		if (give_up && give_up()) {
+			give_up_now(s);
+			break;
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += OUTSYNC_POLL_MS * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->done, &s->lock, &until);
+	}
+	*err = s->given_up ? EINTR : sl->err;
+	if (!s->given_up)
+		sl->state = SLOT_FREE;
 	pthread_mutex_unlock(&s->lock);
 	return *err ? -1 : 0;
 }
@@ -131,13 +170,19 @@ void outsync_stop(outsync *s)
 {
 	if (!s)
 		return;
-	if (s->threaded) {
-		pthread_mutex_lock(&s->lock);
-		s->stop = 1;
-		pthread_cond_signal(&s->work);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->thread, NULL);
-	}
+	pthread_mutex_lock(&s->lock);
+	s->stop = 1;
+	int abandon = s->given_up;
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < s->nthreads; i++)
+		if (abandon)
+			pthread_detach(s->threads[i]);
+		else
+			pthread_join(s->threads[i], NULL);
+	if (abandon)
+		return;	/* a thread may still be in an fsync, using s: see outsync.h */
+	close(s->dirfd);
 	pthread_cond_destroy(&s->done);
 	pthread_cond_destroy(&s->work);
 	pthread_mutex_destroy(&s->lock);

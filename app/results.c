@@ -4,6 +4,7 @@
  * batches, the journal written ahead), remember the outcome, report it, count it,
  * draw it on the trace. See run_internal.h.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,9 +179,13 @@ void run_flush_finished(run_ctx *x)
 	for (int k = 0; k < n; k++) {
 		const finished *d = &x->finished[k];
 		const inflight_file *f = d->f;
-		if (outsync_wait(x->sync, k, &sync_err[k]) < 0) {
-			snprintf(sync_cause[k], sizeof sync_cause[k],
-				 "cannot write the thumbnail: %s", strerror(sync_err[k]));
+		if (outsync_wait(x->sync, k, &sync_err[k], run_terminating) < 0) {
+			if (sync_err[k] == EINTR)
+				snprintf(sync_cause[k], sizeof sync_cause[k],
+					 "interrupted before its thumbnail was on disk");
+			else
+				snprintf(sync_cause[k], sizeof sync_cause[k],
+					 "cannot write the thumbnail: %s", strerror(sync_err[k]));
 			continue;
 		}
 		temp_names(f, d->a.pid, names[m]);
@@ -205,8 +210,8 @@ void run_flush_finished(run_ctx *x)
 				    : errs[batch[k]].failed ? errs[batch[k]].cause : NULL;
 		if (cause) {
 			rf.res = NULL;
-			rf.status = REPORT_ERROR;
-			rf.kind = FAIL_OUTPUT;
+			rf.status = sync_err[k] == EINTR ? REPORT_CANCELLED : REPORT_ERROR;
+			rf.kind = sync_err[k] == EINTR ? FAIL_INTERRUPTED : FAIL_OUTPUT;
 			rf.cause = cause;
 		}
 		complete(x, d->f, &d->a, &rf, rf.status == REPORT_OK ? &d->res : NULL);

@@ -73,6 +73,11 @@ int run_signalled(void)
 	return got_signal;
 }
 
+int run_terminating(void)
+{
+	return signal_count >= 2;
+}
+
 /* INT, TERM and HUP all mean "stop after the files running now": timeout(1),
  * systemd and Slurm send TERM (or HUP) to the whole group. */
 static void install_signals(void)
@@ -257,7 +262,7 @@ static void drive_tick(void *data, pool *p)
 static int drive_terminate(void *data)
 {
 	(void)data;
-	return signal_count >= 2; /* a second Ctrl-C: stop now */
+	return run_terminating(); /* a second Ctrl-C: stop now */
 }
 
 /* Pool events: deaths, respawns and retried attempts, for the trace; a dead

@@ -96,6 +96,8 @@ typedef struct run_ctx {
 
 /* The signal (INT, TERM, HUP) that asked the run to stop, or 0. */
 int run_signalled(void);
+/* A second signal came: stop now, wait for nothing (not even the disk). */
+int run_terminating(void);
 
 /* run_setup.c */
 

@@ -232,7 +232,8 @@ int run_setup(run_ctx *x)
 					"': %s\n", o->out_dir, outdir_strerror(errno));
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}
-		if (!(x->sync = outsync_start(x->od))) {
+		/* As many fsyncs in flight as workers, as when each made its own. */
+		if (!(x->sync = outsync_start(x->od, o->jobs ? o->jobs : shard_cpus()))) {
 			fprintf(stderr, "imgpool: out of memory\n");
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}

@@ -7,7 +7,9 @@
  * LIBDIR/vips-modules-MAJOR.MINOR, LIBDIR worked out from $VIPSHOME when it is set.
  * It has no other switch, so vipsmodules_vips_init() sets VIPSHOME to /dev/null
  * for the call (a path beneath which no folder can ever be made, so nothing can be
- * planted there) and puts back what it was; then it opens the wanted modules as
+ * planted there) and unsets it after (it only does so where VIPSHOME was not set:
+ * see can_choose()). libvips' message catalogue is then not found either: its
+ * messages stay in English, as imgpool's own are. Then it opens the wanted modules as
  * vips_load_plugins() does, with g_module_open(), whose g_module_check_init() hook
  * registers the module's operations. That is before thumb_worker_init() blocks the
  * untrusted ones, which walks the operations registered by then.
@@ -16,6 +18,7 @@
 #include <glob.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gmodule.h>
 #include <vips/vips.h>
@@ -68,18 +71,35 @@ void vipsmodules_preload(void)
 #endif
 }
 
+const char *vipsmodules_dir(void)
+{
+#ifdef IMGPOOL_VIPS_MODULE_DIR
+	return IMGPOOL_VIPS_MODULE_DIR;
+#else
+	return NULL;
+#endif
+}
+
+/* Whether the modules can be chosen: a module folder named at build time that
+ * is there, for the libvips actually loaded (the folder's name carries the
+ * major.minor of the headers built against: a libvips upgraded under imgpool
+ * keeps its soname and moves its modules), and no VIPSHOME of the user's (who
+ * then means another libvips install, whose modules libvips finds itself). */
+static int can_choose(void)
+{
+	const char *dir = vipsmodules_dir();
+	return dir && !getenv("VIPSHOME") && vips_version(0) == VIPS_MAJOR_VERSION &&
+	       vips_version(1) == VIPS_MINOR_VERSION && access(dir, R_OK | X_OK) == 0;
+}
+
 int vipsmodules_vips_init(const char *prog)
 {
 #ifdef IMGPOOL_VIPS_MODULE_DIR
-	const char *was = getenv("VIPSHOME");
-	char *saved = was ? strdup(was) : NULL;
+	if (!can_choose())
+		return VIPS_INIT(prog);	/* libvips loads what it finds, as it would */
 	setenv("VIPSHOME", "/dev/null", 1);
 	int rc = VIPS_INIT(prog);
-	if (saved)
-		setenv("VIPSHOME", saved, 1);
-	else
-		unsetenv("VIPSHOME");
-	free(saved);
+	unsetenv("VIPSHOME");
 	if (rc == 0)
 		each_wanted(open_module);
 	return rc;

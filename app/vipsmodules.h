@@ -25,10 +25,16 @@ void vipsmodules_preload(void);
 /* In a worker, instead of VIPS_INIT(): start libvips with the modules imgpool
  * uses and none of the others. Returns 0, or -1 with libvips' error buffer set,
  * as VIPS_INIT() does. A module that does not load is left out, as libvips itself
- * leaves it (its formats then fail with libvips' "not a known file format"). */
+ * leaves it (its formats then fail with libvips' "not a known file format").
+ * Where the modules cannot be chosen (the loaded libvips is another major.minor
+ * than the one built against, its module folder is not where it was, or the
+ * user set VIPSHOME), plain VIPS_INIT(): libvips loads every module it finds. */
 int vipsmodules_vips_init(const char *prog);
 
 /* Whether the module file name (e.g. "vips-heif.so") is one imgpool loads. */
 int vipsmodules_wanted(const char *file);
+
+/* The module folder named at build time, or NULL (a libvips without modules). */
+const char *vipsmodules_dir(void);
 
 #endif

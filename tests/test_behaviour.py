@@ -168,6 +168,120 @@ class Behaviour(unittest.TestCase):
             self.assertEqual((summary["total"], summary["not_started"], summary["failed"],
                               summary["done"]), (4, 0, 4, 0), how)
 
+    def fsync_shim(self):
+        """A preloaded fsync() that, for imgpool's temp files (the thumbnails
+        before they are published), fails with EIO (FSYNC_SHIM=eio) or never
+        returns (FSYNC_SHIM=hang: a dead disk or NFS server); None without cc."""
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            return None
+        src, lib = self.p("fsync.c"), self.p("fsync.so")
+        with open(src, "w") as f:
+            f.write(r"""#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+int fsync(int fd)
+{
+	char link[64], path[4096];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	const char *mode = getenv("FSYNC_SHIM");
+	if (n > 0 && mode) {
+		path[n] = 0;
+		if (strstr(path, "/.imgpool/tmp-")) {
+			if (!strcmp(mode, "eio") && strstr(path, "/1-")) {
+				errno = EIO;
+				return -1;
+			}
+			if (!strcmp(mode, "hang"))
+				for (;;)
+					pause();
+		}
+	}
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	return real(fd);
+}
+""")
+        subprocess.run([cc, "-shared", "-fPIC", "-o", lib, src, "-ldl"], check=True)
+        return lib
+
+    def shimmed_env(self, lib, mode):
+        return dict(os.environ, LD_PRELOAD=lib, FSYNC_SHIM=mode,
+                    ASAN_OPTIONS="verify_asan_link_order=0:" +
+                    os.environ.get("ASAN_OPTIONS", ""))
+
+    def test_a_thumbnail_that_does_not_reach_the_disk_is_an_error(self):
+        """The fsync of each thumbnail before it is published (by the parent,
+        outsync.c) failing with EIO: that file is an output error naming the
+        cause, its thumbnail is not published and nothing of it is left in the
+        temp folder; the other files are done."""
+        lib = self.fsync_shim()
+        if not lib:
+            self.skipTest("no C compiler for the fsync shim")
+        for i in range(4):
+            photo(self.p("src", f"{i}.jpg"))
+        rep = self.p("r.jsonl")
+        r = subprocess.run([IMGPOOL, "-j", "2", "-q", "--report", rep, "-o", self.p("out"),
+                            self.p("src")], capture_output=True, text=True,
+                           env=self.shimmed_env(lib, "eio"), timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        files = {os.path.basename(x["input"]): x for x in recs if x["type"] == "file"}
+        self.assertEqual(sorted(files), ["0.jpg", "1.jpg", "2.jpg", "3.jpg"])
+        bad = [n for n, x in files.items() if x["status"] != "ok"]
+        self.assertEqual(len(bad), 1, files)
+        self.assertEqual(files[bad[0]]["kind"], "output", files[bad[0]])
+        self.assertIn("Input/output error", files[bad[0]]["error"])
+        self.assertFalse(os.path.exists(self.p("out", bad[0])))
+        for n, x in files.items():
+            if n != bad[0]:
+                self.assertTrue(os.path.exists(self.p("out", n)), n)
+        left = [n for d in os.listdir(self.p("out", ".imgpool"))
+                if d.startswith("tmp-") for n in os.listdir(self.p("out", ".imgpool", d))]
+        self.assertEqual(left, [])
+
+    def test_a_second_signal_ends_a_run_whose_disk_hangs(self):
+        """Thumbnails whose fsync never returns (a dead disk or NFS server): the
+        first Ctrl-C drains and waits for them, the second must end the run at
+        once, each file answered once (cancelled), nothing published, exit 130.
+        Waiting on the disk after a second signal held the run for good."""
+        import signal
+        import time
+        lib = self.fsync_shim()
+        if not lib:
+            self.skipTest("no C compiler for the fsync shim")
+        for i in range(4):
+            photo(self.p("src", f"{i}.jpg"))
+        rep = self.p("r.jsonl")
+        p = subprocess.Popen([IMGPOOL, "-j", "2", "-q", "--progress", "none", "--report", rep,
+                              "-o", self.p("out"), self.p("src")], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=self.shimmed_env(lib, "hang"))
+        try:
+            time.sleep(2.0)     # every file made, its fsync hanging
+            p.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+            _, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+                self.fail("the run did not end after a second signal")
+        self.assertEqual(p.returncode, 130, err)
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        files = [x for x in recs if x["type"] == "file"]
+        self.assertEqual(sorted(os.path.basename(x["input"]) for x in files),
+                         ["0.jpg", "1.jpg", "2.jpg", "3.jpg"])
+        self.assertEqual({x["status"] for x in files}, {"cancelled"}, files)
+        self.assertEqual([n for n in os.listdir(self.p("out")) if n.endswith(".jpg")], [])
+        self.assertEqual(recs[-1]["type"], "summary")
+
     def test_unusable_output_folder_still_reported(self):
         """An output folder that cannot be used (here .imgpool is a symlink) left
         no report at all, and with --report-append the last summary in the file

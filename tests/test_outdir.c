@@ -333,7 +333,7 @@ static void test_private_files(void **state)
 	outdir_close(od);
 }
 
-/* outdir_tmp_sync(): a regular temp file is fsync'd; a missing one is ENOENT; a
+/* outdir_sync_in() in the temp folder: a regular temp file is fsync'd; a missing one is ENOENT; a
  * symlink or a FIFO in a temp file's place is refused (ELOOP) without following
  * it or waiting for a writer. */
 static void test_tmp_sync(void **state)
@@ -341,17 +341,17 @@ static void test_tmp_sync(void **state)
 	(void)state;
 	outdir *od = open_out();
 	make_temp(od, "t1", "bytes");
-	assert_int_equal(outdir_tmp_sync(od, "t1"), 0);
-	assert_int_equal(outdir_tmp_sync(od, "gone"), -1);
+	assert_int_equal(outdir_sync_in(outdir_tmp_fd(od), "t1"), 0);
+	assert_int_equal(outdir_sync_in(outdir_tmp_fd(od), "gone"), -1);
 	assert_int_equal(errno, ENOENT);
 	put(at("victim"), "keep");
 	assert_int_equal(symlinkat(at("victim"), outdir_tmp_fd(od), "link"), 0);
-	assert_int_equal(outdir_tmp_sync(od, "link"), -1);
+	assert_int_equal(outdir_sync_in(outdir_tmp_fd(od), "link"), -1);
 	assert_int_equal(errno, ELOOP);
 	assert_int_equal(mkfifoat(outdir_tmp_fd(od), "fifo", 0600), 0);
-	assert_int_equal(outdir_tmp_sync(od, "fifo"), -1);
+	assert_int_equal(outdir_sync_in(outdir_tmp_fd(od), "fifo"), -1);
 	assert_int_equal(errno, ELOOP);
-	assert_int_equal(outdir_tmp_sync(od, "a/b"), -1);
+	assert_int_equal(outdir_sync_in(outdir_tmp_fd(od), "a/b"), -1);
 	assert_int_equal(errno, EINVAL);
 	outdir_close(od);
 }
@@ -363,7 +363,7 @@ static void test_outsync(void **state)
 {
 	(void)state;
 	outdir *od = open_out();
-	outsync *s = outsync_start(od);
+	outsync *s = outsync_start(od, 3);
 	assert_non_null(s);
 	char names[2][TASK_TEMP_NAME_MAX] = {"a1", "a2"};
 	make_temp(od, "a1", "x");
@@ -373,14 +373,14 @@ static void test_outsync(void **state)
 			outsync_add(s, k, (const char (*)[TASK_TEMP_NAME_MAX])names, k % 3 == 2 ? 1 : 2);
 		for (int k = 0; k < OUTSYNC_SLOTS; k++) {
 			int err = -1;
-			assert_int_equal(outsync_wait(s, k, &err), 0);
+			assert_int_equal(outsync_wait(s, k, &err, NULL), 0);
 			assert_int_equal(err, 0);
 		}
 	}
 	char missing[2][TASK_TEMP_NAME_MAX] = {"a1", "nowhere"};
 	outsync_add(s, 5, (const char (*)[TASK_TEMP_NAME_MAX])missing, 2);
 	int err = 0;
-	assert_int_equal(outsync_wait(s, 5, &err), -1);
+	assert_int_equal(outsync_wait(s, 5, &err, NULL), -1);
 	assert_int_equal(err, ENOENT);
 	outsync_add(s, 6, (const char (*)[TASK_TEMP_NAME_MAX])names, 2);
 	outsync_stop(s);	/* slot 6 never waited for: synced, then the thread ends */

@@ -883,8 +883,14 @@ static void test_modules(void **state)
 	fclose(maps);
 	assert_true(vipsmodules_wanted("vips-heif.so"));
 	assert_false(vipsmodules_wanted("vips-magick.so"));
-	if (!vips_type_find("VipsOperation", "heifload"))
-		skip(); /* a libvips without HEIF: nothing more to see */
+	/* Where libvips has a HEIF module, it is loaded. */
+	char heif[PATH_MAX];
+	if (!vipsmodules_dir())
+		skip();
+	snprintf(heif, sizeof heif, "%s/vips-heif.so", vipsmodules_dir());
+	if (access(heif, F_OK) != 0)
+		skip();
+	assert_true(vips_type_find("VipsOperation", "heifload") != 0);
 	assert_true(vips_type_find("VipsOperation", "heifsave") != 0);
 }
 

@@ -194,11 +194,11 @@ class WritesTraced(unittest.TestCase):
             if not m:
                 continue
             pid, when, rest = m.group(1), float(m.group(2)), m.group(3)
-            fs = re.match(r"f(?:data)?sync\(\d+<(.*)>\)?\s*(.*)$", rest)
+            fs = re.match(r"f(?:data)?sync\(\d+<([^>]*)>", rest)
             if fs:
-                if "unfinished" in fs.group(2):
+                if "<unfinished" in rest:
                     pending[pid] = fs.group(1)
-                elif fs.group(2).strip().endswith("= 0"):
+                elif rest.strip().endswith("= 0"):
                     synced.setdefault(unescape(fs.group(1)), when)
                 continue
             if rest.startswith("<... fsync resumed>") or \
