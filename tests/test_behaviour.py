@@ -169,12 +169,15 @@ class Behaviour(unittest.TestCase):
                               summary["done"]), (4, 0, 4, 0), how)
 
     def fsync_shim(self):
-        """A preloaded fsync() that, for imgpool's temp files (the thumbnails
-        before they are published), fails with EIO (FSYNC_SHIM=eio) or never
-        returns (FSYNC_SHIM=hang: a dead disk or NFS server); None without cc."""
+        """Four photos in src/, and a preloaded fsync() that, for imgpool's temp
+        files (the thumbnails before they are published), fails with EIO
+        (FSYNC_SHIM=eio) or never returns (FSYNC_SHIM=hang: a dead disk or NFS
+        server). Skips the test without a C compiler."""
         cc = shutil.which("cc") or shutil.which("gcc")
         if not cc:
-            return None
+            self.skipTest("no C compiler for the fsync shim")
+        for i in range(4):
+            photo(self.p("src", f"{i}.jpg"))
         src, lib = self.p("fsync.c"), self.p("fsync.so")
         with open(src, "w") as f:
             f.write(r"""#define _GNU_SOURCE
@@ -220,10 +223,6 @@ int fsync(int fd)
         cause, its thumbnail is not published and nothing of it is left in the
         temp folder; the other files are done."""
         lib = self.fsync_shim()
-        if not lib:
-            self.skipTest("no C compiler for the fsync shim")
-        for i in range(4):
-            photo(self.p("src", f"{i}.jpg"))
         rep = self.p("r.jsonl")
         r = subprocess.run([IMGPOOL, "-j", "2", "-q", "--report", rep, "-o", self.p("out"),
                             self.p("src")], capture_output=True, text=True,
@@ -251,28 +250,13 @@ int fsync(int fd)
         once, each file answered once (cancelled), nothing published, exit 130.
         Waiting on the disk after a second signal held the run for good."""
         import signal
-        import time
         lib = self.fsync_shim()
-        if not lib:
-            self.skipTest("no C compiler for the fsync shim")
-        for i in range(4):
-            photo(self.p("src", f"{i}.jpg"))
         rep = self.p("r.jsonl")
-        p = subprocess.Popen([IMGPOOL, "-j", "2", "-q", "--progress", "none", "--report", rep,
-                              "-o", self.p("out"), self.p("src")], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, env=self.shimmed_env(lib, "hang"))
-        try:
-            time.sleep(2.0)     # every file made, its fsync hanging
-            p.send_signal(signal.SIGINT)
-            time.sleep(0.5)
-            p.send_signal(signal.SIGINT)
-            _, err = p.communicate(timeout=60)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-                self.fail("the run did not end after a second signal")
-        self.assertEqual(p.returncode, 130, err)
+        # after 2 s: every file made, its fsync hanging
+        code, err = self.terminated_while_waiting(
+            ["-j", "2", "-q", "--report", rep, "-o", self.p("out"), self.p("src")],
+            [signal.SIGINT, signal.SIGINT], after=2.0, env=self.shimmed_env(lib, "hang"))
+        self.assertEqual(code, 130, err)
         with open(rep) as f:
             recs = [json.loads(line) for line in f]
         files = [x for x in recs if x["type"] == "file"]
@@ -503,21 +487,27 @@ int fsync(int fd)
         self.assertIn("standard input is closed", r.stderr)
         self.assertFalse(os.path.exists(self.p("out", "a.jpg")))
 
-    def terminated_while_waiting(self, args):
-        """Run imgpool with args, send it SIGTERM after a second (while it waits in
-        an open()), and return its exit status and standard error."""
+    def terminated_while_waiting(self, args, signals=None, after=1.0, env=None):
+        """Run imgpool with args, send it SIGTERM (or each of signals, half a
+        second apart) after a second (while it waits in an open()), and return its
+        exit status (-9: it did not end within a minute, and was killed) and
+        standard error."""
         import signal
         import time
-        p = subprocess.Popen([IMGPOOL, "--progress", "none"] + args,
+        p = subprocess.Popen([IMGPOOL, "--progress", "none"] + args, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            time.sleep(1.0)
-            p.send_signal(signal.SIGTERM)
+            time.sleep(after)
+            for i, sig in enumerate(signals or [signal.SIGTERM]):
+                if i:
+                    time.sleep(0.5)
+                p.send_signal(sig)
             _, err = p.communicate(timeout=60)
         finally:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+                err = b"did not end within a minute of the signal"
         return p.returncode, err.decode()
 
     def test_signal_while_a_list_fifo_waits_for_its_writer(self):
