@@ -378,9 +378,8 @@ static void remade_folder_wait(int i)
 	state ^= state << 13;
 	state ^= state >> 17;
 	state ^= state << 5;
-	unsigned cap = i >= 12 ? REMADE_FOLDER_MAX_WAIT_US : 1u << i;
-	if (cap > REMADE_FOLDER_MAX_WAIT_US)
-		cap = REMADE_FOLDER_MAX_WAIT_US;
+	unsigned cap = i < 12 && (1u << i) < REMADE_FOLDER_MAX_WAIT_US ? 1u << i
+									: REMADE_FOLDER_MAX_WAIT_US;
 	struct timespec ts = {0, (long)(1 + state % cap) * 1000};
 	nanosleep(&ts, NULL);
 }

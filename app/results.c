@@ -165,7 +165,6 @@ void run_flush_finished(run_ctx *x)
 {
 	publish_item items[PUBLISH_BATCH] = {{0}};
 	publish_error errs[PUBLISH_BATCH];
-	char names[PUBLISH_BATCH][THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
 	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
 	int sync_err[PUBLISH_BATCH], batch[PUBLISH_BATCH], m = 0;
 	char sync_cause[PUBLISH_BATCH][96];
@@ -188,9 +187,8 @@ void run_flush_finished(run_ctx *x)
 					 "cannot write the thumbnail: %s", strerror(sync_err[k]));
 			continue;
 		}
-		temp_names(f, d->a.pid, names[m]);
 		for (int i = 0; i < f->n; i++)
-			temps[m][i] = names[m][i];
+			temps[m][i] = d->temps[i];
 		items[m] = (publish_item){
 			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
 			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
@@ -234,10 +232,11 @@ void run_handle_result(run_ctx *x, const pool_result *r)
 			x->finished_since = clock_now_s();
 		if (x->nfinished >= PUBLISH_BATCH)
 			BUG("%d files waiting to be published", x->nfinished);
-		char names[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX];
-		temp_names(f, a.pid, names);
-		outsync_add(x->sync, x->nfinished, (const char (*)[TASK_TEMP_NAME_MAX])names, f->n);
-		x->finished[x->nfinished++] = (finished){f, a, res};
+		finished *d = &x->finished[x->nfinished];
+		*d = (finished){f, a, res, {{0}}};
+		temp_names(f, a.pid, d->temps);
+		outsync_add(x->sync, x->nfinished++, (const char (*)[TASK_TEMP_NAME_MAX])d->temps,
+			    f->n);
 		if (x->nfinished == PUBLISH_BATCH)
 			run_flush_finished(x);
 		return;

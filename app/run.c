@@ -434,7 +434,7 @@ static int run_pool(run_ctx *x, double t0)
 	const imgpool_options *o = x->o;
 	char msg[MSG_LEN];
 	int cpus = shard_cpus(); /* what the scheduler gave this task, not the node */
-	int jobs = o->jobs ? o->jobs : cpus;
+	int jobs = run_jobs(o);
 	if (o->trace_path || o->timeline_path) {
 		x->tr = trace_open(o->trace_path, o->timeline_path,
 				   clock_now_ns() - (int64_t)((clock_now_s() - t0) * 1e9), jobs, msg,

@@ -48,6 +48,7 @@ typedef struct finished {
 	inflight_file *f;
 	attempt a;
 	thumb_result res;
+	char temps[THUMB_MAX_SIZES][TASK_TEMP_NAME_MAX]; /* its outputs in the temp folder */
 } finished;
 
 /* The look-ahead window (lookahead.h): files held, and files planned per feed
@@ -100,6 +101,9 @@ int run_signalled(void);
 int run_terminating(void);
 
 /* run_setup.c */
+
+/* The number of workers: --jobs, or the CPUs the scheduler gave this task. */
+int run_jobs(const imgpool_options *o);
 
 /* Everything before the pool: output folder, lock, report, walk, journal, planner.
  * Returns -1 with x->sum.exit_code set when the run cannot go on. */

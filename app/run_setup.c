@@ -233,12 +233,17 @@ int run_setup(run_ctx *x)
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}
 		/* As many fsyncs in flight as workers, as when each made its own. */
-		if (!(x->sync = outsync_start(x->od, o->jobs ? o->jobs : shard_cpus()))) {
+		if (!(x->sync = outsync_start(x->od, run_jobs(o)))) {
 			fprintf(stderr, "imgpool: out of memory\n");
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}
 	}
 	return 0;
+}
+
+int run_jobs(const imgpool_options *o)
+{
+	return o->jobs ? o->jobs : shard_cpus(); /* what the scheduler gave, not the node */
 }
 
 /* The one cleanup path: whatever run_setup() and the run opened, in reverse. */
