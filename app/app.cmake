@@ -13,7 +13,7 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 # instead of silently dropping out.
 set(APP_MODULES settings failure bug clock io filehash outdir outdir_private lock thumb vipsmodules vipserr geometry vipsload resize fastpath save metadata colour exif fastjpeg
   jpegscan fastpng pnginflate pngcheck shrink pngmaster reduce lines discover discover_list globs paths inside template claims plan publish prune
-  inflight outsync lookahead costguess drive count options optvalues help outfolder report monitor task run run_setup results trace shard journal journal_open journal_schema journal_fingerprint status bench
+  inflight thread outsync lookahead costguess drive count options optvalues help outfolder report monitor task run run_setup results trace shard journal journal_open journal_schema journal_fingerprint status bench
   bench_args bench_baseline bench_report bench_plot)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})
@@ -49,7 +49,7 @@ get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corp
 
 # One cmocka test file per module that has one.
 set(APP_UNIT_TESTS thumb colour reduce lines discover outdir jpegscan pngmaster options report journal lookahead costguess pnginflate pngcheck
-  shard task monitor plan)
+  shard task monitor plan thread)
 # test_colour builds a profile of its own with lcms2 (libvips-dev depends on it).
 pkg_check_modules(LCMS2 REQUIRED IMPORTED_TARGET lcms2)
 foreach(m ${APP_UNIT_TESTS})

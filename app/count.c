@@ -3,13 +3,13 @@
  * count.c — the counting walk. See count.h.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "count.h"
 #include "pool.h"
+#include "thread.h"
 
 struct counter {
 	discover_config cfg;
@@ -17,6 +17,8 @@ struct counter {
 	run_counters *c;
 	pthread_t thread;
 	atomic_int stop;
+	pthread_mutex_t lock;	/* with stopped: a walk that is over waits to be stopped */
+	pthread_cond_t stopped;
 };
 
 /* Is this item one this run answers? The planner's rule (plan.c): a PATH's own
@@ -53,6 +55,12 @@ static void *count_files(void *arg)
 	pool_nofork_begin();
 	discover_close(d);
 	pool_nofork_end();
+	/* A thread's end is not under the fork gate (thread.h): the pool may still
+	 * fork workers, so this one ends only when counter_stop() asks. */
+	pthread_mutex_lock(&k->lock);
+	while (!atomic_load(&k->stop))
+		pthread_cond_wait(&k->stopped, &k->lock);
+	pthread_mutex_unlock(&k->lock);
 	return NULL;
 }
 
@@ -68,13 +76,11 @@ counter *counter_start(const discover_config *cfg, const shard *sh, run_counters
 	k->cfg.count_only = 1;
 	k->sh = *sh;
 	k->c = c;
-	/* Signals stay with the main thread. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&k->thread, NULL, count_files, k);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc) {
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->stopped, NULL);
+	if (thread_start(&k->thread, count_files, k)) {
+		pthread_cond_destroy(&k->stopped);
+		pthread_mutex_destroy(&k->lock);
 		free(k);
 		return NULL;
 	}
@@ -85,7 +91,12 @@ void counter_stop(counter *k)
 {
 	if (!k)
 		return;
+	pthread_mutex_lock(&k->lock);
 	atomic_store(&k->stop, 1);
+	pthread_cond_signal(&k->stopped);
+	pthread_mutex_unlock(&k->lock);
 	pthread_join(k->thread, NULL);
+	pthread_cond_destroy(&k->stopped);
+	pthread_mutex_destroy(&k->lock);
 	free(k);
 }

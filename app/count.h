@@ -23,7 +23,8 @@ typedef struct counter counter;
  * start: the total is then the run's own walk's. */
 counter *counter_start(const discover_config *cfg, const shard *sh, run_counters *c);
 
-/* Stop (at the next file) and join; NULL is a no-op. */
+/* Stop (at the next file) and join, once the pool forks no more (a walk that is
+ * over waits for this: thread.h); NULL is a no-op. */
 void counter_stop(counter *k);
 
 #endif

@@ -4,13 +4,14 @@
  */
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "monitor.h"
+#include "thread.h"
 
 #define BAR_TICK_S 0.2
 #define SAMPLE_S 1.0
@@ -241,13 +242,7 @@ monitor *monitor_start(progress_mode mode, double interval, const pool *p,
 	pthread_cond_init(&m->wake, &ca);
 	pthread_condattr_destroy(&ca);
 
-	/* Signals go to the main thread, which turns them into a drain. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int rc = pthread_create(&m->thread, NULL, monitor_main, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if (thread_start(&m->thread, monitor_main, m) != 0) {
 		pthread_cond_destroy(&m->wake);
 		pthread_mutex_destroy(&m->lock);
 		free(m);

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +18,7 @@
 
 #include "bug.h"
 #include "outsync.h"
+#include "thread.h"
 
 enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_SYNCING, SLOT_DONE };
 
@@ -88,14 +88,8 @@ outsync *outsync_start(const outdir *od, int nthreads)
 	pthread_cond_init(&s->done, &ca);
 	pthread_condattr_destroy(&ca);
 	nthreads = nthreads < 1 ? 1 : nthreads > OUTSYNC_MAX_THREADS ? OUTSYNC_MAX_THREADS : nthreads;
-	/* Signals go to the main thread, which turns them into a drain. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	while (s->nthreads < nthreads &&
-	       pthread_create(&s->threads[s->nthreads], NULL, outsync_main, s) == 0)
+	while (s->nthreads < nthreads && thread_start(&s->threads[s->nthreads], outsync_main, s) == 0)
 		s->nthreads++;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return s;
 }
 

@@ -59,8 +59,11 @@
  *   (glibc's malloc guards its own, ASan's and others do not): a parent that runs
  *   other threads brackets their work, every stretch that allocates or takes a lock,
  *   with pool_nofork_begin() / pool_nofork_end(), and no fork happens in between
- *   (below). Do not initialise libraries that start threads (libvips, glib) in the
- *   parent: do it in the initializer.
+ *   (below). A thread's start and end are such stretches too (the runtime sets it
+ *   up and tears it down, allocating): begin before pthread_create() and end as the
+ *   new thread's first step (begin and end need not be in one thread), and let
+ *   such threads end only once the pool forks no more. Do not initialise libraries
+ *   that start threads (libvips, glib) in the parent: do it in the initializer.
  *   A worker sees the parent's memory as it was at the moment it was forked; pass
  *   anything that changes later in the task argument.
  *

@@ -288,3 +288,26 @@ int tl_run(const char *group, int argc, char **argv, const struct CMUnitTest *te
 	munmap(sh, sizeof *sh);
 	return rc;
 }
+
+typedef struct tl_start {
+	void *(*fn)(void *);
+	void *arg;
+} tl_start;
+
+static void *tl_thread_main(void *p)
+{
+	tl_start a = *(tl_start *)p;
+	free(p);
+	pool_nofork_end(); /* begun by tl_thread_start() */
+	return a.fn(a.arg);
+}
+
+void tl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	pool_nofork_begin();
+	tl_start *a = malloc(sizeof *a);
+	assert_non_null(a);
+	a->fn = fn;
+	a->arg = arg;
+	assert_int_equal(pthread_create(t, NULL, tl_thread_main, a), 0);
+}

@@ -221,7 +221,7 @@ static void test_crashes_cost_one_task(void **state)
 	for (int i = 0; i < N; i++)
 		t[i] = (pool_task){&a[i], sizeof a[i]};
 	pthread_t th;
-	pthread_create(&th, NULL, killer, NULL);
+	tl_thread_start(&th, killer, NULL);
 	static pool_result r[N];
 	assert_int_equal(pool_map(p, tl_task, t, N, 1, r), 0);
 	pthread_join(th, NULL);
@@ -523,7 +523,7 @@ static void test_fork_safety_stress(void **state)
 	pool *p = tl_make_pool(2, 20, -1, 1); /* a fresh worker per task */
 	atomic_store(&stop_noise, 0);
 	pthread_t th;
-	pthread_create(&th, NULL, noise, p);
+	tl_thread_start(&th, noise, p);
 	enum { N = 1000 };
 	static job_arg a[N];
 	static pool_task t[N];

@@ -302,7 +302,7 @@ static pool *churn_pool(killer *k, unsigned seed)
 	k->seed = seed;
 	const char *cycles = getenv("POOL_CHURN_CYCLES");
 	k->max_cycles = cycles && atoi(cycles) > 0 ? atoi(cycles) : 40;
-	pthread_create(&k->thread, NULL, killer_main, k);
+	tl_thread_start(&k->thread, killer_main, k);
 	return p;
 }
 

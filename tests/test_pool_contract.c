@@ -1034,8 +1034,7 @@ static void test_threads_beside_the_pool(void **state)
 	atomic_store(&beside_rounds, 0);
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(pthread_create(&th[i], NULL, beside_thread,
-						(void *)(uintptr_t)(24 + 1000 * i)), 0);
+		tl_thread_start(&th[i], beside_thread, (void *)(uintptr_t)(24 + 1000 * i));
 	pool_options o = {.workers = 2, .init = init_takes_the_lock, .init_timeout = 5,
 			  .on_event = record};
 	nev = 0;
