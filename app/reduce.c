@@ -283,17 +283,12 @@ static row_kernel *row_kernel_here(void)
  * invents (negative: drops); coef holds (PHASES + 1) x n, taps n row pointers. */
 static void lanczos_rows(const unsigned char *restrict in, int h, int row, double shrink,
 			 double extra, int oh, unsigned char *restrict out, int n,
-			 int16_t *coef, const unsigned char **taps)
+			 const int16_t *coef, const unsigned char **taps)
 {
 	const double voffset = lanczos_offset(extra);
 	const int top = lanczos_top(n);
 	row_kernel *const kernel = row_kernel_here();
-	double cf[MAX_POINTS];
 
-	for (int t = 0; t <= PHASES; t++) {
-		lanczos3_mask(cf, n, shrink, (double)t / PHASES);
-		to_fixed_point(cf, coef + t * n, n, 64);
-	}
 	for (int y = 0; y < oh; y++) {
 		/* vips_reducev_vector_gen(): the sample position and its phase. */
 		int py;
@@ -308,11 +303,43 @@ static void lanczos_rows(const unsigned char *restrict in, int h, int row, doubl
 	}
 }
 
+/* The (PHASES + 1) x n fixed-point masks of a shrink, kept for the next images:
+ * photos of one camera share their shrinks, and the masks were 130 sin() pairs
+ * a pass (0.8 % of a run over small photos, perf). The same function of shrink
+ * as before, so the same coefficients to the bit. Per thread; NULL when out of
+ * memory. The last MASK_CACHE shrinks are kept (the two passes of an image). */
+#define MASK_CACHE 4
+static const int16_t *row_masks(double shrink, int n)
+{
+	static _Thread_local struct {
+		double shrink;
+		int16_t *coef;
+	} cache[MASK_CACHE];
+	static _Thread_local int next;
+	double cf[MAX_POINTS];
+	int16_t *coef;
+
+	for (int k = 0; k < MASK_CACHE; k++)
+		if (cache[k].coef && cache[k].shrink == shrink)
+			return cache[k].coef;	/* n is a function of shrink */
+	if (!(coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)))
+		return NULL;
+	for (int t = 0; t <= PHASES; t++) {
+		lanczos3_mask(cf, n, shrink, (double)t / PHASES);
+		to_fixed_point(cf, coef + t * n, n, 64);
+	}
+	free(cache[next].coef);
+	cache[next].shrink = shrink;
+	cache[next].coef = coef;
+	next = (next + 1) % MASK_CACHE;
+	return coef;
+}
+
 int reduce_lanczos_rows(const unsigned char *in, int h, int row, double shrink,
 			double extra, int oh, unsigned char *out)
 {
 	const unsigned char **taps = NULL;
-	int16_t *coef = NULL;
+	const int16_t *coef;
 	int n, rc = -1;
 
 	if (!in || !out || h < 1 || row < 1 || oh < 1 || !(shrink >= 1.0))
@@ -324,13 +351,12 @@ int reduce_lanczos_rows(const unsigned char *in, int h, int row, double shrink,
 		return 0;
 	}
 	n = lanczos_points(shrink);
-	if (n <= MAX_POINTS && (coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)) &&
+	if (n <= MAX_POINTS && (coef = row_masks(shrink, n)) &&
 	    (taps = malloc((size_t)n * sizeof *taps))) {
 		lanczos_rows(in, h, row, shrink, extra, oh, out, n, coef, taps);
 		rc = 0;
 	}
 	free(taps);
-	free(coef);
 	return rc;
 }
 
@@ -562,7 +588,7 @@ int reduce_rows(const unsigned char *in, int h, int row, double shrink,
 	unsigned char *boxed = NULL;
 	uint32_t *acc = NULL;	/* the box's sums */
 	const unsigned char **taps = NULL;
-	int16_t *coef = NULL;
+	const int16_t *coef = NULL;
 	int n, rc = -1;
 
 	if (!in || !out || h < 1 || row < 1 || !(shrink >= 1.0))
@@ -590,14 +616,13 @@ int reduce_rows(const unsigned char *in, int h, int row, double shrink,
 		goto done;
 	}
 	n = lanczos_points(shrink);
-	if (n > MAX_POINTS || !(coef = malloc((size_t)(PHASES + 1) * n * sizeof *coef)) ||
+	if (n > MAX_POINTS || !(coef = row_masks(shrink, n)) ||
 	    !(taps = malloc((size_t)n * sizeof *taps)))
 		goto done;
 	lanczos_rows(in, h, row, shrink, extra, oh, out, n, coef, taps);
 	rc = 0;
 done:
 	free(taps);
-	free(coef);
 	free(boxed);
 	free(acc);
 	return rc;

@@ -16,7 +16,8 @@
 int resize_oriented(VipsImage *in, double hs, double vs, int o, VipsImage **out);
 
 /* A new w x h memory image of 8-bit pixels, sRGB (3 bands) or B_W (1), declared fat
- * strips as jpegload does; *pixels is its zeroed buffer, owned by the image. */
+ * strips as jpegload does; *pixels is its buffer (not zeroed: write every pixel),
+ * owned by the image. NULL (a libvips error) when out of memory. */
 VipsImage *resize_new_image(int w, int h, int bands, unsigned char **pixels);
 
 #endif
