@@ -23,7 +23,9 @@
 
 #include <pthread.h>
 
-/* pthread_create(t, NULL, fn, arg) with the above: 0, or its error number. */
+/* pthread_create(t, NULL, fn, arg) with the above: 0, or its error number. Not
+ * from a thread between pool_nofork_begin() and _end() (a fork waiting then would
+ * wait for that thread, which waits for the fork). */
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 #endif

@@ -306,8 +306,10 @@ void tl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	pool_nofork_begin();
 	tl_start *a = malloc(sizeof *a);
-	assert_non_null(a);
-	a->fn = fn;
-	a->arg = arg;
-	assert_int_equal(pthread_create(t, NULL, tl_thread_main, a), 0);
+	int rc = a ? (a->fn = fn, a->arg = arg, pthread_create(t, NULL, tl_thread_main, a)) : ENOMEM;
+	if (rc) {
+		free(a);
+		pool_nofork_end(); /* before failing: a later fork would wait for ever */
+	}
+	assert_int_equal(rc, 0);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_thread.c — threads of the parent (app/thread.c): started with every signal
- * blocked, and never caught half made by a fork.
+ * blocked, and never caught half made by a fork; and no thread started behind
+ * the gate's back by the modules the parent preloads.
  *
  * The fork test bites in the sanitizer build (make test-asan), whose runtime does
  * not guard fork(): with a plain pthread_create() there, about one child in three
@@ -15,7 +16,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #include "thread.h"
+#include "vipsmodules.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t go = PTHREAD_COND_INITIALIZER;
@@ -136,9 +142,48 @@ static void test_signals_blocked(void **state)
 	pthread_sigmask(SIG_SETMASK, &before, NULL);
 }
 
+static int threads_now(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* The parent preloads libvips' modules before it forks (vipsmodules.h): the
+ * libraries they pull in (libheif and its codecs) must start no thread there,
+ * or its forks would no longer be the only thing the gate has to guard. */
+static void test_module_preload_starts_no_thread(void **state)
+{
+	(void)state;
+	int before = threads_now();
+	vipsmodules_preload();
+	assert_int_equal(threads_now(), before);
+	/* Where there is a HEIF module, it was loaded (else this tests nothing). */
+	char heif[PATH_MAX], line[4096];
+	int mapped = 0;
+	if (!vipsmodules_dir())
+		skip();
+	snprintf(heif, sizeof heif, "%s/vips-heif.so", vipsmodules_dir());
+	if (access(heif, F_OK) != 0)
+		skip();
+	FILE *maps = fopen("/proc/self/maps", "r");
+	assert_non_null(maps);
+	while (fgets(line, sizeof line, maps))
+		mapped |= strstr(line, "vips-heif.so") != NULL;
+	fclose(maps);
+	assert_true(mapped);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_module_preload_starts_no_thread),
 		cmocka_unit_test(test_fork_right_after_start),
 		cmocka_unit_test(test_signals_blocked),
 	};
