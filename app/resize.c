@@ -19,10 +19,18 @@
 #include "reduce.h"
 #include "resize.h"
 
+/* Bytes after the last pixel of every resize_new_image() buffer, so that
+ * copy_strided() may move a 3-byte pixel as one 4-byte word. */
+#define PIXEL_SLACK 1
+
 /* Copy pixels (bands bytes each) into dst, uw x uh packed, taking dst pixel
  * (x, y) from src + y * dy + x * dx: with the right strides (negative ones
  * included) a transpose, a flip, a turn or any of the eight EXIF orientations,
- * in one pass. */
+ * in one pass. src and dst are resize_new_image() buffers (PIXEL_SLACK bytes
+ * after their last pixel): a 3-byte pixel is read and written as a 4-byte word,
+ * its fourth byte overwritten by the next pixel, or in the slack after the last
+ * (one load and one store a pixel rather than three of each: these copies were
+ * 2.8 % of a run over small photos). */
 static void copy_strided(unsigned char *dst, int uw, int uh, int bands,
 			 const unsigned char *src, ptrdiff_t dx, ptrdiff_t dy)
 {
@@ -31,10 +39,14 @@ static void copy_strided(unsigned char *dst, int uw, int uh, int bands,
 
 		if (bands == 3)
 			for (int x = 0; x < uw; x++, p += dx, dst += 3) {
-				dst[0] = p[0];
-				dst[1] = p[1];
-				dst[2] = p[2];
+				uint32_t v;
+
+				memcpy(&v, p, 4);
+				memcpy(dst, &v, 4);
 			}
+		else if (bands == 1)
+			for (int x = 0; x < uw; x++, p += dx)
+				*dst++ = *p;
 		else
 			for (int x = 0; x < uw; x++, p += dx, dst += bands)
 				memcpy(dst, p, (size_t)bands);
@@ -43,7 +55,7 @@ static void copy_strided(unsigned char *dst, int uw, int uh, int bands,
 
 /* A new in-memory image of w x h 8-bit pixels, sRGB (3 bands) or B_W (1),
  * declared fat strips as jpegload does; *pixels points to its buffer, which the
- * image owns (freed when it closes). Not zeroed, unlike a libvips memory image's
+ * image owns (freed when it closes), PIXEL_SLACK bytes longer. Not zeroed, unlike a libvips memory image's
  * (vips_tracked_malloc() zeroes): every caller writes every pixel, and the
  * memset was 1 % of a run over small photos (perf). */
 static void free_pixels(VipsImage *im, void *pixels)
@@ -55,7 +67,7 @@ static void free_pixels(VipsImage *im, void *pixels)
 VipsImage *resize_new_image(int w, int h, int bands, unsigned char **pixels)
 {
 	size_t size = (size_t)w * h * bands;
-	unsigned char *px = malloc(size ? size : 1);
+	unsigned char *px = malloc(size + PIXEL_SLACK);
 	VipsImage *im;
 
 	if (!px) {
