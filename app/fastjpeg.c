@@ -194,23 +194,36 @@ static int parse_header(fastjpeg *j, fastjpeg_info *info)
 int fastjpeg_open(const char *path, fastjpeg **out, fastjpeg_info *info,
 		  char *err, size_t errlen)
 {
-	fastjpeg *j = calloc(1, sizeof *j);
+	unsigned char *data;
+	size_t len;
+
+	*out = NULL;
+	/* SOI and the next marker's 0xFF; anything else is libvips' to judge. */
+	static const unsigned char soi[] = {0xFF, 0xD8, 0xFF};
+	if (io_read_signed_file(path, soi, sizeof soi, MAX_FILE_BYTES, &data, &len) != 0)
+		return FASTJPEG_UNSUPPORTED;
+	return fastjpeg_open_bytes(data, len, out, info, err, errlen);
+}
+
+int fastjpeg_open_bytes(unsigned char *data, size_t len, fastjpeg **out, fastjpeg_info *info,
+			char *err, size_t errlen)
+{
+	static const unsigned char soi[] = {0xFF, 0xD8, 0xFF};
+	fastjpeg *j;
 	int rc;
 
 	*out = NULL;
-	if (!j) {
+	if (len <= sizeof soi || len > MAX_FILE_BYTES || memcmp(data, soi, sizeof soi)) {
+		free(data);
+		return FASTJPEG_UNSUPPORTED;
+	}
+	if (!(j = calloc(1, sizeof *j))) {
+		free(data);
 		set_err(err, errlen, "%s", "out of memory");
 		return FASTJPEG_ERROR;
 	}
-	/* SOI and the next marker's 0xFF; anything else is libvips' to judge. */
-	static const unsigned char soi[] = {0xFF, 0xD8, 0xFF};
-	rc = io_read_signed_file(path, soi, sizeof soi, MAX_FILE_BYTES, &j->data, &j->len) == 0
-		     ? FASTJPEG_OK
-		     : FASTJPEG_UNSUPPORTED;
-	if (rc != FASTJPEG_OK) {
-		fastjpeg_close(j);
-		return rc;
-	}
+	j->data = data;
+	j->len = len;
 	j->cinfo.err = jpeg_std_error(&j->err.pub);
 	j->err.pub.error_exit = on_error;
 	j->err.pub.emit_message = on_message;

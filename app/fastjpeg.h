@@ -56,6 +56,12 @@ typedef struct fastjpeg_info {
 int fastjpeg_open(const char *path, fastjpeg **j, fastjpeg_info *info,
 		  char *err, size_t errlen);
 
+/* fastjpeg_open() of a file already read whole: len bytes at data, a malloc'd
+ * buffer the handle takes (freed with it, or at once when this fails; the
+ * decoder may rewrite it in place). */
+int fastjpeg_open_bytes(unsigned char *data, size_t len, fastjpeg **j, fastjpeg_info *info,
+			char *err, size_t errlen);
+
 /* Decode the whole image at eighths/8 of its size (eighths 1..8) into 8-bit
  * pixels, bands interleaved, rows packed (stride w * bands). *pixels belongs to
  * the handle. Once per handle. */

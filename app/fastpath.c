@@ -153,8 +153,8 @@ static int finish_fast_master(VipsImage *master, colour_transform *transform)
  * usual words and decodes at the --fail-on level (the default, "warning", fails
  * what this path refuses; a lower one may thumbnail it). Never fails a
  * file by itself. */
-int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
-		       VipsImage **master)
+int fastpath_master(const thumb_settings *s, const char *input, unsigned char *bytes,
+		    size_t nbytes, int *w, int *h, VipsImage **master)
 {
 	fastjpeg *j = NULL;
 	fastjpeg_info info;
@@ -164,7 +164,12 @@ int fastpath_master(const thumb_settings *s, const char *input, int *w, int *h,
 	char why[256];
 	int uw, uh, tw = 0, th = 0, fw, fh, has_icc, cmyk, rc;
 
-	if (s->keep_metadata || fastjpeg_open(input, &j, &info, why, sizeof why) != FASTJPEG_OK)
+	if (s->keep_metadata) {
+		free(bytes);
+		return 1;
+	}
+	if ((bytes ? fastjpeg_open_bytes(bytes, nbytes, &j, &info, why, sizeof why)
+		   : fastjpeg_open(input, &j, &info, why, sizeof why)) != FASTJPEG_OK)
 		return 1;
 	/* --no-rotate: the stored layout is the upright one (what libvips' no_rotate
 	 * does); the fast path honours it with no work at all. */

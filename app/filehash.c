@@ -45,3 +45,10 @@ int filehash_path(const char *path, uint64_t *sum)
 	close(fd);
 	return 0;
 }
+
+uint64_t filehash_bytes(const void *data, size_t len)
+{
+	/* One shot and streaming XXH3 give the same digest. */
+	uint64_t sum = XXH3_64bits(data, len);
+	return sum ? sum : 1;
+}

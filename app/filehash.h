@@ -6,10 +6,14 @@
 #ifndef IMGPOOL_FILEHASH_H
 #define IMGPOOL_FILEHASH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* XXH3-64 of the file at path, never 0 (0 means "not known" in the journal).
  * Returns 0, or -1 with errno (open or read failed). */
 int filehash_path(const char *path, uint64_t *sum);
+
+/* The same checksum of len bytes at data (a file already read whole). */
+uint64_t filehash_bytes(const void *data, size_t len);
 
 #endif

@@ -28,6 +28,7 @@
 #include <vips/vips.h>
 
 #include "failure.h"
+#include "filehash.h"
 #include "settings.h"
 #include "thumb.h"
 #include "vipsmodules.h"
@@ -285,6 +286,37 @@ static void test_single_size(void **state)
 	assert_int_equal(im->Ysize, 75);
 	g_object_unref(im);
 	assert_int_equal(count_entries(tpath("out")), 1);
+}
+
+/* The input's checksum is that of its bytes, whether the JPEG fast path read it
+ * whole (and took the checksum from the bytes it decodes) or another file was
+ * checksummed as it streamed by; and equal for equal bytes, whichever way. */
+static void test_checksum_of_the_bytes(void **state)
+{
+	thumb_settings s = settings_box(100, 100);
+	thumb_result res;
+	char err[512];
+	uint64_t sum;
+
+	(void)state;
+	make_image(tpath("in.jpg"), 400, 300, 0, 0, -1, 0);
+	make_image(tpath("in.png"), 400, 300, 0, 0, -1, 0);
+	assert_int_equal(run1(&s, tpath("in.jpg"), tpath("out/a.jpg"), &res, err, sizeof err), 0);
+	assert_int_equal(filehash_path(tpath("in.jpg"), &sum), 0);
+	assert_true(res.in_checksum == sum && sum != 0);
+	assert_int_equal(run1(&s, tpath("in.png"), tpath("out/b.jpg"), &res, err, sizeof err), 0);
+	assert_int_equal(filehash_path(tpath("in.png"), &sum), 0);
+	assert_true(res.in_checksum == sum && sum != 0);
+	/* A JPEG that does not decode still has the checksum of its bytes. */
+	static const char bad[] = "\xff\xd8\xff\xe0 not much of a JPEG";
+	int fd = open(tpath("bad.jpg"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bad, sizeof bad - 1), (ssize_t)(sizeof bad - 1));
+	close(fd);
+	assert_int_equal(run1(&s, tpath("bad.jpg"), tpath("out/c.jpg"), &res, err, sizeof err), -1);
+	assert_int_equal(filehash_path(tpath("bad.jpg"), &sum), 0);
+	assert_true(res.in_checksum == sum);
+	assert_true(filehash_bytes(bad, sizeof bad - 1) == sum);
 }
 
 /* Several sizes from one decode; unconstrained sides; nested missing folders. */
@@ -1011,6 +1043,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_modules),
 		cmocka_unit_test_setup_teardown(test_single_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_of_the_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiple_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enlarge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cover_and_fill, setup, teardown),
