@@ -17,32 +17,40 @@ int filehash_path(const char *path, uint64_t *sum)
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
+	int rc = filehash_fd(fd, sum);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return rc;
+}
+
+int filehash_fd(int fd, uint64_t *sum)
+{
 	XXH3_state_t *st = XXH3_createState();
 	if (!st) {
-		close(fd);
 		errno = ENOMEM;
 		return -1;
 	}
 	XXH3_64bits_reset(st);
 	char buf[1 << 16];
+	off_t at = 0;
 	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) != 0) {
+	while ((n = pread(fd, buf, sizeof buf, at)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			int e = errno;
 			XXH3_freeState(st);
-			close(fd);
 			errno = e;
 			return -1;
 		}
 		XXH3_64bits_update(st, buf, (size_t)n);
+		at += n;
 	}
 	*sum = XXH3_64bits_digest(st);
 	if (*sum == 0)
 		*sum = 1;
 	XXH3_freeState(st);
-	close(fd);
 	return 0;
 }
 

@@ -13,6 +13,10 @@
  * Returns 0, or -1 with errno (open or read failed). */
 int filehash_path(const char *path, uint64_t *sum);
 
+/* The same checksum of the file open at fd, read from its start to its end
+ * (pread: fd's offset is left alone). 0, or -1 with errno. */
+int filehash_fd(int fd, uint64_t *sum);
+
 /* The same checksum of len bytes at data (a file already read whole). */
 uint64_t filehash_bytes(const void *data, size_t len);
 

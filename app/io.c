@@ -66,57 +66,6 @@ int io_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int io_read_file(const char *path, const unsigned char *sig, size_t sig_len, size_t max,
-		 unsigned char **data, size_t *len)
-{
-	struct stat st;
-	unsigned char *buf = NULL;
-	int e, fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) != 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto fail;
-	}
-	if ((uint64_t)st.st_size <= sig_len || (uint64_t)st.st_size > max) {
-		close(fd);
-		return 1;
-	}
-	if (!(buf = malloc((size_t)st.st_size))) {
-		errno = ENOMEM;
-		goto fail;
-	}
-	errno = 0;
-	size_t got = io_read_all(fd, buf, sig_len);
-	if (got == sig_len && memcmp(buf, sig, sig_len)) {
-		free(buf);
-		close(fd);
-		return 1;
-	}
-	if (got == sig_len)
-		got += io_read_all(fd, buf + sig_len, (size_t)st.st_size - sig_len);
-	if (got < (size_t)st.st_size && errno && errno != EINTR)
-		goto fail;
-	if (got <= sig_len) {	/* shrank to nothing of use meanwhile */
-		free(buf);
-		close(fd);
-		return 1;
-	}
-	close(fd);
-	*data = buf;
-	*len = got;
-	return 0;
-fail:
-	e = errno;
-	free(buf);
-	close(fd);
-	errno = e;
-	return -1;
-}
-
 int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,
 			size_t max, unsigned char **data, size_t *len)
 {

@@ -25,16 +25,6 @@ int io_write_all(int fd, const void *buf, size_t len);
 int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,
 			size_t max, unsigned char **data, size_t *len);
 
-/* Read the whole regular file at path into a new malloc'd buffer, if its first
- * sig_len bytes are sig and it is at most max bytes. 0 with *data and *len (fewer
- * bytes than its size when it shrank meanwhile); 1 when it is not such a file
- * (another signature, shorter than it, larger than max: nothing kept); -1 with
- * errno (cannot be opened or read; EINVAL: not a regular file; out of memory).
- * Unlike io_read_signed_file(), it tells "not for you" from "cannot read".
- * Opened with O_NONBLOCK: a FIFO put in its place after a stat() does not block. */
-int io_read_file(const char *path, const unsigned char *sig, size_t sig_len, size_t max,
-		 unsigned char **data, size_t *len);
-
 /* Fill any of descriptors 0, 1 and 2 that is closed with /dev/null opened the
  * other way round (0 write-only, 1 and 2 read-only), so that reads and writes on
  * it still fail with EBADF as on a closed one, while no file the run opens (a

@@ -267,23 +267,45 @@ static void row_avx2(const unsigned char *const *taps, const int16_t *c, int n, 
 }
 #endif
 
-/* The kernel for this CPU and these count coefficients: AVX2 when it has it
- * and they fit its signed bytes (the resampler is about an eighth of a 1-2 MP
- * JPEG's thumbnail), else SSE2, which every x86-64 has. */
-static row_kernel *row_kernel_here(const int16_t *coef, int count)
+#ifndef REDUCE_SSE2
+/* Can row_avx2() take these masks (phases of n coefficients)? Each must be a
+ * signed byte, and each pair it sums in one maddubs must keep the pair's sum
+ * within 16 bits for any pixels: 255 x (its positive part) <= 32767 and 255 x
+ * (its negative part) <= 32768. lanczos3's 2.6 fixed point stays far inside (at
+ * most 64, pairs at most 79 and -9 for every shrink up to MAX_POINTS). */
+static int maddubs_fits(const int16_t *coef, int phases, int n)
+{
+	for (int t = 0; t < phases; t++) {
+		const int16_t *c = coef + (size_t)t * n;
+
+		for (int i = 0; i < n; i += 2) {
+			int a = c[i], b = i + 1 < n ? c[i + 1] : 0;
+			int pos = (a > 0 ? a : 0) + (b > 0 ? b : 0);
+			int neg = (a < 0 ? -a : 0) + (b < 0 ? -b : 0);
+
+			if (a > MADDUBS_MAX || a < -MADDUBS_MAX - 1 || b > MADDUBS_MAX ||
+			    b < -MADDUBS_MAX - 1 || 255 * pos > 32767 || 255 * neg > 32768)
+				return 0;
+		}
+	}
+	return 1;
+}
+#endif
+
+/* The kernel for this CPU and these masks (phases x n): AVX2 when it has it and
+ * they suit it (the resampler is about an eighth of a 1-2 MP JPEG's thumbnail),
+ * else SSE2, which every x86-64 has. */
+static row_kernel *row_kernel_here(const int16_t *coef, int phases, int n)
 {
 #ifdef REDUCE_SSE2
 	(void)coef;
-	(void)count;
+	(void)phases;
+	(void)n;
 	return row_sse2;
 #else
 	__builtin_cpu_init();
-	if (!__builtin_cpu_supports("avx2"))
-		return row_sse2;
-	for (int i = 0; i < count; i++)
-		if (coef[i] > MADDUBS_MAX || coef[i] < -MADDUBS_MAX - 1)
-			return row_sse2;
-	return row_avx2;
+	return __builtin_cpu_supports("avx2") && maddubs_fits(coef, phases, n) ? row_avx2
+									       : row_sse2;
 #endif
 }
 #else
@@ -293,10 +315,11 @@ static void row_portable(const unsigned char *const *taps, const int16_t *c, int
 	lanczos_bytes(taps, c, n, 0, row, q);
 }
 
-static row_kernel *row_kernel_here(const int16_t *coef, int count)
+static row_kernel *row_kernel_here(const int16_t *coef, int phases, int n)
 {
 	(void)coef;
-	(void)count;
+	(void)phases;
+	(void)n;
 	return row_portable;
 }
 #endif
@@ -314,7 +337,7 @@ static void lanczos_rows(const unsigned char *restrict in, int h, int row, doubl
 {
 	const double voffset = lanczos_offset(extra);
 	const int top = lanczos_top(n);
-	row_kernel *const kernel = row_kernel_here(coef, (PHASES + 1) * n);
+	row_kernel *const kernel = row_kernel_here(coef, PHASES + 1, n);
 
 	for (int y = 0; y < oh; y++) {
 		/* vips_reducev_vector_gen(): the sample position and its phase. */

@@ -251,28 +251,65 @@ static int check_task(const thumb_settings *settings, const char *input,
 	return 0;
 }
 
-/* Read a JPEG input whole (up to READ_WHOLE_MAX bytes) and take its checksum
- * from those bytes, which the JPEG fast path then decodes: one read of each
- * file, where the checksum's own read was 2 % of a run over small photos (perf),
- * and the checksum is of the very bytes decoded. Any other file (or a larger
- * one) is checksummed as it streams by, never held whole (a 200 MB TIFF), and
- * left to the decoders to read by name. Reading here also tells an input we may
- * not read (environmental) from one we cannot decode. */
+/* Read the input once: a JPEG whole (up to READ_WHOLE_MAX bytes), its checksum
+ * taken from those bytes, which the JPEG fast path then decodes (*bytes: one
+ * read of each file, where the checksum's own read was 2 % of a run over small
+ * photos, perf; and the checksum is of the very bytes decoded); any other file,
+ * a larger one, one with --keep-metadata (which the fast path leaves to
+ * libvips) or one there is no memory to hold is checksummed as it streams by
+ * (*bytes NULL: the decoders read it by name, fastjpeg's own up to 1 GiB). One
+ * open: O_NONBLOCK, so that a FIFO swapped in after check_task()'s stat cannot
+ * block it, then off again (a FUSE file may honour it). Reading here also tells
+ * an input we may not read (environmental) from one we cannot decode. */
 #define READ_WHOLE_MAX ((size_t)256 << 20)
-static int read_input(const char *input, thumb_result *res, unsigned char **bytes,
-		      size_t *nbytes, failure_kind *kind, char *err, size_t errlen)
+static int read_input(const thumb_settings *settings, const char *input, thumb_result *res,
+		      unsigned char **bytes, size_t *nbytes, failure_kind *kind, char *err,
+		      size_t errlen)
 {
 	static const unsigned char soi[] = {0xFF, 0xD8, 0xFF};	/* as fastjpeg's */
-	int got = io_read_file(input, soi, sizeof soi, READ_WHOLE_MAX, bytes, nbytes);
+	unsigned char *buf = NULL;
+	struct stat st;
+	int fd = open(input, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	const char *why = NULL;
 
-	if (got == 0) {
-		res->in_checksum = filehash_bytes(*bytes, *nbytes);
-		return 0;
-	}
 	*bytes = NULL;
-	if (got > 0 && filehash_path(input, &res->in_checksum) == 0)
-		return 0;
-	vipserr_printf(err, errlen, "%s", errno == EINVAL ? "not a regular file" : strerror(errno));
+	if (fd < 0 || fstat(fd, &st) != 0)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		why = "not a regular file";
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+		goto fail;
+	if (!settings->keep_metadata && (uint64_t)st.st_size > sizeof soi &&
+	    (uint64_t)st.st_size <= READ_WHOLE_MAX && (buf = malloc((size_t)st.st_size))) {
+		errno = 0;
+		size_t got = io_read_all(fd, buf, sizeof soi);
+		if (got == sizeof soi && !memcmp(buf, soi, sizeof soi))
+			got += io_read_all(fd, buf + got, (size_t)st.st_size - got);
+		else
+			got = 0;	/* not a JPEG: streamed below */
+		if (got < (size_t)st.st_size && errno && errno != EINTR)
+			goto fail;
+		if (got > sizeof soi) {	/* all of it, or all there is if it shrank */
+			res->in_checksum = filehash_bytes(buf, got);
+			*bytes = buf;
+			*nbytes = got;
+			close(fd);
+			return 0;
+		}
+		free(buf);
+		buf = NULL;
+	}
+	if (filehash_fd(fd, &res->in_checksum) != 0)
+		goto fail;
+	close(fd);
+	return 0;
+fail:
+	vipserr_printf(err, errlen, "%s", why ? why : strerror(errno));
+	free(buf);
+	if (fd >= 0)
+		close(fd);
 	*kind = FAIL_ENVIRONMENT;
 	return -1;
 }
@@ -304,7 +341,7 @@ int thumb_run(const thumb_settings *settings, const char *input,
 	unsigned char *bytes;
 	size_t nbytes = 0;
 	if (check_task(settings, input, outputs, res, &was, kind, err, errlen) ||
-	    read_input(input, res, &bytes, &nbytes, kind, err, errlen))
+	    read_input(settings, input, res, &bytes, &nbytes, kind, err, errlen))
 		return -1;
 	*kind = FAIL_DECODE;
 	master_input in = {0, 0, 0, input};
