@@ -49,8 +49,8 @@
 #include "colour.h"
 #include "fastpath.h"
 #include "filehash.h"
-#include "io.h"
 #include "geometry.h"
+#include "io.h"
 #include "outdir.h"
 #include "pngcheck.h"
 #include "pngmaster.h"
@@ -282,24 +282,28 @@ static int read_input(const thumb_settings *settings, const char *input, thumb_r
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
 		goto fail;
 	if (!settings->keep_metadata && (uint64_t)st.st_size > sizeof soi &&
-	    (uint64_t)st.st_size <= READ_WHOLE_MAX && (buf = malloc((size_t)st.st_size))) {
+	    (uint64_t)st.st_size <= READ_WHOLE_MAX) {
+		unsigned char head[sizeof soi];
+
 		errno = 0;
-		size_t got = io_read_all(fd, buf, sizeof soi);
-		if (got == sizeof soi && !memcmp(buf, soi, sizeof soi))
-			got += io_read_all(fd, buf + got, (size_t)st.st_size - got);
-		else
-			got = 0;	/* not a JPEG: streamed below */
-		if (got < (size_t)st.st_size && errno && errno != EINTR)
+		size_t got = io_read_all(fd, head, sizeof head);
+		if (got < sizeof head && errno && errno != EINTR)
 			goto fail;
-		if (got > sizeof soi) {	/* all of it, or all there is if it shrank */
+		/* A JPEG, and memory to hold it (else streamed below, as any other). */
+		if (got == sizeof head && !memcmp(head, soi, sizeof soi) &&
+		    (buf = malloc((size_t)st.st_size))) {
+			memcpy(buf, head, got);
+			errno = 0;
+			got += io_read_all(fd, buf + got, (size_t)st.st_size - got);
+			if (got < (size_t)st.st_size && errno && errno != EINTR)
+				goto fail;
+			/* all of it, or all there is if it shrank meanwhile */
 			res->in_checksum = filehash_bytes(buf, got);
 			*bytes = buf;
 			*nbytes = got;
 			close(fd);
 			return 0;
 		}
-		free(buf);
-		buf = NULL;
 	}
 	if (filehash_fd(fd, &res->in_checksum) != 0)
 		goto fail;
