@@ -88,7 +88,8 @@ outsync *outsync_start(const outdir *od, int nthreads)
 	pthread_cond_init(&s->done, &ca);
 	pthread_condattr_destroy(&ca);
 	nthreads = nthreads < 1 ? 1 : nthreads > OUTSYNC_MAX_THREADS ? OUTSYNC_MAX_THREADS : nthreads;
-	while (s->nthreads < nthreads && thread_start(&s->threads[s->nthreads], outsync_main, s) == 0)
+	while (s->nthreads < nthreads &&
+	       thread_start(&s->threads[s->nthreads], outsync_main, s) == 0)
 		s->nthreads++;
 	return s;
 }

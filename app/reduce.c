@@ -218,11 +218,10 @@ static void row_sse2(const unsigned char *const *taps, const int16_t *c, int n, 
  * into each 16-bit lane: one multiply-add for two taps of 16 bytes, where a
  * widen, a multiply and an add per tap took twice the instructions (this kernel
  * was 5.5 % of a run over small photos). Coefficients are 2.6 fixed point, at
- * most 64 plus the small lobes' share (the caller checks they fit a signed byte,
- * MADDUBS_MAX); a pair's sum, at most 255 x 128, cannot saturate, and no partial
- * sum overflows (the bound above), so the sums are the plain kernel's to the
- * bit. The unpacks work within 128-bit halves and packus undoes them, so the
- * bytes come out in order. */
+ * most 64 plus the small lobes' share; maddubs_fits() checks each is a signed
+ * byte and no pair's sum can saturate, and no partial sum overflows (the bound
+ * above), so the sums are the plain kernel's to the bit. The unpacks work within
+ * 128-bit halves and packus undoes them, so the bytes come out in order. */
 #define MADDUBS_MAX 127
 __attribute__((target("avx2")))
 static void row_avx2(const unsigned char *const *taps, const int16_t *c, int n, int row,
@@ -265,9 +264,7 @@ static void row_avx2(const unsigned char *const *taps, const int16_t *c, int n, 
 								_mm256_srai_epi16(a[2 * k + 1], 6)));
 	}
 }
-#endif
 
-#ifndef REDUCE_SSE2
 /* Can row_avx2() take these masks (phases of n coefficients)? Each must be a
  * signed byte, and each pair it sums in one maddubs must keep the pair's sum
  * within 16 bits for any pixels: 255 x (its positive part) <= 32767 and 255 x

@@ -53,17 +53,17 @@ static void copy_strided(unsigned char *dst, int uw, int uh, int bands,
 	}
 }
 
-/* A new in-memory image of w x h 8-bit pixels, sRGB (3 bands) or B_W (1),
- * declared fat strips as jpegload does; *pixels points to its buffer, which the
- * image owns (freed when it closes), PIXEL_SLACK bytes longer. Not zeroed, unlike a libvips memory image's
- * (vips_tracked_malloc() zeroes): every caller writes every pixel, and the
- * memset was 1 % of a run over small photos (perf). */
 static void free_pixels(VipsImage *im, void *pixels)
 {
 	(void)im;
 	free(pixels);
 }
 
+/* A new in-memory image of w x h 8-bit pixels, sRGB (3 bands) or B_W (1),
+ * declared fat strips as jpegload does; *pixels points to its buffer, which the
+ * image owns (freed when it closes), PIXEL_SLACK bytes longer. Not zeroed, unlike
+ * a libvips memory image's (vips_tracked_malloc() zeroes): every caller writes
+ * every pixel, and the memset was 1 % of a run over small photos (perf). */
 VipsImage *resize_new_image(int w, int h, int bands, unsigned char **pixels)
 {
 	size_t size = (size_t)w * h * bands;
