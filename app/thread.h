@@ -8,11 +8,12 @@
  *   drain (run.c).
  * - No fork while it starts. A worker forked while a thread of the parent is being
  *   made or is starting inherits the locks that start takes as they were held at
- *   that moment: under ASan (GCC 12's runtime does not guard fork()) its thread
- *   registry's, and the worker hung for good at its own first pthread_create,
- *   killed by the task timeout 120 s later (a CI run; 1 in 3 forks in a test that
- *   starts two threads and forks at once). So the fork gate (pool.h, "Fork
- *   safety") is held from before pthread_create() until the new thread runs fn.
+ *   that moment: under ASan (GCC 12's runtime does not guard fork()) its
+ *   allocator's, and the worker hung for good at its first allocation or its own
+ *   first pthread_create, killed by the task timeout 120 s later (a CI run; 1 in 3
+ *   forks in a test that starts two threads and forks at once). So it starts
+ *   through pool_thread_start(), which holds the fork gate (pool.h, "Fork
+ *   safety") from before pthread_create() until the new thread runs fn.
  *
  * A thread's end is not covered (the runtime's bookkeeping after fn returns): a
  * thread returns only when asked to stop, at the end of the run, once the pool

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nofork.c — the fork gate: pool_nofork_begin() / pool_nofork_end(). See pool.h,
- * "Fork safety".
+ * nofork.c — the fork gate: pool_nofork_begin() / pool_nofork_end(), and
+ * pool_thread_start(), which starts a thread inside it. See pool.h, "Fork safety".
  *
  * A child of a threaded process starts with one thread and every lock as the
  * other threads held it at the moment of fork(). glibc's malloc and stdio guard
@@ -16,8 +16,14 @@
  * readers: a thread that begins again at once could keep the fork waiting).
  * Registered before main() (a constructor), so no fork can come before it.
  */
+/* gettid: a glibc extension. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -107,4 +113,35 @@ void pool_nofork_end(void)
 	if (inside && --inside == 0)
 		pthread_cond_broadcast(&changed);
 	pthread_mutex_unlock(&gate);
+}
+
+/* The new thread's fn and arg, from pool_thread_start() to thread_main(). */
+typedef struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+} thread_start;
+
+static void *thread_main(void *p)
+{
+	thread_start a = *(thread_start *)p;
+	free(p);
+	pool_nofork_end(); /* begun by pool_thread_start(): the runtime is done */
+	return a.fn(a.arg);
+}
+
+int pool_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	pool_nofork_begin();
+	thread_start *a = malloc(sizeof *a);
+	int rc = ENOMEM;
+	if (a) {
+		a->fn = fn;
+		a->arg = arg;
+		rc = pthread_create(t, NULL, thread_main, a);
+	}
+	if (rc) {
+		free(a);
+		pool_nofork_end();
+	}
+	return rc;
 }

@@ -60,9 +60,8 @@
  *   other threads brackets their work, every stretch that allocates or takes a lock,
  *   with pool_nofork_begin() / pool_nofork_end(), and no fork happens in between
  *   (below). A thread's start and end are such stretches too (the runtime sets it
- *   up and tears it down, allocating): begin before pthread_create() and end as the
- *   new thread's first step (begin and end need not be in one thread), and let
- *   such threads end only once the pool forks no more. Do not initialise libraries
+ *   up and tears it down, allocating): start such threads with pool_thread_start(),
+ *   and let them end only once the pool forks no more. Do not initialise libraries
  *   that start threads (libvips, glib) in the parent: do it in the initializer.
  *   A worker sees the parent's memory as it was at the moment it was forked; pass
  *   anything that changes later in the task argument.
@@ -108,6 +107,7 @@
 #ifndef POOL_H
 #define POOL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -118,7 +118,7 @@ extern "C" {
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 2
 #define POOL_VERSION_PATCH 0
-/* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER). */
+/* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)
 
@@ -515,6 +515,14 @@ typedef struct pool_stats {
  * Since 1.1. */
 void pool_nofork_begin(void);
 void pool_nofork_end(void);
+
+/* pthread_create(t, NULL, fn, arg) inside the fork gate: begun here, ended by the
+ * new thread before it calls fn, so that no fork catches the runtime setting the
+ * thread up (under ASan a worker forked then hung at its first allocation). 0, or
+ * pthread_create()'s error number (ENOMEM when the gate's note cannot be made).
+ * The new thread's signal mask is the caller's. Not from a thread inside the gate
+ * (a waiting fork would wait for it). Since 1.2. */
+int pool_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* A snapshot, from any thread, without blocking dispatch (atomic counters). The
  * fields are read one by one, so they may be a few events apart; but done + failed

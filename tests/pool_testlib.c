@@ -289,27 +289,7 @@ int tl_run(const char *group, int argc, char **argv, const struct CMUnitTest *te
 	return rc;
 }
 
-typedef struct tl_start {
-	void *(*fn)(void *);
-	void *arg;
-} tl_start;
-
-static void *tl_thread_main(void *p)
-{
-	tl_start a = *(tl_start *)p;
-	free(p);
-	pool_nofork_end(); /* begun by tl_thread_start() */
-	return a.fn(a.arg);
-}
-
 void tl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
 {
-	pool_nofork_begin();
-	tl_start *a = malloc(sizeof *a);
-	int rc = a ? (a->fn = fn, a->arg = arg, pthread_create(t, NULL, tl_thread_main, a)) : ENOMEM;
-	if (rc) {
-		free(a);
-		pool_nofork_end(); /* before failing: a later fork would wait for ever */
-	}
-	assert_int_equal(rc, 0);
+	assert_int_equal(pool_thread_start(t, fn, arg), 0);
 }

@@ -93,9 +93,7 @@ int tl_count_fds(void);
 void tl_assert_no_children(void);
 /* The 8-byte result of B_SQUARE / B_CRASH_ONCE for index i. */
 void tl_check_square(const pool_result *r, uint64_t i);
-/* pthread_create(t, NULL, fn, arg) out of the pool's forks' way while the thread
- * starts (pool.h, "Fork safety": under ASan a worker forked meanwhile could hang
- * in its first malloc); aborts the test when it fails. */
+/* pool_thread_start(t, fn, arg), failing the test when it fails. */
 void tl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Map the shared page and run the tests whose name matches argv[1] (a glob; all by

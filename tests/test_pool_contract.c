@@ -47,10 +47,12 @@ static void record(const pool_event *e, void *data)
 	}
 }
 
+/* A pool of workers with o's options, the initializer tl_init() unless o names
+ * one, every event recorded. */
 static pool *init_pool(int workers, pool_options o)
 {
 	o.workers = workers;
-	o.init = tl_init;
+	o.init = o.init ? o.init : tl_init;
 	o.on_event = record;
 	nev = 0;
 	char *err = NULL;
@@ -1023,6 +1025,56 @@ static int init_takes_the_lock(void *arg, void **state, pool_buf *err)
 	return 0;
 }
 
+/* Two workers whose initializer takes beside_lock, a start allowed 5 s (a
+ * worker forked holding the lock fails its start). */
+static pool *pool_taking_the_lock(void)
+{
+	return init_pool(2, (pool_options){.init = init_takes_the_lock, .init_timeout = 5});
+}
+
+static void *echo_arg(void *arg)
+{
+	free(malloc(100)); /* the allocator, as a real thread's first steps */
+	return arg;
+}
+
+/* pool_thread_start() runs fn(arg) in a new thread and leaves the gate as it found
+ * it: threads started just before pool_create() (as a caller starts its helpers)
+ * never cost a worker its start, and a pool made after they ended still forks
+ * (a gate left held would make it wait for ever). */
+static void test_thread_start(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 10; round++) {
+		tl_reset_shared();
+		pthread_t th[2];
+		int marks[2];
+		for (int i = 0; i < 2; i++)
+			tl_thread_start(&th[i], echo_arg, &marks[i]);
+		pool *p = pool_taking_the_lock();
+		job_arg a[4];
+		pool_task t[4];
+		pool_result r[4];
+		for (int i = 0; i < 4; i++) {
+			a[i] = J(B_ECHO, (uint64_t)i);
+			t[i] = (pool_task){&a[i], sizeof a[i]};
+		}
+		assert_int_equal(pool_map(p, tl_task, t, 4, 1, r), 0);
+		for (int i = 0; i < 4; i++)
+			pool_result_release(&r[i]);
+		pool_stats s;
+		pool_stats_get(p, &s);
+		assert_true(s.failed_starts == 0);
+		for (int i = 0; i < 2; i++) {
+			void *got = NULL;
+			assert_int_equal(pthread_join(th[i], &got), 0);
+			assert_ptr_equal(got, &marks[i]);
+		}
+		pool_destroy(p);
+		tl_assert_no_children();
+	}
+}
+
 /* Two threads of the parent allocate and take a lock of their own without pause,
  * inside pool_nofork_begin/end, while the pool replaces a worker after every other
  * task: no worker is ever forked holding either (no failed start, every task
@@ -1035,13 +1087,7 @@ static void test_threads_beside_the_pool(void **state)
 	pthread_t th[2];
 	for (int i = 0; i < 2; i++)
 		tl_thread_start(&th[i], beside_thread, (void *)(uintptr_t)(24 + 1000 * i));
-	pool_options o = {.workers = 2, .init = init_takes_the_lock, .init_timeout = 5,
-			  .on_event = record};
-	nev = 0;
-	char *err = NULL;
-	pool *p = pool_create(&o, &err);
-	if (!p)
-		fail_msg("pool_create: %s", err);
+	pool *p = pool_taking_the_lock();
 	enum { N = 300 };
 	static job_arg args[N];
 	static pool_task t[N];
@@ -1093,6 +1139,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cancel_a_future_not_started),
 		cmocka_unit_test(test_join_drains_an_unread_iterator),
 		cmocka_unit_test(test_feed_later),
+		cmocka_unit_test(test_thread_start),
 		cmocka_unit_test(test_threads_beside_the_pool),
 	};
 	return tl_run("pool-contract", argc, argv, all, sizeof all / sizeof *all);
