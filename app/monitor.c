@@ -177,11 +177,7 @@ static void *monitor_main(void *arg)
 	pool_nofork_end();
 	pthread_mutex_lock(&m->lock);
 	while (!m->stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		long ns = (long)((tick - (long)tick) * 1e9) + until.tv_nsec;
-		until.tv_sec += (time_t)tick + ns / 1000000000;
-		until.tv_nsec = ns % 1000000000;
+		struct timespec until = thread_deadline(tick);
 		while (!m->stop && pthread_cond_timedwait(&m->wake, &m->lock, &until) == 0)
 			;
 		if (m->stop)
@@ -236,11 +232,7 @@ monitor *monitor_start(progress_mode mode, double interval, const pool *p,
 	m->ms.cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
 	clock_gettime(CLOCK_MONOTONIC, &m->start);
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&m->wake, &ca);
-	pthread_condattr_destroy(&ca);
+	thread_cond_init_monotonic(&m->wake);
 
 	if (thread_start(&m->thread, monitor_main, m) != 0) {
 		pthread_cond_destroy(&m->wake);

@@ -82,11 +82,7 @@ outsync *outsync_start(const outdir *od, int nthreads)
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->work, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->done, &ca);
-	pthread_condattr_destroy(&ca);
+	thread_cond_init_monotonic(&s->done);
 	nthreads = nthreads < 1 ? 1 : nthreads > OUTSYNC_MAX_THREADS ? OUTSYNC_MAX_THREADS : nthreads;
 	while (s->nthreads < nthreads &&
 	       thread_start(&s->threads[s->nthreads], outsync_main, s) == 0)
@@ -145,13 +141,7 @@ int outsync_wait(outsync *s, int slot, int *err, int (*give_up)(void))
 			give_up_now(s);
 			break;
 		}
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += OUTSYNC_POLL_MS * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = thread_deadline(OUTSYNC_POLL_MS / 1000.0);
 		pthread_cond_timedwait(&s->done, &s->lock, &until);
 	}
 	*err = s->given_up ? EINTR : sl->err;

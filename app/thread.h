@@ -23,10 +23,19 @@
 #define IMGPOOL_THREAD_H
 
 #include <pthread.h>
+#include <time.h>
 
 /* pthread_create(t, NULL, fn, arg) with the above: 0, or its error number. Not
  * from a thread between pool_nofork_begin() and _end() (a fork waiting then would
  * wait for that thread, which waits for the fork). */
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* pthread_cond_init() of a condition variable whose timed waits count on
+ * CLOCK_MONOTONIC (a clock set back or forward does not stretch or cut them). */
+void thread_cond_init_monotonic(pthread_cond_t *c);
+
+/* CLOCK_MONOTONIC's now plus seconds (>= 0): the deadline of a timed wait on such
+ * a condition variable. */
+struct timespec thread_deadline(double seconds);
 
 #endif
