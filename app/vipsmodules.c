@@ -64,13 +64,6 @@ static void preload(const char *path) { (void)dlopen(path, RTLD_NOW | RTLD_LOCAL
 static void open_module(const char *path) { (void)g_module_open(path, G_MODULE_BIND_LAZY); }
 #endif
 
-void vipsmodules_preload(void)
-{
-#ifdef IMGPOOL_VIPS_MODULE_DIR
-	each_wanted(preload);
-#endif
-}
-
 const char *vipsmodules_dir(void)
 {
 #ifdef IMGPOOL_VIPS_MODULE_DIR
@@ -90,6 +83,14 @@ static int can_choose(void)
 	const char *dir = vipsmodules_dir();
 	return dir && !getenv("VIPSHOME") && vips_version(0) == VIPS_MAJOR_VERSION &&
 	       vips_version(1) == VIPS_MINOR_VERSION && access(dir, R_OK | X_OK) == 0;
+}
+
+void vipsmodules_preload(void)
+{
+#ifdef IMGPOOL_VIPS_MODULE_DIR
+	if (can_choose())	/* else the workers load what libvips finds: nothing to share */
+		each_wanted(preload);
+#endif
 }
 
 int vipsmodules_vips_init(const char *prog)

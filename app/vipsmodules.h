@@ -18,8 +18,9 @@
 /* Once in the parent, before the workers fork: map and bind (RTLD_NOW) the
  * modules imgpool uses, without starting libvips, so that each worker's
  * vipsmodules_vips_init() finds them loaded instead of loading them again.
- * Loads nothing where libvips was built without modules; calls no libvips
- * function and starts no thread (fork stays safe). */
+ * Loads nothing where libvips was built without modules, or where the workers
+ * cannot choose them (below: the same rule); starts no libvips (vips_version()
+ * reads compiled-in numbers) and no thread (fork stays safe). */
 void vipsmodules_preload(void);
 
 /* In a worker, instead of VIPS_INIT(): start libvips with the modules imgpool

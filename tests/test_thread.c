@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <signal.h>
@@ -155,6 +156,36 @@ static int threads_now(void)
 	return n;
 }
 
+static int heif_module_mapped(void)
+{
+	char line[4096];
+	int mapped = 0;
+	FILE *maps = fopen("/proc/self/maps", "r");
+	assert_non_null(maps);
+	while (fgets(line, sizeof line, maps))
+		mapped |= strstr(line, "vips-heif.so") != NULL;
+	fclose(maps);
+	return mapped;
+}
+
+/* With a VIPSHOME of the user's the workers let libvips load its own modules
+ * (vipsmodules.h), so the parent preloads none: in a child, before the test
+ * below has loaded any. */
+static void test_no_preload_with_users_vipshome(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		setenv("VIPSHOME", "/usr", 1);
+		vipsmodules_preload();
+		_exit(heif_module_mapped());
+	}
+	int st = wait_at_most(pid, 60);
+	assert_true(st >= 0 && WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /* The parent preloads libvips' modules before it forks (vipsmodules.h): the
  * libraries they pull in (libheif and its codecs) must start no thread there,
  * or its forks would no longer be the only thing the gate has to guard. */
@@ -165,24 +196,19 @@ static void test_module_preload_starts_no_thread(void **state)
 	vipsmodules_preload();
 	assert_int_equal(threads_now(), before);
 	/* Where there is a HEIF module, it was loaded (else this tests nothing). */
-	char heif[PATH_MAX], line[4096];
-	int mapped = 0;
+	char heif[PATH_MAX];
 	if (!vipsmodules_dir())
 		skip();
 	snprintf(heif, sizeof heif, "%s/vips-heif.so", vipsmodules_dir());
 	if (access(heif, F_OK) != 0)
 		skip();
-	FILE *maps = fopen("/proc/self/maps", "r");
-	assert_non_null(maps);
-	while (fgets(line, sizeof line, maps))
-		mapped |= strstr(line, "vips-heif.so") != NULL;
-	fclose(maps);
-	assert_true(mapped);
+	assert_true(heif_module_mapped());
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_preload_with_users_vipshome),
 		cmocka_unit_test(test_module_preload_starts_no_thread),
 		cmocka_unit_test(test_fork_right_after_start),
 		cmocka_unit_test(test_signals_blocked),
