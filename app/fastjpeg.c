@@ -34,9 +34,6 @@
 /* APP2 ICC chunks kept, as libvips' MAX_APP2_SECTIONS. */
 #define MAX_ICC_CHUNKS 100
 
-/* Larger inputs are left to libvips (which streams them). */
-#define MAX_FILE_BYTES ((size_t)1 << 30)
-
 /* libjpeg's error manager plus where to jump and what went wrong. */
 typedef struct jerr {
 	struct jpeg_error_mgr pub;
@@ -198,9 +195,8 @@ int fastjpeg_open(const char *path, fastjpeg **out, fastjpeg_info *info,
 	size_t len;
 
 	*out = NULL;
-	/* SOI and the next marker's 0xFF; anything else is libvips' to judge. */
-	static const unsigned char soi[] = {0xFF, 0xD8, 0xFF};
-	if (io_read_signed_file(path, soi, sizeof soi, MAX_FILE_BYTES, &data, &len) != 0)
+	if (io_read_signed_file(path, FASTJPEG_SIGNATURE, FASTJPEG_SIGNATURE_LEN,
+				FASTJPEG_MAX_FILE_BYTES, &data, &len) != 0)
 		return FASTJPEG_UNSUPPORTED;
 	return fastjpeg_open_bytes(data, len, out, info, err, errlen);
 }
@@ -208,12 +204,12 @@ int fastjpeg_open(const char *path, fastjpeg **out, fastjpeg_info *info,
 int fastjpeg_open_bytes(unsigned char *data, size_t len, fastjpeg **out, fastjpeg_info *info,
 			char *err, size_t errlen)
 {
-	static const unsigned char soi[] = {0xFF, 0xD8, 0xFF};
 	fastjpeg *j;
 	int rc;
 
 	*out = NULL;
-	if (len <= sizeof soi || len > MAX_FILE_BYTES || memcmp(data, soi, sizeof soi)) {
+	if (len <= FASTJPEG_SIGNATURE_LEN || len > FASTJPEG_MAX_FILE_BYTES ||
+	    memcmp(data, FASTJPEG_SIGNATURE, FASTJPEG_SIGNATURE_LEN)) {
 		free(data);
 		return FASTJPEG_UNSUPPORTED;
 	}

@@ -36,6 +36,13 @@
 
 #include <stddef.h>
 
+/* What a file must start with to be opened here: SOI and the next marker's 0xFF
+ * (anything else is libvips' to judge), and at most how large it may be (it is
+ * held whole; larger ones are left to libvips, which streams them). */
+#define FASTJPEG_SIGNATURE ((const unsigned char *)"\xFF\xD8\xFF")
+#define FASTJPEG_SIGNATURE_LEN 3
+#define FASTJPEG_MAX_FILE_BYTES ((size_t)1 << 30)
+
 #define FASTJPEG_OK 0
 #define FASTJPEG_UNSUPPORTED 1
 #define FASTJPEG_ERROR (-1)

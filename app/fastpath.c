@@ -168,8 +168,7 @@ int fastpath_master(const thumb_settings *s, const char *input, unsigned char *b
 		free(bytes);
 		return 1;
 	}
-	if ((bytes ? fastjpeg_open_bytes(bytes, nbytes, &j, &info, why, sizeof why)
-		   : fastjpeg_open(input, &j, &info, why, sizeof why)) != FASTJPEG_OK)
+	if (fastjpeg_open_bytes(bytes, nbytes, &j, &info, why, sizeof why) != FASTJPEG_OK)
 		return 1;
 	/* --no-rotate: the stored layout is the upright one (what libvips' no_rotate
 	 * does); the fast path honours it with no work at all. */

@@ -14,12 +14,11 @@
 
 #include "settings.h"
 
-/* 0 with *master and the upright size in *w, *h; 1 when the file is not for this
- * path (not an 8-bit JPEG, --keep-metadata, over the pixel limit, a profile lcms
- * cannot use, any decode error): the caller then runs the libvips path, which
- * reports errors in its usual words. Never fails a file by itself. bytes: the
- * input already read whole (nbytes of them, a malloc'd buffer this takes and
- * frees), or NULL to read it here. */
+/* From input read whole (nbytes at bytes, a malloc'd buffer this takes and
+ * frees; input names it in messages): 0 with *master and the upright size in *w, *h; 1 when the file is not
+ * for this path (not an 8-bit JPEG, --keep-metadata, over the pixel limit, a
+ * profile lcms cannot use, any decode error): the caller then runs the libvips
+ * path, which reports errors in its usual words. Never fails a file by itself. */
 int fastpath_master(const thumb_settings *s, const char *input, unsigned char *bytes,
 		    size_t nbytes, int *w, int *h, VipsImage **master);
 

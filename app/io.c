@@ -70,24 +70,40 @@ int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_l
 			size_t max, unsigned char **data, size_t *len)
 {
 	struct stat st;
-	unsigned char *buf = NULL;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = -1;
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size <= sig_len ||
-	    (uint64_t)st.st_size > max || !(buf = malloc((size_t)st.st_size)))
-		goto fail;
-	size_t size = (size_t)st.st_size;
-	if (io_read_all(fd, buf, sig_len) != sig_len || memcmp(buf, sig, sig_len) ||
-	    io_read_all(fd, buf + sig_len, size - sig_len) != size - sig_len)
-		goto fail;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		rc = io_read_signed_fd(fd, (uint64_t)st.st_size, sig, sig_len, max, data, len);
 	close(fd);
-	*data = buf;
-	*len = size;
-	return 0;
-fail:
-	free(buf);
-	close(fd);
-	return -1;
+	return rc == 0 ? 0 : -1;
+}
+
+int io_read_signed_fd(int fd, uint64_t size, const unsigned char *sig, size_t sig_len,
+		      size_t max, unsigned char **data, size_t *len)
+{
+	unsigned char head[16], *buf = NULL;
+	size_t got;
+
+	if (sig_len > sizeof head || size <= sig_len || size > max)
+		return 1;
+	/* The signature first: a file of another format costs one small read and
+	 * no allocation of its size. */
+	errno = 0;
+	got = io_read_all(fd, head, sig_len);
+	if (got == sig_len && !memcmp(head, sig, sig_len) && (buf = malloc((size_t)size))) {
+		memcpy(buf, head, sig_len);
+		got += io_read_all(fd, buf + sig_len, (size_t)size - sig_len);
+		if (got == size) {
+			*data = buf;
+			*len = (size_t)size;
+			return 0;
+		}
+		free(buf);
+	}
+	/* Not read whole: not such a file, no memory, the end of the file (it
+	 * shrank), or an error. */
+	return got < size && errno && errno != EINTR && errno != ENOMEM ? -1 : 1;
 }

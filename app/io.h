@@ -25,6 +25,14 @@ int io_write_all(int fd, const void *buf, size_t len);
 int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,
 			size_t max, unsigned char **data, size_t *len);
 
+/* The same on a regular file already open at fd, size bytes long (its fstat()),
+ * read from fd's offset (its start, for a file just opened). 0 with *data and
+ * *len; 1 when it is not such a file (another signature, not longer than sig_len,
+ * over max, no memory to hold it, fewer bytes than size: it shrank), nothing
+ * kept; -1 with errno when a read failed. */
+int io_read_signed_fd(int fd, uint64_t size, const unsigned char *sig, size_t sig_len,
+		      size_t max, unsigned char **data, size_t *len);
+
 /* Fill any of descriptors 0, 1 and 2 that is closed with /dev/null opened the
  * other way round (0 write-only, 1 and 2 read-only), so that reads and writes on
  * it still fail with EBADF as on a closed one, while no file the run opens (a

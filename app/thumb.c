@@ -47,6 +47,7 @@
 #include <jconfig.h>	/* libjpeg-turbo's build config: LIBJPEG_TURBO_VERSION */
 
 #include "colour.h"
+#include "fastjpeg.h"
 #include "fastpath.h"
 #include "filehash.h"
 #include "geometry.h"
@@ -251,23 +252,21 @@ static int check_task(const thumb_settings *settings, const char *input,
 	return 0;
 }
 
-/* Read the input once: a JPEG whole (up to READ_WHOLE_MAX bytes), its checksum
- * taken from those bytes, which the JPEG fast path then decodes (*bytes: one
- * read of each file, where the checksum's own read was 2 % of a run over small
- * photos, perf; and the checksum is of the very bytes decoded); any other file,
- * a larger one, one with --keep-metadata (which the fast path leaves to
- * libvips) or one there is no memory to hold is checksummed as it streams by
- * (*bytes NULL: the decoders read it by name, fastjpeg's own up to 1 GiB). One
- * open: O_NONBLOCK, so that a FIFO swapped in after check_task()'s stat cannot
- * block it, then off again (a FUSE file may honour it). Reading here also tells
- * an input we may not read (environmental) from one we cannot decode. */
-#define READ_WHOLE_MAX ((size_t)256 << 20)
+/* Read the input once. A JPEG the fast path takes (fastjpeg.h: its signature, at
+ * most FASTJPEG_MAX_FILE_BYTES) is read whole, its checksum taken from those
+ * bytes, which the fast path then decodes (*bytes): one read of each file, where
+ * the checksum's own read was 2 % of a run over small photos (perf), and the
+ * checksum is of the very bytes decoded. Any other file, or any with
+ * --keep-metadata (which the fast path leaves to libvips), or one there is no
+ * memory to hold, is checksummed as it streams by (*bytes NULL: not the fast
+ * path's). One open, with O_NONBLOCK so that a FIFO swapped in after
+ * check_task()'s stat cannot block it, then off again (a FUSE file may honour
+ * it). Reading here also tells an input we may not read (environmental) from
+ * one we cannot decode. */
 static int read_input(const thumb_settings *settings, const char *input, thumb_result *res,
 		      unsigned char **bytes, size_t *nbytes, failure_kind *kind, char *err,
 		      size_t errlen)
 {
-	static const unsigned char soi[] = {0xFF, 0xD8, 0xFF};	/* as fastjpeg's */
-	unsigned char *buf = NULL;
 	struct stat st;
 	int fd = open(input, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	const char *why = NULL;
@@ -281,37 +280,21 @@ static int read_input(const thumb_settings *settings, const char *input, thumb_r
 	}
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
 		goto fail;
-	if (!settings->keep_metadata && (uint64_t)st.st_size > sizeof soi &&
-	    (uint64_t)st.st_size <= READ_WHOLE_MAX) {
-		unsigned char head[sizeof soi];
-
-		errno = 0;
-		size_t got = io_read_all(fd, head, sizeof head);
-		if (got < sizeof head && errno && errno != EINTR)
-			goto fail;
-		/* A JPEG, and memory to hold it (else streamed below, as any other). */
-		if (got == sizeof head && !memcmp(head, soi, sizeof soi) &&
-		    (buf = malloc((size_t)st.st_size))) {
-			memcpy(buf, head, got);
-			errno = 0;
-			got += io_read_all(fd, buf + got, (size_t)st.st_size - got);
-			if (got < (size_t)st.st_size && errno && errno != EINTR)
-				goto fail;
-			/* all of it, or all there is if it shrank meanwhile */
-			res->in_checksum = filehash_bytes(buf, got);
-			*bytes = buf;
-			*nbytes = got;
-			close(fd);
-			return 0;
-		}
-	}
-	if (filehash_fd(fd, &res->in_checksum) != 0)
+	int got = settings->keep_metadata
+			  ? 1
+			  : io_read_signed_fd(fd, (uint64_t)st.st_size, FASTJPEG_SIGNATURE,
+					      FASTJPEG_SIGNATURE_LEN, FASTJPEG_MAX_FILE_BYTES,
+					      bytes, nbytes);
+	if (got < 0)
+		goto fail;
+	if (got == 0)
+		res->in_checksum = filehash_bytes(*bytes, *nbytes);
+	else if (filehash_fd(fd, &res->in_checksum) != 0)
 		goto fail;
 	close(fd);
 	return 0;
 fail:
 	vipserr_printf(err, errlen, "%s", why ? why : strerror(errno));
-	free(buf);
 	if (fd >= 0)
 		close(fd);
 	*kind = FAIL_ENVIRONMENT;
@@ -349,7 +332,7 @@ int thumb_run(const thumb_settings *settings, const char *input,
 		return -1;
 	*kind = FAIL_DECODE;
 	master_input in = {0, 0, 0, input};
-	if (fastpath_master(settings, input, bytes, nbytes, &w, &h, &master) == 0)	/* takes bytes */
+	if (bytes && fastpath_master(settings, input, bytes, nbytes, &w, &h, &master) == 0)
 		in.jpeg = 1;
 	else if (pngcheck_file(input, err, errlen))
 		goto done;	/* a PNG no decoder can read, before one allocates for it */
