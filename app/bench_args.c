@@ -5,6 +5,7 @@
  * exactly a run's). See bench_internal.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #include "bench_internal.h"
 #include "discover.h"
+#include "sidefile.h"
 
 /* Stands in for -o in the argv handed to options_parse(); a user's -o comes later
  * and wins, which is how we notice one. */
@@ -239,9 +241,15 @@ int bench_check_output_paths(const bench *b)
 {
 	const char *paths[3] = {b->csv_path, b->plot_path, b->timeline_path};
 	const char *names[3] = {"--csv", "--plot", "--timeline"};
+	const sidefile_kind kinds[3] = {SIDEFILE_CSV, SIDEFILE_SVG, SIDEFILE_SVG};
 	for (int i = 0; i < 3; i++) {
 		if (!paths[i])
 			continue;
+		char why[PATH_MAX + 256];
+		if (sidefile_check(names[i], paths[i], kinds[i], why, sizeof why) != 0) {
+			fprintf(stderr, "imgpool bench: %s\n", why);
+			return -1;
+		}
 		char dir[PATH_MAX];
 		snprintf(dir, sizeof dir, "%s", paths[i]);
 		char *slash = strrchr(dir, '/');

@@ -4,6 +4,7 @@
  * bench_internal.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "bench_internal.h"
 #include "clock.h"
 #include "report.h"
+#include "sidefile.h"
 #include "thumb.h"
 
 #define now_s clock_now_s
@@ -201,12 +203,13 @@ static void svg_legend(FILE *f, const bench *b, const plot_area *a)
 /* Write the chart: self-contained SVG (no script), one group per series. */
 int bench_write_plot(const bench *b)
 {
-	FILE *f = fopen(b->plot_path, "we");
-	if (!f) {
-		fprintf(stderr, "imgpool bench: --plot: cannot write '%s': %s\n", b->plot_path,
-			strerror(errno));
+	char why[PATH_MAX + 256];
+	sidefile *file = sidefile_create("--plot", b->plot_path, SIDEFILE_SVG, 1, 0, why, sizeof why);
+	if (!file) {
+		fprintf(stderr, "imgpool bench: %s\n", why);
 		return -1;
 	}
+	FILE *f = sidefile_stream(file);
 	int xmax_int = b->cpus;
 	double smax = 1;
 	for (int i = 1; i <= b->njobs; i++) {
@@ -274,9 +277,8 @@ int bench_write_plot(const bench *b)
 	svg_series(f, b, &a);
 	svg_legend(f, b, &a);
 	fprintf(f, "</svg>\n");
-	if (ferror(f) | (fclose(f) != 0)) {
-		fprintf(stderr, "imgpool bench: --plot: writing '%s' failed: %s\n", b->plot_path,
-			strerror(errno));
+	if (sidefile_close(file, 1, why, sizeof why) != 0) {
+		fprintf(stderr, "imgpool bench: %s\n", why);
 		return -1;
 	}
 	return 0;

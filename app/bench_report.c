@@ -4,6 +4,7 @@
  * fitted Amdahl serial fraction), its table and its CSV. See bench_internal.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "bench_internal.h"
 #include "clock.h"
 #include "report.h"
+#include "sidefile.h"
 #include "thumb.h"
 
 #define now_s clock_now_s
@@ -260,12 +262,13 @@ void bench_print_failures(const bench *b)
 /* Write the table as CSV: the numbers of the table, with more digits. */
 int bench_write_csv(const bench *b)
 {
-	FILE *f = fopen(b->csv_path, "we");
-	if (!f) {
-		fprintf(stderr, "imgpool bench: --csv: cannot write '%s': %s\n", b->csv_path,
-			strerror(errno));
+	char why[PATH_MAX + 256];
+	sidefile *file = sidefile_create("--csv", b->csv_path, SIDEFILE_CSV, 1, 0, why, sizeof why);
+	if (!file) {
+		fprintf(stderr, "imgpool bench: %s\n", why);
 		return -1;
 	}
+	FILE *f = sidefile_stream(file);
 	fprintf(f, "config,jobs,wall_s_median,wall_s_min,wall_s_max,runs,cpu_s_median,"
 		   "images_per_s,speedup,"
 		   "efficiency,karp_flatt,amdahl_fit,oversubscribed,pool_overhead,cpus,images\n");
@@ -288,9 +291,8 @@ int bench_write_csv(const bench *b)
 			fprintf(f, "%.4f", (one->median - b->rows[0].median) / b->rows[0].median);
 		fprintf(f, ",%d,%zu\n", b->cpus, b->nfiles);
 	}
-	if (ferror(f) | (fclose(f) != 0)) {
-		fprintf(stderr, "imgpool bench: --csv: writing '%s' failed: %s\n", b->csv_path,
-			strerror(errno));
+	if (sidefile_close(file, 1, why, sizeof why) != 0) {
+		fprintf(stderr, "imgpool bench: %s\n", why);
 		return -1;
 	}
 	return 0;

@@ -237,12 +237,26 @@ static void check_outputs(discover *d, discover_item *it)
 	it->state = ITEM_TODO;
 }
 
+int discover_seen_before(claims *set, const char *path)
+{
+	char *clean = set ? path_lexical(path) : NULL;
+	if (!clean)
+		return 0;
+	uint64_t h = XXH3_64bits(clean, strlen(clean));
+	int seen = claims_find(set, h) != NULL;
+	if (!seen)
+		claims_add(set, &h, 1, clean);
+	free(clean);
+	return seen;
+}
+
 /* Claim every output of the item, all or none: an output another input claimed
  * first makes the item an ITEM_ERROR naming that input (and claims nothing, so a
  * third claimant is told about the first, not about a failed one). Returns 1
- * when that input is this very file met again by --files-from (listed twice, or
- * also found by a PATH's walk, under another spelling maybe): it has its answer,
- * and the entry is passed over; an error would come back on every run. */
+ * when that input is this very file met again (a PATH or --files-from entry
+ * naming it twice, or a walk and a file PATH or list entry both finding it, under
+ * another spelling maybe): it has its answer, and the entry is passed over; an
+ * error would come back on every run. */
 static int claim_outputs(discover *d, discover_item *it)
 {
 	uint64_t h[THUMB_MAX_SIZES];
@@ -251,7 +265,7 @@ static int claim_outputs(discover *d, discover_item *it)
 		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
 		const char *first = claims_find(d->claims, h[i]);
 		if (first) {
-			if (d->listed_phase && stat(first, &st) == 0 &&
+			if (stat(first, &st) == 0 &&
 			    (uint64_t)st.st_dev == it->dev && (uint64_t)st.st_ino == it->ino)
 				return 1;
 			discover_item_error(d, it, "output %s is also the output of %s", it->outputs[i],
@@ -466,13 +480,13 @@ int discover_next(discover *d, discover_item *it)
 			continue;
 		}
 		if (d->next_path < d->cfg.npaths) {
-			if (start_path(d, it, d->cfg.paths[d->next_path++]))
+			const char *path = d->cfg.paths[d->next_path++];
+			if (!discover_seen_before(d->paths_seen, path) && start_path(d, it, path))
 				return 1;
 			continue;
 		}
 		if (!d->list || d->list_done)
 			return 0;
-		d->listed_phase = 1;
 		return discover_next_listed(d, it);
 	}
 }
@@ -540,6 +554,7 @@ discover *discover_open(const discover_config *cfg, char **err)
 						     : "{dir}/{stem}.{ext}";
 	d->tmpl = strdup(tmpl);
 	d->claims = claims_new();
+	d->paths_seen = claims_new();
 	d->listed_seen = cfg->files_from ? claims_new() : NULL;
 	if (!d->tmpl || !d->claims)
 		return open_fail(d, err, strdup(WHY_NOMEM));
@@ -587,6 +602,7 @@ void discover_close(discover *d)
 	if (d->fts)
 		fts_close(d->fts);
 	claims_free(d->claims);
+	claims_free(d->paths_seen);
 	claims_free(d->listed_seen);
 	lines_free(d->list);
 	if (d->list_owned && d->list_fd >= 0)

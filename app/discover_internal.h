@@ -39,13 +39,14 @@ struct discover {
 	                           folder) */
 	const char *cur_root;   /* the current item's root */
 	char *listed;           /* that entry as a path: a relative one from --base */
-	int listed_phase;       /* the PATHs are done: items come from the list */
 	FTS *fts;               /* walk of the current folder PATH, or NULL */
 	const char *root;       /* that PATH as given */
 	size_t root_len;        /* the length fts gives the root (rel starts after it) */
 	uint64_t count;
 
 	claims *claims;         /* every output planned so far, and who planned it */
+	claims *paths_seen;     /* every PATH argument met so far (lexically cleaned): a
+	                           PATH given again ("in in/") is passed over */
 	claims *listed_seen;    /* every --files-from entry met so far (its path, lexically
 	                           cleaned): an entry met again is answered once, the
 	                           ones that were errors too */
@@ -78,6 +79,12 @@ int discover_wanted(const discover *d, const char *rel);
  * the file read. Returns 1: an item is ready; 0: met again, answered already. */
 int discover_plan(discover *d, discover_item *it, const char *input, const char *rel,
 		  const struct stat *st);
+
+/* Has set (paths_seen, listed_seen) met path before, as "a//./b" names "a/b"?
+ * Notes it if not. A file met again through another name (a symlink, "..") is
+ * caught later, by its identity (discover_plan()). Without a set, or memory for
+ * it, a path counts as new. */
+int discover_seen_before(claims *set, const char *path);
 
 /* discover_list.c */
 

@@ -95,22 +95,6 @@ static char *rel_to_base(discover *d, const char *path, const char *real, const 
 	return rel;
 }
 
-/* Has the list named path before (as "a//./b" names "a/b")? Notes it if not. A
- * file met again through another name (a symlink, "..") is caught later, by its
- * identity (claim_outputs). Without memory for it, an entry counts as new. */
-static int met_before(discover *d, const char *path)
-{
-	char *clean = d->listed_seen ? path_lexical(path) : NULL;
-	if (!clean)
-		return 0;
-	uint64_t h = XXH3_64bits(clean, strlen(clean));
-	int seen = claims_find(d->listed_seen, h) != NULL;
-	if (!seen)
-		claims_add(d->listed_seen, &h, 1, clean);
-	free(clean);
-	return seen;
-}
-
 /* The next entry of --files-from: 1 with *it filled, 0 when the list is done,
  * DISCOVER_LATER when d->nowait and no whole entry has come yet. */
 int discover_next_listed(discover *d, discover_item *it)
@@ -169,7 +153,7 @@ int discover_next_listed(discover *d, discover_item *it)
 			d->listed[plen - 1] = '\0';
 			path = d->listed;
 		}
-		if (met_before(d, path))
+		if (discover_seen_before(d->listed_seen, path))
 			continue;
 		if (stat(path, &st) < 0)
 			return discover_path_error(d, it, path, path, strerror(errno));

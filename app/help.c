@@ -118,6 +118,8 @@ static const char usage_text[] =
 	"      --trace FILE        Chrome trace (Perfetto, chrome://tracing): what each\n"
 	"                          worker did when, deaths, retries, CPU and memory\n"
 	"      --timeline FILE     the same as an SVG chart, one lane per worker\n"
+	"                          (these three files: never through a symlink, and an\n"
+	"                          existing file replaced only if imgpool wrote it)\n"
 	"      --min-free SIZE     start no new file when the output filesystem has less\n"
 	"                          free (default: 1G or 2%%, whichever is smaller; 0: off)\n"
 	"      --max-worker-rss SIZE  recycle a worker grown past SIZE (e.g. 1G)\n"

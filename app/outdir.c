@@ -298,9 +298,18 @@ outdir *outdir_open(const char *path, int create, char *err, size_t errlen)
 		return NULL;
 	}
 	od->fd = od->priv = od->quarantine = od->tmp = -1;
+	/* OUT's own name, without the trailing slashes and "." that would let the
+	 * symlink check (O_NOFOLLOW acts on the last name only) pass a symlink:
+	 * "link/." is "link". */
 	size_t n = strlen(od->path);
-	while (n > 1 && od->path[n - 1] == '/')
-		od->path[--n] = '\0';
+	for (;;) {
+		while (n > 1 && od->path[n - 1] == '/')
+			od->path[--n] = '\0';
+		if (n >= 2 && od->path[n - 1] == '.' && od->path[n - 2] == '/')
+			od->path[n -= (n > 2 ? 2 : 1)] = '\0';
+		else
+			break;
+	}
 	if (open_out(od, create, err, errlen) < 0) {
 		outdir_close(od);
 		return NULL;

@@ -14,11 +14,13 @@
 
 #include "clock.h"
 #include "report.h"
+#include "sidefile.h"
 
 struct report {
 	pthread_mutex_t lock;
 	FILE *out, *err;
 	FILE *json;
+	sidefile *json_file; /* --report FILE (not "-") */
 	int json_is_stdout;
 	int quiet, verbose;
 	int live_shown;     /* a live progress line is on the terminal now */
@@ -52,20 +54,19 @@ report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
 		r->json_is_stdout = 1;
 		r->out = err; /* keep stdout pure JSON */
 	} else if (json_path) {
-		r->json = fopen(json_path, append ? "ae" : "we");
-		if (!r->json && errno == EINTR) {
+		r->json_file = sidefile_create("--report", json_path, SIDEFILE_REPORT, 0, append,
+					       msg, msglen);
+		if (!r->json_file && errno == EINTR) {
 			/* Only a FIFO's open() waits: for a reader, until a signal came. */
 			snprintf(msg, msglen, "--report: '%s' is a FIFO no reader opened; "
 				 "stopped waiting for one (a signal came)", json_path);
+		}
+		if (!r->json_file) {
+			pthread_mutex_destroy(&r->lock);
 			free(r);
 			return NULL;
 		}
-		if (!r->json) {
-			snprintf(msg, msglen, "--report: cannot write '%s': %s", json_path,
-				 strerror(errno));
-			free(r);
-			return NULL;
-		}
+		r->json = sidefile_stream(r->json_file);
 	}
 	return r;
 }
@@ -537,9 +538,10 @@ int report_close(report *r)
 		return 0;
 	int rc = 0;
 	if (r->json) {
+		char msg[256];
 		if (fflush(r->json) != 0 || ferror(r->json))
 			rc = -1;
-		if (!r->json_is_stdout && fclose(r->json) != 0)
+		if (r->json_file && sidefile_close(r->json_file, 1, msg, sizeof msg) != 0)
 			rc = -1;
 	}
 	pthread_mutex_destroy(&r->lock);

@@ -79,7 +79,9 @@ typedef struct report_summary {
 } report_summary;
 
 /* quiet: only error lines (and nothing else on out). verbose: skipped files too.
- * json_path: NULL, "-" (stdout, and then the human lines go to err) or a file.
+ * json_path: NULL, "-" (stdout, and then the human lines go to err) or a file,
+ * written by sidefile.h's rules (never through a symlink; an existing file only
+ * if it is an earlier report).
  * Returns NULL with *msg set (static text + errno text in buf) on failure. */
 report *report_open(FILE *out, FILE *err, int quiet, int verbose, const char *json_path,
 		    char *msg, size_t msglen);

@@ -17,6 +17,7 @@
 
 #include "run.h"
 #include "run_internal.h"
+#include "sidefile.h"
 
 /* A --report path with its placeholders filled: {shard} ("K-of-N" or "all"),
  * {date} (YYYY-MM-DD) and {time} (HHMMSS), local time: a report a night. malloc'd. */
@@ -158,6 +159,23 @@ int run_setup(run_ctx *x)
 		snprintf(x->shard_label, sizeof x->shard_label, "%d/%d", x->shard.k, x->shard.n);
 	x->sum.shard = x->shard_label;
 	x->report_path = o->report_path ? expand_report_path(o->report_path, shname) : NULL;
+	/* The files named to be written besides the thumbnails, before anything is
+	 * made: one that may not be written (an input named by mistake, a symlink)
+	 * is a usage error, with nothing in the output folder to show for it. They
+	 * are checked again as they are opened. */
+	const char *side_opt[] = {"--report", "--trace", "--timeline"};
+	const char *side_path[] = {x->report_path && strcmp(x->report_path, "-") ? x->report_path
+										 : NULL,
+				   o->trace_path, o->timeline_path};
+	const sidefile_kind side_kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
+	for (int i = 0; i < 3; i++) {
+		if (side_path[i] &&
+		    sidefile_check(side_opt[i], side_path[i], side_kind[i], msg, sizeof msg) != 0) {
+			x->report_refused = 1;
+			fprintf(stderr, "imgpool: %s\n", msg);
+			return x->sum.exit_code = EXIT_USAGE, -1;
+		}
+	}
 	if (!(x->od = outdir_open(o->out_dir, !o->dry_run, msg, sizeof msg))) {
 		fprintf(stderr, "imgpool: %s\n", msg);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "sidefile.h"
 #include "trace.h"
 
 /* One bar of the timeline. */
@@ -24,8 +25,9 @@ struct trace {
 	pthread_mutex_t lock;
 	int64_t t0;
 	int workers;
+	sidefile *json_file;	/* --trace */
 	FILE *json;
-	char *json_path, *json_tmp, *svg_path;
+	char *svg_path;		/* --timeline, written at the end */
 	int first_event;
 	bar *bars;
 	size_t nbars, capbars;
@@ -56,22 +58,25 @@ trace *trace_open(const char *json_path, const char *svg_path, int64_t t0_ns, in
 	t->t0 = t0_ns;
 	t->workers = workers;
 	t->first_event = 1;
-	if (svg_path)
-		t->svg_path = strdup(svg_path);
+	/* The timeline is written at the end: a name it may not replace is said now. */
+	if (svg_path && sidefile_check("--timeline", svg_path, SIDEFILE_SVG, msg, msglen) != 0) {
+		free(t);
+		return NULL;
+	}
+	if (svg_path && !(t->svg_path = strdup(svg_path))) {
+		snprintf(msg, msglen, "out of memory");
+		free(t);
+		return NULL;
+	}
 	if (json_path) {
-		t->json_path = strdup(json_path);
-		if (t->json_path && asprintf(&t->json_tmp, "%s.tmp", json_path) < 0)
-			t->json_tmp = NULL;
-		t->json = t->json_tmp ? fopen(t->json_tmp, "we") : NULL;
-		if (!t->json) {
-			snprintf(msg, msglen, "--trace: cannot write '%s': %s", json_path,
-				 strerror(errno));
-			free(t->json_path);
-			free(t->json_tmp);
+		t->json_file = sidefile_create("--trace", json_path, SIDEFILE_TRACE, 1, 0, msg,
+					       msglen);
+		if (!t->json_file) {
 			free(t->svg_path);
 			free(t);
 			return NULL;
 		}
+		t->json = sidefile_stream(t->json_file);
 		fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", t->json);
 		begin_event(t);
 		fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":"
@@ -200,16 +205,15 @@ static void xml_text(FILE *f, const char *s)
 	}
 }
 
-static int write_svg(trace *t, int64_t end_ns, const char *title)
+/* The timeline into t->svg_path (sidefile.h's rules). 0, or -1 with the cause in
+ * msg. */
+static int write_svg(trace *t, int64_t end_ns, const char *title, char *msg, size_t msglen)
 {
-	char *tmp;
-	if (asprintf(&tmp, "%s.tmp", t->svg_path) < 0)
+	sidefile *file = sidefile_create("--timeline", t->svg_path, SIDEFILE_SVG, 1, 0, msg,
+					 msglen);
+	if (!file)
 		return -1;
-	FILE *f = fopen(tmp, "we");
-	if (!f) {
-		free(tmp);
-		return -1;
-	}
+	FILE *f = sidefile_stream(file);
 	double span = (double)(end_ns - t->t0) / 1e9;
 	if (span <= 0)
 		span = 1e-3;
@@ -285,14 +289,7 @@ static int write_svg(trace *t, int64_t end_ns, const char *title)
 			PLOT_X + i * 110, axis_y + 48, bar_colour(i), PLOT_X + 16 + i * 110,
 			axis_y + 58, names[i]);
 	fputs("</svg>\n", f);
-	int bad = ferror(f);
-	if (fclose(f) != 0 || bad || rename(tmp, t->svg_path) < 0) {
-		unlink(tmp);
-		free(tmp);
-		return -1;
-	}
-	free(tmp);
-	return 0;
+	return sidefile_close(file, 1, msg, msglen);
 }
 
 int trace_close(trace *t, int64_t end_ns, const char *title, char *msg, size_t msglen)
@@ -300,23 +297,16 @@ int trace_close(trace *t, int64_t end_ns, const char *title, char *msg, size_t m
 	if (!t)
 		return 0;
 	int rc = 0;
-	if (t->json) {
+	if (t->json_file) {
 		fputs("\n]}\n", t->json);
-		int bad = ferror(t->json);
-		if (fclose(t->json) != 0 || bad || rename(t->json_tmp, t->json_path) < 0) {
-			snprintf(msg, msglen, "--trace: writing '%s' failed: %s", t->json_path,
-				 strerror(errno));
-			unlink(t->json_tmp);
+		if (sidefile_close(t->json_file, 1, msg, msglen) != 0)
 			rc = -1;
-		}
 	}
-	if (t->svg_path && write_svg(t, end_ns, title) < 0) {
-		snprintf(msg, msglen, "--timeline: writing '%s' failed: %s", t->svg_path,
-			 strerror(errno));
+	/* The first cause is kept. */
+	char svg_msg[256];
+	if (t->svg_path && write_svg(t, end_ns, title, rc ? svg_msg : msg,
+				     rc ? sizeof svg_msg : msglen) != 0)
 		rc = -1;
-	}
-	free(t->json_path);
-	free(t->json_tmp);
 	free(t->svg_path);
 	free(t->bars);
 	pthread_mutex_destroy(&t->lock);

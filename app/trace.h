@@ -23,7 +23,10 @@ typedef enum {
 	TRACE_OK, TRACE_ERROR, TRACE_CRASHED, TRACE_TIMEOUT, TRACE_CANCELLED,
 } trace_status;
 
-/* json_path and/or svg_path (either may be NULL). NULL with msg on failure. */
+/* json_path and/or svg_path (either may be NULL), written by sidefile.h's rules:
+ * each whole, in place at trace_close(); never through a symlink; an existing
+ * file only if it is an earlier trace or SVG (checked here for both). NULL with
+ * msg on failure. */
 trace *trace_open(const char *json_path, const char *svg_path, int64_t t0_ns, int workers,
 		  char *msg, size_t msglen);
 

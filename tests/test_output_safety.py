@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -857,6 +858,140 @@ class TestEnvironmentFailures(SafetyCase):
         os.chmod(os.path.join(src, "a.jpg"), 0o644)
         r = subprocess.run(nobody + ["-o", out, src], capture_output=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
+class TestSideFiles(SafetyCase):
+    """--report, --trace, --timeline and bench's --csv/--plot are written where the
+    user says: never over a file imgpool did not write, never through a symlink."""
+
+    def test_named_input_is_refused_not_truncated(self):
+        """--report in/a.jpg truncated the photo (and --trace, --timeline renamed a
+        new file over it), then failed the photo as 'empty file'."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"), mean=90)
+        before = snapshot(self.tmp)
+        for opt in ("--report", "--trace", "--timeline"):
+            for name in ("a.jpg", "b.jpg"):
+                r = run(["-q", opt, os.path.join(src, name), "-o", self.path("out"), src])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(b"is not", r.stderr)
+                self.assertIn(b"imgpool replaces only its own files", r.stderr)
+        self.assertEqual(snapshot(self.tmp), before, "nothing changed, nothing made")
+        b = self.path("bench.csv")
+        for opt in ("--csv", "--plot", "--timeline"):
+            r = run(["bench", "-q", "--jobs-list", "1", "--repeat", "1", opt,
+                     os.path.join(src, "a.jpg"), src])
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(b"imgpool replaces only its own files", r.stderr)
+        self.assertFalse(os.path.exists(b))
+        self.assertEqual(snapshot(self.tmp), before, "bench measured nothing")
+
+    def test_symlinks_are_not_written_through(self):
+        """A symlink at the report's name, or at the name of the temp file the trace
+        and the timeline were written to (NAME.tmp), led the write elsewhere."""
+        src, logs = self.path("src"), self.path("logs")
+        jpeg(os.path.join(src, "a.jpg"))
+        os.makedirs(logs)
+        victim = self.path("victim.txt")
+        with open(victim, "w") as f:
+            f.write("precious")
+        for name in ("r.jsonl", "t.json.tmp", "t.svg.tmp"):
+            os.symlink(victim, os.path.join(logs, name))
+        os.symlink(self.path("gone"), os.path.join(logs, "dangling.json"))
+        r = run(["-q", "--report", os.path.join(logs, "r.jsonl"), "-o", self.path("o1"), src])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"is a symlink", r.stderr)
+        r = run(["-q", "--trace", os.path.join(logs, "dangling.json"), "-o", self.path("o1"),
+                 src])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertFalse(os.path.exists(self.path("gone")))
+        before = snapshot(self.tmp)
+        self.ok(run(["-q", "--trace", os.path.join(logs, "t.json"), "--timeline",
+                     os.path.join(logs, "t.svg"), "-o", self.path("o2"), src]))
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious")
+        for name in ("t.json.tmp", "t.svg.tmp"):
+            self.assertEqual(os.readlink(os.path.join(logs, name)), victim)
+        with open(os.path.join(logs, "t.json")) as f:
+            self.assertTrue(json.load(f)["traceEvents"])
+        made = set(os.listdir(logs)) - {os.path.basename(p) for p in before}
+        self.assertEqual(made, {"t.json", "t.svg"}, "no temp file left behind")
+
+    def test_own_files_are_replaced_and_streams_written(self):
+        """An earlier report, trace or timeline is replaced (or appended to); a
+        device is written, also behind a symlink (/dev/stdout is one)."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        rep, tr, tl = self.path("r.jsonl"), self.path("t.json"), self.path("t.svg")
+        for _ in range(2):
+            self.ok(run(["-q", "--force", "--report", rep, "--trace", tr, "--timeline", tl,
+                         "-o", self.path("out"), src]))
+        self.ok(run(["-q", "--force", "--report", rep, "--report-append", "-o",
+                     self.path("out"), src]))
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        self.assertEqual([x["type"] for x in recs], ["file", "summary"] * 2)
+        with open(tr) as f:
+            self.assertTrue(json.load(f)["traceEvents"])
+        with open(tl) as f:
+            self.assertTrue(f.read().rstrip().endswith("</svg>"))
+        empty = self.path("new.jsonl")
+        open(empty, "w").close()
+        self.ok(run(["-q", "--force", "--report", empty, "-o", self.path("out"), src]))
+        self.assertGreater(os.path.getsize(empty), 0)
+        # Never /dev/null itself: a regression would replace the machine's.
+        null = self.path("null")
+        os.symlink("/dev/null", null)
+        r = self.ok(run(["-q", "--force", "--report", "/dev/stdout", "--trace", null,
+                         "-o", self.path("out"), src]))
+        self.assertEqual(json.loads(r.stdout.splitlines()[0])["status"], "ok")
+        self.assertEqual(os.readlink(null), "/dev/null")
+        if os.geteuid() == 0:  # a device itself, not behind a symlink: its twin here
+            twin = self.path("null-twin")
+            os.mknod(twin, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+            self.ok(run(["-q", "--force", "--trace", twin, "--timeline", twin, "-o",
+                         self.path("out"), src]))
+            self.assertTrue(stat.S_ISCHR(os.lstat(twin).st_mode))
+
+
+class TestPathsNamedTwice(SafetyCase):
+    def test_same_input_twice_is_answered_once(self):
+        """The same photo given twice as a PATH (or its folder as 'in' and 'in/') got
+        an 'ok' and an error 'is also the output of' itself, and exit 1."""
+        src = self.path("in")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"), mean=90)
+        a = os.path.join(src, "a.jpg")
+        for i, paths in enumerate(([a, a, os.path.join(src, ".", "a.jpg")],
+                                   [src, src + "/", os.path.join(src, "."), a],
+                                   ["missing.jpg", "missing.jpg"])):
+            rep = self.path("r%d.jsonl" % i)
+            r = run(["-q", "--report", rep, "-o", self.path("out%d" % i)] + paths,
+                    cwd=self.tmp)
+            with open(rep) as f:
+                files = [json.loads(line) for line in f if '"type":"file"' in line]
+            names = sorted(os.path.basename(x["input"]) for x in files)
+            want = [["a.jpg"], ["a.jpg", "b.jpg"], ["missing.jpg"]][i]
+            self.assertEqual(names, want, r.stderr)
+            self.assertEqual(r.returncode, 1 if i == 2 else 0, r.stderr)
+
+
+class TestOutputFolderNamedThroughDot(SafetyCase):
+    def test_symlink_with_trailing_dot_is_refused(self):
+        """-o link/. passed the symlink check (O_NOFOLLOW sees only '.') and wrote
+        into the folder behind the link."""
+        src, real = self.path("src"), self.path("real")
+        jpeg(os.path.join(src, "a.jpg"))
+        os.makedirs(real)
+        os.symlink(real, self.path("link"))
+        for o in ("link", "link/", "link/.", "link/./", "link/.//", "./link/."):
+            r = run(["-q", "-o", o, src], cwd=self.tmp)
+            self.assertEqual(r.returncode, 1, o)
+            self.assertIn(b"is a symlink", r.stderr)
+        self.assertEqual(os.listdir(real), [])
+        self.ok(run(["-q", "-o", "real/.", src], cwd=self.tmp))
+        self.assertEqual(outputs_in(real), {"a.jpg"})
 
 
 if __name__ == "__main__":

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sidefile.c — the files a user names for imgpool to write besides the
+ * thumbnails, written by the output folder's rules. See sidefile.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sidefile.h"
+
+struct sidefile {
+	FILE *f;
+	char *path;
+	char *tmp;	/* the temp file beside path, when written whole */
+	const char *opt;
+	sidefile_kind kind;
+};
+
+/* How imgpool begins a file of each kind (the first bytes it writes), and what
+ * such a file is called in a cause. */
+static const struct {
+	const char *begins[2];
+	const char *name;
+} kinds[] = {
+	[SIDEFILE_REPORT] = {{"{\"schema\":", NULL}, "a report"},
+	[SIDEFILE_TRACE] = {{"{\"displayTimeUnit\":", NULL}, "a trace"},
+	[SIDEFILE_SVG] = {{"<?xml", "<svg"}, "an SVG file"},
+	[SIDEFILE_CSV] = {{"config,jobs,", NULL}, "a table"},
+};
+
+/* Where a name leads: nothing yet, a file, or a stream (a character device, a
+ * FIFO or a socket, itself or behind a symlink), which no write can lose. */
+typedef enum place { PLACE_NONE, PLACE_FILE, PLACE_STREAM } place;
+
+static int is_stream(mode_t m)
+{
+	return S_ISCHR(m) || S_ISFIFO(m) || S_ISSOCK(m);
+}
+
+/* Does the open file fd begin as imgpool begins a file of this kind, or is it
+ * empty? 1, 0, or -1 when it cannot be read. */
+static int is_own(int fd, sidefile_kind kind)
+{
+	char head[32];
+	ssize_t n;
+
+	do
+		n = pread(fd, head, sizeof head, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -1;
+	if (n == 0)
+		return 1;
+	for (int i = 0; i < 2 && kinds[kind].begins[i]; i++) {
+		size_t len = strlen(kinds[kind].begins[i]);
+
+		if ((size_t)n >= len && !memcmp(head, kinds[kind].begins[i], len))
+			return 1;
+	}
+	return 0;
+}
+
+static int refuse_foreign(const char *opt, const char *path, sidefile_kind kind, char *err,
+			  size_t errlen)
+{
+	snprintf(err, errlen, "%s: '%s' exists and is not %s imgpool wrote; imgpool replaces "
+		 "only its own files: give another name, or remove that file first", opt, path,
+		 kinds[kind].name);
+	return -1;
+}
+
+/* Where path leads now, by the rules of sidefile.h: 0 with *p, or -1 with the
+ * cause of a refusal in err. */
+static int classify(const char *opt, const char *path, sidefile_kind kind, place *p, char *err,
+		    size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT) {
+			*p = PLACE_NONE;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		struct stat to;
+		if (stat(path, &to) == 0 && is_stream(to.st_mode)) {
+			*p = PLACE_STREAM;
+			return 0;
+		}
+		char *target = realpath(path, NULL);
+		snprintf(err, errlen, "%s: '%s' is a symlink%s%s%s; imgpool never writes a file "
+			 "through one: give the file itself", opt, path, target ? " to '" : "",
+			 target ? target : "", target ? "'" : "");
+		free(target);
+		return -1;
+	}
+	if (is_stream(st.st_mode)) {
+		*p = PLACE_STREAM;
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: '%s' is %s", opt, path,
+			 S_ISDIR(st.st_mode) ? "a folder" : "not a file");
+		return -1;
+	}
+	*p = PLACE_FILE;
+	if (st.st_size == 0)
+		return 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int own = fd < 0 ? -1 : is_own(fd, kind);
+	int e = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if (own < 0) {
+		snprintf(err, errlen, "%s: cannot read '%s' to see what it is: %s", opt, path,
+			 strerror(e));
+		return -1;
+	}
+	return own ? 0 : refuse_foreign(opt, path, kind, err, errlen);
+}
+
+int sidefile_check(const char *opt, const char *path, sidefile_kind kind, char *err,
+		   size_t errlen)
+{
+	place p;
+
+	return classify(opt, path, kind, &p, err, errlen);
+}
+
+/* A new file beside path, "PATH.imgpool-PID-N.tmp", created exclusively: an
+ * existing file or symlink of that name is never opened. fd, or -1. */
+static int make_temp(const char *path, char **tmp)
+{
+	for (int n = 0; n < 100; n++) {
+		if (asprintf(tmp, "%s.imgpool-%ld-%d.tmp", path, (long)getpid(), n) < 0) {
+			*tmp = NULL;
+			return -1;
+		}
+		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+			      0666);
+		if (fd >= 0)
+			return fd;
+		int e = errno;
+		free(*tmp);
+		*tmp = NULL;
+		if (e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
+	errno = EEXIST;
+	return -1;
+}
+
+/* Open in place what classify() found at path: a stream, or a file (made if
+ * none) checked again on the open descriptor and emptied unless append. fd, or
+ * -1 with the cause in err and errno kept. */
+static int open_in_place(const char *opt, const char *path, sidefile_kind kind, place p,
+			 int append, char *err, size_t errlen)
+{
+	int app = append ? O_APPEND : 0;
+	int fd = p == PLACE_STREAM
+			 ? open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | app)
+			 : open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | app, 0666);
+	struct stat st;
+	int e = errno;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(e));
+		errno = e;
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || (p == PLACE_STREAM ? !is_stream(st.st_mode)
+						      : !S_ISREG(st.st_mode))) {
+		snprintf(err, errlen, "%s: '%s' changed while it was opened", opt, path);
+		close(fd);
+		return -1;
+	}
+	if (p == PLACE_STREAM)
+		return fd;
+	int own = is_own(fd, kind);
+	if (own <= 0) {
+		if (own < 0)
+			snprintf(err, errlen, "%s: cannot read '%s': %s", opt, path, strerror(errno));
+		else
+			refuse_foreign(opt, path, kind, err, errlen);
+		close(fd);
+		return -1;
+	}
+	if (!append && ftruncate(fd, 0) != 0) {
+		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind, int whole,
+			  int append, char *err, size_t errlen)
+{
+	sidefile *s = calloc(1, sizeof *s);
+	place p;
+	int fd = -1;
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->opt = opt;
+	s->kind = kind;
+	if (classify(opt, path, kind, &p, err, errlen) == 0) {
+		if (whole && p != PLACE_STREAM) {
+			fd = make_temp(path, &s->tmp);
+			if (fd < 0)
+				snprintf(err, errlen, "%s: cannot write a new file beside '%s': %s",
+					 opt, path, strerror(errno));
+		} else {
+			fd = open_in_place(opt, path, kind, p, append, err, errlen);
+		}
+	}
+	int e = errno;
+	if (fd >= 0 && !(s->f = fdopen(fd, append ? "a" : "w"))) {
+		e = errno;
+		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(e));
+		close(fd);
+		fd = -1;
+		if (s->tmp)
+			unlink(s->tmp);
+	}
+	if (fd < 0) {
+		free(s->tmp);
+		free(s->path);
+		free(s);
+		errno = e;
+		return NULL;
+	}
+	return s;
+}
+
+FILE *sidefile_stream(sidefile *f)
+{
+	return f->f;
+}
+
+int sidefile_close(sidefile *s, int keep, char *err, size_t errlen)
+{
+	if (!s)
+		return 0;
+	int rc = 0;
+	/* A whole file is on disk before its name is: never an empty file in place
+	 * of the old one after a crash. */
+	if (fflush(s->f) != 0 || ferror(s->f) || (s->tmp && keep && fsync(fileno(s->f)) != 0))
+		rc = -1;
+	int e = errno;
+	if (fclose(s->f) != 0 && !rc)
+		rc = -1, e = errno;
+	if (rc)
+		snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt, s->path, strerror(e));
+	if (s->tmp) {
+		place p = PLACE_NONE;
+		if (!rc && keep) {
+			if (classify(s->opt, s->path, s->kind, &p, err, errlen) != 0) {
+				rc = -1;
+			} else if (p == PLACE_STREAM) {
+				snprintf(err, errlen, "%s: '%s' changed while it was written", s->opt,
+					 s->path);
+				rc = -1;
+			} else if (rename(s->tmp, s->path) != 0) {
+				snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt,
+					 s->path, strerror(errno));
+				rc = -1;
+			}
+		}
+		if (rc || !keep)
+			unlink(s->tmp);
+	}
+	free(s->tmp);
+	free(s->path);
+	free(s);
+	return rc;
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sidefile.h — the files a user names for imgpool to write besides the
+ * thumbnails: --report, --trace and --timeline, and imgpool bench's --csv,
+ * --plot and --timeline. They go where the user says, not under the output
+ * folder, so they get the output folder's rules in their own form:
+ *
+ *   - Never through a symlink. A symlink to a terminal, pipe or other character
+ *     device (/dev/stdout is one) is followed: no file can be lost through it.
+ *   - An existing file is replaced, or appended to, only when it is empty or
+ *     begins as imgpool begins a file of that kind (a report's {"schema":, a
+ *     trace's {"displayTimeUnit":, an SVG's <?xml or <svg, the bench table's
+ *     header). A photo, a journal or anything else named by mistake
+ *     (--report IMG_0001.jpg, --trace in/a.jpg) is refused, never truncated.
+ *   - A file written whole (everything but the report, which is written as the
+ *     run goes) is made beside its name under a new name of its own, created
+ *     exclusively, and renamed over the name when complete: the old one stays
+ *     whole until then, and nothing else at that temporary name is touched.
+ *     A device or pipe is written directly.
+ *
+ * Causes are whole sentences naming the option and the path, for stderr.
+ */
+#ifndef IMGPOOL_SIDEFILE_H
+#define IMGPOOL_SIDEFILE_H
+
+#include <stdio.h>
+
+/* What a file holds: how imgpool begins it, so how an earlier one is known. */
+typedef enum sidefile_kind {
+	SIDEFILE_REPORT,   /* JSON Lines report */
+	SIDEFILE_TRACE,    /* Chrome trace events (JSON) */
+	SIDEFILE_SVG,      /* a timeline or chart */
+	SIDEFILE_CSV,      /* imgpool bench's table */
+} sidefile_kind;
+
+typedef struct sidefile sidefile;
+
+/* May path be written as a file of this kind (the rules above)? 0, or -1 with
+ * the cause in err (opt names the option: "--report"). Nothing is created. For
+ * checking before long work; sidefile_create() and sidefile_close() check again. */
+int sidefile_check(const char *opt, const char *path, sidefile_kind kind, char *err,
+		   size_t errlen);
+
+/* Start writing path as a file of this kind: whole (a temp file beside it, put
+ * in place by sidefile_close()) or, when !whole, in place (emptied first, or
+ * appended to when append). NULL with the cause in err; errno is EINTR when a
+ * signal ended the wait in open() for a FIFO's reader. */
+sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind, int whole,
+			  int append, char *err, size_t errlen);
+
+/* The stream to write to. */
+FILE *sidefile_stream(sidefile *f);
+
+/* Finish: flush and close; a whole file is renamed over its name if it may still
+ * be replaced (checked again: the name may have changed meanwhile), else its
+ * temp file is removed, as it is when !keep. 0, or -1 with the cause in err.
+ * NULL is a no-op. */
+int sidefile_close(sidefile *f, int keep, char *err, size_t errlen);
+
+#endif
