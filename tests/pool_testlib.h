@@ -26,6 +26,8 @@ typedef struct test_shared {
 	_Atomic int starts[32];      /* per behaviour: attempts started */
 	_Atomic int victim_pid;      /* set by the task waiting to be killed from outside */
 	_Atomic int release;         /* B_WAIT tasks return once this is non-zero */
+	_Atomic uint64_t hold_above; /* B_SQUARE of a larger value waits as B_WAIT does
+	                                (0: none); a refusing initializer releases it */
 	_Atomic int running_now;     /* B_WAIT / B_ONCE tasks running at this moment */
 	_Atomic int overlap;         /* a task index was running twice at once */
 	_Atomic int running_pid;     /* the last worker that started a task */

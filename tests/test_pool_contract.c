@@ -277,6 +277,10 @@ static void test_break_ends_iterations_with_minus_one(void **state)
 	for (int ordered = 0; ordered < 2; ordered++) {
 		tl_reset_shared();
 		atomic_store(&sh->init_fail_after, 2); /* the first two start, no more */
+		/* The tasks after the crash wait for the break, however slow the respawn
+		 * that breaks the pool (valgrind on a loaded machine): else the other
+		 * worker may finish them all first, and there is nothing to break. */
+		atomic_store(&sh->hold_above, 100);
 		pool *p = init_pool(2, (pool_options){0});
 		feed_state f = {.n = 5000, .bad = 100};
 		pool_iter *it = ordered ? pool_imap(p, tl_task, feed, &f, 1)
@@ -334,6 +338,7 @@ static void test_break_ends_iterations_with_minus_one(void **state)
 	/* pool_map: -1, and every result filled. */
 	tl_reset_shared();
 	atomic_store(&sh->init_fail_after, 2);
+	atomic_store(&sh->hold_above, 50); /* as above */
 	pool *p = init_pool(2, (pool_options){0});
 	enum { N = 3000 };
 	static job_arg args[N];
