@@ -75,8 +75,9 @@ static void trace_args(const report_file *f, char *buf, size_t len)
 	free(p);
 }
 
-/* What a pool status means for a file whose task did not return a result. */
-static failure_kind kind_of(const pool_result *r, const char **cause)
+/* What a pool status means for a file whose task did not return a result; buf
+ * holds a cause made here. */
+static failure_kind kind_of(const pool_result *r, const char **cause, char *buf, size_t len)
 {
 	failure_kind k;
 	switch (r->status) {
@@ -96,6 +97,15 @@ static failure_kind kind_of(const pool_result *r, const char **cause)
 		*cause = r->len ? r->data : "timed out";
 		return FAIL_TIMEOUT;
 	default: /* POOL_CANCELLED */
+		/* The pool broke ("broken: <cause>"): not a stop anyone asked for, an
+		 * error naming the cause, as the files never handed to it get
+		 * (answer_unstarted()). */
+		if (r->len > 8 && !strncmp(r->data, "broken: ", 8)) {
+			snprintf(buf, len, "%s: the worker pool stopped (%.*s)",
+				 r->attempts ? "not finished" : "not started", (int)r->len, r->data);
+			*cause = buf;
+			return FAIL_ENVIRONMENT;
+		}
 		/* A first signal lets running files finish: those cancelled then were
 		 * only queued (sent ahead to a worker, or waiting), never started. */
 		*cause = r->attempts ? "interrupted before it finished; the next run does it"
@@ -242,11 +252,12 @@ void run_handle_result(run_ctx *x, const pool_result *r)
 		return;
 	}
 	report_file rf = file_report(f, &a);
+	char why[MSG_LEN];
 	if (r->status == POOL_OK) {
 		rf.kind = FAIL_CRASH;
 		rf.cause = "internal error: malformed result from a worker";
 	} else {
-		rf.kind = kind_of(r, &rf.cause);
+		rf.kind = kind_of(r, &rf.cause, why, sizeof why);
 	}
 	rf.status = rf.kind == FAIL_INTERRUPTED ? REPORT_CANCELLED : REPORT_ERROR;
 	complete(x, f, &a, &rf, NULL);

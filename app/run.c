@@ -425,6 +425,26 @@ static void dry_run(run_ctx *x)
 		prune(x);
 }
 
+/* Has writing to standard output failed (now, or earlier: the stream's error
+ * flag)? Said once on stderr. */
+static int stdout_lost(void)
+{
+	static int said;
+	int e = 0;
+
+	if (fflush(stdout) != 0)
+		e = errno;
+	if (!ferror(stdout))
+		return 0;
+	if (!said++)
+		fprintf(stderr, "imgpool: writing to standard output failed%s%s: per-file lines "
+			"were lost\n", e ? ": " : "", e ? strerror(e) : "");
+	return 1;
+}
+
+/* The least time a worker has to start, whatever --timeout says. */
+#define START_TIMEOUT_S 60.0
+
 static task_config worker_config; /* in the parent's memory before fork: workers see it */
 
 /* Start the pool, stream every file through it, collect. Returns 1 when the pool
@@ -459,6 +479,9 @@ static int run_pool(run_ctx *x, double t0)
 	pool_options po = {
 		.workers = jobs, .init = task_worker_init, .init_arg = &worker_config,
 		.fini = task_worker_fini, .timeout = o->timeout,
+		/* A worker's start (fork, libvips) is not a file: a --timeout short
+		 * enough for files must not fail every start on a loaded machine. */
+		.init_timeout = o->timeout > 0 && o->timeout < START_TIMEOUT_S ? START_TIMEOUT_S : 0,
 		.retries = o->retries ? o->retries : -1, .prefetch = 0, .min_ready = 1,
 		.max_worker_rss = o->max_worker_rss, .on_event = on_pool_event, .event_data = x,
 	};
@@ -554,6 +577,10 @@ static void finish(run_ctx *x, double t0, int broken)
 		}
 		x->tr = NULL;
 	}
+	/* The per-file lines are the files' answers: lost ones (a full disk, a pipe
+	 * its reader closed) fail the run, as a lost report does. */
+	if (stdout_lost())
+		trouble = 1;
 	/* A broken pool, or files left unfinished without a stop, never look like a
 	 * finished batch. */
 	x->sum.exit_code = got_signal ? 128 + got_signal
@@ -562,6 +589,8 @@ static void finish(run_ctx *x, double t0, int broken)
 				   ? EXIT_SOME_FAILED
 				   : EXIT_ALL_DONE;
 	report_summary_print(x->rep, &x->sum);
+	if (!trouble && stdout_lost() && x->sum.exit_code == EXIT_ALL_DONE)
+		x->sum.exit_code = EXIT_SOME_FAILED;
 	if (report_close(x->rep) < 0) {
 		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", x->report_path,
 			strerror(errno));

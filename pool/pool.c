@@ -62,9 +62,14 @@
  * after this long. */
 #define FEED_RETRY_NS ((int64_t)10 * 1000 * 1000)
 /* Failed starts in a row (no worker ready in between) that break the pool, and the
- * wait before trying again after the first, doubled after each. */
+ * wait before trying again after the first, doubled after each up to a cap. A
+ * start a signal from outside ended (SIGKILL, SIGTERM, ...: see killed_from_outside())
+ * says nothing of whether workers can start, only that someone is killing them: it
+ * counts towards its own, larger limit, about 15 s of tries. */
 #define MAX_FAILED_STARTS 3
+#define MAX_KILLED_STARTS 20
 #define RESPAWN_BACKOFF_NS ((int64_t)10 * 1000 * 1000)
+#define RESPAWN_BACKOFF_MAX_NS ((int64_t)1000 * 1000 * 1000)
 
 /* Automatic prefetch (pool_options.prefetch == 0): keep about this much work in
  * flight per worker (more than a worker's 1 ms result flush, so it never runs dry
@@ -208,6 +213,7 @@ struct pool {
 	char err[512];
 	char cause[440];      /* why it broke */
 	int failed_starts;    /* in a row, pool-wide: reset when a worker is ready */
+	int killed_starts;    /* the same, ended by a signal from outside */
 	int64_t init_timeout_ns; /* 0: none */
 	int64_t task_ns;      /* mean task run time (EWMA); -1 before the first */
 
@@ -712,7 +718,7 @@ static int work_outstanding(const pool *p)
 
 static void break_pool(pool *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-static void failed_start(pool *p, worker *w, const char *cause);
+static void failed_start(pool *p, worker *w, const char *cause, int killed);
 
 /*
  * Fork a worker into slot w. The fork gate first (no thread of the caller's is
@@ -802,7 +808,7 @@ static void respawn(pool *p, worker *w)
 	if (spawn(p, w) < 0) {
 		char why[sizeof p->err];
 		snprintf(why, sizeof why, "%s", p->err);
-		failed_start(p, w, why);
+		failed_start(p, w, why, 0);
 	}
 }
 
@@ -914,23 +920,45 @@ static void describe_end(const worker *w, int status, int recycled, int starting
 			 (int)w->pid, WIFEXITED(status) ? WEXITSTATUS(status) : -1, when);
 }
 
+/* Did a signal from outside end the worker (status), rather than a fault of its own
+ * (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP, limits' SIGXCPU and
+ * SIGXFSZ) or a kill of the pool's (a start timeout: kill_status set)? */
+static int killed_from_outside(const worker *w, int status)
+{
+	if (w->kill_status != POOL_PENDING || !WIFSIGNALED(status))
+		return 0;
+	switch (WTERMSIG(status)) {
+	case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGABRT: case SIGSYS:
+	case SIGTRAP: case SIGXCPU: case SIGXFSZ:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 /*
- * A worker died before it was ready (or could not be forked). Try again after a
- * backoff, unless that has now happened MAX_FAILED_STARTS times in a row: then the
- * workers cannot start, and the pool breaks with the last cause.
+ * A worker died before it was ready (or could not be forked); killed: by a signal
+ * from outside. Try again after a backoff, unless that has now happened
+ * MAX_FAILED_STARTS times in a row (MAX_KILLED_STARTS for kills from outside): then
+ * the workers cannot start, and the pool breaks with the last cause.
  */
-static void failed_start(pool *p, worker *w, const char *cause)
+static void failed_start(pool *p, worker *w, const char *cause, int killed)
 {
 	CNT(p, failed_starts, 1);
 	w->state = W_EMPTY;
 	if (p->terminated || p->broken)
 		return;
-	if (++p->failed_starts >= MAX_FAILED_STARTS) {
-		break_pool(p, "%d workers in a row failed to start; the last: %s",
-			   p->failed_starts, cause);
+	if (killed ? ++p->killed_starts >= MAX_KILLED_STARTS
+		   : ++p->failed_starts >= MAX_FAILED_STARTS) {
+		break_pool(p, "%d workers in a row %s; the last: %s",
+			   killed ? p->killed_starts : p->failed_starts,
+			   killed ? "were killed while starting" : "failed to start", cause);
 		return;
 	}
-	w->respawn_at = pool_now_ns() + (RESPAWN_BACKOFF_NS << (p->failed_starts - 1));
+	int tries = p->failed_starts + p->killed_starts;
+	int64_t wait = tries > 8 ? RESPAWN_BACKOFF_MAX_NS : RESPAWN_BACKOFF_NS << (tries - 1);
+	w->respawn_at = pool_now_ns() + (wait < RESPAWN_BACKOFF_MAX_NS ? wait
+								  : RESPAWN_BACKOFF_MAX_NS);
 }
 
 /*
@@ -1028,7 +1056,7 @@ static void worker_ended(pool *p, worker *w, int status)
 	}
 
 	if (starting) {
-		failed_start(p, w, cause);
+		failed_start(p, w, cause, killed_from_outside(w, status));
 		return;
 	}
 	if (p->terminated || p->broken || p->interrupted || p->joining)
@@ -1459,7 +1487,7 @@ static void handle_message(pool *p, worker *w)
 			w->state = W_READY;
 			w->was_ready = 1;
 			w->start_deadline = 0;
-			p->failed_starts = 0;
+			p->failed_starts = p->killed_starts = 0;
 			return;
 		}
 		if (type == WIRE_INIT_FAILED) {

@@ -81,8 +81,12 @@
  *   enum. pool_create() gives its message through *err instead (malloc'd; the caller
  *   frees it).
  *   A pool breaks when it cannot keep workers alive: an initializer returned an
- *   error, or 3 workers in a row died or timed out while starting (with a short
- *   backoff between tries, and no worker ready in between), or fork failed as often.
+ *   error, or 3 workers in a row failed to start on their own (a fault signal such
+ *   as SIGSEGV or SIGABRT, an exit, the start timeout), or fork failed as often;
+ *   or 20 workers in a row were killed while starting by a signal from outside
+ *   (SIGKILL, SIGTERM, any but those faults), which says only that someone is
+ *   killing them. No worker is ready in between; the tries are apart by a backoff
+ *   of 10 ms doubled each time, at most 1 s (the 20 kills: about 15 s of tries).
  *   Then every unfinished task ends POOL_CANCELLED with "broken: <cause>", and every
  *   later call returns -1 / NULL (pool_iter_next: -1 once the results already
  *   delivered are taken; never 0).
@@ -116,7 +120,7 @@ extern "C" {
 #endif
 
 #define POOL_VERSION_MAJOR 1
-#define POOL_VERSION_MINOR 2
+#define POOL_VERSION_MINOR 3
 #define POOL_VERSION_PATCH 0
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \

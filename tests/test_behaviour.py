@@ -62,6 +62,31 @@ class Behaviour(unittest.TestCase):
     def p(self, *parts):
         return os.path.join(self.tmp, *parts)
 
+    def test_lost_stdout_lines_fail_the_run(self):
+        """The per-file lines are the answers: written to a full disk (or a pipe its
+        reader closed) they were lost silently and the run exited 0."""
+        photo(self.p("src", "a.jpg"))
+        photo(self.p("src", "b.jpg"))
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([IMGPOOL, "-o", self.p("out"), self.p("src")], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("writing to standard output failed", r.stderr)
+        self.assertEqual(sorted(os.listdir(self.p("out"))), [".imgpool", "a.jpg", "b.jpg"])
+        # Quiet, nothing to say on stdout: nothing lost.
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([IMGPOOL, "-q", "--force", "-o", self.p("out"), self.p("src")],
+                               stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # A reader that leaves early: the files are still made, the run says so.
+        p = subprocess.Popen([IMGPOOL, "--force", "-j1", "-o", self.p("out"), self.p("src")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.close()
+        _, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn(b"writing to standard output failed", err)
+
+
     def test_name_without_extension_refused_before_any_file(self):
         """--name '{stem}' gave an error per file ("cannot write "" files"); now one
         usage error (exit 2) naming the option, and nothing made. With -f the format

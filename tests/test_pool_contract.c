@@ -195,6 +195,72 @@ static void test_initializer_timeout(void **state)
 	tl_assert_no_children();
 }
 
+/* The killer of test_killed_starts_are_replaced: kills each worker seen in its
+ * initializer (held there), SIGKILL and SIGTERM in turn, target times; then lets
+ * the next one start, and waits to be stopped. */
+typedef struct start_killer {
+	pthread_t thread;
+	_Atomic int stop;
+	_Atomic int kills;
+	int target;
+} start_killer;
+
+static void *kill_starting(void *arg)
+{
+	start_killer *k = arg;
+	int last = 0;
+	while (!atomic_load(&k->stop) && atomic_load(&k->kills) < k->target) {
+		int pid = atomic_load(&sh->init_pid);
+		if (pid && pid != last && kill(pid, atomic_load(&k->kills) % 2 ? SIGTERM : SIGKILL) == 0) {
+			last = pid;
+			atomic_fetch_add(&k->kills, 1);
+		}
+		usleep(200);
+	}
+	atomic_store(&sh->init_hold, 0);
+	while (!atomic_load(&k->stop))
+		usleep(1000);
+	return NULL;
+}
+
+/* Workers killed from outside while they start (an operator's kill, a scheduler's
+ * TERM, a killer that watches for new pids) say nothing of whether workers can
+ * start: 8 in a row are replaced and cost no task, where 3 crashes in a row break
+ * the pool (test_failed_starts_are_retried_with_backoff). */
+static void test_killed_starts_are_replaced(void **state)
+{
+	tl_reset_shared();
+	pool *p = init_pool(1, (pool_options){0});
+	start_killer k = {.target = 8};
+	atomic_store(&sh->init_hold, 1); /* every initializer after the first waits */
+	tl_thread_start(&k.thread, kill_starting, &k);
+	/* The crash makes the first replacement, the killer the next seven. */
+	pool_result r;
+	job_arg a = J(B_SEGV, 1);
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	assert_int_equal(r.status, POOL_CRASHED);
+	pool_result_release(&r);
+	a = J(B_SQUARE, 7);
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, 7);
+	pool_result_release(&r);
+	atomic_store(&k.stop, 1);
+	pthread_join(k.thread, NULL);
+	assert_int_equal(atomic_load(&k.kills), 8);
+	assert_int_equal(pool_get_state(p), POOL_RUNNING);
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_true(s.failed_starts == 8);
+	int killed = 0;
+	for (int i = 0; i < nev; i++)
+		killed += evs[i].kind == POOL_EV_EXIT && evs[i].while_starting;
+	assert_int_equal(killed, 8);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 /* min_ready: pool_create returns once that many workers are ready; the others
  * start while tasks run, and a failure among them breaks the pool later. */
 static void test_create_returns_at_first_ready_worker(void **state)
@@ -1130,6 +1196,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_failed_starts_are_retried_with_backoff),
 		cmocka_unit_test(test_initializer_error_breaks_at_once),
 		cmocka_unit_test(test_initializer_timeout),
+		cmocka_unit_test(test_killed_starts_are_replaced),
 		cmocka_unit_test(test_create_returns_at_first_ready_worker),
 		cmocka_unit_test(test_break_ends_iterations_with_minus_one),
 		cmocka_unit_test(test_refusals_say_why),
