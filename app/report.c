@@ -532,6 +532,11 @@ void report_prune_kept(report *r, const char *output, const char *input, const c
 	pthread_mutex_unlock(&r->lock);
 }
 
+int report_json_fd(const report *r)
+{
+	return r && r->json ? fileno(r->json) : -1;
+}
+
 int report_close(report *r)
 {
 	if (!r)

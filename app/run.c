@@ -53,19 +53,76 @@ static volatile sig_atomic_t got_signal, signal_count;
 static pool *volatile the_pool;
 static volatile sig_atomic_t pool_done; /* the pool has run: the summary is being made */
 
+/* How long setup may take to end after a second signal before the signal's own
+ * action ends imgpool (on_alarm()). */
+#define SETUP_GRACE_S 2
+
+/* The pipes, FIFOs and sockets the answers go to (stdout, stderr, a --report
+ * FIFO) and their file status flags. A signal makes them non-blocking
+ * (sinks_unblock(), from the handler: fcntl is async-signal-safe), so a reader
+ * that stopped reading (`imgpool ... | sleep 600`) cannot hold the stop: the
+ * write it blocked returns, later ones that do not fit are lost, and the run
+ * says so (stdout_lost(), the report's close). Put back at the end: the
+ * descriptions are shared with the shell's other commands. */
+static int sink_fd[3], sink_flags[3];
+static volatile sig_atomic_t nsinks;
+
+static void sinks_note(int fd)
+{
+	struct stat st;
+	int flags;
+
+	for (int i = 0; i < nsinks; i++)
+		if (sink_fd[i] == fd)
+			return;
+	if (fd < 0 || nsinks >= 3 || fstat(fd, &st) != 0 ||
+	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) || (flags = fcntl(fd, F_GETFL)) < 0 ||
+	    (flags & O_NONBLOCK))
+		return;
+	sink_fd[nsinks] = fd;
+	sink_flags[nsinks] = flags;
+	nsinks++;
+}
+
+static void sinks_unblock(void)
+{
+	for (int i = 0; i < nsinks; i++)
+		fcntl(sink_fd[i], F_SETFL, sink_flags[i] | O_NONBLOCK);
+}
+
+static void sinks_restore(void)
+{
+	int n = nsinks;
+
+	nsinks = 0;
+	for (int i = 0; i < n; i++)
+		fcntl(sink_fd[i], F_SETFL, sink_flags[i]);
+}
+
 static void on_signal(int sig)
 {
 	got_signal = sig;
 	signal_count++;
+	sinks_unblock();
 	pool *p = the_pool;
 	if (p) {
 		pool_interrupt(p); /* async-signal-safe */
 	} else if (signal_count >= 2 && !pool_done) {
 		/* A second one before the pool runs (a slow walk, workers that will
-		 * not start): stop at once, as the signal would have. */
-		signal(sig, SIG_DFL);
-		raise(sig);
+		 * not start): the setup notices the first and ends with a summary;
+		 * where it does not within SETUP_GRACE_S, on_alarm() ends imgpool. */
+		alarm(SETUP_GRACE_S);
 	}
+}
+
+/* The setup did not end in time after a second signal: stop at once, as the
+ * signal would have. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	int s = got_signal;
+	signal(s, SIG_DFL);
+	raise(s);
 }
 
 int run_signalled(void)
@@ -89,6 +146,8 @@ static void install_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL); /* a closed report pipe is an error, not death */
 }
@@ -500,6 +559,7 @@ static int run_pool(run_ctx *x, double t0)
 		return 1;
 	}
 	the_pool = p;
+	alarm(0); /* the pool takes a second signal from here */
 	if (got_signal)
 		pool_interrupt(p); /* it came during the setup: stop before the first file */
 	progress_mode mode = o->progress;
@@ -637,7 +697,13 @@ int run_imgpool(const imgpool_options *o)
 	/* From the start: a TERM in the first milliseconds killed the run outright, with
 	 * no summary (the handler only records it until the pool exists). */
 	install_signals();
-	if (run_setup(&x) == 0) {
+	sinks_note(STDOUT_FILENO);
+	sinks_note(STDERR_FILENO);
+	int set_up = run_setup(&x);
+	sinks_note(report_json_fd(x.rep));
+	if (got_signal)
+		sinks_unblock(); /* one came before the report was opened */
+	if (set_up == 0) {
 		if (o->dry_run) {
 			dry_run(&x);
 			x.sum.dry_run = 1;
@@ -645,6 +711,7 @@ int run_imgpool(const imgpool_options *o)
 			int rc = x.sum.exit_code;
 			report_close(x.rep);
 			run_teardown(&x);
+			sinks_restore();
 			return rc;
 		} else if (o->prune && x.j && !got_signal && !broken && !x.stop_msg[0]) {
 			prune(&x);
@@ -658,8 +725,10 @@ int run_imgpool(const imgpool_options *o)
 			x.sum.interrupted = got_signal;
 			x.sum.exit_code = 128 + got_signal;
 		}
+		alarm(0); /* setup ended: its summary is written below */
 		report_setup_failure(&x, t0);
 	}
 	run_teardown(&x);
+	sinks_restore();
 	return x.sum.exit_code;
 }

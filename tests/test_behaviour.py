@@ -12,9 +12,11 @@ command-line tool, as the other end-to-end tests make theirs. Stdlib only.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 IMGPOOL = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "imgpool"
@@ -86,6 +88,39 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(p.returncode, 1, err)
         self.assertIn(b"writing to standard output failed", err)
 
+
+    def test_stalled_reader_cannot_hold_a_stop(self):
+        """`imgpool ... | sleep 600`: the run blocked in a write to the full pipe, and
+        TERM (twice, then INT) did not stop it until the reader went away."""
+        one = photo(self.p("one.jpg"), size=(16, 12))
+        src = self.p("src")
+        os.makedirs(src)
+        for i in range(900):  # ~150 bytes a line: more than a pipe holds
+            os.link(one, os.path.join(src, "photo-with-a-long-name-%04d.jpg" % i))
+        err = open(self.p("err"), "w")
+        p = subprocess.Popen([IMGPOOL, "-j1", "-o", self.p("out"), src], stdout=subprocess.PIPE,
+                             stderr=err)
+        try:
+            for _ in range(1200):  # until it waits on the pipe (at most a minute)
+                with open("/proc/%d/wchan" % p.pid) as f:
+                    if "pipe_write" in f.read():
+                        break
+                time.sleep(0.05)
+            else:
+                self.fail("never blocked on the pipe")
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=60), 128 + signal.SIGTERM)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            p.stdout.close()
+            err.close()
+        with open(self.p("err")) as f:
+            self.assertIn("writing to standard output failed", f.read())
+        self.assertFalse([n for n in os.listdir(self.p("out")) if n.endswith(".tmp")])
+        r = run(["-q", "-o", self.p("out"), src])  # the next run finishes the job
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(os.listdir(self.p("out"))), 901)
 
     def test_name_without_extension_refused_before_any_file(self):
         """--name '{stem}' gave an error per file ("cannot write "" files"); now one
