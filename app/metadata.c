@@ -27,6 +27,12 @@ static int unwanted(int keep, const char *name)
 		return !(keep & KEEP_IPTC);
 	if (!strcmp(name, VIPS_META_ICC_NAME))
 		return !(keep & KEEP_ICC);
+	/* A PNG's text chunks are none of the kinds a LIST names: a PNG output
+	 * never carried them through, whatever the list, and pngsave refuses a file
+	 * whose keywords break the PNG rules (a space at the end, a byte over 0x7e)
+	 * that the loader took. */
+	if (!strncmp(name, "png-comment-", 12))
+		return 1;
 	return 0;
 }
 

@@ -15,6 +15,8 @@
  *     pointer) once it is empty. An XMP packet naming a GPS position is dropped
  *     whole: imgpool does not edit XML, and a kept XMP must not leak it either;
  *   - XMP, IPTC, ICC: "xmp-data", "iptc-data", "icc-profile-data".
+ * Anything else a saver would write from the input is none of these kinds and
+ * goes: a PNG's text chunks ("png-comment-N-KEY").
  * Worker-only (libvips).
  */
 #ifndef IMGPOOL_METADATA_H

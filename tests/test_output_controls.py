@@ -229,6 +229,22 @@ class OutputControls(unittest.TestCase):
 
     # -------------------------------------------------------------- metadata --
 
+    def test_png_text_is_no_kind_of_metadata_kept(self):
+        """A PNG's text chunks (tEXt/iTXt) are none of exif, xmp, iptc, icc: with
+        --keep-metadata=icc a GIMP comment was still written, and a keyword the
+        PNG rules forbid (a trailing space, byte 0x94) failed the file outright,
+        as 'decode' (remembered, skipped after)."""
+        from PIL import PngImagePlugin
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Comment", "Created with GIMP")
+        info.add_text("Title ", "a keyword ending in a space")
+        info.add_text("b\x94d", "a keyword with a byte over 0x7e")
+        noise(64, 48).save(os.path.join(self.inp, "t.png"), pnginfo=info)
+        for args in (["--keep-metadata=icc"], ["--keep-metadata"], ["--keep-metadata=all"]):
+            out = self.make(*(args + ["-f", "png", "--force"]))
+            with Image.open(os.path.join(out, "t.png")) as im:
+                self.assertFalse(getattr(im, "text", {}), args)
+
     def test_keep_metadata_strips_gps(self):
         # A JPEG (imgpool's own decoder) and a WebP (libvips'), each with EXIF, a
         # GPS position and an ICC profile, thumbnailed as JPEG and as WebP.
