@@ -236,7 +236,8 @@ int bench_parse_args(bench *b, int argc, char **argv)
 }
 
 /* Before an hour of measuring: can the files we were asked to write be written?
- * Checks the folder of each (exists, writable); one line naming the option. */
+ * By sidefile.h's rules, and the folder of each (exists, writable); one line
+ * naming the option. */
 int bench_check_output_paths(const bench *b)
 {
 	const char *paths[3] = {b->csv_path, b->plot_path, b->timeline_path};
@@ -246,22 +247,8 @@ int bench_check_output_paths(const bench *b)
 		if (!paths[i])
 			continue;
 		char why[PATH_MAX + 256];
-		if (sidefile_check(names[i], paths[i], kinds[i], why, sizeof why) != 0) {
+		if (sidefile_check(names[i], paths[i], kinds[i], 1, why, sizeof why) != 0) {
 			fprintf(stderr, "imgpool bench: %s\n", why);
-			return -1;
-		}
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof dir, "%s", paths[i]);
-		char *slash = strrchr(dir, '/');
-		if (!slash)
-			strcpy(dir, ".");
-		else if (slash == dir)
-			dir[1] = '\0';
-		else
-			*slash = '\0';
-		if (access(dir, W_OK) < 0) {
-			fprintf(stderr, "imgpool bench: %s: cannot write '%s': folder '%s': %s\n",
-				names[i], paths[i], dir, strerror(errno));
 			return -1;
 		}
 	}

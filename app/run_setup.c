@@ -170,7 +170,8 @@ int run_setup(run_ctx *x)
 	const sidefile_kind side_kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
 	for (int i = 0; i < 3; i++) {
 		if (side_path[i] &&
-		    sidefile_check(side_opt[i], side_path[i], side_kind[i], msg, sizeof msg) != 0) {
+		    sidefile_check(side_opt[i], side_path[i], side_kind[i], i > 0, msg,
+				   sizeof msg) != 0) {
 			x->report_refused = 1;
 			fprintf(stderr, "imgpool: %s\n", msg);
 			return x->sum.exit_code = EXIT_USAGE, -1;

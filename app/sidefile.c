@@ -75,6 +75,22 @@ static int refuse_foreign(const char *opt, const char *path, sidefile_kind kind,
 	return -1;
 }
 
+/* Can a new file be made at path: is its folder there, and writable? 0, or -1
+ * with the cause (said before a run rather than after it). */
+static int folder_writable(const char *opt, const char *path, char *err, size_t errlen)
+{
+	char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	const char *d = !dir ? "." : !slash ? "." : slash == dir ? "/" : (*slash = '\0', dir);
+	int rc = access(d, W_OK);
+
+	if (rc != 0)
+		snprintf(err, errlen, "%s: cannot write '%s': folder '%s': %s", opt, path, d,
+			 strerror(errno));
+	free(dir);
+	return rc;
+}
+
 /* Where path leads now, by the rules of sidefile.h: 0 with *p, or -1 with the
  * cause of a refusal in err. */
 static int classify(const char *opt, const char *path, sidefile_kind kind, place *p, char *err,
@@ -129,12 +145,17 @@ static int classify(const char *opt, const char *path, sidefile_kind kind, place
 	return own ? 0 : refuse_foreign(opt, path, kind, err, errlen);
 }
 
-int sidefile_check(const char *opt, const char *path, sidefile_kind kind, char *err,
-		   size_t errlen)
+int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int whole,
+		   char *err, size_t errlen)
 {
 	place p;
 
-	return classify(opt, path, kind, &p, err, errlen);
+	if (classify(opt, path, kind, &p, err, errlen) != 0)
+		return -1;
+	/* A new file, or one written whole (a temp file beside it), is made in the
+	 * folder. */
+	return p == PLACE_NONE || (whole && p == PLACE_FILE) ? folder_writable(opt, path, err, errlen)
+							      : 0;
 }
 
 /* A new file beside path, "PATH.imgpool-PID-N.tmp", created exclusively: an
