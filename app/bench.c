@@ -453,7 +453,7 @@ static int measure(bench *b, bench_row *row, int round, int last_round)
 	if (draw) {
 		tr = trace_open(NULL, b->timeline_path, now_ns(), row->jobs, msg, sizeof msg);
 		if (!tr)
-			fprintf(stderr, "imgpool bench: --timeline: %s\n", msg);
+			fprintf(stderr, "imgpool bench: %s\n", msg);
 	}
 	double cpu0 = children_cpu();
 	if (row->jobs == 0)
@@ -466,7 +466,7 @@ static int measure(bench *b, bench_row *row, int round, int last_round)
 		snprintf(title, sizeof title, "imgpool bench: %zu files on %d workers (run %d of %d)",
 			 b->nfiles, row->jobs, round, b->repeat);
 		if (trace_close(tr, now_ns(), title, tmsg, sizeof tmsg) < 0)
-			fprintf(stderr, "imgpool bench: --timeline: %s\n", tmsg);
+			fprintf(stderr, "imgpool bench: %s\n", tmsg);
 	}
 	if (rc == 0) {
 		row->cpu[row->n] = cpu;

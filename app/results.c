@@ -145,7 +145,10 @@ static void complete(run_ctx *x, inflight_file *f, const attempt *a, report_file
 		.checksum = res ? res->in_checksum : f->checksum, .kind = rf->kind,
 		.cause = rf->cause, .ms = rf->ms, .attempts = a->attempts,
 	};
-	plan_remember(x->plan, &po);
+	/* A task the pool cancelled (a stop, a break) says nothing of the file: not
+	 * remembered, or a pool broken thrice alike would skip its files for good. */
+	if (a->status != POOL_CANCELLED)
+		plan_remember(x->plan, &po);
 	if (rf->status == REPORT_OK) {
 		atomic_fetch_add(&x->c.done, 1);
 		x->sum.bytes_in += res->in_bytes;

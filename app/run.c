@@ -41,6 +41,7 @@
 #include "run.h"
 #include "run_internal.h"
 #include "shard.h"
+#include "sinks.h"
 #include "task.h"
 #include "thumb.h"
 #include "trace.h"
@@ -57,72 +58,45 @@ static volatile sig_atomic_t pool_done; /* the pool has run: the summary is bein
  * action ends imgpool (on_alarm()). */
 #define SETUP_GRACE_S 2
 
-/* The pipes, FIFOs and sockets the answers go to (stdout, stderr, a --report
- * FIFO) and their file status flags. A signal makes them non-blocking
- * (sinks_unblock(), from the handler: fcntl is async-signal-safe), so a reader
- * that stopped reading (`imgpool ... | sleep 600`) cannot hold the stop: the
- * write it blocked returns, later ones that do not fit are lost, and the run
- * says so (stdout_lost(), the report's close). Put back at the end: the
- * descriptions are shared with the shell's other commands. */
-static int sink_fd[3], sink_flags[3];
-static volatile sig_atomic_t nsinks;
-
-static void sinks_note(int fd)
-{
-	struct stat st;
-	int flags;
-
-	for (int i = 0; i < nsinks; i++)
-		if (sink_fd[i] == fd)
-			return;
-	if (fd < 0 || nsinks >= 3 || fstat(fd, &st) != 0 ||
-	    !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) || (flags = fcntl(fd, F_GETFL)) < 0 ||
-	    (flags & O_NONBLOCK))
-		return;
-	sink_fd[nsinks] = fd;
-	sink_flags[nsinks] = flags;
-	nsinks++;
-}
-
-static void sinks_unblock(void)
-{
-	for (int i = 0; i < nsinks; i++)
-		fcntl(sink_fd[i], F_SETFL, sink_flags[i] | O_NONBLOCK);
-}
-
-static void sinks_restore(void)
-{
-	int n = nsinks;
-
-	nsinks = 0;
-	for (int i = 0; i < n; i++)
-		fcntl(sink_fd[i], F_SETFL, sink_flags[i]);
-}
+static volatile sig_atomic_t alarm_armed; /* by a second signal, not from outside */
 
 static void on_signal(int sig)
 {
+	int e = errno; /* pool_interrupt() and sinks_unblock() keep it too */
+
 	got_signal = sig;
 	signal_count++;
-	sinks_unblock();
+	sinks_unblock(); /* a stalled reader cannot hold the stop (sinks.h) */
 	pool *p = the_pool;
 	if (p) {
 		pool_interrupt(p); /* async-signal-safe */
-	} else if (signal_count >= 2 && !pool_done) {
+	} else if (signal_count == 2 && !pool_done) {
 		/* A second one before the pool runs (a slow walk, workers that will
 		 * not start): the setup notices the first and ends with a summary;
-		 * where it does not within SETUP_GRACE_S, on_alarm() ends imgpool. */
+		 * where it does not within SETUP_GRACE_S, on_alarm() ends imgpool. A
+		 * third does not put that off. */
+		alarm_armed = 1;
 		alarm(SETUP_GRACE_S);
 	}
+	errno = e;
 }
 
 /* The setup did not end in time after a second signal: stop at once, as the
- * signal would have. */
+ * signal would have. An alarm imgpool did not set ends it as it always did. */
 static void on_alarm(int sig)
 {
-	(void)sig;
-	int s = got_signal;
+	int s = alarm_armed ? got_signal : sig;
+
+	sinks_restore_from_handler();
 	signal(s, SIG_DFL);
 	raise(s);
+}
+
+/* The setup is over (the pool runs, or the run ends without one): no alarm. */
+static void setup_over(void)
+{
+	alarm(0);
+	alarm_armed = 0;
 }
 
 int run_signalled(void)
@@ -520,9 +494,13 @@ static int run_pool(run_ctx *x, double t0)
 				   sizeof msg);
 		if (!x->tr) {
 			fprintf(stderr, "imgpool: %s\n", msg);
-			x->sum.exit_code = EXIT_USAGE;
+			/* A --trace FIFO's open() waits for a reader: a signal ends it. */
+			x->sum.exit_code = got_signal ? 128 + got_signal : EXIT_USAGE;
 			return -1;
 		}
+		sinks_note(trace_json_fd(x->tr));
+		if (got_signal)
+			sinks_unblock();
 	}
 	x->min_free = min_free_bytes(o, outdir_fd(x->od));
 	worker_config.settings = o->settings;
@@ -559,7 +537,7 @@ static int run_pool(run_ctx *x, double t0)
 		return 1;
 	}
 	the_pool = p;
-	alarm(0); /* the pool takes a second signal from here */
+	setup_over(); /* the pool takes a second signal from here */
 	if (got_signal)
 		pool_interrupt(p); /* it came during the setup: stop before the first file */
 	progress_mode mode = o->progress;
@@ -608,6 +586,13 @@ static int run_pool(run_ctx *x, double t0)
 	return broken;
 }
 
+/* Close the report, its descriptor out of the stop's set first (sinks.h). */
+static int close_report(report *r)
+{
+	sinks_forget(report_json_fd(r));
+	return report_close(r);
+}
+
 /* Write the trace and the summary; fix the exit code before it is printed. */
 static void finish(run_ctx *x, double t0, int broken)
 {
@@ -631,6 +616,7 @@ static void finish(run_ctx *x, double t0, int broken)
 		char title[300];
 		snprintf(title, sizeof title, "imgpool: %llu files on %d workers",
 			 (unsigned long long)(x->sum.done + x->sum.failed), x->sum.workers);
+		sinks_forget(trace_json_fd(x->tr)); /* closed below */
 		if (trace_close(x->tr, clock_now_ns(), title, msg, sizeof msg) < 0) {
 			fprintf(stderr, "imgpool: %s\n", msg);
 			trouble = 1;
@@ -651,7 +637,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	report_summary_print(x->rep, &x->sum);
 	if (!trouble && stdout_lost() && x->sum.exit_code == EXIT_ALL_DONE)
 		x->sum.exit_code = EXIT_SOME_FAILED;
-	if (report_close(x->rep) < 0) {
+	if (close_report(x->rep) < 0) {
 		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", x->report_path,
 			strerror(errno));
 		if (x->sum.exit_code == EXIT_ALL_DONE)
@@ -682,7 +668,7 @@ static void report_setup_failure(run_ctx *x, double t0)
 		x->sum.cpu_s = cpu_seconds();
 		report_summary_print(r, &x->sum);
 	}
-	report_close(r);
+	close_report(r);
 }
 
 int run_imgpool(const imgpool_options *o)
@@ -707,15 +693,16 @@ int run_imgpool(const imgpool_options *o)
 		if (o->dry_run) {
 			dry_run(&x);
 			x.sum.dry_run = 1;
-		} else if ((broken = run_pool(&x, t0)) < 0) {
+		} else if ((broken = run_pool(&x, t0), setup_over(), broken) < 0) {
 			int rc = x.sum.exit_code;
-			report_close(x.rep);
+			close_report(x.rep);
 			run_teardown(&x);
 			sinks_restore();
 			return rc;
 		} else if (o->prune && x.j && !got_signal && !broken && !x.stop_msg[0]) {
 			prune(&x);
 		}
+		setup_over();
 		finish(&x, t0, broken);
 	} else {
 		/* A setup step a signal cut short (opening a --files-from FIFO whose
@@ -725,7 +712,7 @@ int run_imgpool(const imgpool_options *o)
 			x.sum.interrupted = got_signal;
 			x.sum.exit_code = 128 + got_signal;
 		}
-		alarm(0); /* setup ended: its summary is written below */
+		setup_over(); /* its summary is written below */
 		report_setup_failure(&x, t0);
 	}
 	run_teardown(&x);

@@ -30,13 +30,31 @@ static const struct {
 } kinds[] = {
 	[SIDEFILE_REPORT] = {{"{\"schema\":", NULL}, "a report"},
 	[SIDEFILE_TRACE] = {{"{\"displayTimeUnit\":", NULL}, "a trace"},
-	[SIDEFILE_SVG] = {{"<?xml", "<svg"}, "an SVG file"},
+	[SIDEFILE_SVG] = {{"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+			   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", NULL},
+			  "an SVG file"},
 	[SIDEFILE_CSV] = {{"config,jobs,", NULL}, "a table"},
 };
 
 /* Where a name leads: nothing yet, a file, or a stream (a character device, a
  * FIFO or a socket, itself or behind a symlink), which no write can lose. */
-typedef enum place { PLACE_NONE, PLACE_FILE, PLACE_STREAM } place;
+typedef enum place { PLACE_NONE, PLACE_FILE, PLACE_STREAM, PLACE_FD } place;
+
+/* The descriptor a name for one of ours stands for (/dev/stdout, /dev/stderr,
+ * /dev/fd/N, /proc/self/fd/N), or -1. What the shell opened there is written
+ * through a copy of it: opening the name anew would follow /proc's link to a file
+ * (truncating what the shell's redirection already set up) or a new description
+ * of a pipe. */
+static int named_descriptor(const char *path)
+{
+	const char *n = !strcmp(path, "/dev/stdout") ? "1"
+			: !strcmp(path, "/dev/stderr") ? "2"
+			: !strncmp(path, "/dev/fd/", 8) ? path + 8
+			: !strncmp(path, "/proc/self/fd/", 14) ? path + 14 : NULL;
+	if (!n || !*n || strlen(n) > 6 || n[strspn(n, "0123456789")])
+		return -1;
+	return atoi(n);
+}
 
 static int is_stream(mode_t m)
 {
@@ -47,7 +65,7 @@ static int is_stream(mode_t m)
  * empty? 1, 0, or -1 when it cannot be read. */
 static int is_own(int fd, sidefile_kind kind)
 {
-	char head[32];
+	char head[128];
 	ssize_t n;
 
 	do
@@ -97,7 +115,15 @@ static int classify(const char *opt, const char *path, sidefile_kind kind, place
 		    size_t errlen)
 {
 	struct stat st;
+	int fd = named_descriptor(path), flags;
 
+	if (fd >= 0) {
+		*p = PLACE_FD;
+		if ((flags = fcntl(fd, F_GETFL)) >= 0 && (flags & O_ACCMODE) != O_RDONLY)
+			return 0;
+		snprintf(err, errlen, "%s: '%s' is not open for writing", opt, path);
+		return -1;
+	}
 	if (lstat(path, &st) != 0) {
 		if (errno == ENOENT) {
 			*p = PLACE_NONE;
@@ -131,7 +157,7 @@ static int classify(const char *opt, const char *path, sidefile_kind kind, place
 	*p = PLACE_FILE;
 	if (st.st_size == 0)
 		return 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	int own = fd < 0 ? -1 : is_own(fd, kind);
 	int e = errno;
 
@@ -158,28 +184,40 @@ int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int wh
 							      : 0;
 }
 
-/* A new file beside path, "PATH.imgpool-PID-N.tmp", created exclusively: an
- * existing file or symlink of that name is never opened. fd, or -1. */
-static int make_temp(const char *path, char **tmp)
+/* The new file beside path that a whole file is written to, "PATH.imgpool.tmp",
+ * created exclusively (never an existing file, never through a symlink). One
+ * left there by a run that was killed is replaced when it is empty or begins as
+ * imgpool begins a file of this kind (it can show it is imgpool's); anything else
+ * there is in the way. fd with *tmp (malloc'd), or -1 with errno. */
+static int make_temp(const char *path, sidefile_kind kind, char **tmp)
 {
-	for (int n = 0; n < 100; n++) {
-		if (asprintf(tmp, "%s.imgpool-%ld-%d.tmp", path, (long)getpid(), n) < 0) {
-			*tmp = NULL;
-			return -1;
-		}
+	if (asprintf(tmp, "%s.imgpool.tmp", path) < 0) {
+		*tmp = NULL;
+		errno = ENOMEM;
+		return -1;
+	}
+	for (int tries = 0; tries < 2; tries++) {
 		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
 			      0666);
 		if (fd >= 0)
 			return fd;
-		int e = errno;
-		free(*tmp);
-		*tmp = NULL;
-		if (e != EEXIST) {
-			errno = e;
-			return -1;
+		if (errno != EEXIST)
+			break;
+		struct stat st;
+		int old = open(*tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		int own = old >= 0 && fstat(old, &st) == 0 && S_ISREG(st.st_mode) &&
+			  is_own(old, kind) == 1;
+		if (old >= 0)
+			close(old);
+		if (!own || unlink(*tmp) != 0) {
+			errno = EEXIST;
+			break;
 		}
 	}
-	errno = EEXIST;
+	int e = errno;
+	free(*tmp);
+	*tmp = NULL;
+	errno = e;
 	return -1;
 }
 
@@ -241,11 +279,18 @@ sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind,
 	s->opt = opt;
 	s->kind = kind;
 	if (classify(opt, path, kind, &p, err, errlen) == 0) {
-		if (whole && p != PLACE_STREAM) {
-			fd = make_temp(path, &s->tmp);
+		if (p == PLACE_FD) {
+			fd = fcntl(named_descriptor(path), F_DUPFD_CLOEXEC, 3);
 			if (fd < 0)
-				snprintf(err, errlen, "%s: cannot write a new file beside '%s': %s",
-					 opt, path, strerror(errno));
+				snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path,
+					 strerror(errno));
+		} else if (whole && p != PLACE_STREAM) {
+			fd = make_temp(path, kind, &s->tmp);
+			if (fd < 0)
+				snprintf(err, errlen, "%s: cannot write '%s.imgpool.tmp' to replace "
+					 "'%s' with: %s", opt, path, path,
+					 errno == EEXIST ? "a file imgpool did not make is there"
+							 : strerror(errno));
 		} else {
 			fd = open_in_place(opt, path, kind, p, append, err, errlen);
 		}
@@ -267,6 +312,16 @@ sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind,
 		return NULL;
 	}
 	return s;
+}
+
+/* Rename tmp to path where nothing was there a moment ago, and nothing made
+ * there since is replaced (RENAME_NOREPLACE; a filesystem without it, plain
+ * rename). */
+static int put_in_place(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	return errno == EINVAL || errno == ENOSYS ? rename(tmp, path) : -1;
 }
 
 FILE *sidefile_stream(sidefile *f)
@@ -293,11 +348,12 @@ int sidefile_close(sidefile *s, int keep, char *err, size_t errlen)
 		if (!rc && keep) {
 			if (classify(s->opt, s->path, s->kind, &p, err, errlen) != 0) {
 				rc = -1;
-			} else if (p == PLACE_STREAM) {
+			} else if (p == PLACE_STREAM || p == PLACE_FD) {
 				snprintf(err, errlen, "%s: '%s' changed while it was written", s->opt,
 					 s->path);
 				rc = -1;
-			} else if (rename(s->tmp, s->path) != 0) {
+			} else if (p == PLACE_NONE ? put_in_place(s->tmp, s->path) != 0
+						   : rename(s->tmp, s->path) != 0) {
 				snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt,
 					 s->path, strerror(errno));
 				rc = -1;

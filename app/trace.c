@@ -292,6 +292,11 @@ static int write_svg(trace *t, int64_t end_ns, const char *title, char *msg, siz
 	return sidefile_close(file, 1, msg, msglen);
 }
 
+int trace_json_fd(const trace *t)
+{
+	return t && t->json ? fileno(t->json) : -1;
+}
+
 int trace_close(trace *t, int64_t end_ns, const char *title, char *msg, size_t msglen)
 {
 	if (!t)

@@ -85,7 +85,9 @@
  *   as SIGSEGV or SIGABRT, an exit, the start timeout), or fork failed as often;
  *   or 20 workers in a row were killed while starting by a signal from outside
  *   (SIGKILL, SIGTERM, any but those faults), which says only that someone is
- *   killing them. No worker is ready in between; the tries are apart by a backoff
+ *   killing them. (The kernel's OOM killer and a cgroup's memory limit kill with
+ *   SIGKILL too: an initializer that runs out of memory every time is tried those
+ *   20 times.) No worker is ready in between; the tries are apart by a backoff
  *   of 10 ms doubled each time, at most 1 s (the 20 kills: about 15 s of tries).
  *   Then every unfinished task ends POOL_CANCELLED with "broken: <cause>", and every
  *   later call returns -1 / NULL (pool_iter_next: -1 once the results already

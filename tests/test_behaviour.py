@@ -122,6 +122,54 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(os.listdir(self.p("out"))), 901)
 
+    def test_stalled_fifos_and_a_stray_alarm(self):
+        """A --report and a --trace FIFO opened by a reader that never reads held
+        the stop like a stalled stdout; a SIGALRM from outside, which once ended
+        imgpool, was swallowed by the setup's own alarm handler."""
+        one = photo(self.p("one.jpg"), size=(16, 12))
+        src = self.p("src")
+        os.makedirs(src)
+        for i in range(900):
+            os.link(one, os.path.join(src, "photo-with-a-long-name-%04d.jpg" % i))
+        for opt in ("--report", "--trace"):
+            fifo = self.p("fifo" + opt)
+            os.mkfifo(fifo)
+            p = subprocess.Popen([IMGPOOL, "-q", "-j1", "--force", opt, fifo, "-o",
+                                  self.p("out"), src], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+            reader = os.open(fifo, os.O_RDONLY)  # opened, never read
+            try:
+                for _ in range(1200):
+                    with open("/proc/%d/wchan" % p.pid) as f:
+                        if "pipe_write" in f.read():
+                            break
+                    time.sleep(0.05)
+                else:
+                    self.fail(opt + ": never blocked on the FIFO")
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(timeout=60), 128 + signal.SIGTERM, opt)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                os.close(reader)
+                p.stderr.close()
+        # Waiting for a --files-from FIFO's writer, the run has its handlers.
+        os.mkfifo(self.p("list"))
+        p = subprocess.Popen([IMGPOOL, "-q", "--files-from", self.p("list"), "-o",
+                              self.p("out")], cwd=src, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(1200):
+                with open("/proc/%d/wchan" % p.pid) as f:
+                    if "wait_for_partner" in f.read():
+                        break
+                time.sleep(0.05)
+            p.send_signal(signal.SIGALRM)
+            self.assertEqual(p.wait(timeout=60), -signal.SIGALRM)
+        finally:
+            if p.poll() is None:
+                p.kill()
+
     def test_name_without_extension_refused_before_any_file(self):
         """--name '{stem}' gave an error per file ("cannot write "" files"); now one
         usage error (exit 2) naming the option, and nothing made. With -f the format

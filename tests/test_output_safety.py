@@ -954,6 +954,41 @@ class TestSideFiles(SafetyCase):
                          self.path("out"), src]))
             self.assertTrue(stat.S_ISCHR(os.lstat(twin).st_mode))
 
+    def test_descriptors_temp_names_and_lookalikes(self):
+        """/dev/stdout redirected to a file was refused (its /proc link leads to a
+        file); a killed run's FILE.imgpool.tmp is replaced, anything else there is
+        in the way; an SVG imgpool did not write (another tool's) is refused."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        rep_out = self.path("stdout.txt")
+        with open(rep_out, "wb") as f:
+            r = subprocess.run([IMGPOOL, "-q", "--report", "/dev/stdout", "-o",
+                                self.path("out"), src], stdout=f, stderr=subprocess.PIPE,
+                               timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(rep_out) as f:
+            self.assertEqual([json.loads(x)["type"] for x in f], ["file", "summary"])
+        tl = self.path("t.svg")
+        with open(tl + ".imgpool.tmp", "w") as f:  # a killed run's, begun as ours
+            f.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                    '<svg xmlns="http://www.w3.org/2000/svg" width="1120" height="3')
+        self.ok(run(["-q", "--force", "--timeline", tl, "-o", self.path("out"), src]))
+        self.assertFalse(os.path.exists(tl + ".imgpool.tmp"))
+        with open(tl + ".imgpool.tmp", "w") as f:
+            f.write("my notes")
+        r = run(["-q", "--force", "--timeline", tl, "-o", self.path("out"), src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"a file imgpool did not make is there", r.stderr)
+        with open(tl + ".imgpool.tmp") as f:
+            self.assertEqual(f.read(), "my notes")
+        drawing = self.path("drawing.svg")
+        with open(drawing, "w") as f:
+            f.write('<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<svg/>\n')
+        r = run(["-q", "--force", "--timeline", drawing, "-o", self.path("out"), src])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        with open(drawing) as f:
+            self.assertIn("standalone", f.read())
+
 
 class TestPathsNamedTwice(SafetyCase):
     def test_same_input_twice_is_answered_once(self):

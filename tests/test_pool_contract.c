@@ -259,6 +259,23 @@ static void test_killed_starts_are_replaced(void **state)
 	assert_int_equal(pool_join(p), 0);
 	pool_destroy(p);
 	tl_assert_no_children();
+
+	/* Killed every time: not forever. The 20th in a row breaks the pool, with the
+	 * cause (about 13 s of backoff). */
+	tl_reset_shared();
+	p = init_pool(1, (pool_options){0});
+	start_killer forever = {.target = 1000};
+	atomic_store(&sh->init_hold, 1);
+	tl_thread_start(&forever.thread, kill_starting, &forever);
+	a = J(B_SEGV, 1); /* its retry waits for a worker that never starts */
+	int rc = pool_apply(p, tl_task, &a, sizeof a, &r);
+	atomic_store(&forever.stop, 1); /* before any assertion: the next tests start workers */
+	pthread_join(forever.thread, NULL);
+	assert_int_equal(rc, -1);
+	assert_contains(pool_error(p), "broken: 20 workers in a row were killed while starting");
+	assert_int_equal(atomic_load(&forever.kills), 20);
+	pool_destroy(p);
+	tl_assert_no_children();
 }
 
 /* min_ready: pool_create returns once that many workers are ready; the others
