@@ -22,6 +22,7 @@ struct planner {
 	uint64_t adopted, failed_earlier;
 	int walk_errors;
 	discover_item it;             /* the current file */
+	uint64_t it_checksum;         /* its bytes' checksum, when adoption asked (0: none) */
 	char why[WHY_LEN];
 };
 
@@ -137,8 +138,12 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 			ok = asprintf(&owner, "%s/%s", info.root, info.rel) >= 0 &&
 			     lstat(owner, &st) < 0 && errno == ENOENT;
 			journal_get_any(p->cfg.j, info.root, info.rel, &was);
+			/* The renamed file is the one the output was made from: its size,
+			 * its mtime and, where both are known, its bytes (an edit that
+			 * kept both before the rename). */
 			ok = ok && was.status == JOURNAL_OK && was.size == it->size &&
-			     was.mtime_ns == mtime_ns(it);
+			     was.mtime_ns == mtime_ns(it) &&
+			     (!was.checksum || !p->it_checksum || was.checksum == p->it_checksum);
 			free(owner);
 		}
 	}
@@ -273,11 +278,21 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		 * the journal is lost, a file at an output path is foreign like any
 		 * other, however new (it may be the user's: taking it as a thumbnail
 		 * would let --force replace it and --prune delete it). */
+		/* The file's checksum is taken for it (a file read once, at its rename):
+		 * checked against the one its outputs were made from, and recorded, so
+		 * that a later --checksum run knows its bytes (without it, an edit that
+		 * kept size and mtime went unseen for good). */
+		p->it_checksum = 0;
 		if (!p->cfg.force && row.status == JOURNAL_NONE && all_fresh &&
-		    o.ours == it->noutputs && all_owned(p, root, &o, 1)) {
-			adopt(p, root, &o, *checksum);
-			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
-			return 0;
+		    o.ours == it->noutputs) {
+			if (!*checksum && filehash_path(it->input, checksum) < 0)
+				*checksum = 0;
+			p->it_checksum = *checksum;
+			if (all_owned(p, root, &o, 1)) {
+				adopt(p, root, &o, *checksum);
+				pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
+				return 0;
+			}
 		}
 	}
 	for (int i = 0; i < it->noutputs && !p->cfg.overwrite; i++) {

@@ -51,12 +51,13 @@ static int prune_output(void *data, const char *path, const file_ident *id)
 }
 
 /* Is root/rel provably gone? Each folder on the way is looked at with lstat(),
- * not followed: the first name that does not exist (ENOENT) proves it gone,
- * from the folder that holds it. A name on the way that is something else than
- * a folder (a symlink to a folder on an unmounted disk, dangling or not; a
- * file) proves nothing: the walk does not enter it, and a plain lstat() of the
- * whole path, which follows such a symlink, said ENOENT for every input behind
- * a dangling one. Unreadable is not gone either. */
+ * not followed: the first name that does not exist (ENOENT) proves it gone, from
+ * the folder that holds it, and so does a file on the way (nothing is beneath
+ * a file) and a folder where the input was (the walk finds what is in it, not
+ * it). A symlink on the way proves nothing (one to a folder on an unmounted
+ * disk, dangling or not: the walk does not enter it, and a plain lstat() of the
+ * whole path, which follows it, said ENOENT for every input behind a dangling
+ * one). Unreadable is not gone either. */
 static int input_gone(char *path, size_t root_len)
 {
 	struct stat st;
@@ -67,9 +68,11 @@ static int input_gone(char *path, size_t root_len)
 		if (rc < 0)
 			return e == ENOENT;
 		if (!S_ISDIR(st.st_mode))
-			return 0;
+			return !S_ISLNK(st.st_mode);
 	}
-	return lstat(path, &st) < 0 && errno == ENOENT;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT;
+	return S_ISDIR(st.st_mode);
 }
 
 /* One journal row: if its input is gone, its outputs go; 1 drops the row (not

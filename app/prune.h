@@ -5,8 +5,9 @@
  * After a whole walk, for every input a journal of the folder records under the
  * given roots (and in this run's shard)
  * whose file no longer exists (lstat says ENOENT, folder by folder from the root
- * without following a symlink on the way: not merely excluded, unreadable, or
- * behind a symlinked folder on an unmounted disk), each output it owns is deleted when it is still
+ * without following a symlink on the way, or a file is on the way, or a folder is
+ * where the file was: not merely excluded, unreadable, or behind a symlinked
+ * folder on an unmounted disk), each output it owns is deleted when it is still
  * exactly the file imgpool made (size and mtime as recorded, checked again in the
  * quarantine: publish.h) and no current input plans that path (an input renamed,
  * IMG_1.JPG -> IMG_1.jpg, owns it now). A changed output is kept and forgotten:

@@ -170,6 +170,34 @@ class Behaviour(unittest.TestCase):
             if p.poll() is None:
                 p.kill()
 
+    def test_prune_follows_a_file_turned_folder_and_back(self):
+        """An input path that is a folder now, or lies beneath a file now, proved
+        nothing to --prune: a folder replaced by a note kept its thumbnails (exit
+        0), and a photo replaced by a folder of photos (or the reverse) left an
+        old output in the new one's way on every run."""
+        src, out = self.p("src"), self.p("out")
+        photo(self.p("src", "c", "r.jpg"))
+        photo(self.p("src", "x.jpg"))
+        photo(self.p("src", "album.jpg", "p.jpg"))
+
+        def sync():
+            return run(["-r", "-q", "--prune", "-s", "64", "-o", out, src])
+
+        self.assertEqual(sync().returncode, 0)
+        shutil.rmtree(self.p("src", "c"))
+        with open(self.p("src", "c"), "w") as f:
+            f.write("notes")
+        os.unlink(self.p("src", "x.jpg"))
+        photo(self.p("src", "x.jpg", "in.jpg"))
+        shutil.rmtree(self.p("src", "album.jpg"))
+        photo(self.p("src", "album.jpg"))
+        sync()  # the old outputs are in the way this time, and pruned
+        r = sync()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        found = sorted(os.path.relpath(os.path.join(d, f), out)
+                       for d, _, fs in os.walk(out) if ".imgpool" not in d for f in fs)
+        self.assertEqual(found, ["album.jpg", "x.jpg/in.jpg"])
+
     def test_name_without_extension_refused_before_any_file(self):
         """--name '{stem}' gave an error per file ("cannot write "" files"); now one
         usage error (exit 2) naming the option, and nothing made. With -f the format

@@ -245,6 +245,28 @@ class OutputControls(unittest.TestCase):
             with Image.open(os.path.join(out, "t.png")) as im:
                 self.assertFalse(getattr(im, "text", {}), args)
 
+    def test_checksum_sees_an_edit_after_a_rename(self):
+        """A renamed photo whose thumbnail was taken over (a.jpeg -> a.JPG, one
+        output) had no checksum recorded, so a later edit that kept its size and
+        mtime (an orientation tag) went unseen by --checksum for good."""
+        a = os.path.join(self.inp, "a.jpeg")
+        noise(120, 80).save(a, exif=exif_with(1, gps=False), quality=92)
+        turned = os.path.join(self.tmp, "turned.jpg")
+        noise(120, 80).save(turned, exif=exif_with(6, gps=False), quality=92)
+        self.assertEqual(os.path.getsize(a), os.path.getsize(turned))
+        out = self.make("--checksum", "-s", "64")
+        renamed = os.path.join(self.inp, "a.JPG")
+        os.rename(a, renamed)
+        self.make("--checksum", "-s", "64", "--prune")
+        self.assertEqual(self.statuses(), ["skipped"])  # taken over, not remade
+        st = os.stat(renamed)
+        shutil.copyfile(turned, renamed)
+        os.utime(renamed, ns=(st.st_atime_ns, st.st_mtime_ns))
+        self.make("--checksum", "-s", "64", "--prune")
+        self.assertEqual(self.statuses(), ["ok"])
+        with Image.open(os.path.join(out, "a.jpg")) as im:
+            self.assertEqual(im.size, (43, 64))
+
     def test_keep_metadata_strips_gps(self):
         # A JPEG (imgpool's own decoder) and a WebP (libvips'), each with EXIF, a
         # GPS position and an ICC profile, thumbnailed as JPEG and as WebP.

@@ -133,10 +133,10 @@ class TestPruneNames(SafetyCase):
 
     def test_folder_behind_a_symlink_is_not_gone(self):
         """A photo folder replaced by a symlink (to a disk not mounted now: dangling;
-        or to another folder; or by a file) is not walked, and its photos are not
-        gone: --prune deleted every thumbnail of a dangling one, since lstat() of
-        the whole path followed the symlink and said ENOENT. Only a folder that no
-        longer exists takes its thumbnails with it."""
+        or to another folder) is not walked, and its photos are not gone: --prune
+        deleted every thumbnail of a dangling one, since lstat() of the whole path
+        followed the symlink and said ENOENT. A folder that no longer exists, or is
+        a file now (nothing can be beneath a file), takes its thumbnails with it."""
         src, out = self.path("src"), self.path("out")
         jpeg(os.path.join(src, "keep.jpg"))
         for i in range(3):
@@ -148,21 +148,29 @@ class TestPruneNames(SafetyCase):
         elsewhere = self.path("elsewhere")
         os.makedirs(elsewhere)
         shutil.move(os.path.join(src, "trip"), self.path("trip-saved"))
-        for swap in ("dangling", "other folder", "file"):
+        for swap in ("dangling", "other folder"):
             trip = os.path.join(src, "trip")
             if swap == "dangling":
                 os.symlink(self.path("unmounted", "trip"), trip)
-            elif swap == "other folder":
-                os.symlink(elsewhere, trip)
             else:
-                with open(trip, "w") as f:
-                    f.write("not a folder")
+                os.symlink(elsewhere, trip)
             self.ok(run(["-r", "-q", "--prune", "-o", out, src]), (0, 1))
             self.assertEqual(outputs_in(out), made, swap)
             os.unlink(trip)
-        # gone for real: pruned
-        r = self.ok(run(["-r", "-q", "--prune", "-o", out, src]))
-        self.assertEqual(outputs_in(out), {"keep.jpg"}, r.stdout)
+        # gone for real, or a file now: pruned
+        for gone in ("file", "nothing"):
+            if gone == "file":
+                with open(os.path.join(src, "trip"), "w") as f:
+                    f.write("not a folder")
+            else:
+                shutil.move(self.path("trip-saved"), os.path.join(src, "trip"))
+                self.ok(run(["-r", "-q", "-o", out, src]))
+                self.assertEqual(outputs_in(out), made)
+                shutil.rmtree(os.path.join(src, "trip"))
+            r = self.ok(run(["-r", "-q", "--prune", "-o", out, src]))
+            self.assertEqual(outputs_in(out), {"keep.jpg"}, r.stdout)
+            if gone == "file":
+                os.unlink(os.path.join(src, "trip"))
 
 
 class TestPrivateFolder(SafetyCase):
