@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "drive.h"
 #include "run_internal.h"
+#include "stop.h"
 #include "task.h"
 
 /* The temp file names of a task's outputs as made by worker pid. */
@@ -191,7 +192,7 @@ void run_flush_finished(run_ctx *x)
 	for (int k = 0; k < n; k++) {
 		const finished *d = &x->finished[k];
 		const inflight_file *f = d->f;
-		if (outsync_wait(x->sync, k, &sync_err[k], run_terminating) < 0) {
+		if (outsync_wait(x->sync, k, &sync_err[k], stop_now) < 0) {
 			if (sync_err[k] == EINTR)
 				snprintf(sync_cause[k], sizeof sync_cause[k],
 					 "interrupted before its thumbnail was on disk");

@@ -42,96 +42,11 @@
 #include "run_internal.h"
 #include "shard.h"
 #include "sinks.h"
+#include "stop.h"
 #include "task.h"
 #include "thumb.h"
 #include "trace.h"
 #include "vipsmodules.h"
-
-/* ------------------------------------------------------------------------- */
-/* Signals: the handler only records and asks the pool to drain (nginx's rule). */
-
-static volatile sig_atomic_t got_signal, signal_count;
-static pool *volatile the_pool;
-static volatile sig_atomic_t pool_done; /* the pool has run: the summary is being made */
-
-/* How long setup may take to end after a second signal before the signal's own
- * action ends imgpool (on_alarm()). */
-#define SETUP_GRACE_S 2
-
-static volatile sig_atomic_t alarm_armed; /* by a second signal, not from outside */
-
-static void on_signal(int sig)
-{
-	int e = errno; /* pool_interrupt() and sinks_unblock() keep it too */
-
-	got_signal = sig;
-	signal_count++;
-	sinks_unblock(); /* a stalled reader cannot hold the stop (sinks.h) */
-	pool *p = the_pool;
-	if (p) {
-		pool_interrupt(p); /* async-signal-safe */
-	} else if (signal_count == 2 && !pool_done) {
-		/* A second one before the pool runs (a slow walk, workers that will
-		 * not start): the setup notices the first and ends with a summary;
-		 * where it does not within SETUP_GRACE_S, on_alarm() ends imgpool. A
-		 * third does not put that off. */
-		alarm_armed = 1;
-		alarm(SETUP_GRACE_S);
-	}
-	errno = e;
-}
-
-/* The setup did not end in time after a second signal: stop at once, as the
- * signal would have. An alarm imgpool did not set ends it as it always did. */
-static void on_alarm(int sig)
-{
-	int s = alarm_armed ? got_signal : sig;
-
-	sinks_restore_from_handler();
-	signal(s, SIG_DFL);
-	raise(s);
-}
-
-/* The setup is over (the pool runs, or the run ends without one): no alarm. */
-static void setup_over(void)
-{
-	alarm(0);
-	alarm_armed = 0;
-}
-
-int run_signalled(void)
-{
-	return got_signal;
-}
-
-int run_terminating(void)
-{
-	return signal_count >= 2;
-}
-
-/* INT, TERM and HUP all mean "stop after the files running now": timeout(1),
- * systemd and Slurm send TERM (or HUP) to the whole group. */
-static void install_signals(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL); /* a closed report pipe is an error, not death */
-}
-
-/* Before anything is written: past RLIMIT_FSIZE a write (the journal's, the
- * report's) must fail with EFBIG and be reported, not kill the run with SIGXFSZ. */
-static void ignore_file_size_signal(void)
-{
-	signal(SIGXFSZ, SIG_IGN);
-}
 
 /* ------------------------------------------------------------------------- */
 
@@ -295,7 +210,7 @@ static void drive_tick(void *data, pool *p)
 static int drive_terminate(void *data)
 {
 	(void)data;
-	return run_terminating(); /* a second Ctrl-C: stop now */
+	return stop_now(); /* a second Ctrl-C: stop now */
 }
 
 /* Pool events: deaths, respawns and retried attempts, for the trace; a dead
@@ -442,7 +357,7 @@ static void dry_run(run_ctx *x)
 	plan_item item;
 	int got;
 	discover_nowait(x->d, 1);
-	while (!got_signal && (got = plan_next(x->plan, &item))) {
+	while (!stop_signal() && (got = plan_next(x->plan, &item))) {
 		if (got == DISCOVER_LATER) {
 			struct pollfd list = {discover_wait_fd(x->d), POLLIN, 0};
 			poll(&list, 1, 250);
@@ -454,7 +369,7 @@ static void dry_run(run_ctx *x)
 		x->sum.planned++;
 		report_file_done(x->rep, &f);
 	}
-	if (x->o->prune && x->j && !got_signal)
+	if (x->o->prune && x->j && !stop_signal())
 		prune(x);
 }
 
@@ -495,11 +410,11 @@ static int run_pool(run_ctx *x, double t0)
 		if (!x->tr) {
 			fprintf(stderr, "imgpool: %s\n", msg);
 			/* A --trace FIFO's open() waits for a reader: a signal ends it. */
-			x->sum.exit_code = got_signal ? 128 + got_signal : EXIT_USAGE;
+			x->sum.exit_code = stop_signal() ? 128 + stop_signal() : EXIT_USAGE;
 			return -1;
 		}
 		sinks_note(trace_json_fd(x->tr));
-		if (got_signal)
+		if (stop_signal())
 			sinks_unblock();
 	}
 	x->min_free = min_free_bytes(o, outdir_fd(x->od));
@@ -530,16 +445,13 @@ static int run_pool(run_ctx *x, double t0)
 		fprintf(stderr, "imgpool: cannot start the workers: %s\n", perr ? perr : "?");
 		snprintf(msg, sizeof msg, "the workers could not be started (%s)", perr ? perr : "?");
 		free(perr);
-		if (!got_signal)
+		if (!stop_signal())
 			answer_unstarted(x, msg);
 		x->sum.workers = jobs;
 		x->sum.cores = cpus;
 		return 1;
 	}
-	the_pool = p;
-	setup_over(); /* the pool takes a second signal from here */
-	if (got_signal)
-		pool_interrupt(p); /* it came during the setup: stop before the first file */
+	stop_pool_started(p); /* a signal of the setup's stops it before the first file */
 	progress_mode mode = o->progress;
 	if (mode == PROGRESS_AUTO)
 		mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
@@ -567,7 +479,7 @@ static int run_pool(run_ctx *x, double t0)
 			fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
 		broken = 1;
 	}
-	if (broken && !stopped && !got_signal) {
+	if (broken && !stopped && !stop_signal()) {
 		snprintf(msg, sizeof msg, "the worker pool stopped (%s)", pool_error(p));
 		answer_unstarted(x, msg);
 	}
@@ -577,8 +489,7 @@ static int run_pool(run_ctx *x, double t0)
 	pool_stats_get(p, &ps);
 	x->sum.recycled = ps.recycled;
 	x->sum.crashed = ps.crashed;
-	pool_done = 1; /* from here a second signal is recorded: the summary says 128+it */
-	the_pool = NULL;
+	stop_pool_done(); /* from here a second signal is recorded: the summary says 128+it */
 	pool_destroy(p);
 	x->sum.workers = jobs;
 	x->sum.rss_peak = ms.rss_peak;
@@ -602,7 +513,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	x->sum.skipped = atomic_load(&x->c.skipped);
 	x->sum.wall_s = clock_now_s() - t0;
 	x->sum.cpu_s = cpu_seconds();
-	x->sum.interrupted = got_signal;
+	x->sum.interrupted = stop_signal();
 	/* The run's own walk, if it finished, or the counting walk's total. */
 	x->sum.total_known = atomic_load(&x->c.walk_done) || atomic_load(&x->c.total_known);
 	x->sum.total = atomic_load(&x->c.walk_done) ? atomic_load(&x->c.found)
@@ -629,7 +540,7 @@ static void finish(run_ctx *x, double t0, int broken)
 		trouble = 1;
 	/* A broken pool, or files left unfinished without a stop, never look like a
 	 * finished batch. */
-	x->sum.exit_code = got_signal ? 128 + got_signal
+	x->sum.exit_code = stop_signal() ? 128 + stop_signal()
 			   : x->sum.failed || broken || trouble || x->stop_msg[0] ||
 					   x->sum.cancelled || x->prune_trouble
 				   ? EXIT_SOME_FAILED
@@ -679,40 +590,39 @@ int run_imgpool(const imgpool_options *o)
 	memset(&x, 0, sizeof x);
 	x.o = o;
 	int broken = 0;
-	ignore_file_size_signal();
 	/* From the start: a TERM in the first milliseconds killed the run outright, with
 	 * no summary (the handler only records it until the pool exists). */
-	install_signals();
+	stop_install();
 	sinks_note(STDOUT_FILENO);
 	sinks_note(STDERR_FILENO);
 	int set_up = run_setup(&x);
 	sinks_note(report_json_fd(x.rep));
-	if (got_signal)
+	if (stop_signal())
 		sinks_unblock(); /* one came before the report was opened */
 	if (set_up == 0) {
 		if (o->dry_run) {
 			dry_run(&x);
 			x.sum.dry_run = 1;
-		} else if ((broken = run_pool(&x, t0), setup_over(), broken) < 0) {
+		} else if ((broken = run_pool(&x, t0), stop_setup_over(), broken) < 0) {
 			int rc = x.sum.exit_code;
 			close_report(x.rep);
 			run_teardown(&x);
 			sinks_restore();
 			return rc;
-		} else if (o->prune && x.j && !got_signal && !broken && !x.stop_msg[0]) {
+		} else if (o->prune && x.j && !stop_signal() && !broken && !x.stop_msg[0]) {
 			prune(&x);
 		}
-		setup_over();
+		stop_setup_over();
 		finish(&x, t0, broken);
 	} else {
 		/* A setup step a signal cut short (opening a --files-from FIFO whose
 		 * writer has not come, or a --report FIFO whose reader has not: EINTR) is
 		 * an interrupted run, not a usage error. */
-		if (got_signal) {
-			x.sum.interrupted = got_signal;
-			x.sum.exit_code = 128 + got_signal;
+		if (stop_signal()) {
+			x.sum.interrupted = stop_signal();
+			x.sum.exit_code = 128 + stop_signal();
 		}
-		setup_over(); /* its summary is written below */
+		stop_setup_over(); /* its summary is written below */
 		report_setup_failure(&x, t0);
 	}
 	run_teardown(&x);

@@ -93,13 +93,6 @@ typedef struct run_ctx {
 	double finished_since;   /* when the oldest of them came */
 } run_ctx;
 
-/* run.c */
-
-/* The signal (INT, TERM, HUP) that asked the run to stop, or 0. */
-int run_signalled(void);
-/* A second signal came: stop now, wait for nothing (not even the disk). */
-int run_terminating(void);
-
 /* run_setup.c */
 
 /* The number of workers: --jobs, or the CPUs the scheduler gave this task. */

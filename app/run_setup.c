@@ -18,6 +18,7 @@
 #include "run.h"
 #include "run_internal.h"
 #include "sidefile.h"
+#include "stop.h"
 
 /* A --report path with its placeholders filled: {shard} ("K-of-N" or "all"),
  * {date} (YYYY-MM-DD) and {time} (HHMMSS), local time: a report a night. malloc'd. */
@@ -192,7 +193,7 @@ int run_setup(run_ctx *x)
 	}
 	/* A --report FIFO waits in open() for a reader; a signal that came before the
 	 * wait would not end it. */
-	if (run_signalled()) {
+	if (stop_signal()) {
 		x->report_refused = 1;
 		return -1;
 	}

@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * stop.c — INT, TERM and HUP: recorded, handed to the pool. See stop.h.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sinks.h"
+#include "stop.h"
+
+/* How long the setup may take to end after a second signal before the signal's
+ * own action ends imgpool (on_alarm()). */
+#define SETUP_GRACE_S 2
+
+static volatile sig_atomic_t got_signal, signal_count;
+static pool *volatile the_pool;
+static volatile sig_atomic_t pool_done;   /* the pool has run: the summary is being made */
+static volatile sig_atomic_t alarm_armed; /* by a second signal, not from outside */
+
+static void on_signal(int sig)
+{
+	int e = errno; /* pool_interrupt() and sinks_unblock() keep it too */
+
+	got_signal = sig;
+	signal_count++;
+	sinks_unblock(); /* a stalled reader cannot hold the stop (sinks.h) */
+	pool *p = the_pool;
+	if (p) {
+		pool_interrupt(p); /* async-signal-safe */
+	} else if (signal_count == 2 && !pool_done) {
+		/* A second one before the pool runs (a slow walk, workers that will
+		 * not start): the setup notices the first and ends with a summary;
+		 * where it does not within SETUP_GRACE_S, on_alarm() ends imgpool. A
+		 * third does not put that off. */
+		alarm_armed = 1;
+		alarm(SETUP_GRACE_S);
+	}
+	errno = e;
+}
+
+/* The setup did not end in time after a second signal: stop at once, as the
+ * signal would have. An alarm imgpool did not set ends it as it always did. */
+static void on_alarm(int sig)
+{
+	int s = alarm_armed ? got_signal : sig;
+
+	sinks_restore_from_handler();
+	signal(s, SIG_DFL);
+	raise(s);
+}
+
+void stop_install(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigaction(SIGXFSZ, &sa, NULL);
+}
+
+int stop_signal(void)
+{
+	return got_signal;
+}
+
+int stop_now(void)
+{
+	return signal_count >= 2;
+}
+
+void stop_setup_over(void)
+{
+	alarm(0);
+	alarm_armed = 0;
+}
+
+void stop_pool_started(pool *p)
+{
+	the_pool = p;
+	stop_setup_over();
+	if (got_signal)
+		pool_interrupt(p); /* it came during the setup */
+}
+
+void stop_pool_done(void)
+{
+	pool_done = 1;
+	the_pool = NULL;
+}
