@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "paths.h"
 #include "run.h"
 #include "run_internal.h"
 #include "sidefile.h"
@@ -145,6 +146,22 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	return 0;
 }
 
+/* Is path a file in the output folder out, which is not there yet (the run makes
+ * it: --report OUT/report.jsonl)? Nothing can be at path then, and its folder is
+ * checked by being made. */
+static int in_new_folder(const char *path, const char *out)
+{
+	char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	char *a = slash ? (*slash = '\0', path_lexical(dir)) : NULL;
+	char *b = a ? path_lexical(out) : NULL;
+	int in = b && !strcmp(a, b) && access(out, F_OK) != 0 && errno == ENOENT;
+	free(dir);
+	free(a);
+	free(b);
+	return in;
+}
+
 /* Everything before the pool: output folder, lock, report, walk, journal, planner.
  * Returns -1 with x->sum.exit_code set when the run cannot go on. */
 int run_setup(run_ctx *x)
@@ -170,7 +187,7 @@ int run_setup(run_ctx *x)
 				   o->trace_path, o->timeline_path};
 	const sidefile_kind side_kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
 	for (int i = 0; i < 3; i++) {
-		if (side_path[i] &&
+		if (side_path[i] && !in_new_folder(side_path[i], o->out_dir) &&
 		    sidefile_check(side_opt[i], side_path[i], side_kind[i], i > 0, msg,
 				   sizeof msg) != 0) {
 			x->report_refused = 1;

@@ -968,6 +968,10 @@ class TestSideFiles(SafetyCase):
         in the way; an SVG imgpool did not write (another tool's) is refused."""
         src = self.path("src")
         jpeg(os.path.join(src, "a.jpg"))
+        # In the output folder the run is about to make (a Slurm array's reports).
+        self.ok(run(["-q", "--report", self.path("new", "r-{shard}.jsonl"), "-o",
+                     self.path("new"), src]))
+        self.assertTrue(os.path.getsize(self.path("new", "r-all.jsonl")))
         rep_out = self.path("stdout.txt")
         with open(rep_out, "wb") as f:
             r = subprocess.run([IMGPOOL, "-q", "--report", "/dev/stdout", "-o",
