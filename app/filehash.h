@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 /* XXH3-64 of the file at path, never 0 (0 means "not known" in the journal).
- * Returns 0, or -1 with errno (open or read failed). */
+ * Returns 0, or -1 with errno (open or read failed; EINVAL: not a regular file,
+ * which is neither waited for, a FIFO, nor read, a device). */
 int filehash_path(const char *path, uint64_t *sum);
 
 /* The same checksum of the file open at fd, read from its start to its end

@@ -22,7 +22,8 @@ struct planner {
 	uint64_t adopted, failed_earlier;
 	int walk_errors;
 	discover_item it;             /* the current file */
-	uint64_t it_checksum;         /* its bytes' checksum, when adoption asked (0: none) */
+	uint64_t *it_checksum;        /* its bytes' checksum, taken once when asked (0: not yet) */
+	uint64_t owner_checksum;      /* adoption: the checksum its outputs were made from */
 	char why[WHY_LEN];
 };
 
@@ -142,8 +143,16 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 			 * its mtime and, where both are known, its bytes (an edit that
 			 * kept both before the rename). */
 			ok = ok && was.status == JOURNAL_OK && was.size == it->size &&
-			     was.mtime_ns == mtime_ns(it) &&
-			     (!was.checksum || !p->it_checksum || was.checksum == p->it_checksum);
+			     was.mtime_ns == mtime_ns(it);
+			/* With --checksum, its bytes too: an edit that kept both before the
+			 * rename. The file is read only here, after the cheap checks. */
+			uint64_t *now = p->it_checksum;
+			if (ok && was.checksum && p->cfg.checksum && now && !*now &&
+			    filehash_path(it->input, now) < 0)
+				*now = 0;
+			ok = ok && (!was.checksum || !now || !*now || *now == was.checksum);
+			if (ok && was.checksum)
+				p->owner_checksum = was.checksum;
 			free(owner);
 		}
 	}
@@ -278,21 +287,17 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		 * the journal is lost, a file at an output path is foreign like any
 		 * other, however new (it may be the user's: taking it as a thumbnail
 		 * would let --force replace it and --prune delete it). */
-		/* The file's checksum is taken for it (a file read once, at its rename):
-		 * checked against the one its outputs were made from, and recorded, so
-		 * that a later --checksum run knows its bytes (without it, an edit that
-		 * kept size and mtime went unseen for good). */
-		p->it_checksum = 0;
+		/* A take-over records the checksum the outputs were made from (the
+		 * renamed input's), so that a later --checksum run knows what bytes they
+		 * show: without it, an edit that kept size and mtime went unseen for
+		 * good. Nothing is read for it but with --checksum (owned_by_this()). */
+		p->it_checksum = checksum;
+		p->owner_checksum = 0;
 		if (!p->cfg.force && row.status == JOURNAL_NONE && all_fresh &&
-		    o.ours == it->noutputs) {
-			if (!*checksum && filehash_path(it->input, checksum) < 0)
-				*checksum = 0;
-			p->it_checksum = *checksum;
-			if (all_owned(p, root, &o, 1)) {
-				adopt(p, root, &o, *checksum);
-				pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
-				return 0;
-			}
+		    o.ours == it->noutputs && all_owned(p, root, &o, 1)) {
+			adopt(p, root, &o, *checksum ? *checksum : p->owner_checksum);
+			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
+			return 0;
 		}
 	}
 	for (int i = 0; i < it->noutputs && !p->cfg.overwrite; i++) {

@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "report.h"
 #include "sidefile.h"
+#include "sinks.h"
 
 struct report {
 	pthread_mutex_t lock;
@@ -316,6 +317,12 @@ void report_file_done(report *r, const report_file *f)
 void report_progress(report *r, const char *line, int live)
 {
 	pthread_mutex_lock(&r->lock);
+	/* The monitor's thread, which no signal reaches, never waits on a reader:
+	 * a line it does not take at once is dropped (sinks.h). */
+	if (!sinks_ready(fileno(r->err))) {
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
 	if (live) {
 		fprintf(r->err, "\r\033[K%s", line);
 		r->live_shown = 1;
@@ -530,11 +537,6 @@ void report_prune_kept(report *r, const char *output, const char *input, const c
 	fflush(r->err);
 	json_prune(r, output, input, dry_run, cause);
 	pthread_mutex_unlock(&r->lock);
-}
-
-int report_json_fd(const report *r)
-{
-	return r && r->json ? fileno(r->json) : -1;
 }
 
 int report_close(report *r)

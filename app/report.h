@@ -110,9 +110,6 @@ report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
 /* Write iso as every record's time (for tests; NULL: the clock). */
 void report_fix_time(report *r, const char *iso);
 
-/* The descriptor the JSON records go to (a file, a FIFO, stdout), or -1. */
-int report_json_fd(const report *r);
-
 /* Flush and close the JSON file. Returns 0, or -1 if writing it failed. */
 int report_close(report *r);
 

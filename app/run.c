@@ -413,9 +413,6 @@ static int run_pool(run_ctx *x, double t0)
 			x->sum.exit_code = stop_signal() ? 128 + stop_signal() : EXIT_USAGE;
 			return -1;
 		}
-		sinks_note(trace_json_fd(x->tr));
-		if (stop_signal())
-			sinks_unblock();
 	}
 	x->min_free = min_free_bytes(o, outdir_fd(x->od));
 	worker_config.settings = o->settings;
@@ -497,13 +494,6 @@ static int run_pool(run_ctx *x, double t0)
 	return broken;
 }
 
-/* Close the report, its descriptor out of the stop's set first (sinks.h). */
-static int close_report(report *r)
-{
-	sinks_forget(report_json_fd(r));
-	return report_close(r);
-}
-
 /* Write the trace and the summary; fix the exit code before it is printed. */
 static void finish(run_ctx *x, double t0, int broken)
 {
@@ -527,7 +517,6 @@ static void finish(run_ctx *x, double t0, int broken)
 		char title[300];
 		snprintf(title, sizeof title, "imgpool: %llu files on %d workers",
 			 (unsigned long long)(x->sum.done + x->sum.failed), x->sum.workers);
-		sinks_forget(trace_json_fd(x->tr)); /* closed below */
 		if (trace_close(x->tr, clock_now_ns(), title, msg, sizeof msg) < 0) {
 			fprintf(stderr, "imgpool: %s\n", msg);
 			trouble = 1;
@@ -548,7 +537,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	report_summary_print(x->rep, &x->sum);
 	if (!trouble && stdout_lost() && x->sum.exit_code == EXIT_ALL_DONE)
 		x->sum.exit_code = EXIT_SOME_FAILED;
-	if (close_report(x->rep) < 0) {
+	if (report_close(x->rep) < 0) {
 		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", x->report_path,
 			strerror(errno));
 		if (x->sum.exit_code == EXIT_ALL_DONE)
@@ -579,7 +568,7 @@ static void report_setup_failure(run_ctx *x, double t0)
 		x->sum.cpu_s = cpu_seconds();
 		report_summary_print(r, &x->sum);
 	}
-	close_report(r);
+	report_close(r);
 }
 
 int run_imgpool(const imgpool_options *o)
@@ -593,19 +582,16 @@ int run_imgpool(const imgpool_options *o)
 	/* From the start: a TERM in the first milliseconds killed the run outright, with
 	 * no summary (the handler only records it until the pool exists). */
 	stop_install();
-	sinks_note(STDOUT_FILENO);
-	sinks_note(STDERR_FILENO);
+	sinks_note(STDOUT_FILENO, 0); /* the others are noted as opened (sidefile.c) */
+	sinks_note(STDERR_FILENO, 0);
 	int set_up = run_setup(&x);
-	sinks_note(report_json_fd(x.rep));
-	if (stop_signal())
-		sinks_unblock(); /* one came before the report was opened */
 	if (set_up == 0) {
 		if (o->dry_run) {
 			dry_run(&x);
 			x.sum.dry_run = 1;
 		} else if ((broken = run_pool(&x, t0), stop_setup_over(), broken) < 0) {
 			int rc = x.sum.exit_code;
-			close_report(x.rep);
+			report_close(x.rep);
 			run_teardown(&x);
 			sinks_restore();
 			return rc;

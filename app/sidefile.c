@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "sidefile.h"
+#include "sinks.h"
 
 struct sidefile {
 	FILE *f;
@@ -185,10 +187,11 @@ int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int wh
 }
 
 /* The new file beside path that a whole file is written to, "PATH.imgpool.tmp",
- * created exclusively (never an existing file, never through a symlink). One
- * left there by a run that was killed is replaced when it is empty or begins as
- * imgpool begins a file of this kind (it can show it is imgpool's); anything else
- * there is in the way. fd with *tmp (malloc'd), or -1 with errno. */
+ * created exclusively (never an existing file, never through a symlink) and
+ * flock()ed while it is written. One left there by a run that was killed (no lock
+ * on it) is replaced when it is empty or begins as imgpool begins a file of this
+ * kind (it can show it is imgpool's); a locked one (another run's, writing the same
+ * name) or anything else there is in the way. fd with *tmp (malloc'd), or -1 with errno. */
 static int make_temp(const char *path, sidefile_kind kind, char **tmp)
 {
 	if (asprintf(tmp, "%s.imgpool.tmp", path) < 0) {
@@ -199,18 +202,23 @@ static int make_temp(const char *path, sidefile_kind kind, char **tmp)
 	for (int tries = 0; tries < 2; tries++) {
 		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
 			      0666);
-		if (fd >= 0)
+		if (fd >= 0) {
+			flock(fd, LOCK_EX | LOCK_NB); /* ours while it is open (below) */
 			return fd;
+		}
 		if (errno != EEXIST)
 			break;
+		/* Another run's temp file is locked by it: in the way, not stale. */
 		struct stat st;
 		int old = open(*tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		int locked = 0;
 		int own = old >= 0 && fstat(old, &st) == 0 && S_ISREG(st.st_mode) &&
-			  is_own(old, kind) == 1;
+			  !(locked = flock(old, LOCK_EX | LOCK_NB) != 0) && is_own(old, kind) == 1;
+		int gone = own && unlink(*tmp) == 0;
 		if (old >= 0)
 			close(old);
-		if (!own || unlink(*tmp) != 0) {
-			errno = EEXIST;
+		if (!gone) {
+			errno = locked ? EBUSY : EEXIST;
 			break;
 		}
 	}
@@ -290,13 +298,16 @@ sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind,
 				snprintf(err, errlen, "%s: cannot write '%s.imgpool.tmp' to replace "
 					 "'%s' with: %s", opt, path, path,
 					 errno == EEXIST ? "a file imgpool did not make is there"
-							 : strerror(errno));
+					 : errno == EBUSY ? "another imgpool run is writing it"
+							  : strerror(errno));
 		} else {
 			fd = open_in_place(opt, path, kind, p, append, err, errlen);
 		}
 	}
 	int e = errno;
-	if (fd >= 0 && !(s->f = fdopen(fd, append ? "a" : "w"))) {
+	/* A copy of the shell's descriptor is written as the shell opened it: "a"
+	 * would set O_APPEND on the description the shell shares. */
+	if (fd >= 0 && !(s->f = fdopen(fd, append && p != PLACE_FD ? "a" : "w"))) {
 		e = errno;
 		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(e));
 		close(fd);
@@ -311,6 +322,12 @@ sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind,
 		errno = e;
 		return NULL;
 	}
+	/* A pipe a stop must not wait on (sinks.h): the shell's own descriptor, which
+	 * is put back at the end, or one opened here, forgotten when closed. */
+	if (p == PLACE_FD)
+		sinks_note(named_descriptor(path), 0);
+	else if (p == PLACE_STREAM)
+		sinks_note(fd, 1);
 	return s;
 }
 
@@ -333,20 +350,29 @@ int sidefile_close(sidefile *s, int keep, char *err, size_t errlen)
 {
 	if (!s)
 		return 0;
-	int rc = 0;
+	int rc = 0, fd = fileno(s->f);
 	/* A whole file is on disk before its name is: never an empty file in place
 	 * of the old one after a crash. */
-	if (fflush(s->f) != 0 || ferror(s->f) || (s->tmp && keep && fsync(fileno(s->f)) != 0))
+	if (fflush(s->f) != 0 || ferror(s->f) || (s->tmp && keep && fsync(fd) != 0))
 		rc = -1;
 	int e = errno;
-	if (fclose(s->f) != 0 && !rc)
-		rc = -1, e = errno;
 	if (rc)
 		snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt, s->path, strerror(e));
+	/* Put in place while it is still open and locked (make_temp()): another run
+	 * cannot take it for a killed run's in between; and only if the temp name is
+	 * still this very file. */
 	if (s->tmp) {
+		struct stat mine, there;
 		place p = PLACE_NONE;
+		int ours = 1;
 		if (!rc && keep) {
-			if (classify(s->opt, s->path, s->kind, &p, err, errlen) != 0) {
+			if (fstat(fd, &mine) != 0 || lstat(s->tmp, &there) != 0 ||
+			    mine.st_dev != there.st_dev || mine.st_ino != there.st_ino) {
+				snprintf(err, errlen, "%s: '%s.imgpool.tmp' was taken away while it "
+					 "was written", s->opt, s->path);
+				rc = -1;
+				ours = 0;
+			} else if (classify(s->opt, s->path, s->kind, &p, err, errlen) != 0) {
 				rc = -1;
 			} else if (p == PLACE_STREAM || p == PLACE_FD) {
 				snprintf(err, errlen, "%s: '%s' changed while it was written", s->opt,
@@ -359,8 +385,14 @@ int sidefile_close(sidefile *s, int keep, char *err, size_t errlen)
 				rc = -1;
 			}
 		}
-		if (rc || !keep)
+		if (ours && (rc || !keep))
 			unlink(s->tmp);
+	}
+	sinks_forget(fd); /* its number is free once closed */
+	if (fclose(s->f) != 0 && !rc) {
+		snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt, s->path,
+			 strerror(errno));
+		rc = -1;
 	}
 	free(s->tmp);
 	free(s->path);

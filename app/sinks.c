@@ -5,15 +5,17 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include "sinks.h"
 
-/* stdout, stderr, a --report and a --trace descriptor. */
-#define MAX_SINKS 4
+/* stdout, stderr, a --report, a --trace and a --timeline descriptor. */
+#define MAX_SINKS 5
 
-static volatile sig_atomic_t sink_fd[MAX_SINKS], sink_flags[MAX_SINKS], nsinks;
+static volatile sig_atomic_t sink_fd[MAX_SINKS], sink_flags[MAX_SINKS], sink_ours[MAX_SINKS];
+static volatile sig_atomic_t nsinks, stopped;
 
 /* Hold the signals whose handler reads the set while it changes. */
 static void hold(sigset_t *old)
@@ -33,7 +35,7 @@ static void let_go(const sigset_t *old)
 	pthread_sigmask(SIG_SETMASK, old, NULL);
 }
 
-void sinks_note(int fd)
+void sinks_note(int fd, int ours)
 {
 	struct stat st;
 	int flags;
@@ -49,7 +51,10 @@ void sinks_note(int fd)
 	if (!known && nsinks < MAX_SINKS) {
 		sink_fd[nsinks] = fd;
 		sink_flags[nsinks] = flags;
+		sink_ours[nsinks] = ours;
 		nsinks++;
+		if (stopped)
+			fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 	}
 	let_go(&old);
 }
@@ -60,9 +65,10 @@ void sinks_forget(int fd)
 
 	hold(&old);
 	for (int i = 0; i < nsinks; i++)
-		if (sink_fd[i] == fd) {
+		if (sink_fd[i] == fd && sink_ours[i]) {
 			sink_fd[i] = sink_fd[nsinks - 1];
 			sink_flags[i] = sink_flags[nsinks - 1];
+			sink_ours[i] = sink_ours[nsinks - 1];
 			nsinks--;
 			break;
 		}
@@ -73,9 +79,20 @@ void sinks_unblock(void)
 {
 	int e = errno;
 
+	stopped = 1;
 	for (int i = 0; i < nsinks; i++)
 		fcntl(sink_fd[i], F_SETFL, sink_flags[i] | O_NONBLOCK);
 	errno = e;
+}
+
+int sinks_ready(int fd)
+{
+	struct stat st;
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+	if (fd < 0 || fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return 1;
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLOUT);
 }
 
 void sinks_restore_from_handler(void)

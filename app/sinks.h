@@ -20,15 +20,26 @@
 #define IMGPOOL_SINKS_H
 
 /* Add fd when it is a pipe, FIFO or socket in blocking mode (anything else, or
- * -1, is ignored: a file or terminal does not stall for good). */
-void sinks_note(int fd);
+ * -1, is ignored: a file or terminal does not stall for good). ours: a description
+ * imgpool opened itself (a --report FIFO), which sinks_forget() may take out when
+ * it is closed; otherwise a descriptor the shell gave (stdout, /dev/fd/N), whose
+ * flags sinks_restore() puts back at the end. After a stop, fd is made
+ * non-blocking at once. */
+void sinks_note(int fd, int ours);
 
-/* Take fd out before it is closed (its number may be reused), leaving its flags:
- * a description imgpool opened itself is closed with it. */
+/* Take fd out before it is closed (its number may be reused), when it was noted as
+ * ours; anything else stays until sinks_restore(). */
 void sinks_forget(int fd);
 
-/* From a signal handler: every noted descriptor non-blocking. */
+/* From a signal handler: every noted descriptor non-blocking, and the ones noted
+ * from now on too. */
 void sinks_unblock(void);
+
+/* May a line be written to fd now without waiting (poll), or is it not a pipe?
+ * For a thread no signal reaches (the monitor's progress lines, which a stalled
+ * reader would otherwise hold in write() with the report's lock taken): it drops
+ * what the reader does not take at once. */
+int sinks_ready(int fd);
 
 /* The flags as they were noted, and the set emptied. */
 void sinks_restore(void);

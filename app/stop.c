@@ -18,6 +18,7 @@ static volatile sig_atomic_t got_signal, signal_count;
 static pool *volatile the_pool;
 static volatile sig_atomic_t pool_done;   /* the pool has run: the summary is being made */
 static volatile sig_atomic_t alarm_armed; /* by a second signal, not from outside */
+static volatile sig_atomic_t setup_done;  /* stop_setup_over(): no alarm from here */
 
 static void on_signal(int sig)
 {
@@ -29,7 +30,7 @@ static void on_signal(int sig)
 	pool *p = the_pool;
 	if (p) {
 		pool_interrupt(p); /* async-signal-safe */
-	} else if (signal_count == 2 && !pool_done) {
+	} else if (signal_count == 2 && !pool_done && !setup_done) {
 		/* A second one before the pool runs (a slow walk, workers that will
 		 * not start): the setup notices the first and ends with a summary;
 		 * where it does not within SETUP_GRACE_S, on_alarm() ends imgpool. A
@@ -80,6 +81,7 @@ int stop_now(void)
 
 void stop_setup_over(void)
 {
+	setup_done = 1; /* first: a signal now arms nothing that alarm(0) would miss */
 	alarm(0);
 	alarm_armed = 0;
 }

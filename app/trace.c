@@ -12,6 +12,7 @@
 
 #include "report.h"
 #include "sidefile.h"
+#include "sinks.h"
 #include "trace.h"
 
 /* One bar of the timeline. */
@@ -156,6 +157,10 @@ void trace_counter(trace *t, const char *name, int64_t at_ns, double value)
 	if (!t || !t->json)
 		return;
 	pthread_mutex_lock(&t->lock);
+	if (!sinks_ready(fileno(t->json))) { /* the monitor's: see report_progress() */
+		pthread_mutex_unlock(&t->lock);
+		return;
+	}
 	begin_event(t);
 	fputs("{\"name\":", t->json);
 	report_json_string(t->json, name);
@@ -290,11 +295,6 @@ static int write_svg(trace *t, int64_t end_ns, const char *title, char *msg, siz
 			axis_y + 58, names[i]);
 	fputs("</svg>\n", f);
 	return sidefile_close(file, 1, msg, msglen);
-}
-
-int trace_json_fd(const trace *t)
-{
-	return t && t->json ? fileno(t->json) : -1;
 }
 
 int trace_close(trace *t, int64_t end_ns, const char *title, char *msg, size_t msglen)

@@ -30,9 +30,6 @@ typedef enum {
 trace *trace_open(const char *json_path, const char *svg_path, int64_t t0_ns, int workers,
 		  char *msg, size_t msglen);
 
-/* The descriptor the trace events go to (--trace), or -1. */
-int trace_json_fd(const trace *t);
-
 /* One task attempt on worker slot `worker`. args_json: extra members for the event's
  * "args" object, already JSON ("\"input\":\"a.jpg\",..."), or NULL. */
 void trace_attempt(trace *t, int worker, int pid, int64_t start_ns, int64_t end_ns,

@@ -198,6 +198,51 @@ class Behaviour(unittest.TestCase):
                        for d, _, fs in os.walk(out) if ".imgpool" not in d for f in fs)
         self.assertEqual(found, ["album.jpg", "x.jpg/in.jpg"])
 
+    def test_progress_never_waits_and_pipes_are_put_back(self):
+        """The monitor's progress line, written by a thread no signal reaches, held
+        the report's lock in a write to a full stderr pipe: the run hung, and TERM
+        could not end it. And a stop left `--report -`'s stdout pipe non-blocking
+        for the shell's next command."""
+        import fcntl
+        one = photo(self.p("one.jpg"), size=(16, 12))
+        src = self.p("src")
+        os.makedirs(src)
+        for i in range(1500):
+            os.link(one, os.path.join(src, "p%04d.jpg" % i))
+        r, w = os.pipe()
+        fcntl.fcntl(w, fcntl.F_SETFL, os.O_NONBLOCK)
+        try:
+            while True:
+                os.write(w, b"x" * 4096)  # full before imgpool writes a line
+        except BlockingIOError:
+            pass
+        fcntl.fcntl(w, fcntl.F_SETFL, 0)
+        try:
+            p = subprocess.run([IMGPOOL, "-q", "-j1", "--progress", "lines",
+                                "--progress-interval", "0.1", "-o", self.p("out"), src],
+                               stdout=subprocess.DEVNULL, stderr=w, timeout=120)
+            self.assertEqual(p.returncode, 0)
+        finally:
+            os.close(r)
+            os.close(w)
+        r, w = os.pipe()
+        try:
+            p = subprocess.Popen([IMGPOOL, "-j1", "--force", "--report", "-", "-o",
+                                  self.p("out"), src], stdout=w, stderr=subprocess.DEVNULL)
+            for _ in range(1200):  # the pipe fills: nobody reads it yet
+                with open("/proc/%d/wchan" % p.pid) as f:
+                    if "pipe_write" in f.read():
+                        break
+                time.sleep(0.05)
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(timeout=60), 128 + signal.SIGTERM)
+            self.assertFalse(fcntl.fcntl(w, fcntl.F_GETFL) & os.O_NONBLOCK)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            os.close(r)
+            os.close(w)
+
     def test_name_without_extension_refused_before_any_file(self):
         """--name '{stem}' gave an error per file ("cannot write "" files"); now one
         usage error (exit 2) naming the option, and nothing made. With -f the format
