@@ -54,6 +54,24 @@ def error_lines(stderr):
     return found
 
 
+def wait_in(pid, where, seconds=60):
+    """Until process pid sleeps in the kernel where it says (its wchan: pipe_write,
+    wait_for_partner); False when it has not after seconds."""
+    for _ in range(int(seconds / 0.05)):
+        with open("/proc/%d/wchan" % pid) as f:
+            if where in f.read():
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def linked_photos(folder, one, n, name="photo-with-a-long-name-%04d.jpg"):
+    """n names in folder for the one photo (hard links: cheap, and every one a file)."""
+    os.makedirs(folder)
+    for i in range(n):
+        os.link(one, os.path.join(folder, name % i))
+
+
 class Behaviour(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="imgpool-behaviour-")
@@ -92,22 +110,13 @@ class Behaviour(unittest.TestCase):
     def test_stalled_reader_cannot_hold_a_stop(self):
         """`imgpool ... | sleep 600`: the run blocked in a write to the full pipe, and
         TERM (twice, then INT) did not stop it until the reader went away."""
-        one = photo(self.p("one.jpg"), size=(16, 12))
-        src = self.p("src")
-        os.makedirs(src)
-        for i in range(900):  # ~150 bytes a line: more than a pipe holds
-            os.link(one, os.path.join(src, "photo-with-a-long-name-%04d.jpg" % i))
+        src = self.p("src")  # ~150 bytes a line: more than a pipe holds
+        linked_photos(src, photo(self.p("one.jpg"), size=(16, 12)), 900)
         err = open(self.p("err"), "w")
         p = subprocess.Popen([IMGPOOL, "-j1", "-o", self.p("out"), src], stdout=subprocess.PIPE,
                              stderr=err)
         try:
-            for _ in range(1200):  # until it waits on the pipe (at most a minute)
-                with open("/proc/%d/wchan" % p.pid) as f:
-                    if "pipe_write" in f.read():
-                        break
-                time.sleep(0.05)
-            else:
-                self.fail("never blocked on the pipe")
+            self.assertTrue(wait_in(p.pid, "pipe_write"), "never blocked on the pipe")
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=60), 128 + signal.SIGTERM)
         finally:
@@ -126,11 +135,8 @@ class Behaviour(unittest.TestCase):
         """A --report and a --trace FIFO opened by a reader that never reads held
         the stop like a stalled stdout; a SIGALRM from outside, which once ended
         imgpool, was swallowed by the setup's own alarm handler."""
-        one = photo(self.p("one.jpg"), size=(16, 12))
         src = self.p("src")
-        os.makedirs(src)
-        for i in range(900):
-            os.link(one, os.path.join(src, "photo-with-a-long-name-%04d.jpg" % i))
+        linked_photos(src, photo(self.p("one.jpg"), size=(16, 12)), 900)
         for opt in ("--report", "--trace"):
             fifo = self.p("fifo" + opt)
             os.mkfifo(fifo)
@@ -139,13 +145,7 @@ class Behaviour(unittest.TestCase):
                                  stderr=subprocess.PIPE)
             reader = os.open(fifo, os.O_RDONLY)  # opened, never read
             try:
-                for _ in range(1200):
-                    with open("/proc/%d/wchan" % p.pid) as f:
-                        if "pipe_write" in f.read():
-                            break
-                    time.sleep(0.05)
-                else:
-                    self.fail(opt + ": never blocked on the FIFO")
+                self.assertTrue(wait_in(p.pid, "pipe_write"), opt + ": never blocked")
                 p.send_signal(signal.SIGTERM)
                 self.assertEqual(p.wait(timeout=60), 128 + signal.SIGTERM, opt)
             finally:
@@ -159,11 +159,7 @@ class Behaviour(unittest.TestCase):
                               self.p("out")], cwd=src, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         try:
-            for _ in range(1200):
-                with open("/proc/%d/wchan" % p.pid) as f:
-                    if "wait_for_partner" in f.read():
-                        break
-                time.sleep(0.05)
+            wait_in(p.pid, "wait_for_partner")
             p.send_signal(signal.SIGALRM)
             self.assertEqual(p.wait(timeout=60), -signal.SIGALRM)
         finally:
@@ -204,11 +200,8 @@ class Behaviour(unittest.TestCase):
         could not end it. And a stop left `--report -`'s stdout pipe non-blocking
         for the shell's next command."""
         import fcntl
-        one = photo(self.p("one.jpg"), size=(16, 12))
         src = self.p("src")
-        os.makedirs(src)
-        for i in range(1500):
-            os.link(one, os.path.join(src, "p%04d.jpg" % i))
+        linked_photos(src, photo(self.p("one.jpg"), size=(16, 12)), 1500, "p%04d.jpg")
         r, w = os.pipe()
         fcntl.fcntl(w, fcntl.F_SETFL, os.O_NONBLOCK)
         try:
@@ -229,11 +222,7 @@ class Behaviour(unittest.TestCase):
         try:
             p = subprocess.Popen([IMGPOOL, "-j1", "--force", "--report", "-", "-o",
                                   self.p("out"), src], stdout=w, stderr=subprocess.DEVNULL)
-            for _ in range(1200):  # the pipe fills: nobody reads it yet
-                with open("/proc/%d/wchan" % p.pid) as f:
-                    if "pipe_write" in f.read():
-                        break
-                time.sleep(0.05)
+            wait_in(p.pid, "pipe_write")  # the pipe fills: nobody reads it yet
             p.send_signal(signal.SIGTERM)
             self.assertEqual(p.wait(timeout=60), 128 + signal.SIGTERM)
             self.assertFalse(fcntl.fcntl(w, fcntl.F_GETFL) & os.O_NONBLOCK)
