@@ -232,6 +232,31 @@ class Behaviour(unittest.TestCase):
             os.close(r)
             os.close(w)
 
+    def test_peak_worker_memory_is_the_true_peak(self):
+        """The summary's peak worker RSS was sampled by the monitor, which misses a
+        file's spike between two samples: 16 MB for a 6000x6000 PNG that took a
+        worker to 113 MB. The process tree's own peak (the kernel's, read by a
+        parent whose only child is imgpool) is a worker's here."""
+        src = self.p("src")
+        os.makedirs(src)
+        v = self.p("n.v")
+        subprocess.run(["vips", "gaussnoise", v, "5000", "5000", "--mean", "128", "--sigma",
+                        "30"], check=True)
+        subprocess.run(["vips", "cast", v, os.path.join(src, "big.png"), "uchar"], check=True)
+        os.unlink(v)
+        rep = self.p("r.jsonl")
+        tree = [sys.executable, "-c", "import resource, subprocess, sys; "
+                "subprocess.run(sys.argv[1:]); "
+                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"]
+        r = subprocess.run(tree + [IMGPOOL, "-q", "-j1", "--report", rep, "-o", self.p("out"),
+                                   src], capture_output=True, text=True, timeout=300)
+        tree_peak = int(r.stdout.split()[-1]) * 1024
+        with open(rep) as f:
+            summary = [json.loads(x) for x in f][-1]
+        self.assertEqual(summary["done"], 1, r.stderr)
+        self.assertGreater(tree_peak, 60 << 20)  # the decode's, not the parent's
+        self.assertGreaterEqual(summary["peak_worker_rss"], tree_peak * 0.9)
+
     def test_name_without_extension_refused_before_any_file(self):
         """--name '{stem}' gave an error per file ("cannot write "" files"); now one
         usage error (exit 2) naming the option, and nothing made. With -f the format
