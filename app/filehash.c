@@ -5,26 +5,22 @@
  * nothing here defends against a chosen collision.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <xxhash.h>
 
 #include "filehash.h"
+#include "io.h"
 
 int filehash_path(const char *path, uint64_t *sum)
 {
 	/* Never wait in open() for a FIFO's writer, nor read a device: only a file's
 	 * bytes have a checksum. */
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
-		close(fd);
-		errno = EINVAL;
+	int fd = io_open_regular(path, &st);
+	if (fd < 0) {
+		if (!errno)
+			errno = EINVAL; /* not a regular file */
 		return -1;
 	}
 	int rc = filehash_fd(fd, sum);

@@ -66,17 +66,30 @@ int io_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int io_open_regular(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -1;
+	int e = fstat(fd, st) != 0 ? errno : !S_ISREG(st->st_mode) ? 0
+		: fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0 ? errno : -1;
+	if (e < 0)
+		return fd;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
 int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,
 			size_t max, unsigned char **data, size_t *len)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	int rc = -1;
+	int fd = io_open_regular(path, &st);
 
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		rc = io_read_signed_fd(fd, (uint64_t)st.st_size, sig, sig_len, max, data, len);
+	int rc = io_read_signed_fd(fd, (uint64_t)st.st_size, sig, sig_len, max, data, len);
 	close(fd);
 	return rc == 0 ? 0 : -1;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* Read len bytes at buf, going on after short reads and EINTR; the count read
  * (short only at the end of the file or on an error). */
@@ -16,6 +17,13 @@ size_t io_read_all(int fd, void *buf, size_t len);
 /* Write all len bytes of buf, going on after short writes and EINTR. 0, or -1 with
  * errno. */
 int io_write_all(int fd, const void *buf, size_t len);
+
+/* Open the regular file at path to read it: with O_NONBLOCK for the open only, so
+ * that a FIFO put in its place cannot hold the caller waiting for a writer, then
+ * blocking again (a FUSE file may honour the flag). fd with *st; -1 with errno
+ * when it cannot be opened; -1 with errno 0 when path is not a regular file (*st
+ * says what it is). */
+int io_open_regular(const char *path, struct stat *st);
 
 /* Read the whole regular file at path into a new malloc'd buffer, only if its first
  * sig_len bytes are sig (read first, so a file of another format costs one small

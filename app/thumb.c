@@ -259,27 +259,22 @@ static int check_task(const thumb_settings *settings, const char *input,
  * checksum is of the very bytes decoded. Any other file, or any with
  * --keep-metadata (which the fast path leaves to libvips), or one there is no
  * memory to hold, is checksummed as it streams by (*bytes NULL: not the fast
- * path's). One open, with O_NONBLOCK so that a FIFO swapped in after
- * check_task()'s stat cannot block it, then off again (a FUSE file may honour
- * it). Reading here also tells an input we may not read (environmental) from
- * one we cannot decode. */
+ * path's). One open, io_open_regular()'s: a FIFO swapped in after check_task()'s
+ * stat cannot block it. Reading here also tells an input we may not read
+ * (environmental) from one we cannot decode. */
 static int read_input(const thumb_settings *settings, const char *input, thumb_result *res,
 		      unsigned char **bytes, size_t *nbytes, failure_kind *kind, char *err,
 		      size_t errlen)
 {
 	struct stat st;
-	int fd = open(input, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int fd = io_open_regular(input, &st);
 	const char *why = NULL;
 
 	*bytes = NULL;
-	if (fd < 0 || fstat(fd, &st) != 0)
-		goto fail;
-	if (!S_ISREG(st.st_mode)) {
-		why = "not a regular file";
+	if (fd < 0) {
+		why = errno ? NULL : "not a regular file";
 		goto fail;
 	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
-		goto fail;
 	int got = settings->keep_metadata
 			  ? 1
 			  : io_read_signed_fd(fd, (uint64_t)st.st_size, FASTJPEG_SIGNATURE,
