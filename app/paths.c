@@ -50,6 +50,15 @@ char *path_canonical(const char *p)
 }
 
 /* See paths.h. */
+char *path_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return !slash ? strdup(".") : slash == path ? strdup("/")
+						    : strndup(path, (size_t)(slash - path));
+}
+
+/* See paths.h. */
 char *path_lexical(const char *path)
 {
 	size_t k = 0;

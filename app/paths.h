@@ -23,6 +23,10 @@ char *path_lexical(const char *path);
 /* Is path the folder dir or below it? Both canonical. */
 int path_is_under(const char *path, const char *dir);
 
+/* The folder part of path: everything before its last '/', "/" when that is the
+ * first character, "." when there is none. malloc'd; NULL out of memory. */
+char *path_dir(const char *path);
+
 /* The last component of path (the whole path when it has no '/'). */
 const char *path_base(const char *path);
 

@@ -151,9 +151,8 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
  * checked by being made. */
 static int in_new_folder(const char *path, const char *out)
 {
-	char *dir = strdup(path);
-	char *slash = dir ? strrchr(dir, '/') : NULL;
-	char *a = slash ? (*slash = '\0', path_lexical(dir)) : NULL;
+	char *dir = path_dir(path);
+	char *a = dir ? path_lexical(dir) : NULL;
 	char *b = a ? path_lexical(out) : NULL;
 	int in = b && !strcmp(a, b) && access(out, F_OK) != 0 && errno == ENOENT;
 	free(dir);

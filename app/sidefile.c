@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "paths.h"
 #include "sidefile.h"
 #include "sinks.h"
 
@@ -99,14 +99,12 @@ static int refuse_foreign(const char *opt, const char *path, sidefile_kind kind,
  * with the cause (said before a run rather than after it). */
 static int folder_writable(const char *opt, const char *path, char *err, size_t errlen)
 {
-	char *dir = strdup(path);
-	char *slash = dir ? strrchr(dir, '/') : NULL;
-	const char *d = !dir ? "." : !slash ? "." : slash == dir ? "/" : (*slash = '\0', dir);
-	int rc = access(d, W_OK);
+	char *dir = path_dir(path);
+	int rc = dir ? access(dir, W_OK) : (errno = ENOMEM, -1);
 
 	if (rc != 0)
-		snprintf(err, errlen, "%s: cannot write '%s': folder '%s': %s", opt, path, d,
-			 strerror(errno));
+		snprintf(err, errlen, "%s: cannot write '%s': folder '%s': %s", opt, path,
+			 dir ? dir : "?", strerror(errno));
 	free(dir);
 	return rc;
 }
