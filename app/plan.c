@@ -139,9 +139,8 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 			ok = asprintf(&owner, "%s/%s", info.root, info.rel) >= 0 &&
 			     lstat(owner, &st) < 0 && errno == ENOENT;
 			journal_get_any(p->cfg.j, info.root, info.rel, &was);
-			/* The renamed file is the one the output was made from: its size,
-			 * its mtime and, where both are known, its bytes (an edit that
-			 * kept both before the rename). */
+			/* The renamed file is the one the output was made from: its size
+			 * and its mtime. */
 			ok = ok && was.status == JOURNAL_OK && was.size == it->size &&
 			     was.mtime_ns == mtime_ns(it);
 			/* With --checksum, its bytes too: an edit that kept both before the

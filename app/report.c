@@ -544,13 +544,11 @@ int report_close(report *r)
 	if (!r)
 		return 0;
 	int rc = 0;
-	if (r->json) {
-		char msg[256];
-		if (fflush(r->json) != 0 || ferror(r->json))
-			rc = -1;
-		if (r->json_file && sidefile_close(r->json_file, 1, msg, sizeof msg) != 0)
-			rc = -1;
-	}
+	char msg[256];
+	if (r->json_file) /* flushes, and checks, as below */
+		rc = sidefile_close(r->json_file, 1, msg, sizeof msg);
+	else if (r->json && (fflush(r->json) != 0 || ferror(r->json)))
+		rc = -1;
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 	return rc;
