@@ -66,7 +66,7 @@ if [ -z "$driver" ] && { [ ! -x "$loop" ] || [ "$build/libimgpool_app.a" -nt "$l
 	# shellcheck disable=SC2046 # pkg-config's words are meant to split
 	cc -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$root/app" -I"$root/pool" \
 		"$here/thumb_loop.c" "$build/libimgpool_app.a" "$build/libimgpool-pool.a" \
-		$(pkg-config --cflags --libs vips libjpeg libpng libxxhash sqlite3 libdeflate) \
+		$(pkg-config --cflags --libs vips libjpeg libpng libxxhash sqlite3 libdeflate gmodule-2.0) \
 		-lpthread -lm -o "$loop"
 fi
 
