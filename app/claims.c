@@ -11,11 +11,15 @@
 #define FIRST_CAPACITY 1024
 
 /* One claim: its path's hash and the first input that claimed it (in the arena).
- * An empty slot has input == NULL. */
+ * An empty slot has input == NULL; a released one has input == RELEASED (kept,
+ * so the probe chains through it stay whole). */
 typedef struct claim {
 	uint64_t hash;
 	const char *input;
 } claim;
+
+static const char released_mark[] = "";
+#define RELEASED released_mark
 
 /* Append-only storage for claimants' paths: one malloc per 64 KiB. */
 typedef struct arena_block {
@@ -69,14 +73,28 @@ static const char *arena_strdup(claims *c, const char *s)
 	return p;
 }
 
-const char *claims_find(const claims *c, uint64_t h)
+/* The slot holding h (claimed or released), or NULL. */
+static claim *slot_of(const claims *c, uint64_t h)
 {
 	if (!c || c->cap == 0)
 		return NULL;
 	for (size_t k = h & (c->cap - 1); c->slots[k].input; k = (k + 1) & (c->cap - 1))
 		if (c->slots[k].hash == h)
-			return c->slots[k].input;
+			return &c->slots[k];
 	return NULL;
+}
+
+const char *claims_find(const claims *c, uint64_t h)
+{
+	const claim *s = slot_of(c, h);
+	return s && s->input != RELEASED ? s->input : NULL;
+}
+
+void claims_release(claims *c, uint64_t h)
+{
+	claim *s = slot_of(c, h);
+	if (s)
+		s->input = RELEASED;
 }
 
 /* Put a claim in a table known to have room and not to hold h. */
@@ -110,6 +128,11 @@ void claims_add(claims *c, const uint64_t *h, int n, const char *input)
 {
 	const char *kept = n > 0 ? arena_strdup(c, input) : NULL;
 	for (int i = 0; i < n && kept; i++) {
+		claim *again = slot_of(c, h[i]);
+		if (again) {
+			again->input = kept;	/* released before */
+			continue;
+		}
 		if (grow(c) < 0)
 			return;
 		put(c->slots, c->cap, h[i], kept);

@@ -23,8 +23,13 @@ void claims_free(claims *c);
 /* The input that claimed hash h, or NULL. */
 const char *claims_find(const claims *c, uint64_t h);
 
-/* Record that input claims the n hashes (all new). When memory runs out a claim is
- * dropped: collision checks get weaker, no file fails for it. */
+/* Record that input claims the n hashes (new, or released). When memory runs out a
+ * claim is dropped: collision checks get weaker, no file fails for it. */
 void claims_add(claims *c, const uint64_t *h, int n, const char *input);
+
+/* Give up the claim on hash h (no-op when unclaimed): claims_find() then says NULL,
+ * and the next claimant takes it. For a claimant refused after it claimed, so
+ * that the refusal does not fall on the one that may have the path. */
+void claims_release(claims *c, uint64_t h);
 
 #endif

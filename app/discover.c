@@ -64,6 +64,7 @@
 #include "claims.h"
 #include "discover.h"
 #include "discover_internal.h"
+#include "fileids.h"
 #include "globs.h"
 #include "inside.h"
 #include "io.h"
@@ -290,6 +291,13 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 	it->mtime = st->st_mtim;
 	it->dev = (uint64_t)st->st_dev;
 	it->ino = (uint64_t)st->st_ino;
+	/* The same file through another PATH or list entry ("in in/sub", "in
+	 * in/sub/a.jpg"): answered already, though its outputs would differ. */
+	if (fileids_meet(d->files_met, it->dev, it->ino, d->origin) != d->origin) {
+		item_reset(d, it);
+		d->count--;
+		return 0;
+	}
 	if (plan_outputs(d, it, rel))
 		return 1;
 	check_outputs(d, it);
@@ -480,6 +488,7 @@ int discover_next(discover *d, discover_item *it)
 			continue;
 		}
 		if (d->next_path < d->cfg.npaths) {
+			d->origin = (uint32_t)d->next_path;
 			const char *path = d->cfg.paths[d->next_path++];
 			if (!discover_seen_before(d->paths_seen, path) && start_path(d, it, path))
 				return 1;
@@ -556,6 +565,8 @@ discover *discover_open(const discover_config *cfg, char **err)
 	d->claims = claims_new();
 	d->paths_seen = claims_new();
 	d->listed_seen = cfg->files_from ? claims_new() : NULL;
+	if (cfg->npaths > 1 || cfg->files_from)
+		d->files_met = fileids_new();	/* none: each file counts as new */
 	if (!d->tmpl || !d->claims)
 		return open_fail(d, err, strdup(WHY_NOMEM));
 	char *msg = template_check(d->tmpl, &d->settings);
@@ -586,6 +597,18 @@ const char *discover_planned(const discover *d, const char *out_rel)
 	return d ? claims_find(d->claims, XXH3_64bits(out_rel, strlen(out_rel))) : NULL;
 }
 
+void discover_release(discover *d, const discover_item *it)
+{
+	if (!d || it->state != ITEM_TODO)
+		return;
+	for (int i = 0; i < it->noutputs; i++) {
+		uint64_t h = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
+		const char *first = claims_find(d->claims, h);
+		if (first && !strcmp(first, it->input))
+			claims_release(d->claims, h);
+	}
+}
+
 /* See discover.h: items handed out so far, all states. */
 uint64_t discover_count(const discover *d)
 {
@@ -604,6 +627,7 @@ void discover_close(discover *d)
 	claims_free(d->claims);
 	claims_free(d->paths_seen);
 	claims_free(d->listed_seen);
+	fileids_free(d->files_met);
 	lines_free(d->list);
 	if (d->list_owned && d->list_fd >= 0)
 		close(d->list_fd);

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "claims.h"
+#include "fileids.h"
 #include "discover.h"
 #include "inside.h"
 #include "lines.h"
@@ -47,6 +48,12 @@ struct discover {
 	claims *claims;         /* every output planned so far, and who planned it */
 	claims *paths_seen;     /* every PATH argument met so far (lexically cleaned): a
 	                           PATH given again ("in in/") is passed over */
+	fileids *files_met;     /* with more than one origin (PATHs, list entries): every
+	                           file met, by identity, and the origin that met it
+	                           first; NULL with one PATH, where nothing meets twice */
+	uint32_t origin;        /* the current origin: the PATH's index, or npaths + the
+	                           list entry's ordinal */
+	uint64_t list_entries;  /* --files-from entries read so far */
 	claims *listed_seen;    /* every --files-from entry met so far (its path, lexically
 	                           cleaned): an entry met again is answered once, the
 	                           ones that were errors too */

@@ -129,6 +129,9 @@ int discover_next_listed(discover *d, discover_item *it)
 		}
 		const char *line = e.text;
 		struct stat st;
+		/* Each entry is an origin of its own (fileids.h); wraps after 4 G
+		 * entries, harmlessly (an origin equal to a PATH's, long done). */
+		d->origin = (uint32_t)d->cfg.npaths + (uint32_t)d->list_entries++;
 		const char *why;
 		d->cur_root = d->cfg.base ? d->cfg.base : ".";
 		/* --base is where listed paths start: a relative entry is taken from

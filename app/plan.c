@@ -304,11 +304,12 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		if (o.state[i] == OUT_FOREIGN)
 			snprintf(p->why, sizeof p->why, "its output %s exists and was not made by "
 				 "imgpool; --overwrite replaces it", it->outputs[i]);
-		else if (o.state[i] == OUT_OURS && p->cfg.j && owned_by_another(p, root, i, &o, &owner))
+		else if (o.state[i] == OUT_OURS && p->cfg.j && owned_by_another(p, root, i, &o, &owner)) {
 			snprintf(p->why, sizeof p->why, "its output %s is the thumbnail of %s, which "
 				 "is still there (an earlier run made it); --overwrite replaces it",
 				 it->outputs[i], owner);
-		else
+			discover_release(p->cfg.d, it);
+		} else
 			continue;
 		free(owner);
 		pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);

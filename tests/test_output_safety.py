@@ -1041,5 +1041,72 @@ class TestOutputFolderNamedThroughDot(SafetyCase):
         self.assertEqual(outputs_in(real), {"a.jpg"})
 
 
+class TestInputsMetTwice(SafetyCase):
+    def records(self, rep):
+        with open(rep) as f:
+            return [json.loads(line) for line in f if '"type":"file"' in line]
+
+    def test_file_met_through_two_paths_is_answered_once(self):
+        """A photo inside a folder PATH and also given as a PATH itself (or through
+        a nested folder PATH, a symlinked folder, a --files-from entry) was made
+        twice, under two outputs, with two answers."""
+        src = self.path("in")
+        jpeg(os.path.join(src, "sub", "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"), mean=90)
+        os.symlink("in", self.path("lnk"))
+        a = os.path.join("in", "sub", "a.jpg")
+        cases = [(["in", a], {"b.jpg", "sub/a.jpg"}),
+                 ([a, "in"], {"a.jpg", "b.jpg"}),
+                 (["in", "in/sub"], {"b.jpg", "sub/a.jpg"}),
+                 (["in/sub", "in"], {"a.jpg", "b.jpg"}),
+                 (["./in//sub/a.jpg", self.path(a), "in"], {"a.jpg", "b.jpg"}),
+                 (["in", "lnk"], {"b.jpg", "sub/a.jpg"})]
+        for i, (paths, want) in enumerate(cases):
+            out, rep = self.path("out%d" % i), self.path("r%d.jsonl" % i)
+            r = self.ok(run(["-q", "-r", "--report", rep, "-o", out] + paths, cwd=self.tmp))
+            recs = self.records(rep)
+            self.assertEqual(len(recs), 2, (paths, r.stderr))
+            self.assertEqual(outputs_in(out), want, paths)
+        with open(self.path("list"), "w") as f:
+            f.write("in/sub/a.jpg\nin/b.jpg\nlnk/b.jpg\n")
+        rep = self.path("rl.jsonl")
+        self.ok(run(["-q", "-r", "--report", rep, "-o", self.path("outl"), "--files-from",
+                     "list", "in"], cwd=self.tmp))
+        self.assertEqual(len(self.records(rep)), 2)
+
+    def test_hard_links_in_one_folder_are_two_inputs(self):
+        """Two names of one file met within one walk are each answered (and made)."""
+        src = self.path("in")
+        jpeg(os.path.join(src, "a.jpg"))
+        os.link(os.path.join(src, "a.jpg"), os.path.join(src, "b.jpg"))
+        rep = self.path("r.jsonl")
+        self.ok(run(["-q", "--report", rep, "-o", self.path("out"), "in", "in/a.jpg"],
+                    cwd=self.tmp))
+        self.assertEqual(len(self.records(rep)), 2)
+        self.assertEqual(outputs_in(self.path("out")), {"a.jpg", "b.jpg"})
+
+
+class TestContestedOutputName(SafetyCase):
+    def test_the_journal_owner_keeps_the_name_whatever_the_walk_order(self):
+        """a.JPG and a.jpg both map to a.jpg. The walk visits the larger first, so
+        when an edit made the owner (a.JPG) the smaller, a.jpg came first, was refused
+        (the output is a.JPG's), and a.JPG was then refused as its second claimant:
+        both failed on every run and the edit never reached the thumbnail."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.JPG"), 240, 180, mean=60)
+        jpeg(os.path.join(src, "a.jpg"), 120, 90, mean=200)
+        r = run(["-o", out, src])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"ok    " + os.fsencode(os.path.join(src, "a.JPG")), r.stdout)
+        self.assertLess(mean_of(os.path.join(out, "a.jpg")), 100)
+        jpeg(os.path.join(src, "a.JPG"), 64, 48, mean=20)  # now the smaller one
+        for _ in range(2):
+            r = run(["-o", out, src])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)
+            self.assertIn(b"a.jpg: its output", r.stderr)
+            self.assertLess(mean_of(os.path.join(out, "a.jpg")), 40)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
