@@ -295,6 +295,18 @@ static const char *take_report(imgpool_options *o, const char *arg, parse_state 
 {
 	(void)ps;
 	o->report_path = arg;
+	return *arg ? NULL : "the file name is empty (- is standard output)";
+}
+
+/* --trace and --timeline: a file, never "-" (a file of that name in the current
+ * folder, where --report - means standard output, was a surprise). */
+static const char *side_file_name(const char *arg)
+{
+	if (!*arg)
+		return "the file name is empty";
+	if (!strcmp(arg, "-"))
+		return "give a file name (/dev/stdout writes to standard output, with -q "
+		       "so that the per-file lines stay out of it)";
 	return NULL;
 }
 
@@ -319,14 +331,14 @@ static const char *take_trace(imgpool_options *o, const char *arg, parse_state *
 {
 	(void)ps;
 	o->trace_path = arg;
-	return NULL;
+	return side_file_name(arg);
 }
 
 static const char *take_timeline(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
 	o->timeline_path = arg;
-	return NULL;
+	return side_file_name(arg);
 }
 
 static const char *take_min_free(imgpool_options *o, const char *arg, parse_state *ps)

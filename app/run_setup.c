@@ -176,6 +176,12 @@ int run_setup(run_ctx *x)
 		snprintf(x->shard_label, sizeof x->shard_label, "%d/%d", x->shard.k, x->shard.n);
 	x->sum.shard = x->shard_label;
 	x->report_path = o->report_path ? expand_report_path(o->report_path, shname) : NULL;
+	/* Standard output named as a file is "-": the report alone goes there, the
+	 * per-file lines to standard error (they were mixed into the JSON). */
+	if (x->report_path && (!strcmp(x->report_path, "/dev/stdout") ||
+			       !strcmp(x->report_path, "/dev/fd/1") ||
+			       !strcmp(x->report_path, "/proc/self/fd/1")))
+		strcpy(x->report_path, "-");
 	/* The files named to be written besides the thumbnails, before anything is
 	 * made: one that may not be written (an input named by mistake, a symlink)
 	 * is a usage error, with nothing in the output folder to show for it. They
@@ -193,6 +199,22 @@ int run_setup(run_ctx *x)
 			fprintf(stderr, "imgpool: %s\n", msg);
 			return x->sum.exit_code = EXIT_USAGE, -1;
 		}
+	}
+	discover_config dc = {
+		.paths = o->paths, .npaths = o->npaths, .recursive = o->recursive,
+		.includes = o->includes, .nincludes = o->nincludes, .excludes = o->excludes,
+		.nexcludes = o->nexcludes, .out_dir = o->out_dir,
+		.name_template = o->name_template, .settings = &o->settings,
+		.files_from = o->files_from, .files_nul = o->files_nul, .base = o->base,
+	};
+	/* The walk's set-up (the --name template, the --files-from list, --base)
+	 * before the output folder: a usage error leaves nothing there (a lock
+	 * file in a new folder made the next run warn of a lost journal). */
+	char *derr = NULL;
+	if (!(x->d = discover_open(&dc, &derr))) {
+		fprintf(stderr, "imgpool: %s\n", derr ? derr : "cannot start");
+		free(derr);
+		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
 	if (!(x->od = outdir_open(o->out_dir, !o->dry_run, msg, sizeof msg))) {
 		fprintf(stderr, "imgpool: %s\n", msg);
@@ -217,19 +239,6 @@ int run_setup(run_ctx *x)
 					  o->report_append, msg, sizeof msg))) {
 		x->report_refused = 1;
 		fprintf(stderr, "imgpool: %s\n", msg);
-		return x->sum.exit_code = EXIT_USAGE, -1;
-	}
-	discover_config dc = {
-		.paths = o->paths, .npaths = o->npaths, .recursive = o->recursive,
-		.includes = o->includes, .nincludes = o->nincludes, .excludes = o->excludes,
-		.nexcludes = o->nexcludes, .out_dir = o->out_dir,
-		.name_template = o->name_template, .settings = &o->settings,
-		.files_from = o->files_from, .files_nul = o->files_nul, .base = o->base,
-	};
-	char *derr = NULL;
-	if (!(x->d = discover_open(&dc, &derr))) {
-		fprintf(stderr, "imgpool: %s\n", derr ? derr : "cannot start");
-		free(derr);
 		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
 	if (!o->dry_run)

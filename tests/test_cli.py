@@ -830,6 +830,44 @@ def test_status_matches_report(tmp):
     assert_eq(len(s["journals"][0]["failures"]), 1, "the failed file listed")
 
 
+def test_usage_errors_leave_no_output_folder(tmp):
+    """A usage error found while the walk is set up (--name, --files-from, --base)
+    left OUT/.imgpool/lock behind, and the next run warned that the journal of
+    earlier runs was lost; empty side-file names failed only after the work."""
+    src = os.path.join(tmp, "src")
+    make_set(src, 2, 120, 90)
+    out = os.path.join(tmp, "out")
+    bad = [["--name", "{stem}"], ["--name", "{bogus}.jpg"],
+           ["--files-from", os.path.join(tmp, "missing.txt")],
+           ["--files-from", os.path.join(tmp, "missing.txt"), "--base", "/nonexistent"],
+           ["--report", ""], ["--trace", ""], ["--timeline", ""], ["--trace", "-"],
+           ["--timeline", "-"]]
+    for args in bad:
+        r = run(["-j1", "-o", out] + args + [src], cwd=tmp)
+        assert_eq(r.returncode, 2, f"{args}: {b(r.stderr)}")
+        assert_eq(os.path.exists(out), False, f"{args} made the output folder")
+        assert_eq(os.path.exists(os.path.join(tmp, "-")), False, f"{args} wrote ./-")
+    r = run(["-j1", "-q", "-o", out, src])
+    assert_eq(r.returncode, 0, b(r.stderr))
+    assert_eq("no journal" in b(r.stderr), False, b(r.stderr))
+
+
+def test_report_to_dev_stdout_is_json_only(tmp):
+    """--report /dev/stdout mixed the per-file lines and the summary into the JSON
+    Lines; it is --report - now: the report alone on stdout."""
+    src = os.path.join(tmp, "src")
+    make_set(src, 2, 120, 90)
+    for name in ("/dev/stdout", "/dev/fd/1"):
+        out = os.path.join(tmp, "out" + name.replace("/", "_"))
+        r = run(["-j1", "-o", out, "--report", name, src])
+        assert_eq(r.returncode, 0, b(r.stderr))
+        lines = b(r.stdout).splitlines()
+        assert_eq(len(lines), 3, b(r.stdout))
+        kinds = [json.loads(l)["type"] for l in lines]
+        assert_eq(kinds, ["file", "file", "summary"], name)
+        assert_eq(b(r.stderr).count("ok "), 2, b(r.stderr))
+
+
 class CliTests(unittest.TestCase):
     """The tests above as unittest cases, each in a fresh temporary folder. A test
     function takes that folder; Skip skips it."""
