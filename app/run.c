@@ -172,6 +172,27 @@ static void answer_unstarted(run_ctx *x, const char *cause)
 		atomic_store(&x->c.walk_done, 1);
 }
 
+/* A stop by signal: the files planned and not yet handed to the pool (the
+ * window's) are answered as the pool's queued ones are, cancelled; the walk is
+ * not carried on after Ctrl-C (the summary counts what it did not reach). */
+static void answer_window(run_ctx *x)
+{
+	lookahead_file lf;
+
+	while (lookahead_take(x->window, &lf)) {
+		inflight_file *f = lf.f;
+		report_file rf = {.status = REPORT_CANCELLED, .kind = FAIL_INTERRUPTED,
+				  .input = f->input, .noutputs = f->n,
+				  .outputs = (const char *const *)f->display,
+				  .cause = "stopped before it started; the next run does it",
+				  .worker = -1};
+		atomic_fetch_add(&x->c.found, 1);
+		x->sum.cancelled++;
+		report_file_done(x->rep, &rf);
+		inflight_file_free(f);
+	}
+}
+
 /* The results loop's callbacks (drive.h). */
 static void drive_result(void *data, const pool_result *r)
 {
@@ -192,9 +213,11 @@ static void check_journal(run_ctx *x, pool *p)
 {
 	if (x->stop_msg[0] || !journal_moved(x->j))
 		return;
+	snprintf(x->stop_why, sizeof x->stop_why,
+		 "the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away during "
+		 "the run", x->o->out_dir);
 	snprintf(x->stop_msg, sizeof x->stop_msg,
-		 "stopped: the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away "
-		 "during the run; files not started are left for the next run", x->o->out_dir);
+		 "stopped: %s; files not started are left for the next run", x->stop_why);
 	pool_interrupt(p);
 }
 
@@ -260,11 +283,12 @@ static void check_disk(run_ctx *x, pool *p)
 	if (avail >= (uint64_t)x->min_free)
 		return;
 	char a[32], l[32];
-	snprintf(x->stop_msg, sizeof x->stop_msg,
-		 "stopped: only %s free on the filesystem of '%.300s', below --min-free %s; "
-		 "files not started are left for the next run",
+	snprintf(x->stop_why, sizeof x->stop_why,
+		 "only %s free on the filesystem of '%.300s', below --min-free %s",
 		 report_bytes(avail, a, sizeof a), x->o->out_dir,
 		 report_bytes((uint64_t)x->min_free, l, sizeof l));
+	snprintf(x->stop_msg, sizeof x->stop_msg,
+		 "stopped: %s; files not started are left for the next run", x->stop_why);
 	pool_interrupt(p);
 }
 
@@ -464,6 +488,17 @@ static int run_pool(run_ctx *x, double t0)
 	if (end != DRIVE_BROKEN && inflight_count(x->flight))
 		BUG("%llu files handed to the pool never came back",
 		    (unsigned long long)inflight_count(x->flight));
+	/* A stop leaves files planned and never handed to the pool, which had no
+	 * answer but the summary's count. One of the run's own (--min-free, the
+	 * journal gone) answers every file left as a broken pool does, an error
+	 * naming the cause; a signal, those already planned, as cancelled. (A stop
+	 * before the first file ends the imap at once, as DRIVE_BROKEN.) */
+	if (pool_interrupted(p)) {
+		if (x->stop_msg[0] && !stop_signal())
+			answer_unstarted(x, x->stop_why);
+		else
+			answer_window(x);
+	}
 	/* A pool this run stopped (a signal, --min-free) ends its calls with -1 and
 	 * "interrupted" too: that stop has its own line, this one is for a pool that
 	 * broke. The exit code says "not finished" either way. */

@@ -83,6 +83,8 @@ typedef struct run_ctx {
 	int64_t min_free;        /* bytes; 0: no check */
 	char stop_msg[512];      /* set when the run must stop: the disk ran low, or the
 	                            journal was deleted or moved */
+	char stop_why[400];      /* its cause alone, for the answers of the files it left
+	                            (answer_unstarted()) */
 	double disk_checked;     /* when free space was last looked at */
 	char shard_label[64];
 	char *report_path;

@@ -305,17 +305,54 @@ class Behaviour(unittest.TestCase):
 
     def test_min_free_stop_before_the_first_file(self):
         """--min-free stopping before the first file said "the worker pool stopped:
-        out of memory" (later "interrupted"); now only the stop's own line, the file
-        counted as not started, and no "nothing to make"."""
+        out of memory" (later "interrupted"); then only the stop's own line, the
+        files counted as not started and given no answer; now each file's answer is
+        an error naming the stop, and no "nothing to make"."""
         photo(self.p("src", "a.jpg"))
-        r = run(["--no-journal", "--min-free", "99%", "-o", self.p("out"), self.p("src")])
+        photo(self.p("src", "b.jpg"))
+        rep = self.p("r.jsonl")
+        r = run(["--no-journal", "--min-free", "99%", "--report", rep, "-o", self.p("out"),
+                 self.p("src")])
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         both = r.stdout + r.stderr
         self.assertNotIn("worker pool stopped", both)
         self.assertNotIn("out of memory", both)
         self.assertIn("below --min-free", both)
-        self.assertIn("1 not started", both)
+        self.assertIn("0 done, 2 failed", both)
         self.assertNotIn("nothing to make", both)
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        files = [x for x in recs if x["type"] == "file"]
+        self.assertEqual(len(files), 2, recs)
+        for x in files:
+            self.assertEqual((x["status"], x["kind"]), ("error", "environment"))
+            self.assertIn("not started: only", x["error"])
+        self.assertEqual(recs[-1]["not_started"], 0)
+
+    def test_files_planned_when_a_signal_stops_the_run_are_answered(self):
+        """TERM while files wait in the window (planned, not yet handed to the
+        pool): they got no line and no record, only the summary's count. Now each
+        is 'cancelled', so with the ones the pool held and the finished ones every
+        file has one record."""
+        for i in range(12):
+            photo(self.p("src", "p%02d.jpg" % i), (2400, 1800))
+        rep = self.p("r.jsonl")
+        p = subprocess.Popen([IMGPOOL, "-j1", "-s", "1600", "--report", rep, "-o",
+                              self.p("out"), self.p("src")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = p.stdout.readline()
+        self.assertTrue(first.startswith("ok "), first)
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 128 + signal.SIGTERM, err)
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        files = [x for x in recs if x["type"] == "file"]
+        self.assertEqual(sorted(os.path.basename(x["input"]) for x in files),
+                         ["p%02d.jpg" % i for i in range(12)], err)
+        self.assertGreater(sum(x["status"] == "cancelled" for x in files), 0)
+        s = recs[-1]  # the cancelled ones are the files not started
+        self.assertEqual((s["not_started"], s["done"] + s["cancelled"]), (s["cancelled"], 12), s)
 
     def test_workers_that_cannot_start_still_leave_a_summary(self):
         """Every worker dying as it starts (here: a preloaded library whose
