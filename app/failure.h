@@ -9,8 +9,9 @@
  *   - FAIL_DECODE, FAIL_LIMIT, FAIL_CRASH: they say something about the input;
  *     the same input under the same limits fails the same way.
  *   - FAIL_TIMEOUT, FAIL_ENVIRONMENT, FAIL_OUTPUT: the machine's state (load,
- *     permissions, a full disk, a kill from outside, a file in the way) rather than
- *     the input; tried again next run, and remembered only after
+ *     permissions, a full disk, a kill from outside, SIGBUS, a file in the way;
+ *     a decoder's failure while the machine is short of disk, threads or
+ *     descriptors: machine.h) rather than the input; tried again next run, and remembered only after
  *     FAILURE_STRIKES identical ones in a row (a decompression bomb that gets its
  *     worker OOM-killed must not be retried every night for ever).
  *   - FAIL_INTERRUPTED: the run was stopped; never recorded as a failure.

@@ -89,9 +89,12 @@ static failure_kind kind_of(const pool_result *r, const char **cause, char *buf,
 		*cause = r->len ? r->data : "its worker crashed";
 		/* SIGKILL (an OOM killer, a cgroup limit, an operator) and TERM or HUP
 		 * from outside say nothing sure about the file: tried again next run,
-		 * remembered after FAILURE_STRIKES of them. Other signals are crashes. */
+		 * remembered after FAILURE_STRIKES of them. So does SIGBUS: a write to a
+		 * mapped file on a full filesystem (liborc's code file, in the scratch
+		 * folder beneath OUT) or a mapped file cut short, not a decoder reading
+		 * out of bounds (SIGSEGV). Other signals are crashes. */
 		return r->term_signal == SIGKILL || r->term_signal == SIGTERM ||
-				       r->term_signal == SIGHUP
+				       r->term_signal == SIGHUP || r->term_signal == SIGBUS
 			       ? FAIL_ENVIRONMENT
 			       : FAIL_CRASH;
 	case POOL_TIMEOUT:

@@ -52,6 +52,7 @@
 #include "filehash.h"
 #include "geometry.h"
 #include "io.h"
+#include "machine.h"
 #include "outdir.h"
 #include "pngcheck.h"
 #include "pngmaster.h"
@@ -362,7 +363,16 @@ done:
 	if (master)
 		g_object_unref(master);
 	vipserr_clear();
-	if (rc && *kind == FAIL_DECODE && input_changed(input, &was)) {
+	const char *short_of = rc && *kind == FAIL_DECODE ? machine_short() : NULL;
+	if (short_of) {
+		/* A decoder's failure while the machine is short of what decoding
+		 * needs says nothing of the file (libvips words it "write failed",
+		 * "Error creating thread"...): tried again next run, not remembered
+		 * as the file's own. Asked of the machine, not read from the words. */
+		size_t n = strlen(err);
+		snprintf(err + n, errlen - n, " (%s)", short_of);
+		*kind = FAIL_ENVIRONMENT;
+	} else if (rc && *kind == FAIL_DECODE && input_changed(input, &was)) {
 		/* The decoders open the input by name, one after another: one that
 		 * failed because the file was moved, replaced or removed meanwhile says
 		 * nothing of the file (a decode failure would be remembered and the file

@@ -400,6 +400,42 @@ class Behaviour(unittest.TestCase):
             self.assertEqual((summary["total"], summary["not_started"], summary["failed"],
                               summary["done"]), (4, 0, 4, 0), how)
 
+    def test_sigbus_is_the_machines_not_the_files(self):
+        """A worker killed by SIGBUS (a write to a mapped file on a full disk:
+        liborc's code file in the scratch folder beneath OUT; a mapped file cut
+        short) was a crash, remembered at once: the photo was "failed earlier" on
+        every later run. Now SIGBUS is typed environment and the next run makes it.
+        (A preloaded jpeg_read_header() raises it.)"""
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            self.skipTest("no C compiler for the shim")
+        shim_c, shim = self.p("bus.c"), self.p("bus.so")
+        with open(shim_c, "w") as f:
+            f.write("#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <signal.h>\n"
+                    "#include <stdio.h>\n#include <jpeglib.h>\n"
+                    "int jpeg_read_header(j_decompress_ptr c, boolean r)\n"
+                    "{ raise(SIGBUS);\n"
+                    "  int (*f)(j_decompress_ptr, boolean) = "
+                    "(int (*)(j_decompress_ptr, boolean))dlsym(RTLD_NEXT, \"jpeg_read_header\");\n"
+                    "  return f(c, r); }\n")
+        subprocess.run([cc, "-shared", "-fPIC", "-o", shim, shim_c, "-ldl"], check=True)
+        photo(self.p("src", "a.jpg"))
+        rep = self.p("r.jsonl")
+        env = dict(os.environ, LD_PRELOAD=shim,
+                   ASAN_OPTIONS="verify_asan_link_order=0:handle_sigbus=0:" +
+                   os.environ.get("ASAN_OPTIONS", ""))
+        r = subprocess.run([IMGPOOL, "-j1", "--retries", "0", "--report", rep, "-o",
+                            self.p("out"), self.p("src")], capture_output=True, text=True,
+                           env=env, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("SIGBUS", r.stderr)
+        with open(rep) as f:
+            rec = [json.loads(line) for line in f if '"type":"file"' in line][0]
+        self.assertEqual((rec["status"], rec["kind"]), ("error", "environment"), rec)
+        r = run(["-j1", "-o", self.p("out"), self.p("src")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 done", r.stdout + r.stderr)
+
     def fsync_shim(self):
         """Four photos in src/, and a preloaded fsync() that, for imgpool's temp
         files (the thumbnails before they are published), fails with EIO

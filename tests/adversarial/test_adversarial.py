@@ -610,6 +610,54 @@ def test_disk_full_tmpfs(tmp):
         subprocess.run(["umount", out])
 
 
+def test_disk_full_scratch(tmp):
+    """libvips' scratch images on a full output disk (root only: a 3 MB tmpfs,
+    VIPS_DISC_THRESHOLD=1): its "write failed ... No space left on device" was
+    typed a decode failure and remembered at once, so the next run, with room
+    again, skipped the photo as "failed earlier". Now the worker asks the disk and
+    types it environment: the rerun makes it."""
+    if not IS_ROOT or not shutil.which("mount"):
+        R.skip("disk full (scratch images)", "needs root to mount a tmpfs")
+        return
+    src, out = os.path.join(tmp, "src"), os.path.join(tmp, "mnt")
+    os.makedirs(src)
+    v = os.path.join(tmp, "n.v")
+    subprocess.run(["vips", "gaussnoise", v, "1500", "1000", "--mean", "128", "--sigma",
+                    "40"], check=True)
+    for name in ("a.webp", "b.webp"):  # WebP: the libvips path, not a fast one
+        subprocess.run(["vips", "cast", v, os.path.join(src, name), "uchar"], check=True)
+    os.makedirs(out)
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", out],
+                       capture_output=True, text=True)
+    if m.returncode != 0:
+        R.skip("disk full (scratch images)", f"mount failed: {m.stderr.strip()}")
+        return
+    try:
+        st = os.statvfs(out)
+        fill = os.path.join(out, "fill")
+        with open(fill, "wb") as f:
+            f.write(b"\0" * (st.f_bavail * st.f_frsize - 100 * 1024))
+        env = ["env", "VIPS_DISC_THRESHOLD=1"]
+        report = os.path.join(tmp, "r1.jsonl")
+        r = run_imgpool(["--progress", "none", "--min-free", "0", "--report", report, "-o",
+                         os.path.join(out, "od"), src], prefix=env, timeout=180)
+        with open(report) as f:
+            recs = [json.loads(l) for l in f if '"type":"file"' in l]
+        kinds = sorted(x.get("kind", "") for x in recs if x["status"] == "error")
+        R.check("disk full (scratch images): no failure typed decode",
+                r.rc == 1 and kinds and "decode" not in kinds,
+                f"exit {r.rc}; kinds {kinds}; {r.err.decode(errors='replace')[-300:]}")
+        os.unlink(fill)
+        r = run_imgpool(["--progress", "none", "-o", os.path.join(out, "od"), src],
+                        prefix=env, timeout=180)
+        made = [f for f in os.listdir(os.path.join(out, "od")) if f.endswith(".webp")]
+        R.check("disk full (scratch images): the rerun with room makes it",
+                r.rc == 0 and len(made) == 2 and b"failed earlier" not in r.err,
+                f"exit {r.rc}; {made}; {r.err.decode(errors='replace')[-300:]}")
+    finally:
+        subprocess.run(["umount", out])
+
+
 def test_disk_full_fsize(tmp):
     """RLIMIT_FSIZE (any user): a file over the limit fails with EFBIG ("File too
     large"), the smaller ones are made; a rerun without the limit finishes."""
