@@ -936,11 +936,24 @@ static int killed_from_outside(const worker *w, int status)
 	}
 }
 
+/* Is a worker ready to take tasks (started, not leaving)? */
+static int any_ready(const pool *p)
+{
+	for (int i = 0; i < p->nworkers; i++)
+		if (p->w[i].state == W_READY)
+			return 1;
+	return 0;
+}
+
 /*
  * A worker died before it was ready (or could not be forked); killed: by a signal
  * from outside. Try again after a backoff, unless that has now happened
- * MAX_FAILED_STARTS times in a row (MAX_KILLED_STARTS for kills from outside): then
- * the workers cannot start, and the pool breaks with the last cause.
+ * MAX_FAILED_STARTS times in a row (MAX_KILLED_STARTS for kills from outside) and
+ * no other worker is ready: then the workers cannot start, and the pool breaks
+ * with the last cause. While one is ready the pool goes on with fewer workers
+ * and tries the slot again every RESPAWN_BACKOFF_MAX_NS: a start that fails for
+ * want of a resource others hold (descriptors under ulimit -n, processes under
+ * ulimit -u) broke a pool whose first worker was thumbnailing, and killed it.
  */
 static void failed_start(pool *p, worker *w, const char *cause, int killed)
 {
@@ -948,8 +961,9 @@ static void failed_start(pool *p, worker *w, const char *cause, int killed)
 	w->state = W_EMPTY;
 	if (p->terminated || p->broken)
 		return;
-	if (killed ? ++p->killed_starts >= MAX_KILLED_STARTS
-		   : ++p->failed_starts >= MAX_FAILED_STARTS) {
+	if ((killed ? ++p->killed_starts >= MAX_KILLED_STARTS
+		    : ++p->failed_starts >= MAX_FAILED_STARTS) &&
+	    !any_ready(p)) {
 		break_pool(p, "%d workers in a row %s; the last: %s",
 			   killed ? p->killed_starts : p->failed_starts,
 			   killed ? "were killed while starting" : "failed to start", cause);
@@ -957,6 +971,9 @@ static void failed_start(pool *p, worker *w, const char *cause, int killed)
 	}
 	int tries = p->failed_starts + p->killed_starts;
 	int64_t wait = tries > 8 ? RESPAWN_BACKOFF_MAX_NS : RESPAWN_BACKOFF_NS << (tries - 1);
+	if (tries > 8 || p->failed_starts >= MAX_FAILED_STARTS ||
+	    p->killed_starts >= MAX_KILLED_STARTS)
+		wait = RESPAWN_BACKOFF_MAX_NS;
 	w->respawn_at = pool_now_ns() + (wait < RESPAWN_BACKOFF_MAX_NS ? wait
 								  : RESPAWN_BACKOFF_MAX_NS);
 }

@@ -89,6 +89,11 @@
  *   SIGKILL too: an initializer that runs out of memory every time is tried those
  *   20 times.) No worker is ready in between; the tries are apart by a backoff
  *   of 10 ms doubled each time, at most 1 s (the 20 kills: about 15 s of tries).
+ *   While another worker is ready, failed starts never break the pool: it goes on
+ *   with the workers it has and tries the empty slot again every second (a
+ *   descriptor or process limit that others' use reaches: ulimit -n, -u); the
+ *   count in a row goes on, so that once no worker is ready the next failure
+ *   breaks it.
  *   Then every unfinished task ends POOL_CANCELLED with "broken: <cause>", and every
  *   later call returns -1 / NULL (pool_iter_next: -1 once the results already
  *   delivered are taken; never 0).
@@ -122,7 +127,7 @@ extern "C" {
 #endif
 
 #define POOL_VERSION_MAJOR 1
-#define POOL_VERSION_MINOR 3
+#define POOL_VERSION_MINOR 4
 #define POOL_VERSION_PATCH 0
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \

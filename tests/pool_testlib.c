@@ -204,6 +204,9 @@ int tl_init(void *arg, void **state, pool_buf *err)
 	tl_gen = n;
 	if (n <= atomic_load(&sh->init_crash_first))
 		raise(SIGSEGV);
+	int crash_after = atomic_load(&sh->init_crash_after);
+	if (crash_after && n > crash_after)
+		raise(SIGSEGV);
 	if (n <= atomic_load(&sh->init_hang_first))
 		for (;;)
 			pause();

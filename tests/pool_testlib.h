@@ -38,6 +38,8 @@ typedef struct test_shared {
 	_Atomic int init_gen_seen;   /* highest tl_gen of a worker that ran a task */
 	_Atomic int init_fail_after; /* returns an error once inits exceeds this (0: never) */
 	_Atomic int init_crash_first; /* the first this many runs crash (SIGSEGV) */
+	_Atomic int init_crash_after; /* runs past this many crash (SIGSEGV) while it is
+	                                 set (0: never) */
 	_Atomic int init_hang_first; /* the first this many runs hang */
 	_Atomic int init_hold;       /* runs after the first wait while this is set
 	                                (before they fail, if they are to fail) */

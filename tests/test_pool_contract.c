@@ -278,6 +278,50 @@ static void test_killed_starts_are_replaced(void **state)
 	tl_assert_no_children();
 }
 
+/* A worker ready and thumbnailing while another slot cannot start (a descriptor
+ * or process limit others hold): the pool goes on with the one, trying the
+ * slot again every second, and takes the second once it starts. It broke after
+ * 3 failed starts in a row, killing the busy worker's task. */
+static void test_failed_starts_beside_a_ready_worker_keep_the_pool(void **state)
+{
+	tl_reset_shared();
+	atomic_store(&sh->init_crash_after, 1); /* the first starts, the rest crash */
+	pool *p = init_pool(2, (pool_options){.min_ready = 1});
+	pool_stats s;
+	int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
+	enum { N = 40 };
+	static job_arg args[N];
+	static pool_task t[N];
+	static pool_result res[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(B_SQUARE, (uint64_t)i);
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+	do { /* tasks all along, while the second slot fails again and again */
+		assert_int_equal(pool_map(p, tl_task, t, N, 1, res), 0);
+		for (int i = 0; i < N; i++) {
+			tl_check_square(&res[i], (uint64_t)i);
+			pool_result_release(&res[i]);
+		}
+		pool_stats_get(p, &s);
+		assert_true(tl_now_ns() < give_up);
+	} while (s.failed_starts < 5);
+	assert_int_equal(pool_get_state(p), POOL_RUNNING);
+	atomic_store(&sh->init_crash_after, 0); /* the limit is lifted */
+	do {
+		assert_int_equal(pool_poll(p, 50), 0);
+		pool_stats_get(p, &s);
+		assert_true(tl_now_ns() < give_up);
+	} while (s.alive < 2 || atomic_load(&sh->inits) < (int)s.failed_starts + 2);
+	assert_int_equal(pool_map(p, tl_task, t, N, 1, res), 0);
+	for (int i = 0; i < N; i++)
+		pool_result_release(&res[i]);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 /* min_ready: pool_create returns once that many workers are ready; the others
  * start while tasks run, and a failure among them breaks the pool later. */
 static void test_create_returns_at_first_ready_worker(void **state)
@@ -1214,6 +1258,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_initializer_error_breaks_at_once),
 		cmocka_unit_test(test_initializer_timeout),
 		cmocka_unit_test(test_killed_starts_are_replaced),
+		cmocka_unit_test(test_failed_starts_beside_a_ready_worker_keep_the_pool),
 		cmocka_unit_test(test_create_returns_at_first_ready_worker),
 		cmocka_unit_test(test_break_ends_iterations_with_minus_one),
 		cmocka_unit_test(test_refusals_say_why),
