@@ -145,12 +145,50 @@ const char *report_bytes(uint64_t n, char *buf, size_t len)
 	return buf;
 }
 
-/* A file name for a human line: control characters (a newline in a name would
- * break the one-line rule) shown as '?'. */
-static void put_name(FILE *f, const char *s)
+/* The length of the valid UTF-8 sequence at s (2..4; shortest form, no
+ * surrogates, at most U+10FFFF) and its code point, or 0. */
+static int utf8_at(const unsigned char *s, uint32_t *cp)
 {
-	for (; *s; s++)
-		putc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, f);
+	int n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
+	if (!n || (n == 3 && s[0] > 0xEF))
+		return 0;
+	uint32_t c = s[0] & (0x7F >> n);
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3F);
+	}
+	if ((n == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
+	    (n == 4 && (c < 0x10000 || c > 0x10FFFF)))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Characters that move to a new line, or reorder what follows (Trojan Source). */
+static int hidden_effect(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9F) || c == 0x2028 || c == 0x2029 || c == 0x200E ||
+	       c == 0x200F || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+void report_put_name(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		uint32_t c;
+		int n;
+		if (*p < 0x80) {
+			putc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
+			p++;
+		} else if ((n = utf8_at(p, &c)) && !hidden_effect(c)) {
+			fwrite(p, 1, (size_t)n, f);
+			p += n;
+		} else {
+			putc('?', f);
+			p += n ? n : 1;
+		}
+	}
 }
 
 /* Erase a live progress line before other output (caller holds the lock). */
@@ -190,12 +228,12 @@ static void human_line(report *r, const report_file *f)
 	switch (f->status) {
 	case REPORT_OK: {
 		fputs("ok    ", o);
-		put_name(o, f->input);
+		report_put_name(o, f->input);
 		fprintf(o, "  %dx%d %s ->", f->res->in_w, f->res->in_h,
 			report_bytes(f->res->in_bytes, b1, sizeof b1));
 		for (int i = 0; i < f->noutputs && i < f->res->nout; i++) {
 			fputc(' ', o);
-			put_name(o, f->outputs[i]);
+			report_put_name(o, f->outputs[i]);
 			fprintf(o, " %dx%d %s", f->res->out[i].w, f->res->out[i].h,
 				report_bytes(f->res->out[i].bytes, b2, sizeof b2));
 			if (i + 1 < f->noutputs)
@@ -206,32 +244,32 @@ static void human_line(report *r, const report_file *f)
 	}
 	case REPORT_ERROR:
 		fputs("error ", o);
-		put_name(o, f->input);
+		report_put_name(o, f->input);
 		fputs(": ", o);
-		put_name(o, f->cause ? f->cause : "unknown error");
+		report_put_name(o, f->cause ? f->cause : "unknown error");
 		fputc('\n', o);
 		break;
 	case REPORT_SKIPPED:
 		fputs("skip  ", o);
-		put_name(o, f->input);
+		report_put_name(o, f->input);
 		fputs(" (up to date)\n", o);
 		break;
 	case REPORT_PLANNED:
 		fputs("would ", o);
-		put_name(o, f->input);
+		report_put_name(o, f->input);
 		fputs(" ->", o);
 		for (int i = 0; i < f->noutputs; i++) {
 			fputc(' ', o);
-			put_name(o, f->outputs[i]);
+			report_put_name(o, f->outputs[i]);
 		}
 		fputc('\n', o);
 		break;
 	case REPORT_CANCELLED:
 		/* Not a failure: the run was stopped; still one answer for the file. */
 		fputs("stop  ", o);
-		put_name(o, f->input);
+		report_put_name(o, f->input);
 		fputs(": ", o);
-		put_name(o, f->cause ? f->cause : "interrupted");
+		report_put_name(o, f->cause ? f->cause : "interrupted");
 		fputc('\n', o);
 		break;
 	}
@@ -418,8 +456,8 @@ void report_summary_print(report *r, const report_summary *s)
 			fprintf(o, "imgpool: interrupted by %s: running files %s, %s\n",
 				signal_name(s->interrupted),
 				s->stopped_running ? "stopped" : "finished", ns);
-		if (s->stop_reason)
-			fprintf(o, "imgpool: %s (%s)\n", s->stop_reason, ns);
+		if (s->stop_reason)	/* its files are answered: not counted again */
+			fprintf(o, "imgpool: %s\n", s->stop_reason);
 		if (s->dry_run)
 			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
 				   "errors\n", (unsigned long long)s->planned,
@@ -514,9 +552,9 @@ void report_pruned(report *r, const char *output, const char *input, int dry_run
 	clear_live(r);
 	if (!r->quiet) {
 		fputs(dry_run ? "would prune " : "prune ", r->out);
-		put_name(r->out, output);
+		report_put_name(r->out, output);
 		fputs(" (its input ", r->out);
-		put_name(r->out, input);
+		report_put_name(r->out, input);
 		fputs(" is gone)\n", r->out);
 		fflush(r->out);
 	}
@@ -530,9 +568,9 @@ void report_prune_kept(report *r, const char *output, const char *input, const c
 	pthread_mutex_lock(&r->lock);
 	clear_live(r);
 	fputs("error ", r->err);
-	put_name(r->err, output);
+	report_put_name(r->err, output);
 	fputs(dry_run ? ": would not be pruned (its input " : ": not pruned (its input ", r->err);
-	put_name(r->err, input);
+	report_put_name(r->err, input);
 	fprintf(r->err, " is gone): %s%s\n", cause, dry_run ? "" : "; kept for the next --prune");
 	fflush(r->err);
 	json_prune(r, output, input, dry_run, cause);

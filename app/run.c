@@ -217,7 +217,8 @@ static void check_journal(run_ctx *x, pool *p)
 		 "the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away during "
 		 "the run", x->o->out_dir);
 	snprintf(x->stop_msg, sizeof x->stop_msg,
-		 "stopped: %s; files not started are left for the next run", x->stop_why);
+		 "stopped: %s; each file not started is an error, tried again next run",
+		 x->stop_why);
 	pool_interrupt(p);
 }
 
@@ -288,7 +289,8 @@ static void check_disk(run_ctx *x, pool *p)
 		 report_bytes(avail, a, sizeof a), x->o->out_dir,
 		 report_bytes((uint64_t)x->min_free, l, sizeof l));
 	snprintf(x->stop_msg, sizeof x->stop_msg,
-		 "stopped: %s; files not started are left for the next run", x->stop_why);
+		 "stopped: %s; each file not started is an error, tried again next run",
+		 x->stop_why);
 	pool_interrupt(p);
 }
 

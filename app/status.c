@@ -77,7 +77,8 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 		printf(",\"ok\":%llu,\"failed\":%llu,\"failures\":[", (unsigned long long)ok,
 		       (unsigned long long)failed);
 	} else {
-		printf("%s: %llu ok, %llu failed\n", path, (unsigned long long)ok,
+		report_put_name(stdout, path);
+		printf(": %llu ok, %llu failed\n", (unsigned long long)ok,
 		       (unsigned long long)failed);
 	}
 	*first = 0;
@@ -97,8 +98,15 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 			report_json_string(stdout, cause ? cause : "");
 			printf(",\"attempts\":%d}", sqlite3_column_int(st, 3));
 		} else {
-			printf("  failed %s/%s: %s (%d attempts)\n", root, rel ? rel : "",
-			       cause ? cause : "", sqlite3_column_int(st, 3));
+			/* Names as the per-file lines show them: a newline or an escape
+			 * sequence in a name cannot forge or hide a line. */
+			fputs("  failed ", stdout);
+			report_put_name(stdout, root ? root : "");
+			putchar('/');
+			report_put_name(stdout, rel ? rel : "");
+			fputs(": ", stdout);
+			report_put_name(stdout, cause ? cause : "");
+			printf(" (%d attempts)\n", sqlite3_column_int(st, 3));
 		}
 		free(rel);
 		n++;

@@ -1108,5 +1108,41 @@ class TestContestedOutputName(SafetyCase):
             self.assertLess(mean_of(os.path.join(out, "a.jpg")), 40)
 
 
+class TestNamesInLines(SafetyCase):
+    DANGER = ["\x1b", "\r", "\x85", "\u2028", "\u2029", "\u202e", "\u2066", "\x9b"]
+
+    def check_lines(self, text, n):
+        s = text.decode("utf-8", errors="surrogateescape")
+        lines = s.splitlines()  # Python splits on NEL, U+2028 and the like too
+        self.assertEqual(len(lines), n, lines)
+        for ch in self.DANGER:
+            self.assertNotIn(ch, s, repr(s))
+        self.assertNotIn("\udc9b", s)  # a raw 0x9b byte (C1 CSI to an 8-bit terminal)
+        return lines
+
+    def test_names_cannot_forge_or_hide_lines(self):
+        """A name with NEL, U+2028, a bidi override or raw C1 bytes came out as it
+        was: 3 real lines read as 9 to a reader splitting on Unicode line ends (a
+        fake 'ok' among them), and ESC [2J cleared the screen of 'imgpool status'."""
+        src = self.path("in")
+        os.makedirs(src)
+        names = [b"x\xc2\x85ok    evil.jpg", b"z\xe2\x80\xa8error other.jpg",
+                 b"r\xe2\x80\xaegpj.exe.jpg", b"c1\x9b2J.jpg", b"caf\xc3\xa9.jpg",
+                 b"bad\x1b[2J.jpg"]
+        for n in names:
+            jpeg(os.path.join(os.fsencode(src), n))
+        with open(os.path.join(os.fsencode(src), b"broken\n\x1b[2J.jpg"), "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 not a whole jpeg")
+        out = self.path("out")
+        r = run(["-j1", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.check_lines(r.stdout, len(names) + 1)  # + the summary
+        self.check_lines(r.stderr, 1)
+        self.assertIn("café.jpg", r.stdout.decode())  # other UTF-8 as it is
+        st = run(["status", out])
+        lines = self.check_lines(st.stdout, 4)
+        self.assertTrue(any(l.startswith("  failed ") and "broken?" in l for l in lines), lines)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
