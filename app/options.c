@@ -532,6 +532,12 @@ static int check_together(imgpool_options *o, FILE *err)
 	if (o->prune && o->no_journal)
 		return usage_error(o, err, "--prune needs the journal (it deletes only what the "
 				   "journal says imgpool made): drop --no-journal");
+	if (o->checksum && o->no_journal)
+		return usage_error(o, err, "--checksum compares inputs with the checksums the "
+				   "journal keeps: drop --no-journal");
+	if (o->shard_arg && o->shard_count)
+		return usage_error(o, err, "--shard K/N and --shard-count N: give one (--shard-count "
+				   "takes the index from the job array's variables)");
 	if (o->settings.crop == CROP_ATTENTION && o->settings.fit != FIT_COVER)
 		return usage_error(o, err, "--crop attention needs --fit cover");
 	if (o->settings.effort_given && o->settings.effort > 6 &&
