@@ -597,16 +597,24 @@ const char *discover_planned(const discover *d, const char *out_rel)
 	return d ? claims_find(d->claims, XXH3_64bits(out_rel, strlen(out_rel))) : NULL;
 }
 
-void discover_release(discover *d, const discover_item *it)
+void discover_release_outputs(discover *d, const char *input, char *const *out_rel, int n)
 {
-	if (!d || it->state != ITEM_TODO)
+	if (!d || !input)
 		return;
-	for (int i = 0; i < it->noutputs; i++) {
-		uint64_t h = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
+	for (int i = 0; i < n; i++) {
+		if (!out_rel[i])
+			continue;
+		uint64_t h = XXH3_64bits(out_rel[i], strlen(out_rel[i]));
 		const char *first = claims_find(d->claims, h);
-		if (first && !strcmp(first, it->input))
+		if (first && !strcmp(first, input))
 			claims_release(d->claims, h);
 	}
+}
+
+void discover_release(discover *d, const discover_item *it)
+{
+	if (it->state == ITEM_TODO)
+		discover_release_outputs(d, it->input, (char *const *)it->out_rel, it->noutputs);
 }
 
 /* See discover.h: items handed out so far, all states. */

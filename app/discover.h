@@ -120,6 +120,12 @@ uint64_t discover_count(const discover *d);
  * every run after). */
 void discover_release(discover *d, const discover_item *it);
 
+/* The same for a file whose thumbnails failed (n outputs, out_rel relative to the
+ * output folder, as input planned them): a claim by a file that made nothing
+ * must not keep --prune from removing the stale thumbnail of a gone input at
+ * that path (it stayed, unreported, on every run). */
+void discover_release_outputs(discover *d, const char *input, char *const *out_rel, int n);
+
 /* The input that planned output out_rel (relative to the output folder) so far in
  * this walk, or NULL. After a whole walk: is it an output of a current input? */
 const char *discover_planned(const discover *d, const char *out_rel);

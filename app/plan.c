@@ -80,6 +80,12 @@ static int64_t mtime_ns(const discover_item *it)
 
 static void pass(planner *p, plan_pass how, failure_kind kind, const char *cause)
 {
+	/* A file refused here makes nothing this run: its outputs are claimed no
+	 * more (discover_release()), so another input may take a name that is not
+	 * its (the journal's owner, met later), and --prune may remove the stale
+	 * thumbnail of a gone input there. */
+	if (how == PLAN_FAILED)
+		discover_release(p->cfg.d, &p->it);
 	if (p->cfg.on_passed)
 		p->cfg.on_passed(p->cfg.data, &p->it, how, kind, cause);
 }
@@ -308,7 +314,6 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 			snprintf(p->why, sizeof p->why, "its output %s is the thumbnail of %s, which "
 				 "is still there (an earlier run made it); --overwrite replaces it",
 				 it->outputs[i], owner);
-			discover_release(p->cfg.d, it);
 		} else
 			continue;
 		free(owner);

@@ -160,6 +160,7 @@ static void complete(run_ctx *x, inflight_file *f, const attempt *a, report_file
 			x->sum.bytes_out += res->out[i].bytes;
 	} else if (rf->status == REPORT_ERROR) {
 		atomic_fetch_add(&x->c.failed, 1);
+		discover_release_outputs(x->d, f->input, f->out_rel, f->n);
 	} else {
 		x->sum.cancelled++;
 	}

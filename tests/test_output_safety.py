@@ -1107,6 +1107,22 @@ class TestContestedOutputName(SafetyCase):
             self.assertIn(b"a.jpg: its output", r.stderr)
             self.assertLess(mean_of(os.path.join(out, "a.jpg")), 40)
 
+    def test_prune_is_not_held_by_a_claimant_that_made_nothing(self):
+        """a.JPG made a.jpg; a.JPG was deleted and a.jpeg (also a.jpg), damaged,
+        fails: --prune kept the deleted photo's thumbnail on every run, silently,
+        because a current input 'planned' the path."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.JPG"), 120, 90, mean=60)
+        with open(os.path.join(src, "a.jpeg"), "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 damaged")
+        run(["-o", out, src])
+        self.assertEqual(outputs_in(out), {"a.jpg"})
+        os.unlink(os.path.join(src, "a.JPG"))
+        for _ in range(2):
+            r = run(["--prune", "-o", out, src])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(outputs_in(out), set(), r.stdout + r.stderr)
+
 
 class TestNamesInLines(SafetyCase):
     DANGER = ["\x1b", "\r", "\x85", "\u2028", "\u2029", "\u202e", "\u2066", "\x9b"]
