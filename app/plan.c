@@ -328,16 +328,6 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 static int formats_of(planner *p, plan_item *item)
 {
 	for (int i = 0; i < p->it.noutputs; i++) {
-		thumb_format said;
-		if (p->cfg.settings->format != FORMAT_SAME &&
-		    thumb_output_format(FORMAT_SAME, p->it.out_rel[i], &said) == 0 &&
-		    said != p->cfg.settings->format) {
-			/* --name '{stem}.{inext}' with -f png: PNG bytes in a .jpg. */
-			snprintf(p->why, sizeof p->why, "its output %s would hold another format "
-				 "than its extension says (-f and --name disagree)", p->it.outputs[i]);
-			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
-			return -1;
-		}
 		if (thumb_output_format(p->cfg.settings->format, p->it.out_rel[i],
 					&item->formats[i]) < 0) {
 			const char *dot = strrchr(p->it.out_rel[i], '.');

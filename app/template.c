@@ -195,7 +195,7 @@ char *template_check(const char *tmpl, const thumb_settings *s)
 	char *names[THUMB_MAX_SIZES] = {0};
 	char *msg = NULL;
 	for (int i = 0; i < s->nsizes && !msg; i++) {
-		tmpl_vars v = {"a/b", "c", "jpg", thumb_output_ext(s->format, "jpg"), s->sizes[i]};
+		tmpl_vars v = {"a/b", "c", "jpg", "jpg", s->sizes[i]};
 		const char *bad = NULL;
 		size_t badlen = 0;
 		const char *why = expand_raw(tmpl, &v, &names[i], &bad, &badlen);
@@ -216,15 +216,6 @@ char *template_check(const char *tmpl, const thumb_settings *s)
 		    asprintf(&msg, "--name: '%s' gives names without an image extension "
 			     "(like '%s'): end it with .{ext} or a fixed one (.webp), or "
 			     "choose the format with -f", tmpl, names[i]) < 0)
-			msg = NULL;
-		/* -f png with --name '{stem}.jpg' wrote PNG bytes into .jpg files ({inext}
-		 * depends on the input: each file's name is checked when it is planned). */
-		thumb_format said;
-		if (!msg && !why && s->format != FORMAT_SAME && !strstr(tmpl, "{inext}") &&
-		    thumb_output_format(FORMAT_SAME, names[i], &said) == 0 && said != s->format &&
-		    asprintf(&msg, "--name: '%s' gives names like '%s', whose extension says "
-			     "another format than -f chose: end it with .{ext} or .%s", tmpl,
-			     names[i], thumb_output_ext(s->format, NULL)) < 0)
 			msg = NULL;
 		for (int j = 0; j < i && !msg && !why; j++) {
 			char a[32], b[32];
