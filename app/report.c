@@ -184,9 +184,12 @@ void report_put_name(FILE *f, const char *s)
 		} else if ((n = utf8_at(p, &c)) && !hidden_effect(c)) {
 			fwrite(p, 1, (size_t)n, f);
 			p += n;
-		} else {
+		} else if (n || *p <= 0x9F) {
 			putc('?', f);
 			p += n ? n : 1;
+		} else {
+			putc(*p, f);	/* not UTF-8, not a C1 control: a Latin-1 name's é */
+			p++;
 		}
 	}
 }

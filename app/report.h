@@ -118,9 +118,10 @@ void report_json_string(FILE *f, const char *s);
 
 /* Write s for a human line: every character that could end the line, move the
  * cursor or reorder the text shown as '?' (C0 and C1 controls, DEL, U+2028 and
- * U+2029, the bidirectional overrides and isolates) and so is every byte that is
- * not valid UTF-8 (a Latin-1 name's 0x80-0x9f are C1 controls to an 8-bit
- * terminal); other UTF-8 as it is. The JSON report keeps the exact bytes. */
+ * U+2029, the bidirectional overrides and isolates), and so is every byte
+ * 0x80-0x9f that is not part of valid UTF-8 (a C1 control to an 8-bit terminal);
+ * anything else as it is (a Latin-1 name's other bytes too). The JSON report
+ * keeps the exact bytes. */
 void report_put_name(FILE *f, const char *s);
 
 /* "3.2 MB", "18 kB", "512 B" into buf. */
