@@ -385,6 +385,18 @@ static int start_path(discover *d, discover_item *it, const char *path)
 	return 0;
 }
 
+/* The cause of a walk error: strerror(), or for a path past PATH_MAX what it
+ * means (every name below it is as long: no file there can be opened by name,
+ * by imgpool or by libvips, so none is looked at; "File name too long" alone
+ * read as if this one name were at fault). */
+static const char *walk_cause(int err)
+{
+	return err == ENAMETOOLONG
+		       ? "its path is longer than the system allows (PATH_MAX, 4096 bytes): "
+			 "nothing in it can be opened by name, so no file there is looked at"
+		       : strerror(err);
+}
+
 /* Act on one fts entry. Returns 1 when it gave an item. */
 static int visit(discover *d, discover_item *it, FTSENT *e)
 {
@@ -442,10 +454,10 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 			return 0;
 		if (e->fts_level > 0 && name[0] == '.')
 			return 0;
-		return discover_path_error(d, it, e->fts_path, rel, strerror(e->fts_errno));
+		return discover_path_error(d, it, e->fts_path, rel, walk_cause(e->fts_errno));
 	case FTS_DNR:
 	case FTS_ERR:
-		return discover_path_error(d, it, e->fts_path, rel, strerror(e->fts_errno));
+		return discover_path_error(d, it, e->fts_path, rel, walk_cause(e->fts_errno));
 	case FTS_DC:
 		return discover_path_error(d, it, e->fts_path, rel,
 				  "folder cycle: it contains itself (a bind mount?)");

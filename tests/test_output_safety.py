@@ -1124,6 +1124,27 @@ class TestContestedOutputName(SafetyCase):
             self.assertEqual(outputs_in(out), set(), r.stdout + r.stderr)
 
 
+class TestDeepFolders(SafetyCase):
+    def test_folder_past_path_max_says_why_its_files_are_not_looked_at(self):
+        """A folder whose path passes PATH_MAX: its files cannot be opened by name
+        (by imgpool or libvips) and get no line of their own, and the folder's
+        error said only 'File name too long'. It says what that means now."""
+        src = self.path("in")
+        os.makedirs(src)
+        jpeg(self.path("one.jpg"))
+        subprocess.run([sys.executable, "-c", (
+            "import os, shutil, sys\n"
+            "os.chdir(sys.argv[1])\n"
+            "for i in range(24):\n"
+            "    os.mkdir('d' * 200); os.chdir('d' * 200)\n"
+            "    if i in (19, 23): shutil.copy(sys.argv[2], 'f.jpg')\n"),
+            src, self.path("one.jpg")], check=True)
+        r = run(["-r", "-o", self.path("out"), src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"longer than the system allows (PATH_MAX", r.stderr)
+        self.assertEqual(r.stdout.count(b"ok    "), 1, r.stdout)
+
+
 class TestNamesInLines(SafetyCase):
     DANGER = ["\x1b", "\r", "\x85", "\u2028", "\u2029", "\u202e", "\u2066", "\x9b"]
 
