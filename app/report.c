@@ -431,7 +431,9 @@ static const char *run_figures(const report_summary *s, char *buf, size_t len)
 	run_rates k = rates_of(s);
 	uint64_t left = 0;
 	int all_answered = not_started_count(s, &left) && !left && !s->cancelled;
-	if (!s->done && !s->failed)
+	if (s->not_run)
+		snprintf(buf, len, "not run: the error above says why");
+	else if (!s->done && !s->failed)
 		snprintf(buf, len, all_answered && !s->interrupted && !s->stop_reason
 				   ? "nothing to make" : "nothing made");
 	else if (!s->done)

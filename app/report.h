@@ -67,6 +67,8 @@ typedef struct report_summary {
 	int interrupted;            /* the signal, or 0 */
 	int stopped_running;        /* a second signal stopped the running files */
 	const char *stop_reason;    /* why the run stopped early (disk low), or NULL */
+	int not_run;                /* the setup failed (its cause is on stderr): no file
+	                               was looked at */
 	uint64_t rss_peak;          /* bytes: the largest one worker was seen at */
 	int cores;                  /* CPUs given to the run */
 	uint64_t recycled, crashed; /* workers retired by a limit / died on their own */

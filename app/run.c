@@ -608,6 +608,7 @@ static void report_setup_failure(run_ctx *x, double t0)
 		r = report_open_append(stdout, stderr, 1, 0, x->report_path,
 				       x->o->report_append, msg, sizeof msg);
 	if (r && summed) {
+		x->sum.not_run = !x->sum.interrupted;
 		x->sum.wall_s = clock_now_s() - t0;
 		x->sum.cpu_s = cpu_seconds();
 		report_summary_print(r, &x->sum);
