@@ -886,6 +886,21 @@ def test_conflicting_options_are_refused(tmp):
         assert_eq(os.path.exists(out), False, f"{args} made the output folder")
 
 
+def test_a_run_that_could_not_start_says_so(tmp):
+    """The journal could not be made (RLIMIT_FSIZE of 1 kB): the summary on
+    stdout read '0 done, 0 failed, 0 skipped (nothing made)', like a clean run
+    with nothing to do; it says the run did not happen now."""
+    if not shutil.which("prlimit"):
+        raise Skip("no prlimit")
+    src = os.path.join(tmp, "src")
+    make_set(src, 1, 120, 90)
+    r = subprocess.run(["prlimit", "--fsize=1024", IMGPOOL, "-o", os.path.join(tmp, "out"),
+                        src], capture_output=True, timeout=120)
+    assert_eq(r.returncode, 1, b(r.stderr))
+    assert_eq("not run: the error above says why" in b(r.stdout), True, b(r.stdout))
+    assert_eq("journal" in b(r.stderr), True, b(r.stderr))
+
+
 class CliTests(unittest.TestCase):
     """The tests above as unittest cases, each in a fresh temporary folder. A test
     function takes that folder; Skip skips it."""
