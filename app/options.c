@@ -438,6 +438,28 @@ static void set_defaults(imgpool_options *o)
 	o->progress_interval = 10;
 }
 
+/* Does --typed (without its "--", up to any '=') abbreviate several long options
+ * and name none whole? Then which (some of them, in buf). getopt_long answers
+ * '?' alike for an unknown option and an ambiguous one. */
+static int ambiguous(const char *typed, char *buf, size_t len)
+{
+	size_t n = strcspn(typed, "="), used = 0;
+	int hits = 0;
+	if (!n)
+		return 0;
+	for (const struct option *lo = long_options; lo->name; lo++) {
+		if (strncmp(lo->name, typed, n))
+			continue;
+		if (strlen(lo->name) == n)
+			return 0;
+		if (used + strlen(lo->name) + 8 < len)
+			used += (size_t)snprintf(buf + used, len - used, "%s--%s", hits ? ", " : "",
+						 lo->name);
+		hits++;
+	}
+	return hits > 1;
+}
+
 /* A usage error, said in one line; always OPTIONS_USAGE. */
 static int usage_error(imgpool_options *o, FILE *err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -495,6 +517,12 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 		if (optopt != 0 && strchr(argv[optind - 1], '='))
 			return usage_error(o, err, "%.*s takes no value (see imgpool --help)",
 					   (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+		if (!strncmp(argv[optind - 1], "--", 2)) {
+			char some[160];
+			if (ambiguous(argv[optind - 1] + 2, some, sizeof some))
+				return usage_error(o, err, "ambiguous option '%s': %s (see imgpool "
+						   "--help)", argv[optind - 1], some);
+		}
 		return usage_error(o, err, "unknown option '%s' (see imgpool --help)",
 				   argv[optind - 1]);
 	}

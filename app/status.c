@@ -19,27 +19,74 @@
 /* The settings text journal_fingerprint() writes ("sizes=256x256 fit=0 ...
  * name=TEMPLATE", the template last and possibly with spaces) as a JSON object of
  * strings. */
-static void settings_json(const char *text)
+/* A setting of the journal's settings text (journal_fingerprint(): numbers, as
+ * the fingerprint hashes them) as the options name it: fit=1 is "cover". Into buf;
+ * val itself when it has no names. */
+static const char *setting_shown(const char *key, const char *val, char *buf, size_t len)
 {
-	putchar('{');
+	static const char *const fits[] = {"inside", "cover", "fill"};
+	static const char *const crops[] = {"centre", "attention"};
+	static const char *const formats[] = {"same", "jpeg", "png", "webp", "avif"};
+	static const char *const keeps[] = {"exif", "xmp", "iptc", "icc", "gps"};
+	char *end;
+	long v = strtol(val, &end, 10);
+	if (*val == '\0' || *end)
+		return val;
+	if (!strcmp(key, "fit") && v >= 0 && v < 3)
+		return fits[v];
+	if (!strcmp(key, "crop") && v >= 0 && v < 2)
+		return crops[v];
+	if (!strcmp(key, "format") && v >= 0 && v < 5)
+		return formats[v];
+	if (!strcmp(key, "enlarge"))
+		return v ? "yes" : "no";
+	if (!strcmp(key, "quality") && v == 0)
+		return "default";
+	if (!strcmp(key, "keep-metadata")) {
+		size_t n = 0;
+		buf[0] = '\0';
+		for (int i = 0; i < 5; i++)
+			if (v & (1L << i))
+				n += (size_t)snprintf(buf + n, len > n ? len - n : 0, "%s%s", n ? "," : "",
+						      keeps[i]);
+		return n ? buf : "none";
+	}
+	return val;
+}
+
+/* The settings text with setting_shown()'s words, as "key=value ..." (text) or a
+ * JSON object of strings. */
+static void settings_print(const char *text, int json)
+{
+	if (json)
+		putchar('{');
 	for (const char *p = text; *p;) {
 		const char *eq = strchr(p, '=');
 		if (!eq)
 			break;
 		int last = !strncmp(p, "name=", 5);
 		const char *end = last ? p + strlen(p) : p + strcspn(p, " ");
-		if (p != text)
-			putchar(',');
 		char *key = strndup(p, (size_t)(eq - p)), *val = strndup(eq + 1, (size_t)(end - eq - 1));
-		report_json_string(stdout, key ? key : "");
-		putchar(':');
-		report_json_string(stdout, val ? val : "");
+		char buf[64];
+		const char *shown = key && val ? setting_shown(key, val, buf, sizeof buf) : "";
+		if (json) {
+			if (p != text)
+				putchar(',');
+			report_json_string(stdout, key ? key : "");
+			putchar(':');
+			report_json_string(stdout, shown);
+		} else {
+			printf("%s%s=", p != text ? " " : "", key ? key : "");
+			report_put_name(stdout, shown);
+		}
 		free(key);
 		free(val);
 		p = *end ? end + 1 : end;
 	}
-	putchar('}');
+	if (json)
+		putchar('}');
 }
+
 
 /* Print journal `name` of od (one of possibly several shards), shown as path,
  * as text or JSON. */
@@ -125,16 +172,17 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 			       sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2),
 			       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
 			       sqlite3_column_int(st, 5) ? "true" : "false");
-			settings_json(settings ? settings : "");
+			settings_print(settings ? settings : "", 1);
 			printf("}}");
 		} else {
 			printf("  last run: %s, %.2f s, %lld done, %lld failed, %lld skipped%s\n"
-			       "  settings: %s\n",
+			       "  settings: ",
 			       started ? started : "?", sqlite3_column_double(st, 1),
 			       sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
 			       sqlite3_column_int64(st, 4),
-			       sqlite3_column_int(st, 5) ? " (interrupted)" : "",
-			       settings ? settings : "");
+			       sqlite3_column_int(st, 5) ? " (interrupted)" : "");
+			settings_print(settings ? settings : "", 0);
+			putchar('\n');
 		}
 	} else if (json) {
 		printf("],\"last_run\":null}");

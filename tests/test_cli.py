@@ -901,6 +901,23 @@ def test_a_run_that_could_not_start_says_so(tmp):
     assert_eq("journal" in b(r.stderr), True, b(r.stderr))
 
 
+def test_ambiguous_option_and_status_words(tmp):
+    """'--re' was called unknown (it abbreviates five options), and imgpool
+    status showed the settings as the journal's numbers (fit=1 format=3)."""
+    r = run(["--re", tmp])
+    assert_eq(r.returncode, 2, b(r.stderr))
+    assert_eq("ambiguous option '--re': --recursive" in b(r.stderr), True, b(r.stderr))
+    src, out = os.path.join(tmp, "src"), os.path.join(tmp, "out")
+    make_set(src, 1, 120, 90)
+    r = run(["-q", "-o", out, "--fit", "cover", "-f", "webp", "--keep-metadata=icc,xmp", src])
+    assert_eq(r.returncode, 0, b(r.stderr))
+    st = b(run(["status", out]).stdout)
+    for word in ("fit=cover", "format=webp", "keep-metadata=xmp,icc", "enlarge=no"):
+        assert_eq(word in st, True, st)
+    js = json.loads(run(["status", out, "--json"]).stdout)
+    assert_eq(js["journals"][0]["last_run"]["settings"]["fit"], "cover", "json")
+
+
 class CliTests(unittest.TestCase):
     """The tests above as unittest cases, each in a fresh temporary folder. A test
     function takes that folder; Skip skips it."""
