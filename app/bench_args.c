@@ -149,6 +149,9 @@ static const char *run_only_option(const imgpool_options *o)
 		return "--prune/--retry-failed/--checksum: bench keeps no journal";
 	if (o->shard_arg || o->shard_count)
 		return "--shard: bench measures the whole set";
+	if (o->files_from)
+		return "--files-from: bench takes its images as PATHs (it measured the PATHs "
+		       "alone and dropped the list)";
 	return NULL;
 }
 

@@ -255,7 +255,8 @@ def test_usage_errors(tmp, images):
                        (["-o", os.path.join(tmp, "o"), images], "--output"),
                        (["-s", "12q", images], "--size"),
                        ([images, "--csv"], "--csv"),
-                       (["--plot", "/nonexistent/dir/p.svg", images], "--plot")):
+                       (["--plot", "/nonexistent/dir/p.svg", images], "--plot"),
+                       (["--files-from", os.path.join(tmp, "list"), images], "--files-from")):
         b = Bench(tmp, args)
         assert_eq(b.rc, 2, f"{args}: exit code")
         lines = b.err.strip().splitlines()
