@@ -171,8 +171,9 @@ int discover_next_listed(discover *d, discover_item *it)
 		char *real = real_folder(path);
 		if (real && d->out_canon && path_is_under(real, d->out_canon)) {
 			free(real);
-			return discover_path_error(d, it, path, path, "inside the output folder "
-					  "(imgpool's own files are not inputs)");
+			return discover_path_error(d, it, path, path, "inside the output folder: "
+					  "no file there is taken as an input (thumbnails are written "
+					  "there; keep photos outside it)");
 		}
 		char *rel = rel_to_base(d, path, real, &why);
 		free(real);
