@@ -253,6 +253,9 @@ static int check_task(const thumb_settings *settings, const char *input,
 	return 0;
 }
 
+/* Leading zero bytes that no image format begins with. */
+#define ZERO_HEAD_BYTES 64
+
 /* Read the input once. A JPEG the fast path takes (fastjpeg.h: its signature, at
  * most FASTJPEG_MAX_FILE_BYTES) is read whole, its checksum taken from those
  * bytes, which the fast path then decodes (*bytes): one read of each file, where
@@ -275,6 +278,19 @@ static int read_input(const thumb_settings *settings, const char *input, thumb_r
 	if (fd < 0) {
 		why = errno ? NULL : "not a regular file";
 		goto fail;
+	}
+	/* A file that begins with zeros is no image any loader reads, and libvips'
+	 * sniffing (matrixload looks for the end of a first line) and the checksum
+	 * read it to the end first: 17 s for a 2 GiB sparse file, a copy or download
+	 * that preallocated and never finished. */
+	unsigned char head[ZERO_HEAD_BYTES];
+	if (pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && !head[0] &&
+	    !memcmp(head, head + 1, sizeof head - 1)) {
+		close(fd);
+		vipserr_printf(err, errlen, "not an image: it begins with %d zero bytes (a copy "
+			       "or download that never finished?)", ZERO_HEAD_BYTES);
+		*kind = FAIL_DECODE;
+		return -1;
 	}
 	int got = settings->keep_metadata
 			  ? 1

@@ -400,6 +400,19 @@ class Behaviour(unittest.TestCase):
             self.assertEqual((summary["total"], summary["not_started"], summary["failed"],
                               summary["done"]), (4, 0, 4, 0), how)
 
+    def test_a_file_of_zeros_is_refused_without_reading_it(self):
+        """A photo name on a file of zeros (a preallocated copy or download that
+        never finished; sparse here, 2 GiB) was read to its end by the checksum and
+        by libvips' sniffing before 'not a known file format': 17 s. It is refused
+        from its first bytes now, as not an image."""
+        photo(self.p("src", "good.jpg"))
+        with open(self.p("src", "zero.jpg"), "wb") as f:
+            f.truncate(2 << 30)
+        r = run(["-j1", "-o", self.p("out"), self.p("src")])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("zero.jpg: not an image: it begins with 64 zero bytes", r.stderr)
+        self.assertIn("1 done, 1 failed", r.stdout)
+
     def test_sigbus_is_the_machines_not_the_files(self):
         """A worker killed by SIGBUS (a write to a mapped file on a full disk:
         liborc's code file in the scratch folder beneath OUT; a mapped file cut
