@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arena.h"
 #include "claims.h"
 
-#define ARENA_BLOCK 65536
 #define FIRST_CAPACITY 1024
 
 /* One claim: its path's hash and the first input that claimed it (in the arena).
@@ -20,13 +20,6 @@ typedef struct claim {
 
 static const char released_mark[] = "";
 #define RELEASED released_mark
-
-/* Append-only storage for claimants' paths: one malloc per 64 KiB. */
-typedef struct arena_block {
-	struct arena_block *next;
-	size_t used, cap;
-	char data[];
-} arena_block;
 
 struct claims {
 	claim *slots;      /* power-of-two capacity */
@@ -44,33 +37,8 @@ void claims_free(claims *c)
 	if (!c)
 		return;
 	free(c->slots);
-	while (c->arena) {
-		arena_block *next = c->arena->next;
-		free(c->arena);
-		c->arena = next;
-	}
+	arena_free(c->arena);
 	free(c);
-}
-
-/* A copy of s that lives as long as c; NULL when out of memory. */
-static const char *arena_strdup(claims *c, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	arena_block *b = c->arena;
-	if (!b || b->cap - b->used < n) {
-		size_t cap = n > ARENA_BLOCK ? n : ARENA_BLOCK;
-		b = malloc(sizeof *b + cap);
-		if (!b)
-			return NULL;
-		b->next = c->arena;
-		b->used = 0;
-		b->cap = cap;
-		c->arena = b;
-	}
-	char *p = b->data + b->used;
-	memcpy(p, s, n);
-	b->used += n;
-	return p;
 }
 
 /* The slot holding h (claimed or released), or NULL. */
@@ -126,7 +94,7 @@ static int grow(claims *c)
 
 void claims_add(claims *c, const uint64_t *h, int n, const char *input)
 {
-	const char *kept = n > 0 ? arena_strdup(c, input) : NULL;
+	const char *kept = n > 0 ? arena_strdup(&c->arena, input) : NULL;
 	for (int i = 0; i < n && kept; i++) {
 		claim *again = slot_of(c, h[i]);
 		if (again) {

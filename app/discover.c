@@ -283,6 +283,16 @@ static int claim_outputs(discover *d, discover_item *it)
 int discover_plan(discover *d, discover_item *it, const char *input, const char *rel,
 		  const struct stat *st)
 {
+	/* The same file through another PATH or list entry ("in in/sub", "in
+	 * in/sub/a.jpg", "in link-to-in"): answered already, though its outputs
+	 * would differ. Also in the counting walk, whose total it would inflate. */
+	if (d->files_met) {
+		char *real = realpath(input, NULL);
+		uint32_t first = fileids_meet(d->files_met, real, d->origin);
+		free(real);
+		if (first != d->origin)
+			return 0;
+	}
 	if (discover_item_names(d, it, input, rel) < 0)
 		return discover_item_error(d, it, "%s", WHY_NOMEM);
 	if (d->cfg.count_only)
@@ -291,13 +301,6 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 	it->mtime = st->st_mtim;
 	it->dev = (uint64_t)st->st_dev;
 	it->ino = (uint64_t)st->st_ino;
-	/* The same file through another PATH or list entry ("in in/sub", "in
-	 * in/sub/a.jpg"): answered already, though its outputs would differ. */
-	if (fileids_meet(d->files_met, it->dev, it->ino, d->origin) != d->origin) {
-		item_reset(d, it);
-		d->count--;
-		return 0;
-	}
 	if (plan_outputs(d, it, rel))
 		return 1;
 	check_outputs(d, it);

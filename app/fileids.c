@@ -1,23 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * fileids.c — input files met, by identity. See fileids.h.
+ * fileids.c — input files met, by canonical path. See fileids.h.
  */
 #include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
 
+#include "arena.h"
 #include "fileids.h"
 
 #define FIRST_CAPACITY 256
 
-/* One file met. An empty slot has used == 0. */
+/* One file met. An empty slot has path == NULL. */
 typedef struct met {
-	uint64_t dev, ino;
+	uint64_t hash;
+	const char *path;	/* in the arena */
 	uint32_t origin;
-	uint32_t used;
 } met;
 
 struct fileids {
 	met *slots;	/* power-of-two capacity */
 	size_t cap, used;
+	arena_block *arena;
 };
 
 fileids *fileids_new(void)
@@ -30,23 +34,15 @@ void fileids_free(fileids *f)
 	if (!f)
 		return;
 	free(f->slots);
+	arena_free(f->arena);
 	free(f);
 }
 
-/* splitmix64's finaliser: inode numbers are dense, the low bits must mix. */
-static size_t slot_hash(uint64_t dev, uint64_t ino)
+/* The slot of path (hash h) in t, or the empty one where it goes. */
+static met *find(met *t, size_t cap, uint64_t h, const char *path)
 {
-	uint64_t z = ino ^ (dev * 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return (size_t)(z ^ (z >> 31));
-}
-
-/* The slot of (dev, ino) in t, or the empty one where it goes. */
-static met *find(met *t, size_t cap, uint64_t dev, uint64_t ino)
-{
-	size_t k = slot_hash(dev, ino) & (cap - 1);
-	while (t[k].used && (t[k].dev != dev || t[k].ino != ino))
+	size_t k = h & (cap - 1);
+	while (t[k].path && (t[k].hash != h || (path && strcmp(t[k].path, path))))
 		k = (k + 1) & (cap - 1);
 	return &t[k];
 }
@@ -61,22 +57,26 @@ static int grow(fileids *f)
 	if (!t)
 		return -1;
 	for (size_t i = 0; i < f->cap; i++)
-		if (f->slots[i].used)
-			*find(t, cap, f->slots[i].dev, f->slots[i].ino) = f->slots[i];
+		if (f->slots[i].path)
+			*find(t, cap, f->slots[i].hash, NULL) = f->slots[i];
 	free(f->slots);
 	f->slots = t;
 	f->cap = cap;
 	return 0;
 }
 
-uint32_t fileids_meet(fileids *f, uint64_t dev, uint64_t ino, uint32_t origin)
+uint32_t fileids_meet(fileids *f, const char *real, uint32_t origin)
 {
-	if (!f || grow(f) < 0)
+	if (!f || !real || grow(f) < 0)
 		return origin;
-	met *m = find(f->slots, f->cap, dev, ino);
-	if (m->used)
+	uint64_t h = XXH3_64bits(real, strlen(real));
+	met *m = find(f->slots, f->cap, h, real);
+	if (m->path)
 		return m->origin;
-	*m = (met){dev, ino, origin, 1};
+	const char *kept = arena_strdup(&f->arena, real);
+	if (!kept)
+		return origin;
+	*m = (met){h, kept, origin};
 	f->used++;
 	return origin;
 }

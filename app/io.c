@@ -2,6 +2,7 @@
 /*
  * io.c — whole reads and writes. See io.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -119,4 +120,19 @@ int io_read_signed_fd(int fd, uint64_t size, const unsigned char *sig, size_t si
 	/* Not read whole: not such a file, no memory, the end of the file (it
 	 * shrank), or an error. */
 	return got < size && errno && errno != EINTR && errno != ENOMEM ? -1 : 1;
+}
+
+int io_folder_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = d != NULL;
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+			empty = 0;
+			break;
+		}
+	if (d)
+		closedir(d);
+	return empty;
 }

@@ -25,6 +25,10 @@ int io_write_all(int fd, const void *buf, size_t len);
  * says what it is). */
 int io_open_regular(const char *path, struct stat *st);
 
+/* Is the folder at path readable and empty (nothing but . and ..)? 0 when it
+ * holds anything or cannot be read. */
+int io_folder_is_empty(const char *path);
+
 /* Read the whole regular file at path into a new malloc'd buffer, only if its first
  * sig_len bytes are sig (read first, so a file of another format costs one small
  * read) and it is at most max bytes. 0 with *data and *len, or -1 (not such a file,

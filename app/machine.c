@@ -11,24 +11,25 @@
 
 #include "machine.h"
 
-/* Less free space than this where libvips keeps its scratch images ($TMPDIR, the
- * worker's temp folder beneath OUT) after a decode failed: the disk, not the
- * file, is the likely cause (the failed write's own file is gone by then, so
- * "none left" cannot be asked). */
-#define SCRATCH_SHORT_BYTES ((uint64_t)64 << 20)
+/* Room beyond the decoded image itself that a scratch image needs (libvips'
+ * headers, a second image of the pipeline, the thumbnails). The failed write's
+ * own file is gone by the time the disk is asked, so "none left" cannot be
+ * asked: "less than the image would need" is. */
+#define SCRATCH_MARGIN_BYTES ((uint64_t)16 << 20)
 
 static void *no_op_thread(void *arg)
 {
 	return arg;
 }
 
-const char *machine_short(void)
+const char *machine_short(uint64_t image_bytes)
 {
 	struct statvfs vfs;
 	const char *tmp = getenv("TMPDIR");
-	if (tmp && statvfs(tmp, &vfs) == 0 &&
-	    (uint64_t)vfs.f_bavail * vfs.f_frsize < SCRATCH_SHORT_BYTES)
-		return "the disk of the output folder, where scratch images go, is nearly full";
+	if (image_bytes && tmp && statvfs(tmp, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < image_bytes + SCRATCH_MARGIN_BYTES)
+		return "the disk of the output folder, where scratch images go, has less free "
+		       "space than this image needs";
 	pthread_t t;
 	int e = pthread_create(&t, NULL, no_op_thread, NULL);
 	if (e == EAGAIN)

@@ -13,10 +13,15 @@
 #ifndef IMGPOOL_MACHINE_H
 #define IMGPOOL_MACHINE_H
 
-/* A one-line cause (static) when the machine is short now of free space where
- * libvips keeps its scratch images ($TMPDIR: the worker's temp folder beneath
- * the output folder), of a thread (EAGAIN: ulimit -u, counted over all the
- * user's processes) or of a file descriptor (EMFILE, ENFILE); NULL when of none. */
-const char *machine_short(void);
+#include <stdint.h>
+
+/* A one-line cause (static) when the machine is short now of a thread (EAGAIN:
+ * ulimit -u, counted over all the user's processes), of a file descriptor
+ * (EMFILE, ENFILE), or of free space where libvips keeps its scratch images
+ * ($TMPDIR: the worker's temp folder beneath the output folder) for an image
+ * of image_bytes decoded (0: its size is not known, as when the header could
+ * not be read: the disk is not asked, since nothing went to it); NULL when of
+ * none. A damaged file on a nearly full disk is still the file's fault. */
+const char *machine_short(uint64_t image_bytes);
 
 #endif

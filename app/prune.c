@@ -3,6 +3,7 @@
  * prune.c — remove the outputs of inputs that are gone. See prune.h.
  */
 #include <errno.h>
+#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,72 @@ static int prune_output(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
+/* The folders /etc/fstab names as mount points ($IMGPOOL_FSTAB instead, for the
+ * tests: they cannot edit the machine's), read once; NULL-ended. Why fstab: a
+ * disk that did not mount leaves its mount point an empty folder, where every
+ * input looks gone; an emptied folder looks the same, and only the machine's
+ * list of mount points tells them apart. */
+static char **fstab_targets(void)
+{
+	static char **targets;
+	static int read_once;
+	if (read_once)
+		return targets;
+	read_once = 1;
+	const char *tab = getenv("IMGPOOL_FSTAB");
+	FILE *f = setmntent(tab && *tab ? tab : "/etc/fstab", "r");
+	size_t n = 0;
+	struct mntent *m;
+	while (f && (m = getmntent(f))) {
+		if (m->mnt_dir[0] != '/' || !strcmp(m->mnt_dir, "/"))
+			continue; /* swap ("none"), the root filesystem */
+		char **more = realloc(targets, (n + 2) * sizeof *more);
+		if (!more)
+			break;
+		targets = more;
+		if ((targets[n] = strdup(m->mnt_dir)))
+			n++;
+		targets[n] = NULL;
+	}
+	if (f)
+		endmntent(f);
+	return targets;
+}
+
+int prune_unmounted_disk(const char *folder)
+{
+	char **t = fstab_targets();
+	if (!t)
+		return 0;
+	char *real = realpath(folder, NULL);
+	int unmounted = 0;
+	for (; real && *t && !unmounted; t++) {
+		if (strcmp(real, *t))
+			continue;
+		/* Not mounted: on the device of the folder that holds it. */
+		char *up = strdup(real), *slash = up ? strrchr(up, '/') : NULL;
+		struct stat a, b;
+		if (slash)
+			*(slash == up ? slash + 1 : slash) = '\0';
+		unmounted = slash && stat(real, &a) == 0 && stat(up, &b) == 0 &&
+			    a.st_dev == b.st_dev;
+		free(up);
+	}
+	free(real);
+	return unmounted;
+}
+
+/* Is the folder path[0..end) the mount point of a disk that is not mounted? Then
+ * the name missing in it proves nothing. */
+static int holder_unmounted(char *path, char *end)
+{
+	char keep = *end;
+	*end = '\0';
+	int yes = prune_unmounted_disk(path);
+	*end = keep;
+	return yes;
+}
+
 /* Is root/rel provably gone? Each folder on the way is looked at with lstat(),
  * not followed: the first name that does not exist (ENOENT) proves it gone, from
  * the folder that holds it, and so does a file on the way (nothing is beneath
@@ -61,17 +128,19 @@ static int prune_output(void *data, const char *path, const file_ident *id)
 static int input_gone(char *path, size_t root_len)
 {
 	struct stat st;
+	char *holder_end = path + root_len; /* the '/' after the folder holding the name */
 	for (char *slash = path + root_len + 1; (slash = strchr(slash, '/')); slash++) {
 		*slash = '\0';
 		int rc = lstat(path, &st), e = errno;
 		*slash = '/';
 		if (rc < 0)
-			return e == ENOENT;
+			return e == ENOENT && !holder_unmounted(path, holder_end);
 		if (!S_ISDIR(st.st_mode))
 			return !S_ISLNK(st.st_mode);
+		holder_end = slash;
 	}
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT;
+		return errno == ENOENT && !holder_unmounted(path, holder_end);
 	return S_ISDIR(st.st_mode);
 }
 

@@ -7,7 +7,8 @@
  * whose file no longer exists (lstat says ENOENT, folder by folder from the root
  * without following a symlink on the way, or a file is on the way, or a folder is
  * where the file was: not merely excluded, unreadable, or behind a symlinked
- * folder on an unmounted disk), each output it owns is deleted when it is still
+ * folder on an unmounted disk, or in a mount point /etc/fstab names whose disk is
+ * not mounted: prune_unmounted_disk()), each output it owns is deleted when it is still
  * exactly the file imgpool made (size and mtime as recorded, checked again in the
  * quarantine: publish.h) and no current input plans that path (an input renamed,
  * IMG_1.JPG -> IMG_1.jpg, owns it now). A changed output is kept and forgotten:
@@ -35,6 +36,11 @@ typedef struct prune_config {
 			int dry_run);
 	void *data;
 } prune_config;
+
+/* Is folder a mount point /etc/fstab names whose disk is not mounted now (the
+ * folder is on the device of the folder that holds it)? Nothing under it is taken
+ * for gone. */
+int prune_unmounted_disk(const char *folder);
 
 /* Returns the number of outputs removed (listed); -1 when the journal failed. */
 int64_t prune_gone(const prune_config *cfg);

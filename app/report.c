@@ -461,8 +461,8 @@ void report_summary_print(report *r, const report_summary *s)
 			fprintf(o, "imgpool: interrupted by %s: running files %s, %s\n",
 				signal_name(s->interrupted),
 				s->stopped_running ? "stopped" : "finished", ns);
-		if (s->stop_reason)	/* its files are answered: not counted again */
-			fprintf(o, "imgpool: %s\n", s->stop_reason);
+		if (s->stop_reason)
+			fprintf(o, "imgpool: %s (%s)\n", s->stop_reason, ns);
 		if (s->dry_run)
 			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
 				   "errors\n", (unsigned long long)s->planned,

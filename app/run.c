@@ -217,7 +217,8 @@ static void check_journal(run_ctx *x, pool *p)
 		 "the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away during "
 		 "the run", x->o->out_dir);
 	snprintf(x->stop_msg, sizeof x->stop_msg,
-		 "stopped: %s; each file not started is an error, tried again next run",
+		 "stopped: %s; the files it did not start are errors (those a worker held, "
+		 "cancelled), tried again next run",
 		 x->stop_why);
 	pool_interrupt(p);
 }
@@ -289,7 +290,8 @@ static void check_disk(run_ctx *x, pool *p)
 		 report_bytes(avail, a, sizeof a), x->o->out_dir,
 		 report_bytes((uint64_t)x->min_free, l, sizeof l));
 	snprintf(x->stop_msg, sizeof x->stop_msg,
-		 "stopped: %s; each file not started is an error, tried again next run",
+		 "stopped: %s; the files it did not start are errors (those a worker held, "
+		 "cancelled), tried again next run",
 		 x->stop_why);
 	pool_interrupt(p);
 }
@@ -357,6 +359,13 @@ static void prune(run_ctx *x)
 	for (int i = 0; roots && i < x->o->npaths; i++) {
 		struct stat st;
 		if (stat(x->o->paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (prune_unmounted_disk(x->o->paths[i])) {
+				fprintf(stderr, "imgpool: --prune: left the thumbnails of '%s' alone: "
+						"it is where /etc/fstab mounts a disk, and the disk is "
+						"not mounted\n", x->o->paths[i]);
+				x->prune_trouble = 1; /* exit 1: worth a look */
+				continue;
+			}
 			char *r = realpath(x->o->paths[i], NULL);
 			if (r)
 				roots[n++] = r;

@@ -209,7 +209,17 @@ int run_setup(run_ctx *x)
 	};
 	/* The walk's set-up (the --name template, the --files-from list, --base)
 	 * before the output folder: a usage error leaves nothing there (a lock
-	 * file in a new folder made the next run warn of a lost journal). */
+	 * file in a new folder made the next run warn of a lost journal). An
+	 * output folder that is a file is outdir_open()'s to refuse (exit 1, as
+	 * documented), not a usage error of the walk's. */
+	struct stat ost;
+	if (stat(o->out_dir, &ost) == 0 && !S_ISDIR(ost.st_mode) &&
+	    !(x->od = outdir_open(o->out_dir, 0, msg, sizeof msg))) {
+		fprintf(stderr, "imgpool: %s\n", msg);
+		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+	}
+	outdir_close(x->od);
+	x->od = NULL;
 	char *derr = NULL;
 	if (!(x->d = discover_open(&dc, &derr))) {
 		fprintf(stderr, "imgpool: %s\n", derr ? derr : "cannot start");

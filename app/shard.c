@@ -99,12 +99,12 @@ int shard_resolve(const char *arg, int count, shard *s, char *msg, size_t msglen
 	}
 	const char *env_count = getenv("IMGPOOL_SHARD_COUNT");
 	long n = count > 0 ? count : whole(env_count, 1, 1000000);
-	if (count <= 0 && env_count && *env_count && n < 1) {
+	const char *ix = getenv("JOB_COMPLETION_INDEX"); /* Kubernetes Indexed Job */
+	if (ix && *ix && count <= 0 && env_count && *env_count && n < 1) {
 		snprintf(msg, msglen, "IMGPOOL_SHARD_COUNT='%s': expected a number of tasks "
 				      "from 1 to 1000000", env_count);
 		return -1;
 	}
-	const char *ix = getenv("JOB_COMPLETION_INDEX"); /* Kubernetes Indexed Job */
 	if (ix && *ix)
 		return from_index("JOB_COMPLETION_INDEX", ix, whole(ix, 0, 1000000), 0, n, s, msg,
 				  msglen);

@@ -379,7 +379,11 @@ done:
 	if (master)
 		g_object_unref(master);
 	vipserr_clear();
-	const char *short_of = rc && *kind == FAIL_DECODE ? machine_short() : NULL;
+	/* What the decoded image needs if it goes to disk: 4 bytes a pixel, the
+	 * widest libvips' 8-bit loaders make (16-bit ones more, but rarely). */
+	const char *short_of = rc && *kind == FAIL_DECODE
+				       ? machine_short((uint64_t)w * (uint64_t)h * 4)
+				       : NULL;
 	if (short_of) {
 		/* A decoder's failure while the machine is short of what decoding
 		 * needs says nothing of the file (libvips words it "write failed",

@@ -82,6 +82,18 @@ class Behaviour(unittest.TestCase):
     def p(self, *parts):
         return os.path.join(self.tmp, *parts)
 
+    def preload(self, name, source, *libs):
+        """A library to LD_PRELOAD, built from C source as NAME.so in the test's
+        folder; skips the test without a C compiler."""
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            self.skipTest("no C compiler for the preloaded " + name)
+        src, lib = self.p(name + ".c"), self.p(name + ".so")
+        with open(src, "w") as f:
+            f.write(source)
+        subprocess.run([cc, "-shared", "-fPIC", "-o", lib, src] + list(libs), check=True)
+        return lib
+
     def test_lost_stdout_lines_fail_the_run(self):
         """The per-file lines are the answers: written to a full disk (or a pipe its
         reader closed) they were lost silently and the run exited 0."""
@@ -360,17 +372,10 @@ class Behaviour(unittest.TestCase):
         ended empty (no file answered, no summary). Now every file is an error
         naming the cause, and a summary with exit 1 ends it; for a --files-from
         list (the counting walk does not read it) too, each entry answered."""
-        cc = shutil.which("cc") or shutil.which("gcc")
-        if not cc:
-            self.skipTest("no C compiler for the fork shim")
-        shim_c, shim = self.p("diefork.c"), self.p("diefork.so")
-        with open(shim_c, "w") as f:
-            f.write("#include <pthread.h>\n#include <unistd.h>\n"
-                    "static void die(void) { _exit(9); }\n"
-                    "__attribute__((constructor)) static void init(void)\n"
-                    "{ pthread_atfork(NULL, NULL, die); }\n")
-        subprocess.run([cc, "-shared", "-fPIC", "-o", shim, shim_c, "-lpthread"],
-                       check=True)
+        shim = self.preload("diefork", "#include <pthread.h>\n#include <unistd.h>\n"
+                            "static void die(void) { _exit(9); }\n"
+                            "__attribute__((constructor)) static void init(void)\n"
+                            "{ pthread_atfork(NULL, NULL, die); }\n", "-lpthread")
         for i in range(4):
             photo(self.p("src", f"{i}.jpg"))
         rep = self.p("r.jsonl")
@@ -419,19 +424,13 @@ class Behaviour(unittest.TestCase):
         short) was a crash, remembered at once: the photo was "failed earlier" on
         every later run. Now SIGBUS is typed environment and the next run makes it.
         (A preloaded jpeg_read_header() raises it.)"""
-        cc = shutil.which("cc") or shutil.which("gcc")
-        if not cc:
-            self.skipTest("no C compiler for the shim")
-        shim_c, shim = self.p("bus.c"), self.p("bus.so")
-        with open(shim_c, "w") as f:
-            f.write("#define _GNU_SOURCE\n#include <dlfcn.h>\n#include <signal.h>\n"
-                    "#include <stdio.h>\n#include <jpeglib.h>\n"
-                    "int jpeg_read_header(j_decompress_ptr c, boolean r)\n"
-                    "{ raise(SIGBUS);\n"
-                    "  int (*f)(j_decompress_ptr, boolean) = "
-                    "(int (*)(j_decompress_ptr, boolean))dlsym(RTLD_NEXT, \"jpeg_read_header\");\n"
-                    "  return f(c, r); }\n")
-        subprocess.run([cc, "-shared", "-fPIC", "-o", shim, shim_c, "-ldl"], check=True)
+        shim = self.preload("bus", "#define _GNU_SOURCE\n#include <dlfcn.h>\n"
+                            "#include <signal.h>\n#include <stdio.h>\n#include <jpeglib.h>\n"
+                            "int jpeg_read_header(j_decompress_ptr c, boolean r)\n"
+                            "{ raise(SIGBUS);\n"
+                            "  int (*f)(j_decompress_ptr, boolean) = (int (*)(j_decompress_ptr, "
+                            "boolean))dlsym(RTLD_NEXT, \"jpeg_read_header\");\n"
+                            "  return f(c, r); }\n", "-ldl")
         photo(self.p("src", "a.jpg"))
         rep = self.p("r.jsonl")
         env = dict(os.environ, LD_PRELOAD=shim,
@@ -454,14 +453,9 @@ class Behaviour(unittest.TestCase):
         files (the thumbnails before they are published), fails with EIO
         (FSYNC_SHIM=eio) or never returns (FSYNC_SHIM=hang: a dead disk or NFS
         server). Skips the test without a C compiler."""
-        cc = shutil.which("cc") or shutil.which("gcc")
-        if not cc:
-            self.skipTest("no C compiler for the fsync shim")
         for i in range(4):
             photo(self.p("src", f"{i}.jpg"))
-        src, lib = self.p("fsync.c"), self.p("fsync.so")
-        with open(src, "w") as f:
-            f.write(r"""#define _GNU_SOURCE
+        return self.preload("fsync", r"""#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -489,9 +483,7 @@ int fsync(int fd)
 	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
 	return real(fd);
 }
-""")
-        subprocess.run([cc, "-shared", "-fPIC", "-o", lib, src, "-ldl"], check=True)
-        return lib
+""", "-ldl")
 
     def shimmed_env(self, lib, mode):
         return dict(os.environ, LD_PRELOAD=lib, FSYNC_SHIM=mode,

@@ -705,7 +705,8 @@ static void test_usage_errors(void **state)
 		{3, {"imgpool", "in", "--timeout"},
 		 "imgpool: --timeout needs a value (see imgpool --help)\n"},
 		/* ambiguous: --progress, --progress-interval, --prune */
-		{3, {"imgpool", "--pr", "in"}, "imgpool: unknown option '--pr' (see imgpool --help)\n"},
+		{3, {"imgpool", "--pr", "in"}, "imgpool: ambiguous option '--pr': --progressive, "
+		 "--progress, --progress-interval, --prune (see imgpool --help)\n"},
 		{3, {"imgpool", "--prune", "--no-journal"},
 		 "imgpool: no PATH given: name folders or images to thumbnail (see imgpool --help)\n"},
 	};

@@ -172,6 +172,43 @@ class TestPruneNames(SafetyCase):
             if gone == "file":
                 os.unlink(os.path.join(src, "trip"))
 
+    def test_prune_leaves_an_unmounted_disks_thumbnails_alone(self):
+        """The photo folder is where /etc/fstab mounts a disk, and the disk did not
+        mount tonight: the folder is empty, every input looked gone, and --prune
+        deleted every thumbnail, exit 0. It keeps them now, says why, exit 1; a
+        folder in it that is such a mount point too. ($IMGPOOL_FSTAB stands in for
+        /etc/fstab, and a plain folder for the unmounted disk: no root needed.)
+        An emptied folder that is no mount point is pruned as before."""
+        src, out = self.path("photos"), self.path("thumbs")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "usb", "b.jpg"), mean=90)
+        self.ok(run(["-r", "-q", "--prune", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"a.jpg", "usb/b.jpg"})
+        fstab = self.path("fstab")
+        env = dict(os.environ, IMGPOOL_FSTAB=fstab)
+        with open(fstab, "w") as f:
+            f.write("UUID=1234 %s ext4 defaults,nofail 0 2\n" % os.path.realpath(src))
+        shutil.move(src, self.path("disk-away"))
+        os.makedirs(src)
+        r = run(["-r", "-q", "--prune", "-o", out, src], env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"it is where /etc/fstab mounts a disk, and the disk is not mounted",
+                      r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg", "usb/b.jpg"})
+        # The disk back, but its usb folder an unmounted mount point of its own.
+        shutil.rmtree(src)
+        shutil.move(self.path("disk-away"), src)
+        shutil.rmtree(os.path.join(src, "usb"))
+        os.makedirs(os.path.join(src, "usb"))
+        with open(fstab, "w") as f:
+            f.write("/dev/sdb1 %s vfat noauto 0 0\n" % os.path.realpath(
+                os.path.join(src, "usb")))
+        self.ok(run(["-r", "-q", "--prune", "-o", out, src], env=env))
+        self.assertEqual(outputs_in(out), {"a.jpg", "usb/b.jpg"})
+        with open(fstab, "w") as f:
+            f.write("# nothing mounted there\n")
+        self.ok(run(["-r", "-q", "--prune", "-o", out, src], env=env))
+        self.assertEqual(outputs_in(out), {"a.jpg"})
 
 class TestPrivateFolder(SafetyCase):
     def test_name_into_the_private_folder_refused(self):
@@ -1074,16 +1111,25 @@ class TestInputsMetTwice(SafetyCase):
                      "list", "in"], cwd=self.tmp))
         self.assertEqual(len(self.records(rep)), 2)
 
-    def test_hard_links_in_one_folder_are_two_inputs(self):
-        """Two names of one file met within one walk are each answered (and made)."""
+    def test_hard_links_are_two_inputs(self):
+        """Two names of one file (hard links) are two inputs, each answered and
+        made, within one walk and across PATHs and list entries (a first take on
+        'met twice' keyed by the inode dropped the second name with no answer)."""
         src = self.path("in")
         jpeg(os.path.join(src, "a.jpg"))
         os.link(os.path.join(src, "a.jpg"), os.path.join(src, "b.jpg"))
-        rep = self.path("r.jsonl")
-        self.ok(run(["-q", "--report", rep, "-o", self.path("out"), "in", "in/a.jpg"],
-                    cwd=self.tmp))
-        self.assertEqual(len(self.records(rep)), 2)
-        self.assertEqual(outputs_in(self.path("out")), {"a.jpg", "b.jpg"})
+        os.makedirs(self.path("in2"))
+        os.link(os.path.join(src, "a.jpg"), self.path("in2", "c.jpg"))
+        with open(self.path("list"), "w") as f:
+            f.write("in/a.jpg\nin/b.jpg\nin2/c.jpg\n")
+        for i, args in enumerate((["in", "in/a.jpg"], ["in", "in2"],
+                                  ["--files-from", "list"])):
+            out, rep = self.path("out%d" % i), self.path("r%d.jsonl" % i)
+            self.ok(run(["-q", "--report", rep, "-o", out] + args, cwd=self.tmp))
+            want = [{"a.jpg", "b.jpg"}, {"a.jpg", "b.jpg", "c.jpg"},
+                    {"in/a.jpg", "in/b.jpg", "in2/c.jpg"}][i]
+            self.assertEqual(len(self.records(rep)), len(want), args)
+            self.assertEqual(outputs_in(out), want, args)
 
 
 class TestContestedOutputName(SafetyCase):

@@ -208,8 +208,15 @@ static void test_kubernetes(void **state)
 	refuses(NULL, 0, "JOB_COMPLETION_INDEX=3 is outside 0..2");
 	setenv("IMGPOOL_SHARD_COUNT", "zero", 1);
 	setenv("JOB_COMPLETION_INDEX", "1", 1);
+	refuses(NULL, 0, "IMGPOOL_SHARD_COUNT='zero': expected a number of tasks from 1 to "
+		"1000000");
+	unsetenv("IMGPOOL_SHARD_COUNT");
 	refuses(NULL, 0, "JOB_COMPLETION_INDEX is set but the number of tasks is not: give "
 		"--shard-count N (or --shard none)");
+	setenv("IMGPOOL_SHARD_COUNT", "zero", 1); /* no index: a plain run, as before */
+	unsetenv("JOB_COMPLETION_INDEX");
+	resolves(NULL, 0, 0, 0, "none");
+	setenv("JOB_COMPLETION_INDEX", "1", 1);
 	/* Kubernetes before AWS */
 	setenv("IMGPOOL_SHARD_COUNT", "2", 1);
 	setenv("AWS_BATCH_JOB_ARRAY_INDEX", "0", 1);
