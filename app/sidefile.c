@@ -262,6 +262,21 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 		close(fd);
 		return -1;
 	}
+	/* Two runs on one file (shards of an array at once with one --report name)
+	 * emptied and wrote over each other: records were lost, silently. A run
+	 * that empties it holds it alone; appending runs may share it (each record
+	 * one write). Held until the file is closed. */
+	if (flock(fd, (append ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "%s: another imgpool run is writing '%s' (give each "
+				 "run its own: {shard} in the name for an array job, or "
+				 "--report-append)", opt, path);
+		else
+			snprintf(err, errlen, "%s: cannot lock '%s': %s", opt, path,
+				 strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (!append && ftruncate(fd, 0) != 0) {
 		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(errno));
 		close(fd);

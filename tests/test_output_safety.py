@@ -7,6 +7,7 @@ it cannot show it made. One test per way it was once broken.
 Run by CTest as: test_output_safety.py IMGPOOL [unittest arguments]
 Stdlib only (unittest); images are made with the `vips` command-line tool.
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -1038,6 +1039,28 @@ class TestSideFiles(SafetyCase):
         with open(drawing) as f:
             self.assertIn("standalone", f.read())
 
+    def test_a_report_another_run_writes_is_refused(self):
+        """Shards of an array run at once with one --report name emptied and wrote
+        over each other's report: records lost, a line cut, every shard exit 0. A
+        run that empties the file holds it alone now (flock), and runs that only
+        append may share it. (The test holds the lock as the other run would.)"""
+        src = self.path("in")
+        jpeg(os.path.join(src, "a.jpg"))
+        rep = self.path("r.jsonl")
+        open(rep, "w").close()
+        with open(rep, "r+") as held:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for extra in ([], ["--report-append"]):
+                r = run(["-q", "--report", rep, "-o", self.path("out")] + extra + [src])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(b"another imgpool run is writing", r.stderr)
+            fcntl.flock(held, fcntl.LOCK_UN)
+            fcntl.flock(held, fcntl.LOCK_SH | fcntl.LOCK_NB)  # an appending run
+            self.ok(run(["-q", "--report", rep, "--report-append", "-o", self.path("out"),
+                         src]))
+            r = run(["-q", "--report", rep, "-o", self.path("out"), src])
+            self.assertEqual(r.returncode, 2, r.stderr)
+        self.ok(run(["-q", "--report", rep, "-o", self.path("out"), src]))
 
 class TestPathsNamedTwice(SafetyCase):
     def test_same_input_twice_is_answered_once(self):
