@@ -269,6 +269,14 @@ void tl_assert_no_children(void)
 	assert_int_equal(errno, ECHILD);
 }
 
+void tl_square_tasks(job_arg *args, pool_task *t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		args[i] = J(B_SQUARE, (uint64_t)i);
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+}
+
 void tl_check_square(const pool_result *r, uint64_t i)
 {
 	if (r->status != POOL_OK)

@@ -97,6 +97,8 @@ int tl_count_fds(void);
 void tl_assert_no_children(void);
 /* The 8-byte result of B_SQUARE / B_CRASH_ONCE for index i. */
 void tl_check_square(const pool_result *r, uint64_t i);
+/* n B_SQUARE tasks of 0..n-1: args[i] and t[i] pointing at it. */
+void tl_square_tasks(job_arg *args, pool_task *t, int n);
 /* pool_thread_start(t, fn, arg), failing the test when it fails. */
 void tl_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 

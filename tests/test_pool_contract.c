@@ -293,10 +293,7 @@ static void test_failed_starts_beside_a_ready_worker_keep_the_pool(void **state)
 	static job_arg args[N];
 	static pool_task t[N];
 	static pool_result res[N];
-	for (int i = 0; i < N; i++) {
-		args[i] = J(B_SQUARE, (uint64_t)i);
-		t[i] = (pool_task){&args[i], sizeof args[i]};
-	}
+	tl_square_tasks(args, t, N);
 	do { /* tasks all along, while the second slot fails again and again */
 		assert_int_equal(pool_map(p, tl_task, t, N, 1, res), 0);
 		for (int i = 0; i < N; i++) {
@@ -346,10 +343,7 @@ static void test_create_returns_at_first_ready_worker(void **state)
 	static job_arg args[N];
 	static pool_task t[N];
 	static pool_result res[N];
-	for (int i = 0; i < N; i++) {
-		args[i] = J(B_SQUARE, (uint64_t)i);
-		t[i] = (pool_task){&args[i], sizeof args[i]};
-	}
+	tl_square_tasks(args, t, N);
 	assert_int_equal(pool_map(p, tl_task, t, N, 1, res), 0);
 	for (int i = 0; i < N; i++) {
 		tl_check_square(&res[i], (uint64_t)i);
