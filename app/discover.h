@@ -111,13 +111,12 @@ int discover_wait_fd(const discover *d);
  * progress line counts what the run answers: run_counters). */
 uint64_t discover_count(const discover *d);
 
-/* The planner refused item (it->state ITEM_TODO) for a reason that is not its
- * own to keep (its output is the thumbnail of another input still there): its
- * outputs are claimed no more, so that input, met later in the walk, plans them
- * rather than being refused as their second claimant. Which of two inputs met
- * in either order keeps a name then depends on what the journal says, not on the
- * walk's order (largest first: an edit could swap them, and both failed on
- * every run after). */
+/* The planner refused item (it->state ITEM_TODO): it makes nothing this run, so
+ * its outputs are claimed no more. Another input met later in the walk plans
+ * them rather than being refused as their second claimant: when the refusal
+ * was that the output is that input's thumbnail (the journal's owner), the
+ * owner keeps the name whatever the walk's order (largest first: an edit could
+ * swap them, and both failed on every run after). */
 void discover_release(discover *d, const discover_item *it);
 
 /* The same for a file whose thumbnails failed (n outputs, out_rel relative to the

@@ -49,8 +49,9 @@ struct discover {
 	claims *paths_seen;     /* every PATH argument met so far (lexically cleaned): a
 	                           PATH given again ("in in/") is passed over */
 	fileids *files_met;     /* with more than one origin (PATHs, list entries): every
-	                           file met, by identity, and the origin that met it
-	                           first; NULL with one PATH, where nothing meets twice */
+	                           file met, by canonical path, and the origin that met
+	                           it first; NULL with one PATH, where nothing meets
+	                           twice */
 	uint32_t origin;        /* the current origin: the PATH's index, or npaths + the
 	                           list entry's ordinal */
 	uint64_t list_entries;  /* --files-from entries read so far */
