@@ -250,7 +250,7 @@ int bench_check_output_paths(const bench *b)
 		if (!paths[i])
 			continue;
 		char why[PATH_MAX + 256];
-		if (sidefile_check(names[i], paths[i], kinds[i], 1, why, sizeof why) != 0) {
+		if (sidefile_check(names[i], paths[i], kinds[i], 1, 0, why, sizeof why) != 0) {
 			fprintf(stderr, "imgpool bench: %s\n", why);
 			return -1;
 		}

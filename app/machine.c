@@ -9,13 +9,15 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <vips/vips.h>
+
 #include "machine.h"
 
 /* Room beyond the decoded image itself that a scratch image needs (libvips'
- * headers, a second image of the pipeline, the thumbnails). The failed write's
- * own file is gone by the time the disk is asked, so "none left" cannot be
- * asked: "less than the image would need" is. */
-#define SCRATCH_MARGIN_BYTES ((uint64_t)16 << 20)
+ * header, the thumbnails). The failed write's own file is gone by the time the
+ * disk is asked, so "none left" cannot be asked: "less than the image would
+ * need" is. */
+#define SCRATCH_MARGIN_BYTES ((uint64_t)1 << 20)
 
 static void *no_op_thread(void *arg)
 {
@@ -26,7 +28,10 @@ const char *machine_short(uint64_t image_bytes)
 {
 	struct statvfs vfs;
 	const char *tmp = getenv("TMPDIR");
-	if (image_bytes && tmp && statvfs(tmp, &vfs) == 0 &&
+	/* libvips keeps an image in memory below its disc threshold (100 MB, or
+	 * VIPS_DISC_THRESHOLD): only a larger one went to the disk at all. */
+	if (image_bytes && image_bytes >= vips_get_disc_threshold() && tmp &&
+	    statvfs(tmp, &vfs) == 0 &&
 	    (uint64_t)vfs.f_bavail * vfs.f_frsize < image_bytes + SCRATCH_MARGIN_BYTES)
 		return "the disk of the output folder, where scratch images go, has less free "
 		       "space than this image needs";

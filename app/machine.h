@@ -19,9 +19,10 @@
  * ulimit -u, counted over all the user's processes), of a file descriptor
  * (EMFILE, ENFILE), or of free space where libvips keeps its scratch images
  * ($TMPDIR: the worker's temp folder beneath the output folder) for an image
- * of image_bytes decoded (0: its size is not known, as when the header could
- * not be read: the disk is not asked, since nothing went to it); NULL when of
- * none. A damaged file on a nearly full disk is still the file's fault. */
+ * of image_bytes decoded, when that is past libvips' disc threshold (below it,
+ * or 0: its size is not known, as when the header could not be read, nothing
+ * went to the disk, which is not asked); NULL when of none. A damaged file on a
+ * nearly full disk is still the file's fault. */
 const char *machine_short(uint64_t image_bytes);
 
 #endif

@@ -193,7 +193,8 @@ int run_setup(run_ctx *x)
 	const sidefile_kind side_kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
 	for (int i = 0; i < 3; i++) {
 		if (side_path[i] && !in_new_folder(side_path[i], o->out_dir) &&
-		    sidefile_check(side_opt[i], side_path[i], side_kind[i], i > 0, msg,
+		    sidefile_check(side_opt[i], side_path[i], side_kind[i], i > 0,
+				   i == 0 && o->report_append, msg,
 				   sizeof msg) != 0) {
 			x->report_refused = 1;
 			fprintf(stderr, "imgpool: %s\n", msg);

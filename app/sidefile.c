@@ -171,13 +171,43 @@ static int classify(const char *opt, const char *path, sidefile_kind kind, place
 	return own ? 0 : refuse_foreign(opt, path, kind, err, errlen);
 }
 
+/* The lock a run writing path in place takes (open_in_place()), or -1 with errno
+ * (EWOULDBLOCK: another run holds it) on fd. */
+static int lock_in_place(int fd, int append)
+{
+	return flock(fd, (append ? LOCK_SH : LOCK_EX) | LOCK_NB);
+}
+
+/* The refusal when another run holds path: which run, and the cure. */
+static void refuse_locked(const char *opt, const char *path, int append, char *err,
+			  size_t errlen)
+{
+	if (append)
+		snprintf(err, errlen, "%s: another imgpool run is replacing '%s'; wait for "
+			 "it", opt, path);
+	else
+		snprintf(err, errlen, "%s: another imgpool run is writing '%s' (give each run "
+			 "its own: {shard} in the name for an array job, or --report-append)",
+			 opt, path);
+}
+
 int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int whole,
-		   char *err, size_t errlen)
+		   int append, char *err, size_t errlen)
 {
 	place p;
 
 	if (classify(opt, path, kind, &p, err, errlen) != 0)
 		return -1;
+	if (!whole && p == PLACE_FILE) {
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		int busy = fd >= 0 && lock_in_place(fd, append) != 0 && errno == EWOULDBLOCK;
+		if (fd >= 0)
+			close(fd);	/* the probe's lock goes with it */
+		if (busy) {
+			refuse_locked(opt, path, append, err, errlen);
+			return -1;
+		}
+	}
 	/* A new file, or one written whole (a temp file beside it), is made in the
 	 * folder. */
 	return p == PLACE_NONE || (whole && p == PLACE_FILE) ? folder_writable(opt, path, err, errlen)
@@ -266,11 +296,9 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 	 * emptied and wrote over each other: records were lost, silently. A run
 	 * that empties it holds it alone; appending runs may share it (each record
 	 * one write). Held until the file is closed. */
-	if (flock(fd, (append ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0) {
+	if (lock_in_place(fd, append) != 0) {
 		if (errno == EWOULDBLOCK)
-			snprintf(err, errlen, "%s: another imgpool run is writing '%s' (give each "
-				 "run its own: {shard} in the name for an array job, or "
-				 "--report-append)", opt, path);
+			refuse_locked(opt, path, append, err, errlen);
 		else
 			snprintf(err, errlen, "%s: cannot lock '%s': %s", opt, path,
 				 strerror(errno));

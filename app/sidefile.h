@@ -36,12 +36,14 @@ typedef enum sidefile_kind {
 typedef struct sidefile sidefile;
 
 /* May path be written as a file of this kind (the rules above), whole or in
- * place (as sidefile_create() will), and can its folder take the new file? 0, or
- * -1 with the cause in err (opt names the option: "--report"). Nothing is
- * created. For checking before long work; sidefile_create() and sidefile_close()
- * check again. */
+ * place (as sidefile_create() will; append: added to), and can its folder take
+ * the new file? In place, is another run writing it (its lock: one that
+ * replaces it holds it alone, ones that append share it)? 0, or -1 with the
+ * cause in err (opt names the option: "--report"). Nothing is created. For
+ * checking before long work; sidefile_create() and sidefile_close() check
+ * again. */
 int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int whole,
-		   char *err, size_t errlen);
+		   int append, char *err, size_t errlen);
 
 /* Start writing path as a file of this kind: whole (a temp file beside it, put
  * in place by sidefile_close()) or, when !whole, in place (emptied first, or

@@ -60,7 +60,7 @@ trace *trace_open(const char *json_path, const char *svg_path, int64_t t0_ns, in
 	t->workers = workers;
 	t->first_event = 1;
 	/* The timeline is written at the end: a name it may not replace is said now. */
-	if (svg_path && sidefile_check("--timeline", svg_path, SIDEFILE_SVG, 1, msg, msglen) != 0) {
+	if (svg_path && sidefile_check("--timeline", svg_path, SIDEFILE_SVG, 1, 0, msg, msglen) != 0) {
 		free(t);
 		return NULL;
 	}

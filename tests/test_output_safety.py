@@ -1050,10 +1050,14 @@ class TestSideFiles(SafetyCase):
         open(rep, "w").close()
         with open(rep, "r+") as held:
             fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            for extra in ([], ["--report-append"]):
+            for extra, said in (([], b"another imgpool run is writing"),
+                                (["--report-append"], b"another imgpool run is replacing")):
                 r = run(["-q", "--report", rep, "-o", self.path("out")] + extra + [src])
                 self.assertEqual(r.returncode, 2, r.stderr)
-                self.assertIn(b"another imgpool run is writing", r.stderr)
+                self.assertIn(said, r.stderr)
+                # refused before the output folder is made (a lock file left in a
+                # new one made the next run warn of a lost journal)
+                self.assertFalse(os.path.exists(self.path("out")))
             fcntl.flock(held, fcntl.LOCK_UN)
             fcntl.flock(held, fcntl.LOCK_SH | fcntl.LOCK_NB)  # an appending run
             self.ok(run(["-q", "--report", rep, "--report-append", "-o", self.path("out"),

@@ -16,7 +16,8 @@ if(Python3_FOUND AND TARGET imgpool)
   add_test(NAME adversarial
     COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/test_adversarial.py
       $<TARGET_FILE:imgpool> test_hostile_inputs test_path_safety test_disk_full_tmpfs
-      test_disk_full_scratch test_disk_full_fsize)
+      test_disk_full_scratch test_disk_nearly_full_damaged_photo
+      test_disk_full_fsize)
   set_tests_properties(adversarial PROPERTIES TIMEOUT 600 LABELS "app;adversarial"
     ENVIRONMENT "${ADVERSARIAL_ENV}")
   add_test(NAME adversarial-huge-tree
