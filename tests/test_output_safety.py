@@ -1253,6 +1253,16 @@ class TestNamesInLines(SafetyCase):
         lines = self.check_lines(st.stdout, 4)
         self.assertTrue(any(l.startswith("  failed ") and "broken?" in l for l in lines), lines)
 
+    def test_setup_messages_escape_the_output_folders_name(self):
+        """-o naming a file whose name holds a newline and an escape: the refusal
+        printed it raw, over two lines, the escape reaching the terminal."""
+        bad = self.path("bad\nout\x1b[31m")
+        open(bad, "w").close()
+        jpeg(self.path("in", "a.jpg"))
+        r = run(["-q", "-o", bad, self.path("in")])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.check_lines(r.stderr, 1)
+        self.assertIn(b"bad?out?[31m' is not a folder", r.stderr)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
