@@ -72,14 +72,19 @@ report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
 	return r;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
-static int utf8_len(const unsigned char *s)
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one; its code
+ * point in *code when code is not NULL. The one judge of UTF-8 here: the JSON
+ * writer escapes what it refuses, report_put_name() what it reads as a control. */
+static int utf8_len(const unsigned char *s, uint32_t *code)
 {
 	unsigned c = s[0];
 	int n;
 	unsigned min;
-	if (c < 0x80)
+	if (c < 0x80) {
+		if (code)
+			*code = c;
 		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf)
 		n = 2, min = 0x80;
 	else if (c >= 0xe0 && c <= 0xef)
@@ -96,6 +101,8 @@ static int utf8_len(const unsigned char *s)
 	}
 	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	if (code)
+		*code = cp;
 	return n;
 }
 
@@ -104,7 +111,7 @@ void report_json_string(FILE *f, const char *str)
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 	putc('"', f);
 	while (*s) {
-		int n = utf8_len(s);
+		int n = utf8_len(s, NULL);
 		if (n == 0) {
 			fprintf(f, "\\udc%02x", *s); /* surrogateescape: a lossless byte */
 			s++;
@@ -147,24 +154,6 @@ const char *report_bytes(uint64_t n, char *buf, size_t len)
 
 /* The length of the valid UTF-8 sequence at s (2..4; shortest form, no
  * surrogates, at most U+10FFFF) and its code point, or 0. */
-static int utf8_at(const unsigned char *s, uint32_t *cp)
-{
-	int n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 ? 2 : 0;
-	if (!n || (n == 3 && s[0] > 0xEF))
-		return 0;
-	uint32_t c = s[0] & (0x7F >> n);
-	for (int i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3F);
-	}
-	if ((n == 3 && (c < 0x800 || (c >= 0xD800 && c <= 0xDFFF))) ||
-	    (n == 4 && (c < 0x10000 || c > 0x10FFFF)))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 /* Characters that move to a new line, or reorder what follows (Trojan Source). */
 static int hidden_effect(uint32_t c)
 {
@@ -181,7 +170,7 @@ void report_put_name(FILE *f, const char *s)
 		if (*p < 0x80) {
 			putc(*p < 0x20 || *p == 0x7f ? '?' : *p, f);
 			p++;
-		} else if ((n = utf8_at(p, &c)) && !hidden_effect(c)) {
+		} else if ((n = utf8_len(p, &c)) && !hidden_effect(c)) {
 			fwrite(p, 1, (size_t)n, f);
 			p += n;
 		} else if (n || *p <= 0x9F) {
