@@ -279,19 +279,6 @@ static int read_input(const thumb_settings *settings, const char *input, thumb_r
 		why = errno ? NULL : "not a regular file";
 		goto fail;
 	}
-	/* A file that begins with zeros is no image any loader reads, and libvips'
-	 * sniffing (matrixload looks for the end of a first line) and the checksum
-	 * read it to the end first: 17 s for a 2 GiB sparse file, a copy or download
-	 * that preallocated and never finished. */
-	unsigned char head[ZERO_HEAD_BYTES];
-	if (pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && !head[0] &&
-	    !memcmp(head, head + 1, sizeof head - 1)) {
-		close(fd);
-		vipserr_printf(err, errlen, "not an image: it begins with %d zero bytes (a copy "
-			       "or download that never finished?)", ZERO_HEAD_BYTES);
-		*kind = FAIL_DECODE;
-		return -1;
-	}
 	int got = settings->keep_metadata
 			  ? 1
 			  : io_read_signed_fd(fd, (uint64_t)st.st_size, FASTJPEG_SIGNATURE,
@@ -299,6 +286,20 @@ static int read_input(const thumb_settings *settings, const char *input, thumb_r
 					      bytes, nbytes);
 	if (got < 0)
 		goto fail;
+	/* A file that begins with zeros is no image any loader reads, and libvips'
+	 * sniffing (matrixload looks for the end of a first line) and the checksum
+	 * read it to the end first: 17 s for a 2 GiB sparse file, a copy or download
+	 * that preallocated and never finished. Asked only of a file not read whole
+	 * (one that was begins with the JPEG signature): no extra read a JPEG. */
+	unsigned char head[ZERO_HEAD_BYTES];
+	if (got == 1 && pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head && !head[0] &&
+	    !memcmp(head, head + 1, sizeof head - 1)) {
+		close(fd);
+		vipserr_printf(err, errlen, "not an image: it begins with %d zero bytes (a copy "
+			       "or download that never finished?)", ZERO_HEAD_BYTES);
+		*kind = FAIL_DECODE;
+		return -1;
+	}
 	if (got == 0)
 		res->in_checksum = filehash_bytes(*bytes, *nbytes);
 	else if (filehash_fd(fd, &res->in_checksum) != 0)
