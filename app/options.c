@@ -21,6 +21,7 @@
 
 #include "help.h"
 #include "options.h"
+#include "report.h"
 #include "optvalues.h"
 #include "thumb.h"
 
@@ -468,8 +469,7 @@ static int usage_error(imgpool_options *o, FILE *err, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	fputs("imgpool: ", err);
-	vfprintf(err, fmt, ap);
-	fputc('\n', err);
+	report_vsay(err, fmt, ap); /* a PATH or -o may hold control characters */
 	va_end(ap);
 	options_free(o);
 	return OPTIONS_USAGE;

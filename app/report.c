@@ -8,6 +8,7 @@
  * escape a byte string losslessly; numbers and keys are ours.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,8 +153,6 @@ const char *report_bytes(uint64_t n, char *buf, size_t len)
 	return buf;
 }
 
-/* The length of the valid UTF-8 sequence at s (2..4; shortest form, no
- * surrogates, at most U+10FFFF) and its code point, or 0. */
 /* Characters that move to a new line, or reorder what follows (Trojan Source). */
 static int hidden_effect(uint32_t c)
 {
@@ -181,6 +180,32 @@ void report_put_name(FILE *f, const char *s)
 			p++;
 		}
 	}
+}
+
+void report_vsay(FILE *f, const char *fmt, va_list ap)
+{
+	char small[1024], *line = small;
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
+	if (n >= (int)sizeof small && (line = malloc((size_t)n + 1)))
+		vsnprintf(line, (size_t)n + 1, fmt, again);
+	else
+		line = small;	/* fits, or out of memory: the line cut short, still said */
+	va_end(again);
+	if (n >= 0)
+		report_put_name(f, line);
+	putc('\n', f);
+	if (line != small)
+		free(line);
+}
+
+void report_say(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	report_vsay(f, fmt, ap);
+	va_end(ap);
 }
 
 /* Erase a live progress line before other output (caller holds the lock). */

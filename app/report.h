@@ -24,6 +24,7 @@
 #define IMGPOOL_REPORT_H
 
 #include <stdint.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "failure.h"
@@ -125,6 +126,14 @@ void report_json_string(FILE *f, const char *s);
  * anything else as it is (a Latin-1 name's other bytes too). The JSON report
  * keeps the exact bytes. */
 void report_put_name(FILE *f, const char *s);
+
+/* One line of imgpool's own on f (a usage error, a warning, why the run
+ * stopped), fmt as printf's, a newline added: shown through report_put_name(),
+ * so that a control character in a name it quotes (-o, a --report path, a
+ * PATH) cannot end the line or reach the terminal. Not for the per-file lines
+ * (report_file() writes those). */
+void report_say(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void report_vsay(FILE *f, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* "3.2 MB", "18 kB", "512 B" into buf. */
 const char *report_bytes(uint64_t n, char *buf, size_t len);

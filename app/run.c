@@ -360,9 +360,9 @@ static void prune(run_ctx *x)
 		struct stat st;
 		if (stat(x->o->paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			if (prune_unmounted_disk(x->o->paths[i])) {
-				fprintf(stderr, "imgpool: --prune: left the thumbnails of '%s' alone: "
+				report_say(stderr, "imgpool: --prune: left the thumbnails of '%s' alone: "
 						"it is where /etc/fstab mounts a disk, and the disk is "
-						"not mounted\n", x->o->paths[i]);
+						"not mounted", x->o->paths[i]);
 				x->prune_trouble = 1; /* exit 1: worth a look */
 				continue;
 			}
@@ -374,7 +374,7 @@ static void prune(run_ctx *x)
 	prune_config pc = {&x->pb, roots, n, x->o->dry_run, x->shard, on_pruned, on_prune_kept, x};
 	int64_t k = prune_gone(&pc);
 	if (k < 0) {
-		fprintf(stderr, "imgpool: --prune: %s\n", journal_error(x->j));
+		report_say(stderr, "imgpool: --prune: %s", journal_error(x->j));
 		x->prune_trouble = 1;
 	} else
 		x->pruned = (uint64_t)k;
@@ -443,7 +443,7 @@ static int run_pool(run_ctx *x, double t0)
 				   clock_now_ns() - (int64_t)((clock_now_s() - t0) * 1e9), jobs, msg,
 				   sizeof msg);
 		if (!x->tr) {
-			fprintf(stderr, "imgpool: %s\n", msg);
+			report_say(stderr, "imgpool: %s", msg);
 			/* A --trace FIFO's open() waits for a reader: a signal ends it. */
 			x->sum.exit_code = stop_signal() ? 128 + stop_signal() : EXIT_USAGE;
 			return -1;
@@ -474,7 +474,7 @@ static int run_pool(run_ctx *x, double t0)
 	pool *p = pool_create(&po, &perr);
 	if (!p) {
 		/* A broken pool: every file an error, a summary, exit 1. */
-		fprintf(stderr, "imgpool: cannot start the workers: %s\n", perr ? perr : "?");
+		report_say(stderr, "imgpool: cannot start the workers: %s", perr ? perr : "?");
 		snprintf(msg, sizeof msg, "the workers could not be started (%s)", perr ? perr : "?");
 		free(perr);
 		if (!stop_signal())
@@ -515,11 +515,11 @@ static int run_pool(run_ctx *x, double t0)
 	 * broke. The exit code says "not finished" either way. */
 	int stopped = pool_interrupted(p);
 	if (broken && !stopped)
-		fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
+		report_say(stderr, "imgpool: the worker pool stopped: %s", pool_error(p));
 	pool_close(p);
 	if (!terminated && !broken && pool_join(p) < 0) {
 		if (!stopped)
-			fprintf(stderr, "imgpool: the worker pool stopped: %s\n", pool_error(p));
+			report_say(stderr, "imgpool: the worker pool stopped: %s", pool_error(p));
 		broken = 1;
 	}
 	if (broken && !stopped && !stop_signal()) {
@@ -571,7 +571,7 @@ static void finish(run_ctx *x, double t0, int broken)
 		snprintf(title, sizeof title, "imgpool: %llu files on %d workers",
 			 (unsigned long long)(x->sum.done + x->sum.failed), x->sum.workers);
 		if (trace_close(x->tr, clock_now_ns(), title, msg, sizeof msg) < 0) {
-			fprintf(stderr, "imgpool: %s\n", msg);
+			report_say(stderr, "imgpool: %s", msg);
 			trouble = 1;
 		}
 		x->tr = NULL;
@@ -591,7 +591,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	if (!trouble && stdout_lost() && x->sum.exit_code == EXIT_ALL_DONE)
 		x->sum.exit_code = EXIT_SOME_FAILED;
 	if (report_close(x->rep) < 0) {
-		fprintf(stderr, "imgpool: --report: writing '%s' failed: %s\n", x->report_path,
+		report_say(stderr, "imgpool: --report: writing '%s' failed: %s", x->report_path,
 			strerror(errno));
 		if (x->sum.exit_code == EXIT_ALL_DONE)
 			x->sum.exit_code = EXIT_SOME_FAILED;

@@ -22,21 +22,6 @@
 #include "sidefile.h"
 #include "stop.h"
 
-/* One line of the setup's on stderr, fmt printf's: names in it (OUT, a report,
- * a list) shown as the per-file lines show them (report_put_name()), so that a
- * control character in -o cannot end the line or reach the terminal. */
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char line[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	report_put_name(stderr, line);
-	fputc('\n', stderr);
-}
-
 /* A --report path with its placeholders filled: {shard} ("K-of-N" or "all"),
  * {date} (YYYY-MM-DD) and {time} (HHMMSS), local time: a report a night. malloc'd. */
 static char *expand_report_path(const char *path, const char *shard_text)
@@ -71,7 +56,7 @@ static char *expand_report_path(const char *path, const char *shard_text)
 static void warn_line(void *data, const char *line)
 {
 	(void)data;
-	say("%s", line);
+	report_say(stderr, "%s", line);
 }
 
 /* Is there a journal file of this folder other than `own`? */
@@ -132,7 +117,7 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	x->j = journal_open(x->od, jname, settings_text, o->dry_run, warn, sizeof warn, err,
 			    sizeof err);
 	if (warn[0]) {
-		say("%s", warn);
+		report_say(stderr, "%s", warn);
 		*lost = 1;
 	}
 	journal_set_fingerprint(x->j, *fingerprint);
@@ -141,18 +126,18 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	/* A dry run that cannot read its journal: where the run would move it aside,
 	 * judge as with the empty one it would start (as for a lost one), and say so. */
 	if (o->dry_run && !x->j && existed && !journal_would_keep(x->od, jname)) {
-		say("imgpool: warning: the journal %s/" OUTDIR_PRIVATE "/%s is unusable: the run "
+		report_say(stderr, "imgpool: warning: the journal %s/" OUTDIR_PRIVATE "/%s is unusable: the run "
 		    "will move it aside and start anew", outdir_path(x->od), jname);
 		*fresh = *lost = 1;
 	}
 	if (!x->j && err[0]) {
 		/* Going on without it would make thumbnails no later run can show are
 		 * imgpool's: each would be an error for its input from then on. */
-		say("imgpool: %s; nothing was changed (--no-journal runs without one)", err);
+		report_say(stderr, "imgpool: %s; nothing was changed (--no-journal runs without one)", err);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
 	if (*lost && !o->overwrite)
-		say("imgpool: warning: %s has no journal of earlier runs (it was lost, or they "
+		report_say(stderr, "imgpool: warning: %s has no journal of earlier runs (it was lost, or they "
 		    "ran with --no-journal): thumbnails already there cannot be shown to be "
 		    "imgpool's, so each is left alone and is an error for its input; "
 		    "--overwrite remakes them", outdir_path(x->od));
@@ -181,7 +166,7 @@ int run_setup(run_ctx *x)
 	const imgpool_options *o = x->o;
 	char msg[MSG_LEN], warn[MSG_LEN], shname[64];
 	if (shard_resolve(o->shard_arg, o->shard_count, &x->shard, msg, sizeof msg) < 0) {
-		say("imgpool: %s", msg);
+		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
 	shard_name(&x->shard, shname, sizeof shname);
@@ -210,7 +195,7 @@ int run_setup(run_ctx *x)
 				   i == 0 && o->report_append, msg,
 				   sizeof msg) != 0) {
 			x->report_refused = 1;
-			say("imgpool: %s", msg);
+			report_say(stderr, "imgpool: %s", msg);
 			return x->sum.exit_code = EXIT_USAGE, -1;
 		}
 	}
@@ -229,29 +214,29 @@ int run_setup(run_ctx *x)
 	struct stat ost;
 	if (stat(o->out_dir, &ost) == 0 && !S_ISDIR(ost.st_mode) &&
 	    !(x->od = outdir_open(o->out_dir, 0, msg, sizeof msg))) {
-		say("imgpool: %s", msg);
+		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
 	outdir_close(x->od);
 	x->od = NULL;
 	char *derr = NULL;
 	if (!(x->d = discover_open(&dc, &derr))) {
-		say("imgpool: %s", derr ? derr : "cannot start");
+		report_say(stderr, "imgpool: %s", derr ? derr : "cannot start");
 		free(derr);
 		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
 	if (!(x->od = outdir_open(o->out_dir, !o->dry_run, msg, sizeof msg))) {
-		say("imgpool: %s", msg);
+		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
 	if (!o->dry_run) {
 		int rc = lock_take(x->od, &x->shard, &x->lock, msg, sizeof msg, warn, sizeof warn);
 		if (rc != LOCK_TAKEN) {
-			say("imgpool: %s", msg);
+			report_say(stderr, "imgpool: %s", msg);
 			return x->sum.exit_code = rc == LOCK_BUSY ? EXIT_LOCKED : EXIT_SOME_FAILED, -1;
 		}
 		if (warn[0])
-			say("%s", warn);
+			report_say(stderr, "%s", warn);
 	}
 	/* A --report FIFO waits in open() for a reader; a signal that came before the
 	 * wait would not end it. */
@@ -262,7 +247,7 @@ int run_setup(run_ctx *x)
 	if (!(x->rep = report_open_append(stdout, stderr, o->quiet, o->verbose, x->report_path,
 					  o->report_append, msg, sizeof msg))) {
 		x->report_refused = 1;
-		say("imgpool: %s", msg);
+		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
 	if (!o->dry_run)
@@ -297,7 +282,7 @@ int run_setup(run_ctx *x)
 		char tmp[96];
 		snprintf(tmp, sizeof tmp, "tmp-%s", shname);
 		if (outdir_tmp_setup(x->od, tmp) < 0) {
-			say("imgpool: cannot make a temp folder in '%s/" OUTDIR_PRIVATE "': %s",
+			report_say(stderr, "imgpool: cannot make a temp folder in '%s/" OUTDIR_PRIVATE "': %s",
 			    o->out_dir, outdir_strerror(errno));
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}

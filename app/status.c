@@ -95,7 +95,7 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 {
 	sqlite3 *db;
 	if (journal_open_view(od, name, 1, &db) != SQLITE_OK) {
-		fprintf(stderr, "imgpool status: cannot read %s: %s\n", path,
+		report_say(stderr, "imgpool status: cannot read %s: %s", path,
 			db ? sqlite3_errmsg(db) : "not a regular file (or out of memory)");
 		sqlite3_close(db);
 		return -1;
@@ -104,7 +104,7 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 	uint64_t ok = 0, failed = 0;
 	if (sqlite3_prepare_v2(db, "SELECT status, count(*) FROM files GROUP BY status", -1,
 			       &st, NULL) != SQLITE_OK) {
-		fprintf(stderr, "imgpool status: %s is not a journal: %s\n", path,
+		report_say(stderr, "imgpool status: %s is not a journal: %s", path,
 			sqlite3_errmsg(db));
 		sqlite3_close(db);
 		return -1;
@@ -207,8 +207,8 @@ int status_main(int argc, char **argv)
 		} else if (!out)
 			out = argv[i];
 		else {
-			fprintf(stderr, "imgpool status: unexpected '%s' (usage: imgpool status "
-					"OUTDIR [--json])\n", argv[i]);
+			report_say(stderr, "imgpool status: unexpected '%s' (usage: imgpool status "
+					"OUTDIR [--json])", argv[i]);
 			return 2;
 		}
 	}
@@ -223,8 +223,8 @@ int status_main(int argc, char **argv)
 	while (names && names[n])
 		n++;
 	if (!n) {
-		fprintf(stderr, "imgpool status: no journal in %s/" OUTDIR_PRIVATE " (has imgpool "
-				"run there?)\n", out);
+		report_say(stderr, "imgpool status: no journal in %s/" OUTDIR_PRIVATE " (has imgpool "
+				"run there?)", out);
 		outdir_names_free(names);
 		outdir_close(od);
 		return 1;

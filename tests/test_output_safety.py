@@ -1264,5 +1264,25 @@ class TestNamesInLines(SafetyCase):
         self.check_lines(r.stderr, 1)
         self.assertIn(b"bad?out?[31m' is not a folder", r.stderr)
 
+    def test_every_message_of_imgpool_escapes_names(self):
+        """A usage error, imgpool status and the run's own messages (a --trace it
+        cannot make, --prune at an unmounted disk) printed the names they quote
+        raw: a newline split the line, an escape reached the terminal."""
+        bad = "x\n\x1b[31m\u2028y"
+        jpeg(self.path("in", "a.jpg"))
+        cases = [
+            (["--bogus" + bad, self.path("in")], 2, "unknown option '--bogusx??[31m?y'"),
+            (["--effort", bad, "-f", "webp", "-o", self.path("o1"), self.path("in")], 2,
+             "'x??[31m?y'"),
+            (["status", self.path(bad)], 1, "x??[31m?y"),
+            (["-q", "--trace", self.path("nodir", bad), "-o", self.path("o2"),
+              self.path("in")], 2, "x??[31m?y"),
+        ]
+        for argv, code, shown in cases:
+            r = run(argv)
+            self.assertEqual(r.returncode, code, (argv, r.stderr))
+            self.check_lines(r.stderr, 1)
+            self.assertIn(shown, r.stderr.decode("utf-8", "surrogateescape"), argv)
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
