@@ -16,9 +16,6 @@
 #include "report.h"
 #include "status.h"
 
-/* The settings text journal_fingerprint() writes ("sizes=256x256 fit=0 ...
- * name=TEMPLATE", the template last and possibly with spaces) as a JSON object of
- * strings. */
 /* A setting of the journal's settings text (journal_fingerprint(): numbers, as
  * the fingerprint hashes them) as the options name it: fit=1 is "cover". Into buf;
  * val itself when it has no names. */
