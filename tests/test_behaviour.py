@@ -139,7 +139,9 @@ class Behaviour(unittest.TestCase):
             with open("/proc/%d/oom_score_adj" % pid) as f:
                 return int(f.read())
 
-        for given, want in ((None, 300), (500, 500)):
+        mine = adj(os.getpid())  # what imgpool inherits when nothing is given
+        high = min(1000, max(500, mine + 1))  # given from outside: kept
+        for given, want in ((None, max(300, mine)), (high, high)):
             pre = None
             if given is not None:
                 def pre(v=given):
@@ -153,7 +155,7 @@ class Behaviour(unittest.TestCase):
                 kids = children(p.pid)
                 self.assertEqual(len(kids), 2, kids)
                 self.assertEqual([adj(k) for k in kids], [want, want])
-                self.assertEqual(adj(p.pid), given or 0)
+                self.assertEqual(adj(p.pid), mine if given is None else given)
             finally:
                 p.kill()
                 p.wait()
