@@ -289,6 +289,7 @@ static void check_disk(run_ctx *x, pool *p)
 		 "only %s free on the filesystem of '%.300s', below --min-free %s",
 		 report_bytes(avail, a, sizeof a), x->o->out_dir,
 		 report_bytes((uint64_t)x->min_free, l, sizeof l));
+	x->stop_for_disk = 1;
 	snprintf(x->stop_msg, sizeof x->stop_msg,
 		 "stopped: %s; the files it did not start are errors (those a worker held, "
 		 "cancelled), tried again next run",
@@ -649,7 +650,13 @@ int run_imgpool(const imgpool_options *o)
 			run_teardown(&x);
 			sinks_restore();
 			return rc;
-		} else if (o->prune && x.j && !stop_signal() && !broken && !x.stop_msg[0]) {
+		} else if (o->prune && x.j && !stop_signal() &&
+			   (x.stop_for_disk || (!broken && !x.stop_msg[0]))) {
+			/* After a --min-free stop too (one before the first file ends
+			 * the pool as broken): the walk went on to the end to answer
+			 * every file, and pruning is what gives a full disk room back
+			 * (a nightly run would otherwise never free it). Not when the
+			 * journal was moved away: it is not this run's to prune by. */
 			prune(&x);
 		}
 		stop_setup_over();

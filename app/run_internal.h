@@ -85,6 +85,7 @@ typedef struct run_ctx {
 	                            journal was deleted or moved */
 	char stop_why[400];      /* its cause alone, for the answers of the files it left
 	                            (answer_unstarted()) */
+	int stop_for_disk;       /* that stop was --min-free's: --prune still runs */
 	double disk_checked;     /* when free space was last looked at */
 	char shard_label[64];
 	char *report_path;

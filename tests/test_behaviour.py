@@ -357,6 +357,29 @@ class Behaviour(unittest.TestCase):
         self.assertNotIn("images/s", r.stdout)
         self.assertNotIn("efficiency", r.stdout)
 
+    def test_prune_runs_after_a_min_free_stop(self):
+        """A disk below --min-free stopped the run and skipped --prune without a
+        word: the thumbnails of deleted photos, whose removal is what would give
+        the disk room back, stayed night after night. The walk goes on to the end
+        to answer every file, so the prune is as sound as in a finished run."""
+        for name in ("a.jpg", "b.jpg", "c.jpg"):
+            photo(self.p("src", name))
+        out = self.p("out")
+        self.assertEqual(run(["-q", "-o", out, self.p("src")]).returncode, 0)
+        os.unlink(self.p("src", "a.jpg"))
+        photo(self.p("src", "d.jpg"))  # new: not started, an error
+        rep = self.p("r.jsonl")
+        r = run(["--prune", "--min-free", "99%", "--report", rep, "-o", out, self.p("src")])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("below --min-free", r.stderr)
+        self.assertEqual(sorted(os.listdir(out)), [".imgpool", "b.jpg", "c.jpg"])
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        self.assertEqual([x["output"] for x in recs if x["type"] == "prune"],
+                         [os.path.join(out, "a.jpg")])
+        errors = [x for x in recs if x["type"] == "file" and x["status"] == "error"]
+        self.assertEqual([os.path.basename(x["input"]) for x in errors], ["d.jpg"])
+
     def test_min_free_stop_before_the_first_file(self):
         """--min-free stopping before the first file said "the worker pool stopped:
         out of memory" (later "interrupted"); then only the stop's own line, the
