@@ -513,6 +513,43 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("1 done", r.stdout + r.stderr)
 
+    def test_output_filesystem_that_cannot_move_without_replacing(self):
+        """exfat-fuse (and rclone or s3fs mounts) have neither rename without
+        replacing (RENAME_NOREPLACE) nor hard links: every thumbnail failed with
+        "cannot put its output ... in place: Operation not permitted", night after
+        night, as though it were a permission. The run refuses at once, saying
+        why; a filesystem with links but no RENAME_NOREPLACE (NFS) still works.
+        (A preloaded renameat2() and linkat() play the filesystem.)"""
+        shim = self.preload("nomove", r"""#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+int renameat2(int a, const char *b, int c, const char *d, unsigned f)
+{ (void)a; (void)b; (void)c; (void)d; (void)f; errno = EINVAL; return -1; }
+int linkat(int a, const char *b, int c, const char *d, int f)
+{
+	int (*real)(int, const char *, int, const char *, int) =
+		(int (*)(int, const char *, int, const char *, int))dlsym(RTLD_NEXT, "linkat");
+	if (getenv("NO_LINKS")) { errno = EPERM; return -1; }
+	return real(a, b, c, d, f);
+}
+""", "-ldl")
+        photo(self.p("src", "a.jpg"))
+        env = dict(os.environ, LD_PRELOAD=shim,
+                   ASAN_OPTIONS="verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", ""))
+        r = subprocess.run([IMGPOOL, "-o", self.p("out"), self.p("src")], capture_output=True,
+                           text=True, env=dict(env, NO_LINKS="1"), timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("can neither rename a file without replacing one", r.stderr)
+        self.assertNotIn("Operation not permitted", r.stderr)
+        self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+        self.assertEqual(os.listdir(self.p("out")), [".imgpool"])
+        r = subprocess.run([IMGPOOL, "-o", self.p("out"), self.p("src")], capture_output=True,
+                           text=True, env=env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(self.p("out"))), [".imgpool", "a.jpg"])
+
     def fsync_shim(self):
         """Four photos in src/, and a preloaded fsync() that, for imgpool's temp
         files (the thumbnails before they are published), fails with EIO
