@@ -139,31 +139,6 @@ static void scratch_in(int tmp_fd, const char *tmp_path)
 		setenv("VIPS_NOVECTOR", "1", 1);
 }
 
-/* Offer this worker to the kernel's OOM killer before the parent: the parent
- * holds every file's answer and the journal, a worker one file, which is then
- * an error naming the kill (SIGKILL, tried again next run) while the batch goes
- * on. Raising one's own oom_score_adj needs no privilege; a higher value set
- * from outside is kept, and where /proc is absent the kernel's choice stands. */
-#define WORKER_OOM_SCORE_ADJ 300
-static void oom_first(void)
-{
-	char buf[16];
-	int fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	if (n > 0) {
-		buf[n] = '\0';
-		if (atoi(buf) < WORKER_OOM_SCORE_ADJ) {
-			int len = snprintf(buf, sizeof buf, "%d", WORKER_OOM_SCORE_ADJ);
-			if (pwrite(fd, buf, (size_t)len, 0) < 0) {
-				/* the kernel's choice stands */
-			}
-		}
-	}
-	close(fd);
-}
-
 /* The pool initializer. Workers ignore SIGTERM and SIGHUP as the pool makes them
  * ignore SIGINT: a scheduler (timeout, systemd, Slurm) signals the whole process
  * group, and the parent, which drains on the first of them, decides what happens;
@@ -179,7 +154,6 @@ int task_worker_init(void *arg, void **state, pool_buf *err)
 	/* Past RLIMIT_FSIZE a write must fail with EFBIG ("File too large") for that
 	 * file, not kill the worker with SIGXFSZ. */
 	signal(SIGXFSZ, SIG_IGN);
-	oom_first();
 	if (!ws) {
 		pool_buf_printf(err, "out of memory");
 		return -1;

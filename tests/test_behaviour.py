@@ -119,48 +119,6 @@ class Behaviour(unittest.TestCase):
         self.assertIn(b"writing to standard output failed", err)
 
 
-    def test_workers_go_to_the_oom_killer_before_the_parent(self):
-        """Short of memory, the kernel's OOM killer chose by size alone: it could kill
-        the parent, whose plan of a big tree outgrows an idle worker, losing every
-        file's answer. Workers raise their oom_score_adj to 300 (a killed worker
-        costs one file, an error, tried again next run); a higher value given from
-        outside is kept, and the parent's own is left alone."""
-        src = self.p("src")
-        linked_photos(src, photo(self.p("one.jpg"), size=(16, 12)), 900)
-
-        def children(pid):
-            kids = []
-            for t in os.listdir("/proc/%d/task" % pid):
-                with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                    kids += [int(c) for c in f.read().split()]
-            return kids
-
-        def adj(pid):
-            with open("/proc/%d/oom_score_adj" % pid) as f:
-                return int(f.read())
-
-        mine = adj(os.getpid())  # what imgpool inherits when nothing is given
-        high = min(1000, max(500, mine + 1))  # given from outside: kept
-        for given, want in ((None, max(300, mine)), (high, high)):
-            pre = None
-            if given is not None:
-                def pre(v=given):
-                    with open("/proc/self/oom_score_adj", "w") as f:
-                        f.write(str(v))
-            p = subprocess.Popen([IMGPOOL, "-j2", "-o", self.p("out%s" % given), src],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 preexec_fn=pre)
-            try:
-                self.assertTrue(wait_in(p.pid, "pipe_write"), "never blocked on the pipe")
-                kids = children(p.pid)
-                self.assertEqual(len(kids), 2, kids)
-                self.assertEqual([adj(k) for k in kids], [want, want])
-                self.assertEqual(adj(p.pid), mine if given is None else given)
-            finally:
-                p.kill()
-                p.wait()
-                p.stdout.close()
-
     def test_stalled_reader_cannot_hold_a_stop(self):
         """`imgpool ... | sleep 600`: the run blocked in a write to the full pipe, and
         TERM (twice, then INT) did not stop it until the reader went away."""
