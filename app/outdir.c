@@ -66,6 +66,10 @@ const char *outdir_strerror(int err)
 	case ESTALE: return "the file changed while imgpool was replacing it; it was left as it is";
 	case EXDEV: return "it is on another filesystem than the output folder's .imgpool";
 	case EEXIST: return "a file is already there";
+	case EOPNOTSUPP: return "the output folder's filesystem can neither rename a file without "
+				"replacing one (RENAME_NOREPLACE) nor make a hard link, so nothing "
+				"can be put in place there without risking a file imgpool did not "
+				"make: give an output folder on another filesystem";
 	default: return strerror(err);
 	}
 }
@@ -364,8 +368,13 @@ int outdir_move_noreplace(int from_dir, const char *from, int to_dir, const char
 		return 0;
 	if (errno != EINVAL && errno != ENOSYS)
 		return -1;
-	if (linkat(from_dir, from, to_dir, to, 0) < 0)
+	if (linkat(from_dir, from, to_dir, to, 0) < 0) {
+		/* Neither (exfat-fuse, rclone and s3fs mounts): EPERM, which would
+		 * read as a permission problem, said as what the filesystem lacks. */
+		if (errno == EPERM || errno == ENOSYS || errno == EINVAL)
+			errno = EOPNOTSUPP;
 		return -1;
+	}
 	unlinkat(from_dir, from, 0);
 	return 0;
 }

@@ -110,16 +110,6 @@ int outdir_parent(outdir *od, const char *rel, int create, const char **leaf);
  * left there are removed: the folder is imgpool's own). Returns 0 or -1.
  */
 int outdir_tmp_setup(outdir *od, const char *name);
-/*
- * Can a file be moved into place without replacing one there? The temp folder
- * tries what outdir_publish() does: rename with RENAME_NOREPLACE, else a hard
- * link and an unlink (filesystems without the first, NFS and older FUSE ones).
- * Some FUSE filesystems (exfat-fuse, rclone and s3fs mounts) have neither, and
- * nothing else moves a file in atomically without the risk of replacing a file
- * that appeared there: every output would fail. Returns 0, or -1 with errno
- * EOPNOTSUPP for neither, another errno when the probe itself failed.
- */
-int outdir_tmp_can_move(outdir *od);
 /* Its absolute path (for workers to open), its fd and identity (to check that
  * workers opened the same folder); the path is NULL before outdir_tmp_setup. */
 const char *outdir_tmp_path(const outdir *od);

@@ -25,7 +25,7 @@ struct outdir {
 
 /* rename without replacing (EEXIST where to is taken): renameat2(RENAME_NOREPLACE),
  * or link + unlink where the filesystem does not know the flag (EINVAL; NFS, some
- * FUSE). */
+ * FUSE); EOPNOTSUPP where it has neither (outdir_strerror() says so). */
 int outdir_move_noreplace(int from_dir, const char *from, int to_dir, const char *to);
 
 #endif

@@ -207,30 +207,6 @@ int outdir_tmp_setup(outdir *od, const char *name)
 	return 0;
 }
 
-int outdir_tmp_can_move(outdir *od)
-{
-	static const char a[] = ".move-probe", b[] = ".move-probe-to";
-	if (od->tmp < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	int fd = openat(od->tmp, a, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	int rc = renameat2(od->tmp, a, od->tmp, b, RENAME_NOREPLACE), e = errno;
-	if (rc < 0 && (e == EINVAL || e == ENOSYS)) {
-		/* outdir_move_noreplace()'s second way, a link and an unlink */
-		rc = linkat(od->tmp, a, od->tmp, b, 0);
-		e = rc < 0 && (errno == EPERM || errno == EOPNOTSUPP || errno == ENOSYS ||
-			       errno == EINVAL) ? EOPNOTSUPP : errno;
-	}
-	unlinkat(od->tmp, a, 0);
-	unlinkat(od->tmp, b, 0);
-	errno = e;
-	return rc < 0 ? -1 : 0;
-}
-
 const char *outdir_tmp_path(const outdir *od) { return od->tmp_path; }
 int outdir_tmp_fd(const outdir *od) { return od->tmp; }
 file_ident outdir_tmp_ident(const outdir *od) { return od->tmp_id; }

@@ -286,18 +286,6 @@ int run_setup(run_ctx *x)
 			    o->out_dir, outdir_strerror(errno));
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}
-		if (outdir_tmp_can_move(x->od) < 0) {
-			if (errno == EOPNOTSUPP)
-				report_say(stderr, "imgpool: the filesystem of '%s' can neither rename "
-					   "a file without replacing one (RENAME_NOREPLACE) nor make a "
-					   "hard link, so no thumbnail could be put in place without "
-					   "risking a file imgpool did not make: give an output folder "
-					   "on another filesystem", o->out_dir);
-			else
-				report_say(stderr, "imgpool: cannot make a file in '%s/" OUTDIR_PRIVATE
-					   "': %s", o->out_dir, outdir_strerror(errno));
-			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
-		}
 		/* As many fsyncs in flight as workers, as when each made its own. */
 		if (!(x->sync = outsync_start(x->od, run_jobs(o)))) {
 			fprintf(stderr, "imgpool: out of memory\n");
