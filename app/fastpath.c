@@ -231,6 +231,7 @@ int fastpath_master(const thumb_settings *s, const char *input, unsigned char *b
 	fastjpeg_close(j);
 	if (!rc && finish_fast_master(*master, cmyk ? NULL : transform)) {
 		g_object_unref(*master);
+		*master = NULL; /* the libvips path runs next: nothing of ours to unref again */
 		rc = -1;
 	}
 	if (rc) {

@@ -92,9 +92,11 @@ static failure_kind kind_of(const pool_result *r, const char **cause, char *buf,
 		 * remembered after FAILURE_STRIKES of them. So does SIGBUS: a write to a
 		 * mapped file on a full filesystem (liborc's code file, in the scratch
 		 * folder beneath OUT) or a mapped file cut short, not a decoder reading
-		 * out of bounds (SIGSEGV). Other signals are crashes. */
+		 * out of bounds (SIGSEGV). So does an end whose cause is not known
+		 * (-1). Other signals are crashes. */
 		return r->term_signal == SIGKILL || r->term_signal == SIGTERM ||
-				       r->term_signal == SIGHUP || r->term_signal == SIGBUS
+				       r->term_signal == SIGHUP || r->term_signal == SIGBUS ||
+				       r->term_signal < 0
 			       ? FAIL_ENVIRONMENT
 			       : FAIL_CRASH;
 	case POOL_TIMEOUT:
@@ -151,8 +153,8 @@ static void complete(run_ctx *x, inflight_file *f, const attempt *a, report_file
 	};
 	/* A task the pool cancelled (a stop, a break) says nothing of the file: not
 	 * remembered, or a pool broken thrice alike would skip its files for good. */
-	if (a->status != POOL_CANCELLED)
-		plan_remember(x->plan, &po);
+	if (a->status != POOL_CANCELLED && plan_remember(x->plan, &po) < 0)
+		x->journal_unrecorded = 1; /* said at the end (finish()) */
 	if (rf->status == REPORT_OK) {
 		atomic_fetch_add(&x->c.done, 1);
 		x->sum.bytes_in += res->in_bytes;

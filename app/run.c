@@ -577,6 +577,17 @@ static void finish(run_ctx *x, double t0, int broken)
 		}
 		x->tr = NULL;
 	}
+	/* The journal's last batch is committed here, not at teardown, after the
+	 * exit code: a commit that fails (a full disk, the journal moved away after
+	 * the last look) loses the records of files this run made, which the next
+	 * run adopts or makes again; said, and the run is not a clean one. */
+	int journal_gone = x->stop_msg[0] && !x->stop_for_disk; /* said by its stop */
+	if (x->j && !x->o->dry_run && (journal_sync(x->j) < 0 || x->journal_unrecorded) &&
+	    !journal_gone) {
+		report_say(stderr, "imgpool: the journal could not record every file (%s): the "
+			   "next run adopts or makes again the thumbnails made", journal_error(x->j));
+		trouble = 1;
+	}
 	/* The per-file lines are the files' answers: lost ones (a full disk, a pipe
 	 * its reader closed) fail the run, as a lost report does. */
 	if (stdout_lost())

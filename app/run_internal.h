@@ -86,6 +86,7 @@ typedef struct run_ctx {
 	char stop_why[400];      /* its cause alone, for the answers of the files it left
 	                            (answer_unstarted()) */
 	int stop_for_disk;       /* that stop was --min-free's: --prune still runs */
+	int journal_unrecorded;  /* a file's outcome could not be put in the journal */
 	double disk_checked;     /* when free space was last looked at */
 	char shard_label[64];
 	char *report_path;

@@ -402,19 +402,32 @@ static int64_t deadline_after(double timeout)
 /* ------------------------------------------------------------------------- */
 /* Tasks and results                                                          */
 
-static task *task_new(pool *p, job *j, uint64_t index)
+/* Memory for a task, not yet one (task_made() makes it one; task_free() gives it
+ * back unused). */
+static task *task_alloc(pool *p)
 {
 	task *t = p->free_tasks;
 	if (t)
 		p->free_tasks = t->next;
-	else if (!(t = malloc(sizeof *t)))
-		return NULL;
+	else if ((t = malloc(sizeof *t)))
+		t->owned = NULL;
+	return t;
+}
+
+static task *task_made(pool *p, task *t, job *j, uint64_t index)
+{
 	memset(t, 0, offsetof(task, small));
 	t->id = ++p->next_id;
 	t->index = index;
 	t->job = j;
 	CNT(p, submitted, 1);
 	return t;
+}
+
+static task *task_new(pool *p, job *j, uint64_t index)
+{
+	task *t = task_alloc(p);
+	return t ? task_made(p, t, j, index) : NULL;
 }
 
 /* Give t its own copy of arg[0..len): inside the task when small. */
@@ -639,25 +652,28 @@ static int job_has_room(const pool *p, const job *j)
 static task *job_produce(pool *p, job *j)
 {
 	if (j->feed) {
-		pool_task in = {0};
-		int got = j->feed(j->feed_data, &in);
-		if (got == POOL_FEED_LATER) {
-			j->feed_later = 1;
-			j->feed_later_at = p->now;
-			return NULL;
-		}
-		if (!got) {
-			source_ended(p, j);
-			return NULL;
-		}
-		task *t = task_new(p, j, j->produced);
+		/* The memory first: an item the feed gives away is the caller's index
+		 * j->produced and must come back as a result, out of memory or not
+		 * (one dropped put every later result at the wrong index). */
+		task *t = task_alloc(p);
 		if (!t)
 			return NULL;
-		if (task_copy_arg(t, in.arg, in.len) < 0) {
+		pool_task in = {0};
+		int got = j->feed(j->feed_data, &in);
+		if (got == POOL_FEED_LATER || !got) {
 			task_free(p, t);
+			if (got) {
+				j->feed_later = 1;
+				j->feed_later_at = p->now;
+			} else
+				source_ended(p, j);
 			return NULL;
 		}
-		j->produced++;
+		task_made(p, t, j, j->produced++);
+		if (task_copy_arg(t, in.arg, in.len) < 0) {
+			cancel_task(p, t, "out of memory: the task's argument could not be kept");
+			return NULL;
+		}
 		return t;
 	}
 	if (j->produced >= j->n) {
@@ -902,6 +918,10 @@ static size_t take_back(pool *p, worker *w)
 /* ------------------------------------------------------------------------- */
 /* Workers: death                                                             */
 
+/* A worker's status when waitpid() could not give it (ECHILD): neither
+ * WIFEXITED nor WIFSIGNALED holds for it. */
+#define STATUS_UNKNOWN (-1)
+
 /* Describe how a worker process ended, for messages and events. */
 static void describe_end(const worker *w, int status, int recycled, int starting,
 			 const pool_slot_shm *shm, char *cause, size_t size)
@@ -909,6 +929,10 @@ static void describe_end(const worker *w, int status, int recycled, int starting
 	const char *when = starting ? " while starting" : "";
 	if (w->kill_status != POOL_PENDING)
 		snprintf(cause, size, "%s", w->kill_msg);
+	else if (status == STATUS_UNKNOWN)
+		snprintf(cause, size, "worker %d (pid %d) ended%s; how is not known (its exit "
+			 "status was taken by another waitpid() of this process)", w->slot,
+			 (int)w->pid, when);
 	else if (WIFSIGNALED(status))
 		snprintf(cause, size, "worker %d (pid %d) killed by signal %d (%s)%s", w->slot,
 			 (int)w->pid, WTERMSIG(status), signame(WTERMSIG(status)), when);
@@ -1038,8 +1062,10 @@ static void worker_ended(pool *p, worker *w, int status)
 			continue;
 		}
 		t->charged++;
-		t->term_signal = w->kill_status == POOL_PENDING && WIFSIGNALED(status)
-					 ? WTERMSIG(status) : 0;
+		t->term_signal = w->kill_status != POOL_PENDING ? 0
+				 : status == STATUS_UNKNOWN    ? -1
+				 : WIFSIGNALED(status)         ? WTERMSIG(status)
+							       : 0;
 		char msg[320];
 		if (st == POOL_CRASHED && w->kill_status == POOL_PENDING)
 			snprintf(msg, sizeof msg, "%s while running task %llu", cause,
@@ -1098,6 +1124,8 @@ static void reap(pool *p, worker *w)
 	while (r < 0 && errno == EINTR);
 	if (r == 0)
 		return; /* not ended yet (a stale poll event) */
+	if (r < 0)
+		status = STATUS_UNKNOWN; /* reaped by someone else (ECHILD): its pidfd said it ended */
 	if (w->fd >= 0)
 		drain_channel(p, w);
 	worker_ended(p, w, status);
@@ -1135,10 +1163,11 @@ static void kill_all_and_reap(pool *p)
 		if (w->state == W_EMPTY)
 			continue;
 		kill_worker(w, POOL_CANCELLED, 0, "pool terminated");
-		int status;
-		while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+		int status = 0;
+		pid_t r;
+		while ((r = waitpid(w->pid, &status, 0)) < 0 && errno == EINTR)
 			;
-		worker_ended(p, w, status);
+		worker_ended(p, w, r < 0 ? STATUS_UNKNOWN : status);
 	}
 }
 
@@ -1902,6 +1931,26 @@ static void give_err(char **err, const char *msg)
 		*err = strdup(msg);
 }
 
+/* The workers' exit statuses are how a crash is told from a kill from outside and
+ * a clean exit. With SIGCHLD ignored (SIG_IGN or SA_NOCLDWAIT, inherited through
+ * exec from a parent that set it: Python's signal.signal(SIGCHLD, SIG_IGN), Perl's
+ * $SIG{CHLD} = 'IGNORE', some daemons) the kernel reaps children itself and
+ * waitpid() says ECHILD: a worker killed by the OOM killer looked like one that
+ * exited with status 0. SIG_DFL ignores the signal as well, and keeps them. */
+static void keep_exit_statuses(void)
+{
+	struct sigaction sa;
+	if (sigaction(SIGCHLD, NULL, &sa) < 0)
+		return;
+	int ignored = !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN;
+	if (!ignored && !(sa.sa_flags & SA_NOCLDWAIT))
+		return;
+	if (ignored)
+		sa.sa_handler = SIG_DFL;
+	sa.sa_flags &= ~SA_NOCLDWAIT;
+	sigaction(SIGCHLD, &sa, NULL);
+}
+
 pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
 {
 	if (err)
@@ -1944,6 +1993,7 @@ pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
 	double it = o.init_timeout == 0 ? o.timeout : o.init_timeout;
 	p->init_timeout_ns = it > 0 ? secs_to_ns(it) : 0;
 	p->intr_pipe[0] = p->intr_pipe[1] = -1;
+	keep_exit_statuses();
 	p->w = calloc((size_t)o.workers, sizeof *p->w);
 	p->pfd_cap = (size_t)o.workers * 2 + 1;
 	p->pfd = calloc(p->pfd_cap, sizeof *p->pfd);

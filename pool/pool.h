@@ -68,7 +68,10 @@
  *
  * Signals
  *   The library installs no signal handler and reaps only its own children (waitpid
- *   on each worker's pid, never -1). Workers start with default dispositions, SIGINT
+ *   on each worker's pid, never -1). It needs their exit statuses: pool_create()
+ *   sets SIGCHLD back to SIG_DFL when it is ignored (SIG_IGN, or SA_NOCLDWAIT,
+ *   which make the kernel reap children itself; SIG_DFL ignores it too), as a
+ *   parent may leave it through exec (1.5). Workers start with default dispositions, SIGINT
  *   and SIGPIPE ignored, an empty signal mask, no core dumps, PR_SET_PDEATHSIG(SIGKILL)
  *   and every inherited descriptor closed except 0, 1, 2 and their own channel. A
  *   worker exits when its channel reaches EOF.
@@ -127,7 +130,7 @@ extern "C" {
 #endif
 
 #define POOL_VERSION_MAJOR 1
-#define POOL_VERSION_MINOR 4
+#define POOL_VERSION_MINOR 5
 #define POOL_VERSION_PATCH 0
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
@@ -222,7 +225,9 @@ typedef struct pool_result {
 	int64_t end_ns;     /* ... and when it ended */
 	int term_signal;    /* POOL_CRASHED: the signal that ended the worker of the last
 	                       attempt (9 from an OOM killer or an operator, 11 from a
-	                       crash ...), 0 when it exited; always 0 otherwise */
+	                       crash ...), 0 when it exited, -1 when how is not known
+	                       (another waitpid() of the process took its status: 1.5);
+	                       always 0 otherwise */
 	int reserved_int;   /* for a field of a later version; 0 */
 	uint64_t reserved[2]; /* for fields of later versions; 0 */
 } pool_result;

@@ -635,6 +635,55 @@ static void test_empty_argument(void **state)
 	pool_destroy(p);
 }
 
+/* A task that kills its own worker with SIGKILL, as the OOM killer would. */
+static int sigkill_task(const void *arg, size_t len, pool_buf *out, void *state)
+{
+	(void)arg, (void)len, (void)out, (void)state;
+	raise(SIGKILL);
+	return 0;
+}
+
+/* Run sigkill_task once without retries; its result's term_signal. */
+static int killed_task_signal(pool *p)
+{
+	pool_result r;
+	assert_int_equal(pool_apply(p, sigkill_task, NULL, 0, &r), 0);
+	assert_int_equal(r.status, POOL_CRASHED);
+	int sig = r.term_signal;
+	pool_result_release(&r);
+	return sig;
+}
+
+/* With SIGCHLD ignored on entry (a parent's SIG_IGN or SA_NOCLDWAIT, kept through
+ * exec) the kernel reaped the workers itself: waitpid() said ECHILD and a worker
+ * killed by SIGKILL was reported as having exited with status 0 (term_signal 0:
+ * a crash of its own). pool_create() sets SIGCHLD back to SIG_DFL; ignored again
+ * behind the pool's back, an end it cannot know is -1, not 0. */
+static void test_sigchld_ignored_keeps_exit_statuses(void **state)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old, now;
+	sigemptyset(&ign.sa_mask);
+	for (int flags = 0; flags < 2; flags++) {
+		struct sigaction given = ign;
+		if (flags) { /* SIG_DFL with SA_NOCLDWAIT: the flag alone has the effect */
+			given.sa_handler = SIG_DFL;
+			given.sa_flags = SA_NOCLDWAIT;
+		}
+		assert_int_equal(sigaction(SIGCHLD, &given, &old), 0);
+		pool *p = tl_make_pool(1, 0, -1, 0);
+		assert_non_null(p);
+		assert_int_equal(killed_task_signal(p), SIGKILL);
+		assert_int_equal(sigaction(SIGCHLD, NULL, &now), 0);
+		assert_true(now.sa_handler == SIG_DFL && !(now.sa_flags & SA_NOCLDWAIT));
+		/* ignored again while the pool runs: not known, never "exited 0" */
+		assert_int_equal(sigaction(SIGCHLD, &given, NULL), 0);
+		assert_int_equal(killed_task_signal(p), -1);
+		assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+		pool_destroy(p);
+	}
+	tl_assert_no_children();
+}
+
 /* ------------------------------------------------------------------------- */
 /* attempts, and running at least once                                        */
 
@@ -1258,6 +1307,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_refusals_say_why),
 		cmocka_unit_test(test_null_is_harmless),
 		cmocka_unit_test(test_empty_argument),
+		cmocka_unit_test(test_sigchld_ignored_keeps_exit_statuses),
 		cmocka_unit_test(test_attempts_count_every_start),
 		cmocka_unit_test(test_no_task_waits_behind_a_stuck_one),
 		cmocka_unit_test(test_a_stopped_idle_worker_is_replaced),
