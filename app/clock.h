@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * clock.h — the monotonic clock, in one place: durations, rates and deadlines in
- * the parent never go backwards when the wall clock is set.
+ * the parent never go backwards when the wall clock is set. The wall clock only
+ * where it is shown or compared with file times.
  */
 #ifndef IMGPOOL_CLOCK_H
 #define IMGPOOL_CLOCK_H
@@ -14,6 +15,10 @@ double clock_now_s(void);
 
 /* CLOCK_MONOTONIC in nanoseconds (the pool's timestamps use this clock). */
 int64_t clock_now_ns(void);
+
+/* CLOCK_REALTIME in nanoseconds: the wall clock that file times are stamped with
+ * (the journal's racy rows, plan_racy()). */
+int64_t clock_wall_ns(void);
 
 /* The local time now in ISO 8601 with its offset, e.g. "2026-12-02T22:01:54+0100"
  * (reports and the journal's runs: a cron log read in another zone stays right). */

@@ -23,14 +23,13 @@
 #define BATCH_SECONDS 1.0
 
 const char *const journal_stmt_sql[S_COUNT] = {
-	[S_GET] = "SELECT status, size, mtime_ns, fingerprint, checksum, kind, limits, strikes,"
-		  " attempts, ms, cause FROM files WHERE root=?1 AND rel=?2",
+	[S_GET] = JOURNAL_GET_COLUMNS " racy FROM files WHERE root=?1 AND rel=?2",
 	[S_PUT] = "INSERT INTO files (root, rel, size, mtime_ns, fingerprint, checksum, status,"
-		  " kind, limits, strikes, cause, attempts, ms, seen_run)"
-		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+		  " kind, limits, strikes, cause, attempts, ms, seen_run, racy)"
+		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
 		  " ON CONFLICT (root, rel) DO UPDATE SET size=?3, mtime_ns=?4, fingerprint=?5,"
 		  " checksum=?6, status=?7, kind=?8, limits=?9, strikes=?10, cause=?11,"
-		  " attempts=?12, ms=?13, seen_run=?14, outputs=NULL",
+		  " attempts=?12, ms=?13, seen_run=?14, racy=?15, outputs=NULL",
 	[S_OWNS] = "SELECT 1 FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_INTENT] = JOURNAL_SQL_INTENT,
 	[S_MADE_KEEP] = "UPDATE outputs SET state=1 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
@@ -48,6 +47,10 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	[S_INPUTS] = "SELECT rel FROM files WHERE root=?1 UNION SELECT rel FROM outputs"
 		     " WHERE root=?1",
 };
+
+/* S_GET on another journal of the folder of schema 3 or older (a shard an older
+ * imgpool wrote): no racy column, its rows taken as not racy, as they were. */
+const char journal_get_sql_v3[] = JOURNAL_GET_COLUMNS " 0 FROM files WHERE root=?1 AND rel=?2";
 
 /* ------------------------------------------------------------------------- */
 /* Writing                                                                    */
@@ -172,6 +175,7 @@ static int get_in(sqlite3_stmt *s, const char *root, const char *rel, journal_ro
 		row->ms = sqlite3_column_double(s, 9);
 		const unsigned char *c = sqlite3_column_text(s, 10);
 		snprintf(row->cause, sizeof row->cause, "%s", c ? (const char *)c : "");
+		row->racy = sqlite3_column_int(s, 11) != 0;
 	}
 	sqlite3_reset(s);
 	return found;
@@ -216,6 +220,7 @@ int journal_put(journal *j, const char *root, const char *rel, const journal_row
 	sqlite3_bind_int(s, 12, row->attempts);
 	sqlite3_bind_double(s, 13, row->ms);
 	sqlite3_bind_int64(s, 14, j->run);
+	sqlite3_bind_int(s, 15, row->racy != 0);
 	return write_step(j, s, "recording a file");
 }
 

@@ -16,7 +16,8 @@
  *   - inputs, keyed by (root, rel): the input folder's real path and the file's path
  *     relative to it: size, mtime, content checksum, the settings fingerprint, and
  *     the outcome (made, or failed with a failure_kind, its cause, the limits it
- *     failed under and how many identical failures in a row);
+ *     failed under and how many identical failures in a row); and whether the
+ *     mtime was "racy" when the file was read;
  *   - outputs, one row per file imgpool made (or is about to make): its path
  *     relative to OUT, exact bytes, never joined with another or resolved against
  *     the current folder; its size and mtime (the file is imgpool's while both still
@@ -61,6 +62,9 @@ typedef struct journal_row {
 	int attempts;
 	double ms;
 	char cause[JOURNAL_CAUSE_MAX];
+	int racy;                 /* JOURNAL_OK: the mtime was not safely older than the
+	                             moment the file was read (plan_racy()): size and
+	                             mtime alone cannot show it unchanged */
 } journal_row;
 
 /* The settings fingerprint: XXH3 of every option that changes output bytes (sizes,

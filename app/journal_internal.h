@@ -32,6 +32,13 @@ enum stmt {
 /* The SQL of each statement (journal.c). */
 extern const char *const journal_stmt_sql[S_COUNT];
 
+/* The columns S_GET reads, but for the last (racy); journal_get_sql_v3: S_GET on a
+ * journal of schema 3 or older, which has no racy column. */
+#define JOURNAL_GET_COLUMNS                                                         \
+	"SELECT status, size, mtime_ns, fingerprint, checksum, kind, limits, strikes," \
+	" attempts, ms, cause,"
+extern const char journal_get_sql_v3[];
+
 struct journal {
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];

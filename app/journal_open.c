@@ -137,7 +137,9 @@ static void open_others(journal *j, const char *own)
 			/* An older schema lacks some: those lookups skip it. */
 			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INFO], -1, &o->info, NULL);
 			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OUTS_OF], -1, &o->outs_of, NULL);
-			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_GET], -1, &o->get, NULL);
+			if (sqlite3_prepare_v2(o->db, journal_stmt_sql[S_GET], -1, &o->get,
+					       NULL) != SQLITE_OK)
+				sqlite3_prepare_v2(o->db, journal_get_sql_v3, -1, &o->get, NULL);
 			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INPUTS], -1, &o->inputs, NULL);
 			j->nothers++;
 		} else {

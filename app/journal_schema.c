@@ -23,7 +23,7 @@ static const char schema[] =
 	" fingerprint INTEGER, checksum INTEGER, status INTEGER, cause TEXT,"
 	" outputs BLOB, attempts INTEGER DEFAULT 0, ms REAL, seen_run INTEGER,"
 	" kind INTEGER DEFAULT 0, limits INTEGER DEFAULT 0, strikes INTEGER DEFAULT 0,"
-	" PRIMARY KEY (root, rel)) WITHOUT ROWID;"
+	" racy INTEGER DEFAULT 0, PRIMARY KEY (root, rel)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS runs ("
 	" id INTEGER PRIMARY KEY, started TEXT, settings TEXT, wall_s REAL,"
 	" done INTEGER, failed INTEGER, skipped INTEGER, interrupted INTEGER);";
@@ -48,6 +48,22 @@ static const char fill_v3[] =
 	"UPDATE outputs SET fingerprint = coalesce((SELECT f.fingerprint FROM files f"
 	" WHERE f.root = outputs.root AND f.rel = outputs.rel AND f.status = 1), 0)"
 	" WHERE fingerprint = 0;";
+
+/* Version 4: racy on files (plan_racy()). A row an older imgpool wrote is racy
+ * where the mtime it recorded lies within 2 s of the run that wrote it (runs.started,
+ * local time as "2026-12-02T22:01:54+0100", to that run's end, or without an end
+ * when it was killed; 1 s more for started's truncation): the file may have been
+ * rewritten within its mtime's granule after it was read, and the next run compares
+ * its bytes once. Rows of other runs, and rows whose run is not known, are not. */
+static const char v3_to_v4[] =
+	"ALTER TABLE files ADD COLUMN racy INTEGER DEFAULT 0;";
+static const char fill_v4[] =
+	"UPDATE files SET racy = 1 WHERE status = 1 AND EXISTS (SELECT 1 FROM"
+	" (SELECT CAST(strftime('%s', substr(started, 1, 22) || ':' || substr(started, 23, 2))"
+	"  AS INTEGER) AS t, wall_s FROM runs WHERE id = files.seen_run"
+	"  AND length(started) = 24) r"
+	" WHERE files.mtime_ns > (r.t - 2) * 1000000000"
+	" AND (r.wall_s IS NULL OR files.mtime_ns < (r.t + r.wall_s + 3) * 1000000000));";
 
 static const char v1_to_v2_columns[] =
 	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"
@@ -138,6 +154,9 @@ static void convert_v1_outputs(sqlite3 *db, outdir *od)
 		     NULL, NULL);
 }
 
+#define TEXT_OF_(x) #x
+#define TEXT_OF(x) TEXT_OF_(x)
+
 /* Bring the schema to SCHEMA_VERSION in one transaction: 0, or -1 with the failed
  * statement's error left on db and the transaction open (the caller closes the
  * handle, which rolls it back). */
@@ -151,12 +170,17 @@ static int migrate(sqlite3 *db, int version, outdir *od)
 		     sqlite3_exec(db, schema_v2, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok && version == 2)
 		ok = sqlite3_exec(db, v2_to_v3, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version >= 1)
+		ok = sqlite3_exec(db, v3_to_v4, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok && version == 1)
 		convert_v1_outputs(db, od);
-	if (ok && version >= 1)
+	if (ok && version >= 1 && version <= 2)
 		ok = sqlite3_exec(db, fill_v3, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version >= 1)
+		ok = sqlite3_exec(db, fill_v4, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok)
-		ok = sqlite3_exec(db, "PRAGMA user_version=3; COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+		ok = sqlite3_exec(db, "PRAGMA user_version=" TEXT_OF(SCHEMA_VERSION) "; COMMIT",
+				  NULL, NULL, NULL) == SQLITE_OK;
 	return ok ? 0 : -1;
 }
 

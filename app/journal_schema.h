@@ -10,6 +10,8 @@
  *      quarantine, failure kinds, limits and strikes on files; schema-1 outputs
  *      converted where they provably name a file beneath OUT
  *   3  the settings fingerprint on each output row
+ *   4  racy on files: the input's mtime was not safely older than the moment it was
+ *      read (plan_racy()); rows of older schemas marked so from their run's times
  */
 #ifndef IMGPOOL_JOURNAL_SCHEMA_H
 #define IMGPOOL_JOURNAL_SCHEMA_H
@@ -20,7 +22,7 @@
 
 #include "outdir.h"
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* Write an output row ahead of its rename: ?1 path, ?2 size, ?3 mtime, ?4 dev,
  * ?5 ino, ?6 root, ?7 rel, ?8 fingerprint. */

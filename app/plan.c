@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "clock.h"
 #include "filehash.h"
 #include "plan.h"
 #include "publish.h"
@@ -24,6 +25,7 @@ struct planner {
 	discover_item it;             /* the current file */
 	uint64_t *it_checksum;        /* its bytes' checksum, taken once when asked (0: not yet) */
 	uint64_t owner_checksum;      /* adoption: the checksum its outputs were made from */
+	int owner_racy;               /* and whether that row was racy */
 	char why[WHY_LEN];
 };
 
@@ -76,6 +78,17 @@ static int ours(const planner *p, const discover_item *it)
 static int64_t mtime_ns(const discover_item *it)
 {
 	return (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
+}
+
+int plan_racy(int64_t mtime_ns, int64_t run_start_ns, int64_t now_ns)
+{
+	return mtime_ns > run_start_ns - PLAN_RACY_NS && mtime_ns < now_ns + PLAN_RACY_NS;
+}
+
+/* Is a row of this input, whose bytes this run read, racy? */
+static int racy_now(const planner *p, const discover_item *it)
+{
+	return plan_racy(mtime_ns(it), p->cfg.run_start_ns, clock_wall_ns());
 }
 
 static void pass(planner *p, plan_pass how, failure_kind kind, const char *cause)
@@ -156,8 +169,10 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 			    filehash_path(it->input, now) < 0)
 				*now = 0;
 			ok = ok && (!was.checksum || !now || !*now || *now == was.checksum);
-			if (ok && was.checksum)
+			if (ok && was.checksum) {
 				p->owner_checksum = was.checksum;
+				p->owner_racy = was.racy;
+			}
 			free(owner);
 		}
 	}
@@ -209,7 +224,8 @@ static int all_owned(planner *p, const char *root, const outputs_seen *o, int fo
  * another journal had (a shard's: the renamed input was done by a sharded run),
  * where a change of owner alone would change nothing and the next run would find
  * the outputs still another input's. */
-static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t checksum)
+static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t checksum,
+		  int racy)
 {
 	const discover_item *it = &p->it;
 	for (int i = 0; i < it->noutputs; i++) {
@@ -217,28 +233,32 @@ static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t 
 		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i]);
 	}
 	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = mtime_ns(it),
-			   .fingerprint = p->cfg.fingerprint, .checksum = checksum, .attempts = 1};
+			   .fingerprint = p->cfg.fingerprint, .checksum = checksum, .attempts = 1,
+			   .racy = racy};
 	journal_put(p->cfg.j, root, it->rel, &row);
 	p->adopted++;
 }
 
 /* Does the journal's row describe this very file? With --checksum its bytes decide
  * (a touched file with the same bytes is the same file), and a row stored without
- * a checksum is taken by size and mtime (and given one). *touched: same bytes,
- * another mtime. */
+ * a checksum is taken by size and mtime (and given one). A racy row (plan_racy())
+ * whose size and mtime match proves nothing by them: its bytes decide, and without
+ * a checksum to compare (none recorded, the file unreadable) it is another file.
+ * *touched: same bytes, another mtime. */
 static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int *touched)
 {
 	const discover_item *it = &p->it;
 	int by_time = row->size == it->size && row->mtime_ns == mtime_ns(it);
+	int racy = by_time && row->racy;
 	*touched = 0;
 	if (row->status == JOURNAL_NONE)
 		return 0;
-	if (!p->cfg.checksum || row->size != it->size)
+	if ((!p->cfg.checksum && !racy) || row->size != it->size)
 		return by_time;
 	if (!*checksum && filehash_path(it->input, checksum) < 0)
 		*checksum = 0;
 	if (!row->checksum || !*checksum)
-		return by_time;
+		return by_time && !racy;
 	*touched = row->checksum == *checksum && !by_time;
 	return row->checksum == *checksum;
 }
@@ -280,9 +300,14 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		}
 		if (!p->cfg.force && row.status == JOURNAL_OK && same && same_settings &&
 		    o.ours == it->noutputs && all_owned(p, root, &o, 0)) {
-			if (touched || (*checksum && !row.checksum)) {
+			/* Its bytes read now (--checksum, or a racy row): racy or not
+			 * by this run's times, which its mtime may be safely older
+			 * than by now. */
+			int racy = *checksum ? racy_now(p, it) : row.racy;
+			if (touched || (*checksum && !row.checksum) || racy != row.racy) {
 				row.mtime_ns = mtime_ns(it);
 				row.checksum = *checksum;
+				row.racy = racy;
 				journal_put(p->cfg.j, root, it->rel, &row);
 			}
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
@@ -298,9 +323,15 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		 * good. Nothing is read for it but with --checksum (owned_by_this()). */
 		p->it_checksum = checksum;
 		p->owner_checksum = 0;
+		p->owner_racy = 0;
 		if (!p->cfg.force && row.status == JOURNAL_NONE && all_fresh &&
 		    o.ours == it->noutputs && all_owned(p, root, &o, 1)) {
-			adopt(p, root, &o, *checksum ? *checksum : p->owner_checksum);
+			/* Racy as the owner's row was, or by this run where its bytes
+			 * were read now. */
+			if (*checksum)
+				adopt(p, root, &o, *checksum, racy_now(p, it));
+			else
+				adopt(p, root, &o, p->owner_checksum, p->owner_racy);
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;
 		}
@@ -372,6 +403,8 @@ int plan_remember(planner *p, const plan_outcome *o)
 	};
 	if (o->kind == FAIL_NONE) {
 		row.status = JOURNAL_OK;
+		/* The worker read the file after the run began and before now. */
+		row.racy = plan_racy(o->mtime_ns, p->cfg.run_start_ns, clock_wall_ns());
 		return journal_put(p->cfg.j, o->root, o->rel, &row);
 	}
 	journal_get(p->cfg.j, o->root, o->rel, &old);

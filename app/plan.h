@@ -12,8 +12,9 @@
  *   - Up to date: every output is there, imgpool's, not older than the input, and
  *     the journal's row matches the input (size and mtime, or with --checksum its
  *     bytes: a touched file whose bytes are unchanged is up to date, as rsync -c
- *     says) and the settings fingerprint. Without a journal (--no-journal): every
- *     output there and not older than the input.
+ *     says; and its bytes too where the row is racy, plan_racy()) and the settings
+ *     fingerprint. Without a journal (--no-journal): every output there and not
+ *     older than the input.
  *   - Adopted: no row for the input, but its outputs are there, not older than it,
  *     and imgpool's (an input renamed, or the row lost to a kill -9) or, only when
  *     the journal itself was lost (moved aside, deleted), regular files beneath
@@ -56,6 +57,9 @@ typedef struct planner_config {
 	uint64_t limits;            /* journal_limits() of this run */
 	shard shard;                /* n == 0: every file */
 	int force, overwrite, checksum, retry_failed;
+	int64_t run_start_ns;       /* the wall clock (clock_wall_ns()) when the run began,
+	                               before any input was read: plan_racy() (0: not
+	                               known, every row made is racy) */
 	/* A file passed over: an error (kind, cause) or up to date (kind FAIL_NONE). */
 	void (*on_passed)(void *data, const discover_item *it, plan_pass how,
 			  failure_kind kind, const char *cause);
@@ -98,10 +102,27 @@ typedef struct plan_outcome {
 } plan_outcome;
 
 /*
+ * Is an input's mtime "racy" (as git calls it): not safely older than the moment
+ * its bytes were read? On a filesystem with coarse timestamps (vfat 2 s, exfat 10 ms,
+ * HFS+ and ext4 with 128-byte inodes 1 s, some NFS and SMB) a file rewritten with
+ * the same size within the granule in which imgpool read it keeps its size and
+ * mtime, and would be taken as up to date for good. The read came after the run
+ * began (run_start_ns) and before now_ns (the row is recorded), so the mtime is
+ * racy when it is later than run_start_ns - PLAN_RACY_NS and earlier than now_ns +
+ * PLAN_RACY_NS (vfat's granule). A far-future mtime (a camera with a wrong clock) is
+ * not: an edit now would give it another. A racy row is not trusted by size and
+ * mtime: the next run compares the file's bytes with its checksum (and, when they
+ * are equal and the mtime is safely old by then, records the row as not racy).
+ */
+#define PLAN_RACY_NS 2000000000LL
+int plan_racy(int64_t mtime_ns, int64_t run_start_ns, int64_t now_ns);
+
+/*
  * Remember a file's outcome in the journal: made, or failed with its kind. A
  * failure the run caused by stopping (FAIL_INTERRUPTED) changes nothing. An
  * environmental one counts a strike (identical to the last one: same kind and
  * cause) and is remembered as "failed earlier" from FAILURE_STRIKES on.
+ * A file made is recorded racy or not (plan_racy(), with the run's start and now).
  * Returns 0 or -1 (journal_error).
  */
 int plan_remember(planner *p, const plan_outcome *o);

@@ -644,6 +644,7 @@ int run_imgpool(const imgpool_options *o)
 	static run_ctx x; /* one per process */
 	memset(&x, 0, sizeof x);
 	x.o = o;
+	x.started_ns = clock_wall_ns(); /* before any input is read */
 	int broken = 0;
 	/* From the start: a TERM in the first milliseconds killed the run outright, with
 	 * no summary (the handler only records it until the pool exists). */

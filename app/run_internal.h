@@ -59,6 +59,8 @@ typedef struct finished {
 
 typedef struct run_ctx {
 	const imgpool_options *o;
+	int64_t started_ns;      /* the wall clock when the run began (clock_wall_ns()):
+	                            the journal's racy rows (plan_racy()) */
 	shard shard;
 	outdir *od;
 	run_lock *lock;

@@ -3,8 +3,9 @@
  * test_journal.c — the run journal (app/journal.c) in a real output folder
  * (app/outdir.c): its schema, every field of an input row and of the output and
  * quarantine rows, ownership across the journals of one folder, the conversion of
- * a schema-1 journal, an unusable journal moved aside, a dry run's read-only open
- * that changes nothing, and the errors of a write that fails.
+ * a schema-1 and a schema-3 journal (racy rows), an unusable journal moved aside, a
+ * dry run's read-only open that changes nothing, and the errors of a write that
+ * fails.
  *
  * The journal file is also read here with SQLite directly, to check what is on disk
  * rather than only what the module says back.
@@ -189,6 +190,7 @@ static journal_row full_row(void)
 	r.attempts = 7;
 	r.ms = 12.375;
 	snprintf(r.cause, sizeof r.cause, "VipsJpeg: \"bad\"\nline \xff\xfe");
+	r.racy = 1;
 	return r;
 }
 
@@ -205,6 +207,7 @@ static void assert_rows_equal(const journal_row *a, const journal_row *b)
 	assert_int_equal(a->attempts, b->attempts);
 	assert_true(a->ms == b->ms);
 	assert_string_equal(a->cause, b->cause);
+	assert_int_equal(a->racy, b->racy);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -276,13 +279,14 @@ static void test_schema(void **state)
 	journal_close(j, 5, 2, 3, 1.5, 1);
 	outdir_close(od);
 	const char *db = at("out/.imgpool/journal.sqlite");
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
 				     "name IN ('files','runs','outputs','quarantine')"), 4);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
 				     "name='outputs_owner'"), 1);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_table_info('files') WHERE name "
-				     "IN ('kind','limits','strikes','checksum','fingerprint')"), 5);
+				     "IN ('kind','limits','strikes','checksum','fingerprint',"
+				     "'racy')"), 6);
 	/* the run is recorded, with its settings and, at close, its counts */
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM runs"), 1);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM runs WHERE settings='settings text' AND "
@@ -799,7 +803,7 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(s.id[0].ino == ia.ino || s.id[0].ino == ib.ino, 1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs"), 2);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs WHERE state=1 AND root='/in' "
 				     "AND rel=CAST('a.jpg' AS BLOB)"), 2);
@@ -808,6 +812,94 @@ static void test_migrate_v1(void **state)
 	/* nothing was touched on the way */
 	assert_int_equal(access(at("victim2"), F_OK), 0);
 	assert_int_equal(access(at("real/out/old.jpg"), F_OK), 0);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Schema 3: racy rows                                                        */
+
+static const char v3_schema[] =
+	"CREATE TABLE files (root TEXT NOT NULL, rel BLOB NOT NULL, size INTEGER,"
+	" mtime_ns INTEGER, fingerprint INTEGER, checksum INTEGER, status INTEGER,"
+	" cause TEXT, outputs BLOB, attempts INTEGER DEFAULT 0, ms REAL,"
+	" seen_run INTEGER, kind INTEGER DEFAULT 0, limits INTEGER DEFAULT 0,"
+	" strikes INTEGER DEFAULT 0, PRIMARY KEY (root, rel)) WITHOUT ROWID;"
+	"CREATE TABLE runs (id INTEGER PRIMARY KEY, started TEXT, settings TEXT,"
+	" wall_s REAL, done INTEGER, failed INTEGER, skipped INTEGER, interrupted INTEGER);"
+	"CREATE TABLE outputs (path BLOB NOT NULL, size INTEGER NOT NULL,"
+	" mtime_ns INTEGER NOT NULL, dev INTEGER, ino INTEGER, root TEXT NOT NULL,"
+	" rel BLOB NOT NULL, state INTEGER NOT NULL, fingerprint INTEGER DEFAULT 0,"
+	" PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
+	"CREATE INDEX outputs_owner ON outputs (root, rel);"
+	"CREATE TABLE quarantine (name TEXT PRIMARY KEY, path BLOB NOT NULL, size INTEGER,"
+	" mtime_ns INTEGER);"
+	/* run 1 began at 1700000000 (UTC) and took 10 s; run 2 began at 1700003600
+	 * (its local time an hour ahead) and was killed: no end */
+	"INSERT INTO runs VALUES (1, '2023-11-14T22:13:20+0000', 's', 10, 1, 0, 0, 0);"
+	"INSERT INTO runs VALUES (2, '2023-11-15T00:13:20+0100', 's', NULL, NULL, NULL,"
+	" NULL, NULL);"
+	"INSERT INTO files (root, rel, size, mtime_ns, fingerprint, checksum, status,"
+	" attempts, ms, seen_run) VALUES"
+	" ('/in', CAST('racy.jpg' AS BLOB), 5, 1700000005000000000, 77, 99, 1, 1, 2.5, 1),"
+	" ('/in', CAST('before.jpg' AS BLOB), 5, 1699999998500000000, 77, 99, 1, 1, 2.5, 1),"
+	" ('/in', CAST('old.jpg' AS BLOB), 5, 1699999940000000000, 77, 99, 1, 1, 2.5, 1),"
+	" ('/in', CAST('edge.jpg' AS BLOB), 5, 1699999998000000000, 77, 99, 1, 1, 2.5, 1),"
+	" ('/in', CAST('future.jpg' AS BLOB), 5, 1700003000000000000, 77, 99, 1, 1, 2.5, 1),"
+	" ('/in', CAST('killed.jpg' AS BLOB), 5, 1700003700000000000, 77, 99, 1, 1, 2.5, 2),"
+	" ('/in', CAST('failed.jpg' AS BLOB), 5, 1700000001000000000, 77, 99, 2, 1, 2.5, 1),"
+	" ('/in', CAST('lost.jpg' AS BLOB), 5, 1700000001000000000, 77, 99, 1, 1, 2.5, 9);"
+	"PRAGMA user_version=3;";
+
+/* Is (/in, rel) racy in j, and otherwise as it was? */
+static int racy_in(journal *j, const char *rel)
+{
+	journal_row got;
+	journal_get_any(j, "/in", rel, &got);
+	assert_int_not_equal(got.status, JOURNAL_NONE);
+	assert_int_equal(got.size, 5);
+	assert_int_equal(got.checksum, 99);
+	assert_int_equal(got.fingerprint, 77);
+	return got.racy;
+}
+
+/* A journal of schema 3 (before racy rows): another shard's is read as it is, its
+ * rows not racy; converted, its rows whose mtime lay within 2 s of the run that
+ * recorded them (from 2 s before its start to its end, or without an end when it
+ * was killed) are racy. */
+static void test_migrate_v3(void **state)
+{
+	assert_int_equal(mkdir(at("out"), 0755), 0);
+	assert_int_equal(mkdir(at("out/.imgpool"), 0755), 0);
+	const char *db = at("out/.imgpool/journal-2-of-2.sqlite");
+	sql_exec(db, v3_schema);
+
+	/* another shard's journal, of schema 3, read only: its rows are found */
+	outdir *od = open_out("out", 1);
+	journal *j = open_journal(od, "journal-1-of-2.sqlite", 0, NULL, 0);
+	assert_int_equal(racy_in(j, "racy.jpg"), 0);
+	journal_close(j, 0, 0, 0, 0, 0);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
+
+	/* converted */
+	j = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(racy_in(j, "racy.jpg"), 1);    /* during its run */
+	assert_int_equal(racy_in(j, "before.jpg"), 1);  /* 1.5 s before it began */
+	assert_int_equal(racy_in(j, "old.jpg"), 0);     /* a minute before */
+	assert_int_equal(racy_in(j, "edge.jpg"), 0);    /* 2 s before: safely older */
+	assert_int_equal(racy_in(j, "future.jpg"), 0);  /* long after its end */
+	assert_int_equal(racy_in(j, "killed.jpg"), 1);  /* after the start of a killed run */
+	assert_int_equal(racy_in(j, "failed.jpg"), 0);  /* failures are not */
+	assert_int_equal(racy_in(j, "lost.jpg"), 0);    /* its run is not known */
+	/* and rows are written with it */
+	journal_row row;
+	journal_get(j, "/in", "old.jpg", &row);
+	row.racy = 1;
+	assert_int_equal(journal_put(j, "/in", "old.jpg", &row), 0);
+	assert_int_equal(racy_in(j, "old.jpg"), 1);
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM files WHERE racy=1"), 4);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM runs"), 3);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -912,7 +1004,7 @@ static void test_newer_schema(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 	sql_exec(at("made/.imgpool/journal.sqlite"), "PRAGMA journal_mode=DELETE; "
-						     "PRAGMA user_version=4");
+						     "PRAGMA user_version=5");
 	size_t n;
 	char *bytes = slurp(at("made/.imgpool/journal.sqlite"), &n);
 	moved_aside(bytes, n, "written by a newer imgpool (unknown schema version)", 0);
@@ -1220,6 +1312,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recovery_removes_emptied_folders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_each_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_sqlite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),

@@ -664,6 +664,68 @@ class TestChecksum(SafetyCase):
         self.assertNotIn(b"3 skipped", r.stdout)
 
 
+class TestRacyInputs(SafetyCase):
+    """On a filesystem with coarse timestamps (vfat 2 s, exfat 10 ms, ext4 with
+    128-byte inodes and HFS+ 1 s) an input rewritten with the same size within the
+    timestamp granule in which imgpool read it keeps its size and mtime: every later
+    run skipped it as up to date, its old thumbnail kept for good. Reproduced on any
+    filesystem by giving the rewrite back the mtime it had."""
+
+    def statuses(self, rep):
+        with open(rep) as f:
+            return {os.path.basename(r["input"]): r["status"]
+                    for r in map(json.loads, f) if r["type"] == "file"}
+
+    def test_rewrite_within_the_mtime_granule_is_redone(self):
+        src, out, rep = self.path("src"), self.path("out"), self.path("r.jsonl")
+        os.makedirs(src)
+        racy, settled = os.path.join(src, "racy.tif"), os.path.join(src, "settled.tif")
+        # uncompressed: another picture of the same size has the same file size
+        light, dark = self.path("light.tif"), self.path("dark.tif")
+        for path, mean in ((light, 200), (dark, 40)):
+            vips("black", path + ".v", "64", "48")
+            vips("linear", path + ".v", path, "1", str(mean), "--uchar")
+        self.assertEqual(os.path.getsize(light), os.path.getsize(dark))
+        shutil.copyfile(light, racy)
+        shutil.copyfile(light, settled)
+        minute_ago = time.time_ns() - 60 * 10**9
+        os.utime(settled, ns=(minute_ago, minute_ago))
+        now = time.time_ns()  # the moment just before the run: read in its granule
+        os.utime(racy, ns=(now, now))
+        self.ok(run(["-o", out, "--report", rep, src]))
+        self.assertEqual(self.statuses(rep), {"racy.tif": "ok", "settled.tif": "ok"})
+        self.assertGreater(mean_of(os.path.join(out, "racy.jpg")), 150)
+
+        # rewritten in place at once, another picture of the same size, and the
+        # mtime it had (the same granule); settled.tif too, a minute after its mtime
+        for path, mtime in ((racy, now), (settled, minute_ago)):
+            with open(dark, "rb") as f, open(path, "r+b") as g:
+                g.write(f.read())
+            os.utime(path, ns=(mtime, mtime))
+        self.ok(run(["-o", out, "--report", rep, src]))
+        # racy.tif is redone, with the new picture (before: "skipped", for good) ...
+        self.assertEqual(self.statuses(rep), {"racy.tif": "ok", "settled.tif": "skipped"})
+        self.assertLess(mean_of(os.path.join(out, "racy.jpg")), 100)
+        # ... settled.tif, its mtime safely older than the run, is trusted by size and
+        # mtime and not read: a change that keeps both is for --checksum to see
+        self.assertGreater(mean_of(os.path.join(out, "settled.jpg")), 150)
+        self.ok(run(["--checksum", "-o", out, "--report", rep, src]))
+        self.assertEqual(self.statuses(rep), {"racy.tif": "skipped", "settled.tif": "ok"})
+
+        # unchanged: racy.tif is up to date (by its bytes while it is racy)
+        self.ok(run(["-o", out, "--report", rep, src]))
+        self.assertEqual(self.statuses(rep), {"racy.tif": "skipped", "settled.tif": "skipped"})
+        # a run once its mtime is safely old: skipped, and the row no longer racy
+        time.sleep(max(0, (now + 2.2 * 10**9 - time.time_ns()) / 1e9))
+        self.ok(run(["-o", out, "--report", rep, src]))
+        self.assertEqual(self.statuses(rep), {"racy.tif": "skipped", "settled.tif": "skipped"})
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        rows = {os.path.basename(bytes(rel).decode()): flag
+                for rel, flag in db.execute("SELECT rel, racy FROM files")}
+        db.close()
+        self.assertEqual(rows, {"racy.tif": 0, "settled.tif": 0})
+
+
 class TestJournal(SafetyCase):
     def test_outputs_are_rows_relative_to_out(self):
         src, out = self.path("src"), self.path("out")
@@ -702,7 +764,7 @@ class TestJournal(SafetyCase):
         r = self.ok(run(["-o", out, src]))
         self.assertIn(b"1 done", r.stdout)
         db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 3)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 4)
         self.assertEqual([bytes(p) for (p,) in db.execute("SELECT path FROM outputs")],
                          [b"a.jpg"])
 

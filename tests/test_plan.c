@@ -4,11 +4,13 @@
  * folder and journal on a temporary tree: redo, up to date, adopted (with the
  * journal, and with the journal lost), failed earlier (remembered kinds at once,
  * the machine's after FAILURE_STRIKES), refused outputs, --force, --overwrite,
- * --checksum, --retry-failed, shards; and the journal rows plan_remember writes.
+ * --checksum, --retry-failed, shards, racy rows; and the journal rows plan_remember
+ * writes.
  *
  * No pixel is decoded: "making" a thumbnail here is writing a small file at the
  * output path and recording it the way the run does after a worker succeeded.
- * Inputs and outputs get fixed modification times, so nothing depends on the clock.
+ * Inputs and outputs get fixed modification times, so nothing depends on the clock
+ * (but racy rows, which are about the clock: their run's start is given).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "filehash.h"
 #include "journal.h"
 #include "outdir.h"
@@ -138,6 +141,9 @@ typedef struct how {
 	const char *name_template;
 	shard shard;
 	int make;                 /* make each planned file's thumbnails */
+	int worker_sum;           /* and record its checksum, as a worker does (else the
+	                             planner's, 0 without --checksum) */
+	int64_t run_start_ns;     /* the run's start (wall clock); 0: now */
 	failure_kind fail;        /* or remember each planned file as failed so */
 	const char *cause;
 	const char *const *paths; /* default: {"src"} */
@@ -180,13 +186,19 @@ static thumb_settings settings_of(const how *h)
 
 /* Make item's thumbnails as a finished task would leave them: files at the output
  * paths, recorded as imgpool's, and the input remembered as made. */
-static void make_outputs(outdir *od, journal *j, planner *p, const plan_item *item)
+static void make_outputs(outdir *od, journal *j, planner *p, const plan_item *item,
+			 int worker_sum)
 {
 	const discover_item *it = item->it;
+	uint64_t checksum = item->checksum;
+	if (worker_sum)
+		assert_int_equal(filehash_path(it->input, &checksum), 0);
 	for (int i = 0; i < it->noutputs; i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s", it->outputs[i]);
-		mkfile(path, "a thumbnail", T_OUT);
+		/* not older than the input (a racy one's is now) */
+		mkfile(path, "a thumbnail",
+		       it->mtime.tv_sec < T_OUT ? T_OUT : it->mtime.tv_sec + 1);
 		struct stat st;
 		assert_int_equal(outdir_stat(od, it->out_rel[i], &st), 0);
 		file_ident id = outdir_ident_of(&st);
@@ -194,7 +206,7 @@ static void make_outputs(outdir *od, journal *j, planner *p, const plan_item *it
 		assert_int_equal(journal_output_made(j, it->out_rel[i], &id), 0);
 	}
 	plan_outcome o = {.root = item->root, .rel = it->rel, .size = it->size,
-			  .checksum = item->checksum,
+			  .checksum = checksum,
 			  .mtime_ns = (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec,
 			  .kind = FAIL_NONE, .ms = 12.5, .attempts = 1};
 	assert_int_equal(plan_remember(p, &o), 0);
@@ -232,6 +244,7 @@ static void run_plan(const how *h, result *r)
 		.limits = journal_limits(h->timeout ? h->timeout : 120, s.max_pixels, "test 1"),
 		.shard = h->shard, .force = h->force, .overwrite = h->overwrite,
 		.checksum = h->checksum, .retry_failed = h->retry_failed,
+		.run_start_ns = h->run_start_ns ? h->run_start_ns : clock_wall_ns(),
 		.on_passed = on_passed, .data = r,
 	};
 	planner *p = planner_new(&pc);
@@ -245,7 +258,7 @@ static void run_plan(const how *h, result *r)
 		q->format = item.formats[0];
 		snprintf(q->root, sizeof q->root, "%s", item.root ? item.root : "(null)");
 		if (h->make) {
-			make_outputs(od, j, p, &item);
+			make_outputs(od, j, p, &item, h->worker_sum);
 		} else if (h->fail) {
 			plan_outcome o = {
 				.root = item.root, .rel = item.it->rel, .size = item.it->size,
@@ -453,6 +466,108 @@ static void test_checksum(void **state)
 	mkfile("src/a.jpg", "image bytes!", T_IN + 30);
 	run_plan(&(how){.checksum = 1}, &r);
 	assert_string_equal(planned_names(&r), "a.jpg b.jpg");
+}
+
+/* ------------------------------------------------------------------------- */
+/* Racy rows                                                                  */
+
+#define NS 1000000000LL
+
+static void test_racy_rule(void **state)
+{
+	const int64_t start = 1700000000 * NS, now = start + 30 * NS;
+	assert_false(plan_racy(start - 60 * NS, start, now));     /* a minute older */
+	assert_false(plan_racy(start - 2 * NS, start, now));      /* a whole vfat granule */
+	assert_true(plan_racy(start - 2 * NS + 1, start, now));   /* within it */
+	assert_true(plan_racy(start, start, now));
+	assert_true(plan_racy(now, start, now));                  /* written during the run */
+	assert_true(plan_racy(now + 2 * NS - 1, start, now));     /* a granule rounded up */
+	assert_false(plan_racy(now + 2 * NS, start, now));
+	assert_false(plan_racy(now + 3600 * NS, start, now));     /* a camera's wrong clock */
+}
+
+static uint64_t sum_of(const char *path)
+{
+	uint64_t sum;
+	assert_int_equal(filehash_path(path, &sum), 0);
+	return sum;
+}
+
+/* An input rewritten with the same size within the timestamp granule in which it was
+ * read keeps its size and mtime (vfat: 2 s; ext4 with 128-byte inodes, HFS+: 1 s):
+ * taken as up to date, its old thumbnail stayed for good. A row recorded with a
+ * racy mtime is checked by its bytes on the next run; one safely older is trusted
+ * by size and mtime, unread. */
+static void test_racy(void **state)
+{
+	result r;
+	const int64_t start = clock_wall_ns();
+	const time_t t = (time_t)(start / NS); /* a second's granule, as ext4 -I 128 */
+	mkfile("src/new.jpg", "image bytes", t);
+	mkfile("src/old.jpg", "image bytes", t - 60);
+	mkfile("src/future.jpg", "image bytes", t + 86400);
+	run_plan(&(how){.make = 1, .worker_sum = 1, .run_start_ns = start}, &r);
+	assert_string_equal(planned_names(&r), "future.jpg new.jpg old.jpg");
+	journal_row row = row_of("new.jpg");
+	assert_int_equal(row.racy, 1);
+	assert_int_equal(row.checksum, sum_of("src/new.jpg"));
+	assert_int_equal(row_of("old.jpg").racy, 0);
+	assert_int_equal(row_of("future.jpg").racy, 0);
+	/* one recorded without a checksum (a worker always has one) */
+	mkfile("src/nosum.jpg", "image bytes", t);
+	run_plan(&(how){.make = 1, .run_start_ns = start}, &r);
+	assert_string_equal(planned_names(&r), "nosum.jpg");
+	assert_int_equal(row_of("nosum.jpg").racy, 1);
+	assert_int_equal(row_of("nosum.jpg").checksum, 0);
+
+	/* rewritten at once in place, same size, the mtime the same */
+	mkfile("src/new.jpg", "IMAGE BYTES", t);
+	mkfile("src/old.jpg", "IMAGE BYTES", t - 60);
+	run_plan(&(how){.run_start_ns = start}, &r);
+	/* new.jpg redone, its bytes read; nosum.jpg has nothing to compare with */
+	assert_string_equal(planned_names(&r), "new.jpg nosum.jpg");
+	assert_int_equal(planned_for(&r, "new.jpg")->checksum, sum_of("src/new.jpg"));
+	/* old.jpg, not racy, is not read: a change that kept its size and mtime is
+	 * seen by --checksum alone (as before) */
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "future.jpg old.jpg");
+	run_plan(&(how){.checksum = 1, .run_start_ns = start}, &r);
+	assert_string_equal(planned_names(&r), "new.jpg nosum.jpg old.jpg");
+
+	/* made again, unchanged: up to date by its bytes, and still racy this second */
+	run_plan(&(how){.make = 1, .worker_sum = 1, .run_start_ns = start}, &r);
+	run_plan(&(how){.run_start_ns = start}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE),
+			    "future.jpg new.jpg nosum.jpg old.jpg");
+	assert_int_equal(row_of("new.jpg").racy, 1);
+	/* a run a minute later: its mtime is safely older by then; up to date by its
+	 * bytes once more, and recorded as not racy ... */
+	run_plan(&(how){.run_start_ns = start + 60 * NS}, &r);
+	assert_int_equal(r.nplanned, 0);
+	row = row_of("new.jpg");
+	assert_int_equal(row.racy, 0);
+	assert_int_equal(row.mtime_ns, (int64_t)t * NS);
+	assert_int_equal(row.checksum, sum_of("src/new.jpg"));
+	/* ... from then on trusted by size and mtime, as old.jpg */
+	mkfile("src/new.jpg", "image bytes", t);
+	run_plan(&(how){.run_start_ns = start + 60 * NS}, &r);
+	assert_int_equal(r.nplanned, 0);
+
+	/* renamed (c.jpg to c.jpeg, one output c.jpg): adopted with the checksum and
+	 * the racy of the row it had, so a rewrite within the granule is still seen */
+	mkfile("src/c.jpg", "image bytes", t);
+	run_plan(&(how){.make = 1, .worker_sum = 1, .run_start_ns = start}, &r);
+	assert_string_equal(planned_names(&r), "c.jpg");
+	assert_int_equal(rename("src/c.jpg", "src/c.jpeg"), 0);
+	run_plan(&(how){.run_start_ns = start}, &r);
+	assert_int_equal(r.adopted, 1);
+	assert_int_equal(r.nplanned, 0);
+	row = row_of("c.jpeg");
+	assert_int_equal(row.racy, 1);
+	assert_int_equal(row.checksum, sum_of("src/c.jpeg"));
+	mkfile("src/c.jpeg", "IMAGE BYTES", t);
+	run_plan(&(how){.run_start_ns = start}, &r);
+	assert_string_equal(planned_names(&r), "c.jpeg");
 }
 
 /* ------------------------------------------------------------------------- */
@@ -900,6 +1015,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_up_to_date, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum, setup, teardown),
+		cmocka_unit_test(test_racy_rule),
+		cmocka_unit_test_setup_teardown(test_racy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_with_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_only_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_journal_lost, setup, teardown),
