@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -205,8 +206,19 @@ int journal_schema_version(sqlite3 *db)
 static journal_schema_status failed(sqlite3 *db, char *why, size_t len)
 {
 	int e = sqlite3_system_errno(db);
-	snprintf(why, len, "%s%s%s%s", sqlite3_errmsg(db), e ? " (" : "", e ? strerror(e) : "",
-		 e ? ")" : "");
+	/* Out of inodes, SQLite's last try (its -wal or -journal read-only) leaves
+	 * ENOENT, "No such file or directory", of a file that is there: the
+	 * filesystem's state is the cause to say. */
+	struct statvfs vfs;
+	const char *name = sqlite3_db_filename(db, "main");
+	char *dir = name && *name ? strdup(name) : NULL, *slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash)
+		*slash = '\0';
+	const char *sys = e ? strerror(e) : "";
+	if (slash && statvfs(dir, &vfs) == 0 && vfs.f_files > 0 && vfs.f_favail == 0)
+		e = ENOSPC, sys = "no inode left on its filesystem, df -i";
+	free(dir);
+	snprintf(why, len, "%s%s%s%s", sqlite3_errmsg(db), e ? " (" : "", sys, e ? ")" : "");
 	if (sqlite3_extended_errcode(db) == SQLITE_CANTOPEN_SYMLINK)
 		return JOURNAL_SCHEMA_DAMAGED; /* not ours to read: moving it aside is safe */
 	switch (sqlite3_errcode(db)) {

@@ -587,11 +587,11 @@ def check_rerun(label, r, out, n, n_before):
             f"{[l for l in text.splitlines() if l.startswith('imgpool:')][:2]}")
 
 
-def mount_tmpfs(path, size, label):
-    """A tmpfs of size mounted on the new folder path; False (the check skipped,
-    under label) when mount fails."""
+def mount_tmpfs(path, size, label, more=""):
+    """A tmpfs of size (and the mount options in more) mounted on the new folder
+    path; False (the check skipped, under label) when mount fails."""
     os.makedirs(path)
-    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", path],
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size + more, "tmpfs", path],
                        capture_output=True, text=True)
     if m.returncode != 0:
         R.skip(label, f"mount failed: {m.stderr.strip()}")
@@ -668,6 +668,30 @@ def test_disk_full_scratch(tmp):
         R.check("disk full (scratch images): the rerun with room makes them",
                 r.rc == 1 and len(made) == 2 and r.err.count(b"failed earlier") == 1,
                 f"exit {r.rc}; {made}; {r.err.decode(errors='replace')[-300:]}")
+    finally:
+        subprocess.run(["umount", out])
+
+
+def test_journal_out_of_inodes(tmp):
+    """An output disk with space but no inode left (root only: a tmpfs of 6 inodes):
+    the journal's -wal could not be made, and the refusal blamed "No such file or
+    directory" for a journal that is there (SQLite's last try, read-only, set it).
+    It names the cause now."""
+    if not IS_ROOT or not shutil.which("mount"):
+        R.skip("journal out of inodes", "needs root to mount a tmpfs")
+        return
+    out = os.path.join(tmp, "mnt")
+    if not mount_tmpfs(out, "20m", "journal out of inodes", ",nr_inodes=6"):
+        return
+    try:
+        src = os.path.join(tmp, "src")
+        photo_set(src, 1, 0)
+        r = run_imgpool(["--progress", "none", "-o", os.path.join(out, "od"), src],
+                        timeout=60)
+        err = r.err.decode(errors="replace")
+        R.check("journal out of inodes: refused, naming the cause",
+                r.rc == 1 and "no inode left on its filesystem" in err and
+                "No such file or directory" not in err, f"exit {r.rc}; {err[-300:]}")
     finally:
         subprocess.run(["umount", out])
 
