@@ -200,8 +200,8 @@ void journal_get_any(journal *j, const char *root, const char *rel, journal_row 
 
 int journal_put(journal *j, const char *root, const char *rel, const journal_row *row)
 {
-	if (!j)
-		return 0;
+	if (!j || j->readonly)
+		return 0; /* a dry run's view: nothing is written (nor S_PUT there, schema 3) */
 	sqlite3_stmt *s = j->st[S_PUT];
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
 	bind_path(s, 2, rel);

@@ -151,11 +151,20 @@ static void open_others(journal *j, const char *own)
 }
 
 
-static int prepare_all(journal *j)
+/* Every statement; on a dry run's view of a schema-3 journal (the run itself
+ * converts it) S_GET reads its rows as not racy and S_PUT, never run there, is
+ * left out. */
+static int prepare_all(journal *j, int version)
 {
-	for (int i = 0; i < S_COUNT; i++)
-		if (sqlite3_prepare_v2(j->db, journal_stmt_sql[i], -1, &j->st[i], NULL) != SQLITE_OK)
+	for (int i = 0; i < S_COUNT; i++) {
+		const char *sql = journal_stmt_sql[i];
+		if (version == 3 && i == S_GET)
+			sql = journal_get_sql_v3;
+		else if (version == 3 && i == S_PUT)
+			continue;
+		if (sqlite3_prepare_v2(j->db, sql, -1, &j->st[i], NULL) != SQLITE_OK)
 			return -1;
+	}
 	return 0;
 }
 
@@ -166,9 +175,11 @@ static int prepare_all(journal *j)
 static journal *open_readonly(journal *j, const char *file)
 {
 	j->readonly = 1;
+	int version = -1;
 	if (journal_open_view(j->od, file, 1, &j->db) != SQLITE_OK ||
-	    journal_schema_version(j->db) != SCHEMA_VERSION || prepare_all(j) < 0) {
-		/* A schema-1 journal in a dry run: the run itself converts it. */
+	    ((version = journal_schema_version(j->db)) != SCHEMA_VERSION && version != 3) ||
+	    prepare_all(j, version) < 0) {
+		/* A schema-1 or -2 journal in a dry run: the run itself converts it. */
 		journal_close(j, 0, 0, 0, 0, 0);
 		return NULL;
 	}
@@ -223,7 +234,7 @@ journal *journal_open(outdir *od, const char *file, const char *settings_text,
 		return NULL;
 	}
 	free(path);
-	if (prepare_all(j) < 0) {
+	if (prepare_all(j, SCHEMA_VERSION) < 0) {
 		snprintf(err, elen, "journal: %s", sqlite3_errmsg(j->db));
 		journal_close(j, 0, 0, 0, 0, 0);
 		return NULL;

@@ -152,28 +152,38 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 	int ok = mine;
 	if (for_adoption) {
 		ok = info.fingerprint == p->cfg.fingerprint;
+		journal_row was;
 		if (ok && !mine) {
 			char *owner = NULL;
-			journal_row was;
 			ok = asprintf(&owner, "%s/%s", info.root, info.rel) >= 0 &&
 			     lstat(owner, &st) < 0 && errno == ENOENT;
-			journal_get_any(p->cfg.j, info.root, info.rel, &was);
-			/* The renamed file is the one the output was made from: its size
-			 * and its mtime. */
-			ok = ok && was.status == JOURNAL_OK && was.size == it->size &&
-			     was.mtime_ns == mtime_ns(it);
-			/* With --checksum, its bytes too: an edit that kept both before the
-			 * rename. The file is read only here, after the cheap checks. */
-			uint64_t *now = p->it_checksum;
-			if (ok && was.checksum && p->cfg.checksum && now && !*now &&
-			    filehash_path(it->input, now) < 0)
-				*now = 0;
-			ok = ok && (!was.checksum || !now || !*now || *now == was.checksum);
-			if (ok && was.checksum) {
-				p->owner_checksum = was.checksum;
-				p->owner_racy = was.racy;
-			}
 			free(owner);
+		}
+		/* The owner's row: this input's own in another journal of the folder
+		 * (a shard's, or the unsharded run's), or the renamed file's. */
+		if (ok)
+			journal_get_any(p->cfg.j, info.root, info.rel, &was);
+		/* The renamed file is the one the output was made from: its size and
+		 * its mtime. */
+		if (ok && !mine)
+			ok = was.status == JOURNAL_OK && was.size == it->size &&
+			     was.mtime_ns == mtime_ns(it);
+		int same_times = ok && was.status == JOURNAL_OK && was.size == it->size &&
+				 was.mtime_ns == mtime_ns(it);
+		/* With --checksum, or where the owner's row is racy (plan_racy()), its
+		 * bytes too: an edit that kept size and mtime. The file is read only
+		 * here, after the cheap checks. */
+		uint64_t *now = p->it_checksum;
+		if (same_times && was.checksum && (p->cfg.checksum || was.racy) && now && !*now &&
+		    filehash_path(it->input, now) < 0)
+			*now = 0;
+		if (same_times && was.checksum)
+			ok = !now || !*now ? !was.racy : *now == was.checksum;
+		else if (same_times && was.racy)
+			ok = 0; /* racy, and no bytes to compare with: made again */
+		if (ok && same_times && was.checksum) {
+			p->owner_checksum = was.checksum;
+			p->owner_racy = was.racy;
 		}
 	}
 	journal_output_free(&info);

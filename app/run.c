@@ -211,8 +211,10 @@ static void check_disk(run_ctx *x, pool *p);
  * next run (their records would go to a file no one finds): say so once and drain. */
 static void check_journal(run_ctx *x, pool *p)
 {
-	if (x->stop_msg[0] || !journal_moved(x->j))
+	/* After a --min-free stop too: --prune still runs after that one. */
+	if ((x->stop_msg[0] && !x->stop_for_disk) || !journal_moved(x->j))
 		return;
+	x->stop_for_disk = 0;
 	snprintf(x->stop_why, sizeof x->stop_why,
 		 "the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away during "
 		 "the run", x->o->out_dir);
@@ -582,7 +584,8 @@ static void finish(run_ctx *x, double t0, int broken)
 	 * the last look) loses the records of files this run made, which the next
 	 * run adopts or makes again; said, and the run is not a clean one. */
 	int journal_gone = x->stop_msg[0] && !x->stop_for_disk; /* said by its stop */
-	if (x->j && !x->o->dry_run && (journal_sync(x->j) < 0 || x->journal_unrecorded) &&
+	if (x->j && !x->o->dry_run &&
+	    (journal_sync(x->j) < 0 || x->journal_unrecorded || journal_rollbacks(x->j)) &&
 	    !journal_gone) {
 		report_say(stderr, "imgpool: the journal could not record every file (%s): the "
 			   "next run adopts or makes again the thumbnails made", journal_error(x->j));
@@ -663,7 +666,7 @@ int run_imgpool(const imgpool_options *o)
 			sinks_restore();
 			return rc;
 		} else if (o->prune && x.j && !stop_signal() &&
-			   (x.stop_for_disk || (!broken && !x.stop_msg[0]))) {
+			   (x.stop_for_disk || (!broken && !x.stop_msg[0])) && !journal_moved(x.j)) {
 			/* After a --min-free stop too (one before the first file ends
 			 * the pool as broken): the walk went on to the end to answer
 			 * every file, and pruning is what gives a full disk room back

@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -209,6 +210,7 @@ struct pool {
 	int interrupt_handled;
 	int closed, terminated, broken;
 	int joining;          /* pool_join is letting the workers go */
+	int holds_sigchld;    /* counted in sigchld_pools (keep_exit_statuses()) */
 	int draining;         /* pool_join: iterators' windows no longer bound feeds */
 	char err[512];
 	char cause[440];      /* why it broke */
@@ -1936,19 +1938,46 @@ static void give_err(char **err, const char *msg)
  * exec from a parent that set it: Python's signal.signal(SIGCHLD, SIG_IGN), Perl's
  * $SIG{CHLD} = 'IGNORE', some daemons) the kernel reaps children itself and
  * waitpid() says ECHILD: a worker killed by the OOM killer looked like one that
- * exited with status 0. SIG_DFL ignores the signal as well, and keeps them. */
-static void keep_exit_statuses(void)
+ * exited with status 0. SIG_DFL ignores the signal as well, and keeps them. The
+ * disposition found is given back when the last pool is destroyed (a host that
+ * ignores SIGCHLD to have its own children reaped gets that back). */
+static pthread_mutex_t sigchld_lock = PTHREAD_MUTEX_INITIALIZER;
+static int sigchld_pools;            /* pools alive that hold SIGCHLD at SIG_DFL */
+static int sigchld_changed;          /* ... and it was changed for them: */
+static struct sigaction sigchld_found; /* what it was */
+
+static void keep_exit_statuses(pool *p)
 {
 	struct sigaction sa;
-	if (sigaction(SIGCHLD, NULL, &sa) < 0)
+	pthread_mutex_lock(&sigchld_lock);
+	if (sigaction(SIGCHLD, NULL, &sa) == 0) {
+		int ignored = !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN;
+		if (ignored || (sa.sa_flags & SA_NOCLDWAIT)) {
+			if (!sigchld_changed) {
+				sigchld_found = sa;
+				sigchld_changed = 1;
+			}
+			if (ignored)
+				sa.sa_handler = SIG_DFL;
+			sa.sa_flags &= ~SA_NOCLDWAIT;
+			sigaction(SIGCHLD, &sa, NULL);
+		}
+	}
+	sigchld_pools++;
+	p->holds_sigchld = 1;
+	pthread_mutex_unlock(&sigchld_lock);
+}
+
+static void give_back_sigchld(pool *p)
+{
+	if (!p->holds_sigchld)
 		return;
-	int ignored = !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN;
-	if (!ignored && !(sa.sa_flags & SA_NOCLDWAIT))
-		return;
-	if (ignored)
-		sa.sa_handler = SIG_DFL;
-	sa.sa_flags &= ~SA_NOCLDWAIT;
-	sigaction(SIGCHLD, &sa, NULL);
+	pthread_mutex_lock(&sigchld_lock);
+	if (--sigchld_pools == 0 && sigchld_changed) {
+		sigaction(SIGCHLD, &sigchld_found, NULL);
+		sigchld_changed = 0;
+	}
+	pthread_mutex_unlock(&sigchld_lock);
 }
 
 pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
@@ -1993,7 +2022,7 @@ pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
 	double it = o.init_timeout == 0 ? o.timeout : o.init_timeout;
 	p->init_timeout_ns = it > 0 ? secs_to_ns(it) : 0;
 	p->intr_pipe[0] = p->intr_pipe[1] = -1;
-	keep_exit_statuses();
+	keep_exit_statuses(p);
 	p->w = calloc((size_t)o.workers, sizeof *p->w);
 	p->pfd_cap = (size_t)o.workers * 2 + 1;
 	p->pfd = calloc(p->pfd_cap, sizeof *p->pfd);
@@ -2127,6 +2156,7 @@ void pool_destroy(pool *p)
 		close(p->intr_pipe[0]);
 	if (p->intr_pipe[1] >= 0)
 		close(p->intr_pipe[1]);
+	give_back_sigchld(p); /* every worker reaped */
 	free(p->w);
 	free(p->pfd);
 	free(p->pfd_who);

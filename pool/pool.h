@@ -71,7 +71,8 @@
  *   on each worker's pid, never -1). It needs their exit statuses: pool_create()
  *   sets SIGCHLD back to SIG_DFL when it is ignored (SIG_IGN, or SA_NOCLDWAIT,
  *   which make the kernel reap children itself; SIG_DFL ignores it too), as a
- *   parent may leave it through exec (1.5). Workers start with default dispositions, SIGINT
+ *   parent may leave it through exec, and gives back what it found when the last
+ *   pool is destroyed (1.5). Workers start with default dispositions, SIGINT
  *   and SIGPIPE ignored, an empty signal mask, no core dumps, PR_SET_PDEATHSIG(SIGKILL)
  *   and every inherited descriptor closed except 0, 1, 2 and their own channel. A
  *   worker exits when its channel reaches EOF.

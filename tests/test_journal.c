@@ -837,6 +837,8 @@ static const char v3_schema[] =
 	"INSERT INTO runs VALUES (1, '2023-11-14T22:13:20+0000', 's', 10, 1, 0, 0, 0);"
 	"INSERT INTO runs VALUES (2, '2023-11-15T00:13:20+0100', 's', NULL, NULL, NULL,"
 	" NULL, NULL);"
+	/* run 3 in the older form, local time without the zone (the test's TZ: UTC) */
+	"INSERT INTO runs VALUES (3, '2023-11-14 22:13:20', 's', 10, 1, 0, 0, 0);"
 	"INSERT INTO files (root, rel, size, mtime_ns, fingerprint, checksum, status,"
 	" attempts, ms, seen_run) VALUES"
 	" ('/in', CAST('racy.jpg' AS BLOB), 5, 1700000005000000000, 77, 99, 1, 1, 2.5, 1),"
@@ -846,7 +848,8 @@ static const char v3_schema[] =
 	" ('/in', CAST('future.jpg' AS BLOB), 5, 1700003000000000000, 77, 99, 1, 1, 2.5, 1),"
 	" ('/in', CAST('killed.jpg' AS BLOB), 5, 1700003700000000000, 77, 99, 1, 1, 2.5, 2),"
 	" ('/in', CAST('failed.jpg' AS BLOB), 5, 1700000001000000000, 77, 99, 2, 1, 2.5, 1),"
-	" ('/in', CAST('lost.jpg' AS BLOB), 5, 1700000001000000000, 77, 99, 1, 1, 2.5, 9);"
+	" ('/in', CAST('lost.jpg' AS BLOB), 5, 1700000001000000000, 77, 99, 1, 1, 2.5, 9),"
+	" ('/in', CAST('local.jpg' AS BLOB), 5, 1700000005000000000, 77, 99, 1, 1, 2.5, 3);"
 	"PRAGMA user_version=3;";
 
 /* Is (/in, rel) racy in j, and otherwise as it was? */
@@ -879,7 +882,24 @@ static void test_migrate_v3(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
 
+	/* a dry run's view of it, read only and left as it is: its rows are there
+	 * (a -n after an upgrade had read none, as though there were no journal) */
+	outdir *dry = open_out("out", 0);
+	char err[256], warn[256];
+	j = journal_open(dry, "journal-2-of-2.sqlite", "s", 1, warn, sizeof warn, err, sizeof err);
+	assert_non_null(j);
+	journal_row dry_row;
+	journal_get(j, "/in", "old.jpg", &dry_row);
+	assert_int_equal(dry_row.status, JOURNAL_OK);
+	assert_int_equal(dry_row.racy, 0);
+	assert_int_equal(journal_put(j, "/in", "old.jpg", &dry_row), 0); /* writes nothing */
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(dry);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 3);
+
 	/* converted */
+	setenv("TZ", "UTC", 1);
+	tzset();
 	j = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
 	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
 	assert_int_equal(racy_in(j, "racy.jpg"), 1);    /* during its run */
@@ -890,6 +910,7 @@ static void test_migrate_v3(void **state)
 	assert_int_equal(racy_in(j, "killed.jpg"), 1);  /* after the start of a killed run */
 	assert_int_equal(racy_in(j, "failed.jpg"), 0);  /* failures are not */
 	assert_int_equal(racy_in(j, "lost.jpg"), 0);    /* its run is not known */
+	assert_int_equal(racy_in(j, "local.jpg"), 1);   /* its run's start in the older form */
 	/* and rows are written with it */
 	journal_row row;
 	journal_get(j, "/in", "old.jpg", &row);
@@ -898,8 +919,8 @@ static void test_migrate_v3(void **state)
 	assert_int_equal(racy_in(j, "old.jpg"), 1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
-	assert_int_equal(sql_int(db, "SELECT count(*) FROM files WHERE racy=1"), 4);
-	assert_int_equal(sql_int(db, "SELECT count(*) FROM runs"), 3);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM files WHERE racy=1"), 5);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM runs"), 4);
 }
 
 /* ------------------------------------------------------------------------- */

@@ -144,6 +144,7 @@ typedef struct how {
 	int worker_sum;           /* and record its checksum, as a worker does (else the
 	                             planner's, 0 without --checksum) */
 	int64_t run_start_ns;     /* the run's start (wall clock); 0: now */
+	const char *journal;      /* its journal's name in out/.imgpool (journal.sqlite) */
 	failure_kind fail;        /* or remember each planned file as failed so */
 	const char *cause;
 	const char *const *paths; /* default: {"src"} */
@@ -225,7 +226,8 @@ static void run_plan(const how *h, result *r)
 	uint64_t fingerprint = journal_fingerprint(&s, h->name_template, text, sizeof text);
 	journal *j = NULL;
 	if (!h->no_journal) {
-		j = journal_open(od, "journal.sqlite", text, 0, warn, sizeof warn, err, sizeof err);
+		j = journal_open(od, h->journal ? h->journal : "journal.sqlite", text, 0, warn,
+				 sizeof warn, err, sizeof err);
 		if (!j)
 			fail_msg("journal_open: %s", err);
 		journal_set_fingerprint(j, fingerprint); /* as a run does */
@@ -568,6 +570,25 @@ static void test_racy(void **state)
 	mkfile("src/c.jpeg", "IMAGE BYTES", t);
 	run_plan(&(how){.run_start_ns = start}, &r);
 	assert_string_equal(planned_names(&r), "c.jpeg");
+}
+
+/* The racy row in another journal of the folder (an unsharded run's, then a run
+ * with --shard: a journal of its own, which adopts the outputs): its bytes were
+ * not compared, and the adopted row had neither its checksum nor its racy, so a
+ * rewrite within the granule left the old thumbnail for good. */
+static void test_racy_in_another_journal(void **state)
+{
+	result r;
+	const int64_t start = clock_wall_ns();
+	const time_t t = (time_t)(start / NS);
+	mkfile("src/a.jpg", "image bytes", t);
+	mkfile("src/b.jpg", "image bytes", t);
+	run_plan(&(how){.make = 1, .worker_sum = 1, .run_start_ns = start}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.jpg");
+	mkfile("src/a.jpg", "IMAGE BYTES", t); /* rewritten, its size and mtime kept */
+	run_plan(&(how){.run_start_ns = start, .journal = "journal-1-of-1.sqlite"}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg");
+	assert_int_equal(r.adopted, 1); /* b.jpg, unchanged: its bytes matched */
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1017,6 +1038,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checksum, setup, teardown),
 		cmocka_unit_test(test_racy_rule),
 		cmocka_unit_test_setup_teardown(test_racy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_racy_in_another_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_with_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_only_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_journal_lost, setup, teardown),

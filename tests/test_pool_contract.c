@@ -678,8 +678,12 @@ static void test_sigchld_ignored_keeps_exit_statuses(void **state)
 		/* ignored again while the pool runs: not known, never "exited 0" */
 		assert_int_equal(sigaction(SIGCHLD, &given, NULL), 0);
 		assert_int_equal(killed_task_signal(p), -1);
-		assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
 		pool_destroy(p);
+		/* the last pool gone, what it found is given back */
+		assert_int_equal(sigaction(SIGCHLD, NULL, &now), 0);
+		assert_true(now.sa_handler == given.sa_handler &&
+			    (now.sa_flags & SA_NOCLDWAIT) == (given.sa_flags & SA_NOCLDWAIT));
+		assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
 	}
 	tl_assert_no_children();
 }
