@@ -170,6 +170,20 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 			     was.mtime_ns == mtime_ns(it);
 		int same_times = ok && was.status == JOURNAL_OK && was.size == it->size &&
 				 was.mtime_ns == mtime_ns(it);
+		/* This input's own output, its row in another journal (a run with
+		 * --shard after one without, or another N): that row says which
+		 * file the output shows; another size or mtime, another file (a
+		 * photo put there with an older mtime than the thumbnail's). */
+		if (ok && mine && was.status != JOURNAL_NONE && !same_times)
+			ok = 0;
+		/* No row anywhere (lost to a kill -9 before its batch was committed:
+		 * the last files made, the newest): an input whose mtime lies near
+		 * the output's may have been rewritten within its granule after it
+		 * was read (plan_racy()), and nothing is left to compare its bytes
+		 * with: made again rather than adopted. */
+		if (ok && mine && was.status == JOURNAL_NONE &&
+		    mtime_ns(it) > o->id[i].mtime_ns - PLAN_LOST_ROW_NS)
+			ok = 0;
 		/* With --checksum, or where the owner's row is racy (plan_racy()), its
 		 * bytes too: an edit that kept size and mtime. The file is read only
 		 * here, after the cheap checks. */

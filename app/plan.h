@@ -115,6 +115,11 @@ typedef struct plan_outcome {
  * are equal and the mtime is safely old by then, records the row as not racy).
  */
 #define PLAN_RACY_NS 2000000000LL
+/* An input adopted with no row anywhere (lost to a kill -9) is made again instead
+ * when its mtime lies within this of its output's: the read came before the
+ * output's mtime by the file's time in the worker, a second mostly, at most the
+ * timeout; past that the mtime is safely older than the read. */
+#define PLAN_LOST_ROW_NS (PLAN_RACY_NS + 60 * 1000000000LL)
 int plan_racy(int64_t mtime_ns, int64_t run_start_ns, int64_t now_ns);
 
 /*

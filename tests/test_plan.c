@@ -615,6 +615,38 @@ static void lose_input_rows(void)
 	outdir_close(od);
 }
 
+/* No row anywhere (lost to a kill -9): an input whose mtime lies near its output's
+ * may have been rewritten within its granule after it was read, and nothing is left
+ * to compare its bytes with; adopted, a same-size rewrite kept the old thumbnail for
+ * good. Made again; an old one is still adopted. */
+static void test_adopt_lost_row_of_a_fresh_input(void **state)
+{
+	result r;
+	mkfile("src/fresh.jpg", "image bytes", time(NULL));
+	input("old.jpg");
+	run_plan(&(how){.make = 1}, &r);
+	lose_input_rows();
+	run_plan(&(how){0}, &r);
+	assert_string_equal(planned_names(&r), "fresh.jpg");
+	assert_int_equal(r.adopted, 1);
+}
+
+/* This input's outputs, its row in another journal of the folder (a run with
+ * --shard after one without): that row says which file they show. A photo put in
+ * its place with an older mtime than the thumbnail's (cp -p) was adopted, the old
+ * picture kept for good. */
+static void test_adopt_checks_the_other_journals_row(void **state)
+{
+	result r;
+	input("a.jpg");
+	input("b.jpg");
+	run_plan(&(how){.make = 1}, &r);
+	mkfile("src/a.jpg", "other bytes!", T_IN - 100);
+	run_plan(&(how){.journal = "journal-1-of-1.sqlite"}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg");
+	assert_int_equal(r.adopted, 1); /* b.jpg, unchanged */
+}
+
 static void test_adopt_with_journal(void **state)
 {
 	result r;
@@ -1039,6 +1071,9 @@ int main(void)
 		cmocka_unit_test(test_racy_rule),
 		cmocka_unit_test_setup_teardown(test_racy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racy_in_another_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_lost_row_of_a_fresh_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adopt_checks_the_other_journals_row, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_with_journal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_only_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_journal_lost, setup, teardown),
