@@ -200,6 +200,29 @@ journal *journal_open(outdir *od, const char *file, const char *settings_text,
 		return NULL;
 	}
 	j->od = od;
+	struct stat there;
+	if (readonly && fstatat(outdir_private_fd(od), file, &there, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT) {
+		/* A dry run whose own journal does not exist yet (the first run with
+		 * --shard after runs without, or another N): an empty one in memory,
+		 * so that what the others of the folder know (outputs their rows show
+		 * this input made) is judged as the run will judge it. */
+		char why[300];
+		free(path);
+		if (journal_schema_open(":memory:", od, &j->db, why, sizeof why) !=
+			    JOURNAL_SCHEMA_OPEN ||
+		    prepare_all(j, SCHEMA_VERSION) < 0) {
+			journal_close(j, 0, 0, 0, 0, 0);
+			return NULL;
+		}
+		j->readonly = 1;
+		open_others(j, file);
+		if (!j->nothers) { /* none: no journal at all, as before */
+			journal_close(j, 0, 0, 0, 0, 0);
+			return NULL;
+		}
+		return j;
+	}
 	if (readonly) {
 		j = open_readonly(j, file);
 		free(path);

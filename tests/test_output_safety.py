@@ -501,6 +501,21 @@ class TestTreeStaysExact(SafetyCase):
             self.assertIn(b"0 done, 0 failed, 1 skipped", r.stdout, args)
         self.assertEqual(outputs_in(out), {"tab\t11.jpg"})
 
+    def test_dry_run_of_a_first_sharded_run_predicts_it(self):
+        """-n with --shard after runs without: its own journal did not exist yet, so
+        the dry run read no journal and called every thumbnail "not made by imgpool"
+        (exit 1), where the real run adopts them (exit 0). It reads the others now."""
+        src, out = self.path("src"), self.path("out")
+        for n in ("a", "b", "c", "d"):
+            jpeg(os.path.join(src, n + ".jpg"))
+        self.ok(run(["-o", out, src]))
+        for k in (1, 2):
+            dry = self.ok(run(["-n", "--shard", f"{k}/2", "-o", out, src]))
+            self.assertNotIn(b"not made by imgpool", dry.stdout + dry.stderr)
+            self.assertIn(b"0 to make", dry.stdout + dry.stderr)
+            real = self.ok(run(["--shard", f"{k}/2", "-o", out, src]))
+            self.assertIn(b"0 done, 0 failed", real.stdout)
+
     def test_size_change_removes_old_sizes(self):
         src, out = self.path("src"), self.path("out")
         for n in ("a", "b"):
