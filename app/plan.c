@@ -163,19 +163,15 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 		 * (a shard's, or the unsharded run's), or the renamed file's. */
 		if (ok)
 			journal_get_any(p->cfg.j, info.root, info.rel, &was);
-		/* The renamed file is the one the output was made from: its size and
-		 * its mtime. */
-		if (ok && !mine)
-			ok = was.status == JOURNAL_OK && was.size == it->size &&
-			     was.mtime_ns == mtime_ns(it);
 		int same_times = ok && was.status == JOURNAL_OK && was.size == it->size &&
 				 was.mtime_ns == mtime_ns(it);
-		/* This input's own output, its row in another journal (a run with
-		 * --shard after one without, or another N): that row says which
-		 * file the output shows; another size or mtime, another file (a
-		 * photo put there with an older mtime than the thumbnail's). */
-		if (ok && mine && was.status != JOURNAL_NONE && !same_times)
-			ok = 0;
+		/* That row says which file the output shows: the renamed file must be
+		 * this one, and so must this input where its row is in another journal
+		 * (a run with --shard after one without, or another N); another size
+		 * or mtime, another file (a photo put there with an older mtime than
+		 * the thumbnail's). */
+		if (ok && (!mine || was.status != JOURNAL_NONE))
+			ok = same_times;
 		/* No row anywhere (lost to a kill -9 before its batch was committed:
 		 * the last files made, the newest): an input whose mtime lies near
 		 * the output's may have been rewritten within its granule after it

@@ -363,9 +363,9 @@ static void prune(run_ctx *x)
 		struct stat st;
 		if (stat(x->o->paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			if (prune_unmounted_disk(x->o->paths[i])) {
-				report_say(stderr, "imgpool: --prune: left the thumbnails of '%s' alone: "
-						"it is where /etc/fstab mounts a disk, and the disk is "
-						"not mounted", x->o->paths[i]);
+				report_say(stderr, "imgpool: --prune: left the thumbnails of '%s' "
+					   "alone: it is where /etc/fstab mounts a disk, and the "
+					   "disk is not mounted", x->o->paths[i]);
 				x->prune_trouble = 1; /* exit 1: worth a look */
 				continue;
 			}
@@ -588,7 +588,8 @@ static void finish(run_ctx *x, double t0, int broken)
 	    (journal_sync(x->j) < 0 || x->journal_unrecorded || journal_rollbacks(x->j)) &&
 	    !journal_gone) {
 		report_say(stderr, "imgpool: the journal could not record every file (%s): the "
-			   "next run adopts or makes again the thumbnails made", journal_error(x->j));
+			   "next run adopts or makes again the thumbnails made",
+			   journal_error(x->j));
 		trouble = 1;
 	}
 	/* The per-file lines are the files' answers: lost ones (a full disk, a pipe
@@ -666,7 +667,8 @@ int run_imgpool(const imgpool_options *o)
 			sinks_restore();
 			return rc;
 		} else if (o->prune && x.j && !stop_signal() &&
-			   (x.stop_for_disk || (!broken && !x.stop_msg[0])) && !journal_moved(x.j)) {
+			   (x.stop_for_disk || (!broken && !x.stop_msg[0])) &&
+			   !journal_moved(x.j)) {
 			/* After a --min-free stop too (one before the first file ends
 			 * the pool as broken): the walk went on to the end to answer
 			 * every file, and pruning is what gives a full disk room back

@@ -126,21 +126,23 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	/* A dry run that cannot read its journal: where the run would move it aside,
 	 * judge as with the empty one it would start (as for a lost one), and say so. */
 	if (o->dry_run && !x->j && existed && !journal_would_keep(x->od, jname)) {
-		report_say(stderr, "imgpool: warning: the journal %s/" OUTDIR_PRIVATE "/%s is unusable: the run "
-		    "will move it aside and start anew", outdir_path(x->od), jname);
+		report_say(stderr, "imgpool: warning: the journal %s/" OUTDIR_PRIVATE "/%s is "
+			   "unusable: the run will move it aside and start anew",
+			   outdir_path(x->od), jname);
 		*fresh = *lost = 1;
 	}
 	if (!x->j && err[0]) {
 		/* Going on without it would make thumbnails no later run can show are
 		 * imgpool's: each would be an error for its input from then on. */
-		report_say(stderr, "imgpool: %s; nothing was changed (--no-journal runs without one)", err);
+		report_say(stderr, "imgpool: %s; nothing was changed (--no-journal runs without "
+			   "one)", err);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
 	if (*lost && !o->overwrite)
-		report_say(stderr, "imgpool: warning: %s has no journal of earlier runs (it was lost, or they "
-		    "ran with --no-journal): thumbnails already there cannot be shown to be "
-		    "imgpool's, so each is left alone and is an error for its input; "
-		    "--overwrite remakes them", outdir_path(x->od));
+		report_say(stderr, "imgpool: warning: %s has no journal of earlier runs (it was "
+			   "lost, or they ran with --no-journal): thumbnails already there "
+			   "cannot be shown to be imgpool's, so each is left alone and is an "
+			   "error for its input; --overwrite remakes them", outdir_path(x->od));
 	return 0;
 }
 
@@ -283,8 +285,8 @@ int run_setup(run_ctx *x)
 		char tmp[96];
 		snprintf(tmp, sizeof tmp, "tmp-%s", shname);
 		if (outdir_tmp_setup(x->od, tmp) < 0) {
-			report_say(stderr, "imgpool: cannot make a temp folder in '%s/" OUTDIR_PRIVATE "': %s",
-			    o->out_dir, outdir_strerror(errno));
+			report_say(stderr, "imgpool: cannot make a temp folder in '%s/"
+				   OUTDIR_PRIVATE "': %s", o->out_dir, outdir_strerror(errno));
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}
 		/* As many fsyncs in flight as workers, as when each made its own. */
