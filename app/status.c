@@ -85,10 +85,64 @@ static void settings_print(const char *text, int json)
 }
 
 
+/* The totals count each input once, though several journals of the folder may
+ * hold a row of it (a run without --shard and shards, or shards of another N): by
+ * its newest row, the one written by the latest run (runs.started, in the older
+ * or the newer form, compared from its first 19 characters). */
+static sqlite3 *tally_open(void)
+{
+	sqlite3 *t = NULL;
+	if (sqlite3_open(":memory:", &t) != SQLITE_OK ||
+	    sqlite3_exec(t, "CREATE TABLE t (root TEXT, rel BLOB, status INTEGER, started TEXT,"
+			    " PRIMARY KEY (root, rel))", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_close(t);
+		return NULL;
+	}
+	return t;
+}
+
+static void tally_add(sqlite3 *t, sqlite3 *db)
+{
+	sqlite3_stmt *rows = NULL, *put = NULL;
+	if (!t ||
+	    sqlite3_prepare_v2(db, "SELECT f.root, f.rel, f.status, coalesce(replace(substr("
+			       "r.started, 1, 19), 'T', ' '), '') FROM files f LEFT JOIN runs r"
+			       " ON r.id = f.seen_run", -1, &rows, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(t, "INSERT INTO t VALUES (?1, ?2, ?3, ?4) ON CONFLICT (root, rel)"
+			       " DO UPDATE SET status = ?3, started = ?4 WHERE ?4 > started", -1,
+			       &put, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_exec(t, "BEGIN", NULL, NULL, NULL);
+	while (sqlite3_step(rows) == SQLITE_ROW) {
+		for (int c = 0; c < 4; c++)
+			sqlite3_bind_value(put, c + 1, sqlite3_column_value(rows, c));
+		sqlite3_step(put);
+		sqlite3_reset(put);
+	}
+	sqlite3_exec(t, "COMMIT", NULL, NULL, NULL);
+out:
+	sqlite3_finalize(rows);
+	sqlite3_finalize(put);
+}
+
+/* Inputs ok and failed over every journal read, each input once. */
+static void tally_counts(sqlite3 *t, uint64_t tot[2])
+{
+	sqlite3_stmt *st = NULL;
+	tot[0] = tot[1] = 0;
+	if (!t || sqlite3_prepare_v2(t, "SELECT status, count(*) FROM t GROUP BY status", -1, &st,
+				     NULL) != SQLITE_OK)
+		return;
+	while (sqlite3_step(st) == SQLITE_ROW)
+		tot[sqlite3_column_int(st, 0) == JOURNAL_OK ? 0 : 1] +=
+			(uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+}
+
 /* Print journal `name` of od (one of possibly several shards), shown as path,
  * as text or JSON. */
 static int status_one(outdir *od, const char *name, const char *path, int json, int *first,
-		      uint64_t tot[2])
+		      sqlite3 *tally)
 {
 	sqlite3 *db;
 	if (journal_open_view(od, name, 1, &db) != SQLITE_OK) {
@@ -113,8 +167,7 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 			failed = (uint64_t)sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	tot[0] += ok;
-	tot[1] += failed;
+	tally_add(tally, db);
 	if (json) {
 		printf("%s{\"journal\":", *first ? "" : ",");
 		report_json_string(stdout, path);
@@ -227,21 +280,27 @@ int status_main(int argc, char **argv)
 		return 1;
 	}
 	int first = 1, rc = 0;
-	uint64_t tot[2] = {0, 0};
+	uint64_t tot[2];
+	sqlite3 *tally = tally_open();
 	if (json)
 		printf("{\"journals\":[");
 	for (size_t i = 0; i < n; i++) {
 		char *shown = NULL;
 		if (asprintf(&shown, "%s/" OUTDIR_PRIVATE "/%s", out, names[i]) < 0)
 			shown = NULL;
-		if (!shown || status_one(od, names[i], shown, json, &first, tot) < 0)
+		if (!shown || status_one(od, names[i], shown, json, &first, tally) < 0)
 			rc = 1;
 		free(shown);
 	}
 	outdir_names_free(names);
+	tally_counts(tally, tot);
+	sqlite3_close(tally);
 	if (json)
 		printf("],\"ok\":%llu,\"failed\":%llu}\n", (unsigned long long)tot[0],
 		       (unsigned long long)tot[1]);
+	else if (n > 1)
+		printf("all journals: %llu ok, %llu failed (an input in several counted once, "
+		       "by its latest row)\n", (unsigned long long)tot[0], (unsigned long long)tot[1]);
 	outdir_close(od);
 	return rc;
 }

@@ -901,6 +901,24 @@ def test_a_run_that_could_not_start_says_so(tmp):
     assert_eq("journal" in b(r.stderr), True, b(r.stderr))
 
 
+def test_status_counts_each_input_once(tmp):
+    """imgpool status summed every journal's rows: after shards and then a run
+    without --shard, each photo (and the bad file) counted three times over."""
+    src, out = os.path.join(tmp, "src"), os.path.join(tmp, "out")
+    make_set(src, 4, 160, 120)
+    open(os.path.join(src, "bad.jpg"), "w").write("nope")
+    for shard in ("1/2", "2/2"):
+        run(["-q", "-o", out, "--shard", shard, src])
+    time.sleep(1.1)   # the unsharded run's rows are the newest (runs.started: seconds)
+    run(["-q", "-o", out, "-s", "100", src])
+    js = json.loads(run(["status", out, "--json"]).stdout)
+    assert_eq(len(js["journals"]), 3, "journals")
+    assert_eq(sum(j["ok"] for j in js["journals"]), 8, "each journal's own rows")
+    assert_eq((js["ok"], js["failed"]), (4, 1), "totals: each input once")
+    text = b(run(["status", out]).stdout)
+    assert_eq("all journals: 4 ok, 1 failed" in text, True, text)
+
+
 def test_ambiguous_option_and_status_words(tmp):
     """'--re' was called unknown (it abbreviates five options), and imgpool
     status showed the settings as the journal's numbers (fit=1 format=3)."""
