@@ -419,6 +419,39 @@ int journal_quarantine_del(journal *j, const char *qname)
 	return write_step(j, s, "recording the quarantine");
 }
 
+int journal_root_device(journal *j, const char *root, uint64_t *dev)
+{
+	sqlite3_stmt *s = NULL;
+	if (!j)
+		return 0;
+	/* Prepared here, not with the others: a read-only view of an older schema
+	 * (a dry run's) has no roots table, and that is "none recorded". */
+	if (sqlite3_prepare_v2(j->db, "SELECT dev FROM roots WHERE root=?1", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*dev = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int journal_set_root_device(journal *j, const char *root, uint64_t dev)
+{
+	sqlite3_stmt *s = NULL;
+	if (!j || j->readonly)
+		return 0;
+	if (sqlite3_prepare_v2(j->db, "INSERT OR REPLACE INTO roots (root, dev) VALUES (?1, ?2)",
+			       -1, &s, NULL) != SQLITE_OK)
+		return fail(j, "recording the folders' devices");
+	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, (sqlite3_int64)dev);
+	int rc = write_step(j, s, "recording the folders' devices");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int journal_quarantine_each(journal *j,
 			    void (*fn)(void *data, const char *qname, const char *path,
 				       const file_ident *id),

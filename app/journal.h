@@ -141,6 +141,13 @@ int journal_quarantine_each(journal *j,
 				       const file_ident *id),
 			    void *data);
 
+/* The device (st_dev) PATH root (its real path) was on when a run last found it
+ * not empty: 1 with *dev set, 0 when none is recorded (or the journal is older
+ * than schema 5, or absent), -1 when the journal cannot say. */
+int journal_root_device(journal *j, const char *root, uint64_t *dev);
+/* Record it for this run (a read-only journal records nothing). */
+int journal_set_root_device(journal *j, const char *root, uint64_t dev);
+
 /* Would a run keep the rows of journal `file` of od (an SQLite journal of this or an
  * older schema, which it converts)? 0 where it would move the file aside or find it
  * empty: not SQLite, a newer schema, no tables, not a regular file. A dry run that

@@ -68,6 +68,12 @@ static const char fill_v4[] =
 	" WHERE files.mtime_ns > (r.t - 2) * 1000000000"
 	" AND (r.wall_s IS NULL OR files.mtime_ns < (r.t + r.wall_s + 3) * 1000000000));";
 
+/* Version 5: the device each PATH was on when a run last found it not empty, so
+ * that --prune tells an emptied folder from a disk that is not mounted over it
+ * (prune_device_changed()). */
+static const char schema_v5[] =
+	"CREATE TABLE IF NOT EXISTS roots (root TEXT PRIMARY KEY, dev INTEGER NOT NULL);";
+
 static const char v1_to_v2_columns[] =
 	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"
 	"ALTER TABLE files ADD COLUMN limits INTEGER DEFAULT 0;"
@@ -173,14 +179,16 @@ static int migrate(sqlite3 *db, int version, outdir *od)
 		     sqlite3_exec(db, schema_v2, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok && version == 2)
 		ok = sqlite3_exec(db, v2_to_v3, NULL, NULL, NULL) == SQLITE_OK;
-	if (ok && version >= 1)
+	if (ok && version >= 1 && version <= 3)
 		ok = sqlite3_exec(db, v3_to_v4, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok && version == 1)
 		convert_v1_outputs(db, od);
 	if (ok && version >= 1 && version <= 2)
 		ok = sqlite3_exec(db, fill_v3, NULL, NULL, NULL) == SQLITE_OK;
-	if (ok && version >= 1)
+	if (ok && version >= 1 && version <= 3)
 		ok = sqlite3_exec(db, fill_v4, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok)
+		ok = sqlite3_exec(db, schema_v5, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok)
 		ok = sqlite3_exec(db, "PRAGMA user_version=" TEXT_OF(SCHEMA_VERSION) "; COMMIT",
 				  NULL, NULL, NULL) == SQLITE_OK;

@@ -12,6 +12,7 @@
  *   3  the settings fingerprint on each output row
  *   4  racy on files: the input's mtime was not safely older than the moment it was
  *      read (plan_racy()); rows of older schemas marked so from their run's times
+ *   5  roots: the device each PATH was on when a run last found it not empty
  */
 #ifndef IMGPOOL_JOURNAL_SCHEMA_H
 #define IMGPOOL_JOURNAL_SCHEMA_H
@@ -22,7 +23,7 @@
 
 #include "outdir.h"
 
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* Write an output row ahead of its rename: ?1 path, ?2 size, ?3 mtime, ?4 dev,
  * ?5 ino, ?6 root, ?7 rel, ?8 fingerprint. */

@@ -2,6 +2,7 @@
 /*
  * prune.c — remove the outputs of inputs that are gone. See prune.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <mntent.h>
 #include <stdio.h>
@@ -104,6 +105,54 @@ int prune_unmounted_disk(const char *folder)
 	}
 	free(real);
 	return unmounted;
+}
+
+/* Is folder empty (nothing in it at all)? -1 when it cannot be read. */
+static int folder_empty(const char *folder)
+{
+	DIR *d = opendir(folder);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int empty = 1;
+	while (empty && (e = readdir(d)))
+		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+int prune_root_unsure(journal *j, const char *folder, char *why, size_t len)
+{
+	struct stat st;
+	uint64_t dev;
+	char *real = realpath(folder, NULL);
+	int unsure = 0;
+	if (prune_unmounted_disk(folder)) {
+		snprintf(why, len, "it is where /etc/fstab mounts a disk, and the disk is not "
+			 "mounted");
+		unsure = 1;
+	} else if (real && stat(real, &st) == 0 && journal_root_device(j, real, &dev) == 1 &&
+		   dev != (uint64_t)st.st_dev && folder_empty(real) == 1) {
+		/* A disk mounted by hand (not in fstab) that is not mounted now leaves
+		 * its mount point empty, on the device of the folder holding it. */
+		snprintf(why, len, "it is empty, and on another filesystem than when a run last "
+			 "found files there: a disk that is not mounted? (If it was emptied on "
+			 "purpose, delete the thumbnails by hand)");
+		unsure = 1;
+	}
+	free(real);
+	return unsure;
+}
+
+void prune_note_roots(journal *j, const char *const *folders, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct stat st;
+		char *real = realpath(folders[i], NULL);
+		if (real && stat(real, &st) == 0 && S_ISDIR(st.st_mode) && folder_empty(real) == 0)
+			journal_set_root_device(j, real, (uint64_t)st.st_dev);
+		free(real);
+	}
 }
 
 /* Is the folder path[0..end) the mount point of a disk that is not mounted? Then

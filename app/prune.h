@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "journal.h"
 #include "publish.h"
 #include "shard.h"
 
@@ -41,6 +42,18 @@ typedef struct prune_config {
  * folder is on the device of the folder that holds it)? Nothing under it is taken
  * for gone. */
 int prune_unmounted_disk(const char *folder);
+
+/* Must --prune leave the thumbnails of PATH folder alone, as on a disk that is not
+ * mounted? 1 (why says so) when folder is a mount point /etc/fstab names whose
+ * disk is not mounted (prune_unmounted_disk()), or when it is empty and on another
+ * device than the one journal j recorded when a run last found files in it
+ * (prune_note_roots()): a disk mounted by hand, not mounted now. An emptied folder
+ * on its own device is pruned as usual. */
+int prune_root_unsure(journal *j, const char *folder, char *why, size_t len);
+
+/* Record the device of each PATH folder that is not empty, for prune_root_unsure()
+ * of later runs (after this run's own prune). */
+void prune_note_roots(journal *j, const char *const *folders, int n);
 
 /* Returns the number of outputs removed (listed); -1 when the journal failed. */
 int64_t prune_gone(const prune_config *cfg);

@@ -361,11 +361,11 @@ static void prune(run_ctx *x)
 	int n = 0;
 	for (int i = 0; roots && i < x->o->npaths; i++) {
 		struct stat st;
+		char why[300];
 		if (stat(x->o->paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (prune_unmounted_disk(x->o->paths[i])) {
+			if (prune_root_unsure(x->j, x->o->paths[i], why, sizeof why)) {
 				report_say(stderr, "imgpool: --prune: left the thumbnails of '%s' "
-					   "alone: it is where /etc/fstab mounts a disk, and the "
-					   "disk is not mounted", x->o->paths[i]);
+					   "alone: %s", x->o->paths[i], why);
 				x->prune_trouble = 1; /* exit 1: worth a look */
 				continue;
 			}
@@ -676,6 +676,8 @@ int run_imgpool(const imgpool_options *o)
 			 * journal was moved away: it is not this run's to prune by. */
 			prune(&x);
 		}
+		if (!o->dry_run && x.j)
+			prune_note_roots(x.j, (const char *const *)o->paths, o->npaths);
 		stop_setup_over();
 		finish(&x, t0, broken);
 	} else {

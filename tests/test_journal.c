@@ -279,9 +279,9 @@ static void test_schema(void **state)
 	journal_close(j, 5, 2, 3, 1.5, 1);
 	outdir_close(od);
 	const char *db = at("out/.imgpool/journal.sqlite");
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 5);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
-				     "name IN ('files','runs','outputs','quarantine')"), 4);
+				     "name IN ('files','runs','outputs','quarantine','roots')"), 5);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
 				     "name='outputs_owner'"), 1);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM pragma_table_info('files') WHERE name "
@@ -803,7 +803,7 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(s.id[0].ino == ia.ino || s.id[0].ino == ib.ino, 1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 5);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs"), 2);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs WHERE state=1 AND root='/in' "
 				     "AND rel=CAST('a.jpg' AS BLOB)"), 2);
@@ -901,7 +901,7 @@ static void test_migrate_v3(void **state)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	j = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 5);
 	assert_int_equal(racy_in(j, "racy.jpg"), 1);    /* during its run */
 	assert_int_equal(racy_in(j, "before.jpg"), 1);  /* 1.5 s before it began */
 	assert_int_equal(racy_in(j, "old.jpg"), 0);     /* a minute before */
@@ -1018,6 +1018,34 @@ static void test_moved_aside_twice(void **state)
 	outdir_close(od);
 }
 
+/* Schema 5: the devices of the PATH folders (prune_root_unsure()); a journal of
+ * schema 4 gains the table and keeps its rows. */
+static void test_root_devices(void **state)
+{
+	(void)state;
+	outdir *od = open_out("roots", 1);
+	journal *j = open_journal(od, "journal.sqlite", 0, NULL, 0);
+	uint64_t dev = 0;
+	assert_int_equal(journal_root_device(j, "/photos", &dev), 0);
+	assert_int_equal(journal_set_root_device(j, "/photos", 2049), 0);
+	assert_int_equal(journal_set_root_device(j, "/photos", 2050), 0);
+	journal_close(j, 0, 0, 0, 0, 0);
+	const char *db = at("roots/.imgpool/journal.sqlite");
+	sql_exec(db, "PRAGMA journal_mode=DELETE; DROP TABLE roots; PRAGMA user_version=4; "
+		     "INSERT INTO files (root, rel, size, mtime_ns, status) VALUES "
+		     "('/photos', 'a.jpg', 1, 2, 1)");
+	j = open_journal(od, "journal.sqlite", 0, NULL, 0);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 5);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM files"), 1);
+	assert_int_equal(journal_root_device(j, "/photos", &dev), 0);
+	assert_int_equal(journal_set_root_device(j, "/photos", 2050), 0);
+	assert_int_equal(journal_sync(j), 0);
+	assert_int_equal(journal_root_device(j, "/photos", &dev), 1);
+	assert_int_equal(dev, 2050);
+	journal_close(j, 0, 0, 0, 0, 0);
+	outdir_close(od);
+}
+
 static void test_newer_schema(void **state)
 {
 	outdir *od = open_out("made", 1);
@@ -1025,7 +1053,7 @@ static void test_newer_schema(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 	sql_exec(at("made/.imgpool/journal.sqlite"), "PRAGMA journal_mode=DELETE; "
-						     "PRAGMA user_version=5");
+						     "PRAGMA user_version=6");
 	size_t n;
 	char *bytes = slurp(at("made/.imgpool/journal.sqlite"), &n);
 	moved_aside(bytes, n, "written by a newer imgpool (unknown schema version)", 0);
@@ -1344,6 +1372,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrate_v3, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_sqlite, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_root_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),

@@ -211,6 +211,47 @@ class TestPruneNames(SafetyCase):
         self.ok(run(["-r", "-q", "--prune", "-o", out, src], env=env))
         self.assertEqual(outputs_in(out), {"a.jpg"})
 
+    @unittest.skipUnless(os.geteuid() == 0, "mounts a tmpfs: needs root")
+    def test_prune_leaves_a_hand_mounted_disks_thumbnails_alone(self):
+        """The photo folder is a disk mounted by hand (not in /etc/fstab), and it
+        is not mounted tonight: an empty folder on the device that holds it, and
+        --prune deleted every thumbnail. The journal keeps the device each PATH
+        was on when a run last found files there: empty and on another device,
+        the thumbnails are kept, with the reason, exit 1. Mounted again, the
+        prune goes on as usual."""
+        src, out = self.path("disk"), self.path("thumbs")
+        os.makedirs(src)
+        env = dict(os.environ, IMGPOOL_FSTAB=self.path("no-fstab"))
+        open(self.path("no-fstab"), "w").close()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", src], check=True)
+        try:
+            jpeg(os.path.join(src, "a.jpg"))
+            jpeg(os.path.join(src, "b.jpg"), mean=90)
+            self.ok(run(["-q", "--prune", "-o", out, src], env=env))
+            self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+        finally:
+            subprocess.run(["umount", src], check=True)
+        for args in (["-n"], []):
+            r = run(args + ["-q", "--prune", "-o", out, src], env=env)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"it is empty, and on another filesystem than when a run last "
+                          b"found files there", r.stderr)
+            self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", src], check=True)
+        try:
+            jpeg(os.path.join(src, "a.jpg"))
+            self.ok(run(["-q", "--prune", "-o", out, src], env=env))
+            self.assertEqual(outputs_in(out), {"a.jpg"})
+        finally:
+            subprocess.run(["umount", src], check=True)
+        # Emptied on purpose, on its own device: pruned as before.
+        other = self.path("plain")
+        jpeg(os.path.join(other, "c.jpg"))
+        self.ok(run(["-q", "--prune", "-o", self.path("t2"), other], env=env))
+        os.unlink(os.path.join(other, "c.jpg"))
+        self.ok(run(["-q", "--prune", "-o", self.path("t2"), other], env=env))
+        self.assertEqual(outputs_in(self.path("t2")), set())
+
 class TestPrivateFolder(SafetyCase):
     def test_name_into_the_private_folder_refused(self):
         """--name .imgpool/journal.sqlite (with --overwrite) replaced the journal with
@@ -779,7 +820,7 @@ class TestJournal(SafetyCase):
         r = self.ok(run(["-o", out, src]))
         self.assertIn(b"1 done", r.stdout)
         db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 4)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 5)
         self.assertEqual([bytes(p) for (p,) in db.execute("SELECT path FROM outputs")],
                          [b"a.jpg"])
 
