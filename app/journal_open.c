@@ -171,13 +171,15 @@ static int prepare_all(journal *j, int version)
 /* A dry run's view of its journal: read through a -wal that is there (its run going
  * on, or killed); immutable where there is none (the journal was closed cleanly:
  * every row is in the main file), as a read-only connection to a WAL database makes
- * -shm and -wal files and leaves them behind. */
+ * -shm and -wal files and leaves them behind. Schemas 3 and later are read as they
+ * are (4 lacks only the roots table, which journal_root_device() takes as none
+ * recorded); 1 and 2 are not. */
 static journal *open_readonly(journal *j, const char *file)
 {
 	j->readonly = 1;
 	int version = -1;
 	if (journal_open_view(j->od, file, 1, &j->db) != SQLITE_OK ||
-	    ((version = journal_schema_version(j->db)) != SCHEMA_VERSION && version != 3) ||
+	    (version = journal_schema_version(j->db)) < 3 || version > SCHEMA_VERSION ||
 	    prepare_all(j, version) < 0) {
 		/* A schema-1 or -2 journal in a dry run: the run itself converts it. */
 		journal_close(j, 0, 0, 0, 0, 0);

@@ -1033,7 +1033,16 @@ static void test_root_devices(void **state)
 	const char *db = at("roots/.imgpool/journal.sqlite");
 	sql_exec(db, "PRAGMA journal_mode=DELETE; DROP TABLE roots; PRAGMA user_version=4; "
 		     "INSERT INTO files (root, rel, size, mtime_ns, status) VALUES "
-		     "('/photos', 'a.jpg', 1, 2, 1)");
+		     "('/photos', CAST('a.jpg' AS BLOB), 1, 2, 1)");
+	/* A dry run reads it as it is (it read none of a schema-4 journal once). */
+	j = open_journal(od, "journal.sqlite", 1, NULL, 0);
+	assert_non_null(j);
+	journal_row row;
+	journal_get(j, "/photos", "a.jpg", &row);
+	assert_int_equal(row.status, JOURNAL_OK);
+	assert_int_equal(journal_root_device(j, "/photos", &dev), 0);
+	journal_close(j, 0, 0, 0, 0, 0);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
 	j = open_journal(od, "journal.sqlite", 0, NULL, 0);
 	assert_int_equal(sql_int(db, "PRAGMA user_version"), 5);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM files"), 1);
