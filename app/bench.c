@@ -147,7 +147,7 @@ static int make_tmpdir(bench *b)
 		base = "/tmp";
 	snprintf(b->tmpdir, sizeof b->tmpdir, "%s/imgpool-bench-XXXXXX", base);
 	if (!mkdtemp(b->tmpdir)) {
-		fprintf(stderr, "imgpool bench: cannot make a temporary folder in '%s': %s\n",
+		report_say(stderr, "imgpool bench: cannot make a temporary folder in '%s': %s",
 			base, strerror(errno));
 		b->tmpdir[0] = '\0';
 		return -1;
@@ -160,7 +160,7 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 {
 	(void)st, (void)flag, (void)ftw;
 	if (remove(path) < 0)
-		fprintf(stderr, "imgpool bench: cannot remove '%s': %s\n", path, strerror(errno));
+		report_say(stderr, "imgpool bench: cannot remove '%s': %s", path, strerror(errno));
 	return 0;
 }
 
@@ -228,7 +228,7 @@ static int discover_files(bench *b)
 	char *err = NULL;
 	discover *d = discover_open(&dc, &err);
 	if (!d) {
-		fprintf(stderr, "imgpool bench: %s\n", err ? err : "cannot start the walk");
+		report_say(stderr, "imgpool bench: %s", err ? err : "cannot start the walk");
 		free(err);
 		return -1;
 	}
@@ -236,12 +236,12 @@ static int discover_files(bench *b)
 	int bad_paths = 0;
 	while (discover_next(d, &it)) {
 		if (it.state == ITEM_ERROR && !strcmp(it.rel, it.input)) {
-			fprintf(stderr, "imgpool bench: %s: %s\n", it.input, it.error);
+			report_say(stderr, "imgpool bench: %s: %s", it.input, it.error);
 			bad_paths++;
 			continue;
 		}
 		if (it.state == ITEM_ERROR) {
-			fprintf(stderr, "imgpool bench: left out: %s: %s\n", it.input, it.error);
+			report_say(stderr, "imgpool bench: left out: %s: %s", it.input, it.error);
 			b->unplanned++;
 			continue;
 		}
@@ -251,8 +251,8 @@ static int discover_files(bench *b)
 		}
 		int added = add_file(b, &it);
 		if (added > 0) {
-			fprintf(stderr, "imgpool bench: left out: %s: its output name gives no "
-					"format imgpool writes\n", it.input);
+			report_say(stderr, "imgpool bench: left out: %s: its output name gives no "
+					"format imgpool writes", it.input);
 			b->unplanned++;
 		} else if (added < 0) {
 			fprintf(stderr, "imgpool bench: out of memory after %zu files\n", b->nfiles);
@@ -453,7 +453,7 @@ static int measure(bench *b, bench_row *row, int round, int last_round)
 	if (draw) {
 		tr = trace_open(NULL, b->timeline_path, now_ns(), row->jobs, msg, sizeof msg);
 		if (!tr)
-			fprintf(stderr, "imgpool bench: %s\n", msg);
+			report_say(stderr, "imgpool bench: %s", msg);
 	}
 	double cpu0 = children_cpu();
 	if (row->jobs == 0)
@@ -466,7 +466,7 @@ static int measure(bench *b, bench_row *row, int round, int last_round)
 		snprintf(title, sizeof title, "imgpool bench: %zu files on %d workers (run %d of %d)",
 			 b->nfiles, row->jobs, round, b->repeat);
 		if (trace_close(tr, now_ns(), title, tmsg, sizeof tmsg) < 0)
-			fprintf(stderr, "imgpool bench: %s\n", tmsg);
+			report_say(stderr, "imgpool bench: %s", tmsg);
 	}
 	if (rc == 0) {
 		row->cpu[row->n] = cpu;
@@ -479,7 +479,7 @@ static int measure(bench *b, bench_row *row, int round, int last_round)
 	progress(b, round, row->jobs, bench_signal ? "interrupted" : "failed");
 	if (bench_signal)
 		return -1;
-	fprintf(stderr, "imgpool bench: %s: %s\n",
+	report_say(stderr, "imgpool bench: %s: %s",
 		row->jobs ? "pool run" : "in-process loop", msg);
 	row->error = strdup(msg);
 	return 0;
@@ -564,7 +564,7 @@ int bench_main(int argc, char **argv)
 	if (make_tmpdir(&b) < 0)
 		goto out;
 	if (b.o.verbose)
-		fprintf(stderr, "bench: outputs go to %s (removed at the end)\n", b.tmpdir);
+		report_say(stderr, "bench: outputs go to %s (removed at the end)", b.tmpdir);
 	if (discover_files(&b) < 0) {
 		rc = EXIT_USAGE;
 		goto out;
@@ -608,7 +608,7 @@ int bench_main(int argc, char **argv)
 	if (interrupted) {
 		fprintf(stderr, "imgpool bench: interrupted; the temporary outputs are removed\n");
 	} else if (!b.rows[0].n || !any_pool) {
-		fprintf(stderr, "imgpool bench: nothing could be measured: %s\n",
+		report_say(stderr, "imgpool bench: nothing could be measured: %s",
 			!b.rows[0].n ? "the sequential baseline did not run" : "no pool run finished");
 		rc = EXIT_SOME_FAILED;
 	} else if (always == b.nfiles) {

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bench_internal.h"
+#include "report.h"
 #include "discover.h"
 #include "sidefile.h"
 
@@ -193,7 +194,7 @@ int bench_parse_args(bench *b, int argc, char **argv)
 			rest[nrest++] = argv[i];
 		}
 		if (name && (!val || !*val)) {
-			fprintf(stderr, "imgpool bench: %s needs a value (see imgpool bench --help)\n",
+			report_say(stderr, "imgpool bench: %s needs a value (see imgpool bench --help)",
 				name);
 			status = OPTIONS_USAGE;
 		}
@@ -207,12 +208,12 @@ int bench_parse_args(bench *b, int argc, char **argv)
 	/* o.paths points into rest: keep the array for the life of the bench. */
 	const char *bad = b->o_parsed ? run_only_option(&b->o) : NULL;
 	if (bad) {
-		fprintf(stderr, "imgpool bench: %s\n", bad);
+		report_say(stderr, "imgpool bench: %s", bad);
 		status = OPTIONS_USAGE;
 	}
 	if (status == OPTIONS_RUN && jobs_list &&
 	    parse_jobs_list(b, jobs_list, msg, sizeof msg) < 0) {
-		fprintf(stderr, "imgpool bench: --jobs-list: %s\n", msg);
+		report_say(stderr, "imgpool bench: --jobs-list: %s", msg);
 		status = OPTIONS_USAGE;
 	}
 	if (status == OPTIONS_RUN && repeat) {
@@ -220,8 +221,8 @@ int bench_parse_args(bench *b, int argc, char **argv)
 		errno = 0;
 		long v = strtol(repeat, &end, 10);
 		if (errno || end == repeat || *end || v < 1 || v > BENCH_MAX_REPEAT) {
-			fprintf(stderr, "imgpool bench: --repeat: '%s': expected a whole number "
-					"from 1 to %d\n", repeat, BENCH_MAX_REPEAT);
+			report_say(stderr, "imgpool bench: --repeat: '%s': expected a whole number "
+					"from 1 to %d", repeat, BENCH_MAX_REPEAT);
 			status = OPTIONS_USAGE;
 		} else {
 			b->repeat = (int)v;
@@ -251,7 +252,7 @@ int bench_check_output_paths(const bench *b)
 			continue;
 		char why[PATH_MAX + 256];
 		if (sidefile_check(names[i], paths[i], kinds[i], 1, 0, why, sizeof why) != 0) {
-			fprintf(stderr, "imgpool bench: %s\n", why);
+			report_say(stderr, "imgpool bench: %s", why);
 			return -1;
 		}
 	}

@@ -242,13 +242,14 @@ void bench_print_failures(const bench *b)
 				printf("  ... and %zu more\n", count - BENCH_MAX_LISTED);
 				break;
 			}
+			/* Names as the run's own lines show them (report_say()). */
 			if (pass)
-				printf("  %s: %s [%s] (in %d of %d runs)\n", bench_file_input(f),
-				       f->cause ? f->cause : "?", failure_name(f->kind), f->fails,
-				       b->runs_done);
+				report_say(stdout, "  %s: %s [%s] (in %d of %d runs)",
+					   bench_file_input(f), f->cause ? f->cause : "?",
+					   failure_name(f->kind), f->fails, b->runs_done);
 			else
-				printf("  %s: %s [%s]\n", bench_file_input(f), f->cause ? f->cause : "?",
-				       failure_name(f->kind));
+				report_say(stdout, "  %s: %s [%s]", bench_file_input(f),
+					   f->cause ? f->cause : "?", failure_name(f->kind));
 		}
 	}
 	if (b->unplanned)
@@ -265,7 +266,7 @@ int bench_write_csv(const bench *b)
 	char why[PATH_MAX + 256];
 	sidefile *file = sidefile_create("--csv", b->csv_path, SIDEFILE_CSV, 1, 0, why, sizeof why);
 	if (!file) {
-		fprintf(stderr, "imgpool bench: %s\n", why);
+		report_say(stderr, "imgpool bench: %s", why);
 		return -1;
 	}
 	FILE *f = sidefile_stream(file);
@@ -292,7 +293,7 @@ int bench_write_csv(const bench *b)
 		fprintf(f, ",%d,%zu\n", b->cpus, b->nfiles);
 	}
 	if (sidefile_close(file, 1, why, sizeof why) != 0) {
-		fprintf(stderr, "imgpool bench: %s\n", why);
+		report_say(stderr, "imgpool bench: %s", why);
 		return -1;
 	}
 	return 0;

@@ -127,6 +127,16 @@ int discover_next_listed(discover *d, discover_item *it)
 			return discover_path_error(d, it, start, start, "a listed entry longer than "
 					  "65536 bytes (no path is that long)");
 		}
+		if (memchr(e.text, '\0', e.len)) {
+			/* No name holds a NUL: the list is NUL-separated (find -print0)
+			 * and -0 was not given. Named by what comes before the NUL; the
+			 * rest of the entry would otherwise be dropped without a word. */
+			char start[208];
+			snprintf(start, sizeof start, "%.200s...", e.text);
+			return discover_path_error(d, it, start, start, "a listed entry holds a NUL "
+					  "byte, which no file name can (a list of find -print0 "
+					  "needs -0)");
+		}
 		const char *line = e.text;
 		struct stat st;
 		/* Each entry is an origin of its own (fileids.h); wraps after 4 G

@@ -809,6 +809,20 @@ int fsync(int fd)
         self.assertEqual(made[:2], [".imgpool", "a.jpg"], made)
         self.assertTrue(len(made) == 3 and made[2].startswith("b.jpg"), made)
 
+    def test_list_of_find_print0_without_dash_0(self):
+        """find -print0 piped without -0: the whole list was one entry, taken as
+        its first name, and every other file was dropped without a word (exit 0).
+        An entry holding a NUL is an error line saying -0 is missing."""
+        for n in "abc":
+            photo(self.p("src", n + ".jpg"))
+        r = subprocess.run([IMGPOOL, "--files-from", "-", "--base", self.p("src"), "-o",
+                            self.p("out"), "--progress", "none"],
+                           input=b"a.jpg\0b.jpg\0c.jpg\0", capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"error a.jpg...: a listed entry holds a NUL byte", r.stderr)
+        self.assertIn(b"needs -0", r.stderr)
+        self.assertFalse(os.path.exists(self.p("out", "a.jpg")))
+
     def test_files_from_a_closed_stdin(self):
         """--files-from - with stdin closed: a usage error saying so (descriptor 0
         was taken by whatever the run opened first: "'-' is a folder")."""

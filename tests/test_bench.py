@@ -206,6 +206,21 @@ def test_bad_file_named_once(tmp, images):
     assert_true(re.search(r"\b9 images\b", b.out), "the set is 9 images:\n" + b.out)
 
 
+def test_names_cannot_forge_lines(tmp, images):
+    """5b. A bad file's name went out raw: an escape sequence reached the
+    terminal and a newline forged a line. Shown as a run's lines show names."""
+    folder = os.path.join(tmp, "hostile")
+    os.makedirs(folder)
+    name = "bad\x1b]0;x\x07\nFAKE: ok.jpg"
+    shutil.copyfile(os.path.join(images, BAD), os.path.join(folder, name))
+    shutil.copyfile(os.path.join(images, "img000.jpg"), os.path.join(folder, "good.jpg"))
+    b = Bench(tmp, ["--jobs-list", "1", "--repeat", "1", folder])
+    both = b.out + b.err
+    assert_true("\x1b" not in both and "\x07" not in both, "raw control bytes:\n" + both)
+    assert_true("\nFAKE" not in both, "a forged line:\n" + both)
+    assert_true("bad?]0;x??FAKE: ok.jpg" in b.out, "the name as shown:\n" + b.out)
+
+
 def test_no_temp_left(tmp, images):
     """6. The temporary output folder is removed (its path is printed with -v)."""
     b = main_bench(tmp, images)["b"]
@@ -292,7 +307,8 @@ def test_interrupt(tmp, images):
 
 
 TESTS = [test_rows, test_baseline_is_one, test_csv_matches_table, test_svg,
-         test_bad_file_named_once, test_no_temp_left, test_oversubscribed,
+         test_bad_file_named_once, test_names_cannot_forge_lines, test_no_temp_left,
+         test_oversubscribed,
          test_usage_errors, test_interrupt, test_svg_shades_only_oversubscribed_jobs]
 
 
