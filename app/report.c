@@ -107,15 +107,34 @@ static int utf8_len(const unsigned char *s, uint32_t *code)
 	return n;
 }
 
+/* A character that moves to a new line, reorders what follows (Trojan Source) or
+ * reads as a control: C1 controls (U+009B is CSI to many terminals), the line and
+ * paragraph separators, the bidi marks (U+061C too), embeddings, overrides and
+ * isolates. Never shown raw, in a line or in JSON. */
+static int hidden_effect(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9F) || c == 0x061C || c == 0x2028 || c == 0x2029 ||
+	       c == 0x200E || c == 0x200F || (c >= 0x202A && c <= 0x202E) ||
+	       (c >= 0x2066 && c <= 0x2069);
+}
+
 void report_json_string(FILE *f, const char *str)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 	putc('"', f);
 	while (*s) {
-		int n = utf8_len(s, NULL);
+		uint32_t c32;
+		int n = utf8_len(s, &c32);
 		if (n == 0) {
 			fprintf(f, "\\udc%02x", *s); /* surrogateescape: a lossless byte */
 			s++;
+			continue;
+		}
+		if (n > 1 && hidden_effect(c32)) {
+			/* The same string to a JSON reader; to a terminal that shows
+			 * the report (--report -), no control. */
+			fprintf(f, "\\u%04x", (unsigned)c32);
+			s += n;
 			continue;
 		}
 		if (n > 1) {
@@ -151,13 +170,6 @@ const char *report_bytes(uint64_t n, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.2f GB", n / 1e9);
 	return buf;
-}
-
-/* Characters that move to a new line, or reorder what follows (Trojan Source). */
-static int hidden_effect(uint32_t c)
-{
-	return (c >= 0x80 && c <= 0x9F) || c == 0x2028 || c == 0x2029 || c == 0x200E ||
-	       c == 0x200F || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
 }
 
 void report_put_name(FILE *f, const char *s)

@@ -1337,7 +1337,8 @@ class TestDeepFolders(SafetyCase):
 
 
 class TestNamesInLines(SafetyCase):
-    DANGER = ["\x1b", "\r", "\x85", "\u2028", "\u2029", "\u202e", "\u2066", "\x9b"]
+    DANGER = ["\x1b", "\r", "\x85", "\u2028", "\u2029", "\u202e", "\u2066", "\x9b",
+              "\u061c"]
 
     def check_lines(self, text, n):
         s = text.decode("utf-8", errors="surrogateescape")
@@ -1356,7 +1357,7 @@ class TestNamesInLines(SafetyCase):
         os.makedirs(src)
         names = [b"x\xc2\x85ok    evil.jpg", b"z\xe2\x80\xa8error other.jpg",
                  b"r\xe2\x80\xaegpj.exe.jpg", b"c1\x9b2J.jpg", b"caf\xc3\xa9.jpg",
-                 b"bad\x1b[2J.jpg"]
+                 b"bad\x1b[2J.jpg", b"alm\xd8\x9c.jpg"]
         for n in names:
             jpeg(os.path.join(os.fsencode(src), n))
         with open(os.path.join(os.fsencode(src), b"broken\n\x1b[2J.jpg"), "wb") as f:
@@ -1370,6 +1371,12 @@ class TestNamesInLines(SafetyCase):
         st = run(["status", out])
         lines = self.check_lines(st.stdout, 4)
         self.assertTrue(any(l.startswith("  failed ") and "broken?" in l for l in lines), lines)
+        # The JSON report on a terminal (--report -): the same strings, escaped.
+        r = run(["-j1", "--force", "-o", out, "--report", "-", src])
+        recs = [json.loads(l) for l in self.check_lines(r.stdout, len(names) + 2)]
+        got = {os.fsencode(x["input"]) for x in recs if x["type"] == "file"}
+        self.assertEqual(got, {os.path.join(os.fsencode(src), n) for n in names} |
+                         {os.path.join(os.fsencode(src), b"broken\n\x1b[2J.jpg")})
 
     def test_setup_messages_escape_the_output_folders_name(self):
         """-o naming a file whose name holds a newline and an escape: the refusal

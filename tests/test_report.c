@@ -261,6 +261,13 @@ static void test_json_escapes(void **state)
 		{"\xe2\x82x", "\"\\udce2\\udc82x\""},                 /* cut short by a byte */
 		{"\xf5\x80\x80\x80", "\"\\udcf5\\udc80\\udc80\\udc80\""},
 		{"\xc3\xa9\xff\xc3\xa9", "\"\xc3\xa9\\udcff\xc3\xa9\""},
+		/* what would move or hide text on a terminal showing the report
+		 * (--report -) is escaped, the same string to a JSON reader: a C1 CSI,
+		 * a bidi override, the Arabic letter mark, the line separator */
+		{"a\xc2\x9b" "2J", "\"a\\u009b2J\""},
+		{"x\xe2\x80\xaey", "\"x\\u202ey\""},
+		{"\xd8\x9c", "\"\\u061c\""},
+		{"\xe2\x80\xa8", "\"\\u2028\""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		char *text = json_of(cases[i].in);

@@ -5,7 +5,8 @@
  *
  * Input: the name, as a C string (an inner NUL ends it, as for a path).
  * Invariants: the output is one JSON string literal: quoted, valid UTF-8, no raw
- * control character, only the escapes JSON knows, and decoding it with the
+ * control character (nor C1 control, line separator or bidi control: they are
+ * escaped), only the escapes JSON knows, and decoding it with the
  * surrogateescape convention (\udc80-\udcff stand for single bytes) gives the
  * exact bytes of the name back.
  */
@@ -45,6 +46,26 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* The characters the writer escapes although JSON does not ask it to: those that
+ * move or hide text on a terminal (C1 controls, the line and paragraph separators,
+ * bidi marks, embeddings, overrides and isolates). Listed here independently of
+ * report.c's hidden_effect(). */
+static int must_escape(uint32_t v)
+{
+	return (v >= 0x80 && v <= 0x9f) || v == 0x61c || v == 0x2028 || v == 0x2029 ||
+	       v == 0x200e || v == 0x200f || (v >= 0x202a && v <= 0x202e) ||
+	       (v >= 0x2066 && v <= 0x2069);
+}
+
+/* The code point of the valid UTF-8 sequence s[0, len). */
+static uint32_t code_of(const unsigned char *s, size_t len)
+{
+	uint32_t cp = len == 1 ? s[0] : s[0] & (0x7f >> len);
+	for (size_t i = 1; i < len; i++)
+		cp = cp << 6 | (s[i] & 0x3f);
+	return cp;
+}
+
 /* Decode the JSON string literal j[0, n) into out (room for n bytes); returns
  * the decoded length. Aborts on anything that is not valid JSON. */
 static size_t decode(const char *j, size_t n, unsigned char *out)
@@ -58,6 +79,8 @@ static size_t decode(const char *j, size_t n, unsigned char *out)
 		if (s[i] != '\\') {
 			size_t k = utf8_seq(s + i, n - 1 - i);
 			FUZZ_CHECK(k > 0, "invalid UTF-8 at %zu", i);
+			FUZZ_CHECK(!must_escape(code_of(s + i, k)), "U+%04x raw at %zu",
+				   (unsigned)code_of(s + i, k), i);
 			memcpy(out + o, s + i, k);
 			o += k;
 			i += k;
@@ -81,8 +104,17 @@ static size_t decode(const char *j, size_t n, unsigned char *out)
 		}
 		if (v >= 0xdc80 && v <= 0xdcff)
 			out[o++] = (unsigned char)(v - 0xdc00); /* surrogateescape */
-		else {
-			FUZZ_CHECK(v < 0x80, "\\u%04x for a character that needs no escape", v);
+		else if (v >= 0x80) {
+			FUZZ_CHECK(must_escape((uint32_t)v), "\\u%04x for a character that needs "
+				   "no escape", v);
+			if (v < 0x800) {
+				out[o++] = (unsigned char)(0xc0 | v >> 6);
+			} else {
+				out[o++] = (unsigned char)(0xe0 | v >> 12);
+				out[o++] = (unsigned char)(0x80 | (v >> 6 & 0x3f));
+			}
+			out[o++] = (unsigned char)(0x80 | (v & 0x3f));
+		} else {
 			out[o++] = (unsigned char)v;
 		}
 		i += 6;
