@@ -253,29 +253,25 @@ int discover_seen_before(claims *set, const char *path)
 
 /* Claim every output of the item, all or none: an output another input claimed
  * first makes the item an ITEM_ERROR naming that input (and claims nothing, so a
- * third claimant is told about the first, not about a failed one). Returns 1
- * when that input is this very file met again (a PATH or --files-from entry
- * naming it twice, or a walk and a file PATH or list entry both finding it, under
- * another spelling maybe): it has its answer, and the entry is passed over; an
- * error would come back on every run. */
-static int claim_outputs(discover *d, discover_item *it)
+ * third claimant is told about the first, not about a failed one). That input
+ * may be this very file under another name of the same walk (a symlink a.jpg to
+ * a.jpeg beside it, a hard link a.JPG): two names a user gave, two inputs, and
+ * the second gets its error as any other (it was passed over without a word).
+ * One file met again through another PATH or list entry never gets here:
+ * fileids_meet() answered it once already (discover_plan()). */
+static void claim_outputs(discover *d, discover_item *it)
 {
 	uint64_t h[THUMB_MAX_SIZES];
-	struct stat st;
 	for (int i = 0; i < it->noutputs; i++) {
 		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
 		const char *first = claims_find(d->claims, h[i]);
 		if (first) {
-			if (stat(first, &st) == 0 &&
-			    (uint64_t)st.st_dev == it->dev && (uint64_t)st.st_ino == it->ino)
-				return 1;
 			discover_item_error(d, it, "output %s is also the output of %s", it->outputs[i],
 				   first);
-			return 0;
+			return;
 		}
 	}
 	claims_add(d->claims, h, it->noutputs, it->input);
-	return 0;
 }
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
@@ -304,11 +300,8 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 	if (plan_outputs(d, it, rel))
 		return 1;
 	check_outputs(d, it);
-	if (it->state != ITEM_ERROR && claim_outputs(d, it)) {
-		item_reset(d, it);	/* met again: answered already */
-		d->count--;
-		return 0;
-	}
+	if (it->state != ITEM_ERROR)
+		claim_outputs(d, it);
 	return 1;
 }
 

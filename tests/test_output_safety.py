@@ -1256,6 +1256,27 @@ class TestInputsMetTwice(SafetyCase):
                      "list", "in"], cwd=self.tmp))
         self.assertEqual(len(self.records(rep)), 2)
 
+    def test_names_of_one_file_sharing_a_thumbnail_each_get_an_answer(self):
+        """a.jpeg, a symlink a.jpg to it and a hard link a.JPG all name out/a.jpg:
+        one was made and the other two were passed over without a line or a
+        record (total 1, exit 0). Two names are two inputs: the second and third
+        are errors naming the first, as for any two inputs sharing an output."""
+        src = self.path("in")
+        jpeg(os.path.join(src, "a.jpeg"))
+        os.symlink("a.jpeg", os.path.join(src, "a.jpg"))
+        os.link(os.path.join(src, "a.jpeg"), os.path.join(src, "a.JPG"))
+        rep = self.path("r.jsonl")
+        r = run(["-q", "--report", rep, "-o", self.path("out"), src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        recs = self.records(rep)
+        self.assertEqual(sorted(os.path.basename(x["input"]) for x in recs),
+                         ["a.JPG", "a.jpeg", "a.jpg"])
+        self.assertEqual(sorted(x["status"] for x in recs), ["error", "error", "ok"])
+        for x in recs:
+            if x["status"] == "error":
+                self.assertIn("is also the output of", x["error"])
+        self.assertEqual(outputs_in(self.path("out")), {"a.jpg"})
+
     def test_hard_links_are_two_inputs(self):
         """Two names of one file (hard links) are two inputs, each answered and
         made, within one walk and across PATHs and list entries (a first take on
