@@ -4,6 +4,7 @@
  * See plan.h.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,9 @@
 #include "plan.h"
 #include "publish.h"
 
-#define WHY_LEN 700
+/* A cause names up to two paths (an output, and the input that owns it), each up to
+ * PATH_MAX: cut shorter, it named neither (names of 250-byte folders). */
+#define WHY_LEN (2 * PATH_MAX + 512)
 
 struct planner {
 	planner_config cfg;
@@ -114,7 +117,7 @@ typedef struct outputs_seen {
 static int inspect_outputs(planner *p, outputs_seen *o)
 {
 	const discover_item *it = &p->it;
-	char why[300];
+	char why[PATH_MAX + 256];
 	memset(o, 0, sizeof *o);
 	for (int i = 0; i < it->noutputs; i++) {
 		o->state[i] = publish_inspect(&p->pb, it->out_rel[i], it->dev, it->ino, &o->id[i],

@@ -584,6 +584,23 @@ class TestTreeStaysExact(SafetyCase):
         self.assertEqual(outputs_in(out), {"b.jpg"})
 
 
+    def test_long_paths_in_an_ownership_error_are_whole(self):
+        """The cause was cut at 700 bytes: with folders of 250-byte names it ended
+        inside the other input's path, naming neither it nor the remedy."""
+        a = self.path("a" * 250, "b" * 250)
+        b = self.path("c" * 250, "d" * 250)
+        out = self.path("o" * 250)
+        jpeg(os.path.join(a, "x.jpg"), mean=40)
+        jpeg(os.path.join(b, "x.jpg"), mean=200)
+        self.ok(run(["-q", "-o", out, a]))
+        rep = self.path("r.jsonl")
+        r = run(["-q", "--report", rep, "-o", out, b])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(rep) as f:
+            err = [json.loads(line) for line in f][0]["error"]
+        self.assertIn("is the thumbnail of " + os.path.join(a, "x.jpg"), err)
+        self.assertTrue(err.endswith("--overwrite replaces it"), err)
+
     def test_another_inputs_thumbnail_is_not_taken_across_runs(self):
         """Two inputs with one output path in two runs (-o out A, then -o out B; c.png,
         then c.jpg beside it with -f jpeg): the second replaced the first one's
