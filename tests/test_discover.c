@@ -395,6 +395,34 @@ static void test_globs(void **state)
 	walk_free(&w);
 }
 
+/* Case is ignored beyond ASCII (--exclude 'été*' kept ÉTÉ.png: the C locale's
+ * FNM_CASEFOLD folds A-Z only), '?' is one character, and a name that is not
+ * UTF-8 still matches byte by byte. */
+static void test_globs_beyond_ascii(void **state)
+{
+	mkfile("photos/\xc3\x89T\xc3\x89.png", 40);      /* ÉTÉ.png */
+	mkfile("photos/caf\xc3\xa9.jpg", 30);              /* café.jpg */
+	mkfile("photos/caf\xe9.jpg", 20);                   /* Latin-1 café */
+	mkfile("photos/x.jpg", 10);
+	thumb_settings s = sizes(1, BOX256, FORMAT_SAME);
+	const char *paths[] = {"photos"};
+	discover_config c = config(paths, 1, "out", &s, 1);
+	const char *exc[] = {"\xc3\xa9t\xc3\xa9*"};          /* été* */
+	c.excludes = exc;
+	c.nexcludes = 1;
+	walk w = run_walk(&c);
+	assert_rels(&w, (const char *[]){"caf\xc3\xa9.jpg", "caf\xe9.jpg", "x.jpg"}, 3);
+	walk_free(&w);
+	const char *inc[] = {"CAF?.JPG"};
+	c.excludes = NULL;
+	c.nexcludes = 0;
+	c.includes = inc;
+	c.nincludes = 1;
+	w = run_walk(&c);
+	assert_rels(&w, (const char *[]){"caf\xc3\xa9.jpg", "caf\xe9.jpg"}, 2);
+	walk_free(&w);
+}
+
 /* Within a folder: files largest first, ties by name in byte order, then folders. */
 static void test_order(void **state)
 {
@@ -964,6 +992,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hidden, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_extensions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_globs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_globs_beyond_ascii, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collision, setup, teardown),
