@@ -134,7 +134,7 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	if (!x->j && err[0]) {
 		/* Going on without it would make thumbnails no later run can show are
 		 * imgpool's: each would be an error for its input from then on. */
-		report_say(stderr, "imgpool: %s; nothing was changed (--no-journal runs without "
+		report_say(stderr, "imgpool: %s; no thumbnail was made (--no-journal runs without "
 			   "one)", err);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
