@@ -251,8 +251,32 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 typedef struct recovery {
 	const publisher *pb;
 	void (*warn)(void *data, const char *line);
+	void (*pruned)(void *data, const char *output, const char *input);
 	void *data;
 } recovery;
+
+/* A record gone from the quarantine whose path is empty: a --prune's removal
+ * ended (a replacement leaves its new file there), and the kill came before the
+ * journal forgot the output and the report said so. Said now, once, where the
+ * output's owner is recorded and gone too; its row is forgotten. */
+static void recovered_prune(recovery *r, const char *path, const file_ident *id)
+{
+	struct stat st;
+	journal_output info;
+	if (!r->pruned || outdir_stat(r->pb->od, path, &st) == 0 || errno != ENOENT ||
+	    journal_output_info(r->pb->j, path, id, &info) != 1)
+		return;
+	char *input = NULL, *output = NULL;
+	if (asprintf(&input, "%s/%s", info.root, info.rel) >= 0 &&
+	    lstat(input, &st) < 0 && errno == ENOENT &&
+	    asprintf(&output, "%s/%s", outdir_path(r->pb->od), path) >= 0) {
+		r->pruned(r->data, output, input);
+		journal_output_forget(r->pb->j, path, id);
+	}
+	free(input);
+	free(output);
+	journal_output_free(&info);
+}
 
 static void recover_one(void *data, const char *qname, const char *path, const file_ident *id)
 {
@@ -270,16 +294,19 @@ static void recover_one(void *data, const char *qname, const char *path, const f
 	/* Gone from the quarantine too: the removal (or replacement) had ended, but
 	 * for the folders it may have left empty (a kill between the two steps left
 	 * them for good: no record leads back there). */
-	if (rc == 3)
+	if (rc == 3) {
+		recovered_prune(r, path, id);
 		outdir_remove_empty_dirs(r->pb->od, path);
+	}
 	if (rc != 0 && rc != -1)
 		journal_quarantine_del(r->pb->j, qname);
 }
 
 void publish_recover(const publisher *pb, void (*warn)(void *data, const char *line),
+		     void (*pruned)(void *data, const char *output, const char *input),
 		     void *data)
 {
-	recovery r = {pb, warn, data};
+	recovery r = {pb, warn, pruned, data};
 	journal_quarantine_each(pb->j, recover_one, &r);
 	journal_sync(pb->j);
 }

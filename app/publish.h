@@ -90,8 +90,12 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 
 /* After a killed run: put files it left in the quarantine back, or delete them
  * where they were imgpool's and have been replaced. warn(data, line) is told of a
- * file that had to stay there. */
+ * file that had to stay there; pruned(data, output, input), when not NULL, of an
+ * output a --prune had removed when the kill came before its record (the output
+ * gone from its place and from the quarantine, its input gone too: output as
+ * OUT/path, input as root/rel). */
 void publish_recover(const publisher *pb, void (*warn)(void *data, const char *line),
+		     void (*pruned)(void *data, const char *output, const char *input),
 		     void *data);
 
 #endif

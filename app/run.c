@@ -380,7 +380,7 @@ static void prune(run_ctx *x)
 		report_say(stderr, "imgpool: --prune: %s", journal_error(x->j));
 		x->prune_trouble = 1;
 	} else
-		x->pruned = (uint64_t)k;
+		x->pruned += (uint64_t)k;
 	for (int i = 0; i < n; i++)
 		free((char *)roots[i]);
 	free(roots);

@@ -59,6 +59,14 @@ static void warn_line(void *data, const char *line)
 	report_say(stderr, "%s", line);
 }
 
+/* A removal of a --prune that a kill cut short of its record. */
+static void pruned_before(void *data, const char *output, const char *input)
+{
+	run_ctx *x = data;
+	report_pruned(x->rep, output, input, 0);
+	x->pruned++;
+}
+
 /* Is there a journal file of this folder other than `own`? */
 static int other_journals(outdir *od, const char *own)
 {
@@ -281,7 +289,7 @@ int run_setup(run_ctx *x)
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
 	if (!o->dry_run) {
-		publish_recover(&x->pb, warn_line, NULL);
+		publish_recover(&x->pb, warn_line, pruned_before, x);
 		char tmp[96];
 		snprintf(tmp, sizeof tmp, "tmp-%s", shname);
 		if (outdir_tmp_setup(x->od, tmp) < 0) {
