@@ -393,6 +393,26 @@ static const char *walk_cause(int err)
 		       : strerror(err);
 }
 
+/* A folder of the walk that is a mount point (discover_mount_points()); memory
+ * running out forgets it, which costs only --prune's care for it. */
+static void note_mount(discover *d, const char *folder)
+{
+	char *real = realpath(folder, NULL);
+	char **more = real ? realloc(d->mounts, (size_t)(d->nmounts + 1) * sizeof *more) : NULL;
+	if (!more) {
+		free(real);
+		return;
+	}
+	d->mounts = more;
+	d->mounts[d->nmounts++] = real;
+}
+
+int discover_mount_points(const discover *d, const char *const **folders)
+{
+	*folders = (const char *const *)d->mounts;
+	return d->nmounts;
+}
+
 /* Act on one fts entry. Returns 1 when it gave an item. */
 static int visit(discover *d, discover_item *it, FTSENT *e)
 {
@@ -417,6 +437,8 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		if (name[0] == '.' || !d->cfg.recursive || is_out_dir(d, e->fts_statp) ||
 		    holds_private(e->fts_path) || excluded_folder(d, rel))
 			fts_set(d->fts, e, FTS_SKIP);
+		else if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
+			note_mount(d, e->fts_path);
 		return 0;
 	case FTS_F:
 		if (!wanted_in_walk(d, name, rel))
@@ -651,6 +673,9 @@ void discover_close(discover *d)
 	free(d->listed);
 	free(d->root_buf);
 	inside_free(d->inside);
+	for (int i = 0; i < d->nmounts; i++)
+		free(d->mounts[i]);
+	free(d->mounts);
 	free(d->out_canon);
 	free(d->out_dir);
 	free(d->tmpl);

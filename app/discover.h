@@ -129,6 +129,12 @@ void discover_release_outputs(discover *d, const char *input, char *const *out_r
  * this walk, or NULL. After a whole walk: is it an output of a current input? */
 const char *discover_planned(const discover *d, const char *out_rel);
 
+/* The folders the walks went into that are mount points (on another device than
+ * the folder holding them), as real paths: *folders is valid until
+ * discover_close(). Returns how many. --prune tells a disk that is not mounted
+ * there from an emptied folder by them (prune_note_roots()). */
+int discover_mount_points(const discover *d, const char *const **folders);
+
 /* NULL is a harmless no-op. */
 void discover_close(discover *d);
 

@@ -58,6 +58,9 @@ struct discover {
 	claims *listed_seen;    /* every --files-from entry met so far (its path, lexically
 	                           cleaned): an entry met again is answered once, the
 	                           ones that were errors too */
+	char **mounts;          /* folders walked that are on another device than the
+	                           folder holding them (real paths): discover_mount_points() */
+	int nmounts;
 
 	/* the current item's strings, freed at the next discover_next() */
 	char *input, *rel, *error;

@@ -121,20 +121,27 @@ static int folder_empty(const char *folder)
 	return empty;
 }
 
-int prune_root_unsure(journal *j, const char *folder, char *why, size_t len)
+/* Is real (a folder's real path) empty and on another device than the one the
+ * journal recorded when a run last found files in it? A disk mounted there by
+ * hand (not in fstab) and not mounted now leaves its mount point so: empty, on
+ * the device of the folder holding it. */
+static int device_gone(journal *j, const char *real)
 {
 	struct stat st;
 	uint64_t dev;
+	return stat(real, &st) == 0 && journal_root_device(j, real, &dev) == 1 &&
+	       dev != (uint64_t)st.st_dev && folder_empty(real) == 1;
+}
+
+int prune_root_unsure(journal *j, const char *folder, char *why, size_t len)
+{
 	char *real = realpath(folder, NULL);
 	int unsure = 0;
 	if (prune_unmounted_disk(folder)) {
 		snprintf(why, len, "it is where /etc/fstab mounts a disk, and the disk is not "
 			 "mounted");
 		unsure = 1;
-	} else if (real && stat(real, &st) == 0 && journal_root_device(j, real, &dev) == 1 &&
-		   dev != (uint64_t)st.st_dev && folder_empty(real) == 1) {
-		/* A disk mounted by hand (not in fstab) that is not mounted now leaves
-		 * its mount point empty, on the device of the folder holding it. */
+	} else if (real && device_gone(j, real)) {
 		snprintf(why, len, "it is empty, and on another filesystem than when a run last "
 			 "found files there: a disk that is not mounted? (If it was emptied on "
 			 "purpose, delete the thumbnails by hand)");
@@ -144,7 +151,8 @@ int prune_root_unsure(journal *j, const char *folder, char *why, size_t len)
 	return unsure;
 }
 
-void prune_note_roots(journal *j, const char *const *folders, int n)
+/* Record each folder's device where it is not empty. */
+static void note_devices(journal *j, const char *const *folders, int n)
 {
 	for (int i = 0; i < n; i++) {
 		struct stat st;
@@ -155,13 +163,21 @@ void prune_note_roots(journal *j, const char *const *folders, int n)
 	}
 }
 
-/* Is the folder path[0..end) the mount point of a disk that is not mounted? Then
- * the name missing in it proves nothing. */
-static int holder_unmounted(char *path, char *end)
+void prune_note_roots(journal *j, const char *const *folders, int n, const discover *d)
+{
+	const char *const *mounts;
+	note_devices(j, folders, n);
+	if (d)
+		note_devices(j, mounts, discover_mount_points(d, &mounts));
+}
+
+/* Is the folder path[0..end) the mount point of a disk that is not mounted (in
+ * fstab, or by hand: device_gone())? Then the name missing in it proves nothing. */
+static int holder_unmounted(journal *j, char *path, char *end)
 {
 	char keep = *end;
 	*end = '\0';
-	int yes = prune_unmounted_disk(path);
+	int yes = prune_unmounted_disk(path) || device_gone(j, path);
 	*end = keep;
 	return yes;
 }
@@ -174,7 +190,7 @@ static int holder_unmounted(char *path, char *end)
  * disk, dangling or not: the walk does not enter it, and a plain lstat() of the
  * whole path, which follows it, said ENOENT for every input behind a dangling
  * one). Unreadable is not gone either. */
-static int input_gone(char *path, size_t root_len)
+static int input_gone(journal *j, char *path, size_t root_len)
 {
 	struct stat st;
 	char *holder_end = path + root_len; /* the '/' after the folder holding the name */
@@ -183,13 +199,13 @@ static int input_gone(char *path, size_t root_len)
 		int rc = lstat(path, &st), e = errno;
 		*slash = '/';
 		if (rc < 0)
-			return e == ENOENT && !holder_unmounted(path, holder_end);
+			return e == ENOENT && !holder_unmounted(j, path, holder_end);
 		if (!S_ISDIR(st.st_mode))
 			return !S_ISLNK(st.st_mode);
 		holder_end = slash;
 	}
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT && !holder_unmounted(path, holder_end);
+		return errno == ENOENT && !holder_unmounted(j, path, holder_end);
 	return S_ISDIR(st.st_mode);
 }
 
@@ -203,7 +219,7 @@ static int prune_input(void *data, const char *root, const char *rel)
 		return 0; /* another shard's */
 	if (asprintf(&r->input, "%s/%s", root, rel) < 0)
 		return 0;
-	int gone = input_gone(r->input, strlen(root));
+	int gone = input_gone(r->cfg->pb->j, r->input, strlen(root));
 	if (gone)
 		journal_outputs_of(r->cfg->pb->j, root, rel, prune_output, r);
 	free(r->input);

@@ -8,7 +8,8 @@
  * without following a symlink on the way, or a file is on the way, or a folder is
  * where the file was: not merely excluded, unreadable, or behind a symlinked
  * folder on an unmounted disk, or in a mount point /etc/fstab names whose disk is
- * not mounted: prune_unmounted_disk()), each output it owns is deleted when it is still
+ * not mounted: prune_unmounted_disk(), or in a folder empty now and on another
+ * device than a run recorded: prune_note_roots()), each output it owns is deleted when it is still
  * exactly the file imgpool made (size and mtime as recorded, checked again in the
  * quarantine: publish.h) and no current input plans that path (an input renamed,
  * IMG_1.JPG -> IMG_1.jpg, owns it now). A changed output is kept and forgotten:
@@ -51,9 +52,11 @@ int prune_unmounted_disk(const char *folder);
  * on its own device is pruned as usual. */
 int prune_root_unsure(journal *j, const char *folder, char *why, size_t len);
 
-/* Record the device of each PATH folder that is not empty, for prune_root_unsure()
- * of later runs (after this run's own prune). */
-void prune_note_roots(journal *j, const char *const *folders, int n);
+/* Record the device of each PATH folder that is not empty, and of each mount point
+ * walk d went into, for the --prune of later runs (after this run's own): a PATH
+ * (prune_root_unsure()) or a folder in it (an input missing there is not taken
+ * for gone) that is empty and on another device then is a disk not mounted. */
+void prune_note_roots(journal *j, const char *const *folders, int n, const discover *d);
 
 /* Returns the number of outputs removed (listed); -1 when the journal failed. */
 int64_t prune_gone(const prune_config *cfg);

@@ -677,7 +677,7 @@ int run_imgpool(const imgpool_options *o)
 			prune(&x);
 		}
 		if (!o->dry_run && x.j)
-			prune_note_roots(x.j, (const char *const *)o->paths, o->npaths);
+			prune_note_roots(x.j, (const char *const *)o->paths, o->npaths, x.d);
 		stop_setup_over();
 		finish(&x, t0, broken);
 	} else {

@@ -218,7 +218,8 @@ class TestPruneNames(SafetyCase):
         --prune deleted every thumbnail. The journal keeps the device each PATH
         was on when a run last found files there: empty and on another device,
         the thumbnails are kept, with the reason, exit 1. Mounted again, the
-        prune goes on as usual."""
+        prune goes on as usual. A folder of the tree that is such a disk keeps
+        its inputs' thumbnails too."""
         src, out = self.path("disk"), self.path("thumbs")
         os.makedirs(src)
         env = dict(os.environ, IMGPOOL_FSTAB=self.path("no-fstab"))
@@ -244,6 +245,20 @@ class TestPruneNames(SafetyCase):
             self.assertEqual(outputs_in(out), {"a.jpg"})
         finally:
             subprocess.run(["umount", src], check=True)
+        # A folder in the tree that is such a disk (-r): its inputs are not gone.
+        tree, usb, out3 = self.path("tree"), self.path("tree", "usb"), self.path("t3")
+        jpeg(os.path.join(tree, "a.jpg"))
+        jpeg(os.path.join(tree, "c.jpg"), mean=60)
+        os.makedirs(usb)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", usb], check=True)
+        try:
+            jpeg(os.path.join(usb, "b.jpg"), mean=90)
+            self.ok(run(["-q", "-r", "--prune", "-o", out3, tree], env=env))
+        finally:
+            subprocess.run(["umount", usb], check=True)
+        os.unlink(os.path.join(tree, "c.jpg"))
+        self.ok(run(["-q", "-r", "--prune", "-o", out3, tree], env=env))
+        self.assertEqual(outputs_in(out3), {"a.jpg", "usb/b.jpg"})
         # Emptied on purpose, on its own device: pruned as before.
         other = self.path("plain")
         jpeg(os.path.join(other, "c.jpg"))
