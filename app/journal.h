@@ -141,9 +141,9 @@ int journal_quarantine_each(journal *j,
 				       const file_ident *id),
 			    void *data);
 
-/* The device (st_dev) PATH root (its real path) was on when a run last found it
- * not empty: 1 with *dev set, 0 when none is recorded (or the journal is older
- * than schema 5, or absent), -1 when the journal cannot say. */
+/* The device (st_dev) folder root (a PATH's or a mount point's real path) was on
+ * when a run last found it not empty: 1 with *dev set, 0 when none is recorded
+ * (or the journal is older than schema 5, or absent), -1 when it cannot say. */
 int journal_root_device(journal *j, const char *root, uint64_t *dev);
 /* Record it for this run (a read-only journal records nothing). */
 int journal_set_root_device(journal *j, const char *root, uint64_t dev);

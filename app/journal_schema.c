@@ -68,9 +68,9 @@ static const char fill_v4[] =
 	" WHERE files.mtime_ns > (r.t - 2) * 1000000000"
 	" AND (r.wall_s IS NULL OR files.mtime_ns < (r.t + r.wall_s + 3) * 1000000000));";
 
-/* Version 5: the device each PATH was on when a run last found it not empty, so
- * that --prune tells an emptied folder from a disk that is not mounted over it
- * (prune_device_changed()). */
+/* Version 5: the device each PATH, and each mount point a walk went into, was on
+ * when a run last found it not empty, so that --prune tells an emptied folder
+ * from a disk that is not mounted there (prune_note_roots()). */
 static const char schema_v5[] =
 	"CREATE TABLE IF NOT EXISTS roots (root TEXT PRIMARY KEY, dev INTEGER NOT NULL);";
 

@@ -12,7 +12,8 @@
  *   3  the settings fingerprint on each output row
  *   4  racy on files: the input's mtime was not safely older than the moment it was
  *      read (plan_racy()); rows of older schemas marked so from their run's times
- *   5  roots: the device each PATH was on when a run last found it not empty
+ *   5  roots: the device each PATH (and each mount point a walk went into) was on
+ *      when a run last found it not empty
  */
 #ifndef IMGPOOL_JOURNAL_SCHEMA_H
 #define IMGPOOL_JOURNAL_SCHEMA_H
