@@ -40,7 +40,7 @@ static pthread_once_t registered = PTHREAD_ONCE_INIT;
 static _Atomic pid_t holder;
 static int held_for_fork; /* held by before_fork (read and written by the holder) */
 
-void nofork_hold(void)
+void imgpool_nofork_hold(void)
 {
 	pthread_mutex_lock(&gate);
 	forking++;
@@ -49,7 +49,7 @@ void nofork_hold(void)
 	atomic_store(&holder, gettid());
 }
 
-void nofork_release(void)
+void imgpool_nofork_release(void)
 {
 	atomic_store(&holder, 0);
 	forking--;
@@ -64,7 +64,7 @@ static void before_fork(void)
 {
 	if (atomic_load(&holder) == gettid())
 		return;
-	nofork_hold();
+	imgpool_nofork_hold();
 	held_for_fork = 1;
 }
 
@@ -72,7 +72,7 @@ static void after_fork_parent(void)
 {
 	if (held_for_fork) {
 		held_for_fork = 0;
-		nofork_release();
+		imgpool_nofork_release();
 	}
 }
 

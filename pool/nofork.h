@@ -12,8 +12,8 @@
 #define POOL_NOFORK_H
 
 /* Wait until no thread is inside, then keep every thread out. */
-void nofork_hold(void);
+void imgpool_nofork_hold(void);
 /* Let them in again (the parent, after fork()). */
-void nofork_release(void);
+void imgpool_nofork_release(void);
 
 #endif

@@ -768,7 +768,7 @@ static int spawn(pool *p, worker *w)
 		.fd = sv[1], .shm = shm, .parent = p->self, .init = p->o.init,
 		.init_arg = p->o.init_arg, .fini = p->o.fini, .max_rss = p->o.max_worker_rss,
 	};
-	nofork_hold();
+	imgpool_nofork_hold();
 	flockfile(stdin);
 	flockfile(stdout);
 	flockfile(stderr);
@@ -780,8 +780,8 @@ static int spawn(pool *p, worker *w)
 	funlockfile(stdout);
 	funlockfile(stdin);
 	if (pid == 0)
-		worker_main(&a); /* the child's gate is a fresh one */
-	nofork_release();
+		imgpool_worker_main(&a); /* the child's gate is a fresh one */
+	imgpool_nofork_release();
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);
@@ -812,7 +812,7 @@ static int spawn(pool *p, worker *w)
 	w->kill_msg[0] = '\0';
 	w->idle_since = 0;
 	w->exit_deadline = 0;
-	wire_rx_reset(&w->rx);
+	imgpool_wire_rx_reset(&w->rx);
 	atomic_store(&shared_of(p)->pid[w->slot], pid);
 	CNT(p, alive, 1);
 	emit(p, &(pool_event){.kind = POOL_EV_SPAWN, .worker = w->slot, .pid = (int)pid,
@@ -1037,7 +1037,7 @@ static void worker_ended(pool *p, worker *w, int status)
 	if (w->pidfd >= 0)
 		close(w->pidfd);
 	w->pidfd = -1;
-	wire_rx_reset(&w->rx);
+	imgpool_wire_rx_reset(&w->rx);
 	w->out.len = w->out_off = 0;
 	w->building = 0;
 	atomic_store(&shared_of(p)->pid[w->slot], 0);
@@ -1328,12 +1328,12 @@ static size_t add_chunk(pool *p, worker *w, size_t cs)
 			continue;
 		}
 		if (!w->building) {
-			wire_begin(&w->out, WIRE_TASKS);
+			imgpool_wire_begin(&w->out, WIRE_TASKS);
 			w->out_off = 0;
 			w->building = 1;
 		}
-		if (wire_add_task(&w->out, t->id, (uint64_t)(uintptr_t)t->job->fn,
-				  t->retry ? WIRE_FLUSH_FIRST : 0, t->arg, t->len) < 0) {
+		if (imgpool_wire_add_task(&w->out, t->id, (uint64_t)(uintptr_t)t->job->fn,
+					  t->retry ? WIRE_FLUSH_FIRST : 0, t->arg, t->len) < 0) {
 			list_push(&p->queue, t); /* out of memory: try again later */
 			break;
 		}
@@ -1456,7 +1456,7 @@ static void send_pending(worker *w)
 {
 	if (w->fd < 0 || w->out_off >= w->out.len)
 		return;
-	int k = wire_send(w->fd, &w->out, &w->out_off, 1);
+	int k = imgpool_wire_send(w->fd, &w->out, &w->out_off, 1);
 	if (k < 0) {
 		/* EPIPE / ECONNRESET: it is dying; its pidfd will tell how. */
 		w->out.len = w->out_off = 0;
@@ -1498,7 +1498,7 @@ static void handle_results(pool *p, worker *w, wire_cursor *c)
 	const char *why = NULL;
 	wire_record r;
 	int k;
-	while ((k = wire_next_result(c, &r, &why)) == 1) {
+	while ((k = imgpool_wire_next_result(c, &r, &why)) == 1) {
 		task *t = w->held.head;
 		if (!t || t->id != r.id) {
 			protocol_error(p, w, "a result for a task it does not hold");
@@ -1525,7 +1525,7 @@ static void handle_message(pool *p, worker *w)
 {
 	const char *why = NULL;
 	wire_cursor c;
-	int type = wire_open(&w->rx.buf, &c, &why);
+	int type = imgpool_wire_open(&w->rx.buf, &c, &why);
 	if (type < 0) {
 		protocol_error(p, w, why);
 		return;
@@ -1562,12 +1562,12 @@ static void read_channel(pool *p, worker *w, int budget)
 {
 	while (w->fd >= 0 && budget-- > 0) {
 		const char *why = NULL;
-		int k = wire_rx_packet(&w->rx, w->fd, p->o.max_message + 4096, 1, &why);
+		int k = imgpool_wire_rx_packet(&w->rx, w->fd, p->o.max_message + 4096, 1, &why);
 		if (k == WIRE_RX_MESSAGE) {
 			handle_message(p, w);
-			wire_rx_reset(&w->rx);
+			imgpool_wire_rx_reset(&w->rx);
 			if (w->rx.buf.cap > 1 << 20)
-				wire_rx_release(&w->rx);
+				imgpool_wire_rx_release(&w->rx);
 			if (p->broken)
 				return;
 		} else if (k == WIRE_RX_PARTIAL) {
@@ -2134,7 +2134,7 @@ void pool_destroy(pool *p)
 		}
 		for (int i = 0; i < p->nworkers; i++) {
 			pool_buf_release(&p->w[i].out);
-			wire_rx_release(&p->w[i].rx);
+			imgpool_wire_rx_release(&p->w[i].rx);
 		}
 	}
 	while (p->jobs) {

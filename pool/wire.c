@@ -25,14 +25,14 @@ static wire_hdr *hdr_of(const pool_buf *b)
 	return (wire_hdr *)b->data;
 }
 
-int wire_begin(pool_buf *b, int type)
+int imgpool_wire_begin(pool_buf *b, int type)
 {
 	b->len = 0;
 	wire_hdr h = {.magic = WIRE_MAGIC, .type = (uint16_t)type};
 	return pool_buf_append(b, &h, sizeof h);
 }
 
-uint32_t wire_count(const pool_buf *b)
+uint32_t imgpool_wire_count(const pool_buf *b)
 {
 	return b->len >= sizeof(wire_hdr) ? hdr_of(b)->count : 0;
 }
@@ -52,26 +52,26 @@ static int add_record(pool_buf *b, const void *rec, size_t reclen, const void *d
 	return 0;
 }
 
-int wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, uint32_t flags, const void *arg,
-		  size_t len)
+int imgpool_wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, uint32_t flags, const void *arg,
+			  size_t len)
 {
 	struct task_rec r = {id, fn, len, flags};
 	return add_record(b, &r, sizeof r, arg, len);
 }
 
-int wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
-		    int64_t end_ns, const void *data, size_t len)
+int imgpool_wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
+			    int64_t end_ns, const void *data, size_t len)
 {
 	struct result_rec r = {id, status, 0, start_ns, end_ns, len};
 	return add_record(b, &r, sizeof r, data, len);
 }
 
-int wire_add_bytes(pool_buf *b, const void *data, size_t len)
+int imgpool_wire_add_bytes(pool_buf *b, const void *data, size_t len)
 {
 	return pool_buf_append(b, data, len);
 }
 
-int wire_send(int fd, pool_buf *b, size_t *off, int nonblock)
+int imgpool_wire_send(int fd, pool_buf *b, size_t *off, int nonblock)
 {
 	hdr_of(b)->len = b->len - sizeof(wire_hdr);
 	while (*off < b->len) {
@@ -93,19 +93,19 @@ int wire_send(int fd, pool_buf *b, size_t *off, int nonblock)
 	return 1;
 }
 
-void wire_rx_reset(wire_rx *rx)
+void imgpool_wire_rx_reset(wire_rx *rx)
 {
 	rx->buf.len = 0;
 	rx->need = 0;
 }
 
-void wire_rx_release(wire_rx *rx)
+void imgpool_wire_rx_release(wire_rx *rx)
 {
 	pool_buf_release(&rx->buf);
 	rx->need = 0;
 }
 
-int wire_rx_packet(wire_rx *rx, int fd, size_t max, int nonblock, const char **why)
+int imgpool_wire_rx_packet(wire_rx *rx, int fd, size_t max, int nonblock, const char **why)
 {
 	/* Room for a whole packet: a larger one would be truncated and is refused. */
 	size_t room = WIRE_PACKET;
@@ -158,7 +158,7 @@ int wire_rx_packet(wire_rx *rx, int fd, size_t max, int nonblock, const char **w
 	return rx->buf.len == rx->need ? WIRE_RX_MESSAGE : WIRE_RX_PARTIAL;
 }
 
-int wire_open(const pool_buf *msg, wire_cursor *c, const char **why)
+int imgpool_wire_open(const pool_buf *msg, wire_cursor *c, const char **why)
 {
 	const wire_hdr *h = hdr_of(msg);
 	if (msg->len < sizeof *h || h->len != msg->len - sizeof *h) {
@@ -209,7 +209,7 @@ static int payload(wire_cursor *c, uint64_t len, const char **data, size_t *out,
 	return 1;
 }
 
-int wire_next_task(wire_cursor *c, wire_record *r, const char **why)
+int imgpool_wire_next_task(wire_cursor *c, wire_record *r, const char **why)
 {
 	struct task_rec t;
 	int k = take(c, &t, sizeof t, why);
@@ -221,7 +221,7 @@ int wire_next_task(wire_cursor *c, wire_record *r, const char **why)
 	return payload(c, t.len, &r->data, &r->len, why);
 }
 
-int wire_next_result(wire_cursor *c, wire_record *r, const char **why)
+int imgpool_wire_next_result(wire_cursor *c, wire_record *r, const char **why)
 {
 	struct result_rec t;
 	int k = take(c, &t, sizeof t, why);

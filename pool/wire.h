@@ -61,16 +61,16 @@ typedef struct wire_hdr {
 /* ---- building a message in a pool_buf ---- */
 
 /* Reset b and put an empty header of the given type at its start. */
-int wire_begin(pool_buf *b, int type);
+int imgpool_wire_begin(pool_buf *b, int type);
 #define WIRE_FLUSH_FIRST 1u
-int wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, uint32_t flags, const void *arg,
-		  size_t len);
-int wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
-		    int64_t end_ns, const void *data, size_t len);
+int imgpool_wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, uint32_t flags, const void *arg,
+			  size_t len);
+int imgpool_wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
+			    int64_t end_ns, const void *data, size_t len);
 /* Append raw body bytes (WIRE_INIT_FAILED). */
-int wire_add_bytes(pool_buf *b, const void *data, size_t len);
+int imgpool_wire_add_bytes(pool_buf *b, const void *data, size_t len);
 /* Records in the message being built. */
-uint32_t wire_count(const pool_buf *b);
+uint32_t imgpool_wire_count(const pool_buf *b);
 
 /*
  * Send the message in b (the header's len is filled in here) as packets. With
@@ -78,7 +78,7 @@ uint32_t wire_count(const pool_buf *b);
  * sent, 0 when it would block (call again when writable), -1 on error (errno).
  * Without nonblock, blocks until everything is sent (1) or an error (-1).
  */
-int wire_send(int fd, pool_buf *b, size_t *off, int nonblock);
+int imgpool_wire_send(int fd, pool_buf *b, size_t *off, int nonblock);
 
 /* ---- receiving ---- */
 
@@ -99,11 +99,11 @@ enum wire_rx_result {
 /*
  * Read one packet (non-blocking when nonblock) and add it to the message being
  * assembled. max bounds the body length accepted. When a message is complete, the
- * caller reads it from rx->buf and calls wire_rx_reset before the next one.
+ * caller reads it from rx->buf and calls imgpool_wire_rx_reset before the next one.
  */
-int wire_rx_packet(wire_rx *rx, int fd, size_t max, int nonblock, const char **why);
-void wire_rx_reset(wire_rx *rx);
-void wire_rx_release(wire_rx *rx);
+int imgpool_wire_rx_packet(wire_rx *rx, int fd, size_t max, int nonblock, const char **why);
+void imgpool_wire_rx_reset(wire_rx *rx);
+void imgpool_wire_rx_release(wire_rx *rx);
 
 /* ---- parsing a complete message ---- */
 
@@ -113,7 +113,7 @@ typedef struct wire_cursor {
 } wire_cursor;
 
 /* Check the header of a complete message; returns its type, or -1 (why set). */
-int wire_open(const pool_buf *msg, wire_cursor *c, const char **why);
+int imgpool_wire_open(const pool_buf *msg, wire_cursor *c, const char **why);
 
 typedef struct wire_record {
 	uint64_t id;
@@ -127,7 +127,7 @@ typedef struct wire_record {
 
 /* Next record of a TASKS / RESULTS message: 1 read, 0 no more (and the body was
  * used up exactly), -1 malformed (why set). */
-int wire_next_task(wire_cursor *c, wire_record *r, const char **why);
-int wire_next_result(wire_cursor *c, wire_record *r, const char **why);
+int imgpool_wire_next_task(wire_cursor *c, wire_record *r, const char **why);
+int imgpool_wire_next_result(wire_cursor *c, wire_record *r, const char **why);
 
 #endif

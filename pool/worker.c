@@ -131,8 +131,8 @@ static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
 
 	atomic_store_explicit(&a->shm->running, 0, memory_order_release);
 	int64_t end = pool_now_ns();
-	if (wire_add_result(out, t->id, rc == 0 ? WIRE_OK : WIRE_ERROR, start, end,
-			    result->data, result->len) < 0)
+	if (imgpool_wire_add_result(out, t->id, rc == 0 ? WIRE_OK : WIRE_ERROR, start, end,
+				    result->data, result->len) < 0)
 		leave(a, state, 0, 70); /* out of memory: the parent sees us die */
 	return end;
 }
@@ -140,15 +140,15 @@ static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
 /* Send the results gathered in out, if any, and start a new message. */
 static void flush(const worker_args *a, void *state, pool_buf *out)
 {
-	if (!wire_count(out))
+	if (!imgpool_wire_count(out))
 		return;
 	size_t off = 0;
-	if (wire_send(a->fd, out, &off, 0) < 0)
+	if (imgpool_wire_send(a->fd, out, &off, 0) < 0)
 		leave(a, state, 0, 0); /* the parent is gone */
-	wire_begin(out, WIRE_RESULTS);
+	imgpool_wire_begin(out, WIRE_RESULTS);
 }
 
-void worker_main(const worker_args *a)
+void imgpool_worker_main(const worker_args *a)
 {
 	worker_args self = *a;
 	self.fd = reset_process(a);
@@ -160,19 +160,19 @@ void worker_main(const worker_args *a)
 	if (self.init) {
 		pool_buf err = {0};
 		if (self.init(self.init_arg, &state, &err) != 0) {
-			wire_begin(&out, WIRE_INIT_FAILED);
-			wire_add_bytes(&out, err.len ? err.data : "(no message)",
-				       err.len ? err.len : 12);
+			imgpool_wire_begin(&out, WIRE_INIT_FAILED);
+			imgpool_wire_add_bytes(&out, err.len ? err.data : "(no message)",
+					       err.len ? err.len : 12);
 			size_t off = 0;
-			wire_send(self.fd, &out, &off, 0);
+			imgpool_wire_send(self.fd, &out, &off, 0);
 			leave(&self, state, 0, 0);
 		}
 		pool_buf_release(&err);
 	}
 	int statm = self.max_rss ? open("/proc/self/statm", O_RDONLY | O_CLOEXEC) : -1;
-	wire_begin(&out, WIRE_READY);
+	imgpool_wire_begin(&out, WIRE_READY);
 	size_t off = 0;
-	if (wire_send(self.fd, &out, &off, 0) < 0)
+	if (imgpool_wire_send(self.fd, &out, &off, 0) < 0)
 		leave(&self, state, 1, 0);
 
 	wire_rx rx = {0};
@@ -180,26 +180,26 @@ void worker_main(const worker_args *a)
 	for (;;) {
 		const char *why = NULL;
 		int k;
-		while ((k = wire_rx_packet(&rx, self.fd, SIZE_MAX / 2, 0, &why)) ==
+		while ((k = imgpool_wire_rx_packet(&rx, self.fd, SIZE_MAX / 2, 0, &why)) ==
 		       WIRE_RX_PARTIAL)
 			;
 		if (k != WIRE_RX_MESSAGE)
 			leave(&self, state, k == WIRE_RX_EOF, 0); /* EOF: the pool let us go */
 
 		wire_cursor c;
-		if (wire_open(&rx.buf, &c, &why) != WIRE_TASKS)
+		if (imgpool_wire_open(&rx.buf, &c, &why) != WIRE_TASKS)
 			leave(&self, state, 0, 72);
-		wire_begin(&out, WIRE_RESULTS);
+		imgpool_wire_begin(&out, WIRE_RESULTS);
 		int64_t last_flush = pool_now_ns();
 		wire_record t;
-		while ((k = wire_next_task(&c, &t, &why)) == 1) {
+		while ((k = imgpool_wire_next_task(&c, &t, &why)) == 1) {
 			uint64_t s = seq++;
 			if (t.flags & WIRE_FLUSH_FIRST)
 				flush(&self, state, &out);
 			if (!claim(self.shm, s))
 				continue; /* taken back, or stopped: no answer */
 			int64_t end = run_task(&self, &t, state, &result, &out);
-			if (wire_count(&out) >= FLUSH_TASKS || out.len >= FLUSH_BYTES ||
+			if (imgpool_wire_count(&out) >= FLUSH_TASKS || out.len >= FLUSH_BYTES ||
 			    end - last_flush >= FLUSH_NS) {
 				flush(&self, state, &out);
 				last_flush = end;
@@ -216,13 +216,13 @@ void worker_main(const worker_args *a)
 		if (k < 0)
 			leave(&self, state, 0, 72);
 		flush(&self, state, &out);
-		wire_rx_reset(&rx);
+		imgpool_wire_rx_reset(&rx);
 		/* Don't keep a 64 MiB result's buffer around for the next tiny one. */
 		if (out.cap > 4 * FLUSH_BYTES) {
 			pool_buf_release(&out);
 			pool_buf_release(&result);
 		}
 		if (rx.buf.cap > 4 * FLUSH_BYTES)
-			wire_rx_release(&rx);
+			imgpool_wire_rx_release(&rx);
 	}
 }

@@ -54,7 +54,7 @@ typedef struct worker_args {
 
 /* Run the worker: reset the process, run the initializer, serve tasks until EOF.
  * Never returns: leaves through _exit(). */
-void worker_main(const worker_args *a) __attribute__((noreturn));
+void imgpool_worker_main(const worker_args *a) __attribute__((noreturn));
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline int64_t pool_now_ns(void)

@@ -162,6 +162,16 @@ class Installed(unittest.TestCase):
                 declared.add(m.group(1))
         self.assertGreater(len(declared), 20, declared)
         self.assertEqual(exported, declared)
+        # The static archive cannot hide its private modules' functions, so they
+        # are named within the project (imgpool_*): a program's own worker_main or
+        # wire_send took the pool's place at link time, and its workers crashed.
+        a = self.path(f"{self.libdir}/libimgpool-pool.a")
+        globs = {line.split()[-1] for line in
+                 run(["nm", "-g", "--defined-only", a]).splitlines()
+                 if len(line.split()) == 3}
+        self.assertTrue(declared <= globs, declared - globs)
+        self.assertEqual({g for g in globs if not g.startswith(("pool_", "imgpool_"))},
+                         set())
 
     def test_destdir_stages_and_keeps_the_real_prefix(self):
         stage = os.path.join(self.tmp, "stage")

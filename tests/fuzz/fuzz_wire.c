@@ -4,11 +4,11 @@
  * broken worker could send.
  *
  * Input: byte 0 picks the path, byte 1 the size limit, the rest is the traffic.
- *   even byte 0: the rest is one complete message in a pool_buf: wire_open, then
- *                every record with wire_next_task / wire_next_result;
+ *   even byte 0: the rest is one complete message in a pool_buf: imgpool_wire_open, then
+ *                every record with imgpool_wire_next_task / imgpool_wire_next_result;
  *   odd byte 0:  the rest is packets, each a 2-byte little-endian length then
  *                that many bytes, sent over a real socketpair(AF_UNIX,
- *                SOCK_SEQPACKET) and reassembled by wire_rx_packet with a small
+ *                SOCK_SEQPACKET) and reassembled by imgpool_wire_rx_packet with a small
  *                max, every complete message then parsed as above.
  * Invariants beyond "no memory error": every record's payload lies inside its
  * message, a parse never yields more records than the header promised, a
@@ -28,17 +28,17 @@ static void parse_message(const pool_buf *msg)
 {
 	wire_cursor c;
 	const char *why = NULL;
-	int type = wire_open(msg, &c, &why);
+	int type = imgpool_wire_open(msg, &c, &why);
 	if (type < 0) {
-		FUZZ_CHECK(why != NULL, "wire_open failed without a reason");
+		FUZZ_CHECK(why != NULL, "imgpool_wire_open failed without a reason");
 		return;
 	}
 	uint32_t promised = c.left, seen = 0;
 	const char *lo = msg->data, *hi = msg->data + msg->len;
 	for (;;) {
 		wire_record r;
-		int k = type == WIRE_TASKS ? wire_next_task(&c, &r, &why)
-					   : wire_next_result(&c, &r, &why);
+		int k = type == WIRE_TASKS ? imgpool_wire_next_task(&c, &r, &why)
+					   : imgpool_wire_next_result(&c, &r, &why);
 		if (k < 0) {
 			FUZZ_CHECK(why != NULL, "a malformed record without a reason");
 			return;
@@ -90,7 +90,7 @@ static void send_packets(int fd, const uint8_t *data, size_t n)
 	}
 }
 
-/* Path 2: real packets through wire_rx_packet, as the parent reads a worker. */
+/* Path 2: real packets through imgpool_wire_rx_packet, as the parent reads a worker. */
 static void fuzz_socket(const uint8_t *data, size_t n, size_t max)
 {
 	int sv[2];
@@ -101,7 +101,7 @@ static void fuzz_socket(const uint8_t *data, size_t n, size_t max)
 	wire_rx rx = {{0}, 0};
 	for (int guard = 0; guard < 10000; guard++) {
 		const char *why = NULL;
-		int k = wire_rx_packet(&rx, sv[0], max, 1, &why);
+		int k = imgpool_wire_rx_packet(&rx, sv[0], max, 1, &why);
 		if (k == WIRE_RX_MESSAGE) {
 			const wire_hdr *h = (const wire_hdr *)rx.buf.data;
 			FUZZ_CHECK(rx.buf.len >= sizeof *h && h->len <= max &&
@@ -109,18 +109,18 @@ static void fuzz_socket(const uint8_t *data, size_t n, size_t max)
 				   "assembled %zu bytes for a header saying %llu (max %zu)",
 				   rx.buf.len, (unsigned long long)h->len, max);
 			parse_message(&rx.buf);
-			wire_rx_reset(&rx);
+			imgpool_wire_rx_reset(&rx);
 		} else if (k == WIRE_RX_PARTIAL) {
 			FUZZ_CHECK(rx.need > 0 && rx.buf.len < rx.need,
 				   "partial with %zu of %zu bytes", rx.buf.len, rx.need);
 		} else if (k == WIRE_RX_BAD) {
 			FUZZ_CHECK(why != NULL, "a bad packet without a reason");
-			wire_rx_reset(&rx); /* the pool kills the worker; we read on */
+			imgpool_wire_rx_reset(&rx); /* the pool kills the worker; we read on */
 		} else {
 			break; /* AGAIN, EOF, ERRNO: nothing more to read */
 		}
 	}
-	wire_rx_release(&rx);
+	imgpool_wire_rx_release(&rx);
 	close(sv[0]);
 }
 
