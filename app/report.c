@@ -8,10 +8,12 @@
  * escape a byte string losslessly; numbers and keys are ours.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "clock.h"
 #include "report.h"
@@ -381,6 +383,24 @@ void report_file_done(report *r, const report_file *f)
 	pthread_mutex_unlock(&r->lock);
 }
 
+int report_term_dumb(void)
+{
+	const char *t = getenv("TERM");
+	return t && !strcmp(t, "dumb");
+}
+
+/* The width of the terminal on fd (TIOCGWINSZ), else $COLUMNS, else no limit (a
+ * pty whose size was never set says 0). */
+static int terminal_columns(int fd)
+{
+	struct winsize ws;
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	const char *env = getenv("COLUMNS");
+	int n = env ? atoi(env) : 0;
+	return n >= 20 && n <= 100000 ? n : INT_MAX;
+}
+
 void report_progress(report *r, const char *line, int live)
 {
 	pthread_mutex_lock(&r->lock);
@@ -391,7 +411,11 @@ void report_progress(report *r, const char *line, int live)
 		return;
 	}
 	if (live) {
-		fprintf(r->err, "\r\033[K%s", line);
+		/* Cut to the terminal's width: a line that wraps is cleared only in its
+		 * last row, and every tick then scrolls a stale copy up. The line is
+		 * imgpool's own ASCII (no name), so bytes are columns. */
+		int cols = terminal_columns(fileno(r->err));
+		fprintf(r->err, "\r\033[K%.*s", cols == INT_MAX ? cols : cols - 1, line);
 		r->live_shown = 1;
 	} else {
 		clear_live(r);

@@ -94,6 +94,11 @@ void report_file_done(report *r, const report_file *f);
 /* The monitor's line: live (redrawn in place on a terminal) or a whole line. */
 void report_progress(report *r, const char *line, int live);
 
+/* Is $TERM "dumb": a terminal without the escape that clears a line (Emacs' shell,
+ * some CI logs)? Then --progress auto prints lines, not a bar. (Unset is not: a
+ * terminal a program opened itself, as a test's pty, often has no TERM.) */
+int report_term_dumb(void);
+
 void report_summary_print(report *r, const report_summary *s);
 
 /* --prune removed (or, dry_run, would remove) output, whose input is gone. */

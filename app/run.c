@@ -488,8 +488,8 @@ static int run_pool(run_ctx *x, double t0)
 	}
 	stop_pool_started(p); /* a signal of the setup's stops it before the first file */
 	progress_mode mode = o->progress;
-	if (mode == PROGRESS_AUTO)
-		mode = isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_LINES;
+	if (mode == PROGRESS_AUTO) /* a terminal that cannot redraw a line gets lines */
+		mode = isatty(STDERR_FILENO) && !report_term_dumb() ? PROGRESS_BAR : PROGRESS_LINES;
 	monitor *mon = monitor_start(mode, o->progress_interval, p, &x->c, x->rep, x->tr);
 	check_disk(x, p);
 	drive_ops ops = {drive_result, drive_wait, drive_tick, drive_terminate, x};

@@ -9,13 +9,18 @@ the codec's own reason in a damaged file's error line, and --help saying what
 Run by CTest as: test_behaviour.py IMGPOOL. Images are made with the `vips`
 command-line tool, as the other end-to-end tests make theirs. Stdlib only.
 """
+import fcntl
 import json
 import os
+import pty
+import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 import unittest
 
@@ -808,6 +813,43 @@ int fsync(int fd)
         made = sorted(os.listdir(out))
         self.assertEqual(made[:2], [".imgpool", "a.jpg"], made)
         self.assertTrue(len(made) == 3 and made[2].startswith("b.jpg"), made)
+
+    def bar_frames(self, cols, env):
+        """The live frames imgpool draws on a pseudo-terminal of cols columns while
+        it waits on a --files-from pipe (so frames come, whatever the machine's
+        speed), and what else it wrote there."""
+        photo(self.p("src", "a.jpg"))
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, cols, 0, 0))
+        proc = subprocess.Popen([IMGPOOL, "--files-from", "-", "--base", self.p("src"),
+                                 "-o", self.p("out"), "-j1", "--progress-interval", "0.3"],
+                                stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=slave, env=env)
+        os.close(slave)
+        proc.stdin.write(b"a.jpg\n")
+        proc.stdin.flush()
+        got, deadline = b"", time.monotonic() + 60
+        while got.count(b"\r") < 4 and got.count(b"\n") < 2 and time.monotonic() < deadline:
+            if select.select([master], [], [], 1)[0]:
+                got += os.read(master, 65536)
+        proc.stdin.close()
+        proc.wait(timeout=60)
+        os.close(master)
+        return got
+
+    def test_live_bar_fits_the_terminal(self):
+        """The bar was 99 columns wide: on an 80-column terminal it wrapped, and
+        as \\r ESC[K clears only the last row, every tick scrolled a stale copy
+        up. It is cut to the terminal's width. TERM=dumb (no ESC[K) gets lines."""
+        env = dict(os.environ, TERM="xterm")
+        got = self.bar_frames(80, env)
+        frames = [f for f in got.split(b"\r\x1b[K") if f.startswith(b"[")]
+        self.assertGreater(len(frames), 2, got)
+        for f in frames:
+            self.assertLessEqual(len(f.split(b"\r")[0].split(b"\n")[0]), 79, f)
+        got = self.bar_frames(80, dict(os.environ, TERM="dumb"))
+        self.assertNotIn(b"\x1b[K", got)
+        self.assertIn(b"imgpool: ", got)
 
     def test_list_of_find_print0_without_dash_0(self):
         """find -print0 piped without -0: the whole list was one entry, taken as
