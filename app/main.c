@@ -3,6 +3,7 @@
  * main.c — imgpool: options -> run -> exit code; nothing else.
  * `imgpool bench ...` is the speedup benchmark (bench.h).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,20 +13,33 @@
 #include "run.h"
 #include "status.h"
 
+/* What went to standard output (--help, -V, status, bench's table) is what these
+ * commands are for: lost (a full disk, a closed stdout), the command failed, as
+ * coreutils' do. A run has said so already (its exit code is not 0 then). */
+static int stdout_checked(int rc)
+{
+	errno = 0;
+	if ((fflush(stdout) == 0 && !ferror(stdout)) || rc != 0)
+		return rc;
+	fprintf(stderr, "imgpool: writing to standard output failed%s%s\n", errno ? ": " : "",
+		errno ? strerror(errno) : "");
+	return EXIT_SOME_FAILED;
+}
+
 int main(int argc, char **argv)
 {
 	io_hold_std_fds();
 	if (argc > 1 && !strcmp(argv[1], "status"))
-		return status_main(argc - 1, argv + 1);
+		return stdout_checked(status_main(argc - 1, argv + 1));
 	if (argc > 1 && !strcmp(argv[1], "bench"))
-		return bench_main(argc - 1, argv + 1);
+		return stdout_checked(bench_main(argc - 1, argv + 1));
 	imgpool_options o;
 	int k = options_parse(argc, argv, &o, stdout, stderr);
 	if (k == OPTIONS_EXIT_OK)
-		return 0;
+		return stdout_checked(0);
 	if (k == OPTIONS_USAGE)
 		return EXIT_USAGE;
 	int rc = run_imgpool(&o);
 	options_free(&o);
-	return rc;
+	return stdout_checked(rc);
 }

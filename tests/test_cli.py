@@ -901,6 +901,22 @@ def test_a_run_that_could_not_start_says_so(tmp):
     assert_eq("journal" in b(r.stderr), True, b(r.stderr))
 
 
+def test_lost_standard_output_fails_every_command(tmp):
+    """--help, -V and status wrote to a full disk or a closed stdout and exited 0,
+    so a monitoring script read empty JSON as a success. They exit 1, saying so."""
+    src, out = os.path.join(tmp, "src"), os.path.join(tmp, "out")
+    make_set(src, 1, 120, 90)
+    run(["-q", "-o", out, src])
+    for args in (["--help"], ["-V"], ["status", out], ["status", out, "--json"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([IMGPOOL] + args, stdout=full, stderr=subprocess.PIPE,
+                               timeout=60)
+        assert_eq(r.returncode, 1, args)
+        assert_eq(b"writing to standard output failed" in r.stderr, True, r.stderr)
+    r = subprocess.run([IMGPOOL, "-V"], stdout=subprocess.DEVNULL, timeout=60)
+    assert_eq(r.returncode, 0, "-V to /dev/null")
+
+
 def test_status_counts_each_input_once(tmp):
     """imgpool status summed every journal's rows: after shards and then a run
     without --shard, each photo (and the bad file) counted three times over."""
