@@ -71,9 +71,16 @@ install: build
 # The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in
 # $(BUILD_DEB)/debs/ (cmake/package.cmake): a build of their own with /usr as
 # the prefix, so the library goes where Debian puts libraries.
+# Built with Debian's flags (dpkg-buildflags, hardening=+all: fortified calls, full
+# RELRO and bind-now, and the build path mapped away so that two builds in two
+# folders give the same files), as a Debian package's own rules would.
+DEB_FLAGS = DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get
 deb: deps-deb
 	cmake -S . -B $(BUILD_DEB) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
-	  -DCMAKE_INSTALL_PREFIX=/usr
+	  -DCMAKE_INSTALL_PREFIX=/usr \
+	  -DCMAKE_C_FLAGS="$$($(DEB_FLAGS) CFLAGS) $$($(DEB_FLAGS) CPPFLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="$$($(DEB_FLAGS) LDFLAGS)" \
+	  -DCMAKE_SHARED_LINKER_FLAGS="$$($(DEB_FLAGS) LDFLAGS)"
 	cmake --build $(BUILD_DEB) -j$(JOBS)
 	rm -rf $(BUILD_DEB)/debs
 	cd $(BUILD_DEB) && cpack -G DEB
