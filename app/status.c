@@ -251,8 +251,8 @@ int status_main(int argc, char **argv)
 			json = 1;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("Usage: imgpool status OUTDIR [--json]\n"
-			       "Counts by status, the failed files with their causes, and the last "
-			       "run, from the journal(s) in OUTDIR/.imgpool.\n");
+			       "Counts by status, the failed files with their causes, and the last\n"
+			       "run, from the journal(s) in OUTDIR/.imgpool (--json: as JSON).\n");
 			return 0;
 		} else if (!out)
 			out = argv[i];

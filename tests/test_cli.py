@@ -901,6 +901,16 @@ def test_a_run_that_could_not_start_says_so(tmp):
     assert_eq("journal" in b(r.stderr), True, b(r.stderr))
 
 
+def test_help_fits_80_columns(tmp):
+    """--help had lines of 83 and 86 columns and status --help one of 111: they
+    wrapped on the terminal they are read on."""
+    for args in (["--help"], ["status", "--help"], ["bench", "--help"]):
+        r = run(args)
+        assert_eq(r.returncode, 0, args)
+        long = [l for l in r.stdout.decode().splitlines() if len(l) > 80]
+        assert_eq(long, [], args)
+
+
 def test_lost_standard_output_fails_every_command(tmp):
     """--help, -V and status wrote to a full disk or a closed stdout and exited 0,
     so a monitoring script read empty JSON as a success. They exit 1, saying so."""
