@@ -63,9 +63,10 @@ build-tests: deps-test
 	cmake --build $(BUILD) -j$(JOBS)
 
 # make install PREFIX=~/.local (default /usr/local); DESTDIR=... stages it. As
-# root into the system, ldconfig then lets the loader find the new library.
+# root into the system, ldconfig then lets the loader find the new library. A
+# relative PREFIX is made absolute (the pkg-config file holds it).
 install: build
-	cmake --install $(BUILD) --prefix $(PREFIX)
+	cmake --install $(BUILD) --prefix "$$(realpath -m -- '$(PREFIX)')"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in
