@@ -7,6 +7,12 @@
  *   lock-n-N        LOCK_SH by every shard of an N-way split
  *   lock-K-of-N     LOCK_EX by shard K of N (its pid inside)
  *   lock.meta       LOCK_EX for the moment a run checks and takes the above
+ * and the folder OUT/.imgpool itself, locked as `lock` is: a file can be deleted
+ * while a run holds it (a second run then made a new one, took it, and the two
+ * ran at once, one emptying the other's temp folder), the folder cannot while
+ * it holds the journal. Where a filesystem cannot flock a folder (NFS emulates
+ * flock with byte-range locks, which need a file open for writing) the files'
+ * locks stand alone, as before.
  * flock rather than fcntl locks: they belong to the open file, not the process, so
  * nothing else in the process (SQLite's own fcntl locks) can drop them by closing
  * another descriptor of the same file.
@@ -27,14 +33,14 @@
 #define NFS_SUPER_MAGIC 0x6969
 
 struct run_lock {
-	int fds[3]; /* lock, lock-n-N, lock-K-of-N; -1 when not used */
+	int fds[4]; /* lock, lock-n-N, lock-K-of-N, OUT/.imgpool; -1 when not used */
 };
 
 void lock_release(run_lock *lk)
 {
 	if (!lk)
 		return;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 4; i++)
 		if (lk->fds[i] >= 0)
 			close(lk->fds[i]);
 	free(lk);
@@ -114,12 +120,24 @@ static int nfs_locks_local(int fd)
 	return local;
 }
 
+/* Lock the folder OUT/.imgpool as `lock` (how: LOCK_EX or LOCK_SH). 0, or -1 when
+ * another run holds it; a filesystem that cannot lock a folder is not a refusal. */
+static int lock_folder(outdir *od, run_lock *lk, int how)
+{
+	lk->fds[3] = openat(outdir_private_fd(od), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return lk->fds[3] >= 0 && flock(lk->fds[3], how | LOCK_NB) < 0 && errno == EWOULDBLOCK
+		       ? -1 : 0;
+}
+
 /* The locks of shard sh->k of sh->n, under the meta lock. */
 static int take_shard(outdir *od, const shard *sh, run_lock *lk, char *msg, size_t len)
 {
 	char name[64];
 	if (flock(lk->fds[0], LOCK_SH | LOCK_NB) < 0)
 		return busy(od, lk->fds[0], "an unsharded imgpool run", msg, len);
+	if (lock_folder(od, lk, LOCK_SH) < 0)
+		return busy(od, -1, "an unsharded imgpool run (its lock file was deleted)", msg,
+			    len);
 	int m = other_split_running(od, sh->n);
 	if (m) {
 		snprintf(msg, len, "imgpool runs sharded %d ways are writing to '%s', and this "
@@ -148,6 +166,9 @@ static int take_shard(outdir *od, const shard *sh, run_lock *lk, char *msg, size
 static int take_all(outdir *od, run_lock *lk, char *msg, size_t len)
 {
 	if (flock(lk->fds[0], LOCK_EX | LOCK_NB) == 0) {
+		if (lock_folder(od, lk, LOCK_EX) < 0)
+			return busy(od, -1, "another imgpool run (its lock file was deleted)", msg,
+				    len);
 		write_pid(lk->fds[0]);
 		return LOCK_TAKEN;
 	}
@@ -173,7 +194,7 @@ int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len
 		snprintf(msg, len, "out of memory");
 		return LOCK_FAILED;
 	}
-	lk->fds[0] = lk->fds[1] = lk->fds[2] = -1;
+	lk->fds[0] = lk->fds[1] = lk->fds[2] = lk->fds[3] = -1;
 	meta = outdir_private_open(od, "lock.meta", O_RDWR | O_CREAT);
 	if (meta >= 0 && flock(meta, LOCK_EX) == 0 &&
 	    (lk->fds[0] = outdir_private_open(od, "lock", O_RDWR | O_CREAT)) >= 0)

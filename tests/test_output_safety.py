@@ -527,6 +527,23 @@ class TestLocks(SafetyCase):
         finally:
             self.finish(p)
 
+    def test_a_deleted_lock_file_does_not_let_a_second_run_in(self):
+        """rm OUT/.imgpool/lock while a run held it: a second run made a new one,
+        took it, and the two ran at once (the second emptied the first's temp
+        folder; files failed, and a thumbnail was 'not made by imgpool' for good).
+        The folder .imgpool is locked too, and a folder cannot be deleted so."""
+        src, out = self.slow_set(), self.path("out")
+        p = self.start(["-o", out, src])
+        try:
+            os.unlink(os.path.join(out, ".imgpool", "lock"))
+            for args in ([], ["--shard", "1/2"]):
+                r = run(args + ["-o", out, src])
+                self.assertEqual(r.returncode, 75, r.stdout + r.stderr)
+                self.assertIn(b"its lock file was deleted", r.stderr)
+        finally:
+            self.finish(p)
+        self.assertIn(run(["-q", "-o", out, src]).returncode, (0, 1))
+
 
 class TestTreeStaysExact(SafetyCase):
     def test_case_rename_with_prune(self):
