@@ -413,6 +413,18 @@ int discover_mount_points(const discover *d, const char *const **folders)
 	return d->nmounts;
 }
 
+/* Is the folder of entry e no longer the one its parent's listing found? fts
+ * (FTS_NOCHDIR) opens a folder by its path when it descends, and follows a
+ * symlink put there since: a folder swapped for a link to /etc or to a decoy
+ * was walked, out of the tree. Looked at again just before the descent; the
+ * moment between this lstat() and fts' opendir() remains. */
+static int folder_replaced(const FTSENT *e)
+{
+	struct stat now;
+	return lstat(e->fts_accpath, &now) < 0 || !S_ISDIR(now.st_mode) ||
+	       now.st_dev != e->fts_statp->st_dev || now.st_ino != e->fts_statp->st_ino;
+}
+
 /* Act on one fts entry. Returns 1 when it gave an item. */
 static int visit(discover *d, discover_item *it, FTSENT *e)
 {
@@ -437,7 +449,12 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		if (name[0] == '.' || !d->cfg.recursive || is_out_dir(d, e->fts_statp) ||
 		    holds_private(e->fts_path) || excluded_folder(d, rel))
 			fts_set(d->fts, e, FTS_SKIP);
-		else if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
+		else if (folder_replaced(e)) {
+			fts_set(d->fts, e, FTS_SKIP);
+			return discover_path_error(d, it, e->fts_path, rel, "this folder was "
+					  "replaced while the walk read the one holding it (by a "
+					  "symlink?): not walked");
+		} else if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
 			note_mount(d, e->fts_path);
 		return 0;
 	case FTS_F:

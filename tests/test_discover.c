@@ -829,6 +829,37 @@ static void test_config_errors(void **state)
 /* Symlinks: a loop does not hang (and is an error), a link to a file is read, a
  * link to a folder is not walked, a dangling one is an error; a PATH that is a link
  * to a folder is walked. */
+/* A folder swapped for a symlink after the walk listed the folder holding it, and
+ * before it went in (fts opens a folder by its path): the walk followed the link,
+ * out of the tree. It is an error item now, and nothing behind the link is met. */
+static void test_folder_swapped_for_a_symlink_mid_walk(void **state)
+{
+	mkfile("photos/a.jpg", 50);
+	mkfile("photos/sub/b.jpg", 10);
+	mkfile("decoy/secret.jpg", 10);
+	thumb_settings s = sizes(1, BOX256, FORMAT_SAME);
+	const char *paths[] = {"photos"};
+	discover_config c = config(paths, 1, "out", &s, 1);
+	char *err = NULL;
+	discover *d = discover_open(&c, &err);
+	assert_non_null(d);
+	walk w = {0};
+	discover_item it;
+	assert_int_equal(discover_next(d, &it), 1); /* a.jpg: files come before folders */
+	keep(&w, &it);
+	assert_int_equal(rename("photos/sub", "sub-away"), 0);
+	assert_int_equal(symlink("../decoy", "photos/sub"), 0);
+	while (discover_next(d, &it))
+		keep(&w, &it);
+	discover_close(d);
+	assert_null(find(&w, "sub/secret.jpg"));
+	const got *g = find(&w, "sub");
+	assert_non_null(g);
+	assert_int_equal(g->state, ITEM_ERROR);
+	assert_non_null(strstr(g->error, "replaced while the walk"));
+	walk_free(&w);
+}
+
 static void test_symlinks(void **state)
 {
 	mkfile("photos/real.jpg", 10);
@@ -1003,6 +1034,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folder_swapped_for_a_symlink_mid_walk, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
 	};
