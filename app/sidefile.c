@@ -382,6 +382,24 @@ static int put_in_place(const char *tmp, const char *path)
 	return errno == EINVAL || errno == ENOSYS ? rename(tmp, path) : -1;
 }
 
+/* Replace path (imgpool's own file, as classify() just said) with tmp. Swapped
+ * (RENAME_EXCHANGE), then the file that left path is checked to be the one just
+ * looked at: one put there in between (a user's) is swapped back, and kept
+ * (EEXIST). A filesystem without the exchange gets a plain rename. */
+static int replace_own(const char *tmp, const char *path)
+{
+	struct stat before, gone;
+	if (lstat(path, &before) != 0)
+		return -1;
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0)
+		return errno == EINVAL || errno == ENOSYS ? rename(tmp, path) : -1;
+	if (lstat(tmp, &gone) == 0 && gone.st_dev == before.st_dev && gone.st_ino == before.st_ino)
+		return unlink(tmp) == 0 || errno == ENOENT ? 0 : -1;
+	renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE);
+	errno = EEXIST;
+	return -1;
+}
+
 FILE *sidefile_stream(sidefile *f)
 {
 	return f->f;
@@ -420,13 +438,21 @@ int sidefile_close(sidefile *s, int keep, char *err, size_t errlen)
 					 s->path);
 				rc = -1;
 			} else if (p == PLACE_NONE ? put_in_place(s->tmp, s->path) != 0
-						   : rename(s->tmp, s->path) != 0) {
-				snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt,
-					 s->path, strerror(errno));
+						   : replace_own(s->tmp, s->path) != 0) {
+				if (errno == EEXIST)
+					snprintf(err, errlen, "%s: a file was put at '%s' while this "
+						 "one was written: it is kept, and this one is not",
+						 s->opt, s->path);
+				else
+					snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt,
+						 s->path, strerror(errno));
 				rc = -1;
 			}
 		}
-		if (ours && (rc || !keep))
+		/* The temp name, unless it is not this file (taken away, or a swap back
+		 * of replace_own() that failed left the user's file there). */
+		if (ours && (rc || !keep) && fstat(fd, &mine) == 0 && lstat(s->tmp, &there) == 0 &&
+		    mine.st_dev == there.st_dev && mine.st_ino == there.st_ino)
 			unlink(s->tmp);
 	}
 	sinks_forget(fd); /* its number is free once closed */

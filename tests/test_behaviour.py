@@ -99,6 +99,46 @@ class Behaviour(unittest.TestCase):
         subprocess.run([cc, "-shared", "-fPIC", "-o", lib, src] + list(libs), check=True)
         return lib
 
+    def test_trace_never_replaces_a_file_put_there_during_the_run(self):
+        """--trace replaced the old trace (imgpool's) by a rename after looking at
+        it: a user's file moved to that name in between was overwritten. Now the
+        two are swapped and the one swapped out checked: a user's file goes back.
+        The moment is made certain by a preloaded renameat2 that puts the user's
+        file there just before the exchange."""
+        photo(self.p("src", "a.jpg"))
+        trace, mine = self.p("t.json"), self.p("mine")
+        r = subprocess.run([IMGPOOL, "-q", "-o", self.p("out"), "--trace", trace,
+                            self.p("src")], capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(mine, "w") as f:
+            f.write("my notes, not a trace\n")
+        shim = self.preload("swapin", r"""#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
+{
+	static int (*real)(int, const char *, int, const char *, unsigned);
+	if (!real)
+		real = dlsym(RTLD_NEXT, "renameat2");
+	const char *mine = getenv("SWAPIN_FILE");
+	if (mine && (flags & RENAME_EXCHANGE) && strstr(to, "t.json")) {
+		rename(mine, to); /* the user, just before */
+		unsetenv("SWAPIN_FILE");
+	}
+	return real(a, from, b, to, flags);
+}
+""", "-ldl")
+        env = dict(os.environ, LD_PRELOAD=shim, SWAPIN_FILE=mine)
+        r = subprocess.run([IMGPOOL, "-q", "--force", "-o", self.p("out"), "--trace", trace,
+                            self.p("src")], capture_output=True, timeout=300, env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"a file was put at", r.stderr)
+        with open(trace) as f:
+            self.assertEqual(f.read(), "my notes, not a trace\n")
+        self.assertFalse([n for n in os.listdir(self.tmp) if "imgpool.tmp" in n])
+
     def test_lost_stdout_lines_fail_the_run(self):
         """The per-file lines are the answers: written to a full disk (or a pipe its
         reader closed) they were lost silently and the run exited 0."""
