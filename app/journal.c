@@ -419,22 +419,35 @@ int journal_quarantine_del(journal *j, const char *qname)
 	return write_step(j, s, "recording the quarantine");
 }
 
-int journal_root_device(journal *j, const char *root, uint64_t *dev)
+/* The devices db records for root: fn-like tally into *seen (1: dev_now among
+ * them) and *any (1: some record). A db without the table (older schema) has
+ * none. */
+static void devices_in(sqlite3 *db, const char *root, uint64_t dev_now, int *any, int *seen)
 {
 	sqlite3_stmt *s = NULL;
-	if (!j)
-		return 0;
-	/* Prepared here, not with the others: a read-only view of an older schema
-	 * (a dry run's) has no roots table, and that is "none recorded". */
-	if (sqlite3_prepare_v2(j->db, "SELECT dev FROM roots WHERE root=?1", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return 0;
+	if (!db || sqlite3_prepare_v2(db, "SELECT dev FROM roots WHERE root=?1", -1, &s, NULL) !=
+			   SQLITE_OK)
+		return;
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*dev = (uint64_t)sqlite3_column_int64(s, 0);
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		*any = 1;
+		if ((uint64_t)sqlite3_column_int64(s, 0) == dev_now)
+			*seen = 1;
+	}
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int journal_root_device_seen(journal *j, const char *root, uint64_t dev_now)
+{
+	int any = 0, seen = 0;
+	if (!j)
+		return -1;
+	/* Every journal of the folder: a run with another shard layout (or the
+	 * first into a new journal) prunes the inputs they all record. */
+	devices_in(j->db, root, dev_now, &any, &seen);
+	for (int i = 0; i < j->nothers; i++)
+		devices_in(j->others[i].db, root, dev_now, &any, &seen);
+	return seen ? 1 : any ? 0 : -1;
 }
 
 int journal_set_root_device(journal *j, const char *root, uint64_t dev)

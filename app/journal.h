@@ -141,10 +141,11 @@ int journal_quarantine_each(journal *j,
 				       const file_ident *id),
 			    void *data);
 
-/* The device (st_dev) folder root (a PATH's or a mount point's real path) was on
- * when a run last found it not empty: 1 with *dev set, 0 when none is recorded
- * (or the journal is older than schema 5, or absent), -1 when it cannot say. */
-int journal_root_device(journal *j, const char *root, uint64_t *dev);
+/* Has a run recorded folder root (a PATH's or a mount point's real path) on device
+ * dev_now when it found it not empty, in any journal of the folder? 1 yes; 0 no,
+ * only other devices were recorded; -1 nothing is recorded (or the journals are
+ * older than schema 5, or there is none). */
+int journal_root_device_seen(journal *j, const char *root, uint64_t dev_now);
 /* Record it for this run (a read-only journal records nothing). */
 int journal_set_root_device(journal *j, const char *root, uint64_t dev);
 

@@ -172,7 +172,7 @@ static int prepare_all(journal *j, int version)
  * on, or killed); immutable where there is none (the journal was closed cleanly:
  * every row is in the main file), as a read-only connection to a WAL database makes
  * -shm and -wal files and leaves them behind. Schemas 3 and later are read as they
- * are (4 lacks only the roots table, which journal_root_device() takes as none
+ * are (4 lacks only the roots table, which journal_root_device_seen() takes as none
  * recorded); 1 and 2 are not. */
 static journal *open_readonly(journal *j, const char *file)
 {

@@ -121,16 +121,15 @@ static int folder_empty(const char *folder)
 	return empty;
 }
 
-/* Is real (a folder's real path) empty and on another device than the one the
- * journal recorded when a run last found files in it? A disk mounted there by
- * hand (not in fstab) and not mounted now leaves its mount point so: empty, on
- * the device of the folder holding it. */
+/* Is real (a folder's real path) empty and on another device than every one the
+ * journals recorded when runs found files in it? A disk mounted there by hand
+ * (not in fstab) and not mounted now leaves its mount point so: empty, on the
+ * device of the folder holding it. */
 static int device_gone(journal *j, const char *real)
 {
 	struct stat st;
-	uint64_t dev;
-	return stat(real, &st) == 0 && journal_root_device(j, real, &dev) == 1 &&
-	       dev != (uint64_t)st.st_dev && folder_empty(real) == 1;
+	return stat(real, &st) == 0 && journal_root_device_seen(j, real, (uint64_t)st.st_dev) == 0 &&
+	       folder_empty(real) == 1;
 }
 
 int prune_root_unsure(journal *j, const char *folder, char *why, size_t len)

@@ -1025,8 +1025,7 @@ static void test_root_devices(void **state)
 	(void)state;
 	outdir *od = open_out("roots", 1);
 	journal *j = open_journal(od, "journal.sqlite", 0, NULL, 0);
-	uint64_t dev = 0;
-	assert_int_equal(journal_root_device(j, "/photos", &dev), 0);
+	assert_int_equal(journal_root_device_seen(j, "/photos", 2049), -1);
 	assert_int_equal(journal_set_root_device(j, "/photos", 2049), 0);
 	assert_int_equal(journal_set_root_device(j, "/photos", 2050), 0);
 	journal_close(j, 0, 0, 0, 0, 0);
@@ -1040,17 +1039,23 @@ static void test_root_devices(void **state)
 	journal_row row;
 	journal_get(j, "/photos", "a.jpg", &row);
 	assert_int_equal(row.status, JOURNAL_OK);
-	assert_int_equal(journal_root_device(j, "/photos", &dev), 0);
+	assert_int_equal(journal_root_device_seen(j, "/photos", 2050), -1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
 	j = open_journal(od, "journal.sqlite", 0, NULL, 0);
 	assert_int_equal(sql_int(db, "PRAGMA user_version"), 5);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM files"), 1);
-	assert_int_equal(journal_root_device(j, "/photos", &dev), 0);
+	assert_int_equal(journal_root_device_seen(j, "/photos", 2050), -1);
 	assert_int_equal(journal_set_root_device(j, "/photos", 2050), 0);
 	assert_int_equal(journal_sync(j), 0);
-	assert_int_equal(journal_root_device(j, "/photos", &dev), 1);
-	assert_int_equal(dev, 2050);
+	assert_int_equal(journal_root_device_seen(j, "/photos", 2050), 1);
+	assert_int_equal(journal_root_device_seen(j, "/photos", 40), 0);
+	journal_close(j, 0, 0, 0, 0, 0);
+	/* Another journal of the folder (a shard's) sees the record too: a run with
+	 * another layout prunes the inputs every journal records. */
+	j = open_journal(od, "journal-1-of-2.sqlite", 0, NULL, 0);
+	assert_int_equal(journal_root_device_seen(j, "/photos", 40), 0);
+	assert_int_equal(journal_root_device_seen(j, "/photos", 2050), 1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 }

@@ -232,7 +232,9 @@ class TestPruneNames(SafetyCase):
             self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
         finally:
             subprocess.run(["umount", src], check=True)
-        for args in (["-n"], []):
+        # A dry run, the run, and shards (whose own journals have no record yet:
+        # every journal of the folder is asked).
+        for args in (["-n"], [], ["--shard", "1/2"], ["--shard", "2/2"]):
             r = run(args + ["-q", "--prune", "-o", out, src], env=env)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(b"it is empty, and on another filesystem than when a run last "
