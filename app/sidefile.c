@@ -110,9 +110,10 @@ static int folder_writable(const char *opt, const char *path, char *err, size_t 
 }
 
 /* Where path leads now, by the rules of sidefile.h: 0 with *p, or -1 with the
- * cause of a refusal in err. */
-static int classify(const char *opt, const char *path, sidefile_kind kind, place *p, char *err,
-		    size_t errlen)
+ * cause of a refusal in err. For PLACE_FILE, *judged (when not NULL) is the file
+ * found to be imgpool's own, as opened and read. */
+static int classify_file(const char *opt, const char *path, sidefile_kind kind, place *p,
+			 struct stat *judged, char *err, size_t errlen)
 {
 	struct stat st;
 	int fd = named_descriptor(path), flags;
@@ -155,20 +156,31 @@ static int classify(const char *opt, const char *path, sidefile_kind kind, place
 		return -1;
 	}
 	*p = PLACE_FILE;
+	if (judged)
+		*judged = st;
 	if (st.st_size == 0)
 		return 0;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	int own = fd < 0 ? -1 : is_own(fd, kind);
 	int e = errno;
 
-	if (fd >= 0)
+	if (fd >= 0) {
+		if (judged && fstat(fd, judged) != 0)
+			own = 0; /* cannot say which file was judged: not taken for ours */
 		close(fd);
+	}
 	if (own < 0) {
 		snprintf(err, errlen, "%s: cannot read '%s' to see what it is: %s", opt, path,
 			 strerror(e));
 		return -1;
 	}
 	return own ? 0 : refuse_foreign(opt, path, kind, err, errlen);
+}
+
+static int classify(const char *opt, const char *path, sidefile_kind kind, place *p, char *err,
+		    size_t errlen)
+{
+	return classify_file(opt, path, kind, p, NULL, err, errlen);
 }
 
 /* The lock a run writing path in place takes (open_in_place()), or -1 with errno
@@ -382,22 +394,44 @@ static int put_in_place(const char *tmp, const char *path)
 	return errno == EINVAL || errno == ENOSYS ? rename(tmp, path) : -1;
 }
 
-/* Replace path (imgpool's own file, as classify() just said) with tmp. Swapped
- * (RENAME_EXCHANGE), then the file that left path is checked to be the one just
- * looked at: one put there in between (a user's) is swapped back, and kept
- * (EEXIST). A filesystem without the exchange gets a plain rename. */
-static int replace_own(const char *tmp, const char *path)
+/* Replace path (imgpool's own file: judged, as classify_file() read it) with tmp.
+ * Swapped (RENAME_EXCHANGE), then the file that left path must be that very file:
+ * one put there since (a user's) is swapped back, and kept (EEXIST). A filesystem
+ * without the exchange gets a plain rename. Returns 0, -1 (errno), or -2 when the
+ * swap back failed: the file put there is at tmp then, and must stay there. */
+static int replace_own(const char *tmp, const char *path, const struct stat *judged)
 {
-	struct stat before, gone;
-	if (lstat(path, &before) != 0)
-		return -1;
+	struct stat gone;
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0)
 		return errno == EINVAL || errno == ENOSYS ? rename(tmp, path) : -1;
-	if (lstat(tmp, &gone) == 0 && gone.st_dev == before.st_dev && gone.st_ino == before.st_ino)
-		return unlink(tmp) == 0 || errno == ENOENT ? 0 : -1;
-	renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE);
+	if (lstat(tmp, &gone) == 0 && gone.st_dev == judged->st_dev &&
+	    gone.st_ino == judged->st_ino) {
+		unlink(tmp); /* the old one; left at the temp name if this fails */
+		return 0;
+	}
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_EXCHANGE) != 0)
+		return -2;
 	errno = EEXIST;
 	return -1;
+}
+
+/* Put the temp file of s at its name: new (p PLACE_NONE), or in place of imgpool's
+ * own file judged. 0, or -1 with the cause in err. */
+static int put_file(const sidefile *s, place p, const struct stat *judged, char *err,
+		    size_t errlen)
+{
+	int rc = p == PLACE_NONE ? put_in_place(s->tmp, s->path) : replace_own(s->tmp, s->path,
+									       judged);
+	if (rc == -2)
+		snprintf(err, errlen, "%s: a file was put at '%s' while this one was written: "
+			 "it is at '%s' now (this one is at its name)", s->opt, s->path, s->tmp);
+	else if (rc && errno == EEXIST)
+		snprintf(err, errlen, "%s: a file was put at '%s' while this one was written: it "
+			 "is kept, and this one is not", s->opt, s->path);
+	else if (rc)
+		snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt, s->path,
+			 strerror(errno));
+	return rc ? -1 : 0;
 }
 
 FILE *sidefile_stream(sidefile *f)
@@ -421,7 +455,7 @@ int sidefile_close(sidefile *s, int keep, char *err, size_t errlen)
 	 * cannot take it for a killed run's in between; and only if the temp name is
 	 * still this very file. */
 	if (s->tmp) {
-		struct stat mine, there;
+		struct stat mine, there, judged;
 		place p = PLACE_NONE;
 		int ours = 1;
 		if (!rc && keep) {
@@ -431,21 +465,14 @@ int sidefile_close(sidefile *s, int keep, char *err, size_t errlen)
 					 "was written", s->opt, s->path);
 				rc = -1;
 				ours = 0;
-			} else if (classify(s->opt, s->path, s->kind, &p, err, errlen) != 0) {
+			} else if (classify_file(s->opt, s->path, s->kind, &p, &judged, err,
+						 errlen) != 0) {
 				rc = -1;
 			} else if (p == PLACE_STREAM || p == PLACE_FD) {
 				snprintf(err, errlen, "%s: '%s' changed while it was written", s->opt,
 					 s->path);
 				rc = -1;
-			} else if (p == PLACE_NONE ? put_in_place(s->tmp, s->path) != 0
-						   : replace_own(s->tmp, s->path) != 0) {
-				if (errno == EEXIST)
-					snprintf(err, errlen, "%s: a file was put at '%s' while this "
-						 "one was written: it is kept, and this one is not",
-						 s->opt, s->path);
-				else
-					snprintf(err, errlen, "%s: writing '%s' failed: %s", s->opt,
-						 s->path, strerror(errno));
+			} else if (put_file(s, p, &judged, err, errlen) != 0) {
 				rc = -1;
 			}
 		}
