@@ -87,13 +87,19 @@ static void settings_print(const char *text, int json)
 
 /* The totals count each input once, though several journals of the folder may
  * hold a row of it (a run without --shard and shards, or shards of another N): by
- * its newest row, the one written by the latest run (runs.started, in the older
- * or the newer form, compared from its first 19 characters). */
+ * its newest row, the one written by the latest run. runs.started as seconds since
+ * the epoch, from either form it was written in ("2026-12-02T22:01:54+0100", or
+ * the older "2026-12-02 22:01:54" in local time), as the schema-4 migration reads
+ * it: runs on machines in other zones compare rightly. -1 where it is not known. */
+#define STARTED_UTC                                                                        \
+	"coalesce(CAST(CASE length(r.started) WHEN 24 THEN strftime('%s', substr(r.started, 1, "  \
+	"22) || ':' || substr(r.started, 23, 2)) ELSE strftime('%s', r.started, 'utc') END AS "  \
+	"INTEGER), -1)"
 static sqlite3 *tally_open(void)
 {
 	sqlite3 *t = NULL;
 	if (sqlite3_open(":memory:", &t) != SQLITE_OK ||
-	    sqlite3_exec(t, "CREATE TABLE t (root TEXT, rel BLOB, status INTEGER, started TEXT,"
+	    sqlite3_exec(t, "CREATE TABLE t (root TEXT, rel BLOB, status INTEGER, started INTEGER,"
 			    " PRIMARY KEY (root, rel))", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_close(t);
 		return NULL;
@@ -105,9 +111,8 @@ static void tally_add(sqlite3 *t, sqlite3 *db)
 {
 	sqlite3_stmt *rows = NULL, *put = NULL;
 	if (!t ||
-	    sqlite3_prepare_v2(db, "SELECT f.root, f.rel, f.status, coalesce(replace(substr("
-			       "r.started, 1, 19), 'T', ' '), '') FROM files f LEFT JOIN runs r"
-			       " ON r.id = f.seen_run", -1, &rows, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT f.root, f.rel, f.status, " STARTED_UTC " FROM files f"
+			       " LEFT JOIN runs r ON r.id = f.seen_run", -1, &rows, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(t, "INSERT INTO t VALUES (?1, ?2, ?3, ?4) ON CONFLICT (root, rel)"
 			       " DO UPDATE SET status = ?3, started = ?4 WHERE ?4 > started", -1,
 			       &put, NULL) != SQLITE_OK)

@@ -943,6 +943,19 @@ def test_status_counts_each_input_once(tmp):
     assert_eq((js["ok"], js["failed"]), (4, 1), "totals: each input once")
     text = b(run(["status", out]).stdout)
     assert_eq("all journals: 4 ok, 1 failed" in text, True, text)
+    # The latest row by the clock, not by the local time written: a run five hours
+    # east of UTC failed a file; fixed, the shards (in UTC) made it a second later.
+    src2, out2 = os.path.join(tmp, "src2"), os.path.join(tmp, "out2")
+    make_set(src2, 2, 160, 120)
+    with open(os.path.join(src2, "c.jpg"), "w") as f:
+        f.write("nope")
+    run(["-q", "-o", out2, src2], env=dict(os.environ, TZ="XXX-05"))
+    shutil.copyfile(os.path.join(src2, "img000.jpg"), os.path.join(src2, "c.jpg"))
+    time.sleep(1.1)
+    for shard in ("1/2", "2/2"):
+        run(["-q", "-o", out2, "--shard", shard, src2], env=dict(os.environ, TZ="UTC"))
+    js = json.loads(run(["status", out2, "--json"]).stdout)
+    assert_eq((js["ok"], js["failed"]), (3, 0), "totals by the clock")
 
 
 def test_ambiguous_option_and_status_words(tmp):
