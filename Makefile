@@ -66,7 +66,7 @@ build-tests: deps-test
 # root into the system, ldconfig then lets the loader find the new library. A
 # relative PREFIX is made absolute (the pkg-config file holds it).
 install: build
-	cmake --install $(BUILD) --prefix "$$(realpath -m -- '$(PREFIX)')"
+	cmake --install $(BUILD) --prefix "$$(realpath -ms -- '$(PREFIX)')"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in
