@@ -66,6 +66,8 @@ const char *outdir_strerror(int err)
 	case ESTALE: return "the file changed while imgpool was replacing it; it was left as it is";
 	case EXDEV: return "it is on another filesystem than the output folder's .imgpool";
 	case EEXIST: return "a file is already there";
+	case OUTDIR_EMOVED: return "its folder was moved out of the output folder meanwhile; "
+				   "the file was taken back";
 	case EOPNOTSUPP: return "the output folder's filesystem can neither rename a file without "
 				"replacing one (RENAME_NOREPLACE) nor make a hard link, so nothing "
 				"can be put in place there without risking a file imgpool did not "
@@ -402,9 +404,25 @@ static void remade_folder_wait(int i)
 	nanosleep(&ts, NULL);
 }
 
+/* Is pfd (opened for rel) still the folder rel's parent is, beneath OUT? A folder
+ * on the way moved out of OUT (or swapped) meanwhile takes pfd with it: a file put
+ * in or taken from pfd then was outside OUT. */
+static int parent_in_place(outdir *od, const char *rel, int pfd)
+{
+	const char *leaf;
+	struct stat a, b;
+	int again = outdir_parent(od, rel, 0, &leaf);
+	int same = again >= 0 && fstat(again, &a) == 0 && fstat(pfd, &b) == 0 &&
+		   a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	if (again >= 0)
+		close(again);
+	return same;
+}
+
 /* outdir_move_noreplace() of from_dir/from to rel, making rel's folders; a folder on the
  * way removed after it was opened, before the mkdir beneath it or the rename, is
- * made again (ENOENT with from still there; see REMADE_FOLDER_RETRIES). */
+ * made again (ENOENT with from still there; see REMADE_FOLDER_RETRIES). A folder
+ * moved out of OUT meanwhile: the file is taken back (OUTDIR_EMOVED). */
 static int move_into(outdir *od, int from_dir, const char *from, const char *rel)
 {
 	for (int i = 0;; i++) {
@@ -414,6 +432,11 @@ static int move_into(outdir *od, int from_dir, const char *from, const char *rel
 		if (pfd >= 0) {
 			rc = outdir_move_noreplace(from_dir, from, pfd, leaf);
 			e = errno;
+			if (rc == 0 && !parent_in_place(od, rel, pfd)) {
+				outdir_move_noreplace(pfd, leaf, from_dir, from);
+				rc = -1;
+				e = OUTDIR_EMOVED;
+			}
 			close(pfd);
 		}
 		struct stat st;
@@ -458,8 +481,8 @@ static int quarantine_fd(outdir *od)
  * seen (a regular file, same device and inode as before the move) and `expect`
  * (size, mtime). 0: it is there and checked. -1: nothing moved (errno), or it did
  * not match and was put back (ESTALE; if even that failed it stays quarantined). */
-static int quarantine_checked(outdir *od, int pfd, const char *leaf, const file_ident *expect,
-			      const char *qname)
+static int quarantine_checked(outdir *od, const char *rel, int pfd, const char *leaf,
+			      const file_ident *expect, const char *qname)
 {
 	int qfd = quarantine_fd(od);
 	struct stat before, after;
@@ -479,10 +502,13 @@ static int quarantine_checked(outdir *od, int pfd, const char *leaf, const file_
 		ok = got.dev == seen.dev && got.ino == seen.ino && got.size == expect->size &&
 		     got.mtime_ns == expect->mtime_ns;
 	}
-	if (ok)
+	/* Taken from a folder that is still beneath OUT: one moved out meanwhile
+	 * holds no file of OUT's any more. */
+	int moved = ok && !parent_in_place(od, rel, pfd);
+	if (ok && !moved)
 		return 0;
 	outdir_move_noreplace(qfd, qname, pfd, leaf); /* put it back; if taken, it stays safe */
-	errno = ESTALE;
+	errno = moved ? OUTDIR_EMOVED : ESTALE;
 	return -1;
 }
 
@@ -497,10 +523,15 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 	int pfd = outdir_parent(od, rel, 0, &leaf);
 	if (pfd < 0)
 		return -1;
-	int rc = quarantine_checked(od, pfd, leaf, expect, qname);
+	int rc = quarantine_checked(od, rel, pfd, leaf, expect, qname);
 	if (rc == 0) {
 		rc = outdir_move_noreplace(od->tmp, tmp_name, pfd, leaf);
 		int e = errno;
+		if (rc == 0 && !parent_in_place(od, rel, pfd)) {
+			outdir_move_noreplace(pfd, leaf, od->tmp, tmp_name); /* taken back */
+			rc = -1;
+			e = OUTDIR_EMOVED;
+		}
 		if (rc == 0)
 			unlinkat(od->quarantine, qname, 0);
 		else
@@ -539,7 +570,7 @@ int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const c
 	int pfd = outdir_parent(od, rel, 0, &leaf);
 	if (pfd < 0)
 		return -1;
-	int rc = quarantine_checked(od, pfd, leaf, expect, qname);
+	int rc = quarantine_checked(od, rel, pfd, leaf, expect, qname);
 	int e = errno;
 	close(pfd);
 	if (rc < 0) {

@@ -36,13 +36,21 @@
  * Errors: functions return 0, or -1 with errno set (ELOOP: a symlink on the way or
  * at the leaf; EEXIST: something is already there; ESTALE: the file did not match
  * the expected identity and was put back; EXDEV: the temp folder and the target
- * are on different filesystems). outdir_strerror() words them for a report line.
+ * are on different filesystems; OUTDIR_EMOVED: the folder it was put in, or taken
+ * from, was moved out of OUT meanwhile, and the file went back). outdir_strerror()
+ * words them for a report line.
  */
 #ifndef IMGPOOL_OUTDIR_H
 #define IMGPOOL_OUTDIR_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <sys/stat.h>
+
+/* A folder on the way was moved out of OUT while a file was put in it or taken
+ * from it (an errno of its own: no other call here gives "remote address
+ * changed"). */
+#define OUTDIR_EMOVED EREMCHG
 #include <sys/types.h>
 
 /* Name of imgpool's own folder inside OUT; never walked, never an output. */

@@ -99,6 +99,56 @@ class Behaviour(unittest.TestCase):
         subprocess.run([cc, "-shared", "-fPIC", "-o", lib, src] + list(libs), check=True)
         return lib
 
+    def test_an_output_folder_moved_away_mid_run_is_left_alone(self):
+        """An output subfolder moved out of OUT while imgpool had it open: a
+        thumbnail was put in it (outside OUT now), and --prune took a file from
+        it and deleted it. The folder's place is looked at again after each move:
+        the file goes back. A preloaded renameat2 moves OUT/a away just before
+        the move into it (publish) or out of it (prune), so the moment is sure."""
+        photo(self.p("src", "a", "x.jpg"))
+        photo(self.p("src", "a", "y.jpg"))
+        out, stash = self.p("out"), self.p("stash")
+        os.makedirs(stash)
+        shim = self.preload("moveaway", r"""#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
+{
+	static int (*real)(int, const char *, int, const char *, unsigned);
+	if (!real)
+		real = dlsym(RTLD_NEXT, "renameat2");
+	const char *folder = getenv("MOVEAWAY_FOLDER"), *when = getenv("MOVEAWAY_WHEN");
+	if (folder && when && strstr(to, when[0] == 'q' ? "q-" : "x.jpg")) {
+		rename(folder, getenv("MOVEAWAY_TO"));
+		unsetenv("MOVEAWAY_FOLDER");
+	}
+	return real(a, from, b, to, flags);
+}
+""", "-ldl")
+        env = dict(os.environ, LD_PRELOAD=shim, MOVEAWAY_FOLDER=os.path.join(out, "a"),
+                   MOVEAWAY_TO=os.path.join(stash, "a"), MOVEAWAY_WHEN="x")
+        os.makedirs(os.path.join(out, "a"))
+        r = subprocess.run([IMGPOOL, "-r", "-j1", "-o", out, self.p("src")],
+                           capture_output=True, timeout=300, env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"its folder was moved out of the output folder meanwhile", r.stderr)
+        # (y.jpg may have gone with the folder, made before it moved; x.jpg was
+        # put in it after.)
+        self.assertNotIn("x.jpg", os.listdir(os.path.join(stash, "a")))
+        # --prune: the thumbnails made, the inputs gone, OUT/a moved away just
+        # before the first is taken to the quarantine.
+        shutil.rmtree(stash)
+        os.makedirs(stash)
+        subprocess.run([IMGPOOL, "-q", "-r", "-o", out, self.p("src")], check=True)
+        shutil.rmtree(self.p("src", "a"))
+        env.update(MOVEAWAY_FOLDER=os.path.join(out, "a"), MOVEAWAY_WHEN="q")
+        r = subprocess.run([IMGPOOL, "-r", "--prune", "-o", out, self.p("src")],
+                           capture_output=True, timeout=300, env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(sorted(os.listdir(os.path.join(stash, "a"))), ["x.jpg", "y.jpg"])
+
     def test_trace_never_replaces_a_file_put_there_during_the_run(self):
         """--trace replaced the old trace (imgpool's) by a rename after looking at
         it: a user's file moved to that name in between was overwritten. Now the
