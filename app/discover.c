@@ -446,15 +446,17 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 						  : "this folder is an imgpool output folder (it holds "
 						    OUTDIR_PRIVATE "), which is never read as input");
 		}
-		if (name[0] == '.' || !d->cfg.recursive || is_out_dir(d, e->fts_statp) ||
-		    holds_private(e->fts_path) || excluded_folder(d, rel))
+		if (name[0] == '.' || !d->cfg.recursive || excluded_folder(d, rel))
 			fts_set(d->fts, e, FTS_SKIP);
 		else if (folder_replaced(e)) {
+			/* before the output folder's tests, which follow a link */
 			fts_set(d->fts, e, FTS_SKIP);
 			return discover_path_error(d, it, e->fts_path, rel, "this folder was "
 					  "replaced while the walk read the one holding it (by a "
 					  "symlink?): not walked");
-		} else if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
+		} else if (is_out_dir(d, e->fts_statp) || holds_private(e->fts_path))
+			fts_set(d->fts, e, FTS_SKIP);
+		else if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
 			note_mount(d, e->fts_path);
 		return 0;
 	case FTS_F:

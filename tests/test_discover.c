@@ -858,6 +858,25 @@ static void test_folder_swapped_for_a_symlink_mid_walk(void **state)
 	assert_int_equal(g->state, ITEM_ERROR);
 	assert_non_null(strstr(g->error, "replaced while the walk"));
 	walk_free(&w);
+
+	/* The same with a link to an output folder (which the walk passes over
+	 * without a word when it is met as itself): still said. */
+	mkfile("photos/sub2/c.jpg", 10);
+	mkfile("thumbs/.imgpool/journal.sqlite", 10);
+	d = discover_open(&c, &err);
+	assert_non_null(d);
+	memset(&w, 0, sizeof w);
+	assert_int_equal(discover_next(d, &it), 1);
+	keep(&w, &it);
+	assert_int_equal(rename("photos/sub2", "sub2-away"), 0);
+	assert_int_equal(symlink("../thumbs", "photos/sub2"), 0);
+	while (discover_next(d, &it))
+		keep(&w, &it);
+	discover_close(d);
+	g = find(&w, "sub2");
+	assert_non_null(g);
+	assert_int_equal(g->state, ITEM_ERROR);
+	walk_free(&w);
 }
 
 static void test_symlinks(void **state)
