@@ -326,32 +326,6 @@ static int compare(const FTSENT **a, const FTSENT **b)
 	return strcmp((*a)->fts_name, (*b)->fts_name);
 }
 
-/* Is this stat the output folder? It is looked up again until it exists: the
- * workers may make it while we walk. */
-static int is_out_dir(discover *d, const struct stat *st)
-{
-	if (!d->out_known) {
-		struct stat os;
-		if (stat(d->out_dir, &os) == 0 && S_ISDIR(os.st_mode)) {
-			d->out_known = 1;
-			d->out_dev = os.st_dev;
-			d->out_ino = os.st_ino;
-		}
-	}
-	return d->out_known && st->st_dev == d->out_dev && st->st_ino == d->out_ino;
-}
-
-/* Does folder path hold an imgpool output folder's own folder (OUT/.imgpool)? Such a
- * folder is an output folder of an earlier run: never walked as input. */
-static int holds_private(const char *path)
-{
-	char *p = path_join(path, OUTDIR_PRIVATE);
-	struct stat st;
-	int yes = p && lstat(p, &st) == 0 && S_ISDIR(st.st_mode);
-	free(p);
-	return yes;
-}
-
 /* Start PATH argument i: a folder opens an fts walk; a file, or a PATH that cannot
  * be used, gives an item at once (an error item's rel is the PATH as given).
  * Returns 1 when *it was filled. */
@@ -393,38 +367,6 @@ static const char *walk_cause(int err)
 		       : strerror(err);
 }
 
-/* A folder of the walk that is a mount point (discover_mount_points()); memory
- * running out forgets it, which costs only --prune's care for it. */
-static void note_mount(discover *d, const char *folder)
-{
-	char *real = realpath(folder, NULL);
-	char **more = real ? realloc(d->mounts, (size_t)(d->nmounts + 1) * sizeof *more) : NULL;
-	if (!more) {
-		free(real);
-		return;
-	}
-	d->mounts = more;
-	d->mounts[d->nmounts++] = real;
-}
-
-int discover_mount_points(const discover *d, const char *const **folders)
-{
-	*folders = (const char *const *)d->mounts;
-	return d->nmounts;
-}
-
-/* Is the folder of entry e no longer the one its parent's listing found? fts
- * (FTS_NOCHDIR) opens a folder by its path when it descends, and follows a
- * symlink put there since: a folder swapped for a link to /etc or to a decoy
- * was walked, out of the tree. Looked at again just before the descent; the
- * moment between this lstat() and fts' opendir() remains. */
-static int folder_replaced(const FTSENT *e)
-{
-	struct stat now;
-	return lstat(e->fts_accpath, &now) < 0 || !S_ISDIR(now.st_mode) ||
-	       now.st_dev != e->fts_statp->st_dev || now.st_ino != e->fts_statp->st_ino;
-}
-
 /* Act on one fts entry. Returns 1 when it gave an item. */
 static int visit(discover *d, discover_item *it, FTSENT *e)
 {
@@ -436,11 +378,11 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 	case FTS_D:
 		if (e->fts_level == 0) {
 			d->root_len = e->fts_pathlen;
-			if (!is_out_dir(d, e->fts_statp) && !holds_private(e->fts_path))
+			if (!discover_is_out_dir(d, e->fts_statp) && !discover_holds_private(e->fts_path))
 				return 0;
 			fts_set(d->fts, e, FTS_SKIP);
 			return discover_path_error(d, it, e->fts_path, d->root,
-					  is_out_dir(d, e->fts_statp)
+					  discover_is_out_dir(d, e->fts_statp)
 						  ? "this folder is the output folder, which is never "
 						    "read as input"
 						  : "this folder is an imgpool output folder (it holds "
@@ -448,16 +390,16 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		}
 		if (name[0] == '.' || !d->cfg.recursive || excluded_folder(d, rel))
 			fts_set(d->fts, e, FTS_SKIP);
-		else if (folder_replaced(e)) {
+		else if (discover_folder_replaced(e)) {
 			/* before the output folder's tests, which follow a link */
 			fts_set(d->fts, e, FTS_SKIP);
 			return discover_path_error(d, it, e->fts_path, rel, "this folder was "
 					  "replaced while the walk read the one holding it (by a "
 					  "symlink?): not walked");
-		} else if (is_out_dir(d, e->fts_statp) || holds_private(e->fts_path))
+		} else if (discover_is_out_dir(d, e->fts_statp) || discover_holds_private(e->fts_path))
 			fts_set(d->fts, e, FTS_SKIP);
 		else if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
-			note_mount(d, e->fts_path);
+			discover_note_mount(d, e->fts_path);
 		return 0;
 	case FTS_F:
 		if (!wanted_in_walk(d, name, rel))

@@ -68,6 +68,18 @@ struct discover {
 	char *out_rel[THUMB_MAX_SIZES];
 };
 
+/* discover_folder.c */
+
+/* Is this stat the output folder (looked up again until it exists)? */
+int discover_is_out_dir(discover *d, const struct stat *st);
+/* Does folder path hold OUT/.imgpool: an earlier output folder? */
+int discover_holds_private(const char *path);
+/* Is the folder of fts entry e not the one its parent's listing found (a symlink
+ * put there since)? */
+int discover_folder_replaced(const FTSENT *e);
+/* Note folder, a mount point the walk goes into (discover_mount_points()). */
+void discover_note_mount(discover *d, const char *folder);
+
 /* discover.c */
 
 /* Fill the item's input and rel (copies). -1 when out of memory, and then *it still
