@@ -128,7 +128,8 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
 }
 """, "-ldl")
         env = dict(os.environ, LD_PRELOAD=shim, MOVEAWAY_FOLDER=os.path.join(out, "a"),
-                   MOVEAWAY_TO=os.path.join(stash, "a"), MOVEAWAY_WHEN="x")
+                   MOVEAWAY_TO=os.path.join(stash, "a"), MOVEAWAY_WHEN="x",
+                   ASAN_OPTIONS="verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", ""))
         os.makedirs(os.path.join(out, "a"))
         r = subprocess.run([IMGPOOL, "-r", "-j1", "-o", out, self.p("src")],
                            capture_output=True, timeout=300, env=env)
@@ -180,7 +181,8 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
 	return real(a, from, b, to, flags);
 }
 """, "-ldl")
-        env = dict(os.environ, LD_PRELOAD=shim, SWAPIN_FILE=mine)
+        env = dict(os.environ, LD_PRELOAD=shim, SWAPIN_FILE=mine,
+                   ASAN_OPTIONS="verify_asan_link_order=0:" + os.environ.get("ASAN_OPTIONS", ""))
         r = subprocess.run([IMGPOOL, "-q", "--force", "-o", self.p("out"), "--trace", trace,
                             self.p("src")], capture_output=True, timeout=300, env=env)
         self.assertEqual(r.returncode, 1, r.stderr)
