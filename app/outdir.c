@@ -419,6 +419,21 @@ static int parent_in_place(outdir *od, const char *rel, int pfd)
 	return same;
 }
 
+/* outdir_move_noreplace() of from_dir/from to pfd/leaf, the folder opened for rel,
+ * and then pfd looked at again: moved out of OUT meanwhile, the file is taken back
+ * (-1, OUTDIR_EMOVED). */
+static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, const char *leaf,
+			 const char *rel)
+{
+	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
+		return -1;
+	if (parent_in_place(od, rel, pfd))
+		return 0;
+	outdir_move_noreplace(pfd, leaf, from_dir, from);
+	errno = OUTDIR_EMOVED;
+	return -1;
+}
+
 /* outdir_move_noreplace() of from_dir/from to rel, making rel's folders; a folder on the
  * way removed after it was opened, before the mkdir beneath it or the rename, is
  * made again (ENOENT with from still there; see REMADE_FOLDER_RETRIES). A folder
@@ -430,13 +445,8 @@ static int move_into(outdir *od, int from_dir, const char *from, const char *rel
 		const char *leaf;
 		int pfd = outdir_parent(od, rel, 1, &leaf), rc = -1, e = errno;
 		if (pfd >= 0) {
-			rc = outdir_move_noreplace(from_dir, from, pfd, leaf);
+			rc = move_in_place(od, from_dir, from, pfd, leaf, rel);
 			e = errno;
-			if (rc == 0 && !parent_in_place(od, rel, pfd)) {
-				outdir_move_noreplace(pfd, leaf, from_dir, from);
-				rc = -1;
-				e = OUTDIR_EMOVED;
-			}
 			close(pfd);
 		}
 		struct stat st;
@@ -525,13 +535,8 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		return -1;
 	int rc = quarantine_checked(od, rel, pfd, leaf, expect, qname);
 	if (rc == 0) {
-		rc = outdir_move_noreplace(od->tmp, tmp_name, pfd, leaf);
+		rc = move_in_place(od, od->tmp, tmp_name, pfd, leaf, rel);
 		int e = errno;
-		if (rc == 0 && !parent_in_place(od, rel, pfd)) {
-			outdir_move_noreplace(pfd, leaf, od->tmp, tmp_name); /* taken back */
-			rc = -1;
-			e = OUTDIR_EMOVED;
-		}
 		if (rc == 0)
 			unlinkat(od->quarantine, qname, 0);
 		else
