@@ -419,9 +419,8 @@ int journal_quarantine_del(journal *j, const char *qname)
 	return write_step(j, s, "recording the quarantine");
 }
 
-/* The devices db records for root: fn-like tally into *seen (1: dev_now among
- * them) and *any (1: some record). A db without the table (older schema) has
- * none. */
+/* The devices db records for root: *any set to 1 when it has one, *seen to 1 when
+ * dev_now is among them. A db without the table (older schema) has none. */
 static void devices_in(sqlite3 *db, const char *root, uint64_t dev_now, int *any, int *seen)
 {
 	sqlite3_stmt *s = NULL;

@@ -61,9 +61,7 @@ static const char v3_to_v4[] =
 	"ALTER TABLE files ADD COLUMN racy INTEGER DEFAULT 0;";
 static const char fill_v4[] =
 	"UPDATE files SET racy = 1 WHERE status = 1 AND EXISTS (SELECT 1 FROM"
-	" (SELECT CAST(CASE length(started)"
-	"   WHEN 24 THEN strftime('%s', substr(started, 1, 22) || ':' || substr(started, 23, 2))"
-	"   ELSE strftime('%s', started, 'utc') END AS INTEGER) AS t, wall_s"
+	" (SELECT " JOURNAL_SQL_STARTED_EPOCH("started") " AS t, wall_s"
 	"  FROM runs WHERE id = files.seen_run AND length(started) IN (19, 24)) r"
 	" WHERE files.mtime_ns > (r.t - 2) * 1000000000"
 	" AND (r.wall_s IS NULL OR files.mtime_ns < (r.t + r.wall_s + 3) * 1000000000));";

@@ -26,6 +26,13 @@
 
 #define SCHEMA_VERSION 5
 
+/* A runs.started text (column c) as seconds since the epoch, from either form
+ * imgpool wrote it in: "2026-12-02T22:01:54+0100", or the older
+ * "2026-12-02 22:01:54" in local time. NULL for anything else. */
+#define JOURNAL_SQL_STARTED_EPOCH(c)                                                       \
+	"CAST(CASE length(" c ") WHEN 24 THEN strftime('%s', substr(" c ", 1, 22) || ':' || " \
+	"substr(" c ", 23, 2)) WHEN 19 THEN strftime('%s', " c ", 'utc') END AS INTEGER)"
+
 /* Write an output row ahead of its rename: ?1 path, ?2 size, ?3 mtime, ?4 dev,
  * ?5 ino, ?6 root, ?7 rel, ?8 fingerprint. */
 #define JOURNAL_SQL_INTENT                                                              \

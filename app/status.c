@@ -87,14 +87,10 @@ static void settings_print(const char *text, int json)
 
 /* The totals count each input once, though several journals of the folder may
  * hold a row of it (a run without --shard and shards, or shards of another N): by
- * its newest row, the one written by the latest run. runs.started as seconds since
- * the epoch, from either form it was written in ("2026-12-02T22:01:54+0100", or
- * the older "2026-12-02 22:01:54" in local time), as the schema-4 migration reads
- * it: runs on machines in other zones compare rightly. -1 where it is not known. */
-#define STARTED_UTC                                                                        \
-	"coalesce(CAST(CASE length(r.started) WHEN 24 THEN strftime('%s', substr(r.started, 1, "  \
-	"22) || ':' || substr(r.started, 23, 2)) ELSE strftime('%s', r.started, 'utc') END AS "  \
-	"INTEGER), -1)"
+ * its newest row, the one written by the latest run, its start read as the clock's
+ * seconds (as the schema-4 migration reads it: runs on machines in other zones
+ * compare rightly). -1 where it is not known. */
+#define STARTED_UTC "coalesce(" JOURNAL_SQL_STARTED_EPOCH("r.started") ", -1)"
 static sqlite3 *tally_open(void)
 {
 	sqlite3 *t = NULL;
