@@ -829,6 +829,27 @@ static void test_config_errors(void **state)
 /* Symlinks: a loop does not hang (and is an error), a link to a file is read, a
  * link to a folder is not walked, a dangling one is an error; a PATH that is a link
  * to a folder is walked. */
+/* The walk of c, with folder moved to away and a symlink to target put in its
+ * place once the first item is out (the folder holding it listed, the walk not in
+ * it yet: files come before folders). */
+static walk walk_swapping(const discover_config *c, const char *folder, const char *away,
+			  const char *target)
+{
+	char *err = NULL;
+	discover *d = discover_open(c, &err);
+	assert_non_null(d);
+	walk w = {0};
+	discover_item it;
+	assert_int_equal(discover_next(d, &it), 1);
+	keep(&w, &it);
+	assert_int_equal(rename(folder, away), 0);
+	assert_int_equal(symlink(target, folder), 0);
+	while (discover_next(d, &it))
+		keep(&w, &it);
+	discover_close(d);
+	return w;
+}
+
 /* A folder swapped for a symlink after the walk listed the folder holding it, and
  * before it went in (fts opens a folder by its path): the walk followed the link,
  * out of the tree. It is an error item now, and nothing behind the link is met. */
@@ -840,18 +861,7 @@ static void test_folder_swapped_for_a_symlink_mid_walk(void **state)
 	thumb_settings s = sizes(1, BOX256, FORMAT_SAME);
 	const char *paths[] = {"photos"};
 	discover_config c = config(paths, 1, "out", &s, 1);
-	char *err = NULL;
-	discover *d = discover_open(&c, &err);
-	assert_non_null(d);
-	walk w = {0};
-	discover_item it;
-	assert_int_equal(discover_next(d, &it), 1); /* a.jpg: files come before folders */
-	keep(&w, &it);
-	assert_int_equal(rename("photos/sub", "sub-away"), 0);
-	assert_int_equal(symlink("../decoy", "photos/sub"), 0);
-	while (discover_next(d, &it))
-		keep(&w, &it);
-	discover_close(d);
+	walk w = walk_swapping(&c, "photos/sub", "sub-away", "../decoy");
 	assert_null(find(&w, "sub/secret.jpg"));
 	const got *g = find(&w, "sub");
 	assert_non_null(g);
@@ -863,16 +873,7 @@ static void test_folder_swapped_for_a_symlink_mid_walk(void **state)
 	 * without a word when it is met as itself): still said. */
 	mkfile("photos/sub2/c.jpg", 10);
 	mkfile("thumbs/.imgpool/journal.sqlite", 10);
-	d = discover_open(&c, &err);
-	assert_non_null(d);
-	memset(&w, 0, sizeof w);
-	assert_int_equal(discover_next(d, &it), 1);
-	keep(&w, &it);
-	assert_int_equal(rename("photos/sub2", "sub2-away"), 0);
-	assert_int_equal(symlink("../thumbs", "photos/sub2"), 0);
-	while (discover_next(d, &it))
-		keep(&w, &it);
-	discover_close(d);
+	w = walk_swapping(&c, "photos/sub2", "sub2-away", "../thumbs");
 	g = find(&w, "sub2");
 	assert_non_null(g);
 	assert_int_equal(g->state, ITEM_ERROR);
