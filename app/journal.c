@@ -107,6 +107,21 @@ int journal_moved(journal *j)
 	return moved != 0;
 }
 
+int journal_holds_no_file(journal *j)
+{
+	sqlite3_stmt *s;
+	int none = 0;
+	if (!j || !j->db ||
+	    sqlite3_prepare_v2(j->db, "SELECT EXISTS (SELECT 1 FROM files) OR EXISTS (SELECT 1 "
+			       "FROM outputs) OR EXISTS (SELECT 1 FROM quarantine)", -1, &s,
+			       NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		none = sqlite3_column_int(s, 0) == 0;
+	sqlite3_finalize(s);
+	return none;
+}
+
 /* The open transaction's writes are undone; counted (journal_rollbacks()). */
 static int rolled_back(journal *j)
 {

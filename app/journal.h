@@ -177,6 +177,10 @@ int journal_moved(journal *j);
 int journal_each_input(journal *j, const char *const *roots, int nroots,
 		       int (*fn)(void *data, const char *root, const char *rel), void *data);
 
+/* 1 when the journal holds no word on any file (no input, output or quarantine
+ * row): a run that found no input leaves it so. 0 when it does or cannot tell. */
+int journal_holds_no_file(journal *j);
+
 /* The latest error of the writes ("" when none yet). */
 const char *journal_error(const journal *j);
 

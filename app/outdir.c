@@ -220,34 +220,56 @@ int outdir_stat(outdir *od, const char *rel, struct stat *st)
 /* ------------------------------------------------------------------------- */
 /* Opening OUT                                                                */
 
+/* One folder made by make_path(): remembered (path and identity) so that a run
+ * that leaves nothing in OUT can take away what it made (outdir_unmake()). */
+static int made_one(outdir *od, const char *p)
+{
+	struct stat st;
+	char **paths = realloc(od->made, (size_t)(od->nmade + 1) * sizeof *paths);
+	if (paths)
+		od->made = paths;
+	file_ident *ids = paths ? realloc(od->made_id, (size_t)(od->nmade + 1) * sizeof *ids)
+			       : NULL;
+	if (ids)
+		od->made_id = ids;
+	if (!ids || lstat(p, &st) < 0 || !(od->made[od->nmade] = strdup(p)))
+		return -1; /* not remembered: never taken away */
+	od->made_id[od->nmade++] = outdir_ident_of(&st);
+	return 0;
+}
+
 /* mkdir -p by path: only for OUT itself and the folders above it, which the user
  * named. */
-static int make_path(const char *path)
+static int make_path(outdir *od, const char *path)
 {
 	char *p = strdup(path);
 	if (!p)
 		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
+	for (char *s = p + 1;; s++) {
+		if (*s && *s != '/')
 			continue;
+		char c = *s;
 		*s = '\0';
-		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+		if (mkdir(p, 0777) == 0)
+			made_one(od, p);
+		else if (errno != EEXIST) {
+			int e = errno;
 			free(p);
+			errno = e;
 			return -1;
 		}
-		*s = '/';
+		if (!c)
+			break;
+		*s = c;
 	}
-	int rc = mkdir(p, 0777) < 0 && errno != EEXIST ? -1 : 0;
-	int e = errno;
 	free(p);
-	errno = e;
-	return rc;
+	return 0;
 }
 
 /* Open OUT itself, refusing a symlink with a message that names its target. */
 static int open_out(outdir *od, int create, char *err, size_t errlen)
 {
-	if (create && make_path(od->path) < 0) {
+	if (create && make_path(od, od->path) < 0) {
 		snprintf(err, errlen, "cannot create the output folder '%s': %s", od->path,
 			 strerror(errno));
 		return -1;
@@ -350,6 +372,10 @@ void outdir_close(outdir *od)
 	free(od->real);
 	free(od->tmp_name);
 	free(od->tmp_path);
+	for (int i = 0; i < od->nmade; i++)
+		free(od->made[i]);
+	free(od->made);
+	free(od->made_id);
 	free(od);
 }
 

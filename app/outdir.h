@@ -100,6 +100,19 @@ int outdir_private_fd(const outdir *od);
 /* Did OUT/.imgpool exist before this run (imgpool has worked here)? */
 int outdir_had_private(const outdir *od);
 
+/*
+ * Take back a new output folder the run leaves empty: when outdir_open() made OUT
+ * itself, OUT holds nothing but .imgpool and .imgpool nothing but regular files
+ * for which is_own(name) holds (the journal's, the locks'; the temp folder is gone
+ * by then, outdir_tmp_cleanup()), those files, .imgpool, OUT and the folders above
+ * it that outdir_open() made are removed, innermost first, each folder only while
+ * it is still the one made and empty. Anything else there keeps everything (a
+ * mistyped PATH left ./thumbs/.imgpool behind; a thumbnail or a --report file in
+ * OUT is kept). 1 when OUT was taken away, else 0. Call it while the run's lock is
+ * held; the descriptors stay open until outdir_close().
+ */
+int outdir_unmake(outdir *od, int (*is_own)(const char *name));
+
 /* lstat of rel beneath OUT, never through a symlink: 0 with *st, or -1 with errno
  * (ENOENT: absent; ELOOP: a symlink on the way). A symlink AT rel is stat'ed
  * itself (S_ISLNK). */

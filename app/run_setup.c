@@ -311,9 +311,22 @@ int run_jobs(const imgpool_options *o)
 	return o->jobs ? o->jobs : shard_cpus(); /* what the scheduler gave, not the node */
 }
 
+/* The run's own files in OUT/.imgpool: its journal (journal.sqlite, journal-K-of-N
+ * .sqlite, SQLite's -wal and -shm beside them) and its locks (lock.h). */
+static int bookkeeping_name(const char *name)
+{
+	return !strncmp(name, "journal", 7) || !strncmp(name, "lock", 4);
+}
+
 /* The one cleanup path: whatever run_setup() and the run opened, in reverse. */
 void run_teardown(run_ctx *x)
 {
+	/* Read before the journal closes: a run that found no input (every PATH
+	 * mistyped) may take back the output folder it made. Not one that recorded a
+	 * failure (the next run is to skip that file: --retry-failed) or cancelled
+	 * one at a signal (it found inputs). */
+	int no_file = x->sum.done + x->sum.skipped + x->sum.cancelled == 0 &&
+		      (x->o->no_journal || journal_holds_no_file(x->j));
 	counter_stop(x->count);
 	journal_close(x->j, x->sum.done, x->sum.failed, x->sum.skipped, x->sum.wall_s,
 		      x->sum.interrupted);
@@ -324,6 +337,11 @@ void run_teardown(run_ctx *x)
 	outsync_stop(x->sync);	/* before the temp folder it syncs in goes */
 	if (x->od)
 		outdir_tmp_cleanup(x->od);
+	/* A run that made the output folder and found nothing to put in it takes
+	 * it back, under its lock; not a shard, whose sisters may be at work in the
+	 * same new folder. */
+	if (x->lock && !x->shard.n && no_file)
+		outdir_unmake(x->od, bookkeeping_name);
 	lock_release(x->lock);
 	outdir_close(x->od);
 	pool_buf_release(&x->buf);

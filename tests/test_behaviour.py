@@ -1200,6 +1200,47 @@ int fsync(int fd)
         for name in sorted(os.listdir(self.p("src"))):
             self.assertEqual(dims["300,80", name], dims["300", name] + dims["80", name], name)
 
+    def test_a_mistyped_path_leaves_no_output_folder(self):
+        """A run that made its output folder and found no input (a mistyped PATH)
+        takes the folder back: ./thumbs/.imgpool was left behind, and -o a/b/c made
+        three folders. One that answered a file, or found the folder there, keeps
+        it: the failure is recorded so that the next run skips the unchanged file."""
+        os.makedirs(self.p("cwd"))
+        r = run(["nothere.jpg"], cwd=self.p("cwd"))
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("nothere.jpg", error_lines(r.stderr))
+        self.assertEqual(os.listdir(self.p("cwd")), [])
+        r = run(["-o", self.p("a", "b", "c"), self.p("nothere"), self.p("nor-this.png")])
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(sorted(error_lines(r.stderr)), ["nor-this.png", "nothere"])
+        self.assertFalse(os.path.lexists(self.p("a")))
+        # An empty folder as the only PATH: nothing to make, nothing left.
+        os.makedirs(self.p("empty"))
+        self.assertEqual(run(["-o", self.p("new"), self.p("empty")]).returncode, 0)
+        self.assertFalse(os.path.lexists(self.p("new")))
+        # OUT was there before: it stays as it is, and its .imgpool with it.
+        os.makedirs(self.p("there"))
+        self.assertEqual(run(["-o", self.p("there"), self.p("nothere")]).returncode, 1)
+        self.assertTrue(os.path.isdir(self.p("there", ".imgpool")))
+        # A report asked for inside the new folder keeps it.
+        r = run(["-o", self.p("rep"), "--report", self.p("rep", "r.jsonl"), self.p("nothere")])
+        self.assertEqual(r.returncode, 1)
+        self.assertTrue(os.path.isfile(self.p("rep", "r.jsonl")))
+        # A file that failed is recorded: the folder stays, the next run skips it.
+        os.makedirs(self.p("src"))
+        with open(self.p("src", "bad.jpg"), "wb") as f:
+            f.write(b"not a jpeg at all")
+        r = run(["-o", self.p("out"), self.p("src")])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("bad.jpg", error_lines(r.stderr))
+        self.assertTrue(os.path.isdir(self.p("out", ".imgpool")))
+        r = run(["-o", self.p("out"), self.p("src")])
+        self.assertIn("failed earlier and are unchanged", r.stdout)
+        # A shard never takes the folder back: its sisters may be writing there.
+        r = run(["-o", self.p("sh"), "--shard", "1/2", self.p("nothere")])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertTrue(os.path.isdir(self.p("sh", ".imgpool")))
+
     def test_help_says_w_and_h_are_the_box(self):
         """{w}/{h} are the box asked for, not the image: --help and the man page
         say so (the parent plans names before any decode)."""
