@@ -22,7 +22,7 @@ TEST_PACKAGES = python3 python3-pil libcmocka-dev valgrind util-linux clang libc
 # with which CPack finds the ELF files to give it.
 DEB_PACKAGES = dpkg-dev file
 
-.PHONY: all deps deps-test deps-deb build build-tests install deb demo test test-asan \
+.PHONY: all deps deps-test deps-deb build build-tests install uninstall deb demo test test-asan \
         test-fuzz fuzz soak test-cluster test-install clean
 
 all: build
@@ -67,6 +67,19 @@ build-tests: deps-test
 # relative PREFIX is made absolute (the pkg-config file holds it).
 install: build
 	cmake --install $(BUILD) --prefix "$$(realpath -ms -- '$(PREFIX)')"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+# Take away what `make install` put in place: the files CMake listed in
+# $(BUILD)/install_manifest.txt as it installed them (the last install from this
+# build folder, under the same DESTDIR), each only while it is a file or a link.
+# Folders stay: /usr/local/bin and the like are shared with everything else.
+MANIFEST = $(BUILD)/install_manifest.txt
+uninstall:
+	@test -f $(MANIFEST) || { echo "make uninstall: $(MANIFEST) is missing: nothing was installed from $(BUILD) (make install writes it)" >&2; exit 1; }
+	@while IFS= read -r f || [ -n "$$f" ]; do p="$(DESTDIR)$$f"; \
+	  if [ -f "$$p" ] || [ -L "$$p" ]; then rm -f -- "$$p" && echo "removed $$p"; fi; \
+	done < $(MANIFEST)
+	@rm -f -- $(MANIFEST)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in

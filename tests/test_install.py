@@ -182,6 +182,30 @@ class Installed(unittest.TestCase):
                                "pkgconfig/imgpool-pool.pc")) as f:
             self.assertEqual(f.readline().strip(), "prefix=/opt/imgpool")
 
+    def test_make_uninstall_takes_back_every_file(self):
+        """make uninstall removes each file the last install from the build folder
+        put in place (with the same DESTDIR), and nothing else; folders stay."""
+        if not shutil.which("make"):
+            self.skipTest("no make")
+        stage = os.path.join(self.tmp, "unstage")
+        run([CMAKE, "--install", BUILD, "--prefix", "/opt/imgpool"],
+            env=dict(os.environ, DESTDIR=stage))
+        root = os.path.join(stage, "opt/imgpool")
+        self.assertEqual(files_under(root), self.files)
+        mine = os.path.join(root, "bin", "not-imgpools")
+        with open(mine, "w") as f:
+            f.write("a file beside the installed ones\n")
+        out = run(["make", "-s", "-C", SRC, "uninstall", "BUILD=" + os.path.abspath(BUILD),
+                   "DESTDIR=" + stage])
+        self.assertEqual(files_under(root), {"bin/not-imgpools"}, out)
+        self.assertEqual(out.count("removed "), len(self.files), out)
+        self.assertTrue(os.path.isdir(os.path.join(root, "share", "man", "man1")))
+        # Nothing left to take back: said, and a failure.
+        gone = subprocess.run(["make", "-s", "-C", SRC, "uninstall",
+                               "BUILD=" + os.path.abspath(BUILD), "DESTDIR=" + stage],
+                              capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(gone.returncode, 0)
+        self.assertIn("install_manifest.txt is missing", gone.stderr)
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or not VERSION or not SRC:
