@@ -127,8 +127,9 @@ int outdir_stat(outdir *od, const char *rel, struct stat *st);
 int outdir_parent(outdir *od, const char *rel, int create, const char **leaf);
 
 /*
- * Make the workers' temp folder OUT/.imgpool/<name>/, empty (files a killed run
- * left there are removed: the folder is imgpool's own). Returns 0 or -1.
+ * Make the workers' temp folder OUT/.imgpool/<name>/, flock()ed for the run, empty
+ * (files a killed run left there are removed: the folder is imgpool's own). Returns
+ * 0, or -1 with errno (EBUSY: another run holds it).
  */
 int outdir_tmp_setup(outdir *od, const char *name);
 /* Its absolute path (for workers to open), its fd and identity (to check that

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,12 +269,30 @@ int outdir_tmp_setup(outdir *od, const char *name)
 		errno = EINVAL;
 		return -1;
 	}
-	if (mkdirat(od->priv, name, 0700) < 0 && errno != EEXIST)
-		return -1;
-	od->tmp = openat(od->priv, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct stat st;
-	if (od->tmp < 0 || fstat(od->tmp, &st) < 0)
-		return -1;
+	/* The folder is flock()ed for the run, and must still be the one at name once
+	 * locked (a run ending meanwhile removes it). Its lock files keep a second run
+	 * of the same shard out, but they can be deleted under a run (lock.h): this is
+	 * what then stops the second before it empties the first's temp files. A
+	 * filesystem that cannot lock a folder is not a refusal. */
+	struct stat st, at;
+	for (int tries = 0;; tries++) {
+		if (mkdirat(od->priv, name, 0700) < 0 && errno != EEXIST)
+			return -1;
+		od->tmp = openat(od->priv, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (od->tmp < 0 || fstat(od->tmp, &st) < 0)
+			return -1;
+		if (flock(od->tmp, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+			close(od->tmp);
+			od->tmp = -1;
+			errno = EBUSY;
+			return -1;
+		}
+		if ((fstatat(od->priv, name, &at, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     at.st_dev == st.st_dev && at.st_ino == st.st_ino) || tries == 3)
+			break;
+		close(od->tmp);
+		od->tmp = -1;
+	}
 	od->tmp_id = outdir_ident_of(&st);
 	od->tmp_name = strdup(name);
 	if (!od->tmp_name || asprintf(&od->tmp_path, "%s/" OUTDIR_PRIVATE "/%s", od->real, name) < 0) {

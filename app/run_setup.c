@@ -247,6 +247,23 @@ int run_setup(run_ctx *x)
 		}
 		if (warn[0])
 			report_say(stderr, "%s", warn);
+		/* The temp folder at once, under the lock: it is locked too, and that
+		 * is what stops a second run of the same shard whose lock files were
+		 * deleted, before it touches anything (the recovery below included). */
+		char tmp[96];
+		snprintf(tmp, sizeof tmp, "tmp-%s", shname);
+		int tmp_rc = outdir_tmp_setup(x->od, tmp);
+		if (tmp_rc < 0 && errno == EBUSY) {
+			report_say(stderr, "imgpool: another imgpool run%s%s is writing to '%s' "
+				   "(its lock files in '%s/" OUTDIR_PRIVATE "' were deleted); run "
+				   "again when it has finished", x->shard.n ? " of shard " : "",
+				   x->shard_label, o->out_dir, o->out_dir);
+			return x->sum.exit_code = EXIT_LOCKED, -1;
+		} else if (tmp_rc < 0) {
+			report_say(stderr, "imgpool: cannot make a temp folder in '%s/"
+				   OUTDIR_PRIVATE "': %s", o->out_dir, outdir_strerror(errno));
+			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+		}
 	}
 	/* A --report FIFO waits in open() for a reader; a signal that came before the
 	 * wait would not end it. */
@@ -290,13 +307,6 @@ int run_setup(run_ctx *x)
 	}
 	if (!o->dry_run) {
 		publish_recover(&x->pb, warn_line, pruned_before, x);
-		char tmp[96];
-		snprintf(tmp, sizeof tmp, "tmp-%s", shname);
-		if (outdir_tmp_setup(x->od, tmp) < 0) {
-			report_say(stderr, "imgpool: cannot make a temp folder in '%s/"
-				   OUTDIR_PRIVATE "': %s", o->out_dir, outdir_strerror(errno));
-			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
-		}
 		/* As many fsyncs in flight as workers, as when each made its own. */
 		if (!(x->sync = outsync_start(x->od, run_jobs(o)))) {
 			fprintf(stderr, "imgpool: out of memory\n");

@@ -546,6 +546,30 @@ class TestLocks(SafetyCase):
             self.finish(p)
         self.assertIn(run(["-q", "-o", out, src]).returncode, (0, 1))
 
+    def test_deleted_lock_files_do_not_let_the_same_shard_in_twice(self):
+        """The same with a shard: rm OUT/.imgpool/lock* under shard 1/2, and a
+        second 1/2 took new lock files (the folder's own lock is shared by the
+        shards) and emptied the first's temp folder. The temp folder is locked
+        too; shard 2/2 still runs beside it."""
+        src, out = self.slow_set(), self.path("out")
+        p = self.start(["--shard", "1/2", "-o", out, src])
+        try:
+            priv = os.path.join(out, ".imgpool")
+            for name in os.listdir(priv):
+                if name.startswith("lock"):
+                    os.unlink(os.path.join(priv, name))
+            temps = sorted(os.listdir(os.path.join(priv, "tmp-1-of-2")))
+            r = run(["--shard", "1/2", "-o", out, src])
+            self.assertEqual(r.returncode, 75, r.stdout + r.stderr)
+            self.assertIn(b"another imgpool run of shard 1/2", r.stderr)
+            self.assertIn(b"were deleted", r.stderr)
+            # (its workers go on while it is stopped: more may come, none goes)
+            self.assertLessEqual(set(temps), set(os.listdir(os.path.join(priv, "tmp-1-of-2"))))
+            self.assertIn(run(["-q", "--shard", "2/2", "-o", out, src]).returncode, (0, 1))
+        finally:
+            self.finish(p)
+        self.assertIn(run(["-q", "--shard", "1/2", "-o", out, src]).returncode, (0, 1))
+
 
 class TestTreeStaysExact(SafetyCase):
     def test_case_rename_with_prune(self):
