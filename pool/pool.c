@@ -86,6 +86,13 @@
  * STUCK_MIN_NS) is sent nothing more, and what it holds unstarted may be taken back. */
 #define STUCK_FACTOR 8
 #define STUCK_MIN_NS ((int64_t)1000 * 1000)
+/* The loop not running for this much longer than it meant to sleep (the process
+ * was stopped: Ctrl-Z, SIGSTOP to its group, a debugger) is time no deadline
+ * counts: see lost_time(). */
+#define LOST_SLACK_NS ((int64_t)250 * 1000 * 1000)
+/* After a stop was asked, how often to look whether a worker running a task was
+ * stopped from outside (it would hold the end of the run until its timeout). */
+#define STOPPED_POLL_NS ((int64_t)100 * 1000 * 1000)
 /* Task arguments up to this size live inside the task: no malloc per task. */
 #define SMALL_ARG 24
 
@@ -190,6 +197,8 @@ typedef struct worker {
 	int64_t exit_deadline;   /* let go by pool_join: killed if still there then (0: none) */
 	int64_t idle_since;      /* ready, holding tasks, running none since (0: not so) */
 	int64_t idle_started;    /* its last task's start then: a later one is progress */
+	uint64_t grace_task;     /* the task running while the pool's loop was stopped */
+	int64_t grace_ns;        /* and how long: added to its deadline (lost_time()) */
 	/* Why we killed it, if we did: set before kill() so the report names our reason
 	 * ("timed out after 30 s") rather than "killed by signal 9". */
 	pool_status kill_status;
@@ -227,6 +236,7 @@ struct pool {
 	uint64_t sources_ended; /* feeds and arrays that ran dry */
 	unsigned rr;          /* round-robin start for dispatch */
 	int64_t now;          /* the clock, as read once per turn of the loop */
+	int64_t awake_until;  /* when the loop meant to run again (0: no such moment) */
 
 	struct pollfd *pfd;   /* scratch for poll() */
 	int *pfd_who;
@@ -1074,7 +1084,14 @@ static void worker_ended(pool *p, worker *w, int status)
 				 (unsigned long long)t->id);
 		else
 			snprintf(msg, sizeof msg, "%s", cause);
-		if (t->charged <= p->o.retries && !p->interrupted && !p->terminated) {
+		if (t->charged <= p->o.retries && (p->interrupted || p->terminated)) {
+			/* It would run again, but a stop was asked: it is cancelled with the
+			 * rest (below), not failed. A worker killed or crashing while a stop
+			 * lets the running tasks finish says nothing of its task. */
+			list_push(&back, t);
+			continue;
+		}
+		if (t->charged <= p->o.retries) {
 			CNT(p, retried, 1);
 			t->retry = 1;
 			emit(p, &(pool_event){.kind = POOL_EV_RETRY, .worker = slot, .pid = (int)pid,
@@ -1598,6 +1615,47 @@ static void drain_channel(pool *p, worker *w)
 /* Kill workers past a deadline (a task's timeout, a start that takes too long, a
  * closed channel), start the ones whose backoff is over; return the nearest
  * deadline still ahead (INT64_MAX for none). */
+/*
+ * The loop ran `lost` ns later than it meant to: the process was stopped (Ctrl-Z,
+ * SIGSTOP to its process group, a debugger) or not scheduled, or its caller kept
+ * it away. The workers most likely were stopped too (a stop goes to the group), so
+ * that time counts against no deadline: those the pool keeps move on by it, and
+ * the task each worker is running gets it as grace. Without this, the first turn
+ * after a Ctrl-Z longer than the timeout killed every running worker as timed out,
+ * before reading the results they sent as they resumed. A worker that truly hangs
+ * is only killed that much later.
+ */
+static void lost_time(pool *p, int64_t lost)
+{
+	for (int i = 0; i < p->nworkers; i++) {
+		worker *w = &p->w[i];
+		if (w->state == W_EMPTY)
+			continue;
+		int64_t *moved[] = {&w->linger_deadline, &w->start_deadline, &w->exit_deadline,
+				    &w->idle_since};
+		for (size_t k = 0; k < sizeof moved / sizeof *moved; k++)
+			if (*moved[k])
+				*moved[k] += lost;
+		uint64_t id = atomic_load_explicit(&p->shm[i].running, memory_order_acquire);
+		if (!id)
+			continue;
+		if (w->grace_task != id) {
+			w->grace_task = id;
+			w->grace_ns = 0;
+		}
+		w->grace_ns += lost;
+	}
+}
+
+/* The loop is running again: was it away longer than it meant (lost_time())? */
+static void note_awake(pool *p)
+{
+	int64_t t = pool_now_ns();
+	if (p->awake_until && t - p->awake_until > LOST_SLACK_NS)
+		lost_time(p, t - p->awake_until);
+	p->awake_until = 0;
+}
+
 static int64_t check_deadlines(pool *p, int64_t now)
 {
 	int64_t nearest = INT64_MAX;
@@ -1655,6 +1713,20 @@ static int64_t check_deadlines(pool *p, int64_t now)
 			else if (w->start_deadline < nearest)
 				nearest = w->start_deadline;
 		}
+		if (p->interrupted && w->state == W_READY &&
+		    atomic_load_explicit(&p->shm[i].running, memory_order_acquire)) {
+			/* The running tasks may finish after a stop, but not one whose worker
+			 * was stopped from outside: it would hold the run until its timeout,
+			 * or for ever without one. Its task is cancelled (worker_ended()). */
+			if (process_stopped(w->pid)) {
+				kill_worker(w, POOL_CANCELLED, KILL_CHARGES_NONE, "worker %d (pid %d) "
+					    "was stopped from outside after a stop was asked",
+					    w->slot, (int)w->pid);
+				continue;
+			}
+			if (now + STOPPED_POLL_NS < nearest)
+				nearest = now + STOPPED_POLL_NS;
+		}
 		if (!limit || w->state != W_READY)
 			continue;
 		uint64_t id = atomic_load_explicit(&p->shm[i].running, memory_order_acquire);
@@ -1693,7 +1765,8 @@ static int64_t check_deadlines(pool *p, int64_t now)
 			continue;
 		}
 		w->idle_since = 0;
-		int64_t deadline = atomic_load(&p->shm[i].started_ns) + limit;
+		int64_t deadline = atomic_load(&p->shm[i].started_ns) + limit +
+				   (w->grace_task == id ? w->grace_ns : 0);
 		if (now >= deadline) {
 			kill_worker(w, POOL_TIMEOUT, id, "timed out after %g s", p->o.timeout);
 		} else if (deadline < nearest) {
@@ -1805,6 +1878,7 @@ static int loop_once(pool *p, int64_t until)
 {
 	if (p->broken)
 		return -1;
+	note_awake(p);
 	p->now = pool_now_ns();
 	feeds_due(p);
 	/* Dispatch can itself finish things (a feed that runs dry, a task refused):
@@ -1857,7 +1931,11 @@ static int loop_once(pool *p, int64_t until)
 		timeout_ms = INT_MAX;
 	else
 		timeout_ms = (int)((nearest - now + 999999) / 1000000);
+	p->awake_until = timeout_ms < 0 ? 0 : pool_now_ns() + (int64_t)timeout_ms * 1000000;
 	int k = poll(p->pfd, (nfds_t)n, timeout_ms);
+	int poll_errno = errno;
+	note_awake(p);
+	errno = poll_errno;
 	if (k < 0 && errno != EINTR) {
 		set_err(p, "poll: %s", strerror(errno));
 		return -1;
@@ -1907,6 +1985,7 @@ static int loop_once(pool *p, int64_t until)
 			return -1;
 		retire_if_done(p, w);
 	}
+	p->awake_until = pool_now_ns(); /* the caller is to come back at once */
 	return p->broken ? -1 : 0;
 }
 

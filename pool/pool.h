@@ -14,7 +14,9 @@
  *   then reported with its cause; the other tasks that worker held go back to the
  *   queue uncharged, and a fresh worker takes its place. A worker that holds tasks
  *   but starts none of them within the timeout, and is seen stopped from outside
- *   (SIGSTOP, in /proc), is replaced the same way, charging no task.
+ *   (SIGSTOP, in /proc), is replaced the same way, charging no task. Time the
+ *   pool's loop did not run when it meant to (the process stopped: Ctrl-Z stops
+ *   the whole group; a caller away from the pool) counts against no timeout.
  *
  * Delivery: every task is answered exactly once, run at least once
  *   Every task submitted gets exactly one pool_result, whatever happens to workers:
@@ -337,7 +339,9 @@ void pool_terminate(pool *p);
 /*
  * Ask for a drain, from anywhere including a signal handler (async-signal-safe): no
  * task starts after it returns (feeds are no longer read; tasks not started end as
- * POOL_CANCELLED "interrupted"), tasks already running finish normally.
+ * POOL_CANCELLED "interrupted"), tasks already running finish normally. A running
+ * task whose worker then dies with a retry left, or is seen stopped from outside,
+ * ends POOL_CANCELLED "interrupted" too (it would run again, or hold the drain).
  */
 void pool_interrupt(pool *p);
 

@@ -1200,6 +1200,29 @@ int fsync(int fd)
         for name in sorted(os.listdir(self.p("src"))):
             self.assertEqual(dims["300,80", name], dims["300", name] + dims["80", name], name)
 
+    def test_a_ctrl_z_longer_than_the_timeout_fails_nothing(self):
+        """Ctrl-Z (the whole process group stopped) for longer than --timeout: the
+        first turn of the pool after fg killed the files then running as timed out,
+        before reading the results their workers sent as they resumed."""
+        for i in range(24):
+            photo(self.p("src", "p%02d.jpg" % i), (2400, 1600))
+        p = subprocess.Popen([IMGPOOL, "-j2", "--timeout", "1", "--retries", "0",
+                              "--progress", "none", "-o", self.p("out"), self.p("src")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             start_new_session=True)
+        try:
+            self.assertTrue(p.stdout.readline().startswith(b"ok "))  # files are running
+            os.killpg(p.pid, signal.SIGSTOP)
+            time.sleep(2.5)
+            os.killpg(p.pid, signal.SIGCONT)
+            out, err = p.communicate(timeout=120)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.assertEqual(p.returncode, 0, err.decode(errors="replace"))
+        self.assertEqual(error_lines(err.decode(errors="replace")), {})
+
     def test_a_mistyped_path_leaves_no_output_folder(self):
         """A run that made its output folder and found no input (a mistyped PATH)
         takes the folder back: ./thumbs/.imgpool was left behind, and -o a/b/c made

@@ -15,6 +15,7 @@
  * Usage: test_pool_contract [NAME-GLOB]
  */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
@@ -992,6 +993,113 @@ static void wait_started(pool *p, uint64_t i)
 	}
 }
 
+/* A worker that dies from outside (sig) while the running tasks may finish after
+ * a stop: its task was failed (crash, "attempts 1": a later run skipped a good
+ * file as failed before) though it would have been retried. It is cancelled; only
+ * with no retry left is it the crash it was. */
+static void death_after_a_stop(int sig, int retries, pool_status want)
+{
+	tl_reset_shared();
+	pool *p = init_pool(1, (pool_options){.retries = retries});
+	job_arg a = J(B_WAIT, 0);
+	pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	assert_non_null(f);
+	wait_started(p, 0);
+	int pid = 0;
+	assert_int_equal(pool_worker_pids(p, &pid, 1), 1);
+	pool_interrupt(p);
+	assert_int_equal(kill(pid, sig), 0);
+	const pool_result *r = pool_future_get(f, WATCHDOG);
+	if (!r)
+		fail_msg("no answer after the worker died");
+	if (r->status != want)
+		fail_msg("signal %d, retries %d: status %d (%s), not %d", sig, retries,
+			 (int)r->status, r->data ? r->data : "", (int)want);
+	pool_future_free(f);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+static void test_a_death_after_a_stop_cancels_what_would_run_again(void **state)
+{
+	death_after_a_stop(SIGKILL, 1, POOL_CANCELLED);
+	death_after_a_stop(SIGSEGV, 1, POOL_CANCELLED);
+	death_after_a_stop(SIGSEGV, -1, POOL_CRASHED); /* no retry */
+}
+
+/* A worker stopped from outside in the middle of a task, then a stop asked: the
+ * pool waited for that task until its timeout (and failed it as timed out), or for
+ * ever without one. The task is cancelled at once. An alarm turns a hang into a
+ * failure. */
+static void stopped_mid_task_then_a_stop(double timeout)
+{
+	tl_reset_shared();
+	pool *p = init_pool(1, (pool_options){.timeout = timeout, .retries = 1});
+	job_arg a = J(B_WAIT, 0);
+	pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	assert_non_null(f);
+	wait_started(p, 0);
+	int pid = 0;
+	assert_int_equal(pool_worker_pids(p, &pid, 1), 1);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	pool_interrupt(p);
+	int64_t t0 = tl_now_ns();
+	alarm((unsigned)WATCHDOG);
+	const pool_result *r = pool_future_get(f, WATCHDOG);
+	alarm(0);
+	kill(pid, SIGCONT);
+	if (!r)
+		fail_msg("a task of a stopped worker held the stop");
+	assert_int_equal(r->status, POOL_CANCELLED);
+	/* Well before the timeout (one look a STOPPED_POLL_NS at most). */
+	if (timeout > 0)
+		assert_true(tl_now_ns() - t0 < (int64_t)(timeout * 1e9 / 2));
+	pool_future_free(f);
+	pool_close(p);
+	alarm((unsigned)WATCHDOG);
+	assert_int_equal(pool_join(p), 0);
+	alarm(0);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+static void test_a_stopped_worker_does_not_hold_a_stop(void **state)
+{
+	stopped_mid_task_then_a_stop(0);
+	stopped_mid_task_then_a_stop(8);
+}
+
+/* The pool's own process stopped (Ctrl-Z stops the whole group) for longer than
+ * the timeout: the first turn after it killed the running task as timed out. Here
+ * the stop is the caller's absence (it does not call in for 2 s with a 1 s
+ * timeout), with the worker stopped as long: no deadline counts that time. */
+static void test_time_the_pool_was_stopped_is_no_tasks(void **state)
+{
+	tl_reset_shared();
+	pool *p = init_pool(1, (pool_options){.timeout = 1, .retries = -1});
+	job_arg a = J(B_SLEEP_MS, 0);
+	a.param = 300;
+	pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	assert_non_null(f);
+	wait_started(p, 0);
+	int pid = 0;
+	assert_int_equal(pool_worker_pids(p, &pid, 1), 1);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	struct timespec two = {2, 0};
+	while (nanosleep(&two, &two) < 0 && errno == EINTR)
+		;
+	assert_int_equal(kill(pid, SIGCONT), 0);
+	const pool_result *r = pool_future_get(f, WATCHDOG);
+	if (!r)
+		fail_msg("no answer");
+	if (r->status != POOL_OK)
+		fail_msg("status %d: %s", (int)r->status, r->data ? r->data : "");
+	pool_future_free(f);
+	pool_destroy(p);
+}
+
 static void test_cancel_a_future_not_started(void **state)
 {
 	tl_reset_shared();
@@ -1319,6 +1427,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_abi_sizes_and_version),
 		cmocka_unit_test(test_wait_any),
 		cmocka_unit_test(test_cancel_a_future_not_started),
+		cmocka_unit_test(test_a_death_after_a_stop_cancels_what_would_run_again),
+		cmocka_unit_test(test_a_stopped_worker_does_not_hold_a_stop),
+		cmocka_unit_test(test_time_the_pool_was_stopped_is_no_tasks),
 		cmocka_unit_test(test_join_drains_an_unread_iterator),
 		cmocka_unit_test(test_feed_later),
 		cmocka_unit_test(test_thread_start),
