@@ -75,11 +75,14 @@ install: build
 # Folders stay: /usr/local/bin and the like are shared with everything else.
 MANIFEST = $(BUILD)/install_manifest.txt
 uninstall:
-	@test -f $(MANIFEST) || { echo "make uninstall: $(MANIFEST) is missing: nothing was installed from $(BUILD) (make install writes it)" >&2; exit 1; }
-	@while IFS= read -r f || [ -n "$$f" ]; do p="$(DESTDIR)$$f"; \
-	  if [ -f "$$p" ] || [ -L "$$p" ]; then rm -f -- "$$p" && echo "removed $$p"; fi; \
-	done < $(MANIFEST)
-	@rm -f -- $(MANIFEST)
+	@test -f "$(MANIFEST)" || { echo "make uninstall: $(MANIFEST) is missing: nothing was installed from $(BUILD) (make install writes it)" >&2; exit 1; }
+	@failed=0; while IFS= read -r f || [ -n "$$f" ]; do p="$(DESTDIR)$$f"; \
+	  if [ -f "$$p" ] || [ -L "$$p" ]; then \
+	    if rm -f -- "$$p" && [ ! -e "$$p" ] && [ ! -L "$$p" ]; then echo "removed $$p"; else failed=1; fi; \
+	  fi; \
+	done < "$(MANIFEST)"; \
+	if [ $$failed != 0 ]; then echo "make uninstall: some files could not be removed; $(MANIFEST) is kept" >&2; exit 1; fi
+	@rm -f -- "$(MANIFEST)"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in

@@ -270,7 +270,7 @@ int outdir_tmp_setup(outdir *od, const char *name)
 		return -1;
 	}
 	/* The folder is flock()ed for the run, and must still be the one at name once
-	 * locked (a run ending meanwhile removes it). Its lock files keep a second run
+	 * locked (a run ending meanwhile removes it, then unlocks). Its lock files keep a second run
 	 * of the same shard out, but they can be deleted under a run (lock.h): this is
 	 * what then stops the second before it empties the first's temp files. A
 	 * filesystem that cannot lock a folder is not a refusal. */
@@ -287,11 +287,15 @@ int outdir_tmp_setup(outdir *od, const char *name)
 			errno = EBUSY;
 			return -1;
 		}
-		if ((fstatat(od->priv, name, &at, AT_SYMLINK_NOFOLLOW) == 0 &&
-		     at.st_dev == st.st_dev && at.st_ino == st.st_ino) || tries == 3)
+		if (fstatat(od->priv, name, &at, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    at.st_dev == st.st_dev && at.st_ino == st.st_ino)
 			break;
 		close(od->tmp);
 		od->tmp = -1;
+		if (tries == 3) {
+			errno = EBUSY; /* runs coming and going: not ours to take */
+			return -1;
+		}
 	}
 	od->tmp_id = outdir_ident_of(&st);
 	od->tmp_name = strdup(name);
@@ -322,9 +326,11 @@ void outdir_tmp_cleanup(outdir *od)
 	if (od->tmp < 0)
 		return;
 	empty_folder(od->tmp);
+	/* Removed before the descriptor (and its lock) goes: a second run that
+	 * locked it in between would have its new folder removed under it. */
+	unlinkat(od->priv, od->tmp_name, AT_REMOVEDIR);
 	close(od->tmp);
 	od->tmp = -1;
-	unlinkat(od->priv, od->tmp_name, AT_REMOVEDIR);
 }
 
 int outdir_sync_in(int dirfd, const char *name)

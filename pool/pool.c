@@ -197,8 +197,10 @@ typedef struct worker {
 	int64_t exit_deadline;   /* let go by pool_join: killed if still there then (0: none) */
 	int64_t idle_since;      /* ready, holding tasks, running none since (0: not so) */
 	int64_t idle_started;    /* its last task's start then: a later one is progress */
-	uint64_t grace_task;     /* the task running while the pool's loop was stopped */
+	uint64_t grace_task;     /* the attempt running while the pool's loop was stopped */
+	int64_t grace_started;   /* (task id and start time) */
 	int64_t grace_ns;        /* and how long: added to its deadline (lost_time()) */
+	int64_t seen_stopped;    /* after a stop asked: first seen stopped then (0: not) */
 	/* Why we killed it, if we did: set before kill() so the report names our reason
 	 * ("timed out after 30 s") rather than "killed by signal 9". */
 	pool_status kill_status;
@@ -236,7 +238,7 @@ struct pool {
 	uint64_t sources_ended; /* feeds and arrays that ran dry */
 	unsigned rr;          /* round-robin start for dispatch */
 	int64_t now;          /* the clock, as read once per turn of the loop */
-	int64_t awake_until;  /* when the loop meant to run again (0: no such moment) */
+	int64_t awake_until;  /* when poll() was to return at the latest (0: no limit) */
 
 	struct pollfd *pfd;   /* scratch for poll() */
 	int *pfd_who;
@@ -809,6 +811,7 @@ static int spawn(pool *p, worker *w)
 	w->pidfd = pidfd;
 	w->state = W_STARTING;
 	w->was_ready = 0;
+	w->seen_stopped = 0;
 	w->sent = 0;
 	w->held_bytes = 0;
 	w->assigned = 0;
@@ -876,6 +879,23 @@ static int process_stopped(pid_t pid)
 	buf[n] = '\0';
 	const char *paren = strrchr(buf, ')');
 	return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+}
+
+/* Stopped by job control (SIGSTOP, SIGTSTP: state T), not traced (t)? */
+static int process_job_stopped(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	const char *paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'T';
 }
 
 static void close_channel(worker *w)
@@ -1612,18 +1632,18 @@ static void drain_channel(pool *p, worker *w)
 /* ------------------------------------------------------------------------- */
 /* The loop                                                                   */
 
-/* Kill workers past a deadline (a task's timeout, a start that takes too long, a
- * closed channel), start the ones whose backoff is over; return the nearest
- * deadline still ahead (INT64_MAX for none). */
 /*
- * The loop ran `lost` ns later than it meant to: the process was stopped (Ctrl-Z,
- * SIGSTOP to its process group, a debugger) or not scheduled, or its caller kept
- * it away. The workers most likely were stopped too (a stop goes to the group), so
- * that time counts against no deadline: those the pool keeps move on by it, and
- * the task each worker is running gets it as grace. Without this, the first turn
- * after a Ctrl-Z longer than the timeout killed every running worker as timed out,
- * before reading the results they sent as they resumed. A worker that truly hangs
- * is only killed that much later.
+ * The loop's poll() came back `lost` ns later than it asked: the process was
+ * stopped (Ctrl-Z, SIGSTOP to its process group, a debugger) or not run. The
+ * workers most likely were stopped too (a stop goes to the group), so that time
+ * counts against no deadline: those the pool keeps move on by it, and the attempt
+ * each worker is running gets it as grace. Without this, the first turn after a
+ * Ctrl-Z longer than the timeout killed every running worker as timed out, before
+ * reading the results they sent as they resumed. Only poll()'s oversleep counts
+ * (a caller that calls in rarely gives its tasks no grace: their workers ran), and
+ * while a task's deadline is pending poll() sleeps LOST_SLACK_NS at most, so a stop
+ * there is credited to within that. A worker that truly hangs through a stop is
+ * killed that much later.
  */
 static void lost_time(pool *p, int64_t lost)
 {
@@ -1637,17 +1657,31 @@ static void lost_time(pool *p, int64_t lost)
 			if (*moved[k])
 				*moved[k] += lost;
 		uint64_t id = atomic_load_explicit(&p->shm[i].running, memory_order_acquire);
+		int64_t started = atomic_load_explicit(&p->shm[i].started_ns, memory_order_acquire);
 		if (!id)
 			continue;
-		if (w->grace_task != id) {
+		/* Keyed by the attempt (a retry on this slot keeps the task's id). */
+		if (w->grace_task != id || w->grace_started != started) {
 			w->grace_task = id;
+			w->grace_started = started;
 			w->grace_ns = 0;
 		}
 		w->grace_ns += lost;
 	}
 }
 
-/* The loop is running again: was it away longer than it meant (lost_time())? */
+/* Does any worker hold a task (sent, not answered: it may be running it)? */
+static int holding_any(const pool *p)
+{
+	for (int i = 0; i < p->nworkers; i++)
+		if (p->w[i].state != W_EMPTY &&
+		    (p->w[i].held.n ||
+		     atomic_load_explicit(&p->shm[i].running, memory_order_relaxed)))
+			return 1;
+	return 0;
+}
+
+/* poll() is back: did it sleep longer than asked (lost_time())? */
 static void note_awake(pool *p)
 {
 	int64_t t = pool_now_ns();
@@ -1656,6 +1690,9 @@ static void note_awake(pool *p)
 	p->awake_until = 0;
 }
 
+/* Kill workers past a deadline (a task's timeout, a start that takes too long, a
+ * closed channel), start the ones whose backoff is over; return the nearest
+ * deadline still ahead (INT64_MAX for none). */
 static int64_t check_deadlines(pool *p, int64_t now)
 {
 	int64_t nearest = INT64_MAX;
@@ -1714,11 +1751,18 @@ static int64_t check_deadlines(pool *p, int64_t now)
 				nearest = w->start_deadline;
 		}
 		if (p->interrupted && w->state == W_READY &&
-		    atomic_load_explicit(&p->shm[i].running, memory_order_acquire)) {
-			/* The running tasks may finish after a stop, but not one whose worker
-			 * was stopped from outside: it would hold the run until its timeout,
-			 * or for ever without one. Its task is cancelled (worker_ended()). */
-			if (process_stopped(w->pid)) {
+		    (w->held.n || atomic_load_explicit(&p->shm[i].running, memory_order_acquire))) {
+			/* The running tasks may finish after a stop (what a worker holds then
+			 * it has started), but not on a worker stopped from outside: it would
+			 * hold the run until its timeout, or for ever without one. Seen in a
+			 * job-control stop (not a debugger's trace stop) at two looks
+			 * STOPPED_POLL_NS apart (a Ctrl-Z or fg reaches each process at its
+			 * own moment), it is killed and its tasks cancelled (worker_ended()). */
+			if (!process_job_stopped(w->pid)) {
+				w->seen_stopped = 0;
+			} else if (!w->seen_stopped) {
+				w->seen_stopped = now;
+			} else if (now - w->seen_stopped >= STOPPED_POLL_NS) {
 				kill_worker(w, POOL_CANCELLED, KILL_CHARGES_NONE, "worker %d (pid %d) "
 					    "was stopped from outside after a stop was asked",
 					    w->slot, (int)w->pid);
@@ -1765,8 +1809,10 @@ static int64_t check_deadlines(pool *p, int64_t now)
 			continue;
 		}
 		w->idle_since = 0;
-		int64_t deadline = atomic_load(&p->shm[i].started_ns) + limit +
-				   (w->grace_task == id ? w->grace_ns : 0);
+		int64_t started = atomic_load(&p->shm[i].started_ns);
+		int64_t deadline = started + limit +
+				   (w->grace_task == id && w->grace_started == started ? w->grace_ns
+										 : 0);
 		if (now >= deadline) {
 			kill_worker(w, POOL_TIMEOUT, id, "timed out after %g s", p->o.timeout);
 		} else if (deadline < nearest) {
@@ -1878,7 +1924,6 @@ static int loop_once(pool *p, int64_t until)
 {
 	if (p->broken)
 		return -1;
-	note_awake(p);
 	p->now = pool_now_ns();
 	feeds_due(p);
 	/* Dispatch can itself finish things (a feed that runs dry, a task refused):
@@ -1922,6 +1967,10 @@ static int loop_once(pool *p, int64_t until)
 	}
 	int feeds_from = n;
 	n = add_feed_fds(p, n, &nearest);
+	/* While a task may time out, look at least every LOST_SLACK_NS: a stop of the
+	 * whole group inside poll() is then credited (lost_time()) to within that. */
+	if (p->o.timeout > 0 && holding_any(p) && now + LOST_SLACK_NS < nearest)
+		nearest = now + LOST_SLACK_NS;
 	int timeout_ms;
 	if (nearest == INT64_MAX)
 		timeout_ms = -1;
@@ -1985,7 +2034,6 @@ static int loop_once(pool *p, int64_t until)
 			return -1;
 		retire_if_done(p, w);
 	}
-	p->awake_until = pool_now_ns(); /* the caller is to come back at once */
 	return p->broken ? -1 : 0;
 }
 

@@ -15,8 +15,9 @@
  *   queue uncharged, and a fresh worker takes its place. A worker that holds tasks
  *   but starts none of them within the timeout, and is seen stopped from outside
  *   (SIGSTOP, in /proc), is replaced the same way, charging no task. Time the
- *   pool's loop did not run when it meant to (the process stopped: Ctrl-Z stops
- *   the whole group; a caller away from the pool) counts against no timeout.
+ *   process was stopped while it waited in the pool (Ctrl-Z stops the whole group)
+ *   counts against no timeout, to within a quarter of a second; time the caller
+ *   spends away from the pool does count (the workers run meanwhile).
  *
  * Delivery: every task is answered exactly once, run at least once
  *   Every task submitted gets exactly one pool_result, whatever happens to workers:
@@ -340,8 +341,9 @@ void pool_terminate(pool *p);
  * Ask for a drain, from anywhere including a signal handler (async-signal-safe): no
  * task starts after it returns (feeds are no longer read; tasks not started end as
  * POOL_CANCELLED "interrupted"), tasks already running finish normally. A running
- * task whose worker then dies with a retry left, or is seen stopped from outside,
- * ends POOL_CANCELLED "interrupted" too (it would run again, or hold the drain).
+ * task whose worker then dies with a retry left, or is seen stopped from outside by
+ * job control (twice, 0.1 s apart; not a debugger's trace stop), ends
+ * POOL_CANCELLED "interrupted" too (it would run again, or hold the drain).
  */
 void pool_interrupt(pool *p);
 

@@ -64,6 +64,8 @@ enum behaviour {
 	B_WAIT,       /* waits for sh->release, then returns value */
 	B_CRASH_ONCE, /* crashes (the way param says: 0 SIGSEGV, 1 abort, 2 _exit(3))
 		       * on its first start, then returns value * value */
+	B_SPIN_MS,    /* spins for param ms of its own CPU time (a stop pauses that, as
+		       * it pauses real work), returns value */
 	B_COUNT
 };
 
