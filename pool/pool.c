@@ -862,10 +862,9 @@ static void kill_worker(worker *w, pool_status st, uint64_t task_id, const char 
 	w->state = W_DYING;
 }
 
-/* Is process pid stopped (SIGSTOP, SIGTSTP, a debugger)? From /proc/PID/stat: the
- * state after the command's closing parenthesis is T or t. 0 where it cannot be
- * told: only a worker seen to be stopped is taken for one. */
-static int process_stopped(pid_t pid)
+/* Process pid's state letter in /proc/PID/stat (after the command's closing
+ * parenthesis: R, S, D, T stopped, t traced...), or 0 where it cannot be told. */
+static char process_state(pid_t pid)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -878,24 +877,21 @@ static int process_stopped(pid_t pid)
 		return 0;
 	buf[n] = '\0';
 	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+	return paren && paren[1] == ' ' ? paren[2] : 0;
 }
 
-/* Stopped by job control (SIGSTOP, SIGTSTP: state T), not traced (t)? */
+/* Is process pid stopped (SIGSTOP, SIGTSTP, a debugger: T or t)? 0 where it cannot
+ * be told: only a worker seen to be stopped is taken for one. */
+static int process_stopped(pid_t pid)
+{
+	char st = process_state(pid);
+	return st == 'T' || st == 't';
+}
+
+/* Stopped by job control (SIGSTOP, SIGTSTP: T), not in a debugger's trace stop (t)? */
 static int process_job_stopped(pid_t pid)
 {
-	char path[64], buf[512];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	const char *paren = strrchr(buf, ')');
-	return paren && paren[1] == ' ' && paren[2] == 'T';
+	return process_state(pid) == 'T';
 }
 
 static void close_channel(worker *w)

@@ -994,20 +994,29 @@ static void wait_started(pool *p, uint64_t i)
 	}
 }
 
+/* A one-worker pool running one B_WAIT task (started): *f its future, *pid its
+ * worker. */
+static pool *one_waiting_task(pool_options o, pool_future **f, int *pid)
+{
+	tl_reset_shared();
+	pool *p = init_pool(1, o);
+	job_arg a = J(B_WAIT, 0);
+	*f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	assert_non_null(*f);
+	wait_started(p, 0);
+	assert_int_equal(pool_worker_pids(p, pid, 1), 1);
+	return p;
+}
+
 /* A worker that dies from outside (sig) while the running tasks may finish after
  * a stop: its task was failed (crash, "attempts 1": a later run skipped a good
  * file as failed before) though it would have been retried. It is cancelled; only
  * with no retry left is it the crash it was. */
 static void death_after_a_stop(int sig, int retries, pool_status want)
 {
-	tl_reset_shared();
-	pool *p = init_pool(1, (pool_options){.retries = retries});
-	job_arg a = J(B_WAIT, 0);
-	pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
-	assert_non_null(f);
-	wait_started(p, 0);
+	pool_future *f;
 	int pid = 0;
-	assert_int_equal(pool_worker_pids(p, &pid, 1), 1);
+	pool *p = one_waiting_task((pool_options){.retries = retries}, &f, &pid);
 	pool_interrupt(p);
 	assert_int_equal(kill(pid, sig), 0);
 	const pool_result *r = pool_future_get(f, WATCHDOG);
@@ -1036,14 +1045,9 @@ static void test_a_death_after_a_stop_cancels_what_would_run_again(void **state)
  * failure. */
 static void stopped_mid_task_then_a_stop(double timeout)
 {
-	tl_reset_shared();
-	pool *p = init_pool(1, (pool_options){.timeout = timeout, .retries = 1});
-	job_arg a = J(B_WAIT, 0);
-	pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
-	assert_non_null(f);
-	wait_started(p, 0);
+	pool_future *f;
 	int pid = 0;
-	assert_int_equal(pool_worker_pids(p, &pid, 1), 1);
+	pool *p = one_waiting_task((pool_options){.timeout = timeout, .retries = 1}, &f, &pid);
 	assert_int_equal(kill(pid, SIGSTOP), 0);
 	pool_interrupt(p);
 	alarm((unsigned)WATCHDOG);
