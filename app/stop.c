@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stop.c — INT, TERM and HUP: recorded, handed to the pool. See stop.h.
+ * stop.c — INT, TERM and HUP: recorded, handed to the pool; CONT handed to the
+ * pool too. See stop.h.
  */
 #include <errno.h>
 #include <signal.h>
@@ -41,6 +42,16 @@ static void on_signal(int sig)
 	errno = e;
 }
 
+/* Continued after a stop (Ctrl-Z, then fg): the pool counts the time stopped
+ * against no file's --timeout, wherever the stop found imgpool (pool.h). */
+static void on_continue(int sig)
+{
+	int e = errno;
+	(void)sig;
+	pool_continued(the_pool);
+	errno = e;
+}
+
 /* The setup did not end in time after a second signal: stop at once, as the
  * signal would have. An alarm imgpool did not set ends it as it always did. */
 static void on_alarm(int sig)
@@ -64,6 +75,10 @@ void stop_install(void)
 	sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = on_alarm;
 	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = on_continue;
+	sa.sa_flags = SA_RESTART; /* it ends no wait of imgpool's own */
+	sigaction(SIGCONT, &sa, NULL);
+	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGXFSZ, &sa, NULL);

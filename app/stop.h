@@ -11,7 +11,8 @@
  * non-blocking (sinks.h), so that no stalled reader can hold a stop. An alarm
  * from outside ends imgpool as it always did; SIGPIPE is ignored (a closed pipe
  * is a write error, said as such), and SIGXFSZ too (past RLIMIT_FSIZE a write
- * fails with EFBIG and is reported, rather than killing the run).
+ * fails with EFBIG and is reported, rather than killing the run). CONT (fg after
+ * Ctrl-Z) goes to the pool, so that the time stopped counts against no --timeout.
  *
  * For the main thread; the other threads block every signal (thread.h).
  */

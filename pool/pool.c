@@ -218,6 +218,7 @@ struct pool {
 	pid_t self;
 	int intr_pipe[2];
 	_Atomic int interrupted; /* written by pool_interrupt: any thread, signal handlers */
+	_Atomic int continued;   /* written by pool_continued: a SIGCONT handler */
 	int interrupt_handled;
 	int closed, terminated, broken;
 	int joining;          /* pool_join is letting the workers go */
@@ -239,6 +240,7 @@ struct pool {
 	unsigned rr;          /* round-robin start for dispatch */
 	int64_t now;          /* the clock, as read once per turn of the loop */
 	int64_t awake_until;  /* when poll() was to return at the latest (0: no limit) */
+	int64_t last_turn;    /* when the loop last ran (pool_continued()) */
 
 	struct pollfd *pfd;   /* scratch for poll() */
 	int *pfd_who;
@@ -1260,6 +1262,12 @@ int pool_interrupted(const pool *p)
 	return p && p->interrupted;
 }
 
+void pool_continued(pool *p)
+{
+	if (p)
+		atomic_store(&p->continued, 1);
+}
+
 /* In the loop: stop producing, and end every task that has not started. */
 static void handle_interrupt(pool *p)
 {
@@ -1684,6 +1692,20 @@ static void note_awake(pool *p)
 	if (p->awake_until && t - p->awake_until > LOST_SLACK_NS)
 		lost_time(p, t - p->awake_until);
 	p->awake_until = 0;
+	p->last_turn = t;
+}
+
+/* Continued after a stop (pool_continued()): the time since the loop last ran is
+ * lost time, wherever the stop found the process. A stop inside poll() was counted
+ * by note_awake() already, which moved last_turn on. */
+static void note_continued(pool *p)
+{
+	if (!atomic_exchange(&p->continued, 0) || !p->last_turn)
+		return;
+	int64_t t = pool_now_ns();
+	if (t - p->last_turn > LOST_SLACK_NS)
+		lost_time(p, t - p->last_turn);
+	p->last_turn = t;
 }
 
 /* Kill workers past a deadline (a task's timeout, a start that takes too long, a
@@ -1920,6 +1942,7 @@ static int loop_once(pool *p, int64_t until)
 {
 	if (p->broken)
 		return -1;
+	note_continued(p);
 	p->now = pool_now_ns();
 	feeds_due(p);
 	/* Dispatch can itself finish things (a feed that runs dry, a task refused):
@@ -2030,6 +2053,7 @@ static int loop_once(pool *p, int64_t until)
 			return -1;
 		retire_if_done(p, w);
 	}
+	p->last_turn = pool_now_ns();
 	return p->broken ? -1 : 0;
 }
 

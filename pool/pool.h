@@ -16,8 +16,9 @@
  *   but starts none of them within the timeout, and is seen stopped from outside
  *   (SIGSTOP, in /proc), is replaced the same way, charging no task. Time the
  *   process was stopped while it waited in the pool (Ctrl-Z stops the whole group)
- *   counts against no timeout, to within a quarter of a second; time the caller
- *   spends away from the pool does count (the workers run meanwhile).
+ *   counts against no timeout, to within a quarter of a second, and wherever the
+ *   stop found it when the caller's SIGCONT handler calls pool_continued(); time
+ *   the caller spends away from the pool does count (the workers run meanwhile).
  *
  * Delivery: every task is answered exactly once, run at least once
  *   Every task submitted gets exactly one pool_result, whatever happens to workers:
@@ -134,7 +135,7 @@ extern "C" {
 #endif
 
 #define POOL_VERSION_MAJOR 1
-#define POOL_VERSION_MINOR 5
+#define POOL_VERSION_MINOR 6
 #define POOL_VERSION_PATCH 0
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
@@ -349,6 +350,15 @@ void pool_interrupt(pool *p);
 
 /* 1 once pool_interrupt() was called. */
 int pool_interrupted(const pool *p);
+
+/*
+ * Say that the process was continued after a stop: call it from a SIGCONT handler
+ * (async-signal-safe). The time since the pool's loop last ran then counts against
+ * no deadline, as a stop inside the pool's own wait never does: a Ctrl-Z (it stops
+ * the whole group, workers too) that finds the caller busy elsewhere would
+ * otherwise time out the tasks then running once the process goes on. Since 1.6.
+ */
+void pool_continued(pool *p);
 
 /* Terminate if still running, then free everything. Outstanding futures and
  * iterators must be freed first. NULL is a no-op. */

@@ -1072,11 +1072,30 @@ static void test_a_stopped_worker_does_not_hold_a_stop(void **state)
 	stopped_mid_task_then_a_stop(8);
 }
 
-/* The pool's own process stopped with its workers (Ctrl-Z stops the whole group)
- * for longer than the timeout, while it waits in the pool: the first turn after
- * it killed the running task (0.4 s of work) as timed out. Here a child drives the pool in a
- * process group of its own, and this test stops and continues that group. */
-static void test_time_the_pool_was_stopped_is_no_tasks(void **state)
+static pool *continued_pool;
+
+static void on_continue(int sig)
+{
+	(void)sig;
+	pool_continued(continued_pool);
+}
+
+/* Spin for ms of this thread's CPU time (a stop pauses it). */
+static void spin_ms(long ms)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	do
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+}
+
+/* A child drives a pool in a process group of its own, one task of 0.4 s of work
+ * with a 2 s timeout; this test stops that group for 3 s and continues it. The
+ * task must end POOL_OK. busy: the child spins 50 ms between looks at the pool
+ * (where the stop mostly finds it) and tells the pool of SIGCONT; otherwise it
+ * waits in the pool. */
+static void group_stop_of_a_child(int busy)
 {
 	tl_reset_shared();
 	fflush(NULL);
@@ -1085,10 +1104,22 @@ static void test_time_the_pool_was_stopped_is_no_tasks(void **state)
 	if (child == 0) {
 		setpgid(0, 0);
 		pool *p = init_pool(1, (pool_options){.timeout = 2, .retries = -1});
+		if (busy) {
+			continued_pool = p;
+			struct sigaction sa;
+			memset(&sa, 0, sizeof sa);
+			sa.sa_handler = on_continue;
+			sigaction(SIGCONT, &sa, NULL);
+		}
 		job_arg a = J(B_SPIN_MS, 0);
 		a.param = 400;
 		pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
-		const pool_result *r = f ? pool_future_get(f, WATCHDOG) : NULL;
+		int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
+		while (busy && f && !pool_future_ready(f) && tl_now_ns() < give_up) {
+			pool_poll(p, 0);
+			spin_ms(50);
+		}
+		const pool_result *r = f ? pool_future_get(f, busy ? 0 : WATCHDOG) : NULL;
 		int ok = r && r->status == POOL_OK;
 		if (!ok)
 			printf("# child: %s\n", r && r->data ? r->data : "no result");
@@ -1113,6 +1144,22 @@ static void test_time_the_pool_was_stopped_is_no_tasks(void **state)
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The pool's own process stopped with its workers (Ctrl-Z stops the whole group)
+ * for longer than the timeout, while it waits in the pool: the first turn after
+ * it killed the running task as timed out. */
+static void test_time_the_pool_was_stopped_is_no_tasks(void **state)
+{
+	group_stop_of_a_child(0);
+}
+
+/* The same stop finding the caller busy outside the pool: poll() saw no
+ * oversleep, so only the caller's SIGCONT handler, through pool_continued(), can
+ * say what the time was. */
+static void test_a_stop_outside_the_pool_is_no_tasks_either(void **state)
+{
+	group_stop_of_a_child(1);
 }
 
 /* A caller that looks in rarely (pool_poll(p, 0) every 0.4 s) gives a hung task
@@ -1469,6 +1516,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_death_after_a_stop_cancels_what_would_run_again),
 		cmocka_unit_test(test_a_stopped_worker_does_not_hold_a_stop),
 		cmocka_unit_test(test_time_the_pool_was_stopped_is_no_tasks),
+		cmocka_unit_test(test_a_stop_outside_the_pool_is_no_tasks_either),
 		cmocka_unit_test(test_a_rare_caller_still_times_out_a_hung_task),
 		cmocka_unit_test(test_join_drains_an_unread_iterator),
 		cmocka_unit_test(test_feed_later),
