@@ -225,16 +225,13 @@ int outdir_stat(outdir *od, const char *rel, struct stat *st)
 static int made_one(outdir *od, const char *p)
 {
 	struct stat st;
-	char **paths = realloc(od->made, (size_t)(od->nmade + 1) * sizeof *paths);
-	if (paths)
-		od->made = paths;
-	file_ident *ids = paths ? realloc(od->made_id, (size_t)(od->nmade + 1) * sizeof *ids)
-			       : NULL;
-	if (ids)
-		od->made_id = ids;
-	if (!ids || lstat(p, &st) < 0 || !(od->made[od->nmade] = strdup(p)))
+	struct made_folder *more = realloc(od->made, (size_t)(od->nmade + 1) * sizeof *more);
+	if (!more)
 		return -1; /* not remembered: never taken away */
-	od->made_id[od->nmade++] = outdir_ident_of(&st);
+	od->made = more;
+	if (lstat(p, &st) < 0 || !(more[od->nmade].path = strdup(p)))
+		return -1;
+	more[od->nmade++].id = outdir_ident_of(&st);
 	return 0;
 }
 
@@ -373,9 +370,8 @@ void outdir_close(outdir *od)
 	free(od->tmp_name);
 	free(od->tmp_path);
 	for (int i = 0; i < od->nmade; i++)
-		free(od->made[i]);
+		free(od->made[i].path);
 	free(od->made);
-	free(od->made_id);
 	free(od);
 }
 

@@ -21,9 +21,14 @@ struct outdir {
 	file_ident tmp_id;
 	unsigned qcount;   /* quarantine names made so far */
 	int no_openat2;    /* openat2 was refused once: walk from then on */
-	char **made;       /* the folders outdir_open() made, by path, outermost first */
-	file_ident *made_id; /* and what each was when made */
+	struct made_folder *made; /* the folders outdir_open() made, outermost first */
 	int nmade;
+};
+
+/* One folder outdir_open() made: its path, and what it was when made. */
+struct made_folder {
+	char *path;
+	file_ident id;
 };
 
 /* rename without replacing (EEXIST where to is taken): renameat2(RENAME_NOREPLACE),

@@ -167,77 +167,64 @@ void outdir_names_free(char **names)
 /* ------------------------------------------------------------------------- */
 /* Taking back a folder the run made and left empty                           */
 
-/* Does folder fd hold nothing but entries is_keep() passes? */
-static int holds_only(int fd, int (*is_keep)(const char *name, void *data), void *data)
+/* Does OUT (fd) hold nothing but OUTDIR_PRIVATE? */
+static int holds_only_private(int fd)
 {
 	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	int only = d != NULL;
 	if (!d && dfd >= 0)
 		close(dfd);
-	for (struct dirent *e; only && (e = readdir(d));) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		only = is_keep(e->d_name, data);
-	}
+	for (struct dirent *e; only && (e = readdir(d));)
+		only = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		       !strcmp(e->d_name, OUTDIR_PRIVATE);
 	if (d)
 		closedir(d);
 	return only;
 }
 
-static int is_private(const char *name, void *data)
+/* One of the run's own files in OUT/.imgpool: a regular file (never a link, no
+ * other hard link) is_own() names. */
+static int is_own_file(const outdir *od, int (*is_own)(const char *name), const char *name)
 {
-	(void)data;
-	return !strcmp(name, OUTDIR_PRIVATE);
-}
-
-/* What is_own_file() checks against: the folder and the caller's names. */
-typedef struct own_check {
-	const outdir *od;
-	int (*is_own)(const char *name);
-} own_check;
-
-/* One of the run's own files: a regular file (never a link, no other hard link)
- * is_own() names. */
-static int is_own_file(const char *name, void *data)
-{
-	const own_check *c = data;
 	struct stat st;
-	return c->is_own(name) && fstatat(c->od->priv, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	return is_own(name) && fstatat(od->priv, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       S_ISREG(st.st_mode) && st.st_nlink == 1;
 }
 
 /* rmdir path when it is still the folder made (lstat by path: a component swapped
  * for a symlink since leads elsewhere and fails the check). */
-static int remove_made(const char *path, const file_ident *id)
+static int remove_made(const struct made_folder *m)
 {
 	struct stat st;
-	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_dev != id->dev ||
-	    st.st_ino != id->ino)
+	if (lstat(m->path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_dev != m->id.dev ||
+	    st.st_ino != m->id.ino)
 		return -1;
-	return rmdir(path);
+	return rmdir(m->path);
 }
 
 int outdir_unmake(outdir *od, int (*is_own)(const char *name))
 {
 	struct stat st;
 	if (!od || od->fd < 0 || od->priv < 0 || od->nmade < 1 || fstat(od->fd, &st) < 0 ||
-	    st.st_dev != od->made_id[od->nmade - 1].dev ||
-	    st.st_ino != od->made_id[od->nmade - 1].ino)
+	    st.st_dev != od->made[od->nmade - 1].id.dev ||
+	    st.st_ino != od->made[od->nmade - 1].id.ino)
 		return 0; /* OUT was there before the run (or is not the one made) */
-	own_check own = {od, is_own};
-	if (!holds_only(od->fd, is_private, NULL) ||
-	    !holds_only(od->priv, is_own_file, &own))
+	if (!holds_only_private(od->fd))
 		return 0;
+	/* One listing: every entry but . and .. must be the run's own, then all go. */
 	char **names = outdir_private_list(od, "", "");
-	for (char **p = names; p && *p; p++)
-		if (is_own_file(*p, &own))
+	int own = names != NULL;
+	for (char **p = names; own && p && *p; p++)
+		own = !strcmp(*p, ".") || !strcmp(*p, "..") || is_own_file(od, is_own, *p);
+	for (char **p = names; own && *p; p++)
+		if (strcmp(*p, ".") && strcmp(*p, ".."))
 			unlinkat(od->priv, *p, 0);
 	outdir_names_free(names);
-	if (unlinkat(od->fd, OUTDIR_PRIVATE, AT_REMOVEDIR) < 0)
+	if (!own || unlinkat(od->fd, OUTDIR_PRIVATE, AT_REMOVEDIR) < 0)
 		return 0;
 	for (int i = od->nmade - 1; i >= 0; i--)
-		if (remove_made(od->made[i], &od->made_id[i]) < 0)
+		if (remove_made(&od->made[i]) < 0)
 			return i < od->nmade - 1;
 	return 1;
 }
