@@ -123,15 +123,9 @@ static int run_behaviour(const job_arg *a, pool_buf *out, int first)
 	}
 	case B_EMPTY:
 		return 0;
-	case B_SPIN_MS: {
-		struct timespec t0, t;
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-		do
-			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-		while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 <
-		       (long)a->param);
+	case B_SPIN_MS:
+		tl_spin_ms((long)a->param);
 		return pool_buf_append(out, &a->value, sizeof a->value);
-	}
 	case B_SLEEP_MS: {
 		struct timespec ts = {0, (long)a->param * 1000000L};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -176,6 +170,15 @@ static int run_behaviour(const job_arg *a, pool_buf *out, int first)
 	}
 	}
 	return 1;
+}
+
+void tl_spin_ms(long ms)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	do
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
 }
 
 int tl_task(const void *arg, size_t len, pool_buf *out, void *state)

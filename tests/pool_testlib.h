@@ -91,6 +91,9 @@ static inline job_arg J(int behaviour, uint64_t value)
 	return (job_arg){(uint32_t)behaviour, 0, value};
 }
 
+/* Spin for ms of the calling thread's CPU time (a stop pauses it, as it pauses
+ * real work). */
+void tl_spin_ms(long ms);
 pool *tl_make_pool(int workers, double timeout, int retries, unsigned max_tasks);
 void tl_reset_shared(void);
 int64_t tl_now_ns(void);
