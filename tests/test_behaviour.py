@@ -1205,15 +1205,16 @@ int fsync(int fd)
         first turn of the pool after fg killed the files then running as timed out,
         before reading the results their workers sent as they resumed."""
         for i in range(24):
-            photo(self.p("src", "p%02d.jpg" % i), (2400, 1600))
-        p = subprocess.Popen([IMGPOOL, "-j2", "--timeout", "1", "--retries", "0",
+            photo(self.p("src", "p%02d.jpg" % i), (1600, 1200))
+        # --timeout 5: room for a sanitizer build, where a file takes far longer
+        p = subprocess.Popen([IMGPOOL, "-j2", "--timeout", "5", "--retries", "0",
                               "--progress", "none", "-o", self.p("out"), self.p("src")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
         try:
             self.assertTrue(p.stdout.readline().startswith(b"ok "))  # files are running
             os.killpg(p.pid, signal.SIGSTOP)
-            time.sleep(2.5)
+            time.sleep(6)  # longer than the timeout
             os.killpg(p.pid, signal.SIGCONT)
             out, err = p.communicate(timeout=120)
         finally:
