@@ -220,47 +220,75 @@ int outdir_stat(outdir *od, const char *rel, struct stat *st)
 /* ------------------------------------------------------------------------- */
 /* Opening OUT                                                                */
 
-/* One folder made by make_path(): remembered (path and identity) so that a run
- * that leaves nothing in OUT can take away what it made (outdir_unmake()). */
-static int made_one(outdir *od, const char *p)
+/* One folder make_path() made, in the folder open at parent: remembered (a
+ * duplicate of that folder's fd, its name, its identity) so that a run that
+ * leaves nothing in OUT can take away what it made (outdir_unmake()). */
+static void made_one(outdir *od, int parent, const char *name, int fd)
 {
 	struct stat st;
 	struct made_folder *more = realloc(od->made, (size_t)(od->nmade + 1) * sizeof *more);
 	if (!more)
-		return -1; /* not remembered: never taken away */
+		return; /* not remembered: never taken away */
 	od->made = more;
-	if (lstat(p, &st) < 0 || !(more[od->nmade].path = strdup(p)))
-		return -1;
-	more[od->nmade++].id = outdir_ident_of(&st);
-	return 0;
+	struct made_folder *m = &more[od->nmade];
+	if (fstat(fd, &st) < 0 || !(m->name = strdup(name)))
+		return;
+	if ((m->parent = fcntl(parent, F_DUPFD_CLOEXEC, 0)) < 0) {
+		free(m->name);
+		return;
+	}
+	m->id = outdir_ident_of(&st);
+	od->nmade++;
 }
 
-/* mkdir -p by path: only for OUT itself and the folders above it, which the user
- * named. */
+/* Does nothing but slashes follow s? */
+static int last_component(const char *s)
+{
+	return s[strspn(s, "/")] == '\0';
+}
+
+/* mkdir -p: only for OUT itself and the folders above it, which the user named
+ * (a symlink among those that were there is followed, as mkdir -p does; OUT itself
+ * is then opened O_NOFOLLOW by open_out(), which explains a symlink or a file
+ * there). Walked one folder fd at a time, so that each folder made is known by its
+ * parent's fd rather than by a path whose folders may be renamed or swapped for
+ * a symlink during the run. O_PATH: mkdir -p needs only search permission on the
+ * folders above, as mkdir(2) by path did. */
 static int make_path(outdir *od, const char *path)
 {
 	char *p = strdup(path);
-	if (!p)
-		return -1;
-	for (char *s = p + 1;; s++) {
-		if (*s && *s != '/')
-			continue;
-		char c = *s;
-		*s = '\0';
-		if (mkdir(p, 0777) == 0)
-			made_one(od, p);
-		else if (errno != EEXIST) {
-			int e = errno;
-			free(p);
+	int dfd = p ? open(*p == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	int rc = dfd < 0 ? -1 : 0;
+	char *save = NULL;
+	for (char *name = rc ? NULL : strtok_r(p, "/", &save); name;
+	     name = strtok_r(NULL, "/", &save)) {
+		int made = mkdirat(dfd, name, 0777) == 0;
+		int e = errno;
+		int next = made || e == EEXIST
+				   ? openat(dfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC |
+							     (made ? O_NOFOLLOW : 0))
+				   : -1;
+		if (next < 0) {
+			/* OUT itself there but not a folder: open_out() says what it is */
+			if (!made && e == EEXIST && last_component(save ? save : ""))
+				break;
+			rc = -1;
+			if (made || e == EEXIST)
+				e = errno;
 			errno = e;
-			return -1;
-		}
-		if (!c)
 			break;
-		*s = c;
+		}
+		if (made)
+			made_one(od, dfd, name, next);
+		close(dfd);
+		dfd = next;
 	}
+	int e = errno;
+	if (dfd >= 0)
+		close(dfd);
 	free(p);
-	return 0;
+	errno = e;
+	return rc;
 }
 
 /* Open OUT itself, refusing a symlink with a message that names its target. */
@@ -369,8 +397,10 @@ void outdir_close(outdir *od)
 	free(od->real);
 	free(od->tmp_name);
 	free(od->tmp_path);
-	for (int i = 0; i < od->nmade; i++)
-		free(od->made[i].path);
+	for (int i = 0; i < od->nmade; i++) {
+		free(od->made[i].name);
+		close(od->made[i].parent);
+	}
 	free(od->made);
 	free(od);
 }

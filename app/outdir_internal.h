@@ -25,9 +25,11 @@ struct outdir {
 	int nmade;
 };
 
-/* One folder outdir_open() made: its path, and what it was when made. */
+/* One folder outdir_open() made: the folder it was made in (an O_PATH fd kept
+ * for the run), its name there, and what it was when made. */
 struct made_folder {
-	char *path;
+	int parent;
+	char *name;
 	file_ident id;
 };
 

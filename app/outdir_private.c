@@ -192,15 +192,17 @@ static int is_own_file(const outdir *od, int (*is_own)(const char *name), const 
 	       S_ISREG(st.st_mode) && st.st_nlink == 1;
 }
 
-/* rmdir path when it is still the folder made (lstat by path: a component swapped
- * for a symlink since leads elsewhere and fails the check). */
+/* Remove a folder the run made when it is still the folder made, through the fd
+ * of the folder it was made in: never by a path, whose folders may have been
+ * renamed or swapped for a symlink since (between a check and an rmdir by path
+ * such a swap would remove someone else's empty folder). */
 static int remove_made(const struct made_folder *m)
 {
 	struct stat st;
-	if (lstat(m->path, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_dev != m->id.dev ||
-	    st.st_ino != m->id.ino)
+	if (fstatat(m->parent, m->name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_dev != m->id.dev || st.st_ino != m->id.ino)
 		return -1;
-	return rmdir(m->path);
+	return unlinkat(m->parent, m->name, AT_REMOVEDIR);
 }
 
 int outdir_unmake(outdir *od, int (*is_own)(const char *name))

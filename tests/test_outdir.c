@@ -120,6 +120,16 @@ static void test_open(void **state)
 	assert_int_equal(mkdir(at("o2"), 0777), 0);
 	assert_int_equal(symlink(at("real"), at("o2/.imgpool")), 0);
 	assert_null(outdir_open(at("o2"), 1, err, sizeof err));
+	/* nor a dangling one; a file at OUT or above it is named as such */
+	assert_int_equal(symlink(at("nowhere"), at("dangling")), 0);
+	assert_null(outdir_open(at("dangling"), 1, err, sizeof err));
+	assert_non_null(strstr(err, "is a symlink"));
+	put(at("file"), "x");
+	assert_null(outdir_open(at("file"), 1, err, sizeof err));
+	assert_non_null(strstr(err, "is not a folder"));
+	assert_null(outdir_open(at("file/out"), 1, err, sizeof err));
+	assert_non_null(strstr(err, "cannot create the output folder"));
+	assert_non_null(strstr(err, strerror(ENOTDIR)));
 	/* a dry run neither makes nor needs anything */
 	outdir *od = outdir_open(at("absent"), 0, err, sizeof err);
 	assert_non_null(od);
@@ -409,6 +419,50 @@ static void test_tmp(void **state)
 	outdir_close(od);
 }
 
+static int nothing_is_own(const char *name)
+{
+	(void)name;
+	return 0;
+}
+
+/* A new OUT left empty is taken back with the folders made above it, each through
+ * the folder it was made in: after a rename of those folders during the run, the
+ * folders made go from where they are now, and a stranger's empty folders at the
+ * old path stay (an rmdir by path would judge and remove the stranger's). */
+static void test_unmake_follows_the_folders_made(void **state)
+{
+	(void)state;
+	char err[512];
+	assert_int_equal(mkdir(at("kept"), 0777), 0);
+	outdir *od = outdir_open(at("kept/a/b/out"), 1, err, sizeof err);
+	if (!od)
+		fail_msg("outdir_open: %s", err);
+	assert_int_equal(outdir_unmake(od, nothing_is_own), 1);
+	outdir_close(od);
+	assert_int_equal(access(at("kept/a"), F_OK), -1);
+	assert_int_equal(access(at("kept"), F_OK), 0);		/* was there before */
+
+	od = outdir_open(at("a/b/out"), 1, err, sizeof err);
+	assert_non_null(od);
+	assert_int_equal(rename(at("a"), at("moved")), 0);
+	assert_int_equal(mkdir(at("a"), 0777), 0);
+	assert_int_equal(mkdir(at("a/b"), 0777), 0);
+	assert_int_equal(mkdir(at("a/b/out"), 0777), 0);
+	assert_int_equal(outdir_unmake(od, nothing_is_own), 1);
+	outdir_close(od);
+	assert_int_equal(access(at("moved/b"), F_OK), -1);	/* made: taken back */
+	assert_int_equal(access(at("moved"), F_OK), 0);		/* not where it was made */
+	assert_int_equal(access(at("a/b/out"), F_OK), 0);	/* the stranger's */
+
+	/* a file in OUT keeps everything */
+	od = outdir_open(at("c/out"), 1, err, sizeof err);
+	assert_non_null(od);
+	put(at("c/out/thumb.jpg"), "x");
+	assert_int_equal(outdir_unmake(od, nothing_is_own), 0);
+	outdir_close(od);
+	assert_int_equal(access(at("c/out/.imgpool"), F_OK), 0);
+}
+
 static int both_ways(const struct CMUnitTest *tests, size_t n)
 {
 	int failed = 0;
@@ -432,6 +486,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outsync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmake_follows_the_folders_made, setup, teardown),
 	};
 	return both_ways(tests, sizeof tests / sizeof *tests);
 }
