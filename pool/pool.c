@@ -218,7 +218,8 @@ struct pool {
 	pid_t self;
 	int intr_pipe[2];
 	_Atomic int interrupted; /* written by pool_interrupt: any thread, signal handlers */
-	_Atomic int continued;   /* written by pool_continued: a SIGCONT handler */
+	_Atomic unsigned continued; /* counted by pool_continued: a SIGCONT handler */
+	unsigned continued_seen; /* the count the loop has credited (note_continued()) */
 	int interrupt_handled;
 	int closed, terminated, broken;
 	int joining;          /* pool_join is letting the workers go */
@@ -1265,7 +1266,7 @@ int pool_interrupted(const pool *p)
 void pool_continued(pool *p)
 {
 	if (p)
-		atomic_store(&p->continued, 1);
+		atomic_fetch_add(&p->continued, 1);
 }
 
 /* In the loop: stop producing, and end every task that has not started. */
@@ -1685,22 +1686,49 @@ static int holding_any(const pool *p)
 	return 0;
 }
 
-/* poll() is back: did it sleep longer than asked (lost_time())? */
+/*
+ * The loop ran until now: last_turn, from which pool_continued() counts, moves on
+ * to a clock read known to come before any stop not yet credited. A SIGCONT
+ * handler runs as soon as the process is continued, so a stop before the read
+ * shows as a count that changed; then last_turn stays where it was (before the
+ * stop) for note_continued(). Moving it on regardless, at the end of a turn that a
+ * stop cut in two (a result's callback, the reading of the workers' channels),
+ * credited nothing: every task running through the stop timed out.
+ */
+static void mark_turn(pool *p)
+{
+	unsigned before = atomic_load(&p->continued);
+	int64_t t = pool_now_ns();
+	if (before == p->continued_seen && atomic_load(&p->continued) == before)
+		p->last_turn = t;
+}
+
+/* poll() is back: did it sleep longer than asked (lost_time())? A stop there also
+ * counted a continue when the caller counts them: credited here, not again by
+ * note_continued(). */
 static void note_awake(pool *p)
 {
+	unsigned continued = atomic_load(&p->continued); /* before the clock: see mark_turn() */
 	int64_t t = pool_now_ns();
-	if (p->awake_until && t - p->awake_until > LOST_SLACK_NS)
+	if (p->awake_until && t - p->awake_until > LOST_SLACK_NS) {
 		lost_time(p, t - p->awake_until);
+		p->continued_seen = continued;
+		p->last_turn = t;
+	} else {
+		mark_turn(p);
+	}
 	p->awake_until = 0;
-	p->last_turn = t;
 }
 
 /* Continued after a stop (pool_continued()): the time since the loop last ran is
- * lost time, wherever the stop found the process. A stop inside poll() was counted
- * by note_awake() already, which moved last_turn on. */
+ * lost time, wherever the stop found the process. */
 static void note_continued(pool *p)
 {
-	if (!atomic_exchange(&p->continued, 0) || !p->last_turn)
+	unsigned now_seen = atomic_load(&p->continued);
+	if (now_seen == p->continued_seen)
+		return;
+	p->continued_seen = now_seen;
+	if (!p->last_turn)
 		return;
 	int64_t t = pool_now_ns();
 	if (t - p->last_turn > LOST_SLACK_NS)
@@ -1942,8 +1970,10 @@ static int loop_once(pool *p, int64_t until)
 {
 	if (p->broken)
 		return -1;
-	note_continued(p);
+	/* The clock first: a stop before the read has counted a continue by then (its
+	 * time credited here), one after it leaves `now` from before the stop. */
 	p->now = pool_now_ns();
+	note_continued(p);
 	feeds_due(p);
 	/* Dispatch can itself finish things (a feed that runs dry, a task refused):
 	 * then the caller must look before we sleep. */
@@ -2053,7 +2083,7 @@ static int loop_once(pool *p, int64_t until)
 			return -1;
 		retire_if_done(p, w);
 	}
-	p->last_turn = pool_now_ns();
+	mark_turn(p);
 	return p->broken ? -1 : 0;
 }
 

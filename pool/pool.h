@@ -17,7 +17,8 @@
  *   (SIGSTOP, in /proc), is replaced the same way, charging no task. Time the
  *   process was stopped while it waited in the pool (Ctrl-Z stops the whole group)
  *   counts against no timeout, to within a quarter of a second, and wherever the
- *   stop found it when the caller's SIGCONT handler calls pool_continued(); time
+ *   stop found it (the caller's own code, a result's callback, the pool's turn)
+ *   when the caller's SIGCONT handler calls pool_continued(); time
  *   the caller spends away from the pool does count (the workers run meanwhile).
  *
  * Delivery: every task is answered exactly once, run at least once

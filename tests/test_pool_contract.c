@@ -1124,6 +1124,10 @@ static void group_stop_of_a_child(int busy)
 		while (busy && f && !pool_future_ready(f) && tl_now_ns() < give_up) {
 			pool_poll(p, 0);
 			tl_spin_ms(50);
+			/* A system call that may block, as real work makes (I/O): valgrind
+			 * runs a signal's handler only at one, so without it the SIGCONT
+			 * handler ran after the pool's next turn had judged the timeout. */
+			sched_yield();
 		}
 		const pool_result *r = f ? pool_future_get(f, busy ? 0 : WATCHDOG) : NULL;
 		int ok = r && r->status == POOL_OK;
@@ -1172,6 +1176,66 @@ static void test_time_the_pool_was_stopped_is_no_tasks(void **state)
 static void test_a_stop_outside_the_pool_is_no_tasks_either(void **state)
 {
 	group_stop_of_a_child(1);
+}
+
+/* A result's callback, which runs inside the pool's turn, stops the caller's whole
+ * group (as a Ctrl-Z landing there would). */
+static void stop_my_group(pool_future *f, const pool_result *r, void *data)
+{
+	(void)f;
+	(void)r;
+	(void)data;
+	kill(0, SIGSTOP);
+}
+
+/* A stop that lands inside the pool's turn, after its poll() came back: the turn's
+ * end counted as "the loop last ran", so the caller's pool_continued() credited
+ * nothing and the task running through the stop timed out. Task 0 (0.4 s of work,
+ * 5 s timeout) runs on one worker; an echo on the other stops the group from its
+ * callback; this test continues it 6 s later. */
+static void test_a_stop_inside_a_turn_is_no_tasks_either(void **state)
+{
+	tl_reset_shared();
+	fflush(NULL);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		setpgid(0, 0);
+		pool *p = init_pool(2, (pool_options){.timeout = 5, .retries = -1, .prefetch = -1});
+		continued_pool = p;
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_continue;
+		sigaction(SIGCONT, &sa, NULL);
+		job_arg a = J(B_SPIN_MS, 0);
+		a.param = 400;
+		pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+		int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
+		while (!atomic_load(&sh->begun[0]) && tl_now_ns() < give_up)
+			pool_poll(p, 0.01);
+		job_arg e = J(B_ECHO, 1);
+		pool_future *g = pool_apply_async(p, tl_task, &e, sizeof e, stop_my_group, NULL);
+		const pool_result *r = f ? pool_future_get(f, WATCHDOG) : NULL;
+		int ok = r && r->status == POOL_OK && g && pool_future_get(g, WATCHDOG);
+		if (!ok)
+			printf("# child: %s\n", r && r->data ? r->data : "no result");
+		fflush(stdout);
+		pool_future_free(f);
+		pool_future_free(g);
+		pool_destroy(p);
+		_exit(ok ? 0 : 1);
+	}
+	setpgid(child, child);
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, WUNTRACED), child);
+	assert_true(WIFSTOPPED(status));
+	struct timespec stop = {6, 0}; /* longer than the timeout */
+	while (nanosleep(&stop, &stop) < 0 && errno == EINTR)
+		;
+	assert_int_equal(kill(-child, SIGCONT), 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* A caller that looks in rarely (pool_poll(p, 0) every 0.4 s) gives a hung task
@@ -1529,6 +1593,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_stopped_worker_does_not_hold_a_stop),
 		cmocka_unit_test(test_time_the_pool_was_stopped_is_no_tasks),
 		cmocka_unit_test(test_a_stop_outside_the_pool_is_no_tasks_either),
+		cmocka_unit_test(test_a_stop_inside_a_turn_is_no_tasks_either),
 		cmocka_unit_test(test_a_rare_caller_still_times_out_a_hung_task),
 		cmocka_unit_test(test_join_drains_an_unread_iterator),
 		cmocka_unit_test(test_feed_later),
