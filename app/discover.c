@@ -158,6 +158,7 @@ int discover_item_names(discover *d, discover_item *it, const char *input, const
 	it->input = d->input ? d->input : input;
 	it->rel = d->rel ? d->rel : rel;
 	it->root = d->cur_root ? d->cur_root : ".";
+	it->beneath = 0;
 	return d->input && d->rel ? 0 : -1;
 }
 
@@ -326,6 +327,20 @@ static int compare(const FTSENT **a, const FTSENT **b)
 	return strcmp((*a)->fts_name, (*b)->fts_name);
 }
 
+/* Plan a file the walk found: its folders below PATH are the walk's. */
+static int plan_walked(discover *d, discover_item *it, const FTSENT *e, const char *rel,
+		       const struct stat *st)
+{
+	int got = discover_plan(d, it, e->fts_path, rel, st);
+	if (got != 1 || it->state == ITEM_ERROR)
+		return got; /* nothing planned (met already), or an error line */
+	size_t in_len = strlen(it->input), rel_len = strlen(it->rel);
+	if (in_len > rel_len && !strcmp(it->input + in_len - rel_len, it->rel) &&
+	    it->input[in_len - rel_len - 1] == '/')
+		it->beneath = in_len - rel_len;
+	return got;
+}
+
 /* Start PATH argument i: a folder opens an fts walk; a file, or a PATH that cannot
  * be used, gives an item at once (an error item's rel is the PATH as given).
  * Returns 1 when *it was filled. */
@@ -404,7 +419,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 	case FTS_F:
 		if (!wanted_in_walk(d, name, rel))
 			return 0;
-		return discover_plan(d, it, e->fts_path, rel, e->fts_statp);
+		return plan_walked(d, it, e, rel, e->fts_statp);
 	case FTS_SL:
 	case FTS_SLNONE: {
 		if (!wanted_in_walk(d, name, rel))
@@ -413,7 +428,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		if (stat(e->fts_path, &st) < 0)
 			return discover_path_error(d, it, e->fts_path, rel, link_cause(errno));
 		if (S_ISREG(st.st_mode))
-			return discover_plan(d, it, e->fts_path, rel, &st);
+			return plan_walked(d, it, e, rel, &st);
 		if (S_ISDIR(st.st_mode))
 			return 0; /* a link to a folder: not walked */
 		return discover_path_error(d, it, e->fts_path, rel,

@@ -78,6 +78,9 @@ typedef struct discover_item {
 	uint64_t size;                /* bytes */
 	struct timespec mtime;
 	uint64_t dev, ino;            /* the file read (a symlink's target) */
+	size_t beneath;               /* found by a folder walk: where rel begins in input
+	                                 (its folders are never read through a symlink:
+	                                 thumb_run()); 0 otherwise */
 	int noutputs;                 /* settings->nsizes when planned, else 0 */
 	const char *outputs[THUMB_MAX_SIZES]; /* out_dir + "/" + out_rel, for messages */
 	const char *out_rel[THUMB_MAX_SIZES]; /* relative to the output folder */

@@ -72,6 +72,7 @@ inflight_file *inflight_file_copy(const plan_item *item)
 	f->checksum = item->checksum;
 	f->dev = it->dev;
 	f->ino = it->ino;
+	f->beneath = it->beneath;
 	return f;
 }
 

@@ -19,6 +19,7 @@ typedef struct inflight_file {
 	char *display[THUMB_MAX_SIZES];      /* outputs as reported */
 	char *out_rel[THUMB_MAX_SIZES];      /* relative to OUT */
 	uint64_t size, checksum, dev, ino;
+	size_t beneath;                      /* discover_item's */
 	int64_t mtime_ns;
 	struct inflight_file *next;          /* the table's chain */
 } inflight_file;

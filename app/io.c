@@ -67,10 +67,9 @@ int io_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int io_open_regular(const char *path, struct stat *st)
+/* io_open_regular() once the open is done: fd when it is a regular file. */
+static int regular_or_close(int fd, struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
 	if (fd < 0)
 		return -1;
 	int e = fstat(fd, st) != 0 ? errno : !S_ISREG(st->st_mode) ? 0
@@ -80,6 +79,45 @@ int io_open_regular(const char *path, struct stat *st)
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+int io_open_regular(const char *path, struct stat *st)
+{
+	return regular_or_close(open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), st);
+}
+
+int io_open_regular_beneath(const char *path, size_t beneath, struct stat *st)
+{
+	const char *leaf = strrchr(path, '/');
+	if (!beneath || beneath > strlen(path) || !leaf || leaf < path + beneath)
+		return io_open_regular(path, st); /* no folder of the walk's on the way */
+	char *root = strndup(path, beneath), *below = strndup(path + beneath,
+							     (size_t)(leaf - path) - beneath);
+	int dfd = root && below ? open(root, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	char *save = NULL;
+	for (char *name = dfd >= 0 ? strtok_r(below, "/", &save) : NULL; name;
+	     name = strtok_r(NULL, "/", &save)) {
+		int next = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat ls;
+		if (next < 0 && errno == ENOTDIR && fstatat(dfd, name, &ls, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISLNK(ls.st_mode))
+			errno = ELOOP; /* O_DIRECTORY says ENOTDIR of a symlink */
+		int e = errno;
+		close(dfd);
+		errno = e;
+		dfd = next;
+		if (dfd < 0)
+			break;
+	}
+	int fd = dfd >= 0 ? openat(dfd, leaf + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+			  : -1;
+	int e = errno;
+	if (dfd >= 0)
+		close(dfd);
+	free(root);
+	free(below);
+	errno = e;
+	return regular_or_close(fd, st);
 }
 
 int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,

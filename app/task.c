@@ -20,11 +20,12 @@ void task_temp_name(char *buf, size_t len, uint64_t index, int i, int pid)
 	snprintf(buf, len, "%llu-%d-%d.tmp", (unsigned long long)index, i, pid);
 }
 
-/* Layout: u32 n | u64 index | n format bytes | input NUL. */
+/* Layout: u32 n | u64 index | u32 beneath | n format bytes | input NUL. */
 int task_encode(pool_buf *b, const task_desc *t)
 {
 	uint32_t count = (uint32_t)t->n;
 	uint64_t index = t->index;
+	uint32_t beneath = t->beneath;
 	unsigned char formats[THUMB_MAX_SIZES];
 
 	b->len = 0;
@@ -32,6 +33,7 @@ int task_encode(pool_buf *b, const task_desc *t)
 		formats[i] = (unsigned char)t->formats[i];
 	if (pool_buf_append(b, &count, sizeof count) < 0 ||
 	    pool_buf_append(b, &index, sizeof index) < 0 ||
+	    pool_buf_append(b, &beneath, sizeof beneath) < 0 ||
 	    pool_buf_append(b, formats, (size_t)t->n) < 0 ||
 	    pool_buf_append(b, t->input, strlen(t->input) + 1) < 0)
 		return -1;
@@ -43,22 +45,26 @@ int task_decode(const void *arg, size_t len, task_desc *t)
 	const unsigned char *p = arg;
 	uint32_t count;
 
-	if (len < sizeof count + sizeof t->index)
+	const size_t fixed = sizeof count + sizeof t->index + sizeof t->beneath;
+	if (len < fixed)
 		return -1;
 	memcpy(&count, p, sizeof count);
 	memcpy(&t->index, p + sizeof count, sizeof t->index);
+	memcpy(&t->beneath, p + sizeof count + sizeof t->index, sizeof t->beneath);
 	if (count < 1 || count > THUMB_MAX_SIZES)
 		return -1;
-	size_t head = sizeof count + sizeof t->index + count;
+	size_t head = fixed + count;
 	if (len <= head || p[len - 1] != '\0' || memchr(p + head, '\0', len - head) != p + len - 1)
 		return -1;
 	for (uint32_t i = 0; i < count; i++) {
-		if (p[sizeof count + sizeof t->index + i] > FORMAT_AVIF)
+		if (p[fixed + i] > FORMAT_AVIF)
 			return -1;
-		t->formats[i] = (thumb_format)p[sizeof count + sizeof t->index + i];
+		t->formats[i] = (thumb_format)p[fixed + i];
 	}
 	t->n = (int)count;
 	t->input = (const char *)p + head;
+	if (t->beneath >= len - head)
+		return -1; /* past the input's end */
 	return 0;
 }
 
@@ -224,7 +230,7 @@ int task_thumbnail(const void *arg, size_t len, pool_buf *out, void *state)
 	thumb_result res;
 	memset(&res, 0, sizeof res);
 	char err[1024];
-	if (thumb_run(&cfg->settings, t.input, outputs, &res, &kind, err, sizeof err) < 0) {
+	if (thumb_run(&cfg->settings, t.input, t.beneath, outputs, &res, &kind, err, sizeof err) < 0) {
 		drop_repeats(err);
 		kind_byte = (unsigned char)(kind == FAIL_NONE ? FAIL_DECODE : kind);
 		pool_buf_append(out, &kind_byte, 1);

@@ -39,6 +39,8 @@ typedef struct task_desc {
 	int n;                               /* outputs: settings.nsizes */
 	thumb_format formats[THUMB_MAX_SIZES];
 	const char *input;
+	uint32_t beneath;                    /* thumb_run()'s: 0, or where in input the
+	                                        part a folder walk found begins */
 } task_desc;
 
 /* Longest name task_temp_name() makes, with its NUL. */

@@ -253,6 +253,10 @@ static int check_task(const thumb_settings *settings, const char *input,
 	return 0;
 }
 
+/* A folder the walk found on the input's path is a symlink now. */
+#define FOLDER_SWAPPED "a folder on its path was replaced (by a symlink?) during the run: " \
+		       "not read through it"
+
 /* Leading zero bytes that no image format begins with. */
 #define ZERO_HEAD_BYTES 64
 
@@ -266,17 +270,23 @@ static int check_task(const thumb_settings *settings, const char *input,
  * path's). One open, io_open_regular()'s: a FIFO swapped in after check_task()'s
  * stat cannot block it. Reading here also tells an input we may not read
  * (environmental) from one we cannot decode. */
-static int read_input(const thumb_settings *settings, const char *input, thumb_result *res,
-		      unsigned char **bytes, size_t *nbytes, failure_kind *kind, char *err,
-		      size_t errlen)
+static int read_input(const thumb_settings *settings, const char *input, size_t beneath,
+		      const struct stat *was, thumb_result *res, unsigned char **bytes,
+		      size_t *nbytes, failure_kind *kind, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = io_open_regular(input, &st);
+	int fd = io_open_regular_beneath(input, beneath, &st);
 	const char *why = NULL;
 
 	*bytes = NULL;
 	if (fd < 0) {
-		why = errno ? NULL : "not a regular file";
+		why = errno == ELOOP ? FOLDER_SWAPPED : errno ? NULL : "not a regular file";
+		goto fail;
+	}
+	if (st.st_dev != was->st_dev || st.st_ino != was->st_ino) {
+		/* check_task()'s stat by name reached another file: through a folder
+		 * since swapped for a symlink, or a file replaced in between */
+		why = beneath ? FOLDER_SWAPPED : "the input was replaced while it was read";
 		goto fail;
 	}
 	int got = settings->keep_metadata
@@ -324,7 +334,7 @@ static int input_changed(const char *input, const struct stat *was)
 	return !outdir_ident_same(&a, &b);
 }
 
-int thumb_run(const thumb_settings *settings, const char *input,
+int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
 	      char *err, size_t errlen)
 {
@@ -341,12 +351,15 @@ int thumb_run(const thumb_settings *settings, const char *input,
 	unsigned char *bytes;
 	size_t nbytes = 0;
 	if (check_task(settings, input, outputs, res, &was, kind, err, errlen) ||
-	    read_input(settings, input, res, &bytes, &nbytes, kind, err, errlen))
+	    read_input(settings, input, beneath, &was, res, &bytes, &nbytes, kind, err, errlen))
 		return -1;
 	*kind = FAIL_DECODE;
 	master_input in = {0, 0, 0, input};
-	if (bytes && fastpath_master(settings, input, bytes, nbytes, &w, &h, &master) == 0)
+	int by_name = 1; /* read by name by a decoder, not from the bytes read_input() read */
+	if (bytes && fastpath_master(settings, input, bytes, nbytes, &w, &h, &master) == 0) {
 		in.jpeg = 1;
+		by_name = 0;
+	}
 	else if (pngcheck_file(input, err, errlen))
 		goto done;	/* a PNG no decoder can read, before one allocates for it */
 	else if (pngmaster_make(settings, input, &w, &h, &master) == 0)
@@ -368,8 +381,14 @@ int thumb_run(const thumb_settings *settings, const char *input,
 		made[i] = 1;
 	}
 	rc = save_close(settings->nsizes, fds, err, errlen);
-	if (rc)
+	if (rc) {
 		*kind = FAIL_OUTPUT;
+	} else if (beneath && by_name && input_changed(input, &was)) {
+		/* Read by name (not the fast path's bytes): still the file opened? */
+		vipserr_printf(err, errlen, "%s", FOLDER_SWAPPED);
+		*kind = FAIL_ENVIRONMENT;
+		rc = -1;
+	}
 done:
 	for (int i = 0; i < THUMB_MAX_SIZES; i++) {
 		if (fds[i] >= 0)

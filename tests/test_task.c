@@ -41,16 +41,19 @@ static const char *const NAMES[] = {
 static void round_trip(uint64_t index, int n, const char *input)
 {
 	pool_buf b = {0};
-	task_desc in = {.index = index, .n = n, .input = input}, out;
+	task_desc in = {.index = index, .n = n, .input = input,
+			.beneath = (uint32_t)(strlen(input) / 2)}, out;
 	for (int i = 0; i < n; i++)
 		in.formats[i] = (thumb_format)((i + n) % (FORMAT_AVIF + 1));
 	assert_int_equal(task_encode(&b, &in), 0);
-	/* the documented layout: u32 n | u64 index | n format bytes | input NUL */
-	assert_int_equal(b.len, 4 + 8 + (size_t)n + strlen(input) + 1);
+	/* the documented layout: u32 n | u64 index | u32 beneath | n format bytes |
+	 * input NUL */
+	assert_int_equal(b.len, 4 + 8 + 4 + (size_t)n + strlen(input) + 1);
 	memset(&out, 0xee, sizeof out);
 	assert_int_equal(task_decode(b.data, b.len, &out), 0);
 	assert_int_equal(out.index, index);
 	assert_int_equal(out.n, n);
+	assert_int_equal(out.beneath, in.beneath);
 	for (int i = 0; i < n; i++)
 		assert_int_equal(out.formats[i], in.formats[i]);
 	assert_string_equal(out.input, input);
@@ -79,7 +82,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(task_encode(&b, &t), 0);
 	t.input = "b";
 	assert_int_equal(task_encode(&b, &t), 0);
-	assert_int_equal(b.len, 4 + 8 + 1 + 2);
+	assert_int_equal(b.len, 4 + 8 + 4 + 1 + 2);
 	task_desc out;
 	assert_int_equal(task_decode(b.data, b.len, &out), 0);
 	assert_string_equal(out.input, "b");
@@ -141,6 +144,16 @@ static void test_malformed(void **state)
 	inner[len - 3] = '\0';
 	assert_int_equal(decode_exact(inner, len), -1);
 	free(inner);
+	/* the walk's part of the path beginning past its end */
+	unsigned char *past = malloc(len);
+	memcpy(past, t, len);
+	uint32_t beyond = (uint32_t)strlen("in.jpg") + 1;
+	memcpy(past + 12, &beyond, 4);
+	assert_int_equal(decode_exact(past, len), -1);
+	beyond--;
+	memcpy(past + 12, &beyond, 4);
+	assert_int_equal(decode_exact(past, len), 0);
+	free(past);
 	/* counts outside 1..THUMB_MAX_SIZES */
 	static const uint32_t counts[] = {0, THUMB_MAX_SIZES + 1, 255, 0x80000000u, 0xffffffffu};
 	for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
@@ -162,7 +175,7 @@ static void test_malformed(void **state)
 	for (int bad = FORMAT_AVIF + 1; bad < 256; bad += (bad < 16 ? 1 : 37)) {
 		unsigned char *f = malloc(len);
 		memcpy(f, t, len);
-		f[12 + 1] = (unsigned char)bad;
+		f[16 + 1] = (unsigned char)bad;
 		if (decode_exact(f, len) == 0)
 			fail_msg("format byte %d accepted", bad);
 		free(f);
@@ -173,7 +186,7 @@ static void test_malformed(void **state)
 	/* every format byte that is a format is accepted */
 	for (int fmt = FORMAT_SAME; fmt <= FORMAT_AVIF; fmt++) {
 		unsigned char *f = good_task(1, "a", &len);
-		f[12] = (unsigned char)fmt;
+		f[16] = (unsigned char)fmt;
 		task_desc d;
 		assert_int_equal(task_decode(f, len, &d), 0);
 		assert_int_equal(d.formats[0], fmt);

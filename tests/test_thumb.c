@@ -197,6 +197,9 @@ static int make_dirs(const char *dir)
 
 static failure_kind last_kind;
 
+/* thumb_run()'s beneath for the next run_paths() (reset by it). */
+static size_t next_beneath;
+
 /* thumb_run with outputs named by path, as the parent plans them: the format from
  * the name (thumb_output_format, as the planner does), the folder made and opened
  * here, the file created by thumb_run itself under its final name. */
@@ -225,8 +228,9 @@ static int run_paths(const thumb_settings *s, const char *in, const char *const 
 			goto done;
 		}
 	}
-	rc = thumb_run(s, in, outs, res, &last_kind, err, errlen);
+	rc = thumb_run(s, in, next_beneath, outs, res, &last_kind, err, errlen);
 done:
+	next_beneath = 0;
 	for (int i = 0; i < n; i++)
 		if (outs[i].dirfd >= 0)
 			close(outs[i].dirfd);
@@ -287,6 +291,58 @@ static void test_single_size(void **state)
 	assert_int_equal(im->Ysize, 75);
 	g_object_unref(im);
 	assert_int_equal(count_entries(tpath("out")), 1);
+}
+
+/* One run of in, whose part from beneath on a folder walk found. */
+static int run_walked(const thumb_settings *s, const char *in, size_t beneath, char *err,
+		      size_t errlen)
+{
+	thumb_result res;
+	unlink(tpath("out/t.jpg")); /* the last run's */
+	next_beneath = beneath;
+	return run1(s, in, tpath("out/t.jpg"), &res, err, errlen);
+}
+
+/* The folders a walk found below its root are never read through a symlink: one
+ * swapped for a symlink since the walk fails the file (environment: the next run
+ * walks again) and writes nothing; a symlinked file in such a folder, and a root
+ * reached through a symlink (the user's), are read. Without beneath (a file named
+ * as a PATH, a listed one) the path is followed as given. JPEG (the fast path's
+ * bytes) and PNG (read by name). */
+static void test_walked_folders_not_through_a_symlink(void **state)
+{
+	thumb_settings s = settings_box(100, 100);
+	char err[512];
+	const char *names[] = {"x.jpg", "y.png"};
+	(void)state;
+	assert_int_equal(make_dirs(tpath("root/b")), 0);
+	assert_int_equal(make_dirs(tpath("elsewhere")), 0);
+	for (int i = 0; i < 2; i++) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof p, "root/b/%s", names[i]);
+		make_image(tpath(p), 400, 300, 0, 0, -1, 0);
+		snprintf(p, sizeof p, "elsewhere/%s", names[i]);
+		make_image(tpath(p), 300, 400, 0, 0, -1, 0);
+	}
+	assert_int_equal(symlink(tpath("root"), tpath("rootlink")), 0);
+	assert_int_equal(symlink(tpath("elsewhere/x.jpg"), tpath("root/b/link.jpg")), 0);
+	size_t at = strlen(tpath("root/")), at_link = strlen(tpath("rootlink/"));
+	assert_int_equal(run_walked(&s, tpath("root/b/x.jpg"), at, err, sizeof err), 0);
+	assert_int_equal(run_walked(&s, tpath("root/b/y.png"), at, err, sizeof err), 0);
+	assert_int_equal(run_walked(&s, tpath("root/b/link.jpg"), at, err, sizeof err), 0);
+	assert_int_equal(run_walked(&s, tpath("rootlink/b/x.jpg"), at_link, err, sizeof err), 0);
+	/* b swapped for a symlink to a folder outside the tree */
+	assert_int_equal(rename(tpath("root/b"), tpath("b.real")), 0);
+	assert_int_equal(symlink(tpath("elsewhere"), tpath("root/b")), 0);
+	for (int i = 0; i < 2; i++) {
+		char p[PATH_MAX];
+		snprintf(p, sizeof p, "root/b/%s", names[i]);
+		assert_int_equal(run_walked(&s, tpath(p), at, err, sizeof err), -1);
+		assert_int_equal(last_kind, FAIL_ENVIRONMENT);
+		assert_non_null(strstr(err, "replaced"));
+		assert_int_equal(access(tpath("out/t.jpg"), F_OK), -1);
+		assert_int_equal(run_walked(&s, tpath(p), 0, err, sizeof err), 0); /* as given */
+	}
 }
 
 /* The input's checksum is that of its bytes, whether the JPEG fast path read it
@@ -1041,6 +1097,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_modules),
 		cmocka_unit_test_setup_teardown(test_single_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_of_the_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walked_folders_not_through_a_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiple_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enlarge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cover_and_fill, setup, teardown),
