@@ -591,6 +591,12 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		int e = errno;
 		if (rc == 0)
 			unlinkat(od->quarantine, qname, 0);
+		else if (e == OUTDIR_EMOVED)
+			/* rel's folder left OUT since the old file was taken from it: the
+			 * old one goes back to rel beneath OUT as it is now, never into that
+			 * folder (outside OUT by then); failing that it stays quarantined,
+			 * where its record (qname -> rel) has outdir_restore() put it back. */
+			move_into(od, od->quarantine, qname, rel);
 		else
 			outdir_move_noreplace(od->quarantine, qname, pfd, leaf);
 		errno = e;
