@@ -86,9 +86,10 @@ int io_open_regular(const char *path, struct stat *st)
 	return regular_or_close(open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), st);
 }
 
-int io_open_regular_beneath(const char *path, size_t beneath, struct stat *st)
+int io_open_regular_beneath(const char *path, size_t beneath, struct stat *st, int *swapped)
 {
 	const char *leaf = strrchr(path, '/');
+	*swapped = 0;
 	if (!beneath || beneath > strlen(path) || !leaf || leaf < path + beneath)
 		return io_open_regular(path, st); /* no folder of the walk's on the way */
 	char *root = strndup(path, beneath), *below = strndup(path + beneath,
@@ -98,10 +99,9 @@ int io_open_regular_beneath(const char *path, size_t beneath, struct stat *st)
 	for (char *name = dfd >= 0 ? strtok_r(below, "/", &save) : NULL; name;
 	     name = strtok_r(NULL, "/", &save)) {
 		int next = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		struct stat ls;
-		if (next < 0 && errno == ENOTDIR && fstatat(dfd, name, &ls, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISLNK(ls.st_mode))
-			errno = ELOOP; /* O_DIRECTORY says ENOTDIR of a symlink */
+		/* O_DIRECTORY says ENOTDIR of a symlink; and the walk found a folder */
+		if (next < 0 && (errno == ENOTDIR || errno == ELOOP))
+			*swapped = 1;
 		int e = errno;
 		close(dfd);
 		errno = e;

@@ -27,10 +27,11 @@ int io_open_regular(const char *path, struct stat *st);
 
 /* The same, with the folders after the first `beneath` bytes of path (the part a
  * folder walk found, below the root the user gave) opened one at a time, never
- * through a symlink: one of them swapped for a symlink to elsewhere since the walk
- * fails with ELOOP instead of being read through. The file itself may be a
- * symlink (followed, as the walk reads one). beneath 0: io_open_regular(). */
-int io_open_regular_beneath(const char *path, size_t beneath, struct stat *st);
+ * through a symlink: one of them swapped since the walk for a symlink to elsewhere
+ * (or for anything but a folder) fails with *swapped set instead of being read
+ * through. The file itself may be a symlink (followed, as the walk reads one).
+ * beneath 0: io_open_regular(). */
+int io_open_regular_beneath(const char *path, size_t beneath, struct stat *st, int *swapped);
 
 /* Is the folder at path readable and empty (nothing but . and ..)? 0 when it
  * holds anything or cannot be read. */

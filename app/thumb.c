@@ -272,21 +272,24 @@ static int check_task(const thumb_settings *settings, const char *input,
  * (environmental) from one we cannot decode. */
 static int read_input(const thumb_settings *settings, const char *input, size_t beneath,
 		      const struct stat *was, thumb_result *res, unsigned char **bytes,
-		      size_t *nbytes, failure_kind *kind, char *err, size_t errlen)
+		      size_t *nbytes, int *fd_out, failure_kind *kind, char *err, size_t errlen)
 {
 	struct stat st;
-	int fd = io_open_regular_beneath(input, beneath, &st);
+	int swapped;
+	int fd = io_open_regular_beneath(input, beneath, &st, &swapped);
 	const char *why = NULL;
 
 	*bytes = NULL;
+	*fd_out = -1;
 	if (fd < 0) {
-		why = errno == ELOOP ? FOLDER_SWAPPED : errno ? NULL : "not a regular file";
+		why = swapped ? FOLDER_SWAPPED : errno ? NULL : "not a regular file";
 		goto fail;
 	}
 	if (st.st_dev != was->st_dev || st.st_ino != was->st_ino) {
-		/* check_task()'s stat by name reached another file: through a folder
-		 * since swapped for a symlink, or a file replaced in between */
-		why = beneath ? FOLDER_SWAPPED : "the input was replaced while it was read";
+		/* check_task()'s stat by name reached another file: a file replaced in
+		 * between, or (beneath) a folder on the way swapped for a symlink */
+		why = "the input was replaced while it was read (the file, or a folder on its "
+		      "path by a symlink): not read";
 		goto fail;
 	}
 	int got = settings->keep_metadata
@@ -314,7 +317,7 @@ static int read_input(const thumb_settings *settings, const char *input, size_t 
 		res->in_checksum = filehash_bytes(*bytes, *nbytes);
 	else if (filehash_fd(fd, &res->in_checksum) != 0)
 		goto fail;
-	close(fd);
+	*fd_out = fd; /* the decoders read this very file (thumb_run()) */
 	return 0;
 fail:
 	vipserr_printf(err, errlen, "%s", why ? why : strerror(errno));
@@ -350,23 +353,32 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	struct stat was;
 	unsigned char *bytes;
 	size_t nbytes = 0;
+	int in_fd = -1;
 	if (check_task(settings, input, outputs, res, &was, kind, err, errlen) ||
-	    read_input(settings, input, beneath, &was, res, &bytes, &nbytes, kind, err, errlen))
+	    read_input(settings, input, beneath, &was, res, &bytes, &nbytes, &in_fd, kind, err,
+		       errlen))
 		return -1;
+	/* The decoders after the fast path open a file by name: they get the one
+	 * read_input() opened and checked, through /proc (a name of that open file),
+	 * never the path again, which a rename or a folder swapped for a symlink since
+	 * may lead elsewhere; by the path only where /proc is not there. */
+	char by_fd[32];
+	snprintf(by_fd, sizeof by_fd, "/proc/self/fd/%d", in_fd);
+	int by_name = access(by_fd, R_OK) != 0;
+	const char *name = by_name ? input : by_fd;
 	*kind = FAIL_DECODE;
-	master_input in = {0, 0, 0, input};
-	int by_name = 1; /* read by name by a decoder, not from the bytes read_input() read */
-	if (bytes && fastpath_master(settings, input, bytes, nbytes, &w, &h, &master) == 0) {
+	master_input in = {0, 0, 0, name};
+	if (bytes && fastpath_master(settings, name, bytes, nbytes, &w, &h, &master) == 0) {
 		in.jpeg = 1;
-		by_name = 0;
+		by_name = 0; /* decoded from its bytes */
 	}
-	else if (pngcheck_file(input, err, errlen))
+	else if (pngcheck_file(name, err, errlen))
 		goto done;	/* a PNG no decoder can read, before one allocates for it */
-	else if (pngmaster_make(settings, input, &w, &h, &master) == 0)
+	else if (pngmaster_make(settings, name, &w, &h, &master) == 0)
 		in.jpeg = 0;
-	else if (vipsload_header(settings, input, &w, &h, &icc_intent, &format, kind, err,
+	else if (vipsload_header(settings, name, &w, &h, &icc_intent, &format, kind, err,
 				 errlen) ||
-		 vipsload_master(settings, input, w, h, icc_intent, format, &master, err,
+		 vipsload_master(settings, name, w, h, icc_intent, format, &master, err,
 				 errlen))
 		goto done;
 	else
@@ -384,7 +396,7 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	if (rc) {
 		*kind = FAIL_OUTPUT;
 	} else if (beneath && by_name && input_changed(input, &was)) {
-		/* Read by name (not the fast path's bytes): still the file opened? */
+		/* Read by name (no /proc): still the file opened? */
 		vipserr_printf(err, errlen, "%s", FOLDER_SWAPPED);
 		*kind = FAIL_ENVIRONMENT;
 		rc = -1;
@@ -397,7 +409,8 @@ done:
 			unlinkat(outputs[i].dirfd, outputs[i].name, 0);
 	}
 	if (master)
-		g_object_unref(master);
+		g_object_unref(master); /* libvips may read the input until here */
+	close(in_fd);
 	vipserr_clear();
 	/* What the decoded image needs if it goes to disk: 4 bytes a pixel, the
 	 * widest libvips' 8-bit loaders make (16-bit ones more, but rarely). */

@@ -56,12 +56,13 @@ typedef struct thumb_output {
 	thumb_format format;
 } thumb_output;
 
-/* Once per file; see above. outputs has settings->nsizes entries. beneath: where
- * in input the part a folder walk found begins (0: none): the folders there are
- * never read through a symlink (io_open_regular_beneath()), and a file read by
- * name (by a decoder other than the JPEG fast path's, which has its bytes) must
- * still be the one opened so once the decoding is done, else the file fails
- * (FAIL_ENVIRONMENT: a folder on its path was replaced during the run). */
+/* Once per file; see above. outputs has settings->nsizes entries. The input is
+ * opened once, and every decoder reads that open file (the fast path its bytes,
+ * the others through /proc/self/fd), never the path again, which a rename may lead
+ * elsewhere meanwhile. beneath: where in input the part a folder walk found begins
+ * (0: none): the folders there are never passed through a symlink
+ * (io_open_regular_beneath()); one swapped for a symlink since the walk fails the
+ * file (FAIL_ENVIRONMENT: "a folder on its path was replaced"). */
 int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
 	      char *err, size_t errlen);

@@ -1974,6 +1974,10 @@ static int loop_once(pool *p, int64_t until)
 	 * time credited here), one after it leaves `now` from before the stop. */
 	p->now = pool_now_ns();
 	note_continued(p);
+	/* A stop that lands in this turn is credited from here, not from the last
+	 * turn's end: the caller's time away from the pool in between was the
+	 * workers' time, which counts. */
+	mark_turn(p);
 	feeds_due(p);
 	/* Dispatch can itself finish things (a feed that runs dry, a task refused):
 	 * then the caller must look before we sleep. */
