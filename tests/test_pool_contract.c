@@ -1094,6 +1094,53 @@ static int in_poll(pid_t pid)
 	return strstr(buf, "poll") != NULL;
 }
 
+/* fork() a child in a process group of its own (set on both sides, so that
+ * either may signal the group first); the shared counters reset. */
+static pid_t fork_in_a_group(void)
+{
+	tl_reset_shared();
+	fflush(NULL);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		setpgid(0, 0);
+	else
+		setpgid(child, child);
+	return child;
+}
+
+/* The pool hears of SIGCONT (pool_continued() from the handler). */
+static void tell_pool_of_continues(pool *p)
+{
+	continued_pool = p;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_continue;
+	sigaction(SIGCONT, &sa, NULL);
+}
+
+/* Task 0: 0.4 s of the worker's own CPU time. */
+static pool_future *spin_task_0(pool *p)
+{
+	job_arg a = J(B_SPIN_MS, 0);
+	a.param = 400;
+	return pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+}
+
+/* The child's group is stopped: keep it so 6 s (longer than its tasks' 5 s
+ * timeout), continue it, and see the child exit 0. */
+static void continue_the_group_later(pid_t child)
+{
+	struct timespec stop = {6, 0};
+	while (nanosleep(&stop, &stop) < 0 && errno == EINTR)
+		;
+	assert_int_equal(kill(-child, SIGCONT), 0);
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* A child drives a pool in a process group of its own, one task of 0.4 s of work
  * with a 5 s timeout (room for a loaded machine under valgrind, where the busy
  * child and other tests share the cores with the worker); this test stops that
@@ -1103,23 +1150,12 @@ static int in_poll(pid_t pid)
  * waits in the pool. */
 static void group_stop_of_a_child(int busy)
 {
-	tl_reset_shared();
-	fflush(NULL);
-	pid_t child = fork();
-	assert_true(child >= 0);
+	pid_t child = fork_in_a_group();
 	if (child == 0) {
-		setpgid(0, 0);
 		pool *p = init_pool(1, (pool_options){.timeout = 5, .retries = -1});
-		if (busy) {
-			continued_pool = p;
-			struct sigaction sa;
-			memset(&sa, 0, sizeof sa);
-			sa.sa_handler = on_continue;
-			sigaction(SIGCONT, &sa, NULL);
-		}
-		job_arg a = J(B_SPIN_MS, 0);
-		a.param = 400;
-		pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+		if (busy)
+			tell_pool_of_continues(p);
+		pool_future *f = spin_task_0(p);
 		int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
 		while (busy && f && !pool_future_ready(f) && tl_now_ns() < give_up) {
 			pool_poll(p, 0);
@@ -1138,7 +1174,6 @@ static void group_stop_of_a_child(int busy)
 		pool_destroy(p);
 		_exit(ok ? 0 : 1);
 	}
-	setpgid(child, child);
 	int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
 	while (!atomic_load(&sh->begun[0])) {
 		assert_true(tl_now_ns() < give_up);
@@ -1152,14 +1187,7 @@ static void group_stop_of_a_child(int busy)
 		usleep(1000);
 	}
 	assert_int_equal(kill(-child, SIGSTOP), 0);
-	struct timespec stop = {6, 0}; /* longer than the timeout */
-	while (nanosleep(&stop, &stop) < 0 && errno == EINTR)
-		;
-	assert_int_equal(kill(-child, SIGCONT), 0);
-	int status = 0;
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	continue_the_group_later(child);
 }
 
 /* The pool's own process stopped with its workers (Ctrl-Z stops the whole group)
@@ -1195,21 +1223,11 @@ static void stop_my_group(pool_future *f, const pool_result *r, void *data)
  * callback; this test continues it 6 s later. */
 static void test_a_stop_inside_a_turn_is_no_tasks_either(void **state)
 {
-	tl_reset_shared();
-	fflush(NULL);
-	pid_t child = fork();
-	assert_true(child >= 0);
+	pid_t child = fork_in_a_group();
 	if (child == 0) {
-		setpgid(0, 0);
 		pool *p = init_pool(2, (pool_options){.timeout = 5, .retries = -1, .prefetch = -1});
-		continued_pool = p;
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_continue;
-		sigaction(SIGCONT, &sa, NULL);
-		job_arg a = J(B_SPIN_MS, 0);
-		a.param = 400;
-		pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+		tell_pool_of_continues(p);
+		pool_future *f = spin_task_0(p);
 		int64_t give_up = tl_now_ns() + (int64_t)(WATCHDOG * 1e9);
 		while (!atomic_load(&sh->begun[0]) && tl_now_ns() < give_up)
 			pool_poll(p, 0.01);
@@ -1225,17 +1243,10 @@ static void test_a_stop_inside_a_turn_is_no_tasks_either(void **state)
 		pool_destroy(p);
 		_exit(ok ? 0 : 1);
 	}
-	setpgid(child, child);
 	int status = 0;
 	assert_int_equal(waitpid(child, &status, WUNTRACED), child);
 	assert_true(WIFSTOPPED(status));
-	struct timespec stop = {6, 0}; /* longer than the timeout */
-	while (nanosleep(&stop, &stop) < 0 && errno == EINTR)
-		;
-	assert_int_equal(kill(-child, SIGCONT), 0);
-	assert_int_equal(waitpid(child, &status, 0), child);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	continue_the_group_later(child);
 }
 
 /* A caller that looks in rarely (pool_poll(p, 0) every 0.4 s) gives a hung task
