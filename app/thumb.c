@@ -267,8 +267,10 @@ static int check_task(const thumb_settings *settings, const char *input,
  * checksum is of the very bytes decoded. Any other file, or any with
  * --keep-metadata (which the fast path leaves to libvips), or one there is no
  * memory to hold, is checksummed as it streams by (*bytes NULL: not the fast
- * path's). One open, io_open_regular()'s: a FIFO swapped in after check_task()'s
- * stat cannot block it. Reading here also tells an input we may not read
+ * path's). One open, io_open_regular_beneath()'s: a FIFO swapped in after
+ * check_task()'s stat cannot block it, a folder of the walk's swapped for a symlink
+ * is not passed through, and the file must be the one check_task() saw. It stays
+ * open (*fd_out) for the decoders. Reading here also tells an input we may not read
  * (environmental) from one we cannot decode. */
 static int read_input(const thumb_settings *settings, const char *input, size_t beneath,
 		      const struct stat *was, thumb_result *res, unsigned char **bytes,
