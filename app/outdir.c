@@ -620,7 +620,19 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel)
 				continue;	/* gone already: its parent may be empty */
 			return;
 		}
-		int rc = unlinkat(pfd, leaf, AT_REMOVEDIR), e = errno;
+		struct stat was;
+		int rc = fstatat(pfd, leaf, &was, AT_SYMLINK_NOFOLLOW) < 0 ? -1
+			 : unlinkat(pfd, leaf, AT_REMOVEDIR);
+		int e = errno;
+		if (rc == 0 && !parent_in_place(od, dir, pfd)) {
+			/* Its folder left OUT between the look and the rmdir: the empty
+			 * folder was outside OUT by then. Made again as it was (name,
+			 * mode), and nothing more is removed up there. */
+			if (mkdirat(pfd, leaf, 0700) == 0)
+				fchmodat(pfd, leaf, was.st_mode & 07777, 0);
+			rc = -1;
+			e = OUTDIR_EMOVED;
+		}
 		close(pfd);
 		if (rc < 0 && e != ENOENT)
 			return;
