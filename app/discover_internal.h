@@ -43,6 +43,8 @@ struct discover {
 	FTS *fts;               /* walk of the current folder PATH, or NULL */
 	const char *root;       /* that PATH as given */
 	size_t root_len;        /* the length fts gives the root (rel starts after it) */
+	const FTSENT *gone_folder; /* the folder last found replaced under the walk
+	                              (walked_from_elsewhere()), or NULL */
 	uint64_t count;
 
 	claims *claims;         /* every output planned so far, and who planned it */

@@ -880,6 +880,29 @@ static void test_folder_swapped_for_a_symlink_mid_walk(void **state)
 	walk_free(&w);
 }
 
+/* A folder swapped for a symlink while its entries come out (here: after its
+ * first file): the rest, met at a path that now leads elsewhere, are not planned,
+ * and the folder is one error item. */
+static void test_folder_swapped_while_its_files_come_out(void **state)
+{
+	mkfile("photos/sub/big.jpg", 50);
+	mkfile("photos/sub/small.jpg", 10);
+	mkfile("decoy/small.jpg", 10);
+	thumb_settings s = sizes(1, BOX256, FORMAT_SAME);
+	const char *paths[] = {"photos"};
+	discover_config c = config(paths, 1, "out", &s, 1);
+	walk w = walk_swapping(&c, "photos/sub", "sub-away", "../decoy");
+	const got *g = find(&w, "sub/big.jpg");
+	assert_non_null(g);
+	assert_int_equal(g->state, ITEM_TODO);
+	assert_null(find(&w, "sub/small.jpg"));
+	g = find(&w, "sub");
+	assert_non_null(g);
+	assert_int_equal(g->state, ITEM_ERROR);
+	assert_non_null(strstr(g->error, "replaced"));
+	walk_free(&w);
+}
+
 static void test_symlinks(void **state)
 {
 	mkfile("photos/real.jpg", 10);
@@ -1055,6 +1078,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder_swapped_for_a_symlink_mid_walk, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_folder_swapped_while_its_files_come_out, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_streaming, setup, teardown),
