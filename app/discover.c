@@ -52,7 +52,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,43 +383,6 @@ static const char *walk_cause(int err)
 		       : strerror(err);
 }
 
-/* Is e's folder (below PATH) not the one the walk saw any more? fts opens a folder
- * by its path after visit() looked at it (discover_folder_replaced()), so a folder
- * swapped in that moment, for a symlink to another, say, has that other's entries
- * listed here; and one swapped while its entries come out has them met at a path
- * that now leads elsewhere. Looked at for every entry (an lstat): the folder is
- * then one error item, said once, and nothing listed from it is planned or walked
- * (the workers would not read through it either: thumb_run()). 1: skip e, with
- * *gave set when the error item is in *it. */
-static int walked_from_elsewhere(discover *d, discover_item *it, FTSENT *e, int *gave)
-{
-	FTSENT *folder = e->fts_parent;
-	*gave = 0;
-	if (e->fts_level < 2 || e->fts_info == FTS_DP || !folder)
-		return 0; /* PATH's own entries: PATH is the user's to give */
-	if (folder == d->gone_folder)
-		return 1;
-	/* fts's entries share one path buffer, which holds e's path now: the
-	 * folder's is its first fts_pathlen bytes */
-	char path[PATH_MAX];
-	struct stat now;
-	if (folder->fts_pathlen >= sizeof path)
-		return 0;
-	memcpy(path, folder->fts_path, folder->fts_pathlen);
-	path[folder->fts_pathlen] = '\0';
-	if (lstat(path, &now) == 0 && S_ISDIR(now.st_mode) &&
-	    now.st_dev == folder->fts_statp->st_dev && now.st_ino == folder->fts_statp->st_ino)
-		return 0;
-	d->gone_folder = folder;
-	const char *rel = path + d->root_len;
-	while (*rel == '/')
-		rel++;
-	*gave = discover_path_error(d, it, path, rel,
-				    "this folder was replaced (by a symlink?) while the walk read "
-				    "it: what it held is not walked");
-	return 1;
-}
-
 /* Act on one fts entry. Returns 1 when it gave an item. */
 static int visit(discover *d, discover_item *it, FTSENT *e)
 {
@@ -431,7 +393,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 	int gave;
 	if (e->fts_info == FTS_DP && e == d->gone_folder)
 		d->gone_folder = NULL; /* its entries are over: the address may come again */
-	if (walked_from_elsewhere(d, it, e, &gave)) {
+	if (discover_listed_elsewhere(d, it, e, &gave)) {
 		if (e->fts_info == FTS_D)
 			fts_set(d->fts, e, FTS_SKIP);
 		return gave;

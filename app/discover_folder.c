@@ -2,11 +2,14 @@
 /*
  * discover_folder.c — what the walk makes of a folder it meets: the output folder
  * and earlier output folders (never walked as input), a folder replaced since the
- * folder holding it was read (never followed), and mount points (noted for
- * --prune). See discover_internal.h.
+ * folder holding it was read (never followed), one replaced while its entries are
+ * listed (nothing of it walked), and mount points (noted for --prune). See
+ * discover_internal.h.
  */
 #include <fts.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "discover_internal.h"
@@ -62,11 +65,49 @@ int discover_mount_points(const discover *d, const char *const **folders)
 /* Is the folder of entry e no longer the one its parent's listing found? fts
  * (FTS_NOCHDIR) opens a folder by its path when it descends, and follows a
  * symlink put there since: a folder swapped for a link to /etc or to a decoy
- * was walked, out of the tree. Looked at again just before the descent; the
- * moment between this lstat() and fts' opendir() remains. */
+ * was walked, out of the tree. Looked at again just before the descent; what fts
+ * lists from a folder swapped between this lstat() and its opendir() is caught by
+ * discover_listed_elsewhere(). */
 int discover_folder_replaced(const FTSENT *e)
 {
 	struct stat now;
 	return lstat(e->fts_accpath, &now) < 0 || !S_ISDIR(now.st_mode) ||
 	       now.st_dev != e->fts_statp->st_dev || now.st_ino != e->fts_statp->st_ino;
+}
+
+/* Is e's folder (below PATH) not the one the walk saw any more? fts opens a folder
+ * by its path after visit() looked at it (discover_folder_replaced()), so a folder
+ * swapped in that moment, for a symlink to another, say, has that other's entries
+ * listed here; and one swapped while its entries come out has them met at a path
+ * that now leads elsewhere. Looked at for every entry (an lstat): the folder is
+ * then one error item, said once, and nothing listed from it is planned or walked
+ * (the workers would not read through it either: thumb_run()). 1: skip e, with
+ * *gave set when the error item is in *it. */
+int discover_listed_elsewhere(discover *d, discover_item *it, const FTSENT *e, int *gave)
+{
+	const FTSENT *folder = e->fts_parent;
+	*gave = 0;
+	if (e->fts_level < 2 || e->fts_info == FTS_DP || !folder)
+		return 0; /* PATH's own entries: PATH is the user's to give */
+	if (folder == d->gone_folder)
+		return 1;
+	/* fts's entries share one path buffer, which holds e's path now: the
+	 * folder's is its first fts_pathlen bytes */
+	char path[PATH_MAX];
+	struct stat now;
+	if (folder->fts_pathlen >= sizeof path)
+		return 0;
+	memcpy(path, folder->fts_path, folder->fts_pathlen);
+	path[folder->fts_pathlen] = '\0';
+	if (lstat(path, &now) == 0 && S_ISDIR(now.st_mode) &&
+	    now.st_dev == folder->fts_statp->st_dev && now.st_ino == folder->fts_statp->st_ino)
+		return 0;
+	d->gone_folder = folder;
+	const char *rel = path + d->root_len;
+	while (*rel == '/')
+		rel++;
+	*gave = discover_path_error(d, it, path, rel,
+				    "this folder was replaced (by a symlink?) while the walk read "
+				    "it: what it held is not walked");
+	return 1;
 }

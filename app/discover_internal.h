@@ -44,7 +44,7 @@ struct discover {
 	const char *root;       /* that PATH as given */
 	size_t root_len;        /* the length fts gives the root (rel starts after it) */
 	const FTSENT *gone_folder; /* the folder last found replaced under the walk
-	                              (walked_from_elsewhere()), or NULL */
+	                              (discover_listed_elsewhere()), or NULL */
 	uint64_t count;
 
 	claims *claims;         /* every output planned so far, and who planned it */
@@ -79,6 +79,10 @@ int discover_holds_private(const char *path);
 /* Is the folder of fts entry e not the one its parent's listing found (a symlink
  * put there since)? */
 int discover_folder_replaced(const FTSENT *e);
+/* Is the folder entry e was listed from (below PATH) not the one the walk saw any
+ * more (swapped since, for a symlink to another folder, say)? 1: skip e; the first
+ * time for that folder *it is its error item and *gave is 1. */
+int discover_listed_elsewhere(discover *d, discover_item *it, const FTSENT *e, int *gave);
 /* Note folder, a mount point the walk goes into (discover_mount_points()). */
 void discover_note_mount(discover *d, const char *folder);
 
