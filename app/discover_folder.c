@@ -99,15 +99,18 @@ int discover_listed_elsewhere(discover *d, discover_item *it, const FTSENT *e, i
 		return 0;
 	memcpy(path, folder->fts_path, folder->fts_pathlen);
 	path[folder->fts_pathlen] = '\0';
-	if (lstat(path, &now) == 0 && S_ISDIR(now.st_mode) &&
-	    now.st_dev == folder->fts_statp->st_dev && now.st_ino == folder->fts_statp->st_ino)
+	int gone = lstat(path, &now) < 0;
+	if (!gone && S_ISDIR(now.st_mode) && now.st_dev == folder->fts_statp->st_dev &&
+	    now.st_ino == folder->fts_statp->st_ino)
 		return 0;
 	d->gone_folder = folder;
 	const char *rel = path + d->root_len;
 	while (*rel == '/')
 		rel++;
 	*gave = discover_path_error(d, it, path, rel,
-				    "this folder was replaced (by a symlink?) while the walk read "
-				    "it: what it held is not walked");
+				    gone ? "this folder was removed or moved while the walk read it: "
+					   "what it held is not walked"
+					 : "this folder was replaced (by a symlink?) while the walk "
+					   "read it: what it held is not walked");
 	return 1;
 }
