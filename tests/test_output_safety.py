@@ -1538,5 +1538,58 @@ class TestNamesInLines(SafetyCase):
             self.check_lines(r.stderr, 1)
             self.assertIn(shown, r.stderr.decode("utf-8", "surrogateescape"), argv)
 
+SHIM_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "race_shim.c")
+
+
+class TestFoldersMovedOutAtTheWorstMoment(SafetyCase):
+    """A folder of OUT moved out of it between two system calls of one step
+    (tests/race_shim.c does the move, preloaded, right before the second call):
+    nothing is put into, or taken from, the folder once it is outside OUT."""
+
+    def shim(self):
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            self.skipTest("no C compiler for the race shim")
+        so = self.path("race_shim.so")
+        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", so, SHIM_SRC, "-ldl"],
+                       check=True, capture_output=True)
+        return so
+
+    def racing(self, args, call, name, src, dst):
+        env = dict(os.environ, LD_PRELOAD=self.shim(), RACE_CALL=call, RACE_NAME=name,
+                   RACE_FROM=src, RACE_TO=dst,
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                   ":verify_asan_link_order=0")
+        return run(args, env=env)
+
+    def test_a_replacement_puts_nothing_into_a_folder_that_left(self):
+        """--force takes the old thumbnail aside, then moves the new one in: the
+        folder moved out just before that move. The old thumbnail used to be put
+        back into the moved folder, outside OUT."""
+        jpeg(self.path("in", "a", "g.jpg"))
+        out = self.path("out")
+        self.ok(run(["-r", "-q", "-o", out, self.path("in")]))
+        r = self.racing(["-r", "-q", "--force", "-o", out, self.path("in")], "rename",
+                        "g.jpg", self.path("out", "a"), self.path("moved"))
+        self.ok(r, (1,))
+        self.assertIn(b"moved out of the output folder", r.stderr)
+        self.assertEqual(os.listdir(self.path("moved")), [])
+
+    def test_an_empty_folder_that_left_is_not_removed(self):
+        """--prune removes a gone input's thumbnail, then the folders this leaves
+        empty: the folder holding the one to remove moved out just before its
+        rmdir. It used to be removed there, outside OUT."""
+        jpeg(self.path("in", "x", "y", "g.jpg"))
+        jpeg(self.path("in", "keep.jpg"))
+        out = self.path("out")
+        self.ok(run(["-r", "-q", "-o", out, self.path("in")]))
+        os.unlink(self.path("in", "x", "y", "g.jpg"))
+        r = self.racing(["-r", "-q", "--prune", "-o", out, self.path("in")], "rmdir", "y",
+                        self.path("out", "x"), self.path("moved"))
+        self.ok(r)
+        self.assertTrue(os.path.isdir(self.path("moved", "y")))
+        self.assertEqual(os.listdir(self.path("moved")), ["y"])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
