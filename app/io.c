@@ -81,43 +81,15 @@ static int regular_or_close(int fd, struct stat *st)
 	return -1;
 }
 
-int io_open_regular(const char *path, struct stat *st)
+int io_open_regular_at(int dirfd, const char *path, struct stat *st)
 {
-	return regular_or_close(open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), st);
+	return regular_or_close(openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK),
+				st);
 }
 
-int io_open_regular_beneath(const char *path, size_t beneath, struct stat *st, int *swapped)
+int io_open_regular(const char *path, struct stat *st)
 {
-	const char *leaf = strrchr(path, '/');
-	*swapped = 0;
-	if (!beneath || beneath > strlen(path) || !leaf || leaf < path + beneath)
-		return io_open_regular(path, st); /* no folder of the walk's on the way */
-	char *root = strndup(path, beneath), *below = strndup(path + beneath,
-							     (size_t)(leaf - path) - beneath);
-	int dfd = root && below ? open(root, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-	char *save = NULL;
-	for (char *name = dfd >= 0 ? strtok_r(below, "/", &save) : NULL; name;
-	     name = strtok_r(NULL, "/", &save)) {
-		int next = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		/* O_DIRECTORY says ENOTDIR of a symlink; and the walk found a folder */
-		if (next < 0 && (errno == ENOTDIR || errno == ELOOP))
-			*swapped = 1;
-		int e = errno;
-		close(dfd);
-		errno = e;
-		dfd = next;
-		if (dfd < 0)
-			break;
-	}
-	int fd = dfd >= 0 ? openat(dfd, leaf + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-			  : -1;
-	int e = errno;
-	if (dfd >= 0)
-		close(dfd);
-	free(root);
-	free(below);
-	errno = e;
-	return regular_or_close(fd, st);
+	return io_open_regular_at(AT_FDCWD, path, st);
 }
 
 int io_read_signed_file(const char *path, const unsigned char *sig, size_t sig_len,

@@ -25,13 +25,8 @@ int io_write_all(int fd, const void *buf, size_t len);
  * says what it is). */
 int io_open_regular(const char *path, struct stat *st);
 
-/* The same, with the folders after the first `beneath` bytes of path (the part a
- * folder walk found, below the root the user gave) opened one at a time, never
- * through a symlink: one of them swapped since the walk for a symlink to elsewhere
- * (or for anything but a folder) fails with *swapped set instead of being read
- * through. The file itself may be a symlink (followed, as the walk reads one).
- * beneath 0: io_open_regular(). */
-int io_open_regular_beneath(const char *path, size_t beneath, struct stat *st, int *swapped);
+/* The same for path relative to folder dirfd (openat()'s). */
+int io_open_regular_at(int dirfd, const char *path, struct stat *st);
 
 /* Is the folder at path readable and empty (nothing but . and ..)? 0 when it
  * holds anything or cannot be read. */

@@ -111,9 +111,7 @@ static int not_a_folder(int dirfd, const char *name, int err)
 	return err;
 }
 
-/* Open folder dir (a clean relative path) beneath base one component at a time
- * with O_NOFOLLOW, making missing ones when create. */
-static int walk_dirs(int base, const char *dir, int create)
+int outdir_walk_dirs(int base, const char *dir, int create)
 {
 	int fd = openat(base, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	char name[NAME_MAX + 1];
@@ -176,7 +174,7 @@ static int open_beneath(outdir *od, int base, const char *dir, int create)
 			return -1; /* ELOOP: a symlink on the way */
 		}
 	}
-	return walk_dirs(base, dir, create);
+	return outdir_walk_dirs(base, dir, create);
 }
 
 int outdir_parent(outdir *od, const char *rel, int create, const char **leaf)

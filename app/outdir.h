@@ -113,6 +113,13 @@ int outdir_had_private(const outdir *od);
  */
 int outdir_unmake(outdir *od, int (*is_own)(const char *name));
 
+/* Open folder dir (a clean relative path) beneath folder base one component at a
+ * time with O_NOFOLLOW (an O_PATH fd), making missing ones when create: the one
+ * walk that never passes a symlink, for OUT's folders where openat2 is refused and,
+ * read-only, for the input folders a walk found (thumb.c). -1 with errno; ELOOP
+ * where a symlink is in the way. */
+int outdir_walk_dirs(int base, const char *dir, int create);
+
 /* lstat of rel beneath OUT, never through a symlink: 0 with *st, or -1 with errno
  * (ENOENT: absent; ELOOP: a symlink on the way). A symlink AT rel is stat'ed
  * itself (S_ISLNK). */

@@ -257,6 +257,35 @@ static int check_task(const thumb_settings *settings, const char *input,
 #define FOLDER_SWAPPED "a folder on its path was replaced (by a symlink?) during the run: " \
 		       "not read through it"
 
+/* Open the input as io_open_regular() does, with the folders after the first
+ * `beneath` bytes of input (the part a folder walk found below the root the user
+ * gave) opened one at a time, never through a symlink (outdir_walk_dirs()): one
+ * swapped since the walk for a symlink to elsewhere, or for anything but a
+ * folder, fails with *swapped set instead of being read through. The file itself
+ * may be a symlink (followed, as the walk reads one). */
+static int open_input(const char *input, size_t beneath, struct stat *st, int *swapped)
+{
+	const char *leaf = strrchr(input, '/');
+	*swapped = 0;
+	if (!beneath || beneath > strlen(input) || !leaf || leaf < input + beneath)
+		return io_open_regular(input, st); /* no folder of the walk's on the way */
+	char *root = strndup(input, beneath);
+	char *below = strndup(input + beneath, (size_t)(leaf - input) - beneath);
+	int base = root && below ? open(root, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+	int dfd = base >= 0 ? outdir_walk_dirs(base, below, 0) : -1;
+	*swapped = base >= 0 && dfd < 0 && (errno == ELOOP || errno == ENOTDIR);
+	int fd = dfd >= 0 ? io_open_regular_at(dfd, leaf + 1, st) : -1;
+	int e = errno;
+	if (dfd >= 0)
+		close(dfd);
+	if (base >= 0)
+		close(base);
+	free(root);
+	free(below);
+	errno = e;
+	return fd;
+}
+
 /* Leading zero bytes that no image format begins with. */
 #define ZERO_HEAD_BYTES 64
 
@@ -267,7 +296,7 @@ static int check_task(const thumb_settings *settings, const char *input,
  * checksum is of the very bytes decoded. Any other file, or any with
  * --keep-metadata (which the fast path leaves to libvips), or one there is no
  * memory to hold, is checksummed as it streams by (*bytes NULL: not the fast
- * path's). One open, io_open_regular_beneath()'s: a FIFO swapped in after
+ * path's). One open, open_input()'s: a FIFO swapped in after
  * check_task()'s stat cannot block it, a folder of the walk's swapped for a symlink
  * is not passed through, and the file must be the one check_task() saw. It stays
  * open (*fd_out) for the decoders. Reading here also tells an input we may not read
@@ -278,7 +307,7 @@ static int read_input(const thumb_settings *settings, const char *input, size_t 
 {
 	struct stat st;
 	int swapped;
-	int fd = io_open_regular_beneath(input, beneath, &st, &swapped);
+	int fd = open_input(input, beneath, &st, &swapped);
 	const char *why = NULL;
 
 	*bytes = NULL;

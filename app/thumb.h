@@ -61,7 +61,7 @@ typedef struct thumb_output {
  * the others through /proc/self/fd), never the path again, which a rename may lead
  * elsewhere meanwhile. beneath: where in input the part a folder walk found begins
  * (0: none): the folders there are never passed through a symlink
- * (io_open_regular_beneath()); one swapped for a symlink since the walk fails the
+ * (outdir_walk_dirs()); one swapped for a symlink since the walk fails the
  * file (FAIL_ENVIRONMENT: "a folder on its path was replaced"). */
 int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
