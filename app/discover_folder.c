@@ -68,11 +68,20 @@ int discover_mount_points(const discover *d, const char *const **folders)
  * was walked, out of the tree. Looked at again just before the descent; what fts
  * lists from a folder swapped between this lstat() and its opendir() is caught by
  * discover_listed_elsewhere(). */
-int discover_folder_replaced(const FTSENT *e)
+/* Is the folder at path not the one `was` describes any more (*gone: nothing
+ * there)? */
+static int folder_changed(const char *path, const struct stat *was, int *gone)
 {
 	struct stat now;
-	return lstat(e->fts_accpath, &now) < 0 || !S_ISDIR(now.st_mode) ||
-	       now.st_dev != e->fts_statp->st_dev || now.st_ino != e->fts_statp->st_ino;
+	*gone = lstat(path, &now) < 0;
+	return *gone || !S_ISDIR(now.st_mode) || now.st_dev != was->st_dev ||
+	       now.st_ino != was->st_ino;
+}
+
+int discover_folder_replaced(const FTSENT *e)
+{
+	int gone;
+	return folder_changed(e->fts_accpath, e->fts_statp, &gone);
 }
 
 /* Is e's folder (below PATH) not the one the walk saw any more? fts opens a folder
@@ -94,14 +103,12 @@ int discover_listed_elsewhere(discover *d, discover_item *it, const FTSENT *e, i
 	/* fts's entries share one path buffer, which holds e's path now: the
 	 * folder's is its first fts_pathlen bytes */
 	char path[PATH_MAX];
-	struct stat now;
+	int gone;
 	if (folder->fts_pathlen >= sizeof path)
 		return 0;
 	memcpy(path, folder->fts_path, folder->fts_pathlen);
 	path[folder->fts_pathlen] = '\0';
-	int gone = lstat(path, &now) < 0;
-	if (!gone && S_ISDIR(now.st_mode) && now.st_dev == folder->fts_statp->st_dev &&
-	    now.st_ino == folder->fts_statp->st_ino)
+	if (!folder_changed(path, folder->fts_statp, &gone))
 		return 0;
 	d->gone_folder = folder;
 	const char *rel = path + d->root_len;
