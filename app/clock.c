@@ -3,6 +3,7 @@
  * clock.c — see clock.h.
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "clock.h"
@@ -33,5 +34,15 @@ void clock_iso_now(char *buf, size_t len)
 	time_t t = time(NULL);
 	struct tm tm;
 	localtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%S%z", &tm);
+	/* strftime's %z is "+0100" (ISO 8601's basic form), which with the extended
+	 * date is neither ISO 8601 nor RFC 3339; JSON Schema's date-time and most
+	 * parsers (Python before 3.11's fromisoformat, jq's fromdateiso8601 aside)
+	 * want "+01:00", so the offset is written out by hand. */
+	long off = tm.tm_gmtoff / 60;
+	char sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (n)
+		snprintf(buf + n, len - n, "%c%02ld:%02ld", sign, off / 60, off % 60);
 }

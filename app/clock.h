@@ -20,8 +20,10 @@ int64_t clock_now_ns(void);
  * (the journal's racy rows, plan_racy()). */
 int64_t clock_wall_ns(void);
 
-/* The local time now in ISO 8601 with its offset, e.g. "2026-12-02T22:01:54+0100"
- * (reports and the journal's runs: a cron log read in another zone stays right). */
+/* The local time now in RFC 3339 (ISO 8601 with its offset), e.g.
+ * "2026-12-02T22:01:54+01:00" (reports and the journal's runs: a cron log read in
+ * another zone stays right). Earlier builds wrote the offset without its colon
+ * ("+0100"); the journal still reads runs written so (JOURNAL_SQL_STARTED_EPOCH). */
 void clock_iso_now(char *buf, size_t len);
 
 #endif

@@ -52,8 +52,8 @@ static const char fill_v3[] =
 
 /* Version 4: racy on files (plan_racy()). A row an older imgpool wrote is racy
  * where the mtime it recorded lies within 2 s of the run that wrote it (runs.started,
- * local time as "2026-12-02T22:01:54+0100", or "2026-12-02 22:01:54" without the
- * zone as imgpool wrote it before, to that run's end, or without an end
+ * local time with the zone, as JOURNAL_SQL_STARTED_EPOCH reads it, or
+ * "2026-12-02 22:01:54" without the zone as imgpool wrote it before, to that run's end, or without an end
  * when it was killed; 1 s more for started's truncation): the file may have been
  * rewritten within its mtime's granule after it was read, and the next run compares
  * its bytes once. Rows of other runs, and rows whose run is not known, are not. */
@@ -62,7 +62,7 @@ static const char v3_to_v4[] =
 static const char fill_v4[] =
 	"UPDATE files SET racy = 1 WHERE status = 1 AND EXISTS (SELECT 1 FROM"
 	" (SELECT " JOURNAL_SQL_STARTED_EPOCH("started") " AS t, wall_s"
-	"  FROM runs WHERE id = files.seen_run AND length(started) IN (19, 24)) r"
+	"  FROM runs WHERE id = files.seen_run AND length(started) IN (19, 24, 25)) r"
 	" WHERE files.mtime_ns > (r.t - 2) * 1000000000"
 	" AND (r.wall_s IS NULL OR files.mtime_ns < (r.t + r.wall_s + 3) * 1000000000));";
 

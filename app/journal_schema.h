@@ -26,11 +26,13 @@
 
 #define SCHEMA_VERSION 5
 
-/* A runs.started text (column c) as seconds since the epoch, from either form
- * imgpool wrote it in: "2026-12-02T22:01:54+0100", or the older
- * "2026-12-02 22:01:54" in local time. NULL for anything else. */
+/* A runs.started text (column c) as seconds since the epoch, from any form
+ * imgpool wrote it in: "2026-12-02T22:01:54+01:00" (RFC 3339, clock_iso_now()),
+ * the earlier "2026-12-02T22:01:54+0100", or the oldest "2026-12-02 22:01:54" in
+ * local time. NULL for anything else. */
 #define JOURNAL_SQL_STARTED_EPOCH(c)                                                       \
-	"CAST(CASE length(" c ") WHEN 24 THEN strftime('%s', substr(" c ", 1, 22) || ':' || " \
+	"CAST(CASE length(" c ") WHEN 25 THEN strftime('%s', " c ") "                      \
+	"WHEN 24 THEN strftime('%s', substr(" c ", 1, 22) || ':' || "                       \
 	"substr(" c ", 23, 2)) WHEN 19 THEN strftime('%s', " c ", 'utc') END AS INTEGER)"
 
 /* Write an output row ahead of its rename: ?1 path, ?2 size, ?3 mtime, ?4 dev,

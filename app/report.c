@@ -28,7 +28,7 @@ struct report {
 	int json_is_stdout;
 	int quiet, verbose;
 	int live_shown;     /* a live progress line is on the terminal now */
-	char started[40];   /* ISO 8601, when the report was opened */
+	char started[40];   /* RFC 3339, when the report was opened */
 	const char *fixed_time; /* report_fix_time(): every record's time (tests) */
 	int json_failed;
 };
@@ -314,7 +314,7 @@ void report_fix_time(report *r, const char *iso)
 }
 
 /* Every record starts alike: the schema version (docs/report-schema.md), when it
- * was written (ISO 8601 with the zone: a cron log read elsewhere stays right), and
+ * was written (RFC 3339, clock_iso_now(): a cron log read elsewhere stays right), and
  * its type. */
 static void json_head(report *r, const char *type)
 {

@@ -9,8 +9,8 @@
  * file line never mix inside a line; a live progress line (terminal) is erased
  * before a file line is printed and redrawn by the next progress tick.
  *
- * JSON: one object per line, each with "schema" (REPORT_SCHEMA), "time" (ISO 8601
- * with the zone) and "type": "file" records, "prune" records, then one "summary";
+ * JSON: one object per line, each with "schema" (REPORT_SCHEMA), "time" (RFC 3339,
+ * "+01:00") and "type": "file" records, "prune" records, then one "summary";
  * the fields are documented in docs/report-schema.md, and a test validates real
  * reports against docs/report.schema.json.
  * Strings are valid JSON for any file name: quotes, control characters and

@@ -8,9 +8,11 @@ Images are made with the `vips` command-line tool; the real photos in
 ../shared/corpus/photos are used when present (IMGPOOL_CORPUS) and those cases
 are skipped, not failed, when absent. Stdlib only.
 """
+import datetime
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -451,6 +453,12 @@ def _validate(obj, schema, where):
     if "items" in schema and isinstance(obj, list):
         for i, item in enumerate(obj):
             _validate(item, schema["items"], f"{where}[{i}]")
+    if schema.get("format") == "date-time" and isinstance(obj, str):
+        # RFC 3339 section 5.6, as JSON Schema's date-time asks
+        assert_true(RFC3339.fullmatch(obj), f"{where}: {obj!r} is not an RFC 3339 date-time")
+
+
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
 
 
 def test_report_schema(tmp):
@@ -476,7 +484,10 @@ def test_report_schema(tmp):
     seen = set()
     for i, o in enumerate(recs):
         _validate(o, schema, f"record {i}")
-        assert_true(len(o["time"]) == 24 and o["time"][19] in "+-", o["time"])
+        # the local zone's offset, not a bare UTC "Z": the clock a cron log is read by
+        assert_true(len(o["time"]) == 25 and o["time"][19] in "+-", o["time"])
+        assert_true(datetime.datetime.fromisoformat(o["time"]).utcoffset() is not None,
+                    o["time"])
         seen.add((o["type"], o.get("status"), o.get("kind")))
     assert_eq(sum(1 for o in recs if o["type"] == "summary"), 4, "four runs appended")
     for want in [("file", "ok", None), ("file", "error", "decode"),
@@ -956,6 +967,21 @@ def test_status_counts_each_input_once(tmp):
         run(["-q", "-o", out2, "--shard", shard, src2], env=dict(os.environ, TZ="UTC"))
     js = json.loads(run(["status", out2, "--json"]).stdout)
     assert_eq((js["ok"], js["failed"]), (3, 0), "totals by the clock")
+    # The other way round: the shards' journals, read first, failed the file five
+    # hours east; the run without --shard, in UTC a second later, made it. Its row
+    # wins only if every start time (RFC 3339 now) is read as the clock's seconds:
+    # unread times tie, and a tie keeps the row read first.
+    src3, out3 = os.path.join(tmp, "src3"), os.path.join(tmp, "out3")
+    make_set(src3, 2, 160, 120)
+    with open(os.path.join(src3, "c.jpg"), "w") as f:
+        f.write("nope")
+    for shard in ("1/2", "2/2"):
+        run(["-q", "-o", out3, "--shard", shard, src3], env=dict(os.environ, TZ="XXX-05"))
+    shutil.copyfile(os.path.join(src3, "img000.jpg"), os.path.join(src3, "c.jpg"))
+    time.sleep(1.1)
+    run(["-q", "-o", out3, src3], env=dict(os.environ, TZ="UTC"))
+    js = json.loads(run(["status", out3, "--json"]).stdout)
+    assert_eq((js["ok"], js["failed"]), (3, 0), "totals by the clock, shards first")
 
 
 def test_ambiguous_option_and_status_words(tmp):
