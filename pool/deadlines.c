@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * deadlines.c — time: task timeouts, start timeouts, workers lingering after
+ * their channel closed or let go by pool_join, workers stopped from outside after
+ * a stop was asked, and the time the pool's own process was stopped, which counts
+ * against no deadline (pool_continued()). Part of the parent side: see
+ * parent.h.
+ */
+/* POSIX, Linux and glibc calls (clock_gettime in worker.h) under -std=c11. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdint.h>
+
+#include "parent.h"
+
+/* After a stop was asked, how often to look whether a worker running a task was
+ * stopped from outside (it would hold the end of the run until its timeout). */
+#define STOPPED_POLL_NS ((int64_t)100 * 1000 * 1000)
+
+void pool_continued(pool *p)
+{
+	if (p)
+		atomic_fetch_add(&p->continued, 1);
+}
+
+/*
+ * The loop's poll() came back `lost` ns later than it asked: the process was
+ * stopped (Ctrl-Z, SIGSTOP to its process group, a debugger) or not run. The
+ * workers most likely were stopped too (a stop goes to the group), so that time
+ * counts against no deadline: those the pool keeps move on by it, and the attempt
+ * each worker is running gets it as grace. Without this, the first turn after a
+ * Ctrl-Z longer than the timeout killed every running worker as timed out, before
+ * reading the results they sent as they resumed. Only poll()'s oversleep counts
+ * (a caller that calls in rarely gives its tasks no grace: their workers ran), and
+ * while a task's deadline is pending poll() sleeps LOST_SLACK_NS at most, so a stop
+ * there is credited to within that. A worker that truly hangs through a stop is
+ * killed that much later.
+ */
+static void lost_time(pool *p, int64_t lost)
+{
+	for (int i = 0; i < p->nworkers; i++) {
+		worker *w = &p->w[i];
+		if (w->state == W_EMPTY)
+			continue;
+		int64_t *moved[] = {&w->linger_deadline, &w->start_deadline, &w->exit_deadline,
+				    &w->idle_since};
+		for (size_t k = 0; k < sizeof moved / sizeof *moved; k++)
+			if (*moved[k])
+				*moved[k] += lost;
+		uint64_t id = atomic_load_explicit(&p->shm[i].running, memory_order_acquire);
+		int64_t started = atomic_load_explicit(&p->shm[i].started_ns, memory_order_acquire);
+		if (!id)
+			continue;
+		/* Keyed by the attempt (a retry on this slot keeps the task's id). */
+		if (w->grace_task != id || w->grace_started != started) {
+			w->grace_task = id;
+			w->grace_started = started;
+			w->grace_ns = 0;
+		}
+		w->grace_ns += lost;
+	}
+}
+
+/* Does any worker hold a task (sent, not answered: it may be running it)? */
+int holding_any(const pool *p)
+{
+	for (int i = 0; i < p->nworkers; i++)
+		if (p->w[i].state != W_EMPTY &&
+		    (p->w[i].held.n ||
+		     atomic_load_explicit(&p->shm[i].running, memory_order_relaxed)))
+			return 1;
+	return 0;
+}
+
+/*
+ * The loop ran until now: last_turn, from which pool_continued() counts, moves on
+ * to a clock read known to come before any stop not yet credited. A SIGCONT
+ * handler runs as soon as the process is continued, so a stop before the read
+ * shows as a count that changed; then last_turn stays where it was (before the
+ * stop) for note_continued(). Moving it on regardless, at the end of a turn that a
+ * stop cut in two (a result's callback, the reading of the workers' channels),
+ * credited nothing: every task running through the stop timed out.
+ */
+void mark_turn(pool *p)
+{
+	unsigned before = atomic_load(&p->continued);
+	int64_t t = pool_now_ns();
+	if (before == p->continued_seen && atomic_load(&p->continued) == before)
+		p->last_turn = t;
+}
+
+/* poll() is back: did it sleep longer than asked (lost_time())? A stop there also
+ * counted a continue when the caller counts them: credited here, not again by
+ * note_continued(). */
+void note_awake(pool *p)
+{
+	unsigned continued = atomic_load(&p->continued); /* before the clock: see mark_turn() */
+	int64_t t = pool_now_ns();
+	if (p->awake_until && t - p->awake_until > LOST_SLACK_NS) {
+		lost_time(p, t - p->awake_until);
+		p->continued_seen = continued;
+		p->last_turn = t;
+	} else {
+		mark_turn(p);
+	}
+	p->awake_until = 0;
+}
+
+/* Continued after a stop (pool_continued()): the time since the loop last ran is
+ * lost time, wherever the stop found the process. */
+void note_continued(pool *p)
+{
+	unsigned now_seen = atomic_load(&p->continued);
+	if (now_seen == p->continued_seen)
+		return;
+	p->continued_seen = now_seen;
+	if (!p->last_turn)
+		return;
+	int64_t t = pool_now_ns();
+	if (t - p->last_turn > LOST_SLACK_NS)
+		lost_time(p, t - p->last_turn);
+	p->last_turn = t;
+}
+
+/* Kill workers past a deadline (a task's timeout, a start that takes too long, a
+ * closed channel), start the ones whose backoff is over; return the nearest
+ * deadline still ahead (INT64_MAX for none). */
+int64_t check_deadlines(pool *p, int64_t now)
+{
+	int64_t nearest = INT64_MAX;
+	int64_t limit = p->o.timeout > 0 ? secs_to_ns(p->o.timeout) : 0;
+	for (int i = 0; i < p->nworkers; i++) {
+		worker *w = &p->w[i];
+		if (w->state == W_EMPTY && w->respawn_at) {
+			if (now < w->respawn_at) {
+				if (w->respawn_at < nearest)
+					nearest = w->respawn_at;
+			} else if (!p->terminated && !p->broken && !p->interrupted &&
+				   !p->joining && (work_outstanding(p) || !p->closed)) {
+				respawn(p, w); /* then its start deadline counts, below */
+				if (p->broken)
+					return nearest;
+			} else {
+				w->respawn_at = 0;
+			}
+		}
+		if (w->state == W_EMPTY)
+			continue;
+		if (w->linger_deadline) {
+			if (now >= w->linger_deadline) {
+				w->linger_deadline = 0;
+				kill_worker(w, POOL_CRASHED, 0,
+					    "worker %d (pid %d) closed its channel", w->slot,
+					    (int)w->pid);
+			} else if (w->linger_deadline < nearest) {
+				nearest = w->linger_deadline;
+			}
+		}
+		if (w->exit_deadline) {
+			/* Let go by pool_join: a finalizer may take its time, but a worker
+			 * stopped from outside never ends, nor one past a stop asked. */
+			if (now < w->exit_deadline) {
+				if (w->exit_deadline < nearest)
+					nearest = w->exit_deadline;
+			} else if (p->interrupted || process_stopped(w->pid)) {
+				w->exit_deadline = 0;
+				kill_worker(w, POOL_CANCELLED, KILL_CHARGES_NONE, "worker %d (pid %d) "
+					    "did not exit when let go (%s)", w->slot, (int)w->pid,
+					    p->interrupted ? "a stop was asked" : "stopped from outside");
+			} else {
+				w->exit_deadline = now + LINGER_NS; /* alive: look again */
+				if (w->exit_deadline < nearest)
+					nearest = w->exit_deadline;
+			}
+		}
+		if (w->state == W_STARTING && w->start_deadline) {
+			if (now >= w->start_deadline)
+				kill_worker(w, POOL_CRASHED, 0,
+					    "worker %d (pid %d) not ready after %g s (initializer "
+					    "timeout)", w->slot, (int)w->pid,
+					    (double)p->init_timeout_ns / 1e9);
+			else if (w->start_deadline < nearest)
+				nearest = w->start_deadline;
+		}
+		if (p->interrupted && w->state == W_READY &&
+		    (w->held.n || atomic_load_explicit(&p->shm[i].running, memory_order_acquire))) {
+			/* The running tasks may finish after a stop (what a worker holds then
+			 * it has started), but not on a worker stopped from outside: it would
+			 * hold the run until its timeout, or for ever without one. Seen in a
+			 * job-control stop (not a debugger's trace stop) at two looks
+			 * STOPPED_POLL_NS apart (a Ctrl-Z or fg reaches each process at its
+			 * own moment), it is killed and its tasks cancelled (worker_ended()). */
+			if (!process_job_stopped(w->pid)) {
+				w->seen_stopped = 0;
+			} else if (!w->seen_stopped) {
+				w->seen_stopped = now;
+			} else if (now - w->seen_stopped >= STOPPED_POLL_NS) {
+				kill_worker(w, POOL_CANCELLED, KILL_CHARGES_NONE, "worker %d (pid %d) "
+					    "was stopped from outside after a stop was asked",
+					    w->slot, (int)w->pid);
+				continue;
+			}
+			if (now + STOPPED_POLL_NS < nearest)
+				nearest = now + STOPPED_POLL_NS;
+		}
+		if (!limit || w->state != W_READY)
+			continue;
+		uint64_t id = atomic_load_explicit(&p->shm[i].running, memory_order_acquire);
+		if (!id) {
+			/* Holding tasks and running none, a worker takes the next at once,
+			 * unless something outside stopped it (SIGSTOP, a debugger): then no
+			 * task's deadline ever starts, and the caller would wait for ever.
+			 * After `limit` with no task started, and seen stopped in /proc (not
+			 * merely waiting for the rest of a message, or for us to read its
+			 * results while the caller was away), it is replaced; what it held
+			 * goes to the others, charged to no task. A worker retiring (over the
+			 * RSS limit) runs its finalizer with tasks still held: not this case.
+			 * (It may start one the moment after we look: look again by then.) */
+			int64_t started = atomic_load(&p->shm[i].started_ns);
+			if (!w->held.n || atomic_load(&p->shm[i].retiring)) {
+				w->idle_since = 0;
+				continue;
+			}
+			if (!w->idle_since || started != w->idle_started) {
+				w->idle_since = now;
+				w->idle_started = started;
+			}
+			if (now - w->idle_since < limit) {
+				if (w->idle_since + limit < nearest)
+					nearest = w->idle_since + limit;
+			} else if (process_stopped(w->pid)) {
+				kill_worker(w, POOL_CRASHED, KILL_CHARGES_NONE, "worker %d (pid %d) "
+					    "was stopped from outside, holding %zu tasks it did not "
+					    "start for %g s", w->slot, (int)w->pid, w->held.n,
+					    p->o.timeout);
+			} else {
+				w->idle_since = now; /* alive: look again a timeout from now */
+				if (now + limit < nearest)
+					nearest = now + limit;
+			}
+			continue;
+		}
+		w->idle_since = 0;
+		int64_t started = atomic_load(&p->shm[i].started_ns);
+		int64_t deadline = started + limit +
+				   (w->grace_task == id && w->grace_started == started ? w->grace_ns
+										 : 0);
+		if (now >= deadline) {
+			kill_worker(w, POOL_TIMEOUT, id, "timed out after %g s", p->o.timeout);
+		} else if (deadline < nearest) {
+			nearest = deadline;
+		}
+	}
+	return nearest;
+}
+
+/*
+ * While a worker idles, tasks waiting behind a running one elsewhere are taken back
+ * once that one counts as stuck: when is the next such moment? INT64_MAX: none.
+ */
+int64_t idle_wakeup(const pool *p)
+{
+	int idle = 0;
+	for (int i = 0; i < p->nworkers; i++)
+		idle |= p->w[i].state == W_READY && p->w[i].held.n == 0;
+	if (!idle)
+		return INT64_MAX;
+	int64_t limit = p->task_ns > 0 ? STUCK_FACTOR * p->task_ns : 0;
+	if (limit < STUCK_MIN_NS)
+		limit = STUCK_MIN_NS;
+	int64_t nearest = INT64_MAX;
+	for (int i = 0; i < p->nworkers; i++) {
+		const worker *w = &p->w[i];
+		uint64_t c = atomic_load_explicit(&p->shm[i].claim, memory_order_relaxed);
+		if (w->state != W_READY || (c & CLAIM_STOP) || c >= w->sent ||
+		    !atomic_load_explicit(&p->shm[i].running, memory_order_relaxed))
+			continue;
+		int64_t at = atomic_load_explicit(&p->shm[i].started_ns,
+						  memory_order_relaxed) + limit + 1;
+		if (at > p->now && at < nearest)
+			nearest = at;
+	}
+	return nearest;
+}
