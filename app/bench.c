@@ -51,90 +51,9 @@
 #include "trace.h"
 #include "vipsmodules.h"
 
-/* ------------------------------------------------------------------------- */
-/* Signals: the handler only records and asks a running pool to stop.          */
-
-volatile sig_atomic_t bench_signal;
-static pool *volatile bench_pool;
-
-/* SIGINT/SIGTERM: remember it and drain the pool (async-signal-safe); the main
- * loop terminates the pool and cleans up. */
-static void on_signal(int sig)
-{
-	bench_signal = sig;
-	pool *p = bench_pool;
-	if (p)
-		pool_interrupt(p);
-}
-
-/* Install the handler without SA_RESTART, so a blocking read of the baseline's
- * pipe returns EINTR and we notice the signal. old[] keeps what was there. */
-static void install_signals(struct sigaction old[3])
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, &old[0]);
-	sigaction(SIGTERM, &sa, &old[1]);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, &old[2]);
-}
-
-/* Put back the dispositions install_signals() replaced. */
-static void restore_signals(const struct sigaction old[3])
-{
-	sigaction(SIGINT, &old[0], NULL);
-	sigaction(SIGTERM, &old[1], NULL);
-	sigaction(SIGPIPE, &old[2], NULL);
-}
-
-/* ------------------------------------------------------------------------- */
-/* Small helpers                                                               */
-
 /* The pool's and the trace's clock (clock.h). */
 #define now_ns clock_now_ns
 #define now_s clock_now_s
-
-/* The input path inside a file's task bytes ("?" if they do not decode). */
-const char *bench_file_input(const bench_file *f)
-{
-	task_desc t;
-	return task_decode(f->task, f->len, &t) == 0 ? t.input : "?";
-}
-
-/* The last component of a path, for timeline bars. */
-const char *bench_base_of(const char *path)
-{
-	const char *s = strrchr(path, '/');
-	return s ? s + 1 : path;
-}
-
-/* Copy a cause as one line: messages from libvips may hold newlines. */
-char *bench_one_line(const char *s, size_t len)
-{
-	char *c = malloc(len + 1);
-	if (!c)
-		return NULL;
-	for (size_t i = 0; i < len; i++)
-		c[i] = s[i] == '\n' || s[i] == '\r' ? ' ' : s[i];
-	while (len && c[len - 1] == ' ')
-		len--;
-	c[len] = '\0';
-	return c;
-}
-
-/* Record that file i failed in one run; the first cause is the one reported. */
-void bench_note_failure(bench *b, size_t i, failure_kind kind, const char *cause, size_t len)
-{
-	if (i >= b->nfiles)
-		return;
-	b->files[i].fails++;
-	if (!b->files[i].cause) {
-		b->files[i].cause = bench_one_line(cause, len);
-		b->files[i].kind = kind;
-	}
-}
 
 /* ------------------------------------------------------------------------- */
 /* The temporary output folder                                                 */
@@ -389,7 +308,7 @@ static int run_pool(bench *b, int jobs, trace *tr, double *secs, char *msg, size
 		free(err);
 		return -1;
 	}
-	bench_pool = p;
+	bench_signals_watch(p);
 	if (bench_signal)
 		pool_interrupt(p);
 	bench_drive bd = {b, tr};
@@ -404,7 +323,7 @@ static int run_pool(bench *b, int jobs, trace *tr, double *secs, char *msg, size
 		broken = 1;
 	}
 	*secs = now_s() - t0;
-	bench_pool = NULL;
+	bench_signals_watch(NULL);
 	pool_destroy(p);
 	if (bench_signal && !broken)
 		snprintf(msg, len, "interrupted");
@@ -560,7 +479,7 @@ int bench_main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	struct sigaction old[3];
-	install_signals(old);
+	bench_install_signals(old);
 	int rc = EXIT_SOME_FAILED;
 	if (make_tmpdir(&b) < 0)
 		goto out;
@@ -626,7 +545,7 @@ int bench_main(int argc, char **argv)
 out:
 	fflush(stdout);
 	remove_tmpdir(&b);
-	restore_signals(old);
+	bench_restore_signals(old);
 	bench_free(&b);
 	return rc;
 }

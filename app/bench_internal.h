@@ -75,7 +75,12 @@ extern volatile sig_atomic_t bench_signal;
 /* What every worker and the baseline child need (set before any fork). */
 extern task_config bench_config;
 
-/* bench.c */
+/* bench_signals.c: SIGINT/SIGTERM set bench_signal and interrupt the pool watched
+ * (NULL: none); old[] keeps the dispositions replaced, which restore puts back. */
+void bench_install_signals(struct sigaction old[3]);
+void bench_restore_signals(const struct sigaction old[3]);
+void bench_signals_watch(pool *p);
+/* bench_files.c */
 const char *bench_file_input(const bench_file *f);
 const char *bench_base_of(const char *path);
 char *bench_one_line(const char *s, size_t len);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * discover.c — walk the PATHs, pick the images, plan their outputs. See discover.h;
- * the files of --files-from are discover_list.c's.
+ * discover.c — walk the PATHs and pick the images. See discover.h; an item's
+ * outputs are planned in discover_item.c, the files of --files-from are
+ * discover_list.c's, the checks on a folder the walk meets discover_folder.c's.
  *
  * Why fts(3) and not nftw(3): nftw drives the walk itself and calls back for every
  * entry; it cannot be paused between two files (short of a thread or a longjmp out
@@ -52,11 +53,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -67,37 +66,13 @@
 #include "fileids.h"
 #include "globs.h"
 #include "inside.h"
-#include "io.h"
 #include "lines.h"
 #include "outdir.h"
 #include "paths.h"
 #include "template.h"
 
 /* ------------------------------------------------------------------------- */
-/* Names and filters                                                          */
-
-
-/* The extension after the last dot of a base name: "" when there is none or the
- * only dot starts the name (".profile" has no extension, ".x.jpg" has "jpg"). */
-static const char *extension(const char *base)
-{
-	const char *dot = strrchr(base, '.');
-	return dot && dot != base ? dot + 1 : "";
-}
-
-/* Does the name end in the extension of an image we read? */
-static int is_image_name(const char *base)
-{
-	return thumb_is_input_ext(extension(base));
-}
-
-/* The include/exclude rule: one include when any are given, and no exclude. */
-int discover_wanted(const discover *d, const char *rel)
-{
-	if (d->cfg.nincludes > 0 && !globs_match(d->cfg.includes, d->cfg.nincludes, rel))
-		return 0;
-	return !globs_match(d->cfg.excludes, d->cfg.nexcludes, rel);
-}
+/* Filters of the walk (the rule for every file: discover_wanted())            */
 
 /* Is a folder met in the walk left out as a whole by an --exclude? (Files are
  * checked on their own too: this only saves walking it.) */
@@ -110,7 +85,7 @@ static int excluded_folder(const discover *d, const char *rel)
  * and other extensions are skipped silently.) */
 static int wanted_in_walk(const discover *d, const char *name, const char *rel)
 {
-	return name[0] != '.' && is_image_name(name) && discover_wanted(d, rel);
+	return name[0] != '.' && discover_is_image_name(name) && discover_wanted(d, rel);
 }
 
 /* ------------------------------------------------------------------------- */
@@ -131,48 +106,6 @@ static void item_reset(discover *d, discover_item *it)
 	memset(it, 0, sizeof *it);
 }
 
-/* Make *it an ITEM_ERROR with a printf-made cause and no outputs. Returns 1: an item
- * is ready. */
-int discover_item_error(discover *d, discover_item *it, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	free(d->error);
-	if (vasprintf(&d->error, fmt, ap) < 0)
-		d->error = NULL;
-	va_end(ap);
-	it->state = ITEM_ERROR;
-	it->error_kind = FAIL_OUTPUT;
-	it->error = d->error ? d->error : WHY_NOMEM;
-	it->noutputs = 0;
-	return 1;
-}
-
-/* Fill the item's input and rel (copies). -1 when out of memory, and then *it still
- * names the path (fts's or the config's string, valid until the next call). */
-int discover_item_names(discover *d, discover_item *it, const char *input, const char *rel)
-{
-	d->count++;
-	d->input = strdup(input);
-	d->rel = strdup(rel);
-	it->input = d->input ? d->input : input;
-	it->rel = d->rel ? d->rel : rel;
-	it->root = d->cur_root ? d->cur_root : ".";
-	it->beneath = 0;
-	return d->input && d->rel ? 0 : -1;
-}
-
-/* An ITEM_ERROR about a path met on the way (a missing PATH, an unreadable folder,
- * a broken link): cause is one line without the path. */
-int discover_path_error(discover *d, discover_item *it, const char *path, const char *rel,
-			const char *cause)
-{
-	discover_item_names(d, it, path, rel);
-	discover_item_error(d, it, "%s", cause);
-	it->error_kind = FAIL_ENVIRONMENT;
-	return 1;
-}
-
 /* The cause for a symlink that stat() cannot follow. */
 static const char *link_cause(int err)
 {
@@ -181,129 +114,6 @@ static const char *link_cause(int err)
 	if (err == ENOENT)
 		return "broken symlink (its target does not exist)";
 	return strerror(err);
-}
-
-/* Expand the template for every size into d->outputs; errors go into *it. Returns 0,
- * or 1 when *it became an ITEM_ERROR. */
-static int plan_outputs(discover *d, discover_item *it, const char *rel)
-{
-	const char *base = path_base(rel);
-	size_t dirlen = base > rel ? (size_t)(base - rel - 1) : 0;
-	const char *ext = extension(base);
-	size_t stemlen = *ext ? (size_t)(ext - base - 1) : strlen(base);
-	char *dir = strndup(rel, dirlen), *stem = strndup(base, stemlen);
-	const char *out_ext = thumb_output_ext(d->settings.format, ext);
-	int failed = 0;
-	if (!dir || !stem)
-		failed = discover_item_error(d, it, "%s", WHY_NOMEM);
-	for (int i = 0; i < d->settings.nsizes && !failed; i++) {
-		const char *why;
-		char *r = template_expand(d->tmpl, dir, stem, ext, out_ext, d->settings.sizes[i],
-					  &why);
-		if (!r) {
-			failed = discover_item_error(d, it, "%s", why);
-			break;
-		}
-		d->outputs[i] = path_join(d->out_dir, r);
-		d->out_rel[i] = r;
-		if (!d->outputs[i])
-			failed = discover_item_error(d, it, "%s", WHY_NOMEM);
-		for (int j = 0; j < i && !failed; j++)
-			if (!strcmp(d->outputs[i], d->outputs[j]))
-				failed = discover_item_error(d, it, "the name template gives two of its sizes "
-						    "one output, %s", d->outputs[i]);
-		it->outputs[i] = d->outputs[i];
-		it->out_rel[i] = d->out_rel[i];
-	}
-	free(dir);
-	free(stem);
-	if (!failed)
-		it->noutputs = d->settings.nsizes;
-	return failed;
-}
-
-/* An output that would land on or under a PATH inside the output tree is an error
- * (it would overwrite an input, or be read as one next time). Whether an output
- * exists, is imgpool's and is up to date is the planner's question (plan.h),
- * asked through the output folder's descriptor. */
-static void check_outputs(discover *d, discover_item *it)
-{
-	for (int i = 0; i < it->noutputs; i++) {
-		const char *hit = inside_hit(d->inside, it->out_rel[i]);
-		if (hit) {
-			discover_item_error(d, it, "its output %s would overwrite or land inside the "
-				   "input %s", it->outputs[i], hit);
-			return;
-		}
-	}
-	it->state = ITEM_TODO;
-}
-
-int discover_seen_before(claims *set, const char *path)
-{
-	char *clean = set ? path_lexical(path) : NULL;
-	if (!clean)
-		return 0;
-	uint64_t h = XXH3_64bits(clean, strlen(clean));
-	int seen = claims_find(set, h) != NULL;
-	if (!seen)
-		claims_add(set, &h, 1, clean);
-	free(clean);
-	return seen;
-}
-
-/* Claim every output of the item, all or none: an output another input claimed
- * first makes the item an ITEM_ERROR naming that input (and claims nothing, so a
- * third claimant is told about the first, not about a failed one). That input
- * may be this very file under another name of the same walk (a symlink a.jpg to
- * a.jpeg beside it, a hard link a.JPG): two names a user gave, two inputs, and
- * the second gets its error as any other (it was passed over without a word).
- * One file met again through another PATH or list entry never gets here:
- * fileids_meet() answered it once already (discover_plan()). */
-static void claim_outputs(discover *d, discover_item *it)
-{
-	uint64_t h[THUMB_MAX_SIZES];
-	for (int i = 0; i < it->noutputs; i++) {
-		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
-		const char *first = claims_find(d->claims, h[i]);
-		if (first) {
-			discover_item_error(d, it, "output %s is also the output of %s", it->outputs[i],
-				   first);
-			return;
-		}
-	}
-	claims_add(d->claims, h, it->noutputs, it->input);
-}
-
-/* Plan one input file: output paths, checks, collisions, up to date. st describes
- * the file read (a symlink's target). Returns 1: an item is ready. */
-int discover_plan(discover *d, discover_item *it, const char *input, const char *rel,
-		  const struct stat *st)
-{
-	/* The same file through another PATH or list entry ("in in/sub", "in
-	 * in/sub/a.jpg", "in link-to-in"): answered already, though its outputs
-	 * would differ. Also in the counting walk, whose total it would inflate. */
-	if (d->files_met) {
-		char *real = realpath(input, NULL);
-		uint32_t first = fileids_meet(d->files_met, real, d->origin);
-		free(real);
-		if (first != d->origin)
-			return 0;
-	}
-	if (discover_item_names(d, it, input, rel) < 0)
-		return discover_item_error(d, it, "%s", WHY_NOMEM);
-	if (d->cfg.count_only)
-		return 1;
-	it->size = (uint64_t)st->st_size;
-	it->mtime = st->st_mtim;
-	it->dev = (uint64_t)st->st_dev;
-	it->ino = (uint64_t)st->st_ino;
-	if (plan_outputs(d, it, rel))
-		return 1;
-	check_outputs(d, it);
-	if (it->state != ITEM_ERROR)
-		claim_outputs(d, it);
-	return 1;
 }
 
 /* ------------------------------------------------------------------------- */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * discover_internal.h — what the walker's two files share: discover.c (the walk,
- * the items and their outputs, open and close) and discover_list.c (--files-from).
- * Private to them: the contract is discover.h.
+ * discover_internal.h — what the walker's files share: discover.c (the walk, open
+ * and close), discover_item.c (an item's names, outputs and errors),
+ * discover_folder.c (the checks on a folder met) and discover_list.c
+ * (--files-from). Private to them: the contract is discover.h.
  */
 #ifndef IMGPOOL_DISCOVER_INTERNAL_H
 #define IMGPOOL_DISCOVER_INTERNAL_H
@@ -86,7 +87,10 @@ int discover_listed_elsewhere(discover *d, discover_item *it, const FTSENT *e, i
 /* Note folder, a mount point the walk goes into (discover_mount_points()). */
 void discover_note_mount(discover *d, const char *folder);
 
-/* discover.c */
+/* discover_item.c */
+
+/* Does the name end in the extension of an image we read (thumb_is_input_ext())? */
+int discover_is_image_name(const char *base);
 
 /* Fill the item's input and rel (copies). -1 when out of memory, and then *it still
  * names the path (valid until the next call). */
