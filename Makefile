@@ -71,18 +71,24 @@ install: build
 
 # Take away what `make install` put in place: the files CMake listed in
 # $(BUILD)/install_manifest.txt as it installed them (the last install from this
-# build folder, under the same DESTDIR), each only while it is a file or a link.
+# build folder, under the same DESTDIR: another is refused), each only while it
+# is a file or a link.
 # Folders stay: /usr/local/bin and the like are shared with everything else.
 MANIFEST = $(BUILD)/install_manifest.txt
+# The DESTDIR of that install (cmake/install.cmake writes it): another one would
+# name files this install did not put there.
+INSTALLED_DESTDIR = $(BUILD)/install_destdir.txt
 uninstall:
 	@test -f "$(MANIFEST)" || { echo "make uninstall: $(MANIFEST) is missing: nothing was installed from $(BUILD) (make install writes it)" >&2; exit 1; }
+	@if [ -f "$(INSTALLED_DESTDIR)" ] && [ "$$(cat -- "$(INSTALLED_DESTDIR)")" != "$(DESTDIR)" ]; then \
+	  echo "make uninstall: the last install from $(BUILD) went under DESTDIR='$$(cat -- "$(INSTALLED_DESTDIR)")', not DESTDIR='$(DESTDIR)': give that one; nothing removed" >&2; exit 1; fi
 	@failed=0; while IFS= read -r f || [ -n "$$f" ]; do p="$(DESTDIR)$$f"; \
 	  if [ -f "$$p" ] || [ -L "$$p" ]; then \
 	    if rm -f -- "$$p" && [ ! -e "$$p" ] && [ ! -L "$$p" ]; then echo "removed $$p"; else failed=1; fi; \
 	  fi; \
 	done < "$(MANIFEST)"; \
 	if [ $$failed != 0 ]; then echo "make uninstall: some files could not be removed; $(MANIFEST) is kept" >&2; exit 1; fi
-	@rm -f -- "$(MANIFEST)"
+	@rm -f -- "$(MANIFEST)" "$(INSTALLED_DESTDIR)"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in

@@ -106,6 +106,14 @@ if(TARGET imgpool)
 endif()
 
 # ---- tests of the above ---------------------------------------------------------
+# Which DESTDIR the files went under: install_manifest.txt lists them without
+# it, so `make uninstall` reads this to refuse another DESTDIR (where it would
+# remove files of the same names that this install did not put there). Written
+# by every install from this build folder, `cmake --install` or `make install`;
+# in no package (CPACK_COMPONENTS_ALL does not name it).
+install(CODE "file(WRITE \"${CMAKE_BINARY_DIR}/install_destdir.txt\" \"\$ENV{DESTDIR}\")"
+  COMPONENT destdir_record)
+
 if(BUILD_TESTING)
   find_package(Python3 COMPONENTS Interpreter)
   # Every long option of `imgpool --help` is in the man page.

@@ -195,6 +195,24 @@ class Installed(unittest.TestCase):
         mine = os.path.join(root, "bin", "not-imgpools")
         with open(mine, "w") as f:
             f.write("a file beside the installed ones\n")
+        # Another DESTDIR (or none: the real /opt/imgpool) is refused, naming the
+        # right one, and removes nothing there: the manifest lists the files
+        # without their DESTDIR, and files of those names there are not this
+        # install's.
+        other = os.path.join(self.tmp, "other")
+        os.makedirs(os.path.join(other, "opt/imgpool/bin"))
+        theirs = os.path.join(other, "opt/imgpool/bin/imgpool")
+        with open(theirs, "w") as f:
+            f.write("another install's file\n")
+        for wrong in (other, ""):
+            r = subprocess.run(["make", "-s", "-C", SRC, "uninstall",
+                                "BUILD=" + os.path.abspath(BUILD), "DESTDIR=" + wrong],
+                               capture_output=True, text=True, timeout=60)
+            self.assertNotEqual(r.returncode, 0, r.stdout)
+            self.assertIn(f"went under DESTDIR='{stage}'", r.stderr)
+            self.assertNotIn("removed", r.stdout)
+        self.assertTrue(os.path.isfile(theirs))
+        self.assertEqual(files_under(root), self.files | {"bin/not-imgpools"})
         out = run(["make", "-s", "-C", SRC, "uninstall", "BUILD=" + os.path.abspath(BUILD),
                    "DESTDIR=" + stage])
         self.assertEqual(files_under(root), {"bin/not-imgpools"}, out)
