@@ -5,12 +5,19 @@
  * of one kind whose name argument is $RACE_NAME:
  *   RACE_CALL=rmdir   unlinkat(..., AT_REMOVEDIR)
  *   RACE_CALL=rename  renameat2(..., newpath, ...)
- * It renames $RACE_FROM to $RACE_TO. Windows between two system calls of one
- * function are reached so, deterministically (test_output_safety.py compiles it).
+ *   RACE_CALL=open    open() or openat(AT_FDCWD, ...) without O_NONBLOCK: a
+ *                     decoder's open of an input by its path (imgpool's own opens
+ *                     of inputs all use O_NONBLOCK, so that a FIFO never blocks
+ *                     them)
+ * It renames $RACE_FROM to $RACE_TO, then $RACE_FROM2 to $RACE_TO2 if given (a
+ * folder swapped for a symlink: the folder aside, the symlink in its place).
+ * Windows between two system calls of one function are reached so,
+ * deterministically (test_output_safety.py compiles it).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +32,8 @@ static void maybe_race(const char *call, const char *name)
 	fired = 1;
 	if (rename(getenv("RACE_FROM"), getenv("RACE_TO")) != 0)
 		perror("race_shim: rename");
+	if (getenv("RACE_FROM2") && rename(getenv("RACE_FROM2"), getenv("RACE_TO2")) != 0)
+		perror("race_shim: rename 2");
 }
 
 int unlinkat(int dirfd, const char *path, int flags)
@@ -47,3 +56,44 @@ int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpa
 	maybe_race("rename", newpath);
 	return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }
+
+/* open and openat, and their 64 names (the same calls on LP64, but a library may
+ * be bound to either). */
+static int open_mode(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? va_arg(ap, int) : 0;
+}
+
+#define OPEN_SHIM(name)                                                          \
+	int name(const char *path, int flags, ...)                               \
+	{                                                                        \
+		static int (*real)(const char *, int, ...);                      \
+		if (!real)                                                       \
+			real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+		va_list ap;                                                      \
+		va_start(ap, flags);                                             \
+		int mode = open_mode(flags, ap);                                 \
+		va_end(ap);                                                      \
+		if (!(flags & O_NONBLOCK))                                       \
+			maybe_race("open", path);                                \
+		return real(path, flags, mode);                                  \
+	}
+OPEN_SHIM(open)
+OPEN_SHIM(open64)
+
+#define OPENAT_SHIM(name)                                                        \
+	int name(int dirfd, const char *path, int flags, ...)                    \
+	{                                                                        \
+		static int (*real)(int, const char *, int, ...);                 \
+		if (!real)                                                       \
+			real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, #name); \
+		va_list ap;                                                      \
+		va_start(ap, flags);                                             \
+		int mode = open_mode(flags, ap);                                 \
+		va_end(ap);                                                      \
+		if (dirfd == AT_FDCWD && !(flags & O_NONBLOCK))                  \
+			maybe_race("open", path);                                \
+		return real(dirfd, path, flags, mode);                           \
+	}
+OPENAT_SHIM(openat)
+OPENAT_SHIM(openat64)

@@ -1541,10 +1541,8 @@ class TestNamesInLines(SafetyCase):
 SHIM_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "race_shim.c")
 
 
-class TestFoldersMovedOutAtTheWorstMoment(SafetyCase):
-    """A folder of OUT moved out of it between two system calls of one step
-    (tests/race_shim.c does the move, preloaded, right before the second call):
-    nothing is put into, or taken from, the folder once it is outside OUT."""
+class RaceShimCase(SafetyCase):
+    """Runs imgpool with tests/race_shim.c preloaded."""
 
     def shim(self):
         cc = shutil.which("cc") or shutil.which("gcc")
@@ -1555,12 +1553,23 @@ class TestFoldersMovedOutAtTheWorstMoment(SafetyCase):
                        check=True, capture_output=True)
         return so
 
-    def racing(self, args, call, name, src, dst):
+    def racing(self, args, call, name, src, dst, then=None, prefix=()):
         env = dict(os.environ, LD_PRELOAD=self.shim(), RACE_CALL=call, RACE_NAME=name,
                    RACE_FROM=src, RACE_TO=dst,
                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
                    ":verify_asan_link_order=0")
-        return run(args, env=env)
+        if then:
+            env.update(RACE_FROM2=then[0], RACE_TO2=then[1])
+        if not prefix:
+            return run(args, env=env)
+        return subprocess.run(list(prefix) + [IMGPOOL] + args, capture_output=True,
+                              timeout=300, env=env)
+
+
+class TestFoldersMovedOutAtTheWorstMoment(RaceShimCase):
+    """A folder of OUT moved out of it between two system calls of one step
+    (tests/race_shim.c does the move, preloaded, right before the second call):
+    nothing is put into, or taken from, the folder once it is outside OUT."""
 
     def test_a_replacement_puts_nothing_into_a_folder_that_left(self):
         """--force takes the old thumbnail aside, then moves the new one in: the
@@ -1590,6 +1599,51 @@ class TestFoldersMovedOutAtTheWorstMoment(SafetyCase):
         self.assertTrue(os.path.isdir(self.path("moved", "y")))
         self.assertEqual(os.listdir(self.path("moved")), ["y"])
 
+
+
+class TestInputFolderSwappedWithoutProc(RaceShimCase):
+    """Where /proc is not mounted (a bare container or chroot), a worker cannot
+    hand its decoders the input it opened folder by folder (/proc/self/fd/N): they
+    open the path again. A folder on that path swapped for a symlink to another
+    folder just then had that folder's file thumbnailed under the tree's name. The
+    worker now looks again after decoding and refuses the file."""
+
+    def test_a_decoder_reading_by_name_is_checked_after(self):
+        unshare = shutil.which("unshare")
+        if os.geteuid() != 0 or not unshare:
+            self.skipTest("needs root and unshare(1) to run without /proc")
+        probe = subprocess.run([unshare, "--mount", "--fork", "sh", "-c",
+                                "umount -l /proc && ! test -e /proc/self"],
+                               capture_output=True, timeout=60)
+        if probe.returncode != 0:
+            self.skipTest(f"cannot unmount /proc in a mount namespace: {probe.stderr!r}")
+        with open(IMGPOOL, "rb") as f:
+            if b"__asan_init" in f.read():
+                self.skipTest("ASan reads its options (verify_asan_link_order=0, which the "
+                              "preloaded shim needs) from /proc, which this test unmounts")
+        # A WebP goes to libvips, which opens the file itself (JPEGs are decoded
+        # from the bytes the worker read, PNGs by a libpng path that does too).
+        photo = self.path("in", "d", "a.webp")
+        os.makedirs(self.path("in", "d"))
+        os.makedirs(self.path("decoy"))
+        jpeg(self.path("a.jpg"), 120, 80, 200)
+        vips("copy", self.path("a.jpg"), photo)
+        jpeg(self.path("b.jpg"), 300, 200, 20)
+        vips("copy", self.path("b.jpg"), self.path("decoy", "a.webp"))
+        os.symlink(self.path("decoy"), self.path("dlink"))
+        out = self.path("out")
+        before = snapshot(self.path("decoy"))
+        r = self.racing(["-r", "-j1", "-o", out, self.path("in")], "open", photo,
+                        self.path("in", "d"), self.path("in", "d_aside"),
+                        then=(self.path("dlink"), self.path("in", "d")),
+                        prefix=[unshare, "--mount", "--fork", "sh", "-c",
+                                'umount -l /proc && exec "$@"', "sh"])
+        self.assertTrue(os.path.islink(self.path("in", "d")),
+                        f"the shim did not swap the folder: {r.stderr!r}")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"a folder on its path was replaced", r.stderr)
+        self.assertEqual(outputs_in(out), set(), "the decoy's picture was published")
+        self.assertEqual(snapshot(self.path("decoy")), before)
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
