@@ -210,8 +210,16 @@ static void check_disk(run_ctx *x, pool *p);
 /* Was the journal deleted or moved away (a user cleaning up, another program)?
  * Then the thumbnails made from now on could not be shown to be imgpool's by the
  * next run (their records would go to a file no one finds): say so once and drain. */
+#define JOURNAL_CHECK_S 0.1
 static void check_journal(run_ctx *x, pool *p)
 {
+	/* Looked at every JOURNAL_CHECK_S at most (a stat of its path each time): the
+	 * stop is what this adds; every commit looks again itself (journal_sync()), so
+	 * nothing is moved into place once the journal is gone, checked or not. */
+	double now = clock_now_s();
+	if (now - x->journal_checked < JOURNAL_CHECK_S)
+		return;
+	x->journal_checked = now;
 	/* After a --min-free stop too: --prune still runs after that one. */
 	if ((x->stop_msg[0] && !x->stop_for_disk) || !journal_moved(x->j))
 		return;

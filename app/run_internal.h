@@ -90,6 +90,7 @@ typedef struct run_ctx {
 	int stop_for_disk;       /* that stop was --min-free's: --prune still runs */
 	int journal_unrecorded;  /* a file's outcome could not be put in the journal */
 	double disk_checked;     /* when free space was last looked at */
+	double journal_checked;  /* when the journal's path was last looked at */
 	char shard_label[64];
 	char *report_path;
 	int report_refused;       /* it could not be opened: never tried again */
