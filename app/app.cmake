@@ -48,7 +48,7 @@ endif()
 get_filename_component(IMGPOOL_CORPUS ${CMAKE_CURRENT_SOURCE_DIR}/../shared/corpus/photos ABSOLUTE)
 
 # One cmocka test file per module that has one.
-set(APP_UNIT_TESTS thumb colour reduce lines discover outdir jpegscan pngmaster options report journal lookahead costguess pnginflate pngcheck
+set(APP_UNIT_TESTS thumb exif colour reduce lines discover outdir jpegscan pngmaster options report journal lookahead costguess pnginflate pngcheck
   shard task monitor plan thread)
 # test_colour builds a profile of its own with lcms2 (libvips-dev depends on it).
 pkg_check_modules(LCMS2 REQUIRED IMPORTED_TARGET lcms2)

@@ -13,9 +13,11 @@
 
 #include <stddef.h>
 
-/* The Orientation of the TIFF structure tiff[0, len) ("II*\0" or "MM\0*", IFD0
- * with tag 0x0112 of type SHORT): 1..8; 1 for a value out of range (as libvips);
- * 0 when there is none or the structure cannot be parsed. */
+/* The Orientation of the TIFF structure tiff[0, len) ("II*\0" or "MM\0*", IFD0's
+ * first tag 0x0112, its first value; stored as any integer type, which libexif
+ * converts to SHORT for libvips: a camera may write LONG or SLONG): 1..8; 1 for a
+ * value out of range (as libvips); 0 when there is none, it is not an integer,
+ * or the structure cannot be parsed. */
 int exif_orientation(const unsigned char *tiff, size_t len);
 
 #endif

@@ -126,21 +126,22 @@ static int join_icc(fastjpeg *j)
 	return 0;
 }
 
-/* The orientation the saved APP1 blocks give: the last Exif block that has the
- * tag wins (libvips parses each one as it attaches it). */
+/* The orientation the saved APP1 blocks give: the first block whose data starts
+ * "Exif" is the file's EXIF, as for libvips (jpegload keeps the first; a later one,
+ * rotated or not, changes nothing), read only with the "Exif\0\0" header libexif
+ * wants. 1 without one. */
 static int find_orientation(fastjpeg *j)
 {
-	int orientation = 1;
-
 	for (jpeg_saved_marker_ptr m = j->cinfo.marker_list; m; m = m->next) {
-		int o;
-
-		if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 &&
-		    memcmp(m->data, "Exif\0\0", 6) == 0 &&
-		    (o = exif_orientation(m->data + 6, m->data_length - 6)) > 0)
-			orientation = o;
+		if (m->marker != JPEG_APP0 + 1 || m->data_length <= 4 ||
+		    memcmp(m->data, "Exif", 4) != 0)
+			continue;
+		int o = m->data_length >= 6 && memcmp(m->data, "Exif\0\0", 6) == 0
+				? exif_orientation(m->data + 6, m->data_length - 6)
+				: 0;
+		return o > 0 ? o : 1;
 	}
-	return orientation;
+	return 1;
 }
 
 /* --------------------------------------------------------------- decoding -- */
