@@ -4,8 +4,8 @@
 themselves with: libpng's PngSuite, its testpngs (every colour type, bit depth,
 interlace, gamma and profile case) and its crashers (hostile files),
 libjpeg-turbo's test images (baseline, progressive, arithmetic-coded, 12-bit),
-libtiff's test images, giflib's and libwebp's pictures, and libheif's example
-and fuzzing corpus (hostile files).
+libtiff's test images, giflib's and libwebp's pictures, libheif's example
+and fuzzing corpus (hostile files), and gdk-pixbuf's EXIF-rotated JPEGs.
 
 The files come from the Debian source tarballs of the libraries Debian 12 ships
 (deb.debian.org, pinned by SHA-256: nothing is copied into this repository),
@@ -66,6 +66,12 @@ TARBALLS = [
      ["libwebp-1.2.4/examples/test.webp", "libwebp-1.2.4/webp_js/"]),
     # libheif's example and its fuzzing corpus (hostile files, as crashers/);
     # not example.avif, whose PNG thumbnail would take example.heic's name
+    # gdk-pixbuf's two JPEGs with their EXIF orientation stored as SLONG (as
+    # some cameras write it): once thumbnailed lying on their side
+    ("g/gdk-pixbuf/gdk-pixbuf_2.42.10+dfsg.orig.tar.xz",
+     "46663e445468e92f4a0ca876b02aed4f8758595ee3acfaa6ef3ba2b29e1c1930",
+     ["gdk-pixbuf-2.42.10/tests/bug143608-comment.jpg",
+      "gdk-pixbuf-2.42.10/tests/bug725582-testrotate.jpg"]),
     ("libh/libheif/libheif_1.15.1.orig.tar.gz",
      "28d5a376fe7954d2d03453f983aaa0b7486f475c27c7806bda31df9102325556",
      ["libheif-1.15.1/examples/example.heic", "libheif-1.15.1/fuzzing/corpus/"]),
