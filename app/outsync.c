@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "bug.h"
+#include "clock.h"
 #include "outsync.h"
 #include "thread.h"
 
@@ -59,13 +60,6 @@ static int sync_files(int dirfd, const sync_slot *sl)
 	return 0;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
 static void *outsync_main(void *arg)
 {
 	outsync *s = arg;
@@ -80,9 +74,9 @@ static void *outsync_main(void *arg)
 		s->count--;
 		s->slots[k].state = SLOT_SYNCING;
 		pthread_mutex_unlock(&s->lock);
-		int64_t t0 = now_ns();
+		int64_t t0 = clock_now_ns();
 		int err = sync_files(s->dirfd, &s->slots[k]);
-		int64_t took = now_ns() - t0;
+		int64_t took = clock_now_ns() - t0;
 		pthread_mutex_lock(&s->lock);
 		s->sync_ns += (took - s->sync_ns) / 4;
 		s->slots[k].err = err;

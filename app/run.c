@@ -18,7 +18,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -205,40 +204,11 @@ static double drive_wait(void *data)
 	return run_results_wait(data);
 }
 
-static void check_disk(run_ctx *x, pool *p);
-
-/* Was the journal deleted or moved away (a user cleaning up, another program)?
- * Then the thumbnails made from now on could not be shown to be imgpool's by the
- * next run (their records would go to a file no one finds): say so once and drain. */
-#define JOURNAL_CHECK_S 0.1
-static void check_journal(run_ctx *x, pool *p)
-{
-	/* Looked at every JOURNAL_CHECK_S at most (a stat of its path each time): the
-	 * stop is what this adds; every commit looks again itself (journal_sync()), so
-	 * nothing is moved into place once the journal is gone, checked or not. */
-	double now = clock_now_s();
-	if (now - x->journal_checked < JOURNAL_CHECK_S)
-		return;
-	x->journal_checked = now;
-	/* After a --min-free stop too: --prune still runs after that one. */
-	if ((x->stop_msg[0] && !x->stop_for_disk) || !journal_moved(x->j))
-		return;
-	x->stop_for_disk = 0;
-	snprintf(x->stop_why, sizeof x->stop_why,
-		 "the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away during "
-		 "the run", x->o->out_dir);
-	snprintf(x->stop_msg, sizeof x->stop_msg,
-		 "stopped: %s; the files it did not start are errors (those a worker held, "
-		 "cancelled), tried again next run",
-		 x->stop_why);
-	pool_interrupt(p);
-}
-
 static void drive_tick(void *data, pool *p)
 {
 	run_ctx *x = data;
-	check_disk(x, p);
-	check_journal(x, p);
+	run_check_disk(x, p);
+	run_check_journal(x, p);
 	if (x->nfinished && run_results_wait(x) == 0)
 		run_flush_finished(x);
 }
@@ -278,50 +248,6 @@ static void on_pool_event(const pool_event *ev, void *data)
 		break;
 	}
 	}
-}
-
-/* Is the output filesystem below --min-free? Then say so once and drain. Looked at
- * every DISK_CHECK_S at most: thumbnails are small. */
-#define DISK_CHECK_S 0.1
-static void check_disk(run_ctx *x, pool *p)
-{
-	struct statvfs vfs;
-	double now = clock_now_s();
-	if (!x->min_free || x->stop_msg[0] || now - x->disk_checked < DISK_CHECK_S)
-		return;
-	x->disk_checked = now;
-	if (fstatvfs(outdir_fd(x->od), &vfs) < 0)
-		return;
-	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (avail >= (uint64_t)x->min_free)
-		return;
-	char a[32], l[32];
-	snprintf(x->stop_why, sizeof x->stop_why,
-		 "only %s free on the filesystem of '%.300s', below --min-free %s",
-		 report_bytes(avail, a, sizeof a), x->o->out_dir,
-		 report_bytes((uint64_t)x->min_free, l, sizeof l));
-	x->stop_for_disk = 1;
-	snprintf(x->stop_msg, sizeof x->stop_msg,
-		 "stopped: %s; the files it did not start are errors (those a worker held, "
-		 "cancelled), tried again next run",
-		 x->stop_why);
-	pool_interrupt(p);
-}
-
-/* --min-free: as given, or the default of 1 GiB or 2 % of the filesystem, the
- * smaller. */
-static int64_t min_free_bytes(const imgpool_options *o, int fd)
-{
-	struct statvfs vfs;
-	int have = fstatvfs(fd, &vfs) == 0;
-	double total = have ? (double)vfs.f_blocks * vfs.f_frsize : 0;
-	if (o->min_free_set)
-		return o->min_free_pct > 0 ? (have ? (int64_t)(total * o->min_free_pct / 100) : 0)
-					   : (int64_t)o->min_free;
-	if (!have)
-		return 0;
-	int64_t two_pct = (int64_t)(total * 0.02);
-	return two_pct < ((int64_t)1 << 30) ? two_pct : (int64_t)1 << 30;
 }
 
 /* The CPU the process had used when the run began: loading libvips' 106 shared
@@ -461,7 +387,7 @@ static int run_pool(run_ctx *x, double t0)
 			return -1;
 		}
 	}
-	x->min_free = min_free_bytes(o, outdir_fd(x->od));
+	x->min_free = run_min_free_bytes(o, outdir_fd(x->od));
 	worker_config.settings = o->settings;
 	worker_config.vips_threads = cpus / jobs > 1 ? cpus / jobs : 1;
 	file_ident tid = outdir_tmp_ident(x->od);
@@ -500,7 +426,7 @@ static int run_pool(run_ctx *x, double t0)
 	if (mode == PROGRESS_AUTO) /* a terminal that cannot redraw a line gets lines */
 		mode = isatty(STDERR_FILENO) && !report_term_dumb() ? PROGRESS_BAR : PROGRESS_LINES;
 	monitor *mon = monitor_start(mode, o->progress_interval, p, &x->c, x->rep, x->tr);
-	check_disk(x, p);
+	run_check_disk(x, p);
 	drive_ops ops = {drive_result, drive_wait, drive_tick, drive_terminate, x};
 	discover_nowait(x->d, 1); /* the feed answers POOL_FEED_LATER rather than block */
 	drive_end end = drive_imap(p, task_thumbnail, feed, x, discover_wait_fd(x->d), &ops);

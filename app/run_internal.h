@@ -2,7 +2,8 @@
 /*
  * run_internal.h — what the files of one run share (run.c: the feed, the pool,
  * the summary; run_setup.c: setting up and tearing down; results.c: what happens
- * to each result and each file passed over). Private to them:
+ * to each result and each file passed over; run_checks.c: what may stop a run
+ * midway). Private to them:
  * the contract of a run is run.h.
  */
 #ifndef IMGPOOL_RUN_INTERNAL_H
@@ -111,6 +112,15 @@ int run_setup(run_ctx *x);
 
 /* The one cleanup path: whatever run_setup() and the run opened, in reverse. */
 void run_teardown(run_ctx *x);
+
+/* run_checks.c: the looks at every turn of the loop that may stop the run (each
+ * says its stop once and drains the pool): free space below --min-free, the
+ * journal deleted or moved away. */
+void run_check_disk(run_ctx *x, pool *p);
+void run_check_journal(run_ctx *x, pool *p);
+/* --min-free in bytes: as given, or the default of 1 GiB or 2 % of the output
+ * filesystem (fd), the smaller. */
+int64_t run_min_free_bytes(const imgpool_options *o, int fd);
 
 /* results.c */
 

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * run_checks.c — the looks a run takes at every turn of its loop that may stop
+ * it: free space on the output filesystem below --min-free, and the journal
+ * deleted or moved away. Either stop is said once and drains the pool; the files
+ * not started are then errors, tried again by the next run. Part of a run: see
+ * run_internal.h.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/statvfs.h>
+
+#include "clock.h"
+#include "journal.h"
+#include "outdir.h"
+#include "pool.h"
+#include "report.h"
+#include "run_internal.h"
+
+/* How often each is looked at, at most: thumbnails are small, and each look is a
+ * system call. */
+#define DISK_CHECK_S 0.1
+#define JOURNAL_CHECK_S 0.1
+
+/* Stop the run for the cause in x->stop_why (for_disk: --min-free's, after which
+ * --prune still runs). */
+static void stop_for(run_ctx *x, pool *p, int for_disk)
+{
+	x->stop_for_disk = for_disk;
+	snprintf(x->stop_msg, sizeof x->stop_msg,
+		 "stopped: %s; the files it did not start are errors (those a worker held, "
+		 "cancelled), tried again next run",
+		 x->stop_why);
+	pool_interrupt(p);
+}
+
+void run_check_disk(run_ctx *x, pool *p)
+{
+	struct statvfs vfs;
+	double now = clock_now_s();
+	if (!x->min_free || x->stop_msg[0] || now - x->disk_checked < DISK_CHECK_S)
+		return;
+	x->disk_checked = now;
+	if (fstatvfs(outdir_fd(x->od), &vfs) < 0)
+		return;
+	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	if (avail >= (uint64_t)x->min_free)
+		return;
+	char a[32], l[32];
+	snprintf(x->stop_why, sizeof x->stop_why,
+		 "only %s free on the filesystem of '%.300s', below --min-free %s",
+		 report_bytes(avail, a, sizeof a), x->o->out_dir,
+		 report_bytes((uint64_t)x->min_free, l, sizeof l));
+	stop_for(x, p, 1);
+}
+
+/* The thumbnails made once the journal is gone could not be shown to be imgpool's
+ * by the next run (their records would go to a file no one finds). The stop is
+ * what this adds: every commit looks again itself (journal_sync()), so nothing is
+ * moved into place once the journal is gone, looked at here or not. */
+void run_check_journal(run_ctx *x, pool *p)
+{
+	double now = clock_now_s();
+	if (now - x->journal_checked < JOURNAL_CHECK_S)
+		return;
+	x->journal_checked = now;
+	/* After a --min-free stop too: --prune still runs after that one. */
+	if ((x->stop_msg[0] && !x->stop_for_disk) || !journal_moved(x->j))
+		return;
+	snprintf(x->stop_why, sizeof x->stop_why,
+		 "the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away during "
+		 "the run", x->o->out_dir);
+	stop_for(x, p, 0);
+}
+
+int64_t run_min_free_bytes(const imgpool_options *o, int fd)
+{
+	struct statvfs vfs;
+	int have = fstatvfs(fd, &vfs) == 0;
+	double total = have ? (double)vfs.f_blocks * vfs.f_frsize : 0;
+	if (o->min_free_set)
+		return o->min_free_pct > 0 ? (have ? (int64_t)(total * o->min_free_pct / 100) : 0)
+					   : (int64_t)o->min_free;
+	if (!have)
+		return 0;
+	int64_t two_pct = (int64_t)(total * 0.02);
+	return two_pct < ((int64_t)1 << 30) ? two_pct : (int64_t)1 << 30;
+}
