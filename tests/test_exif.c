@@ -214,50 +214,38 @@ static void test_every_type(void **state)
 		}
 }
 
+/* One IFD0 entry for tag 0x0112, in one Exif block, read alike by both. */
+static void one_entry(const char *what, int le, unsigned type, uint32_t count, uint32_t value,
+		      int size, const unsigned char *extra, size_t nextra, int want)
+{
+	unsigned char f[4];
+	field(f, value, size, le);
+	bytes t = tiff_with(le, type, count, extra ? NULL : f, extra, nextra);
+	bytes a = app1_of("Exif\0\0", 6, &t);
+	same_as_libvips(what, &a, 1, want);
+}
+
 /* Values past the entry's field (at the offset it holds), out of range, wider
  * than 16 bits, negative, and no value. */
 static void test_values(void **state)
 {
 	(void)state;
-	unsigned char f[4];
 	/* LONG x2 and SHORT x3 and BYTE x5: the first value, stored after the IFD */
 	static const unsigned char longs[8] = {6, 0, 0, 0, 3, 0, 0, 0};
 	static const unsigned char shorts[6] = {6, 0, 3, 0, 3, 0};
 	static const unsigned char bytes5[5] = {6, 3, 3, 3, 3};
-	bytes t = tiff_with(1, 4, 2, NULL, longs, sizeof longs);
-	bytes a = app1_of("Exif\0\0", 6, &t);
-	same_as_libvips("LONG x2", &a, 1, 6);
-	t = tiff_with(1, 3, 3, NULL, shorts, sizeof shorts);
-	a = app1_of("Exif\0\0", 6, &t);
-	same_as_libvips("SHORT x3", &a, 1, 6);
-	t = tiff_with(1, 1, 5, NULL, bytes5, sizeof bytes5);
-	a = app1_of("Exif\0\0", 6, &t);
-	same_as_libvips("BYTE x5", &a, 1, 6);
-	/* an offset past the block: no orientation */
-	field(f, 4000, 4, 1);
-	t = tiff_with(1, 4, 2, f, NULL, 0);
-	a = app1_of("Exif\0\0", 6, &t);
-	same_as_libvips("LONG x2 outside", &a, 1, 1);
-	field(f, 0x10006, 4, 1);
-	t = tiff_with(1, 4, 1, f, NULL, 0);
-	a = app1_of("Exif\0\0", 6, &t);
-	same_as_libvips("LONG 0x10006", &a, 1, 6);
-	field(f, 0xfffa, 2, 1);
-	t = tiff_with(1, 8, 1, f, NULL, 0);
-	a = app1_of("Exif\0\0", 6, &t);
-	same_as_libvips("SSHORT -6", &a, 1, 1);
+	one_entry("LONG x2", 1, 4, 2, 0, 0, longs, sizeof longs, 6);
+	one_entry("SHORT x3", 1, 3, 3, 0, 0, shorts, sizeof shorts, 6);
+	one_entry("BYTE x5", 1, 1, 5, 0, 0, bytes5, sizeof bytes5, 6);
+	one_entry("LONG x2 at an offset past the block", 1, 4, 2, 4000, 4, NULL, 0, 1);
+	one_entry("LONG 0x10006", 1, 4, 1, 0x10006, 4, NULL, 0, 6);
+	one_entry("SSHORT -6", 1, 8, 1, 0xfffa, 2, NULL, 0, 1);
+	one_entry("SHORT x0", 1, 3, 0, 6, 2, NULL, 0, 1);
 	for (unsigned v = 0; v <= 9; v++) {
 		char what[32];
 		snprintf(what, sizeof what, "SHORT %u", v);
-		field(f, v, 2, 0);
-		t = tiff_with(0, 3, 1, f, NULL, 0);
-		a = app1_of("Exif\0\0", 6, &t);
-		same_as_libvips(what, &a, 1, v >= 1 && v <= 8 ? (int)v : 1);
+		one_entry(what, 0, 3, 1, v, 2, NULL, 0, v >= 1 && v <= 8 ? (int)v : 1);
 	}
-	field(f, 6, 2, 1);
-	t = tiff_with(1, 3, 0, f, NULL, 0);
-	a = app1_of("Exif\0\0", 6, &t);
-	same_as_libvips("SHORT x0", &a, 1, 1);
 }
 
 /* Two APP1 Exif blocks: the first is the file's EXIF (jpegload keeps it), with an
