@@ -35,9 +35,9 @@ void clock_iso_now(char *buf, size_t len)
 	struct tm tm;
 	localtime_r(&t, &tm);
 	/* strftime's %z is "+0100" (ISO 8601's basic form), which with the extended
-	 * date is neither ISO 8601 nor RFC 3339; JSON Schema's date-time and most
-	 * parsers (Python before 3.11's fromisoformat, jq's fromdateiso8601 aside)
-	 * want "+01:00", so the offset is written out by hand. */
+	 * date is neither ISO 8601 nor RFC 3339; JSON Schema's date-time and parsers
+	 * such as Python's fromisoformat before 3.11 want "+01:00", so the offset is
+	 * written out by hand. */
 	long off = tm.tm_gmtoff / 60;
 	char sign = off < 0 ? '-' : '+';
 	if (off < 0)

@@ -105,7 +105,6 @@ if(TARGET imgpool)
     DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT tool)
 endif()
 
-# ---- tests of the above ---------------------------------------------------------
 # Which DESTDIR the files went under: install_manifest.txt lists them without
 # it, so `make uninstall` reads this to refuse another DESTDIR (where it would
 # remove files of the same names that this install did not put there). Written
@@ -114,6 +113,7 @@ endif()
 install(CODE "file(WRITE \"${CMAKE_BINARY_DIR}/install_destdir.txt\" \"\$ENV{DESTDIR}\")"
   COMPONENT destdir_record)
 
+# ---- tests of the above ---------------------------------------------------------
 if(BUILD_TESTING)
   find_package(Python3 COMPONENTS Interpreter)
   # Every long option of `imgpool --help` is in the man page.
