@@ -23,18 +23,10 @@
 #include "settings.h"
 #include "template.h"
 
-/* The extension after the last dot of a base name: "" when there is none or the
- * only dot starts the name (".profile" has no extension, ".x.jpg" has "jpg"). */
-static const char *extension(const char *base)
-{
-	const char *dot = strrchr(base, '.');
-	return dot && dot != base ? dot + 1 : "";
-}
-
 /* Does the name end in the extension of an image we read? */
 int discover_is_image_name(const char *base)
 {
-	return thumb_is_input_ext(extension(base));
+	return thumb_is_input_ext(path_extension(base));
 }
 
 /* The include/exclude rule: one include when any are given, and no exclude. */
@@ -93,7 +85,7 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 {
 	const char *base = path_base(rel);
 	size_t dirlen = base > rel ? (size_t)(base - rel - 1) : 0;
-	const char *ext = extension(base);
+	const char *ext = path_extension(base);
 	size_t stemlen = *ext ? (size_t)(ext - base - 1) : strlen(base);
 	char *dir = strndup(rel, dirlen), *stem = strndup(base, stemlen);
 	const char *out_ext = thumb_output_ext(d->settings.format, ext);

@@ -97,3 +97,10 @@ const char *path_base(const char *path)
 	const char *s = strrchr(path, '/');
 	return s ? s + 1 : path;
 }
+
+/* See paths.h. */
+const char *path_extension(const char *base)
+{
+	const char *dot = strrchr(base, '.');
+	return dot && dot != base ? dot + 1 : "";
+}

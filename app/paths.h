@@ -30,4 +30,8 @@ char *path_dir(const char *path);
 /* The last component of path (the whole path when it has no '/'). */
 const char *path_base(const char *path);
 
+/* The extension after the last dot of a base name: "" when there is none or the
+ * only dot starts the name (".profile" has no extension, ".x.jpg" has "jpg"). */
+const char *path_extension(const char *base);
+
 #endif

@@ -169,6 +169,65 @@ static int in_new_folder(const char *path, const char *out)
 	return in;
 }
 
+/* The files named to be written besides the thumbnails (--report, --trace,
+ * --timeline), before anything is made: one that may not be written (sidefile.h:
+ * an input named by mistake, a symlink) is a usage error, with nothing in the
+ * output folder to show for it. They are checked again as they are opened. On top
+ * of sidefile.h's rules, a run's own:
+ *   - none inside the output folder's private folder: written over its journal
+ *     (its -wal file may be empty) or lock, the run would lose what shows which
+ *     thumbnails are imgpool's;
+ *   - no two lead to one place (--report - and --trace /dev/stdout, one file
+ *     named twice): their writes would mix;
+ *   - a trace or timeline on standard output moves the per-file lines to
+ *     standard error (*lines_to_stderr), as --report - does (report_open()):
+ *     standard output holds that file alone.
+ * 0, or -1 with the cause in msg. */
+static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t len)
+{
+	const imgpool_options *o = x->o;
+	const char *opt[] = {"--report", "--trace", "--timeline"};
+	const char *path[] = {x->report_path && strcmp(x->report_path, "-") ? x->report_path
+									   : NULL,
+			      o->trace_path, o->timeline_path};
+	/* where each goes, for the comparisons: the report's "-" is standard output */
+	const char *place[] = {x->report_path && !path[0] ? "/dev/stdout" : path[0], path[1],
+			       path[2]};
+	const sidefile_kind kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
+	char *priv = path_join(o->out_dir, OUTDIR_PRIVATE);
+	char *priv_canon = priv ? path_canonical(priv) : NULL;
+	int rc = 0;
+	free(priv);
+	for (int i = 0; i < 3 && !rc; i++) {
+		if (!place[i])
+			continue;
+		char *canon = path[i] ? path_canonical(path[i]) : NULL;
+		if (canon && priv_canon && path_is_under(canon, priv_canon)) {
+			snprintf(msg, len, "%s: '%s' is inside the output folder's own folder '%s', "
+				 "which holds imgpool's journal and locks: give a name outside it",
+				 opt[i], path[i], priv_canon);
+			rc = -1;
+		} else if (path[i] && !in_new_folder(path[i], o->out_dir) &&
+			   sidefile_check(opt[i], path[i], kind[i], i > 0,
+					  i == 0 && o->report_append, msg, len) != 0) {
+			rc = -1;
+		}
+		free(canon);
+		for (int j = 0; j < i && !rc; j++) {
+			if (place[j] && sidefile_same_place(place[i], place[j])) {
+				snprintf(msg, len, "%s '%s' and %s '%s' lead to one place: their "
+					 "writes would mix; give each its own", opt[j],
+					 path[j] ? path[j] : "-", opt[i], path[i]);
+				rc = -1;
+			}
+		}
+		if (!rc && i > 0 && path[i] && sidefile_same_place(place[i], "/dev/stdout"))
+			*lines_to_stderr = 1;
+	}
+	free(priv_canon);
+	return rc;
+}
+
 /* Everything before the pool: output folder, lock, report, walk, journal, planner.
  * Returns -1 with x->sum.exit_code set when the run cannot go on. */
 int run_setup(run_ctx *x)
@@ -190,24 +249,11 @@ int run_setup(run_ctx *x)
 			       !strcmp(x->report_path, "/dev/fd/1") ||
 			       !strcmp(x->report_path, "/proc/self/fd/1")))
 		strcpy(x->report_path, "-");
-	/* The files named to be written besides the thumbnails, before anything is
-	 * made: one that may not be written (an input named by mistake, a symlink)
-	 * is a usage error, with nothing in the output folder to show for it. They
-	 * are checked again as they are opened. */
-	const char *side_opt[] = {"--report", "--trace", "--timeline"};
-	const char *side_path[] = {x->report_path && strcmp(x->report_path, "-") ? x->report_path
-										 : NULL,
-				   o->trace_path, o->timeline_path};
-	const sidefile_kind side_kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
-	for (int i = 0; i < 3; i++) {
-		if (side_path[i] && !in_new_folder(side_path[i], o->out_dir) &&
-		    sidefile_check(side_opt[i], side_path[i], side_kind[i], i > 0,
-				   i == 0 && o->report_append, msg,
-				   sizeof msg) != 0) {
-			x->report_refused = 1;
-			report_say(stderr, "imgpool: %s", msg);
-			return x->sum.exit_code = EXIT_USAGE, -1;
-		}
+	int lines_to_stderr = 0; /* --report - moves them itself (report_open()) */
+	if (check_side_files(x, &lines_to_stderr, msg, sizeof msg) != 0) {
+		x->report_refused = 1;
+		report_say(stderr, "imgpool: %s", msg);
+		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
 	discover_config dc = {
 		.paths = o->paths, .npaths = o->npaths, .recursive = o->recursive,
@@ -271,7 +317,7 @@ int run_setup(run_ctx *x)
 		x->report_refused = 1;
 		return -1;
 	}
-	if (!(x->rep = report_open_append(stdout, stderr, o->quiet, o->verbose, x->report_path,
+	if (!(x->rep = report_open_append(lines_to_stderr ? stderr : stdout, stderr, o->quiet, o->verbose, x->report_path,
 					  o->report_append, msg, sizeof msg))) {
 		x->report_refused = 1;
 		report_say(stderr, "imgpool: %s", msg);

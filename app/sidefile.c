@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "paths.h"
+#include "settings.h"
 #include "sidefile.h"
 #include "sinks.h"
 
@@ -158,6 +159,14 @@ static int classify_file(const char *opt, const char *path, sidefile_kind kind, 
 	*p = PLACE_FILE;
 	if (judged)
 		*judged = st;
+	/* An empty file is replaced, but not one with an image's name: it may be an
+	 * input (imgpool in --report in/new.jpg, a photo still being copied). */
+	if (st.st_size == 0 && thumb_is_input_ext(path_extension(path_base(path)))) {
+		snprintf(err, errlen, "%s: '%s' is an empty file with an image's name, which may "
+			 "be an input; imgpool never writes over one: give another name, or "
+			 "remove that file first", opt, path);
+		return -1;
+	}
 	if (st.st_size == 0)
 		return 0;
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -183,6 +192,39 @@ static int classify(const char *opt, const char *path, sidefile_kind kind, place
 	return classify_file(opt, path, kind, p, NULL, err, errlen);
 }
 
+/* Where a name leads, to tell whether two names lead to one place: the file or
+ * stream it names or stands for (*st), or else the canonical path of a file not
+ * there yet (*canon, malloc'd). 0, or -1 when it cannot be told. */
+static int place_of(const char *path, struct stat *st, char **canon)
+{
+	int fd = named_descriptor(path);
+	*canon = NULL;
+	if (fd >= 0 ? fstat(fd, st) == 0 : stat(path, st) == 0)
+		return 0;
+	if (fd >= 0 || errno != ENOENT)
+		return -1;
+	return (*canon = path_canonical(path)) ? 0 : -1;
+}
+
+int sidefile_same_place(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	char *ca, *cb;
+	if (place_of(a, &sa, &ca) != 0)
+		return 0;
+	int same = 0;
+	if (place_of(b, &sb, &cb) == 0) {
+		/* a character device (a terminal, /dev/null) is a place no reader
+		 * parses: writes to it may mix */
+		same = ca || cb ? ca && cb && !strcmp(ca, cb)
+				: !S_ISCHR(sa.st_mode) && sa.st_dev == sb.st_dev &&
+					  sa.st_ino == sb.st_ino;
+		free(cb);
+	}
+	free(ca);
+	return same;
+}
+
 /* The lock a run writing path in place takes (open_in_place()), or -1 with errno
  * (EWOULDBLOCK: another run holds it) on fd. */
 static int lock_in_place(int fd, int append)
@@ -203,6 +245,44 @@ static void refuse_locked(const char *opt, const char *path, int append, char *e
 			 opt, path);
 }
 
+/* The temp name a whole file of path is written under ("PATH.imgpool.tmp"),
+ * malloc'd; NULL out of memory. */
+static char *temp_name(const char *path)
+{
+	char *tmp;
+	return asprintf(&tmp, "%s.imgpool.tmp", path) < 0 ? NULL : tmp;
+}
+
+/* Is the temp name tmp free for a new temp file: nothing there (0), or one a run
+ * that was killed left (no lock on it) that is empty or begins as imgpool begins a
+ * file of this kind: it can show it is imgpool's (0, and removed when remove)? A
+ * locked one (another run's, writing the same name) is EBUSY, anything else
+ * EEXIST, and another failure -1 with errno. */
+static int temp_free(const char *tmp, sidefile_kind kind, int remove)
+{
+	struct stat st;
+	if (lstat(tmp, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	int old = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int locked = 0;
+	int own = old >= 0 && fstat(old, &st) == 0 && S_ISREG(st.st_mode) &&
+		  !(locked = flock(old, LOCK_EX | LOCK_NB) != 0) && is_own(old, kind) == 1;
+	int gone = own && (!remove || unlink(tmp) == 0);
+	if (old >= 0)
+		close(old);
+	return gone ? 0 : locked ? EBUSY : EEXIST;
+}
+
+/* The cause when a whole file's temp name is taken (code: temp_free()'s). */
+static void refuse_temp(const char *opt, const char *path, int code, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s: cannot write '%s.imgpool.tmp' to replace '%s' with: %s", opt,
+		 path, path,
+		 code == EEXIST	 ? "a file imgpool did not make is there"
+		 : code == EBUSY ? "another imgpool run is writing it"
+				 : strerror(code));
+}
+
 int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int whole,
 		   int append, char *err, size_t errlen)
 {
@@ -221,21 +301,28 @@ int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int wh
 		}
 	}
 	/* A new file, or one written whole (a temp file beside it), is made in the
-	 * folder. */
-	return p == PLACE_NONE || (whole && p == PLACE_FILE) ? folder_writable(opt, path, err, errlen)
-							      : 0;
+	 * folder; a whole one's temp name must be free (sidefile_create() would
+	 * refuse it after the run: the report, emptied when it was opened, would
+	 * have lost the last run's records for nothing). */
+	if (p != PLACE_NONE && !(whole && p == PLACE_FILE))
+		return 0;
+	if (folder_writable(opt, path, err, errlen) != 0)
+		return -1;
+	char *tmp = whole ? temp_name(path) : NULL;
+	int code = !whole ? 0 : tmp ? temp_free(tmp, kind, 0) : ENOMEM;
+	free(tmp);
+	if (code != 0)
+		refuse_temp(opt, path, code < 0 ? errno : code, err, errlen);
+	return code ? -1 : 0;
 }
 
-/* The new file beside path that a whole file is written to, "PATH.imgpool.tmp",
- * created exclusively (never an existing file, never through a symlink) and
- * flock()ed while it is written. One left there by a run that was killed (no lock
- * on it) is replaced when it is empty or begins as imgpool begins a file of this
- * kind (it can show it is imgpool's); a locked one (another run's, writing the same
- * name) or anything else there is in the way. fd with *tmp (malloc'd), or -1 with errno. */
+/* The new file beside path that a whole file is written to (temp_name()), created
+ * exclusively (never an existing file, never through a symlink) and flock()ed
+ * while it is written; one a killed run left is replaced as temp_free() says. fd
+ * with *tmp (malloc'd), or -1 with errno (EEXIST, EBUSY: temp_free()'s). */
 static int make_temp(const char *path, sidefile_kind kind, char **tmp)
 {
-	if (asprintf(tmp, "%s.imgpool.tmp", path) < 0) {
-		*tmp = NULL;
+	if (!(*tmp = temp_name(path))) {
 		errno = ENOMEM;
 		return -1;
 	}
@@ -248,17 +335,9 @@ static int make_temp(const char *path, sidefile_kind kind, char **tmp)
 		}
 		if (errno != EEXIST)
 			break;
-		/* Another run's temp file is locked by it: in the way, not stale. */
-		struct stat st;
-		int old = open(*tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-		int locked = 0;
-		int own = old >= 0 && fstat(old, &st) == 0 && S_ISREG(st.st_mode) &&
-			  !(locked = flock(old, LOCK_EX | LOCK_NB) != 0) && is_own(old, kind) == 1;
-		int gone = own && unlink(*tmp) == 0;
-		if (old >= 0)
-			close(old);
-		if (!gone) {
-			errno = locked ? EBUSY : EEXIST;
+		int code = temp_free(*tmp, kind, 1);
+		if (code != 0) {
+			errno = code < 0 ? errno : code;
 			break;
 		}
 	}
@@ -348,11 +427,7 @@ sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind,
 		} else if (whole && p != PLACE_STREAM) {
 			fd = make_temp(path, kind, &s->tmp);
 			if (fd < 0)
-				snprintf(err, errlen, "%s: cannot write '%s.imgpool.tmp' to replace "
-					 "'%s' with: %s", opt, path, path,
-					 errno == EEXIST ? "a file imgpool did not make is there"
-					 : errno == EBUSY ? "another imgpool run is writing it"
-							  : strerror(errno));
+				refuse_temp(opt, path, errno, err, errlen);
 		} else {
 			fd = open_in_place(opt, path, kind, p, append, err, errlen);
 		}

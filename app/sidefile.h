@@ -7,8 +7,9 @@
  *
  *   - Never through a symlink. A symlink to a terminal, pipe or other character
  *     device (/dev/stdout is one) is followed: no file can be lost through it.
- *   - An existing file is replaced, or appended to, only when it is empty or
- *     begins as imgpool begins a file of that kind (a report's {"schema":, a
+ *   - An existing file is replaced, or appended to, only when it is empty (but
+ *     not an empty file with an image's name: it may be an input) or begins as
+ *     imgpool begins a file of that kind (a report's {"schema":, a
  *     trace's {"displayTimeUnit":, an SVG's <?xml or <svg, the bench table's
  *     header). A photo, a journal or anything else named by mistake
  *     (--report IMG_0001.jpg, --trace in/a.jpg) is refused, never truncated.
@@ -37,13 +38,19 @@ typedef struct sidefile sidefile;
 
 /* May path be written as a file of this kind (the rules above), whole or in
  * place (as sidefile_create() will; append: added to), and can its folder take
- * the new file? In place, is another run writing it (its lock: one that
+ * the new file (whole: is its temp name free)? In place, is another run writing it (its lock: one that
  * replaces it holds it alone, ones that append share it)? 0, or -1 with the
  * cause in err (opt names the option: "--report"). Nothing is created. For
  * checking before long work; sidefile_create() and sidefile_close() check
  * again. */
 int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int whole,
 		   int append, char *err, size_t errlen);
+
+/* Do the names a and b lead to one file, pipe or socket: links to one file, a
+ * name for a descriptor (/dev/stdout) and a name of what is open there, one file
+ * not there yet named two ways? Not a character device (a terminal, /dev/null),
+ * where writes may mix; 0 when either cannot be told. */
+int sidefile_same_place(const char *a, const char *b);
 
 /* Start writing path as a file of this kind: whole (a temp file beside it, put
  * in place by sidefile_close()) or, when !whole, in place (emptied first, or

@@ -1159,6 +1159,106 @@ class TestSideFiles(SafetyCase):
         self.assertFalse(os.path.exists(b))
         self.assertEqual(snapshot(self.tmp), before, "bench measured nothing")
 
+    def test_empty_input_is_refused_not_written(self):
+        """An empty file with an image's name (a photo still being copied) was
+        taken as a report, trace or timeline left empty, and written over: an input
+        was modified."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        empty = os.path.join(src, "new.jpg")
+        open(empty, "wb").close()
+        before = snapshot(self.tmp)
+        for opt in ("--report", "--trace", "--timeline"):
+            r = run(["-q", opt, empty, "-o", self.path("out"), src])
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(b"empty file with an image's name", r.stderr)
+        for opt in ("--csv", "--plot", "--timeline"):
+            r = run(["bench", "-q", "--jobs-list", "1", "--repeat", "1", opt, empty, src])
+            self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(snapshot(self.tmp), before, "nothing changed, nothing made")
+        # an empty file of another name is still taken (as before)
+        log = self.path("log.jsonl")
+        open(log, "wb").close()
+        self.ok(run(["-q", "--report", log, "-o", self.path("out"), src]), (1,))
+        self.assertGreater(os.path.getsize(log), 0)
+
+    def test_never_inside_the_private_folder(self):
+        """--report OUT/.imgpool/journal.sqlite-wal was written into the journal's
+        write-ahead log (it can be empty): the journal was lost, and with it what
+        shows the thumbnails are imgpool's. --trace OUT/.imgpool/lock.meta replaced
+        the lock's record."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["-q", "-o", out, src]))
+        priv = os.path.join(out, ".imgpool")
+        open(os.path.join(priv, "journal.sqlite-wal"), "ab").close()  # as SQLite leaves it
+        os.symlink(priv, self.path("alias"))
+        os.makedirs(os.path.join(out, "sub"))
+        before = snapshot(self.tmp)
+        cases = [("--report", os.path.join(priv, "journal.sqlite-wal")),
+                 ("--report", os.path.join(priv, "new.jsonl")),
+                 ("--trace", os.path.join(priv, "lock.meta")),
+                 ("--timeline", os.path.join(priv, "t.svg")),
+                 ("--report", os.path.join(self.path("alias"), "r.jsonl")),
+                 ("--trace", os.path.join(out, "sub", "..", ".imgpool", "t.json"))]
+        for opt, name in cases:
+            r = run(["-q", "--force", opt, name, "-o", out, src])
+            self.assertEqual(r.returncode, 2, (name, r.stderr))
+            self.assertIn(b"inside the output folder's own folder", r.stderr)
+        self.assertEqual(snapshot(self.tmp), before, "nothing changed, nothing made")
+        r = run(["-q", "-o", out, src])
+        self.ok(r)  # the journal still shows a.jpg's thumbnail is imgpool's
+
+    def test_refused_run_keeps_the_last_report(self):
+        """A run refused before it started (the trace's temp name taken by a user's
+        file) had already emptied --report: last night's records were lost."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        report = self.path("r.jsonl")
+        self.ok(run(["-q", "--report", report, "-o", self.path("out"), src]))
+        with open(report, "rb") as f:
+            last = f.read()
+        with open(self.path("t.json.imgpool.tmp"), "w") as f:
+            f.write("my notes")
+        r = run(["-q", "--force", "--report", report, "--trace", self.path("t.json"),
+                 "-o", self.path("out"), src])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"a file imgpool did not make is there", r.stderr)
+        with open(report, "rb") as f:
+            self.assertEqual(f.read(), last)
+        self.assertFalse(os.path.exists(self.path("t.json")))
+
+    def test_two_names_for_one_place(self):
+        """--report - with --trace /dev/stdout mixed a trace into the JSON Lines;
+        --report X --trace X was refused only after the run."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        out = self.path("out")
+        os.symlink(".", self.path("here"))
+        for args in (["--report", "-", "--trace", "/dev/stdout"],
+                     ["--report", "-", "--timeline", "/dev/fd/1"],
+                     ["--report", self.path("x"), "--trace", self.path("x")],
+                     ["--trace", self.path("t"), "--timeline",
+                      os.path.join(self.path("here"), "t")]):
+            r = run(["-q"] + args + ["-o", out, src])
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(b"lead to one place", r.stderr)
+            self.assertFalse(os.path.exists(out), "refused before anything was made")
+        with open(self.path("stdout"), "wb") as f:  # --trace FILE, stdout to FILE
+            r = subprocess.run([IMGPOOL, "--report", "-", "--trace", self.path("stdout"),
+                                "-o", out, src], stdout=f, stderr=subprocess.PIPE,
+                               timeout=300)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"lead to one place", r.stderr)
+        # a trace alone on standard output: the per-file lines go to stderr
+        r = run(["--trace", "/dev/stdout", "-o", out, src])
+        self.ok(r)
+        self.assertIn("traceEvents", json.loads(r.stdout))
+        self.assertIn(b"a.jpg", r.stderr)
+        # /dev/null twice is no conflict
+        self.ok(run(["-q", "--report", "/dev/null", "--trace", "/dev/null", "-o", out,
+                     "--force", src]))
+
     def test_symlinks_are_not_written_through(self):
         """A symlink at the report's name, or at the name of the temp file the trace
         and the timeline were written to (NAME.tmp), led the write elsewhere."""
@@ -1253,7 +1353,7 @@ class TestSideFiles(SafetyCase):
         with open(tl + ".imgpool.tmp", "w") as f:
             f.write("my notes")
         r = run(["-q", "--force", "--timeline", tl, "-o", self.path("out"), src])
-        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.returncode, 2, r.stderr)  # refused before the run
         self.assertIn(b"a file imgpool did not make is there", r.stderr)
         with open(tl + ".imgpool.tmp") as f:
             self.assertEqual(f.read(), "my notes")
