@@ -159,7 +159,7 @@ static int start_path(discover *d, discover_item *it, const char *path)
 	struct stat st;
 	d->cur_root = path;
 	if (stat(path, &st) < 0)
-		return discover_path_error(d, it, path, path, strerror(errno));
+		return discover_path_error_once(d, it, path, path, strerror(errno));
 	if (S_ISREG(st.st_mode)) {
 		if (!discover_wanted(d, path_base(path)))
 			return 0;
@@ -170,11 +170,11 @@ static int start_path(discover *d, discover_item *it, const char *path)
 		return discover_plan(d, it, path, base, &st);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return discover_path_error(d, it, path, path, "not a regular file or folder");
+		return discover_path_error_once(d, it, path, path, "not a regular file or folder");
 	char *argv[] = {(char *)path, NULL};
 	d->fts = fts_open(argv, FTS_PHYSICAL | FTS_NOCHDIR | FTS_COMFOLLOW, compare);
 	if (!d->fts)
-		return discover_path_error(d, it, path, path, strerror(errno));
+		return discover_path_error_once(d, it, path, path, strerror(errno));
 	d->root = path;
 	d->root_len = strlen(path);
 	d->gone_folder = NULL;
@@ -215,7 +215,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 			if (!discover_is_out_dir(d, e->fts_statp) && !discover_holds_private(e->fts_path))
 				return 0;
 			fts_set(d->fts, e, FTS_SKIP);
-			return discover_path_error(d, it, e->fts_path, d->root,
+			return discover_path_error_once(d, it, e->fts_path, d->root,
 					  discover_is_out_dir(d, e->fts_statp)
 						  ? "this folder is the output folder, which is never "
 						    "read as input"
@@ -227,7 +227,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		else if (discover_folder_replaced(e)) {
 			/* before the output folder's tests, which follow a link */
 			fts_set(d->fts, e, FTS_SKIP);
-			return discover_path_error(d, it, e->fts_path, rel, "this folder was "
+			return discover_path_error_once(d, it, e->fts_path, rel, "this folder was "
 					  "replaced while the walk read the one holding it (by a "
 					  "symlink?): not walked");
 		} else if (discover_is_out_dir(d, e->fts_statp) || discover_holds_private(e->fts_path))
@@ -245,19 +245,19 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 			return 0;
 		struct stat st;
 		if (stat(e->fts_path, &st) < 0)
-			return discover_path_error(d, it, e->fts_path, rel, link_cause(errno));
+			return discover_path_error_once(d, it, e->fts_path, rel, link_cause(errno));
 		if (S_ISREG(st.st_mode))
 			return plan_walked(d, it, e, rel, &st);
 		if (S_ISDIR(st.st_mode))
 			return 0; /* a link to a folder: not walked */
-		return discover_path_error(d, it, e->fts_path, rel,
+		return discover_path_error_once(d, it, e->fts_path, rel,
 				  "a symlink to something that is not a regular file");
 	}
 	case FTS_DEFAULT:
 		/* FIFOs, sockets, devices: opening a FIFO would hang a worker. */
 		if (!wanted_in_walk(d, name, rel))
 			return 0;
-		return discover_path_error(d, it, e->fts_path, rel,
+		return discover_path_error_once(d, it, e->fts_path, rel,
 				  "not a regular file (a FIFO, socket or device)");
 	case FTS_NS:
 		/* stat failed. A file that vanished since its folder was read matters only
@@ -267,12 +267,12 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 			return 0;
 		if (e->fts_level > 0 && name[0] == '.')
 			return 0;
-		return discover_path_error(d, it, e->fts_path, rel, walk_cause(e->fts_errno));
+		return discover_path_error_once(d, it, e->fts_path, rel, walk_cause(e->fts_errno));
 	case FTS_DNR:
 	case FTS_ERR:
-		return discover_path_error(d, it, e->fts_path, rel, walk_cause(e->fts_errno));
+		return discover_path_error_once(d, it, e->fts_path, rel, walk_cause(e->fts_errno));
 	case FTS_DC:
-		return discover_path_error(d, it, e->fts_path, rel,
+		return discover_path_error_once(d, it, e->fts_path, rel,
 				  "folder cycle: it contains itself (a bind mount?)");
 	default:
 		return 0; /* FTS_DP: a folder's post-order visit */

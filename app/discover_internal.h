@@ -105,6 +105,13 @@ int discover_item_error(discover *d, discover_item *it, const char *fmt, ...)
 int discover_path_error(discover *d, discover_item *it, const char *path, const char *rel,
 			const char *cause);
 
+/* discover_path_error(), once a path: an error another origin (PATH or list
+ * entry) met first and answered (a dangling link or a FIFO in a walked folder,
+ * also named as a PATH) gives no item, as a file met twice gives one answer
+ * (discover_plan()). 1 when *it was filled, 0 when answered already. */
+int discover_path_error_once(discover *d, discover_item *it, const char *path, const char *rel,
+			     const char *cause);
+
 /* Does a file at rel (relative to its root) pass --include and --exclude? */
 int discover_wanted(const discover *d, const char *rel);
 

@@ -79,6 +79,26 @@ int discover_path_error(discover *d, discover_item *it, const char *path, const 
 	return 1;
 }
 
+/* See discover_internal.h. The key is the canonical folder and the name as
+ * given: the link or FIFO itself, not what it leads to (a dangling link leads
+ * nowhere). */
+int discover_path_error_once(discover *d, discover_item *it, const char *path, const char *rel,
+			     const char *cause)
+{
+	if (d->files_met) {
+		char *dir = path_dir(path);
+		char *canon = dir ? path_canonical(dir) : NULL;
+		char *key = canon ? path_join(canon, path_base(path)) : NULL;
+		uint32_t first = key ? fileids_meet(d->files_met, key, d->origin) : d->origin;
+		free(dir);
+		free(canon);
+		free(key);
+		if (first != d->origin)
+			return 0;
+	}
+	return discover_path_error(d, it, path, rel, cause);
+}
+
 /* Expand the template for every size into d->outputs; errors go into *it. Returns 0,
  * or 1 when *it became an ITEM_ERROR. */
 static int plan_outputs(discover *d, discover_item *it, const char *rel)
@@ -140,6 +160,16 @@ int discover_seen_before(claims *set, const char *path)
 	char *clean = set ? path_lexical(path) : NULL;
 	if (!clean)
 		return 0;
+	/* "a.jpg/" is not "a.jpg": an error (not a folder) of its own, which hid the
+	 * photo named beside it. A folder's "in/" is "in". */
+	size_t n = strlen(path);
+	struct stat st;
+	if (n > 1 && path[n - 1] == '/' && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) {
+		char *slashed = path_join(clean, "");
+		free(clean);
+		if (!(clean = slashed))
+			return 0;
+	}
 	uint64_t h = XXH3_64bits(clean, strlen(clean));
 	int seen = claims_find(set, h) != NULL;
 	if (!seen)

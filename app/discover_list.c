@@ -168,27 +168,36 @@ int discover_next_listed(discover *d, discover_item *it)
 		}
 		if (discover_seen_before(d->listed_seen, path))
 			continue;
-		if (stat(path, &st) < 0)
-			return discover_path_error(d, it, path, path, strerror(errno));
-		if (S_ISDIR(st.st_mode))
-			return discover_path_error(d, it, path, path, "a folder: --files-from takes "
-					  "files (name a folder as a PATH to walk it)");
-		if (!S_ISREG(st.st_mode))
-			return discover_path_error(d, it, path, path, "not a regular file");
 		/* A walk never enters OUT; a list could name a thumbnail (a watcher over
 		 * a tree that holds OUT lists each new one: thumbs/thumbs/... without
 		 * end) or the journal. */
-		char *real = real_folder(path);
-		if (real && d->out_canon && path_is_under(real, d->out_canon)) {
+		char *real = NULL;
+		const char *refused = stat(path, &st) < 0 ? strerror(errno)
+				      : S_ISDIR(st.st_mode) ? "a folder: --files-from takes files "
+							      "(name a folder as a PATH to walk it)"
+				      : !S_ISREG(st.st_mode) ? "not a regular file"
+				      : (real = real_folder(path)) && d->out_canon &&
+						path_is_under(real, d->out_canon)
+					  ? "inside the output folder: no file there is taken as an "
+					    "input (thumbnails are written there; keep photos outside it)"
+					  : NULL;
+		if (refused) {
 			free(real);
-			return discover_path_error(d, it, path, path, "inside the output folder: "
-					  "no file there is taken as an input (thumbnails are written "
-					  "there; keep photos outside it)");
+			/* the entry met already as a PATH's (a dangling link in a walked
+			 * folder): answered there */
+			if (discover_path_error_once(d, it, path, path, refused))
+				return 1;
+			continue;
 		}
 		char *rel = rel_to_base(d, path, real, &why);
 		free(real);
-		if (!rel)
-			return discover_path_error(d, it, path, path, why ? why : WHY_NOMEM);
+		if (!rel) {
+			/* a file a PATH's walk answered is not a second input (its
+			 * canonical path is the key of both) */
+			if (discover_path_error_once(d, it, path, path, why ? why : WHY_NOMEM))
+				return 1;
+			continue;
+		}
 		int got = discover_wanted(d, rel) ? discover_plan(d, it, path, rel, &st) : 0;
 		free(rel);
 		if (got)

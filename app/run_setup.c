@@ -317,8 +317,9 @@ int run_setup(run_ctx *x)
 		x->report_refused = 1;
 		return -1;
 	}
-	if (!(x->rep = report_open_append(lines_to_stderr ? stderr : stdout, stderr, o->quiet, o->verbose, x->report_path,
-					  o->report_append, msg, sizeof msg))) {
+	if (!(x->rep = report_open_append(lines_to_stderr ? stderr : stdout, stderr, o->quiet,
+					  o->verbose, x->report_path, o->report_append, msg,
+					  sizeof msg))) {
 		x->report_refused = 1;
 		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_USAGE, -1;

@@ -1414,6 +1414,50 @@ class TestPathsNamedTwice(SafetyCase):
             self.assertEqual(r.returncode, 1 if i == 2 else 0, r.stderr)
 
 
+    def test_file_path_with_a_slash_is_its_own_error(self):
+        """'in/a.jpg/' (not a folder: an error) hid 'in/a.jpg' named beside it: the
+        two were one PATH to the check, the first won, the photo had no answer."""
+        src = self.path("in")
+        jpeg(os.path.join(src, "a.jpg"))
+        a = os.path.join(src, "a.jpg")
+        for i, paths in enumerate(([a + "/", a], [a, a + "/"], [a + "//", a + "/", a])):
+            rep = self.path("r%d.jsonl" % i)
+            r = run(["-q", "--report", rep, "-o", self.path("out%d" % i)] + paths)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            with open(rep) as f:
+                files = [json.loads(line) for line in f if '"type":"file"' in line]
+            got = sorted((x["status"], x["input"].endswith("/")) for x in files)
+            self.assertEqual(got, [("error", True), ("ok", False)], (paths, files))
+            self.assertTrue(os.path.exists(self.path("out%d" % i, "a.jpg")))
+
+    def test_errors_met_twice_are_answered_once(self):
+        """A dangling link, a link loop or a FIFO met by the walk of its folder and
+        also named as a PATH (or listed) got two error records: the totals counted
+        more inputs than there were."""
+        src = self.path("in")
+        jpeg(os.path.join(src, "ok.jpg"))
+        os.symlink("nowhere", os.path.join(src, "dangling.jpg"))
+        os.symlink("loop.jpg", os.path.join(src, "loop.jpg"))
+        os.mkfifo(os.path.join(src, "fifo.jpg"))
+        bad = [os.path.join(src, n) for n in ("dangling.jpg", "loop.jpg", "fifo.jpg")]
+        listed = self.path("list.txt")
+        with open(listed, "w") as f:
+            f.write("\n".join(bad + [os.path.join(src, "ok.jpg")]) + "\n")
+        for i, args in enumerate(([src] + bad, bad + [src], bad + bad,
+                                  ["--files-from", listed, src],
+                                  ["--files-from", listed] + bad)):
+            rep = self.path("r%d.jsonl" % i)
+            r = run(["-q", "--report", rep, "-o", self.path("out%d" % i)] + args,
+                    timeout=60)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            with open(rep) as f:
+                recs = [json.loads(line) for line in f]
+            names = sorted(os.path.basename(x["input"]) for x in recs if x["type"] == "file")
+            # (the listed ok.jpg of the last case is an error: not under --base)
+            want = ["dangling.jpg", "fifo.jpg", "loop.jpg"] + (["ok.jpg"] if i != 2 else [])
+            self.assertEqual(names, want, (args, recs))
+            self.assertEqual(recs[-1]["total"], len(want), args)
+
 class TestOutputFolderNamedThroughDot(SafetyCase):
     def test_symlink_with_trailing_dot_is_refused(self):
         """-o link/. passed the symlink check (O_NOFOLLOW sees only '.') and wrote
