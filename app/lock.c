@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,11 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lock.h"
+#include "orphans.h"
 
 #define NFS_SUPER_MAGIC 0x6969
 
@@ -182,20 +185,22 @@ static int take_all(outdir *od, run_lock *lk, char *msg, size_t len)
 	return busy(od, lk->fds[0], "another imgpool run", msg, len);
 }
 
-int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len,
-	      char *warn, size_t wlen)
+/* Close what a try at the locks opened (their locks go with them). */
+static void lock_reset(run_lock *lk)
 {
-	run_lock *lk = calloc(1, sizeof *lk);
-	int meta = -1, rc = LOCK_FAILED;
-	*out = NULL;
-	warn[0] = '\0';
-	msg[0] = '\0';
-	if (!lk) {
-		snprintf(msg, len, "out of memory");
-		return LOCK_FAILED;
+	for (int i = 0; i < 4; i++) {
+		if (lk->fds[i] >= 0)
+			close(lk->fds[i]);
+		lk->fds[i] = -1;
 	}
-	lk->fds[0] = lk->fds[1] = lk->fds[2] = lk->fds[3] = -1;
-	meta = outdir_private_open(od, "lock.meta", O_RDWR | O_CREAT);
+}
+
+/* One try at the run's locks, under the meta lock. */
+static int take_once(outdir *od, const shard *sh, run_lock *lk, char *msg, size_t len)
+{
+	int rc = LOCK_FAILED;
+	msg[0] = '\0';
+	int meta = outdir_private_open(od, "lock.meta", O_RDWR | O_CREAT);
 	if (meta >= 0 && flock(meta, LOCK_EX) == 0 &&
 	    (lk->fds[0] = outdir_private_open(od, "lock", O_RDWR | O_CREAT)) >= 0)
 		rc = sh->n ? take_shard(od, sh, lk, msg, len) : take_all(od, lk, msg, len);
@@ -210,6 +215,65 @@ int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len
 					   "/lock* while no imgpool runs there" : "");
 	if (meta >= 0)
 		close(meta);
+	return rc;
+}
+
+/* The pids the lock files record (the runs that hold them, or held them last), at
+ * most max; *dead: whether one of them has ended. */
+static int recorded_runs(outdir *od, long *pids, int max, int *dead)
+{
+	*dead = 0;
+	char **names = outdir_private_list(od, "lock", "");
+	int n = 0;
+	for (char **p = names; p && *p && n < max; p++) {
+		char pid[32] = "";
+		int fd = outdir_private_open(od, *p, O_RDONLY);
+		if (fd < 0)
+			continue;
+		read_pid(fd, pid, sizeof pid);
+		close(fd);
+		if (*pid) {
+			pids[n] = strtol(pid, NULL, 10);
+			*dead |= pids[n] > 0 && kill((pid_t)pids[n], 0) < 0 && errno == ESRCH;
+			n++;
+		}
+	}
+	outdir_names_free(names);
+	return n;
+}
+
+int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len,
+	      char *warn, size_t wlen)
+{
+	run_lock *lk = calloc(1, sizeof *lk);
+	*out = NULL;
+	warn[0] = '\0';
+	msg[0] = '\0';
+	if (!lk) {
+		snprintf(msg, len, "out of memory");
+		return LOCK_FAILED;
+	}
+	lk->fds[0] = lk->fds[1] = lk->fds[2] = lk->fds[3] = -1;
+	int rc = take_once(od, sh, lk, msg, len);
+	/* Held by workers a killed run left stopped (orphans.h)? Only looked for when
+	 * a run the lock files name has ended (a run stopped by the user whose lock
+	 * file was deleted is named by none: it is never taken for them). Continued,
+	 * they exit, and their locks go with them: a few milliseconds. */
+	long runs[64];
+	int nruns = 0, dead = 0;
+	if (rc == LOCK_BUSY)
+		nruns = recorded_runs(od, runs, 64, &dead);
+	if (rc == LOCK_BUSY && dead && orphans_continue(outdir_private_fd(od), runs, nruns) > 0) {
+		for (int i = 0; i < 200 && rc == LOCK_BUSY; i++) {
+			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+			lock_reset(lk);
+			rc = take_once(od, sh, lk, msg, len);
+		}
+		if (rc == LOCK_TAKEN)
+			snprintf(warn, wlen, "imgpool: warning: workers of an earlier run on '%s' "
+				 "were stopped as they started and outlived it (killed), holding "
+				 "its lock; they were continued and have ended", outdir_path(od));
+	}
 	if (rc != LOCK_TAKEN) {
 		lock_release(lk);
 		return rc;

@@ -396,20 +396,33 @@ static int run_pool(run_ctx *x, double t0)
 	worker_config.tmp_dev = tid.dev;
 	worker_config.tmp_ino = tid.ino;
 	/* prefetch 0: the pool sizes it by measured task time, and takes back what a
-	 * stuck worker holds; min_ready 1: the first file starts as soon as one worker
-	 * has started libvips, while the others still start. */
+	 * stuck worker holds; min_ready -1: pool_create() returns once the workers are
+	 * forked, and the wait for the first ready one below is one a signal ends
+	 * (workers stopped from outside as they started kept a TERM waiting until
+	 * their start timed out, or for ever with --timeout 0). The first file starts
+	 * as soon as one worker has started libvips, while the others still start. */
 	pool_options po = {
 		.workers = jobs, .init = task_worker_init, .init_arg = &worker_config,
 		.fini = task_worker_fini, .timeout = o->timeout,
 		/* A worker's start (fork, libvips) is not a file: a --timeout short
 		 * enough for files must not fail every start on a loaded machine. */
 		.init_timeout = o->timeout > 0 && o->timeout < START_TIMEOUT_S ? START_TIMEOUT_S : 0,
-		.retries = o->retries ? o->retries : -1, .prefetch = 0, .min_ready = 1,
+		.retries = o->retries ? o->retries : -1, .prefetch = 0, .min_ready = -1,
 		.max_worker_rss = o->max_worker_rss, .on_event = on_pool_event, .event_data = x,
 	};
 	char *perr = NULL;
 	vipsmodules_preload();
 	pool *p = pool_create(&po, &perr);
+	if (p) {
+		stop_pool_started(p); /* a signal of the setup's stops it before the first file */
+		if (pool_wait_ready(p, 1) < 0 && !pool_interrupted(p)) {
+			const char *why = pool_error(p); /* "broken: " + pool_create's */
+			perr = strdup(strncmp(why, "broken: ", 8) ? why : why + 8);
+			stop_pool_done();
+			pool_destroy(p);
+			p = NULL;
+		}
+	}
 	if (!p) {
 		/* A broken pool: every file an error, a summary, exit 1. */
 		report_say(stderr, "imgpool: cannot start the workers: %s", perr ? perr : "?");
@@ -421,7 +434,6 @@ static int run_pool(run_ctx *x, double t0)
 		x->sum.cores = cpus;
 		return 1;
 	}
-	stop_pool_started(p); /* a signal of the setup's stops it before the first file */
 	progress_mode mode = o->progress;
 	if (mode == PROGRESS_AUTO) /* a terminal that cannot redraw a line gets lines */
 		mode = isatty(STDERR_FILENO) && !report_term_dumb() ? PROGRESS_BAR : PROGRESS_LINES;

@@ -86,6 +86,11 @@ static int spawn(pool *p, worker *w)
 		.fd = sv[1], .shm = shm, .parent = p->self, .init = p->o.init,
 		.init_arg = p->o.init_arg, .fini = p->o.fini, .max_rss = p->o.max_worker_rss,
 	};
+	/* Every signal blocked across fork: the child starts with none of the
+	 * caller's handlers able to run until the worker has reset them (worker.c). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	imgpool_nofork_hold();
 	flockfile(stdin);
 	flockfile(stdout);
@@ -100,6 +105,7 @@ static int spawn(pool *p, worker *w)
 	if (pid == 0)
 		imgpool_worker_main(&a); /* the child's gate is a fresh one */
 	imgpool_nofork_release();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);

@@ -45,6 +45,16 @@ static int count_state(const pool *p, enum worker_state st)
 	return n;
 }
 
+/* Run the loop until n workers are ready (0), or the pool broke or was
+ * interrupted (-1). A loop that fails breaks the pool, as everywhere. */
+static int wait_ready(pool *p, int n)
+{
+	while (!p->broken && !p->interrupted && count_state(p, W_READY) < n)
+		if (loop_once(p, INT64_MAX) < 0 && !p->broken)
+			break_pool(p, "%s", p->err);
+	return p->broken || count_state(p, W_READY) < n ? -1 : 0;
+}
+
 static void give_err(char **err, const char *msg)
 {
 	if (err)
@@ -124,7 +134,7 @@ pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
 		o.max_message = DEFAULT_MAX_MESSAGE;
 	if (o.timeout < 0)
 		o.timeout = 0;
-	if (o.min_ready <= 0 || o.min_ready > o.workers)
+	if (o.min_ready == 0 || o.min_ready > o.workers)
 		o.min_ready = o.workers;
 
 	size_t extra = sizeof(pool_shared) + (size_t)o.workers * sizeof(_Atomic int);
@@ -164,15 +174,25 @@ pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
 	for (int i = 0; i < o.workers && !p->broken; i++)
 		respawn(p, &p->w[i]);
 	/* Wait for min_ready initializers, so a failing one is an error here, not later. */
-	while (!p->broken && count_state(p, W_READY) < o.min_ready)
-		if (loop_once(p, INT64_MAX) < 0 && !p->broken)
-			break_pool(p, "%s", p->err);
+	wait_ready(p, o.min_ready);
 	if (p->broken) {
 		give_err(err, p->cause);
 		pool_destroy(p);
 		return NULL;
 	}
 	return p;
+}
+
+int pool_wait_ready(pool *p, int n)
+{
+	if (!p)
+		return -1;
+	if (n <= 0 || n > p->nworkers)
+		n = p->nworkers;
+	if (wait_ready(p, n) == 0)
+		return 0;
+	set_state_err(p);
+	return -1;
 }
 
 /* The function behind pool.h's macro, for bindings that cannot use the macro. */

@@ -136,7 +136,7 @@ extern "C" {
 #endif
 
 #define POOL_VERSION_MAJOR 1
-#define POOL_VERSION_MINOR 6
+#define POOL_VERSION_MINOR 7
 #define POOL_VERSION_PATCH 0
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
@@ -302,7 +302,8 @@ typedef struct pool_options {
 	                             that takes longer is killed: a failed start */
 	int min_ready;            /* pool_create returns once this many workers are
 	                             ready, the others finish starting while tasks run
-	                             (0: all of them) */
+	                             (0: all of them; < 0, since 1.7: none, it returns
+	                             once they are forked: see pool_wait_ready()) */
 } pool_options;
 
 /*
@@ -316,6 +317,17 @@ typedef struct pool_options {
 pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err);
 pool *pool_create(const pool_options *opt, char **err);
 #define pool_create(opt, err) pool_create_sized((opt), sizeof(pool_options), (err))
+
+/*
+ * Wait until n workers are ready (n <= 0, or more than the pool has: all of them),
+ * the pool broke, or pool_interrupt() was called: pool_create's own wait, for a
+ * pool created with min_ready < 0. Unlike that wait, a signal handler can end this
+ * one (pool_interrupt() needs the pool, which pool_create had not returned yet):
+ * workers that take long to start, or are stopped from outside as they start,
+ * keep no stop waiting. Returns 0 when n are ready, else -1 (pool_error: "broken:
+ * <cause>", the cause pool_create would have given, or "interrupted"). Since 1.7.
+ */
+int pool_wait_ready(pool *p, int n);
 
 /* No more submissions; work already submitted (and feeds already given) still runs. */
 void pool_close(pool *p);

@@ -38,31 +38,26 @@
 #define FLUSH_NS ((int64_t)1000 * 1000)
 
 /*
- * Make the fork a clean process: default signal handling (SIGINT ignored: Ctrl-C
- * reaches the whole process group and the parent decides), an empty mask, die with
- * the parent, no core files in the user's folders, and no descriptor but 0-2 and
- * the channel (other workers' sockets and the parent's pipes would keep them alive).
+ * Make the fork a clean process: die with the parent, no descriptor but 0-2 and
+ * the channel (other workers' sockets and the parent's pipes would keep them alive,
+ * and a lock the parent holds through a shared description, flock's, would be held
+ * by this copy), default signal handling (SIGINT ignored: Ctrl-C reaches the whole
+ * process group and the parent decides), an empty mask, no core files in the
+ * user's folders.
+ *
+ * In that order: a worker stopped from outside as it starts (SIGSTOP cannot be
+ * blocked) and then orphaned by a parent killed meanwhile stayed stopped for good
+ * when the stop came before prctl, holding the caller's descriptors (imgpool's
+ * output folder lock: every later run was refused). Now only the few instructions
+ * between fork and prctl are such a moment. The parent forks with every signal
+ * blocked (spawn()), so none of its handlers runs in this copy before they are
+ * reset here.
  */
 static int reset_process(const worker_args *a)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_DFL;
-	for (int s = 1; s < NSIG; s++)
-		if (s != SIGKILL && s != SIGSTOP)
-			sigaction(s, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != a->parent) /* the parent died before prctl took effect */
 		_exit(1);
-	struct rlimit core = {0, 0};
-	setrlimit(RLIMIT_CORE, &core);
 
 	int fd = a->fd;
 	if (fd != 3) {
@@ -76,6 +71,22 @@ static int reset_process(const worker_args *a)
 		for (long i = 4; i < max; i++)
 			close((int)i);
 	}
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	for (int s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			sigaction(s, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	struct rlimit core = {0, 0};
+	setrlimit(RLIMIT_CORE, &core);
 	return fd;
 }
 

@@ -525,6 +525,138 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
             self.assertEqual((summary["total"], summary["not_started"], summary["failed"],
                               summary["done"]), (4, 0, 4, 0), how)
 
+    def stopfork_shim(self):
+        """A preloaded library whose fork handler stops each child at once
+        (SIGSTOP, which no mask holds): a worker stopped from outside in the
+        moment after fork(), before any code of its own ran."""
+        return self.preload("stopfork", "#include <pthread.h>\n#include <signal.h>\n"
+                            "static void stop(void) { raise(SIGSTOP); }\n"
+                            "__attribute__((constructor)) static void init(void)\n"
+                            "{ pthread_atfork(NULL, NULL, stop); }\n", "-lpthread")
+
+    def children_of(self, pid):
+        kids = set()
+        try:
+            for t in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                    kids.update(int(x) for x in f.read().split())
+        except OSError:
+            pass
+        return kids
+
+    def wait_stopped(self, pids, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            states = []
+            for k in pids:
+                try:
+                    with open("/proc/%d/stat" % k) as f:
+                        states.append(f.read().rsplit(")", 1)[1].split()[0])
+                except OSError:
+                    states.append("gone")
+            if all(x == "T" for x in states):
+                return
+            time.sleep(0.01)
+        self.fail("workers not stopped: %r" % states)
+
+    def start_with_stopped_workers(self, out, extra=(), output=subprocess.PIPE):
+        for i in range(3):
+            photo(self.p("src", f"{i}.jpg"))
+        env = dict(os.environ, LD_PRELOAD=self.stopfork_shim(),
+                   ASAN_OPTIONS="verify_asan_link_order=0:" +
+                   os.environ.get("ASAN_OPTIONS", ""))
+        proc = subprocess.Popen([IMGPOOL, "-j", "2", "-q", "--report", self.p("r.jsonl"),
+                                 "-o", out] + list(extra) + [self.p("src")], env=env,
+                                stdout=output, stderr=output)
+        end = time.monotonic() + 20
+        kids = set()
+        while len(kids) < 2 and time.monotonic() < end and proc.poll() is None:
+            kids = self.children_of(proc.pid)
+            time.sleep(0.01)
+        self.assertEqual(len(kids), 2, "two workers forked")
+        for k in kids:  # whatever the test finds, none is left stopped after it
+            self.addCleanup(lambda k=k: os.path.exists("/proc/%d" % k) and os.kill(k, 9))
+        self.wait_stopped(kids)
+        return proc, kids
+
+    def test_a_stop_while_the_workers_start_ends_the_run(self):
+        """Workers stopped as they started kept a TERM (or Ctrl-C) waiting: the
+        wait for the first ready worker could not be ended, so imgpool went on
+        until the start timed out (60 s), or for ever with --timeout 0."""
+        for sig, code in ((signal.SIGTERM, 143), (signal.SIGINT, 130)):
+            out = self.p("out-%d" % sig)
+            # a file, not a pipe: workers left stopped would hold a pipe open
+            with open(self.p("stderr"), "w+") as log:
+                proc, kids = self.start_with_stopped_workers(out, ["--timeout", "0"], log)
+                t0 = time.monotonic()
+                proc.send_signal(sig)
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                    for k in kids:
+                        os.kill(k, signal.SIGKILL)
+                    self.fail("a stop while the workers start did not end the run")
+                log.seek(0)
+                err = log.read()
+            self.assertEqual(proc.returncode, code, err)
+            self.assertLess(time.monotonic() - t0, 10)
+            with open(self.p("r.jsonl")) as f:
+                recs = [json.loads(line) for line in f]
+            self.assertEqual(recs[-1]["type"], "summary")
+            self.assertTrue(recs[-1]["interrupted"])
+            for k in kids:  # none left behind, stopped
+                self.assertFalse(os.path.exists("/proc/%d" % k) and
+                                 self.children_of(1) and k in self.children_of(1)
+                                 and open("/proc/%d/stat" % k).read().rsplit(")", 1)[1]
+                                 .split()[0] == "T", "worker %d left stopped" % k)
+
+    def test_workers_a_killed_run_left_stopped_do_not_hold_its_lock(self):
+        """A worker stopped in the moment after fork(), before it asked to die
+        with its parent, outlived a run killed meanwhile: stopped for good,
+        holding the output folder's lock, so every later run was refused
+        ("another imgpool run is writing", naming the dead run)."""
+        out = self.p("out")
+        # (the workers left hold standard output and error: no pipes to wait on)
+        proc, kids = self.start_with_stopped_workers(out, output=subprocess.DEVNULL)
+        proc.kill()
+        proc.wait()
+        for k in kids:
+            self.assertTrue(os.path.exists("/proc/%d" % k), "the case: left stopped")
+        r = subprocess.run([IMGPOOL, "-q", "-o", out, self.p("src")], capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("were continued and have ended", r.stderr)
+        self.assertEqual(sorted(os.listdir(out)), [".imgpool", "0.jpg", "1.jpg", "2.jpg"])
+        end = time.monotonic() + 10
+        while any(os.path.exists("/proc/%d" % k) for k in kids) and time.monotonic() < end:
+            time.sleep(0.05)
+        self.assertFalse([k for k in kids if os.path.exists("/proc/%d" % k)])
+        # A run stopped by the user (its workers too) is not continued by another,
+        # though the run the lock file names last has ended. It waits on a list
+        # no line has come to yet: its workers are there, and it cannot end.
+        fifo = self.p("list")
+        os.mkfifo(fifo)
+        stopped = subprocess.Popen([IMGPOOL, "-q", "-j", "2", "--force", "-o", out,
+                                    "--files-from", fifo], start_new_session=True)
+        with open(fifo, "w") as lines:
+            try:
+                kids2 = set()
+                end = time.monotonic() + 20
+                while len(kids2) < 2 and time.monotonic() < end:
+                    kids2 = self.children_of(stopped.pid)
+                    time.sleep(0.01)
+                os.killpg(stopped.pid, signal.SIGSTOP)
+                self.wait_stopped(kids2 | {stopped.pid})
+                r = subprocess.run([IMGPOOL, "-q", "-o", out, self.p("src")],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(r.returncode, 75, r.stderr)
+                self.wait_stopped(kids2 | {stopped.pid}, timeout=1)
+            finally:
+                os.killpg(stopped.pid, signal.SIGCONT)
+        self.assertEqual(stopped.wait(timeout=60), 0)
+
     def test_a_file_of_zeros_is_refused_without_reading_it(self):
         """A photo name on a file of zeros (a preallocated copy or download that
         never finished; sparse here, 2 GiB) was read to its end by the checksum and

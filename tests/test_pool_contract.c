@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -369,6 +370,75 @@ static void test_create_returns_at_first_ready_worker(void **state)
 	assert_string_equal(pool_error(p),
 			    "broken: worker initializer failed: cannot open the model file");
 	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+/* min_ready < 0: pool_create returns once the workers are forked, and
+ * pool_wait_ready() is the wait it would have made, one a signal handler's
+ * pool_interrupt() ends: a stop while the workers take long to start (stopped
+ * from outside, say) waited for their start to time out, or for ever. */
+static int hold_every_init(void *arg, void **state, pool_buf *err)
+{
+	while (atomic_load(&sh->init_hold))
+		usleep(1000);
+	return tl_init(arg, state, err);
+}
+
+static pool *volatile to_interrupt;
+
+static void interrupt_on_alarm(int sig)
+{
+	(void)sig;
+	pool_interrupt(to_interrupt);
+}
+
+static void test_wait_ready_of_a_create_that_does_not_wait(void **state)
+{
+	tl_reset_shared();
+	atomic_store(&sh->init_hold, 1);
+	pool *p = init_pool(2, (pool_options){.min_ready = -1, .init = hold_every_init});
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_int_equal(s.alive, 2);
+	assert_int_equal(pool_get_state(p), POOL_RUNNING);
+	struct sigaction sa = {.sa_handler = interrupt_on_alarm}, old;
+	sigaction(SIGALRM, &sa, &old);
+	to_interrupt = p;
+	struct itimerval in50ms = {.it_value = {0, 50000}};
+	setitimer(ITIMER_REAL, &in50ms, NULL);
+	int64_t t0 = tl_now_ns();
+	assert_int_equal(pool_wait_ready(p, 1), -1);
+	assert_string_equal(pool_error(p), "interrupted");
+	assert_true(tl_now_ns() - t0 < (int64_t)(WATCHDOG * 1e9));
+	sigaction(SIGALRM, &old, NULL);
+	atomic_store(&sh->init_hold, 0);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+
+	/* Nothing in the way: n ready (0: all), then tasks as ever. */
+	tl_reset_shared();
+	p = init_pool(2, (pool_options){.min_ready = -1});
+	assert_int_equal(pool_wait_ready(p, 0), 0);
+	assert_int_equal(pool_wait_ready(p, 5), 0); /* more than it has: all */
+	job_arg a = J(B_SQUARE, 3);
+	pool_result r;
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, 3);
+	pool_result_release(&r);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+
+	/* A failing initializer: the cause pool_create would have given. */
+	tl_reset_shared();
+	atomic_store(&sh->init_fail_after, -1); /* every run fails */
+	p = init_pool(2, (pool_options){.min_ready = -1});
+	assert_int_equal(pool_wait_ready(p, 1), -1);
+	assert_string_equal(pool_error(p),
+			    "broken: worker initializer failed: cannot open the model file");
+	pool_destroy(p);
+	assert_int_equal(pool_wait_ready(NULL, 1), -1);
 	tl_assert_no_children();
 }
 
@@ -1588,6 +1658,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_killed_starts_are_replaced),
 		cmocka_unit_test(test_failed_starts_beside_a_ready_worker_keep_the_pool),
 		cmocka_unit_test(test_create_returns_at_first_ready_worker),
+		cmocka_unit_test(test_wait_ready_of_a_create_that_does_not_wait),
 		cmocka_unit_test(test_break_ends_iterations_with_minus_one),
 		cmocka_unit_test(test_refusals_say_why),
 		cmocka_unit_test(test_null_is_harmless),
