@@ -97,7 +97,9 @@ static void item_reset(discover *d, discover_item *it)
 	free(d->input);
 	free(d->rel);
 	free(d->error);
-	d->input = d->rel = d->error = NULL;
+	free(d->in_out);
+	d->input = d->rel = d->error = d->in_out = NULL;
+	d->check_in_out = 0;
 	for (int i = 0; i < THUMB_MAX_SIZES; i++) {
 		free(d->outputs[i]);
 		free(d->out_rel[i]);
@@ -164,6 +166,7 @@ static int start_path(discover *d, discover_item *it, const char *path)
 		if (!discover_wanted(d, path_base(path)))
 			return 0;
 		free(d->root_buf);
+		d->check_in_out = 1;
 		const char *base = path_base(path);
 		d->root_buf = base > path ? strndup(path, (size_t)(base - path)) : strdup(".");
 		d->cur_root = d->root_buf ? d->root_buf : ".";
@@ -171,6 +174,9 @@ static int start_path(discover *d, discover_item *it, const char *path)
 	}
 	if (!S_ISDIR(st.st_mode))
 		return discover_path_error_once(d, it, path, path, "not a regular file or folder");
+	char *canon = d->out_canon ? path_canonical(path) : NULL;
+	d->root_in_out = canon && path_is_under(canon, d->out_canon);
+	free(canon);
 	char *argv[] = {(char *)path, NULL};
 	d->fts = fts_open(argv, FTS_PHYSICAL | FTS_NOCHDIR | FTS_COMFOLLOW, compare);
 	if (!d->fts)
@@ -246,8 +252,10 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		struct stat st;
 		if (stat(e->fts_path, &st) < 0)
 			return discover_path_error_once(d, it, e->fts_path, rel, link_cause(errno));
-		if (S_ISREG(st.st_mode))
+		if (S_ISREG(st.st_mode)) {
+			d->check_in_out = 1;
 			return plan_walked(d, it, e, rel, &st);
+		}
 		if (S_ISDIR(st.st_mode))
 			return 0; /* a link to a folder: not walked */
 		return discover_path_error_once(d, it, e->fts_path, rel,
@@ -289,6 +297,7 @@ static int next_in_walk(discover *d, discover_item *it)
 			int err = errno;
 			fts_close(d->fts);
 			d->fts = NULL;
+			d->root_in_out = 0;
 			if (!err)
 				return 0;
 			discover_item_names(d, it, d->root, d->root);

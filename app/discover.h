@@ -84,6 +84,10 @@ typedef struct discover_item {
 	int noutputs;                 /* settings->nsizes when planned, else 0 */
 	const char *outputs[THUMB_MAX_SIZES]; /* out_dir + "/" + out_rel, for messages */
 	const char *out_rel[THUMB_MAX_SIZES]; /* relative to the output folder */
+	const char *in_out;           /* the file lies in the output folder (its PATH
+	                                 does: -o .. photos; a symlink leads there):
+	                                 its path relative to it, for the planner to
+	                                 ask whether it is a thumbnail; else NULL */
 	const char *error;            /* ITEM_ERROR: one-line cause, without the path */
 	failure_kind error_kind;      /* ITEM_ERROR: FAIL_ENVIRONMENT for a path that
 	                                 cannot be read or walked, FAIL_OUTPUT for an

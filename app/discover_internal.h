@@ -29,6 +29,11 @@ struct discover {
 	dev_t out_dev;
 	ino_t out_ino;
 	inside_set *inside;     /* PATHs inside the output tree */
+	int root_in_out;        /* the current folder PATH lies inside the output folder */
+	int check_in_out;       /* the file being planned, a file PATH or a symlink's
+	                           target, may lie in the output folder as the files of
+	                           a root_in_out may: discover_plan() says where
+	                           (in_out) */
 
 	int next_path;          /* next PATH argument to start */
 	lines *list;            /* --files-from, once the PATHs are done; NULL: none */
@@ -66,7 +71,7 @@ struct discover {
 	int nmounts;
 
 	/* the current item's strings, freed at the next discover_next() */
-	char *input, *rel, *error;
+	char *input, *rel, *error, *in_out;
 	char *outputs[THUMB_MAX_SIZES];
 	char *out_rel[THUMB_MAX_SIZES];
 };

@@ -220,6 +220,16 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 		return discover_item_error(d, it, "%s", WHY_NOMEM);
 	if (d->cfg.count_only)
 		return 1;
+	/* Where the file may lie in the output folder, where (a walk never enters it:
+	 * only a PATH inside it, a file PATH, or a symlink lead there). */
+	char *real = (d->root_in_out || d->check_in_out) && d->out_canon ? realpath(input, NULL)
+									 : NULL;
+	if (real && path_is_under(real, d->out_canon) && strcmp(real, d->out_canon)) {
+		size_t n = strlen(d->out_canon);
+		d->in_out = strdup(real + n + (d->out_canon[n - 1] != '/'));
+		it->in_out = d->in_out;
+	}
+	free(real);
 	it->size = (uint64_t)st->st_size;
 	it->mtime = st->st_mtim;
 	it->dev = (uint64_t)st->st_dev;

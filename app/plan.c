@@ -394,6 +394,19 @@ static int formats_of(planner *p, plan_item *item)
 	return 0;
 }
 
+/* Is the input, a file in the output folder (discover.h: in_out), a thumbnail
+ * there: a file a journal of the folder records as an output, as it is now?
+ * Read as an input it was thumbnailed again into the same tree ("ok"): a PATH
+ * inside the output folder (-o .. photos) that holds thumbnails, a symlink to
+ * one. A photo the user keeps there is read as before. */
+static int is_thumbnail(planner *p)
+{
+	const discover_item *it = &p->it;
+	file_ident id = {.size = it->size, .mtime_ns = mtime_ns(it), .dev = it->dev,
+			 .ino = it->ino};
+	return p->cfg.j && journal_owns(p->cfg.j, it->in_out, &id);
+}
+
 int plan_next(planner *p, plan_item *item)
 {
 	int got;
@@ -404,6 +417,12 @@ int plan_next(planner *p, plan_item *item)
 			if (!strcmp(p->it.rel, p->it.input)) /* a PATH itself is missing */
 				p->walk_errors++;
 			pass(p, PLAN_FAILED, p->it.error_kind, p->it.error);
+			continue;
+		}
+		if (p->it.in_out && is_thumbnail(p)) {
+			pass(p, PLAN_FAILED, FAIL_ENVIRONMENT,
+			     "a thumbnail imgpool made in the output folder (its journal says "
+			     "so), which is never read as an input");
 			continue;
 		}
 		memset(item, 0, sizeof *item);

@@ -804,6 +804,43 @@ class TestWalk(SafetyCase):
         self.assertEqual(outputs_in(self.path("other")), {"a.jpg"}, r.stdout)
 
 
+    def test_thumbnails_are_never_inputs(self):
+        """A PATH inside the output folder that held thumbnails (-r -o out
+        out/sub), or a symlink in the tree to a thumbnail: imgpool's own
+        thumbnails were thumbnailed again into the same folder, each "ok". A
+        photo the user keeps in the output folder is still an input."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "sub", "b.jpg"), mean=90)
+        self.ok(run(["-q", "-r", "-o", out, src]))
+
+        def thumbs():
+            return {k: v for k, v in snapshot(out).items() if "/.imgpool" not in k}
+        before = thumbs()
+        for paths in ([os.path.join(out, "sub")], [os.path.join(out, "sub", "b.jpg")]):
+            rep = self.path("r.jsonl")
+            r = run(["-q", "-r", "--report", rep, "-o", out] + paths)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            with open(rep) as f:
+                recs = [json.loads(line) for line in f if '"type":"file"' in line]
+            self.assertEqual([(x["status"], os.path.basename(x["input"])) for x in recs],
+                             [("error", "b.jpg")])
+            self.assertIn("thumbnail imgpool made", recs[0]["error"])
+            self.assertEqual(thumbs(), before, "no thumbnail of a thumbnail")
+        os.symlink(os.path.join(out, "a.jpg"), os.path.join(src, "link.jpg"))
+        r = run(["-q", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"link.jpg: a thumbnail imgpool made", r.stderr + r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(out, "link.jpg")))
+        os.unlink(os.path.join(src, "link.jpg"))
+        # the user's own photo in the output folder, named as a PATH or linked
+        jpeg(os.path.join(out, "mine", "p.jpg"), mean=60)
+        self.ok(run(["-q", "-o", out, os.path.join(out, "mine")]))
+        self.assertTrue(os.path.exists(os.path.join(out, "p.jpg")))
+        os.symlink(os.path.join(out, "mine", "p.jpg"), os.path.join(src, "q.jpg"))
+        self.ok(run(["-q", "-o", out, src]))
+        self.assertTrue(os.path.exists(os.path.join(out, "q.jpg")))
+
 class TestChecksum(SafetyCase):
     def test_checksum_after_plain_runs_and_touches(self):
         src, out = self.path("src"), self.path("out")
