@@ -312,8 +312,11 @@ int run_setup(run_ctx *x)
 		}
 	}
 	/* A --report FIFO waits in open() for a reader; a signal that came before the
-	 * wait would not end it. */
-	if (stop_signal()) {
+	 * wait would not end it. Any other report is opened, to say the run was
+	 * stopped (a file left absent or empty read as a run that never began). */
+	struct stat rst;
+	if (stop_signal() && x->report_path && strcmp(x->report_path, "-") &&
+	    stat(x->report_path, &rst) == 0 && S_ISFIFO(rst.st_mode)) {
 		x->report_refused = 1;
 		return -1;
 	}
