@@ -6,15 +6,21 @@
  * SQLite opens files by name (and makes its -wal and -shm names from it): the name
  * comes from outdir_private_path(), the canonical path checked to lead to the
  * OUT/.imgpool outdir.c holds, and SQLITE_OPEN_NOFOLLOW refuses a symlink planted
- * at the journal's own name.
+ * at the journal's own name. Where that path is longer than SQLite's unix VFS
+ * takes (MAX_PATHNAME, 512 bytes: an output folder two long names deep could not
+ * be used at all), the name is /proc/self/fd/N/<file>, N the folder's descriptor
+ * outdir.c holds, and the VFS registered here as the default keeps such a name
+ * as it is: the unix VFS would resolve its symlink back to the long path.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -24,6 +30,52 @@
 #include "journal_schema.h"
 
 static const char *const side_suffixes[] = {"", "-wal", "-shm"};
+
+#define FD_NAMES "/proc/self/fd/"
+/* Longest canonical path given to SQLite: its MAX_PATHNAME (512) less room. */
+#define SQLITE_PATH_MAX 480
+
+static sqlite3_vfs *unix_vfs;
+static sqlite3_vfs fd_vfs; /* the unix VFS, but for FD_NAMES names (above) */
+
+static int fd_full_pathname(sqlite3_vfs *vfs, const char *name, int n, char *out)
+{
+	(void)vfs;
+	size_t len = strlen(name);
+	if (!strncmp(name, FD_NAMES, strlen(FD_NAMES)) && len < (size_t)n) {
+		memcpy(out, name, len + 1);
+		return SQLITE_OK;
+	}
+	return unix_vfs->xFullPathname(unix_vfs, name, n, out);
+}
+
+static void register_fd_vfs(void)
+{
+	if (!(unix_vfs = sqlite3_vfs_find(NULL)))
+		return;
+	fd_vfs = *unix_vfs; /* its methods and their data (the unix VFS's own) */
+	fd_vfs.zName = "imgpool-unix";
+	fd_vfs.xFullPathname = fd_full_pathname;
+	fd_vfs.pNext = NULL;
+	if (sqlite3_vfs_register(&fd_vfs, 1) != SQLITE_OK)
+		unix_vfs = NULL;
+}
+
+/* The name SQLite opens OUT/.imgpool/<file> by (the head comment); malloc'd, or
+ * NULL. */
+static char *db_path(outdir *od, const char *file)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	char *path = outdir_private_path(od, file), *by_fd;
+	if (!path || strlen(path) + 8 < SQLITE_PATH_MAX)
+		return path;
+	pthread_once(&once, register_fd_vfs);
+	if (!unix_vfs || access(FD_NAMES, X_OK) != 0 ||
+	    asprintf(&by_fd, FD_NAMES "%d/%s", outdir_private_fd(od), file) < 0)
+		return path; /* SQLite says why it cannot */
+	free(path);
+	return by_fd;
+}
 
 /* What is at OUT/.imgpool/<name><suffix>. */
 typedef enum side_kind {
@@ -61,7 +113,7 @@ int journal_open_view(outdir *od, const char *file, int change_nothing, sqlite3 
 	side_kind main_file = side_of(od, file, "");
 	if (main_file == SIDE_ABSENT || main_file == SIDE_ALIEN)
 		return SQLITE_CANTOPEN;
-	char *path = outdir_private_path(od, file);
+	char *path = db_path(od, file);
 	if (!path)
 		return SQLITE_CANTOPEN;
 	/* A reader writes only the -shm (never the journal or its -wal): that one must
@@ -193,7 +245,7 @@ journal *journal_open(outdir *od, const char *file, const char *settings_text,
 {
 	warn[0] = '\0';
 	err[0] = '\0';
-	char *path = outdir_private_path(od, file);
+	char *path = db_path(od, file);
 	journal *j = path ? calloc(1, sizeof *j) : NULL;
 	if (!j) {
 		if (!readonly || path)

@@ -1646,6 +1646,26 @@ class TestDeepFolders(SafetyCase):
         self.assertEqual(r.stdout.count(b"ok    "), 1, r.stdout)
 
 
+    def test_output_folder_past_sqlites_path_limit(self):
+        """An output folder whose path passes 512 bytes (two 250-byte names) could
+        not be used at all: SQLite's unix VFS takes no longer name for the journal
+        ("unable to open database file"), nothing was made, no input answered."""
+        src = self.path("in")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"), mean=90)
+        out = self.path("o" * 250, "p" * 250, "out")
+        self.ok(run(["-q", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+        r = self.ok(run(["-o", out, src]))  # the journal read back: up to date
+        self.assertIn(b"2 skipped", r.stdout + r.stderr)
+        os.unlink(os.path.join(src, "b.jpg"))
+        self.ok(run(["-q", "--prune", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"a.jpg"})
+        r = self.ok(run(["-n", "-o", out, src]))
+        self.assertIn(b"1 up to date", r.stdout + r.stderr)
+        for k in ("1/2", "2/2"):
+            self.ok(run(["-q", "--shard", k, "-o", out, src]))
+
 class TestNamesInLines(SafetyCase):
     DANGER = ["\x1b", "\r", "\x85", "\u2028", "\u2029", "\u202e", "\u2066", "\x9b",
               "\u061c"]
