@@ -182,7 +182,8 @@ static int in_new_folder(const char *path, const char *out)
  *   - a trace or timeline on standard output moves the per-file lines to
  *     standard error (*lines_to_stderr), as --report - does (report_open()):
  *     standard output holds that file alone.
- * 0, or -1 with the cause in msg. */
+ * 0, or -1 when one is refused: each refusal is said (on stderr), not only the
+ * first, so one try shows everything to mend. */
 static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t len)
 {
 	const imgpool_options *o = x->o;
@@ -196,9 +197,10 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 	const sidefile_kind kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
 	char *priv = path_join(o->out_dir, OUTDIR_PRIVATE);
 	char *priv_canon = priv ? path_canonical(priv) : NULL;
-	int rc = 0;
+	int refused = 0;
 	free(priv);
-	for (int i = 0; i < 3 && !rc; i++) {
+	for (int i = 0; i < 3; i++) {
+		int rc = 0;
 		if (!place[i])
 			continue;
 		char *canon = path[i] ? path_canonical(path[i]) : NULL;
@@ -223,9 +225,12 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 		}
 		if (!rc && i > 0 && path[i] && sidefile_same_place(place[i], "/dev/stdout"))
 			*lines_to_stderr = 1;
+		if (rc)
+			report_say(stderr, "imgpool: %s", msg);
+		refused |= rc;
 	}
 	free(priv_canon);
-	return rc;
+	return refused ? -1 : 0;
 }
 
 /* Everything before the pool: output folder, lock, report, walk, journal, planner.
@@ -252,7 +257,6 @@ int run_setup(run_ctx *x)
 	int lines_to_stderr = 0; /* --report - moves them itself (report_open()) */
 	if (check_side_files(x, &lines_to_stderr, msg, sizeof msg) != 0) {
 		x->report_refused = 1;
-		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_USAGE, -1;
 	}
 	discover_config dc = {

@@ -1219,6 +1219,20 @@ class TestSideFiles(SafetyCase):
         self.ok(run(["-q", "--report", log, "-o", self.path("out"), src]), (1,))
         self.assertGreater(os.path.getsize(log), 0)
 
+    def test_every_refusal_is_said(self):
+        """With --trace and --timeline both refused, only the first refusal was
+        said: mending it, the user met the second on the next try."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        for name in ("t.json", "t.svg"):
+            with open(self.path(name), "w") as f:
+                f.write("mine")
+        r = run(["-q", "--trace", self.path("t.json"), "--timeline", self.path("t.svg"),
+                 "-o", self.path("out"), src])
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"--trace: ", r.stderr)
+        self.assertIn(b"--timeline: ", r.stderr)
+
     def test_never_inside_the_private_folder(self):
         """--report OUT/.imgpool/journal.sqlite-wal was written into the journal's
         write-ahead log (it can be empty): the journal was lost, and with it what
