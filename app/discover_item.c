@@ -220,8 +220,8 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 		return discover_item_error(d, it, "%s", WHY_NOMEM);
 	if (d->cfg.count_only)
 		return 1;
-	/* Where the file may lie in the output folder, where (a walk never enters it:
-	 * only a PATH inside it, a file PATH, or a symlink lead there). */
+	/* Does the file lie in the output folder, and where? (A walk never enters
+	 * it: only a PATH inside it, a file PATH or a symlink lead there.) */
 	char *real = (d->root_in_out || d->check_in_out) && d->out_canon ? realpath(input, NULL)
 									 : NULL;
 	if (real && path_is_under(real, d->out_canon) && strcmp(real, d->out_canon)) {
