@@ -4,11 +4,13 @@
  * See plan.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "filehash.h"
@@ -204,7 +206,7 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 }
 
 /* Is output i, which a journal says imgpool made, the thumbnail of another input
- * that is still there? Making this one would replace it without a word: two inputs
+ * that is still there (and did not fail since)? Making this one would replace it without a word: two inputs
  * of two runs with one output path (-o out A, then -o out B, A/x.jpg and B/x.jpg;
  * c.png, then c.jpg beside it with -f jpeg) took turns at it, each "ok". *owner:
  * that input's path (malloc'd). Made with other settings (another --name: IMG_1.JPG
@@ -225,6 +227,14 @@ static int owned_by_another(planner *p, const char *root, int i, const outputs_s
 		    info.fingerprint == p->cfg.fingerprint &&
 		    asprintf(owner, "%s/%s", info.root, info.rel) >= 0 &&
 		    !(lstat(*owner, &st) < 0 && (errno == ENOENT || errno == ENOTDIR));
+	/* An owner that failed since (damaged now) makes nothing: its thumbnail shows
+	 * bytes that are no more, and its name is free (the twin of another
+	 * extension was refused every night, for good). */
+	journal_row row;
+	if (other) {
+		journal_get_any(p->cfg.j, info.root, info.rel, &row);
+		other = row.status != JOURNAL_FAILED;
+	}
 	journal_output_free(&info);
 	if (!other) {
 		free(*owner);
@@ -263,11 +273,14 @@ static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t 
 }
 
 /* Does the journal's row describe this very file? With --checksum its bytes decide
- * (a touched file with the same bytes is the same file), and a row stored without
- * a checksum is taken by size and mtime (and given one). A racy row (plan_racy())
- * whose size and mtime match proves nothing by them: its bytes decide, and without
- * a checksum to compare (none recorded, the file unreadable) it is another file.
- * *touched: same bytes, another mtime. */
+ * (a touched file with the same bytes is the same file); a row stored without a
+ * checksum (one adopted after a kill lost its owner's row, a failure), or a file
+ * that cannot be read now, proves nothing then: it is another file. (Taken by
+ * size and mtime, an edit that kept them went unseen, and the row was given the
+ * new bytes' checksum: unseen for good; an unreadable file was "up to date".) A
+ * racy row (plan_racy()) whose size and mtime match proves nothing by them: its
+ * bytes decide, and without a checksum to compare it is another file. *touched:
+ * same bytes, another mtime. */
 static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int *touched)
 {
 	const discover_item *it = &p->it;
@@ -281,18 +294,33 @@ static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int
 	if (!*checksum && filehash_path(it->input, checksum) < 0)
 		*checksum = 0;
 	if (!row->checksum || !*checksum)
-		return by_time && !racy;
+		return !p->cfg.checksum && by_time && !racy;
 	*touched = row->checksum == *checksum && !by_time;
 	return row->checksum == *checksum;
 }
 
-/* Failed before, and nothing that would change the outcome has changed? */
+/* Can the file be opened for reading now? */
+static int readable_now(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* Failed before, and nothing that would change the outcome has changed? A failure
+ * of the machine's (a permission, most often) is remembered only while the file
+ * still cannot be opened: the chmod that mends it changes neither its size nor
+ * its mtime, and the photo was "failed earlier" for good. */
 static int failed_earlier(const planner *p, const journal_row *row, int same, int same_settings)
 {
 	if (row->status != JOURNAL_FAILED || !same || !same_settings || p->cfg.retry_failed ||
 	    row->limits != p->cfg.limits)
 		return 0;
-	return failure_remembered_at_once(row->kind) || row->strikes >= FAILURE_STRIKES;
+	if (!failure_remembered_at_once(row->kind) && row->strikes < FAILURE_STRIKES)
+		return 0;
+	return row->kind != FAIL_ENVIRONMENT || !readable_now(p->it.input);
 }
 
 /* 1: thumbnail it; 0: passed over (told to on_passed). */

@@ -865,6 +865,81 @@ class TestChecksum(SafetyCase):
         self.assertNotIn(b"3 skipped", r.stdout)
 
 
+    def same_size_and_mtime_edit(self, path, image_like):
+        """Replace path's bytes by image_like's (same size: padded or cut at the
+        end) and keep its mtime."""
+        st = os.stat(path)
+        with open(image_like, "rb") as f:
+            data = f.read()
+        data = (data + b"\0" * st.st_size)[:st.st_size]
+        with open(path, "wb") as f:
+            f.write(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def test_rows_without_a_checksum_prove_nothing(self):
+        """--checksum took a row stored without a checksum by size and mtime: a
+        thumbnail adopted after a kill had lost its input's row, or a file that
+        failed, then edited keeping both, was "skipped" (and the row given the new
+        bytes' checksum: unseen for good); a good copy put over a damaged one never
+        got its thumbnail ("failed earlier, unchanged since")."""
+        src, out = self.path("src"), self.path("out")
+        a, b = os.path.join(src, "a.png"), os.path.join(src, "b.png")
+        red, green = self.path("red.png"), self.path("green.png")
+        vips("black", self.path("black.v"), "64", "48", "--bands", "3")
+        vips("linear", self.path("black.v"), self.path("grey.v"), "1", "120", "--uchar")
+        # stored, not compressed: two pictures of one size in bytes
+        vips("copy", self.path("black.v"), red + "[compression=0]")
+        vips("copy", self.path("grey.v"), green + "[compression=0]")
+        self.assertEqual(os.path.getsize(red), os.path.getsize(green))
+        os.makedirs(src)
+        for f in (a, b):
+            shutil.copy(red, f)
+            os.utime(f, (1.6e9, 1.6e9))  # long before the run: not racy
+        self.ok(run(["-q", "-o", out, src]))
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        db.execute("DELETE FROM files WHERE rel = CAST('a.png' AS BLOB) OR rel = 'a.png'")
+        db.commit()
+        db.close()
+        r = self.ok(run(["-o", out, src]))  # adopted: no checksum known
+        self.same_size_and_mtime_edit(a, green)
+        r = self.ok(run(["--checksum", "-o", out, src]))
+        self.assertIn(b"1 done", r.stdout + r.stderr)
+        self.assertGreater(mean_of(os.path.join(out, "a.png")), 60, "green's thumbnail")
+        # b: damaged (fails), then a good copy with the same size and mtime
+        st = os.stat(b)
+        with open(b, "r+b") as f:
+            f.seek(20)
+            f.write(b"\xff" * 8)
+        os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.unlink(os.path.join(out, "b.png"))
+        r = run(["-q", "--checksum", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        shutil.copy(red, b)
+        os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+        self.ok(run(["-q", "--checksum", "-o", out, src]))
+        self.assertTrue(os.path.exists(os.path.join(out, "b.png")))
+
+    def test_a_file_that_cannot_be_read_is_not_up_to_date(self):
+        """--checksum answered "skipped" (up to date) for a file it could not read:
+        nothing was compared, and nothing said so. It is an error naming the cause
+        now; without --checksum size and mtime decide, as ever."""
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv, to run as nobody")
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        os.utime(os.path.join(src, "a.jpg"), (1.6e9, 1.6e9))  # not racy
+        os.chmod(self.tmp, 0o755)
+        subprocess.run(["chown", "-R", "65534:65534", self.tmp], check=True)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", IMGPOOL]
+        r = subprocess.run(nobody + ["-q", "-o", out, src], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        os.chmod(os.path.join(src, "a.jpg"), 0)
+        r = subprocess.run(nobody + ["-o", out, src], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stderr)  # size and mtime: up to date
+        r = subprocess.run(nobody + ["--checksum", "-o", out, src], capture_output=True)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(b"Permission denied", r.stdout + r.stderr)
+
 class TestRacyInputs(SafetyCase):
     """On a filesystem with coarse timestamps (vfat 2 s, exfat 10 ms, ext4 with
     128-byte inodes and HFS+ 1 s) an input rewritten with the same size within the
@@ -1168,6 +1243,29 @@ class TestEnvironmentFailures(SafetyCase):
         r = subprocess.run(nobody + ["-o", out, src], capture_output=True)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "needs root")
+    def test_permission_fixed_after_three_failures_is_retried(self):
+        """Unreadable for three runs, the failure was remembered; the chmod that
+        mended it changed neither size nor mtime, so the photo was "failed earlier,
+        unchanged since: Permission denied" on every later run."""
+        src, out = self.path("src"), self.path("out")
+        a = os.path.join(src, "a.jpg")
+        jpeg(a)
+        os.utime(a, (1.6e9, 1.6e9))
+        os.chmod(a, 0)
+        os.chmod(self.tmp, 0o755)
+        os.makedirs(out)
+        os.chown(out, 65534, 65534)
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", IMGPOOL]
+        for _ in range(4):
+            r = subprocess.run(nobody + ["-o", out, src], capture_output=True)
+            self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"failed earlier", r.stdout + r.stderr)  # remembered now
+        os.chmod(a, 0o644)
+        r = subprocess.run(nobody + ["-o", out, src], capture_output=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(out, "a.jpg")))
 
 class TestSideFiles(SafetyCase):
     """--report, --trace, --timeline and bench's --csv/--plot are written where the
@@ -1638,6 +1736,25 @@ class TestContestedOutputName(SafetyCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(outputs_in(out), set(), r.stdout + r.stderr)
 
+
+    def test_an_owner_that_fails_since_frees_its_name(self):
+        """a.jpg made a.jpg, a.jpeg (the same name) was refused; then a.jpg was
+        damaged: it failed, and a.jpeg was refused every night as "the thumbnail
+        of a.jpg, which is still there", the name showing bytes that were no more."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 120, 90, mean=40)
+        r = run(["-o", out, src])
+        jpeg(os.path.join(src, "a.jpeg"), 64, 48, mean=200)
+        r = run(["-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertLess(mean_of(os.path.join(out, "a.jpg")), 100)
+        with open(os.path.join(src, "a.jpg"), "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 damaged")
+        for _ in range(2):
+            r = run(["-o", out, src])
+            self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150, r.stdout + r.stderr)
+        self.assertNotIn(b"which is still there", r.stdout + r.stderr)
 
 class TestDeepFolders(SafetyCase):
     def test_folder_past_path_max_says_why_its_files_are_not_looked_at(self):

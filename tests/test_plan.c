@@ -437,11 +437,15 @@ static void test_checksum(void **state)
 	run_plan(&(how){.make = 1}, &r);
 	uint64_t sum;
 	assert_int_equal(filehash_path("src/a.jpg", &sum), 0);
-	/* rows made without a checksum are taken by size and mtime, and given one */
+	/* rows stored without a checksum (adopted after a kill lost the input's own
+	 * row, a failure) prove nothing to --checksum: done again, with the checksum
+	 * read then; taken by size and mtime, an edit that kept both went unseen */
 	assert_int_equal(row_of("a.jpg").checksum, 0);
+	run_plan(&(how){.checksum = 1, .make = 1}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.jpg");
+	assert_int_equal(row_of("a.jpg").checksum, sum);
 	run_plan(&(how){.checksum = 1}, &r);
 	assert_int_equal(r.nplanned, 0);
-	assert_int_equal(row_of("a.jpg").checksum, sum);
 	/* touched, same bytes: redone by mtime, up to date by --checksum (and the row
 	 * takes the new mtime) */
 	set_mtime("src/a.jpg", T_IN + 30);
@@ -829,8 +833,15 @@ static void test_failed_earlier_strikes(void **state)
 		}
 		assert_int_equal(row_of(rel).strikes, FAILURE_STRIKES);
 		run_plan(&(how){0}, &r);
-		assert_int_equal(r.nplanned, 0);
-		assert_int_equal(passed_for(&r, rel)->kind, FAIL_EARLIER);
+		if (kinds[k] == FAIL_ENVIRONMENT) {
+			/* the machine's: remembered only while the file cannot be
+			 * opened, and it can (the chmod that mended it kept its size
+			 * and mtime): tried again */
+			assert_string_equal(planned_names(&r), rel);
+		} else {
+			assert_int_equal(r.nplanned, 0);
+			assert_int_equal(passed_for(&r, rel)->kind, FAIL_EARLIER);
+		}
 		/* a success forgets the failures */
 		run_plan(&(how){.retry_failed = 1, .make = 1}, &r);
 		journal_row row = row_of(rel);
