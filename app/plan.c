@@ -206,14 +206,15 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 }
 
 /* Is output i, which a journal says imgpool made, the thumbnail of another input
- * that is still there (and did not fail since)? Making this one would replace it without a word: two inputs
- * of two runs with one output path (-o out A, then -o out B, A/x.jpg and B/x.jpg;
- * c.png, then c.jpg beside it with -f jpeg) took turns at it, each "ok". *owner:
- * that input's path (malloc'd). Made with other settings (another --name: IMG_1.JPG
- * made IMG_1_256.jpg, and with {inext} makes IMG_1_256.JPG), it is not what that
- * input would make now: a stale thumbnail, taken over. An owner that is gone hands
- * it over too (a renamed input; ENOTDIR: a folder on its way is a file now); one
- * that cannot be looked at is taken to be there. */
+ * that is still there (and has not failed since)? Making this one would replace it
+ * without a word: two inputs of two runs with one output path (-o out A, then -o
+ * out B, A/x.jpg and B/x.jpg; c.png, then c.jpg beside it with -f jpeg) took turns
+ * at it, each "ok". *owner: that input's path (malloc'd). Made with other settings
+ * (another --name: IMG_1.JPG made IMG_1_256.jpg, and with {inext} makes
+ * IMG_1_256.JPG), it is not what that input would make now: a stale thumbnail,
+ * taken over. An owner that is gone hands it over too (a renamed input; ENOTDIR: a
+ * folder on its way is a file now); one that cannot be looked at is taken to be
+ * there. */
 static int owned_by_another(planner *p, const char *root, int i, const outputs_seen *o,
 			    char **owner)
 {

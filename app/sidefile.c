@@ -160,7 +160,7 @@ static int classify_file(const char *opt, const char *path, sidefile_kind kind, 
 	if (judged)
 		*judged = st;
 	/* An empty file is replaced, but not one with an image's name: it may be an
-	 * input (imgpool in --report in/new.jpg, a photo still being copied). */
+	 * input (--report in/new.jpg, where new.jpg is a photo still being copied). */
 	if (st.st_size == 0 && thumb_is_input_ext(path_extension(path_base(path)))) {
 		snprintf(err, errlen, "%s: '%s' is an empty file with an image's name, which may "
 			 "be an input; imgpool never writes over one: give another name, or "
