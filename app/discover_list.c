@@ -74,6 +74,28 @@ static char *real_folder(const char *path)
 	return real;
 }
 
+/* Why listed path is not taken, or NULL; st: what it is, *real: its folder
+ * resolved (real_folder(), malloc'd; NULL when not looked at), for rel_to_base(). */
+static const char *listed_refusal(const discover *d, const char *path, struct stat *st,
+				  char **real)
+{
+	*real = NULL;
+	if (stat(path, st) < 0)
+		return strerror(errno);
+	if (S_ISDIR(st->st_mode))
+		return "a folder: --files-from takes files (name a folder as a PATH to walk it)";
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file";
+	/* A walk never enters OUT; a list could name a thumbnail (a watcher over a
+	 * tree that holds OUT lists each new one: thumbs/thumbs/... without end) or
+	 * the journal. */
+	*real = real_folder(path);
+	if (*real && d->out_canon && path_is_under(*real, d->out_canon))
+		return "inside the output folder: no file there is taken as an input "
+		       "(thumbnails are written there; keep photos outside it)";
+	return NULL;
+}
+
 /* The path of a listed file relative to --base, malloc'd; NULL when it is not
  * beneath it (*why). real: its folder resolved (real_folder(); NULL when it could
  * not be, errno telling why); the file's own name is kept as listed. */
@@ -168,19 +190,8 @@ int discover_next_listed(discover *d, discover_item *it)
 		}
 		if (discover_seen_before(d->listed_seen, path))
 			continue;
-		/* A walk never enters OUT; a list could name a thumbnail (a watcher over
-		 * a tree that holds OUT lists each new one: thumbs/thumbs/... without
-		 * end) or the journal. */
-		char *real = NULL;
-		const char *refused = stat(path, &st) < 0 ? strerror(errno)
-				      : S_ISDIR(st.st_mode) ? "a folder: --files-from takes files "
-							      "(name a folder as a PATH to walk it)"
-				      : !S_ISREG(st.st_mode) ? "not a regular file"
-				      : (real = real_folder(path)) && d->out_canon &&
-						path_is_under(real, d->out_canon)
-					  ? "inside the output folder: no file there is taken as an "
-					    "input (thumbnails are written there; keep photos outside it)"
-					  : NULL;
+		char *real;
+		const char *refused = listed_refusal(d, path, &st, &real);
 		if (refused) {
 			free(real);
 			/* the entry met already as a PATH's (a dangling link in a walked
