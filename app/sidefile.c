@@ -310,9 +310,11 @@ int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int wh
 		return -1;
 	char *tmp = whole ? temp_name(path) : NULL;
 	int code = !whole ? 0 : tmp ? temp_free(tmp, kind, 0) : ENOMEM;
+	if (code < 0)
+		code = errno; /* temp_free()'s, before free() */
 	free(tmp);
 	if (code != 0)
-		refuse_temp(opt, path, code < 0 ? errno : code, err, errlen);
+		refuse_temp(opt, path, code, err, errlen);
 	return code ? -1 : 0;
 }
 
