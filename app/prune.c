@@ -18,6 +18,9 @@ typedef struct prune_run {
 	char *input;                  /* root/rel of the input being pruned */
 	int64_t count;
 	int64_t kept;                 /* outputs that could not be removed */
+	char *link;                   /* the symlink the last inputs kept lie behind */
+	int64_t behind_link;          /* how many of them have a thumbnail no input plans */
+	int input_unplanned;          /* unplanned_output()'s answer */
 } prune_run;
 
 /* One output of a gone input. */
@@ -181,6 +184,9 @@ static int holder_unmounted(journal *j, char *path, char *end)
 	return yes;
 }
 
+/* What input_gone() found of an input. */
+enum { INPUT_HERE, INPUT_GONE, INPUT_BEHIND_LINK };
+
 /* Is root/rel provably gone? Each folder on the way is looked at with lstat(),
  * not followed: the first name that does not exist (ENOENT) proves it gone, from
  * the folder that holds it, and so does a file on the way (nothing is beneath
@@ -188,8 +194,9 @@ static int holder_unmounted(journal *j, char *path, char *end)
  * it). A symlink on the way proves nothing (one to a folder on an unmounted
  * disk, dangling or not: the walk does not enter it, and a plain lstat() of the
  * whole path, which follows it, said ENOENT for every input behind a dangling
- * one). Unreadable is not gone either. */
-static int input_gone(journal *j, char *path, size_t root_len)
+ * one): INPUT_BEHIND_LINK, *link_len the length of its path. Unreadable is not
+ * gone either. */
+static int input_gone(journal *j, char *path, size_t root_len, size_t *link_len)
 {
 	struct stat st;
 	char *holder_end = path + root_len; /* the '/' after the folder holding the name */
@@ -198,14 +205,46 @@ static int input_gone(journal *j, char *path, size_t root_len)
 		int rc = lstat(path, &st), e = errno;
 		*slash = '/';
 		if (rc < 0)
-			return e == ENOENT && !holder_unmounted(j, path, holder_end);
+			return e == ENOENT && !holder_unmounted(j, path, holder_end) ? INPUT_GONE
+										     : INPUT_HERE;
+		if (S_ISLNK(st.st_mode)) {
+			*link_len = (size_t)(slash - path);
+			return INPUT_BEHIND_LINK;
+		}
 		if (!S_ISDIR(st.st_mode))
-			return !S_ISLNK(st.st_mode);
+			return INPUT_GONE;
 		holder_end = slash;
 	}
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT && !holder_unmounted(j, path, holder_end);
-	return S_ISDIR(st.st_mode);
+		return errno == ENOENT && !holder_unmounted(j, path, holder_end) ? INPUT_GONE
+										 : INPUT_HERE;
+	return S_ISDIR(st.st_mode) ? INPUT_GONE : INPUT_HERE;
+}
+
+/* Tell of the inputs kept behind r->link, if any, and forget it. */
+static void flush_link(prune_run *r)
+{
+	if (r->link && r->behind_link && r->cfg->on_behind_link)
+		r->cfg->on_behind_link(r->cfg->data, r->link, r->behind_link, r->cfg->dry_run);
+	free(r->link);
+	r->link = NULL;
+	r->behind_link = 0;
+}
+
+/* journal_outputs_of() callback: is one of the input's outputs still the file
+ * imgpool made, and planned by no current input (so kept only because of the
+ * symlink)? One the user deleted or changed is not told of again. */
+static int unplanned_output(void *data, const char *path, const file_ident *id)
+{
+	prune_run *r = data;
+	const publisher *pb = r->cfg->pb;
+	file_ident now;
+	char err[300];
+	if ((!pb->d || !discover_planned(pb->d, path)) &&
+	    publish_inspect(pb, path, 0, 0, &now, err, sizeof err) == OUT_OURS &&
+	    now.size == id->size && now.mtime_ns == id->mtime_ns)
+		r->input_unplanned = 1;
+	return 0;
 }
 
 /* One journal row: if its input is gone, its outputs go; 1 drops the row (not
@@ -218,9 +257,22 @@ static int prune_input(void *data, const char *root, const char *rel)
 		return 0; /* another shard's */
 	if (asprintf(&r->input, "%s/%s", root, rel) < 0)
 		return 0;
-	int gone = input_gone(r->cfg->pb->j, r->input, strlen(root));
+	size_t link_len = 0;
+	int found = input_gone(r->cfg->pb->j, r->input, strlen(root), &link_len),
+	    gone = found == INPUT_GONE;
 	if (gone)
 		journal_outputs_of(r->cfg->pb->j, root, rel, prune_output, r);
+	if (found == INPUT_BEHIND_LINK) {
+		/* Inputs sorted by path: those behind one symlink come together. */
+		if (!r->link || strlen(r->link) != link_len ||
+		    strncmp(r->link, r->input, link_len)) {
+			flush_link(r);
+			r->link = strndup(r->input, link_len);
+		}
+		r->input_unplanned = 0;
+		journal_outputs_of(r->cfg->pb->j, root, rel, unplanned_output, r);
+		r->behind_link += r->input_unplanned;
+	}
 	free(r->input);
 	r->input = NULL;
 	return gone && !r->cfg->dry_run && r->kept == kept;
@@ -228,8 +280,8 @@ static int prune_input(void *data, const char *root, const char *rel)
 
 int64_t prune_gone(const prune_config *cfg)
 {
-	prune_run r = {cfg, NULL, NULL, 0, 0};
-	if (journal_each_input(cfg->pb->j, cfg->roots, cfg->nroots, prune_input, &r) < 0)
-		return -1;
-	return r.count;
+	prune_run r = {cfg, NULL, NULL, 0, 0, NULL, 0, 0};
+	int rc = journal_each_input(cfg->pb->j, cfg->roots, cfg->nroots, prune_input, &r);
+	flush_link(&r);
+	return rc < 0 ? -1 : r.count;
 }

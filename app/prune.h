@@ -9,7 +9,8 @@
  * where the file was: not merely excluded, unreadable, or behind a symlinked
  * folder on an unmounted disk, or in a mount point /etc/fstab names whose disk is
  * not mounted: prune_unmounted_disk(), or in a folder empty now and on another
- * device than a run recorded: prune_note_roots()), each output it owns is deleted when it is still
+ * device than a run recorded: prune_note_roots(); inputs behind a symlink are told
+of: on_behind_link), each output it owns is deleted when it is still
  * exactly the file imgpool made (size and mtime as recorded, checked again in the
  * quarantine: publish.h) and no current input plans that path (an input renamed,
  * IMG_1.JPG -> IMG_1.jpg, owns it now). A changed output is kept and forgotten:
@@ -36,6 +37,11 @@ typedef struct prune_config {
 	 * are its input's journal rows, for the next --prune */
 	void (*on_kept)(void *data, const char *output, const char *input, const char *cause,
 			int dry_run);
+	/* told, once per symlink, of the inputs recorded behind link (a folder on
+	 * the way to them that is a symlink now, live or dangling, which the walk
+	 * does not follow): n of them have thumbnails no current input plans, kept
+	 * since a symlink proves nothing gone (NULL: not told) */
+	void (*on_behind_link)(void *data, const char *link, int64_t n, int dry_run);
 	void *data;
 } prune_config;
 

@@ -284,6 +284,16 @@ static void on_prune_kept(void *data, const char *output, const char *input, con
 	x->prune_trouble = 1;
 }
 
+static void on_prune_behind_link(void *data, const char *link, int64_t n, int dry_run)
+{
+	run_ctx *x = data;
+	report_say(stderr, "imgpool: --prune: %s the thumbnails of %lld file(s) recorded behind "
+		   "'%s': it is a symlink now, which the walk does not follow, so they cannot be "
+		   "shown gone (delete them by hand if they are)", dry_run ? "would keep" : "kept",
+		   (long long)n, link);
+	x->prune_trouble = 1; /* exit 1: worth a look */
+}
+
 /* --prune after a whole walk: the outputs of recorded inputs that are gone. */
 static void prune(run_ctx *x)
 {
@@ -309,7 +319,9 @@ static void prune(run_ctx *x)
 				roots[n++] = r;
 		}
 	}
-	prune_config pc = {&x->pb, roots, n, x->o->dry_run, x->shard, on_pruned, on_prune_kept, x};
+	prune_config pc = {.pb = &x->pb, .roots = roots, .nroots = n, .dry_run = x->o->dry_run,
+			   .shard = x->shard, .on_pruned = on_pruned, .on_kept = on_prune_kept,
+			   .on_behind_link = on_prune_behind_link, .data = x};
 	int64_t k = prune_gone(&pc);
 	if (k < 0) {
 		report_say(stderr, "imgpool: --prune: %s", journal_error(x->j));

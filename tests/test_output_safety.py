@@ -137,7 +137,9 @@ class TestPruneNames(SafetyCase):
         or to another folder) is not walked, and its photos are not gone: --prune
         deleted every thumbnail of a dangling one, since lstat() of the whole path
         followed the symlink and said ENOENT. A folder that no longer exists, or is
-        a file now (nothing can be beneath a file), takes its thumbnails with it."""
+        a file now (nothing can be beneath a file), takes its thumbnails with it.
+        The kept thumbnails are said, once per symlink, with exit 1: they were kept
+        silently for ever, and once the user deletes them the warning stops."""
         src, out = self.path("src"), self.path("out")
         jpeg(os.path.join(src, "keep.jpg"))
         for i in range(3):
@@ -155,9 +157,26 @@ class TestPruneNames(SafetyCase):
                 os.symlink(self.path("unmounted", "trip"), trip)
             else:
                 os.symlink(elsewhere, trip)
-            self.ok(run(["-r", "-q", "--prune", "-o", out, src]), (0, 1))
-            self.assertEqual(outputs_in(out), made, swap)
+            for dry in ([], ["--dry-run"]):
+                r = self.ok(run(["-r", "-q", "--prune", "-o", out, src] + dry), (1,))
+                self.assertEqual(outputs_in(out), made, swap)
+                said = [l for l in r.stderr.splitlines() if b"symlink now" in l]
+                self.assertEqual(len(said), 1, r.stderr)
+                self.assertIn(b"of 6 file(s) recorded behind", said[0])
+                self.assertIn(b"/trip'", said[0])
             os.unlink(trip)
+        # the user deletes some by hand: the others are still said; then none
+        os.symlink(elsewhere, trip)
+        for name in ("t0.jpg", "t1.jpg", "t2.jpg"):
+            os.unlink(os.path.join(out, "trip", name))
+        r = self.ok(run(["-r", "-q", "--prune", "-o", out, src]), (1,))
+        self.assertIn(b"of 3 file(s) recorded behind", r.stderr)
+        shutil.rmtree(os.path.join(out, "trip"))
+        r = self.ok(run(["-r", "-q", "--prune", "-o", out, src]))
+        self.assertNotIn(b"symlink now", r.stderr)
+        os.unlink(trip)
+        made = outputs_in(out) | {os.path.join("trip", n) for n in ("t0.jpg", "t1.jpg", "t2.jpg")} \
+            | {os.path.join("trip", "day 2", f"d{i}.jpg") for i in range(3)}
         # gone for real, or a file now: pruned
         for gone in ("file", "nothing"):
             if gone == "file":
