@@ -149,7 +149,10 @@ static int output_is_master(const thumb_settings *s, const VipsImage *m, thumb_s
 }
 
 /* One output image from the master: fit, cover (crop) or fill box b. A box with
- * an unconstrained side is always "fit inside" (nothing to crop or stretch). */
+ * an unconstrained side is always "fit inside" (nothing to crop or stretch).
+ * Fill without enlarge stretches to the box, but no side of the input grows:
+ * a side shorter than the box's keeps its length, as cover keeps it (libvips'
+ * VIPS_SIZE_FORCE, which fill is, knows no "down only"). */
 static int make_output(const thumb_settings *s, VipsImage *master, const master_input *in,
 		       thumb_size b, VipsImage **out)
 {
@@ -157,6 +160,10 @@ static int make_output(const thumb_settings *s, VipsImage *master, const master_
 	VipsSize size = s->enlarge ? VIPS_SIZE_BOTH : VIPS_SIZE_DOWN;
 	VipsInteresting crop = VIPS_INTERESTING_NONE;
 
+	if (bounded && s->fit == FIT_FILL && !s->enlarge) {
+		b.w = b.w < in->w ? b.w : in->w;
+		b.h = b.h < in->h ? b.h : in->h;
+	}
 	if (output_is_master(s, master, b)) {
 		g_object_ref(master);
 		*out = master;

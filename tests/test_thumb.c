@@ -424,6 +424,37 @@ static void test_enlarge(void **state)
 	assert_int_equal(run1(&s, tpath("in.jpg"), tpath("b.jpg"), &res, err, sizeof err), 0);
 	assert_int_equal(res.out[0].w, 400);
 	assert_int_equal(res.out[0].h, 320);
+
+	/* Cover and fill: no side grows without enlarge (fill stretched a 100x80
+	 * image to 400x400); a side longer than the box's still shrinks to it. The
+	 * sides are the upright image's: EXIF orientation 6 turns 100x80 to 80x100. */
+	static const struct {
+		thumb_fit fit;
+		int orientation, bw, bh, enlarge, w, h;
+	} cases[] = {
+		{FIT_FILL, 0, 400, 400, 0, 100, 80},  {FIT_FILL, 0, 400, 40, 0, 100, 40},
+		{FIT_FILL, 0, 50, 400, 0, 50, 80},    {FIT_FILL, 6, 400, 90, 0, 80, 90},
+		{FIT_FILL, 0, 400, 400, 1, 400, 400}, {FIT_COVER, 0, 400, 400, 0, 100, 80},
+		{FIT_COVER, 0, 400, 40, 0, 100, 40},  {FIT_COVER, 6, 400, 90, 0, 80, 90},
+	};
+	make_image(tpath("rot6.jpg"), 100, 80, 0, 0, -1, 6);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		VipsImage *im;
+
+		s = settings_box(cases[i].bw, cases[i].bh);
+		s.fit = cases[i].fit;
+		s.enlarge = cases[i].enlarge;
+		if (run1(&s, tpath(cases[i].orientation ? "rot6.jpg" : "in.jpg"),
+			 tpath("grow%zu.jpg", i), &res, err, sizeof err))
+			fail_msg("case %zu: %s", i, err);
+		im = load(tpath("grow%zu.jpg", i));
+		if (im->Xsize != cases[i].w || im->Ysize != cases[i].h)
+			fail_msg("case %zu: %dx%d, not %dx%d", i, im->Xsize, im->Ysize,
+				 cases[i].w, cases[i].h);
+		assert_int_equal(res.out[0].w, cases[i].w);
+		assert_int_equal(res.out[0].h, cases[i].h);
+		g_object_unref(im);
+	}
 }
 
 /* Cover fills the box exactly (centre and attention crop); fill stretches. */
