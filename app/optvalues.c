@@ -3,6 +3,7 @@
  * optvalues.c — the grammars of option values: whole numbers, seconds, byte sizes,
  * --size lists, colours, words, --keep-metadata lists. See optvalues.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -19,7 +20,8 @@ int optval_int(const char *s, long long lo, long long hi, long long *out)
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
+	/* strtoll() skips leading blanks: ' 50' was a number and '50 ' not */
+	if (errno || end == s || *end || isspace((unsigned char)s[0]) || v < lo || v > hi)
 		return -1;
 	*out = v;
 	return 0;
@@ -31,7 +33,8 @@ int optval_seconds(const char *s, double *out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < 0 || v > 86400)
+	if (errno || end == s || *end || isspace((unsigned char)s[0]) || !isfinite(v) || v < 0 ||
+	    v > 86400)
 		return -1;
 	*out = v;
 	return 0;
@@ -114,7 +117,8 @@ int options_parse_sizes(const char *spec, thumb_settings *s, char *msg, size_t m
 		}
 		for (int i = 0; i < s->nsizes; i++)
 			if (s->sizes[i].w == box.w && s->sizes[i].h == box.h) {
-				snprintf(msg, msglen, "'%.*s' is given twice", (int)len, p);
+				snprintf(msg, msglen, "'%.*s' is given twice (N and NxN are one box)",
+					 (int)len, p);
 				return -1;
 			}
 		if (s->nsizes == THUMB_MAX_SIZES) {

@@ -51,14 +51,17 @@ static int sb_add(strbuf *b, const char *s, size_t n)
 	return 0;
 }
 
-/* The box as a name: a square "W" (a single number on the command line), "WxH",
- * "W" for a width alone, "xH" for a height alone. */
+/* The box as a name: a square "W" (a single number on the command line, or WxW:
+ * one box), "WxH", "Wx" for a width alone (it was "W", the name of the square
+ * box: -s 50,50x gave two outputs one name), "xH" for a height alone. */
 void template_size_text(thumb_size box, char *buf, size_t len)
 {
 	if (box.w > 0 && box.h > 0 && box.w != box.h)
 		snprintf(buf, len, "%dx%d", box.w, box.h);
-	else if (box.w > 0)
+	else if (box.w > 0 && box.h > 0)
 		snprintf(buf, len, "%d", box.w);
+	else if (box.w > 0)
+		snprintf(buf, len, "%dx", box.w);
 	else if (box.h > 0)
 		snprintf(buf, len, "x%d", box.h);
 	else

@@ -314,7 +314,7 @@ static void test_size(void **state)
 	options_free(&o);
 	refuses("-s", "12y", "--size: '12y' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("--size", "", "--size: '' is not a size (N, WxH, Wx or xH, 1-100000)");
-	refuses("-s", "256,256", "--size: '256' is given twice");
+	refuses("-s", "256,256", "--size: '256' is given twice (N and NxN are one box)");
 	refuses("-s", "1,2,3,4,5,6,7,8,9", "--size: at most 8 sizes");
 }
 
@@ -1054,9 +1054,13 @@ static void test_parse_sizes(void **state)
 		{",256", "'' is not a size (N, WxH, Wx or xH, 1-100000)"},
 		{"1,,2", "'' is not a size (N, WxH, Wx or xH, 1-100000)"},
 		{"64,32,bad,16", "'bad' is not a size (N, WxH, Wx or xH, 1-100000)"},
-		{"64,64", "'64' is given twice"},
-		{"64,64x64", "'64x64' is given twice"},
-		{"x9,x9", "'x9' is given twice"},
+		/* blanks either side (strtoll() skipped the leading ones) */
+		{" 50", "' 50' is not a size (N, WxH, Wx or xH, 1-100000)"},
+		{"50 ", "'50 ' is not a size (N, WxH, Wx or xH, 1-100000)"},
+		{"50x 40", "'50x 40' is not a size (N, WxH, Wx or xH, 1-100000)"},
+		{"64,64", "'64' is given twice (N and NxN are one box)"},
+		{"64,64x64", "'64x64' is given twice (N and NxN are one box)"},
+		{"x9,x9", "'x9' is given twice (N and NxN are one box)"},
 		{"1,2,3,4,5,6,7,8,9", "at most 8 sizes"},
 		{"1234567890123456789012345678901234567890123456789",
 		 "'1234567890123456789012345678901234567890' is not a size (N, WxH, Wx or xH, "
