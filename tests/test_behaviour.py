@@ -452,6 +452,12 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
         self.assertIn("below --min-free", both)
         self.assertIn("0 done, 2 failed", both)
         self.assertNotIn("nothing to make", both)
+        # The stop's own line is an error, on stderr (a crontab's >/dev/null kept
+        # only the per-file lines), without "(0 not started)" after two of them.
+        self.assertNotIn("below --min-free", r.stdout)
+        stop = [l for l in r.stderr.splitlines() if l.startswith("imgpool: stopped: ")]
+        self.assertEqual(len(stop), 1, r.stderr)
+        self.assertNotIn("not started)", stop[0])
         with open(rep) as f:
             recs = [json.loads(line) for line in f]
         files = [x for x in recs if x["type"] == "file"]
