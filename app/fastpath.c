@@ -174,9 +174,11 @@ int fastpath_master(const thumb_settings *s, const char *input, unsigned char *b
 		info.orientation = 1;
 	uw = info.orientation >= 5 ? info.height : info.width;
 	uh = info.orientation >= 5 ? info.width : info.height;
-	if (s->max_pixels && (uint64_t)uw * (uint64_t)uh > s->max_pixels) {
+	int pw, ph;
+	if (s->max_pixels && ((uint64_t)uw * (uint64_t)uh > s->max_pixels ||
+			      geometry_master_pixels(s, uw, uh, &pw, &ph) > s->max_pixels)) {
 		fastjpeg_close(j);
-		return 1;
+		return 1; /* the libvips path says which limit */
 	}
 	master_target(s, uw, uh, &tw, &th);
 	has_icc = info.icc && !colour_icc_is_srgb(info.icc, info.icc_len);

@@ -64,6 +64,18 @@ void master_target(const thumb_settings *s, int w, int h, int *tw, int *th)
 	}
 }
 
+uint64_t geometry_master_pixels(const thumb_settings *s, int w, int h, int *mw, int *mh)
+{
+	int tw = 0, th = 0;
+	master_target(s, w, h, &tw, &th);
+	double scale = fmin((double)tw / w, (double)th / h);
+	if (!s->enlarge && scale > 1)
+		scale = 1;
+	*mw = (int)fmax(1, fmin(round(w * scale), VIPS_MAX_COORD));
+	*mh = (int)fmax(1, fmin(round(h * scale), VIPS_MAX_COORD));
+	return (uint64_t)*mw * (uint64_t)*mh;
+}
+
 /* Check the boxes before any work: 1..THUMB_MAX_SIZES of them, no negative side,
  * not both sides unconstrained. */
 int geometry_check_sizes(const thumb_settings *s, char *err, size_t errlen)

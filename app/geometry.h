@@ -9,6 +9,8 @@
 #ifndef IMGPOOL_GEOMETRY_H
 #define IMGPOOL_GEOMETRY_H
 
+#include <stdint.h>
+
 #include "settings.h"
 
 /* The vips_thumbnail() target for the master of an upright w x h input: the box
@@ -16,6 +18,12 @@
  * other axis VIPS_MAX_COORD), so that every output is that master scaled down
  * (or equal) and maybe cropped. */
 void master_target(const thumb_settings *s, int w, int h, int *tw, int *th);
+
+/* The size of the master of an upright w x h input (the largest image the
+ * outputs are made from: master_target() fitted, enlarged only with enlarge),
+ * in *mw x *mh; returns its pixels. With --enlarge it may be far past the
+ * input's: -s 100000 --enlarge made a 1920x1364 photo's worker grow to 10 GB. */
+uint64_t geometry_master_pixels(const thumb_settings *s, int w, int h, int *mw, int *mh);
 
 /* vips_thumbnail()'s shrink for fitting an image stored as w x h inside the
  * target tw x th (swapped when swap: the orientation turns the image), with no

@@ -216,9 +216,10 @@ char *template_check(const char *tmpl, const thumb_settings *s)
 		}
 		thumb_format f;
 		if (!msg && !why && thumb_output_format(s->format, names[i], &f) < 0 &&
-		    asprintf(&msg, "--name: '%s' gives names without an image extension "
-			     "(like '%s'): end it with .{ext} or a fixed one (.webp), or "
-			     "choose the format with -f", tmpl, names[i]) < 0)
+		    asprintf(&msg, "--name: '%s' gives names without the extension of a format "
+			     "imgpool writes (jpg, jpeg, jpe, jfif, png, webp, avif; like '%s'): "
+			     "end it with .{ext} or a fixed one (.webp), or choose the format "
+			     "with -f", tmpl, names[i]) < 0)
 			msg = NULL;
 		for (int j = 0; j < i && !msg && !why; j++) {
 			char a[32], b[32];

@@ -87,6 +87,21 @@ int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 	}
 	*w = im->Xsize;
 	*h = im->Ysize;
+	if (!s->no_rotate && vips_image_get_orientation_swap(im)) {
+		*w = im->Ysize;
+		*h = im->Xsize;
+	}
+	/* The outputs too (--enlarge): the master they are made from is decoded
+	 * or enlarged whole, in memory. */
+	int mw, mh;
+	if (s->max_pixels && (pixels = geometry_master_pixels(s, *w, *h, &mw, &mh)) > s->max_pixels) {
+		vipserr_printf(err, errlen, "the thumbnails need a %dx%d image (%" PRIu64 " pixels, "
+			"--enlarge), over the limit of %" PRIu64 " (--max-pixels)", mw, mh, pixels,
+			s->max_pixels);
+		*kind = FAIL_LIMIT;
+		g_object_unref(im);
+		return -1;
+	}
 	*icc = icc_intent(im);
 	const char *loader = NULL;
 	if (vips_image_get_string(im, VIPS_META_LOADER, &loader) || !loader)
@@ -94,10 +109,6 @@ int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 	*format = !strcmp(loader, "jpegload") ? VIPSLOAD_JPEG
 		  : !strcmp(loader, "tiffload") ? VIPSLOAD_TIFF
 						: VIPSLOAD_OTHER;
-	if (!s->no_rotate && vips_image_get_orientation_swap(im)) {
-		*w = im->Ysize;
-		*h = im->Xsize;
-	}
 	g_object_unref(im);
 	return 0;
 }

@@ -422,8 +422,8 @@ void worker_ended(pool *p, worker *w, int status)
 	if (recycled) {
 		if (!p->joining) /* leaving at join is not a recycle */
 			CNT(p, recycled, 1);
-	} else if (w->kill_status != POOL_CANCELLED && !starting) {
-		CNT(p, crashed, 1);
+	} else if (w->kill_status != POOL_CANCELLED && w->kill_status != POOL_TIMEOUT && !starting) {
+		CNT(p, crashed, 1); /* not our own timeout kill: it did not die on its own */
 	}
 	if (!p->broken && (p->terminated || p->interrupted)) {
 		while ((t = list_pop(&back)))

@@ -264,6 +264,10 @@ static void test_crashes_cost_one_task(void **state)
 	assert_true(s.retried == 5);
 	assert_true(s.failed == 5);
 	assert_true(s.done == N - 5);
+	/* Died on their own: SEGV, ABRT, exit 3 and the outside kill, twice each;
+	 * the hang's two timeouts were our own kills (counted as crashes before). */
+	assert_int_equal(s.crashed, 8);
+	assert_true(s.respawned >= 10);
 
 	/* Chunks of 7 (the victim left out: the killer thread is gone): still one
 	 * result per task and only the bad ones fail. */

@@ -785,6 +785,26 @@ static void test_pixel_limit(void **state)
 	assert_non_null(strstr(err, "20000 pixels"));
 	s.max_pixels = 20000;
 	assert_int_equal(run1(&s, tpath("small.jpg"), tpath("out/s.jpg"), &res, err, sizeof err), 0);
+
+	/* The outputs too: -s 100000 --enlarge grew a worker to 10 GB making the
+	 * master, until the timeout killed it, twice. A JPEG and a PNG (their own
+	 * decoders), at once, and nothing written; within the limit, made. */
+	make_image(tpath("small.png"), 200, 100, 0, 0, -1, 0);
+	s = settings_box(100000, 100000);
+	s.enlarge = 1;
+	for (int png = 0; png < 2; png++) {
+		const char *in = tpath(png ? "small.png" : "small.jpg");
+
+		assert_int_equal(run1(&s, in, tpath("out/e.jpg"), &res, err, sizeof err), -1);
+		print_message("enlarged: %s\n", err);
+		assert_non_null(strstr(err, "100000x50000"));
+		assert_non_null(strstr(err, "--max-pixels"));
+		assert_int_equal(access(tpath("out/e.jpg"), F_OK), -1);
+	}
+	s.max_pixels = 0; /* no limit: not refused (a small box keeps it quick) */
+	s.sizes[0] = (thumb_size){ 400, 400 };
+	assert_int_equal(run1(&s, tpath("small.jpg"), tpath("out/e.jpg"), &res, err, sizeof err), 0);
+	assert_int_equal(res.out[0].w, 400);
 }
 
 /* A worker only ever creates new files: a file or folder already at an output
