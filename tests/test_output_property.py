@@ -258,11 +258,14 @@ def parse_box(spec):
 
 
 def size_text(box):
+    """{size}: N for a square box (N or NxN), WxH, Wx for a width alone, xH."""
     w, h = box
     if w and h and w != h:
         return b"%dx%d" % (w, h)
-    if w:
+    if w and h:
         return b"%d" % w
+    if w:
+        return b"%dx" % w
     return b"x%d" % h if h else b""
 
 
