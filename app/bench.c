@@ -120,7 +120,7 @@ static int add_file(bench *b, const discover_item *it)
 	}
 	pool_buf buf = {0};
 	task_desc t = {.index = b->nfiles, .n = it->noutputs, .input = it->input,
-		       .beneath = (uint32_t)it->beneath};
+		       .beneath = (uint32_t)it->beneath, .found = {it->dev, it->ino}};
 	for (int i = 0; i < it->noutputs; i++)
 		if (thumb_output_format(b->o.settings.format, it->out_rel[i], &t.formats[i]) < 0)
 			return 1;

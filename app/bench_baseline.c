@@ -57,8 +57,8 @@ static void baseline_child(const bench *b, int fd, volatile size_t *current)
 				task_temp_name(names[k], sizeof names[k], t.index, k, 0);
 				outs[k] = (thumb_output){dir, names[k], t.formats[k]};
 			}
-			if (thumb_run(&bench_config.settings, t.input, t.beneath, outs, &res, &kind, err,
-				      sizeof err) < 0) {
+			if (thumb_run(&bench_config.settings, t.input, t.beneath, &t.found, outs, &res,
+				      &kind, err, sizeof err) < 0) {
 				for (char *c = err; *c; c++)
 					if (*c == '\n')
 						*c = ' ';

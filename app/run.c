@@ -131,7 +131,7 @@ static int feed(void *data, pool_task *t)
 	while ((got = take_next(x, &lf)) == 1) {
 		inflight_file *f = lf.f;
 		task_desc td = {.index = x->produced, .n = f->n, .input = f->input,
-				.beneath = (uint32_t)f->beneath};
+				.beneath = (uint32_t)f->beneath, .found = {f->dev, f->ino}};
 		memcpy(td.formats, lf.formats, sizeof td.formats);
 		if (task_encode(&x->buf, &td) < 0) {
 			feed_failed(x, f->input, f->n, f->display, NULL);

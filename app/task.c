@@ -34,6 +34,8 @@ int task_encode(pool_buf *b, const task_desc *t)
 	if (pool_buf_append(b, &count, sizeof count) < 0 ||
 	    pool_buf_append(b, &index, sizeof index) < 0 ||
 	    pool_buf_append(b, &beneath, sizeof beneath) < 0 ||
+	    pool_buf_append(b, &t->found.dev, sizeof t->found.dev) < 0 ||
+	    pool_buf_append(b, &t->found.ino, sizeof t->found.ino) < 0 ||
 	    pool_buf_append(b, formats, (size_t)t->n) < 0 ||
 	    pool_buf_append(b, t->input, strlen(t->input) + 1) < 0)
 		return -1;
@@ -45,12 +47,15 @@ int task_decode(const void *arg, size_t len, task_desc *t)
 	const unsigned char *p = arg;
 	uint32_t count;
 
-	const size_t fixed = sizeof count + sizeof t->index + sizeof t->beneath;
+	const size_t at_found = sizeof count + sizeof t->index + sizeof t->beneath;
+	const size_t fixed = at_found + sizeof t->found.dev + sizeof t->found.ino;
 	if (len < fixed)
 		return -1;
 	memcpy(&count, p, sizeof count);
 	memcpy(&t->index, p + sizeof count, sizeof t->index);
 	memcpy(&t->beneath, p + sizeof count + sizeof t->index, sizeof t->beneath);
+	memcpy(&t->found.dev, p + at_found, sizeof t->found.dev);
+	memcpy(&t->found.ino, p + at_found + sizeof t->found.dev, sizeof t->found.ino);
 	if (count < 1 || count > THUMB_MAX_SIZES)
 		return -1;
 	size_t head = fixed + count;
@@ -230,7 +235,8 @@ int task_thumbnail(const void *arg, size_t len, pool_buf *out, void *state)
 	thumb_result res;
 	memset(&res, 0, sizeof res);
 	char err[1024];
-	if (thumb_run(&cfg->settings, t.input, t.beneath, outputs, &res, &kind, err, sizeof err) < 0) {
+	if (thumb_run(&cfg->settings, t.input, t.beneath, &t.found, outputs, &res, &kind, err,
+		      sizeof err) < 0) {
 		drop_repeats(err);
 		kind_byte = (unsigned char)(kind == FAIL_NONE ? FAIL_DECODE : kind);
 		pool_buf_append(out, &kind_byte, 1);

@@ -3,8 +3,9 @@
  * task.h — one file's work as it crosses the pool: the bytes of a task and of its
  * result, and the worker-side functions the pool runs.
  *
- * A task is: a 4-byte output count n, the 8-byte feed index, n format bytes, then
- * the input path (NUL-terminated). The worker writes output i as a new file named
+ * A task is: a 4-byte output count n, the 8-byte feed index, the 4-byte beneath,
+ * the found file's 8-byte device and inode, n format bytes, then the input path
+ * (NUL-terminated). The worker writes output i as a new file named
  * task_temp_name(index, i, its pid) in the run's temp folder (task_config.tmp_path,
  * opened once per worker and checked to be the folder the parent made); the parent
  * knows the pid of the attempt from the pool's result, so no path ever travels back.
@@ -41,6 +42,7 @@ typedef struct task_desc {
 	const char *input;
 	uint32_t beneath;                    /* thumb_run()'s: 0, or where in input the
 	                                        part a folder walk found begins */
+	thumb_found found;                   /* thumb_run()'s: the file the parent found */
 } task_desc;
 
 /* Longest name task_temp_name() makes, with its NUL. */

@@ -227,11 +227,16 @@ static int produce(const thumb_settings *s, VipsImage *master, const master_inpu
 	return rc;
 }
 
+/* The file at the input is not the one found (or check_task() saw): another
+ * put there by a rename, or reached through a folder swapped for a symlink. */
+#define REPLACED "the input was replaced since it was found (the file, or a folder on " \
+		 "its path by a symlink): not read"
+
 /* The checks before any decoding: sizes, outputs, and an input that is a
  * non-empty regular file we may read (*st: what it was then). */
 static int check_task(const thumb_settings *settings, const char *input,
-		      const thumb_output *outputs, thumb_result *res, struct stat *st,
-		      failure_kind *kind, char *err, size_t errlen)
+		      const thumb_found *found, const thumb_output *outputs, thumb_result *res,
+		      struct stat *st, failure_kind *kind, char *err, size_t errlen)
 {
 	*kind = FAIL_DECODE;
 	if (geometry_check_sizes(settings, err, errlen))
@@ -245,6 +250,13 @@ static int check_task(const thumb_settings *settings, const char *input,
 		}
 	if (stat(input, st) != 0) {
 		vipserr_printf(err, errlen, "%s", strerror(errno));
+		*kind = FAIL_ENVIRONMENT;
+		return -1;
+	}
+	if (found && (found->dev || found->ino) &&
+	    ((uint64_t)st->st_dev != found->dev || (uint64_t)st->st_ino != found->ino)) {
+		/* read_input() then checks that the file opened is this one */
+		vipserr_printf(err, errlen, "%s", REPLACED);
 		*kind = FAIL_ENVIRONMENT;
 		return -1;
 	}
@@ -326,8 +338,7 @@ static int read_input(const thumb_settings *settings, const char *input, size_t 
 	if (st.st_dev != was->st_dev || st.st_ino != was->st_ino) {
 		/* check_task()'s stat by name reached another file: a file replaced in
 		 * between, or (beneath) a folder on the way swapped for a symlink */
-		why = "the input was replaced while it was read (the file, or a folder on its "
-		      "path by a symlink): not read";
+		why = REPLACED;
 		goto fail;
 	}
 	int got = settings->keep_metadata
@@ -376,8 +387,8 @@ static int input_changed(const char *input, const struct stat *was)
 }
 
 int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
-	      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
-	      char *err, size_t errlen)
+	      const thumb_found *found, const thumb_output *outputs, thumb_result *res,
+	      failure_kind *kind, char *err, size_t errlen)
 {
 	int fds[THUMB_MAX_SIZES], made[THUMB_MAX_SIZES] = {0};
 	VipsImage *master = NULL;
@@ -392,7 +403,7 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	unsigned char *bytes;
 	size_t nbytes = 0;
 	int in_fd = -1;
-	if (check_task(settings, input, outputs, res, &was, kind, err, errlen) ||
+	if (check_task(settings, input, found, outputs, res, &was, kind, err, errlen) ||
 	    read_input(settings, input, beneath, &was, res, &bytes, &nbytes, &in_fd, kind, err,
 		       errlen))
 		return -1;

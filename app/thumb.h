@@ -56,16 +56,26 @@ typedef struct thumb_output {
 	thumb_format format;
 } thumb_output;
 
+/* The file the parent found at a task's input (the walk's or the list's stat):
+ * device and inode, both 0 when not known (then not checked). */
+typedef struct thumb_found {
+	uint64_t dev, ino;
+} thumb_found;
+
 /* Once per file; see above. outputs has settings->nsizes entries. The input is
  * opened once, and every decoder reads that open file (the fast path its bytes,
  * the others through /proc/self/fd), never the path again, which a rename may lead
  * elsewhere meanwhile. beneath: where in input the part a folder walk found begins
  * (0: none): the folders there are never passed through a symlink
  * (outdir_walk_dirs()); one swapped for a symlink since the walk fails the
- * file (FAIL_ENVIRONMENT: "a folder on its path was replaced"). */
+ * file (FAIL_ENVIRONMENT: "a folder on its path was replaced"). found (NULL: not
+ * checked): the file at input must be that one, else FAIL_ENVIRONMENT, not read:
+ * a photo swapped for another (or for a FIFO, or read through a PATH folder
+ * swapped for a symlink) and back while its task waited was thumbnailed from
+ * the other and recorded under the found one's size and time, for good. */
 int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
-	      const thumb_output *outputs, thumb_result *res, failure_kind *kind,
-	      char *err, size_t errlen);
+	      const thumb_found *found, const thumb_output *outputs, thumb_result *res,
+	      failure_kind *kind, char *err, size_t errlen);
 
 /* Clean up this worker's libvips state before the worker exits (vips_shutdown). */
 void thumb_worker_fini(void);

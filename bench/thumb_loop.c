@@ -118,7 +118,7 @@ int main(int argc, char **argv)
 				unlinkat(dir, outputs[k].name, 0);
 			}
 			clock_gettime(CLOCK_MONOTONIC, &t0);
-			if (thumb_run(&s, argv[i], 0, outputs, &res, &kind, err, sizeof err) < 0) {
+			if (thumb_run(&s, argv[i], 0, NULL, outputs, &res, &kind, err, sizeof err) < 0) {
 				fprintf(stderr, "thumb_loop: %s: %s\n", argv[i], err);
 				failed++;
 			}

@@ -1414,6 +1414,69 @@ int fsync(int fd)
             with open(man) as f:
                 self.assertIn("box\nasked for", f.read())
 
+    def test_a_photo_swapped_and_back_while_its_task_waits(self):
+        """a.jpg was found, then swapped for another file while its task waited
+        (the worker held by SIGSTOP), and put back after the worker had read it.
+        The worker read whatever was at the path: another photo's thumbnail was
+        recorded under a.jpg's own size and time (skipped for good), a damaged
+        file or a FIFO made the good photo "failed earlier" for good. Now the
+        worker checks the file is the one found: an error of kind environment,
+        not remembered, and the next run makes the right thumbnail."""
+        other = photo(self.p("other.jpg"), (60, 120))
+        with open(self.p("damaged.jpg"), "wb") as f, open(photo(self.p("d.jpg"), (200, 100)),
+                                                         "rb") as g:
+            f.write(g.read()[:400])
+        for swap in ("another photo", "a damaged file", "a FIFO"):
+            with self.subTest(swap=swap):
+                src, out = self.p("src-" + swap[2:5]), self.p("out-" + swap[2:5])
+                a = photo(os.path.join(src, "a.jpg"), (200, 100))
+                photo(os.path.join(src, "warm.jpg"))
+                past = time.time() - 3600
+                for n in ("a.jpg", "warm.jpg"):
+                    os.utime(os.path.join(src, n), (past, past))
+                r1 = self.p("r1-" + swap[2:5] + ".jsonl")
+                proc = subprocess.Popen([IMGPOOL, "-j1", "-q", "--files-from", "-", "--base",
+                                         src, "--report", r1, "-o", out],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE)
+                proc.stdin.write(b"warm.jpg\n")
+                proc.stdin.flush()
+
+                def reported(name):
+                    end = time.monotonic() + 30
+                    while time.monotonic() < end:
+                        if os.path.exists(r1):
+                            with open(r1) as f:
+                                if name in f.read():
+                                    return
+                        time.sleep(0.02)
+                    self.fail(name + " never answered")
+                reported("warm.jpg")
+                worker = sorted(self.children_of(proc.pid))[0]
+                os.kill(worker, signal.SIGSTOP)
+                proc.stdin.write(b"a.jpg\n")
+                proc.stdin.flush()
+                time.sleep(0.5)  # found (stat) and handed to the stopped worker
+                os.rename(a, a + ".keep")
+                if swap == "a FIFO":
+                    os.mkfifo(a)
+                else:
+                    shutil.copy2(other if swap == "another photo" else self.p("damaged.jpg"), a)
+                os.kill(worker, signal.SIGCONT)
+                reported("a.jpg")
+                os.unlink(a)
+                os.rename(a + ".keep", a)
+                proc.communicate(timeout=60)  # closes the list
+                with open(r1) as f:
+                    recs = [json.loads(l) for l in f if '"a.jpg"' in l or "/a.jpg" in l]
+                rec = [x for x in recs if x["type"] == "file"][0]
+                self.assertEqual((rec["status"], rec.get("kind")), ("error", "environment"), rec)
+                self.assertIn("replaced since it was found", rec["error"])
+                r = run(["-q", "-o", out, src])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(subprocess.run(["vipsheader", "-f", "width", os.path.join(
+                    out, "a.jpg")], capture_output=True, text=True).stdout.strip(), "200")
+
 
 if __name__ == "__main__":
     unittest.main(argv=sys.argv[:1], verbosity=2)

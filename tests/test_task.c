@@ -38,22 +38,28 @@ static const char *const NAMES[] = {
 	"x",
 };
 
+/* Where the format bytes begin: after n, the index, beneath and the found file. */
+enum { FORMATS_AT = 4 + 8 + 4 + 8 + 8 };
+
 static void round_trip(uint64_t index, int n, const char *input)
 {
 	pool_buf b = {0};
 	task_desc in = {.index = index, .n = n, .input = input,
-			.beneath = (uint32_t)(strlen(input) / 2)}, out;
+			.beneath = (uint32_t)(strlen(input) / 2),
+			.found = {index ^ 0x1234, ~index}}, out;
 	for (int i = 0; i < n; i++)
 		in.formats[i] = (thumb_format)((i + n) % (FORMAT_AVIF + 1));
 	assert_int_equal(task_encode(&b, &in), 0);
-	/* the documented layout: u32 n | u64 index | u32 beneath | n format bytes |
-	 * input NUL */
-	assert_int_equal(b.len, 4 + 8 + 4 + (size_t)n + strlen(input) + 1);
+	/* the documented layout: u32 n | u64 index | u32 beneath | u64 found dev |
+	 * u64 found inode | n format bytes | input NUL */
+	assert_int_equal(b.len, FORMATS_AT + (size_t)n + strlen(input) + 1);
 	memset(&out, 0xee, sizeof out);
 	assert_int_equal(task_decode(b.data, b.len, &out), 0);
 	assert_int_equal(out.index, index);
 	assert_int_equal(out.n, n);
 	assert_int_equal(out.beneath, in.beneath);
+	assert_int_equal(out.found.dev, in.found.dev);
+	assert_int_equal(out.found.ino, in.found.ino);
 	for (int i = 0; i < n; i++)
 		assert_int_equal(out.formats[i], in.formats[i]);
 	assert_string_equal(out.input, input);
@@ -82,7 +88,7 @@ static void test_round_trip(void **state)
 	assert_int_equal(task_encode(&b, &t), 0);
 	t.input = "b";
 	assert_int_equal(task_encode(&b, &t), 0);
-	assert_int_equal(b.len, 4 + 8 + 4 + 1 + 2);
+	assert_int_equal(b.len, FORMATS_AT + 1 + 2);
 	task_desc out;
 	assert_int_equal(task_decode(b.data, b.len, &out), 0);
 	assert_string_equal(out.input, "b");
@@ -175,7 +181,7 @@ static void test_malformed(void **state)
 	for (int bad = FORMAT_AVIF + 1; bad < 256; bad += (bad < 16 ? 1 : 37)) {
 		unsigned char *f = malloc(len);
 		memcpy(f, t, len);
-		f[16 + 1] = (unsigned char)bad;
+		f[FORMATS_AT + 1] = (unsigned char)bad;
 		if (decode_exact(f, len) == 0)
 			fail_msg("format byte %d accepted", bad);
 		free(f);
@@ -186,7 +192,7 @@ static void test_malformed(void **state)
 	/* every format byte that is a format is accepted */
 	for (int fmt = FORMAT_SAME; fmt <= FORMAT_AVIF; fmt++) {
 		unsigned char *f = good_task(1, "a", &len);
-		f[16] = (unsigned char)fmt;
+		f[FORMATS_AT] = (unsigned char)fmt;
 		task_desc d;
 		assert_int_equal(task_decode(f, len, &d), 0);
 		assert_int_equal(d.formats[0], fmt);

@@ -197,8 +197,9 @@ static int make_dirs(const char *dir)
 
 static failure_kind last_kind;
 
-/* thumb_run()'s beneath for the next run_paths() (reset by it). */
+/* thumb_run()'s beneath and found file for the next run_paths() (reset by it). */
 static size_t next_beneath;
+static thumb_found next_found;
 
 /* thumb_run with outputs named by path, as the parent plans them: the format from
  * the name (thumb_output_format, as the planner does), the folder made and opened
@@ -228,7 +229,9 @@ static int run_paths(const thumb_settings *s, const char *in, const char *const 
 			goto done;
 		}
 	}
-	rc = thumb_run(s, in, next_beneath, outs, res, &last_kind, err, errlen);
+	rc = thumb_run(s, in, next_beneath, next_found.dev || next_found.ino ? &next_found : NULL,
+		       outs, res, &last_kind, err, errlen);
+	next_found = (thumb_found){0, 0};
 done:
 	next_beneath = 0;
 	for (int i = 0; i < n; i++)
