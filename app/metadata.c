@@ -2,7 +2,8 @@
 /*
  * metadata.c — removing the metadata an output must not keep. See metadata.h.
  */
-#include <string.h>	/* memmem: the build defines _GNU_SOURCE */
+#include <string.h>
+#include <strings.h>	/* strncasecmp */
 
 #include <vips/vips.h>
 
@@ -49,6 +50,19 @@ static void *collect(VipsImage *im, const char *name, GValue *value, void *a)
 
 /* Whether the XMP packet of im names a GPS position (exif:GPSLatitude and the
  * like, in any namespace prefix). */
+/* Does data hold word, in any case? (XMP is not NUL-terminated.) */
+static int has_word_nocase(const char *data, size_t len, const char *word)
+{
+	size_t n = strlen(word);
+	for (size_t i = 0; i + n <= len; i++)
+		if (strncasecmp(data + i, word, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does the XMP packet name a position? exif:GPSLatitude, DJI drones'
+ * drone-dji:GpsLatitude (a case-sensitive search let it through), or any
+ * latitude with a longitude: the whole packet goes, as the man page says. */
 static int xmp_has_gps(VipsImage *im)
 {
 	const void *data;
@@ -57,7 +71,9 @@ static int xmp_has_gps(VipsImage *im)
 	if (!vips_image_get_typeof(im, VIPS_META_XMP_NAME) ||
 	    vips_image_get_blob(im, VIPS_META_XMP_NAME, &data, &len))
 		return 0;
-	return memmem(data, len, "GPSLatitude", 11) || memmem(data, len, "GPSLongitude", 12);
+	return has_word_nocase(data, len, "gpslatitude") ||
+	       has_word_nocase(data, len, "gpslongitude") ||
+	       (has_word_nocase(data, len, "latitude") && has_word_nocase(data, len, "longitude"));
 }
 
 int metadata_select(int keep, VipsImage *in, VipsImage **out)

@@ -313,6 +313,34 @@ class OutputControls(unittest.TestCase):
                      "--keep-metadata: 'gps': expected a comma list of exif, xmp, iptc, icc, "
                      "gps or all (gps goes with exif)")
 
+
+    def test_keep_metadata_drops_an_xmp_position_in_any_case(self):
+        """An XMP packet that names a position is dropped whole unless gps is
+        kept: DJI drones write drone-dji:GpsLatitude, which a case-sensitive
+        search for GPSLatitude let through to every output. A packet without
+        one is kept."""
+        def with_xmp(name, body):
+            packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
+                      b'"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description ' +
+                      body + b'/></rdf:RDF></x:xmpmeta>')
+            seg = b"http://ns.adobe.com/xap/1.0/\0" + packet
+            buf = io.BytesIO()
+            noise(200, 150).save(buf, "JPEG", quality=90)
+            data = buf.getvalue()
+            with open(os.path.join(self.inp, name), "wb") as f:
+                f.write(data[:2] + b"\xff\xe1" + (len(seg) + 2).to_bytes(2, "big") + seg +
+                        data[2:])
+        with_xmp("drone.jpg", b'xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/" '
+                 b'drone-dji:GpsLatitude="51.5007292" drone-dji:GpsLongitude="-0.1268141"')
+        with_xmp("plain.jpg", b'xmlns:dc="http://purl.org/dc/elements/1.1/" '
+                 b'dc:format="image/jpeg" dc:rights="keep-me"')
+        for ext in ("jpg", "webp", "png"):
+            out = self.make("--keep-metadata", "-f", "jpeg" if ext == "jpg" else ext,
+                            out="out-" + ext)
+            with open(os.path.join(out, "drone." + ext), "rb") as f:
+                self.assertNotIn(b"51.5007292", f.read(), ext)
+            with open(os.path.join(out, "plain." + ext), "rb") as f:
+                self.assertIn(b"keep-me", f.read(), ext)
     def test_unusable_profile_is_as_none(self):
         """An embedded ICC profile lcms cannot read (7 bytes), on a grey and on an
         RGB JPEG: the file failed ("corrupt profile") at every --fail-on level,
