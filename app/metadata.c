@@ -76,6 +76,40 @@ static int xmp_has_gps(VipsImage *im)
 	       (has_word_nocase(data, len, "latitude") && has_word_nocase(data, len, "longitude"));
 }
 
+/* Make the XMP packet's tiff:Orientation (attribute or element: one digit) say
+ * the image's own orientation: 1 once turned upright. Left at 6, as Lightroom
+ * exports carry it, a viewer that reads XMP turned the upright thumbnail a
+ * second time (the only orientation in a WebP or PNG). The digit is replaced in
+ * place: the XML is not otherwise touched. */
+static void xmp_orientation(VipsImage *im)
+{
+	const void *data;
+	size_t len;
+	static const char tag[] = "tiff:Orientation";
+	const size_t n = sizeof tag - 1;
+	char now = (char)('0' + vips_image_get_orientation(im));
+
+	if (!vips_image_get_typeof(im, VIPS_META_XMP_NAME) ||
+	    vips_image_get_blob(im, VIPS_META_XMP_NAME, &data, &len) || now < '1' || now > '8')
+		return;
+	char *copy = NULL;
+	for (size_t i = 0; i + n + 2 < len; i++) {
+		const char *x = copy ? copy : data;
+		if (memcmp(x + i, tag, n))
+			continue;
+		size_t d = i + n + (x[i + n] == '>' ? 1 : x[i + n] == '=' && x[i + n + 1] == '"' ? 2 : 0);
+		if (d == i + n || d >= len || x[d] < '1' || x[d] > '8' || x[d] == now ||
+		    (d + 1 < len && x[d + 1] >= '0' && x[d + 1] <= '9'))
+			continue;
+		if (!copy && !(copy = g_memdup2(data, len)))
+			return;
+		copy[d] = now;
+	}
+	if (copy)
+		vips_image_set_blob_copy(im, VIPS_META_XMP_NAME, copy, len);
+	g_free(copy);
+}
+
 int metadata_select(int keep, VipsImage *in, VipsImage **out)
 {
 	drop d = {keep, NULL};
@@ -88,5 +122,6 @@ int metadata_select(int keep, VipsImage *in, VipsImage **out)
 	g_slist_free_full(d.names, g_free);
 	if (!(keep & KEEP_GPS) && xmp_has_gps(*out))
 		vips_image_remove(*out, VIPS_META_XMP_NAME);
+	xmp_orientation(*out);
 	return 0;
 }

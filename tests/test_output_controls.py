@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import zlib
 
 IMGPOOL = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "imgpool"
 
@@ -318,14 +319,14 @@ class OutputControls(unittest.TestCase):
         """An XMP packet that names a position is dropped whole unless gps is
         kept: DJI drones write drone-dji:GpsLatitude, which a case-sensitive
         search for GPSLatitude let through to every output. A packet without
-        one is kept."""
-        def with_xmp(name, body):
+        one is kept, its orientation made the thumbnail's own."""
+        def with_xmp(name, body, orientation=1):
             packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf='
                       b'"http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description ' +
                       body + b'/></rdf:RDF></x:xmpmeta>')
             seg = b"http://ns.adobe.com/xap/1.0/\0" + packet
             buf = io.BytesIO()
-            noise(200, 150).save(buf, "JPEG", quality=90)
+            noise(200, 150).save(buf, "JPEG", quality=90, exif=exif_with(orientation, False))
             data = buf.getvalue()
             with open(os.path.join(self.inp, name), "wb") as f:
                 f.write(data[:2] + b"\xff\xe1" + (len(seg) + 2).to_bytes(2, "big") + seg +
@@ -334,13 +335,39 @@ class OutputControls(unittest.TestCase):
                  b'drone-dji:GpsLatitude="51.5007292" drone-dji:GpsLongitude="-0.1268141"')
         with_xmp("plain.jpg", b'xmlns:dc="http://purl.org/dc/elements/1.1/" '
                  b'dc:format="image/jpeg" dc:rights="keep-me"')
+        # Lightroom's exports say the orientation in XMP too: turned upright,
+        # the kept packet must say 1, or a viewer reading XMP turns it again.
+        with_xmp("turned.jpg", b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+                 b'tiff:Orientation="6" dc:rights="keep-me"', orientation=6)
+        def readable(path):
+            """The file's bytes, a PNG's compressed text chunks (zTXt, where
+            libvips puts XMP) inflated."""
+            with open(path, "rb") as f:
+                data = f.read()
+            if not data.startswith(b"\x89PNG"):
+                return data
+            at, text = 8, [data]
+            while at + 8 <= len(data):
+                n, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+                body = data[at + 8:at + 8 + n]
+                if kind == b"zTXt":
+                    text.append(zlib.decompress(body[body.index(b"\0") + 2:]))
+                at += 12 + n
+            return b"".join(text)
         for ext in ("jpg", "webp", "png"):
             out = self.make("--keep-metadata", "-f", "jpeg" if ext == "jpg" else ext,
                             out="out-" + ext)
-            with open(os.path.join(out, "drone." + ext), "rb") as f:
-                self.assertNotIn(b"51.5007292", f.read(), ext)
-            with open(os.path.join(out, "plain." + ext), "rb") as f:
-                self.assertIn(b"keep-me", f.read(), ext)
+            self.assertNotIn(b"51.5007292", readable(os.path.join(out, "drone." + ext)), ext)
+            self.assertIn(b"keep-me", readable(os.path.join(out, "plain." + ext)), ext)
+            data = readable(os.path.join(out, "turned." + ext))
+            self.assertIn(b'tiff:Orientation="1"', data, ext)
+            self.assertNotIn(b'tiff:Orientation="6"', data, ext)
+            with Image.open(os.path.join(out, "turned." + ext)) as im:
+                self.assertEqual(im.size, (150, 200), ext)  # upright
+        # --no-rotate: the stored layout, and every tag still says how to show it
+        out = self.make("--keep-metadata", "--no-rotate", out="out-norotate")
+        with open(os.path.join(out, "turned.jpg"), "rb") as f:
+            self.assertIn(b'tiff:Orientation="6"', f.read())
     def test_unusable_profile_is_as_none(self):
         """An embedded ICC profile lcms cannot read (7 bytes), on a grey and on an
         RGB JPEG: the file failed ("corrupt profile") at every --fail-on level,
