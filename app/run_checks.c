@@ -2,12 +2,14 @@
 /*
  * run_checks.c — the looks a run takes at every turn of its loop that may stop
  * it: free space on the output filesystem below --min-free, and the journal
- * deleted or moved away. Either stop is said once and drains the pool; the files
+ * or the temp folder deleted or moved away. Either stop is said once and drains the pool; the files
  * not started are then errors, tried again by the next run. Part of a run: see
  * run_internal.h.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include "clock.h"
@@ -58,6 +60,21 @@ void run_check_disk(run_ctx *x, pool *p)
  * by the next run (their records would go to a file no one finds). The stop is
  * what this adds: every commit looks again itself (journal_sync()), so nothing is
  * moved into place once the journal is gone, looked at here or not. */
+/* Is the run's temp folder, where every worker writes, no longer the one made?
+ * Deleted, every file after failed on its own with "cannot create the thumbnail
+ * file: No such file or directory", a cause that named nothing. */
+static int tmp_gone(run_ctx *x)
+{
+	struct stat st;
+	file_ident made = outdir_tmp_ident(x->od);
+	if (!made.dev && !made.ino)
+		return 0;
+	if (lstat(outdir_tmp_path(x->od), &st) < 0)
+		return errno == ENOENT || errno == ENOTDIR;
+	return !S_ISDIR(st.st_mode) || (uint64_t)st.st_dev != made.dev ||
+	       (uint64_t)st.st_ino != made.ino;
+}
+
 void run_check_journal(run_ctx *x, pool *p)
 {
 	double now = clock_now_s();
@@ -65,11 +82,18 @@ void run_check_journal(run_ctx *x, pool *p)
 		return;
 	x->journal_checked = now;
 	/* After a --min-free stop too: --prune still runs after that one. */
-	if ((x->stop_msg[0] && !x->stop_for_disk) || !journal_moved(x->j))
+	if (x->stop_msg[0] && !x->stop_for_disk)
 		return;
-	snprintf(x->stop_why, sizeof x->stop_why,
-		 "the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away during "
-		 "the run", x->o->out_dir);
+	if (journal_moved(x->j))
+		snprintf(x->stop_why, sizeof x->stop_why,
+			 "the journal in '%.300s/" OUTDIR_PRIVATE "' was deleted or moved away "
+			 "during the run", x->o->out_dir);
+	else if (tmp_gone(x))
+		snprintf(x->stop_why, sizeof x->stop_why,
+			 "the temp folder '%.300s', where the workers write, was deleted or "
+			 "replaced during the run", outdir_tmp_path(x->od));
+	else
+		return;
 	stop_for(x, p, 0);
 }
 

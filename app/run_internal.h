@@ -115,7 +115,7 @@ void run_teardown(run_ctx *x);
 
 /* run_checks.c: the looks at every turn of the loop that may stop the run (each
  * says its stop once and drains the pool): free space below --min-free, the
- * journal deleted or moved away. */
+ * journal or the temp folder deleted or moved away. */
 void run_check_disk(run_ctx *x, pool *p);
 void run_check_journal(run_ctx *x, pool *p);
 /* --min-free in bytes: as given, or the default of 1 GiB or 2 % of the output

@@ -1477,6 +1477,34 @@ int fsync(int fd)
                 self.assertEqual(subprocess.run(["vipsheader", "-f", "width", os.path.join(
                     out, "a.jpg")], capture_output=True, text=True).stdout.strip(), "200")
 
+    def test_temp_folder_deleted_during_the_run_stops_it(self):
+        """OUT/.imgpool/tmp-all, where the workers write, deleted while a run
+        goes: every later file failed on its own with "cannot create the
+        thumbnail file: No such file or directory", naming nothing, and the run
+        went on. Now the run stops, says why once, and the files it did not start
+        are errors naming the temp folder, as for a deleted journal."""
+        one = photo(self.p("one.jpg"), (1600, 1000))
+        linked_photos(self.p("src"), one, 120)
+        out, rep = self.p("out"), self.p("r.jsonl")
+        proc = subprocess.Popen([IMGPOOL, "-j1", "-q", "--report", rep, "-o", out,
+                                 self.p("src")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        tmp = os.path.join(out, ".imgpool", "tmp-all")
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not (os.path.exists(rep) and os.path.getsize(rep)):
+            time.sleep(0.005)
+        while os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
+        _, err = proc.communicate(timeout=120)
+        self.assertEqual(proc.returncode, 1, err)
+        stop = [l for l in err.splitlines() if l.startswith("imgpool: stopped: the temp folder")]
+        self.assertEqual(len(stop), 1, err)
+        with open(rep) as f:
+            files = [x for x in map(json.loads, f) if x["type"] == "file"]
+        self.assertEqual(len(files), 120)
+        named = [x for x in files if "the temp folder" in (x.get("error") or "")]
+        self.assertGreater(len(named), 0, files[-1])
+
 
 if __name__ == "__main__":
     unittest.main(argv=sys.argv[:1], verbosity=2)
