@@ -56,6 +56,7 @@
 #include "outdir.h"
 #include "pngcheck.h"
 #include "pngmaster.h"
+#include "reduce.h"
 #include "resize.h"
 #include "save.h"
 #include "thumb.h"
@@ -176,9 +177,24 @@ static int make_output(const thumb_settings *s, VipsImage *master, const master_
 
 		geometry_fit_size(s, in->w, in->h, b, in->jpeg, &ow, &oh);
 		double hs = (double)master->Xsize / ow, vs = (double)master->Ysize / oh;
+		/* One factor on both axes, as vips_thumbnail() scales: that of the
+		 * axis the box decides (its side is the box's), where it gives this
+		 * size on the other axis too. Two, each from a rounded side, made the
+		 * smaller sizes of a multi-size run a little stretched (450/282 across,
+		 * 478/300 down: 30 dB against a run of that size alone, 22 dB on fine
+		 * stripes). */
+		double u = oh == b.h ? vs : ow == b.w ? hs : 0;
+		if (u >= 1 && reduce_height(master->Xsize, u) == ow &&
+		    reduce_height(master->Ysize, u) == oh)
+			hs = vs = u;
 		if (hs >= 1 && vs >= 1 && !vips_image_hasalpha(master))
 			return resize_oriented(master, hs, vs, 1, out); /* the SIMD way */
-		if (hs >= 1 && vs >= 1)	/* alpha: premultiplied, by libvips */
+		if (hs >= 1 && vs >= 1 && hs == vs) /* alpha: premultiplied, by libvips */
+			return vips_thumbnail_image(master, out, oh == b.h ? VIPS_MAX_COORD : ow,
+						    "height", oh == b.h ? oh : VIPS_MAX_COORD,
+						    "size", VIPS_SIZE_DOWN, "no_rotate", TRUE,
+						    NULL);
+		if (hs >= 1 && vs >= 1)
 			return vips_thumbnail_image(master, out, ow, "height", oh,
 						    "size", VIPS_SIZE_FORCE, "no_rotate", TRUE,
 						    NULL);
