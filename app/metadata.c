@@ -19,6 +19,13 @@ typedef struct drop {
 /* Whether field name is one keep does not cover. */
 static int unwanted(int keep, const char *name)
 {
+	/* The input's own EXIF preview (IFD1 and its JPEG), kept by no LIST: a
+	 * thumbnail's EXIF kept it, a picture of the whole photo, uncropped where
+	 * --fit cover cropped it, often larger than a small thumbnail. libvips
+	 * leaves out the JPEG once its field is gone, and the IFD's tags once
+	 * theirs are (left, they described a JPEG not there). */
+	if (!strcmp(name, "jpeg-thumbnail-data") || !strncmp(name, "exif-ifd1-", 10))
+		return 1;
 	if (!strcmp(name, VIPS_META_EXIF_NAME) || !strncmp(name, "exif-ifd", 8))
 		return !(keep & KEEP_EXIF) ||
 		       (!(keep & KEEP_GPS) && !strncmp(name, "exif-ifd3-", 10));
@@ -48,8 +55,6 @@ static void *collect(VipsImage *im, const char *name, GValue *value, void *a)
 	return NULL;
 }
 
-/* Whether the XMP packet of im names a GPS position (exif:GPSLatitude and the
- * like, in any namespace prefix). */
 /* Does data hold word, in any case? (XMP is not NUL-terminated.) */
 static int has_word_nocase(const char *data, size_t len, const char *word)
 {

@@ -315,6 +315,49 @@ class OutputControls(unittest.TestCase):
                      "gps or all (gps goes with exif)")
 
 
+    def test_keep_metadata_drops_the_inputs_exif_preview(self):
+        """A kept EXIF block kept the input's own preview (IFD1 and its JPEG): a
+        picture of the whole photo, uncropped where --fit cover cropped it. The
+        rest of the EXIF stays; the preview, and IFD1's tags, go."""
+        preview = io.BytesIO()
+        noise(160, 120).save(preview, "JPEG", quality=70)
+        preview = preview.getvalue()
+        # TIFF, little-endian: IFD0 (Make), then IFD1 (JPEG offset, length), the JPEG
+        make = b"imgpool-test\0"
+        ifd0_at, ifd1_at = 8, 8 + 2 + 12 + 4
+        make_at = ifd1_at + 2 + 2 * 12 + 4
+        jpeg_at = make_at + len(make)
+        def entry(tag, kind, count, value):
+            return (tag.to_bytes(2, "little") + kind.to_bytes(2, "little") +
+                    count.to_bytes(4, "little") + value.to_bytes(4, "little"))
+        tiff = (b"II*\0" + ifd0_at.to_bytes(4, "little") +
+                (1).to_bytes(2, "little") + entry(0x10F, 2, len(make), make_at) +
+                ifd1_at.to_bytes(4, "little") +
+                (2).to_bytes(2, "little") + entry(0x201, 4, 1, jpeg_at) +
+                entry(0x202, 4, 1, len(preview)) + (0).to_bytes(4, "little") +
+                make + preview)
+        buf = io.BytesIO()
+        noise(400, 300).save(buf, "JPEG", quality=90)
+        data = buf.getvalue()
+        app1 = b"Exif\0\0" + tiff
+        with open(os.path.join(self.inp, "p.jpg"), "wb") as f:
+            f.write(data[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 +
+                    data[2:])
+        fields = subprocess.run(["vipsheader", "-a", os.path.join(self.inp, "p.jpg")],
+                                capture_output=True, text=True).stdout
+        self.assertIn("jpeg-thumbnail-data", fields)  # the test's own premise
+        for ext in ("jpg", "webp"):
+            out = self.make("--keep-metadata", "--fit", "cover", "-s", "100x100", "-f",
+                            "jpeg" if ext == "jpg" else ext, out="prev-" + ext)
+            made = os.path.join(out, "p." + ext)
+            fields = subprocess.run(["vipsheader", "-a", made], capture_output=True,
+                                    text=True).stdout
+            self.assertIn("imgpool-test", fields, ext)  # the EXIF kept
+            self.assertNotIn("jpeg-thumbnail-data", fields, ext)
+            self.assertNotIn("exif-ifd1-", fields, ext)
+            with open(made, "rb") as f:
+                self.assertNotIn(preview[-64:], f.read(), ext)
+
     def test_keep_metadata_drops_an_xmp_position_in_any_case(self):
         """An XMP packet that names a position is dropped whole unless gps is
         kept: DJI drones write drone-dji:GpsLatitude, which a case-sensitive
