@@ -134,11 +134,12 @@ int outdir_stat(outdir *od, const char *rel, struct stat *st);
 int outdir_parent(outdir *od, const char *rel, int create, const char **leaf);
 
 /*
- * Make the workers' temp folder OUT/.imgpool/<name>/, flock()ed for the run, empty
- * (files a killed run left there are removed: the folder is imgpool's own). Returns
- * 0, or -1 with errno (EBUSY: another run holds it).
+ * Make the workers' temp folder OUT/.imgpool/<name>/, flock()ed for the run, and
+ * remove the temp files a killed run left there: the entries ours() says are
+ * imgpool's (task_temp_name_ours(): a name only a worker gives); anything else is
+ * someone's, and stays. Returns 0, or -1 with errno (EBUSY: another run holds it).
  */
-int outdir_tmp_setup(outdir *od, const char *name);
+int outdir_tmp_setup(outdir *od, const char *name, int (*ours)(const char *entry));
 /* Its absolute path (for workers to open), its fd and identity (to check that
  * workers opened the same folder); the path is NULL before outdir_tmp_setup. */
 const char *outdir_tmp_path(const outdir *od);
@@ -146,7 +147,8 @@ int outdir_tmp_fd(const outdir *od);
 file_ident outdir_tmp_ident(const outdir *od);
 /* Remove one temp file (a killed attempt's); ENOENT is success. */
 int outdir_tmp_remove(outdir *od, const char *name);
-/* Remove every file left in the temp folder, then the folder. */
+/* Remove the temp files left (those ours() takes), then the folder if that
+ * empties it. */
 void outdir_tmp_cleanup(outdir *od);
 
 /* The identity of temp file name (a regular file, not a link), or -1. */

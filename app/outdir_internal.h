@@ -19,6 +19,7 @@ struct outdir {
 	int tmp;           /* the workers' temp folder, or -1 */
 	char *tmp_name, *tmp_path;
 	file_ident tmp_id;
+	int (*tmp_ours)(const char *entry); /* which entries there are imgpool's */
 	unsigned qcount;   /* quarantine names made so far */
 	int no_openat2;    /* openat2 was refused once: walk from then on */
 	struct made_folder *made; /* the folders outdir_open() made, outermost first */

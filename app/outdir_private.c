@@ -234,8 +234,10 @@ int outdir_unmake(outdir *od, int (*is_own)(const char *name))
 /* ------------------------------------------------------------------------- */
 /* The workers' temp folder                                                   */
 
-/* Remove every non-folder entry of the folder open at fd. */
-static void empty_folder(int fd)
+/* Remove the entries of the folder open at fd that ours() says imgpool made (a
+ * folder fails with EISDIR: left alone). A user's file put there is not one
+ * imgpool can show it made: it was removed with the rest. */
+static void empty_folder(int fd, int (*ours)(const char *entry))
 {
 	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -245,14 +247,13 @@ static void empty_folder(int fd)
 		return;
 	}
 	for (struct dirent *e; (e = readdir(d));) {
-		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
-			continue;
-		unlinkat(fd, e->d_name, 0); /* a folder fails with EISDIR: left alone */
+		if (ours && ours(e->d_name))
+			unlinkat(fd, e->d_name, 0);
 	}
 	closedir(d);
 }
 
-int outdir_tmp_setup(outdir *od, const char *name)
+int outdir_tmp_setup(outdir *od, const char *name, int (*ours)(const char *entry))
 {
 	if (od->priv < 0 || od->tmp >= 0 || strchr(name, '/')) {
 		errno = EINVAL;
@@ -293,7 +294,8 @@ int outdir_tmp_setup(outdir *od, const char *name)
 		errno = ENOMEM;
 		return -1;
 	}
-	empty_folder(od->tmp);
+	od->tmp_ours = ours;
+	empty_folder(od->tmp, ours);
 	return 0;
 }
 
@@ -314,8 +316,8 @@ void outdir_tmp_cleanup(outdir *od)
 {
 	if (od->tmp < 0)
 		return;
-	empty_folder(od->tmp);
-	/* Removed before the descriptor (and its lock) goes: a second run that
+	empty_folder(od->tmp, od->tmp_ours);
+	/* Removed (when that emptied it) before the descriptor (and its lock) goes: a second run that
 	 * locked it in between would have its new folder removed under it. */
 	unlinkat(od->priv, od->tmp_name, AT_REMOVEDIR);
 	close(od->tmp);

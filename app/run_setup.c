@@ -21,6 +21,7 @@
 #include "run_internal.h"
 #include "sidefile.h"
 #include "stop.h"
+#include "task.h"
 
 /* A --report path with its placeholders filled: {shard} ("K-of-N" or "all"),
  * {date} (YYYY-MM-DD) and {time} (HHMMSS), local time: a report a night. malloc'd. */
@@ -302,7 +303,7 @@ int run_setup(run_ctx *x)
 		 * deleted, before it touches anything (the recovery below included). */
 		char tmp[96];
 		snprintf(tmp, sizeof tmp, "tmp-%s", shname);
-		int tmp_rc = outdir_tmp_setup(x->od, tmp);
+		int tmp_rc = outdir_tmp_setup(x->od, tmp, task_temp_name_ours);
 		if (tmp_rc < 0 && errno == EBUSY) {
 			report_say(stderr, "imgpool: another imgpool run%s%s is writing to '%s' "
 				   "(its lock files in '%s/" OUTDIR_PRIVATE "' were deleted); run "

@@ -20,7 +20,22 @@ void task_temp_name(char *buf, size_t len, uint64_t index, int i, int pid)
 	snprintf(buf, len, "%llu-%d-%d.tmp", (unsigned long long)index, i, pid);
 }
 
-/* Layout: u32 n | u64 index | u32 beneath | n format bytes | input NUL. */
+int task_temp_name_ours(const char *name)
+{
+	const char *p = name;
+	for (int field = 0; field < 3; field++) {
+		const char *start = p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == start || p - start > 20 || *p != (field < 2 ? '-' : '.'))
+			return 0;
+		p++;
+	}
+	return !strcmp(p, "tmp");
+}
+
+/* Layout: u32 n | u64 index | u32 beneath | u64 found dev | u64 found inode |
+ * n format bytes | input NUL. */
 int task_encode(pool_buf *b, const task_desc *t)
 {
 	uint32_t count = (uint32_t)t->n;

@@ -53,6 +53,10 @@ typedef struct task_desc {
  * publishes or removes it. */
 void task_temp_name(char *buf, size_t len, uint64_t index, int i, int pid);
 
+/* Is name one task_temp_name() makes (digits, '-', digits, '-', digits, ".tmp")?
+ * Only such files in the temp folder are imgpool's to remove (outdir.h). */
+int task_temp_name_ours(const char *name);
+
 /* Build the task bytes into b (reset first). 0, or -1 out of memory. */
 int task_encode(pool_buf *b, const task_desc *t);
 

@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "outdir.h"
+#include "task.h"
 #include "outsync.h"
 
 static char root[PATH_MAX];
@@ -86,7 +87,7 @@ static outdir *open_out(void)
 		fail_msg("outdir_open: %s", err);
 	if (walk_only)
 		outdir_force_walk(od);
-	assert_int_equal(outdir_tmp_setup(od, "tmp-test"), 0);
+	assert_int_equal(outdir_tmp_setup(od, "tmp-test", task_temp_name_ours), 0);
 	return od;
 }
 
@@ -402,18 +403,34 @@ static void test_tmp(void **state)
 	(void)state;
 	char err[512];
 	outdir *od = open_out();
-	make_temp(od, "left-by-a-killed-run", "x");
+	make_temp(od, "17-0-4242.tmp", "left by a killed run");
+	make_temp(od, "notes.txt", "a user's file");
+	make_temp(od, "17-0-4242.tmp.bak", "a user's file too");
 	outdir_close(od);
 	od = outdir_open(at("out"), 1, err, sizeof err);
-	assert_int_equal(outdir_tmp_setup(od, "tmp-test"), 0);	/* emptied */
-	assert_int_equal(access(at("out/.imgpool/tmp-test/left-by-a-killed-run"), F_OK), -1);
+	assert_int_equal(outdir_tmp_setup(od, "tmp-test", task_temp_name_ours), 0);
+	/* a killed run's temp file removed; a file imgpool cannot show it made stays */
+	assert_int_equal(access(at("out/.imgpool/tmp-test/17-0-4242.tmp"), F_OK), -1);
+	assert_int_equal(access(at("out/.imgpool/tmp-test/notes.txt"), F_OK), 0);
+	assert_int_equal(access(at("out/.imgpool/tmp-test/17-0-4242.tmp.bak"), F_OK), 0);
 	file_ident id = outdir_tmp_ident(od);
 	file_ident seen = ident(outdir_tmp_path(od));
 	assert_true(id.dev == seen.dev && id.ino == seen.ino);
 	make_temp(od, "t", "x");
 	assert_int_equal(outdir_tmp_remove(od, "t"), 0);
 	assert_int_equal(outdir_tmp_remove(od, "t"), 0);		/* gone is fine */
-	make_temp(od, "u", "x");
+	make_temp(od, "3-1-99.tmp", "x");
+	outdir_tmp_cleanup(od);
+	/* the user's files keep the folder */
+	assert_int_equal(access(at("out/.imgpool/tmp-test/3-1-99.tmp"), F_OK), -1);
+	assert_int_equal(access(at("out/.imgpool/tmp-test/notes.txt"), F_OK), 0);
+	outdir_close(od);
+	assert_int_equal(unlink(at("out/.imgpool/tmp-test/notes.txt")), 0);
+	assert_int_equal(unlink(at("out/.imgpool/tmp-test/17-0-4242.tmp.bak")), 0);
+	od = outdir_open(at("out"), 1, err, sizeof err);
+	assert_int_equal(outdir_tmp_setup(od, "tmp-test", task_temp_name_ours), 0);
+	make_temp(od, "u-0-1.tmp", "not a name a worker gives");
+	assert_int_equal(unlink(at("out/.imgpool/tmp-test/u-0-1.tmp")), 0);
 	outdir_tmp_cleanup(od);
 	assert_int_equal(access(at("out/.imgpool/tmp-test"), F_OK), -1);
 	outdir_close(od);

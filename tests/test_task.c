@@ -315,6 +315,16 @@ static void test_temp_name(void **state)
 	task_temp_name(a, sizeof a, 1, 2, 34);
 	task_temp_name(b, sizeof b, 1, 23, 4);
 	assert_string_not_equal(a, b);
+	/* what it makes, and only that, is taken for imgpool's in the temp folder */
+	assert_true(task_temp_name_ours(buf));
+	assert_true(task_temp_name_ours("17-0-4242.tmp"));
+	static const char *const not_ours[] = {"", "notes.txt", "17-0-4242.tmp.bak", "17-0.tmp",
+					       "a-0-1.tmp", "17--1-2.tmp", "17-0-4242.TMP",
+					       "-1-0-2.tmp", "1-0-2.tmpx", ".1-0-2.tmp",
+					       "123456789012345678901-0-1.tmp"};
+	for (size_t i = 0; i < sizeof not_ours / sizeof *not_ours; i++)
+		if (task_temp_name_ours(not_ours[i]))
+			fail_msg("'%s' taken for a temp file", not_ours[i]);
 	/* never a path, never hidden */
 	assert_null(strchr(buf, '/'));
 	assert_true(buf[0] != '.');
