@@ -67,12 +67,11 @@ void master_target(const thumb_settings *s, int w, int h, int *tw, int *th)
 uint64_t geometry_master_pixels(const thumb_settings *s, int w, int h, int *mw, int *mh)
 {
 	int tw = 0, th = 0;
+	double hs, vs;
 	master_target(s, w, h, &tw, &th);
-	double scale = fmin((double)tw / w, (double)th / h);
-	if (!s->enlarge && scale > 1)
-		scale = 1;
-	*mw = (int)fmax(1, fmin(round(w * scale), VIPS_MAX_COORD));
-	*mh = (int)fmax(1, fmin(round(h * scale), VIPS_MAX_COORD));
+	master_shrink(s, w, h, 0, tw, th, &hs, &vs);
+	*mw = reduce_height(w, hs);
+	*mh = reduce_height(h, vs);
 	return (uint64_t)*mw * (uint64_t)*mh;
 }
 

@@ -102,8 +102,10 @@ static void xmp_orientation(VipsImage *im)
 		const char *x = copy ? copy : data;
 		if (memcmp(x + i, tag, n))
 			continue;
-		size_t d = i + n + (x[i + n] == '>' ? 1 : x[i + n] == '=' && x[i + n + 1] == '"' ? 2 : 0);
-		if (d == i + n || d >= len || x[d] < '1' || x[d] > '8' || x[d] == now ||
+		/* the digit: after '>' (an element) or '="' (an attribute) */
+		const char *after = x + i + n;
+		size_t d = i + n + (after[0] == '>' ? 1 : after[0] == '=' && after[1] == '"' ? 2 : 0);
+		if (d == i + n || x[d] < '1' || x[d] > '8' || x[d] == now ||
 		    (d + 1 < len && x[d + 1] >= '0' && x[d + 1] <= '9'))
 			continue;
 		if (!copy && !(copy = g_memdup2(data, len)))

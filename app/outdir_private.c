@@ -235,8 +235,8 @@ int outdir_unmake(outdir *od, int (*is_own)(const char *name))
 /* The workers' temp folder                                                   */
 
 /* Remove the entries of the folder open at fd that ours() says imgpool made (a
- * folder fails with EISDIR: left alone). A user's file put there is not one
- * imgpool can show it made: it was removed with the rest. */
+ * folder fails with EISDIR: left alone). Anything else there is a file imgpool
+ * cannot show it made, and stays (every entry was removed before). */
 static void empty_folder(int fd, int (*ours)(const char *entry))
 {
 	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -317,8 +317,9 @@ void outdir_tmp_cleanup(outdir *od)
 	if (od->tmp < 0)
 		return;
 	empty_folder(od->tmp, od->tmp_ours);
-	/* Removed (when that emptied it) before the descriptor (and its lock) goes: a second run that
-	 * locked it in between would have its new folder removed under it. */
+	/* Removed (when that emptied it) before the descriptor (and its lock)
+	 * goes: a second run that locked it in between would have its new folder
+	 * removed under it. */
 	unlinkat(od->priv, od->tmp_name, AT_REMOVEDIR);
 	close(od->tmp);
 	od->tmp = -1;

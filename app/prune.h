@@ -10,7 +10,7 @@
  * folder on an unmounted disk, or in a mount point /etc/fstab names whose disk is
  * not mounted: prune_unmounted_disk(), or in a folder empty now and on another
  * device than a run recorded: prune_note_roots(); inputs behind a symlink are told
-of: on_behind_link), each output it owns is deleted when it is still
+ * of: on_behind_link), each output it owns is deleted when it is still
  * exactly the file imgpool made (size and mtime as recorded, checked again in the
  * quarantine: publish.h) and no current input plans that path (an input renamed,
  * IMG_1.JPG -> IMG_1.jpg, owns it now). A changed output is kept and forgotten:

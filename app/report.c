@@ -514,13 +514,13 @@ void report_summary_print(report *r, const report_summary *s)
 		/* Why the run stopped itself (--min-free, the journal) is an error,
 		 * on standard error as the files it left are: a crontab's >/dev/null
 		 * keeps it. The count only when some file has no answer of its own. */
-		uint64_t left = 0;
-		if (s->stop_reason && not_started_count(s, &left) && !left)
-			fprintf(r->err, "imgpool: %s\n", s->stop_reason);
-		else if (s->stop_reason)
-			fprintf(r->err, "imgpool: %s (%s)\n", s->stop_reason, ns);
-		if (s->stop_reason)
+		if (s->stop_reason) {
+			uint64_t left = 0;
+			int answered = not_started_count(s, &left) && !left;
+			fprintf(r->err, "imgpool: %s%s%s%s\n", s->stop_reason, answered ? "" : " (",
+				answered ? "" : ns, answered ? "" : ")");
 			fflush(r->err);
+		}
 		if (s->dry_run)
 			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
 				   "errors\n", (unsigned long long)s->planned,

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * run_checks.c — the looks a run takes at every turn of its loop that may stop
- * it: free space on the output filesystem below --min-free, and the journal
- * or the temp folder deleted or moved away. Either stop is said once and drains the pool; the files
- * not started are then errors, tried again by the next run. Part of a run: see
- * run_internal.h.
+ * it: free space on the output filesystem below --min-free, and the journal or
+ * the temp folder deleted or moved away. Either stop is said once and drains the
+ * pool; the files not started are then errors, tried again by the next run. Part
+ * of a run: see run_internal.h.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -56,10 +56,6 @@ void run_check_disk(run_ctx *x, pool *p)
 	stop_for(x, p, 1);
 }
 
-/* The thumbnails made once the journal is gone could not be shown to be imgpool's
- * by the next run (their records would go to a file no one finds). The stop is
- * what this adds: every commit looks again itself (journal_sync()), so nothing is
- * moved into place once the journal is gone, looked at here or not. */
 /* Is the run's temp folder, where every worker writes, no longer the one made?
  * Deleted, every file after failed on its own with "cannot create the thumbnail
  * file: No such file or directory", a cause that named nothing. */
@@ -75,6 +71,11 @@ static int tmp_gone(run_ctx *x)
 	       (uint64_t)st.st_ino != made.ino;
 }
 
+/* The thumbnails made once the journal is gone could not be shown to be imgpool's
+ * by the next run (their records would go to a file no one finds). The stop is
+ * what this adds: every commit looks again itself (journal_sync()), so nothing is
+ * moved into place once the journal is gone, looked at here or not. A temp folder
+ * gone (tmp_gone()) stops the run too. */
 void run_check_journal(run_ctx *x, pool *p)
 {
 	double now = clock_now_s();

@@ -94,7 +94,8 @@ int vipsload_header(const thumb_settings *s, const char *input, int *w, int *h,
 	/* The outputs too (--enlarge): the master they are made from is decoded
 	 * or enlarged whole, in memory. */
 	int mw, mh;
-	if (s->max_pixels && (pixels = geometry_master_pixels(s, *w, *h, &mw, &mh)) > s->max_pixels) {
+	pixels = s->max_pixels ? geometry_master_pixels(s, *w, *h, &mw, &mh) : 0;
+	if (pixels > s->max_pixels) {
 		vipserr_printf(err, errlen, "the thumbnails need a %dx%d image (%" PRIu64 " pixels, "
 			"--enlarge), over the limit of %" PRIu64 " (--max-pixels)", mw, mh, pixels,
 			s->max_pixels);
