@@ -530,6 +530,44 @@ static void test_output_paths(void **state)
 	free(r);
 }
 
+/* Two inputs of a folder, one output: the one whose own name is the output's wins
+ * whichever the walk meets first (largest first: a.png before a.jpg), in the root
+ * (given as "photos/") and in a subfolder; the sibling's error names it. Where
+ * something is at the output already, the first claimant keeps the walk's order:
+ * the planner's rule (the journal's owner keeps the name) decides there. */
+static void test_collision_own_name_wins(void **state)
+{
+	(void)state;
+	mkfile("photos/a.png", 100);
+	mkfile("photos/a.jpg", 10);
+	mkfile("photos/sub/a.webp", 100);
+	mkfile("photos/sub/a.jpg", 10);
+	thumb_settings jpeg = sizes(1, BOX256, FORMAT_JPEG);
+	const char *paths[] = {"photos/"};
+	discover_config c = config(paths, 1, "out", &jpeg, 1);
+	walk w = run_walk(&c);
+	assert_rels(&w, (const char *[]){"a.png", "a.jpg", "sub/a.webp", "sub/a.jpg"}, 4);
+	assert_int_equal(w.items[0].state, ITEM_ERROR);
+	assert_string_equal(w.items[0].error,
+			    "output out/a.jpg is also the output of photos/a.jpg");
+	assert_int_equal(w.items[1].state, ITEM_TODO);
+	assert_string_equal(w.items[1].outputs[0], "out/a.jpg");
+	assert_int_equal(w.items[2].state, ITEM_ERROR);
+	assert_string_equal(w.items[2].error,
+			    "output out/sub/a.jpg is also the output of photos/sub/a.jpg");
+	assert_int_equal(w.items[3].state, ITEM_TODO);
+	walk_free(&w);
+
+	mkfile("out/a.jpg", 1);
+	w = run_walk(&c);
+	assert_int_equal(w.items[0].state, ITEM_TODO);
+	assert_int_equal(w.items[1].state, ITEM_ERROR);
+	assert_string_equal(w.items[1].error,
+			    "output out/a.jpg is also the output of photos/a.png");
+	assert_int_equal(w.items[3].state, ITEM_TODO);
+	walk_free(&w);
+}
+
 /* Two inputs, one output: the second is an error naming the first; the claim set
  * spans PATHs; a template that names two sizes alike is refused at open. */
 static void test_collision(void **state)
@@ -1089,6 +1127,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_collision_own_name_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_inside_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_is_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_template_errors, setup, teardown),

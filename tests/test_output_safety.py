@@ -1720,16 +1720,20 @@ class TestInputsMetTwice(SafetyCase):
 
 class TestContestedOutputName(SafetyCase):
     def test_the_journal_owner_keeps_the_name_whatever_the_walk_order(self):
-        """a.JPG and a.jpg both map to a.jpg. The walk visits the larger first, so
-        when an edit made the owner (a.JPG) the smaller, a.jpg came first, was refused
-        (the output is a.JPG's), and a.JPG was then refused as its second claimant:
-        both failed on every run and the edit never reached the thumbnail."""
+        """a.JPG and a.jpg both map to a.jpg, and a.JPG made it before a.jpg came.
+        The walk visits the larger first, so when an edit made the owner (a.JPG)
+        the smaller, a.jpg came first, was refused (the output is a.JPG's), and
+        a.JPG was then refused as its second claimant: both failed on every run
+        and the edit never reached the thumbnail. (a.jpg's own name does not take
+        a thumbnail that is another input's.)"""
         src, out = self.path("in"), self.path("out")
         jpeg(os.path.join(src, "a.JPG"), 240, 180, mean=60)
+        r = run(["-o", out, src])
+        self.assertEqual(r.returncode, 0, r.stderr)
         jpeg(os.path.join(src, "a.jpg"), 120, 90, mean=200)
         r = run(["-o", out, src])
         self.assertEqual(r.returncode, 1)
-        self.assertIn(b"ok    " + os.fsencode(os.path.join(src, "a.JPG")), r.stdout)
+        self.assertIn(b"a.jpg: output", r.stderr)
         self.assertLess(mean_of(os.path.join(out, "a.jpg")), 100)
         jpeg(os.path.join(src, "a.JPG"), 64, 48, mean=20)  # now the smaller one
         for _ in range(2):
@@ -1738,6 +1742,24 @@ class TestContestedOutputName(SafetyCase):
             self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)
             self.assertIn(b"a.jpg: its output", r.stderr)
             self.assertLess(mean_of(os.path.join(out, "a.jpg")), 40)
+
+    def test_the_file_named_as_the_output_wins_it(self):
+        """a.jpg and a.tif both map to a.jpg (-f jpeg). The walk visits the larger
+        first, so a.tif's thumbnail took the name a.jpg and a.jpg was the error;
+        which one won changed as their sizes did. The file whose own name is the
+        output's wins now, first run and every run after, and the error names it."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 120, 90, mean=200)
+        vips("black", os.path.join(src, "a.tif"), "640", "480")
+        for _ in range(2):
+            r = run(["-f", "jpeg", "-o", out, src])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)
+            line = next(x for x in r.stderr.splitlines() if x.startswith(b"error "))
+            self.assertTrue(line.startswith(b"error " + os.fsencode(os.path.join(src, "a.tif"))),
+                            line)
+            self.assertIn(os.fsencode(os.path.join(src, "a.jpg")), line)
+            self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150)
 
     def test_prune_is_not_held_by_a_claimant_that_made_nothing(self):
         """a.JPG made a.jpg; a.JPG was deleted and a.jpeg (also a.jpg), damaged,
