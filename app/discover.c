@@ -221,7 +221,8 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 						  ? "this folder is the output folder, which is never "
 						    "read as input"
 						  : "this folder is an imgpool output folder (it holds "
-						    OUTDIR_PRIVATE "), which is never read as input");
+						    OUTDIR_PRIVATE "), which is never read as input (if it "
+						    "is not one, delete its " OUTDIR_PRIVATE ")");
 		}
 		if (name[0] == '.' || !d->cfg.recursive || excluded_folder(d, rel))
 			fts_set(d->fts, e, FTS_SKIP);

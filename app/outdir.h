@@ -108,8 +108,10 @@ int outdir_had_private(const outdir *od);
  * it that outdir_open() made are removed, innermost first, each folder only while
  * it is still the one made and empty. Anything else there keeps everything (a
  * mistyped PATH left ./thumbs/.imgpool behind; a thumbnail or a --report file in
- * OUT is kept). 1 when OUT was taken away, else 0. Call it while the run's lock is
- * held; the descriptors stay open until outdir_close().
+ * OUT is kept). When OUT was there before the run but OUT/.imgpool was not (-o
+ * given a photo folder by mistake), .imgpool and those files alone are removed,
+ * on the same terms. 1 when OUT was taken away, else 0. Call it while the run's
+ * lock is held; the descriptors stay open until outdir_close().
  */
 int outdir_unmake(outdir *od, int (*is_own)(const char *name));
 

@@ -205,14 +205,13 @@ static int remove_made(const struct made_folder *m)
 	return unlinkat(m->parent, m->name, AT_REMOVEDIR);
 }
 
-int outdir_unmake(outdir *od, int (*is_own)(const char *name))
+/* Remove OUT/.imgpool and the run's own files in it, when it is still the folder
+ * open at od->priv and holds nothing else. 1 when it went. */
+static int remove_private(outdir *od, int (*is_own)(const char *name))
 {
-	struct stat st;
-	if (!od || od->fd < 0 || od->priv < 0 || od->nmade < 1 || fstat(od->fd, &st) < 0 ||
-	    st.st_dev != od->made[od->nmade - 1].id.dev ||
-	    st.st_ino != od->made[od->nmade - 1].id.ino)
-		return 0; /* OUT was there before the run (or is not the one made) */
-	if (!holds_only_private(od->fd))
+	struct stat at, held;
+	if (fstatat(od->fd, OUTDIR_PRIVATE, &at, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(at.st_mode) ||
+	    fstat(od->priv, &held) < 0 || at.st_dev != held.st_dev || at.st_ino != held.st_ino)
 		return 0;
 	/* One listing: every entry but . and .. must be the run's own, then all go. */
 	char **names = outdir_private_list(od, "", "");
@@ -223,7 +222,25 @@ int outdir_unmake(outdir *od, int (*is_own)(const char *name))
 		if (strcmp(*p, ".") && strcmp(*p, ".."))
 			unlinkat(od->priv, *p, 0);
 	outdir_names_free(names);
-	if (!own || unlinkat(od->fd, OUTDIR_PRIVATE, AT_REMOVEDIR) < 0)
+	return own && unlinkat(od->fd, OUTDIR_PRIVATE, AT_REMOVEDIR) == 0;
+}
+
+int outdir_unmake(outdir *od, int (*is_own)(const char *name))
+{
+	struct stat st;
+	if (!od || od->fd < 0 || od->priv < 0)
+		return 0;
+	int made_out = od->nmade > 0 && fstat(od->fd, &st) == 0 &&
+		       st.st_dev == od->made[od->nmade - 1].id.dev &&
+		       st.st_ino == od->made[od->nmade - 1].id.ino;
+	/* OUT/.imgpool made in a folder that was there (the user's photos, given as
+	 * OUT by mistake) goes alone: left there, it made that folder an output
+	 * folder, never read as input again. One an earlier run made stays. */
+	if (!made_out && od->had_priv)
+		return 0;
+	if (made_out && !holds_only_private(od->fd))
+		return 0;
+	if (!remove_private(od, is_own) || !made_out)
 		return 0;
 	for (int i = od->nmade - 1; i >= 0; i--)
 		if (remove_made(&od->made[i]) < 0)

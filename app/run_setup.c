@@ -402,9 +402,9 @@ void run_teardown(run_ctx *x)
 	outsync_stop(x->sync);	/* before the temp folder it syncs in goes */
 	if (x->od)
 		outdir_tmp_cleanup(x->od);
-	/* A run that made the output folder and found nothing to put in it takes
-	 * it back, under its lock; not a shard, whose sisters may be at work in the
-	 * same new folder. */
+	/* A run that made the output folder, or only its .imgpool, and found
+	 * nothing to put in it takes it back, under its lock; not a shard, whose
+	 * sisters may be at work in the same new folder. */
 	if (x->lock && !x->shard.n && no_file)
 		outdir_unmake(x->od, bookkeeping_name);
 	lock_release(x->lock);

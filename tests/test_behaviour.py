@@ -1397,8 +1397,8 @@ int fsync(int fd)
     def test_a_mistyped_path_leaves_no_output_folder(self):
         """A run that made its output folder and found no input (a mistyped PATH)
         takes the folder back: ./thumbs/.imgpool was left behind, and -o a/b/c made
-        three folders. One that answered a file, or found the folder there, keeps
-        it: the failure is recorded so that the next run skips the unchanged file."""
+        three folders. One that answered a file keeps it: the failure is recorded
+        so that the next run skips the unchanged file."""
         os.makedirs(self.p("cwd"))
         r = run(["nothere.jpg"], cwd=self.p("cwd"))
         self.assertEqual(r.returncode, 1)
@@ -1412,8 +1412,16 @@ int fsync(int fd)
         os.makedirs(self.p("empty"))
         self.assertEqual(run(["-o", self.p("new"), self.p("empty")]).returncode, 0)
         self.assertFalse(os.path.lexists(self.p("new")))
-        # OUT was there before: it stays as it is, and its .imgpool with it.
+        # OUT was there before (a photo folder given as -o by mistake): it stays
+        # as it is, and the .imgpool the run made there goes: left there, it made
+        # the folder an output folder, refused as input ever after. An earlier
+        # run's .imgpool stays.
         os.makedirs(self.p("there"))
+        with open(self.p("there", "dog.jpg"), "wb") as f:
+            f.write(b"the user's photo")
+        self.assertEqual(run(["-o", self.p("there"), self.p("nothere")]).returncode, 1)
+        self.assertEqual(os.listdir(self.p("there")), ["dog.jpg"])
+        os.makedirs(self.p("there", ".imgpool"))
         self.assertEqual(run(["-o", self.p("there"), self.p("nothere")]).returncode, 1)
         self.assertTrue(os.path.isdir(self.p("there", ".imgpool")))
         # A report asked for inside the new folder keeps it.

@@ -480,6 +480,41 @@ static void test_unmake_follows_the_folders_made(void **state)
 	assert_int_equal(access(at("c/out/.imgpool"), F_OK), 0);
 }
 
+/* OUT that was there (a photo folder given as -o by mistake) keeps its files and
+ * itself; the .imgpool the run made there goes, since left behind it made that
+ * folder an output folder, never read as input again. A .imgpool that was there
+ * before stays, and so does one that holds a file the run does not own. */
+static void test_unmake_takes_back_its_imgpool_from_a_folder_that_was_there(void **state)
+{
+	(void)state;
+	char err[512];
+	assert_int_equal(mkdir(at("photos"), 0777), 0);
+	put(at("photos/dog.jpg"), "x");
+	outdir *od = outdir_open(at("photos"), 1, err, sizeof err);
+	if (!od)
+		fail_msg("outdir_open: %s", err);
+	assert_int_equal(access(at("photos/.imgpool"), F_OK), 0);
+	assert_int_equal(outdir_unmake(od, nothing_is_own), 0);	/* OUT stays */
+	outdir_close(od);
+	assert_int_equal(access(at("photos/.imgpool"), F_OK), -1);
+	assert_int_equal(access(at("photos/dog.jpg"), F_OK), 0);
+
+	assert_int_equal(mkdir(at("photos/.imgpool"), 0777), 0);	/* an earlier run's */
+	od = outdir_open(at("photos"), 1, err, sizeof err);
+	assert_non_null(od);
+	assert_int_equal(outdir_unmake(od, nothing_is_own), 0);
+	outdir_close(od);
+	assert_int_equal(access(at("photos/.imgpool"), F_OK), 0);
+
+	assert_int_equal(rmdir(at("photos/.imgpool")), 0);
+	od = outdir_open(at("photos"), 1, err, sizeof err);
+	assert_non_null(od);
+	put(at("photos/.imgpool/notes.txt"), "the user's");
+	assert_int_equal(outdir_unmake(od, nothing_is_own), 0);
+	outdir_close(od);
+	assert_int_equal(access(at("photos/.imgpool/notes.txt"), F_OK), 0);
+}
+
 static int both_ways(const struct CMUnitTest *tests, size_t n)
 {
 	int failed = 0;
@@ -504,6 +539,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmp_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outsync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmake_follows_the_folders_made, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unmake_takes_back_its_imgpool_from_a_folder_that_was_there,
+						setup, teardown),
 	};
 	return both_ways(tests, sizeof tests / sizeof *tests);
 }
