@@ -1362,13 +1362,18 @@ int fsync(int fd)
                     self.assertEqual(f.read(), g.read(), made)
                 continue
             # PNG: alone, our own PNG path resamples; from a master, our reduce
-            # (libvips with alpha): the same picture within a level or two
+            # (libvips with alpha): the same picture within rounding, a level on
+            # average and a few at worst on this noise (3 seen now and then: the
+            # noise is new each run); the stretch was tens of levels everywhere
             d = self.p("d.v")
             subprocess.run(["vips", "subtract", multi, alone, d], check=True)
             subprocess.run(["vips", "abs", d, self.p("e.v")], check=True)
-            worst = float(subprocess.run(["vips", "max", self.p("e.v")], capture_output=True,
-                                         text=True, check=True).stdout)
-            self.assertLessEqual(worst, 2, made)
+
+            def stat(op):
+                return float(subprocess.run(["vips", op, self.p("e.v")], capture_output=True,
+                                            text=True, check=True).stdout)
+            self.assertLessEqual(stat("max"), 4, made)
+            self.assertLessEqual(stat("avg"), 1, made)
 
     def test_a_ctrl_z_longer_than_the_timeout_fails_nothing(self):
         """Ctrl-Z (the whole process group stopped) for longer than --timeout: the
