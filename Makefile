@@ -67,19 +67,27 @@ build-tests: deps-test
 # relative PREFIX is made absolute (the pkg-config file holds it).
 install: build
 	cmake --install $(BUILD) --prefix "$$(realpath -ms -- '$(PREFIX)')"
+	cp -- $(BUILD)/install_manifest.txt $(MANIFEST)
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # Take away what `make install` put in place: the files CMake listed in
 # $(BUILD)/install_manifest.txt as it installed them (the last install from this
 # build folder, under the same DESTDIR: another is refused), each only while it
 # is a file or a link.
-# Folders stay: /usr/local/bin and the like are shared with everything else.
-MANIFEST = $(BUILD)/install_manifest.txt
+# Folders stay: /usr/local/bin and the like are shared with everything else;
+# only imgpool's own (include/imgpool, share/doc/imgpool and its docs/) go when
+# that leaves them empty.
+# make install keeps its own copy of CMake's list: cpack (which installs too, into
+# its staging folder) rewrites install_manifest.txt. CMake's list is read when it
+# is newer (a `cmake --install` since) and not cpack's.
+MANIFEST = $(BUILD)/imgpool_installed.txt
 # The DESTDIR of that install (cmake/install.cmake writes it): another one would
 # name files this install did not put there.
 INSTALLED_DESTDIR = $(BUILD)/install_destdir.txt
 uninstall:
-	@test -f "$(MANIFEST)" || { echo "make uninstall: $(MANIFEST) is missing: nothing was installed from $(BUILD) (make install writes it)" >&2; exit 1; }
+	@m=$(BUILD)/install_manifest.txt; if [ -f $$m ] && ! grep -q '/_CPack_Packages/' $$m && \
+	  { [ ! -f "$(MANIFEST)" ] || [ $$m -nt "$(MANIFEST)" ]; }; then cp -- $$m "$(MANIFEST)"; fi
+	@test -f "$(MANIFEST)" || { echo "make uninstall: nothing to take back: no install from $(BUILD) is on record ($(MANIFEST) is missing; make install writes it)" >&2; exit 1; }
 	@if [ -f "$(INSTALLED_DESTDIR)" ] && [ "$$(cat -- "$(INSTALLED_DESTDIR)")" != "$(DESTDIR)" ]; then \
 	  echo "make uninstall: the last install from $(BUILD) went under DESTDIR='$$(cat -- "$(INSTALLED_DESTDIR)")', not DESTDIR='$(DESTDIR)': give that one; nothing removed" >&2; exit 1; fi
 	@failed=0; while IFS= read -r f || [ -n "$$f" ]; do p="$(DESTDIR)$$f"; \
@@ -88,7 +96,9 @@ uninstall:
 	  fi; \
 	done < "$(MANIFEST)"; \
 	if [ $$failed != 0 ]; then echo "make uninstall: some files could not be removed; $(MANIFEST) is kept" >&2; exit 1; fi
-	@rm -f -- "$(MANIFEST)" "$(INSTALLED_DESTDIR)"
+	@sed -n 's|/[^/]*$$||p' "$(MANIFEST)" | grep -E '/imgpool(/docs)?$$' | sort -ru | \
+	  while IFS= read -r d; do rmdir -- "$(DESTDIR)$$d" 2>/dev/null && echo "removed $(DESTDIR)$$d/" || true; done
+	@rm -f -- "$(MANIFEST)" $(BUILD)/install_manifest.txt "$(INSTALLED_DESTDIR)"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
 # The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in

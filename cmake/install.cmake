@@ -64,9 +64,17 @@ else()
   set(PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
 configure_file(cmake/imgpool-pool.pc.in ${CMAKE_BINARY_DIR}/imgpool-pool.pc.body @ONLY)
+# A package cpack makes as an archive (cpack -G TGZ) is installed under a staging
+# folder that is no prefix of anyone's: its .pc finds the prefix from where it
+# lies (pkg-config's ${pcfiledir}), as unpacking it anywhere needs.
+file(RELATIVE_PATH PC_UP "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 install(CODE "
   file(READ \"${CMAKE_BINARY_DIR}/imgpool-pool.pc.body\" body)
-  file(WRITE \"${CMAKE_BINARY_DIR}/imgpool-pool.pc\" \"prefix=\${CMAKE_INSTALL_PREFIX}\\n\${body}\")
+  set(prefix \"\${CMAKE_INSTALL_PREFIX}\")
+  if(prefix MATCHES \"/_CPack_Packages/\" AND NOT IS_ABSOLUTE \"${CMAKE_INSTALL_LIBDIR}\")
+    set(prefix \"\\\${pcfiledir}/${PC_UP}\")
+  endif()
+  file(WRITE \"${CMAKE_BINARY_DIR}/imgpool-pool.pc\" \"prefix=\${prefix}\\n\${body}\")
   " COMPONENT dev)
 install(FILES ${CMAKE_BINARY_DIR}/imgpool-pool.pc
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
@@ -101,8 +109,13 @@ if(TARGET imgpool)
     COMMAND ${GZIP} -9n -c ${CMAKE_CURRENT_SOURCE_DIR}/CHANGELOG.md > ${CMAKE_BINARY_DIR}/changelog.gz
     DEPENDS CHANGELOG.md)
   add_custom_target(changelog ALL DEPENDS ${CMAKE_BINARY_DIR}/changelog.gz)
+  # docs/ too: --help and the man page send the reader to docs/report-schema.md,
+  # and the README shows the pictures there.
   install(FILES README.md ${CMAKE_BINARY_DIR}/changelog.gz ${CMAKE_BINARY_DIR}/copyright
     DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT tool)
+  install(FILES docs/report-schema.md docs/report.schema.json docs/timeline-samples.svg
+    docs/speedup-samples.svg docs/speedup-corpus.svg
+    DESTINATION ${CMAKE_INSTALL_DOCDIR}/docs COMPONENT tool)
 endif()
 
 # Which DESTDIR the files went under: install_manifest.txt lists them without
@@ -110,8 +123,12 @@ endif()
 # remove files of the same names that this install did not put there). Written
 # by every install from this build folder, `cmake --install` or `make install`;
 # in no package (CPACK_COMPONENTS_ALL does not name it).
-install(CODE "file(WRITE \"${CMAKE_BINARY_DIR}/install_destdir.txt\" \"\$ENV{DESTDIR}\")"
-  COMPONENT destdir_record)
+# Not when cpack installs into its staging folder (an archive generator installs
+# every component): that is no install of the user's.
+install(CODE "
+  if(NOT \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}\" MATCHES \"/_CPack_Packages/\")
+    file(WRITE \"${CMAKE_BINARY_DIR}/install_destdir.txt\" \"\$ENV{DESTDIR}\")
+  endif()" COMPONENT destdir_record)
 
 # ---- tests of the above ---------------------------------------------------------
 if(BUILD_TESTING)

@@ -26,6 +26,9 @@ set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "${IMGPOOL_DEB_MAINTAINER}")
 set(CPACK_RESOURCE_FILE_LICENSE ${CMAKE_CURRENT_SOURCE_DIR}/LICENSE)
 set(CPACK_OUTPUT_FILE_PREFIX debs)
+# Plain `cpack` makes the Debian packages (make deb runs cpack -G DEB in a build
+# with /usr as prefix, where the library goes to Debian's multiarch folder).
+set(CPACK_GENERATOR DEB)
 # Debian ships stripped binaries (dh_strip does it there).
 set(CPACK_STRIP_FILES ON)
 
