@@ -70,7 +70,7 @@ static const char usage_text[] =
 	"                          leaves a factor of two to resample): less CPU,\n"
 	"                          more aliasing in fine detail (little on photos,\n"
 	"                          much on thin lines and text); same output sizes.\n"
-	"                          Not with --keep-metadata\n"
+	"                          Not with --keep-metadata (a usage error)\n"
 	"      --fail-on LEVEL     how strict decoding is: warning (default: any decoder\n"
 	"                          warning fails the file), error, truncated, or none\n"
 	"                          (thumbnail whatever can be decoded). A progressive\n"

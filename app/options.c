@@ -568,6 +568,12 @@ static int check_together(imgpool_options *o, FILE *err)
 				   "takes the index from the job array's variables)");
 	if (o->settings.crop == CROP_ATTENTION && o->settings.fit != FIT_COVER)
 		return usage_error(o, err, "--crop attention needs --fit cover");
+	/* Kept metadata goes through libvips' own thumbnail, which decodes at its own
+	 * scale: the two together quietly made what --keep-metadata alone makes. */
+	if (o->settings.fast_shrink && o->settings.keep_metadata)
+		return usage_error(o, err, "--fast-shrink and --keep-metadata: give one (kept "
+				   "metadata goes through libvips, which decodes at its own "
+				   "scale)");
 	if (o->settings.effort_given && o->settings.effort > 6 &&
 	    o->settings.format == FORMAT_WEBP)
 		return usage_error(o, err, "--effort: '%d': WebP takes 0 to 6", o->settings.effort);

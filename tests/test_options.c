@@ -756,6 +756,14 @@ static void test_together(void **state)
 	/* centre is fine with any fit */
 	assert_int_equal(PARSE(&o, "--crop", "centre", "in"), OPTIONS_RUN);
 	options_free(&o);
+
+	/* --fast-shrink did nothing with --keep-metadata, silently */
+	assert_int_equal(PARSE(&o, "--keep-metadata", "--fast-shrink", "in"), OPTIONS_USAGE);
+	assert_string_equal(err_text, "imgpool: --fast-shrink and --keep-metadata: give one "
+			    "(kept metadata goes through libvips, which decodes at its own scale)\n");
+	assert_int_equal(PARSE(&o, "--fast-shrink", "--keep-metadata=icc", "in"), OPTIONS_USAGE);
+	assert_int_equal(PARSE(&o, "--fast-shrink", "in"), OPTIONS_RUN);
+	options_free(&o);
 }
 
 /* ------------------------------------------------------------------------- */
