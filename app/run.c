@@ -352,8 +352,13 @@ static void dry_run(run_ctx *x)
 				 .noutputs = item.it->noutputs, .outputs = item.it->outputs,
 				 .worker = -1};
 		x->sum.planned++;
+		atomic_fetch_add(&x->c.found, 1);
 		report_file_done(x->rep, &f);
 	}
+	/* Every file answered (planned, skipped or an error): the summary's total,
+	 * with the planned ones as not started, as the report's schema says. */
+	if (!stop_signal())
+		atomic_store(&x->c.walk_done, 1);
 	if (x->o->prune && x->j && !stop_signal())
 		prune(x);
 }

@@ -519,6 +519,14 @@ def test_dry_run_and_sizes(tmp):
     src = os.path.join(tmp, "src")
     make_set(src, 2, 1600, 1200)
     out = os.path.join(tmp, "out")
+    r = run(["-n", "-s", "800,320", "-o", out, "--report", "-", src, os.path.join(tmp, "nothere")])
+    assert_eq(r.returncode, 1, "dry run with a missing PATH")
+    assert_true(not os.path.exists(out), "-n made OUT")
+    # The walk finished: the summary has its total (it said null), the planned
+    # files not started, as the schema says
+    summary = json.loads(b(r.stdout).splitlines()[-1])
+    assert_eq((summary["total"], summary["not_started"], summary["planned"], summary["failed"]),
+              (3, 2, 2, 1), "dry run summary")
     r = run(["-n", "-s", "800,320", "-o", out, src])
     assert_eq(r.returncode, 0, "dry run")
     assert_true("would" in b(r.stdout) and not os.path.exists(out), b(r.stdout))
