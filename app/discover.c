@@ -224,8 +224,10 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 						    OUTDIR_PRIVATE "), which is never read as input (if it "
 						    "is not one, delete its " OUTDIR_PRIVATE ")");
 		}
-		if (name[0] == '.' || !d->cfg.recursive || excluded_folder(d, rel))
+		if (name[0] == '.' || !d->cfg.recursive || excluded_folder(d, rel)) {
 			fts_set(d->fts, e, FTS_SKIP);
+			d->not_walked += name[0] != '.' && !d->cfg.recursive;
+		}
 		else if (discover_folder_replaced(e)) {
 			/* before the output folder's tests, which follow a link */
 			fts_set(d->fts, e, FTS_SKIP);
@@ -448,6 +450,12 @@ void discover_release(discover *d, const discover_item *it)
 {
 	if (it->state == ITEM_TODO)
 		discover_release_outputs(d, it->input, (char *const *)it->out_rel, it->noutputs);
+}
+
+/* See discover.h. */
+uint64_t discover_not_walked(const discover *d)
+{
+	return d ? d->not_walked : 0;
 }
 
 /* See discover.h: items handed out so far, all states. */

@@ -114,6 +114,10 @@ void discover_nowait(discover *d, int on);
 /* The descriptor of the --files-from list while it is being read, else -1. */
 int discover_wait_fd(const discover *d);
 
+/* Subfolders the walks passed over because -r was not given (hidden ones not
+ * counted): the summary's hint when they found no file. */
+uint64_t discover_not_walked(const discover *d);
+
 /* Items handed out so far (all states); the tests check the walk with it (the
  * progress line counts what the run answers: run_counters). */
 uint64_t discover_count(const discover *d);

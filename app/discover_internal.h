@@ -52,6 +52,7 @@ struct discover {
 	const FTSENT *gone_folder; /* the folder last found replaced under the walk
 	                              (discover_listed_elsewhere()), or NULL */
 	uint64_t count;
+	uint64_t not_walked;    /* subfolders a walk without -r passed over (not hidden) */
 
 	claims *claims;         /* every output planned so far, and who planned it */
 	claims *paths_seen;     /* every PATH argument met so far (lexically cleaned): a

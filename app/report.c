@@ -483,6 +483,10 @@ static const char *run_figures(const report_summary *s, char *buf, size_t len)
 	int all_answered = not_started_count(s, &left) && !left && !s->cancelled;
 	if (s->not_run)
 		snprintf(buf, len, "not run: the error above says why");
+	else if (!s->done && !s->failed && !s->skipped && all_answered && s->not_walked)
+		snprintf(buf, len, "nothing to make: no image found, %llu subfolder%s not "
+			 "walked; -r walks them", (unsigned long long)s->not_walked,
+			 s->not_walked == 1 ? "" : "s");
 	else if (!s->done && !s->failed)
 		snprintf(buf, len, all_answered && !s->interrupted && !s->stop_reason
 				   ? "nothing to make" : "nothing made");

@@ -79,6 +79,7 @@ typedef struct report_summary {
 	uint64_t pruned;            /* outputs removed (or listed, dry run) by --prune */
 	int dry_run;
 	int exit_code;
+	uint64_t not_walked;        /* subfolders passed over without -r (discover.h) */
 } report_summary;
 
 /* quiet: only error lines (and nothing else on out). verbose: skipped files too.

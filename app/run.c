@@ -532,6 +532,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	x->sum.adopted = plan_adopted(x->plan);
 	x->sum.failed_earlier = plan_failed_earlier(x->plan);
 	x->sum.pruned = x->pruned;
+	x->sum.not_walked = discover_not_walked(x->d);
 	int trouble = 0;
 	if (x->tr) {
 		char title[300];

@@ -545,6 +545,23 @@ def test_dry_run_and_sizes(tmp):
     assert_eq(tree(), before, "files beneath OUT after -n")
 
 
+def test_no_image_found_says_r_walks_the_subfolders(tmp):
+    """Photos in year folders, no -r: the run said only "nothing to make", exit 0,
+    as if the folders were empty. It now says how many subfolders it passed over
+    and that -r walks them."""
+    src = os.path.join(tmp, "Photos")
+    make_set(os.path.join(src, "2024"), 1, 64, 48)
+    os.makedirs(os.path.join(src, "2023"))
+    os.makedirs(os.path.join(src, ".cache"))
+    r = run(["-o", os.path.join(tmp, "out"), src])
+    assert_eq(r.returncode, 0, b(r.stderr))
+    assert_true("nothing to make: no image found, 2 subfolders not walked; -r walks them"
+                in b(r.stdout), b(r.stdout))
+    make_set(src, 1, 64, 48)  # an image there: no hint
+    r = run(["-o", os.path.join(tmp, "out"), src])
+    assert_true("not walked" not in b(r.stdout), b(r.stdout))
+
+
 def test_trace_and_timeline(tmp):
     """Trace: one event per attempt, no overlap on a track, the death, respawn and
     retry of a worker killed from outside; the SVG timeline parses, a bar per attempt."""
