@@ -348,6 +348,7 @@ static const char *take_min_free(imgpool_options *o, const char *arg, parse_stat
 	if (options_parse_bytes(arg, &o->min_free, &o->min_free_pct) < 0)
 		return "expected a size such as 2G, 500M or 5%";
 	o->min_free_set = 1;
+	o->min_free_text = arg;
 	return NULL;
 }
 
@@ -370,7 +371,7 @@ static const char *take_shard_count(imgpool_options *o, const char *arg, parse_s
 	(void)ps;
 	long long v;
 	if (optval_int(arg, 1, 1000000, &v) < 0)
-		return "expected a whole number from 1";
+		return "expected a whole number from 1 to 1000000";
 	o->shard_count = (int)v;
 	return NULL;
 }

@@ -53,6 +53,7 @@ typedef struct imgpool_options {
 	uint64_t min_free;             /* --min-free in bytes (when not a percentage) */
 	double min_free_pct;           /* --min-free N% of the filesystem; 0: bytes */
 	int min_free_set;              /* 0: the default, min(1 GiB, 2 %) */
+	const char *min_free_text;     /* --min-free as given (G is GiB), for messages */
 	uint64_t max_worker_rss;       /* --max-worker-rss bytes; 0: none */
 	int retry_failed;              /* try files that failed before and did not change */
 	int prune;                     /* delete outputs of inputs that are gone */

@@ -14,14 +14,30 @@
 
 #include "optvalues.h"
 
+/* Is s[0..n) written as the user reads a plain number: digits, at most one '.'
+ * when frac, a '-' first only when sign? strtoll() and strtod() also take
+ * leading blanks, a '+', hexadecimal ('0x10' was 16 seconds) and exponents. */
+static int plain_number(const char *s, size_t n, int frac, int sign)
+{
+	size_t i = sign && n > 0 && s[0] == '-', dots = 0, digits = 0;
+	for (; i < n; i++) {
+		if (s[i] == '.' && frac && !dots++)
+			continue;
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+		digits++;
+	}
+	return digits > 0;
+}
+
 /* A whole decimal integer in [lo, hi], nothing after it. */
 int optval_int(const char *s, long long lo, long long hi, long long *out)
 {
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	/* strtoll() skips leading blanks: ' 50' was a number and '50 ' not */
-	if (errno || end == s || *end || isspace((unsigned char)s[0]) || v < lo || v > hi)
+	if (errno || end == s || *end || !plain_number(s, strlen(s), 0, lo < 0) || v < lo ||
+	    v > hi)
 		return -1;
 	*out = v;
 	return 0;
@@ -33,8 +49,8 @@ int optval_seconds(const char *s, double *out)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || isspace((unsigned char)s[0]) || !isfinite(v) || v < 0 ||
-	    v > 86400)
+	if (errno || end == s || *end || !plain_number(s, strlen(s), 1, 0) || !isfinite(v) ||
+	    v < 0 || v > 86400)
 		return -1;
 	*out = v;
 	return 0;
@@ -45,7 +61,7 @@ int options_parse_bytes(const char *s, uint64_t *bytes, double *pct)
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
+	if (errno || end == s || !plain_number(s, (size_t)(end - s), 1, 0) || !isfinite(v) || v < 0)
 		return -1;
 	if (pct && !strcmp(end, "%")) {
 		if (v > 100)

@@ -471,6 +471,12 @@ static run_rates rates_of(const report_summary *s)
 	return k;
 }
 
+/* The ending of a count's noun: "1 error", "2 errors". */
+static const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 /* The summary line's figures in brackets. Rates and the parallel efficiency only
  * when something was made: "0.0 images/s, parallel efficiency 0%" after a run that
  * found everything up to date would read as a failure of speed. */
@@ -527,8 +533,9 @@ void report_summary_print(report *r, const report_summary *s)
 		}
 		if (s->dry_run)
 			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
-				   "errors\n", (unsigned long long)s->planned,
-				(unsigned long long)s->skipped, (unsigned long long)s->failed);
+				   "error%s\n", (unsigned long long)s->planned,
+				(unsigned long long)s->skipped, (unsigned long long)s->failed,
+				plural(s->failed));
 		else
 			fprintf(o, "imgpool: %s%s%s%llu done, %llu failed, %llu skipped in %.2f s "
 				   "(%s)\n",
@@ -539,15 +546,19 @@ void report_summary_print(report *r, const report_summary *s)
 				(unsigned long long)s->skipped, s->wall_s,
 				run_figures(s, figures, sizeof figures));
 		if (s->adopted)
-			fprintf(o, "imgpool: journal: %llu existing thumbnails adopted (up to date, "
-				   "no record yet)\n", (unsigned long long)s->adopted);
+			fprintf(o, "imgpool: journal: %llu existing thumbnail%s adopted (up to date, "
+				   "no record yet)\n", (unsigned long long)s->adopted,
+				plural(s->adopted));
 		if (s->failed_earlier)
-			fprintf(o, "imgpool: %llu of the failures failed earlier and are unchanged: "
-				   "not tried again (--retry-failed tries them)\n",
-				(unsigned long long)s->failed_earlier);
+			fprintf(o, "imgpool: %llu of the failures failed earlier and %s unchanged: "
+				   "not tried again (--retry-failed tries %s)\n",
+				(unsigned long long)s->failed_earlier,
+				s->failed_earlier == 1 ? "is" : "are",
+				s->failed_earlier == 1 ? "it" : "them");
 		if (s->pruned)
-			fprintf(o, "imgpool: --prune: %llu thumbnails of deleted inputs %s\n",
-				(unsigned long long)s->pruned, s->dry_run ? "to remove" : "removed");
+			fprintf(o, "imgpool: --prune: %llu thumbnail%s of deleted inputs %s\n",
+				(unsigned long long)s->pruned, plural(s->pruned),
+				s->dry_run ? "to remove" : "removed");
 		if (s->recycled || s->crashed)
 			fprintf(o, "imgpool: workers: %llu recycled (--max-worker-rss), %llu died and "
 				   "were replaced\n", (unsigned long long)s->recycled,

@@ -48,10 +48,13 @@ void run_check_disk(run_ctx *x, pool *p)
 	uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (avail >= (uint64_t)x->min_free)
 		return;
+	/* The limit as the user wrote it (70G is 70 GiB) beside the figure in the
+	 * units of the free space: "75.16 GB" alone read as another number. */
 	char a[32], l[32];
+	const char *given = x->o->min_free_text;
 	snprintf(x->stop_why, sizeof x->stop_why,
-		 "only %s free on the filesystem of '%.300s', below --min-free %s",
-		 report_bytes(avail, a, sizeof a), x->o->out_dir,
+		 "only %s free on the filesystem of '%.300s', below --min-free %.40s (%s)",
+		 report_bytes(avail, a, sizeof a), x->o->out_dir, given ? given : "default",
 		 report_bytes((uint64_t)x->min_free, l, sizeof l));
 	stop_for(x, p, 1);
 }

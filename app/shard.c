@@ -12,13 +12,16 @@
 
 #include "shard.h"
 
-/* A whole number in [lo, hi] or -1. */
+/* A whole number in [lo, hi] (lo >= 0), digits only, or -1: strtol() also takes
+ * leading blanks and a '+'. */
 static long whole(const char *s, long lo, long hi)
 {
 	char *end;
+	if (!s || !*s || strspn(s, "0123456789") != strlen(s))
+		return -1;
 	errno = 0;
-	long v = s ? strtol(s, &end, 10) : -1;
-	if (!s || errno || end == s || *end || v < lo || v > hi)
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi)
 		return -1;
 	return v;
 }
@@ -75,8 +78,8 @@ int shard_resolve(const char *arg, int count, shard *s, char *msg, size_t msglen
 			n = whole(slash + 1, 1, 1000000);
 		}
 		if (k < 1 || n < 1 || k > n) {
-			snprintf(msg, msglen, "--shard: '%s': expected K/N with 1 <= K <= N, or none",
-				 arg);
+			snprintf(msg, msglen, "--shard: '%s': expected K/N with 1 <= K <= N <= "
+				 "1000000, or none", arg);
 			return -1;
 		}
 		*s = (shard){(int)k, (int)n, "--shard"};

@@ -313,6 +313,7 @@ static void test_size(void **state)
 	assert_int_equal(o.settings.sizes[0].h, 240);
 	options_free(&o);
 	refuses("-s", "12y", "--size: '12y' is not a size (N, WxH, Wx or xH, 1-100000)");
+	refuses("-s", "+5", "--size: '+5' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("--size", "", "--size: '' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("-s", "256,256", "--size: '256' is given twice (N and NxN are one box)");
 	refuses("-s", "1,2,3,4,5,6,7,8,9", "--size: at most 8 sizes");
@@ -564,7 +565,10 @@ static void test_numbers(void **state)
 	accepts(&o, "--timeout", "86400");
 	assert_true(o.timeout == 86400);
 	options_free(&o);
-	static const char *const bad_t[] = {"-1", "86401", "nan", "inf", "1s", "", "1e400"};
+	/* strtod()'s other grammar: hexadecimal ('0x10' was 16 s), exponents, a sign,
+	 * a blank first */
+	static const char *const bad_t[] = {"-1", "86401", "nan", "inf", "1s", "", "1e400",
+					    "0x10", "0x1p3", "1e2", "+5", " 5", ".", "1.2.3"};
 	for (size_t i = 0; i < sizeof bad_t / sizeof *bad_t; i++) {
 		char line[128];
 		snprintf(line, sizeof line, "--timeout: '%s': expected seconds from 0 to 86400",
@@ -580,6 +584,7 @@ static void test_numbers(void **state)
 	options_free(&o);
 	refuses("--retries", "101", "--retries: '101': expected a whole number from 0 to 100");
 	refuses("--retries", "-1", "--retries: '-1': expected a whole number from 0 to 100");
+	refuses("--retries", "+1", "--retries: '+1': expected a whole number from 0 to 100");
 
 	accepts(&o, "--progress-interval", "0.1");
 	assert_true(o.progress_interval == 0.1);
@@ -609,6 +614,11 @@ static void test_numbers(void **state)
 	options_free(&o);
 	refuses("--min-free", "lots", "--min-free: 'lots': expected a size such as 2G, 500M or 5%");
 	refuses("--min-free", "101%", "--min-free: '101%': expected a size such as 2G, 500M or 5%");
+	refuses("--min-free", " 1G", "--min-free: ' 1G': expected a size such as 2G, 500M or 5%");
+	refuses("--min-free", "0x10G", "--min-free: '0x10G': expected a size such as 2G, 500M or 5%");
+	accepts(&o, "--min-free", "1.5G");
+	assert_int_equal(o.min_free, 3ULL << 29);
+	options_free(&o);
 
 	accepts(&o, "--max-worker-rss", "1G");
 	assert_int_equal(o.max_worker_rss, 1ULL << 30);
@@ -623,8 +633,8 @@ static void test_numbers(void **state)
 	accepts(&o, "--shard-count", "1000000");
 	assert_int_equal(o.shard_count, 1000000);
 	options_free(&o);
-	refuses("--shard-count", "0", "--shard-count: '0': expected a whole number from 1");
-	refuses("--shard-count", "1000001", "--shard-count: '1000001': expected a whole number from 1");
+	refuses("--shard-count", "0", "--shard-count: '0': expected a whole number from 1 to 1000000");
+	refuses("--shard-count", "1000001", "--shard-count: '1000001': expected a whole number from 1 to 1000000");
 }
 
 /* ------------------------------------------------------------------------- */

@@ -682,8 +682,8 @@ static void test_summary(void **state)
 			    "123.5 MB, parallel efficiency 75% of 2 workers)\n"
 			    "imgpool: journal: 3 existing thumbnails adopted (up to date, no record "
 			    "yet)\n"
-			    "imgpool: 1 of the failures failed earlier and are unchanged: not tried "
-			    "again (--retry-failed tries them)\n"
+			    "imgpool: 1 of the failures failed earlier and is unchanged: not tried "
+			    "again (--retry-failed tries it)\n"
 			    "imgpool: --prune: 4 thumbnails of deleted inputs removed\n"
 			    "imgpool: workers: 5 recycled (--max-worker-rss), 6 died and were "
 			    "replaced\n"
@@ -716,7 +716,7 @@ static void test_summary(void **state)
 	streams_sync(&s);
 	char want[1024];
 	snprintf(want, sizeof want,
-		 "imgpool: dry run: 8 to make, 2 up to date, 1 errors\n"
+		 "imgpool: dry run: 8 to make, 2 up to date, 1 error\n"
 		 "imgpool: --prune: 2 thumbnails of deleted inputs to remove\n%s", summary_line);
 	assert_string_equal(s.out_text, want);
 	/* why the run stopped itself is an error: on stderr, as the files' errors */

@@ -68,11 +68,11 @@ static void test_arg(void **state)
 	resolves("none", 0, 0, 0, "none");
 	static const char *const bad[] = {
 		"0/4", "5/4", "4", "1/0", "a/b", "1/2x", "", "1/1000001", "-1/4", "2/4/8",
-		"2/-4", "1/", "/4", "None", "2 of 4", "99999999999/1",
+		"2/-4", "1/", "/4", "None", "2 of 4", "99999999999/1", "+1/2", "1/+2", " 1/2",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		char want[128];
-		snprintf(want, sizeof want, "--shard: '%s': expected K/N with 1 <= K <= N, or none",
+		snprintf(want, sizeof want, "--shard: '%s': expected K/N with 1 <= K <= N <= 1000000, or none",
 			 bad[i]);
 		refuses(bad[i], 0, want);
 	}
@@ -88,7 +88,7 @@ static void test_arg_over_env(void **state)
 	resolves("2/4", 0, 2, 4, "--shard");
 	resolves("none", 0, 0, 0, "none");
 	/* an unparsable one is still refused, not replaced by the variables */
-	refuses("x", 0, "--shard: 'x': expected K/N with 1 <= K <= N, or none");
+	refuses("x", 0, "--shard: 'x': expected K/N with 1 <= K <= N <= 1000000, or none");
 }
 
 static void test_none(void **state)
@@ -188,9 +188,9 @@ static void test_messages_quote_the_value(void **state)
 static void test_arg_overflow(void **state)
 {
 	refuses("4294967297/4", 0,
-		"--shard: '4294967297/4': expected K/N with 1 <= K <= N, or none");
+		"--shard: '4294967297/4': expected K/N with 1 <= K <= N <= 1000000, or none");
 	refuses("1/4294967298", 0,
-		"--shard: '1/4294967298': expected K/N with 1 <= K <= N, or none");
+		"--shard: '1/4294967298': expected K/N with 1 <= K <= N <= 1000000, or none");
 }
 
 static void test_kubernetes(void **state)
