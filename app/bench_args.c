@@ -202,6 +202,12 @@ int bench_parse_args(bench *b, int argc, char **argv)
 	}
 	for (; i < argc && status == OPTIONS_RUN; i++)
 		rest[nrest++] = argv[i];
+	/* Bare `imgpool bench`: said here, naming the bench's help, not a run's. */
+	if (status == OPTIONS_RUN && nrest == 3) {
+		report_say(stderr, "imgpool bench: no PATH given: name folders or images to "
+			   "measure on (see imgpool bench --help)");
+		status = OPTIONS_USAGE;
+	}
 	if (status == OPTIONS_RUN) {
 		status = options_parse(nrest, rest, &b->o, stdout, stderr);
 		b->o_parsed = status == OPTIONS_RUN;

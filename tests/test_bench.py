@@ -271,7 +271,8 @@ def test_usage_errors(tmp, images):
                        (["-s", "12q", images], "--size"),
                        ([images, "--csv"], "--csv"),
                        (["--plot", "/nonexistent/dir/p.svg", images], "--plot"),
-                       (["--files-from", os.path.join(tmp, "list"), images], "--files-from")):
+                       (["--files-from", os.path.join(tmp, "list"), images], "--files-from"),
+                       ([], "imgpool bench --help")):
         b = Bench(tmp, args)
         assert_eq(b.rc, 2, f"{args}: exit code")
         lines = b.err.strip().splitlines()

@@ -314,6 +314,8 @@ static void test_size(void **state)
 	options_free(&o);
 	refuses("-s", "12y", "--size: '12y' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("-s", "+5", "--size: '+5' is not a size (N, WxH, Wx or xH, 1-100000)");
+	refuses("--include", "", "--include: '': the pattern is empty");
+	refuses("--exclude", "", "--exclude: '': the pattern is empty");
 	refuses("--size", "", "--size: '' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("-s", "256,256", "--size: '256' is given twice (N and NxN are one box)");
 	refuses("-s", "1,2,3,4,5,6,7,8,9", "--size: at most 8 sizes");
