@@ -56,6 +56,21 @@ static void emit(pool *p, const pool_event *e)
 		p->o.on_event(e, p->o.event_data);
 }
 
+/* See parent.h. A worker keeps 0, 1 and 2 as the caller's own standard streams
+ * and closes the rest: a channel that landed there (stdin closed before a
+ * respawn) stayed open in the worker, which then held the parent's end of its own
+ * channel, never saw EOF, and pool_join waited for it for good. */
+int fd_above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (moved < 0)
+		return fd;
+	close(fd);
+	return moved;
+}
+
 /*
  * Fork a worker into slot w. The fork gate first (no thread of the caller's is
  * between pool_nofork_begin and _end: nofork.h), then the stdio locks, held across
@@ -71,6 +86,8 @@ static int spawn(pool *p, worker *w)
 		set_err(p, "cannot create a worker channel: %s", strerror(errno));
 		return -1;
 	}
+	sv[0] = fd_above_stdio(sv[0]);
+	sv[1] = fd_above_stdio(sv[1]);
 	/* Room for several packets each way, so a worker rarely waits on us. */
 	int sz = 4 * (int)WIRE_PACKET;
 	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
@@ -85,6 +102,7 @@ static int spawn(pool *p, worker *w)
 	worker_args a = {
 		.fd = sv[1], .shm = shm, .parent = p->self, .init = p->o.init,
 		.init_arg = p->o.init_arg, .fini = p->o.fini, .max_rss = p->o.max_worker_rss,
+		.max_message = p->o.max_message,
 	};
 	/* Every signal blocked across fork: the child starts with none of the
 	 * caller's handlers able to run until the worker has reset them (worker.c). */
@@ -115,7 +133,7 @@ static int spawn(pool *p, worker *w)
 	/* A pidfd tells the moment the process ends. Without one (Linux before 5.3,
 	 * valgrind) the end is noticed by EOF on its channel and reaped by polling
 	 * waitpid for the few milliseconds the exit takes. */
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int pidfd = fd_above_stdio((int)syscall(SYS_pidfd_open, pid, 0));
 	fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 	int64_t now = pool_now_ns();
 	w->pid = pid;
@@ -455,13 +473,7 @@ void cancel_everything(pool *p, const char *msg)
 			cancel_task(p, t, msg);
 	for (job *j = p->jobs, *next; j; j = next) {
 		next = j->next;
-		/* A map's unproduced tasks still need a result each. */
-		while (!j->feed && !j->source_done && (t = job_produce(p, j)))
-			cancel_task(p, t, msg);
-		if (p->broken)
-			j->cut = 1; /* a feed stopped before its end */
-		source_ended(p, j);
-		job_settle(p, j);
+		job_cancel_rest(p, j, msg); /* a map's unproduced tasks need a result each */
 	}
 }
 

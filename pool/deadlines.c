@@ -157,9 +157,16 @@ int64_t check_deadlines(pool *p, int64_t now)
 				nearest = w->linger_deadline;
 			}
 		}
+		/* Leaving over the RSS limit (worker.c), it runs its finalizer with tasks
+		 * still held, which go to another worker once it is gone: it is let go,
+		 * as below (stopped there from outside, it held them for good). */
+		if (!w->exit_deadline && w->state == W_READY &&
+		    atomic_load_explicit(&p->shm[i].retiring, memory_order_acquire))
+			w->exit_deadline = now + (limit ? limit : LINGER_NS);
 		if (w->exit_deadline) {
-			/* Let go by pool_join: a finalizer may take its time, but a worker
-			 * stopped from outside never ends, nor one past a stop asked. */
+			/* Let go by pool_join or retiring: a finalizer may take its time, but
+			 * a worker stopped from outside never ends, nor one past a stop
+			 * asked. */
 			if (now < w->exit_deadline) {
 				if (w->exit_deadline < nearest)
 					nearest = w->exit_deadline;

@@ -66,9 +66,6 @@ void handle_interrupt(pool *p)
 	}
 	for (job *j = p->jobs, *next; j; j = next) {
 		next = j->next;
-		while (!j->feed && !j->source_done && (t = job_produce(p, j)))
-			cancel_task(p, t, "interrupted");
-		source_ended(p, j);
-		job_settle(p, j);
+		job_cancel_rest(p, j, "interrupted");
 	}
 }

@@ -246,6 +246,26 @@ void cancel_task(pool *p, task *t, const char *msg)
 	deliver_msg(p, t, POOL_CANCELLED, msg, -1, 0, 0, 0);
 }
 
+/* See parent.h. The tasks are all produced first and the source ended, then
+ * cancelled: cancelling one as it was produced let the last one's result
+ * settle, and free, the job the loop went on to read. */
+void job_cancel_rest(pool *p, job *j, const char *msg)
+{
+	task_list rest = {0};
+	task *t;
+	while (!j->feed && !j->source_done && (t = job_produce(p, j)))
+		list_push(&rest, t);
+	if (p->broken)
+		j->cut = 1; /* a feed stopped before its end */
+	source_ended(p, j);
+	if (!rest.n) {
+		job_settle(p, j);
+		return;
+	}
+	while ((t = list_pop(&rest)))
+		cancel_task(p, t, msg);
+}
+
 void pool_result_release(pool_result *r)
 {
 	if (!r)

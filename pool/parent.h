@@ -329,6 +329,12 @@ void deliver(pool *p, task *t, pool_status st, char *data, size_t len, int slot,
 void deliver_msg(pool *p, task *t, pool_status st, const char *msg, int slot, int pid,
 		 int64_t start, int64_t end);
 void cancel_task(pool *p, task *t, const char *msg);
+#define job_cancel_rest imgpool_pool_job_cancel_rest
+/* End the job: each task of a map's array not produced yet gets POOL_CANCELLED
+ * with msg, and its source ends. The job may be freed before this returns (its
+ * last result settles it, and a future's callback may free it): the caller must
+ * not touch j again. */
+void job_cancel_rest(pool *p, job *j, const char *msg);
 
 #define next_chunk imgpool_pool_next_chunk
 #define next_task imgpool_pool_next_task
@@ -356,6 +362,11 @@ void handle_interrupt(pool *p);
 #define cancel_everything imgpool_pool_cancel_everything
 #define kill_all_and_reap imgpool_pool_kill_all_and_reap
 #define break_pool imgpool_pool_break_pool
+#define fd_above_stdio imgpool_pool_fd_above_stdio
+/* fd itself, or (when it is 0, 1 or 2: the caller had closed its standard
+ * descriptors) a close-on-exec copy at 3 or above, fd closed; -1 stays -1, and a
+ * copy that cannot be made leaves fd as it is. */
+int fd_above_stdio(int fd);
 void respawn(pool *p, worker *w);
 void kill_worker(worker *w, pool_status st, uint64_t task_id, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -166,6 +166,8 @@ pool *pool_create_sized(const pool_options *opt, size_t opt_size, char **err)
 		pool_destroy(p);
 		return NULL;
 	}
+	p->intr_pipe[0] = fd_above_stdio(p->intr_pipe[0]);
+	p->intr_pipe[1] = fd_above_stdio(p->intr_pipe[1]);
 	atomic_store(&shared_of(p)->c.alive, 0);
 	for (int i = 0; i < o.workers; i++) {
 		p->w[i].slot = i;

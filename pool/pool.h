@@ -51,7 +51,8 @@
  *   thread. There is no background thread: work is dispatched and results collected
  *   inside the blocking calls (pool_poll, pool_future_wait / get, pool_wait_any,
  *   pool_apply, pool_map, pool_iter_next, pool_join), and completion callbacks run
- *   there, in the caller's thread.
+ *   there, in the caller's thread. Each of them runs the loop at least once, also
+ *   with a timeout of 0: a caller may poll that way between its own work.
  *   pool_stats_get() and pool_worker_pids() may be called from any thread at any
  *   time; they never block. pool_interrupt() may be called from a signal handler.
  *
@@ -79,8 +80,9 @@
  *   parent may leave it through exec, and gives back what it found when the last
  *   pool is destroyed (1.5). Workers start with default dispositions, SIGINT
  *   and SIGPIPE ignored, an empty signal mask, no core dumps, PR_SET_PDEATHSIG(SIGKILL)
- *   and every inherited descriptor closed except 0, 1, 2 and their own channel. A
- *   worker exits when its channel reaches EOF.
+ *   and every inherited descriptor closed except 0, 1, 2 and their own channel (the
+ *   pool's own descriptors are never 0, 1 or 2, also in a caller that closed
+ *   them). A worker exits when its channel reaches EOF.
  *
  * Errors
  *   Calls that can fail return -1 (or NULL) and leave a message in pool_error(), a
@@ -291,7 +293,10 @@ typedef struct pool_options {
 	 *   < 0: none: a worker is sent its next chunk only when it has answered the
 	 *     last. */
 	int prefetch;
-	size_t max_message;       /* largest task or result accepted, bytes; 0 -> 1 GiB */
+	size_t max_message;       /* largest task or result accepted, bytes; 0 -> 1 GiB.
+	                             A larger task or result ends its task POOL_ERROR
+	                             ("task argument/result over the pool's message
+	                             size limit"); results within it always pass */
 	size_t max_worker_rss;    /* bytes; 0: none. A worker above it after a task is
 	                             recycled before it starts another (nothing is lost) */
 	pool_event_fn on_event;   /* optional; called in the driving thread */

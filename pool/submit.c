@@ -77,10 +77,12 @@ int pool_future_wait(pool_future *f, double timeout)
 	if (!f)
 		return -1;
 	int64_t until = deadline_after(timeout);
-	while (!f->ready) {
+	/* One turn at least, also for a timeout of 0: the calls that wait are what
+	 * drives the pool (pool.h), and a caller polling with 0 drove nothing. */
+	for (int turned = 0; !f->ready; turned = 1) {
 		if (!f->job)
 			return -1; /* its pool is gone */
-		if (pool_now_ns() >= until)
+		if (turned && pool_now_ns() >= until)
 			return 0;
 		if (loop_once(f->p, until) < 0) {
 			if (f->ready)
@@ -107,15 +109,18 @@ int pool_future_take(pool_future *f, pool_result *r)
 	return 0;
 }
 
-/* Has any task of job j started (or finished)? */
+/* Has any task of job j started (or finished)? One that started before, queued
+ * or held again for its retry (a crash charged to it) or a rerun, counts: it was
+ * cancelled as "not started" with attempts 1. */
 static int job_started(pool *p, const job *j)
 {
 	if (j->finished)
 		return 1;
-	for (int i = 0; i < p->nworkers; i++) {
-		uint64_t claimed = atomic_load(&p->shm[i].claim) & CLAIM_SEQ;
-		for (task *t = p->w[i].held.head; t && t->seq < claimed; t = t->next)
-			if (t->job == j)
+	for (int i = -1; i < p->nworkers; i++) {
+		const task_list *l = i < 0 ? &p->queue : &p->w[i].held;
+		uint64_t claimed = i < 0 ? 0 : atomic_load(&p->shm[i].claim) & CLAIM_SEQ;
+		for (const task *t = l->head; t; t = t->next)
+			if (t->job == j && (t->starts > 0 || (i >= 0 && t->seq < claimed)))
 				return 1;
 	}
 	return 0;
@@ -198,7 +203,7 @@ int pool_wait_any(pool_future *const *fs, size_t n, double timeout, size_t *inde
 		if (fs[i] && fs[i]->job)
 			p = fs[i]->p;
 	int64_t until = deadline_after(timeout);
-	for (;;) {
+	for (int turned = 0;; turned = 1) { /* one turn at least: pool_future_wait() */
 		for (size_t i = 0; i < n; i++)
 			if (fs[i] && fs[i]->ready) {
 				if (index)
@@ -207,7 +212,7 @@ int pool_wait_any(pool_future *const *fs, size_t n, double timeout, size_t *inde
 			}
 		if (!p)
 			return -1; /* nothing to wait for */
-		if (pool_now_ns() >= until)
+		if (turned && pool_now_ns() >= until)
 			return 0;
 		uint64_t before = p->finished_now;
 		if (loop_once(p, until) < 0 && p->finished_now == before) {
@@ -370,13 +375,13 @@ int pool_iter_next_timed(pool_iter *it, pool_result *r, double timeout)
 	if (!it || !r)
 		return -1;
 	int64_t until = deadline_after(timeout);
-	for (;;) {
+	for (int turned = 0;; turned = 1) { /* one turn at least: pool_future_wait() */
 		int k = iter_take(it, r);
 		if (k == 1)
 			return 1;
 		if (k == -2)
 			return iter_end(it);
-		if (pool_now_ns() >= until)
+		if (turned && pool_now_ns() >= until)
 			return 2;
 		if (loop_once(it->p, until) < 0) {
 			/* Broken: what was delivered (and cancelled) can still be taken. */

@@ -66,6 +66,11 @@ int imgpool_wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t s
 	return add_record(b, &r, sizeof r, data, len);
 }
 
+size_t imgpool_wire_result_size(size_t len)
+{
+	return sizeof(struct result_rec) + ALIGN8(len);
+}
+
 int imgpool_wire_add_bytes(pool_buf *b, const void *data, size_t len)
 {
 	return pool_buf_append(b, data, len);

@@ -67,6 +67,8 @@ int imgpool_wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, uint32_t flags,
 			  size_t len);
 int imgpool_wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,
 			    int64_t end_ns, const void *data, size_t len);
+/* The bytes a result record of len data bytes adds to a message's body. */
+size_t imgpool_wire_result_size(size_t len);
 /* Append raw body bytes (WIRE_INIT_FAILED). */
 int imgpool_wire_add_bytes(pool_buf *b, const void *data, size_t len);
 /* Records in the message being built. */

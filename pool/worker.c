@@ -126,7 +126,21 @@ static int claim(pool_slot_shm *shm, uint64_t seq)
 						       memory_order_acquire);
 }
 
-/* Run one claimed task record and append its result to out. Returns when it ended. */
+/* Send the results gathered in out, if any, and start a new message. */
+static void flush(const worker_args *a, void *state, pool_buf *out)
+{
+	if (!imgpool_wire_count(out))
+		return;
+	size_t off = 0;
+	if (imgpool_wire_send(a->fd, out, &off, 0) < 0)
+		leave(a, state, 0, 0); /* the parent is gone */
+	imgpool_wire_begin(out, WIRE_RESULTS);
+}
+
+/* Run one claimed task record and append its result to out (sending what out held
+ * first when the result would take the message's body past max_message: the
+ * parent refuses a larger message, and took 64 small results together for a
+ * worker gone mad, charging every one of them). Returns when it ended. */
 static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
 			pool_buf *result, pool_buf *out)
 {
@@ -142,21 +156,21 @@ static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
 
 	atomic_store_explicit(&a->shm->running, 0, memory_order_release);
 	int64_t end = pool_now_ns();
-	if (imgpool_wire_add_result(out, t->id, rc == 0 ? WIRE_OK : WIRE_ERROR, start, end,
-				    result->data, result->len) < 0)
+	static const char too_big[] = "task result over the pool's message size limit";
+	uint32_t status = rc == 0 ? WIRE_OK : WIRE_ERROR;
+	const char *data = result->data;
+	size_t len = result->len;
+	if (len > a->max_message) { /* its own message would be refused too */
+		status = WIRE_ERROR;
+		data = too_big;
+		len = sizeof too_big - 1;
+	}
+	if (imgpool_wire_count(out) &&
+	    out->len - sizeof(wire_hdr) + imgpool_wire_result_size(len) > a->max_message)
+		flush(a, state, out);
+	if (imgpool_wire_add_result(out, t->id, status, start, end, data, len) < 0)
 		leave(a, state, 0, 70); /* out of memory: the parent sees us die */
 	return end;
-}
-
-/* Send the results gathered in out, if any, and start a new message. */
-static void flush(const worker_args *a, void *state, pool_buf *out)
-{
-	if (!imgpool_wire_count(out))
-		return;
-	size_t off = 0;
-	if (imgpool_wire_send(a->fd, out, &off, 0) < 0)
-		leave(a, state, 0, 0); /* the parent is gone */
-	imgpool_wire_begin(out, WIRE_RESULTS);
 }
 
 void imgpool_worker_main(const worker_args *a)

@@ -50,6 +50,8 @@ typedef struct worker_args {
 	void *init_arg;
 	pool_fini_fn fini;
 	size_t max_rss;         /* bytes; 0: no limit */
+	size_t max_message;     /* the pool's max_message: no result message's body is
+	                           larger (the parent reads no larger one) */
 } worker_args;
 
 /* Run the worker: reset the process, run the initializer, serve tasks until EOF.

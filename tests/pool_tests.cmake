@@ -16,7 +16,7 @@ target_include_directories(pool_testlib PUBLIC tests)
 # the pool's fallback path for noticing a worker's end.
 find_program(VALGRIND valgrind)
 
-foreach(t pool pool_churn pool_contract)
+foreach(t pool pool_churn pool_contract pool_edges)
   string(REPLACE "_" "-" name ${t})
   add_executable(test_${t} tests/test_${t}.c)
   target_link_libraries(test_${t} pool_testlib)

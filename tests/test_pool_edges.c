@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_pool_edges.c — promises of pool.h at their edges, each one a random
+ * property test broke: a map future freed before its tasks are all produced and
+ * then the pool ended every way, results up to max_message, a caller whose
+ * standard descriptors are closed, a worker stopped from outside while it
+ * retires, waits with a timeout of zero, and pool_future_cancel() after a crash
+ * its task will be retried for.
+ *
+ * Run under ASan+UBSan in a sanitizer build and under valgrind otherwise
+ * (tests/pool_tests.cmake), as the other pool tests are: the first test's defect
+ * was a use-after-free, a double free in a plain build only now and then.
+ *
+ * Usage: test_pool_edges [NAME-GLOB]
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pool_testlib.h"
+
+/* The worker inside the finalizer, on a page the forks share. */
+static _Atomic int *fini_pid;
+
+static void slow_fini(void *state)
+{
+	(void)state;
+	*fini_pid = getpid();
+	usleep(300 * 1000); /* a finalizer that takes its time */
+}
+
+/* ------------------------------------------------------------------------- */
+
+enum ending { END_DESTROY, END_TERMINATE, END_INTERRUPT, END_BREAK };
+
+/* "pool_future_free: an unfinished task still runs; its result is dropped." A map
+ * whose future was freed with tasks not produced yet, then the pool ended: the
+ * loop that cancels a map's unproduced tasks settled and freed the job at the
+ * last one, then read it again (and freed it twice). */
+static void test_a_freed_map_future_then_every_ending(void **state)
+{
+	(void)state;
+	enum { N = 300 };
+	static job_arg args[N];
+	static pool_task t[N];
+	static pool_result r[N];
+	for (int end = END_DESTROY; end <= END_BREAK; end++) {
+		tl_reset_shared();
+		pool_options o = {.workers = 1, .init = tl_init, .retries = -1};
+		pool *p = pool_create(&o, NULL);
+		assert_non_null(p);
+		for (int i = 0; i < N; i++) {
+			args[i] = (job_arg){B_SLEEP_MS, 1, (uint64_t)i};
+			if (end == END_BREAK && i == 0) {
+				/* the worker dies, and its replacement cannot start */
+				args[i] = J(B_SEGV, 0);
+				atomic_store(&sh->init_fail_after, atomic_load(&sh->inits));
+			}
+			t[i] = (pool_task){&args[i], sizeof args[i]};
+		}
+		memset(r, 0, sizeof r);
+		pool_future *f = pool_map_async(p, tl_task, t, N, 1, r);
+		assert_non_null(f);
+		pool_poll(p, 0.005);
+		pool_future_free(f);
+		if (end == END_TERMINATE)
+			pool_terminate(p);
+		if (end == END_INTERRUPT) {
+			pool_interrupt(p);
+			pool_poll(p, 0.01);
+		}
+		for (int turns = 0; end == END_BREAK && turns < 1000 &&
+				    pool_get_state(p) != POOL_BROKEN; turns++)
+			pool_poll(p, 0.01);
+		if (end == END_BREAK)
+			assert_int_equal(pool_get_state(p), POOL_BROKEN);
+		pool_destroy(p);
+		for (int i = 0; i < N; i++) /* what came back before the free is ours */
+			pool_result_release(&r[i]);
+		tl_assert_no_children();
+	}
+}
+
+/* "max_message: largest task or result accepted". The worker sent up to 64
+ * results in one message and the parent held the message to max_message: small
+ * results ended POOL_CRASHED, their worker killed as sending a malformed message.
+ * A result over the limit is that task's error, its worker unharmed. */
+static void test_results_up_to_max_message_pass(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	enum { N = 400, MAX = 3000 };
+	static job_arg args[N];
+	static pool_task t[N];
+	static pool_result r[N];
+	pool_options o = {.workers = 2, .max_message = MAX};
+	pool *p = pool_create(&o, NULL);
+	assert_non_null(p);
+	srand(7);
+	for (int i = 0; i < N; i++) {
+		args[i] = J(B_BIG, (uint64_t)(i == N - 1 ? MAX + 1 : rand() % (MAX + 1)));
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+	assert_int_equal(pool_map(p, tl_task, t, N, 0, r), 0);
+	for (int i = 0; i < N - 1; i++) {
+		if (r[i].status != POOL_OK || r[i].len != args[i].value)
+			fail_msg("task %d, a result of %llu bytes (max_message %d): status %d, %s", i,
+				 (unsigned long long)args[i].value, MAX, (int)r[i].status,
+				 r[i].status == POOL_OK ? "a wrong length" : r[i].data);
+		pool_result_release(&r[i]);
+	}
+	assert_int_equal(r[N - 1].status, POOL_ERROR);
+	assert_non_null(strstr(r[N - 1].data, "over the pool's message size limit"));
+	pool_result_release(&r[N - 1]);
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_int_equal(s.crashed, 0);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+}
+
+/* In a child (the test keeps its own descriptors): close the standard
+ * descriptors in `which` (a bit set) before the pool, or stdin after it and then
+ * make a worker die so that its replacement's channel is made then; then work,
+ * close and join. Exits 0 when join returned. */
+static void closed_stdio_child(int which, int after)
+{
+	alarm(30); /* a hang ends as SIGALRM */
+	for (int fd = 0; fd < 3 && !after; fd++)
+		if (which & (1 << fd))
+			close(fd);
+	pool_options o = {.workers = 2, .retries = -1};
+	pool *p = pool_create(&o, NULL);
+	if (!p)
+		_exit(2);
+	pool_result r;
+	if (after) {
+		close(0);
+		job_arg crash = J(B_SEGV, 0);
+		pool_apply(p, tl_task, &crash, sizeof crash, &r); /* a respawn follows */
+		pool_result_release(&r);
+	}
+	for (int i = 0; i < 10; i++) {
+		job_arg a = J(B_SQUARE, (uint64_t)i);
+		if (pool_apply(p, tl_task, &a, sizeof a, &r) != 0 || r.status != POOL_OK)
+			_exit(3);
+		pool_result_release(&r);
+	}
+	pool_close(p);
+	int k = pool_join(p);
+	pool_destroy(p);
+	_exit(k == 0 ? 0 : 4);
+}
+
+/* A caller with stdin (or all three) closed: a channel made then landed on 0,
+ * which a worker keeps as the caller's stdin. The worker held the parent's end of
+ * its own channel, never saw EOF when let go, and pool_join never returned. */
+static void test_join_with_standard_descriptors_closed(void **state)
+{
+	(void)state;
+	static const struct {
+		int which, after;
+	} cases[] = {{1, 0}, {1, 1}, {7, 0}};
+	for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+		tl_reset_shared();
+		fflush(NULL);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			closed_stdio_child(cases[c].which, cases[c].after);
+		int status;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			fail_msg("closed %#x %s the pool: %s %d", cases[c].which,
+				 cases[c].after ? "after" : "before",
+				 WIFSIGNALED(status) ? "killed by signal" : "exit",
+				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	}
+}
+
+/* "A worker that holds tasks but starts none of them within the timeout, and is
+ * seen stopped from outside, is replaced ... charging no task." A worker
+ * retiring (over max_worker_rss, or at max_tasks_per_worker) and stopped in its
+ * finalizer was never looked at again: its slot and the tasks it held were held
+ * for good. */
+static void test_a_worker_stopped_while_it_retires_is_replaced(void **state)
+{
+	(void)state;
+	enum { N = 12 };
+	job_arg args[N];
+	pool_task t[N];
+	pool_result r[N];
+	for (int limit = 0; limit < 2; limit++) {
+		tl_reset_shared();
+		*fini_pid = 0;
+		pool_options o = {.workers = 1, .timeout = 1.0, .fini = slow_fini};
+		if (limit == 0)
+			o.max_worker_rss = 1; /* over it after every task */
+		else
+			o.max_tasks_per_worker = 3;
+		pool *p = pool_create(&o, NULL);
+		assert_non_null(p);
+		tl_square_tasks(args, t, N);
+		memset(r, 0, sizeof r);
+		pool_future *f = pool_map_async(p, tl_task, t, N, 1, r);
+		assert_non_null(f);
+		pid_t stopped = 0;
+		for (int turns = 0; !stopped && turns < 5000; turns++) {
+			pool_poll(p, 0.001);
+			if ((stopped = *fini_pid))
+				kill(stopped, SIGSTOP);
+		}
+		assert_true(stopped > 0);
+		if (pool_future_wait(f, 30.0) != 1) {
+			kill(stopped, SIGKILL);
+			fail_msg("%s: the worker stopped in its finalizer was never replaced",
+				 limit ? "max_tasks_per_worker" : "max_worker_rss");
+		}
+		for (int i = 0; i < N; i++) {
+			tl_check_square(&r[i], (uint64_t)i);
+			pool_result_release(&r[i]);
+		}
+		pool_future_free(f);
+		kill(stopped, SIGCONT); /* killed by then; harmless */
+		pool_close(p);
+		assert_int_equal(pool_join(p), 0);
+		pool_destroy(p);
+		tl_assert_no_children();
+	}
+}
+
+/* A feed of four B_SQUARE tasks. */
+static int four_squares(void *data, pool_task *task)
+{
+	int *next = data;
+	static job_arg args[4];
+	if (*next >= 4)
+		return POOL_FEED_END;
+	args[*next] = J(B_SQUARE, (uint64_t)*next);
+	*task = (pool_task){&args[*next], sizeof args[*next]};
+	(*next)++;
+	return POOL_FEED_TASK;
+}
+
+/* "There is no background thread: work is dispatched and results collected
+ * inside the blocking calls." Those calls looked at the clock before their first
+ * turn, so a caller polling with a timeout of 0 between its own work never
+ * dispatched anything. */
+static void test_a_zero_timeout_still_drives_the_pool(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool *p = tl_make_pool(1, 0, 0, 0);
+	job_arg a = J(B_SQUARE, 9);
+	pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	int polls = 0;
+	while (pool_future_wait(f, 0) == 0 && ++polls < 5000)
+		usleep(1000);
+	assert_true(pool_future_ready(f));
+	pool_future_free(f);
+
+	f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	size_t which;
+	polls = 0;
+	while (pool_wait_any(&f, 1, 0, &which) == 0 && ++polls < 5000)
+		usleep(1000);
+	assert_true(pool_future_ready(f));
+	pool_future_free(f);
+
+	int next = 0;
+	pool_iter *it = pool_imap(p, tl_task, four_squares, &next, 1);
+	assert_non_null(it);
+	pool_result r;
+	int got = 0, k;
+	polls = 0;
+	while ((k = pool_iter_next_timed(it, &r, 0)) != 0 && k != -1 && polls < 5000) {
+		if (k == 1) {
+			got++;
+			pool_result_release(&r);
+		} else {
+			polls++;
+			usleep(1000);
+		}
+	}
+	assert_int_equal(got, 4);
+	pool_iter_free(it);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+}
+
+static int retried;
+static void on_retry(const pool_event *e, void *data)
+{
+	(void)data;
+	retried |= e->kind == POOL_EV_RETRY;
+}
+
+/* A replacement worker that takes its time to start: the task its predecessor
+ * crashed on waits in the queue for its retry meanwhile. */
+static int slow_second_init(void *arg, void **st, pool_buf *err)
+{
+	if (atomic_fetch_add(&sh->inits, 1) > 0)
+		usleep(200 * 1000);
+	return tl_init(arg, st, err);
+}
+
+/* "pool_future_cancel: when no task of the future has started yet, none will ...
+ * 0 when a task of it has started or finished (nothing changes)". A task back in
+ * the queue for its retry had started, but only the workers' tasks were looked
+ * at: it was cancelled as "not started", with attempts 1. */
+static void test_cancel_after_a_crash_is_too_late(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	retried = 0;
+	pool_options o = {.workers = 1, .retries = 1, .init = slow_second_init,
+			  .on_event = on_retry};
+	pool *p = pool_create(&o, NULL);
+	assert_non_null(p);
+	job_arg a = J(B_CRASH_ONCE, 5);
+	pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	for (int turns = 0; !retried && turns < 3000; turns++)
+		pool_poll(p, 0.01);
+	assert_true(retried);
+	assert_false(pool_future_ready(f));
+	assert_int_equal(pool_future_cancel(f), 0);
+	const pool_result *r = pool_future_get(f, 30);
+	assert_non_null(r);
+	tl_check_square(r, 5);
+	assert_int_equal(r->attempts, 2);
+	pool_future_free(f);
+	pool_destroy(p);
+}
+
+int main(int argc, char **argv)
+{
+	fini_pid = mmap(NULL, sizeof *fini_pid, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			-1, 0);
+	if (fini_pid == MAP_FAILED)
+		return 1;
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_freed_map_future_then_every_ending),
+		cmocka_unit_test(test_results_up_to_max_message_pass),
+		cmocka_unit_test(test_join_with_standard_descriptors_closed),
+		cmocka_unit_test(test_a_worker_stopped_while_it_retires_is_replaced),
+		cmocka_unit_test(test_a_zero_timeout_still_drives_the_pool),
+		cmocka_unit_test(test_cancel_after_a_crash_is_too_late),
+	};
+	return tl_run("pool_edges", argc, argv, tests, sizeof tests / sizeof *tests);
+}
