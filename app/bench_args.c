@@ -15,6 +15,7 @@
 #include "bench_internal.h"
 #include "report.h"
 #include "discover.h"
+#include "optvalues.h"
 #include "sidefile.h"
 
 /* Stands in for -o in the argv handed to options_parse(); a user's -o comes later
@@ -65,10 +66,13 @@ static int parse_jobs_list(bench *b, const char *s, char *msg, size_t len)
 	b->njobs = 0;
 	for (const char *p = s;;) {
 		size_t n = strcspn(p, ",");
-		char *end;
-		errno = 0;
-		long v = strtol(p, &end, 10);
-		if (n == 0 || errno || end != p + n || v < 1 || v > BENCH_MAX_JOBS) {
+		char num[24];
+		long long v = 0;
+		if (n < sizeof num) {
+			memcpy(num, p, n);
+			num[n] = '\0';
+		}
+		if (n == 0 || n >= sizeof num || optval_int(num, 1, BENCH_MAX_JOBS, &v) < 0) {
 			snprintf(msg, len, "'%.*s' is not a job count (whole numbers from 1 to %d, "
 				 "comma separated)", (int)(n > 40 ? 40 : n), p, BENCH_MAX_JOBS);
 			return -1;
@@ -224,10 +228,8 @@ int bench_parse_args(bench *b, int argc, char **argv)
 		status = OPTIONS_USAGE;
 	}
 	if (status == OPTIONS_RUN && repeat) {
-		char *end;
-		errno = 0;
-		long v = strtol(repeat, &end, 10);
-		if (errno || end == repeat || *end || v < 1 || v > BENCH_MAX_REPEAT) {
+		long long v;
+		if (optval_int(repeat, 1, BENCH_MAX_REPEAT, &v) < 0) {
 			report_say(stderr, "imgpool bench: --repeat: '%s': expected a whole number "
 					"from 1 to %d", repeat, BENCH_MAX_REPEAT);
 			status = OPTIONS_USAGE;

@@ -205,6 +205,8 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 	if (discover_listed_elsewhere(d, it, e, &gave)) {
 		if (e->fts_info == FTS_D)
 			fts_set(d->fts, e, FTS_SKIP);
+		if (e->fts_info == FTS_F)
+			discover_unreserve(d, e->fts_path, rel);
 		return gave;
 	}
 	switch (e->fts_info) {
@@ -226,7 +228,11 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		}
 		if (name[0] == '.' || !d->cfg.recursive || excluded_folder(d, rel)) {
 			fts_set(d->fts, e, FTS_SKIP);
-			d->not_walked += name[0] != '.' && !d->cfg.recursive;
+			/* what -r would walk: not the output folder, nor an excluded one */
+			d->not_walked += name[0] != '.' && !d->cfg.recursive &&
+					 !excluded_folder(d, rel) &&
+					 !discover_is_out_dir(d, e->fts_statp) &&
+					 !discover_holds_private(e->fts_path);
 		}
 		else if (discover_folder_replaced(e)) {
 			/* before the output folder's tests, which follow a link */
@@ -274,6 +280,8 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		 * permission) may hide a whole folder of inputs: say so. */
 		if (e->fts_level > 0 && e->fts_errno == ENOENT && !discover_wanted_in_walk(d, name, rel))
 			return 0;
+		if (e->fts_level > 0)
+			discover_unreserve(d, e->fts_path, rel); /* vanished since the listing */
 		if (e->fts_level > 0 && name[0] == '.')
 			return 0;
 		return discover_path_error_once(d, it, e->fts_path, rel, walk_cause(e->fts_errno));

@@ -86,7 +86,7 @@ void discover_reserve_own_names(discover *d, FTS *fts, const FTSENT *folder)
 		while (*rel == '/')
 			rel++;
 		if (discover_wanted_in_walk(d, c->fts_name, rel))
-			discover_reserve_own_name(d, input, rel);
+			discover_reserve_own_name(d, input, rel, c->fts_statp);
 		free(input);
 	}
 }

@@ -133,7 +133,12 @@ int discover_wanted_in_walk(const discover *d, const char *name, const char *rel
  * walk reserves, as it goes into a folder, each output of a file there that has
  * the file's own name (input, rel as discover_plan() gets them) and at which
  * nothing is yet; its sibling is then the second claimant. */
-void discover_reserve_own_name(discover *d, const char *input, const char *rel);
+void discover_reserve_own_name(discover *d, const char *input, const char *rel,
+			       const struct stat *st);
+/* Give up what discover_reserve_own_name() reserved for input, when it will not be
+ * planned after all (met already through another PATH, vanished, listed from a
+ * folder swapped since): a sibling would be refused naming it. */
+void discover_unreserve(discover *d, const char *input, const char *rel);
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
  * the file read. Returns 1: an item is ready; 0: met again, answered already. */

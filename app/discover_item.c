@@ -157,22 +157,35 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 /* See discover_internal.h. Only where nothing is at the output yet: an output
  * there (a thumbnail the journal says is another input's, say) keeps the rule
  * that the journal's owner keeps its name (discover_release()), so that a name
- * never changes hands on its own. */
-void discover_reserve_own_name(discover *d, const char *input, const char *rel)
+ * never changes hands on its own. Not for a file that failed before and will be
+ * passed over: it makes nothing, and a damaged a.jpg kept a.tif from its
+ * thumbnail on every run (plan.c frees the name of an owner that failed since,
+ * for the same reason). */
+void discover_reserve_own_name(discover *d, const char *input, const char *rel,
+			       const struct stat *st)
 {
 	const char *name = path_base(rel), *why;
+	uint64_t h[THUMB_MAX_SIZES];
+	int n = 0;
 	for (int i = 0; i < d->settings.nsizes; i++) {
 		char *r = out_rel_of(d, rel, i, &why);
 		char *out = r && !strcmp(path_base(r), name) ? path_join(d->out_dir, r) : NULL;
-		struct stat st;
-		if (out && lstat(out, &st) < 0 && errno == ENOENT) {
-			uint64_t h = XXH3_64bits(r, strlen(r));
-			if (!claims_find(d->claims, h))
-				claims_add(d->claims, &h, 1, input);
+		struct stat at;
+		if (out && lstat(out, &at) < 0 && errno == ENOENT) {
+			h[n] = XXH3_64bits(r, strlen(r));
+			if (!claims_find(d->claims, h[n]))
+				n++;
 		}
 		free(out);
 		free(r);
 	}
+	/* the journal is asked only for a file that has a name to reserve */
+	if (n && d->cfg.failed_before &&
+	    d->cfg.failed_before(d->cfg.failed_before_data, d->cur_root ? d->cur_root : ".", rel,
+				 input, st))
+		return;
+	if (n)
+		claims_add(d->claims, h, n, input);
 }
 
 /* An output that would land on or under a PATH inside the output tree is an error
@@ -215,6 +228,17 @@ int discover_seen_before(claims *set, const char *path)
 	return seen;
 }
 
+void discover_unreserve(discover *d, const char *input, const char *rel)
+{
+	const char *why;
+	for (int i = 0; i < d->settings.nsizes; i++) {
+		char *r = out_rel_of(d, rel, i, &why);
+		if (r)
+			discover_release_outputs(d, input, &r, 1);
+		free(r);
+	}
+}
+
 /* Claim every output of the item, all or none: an output another input claimed
  * first makes the item an ITEM_ERROR naming that input (and claims nothing, so a
  * third claimant is told about the first, not about a failed one). That input
@@ -250,8 +274,10 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 		char *real = realpath(input, NULL);
 		uint32_t first = fileids_meet(d->files_met, real, d->origin);
 		free(real);
-		if (first != d->origin)
+		if (first != d->origin) {
+			discover_unreserve(d, input, rel);
 			return 0;
+		}
 	}
 	if (discover_item_names(d, it, input, rel) < 0)
 		return discover_item_error(d, it, "%s", WHY_NOMEM);
@@ -271,8 +297,10 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 	it->mtime = st->st_mtim;
 	it->dev = (uint64_t)st->st_dev;
 	it->ino = (uint64_t)st->st_ino;
-	if (plan_outputs(d, it, rel))
+	if (plan_outputs(d, it, rel)) {
+		discover_unreserve(d, input, rel);
 		return 1;
+	}
 	check_outputs(d, it);
 	if (it->state != ITEM_ERROR)
 		claim_outputs(d, it);

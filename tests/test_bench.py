@@ -272,7 +272,9 @@ def test_usage_errors(tmp, images):
                        ([images, "--csv"], "--csv"),
                        (["--plot", "/nonexistent/dir/p.svg", images], "--plot"),
                        (["--files-from", os.path.join(tmp, "list"), images], "--files-from"),
-                       ([], "imgpool bench --help")):
+                       ([], "imgpool bench --help"),
+                       (["--repeat", " +1", images], "--repeat"),
+                       (["--jobs-list", "1,0x2", images], "--jobs-list")):
         b = Bench(tmp, args)
         assert_eq(b.rc, 2, f"{args}: exit code")
         lines = b.err.strip().splitlines()

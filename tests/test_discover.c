@@ -566,6 +566,52 @@ static void test_collision_own_name_wins(void **state)
 			    "output out/a.jpg is also the output of photos/a.png");
 	assert_int_equal(w.items[3].state, ITEM_TODO);
 	walk_free(&w);
+
+	/* A file met already through an earlier PATH is not planned again, and gives
+	 * up the name it reserved: other/sub/a.png was refused "also the output of
+	 * photos/sub/a.jpg", which makes out/a.jpg, not out/sub/a.jpg. */
+	mkfile("other/sub/a.png", 100);
+	const char *two[] = {"photos/sub", "photos", "other"};
+	discover_config c2 = config(two, 3, "out2", &jpeg, 1);
+	w = run_walk(&c2);
+	int seen = 0;
+	for (int i = 0; i < w.n; i++) {
+		if (strcmp(w.items[i].input, "other/sub/a.png"))
+			continue;
+		seen = 1;
+		if (w.items[i].state != ITEM_TODO)
+			fail_msg("%s: %s", w.items[i].input, w.items[i].error);
+		assert_string_equal(w.items[i].outputs[0], "out2/sub/a.jpg");
+	}
+	assert_true(seen);
+	walk_free(&w);
+}
+
+/* The subfolders a walk without -r passed over, for the summary's "-r walks
+ * them": not hidden ones, excluded ones, the output folder or an earlier one. */
+static void test_not_walked(void **state)
+{
+	(void)state;
+	mkdirs("photos/2023");
+	mkdirs("photos/2024");
+	mkdirs("photos/.cache");
+	mkdirs("photos/skip");
+	mkdirs("photos/thumbs");
+	mkdirs("photos/old-thumbs/.imgpool");
+	thumb_settings jpeg = sizes(1, BOX256, FORMAT_JPEG);
+	const char *paths[] = {"photos"};
+	const char *skip[] = {"skip"};
+	discover_config c = config(paths, 1, "photos/thumbs", &jpeg, 0);
+	c.excludes = skip;
+	c.nexcludes = 1;
+	char *err = NULL;
+	discover *d = discover_open(&c, &err);
+	assert_non_null(d);
+	discover_item it;
+	while (discover_next(d, &it))
+		;
+	assert_int_equal(discover_not_walked(d), 2);
+	discover_close(d);
 }
 
 /* Two inputs, one output: the second is an error naming the first; the claim set
@@ -1128,6 +1174,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_output_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collision_own_name_wins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_walked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_inside_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_is_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_template_errors, setup, teardown),

@@ -1761,6 +1761,25 @@ class TestContestedOutputName(SafetyCase):
             self.assertIn(os.fsencode(os.path.join(src, "a.jpg")), line)
             self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150)
 
+    def test_a_damaged_file_named_as_the_output_does_not_keep_it(self):
+        """a.jpg (damaged) and a.tif both map to a.jpg: the name is a.jpg's, but
+        a.jpg fails. It failed on every run after, as failed earlier, and a.tif was
+        refused on every run as the second claimant: no thumbnail for either, for
+        good. A file that failed before and is unchanged reserves no name."""
+        src, out = self.path("in"), self.path("out")
+        os.makedirs(src)
+        with open(os.path.join(src, "a.jpg"), "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0 damaged")
+        vips("black", os.path.join(src, "a.tif"), "640", "480")
+        r = run(["-f", "jpeg", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        for _ in range(2):
+            r = run(["-f", "jpeg", "-o", out, src])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)
+            self.assertIn(b"a.jpg: ", r.stderr)
+            self.assertLess(mean_of(os.path.join(out, "a.jpg")), 20)  # a.tif's, black
+
     def test_prune_is_not_held_by_a_claimant_that_made_nothing(self):
         """a.JPG made a.jpg; a.JPG was deleted and a.jpeg (also a.jpg), damaged,
         fails: --prune kept the deleted photo's thumbnail on every run, silently,
