@@ -81,6 +81,13 @@ static int excluded_folder(const discover *d, const char *rel)
 	return d->cfg.nexcludes > 0 && globs_match(d->cfg.excludes, d->cfg.nexcludes, rel);
 }
 
+/* Would a file found in a walked folder with this name be an input? (Hidden names
+ * and other extensions are skipped silently.) */
+static int wanted_in_walk(const discover *d, const char *name, const char *rel)
+{
+	return name[0] != '.' && discover_is_image_name(name) && discover_wanted(d, rel);
+}
+
 /* ------------------------------------------------------------------------- */
 /* Items                                                                      */
 
@@ -205,18 +212,14 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 	if (discover_listed_elsewhere(d, it, e, &gave)) {
 		if (e->fts_info == FTS_D)
 			fts_set(d->fts, e, FTS_SKIP);
-		if (e->fts_info == FTS_F)
-			discover_unreserve(d, e->fts_path, rel);
 		return gave;
 	}
 	switch (e->fts_info) {
 	case FTS_D:
 		if (e->fts_level == 0) {
 			d->root_len = e->fts_pathlen;
-			if (!discover_is_out_dir(d, e->fts_statp) && !discover_holds_private(e->fts_path)) {
-				discover_reserve_own_names(d, d->fts, e);
+			if (!discover_is_out_dir(d, e->fts_statp) && !discover_holds_private(e->fts_path))
 				return 0;
-			}
 			fts_set(d->fts, e, FTS_SKIP);
 			return discover_path_error_once(d, it, e->fts_path, d->root,
 					  discover_is_out_dir(d, e->fts_statp)
@@ -233,28 +236,24 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 					 !excluded_folder(d, rel) &&
 					 !discover_is_out_dir(d, e->fts_statp) &&
 					 !discover_holds_private(e->fts_path);
-		}
-		else if (discover_folder_replaced(e)) {
+		} else if (discover_folder_replaced(e)) {
 			/* before the output folder's tests, which follow a link */
 			fts_set(d->fts, e, FTS_SKIP);
 			return discover_path_error_once(d, it, e->fts_path, rel, "this folder was "
 					  "replaced while the walk read the one holding it (by a "
 					  "symlink?): not walked");
-		} else if (discover_is_out_dir(d, e->fts_statp) || discover_holds_private(e->fts_path)) {
+		} else if (discover_is_out_dir(d, e->fts_statp) || discover_holds_private(e->fts_path))
 			fts_set(d->fts, e, FTS_SKIP);
-		} else {
-			if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
-				discover_note_mount(d, e->fts_path);
-			discover_reserve_own_names(d, d->fts, e);
-		}
+		else if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
+			discover_note_mount(d, e->fts_path);
 		return 0;
 	case FTS_F:
-		if (!discover_wanted_in_walk(d, name, rel))
+		if (!wanted_in_walk(d, name, rel))
 			return 0;
 		return plan_walked(d, it, e, rel, e->fts_statp);
 	case FTS_SL:
 	case FTS_SLNONE: {
-		if (!discover_wanted_in_walk(d, name, rel))
+		if (!wanted_in_walk(d, name, rel))
 			return 0;
 		struct stat st;
 		if (stat(e->fts_path, &st) < 0)
@@ -270,7 +269,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 	}
 	case FTS_DEFAULT:
 		/* FIFOs, sockets, devices: opening a FIFO would hang a worker. */
-		if (!discover_wanted_in_walk(d, name, rel))
+		if (!wanted_in_walk(d, name, rel))
 			return 0;
 		return discover_path_error_once(d, it, e->fts_path, rel,
 				  "not a regular file (a FIFO, socket or device)");
@@ -278,10 +277,8 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		/* stat failed. A file that vanished since its folder was read matters only
 		 * if it was an input; anything else (a path past PATH_MAX, a loop, no
 		 * permission) may hide a whole folder of inputs: say so. */
-		if (e->fts_level > 0 && e->fts_errno == ENOENT && !discover_wanted_in_walk(d, name, rel))
+		if (e->fts_level > 0 && e->fts_errno == ENOENT && !wanted_in_walk(d, name, rel))
 			return 0;
-		if (e->fts_level > 0)
-			discover_unreserve(d, e->fts_path, rel); /* vanished since the listing */
 		if (e->fts_level > 0 && name[0] == '.')
 			return 0;
 		return discover_path_error_once(d, it, e->fts_path, rel, walk_cause(e->fts_errno));

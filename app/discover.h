@@ -41,7 +41,6 @@
 #define IMGPOOL_DISCOVER_H
 
 #include <stdint.h>
-#include <sys/stat.h>
 #include <time.h>
 #include "failure.h"
 #include "settings.h"
@@ -64,12 +63,6 @@ typedef struct discover_config {
 	const char *base;             /* --base: listed files' paths are kept relative to
 	                                 it (NULL: the current folder) */
 	int count_only;               /* names only: no output is planned (count.h) */
-	/* Did the file at rel below root (as given), now as st says, fail before and
-	 * will it be passed over as "failed earlier"? Then it makes nothing, and does
-	 * not reserve its own name (discover_internal.h); NULL: never. */
-	int (*failed_before)(void *data, const char *root, const char *rel, const char *input,
-			     const struct stat *st);
-	void *failed_before_data;
 } discover_config;
 
 typedef enum { ITEM_TODO = 0, ITEM_ERROR = 2 } discover_state;

@@ -8,7 +8,6 @@
  */
 #include <fts.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,34 +60,6 @@ int discover_mount_points(const discover *d, const char *const **folders)
 {
 	*folders = (const char *const *)d->mounts;
 	return d->nmounts;
-}
-
-/* See discover_internal.h. fts_children() lists the folder now, and the fts_read()
- * calls that follow hand out that same list (glibc keeps it: the folder is read
- * once). A child's path is made as fts makes it, the folder's path without one
- * trailing '/' and then '/' and the name, so that it is the input string
- * discover_plan() will get. Regular files only: a symlink's target is looked at
- * when the walk meets it. */
-void discover_reserve_own_names(discover *d, FTS *fts, const FTSENT *folder)
-{
-	if (d->cfg.count_only)
-		return;
-	size_t dir_len = folder->fts_pathlen;
-	if (dir_len > 0 && folder->fts_path[dir_len - 1] == '/')
-		dir_len--;
-	for (const FTSENT *c = fts_children(fts, 0); c; c = c->fts_link) {
-		if (c->fts_info != FTS_F)
-			continue;
-		char *input;
-		if (asprintf(&input, "%.*s/%s", (int)dir_len, folder->fts_path, c->fts_name) < 0)
-			return;
-		const char *rel = strlen(input) > d->root_len ? input + d->root_len : "";
-		while (*rel == '/')
-			rel++;
-		if (discover_wanted_in_walk(d, c->fts_name, rel))
-			discover_reserve_own_name(d, input, rel, c->fts_statp);
-		free(input);
-	}
 }
 
 /* Is the folder of entry e no longer the one its parent's listing found? fts

@@ -92,9 +92,6 @@ int discover_folder_replaced(const FTSENT *e);
 int discover_listed_elsewhere(discover *d, discover_item *it, const FTSENT *e, int *gave);
 /* Note folder, a mount point the walk goes into (discover_mount_points()). */
 void discover_note_mount(discover *d, const char *folder);
-/* The walk goes into folder (fts_read() just gave it): reserve the outputs named as
- * the files in it that will be inputs (discover_reserve_own_name()). */
-void discover_reserve_own_names(discover *d, FTS *fts, const FTSENT *folder);
 
 /* discover_item.c */
 
@@ -123,22 +120,6 @@ int discover_path_error_once(discover *d, discover_item *it, const char *path, c
 
 /* Does a file at rel (relative to its root) pass --include and --exclude? */
 int discover_wanted(const discover *d, const char *rel);
-/* Is the walk's file name at rel an input: not hidden, an image's extension, and
- * wanted? */
-int discover_wanted_in_walk(const discover *d, const char *name, const char *rel);
-
-/* Two inputs of a walk whose outputs collide: the one whose own file name is the
- * output's wins, whichever the walk meets first (the walk goes largest first, and
- * a.tif's a.jpg took the name from a.jpg, or not, as their sizes went). So the
- * walk reserves, as it goes into a folder, each output of a file there that has
- * the file's own name (input, rel as discover_plan() gets them) and at which
- * nothing is yet; its sibling is then the second claimant. */
-void discover_reserve_own_name(discover *d, const char *input, const char *rel,
-			       const struct stat *st);
-/* Give up what discover_reserve_own_name() reserved for input, when it will not be
- * planned after all (met already through another PATH, vanished, listed from a
- * folder swapped since): a sibling would be refused naming it. */
-void discover_unreserve(discover *d, const char *input, const char *rel);
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
  * the file read. Returns 1: an item is ready; 0: met again, answered already. */

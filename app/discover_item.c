@@ -6,7 +6,6 @@
  * answers for it. The walk (discover.c) and --files-from (discover_list.c) both
  * make their items here. See discover.h for the rules.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,13 +35,6 @@ int discover_wanted(const discover *d, const char *rel)
 	if (d->cfg.nincludes > 0 && !globs_match(d->cfg.includes, d->cfg.nincludes, rel))
 		return 0;
 	return !globs_match(d->cfg.excludes, d->cfg.nexcludes, rel);
-}
-
-/* Would a file found in a walked folder with this name be an input? (Hidden names
- * and other extensions are skipped silently.) */
-int discover_wanted_in_walk(const discover *d, const char *name, const char *rel)
-{
-	return name[0] != '.' && discover_is_image_name(name) && discover_wanted(d, rel);
 }
 
 /* Make *it an ITEM_ERROR with a printf-made cause and no outputs. Returns 1: an item
@@ -107,33 +99,23 @@ int discover_path_error_once(discover *d, discover_item *it, const char *path, c
 	return discover_path_error(d, it, path, rel, cause);
 }
 
-/* The output of size i for the input at rel (relative to its root), relative to the
- * output folder: the name template's expansion (malloc'd), or NULL with *why. */
-static char *out_rel_of(const discover *d, const char *rel, int i, const char **why)
+/* Expand the template for every size into d->outputs; errors go into *it. Returns 0,
+ * or 1 when *it became an ITEM_ERROR. */
+static int plan_outputs(discover *d, discover_item *it, const char *rel)
 {
 	const char *base = path_base(rel);
 	size_t dirlen = base > rel ? (size_t)(base - rel - 1) : 0;
 	const char *ext = path_extension(base);
 	size_t stemlen = *ext ? (size_t)(ext - base - 1) : strlen(base);
 	char *dir = strndup(rel, dirlen), *stem = strndup(base, stemlen);
-	char *r = NULL;
-	*why = WHY_NOMEM;
-	if (dir && stem)
-		r = template_expand(d->tmpl, dir, stem, ext, thumb_output_ext(d->settings.format, ext),
-				    d->settings.sizes[i], why);
-	free(dir);
-	free(stem);
-	return r;
-}
-
-/* Expand the template for every size into d->outputs; errors go into *it. Returns 0,
- * or 1 when *it became an ITEM_ERROR. */
-static int plan_outputs(discover *d, discover_item *it, const char *rel)
-{
+	const char *out_ext = thumb_output_ext(d->settings.format, ext);
 	int failed = 0;
+	if (!dir || !stem)
+		failed = discover_item_error(d, it, "%s", WHY_NOMEM);
 	for (int i = 0; i < d->settings.nsizes && !failed; i++) {
 		const char *why;
-		char *r = out_rel_of(d, rel, i, &why);
+		char *r = template_expand(d->tmpl, dir, stem, ext, out_ext, d->settings.sizes[i],
+					  &why);
 		if (!r) {
 			failed = discover_item_error(d, it, "%s", why);
 			break;
@@ -149,43 +131,11 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 		it->outputs[i] = d->outputs[i];
 		it->out_rel[i] = d->out_rel[i];
 	}
+	free(dir);
+	free(stem);
 	if (!failed)
 		it->noutputs = d->settings.nsizes;
 	return failed;
-}
-
-/* See discover_internal.h. Only where nothing is at the output yet: an output
- * there (a thumbnail the journal says is another input's, say) keeps the rule
- * that the journal's owner keeps its name (discover_release()), so that a name
- * never changes hands on its own. Not for a file that failed before and will be
- * passed over: it makes nothing, and a damaged a.jpg kept a.tif from its
- * thumbnail on every run (plan.c frees the name of an owner that failed since,
- * for the same reason). */
-void discover_reserve_own_name(discover *d, const char *input, const char *rel,
-			       const struct stat *st)
-{
-	const char *name = path_base(rel), *why;
-	uint64_t h[THUMB_MAX_SIZES];
-	int n = 0;
-	for (int i = 0; i < d->settings.nsizes; i++) {
-		char *r = out_rel_of(d, rel, i, &why);
-		char *out = r && !strcmp(path_base(r), name) ? path_join(d->out_dir, r) : NULL;
-		struct stat at;
-		if (out && lstat(out, &at) < 0 && errno == ENOENT) {
-			h[n] = XXH3_64bits(r, strlen(r));
-			if (!claims_find(d->claims, h[n]))
-				n++;
-		}
-		free(out);
-		free(r);
-	}
-	/* the journal is asked only for a file that has a name to reserve */
-	if (n && d->cfg.failed_before &&
-	    d->cfg.failed_before(d->cfg.failed_before_data, d->cur_root ? d->cur_root : ".", rel,
-				 input, st))
-		return;
-	if (n)
-		claims_add(d->claims, h, n, input);
 }
 
 /* An output that would land on or under a PATH inside the output tree is an error
@@ -228,17 +178,6 @@ int discover_seen_before(claims *set, const char *path)
 	return seen;
 }
 
-void discover_unreserve(discover *d, const char *input, const char *rel)
-{
-	const char *why;
-	for (int i = 0; i < d->settings.nsizes; i++) {
-		char *r = out_rel_of(d, rel, i, &why);
-		if (r)
-			discover_release_outputs(d, input, &r, 1);
-		free(r);
-	}
-}
-
 /* Claim every output of the item, all or none: an output another input claimed
  * first makes the item an ITEM_ERROR naming that input (and claims nothing, so a
  * third claimant is told about the first, not about a failed one). That input
@@ -253,7 +192,7 @@ static void claim_outputs(discover *d, discover_item *it)
 	for (int i = 0; i < it->noutputs; i++) {
 		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
 		const char *first = claims_find(d->claims, h[i]);
-		if (first && strcmp(first, it->input)) {
+		if (first) {
 			discover_item_error(d, it, "output %s is also the output of %s", it->outputs[i],
 				   first);
 			return;
@@ -274,10 +213,8 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 		char *real = realpath(input, NULL);
 		uint32_t first = fileids_meet(d->files_met, real, d->origin);
 		free(real);
-		if (first != d->origin) {
-			discover_unreserve(d, input, rel);
+		if (first != d->origin)
 			return 0;
-		}
 	}
 	if (discover_item_names(d, it, input, rel) < 0)
 		return discover_item_error(d, it, "%s", WHY_NOMEM);
@@ -297,14 +234,10 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 	it->mtime = st->st_mtim;
 	it->dev = (uint64_t)st->st_dev;
 	it->ino = (uint64_t)st->st_ino;
-	if (plan_outputs(d, it, rel)) {
-		discover_unreserve(d, input, rel);
+	if (plan_outputs(d, it, rel))
 		return 1;
-	}
 	check_outputs(d, it);
 	if (it->state != ITEM_ERROR)
 		claim_outputs(d, it);
-	if (it->state == ITEM_ERROR) /* a name it reserved is free again */
-		discover_release_outputs(d, it->input, d->out_rel, d->settings.nsizes);
 	return 1;
 }

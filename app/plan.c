@@ -314,34 +314,14 @@ static int readable_now(const char *path)
  * of the machine's (a permission, most often) is remembered only while the file
  * still cannot be opened: the chmod that mends it changes neither its size nor
  * its mtime, and the photo was "failed earlier" for good. */
-static int failed_earlier(const planner *p, const journal_row *row, int same, int same_settings,
-			  const char *input)
+static int failed_earlier(const planner *p, const journal_row *row, int same, int same_settings)
 {
 	if (row->status != JOURNAL_FAILED || !same || !same_settings || p->cfg.retry_failed ||
 	    row->limits != p->cfg.limits)
 		return 0;
 	if (!failure_remembered_at_once(row->kind) && row->strikes < FAILURE_STRIKES)
 		return 0;
-	return row->kind != FAIL_ENVIRONMENT || !readable_now(input);
-}
-
-/* See plan.h. By size and mtime alone (a racy row, or --checksum, is left to the
- * planner: then the name is reserved, as for any file). */
-int plan_failed_before(planner *p, const char *root, const char *rel, const char *input,
-		       const struct stat *st)
-{
-	if (!p || !p->cfg.j || p->cfg.checksum)
-		return 0;
-	discover_item probe = {.root = root};
-	const char *real = root_of(p, &probe);
-	if (!real)
-		return 0;
-	journal_row row;
-	journal_get(p->cfg.j, real, rel, &row);
-	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	int same = row.status != JOURNAL_NONE && !row.racy && row.size == (uint64_t)st->st_size &&
-		   row.mtime_ns == mtime;
-	return failed_earlier(p, &row, same, row.fingerprint == p->cfg.fingerprint, input);
+	return row->kind != FAIL_ENVIRONMENT || !readable_now(p->it.input);
 }
 
 /* 1: thumbnail it; 0: passed over (told to on_passed). */
@@ -363,7 +343,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		journal_get(p->cfg.j, root, it->rel, &row);
 		int same = same_file(p, &row, checksum, &touched);
 		int same_settings = row.fingerprint == p->cfg.fingerprint;
-		if (failed_earlier(p, &row, same, same_settings, it->input)) {
+		if (failed_earlier(p, &row, same, same_settings)) {
 			snprintf(p->why, sizeof p->why, "failed earlier, unchanged since: %s "
 				 "(--retry-failed tries again)", row.cause);
 			p->failed_earlier++;

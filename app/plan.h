@@ -84,12 +84,6 @@ void planner_free(planner *p);
  * DISCOVER_LATER when it waits for more of a --files-from list (discover_nowait). */
 int plan_next(planner *p, plan_item *item);
 
-/* Would the file at rel below root (as given), as st describes it now, be passed
- * over as "failed earlier" (its size and mtime those of a failure the journal
- * remembers, under these settings)? For discover_config.failed_before. */
-int plan_failed_before(planner *p, const char *root, const char *rel, const char *input,
-		       const struct stat *st);
-
 /* Counters for the summary. */
 uint64_t plan_adopted(const planner *p);
 uint64_t plan_failed_earlier(const planner *p);

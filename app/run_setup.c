@@ -234,15 +234,6 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 	return refused ? -1 : 0;
 }
 
-/* discover_config.failed_before: the planner's, once there is one (the walk
- * goes on inside plan_next()). */
-static int failed_before(void *data, const char *root, const char *rel, const char *input,
-			 const struct stat *st)
-{
-	run_ctx *x = data;
-	return plan_failed_before(x->plan, root, rel, input, st);
-}
-
 /* Everything before the pool: output folder, lock, report, walk, journal, planner.
  * Returns -1 with x->sum.exit_code set when the run cannot go on. */
 int run_setup(run_ctx *x)
@@ -275,7 +266,6 @@ int run_setup(run_ctx *x)
 		.nexcludes = o->nexcludes, .out_dir = o->out_dir,
 		.name_template = o->name_template, .settings = &o->settings,
 		.files_from = o->files_from, .files_nul = o->files_nul, .base = o->base,
-		.failed_before = failed_before, .failed_before_data = x,
 	};
 	/* The walk's set-up (the --name template, the --files-from list, --base)
 	 * before the output folder: a usage error leaves nothing there (a lock

@@ -530,63 +530,6 @@ static void test_output_paths(void **state)
 	free(r);
 }
 
-/* Two inputs of a folder, one output: the one whose own name is the output's wins
- * whichever the walk meets first (largest first: a.png before a.jpg), in the root
- * (given as "photos/") and in a subfolder; the sibling's error names it. Where
- * something is at the output already, the first claimant keeps the walk's order:
- * the planner's rule (the journal's owner keeps the name) decides there. */
-static void test_collision_own_name_wins(void **state)
-{
-	(void)state;
-	mkfile("photos/a.png", 100);
-	mkfile("photos/a.jpg", 10);
-	mkfile("photos/sub/a.webp", 100);
-	mkfile("photos/sub/a.jpg", 10);
-	thumb_settings jpeg = sizes(1, BOX256, FORMAT_JPEG);
-	const char *paths[] = {"photos/"};
-	discover_config c = config(paths, 1, "out", &jpeg, 1);
-	walk w = run_walk(&c);
-	assert_rels(&w, (const char *[]){"a.png", "a.jpg", "sub/a.webp", "sub/a.jpg"}, 4);
-	assert_int_equal(w.items[0].state, ITEM_ERROR);
-	assert_string_equal(w.items[0].error,
-			    "output out/a.jpg is also the output of photos/a.jpg");
-	assert_int_equal(w.items[1].state, ITEM_TODO);
-	assert_string_equal(w.items[1].outputs[0], "out/a.jpg");
-	assert_int_equal(w.items[2].state, ITEM_ERROR);
-	assert_string_equal(w.items[2].error,
-			    "output out/sub/a.jpg is also the output of photos/sub/a.jpg");
-	assert_int_equal(w.items[3].state, ITEM_TODO);
-	walk_free(&w);
-
-	mkfile("out/a.jpg", 1);
-	w = run_walk(&c);
-	assert_int_equal(w.items[0].state, ITEM_TODO);
-	assert_int_equal(w.items[1].state, ITEM_ERROR);
-	assert_string_equal(w.items[1].error,
-			    "output out/a.jpg is also the output of photos/a.png");
-	assert_int_equal(w.items[3].state, ITEM_TODO);
-	walk_free(&w);
-
-	/* A file met already through an earlier PATH is not planned again, and gives
-	 * up the name it reserved: other/sub/a.png was refused "also the output of
-	 * photos/sub/a.jpg", which makes out/a.jpg, not out/sub/a.jpg. */
-	mkfile("other/sub/a.png", 100);
-	const char *two[] = {"photos/sub", "photos", "other"};
-	discover_config c2 = config(two, 3, "out2", &jpeg, 1);
-	w = run_walk(&c2);
-	int seen = 0;
-	for (int i = 0; i < w.n; i++) {
-		if (strcmp(w.items[i].input, "other/sub/a.png"))
-			continue;
-		seen = 1;
-		if (w.items[i].state != ITEM_TODO)
-			fail_msg("%s: %s", w.items[i].input, w.items[i].error);
-		assert_string_equal(w.items[i].outputs[0], "out2/sub/a.jpg");
-	}
-	assert_true(seen);
-	walk_free(&w);
-}
-
 /* The subfolders a walk without -r passed over, for the summary's "-r walks
  * them": not hidden ones, excluded ones, the output folder or an earlier one. */
 static void test_not_walked(void **state)
@@ -1173,7 +1116,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collision, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_collision_own_name_wins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_walked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_inside_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_is_input, setup, teardown),
