@@ -321,7 +321,9 @@ void read_channel(pool *p, worker *w, int budget)
 {
 	while (w->fd >= 0 && budget-- > 0) {
 		const char *why = NULL;
-		int k = imgpool_wire_rx_packet(&w->rx, w->fd, p->o.max_message + 4096, 1, &why);
+		/* the records' headers on top, without wrapping past SIZE_MAX */
+		size_t limit = p->o.max_message > SIZE_MAX - 4096 ? SIZE_MAX : p->o.max_message + 4096;
+		int k = imgpool_wire_rx_packet(&w->rx, w->fd, limit, 1, &why);
 		if (k == WIRE_RX_MESSAGE) {
 			handle_message(p, w);
 			imgpool_wire_rx_reset(&w->rx);

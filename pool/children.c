@@ -215,6 +215,16 @@ int process_stopped(pid_t pid)
 	return st == 'T' || st == 't';
 }
 
+/* Has process pid ended, its status not read yet (a zombie)? Looked at without
+ * reaping it (WNOWAIT): worker_ended() reads the status when its pidfd or channel
+ * says so. */
+int process_ended(pid_t pid)
+{
+	siginfo_t si;
+	si.si_pid = 0;
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
 /* Stopped by job control (SIGSTOP, SIGTSTP: T), not in a debugger's trace stop (t)? */
 int process_job_stopped(pid_t pid)
 {

@@ -141,6 +141,11 @@ int64_t check_deadlines(pool *p, int64_t now)
 				respawn(p, w); /* then its start deadline counts, below */
 				if (p->broken)
 					return nearest;
+				/* a start that failed at once (no descriptor, no fork) set
+				 * the next try: poll() must wake for it, or it slept for
+				 * good with the slot empty */
+				if (w->state == W_EMPTY && w->respawn_at && w->respawn_at < nearest)
+					nearest = w->respawn_at;
 			} else {
 				w->respawn_at = 0;
 			}
@@ -253,7 +258,14 @@ int64_t check_deadlines(pool *p, int64_t now)
 		int64_t deadline = started + limit +
 				   (w->grace_task == id && w->grace_started == started ? w->grace_ns
 										 : 0);
-		if (now >= deadline) {
+		if (now >= deadline && process_ended(w->pid)) {
+			/* died running it while the caller was away past its deadline: a
+			 * crash, which poll() reads next (its pidfd, or the reaping by
+			 * polling without one), not a timeout */
+			int64_t soon = w->pidfd >= 0 ? now : now + REAP_POLL_NS;
+			if (soon < nearest)
+				nearest = soon;
+		} else if (now >= deadline) {
 			kill_worker(w, POOL_TIMEOUT, id, "timed out after %g s", p->o.timeout);
 		} else if (deadline < nearest) {
 			nearest = deadline;

@@ -19,8 +19,6 @@
 
 #include "parent.h"
 
-/* Without a pidfd, how often to look whether a worker whose channel closed has ended. */
-#define REAP_POLL_NS ((int64_t)2 * 1000 * 1000)
 
 static void reap(pool *p, worker *w)
 {

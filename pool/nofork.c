@@ -40,12 +40,32 @@ static pthread_once_t registered = PTHREAD_ONCE_INIT;
 static _Atomic pid_t holder;
 static int held_for_fork; /* held by before_fork (read and written by the holder) */
 
+/* pthread_cond_wait() is a cancellation point that takes the mutex back before the
+ * thread unwinds: a thread cancelled while it waited in a gate left it locked, and
+ * every later fork waited for good. Each wait below gives the gate back (and its
+ * count) when its thread is cancelled there. */
+static void cancelled_forking(void *unused)
+{
+	(void)unused;
+	forking--;
+	pthread_cond_broadcast(&changed);
+	pthread_mutex_unlock(&gate);
+}
+
+static void cancelled_waiting(void *unused)
+{
+	(void)unused;
+	pthread_mutex_unlock(&gate);
+}
+
 void imgpool_nofork_hold(void)
 {
 	pthread_mutex_lock(&gate);
 	forking++;
+	pthread_cleanup_push(cancelled_forking, NULL);
 	while (inside)
 		pthread_cond_wait(&changed, &gate);
+	pthread_cleanup_pop(0);
 	atomic_store(&holder, gettid());
 }
 
@@ -101,8 +121,10 @@ void pool_nofork_begin(void)
 {
 	pthread_once(&registered, register_handlers);
 	pthread_mutex_lock(&gate);
+	pthread_cleanup_push(cancelled_waiting, NULL); /* see imgpool_nofork_hold() */
 	while (forking)
 		pthread_cond_wait(&changed, &gate);
+	pthread_cleanup_pop(0);
 	inside++;
 	pthread_mutex_unlock(&gate);
 }

@@ -66,6 +66,8 @@
 #define KILL_CHARGES_NONE UINT64_MAX
 /* A worker that closed its channel but lives on is killed after this long. */
 #define LINGER_NS ((int64_t)2 * 1000 * 1000 * 1000)
+/* Without a pidfd, how often to look whether a worker whose channel closed has ended. */
+#define REAP_POLL_NS ((int64_t)2 * 1000 * 1000)
 /* A feed that said POOL_FEED_LATER with no descriptor to watch is asked again
  * after this long. */
 #define FEED_RETRY_NS ((int64_t)10 * 1000 * 1000)
@@ -371,6 +373,8 @@ void respawn(pool *p, worker *w);
 void kill_worker(worker *w, pool_status st, uint64_t task_id, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int process_stopped(pid_t pid);
+#define process_ended imgpool_pool_process_ended
+int process_ended(pid_t pid);
 int process_job_stopped(pid_t pid);
 void close_channel(worker *w);
 size_t take_back(pool *p, worker *w);

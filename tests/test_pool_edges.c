@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -340,6 +341,53 @@ static void test_cancel_after_a_crash_is_too_late(void **state)
 	pool_destroy(p);
 }
 
+/* max_message near SIZE_MAX: the parent's read limit, max_message + 4096, wrapped
+ * to a few bytes, and every result past them was a crash. */
+static void test_a_huge_max_message_does_not_wrap(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool_options o = {.workers = 1, .max_message = SIZE_MAX - 100};
+	pool *p = pool_create(&o, NULL);
+	assert_non_null(p);
+	job_arg a = J(B_BIG, 5000);
+	pool_result r;
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	assert_int_equal(r.status, POOL_OK);
+	assert_int_equal(r.len, 5000);
+	pool_result_release(&r);
+	pool_destroy(p);
+}
+
+/* A task that crashes its worker a little after it starts. */
+static int crash_later(const void *arg, size_t len, pool_buf *out, void *state)
+{
+	(void)arg, (void)len, (void)out, (void)state;
+	usleep(100 * 1000);
+	raise(SIGSEGV);
+	return 1;
+}
+
+/* A worker that died running a task while the caller was away past the task's
+ * timeout: the next turn killed it "for its timeout" before reading that it had
+ * ended, and the task said POOL_TIMEOUT, not the crash it was. */
+static void test_a_crash_while_the_caller_is_away_is_a_crash(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool *p = tl_make_pool(1, 0.4, -1, 0);
+	pool_future *f = pool_apply_async(p, crash_later, NULL, 0, NULL, NULL);
+	pool_poll(p, 0.02); /* sent; it starts */
+	usleep(1000 * 1000); /* the caller's own work, past the timeout */
+	const pool_result *r = pool_future_get(f, 30);
+	assert_non_null(r);
+	if (r->status != POOL_CRASHED)
+		fail_msg("status %d: %s", (int)r->status, r->data ? r->data : "");
+	assert_int_equal(r->term_signal, SIGSEGV);
+	pool_future_free(f);
+	pool_destroy(p);
+}
+
 int main(int argc, char **argv)
 {
 	fini_pid = mmap(NULL, sizeof *fini_pid, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -353,6 +401,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_worker_stopped_while_it_retires_is_replaced),
 		cmocka_unit_test(test_a_zero_timeout_still_drives_the_pool),
 		cmocka_unit_test(test_cancel_after_a_crash_is_too_late),
+		cmocka_unit_test(test_a_huge_max_message_does_not_wrap),
+		cmocka_unit_test(test_a_crash_while_the_caller_is_away_is_a_crash),
 	};
 	return tl_run("pool_edges", argc, argv, tests, sizeof tests / sizeof *tests);
 }
