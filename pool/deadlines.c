@@ -167,7 +167,7 @@ int64_t check_deadlines(pool *p, int64_t now)
 		 * as below (stopped there from outside, it held them for good). */
 		if (!w->exit_deadline && w->state == W_READY &&
 		    atomic_load_explicit(&p->shm[i].retiring, memory_order_acquire))
-			w->exit_deadline = now + (limit ? limit : LINGER_NS);
+			w->exit_deadline = now + let_go_ns(p);
 		if (w->exit_deadline) {
 			/* Let go by pool_join or retiring: a finalizer may take its time, but
 			 * a worker stopped from outside never ends, nor one past a stop

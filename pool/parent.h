@@ -270,6 +270,13 @@ static inline int64_t secs_to_ns(double s)
 	return (int64_t)(s * 1e9);
 }
 
+/* How long a worker let go (by pool_join, or retiring) has before it is looked at
+ * as perhaps stopped from outside: the task timeout, or LINGER_NS without one. */
+static inline int64_t let_go_ns(const pool *p)
+{
+	return p->o.timeout > 0 ? secs_to_ns(p->o.timeout) : LINGER_NS;
+}
+
 /* CLOCK_MONOTONIC ns `timeout` seconds from now; INT64_MAX for a negative one. */
 static inline int64_t deadline_after(double timeout)
 {

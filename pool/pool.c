@@ -234,7 +234,7 @@ int pool_join(pool *p)
 	 * (check_deadlines): a stopped worker held the join, and the run with it, for
 	 * ever, a second Ctrl-C included. A finalizer at work is waited for. */
 	p->joining = 1;
-	int64_t grace = p->o.timeout > 0 ? secs_to_ns(p->o.timeout) : LINGER_NS;
+	int64_t grace = let_go_ns(p);
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
 		w->respawn_at = 0;
