@@ -492,7 +492,7 @@ static const char *run_figures(const report_summary *s, char *buf, size_t len)
 	else if (!s->done && !s->failed && !s->skipped && all_answered && s->not_walked)
 		snprintf(buf, len, "nothing to make: no image found, %llu subfolder%s not "
 			 "walked; -r walks them", (unsigned long long)s->not_walked,
-			 s->not_walked == 1 ? "" : "s");
+			 plural(s->not_walked));
 	else if (!s->done && !s->failed)
 		snprintf(buf, len, all_answered && !s->interrupted && !s->stop_reason
 				   ? "nothing to make" : "nothing made");
