@@ -231,9 +231,14 @@ int process_job_stopped(pid_t pid)
 	return process_state(pid) == 'T';
 }
 
+/* shutdown() first: it ends the socket itself, not only this descriptor, so the
+ * worker reads EOF (and a write of its fails) even where a copy of our end lives
+ * on in a child the caller fork()ed without exec. With close() alone such a child
+ * kept the channel open: pool_join() and every recycle waited for it to exit. */
 void close_channel(worker *w)
 {
 	if (w->fd >= 0) {
+		shutdown(w->fd, SHUT_RDWR);
 		close(w->fd);
 		w->fd = -1;
 	}
@@ -374,8 +379,13 @@ void worker_ended(pool *p, worker *w, int status)
 	 * terminate, nor let go by join): a failed start. */
 	int starting = !w->was_ready && w->kill_status != POOL_CANCELLED &&
 		       w->state != W_RETIRING && !p->joining;
-	int clean_exit = w->kill_status == POOL_PENDING && WIFEXITED(status) &&
-			 WEXITSTATUS(status) == 0;
+	/* A worker let go (retiring, or by pool_join) and inside no task, whose status
+	 * another waitpid() of the caller's took (a SIGCHLD handler reaping with -1):
+	 * the exit we asked for, not a crash. */
+	int let_go_idle = status == STATUS_UNKNOWN && running == 0 &&
+			  (w->state == W_RETIRING || atomic_load(&shm->retiring) || p->joining);
+	int clean_exit = w->kill_status == POOL_PENDING &&
+			 ((WIFEXITED(status) && WEXITSTATUS(status) == 0) || let_go_idle);
 	int recycled = clean_exit && !starting &&
 		       (w->state == W_RETIRING || atomic_load(&shm->retiring));
 

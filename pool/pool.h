@@ -82,7 +82,13 @@
  *   and SIGPIPE ignored, an empty signal mask, no core dumps, PR_SET_PDEATHSIG(SIGKILL)
  *   and every inherited descriptor closed except 0, 1, 2 and their own channel (the
  *   pool's own descriptors are never 0, 1 or 2, also in a caller that closed
- *   them). A worker exits when its channel reaches EOF.
+ *   them). A worker exits when its channel reaches EOF, which the pool gives by
+ *   shutting the socket down, so a child the caller forks without exec (it holds
+ *   copies of the pool's descriptors) keeps no worker alive (1.7.1).
+ *   A caller's own SIGCHLD handler that reaps with waitpid(-1) takes workers'
+ *   exit statuses: a worker that then ends inside a task is POOL_CRASHED with
+ *   term_signal -1, and one the pool let go with no task ends as a planned exit
+ *   (recycled, or let go by pool_join), not a crash (1.7.1).
  *
  * Errors
  *   Calls that can fail return -1 (or NULL) and leave a message in pool_error(), a
@@ -139,7 +145,7 @@ extern "C" {
 
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 0
+#define POOL_VERSION_PATCH 1
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)

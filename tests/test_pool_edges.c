@@ -4,8 +4,9 @@
  * property test broke: a map future freed before its tasks are all produced and
  * then the pool ended every way, results up to max_message, a caller whose
  * standard descriptors are closed, a worker stopped from outside while it
- * retires, waits with a timeout of zero, and pool_future_cancel() after a crash
- * its task will be retried for.
+ * retires, waits with a timeout of zero, pool_future_cancel() after a crash
+ * its task will be retried for, a child the caller forked and a SIGCHLD handler
+ * of the caller's that reaps every child.
  *
  * Run under ASan+UBSan in a sanitizer build and under valgrind otherwise
  * (tests/pool_tests.cmake), as the other pool tests are: the first test's defect
@@ -14,6 +15,7 @@
  * Usage: test_pool_edges [NAME-GLOB]
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,6 +390,103 @@ static void test_a_crash_while_the_caller_is_away_is_a_crash(void **state)
 	pool_destroy(p);
 }
 
+/* A child the caller fork()s without exec, still running: it holds copies of the
+ * pool's descriptors, the parent's ends of the workers' channels among them.
+ * Closing ours was then no EOF for a worker: a worker at max_tasks_per_worker
+ * never retired, and pool_join() waited for that child to exit. */
+static void test_a_callers_forked_child_keeps_no_worker(void **state)
+{
+	(void)state;
+	enum { N = 8 };
+	job_arg args[N];
+	pool_task t[N];
+	pool_result r[N];
+	for (unsigned limit = 0; limit < 2; limit++) {
+		tl_reset_shared();
+		pool *p = tl_make_pool(2, 0, -1, limit);
+		tl_square_tasks(args, t, N);
+		assert_int_equal(pool_map(p, tl_task, t, 2, 1, r), 0); /* both started */
+		for (int i = 0; i < 2; i++)
+			pool_result_release(&r[i]);
+		int go[2];
+		assert_int_equal(pipe(go), 0);
+		fflush(NULL);
+		pid_t kid = fork();
+		assert_true(kid >= 0);
+		if (kid == 0) { /* holds everything until told, or 20 s */
+			close(go[1]);
+			struct pollfd pf = {go[0], POLLIN, 0};
+			poll(&pf, 1, 20000);
+			_exit(0);
+		}
+		close(go[0]);
+		int64_t t0 = tl_now_ns();
+		assert_int_equal(pool_map(p, tl_task, t, N, 1, r), 0);
+		for (int i = 0; i < N; i++) {
+			tl_check_square(&r[i], (uint64_t)i);
+			pool_result_release(&r[i]);
+		}
+		pool_close(p);
+		assert_int_equal(pool_join(p), 0);
+		double took = (double)(tl_now_ns() - t0) / 1e9;
+		/* gone already when it waited its 20 s: no SIGPIPE for the test */
+		void (*was)(int) = signal(SIGPIPE, SIG_IGN);
+		ssize_t told = write(go[1], "x", 1);
+		signal(SIGPIPE, was);
+		(void)told;
+		close(go[1]);
+		while (waitpid(kid, NULL, 0) < 0 && errno == EINTR)
+			;
+		pool_destroy(p);
+		if (took > 10)
+			fail_msg("max_tasks_per_worker %u: the map and pool_join took %.1f s, "
+				 "waiting for the caller's child", limit, took);
+		tl_assert_no_children();
+	}
+}
+
+static void reap_every_child(int sig)
+{
+	(void)sig;
+	int saved = errno;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	errno = saved;
+}
+
+/* A caller's SIGCHLD handler that reaps with waitpid(-1) takes the workers' exit
+ * statuses. A worker that retired at max_tasks_per_worker, or was let go by
+ * pool_join(), inside no task, was counted a crash (and its exit event said so). */
+static void test_a_reaping_sigchld_handler_makes_no_crashes(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	job_arg args[N];
+	pool_task t[N];
+	pool_result r[N];
+	struct sigaction sa = {.sa_handler = reap_every_child, .sa_flags = SA_RESTART}, old;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
+	tl_reset_shared();
+	pool *p = tl_make_pool(2, 0, -1, 1);
+	tl_square_tasks(args, t, N);
+	assert_int_equal(pool_map(p, tl_task, t, N, 1, r), 0);
+	for (int i = 0; i < N; i++) {
+		tl_check_square(&r[i], (uint64_t)i);
+		pool_result_release(&r[i]);
+	}
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_stats st;
+	pool_stats_get(p, &st);
+	pool_destroy(p);
+	sigaction(SIGCHLD, &old, NULL);
+	if (st.crashed)
+		fail_msg("%llu of the workers' planned exits counted as crashes (%llu recycled)",
+			 (unsigned long long)st.crashed, (unsigned long long)st.recycled);
+	assert_true(st.recycled >= N - 2);
+}
+
 int main(int argc, char **argv)
 {
 	fini_pid = mmap(NULL, sizeof *fini_pid, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -403,6 +502,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_cancel_after_a_crash_is_too_late),
 		cmocka_unit_test(test_a_huge_max_message_does_not_wrap),
 		cmocka_unit_test(test_a_crash_while_the_caller_is_away_is_a_crash),
+		cmocka_unit_test(test_a_callers_forked_child_keeps_no_worker),
+		cmocka_unit_test(test_a_reaping_sigchld_handler_makes_no_crashes),
 	};
 	return tl_run("pool_edges", argc, argv, tests, sizeof tests / sizeof *tests);
 }
