@@ -185,7 +185,12 @@ void kill_worker(worker *w, pool_status st, uint64_t task_id, const char *fmt, .
 		w->kill_status = st;
 		w->kill_task = task_id;
 	}
-	kill(w->pid, SIGKILL);
+	/* Through its pidfd where there is one: a worker's status another waitpid()
+	 * of the caller's took (pool.h, Signals) frees its pid at once, and kill()
+	 * could then reach whatever process took that number since. */
+	int sent = w->pidfd >= 0 && syscall(SYS_pidfd_send_signal, w->pidfd, SIGKILL, NULL, 0) == 0;
+	if (!sent && (w->pidfd < 0 || errno != ESRCH)) /* ESRCH: it has ended already */
+		kill(w->pid, SIGKILL);
 	w->state = W_DYING;
 }
 
