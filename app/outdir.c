@@ -325,7 +325,10 @@ static int open_private(outdir *od, int create, char *err, size_t errlen)
 	struct stat st;
 	od->had_priv = fstatat(od->fd, OUTDIR_PRIVATE, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		       S_ISDIR(st.st_mode);
-	if (create && mkdirat(od->fd, OUTDIR_PRIVATE, 0777) < 0 && errno != EEXIST) {
+	/* Never writable by others, whatever the umask: under umask 000 (a root
+	 * crontab's, say) any user could have replaced the journal, which says what
+	 * imgpool made and so may replace or delete. */
+	if (create && mkdirat(od->fd, OUTDIR_PRIVATE, 0755) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot write to the output folder '%s': %s", od->path,
 			 strerror(errno));
 		return -1;
@@ -456,17 +459,31 @@ static void remade_folder_wait(int i)
 
 /* Is pfd (opened for rel) still the folder rel's parent is, beneath OUT? A folder
  * on the way moved out of OUT (or swapped) meanwhile takes pfd with it: a file put
- * in or taken from pfd then was outside OUT. */
+ * in or taken from pfd then was outside OUT. 0: it is. -1 with errno
+ * OUTDIR_EMOVED: it is not (rel's folders are gone or another folder is there),
+ * or with the errno of the look when it cannot be told (EMFILE, ENOMEM, EACCES):
+ * the caller then undoes what it did as for a moved one, and says why truly
+ * (at a low descriptor limit every thumbnail was "moved out of the output
+ * folder"). */
 static int parent_in_place(outdir *od, const char *rel, int pfd)
 {
 	const char *leaf;
 	struct stat a, b;
 	int again = outdir_parent(od, rel, 0, &leaf);
-	int same = again >= 0 && fstat(again, &a) == 0 && fstat(pfd, &b) == 0 &&
-		   a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-	if (again >= 0)
-		close(again);
-	return same;
+	if (again < 0) {
+		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+			errno = OUTDIR_EMOVED;
+		return -1;
+	}
+	int rc = fstat(again, &a) == 0 && fstat(pfd, &b) == 0 ? 0 : -1;
+	int e = errno;
+	close(again);
+	if (rc == 0 && (a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
+		rc = -1;
+		e = OUTDIR_EMOVED;
+	}
+	errno = e;
+	return rc;
 }
 
 /* outdir_move_noreplace() of from_dir/from to pfd/leaf, the folder opened for rel,
@@ -477,10 +494,11 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
 {
 	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
 		return -1;
-	if (parent_in_place(od, rel, pfd))
+	if (parent_in_place(od, rel, pfd) == 0)
 		return 0;
+	int e = errno;
 	outdir_move_noreplace(pfd, leaf, from_dir, from);
-	errno = OUTDIR_EMOVED;
+	errno = e;
 	return -1;
 }
 
@@ -564,11 +582,13 @@ static int quarantine_checked(outdir *od, const char *rel, int pfd, const char *
 	}
 	/* Taken from a folder that is still beneath OUT: one moved out meanwhile
 	 * holds no file of OUT's any more. */
-	int moved = ok && !parent_in_place(od, rel, pfd);
-	if (ok && !moved)
+	int e = ESTALE;
+	if (ok && parent_in_place(od, rel, pfd) == 0)
 		return 0;
+	if (ok)
+		e = errno; /* OUTDIR_EMOVED, or why it cannot be told */
 	outdir_move_noreplace(qfd, qname, pfd, leaf); /* put it back; if taken, it stays safe */
-	errno = moved ? OUTDIR_EMOVED : ESTALE;
+	errno = e;
 	return -1;
 }
 
@@ -622,14 +642,15 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel)
 		int rc = fstatat(pfd, leaf, &was, AT_SYMLINK_NOFOLLOW) < 0 ? -1
 			 : unlinkat(pfd, leaf, AT_REMOVEDIR);
 		int e = errno;
-		if (rc == 0 && !parent_in_place(od, dir, pfd)) {
-			/* Its folder left OUT between the look and the rmdir: the empty
-			 * folder was outside OUT by then. Made again as it was (name,
-			 * mode), and nothing more is removed up there. */
+		if (rc == 0 && parent_in_place(od, dir, pfd) < 0) {
+			/* Its folder left OUT between the look and the rmdir (or that
+			 * cannot be told): the empty folder was outside OUT by then. Made
+			 * again as it was (name, mode), and nothing more is removed up
+			 * there. */
+			e = errno;
 			if (mkdirat(pfd, leaf, 0700) == 0)
 				fchmodat(pfd, leaf, was.st_mode & 07777, 0);
 			rc = -1;
-			e = OUTDIR_EMOVED;
 		}
 		close(pfd);
 		if (rc < 0 && e != ENOENT)

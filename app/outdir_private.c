@@ -30,7 +30,8 @@ int outdir_private_open(outdir *od, const char *name, int flags)
 	/* O_NONBLOCK: a FIFO put in a file's place would hold open() until a writer
 	 * came, and a signal cannot end that wait (open() is restarted); on the regular
 	 * files that pass the check below it changes nothing. */
-	int fd = openat(od->priv, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666);
+	int fd = openat(od->priv, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+			0644); /* not writable by others whatever the umask (outdir.c) */
 	if (fd < 0 && errno == EISDIR)
 		errno = ENODEV; /* a folder: the same refusal as a FIFO's */
 	if (fd < 0)
@@ -80,7 +81,7 @@ int outdir_private_unshare(outdir *od, const char *name)
 	/* O_NONBLOCK: a FIFO swapped in since the look above must not hold open(). */
 	int from = openat(od->priv, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	int to = from < 0 ? -1 : openat(od->priv, copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-					O_CLOEXEC, st.st_mode & 0666);
+					O_CLOEXEC, st.st_mode & 0644);
 	struct stat now;
 	int rc = -1, e = 0;
 	if (to >= 0 && fstat(from, &now) == 0 && S_ISREG(now.st_mode)) {

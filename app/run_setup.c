@@ -389,9 +389,11 @@ void run_teardown(run_ctx *x)
 	/* Read before the journal closes: a run that found no input (every PATH
 	 * mistyped) may take back the output folder it made. Not one that recorded a
 	 * failure (the next run is to skip that file: --retry-failed) or cancelled
-	 * one at a signal (it found inputs). */
+	 * one at a signal (it found inputs). One that stopped before its journal
+	 * opened (it could not be made, or a --report could not) recorded nothing:
+	 * outdir_unmake() leaves a .imgpool that was there before. */
 	int no_file = x->sum.done + x->sum.skipped + x->sum.cancelled == 0 &&
-		      (x->o->no_journal || journal_holds_no_file(x->j));
+		      (x->o->no_journal || !x->j || journal_holds_no_file(x->j));
 	counter_stop(x->count);
 	journal_close(x->j, x->sum.done, x->sum.failed, x->sum.skipped, x->sum.wall_s,
 		      x->sum.interrupted);

@@ -278,7 +278,14 @@ static int check_task(const thumb_settings *settings, const char *input,
 	}
 	res->in_bytes = (uint64_t)st->st_size;
 	if (!S_ISREG(st->st_mode)) {
-		vipserr_printf(err, errlen, "not a regular file");
+		/* The walk queues regular files only: one found that is something
+		 * else now was replaced, though it has the found one's inode (ext4
+		 * gives a folder made after rm the number the file freed). Not a
+		 * verdict on the file, which comes back as it was. */
+		int replaced = found && (found->dev || found->ino);
+		vipserr_printf(err, errlen, "%s", replaced ? REPLACED : "not a regular file");
+		if (replaced)
+			*kind = FAIL_ENVIRONMENT;
 		return -1;
 	}
 	if (st->st_size == 0) {

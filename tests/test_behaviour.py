@@ -1426,8 +1426,21 @@ int fsync(int fd)
             f.write(b"the user's photo")
         self.assertEqual(run(["-o", self.p("there"), self.p("nothere")]).returncode, 1)
         self.assertEqual(os.listdir(self.p("there")), ["dog.jpg"])
+        # Also when it stopped before its journal opened: here a --report that
+        # cannot be opened (past the check of its folder), in a folder that was
+        # there and in a new one (its lock files were left, and the next run
+        # warned of a lost journal).
+        for out in ("there", "new-rep"):
+            r = run(["-o", self.p(out), "--report", "/proc/version", self.p("nothere")])
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("/proc/version", r.stderr)
+        self.assertEqual(os.listdir(self.p("there")), ["dog.jpg"])
+        self.assertFalse(os.path.lexists(self.p("new-rep")))
         os.makedirs(self.p("there", ".imgpool"))
         self.assertEqual(run(["-o", self.p("there"), self.p("nothere")]).returncode, 1)
+        self.assertTrue(os.path.isdir(self.p("there", ".imgpool")))
+        self.assertEqual(run(["-o", self.p("there"), "--report", "/proc/version",
+                              self.p("nothere")]).returncode, 2)
         self.assertTrue(os.path.isdir(self.p("there", ".imgpool")))
         # A report asked for inside the new folder keeps it.
         r = run(["-o", self.p("rep"), "--report", self.p("rep", "r.jsonl"), self.p("nothere")])
@@ -1447,6 +1460,21 @@ int fsync(int fd)
         r = run(["-o", self.p("sh"), "--shard", "1/2", self.p("nothere")])
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertTrue(os.path.isdir(self.p("sh", ".imgpool")))
+
+    def test_the_journal_is_never_writable_by_others(self):
+        """Under umask 000 (a root crontab's, say) .imgpool was 0777 and its lock
+        files 0666: any user could have replaced the journal, which says what
+        imgpool made and so may replace or delete. The thumbnails keep the umask,
+        as cp's copies do."""
+        photo(self.p("src", "a.jpg"))
+        r = subprocess.run([IMGPOOL, "-q", "-o", self.p("out"), self.p("src")],
+                           capture_output=True, text=True, timeout=300,
+                           preexec_fn=lambda: os.umask(0))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for top, dirs, files in os.walk(self.p("out", ".imgpool")):
+            for name in [top] + [os.path.join(top, f) for f in files]:
+                self.assertEqual(os.lstat(name).st_mode & 0o022, 0, name)
+        self.assertEqual(os.stat(self.p("out", "a.jpg")).st_mode & 0o777, 0o666)
 
     def test_help_says_w_and_h_are_the_box(self):
         """{w}/{h} are the box asked for, not the image: --help and the man page

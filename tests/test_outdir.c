@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -212,6 +213,38 @@ static void test_publish(void **state)
 	put(at("out/a/file"), "x");
 	assert_int_equal(outdir_publish(od, "t2", "a/file/c.jpg"), -1);	/* not a folder */
 	assert_int_not_equal(errno, 0);
+	outdir_close(od);
+}
+
+/* With one descriptor left, a publish's second look at its folder (still beneath
+ * OUT?) fails with EMFILE: the file is taken back, and errno says that, not that
+ * the folder was moved out of OUT (every thumbnail at a low `ulimit -n` was). */
+static void test_publish_out_of_descriptors(void **state)
+{
+	(void)state;
+	enum { MAX_FDS = 512 };
+	outdir *od = open_out();
+	make_temp(od, "t1", "one");
+	struct rlimit was, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	low = was;
+	if (low.rlim_cur > MAX_FDS / 2)
+		low.rlim_cur = MAX_FDS / 2;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int fds[MAX_FDS], n = 0, fd;
+	while (n < MAX_FDS && (fd = dup(0)) >= 0)
+		fds[n++] = fd;
+	assert_true(n > 0 && n < MAX_FDS);
+	close(fds[--n]); /* one left: the publish opens the folder with it */
+	int rc = outdir_publish(od, "t1", "c.jpg");
+	int e = errno;
+	while (n)
+		close(fds[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+	assert_int_equal(rc, -1);
+	assert_int_equal(e, EMFILE);
+	assert_int_equal(access(at("out/c.jpg"), F_OK), -1);
+	assert_string_equal(get(at("out/.imgpool/tmp-test/t1")), "one"); /* taken back */
 	outdir_close(od);
 }
 
@@ -538,6 +571,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outsync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_publish_out_of_descriptors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmake_follows_the_folders_made, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmake_takes_back_its_imgpool_from_a_folder_that_was_there,
 						setup, teardown),

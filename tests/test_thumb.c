@@ -348,6 +348,30 @@ static void test_walked_folders_not_through_a_symlink(void **state)
 	}
 }
 
+/* A found file that is a folder now (removed, and a folder made in its place,
+ * which ext4 gives the inode number the file freed) was replaced: an
+ * environment failure, tried again next run, not "not a regular file" (decode),
+ * which stayed "failed earlier" once the same file was back. Without a found
+ * file to compare, a folder is still not a regular file. */
+static void test_a_found_file_now_a_folder_was_replaced(void **state)
+{
+	thumb_settings s = settings_box(100, 100);
+	thumb_result res;
+	struct stat st;
+	char err[512];
+	(void)state;
+	assert_int_equal(make_dirs(tpath("gone.jpg")), 0);
+	assert_int_equal(stat(tpath("gone.jpg"), &st), 0);
+	next_found = (thumb_found){(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+	assert_int_equal(run1(&s, tpath("gone.jpg"), tpath("out/t.jpg"), &res, err, sizeof err), -1);
+	assert_int_equal(last_kind, FAIL_ENVIRONMENT);
+	assert_non_null(strstr(err, "replaced"));
+	assert_int_equal(run1(&s, tpath("gone.jpg"), tpath("out/t.jpg"), &res, err, sizeof err), -1);
+	assert_int_equal(last_kind, FAIL_DECODE);
+	assert_string_equal(err, "not a regular file");
+	assert_int_equal(access(tpath("out/t.jpg"), F_OK), -1);
+}
+
 /* The input's checksum is that of its bytes, whether the JPEG fast path read it
  * whole (and took the checksum from the bytes it decodes) or another file was
  * checksummed as it streamed by; and equal for equal bytes, whichever way. */
@@ -1152,6 +1176,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_single_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_of_the_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walked_folders_not_through_a_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_found_file_now_a_folder_was_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multiple_sizes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enlarge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cover_and_fill, setup, teardown),
