@@ -52,8 +52,11 @@ static const char *signame(int sig)
 /* Tell the caller's tracer, if any. */
 static void emit(pool *p, const pool_event *e)
 {
-	if (p->o.on_event)
-		p->o.on_event(e, p->o.event_data);
+	if (!p->o.on_event)
+		return;
+	p->in_callback++; /* no pool call that waits from there: loop_once() */
+	p->o.on_event(e, p->o.event_data);
+	p->in_callback--;
 }
 
 /* See parent.h. A worker keeps 0, 1 and 2 as the caller's own standard streams
@@ -141,6 +144,7 @@ static int spawn(pool *p, worker *w)
 	w->pidfd = pidfd;
 	w->state = W_STARTING;
 	w->was_ready = 0;
+	w->stopped_starting = 0;
 	w->seen_stopped = 0;
 	w->sent = 0;
 	w->held_bytes = 0;
@@ -334,6 +338,11 @@ static int any_ready(const pool *p)
 	return 0;
 }
 
+int starts_failing(const pool *p)
+{
+	return p->failed_starts >= MAX_FAILED_STARTS || p->killed_starts >= MAX_KILLED_STARTS;
+}
+
 /*
  * A worker died before it was ready (or could not be forked); killed: by a signal
  * from outside. Try again after a backoff, unless that has now happened
@@ -347,6 +356,7 @@ static int any_ready(const pool *p)
 static void failed_start(pool *p, worker *w, const char *cause, int killed)
 {
 	CNT(p, failed_starts, 1);
+	snprintf(p->start_err, sizeof p->start_err, "%s", cause);
 	w->state = W_EMPTY;
 	if (p->terminated || p->broken)
 		return;
@@ -397,9 +407,12 @@ void worker_ended(pool *p, worker *w, int status)
 	char cause[256];
 	describe_end(w, status, recycled, starting, shm, cause, sizeof cause);
 	pool_status st = w->kill_status != POOL_PENDING ? w->kill_status : POOL_CRASHED;
-	emit(p, &(pool_event){.kind = POOL_EV_EXIT, .worker = w->slot, .pid = (int)w->pid,
+	/* Told once the slot is empty and its tasks are back (below): a caller's
+	 * on_event that terminated the pool from here killed this pid again, long
+	 * reaped, and ended the worker a second time. */
+	pool_event exit_ev = {.kind = POOL_EV_EXIT, .worker = w->slot, .pid = (int)w->pid,
 			      .at_ns = pool_now_ns(), .cause = cause, .recycled = recycled,
-			      .while_starting = starting});
+			      .while_starting = starting};
 
 	close_channel(w);
 	if (w->pidfd >= 0)
@@ -425,19 +438,29 @@ void worker_ended(pool *p, worker *w, int status)
 			continue;
 		}
 		t->starts++;
-		if (t->id != charged || st == POOL_CANCELLED) {
-			if (st != POOL_CANCELLED)
-				CNT(p, reruns, 1); /* finished, result lost: runs again */
+		if (st == POOL_CANCELLED) { /* the pool's own kill: nothing is charged */
+			list_push(&back, t);
+			continue;
+		}
+		/* Finished, its result lost with the worker: it runs again, uncharged
+		 * (LOST_RESULTS_MAX). */
+		int lost = t->id != charged;
+		if (lost && (charged || ++t->lost_alone <= LOST_RESULTS_MAX)) {
+			CNT(p, reruns, 1);
 			list_push(&back, t);
 			continue;
 		}
 		t->charged++;
+		pool_status tst = lost ? POOL_CRASHED : st; /* not the running one's timeout */
 		t->term_signal = w->kill_status != POOL_PENDING ? 0
 				 : status == STATUS_UNKNOWN    ? -1
 				 : WIFSIGNALED(status)         ? WTERMSIG(status)
 							       : 0;
-		char msg[320];
-		if (st == POOL_CRASHED && w->kill_status == POOL_PENDING)
+		char msg[sizeof cause + 96];
+		if (lost)
+			snprintf(msg, sizeof msg, "%s after running task %llu, before its result "
+				 "was sent (%d times)", cause, (unsigned long long)t->id, t->starts);
+		else if (st == POOL_CRASHED && w->kill_status == POOL_PENDING)
 			snprintf(msg, sizeof msg, "%s while running task %llu", cause,
 				 (unsigned long long)t->id);
 		else
@@ -454,12 +477,12 @@ void worker_ended(pool *p, worker *w, int status)
 			t->retry = 1;
 			emit(p, &(pool_event){.kind = POOL_EV_RETRY, .worker = slot, .pid = (int)pid,
 					      .at_ns = pool_now_ns(), .cause = msg,
-					      .index = t->index, .id = t->id, .status = st,
+					      .index = t->index, .id = t->id, .status = tst,
 					      .start_ns = started, .end_ns = pool_now_ns(),
 					      .attempt = t->charged});
 			list_push(&back, t);
 		} else {
-			deliver_msg(p, t, st, msg, slot, (int)pid, started, pool_now_ns());
+			deliver_msg(p, t, tst, msg, slot, (int)pid, started, pool_now_ns());
 		}
 	}
 	if (recycled) {
@@ -474,9 +497,10 @@ void worker_ended(pool *p, worker *w, int status)
 	} else {
 		list_prepend(&p->queue, &back); /* broken: cancel_everything ends them */
 	}
+	emit(p, &exit_ev);
 
 	if (starting) {
-		failed_start(p, w, cause, killed_from_outside(w, status));
+		failed_start(p, w, cause, killed_from_outside(w, status) || w->stopped_starting);
 		return;
 	}
 	if (p->terminated || p->broken || p->interrupted || p->joining)

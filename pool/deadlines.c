@@ -186,9 +186,21 @@ int64_t check_deadlines(pool *p, int64_t now)
 					nearest = w->exit_deadline;
 			}
 		}
-		if (w->state == W_STARTING && w->start_deadline) {
-			if (now >= w->start_deadline)
-				kill_worker(w, POOL_CRASHED, 0,
+		/* Also one let go (pool_join) while it started: its initializer keeps
+		 * its timeout (it hung there, and pool_join waited for good). That kill
+		 * is no failed start, and no crash. */
+		int let_go_starting = w->state == W_RETIRING && !w->was_ready;
+		if ((w->state == W_STARTING || let_go_starting) && w->start_deadline) {
+			/* One stopped from outside (SIGSTOP, a debugger's Ctrl-Z) is no
+			 * fault of its start: it counts as killed from outside, which
+			 * breaks the pool only after many (three short stops did). */
+			if (now >= w->start_deadline && !let_go_starting && process_stopped(w->pid)) {
+				w->stopped_starting = 1;
+				kill_worker(w, POOL_CRASHED, 0, "worker %d (pid %d) stopped from outside "
+					    "while starting", w->slot, (int)w->pid);
+			} else if (now >= w->start_deadline)
+				kill_worker(w, let_go_starting ? POOL_CANCELLED : POOL_CRASHED,
+					    let_go_starting ? KILL_CHARGES_NONE : 0,
 					    "worker %d (pid %d) not ready after %g s (initializer "
 					    "timeout)", w->slot, (int)w->pid,
 					    (double)p->init_timeout_ns / 1e9);

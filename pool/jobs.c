@@ -130,8 +130,12 @@ int job_complete(const job *j)
 static void future_fire(pool_future *f)
 {
 	f->ready = 1;
-	if (f->done)
-		f->done(f, &f->r, f->data);
+	if (!f->done)
+		return;
+	pool *p = f->p; /* the callback may free f */
+	p->in_callback++; /* no pool call that waits from there: loop_once() */
+	f->done(f, &f->r, f->data);
+	p->in_callback--;
 }
 
 /* A job that is over either tells its map future (whose callback may free it: the
@@ -342,7 +346,9 @@ task *job_produce(pool *p, job *j)
 		if (!t)
 			return NULL;
 		pool_task in = {0};
+		p->in_callback++; /* the feed is a callback too: loop_once() */
 		int got = j->feed(j->feed_data, &in);
+		p->in_callback--;
 		if (got == POOL_FEED_LATER || !got) {
 			task_free(p, t);
 			if (got) {

@@ -111,6 +111,16 @@ int loop_once(pool *p, int64_t until)
 {
 	if (p->broken)
 		return -1;
+	/* A turn from inside a callback would read and reap under the turn that
+	 * runs it, in the middle of a message it is parsing: a nested pool_apply()
+	 * took a healthy worker's next packet for EOF and ran its tasks again, and
+	 * the outer turn then charged a task to the worker that replaced it. */
+	if (p->in_callback) {
+		set_err(p, "a pool call that waits was made from one of the pool's own "
+			   "callbacks");
+		p->reentered = 1;
+		return -1;
+	}
 	/* The clock first: a stop before the read has counted a continue by then (its
 	 * time credited here), one after it leaves `now` from before the stop. */
 	p->now = pool_now_ns();

@@ -64,6 +64,13 @@
 
 /* kill_worker()'s task for a kill that is no task's doing (no task id is this). */
 #define KILL_CHARGES_NONE UINT64_MAX
+/* A finished task whose result died with its worker runs again uncharged
+ * (pool.h, Delivery). When the worker died running no task (between tasks, or
+ * sending), this many times: once more, and it is charged as if it was running.
+ * A task whose result its worker cannot send (one that closes the channel's
+ * descriptor) re-ran, with a fresh worker each time, for ever. One lost with a
+ * worker that died in a later task is that task's doing, and never charged. */
+#define LOST_RESULTS_MAX 3
 /* A worker that closed its channel but lives on is killed after this long. */
 #define LINGER_NS ((int64_t)2 * 1000 * 1000 * 1000)
 /* Without a pidfd, how often to look whether a worker whose channel closed has ended. */
@@ -104,6 +111,7 @@ typedef struct task {
 	uint64_t seq;         /* while held: its sequence number at that worker */
 	int starts;           /* times started: pool_result.attempts */
 	int charged;          /* crashes and timeouts charged to it (vs retries) */
+	int lost_alone;       /* results lost with a worker that died running none */
 	int term_signal;      /* the signal that ended its worker at the last charge */
 	int retry;            /* it was charged: sent so its worker flushes first */
 	struct task *next, *prev;
@@ -175,6 +183,7 @@ typedef struct worker {
 	int fd;               /* channel; -1 once closed */
 	int pidfd;            /* readable when the process has ended */
 	int was_ready;        /* it said it was ready: later deaths are not failed starts */
+	int stopped_starting; /* killed at its start deadline, stopped from outside */
 	task_list held;       /* sent, result not back yet, in the order sent */
 	uint64_t sent;        /* sequence number of the next task sent to this process */
 	size_t held_bytes;    /* argument bytes of the held tasks */
@@ -217,8 +226,11 @@ struct pool {
 	int joining;          /* pool_join is letting the workers go */
 	int holds_sigchld;    /* counted in sigchld_pools (keep_exit_statuses()) */
 	int draining;         /* pool_join: iterators' windows no longer bound feeds */
+	int in_callback;      /* a caller's callback (done, on_event) is running */
+	int reentered;        /* loop_once() refused a call from such a callback */
 	char err[512];
 	char cause[440];      /* why it broke */
+	char start_err[440];  /* why the last worker start failed */
 	int failed_starts;    /* in a row, pool-wide: reset when a worker is ready */
 	int killed_starts;    /* the same, ended by a signal from outside */
 	int64_t init_timeout_ns; /* 0: none */
@@ -389,6 +401,10 @@ void worker_ended(pool *p, worker *w, int status);
 void cancel_everything(pool *p, const char *msg);
 void kill_all_and_reap(pool *p);
 void break_pool(pool *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Have worker starts failed often enough in a row that the pool would break had
+ * no worker been ready (it goes on with those, trying again now and then)? */
+#define starts_failing imgpool_pool_starts_failing
+int starts_failing(const pool *p);
 
 /* ------------------------------------------------------------------------- */
 /* channel.c                                                                  */

@@ -49,9 +49,14 @@ static int count_state(const pool *p, enum worker_state st)
  * interrupted (-1). A loop that fails breaks the pool, as everywhere. */
 static int wait_ready(pool *p, int n)
 {
-	while (!p->broken && !p->interrupted && count_state(p, W_READY) < n)
-		if (loop_once(p, INT64_MAX) < 0 && !p->broken)
-			break_pool(p, "%s", p->err);
+	while (!p->broken && !p->interrupted && count_state(p, W_READY) < n &&
+	       !starts_failing(p))
+		if (loop_once(p, INT64_MAX) < 0) {
+			if (p->reentered)
+				return -1; /* from a callback: refused, nothing broke */
+			if (!p->broken)
+				break_pool(p, "%s", p->err);
+		}
 	return p->broken || count_state(p, W_READY) < n ? -1 : 0;
 }
 
@@ -193,7 +198,11 @@ int pool_wait_ready(pool *p, int n)
 		n = p->nworkers;
 	if (wait_ready(p, n) == 0)
 		return 0;
-	set_state_err(p);
+	if (!p->broken && !p->interrupted && starts_failing(p))
+		set_err(p, "only %d of %d workers ready; starting more fails: %s",
+			count_state(p, W_READY), n, p->start_err);
+	else
+		set_state_err(p);
 	return -1;
 }
 

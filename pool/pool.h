@@ -53,6 +53,13 @@
  *   pool_apply, pool_map, pool_iter_next, pool_join), and completion callbacks run
  *   there, in the caller's thread. Each of them runs the loop at least once, also
  *   with a timeout of 0: a caller may poll that way between its own work.
+ *   The pool's callbacks (completion callbacks, on_event, feeds) run inside that
+ *   loop: from them, a call that waits (any of the blocking calls above, a
+ *   pool_future_get() of an unfinished future) fails at once with -1 (or NULL),
+ *   pool_error() "a pool call that waits was made from one of the pool's own
+ *   callbacks", and the pool goes on (1.7.1). Submitting (the _async calls),
+ *   pool_close(), pool_interrupt() and pool_terminate() may be called from them;
+ *   pool_destroy() may not.
  *   pool_stats_get() and pool_worker_pids() may be called from any thread at any
  *   time; they never block. pool_interrupt() may be called from a signal handler.
  *
@@ -319,7 +326,10 @@ typedef struct pool_options {
 
 /*
  * Start the workers and wait until min_ready of them (default: all) have run their
- * initializer. Returns the pool, or NULL with *err set (malloc'd) when the pool
+ * initializer, or until starting more has failed 3 times in a row while some are
+ * ready (no descriptor or process left under the caller's limits, say: the pool
+ * then runs with those and tries the others again now and then; 1.7.1).
+ * Returns the pool, or NULL with *err set (malloc'd) when the pool
  * broke while starting ("worker initializer failed: <its message>", or the cause of
  * the last of 3 failed starts). opt may be NULL for all defaults; err may be NULL.
  * pool_create is a macro (see ABI above); the function of that name, for bindings
@@ -336,7 +346,9 @@ pool *pool_create(const pool_options *opt, char **err);
  * one (pool_interrupt() needs the pool, which pool_create had not returned yet):
  * workers that take long to start, or are stopped from outside as they start,
  * keep no stop waiting. Returns 0 when n are ready, else -1 (pool_error: "broken:
- * <cause>", the cause pool_create would have given, or "interrupted"). Since 1.7.
+ * <cause>", the cause pool_create would have given, "interrupted", or, when some
+ * are ready and starting more has failed 3 times in a row, "only K of N workers
+ * ready; starting more fails: <cause>" (1.7.1)). Since 1.7.
  */
 int pool_wait_ready(pool *p, int n);
 

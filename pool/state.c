@@ -37,6 +37,10 @@ pool_state state_of(const pool *p)
 /* Leave the message of the pool's state in pool_error(); for calls it refuses. */
 void set_state_err(pool *p)
 {
+	if (p->reentered) { /* loop_once() said why */
+		p->reentered = 0;
+		return;
+	}
 	switch (state_of(p)) {
 	case POOL_BROKEN:
 		set_err(p, "broken: %s", p->cause);

@@ -153,8 +153,6 @@ static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
 	if (result->data)
 		result->data[0] = '\0';
 	int rc = fn(t->data, t->len, result, state);
-
-	atomic_store_explicit(&a->shm->running, 0, memory_order_release);
 	int64_t end = pool_now_ns();
 	static const char too_big[] = "task result over the pool's message size limit";
 	uint32_t status = rc == 0 ? WIRE_OK : WIRE_ERROR;
@@ -166,12 +164,22 @@ static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
 		len = sizeof too_big - 1;
 	}
 	if (imgpool_wire_count(out) &&
-	    out->len - sizeof(wire_hdr) + imgpool_wire_result_size(len) > a->max_message)
+	    out->len - sizeof(wire_hdr) + imgpool_wire_result_size(len) > a->max_message) {
+		/* not running while the send may wait for the parent: no timeout */
+		atomic_store_explicit(&a->shm->running, 0, memory_order_release);
 		flush(a, state, out);
+		atomic_store_explicit(&a->shm->running, t->id, memory_order_release);
+	}
+	/* Still "running" until its result is in the message: a worker that dies
+	 * copying it (out of memory) costs this task, not a rerun of it. */
 	if (imgpool_wire_add_result(out, t->id, status, start, end, data, len) < 0)
 		leave(a, state, 0, 70); /* out of memory: the parent sees us die */
+	atomic_store_explicit(&a->shm->running, 0, memory_order_release);
 	return end;
 }
+
+/* The longest initializer error sent (see imgpool_worker_main()). */
+#define INIT_ERR_MAX 1024
 
 void imgpool_worker_main(const worker_args *a)
 {
@@ -185,9 +193,12 @@ void imgpool_worker_main(const worker_args *a)
 	if (self.init) {
 		pool_buf err = {0};
 		if (self.init(self.init_arg, &state, &err) != 0) {
+			/* Cut to what any message limit lets through (the parent reads up
+			 * to max_message + 4096): a longer one was a malformed message, 3
+			 * failed starts, and not the initializer's own words. */
+			size_t n = err.len > INIT_ERR_MAX ? INIT_ERR_MAX : err.len;
 			imgpool_wire_begin(&out, WIRE_INIT_FAILED);
-			imgpool_wire_add_bytes(&out, err.len ? err.data : "(no message)",
-					       err.len ? err.len : 12);
+			imgpool_wire_add_bytes(&out, n ? err.data : "(no message)", n ? n : 12);
 			size_t off = 0;
 			imgpool_wire_send(self.fd, &out, &off, 0);
 			leave(&self, state, 0, 0);

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -487,6 +488,293 @@ static void test_a_reaping_sigchld_handler_makes_no_crashes(void **state)
 	assert_true(st.recycled >= N - 2);
 }
 
+/* A task that closes its worker's end of the channel (descriptor 3, as a library
+ * that "closes every descriptor above 2" does) and returns: its result cannot be
+ * sent, and the worker exits 0 between tasks. Not charged, the task re-ran with a
+ * fresh worker each time, for ever: no answer. */
+static int close_my_channel(const void *arg, size_t len, pool_buf *out, void *state)
+{
+	(void)arg;
+	(void)len;
+	(void)state;
+	close(3);
+	return pool_buf_append(out, "done", 4);
+}
+
+static void test_a_task_whose_result_cannot_be_sent_is_answered(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool *p = tl_make_pool(1, 0, 1, 0);
+	pool_future *f = pool_apply_async(p, close_my_channel, NULL, 0, NULL, NULL);
+	assert_non_null(f);
+	const pool_result *r = pool_future_get(f, 30);
+	if (!r)
+		fail_msg("no answer after 30 s");
+	assert_int_equal(r->status, POOL_CRASHED);
+	assert_non_null(strstr(r->data, "before its result was sent"));
+	assert_true(r->attempts <= 8);
+	pool_future_free(f);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+/* pool_join() while a replacement worker hangs in its initializer: the
+ * initializer timeout no longer applied once the worker was let go, and
+ * pool_join() waited for good. */
+static void test_join_while_a_worker_hangs_starting(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	atomic_store(&sh->init_hold, 1); /* every start after the first hangs */
+	pool_options o = {.workers = 2, .init = tl_init, .init_timeout = 0.5, .min_ready = 1};
+	pool *p = pool_create(&o, NULL);
+	assert_non_null(p);
+	job_arg a = J(B_SQUARE, 3);
+	pool_result r;
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, 3);
+	pool_result_release(&r);
+	pool_close(p);
+	int64_t t0 = tl_now_ns();
+	alarm(60); /* it waited for good: SIGALRM ends the test */
+	assert_int_equal(pool_join(p), 0);
+	alarm(0);
+	double took = (double)(tl_now_ns() - t0) / 1e9;
+	atomic_store(&sh->init_hold, 0);
+	pool_stats st;
+	pool_stats_get(p, &st);
+	pool_destroy(p);
+	assert_true(took < 10);
+	assert_int_equal((int)st.crashed, 0);
+	tl_assert_no_children();
+}
+
+static pool *nested_pool;
+static int nested_refused, nested_other;
+
+static void call_back_in(pool_future *f, const pool_result *r, void *data)
+{
+	(void)f;
+	(void)r;
+	(void)data;
+	job_arg a = J(B_SQUARE, 2);
+	pool_result got;
+	if (pool_apply(nested_pool, tl_task, &a, sizeof a, &got) == -1 &&
+	    strstr(pool_error(nested_pool), "from one of the pool's own callbacks"))
+		nested_refused++;
+	else
+		nested_other++;
+	pool_result_release(&got);
+}
+
+/* A pool call that waits, made from a completion callback: the nested turn read
+ * the channel under the turn parsing its message, took a worker's next packet for
+ * EOF (its tasks re-ran, the worker counted as crashed), and the outer turn then
+ * charged a healthy task to the worker that replaced it. It is refused now, and
+ * the pool goes on. */
+static void test_a_call_that_waits_from_a_callback_is_refused(void **state)
+{
+	(void)state;
+	enum { N = 60 };
+	tl_reset_shared();
+	nested_refused = nested_other = 0;
+	pool *p = nested_pool = tl_make_pool(2, 0, -1, 0);
+	job_arg args[N];
+	pool_future *f[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(B_SQUARE, (uint64_t)i);
+		f[i] = pool_apply_async(p, tl_task, &args[i], sizeof args[i],
+					i % 5 ? NULL : call_back_in, NULL);
+		assert_non_null(f[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		const pool_result *r = pool_future_get(f[i], 30);
+		assert_non_null(r);
+		tl_check_square(r, (uint64_t)i);
+		pool_future_free(f[i]);
+	}
+	pool_stats st;
+	pool_stats_get(p, &st);
+	pool_destroy(p);
+	assert_int_equal(nested_refused, N / 5);
+	assert_int_equal(nested_other, 0);
+	assert_int_equal((int)st.crashed, 0);
+	assert_int_equal((int)st.reruns, 0);
+}
+
+static int exits_seen, exit_pid_twice, terminated_in_event;
+static int exit_pids[64];
+
+static void terminate_on_exit(const pool_event *e, void *data)
+{
+	if (e->kind != POOL_EV_EXIT)
+		return;
+	for (int i = 0; i < exits_seen && i < 64; i++)
+		exit_pid_twice |= exit_pids[i] == e->pid;
+	if (exits_seen < 64)
+		exit_pids[exits_seen] = e->pid;
+	exits_seen++;
+	if (!terminated_in_event) {
+		terminated_in_event = 1;
+		pool_terminate(*(pool **)data);
+	}
+}
+
+/* pool_terminate() from on_event, at a worker's EXIT: the event came before the
+ * slot was emptied, so the terminate killed that pid again (long reaped: another
+ * process may have its number by then), ended the worker a second time (a second
+ * EXIT event for it) and took pool_stats.alive to -1. */
+static void test_terminate_from_an_exit_event(void **state)
+{
+	(void)state;
+	enum { N = 40 };
+	tl_reset_shared();
+	exits_seen = exit_pid_twice = terminated_in_event = 0;
+	static pool *p;
+	pool_options o = {.workers = 3, .retries = -1, .on_event = terminate_on_exit,
+			  .event_data = &p};
+	p = pool_create(&o, NULL);
+	assert_non_null(p);
+	job_arg args[N];
+	pool_task t[N];
+	pool_result r[N];
+	for (int i = 0; i < N; i++) {
+		args[i] = J(i == 5 ? B_SEGV : B_SLEEP_MS, (uint64_t)i);
+		args[i].param = 20;
+		t[i] = (pool_task){&args[i], sizeof args[i]};
+	}
+	pool_map(p, tl_task, t, N, 1, r);
+	for (int i = 0; i < N; i++)
+		pool_result_release(&r[i]);
+	pool_stats st;
+	pool_stats_get(p, &st);
+	pool_destroy(p);
+	assert_int_equal(terminated_in_event, 1);
+	assert_int_equal(exit_pid_twice, 0);
+	assert_int_equal(exits_seen, 3);
+	assert_int_equal(st.alive, 0);
+	tl_assert_no_children();
+}
+
+/* pool_create() under a descriptor limit that leaves room for some of its
+ * workers only: it broke no pool (one was ready) and waited for all of them, for
+ * good. It returns with those, and pool_wait_ready() says why not all. */
+static void test_create_with_room_for_some_workers(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	struct rlimit was, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	int base = tl_count_fds();
+	pool *p = NULL;
+	int ready = 0;
+	/* each worker takes a channel and a pidfd; the pool a few of its own */
+	for (int extra = 3; extra <= 24 && !ready; extra++) {
+		low = was;
+		low.rlim_cur = (rlim_t)(base + extra);
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+		pool_options o = {.workers = 6};
+		char *err = NULL;
+		int64_t t0 = tl_now_ns();
+		alarm(60); /* it waited for good: SIGALRM ends the test */
+		p = pool_create(&o, &err);
+		alarm(0);
+		double took = (double)(tl_now_ns() - t0) / 1e9;
+		if (took > 20)
+			fail_msg("pool_create took %.1f s", took);
+		if (!p) {
+			free(err);
+			continue;
+		}
+		pool_stats st;
+		pool_stats_get(p, &st);
+		if (extra == 3 && st.alive == 6) {
+			/* valgrind takes the limit and enforces none of it */
+			pool_destroy(p);
+			assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+			print_message("the descriptor limit does not bind here (valgrind?)\n");
+			skip();
+		}
+		ready = st.alive > 0 && st.alive < 6;
+		if (ready) {
+			job_arg a = J(B_SQUARE, 7);
+			pool_result r;
+			assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+			tl_check_square(&r, 7);
+			pool_result_release(&r);
+			assert_int_equal(pool_wait_ready(p, 6), -1);
+			assert_non_null(strstr(pool_error(p), "workers ready; starting more fails"));
+		}
+		pool_destroy(p);
+	}
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+	assert_true(ready);
+	tl_assert_no_children();
+}
+
+static int init_fails_at_length(void *arg, void **state, pool_buf *err)
+{
+	(void)arg;
+	(void)state;
+	pool_buf_printf(err, "%s", "cannot open the model file");
+	for (int i = 0; i < 5000; i++)
+		pool_buf_append(err, ".", 1);
+	return 1;
+}
+
+/* An initializer's error longer than the parent's read limit (max_message + 4096)
+ * was a malformed message: 3 failed starts and not its words. */
+static void test_a_long_initializer_error_breaks_at_once(void **state)
+{
+	(void)state;
+	pool_options o = {.workers = 1, .init = init_fails_at_length, .max_message = 64};
+	char *err = NULL;
+	pool *p = pool_create(&o, &err);
+	assert_null(p);
+	assert_non_null(err);
+	assert_true(!strncmp(err, "worker initializer failed: cannot open the model file", 53));
+	free(err);
+	tl_assert_no_children();
+}
+
+static int stop_spawns_left;
+
+static void stop_each_spawn(const pool_event *e, void *data)
+{
+	(void)data;
+	if (e->kind == POOL_EV_SPAWN && stop_spawns_left > 0) {
+		stop_spawns_left--;
+		kill(e->pid, SIGSTOP);
+	}
+}
+
+/* Workers stopped from outside as they start, past the initializer timeout: each
+ * counted as a start that failed on its own, and three such stops broke the pool.
+ * They count as kills from outside now, which it takes many more of. */
+static void test_stops_while_starting_break_nothing(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	stop_spawns_left = 3;
+	/* A timeout too: on a loaded machine a worker may be ready before its SPAWN
+	 * event is told, and one stopped then holds its task until replaced. */
+	pool_options o = {.workers = 1, .init_timeout = 0.1, .timeout = 2,
+			  .on_event = stop_each_spawn};
+	char *err = NULL;
+	pool *p = pool_create(&o, &err);
+	if (!p)
+		fail_msg("pool_create: %s", err);
+	job_arg a = J(B_SQUARE, 5);
+	pool_result r;
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, 5);
+	pool_result_release(&r);
+	pool_destroy(p);
+	assert_int_equal(stop_spawns_left, 0);
+	tl_assert_no_children();
+}
+
 int main(int argc, char **argv)
 {
 	fini_pid = mmap(NULL, sizeof *fini_pid, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -504,6 +792,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_crash_while_the_caller_is_away_is_a_crash),
 		cmocka_unit_test(test_a_callers_forked_child_keeps_no_worker),
 		cmocka_unit_test(test_a_reaping_sigchld_handler_makes_no_crashes),
+		cmocka_unit_test(test_a_task_whose_result_cannot_be_sent_is_answered),
+		cmocka_unit_test(test_join_while_a_worker_hangs_starting),
+		cmocka_unit_test(test_a_call_that_waits_from_a_callback_is_refused),
+		cmocka_unit_test(test_terminate_from_an_exit_event),
+		cmocka_unit_test(test_create_with_room_for_some_workers),
+		cmocka_unit_test(test_a_long_initializer_error_breaks_at_once),
+		cmocka_unit_test(test_stops_while_starting_break_nothing),
 	};
 	return tl_run("pool_edges", argc, argv, tests, sizeof tests / sizeof *tests);
 }
