@@ -282,7 +282,12 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		if (e->fts_level > 0 && name[0] == '.')
 			return 0;
 		return discover_path_error_once(d, it, e->fts_path, rel, walk_cause(e->fts_errno));
-	case FTS_DNR:
+	case FTS_DNR: {
+		/* say it is the folder: "error in: Permission denied" read as a file's */
+		char cause[256];
+		snprintf(cause, sizeof cause, "cannot list this folder: %s", walk_cause(e->fts_errno));
+		return discover_path_error_once(d, it, e->fts_path, rel, cause);
+	}
 	case FTS_ERR:
 		return discover_path_error_once(d, it, e->fts_path, rel, walk_cause(e->fts_errno));
 	case FTS_DC:

@@ -38,7 +38,9 @@ const char *machine_short(uint64_t image_bytes)
 	pthread_t t;
 	int e = pthread_create(&t, NULL, no_op_thread, NULL);
 	if (e == EAGAIN)
-		return "no thread can be started now (ulimit -u, or the user's other processes)";
+		/* EAGAIN also when its stack cannot be mapped under ulimit -v */
+		return "no thread can be started now (ulimit -u or -v, or the user's other "
+		       "processes)";
 	if (e == 0)
 		pthread_join(t, NULL);
 	int fd = dup(STDERR_FILENO);

@@ -305,6 +305,15 @@ int outdir_tmp_setup(outdir *od, const char *name, int (*ours)(const char *entry
 			return -1;
 		}
 	}
+	/* Outputs are renamed from here into OUT: with .imgpool a mount point of its
+	 * own, every file was decoded and then failed. Said once, before any work. */
+	struct stat out;
+	if (fstat(od->fd, &out) == 0 && out.st_dev != st.st_dev) {
+		close(od->tmp);
+		od->tmp = -1;
+		errno = EXDEV;
+		return -1;
+	}
 	od->tmp_id = outdir_ident_of(&st);
 	od->tmp_name = strdup(name);
 	if (!od->tmp_name || asprintf(&od->tmp_path, "%s/" OUTDIR_PRIVATE "/%s", od->real, name) < 0) {

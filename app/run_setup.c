@@ -310,6 +310,11 @@ int run_setup(run_ctx *x)
 				   "again when it has finished", x->shard.n ? " of shard " : "",
 				   x->shard_label, o->out_dir, o->out_dir);
 			return x->sum.exit_code = EXIT_LOCKED, -1;
+		} else if (tmp_rc < 0 && errno == EXDEV) {
+			report_say(stderr, "imgpool: '%s/" OUTDIR_PRIVATE "' is on another "
+				   "filesystem than '%s' (a mount point?): the thumbnails made in "
+				   "it could not be moved into place", o->out_dir, o->out_dir);
+			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		} else if (tmp_rc < 0) {
 			report_say(stderr, "imgpool: cannot make a temp folder in '%s/"
 				   OUTDIR_PRIVATE "': %s", o->out_dir, outdir_strerror(errno));
@@ -328,9 +333,11 @@ int run_setup(run_ctx *x)
 	if (!(x->rep = report_open_append(lines_to_stderr ? stderr : stdout, stderr, o->quiet,
 					  o->verbose, x->report_path, o->report_append, msg,
 					  sizeof msg))) {
+		/* past check_side_files(): not the command's fault but the machine's
+		 * (read-only, full, no descriptor left), exit 1 as --help says */
 		x->report_refused = 1;
 		report_say(stderr, "imgpool: %s", msg);
-		return x->sum.exit_code = EXIT_USAGE, -1;
+		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
 	if (!o->dry_run)
 		x->count = counter_start(&dc, &x->shard, &x->c);
