@@ -90,8 +90,10 @@ static size_t add_chunk(pool *p, worker *w, size_t cs)
 			w->out_off = 0;
 			w->building = 1;
 		}
+		uint32_t flags = (t->retry || t->isolated ? WIRE_FLUSH_FIRST : 0) |
+				 (t->isolated ? WIRE_FLUSH_AFTER : 0);
 		if (imgpool_wire_add_task(&w->out, t->id, (uint64_t)(uintptr_t)t->job->fn,
-					  t->retry ? WIRE_FLUSH_FIRST : 0, t->arg, t->len) < 0) {
+					  flags, t->arg, t->len) < 0) {
 			list_push(&p->queue, t); /* out of memory: try again later */
 			break;
 		}
@@ -100,8 +102,8 @@ static size_t add_chunk(pool *p, worker *w, size_t cs)
 		w->held_bytes += t->len;
 		w->assigned++;
 		got++;
-		if (t->retry && cs != 1)
-			break; /* a retried task goes in a chunk of its own */
+		if ((t->retry || t->isolated) && cs != 1)
+			break; /* a retried or isolated task goes in a chunk of its own */
 	}
 	return got;
 }

@@ -445,7 +445,10 @@ void worker_ended(pool *p, worker *w, int status)
 		/* Finished, its result lost with the worker: it runs again, uncharged
 		 * (LOST_RESULTS_MAX). */
 		int lost = t->id != charged;
-		if (lost && (charged || ++t->lost_alone <= LOST_RESULTS_MAX)) {
+		int first_alone = lost && !charged && !t->isolated;
+		if (first_alone)
+			t->isolated = 1; /* no count yet: it may have shared the batch */
+		if (lost && (charged || first_alone || ++t->lost_alone <= LOST_RESULTS_MAX)) {
 			CNT(p, reruns, 1);
 			list_push(&back, t);
 			continue;

@@ -115,9 +115,7 @@ int loop_once(pool *p, int64_t until)
 	 * runs it, in the middle of a message it is parsing: a nested pool_apply()
 	 * took a healthy worker's next packet for EOF and ran its tasks again, and
 	 * the outer turn then charged a task to the worker that replaced it. */
-	if (p->in_callback) {
-		set_err(p, "a pool call that waits was made from one of the pool's own "
-			   "callbacks");
+	if (refuse_in_callback(p)) {
 		p->reentered = 1;
 		return -1;
 	}

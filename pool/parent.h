@@ -66,9 +66,12 @@
 #define KILL_CHARGES_NONE UINT64_MAX
 /* A finished task whose result died with its worker runs again uncharged
  * (pool.h, Delivery). When the worker died running no task (between tasks, or
- * sending), this many times: once more, and it is charged as if it was running.
- * A task whose result its worker cannot send (one that closes the channel's
- * descriptor) re-ran, with a fresh worker each time, for ever. One lost with a
+ * sending), the task is isolated: sent alone from then on, the worker sending
+ * what it holds before it runs and its result right after, so a loss then is its
+ * own. This many such: once more, and it is charged as if it was running. A task
+ * whose result its worker cannot send (one that closes the channel's descriptor)
+ * re-ran, with a fresh worker each time, for ever; counted without isolation, the
+ * healthy tasks run after it in its batch were charged with it. One lost with a
  * worker that died in a later task is that task's doing, and never charged. */
 #define LOST_RESULTS_MAX 3
 /* A worker that closed its channel but lives on is killed after this long. */
@@ -111,7 +114,9 @@ typedef struct task {
 	uint64_t seq;         /* while held: its sequence number at that worker */
 	int starts;           /* times started: pool_result.attempts */
 	int charged;          /* crashes and timeouts charged to it (vs retries) */
-	int lost_alone;       /* results lost with a worker that died running none */
+	int isolated;         /* its result was lost with a worker that died running
+	                         none: sent alone, flushed before and after */
+	int lost_alone;       /* ... and lost so again since */
 	int term_signal;      /* the signal that ended its worker at the last charge */
 	int retry;            /* it was charged: sent so its worker flushes first */
 	struct task *next, *prev;
@@ -308,6 +313,14 @@ void set_err(pool *p, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 pool_state state_of(const pool *p);
 /* p->err for a call the pool's state refuses: "closed", "broken: <cause>", ... */
 void set_state_err(pool *p);
+/* Called from one of the caller's callbacks (done, on_event, feed)? Then the
+ * message below is in pool_error() and 1: a call that waits refuses at once,
+ * before it changes anything (a pool_map() refused later left its job reading
+ * the caller's freed tasks). loop_once() refuses too, for the waits on futures
+ * and iterators, which change nothing first. */
+#define refuse_in_callback imgpool_pool_refuse_in_callback
+#define CALLBACK_REFUSAL "a pool call that waits was made from one of the pool's own callbacks"
+int refuse_in_callback(pool *p);
 
 /* ------------------------------------------------------------------------- */
 /* jobs.c                                                                     */

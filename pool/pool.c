@@ -49,8 +49,12 @@ static int count_state(const pool *p, enum worker_state st)
  * interrupted (-1). A loop that fails breaks the pool, as everywhere. */
 static int wait_ready(pool *p, int n)
 {
+	/* Given up on only after a start failed during this wait: one that came
+	 * back once the caller raised its limits never did, called again and again */
+	uint64_t failed_before = atomic_load(&shared_of(p)->c.failed_starts);
 	while (!p->broken && !p->interrupted && count_state(p, W_READY) < n &&
-	       !starts_failing(p))
+	       !(starts_failing(p) &&
+		 atomic_load(&shared_of(p)->c.failed_starts) != failed_before))
 		if (loop_once(p, INT64_MAX) < 0) {
 			if (p->reentered)
 				return -1; /* from a callback: refused, nothing broke */
@@ -194,6 +198,8 @@ int pool_wait_ready(pool *p, int n)
 {
 	if (!p)
 		return -1;
+	if (refuse_in_callback(p))
+		return -1;
 	if (n <= 0 || n > p->nworkers)
 		n = p->nworkers;
 	if (wait_ready(p, n) == 0)
@@ -222,6 +228,8 @@ void pool_close(pool *p)
 int pool_join(pool *p)
 {
 	if (!p)
+		return -1;
+	if (refuse_in_callback(p))
 		return -1;
 	if (p->broken) {
 		set_state_err(p);
@@ -332,11 +340,15 @@ int pool_poll(pool *p, double timeout)
 {
 	if (!p)
 		return -1;
+	if (refuse_in_callback(p))
+		return -1;
 	if (p->broken) {
 		set_state_err(p);
 		return -1;
 	}
 	int64_t until = timeout < 0 ? INT64_MAX : deadline_after(timeout);
+	if (timeout < 0 && !work_outstanding(p) && !count_state(p, W_STARTING))
+		until = pool_now_ns(); /* nothing left to run: one turn, no wait for ever */
 	p->finished_now = 0;
 	do {
 		if (loop_once(p, until) < 0) {

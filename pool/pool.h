@@ -29,7 +29,10 @@
  *   but whose results it had not sent yet (at most about a millisecond of work, and
  *   only tasks sent to it with the one that died) run again on another worker. They
  *   are not charged: only the task that was running when the worker died counts
- *   against `retries`. pool_result.attempts counts every start of the task, those
+ *   against `retries`. Where the worker died running none (between tasks, or
+ *   sending: a task that closed its channel's descriptor), each of those runs
+ *   again alone, its result sent as soon as it is made; one lost so 3 more times
+ *   is charged as a crash of its own (1.7.1). pool_result.attempts counts every start of the task, those
  *   re-runs included, so attempts > 1 on a POOL_OK result says it ran more than
  *   once. Make a task idempotent (write to a temporary name and rename, as imgpool
  *   does) when running twice would matter. A task is never run by two workers at
@@ -53,13 +56,14 @@
  *   pool_apply, pool_map, pool_iter_next, pool_join), and completion callbacks run
  *   there, in the caller's thread. Each of them runs the loop at least once, also
  *   with a timeout of 0: a caller may poll that way between its own work.
- *   The pool's callbacks (completion callbacks, on_event, feeds) run inside that
- *   loop: from them, a call that waits (any of the blocking calls above, a
+ *   The pool's callbacks (completion callbacks, on_event, feeds) run inside pool
+ *   calls: from them, a call that waits (any of the blocking calls above, a
  *   pool_future_get() of an unfinished future) fails at once with -1 (or NULL),
  *   pool_error() "a pool call that waits was made from one of the pool's own
- *   callbacks", and the pool goes on (1.7.1). Submitting (the _async calls),
- *   pool_close(), pool_interrupt() and pool_terminate() may be called from them;
- *   pool_destroy() may not.
+ *   callbacks", having changed nothing, and the pool goes on (1.7.1). Submitting
+ *   (the _async calls), pool_close(), pool_interrupt() and pool_terminate() may
+ *   be called from them; pool_destroy() may not. A worker's EXIT event comes
+ *   after the RETRY events and results of the tasks its end cost.
  *   pool_stats_get() and pool_worker_pids() may be called from any thread at any
  *   time; they never block. pool_interrupt() may be called from a signal handler.
  *
@@ -108,8 +112,8 @@
  *   error, or 3 workers in a row failed to start on their own (a fault signal such
  *   as SIGSEGV or SIGABRT, an exit, the start timeout), or fork failed as often;
  *   or 20 workers in a row were killed while starting by a signal from outside
- *   (SIGKILL, SIGTERM, any but those faults), which says only that someone is
- *   killing them. (The kernel's OOM killer and a cgroup's memory limit kill with
+ *   (SIGKILL, SIGTERM, any but those faults; also one stopped from outside, SIGSTOP,
+ *   past the start timeout: 1.7.1), which says only that someone is killing them. (The kernel's OOM killer and a cgroup's memory limit kill with
  *   SIGKILL too: an initializer that runs out of memory every time is tried those
  *   20 times.) No worker is ready in between; the tries are apart by a backoff
  *   of 10 ms doubled each time, at most 1 s (the 20 kills: about 15 s of tries).
@@ -359,7 +363,8 @@ void pool_close(pool *p);
  * Wait until every submitted task has finished (the pool must be closed), then let
  * the workers exit and reap them. A worker that does not exit is killed where it is
  * seen stopped from outside (SIGSTOP; after the task timeout, or 2 s without one), or
- * 2 s after pool_interrupt(); a finalizer at work is waited for. Returns 0, or -1 if
+ * 2 s after pool_interrupt(); a finalizer at work is waited for, an initializer only
+ * for its init_timeout (1.7.1). Returns 0, or -1 if
  * the pool broke or was not closed (pool_error). After pool_terminate it returns 0 at once (as Python's
  * terminate() then join(): the workers are already reaped). The feed of an iterator still open is
  * read to its end, its results kept (beyond the usual bound) until they are taken

@@ -58,3 +58,11 @@ void set_state_err(pool *p)
 		break;
 	}
 }
+
+int refuse_in_callback(pool *p)
+{
+	if (!p->in_callback)
+		return 0;
+	set_err(p, "%s", CALLBACK_REFUSAL);
+	return 1;
+}

@@ -226,7 +226,7 @@ int pool_apply(pool *p, pool_fn fn, const void *arg, size_t len, pool_result *r)
 {
 	if (r)
 		memset(r, 0, sizeof *r);
-	if (!p || !r)
+	if (!p || !r || refuse_in_callback(p))
 		return -1;
 	pool_future *f = pool_apply_async(p, fn, arg, len, NULL, NULL);
 	if (!f)
@@ -275,6 +275,11 @@ pool_future *pool_map_async(pool *p, pool_fn fn, const pool_task *tasks, size_t 
 int pool_map(pool *p, pool_fn fn, const pool_task *tasks, size_t n, size_t chunksize,
 	     pool_result *results)
 {
+	if (p && refuse_in_callback(p)) {
+		for (size_t i = 0; results && i < n; i++)
+			results[i] = (pool_result){.worker = -1, .index = i}; /* as never run */
+		return -1;
+	}
 	pool_future *f = pool_map_async(p, fn, tasks, n, chunksize, results);
 	if (!f)
 		return -1;

@@ -14,7 +14,10 @@
  * Bodies are sequences of records, each 8-byte aligned:
  *   WIRE_TASKS   (parent -> worker): { u64 id; u64 fn; u64 len; u64 flags; bytes[len] }
  *                  flags WIRE_FLUSH_FIRST: send the results held so far before
- *                  starting this task (a retried task, which may crash again)
+ *                  starting this task (a retried task, which may crash again);
+ *                  WIRE_FLUSH_AFTER: send its result as soon as it is made (a
+ *                  task whose result was lost with a worker that died running
+ *                  none: is it this one's doing?)
  *   WIRE_RESULTS (worker -> parent): { u64 id; u32 status; u32 0; i64 start_ns;
  *                                      i64 end_ns; u64 len; bytes[len] }
  *   WIRE_READY   (worker -> parent): empty body, the initializer succeeded
@@ -63,6 +66,7 @@ typedef struct wire_hdr {
 /* Reset b and put an empty header of the given type at its start. */
 int imgpool_wire_begin(pool_buf *b, int type);
 #define WIRE_FLUSH_FIRST 1u
+#define WIRE_FLUSH_AFTER 2u
 int imgpool_wire_add_task(pool_buf *b, uint64_t id, uint64_t fn, uint32_t flags, const void *arg,
 			  size_t len);
 int imgpool_wire_add_result(pool_buf *b, uint64_t id, uint32_t status, int64_t start_ns,

@@ -168,6 +168,9 @@ static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
 		/* not running while the send may wait for the parent: no timeout */
 		atomic_store_explicit(&a->shm->running, 0, memory_order_release);
 		flush(a, state, out);
+		/* running again for the copy, stamped now: a flush that waited for a
+		 * parent away past the timeout must not look like the task's time */
+		atomic_store_explicit(&a->shm->started_ns, pool_now_ns(), memory_order_relaxed);
 		atomic_store_explicit(&a->shm->running, t->id, memory_order_release);
 	}
 	/* Still "running" until its result is in the message: a worker that dies
@@ -235,8 +238,8 @@ void imgpool_worker_main(const worker_args *a)
 			if (!claim(self.shm, s))
 				continue; /* taken back, or stopped: no answer */
 			int64_t end = run_task(&self, &t, state, &result, &out);
-			if (imgpool_wire_count(&out) >= FLUSH_TASKS || out.len >= FLUSH_BYTES ||
-			    end - last_flush >= FLUSH_NS) {
+			if ((t.flags & WIRE_FLUSH_AFTER) || imgpool_wire_count(&out) >= FLUSH_TASKS ||
+			    out.len >= FLUSH_BYTES || end - last_flush >= FLUSH_NS) {
 				flush(&self, state, &out);
 				last_flush = end;
 			}
