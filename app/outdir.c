@@ -465,7 +465,7 @@ static void remade_folder_wait(int i)
  * the caller then undoes what it did as for a moved one, and says why truly
  * (at a low descriptor limit every thumbnail was "moved out of the output
  * folder"). */
-static int parent_in_place(outdir *od, const char *rel, int pfd)
+static int check_parent_in_place(outdir *od, const char *rel, int pfd)
 {
 	const char *leaf;
 	struct stat a, b;
@@ -494,7 +494,7 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
 {
 	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
 		return -1;
-	if (parent_in_place(od, rel, pfd) == 0)
+	if (check_parent_in_place(od, rel, pfd) == 0)
 		return 0;
 	int e = errno;
 	outdir_move_noreplace(pfd, leaf, from_dir, from);
@@ -583,7 +583,7 @@ static int quarantine_checked(outdir *od, const char *rel, int pfd, const char *
 	/* Taken from a folder that is still beneath OUT: one moved out meanwhile
 	 * holds no file of OUT's any more. */
 	int e = ESTALE;
-	if (ok && parent_in_place(od, rel, pfd) == 0)
+	if (ok && check_parent_in_place(od, rel, pfd) == 0)
 		return 0;
 	if (ok)
 		e = errno; /* OUTDIR_EMOVED, or why it cannot be told */
@@ -642,7 +642,7 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel)
 		int rc = fstatat(pfd, leaf, &was, AT_SYMLINK_NOFOLLOW) < 0 ? -1
 			 : unlinkat(pfd, leaf, AT_REMOVEDIR);
 		int e = errno;
-		if (rc == 0 && parent_in_place(od, dir, pfd) < 0) {
+		if (rc == 0 && check_parent_in_place(od, dir, pfd) < 0) {
 			/* Its folder left OUT between the look and the rmdir (or that
 			 * cannot be told): the empty folder was outside OUT by then. Made
 			 * again as it was (name, mode), and nothing more is removed up

@@ -289,6 +289,23 @@ void tl_square_tasks(job_arg *args, pool_task *t, int n)
 	}
 }
 
+void tl_map_squares(pool *p, int n)
+{
+	job_arg *args = calloc((size_t)n, sizeof *args);
+	pool_task *t = calloc((size_t)n, sizeof *t);
+	pool_result *r = calloc((size_t)n, sizeof *r);
+	assert_true(args && t && r);
+	tl_square_tasks(args, t, n);
+	assert_int_equal(pool_map(p, tl_task, t, (size_t)n, 1, r), 0);
+	for (int i = 0; i < n; i++) {
+		tl_check_square(&r[i], (uint64_t)i);
+		pool_result_release(&r[i]);
+	}
+	free(args);
+	free(t);
+	free(r);
+}
+
 void tl_check_square(const pool_result *r, uint64_t i)
 {
 	if (r->status != POOL_OK)

@@ -342,16 +342,7 @@ static void test_create_returns_at_first_ready_worker(void **state)
 	while (!atomic_load(&sh->init_pid))
 		assert_true(tl_now_ns() < give_up);
 	atomic_store(&sh->init_hold, 0);
-	enum { N = 200 };
-	static job_arg args[N];
-	static pool_task t[N];
-	static pool_result res[N];
-	tl_square_tasks(args, t, N);
-	assert_int_equal(pool_map(p, tl_task, t, N, 1, res), 0);
-	for (int i = 0; i < N; i++) {
-		tl_check_square(&res[i], (uint64_t)i);
-		pool_result_release(&res[i]);
-	}
+	tl_map_squares(p, 200);
 	pool_close(p);
 	assert_int_equal(pool_join(p), 0);
 	pool_destroy(p);

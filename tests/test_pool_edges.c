@@ -399,16 +399,10 @@ static void test_a_callers_forked_child_keeps_no_worker(void **state)
 {
 	(void)state;
 	enum { N = 8 };
-	job_arg args[N];
-	pool_task t[N];
-	pool_result r[N];
 	for (unsigned limit = 0; limit < 2; limit++) {
 		tl_reset_shared();
 		pool *p = tl_make_pool(2, 0, -1, limit);
-		tl_square_tasks(args, t, N);
-		assert_int_equal(pool_map(p, tl_task, t, 2, 1, r), 0); /* both started */
-		for (int i = 0; i < 2; i++)
-			pool_result_release(&r[i]);
+		tl_map_squares(p, 2); /* both started */
 		int go[2];
 		assert_int_equal(pipe(go), 0);
 		fflush(NULL);
@@ -422,11 +416,7 @@ static void test_a_callers_forked_child_keeps_no_worker(void **state)
 		}
 		close(go[0]);
 		int64_t t0 = tl_now_ns();
-		assert_int_equal(pool_map(p, tl_task, t, N, 1, r), 0);
-		for (int i = 0; i < N; i++) {
-			tl_check_square(&r[i], (uint64_t)i);
-			pool_result_release(&r[i]);
-		}
+		tl_map_squares(p, N);
 		pool_close(p);
 		assert_int_equal(pool_join(p), 0);
 		double took = (double)(tl_now_ns() - t0) / 1e9;
@@ -462,20 +452,12 @@ static void test_a_reaping_sigchld_handler_makes_no_crashes(void **state)
 {
 	(void)state;
 	enum { N = 40 };
-	job_arg args[N];
-	pool_task t[N];
-	pool_result r[N];
 	struct sigaction sa = {.sa_handler = reap_every_child, .sa_flags = SA_RESTART}, old;
 	sigemptyset(&sa.sa_mask);
 	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
 	tl_reset_shared();
 	pool *p = tl_make_pool(2, 0, -1, 1);
-	tl_square_tasks(args, t, N);
-	assert_int_equal(pool_map(p, tl_task, t, N, 1, r), 0);
-	for (int i = 0; i < N; i++) {
-		tl_check_square(&r[i], (uint64_t)i);
-		pool_result_release(&r[i]);
-	}
+	tl_map_squares(p, N);
 	pool_close(p);
 	assert_int_equal(pool_join(p), 0);
 	pool_stats st;
