@@ -161,13 +161,37 @@ const char *journal_error(const journal *j)
 	return j ? j->error : "";
 }
 
+/* Step a lookup: a step that neither found a row nor ran to its end (an I/O
+ * error, no memory, a descriptor that could not be opened) is counted, so that no
+ * caller takes it for "no row": not imgpool's file, no record of the input. */
+static int step_read(journal *j, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite3 *db = sqlite3_db_handle(s);
+		int e = sqlite3_system_errno(db);
+		j->read_errors++;
+		snprintf(j->read_error, sizeof j->read_error, "cannot read the journal: %s%s%s%s",
+			 sqlite3_errmsg(db), e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+	}
+	return rc;
+}
+
+uint64_t journal_read_errors(const journal *j, const char **cause)
+{
+	if (cause)
+		*cause = j ? j->read_error : "";
+	return j ? j->read_errors : 0;
+}
+
 static void bind_path(sqlite3_stmt *s, int i, const char *p)
 {
 	sqlite3_bind_blob(s, i, p, (int)strlen(p), SQLITE_STATIC);
 }
 
 /* One journal's row for (root, rel) through its S_GET statement s: 1 when found. */
-static int get_in(sqlite3_stmt *s, const char *root, const char *rel, journal_row *row)
+static int get_in(journal *j, sqlite3_stmt *s, const char *root,
+		  const char *rel, journal_row *row)
 {
 	int found = 0;
 	if (!s)
@@ -175,7 +199,7 @@ static int get_in(sqlite3_stmt *s, const char *root, const char *rel, journal_ro
 	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, rel, (int)strlen(rel), SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (step_read(j, s) == SQLITE_ROW) {
 		found = 1;
 		row->status = (journal_status)sqlite3_column_int(s, 0);
 		row->size = (uint64_t)sqlite3_column_int64(s, 1);
@@ -200,16 +224,16 @@ void journal_get(journal *j, const char *root, const char *rel, journal_row *row
 {
 	memset(row, 0, sizeof *row);
 	if (j)
-		get_in(j->st[S_GET], root, rel, row);
+		get_in(j, j->st[S_GET], root, rel, row);
 }
 
 void journal_get_any(journal *j, const char *root, const char *rel, journal_row *row)
 {
 	memset(row, 0, sizeof *row);
-	if (!j || get_in(j->st[S_GET], root, rel, row))
+	if (!j || get_in(j, j->st[S_GET], root, rel, row))
 		return;
 	for (int i = 0; i < j->nothers; i++)
-		if (get_in(j->others[i].get, root, rel, row))
+		if (get_in(j, j->others[i].get, root, rel, row))
 			return;
 }
 
@@ -247,11 +271,14 @@ static void bind_ident(sqlite3_stmt *s, const char *path, const file_ident *id)
 	sqlite3_bind_int64(s, 3, id->mtime_ns);
 }
 
-static int owns_in(sqlite3_stmt *s, const char *path, const file_ident *id)
+static int owns_in(journal *j, sqlite3_stmt *s, const char *path,
+		   const file_ident *id)
 {
+	if (!s)
+		return 0;
 	sqlite3_reset(s);
 	bind_ident(s, path, id);
-	int found = sqlite3_step(s) == SQLITE_ROW;
+	int found = step_read(j, s) == SQLITE_ROW;
 	sqlite3_reset(s);
 	return found;
 }
@@ -260,10 +287,10 @@ int journal_owns(journal *j, const char *path, const file_ident *id)
 {
 	if (!j)
 		return 0;
-	if (owns_in(j->st[S_OWNS], path, id))
+	if (owns_in(j, j->st[S_OWNS], path, id))
 		return 1;
 	for (int i = 0; i < j->nothers; i++)
-		if (owns_in(j->others[i].owns, path, id))
+		if (owns_in(j, j->others[i].owns, path, id))
 			return 1;
 	return 0;
 }
@@ -290,15 +317,15 @@ void journal_set_fingerprint(journal *j, uint64_t fingerprint)
 }
 
 /* One journal's answer for output path with identity id: 1 with *info filled. */
-static int info_in(sqlite3_stmt *s, const char *path, const file_ident *id,
-		   journal_output *info)
+static int info_in(journal *j, sqlite3_stmt *s, const char *path,
+		   const file_ident *id, journal_output *info)
 {
 	int found = 0;
 	if (!s)
 		return 0;
 	sqlite3_reset(s);
 	bind_ident(s, path, id);
-	if (sqlite3_step(s) == SQLITE_ROW) {
+	if (step_read(j, s) == SQLITE_ROW) {
 		const unsigned char *root = sqlite3_column_text(s, 0);
 		const void *rel = sqlite3_column_blob(s, 1);
 		info->root = strdup(root ? (const char *)root : "");
@@ -318,10 +345,10 @@ int journal_output_info(journal *j, const char *path, const file_ident *id,
 	memset(info, 0, sizeof *info);
 	if (!j)
 		return 0;
-	if (info_in(j->st[S_INFO], path, id, info))
+	if (info_in(j, j->st[S_INFO], path, id, info))
 		return 1;
 	for (int i = 0; i < j->nothers; i++)
-		if (info_in(j->others[i].info, path, id, info))
+		if (info_in(j, j->others[i].info, path, id, info))
 			return 1;
 	return 0;
 }
@@ -364,15 +391,15 @@ typedef struct out_row {
 } out_row;
 
 /* Append the output rows of (root, rel) that s finds to *rows. */
-static void collect_outputs(sqlite3_stmt *s, const char *root, const char *rel, out_row **rows,
-			    size_t *n)
+static void collect_outputs(journal *j, sqlite3_stmt *s, const char *root, const char *rel,
+			    out_row **rows, size_t *n)
 {
 	if (!s)
 		return;
 	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, rel, (int)strlen(rel), SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (step_read(j, s) == SQLITE_ROW) {
 		out_row *t = realloc(*rows, (*n + 1) * sizeof **rows);
 		if (!t)
 			break;
@@ -399,9 +426,9 @@ int journal_outputs_of(journal *j, const char *root, const char *rel,
 	 * first: fn may change the rows this reads. */
 	out_row *rows = NULL;
 	size_t n = 0;
-	collect_outputs(j->st[S_OUTS_OF], root, rel, &rows, &n);
+	collect_outputs(j, j->st[S_OUTS_OF], root, rel, &rows, &n);
 	for (int i = 0; i < j->nothers; i++)
-		collect_outputs(j->others[i].outs_of, root, rel, &rows, &n);
+		collect_outputs(j, j->others[i].outs_of, root, rel, &rows, &n);
 	int stop = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!stop)
@@ -490,7 +517,7 @@ int journal_quarantine_each(journal *j,
 	if (sqlite3_prepare_v2(j->db, "SELECT name, path, size, mtime_ns FROM quarantine", -1,
 			       &s, NULL) != SQLITE_OK)
 		return fail(j, "reading the quarantine");
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (step_read(j, s) == SQLITE_ROW) {
 		const unsigned char *name = sqlite3_column_text(s, 0);
 		const void *b = sqlite3_column_blob(s, 1);
 		char *path = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 1));
@@ -507,13 +534,14 @@ int journal_quarantine_each(journal *j,
 }
 
 /* The rels s lists under root (S_INPUTS), appended to *rels. */
-static void collect_rels(sqlite3_stmt *s, const char *root, char ***rels, size_t *n)
+static void collect_rels(journal *j, sqlite3_stmt *s, const char *root, char ***rels,
+			 size_t *n)
 {
 	if (!s)
 		return;
 	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (step_read(j, s) == SQLITE_ROW) {
 		char **t = realloc(*rels, (*n + 1) * sizeof **rels);
 		if (!t)
 			break;
@@ -547,9 +575,9 @@ int journal_each_input(journal *j, const char *const *roots, int nroots,
 		 * only). */
 		char **rels = NULL;
 		size_t n = 0;
-		collect_rels(j->st[S_INPUTS], roots[r], &rels, &n);
+		collect_rels(j, j->st[S_INPUTS], roots[r], &rels, &n);
 		for (int i = 0; i < j->nothers; i++)
-			collect_rels(j->others[i].inputs, roots[r], &rels, &n);
+			collect_rels(j, j->others[i].inputs, roots[r], &rels, &n);
 		if (n > 1)
 			qsort(rels, n, sizeof *rels, by_string);
 		for (size_t i = 0; i < n; i++) {

@@ -181,6 +181,12 @@ int journal_each_input(journal *j, const char *const *roots, int nroots,
  * row): a run that found no input leaves it so. 0 when it does or cannot tell. */
 int journal_holds_no_file(journal *j);
 
+/* Lookups (journal_get, journal_owns, journal_output_info) that failed so far: each
+ * answered "none" (no row, not imgpool's), which a caller that decides from them
+ * must not believe. *cause (may be NULL): the latest one's ("cannot read the
+ * journal: ..."). NULL j: 0. */
+uint64_t journal_read_errors(const journal *j, const char **cause);
+
 /* The latest error of the writes ("" when none yet). */
 const char *journal_error(const journal *j);
 

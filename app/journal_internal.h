@@ -53,6 +53,8 @@ struct journal {
 	int nothers;
 	uint64_t fingerprint;     /* of this run's settings, on the output rows it writes */
 	char error[300];
+	uint64_t read_errors;     /* lookups that failed (journal_read_errors()) */
+	char read_error[300];     /* the latest one's cause */
 };
 
 #endif

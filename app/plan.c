@@ -31,6 +31,7 @@ struct planner {
 	uint64_t *it_checksum;        /* its bytes' checksum, taken once when asked (0: not yet) */
 	uint64_t owner_checksum;      /* adoption: the checksum its outputs were made from */
 	int owner_racy;               /* and whether that row was racy */
+	int hash_errno;               /* its bytes could not be read for want of the machine */
 	char why[WHY_LEN];
 };
 
@@ -139,6 +140,20 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 	return 0;
 }
 
+/* The checksum of the input's bytes now into *sum (0 when they cannot be read). A
+ * read that failed for want of the machine (descriptors, memory; a signal) says
+ * nothing of the file: remembered, so that it is not taken for another file and
+ * made again (cannot_tell()). */
+static void hash_input(planner *p, uint64_t *sum)
+{
+	if (filehash_path(p->it.input, sum) == 0)
+		return;
+	*sum = 0;
+	if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == EAGAIN ||
+	    errno == EINTR)
+		p->hash_errno = errno;
+}
+
 /* Is output i, which a journal says imgpool made, this input's own: made for it
  * (owner == this input) -- or, for adoption (for_adoption), for this very file
  * under another name (its owner input is gone and the journal had it with this
@@ -189,9 +204,8 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 		 * bytes too: an edit that kept size and mtime. The file is read only
 		 * here, after the cheap checks. */
 		uint64_t *now = p->it_checksum;
-		if (same_times && was.checksum && (p->cfg.checksum || was.racy) && now && !*now &&
-		    filehash_path(it->input, now) < 0)
-			*now = 0;
+		if (same_times && was.checksum && (p->cfg.checksum || was.racy) && now && !*now)
+			hash_input(p, now);
 		if (same_times && was.checksum)
 			ok = !now || !*now ? !was.racy : *now == was.checksum;
 		else if (same_times && was.racy)
@@ -292,8 +306,8 @@ static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int
 		return 0;
 	if ((!p->cfg.checksum && !racy) || row->size != it->size)
 		return by_time;
-	if (!*checksum && filehash_path(it->input, checksum) < 0)
-		*checksum = 0;
+	if (!*checksum)
+		hash_input(p, checksum);
 	if (!row->checksum || !*checksum)
 		return !p->cfg.checksum && by_time && !racy;
 	*touched = row->checksum == *checksum && !by_time;
@@ -324,11 +338,34 @@ static int failed_earlier(const planner *p, const journal_row *row, int same, in
 	return row->kind != FAIL_ENVIRONMENT || !readable_now(p->it.input);
 }
 
-/* 1: thumbnail it; 0: passed over (told to on_passed). */
-static int decide(planner *p, const char *root, uint64_t *checksum)
+/* Could this file's lookups not be made (its journal rows, its bytes: read_errors
+ * is the journal's count before them)? Then "no row", "not imgpool's" or "another
+ * file" was only "cannot tell": it is refused now (1), made neither again nor
+ * refused as another's, and nothing is recorded; the next run looks again. A run
+ * under a low limit on open files made every recent photo again (its row was racy
+ * and its bytes could not be read to prove it unchanged), failed it there, and
+ * the next run made it again. */
+static int cannot_tell(planner *p, uint64_t read_errors)
+{
+	const char *cause;
+	if (journal_read_errors(p->cfg.j, &cause) != read_errors)
+		snprintf(p->why, sizeof p->why, "cannot tell whether it is up to date: %s", cause);
+	else if (p->hash_errno && !p->cfg.force)
+		snprintf(p->why, sizeof p->why, "cannot read it to tell whether it changed: %s",
+			 strerror(p->hash_errno));
+	else
+		return 0;
+	pass(p, PLAN_FAILED, FAIL_ENVIRONMENT, p->why);
+	return 1;
+}
+
+/* 1: thumbnail it; 0: passed over (told to on_passed). read_errors: the journal's
+ * count before this file's first lookup. */
+static int decide(planner *p, const char *root, uint64_t *checksum, uint64_t read_errors)
 {
 	const discover_item *it = &p->it;
 	outputs_seen o;
+	p->hash_errno = 0;
 	if (inspect_outputs(p, &o))
 		return 0;
 	int all_fresh = o.present == it->noutputs && o.fresh == it->noutputs;
@@ -388,6 +425,8 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 			return 0;
 		}
 	}
+	if (cannot_tell(p, read_errors))
+		return 0;
 	for (int i = 0; i < it->noutputs && !p->cfg.overwrite; i++) {
 		char *owner = NULL;
 		if (o.state[i] == OUT_FOREIGN)
@@ -403,7 +442,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
 		return 0;
 	}
-	return 1;
+	return !cannot_tell(p, read_errors);
 }
 
 /* The format of each output, from its name; a template that names a format we do
@@ -448,6 +487,7 @@ int plan_next(planner *p, plan_item *item)
 			pass(p, PLAN_FAILED, p->it.error_kind, p->it.error);
 			continue;
 		}
+		uint64_t read_errors = journal_read_errors(p->cfg.j, NULL);
 		if (p->it.in_out && is_thumbnail(p)) {
 			pass(p, PLAN_FAILED, FAIL_ENVIRONMENT,
 			     "a thumbnail imgpool made in the output folder (its journal says "
@@ -457,7 +497,7 @@ int plan_next(planner *p, plan_item *item)
 		memset(item, 0, sizeof *item);
 		item->it = &p->it;
 		item->root = root_of(p, &p->it);
-		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum))
+		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum, read_errors))
 			continue;
 		return 1;
 	}

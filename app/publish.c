@@ -50,7 +50,17 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 		snprintf(why, len, "is not a regular file");
 		return OUT_BLOCKED;
 	}
-	return journal_owns(pb->j, rel, id) ? OUT_OURS : OUT_FOREIGN;
+	/* A lookup that failed is no answer: taken for "not imgpool's", the file
+	 * was refused as the user's, or made again over a thumbnail it still had. */
+	uint64_t read_errors = journal_read_errors(pb->j, NULL);
+	const char *cause;
+	if (journal_owns(pb->j, rel, id))
+		return OUT_OURS;
+	if (journal_read_errors(pb->j, &cause) != read_errors) {
+		snprintf(why, len, "cannot be told imgpool's or not: %s", cause);
+		return OUT_UNREACHABLE;
+	}
+	return OUT_FOREIGN;
 }
 
 /* What step 3 does with one output. */

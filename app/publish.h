@@ -46,7 +46,8 @@ typedef enum {
 	OUT_FOREIGN,         /* a regular file imgpool cannot show it made */
 	OUT_BLOCKED,         /* a folder, a symlink or the input itself is there */
 	OUT_UNREACHABLE,     /* cannot be looked at now: a folder on the way unreadable,
-	                        a symlink or a file on the way, I/O */
+	                        a symlink or a file on the way, I/O; or the journal
+	                        could not be read to tell whose it is */
 } out_state;
 
 /* What is at output rel now. *id is filled when something is there. For

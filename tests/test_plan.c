@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "clock.h"
 #include "filehash.h"
 #include "journal.h"
@@ -119,6 +121,33 @@ static void input(const char *rel)
 /* ------------------------------------------------------------------------- */
 /* One planning pass                                                          */
 
+/* Every read of an input's bytes goes through here (the linker's --wrap, in
+ * app.cmake): a pass can make them fail as a machine short of descriptors would,
+ * where nothing else is short (hogging descriptors failed the output's lookup
+ * first). */
+int __real_filehash_path(const char *path, uint64_t *sum);
+static int hash_errno;
+int __wrap_filehash_path(const char *path, uint64_t *sum);
+int __wrap_filehash_path(const char *path, uint64_t *sum)
+{
+	if (hash_errno) {
+		errno = hash_errno;
+		return -1;
+	}
+	return __real_filehash_path(path, sum);
+}
+
+/* And every step of SQLite's, to fail the journal's lookups (its reads). */
+int __real_sqlite3_step(sqlite3_stmt *s);
+static int journal_unreadable;
+int __wrap_sqlite3_step(sqlite3_stmt *s);
+int __wrap_sqlite3_step(sqlite3_stmt *s)
+{
+	if (journal_unreadable && sqlite3_stmt_readonly(s))
+		return SQLITE_IOERR;
+	return __real_sqlite3_step(s);
+}
+
 typedef struct passed {
 	char rel[64];
 	plan_pass how;
@@ -149,6 +178,8 @@ typedef struct how {
 	const char *cause;
 	const char *const *paths; /* default: {"src"} */
 	int npaths;
+	int hash_errno;           /* the planner's reads of inputs fail so (ulimit -n) */
+	int journal_unreadable;   /* and every lookup in the journal fails (EIO) */
 } how;
 
 typedef struct result {
@@ -252,6 +283,8 @@ static void run_plan(const how *h, result *r)
 	planner *p = planner_new(&pc);
 	assert_non_null(p);
 	plan_item item;
+	hash_errno = h->hash_errno;
+	journal_unreadable = h->journal_unreadable;
 	while (plan_next(p, &item)) {
 		assert_true(r->nplanned < 128);
 		planned *q = &r->plan[r->nplanned++];
@@ -270,6 +303,7 @@ static void run_plan(const how *h, result *r)
 			r->remember_rc |= plan_remember(p, &o);
 		}
 	}
+	hash_errno = journal_unreadable = 0;
 	r->adopted = plan_adopted(p);
 	r->failed_earlier = plan_failed_earlier(p);
 	r->walk_errors = plan_walk_errors(p);
@@ -574,6 +608,75 @@ static void test_racy(void **state)
 	mkfile("src/c.jpeg", "IMAGE BYTES", t);
 	run_plan(&(how){.run_start_ns = start}, &r);
 	assert_string_equal(planned_names(&r), "c.jpeg");
+}
+
+/* A racy row's bytes that cannot be read for want of the machine (a run under a
+ * low ulimit -n, its workers starting meanwhile) prove nothing either way: the
+ * file was taken for another and made again, failed there for the same want, and
+ * the next run made it again. It is refused now, its row left as it was. A file
+ * that cannot be read for a reason of its own is made again (and fails, said). */
+static void test_racy_unreadable_for_the_machine(void **state)
+{
+	result r;
+	const int64_t start = clock_wall_ns();
+	const time_t t = (time_t)(start / NS);
+	mkfile("src/old.jpg", "image bytes", t - 60);
+	mkfile("src/racy.jpg", "image bytes", t);
+	run_plan(&(how){.make = 1, .worker_sum = 1, .run_start_ns = start}, &r);
+	assert_string_equal(planned_names(&r), "old.jpg racy.jpg");
+	journal_row was = row_of("racy.jpg");
+	assert_int_equal(was.racy, 1);
+	for (int e = 0; e < 2; e++) {
+		run_plan(&(how){.run_start_ns = start, .hash_errno = e ? ENOMEM : EMFILE}, &r);
+		assert_int_equal(r.nplanned, 0);
+		assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "old.jpg");
+		assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_ENVIRONMENT), "racy.jpg");
+		assert_string_equal(passed_for(&r, "racy.jpg")->cause,
+				    e ? "cannot read it to tell whether it changed: Cannot allocate memory"
+				      : "cannot read it to tell whether it changed: Too many open files");
+		journal_row now = row_of("racy.jpg");
+		assert_int_equal(now.status, JOURNAL_OK);
+		assert_int_equal(now.racy, 1);
+		assert_int_equal(now.checksum, was.checksum);
+	}
+	/* --force makes it again, whatever its bytes */
+	run_plan(&(how){.run_start_ns = start, .hash_errno = EMFILE, .force = 1}, &r);
+	assert_string_equal(planned_names(&r), "old.jpg racy.jpg");
+	/* unreadable itself (EIO: a bad sector): made again, as before */
+	run_plan(&(how){.run_start_ns = start, .hash_errno = EIO}, &r);
+	assert_string_equal(planned_names(&r), "racy.jpg");
+	/* the machine recovered: up to date by its bytes */
+	run_plan(&(how){.run_start_ns = start}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "old.jpg racy.jpg");
+}
+
+/* A journal whose lookups fail (an I/O error, no memory) answered "no row" and
+ * "not imgpool's": every file was made again, or refused as another's ("exists
+ * and was not made by imgpool"). Each is refused with the true cause now, and
+ * nothing is made. (The failure here is the wrapper's, unknown to SQLite: its
+ * message is "not an error".) */
+static void test_journal_unreadable(void **state)
+{
+	result r;
+	input("a.jpg");
+	input("b.jpg");
+	run_plan(&(how){.make = 1}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg b.jpg");
+	mkfile("src/new.jpg", "image bytes", T_IN); /* no row, no output */
+	run_plan(&(how){.journal_unreadable = 1}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "a.jpg b.jpg");
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_ENVIRONMENT), "new.jpg");
+	assert_string_equal(passed_for(&r, "a.jpg")->cause,
+			    "its output out/a.jpg cannot be told imgpool's or not: cannot read the "
+			    "journal: not an error");
+	assert_string_equal(passed_for(&r, "new.jpg")->cause,
+			    "cannot tell whether it is up to date: cannot read the journal: not an "
+			    "error");
+	run_plan(&(how){0}, &r);
+	assert_string_equal(planned_names(&r), "new.jpg");
+	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "a.jpg b.jpg");
 }
 
 /* The racy row in another journal of the folder (an unsharded run's, then a run
@@ -1082,6 +1185,9 @@ int main(void)
 		cmocka_unit_test(test_racy_rule),
 		cmocka_unit_test_setup_teardown(test_racy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_racy_in_another_journal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_racy_unreadable_for_the_machine, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_journal_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_lost_row_of_a_fresh_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_checks_the_other_journals_row, setup,
 						teardown),
