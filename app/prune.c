@@ -258,6 +258,7 @@ static int prune_input(void *data, const char *root, const char *rel)
 	if (asprintf(&r->input, "%s/%s", root, rel) < 0)
 		return 0;
 	size_t link_len = 0;
+	uint64_t read_errors = journal_read_errors(r->cfg->pb->j, NULL);
 	int found = input_gone(r->cfg->pb->j, r->input, strlen(root), &link_len),
 	    gone = found == INPUT_GONE;
 	if (gone)
@@ -275,13 +276,21 @@ static int prune_input(void *data, const char *root, const char *rel)
 	}
 	free(r->input);
 	r->input = NULL;
-	return gone && !r->cfg->dry_run && r->kept == kept;
+	/* Its row stays where its outputs could not all be read: forgotten, they
+	 * would be pruned by nobody. */
+	return gone && !r->cfg->dry_run && r->kept == kept &&
+	       journal_read_errors(r->cfg->pb->j, NULL) == read_errors;
 }
 
-int64_t prune_gone(const prune_config *cfg)
+int64_t prune_gone(const prune_config *cfg, const char **cause)
 {
 	prune_run r = {cfg, NULL, NULL, 0, 0, NULL, 0, 0};
+	uint64_t read_errors = journal_read_errors(cfg->pb->j, NULL);
 	int rc = journal_each_input(cfg->pb->j, cfg->roots, cfg->nroots, prune_input, &r);
 	flush_link(&r);
+	if (journal_read_errors(cfg->pb->j, cause) == read_errors)
+		*cause = journal_error(cfg->pb->j);
+	else
+		rc = -1; /* some inputs or outputs were not read: the prune is not whole */
 	return rc < 0 ? -1 : r.count;
 }

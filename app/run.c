@@ -322,9 +322,10 @@ static void prune(run_ctx *x)
 	prune_config pc = {.pb = &x->pb, .roots = roots, .nroots = n, .dry_run = x->o->dry_run,
 			   .shard = x->shard, .on_pruned = on_pruned, .on_kept = on_prune_kept,
 			   .on_behind_link = on_prune_behind_link, .data = x};
-	int64_t k = prune_gone(&pc);
+	const char *cause;
+	int64_t k = prune_gone(&pc, &cause);
 	if (k < 0) {
-		report_say(stderr, "imgpool: --prune: %s", journal_error(x->j));
+		report_say(stderr, "imgpool: --prune: %s", cause);
 		x->prune_trouble = 1;
 	} else
 		x->pruned += (uint64_t)k;
