@@ -164,16 +164,21 @@ const char *journal_error(const journal *j)
 /* Step a lookup: a step that neither found a row nor ran to its end (an I/O
  * error, no memory, a descriptor that could not be opened) is counted, so that no
  * caller takes it for "no row": not imgpool's file, no record of the input. */
+static void read_failed(journal *j, sqlite3 *db, const char *what)
+{
+	int e = sqlite3_system_errno(db);
+	if (sqlite3_errcode(db) != SQLITE_IOERR && sqlite3_errcode(db) != SQLITE_CANTOPEN)
+		e = 0; /* another error's errno is stale */
+	j->read_errors++;
+	snprintf(j->read_error, sizeof j->read_error, "cannot read the journal: %s%s%s%s",
+		 what ? what : sqlite3_errmsg(db), e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
+}
+
 static int step_read(journal *j, sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite3 *db = sqlite3_db_handle(s);
-		int e = sqlite3_system_errno(db);
-		j->read_errors++;
-		snprintf(j->read_error, sizeof j->read_error, "cannot read the journal: %s%s%s%s",
-			 sqlite3_errmsg(db), e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
-	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		read_failed(j, sqlite3_db_handle(s), NULL);
 	return rc;
 }
 
@@ -401,8 +406,10 @@ static void collect_outputs(journal *j, sqlite3_stmt *s, const char *root, const
 	sqlite3_bind_blob(s, 2, rel, (int)strlen(rel), SQLITE_STATIC);
 	while (step_read(j, s) == SQLITE_ROW) {
 		out_row *t = realloc(*rows, (*n + 1) * sizeof **rows);
-		if (!t)
+		if (!t) {
+			read_failed(j, sqlite3_db_handle(s), "out of memory");
 			break;
+		}
 		*rows = t;
 		const void *b = sqlite3_column_blob(s, 0);
 		t[*n].path = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 0));
@@ -412,6 +419,8 @@ static void collect_outputs(journal *j, sqlite3_stmt *s, const char *root, const
 					(uint64_t)sqlite3_column_int64(s, 4)};
 		if (t[*n].path)
 			(*n)++;
+		else
+			read_failed(j, sqlite3_db_handle(s), "out of memory");
 	}
 	sqlite3_reset(s);
 }
@@ -462,15 +471,22 @@ int journal_quarantine_del(journal *j, const char *qname)
 }
 
 /* The devices db records for root: *any set to 1 when it has one, *seen to 1 when
- * dev_now is among them. A db without the table (older schema) has none. */
-static void devices_in(sqlite3 *db, const char *root, uint64_t dev_now, int *any, int *seen)
+ * dev_now is among them. A db without the table (older schema: SQLITE_ERROR) has
+ * none; any other failure is counted (read_failed()). */
+static void devices_in(journal *j, sqlite3 *db, const char *root, uint64_t dev_now, int *any,
+		       int *seen)
 {
 	sqlite3_stmt *s = NULL;
-	if (!db || sqlite3_prepare_v2(db, "SELECT dev FROM roots WHERE root=?1", -1, &s, NULL) !=
-			   SQLITE_OK)
+	if (!db)
 		return;
+	int rc = sqlite3_prepare_v2(db, "SELECT dev FROM roots WHERE root=?1", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		if (rc != SQLITE_ERROR)
+			read_failed(j, db, NULL);
+		return;
+	}
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-	while (sqlite3_step(s) == SQLITE_ROW) {
+	while (step_read(j, s) == SQLITE_ROW) {
 		*any = 1;
 		if ((uint64_t)sqlite3_column_int64(s, 0) == dev_now)
 			*seen = 1;
@@ -483,11 +499,14 @@ int journal_root_device_seen(journal *j, const char *root, uint64_t dev_now)
 	int any = 0, seen = 0;
 	if (!j)
 		return -1;
+	uint64_t read_errors = j->read_errors;
 	/* Every journal of the folder: a run with another shard layout (or the
 	 * first into a new journal) prunes the inputs they all record. */
-	devices_in(j->db, root, dev_now, &any, &seen);
+	devices_in(j, j->db, root, dev_now, &any, &seen);
 	for (int i = 0; i < j->nothers; i++)
-		devices_in(j->others[i].db, root, dev_now, &any, &seen);
+		devices_in(j, j->others[i].db, root, dev_now, &any, &seen);
+	if (!seen && j->read_errors != read_errors)
+		return -2;
 	return seen ? 1 : any ? 0 : -1;
 }
 
@@ -543,12 +562,16 @@ static void collect_rels(journal *j, sqlite3_stmt *s, const char *root, char ***
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
 	while (step_read(j, s) == SQLITE_ROW) {
 		char **t = realloc(*rels, (*n + 1) * sizeof **rels);
-		if (!t)
+		if (!t) {
+			read_failed(j, sqlite3_db_handle(s), "out of memory");
 			break;
+		}
 		*rels = t;
 		const void *b = sqlite3_column_blob(s, 0);
 		if ((t[*n] = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 0))))
 			(*n)++;
+		else
+			read_failed(j, sqlite3_db_handle(s), "out of memory");
 	}
 	sqlite3_reset(s);
 }

@@ -144,7 +144,8 @@ int journal_quarantine_each(journal *j,
 /* Has a run recorded folder root (a PATH's or a mount point's real path) on device
  * dev_now when it found it not empty, in any journal of the folder? 1 yes; 0 no,
  * only other devices were recorded; -1 nothing is recorded (or the journals are
- * older than schema 5, or there is none). */
+ * older than schema 5, or there is none); -2 cannot tell (a lookup failed:
+ * journal_read_errors()). */
 int journal_root_device_seen(journal *j, const char *root, uint64_t dev_now);
 /* Record it for this run (a read-only journal records nothing). */
 int journal_set_root_device(journal *j, const char *root, uint64_t dev);
@@ -181,10 +182,12 @@ int journal_each_input(journal *j, const char *const *roots, int nroots,
  * row): a run that found no input leaves it so. 0 when it does or cannot tell. */
 int journal_holds_no_file(journal *j);
 
-/* Lookups (journal_get, journal_owns, journal_output_info) that failed so far: each
- * answered "none" (no row, not imgpool's), which a caller that decides from them
- * must not believe. *cause (may be NULL): the latest one's ("cannot read the
- * journal: ..."). NULL j: 0. */
+/* Lookups that failed so far (journal_get, journal_get_any, journal_owns,
+ * journal_output_info, journal_outputs_of, journal_each_input,
+ * journal_quarantine_each, journal_root_device_seen; a step, or memory for what it
+ * collects): each answered "none" (no row, not imgpool's) or fewer rows than there
+ * are, which a caller that decides from them must not believe. *cause (may be
+ * NULL): the latest one's ("cannot read the journal: ..."). NULL j: 0. */
 uint64_t journal_read_errors(const journal *j, const char **cause);
 
 /* The latest error of the writes ("" when none yet). */

@@ -32,6 +32,7 @@ struct planner {
 	uint64_t owner_checksum;      /* adoption: the checksum its outputs were made from */
 	int owner_racy;               /* and whether that row was racy */
 	int hash_errno;               /* its bytes could not be read for want of the machine */
+	uint64_t read_errors;         /* the journal's count before its first lookup */
 	char why[WHY_LEN];
 };
 
@@ -345,10 +346,10 @@ static int failed_earlier(const planner *p, const journal_row *row, int same, in
  * under a low limit on open files made every recent photo again (its row was racy
  * and its bytes could not be read to prove it unchanged), failed it there, and
  * the next run made it again. */
-static int cannot_tell(planner *p, uint64_t read_errors)
+static int cannot_tell(planner *p)
 {
 	const char *cause;
-	if (journal_read_errors(p->cfg.j, &cause) != read_errors)
+	if (journal_read_errors(p->cfg.j, &cause) != p->read_errors)
 		snprintf(p->why, sizeof p->why, "cannot tell whether it is up to date: %s", cause);
 	else if (p->hash_errno && !p->cfg.force)
 		snprintf(p->why, sizeof p->why, "cannot read it to tell whether it changed: %s",
@@ -359,9 +360,11 @@ static int cannot_tell(planner *p, uint64_t read_errors)
 	return 1;
 }
 
-/* 1: thumbnail it; 0: passed over (told to on_passed). read_errors: the journal's
- * count before this file's first lookup. */
-static int decide(planner *p, const char *root, uint64_t *checksum, uint64_t read_errors)
+/* 1: thumbnail it; 0: passed over (told to on_passed). Every answer drawn from the
+ * journal or the file's bytes, and every write to the journal, comes after a
+ * cannot_tell(): a lookup that failed read as "no row" (a row lost to a kill, the
+ * file then adopted) or "has not failed since" (another's output). */
+static int decide(planner *p, const char *root, uint64_t *checksum)
 {
 	const discover_item *it = &p->it;
 	outputs_seen o;
@@ -380,6 +383,8 @@ static int decide(planner *p, const char *root, uint64_t *checksum, uint64_t rea
 		journal_get(p->cfg.j, root, it->rel, &row);
 		int same = same_file(p, &row, checksum, &touched);
 		int same_settings = row.fingerprint == p->cfg.fingerprint;
+		if (cannot_tell(p))
+			return 0;
 		if (failed_earlier(p, &row, same, same_settings)) {
 			snprintf(p->why, sizeof p->why, "failed earlier, unchanged since: %s "
 				 "(--retry-failed tries again)", row.cause);
@@ -393,6 +398,8 @@ static int decide(planner *p, const char *root, uint64_t *checksum, uint64_t rea
 			 * by this run's times, which its mtime may be safely older
 			 * than by now. */
 			int racy = *checksum ? racy_now(p, it) : row.racy;
+			if (cannot_tell(p))
+				return 0;
 			if (touched || (*checksum && !row.checksum) || racy != row.racy) {
 				row.mtime_ns = mtime_ns(it);
 				row.checksum = *checksum;
@@ -417,6 +424,8 @@ static int decide(planner *p, const char *root, uint64_t *checksum, uint64_t rea
 		    o.ours == it->noutputs && all_owned(p, root, &o, 1)) {
 			/* Racy as the owner's row was, or by this run where its bytes
 			 * were read now. */
+			if (cannot_tell(p))
+				return 0;
 			if (*checksum)
 				adopt(p, root, &o, *checksum, racy_now(p, it));
 			else
@@ -425,8 +434,6 @@ static int decide(planner *p, const char *root, uint64_t *checksum, uint64_t rea
 			return 0;
 		}
 	}
-	if (cannot_tell(p, read_errors))
-		return 0;
 	for (int i = 0; i < it->noutputs && !p->cfg.overwrite; i++) {
 		char *owner = NULL;
 		if (o.state[i] == OUT_FOREIGN)
@@ -439,10 +446,11 @@ static int decide(planner *p, const char *root, uint64_t *checksum, uint64_t rea
 		} else
 			continue;
 		free(owner);
-		pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
+		if (!cannot_tell(p))
+			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
 		return 0;
 	}
-	return !cannot_tell(p, read_errors);
+	return !cannot_tell(p);
 }
 
 /* The format of each output, from its name; a template that names a format we do
@@ -487,7 +495,7 @@ int plan_next(planner *p, plan_item *item)
 			pass(p, PLAN_FAILED, p->it.error_kind, p->it.error);
 			continue;
 		}
-		uint64_t read_errors = journal_read_errors(p->cfg.j, NULL);
+		p->read_errors = journal_read_errors(p->cfg.j, NULL);
 		if (p->it.in_out && is_thumbnail(p)) {
 			pass(p, PLAN_FAILED, FAIL_ENVIRONMENT,
 			     "a thumbnail imgpool made in the output folder (its journal says "
@@ -497,7 +505,7 @@ int plan_next(planner *p, plan_item *item)
 		memset(item, 0, sizeof *item);
 		item->it = &p->it;
 		item->root = root_of(p, &p->it);
-		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum, read_errors))
+		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum))
 			continue;
 		return 1;
 	}

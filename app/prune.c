@@ -127,26 +127,38 @@ static int folder_empty(const char *folder)
 /* Is real (a folder's real path) empty and on another device than every one the
  * journals recorded when runs found files in it? A disk mounted there by hand
  * (not in fstab) and not mounted now leaves its mount point so: empty, on the
- * device of the folder holding it. */
+ * device of the folder holding it. 1 yes; 2 empty, and the journal could not be
+ * read to tell (taken as gone: a failed lookup read as "nothing recorded" pruned
+ * the thumbnails of a disk not mounted); 0 no. */
 static int device_gone(journal *j, const char *real)
 {
 	struct stat st;
-	return stat(real, &st) == 0 && journal_root_device_seen(j, real, (uint64_t)st.st_dev) == 0 &&
-	       folder_empty(real) == 1;
+	if (stat(real, &st) < 0)
+		return 0;
+	int seen = journal_root_device_seen(j, real, (uint64_t)st.st_dev);
+	if ((seen != 0 && seen != -2) || folder_empty(real) != 1)
+		return 0;
+	return seen == 0 ? 1 : 2;
 }
 
 int prune_root_unsure(journal *j, const char *folder, char *why, size_t len)
 {
 	char *real = realpath(folder, NULL);
-	int unsure = 0;
+	int unsure = 0, gone;
+	const char *cause;
 	if (prune_unmounted_disk(folder)) {
 		snprintf(why, len, "it is where /etc/fstab mounts a disk, and the disk is not "
 			 "mounted");
 		unsure = 1;
-	} else if (real && device_gone(j, real)) {
+	} else if (real && (gone = device_gone(j, real)) == 1) {
 		snprintf(why, len, "it is empty, and on another filesystem than when a run last "
 			 "found files there: a disk that is not mounted? (If it was emptied on "
 			 "purpose, delete the thumbnails by hand)");
+		unsure = 1;
+	} else if (real && gone == 2) {
+		journal_read_errors(j, &cause);
+		snprintf(why, len, "it is empty, and whether it is the disk a run found files on "
+			 "cannot be told: %s", cause);
 		unsure = 1;
 	}
 	free(real);
@@ -276,8 +288,8 @@ static int prune_input(void *data, const char *root, const char *rel)
 	}
 	free(r->input);
 	r->input = NULL;
-	/* Its row stays where its outputs could not all be read: forgotten, they
-	 * would be pruned by nobody. */
+	/* Its row stays where its outputs could not all be read (said, as the
+	 * prune's trouble: prune_gone()). */
 	return gone && !r->cfg->dry_run && r->kept == kept &&
 	       journal_read_errors(r->cfg->pb->j, NULL) == read_errors;
 }
@@ -288,9 +300,9 @@ int64_t prune_gone(const prune_config *cfg, const char **cause)
 	uint64_t read_errors = journal_read_errors(cfg->pb->j, NULL);
 	int rc = journal_each_input(cfg->pb->j, cfg->roots, cfg->nroots, prune_input, &r);
 	flush_link(&r);
+	*cause = NULL;
 	if (journal_read_errors(cfg->pb->j, cause) == read_errors)
-		*cause = journal_error(cfg->pb->j);
-	else
-		rc = -1; /* some inputs or outputs were not read: the prune is not whole */
-	return rc < 0 ? -1 : r.count;
+		*cause = rc < 0 ? journal_error(cfg->pb->j) : NULL;
+	/* else some inputs or outputs were not read: the prune is not whole */
+	return r.count;
 }

@@ -64,9 +64,9 @@ int prune_root_unsure(journal *j, const char *folder, char *why, size_t len);
  * for gone) that is empty and on another device then is a disk not mounted. */
 void prune_note_roots(journal *j, const char *const *folders, int n, const discover *d);
 
-/* Returns the number of outputs removed (listed); -1 when the journal failed, *cause
- * saying how (a write, or a lookup: the prune was not whole, and the rows of inputs
- * whose outputs could not be read are kept for the next one). */
+/* Returns the number of outputs removed (listed). *cause: NULL, or what went wrong
+ * with the journal (a write; or a lookup: the prune was not whole, and the rows of
+ * inputs whose outputs could not be read are kept for the next one). */
 int64_t prune_gone(const prune_config *cfg, const char **cause);
 
 #endif

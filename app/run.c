@@ -323,12 +323,11 @@ static void prune(run_ctx *x)
 			   .shard = x->shard, .on_pruned = on_pruned, .on_kept = on_prune_kept,
 			   .on_behind_link = on_prune_behind_link, .data = x};
 	const char *cause;
-	int64_t k = prune_gone(&pc, &cause);
-	if (k < 0) {
+	x->pruned += (uint64_t)prune_gone(&pc, &cause);
+	if (cause) {
 		report_say(stderr, "imgpool: --prune: %s", cause);
 		x->prune_trouble = 1;
-	} else
-		x->pruned += (uint64_t)k;
+	}
 	for (int i = 0; i < n; i++)
 		free((char *)roots[i]);
 	free(roots);

@@ -13,6 +13,9 @@
  * folder swapped for a symlink: the folder aside, the symlink in its place).
  * Windows between two system calls of one function are reached so,
  * deterministically (test_output_safety.py compiles it).
+ *
+ * And SQL_FAIL=TEXT: every step of an SQLite statement whose SQL holds TEXT fails
+ * (SQLITE_IOERR), as a journal's reads do on a failing disk.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -97,3 +100,20 @@ OPEN_SHIM(open64)
 	}
 OPENAT_SHIM(openat)
 OPENAT_SHIM(openat64)
+
+/* SQL_FAIL (above). SQLite's own names, looked up: no header or library needed. */
+typedef struct sqlite3_stmt sqlite3_stmt;
+int sqlite3_step(sqlite3_stmt *s);
+int sqlite3_step(sqlite3_stmt *s)
+{
+	static int (*real)(sqlite3_stmt *);
+	static const char *(*sql_of)(sqlite3_stmt *);
+	if (!real) {
+		real = (int (*)(sqlite3_stmt *))dlsym(RTLD_NEXT, "sqlite3_step");
+		sql_of = (const char *(*)(sqlite3_stmt *))dlsym(RTLD_NEXT, "sqlite3_sql");
+	}
+	const char *fail = getenv("SQL_FAIL"), *sql = fail && sql_of ? sql_of(s) : NULL;
+	if (sql && strstr(sql, fail))
+		return 10; /* SQLITE_IOERR */
+	return real(s);
+}

@@ -1961,6 +1961,56 @@ class RaceShimCase(SafetyCase):
                               timeout=300, env=env)
 
 
+class TestPruneWithAnUnreadableJournal(RaceShimCase):
+    """--prune when the journal's lookups fail (SQL_FAIL in tests/race_shim.c: an
+    I/O error on every step of the statements named). A failed lookup read as
+    "nothing recorded" or "no outputs": the thumbnails of a disk that did not mount
+    were deleted, exit 0, without a word; an input whose outputs could not be read
+    was forgotten, its thumbnails left for nobody to prune, without a word."""
+
+    def failing(self, sql, args):
+        env = dict(os.environ, LD_PRELOAD=self.shim(), SQL_FAIL=sql,
+                   IMGPOOL_FSTAB=self.path("no-fstab"),
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                   ":verify_asan_link_order=0")
+        return run(args, env=env)
+
+    def test_a_disk_that_did_not_mount_is_not_pruned_when_its_record_cannot_be_read(self):
+        import sqlite3
+        src, out = self.path("disk"), self.path("thumbs")
+        open(self.path("no-fstab"), "w").close()
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"), mean=90)
+        self.ok(run(["-q", "--prune", "-o", out, src]))
+        # The device a run found files on was another (a disk mounted there by
+        # hand); tonight the folder is empty: the disk did not mount.
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        with db:
+            self.assertEqual(db.execute("UPDATE roots SET dev = dev + 1").rowcount, 1)
+        db.close()
+        shutil.move(src, self.path("away"))
+        os.makedirs(src)
+        r = self.failing("FROM roots", ["-q", "--prune", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"it is empty, and whether it is the disk a run found files on "
+                      b"cannot be told: cannot read the journal", r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+
+    def test_an_input_whose_outputs_cannot_be_read_is_kept_for_the_next_prune(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"), mean=90)
+        self.ok(run(["-q", "--prune", "-o", out, src]))
+        os.unlink(os.path.join(src, "a.jpg"))
+        r = self.failing("FROM outputs WHERE root=?1 AND rel=?2",
+                         ["--prune", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"imgpool: --prune: cannot read the journal", r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+        r = self.ok(run(["--prune", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"b.jpg"}, r.stdout + r.stderr)
+
+
 class TestFoldersMovedOutAtTheWorstMoment(RaceShimCase):
     """A folder of OUT moved out of it between two system calls of one step
     (tests/race_shim.c does the move, preloaded, right before the second call):

@@ -139,12 +139,17 @@ int __wrap_filehash_path(const char *path, uint64_t *sum)
 
 /* And every step of SQLite's, to fail the journal's lookups (its reads). */
 int __real_sqlite3_step(sqlite3_stmt *s);
-static int journal_unreadable;
+static const char *fail_sql, *fail_key;
 int __wrap_sqlite3_step(sqlite3_stmt *s);
 int __wrap_sqlite3_step(sqlite3_stmt *s)
 {
-	if (journal_unreadable && sqlite3_stmt_readonly(s))
-		return SQLITE_IOERR;
+	if (fail_sql && sqlite3_stmt_readonly(s) && strstr(sqlite3_sql(s), fail_sql)) {
+		char *values = fail_key ? sqlite3_expanded_sql(s) : NULL;
+		int hit = !fail_key || (values && strstr(values, fail_key));
+		sqlite3_free(values);
+		if (hit)
+			return SQLITE_IOERR;
+	}
 	return __real_sqlite3_step(s);
 }
 
@@ -179,7 +184,9 @@ typedef struct how {
 	const char *const *paths; /* default: {"src"} */
 	int npaths;
 	int hash_errno;           /* the planner's reads of inputs fail so (ulimit -n) */
-	int journal_unreadable;   /* and every lookup in the journal fails (EIO) */
+	const char *fail_sql;     /* and the journal's lookups whose SQL holds this fail
+	                             (EIO; "": every lookup) ... */
+	const char *fail_key;     /* ... those with this among their values, if given */
 } how;
 
 typedef struct result {
@@ -284,7 +291,8 @@ static void run_plan(const how *h, result *r)
 	assert_non_null(p);
 	plan_item item;
 	hash_errno = h->hash_errno;
-	journal_unreadable = h->journal_unreadable;
+	fail_sql = h->fail_sql;
+	fail_key = h->fail_key;
 	while (plan_next(p, &item)) {
 		assert_true(r->nplanned < 128);
 		planned *q = &r->plan[r->nplanned++];
@@ -303,7 +311,8 @@ static void run_plan(const how *h, result *r)
 			r->remember_rc |= plan_remember(p, &o);
 		}
 	}
-	hash_errno = journal_unreadable = 0;
+	hash_errno = 0;
+	fail_sql = fail_key = NULL;
 	r->adopted = plan_adopted(p);
 	r->failed_earlier = plan_failed_earlier(p);
 	r->walk_errors = plan_walk_errors(p);
@@ -664,7 +673,7 @@ static void test_journal_unreadable(void **state)
 	run_plan(&(how){.make = 1}, &r);
 	assert_string_equal(planned_names(&r), "a.jpg b.jpg");
 	mkfile("src/new.jpg", "image bytes", T_IN); /* no row, no output */
-	run_plan(&(how){.journal_unreadable = 1}, &r);
+	run_plan(&(how){.fail_sql = ""}, &r);
 	assert_int_equal(r.nplanned, 0);
 	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "a.jpg b.jpg");
 	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_ENVIRONMENT), "new.jpg");
@@ -677,6 +686,76 @@ static void test_journal_unreadable(void **state)
 	run_plan(&(how){0}, &r);
 	assert_string_equal(planned_names(&r), "new.jpg");
 	assert_string_equal(passed_names(&r, PLAN_SKIPPED, FAIL_NONE), "a.jpg b.jpg");
+}
+
+/* Only the input's own row cannot be read (S_GET), the rest of the journal can:
+ * the failed lookup read as "no row", a row lost to a kill, and an input edited
+ * since (new bytes and size, its mtime kept: cp -p) was adopted, its row given the
+ * new size, "skipped" then and for good with the old bytes' thumbnail. And an
+ * input that failed earlier was adopted too, its FAILED row turned OK. */
+static void test_journal_row_unreadable(void **state)
+{
+	result r;
+	const char *get = "FROM files WHERE root=?1 AND rel=?2";
+	input("a.jpg");
+	input("bad.jpg");
+	run_plan(&(how){.make = 1}, &r);
+	run_plan(&(how){.force = 1, .fail = FAIL_DECODE, .cause = "damaged"}, &r);
+	run_plan(&(how){.make = 1, .force = 1}, &r); /* a.jpg made again, OK */
+	run_plan(&(how){.force = 1, .fail = FAIL_DECODE, .cause = "damaged",
+			.paths = (const char *const[]){"src/bad.jpg"}, .npaths = 1}, &r);
+	assert_int_equal(row_of("bad.jpg").status, JOURNAL_FAILED);
+	mkfile("src/a.jpg", "other image bytes, longer", T_IN);
+	journal_row a_was = row_of("a.jpg");
+	run_plan(&(how){.fail_sql = get}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_int_equal(r.adopted, 0);
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_ENVIRONMENT), "a.jpg bad.jpg");
+	assert_int_equal(row_of("a.jpg").size, a_was.size);
+	assert_int_equal(row_of("bad.jpg").status, JOURNAL_FAILED);
+	run_plan(&(how){0}, &r);
+	assert_string_equal(planned_names(&r), "a.jpg");
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_EARLIER), "bad.jpg");
+}
+
+/* The row of another input that owns the output cannot be read: the owner read as
+ * "has not failed since", and the input was refused as the other's ("is the
+ * thumbnail of a.jpg, which is still there"), where that owner had failed and
+ * the name was free. */
+static void test_owner_row_unreadable(void **state)
+{
+	result r;
+	input("a.jpg");
+	run_plan(&(how){.make = 1, .name_template = "{stem}.jpg"}, &r);
+	run_plan(&(how){.force = 1, .fail = FAIL_DECODE, .cause = "damaged",
+			.name_template = "{stem}.jpg"}, &r);
+	mkfile("src/a.png", "other bytes!", T_IN);
+	run_plan(&(how){.name_template = "{stem}.jpg", .fail_sql = "FROM files WHERE root",
+			.fail_key = "x'612e6a7067'" /* rel a.jpg */}, &r);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "");
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_ENVIRONMENT), "a.jpg a.png");
+	assert_int_equal(row_of("a.jpg").status, JOURNAL_FAILED);
+	run_plan(&(how){.name_template = "{stem}.jpg"}, &r);
+	assert_string_equal(planned_names(&r), "a.png");
+}
+
+/* --checksum, a renamed input whose bytes changed (size and mtime kept): adopted,
+ * "skipped", when its bytes could not be read for want of descriptors. */
+static void test_adoption_unreadable_for_the_machine(void **state)
+{
+	result r;
+	input("c.jpg");
+	run_plan(&(how){.make = 1, .worker_sum = 1, .checksum = 1}, &r);
+	assert_int_equal(rename("src/c.jpg", "src/c.jpeg"), 0);
+	mkfile("src/c.jpeg", "image bytez", T_IN); /* same size and mtime, other bytes */
+	run_plan(&(how){.checksum = 1, .hash_errno = EMFILE}, &r);
+	assert_int_equal(r.adopted, 0);
+	assert_int_equal(r.nplanned, 0);
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_ENVIRONMENT), "c.jpeg");
+	run_plan(&(how){.checksum = 1}, &r);
+	assert_int_equal(r.adopted, 0);
+	assert_string_equal(planned_names(&r), "c.jpeg");
 }
 
 /* The racy row in another journal of the folder (an unsharded run's, then a run
@@ -1188,6 +1267,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_racy_unreadable_for_the_machine, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_journal_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_row_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_row_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_adoption_unreadable_for_the_machine, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_lost_row_of_a_fresh_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adopt_checks_the_other_journals_row, setup,
 						teardown),
