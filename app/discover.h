@@ -93,6 +93,12 @@ typedef struct discover_item {
 	                                 cannot be read or walked, FAIL_OUTPUT for an
 	                                 output that cannot be planned (a collision, a
 	                                 template that leaves the folder) */
+	const char *taken_by;         /* ITEM_ERROR of a collision: the input of this walk
+	                                 that planned the output first; outputs[] and
+	                                 out_rel[] still hold this one's `wanted` outputs
+	                                 (the planner may try again: discover_claim()).
+	                                 Else NULL */
+	int wanted;
 } discover_item;
 
 typedef struct discover discover;
@@ -129,6 +135,12 @@ uint64_t discover_count(const discover *d);
  * owner keeps the name whatever the walk's order (largest first: an edit could
  * swap them, and both failed on every run after). */
 void discover_release(discover *d, const discover_item *it);
+
+/* Claim the outputs of an item, all or none (the walk does; the planner again for
+ * one it held: discover_item.taken_by): NULL when they are its now, else the input
+ * that has one of them (claimed first, and neither refused nor failed since),
+ * *which that output's index. */
+const char *discover_claim(discover *d, const discover_item *it, int *which);
 
 /* The same for a file whose thumbnails failed (n outputs, out_rel relative to the
  * output folder, as input planned them): a claim by a file that made nothing

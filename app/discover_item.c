@@ -188,17 +188,29 @@ int discover_seen_before(claims *set, const char *path)
  * fileids_meet() answered it once already (discover_plan()). */
 static void claim_outputs(discover *d, discover_item *it)
 {
+	int n = it->noutputs, which;
+	const char *first = discover_claim(d, it, &which);
+	if (first) {
+		discover_item_error(d, it, "output %s is also the output of %s", it->outputs[which],
+				    first);
+		it->taken_by = first;
+		it->wanted = n;
+	}
+}
+
+const char *discover_claim(discover *d, const discover_item *it, int *which)
+{
 	uint64_t h[THUMB_MAX_SIZES];
 	for (int i = 0; i < it->noutputs; i++) {
 		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
 		const char *first = claims_find(d->claims, h[i]);
-		if (first) {
-			discover_item_error(d, it, "output %s is also the output of %s", it->outputs[i],
-				   first);
-			return;
+		if (first && strcmp(first, it->input)) {
+			*which = i;
+			return first;
 		}
 	}
 	claims_add(d->claims, h, it->noutputs, it->input);
+	return NULL;
 }
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes

@@ -21,6 +21,15 @@
  * PATH_MAX: cut shorter, it named neither (names of 250-byte folders). */
 #define WHY_LEN (2 * PATH_MAX + 512)
 
+/* A file held until the input that has its output name has an outcome
+ * (plan_next_held()): the item, with its strings copied. */
+typedef struct held_file {
+	discover_item it;
+	char *input, *rel, *root, *outputs[THUMB_MAX_SIZES], *out_rel[THUMB_MAX_SIZES];
+	int claim_first;              /* held for a claim (discover_item.taken_by): asked
+	                                 again first, its refusal's words as the walk's */
+} held_file;
+
 struct planner {
 	planner_config cfg;
 	publisher pb;
@@ -33,6 +42,9 @@ struct planner {
 	int owner_racy;               /* and whether that row was racy */
 	int hash_errno;               /* its bytes could not be read for want of the machine */
 	uint64_t read_errors;         /* the journal's count before its first lookup */
+	held_file *held;              /* plan_next_held() */
+	int nheld, next_held;
+	int releasing;                /* deciding a held file: never held again */
 	char why[WHY_LEN];
 };
 
@@ -46,10 +58,24 @@ planner *planner_new(const planner_config *cfg)
 	return p;
 }
 
+static void held_free(held_file *h)
+{
+	free(h->input);
+	free(h->rel);
+	free(h->root);
+	for (int i = 0; i < THUMB_MAX_SIZES; i++) {
+		free(h->outputs[i]);
+		free(h->out_rel[i]);
+	}
+}
+
 void planner_free(planner *p)
 {
 	if (!p)
 		return;
+	for (int i = 0; i < p->nheld; i++)
+		held_free(&p->held[i]);
+	free(p->held);
 	free(p->root_given);
 	free(p->root_real);
 	free(p);
@@ -231,12 +257,13 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
  * folder on its way is a file now); one that cannot be looked at is taken to be
  * there. */
 static int owned_by_another(planner *p, const char *root, int i, const outputs_seen *o,
-			    char **owner)
+			    char **owner, int *owner_changed)
 {
 	const discover_item *it = &p->it;
 	journal_output info;
 	struct stat st;
 	*owner = NULL;
+	*owner_changed = 0;
 	if (!journal_output_info(p->cfg.j, it->out_rel[i], &o->id[i], &info))
 		return 0;
 	int other = (!root || strcmp(info.root, root) || strcmp(info.rel, it->rel)) &&
@@ -250,6 +277,13 @@ static int owned_by_another(planner *p, const char *root, int i, const outputs_s
 	if (other) {
 		journal_get_any(p->cfg.j, info.root, info.rel, &row);
 		other = row.status != JOURNAL_FAILED;
+		/* Changed since its row (another size or mtime: stat() reads what the
+		 * walk reads, a symlink's target): if this run makes it again, it
+		 * may fail (plan_next_held()). */
+		*owner_changed = other && row.status == JOURNAL_OK && stat(*owner, &st) == 0 &&
+				 ((uint64_t)st.st_size != row.size ||
+				  (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec !=
+					  row.mtime_ns);
 	}
 	journal_output_free(&info);
 	if (!other) {
@@ -360,6 +394,49 @@ static int cannot_tell(planner *p)
 	return 1;
 }
 
+/* Hold the current file, unanswered, until the input that has its output name has
+ * an outcome (plan_next_held()): 1, or 0 when it is not held (a dry run, a held
+ * file decided again, no memory) and is answered now. claim_first: held for a
+ * claim of this walk (discover_item.taken_by), whose outputs are not its; else
+ * held for an owner this run may make again, and its claims are given up. */
+static int hold(planner *p, int claim_first)
+{
+	const discover_item *it = &p->it;
+	int n = claim_first ? it->wanted : it->noutputs;
+	if (!p->cfg.hold_contested || p->releasing || n <= 0 || n > THUMB_MAX_SIZES)
+		return 0;
+	held_file *more = realloc(p->held, (size_t)(p->nheld + 1) * sizeof *more);
+	if (!more)
+		return 0;
+	p->held = more;
+	held_file *h = memset(&more[p->nheld], 0, sizeof *h);
+	int ok = (h->input = strdup(it->input)) && (h->rel = strdup(it->rel)) &&
+		 (h->root = strdup(it->root));
+	for (int i = 0; ok && i < n; i++)
+		ok = (h->outputs[i] = strdup(it->outputs[i])) && (h->out_rel[i] = strdup(it->out_rel[i]));
+	if (!ok) {
+		held_free(h);
+		return 0;
+	}
+	h->it = *it;
+	h->it.state = ITEM_TODO;
+	h->it.input = h->input;
+	h->it.rel = h->rel;
+	h->it.root = h->root;
+	h->it.noutputs = n;
+	for (int i = 0; i < n; i++) {
+		h->it.outputs[i] = h->outputs[i];
+		h->it.out_rel[i] = h->out_rel[i];
+	}
+	h->it.in_out = h->it.error = h->it.taken_by = NULL;
+	h->it.wanted = 0;
+	h->claim_first = claim_first;
+	if (!claim_first)
+		discover_release(p->cfg.d, it);
+	p->nheld++;
+	return 1;
+}
+
 /* 1: thumbnail it; 0: passed over (told to on_passed). Every answer drawn from the
  * journal or the file's bytes, and every write to the journal, comes after a
  * cannot_tell(): a lookup that failed read as "no row" (a row lost to a kill, the
@@ -436,17 +513,19 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 	}
 	for (int i = 0; i < it->noutputs && !p->cfg.overwrite; i++) {
 		char *owner = NULL;
+		int owner_changed = 0;
 		if (o.state[i] == OUT_FOREIGN)
 			snprintf(p->why, sizeof p->why, "its output %s exists and was not made by "
 				 "imgpool; --overwrite replaces it", it->outputs[i]);
-		else if (o.state[i] == OUT_OURS && p->cfg.j && owned_by_another(p, root, i, &o, &owner)) {
+		else if (o.state[i] == OUT_OURS && p->cfg.j &&
+			 owned_by_another(p, root, i, &o, &owner, &owner_changed)) {
 			snprintf(p->why, sizeof p->why, "its output %s is the thumbnail of %s, which "
 				 "is still there (an earlier run made it); --overwrite replaces it",
 				 it->outputs[i], owner);
 		} else
 			continue;
 		free(owner);
-		if (!cannot_tell(p))
+		if (!cannot_tell(p) && !(owner_changed && hold(p, 0)))
 			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
 		return 0;
 	}
@@ -492,7 +571,8 @@ int plan_next(planner *p, plan_item *item)
 		if (p->it.state == ITEM_ERROR) {
 			if (!strcmp(p->it.rel, p->it.input)) /* a PATH itself is missing */
 				p->walk_errors++;
-			pass(p, PLAN_FAILED, p->it.error_kind, p->it.error);
+			if (!(p->it.taken_by && hold(p, 1)))
+				pass(p, PLAN_FAILED, p->it.error_kind, p->it.error);
 			continue;
 		}
 		p->read_errors = journal_read_errors(p->cfg.j, NULL);
@@ -510,6 +590,50 @@ int plan_next(planner *p, plan_item *item)
 		return 1;
 	}
 	return got; /* 0, or DISCOVER_LATER */
+}
+
+int plan_holding(const planner *p)
+{
+	return p->nheld - p->next_held;
+}
+
+int plan_next_held(planner *p, plan_item *item)
+{
+	while (p->next_held < p->nheld) {
+		held_file *h = &p->held[p->next_held++];
+		const char *first;
+		int which;
+		p->it = h->it;
+		p->releasing = 1;
+		p->read_errors = journal_read_errors(p->cfg.j, NULL);
+		memset(item, 0, sizeof *item);
+		item->it = &p->it;
+		item->root = root_of(p, &p->it);
+		if (h->claim_first && (first = discover_claim(p->cfg.d, &p->it, &which)))
+			goto taken;
+		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum))
+			continue;
+		if (!h->claim_first && (first = discover_claim(p->cfg.d, &p->it, &which)))
+			goto taken;
+		return 1;
+taken:
+		/* Still another's: the walk's words. (Not pass(): its release would
+		 * take claims that are not this file's.) */
+		snprintf(p->why, sizeof p->why, "output %s is also the output of %s",
+			 p->it.outputs[which], first);
+		p->it.noutputs = 0; /* as the walk's error has it */
+		if (p->cfg.on_passed)
+			p->cfg.on_passed(p->cfg.data, &p->it, PLAN_FAILED, FAIL_OUTPUT, p->why);
+	}
+	return 0;
+}
+
+int plan_take_held(planner *p, const discover_item **it)
+{
+	if (p->next_held >= p->nheld)
+		return 0;
+	*it = &p->held[p->next_held++].it;
+	return 1;
 }
 
 int plan_remember(planner *p, const plan_outcome *o)

@@ -60,6 +60,9 @@ typedef struct planner_config {
 	int64_t run_start_ns;       /* the wall clock (clock_wall_ns()) when the run began,
 	                               before any input was read: plan_racy() (0: not
 	                               known, every row made is racy) */
+	int hold_contested;         /* hold files whose output name another input of this
+	                               run may free (plan_next_held()); 0 (a dry run):
+	                               refuse them at once */
 	/* A file passed over: an error (kind, cause) or up to date (kind FAIL_NONE). */
 	void (*on_passed)(void *data, const discover_item *it, plan_pass how,
 			  failure_kind kind, const char *cause);
@@ -83,6 +86,24 @@ void planner_free(planner *p);
 /* The next file to thumbnail: 1 with *item filled, 0 when discovery is over,
  * DISCOVER_LATER when it waits for more of a --files-from list (discover_nowait). */
 int plan_next(planner *p, plan_item *item);
+
+/*
+ * Files held. Two inputs with one output name: the one met first in the walk has it
+ * (the other is refused: "output X is also the output of A"), or the one that made
+ * the thumbnail there (the other: "is the thumbnail of A, which is still there").
+ * When that one then fails in this run (damaged since), the name was free, and
+ * only the next run made the other: a clean run was not the last word. With
+ * hold_contested, a file refused so (by a claim of this walk, or for an owner
+ * changed since, which this run may make again) is held unanswered, and decided
+ * again once the walk is over and every file handed out has its outcome:
+ * plan_holding() says how many wait; plan_next_held() decides them one by one as
+ * plan_next() does (1: thumbnail it; 0: none left; the others are answered, the
+ * name being still taken as before). A run stopped before that answers each
+ * itself: plan_take_held().
+ */
+int plan_holding(const planner *p);
+int plan_next_held(planner *p, plan_item *item);
+int plan_take_held(planner *p, const discover_item **it);
 
 /* Counters for the summary. */
 uint64_t plan_adopted(const planner *p);

@@ -105,20 +105,63 @@ static void top_up(run_ctx *x, int most)
 	}
 }
 
+/* The files the planner held (plan.h), once nothing is in flight or waiting to be
+ * published: the outcomes they wait for are in the journal. 0 when they must wait
+ * still (or there are none). */
+static int top_up_held(run_ctx *x)
+{
+	plan_item item;
+	if (!plan_holding(x->plan) || inflight_count(x->flight) || x->nfinished)
+		return 0;
+	while (!lookahead_full(x->window) && plan_next_held(x->plan, &item))
+		if (lookahead_put(x->window, &item, guess_cost(x, item.it)) < 0)
+			feed_failed(x, item.it->input, item.it->noutputs,
+				    (char *const *)item.it->outputs, NULL);
+	return 1;
+}
+
 /* The next planned file, the largest in the window: 1 with *lf filled, 0 when the
- * plan is over, DISCOVER_LATER when a --files-from pipe has no whole line yet. */
+ * plan is over, DISCOVER_LATER when a --files-from pipe has no whole line yet, or
+ * when held files wait for the outcomes of files in flight. */
 static int take_next(run_ctx *x, lookahead_file *lf)
 {
 	for (;;) {
 		top_up(x, LOOKAHEAD_TOP_UP);
 		if (lookahead_take(x->window, lf))
 			return 1;
-		if (x->plan_dry)
+		if (x->plan_dry && !plan_holding(x->plan))
 			return 0;
+		if (x->plan_dry && !top_up_held(x))
+			return DISCOVER_LATER;
 		if (x->plan_later)
 			return DISCOVER_LATER;
-		/* empty but neither: every file just planned failed to be held */
+		/* empty but neither: every file just planned failed to be held, or held
+		 * files were decided */
 	}
+}
+
+/* A file a signal stopped before it was handed to the pool: cancelled, as the
+ * pool's queued ones are. */
+static void answer_cancelled(run_ctx *x, const char *input, int n, const char *const *outputs)
+{
+	report_file rf = {.status = REPORT_CANCELLED, .kind = FAIL_INTERRUPTED, .input = input,
+			  .noutputs = n, .outputs = outputs, .worker = -1,
+			  .cause = "stopped before it started; the next run does it"};
+	atomic_fetch_add(&x->c.found, 1);
+	x->sum.cancelled++;
+	report_file_done(x->rep, &rf);
+}
+
+/* Files still held when a run ends early: an error naming the cause, or (cause
+ * NULL) cancelled by a signal. */
+static void answer_held(run_ctx *x, const char *cause)
+{
+	const discover_item *it;
+	while (plan_take_held(x->plan, &it))
+		if (cause)
+			feed_failed(x, it->input, it->noutputs, (char *const *)it->outputs, cause);
+		else
+			answer_cancelled(x, it->input, it->noutputs, it->outputs);
 }
 
 /* The pool asks for the next file to thumbnail. */
@@ -168,7 +211,8 @@ static void answer_unstarted(run_ctx *x, const char *cause)
 		feed_failed(x, lf.f->input, lf.f->n, lf.f->display, why);
 		inflight_file_free(lf.f);
 	}
-	if (!got)
+	answer_held(x, why); /* left waiting for files in flight */
+	if (!got || (x->plan_dry && !plan_holding(x->plan)))
 		atomic_store(&x->c.walk_done, 1);
 }
 
@@ -180,17 +224,10 @@ static void answer_window(run_ctx *x)
 	lookahead_file lf;
 
 	while (lookahead_take(x->window, &lf)) {
-		inflight_file *f = lf.f;
-		report_file rf = {.status = REPORT_CANCELLED, .kind = FAIL_INTERRUPTED,
-				  .input = f->input, .noutputs = f->n,
-				  .outputs = (const char *const *)f->display,
-				  .cause = "stopped before it started; the next run does it",
-				  .worker = -1};
-		atomic_fetch_add(&x->c.found, 1);
-		x->sum.cancelled++;
-		report_file_done(x->rep, &rf);
-		inflight_file_free(f);
+		answer_cancelled(x, lf.f->input, lf.f->n, (const char *const *)lf.f->display);
+		inflight_file_free(lf.f);
 	}
+	answer_held(x, NULL);
 }
 
 /* The results loop's callbacks (drive.h). */

@@ -354,7 +354,7 @@ int run_setup(run_ctx *x)
 		.limits = journal_limits(o->timeout, o->settings.max_pixels, context),
 		.shard = x->shard, .force = o->force, .overwrite = o->overwrite,
 		.checksum = o->checksum, .retry_failed = o->retry_failed,
-		.run_start_ns = x->started_ns,
+		.run_start_ns = x->started_ns, .hold_contested = !o->dry_run,
 		.on_passed = run_on_passed, .data = x,
 		/* A dry run without a journal to read, where the run would start one
 		 * anew: outputs there are no one's, as that run will find them. */

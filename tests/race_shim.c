@@ -15,7 +15,9 @@
  * deterministically (test_output_safety.py compiles it).
  *
  * And SQL_FAIL=TEXT: every step of an SQLite statement whose SQL holds TEXT fails
- * (SQLITE_IOERR), as a journal's reads do on a failing disk.
+ * (SQLITE_IOERR), as a journal's reads do on a failing disk. SLOW_OPEN=TEXT: every
+ * open of a path that holds TEXT waits SLOW_SECONDS (default 2) first, in the
+ * workers too: a file that stays in flight while the test does something.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -24,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int fired;
 
@@ -60,6 +63,13 @@ int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpa
 	return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
+static void maybe_slow(const char *path)
+{
+	const char *slow = getenv("SLOW_OPEN"), *secs = getenv("SLOW_SECONDS");
+	if (slow && path && strstr(path, slow))
+		sleep(secs ? (unsigned)atoi(secs) : 2);
+}
+
 /* open and openat, and their 64 names (the same calls on LP64, but a library may
  * be bound to either). */
 static int open_mode(int flags, va_list ap)
@@ -79,6 +89,7 @@ static int open_mode(int flags, va_list ap)
 		va_end(ap);                                                      \
 		if (!(flags & O_NONBLOCK))                                       \
 			maybe_race("open", path);                                \
+		maybe_slow(path);                                                \
 		return real(path, flags, mode);                                  \
 	}
 OPEN_SHIM(open)
@@ -96,6 +107,7 @@ OPEN_SHIM(open64)
 		va_end(ap);                                                      \
 		if (dirfd == AT_FDCWD && !(flags & O_NONBLOCK))                  \
 			maybe_race("open", path);                                \
+		maybe_slow(path);                                                \
 		return real(dirfd, path, flags, mode);                           \
 	}
 OPENAT_SHIM(openat)

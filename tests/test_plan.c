@@ -187,6 +187,10 @@ typedef struct how {
 	const char *fail_sql;     /* and the journal's lookups whose SQL holds this fail
 	                             (EIO; "": every lookup) ... */
 	const char *fail_key;     /* ... those with this among their values, if given */
+	int hold;                 /* hold_contested, and after the walk each held file
+	                             decided (plan_next_held()) */
+	const char *fail_only;    /* with fail: only the file of this rel fails, and
+	                             after the walk (a worker's outcome comes late) */
 } how;
 
 typedef struct result {
@@ -197,6 +201,8 @@ typedef struct result {
 	uint64_t adopted, failed_earlier;
 	int walk_errors;
 	int remember_rc;
+	int held;                  /* plan_holding() after the walk */
+	char held_planned[512];    /* those plan_next_held() planned, ' '-joined */
 } result;
 
 static void on_passed(void *data, const discover_item *it, plan_pass how_, failure_kind kind,
@@ -285,11 +291,13 @@ static void run_plan(const how *h, result *r)
 		.shard = h->shard, .force = h->force, .overwrite = h->overwrite,
 		.checksum = h->checksum, .retry_failed = h->retry_failed,
 		.run_start_ns = h->run_start_ns ? h->run_start_ns : clock_wall_ns(),
-		.on_passed = on_passed, .data = r,
+		.hold_contested = h->hold, .on_passed = on_passed, .data = r,
 	};
 	planner *p = planner_new(&pc);
 	assert_non_null(p);
 	plan_item item;
+	plan_outcome late = {0};
+	char late_root[PATH_MAX], late_input[PATH_MAX], late_out[PATH_MAX];
 	hash_errno = h->hash_errno;
 	fail_sql = h->fail_sql;
 	fail_key = h->fail_key;
@@ -302,7 +310,19 @@ static void run_plan(const how *h, result *r)
 		snprintf(q->root, sizeof q->root, "%s", item.root ? item.root : "(null)");
 		if (h->make) {
 			make_outputs(od, j, p, &item, h->worker_sum);
-		} else if (h->fail) {
+		} else if (h->fail && h->fail_only && !strcmp(h->fail_only, item.it->rel)) {
+			/* its outcome comes after the walk, as a worker's would */
+			snprintf(late_root, sizeof late_root, "%s", item.root);
+			snprintf(late_input, sizeof late_input, "%s", item.it->input);
+			snprintf(late_out, sizeof late_out, "%s", item.it->out_rel[0]);
+			late = (plan_outcome){
+				.root = late_root, .rel = late_input + strlen(late_input) -
+							  strlen(item.it->rel),
+				.size = item.it->size,
+				.mtime_ns = (int64_t)item.it->mtime.tv_sec * 1000000000 +
+					    item.it->mtime.tv_nsec,
+				.kind = h->fail, .cause = h->cause, .ms = 3, .attempts = 1};
+		} else if (h->fail && !h->fail_only) {
 			plan_outcome o = {
 				.root = item.root, .rel = item.it->rel, .size = item.it->size,
 				.mtime_ns = (int64_t)item.it->mtime.tv_sec * 1000000000 +
@@ -310,6 +330,19 @@ static void run_plan(const how *h, result *r)
 				.kind = h->fail, .cause = h->cause, .ms = 3, .attempts = 1};
 			r->remember_rc |= plan_remember(p, &o);
 		}
+	}
+	if (late.rel) { /* and as the run does for a file that made nothing */
+		r->remember_rc |= plan_remember(p, &late);
+		char *out_rel[1] = {late_out};
+		discover_release_outputs(d, late_input, out_rel, 1);
+	}
+	r->held = plan_holding(p);
+	while (h->hold && plan_next_held(p, &item)) {
+		if (r->held_planned[0])
+			strcat(r->held_planned, " ");
+		strcat(r->held_planned, item.it->rel);
+		if (h->make)
+			make_outputs(od, j, p, &item, h->worker_sum);
 	}
 	hash_errno = 0;
 	fail_sql = fail_key = NULL;
@@ -756,6 +789,53 @@ static void test_adoption_unreadable_for_the_machine(void **state)
 	run_plan(&(how){.checksum = 1}, &r);
 	assert_int_equal(r.adopted, 0);
 	assert_string_equal(planned_names(&r), "c.jpeg");
+}
+
+/* Files held (plan.h): a file whose output name another input of the run has
+ * waits, unanswered, for that input's outcome, and is decided after the walk. */
+static void test_held_for_another_input(void **state)
+{
+	result r;
+	const char *tpl = "{stem}.jpg";
+	/* a.tif, met first (the larger), claims a.jpg; a.jpg is held; a.tif fails:
+	 * a.jpg is made in the same run */
+	mkfile("src/a.tif", "a damaged TIFF, the larger file", T_IN);
+	mkfile("src/a.jpg", "image bytes", T_IN);
+	run_plan(&(how){.hold = 1, .name_template = tpl, .fail = FAIL_DECODE, .cause = "damaged",
+			.fail_only = "a.tif"}, &r);
+	assert_string_equal(planned_names(&r), "a.tif");
+	assert_int_equal(r.npassed, 0); /* a.jpg unanswered until then */
+	assert_int_equal(r.held, 1);
+	assert_string_equal(r.held_planned, "a.jpg");
+	/* a.tif makes it: a.jpg is refused as the walk refuses it */
+	assert_int_equal(unlink("src/a.jpg"), 0);
+	assert_int_equal(rename("src/a.tif", "src/b.tif"), 0);
+	mkfile("src/b.tif", "a good TIFF, the larger file", T_IN);
+	mkfile("src/b.jpg", "image bytes", T_IN);
+	run_plan(&(how){.hold = 1, .name_template = tpl, .make = 1,
+			.paths = (const char *const[]){"src/b.tif", "src/b.jpg"}, .npaths = 2}, &r);
+	assert_string_equal(planned_names(&r), "b.tif");
+	assert_int_equal(r.held, 1);
+	assert_string_equal(r.held_planned, "");
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "b.jpg");
+	assert_string_equal(passed_for(&r, "b.jpg")->cause,
+			    "output out/b.jpg is also the output of src/b.tif");
+	/* the owner of the thumbnail changed since (b.tif, damaged now and the
+	 * smaller: b.jpg is met first): b.jpg waits for it, and has the name once it
+	 * failed */
+	mkfile("src/b.tif", "damaged", T_IN + 5);
+	run_plan(&(how){.hold = 1, .name_template = tpl, .fail = FAIL_DECODE, .cause = "damaged",
+			.fail_only = "b.tif"}, &r);
+	assert_string_equal(planned_names(&r), "b.tif");
+	assert_int_equal(r.held, 1);
+	assert_int_equal(r.npassed, 0);
+	assert_string_equal(r.held_planned, "b.jpg");
+	/* without holding (a dry run): answered at once, as before (b.jpg, met first
+	 * now, has the name) */
+	run_plan(&(how){.name_template = tpl}, &r);
+	assert_int_equal(r.held, 0);
+	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "b.tif");
+	assert_string_equal(planned_names(&r), "b.jpg");
 }
 
 /* The racy row in another journal of the folder (an unsharded run's, then a run
@@ -1267,6 +1347,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_racy_unreadable_for_the_machine, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_journal_unreadable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_held_for_another_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_row_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_row_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_adoption_unreadable_for_the_machine, setup,
