@@ -204,6 +204,8 @@ const char *discover_claim(discover *d, const discover_item *it, int *which)
 	for (int i = 0; i < it->noutputs; i++) {
 		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
 		const char *first = claims_find(d->claims, h[i]);
+		/* Its own claim is no collision: a held file asked again (the walk meets
+		 * one input path once: paths_seen, listed_seen, files_met). */
 		if (first && strcmp(first, it->input)) {
 			*which = i;
 			return first;

@@ -571,7 +571,9 @@ int plan_next(planner *p, plan_item *item)
 		if (p->it.state == ITEM_ERROR) {
 			if (!strcmp(p->it.rel, p->it.input)) /* a PATH itself is missing */
 				p->walk_errors++;
-			if (!(p->it.taken_by && hold(p, 1)))
+			/* Not one in the output folder: it is never held, where the
+			 * question whether it is a thumbnail there comes below. */
+			if (!(p->it.taken_by && !p->it.in_out && hold(p, 1)))
 				pass(p, PLAN_FAILED, p->it.error_kind, p->it.error);
 			continue;
 		}

@@ -61,8 +61,8 @@ typedef struct planner_config {
 	                               before any input was read: plan_racy() (0: not
 	                               known, every row made is racy) */
 	int hold_contested;         /* hold files whose output name another input of this
-	                               run may free (plan_next_held()); 0 (a dry run):
-	                               refuse them at once */
+	                               run may free (plan_next_held()); 0 (a dry run, a
+	                               --files-from list): refuse them at once */
 	/* A file passed over: an error (kind, cause) or up to date (kind FAIL_NONE). */
 	void (*on_passed)(void *data, const discover_item *it, plan_pass how,
 			  failure_kind kind, const char *cause);

@@ -106,8 +106,7 @@ static void top_up(run_ctx *x, int most)
 }
 
 /* The files the planner held (plan.h), once nothing is in flight or waiting to be
- * published: the outcomes they wait for are in the journal. 0 when they must wait
- * still (or there are none). */
+ * published (the outcomes they wait for are in the journal); 0: not yet, or none. */
 static int top_up_held(run_ctx *x)
 {
 	plan_item item;
@@ -228,6 +227,8 @@ static void answer_window(run_ctx *x)
 		inflight_file_free(lf.f);
 	}
 	answer_held(x, NULL);
+	if (x->plan_dry) /* the walk was over: only held files waited */
+		atomic_store(&x->c.walk_done, 1);
 }
 
 /* The results loop's callbacks (drive.h). */

@@ -354,7 +354,10 @@ int run_setup(run_ctx *x)
 		.limits = journal_limits(o->timeout, o->settings.max_pixels, context),
 		.shard = x->shard, .force = o->force, .overwrite = o->overwrite,
 		.checksum = o->checksum, .retry_failed = o->retry_failed,
-		.run_start_ns = x->started_ns, .hold_contested = !o->dry_run,
+		.run_start_ns = x->started_ns,
+		/* Not for a --files-from list: its files go out as they come, and a
+		 * watcher's pipe is closed only when the watcher ends. */
+		.hold_contested = !o->dry_run && !o->files_from,
 		.on_passed = run_on_passed, .data = x,
 		/* A dry run without a journal to read, where the run would start one
 		 * anew: outputs there are no one's, as that run will find them. */

@@ -17,7 +17,8 @@
  * And SQL_FAIL=TEXT: every step of an SQLite statement whose SQL holds TEXT fails
  * (SQLITE_IOERR), as a journal's reads do on a failing disk. SLOW_OPEN=TEXT: every
  * open of a path that holds TEXT waits SLOW_SECONDS (default 2) first, in the
- * workers too: a file that stays in flight while the test does something.
+ * parent (which reads a file's head to guess its cost) and in the workers: a file
+ * that stays in flight while the test does something.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -2083,6 +2083,51 @@ class TestHeldForAnotherInput(RaceShimCase):
         self.assertEqual(got["slow.jpg"]["status"], "ok", got)
         self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150)
 
+    def test_a_thumbnail_in_the_output_folder_is_not_held_and_read(self):
+        """A thumbnail in the output folder given as an input, whose output name
+        another input had: held, it skipped the question whether it is a
+        thumbnail, and once the other failed it was read as a photo and
+        thumbnailed again."""
+        src, src2, out = self.path("in"), self.path("in2"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        os.makedirs(src2)
+        with open(os.path.join(src2, "at.tif"), "wb") as f:
+            f.write(b"II*\x00" + b"\x07" * 3000)
+        tpl = ["-f", "jpeg", "--name", "{stem}t.{ext}", "-o", out]
+        self.ok(run(tpl + [src]))
+        self.assertEqual(outputs_in(out), {"at.jpg"})
+        r = run(tpl + [os.path.join(src2, "at.tif"), os.path.join(out, "at.jpg")])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(outputs_in(out), {"at.jpg"}, r.stdout + r.stderr)
+        self.assertEqual(r.stderr.count(b"error "), 2, r.stderr)
+
+    def test_a_list_from_a_pipe_is_answered_as_it_comes(self):
+        """From a --files-from pipe nothing is held: a watcher's pipe closes only
+        when the watcher ends, and a held file waited for that, unanswered (and
+        the parent spun, its feed asked again at once on the readable pipe)."""
+        src, out, report = self.inputs(), self.path("out"), self.path("r.jsonl")
+        env = dict(os.environ, LD_PRELOAD=self.shim(), SLOW_OPEN="a.tif",
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                   ":verify_asan_link_order=0")  # a.tif in flight when a.jpg comes
+        p = subprocess.Popen([IMGPOOL, "-f", "jpeg", "--report", report, "-o", out,
+                              "--base", src, "--files-from", "-"], stdin=subprocess.PIPE, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        p.stdin.write(("%s\n%s\n" % (os.path.join(src, "a.tif"),
+                                      os.path.join(src, "a.jpg"))).encode())
+        p.stdin.flush()
+        answered = []
+        for _ in range(200):
+            time.sleep(0.05)
+            with open(report) as f:
+                answered = [json.loads(x) for x in f if '"type":"file"' in x]
+            if len(answered) == 2:
+                break
+        p.stdin.close()
+        p.wait(timeout=60)
+        got = {os.path.basename(x["input"]): x for x in answered}
+        self.assertEqual(sorted(got), ["a.jpg", "a.tif"], answered)
+        self.assertIn("is also the output of", got["a.jpg"]["error"])
+
     def test_a_run_stopped_while_a_file_is_held_answers_it(self):
         out, report = self.path("out"), self.path("r.jsonl")
         p = self.start(out, report)
