@@ -105,14 +105,14 @@ static void top_up(run_ctx *x, int most)
 	}
 }
 
-/* The files the planner held (plan.h), once nothing is in flight or waiting to be
- * published (the outcomes they wait for are in the journal); 0: not yet, or none. */
+/* The files the planner held (plan.h) once nothing is in flight or unpublished, up
+ * to the first to make (the others may wait for its outcome). 0: not yet, or none. */
 static int top_up_held(run_ctx *x)
 {
 	plan_item item;
 	if (!plan_holding(x->plan) || inflight_count(x->flight) || x->nfinished)
 		return 0;
-	while (!lookahead_full(x->window) && plan_next_held(x->plan, &item))
+	if (plan_next_held(x->plan, &item))
 		if (lookahead_put(x->window, &item, guess_cost(x, item.it)) < 0)
 			feed_failed(x, item.it->input, item.it->noutputs,
 				    (char *const *)item.it->outputs, NULL);

@@ -2083,6 +2083,23 @@ class TestHeldForAnotherInput(RaceShimCase):
         self.assertEqual(got["slow.jpg"]["status"], "ok", got)
         self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150)
 
+    def test_three_inputs_on_one_name_each_wait_their_turn(self):
+        """a.tif, a.png (both damaged) and a.jpg map to a.jpg (-f jpeg), met in that
+        order. a.png and a.jpg were held for a.tif; once it failed, a.png took the
+        name and a.jpg was refused against it at once, before its outcome: only the
+        next run made a.jpg. Each held file waits for the one before it now."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 64, 48, mean=200)
+        for name, head, n in (("a.tif", b"II*\x00", 6000), ("a.png", b"\x89PNG\r\n\x1a\n", 4000)):
+            with open(os.path.join(src, name), "wb") as f:
+                f.write(head + b"\x07" * n)
+        r = run(["-f", "jpeg", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.count(b"error "), 2, r.stderr)
+        self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150, r.stdout + r.stderr)
+        r = run(["-f", "jpeg", "-o", out, src])
+        self.assertIn(b" 0 done,", r.stdout + r.stderr)
+
     def test_a_thumbnail_in_the_output_folder_is_not_held_and_read(self):
         """A thumbnail in the output folder given as an input, whose output name
         another input had: held, it skipped the question whether it is a
