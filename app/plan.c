@@ -599,33 +599,42 @@ int plan_holding(const planner *p)
 	return p->nheld - p->next_held;
 }
 
+/* Claim the held file's outputs again: 1 when they are its; 0 when another input
+ * still has one, the file then refused with the walk's words. (Not pass(): its
+ * release would take claims that are not this file's.) */
+static int claim_again(planner *p)
+{
+	int which;
+	const char *first = discover_claim(p->cfg.d, &p->it, &which);
+	if (!first)
+		return 1;
+	snprintf(p->why, sizeof p->why, "output %s is also the output of %s",
+		 p->it.outputs[which], first);
+	p->it.noutputs = 0; /* as the walk's error has it */
+	if (p->cfg.on_passed)
+		p->cfg.on_passed(p->cfg.data, &p->it, PLAN_FAILED, FAIL_OUTPUT, p->why);
+	return 0;
+}
+
 int plan_next_held(planner *p, plan_item *item)
 {
 	while (p->next_held < p->nheld) {
 		held_file *h = &p->held[p->next_held++];
-		const char *first;
-		int which;
 		p->it = h->it;
 		p->releasing = 1;
 		p->read_errors = journal_read_errors(p->cfg.j, NULL);
 		memset(item, 0, sizeof *item);
 		item->it = &p->it;
 		item->root = root_of(p, &p->it);
-		if (h->claim_first && (first = discover_claim(p->cfg.d, &p->it, &which)))
-			goto taken;
+		/* Held for a claim: asked first, as the walk asked. Held for an owner:
+		 * decided first, so that a refusal names the owner. */
+		if (h->claim_first && !claim_again(p))
+			continue;
 		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum))
 			continue;
-		if (!h->claim_first && (first = discover_claim(p->cfg.d, &p->it, &which)))
-			goto taken;
+		if (!h->claim_first && !claim_again(p))
+			continue;
 		return 1;
-taken:
-		/* Still another's: the walk's words. (Not pass(): its release would
-		 * take claims that are not this file's.) */
-		snprintf(p->why, sizeof p->why, "output %s is also the output of %s",
-			 p->it.outputs[which], first);
-		p->it.noutputs = 0; /* as the walk's error has it */
-		if (p->cfg.on_passed)
-			p->cfg.on_passed(p->cfg.data, &p->it, PLAN_FAILED, FAIL_OUTPUT, p->why);
 	}
 	return 0;
 }

@@ -306,6 +306,15 @@ void tl_map_squares(pool *p, int n)
 	free(r);
 }
 
+void tl_apply_square(pool *p, uint64_t i)
+{
+	job_arg a = J(B_SQUARE, i);
+	pool_result r;
+	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
+	tl_check_square(&r, i);
+	pool_result_release(&r);
+}
+
 void tl_check_square(const pool_result *r, uint64_t i)
 {
 	if (r->status != POOL_OK)

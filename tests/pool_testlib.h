@@ -104,6 +104,9 @@ void tl_assert_no_children(void);
 void tl_check_square(const pool_result *r, uint64_t i);
 /* n B_SQUARE tasks of 0..n-1: args[i] and t[i] pointing at it. */
 void tl_square_tasks(job_arg *args, pool_task *t, int n);
+/* pool_apply() of one B_SQUARE task of value i on p: it must return 0 with the
+ * square right; the result is released. */
+void tl_apply_square(pool *p, uint64_t i);
 /* pool_map() of n B_SQUARE tasks (values 0..n-1, chunks of 1) on p: it must
  * return 0 with every square right; the results are released. */
 void tl_map_squares(pool *p, int n);

@@ -100,11 +100,7 @@ static void test_failed_starts_are_retried_with_backoff(void **state)
 		}
 	}
 	assert_int_equal(failed, 2);
-	pool_result r;
-	job_arg a = J(B_SQUARE, 4);
-	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
-	tl_check_square(&r, 4);
-	pool_result_release(&r);
+	tl_apply_square(p, 4);
 	pool_destroy(p);
 	tl_assert_no_children();
 
@@ -412,11 +408,7 @@ static void test_wait_ready_of_a_create_that_does_not_wait(void **state)
 	p = init_pool(2, (pool_options){.min_ready = -1});
 	assert_int_equal(pool_wait_ready(p, 0), 0);
 	assert_int_equal(pool_wait_ready(p, 5), 0); /* more than it has: all */
-	job_arg a = J(B_SQUARE, 3);
-	pool_result r;
-	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
-	tl_check_square(&r, 3);
-	pool_result_release(&r);
+	tl_apply_square(p, 3);
 	pool_close(p);
 	assert_int_equal(pool_join(p), 0);
 	pool_destroy(p);
@@ -882,11 +874,7 @@ static void test_a_stopped_idle_worker_is_replaced(void **state)
 {
 	tl_reset_shared();
 	pool *p = init_pool(1, (pool_options){.timeout = 1, .retries = 0});
-	job_arg a = J(B_SQUARE, 3);
-	pool_result r;
-	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
-	tl_check_square(&r, 3);
-	pool_result_release(&r);
+	tl_apply_square(p, 3);
 	int pid = 0;
 	assert_int_equal(pool_worker_pids(p, &pid, 1), 1);
 	assert_int_equal(kill(pid, SIGSTOP), 0);

@@ -546,11 +546,7 @@ static void test_join_while_a_worker_hangs_starting(void **state)
 	pool_options o = {.workers = 2, .init = tl_init, .init_timeout = 0.5, .min_ready = 1};
 	pool *p = pool_create(&o, NULL);
 	assert_non_null(p);
-	job_arg a = J(B_SQUARE, 3);
-	pool_result r;
-	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
-	tl_check_square(&r, 3);
-	pool_result_release(&r);
+	tl_apply_square(p, 3);
 	pool_close(p);
 	int64_t t0 = tl_now_ns();
 	alarm(60); /* it waited for good: SIGALRM ends the test */
@@ -732,11 +728,7 @@ static void test_create_with_room_for_some_workers(void **state)
 		}
 		ready = st.alive > 0 && st.alive < 6;
 		if (ready) {
-			job_arg a = J(B_SQUARE, 7);
-			pool_result r;
-			assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
-			tl_check_square(&r, 7);
-			pool_result_release(&r);
+			tl_apply_square(p, 7);
 			assert_int_equal(pool_wait_ready(p, 6), -1);
 			assert_non_null(strstr(pool_error(p), "workers ready; starting more fails"));
 			/* the limit raised, the same call gets them all (it gave up at
@@ -805,11 +797,7 @@ static void test_stops_while_starting_break_nothing(void **state)
 	pool *p = pool_create(&o, &err);
 	if (!p)
 		fail_msg("pool_create: %s", err);
-	job_arg a = J(B_SQUARE, 5);
-	pool_result r;
-	assert_int_equal(pool_apply(p, tl_task, &a, sizeof a, &r), 0);
-	tl_check_square(&r, 5);
-	pool_result_release(&r);
+	tl_apply_square(p, 5);
 	pool_destroy(p);
 	assert_int_equal(stop_spawns_left, 0);
 	tl_assert_no_children();
