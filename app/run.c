@@ -194,27 +194,6 @@ static int feed(void *data, pool_task *t)
 	return 0;
 }
 
-/* The pool broke, or never started (not a stop this run asked for): every file
- * planned and not handed to it gets an error naming the cause, so a broken pool
- * never looks like a run with files merely left for later. A --files-from pipe
- * is read only as far as it has come. */
-static void answer_unstarted(run_ctx *x, const char *cause)
-{
-	char why[MSG_LEN];
-	lookahead_file lf;
-	int got;
-
-	snprintf(why, sizeof why, "not started: %s", cause);
-	discover_nowait(x->d, 1);
-	while ((got = take_next(x, &lf)) == 1) {
-		feed_failed(x, lf.f->input, lf.f->n, lf.f->display, why);
-		inflight_file_free(lf.f);
-	}
-	answer_held(x, why); /* left waiting for files in flight */
-	if (!got || (x->plan_dry && !plan_holding(x->plan)))
-		atomic_store(&x->c.walk_done, 1);
-}
-
 /* A stop by signal: the files planned and not yet handed to the pool (the
  * window's) are answered as the pool's queued ones are, cancelled; the walk is
  * not carried on after Ctrl-C (the summary counts what it did not reach). */
@@ -228,6 +207,32 @@ static void answer_window(run_ctx *x)
 	}
 	answer_held(x, NULL);
 	if (x->plan_dry) /* the walk was over: only held files waited */
+		atomic_store(&x->c.walk_done, 1);
+}
+
+/* The pool broke, or never started, or the run stopped itself (--min-free):
+ * every file planned and not handed to it gets an error naming the cause, so a
+ * broken pool never looks like a run with files merely left for later (a
+ * --files-from pipe read only as far as it has come); after a signal, also one
+ * come after the pool broke (none to stop), a stop's answers: answer_window(). */
+static void answer_unstarted(run_ctx *x, const char *cause)
+{
+	char why[MSG_LEN];
+	lookahead_file lf;
+	int got;
+
+	if (stop_signal()) {
+		answer_window(x);
+		return;
+	}
+	snprintf(why, sizeof why, "not started: %s", cause);
+	discover_nowait(x->d, 1);
+	while ((got = take_next(x, &lf)) == 1) {
+		feed_failed(x, lf.f->input, lf.f->n, lf.f->display, why);
+		inflight_file_free(lf.f);
+	}
+	answer_held(x, why); /* left waiting for files in flight */
+	if (!got || (x->plan_dry && !plan_holding(x->plan)))
 		atomic_store(&x->c.walk_done, 1);
 }
 
@@ -483,8 +488,7 @@ static int run_pool(run_ctx *x, double t0)
 		report_say(stderr, "imgpool: cannot start the workers: %s", perr ? perr : "?");
 		snprintf(msg, sizeof msg, "the workers could not be started (%s)", perr ? perr : "?");
 		free(perr);
-		if (!stop_signal())
-			answer_unstarted(x, msg);
+		answer_unstarted(x, msg);
 		x->sum.workers = jobs;
 		x->sum.cores = cpus;
 		return 1;
@@ -509,12 +513,8 @@ static int run_pool(run_ctx *x, double t0)
 	 * journal gone) answers every file left as a broken pool does, an error
 	 * naming the cause; a signal, those already planned, as cancelled. (A stop
 	 * before the first file ends the imap at once, as DRIVE_BROKEN.) */
-	if (pool_interrupted(p)) {
-		if (x->stop_msg[0] && !stop_signal())
-			answer_unstarted(x, x->stop_why);
-		else
-			answer_window(x);
-	}
+	if (pool_interrupted(p))
+		x->stop_msg[0] ? answer_unstarted(x, x->stop_why) : answer_window(x);
 	/* A pool this run stopped (a signal, --min-free) ends its calls with -1 and
 	 * "interrupted" too: that stop has its own line, this one is for a pool that
 	 * broke. The exit code says "not finished" either way. */
@@ -527,7 +527,7 @@ static int run_pool(run_ctx *x, double t0)
 			report_say(stderr, "imgpool: the worker pool stopped: %s", pool_error(p));
 		broken = 1;
 	}
-	if (broken && !stopped && !stop_signal()) {
+	if (broken && !stopped) {
 		snprintf(msg, sizeof msg, "the worker pool stopped (%s)", pool_error(p));
 		answer_unstarted(x, msg);
 	}

@@ -18,11 +18,20 @@
  * (SQLITE_IOERR), as a journal's reads do on a failing disk. SLOW_OPEN=TEXT: every
  * open of a path that holds TEXT waits SLOW_SECONDS (default 2) first, in the
  * parent (which reads a file's head to guess its cost) and in the workers: a file
- * that stays in flight while the test does something.
+ * that stays in flight while the test does something. FAIL_OPEN=TEXT: every open
+ * of a path that holds TEXT fails (EACCES), in the parent and in the workers (a
+ * worker that cannot open its temp folder: a pool that breaks as it starts).
+ * FAIL_OPEN_AFTER=PATH: only once PATH exists. KILL_OPEN=TEXT: a worker that
+ * opens a path holding TEXT creates FAIL_OPEN_AFTER's PATH, if given, and is
+ * killed (SIGKILL, as the OOM killer does). RAISE_SAY=TEXT: a line imgpool
+ * formats (vsnprintf) that holds TEXT raises SIGTERM once it is formatted: a stop
+ * that comes at that very moment.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +80,32 @@ static void maybe_slow(const char *path)
 		sleep(secs ? (unsigned)atoi(secs) : 2);
 }
 
+static pid_t parent; /* imgpool's own process; the workers are forked from it */
+
+__attribute__((constructor)) static void who_is_parent(void)
+{
+	parent = getpid();
+}
+
+static int must_fail(const char *path)
+{
+	const char *fail = getenv("FAIL_OPEN"), *after = getenv("FAIL_OPEN_AFTER");
+	if (!fail || !path || !strstr(path, fail) || (after && access(after, F_OK) != 0))
+		return 0;
+	errno = EACCES;
+	return 1;
+}
+
+static void maybe_killed(const char *path)
+{
+	const char *kill_at = getenv("KILL_OPEN"), *after = getenv("FAIL_OPEN_AFTER");
+	if (!kill_at || !path || !strstr(path, kill_at) || getpid() == parent)
+		return;
+	if (after)
+		close(creat(after, 0600));
+	raise(SIGKILL);
+}
+
 /* open and openat, and their 64 names (the same calls on LP64, but a library may
  * be bound to either). */
 static int open_mode(int flags, va_list ap)
@@ -91,6 +126,9 @@ static int open_mode(int flags, va_list ap)
 		if (!(flags & O_NONBLOCK))                                       \
 			maybe_race("open", path);                                \
 		maybe_slow(path);                                                \
+		maybe_killed(path);                                              \
+		if (must_fail(path))                                             \
+			return -1;                                               \
 		return real(path, flags, mode);                                  \
 	}
 OPEN_SHIM(open)
@@ -109,6 +147,9 @@ OPEN_SHIM(open64)
 		if (dirfd == AT_FDCWD && !(flags & O_NONBLOCK))                  \
 			maybe_race("open", path);                                \
 		maybe_slow(path);                                                \
+		maybe_killed(path);                                              \
+		if (must_fail(path))                                             \
+			return -1;                                               \
 		return real(dirfd, path, flags, mode);                           \
 	}
 OPENAT_SHIM(openat)
@@ -129,4 +170,20 @@ int sqlite3_step(sqlite3_stmt *s)
 	if (sql && strstr(sql, fail))
 		return 10; /* SQLITE_IOERR */
 	return real(s);
+}
+
+/* RAISE_SAY (above). */
+int vsnprintf(char *out, size_t size, const char *fmt, va_list ap)
+{
+	static int (*real)(char *, size_t, const char *, va_list);
+	static int raised;
+	if (!real)
+		real = (int (*)(char *, size_t, const char *, va_list))dlsym(RTLD_NEXT, "vsnprintf");
+	int n = real(out, size, fmt, ap);
+	const char *say = getenv("RAISE_SAY");
+	if (say && !raised && out && size && strstr(out, say)) {
+		raised = 1;
+		raise(SIGTERM);
+	}
+	return n;
 }

@@ -1962,6 +1962,7 @@ class TestNamesInLines(SafetyCase):
             self.assertIn(shown, r.stderr.decode("utf-8", "surrogateescape"), argv)
 
 SHIM_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "race_shim.c")
+OUTDIR_TMP_MARK = ".imgpool/tmp-"  # a worker's temp folder, opened by its path
 
 
 class RaceShimCase(SafetyCase):
@@ -2135,6 +2136,8 @@ class TestHeldForAnotherInput(RaceShimCase):
         answered = []
         for _ in range(200):
             time.sleep(0.05)
+            if not os.path.exists(report):  # not opened yet on a loaded machine
+                continue
             with open(report) as f:
                 answered = [json.loads(x) for x in f if '"type":"file"' in x]
             if len(answered) == 2:
@@ -2155,6 +2158,48 @@ class TestHeldForAnotherInput(RaceShimCase):
         self.assertEqual(got["a.jpg"]["status"], "cancelled", got)
         self.assertEqual(got["a.jpg"]["error"],
                          "stopped before it started; the next run does it", got)
+
+
+class TestAStopJustAfterThePoolBroke(RaceShimCase):
+    """A stop (SIGTERM) that comes after the pool broke and before its files were
+    answered: the files planned and not handed out, and a file held, had no
+    answer at all (the stop was left to answer them, and the pool it would have
+    stopped was already broken). tests/race_shim.c: the worker that opens
+    kill.jpg is killed (as the OOM killer does), every new worker then fails to
+    open its temp folder (the pool breaks), and the line saying so raises
+    SIGTERM."""
+
+    def test_every_planned_file_is_answered(self):
+        src, out, report = self.path("in"), self.path("out"), self.path("r.jsonl")
+        jpeg(os.path.join(src, "kill.jpg"), 800, 600)
+        with open(os.path.join(src, "a.tif"), "wb") as f:
+            f.write(b"II*\x00" + b"\x07" * 3000)  # met before a.jpg, which it holds
+        for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
+            jpeg(os.path.join(src, name))
+        env = dict(os.environ, LD_PRELOAD=self.shim(), KILL_OPEN="kill.jpg",
+                   FAIL_OPEN=OUTDIR_TMP_MARK, FAIL_OPEN_AFTER=self.path("broken"),
+                   RAISE_SAY="the worker pool stopped",
+                   ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                   ":verify_asan_link_order=0")
+        r = run(["-j1", "-f", "jpeg", "--report", report, "-o", out, src], env=env)
+        self.assertEqual(r.returncode, 128 + signal.SIGTERM, r.stderr)
+        self.assertIn(b"worker initializer failed", r.stderr)
+        with open(report) as f:
+            files = [json.loads(x) for x in f if '"type":"file"' in x]
+        got = {}
+        for rec in files:
+            self.assertNotIn(os.path.basename(rec["input"]), got, files)  # once each
+            got[os.path.basename(rec["input"])] = rec
+        self.assertEqual(sorted(got), ["a.jpg", "a.tif", "b.jpg", "c.jpg", "d.jpg",
+                                       "kill.jpg"], r.stderr)
+        self.assertEqual(got["a.jpg"]["status"], "cancelled", got)  # held
+        for rec in files:  # the pool's own (handed out) or the stop's (planned)
+            if rec["status"] == "error":
+                self.assertIn("the worker pool stopped", rec["error"], rec)
+            else:
+                self.assertEqual(rec["status"], "cancelled", rec)
+        self.assertGreater(sum(x["status"] == "cancelled" for x in files), 1, files)
+        self.assertEqual(outputs_in(out), set())
 
 
 class TestFoldersMovedOutAtTheWorstMoment(RaceShimCase):
