@@ -30,7 +30,7 @@ const char *const journal_stmt_sql[S_COUNT] = {
 		  " ON CONFLICT (root, rel) DO UPDATE SET size=?3, mtime_ns=?4, fingerprint=?5,"
 		  " checksum=?6, status=?7, kind=?8, limits=?9, strikes=?10, cause=?11,"
 		  " attempts=?12, ms=?13, seen_run=?14, racy=?15, outputs=NULL",
-	[S_OWNS] = "SELECT 1 FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_OWNS] = "SELECT ino, checksum FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_INTENT] = JOURNAL_SQL_INTENT,
 	[S_MADE_KEEP] = "UPDATE outputs SET state=1 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_MADE_DROP] = "DELETE FROM outputs WHERE path=?1 AND NOT (size=?2 AND mtime_ns=?3)",
@@ -51,6 +51,8 @@ const char *const journal_stmt_sql[S_COUNT] = {
 /* S_GET on another journal of the folder of schema 3 or older (a shard an older
  * imgpool wrote): no racy column, its rows taken as not racy, as they were. */
 const char journal_get_sql_v3[] = JOURNAL_GET_COLUMNS " 0 FROM files WHERE root=?1 AND rel=?2";
+const char journal_owns_sql_v5[] =
+	"SELECT ino, 0 FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3";
 
 /* ------------------------------------------------------------------------- */
 /* Writing                                                                    */
@@ -276,32 +278,47 @@ static void bind_ident(sqlite3_stmt *s, const char *path, const file_ident *id)
 	sqlite3_bind_int64(s, 3, id->mtime_ns);
 }
 
-static int owns_in(journal *j, sqlite3_stmt *s, const char *path,
-		   const file_ident *id)
+/* One journal's answer (journal_owns()): 1, 2 with *proof set, or 0. */
+static int owns_in(journal *j, sqlite3_stmt *s, const char *path, const file_ident *id,
+		   uint64_t *proof)
 {
+	int owns = 0;
 	if (!s)
 		return 0;
 	sqlite3_reset(s);
 	bind_ident(s, path, id);
-	int found = step_read(j, s) == SQLITE_ROW;
+	while (owns != 1 && step_read(j, s) == SQLITE_ROW) {
+		uint64_t ino = (uint64_t)sqlite3_column_int64(s, 0);
+		uint64_t sum = (uint64_t)sqlite3_column_int64(s, 1);
+		if (!ino || ino == id->ino)
+			owns = 1;
+		else if (sum) {
+			*proof = sum;
+			owns = 2;
+		}
+	}
 	sqlite3_reset(s);
-	return found;
+	return owns;
 }
 
-int journal_owns(journal *j, const char *path, const file_ident *id)
+int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t *proof)
 {
+	int owns = 0;
+	uint64_t sum = 0;
 	if (!j)
 		return 0;
-	if (owns_in(j, j->st[S_OWNS], path, id))
-		return 1;
-	for (int i = 0; i < j->nothers; i++)
-		if (owns_in(j, j->others[i].owns, path, id))
-			return 1;
-	return 0;
+	owns = owns_in(j, j->st[S_OWNS], path, id, &sum);
+	for (int i = 0; owns != 1 && i < j->nothers; i++) {
+		int o = owns_in(j, j->others[i].owns, path, id, &sum);
+		owns = o > owns ? o : owns;
+	}
+	if (owns == 2 && proof)
+		*proof = sum;
+	return owns;
 }
 
 int journal_output_intent(journal *j, const char *path, const file_ident *id,
-			  const char *root, const char *rel)
+			  uint64_t checksum, const char *root, const char *rel)
 {
 	if (!j)
 		return 0;
@@ -312,6 +329,7 @@ int journal_output_intent(journal *j, const char *path, const file_ident *id,
 	sqlite3_bind_text(s, 6, root, -1, SQLITE_STATIC);
 	bind_path(s, 7, rel);
 	sqlite3_bind_int64(s, 8, (sqlite3_int64)j->fingerprint);
+	sqlite3_bind_int64(s, 9, (sqlite3_int64)checksum);
 	return write_step(j, s, "recording an output");
 }
 

@@ -97,9 +97,14 @@ void journal_get_any(journal *j, const char *root, const char *rel, journal_row 
 /* Record an input's outcome (batched). Returns 0 or -1 (journal_error). */
 int journal_put(journal *j, const char *root, const char *rel, const journal_row *row);
 
-/* Does any journal of the folder record output path (relative to OUT) with this size
- * and mtime? Then imgpool made the file that is there now. */
-int journal_owns(journal *j, const char *path, const file_ident *id);
+/* Did imgpool make the file at output path (relative to OUT), whose identity is id
+ * (its stat now)? 1: a journal of the folder records path with this size and
+ * mtime, and with this inode (or none: a row of an older version). 2: only with
+ * another inode (the file was copied or restored since, or is another file given
+ * the thumbnail's size and mtime: touch -r, cp -p), and the bytes imgpool made
+ * hash (XXH3-64) to *proof: the file is imgpool's only if its bytes do. 0: none
+ * records it (a failed lookup too: journal_read_errors()). */
+int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t *proof);
 
 /* Who made output path with identity id, by any journal of the folder: 1 with
  * *info filled (free it with journal_output_free), 0 when none records it. */
@@ -115,9 +120,10 @@ void journal_output_free(journal_output *info);
 void journal_set_fingerprint(journal *j, uint64_t fingerprint);
 
 /* Record, ahead of the rename, that imgpool is making output path with identity id
- * for input (root, rel). Not durable until journal_sync(). 0 or -1. */
+ * (its inode: a rename keeps it) and bytes of this checksum (XXH3-64; 0: not
+ * known) for input (root, rel). Not durable until journal_sync(). 0 or -1. */
 int journal_output_intent(journal *j, const char *path, const file_ident *id,
-			  const char *root, const char *rel);
+			  uint64_t checksum, const char *root, const char *rel);
 
 /* The rename happened: path is now exactly id; every other row of path goes. */
 int journal_output_made(journal *j, const char *path, const file_ident *id);

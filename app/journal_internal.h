@@ -38,6 +38,8 @@ extern const char *const journal_stmt_sql[S_COUNT];
 	"SELECT status, size, mtime_ns, fingerprint, checksum, kind, limits, strikes," \
 	" attempts, ms, cause,"
 extern const char journal_get_sql_v3[];
+/* S_OWNS on a journal of schema 5 or older, which has no checksum column. */
+extern const char journal_owns_sql_v5[];
 
 struct journal {
 	sqlite3 *db;

@@ -184,7 +184,10 @@ static void open_others(journal *j, const char *own)
 		other_journal *o = &j->others[j->nothers];
 		/* In a run, a live view: another shard may be writing it. */
 		if (journal_open_view(j->od, *n, j->readonly, &o->db) == SQLITE_OK &&
-		    sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OWNS], -1, &o->owns, NULL) == SQLITE_OK) {
+		    (sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OWNS], -1, &o->owns, NULL) ==
+			     SQLITE_OK ||
+		     sqlite3_prepare_v2(o->db, journal_owns_sql_v5, -1, &o->owns, NULL) ==
+			     SQLITE_OK)) {
 			sqlite3_busy_timeout(o->db, 5000);
 			/* An older schema lacks some: those lookups skip it. */
 			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INFO], -1, &o->info, NULL);
@@ -203,16 +206,19 @@ static void open_others(journal *j, const char *own)
 }
 
 
-/* Every statement; on a dry run's view of a schema-3 journal (the run itself
- * converts it) S_GET reads its rows as not racy and S_PUT, never run there, is
- * left out. */
+/* Every statement; on a dry run's view of an older journal (the run itself
+ * converts it) S_GET reads a schema-3 journal's rows as not racy, S_OWNS a
+ * schema-5 one's outputs as without checksums, and S_PUT and S_INTENT, never run
+ * there, are left out where their columns are not. */
 static int prepare_all(journal *j, int version)
 {
 	for (int i = 0; i < S_COUNT; i++) {
 		const char *sql = journal_stmt_sql[i];
 		if (version == 3 && i == S_GET)
 			sql = journal_get_sql_v3;
-		else if (version == 3 && i == S_PUT)
+		else if (version <= 5 && i == S_OWNS)
+			sql = journal_owns_sql_v5;
+		else if ((version == 3 && i == S_PUT) || (version <= 5 && i == S_INTENT))
 			continue;
 		if (sqlite3_prepare_v2(j->db, sql, -1, &j->st[i], NULL) != SQLITE_OK)
 			return -1;

@@ -34,7 +34,7 @@ static const char schema_v2[] =
 	"CREATE TABLE IF NOT EXISTS outputs ("
 	" path BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
 	" dev INTEGER, ino INTEGER, root TEXT NOT NULL, rel BLOB NOT NULL,"
-	" state INTEGER NOT NULL, fingerprint INTEGER DEFAULT 0,"
+	" state INTEGER NOT NULL, fingerprint INTEGER DEFAULT 0, checksum INTEGER DEFAULT 0,"
 	" PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS outputs_owner ON outputs (root, rel);"
 	"CREATE TABLE IF NOT EXISTS quarantine ("
@@ -71,6 +71,15 @@ static const char fill_v4[] =
  * from a disk that is not mounted there (prune_note_roots()). */
 static const char schema_v5[] =
 	"CREATE TABLE IF NOT EXISTS roots (root TEXT PRIMARY KEY, dev INTEGER NOT NULL);";
+
+/* Version 6: each output's checksum (XXH3-64 of its bytes), and its inode kept
+ * (older versions recorded 0): a file at an output path with the recorded size
+ * and mtime is imgpool's only when it is the inode imgpool made, or has its bytes
+ * (a copy, a restore, a disk whose inode numbers change when it is mounted again).
+ * A file of the user's with the thumbnail's size and mtime (touch -r, cp -p) had
+ * been taken for imgpool's, replaced and pruned. Older rows (0, 0) keep size and
+ * mtime alone. */
+static const char v5_to_v6[] = "ALTER TABLE outputs ADD COLUMN checksum INTEGER DEFAULT 0;";
 
 static const char v1_to_v2_columns[] =
 	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"
@@ -187,6 +196,8 @@ static int migrate(sqlite3 *db, int version, outdir *od)
 		ok = sqlite3_exec(db, fill_v4, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok)
 		ok = sqlite3_exec(db, schema_v5, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version >= 2 && version <= 5)
+		ok = sqlite3_exec(db, v5_to_v6, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok)
 		ok = sqlite3_exec(db, "PRAGMA user_version=" TEXT_OF(SCHEMA_VERSION) "; COMMIT",
 				  NULL, NULL, NULL) == SQLITE_OK;

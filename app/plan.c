@@ -312,7 +312,7 @@ static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t 
 {
 	const discover_item *it = &p->it;
 	for (int i = 0; i < it->noutputs; i++) {
-		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], root, it->rel);
+		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], 0, root, it->rel);
 		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i]);
 	}
 	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = mtime_ns(it),
@@ -559,7 +559,7 @@ static int is_thumbnail(planner *p)
 	const discover_item *it = &p->it;
 	file_ident id = {.size = it->size, .mtime_ns = mtime_ns(it), .dev = it->dev,
 			 .ino = it->ino};
-	return p->cfg.j && journal_owns(p->cfg.j, it->in_out, &id);
+	return p->cfg.j && journal_owns(p->cfg.j, it->in_out, &id, NULL) > 0;
 }
 
 int plan_next(planner *p, plan_item *item)

@@ -4,15 +4,41 @@
  * publish.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "filehash.h"
 #include "publish.h"
 
 #define NAME_LEN 64 /* quarantine names */
+
+/* Are the bytes of the file at rel, whose stat is st, the bytes imgpool made
+ * (proof: their checksum)? 1 yes, 0 no, -1 cannot be read (errno). Opened beneath
+ * OUT, never through a symlink, and only if it is still the file st says. */
+static int bytes_are(const publisher *pb, const char *rel, const struct stat *st,
+		     uint64_t proof)
+{
+	const char *leaf;
+	struct stat now;
+	uint64_t sum = 0;
+	int pfd = outdir_parent(pb->od, rel, 0, &leaf), fd = -1, rc = -1;
+	if (pfd >= 0)
+		fd = openat(pfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &now) == 0 && filehash_fd(fd, &sum) == 0)
+		rc = now.st_dev == st->st_dev && now.st_ino == st->st_ino && sum == proof;
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (pfd >= 0)
+		close(pfd);
+	errno = e;
+	return rc;
+}
 
 out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 			  uint64_t in_ino, file_ident *id, char *why, size_t len)
@@ -52,10 +78,16 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 	}
 	/* A lookup that failed is no answer: taken for "not imgpool's", the file
 	 * was refused as the user's, or made again over a thumbnail it still had. */
-	uint64_t read_errors = journal_read_errors(pb->j, NULL);
+	uint64_t read_errors = journal_read_errors(pb->j, NULL), proof = 0;
 	const char *cause;
-	if (journal_owns(pb->j, rel, id))
+	int owns = journal_owns(pb->j, rel, id, &proof), same = 0;
+	if (owns == 1 || (owns == 2 && (same = bytes_are(pb, rel, &st, proof)) == 1))
 		return OUT_OURS;
+	if (same < 0) {
+		snprintf(why, len, "cannot be told imgpool's or not: cannot read it: %s",
+			 outdir_strerror(errno));
+		return OUT_UNREACHABLE;
+	}
 	if (journal_read_errors(pb->j, &cause) != read_errors) {
 		snprintf(why, len, "cannot be told imgpool's or not: %s", cause);
 		return OUT_UNREACHABLE;
@@ -83,8 +115,7 @@ static int check_all(const publisher *pb, const publish_item *it, out_plan *plan
 				 strerror(errno));
 			return -1;
 		}
-		plan[i].fresh = outdir_ident_of(&st);
-		plan[i].fresh.dev = plan[i].fresh.ino = 0; /* a rename keeps size and mtime */
+		plan[i].fresh = outdir_ident_of(&st); /* a rename keeps all of it */
 		switch (publish_inspect(pb, it->out_rel[i], it->in_dev, it->in_ino, &plan[i].old,
 					why, sizeof why)) {
 		case OUT_ABSENT:
@@ -116,8 +147,8 @@ static int check_all(const publisher *pb, const publish_item *it, out_plan *plan
 static int write_ahead(const publisher *pb, const publish_item *it, const out_plan *plan)
 {
 	for (int i = 0; i < it->n; i++)
-		if (journal_output_intent(pb->j, it->out_rel[i], &plan[i].fresh, it->root,
-					  it->rel) < 0 ||
+		if (journal_output_intent(pb->j, it->out_rel[i], &plan[i].fresh,
+					  it->sums ? it->sums[i] : 0, it->root, it->rel) < 0 ||
 		    (plan[i].replace && journal_quarantine_add(pb->j, plan[i].qname,
 							       it->out_rel[i], &plan[i].old) < 0))
 			return -1;

@@ -20,6 +20,7 @@ typedef struct thumb_result {
 	struct {
 		int w, h;            /* thumbnail dimensions */
 		uint64_t bytes;      /* output file size */
+		uint64_t checksum;   /* XXH3-64 of its bytes: the proof it is imgpool's */
 	} out[THUMB_MAX_SIZES];
 } thumb_result;
 

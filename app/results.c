@@ -186,6 +186,7 @@ void run_flush_finished(run_ctx *x)
 	publish_item items[PUBLISH_BATCH] = {{0}};
 	publish_error errs[PUBLISH_BATCH];
 	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
+	uint64_t sums[PUBLISH_BATCH][THUMB_MAX_SIZES];
 	int sync_err[PUBLISH_BATCH], batch[PUBLISH_BATCH], m = 0;
 	char sync_cause[PUBLISH_BATCH][96];
 	int n = x->nfinished;
@@ -207,12 +208,15 @@ void run_flush_finished(run_ctx *x)
 					 "cannot write the thumbnail: %s", strerror(sync_err[k]));
 			continue;
 		}
-		for (int i = 0; i < f->n; i++)
+		for (int i = 0; i < f->n; i++) {
 			temps[m][i] = d->temps[i];
+			sums[m][i] = d->res.out[i].checksum;
+		}
 		items[m] = (publish_item){
 			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
 			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
 			.display = (const char *const *)f->display, .temps = temps[m],
+			.sums = sums[m],
 		};
 		batch[k] = m++;
 	}

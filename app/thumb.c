@@ -235,6 +235,7 @@ static int produce(const thumb_settings *s, VipsImage *master, const master_inpu
 	res->out[i].w = im->Xsize;
 	res->out[i].h = im->Ysize;
 	res->out[i].bytes = len;
+	res->out[i].checksum = filehash_bytes(buf, len);
 	g_object_unref(im);
 	rc = save_write(out, buf, len, fd, err, errlen);
 	if (rc)

@@ -418,6 +418,65 @@ class TestForeignFiles(SafetyCase):
         self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
 
 
+class TestSameSizeAndTime(SafetyCase):
+    """A file of the user's put at a thumbnail's path with the thumbnail's size and
+    mtime (touch -r, cp -p, rsync -t of a same-sized file) was taken for imgpool's:
+    replaced when its input changed, deleted by --prune. The journal records each
+    output's inode and checksum: another inode is imgpool's only by its bytes, so
+    a copied or restored tree stays imgpool's and the user's file does not."""
+
+    def users_file_in_place_of(self, path):
+        st = os.stat(path)
+        mine = path + ".mine"
+        with open(mine, "wb") as f:
+            f.write(bytes((i * 7 + 3) % 256 for i in range(st.st_size)))
+        os.utime(mine, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.rename(mine, path)
+        return digest(path)
+
+    def test_not_replaced_when_its_input_changes(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 300, 200)
+        self.ok(run(["-o", out, src]))
+        mine = self.users_file_in_place_of(os.path.join(out, "a.jpg"))
+        time.sleep(0.01)
+        jpeg(os.path.join(src, "a.jpg"), 300, 200, 90)
+        r = run(["-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"was not made by imgpool", r.stderr)
+        self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
+
+    def test_not_pruned_when_its_input_goes(self):
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 300, 200)
+        jpeg(os.path.join(src, "b.jpg"), 300, 200)
+        self.ok(run(["-o", out, src]))
+        mine = self.users_file_in_place_of(os.path.join(out, "a.jpg"))
+        os.unlink(os.path.join(src, "a.jpg"))
+        self.ok(run(["--prune", "-o", out, src]), (0, 1))
+        self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
+
+    def test_a_copied_tree_stays_imgpools(self):
+        """cp -a of the output folder (a new disk, a restore): every inode is new,
+        the bytes are imgpool's. Unchanged inputs are skipped, a changed one's
+        thumbnail replaced, a gone one's pruned."""
+        src, out, moved = self.path("src"), self.path("out"), self.path("moved")
+        for name in ("a.jpg", "b.jpg", "c.jpg"):
+            jpeg(os.path.join(src, name), 300, 200)
+        self.ok(run(["-o", out, src]))
+        shutil.copytree(out, moved, symlinks=True, copy_function=shutil.copy2)
+        shutil.rmtree(out)
+        r = self.ok(run(["-o", moved, src]))
+        self.assertIn(b" 0 done,", r.stdout + r.stderr)
+        time.sleep(0.01)
+        jpeg(os.path.join(src, "a.jpg"), 300, 200, 30)
+        os.unlink(os.path.join(src, "c.jpg"))
+        r = self.ok(run(["--prune", "-o", moved, src]))
+        self.assertIn(b" 1 done,", r.stdout + r.stderr)
+        self.assertLess(mean_of(os.path.join(moved, "a.jpg")), 60)
+        self.assertEqual(outputs_in(moved), {"a.jpg", "b.jpg"})
+
+
 class TestLongNames(SafetyCase):
     def test_pairs_of_long_names_get_their_own_thumbnails(self):
         """40 pairs of 245-byte names sharing a prefix, -j2: each thumbnail is its
@@ -1059,7 +1118,7 @@ class TestJournal(SafetyCase):
         r = self.ok(run(["-o", out, src]))
         self.assertIn(b"1 done", r.stdout)
         db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 5)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 6)
         self.assertEqual([bytes(p) for (p,) in db.execute("SELECT path FROM outputs")],
                          [b"a.jpg"])
 
