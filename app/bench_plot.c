@@ -230,7 +230,7 @@ int bench_write_plot(const bench *b)
 	a.ymax = ceil(want / step) * step;
 	char settings[200], bytes[32];
 	bench_describe_settings(&b->o.settings, settings, sizeof settings);
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	fprintf(f, SIDEFILE_SVG_BEGINS
 		   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"520\" "
 		   "viewBox=\"0 0 760 520\" font-family=\"sans-serif\" font-size=\"13\">\n"
 		   "<title>imgpool bench: speedup against jobs</title>\n<style>\n"

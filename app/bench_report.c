@@ -270,7 +270,7 @@ int bench_write_csv(const bench *b)
 		return -1;
 	}
 	FILE *f = sidefile_stream(file);
-	fprintf(f, "config,jobs,wall_s_median,wall_s_min,wall_s_max,runs,cpu_s_median,"
+	fprintf(f, SIDEFILE_CSV_BEGINS
 		   "images_per_s,speedup,"
 		   "efficiency,karp_flatt,amdahl_fit,oversubscribed,pool_overhead,cpus,images\n");
 	const bench_row *one = bench_one_job_row(b);

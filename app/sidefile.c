@@ -31,12 +31,10 @@ static const struct {
 	const char *begins[2];
 	const char *name;
 } kinds[] = {
-	[SIDEFILE_REPORT] = {{"{\"schema\":", NULL}, "a report"},
-	[SIDEFILE_TRACE] = {{"{\"displayTimeUnit\":", NULL}, "a trace"},
-	[SIDEFILE_SVG] = {{"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-			   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"", NULL},
-			  "an SVG file"},
-	[SIDEFILE_CSV] = {{"config,jobs,", NULL}, "a table"},
+	[SIDEFILE_REPORT] = {{NULL}, "a report"}, /* its first record: report_begins() */
+	[SIDEFILE_TRACE] = {{SIDEFILE_TRACE_BEGINS, NULL}, "a trace"},
+	[SIDEFILE_SVG] = {{SIDEFILE_SVG_BEGINS, NULL}, "an SVG file"},
+	[SIDEFILE_CSV] = {{SIDEFILE_CSV_BEGINS, NULL}, "a table"},
 };
 
 /* Where a name leads: nothing yet, a file, or a stream (a character device, a
@@ -64,6 +62,25 @@ static int is_stream(mode_t m)
 	return S_ISCHR(m) || S_ISFIFO(m) || S_ISSOCK(m);
 }
 
+/* Does head (n bytes) begin as every record of imgpool's report begins,
+ * {"schema":N,"time":"...","type":" (report.c)? A file of the user's that merely
+ * starts with {"schema": is not one. */
+static int report_begins(const char *head, size_t n)
+{
+	static const char schema[] = "{\"schema\":", time[] = ",\"time\":\"", type[] = "\",\"type\":\"";
+	size_t at = sizeof schema - 1, digits;
+	if (n < at || memcmp(head, schema, at))
+		return 0;
+	for (digits = 0; at < n && head[at] >= '0' && head[at] <= '9'; at++)
+		digits++;
+	if (!digits || n - at < sizeof time - 1 || memcmp(head + at, time, sizeof time - 1))
+		return 0;
+	at += sizeof time - 1;
+	while (at < n && head[at] != '"' && head[at] != '\n')
+		at++; /* the time: RFC 3339 */
+	return n - at >= sizeof type - 1 && !memcmp(head + at, type, sizeof type - 1);
+}
+
 /* Does the open file fd begin as imgpool begins a file of this kind, or is it
  * empty? 1, 0, or -1 when it cannot be read. */
 static int is_own(int fd, sidefile_kind kind)
@@ -78,6 +95,8 @@ static int is_own(int fd, sidefile_kind kind)
 		return -1;
 	if (n == 0)
 		return 1;
+	if (kind == SIDEFILE_REPORT)
+		return report_begins(head, (size_t)n);
 	for (int i = 0; i < 2 && kinds[kind].begins[i]; i++) {
 		size_t len = strlen(kinds[kind].begins[i]);
 

@@ -9,10 +9,12 @@
  *     device (/dev/stdout is one) is followed: no file can be lost through it.
  *   - An existing file is replaced, or appended to, only when it is empty (but
  *     not an empty file with an image's name: it may be an input) or begins as
- *     imgpool begins a file of that kind (a report's {"schema":, a
- *     trace's {"displayTimeUnit":, an SVG's <?xml or <svg, the bench table's
- *     header). A photo, a journal or anything else named by mistake
- *     (--report IMG_0001.jpg, --trace in/a.jpg) is refused, never truncated.
+ *     imgpool begins a file of that kind, with what says it is imgpool's (a
+ *     report's first record: {"schema":N,"time":"...","type":"; a trace's and an
+ *     SVG's header naming imgpool, below; the bench table's header line). A
+ *     photo, a journal, another tool's trace or chart, or anything else named by
+ *     mistake (--report IMG_0001.jpg, --trace in/a.jpg) is refused, never
+ *     truncated.
  *   - A file written whole (everything but the report, which is written as the
  *     run goes) is made beside its name under a new name of its own, created
  *     exclusively, and renamed over the name when complete: the old one stays
@@ -23,6 +25,12 @@
  */
 #ifndef IMGPOOL_SIDEFILE_H
 #define IMGPOOL_SIDEFILE_H
+
+/* How imgpool begins each kind that is not a report: its writers write these
+ * first, and a file that begins so is imgpool's to replace. */
+#define SIDEFILE_TRACE_BEGINS "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"imgpool\"},"
+#define SIDEFILE_SVG_BEGINS "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- made by imgpool -->\n"
+#define SIDEFILE_CSV_BEGINS "config,jobs,wall_s_median,wall_s_min,wall_s_max,runs,cpu_s_median,"
 
 #include <stdio.h>
 

@@ -78,7 +78,7 @@ trace *trace_open(const char *json_path, const char *svg_path, int64_t t0_ns, in
 			return NULL;
 		}
 		t->json = sidefile_stream(t->json_file);
-		fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n", t->json);
+		fputs(SIDEFILE_TRACE_BEGINS "\"traceEvents\":[\n", t->json);
 		begin_event(t);
 		fputs("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":"
 		      "\"imgpool\"}}", t->json);
@@ -232,7 +232,7 @@ static int write_svg(trace *t, int64_t end_ns, const char *title, char *msg, siz
 			if (t->bars[i].end > last)
 				last = t->bars[i].end;
 		}
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	fprintf(f, SIDEFILE_SVG_BEGINS
 		   "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
 		   "font-family=\"sans-serif\" font-size=\"12\">\n"
 		   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"

@@ -1573,7 +1573,7 @@ class TestSideFiles(SafetyCase):
             self.assertEqual([json.loads(x)["type"] for x in f], ["file", "summary"])
         tl = self.path("t.svg")
         with open(tl + ".imgpool.tmp", "w") as f:  # a killed run's, begun as ours
-            f.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f.write('<?xml version="1.0" encoding="UTF-8"?>\n<!-- made by imgpool -->\n'
                     '<svg xmlns="http://www.w3.org/2000/svg" width="1120" height="3')
         self.ok(run(["-q", "--force", "--timeline", tl, "-o", self.path("out"), src]))
         self.assertFalse(os.path.exists(tl + ".imgpool.tmp"))
@@ -1591,6 +1591,32 @@ class TestSideFiles(SafetyCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         with open(drawing) as f:
             self.assertIn("standalone", f.read())
+
+    def test_files_that_only_begin_like_ours_are_refused(self):
+        """A file was taken for imgpool's by its first few bytes: notes of the
+        user's in JSON Lines that begin with {"schema":, another tool's Chrome
+        trace, an SVG drawing with the usual header: each was replaced. What
+        imgpool writes first names it now, and only that is replaced."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        theirs = (("--report", "notes.jsonl", '{"schema":1,"note":"my own notes"}\n'),
+                  ("--trace", "perf.json", '{"displayTimeUnit":"ms","traceEvents":[]}\n'),
+                  ("--timeline", "drawing.svg",
+                   '<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns='
+                   '"http://www.w3.org/2000/svg" width="10" height="10"/>\n'))
+        for opt, name, text in theirs:
+            path = self.path(name)
+            with open(path, "w") as f:
+                f.write(text)
+            r = run(["-q", "--force", opt, path, "-o", self.path("out"), src])
+            self.assertEqual(r.returncode, 2, (opt, r.stderr))
+            self.assertIn(b"imgpool replaces only its own files", r.stderr)
+            with open(path) as f:
+                self.assertEqual(f.read(), text, opt)
+            os.unlink(path)  # and imgpool's own file of each kind is replaced
+            for _ in range(2):
+                self.ok(run(["-q", "--force", opt, path, "-o", self.path("out"), src]))
+            self.assertGreater(os.path.getsize(path), 20)
 
     def test_a_report_another_run_writes_is_refused(self):
         """Shards of an array run at once with one --report name emptied and wrote
