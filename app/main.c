@@ -29,6 +29,11 @@ static int stdout_checked(int rc)
 int main(int argc, char **argv)
 {
 	io_hold_std_fds();
+	/* A line per write: unbuffered, stderr wrote each character of a file's name
+	 * on its own (report_put_name() puts them one by one), and another writer of
+	 * the same log could land inside a line. Lines without an end (the progress
+	 * bar) are flushed where they are drawn. */
+	setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
 	if (argc > 1 && !strcmp(argv[1], "status"))
 		return stdout_checked(status_main(argc - 1, argv + 1));
 	if (argc > 1 && !strcmp(argv[1], "bench"))

@@ -1026,6 +1026,26 @@ def test_ambiguous_option_and_status_words(tmp):
     assert_eq(js["journals"][0]["last_run"]["settings"]["fit"], "cover", "json")
 
 
+def test_an_error_line_is_one_write(tmp):
+    """Each line on standard error goes out in one write: unbuffered, it went a
+    character of the file's name at a time (a write each), and another writer
+    of the same log could land inside the line."""
+    if not shutil.which("strace"):
+        raise Skip("no strace")
+    trace = os.path.join(tmp, "trace")
+    missing = os.path.join(tmp, "no-such-photo-" + "x" * 40 + ".jpg")
+    r = subprocess.run(["strace", "-f", "-e", "trace=write", "-e", "signal=none", "-o",
+                        trace, IMGPOOL, "-q", "--no-journal", "-o",
+                        os.path.join(tmp, "out"), missing],
+                       capture_output=True, timeout=300)
+    if r.returncode != 0 and not os.path.exists(trace):
+        raise Skip("strace cannot trace here")
+    assert r.returncode == 1, r.stderr
+    with open(trace) as f:
+        writes = [x for x in f if "write(2," in x]
+    assert len(writes) == 1, writes
+
+
 class CliTests(unittest.TestCase):
     """The tests above as unittest cases, each in a fresh temporary folder. A test
     function takes that folder; Skip skips it."""
