@@ -56,6 +56,13 @@ int io_read_signed_fd(int fd, uint64_t size, const unsigned char *sig, size_t si
  * first thing in main(). */
 void io_hold_std_fds(void);
 
+/* What tells the entry name of the folder open at dirfd ("" with AT_EMPTY_PATH:
+ * dirfd itself) from one made at its place later, never followed if a symlink:
+ * its inode and, where the filesystem keeps one, its birth time (a freed inode
+ * number is soon given again: rmdir then mkdir gets the same one on ext4).
+ * Never 0; 0 when it cannot be read (errno). */
+uint64_t io_identity(int dirfd, const char *name, int flags);
+
 /* 1 when fd is open for reading (O_RDONLY or O_RDWR), 0 when it is not (closed,
  * or held by io_hold_std_fds()). */
 int io_fd_readable(int fd);

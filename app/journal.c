@@ -32,7 +32,8 @@ const char *const journal_stmt_sql[S_COUNT] = {
 		  " attempts=?12, ms=?13, seen_run=?14, racy=?15, outputs=NULL",
 	[S_OWNS] = "SELECT ino, checksum FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_INTENT] = JOURNAL_SQL_INTENT,
-	[S_MADE_KEEP] = "UPDATE outputs SET state=1 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_MADE_KEEP] = "UPDATE outputs SET state=1, dir_id=?4 WHERE path=?1 AND size=?2"
+			" AND mtime_ns=?3",
 	[S_MADE_DROP] = "DELETE FROM outputs WHERE path=?1 AND NOT (size=?2 AND mtime_ns=?3)",
 	[S_FORGET_ONE] = "DELETE FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_FORGET_ALL] = "DELETE FROM outputs WHERE path=?1",
@@ -46,6 +47,7 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	 * whose input row a kill -9 lost (the output rows are written ahead). */
 	[S_INPUTS] = "SELECT rel FROM files WHERE root=?1 UNION SELECT rel FROM outputs"
 		     " WHERE root=?1",
+	[S_FOLDER] = "SELECT dir_id FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 };
 
 /* S_GET on another journal of the folder of schema 3 or older (a shard an older
@@ -383,16 +385,32 @@ void journal_output_free(journal_output *info)
 	info->root = info->rel = NULL;
 }
 
-int journal_output_made(journal *j, const char *path, const file_ident *id)
+int journal_output_made(journal *j, const char *path, const file_ident *id,
+			uint64_t folder_id)
 {
 	if (!j)
 		return 0;
 	bind_ident(j->st[S_MADE_KEEP], path, id);
+	sqlite3_bind_int64(j->st[S_MADE_KEEP], 4, (sqlite3_int64)folder_id);
 	bind_ident(j->st[S_MADE_DROP], path, id);
 	return write_step(j, j->st[S_MADE_KEEP], "recording an output") < 0 ||
 			       write_step(j, j->st[S_MADE_DROP], "recording an output") < 0
 		       ? -1
 		       : 0;
+}
+
+uint64_t journal_output_folder(journal *j, const char *path, const file_ident *id)
+{
+	sqlite3_stmt *s = j ? j->st[S_FOLDER] : NULL;
+	uint64_t ino = 0;
+	if (!s)
+		return 0;
+	sqlite3_reset(s);
+	bind_ident(s, path, id);
+	if (step_read(j, s) == SQLITE_ROW)
+		ino = (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return ino;
 }
 
 int journal_output_forget(journal *j, const char *path, const file_ident *id)

@@ -125,8 +125,14 @@ void journal_set_fingerprint(journal *j, uint64_t fingerprint);
 int journal_output_intent(journal *j, const char *path, const file_ident *id,
 			  uint64_t checksum, const char *root, const char *rel);
 
-/* The rename happened: path is now exactly id; every other row of path goes. */
-int journal_output_made(journal *j, const char *path, const file_ident *id);
+/* The rename happened: path is now exactly id, in the folder whose identity
+ * (io_identity()) is folder_id (0: not known); every other row of path goes. */
+int journal_output_made(journal *j, const char *path, const file_ident *id,
+			uint64_t folder_id);
+
+/* The folder_id this journal recorded for output path with identity id: 0 when
+ * none (no row, a row of an older version, or one whose rename a kill cut off). */
+uint64_t journal_output_folder(journal *j, const char *path, const file_ident *id);
 
 /* Forget output path: the row with identity id, or every row of it (id NULL). */
 int journal_output_forget(journal *j, const char *path, const file_ident *id);

@@ -208,8 +208,9 @@ static void open_others(journal *j, const char *own)
 
 /* Every statement; on a dry run's view of an older journal (the run itself
  * converts it) S_GET reads a schema-3 journal's rows as not racy, S_OWNS a
- * schema-5 one's outputs as without checksums, and S_PUT and S_INTENT, never run
- * there, are left out where their columns are not. */
+ * schema-5 one's outputs as without checksums, S_FOLDER is left out (no folder
+ * known), and S_PUT, S_INTENT and S_MADE_KEEP, never run there, are left out
+ * where their columns are not. */
 static int prepare_all(journal *j, int version)
 {
 	for (int i = 0; i < S_COUNT; i++) {
@@ -218,7 +219,8 @@ static int prepare_all(journal *j, int version)
 			sql = journal_get_sql_v3;
 		else if (version <= 5 && i == S_OWNS)
 			sql = journal_owns_sql_v5;
-		else if ((version == 3 && i == S_PUT) || (version <= 5 && i == S_INTENT))
+		else if ((version == 3 && i == S_PUT) ||
+			 (version <= 5 && (i == S_INTENT || i == S_MADE_KEEP || i == S_FOLDER)))
 			continue;
 		if (sqlite3_prepare_v2(j->db, sql, -1, &j->st[i], NULL) != SQLITE_OK)
 			return -1;

@@ -35,7 +35,7 @@ static const char schema_v2[] =
 	" path BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
 	" dev INTEGER, ino INTEGER, root TEXT NOT NULL, rel BLOB NOT NULL,"
 	" state INTEGER NOT NULL, fingerprint INTEGER DEFAULT 0, checksum INTEGER DEFAULT 0,"
-	" PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
+	" dir_id INTEGER DEFAULT 0, PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS outputs_owner ON outputs (root, rel);"
 	"CREATE TABLE IF NOT EXISTS quarantine ("
 	" name TEXT PRIMARY KEY, path BLOB NOT NULL, size INTEGER, mtime_ns INTEGER);";
@@ -78,8 +78,12 @@ static const char schema_v5[] =
  * (a copy, a restore, a disk whose inode numbers change when it is mounted again).
  * A file of the user's with the thumbnail's size and mtime (touch -r, cp -p) had
  * been taken for imgpool's, replaced and pruned. Older rows (0, 0) keep size and
- * mtime alone. */
-static const char v5_to_v6[] = "ALTER TABLE outputs ADD COLUMN checksum INTEGER DEFAULT 0;";
+ * mtime alone. And the identity of the folder each output was put in (dir_id:
+ * io_identity(), its inode and birth time), so
+ * that an output gone from its place takes with it only that folder, left empty,
+ * not one of the user's made since at its path. */
+static const char v5_to_v6[] = "ALTER TABLE outputs ADD COLUMN checksum INTEGER DEFAULT 0;"
+			       "ALTER TABLE outputs ADD COLUMN dir_id INTEGER DEFAULT 0;";
 
 static const char v1_to_v2_columns[] =
 	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"

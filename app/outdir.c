@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "outdir.h"
 #include "outdir_internal.h"
 
@@ -625,7 +626,7 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 	return rc;
 }
 
-void outdir_remove_empty_dirs(outdir *od, const char *rel)
+void outdir_remove_empty_dirs(outdir *od, const char *rel, uint64_t folder_id)
 {
 	char dir[PATH_MAX];
 	snprintf(dir, sizeof dir, "%s", rel);
@@ -640,7 +641,9 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel)
 		}
 		struct stat was;
 		int rc = fstatat(pfd, leaf, &was, AT_SYMLINK_NOFOLLOW) < 0 ? -1
+			 : folder_id && io_identity(pfd, leaf, 0) != folder_id ? (errno = EPERM, -1)
 			 : unlinkat(pfd, leaf, AT_REMOVEDIR);
+		folder_id = 0; /* its parents: they held it */
 		int e = errno;
 		if (rc == 0 && check_parent_in_place(od, dir, pfd) < 0) {
 			/* Its folder left OUT between the look and the rmdir (or that
@@ -672,7 +675,7 @@ int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const c
 		return -1;
 	}
 	unlinkat(od->quarantine, qname, 0);
-	outdir_remove_empty_dirs(od, rel);
+	outdir_remove_empty_dirs(od, rel, 0);
 	return 0;
 }
 

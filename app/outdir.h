@@ -186,8 +186,10 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const char *qname);
 
 /* The folders of rel that are empty now, deepest first, up to OUT: what
- * outdir_remove() does last, done again after a kill cut it short. */
-void outdir_remove_empty_dirs(outdir *od, const char *rel);
+ * outdir_remove() does last, done again after a kill cut it short. folder_id,
+ * when not 0, is the io_identity() rel's own folder must have: none is removed if
+ * that folder is another (made since at its path: not imgpool's). */
+void outdir_remove_empty_dirs(outdir *od, const char *rel, uint64_t folder_id);
 
 /*
  * After a kill: quarantined file qname came from rel. If rel is free it goes back

@@ -313,7 +313,7 @@ static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t 
 	const discover_item *it = &p->it;
 	for (int i = 0; i < it->noutputs; i++) {
 		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], 0, root, it->rel);
-		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i]);
+		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i], 0);
 	}
 	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = mtime_ns(it),
 			   .fingerprint = p->cfg.fingerprint, .checksum = checksum, .attempts = 1,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "filehash.h"
+#include "io.h"
 #include "publish.h"
 
 #define NAME_LEN 64 /* quarantine names */
@@ -175,6 +176,17 @@ static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
+/* The io_identity() of the folder rel is in (0: cannot be told). */
+static uint64_t folder_id(const publisher *pb, const char *rel)
+{
+	const char *leaf;
+	int pfd = outdir_parent(pb->od, rel, 0, &leaf);
+	uint64_t id = pfd >= 0 ? io_identity(pfd, "", AT_EMPTY_PATH) : 0;
+	if (pfd >= 0)
+		close(pfd);
+	return id;
+}
+
 /* Steps 3 and 4 for one input whose records are committed. */
 static int move_into_place(const publisher *pb, const publish_item *it, const out_plan *plan,
 			   char *err, size_t len)
@@ -192,7 +204,8 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 					     : outdir_strerror(e));
 			return -1;
 		}
-		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh);
+		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh,
+				    folder_id(pb, it->out_rel[i]));
 		if (plan[i].replace)
 			journal_quarantine_del(pb->j, plan[i].qname);
 	}
@@ -277,8 +290,9 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 		journal_quarantine_del(pb->j, qname);
 	} else if (s == OUT_ABSENT) {
 		/* Never there, or gone already: a kill between a publish's mkdir and its
-		 * rename leaves its folders empty, with nothing else to lead back. */
-		outdir_remove_empty_dirs(pb->od, rel);
+		 * rename leaves its folders empty, with nothing else to lead back (its row
+		 * knows no folder). A folder made since at that path is not imgpool's. */
+		outdir_remove_empty_dirs(pb->od, rel, journal_output_folder(pb->j, rel, id));
 	} else if (s == OUT_UNREACHABLE) {
 		snprintf(err, len, "%s", why);
 		rc = -1;
@@ -337,7 +351,7 @@ static void recover_one(void *data, const char *qname, const char *path, const f
 	 * them for good: no record leads back there). */
 	if (rc == 3) {
 		recovered_prune(r, path, id);
-		outdir_remove_empty_dirs(r->pb->od, path);
+		outdir_remove_empty_dirs(r->pb->od, path, 0);
 	}
 	if (rc != 0 && rc != -1)
 		journal_quarantine_del(r->pb->j, qname);

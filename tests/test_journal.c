@@ -373,7 +373,7 @@ static void test_null_handle(void **state)
 	assert_int_equal(journal_put(NULL, "/r", "a", &row), 0);
 	assert_int_equal(journal_owns(NULL, "a", &id, NULL), 0);
 	assert_int_equal(journal_output_intent(NULL, "a", &id, 0, "/r", "a"), 0);
-	assert_int_equal(journal_output_made(NULL, "a", &id), 0);
+	assert_int_equal(journal_output_made(NULL, "a", &id, 0), 0);
 	assert_int_equal(journal_output_forget(NULL, "a", NULL), 0);
 	assert_int_equal(journal_outputs_of(NULL, "/r", "a", NULL, NULL), 0);
 	assert_int_equal(journal_quarantine_add(NULL, "q", "a", &id), 0);
@@ -449,7 +449,10 @@ static void test_outputs(void **state)
 	/* made: the new version stays, with state 1; the older version of the path goes */
 	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v2, 0, "/in", "a/x.jpg"), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, NULL), 1);
-	assert_int_equal(journal_output_made(j, "a/x_64.jpg", &v2), 0);
+	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v2), 0); /* not yet */
+	assert_int_equal(journal_output_made(j, "a/x_64.jpg", &v2, 4242), 0);
+	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v2), 4242);
+	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v1), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, NULL), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v2, NULL), 1);
 	assert_int_equal(journal_sync(j), 0);
@@ -515,7 +518,7 @@ static void test_owns_across_journals(void **state)
 	file_ident v1 = ident(10, 11, 0, 0), v2 = ident(20, 21, 0, 0), v3 = ident(30, 31, 0, 0);
 	journal *one = open_journal(od, "journal-1-of-2.sqlite", 0, NULL, 0);
 	assert_int_equal(journal_output_intent(one, "one.jpg", &v1, 0, "/in", "one.jpg"), 0);
-	assert_int_equal(journal_output_made(one, "one.jpg", &v1), 0);
+	assert_int_equal(journal_output_made(one, "one.jpg", &v1, 0), 0);
 	assert_int_equal(journal_sync(one), 0);
 	journal *plain = open_journal(od, "journal.sqlite", 0, NULL, 0);
 	assert_int_equal(journal_output_intent(plain, "plain.jpg", &v3, 0, "/in", "plain.jpg"), 0);
@@ -1049,7 +1052,8 @@ static void test_root_devices(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	const char *db = at("roots/.imgpool/journal.sqlite");
 	sql_exec(db, "PRAGMA journal_mode=DELETE; DROP TABLE roots; "
-		     "ALTER TABLE outputs DROP COLUMN checksum; PRAGMA user_version=4; "
+		     "ALTER TABLE outputs DROP COLUMN checksum; "
+		     "ALTER TABLE outputs DROP COLUMN dir_id; PRAGMA user_version=4; "
 		     "INSERT INTO files (root, rel, size, mtime_ns, status) VALUES "
 		     "('/photos', CAST('a.jpg' AS BLOB), 1, 2, 1)");
 	/* A dry run reads it as it is (it read none of a schema-4 journal once). */
@@ -1153,7 +1157,7 @@ static void test_readonly(void **state)
 	assert_int_equal(journal_put(j, "/r", "a.jpg", &other), 0);
 	assert_int_equal(journal_put(j, "/r", "new.jpg", &other), 0);
 	assert_int_equal(journal_output_intent(j, "n.jpg", &v, 0, "/r", "n.jpg"), 0);
-	assert_int_equal(journal_output_made(j, "n.jpg", &v), 0);
+	assert_int_equal(journal_output_made(j, "n.jpg", &v, 0), 0);
 	assert_int_equal(journal_output_forget(j, "a.jpg", NULL), 0);
 	assert_int_equal(journal_quarantine_del(j, "q-1"), 0);
 	visits vs = {.drop = "a.jpg"};

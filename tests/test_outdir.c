@@ -266,7 +266,7 @@ static int publish_rounds(outdir *od, const char *who, int rounds, int *e)
 			continue;
 		}
 		unlink(at("out/%s", rel));
-		outdir_remove_empty_dirs(od, rel);
+		outdir_remove_empty_dirs(od, rel, 0);
 	}
 	return failed;
 }

@@ -477,6 +477,46 @@ class TestSameSizeAndTime(SafetyCase):
         self.assertEqual(outputs_in(moved), {"a.jpg", "b.jpg"})
 
 
+class TestFoldersOfTheUsers(SafetyCase):
+    """An output gone from its place (deleted by hand, or no longer planned) took
+    the folders it leaves empty with it, also a folder the user had made since
+    at that path (its mode, owner and attributes lost; a mount point's). Only
+    the folder the output was put in goes now (the journal records its inode),
+    and imgpool's own folders still go."""
+
+    def test_a_folder_made_again_by_the_user_stays(self):
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "sub", "a.jpg"))
+        jpeg(os.path.join(src, "keep.jpg"))
+        self.ok(run(["-r", "-o", out, src]))
+        shutil.rmtree(os.path.join(out, "sub"))
+        os.mkdir(os.path.join(out, "sub"))
+        os.chmod(os.path.join(out, "sub"), 0o1777)
+        os.unlink(os.path.join(src, "sub", "a.jpg"))
+        self.ok(run(["-r", "--prune", "-o", out, src]))
+        self.assertTrue(os.path.isdir(os.path.join(out, "sub")))
+
+    def test_a_new_name_leaves_the_users_folders(self):
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "sub", "a.jpg"))
+        self.ok(run(["-r", "--name", "x/{dir}/{stem}.{ext}", "-o", out, src]))
+        shutil.rmtree(os.path.join(out, "x"))
+        os.makedirs(os.path.join(out, "x", "sub"))
+        self.ok(run(["-r", "--name", "{dir}/{stem}.{ext}", "-o", out, src]))
+        self.assertTrue(os.path.isdir(os.path.join(out, "x", "sub")))
+        self.assertTrue(os.path.isfile(os.path.join(out, "sub", "a.jpg")))
+
+    def test_imgpools_own_folders_still_go(self):
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "sub", "deep", "a.jpg"))
+        jpeg(os.path.join(src, "keep.jpg"))
+        self.ok(run(["-r", "-o", out, src]))
+        os.unlink(os.path.join(out, "sub", "deep", "a.jpg"))  # by hand
+        shutil.rmtree(os.path.join(src, "sub"))
+        self.ok(run(["-r", "--prune", "-o", out, src]))
+        self.assertEqual(sorted(os.listdir(out)), [".imgpool", "keep.jpg"])
+
+
 class TestLongNames(SafetyCase):
     def test_pairs_of_long_names_get_their_own_thumbnails(self):
         """40 pairs of 245-byte names sharing a prefix, -j2: each thumbnail is its
