@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -428,7 +430,10 @@ void report_progress(report *r, const char *line, int live)
 /* "SIGINT", "SIGTERM", "SIGHUP" for the signals a run stops on. */
 static const char *signal_name(int sig)
 {
-	return sig == 15 ? "SIGTERM" : sig == 1 ? "SIGHUP" : "SIGINT";
+	static char buf[16];
+	const char *ab = sigabbrev_np(sig);
+	snprintf(buf, sizeof buf, "SIG%s", ab ? ab : "INT");
+	return buf;
 }
 
 /* How many files the run answers for were not started: exact once the total is

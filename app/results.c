@@ -87,18 +87,22 @@ static failure_kind kind_of(const pool_result *r, const char **cause, char *buf,
 		return k;
 	case POOL_CRASHED:
 		*cause = r->len ? r->data : "its worker crashed";
-		/* SIGKILL (an OOM killer, a cgroup limit, an operator) and TERM or HUP
-		 * from outside say nothing sure about the file: tried again next run,
-		 * remembered after FAILURE_STRIKES of them. So does SIGBUS: a write to a
-		 * mapped file on a full filesystem (liborc's code file, in the scratch
-		 * folder beneath OUT) or a mapped file cut short, not a decoder reading
-		 * out of bounds (SIGSEGV). So does an end whose cause is not known
-		 * (-1). Other signals are crashes. */
-		return r->term_signal == SIGKILL || r->term_signal == SIGTERM ||
-				       r->term_signal == SIGHUP || r->term_signal == SIGBUS ||
-				       r->term_signal < 0
-			       ? FAIL_ENVIRONMENT
-			       : FAIL_CRASH;
+		/* A fault of the worker's own (SIGSEGV, SIGABRT, SIGILL, SIGFPE, SIGSYS,
+		 * SIGTRAP: a decoder reading out of bounds, an assertion) is a crash on
+		 * the file. Any other signal says nothing sure about it, nor does an end
+		 * whose cause is not known (-1): tried again next run, remembered after
+		 * FAILURE_STRIKES of them. Those are signals from outside (SIGKILL: an
+		 * OOM killer, a cgroup limit, an operator; TERM, HUP, USR1, USR2, QUIT,
+		 * ALRM: schedulers' warnings), SIGXCPU (ulimit -t, which counts every file
+		 * a worker ran: the one running when it fires is seldom the cause), and
+		 * SIGBUS (a write to a mapped file on a full filesystem, liborc's code
+		 * file in the scratch folder beneath OUT, or a mapped file cut short). */
+		switch (r->term_signal) {
+		case SIGSEGV: case SIGABRT: case SIGILL: case SIGFPE: case SIGSYS: case SIGTRAP:
+			return FAIL_CRASH;
+		default:
+			return FAIL_ENVIRONMENT;
+		}
 	case POOL_TIMEOUT:
 		*cause = r->len ? r->data : "timed out";
 		return FAIL_TIMEOUT;

@@ -81,7 +81,7 @@ static int other_journals(outdir *od, const char *own)
 
 /* What besides --timeout and --max-pixels a remembered failure holds under: the
  * imgpool and libvips versions, and the resource limits the workers inherit
- * (ulimit -v, -d, -s, -u, -n). Under a low one a good photo fails for want of
+ * (ulimit -v, -d, -s, -u, -n, -t). Under a low one a good photo fails for want of
  * memory, stack, threads or descriptors ("Error creating thread", a C++ decoder's
  * abort, a stack overflow's crash), which looks like its content's fault; the same
  * limits fail it again, others try it again. */
@@ -89,7 +89,7 @@ static void failure_context(char *buf, size_t len)
 {
 	static const struct { int resource; const char *name; } limits[] = {
 		{RLIMIT_AS, "as"}, {RLIMIT_DATA, "data"}, {RLIMIT_STACK, "stack"},
-		{RLIMIT_NPROC, "nproc"}, {RLIMIT_NOFILE, "nofile"},
+		{RLIMIT_NPROC, "nproc"}, {RLIMIT_NOFILE, "nofile"}, {RLIMIT_CPU, "cpu"},
 	};
 	int n = snprintf(buf, len, "imgpool %s %s", IMGPOOL_VERSION, thumb_vips_version());
 	for (size_t i = 0; i < sizeof limits / sizeof limits[0] && n > 0 && (size_t)n < len; i++) {

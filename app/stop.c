@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stop.c — INT, TERM and HUP: recorded, handed to the pool; CONT handed to the
- * pool too. See stop.h.
+ * stop.c — INT, TERM, HUP, QUIT, USR1, USR2 and XCPU: recorded, handed to the
+ * pool; CONT handed to the pool too. See stop.h.
  */
 #include <errno.h>
 #include <signal.h>
@@ -73,6 +73,13 @@ void stop_install(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	/* Their default action ended imgpool with no summary and files unanswered:
+	 * schedulers warn with them (Grid Engine's -notify: USR1, USR2; a CPU time
+	 * limit: XCPU, SIGKILL after), and QUIT is Ctrl-\. A stop as TERM's. */
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGXCPU, &sa, NULL);
 	sa.sa_handler = on_alarm;
 	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = on_continue;

@@ -177,6 +177,9 @@ int task_worker_init(void *arg, void **state, pool_buf *err)
 
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN); /* the other stops of stop.c's, to the group too */
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	/* Past RLIMIT_FSIZE a write must fail with EFBIG ("File too large") for that
 	 * file, not kill the worker with SIGXFSZ. */
 	signal(SIGXFSZ, SIG_IGN);

@@ -550,6 +550,36 @@ class TestStops(SafetyCase):
         self.assertNotIn(b"failed earlier", r.stdout + r.stderr)
         self.assertEqual(len(outputs_in(out)), 40)
 
+    def test_a_schedulers_other_signals_to_the_group_are_stops(self):
+        """USR1 and USR2 (Grid Engine's -notify warnings), QUIT (Ctrl-\\) and XCPU
+        to the whole group ended imgpool by their default action: no summary, no
+        answer for the files in flight or planned, and the workers' files failed.
+        Each is a stop now, as TERM: every file planned answered once, exit 128 +
+        the signal, and the next run finishes the rest."""
+        src = self.path("src")
+        for i in range(12):
+            jpeg(os.path.join(src, f"i{i:02d}.jpg"), 2400, 1600)
+        for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT, signal.SIGXCPU):
+            with self.subTest(sig=sig.name):
+                out, rep = self.path("out-" + sig.name), self.path(sig.name + ".jsonl")
+                p = subprocess.Popen([IMGPOOL, "-j2", "--progress", "none", "--report", rep,
+                                      "-o", out, src], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+                p.stdout.readline()  # a file done: the rest in flight or planned
+                os.killpg(p.pid, sig)
+                stdout, stderr = p.communicate(timeout=120)
+                self.assertEqual(p.returncode, 128 + sig, stderr)
+                self.assertIn(b"interrupted by " + sig.name.encode(), stdout + stderr)
+                with open(rep) as f:
+                    recs = [json.loads(x) for x in f]
+                files = [x for x in recs if x["type"] == "file"]
+                self.assertEqual(len(files), len({x["input"] for x in files}), files)
+                self.assertEqual([x for x in files if x["status"] == "error"], [])
+                self.assertEqual(recs[-1]["type"], "summary")
+                r = self.ok(run(["-j2", "-o", out, src]))
+                self.assertNotIn(b"failed earlier", r.stdout + r.stderr)
+                self.assertEqual(len(outputs_in(out)), 12)
+
     def test_raised_limits_retry(self):
         src, out = self.path("src"), self.path("out")
         jpeg(os.path.join(src, "big.jpg"), 2000, 1500)
@@ -574,6 +604,19 @@ class TestKilledWorker(SafetyCase):
         """A worker SIGKILLed from outside (an OOM killer) fails that file as the
         machine's doing ("environment"), so the next run tries it again; a crash of
         its own would be remembered."""
+        self.killed_worker(signal.SIGKILL)
+
+    def test_other_signals_from_outside_are_retried_next_run(self):
+        """SIGXCPU (ulimit -t: the CPU of every file the worker ran), SIGALRM and
+        the like, not faults of the worker's own, were taken for a crash on the
+        file, which was "failed earlier" for good. (USR1, USR2 and QUIT, also
+        taken so, are ignored by workers now: stops, test_a_schedulers_...)"""
+        for sig in (signal.SIGXCPU, signal.SIGALRM):
+            with self.subTest(sig=sig.name):
+                shutil.rmtree(self.path("out"), ignore_errors=True)
+                self.killed_worker(sig)
+
+    def killed_worker(self, sig):
         src, out = self.path("src"), self.path("out")
         for i in range(6):
             jpeg(os.path.join(src, f"i{i}.jpg"), 6000, 4000)
@@ -592,7 +635,7 @@ class TestKilledWorker(SafetyCase):
                 kids = []
             for k in kids:
                 try:
-                    os.kill(k, signal.SIGKILL)
+                    os.kill(k, sig)
                     killed = 1
                 except OSError:
                     pass
