@@ -330,10 +330,15 @@ static int killed_from_outside(const worker *w, int status)
 }
 
 /* Is a worker ready to take tasks (started, not leaving)? */
+/* A worker ready, or one still starting that may be ready yet: failed starts of
+ * other slots do not break the pool meanwhile. (Under a process limit with room
+ * for one worker, -j4's first forks of three other slots failed at once, while
+ * the one forked was still starting libvips: the pool broke with a worker about
+ * to be ready.) */
 static int any_ready(const pool *p)
 {
 	for (int i = 0; i < p->nworkers; i++)
-		if (p->w[i].state == W_READY)
+		if (p->w[i].state == W_READY || p->w[i].state == W_STARTING)
 			return 1;
 	return 0;
 }

@@ -115,13 +115,15 @@
  *   (SIGKILL, SIGTERM, any but those faults; also one stopped from outside, SIGSTOP,
  *   past the start timeout: 1.7.1), which says only that someone is killing them. (The kernel's OOM killer and a cgroup's memory limit kill with
  *   SIGKILL too: an initializer that runs out of memory every time is tried those
- *   20 times.) No worker is ready in between; the tries are apart by a backoff
+ *   20 times.) No worker is ready or starting in between; the tries are apart by a backoff
  *   of 10 ms doubled each time, at most 1 s (the 20 kills: about 15 s of tries).
- *   While another worker is ready, failed starts never break the pool: it goes on
+ *   While another worker is ready, or still starting (1.7.2: -j4 under a process
+ *   limit with room for one worker broke as the three other first forks failed at
+ *   once, that one about to be ready), failed starts never break the pool: it goes on
  *   with the workers it has and tries the empty slot again every second (a
  *   descriptor or process limit that others' use reaches: ulimit -n, -u); the
- *   count in a row goes on, so that once no worker is ready the next failure
- *   breaks it.
+ *   count in a row goes on, so that once no worker is ready or starting the next
+ *   failure breaks it.
  *   Then every unfinished task ends POOL_CANCELLED with "broken: <cause>", and every
  *   later call returns -1 / NULL (pool_iter_next: -1 once the results already
  *   delivered are taken; never 0).
@@ -156,7 +158,7 @@ extern "C" {
 
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 1
+#define POOL_VERSION_PATCH 2
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)

@@ -214,6 +214,8 @@ int tl_init(void *arg, void **state, pool_buf *err)
 	(void)arg;
 	int n = atomic_fetch_add(&sh->inits, 1) + 1;
 	tl_gen = n;
+	if (n == 1 && atomic_load(&sh->init_slow_first_ms))
+		usleep((useconds_t)atomic_load(&sh->init_slow_first_ms) * 1000);
 	if (n <= atomic_load(&sh->init_crash_first))
 		raise(SIGSEGV);
 	int crash_after = atomic_load(&sh->init_crash_after);

@@ -41,6 +41,7 @@ typedef struct test_shared {
 	_Atomic int init_crash_after; /* runs past this many crash (SIGSEGV) while it is
 	                                 set (0: never) */
 	_Atomic int init_hang_first; /* the first this many runs hang */
+	_Atomic int init_slow_first_ms; /* the first run takes this long to start */
 	_Atomic int init_hold;       /* runs after the first wait while this is set
 	                                (before they fail, if they are to fail) */
 	_Atomic int init_pid;        /* the pid inside the initializer, when held */

@@ -121,6 +121,26 @@ static void test_failed_starts_are_retried_with_backoff(void **state)
 	}
 }
 
+/* Failed starts of other slots while one worker is still starting break nothing:
+ * under a process limit with room for one worker, -j4's three other first forks
+ * failed at once, and the pool broke with that worker about to be ready. Here
+ * the first start is slow and every later one crashes: the pool goes on with the
+ * one worker. */
+static void test_failed_starts_wait_for_a_worker_still_starting(void **state)
+{
+	tl_reset_shared();
+	atomic_store(&sh->init_slow_first_ms, 300);
+	atomic_store(&sh->init_crash_after, 1);
+	pool *p = init_pool(4, (pool_options){0});
+	pool_stats s;
+	pool_stats_get(p, &s);
+	assert_true(s.failed_starts >= 3);
+	tl_apply_square(p, 8);
+	atomic_store(&sh->init_crash_after, 0);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 /* An initializer that returns an error breaks the pool at once. */
 static void test_initializer_error_breaks_at_once(void **state)
 {
@@ -1632,6 +1652,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	static const struct CMUnitTest all[] = {
 		cmocka_unit_test(test_failed_starts_are_retried_with_backoff),
+		cmocka_unit_test(test_failed_starts_wait_for_a_worker_still_starting),
 		cmocka_unit_test(test_initializer_error_breaks_at_once),
 		cmocka_unit_test(test_initializer_timeout),
 		cmocka_unit_test(test_killed_starts_are_replaced),
