@@ -335,7 +335,7 @@ static int killed_from_outside(const worker *w, int status)
  * for one worker, -j4's first forks of three other slots failed at once, while
  * the one forked was still starting libvips: the pool broke with a worker about
  * to be ready.) */
-static int any_ready(const pool *p)
+static int any_ready_or_starting(const pool *p)
 {
 	for (int i = 0; i < p->nworkers; i++)
 		if (p->w[i].state == W_READY || p->w[i].state == W_STARTING)
@@ -367,7 +367,7 @@ static void failed_start(pool *p, worker *w, const char *cause, int killed)
 		return;
 	if ((killed ? ++p->killed_starts >= MAX_KILLED_STARTS
 		    : ++p->failed_starts >= MAX_FAILED_STARTS) &&
-	    !any_ready(p)) {
+	    !any_ready_or_starting(p)) {
 		break_pool(p, "%d workers in a row %s; the last: %s",
 			   killed ? p->killed_starts : p->failed_starts,
 			   killed ? "were killed while starting" : "failed to start", cause);
