@@ -216,7 +216,8 @@ int outdir_private_rename(outdir *od, const char *old_name, const char *new_name
  * links (a backup made with `cp -al` or rsnapshot, a link planted to a file
  * elsewhere), its bytes go into a new file that then takes the name, so that what
  * is written there next reaches no other path. 0 (also when it has one link, or is
- * absent), or -1 with errno (ENODEV: not a regular file). */
+ * absent), or -1 with errno (ENODEV: not a regular file). Called under the run's
+ * lock: the copies of name a killed run left (name.unshare-PID) are removed. */
 int outdir_private_unshare(outdir *od, const char *name);
 
 /* The names in OUT/.imgpool that start with prefix and end with suffix, sorted, in a

@@ -68,6 +68,15 @@ int outdir_private_unshare(outdir *od, const char *name)
 		errno = EINVAL;
 		return -1;
 	}
+	/* Copies of name a killed run left (any pid): the caller holds the run's
+	 * lock, so no other run is copying this file now. */
+	char prefix[300];
+	snprintf(prefix, sizeof prefix, "%s.unshare-", name);
+	char **left = outdir_private_list(od, prefix, "");
+	for (char **n = left; n && *n; n++)
+		if (n[0][strlen(prefix) + strspn(*n + strlen(prefix), "0123456789")] == '\0')
+			unlinkat(od->priv, *n, 0);
+	outdir_names_free(left);
 	if (fstatat(od->priv, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (!S_ISREG(st.st_mode)) {
@@ -76,8 +85,6 @@ int outdir_private_unshare(outdir *od, const char *name)
 	}
 	if (st.st_nlink == 1)
 		return 0;
-	/* The copy's name is ours alone: one a killed run left is in the way. */
-	unlinkat(od->priv, copy, 0);
 	/* O_NONBLOCK: a FIFO swapped in since the look above must not hold open(). */
 	int from = openat(od->priv, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	int to = from < 0 ? -1 : openat(od->priv, copy, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -271,6 +278,28 @@ static void empty_folder(int fd, int (*ours)(const char *entry))
 	closedir(d);
 }
 
+/* The temp folders of other shards' runs (tmp-*) that no run holds now (its
+ * flock is free): their temp files are a killed run's, and the folder goes if
+ * that empties it. Only the same shard's next run swept them: a killed array
+ * task finished by a plain run left them for good. A run starting meanwhile
+ * waits for the lock a moment (outdir_tmp_setup()). */
+static void sweep_other_temp_folders(outdir *od, const char *own, int (*ours)(const char *entry))
+{
+	char **names = outdir_private_list(od, "tmp-", "");
+	for (char **n = names; n && *n; n++) {
+		if (!strcmp(*n, own))
+			continue;
+		int fd = openat(od->priv, *n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			empty_folder(fd, ours);
+			unlinkat(od->priv, *n, AT_REMOVEDIR); /* fails while it holds anything */
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	outdir_names_free(names);
+}
+
 int outdir_tmp_setup(outdir *od, const char *name, int (*ours)(const char *entry))
 {
 	if (od->priv < 0 || od->tmp >= 0 || strchr(name, '/')) {
@@ -292,8 +321,12 @@ int outdir_tmp_setup(outdir *od, const char *name, int (*ours)(const char *entry
 		if (flock(od->tmp, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
 			close(od->tmp);
 			od->tmp = -1;
-			errno = EBUSY;
-			return -1;
+			if (tries == 3) {
+				errno = EBUSY;
+				return -1;
+			}
+			usleep(20000); /* a sweep of another run's holds it a moment */
+			continue;
 		}
 		if (fstatat(od->priv, name, &at, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    at.st_dev == st.st_dev && at.st_ino == st.st_ino)
@@ -323,6 +356,7 @@ int outdir_tmp_setup(outdir *od, const char *name, int (*ours)(const char *entry
 	}
 	od->tmp_ours = ours;
 	empty_folder(od->tmp, ours);
+	sweep_other_temp_folders(od, name, ours);
 	return 0;
 }
 

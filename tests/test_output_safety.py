@@ -517,6 +517,46 @@ class TestFoldersOfTheUsers(SafetyCase):
         self.assertEqual(sorted(os.listdir(out)), [".imgpool", "keep.jpg"])
 
 
+class TestLeftoversOfKilledRuns(SafetyCase):
+    """What a run killed with -9 leaves in OUT/.imgpool is cleared by the next run
+    that can tell it is a leftover: the temp files of another shard's run (only
+    that shard's next run cleared them: an array task killed and finished by a
+    plain run left them for good), and a copy of a hard-linked journal cut short."""
+
+    def test_other_shards_temp_files_go_unless_a_run_holds_them(self):
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["-o", out, src]))
+        priv = os.path.join(out, ".imgpool")
+        for shard in ("tmp-1-of-2", "tmp-2-of-2", "tmp-1-of-3"):
+            os.makedirs(os.path.join(priv, shard))
+            with open(os.path.join(priv, shard, "12-0-4242.tmp"), "wb") as f:
+                f.write(b"half a thumbnail")
+        with open(os.path.join(priv, "tmp-2-of-2", "notes.txt"), "w") as f:
+            f.write("not imgpool's")
+        held = os.open(os.path.join(priv, "tmp-1-of-3"), os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a run of that shard
+            self.ok(run(["-o", out, src]))
+            self.assertFalse(os.path.exists(os.path.join(priv, "tmp-1-of-2")))
+            self.assertEqual(os.listdir(os.path.join(priv, "tmp-2-of-2")), ["notes.txt"])
+            self.assertEqual(os.listdir(os.path.join(priv, "tmp-1-of-3")), ["12-0-4242.tmp"])
+        finally:
+            os.close(held)
+
+    def test_a_journal_copy_cut_short_goes(self):
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["-o", out, src]))
+        priv = os.path.join(out, ".imgpool")
+        for name in ("journal.sqlite.unshare-31337", "journal.sqlite.unshare-x1"):
+            with open(os.path.join(priv, name), "wb") as f:
+                f.write(b"SQLite format 3\x00" + b"\x00" * 100)
+        self.ok(run(["-o", out, src]))
+        left = sorted(n for n in os.listdir(priv) if ".unshare-" in n)
+        self.assertEqual(left, ["journal.sqlite.unshare-x1"])
+
+
 class TestLongNames(SafetyCase):
     def test_pairs_of_long_names_get_their_own_thumbnails(self):
         """40 pairs of 245-byte names sharing a prefix, -j2: each thumbnail is its
