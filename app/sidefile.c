@@ -422,6 +422,16 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 		close(fd);
 		return -1;
 	}
+	/* A line a killed run cut short: the first record appended went onto it, and
+	 * neither could be read. It is ended first. */
+	struct stat now;
+	char last;
+	if (append && fstat(fd, &now) == 0 && now.st_size > 0 &&
+	    pread(fd, &last, 1, now.st_size - 1) == 1 && last != '\n' && write(fd, "\n", 1) != 1) {
+		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 

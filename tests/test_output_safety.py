@@ -1715,6 +1715,22 @@ class TestSideFiles(SafetyCase):
         with open(drawing) as f:
             self.assertIn("standalone", f.read())
 
+    def test_appending_after_a_line_cut_short(self):
+        """--report-append onto a report whose last record a killed run cut short:
+        the first record appended went onto that line, and was lost with it."""
+        src, rep = self.path("src"), self.path("r.jsonl")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["-q", "--report", rep, "-o", self.path("out"), src]))
+        with open(rep, "a") as f:
+            f.write('{"schema":1,"time":"2026-12-06T10:00:00+00:00","type":"file","sta')
+        self.ok(run(["-q", "--force", "--report", rep, "--report-append", "-o",
+                     self.path("out"), src]))
+        with open(rep) as f:
+            lines = f.read().split("\n")
+        self.assertEqual(lines[-1], "")
+        records = [json.loads(x) for x in lines[-3:-1]]
+        self.assertEqual([x["type"] for x in records], ["file", "summary"])
+
     def test_files_that_only_begin_like_ours_are_refused(self):
         """A file was taken for imgpool's by its first few bytes: notes of the
         user's in JSON Lines that begin with {"schema":, another tool's Chrome
