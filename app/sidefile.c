@@ -62,23 +62,35 @@ static int is_stream(mode_t m)
 	return S_ISCHR(m) || S_ISFIFO(m) || S_ISSOCK(m);
 }
 
+/* Does head[*at..n) go on with part? 1 yes (*at past it), 2 it ends inside part
+ * (a record a kill cut short), 0 no. */
+static int goes_on(const char *head, size_t n, size_t *at, const char *part)
+{
+	size_t len = strlen(part), have = n - *at < len ? n - *at : len;
+	if (memcmp(head + *at, part, have))
+		return 0;
+	*at += have;
+	return have < len ? 2 : 1;
+}
+
 /* Does head (n bytes) begin as every record of imgpool's report begins,
- * {"schema":N,"time":"...","type":" (report.c)? A file of the user's that merely
- * starts with {"schema": is not one. */
+ * {"schema":N,"time":"...","type":" (report.c), or as much of it as a kill left?
+ * A file of the user's that merely starts with {"schema": is not one. */
 static int report_begins(const char *head, size_t n)
 {
-	static const char schema[] = "{\"schema\":", time[] = ",\"time\":\"", type[] = "\",\"type\":\"";
-	size_t at = sizeof schema - 1, digits;
-	if (n < at || memcmp(head, schema, at))
-		return 0;
-	for (digits = 0; at < n && head[at] >= '0' && head[at] <= '9'; at++)
+	size_t at = 0, digits = 0;
+	int r = goes_on(head, n, &at, "{\"schema\":");
+	if (r != 1)
+		return r != 0;
+	for (; at < n && head[at] >= '0' && head[at] <= '9'; at++)
 		digits++;
-	if (!digits || n - at < sizeof time - 1 || memcmp(head + at, time, sizeof time - 1))
-		return 0;
-	at += sizeof time - 1;
+	if (at == n)
+		return 1;
+	if (!digits || (r = goes_on(head, n, &at, ",\"time\":\"")) != 1)
+		return r == 2;
 	while (at < n && head[at] != '"' && head[at] != '\n')
 		at++; /* the time: RFC 3339 */
-	return n - at >= sizeof type - 1 && !memcmp(head + at, type, sizeof type - 1);
+	return at == n || goes_on(head, n, &at, "\",\"type\":\"") != 0;
 }
 
 /* Does the open file fd begin as imgpool begins a file of this kind, or is it
@@ -100,7 +112,8 @@ static int is_own(int fd, sidefile_kind kind)
 	for (int i = 0; i < 2 && kinds[kind].begins[i]; i++) {
 		size_t len = strlen(kinds[kind].begins[i]);
 
-		if ((size_t)n >= len && !memcmp(head, kinds[kind].begins[i], len))
+		/* Shorter: a file imgpool was writing when a kill cut it short. */
+		if (!memcmp(head, kinds[kind].begins[i], (size_t)n < len ? (size_t)n : len))
 			return 1;
 	}
 	return 0;

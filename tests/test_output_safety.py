@@ -1731,6 +1731,21 @@ class TestSideFiles(SafetyCase):
         records = [json.loads(x) for x in lines[-3:-1]]
         self.assertEqual([x["type"] for x in records], ["file", "summary"])
 
+    def test_files_of_ours_cut_short_are_ours(self):
+        """A report, trace or timeline a kill cut short inside its first bytes
+        (shorter than what says it is imgpool's) was refused by every later run
+        until removed by hand."""
+        src = self.path("src")
+        jpeg(os.path.join(src, "a.jpg"))
+        for opt, name, text in (("--report", "r.jsonl", '{"schema":1,"ti'),
+                                ("--trace", "t.json", '{"displayTimeUnit":"ms","oth'),
+                                ("--timeline", "t.svg", '<?xml version="1.0" enc')):
+            path = self.path(name)
+            with open(path, "w") as f:
+                f.write(text)
+            self.ok(run(["-q", "--force", opt, path, "-o", self.path("out"), src]))
+            self.assertGreater(os.path.getsize(path), len(text) + 20, opt)
+
     def test_files_that_only_begin_like_ours_are_refused(self):
         """A file was taken for imgpool's by its first few bytes: notes of the
         user's in JSON Lines that begin with {"schema":, another tool's Chrome
