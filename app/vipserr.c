@@ -115,6 +115,50 @@ static int append_part(GString *line, const char *part, const char *sep)
 	return 1;
 }
 
+/* Parts of a cause that say nothing of why the file failed, left out where
+ * another part is said: libtiff's complaints about tags it skips, which fill
+ * libvips' error buffer until its real error is cut off ("..."); the format
+ * sniffing's "bad seek to N" before a HEIF loader's own error. */
+static int is_noise(const char *part)
+{
+	static const char *const noise[] = {
+		"TIFF_SETGET_UNDEFINED", "Unknown field with tag", "tags are not sorted in ascending",
+		"ASCII value for tag", "bad seek to ",
+	};
+	if (!strcmp(part, "...")) /* libvips' buffer full: what came after is lost */
+		return 1;
+	for (size_t i = 0; i < sizeof noise / sizeof noise[0]; i++)
+		if (strstr(part, noise[i]))
+			return 1;
+	return 0;
+}
+
+/* libvips' "radload: operation is blocked": a loader imgpool blocks (untrusted
+ * formats), reached because the file's content is that format whatever its name.
+ * Said as such; NULL for any other part. */
+static char *blocked_loader(const char *part)
+{
+	static const struct { const char *loader, *format; } known[] = {
+		{"radload", "Radiance HDR"}, {"jp2kload", "JPEG 2000"}, {"svgload", "SVG"},
+		{"vipsload", "libvips' own .v"}, {"fitsload", "FITS"}, {"openexrload", "OpenEXR"},
+		{"matload", "MATLAB"}, {"ppmload", "PPM/PGM/PFM"}, {"pdfload", "PDF"},
+		{"magickload", "ImageMagick"}, {"jxlload", "JPEG XL"}, {"csvload", "CSV"},
+		{"matrixload", "matrix"}, {"analyzeload", "Analyze"}, {"rawload", "raw"},
+		{"openslideload", "OpenSlide"}, {"niftiload", "NIfTI"},
+	};
+	const char *tail = strstr(part, ": operation is blocked");
+	if (!tail || tail[strlen(": operation is blocked")])
+		return NULL;
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+		size_t n = strlen(known[i].loader);
+		if (!strncmp(part, known[i].loader, n) && (part + n == tail || part[n] == '_'))
+			return g_strdup_printf("its content is %s, a format imgpool does not read "
+					       "(whatever its name says)", known[i].format);
+	}
+	return g_strdup_printf("its content is a format imgpool does not read (libvips' "
+			       "%.*s), whatever its name says", (int)(tail - part), part);
+}
+
 /* Take and forget the warnings noted since the last clear, as "; "-joined lines
  * appended to line after sep (those it already says are left out). */
 static void take_warnings(GString *line, const char *input, const char *sep)
@@ -126,7 +170,7 @@ static void take_warnings(GString *line, const char *input, const char *sep)
 	char *save = NULL;
 	for (char *w = strtok_r(all, ";", &save); w; w = strtok_r(NULL, ";", &save)) {
 		g_strstrip(w);
-		if (input && *input && strstr(w, input))
+		if ((input && *input && strstr(w, input)) || (line->len && is_noise(w)))
 			continue;
 		sep = append_part(line, w, sep) ? "; " : sep;
 	}
@@ -158,10 +202,22 @@ void vipserr_cause(char *err, size_t errlen, const char *input, const char *fall
 		g_free(quoted);
 		g_free(colon);
 	}
+	GPtrArray *parts = g_ptr_array_new();
+	int said = 0;
 	for (char *l = strtok_r(msg, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		g_strstrip(l);
-		append_part(line, l, "; ");
+		g_ptr_array_add(parts, g_strstrip(l));
+		said |= *l && !is_noise(l);
 	}
+	for (guint i = 0; i < parts->len; i++) {
+		const char *l = g_ptr_array_index(parts, i);
+		/* The line before libvips' "..." was cut off mid-sentence. */
+		int cut = i + 1 < parts->len && !strcmp(g_ptr_array_index(parts, i + 1), "...");
+		char *blocked = blocked_loader(l);
+		if (!said || !(is_noise(l) || cut))
+			append_part(line, blocked ? blocked : l, "; ");
+		g_free(blocked);
+	}
+	g_ptr_array_free(parts, TRUE);
 	const char *sep = "; ";
 	if (!line->len) {
 		g_string_append(line, fallback);

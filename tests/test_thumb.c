@@ -31,6 +31,7 @@
 #include "filehash.h"
 #include "settings.h"
 #include "thumb.h"
+#include "vipserr.h"
 #include "modules_testlib.h"
 #include "vipsmodules.h"
 
@@ -269,6 +270,50 @@ static int teardown(void **state)
 /* ------------------------------------------------------------------ tests -- */
 
 /* One size: fits inside, dimensions and sizes reported, no temp file left. */
+/* A cause says why: libtiff's complaints about tags it skips (which filled
+ * libvips' error buffer until its real error was cut off), a sniff's "bad seek"
+ * and the line cut at "..." are left out where something else is said; a loader
+ * imgpool blocks says the file's content is that format. */
+static void test_causes_without_noise(void **state)
+{
+	(void)state;
+	char err[512];
+	vipserr_clear();
+	vips_error("TIFFFetchNormalTag", "Defined set_field_type of custom tag 6912 (Tag 6912) "
+		   "is TIFF_SETGET_UNDEFINED and thus tag is not read from file");
+	vips_error("tiff2vips", "read error");
+	vipserr_cause(err, sizeof err, "/p/a.tif", "cannot decode the image");
+	assert_string_equal(err, "tiff2vips: read error");
+	/* libvips' buffer full: "...", the line before it cut, the real error lost */
+	vipserr_clear();
+	for (int i = 0; i < 400; i++)
+		vips_error("TIFFFetchNormalTag", "Defined set_field_type of custom tag %d (Tag %d) "
+			   "is TIFF_SETGET_UNDEFINED and thus tag is not read from file", i, i);
+	vips_error("tiff2vips", "read error");
+	vipserr_cause(err, sizeof err, "/p/a.tif", "cannot decode the image");
+	assert_string_equal(err, "cannot decode the image");
+	vipserr_clear();
+	vips_error("TIFFFetchNormalTag", "Defined set_field_type of custom tag 1 (Tag 1) is "
+		   "TIFF_SETGET_UNDEFINED and thus tag is not read from file");
+	vipserr_cause(err, sizeof err, "/p/a.tif", "cannot decode the image");
+	assert_non_null(strstr(err, "TIFF_SETGET_UNDEFINED")); /* all there is: said */
+	vipserr_clear();
+	vips_error("source", "bad seek to 371");
+	vips_error("heif", "Security limit exceeded");
+	vipserr_cause(err, sizeof err, "/p/a.avif", "cannot decode the image");
+	assert_string_equal(err, "heif: Security limit exceeded");
+	vipserr_clear();
+	vips_error("radload_source", "operation is blocked");
+	vipserr_cause(err, sizeof err, "/p/a.tif", "cannot decode the image");
+	assert_string_equal(err, "its content is Radiance HDR, a format imgpool does not read "
+				 "(whatever its name says)");
+	vipserr_clear();
+	vips_error("newload", "operation is blocked");
+	vipserr_cause(err, sizeof err, "/p/a.tif", "cannot decode the image");
+	assert_non_null(strstr(err, "(libvips' newload)"));
+	vipserr_clear();
+}
+
 static void test_single_size(void **state)
 {
 	thumb_settings s = settings_box(100, 100);
@@ -1189,6 +1234,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pixel_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
+		cmocka_unit_test(test_causes_without_noise),
 		cmocka_unit_test_setup_teardown(test_formats, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_shrink_on_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corpus, setup, teardown),
