@@ -11,7 +11,8 @@
  *     not an empty file with an image's name: it may be an input) or begins as
  *     imgpool begins a file of that kind, with what says it is imgpool's (a
  *     report's first record: {"schema":N,"time":"...","type":"; a trace's and an
- *     SVG's header naming imgpool, below; the bench table's header line). A
+ *     SVG's header naming imgpool, below; the bench table's header line), or a
+ *     beginning of that which a kill cut short. A
  *     photo, a journal, another tool's trace or chart, or anything else named by
  *     mistake (--report IMG_0001.jpg, --trace in/a.jpg) is refused, never
  *     truncated.
