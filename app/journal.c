@@ -48,6 +48,7 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	[S_INPUTS] = "SELECT rel FROM files WHERE root=?1 UNION SELECT rel FROM outputs"
 		     " WHERE root=?1",
 	[S_FOLDER] = "SELECT dir_id FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_MOVED] = "UPDATE outputs SET dev=?4, ino=?5 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 };
 
 /* S_GET on another journal of the folder of schema 3 or older (a shard an older
@@ -317,6 +318,17 @@ int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t *p
 	if (owns == 2 && proof)
 		*proof = sum;
 	return owns;
+}
+
+int journal_output_moved(journal *j, const char *path, const file_ident *id)
+{
+	sqlite3_stmt *s = j ? j->st[S_MOVED] : NULL;
+	if (!s)
+		return 0;
+	bind_ident(s, path, id);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)id->dev);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)id->ino);
+	return write_step(j, s, "recording an output");
 }
 
 int journal_output_intent(journal *j, const char *path, const file_ident *id,

@@ -220,7 +220,8 @@ static int prepare_all(journal *j, int version)
 		else if (version <= 5 && i == S_OWNS)
 			sql = journal_owns_sql_v5;
 		else if ((version == 3 && i == S_PUT) ||
-			 (version <= 5 && (i == S_INTENT || i == S_MADE_KEEP || i == S_FOLDER)))
+			 (version <= 5 && (i == S_INTENT || i == S_MADE_KEEP || i == S_FOLDER ||
+					   i == S_MOVED)))
 			continue;
 		if (sqlite3_prepare_v2(j->db, sql, -1, &j->st[i], NULL) != SQLITE_OK)
 			return -1;

@@ -468,6 +468,11 @@ class TestSameSizeAndTime(SafetyCase):
         shutil.rmtree(out)
         r = self.ok(run(["-o", moved, src]))
         self.assertIn(b" 0 done,", r.stdout + r.stderr)
+        # read once by its bytes, then known by its new inode
+        db = sqlite3.connect(os.path.join(moved, ".imgpool", "journal.sqlite"))
+        ino = db.execute("SELECT ino FROM outputs WHERE path = CAST('b.jpg' AS BLOB)").fetchone()
+        db.close()
+        self.assertEqual(ino[0], os.stat(os.path.join(moved, "b.jpg")).st_ino)
         time.sleep(0.01)
         jpeg(os.path.join(src, "a.jpg"), 300, 200, 30)
         os.unlink(os.path.join(src, "c.jpg"))
