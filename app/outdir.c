@@ -634,16 +634,16 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel, uint64_t folder_id)
 		*slash = '\0';
 		const char *leaf;
 		int pfd = outdir_parent(od, dir, 0, &leaf);
-		if (pfd < 0) {
-			if (errno == ENOENT)
-				continue;	/* gone already: its parent may be empty */
+		if (pfd < 0) { /* gone already: its parent may be empty, unless it was */
+			if (errno == ENOENT && !folder_id) /* the one to tell imgpool's by */
+				continue;
 			return;
 		}
 		struct stat was;
 		int rc = fstatat(pfd, leaf, &was, AT_SYMLINK_NOFOLLOW) < 0 ? -1
 			 : folder_id && io_identity(pfd, leaf, 0) != folder_id ? (errno = EPERM, -1)
 			 : unlinkat(pfd, leaf, AT_REMOVEDIR);
-		folder_id = 0; /* its parents: they held it */
+		folder_id = rc == 0 ? 0 : folder_id; /* removed: its parents held it */
 		int e = errno;
 		if (rc == 0 && check_parent_in_place(od, dir, pfd) < 0) {
 			/* Its folder left OUT between the look and the rmdir (or that
@@ -656,7 +656,7 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel, uint64_t folder_id)
 			rc = -1;
 		}
 		close(pfd);
-		if (rc < 0 && e != ENOENT)
+		if (rc < 0 && (e != ENOENT || folder_id))
 			return;
 	}
 }

@@ -501,6 +501,19 @@ class TestFoldersOfTheUsers(SafetyCase):
         self.ok(run(["-r", "--prune", "-o", out, src]))
         self.assertTrue(os.path.isdir(os.path.join(out, "sub")))
 
+    def test_a_folder_above_made_again_by_the_user_stays(self):
+        """The output's own folder gone with it, and the one above made again by
+        the user: nothing tells that one imgpool's any more (a reviewer's case)."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "sub", "deep", "a.jpg"))
+        jpeg(os.path.join(src, "keep.jpg"))
+        self.ok(run(["-r", "-o", out, src]))
+        shutil.rmtree(os.path.join(out, "sub"))
+        os.mkdir(os.path.join(out, "sub"))
+        os.unlink(os.path.join(src, "sub", "deep", "a.jpg"))
+        self.ok(run(["-r", "--prune", "-o", out, src]))
+        self.assertTrue(os.path.isdir(os.path.join(out, "sub")))
+
     def test_a_new_name_leaves_the_users_folders(self):
         src, out = self.path("in"), self.path("out")
         jpeg(os.path.join(src, "sub", "a.jpg"))
