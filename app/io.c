@@ -158,3 +158,10 @@ uint64_t io_identity(int dirfd, const char *name, int flags)
 		      0x9E3779B97F4A7C15ULL;
 	return id ? id : 1;
 }
+
+uint64_t io_stamp(const struct stat *st)
+{
+	uint64_t ctime_ns = (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec;
+	uint64_t id = (uint64_t)st->st_ino ^ (ctime_ns * 0x9E3779B97F4A7C15ULL);
+	return id ? id : 1;
+}

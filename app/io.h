@@ -63,6 +63,12 @@ void io_hold_std_fds(void);
  * Never 0; 0 when it cannot be read (errno). */
 uint64_t io_identity(int dirfd, const char *name, int flags);
 
+/* What tells a file from another put at its place, or from itself written over:
+ * its inode and its change time, which every write, truncate, touch -r, chmod or
+ * link moves and no user can set back (an inode freed is soon given again: rm
+ * then cp gets the same one on ext4). Never 0. */
+uint64_t io_stamp(const struct stat *st);
+
 /* 1 when fd is open for reading (O_RDONLY or O_RDWR), 0 when it is not (closed,
  * or held by io_hold_std_fds()). */
 int io_fd_readable(int fd);

@@ -30,9 +30,9 @@ const char *const journal_stmt_sql[S_COUNT] = {
 		  " ON CONFLICT (root, rel) DO UPDATE SET size=?3, mtime_ns=?4, fingerprint=?5,"
 		  " checksum=?6, status=?7, kind=?8, limits=?9, strikes=?10, cause=?11,"
 		  " attempts=?12, ms=?13, seen_run=?14, racy=?15, outputs=NULL",
-	[S_OWNS] = "SELECT ino, checksum FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_OWNS] = "SELECT stamp, checksum FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_INTENT] = JOURNAL_SQL_INTENT,
-	[S_MADE_KEEP] = "UPDATE outputs SET state=1, dir_id=?4 WHERE path=?1 AND size=?2"
+	[S_MADE_KEEP] = "UPDATE outputs SET state=1, dir_id=?4, stamp=?5 WHERE path=?1 AND size=?2"
 			" AND mtime_ns=?3",
 	[S_MADE_DROP] = "DELETE FROM outputs WHERE path=?1 AND NOT (size=?2 AND mtime_ns=?3)",
 	[S_FORGET_ONE] = "DELETE FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
@@ -48,14 +48,14 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	[S_INPUTS] = "SELECT rel FROM files WHERE root=?1 UNION SELECT rel FROM outputs"
 		     " WHERE root=?1",
 	[S_FOLDER] = "SELECT dir_id FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
-	[S_MOVED] = "UPDATE outputs SET dev=?4, ino=?5 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_MOVED] = "UPDATE outputs SET stamp=?4 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 };
 
 /* S_GET on another journal of the folder of schema 3 or older (a shard an older
  * imgpool wrote): no racy column, its rows taken as not racy, as they were. */
 const char journal_get_sql_v3[] = JOURNAL_GET_COLUMNS " 0 FROM files WHERE root=?1 AND rel=?2";
 const char journal_owns_sql_v5[] =
-	"SELECT ino, 0 FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3";
+	"SELECT 0, 0 FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3";
 
 /* ------------------------------------------------------------------------- */
 /* Writing                                                                    */
@@ -283,7 +283,7 @@ static void bind_ident(sqlite3_stmt *s, const char *path, const file_ident *id)
 
 /* One journal's answer (journal_owns()): 1, 2 with *proof set, or 0. */
 static int owns_in(journal *j, sqlite3_stmt *s, const char *path, const file_ident *id,
-		   uint64_t *proof)
+		   uint64_t stamp, uint64_t *proof)
 {
 	int owns = 0;
 	if (!s)
@@ -291,10 +291,10 @@ static int owns_in(journal *j, sqlite3_stmt *s, const char *path, const file_ide
 	sqlite3_reset(s);
 	bind_ident(s, path, id);
 	while (owns != 1 && step_read(j, s) == SQLITE_ROW) {
-		uint64_t ino = (uint64_t)sqlite3_column_int64(s, 0);
+		uint64_t made = (uint64_t)sqlite3_column_int64(s, 0);
 		uint64_t sum = (uint64_t)sqlite3_column_int64(s, 1);
-		if (!ino || ino == id->ino)
-			owns = 1;
+		if ((made && made == stamp) || (!made && !sum))
+			owns = 1; /* the file put there, or a row of an older version */
 		else if (sum) {
 			*proof = sum;
 			owns = 2;
@@ -304,15 +304,16 @@ static int owns_in(journal *j, sqlite3_stmt *s, const char *path, const file_ide
 	return owns;
 }
 
-int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t *proof)
+int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t stamp,
+		 uint64_t *proof)
 {
 	int owns = 0;
 	uint64_t sum = 0;
 	if (!j)
 		return 0;
-	owns = owns_in(j, j->st[S_OWNS], path, id, &sum);
+	owns = owns_in(j, j->st[S_OWNS], path, id, stamp, &sum);
 	for (int i = 0; owns != 1 && i < j->nothers; i++) {
-		int o = owns_in(j, j->others[i].owns, path, id, &sum);
+		int o = owns_in(j, j->others[i].owns, path, id, stamp, &sum);
 		owns = o > owns ? o : owns;
 	}
 	if (owns == 2 && proof)
@@ -320,14 +321,13 @@ int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t *p
 	return owns;
 }
 
-int journal_output_moved(journal *j, const char *path, const file_ident *id)
+int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp)
 {
 	sqlite3_stmt *s = j ? j->st[S_MOVED] : NULL;
 	if (!s)
 		return 0;
 	bind_ident(s, path, id);
-	sqlite3_bind_int64(s, 4, (sqlite3_int64)id->dev);
-	sqlite3_bind_int64(s, 5, (sqlite3_int64)id->ino);
+	sqlite3_bind_int64(s, 4, (sqlite3_int64)stamp);
 	return write_step(j, s, "recording an output");
 }
 
@@ -398,12 +398,13 @@ void journal_output_free(journal_output *info)
 }
 
 int journal_output_made(journal *j, const char *path, const file_ident *id,
-			uint64_t folder_id)
+			uint64_t folder_id, uint64_t stamp)
 {
 	if (!j)
 		return 0;
 	bind_ident(j->st[S_MADE_KEEP], path, id);
 	sqlite3_bind_int64(j->st[S_MADE_KEEP], 4, (sqlite3_int64)folder_id);
+	sqlite3_bind_int64(j->st[S_MADE_KEEP], 5, (sqlite3_int64)stamp);
 	bind_ident(j->st[S_MADE_DROP], path, id);
 	return write_step(j, j->st[S_MADE_KEEP], "recording an output") < 0 ||
 			       write_step(j, j->st[S_MADE_DROP], "recording an output") < 0

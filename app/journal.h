@@ -98,13 +98,15 @@ void journal_get_any(journal *j, const char *root, const char *rel, journal_row 
 int journal_put(journal *j, const char *root, const char *rel, const journal_row *row);
 
 /* Did imgpool make the file at output path (relative to OUT), whose identity is id
- * (its stat now)? 1: a journal of the folder records path with this size and
- * mtime, and with this inode (or none: a row of an older version). 2: only with
- * another inode (the file was copied or restored since, or is another file given
- * the thumbnail's size and mtime: touch -r, cp -p), and the bytes imgpool made
- * hash (XXH3-64) to *proof: the file is imgpool's only if its bytes do. 0: none
- * records it (a failed lookup too: journal_read_errors()). */
-int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t *proof);
+ * and io_stamp() stamp (its stat now)? 1: a journal of the folder records path
+ * with this size and mtime, and this stamp (the very file imgpool put there,
+ * unchanged since; or none and no checksum: a row of an older version). 2: with
+ * another stamp or none yet (the file was copied or restored since, written over,
+ * or is another file given the thumbnail's size and mtime: touch -r, cp -p), and
+ * the bytes imgpool made hash (XXH3-64) to *proof: the file is imgpool's only if
+ * its bytes do. 0: none records it (a failed lookup too: journal_read_errors()). */
+int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t stamp,
+		 uint64_t *proof);
 
 /* Who made output path with identity id, by any journal of the folder: 1 with
  * *info filled (free it with journal_output_free), 0 when none records it. */
@@ -119,10 +121,10 @@ void journal_output_free(journal_output *info);
 /* The settings fingerprint recorded on the output rows this run writes. */
 void journal_set_fingerprint(journal *j, uint64_t fingerprint);
 
-/* Output path, imgpool's by its bytes (journal_owns() said 2), is now the inode in
- * id: recorded, so that the next run need not read it again (a copied or restored
+/* Output path, imgpool's by its bytes (journal_owns() said 2), now has this stamp:
+ * recorded, so that the next run need not read it again (a copied or restored
  * output folder). A row of another journal is left. 0 or -1. */
-int journal_output_moved(journal *j, const char *path, const file_ident *id);
+int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp);
 
 /* Record, ahead of the rename, that imgpool is making output path with identity id
  * (its inode: a rename keeps it) and bytes of this checksum (XXH3-64; 0: not
@@ -130,10 +132,11 @@ int journal_output_moved(journal *j, const char *path, const file_ident *id);
 int journal_output_intent(journal *j, const char *path, const file_ident *id,
 			  uint64_t checksum, const char *root, const char *rel);
 
-/* The rename happened: path is now exactly id, in the folder whose identity
- * (io_identity()) is folder_id (0: not known); every other row of path goes. */
+/* The rename happened: path is now exactly id, with io_stamp() stamp, in the
+ * folder whose identity (io_identity()) is folder_id (0: not known); every other
+ * row of path goes. */
 int journal_output_made(journal *j, const char *path, const file_ident *id,
-			uint64_t folder_id);
+			uint64_t folder_id, uint64_t stamp);
 
 /* The folder_id this journal recorded for output path with identity id: 0 when
  * none (no row, a row of an older version, or one whose rename a kill cut off). */

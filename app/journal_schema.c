@@ -35,7 +35,8 @@ static const char schema_v2[] =
 	" path BLOB NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,"
 	" dev INTEGER, ino INTEGER, root TEXT NOT NULL, rel BLOB NOT NULL,"
 	" state INTEGER NOT NULL, fingerprint INTEGER DEFAULT 0, checksum INTEGER DEFAULT 0,"
-	" dir_id INTEGER DEFAULT 0, PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
+	" dir_id INTEGER DEFAULT 0, stamp INTEGER DEFAULT 0,"
+	" PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS outputs_owner ON outputs (root, rel);"
 	"CREATE TABLE IF NOT EXISTS quarantine ("
 	" name TEXT PRIMARY KEY, path BLOB NOT NULL, size INTEGER, mtime_ns INTEGER);";
@@ -72,18 +73,20 @@ static const char fill_v4[] =
 static const char schema_v5[] =
 	"CREATE TABLE IF NOT EXISTS roots (root TEXT PRIMARY KEY, dev INTEGER NOT NULL);";
 
-/* Version 6: each output's checksum (XXH3-64 of its bytes), and its inode kept
- * (older versions recorded 0): a file at an output path with the recorded size
- * and mtime is imgpool's only when it is the inode imgpool made, or has its bytes
- * (a copy, a restore, a disk whose inode numbers change when it is mounted again).
- * A file of the user's with the thumbnail's size and mtime (touch -r, cp -p) had
- * been taken for imgpool's, replaced and pruned. Older rows (0, 0) keep size and
- * mtime alone. And the identity of the folder each output was put in (dir_id:
+/* Version 6: each output's checksum (XXH3-64 of its bytes) and stamp (io_stamp():
+ * its inode and change time once in place): a file at an output path with the
+ * recorded size and mtime is imgpool's only when it is the very file imgpool put
+ * there, unchanged (its stamp), or has its bytes (a copy, a restore, a disk whose
+ * inode numbers change when it is mounted again). A file of the user's with the
+ * thumbnail's size and mtime (touch -r, cp -p) had been taken for imgpool's,
+ * replaced and pruned. Older rows (0, 0) keep size and mtime alone. And the
+ * identity of the folder each output was put in (dir_id:
  * io_identity(), its inode and birth time), so
  * that an output gone from its place takes with it only that folder, left empty,
  * not one of the user's made since at its path. */
 static const char v5_to_v6[] = "ALTER TABLE outputs ADD COLUMN checksum INTEGER DEFAULT 0;"
-			       "ALTER TABLE outputs ADD COLUMN dir_id INTEGER DEFAULT 0;";
+			       "ALTER TABLE outputs ADD COLUMN dir_id INTEGER DEFAULT 0;"
+			       "ALTER TABLE outputs ADD COLUMN stamp INTEGER DEFAULT 0;";
 
 static const char v1_to_v2_columns[] =
 	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"

@@ -312,8 +312,12 @@ static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t 
 {
 	const discover_item *it = &p->it;
 	for (int i = 0; i < it->noutputs; i++) {
-		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], 0, root, it->rel);
-		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i], 0);
+		/* Its checksum and stamp kept: without them a copied output folder's
+		 * adopted thumbnails could not be shown imgpool's. */
+		uint64_t folder, stamp, sum = 0;
+		publish_placed(&p->pb, it->out_rel[i], &folder, &stamp, &sum);
+		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], sum, root, it->rel);
+		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i], folder, stamp);
 	}
 	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = mtime_ns(it),
 			   .fingerprint = p->cfg.fingerprint, .checksum = checksum, .attempts = 1,
@@ -557,9 +561,10 @@ static int formats_of(planner *p, plan_item *item)
 static int is_thumbnail(planner *p)
 {
 	const discover_item *it = &p->it;
-	file_ident id = {.size = it->size, .mtime_ns = mtime_ns(it), .dev = it->dev,
-			 .ino = it->ino};
-	return p->cfg.j && journal_owns(p->cfg.j, it->in_out, &id, NULL) > 0;
+	file_ident id;
+	char why[256];
+	return p->cfg.j && publish_inspect(&p->pb, it->in_out, 0, 0, &id, why, sizeof why) == OUT_OURS &&
+	       id.size == it->size && id.mtime_ns == mtime_ns(it);
 }
 
 int plan_next(planner *p, plan_item *item)

@@ -18,20 +18,20 @@
 
 #define NAME_LEN 64 /* quarantine names */
 
-/* Are the bytes of the file at rel, whose stat is st, the bytes imgpool made
- * (proof: their checksum)? 1 yes, 0 no, -1 cannot be read (errno). Opened beneath
- * OUT, never through a symlink, and only if it is still the file st says. */
-static int bytes_are(const publisher *pb, const char *rel, const struct stat *st,
-		     uint64_t proof)
+/* The checksum of the bytes of the file at rel, whose stat is st, into *sum: 0,
+ * or -1 when it cannot be read (errno) or is no longer the file st says. Opened
+ * beneath OUT, never through a symlink. */
+static int bytes_of(const publisher *pb, const char *rel, const struct stat *st, uint64_t *sum)
 {
 	const char *leaf;
 	struct stat now;
-	uint64_t sum = 0;
 	int pfd = outdir_parent(pb->od, rel, 0, &leaf), fd = -1, rc = -1;
 	if (pfd >= 0)
 		fd = openat(pfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd >= 0 && fstat(fd, &now) == 0 && filehash_fd(fd, &sum) == 0)
-		rc = now.st_dev == st->st_dev && now.st_ino == st->st_ino && sum == proof;
+	if (fd >= 0 && fstat(fd, &now) == 0 && filehash_fd(fd, sum) == 0) {
+		rc = now.st_dev == st->st_dev && now.st_ino == st->st_ino ? 0 : -1;
+		errno = rc ? ESTALE : 0;
+	}
 	int e = errno;
 	if (fd >= 0)
 		close(fd);
@@ -39,6 +39,15 @@ static int bytes_are(const publisher *pb, const char *rel, const struct stat *st
 		close(pfd);
 	errno = e;
 	return rc;
+}
+
+/* Are the bytes of the file at rel, whose stat is st, the bytes imgpool made
+ * (proof: their checksum)? 1 yes, 0 no, -1 cannot be read (errno). */
+static int bytes_are(const publisher *pb, const char *rel, const struct stat *st,
+		     uint64_t proof)
+{
+	uint64_t sum = 0;
+	return bytes_of(pb, rel, st, &sum) < 0 ? -1 : sum == proof;
 }
 
 out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
@@ -81,9 +90,9 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 	 * was refused as the user's, or made again over a thumbnail it still had. */
 	uint64_t read_errors = journal_read_errors(pb->j, NULL), proof = 0;
 	const char *cause;
-	int owns = journal_owns(pb->j, rel, id, &proof), same = 0;
+	int owns = journal_owns(pb->j, rel, id, io_stamp(&st), &proof), same = 0;
 	if (owns == 2 && (same = bytes_are(pb, rel, &st, proof)) == 1)
-		journal_output_moved(pb->j, rel, id); /* read once, not every run */
+		journal_output_moved(pb->j, rel, id, io_stamp(&st)); /* read once, not every run */
 	if (owns == 1 || same == 1)
 		return OUT_OURS;
 	if (same < 0) {
@@ -178,15 +187,21 @@ static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
-/* The io_identity() of the folder rel is in (0: cannot be told). */
-static uint64_t folder_id(const publisher *pb, const char *rel)
+int publish_placed(const publisher *pb, const char *rel, uint64_t *folder, uint64_t *stamp,
+		   uint64_t *sum)
 {
 	const char *leaf;
-	int pfd = outdir_parent(pb->od, rel, 0, &leaf);
-	uint64_t id = pfd >= 0 ? io_identity(pfd, "", AT_EMPTY_PATH) : 0;
+	struct stat st;
+	int pfd = outdir_parent(pb->od, rel, 0, &leaf), rc = -1;
+	*folder = *stamp = 0;
+	if (pfd >= 0 && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+		*folder = io_identity(pfd, "", AT_EMPTY_PATH);
+		*stamp = io_stamp(&st);
+		rc = sum ? bytes_of(pb, rel, &st, sum) : 0;
+	}
 	if (pfd >= 0)
 		close(pfd);
-	return id;
+	return rc;
 }
 
 /* Steps 3 and 4 for one input whose records are committed. */
@@ -206,8 +221,9 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 					     : outdir_strerror(e));
 			return -1;
 		}
-		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh,
-				    folder_id(pb, it->out_rel[i]));
+		uint64_t folder, stamp;
+		publish_placed(pb, it->out_rel[i], &folder, &stamp, NULL);
+		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh, folder, stamp);
 		if (plan[i].replace)
 			journal_quarantine_del(pb->j, plan[i].qname);
 	}

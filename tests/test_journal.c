@@ -371,9 +371,9 @@ static void test_null_handle(void **state)
 	assert_int_equal(row.status, JOURNAL_NONE);
 	assert_int_equal(row.size, 0);
 	assert_int_equal(journal_put(NULL, "/r", "a", &row), 0);
-	assert_int_equal(journal_owns(NULL, "a", &id, NULL), 0);
+	assert_int_equal(journal_owns(NULL, "a", &id, 0, NULL), 0);
 	assert_int_equal(journal_output_intent(NULL, "a", &id, 0, "/r", "a"), 0);
-	assert_int_equal(journal_output_made(NULL, "a", &id, 0), 0);
+	assert_int_equal(journal_output_made(NULL, "a", &id, 0, 0), 0);
 	assert_int_equal(journal_output_forget(NULL, "a", NULL), 0);
 	assert_int_equal(journal_outputs_of(NULL, "/r", "a", NULL, NULL), 0);
 	assert_int_equal(journal_quarantine_add(NULL, "q", "a", &id), 0);
@@ -415,46 +415,54 @@ static void test_outputs(void **state)
 
 	/* write-ahead: an intent already owns, and is on disk after the sync */
 	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v1, 0, "/in", "a/x.jpg"), 0);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, NULL), 1);
+	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 1);
 	assert_int_equal(journal_sync(j), 0);
 	assert_int_equal(sql_int(db, "SELECT state FROM outputs WHERE "
 				     "path=CAST('a/x_64.jpg' AS BLOB)"), 0);
-	/* ownership is path, size, mtime and inode (not the device: its number may
-	 * change at the next boot); another inode with the recorded size and mtime
-	 * (a copy, a restore, the user's file given them: touch -r) is imgpool's only
-	 * by its bytes (2, with their checksum), and not at all where none is known */
-	file_ident remounted = ident(100, 1000, 9, 70), copied = ident(100, 1000, 7, 99);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg", &remounted, NULL), 1);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg", &copied, NULL), 0);
+	/* a row without checksum or stamp (an older version's): path, size and mtime */
+	file_ident copied = ident(100, 1000, 7, 99);
+	assert_int_equal(journal_owns(j, "a/x_64.jpg", &copied, 1234, NULL), 1);
+	/* with a checksum: until in place (no stamp yet), only by its bytes (2); once
+	 * made, the very file (its stamp: inode and change time) owns at once, any
+	 * other (a copy, a restore, the user's file given the size and mtime, or
+	 * written over in place) only by its bytes */
 	uint64_t proof = 0;
 	file_ident s1 = ident(150, 1500, 7, 75);
 	assert_int_equal(journal_output_intent(j, "s.jpg", &s1, 0xfeedULL, "/in", "s.jpg"), 0);
-	assert_int_equal(journal_owns(j, "s.jpg", &s1, &proof), 1);
-	assert_int_equal(proof, 0);
-	file_ident s1_copied = ident(150, 1500, 7, 76);
-	assert_int_equal(journal_owns(j, "s.jpg", &s1_copied, &proof), 2);
+	assert_int_equal(journal_owns(j, "s.jpg", &s1, 555, &proof), 2);
 	assert_int_equal(proof, 0xfeedULL);
+	assert_int_equal(journal_output_made(j, "s.jpg", &s1, 0, 555), 0);
+	proof = 0;
+	assert_int_equal(journal_owns(j, "s.jpg", &s1, 555, &proof), 1);
+	assert_int_equal(proof, 0);
+	assert_int_equal(journal_owns(j, "s.jpg", &s1, 556, &proof), 2);
+	assert_int_equal(proof, 0xfeedULL);
+	/* proven by its bytes: the new stamp recorded */
+	assert_int_equal(journal_output_moved(j, "s.jpg", &s1, 556), 0);
+	assert_int_equal(journal_owns(j, "s.jpg", &s1, 556, NULL), 1);
 	assert_int_equal(journal_output_forget(j, "s.jpg", NULL), 0);
-	/* a row as older versions wrote them (inode 0): path, size and mtime */
-	file_ident old = ident(160, 1600, 0, 0), any = ident(160, 1600, 3, 33);
-	assert_int_equal(journal_output_intent(j, "old.jpg", &old, 0, "/in", "old.jpg"), 0);
-	assert_int_equal(journal_owns(j, "old.jpg", &any, NULL), 1);
-	assert_int_equal(journal_output_forget(j, "old.jpg", NULL), 0);
+	/* a stamp and no checksum (cannot be proven): only the very file */
+	file_ident t1 = ident(170, 1700, 7, 77);
+	assert_int_equal(journal_output_intent(j, "t.jpg", &t1, 0, "/in", "t.jpg"), 0);
+	assert_int_equal(journal_output_made(j, "t.jpg", &t1, 0, 777), 0);
+	assert_int_equal(journal_owns(j, "t.jpg", &t1, 777, NULL), 1);
+	assert_int_equal(journal_owns(j, "t.jpg", &t1, 778, NULL), 0);
+	assert_int_equal(journal_output_forget(j, "t.jpg", NULL), 0);
 	file_ident bigger = ident(101, 1000, 7, 70), newer = ident(100, 1001, 7, 70);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg", &bigger, NULL), 0);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg", &newer, NULL), 0);
-	assert_int_equal(journal_owns(j, "a/X_64.jpg", &v1, NULL), 0);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg/", &v1, NULL), 0);
+	assert_int_equal(journal_owns(j, "a/x_64.jpg", &bigger, 0, NULL), 0);
+	assert_int_equal(journal_owns(j, "a/x_64.jpg", &newer, 0, NULL), 0);
+	assert_int_equal(journal_owns(j, "a/X_64.jpg", &v1, 0, NULL), 0);
+	assert_int_equal(journal_owns(j, "a/x_64.jpg/", &v1, 0, NULL), 0);
 
 	/* made: the new version stays, with state 1; the older version of the path goes */
 	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v2, 0, "/in", "a/x.jpg"), 0);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, NULL), 1);
+	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 1);
 	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v2), 0); /* not yet */
-	assert_int_equal(journal_output_made(j, "a/x_64.jpg", &v2, 4242), 0);
+	assert_int_equal(journal_output_made(j, "a/x_64.jpg", &v2, 4242, 0), 0);
 	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v2), 4242);
 	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v1), 0);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, NULL), 0);
-	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v2, NULL), 1);
+	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 0);
+	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v2, 0, NULL), 1);
 	assert_int_equal(journal_sync(j), 0);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs WHERE "
 				     "path=CAST('a/x_64.jpg' AS BLOB) AND "
@@ -496,14 +504,14 @@ static void test_outputs(void **state)
 	/* forget: one version, or every version of the path */
 	assert_int_equal(journal_output_intent(j, "b.jpg", &v2, 0, "/in", "b.jpg"), 0);
 	assert_int_equal(journal_output_forget(j, "b.jpg", &v1), 0);
-	assert_int_equal(journal_owns(j, "b.jpg", &v1, NULL), 0);
-	assert_int_equal(journal_owns(j, "b.jpg", &v2, NULL), 1);
+	assert_int_equal(journal_owns(j, "b.jpg", &v1, 0, NULL), 0);
+	assert_int_equal(journal_owns(j, "b.jpg", &v2, 0, NULL), 1);
 	assert_int_equal(journal_output_intent(j, "b.jpg", &v3, 0, "/in", "b.jpg"), 0);
 	assert_int_equal(journal_output_forget(j, "b.jpg", NULL), 0);
-	assert_int_equal(journal_owns(j, "b.jpg", &v2, NULL), 0);
-	assert_int_equal(journal_owns(j, "b.jpg", &v3, NULL), 0);
+	assert_int_equal(journal_owns(j, "b.jpg", &v2, 0, NULL), 0);
+	assert_int_equal(journal_owns(j, "b.jpg", &v3, 0, NULL), 0);
 	/* forgetting one path leaves the others */
-	assert_int_equal(journal_owns(j, "c.jpg", &v1, NULL), 1);
+	assert_int_equal(journal_owns(j, "c.jpg", &v1, 0, NULL), 1);
 	assert_int_equal(journal_sync(j), 0);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
@@ -518,23 +526,23 @@ static void test_owns_across_journals(void **state)
 	file_ident v1 = ident(10, 11, 0, 0), v2 = ident(20, 21, 0, 0), v3 = ident(30, 31, 0, 0);
 	journal *one = open_journal(od, "journal-1-of-2.sqlite", 0, NULL, 0);
 	assert_int_equal(journal_output_intent(one, "one.jpg", &v1, 0, "/in", "one.jpg"), 0);
-	assert_int_equal(journal_output_made(one, "one.jpg", &v1, 0), 0);
+	assert_int_equal(journal_output_made(one, "one.jpg", &v1, 0, 0), 0);
 	assert_int_equal(journal_sync(one), 0);
 	journal *plain = open_journal(od, "journal.sqlite", 0, NULL, 0);
 	assert_int_equal(journal_output_intent(plain, "plain.jpg", &v3, 0, "/in", "plain.jpg"), 0);
 	assert_int_equal(journal_sync(plain), 0);
 	journal *two = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
 	/* two sees what one and plain recorded before it opened ... */
-	assert_int_equal(journal_owns(two, "one.jpg", &v1, NULL), 1);
-	assert_int_equal(journal_owns(two, "plain.jpg", &v3, NULL), 1);
-	assert_int_equal(journal_owns(two, "one.jpg", &v2, NULL), 0);
+	assert_int_equal(journal_owns(two, "one.jpg", &v1, 0, NULL), 1);
+	assert_int_equal(journal_owns(two, "plain.jpg", &v3, 0, NULL), 1);
+	assert_int_equal(journal_owns(two, "one.jpg", &v2, 0, NULL), 0);
 	/* ... and what one commits later */
 	assert_int_equal(journal_output_intent(one, "later.jpg", &v2, 0, "/in", "later.jpg"), 0);
 	assert_int_equal(journal_sync(one), 0);
-	assert_int_equal(journal_owns(two, "later.jpg", &v2, NULL), 1);
+	assert_int_equal(journal_owns(two, "later.jpg", &v2, 0, NULL), 1);
 	/* its own rows; and one does not hold two's input rows */
 	assert_int_equal(journal_output_intent(two, "two.jpg", &v2, 0, "/in", "two.jpg"), 0);
-	assert_int_equal(journal_owns(two, "two.jpg", &v2, NULL), 1);
+	assert_int_equal(journal_owns(two, "two.jpg", &v2, 0, NULL), 1);
 	journal_row row = full_row(), got;
 	assert_int_equal(journal_put(two, "/in", "two.jpg", &row), 0);
 	assert_int_equal(journal_sync(two), 0);
@@ -542,7 +550,7 @@ static void test_owns_across_journals(void **state)
 	assert_int_equal(got.status, JOURNAL_NONE);
 	/* forgetting in one journal leaves the rows of the others */
 	assert_int_equal(journal_output_forget(two, "one.jpg", NULL), 0);
-	assert_int_equal(journal_owns(two, "one.jpg", &v1, NULL), 1);
+	assert_int_equal(journal_owns(two, "one.jpg", &v1, 0, NULL), 1);
 	journal_close(one, 0, 0, 0, 0, 0);
 	journal_close(two, 0, 0, 0, 0, 0);
 	journal_close(plain, 0, 0, 0, 0, 0);
@@ -816,8 +824,8 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(lstat(at("real/out/a.jpg"), &sa), 0);
 	assert_int_equal(lstat(at("real/out/sub/b.jpg"), &sb), 0);
 	file_ident ia = outdir_ident_of(&sa), ib = outdir_ident_of(&sb);
-	assert_int_equal(journal_owns(j, "a.jpg", &ia, NULL), 1);
-	assert_int_equal(journal_owns(j, "sub/b.jpg", &ib, NULL), 1);
+	assert_int_equal(journal_owns(j, "a.jpg", &ia, 0, NULL), 1);
+	assert_int_equal(journal_owns(j, "sub/b.jpg", &ib, 0, NULL), 1);
 	seen s = {0};
 	journal_outputs_of(j, "/in", "a.jpg", collect, &s);
 	assert_int_equal(s.n, 2);
@@ -1053,7 +1061,8 @@ static void test_root_devices(void **state)
 	const char *db = at("roots/.imgpool/journal.sqlite");
 	sql_exec(db, "PRAGMA journal_mode=DELETE; DROP TABLE roots; "
 		     "ALTER TABLE outputs DROP COLUMN checksum; "
-		     "ALTER TABLE outputs DROP COLUMN dir_id; PRAGMA user_version=4; "
+		     "ALTER TABLE outputs DROP COLUMN dir_id; ALTER TABLE outputs DROP COLUMN stamp; "
+		     "PRAGMA user_version=4; "
 		     "INSERT INTO files (root, rel, size, mtime_ns, status) VALUES "
 		     "('/photos', CAST('a.jpg' AS BLOB), 1, 2, 1)");
 	/* A dry run reads it as it is (it read none of a schema-4 journal once). */
@@ -1147,7 +1156,7 @@ static void test_readonly(void **state)
 	/* it reads ... */
 	journal_get(j, "/r", "a.jpg", &got);
 	assert_rows_equal(&got, &row);
-	assert_int_equal(journal_owns(j, "a.jpg", &v, NULL), 1);
+	assert_int_equal(journal_owns(j, "a.jpg", &v, 0, NULL), 1);
 	qseen q = {0};
 	journal_quarantine_each(j, qcollect, &q);
 	assert_int_equal(q.n, 1);
@@ -1157,7 +1166,7 @@ static void test_readonly(void **state)
 	assert_int_equal(journal_put(j, "/r", "a.jpg", &other), 0);
 	assert_int_equal(journal_put(j, "/r", "new.jpg", &other), 0);
 	assert_int_equal(journal_output_intent(j, "n.jpg", &v, 0, "/r", "n.jpg"), 0);
-	assert_int_equal(journal_output_made(j, "n.jpg", &v, 0), 0);
+	assert_int_equal(journal_output_made(j, "n.jpg", &v, 0, 0), 0);
 	assert_int_equal(journal_output_forget(j, "a.jpg", NULL), 0);
 	assert_int_equal(journal_quarantine_del(j, "q-1"), 0);
 	visits vs = {.drop = "a.jpg"};
@@ -1169,7 +1178,7 @@ static void test_readonly(void **state)
 	assert_rows_equal(&got, &row);
 	journal_get(j, "/r", "new.jpg", &got);
 	assert_int_equal(got.status, JOURNAL_NONE);
-	assert_int_equal(journal_owns(j, "a.jpg", &v, NULL), 1);
+	assert_int_equal(journal_owns(j, "a.jpg", &v, 0, NULL), 1);
 	assert_string_equal(journal_error(j), "");
 	journal_close(j, 1, 2, 3, 4, 0);
 	outdir_close(od);
@@ -1197,7 +1206,7 @@ static void test_readonly(void **state)
 	assert_int_equal(got.status, JOURNAL_NONE);
 	journal_get_any(j, "/r", "a.jpg", &got);
 	assert_rows_equal(&got, &row);
-	assert_int_equal(journal_owns(j, "a.jpg", &v, NULL), 1);
+	assert_int_equal(journal_owns(j, "a.jpg", &v, 0, NULL), 1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 	assert_int_equal(access(at("out/.imgpool/journal-1-of-2.sqlite"), F_OK), -1);

@@ -248,7 +248,7 @@ static void make_outputs(outdir *od, journal *j, planner *p, const plan_item *it
 		assert_int_equal(outdir_stat(od, it->out_rel[i], &st), 0);
 		file_ident id = outdir_ident_of(&st);
 		assert_int_equal(journal_output_intent(j, it->out_rel[i], &id, 0, item->root, it->rel), 0);
-		assert_int_equal(journal_output_made(j, it->out_rel[i], &id, 0), 0);
+		assert_int_equal(journal_output_made(j, it->out_rel[i], &id, 0, 0), 0);
 	}
 	plan_outcome o = {.root = item->root, .rel = it->rel, .size = it->size,
 			  .checksum = checksum,
@@ -441,7 +441,7 @@ static int owned(const char *rel)
 	int yes = 0;
 	if (j && outdir_stat(od, rel, &st) == 0) {
 		file_ident id = outdir_ident_of(&st);
-		yes = journal_owns(j, rel, &id, NULL);
+		yes = journal_owns(j, rel, &id, 0, NULL);
 	}
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
