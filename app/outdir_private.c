@@ -290,7 +290,12 @@ static void sweep_other_temp_folders(outdir *od, const char *own, int (*ours)(co
 		if (!strcmp(*n, own))
 			continue;
 		int fd = openat(od->priv, *n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		struct stat held, at;
+		/* Locked, and still the folder at that name: a run that ended meanwhile
+		 * removed the one opened, and the name may be a new run's by now. */
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &held) == 0 &&
+		    fstatat(od->priv, *n, &at, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    held.st_dev == at.st_dev && held.st_ino == at.st_ino) {
 			empty_folder(fd, ours);
 			unlinkat(od->priv, *n, AT_REMOVEDIR); /* fails while it holds anything */
 		}
