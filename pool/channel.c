@@ -294,6 +294,8 @@ static void handle_message(pool *p, worker *w)
 		if (type == WIRE_READY) {
 			w->state = W_READY;
 			w->was_ready = 1;
+			for (int i = 0; i < p->nworkers; i++)
+				p->w[i].start_failed = 0;
 			w->start_deadline = 0;
 			p->failed_starts = p->killed_starts = 0;
 			return;

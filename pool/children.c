@@ -334,11 +334,14 @@ static int killed_from_outside(const worker *w, int status)
  * other slots do not break the pool meanwhile. (Under a process limit with room
  * for one worker, -j4's first forks of three other slots failed at once, while
  * the one forked was still starting libvips: the pool broke with a worker about
- * to be ready.) */
+ * to be ready.) Only a slot that has not failed a start since a worker was last
+ * ready: slots out of step, each failing slowly (a start timeout), would
+ * otherwise each see another starting, and the pool would never break. */
 static int any_ready_or_starting(const pool *p)
 {
 	for (int i = 0; i < p->nworkers; i++)
-		if (p->w[i].state == W_READY || p->w[i].state == W_STARTING)
+		if (p->w[i].state == W_READY ||
+		    (p->w[i].state == W_STARTING && !p->w[i].start_failed))
 			return 1;
 	return 0;
 }
@@ -363,6 +366,7 @@ static void failed_start(pool *p, worker *w, const char *cause, int killed)
 	CNT(p, failed_starts, 1);
 	snprintf(p->start_err, sizeof p->start_err, "%s", cause);
 	w->state = W_EMPTY;
+	w->start_failed = 1;
 	if (p->terminated || p->broken)
 		return;
 	if ((killed ? ++p->killed_starts >= MAX_KILLED_STARTS

@@ -188,6 +188,7 @@ typedef struct worker {
 	int fd;               /* channel; -1 once closed */
 	int pidfd;            /* readable when the process has ended */
 	int was_ready;        /* it said it was ready: later deaths are not failed starts */
+	int start_failed;     /* this slot failed a start since a worker was last ready */
 	int stopped_starting; /* killed at its start deadline, stopped from outside */
 	task_list held;       /* sent, result not back yet, in the order sent */
 	uint64_t sent;        /* sequence number of the next task sent to this process */
