@@ -32,7 +32,10 @@ static const struct {
 	const char *name;
 } kinds[] = {
 	[SIDEFILE_REPORT] = {{NULL}, "a report"}, /* its first record: report_begins() */
-	[SIDEFILE_TRACE] = {{SIDEFILE_TRACE_BEGINS, NULL}, "a trace"},
+	[SIDEFILE_TRACE] = {{SIDEFILE_TRACE_BEGINS, /* and as builds before 0.1.0's began one */
+			     "{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n{\"name\":\"process_name\","
+			     "\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"imgpool\"}}"},
+			    "a trace"},
 	[SIDEFILE_SVG] = {{SIDEFILE_SVG_BEGINS, NULL}, "an SVG file"},
 	[SIDEFILE_CSV] = {{SIDEFILE_CSV_BEGINS, NULL}, "a table"},
 };
@@ -62,6 +65,9 @@ static int is_stream(mode_t m)
 	return S_ISCHR(m) || S_ISFIFO(m) || S_ISSOCK(m);
 }
 
+/* What of a header a file cut short must hold to be taken for imgpool's. */
+#define CUT_AT_LEAST 16
+
 /* Does head[*at..n) go on with part? 1 yes (*at past it), 2 it ends inside part
  * (a record a kill cut short), 0 no. */
 static int goes_on(const char *head, size_t n, size_t *at, const char *part)
@@ -79,14 +85,14 @@ static int goes_on(const char *head, size_t n, size_t *at, const char *part)
 static int report_begins(const char *head, size_t n)
 {
 	size_t at = 0, digits = 0;
-	int r = goes_on(head, n, &at, "{\"schema\":");
-	if (r != 1)
-		return r != 0;
+	if (goes_on(head, n, &at, "{\"schema\":") != 1)
+		return 0;
 	for (; at < n && head[at] >= '0' && head[at] <= '9'; at++)
 		digits++;
 	if (at == n)
 		return 1;
-	if (!digits || (r = goes_on(head, n, &at, ",\"time\":\"")) != 1)
+	int r = digits ? goes_on(head, n, &at, ",\"time\":\"") : 0;
+	if (r != 1)
 		return r == 2;
 	while (at < n && head[at] != '"' && head[at] != '\n')
 		at++; /* the time: RFC 3339 */
@@ -112,8 +118,10 @@ static int is_own(int fd, sidefile_kind kind)
 	for (int i = 0; i < 2 && kinds[kind].begins[i]; i++) {
 		size_t len = strlen(kinds[kind].begins[i]);
 
-		/* Shorter: a file imgpool was writing when a kill cut it short. */
-		if (!memcmp(head, kinds[kind].begins[i], (size_t)n < len ? (size_t)n : len))
+		/* Shorter: a file imgpool was writing when a kill cut it short (but not
+		 * so short that a few bytes of anyone's would do). */
+		if ((size_t)n >= (len < CUT_AT_LEAST ? len : CUT_AT_LEAST) &&
+		    !memcmp(head, kinds[kind].begins[i], (size_t)n < len ? (size_t)n : len))
 			return 1;
 	}
 	return 0;
@@ -436,14 +444,20 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 		return -1;
 	}
 	/* A line a killed run cut short: the first record appended went onto it, and
-	 * neither could be read. It is ended first. */
+	 * neither could be read. It is ended first, by a run appending alone (the
+	 * lock taken whole for a moment): another's record may be under way. */
 	struct stat now;
 	char last;
-	if (append && fstat(fd, &now) == 0 && now.st_size > 0 &&
-	    pread(fd, &last, 1, now.st_size - 1) == 1 && last != '\n' && write(fd, "\n", 1) != 1) {
-		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(errno));
-		close(fd);
-		return -1;
+	if (append && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		int bad = fstat(fd, &now) == 0 && now.st_size > 0 &&
+			  pread(fd, &last, 1, now.st_size - 1) == 1 && last != '\n' &&
+			  write(fd, "\n", 1) != 1;
+		if (bad || lock_in_place(fd, append) != 0) {
+			snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path,
+				 strerror(errno));
+			close(fd);
+			return -1;
+		}
 	}
 	return fd;
 }

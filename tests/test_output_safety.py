@@ -1819,6 +1819,19 @@ class TestSideFiles(SafetyCase):
                 f.write(text)
             self.ok(run(["-q", "--force", opt, path, "-o", self.path("out"), src]))
             self.assertGreater(os.path.getsize(path), len(text) + 20, opt)
+        # but not a few bytes that anyone's file may begin with
+        for opt, name, text in (("--report", "one.jsonl", "{"), ("--trace", "two.json", '{"d')):
+            path = self.path(name)
+            with open(path, "w") as f:
+                f.write(text)
+            r = run(["-q", "--force", opt, path, "-o", self.path("out"), src])
+            self.assertEqual(r.returncode, 2, (opt, r.stderr))
+        # a trace of a build before 0.1.0 named imgpool further on
+        old = self.path("old.json")
+        with open(old, "w") as f:
+            f.write('{"displayTimeUnit":"ms","traceEvents":[\n{"name":"process_name","ph":"M",'
+                    '"pid":1,"args":{"name":"imgpool"}}')
+        self.ok(run(["-q", "--force", "--trace", old, "-o", self.path("out"), src]))
 
     def test_files_that_only_begin_like_ours_are_refused(self):
         """A file was taken for imgpool's by its first few bytes: notes of the
