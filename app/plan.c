@@ -315,7 +315,7 @@ static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t 
 		/* Its checksum and stamp kept: without them a copied output folder's
 		 * adopted thumbnails could not be shown imgpool's. */
 		uint64_t folder, stamp, sum = 0;
-		publish_placed(&p->pb, it->out_rel[i], &folder, &stamp, &sum);
+		publish_placed(&p->pb, it->out_rel[i], NULL, &folder, &stamp, &sum);
 		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], sum, root, it->rel);
 		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i], folder, stamp);
 	}

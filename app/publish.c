@@ -187,17 +187,20 @@ static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
-int publish_placed(const publisher *pb, const char *rel, uint64_t *folder, uint64_t *stamp,
-		   uint64_t *sum)
+int publish_placed(const publisher *pb, const char *rel, const file_ident *expect,
+		   uint64_t *folder, uint64_t *stamp, uint64_t *sum)
 {
 	const char *leaf;
 	struct stat st;
 	int pfd = outdir_parent(pb->od, rel, 0, &leaf), rc = -1;
 	*folder = *stamp = 0;
-	if (pfd >= 0 && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+	if (pfd >= 0 && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    (!expect || (uint64_t)st.st_ino == expect->ino)) {
 		*folder = io_identity(pfd, "", AT_EMPTY_PATH);
 		*stamp = io_stamp(&st);
 		rc = sum ? bytes_of(pb, rel, &st, sum) : 0;
+		if (rc < 0) /* a stamp without its proof would disown it after a chmod */
+			*stamp = 0;
 	}
 	if (pfd >= 0)
 		close(pfd);
@@ -222,7 +225,7 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 			return -1;
 		}
 		uint64_t folder, stamp;
-		publish_placed(pb, it->out_rel[i], &folder, &stamp, NULL);
+		publish_placed(pb, it->out_rel[i], &plan[i].fresh, &folder, &stamp, NULL);
 		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh, folder, stamp);
 		if (plan[i].replace)
 			journal_quarantine_del(pb->j, plan[i].qname);

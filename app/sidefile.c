@@ -428,8 +428,11 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 	/* Two runs on one file (shards of an array at once with one --report name)
 	 * emptied and wrote over each other: records were lost, silently. A run
 	 * that empties it holds it alone; appending runs may share it (each record
-	 * one write). Held until the file is closed. */
-	if (lock_in_place(fd, append) != 0) {
+	 * one write). Held until the file is closed. An appending run alone takes it
+	 * whole first, to end a cut line below (a failed change of a lock's kind
+	 * leaves none: flock(2)). */
+	int alone = append && flock(fd, LOCK_EX | LOCK_NB) == 0;
+	if (!alone && lock_in_place(fd, append) != 0) {
 		if (errno == EWOULDBLOCK)
 			refuse_locked(opt, path, append, err, errlen);
 		else
@@ -445,10 +448,11 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 	}
 	/* A line a killed run cut short: the first record appended went onto it, and
 	 * neither could be read. It is ended first, by a run appending alone (the
-	 * lock taken whole for a moment): another's record may be under way. */
+	 * lock taken whole for a moment): another's record may be under way. Then
+	 * shared, or refused if a run that empties it came in between. */
 	struct stat now;
 	char last;
-	if (append && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+	if (alone) {
 		int bad = fstat(fd, &now) == 0 && now.st_size > 0 &&
 			  pread(fd, &last, 1, now.st_size - 1) == 1 && last != '\n' &&
 			  write(fd, "\n", 1) != 1;

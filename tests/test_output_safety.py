@@ -1886,6 +1886,36 @@ class TestSideFiles(SafetyCase):
             self.assertEqual(r.returncode, 2, r.stderr)
         self.ok(run(["-q", "--report", rep, "-o", self.path("out"), src]))
 
+    def test_a_second_appending_run_keeps_its_lock(self):
+        """An appending run tried the lock whole (to end a line a kill cut short)
+        while another appended: the failed change left it no lock at all, and
+        once the first ended a run that empties the file was let in under it (a
+        reviewer's case). The test holds the first appender's lock; imgpool,
+        appending from a list it waits on, is the second."""
+        src = self.path("in")
+        jpeg(os.path.join(src, "a.jpg"))
+        rep = self.path("r.jsonl")
+        open(rep, "w").close()
+        with open(rep, "r+") as first:
+            fcntl.flock(first, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            second = subprocess.Popen([IMGPOOL, "-q", "--report", rep, "--report-append",
+                                       "--files-from", "-", "-o", self.path("out")],
+                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            for _ in range(100):  # until it holds its lock
+                time.sleep(0.05)
+                with open("/proc/locks") as f:
+                    if f.read().count(":%d " % os.stat(rep).st_ino) >= 2:
+                        break
+        try:
+            r = run(["-q", "--report", rep, "-o", self.path("out2"), src])
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(b"another imgpool run is writing", r.stderr)
+        finally:
+            second.stdin.write((os.path.join(src, "a.jpg") + "\n").encode())
+            second.stdin.close()
+            second.wait(timeout=120)
+
 class TestPathsNamedTwice(SafetyCase):
     def test_same_input_twice_is_answered_once(self):
         """The same photo given twice as a PATH (or its folder as 'in' and 'in/') got
