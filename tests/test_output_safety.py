@@ -444,24 +444,6 @@ class TestSameSizeAndTime(SafetyCase):
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
         return digest(path)
 
-    def test_not_replaced_when_written_over_in_place(self):
-        """Same inode, same size and mtime: only the change time tells (a
-        reviewer's case; rm then cp gets the same inode on ext4, too)."""
-        src, out = self.path("src"), self.path("out")
-        jpeg(os.path.join(src, "a.jpg"), 300, 200)
-        jpeg(os.path.join(src, "b.jpg"), 300, 200)
-        self.ok(run(["-o", out, src]))
-        mine = self.users_bytes_over(os.path.join(out, "a.jpg"))
-        time.sleep(0.01)
-        jpeg(os.path.join(src, "a.jpg"), 300, 200, 90)
-        r = run(["-o", out, src])
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
-        theirs = self.users_bytes_over(os.path.join(out, "b.jpg"))
-        os.unlink(os.path.join(src, "b.jpg"))
-        self.ok(run(["--prune", "-o", out, src]), (0, 1))
-        self.assertEqual(digest(os.path.join(out, "b.jpg")), theirs)
-
     def test_adopted_thumbnails_of_a_copied_tree_stay_imgpools(self):
         """A renamed input adopts its thumbnails; the output folder copied then
         (cp -a): the adopted rows had lost their checksum, and every thumbnail
@@ -483,27 +465,38 @@ class TestSameSizeAndTime(SafetyCase):
         self.ok(run(["-o", moved, src]))
         self.assertLess(mean_of(os.path.join(moved, "a.jpg")), 60)
 
+    def users_files(self):
+        """The user's file in the thumbnail's place (a new inode), and the user's
+        bytes written over it in place (the same inode: only the change time
+        tells; rm then cp gets the same inode on ext4, too: a reviewer's case)."""
+        return (("in its place", self.users_file_in_place_of),
+                ("written over", self.users_bytes_over))
+
     def test_not_replaced_when_its_input_changes(self):
-        src, out = self.path("src"), self.path("out")
-        jpeg(os.path.join(src, "a.jpg"), 300, 200)
-        self.ok(run(["-o", out, src]))
-        mine = self.users_file_in_place_of(os.path.join(out, "a.jpg"))
-        time.sleep(0.01)
-        jpeg(os.path.join(src, "a.jpg"), 300, 200, 90)
-        r = run(["-o", out, src])
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(b"was not made by imgpool", r.stderr)
-        self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
+        for how, users_file in self.users_files():
+            with self.subTest(how=how):
+                src, out = self.path(how, "src"), self.path(how, "out")
+                jpeg(os.path.join(src, "a.jpg"), 300, 200)
+                self.ok(run(["-o", out, src]))
+                mine = users_file(os.path.join(out, "a.jpg"))
+                time.sleep(0.01)
+                jpeg(os.path.join(src, "a.jpg"), 300, 200, 90)
+                r = run(["-o", out, src])
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(b"was not made by imgpool", r.stderr)
+                self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
 
     def test_not_pruned_when_its_input_goes(self):
-        src, out = self.path("src"), self.path("out")
-        jpeg(os.path.join(src, "a.jpg"), 300, 200)
-        jpeg(os.path.join(src, "b.jpg"), 300, 200)
-        self.ok(run(["-o", out, src]))
-        mine = self.users_file_in_place_of(os.path.join(out, "a.jpg"))
-        os.unlink(os.path.join(src, "a.jpg"))
-        self.ok(run(["--prune", "-o", out, src]), (0, 1))
-        self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
+        for how, users_file in self.users_files():
+            with self.subTest(how=how):
+                src, out = self.path(how, "src"), self.path(how, "out")
+                jpeg(os.path.join(src, "a.jpg"), 300, 200)
+                jpeg(os.path.join(src, "b.jpg"), 300, 200)
+                self.ok(run(["-o", out, src]))
+                mine = users_file(os.path.join(out, "a.jpg"))
+                os.unlink(os.path.join(src, "a.jpg"))
+                self.ok(run(["--prune", "-o", out, src]), (0, 1))
+                self.assertEqual(digest(os.path.join(out, "a.jpg")), mine)
 
     def test_a_copied_tree_stays_imgpools(self):
         """cp -a of the output folder (a new disk, a restore): every inode is new,
