@@ -48,7 +48,8 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	[S_INPUTS] = "SELECT rel FROM files WHERE root=?1 UNION SELECT rel FROM outputs"
 		     " WHERE root=?1",
 	[S_FOLDER] = "SELECT dir_id FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
-	[S_MOVED] = "UPDATE outputs SET stamp=?4 WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_MOVED] = "UPDATE outputs SET stamp=?4, dir_id=?5, state=1 WHERE path=?1 AND size=?2"
+		    " AND mtime_ns=?3",
 };
 
 /* S_GET on another journal of the folder of schema 3 or older (a shard an older
@@ -321,13 +322,15 @@ int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t st
 	return owns;
 }
 
-int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp)
+int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp,
+			 uint64_t folder_id)
 {
 	sqlite3_stmt *s = j ? j->st[S_MOVED] : NULL;
 	if (!s)
 		return 0;
 	bind_ident(s, path, id);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)stamp);
+	sqlite3_bind_int64(s, 5, (sqlite3_int64)folder_id);
 	return write_step(j, s, "recording an output");
 }
 

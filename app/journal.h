@@ -121,10 +121,13 @@ void journal_output_free(journal_output *info);
 /* The settings fingerprint recorded on the output rows this run writes. */
 void journal_set_fingerprint(journal *j, uint64_t fingerprint);
 
-/* Output path, imgpool's by its bytes (journal_owns() said 2), now has this stamp:
- * recorded, so that the next run need not read it again (a copied or restored
- * output folder). A row of another journal is left. 0 or -1. */
-int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp);
+/* Output path, imgpool's by its bytes (journal_owns() said 2), now has this stamp,
+ * in the folder of this identity (0: not known): recorded, so that the next run
+ * need not read it again (a copied or restored output folder), and the folder is
+ * known (a row a kill left before its rename was recorded). A row of another
+ * journal is left. 0 or -1. */
+int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp,
+			 uint64_t folder_id);
 
 /* Record, ahead of the rename, that imgpool is making output path with identity id
  * (its inode: a rename keeps it) and bytes of this checksum (XXH3-64; 0: not

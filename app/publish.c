@@ -91,8 +91,11 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 	uint64_t read_errors = journal_read_errors(pb->j, NULL), proof = 0;
 	const char *cause;
 	int owns = journal_owns(pb->j, rel, id, io_stamp(&st), &proof), same = 0;
-	if (owns == 2 && (same = bytes_are(pb, rel, &st, proof)) == 1)
-		journal_output_moved(pb->j, rel, id, io_stamp(&st)); /* read once, not every run */
+	if (owns == 2 && (same = bytes_are(pb, rel, &st, proof)) == 1) {
+		uint64_t folder, stamp; /* read once, not every run */
+		publish_placed(pb, rel, id, &folder, &stamp, NULL);
+		journal_output_moved(pb->j, rel, id, stamp, folder);
+	}
 	if (owns == 1 || same == 1)
 		return OUT_OURS;
 	if (same < 0) {

@@ -438,8 +438,9 @@ static void test_outputs(void **state)
 	assert_int_equal(journal_owns(j, "s.jpg", &s1, 556, &proof), 2);
 	assert_int_equal(proof, 0xfeedULL);
 	/* proven by its bytes: the new stamp recorded */
-	assert_int_equal(journal_output_moved(j, "s.jpg", &s1, 556), 0);
+	assert_int_equal(journal_output_moved(j, "s.jpg", &s1, 556, 4343), 0);
 	assert_int_equal(journal_owns(j, "s.jpg", &s1, 556, NULL), 1);
+	assert_int_equal(journal_output_folder(j, "s.jpg", &s1), 4343); /* and its folder */
 	assert_int_equal(journal_output_forget(j, "s.jpg", NULL), 0);
 	/* a stamp and no checksum (cannot be proven): only the very file */
 	file_ident t1 = ident(170, 1700, 7, 77);

@@ -563,6 +563,21 @@ class TestFoldersOfTheUsers(SafetyCase):
         self.ok(run(["-r", "--prune", "-o", out, src]))
         self.assertTrue(os.path.isdir(os.path.join(out, "sub")))
 
+    def test_a_copied_trees_folders_are_known_once_its_thumbnails_are(self):
+        """In a copied output folder every folder is another: once a thumbnail
+        there was known by its bytes, its folder was still the old one, and a
+        thumbnail deleted by hand left its empty folder behind for good."""
+        src, out, moved = self.path("in"), self.path("out"), self.path("moved")
+        jpeg(os.path.join(src, "sub", "a.jpg"))
+        jpeg(os.path.join(src, "keep.jpg"))
+        self.ok(run(["-r", "-o", out, src]))
+        shutil.copytree(out, moved, symlinks=True, copy_function=shutil.copy2)
+        self.ok(run(["-r", "-o", moved, src]))  # known by their bytes
+        os.unlink(os.path.join(moved, "sub", "a.jpg"))
+        os.unlink(os.path.join(src, "sub", "a.jpg"))
+        self.ok(run(["-r", "--prune", "-o", moved, src]))
+        self.assertFalse(os.path.exists(os.path.join(moved, "sub")))
+
     def test_a_new_name_leaves_the_users_folders(self):
         src, out = self.path("in"), self.path("out")
         jpeg(os.path.join(src, "sub", "a.jpg"))
