@@ -147,21 +147,26 @@ int io_folder_is_empty(const char *path)
 	return empty;
 }
 
+/* An inode and a time in nanoseconds as one value that is never 0 (the time
+ * spread over every bit: a time alone repeats no inode). */
+static uint64_t ino_and_time(uint64_t ino, uint64_t sec, uint64_t nsec)
+{
+	uint64_t id = ino ^ ((sec * 1000000000u + nsec) * 0x9E3779B97F4A7C15ULL);
+	return id ? id : 1;
+}
+
 uint64_t io_identity(int dirfd, const char *name, int flags)
 {
 	struct statx sx;
 	if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) < 0)
 		return 0;
-	uint64_t id = sx.stx_ino;
-	if (sx.stx_mask & STATX_BTIME) /* mixed in: a birth time alone repeats no inode */
-		id ^= ((uint64_t)sx.stx_btime.tv_sec * 1000000000u + sx.stx_btime.tv_nsec) *
-		      0x9E3779B97F4A7C15ULL;
-	return id ? id : 1;
+	if (!(sx.stx_mask & STATX_BTIME))
+		return sx.stx_ino ? sx.stx_ino : 1;
+	return ino_and_time(sx.stx_ino, (uint64_t)sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
 }
 
 uint64_t io_stamp(const struct stat *st)
 {
-	uint64_t ctime_ns = (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec;
-	uint64_t id = (uint64_t)st->st_ino ^ (ctime_ns * 0x9E3779B97F4A7C15ULL);
-	return id ? id : 1;
+	return ino_and_time((uint64_t)st->st_ino, (uint64_t)st->st_ctim.tv_sec,
+			    (uint64_t)st->st_ctim.tv_nsec);
 }

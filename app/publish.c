@@ -18,16 +18,13 @@
 
 #define NAME_LEN 64 /* quarantine names */
 
-/* The checksum of the bytes of the file at rel, whose stat is st, into *sum: 0,
- * or -1 when it cannot be read (errno) or is no longer the file st says. Opened
- * beneath OUT, never through a symlink. */
-static int bytes_of(const publisher *pb, const char *rel, const struct stat *st, uint64_t *sum)
+/* The checksum of the bytes of file leaf in the folder open at pfd (beneath OUT),
+ * whose stat is st, into *sum: 0, or -1 when it cannot be read (errno) or is no
+ * longer the file st says. Never through a symlink. */
+static int bytes_of(int pfd, const char *leaf, const struct stat *st, uint64_t *sum)
 {
-	const char *leaf;
 	struct stat now;
-	int pfd = outdir_parent(pb->od, rel, 0, &leaf), fd = -1, rc = -1;
-	if (pfd >= 0)
-		fd = openat(pfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int fd = openat(pfd, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), rc = -1;
 	if (fd >= 0 && fstat(fd, &now) == 0 && filehash_fd(fd, sum) == 0) {
 		rc = now.st_dev == st->st_dev && now.st_ino == st->st_ino ? 0 : -1;
 		errno = rc ? ESTALE : 0;
@@ -35,19 +32,8 @@ static int bytes_of(const publisher *pb, const char *rel, const struct stat *st,
 	int e = errno;
 	if (fd >= 0)
 		close(fd);
-	if (pfd >= 0)
-		close(pfd);
 	errno = e;
 	return rc;
-}
-
-/* Are the bytes of the file at rel, whose stat is st, the bytes imgpool made
- * (proof: their checksum)? 1 yes, 0 no, -1 cannot be read (errno). */
-static int bytes_are(const publisher *pb, const char *rel, const struct stat *st,
-		     uint64_t proof)
-{
-	uint64_t sum = 0;
-	return bytes_of(pb, rel, st, &sum) < 0 ? -1 : sum == proof;
 }
 
 out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
@@ -91,10 +77,11 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 	uint64_t read_errors = journal_read_errors(pb->j, NULL), proof = 0;
 	const char *cause;
 	int owns = journal_owns(pb->j, rel, id, io_stamp(&st), &proof), same = 0;
-	if (owns == 2 && (same = bytes_are(pb, rel, &st, proof)) == 1) {
-		uint64_t folder, stamp; /* read once, not every run */
-		publish_placed(pb, rel, id, &folder, &stamp, NULL);
-		journal_output_moved(pb->j, rel, id, stamp, folder);
+	if (owns == 2) { /* imgpool's only if its bytes are: then known, not read again */
+		uint64_t folder, stamp, sum = 0;
+		same = publish_placed(pb, rel, id, &folder, &stamp, &sum) < 0 ? -1 : sum == proof;
+		if (same == 1)
+			journal_output_moved(pb->j, rel, id, stamp, folder);
 	}
 	if (owns == 1 || same == 1)
 		return OUT_OURS;
@@ -198,15 +185,17 @@ int publish_placed(const publisher *pb, const char *rel, const file_ident *expec
 	int pfd = outdir_parent(pb->od, rel, 0, &leaf), rc = -1;
 	*folder = *stamp = 0;
 	if (pfd >= 0 && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-	    (!expect || (uint64_t)st.st_ino == expect->ino)) {
+	    (!expect || (uint64_t)st.st_ino == expect->ino || (errno = ESTALE, 0))) {
 		*folder = io_identity(pfd, "", AT_EMPTY_PATH);
 		*stamp = io_stamp(&st);
-		rc = sum ? bytes_of(pb, rel, &st, sum) : 0;
+		rc = sum ? bytes_of(pfd, leaf, &st, sum) : 0;
 		if (rc < 0) /* a stamp without its proof would disown it after a chmod */
 			*stamp = 0;
 	}
+	int e = errno;
 	if (pfd >= 0)
 		close(pfd);
+	errno = e;
 	return rc;
 }
 
