@@ -418,15 +418,15 @@ int journal_output_made(journal *j, const char *path, const file_ident *id,
 uint64_t journal_output_folder(journal *j, const char *path, const file_ident *id)
 {
 	sqlite3_stmt *s = j ? j->st[S_FOLDER] : NULL;
-	uint64_t ino = 0;
+	uint64_t folder_id = 0;
 	if (!s)
 		return 0;
 	sqlite3_reset(s);
 	bind_ident(s, path, id);
 	if (step_read(j, s) == SQLITE_ROW)
-		ino = (uint64_t)sqlite3_column_int64(s, 0);
+		folder_id = (uint64_t)sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
-	return ino;
+	return folder_id;
 }
 
 int journal_output_forget(journal *j, const char *path, const file_ident *id)

@@ -116,12 +116,11 @@ static int is_own(int fd, sidefile_kind kind)
 	if (kind == SIDEFILE_REPORT)
 		return report_begins(head, (size_t)n);
 	for (int i = 0; i < 2 && kinds[kind].begins[i]; i++) {
-		size_t len = strlen(kinds[kind].begins[i]);
-
-		/* Shorter: a file imgpool was writing when a kill cut it short (but not
-		 * so short that a few bytes of anyone's would do). */
-		if ((size_t)n >= (len < CUT_AT_LEAST ? len : CUT_AT_LEAST) &&
-		    !memcmp(head, kinds[kind].begins[i], (size_t)n < len ? (size_t)n : len))
+		/* Or ends inside it: a file imgpool was writing when a kill cut it short
+		 * (but not so short that a few bytes of anyone's would do). */
+		size_t at = 0;
+		int r = goes_on(head, (size_t)n, &at, kinds[kind].begins[i]);
+		if (r == 1 || (r == 2 && n >= CUT_AT_LEAST))
 			return 1;
 	}
 	return 0;
