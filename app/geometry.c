@@ -64,6 +64,18 @@ void master_target(const thumb_settings *s, int w, int h, int *tw, int *th)
 	}
 }
 
+int geometry_is_master_box(const thumb_settings *s, int w, int h, thumb_size b)
+{
+	thumb_settings one = *s;
+	int tw = 0, th = 0, bw = 0, bh = 0;
+
+	one.nsizes = 1;
+	one.sizes[0] = b;
+	master_target(s, w, h, &tw, &th);
+	master_target(&one, w, h, &bw, &bh);
+	return tw == bw && th == bh;
+}
+
 uint64_t geometry_master_pixels(const thumb_settings *s, int w, int h, int *mw, int *mh)
 {
 	int tw = 0, th = 0;

@@ -19,6 +19,11 @@
  * (or equal) and maybe cropped. */
 void master_target(const thumb_settings *s, int w, int h, int *tw, int *th);
 
+/* Whether the master of an upright w x h input is made for box b: b alone gives
+ * the same master_target() as all the boxes together (so a run asking for b alone
+ * makes that master, pixel for pixel). */
+int geometry_is_master_box(const thumb_settings *s, int w, int h, thumb_size b);
+
 /* The size of the master of an upright w x h input (the largest image the
  * outputs are made from: master_target() fitted, enlarged only with enlarge),
  * in *mw x *mh; returns its pixels. With --enlarge it may be far past the

@@ -134,11 +134,16 @@ typedef struct master_input {
 } master_input;
 
 /* Whether box b leaves the master as it is, so the output is the master itself
- * (the usual case of one size: the master was made for that box). Fit inside: the
+ * (the usual case of one size: the master was made for that box). Cover and
+ * fill: the master is the box's size already. Fit inside with one size: the
  * master fits the box and either touches it or may not be enlarged, so the shrink
- * vips_thumbnail_image() would compute is exactly 1. Cover and fill: the master
- * is the box's size already. Saves a resize pipeline per output. */
-static int output_is_master(const thumb_settings *s, const VipsImage *m, thumb_size b)
+ * vips_thumbnail_image() would compute is exactly 1, where the master is made for
+ * box b. Another box the master merely touches is not enough: the master of
+ * -s 164,x16 for a 1000x100 image is 164x16, which touches x16, where x16 alone
+ * makes 160x16; there the master must have the size that box alone gives (ow x oh,
+ * from geometry_fit_size()). Saves a resize pipeline per output. */
+static int output_is_master(const thumb_settings *s, const VipsImage *m, const master_input *in,
+			    thumb_size b, int ow, int oh)
 {
 	int bounded = b.w > 0 && b.h > 0;
 	int fits = (b.w <= 0 || m->Xsize <= b.w) && (b.h <= 0 || m->Ysize <= b.h);
@@ -146,6 +151,8 @@ static int output_is_master(const thumb_settings *s, const VipsImage *m, thumb_s
 
 	if (bounded && s->fit != FIT_INSIDE)
 		return m->Xsize == b.w && m->Ysize == b.h;
+	if (!geometry_is_master_box(s, in->w, in->h, b))
+		return m->Xsize == ow && m->Ysize == oh;
 	return fits && (touches || !s->enlarge);
 }
 
@@ -165,17 +172,16 @@ static int make_output(const thumb_settings *s, VipsImage *master, const master_
 		b.w = b.w < in->w ? b.w : in->w;
 		b.h = b.h < in->h ? b.h : in->h;
 	}
-	if (output_is_master(s, master, b)) {
+	int inside = !bounded || s->fit == FIT_INSIDE, ow = 0, oh = 0;
+	if (inside) /* the size this box alone would give, not one rounded from the master's */
+		geometry_fit_size(s, in->w, in->h, b, in->jpeg, &ow, &oh);
+	if (output_is_master(s, master, in, b, ow, oh)) {
 		g_object_ref(master);
 		*out = master;
 		return 0;
 	}
-	if (!bounded || s->fit == FIT_INSIDE) {
-		/* A plain fit inside: the size this box alone would give (not one
-		 * rounded again from the master's), reached by shrinking the master. */
-		int ow, oh;
-
-		geometry_fit_size(s, in->w, in->h, b, in->jpeg, &ow, &oh);
+	if (inside) {
+		/* A plain fit inside, reached by shrinking the master. */
 		double hs = (double)master->Xsize / ow, vs = (double)master->Ysize / oh;
 		/* One factor on both axes, as vips_thumbnail() scales: that of the
 		 * axis the box decides (its side is the box's), where it gives this

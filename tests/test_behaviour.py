@@ -1338,6 +1338,32 @@ int fsync(int fd)
         for name in sorted(os.listdir(self.p("src"))):
             self.assertEqual(dims["300,80", name], dims["300", name] + dims["80", name], name)
 
+    def test_a_box_the_master_only_touches_is_sized_as_alone(self):
+        """-s 164,x16 made a 1000x100 image's x16 thumbnail 164x16, the master made
+        for 164, because the master touches the box x16 and fits it; x16 alone
+        (and vipsthumbnail) makes 160x16. Each box's output is now the size that
+        box alone gives, whichever box the master is made for."""
+        for ext in ("jpg", "png"):
+            photo(self.p("src", "wide." + ext), (1000, 100))
+            photo(self.p("src", "tall." + ext), (100, 1000))
+        combos = (("164", "x16"), ("x16", "164"), ("16x", "x164"), ("170x16", "x16"),
+                  ("164", "16x200"))
+        dims = {}
+        for sizes in {b for c in combos for b in c} | {",".join(c) for c in combos}:
+            rep = self.p(f"r{sizes}.jsonl")
+            r = run(["--no-journal", "-s", sizes, "-o", self.p("o" + sizes), "--report", rep,
+                     self.p("src")])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(rep) as f:
+                for rec in map(json.loads, f):
+                    if rec.get("type") == "file":
+                        dims[sizes, os.path.basename(rec["input"])] = [
+                            (o["width"], o["height"]) for o in rec["outputs"]]
+        for a, b in combos:
+            for name in sorted(os.listdir(self.p("src"))):
+                self.assertEqual(dims[a + "," + b, name], dims[a, name] + dims[b, name],
+                                 (a, b, name))
+
     def test_each_size_the_picture_of_a_run_of_that_size_alone(self):
         """-s 256,64 made a 100x26 image's 64x17 thumbnail with two factors, 100/64
         across and 26/17 down (each from a rounded side), where -s 64 alone (and
