@@ -23,6 +23,8 @@
 #define MAX_COMPS_IN_SCAN 4
 #define BLOCK_COEFS 64
 #define MAX_AL 13
+/* Huffman table slots per class (libjpeg's NUM_HUFF_TBLS). */
+#define NUM_TABLES 4
 
 /* Marker codes (the byte after 0xFF). */
 enum {
@@ -46,6 +48,9 @@ typedef struct walk {
 	 * scans so far brought it to (Al), -1 before its first scan: libjpeg's
 	 * coef_bits. */
 	signed char bits[JPEGSCAN_MAX_COMPONENTS][BLOCK_COEFS];
+	/* Per AC Huffman table slot: 0 undefined, 1 defined and one libjpeg can
+	 * build, -1 defined but not (over-subscribed code lengths). */
+	signed char ac_table[NUM_TABLES];
 } walk;
 
 static unsigned get16(const unsigned char *p)
@@ -132,7 +137,7 @@ static jpegscan_status read_frame(walk *w, size_t end)
 static jpegscan_status read_scan(walk *w, const unsigned char *p, size_t n, int *comps,
 				 int *ns, int *ss)
 {
-	int se, ah, al;
+	int se, ah, al, ta = p[2] & 15;
 
 	if (n < 1 || p[0] < 1 || p[0] > MAX_COMPS_IN_SCAN || n != 4 + 2 * (size_t)p[0])
 		return JPEGSCAN_BAD_SCAN;
@@ -160,6 +165,12 @@ static jpegscan_status read_scan(walk *w, const unsigned char *p, size_t n, int 
 	if (*ss == 0 ? se != 0 : *ss > se || se >= BLOCK_COEFS || *ns != 1)
 		return JPEGSCAN_BAD_SCAN;
 	if ((ah != 0 && al != ah - 1) || al > MAX_AL)
+		return JPEGSCAN_BAD_SCAN;
+	/* An AC scan's table must be one libjpeg can build when the scan starts
+	 * (start_pass_phuff_decoder(): "Huffman table 0x03 was not defined",
+	 * "Bogus Huffman table definition"): checked here, since a dropped scan
+	 * is never started. */
+	if (*ss > 0 && (ta >= NUM_TABLES || w->ac_table[ta] != 1))
 		return JPEGSCAN_BAD_SCAN;
 	for (int i = 0; i < *ns; i++) {
 		signed char *bits = w->bits[comps[i]];
@@ -202,6 +213,40 @@ static jpegscan_status scan_data_end(walk *w, size_t *end)
 		*end = q;
 		return JPEGSCAN_OK;
 	}
+}
+
+/* A DHT segment (payload p[0, n)): which AC tables it defines, and whether
+ * libjpeg can build each (jpeg_make_d_derived_tbl(): the codes of each length
+ * must fit in that many bits). A malformed segment is refused: libjpeg fails
+ * on it (get_dht()). */
+static jpegscan_status read_tables(walk *w, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		unsigned index = p[0], count = 0;
+		long code = 0;
+
+		if (n < 17 || (index & 0x0F) >= NUM_TABLES || (index >> 4) > 1)
+			return JPEGSCAN_BAD_MARKER;
+		for (int l = 1; l <= 16; l++)
+			count += p[l];
+		if (count > 256 || count > n - 17)
+			return JPEGSCAN_BAD_MARKER;
+		if (index >> 4) {
+			int ok = 1;
+
+			/* code: one past the last code of length l, as libjpeg
+			 * counts; all ones is no code. */
+			for (int l = 1; l <= 16; l++) {
+				code = 2 * code + p[l];
+				if (code >= 1L << l)
+					ok = 0;
+			}
+			w->ac_table[index & 0x0F] = ok ? 1 : -1;
+		}
+		p += 17 + count;
+		n -= 17 + count;
+	}
+	return JPEGSCAN_OK;
 }
 
 /* One scan, its SOS marker read from `start`: header checked, data found, kept
@@ -262,6 +307,12 @@ static jpegscan_status run(walk *w)
 			return check_complete(w);
 		}
 		if (m == M_SOS) {
+			/* libjpeg-turbo gives slots 0 and 1 the standard tables
+			 * where the file has none by the first scan (Motion JPEG's
+			 * habit; jinit_phuff_decoder()'s std_huff_tables()). */
+			for (int t = 0; t < 2 && w->scans == 0; t++)
+				if (w->ac_table[t] == 0)
+					w->ac_table[t] = 1;
 			if ((st = do_scan(w, start)) != JPEGSCAN_OK)
 				return st;
 			continue;
@@ -280,7 +331,9 @@ static jpegscan_status run(walk *w)
 				return st;
 		} else if (m == M_DHT || m == M_DAC || m == M_DQT || m == M_DRI ||
 			   m == M_DNL || (m >= M_APP0 && m <= M_APP15) || m == M_COM) {
-			if ((st = segment(w, &end)) != JPEGSCAN_OK)
+			if ((st = segment(w, &end)) != JPEGSCAN_OK ||
+			    (m == M_DHT && (st = read_tables(w, w->in + w->at + 2,
+							      end - w->at - 2)) != JPEGSCAN_OK))
 				return st;
 		} else {
 			/* SOI again, a stuffed zero, reserved codes: libjpeg fails

@@ -519,6 +519,73 @@ static void test_damage_refused(void **state)
 	free(b.data);
 }
 
+/* Where the last DHT segment before byte `before` that defines an AC table
+ * starts (its 0xFF), in a file the tests made (one table per segment, no fill
+ * bytes): segments are walked, scans skipped with list_scans()'s ends. */
+static size_t last_ac_table(jbuf b, size_t before)
+{
+	scan s[64];
+	int n = list_scans(b, s, 64), k = 0;
+	size_t at = 2, found = 0;
+
+	while (at < before) {
+		if (k < n && at == s[k].start) {
+			at = s[k++].end;
+			continue;
+		}
+		if (b.data[at + 1] == 0xC4 && (b.data[at + 4] >> 4) == 1)
+			found = at;
+		at += 2 + ((size_t)b.data[at + 2] << 8 | b.data[at + 3]);
+	}
+	assert_true(found > 0);
+	return found;
+}
+
+/* The table an AC scan names must be one libjpeg can build, though the scan
+ * is dropped unread: a table never defined (slot 3), or one whose code lengths
+ * do not fit (two 1-bit codes and more), fails through fastjpeg at 1/8 with
+ * libjpeg's own cause, as a full decode does; it was thumbnailed. Slots 0 and
+ * 1 never defined get libjpeg-turbo's standard tables: no refusal there. */
+static void test_ac_tables_checked(void **state)
+{
+	jbuf b = encode(&FORMATS[1], 64, 48, SCRIPT_SIMPLE, 0), d;
+	scan ac = find_scan(b, 1, 0, -1);
+	size_t dht = last_ac_table(b, ac.start), seg, n;
+	unsigned char *counts;
+	int delta, l = 1;
+
+	(void)state;
+	assert_int_equal(drop(b, 0x7, &n), JPEGSCAN_OK);
+	/* The scan names slot 3, never defined. */
+	d = splice(b, 0, 0, NULL, 0);
+	d.data[ac.start + 6] = (unsigned char)((d.data[ac.start + 6] & 0xF0) | 3);
+	assert_int_equal(drop(d, 0x7, &n), JPEGSCAN_BAD_SCAN);
+	assert_fails(d, 1, "Huffman table 0x03 was not defined", "AC scan naming slot 3");
+	free(d.data);
+	/* Its table over-subscribed: two codes of 1 bit, taken from a longer
+	 * length so that the symbol count (and the segment) stays the same. */
+	d = splice(b, 0, 0, NULL, 0);
+	counts = d.data + dht + 5;	/* after FF C4, the length and the index */
+	delta = 2 - counts[0];
+	while (l < 16 && counts[l] < delta)
+		l++;
+	assert_true(delta > 0 && l < 16);
+	counts[l] = (unsigned char)(counts[l] - delta);
+	counts[0] = 2;
+	assert_int_equal(drop(d, 0x7, &n), JPEGSCAN_BAD_SCAN);
+	assert_fails(d, 1, "Bogus Huffman table definition", "over-subscribed AC table");
+	free(d.data);
+	/* The first AC scan's table segment gone (it comes after the first DC
+	 * scan): its slot, 0 or 1, holds the standard table libjpeg-turbo gives,
+	 * a header libjpeg accepts, so the walker does too. */
+	assert_true(dht > find_scan(b, 0, 0, -1).start && (b.data[ac.start + 6] & 15) < 2);
+	seg = 2 + ((size_t)b.data[dht + 2] << 8 | b.data[dht + 3]);
+	d = splice(b, dht, seg, NULL, 0);
+	assert_int_equal(drop(d, 0x7, &n), JPEGSCAN_OK);
+	free(d.data);
+	free(b.data);
+}
+
 /* A truncated progressive file fails through fastjpeg with libjpeg's cause,
  * wherever it is cut: in the first DC scan, an AC scan, the DC refinement, or
  * just before the end. */
@@ -683,6 +750,7 @@ int main(void)
 		cmocka_unit_test(test_copy_rules),
 		cmocka_unit_test(test_truncations_refused),
 		cmocka_unit_test(test_damage_refused),
+		cmocka_unit_test(test_ac_tables_checked),
 		cmocka_unit_test(test_truncated_fails),
 		cmocka_unit_test(test_corrupt_dc_fails),
 		cmocka_unit_test(test_damage_in_skipped_ac_not_detected),
