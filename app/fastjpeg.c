@@ -351,12 +351,37 @@ int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, in
 	read_rows(c, j->pixels, fh);
 	pack_rows(j->pixels, fh, (size_t)c->output_width * (size_t)c->output_components,
 		  (size_t)fw * (size_t)c->output_components);
-	/* No jpeg_finish_decompress(): rows past fh and the file's tail are not
-	 * needed (libvips does not read them either). */
-	jpeg_abort_decompress(c);
+	/* Rows past fh and the file's tail are not needed for the pixels (libvips
+	 * does not read them either): fastjpeg_check_end() reads them. */
 	*pixels = j->pixels;
 	*w = fw;
 	*h = fh;
+	return FASTJPEG_OK;
+}
+
+int fastjpeg_check_end(fastjpeg *j, char *err, size_t errlen)
+{
+	struct jpeg_decompress_struct *c = &j->cinfo;
+	unsigned char *row;
+
+	if (!j->pixels || c->global_state == 0)
+		return FASTJPEG_UNSUPPORTED;
+	row = malloc((size_t)c->output_width * (size_t)c->output_components);
+	if (!row) {
+		set_err(err, errlen, "%s", "out of memory");
+		return FASTJPEG_ERROR;
+	}
+	if (setjmp(j->err.jump)) {
+		free(row);
+		set_err(err, errlen, "%s", j->err.msg);
+		return FASTJPEG_ERROR;
+	}
+	while (c->output_scanline < c->output_height) {
+		JSAMPROW r = row;
+		jpeg_read_scanlines(c, &r, 1);
+	}
+	jpeg_finish_decompress(c);
+	free(row);
 	return FASTJPEG_OK;
 }
 

@@ -152,7 +152,7 @@ static int finish_fast_master(VipsImage *master, colour_transform *transform)
  * what this path refuses; a lower one may thumbnail it). Never fails a
  * file by itself. */
 int fastpath_master(const thumb_settings *s, const char *input, unsigned char *bytes,
-		    size_t nbytes, int *w, int *h, VipsImage **master)
+		    size_t nbytes, int *w, int *h, VipsImage **master, char *err, size_t errlen)
 {
 	fastjpeg *j = NULL;
 	fastjpeg_info info;
@@ -217,8 +217,18 @@ int fastpath_master(const thumb_settings *s, const char *input, unsigned char *b
 		if (decode_k == load_k)
 			mw = mh = 0; /* libvips' scale after all */
 	}
-	if (fastjpeg_decode(j, 8 / decode_k, &px, &fw, &fh, why, sizeof why) != FASTJPEG_OK ||
-	    !(im = wrap_pixels(px, fw, fh, &info, has_icc)) ||
+	if (fastjpeg_decode(j, 8 / decode_k, &px, &fw, &fh, why, sizeof why) != FASTJPEG_OK) {
+		fastjpeg_close(j);
+		return 1;
+	}
+	/* Damage past the decoded rows is this path's to see: libvips stops
+	 * reading where we do, and would thumbnail the file. */
+	if (s->fail_on == FAILON_WARNING && fastjpeg_check_end(j, why, sizeof why) == FASTJPEG_ERROR) {
+		snprintf(err, errlen, "%s", why);
+		fastjpeg_close(j);
+		return -1;
+	}
+	if (!(im = wrap_pixels(px, fw, fh, &info, has_icc)) ||
 	    (cmyk && cmyk_to_rgb(transform, &im))) {
 		fastjpeg_close(j);
 		vips_error_clear();

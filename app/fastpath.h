@@ -15,11 +15,15 @@
 #include "settings.h"
 
 /* From input read whole (nbytes at bytes, a malloc'd buffer this takes and
- * frees; input names it in messages): 0 with *master and the upright size in *w, *h; 1 when the file is not
- * for this path (not an 8-bit JPEG, --keep-metadata, over the pixel limit, a
- * profile lcms cannot use, any decode error): the caller then runs the libvips
- * path, which reports errors in its usual words. Never fails a file by itself. */
+ * frees; input names it in messages): 0 with *master and the upright size in *w,
+ * *h; 1 when the file is not for this path (not an 8-bit JPEG, --keep-metadata,
+ * over the pixel limit, a profile lcms cannot use, any decode error): the caller
+ * then runs the libvips path, which reports errors in its usual words. -1, the
+ * file failed, with the cause in err: only at --fail-on warning, for damage
+ * after the rows the thumbnail needs (fastjpeg_check_end()), which libvips would
+ * not read. */
 int fastpath_master(const thumb_settings *s, const char *input, unsigned char *bytes,
-		    size_t nbytes, int *w, int *h, VipsImage **master);
+		    size_t nbytes, int *w, int *h, VipsImage **master, char *err,
+		    size_t errlen);
 
 #endif

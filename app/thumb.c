@@ -447,10 +447,15 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	const char *name = by_name ? input : by_fd;
 	*kind = FAIL_DECODE;
 	master_input in = {0, 0, 0, name};
-	if (bytes && fastpath_master(settings, name, bytes, nbytes, &w, &h, &master) == 0) {
+	int fast = bytes ? fastpath_master(settings, name, bytes, nbytes, &w, &h, &master, err,
+					   errlen)
+			 : 1;
+	if (fast == 0) {
 		in.jpeg = 1;
 		by_name = 0; /* decoded from its bytes */
 	}
+	else if (fast < 0)
+		goto done;
 	else if (pngcheck_file(name, err, errlen))
 		goto done;	/* a PNG no decoder can read, before one allocates for it */
 	else if (pngmaster_make(settings, name, &w, &h, &master) == 0)

@@ -1181,6 +1181,42 @@ int fsync(int fd)
             self.assertNotIn("error in tile", cause)
         self.assertIn("not enough data", causes["half.png"])
 
+    def test_damage_after_the_rows_a_thumbnail_needs_fails(self):
+        """A baseline JPEG with a piece of its own data inserted half way, or random
+        bytes over its last part, was thumbnailed (garbage in its lower half) at the
+        default --fail-on warning: libjpeg warns only at the end of the stream
+        ("extraneous bytes before marker 0xd9"), which the fast path did not read,
+        nor does libvips; and libjpeg-turbo's fast Huffman decoder takes a bad code
+        for 0 without a warning. Such files now fail at warning, as djpeg says;
+        --fail-on error thumbnails them. Bytes after the EOI marker (a camera's
+        trailer) are no damage."""
+        good = photo(self.p("good.jpg"), (320, 240))
+        data = open(good, "rb").read()
+        sos = data.index(b"\xff\xda")
+        start = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+        end = data.rindex(b"\xff\xd9")
+        mid = start + (end - start) // 2
+        src = self.p("src")
+        os.makedirs(src)
+        damaged = {
+            "inserted.jpg": data[:mid] + data[start + 100:start + 600] + data[mid:],
+            "random-tail.jpg": data[:mid] + bytes((i * 167 + 13) % 251 for i in
+                                                  range(end - mid)) + data[end:],
+        }
+        for name, b in damaged.items():
+            open(os.path.join(src, name), "wb").write(b)
+        open(os.path.join(src, "trailer.jpg"), "wb").write(data + b"trailer\0" * 100)
+        for size in ("64", "320"):  # shrunk on load, and whole
+            r = run(["--no-journal", "-s", size, "-o", self.p("out" + size), src])
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            causes = error_lines(r.stderr)
+            self.assertEqual(sorted(causes), sorted(damaged), r.stderr)
+            for name, cause in causes.items():
+                self.assertIn("Corrupt JPEG data", cause, name)
+            self.assertTrue(os.path.exists(self.p("out" + size, "trailer.jpg")))
+        r = run(["--no-journal", "--fail-on", "error", "-o", self.p("lenient"), src])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_a_codec_warning_said_once_on_one_line(self):
         """libjpeg's warnings reached the cause once per read, some as one message of
         several lines: "Corrupt JPEG data: 16 extraneous bytes before marker 0xe1;
