@@ -158,7 +158,7 @@ extern "C" {
 
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 2
+#define POOL_VERSION_PATCH 3
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)
@@ -317,7 +317,10 @@ typedef struct pool_options {
 	                             ("task argument/result over the pool's message
 	                             size limit"); results within it always pass */
 	size_t max_worker_rss;    /* bytes; 0: none. A worker above it after a task is
-	                             recycled before it starts another (nothing is lost) */
+	                             recycled before it starts another (nothing is lost).
+	                             Its own memory is counted: resident pages no other
+	                             process maps (1.7.3; before, also the pages it still
+	                             shares with the parent it was forked from) */
 	pool_event_fn on_event;   /* optional; called in the driving thread */
 	void *event_data;
 	/* --- since 1.1 --- */
