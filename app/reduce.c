@@ -22,7 +22,13 @@
 
 int reduce_height(int h, double shrink)
 {
-	int out = (int)((double)h / shrink + 0.5);	/* VIPS_ROUND_UINT */
+	/* VIPS_ROUND_UINT of h over the shrink vips_reducev() is given:
+	 * vips_thumbnail() passes vips_resize() the scale 1 / shrink, and
+	 * vips_resize() passes the reducer 1 / scale, which is not always shrink
+	 * again. On a tie it decides: 450 / (300 / 77.) is 115.5 (116), 450 /
+	 * (1 / (1 / (300 / 77.))) 115.49999999999999 (115, libvips' size: a 3:2
+	 * photo at -s x77). */
+	int out = (int)((double)h / (1.0 / (1.0 / shrink)) + 0.5);
 
 	return out < 1 ? 1 : out;
 }

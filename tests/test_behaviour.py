@@ -1400,6 +1400,33 @@ int fsync(int fd)
                 self.assertEqual(dims[a + "," + b, name], dims[a, name] + dims[b, name],
                                  (a, b, name))
 
+    def test_sizes_on_a_tie_are_libvips_sizes(self):
+        """A 3:2 photo at an odd height (-s x77: 1800x1200 to 115.5x77) came out
+        116x77, vipsthumbnail's 115x77: libvips divides by 1 / (1 / shrink),
+        which is not always the shrink, and on a tie that decides. Each
+        size is now vipsthumbnail's, through the JPEG, PNG and libvips paths
+        (and so the crop of a cover box, which had moved half a pixel)."""
+        src = self.p("src")
+        for ext in ("jpg", "png", "webp"):
+            photo(os.path.join(src, ext, "p." + ext), (1800, 1200))
+        for box in ("x77", "x99", "x33", "99x"):
+            for ext in ("jpg", "png", "webp"):
+                folder = os.path.join(src, ext)
+                rep = self.p(f"r-{box}-{ext}.jsonl")
+                r = run(["--no-journal", "-s", box, "-o", self.p("o", box, ext), "--report",
+                         rep, folder])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                got = [(o["width"], o["height"]) for rec in map(json.loads, open(rep))
+                       if rec.get("type") == "file" for o in rec["outputs"]]
+                w, h = box.split("x")
+                ref = self.p("ref.png")
+                subprocess.run(["vips", "thumbnail", os.path.join(folder, "p." + ext), ref,
+                                w or "10000000", "--height", h or "10000000"], check=True)
+                want = tuple(int(subprocess.run(["vipsheader", "-f", f, ref],
+                                                capture_output=True, text=True,
+                                                check=True).stdout) for f in ("width", "height"))
+                self.assertEqual(got, [want], (box, ext))
+
     def test_each_size_the_picture_of_a_run_of_that_size_alone(self):
         """-s 256,64 made a 100x26 image's 64x17 thumbnail with two factors, 100/64
         across and 26/17 down (each from a rounded side), where -s 64 alone (and
