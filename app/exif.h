@@ -14,10 +14,11 @@
 #include <stddef.h>
 
 /* The Orientation of the TIFF structure tiff[0, len) ("II*\0" or "MM\0*", IFD0's
- * first tag 0x0112, its first value; stored as any integer type, which libexif
- * converts to SHORT for libvips: a camera may write LONG or SLONG): 1..8; 1 for a
- * value out of range (as libvips); 0 when there is none, it is not an integer,
- * or the structure cannot be parsed. */
+ * first tag 0x0112), read as libvips 8.14 reads it: the number its text begins
+ * with, so the first value of any integer type (libexif converts them to SHORT:
+ * a camera may write LONG or SLONG), an ASCII tag's "6", a RATIONAL's "6/1"; 1
+ * for 10 values or more, another type, or a value out of range; 1..8. 0 when
+ * there is none, or the structure cannot be parsed. */
 int exif_orientation(const unsigned char *tiff, size_t len);
 
 #endif

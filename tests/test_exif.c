@@ -248,6 +248,44 @@ static void test_values(void **state)
 	}
 }
 
+/* libvips takes the orientation as the number the text of the entry begins
+ * with (vips_exif_to_s(), atoi()): an ASCII "6", a RATIONAL's "6/1", an
+ * SRATIONAL's "3/1"; 10 values or more print as libexif's complaint, so 1. The
+ * fast path read integer types only and the first value of any count: such files
+ * came out turned another way than through libvips (--keep-metadata). */
+static void test_text_and_fractions(void **state)
+{
+	(void)state;
+	static const unsigned char six[4] = {'6', 0, 0, 0}, six_ab[4] = {'6', 'a', 'b', 0};
+	static const unsigned char spaced[8] = {' ', ' ', ' ', '7', 'x', 'y', 'z', 0};
+	static const unsigned char r6_1[8] = {6, 0, 0, 0, 1, 0, 0, 0};
+	static const unsigned char r12_2[8] = {12, 0, 0, 0, 2, 0, 0, 0};
+	static const unsigned char s3_1[8] = {3, 0, 0, 0, 1, 0, 0, 0};
+	static const unsigned char sm3_1[8] = {0xfd, 0xff, 0xff, 0xff, 1, 0, 0, 0};
+	unsigned char twelve[24], nine[18];
+	for (int i = 0; i < 12; i++) {
+		twelve[2 * i] = 6;
+		twelve[2 * i + 1] = 0;
+	}
+	memcpy(nine, twelve, sizeof nine);
+	unsigned char f[4];
+	memcpy(f, six, 4);
+	bytes t = tiff_with(1, 2, 2, f, NULL, 0);
+	bytes a = app1_of("Exif\0\0", 6, &t);
+	same_as_libvips("ASCII \"6\"", &a, 1, 6);
+	memcpy(f, six_ab, 4);
+	t = tiff_with(1, 2, 4, f, NULL, 0);
+	a = app1_of("Exif\0\0", 6, &t);
+	same_as_libvips("ASCII \"6ab\"", &a, 1, 6);
+	one_entry("ASCII \"   7xyz\" at an offset", 1, 2, 8, 0, 0, spaced, sizeof spaced, 7);
+	one_entry("RATIONAL 6/1", 1, 5, 1, 0, 0, r6_1, sizeof r6_1, 6);
+	one_entry("RATIONAL 12/2", 1, 5, 1, 0, 0, r12_2, sizeof r12_2, 1);
+	one_entry("SRATIONAL 3/1", 1, 10, 1, 0, 0, s3_1, sizeof s3_1, 3);
+	one_entry("SRATIONAL -3/1", 1, 10, 1, 0, 0, sm3_1, sizeof sm3_1, 1);
+	one_entry("SHORT x12 of 6", 1, 3, 12, 0, 0, twelve, sizeof twelve, 1);
+	one_entry("SHORT x9 of 6", 1, 3, 9, 0, 0, nine, sizeof nine, 6);
+}
+
 /* Two APP1 Exif blocks: the first is the file's EXIF (jpegload keeps it), with an
  * orientation, without one, or unreadable; a block not headed "Exif\0\0" is not
  * read but still counts as the first. */
@@ -348,6 +386,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_type),
 		cmocka_unit_test(test_values),
+		cmocka_unit_test(test_text_and_fractions),
 		cmocka_unit_test(test_first_exif_block),
 		cmocka_unit_test(test_png_exif),
 	};
