@@ -368,6 +368,41 @@ jpegscan_status jpegscan_drop_ac(const unsigned char *in, size_t len, unsigned d
 	return st;
 }
 
+int jpegscan_too_short(const unsigned char *in, size_t len, int *w, int *h)
+{
+	walk k = { .in = in, .len = len, .at = 2 };
+	if (len < 4 || in[0] != 0xFF || in[1] != M_SOI)
+		return 0;
+	for (;;) {
+		int m = 0;
+		size_t end;
+		if (read_marker(&k, &m) != JPEGSCAN_OK || m == M_SOS || m == M_EOI ||
+		    (m >= M_RST0 && m <= M_RST7) || segment(&k, &end) != JPEGSCAN_OK)
+			return 0;
+		if (m >= M_SOF0 && m <= M_SOF15 && m != M_DHT && m != M_DAC) {
+			const unsigned char *p = in + k.at + 2;
+			if (m != M_SOF2 || end - k.at - 2 < 6 || read_frame(&k, end) != JPEGSCAN_OK)
+				return 0;
+			*h = (int)get16(p + 1);
+			*w = (int)get16(p + 3);
+			int hmax = 1, vmax = 1;
+			for (int i = 0; i < k.nf; i++) {
+				hmax = p[7 + 3 * i] >> 4 > hmax ? p[7 + 3 * i] >> 4 : hmax;
+				vmax = (p[7 + 3 * i] & 15) > vmax ? p[7 + 3 * i] & 15 : vmax;
+			}
+			uint64_t blocks = 0;
+			for (int i = 0; i < k.nf; i++) {
+				/* libjpeg's component size: ceil(w * h_i / hmax), in blocks */
+				uint64_t cw = ((uint64_t)*w * (p[7 + 3 * i] >> 4) + hmax - 1) / hmax;
+				uint64_t ch = ((uint64_t)*h * (p[7 + 3 * i] & 15) + vmax - 1) / vmax;
+				blocks += (cw + 7) / 8 * ((ch + 7) / 8);
+			}
+			return blocks / 8 > len;
+		}
+		k.at = end;
+	}
+}
+
 const char *jpegscan_status_name(jpegscan_status status)
 {
 	switch (status) {

@@ -69,6 +69,18 @@ typedef enum jpegscan_status {
 jpegscan_status jpegscan_drop_ac(const unsigned char *in, size_t len, unsigned drop,
 				 unsigned char *out, size_t *out_len);
 
+/* Whether a Huffman progressive JPEG (SOF2) of len bytes is too short for the
+ * image its frame header claims, w x h in *w, *h: each 8x8 block of each
+ * component takes at least one bit in that component's first DC scan, so fewer
+ * than (all components' blocks) / 8 bytes cannot hold the image. libjpeg
+ * allocates a progressive image's coefficients whole before it reads a scan: a
+ * 567-byte file claiming 16383x16383 took 1.6 GB in each worker (and as much
+ * again in libvips), before it failed as cut short. 1 when too short; 0 for
+ * any other file (baseline files are decoded row by row, with no such
+ * allocation; arithmetic-coded ones may take less than a bit a block; a
+ * header that does not parse is the decoder's to judge). */
+int jpegscan_too_short(const unsigned char *in, size_t len, int *w, int *h);
+
 /* A short constant name of a status, for messages and tests ("truncated"). */
 const char *jpegscan_status_name(jpegscan_status status);
 

@@ -52,6 +52,7 @@
 #include "filehash.h"
 #include "geometry.h"
 #include "io.h"
+#include "jpegscan.h"
 #include "machine.h"
 #include "outdir.h"
 #include "pngcheck.h"
@@ -473,6 +474,14 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	const char *name = by_name ? input : by_fd;
 	*kind = FAIL_DECODE;
 	master_input in = {0, 0, 0, name};
+	if (bytes && jpegscan_too_short(bytes, nbytes, &w, &h)) {
+		vipserr_printf(err, errlen, "cut short: its header says %dx%d, more than its %zu "
+			       "bytes can hold (a progressive JPEG takes a bit an 8x8 block at "
+			       "least); not decoded, which would take memory for the whole image",
+			       w, h, nbytes);
+		free(bytes);
+		goto done;
+	}
 	int fast = bytes ? fastpath_master(settings, name, bytes, nbytes, &w, &h, &master, err,
 					   errlen)
 			 : 1;

@@ -1217,6 +1217,27 @@ int fsync(int fd)
         r = run(["--no-journal", "--fail-on", "error", "-o", self.p("lenient"), src])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    def test_a_tiny_progressive_jpeg_claiming_a_huge_size_takes_no_memory(self):
+        """A 600-byte progressive JPEG whose header claims 16383x16383 (just under
+        the default --max-pixels) made each worker allocate 1.6 GB for the
+        coefficients before failing as cut short (and libvips as much again).
+        It fails now before any decoder runs, saying why."""
+        good = photo(self.p("small.v.jpg"), (64, 64))
+        src = self.p("src")
+        os.makedirs(src)
+        prog = os.path.join(src, "bomb.jpg")
+        subprocess.run(["vips", "copy", good, prog + "[interlace]"], check=True)
+        data = bytearray(open(prog, "rb").read())
+        sof = data.index(b"\xff\xc2")
+        data[sof + 5:sof + 9] = struct.pack(">HH", 16383, 16383)
+        open(prog, "wb").write(bytes(data))
+        rep = self.p("r.jsonl")
+        r = run(["--no-journal", "-j1", "-o", self.p("out"), "--report", rep, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cut short: its header says 16383x16383", error_lines(r.stderr)["bomb.jpg"])
+        summary = [json.loads(l) for l in open(rep)][-1]
+        self.assertLess(summary["peak_worker_rss"], 600 << 20, summary)
+
     def test_a_codec_warning_said_once_on_one_line(self):
         """libjpeg's warnings reached the cause once per read, some as one message of
         several lines: "Corrupt JPEG data: 16 extraneous bytes before marker 0xe1;

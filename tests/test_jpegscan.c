@@ -586,6 +586,61 @@ static void test_ac_tables_checked(void **state)
 	free(b.data);
 }
 
+/* The frame header's size set to w x h (at the SOF marker `code`). */
+static jbuf with_size(jbuf b, int code, unsigned w, unsigned h)
+{
+	jbuf d = splice(b, 0, 0, NULL, 0);
+	size_t at = 2;
+	while (d.data[at + 1] != code)
+		at += 2 + ((size_t)d.data[at + 2] << 8 | d.data[at + 3]);
+	d.data[at + 5] = (unsigned char)(h >> 8);
+	d.data[at + 6] = (unsigned char)h;
+	d.data[at + 7] = (unsigned char)(w >> 8);
+	d.data[at + 8] = (unsigned char)w;
+	return d;
+}
+
+/* A progressive file too short for the size its header claims (a bit an 8x8
+ * block at least) is told apart before libjpeg allocates the whole image's
+ * coefficients: a 567-byte file claiming 16383x16383 took 1.6 GB a worker.
+ * Whole files of every layout are not; nor a baseline file, decoded row by row;
+ * and the bound is the blocks of every component (4:2:0 counts its chroma at
+ * half size). */
+static void test_too_short_for_its_size(void **state)
+{
+	(void)state;
+	int w = 0, h = 0;
+	for (size_t f = 0; f < sizeof FORMATS / sizeof *FORMATS; f++) {
+		jbuf b = encode(&FORMATS[f], 64, 48, SCRIPT_SIMPLE, 0);
+		assert_int_equal(jpegscan_too_short(b.data, b.len, &w, &h), 0);
+		jbuf d = with_size(b, 0xC2, 16383, 16383);
+		assert_int_equal(jpegscan_too_short(d.data, d.len, &w, &h), 1);
+		assert_int_equal(w, 16383);
+		assert_int_equal(h, 16383);
+		free(d.data);
+		free(b.data);
+	}
+	/* The bound, exactly: 4:2:0 at 1024x1024 is 128 x 128 + 2 x 64 x 64 blocks,
+	 * so 3072 bytes may hold it, 3071 do not. */
+	jbuf b = encode(&FORMATS[4], 64, 48, SCRIPT_SIMPLE, 0);
+	jbuf d = with_size(b, 0xC2, 1024, 1024);
+	assert_true(d.len < 3071);
+	for (size_t n = 3071; n <= 3072; n++) {
+		jbuf padded = splice(d, d.len - 2, 0, (unsigned char[3072]){ 0 }, n - d.len);
+		assert_int_equal(padded.len, n);
+		assert_int_equal(jpegscan_too_short(padded.data, padded.len, &w, &h), n == 3071);
+		free(padded.data);
+	}
+	free(d.data);
+	free(b.data);
+	b = encode(&FORMATS[1], 64, 48, SCRIPT_BASELINE, 0);
+	d = with_size(b, 0xC0, 16383, 16383);
+	assert_int_equal(jpegscan_too_short(d.data, d.len, &w, &h), 0);
+	free(d.data);
+	free(b.data);
+	assert_int_equal(jpegscan_too_short((const unsigned char *)"\xFF\xD8", 2, &w, &h), 0);
+}
+
 /* A truncated progressive file fails through fastjpeg with libjpeg's cause,
  * wherever it is cut: in the first DC scan, an AC scan, the DC refinement, or
  * just before the end. */
@@ -751,6 +806,7 @@ int main(void)
 		cmocka_unit_test(test_truncations_refused),
 		cmocka_unit_test(test_damage_refused),
 		cmocka_unit_test(test_ac_tables_checked),
+		cmocka_unit_test(test_too_short_for_its_size),
 		cmocka_unit_test(test_truncated_fails),
 		cmocka_unit_test(test_corrupt_dc_fails),
 		cmocka_unit_test(test_damage_in_skipped_ac_not_detected),
