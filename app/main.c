@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 #include "io.h"
@@ -26,9 +27,28 @@ static int stdout_checked(int rc)
 	return EXIT_SOME_FAILED;
 }
 
+/* A soft limit of descriptors below what a run needs (the journal and its WAL,
+ * the lock, a pipe and a pidfd per worker, the folders being walked, libvips'
+ * own) made files fail with "Too many open files", or a whole folder one error,
+ * while the hard limit had room (ulimit -Sn 20: 5 photos, 0 done). The soft limit
+ * is raised to the hard one, at most 65536, as Go's runtime and systemd's
+ * services do; workers inherit it. A hard limit too low stays the user's. */
+static void raise_descriptor_limit(void)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+		return;
+	rlim_t want = r.rlim_max == RLIM_INFINITY || r.rlim_max > 65536 ? 65536 : r.rlim_max;
+	if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < want) {
+		r.rlim_cur = want;
+		(void)setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	io_hold_std_fds();
+	raise_descriptor_limit();
 	/* A line per write: unbuffered, stderr wrote each character of a file's name
 	 * on its own (report_put_name() puts them one by one), and another writer of
 	 * the same log could land inside a line. Lines without an end (the progress

@@ -1238,6 +1238,24 @@ int fsync(int fd)
         summary = [json.loads(l) for l in open(rep)][-1]
         self.assertLess(summary["peak_worker_rss"], 600 << 20, summary)
 
+    def test_a_low_soft_descriptor_limit_is_raised(self):
+        """ulimit -Sn 20 with the hard limit high: every photo of the folder
+        failed with "Too many open files", or the folder was one error. imgpool
+        raises its soft limit to the hard one, and the run goes."""
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard != resource.RLIM_INFINITY and hard < 256:
+            self.skipTest(f"the hard limit of descriptors is {hard}")
+        for i in range(5):
+            photo(self.p("src", f"p{i}.jpg"), (64, 48))
+        r = subprocess.run([IMGPOOL, "-j2", "-o", self.p("out"), "--report", self.p("r.jsonl"),
+                            self.p("src")],
+                           capture_output=True, text=True, timeout=300,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                 (20, hard)))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(len([n for n in os.listdir(self.p("out")) if n.endswith(".jpg")]), 5)
+
     def test_a_codec_warning_said_once_on_one_line(self):
         """libjpeg's warnings reached the cause once per read, some as one message of
         several lines: "Corrupt JPEG data: 16 extraneous bytes before marker 0xe1;
