@@ -100,6 +100,13 @@ static failure_kind kind_of(const pool_result *r, const char **cause, char *buf,
 		switch (r->term_signal) {
 		case SIGSEGV: case SIGABRT: case SIGILL: case SIGFPE: case SIGSYS: case SIGTRAP:
 			return FAIL_CRASH;
+		case SIGBUS:
+			snprintf(buf, len, "%.*s (a file it had mapped in memory could not be "
+				 "written or read: the output filesystem full, or a file cut "
+				 "short under it)", (int)(r->len ? r->len : 20),
+				 r->len ? r->data : "its worker crashed");
+			*cause = buf;
+			return FAIL_ENVIRONMENT;
 		default:
 			return FAIL_ENVIRONMENT;
 		}
