@@ -81,16 +81,65 @@ static int xmp_has_gps(VipsImage *im)
 	       (has_word_nocase(data, len, "latitude") && has_word_nocase(data, len, "longitude"));
 }
 
+/* Whether the XMP packet x[0, len) binds prefix p[0, n) to the TIFF namespace
+ * (xmlns:P="http://ns.adobe.com/tiff/1.0/", either quote, spaces around '='). */
+static int tiff_prefix(const char *x, size_t len, const char *p, size_t n)
+{
+	static const char ns[] = "http://ns.adobe.com/tiff/1.0/";
+	if (n == 4 && !memcmp(p, "tiff", 4))
+		return 1; /* the usual one, bound or not */
+	for (size_t i = 0; i + 6 + n < len; i++) {
+		if (memcmp(x + i, "xmlns:", 6) || memcmp(x + i + 6, p, n))
+			continue;
+		size_t k = i + 6 + n;
+		while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
+			k++;
+		if (k < len && x[k] == '=')
+			k++;
+		while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
+			k++;
+		if (k + 1 + sizeof ns - 1 <= len && (x[k] == '"' || x[k] == '\'') &&
+		    !memcmp(x + k + 1, ns, sizeof ns - 1))
+			return 1;
+	}
+	return 0;
+}
+
+/* Where the digit of an Orientation property is, after its name ending at x + at:
+ * an element's text (>6<) or an attribute's value (="6", = '6'); 0 if none. */
+static size_t orientation_digit(const char *x, size_t len, size_t at)
+{
+	size_t k = at;
+	while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
+		k++;
+	if (k < len && x[k] == '>')
+		k++;
+	else if (k < len && x[k] == '=') {
+		k++;
+		while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
+			k++;
+		if (k >= len || (x[k] != '"' && x[k] != '\''))
+			return 0;
+		k++;
+	} else
+		return 0;
+	if (k >= len || x[k] < '1' || x[k] > '8' || (k + 1 < len && x[k + 1] >= '0' && x[k + 1] <= '9'))
+		return 0;
+	return k;
+}
+
 /* Make the XMP packet's tiff:Orientation (attribute or element: one digit) say
  * the image's own orientation: 1 once turned upright. Left at 6, as Lightroom
  * exports carry it, a viewer that reads XMP turned the upright thumbnail a
- * second time (the only orientation in a WebP or PNG). The digit is replaced in
- * place: the XML is not otherwise touched. */
+ * second time (the only orientation in a WebP or PNG). Any prefix bound to the
+ * TIFF namespace, either quote, spaces around '=' (all valid XML: exiftool
+ * writes single quotes). The digit is replaced in place: the XML is not
+ * otherwise touched. */
 static void xmp_orientation(VipsImage *im)
 {
 	const void *data;
 	size_t len;
-	static const char tag[] = "tiff:Orientation";
+	static const char tag[] = ":Orientation";
 	const size_t n = sizeof tag - 1;
 	char now = (char)('0' + vips_image_get_orientation(im));
 
@@ -98,15 +147,16 @@ static void xmp_orientation(VipsImage *im)
 	    vips_image_get_blob(im, VIPS_META_XMP_NAME, &data, &len) || now < '1' || now > '8')
 		return;
 	char *copy = NULL;
-	for (size_t i = 0; i + n + 2 < len; i++) {
+	for (size_t i = 1; i + n + 2 < len; i++) {
 		const char *x = copy ? copy : data;
 		if (memcmp(x + i, tag, n))
 			continue;
-		/* the digit: after '>' (an element) or '="' (an attribute) */
-		const char *after = x + i + n;
-		size_t d = i + n + (after[0] == '>' ? 1 : after[0] == '=' && after[1] == '"' ? 2 : 0);
-		if (d == i + n || x[d] < '1' || x[d] > '8' || x[d] == now ||
-		    (d + 1 < len && x[d + 1] >= '0' && x[d + 1] <= '9'))
+		size_t p = i; /* the prefix: the name characters before the colon */
+		while (p > 0 && (g_ascii_isalnum(x[p - 1]) || x[p - 1] == '_' || x[p - 1] == '-' ||
+				 x[p - 1] == '.'))
+			p--;
+		size_t d = orientation_digit(x, len, i + n);
+		if (p == i || !d || x[d] == now || !tiff_prefix(x, len, x + p, i - p))
 			continue;
 		if (!copy && !(copy = g_memdup2(data, len)))
 			return;

@@ -382,6 +382,17 @@ class OutputControls(unittest.TestCase):
         # the kept packet must say 1, or a viewer reading XMP turns it again.
         with_xmp("turned.jpg", b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
                  b'tiff:Orientation="6" dc:rights="keep-me"', orientation=6)
+        # The same in other valid spellings: exiftool's single quotes, spaces
+        # around '=', another prefix bound to the TIFF namespace (each was left
+        # at 6). A prefix bound elsewhere is not the TIFF tag.
+        spellings = {"quoted.jpg": b"tiff:Orientation='6'",
+                     "spaced.jpg": b'tiff:Orientation = "6"',
+                     "prefixed.jpg": b't:Orientation="6"'}
+        for name, attr in spellings.items():
+            with_xmp(name, b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+                     b'xmlns:t="http://ns.adobe.com/tiff/1.0/" ' + attr, orientation=6)
+        with_xmp("other.jpg", b'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" '
+                 b'xmlns:o="http://example.com/other/" o:Orientation="6"', orientation=6)
         def readable(path):
             """The file's bytes, a PNG's compressed text chunks (zTXt, where
             libvips puts XMP) inflated."""
@@ -407,6 +418,10 @@ class OutputControls(unittest.TestCase):
             self.assertNotIn(b'tiff:Orientation="6"', data, ext)
             with Image.open(os.path.join(out, "turned." + ext)) as im:
                 self.assertEqual(im.size, (150, 200), ext)  # upright
+            for name, attr in spellings.items():
+                data = readable(os.path.join(out, name.replace(".jpg", "." + ext)))
+                self.assertIn(attr.replace(b"6", b"1"), data, (name, ext))
+            self.assertIn(b'o:Orientation="6"', readable(os.path.join(out, "other." + ext)))
         # --no-rotate: the stored layout, and every tag still says how to show it
         out = self.make("--keep-metadata", "--no-rotate", out="out-norotate")
         with open(os.path.join(out, "turned.jpg"), "rb") as f:
