@@ -137,10 +137,11 @@ static jpegscan_status read_frame(walk *w, size_t end)
 static jpegscan_status read_scan(walk *w, const unsigned char *p, size_t n, int *comps,
 				 int *ns, int *ss)
 {
-	int se, ah, al, ta = p[2] & 15;
+	int se, ah, al, ta;
 
 	if (n < 1 || p[0] < 1 || p[0] > MAX_COMPS_IN_SCAN || n != 4 + 2 * (size_t)p[0])
 		return JPEGSCAN_BAD_SCAN;
+	ta = p[2] & 15; /* the first component's AC table (an AC scan has one) */
 	*ns = p[0];
 	for (int i = 0; i < *ns; i++) {
 		int id = p[1 + 2 * i], found = -1;
@@ -307,12 +308,9 @@ static jpegscan_status run(walk *w)
 			return check_complete(w);
 		}
 		if (m == M_SOS) {
-			/* libjpeg-turbo gives slots 0 and 1 the standard tables
-			 * where the file has none by the first scan (Motion JPEG's
-			 * habit; jinit_phuff_decoder()'s std_huff_tables()). */
-			for (int t = 0; t < 2 && w->scans == 0; t++)
-				if (w->ac_table[t] == 0)
-					w->ac_table[t] = 1;
+			/* No standard tables for a slot never defined: libjpeg-turbo
+			 * 2.1 gives them to sequential files only (jdhuff.c's
+			 * std_huff_tables()); a progressive scan fails. */
 			if ((st = do_scan(w, start)) != JPEGSCAN_OK)
 				return st;
 			continue;
