@@ -44,7 +44,7 @@ static long text_value(const unsigned char *s, size_t n)
 		neg = s[i++] == '-';
 	for (; i < n && s[i] >= '0' && s[i] <= '9' && v < 1000; i++)
 		v = v * 10 + (s[i] - '0');
-	return neg ? -v : v;
+	return neg ? 0 : v; /* a negative value is as out of range as 0 */
 }
 
 /* The orientation the IFD entry at t + at holds, as libvips 8.14 reads it: the
@@ -53,8 +53,8 @@ static long text_value(const unsigned char *s, size_t n)
  * LONG and SLONG to SHORT (a LONG truncated to its low 16 bits, a negative value
  * wrapped). So: the first integer value; an ASCII entry's text ("6"); a RATIONAL
  * or SRATIONAL's first numerator ("6/1"); 0 for 10 values or more (libexif's
- * "Invalid number of components" text) and for any other type. -1 for a value
- * outside the block. */
+ * "Invalid number of components" text), any other type, or a negative value. -1
+ * for a value outside the block. */
 static long entry_value(const unsigned char *t, size_t tn, size_t at, int le)
 {
 	unsigned ty = get16(t + at + 2, le);
@@ -71,7 +71,7 @@ static long entry_value(const unsigned char *t, size_t tn, size_t at, int le)
 	if (n >= 10)
 		return 0;
 	if (ty == 10)
-		return (int32_t)get32(t + off, le);
+		return (int32_t)get32(t + off, le) < 0 ? 0 : (int32_t)get32(t + off, le);
 	if (ty == 5)
 		return get32(t + off, le) > 8 ? 9 : (long)get32(t + off, le);
 	if (size == 1)

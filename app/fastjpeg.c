@@ -39,6 +39,10 @@ typedef struct jerr {
 	struct jpeg_error_mgr pub;
 	jmp_buf jump;
 	char msg[JMSG_LENGTH_MAX];
+	/* fastjpeg_finish() reading on to the EOI: the file, to look at what
+	 * libjpeg skipped there. NULL otherwise. */
+	const unsigned char *data;
+	size_t len;
 } jerr;
 
 struct fastjpeg {
@@ -71,13 +75,41 @@ static void on_error(j_common_ptr cinfo)
 	longjmp(e->jump, 1);
 }
 
+/* Whether the warning being given, past the last row, is about padding only:
+ * zero bytes between the image's data and its EOI, or no EOI (libjpeg's mem
+ * source then supplies one). Cameras and webcams write such files, whose every
+ * pixel is there; libvips, which stops reading at the last row, thumbnails them.
+ * Bytes skipped there that are not all zero are damage: a chunk inserted, or a
+ * stream that decoded out of step and ended in the wrong place. libjpeg's
+ * next_marker() gives the warning with the source's position just past the
+ * skipped bytes (or, at the end of the data, in the EOI it supplied). */
+static int padding_at_end(j_common_ptr cinfo)
+{
+	const jerr *e = (const jerr *)cinfo->err;
+	if (!e->data || cinfo->is_decompressor == FALSE)
+		return 0;
+	if (cinfo->err->msg_code == JWRN_JPEG_EOF)
+		return 1;
+	if (cinfo->err->msg_code != JWRN_EXTRANEOUS_DATA)
+		return 0;
+	const unsigned char *at = ((j_decompress_ptr)cinfo)->src->next_input_byte;
+	size_t end = at >= e->data && at <= e->data + e->len ? (size_t)(at - e->data) : e->len;
+	size_t n = (size_t)cinfo->err->msg_parm.i[0];
+	if (n > end)
+		return 0;
+	for (size_t i = end - n; i < end; i++)
+		if (e->data[i])
+			return 0;
+	return 1;
+}
+
 /* libjpeg's warnings (msg_level -1: corrupt data, premature end, extraneous
  * bytes) are errors here, as with libvips' fail_on=warning: an image with a
  * damaged stream is not thumbnailed from grey garbage. Trace messages (level >= 0)
  * are ignored. */
 static void on_message(j_common_ptr cinfo, int msg_level)
 {
-	if (msg_level < 0)
+	if (msg_level < 0 && !padding_at_end(cinfo))
 		on_error(cinfo);
 }
 
@@ -352,20 +384,24 @@ int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, in
 	pack_rows(j->pixels, fh, (size_t)c->output_width * (size_t)c->output_components,
 		  (size_t)fw * (size_t)c->output_components);
 	/* Rows past fh and the file's tail are not needed for the pixels (libvips
-	 * does not read them either): fastjpeg_check_end() reads them. */
+	 * does not read them either): fastjpeg_finish() reads them, if asked. */
 	*pixels = j->pixels;
 	*w = fw;
 	*h = fh;
 	return FASTJPEG_OK;
 }
 
-int fastjpeg_check_end(fastjpeg *j, char *err, size_t errlen)
+int fastjpeg_finish(fastjpeg *j, int check, char *err, size_t errlen)
 {
 	struct jpeg_decompress_struct *c = &j->cinfo;
 	unsigned char *row;
 
 	if (!j->pixels || c->global_state == 0)
 		return FASTJPEG_UNSUPPORTED;
+	if (!check) {
+		jpeg_abort_decompress(c); /* a progressive image's coefficients go now */
+		return FASTJPEG_OK;
+	}
 	row = malloc((size_t)c->output_width * (size_t)c->output_components);
 	if (!row) {
 		set_err(err, errlen, "%s", "out of memory");
@@ -373,14 +409,19 @@ int fastjpeg_check_end(fastjpeg *j, char *err, size_t errlen)
 	}
 	if (setjmp(j->err.jump)) {
 		free(row);
+		j->err.data = NULL;
 		set_err(err, errlen, "%s", j->err.msg);
+		jpeg_abort_decompress(c);
 		return FASTJPEG_ERROR;
 	}
 	while (c->output_scanline < c->output_height) {
 		JSAMPROW r = row;
 		jpeg_read_scanlines(c, &r, 1);
 	}
+	j->err.data = j->data;
+	j->err.len = j->len;
 	jpeg_finish_decompress(c);
+	j->err.data = NULL;
 	free(row);
 	return FASTJPEG_OK;
 }

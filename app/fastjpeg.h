@@ -75,17 +75,19 @@ int fastjpeg_open_bytes(unsigned char *data, size_t len, fastjpeg **j, fastjpeg_
 int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, int *h,
 		    char *err, size_t errlen);
 
-/* After fastjpeg_decode(): decode the rest of the image (the rows past the last
- * whole scaled pixel) and read on to its EOI marker, as jpeg_finish_decompress()
- * does, to see damage there that the pixels decoded so far do not show: bytes
- * before the EOI that belong to no block (a chunk inserted or repeated, or data
- * that decoded out of step: libjpeg-turbo's fast Huffman decoder takes a bad code
- * for 0 without a warning, and a stream damaged that way ends in the wrong place),
- * or data that runs out in the last rows (an EOI marker missing is such an end,
- * as libvips takes it). FASTJPEG_OK, or FASTJPEG_ERROR with libjpeg's warning in
- * err; FASTJPEG_UNSUPPORTED without a decode to finish. Bytes after the EOI are
- * never read. Once, after a decode. */
-int fastjpeg_check_end(fastjpeg *j, char *err, size_t errlen);
+/* After fastjpeg_decode(): end the decode, freeing libjpeg's state (a progressive
+ * image's coefficients). With check, first decode the rest of the image (the rows
+ * past the last whole scaled pixel) and read on to its EOI marker, as
+ * jpeg_finish_decompress() does, to see damage there that the pixels decoded so
+ * far do not show: bytes before the EOI that belong to no block (a chunk inserted
+ * or repeated, or data that decoded out of step: libjpeg-turbo's fast Huffman
+ * decoder takes a bad code for 0 without a warning, and a stream damaged that way
+ * ends in the wrong place), or data that runs out in the last rows. Zero bytes
+ * before the EOI, or no EOI, after data that is whole are padding, not damage.
+ * FASTJPEG_OK, or FASTJPEG_ERROR with libjpeg's warning in err;
+ * FASTJPEG_UNSUPPORTED without a decode to end. Bytes after the EOI are never
+ * read. Once, after a decode. */
+int fastjpeg_finish(fastjpeg *j, int check, char *err, size_t errlen);
 
 /* Encode 8-bit pixels (bands 3: RGB, 1: grey; rows packed, stride w * bands) as
  * a baseline JPEG of the given quality (1..100) exactly as libvips' jpegsave does

@@ -223,7 +223,7 @@ int fastpath_master(const thumb_settings *s, const char *input, unsigned char *b
 	}
 	/* Damage past the decoded rows is this path's to see: libvips stops
 	 * reading where we do, and would thumbnail the file. */
-	if (s->fail_on == FAILON_WARNING && fastjpeg_check_end(j, why, sizeof why) == FASTJPEG_ERROR) {
+	if (fastjpeg_finish(j, s->fail_on == FAILON_WARNING, why, sizeof why) == FASTJPEG_ERROR) {
 		snprintf(err, errlen, "%s", why);
 		fastjpeg_close(j);
 		return -1;

@@ -20,7 +20,7 @@
  * over the pixel limit, a profile lcms cannot use, any decode error): the caller
  * then runs the libvips path, which reports errors in its usual words. -1, the
  * file failed, with the cause in err: only at --fail-on warning, for damage
- * after the rows the thumbnail needs (fastjpeg_check_end()), which libvips would
+ * after the rows the thumbnail needs (fastjpeg_finish()), which libvips would
  * not read. */
 int fastpath_master(const thumb_settings *s, const char *input, unsigned char *bytes,
 		    size_t nbytes, int *w, int *h, VipsImage **master, char *err,

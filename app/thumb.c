@@ -157,6 +157,23 @@ static int output_is_master(const thumb_settings *s, const VipsImage *m, const m
 	return fits && (touches || !s->enlarge);
 }
 
+/* u, or a factor a few units in its last place from it, that shrinks from
+ * pixels to exactly `to` (reduce_height()); 0 when none does. ow x oh comes from
+ * the input, u from the master: on a tie (a side of 169.5) the two round apart,
+ * and two factors each from a rounded side stretch the picture (36 dB against a
+ * run of that box alone where one factor gives 47). */
+static double near_factor(int from, int to, double u)
+{
+	double lo = u, hi = u;
+	for (int i = 0; i < 8; i++, lo = nextafter(lo, 0), hi = nextafter(hi, INFINITY)) {
+		if (reduce_height(from, lo) == to)
+			return lo;
+		if (reduce_height(from, hi) == to)
+			return hi;
+	}
+	return 0;
+}
+
 /* The master shrunk to ow x oh, the size box b alone gives (geometry_fit_size()):
  * 0 with *out, -1 on error, 1 when that size is not reached by shrinking (a side
  * of the master is shorter). */
@@ -169,8 +186,12 @@ static int shrink_master(VipsImage *master, thumb_size b, int ow, int oh, VipsIm
 	 * a multi-size run a little stretched (450/282 across, 478/300 down: 30 dB
 	 * against a run of that size alone, 22 dB on fine stripes). */
 	double u = oh == b.h ? vs : ow == b.w ? hs : 0;
-	if (u >= 1 && reduce_height(master->Xsize, u) == ow && reduce_height(master->Ysize, u) == oh)
-		hs = vs = u;
+	double hu = u >= 1 ? near_factor(master->Xsize, ow, u) : 0;
+	double vu = u >= 1 ? near_factor(master->Ysize, oh, u) : 0;
+	if (hu && vu) {
+		hs = hu;
+		vs = vu;
+	}
 	if (hs < 1 || vs < 1)
 		return 1;
 	if (!vips_image_hasalpha(master))
@@ -474,11 +495,15 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	const char *name = by_name ? input : by_fd;
 	*kind = FAIL_DECODE;
 	master_input in = {0, 0, 0, name};
-	if (bytes && jpegscan_too_short(bytes, nbytes, &w, &h)) {
+	/* --fail-on none thumbnails what a cut-short file holds, as it asks; the
+	 * memory it may take is --max-pixels' to bound. */
+	int cw, ch;
+	if (bytes && settings->fail_on != FAILON_NONE &&
+	    jpegscan_too_short(bytes, nbytes, &cw, &ch)) {
 		vipserr_printf(err, errlen, "cut short: its header says %dx%d, more than its %zu "
 			       "bytes can hold (a progressive JPEG takes a bit an 8x8 block at "
 			       "least); not decoded, which would take memory for the whole image",
-			       w, h, nbytes);
+			       cw, ch, nbytes);
 		free(bytes);
 		goto done;
 	}

@@ -1189,7 +1189,9 @@ int fsync(int fd)
         nor does libvips; and libjpeg-turbo's fast Huffman decoder takes a bad code
         for 0 without a warning. Such files now fail at warning, as djpeg says;
         --fail-on error thumbnails them. Bytes after the EOI marker (a camera's
-        trailer) are no damage."""
+        trailer), zero bytes before it, or zeros and no EOI at all after data
+        that is whole, are no damage: such files are thumbnailed, as libvips
+        does."""
         good = photo(self.p("good.jpg"), (320, 240))
         data = open(good, "rb").read()
         sos = data.index(b"\xff\xda")
@@ -1206,6 +1208,8 @@ int fsync(int fd)
         for name, b in damaged.items():
             open(os.path.join(src, name), "wb").write(b)
         open(os.path.join(src, "trailer.jpg"), "wb").write(data + b"trailer\0" * 100)
+        open(os.path.join(src, "zeros.jpg"), "wb").write(data[:end] + b"\0" * 7 + data[end:])
+        open(os.path.join(src, "zeros-no-eoi.jpg"), "wb").write(data[:end] + b"\0" * 64)
         for size in ("64", "320"):  # shrunk on load, and whole
             r = run(["--no-journal", "-s", size, "-o", self.p("out" + size), src])
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
@@ -1213,7 +1217,8 @@ int fsync(int fd)
             self.assertEqual(sorted(causes), sorted(damaged), r.stderr)
             for name, cause in causes.items():
                 self.assertIn("Corrupt JPEG data", cause, name)
-            self.assertTrue(os.path.exists(self.p("out" + size, "trailer.jpg")))
+            for whole in ("trailer.jpg", "zeros.jpg", "zeros-no-eoi.jpg"):
+                self.assertTrue(os.path.exists(self.p("out" + size, whole)), whole)
         r = run(["--no-journal", "--fail-on", "error", "-o", self.p("lenient"), src])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
@@ -1237,6 +1242,18 @@ int fsync(int fd)
         self.assertIn("cut short: its header says 16383x16383", error_lines(r.stderr)["bomb.jpg"])
         summary = [json.loads(l) for l in open(rep)][-1]
         self.assertLess(summary["peak_worker_rss"], 600 << 20, summary)
+        # --fail-on none thumbnails what a cut-short file holds (a download
+        # stopped half way), as it did: a grey 640x480 needs 600 bytes at least
+        cut = self.p("cut")
+        os.makedirs(cut)
+        whole = self.p("whole.jpg")
+        subprocess.run(["vips", "copy", photo(self.p("p640.jpg"), (640, 480)),
+                        whole + "[interlace,Q=90]"], check=True)
+        open(os.path.join(cut, "cut.jpg"), "wb").write(open(whole, "rb").read()[:450])
+        r = run(["--no-journal", "-o", self.p("cut-out"), cut])
+        self.assertIn("cut short", error_lines(r.stderr).get("cut.jpg", ""), r.stderr)
+        r = run(["--no-journal", "--fail-on", "none", "-o", self.p("cut-none"), cut])
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_a_low_soft_descriptor_limit_is_raised(self):
         """ulimit -Sn 20 with the hard limit high: every photo of the folder
