@@ -1408,16 +1408,11 @@ int fsync(int fd)
                                      check=True).stdout.strip()
                 self.assertGreater(float(avg), 40, made)  # the picture, not black
 
-    def test_each_size_as_a_run_of_that_size_alone(self):
-        """-s 1200,320 made a 2164x1626 photo 320x241 where -s 320 made it 320x240:
-        each output is now the size a run asking for its box alone gives. Small
-        shapes with the same rounding (-s 300,80 made 400x202 80x41, -s 80 80x40),
-        as JPEG and as PNG, so the test stays quick under the sanitizers."""
-        for w, h in ((400, 202), (400, 222)):
-            for ext in ("jpg", "png"):
-                photo(self.p("src", f"p{w}.{ext}"), (w, h))
+    def output_sizes(self, size_lists):
+        """{(-s value, input name): [(w, h) of each output, as the report says]}
+        of one --no-journal run over self.p("src") per -s value."""
         dims = {}
-        for sizes in ("300,80", "300", "80"):
+        for sizes in size_lists:
             rep = self.p(f"r{sizes}.jsonl")
             r = run(["--no-journal", "-s", sizes, "-o", self.p("o" + sizes), "--report", rep,
                      self.p("src")])
@@ -1427,6 +1422,17 @@ int fsync(int fd)
                     if rec.get("type") == "file":
                         dims[sizes, os.path.basename(rec["input"])] = [
                             (o["width"], o["height"]) for o in rec["outputs"]]
+        return dims
+
+    def test_each_size_as_a_run_of_that_size_alone(self):
+        """-s 1200,320 made a 2164x1626 photo 320x241 where -s 320 made it 320x240:
+        each output is now the size a run asking for its box alone gives. Small
+        shapes with the same rounding (-s 300,80 made 400x202 80x41, -s 80 80x40),
+        as JPEG and as PNG, so the test stays quick under the sanitizers."""
+        for w, h in ((400, 202), (400, 222)):
+            for ext in ("jpg", "png"):
+                photo(self.p("src", f"p{w}.{ext}"), (w, h))
+        dims = self.output_sizes(("300,80", "300", "80"))
         for name in sorted(os.listdir(self.p("src"))):
             self.assertEqual(dims["300,80", name], dims["300", name] + dims["80", name], name)
 
@@ -1440,17 +1446,7 @@ int fsync(int fd)
             photo(self.p("src", "tall." + ext), (100, 1000))
         combos = (("164", "x16"), ("x16", "164"), ("16x", "x164"), ("170x16", "x16"),
                   ("164", "16x200"))
-        dims = {}
-        for sizes in {b for c in combos for b in c} | {",".join(c) for c in combos}:
-            rep = self.p(f"r{sizes}.jsonl")
-            r = run(["--no-journal", "-s", sizes, "-o", self.p("o" + sizes), "--report", rep,
-                     self.p("src")])
-            self.assertEqual(r.returncode, 0, r.stderr)
-            with open(rep) as f:
-                for rec in map(json.loads, f):
-                    if rec.get("type") == "file":
-                        dims[sizes, os.path.basename(rec["input"])] = [
-                            (o["width"], o["height"]) for o in rec["outputs"]]
+        dims = self.output_sizes({b for c in combos for b in c} | {",".join(c) for c in combos})
         for a, b in combos:
             for name in sorted(os.listdir(self.p("src"))):
                 self.assertEqual(dims[a + "," + b, name], dims[a, name] + dims[b, name],
