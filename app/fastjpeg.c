@@ -403,9 +403,9 @@ int fastjpeg_finish(fastjpeg *j, int check, char *err, size_t errlen)
 		return FASTJPEG_OK;
 	}
 	row = malloc((size_t)c->output_width * (size_t)c->output_components);
-	if (!row) {
-		set_err(err, errlen, "%s", "out of memory");
-		return FASTJPEG_ERROR;
+	if (!row) { /* no verdict on the file: the caller goes on as without a check */
+		jpeg_abort_decompress(c);
+		return FASTJPEG_UNSUPPORTED;
 	}
 	if (setjmp(j->err.jump)) {
 		free(row);

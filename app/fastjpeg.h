@@ -85,8 +85,9 @@ int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, in
  * ends in the wrong place), or data that runs out in the last rows. Zero bytes
  * before the EOI, or no EOI, after data that is whole are padding, not damage.
  * FASTJPEG_OK, or FASTJPEG_ERROR with libjpeg's warning in err;
- * FASTJPEG_UNSUPPORTED without a decode to end. Bytes after the EOI are never
- * read. Once, after a decode. */
+ * FASTJPEG_UNSUPPORTED without a decode to end, or without memory for the check
+ * (the decode is ended all the same). Bytes after the EOI are never read. Once,
+ * after a decode. */
 int fastjpeg_finish(fastjpeg *j, int check, char *err, size_t errlen);
 
 /* Encode 8-bit pixels (bands 3: RGB, 1: grey; rows packed, stride w * bands) as

@@ -149,8 +149,9 @@ static int finish_fast_master(VipsImage *master, colour_transform *transform)
  * the pixel limit, a profile lcms cannot use, or any decode error or libjpeg
  * warning): the caller then runs the libvips path, which reports errors in its
  * usual words and decodes at the --fail-on level (the default, "warning", fails
- * what this path refuses; a lower one may thumbnail it). Never fails a
- * file by itself. */
+ * what this path refuses; a lower one may thumbnail it). -1 with the cause in
+ * err for the one verdict of its own: at --fail-on warning, damage past the rows
+ * the thumbnail needs (fastjpeg_finish()), which libvips would not read. */
 int fastpath_master(const thumb_settings *s, const char *input, unsigned char *bytes,
 		    size_t nbytes, int *w, int *h, VipsImage **master, char *err, size_t errlen)
 {
