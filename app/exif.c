@@ -70,15 +70,16 @@ static long entry_value(const unsigned char *t, size_t tn, size_t at, int le)
 		return text_value(t + off, n < 254 ? n : 254);
 	if (n >= 10)
 		return 0;
+	uint32_t first = size >= 4 ? get32(t + off, le) : 0; /* a LONG, or a rational's numerator */
 	if (ty == 10)
-		return (int32_t)get32(t + off, le) < 0 ? 0 : (int32_t)get32(t + off, le);
+		return (int32_t)first < 0 ? 0 : (int32_t)first;
 	if (ty == 5)
-		return get32(t + off, le) > 8 ? 9 : (long)get32(t + off, le);
+		return first > 8 ? 9 : (long)first;
 	if (size == 1)
 		return t[off];
 	if (size == 2)
 		return get16(t + off, le);
-	return get32(t + off, le) & 0xffff;
+	return first & 0xffff;
 }
 
 int exif_orientation(const unsigned char *t, size_t tn)

@@ -86,7 +86,7 @@ static void on_error(j_common_ptr cinfo)
 static int padding_at_end(j_common_ptr cinfo)
 {
 	const jerr *e = (const jerr *)cinfo->err;
-	if (!e->data || cinfo->is_decompressor == FALSE)
+	if (!e->data) /* set by fastjpeg_finish() only */
 		return 0;
 	if (cinfo->err->msg_code == JWRN_JPEG_EOF)
 		return 1;

@@ -49,7 +49,9 @@ typedef struct walk {
 	 * coef_bits. */
 	signed char bits[JPEGSCAN_MAX_COMPONENTS][BLOCK_COEFS];
 	/* Per AC Huffman table slot: 0 undefined, 1 defined and one libjpeg can
-	 * build, -1 defined but not (over-subscribed code lengths). */
+	 * build, -1 defined but not (over-subscribed code lengths). A slot never
+	 * defined stays 0: libjpeg-turbo 2.1 gives standard tables to sequential
+	 * files only (jdhuff.c's std_huff_tables()); a progressive scan fails. */
 	signed char ac_table[NUM_TABLES];
 } walk;
 
@@ -308,9 +310,6 @@ static jpegscan_status run(walk *w)
 			return check_complete(w);
 		}
 		if (m == M_SOS) {
-			/* No standard tables for a slot never defined: libjpeg-turbo
-			 * 2.1 gives them to sequential files only (jdhuff.c's
-			 * std_huff_tables()); a progressive scan fails. */
 			if ((st = do_scan(w, start)) != JPEGSCAN_OK)
 				return st;
 			continue;
@@ -383,16 +382,17 @@ int jpegscan_too_short(const unsigned char *in, size_t len, int *w, int *h)
 				return 0;
 			*h = (int)get16(p + 1);
 			*w = (int)get16(p + 3);
+			const unsigned char *sampling = p + 7; /* a component every 3 bytes */
 			int hmax = 1, vmax = 1;
 			for (int i = 0; i < k.nf; i++) {
-				hmax = p[7 + 3 * i] >> 4 > hmax ? p[7 + 3 * i] >> 4 : hmax;
-				vmax = (p[7 + 3 * i] & 15) > vmax ? p[7 + 3 * i] & 15 : vmax;
+				hmax = sampling[3 * i] >> 4 > hmax ? sampling[3 * i] >> 4 : hmax;
+				vmax = (sampling[3 * i] & 15) > vmax ? sampling[3 * i] & 15 : vmax;
 			}
 			uint64_t blocks = 0;
 			for (int i = 0; i < k.nf; i++) {
 				/* libjpeg's component size: ceil(w * h_i / hmax), in blocks */
-				uint64_t cw = ((uint64_t)*w * (p[7 + 3 * i] >> 4) + hmax - 1) / hmax;
-				uint64_t ch = ((uint64_t)*h * (p[7 + 3 * i] & 15) + vmax - 1) / vmax;
+				uint64_t cw = ((uint64_t)*w * (sampling[3 * i] >> 4) + hmax - 1) / hmax;
+				uint64_t ch = ((uint64_t)*h * (sampling[3 * i] & 15) + vmax - 1) / vmax;
 				blocks += (cw + 7) / 8 * ((ch + 7) / 8);
 			}
 			return blocks / 8 > len;

@@ -81,6 +81,14 @@ static int xmp_has_gps(VipsImage *im)
 	       (has_word_nocase(data, len, "latitude") && has_word_nocase(data, len, "longitude"));
 }
 
+/* x[k], or the first byte past the XML white space (space, tab, CR, LF) there. */
+static size_t past_space(const char *x, size_t len, size_t k)
+{
+	while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
+		k++;
+	return k;
+}
+
 /* Whether the XMP packet x[0, len) binds prefix p[0, n) to the TIFF namespace
  * (xmlns:P="http://ns.adobe.com/tiff/1.0/", either quote, spaces around '='). */
 static int tiff_prefix(const char *x, size_t len, const char *p, size_t n)
@@ -91,13 +99,10 @@ static int tiff_prefix(const char *x, size_t len, const char *p, size_t n)
 	for (size_t i = 0; i + 6 + n < len; i++) {
 		if (memcmp(x + i, "xmlns:", 6) || memcmp(x + i + 6, p, n))
 			continue;
-		size_t k = i + 6 + n;
-		while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
-			k++;
+		size_t k = past_space(x, len, i + 6 + n);
 		if (k < len && x[k] == '=')
 			k++;
-		while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
-			k++;
+		k = past_space(x, len, k);
 		if (k + 1 + sizeof ns - 1 <= len && (x[k] == '"' || x[k] == '\'') &&
 		    !memcmp(x + k + 1, ns, sizeof ns - 1))
 			return 1;
@@ -109,15 +114,11 @@ static int tiff_prefix(const char *x, size_t len, const char *p, size_t n)
  * an element's text (>6<) or an attribute's value (="6", = '6'); 0 if none. */
 static size_t orientation_digit(const char *x, size_t len, size_t at)
 {
-	size_t k = at;
-	while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
-		k++;
+	size_t k = past_space(x, len, at);
 	if (k < len && x[k] == '>')
 		k++;
 	else if (k < len && x[k] == '=') {
-		k++;
-		while (k < len && (x[k] == ' ' || x[k] == '\t' || x[k] == '\n' || x[k] == '\r'))
-			k++;
+		k = past_space(x, len, k + 1);
 		if (k >= len || (x[k] != '"' && x[k] != '\''))
 			return 0;
 		k++;
