@@ -237,6 +237,12 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 			ok = !now || !*now ? !was.racy : *now == was.checksum;
 		else if (same_times && was.racy)
 			ok = 0; /* racy, and no bytes to compare with: made again */
+		/* With --checksum, bytes decide (same_file()): a row lost to a kill, or
+		 * the renamed file's row without a checksum, says nothing of the bytes
+		 * the outputs show. Adopted, the row had no checksum, and the next run
+		 * took it for another file and made them again: made again now, once. */
+		if (p->cfg.checksum && !(same_times && was.checksum))
+			ok = 0;
 		if (ok && same_times && was.checksum) {
 			p->owner_checksum = was.checksum;
 			p->owner_racy = was.racy;

@@ -1202,6 +1202,29 @@ class TestChecksum(SafetyCase):
         self.ok(run(["-q", "--checksum", "-o", out, src]))
         self.assertTrue(os.path.exists(os.path.join(out, "b.png")))
 
+    def test_a_lost_row_under_checksum_is_made_once(self):
+        """A kill -9 lost a file's row after its thumbnail was in place. The next
+        run with --checksum adopted the thumbnail with no checksum (nothing was
+        read), so the run after it, the same command, took the row for another
+        file and made the thumbnail again: a clean run was followed by one that
+        made files (the output property test, once). With --checksum nothing is
+        adopted without the bytes it shows: made again once, then up to date."""
+        src, out = self.path("src"), self.path("out")
+        os.makedirs(src)
+        for name in ("a.jpg", "b.jpg"):
+            jpeg(os.path.join(src, name))
+            os.utime(os.path.join(src, name), (1.6e9, 1.6e9))  # not racy
+        self.ok(run(["-q", "--checksum", "-o", out, src]))
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        db.execute("DELETE FROM files WHERE rel = CAST('a.jpg' AS BLOB) OR rel = 'a.jpg'")
+        db.commit()
+        db.close()
+        r = self.ok(run(["--checksum", "-o", out, src]))
+        self.assertIn(b"1 done, 0 failed, 1 skipped", r.stdout + r.stderr)
+        self.assertNotIn(b"adopted", r.stdout + r.stderr)
+        r = self.ok(run(["--checksum", "-o", out, src]))
+        self.assertIn(b"0 done, 0 failed, 2 skipped", r.stdout + r.stderr)
+
     def test_a_file_that_cannot_be_read_is_not_up_to_date(self):
         """--checksum answered "skipped" (up to date) for a file it could not read:
         nothing was compared, and nothing said so. It is an error naming the cause
