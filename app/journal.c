@@ -41,8 +41,8 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	[S_Q_ADD] = "INSERT OR REPLACE INTO quarantine (name, path, size, mtime_ns)"
 		    " VALUES (?1, ?2, ?3, ?4)",
 	[S_Q_DEL] = "DELETE FROM quarantine WHERE name=?1",
-	[S_INFO] = "SELECT root, rel, fingerprint FROM outputs WHERE path=?1 AND size=?2"
-		   " AND mtime_ns=?3",
+	[S_INFO] = "SELECT root, rel, fingerprint, src_size, src_mtime_ns, src_checksum"
+		   " FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	/* Inputs the journal knows under a root: its rows, and the owners of outputs
 	 * whose input row a kill -9 lost (the output rows are written ahead). */
 	[S_INPUTS] = "SELECT rel FROM files WHERE root=?1 UNION SELECT rel FROM outputs"
@@ -55,6 +55,10 @@ const char *const journal_stmt_sql[S_COUNT] = {
 /* S_GET on another journal of the folder of schema 3 or older (a shard an older
  * imgpool wrote): no racy column, its rows taken as not racy, as they were. */
 const char journal_get_sql_v3[] = JOURNAL_GET_COLUMNS " 0 FROM files WHERE root=?1 AND rel=?2";
+/* S_INFO on a journal of schema 6 or older: the input each output was made from is
+ * not known. */
+const char journal_info_sql_v6[] = "SELECT root, rel, fingerprint, NULL, NULL, NULL FROM"
+				   " outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3";
 const char journal_owns_sql_v5[] =
 	"SELECT 0, 0 FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3";
 
@@ -335,7 +339,8 @@ int journal_output_moved(journal *j, const char *path, const file_ident *id, uin
 }
 
 int journal_output_intent(journal *j, const char *path, const file_ident *id,
-			  uint64_t checksum, const char *root, const char *rel)
+			  uint64_t checksum, const char *root, const char *rel,
+			  const journal_source *src)
 {
 	if (!j)
 		return 0;
@@ -347,6 +352,13 @@ int journal_output_intent(journal *j, const char *path, const file_ident *id,
 	bind_path(s, 7, rel);
 	sqlite3_bind_int64(s, 8, (sqlite3_int64)j->fingerprint);
 	sqlite3_bind_int64(s, 9, (sqlite3_int64)checksum);
+	for (int k = 10; k <= 12; k++)
+		sqlite3_bind_null(s, k);
+	if (src && src->known) {
+		sqlite3_bind_int64(s, 10, (sqlite3_int64)src->size);
+		sqlite3_bind_int64(s, 11, src->mtime_ns);
+		sqlite3_bind_int64(s, 12, (sqlite3_int64)src->checksum);
+	}
 	return write_step(j, s, "recording an output");
 }
 
@@ -371,6 +383,12 @@ static int info_in(journal *j, sqlite3_stmt *s, const char *path,
 		info->root = strdup(root ? (const char *)root : "");
 		info->rel = strndup(rel ? rel : "", (size_t)sqlite3_column_bytes(s, 1));
 		info->fingerprint = (uint64_t)sqlite3_column_int64(s, 2);
+		info->src = (journal_source){
+			.known = sqlite3_column_type(s, 3) != SQLITE_NULL,
+			.size = (uint64_t)sqlite3_column_int64(s, 3),
+			.mtime_ns = sqlite3_column_int64(s, 4),
+			.checksum = (uint64_t)sqlite3_column_int64(s, 5),
+		};
 		found = info->root && info->rel;
 		if (!found)
 			journal_output_free(info);

@@ -110,9 +110,16 @@ int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t st
 
 /* Who made output path with identity id, by any journal of the folder: 1 with
  * *info filled (free it with journal_output_free), 0 when none records it. */
+typedef struct journal_source {
+	int known;                /* 0: a row of schema 6 or older, which did not say */
+	uint64_t size;            /* the input's, when it was read */
+	int64_t mtime_ns;
+	uint64_t checksum;        /* of the input's bytes; 0: not known */
+} journal_source;
 typedef struct journal_output {
 	char *root, *rel;         /* the input that owns it */
 	uint64_t fingerprint;     /* the settings it was made with; 0: not known */
+	journal_source src;       /* the input it was made from, as it was then */
 } journal_output;
 int journal_output_info(journal *j, const char *path, const file_ident *id,
 			journal_output *info);
@@ -131,9 +138,21 @@ int journal_output_moved(journal *j, const char *path, const file_ident *id, uin
 
 /* Record, ahead of the rename, that imgpool is making output path with identity id
  * (its inode: a rename keeps it) and bytes of this checksum (XXH3-64; 0: not
- * known) for input (root, rel). Not durable until journal_sync(). 0 or -1. */
+ * known) for input (root, rel), from that input as src says it was. Not durable
+ * until journal_sync(). 0 or -1. */
 int journal_output_intent(journal *j, const char *path, const file_ident *id,
-			  uint64_t checksum, const char *root, const char *rel);
+			  uint64_t checksum, const char *root, const char *rel,
+			  const journal_source *src);
+
+/* Was an output made from src a picture of the input a row, or the file now,
+ * describes (size, mtime_ns, checksum; 0: not known)? Their checksums decide where
+ * both are known (a touched file with the same bytes is the same); else size and
+ * mtime. A source not known (an older journal's row) is taken as this input, as
+ * before. The input's own row alone said so, and a kill -9 between the renames and
+ * the row's commit left the row of the file before: its thumbnails, made with
+ * other settings or from other bytes, were "up to date" for good. */
+int journal_source_shows(const journal_source *src, uint64_t size, int64_t mtime_ns,
+			 uint64_t checksum);
 
 /* The rename happened: path is now exactly id, with io_stamp() stamp, in the
  * folder whose identity (io_identity()) is folder_id (0: not known); every other

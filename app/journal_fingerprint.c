@@ -58,3 +58,13 @@ uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *context
 	uint64_t h = XXH3_64bits(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 	return h ? h : 1;
 }
+
+int journal_source_shows(const journal_source *src, uint64_t size, int64_t mtime_ns,
+			 uint64_t checksum)
+{
+	if (!src->known)
+		return 1;
+	if (src->checksum && checksum)
+		return src->checksum == checksum;
+	return src->size == size && src->mtime_ns == mtime_ns;
+}

@@ -40,6 +40,8 @@ extern const char *const journal_stmt_sql[S_COUNT];
 extern const char journal_get_sql_v3[];
 /* S_OWNS on a journal of schema 5 or older, which has no checksum column. */
 extern const char journal_owns_sql_v5[];
+/* S_INFO on a journal of schema 6 or older, which has no src_ columns. */
+extern const char journal_info_sql_v6[];
 
 struct journal {
 	sqlite3 *db;

@@ -190,7 +190,9 @@ static void open_others(journal *j, const char *own)
 			     SQLITE_OK)) {
 			sqlite3_busy_timeout(o->db, 5000);
 			/* An older schema lacks some: those lookups skip it. */
-			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INFO], -1, &o->info, NULL);
+			if (sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INFO], -1, &o->info,
+					       NULL) != SQLITE_OK)
+				sqlite3_prepare_v2(o->db, journal_info_sql_v6, -1, &o->info, NULL);
 			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OUTS_OF], -1, &o->outs_of, NULL);
 			if (sqlite3_prepare_v2(o->db, journal_stmt_sql[S_GET], -1, &o->get,
 					       NULL) != SQLITE_OK)
@@ -208,9 +210,10 @@ static void open_others(journal *j, const char *own)
 
 /* Every statement; on a dry run's view of an older journal (the run itself
  * converts it) S_GET reads a schema-3 journal's rows as not racy, S_OWNS a
- * schema-5 one's outputs as without checksums, S_FOLDER is left out (no folder
- * known), and S_PUT, S_INTENT and S_MADE_KEEP, never run there, are left out
- * where their columns are not. */
+ * schema-5 one's outputs as without checksums, S_INFO a schema-6 one's as made
+ * from an input not known, S_FOLDER is left out (no folder known), and S_PUT,
+ * S_INTENT and S_MADE_KEEP, never run there, are left out where their columns are
+ * not. */
 static int prepare_all(journal *j, int version)
 {
 	for (int i = 0; i < S_COUNT; i++) {
@@ -219,9 +222,11 @@ static int prepare_all(journal *j, int version)
 			sql = journal_get_sql_v3;
 		else if (version <= 5 && i == S_OWNS)
 			sql = journal_owns_sql_v5;
+		else if (version <= 6 && i == S_INFO)
+			sql = journal_info_sql_v6;
 		else if ((version == 3 && i == S_PUT) ||
-			 (version <= 5 && (i == S_INTENT || i == S_MADE_KEEP || i == S_FOLDER ||
-					   i == S_MOVED)))
+			 (version <= 6 && i == S_INTENT) ||
+			 (version <= 5 && (i == S_MADE_KEEP || i == S_FOLDER || i == S_MOVED)))
 			continue;
 		if (sqlite3_prepare_v2(j->db, sql, -1, &j->st[i], NULL) != SQLITE_OK)
 			return -1;

@@ -36,6 +36,7 @@ static const char schema_v2[] =
 	" dev INTEGER, ino INTEGER, root TEXT NOT NULL, rel BLOB NOT NULL,"
 	" state INTEGER NOT NULL, fingerprint INTEGER DEFAULT 0, checksum INTEGER DEFAULT 0,"
 	" dir_id INTEGER DEFAULT 0, stamp INTEGER DEFAULT 0,"
+	" src_size INTEGER, src_mtime_ns INTEGER, src_checksum INTEGER,"
 	" PRIMARY KEY (path, size, mtime_ns)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS outputs_owner ON outputs (root, rel);"
 	"CREATE TABLE IF NOT EXISTS quarantine ("
@@ -87,6 +88,17 @@ static const char schema_v5[] =
 static const char v5_to_v6[] = "ALTER TABLE outputs ADD COLUMN checksum INTEGER DEFAULT 0;"
 			       "ALTER TABLE outputs ADD COLUMN dir_id INTEGER DEFAULT 0;"
 			       "ALTER TABLE outputs ADD COLUMN stamp INTEGER DEFAULT 0;";
+
+/* Version 7: the input each output was made from, as it was then (its size,
+ * mtime and checksum; NULL in older rows: not known). The input's own row alone
+ * said which file its outputs show, and that row is committed after the outputs'
+ * renames: a kill -9 between them left the row of the file before, and the
+ * outputs made from other bytes or with other settings were up to date for good;
+ * a row the kill lost entirely let an older file synced in its place (rsync -a)
+ * adopt them. */
+static const char v6_to_v7[] = "ALTER TABLE outputs ADD COLUMN src_size INTEGER;"
+			       "ALTER TABLE outputs ADD COLUMN src_mtime_ns INTEGER;"
+			       "ALTER TABLE outputs ADD COLUMN src_checksum INTEGER;";
 
 static const char v1_to_v2_columns[] =
 	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"
@@ -205,6 +217,8 @@ static int migrate(sqlite3 *db, int version, outdir *od)
 		ok = sqlite3_exec(db, schema_v5, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok && version >= 2 && version <= 5)
 		ok = sqlite3_exec(db, v5_to_v6, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok && version >= 2 && version <= 6)
+		ok = sqlite3_exec(db, v6_to_v7, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok)
 		ok = sqlite3_exec(db, "PRAGMA user_version=" TEXT_OF(SCHEMA_VERSION) "; COMMIT",
 				  NULL, NULL, NULL) == SQLITE_OK;

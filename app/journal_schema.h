@@ -24,7 +24,7 @@
 
 #include "outdir.h"
 
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* A runs.started text (column c) as seconds since the epoch, from any form
  * imgpool wrote it in: "2026-12-02T22:01:54+01:00" (RFC 3339, clock_iso_now()),
@@ -36,10 +36,12 @@
 	"substr(" c ", 23, 2)) WHEN 19 THEN strftime('%s', " c ", 'utc') END AS INTEGER)"
 
 /* Write an output row ahead of its rename: ?1 path, ?2 size, ?3 mtime, ?4 dev,
- * ?5 ino, ?6 root, ?7 rel, ?8 fingerprint, ?9 checksum. */
+ * ?5 ino, ?6 root, ?7 rel, ?8 fingerprint, ?9 checksum, and the input it is made
+ * from: ?10 size, ?11 mtime, ?12 checksum (NULL: not known). */
 #define JOURNAL_SQL_INTENT                                                              \
 	"INSERT OR REPLACE INTO outputs (path, size, mtime_ns, dev, ino, root, rel, state," \
-	" fingerprint, checksum) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9)"
+	" fingerprint, checksum, src_size, src_mtime_ns, src_checksum)"                     \
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8, ?9, ?10, ?11, ?12)"
 
 /* Open journal `file` of OUT/.imgpool read-only (a dry run's, another shard's,
  * `imgpool status`'s), never writing a file that is not the journal's alone. It is

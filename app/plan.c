@@ -13,40 +13,8 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "filehash.h"
-#include "plan.h"
-#include "publish.h"
+#include "plan_internal.h"
 
-/* A cause names up to two paths (an output, and the input that owns it), each up to
- * PATH_MAX: cut shorter, it named neither (names of 250-byte folders). */
-#define WHY_LEN (2 * PATH_MAX + 512)
-
-/* A file held until the input that has its output name has an outcome
- * (plan_next_held()): the item, with its strings copied. */
-typedef struct held_file {
-	discover_item it;
-	char *input, *rel, *root, *outputs[THUMB_MAX_SIZES], *out_rel[THUMB_MAX_SIZES];
-	int claim_first;              /* held for a claim (discover_item.taken_by): asked
-	                                 again first, its refusal's words as the walk's */
-} held_file;
-
-struct planner {
-	planner_config cfg;
-	publisher pb;
-	char *root_given, *root_real; /* cache: the real path of the last root seen */
-	uint64_t adopted, failed_earlier;
-	int walk_errors;
-	discover_item it;             /* the current file */
-	uint64_t *it_checksum;        /* its bytes' checksum, taken once when asked (0: not yet) */
-	uint64_t owner_checksum;      /* adoption: the checksum its outputs were made from */
-	int owner_racy;               /* and whether that row was racy */
-	int hash_errno;               /* its bytes could not be read for want of the machine */
-	uint64_t read_errors;         /* the journal's count before its first lookup */
-	held_file *held;              /* plan_next_held() */
-	int nheld, next_held;
-	int releasing;                /* deciding a held file: never held again */
-	char why[WHY_LEN];
-};
 
 planner *planner_new(const planner_config *cfg)
 {
@@ -108,20 +76,9 @@ static int ours(const planner *p, const discover_item *it)
 	return shard_of(it->rel, p->cfg.shard.n) == p->cfg.shard.k;
 }
 
-static int64_t mtime_ns(const discover_item *it)
-{
-	return (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
-}
-
 int plan_racy(int64_t mtime_ns, int64_t run_start_ns, int64_t now_ns)
 {
 	return mtime_ns > run_start_ns - PLAN_RACY_NS && mtime_ns < now_ns + PLAN_RACY_NS;
-}
-
-/* Is a row of this input, whose bytes this run read, racy? */
-static int racy_now(const planner *p, const discover_item *it)
-{
-	return plan_racy(mtime_ns(it), p->cfg.run_start_ns, clock_wall_ns());
 }
 
 static void pass(planner *p, plan_pass how, failure_kind kind, const char *cause)
@@ -135,13 +92,6 @@ static void pass(planner *p, plan_pass how, failure_kind kind, const char *cause
 	if (p->cfg.on_passed)
 		p->cfg.on_passed(p->cfg.data, &p->it, how, kind, cause);
 }
-
-/* What is at each planned output. */
-typedef struct outputs_seen {
-	out_state state[THUMB_MAX_SIZES];
-	file_ident id[THUMB_MAX_SIZES];
-	int present, ours, foreign, fresh; /* counts; fresh: present, not older than input */
-} outputs_seen;
 
 /* Inspect every output; an output that is blocked refuses the file (1). */
 static int inspect_outputs(planner *p, outputs_seen *o)
@@ -162,174 +112,9 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 		o->present++;
 		o->ours += o->state[i] == OUT_OURS;
 		o->foreign += o->state[i] == OUT_FOREIGN;
-		o->fresh += o->id[i].mtime_ns >= mtime_ns(it);
+		o->fresh += o->id[i].mtime_ns >= plan_mtime_ns(it);
 	}
 	return 0;
-}
-
-/* The checksum of the input's bytes now into *sum (0 when they cannot be read). A
- * read that failed for want of the machine (descriptors, memory; a signal) says
- * nothing of the file: remembered, so that it is not taken for another file and
- * made again (cannot_tell()). */
-static void hash_input(planner *p, uint64_t *sum)
-{
-	if (filehash_path(p->it.input, sum) == 0)
-		return;
-	*sum = 0;
-	if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == EAGAIN ||
-	    errno == EINTR)
-		p->hash_errno = errno;
-}
-
-/* Is output i, which a journal says imgpool made, this input's own: made for it
- * (owner == this input) -- or, for adoption (for_adoption), for this very file
- * under another name (its owner input is gone and the journal had it with this
- * file's size and mtime: a rename) and with these settings? A thumbnail of another
- * input (a case twin, a {inext} twin) or of other settings is never taken as up to
- * date. */
-static int owned_by_this(planner *p, const char *root, int i, const outputs_seen *o,
-			 int for_adoption)
-{
-	const discover_item *it = &p->it;
-	journal_output info;
-	struct stat st;
-	if (!journal_output_info(p->cfg.j, it->out_rel[i], &o->id[i], &info))
-		return 0;
-	int mine = !strcmp(info.root, root) && !strcmp(info.rel, it->rel);
-	int ok = mine;
-	if (for_adoption) {
-		ok = info.fingerprint == p->cfg.fingerprint;
-		journal_row was;
-		if (ok && !mine) {
-			char *owner = NULL;
-			ok = asprintf(&owner, "%s/%s", info.root, info.rel) >= 0 &&
-			     lstat(owner, &st) < 0 && errno == ENOENT;
-			free(owner);
-		}
-		/* The owner's row: this input's own in another journal of the folder
-		 * (a shard's, or the unsharded run's), or the renamed file's. */
-		if (ok)
-			journal_get_any(p->cfg.j, info.root, info.rel, &was);
-		int same_times = ok && was.status == JOURNAL_OK && was.size == it->size &&
-				 was.mtime_ns == mtime_ns(it);
-		/* That row says which file the output shows: the renamed file must be
-		 * this one, and so must this input where its row is in another journal
-		 * (a run with --shard after one without, or another N); another size
-		 * or mtime, another file (a photo put there with an older mtime than
-		 * the thumbnail's). */
-		if (ok && (!mine || was.status != JOURNAL_NONE))
-			ok = same_times;
-		/* No row anywhere (lost to a kill -9 before its batch was committed:
-		 * the last files made, the newest): an input whose mtime lies near
-		 * the output's may have been rewritten within its granule after it
-		 * was read (plan_racy()), and nothing is left to compare its bytes
-		 * with: made again rather than adopted. */
-		if (ok && mine && was.status == JOURNAL_NONE &&
-		    mtime_ns(it) > o->id[i].mtime_ns - PLAN_LOST_ROW_NS)
-			ok = 0;
-		/* With --checksum, or where the owner's row is racy (plan_racy()), its
-		 * bytes too: an edit that kept size and mtime. The file is read only
-		 * here, after the cheap checks. */
-		uint64_t *now = p->it_checksum;
-		if (same_times && was.checksum && (p->cfg.checksum || was.racy) && now && !*now)
-			hash_input(p, now);
-		if (same_times && was.checksum)
-			ok = !now || !*now ? !was.racy : *now == was.checksum;
-		else if (same_times && was.racy)
-			ok = 0; /* racy, and no bytes to compare with: made again */
-		/* With --checksum, bytes decide (same_file()): a row lost to a kill, or
-		 * the renamed file's row without a checksum, says nothing of the bytes
-		 * the outputs show. Adopted, the row had no checksum, and the next run
-		 * took it for another file and made them again: made again now, once. */
-		if (p->cfg.checksum && !(same_times && was.checksum))
-			ok = 0;
-		if (ok && same_times && was.checksum) {
-			p->owner_checksum = was.checksum;
-			p->owner_racy = was.racy;
-		}
-	}
-	journal_output_free(&info);
-	return ok;
-}
-
-/* Is output i, which a journal says imgpool made, the thumbnail of another input
- * that is still there (and has not failed since)? Making this one would replace it
- * without a word: two inputs of two runs with one output path (-o out A, then -o
- * out B, A/x.jpg and B/x.jpg; c.png, then c.jpg beside it with -f jpeg) took turns
- * at it, each "ok". *owner: that input's path (malloc'd). Made with other settings
- * (another --name: IMG_1.JPG made IMG_1_256.jpg, and with {inext} makes
- * IMG_1_256.JPG), it is not what that input would make now: a stale thumbnail,
- * taken over. An owner that is gone hands it over too (a renamed input; ENOTDIR: a
- * folder on its way is a file now); one that cannot be looked at is taken to be
- * there. */
-static int owned_by_another(planner *p, const char *root, int i, const outputs_seen *o,
-			    char **owner, int *owner_changed)
-{
-	const discover_item *it = &p->it;
-	journal_output info;
-	struct stat st;
-	*owner = NULL;
-	*owner_changed = 0;
-	if (!journal_output_info(p->cfg.j, it->out_rel[i], &o->id[i], &info))
-		return 0;
-	int other = (!root || strcmp(info.root, root) || strcmp(info.rel, it->rel)) &&
-		    info.fingerprint == p->cfg.fingerprint &&
-		    asprintf(owner, "%s/%s", info.root, info.rel) >= 0 &&
-		    !(lstat(*owner, &st) < 0 && (errno == ENOENT || errno == ENOTDIR));
-	/* An owner that failed since (damaged now) makes nothing: its thumbnail shows
-	 * bytes that are no more, and its name is free (the twin of another
-	 * extension was refused every night, for good). */
-	journal_row row;
-	if (other) {
-		journal_get_any(p->cfg.j, info.root, info.rel, &row);
-		other = row.status != JOURNAL_FAILED;
-		/* Changed since its row (another size or mtime: stat() reads what the
-		 * walk reads, a symlink's target): if this run makes it again, it
-		 * may fail (plan_next_held()). */
-		*owner_changed = other && row.status == JOURNAL_OK && stat(*owner, &st) == 0 &&
-				 ((uint64_t)st.st_size != row.size ||
-				  (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec !=
-					  row.mtime_ns);
-	}
-	journal_output_free(&info);
-	if (!other) {
-		free(*owner);
-		*owner = NULL;
-	}
-	return other;
-}
-
-/* Every output this input's own (see owned_by_this)? */
-static int all_owned(planner *p, const char *root, const outputs_seen *o, int for_adoption)
-{
-	for (int i = 0; i < p->it.noutputs; i++)
-		if (o->state[i] != OUT_OURS || !owned_by_this(p, root, i, o, for_adoption))
-			return 0;
-	return 1;
-}
-
-/* Record the outputs of a file with no row as imgpool's, made for it, and the file
- * as made. Each output gets its row in this run's own journal, also one that only
- * another journal had (a shard's: the renamed input was done by a sharded run),
- * where a change of owner alone would change nothing and the next run would find
- * the outputs still another input's. */
-static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t checksum,
-		  int racy)
-{
-	const discover_item *it = &p->it;
-	for (int i = 0; i < it->noutputs; i++) {
-		/* Its checksum and stamp kept: without them a copied output folder's
-		 * adopted thumbnails could not be shown imgpool's. */
-		uint64_t folder, stamp, sum = 0;
-		publish_placed(&p->pb, it->out_rel[i], NULL, &folder, &stamp, &sum);
-		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], sum, root, it->rel);
-		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i], folder, stamp);
-	}
-	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = mtime_ns(it),
-			   .fingerprint = p->cfg.fingerprint, .checksum = checksum, .attempts = 1,
-			   .racy = racy};
-	journal_put(p->cfg.j, root, it->rel, &row);
-	p->adopted++;
 }
 
 /* Does the journal's row describe this very file? With --checksum its bytes decide
@@ -344,7 +129,7 @@ static void adopt(planner *p, const char *root, const outputs_seen *o, uint64_t 
 static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int *touched)
 {
 	const discover_item *it = &p->it;
-	int by_time = row->size == it->size && row->mtime_ns == mtime_ns(it);
+	int by_time = row->size == it->size && row->mtime_ns == plan_mtime_ns(it);
 	int racy = by_time && row->racy;
 	*touched = 0;
 	if (row->status == JOURNAL_NONE)
@@ -352,7 +137,7 @@ static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int
 	if ((!p->cfg.checksum && !racy) || row->size != it->size)
 		return by_time;
 	if (!*checksum)
-		hash_input(p, checksum);
+		plan_hash_input(p, checksum);
 	if (!row->checksum || !*checksum)
 		return !p->cfg.checksum && by_time && !racy;
 	*touched = row->checksum == *checksum && !by_time;
@@ -480,15 +265,15 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 			return 0;
 		}
 		if (!p->cfg.force && row.status == JOURNAL_OK && same && same_settings &&
-		    o.ours == it->noutputs && all_owned(p, root, &o, 0)) {
+		    o.ours == it->noutputs && plan_all_owned(p, root, &o, &row)) {
 			/* Its bytes read now (--checksum, or a racy row): racy or not
 			 * by this run's times, which its mtime may be safely older
 			 * than by now. */
-			int racy = *checksum ? racy_now(p, it) : row.racy;
+			int racy = *checksum ? plan_racy_now(p, it) : row.racy;
 			if (cannot_tell(p))
 				return 0;
 			if (touched || (*checksum && !row.checksum) || racy != row.racy) {
-				row.mtime_ns = mtime_ns(it);
+				row.mtime_ns = plan_mtime_ns(it);
 				row.checksum = *checksum;
 				row.racy = racy;
 				journal_put(p->cfg.j, root, it->rel, &row);
@@ -508,15 +293,15 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		p->owner_checksum = 0;
 		p->owner_racy = 0;
 		if (!p->cfg.force && row.status == JOURNAL_NONE && all_fresh &&
-		    o.ours == it->noutputs && all_owned(p, root, &o, 1)) {
+		    o.ours == it->noutputs && plan_all_owned(p, root, &o, NULL)) {
 			/* Racy as the owner's row was, or by this run where its bytes
 			 * were read now. */
 			if (cannot_tell(p))
 				return 0;
 			if (*checksum)
-				adopt(p, root, &o, *checksum, racy_now(p, it));
+				plan_adopt(p, root, &o, *checksum, plan_racy_now(p, it));
 			else
-				adopt(p, root, &o, p->owner_checksum, p->owner_racy);
+				plan_adopt(p, root, &o, p->owner_checksum, p->owner_racy);
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;
 		}
@@ -528,7 +313,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 			snprintf(p->why, sizeof p->why, "its output %s exists and was not made by "
 				 "imgpool; --overwrite replaces it", it->outputs[i]);
 		else if (o.state[i] == OUT_OURS && p->cfg.j &&
-			 owned_by_another(p, root, i, &o, &owner, &owner_changed)) {
+			 plan_owned_by_another(p, root, i, &o, &owner, &owner_changed)) {
 			snprintf(p->why, sizeof p->why, "its output %s is the thumbnail of %s, which "
 				 "is still there (an earlier run made it); --overwrite replaces it",
 				 it->outputs[i], owner);
@@ -570,7 +355,7 @@ static int is_thumbnail(planner *p)
 	file_ident id;
 	char why[256];
 	return p->cfg.j && publish_inspect(&p->pb, it->in_out, 0, 0, &id, why, sizeof why) == OUT_OURS &&
-	       id.size == it->size && id.mtime_ns == mtime_ns(it);
+	       id.size == it->size && id.mtime_ns == plan_mtime_ns(it);
 }
 
 int plan_next(planner *p, plan_item *item)

@@ -13,12 +13,14 @@
  *     the journal's row matches the input (size and mtime, or with --checksum its
  *     bytes: a touched file whose bytes are unchanged is up to date, as rsync -c
  *     says; and its bytes too where the row is racy, plan_racy()) and the settings
- *     fingerprint. Without a journal (--no-journal): every output there and not
- *     older than the input.
+ *     fingerprint, and each output's row says it was made with these settings from
+ *     the file the row describes (a kill -9 between the renames and the row's
+ *     commit leaves the row of the file before). Without a journal (--no-journal):
+ *     every output there and not older than the input.
  *   - Adopted: no row for the input, but its outputs are there, not older than it,
- *     and imgpool's (an input renamed, or the row lost to a kill -9) or, only when
- *     the journal itself was lost (moved aside, deleted), regular files beneath
- *     OUT. They are recorded as imgpool's and the file is skipped.
+ *     imgpool's, and made from this very file (an input renamed, or the row lost
+ *     to a kill -9: each output's row records the input it was made from). They
+ *     are recorded as imgpool's and the file is skipped.
  *   - Failed earlier: the row says it failed, the input, the settings and the
  *     limits are unchanged, and the failure is one that is remembered (failure.h);
  *     --retry-failed tries it anyway.

@@ -150,7 +150,7 @@ static int write_ahead(const publisher *pb, const publish_item *it, const out_pl
 {
 	for (int i = 0; i < it->n; i++)
 		if (journal_output_intent(pb->j, it->out_rel[i], &plan[i].fresh,
-					  it->sums ? it->sums[i] : 0, it->root, it->rel) < 0 ||
+					  it->sums ? it->sums[i] : 0, it->root, it->rel, &it->src) < 0 ||
 		    (plan[i].replace && journal_quarantine_add(pb->j, plan[i].qname,
 							       it->out_rel[i], &plan[i].old) < 0))
 			return -1;

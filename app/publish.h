@@ -73,6 +73,7 @@ typedef struct publish_item {
 	const char *const *display;        /* as reported (OUT as given + rel) */
 	const char *const *temps;          /* temp file names in the temp folder */
 	const uint64_t *sums;              /* each one's checksum (result.h); NULL: unknown */
+	journal_source src;                /* the input they were made from, as read */
 } publish_item;
 
 /* Move its outputs into place (see above). 0, or -1 with a one-line cause in err;

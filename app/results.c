@@ -228,6 +228,7 @@ void run_flush_finished(run_ctx *x)
 			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
 			.display = (const char *const *)f->display, .temps = temps[m],
 			.sums = sums[m],
+			.src = {1, f->size, f->mtime_ns, d->res.in_checksum},
 		};
 		batch[k] = m++;
 	}

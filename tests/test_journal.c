@@ -279,7 +279,7 @@ static void test_schema(void **state)
 	journal_close(j, 5, 2, 3, 1.5, 1);
 	outdir_close(od);
 	const char *db = at("out/.imgpool/journal.sqlite");
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 7);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
 				     "name IN ('files','runs','outputs','quarantine','roots')"), 5);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
@@ -372,7 +372,7 @@ static void test_null_handle(void **state)
 	assert_int_equal(row.size, 0);
 	assert_int_equal(journal_put(NULL, "/r", "a", &row), 0);
 	assert_int_equal(journal_owns(NULL, "a", &id, 0, NULL), 0);
-	assert_int_equal(journal_output_intent(NULL, "a", &id, 0, "/r", "a"), 0);
+	assert_int_equal(journal_output_intent(NULL, "a", &id, 0, "/r", "a", NULL), 0);
 	assert_int_equal(journal_output_made(NULL, "a", &id, 0, 0), 0);
 	assert_int_equal(journal_output_forget(NULL, "a", NULL), 0);
 	assert_int_equal(journal_outputs_of(NULL, "/r", "a", NULL, NULL), 0);
@@ -414,7 +414,7 @@ static void test_outputs(void **state)
 	file_ident v1 = ident(100, 1000, 7, 70), v2 = ident(200, 2000, 7, 71);
 
 	/* write-ahead: an intent already owns, and is on disk after the sync */
-	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v1, 0, "/in", "a/x.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v1, 0, "/in", "a/x.jpg", NULL), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 1);
 	assert_int_equal(journal_sync(j), 0);
 	assert_int_equal(sql_int(db, "SELECT state FROM outputs WHERE "
@@ -428,7 +428,7 @@ static void test_outputs(void **state)
 	 * written over in place) only by its bytes */
 	uint64_t proof = 0;
 	file_ident s1 = ident(150, 1500, 7, 75);
-	assert_int_equal(journal_output_intent(j, "s.jpg", &s1, 0xfeedULL, "/in", "s.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "s.jpg", &s1, 0xfeedULL, "/in", "s.jpg", NULL), 0);
 	assert_int_equal(journal_owns(j, "s.jpg", &s1, 555, &proof), 2);
 	assert_int_equal(proof, 0xfeedULL);
 	assert_int_equal(journal_output_made(j, "s.jpg", &s1, 0, 555), 0);
@@ -444,7 +444,7 @@ static void test_outputs(void **state)
 	assert_int_equal(journal_output_forget(j, "s.jpg", NULL), 0);
 	/* a stamp and no checksum (cannot be proven): only the very file */
 	file_ident t1 = ident(170, 1700, 7, 77);
-	assert_int_equal(journal_output_intent(j, "t.jpg", &t1, 0, "/in", "t.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "t.jpg", &t1, 0, "/in", "t.jpg", NULL), 0);
 	assert_int_equal(journal_output_made(j, "t.jpg", &t1, 0, 777), 0);
 	assert_int_equal(journal_owns(j, "t.jpg", &t1, 777, NULL), 1);
 	assert_int_equal(journal_owns(j, "t.jpg", &t1, 778, NULL), 0);
@@ -456,7 +456,7 @@ static void test_outputs(void **state)
 	assert_int_equal(journal_owns(j, "a/x_64.jpg/", &v1, 0, NULL), 0);
 
 	/* made: the new version stays, with state 1; the older version of the path goes */
-	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v2, 0, "/in", "a/x.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v2, 0, "/in", "a/x.jpg", NULL), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 1);
 	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v2), 0); /* not yet */
 	assert_int_equal(journal_output_made(j, "a/x_64.jpg", &v2, 4242, 0), 0);
@@ -472,9 +472,9 @@ static void test_outputs(void **state)
 
 	/* outputs_of: every row of an input, with its identity */
 	file_ident v3 = ident(300, 3000, 8, 80);
-	assert_int_equal(journal_output_intent(j, "a/x_32.jpg", &v3, 0, "/in", "a/x.jpg"), 0);
-	assert_int_equal(journal_output_intent(j, "b.jpg", &v1, 0, "/in", "b.jpg"), 0);
-	assert_int_equal(journal_output_intent(j, "c.jpg", &v1, 0, "/elsewhere", "a/x.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "a/x_32.jpg", &v3, 0, "/in", "a/x.jpg", NULL), 0);
+	assert_int_equal(journal_output_intent(j, "b.jpg", &v1, 0, "/in", "b.jpg", NULL), 0);
+	assert_int_equal(journal_output_intent(j, "c.jpg", &v1, 0, "/elsewhere", "a/x.jpg", NULL), 0);
 	seen s = {0};
 	assert_int_equal(journal_outputs_of(j, "/in", "a/x.jpg", collect, &s), 0);
 	assert_int_equal(s.n, 2);
@@ -492,7 +492,7 @@ static void test_outputs(void **state)
 
 	/* a renamed input adopting a path: the intent for it takes the row (plan.c's
 	 * adopt()) */
-	assert_int_equal(journal_output_intent(j, "a/x_32.jpg", &v3, 0, "/in", "a/renamed.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "a/x_32.jpg", &v3, 0, "/in", "a/renamed.jpg", NULL), 0);
 	memset(&s, 0, sizeof s);
 	journal_outputs_of(j, "/in", "a/renamed.jpg", collect, &s);
 	assert_int_equal(s.n, 1);
@@ -503,11 +503,11 @@ static void test_outputs(void **state)
 	assert_string_equal(s.path[0], "a/x_64.jpg");
 
 	/* forget: one version, or every version of the path */
-	assert_int_equal(journal_output_intent(j, "b.jpg", &v2, 0, "/in", "b.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "b.jpg", &v2, 0, "/in", "b.jpg", NULL), 0);
 	assert_int_equal(journal_output_forget(j, "b.jpg", &v1), 0);
 	assert_int_equal(journal_owns(j, "b.jpg", &v1, 0, NULL), 0);
 	assert_int_equal(journal_owns(j, "b.jpg", &v2, 0, NULL), 1);
-	assert_int_equal(journal_output_intent(j, "b.jpg", &v3, 0, "/in", "b.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "b.jpg", &v3, 0, "/in", "b.jpg", NULL), 0);
 	assert_int_equal(journal_output_forget(j, "b.jpg", NULL), 0);
 	assert_int_equal(journal_owns(j, "b.jpg", &v2, 0, NULL), 0);
 	assert_int_equal(journal_owns(j, "b.jpg", &v3, 0, NULL), 0);
@@ -526,11 +526,11 @@ static void test_owns_across_journals(void **state)
 	outdir *od = open_out("out", 1);
 	file_ident v1 = ident(10, 11, 0, 0), v2 = ident(20, 21, 0, 0), v3 = ident(30, 31, 0, 0);
 	journal *one = open_journal(od, "journal-1-of-2.sqlite", 0, NULL, 0);
-	assert_int_equal(journal_output_intent(one, "one.jpg", &v1, 0, "/in", "one.jpg"), 0);
+	assert_int_equal(journal_output_intent(one, "one.jpg", &v1, 0, "/in", "one.jpg", NULL), 0);
 	assert_int_equal(journal_output_made(one, "one.jpg", &v1, 0, 0), 0);
 	assert_int_equal(journal_sync(one), 0);
 	journal *plain = open_journal(od, "journal.sqlite", 0, NULL, 0);
-	assert_int_equal(journal_output_intent(plain, "plain.jpg", &v3, 0, "/in", "plain.jpg"), 0);
+	assert_int_equal(journal_output_intent(plain, "plain.jpg", &v3, 0, "/in", "plain.jpg", NULL), 0);
 	assert_int_equal(journal_sync(plain), 0);
 	journal *two = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
 	/* two sees what one and plain recorded before it opened ... */
@@ -538,11 +538,11 @@ static void test_owns_across_journals(void **state)
 	assert_int_equal(journal_owns(two, "plain.jpg", &v3, 0, NULL), 1);
 	assert_int_equal(journal_owns(two, "one.jpg", &v2, 0, NULL), 0);
 	/* ... and what one commits later */
-	assert_int_equal(journal_output_intent(one, "later.jpg", &v2, 0, "/in", "later.jpg"), 0);
+	assert_int_equal(journal_output_intent(one, "later.jpg", &v2, 0, "/in", "later.jpg", NULL), 0);
 	assert_int_equal(journal_sync(one), 0);
 	assert_int_equal(journal_owns(two, "later.jpg", &v2, 0, NULL), 1);
 	/* its own rows; and one does not hold two's input rows */
-	assert_int_equal(journal_output_intent(two, "two.jpg", &v2, 0, "/in", "two.jpg"), 0);
+	assert_int_equal(journal_output_intent(two, "two.jpg", &v2, 0, "/in", "two.jpg", NULL), 0);
 	assert_int_equal(journal_owns(two, "two.jpg", &v2, 0, NULL), 1);
 	journal_row row = full_row(), got;
 	assert_int_equal(journal_put(two, "/in", "two.jpg", &row), 0);
@@ -833,7 +833,7 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(s.id[0].ino == ia.ino || s.id[0].ino == ib.ino, 1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 7);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs"), 2);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs WHERE state=1 AND root='/in' "
 				     "AND rel=CAST('a.jpg' AS BLOB)"), 2);
@@ -931,7 +931,7 @@ static void test_migrate_v3(void **state)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	j = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 7);
 	assert_int_equal(racy_in(j, "racy.jpg"), 1);    /* during its run */
 	assert_int_equal(racy_in(j, "before.jpg"), 1);  /* 1.5 s before it began */
 	assert_int_equal(racy_in(j, "old.jpg"), 0);     /* a minute before */
@@ -1063,6 +1063,9 @@ static void test_root_devices(void **state)
 	sql_exec(db, "PRAGMA journal_mode=DELETE; DROP TABLE roots; "
 		     "ALTER TABLE outputs DROP COLUMN checksum; "
 		     "ALTER TABLE outputs DROP COLUMN dir_id; ALTER TABLE outputs DROP COLUMN stamp; "
+		     "ALTER TABLE outputs DROP COLUMN src_size; "
+		     "ALTER TABLE outputs DROP COLUMN src_mtime_ns; "
+		     "ALTER TABLE outputs DROP COLUMN src_checksum; "
 		     "PRAGMA user_version=4; "
 		     "INSERT INTO files (root, rel, size, mtime_ns, status) VALUES "
 		     "('/photos', CAST('a.jpg' AS BLOB), 1, 2, 1)");
@@ -1076,7 +1079,7 @@ static void test_root_devices(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
 	j = open_journal(od, "journal.sqlite", 0, NULL, 0);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 6);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 7);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM files"), 1);
 	assert_int_equal(journal_root_device_seen(j, "/photos", 2050), -1);
 	assert_int_equal(journal_set_root_device(j, "/photos", 2050), 0);
@@ -1100,7 +1103,7 @@ static void test_newer_schema(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 	sql_exec(at("made/.imgpool/journal.sqlite"), "PRAGMA journal_mode=DELETE; "
-						     "PRAGMA user_version=7");
+						     "PRAGMA user_version=8");
 	size_t n;
 	char *bytes = slurp(at("made/.imgpool/journal.sqlite"), &n);
 	moved_aside(bytes, n, "written by a newer imgpool (unknown schema version)", 0);
@@ -1141,7 +1144,7 @@ static void test_readonly(void **state)
 	file_ident v = ident(5, 6, 0, 0);
 	assert_int_equal(journal_put(j, "/r", "a.jpg", &row), 0);
 	assert_int_equal(journal_put(j, "/r", "b.jpg", &row), 0);
-	assert_int_equal(journal_output_intent(j, "a.jpg", &v, 0, "/r", "a.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "a.jpg", &v, 0, "/r", "a.jpg", NULL), 0);
 	assert_int_equal(journal_quarantine_add(j, "q-1", "a.jpg", &v), 0);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
@@ -1166,7 +1169,7 @@ static void test_readonly(void **state)
 	other.size = 1;
 	assert_int_equal(journal_put(j, "/r", "a.jpg", &other), 0);
 	assert_int_equal(journal_put(j, "/r", "new.jpg", &other), 0);
-	assert_int_equal(journal_output_intent(j, "n.jpg", &v, 0, "/r", "n.jpg"), 0);
+	assert_int_equal(journal_output_intent(j, "n.jpg", &v, 0, "/r", "n.jpg", NULL), 0);
 	assert_int_equal(journal_output_made(j, "n.jpg", &v, 0, 0), 0);
 	assert_int_equal(journal_output_forget(j, "a.jpg", NULL), 0);
 	assert_int_equal(journal_quarantine_del(j, "q-1"), 0);

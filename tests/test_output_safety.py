@@ -1051,6 +1051,99 @@ class TestTreeStaysExact(SafetyCase):
         self.assertFalse(os.path.exists(os.path.join(out, "b", "0.jpg")), r.stdout)
         self.assertEqual(outputs_in(out), {"a/0.jpg", "a/1.jpg", "b/1.jpg"})
 
+class TestWhatOutputsWereMadeFrom(SafetyCase):
+    """Each output row records the settings and the input (size, mtime, checksum)
+    it was made from. The input's own row alone said so, and it is committed after
+    the outputs' renames, or lives in another journal (shards): a row of the file
+    before, or of other settings, passed thumbnails made from other bytes or with
+    other settings as up to date, for good."""
+
+    def width(self, path):
+        return int(subprocess.run(["vipsheader", "-f", "width", path], capture_output=True,
+                                  text=True, check=True).stdout)
+
+    def test_shards_after_an_unsharded_run_of_other_settings(self):
+        src, out = self.path("src"), self.path("out")
+        for i in range(4):
+            jpeg(os.path.join(src, f"p{i}.jpg"), 400, 300, 40 * (i + 1))
+        for k in (1, 2):
+            self.ok(run(["-q", "-s", "64", "--shard", f"{k}/2", "-o", out, src]))
+        self.ok(run(["-q", "-s", "96", "-o", out, src]))
+        self.assertEqual({self.width(os.path.join(out, f"p{i}.jpg")) for i in range(4)}, {96})
+        for k in (1, 2):
+            self.ok(run(["-q", "-s", "64", "--shard", f"{k}/2", "-o", out, src]))
+        self.assertEqual({self.width(os.path.join(out, f"p{i}.jpg")) for i in range(4)}, {64})
+        r = self.ok(run(["-s", "96", "-o", out, src]))
+        self.assertIn(b"4 done", r.stdout + r.stderr)
+
+    def test_a_row_a_kill_left_of_other_settings(self):
+        """kill -9 after the renames and before the row's commit: the row of the
+        run before stays (here put back by hand, the same state)."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 400, 300)
+        os.utime(os.path.join(src, "a.jpg"), (1.6e9, 1.6e9))
+        self.ok(run(["-q", "-s", "64", "-o", out, src]))
+        dbpath = os.path.join(out, ".imgpool", "journal.sqlite")
+        db = sqlite3.connect(dbpath)
+        before = db.execute("SELECT fingerprint FROM files").fetchall()
+        db.close()
+        self.ok(run(["-q", "-s", "96", "-o", out, src]))
+        db = sqlite3.connect(dbpath)
+        db.execute("UPDATE files SET fingerprint = ?", before[0])
+        db.commit()
+        db.close()
+        r = self.ok(run(["-s", "64", "-o", out, src]))
+        self.assertIn(b"1 done", r.stdout + r.stderr)
+        self.assertEqual(self.width(os.path.join(out, "a.jpg")), 64)
+
+    def test_a_row_a_kill_left_of_the_file_before(self):
+        """Edited, made again, killed before the row's commit; then the old
+        version restored (cp -a from a backup): its row matches, and the
+        thumbnail shows the edit."""
+        src, out = self.path("src"), self.path("out")
+        a = os.path.join(src, "a.jpg")
+        jpeg(a, 64, 48, 40)
+        os.utime(a, (1.6e9, 1.6e9))
+        backup = self.path("a-backup.jpg")
+        shutil.copy2(a, backup)
+        self.ok(run(["-q", "-o", out, src]))
+        dbpath = os.path.join(out, ".imgpool", "journal.sqlite")
+        db = sqlite3.connect(dbpath)
+        before = db.execute("SELECT size, mtime_ns, checksum, racy FROM files").fetchall()
+        db.close()
+        jpeg(a, 64, 48, 220)
+        os.utime(a, (1.7e9, 1.7e9))
+        self.ok(run(["-q", "-o", out, src]))
+        db = sqlite3.connect(dbpath)
+        db.execute("UPDATE files SET size = ?, mtime_ns = ?, checksum = ?, racy = ?", before[0])
+        db.commit()
+        db.close()
+        shutil.copy2(backup, a)
+        r = self.ok(run(["-o", out, src]))
+        self.assertIn(b"1 done", r.stdout + r.stderr)
+        self.assertLess(mean_of(os.path.join(out, "a.jpg")), 80)
+
+    def test_a_lost_row_and_an_older_file_synced_in_its_place(self):
+        """kill -9 lost the row; then a version edited elsewhere arrives with its
+        older mtime (rsync -a): the thumbnail of the file before was adopted."""
+        src, out = self.path("src"), self.path("out")
+        a = os.path.join(src, "a.jpg")
+        jpeg(a, 64, 48, 40)
+        os.utime(a, (1.6e9, 1.6e9))
+        self.ok(run(["-q", "-o", out, src]))
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        db.execute("DELETE FROM files")
+        db.commit()
+        db.close()
+        jpeg(a, 64, 48, 220)
+        os.utime(a, (1.5e9, 1.5e9))
+        r = self.ok(run(["-o", out, src]))
+        self.assertIn(b"1 done", r.stdout + r.stderr)
+        self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 180)
+        r = self.ok(run(["-o", out, src]))
+        self.assertIn(b"0 done, 0 failed, 1 skipped", r.stdout + r.stderr)
+
+
 class TestWalk(SafetyCase):
     def test_path_max_deep_folder_is_an_error_line(self):
         src, out = self.path("src"), self.path("out")
@@ -1202,13 +1295,14 @@ class TestChecksum(SafetyCase):
         self.ok(run(["-q", "--checksum", "-o", out, src]))
         self.assertTrue(os.path.exists(os.path.join(out, "b.png")))
 
-    def test_a_lost_row_under_checksum_is_made_once(self):
+    def test_a_lost_row_under_checksum_is_adopted_by_its_bytes(self):
         """A kill -9 lost a file's row after its thumbnail was in place. The next
         run with --checksum adopted the thumbnail with no checksum (nothing was
         read), so the run after it, the same command, took the row for another
         file and made the thumbnail again: a clean run was followed by one that
         made files (the output property test, once). With --checksum nothing is
-        adopted without the bytes it shows: made again once, then up to date."""
+        adopted without comparing the bytes it shows (its output row records
+        them): adopted with them, then up to date."""
         src, out = self.path("src"), self.path("out")
         os.makedirs(src)
         for name in ("a.jpg", "b.jpg"):
@@ -1220,10 +1314,11 @@ class TestChecksum(SafetyCase):
         db.commit()
         db.close()
         r = self.ok(run(["--checksum", "-o", out, src]))
-        self.assertIn(b"1 done, 0 failed, 1 skipped", r.stdout + r.stderr)
-        self.assertNotIn(b"adopted", r.stdout + r.stderr)
+        self.assertIn(b"0 done, 0 failed, 2 skipped", r.stdout + r.stderr)
+        self.assertIn(b"1 existing thumbnail adopted", r.stdout + r.stderr)
         r = self.ok(run(["--checksum", "-o", out, src]))
         self.assertIn(b"0 done, 0 failed, 2 skipped", r.stdout + r.stderr)
+        self.assertNotIn(b"adopted", r.stdout + r.stderr)
 
     def test_a_file_that_cannot_be_read_is_not_up_to_date(self):
         """--checksum answered "skipped" (up to date) for a file it could not read:
@@ -1346,7 +1441,7 @@ class TestJournal(SafetyCase):
         r = self.ok(run(["-o", out, src]))
         self.assertIn(b"1 done", r.stdout)
         db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 6)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 7)
         self.assertEqual([bytes(p) for (p,) in db.execute("SELECT path FROM outputs")],
                          [b"a.jpg"])
 

@@ -238,6 +238,8 @@ static void make_outputs(outdir *od, journal *j, planner *p, const plan_item *it
 	uint64_t checksum = item->checksum;
 	if (worker_sum)
 		assert_int_equal(filehash_path(it->input, &checksum), 0);
+	journal_source src = {1, it->size,
+			      (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec, checksum};
 	for (int i = 0; i < it->noutputs; i++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof path, "%s", it->outputs[i]);
@@ -247,7 +249,9 @@ static void make_outputs(outdir *od, journal *j, planner *p, const plan_item *it
 		struct stat st;
 		assert_int_equal(outdir_stat(od, it->out_rel[i], &st), 0);
 		file_ident id = outdir_ident_of(&st);
-		assert_int_equal(journal_output_intent(j, it->out_rel[i], &id, 0, item->root, it->rel), 0);
+		assert_int_equal(journal_output_intent(j, it->out_rel[i], &id, 0, item->root, it->rel,
+						       &src),
+				 0);
 		assert_int_equal(journal_output_made(j, it->out_rel[i], &id, 0, 0), 0);
 	}
 	plan_outcome o = {.root = item->root, .rel = it->rel, .size = it->size,
