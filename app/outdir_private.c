@@ -321,6 +321,10 @@ int outdir_tmp_setup(outdir *od, const char *name, int (*ours)(const char *entry
 		if (mkdirat(od->priv, name, 0700) < 0 && errno != EEXIST)
 			return -1;
 		od->tmp = openat(od->priv, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/* Another run's sweep (shards start together) removed it, empty and
+		 * not locked yet, between the mkdir and the open: made again. */
+		if (od->tmp < 0 && errno == ENOENT && tries < 3)
+			continue;
 		if (od->tmp < 0 || fstat(od->tmp, &st) < 0)
 			return -1;
 		if (flock(od->tmp, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {

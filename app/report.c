@@ -22,11 +22,15 @@
 #include "sidefile.h"
 #include "sinks.h"
 
+/* The report's stdio buffer: a record is written whole, in one write(). */
+#define REPORT_RECORD_MAX (1 << 20)
+
 struct report {
 	pthread_mutex_t lock;
 	FILE *out, *err;
 	FILE *json;
 	sidefile *json_file; /* --report FILE (not "-") */
+	char *json_buf;      /* its stdio buffer, REPORT_RECORD_MAX bytes */
 	int json_is_stdout;
 	int quiet, verbose;
 	int live_shown;     /* a live progress line is on the terminal now */
@@ -73,6 +77,15 @@ report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
 			return NULL;
 		}
 		r->json = sidefile_stream(r->json_file);
+		/* One write() per record: runs appending to one file at once (shards,
+		 * O_APPEND) interleave whole writes only, and a record longer than
+		 * stdio's 4 KiB buffer (long paths, several sizes) went out in two,
+		 * another shard's record in between. Every record is flushed at its
+		 * end, and none comes near this size (9 paths of PATH_MAX and a cause,
+		 * each escaped). glibc takes the size only with a buffer given. */
+		r->json_buf = malloc(REPORT_RECORD_MAX);
+		if (r->json_buf)
+			setvbuf(r->json, r->json_buf, _IOFBF, REPORT_RECORD_MAX);
 	}
 	return r;
 }
@@ -604,6 +617,7 @@ void report_summary_print(report *r, const report_summary *s)
 			(unsigned long long)s->crashed, (unsigned long long)s->adopted,
 			(unsigned long long)s->failed_earlier, (unsigned long long)s->pruned,
 			s->exit_code);
+		fflush(r->json); /* in one write, as every record (report_open_append()) */
 	}
 	pthread_mutex_unlock(&r->lock);
 }
@@ -670,6 +684,7 @@ int report_close(report *r)
 		rc = sidefile_close(r->json_file, 1, msg, sizeof msg);
 	else if (r->json && (fflush(r->json) != 0 || ferror(r->json)))
 		rc = -1;
+	free(r->json_buf); /* after the stream it buffered is closed */
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 	return rc;

@@ -835,6 +835,34 @@ int fsync(int fd)
         self.assertEqual([n for n in os.listdir(self.p("out")) if n.endswith(".jpg")], [])
         self.assertEqual(recs[-1]["type"], "summary")
 
+    def test_shards_append_long_records_whole(self):
+        """Shards of an array job may add to one report at once (--report-append).
+        A record longer than stdio's 4 KiB buffer (long paths, several sizes) went
+        out in two writes, and another shard's record landed between them: lines
+        that are not JSON. Each record is one write now."""
+        one = photo(self.p("one.jpg"), (40, 30))
+        deep = os.path.join(self.p("src"), *("d" * 200 + "%d" % i for i in range(3)))
+        linked_photos(deep, one, 80, "n" * 100 + "_%03d.jpg")
+        rep = self.p("r.jsonl")
+        sizes = "20,18,16,14,12,10,8,6"
+        for _ in range(3):
+            procs = [subprocess.Popen([IMGPOOL, "-j1", "-q", "-r", "--force", "-s", sizes,
+                                       "--shard", "%d/4" % k, "--report-append",
+                                       "--report", rep, "-o", self.p("out"), self.p("src")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                     for k in range(1, 5)]
+            for proc in procs:
+                _, err = proc.communicate(timeout=300)
+                self.assertEqual(proc.returncode, 0, err)
+        with open(rep, "rb") as f:
+            lines = f.read().split(b"\n")
+        self.assertEqual(lines[-1], b"")
+        recs = [json.loads(line) for line in lines[:-1]]
+        files = [x for x in recs if x["type"] == "file"]
+        self.assertEqual(len(files), 3 * 80)
+        self.assertGreater(max(len(line) for line in lines), 4096)
+        self.assertEqual(sum(x["type"] == "summary" for x in recs), 3 * 4)
+
     def test_unusable_output_folder_still_reported(self):
         """An output folder that cannot be used (here .imgpool is a symlink) left
         no report at all, and with --report-append the last summary in the file
