@@ -224,7 +224,9 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 				rc = -1;
 			}
 		}
-		if (!rc && i > 0 && path[i] && sidefile_same_place(place[i], "/dev/stdout"))
+		/* Standard output holds the side file alone then, as with --report -:
+		 * the report too (> r.jsonl --report r.jsonl mixed ok lines into it). */
+		if (!rc && path[i] && sidefile_same_place(place[i], "/dev/stdout"))
 			*lines_to_stderr = 1;
 		if (rc)
 			report_say(stderr, "imgpool: %s", msg);

@@ -863,6 +863,23 @@ int fsync(int fd)
         self.assertGreater(max(len(line) for line in lines), 4096)
         self.assertEqual(sum(x["type"] == "summary" for x in recs), 3 * 4)
 
+    def test_report_that_is_standard_output_holds_the_report_alone(self):
+        """> r.jsonl with --report r.jsonl: standard output is the report, as with
+        --report -, so the per-file lines go to standard error. They were mixed
+        into the report, over its records."""
+        for i in range(3):
+            photo(self.p("src", "%d.jpg" % i))
+        rep = self.p("r.jsonl")
+        with open(rep, "w") as f:
+            r = subprocess.run([IMGPOOL, "-o", self.p("out"), "--report", rep,
+                                self.p("src")], stdout=f, stderr=subprocess.PIPE,
+                               text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.count("\nok ") + r.stderr.startswith("ok "), 3, r.stderr)
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        self.assertEqual([x["type"] for x in recs], ["file"] * 3 + ["summary"])
+
     def test_unusable_output_folder_still_reported(self):
         """An output folder that cannot be used (here .imgpool is a symlink) left
         no report at all, and with --report-append the last summary in the file
