@@ -408,12 +408,14 @@ int report_term_dumb(void)
  * pty whose size was never set says 0). */
 static int terminal_columns(int fd)
 {
+	/* Any width the terminal gives: below 20 columns the bar was left uncut,
+	 * and wrapped. 0 is a terminal that does not know (a serial line). */
 	struct winsize ws;
-	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20)
+	if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
 		return ws.ws_col;
 	const char *env = getenv("COLUMNS");
 	int n = env ? atoi(env) : 0;
-	return n >= 20 && n <= 100000 ? n : INT_MAX;
+	return n > 0 && n <= 100000 ? n : INT_MAX;
 }
 
 void report_progress(report *r, const char *line, int live)

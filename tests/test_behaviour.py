@@ -1115,13 +1115,15 @@ int fsync(int fd)
     def test_live_bar_fits_the_terminal(self):
         """The bar was 99 columns wide: on an 80-column terminal it wrapped, and
         as \\r ESC[K clears only the last row, every tick scrolled a stale copy
-        up. It is cut to the terminal's width. TERM=dumb (no ESC[K) gets lines."""
+        up. It is cut to the terminal's width, also below 20 columns (uncut there
+        before). TERM=dumb (no ESC[K) gets lines."""
         env = dict(os.environ, TERM="xterm")
-        got = self.bar_frames(80, env)
-        frames = [f for f in got.split(b"\r\x1b[K") if f.startswith(b"[")]
-        self.assertGreater(len(frames), 2, got)
-        for f in frames:
-            self.assertLessEqual(len(f.split(b"\r")[0].split(b"\n")[0]), 79, f)
+        for cols in (80, 10):
+            got = self.bar_frames(cols, env)
+            frames = [f for f in got.split(b"\r\x1b[K") if f.startswith(b"[")]
+            self.assertGreater(len(frames), 2, got)
+            for f in frames:
+                self.assertLessEqual(len(f.split(b"\r")[0].split(b"\n")[0]), cols - 1, f)
         got = self.bar_frames(80, dict(os.environ, TERM="dumb"))
         self.assertNotIn(b"\x1b[K", got)
         self.assertIn(b"imgpool: ", got)
