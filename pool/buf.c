@@ -24,6 +24,9 @@ int pool_buf_reserve(pool_buf *b, size_t n)
 	char *d = realloc(b->data, cap);
 	if (!d)
 		return -1;
+	/* NUL-terminated one past len, as pool.h says, from the first allocation
+	 * on (a buffer only reserved read garbage as its text). */
+	d[b->len] = '\0';
 	b->data = d;
 	b->cap = cap;
 	return 0;

@@ -53,11 +53,14 @@ static size_t batch(const pool *p, size_t d)
 }
 
 /* Has the task w runs now been running so long that nothing should queue behind
- * it? (An idle worker may then take what waits there.) */
+ * it, or has it held tasks without starting one for IDLE_STUCK_NS (idle_since:
+ * check_deadlines())? (An idle worker may then take what waits there.) */
 static int stuck(const pool *p, int slot)
 {
-	if (!atomic_load_explicit(&p->shm[slot].running, memory_order_relaxed))
-		return 0;
+	if (!atomic_load_explicit(&p->shm[slot].running, memory_order_relaxed)) {
+		int64_t since = p->w[slot].idle_since;
+		return since && p->now - since > IDLE_STUCK_NS;
+	}
 	int64_t ran = p->now - atomic_load_explicit(&p->shm[slot].started_ns,
 						    memory_order_relaxed);
 	int64_t limit = p->task_ns > 0 ? STUCK_FACTOR * p->task_ns : 0;
@@ -149,14 +152,18 @@ void dispatch(pool *p)
 		handle_interrupt(p);
 		return;
 	}
+	worker *taken_from = NULL;
 	for (int round = 0; round < 2; round++) {
 		size_t cs = next_chunk(p);
 		size_t want[p->nworkers];
 		for (int k = 0; k < p->nworkers; k++) {
 			worker *w = &p->w[k];
 			size_t d = depth(p, cs ? cs : 1);
-			/* Refill in batches; never queue behind a task that seems stuck. */
-			if (w->held.n && (w->held.n + batch(p, d) > d || stuck(p, k)))
+			/* Refill in batches; never queue behind a task that seems stuck,
+			 * nor give back what was just taken (to a worker stopped between
+			 * tasks: no wake-up was left to take it again). */
+			if (w == taken_from ||
+			    (w->held.n && (w->held.n + batch(p, d) > d || stuck(p, k))))
 				want[k] = 0;
 			else
 				want[k] = d;
@@ -211,6 +218,7 @@ void dispatch(pool *p)
 		}
 		if (!idle || !victim || !take_back(p, victim))
 			break;
+		taken_from = victim;
 	}
 	p->rr++;
 }

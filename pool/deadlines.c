@@ -228,7 +228,7 @@ int64_t check_deadlines(pool *p, int64_t now)
 			if (now + STOPPED_POLL_NS < nearest)
 				nearest = now + STOPPED_POLL_NS;
 		}
-		if (!limit || w->state != W_READY)
+		if (w->state != W_READY)
 			continue;
 		uint64_t id = atomic_load_explicit(&p->shm[i].running, memory_order_acquire);
 		if (!id) {
@@ -250,6 +250,14 @@ int64_t check_deadlines(pool *p, int64_t now)
 				w->idle_since = now;
 				w->idle_started = started;
 			}
+			/* Without a timeout nothing is killed; an idle worker takes
+			 * what it holds after IDLE_STUCK_NS (stuck()): look again then. */
+			if (!limit) {
+				if (now - w->idle_since <= IDLE_STUCK_NS &&
+				    w->idle_since + IDLE_STUCK_NS + 1 < nearest)
+					nearest = w->idle_since + IDLE_STUCK_NS + 1;
+				continue;
+			}
 			if (now - w->idle_since < limit) {
 				if (w->idle_since + limit < nearest)
 					nearest = w->idle_since + limit;
@@ -266,6 +274,8 @@ int64_t check_deadlines(pool *p, int64_t now)
 			continue;
 		}
 		w->idle_since = 0;
+		if (!limit)
+			continue;
 		int64_t started = atomic_load(&p->shm[i].started_ns);
 		int64_t deadline = started + limit +
 				   (w->grace_task == id && w->grace_started == started ? w->grace_ns

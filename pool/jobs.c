@@ -359,6 +359,14 @@ task *job_produce(pool *p, job *j)
 			return NULL;
 		}
 		task_made(p, t, j, j->produced++);
+		/* The feed ended the pool (pool_terminate() from it, which pool.h
+		 * allows): everything else is cancelled already, and this item,
+		 * queued behind a killed worker, was never answered -- the iterator
+		 * waited for ever. */
+		if (p->terminated || p->broken) {
+			cancel_task(p, t, p->broken ? p->err : "terminated");
+			return NULL;
+		}
 		if (task_copy_arg(t, in.arg, in.len) < 0) {
 			cancel_task(p, t, "out of memory: the task's argument could not be kept");
 			return NULL;

@@ -88,6 +88,10 @@
  * STUCK_MIN_NS) is sent nothing more, and what it holds unstarted may be taken back. */
 #define STUCK_FACTOR 8
 #define STUCK_MIN_NS ((int64_t)1000 * 1000)
+/* A worker holding tasks and running none this long is stuck too (stopped from
+ * outside, SIGSTOP, between tasks): an idle worker takes them. Without a task
+ * timeout nothing else moved them, and one waited there for ever. */
+#define IDLE_STUCK_NS ((int64_t)100 * 1000 * 1000)
 /* The loop not running for this much longer than it meant to sleep (the process
  * was stopped: Ctrl-Z, SIGSTOP to its group, a debugger) is time no deadline
  * counts: see lost_time() (deadlines.c). */
@@ -283,9 +287,16 @@ static inline pool_shared *shared_of(const pool *p)
 #define CNT_RELEASE(p, f, n) \
 	atomic_fetch_add_explicit(&shared_of(p)->c.f, (n), memory_order_release)
 
+/* Seconds as ns, at most FOREVER_NS: a timeout of 1e10 s or INFINITY overflowed
+ * int64_t (undefined; INT64_MIN here: a wait that ended at once, a start timeout of
+ * -9e9 s). FOREVER_NS (31 years) still leaves room to add it to a clock reading. */
+#define FOREVER_S 1e9
+#define FOREVER_NS ((int64_t)1000000000 * 1000000000)
 static inline int64_t secs_to_ns(double s)
 {
-	return (int64_t)(s * 1e9);
+	if (!(s < FOREVER_S)) /* NaN too */
+		return FOREVER_NS;
+	return s > -FOREVER_S ? (int64_t)(s * 1e9) : -FOREVER_NS;
 }
 
 /* How long a worker let go (by pool_join, or retiring) has before it is looked at
@@ -295,10 +306,11 @@ static inline int64_t let_go_ns(const pool *p)
 	return p->o.timeout > 0 ? secs_to_ns(p->o.timeout) : LINGER_NS;
 }
 
-/* CLOCK_MONOTONIC ns `timeout` seconds from now; INT64_MAX for a negative one. */
+/* CLOCK_MONOTONIC ns `timeout` seconds from now; INT64_MAX for a negative one,
+ * and for one of FOREVER_S or more (INFINITY). */
 static inline int64_t deadline_after(double timeout)
 {
-	if (timeout < 0)
+	if (timeout < 0 || !(timeout < FOREVER_S))
 		return INT64_MAX;
 	return pool_now_ns() + secs_to_ns(timeout);
 }

@@ -82,6 +82,7 @@ static pthread_mutex_t sigchld_lock = PTHREAD_MUTEX_INITIALIZER;
 static int sigchld_pools;            /* pools alive that hold SIGCHLD at SIG_DFL */
 static int sigchld_changed;          /* ... and it was changed for them: */
 static struct sigaction sigchld_found; /* what it was */
+static struct sigaction sigchld_set;   /* what it was made */
 
 static void keep_exit_statuses(pool *p)
 {
@@ -98,6 +99,7 @@ static void keep_exit_statuses(pool *p)
 				sa.sa_handler = SIG_DFL;
 			sa.sa_flags &= ~SA_NOCLDWAIT;
 			sigaction(SIGCHLD, &sa, NULL);
+			sigchld_set = sa;
 		}
 	}
 	sigchld_pools++;
@@ -111,7 +113,14 @@ static void give_back_sigchld(pool *p)
 		return;
 	pthread_mutex_lock(&sigchld_lock);
 	if (--sigchld_pools == 0 && sigchld_changed) {
-		sigaction(SIGCHLD, &sigchld_found, NULL);
+		/* Only over what the pool set: a handler the host installed since
+		 * is its own (it was replaced by the SIG_IGN found before). */
+		struct sigaction now;
+		if (sigaction(SIGCHLD, NULL, &now) == 0 &&
+		    now.sa_handler == sigchld_set.sa_handler &&
+		    (now.sa_flags & (SA_SIGINFO | SA_NOCLDWAIT)) ==
+			    (sigchld_set.sa_flags & (SA_SIGINFO | SA_NOCLDWAIT)))
+			sigaction(SIGCHLD, &sigchld_found, NULL);
 		sigchld_changed = 0;
 	}
 	pthread_mutex_unlock(&sigchld_lock);

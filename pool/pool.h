@@ -158,7 +158,7 @@ extern "C" {
 
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 3
+#define POOL_VERSION_PATCH 4
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)
@@ -235,7 +235,8 @@ typedef enum pool_status {
 
 /* The outcome of one task. data is malloc'd and owned by whoever holds the result
  * (release it with pool_result_release); it is NUL-terminated one past len. For
- * every status but POOL_OK, data is a one-line message such as
+ * POOL_ERROR it holds what the task wrote, as it wrote it ("(no message)" where it
+ * wrote nothing); for every other status but POOL_OK, a one-line message such as
  * "worker 1 (pid 4242) killed by signal 11 (SIGSEGV) while running task 17" or
  * "timed out after 30 s". */
 typedef struct pool_result {
@@ -459,7 +460,7 @@ int pool_apply(pool *p, pool_fn fn, const void *arg, size_t len, pool_result *r)
 int pool_future_ready(const pool_future *f);
 /* Ready and POOL_OK. */
 int pool_future_successful(const pool_future *f);
-/* Wait up to timeout seconds (<0: forever). Returns 1 when ready (also when the
+/* Wait up to timeout seconds (<0 or INFINITY: forever). Returns 1 when ready (also when the
  * task was cancelled: its result says why), 0 on timeout, -1 if the pool broke
  * before the future was ready or f is NULL. */
 int pool_future_wait(pool_future *f, double timeout);
@@ -546,7 +547,7 @@ pool_iter *pool_imap_unordered(pool *p, pool_fn fn, pool_feed_fn feed, void *dat
  * every result was returned, -1 if the pool broke (pool_error), once every result
  * delivered before (and the "broken" cancellations) was returned. */
 int pool_iter_next(pool_iter *it, pool_result *r);
-/* As pool_iter_next, waiting at most timeout seconds (<0: forever); returns 2 on
+/* As pool_iter_next, waiting at most timeout seconds (<0 or INFINITY: forever); returns 2 on
  * timeout, so a caller can do other work between results. */
 int pool_iter_next_timed(pool_iter *it, pool_result *r, double timeout);
 

@@ -168,6 +168,15 @@ static void flush(const worker_args *a, void *state, pool_buf *out)
 	imgpool_wire_begin(out, WIRE_RESULTS);
 }
 
+/* An initializer's error as one line, as the pool's own messages it goes into
+ * (pool_create()'s *err, the start failure's cause): line breaks become spaces. */
+static void one_line(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\n' || s[i] == '\r')
+			s[i] = ' ';
+}
+
 /* Run one claimed task record and append its result to out (sending what out held
  * first when the result would take the message's body past max_message: the
  * parent refuses a larger message, and took 64 small results together for a
@@ -189,6 +198,10 @@ static int64_t run_task(const worker_args *a, const wire_record *t, void *state,
 	uint32_t status = rc == 0 ? WIRE_OK : WIRE_ERROR;
 	const char *data = result->data;
 	size_t len = result->len;
+	if (status == WIRE_ERROR && !len) { /* an error says something */
+		data = "(no message)";
+		len = 12;
+	}
 	if (len > a->max_message) { /* its own message would be refused too */
 		status = WIRE_ERROR;
 		data = too_big;
@@ -231,6 +244,7 @@ void imgpool_worker_main(const worker_args *a)
 			 * to max_message + 4096): a longer one was a malformed message, 3
 			 * failed starts, and not the initializer's own words. */
 			size_t n = err.len > INIT_ERR_MAX ? INIT_ERR_MAX : err.len;
+			one_line(err.data, n);
 			imgpool_wire_begin(&out, WIRE_INIT_FAILED);
 			imgpool_wire_add_bytes(&out, n ? err.data : "(no message)", n ? n : 12);
 			size_t off = 0;

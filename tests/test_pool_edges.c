@@ -15,6 +15,7 @@
  * Usage: test_pool_edges [NAME-GLOB]
  */
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -816,6 +817,153 @@ static void test_a_poll_without_work_returns(void **state)
 	pool_destroy(p);
 }
 
+/* pool_terminate() from a feed, which pool.h allows: the item the feed gave back
+ * as it returned was queued behind a killed worker and never answered, and the
+ * iterator waited for ever. Every item given is answered now. */
+static pool *feed_pool;
+static int feed_calls;
+static job_arg feed_args[16];
+
+static int terminating_feed(void *data, pool_task *t)
+{
+	(void)data;
+	if (++feed_calls == 3)
+		pool_terminate(feed_pool);
+	if (feed_calls > 10)
+		return POOL_FEED_END;
+	feed_args[feed_calls] = J(B_SQUARE, (uint64_t)feed_calls - 1);
+	*t = (pool_task){&feed_args[feed_calls], sizeof feed_args[0]};
+	return POOL_FEED_TASK;
+}
+
+static void test_terminate_from_a_feed(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	feed_calls = 0;
+	feed_pool = tl_make_pool(2, 0, 0, 0);
+	pool_iter *it = pool_imap(feed_pool, tl_task, terminating_feed, NULL, 1);
+	assert_non_null(it);
+	alarm(60); /* it waited for good: SIGALRM ends the test */
+	pool_result r;
+	uint64_t n = 0;
+	while (pool_iter_next(it, &r) == 1) {
+		assert_true(r.index == n++);
+		pool_result_release(&r);
+	}
+	alarm(0);
+	assert_true(n == 3);
+	pool_iter_free(it);
+	pool_destroy(feed_pool);
+	tl_assert_no_children();
+}
+
+/* A timeout of INFINITY or 1e10 s overflowed: the wait ended at once (0,
+ * "timeout"), and pool_create() refused the start timeout as "-9.2e9 s". */
+static void test_infinite_timeouts(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool_options o = {.workers = 1, .timeout = INFINITY, .init_timeout = 1e10};
+	char *err = NULL;
+	pool *p = pool_create(&o, &err);
+	if (!p)
+		fail_msg("pool_create: %s", err);
+	job_arg a = J(B_SLEEP_MS, 7);
+	a.param = 100;
+	pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	assert_non_null(f);
+	assert_int_equal(pool_future_wait(f, INFINITY), 1);
+	assert_int_equal(pool_future_get(f, 1e10)->status, POOL_OK);
+	pool_future_free(f);
+	f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+	assert_non_null(f);
+	assert_int_equal(pool_future_wait(f, 1e300), 1);
+	pool_future_free(f);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+/* A worker stopped from outside between tasks (SIGSTOP), in a pool without a
+ * task timeout: the one task sent to it before it was seen idle stayed there
+ * for ever while the other worker idled. An idle worker takes it now. */
+static void test_a_worker_stopped_between_tasks_keeps_no_task(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool *p = tl_make_pool(2, 0, 0, 0);
+	tl_map_squares(p, 4);
+	int pids[2];
+	assert_int_equal(pool_worker_pids(p, pids, 2), 2);
+	assert_int_equal(kill(pids[0], SIGSTOP), 0);
+	alarm(60);
+	for (int i = 0; i < 5; i++)
+		tl_map_squares(p, 7);
+	alarm(0);
+	pool_stats st;
+	pool_stats_get(p, &st);
+	assert_true(st.taken_back >= 1);
+	assert_int_equal(kill(pids[0], SIGCONT), 0);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
+/* pool_buf_reserve() on an empty buffer left its text unterminated. */
+static void test_a_reserved_buffer_is_empty_text(void **state)
+{
+	(void)state;
+	pool_buf b = {0};
+	assert_int_equal(pool_buf_reserve(&b, 10), 0);
+	assert_string_equal(b.data, "");
+	pool_buf_release(&b);
+}
+
+static int fail_without_words(const void *arg, size_t len, pool_buf *out, void *state)
+{
+	(void)arg, (void)len, (void)out, (void)state;
+	return -1;
+}
+
+/* A task that failed without a word gave POOL_ERROR with an empty message. */
+static void test_an_error_without_words_says_so(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool *p = tl_make_pool(1, 0, 0, 0);
+	pool_result r;
+	assert_int_equal(pool_apply(p, fail_without_words, NULL, 0, &r), 0);
+	assert_int_equal(r.status, POOL_ERROR);
+	assert_string_equal(r.data, "(no message)");
+	pool_result_release(&r);
+	pool_destroy(p);
+}
+
+static void host_sigchld(int sig)
+{
+	(void)sig;
+}
+
+/* SIGCHLD ignored when the pool came, then a handler of the host's own: the last
+ * pool's end put SIG_IGN back over that handler. */
+static void test_a_sigchld_handler_set_since_is_kept(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	struct sigaction ign = {.sa_handler = SIG_IGN}, mine = {.sa_handler = host_sigchld};
+	struct sigaction old, now;
+	sigemptyset(&ign.sa_mask);
+	sigemptyset(&mine.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+	pool *p = tl_make_pool(1, 0, 0, 0);
+	tl_apply_square(p, 3);
+	assert_int_equal(sigaction(SIGCHLD, &mine, NULL), 0);
+	pool_close(p);
+	assert_int_equal(pool_join(p), 0);
+	pool_destroy(p);
+	assert_int_equal(sigaction(SIGCHLD, &old, &now), 0);
+	assert_true(now.sa_handler == host_sigchld);
+}
+
 int main(int argc, char **argv)
 {
 	fini_pid = mmap(NULL, sizeof *fini_pid, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -841,6 +989,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_long_initializer_error_breaks_at_once),
 		cmocka_unit_test(test_stops_while_starting_break_nothing),
 		cmocka_unit_test(test_a_poll_without_work_returns),
+		cmocka_unit_test(test_terminate_from_a_feed),
+		cmocka_unit_test(test_infinite_timeouts),
+		cmocka_unit_test(test_a_worker_stopped_between_tasks_keeps_no_task),
+		cmocka_unit_test(test_a_reserved_buffer_is_empty_text),
+		cmocka_unit_test(test_an_error_without_words_says_so),
+		cmocka_unit_test(test_a_sigchld_handler_set_since_is_kept),
 	};
 	return tl_run("pool_edges", argc, argv, tests, sizeof tests / sizeof *tests);
 }
