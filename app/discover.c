@@ -242,8 +242,17 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 			return discover_path_error_once(d, it, e->fts_path, rel, "this folder was "
 					  "replaced while the walk read the one holding it (by a "
 					  "symlink?): not walked");
-		} else if (discover_is_out_dir(d, e->fts_statp) || discover_holds_private(e->fts_path))
+		} else if (discover_is_out_dir(d, e->fts_statp)) {
 			fts_set(d->fts, e, FTS_SKIP);
+		} else if (discover_holds_private(e->fts_path)) {
+			/* Another run's output folder (-o photos/thumbs-1024) holds
+			 * thumbnails, never read as photos; but a photo folder given to
+			 * -o by mistake dropped out of every later walk without a word:
+			 * the summary names it (discover_other_outputs()). */
+			fts_set(d->fts, e, FTS_SKIP);
+			if (!d->other_outs++)
+				d->first_other_out = strdup(e->fts_path);
+		}
 		else if (e->fts_parent && e->fts_statp->st_dev != e->fts_parent->fts_statp->st_dev)
 			discover_note_mount(d, e->fts_path);
 		return 0;
@@ -468,6 +477,13 @@ uint64_t discover_not_walked(const discover *d)
 	return d ? d->not_walked : 0;
 }
 
+/* See discover.h. */
+uint64_t discover_other_outputs(const discover *d, const char **first)
+{
+	*first = d ? d->first_other_out : NULL;
+	return d ? d->other_outs : 0;
+}
+
 /* See discover.h: items handed out so far, all states. */
 uint64_t discover_count(const discover *d)
 {
@@ -483,6 +499,7 @@ void discover_close(discover *d)
 	item_reset(d, &it);
 	if (d->fts)
 		fts_close(d->fts);
+	free(d->first_other_out);
 	claims_free(d->claims);
 	claims_free(d->paths_seen);
 	claims_free(d->listed_seen);

@@ -124,6 +124,11 @@ int discover_wait_fd(const discover *d);
  * counted): the summary's hint when they found no file. */
 uint64_t discover_not_walked(const discover *d);
 
+/* Subfolders the walks passed over because they hold another imgpool output
+ * folder's .imgpool (not this run's output folder), and *first the first of them
+ * (NULL: none; valid until discover_close()). */
+uint64_t discover_other_outputs(const discover *d, const char **first);
+
 /* Items handed out so far (all states); the tests check the walk with it (the
  * progress line counts what the run answers: run_counters). */
 uint64_t discover_count(const discover *d);

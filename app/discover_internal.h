@@ -53,6 +53,8 @@ struct discover {
 	                              (discover_listed_elsewhere()), or NULL */
 	uint64_t count;
 	uint64_t not_walked;    /* subfolders a walk without -r passed over (not hidden) */
+	uint64_t other_outs;    /* subfolders not walked: another imgpool output folder */
+	char *first_other_out;  /* the first of them, as walked */
 
 	claims *claims;         /* every output planned so far, and who planned it */
 	claims *paths_seen;     /* every PATH argument met so far (lexically cleaned): a

@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 
 #include "clock.h"
+#include "outdir.h"
 #include "report.h"
 #include "sidefile.h"
 #include "sinks.h"
@@ -533,14 +534,16 @@ void report_summary_print(report *r, const report_summary *s)
 	pthread_mutex_lock(&r->lock);
 	clear_live(r);
 	char figures[256];
+	char ns[64];
+	not_started(s, ns, sizeof ns);
+	/* With -q too, on standard error: a cron run ended by a TERM said nothing but
+	 * its exit status, and its files were neither done nor in error. */
+	if (s->interrupted)
+		fprintf(r->quiet ? r->err : r->out, "imgpool: interrupted by %s: running "
+			"files %s, %s\n", signal_name(s->interrupted),
+			s->stopped_running ? "stopped" : "finished", ns);
 	if (!r->quiet || s->stop_reason) {
 		FILE *o = r->out;
-		char ns[64];
-		not_started(s, ns, sizeof ns);
-		if (s->interrupted)
-			fprintf(o, "imgpool: interrupted by %s: running files %s, %s\n",
-				signal_name(s->interrupted),
-				s->stopped_running ? "stopped" : "finished", ns);
 		/* Why the run stopped itself (--min-free, the journal) is an error,
 		 * on standard error as the files it left are: a crontab's >/dev/null
 		 * keeps it. The count only when some file has no answer of its own. */
@@ -585,6 +588,16 @@ void report_summary_print(report *r, const report_summary *s)
 				(unsigned long long)s->crashed);
 		fflush(o);
 	}
+	/* With -q too: a photo folder given to -o by mistake left every later walk
+	 * without a word, its edits and new photos never thumbnailed. */
+	if (s->other_outputs)
+		fprintf(r->err, "imgpool: warning: %llu folder%s not walked as %s an imgpool "
+			"output folder (it holds " OUTDIR_PRIVATE "): %s%s (if not, delete its "
+			OUTDIR_PRIVATE ")\n", (unsigned long long)s->other_outputs,
+			plural(s->other_outputs), s->other_outputs > 1 ? "each is" : "it is",
+			s->other_outputs > 1 ? "the first, " : "",
+			s->other_output ? s->other_output : "?");
+	fflush(r->err);
 	if (r->json) {
 		run_rates k = rates_of(s);
 		json_head(r, "summary");

@@ -80,6 +80,8 @@ typedef struct report_summary {
 	int dry_run;
 	int exit_code;
 	uint64_t not_walked;        /* subfolders passed over without -r (discover.h) */
+	uint64_t other_outputs;     /* subfolders not walked: imgpool output folders */
+	const char *other_output;   /* the first of them */
 } report_summary;
 
 /* quiet: only error lines (and nothing else on out). verbose: skipped files too.

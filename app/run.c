@@ -10,7 +10,6 @@
  * kept in memory (inflight.h).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,7 +17,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bug.h"
@@ -29,7 +27,6 @@
 #include "drive.h"
 #include "inflight.h"
 #include "journal.h"
-#include "lock.h"
 #include "lookahead.h"
 #include "monitor.h"
 #include "outdir.h"
@@ -571,6 +568,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	x->sum.failed_earlier = plan_failed_earlier(x->plan);
 	x->sum.pruned = x->pruned;
 	x->sum.not_walked = discover_not_walked(x->d);
+	x->sum.other_outputs = discover_other_outputs(x->d, &x->sum.other_output);
 	int trouble = 0;
 	if (x->tr) {
 		char title[300];

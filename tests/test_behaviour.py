@@ -880,6 +880,36 @@ int fsync(int fd)
             recs = [json.loads(line) for line in f]
         self.assertEqual([x["type"] for x in recs], ["file"] * 3 + ["summary"])
 
+    def test_another_output_folder_in_the_tree_is_named(self):
+        """A photo folder given to -o by mistake holds .imgpool: every later walk
+        passed over it without a word (its edits and new photos never made). It
+        is still not walked (another run's thumbnails are not photos), and a
+        warning names it, with -q too."""
+        photo(self.p("src", "a", "x.jpg"))
+        photo(self.p("src", "b.jpg"))
+        photo(self.p("other", "o.jpg"))
+        self.assertEqual(run(["-q", "-o", self.p("src", "a"), self.p("other")]).returncode, 0)
+        r = run(["-q", "-r", "-o", self.p("out"), self.p("src")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 folder not walked", r.stderr)
+        self.assertIn(self.p("src", "a") + " (if not, delete its .imgpool)", r.stderr)
+        self.assertTrue(os.path.exists(self.p("out", "b.jpg")))
+        self.assertFalse(os.path.exists(self.p("out", "a")))
+
+    def test_quiet_run_says_it_was_interrupted(self):
+        """-q: a run ended by SIGTERM said nothing but its exit status."""
+        photo(self.p("src", "a.jpg"))
+        proc = subprocess.Popen([IMGPOOL, "-q", "--files-from", "-", "--base", self.p("src"),
+                                 "-o", self.p("out")], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.assertTrue(wait_in(proc.pid, "poll"))
+        time.sleep(0.5)  # past the workers' start: waiting on the list
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(proc.returncode, 143, err)
+        self.assertIn(b"imgpool: interrupted by SIGTERM", err)
+        self.assertEqual(out, b"")
+
     def test_unusable_output_folder_still_reported(self):
         """An output folder that cannot be used (here .imgpool is a symlink) left
         no report at all, and with --report-append the last summary in the file
