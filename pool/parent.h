@@ -87,6 +87,8 @@
 /* A worker whose task has run this many times the mean task time (and at least
  * STUCK_MIN_NS) is sent nothing more, and what it holds unstarted may be taken back. */
 #define STUCK_FACTOR 8
+/* The largest chunk an iterator takes (pool_imap's chunksize). */
+#define MAX_CHUNK ((size_t)1 << 16)
 #define STUCK_MIN_NS ((int64_t)1000 * 1000)
 /* A worker holding tasks and running none this long is stuck too (stopped from
  * outside, SIGSTOP, between tasks): an idle worker takes them. Without a task

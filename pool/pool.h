@@ -537,7 +537,9 @@ enum { POOL_FEED_END = 0, POOL_FEED_TASK = 1, POOL_FEED_LATER = 2 };
 typedef int (*pool_feed_fn)(void *data, pool_task *task);
 
 /* Start an iteration. ordered: results come back in feed order (imap); otherwise in
- * completion order (imap_unordered). chunksize as for pool_map. */
+ * completion order (imap_unordered). chunksize as for pool_map, at most 65536 (a
+ * larger one is taken as that). NULL with pool_error() set when fn or feed is NULL,
+ * as every submission refuses a NULL fn. */
 pool_iter *pool_imap(pool *p, pool_fn fn, pool_feed_fn feed, void *data,
 		     size_t chunksize);
 pool_iter *pool_imap_unordered(pool *p, pool_fn fn, pool_feed_fn feed, void *data,

@@ -20,6 +20,10 @@ static job *job_new(pool *p, enum job_kind kind, pool_fn fn)
 		set_state_err(p);
 		return NULL;
 	}
+	if (!fn) { /* it crashed every worker that took the task, as a SIGSEGV */
+		set_err(p, "no task function (fn is NULL)");
+		return NULL;
+	}
 	job *j = calloc(1, sizeof *j);
 	if (!j) {
 		set_err(p, "out of memory");
@@ -304,7 +308,15 @@ static pool_iter *iter_start(pool *p, pool_fn fn, pool_feed_fn feed, void *data,
 	j->feed_data = data;
 	j->feed_fd = -1;
 	j->feed_pfd = -1;
-	j->chunksize = chunksize ? chunksize : 1;
+	/* A chunk beyond MAX_CHUNK is taken as MAX_CHUNK: the window below grew with
+	 * it (2^32: "out of memory"; 2^62 wrapped to 256). */
+	j->chunksize = !chunksize ? 1 : chunksize < MAX_CHUNK ? chunksize : MAX_CHUNK;
+	if (!feed) {
+		set_err(p, "no feed (feed is NULL)");
+		free(j);
+		free(it);
+		return NULL;
+	}
 	/* Room for every task in flight twice over, and some. */
 	size_t cap = p->o.prefetch == 0 && j->chunksize < AUTO_MAX_DEPTH ? AUTO_MAX_DEPTH
 									   : depth(p, j->chunksize);

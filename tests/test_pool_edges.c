@@ -964,6 +964,52 @@ static void test_a_sigchld_handler_set_since_is_kept(void **state)
 	assert_true(now.sa_handler == host_sigchld);
 }
 
+/* A NULL function crashed every worker that took the task (POOL_CRASHED, twice);
+ * a huge imap chunksize made a window of 2^32 results ("out of memory") or wrapped
+ * to 256. The first is refused; the second is taken as 65536. */
+static int sum_feed_left;
+
+static int count_feed(void *data, pool_task *t)
+{
+	static job_arg a[64];
+	(void)data;
+	if (sum_feed_left <= 0)
+		return POOL_FEED_END;
+	sum_feed_left--;
+	a[sum_feed_left] = J(B_SQUARE, (uint64_t)(63 - sum_feed_left));
+	*t = (pool_task){&a[sum_feed_left], sizeof a[0]};
+	return POOL_FEED_TASK;
+}
+
+static void test_null_functions_and_huge_chunks(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool *p = tl_make_pool(2, 0, 0, 0);
+	job_arg a = J(B_SQUARE, 3);
+	assert_null(pool_apply_async(p, NULL, &a, sizeof a, NULL, NULL));
+	assert_non_null(strstr(pool_error(p), "no task function"));
+	assert_null(pool_imap(p, tl_task, NULL, NULL, 1));
+	const size_t huge[] = {(size_t)1 << 32, (size_t)1 << 62, SIZE_MAX};
+	for (int k = 0; k < 3; k++) {
+		sum_feed_left = 64;
+		pool_iter *it = pool_imap(p, tl_task, count_feed, NULL, huge[k]);
+		if (!it)
+			fail_msg("chunksize %zu: %s", huge[k], pool_error(p));
+		pool_result r;
+		uint64_t n = 0;
+		while (pool_iter_next(it, &r) == 1) {
+			tl_check_square(&r, n++);
+			pool_result_release(&r);
+		}
+		assert_true(n == 64);
+		pool_iter_free(it);
+	}
+	tl_apply_square(p, 5);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 int main(int argc, char **argv)
 {
 	fini_pid = mmap(NULL, sizeof *fini_pid, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
@@ -995,6 +1041,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_reserved_buffer_is_empty_text),
 		cmocka_unit_test(test_an_error_without_words_says_so),
 		cmocka_unit_test(test_a_sigchld_handler_set_since_is_kept),
+		cmocka_unit_test(test_null_functions_and_huge_chunks),
 	};
 	return tl_run("pool_edges", argc, argv, tests, sizeof tests / sizeof *tests);
 }
