@@ -183,8 +183,9 @@ static int in_new_folder(const char *path, const char *out)
  *   - a trace or timeline on standard output moves the per-file lines to
  *     standard error (*lines_to_stderr), as --report - does (report_open()):
  *     standard output holds that file alone.
- * 0, or -1 when one is refused: each refusal is said (on stderr), not only the
- * first, so one try shows everything to mend. */
+ * 0, -1 when one is refused, or -2 when none is but a folder cannot take one
+ * (sidefile_check()): each is said (on stderr), not only the first, so one try
+ * shows everything to mend. */
 static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t len)
 {
 	const imgpool_options *o = x->o;
@@ -198,7 +199,7 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 	const sidefile_kind kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
 	char *priv = path_join(o->out_dir, OUTDIR_PRIVATE);
 	char *priv_canon = priv ? path_canonical(priv) : NULL;
-	int refused = 0;
+	int refused = 0, unwritable = 0;
 	free(priv);
 	for (int i = 0; i < 3; i++) {
 		int rc = 0;
@@ -210,10 +211,9 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 				 "which holds imgpool's journal and locks: give a name outside it",
 				 opt[i], path[i], priv_canon);
 			rc = -1;
-		} else if (path[i] && !in_new_folder(path[i], o->out_dir) &&
-			   sidefile_check(opt[i], path[i], kind[i], i > 0,
-					  i == 0 && o->report_append, msg, len) != 0) {
-			rc = -1;
+		} else if (path[i] && !in_new_folder(path[i], o->out_dir)) {
+			rc = sidefile_check(opt[i], path[i], kind[i], i > 0,
+					    i == 0 && o->report_append, msg, len);
 		}
 		free(canon);
 		for (int j = 0; j < i && !rc; j++) {
@@ -230,10 +230,11 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 			*lines_to_stderr = 1;
 		if (rc)
 			report_say(stderr, "imgpool: %s", msg);
-		refused |= rc;
+		refused |= rc == -1;
+		unwritable |= rc == -2;
 	}
 	free(priv_canon);
-	return refused ? -1 : 0;
+	return refused ? -1 : unwritable ? -2 : 0;
 }
 
 /* Everything before the pool: output folder, lock, report, walk, journal, planner.
@@ -258,9 +259,12 @@ int run_setup(run_ctx *x)
 			       !strcmp(x->report_path, "/proc/self/fd/1")))
 		strcpy(x->report_path, "-");
 	int lines_to_stderr = 0; /* --report - moves them itself (report_open()) */
-	if (check_side_files(x, &lines_to_stderr, msg, sizeof msg) != 0) {
+	int sides = check_side_files(x, &lines_to_stderr, msg, sizeof msg);
+	if (sides != 0) {
+		/* A name refused is a usage error; a folder that cannot take the file
+		 * is the file not written (1), as when its open fails later. */
 		x->report_refused = 1;
-		return x->sum.exit_code = EXIT_USAGE, -1;
+		return x->sum.exit_code = sides == -1 ? EXIT_USAGE : EXIT_SOME_FAILED, -1;
 	}
 	discover_config dc = {
 		.paths = o->paths, .npaths = o->npaths, .recursive = o->recursive,

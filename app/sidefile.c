@@ -346,7 +346,7 @@ int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int wh
 	if (p != PLACE_NONE && !(whole && p == PLACE_FILE))
 		return 0;
 	if (folder_writable(opt, path, err, errlen) != 0)
-		return -1;
+		return -2; /* cannot be written, as a failed open later would say */
 	char *tmp = whole ? temp_name(path) : NULL;
 	int code = !whole ? 0 : tmp ? temp_free(tmp, kind, 0) : ENOMEM;
 	if (code < 0)

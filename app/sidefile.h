@@ -48,8 +48,9 @@ typedef struct sidefile sidefile;
 /* May path be written as a file of this kind (the rules above), whole or in
  * place (as sidefile_create() will; append: added to), and can its folder take
  * the new file (whole: is its temp name free)? In place, is another run writing it (its lock: one that
- * replaces it holds it alone, ones that append share it)? 0, or -1 with the
- * cause in err (opt names the option: "--report"). Nothing is created. For
+ * replaces it holds it alone, ones that append share it)? 0; -1 with the cause
+ * in err (opt names the option: "--report") for a name refused; -2 for a folder
+ * that cannot take the file (missing, not writable). Nothing is created. For
  * checking before long work; sidefile_create() and sidefile_close() check
  * again. */
 int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int whole,

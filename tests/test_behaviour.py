@@ -910,6 +910,19 @@ int fsync(int fd)
         self.assertIn(b"imgpool: interrupted by SIGTERM", err)
         self.assertEqual(out, b"")
 
+    def test_a_report_that_cannot_be_written_is_status_1(self):
+        """--help: 1 when a --report file could not be written. A report in a
+        folder that is not there was refused as a usage error (2), one whose open
+        failed as 1."""
+        photo(self.p("src", "a.jpg"))
+        r = run(["-q", "-o", self.p("out"), "--report", self.p("no", "such", "r.jsonl"),
+                 self.p("src")])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--report: cannot write", r.stderr)
+        r = run(["-q", "-o", self.p("out"), "--report", self.p("src", "a.jpg"),
+                 self.p("src")])
+        self.assertEqual(r.returncode, 2, r.stderr)
+
     def test_unusable_output_folder_still_reported(self):
         """An output folder that cannot be used (here .imgpool is a symlink) left
         no report at all, and with --report-append the last summary in the file

@@ -2435,7 +2435,7 @@ class TestNamesInLines(SafetyCase):
              "'x??[31m?y'"),
             (["status", self.path(bad)], 1, "x??[31m?y"),
             (["-q", "--trace", self.path("nodir", bad), "-o", self.path("o2"),
-              self.path("in")], 2, "x??[31m?y"),
+              self.path("in")], 1, "x??[31m?y"),  # cannot be written: 1
         ]
         for argv, code, shown in cases:
             r = run(argv)
