@@ -405,7 +405,7 @@ static void dry_run(run_ctx *x)
 
 /* Has writing to standard output failed (now, or earlier: the stream's error
  * flag)? Said once on stderr. */
-static int stdout_lost(void)
+static int stdout_lost(const run_ctx *x)
 {
 	static int said;
 	int e = 0;
@@ -414,7 +414,9 @@ static int stdout_lost(void)
 		e = errno;
 	if (!ferror(stdout))
 		return 0;
-	if (!said++)
+	/* Holding the report or a trace, whose close names it: the lines were on
+	 * standard error, and not lost. */
+	if (!said++ && !x->stdout_is_side)
 		fprintf(stderr, "imgpool: writing to standard output failed%s%s: per-file lines "
 			"were lost\n", e ? ": " : "", e ? strerror(e) : "");
 	return 1;
@@ -595,7 +597,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	}
 	/* The per-file lines are the files' answers: lost ones (a full disk, a pipe
 	 * its reader closed) fail the run, as a lost report does. */
-	if (stdout_lost())
+	if (stdout_lost(x))
 		trouble = 1;
 	/* A broken pool, or files left unfinished without a stop, never look like a
 	 * finished batch. */
@@ -605,7 +607,7 @@ static void finish(run_ctx *x, double t0, int broken)
 				   ? EXIT_SOME_FAILED
 				   : EXIT_ALL_DONE;
 	report_summary_print(x->rep, &x->sum);
-	if (!trouble && stdout_lost() && x->sum.exit_code == EXIT_ALL_DONE)
+	if (!trouble && stdout_lost(x) && x->sum.exit_code == EXIT_ALL_DONE)
 		x->sum.exit_code = EXIT_SOME_FAILED;
 	if (report_close(x->rep) < 0) {
 		report_say(stderr, "imgpool: --report: writing '%s' failed: %s", x->report_path,

@@ -95,6 +95,7 @@ typedef struct run_ctx {
 	char shard_label[64];
 	char *report_path;
 	int report_refused;       /* it could not be opened: never tried again */
+	int stdout_is_side;       /* standard output holds a side file, not the lines */
 	finished finished[PUBLISH_BATCH];
 	int nfinished;
 	outsync *sync;           /* fsyncs finished[]'s temp files, slot k for finished[k] */

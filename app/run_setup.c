@@ -336,6 +336,7 @@ int run_setup(run_ctx *x)
 		x->report_refused = 1;
 		return -1;
 	}
+	x->stdout_is_side = lines_to_stderr || (x->report_path && !strcmp(x->report_path, "-"));
 	if (!(x->rep = report_open_append(lines_to_stderr ? stderr : stdout, stderr, o->quiet,
 					  o->verbose, x->report_path, o->report_append, msg,
 					  sizeof msg))) {

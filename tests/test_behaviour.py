@@ -923,6 +923,19 @@ int fsync(int fd)
                  self.p("src")])
         self.assertEqual(r.returncode, 2, r.stderr)
 
+    def test_a_lost_report_on_standard_output_is_named(self):
+        """--report - into a full disk: the run said "per-file lines were lost",
+        which went to standard error and were not; the report was."""
+        photo(self.p("src", "a.jpg"))
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([IMGPOOL, "-o", self.p("out"), "--report", "-",
+                                self.p("src")], stdout=full, stderr=subprocess.PIPE,
+                               text=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("per-file lines were lost", r.stderr)
+        self.assertIn("--report: writing '-' failed", r.stderr)
+        self.assertIn("ok ", r.stderr)
+
     def test_unusable_output_folder_still_reported(self):
         """An output folder that cannot be used (here .imgpool is a symlink) left
         no report at all, and with --report-append the last summary in the file
