@@ -101,6 +101,12 @@ typedef struct discover_item {
 	int wanted;
 } discover_item;
 
+/* Its modification time in ns, as the journal keeps it. */
+static inline int64_t discover_item_mtime_ns(const discover_item *it)
+{
+	return (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
+}
+
 typedef struct discover discover;
 
 /* Check the config (template parses, output folder usable, the file list opens) and

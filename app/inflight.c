@@ -68,7 +68,7 @@ inflight_file *inflight_file_copy(const plan_item *item)
 		return NULL;
 	}
 	f->size = it->size;
-	f->mtime_ns = (int64_t)it->mtime.tv_sec * 1000000000 + it->mtime.tv_nsec;
+	f->mtime_ns = discover_item_mtime_ns(it);
 	f->checksum = item->checksum;
 	f->dev = it->dev;
 	f->ino = it->ino;

@@ -13,7 +13,43 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "plan_internal.h"
+#include "plan.h"
+#include "plan_owner.h"
+#include "publish.h"
+
+/* A cause names up to two paths (an output, and the input that owns it), each up to
+ * PATH_MAX: cut shorter, it named neither (names of 250-byte folders). */
+#define WHY_LEN (2 * PATH_MAX + 512)
+
+/* A file held until the input that has its output name has an outcome
+ * (plan_next_held()): the item, with its strings copied. */
+typedef struct held_file {
+	discover_item it;
+	char *input, *rel, *root, *outputs[THUMB_MAX_SIZES], *out_rel[THUMB_MAX_SIZES];
+	int claim_first;              /* held for a claim (discover_item.taken_by): asked
+	                                 again first, its refusal's words as the walk's */
+} held_file;
+
+struct planner {
+	planner_config cfg;
+	publisher pb;
+	char *root_given, *root_real; /* cache: the real path of the last root seen */
+	uint64_t adopted, failed_earlier;
+	int walk_errors;
+	discover_item it;             /* the current file */
+	owner_query q;                /* its outputs' owners (plan_owner.h) */
+	uint64_t read_errors;         /* the journal's count before its first lookup */
+	held_file *held;              /* plan_next_held() */
+	int nheld, next_held;
+	int releasing;                /* deciding a held file: never held again */
+	char why[WHY_LEN];
+};
+
+/* Is a row of this input, whose bytes this run read, racy? */
+static int racy_now(const planner *p, const discover_item *it)
+{
+	return plan_racy(discover_item_mtime_ns(it), p->cfg.run_start_ns, clock_wall_ns());
+}
 
 
 planner *planner_new(const planner_config *cfg)
@@ -23,6 +59,9 @@ planner *planner_new(const planner_config *cfg)
 		return NULL;
 	p->cfg = *cfg;
 	p->pb = (publisher){cfg->od, cfg->j, cfg->overwrite, cfg->d};
+	p->q = (owner_query){.j = cfg->j, .pb = &p->pb, .it = &p->it,
+			     .fingerprint = cfg->fingerprint, .checksum = cfg->checksum,
+			     .lost_row_ns = PLAN_LOST_ROW_NS};
 	return p;
 }
 
@@ -112,7 +151,7 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 		o->present++;
 		o->ours += o->state[i] == OUT_OURS;
 		o->foreign += o->state[i] == OUT_FOREIGN;
-		o->fresh += o->id[i].mtime_ns >= plan_mtime_ns(it);
+		o->fresh += o->id[i].mtime_ns >= discover_item_mtime_ns(it);
 	}
 	return 0;
 }
@@ -129,7 +168,7 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int *touched)
 {
 	const discover_item *it = &p->it;
-	int by_time = row->size == it->size && row->mtime_ns == plan_mtime_ns(it);
+	int by_time = row->size == it->size && row->mtime_ns == discover_item_mtime_ns(it);
 	int racy = by_time && row->racy;
 	*touched = 0;
 	if (row->status == JOURNAL_NONE)
@@ -137,7 +176,7 @@ static int same_file(planner *p, const journal_row *row, uint64_t *checksum, int
 	if ((!p->cfg.checksum && !racy) || row->size != it->size)
 		return by_time;
 	if (!*checksum)
-		plan_hash_input(p, checksum);
+		owner_hash_input(&p->q, checksum);
 	if (!row->checksum || !*checksum)
 		return !p->cfg.checksum && by_time && !racy;
 	*touched = row->checksum == *checksum && !by_time;
@@ -180,9 +219,9 @@ static int cannot_tell(planner *p)
 	const char *cause;
 	if (journal_read_errors(p->cfg.j, &cause) != p->read_errors)
 		snprintf(p->why, sizeof p->why, "cannot tell whether it is up to date: %s", cause);
-	else if (p->hash_errno && !p->cfg.force)
+	else if (p->q.hash_errno && !p->cfg.force)
 		snprintf(p->why, sizeof p->why, "cannot read it to tell whether it changed: %s",
-			 strerror(p->hash_errno));
+			 strerror(p->q.hash_errno));
 	else
 		return 0;
 	pass(p, PLAN_FAILED, FAIL_ENVIRONMENT, p->why);
@@ -240,7 +279,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 {
 	const discover_item *it = &p->it;
 	outputs_seen o;
-	p->hash_errno = 0;
+	p->q.hash_errno = 0;
 	if (inspect_outputs(p, &o))
 		return 0;
 	int all_fresh = o.present == it->noutputs && o.fresh == it->noutputs;
@@ -265,15 +304,15 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 			return 0;
 		}
 		if (!p->cfg.force && row.status == JOURNAL_OK && same && same_settings &&
-		    o.ours == it->noutputs && plan_all_owned(p, root, &o, &row)) {
+		    o.ours == it->noutputs && owner_all_owned(&p->q, root, &o, &row)) {
 			/* Its bytes read now (--checksum, or a racy row): racy or not
 			 * by this run's times, which its mtime may be safely older
 			 * than by now. */
-			int racy = *checksum ? plan_racy_now(p, it) : row.racy;
+			int racy = *checksum ? racy_now(p, it) : row.racy;
 			if (cannot_tell(p))
 				return 0;
 			if (touched || (*checksum && !row.checksum) || racy != row.racy) {
-				row.mtime_ns = plan_mtime_ns(it);
+				row.mtime_ns = discover_item_mtime_ns(it);
 				row.checksum = *checksum;
 				row.racy = racy;
 				journal_put(p->cfg.j, root, it->rel, &row);
@@ -289,19 +328,20 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		 * renamed input's), so that a later --checksum run knows what bytes they
 		 * show: without it, an edit that kept size and mtime went unseen for
 		 * good. Nothing is read for it but with --checksum (owned_by_this()). */
-		p->it_checksum = checksum;
-		p->owner_checksum = 0;
-		p->owner_racy = 0;
+		p->q.it_checksum = checksum;
+		p->q.owner_checksum = 0;
+		p->q.owner_racy = 0;
 		if (!p->cfg.force && row.status == JOURNAL_NONE && all_fresh &&
-		    o.ours == it->noutputs && plan_all_owned(p, root, &o, NULL)) {
+		    o.ours == it->noutputs && owner_all_owned(&p->q, root, &o, NULL)) {
 			/* Racy as the owner's row was, or by this run where its bytes
 			 * were read now. */
 			if (cannot_tell(p))
 				return 0;
 			if (*checksum)
-				plan_adopt(p, root, &o, *checksum, plan_racy_now(p, it));
+				owner_adopt(&p->q, root, &o, *checksum, racy_now(p, it));
 			else
-				plan_adopt(p, root, &o, p->owner_checksum, p->owner_racy);
+				owner_adopt(&p->q, root, &o, p->q.owner_checksum, p->q.owner_racy);
+			p->adopted++;
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;
 		}
@@ -313,7 +353,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 			snprintf(p->why, sizeof p->why, "its output %s exists and was not made by "
 				 "imgpool; --overwrite replaces it", it->outputs[i]);
 		else if (o.state[i] == OUT_OURS && p->cfg.j &&
-			 plan_owned_by_another(p, root, i, &o, &owner, &owner_changed)) {
+			 owner_owned_by_another(&p->q, root, i, &o, &owner, &owner_changed)) {
 			snprintf(p->why, sizeof p->why, "its output %s is the thumbnail of %s, which "
 				 "is still there (an earlier run made it); --overwrite replaces it",
 				 it->outputs[i], owner);
@@ -355,7 +395,7 @@ static int is_thumbnail(planner *p)
 	file_ident id;
 	char why[256];
 	return p->cfg.j && publish_inspect(&p->pb, it->in_out, 0, 0, &id, why, sizeof why) == OUT_OURS &&
-	       id.size == it->size && id.mtime_ns == plan_mtime_ns(it);
+	       id.size == it->size && id.mtime_ns == discover_item_mtime_ns(it);
 }
 
 int plan_next(planner *p, plan_item *item)

@@ -3,7 +3,7 @@
  * plan_owner.c — whose thumbnails the outputs found at a file's output paths are:
  * this input's own and up to date, this input's to adopt (a rename, a row a kill
  * lost), another input's, or none. Each output's row says who it was made for,
- * with which settings and from which bytes. See plan_internal.h.
+ * with which settings and from which bytes. See plan_owner.h.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,20 +12,18 @@
 #include <sys/stat.h>
 
 #include "filehash.h"
-#include "plan_internal.h"
+#include "plan_owner.h"
 
-/* The checksum of the input's bytes now into *sum (0 when they cannot be read). A
- * read that failed for want of the machine (descriptors, memory; a signal) says
- * nothing of the file: remembered, so that it is not taken for another file and
- * made again (cannot_tell()). */
-void plan_hash_input(planner *p, uint64_t *sum)
+/* See plan_owner.h. Remembered, so that the file is not taken for another file and
+ * made again (plan.c: cannot_tell()). */
+void owner_hash_input(owner_query *q, uint64_t *sum)
 {
-	if (filehash_path(p->it.input, sum) == 0)
+	if (filehash_path(q->it->input, sum) == 0)
 		return;
 	*sum = 0;
 	if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == EAGAIN ||
 	    errno == EINTR)
-		p->hash_errno = errno;
+		q->hash_errno = errno;
 }
 
 /* Output i's row says it was made for this very input, whose own row a kill -9
@@ -35,22 +33,22 @@ void plan_hash_input(planner *p, uint64_t *sum)
  * by mtime alone, an older file synced in its place (rsync -a, a restore) adopted
  * the thumbnails for good. A row of an older journal, with no source, is taken
  * by the mtime alone but near the output's, and never with --checksum. */
-static int lost_row_shows(planner *p, const journal_source *src, const file_ident *out)
+static int lost_row_shows(owner_query *q, const journal_source *src, const file_ident *out)
 {
-	const discover_item *it = &p->it;
-	int near = plan_mtime_ns(it) > out->mtime_ns - PLAN_LOST_ROW_NS;
-	uint64_t *now = p->it_checksum;
+	const discover_item *it = q->it;
+	int near = discover_item_mtime_ns(it) > out->mtime_ns - q->lost_row_ns;
+	uint64_t *now = q->it_checksum;
 	if (!src->known)
-		return !near && !p->cfg.checksum;
-	if (src->size != it->size || src->mtime_ns != plan_mtime_ns(it))
+		return !near && !q->checksum;
+	if (src->size != it->size || src->mtime_ns != discover_item_mtime_ns(it))
 		return 0;
-	p->owner_checksum = src->checksum;
-	if (!near && !p->cfg.checksum)
+	q->owner_checksum = src->checksum;
+	if (!near && !q->checksum)
 		return 1;
 	if (!src->checksum || !now)
 		return 0;
 	if (!*now)
-		plan_hash_input(p, now);
+		owner_hash_input(q, now);
 	return *now == src->checksum;
 }
 
@@ -61,23 +59,23 @@ static int lost_row_shows(planner *p, const journal_source *src, const file_iden
  * or for this file whose row a kill lost? A thumbnail of another input (a case
  * twin, a {inext} twin), of other settings or of other bytes is never taken as up
  * to date. */
-static int owned_by_this(planner *p, const char *root, int i, const outputs_seen *o,
+static int owned_by_this(owner_query *q, const char *root, int i, const outputs_seen *o,
 			 const journal_row *row)
 {
-	const discover_item *it = &p->it;
+	const discover_item *it = q->it;
 	journal_output info;
 	struct stat st;
-	if (!journal_output_info(p->cfg.j, it->out_rel[i], &o->id[i], &info))
+	if (!journal_output_info(q->j, it->out_rel[i], &o->id[i], &info))
 		return 0;
 	int mine = !strcmp(info.root, root) && !strcmp(info.rel, it->rel);
 	int ok = mine;
 	/* The row is committed after the outputs' renames: a kill -9 between them
 	 * left the row of the file before, or of other settings. */
 	if (row)
-		ok = mine && (!info.fingerprint || info.fingerprint == p->cfg.fingerprint) &&
+		ok = mine && (!info.fingerprint || info.fingerprint == q->fingerprint) &&
 		     journal_source_shows(&info.src, row->size, row->mtime_ns, row->checksum);
 	else {
-		ok = info.fingerprint == p->cfg.fingerprint;
+		ok = info.fingerprint == q->fingerprint;
 		journal_row was = {.status = JOURNAL_NONE};
 		if (ok && !mine) {
 			char *owner = NULL;
@@ -88,9 +86,9 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 		/* The owner's row: this input's own in another journal of the folder
 		 * (a shard's, or the unsharded run's), or the renamed file's. */
 		if (ok)
-			journal_get_any(p->cfg.j, info.root, info.rel, &was);
+			journal_get_any(q->j, info.root, info.rel, &was);
 		if (ok && mine && was.status == JOURNAL_NONE) {
-			ok = lost_row_shows(p, &info.src, &o->id[i]);
+			ok = lost_row_shows(q, &info.src, &o->id[i]);
 			journal_output_free(&info);
 			return ok;
 		}
@@ -100,26 +98,26 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
 		 * without, or another N); another size or mtime, another file (a photo
 		 * put there with an older mtime than the thumbnail's). */
 		int same_times = ok && was.status == JOURNAL_OK && was.size == it->size &&
-				 was.mtime_ns == plan_mtime_ns(it) &&
+				 was.mtime_ns == discover_item_mtime_ns(it) &&
 				 journal_source_shows(&info.src, was.size, was.mtime_ns, was.checksum);
 		ok = same_times;
 		/* With --checksum, or where the owner's row is racy (plan_racy()), its
 		 * bytes too: an edit that kept size and mtime. The file is read only
 		 * here, after the cheap checks. */
-		uint64_t *now = p->it_checksum;
-		if (same_times && was.checksum && (p->cfg.checksum || was.racy) && now && !*now)
-			plan_hash_input(p, now);
+		uint64_t *now = q->it_checksum;
+		if (same_times && was.checksum && (q->checksum || was.racy) && now && !*now)
+			owner_hash_input(q, now);
 		if (same_times && was.checksum)
 			ok = !now || !*now ? !was.racy : *now == was.checksum;
 		else if (same_times && was.racy)
 			ok = 0; /* racy, and no bytes to compare with: made again */
 		/* With --checksum, bytes decide (same_file()): the renamed file's row
 		 * without a checksum says nothing of the bytes the outputs show. */
-		if (p->cfg.checksum && !(same_times && was.checksum))
+		if (q->checksum && !(same_times && was.checksum))
 			ok = 0;
 		if (ok && same_times && was.checksum) {
-			p->owner_checksum = was.checksum;
-			p->owner_racy = was.racy;
+			q->owner_checksum = was.checksum;
+			q->owner_racy = was.racy;
 		}
 	}
 	journal_output_free(&info);
@@ -136,18 +134,18 @@ static int owned_by_this(planner *p, const char *root, int i, const outputs_seen
  * taken over. An owner that is gone hands it over too (a renamed input; ENOTDIR: a
  * folder on its way is a file now); one that cannot be looked at is taken to be
  * there. */
-int plan_owned_by_another(planner *p, const char *root, int i, const outputs_seen *o,
-			  char **owner, int *owner_changed)
+int owner_owned_by_another(owner_query *q, const char *root, int i, const outputs_seen *o,
+			   char **owner, int *owner_changed)
 {
-	const discover_item *it = &p->it;
+	const discover_item *it = q->it;
 	journal_output info;
 	struct stat st;
 	*owner = NULL;
 	*owner_changed = 0;
-	if (!journal_output_info(p->cfg.j, it->out_rel[i], &o->id[i], &info))
+	if (!journal_output_info(q->j, it->out_rel[i], &o->id[i], &info))
 		return 0;
 	int other = (!root || strcmp(info.root, root) || strcmp(info.rel, it->rel)) &&
-		    info.fingerprint == p->cfg.fingerprint &&
+		    info.fingerprint == q->fingerprint &&
 		    asprintf(owner, "%s/%s", info.root, info.rel) >= 0 &&
 		    !(lstat(*owner, &st) < 0 && (errno == ENOENT || errno == ENOTDIR));
 	/* An owner that failed since (damaged now) makes nothing: its thumbnail shows
@@ -155,7 +153,7 @@ int plan_owned_by_another(planner *p, const char *root, int i, const outputs_see
 	 * extension was refused every night, for good). */
 	journal_row row;
 	if (other) {
-		journal_get_any(p->cfg.j, info.root, info.rel, &row);
+		journal_get_any(q->j, info.root, info.rel, &row);
 		other = row.status != JOURNAL_FAILED;
 		/* Changed since its row (another size or mtime: stat() reads what the
 		 * walk reads, a symlink's target): if this run makes it again, it
@@ -174,11 +172,11 @@ int plan_owned_by_another(planner *p, const char *root, int i, const outputs_see
 }
 
 /* Every output this input's own (see owned_by_this())? */
-int plan_all_owned(planner *p, const char *root, const outputs_seen *o,
-		   const journal_row *row)
+int owner_all_owned(owner_query *q, const char *root, const outputs_seen *o,
+		    const journal_row *row)
 {
-	for (int i = 0; i < p->it.noutputs; i++)
-		if (o->state[i] != OUT_OURS || !owned_by_this(p, root, i, o, row))
+	for (int i = 0; i < q->it->noutputs; i++)
+		if (o->state[i] != OUT_OURS || !owned_by_this(q, root, i, o, row))
 			return 0;
 	return 1;
 }
@@ -188,23 +186,22 @@ int plan_all_owned(planner *p, const char *root, const outputs_seen *o,
  * another journal had (a shard's: the renamed input was done by a sharded run),
  * where a change of owner alone would change nothing and the next run would find
  * the outputs still another input's. */
-void plan_adopt(planner *p, const char *root, const outputs_seen *o, uint64_t checksum,
-		int racy)
+void owner_adopt(owner_query *q, const char *root, const outputs_seen *o, uint64_t checksum,
+		 int racy)
 {
-	const discover_item *it = &p->it;
+	const discover_item *it = q->it;
 	for (int i = 0; i < it->noutputs; i++) {
 		/* Its checksum and stamp kept: without them a copied output folder's
 		 * adopted thumbnails could not be shown imgpool's. */
 		uint64_t folder, stamp, sum = 0;
-		journal_source src = {1, it->size, plan_mtime_ns(it), checksum};
-		publish_placed(&p->pb, it->out_rel[i], NULL, &folder, &stamp, &sum);
-		journal_output_intent(p->cfg.j, it->out_rel[i], &o->id[i], sum, root, it->rel,
+		journal_source src = {1, it->size, discover_item_mtime_ns(it), checksum};
+		publish_placed(q->pb, it->out_rel[i], NULL, &folder, &stamp, &sum);
+		journal_output_intent(q->j, it->out_rel[i], &o->id[i], sum, root, it->rel,
 				      &src);
-		journal_output_made(p->cfg.j, it->out_rel[i], &o->id[i], folder, stamp);
+		journal_output_made(q->j, it->out_rel[i], &o->id[i], folder, stamp);
 	}
-	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = plan_mtime_ns(it),
-			   .fingerprint = p->cfg.fingerprint, .checksum = checksum, .attempts = 1,
+	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = discover_item_mtime_ns(it),
+			   .fingerprint = q->fingerprint, .checksum = checksum, .attempts = 1,
 			   .racy = racy};
-	journal_put(p->cfg.j, root, it->rel, &row);
-	p->adopted++;
+	journal_put(q->j, root, it->rel, &row);
 }
