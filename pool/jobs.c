@@ -411,6 +411,10 @@ task *next_task(pool *p)
 			continue;
 		if ((t = job_produce(p, j)))
 			return t;
+		/* A feed that ended the pool (pool_terminate() from it) cancelled every
+		 * job, and freed the settled ones: j->next may be one of them. */
+		if (p->terminated || p->broken)
+			return NULL;
 	}
 	return NULL;
 }
