@@ -588,9 +588,11 @@ void report_summary_print(report *r, const report_summary *s)
 				(unsigned long long)s->crashed);
 		fflush(o);
 	}
-	/* With -q too: a photo folder given to -o by mistake left every later walk
-	 * without a word, its edits and new photos never thumbnailed. */
-	if (s->other_outputs)
+	/* A photo folder given to -o by mistake left every later walk without a
+	 * word, its edits and new photos never thumbnailed. Not with -q (error lines
+	 * only): output folders kept side by side in the tree are a layout, and a
+	 * cron run would mail the line every night. */
+	if (s->other_outputs && !r->quiet)
 		fprintf(r->err, "imgpool: warning: %llu folder%s not walked as %s an imgpool "
 			"output folder (it holds " OUTDIR_PRIVATE "): %s%s (if not, delete its "
 			OUTDIR_PRIVATE ")\n", (unsigned long long)s->other_outputs,

@@ -884,12 +884,15 @@ int fsync(int fd)
         """A photo folder given to -o by mistake holds .imgpool: every later walk
         passed over it without a word (its edits and new photos never made). It
         is still not walked (another run's thumbnails are not photos), and a
-        warning names it, with -q too."""
+        warning names it; -q (error lines only) keeps quiet: output folders side
+        by side in the tree are a layout."""
         photo(self.p("src", "a", "x.jpg"))
         photo(self.p("src", "b.jpg"))
         photo(self.p("other", "o.jpg"))
         self.assertEqual(run(["-q", "-o", self.p("src", "a"), self.p("other")]).returncode, 0)
-        r = run(["-q", "-r", "-o", self.p("out"), self.p("src")])
+        r = run(["-q", "-r", "-o", self.p("out2"), self.p("src")])
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        r = run(["-r", "-o", self.p("out"), self.p("src")])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("1 folder not walked", r.stderr)
         self.assertIn(self.p("src", "a") + " (if not, delete its .imgpool)", r.stderr)
