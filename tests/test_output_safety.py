@@ -1473,6 +1473,34 @@ class TestJournal(SafetyCase):
         self.assertEqual([bytes(p) for (p,) in db.execute("SELECT path FROM outputs")],
                          [b"a.jpg"])
 
+    def test_a_schema_6_journal_upgraded_makes_nothing(self):
+        """A journal of the version before (schema 6: output rows without the input
+        they were made from) is upgraded to 7, and the run after the upgrade makes
+        nothing, plain, in shards and with --checksum: the old rows keep their old
+        rule."""
+        src, out = self.path("src"), self.path("out")
+        for i in range(3):
+            jpeg(os.path.join(src, "d%d" % i, "p.jpg"), 64, 48, 40 + 40 * i)
+        self.ok(run(["-q", "-r", "-o", out, src]))
+        for k in (1, 2):
+            self.ok(run(["-q", "-r", "--shard", "%d/2" % k, "-o", out, src]))
+        for name in os.listdir(os.path.join(out, ".imgpool")):
+            if not name.endswith(".sqlite"):
+                continue
+            db = sqlite3.connect(os.path.join(out, ".imgpool", name))
+            db.executescript("ALTER TABLE outputs DROP COLUMN src_size;"
+                             "ALTER TABLE outputs DROP COLUMN src_mtime_ns;"
+                             "ALTER TABLE outputs DROP COLUMN src_checksum;"
+                             "PRAGMA user_version=6;")
+            db.close()
+        for extra in ([], ["--checksum"], ["--shard", "1/2"], ["--shard", "2/2"]):
+            r = self.ok(run(["-r", "-o", out, src] + extra))
+            self.assertIn(b"0 done", r.stdout + r.stderr, extra)
+            self.assertNotIn(b"adopted", r.stdout + r.stderr, extra)
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 7)
+        db.close()
+
     def test_no_descriptor_limit_costs_a_later_run(self):
         """Under a low limit on open files the journal's first read failed, the
         journal was called "not an SQLite database", moved aside and started anew:
