@@ -127,10 +127,8 @@ int discover_path_error_once(discover *d, discover_item *it, const char *path, c
 int discover_wanted(const discover *d, const char *rel);
 
 /* The file met now as rel of the current PATH was met first under another origin
- * (files_met): its name here goes into met_elsewhere, keyed by discover_met_key()
- * of its root's real path and rel (the journal's key). */
+ * (files_met): its name here goes into met_elsewhere. */
 void discover_met_again(discover *d, const char *rel);
-uint64_t discover_met_key(const char *root_real, const char *rel);
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
  * the file read. Returns 1: an item is ready; 0: met again, answered already. */

@@ -215,33 +215,6 @@ const char *discover_claim(discover *d, const discover_item *it, int *which)
 	return NULL;
 }
 
-/* See discover_internal.h. */
-uint64_t discover_met_key(const char *root_real, const char *rel)
-{
-	XXH3_state_t *s = XXH3_createState();
-	uint64_t h = 0;
-	if (s && XXH3_64bits_reset(s) == XXH_OK) {
-		XXH3_64bits_update(s, root_real, strlen(root_real));
-		XXH3_64bits_update(s, "\n", 1);
-		XXH3_64bits_update(s, rel, strlen(rel));
-		h = XXH3_64bits_digest(s);
-	}
-	XXH3_freeState(s);
-	return h;
-}
-
-/* See discover_internal.h. */
-void discover_met_again(discover *d, const char *rel)
-{
-	/* the root the journal keys it by: the item's (discover_item_names()) */
-	char *root = d->met_elsewhere ? realpath(d->cur_root ? d->cur_root : ".", NULL) : NULL;
-	if (root) {
-		uint64_t h = discover_met_key(root, rel);
-		claims_add(d->met_elsewhere, &h, 1, root);
-	}
-	free(root);
-}
-
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
  * the file read (a symlink's target). Returns 1: an item is ready. */
 int discover_plan(discover *d, discover_item *it, const char *input, const char *rel,
