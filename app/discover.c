@@ -419,10 +419,8 @@ discover *discover_open(const discover_config *cfg, char **err)
 	d->claims = claims_new();
 	d->paths_seen = claims_new();
 	d->listed_seen = cfg->files_from ? claims_new() : NULL;
-	if (cfg->npaths > 1 || cfg->files_from) {
+	if (cfg->npaths > 1 || cfg->files_from)
 		d->files_met = fileids_new();	/* none: each file counts as new */
-		d->met_elsewhere = claims_new();
-	}
 	if (!d->tmpl || !d->claims)
 		return open_fail(d, err, strdup(WHY_NOMEM));
 	char *msg = template_check(d->tmpl, &d->settings);
@@ -445,38 +443,6 @@ void discover_nowait(discover *d, int on)
 int discover_wait_fd(const discover *d)
 {
 	return d->list && !d->list_done ? d->list_fd : -1;
-}
-
-/* The key of a file met under PATH root_real as rel. */
-static uint64_t met_key(const char *root_real, const char *rel)
-{
-	XXH3_state_t *s = XXH3_createState();
-	uint64_t h = 0;
-	if (s && XXH3_64bits_reset(s) == XXH_OK) {
-		XXH3_64bits_update(s, root_real, strlen(root_real));
-		XXH3_64bits_update(s, "\n", 1);
-		XXH3_64bits_update(s, rel, strlen(rel));
-		h = XXH3_64bits_digest(s);
-	}
-	XXH3_freeState(s);
-	return h;
-}
-
-void discover_met_again(discover *d, const char *rel)
-{
-	/* the root the journal keys it by: the item's (discover_item_names()) */
-	char *root = d->met_elsewhere ? realpath(d->cur_root ? d->cur_root : ".", NULL) : NULL;
-	if (root) {
-		uint64_t h = met_key(root, rel);
-		claims_add(d->met_elsewhere, &h, 1, root);
-	}
-	free(root);
-}
-
-/* See discover.h. */
-int discover_met_elsewhere(const discover *d, const char *root_real, const char *rel)
-{
-	return d && d->met_elsewhere && claims_find(d->met_elsewhere, met_key(root_real, rel));
 }
 
 /* See discover.h. */
@@ -537,7 +503,6 @@ void discover_close(discover *d)
 	claims_free(d->claims);
 	claims_free(d->paths_seen);
 	claims_free(d->listed_seen);
-	claims_free(d->met_elsewhere);
 	fileids_free(d->files_met);
 	lines_free(d->list);
 	if (d->list_owned && d->list_fd >= 0)

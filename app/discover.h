@@ -163,12 +163,6 @@ void discover_release_outputs(discover *d, const char *input, char *const *out_r
  * this walk, or NULL. After a whole walk: is it an output of a current input? */
 const char *discover_planned(const discover *d, const char *out_rel);
 
-/* Was the file the journal keys (root_real, rel) met by this walk, and answered
- * under another PATH or list entry that met it first ("-o out photos/a photos":
- * photos/a/x.jpg is x.jpg of photos/a, not a/x.jpg of photos)? --prune then takes
- * what that name's row made, where no current input plans it, for stale. */
-int discover_met_elsewhere(const discover *d, const char *root_real, const char *rel);
-
 /* The folders the walks went into that are mount points (on another device than
  * the folder holding them), as real paths: *folders is valid until
  * discover_close(). Returns how many. --prune tells a disk that is not mounted

@@ -69,9 +69,6 @@ struct discover {
 	claims *listed_seen;    /* every --files-from entry met so far (its path, lexically
 	                           cleaned): an entry met again is answered once, the
 	                           ones that were errors too */
-	claims *met_elsewhere;  /* the journal keys (real root, '\n', rel) of files met
-	                           again under another PATH or entry, answered under
-	                           the first: discover_met_elsewhere() */
 	char **mounts;          /* folders walked that are on another device than the
 	                           folder holding them (real paths): discover_mount_points() */
 	int nmounts;
@@ -125,10 +122,6 @@ int discover_path_error_once(discover *d, discover_item *it, const char *path, c
 
 /* Does a file at rel (relative to its root) pass --include and --exclude? */
 int discover_wanted(const discover *d, const char *rel);
-
-/* The file met now as rel of the current PATH was met first under another origin
- * (files_met): its name here goes into met_elsewhere. */
-void discover_met_again(discover *d, const char *rel);
 
 /* Plan one input file: output paths, checks, collisions, up to date. st describes
  * the file read. Returns 1: an item is ready; 0: met again, answered already. */

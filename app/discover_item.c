@@ -227,10 +227,8 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 		char *real = realpath(input, NULL);
 		uint32_t first = fileids_meet(d->files_met, real, d->origin);
 		free(real);
-		if (first != d->origin) {
-			discover_met_again(d, rel);
+		if (first != d->origin)
 			return 0;
-		}
 	}
 	if (discover_item_names(d, it, input, rel) < 0)
 		return discover_item_error(d, it, "%s", WHY_NOMEM);

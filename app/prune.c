@@ -21,7 +21,6 @@ typedef struct prune_run {
 	char *link;                   /* the symlink the last inputs kept lie behind */
 	int64_t behind_link;          /* how many of them have a thumbnail no input plans */
 	int input_unplanned;          /* unplanned_output()'s answer */
-	int input_planned;            /* planned_output()'s answer */
 } prune_run;
 
 /* One output of a gone input. */
@@ -260,15 +259,6 @@ static int unplanned_output(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
-/* journal_outputs_of() callback: does a current input plan this output? */
-static int planned_output(void *data, const char *path, const file_ident *id)
-{
-	prune_run *r = data;
-	(void)id;
-	r->input_planned |= r->cfg->pb->d && discover_planned(r->cfg->pb->d, path);
-	return r->input_planned;
-}
-
 /* One journal row: if its input is gone, its outputs go; 1 drops the row (not
  * while one of them is kept: the row leads the next --prune back to it). */
 static int prune_input(void *data, const char *root, const char *rel)
@@ -283,15 +273,6 @@ static int prune_input(void *data, const char *root, const char *rel)
 	uint64_t read_errors = journal_read_errors(r->cfg->pb->j, NULL);
 	int found = input_gone(r->cfg->pb->j, r->input, strlen(root), &link_len),
 	    gone = found == INPUT_GONE;
-	/* Still there, but this run met it first under another PATH ("-o out
-	 * photos/a photos" after "-o out photos"): answered under that name, it
-	 * is gone under this one, unless a current input plans what this row made
-	 * (the same outputs). Its old thumbnails stayed beside the new ones. */
-	if (found == INPUT_HERE && discover_met_elsewhere(r->cfg->pb->d, root, rel)) {
-		r->input_planned = 0;
-		journal_outputs_of(r->cfg->pb->j, root, rel, planned_output, r);
-		gone = !r->input_planned;
-	}
 	if (gone)
 		journal_outputs_of(r->cfg->pb->j, root, rel, prune_output, r);
 	if (found == INPUT_BEHIND_LINK) {
@@ -315,7 +296,7 @@ static int prune_input(void *data, const char *root, const char *rel)
 
 int64_t prune_gone(const prune_config *cfg, const char **cause)
 {
-	prune_run r = {.cfg = cfg};
+	prune_run r = {cfg, NULL, NULL, 0, 0, NULL, 0, 0};
 	uint64_t read_errors = journal_read_errors(cfg->pb->j, NULL);
 	int rc = journal_each_input(cfg->pb->j, cfg->roots, cfg->nroots, prune_input, &r);
 	flush_link(&r);

@@ -1144,34 +1144,6 @@ class TestWhatOutputsWereMadeFrom(SafetyCase):
         self.assertIn(b"0 done, 0 failed, 1 skipped", r.stdout + r.stderr)
 
 
-class TestPathsThatOverlap(SafetyCase):
-    def test_a_folder_given_again_as_its_own_path_leaves_one_set(self):
-        """-o out src, then -o out src/a src: src/a/x.jpg is answered as x.jpg of
-        src/a, and its thumbnail as a/x.jpg of src stayed beside the new one for
-        good, --prune or not (its input is still there): two sets, one of them
-        stale after the next edit. --prune removes it now; without --prune it
-        stays, as any thumbnail whose name the run does not make."""
-        src, out = self.path("src"), self.path("out")
-        jpeg(os.path.join(src, "a", "x.jpg"), 64, 48, 40)
-        jpeg(os.path.join(src, "b.jpg"))
-        self.ok(run(["-q", "-r", "--prune", "-o", out, src]))
-        self.assertEqual(outputs_in(out), {"a/x.jpg", "b.jpg"})
-        paths = [os.path.join(src, "a"), src]
-        self.ok(run(["-q", "-r", "-o", out] + paths))
-        self.assertEqual(outputs_in(out), {"a/x.jpg", "b.jpg", "x.jpg"})
-        r = self.ok(run(["-r", "--prune", "-o", out] + paths))
-        self.assertEqual(outputs_in(out), {"b.jpg", "x.jpg"}, r.stdout + r.stderr)
-        r = self.ok(run(["-r", "--prune", "-o", out] + paths))
-        self.assertIn(b"0 done, 0 failed, 2 skipped", r.stdout + r.stderr)
-        self.assertNotIn(b"prune", r.stdout)
-        # the same file twice with one output (a symlinked PATH): nothing pruned
-        os.symlink(src, self.path("link"))
-        r = self.ok(run(["-r", "--prune", "-o", self.path("out2"), src, self.path("link")]))
-        r = self.ok(run(["-r", "--prune", "-o", self.path("out2"), src, self.path("link")]))
-        self.assertEqual(outputs_in(self.path("out2")), {"a/x.jpg", "b.jpg"})
-        self.assertNotIn(b"prune", r.stdout)
-
-
 class TestWalk(SafetyCase):
     def test_path_max_deep_folder_is_an_error_line(self):
         src, out = self.path("src"), self.path("out")
