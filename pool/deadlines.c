@@ -251,13 +251,9 @@ int64_t check_deadlines(pool *p, int64_t now)
 				w->idle_started = started;
 			}
 			/* Without a timeout nothing is killed; an idle worker takes
-			 * what it holds after IDLE_STUCK_NS (stuck()): look again then. */
-			if (!limit) {
-				if (now - w->idle_since <= IDLE_STUCK_NS &&
-				    w->idle_since + IDLE_STUCK_NS + 1 < nearest)
-					nearest = w->idle_since + IDLE_STUCK_NS + 1;
+			 * what it holds after IDLE_STUCK_NS (stuck(); idle_wakeup()). */
+			if (!limit)
 				continue;
-			}
 			if (now - w->idle_since < limit) {
 				if (w->idle_since + limit < nearest)
 					nearest = w->idle_since + limit;
@@ -297,8 +293,11 @@ int64_t check_deadlines(pool *p, int64_t now)
 }
 
 /*
- * While a worker idles, tasks waiting behind a running one elsewhere are taken back
- * once that one counts as stuck: when is the next such moment? INT64_MAX: none.
+ * While a worker idles, tasks waiting unstarted on another are taken back once
+ * that one counts as stuck (stuck(), channel.c): its running task has run too
+ * long, or it has held them IDLE_STUCK_NS without starting one (stopped from
+ * outside between tasks; idle_since, check_deadlines()). When is the next such
+ * moment? INT64_MAX: none.
  */
 int64_t idle_wakeup(const pool *p)
 {
@@ -314,11 +313,16 @@ int64_t idle_wakeup(const pool *p)
 	for (int i = 0; i < p->nworkers; i++) {
 		const worker *w = &p->w[i];
 		uint64_t c = atomic_load_explicit(&p->shm[i].claim, memory_order_relaxed);
-		if (w->state != W_READY || (c & CLAIM_STOP) || c >= w->sent ||
-		    !atomic_load_explicit(&p->shm[i].running, memory_order_relaxed))
+		if (w->state != W_READY || (c & CLAIM_STOP) || c >= w->sent)
 			continue;
-		int64_t at = atomic_load_explicit(&p->shm[i].started_ns,
+		int64_t at;
+		if (atomic_load_explicit(&p->shm[i].running, memory_order_relaxed))
+			at = atomic_load_explicit(&p->shm[i].started_ns,
 						  memory_order_relaxed) + limit + 1;
+		else if (w->idle_since)
+			at = w->idle_since + IDLE_STUCK_NS + 1;
+		else
+			continue;
 		if (at > p->now && at < nearest)
 			nearest = at;
 	}

@@ -918,6 +918,30 @@ static void test_a_worker_stopped_between_tasks_keeps_no_task(void **state)
 	tl_assert_no_children();
 }
 
+/* The same with a task timeout (30 s): the idle worker takes the one task left
+ * on the stopped one after IDLE_STUCK_NS (idle_wakeup()), not at the timeout.
+ * (alarm() is a hang guard, far from either figure.) */
+static void test_a_worker_stopped_between_tasks_with_a_timeout(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool *p = tl_make_pool(2, 30, 0, 0);
+	tl_map_squares(p, 4);
+	int pids[2];
+	assert_int_equal(pool_worker_pids(p, pids, 2), 2);
+	assert_int_equal(kill(pids[0], SIGSTOP), 0);
+	alarm(20);
+	for (int i = 1; i <= 7; i++)
+		tl_map_squares(p, i); /* 2: one task each, one left on the stopped */
+	alarm(0);
+	pool_stats st;
+	pool_stats_get(p, &st);
+	assert_true(st.taken_back >= 1);
+	assert_int_equal(kill(pids[0], SIGCONT), 0);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 /* pool_buf_reserve() on an empty buffer left its text unterminated. */
 static void test_a_reserved_buffer_is_empty_text(void **state)
 {
@@ -1048,6 +1072,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_terminate_from_a_feed),
 		cmocka_unit_test(test_infinite_timeouts),
 		cmocka_unit_test(test_a_worker_stopped_between_tasks_keeps_no_task),
+		cmocka_unit_test(test_a_worker_stopped_between_tasks_with_a_timeout),
 		cmocka_unit_test(test_a_reserved_buffer_is_empty_text),
 		cmocka_unit_test(test_an_error_without_words_says_so),
 		cmocka_unit_test(test_a_sigchld_handler_set_since_is_kept),
