@@ -447,6 +447,10 @@ void worker_ended(pool *p, worker *w, int status)
 			continue;
 		}
 		t->starts++;
+		t->last_slot = slot;
+		t->last_pid = (int)pid;
+		t->last_start = started;
+		t->last_end = pool_now_ns();
 		if (st == POOL_CANCELLED) { /* the pool's own kill: nothing is charged */
 			list_push(&back, t);
 			continue;

@@ -242,12 +242,17 @@ void deliver_msg(pool *p, task *t, pool_status st, const char *msg, int slot,
 	deliver(p, t, st, d, d ? len : 0, slot, pid, start, end);
 }
 
-/* End a task that will not run (again): POOL_CANCELLED with msg. */
+/* End a task that will not run (again): POOL_CANCELLED with msg. One that was
+ * started names its last attempt's worker, as pool_result says. */
 void cancel_task(pool *p, task *t, const char *msg)
 {
 	if (p->broken)
 		t->job->cut = 1;
-	deliver_msg(p, t, POOL_CANCELLED, msg, -1, 0, 0, 0);
+	if (t->starts)
+		deliver_msg(p, t, POOL_CANCELLED, msg, t->last_slot, t->last_pid,
+			    t->last_start, t->last_end);
+	else
+		deliver_msg(p, t, POOL_CANCELLED, msg, -1, 0, 0, 0);
 }
 
 /* See parent.h. The tasks are all produced first and the source ended, then

@@ -124,6 +124,8 @@ typedef struct task {
 	                         none: sent alone, flushed before and after */
 	int lost_alone;       /* ... and lost so again since */
 	int term_signal;      /* the signal that ended its worker at the last charge */
+	int last_slot, last_pid; /* the worker of its last attempt that ended unfinished */
+	int64_t last_start, last_end; /* ... and when (pool_result's, when cancelled) */
 	int retry;            /* it was charged: sent so its worker flushes first */
 	struct task *next, *prev;
 	task_list *in;        /* the list it is on, NULL if none */

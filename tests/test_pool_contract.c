@@ -502,6 +502,10 @@ static void test_break_ends_iterations_with_minus_one(void **state)
 			} else {
 				assert_int_equal(r.status, POOL_CANCELLED);
 				assert_string_equal(r.data, broken);
+				/* the crashing task, when its retry waited for the break:
+				 * its attempt names its worker, as any started one */
+				assert_true(r.attempts ? r.worker >= 0 && r.pid > 0 && r.start_ns > 0
+						       : r.worker == -1 && r.pid == 0);
 			}
 			pool_result_release(&r);
 		}
