@@ -294,7 +294,9 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 			snprintf(err, len, "cannot record the removal: %s", journal_error(pb->j));
 			return -1;
 		}
-		if (outdir_remove(pb->od, rel, id, qname) == 0) {
+		/* now: the file just proved imgpool's (its inode and stamp), which
+		 * alone may go; one put in its place since stays (ESTALE) */
+		if (outdir_remove(pb->od, rel, &now, qname) == 0) {
 			rc = 1;
 		} else if (errno != ESTALE && errno != ENOENT) {
 			snprintf(err, len, "%s", outdir_strerror(errno));

@@ -9,6 +9,9 @@
  *                     decoder's open of an input by its path (imgpool's own opens
  *                     of inputs all use O_NONBLOCK, so that a FIFO never blocks
  *                     them)
+ *   RACE_CALL=sql     sqlite3_step() of a statement whose SQL holds $RACE_NAME
+ *                     (between two steps of imgpool's own: the journal's
+ *                     write-ahead record of a quarantine, say)
  * It renames $RACE_FROM to $RACE_TO, then $RACE_FROM2 to $RACE_TO2 if given (a
  * folder swapped for a symlink: the folder aside, the symlink in its place).
  * Windows between two system calls of one function are reached so,
@@ -169,6 +172,10 @@ int sqlite3_step(sqlite3_stmt *s)
 	const char *fail = getenv("SQL_FAIL"), *sql = fail && sql_of ? sql_of(s) : NULL;
 	if (sql && strstr(sql, fail))
 		return 10; /* SQLITE_IOERR */
+	const char *race = getenv("RACE_CALL"), *at = getenv("RACE_NAME");
+	if (race && at && !strcmp(race, "sql") && sql_of && (sql = sql_of(s)) &&
+	    strstr(sql, at))
+		maybe_race("sql", at);
 	return real(s);
 }
 

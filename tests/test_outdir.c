@@ -326,6 +326,21 @@ static void test_remove_and_restore(void **state)
 	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &wrong, "q-1"), -1);
 	assert_int_equal(errno, ESTALE);
 	assert_string_equal(get(at("out/a/b/x.jpg")), "thumb");
+	/* put back, it has another change time: only a new look proves it again */
+	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &id, "q-3"), -1);
+	assert_int_equal(errno, ESTALE);
+	id = ident(at("out/a/b/x.jpg"));
+	/* another file moved into its place, of the same size and mtime, is not it
+	 * (a user's, put there after the look that proved the thumbnail imgpool's) */
+	put(at("out/a/b/y.jpg"), "THUMB");
+	struct timespec times[2] = {{0, UTIME_OMIT}, {id.mtime_ns / 1000000000,
+						      id.mtime_ns % 1000000000}};
+	assert_int_equal(utimensat(AT_FDCWD, at("out/a/b/y.jpg"), times, 0), 0);
+	assert_int_equal(rename(at("out/a/b/y.jpg"), at("out/a/b/x.jpg")), 0);
+	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &id, "q-4"), -1);
+	assert_int_equal(errno, ESTALE);
+	assert_string_equal(get(at("out/a/b/x.jpg")), "THUMB");
+	id = ident(at("out/a/b/x.jpg"));
 	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &id, "q-2"), 0);
 	assert_int_equal(access(at("out/a"), F_OK), -1);		/* empty folders go */
 	assert_string_equal(get(at("out/keep.txt")), "mine");

@@ -2747,6 +2747,57 @@ class TestFoldersMovedOutAtTheWorstMoment(RaceShimCase):
 
 
 
+class TestAFileSwappedInAfterItsProof(RaceShimCase):
+    """A thumbnail is proved imgpool's, then replaced (--force) or deleted
+    (--prune) a moment later. A file of the user's moved into its place between
+    the two, with the thumbnail's size and mtime, passed the second look (which
+    checked only those) and was replaced or deleted. The act now needs the very
+    file proved (its inode and change time). tests/race_shim.c moves it in right
+    before the journal's write-ahead record of the quarantine, which comes between
+    the proof and the act."""
+
+    def users_file_like(self, thumb):
+        user = self.path("user.jpg")
+        with open(user, "wb") as f:
+            f.write(os.urandom(os.path.getsize(thumb)))
+        st = os.stat(thumb)
+        os.utime(user, ns=(st.st_atime_ns, st.st_mtime_ns))
+        return user, digest(user)
+
+    def test_prune_leaves_a_file_swapped_in(self):
+        jpeg(self.path("in", "dog.jpg"))
+        jpeg(self.path("in", "cat.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-o", out, self.path("in")]))
+        thumb = self.path("out", "dog.jpg")
+        user, want = self.users_file_like(thumb)
+        os.unlink(self.path("in", "dog.jpg"))
+        r = self.racing(["--prune", "-o", out, self.path("in")], "sql", "INTO quarantine",
+                        user, thumb)
+        self.assertFalse(os.path.exists(user), f"the shim did not move it: {r.stderr!r}")
+        self.ok(r, (0, 1))
+        self.assertTrue(os.path.exists(thumb), r.stdout + r.stderr)
+        self.assertEqual(digest(thumb), want)
+        self.assertNotIn(b"prune", r.stdout)
+
+    def test_force_leaves_a_file_swapped_in(self):
+        jpeg(self.path("in", "dog.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-o", out, self.path("in")]))
+        thumb = self.path("out", "dog.jpg")
+        user, want = self.users_file_like(thumb)
+        r = self.racing(["--force", "-o", out, self.path("in")], "sql", "INTO quarantine",
+                        user, thumb)
+        self.assertFalse(os.path.exists(user), f"the shim did not move it: {r.stderr!r}")
+        self.assertEqual(digest(thumb), want, r.stdout + r.stderr)
+        self.ok(r, (1,))
+        self.assertIn(b"dog.jpg", r.stderr)
+        # and the next run refuses it as the user's, as any file not imgpool's
+        r = run(["--force", "-o", out, self.path("in")])
+        self.ok(r, (1,))
+        self.assertIn(b"not made by imgpool", r.stderr)
+        self.assertEqual(digest(thumb), want)
+
 class TestInputFolderSwappedWithoutProc(RaceShimCase):
     """Where /proc is not mounted (a bare container or chroot), a worker cannot
     hand its decoders the input it opened folder by folder (/proc/self/fd/N): they
