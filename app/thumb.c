@@ -455,6 +455,20 @@ fail:
 }
 
 /* Is the file at input no longer the one check_task() saw? */
+/* Has the open input (was: its stat before it was read) changed since: another
+ * size, mtime or change time? */
+static int written_since(int fd, const struct stat *was)
+{
+	struct stat now;
+	if (fstat(fd, &now) != 0)
+		return 0; /* unknowable, and the read itself went well */
+	return now.st_size != was->st_size ||
+	       now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+	       now.st_mtim.tv_nsec != was->st_mtim.tv_nsec ||
+	       now.st_ctim.tv_sec != was->st_ctim.tv_sec ||
+	       now.st_ctim.tv_nsec != was->st_ctim.tv_nsec;
+}
+
 static int input_changed(const char *input, const struct stat *was)
 {
 	struct stat now;
@@ -542,6 +556,14 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	} else if (beneath && by_name && input_changed(input, &was)) {
 		/* Read by name (no /proc): still the file opened? */
 		vipserr_printf(err, errlen, "%s", FOLDER_SWAPPED);
+		*kind = FAIL_ENVIRONMENT;
+		rc = -1;
+	} else if (written_since(in_fd, &was)) {
+		/* Written in place while it was read (a copy or an editor saving over
+		 * it): the decoders may have read part of each version, and the
+		 * thumbnail would be a mix of two pictures. Its change time tells,
+		 * however the writer left its mtime; tried again next run. */
+		vipserr_printf(err, errlen, "the input was written to while it was read");
 		*kind = FAIL_ENVIRONMENT;
 		rc = -1;
 	}

@@ -2487,13 +2487,15 @@ class RaceShimCase(SafetyCase):
                        check=True, capture_output=True)
         return so
 
-    def racing(self, args, call, name, src, dst, then=None, prefix=()):
+    def racing(self, args, call, name, src, dst, then=None, prefix=(), touch=None):
         env = dict(os.environ, LD_PRELOAD=self.shim(), RACE_CALL=call, RACE_NAME=name,
-                   RACE_FROM=src, RACE_TO=dst,
+                   RACE_FROM=src or "", RACE_TO=dst or "",
                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
                    ":verify_asan_link_order=0")
         if then:
             env.update(RACE_FROM2=then[0], RACE_TO2=then[1])
+        if touch:
+            env.update(RACE_TOUCH=touch)
         if not prefix:
             return run(args, env=env)
         return subprocess.run(list(prefix) + [IMGPOOL] + args, capture_output=True,
@@ -2797,6 +2799,33 @@ class TestAFileSwappedInAfterItsProof(RaceShimCase):
         self.ok(r, (1,))
         self.assertIn(b"not made by imgpool", r.stderr)
         self.assertEqual(digest(thumb), want)
+
+class TestAnInputWrittenWhileRead(RaceShimCase):
+    """A file written in place while a decoder read it (a copy or an editor saving
+    over it) gave a thumbnail mixed from two pictures, reported ok. It is an error
+    of kind environment now, its output absent, and the next run makes it.
+    tests/race_shim.c touches the input (mtime and ctime now, as a write in place)
+    right as libvips opens it (through /proc/self/fd/N: WebP, which the JPEG and
+    PNG paths of imgpool's own do not take)."""
+
+    def test_a_write_during_the_decode_is_an_error(self):
+        os.makedirs(self.path("in"))
+        jpeg(self.path("a.jpg"), 120, 80, 200)
+        photo = self.path("in", "y.webp")
+        vips("copy", self.path("a.jpg"), photo)
+        out = self.path("out")
+        report = self.path("r.jsonl")
+        r = self.racing(["-j1", "--report", report, "-o", out, photo], "open",
+                        "/proc/self/fd/*", None, None, touch=photo)
+        self.ok(r, (1,))
+        self.assertIn(b"was written to while it was read", r.stderr)
+        with open(report) as f:
+            rec = [json.loads(line) for line in f if '"file"' in line][0]
+        self.assertEqual((rec["status"], rec["kind"]), ("error", "environment"), rec)
+        self.assertEqual(outputs_in(out), set())
+        r = run(["-j1", "-o", out, photo])
+        self.ok(r)
+        self.assertEqual(outputs_in(out), {"y.webp"})
 
 class TestInputFolderSwappedWithoutProc(RaceShimCase):
     """Where /proc is not mounted (a bare container or chroot), a worker cannot
