@@ -14,8 +14,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "outdir.h"
@@ -37,7 +39,9 @@ struct report {
 	int live_shown;     /* a live progress line is on the terminal now */
 	char started[40];   /* RFC 3339, when the report was opened */
 	const char *fixed_time; /* report_fix_time(): every record's time (tests) */
-	int json_failed;
+	int json_append;    /* --report-append: others may write the file too */
+	int json_failed;    /* a record's write failed: no more are written */
+	off_t json_good;    /* where the last whole record ends (-1: not a file) */
 };
 
 report *report_open(FILE *out, FILE *err, int quiet, int verbose, const char *json_path,
@@ -87,8 +91,41 @@ report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
 		r->json_buf = malloc(REPORT_RECORD_MAX);
 		if (r->json_buf)
 			setvbuf(r->json, r->json_buf, _IOFBF, REPORT_RECORD_MAX);
+		r->json_append = append;
 	}
+	r->json_good = r->json ? lseek(fileno(r->json), 0, SEEK_CUR) : -1;
 	return r;
+}
+
+/* Is the report still being written? */
+static int json_on(const report *r)
+{
+	return r->json && !r->json_failed;
+}
+
+/*
+ * End a record: flush it, in one write. One that failed (a full disk, a closed
+ * pipe) may have written part of the record, and records written after it, once
+ * the disk had room again, followed the cut one on its line: every reader of
+ * JSON Lines stops there. So the report stops at the first failure: a file of
+ * its own is cut back to its last whole record; a file others append to too
+ * (--report-append shards), or a stream, gets a newline, so that what follows
+ * starts a line of its own. What stdio still holds is dropped; report_close()
+ * says the report was not written whole.
+ */
+static void json_end_record(report *r)
+{
+	int fd = fileno(r->json);
+	if (fflush(r->json) == 0 && !ferror(r->json)) {
+		if (r->json_good >= 0)
+			r->json_good = lseek(fd, 0, SEEK_CUR);
+		return;
+	}
+	r->json_failed = 1;
+	__fpurge(r->json);
+	if (!r->json_file || r->json_append || r->json_good < 0 ||
+	    ftruncate(fd, r->json_good) != 0)
+		(void)!write(fd, "\n", 1);
 }
 
 /* Erase a live progress line before other output (caller holds the lock). */
@@ -245,9 +282,9 @@ void report_file_done(report *r, const report_file *f)
 		human_line(r, f);
 		fflush(stream_of(r, f));
 	}
-	if (r->json) {
+	if (json_on(r)) {
 		json_line(r, f);
-		fflush(r->json); /* a kill -9 still leaves every finished file reported */
+		json_end_record(r); /* a kill -9 still leaves every finished file reported */
 	}
 	pthread_mutex_unlock(&r->lock);
 }
@@ -453,7 +490,7 @@ void report_summary_print(report *r, const report_summary *s)
 			s->other_outputs > 1 ? "the first, " : "",
 			s->other_output ? s->other_output : "?");
 	fflush(r->err);
-	if (r->json) {
+	if (json_on(r)) {
 		run_rates k = rates_of(s);
 		json_head(r, "summary");
 		fprintf(r->json, ",\"version\":\"%s\",\"started\":\"%s\",\"shard\":", IMGPOOL_VERSION,
@@ -487,7 +524,7 @@ void report_summary_print(report *r, const report_summary *s)
 			(unsigned long long)s->crashed, (unsigned long long)s->adopted,
 			(unsigned long long)s->failed_earlier, (unsigned long long)s->pruned,
 			s->exit_code);
-		fflush(r->json); /* in one write, as every record (report_open_append()) */
+		json_end_record(r); /* in one write, as every record (report_open_append()) */
 	}
 	pthread_mutex_unlock(&r->lock);
 }
@@ -497,7 +534,7 @@ void report_summary_print(report *r, const report_summary *s)
 static void json_prune(report *r, const char *output, const char *input, int dry_run,
 		       const char *cause)
 {
-	if (!r->json)
+	if (!json_on(r))
 		return;
 	json_head(r, "prune");
 	fputs(",\"output\":", r->json);
@@ -510,7 +547,7 @@ static void json_prune(report *r, const char *output, const char *input, int dry
 		report_json_string(r->json, cause);
 	}
 	fputs("}\n", r->json);
-	fflush(r->json); /* as a file's record: a kill -9 loses no deletion's */
+	json_end_record(r); /* as a file's record: a kill -9 loses no deletion's */
 }
 
 void report_pruned(report *r, const char *output, const char *input, int dry_run)
@@ -552,7 +589,7 @@ int report_close(report *r)
 	char msg[256];
 	if (r->json_file) /* flushes, and checks, as below */
 		rc = sidefile_close(r->json_file, 1, msg, sizeof msg);
-	else if (r->json && (fflush(r->json) != 0 || ferror(r->json)))
+	else if (r->json && (fflush(r->json) != 0 || ferror(r->json) || r->json_failed))
 		rc = -1;
 	free(r->json_buf); /* after the stream it buffered is closed */
 	pthread_mutex_destroy(&r->lock);

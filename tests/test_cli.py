@@ -655,6 +655,35 @@ def test_min_free(tmp):
         subprocess.run(["umount", out])
 
 
+def test_report_on_a_full_disk(tmp):
+    """A --report whose disk fills: the write that failed left part of a record,
+    and the records after it (once the disk had room again) followed it on its
+    line, so no JSON Lines reader got past it. The report stops at the first
+    failure, cut back to its last whole record: every line of it parses."""
+    if os.geteuid() != 0:
+        raise Skip("mounting a tmpfs needs root")
+    src = os.path.join(tmp, "src")
+    names = make_set(src, 80, 64, 48)
+    disk = os.path.join(tmp, "disk")
+    os.makedirs(disk)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", disk]).returncode:
+        raise Skip("cannot mount a tmpfs here")
+    try:
+        rep = os.path.join(disk, "r.jsonl")
+        r = run(["-j2", "--progress", "none", "--report", rep, "-o",
+                 os.path.join(tmp, "out"), src])
+        assert_eq(r.returncode, 1, "exit code " + b(r.stdout + r.stderr))
+        assert_true("--report: writing" in b(r.stderr), b(r.stderr))
+        with open(rep, "rb") as f:
+            data = f.read()
+        assert_true(len(data) > 1000, f"{len(data)} bytes: the disk took some records")
+        assert_true(data.endswith(b"\n"), data[-200:])
+        for line in data.split(b"\n")[:-1]:
+            json.loads(line)  # every line whole
+        assert_eq(len(os.listdir(os.path.join(tmp, "out"))) - 1, len(names), "all made")
+    finally:
+        subprocess.run(["umount", disk])
+
 def planned(src, out, shard, extra=()):
     """The inputs a dry run of this shard would thumbnail."""
     r = run(["-n", "-r", "--shard", shard, "--report", "-", "-o", out] + list(extra) + [src])
