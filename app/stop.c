@@ -74,7 +74,13 @@ void stop_install(void)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* `nohup imgpool …` asks that the end of the session not stop the run: a
+	 * SIGHUP ignored when imgpool starts stays ignored. (SIGINT is taken even
+	 * so: test harnesses and CI runners start programs with it ignored, and
+	 * then send it to stop them.) */
+	struct sigaction hup;
+	if (sigaction(SIGHUP, NULL, &hup) != 0 || hup.sa_handler != SIG_IGN)
+		sigaction(SIGHUP, &sa, NULL);
 	/* Their default action ended imgpool with no summary and files unanswered:
 	 * schedulers warn with them (Grid Engine's -notify: USR1, USR2; a CPU time
 	 * limit: XCPU, SIGKILL after), and QUIT is Ctrl-\. A stop as TERM's. */
@@ -91,6 +97,16 @@ void stop_install(void)
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGXFSZ, &sa, NULL);
+	/* A signal mask is inherited across exec: a parent that blocked TERM (a
+	 * Python program, a service manager's helper) left every stop pending for
+	 * ever, and the scheduler's SIGKILL came with no summary. */
+	sigset_t mine;
+	sigemptyset(&mine);
+	int handled[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGXCPU,
+			 SIGALRM, SIGCONT};
+	for (size_t i = 0; i < sizeof handled / sizeof *handled; i++)
+		sigaddset(&mine, handled[i]);
+	sigprocmask(SIG_UNBLOCK, &mine, NULL);
 }
 
 int stop_signal(void)

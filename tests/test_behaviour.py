@@ -1843,5 +1843,67 @@ int fsync(int fd)
         self.assertGreater(len(named), 0, files[-1])
 
 
+
+def children_of(pid):
+    kids = set()
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                kids.update(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return kids
+
+
+class SignalsInherited(unittest.TestCase):
+    """What imgpool's starter did to its signals. `nohup imgpool …` (SIGHUP
+    ignored): imgpool put its own stop over it, and the end of the session
+    stopped the batch. A TERM blocked by the starter (the mask is inherited
+    across exec) stayed pending for ever: the run went on to its end. The run
+    waits on a --files-from pipe: its first file listed and its worker started,
+    the signal comes, then the second file is listed."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="imgpool-signals-")
+        for name in ("a.jpg", "b.jpg"):
+            photo(os.path.join(self.tmp, "src", name))
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def run_signalled(self, sig, preexec):
+        proc = subprocess.Popen([IMGPOOL, "-j1", "--progress", "none", "--files-from", "-",
+                                 "-o", os.path.join(self.tmp, "out")],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, preexec_fn=preexec,
+                                cwd=os.path.join(self.tmp, "src"))
+        try:
+            proc.stdin.write(b"a.jpg\n")
+            proc.stdin.flush()
+            end = time.monotonic() + 60  # its worker forked: its handlers are set
+            while not children_of(proc.pid) and time.monotonic() < end:
+                time.sleep(0.02)
+            self.assertTrue(children_of(proc.pid), "no worker started")
+            proc.send_signal(sig)
+            time.sleep(0.3)
+            out, err = proc.communicate(b"b.jpg\n", timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        return proc.returncode, out, err
+
+    def test_nohup_keeps_sighup_ignored(self):
+        rc, out, err = self.run_signalled(
+            signal.SIGHUP, lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out.count(b"ok "), 2, out + err)
+
+    def test_a_blocked_sigterm_still_stops_the_run(self):
+        rc, out, err = self.run_signalled(
+            signal.SIGTERM, lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}))
+        self.assertEqual(rc, 128 + signal.SIGTERM, out + err)
+        self.assertIn(b"interrupted by SIGTERM", out + err)
+
 if __name__ == "__main__":
     unittest.main(argv=sys.argv[:1], verbosity=2)
