@@ -120,6 +120,12 @@ int discover_path_error(discover *d, discover_item *it, const char *path, const 
 int discover_path_error_once(discover *d, discover_item *it, const char *path, const char *rel,
 			     const char *cause);
 
+/* discover_path_error_once() for a list entry refused for how it names its file
+ * (not under --base), not for the file: the file is not taken as met, and a later
+ * entry that names it rightly is planned. */
+int discover_path_refused_once(discover *d, discover_item *it, const char *path,
+			       const char *cause);
+
 /* Does a file at rel (relative to its root) pass --include and --exclude? */
 int discover_wanted(const discover *d, const char *rel);
 

@@ -82,14 +82,16 @@ int discover_path_error(discover *d, discover_item *it, const char *path, const 
 /* See discover_internal.h. The key is the canonical folder and the name as
  * given: the link or FIFO itself, not what it leads to (a dangling link leads
  * nowhere). */
-int discover_path_error_once(discover *d, discover_item *it, const char *path, const char *rel,
-			     const char *cause)
+static int path_error_once(discover *d, discover_item *it, const char *path, const char *rel,
+			   const char *cause, int claim)
 {
 	if (d->files_met) {
 		char *dir = path_dir(path);
 		char *canon = dir ? path_canonical(dir) : NULL;
 		char *key = canon ? path_join(canon, path_base(path)) : NULL;
-		uint32_t first = key ? fileids_meet(d->files_met, key, d->origin) : d->origin;
+		uint32_t first = !key	 ? d->origin
+				 : claim ? fileids_meet(d->files_met, key, d->origin)
+					 : fileids_met(d->files_met, key, d->origin);
 		free(dir);
 		free(canon);
 		free(key);
@@ -97,6 +99,18 @@ int discover_path_error_once(discover *d, discover_item *it, const char *path, c
 			return 0;
 	}
 	return discover_path_error(d, it, path, rel, cause);
+}
+
+int discover_path_error_once(discover *d, discover_item *it, const char *path, const char *rel,
+			     const char *cause)
+{
+	return path_error_once(d, it, path, rel, cause, 1);
+}
+
+int discover_path_refused_once(discover *d, discover_item *it, const char *path,
+			       const char *cause)
+{
+	return path_error_once(d, it, path, path, cause, 0);
 }
 
 /* Expand the template for every size into d->outputs; errors go into *it. Returns 0,

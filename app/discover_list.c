@@ -140,8 +140,8 @@ int discover_next_listed(discover *d, discover_item *it)
 			d->list_done = 1;
 			return 0;
 		}
-		if (e.len == 0)
-			continue; /* an empty entry: nothing listed */
+		if (e.len == 0 || (!d->cfg.files_nul && e.len == 1 && e.text[0] == '\r'))
+			continue; /* an empty entry (a CRLF list's too): nothing listed */
 		if (e.too_long) {
 			/* named by its start: a report line need not carry 64 KiB */
 			char start[208];
@@ -205,7 +205,7 @@ int discover_next_listed(discover *d, discover_item *it)
 		if (!rel) {
 			/* a file a PATH's walk answered is not a second input (its
 			 * canonical path is the key of both) */
-			if (discover_path_error_once(d, it, path, path, why ? why : WHY_NOMEM))
+			if (discover_path_refused_once(d, it, path, why ? why : WHY_NOMEM))
 				return 1;
 			continue;
 		}

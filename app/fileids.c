@@ -80,3 +80,12 @@ uint32_t fileids_meet(fileids *f, const char *real, uint32_t origin)
 	f->used++;
 	return origin;
 }
+
+uint32_t fileids_met(const fileids *f, const char *real, uint32_t origin)
+{
+	if (!f || !real || !f->cap)
+		return origin;
+	uint64_t h = XXH3_64bits(real, strlen(real));
+	const met *m = find(f->slots, f->cap, h, real);
+	return m->path ? m->origin : origin;
+}

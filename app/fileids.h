@@ -30,4 +30,10 @@ void fileids_free(fileids *f);
  * worst, never left unanswered). */
 uint32_t fileids_meet(fileids *f, const char *real, uint32_t origin);
 
+/* The origin that met `real` first, as fileids_meet(), but a path not met yet is
+ * not noted (origin is returned): an entry refused for how it was named (not
+ * under --base) answers for itself, and does not take the file from a later
+ * entry that names it rightly. */
+uint32_t fileids_met(const fileids *f, const char *real, uint32_t origin);
+
 #endif

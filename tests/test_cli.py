@@ -422,6 +422,34 @@ def test_files_from(tmp):
         assert_true("goes with --files-from" in b(r.stderr), b(r.stderr))
 
 
+def test_files_from_entries_named_wrongly_or_blank(tmp):
+    """A blank line of a CRLF list ("\\r") was an entry: "base/: a folder" with
+    --base, "No such file" without, and exit 1. An entry refused for its path
+    (a folder symlink leading out of --base) took its file as met: a later entry
+    naming the same file rightly (a symlink to it inside --base) got no answer at
+    all, and no thumbnail."""
+    base, other = os.path.join(tmp, "base"), os.path.join(tmp, "other")
+    make_set(other, 1, 300, 200)
+    os.makedirs(base)
+    os.symlink("../other", os.path.join(base, "lnk"))
+    os.symlink("../other/img000.jpg", os.path.join(base, "flink.jpg"))
+    out = os.path.join(tmp, "out")
+    r = subprocess.run([IMGPOOL, "--files-from", "-", "--base", base, "-o", out,
+                        "--report", "-"], input=b"flink.jpg\r\n\r\n", capture_output=True,
+                       timeout=120)
+    assert_eq(r.returncode, 0, b(r.stdout + r.stderr))
+    files = [json.loads(l) for l in r.stdout.splitlines() if b'"file"' in l]
+    assert_eq([f["status"] for f in files], ["ok"], files)
+    out2 = os.path.join(tmp, "out2")
+    r = subprocess.run([IMGPOOL, "--files-from", "-", "--base", base, "-o", out2,
+                        "--report", "-"], input=b"lnk/img000.jpg\nflink.jpg\n",
+                       capture_output=True, timeout=120)
+    assert_eq(r.returncode, 1, b(r.stdout + r.stderr))
+    files = [json.loads(l) for l in r.stdout.splitlines() if b'"file"' in l]
+    got = sorted((os.path.basename(f["input"]), f["status"]) for f in files)
+    assert_eq(got, [("flink.jpg", "ok"), ("img000.jpg", "error")], files)
+    assert_eq(dims(os.path.join(out2, "flink.jpg")), (256, 171), "made")
+
 def _validate(obj, schema, where):
     """A small JSON Schema check: the keywords docs/report.schema.json uses."""
     if "oneOf" in schema:
