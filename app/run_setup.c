@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +101,10 @@ static void failure_context(char *buf, size_t len)
 	}
 }
 
+/* Less free than this on the output folder's disk, and a journal that cannot be
+ * opened is for want of room (SQLite needs a few pages for its -wal and -shm). */
+#define FULL_DISK_BYTES ((uint64_t)1 << 20)
+
 /* Open the journal (per shard, so array tasks never share an SQLite file), and
  * decide whether it was lost: then the thumbnails already there cannot be shown
  * to be imgpool's, and the run says so once (each is an error for its input).
@@ -142,9 +147,17 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 	}
 	if (!x->j && err[0]) {
 		/* Going on without it would make thumbnails no later run can show are
-		 * imgpool's: each would be an error for its input from then on. */
-		report_say(stderr, "imgpool: %s; no thumbnail was made (--no-journal runs without "
-			   "one)", err);
+		 * imgpool's: each would be an error for its input from then on. On a
+		 * full disk, room is the answer, not --no-journal (asked of the disk,
+		 * not read from SQLite's words). */
+		struct statvfs vfs;
+		int full = fstatvfs(outdir_fd(x->od), &vfs) == 0 &&
+			   ((uint64_t)vfs.f_bavail * vfs.f_frsize < FULL_DISK_BYTES ||
+			    (vfs.f_files > 0 && vfs.f_favail == 0));
+		report_say(stderr, "imgpool: %s; no thumbnail was made (%s)", err,
+			   full ? "the output folder's disk is full: make room there, and run "
+				  "again"
+				: "--no-journal runs without one");
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
 	if (*lost && !o->overwrite)

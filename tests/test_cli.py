@@ -712,6 +712,31 @@ def test_report_on_a_full_disk(tmp):
     finally:
         subprocess.run(["umount", disk])
 
+def test_journal_on_a_full_disk(tmp):
+    """An output folder whose disk is full: the journal cannot be made, and the
+    hint was "--no-journal runs without one", a run that makes thumbnails no
+    later run can call its own. It says the disk is full now."""
+    if os.geteuid() != 0:
+        raise Skip("mounting a tmpfs needs root")
+    src = os.path.join(tmp, "src")
+    make_set(src, 1, 64, 48)
+    disk = os.path.join(tmp, "disk")
+    os.makedirs(disk)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", disk]).returncode:
+        raise Skip("cannot mount a tmpfs here")
+    try:
+        with open(os.path.join(disk, "fill"), "wb") as f:
+            try:
+                f.write(bytes(1 << 20))
+            except OSError:
+                pass
+        r = run(["--progress", "none", "-o", os.path.join(disk, "out"), src])
+        assert_eq(r.returncode, 1, b(r.stdout + r.stderr))
+        assert_true("disk is full" in b(r.stderr), b(r.stderr))
+        assert_true("--no-journal" not in b(r.stderr), b(r.stderr))
+    finally:
+        subprocess.run(["umount", disk])
+
 def planned(src, out, shard, extra=()):
     """The inputs a dry run of this shard would thumbnail."""
     r = run(["-n", "-r", "--shard", shard, "--report", "-", "-o", out] + list(extra) + [src])
