@@ -486,7 +486,7 @@ static void collect_outputs(journal *j, sqlite3_stmt *s, const char *root, const
 		t[*n].id = (file_ident){(uint64_t)sqlite3_column_int64(s, 1),
 					sqlite3_column_int64(s, 2),
 					(uint64_t)sqlite3_column_int64(s, 3),
-					(uint64_t)sqlite3_column_int64(s, 4), 0};
+					(uint64_t)sqlite3_column_int64(s, 4)};
 		if (t[*n].path)
 			(*n)++;
 		else
@@ -612,7 +612,7 @@ int journal_quarantine_each(journal *j,
 		char *path = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 1));
 		char *qname = name ? strdup((const char *)name) : NULL;
 		file_ident id = {(uint64_t)sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3),
-				 0, 0, 0};
+				 0, 0};
 		if (path && qname)
 			fn(data, qname, path, &id);
 		free(path);

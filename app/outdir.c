@@ -46,7 +46,7 @@ file_ident outdir_ident_of(const struct stat *st)
 {
 	return (file_ident){(uint64_t)st->st_size,
 			    (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
-			    (uint64_t)st->st_dev, (uint64_t)st->st_ino, io_stamp(st)};
+			    (uint64_t)st->st_dev, (uint64_t)st->st_ino};
 }
 
 int outdir_ident_same(const file_ident *a, const file_ident *b)
@@ -559,10 +559,12 @@ static int quarantine_fd(outdir *od)
 /* Move the file at (pfd, leaf) to the quarantine as qname and check it is the one
  * seen (a regular file, same device and inode as before the move) and `expect`
  * (size, mtime; and the very file the caller proved imgpool's, where expect knows
- * its inode and stamp: another put in its place since, or this one written over,
- * with the same size and mtime is not it). 0: it is there and checked. -1:
- * nothing moved (errno; ESTALE: not the file expected), or it did not match and
- * was put back (ESTALE; if even that failed it stays quarantined). */
+ * its device and inode: another moved into its place since, with the same size
+ * and mtime, is not it). Not its change time: a chmod, or a hard link a backup
+ * (cp -al) adds, moves it, and the file is still the one proved. 0: it is there
+ * and checked. -1: nothing moved (errno; ESTALE: not the file expected), or it
+ * did not match and was put back (ESTALE; if even that failed it stays
+ * quarantined). */
 static int quarantine_checked(outdir *od, const char *rel, int pfd, const char *leaf,
 			      const file_ident *expect, const char *qname)
 {
@@ -574,9 +576,8 @@ static int quarantine_checked(outdir *od, const char *rel, int pfd, const char *
 		errno = S_ISLNK(before.st_mode) ? ELOOP : EISDIR;
 		return -1;
 	}
-	if (((expect->dev || expect->ino) && ((uint64_t)before.st_dev != expect->dev ||
-					      (uint64_t)before.st_ino != expect->ino)) ||
-	    (expect->stamp && io_stamp(&before) != expect->stamp)) {
+	if ((expect->dev || expect->ino) && ((uint64_t)before.st_dev != expect->dev ||
+					     (uint64_t)before.st_ino != expect->ino)) {
 		errno = ESTALE;
 		return -1;
 	}

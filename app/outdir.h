@@ -64,8 +64,6 @@ typedef struct file_ident {
 	uint64_t size;
 	int64_t mtime_ns;
 	uint64_t dev, ino;   /* 0, 0: unknown (compare size and mtime only) */
-	uint64_t stamp;      /* io_stamp() when seen (inode and change time; 0:
-	                        unknown): a file changed in place since has another */
 } file_ident;
 
 /* The identity of a stat. */

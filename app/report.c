@@ -40,7 +40,7 @@ struct report {
 	char started[40];   /* RFC 3339, when the report was opened */
 	const char *fixed_time; /* report_fix_time(): every record's time (tests) */
 	int json_append;    /* --report-append: others may write the file too */
-	int json_failed;    /* a record's write failed: no more are written */
+	int json_failed;    /* a record's write failed (its errno): no more are written */
 	off_t json_good;    /* where the last whole record ends (-1: not a file) */
 };
 
@@ -121,9 +121,9 @@ static void json_end_record(report *r)
 			r->json_good = lseek(fd, 0, SEEK_CUR);
 		return;
 	}
-	r->json_failed = 1;
+	r->json_failed = errno ? errno : EIO;
 	__fpurge(r->json);
-	if (!r->json_file || r->json_append || r->json_good < 0 ||
+	if (!sidefile_is_own_file(r->json_file) || r->json_append || r->json_good < 0 ||
 	    ftruncate(fd, r->json_good) != 0)
 		(void)!write(fd, "\n", 1);
 }
@@ -587,12 +587,16 @@ int report_close(report *r)
 		return 0;
 	int rc = 0;
 	char msg[256];
+	if (r->json_failed)
+		errno = r->json_failed; /* the cause, said by the caller or sidefile_close() */
 	if (r->json_file) /* flushes, and checks, as below */
 		rc = sidefile_close(r->json_file, 1, msg, sizeof msg);
 	else if (r->json && (fflush(r->json) != 0 || ferror(r->json) || r->json_failed))
 		rc = -1;
+	int e = errno;
 	free(r->json_buf); /* after the stream it buffered is closed */
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+	errno = e;
 	return rc;
 }

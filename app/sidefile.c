@@ -23,6 +23,7 @@ struct sidefile {
 	char *tmp;	/* the temp file beside path, when written whole */
 	const char *opt;
 	sidefile_kind kind;
+	int own_file;	/* opened here by its name, a regular file (PLACE_NONE, _FILE) */
 };
 
 /* How imgpool begins a file of each kind (the first bytes it writes), and what
@@ -511,6 +512,7 @@ sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind,
 		errno = e;
 		return NULL;
 	}
+	s->own_file = p == PLACE_NONE || p == PLACE_FILE;
 	/* A pipe a stop must not wait on (sinks.h): the shell's own descriptor, which
 	 * is put back at the end, or one opened here, forgotten when closed. */
 	if (p == PLACE_FD)
@@ -628,4 +630,9 @@ int sidefile_close(sidefile *s, int keep, char *err, size_t errlen)
 	free(s->path);
 	free(s);
 	return rc;
+}
+
+int sidefile_is_own_file(const sidefile *f)
+{
+	return f && f->own_file;
 }

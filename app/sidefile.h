@@ -72,6 +72,10 @@ sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind,
 /* The stream to write to. */
 FILE *sidefile_stream(sidefile *f);
 
+/* Is it a regular file imgpool opened by its name, its own to cut back (not a
+ * shell's descriptor, /dev/stderr, a FIFO or a terminal, which others write)? */
+int sidefile_is_own_file(const sidefile *f);
+
 /* Finish: flush and close; a whole file is renamed over its name if it may still
  * be replaced (checked again: the name may have changed meanwhile), else its
  * temp file is removed, as it is when !keep. 0, or -1 with the cause in err.

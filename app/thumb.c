@@ -454,21 +454,26 @@ fail:
 	return -1;
 }
 
-/* Is the file at input no longer the one check_task() saw? */
-/* Has the open input (was: its stat before it was read) changed since: another
- * size, mtime or change time? */
-static int written_since(int fd, const struct stat *was)
+/* Has the open input (was: its stat before it was read; sum: the checksum of
+ * its bytes then) been written to since? Another size or mtime says so. Its
+ * change time alone also moves for a chmod or a hard link (cp -al backups): the
+ * writer may have set the mtime back (touch -r), so then its bytes tell. */
+static int written_since(int fd, const struct stat *was, uint64_t sum)
 {
 	struct stat now;
+	uint64_t again;
 	if (fstat(fd, &now) != 0)
 		return 0; /* unknowable, and the read itself went well */
-	return now.st_size != was->st_size ||
-	       now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
-	       now.st_mtim.tv_nsec != was->st_mtim.tv_nsec ||
-	       now.st_ctim.tv_sec != was->st_ctim.tv_sec ||
-	       now.st_ctim.tv_nsec != was->st_ctim.tv_nsec;
+	if (now.st_size != was->st_size || now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+	    now.st_mtim.tv_nsec != was->st_mtim.tv_nsec)
+		return 1;
+	if (now.st_ctim.tv_sec == was->st_ctim.tv_sec &&
+	    now.st_ctim.tv_nsec == was->st_ctim.tv_nsec)
+		return 0;
+	return filehash_fd(fd, &again) == 0 && again != sum;
 }
 
+/* Is the file at input no longer the one check_task() saw? */
 static int input_changed(const char *input, const struct stat *was)
 {
 	struct stat now;
@@ -558,7 +563,7 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 		vipserr_printf(err, errlen, "%s", FOLDER_SWAPPED);
 		*kind = FAIL_ENVIRONMENT;
 		rc = -1;
-	} else if (written_since(in_fd, &was)) {
+	} else if (written_since(in_fd, &was, res->in_checksum)) {
 		/* Written in place while it was read (a copy or an editor saving over
 		 * it): the decoders may have read part of each version, and the
 		 * thumbnail would be a mix of two pictures. Its change time tells,

@@ -171,7 +171,7 @@ static void sql_exec(const char *db_path, const char *sql)
 
 static file_ident ident(uint64_t size, int64_t mtime_ns, uint64_t dev, uint64_t ino)
 {
-	return (file_ident){size, mtime_ns, dev, ino, 0};
+	return (file_ident){size, mtime_ns, dev, ino};
 }
 
 /* A row with every field set to something no default would give. */

@@ -326,10 +326,6 @@ static void test_remove_and_restore(void **state)
 	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &wrong, "q-1"), -1);
 	assert_int_equal(errno, ESTALE);
 	assert_string_equal(get(at("out/a/b/x.jpg")), "thumb");
-	/* put back, it has another change time: only a new look proves it again */
-	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &id, "q-3"), -1);
-	assert_int_equal(errno, ESTALE);
-	id = ident(at("out/a/b/x.jpg"));
 	/* another file moved into its place, of the same size and mtime, is not it
 	 * (a user's, put there after the look that proved the thumbnail imgpool's) */
 	put(at("out/a/b/y.jpg"), "THUMB");
@@ -341,6 +337,8 @@ static void test_remove_and_restore(void **state)
 	assert_int_equal(errno, ESTALE);
 	assert_string_equal(get(at("out/a/b/x.jpg")), "THUMB");
 	id = ident(at("out/a/b/x.jpg"));
+	/* a chmod (or a hard link a backup adds) moves its change time: still it */
+	assert_int_equal(chmod(at("out/a/b/x.jpg"), 0640), 0);
 	assert_int_equal(outdir_remove(od, "a/b/x.jpg", &id, "q-2"), 0);
 	assert_int_equal(access(at("out/a"), F_OK), -1);		/* empty folders go */
 	assert_string_equal(get(at("out/keep.txt")), "mine");
