@@ -66,13 +66,15 @@ static void *count_files(void *arg)
 
 counter *counter_start(const discover_config *cfg, const shard *sh, run_counters *c)
 {
-	if (cfg->npaths < 1)
+	/* A list is read once, by the run, and not counted ahead: with one, the
+	 * PATHs' count alone is no total (report-schema.md: null until the walk
+	 * ends), and a stop said "0 not started" of a run that had hundreds left. */
+	if (cfg->npaths < 1 || cfg->files_from)
 		return NULL;
 	counter *k = calloc(1, sizeof *k);
 	if (!k)
 		return NULL;
 	k->cfg = *cfg;
-	k->cfg.files_from = NULL; /* a list is read once, by the run */
 	k->cfg.count_only = 1;
 	k->sh = *sh;
 	k->c = c;

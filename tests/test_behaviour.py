@@ -1905,5 +1905,42 @@ class SignalsInherited(unittest.TestCase):
         self.assertEqual(rc, 128 + signal.SIGTERM, out + err)
         self.assertIn(b"interrupted by SIGTERM", out + err)
 
+
+class TotalsWithAList(unittest.TestCase):
+    """--files-from with a folder PATH, stopped: the counting walk counted the
+    PATH alone and said it was the total (1 file where 128 were answered), and
+    "0 not started" of a run that had most of its list left. A list is not
+    counted ahead: the total is unknown (null) until the run's walk ends."""
+
+    def test_a_stop_does_not_take_the_paths_for_the_total(self):
+        tmp = tempfile.mkdtemp(prefix="imgpool-totals-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        one = photo(os.path.join(tmp, "a", "one.jpg"))
+        listed = os.path.join(tmp, "listed")
+        big = photo(os.path.join(listed, "p000.jpg"), (1600, 1200))
+        names = ["p000.jpg"]
+        for i in range(1, 150):
+            names.append("p%03d.jpg" % i)
+            shutil.copyfile(big, os.path.join(listed, names[-1]))
+        with open(os.path.join(tmp, "list"), "w") as f:
+            f.write("".join(os.path.join(listed, n) + "\n" for n in names))
+        rep = os.path.join(tmp, "r.jsonl")
+        proc = subprocess.Popen([IMGPOOL, "-j1", "--progress", "none", "--base", "/",
+                                 "--files-from", os.path.join(tmp, "list"), "--report", rep,
+                                 "-o", os.path.join(tmp, "out"), os.path.dirname(one)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(3):
+            proc.stdout.readline()  # a few files done
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+        with open(rep) as f:
+            recs = [json.loads(line) for line in f]
+        files = [r for r in recs if r["type"] == "file"]
+        summary = recs[-1]
+        self.assertEqual(summary["type"], "summary")
+        if summary["total"] is not None:  # the list read to its end: exact then
+            self.assertEqual(summary["total"], len(files) + summary["not_started"], summary)
+        self.assertEqual(proc.returncode, 130, err)
+
 if __name__ == "__main__":
     unittest.main(argv=sys.argv[:1], verbosity=2)
