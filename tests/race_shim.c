@@ -14,7 +14,8 @@
  *                     write-ahead record of a quarantine, say)
  * It renames $RACE_FROM to $RACE_TO, then $RACE_FROM2 to $RACE_TO2 if given (a
  * folder swapped for a symlink: the folder aside, the symlink in its place); or,
- * with RACE_TOUCH=PATH, sets PATH's mtime to now (a write in place). A RACE_NAME
+ * with RACE_TOUCH=PATH, sets PATH's mtime to now (a write in place), or with
+ * RACE_CHMOD=PATH makes it mode 0640 (its change time alone moves). A RACE_NAME
  * ending in '*' matches every name it begins (/proc/self/fd/*).
  * Windows between two system calls of one function are reached so,
  * deterministically (test_output_safety.py compiles it).
@@ -65,6 +66,12 @@ static void maybe_race(const char *call, const char *name)
 		/* a write in place, as far as any stat can tell: mtime and ctime now */
 		if (utimensat(AT_FDCWD, getenv("RACE_TOUCH"), NULL, 0) != 0)
 			perror("race_shim: touch");
+		return;
+	}
+	if (getenv("RACE_CHMOD")) {
+		/* no write: its change time alone moves */
+		if (chmod(getenv("RACE_CHMOD"), 0640) != 0)
+			perror("race_shim: chmod");
 		return;
 	}
 	if (rename(getenv("RACE_FROM"), getenv("RACE_TO")) != 0)

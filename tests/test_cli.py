@@ -712,6 +712,21 @@ def test_report_on_a_full_disk(tmp):
         for line in data.split(b"\n")[:-1]:
             json.loads(line)  # every line whole
         assert_eq(len(os.listdir(os.path.join(tmp, "out"))) - 1, len(names), "all made")
+        assert_true("Success" not in b(r.stderr), b(r.stderr))
+        # A descriptor the shell opened (a log others write too) is not its own
+        # to cut back: what was there before stays.
+        os.unlink(rep)
+        log = os.path.join(disk, "log")
+        with open(log, "wb") as f:
+            f.write(b"a line of someone else's\n" * 100)
+        with open(log, "ab") as f:
+            r = subprocess.run([IMGPOOL, "-j2", "--progress", "none", "--report",
+                                "/dev/fd/%d" % f.fileno(), "-o", os.path.join(tmp, "out2"),
+                                src], pass_fds=(f.fileno(),), capture_output=True,
+                               timeout=300)
+        assert_eq(r.returncode, 1, b(r.stdout + r.stderr))
+        with open(log, "rb") as f:
+            assert_true(f.read().startswith(b"a line of someone else's\n" * 100), "kept")
     finally:
         subprocess.run(["umount", disk])
 

@@ -2487,7 +2487,8 @@ class RaceShimCase(SafetyCase):
                        check=True, capture_output=True)
         return so
 
-    def racing(self, args, call, name, src, dst, then=None, prefix=(), touch=None):
+    def racing(self, args, call, name, src, dst, then=None, prefix=(), touch=None,
+               chmod=None):
         env = dict(os.environ, LD_PRELOAD=self.shim(), RACE_CALL=call, RACE_NAME=name,
                    RACE_FROM=src or "", RACE_TO=dst or "",
                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
@@ -2496,6 +2497,8 @@ class RaceShimCase(SafetyCase):
             env.update(RACE_FROM2=then[0], RACE_TO2=then[1])
         if touch:
             env.update(RACE_TOUCH=touch)
+        if chmod:
+            env.update(RACE_CHMOD=chmod)
         if not prefix:
             return run(args, env=env)
         return subprocess.run(list(prefix) + [IMGPOOL] + args, capture_output=True,
@@ -2824,6 +2827,20 @@ class TestAnInputWrittenWhileRead(RaceShimCase):
         self.assertEqual((rec["status"], rec["kind"]), ("error", "environment"), rec)
         self.assertEqual(outputs_in(out), set())
         r = run(["-j1", "-o", out, photo])
+        self.ok(r)
+        self.assertEqual(outputs_in(out), {"y.webp"})
+
+    def test_a_chmod_during_the_decode_is_no_write(self):
+        """A chmod (or a hard link a backup adds) moves the change time alone:
+        the bytes read are still the file's, and the thumbnail is made."""
+        os.makedirs(self.path("in"))
+        jpeg(self.path("a.jpg"), 120, 80, 200)
+        photo = self.path("in", "y.webp")
+        vips("copy", self.path("a.jpg"), photo)
+        out = self.path("out")
+        r = self.racing(["-j1", "-o", out, photo], "open", "/proc/self/fd/*", None, None,
+                        chmod=photo)
+        self.assertEqual(os.stat(photo).st_mode & 0o777, 0o640, "the shim did not chmod")
         self.ok(r)
         self.assertEqual(outputs_in(out), {"y.webp"})
 
