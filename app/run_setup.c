@@ -195,7 +195,9 @@ static int in_new_folder(const char *path, const char *out)
  *     named twice): their writes would mix;
  *   - a trace or timeline on standard output moves the per-file lines to
  *     standard error (*lines_to_stderr), as --report - does (report_open()):
- *     standard output holds that file alone.
+ *     standard output holds that file alone;
+ *   - none where standard error goes (but a terminal): imgpool's own errors
+ *     and warnings, which only standard error takes, would mix into it.
  * 0, -1 when one is refused, or -2 when none is but a folder cannot take one
  * (sidefile_check()): each is said (on stderr), not only the first, so one try
  * shows everything to mend. */
@@ -241,6 +243,14 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 		 * the report too (> r.jsonl --report r.jsonl mixed ok lines into it). */
 		if (!rc && path[i] && sidefile_same_place(place[i], "/dev/stdout"))
 			*lines_to_stderr = 1;
+		/* Standard error cannot: imgpool's errors and warnings go there, and
+		 * mixed into the records (2> r.jsonl --report r.jsonl). */
+		else if (!rc && path[i] && sidefile_same_place(place[i], "/dev/stderr")) {
+			snprintf(msg, len, "%s '%s' is where standard error goes: imgpool's "
+				 "errors and warnings would mix into it; give another file (or "
+				 "-, standard output)", opt[i], path[i]);
+			rc = -1;
+		}
 		if (rc)
 			report_say(stderr, "imgpool: %s", msg);
 		refused |= rc == -1;

@@ -755,6 +755,23 @@ def test_journal_on_a_full_disk(tmp):
     finally:
         subprocess.run(["umount", disk])
 
+def test_report_where_stderr_goes(tmp):
+    """--report naming the file standard error goes to (2> r.jsonl --report
+    r.jsonl, or /dev/stderr) mixed imgpool's error lines into the records. It is
+    refused (usage), and the report file is left as it was."""
+    src = os.path.join(tmp, "src")
+    make_set(src, 1, 64, 48)
+    rep = os.path.join(tmp, "r.jsonl")
+    for name in (rep, "/dev/stderr"):
+        with open(rep, "wb") as err:
+            r = subprocess.run([IMGPOOL, "-o", os.path.join(tmp, "out"), "--report", name,
+                                src], stdout=subprocess.PIPE, stderr=err, timeout=120)
+        assert_eq(r.returncode, 2, name)
+        with open(rep, "rb") as f:
+            text = f.read()
+        assert_true(b"where standard error goes" in text, text)
+        assert_true(b'"schema"' not in text, text)
+
 def planned(src, out, shard, extra=()):
     """The inputs a dry run of this shard would thumbnail."""
     r = run(["-n", "-r", "--shard", shard, "--report", "-", "-o", out] + list(extra) + [src])
