@@ -15,6 +15,7 @@ struct counter {
 	discover_config cfg;
 	shard sh;
 	run_counters *c;
+	int paths_only;		/* a --files-from list too: the PATHs' count is no total */
 	pthread_t thread;
 	atomic_int stop;
 	pthread_mutex_t lock;	/* with stopped: a walk that is over waits to be stopped */
@@ -50,7 +51,7 @@ static void *count_files(void *arg)
 		if (more && in_shard(&k->sh, &it))
 			atomic_store(&k->c->total, ++n);
 	}
-	if (d && !atomic_load(&k->stop))
+	if (d && !atomic_load(&k->stop) && !k->paths_only)
 		atomic_store(&k->c->total_known, 1);
 	pool_nofork_begin();
 	discover_close(d);
@@ -66,15 +67,18 @@ static void *count_files(void *arg)
 
 counter *counter_start(const discover_config *cfg, const shard *sh, run_counters *c)
 {
-	/* A list is read once, by the run, and not counted ahead: with one, the
-	 * PATHs' count alone is no total (report-schema.md: null until the walk
-	 * ends), and a stop said "0 not started" of a run that had hundreds left. */
-	if (cfg->npaths < 1 || cfg->files_from)
+	if (cfg->npaths < 1)
 		return NULL;
 	counter *k = calloc(1, sizeof *k);
 	if (!k)
 		return NULL;
 	k->cfg = *cfg;
+	/* A list is read once, by the run, and not counted ahead: with one, the
+	 * PATHs' count is a lower bound for the progress line ("432+"), never the
+	 * total (report-schema.md: null until the walk ends): a stop said "0 not
+	 * started" of a run that had most of its list left. */
+	k->paths_only = cfg->files_from != NULL;
+	k->cfg.files_from = NULL;
 	k->cfg.count_only = 1;
 	k->sh = *sh;
 	k->c = c;

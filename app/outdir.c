@@ -64,7 +64,8 @@ const char *outdir_strerror(int err)
 	case ELOOP: return "a symlink is in the way (imgpool never follows one in the output folder)";
 	case ENODEV: return "something other than a regular file is there (a FIFO, a device or a folder)";
 	case EMLINK: return "that file has other hard links (imgpool never writes through one in its own files)";
-	case ESTALE: return "the file changed while imgpool was replacing it; it was left as it is";
+	case ESTALE: return "the file there changed while imgpool was replacing or removing it; it "
+			    "was left as it is";
 	case EXDEV: return "it is on another filesystem than the output folder's .imgpool";
 	case EEXIST: return "a file is already there";
 	case OUTDIR_EMOVED: return "its folder was moved out of the output folder meanwhile; "

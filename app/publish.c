@@ -298,7 +298,10 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 		 * alone may go; one put in its place since stays (ESTALE) */
 		if (outdir_remove(pb->od, rel, &now, qname) == 0) {
 			rc = 1;
-		} else if (errno != ESTALE && errno != ENOENT) {
+		} else if (errno != ENOENT) {
+			/* ESTALE too: another file was moved into its place since it was
+			 * proved imgpool's. Said, and its row kept: a later run proves the
+			 * file there again (by its bytes) before it removes it. */
 			snprintf(err, len, "%s", outdir_strerror(errno));
 			rc = -1;
 		}

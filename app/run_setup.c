@@ -239,18 +239,19 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 				rc = -1;
 			}
 		}
-		/* Standard output holds the side file alone then, as with --report -:
-		 * the report too (> r.jsonl --report r.jsonl mixed ok lines into it). */
-		if (!rc && path[i] && sidefile_same_place(place[i], "/dev/stdout"))
-			*lines_to_stderr = 1;
-		/* Standard error cannot: imgpool's errors and warnings go there, and
-		 * mixed into the records (2> r.jsonl --report r.jsonl). */
-		else if (!rc && path[i] && sidefile_same_place(place[i], "/dev/stderr")) {
+		/* Standard error cannot hold a side file: imgpool's errors and warnings
+		 * go there, and mixed into the records (2> r.jsonl --report r.jsonl;
+		 * &> r.jsonl too, where standard output is that file as well). */
+		if (!rc && path[i] && sidefile_same_place(place[i], "/dev/stderr")) {
 			snprintf(msg, len, "%s '%s' is where standard error goes: imgpool's "
 				 "errors and warnings would mix into it; give another file (or "
 				 "-, standard output)", opt[i], path[i]);
 			rc = -1;
 		}
+		/* Standard output holds the side file alone then, as with --report -:
+		 * the report too (> r.jsonl --report r.jsonl mixed ok lines into it). */
+		else if (!rc && path[i] && sidefile_same_place(place[i], "/dev/stdout"))
+			*lines_to_stderr = 1;
 		if (rc)
 			report_say(stderr, "imgpool: %s", msg);
 		refused |= rc == -1;

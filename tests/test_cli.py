@@ -762,10 +762,11 @@ def test_report_where_stderr_goes(tmp):
     src = os.path.join(tmp, "src")
     make_set(src, 1, 64, 48)
     rep = os.path.join(tmp, "r.jsonl")
-    for name in (rep, "/dev/stderr"):
-        with open(rep, "wb") as err:
+    for name, both in ((rep, False), ("/dev/stderr", False), (rep, True)):
+        with open(rep, "wb") as err:  # both: &> r.jsonl, standard output there too
             r = subprocess.run([IMGPOOL, "-o", os.path.join(tmp, "out"), "--report", name,
-                                src], stdout=subprocess.PIPE, stderr=err, timeout=120)
+                                src], stdout=err if both else subprocess.PIPE, stderr=err,
+                               timeout=120)
         assert_eq(r.returncode, 2, name)
         with open(rep, "rb") as f:
             text = f.read()

@@ -2780,10 +2780,15 @@ class TestAFileSwappedInAfterItsProof(RaceShimCase):
         r = self.racing(["--prune", "-o", out, self.path("in")], "sql", "INTO quarantine",
                         user, thumb)
         self.assertFalse(os.path.exists(user), f"the shim did not move it: {r.stderr!r}")
-        self.ok(r, (0, 1))
+        self.ok(r, (1,))
         self.assertTrue(os.path.exists(thumb), r.stdout + r.stderr)
         self.assertEqual(digest(thumb), want)
         self.assertNotIn(b"prune", r.stdout)
+        self.assertIn(b"not pruned", r.stderr)  # said, and its row kept for later
+        # the next run finds it is not imgpool's, keeps it, and says nothing more
+        r = run(["--prune", "-o", out, self.path("in")])
+        self.ok(r)
+        self.assertEqual(digest(thumb), want)
 
     def test_force_leaves_a_file_swapped_in(self):
         jpeg(self.path("in", "dog.jpg"))
