@@ -58,26 +58,6 @@ int outdir_ident_same(const file_ident *a, const file_ident *b)
 	return 1;
 }
 
-const char *outdir_strerror(int err)
-{
-	switch (err) {
-	case ELOOP: return "a symlink is in the way (imgpool never follows one in the output folder)";
-	case ENODEV: return "something other than a regular file is there (a FIFO, a device or a folder)";
-	case EMLINK: return "that file has other hard links (imgpool never writes through one in its own files)";
-	case ESTALE: return "the file there changed while imgpool was replacing or removing it; it "
-			    "was left as it is";
-	case EXDEV: return "it is on another filesystem than the output folder's .imgpool";
-	case EEXIST: return "a file is already there";
-	case OUTDIR_EMOVED: return "its folder was moved out of the output folder meanwhile; "
-				   "the file was taken back";
-	case EOPNOTSUPP: return "the output folder's filesystem can neither rename a file without "
-				"replacing one (RENAME_NOREPLACE) nor make a hard link, so nothing "
-				"can be put in place there without risking a file imgpool did not "
-				"make: give an output folder on another filesystem";
-	default: return strerror(err);
-	}
-}
-
 /* ------------------------------------------------------------------------- */
 /* Resolving beneath OUT                                                      */
 

@@ -77,6 +77,18 @@ def linked_photos(folder, one, n, name="photo-with-a-long-name-%04d.jpg"):
         os.link(one, os.path.join(folder, name % i))
 
 
+def children_of(pid):
+    """The pids of pid's children (every thread's)."""
+    kids = set()
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                kids.update(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return kids
+
+
 class Behaviour(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="imgpool-behaviour-")
@@ -541,14 +553,7 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
                             "{ pthread_atfork(NULL, NULL, stop); }\n", "-lpthread")
 
     def children_of(self, pid):
-        kids = set()
-        try:
-            for t in os.listdir("/proc/%d/task" % pid):
-                with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                    kids.update(int(x) for x in f.read().split())
-        except OSError:
-            pass
-        return kids
+        return children_of(pid)
 
     def wait_stopped(self, pids, timeout=10):
         end = time.monotonic() + timeout
@@ -1842,17 +1847,6 @@ int fsync(int fd)
         named = [x for x in files if "the temp folder" in (x.get("error") or "")]
         self.assertGreater(len(named), 0, files[-1])
 
-
-
-def children_of(pid):
-    kids = set()
-    try:
-        for t in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                kids.update(int(x) for x in f.read().split())
-    except OSError:
-        pass
-    return kids
 
 
 class SignalsInherited(unittest.TestCase):

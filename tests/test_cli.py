@@ -656,16 +656,23 @@ def test_max_worker_rss(tmp):
     assert_true("recycled" in b(r.stdout), b(r.stdout))
 
 
-def test_min_free(tmp):
-    """--min-free on a small filesystem: one message, no partial file, rerun finishes."""
+def tmpfs(folder, size):
+    """A tmpfs of size mounted on folder (made); skips the test where it cannot
+    be (not root). The caller unmounts it."""
     if os.geteuid() != 0:
         raise Skip("mounting a tmpfs needs root")
+    os.makedirs(folder, exist_ok=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs",
+                       folder]).returncode:
+        raise Skip("cannot mount a tmpfs here")
+
+
+def test_min_free(tmp):
+    """--min-free on a small filesystem: one message, no partial file, rerun finishes."""
     src = os.path.join(tmp, "src")
     names = make_set(src, 30, 2400, 1600)
     out = os.path.join(tmp, "out")
-    os.makedirs(out)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", out]).returncode:
-        raise Skip("cannot mount a tmpfs here")
+    tmpfs(out, "6m")
     try:
         r = run(["-j2", "-s", "1200", "-Q", "95", "-o", out, "--progress", "none",
                  "--min-free", "3M", src])
@@ -691,14 +698,10 @@ def test_report_on_a_full_disk(tmp):
     and the records after it (once the disk had room again) followed it on its
     line, so no JSON Lines reader got past it. The report stops at the first
     failure, cut back to its last whole record: every line of it parses."""
-    if os.geteuid() != 0:
-        raise Skip("mounting a tmpfs needs root")
     src = os.path.join(tmp, "src")
     names = make_set(src, 80, 64, 48)
     disk = os.path.join(tmp, "disk")
-    os.makedirs(disk)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", disk]).returncode:
-        raise Skip("cannot mount a tmpfs here")
+    tmpfs(disk, "8k")
     try:
         rep = os.path.join(disk, "r.jsonl")
         r = run(["-j2", "--progress", "none", "--report", rep, "-o",
@@ -734,14 +737,10 @@ def test_journal_on_a_full_disk(tmp):
     """An output folder whose disk is full: the journal cannot be made, and the
     hint was "--no-journal runs without one", a run that makes thumbnails no
     later run can call its own. It says the disk is full now."""
-    if os.geteuid() != 0:
-        raise Skip("mounting a tmpfs needs root")
     src = os.path.join(tmp, "src")
     make_set(src, 1, 64, 48)
     disk = os.path.join(tmp, "disk")
-    os.makedirs(disk)
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", disk]).returncode:
-        raise Skip("cannot mount a tmpfs here")
+    tmpfs(disk, "64k")
     try:
         with open(os.path.join(disk, "fill"), "wb") as f:
             try:

@@ -894,21 +894,20 @@ static void test_infinite_timeouts(void **state)
 	tl_assert_no_children();
 }
 
-/* A worker stopped from outside between tasks (SIGSTOP), in a pool without a
- * task timeout: the one task sent to it before it was seen idle stayed there
- * for ever while the other worker idled. An idle worker takes it now. */
-static void test_a_worker_stopped_between_tasks_keeps_no_task(void **state)
+/* One worker stopped from outside between tasks (SIGSTOP), then maps of 1 to 7
+ * tasks (2: one task each, one left on the stopped one): an idle worker must take
+ * back what waits there. alarm() is a hang guard, far from any wait of the pool. */
+static void stopped_between_tasks(double timeout)
 {
-	(void)state;
 	tl_reset_shared();
-	pool *p = tl_make_pool(2, 0, 0, 0);
+	pool *p = tl_make_pool(2, timeout, 0, 0);
 	tl_map_squares(p, 4);
 	int pids[2];
 	assert_int_equal(pool_worker_pids(p, pids, 2), 2);
 	assert_int_equal(kill(pids[0], SIGSTOP), 0);
-	alarm(60);
-	for (int i = 0; i < 5; i++)
-		tl_map_squares(p, 7);
+	alarm(20);
+	for (int i = 1; i <= 7; i++)
+		tl_map_squares(p, i);
 	alarm(0);
 	pool_stats st;
 	pool_stats_get(p, &st);
@@ -918,28 +917,21 @@ static void test_a_worker_stopped_between_tasks_keeps_no_task(void **state)
 	tl_assert_no_children();
 }
 
+/* In a pool without a task timeout, the one task sent to a worker stopped between
+ * tasks before it was seen idle stayed there for ever while the other worker
+ * idled. An idle worker takes it now. */
+static void test_a_worker_stopped_between_tasks_keeps_no_task(void **state)
+{
+	(void)state;
+	stopped_between_tasks(0);
+}
+
 /* The same with a task timeout (30 s): the idle worker takes the one task left
- * on the stopped one after IDLE_STUCK_NS (idle_wakeup()), not at the timeout.
- * (alarm() is a hang guard, far from either figure.) */
+ * on the stopped one after IDLE_STUCK_NS (idle_wakeup()), not at the timeout. */
 static void test_a_worker_stopped_between_tasks_with_a_timeout(void **state)
 {
 	(void)state;
-	tl_reset_shared();
-	pool *p = tl_make_pool(2, 30, 0, 0);
-	tl_map_squares(p, 4);
-	int pids[2];
-	assert_int_equal(pool_worker_pids(p, pids, 2), 2);
-	assert_int_equal(kill(pids[0], SIGSTOP), 0);
-	alarm(20);
-	for (int i = 1; i <= 7; i++)
-		tl_map_squares(p, i); /* 2: one task each, one left on the stopped */
-	alarm(0);
-	pool_stats st;
-	pool_stats_get(p, &st);
-	assert_true(st.taken_back >= 1);
-	assert_int_equal(kill(pids[0], SIGCONT), 0);
-	pool_destroy(p);
-	tl_assert_no_children();
+	stopped_between_tasks(30);
 }
 
 /* pool_buf_reserve() on an empty buffer left its text unterminated. */
