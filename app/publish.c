@@ -294,7 +294,7 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 			snprintf(err, len, "cannot record the removal: %s", journal_error(pb->j));
 			return -1;
 		}
-		/* now: the file just proved imgpool's (its inode and stamp), which
+		/* now: the file just proved imgpool's (its device and inode), which
 		 * alone may go; one put in its place since stays (ESTALE) */
 		if (outdir_remove(pb->od, rel, &now, qname) == 0) {
 			rc = 1;

@@ -566,8 +566,9 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 	} else if (written_since(in_fd, &was, res->in_checksum)) {
 		/* Written in place while it was read (a copy or an editor saving over
 		 * it): the decoders may have read part of each version, and the
-		 * thumbnail would be a mix of two pictures. Its change time tells,
-		 * however the writer left its mtime; tried again next run. */
+		 * thumbnail would be a mix of two pictures. Its size, its mtime or,
+		 * where only its change time moved, its bytes tell; tried again next
+		 * run. */
 		vipserr_printf(err, errlen, "the input was written to while it was read");
 		*kind = FAIL_ENVIRONMENT;
 		rc = -1;
