@@ -421,6 +421,12 @@ static const char *run_figures(const report_summary *s, char *buf, size_t len)
 
 void report_summary_print(report *r, const report_summary *s)
 {
+	report_summary_text(r, s);
+	report_summary_record(r, s);
+}
+
+void report_summary_text(report *r, const report_summary *s)
+{
 	pthread_mutex_lock(&r->lock);
 	clear_live(r);
 	char figures[256];
@@ -490,6 +496,12 @@ void report_summary_print(report *r, const report_summary *s)
 			s->other_outputs > 1 ? "the first, " : "",
 			s->other_output ? s->other_output : "?");
 	fflush(r->err);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void report_summary_record(report *r, const report_summary *s)
+{
+	pthread_mutex_lock(&r->lock);
 	if (json_on(r)) {
 		run_rates k = rates_of(s);
 		json_head(r, "summary");

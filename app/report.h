@@ -102,7 +102,13 @@ void report_progress(report *r, const char *line, int live);
  * terminal a program opened itself, as a test's pty, often has no TERM.) */
 int report_term_dumb(void);
 
+/* The summary: its lines (report_summary_text(), standard output, and standard
+ * error for a stop's cause), then its record (report_summary_record(), in the
+ * JSON report). Apart, so that a run whose summary line itself could not be
+ * written (standard output lost) records the exit status it then has. */
 void report_summary_print(report *r, const report_summary *s);
+void report_summary_text(report *r, const report_summary *s);
+void report_summary_record(report *r, const report_summary *s);
 
 /* --prune removed (or, dry_run, would remove) output, whose input is gone. */
 void report_pruned(report *r, const char *output, const char *input, int dry_run);

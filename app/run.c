@@ -599,16 +599,16 @@ static void finish(run_ctx *x, double t0, int broken)
 	 * its reader closed) fail the run, as a lost report does. */
 	if (stdout_lost(x))
 		trouble = 1;
-	/* A broken pool, or files left unfinished without a stop, never look like a
-	 * finished batch. */
+	/* A broken pool, or files left unfinished without a stop, never look done. */
 	x->sum.exit_code = stop_signal() ? 128 + stop_signal()
 			   : x->sum.failed || broken || trouble || x->stop_msg[0] ||
 					   x->sum.cancelled || x->prune_trouble
 				   ? EXIT_SOME_FAILED
 				   : EXIT_ALL_DONE;
-	report_summary_print(x->rep, &x->sum);
+	report_summary_text(x->rep, &x->sum);
 	if (!trouble && stdout_lost(x) && x->sum.exit_code == EXIT_ALL_DONE)
-		x->sum.exit_code = EXIT_SOME_FAILED;
+		x->sum.exit_code = EXIT_SOME_FAILED; /* before the record says it */
+	report_summary_record(x->rep, &x->sum);
 	if (report_close(x->rep) < 0) {
 		report_say(stderr, "imgpool: --report: writing '%s' failed: %s", x->report_path,
 			strerror(errno));

@@ -931,6 +931,21 @@ int fsync(int fd)
                  self.p("src")])
         self.assertEqual(r.returncode, 2, r.stderr)
 
+    def test_the_summary_record_says_the_exit_status(self):
+        """Standard output lost at the summary line (nothing went there before:
+        every file up to date): the run exited 1, and its summary record, written
+        before, said 0. The record says the status the run ends with."""
+        photo(self.p("src", "a.jpg"))
+        self.assertEqual(run(["-q", "-o", self.p("out"), self.p("src")]).returncode, 0)
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([IMGPOOL, "--progress", "none", "-o", self.p("out"),
+                                "--report", self.p("r.jsonl"), self.p("src")], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(self.p("r.jsonl")) as f:
+            summary = [json.loads(line) for line in f][-1]
+        self.assertEqual(summary["exit_code"], 1, summary)
+
     def test_a_lost_report_on_standard_output_is_named(self):
         """--report - into a full disk: the run said "per-file lines were lost",
         which went to standard error and were not; the report was."""
