@@ -65,48 +65,52 @@ static void on_alarm(int sig)
 	raise(s);
 }
 
+/* Handle sig as sa says, and note it in *taken: the signals to unblock. */
+static void take(int sig, const struct sigaction *sa, sigset_t *taken)
+{
+	sigaction(sig, sa, NULL);
+	sigaddset(taken, sig);
+}
+
 void stop_install(void)
 {
 	struct sigaction sa;
+	/* A signal mask is inherited across exec: a parent that blocked TERM (a
+	 * Python program, a service manager's helper) left every stop pending for
+	 * ever, and the scheduler's SIGKILL came with no summary. Each signal
+	 * handled here is unblocked at the end. */
+	sigset_t taken;
 
+	sigemptyset(&taken);
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	take(SIGINT, &sa, &taken);
+	take(SIGTERM, &sa, &taken);
 	/* `nohup imgpool …` asks that the end of the session not stop the run: a
 	 * SIGHUP ignored when imgpool starts stays ignored. (SIGINT is taken even
 	 * so: test harnesses and CI runners start programs with it ignored, and
 	 * then send it to stop them.) */
 	struct sigaction hup;
 	if (sigaction(SIGHUP, NULL, &hup) != 0 || hup.sa_handler != SIG_IGN)
-		sigaction(SIGHUP, &sa, NULL);
+		take(SIGHUP, &sa, &taken);
 	/* Their default action ended imgpool with no summary and files unanswered:
 	 * schedulers warn with them (Grid Engine's -notify: USR1, USR2; a CPU time
 	 * limit: XCPU, SIGKILL after), and QUIT is Ctrl-\. A stop as TERM's. */
-	sigaction(SIGQUIT, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
-	sigaction(SIGXCPU, &sa, NULL);
+	take(SIGQUIT, &sa, &taken);
+	take(SIGUSR1, &sa, &taken);
+	take(SIGUSR2, &sa, &taken);
+	take(SIGXCPU, &sa, &taken);
 	sa.sa_handler = on_alarm;
-	sigaction(SIGALRM, &sa, NULL);
+	take(SIGALRM, &sa, &taken);
 	sa.sa_handler = on_continue;
 	sa.sa_flags = SA_RESTART; /* it ends no wait of imgpool's own */
-	sigaction(SIGCONT, &sa, NULL);
+	take(SIGCONT, &sa, &taken);
 	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigaction(SIGXFSZ, &sa, NULL);
-	/* A signal mask is inherited across exec: a parent that blocked TERM (a
-	 * Python program, a service manager's helper) left every stop pending for
-	 * ever, and the scheduler's SIGKILL came with no summary. */
-	sigset_t mine;
-	sigemptyset(&mine);
-	int handled[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGXCPU,
-			 SIGALRM, SIGCONT};
-	for (size_t i = 0; i < sizeof handled / sizeof *handled; i++)
-		sigaddset(&mine, handled[i]);
-	sigprocmask(SIG_UNBLOCK, &mine, NULL);
+	sigprocmask(SIG_UNBLOCK, &taken, NULL);
 }
 
 int stop_signal(void)
