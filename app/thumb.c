@@ -464,8 +464,8 @@ static int written_since(int fd, const struct stat *was, uint64_t sum)
 	uint64_t again;
 	if (fstat(fd, &now) != 0)
 		return 0; /* unknowable, and the read itself went well */
-	if (now.st_size != was->st_size || now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
-	    now.st_mtim.tv_nsec != was->st_mtim.tv_nsec)
+	file_ident a = outdir_ident_of(was), b = outdir_ident_of(&now);
+	if (!outdir_ident_same(&a, &b))
 		return 1;
 	if (now.st_ctim.tv_sec == was->st_ctim.tv_sec &&
 	    now.st_ctim.tv_nsec == was->st_ctim.tv_nsec)
