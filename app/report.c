@@ -39,9 +39,9 @@ struct report {
 	int live_shown;     /* a live progress line is on the terminal now */
 	char started[40];   /* RFC 3339, when the report was opened */
 	const char *fixed_time; /* report_fix_time(): every record's time (tests) */
-	int json_append;    /* --report-append: others may write the file too */
 	int json_failed;    /* a record's write failed (its errno): no more are written */
-	off_t json_good;    /* where the last whole record ends (-1: not a file) */
+	off_t json_good;    /* where the last whole record ends (-1: not a file of its
+	                       own, which others write too: never cut back) */
 };
 
 report *report_open(FILE *out, FILE *err, int quiet, int verbose, const char *json_path,
@@ -91,9 +91,12 @@ report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
 		r->json_buf = malloc(REPORT_RECORD_MAX);
 		if (r->json_buf)
 			setvbuf(r->json, r->json_buf, _IOFBF, REPORT_RECORD_MAX);
-		r->json_append = append;
 	}
-	r->json_good = r->json ? lseek(fileno(r->json), 0, SEEK_CUR) : -1;
+	/* Only a file imgpool opened by its name, and no other run appends to, is
+	 * its own to cut back (json_end_record()). */
+	r->json_good = sidefile_is_own_file(r->json_file) && !append
+			       ? lseek(fileno(r->json), 0, SEEK_CUR)
+			       : -1;
 	return r;
 }
 
@@ -123,8 +126,7 @@ static void json_end_record(report *r)
 	}
 	r->json_failed = errno ? errno : EIO;
 	__fpurge(r->json);
-	if (!sidefile_is_own_file(r->json_file) || r->json_append || r->json_good < 0 ||
-	    ftruncate(fd, r->json_good) != 0)
+	if (r->json_good < 0 || ftruncate(fd, r->json_good) != 0)
 		(void)!write(fd, "\n", 1);
 }
 
