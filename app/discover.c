@@ -336,6 +336,8 @@ int discover_next(discover *d, discover_item *it)
 {
 	item_reset(d, it);
 	for (;;) {
+		if (discover_stop_asked(d))
+			return DISCOVER_LATER;
 		if (d->fts) {
 			if (next_in_walk(d, it))
 				return 1;
@@ -434,6 +436,11 @@ discover *discover_open(const discover_config *cfg, char **err)
 }
 
 /* See discover.h. */
+int discover_stop_asked(const discover *d)
+{
+	return d->nowait && d->cfg.stopping && d->cfg.stopping();
+}
+
 void discover_nowait(discover *d, int on)
 {
 	d->nowait = on;

@@ -63,6 +63,8 @@ typedef struct discover_config {
 	const char *base;             /* --base: listed files' paths are kept relative to
 	                                 it (NULL: the current folder) */
 	int count_only;               /* names only: no output is planned (count.h) */
+	int (*stopping)(void);        /* nonzero once the run is asked to stop (stop.h);
+	                                 NULL: never. See discover_next() */
 } discover_config;
 
 typedef enum { ITEM_TODO = 0, ITEM_ERROR = 2 } discover_state;
@@ -117,7 +119,10 @@ discover *discover_open(const discover_config *cfg, char **err);
 
 /* 1: *item filled; 0: walk finished; DISCOVER_LATER (only after discover_nowait):
  * the --files-from list has no whole entry readable yet (a pipe whose producer is
- * quiet); discover_wait_fd() turns readable when more comes. */
+ * quiet; discover_wait_fd() turns readable when more comes), or the run is asked
+ * to stop (cfg.stopping): checked before each entry, so that a stop is not held
+ * by a long stretch of entries that give no item here or none the planner keeps
+ * (files up to date, names seen before, a list of /dev/zero's empty entries). */
 #define DISCOVER_LATER 2
 int discover_next(discover *d, discover_item *item);
 

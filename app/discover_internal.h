@@ -140,13 +140,17 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
  * it, a path counts as new. */
 int discover_seen_before(claims *set, const char *path);
 
+/* The run asked to stop while discover_nowait() is on (discover.h: DISCOVER_LATER). */
+int discover_stop_asked(const discover *d);
+
 /* discover_list.c */
 
 /* Open --files-from and resolve --base. NULL, or a malloc'd message. */
 char *discover_open_list(discover *d);
 
 /* The next entry of --files-from: 1 with *it filled, 0 when the list is done,
- * DISCOVER_LATER when d->nowait and no whole entry has come yet. */
+ * DISCOVER_LATER when d->nowait and no whole entry has come yet, or a stop is
+ * asked. */
 int discover_next_listed(discover *d, discover_item *it);
 
 #endif

@@ -118,10 +118,13 @@ static char *rel_to_base(discover *d, const char *path, const char *real, const 
 }
 
 /* The next entry of --files-from: 1 with *it filled, 0 when the list is done,
- * DISCOVER_LATER when d->nowait and no whole entry has come yet. */
+ * DISCOVER_LATER when d->nowait and no whole entry has come yet, or a stop is
+ * asked. */
 int discover_next_listed(discover *d, discover_item *it)
 {
 	for (;;) {
+		if (discover_stop_asked(d))
+			return DISCOVER_LATER;
 		lines_entry e;
 		lines_status got_line = lines_next(d->list, d->nowait, &e);
 		if (got_line == LINES_LATER)

@@ -97,6 +97,7 @@ static int fill(lines *l, int nowait)
 
 lines_status lines_next(lines *l, int nowait, lines_entry *e)
 {
+	int read_once = 0;
 	for (;;) {
 		char *data = l->buf + l->start;
 		char *sep = l->len ? memchr(data, l->sep, l->len) : NULL;
@@ -126,6 +127,12 @@ lines_status lines_next(lines *l, int nowait, lines_entry *e)
 		}
 		if (l->eof)
 			return LINES_END; /* nothing left (or only what was skipped) */
+		/* Skipping an entry without end (/dev/zero): one read per call, so
+		 * that the caller's loop (a stop) comes round; nothing whole is
+		 * buffered, which LINES_LATER may leave. */
+		if (nowait && l->skipping && read_once)
+			return LINES_LATER;
+		read_once = 1;
 		int r = fill(l, nowait);
 		if (r != 1)
 			return (lines_status)r;

@@ -12,8 +12,9 @@
  *
  * An entry longer than LINES_MAX is not kept whole: its first LINES_MAX bytes come
  * with `too_long` set and the rest up to its separator is skipped, so a list
- * without separators costs LINES_MAX of memory, not its size. The last entry needs
- * no separator.
+ * without separators costs LINES_MAX of memory, not its size; with nowait, at most
+ * one read of it per call (LINES_LATER then, though more may be readable: a
+ * separator may never come). The last entry needs no separator.
  */
 #ifndef IMGPOOL_LINES_H
 #define IMGPOOL_LINES_H

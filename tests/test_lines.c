@@ -185,6 +185,46 @@ static void test_nowait(void **state)
 	close(fd);
 }
 
+/* An entry without end (/dev/zero): without waiting, its rest is skipped one
+ * read per call (LINES_LATER between, though more is readable), so that the
+ * caller's loop comes round; /dev/zero itself is never done. */
+static void test_nowait_skips_one_read_at_a_time(void **state)
+{
+	(void)state;
+	int fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	lines *l = lines_new(fd, '\n');
+	lines_entry e;
+	assert_int_equal(lines_next(l, 1, &e), LINES_ENTRY);
+	assert_int_equal(e.too_long, 1);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(lines_next(l, 1, &e), LINES_LATER);
+	lines_free(l);
+	close(fd);
+
+	/* an entry whose end comes after a few reads: then the next one */
+	size_t n = 5 * (size_t)LINES_MAX;
+	char *b = malloc(n + 8);
+	assert_non_null(b);
+	memset(b, 'x', n);
+	memcpy(b + n, "\nnext\n", 6);
+	fd = pipe_with(b, n + 6, 0, NULL);
+	l = lines_new(fd, '\n');
+	assert_int_equal(lines_next(l, 1, &e), LINES_ENTRY);
+	assert_int_equal(e.too_long, 1);
+	int later = 0;
+	lines_status got;
+	while ((got = lines_next(l, 1, &e)) == LINES_LATER)
+		assert_true(++later < 100);
+	assert_true(later > 0);
+	assert_int_equal(got, LINES_ENTRY);
+	assert_string_equal(e.text, "next");
+	assert_int_equal(lines_next(l, 1, &e), LINES_END);
+	lines_free(l);
+	close(fd);
+	free(b);
+}
+
 static void test_read_error(void **state)
 {
 	(void)state;
@@ -207,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_too_long_entries),
 		cmocka_unit_test(test_cut_at_the_edges),
 		cmocka_unit_test(test_nowait),
+		cmocka_unit_test(test_nowait_skips_one_read_at_a_time),
 		cmocka_unit_test(test_read_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
