@@ -207,7 +207,7 @@ enum { INPUT_HERE, INPUT_GONE, INPUT_BEHIND_LINK };
  * disk, dangling or not: the walk does not enter it, and a plain lstat() of the
  * whole path, which follows it, said ENOENT for every input behind a dangling
  * one): INPUT_BEHIND_LINK, *link_len the length of its path. Unreadable is not
- * gone either. */
+ * gone either. The input's name itself a symlink to a folder is gone. */
 static int input_gone(journal *j, char *path, size_t root_len, size_t *link_len)
 {
 	struct stat st;
@@ -230,6 +230,12 @@ static int input_gone(journal *j, char *path, size_t root_len, size_t *link_len)
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT && !holder_unmounted(j, path, holder_end) ? INPUT_GONE
 										 : INPUT_HERE;
+	/* The input's own name a symlink now: to a file, it is an input of the
+	 * walk's (here); to a folder, that is a folder where the file was (the walk
+	 * passes it by without a word: it walks no symlinked folder); dangling, the
+	 * walk's error for it keeps its thumbnails, as for any failed input. */
+	if (S_ISLNK(st.st_mode) && stat(path, &st) < 0)
+		return INPUT_HERE;
 	return S_ISDIR(st.st_mode) ? INPUT_GONE : INPUT_HERE;
 }
 

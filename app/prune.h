@@ -5,8 +5,8 @@
  * After a whole walk, for every input a journal of the folder records under the
  * given roots (and in this run's shard)
  * whose file no longer exists (lstat says ENOENT, folder by folder from the root
- * without following a symlink on the way, or a file is on the way, or a folder is
- * where the file was: not merely excluded, unreadable, or behind a symlinked
+ * without following a symlink on the way, or a file is on the way, or a folder (or a
+ * symlink to one) is where the file was: not merely excluded, unreadable, or behind a symlinked
  * folder on an unmounted disk, or in a mount point /etc/fstab names whose disk is
  * not mounted: prune_unmounted_disk(), or in a folder empty now and on another
  * device than a run recorded: prune_note_roots(); inputs behind a symlink are told

@@ -215,6 +215,29 @@ class TestPruneNames(SafetyCase):
             if gone == "file":
                 os.unlink(os.path.join(src, "trip"))
 
+    def test_a_photo_whose_name_is_a_symlink_to_a_folder_now_is_gone(self):
+        """A photo replaced by a symlink to a folder under its name is a folder
+        where the file was: the walk passes such a symlink by without a word,
+        and --prune kept the photo's thumbnail, silently, with exit 0, for ever.
+        A symlink to a photo there is an input; a dangling one is the walk's
+        error, and a failed input keeps its thumbnail."""
+        src, out = self.path("src"), self.path("out")
+        for name in ("a.jpg", "b.jpg", "c.jpg", "d.jpg"):
+            jpeg(os.path.join(src, name))
+        jpeg(self.path("elsewhere", "e.jpg"))
+        self.ok(run(["-r", "-q", "-o", out, src]))
+        for name, target in (("b.jpg", self.path("elsewhere")),
+                             ("c.jpg", self.path("elsewhere", "e.jpg")),
+                             ("d.jpg", self.path("nowhere"))):
+            os.unlink(os.path.join(src, name))
+            os.symlink(target, os.path.join(src, name))
+        r = self.ok(run(["-r", "--prune", "-o", out, src]), (1,))
+        self.assertEqual(outputs_in(out), {"a.jpg", "c.jpg", "d.jpg"}, r.stdout + r.stderr)
+        self.assertIn(b"prune " + os.path.join(out, "b.jpg").encode(), r.stdout)
+        self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)  # d.jpg dangling
+        self.assertEqual(snapshot(self.path("elsewhere")).keys(),
+                         {self.path("elsewhere", "e.jpg")})
+
     def test_prune_leaves_an_unmounted_disks_thumbnails_alone(self):
         """The photo folder is where /etc/fstab mounts a disk, and the disk did not
         mount tonight: the folder is empty, every input looked gone, and --prune
