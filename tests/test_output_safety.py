@@ -1671,6 +1671,14 @@ class TestJournal(SafetyCase):
             self.assertEqual(real.returncode, 1, (how, real.stderr))
             self.assertIn(b"has no journal of earlier runs", real.stderr, how)
             self.assertEqual(real.stderr.count(b"was not made by imgpool"), 2, how)
+        # A first run killed as it made its journal leaves an empty one and no
+        # thumbnail: nothing was lost, and the next run said it was.
+        out = self.path("out-first")
+        os.makedirs(os.path.join(out, ".imgpool"))
+        open(os.path.join(out, ".imgpool", "journal.sqlite"), "w").close()
+        r = self.ok(run(["-o", out, src]))
+        self.assertNotIn(b"has no journal", r.stderr)
+        self.assertEqual(outputs_in(out), {"0.jpg", "1.jpg"})
 
     def test_what_is_in_the_locks_place_is_named(self):
         """A FIFO, a folder or a hard-linked file at OUT/.imgpool/lock is refused
