@@ -42,6 +42,8 @@ struct planner {
 	held_file *held;              /* plan_next_held() */
 	int nheld, next_held;
 	int releasing;                /* deciding a held file: never held again */
+	int for_prune;                /* of them, held until --prune ran (plan_prune_due()) */
+	int pruned;                   /* plan_pruned(): it ran */
 	char why[WHY_LEN];
 };
 
@@ -132,7 +134,23 @@ static void pass(planner *p, plan_pass how, failure_kind kind, const char *cause
 		p->cfg.on_passed(p->cfg.data, &p->it, how, kind, cause);
 }
 
-/* Inspect every output; an output that is blocked refuses the file (1). */
+static int hold(planner *p, int claim_first);
+
+/* Is output rel blocked in a way this run's --prune may mend: a folder there, or a
+ * file on its way (a stale thumbnail where a photo is a folder now, or a stale
+ * folder of thumbnails where a folder of photos is a photo now)? */
+static int prune_may_free(planner *p, const char *rel)
+{
+	struct stat st;
+	if (!p->cfg.hold_for_prune || p->pruned || p->releasing)
+		return 0;
+	if (outdir_stat(p->pb.od, rel, &st) == 0)
+		return S_ISDIR(st.st_mode);
+	return errno == ENOTDIR;
+}
+
+/* Inspect every output; an output that is blocked refuses the file (1), or holds
+ * it until --prune has run (prune_may_free()). */
 static int inspect_outputs(planner *p, outputs_seen *o)
 {
 	const discover_item *it = &p->it;
@@ -142,6 +160,10 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 		o->state[i] = publish_inspect(&p->pb, it->out_rel[i], it->dev, it->ino, &o->id[i],
 					      why, sizeof why);
 		if (o->state[i] == OUT_BLOCKED || o->state[i] == OUT_UNREACHABLE) {
+			if (prune_may_free(p, it->out_rel[i]) && hold(p, 0)) {
+				p->for_prune++;
+				return 1;
+			}
 			snprintf(p->why, sizeof p->why, "its output %s %s", it->outputs[i], why);
 			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
 			return 1;
@@ -433,6 +455,16 @@ int plan_next(planner *p, plan_item *item)
 int plan_holding(const planner *p)
 {
 	return p->nheld - p->next_held;
+}
+
+int plan_prune_due(const planner *p)
+{
+	return p->for_prune && !p->pruned;
+}
+
+void plan_pruned(planner *p)
+{
+	p->pruned = 1;
 }
 
 /* Claim the held file's outputs again: 1 when they are its; 0 when another input

@@ -65,6 +65,11 @@ typedef struct planner_config {
 	int hold_contested;         /* hold files whose output name another input of this
 	                               run may free (plan_next_held()); 0 (a dry run, a
 	                               --files-from list): refuse them at once */
+	int hold_for_prune;         /* with hold_contested, --prune runs in this run: hold
+	                               a file whose output is a folder, or lies beneath
+	                               a file, until it has (plan_prune_due()): the
+	                               thumbnails of a photo that became a folder of
+	                               that name, or the reverse, are in the way */
 	/* A file passed over: an error (kind, cause) or up to date (kind FAIL_NONE). */
 	void (*on_passed)(void *data, const discover_item *it, plan_pass how,
 			  failure_kind kind, const char *cause);
@@ -104,6 +109,11 @@ int plan_next(planner *p, plan_item *item);
  * itself: plan_take_held().
  */
 int plan_holding(const planner *p);
+/* Files held until --prune has run (hold_for_prune): the caller runs it once the
+ * walk is over and every file handed out has its outcome, then says so with
+ * plan_pruned(), before plan_next_held(). */
+int plan_prune_due(const planner *p);
+void plan_pruned(planner *p);
 int plan_next_held(planner *p, plan_item *item);
 int plan_take_held(planner *p, const discover_item **it);
 

@@ -109,6 +109,14 @@ static int top_up_held(run_ctx *x)
 	plan_item item;
 	if (!plan_holding(x->plan) || inflight_count(x->flight) || x->nfinished)
 		return 0;
+	/* Files whose outputs a stale folder or thumbnail is in the way of: the
+	 * prune first (not after a stop of the run's own: --min-free's prunes at
+	 * the end), then they are decided, and made in this run. */
+	if (plan_prune_due(x->plan)) {
+		if (!stop_signal() && !x->stop_msg[0] && !journal_moved(x->j))
+			run_prune(x);
+		plan_pruned(x->plan);
+	}
 	if (plan_next_held(x->plan, &item))
 		if (lookahead_put(x->window, &item, guess_cost(x, item.it)) < 0)
 			feed_failed(x, item.it->input, item.it->noutputs,
@@ -307,71 +315,6 @@ static double cpu_seconds(void)
 			kids.ru_stime.tv_usec) / 1e6 - cpu_at_start;
 }
 
-/* ------------------------------------------------------------------------- */
-/* --prune                                                                    */
-
-static void on_pruned(void *data, const char *output, const char *input, int dry_run)
-{
-	run_ctx *x = data;
-	report_pruned(x->rep, output, input, dry_run);
-}
-
-static void on_prune_kept(void *data, const char *output, const char *input, const char *cause,
-			  int dry_run)
-{
-	run_ctx *x = data;
-	report_prune_kept(x->rep, output, input, cause, dry_run);
-	x->prune_trouble = 1;
-}
-
-static void on_prune_behind_link(void *data, const char *link, int64_t n, int dry_run)
-{
-	run_ctx *x = data;
-	report_say(stderr, "imgpool: --prune: %s the thumbnails of %lld file(s) recorded behind "
-		   "'%s': it is a symlink now, which the walk does not follow, so they cannot be "
-		   "shown gone (delete them by hand if they are)", dry_run ? "would keep" : "kept",
-		   (long long)n, link);
-	x->prune_trouble = 1; /* exit 1: worth a look */
-}
-
-/* --prune after a whole walk: the outputs of recorded inputs that are gone. */
-static void prune(run_ctx *x)
-{
-	if (plan_walk_errors(x->plan)) {
-		fprintf(stderr, "imgpool: --prune skipped: %d input path(s) could not be walked, "
-				"so missing files may only be unreachable\n", plan_walk_errors(x->plan));
-		return;
-	}
-	const char **roots = calloc((size_t)x->o->npaths, sizeof *roots);
-	int n = 0;
-	for (int i = 0; roots && i < x->o->npaths; i++) {
-		struct stat st;
-		char why[300];
-		if (stat(x->o->paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (prune_root_unsure(x->j, x->o->paths[i], why, sizeof why)) {
-				report_say(stderr, "imgpool: --prune: left the thumbnails of '%s' "
-					   "alone: %s", x->o->paths[i], why);
-				x->prune_trouble = 1; /* exit 1: worth a look */
-				continue;
-			}
-			char *r = realpath(x->o->paths[i], NULL);
-			if (r)
-				roots[n++] = r;
-		}
-	}
-	prune_config pc = {.pb = &x->pb, .roots = roots, .nroots = n, .dry_run = x->o->dry_run,
-			   .shard = x->shard, .on_pruned = on_pruned, .on_kept = on_prune_kept,
-			   .on_behind_link = on_prune_behind_link, .data = x};
-	const char *cause;
-	x->pruned += (uint64_t)prune_gone(&pc, &cause);
-	if (cause) {
-		report_say(stderr, "imgpool: --prune: %s", cause);
-		x->prune_trouble = 1;
-	}
-	for (int i = 0; i < n; i++)
-		free((char *)roots[i]);
-	free(roots);
-}
 
 /* --dry-run: walk and plan, list, change nothing. A --files-from pipe is waited on
  * here rather than inside a read(), so a signal stops the dry run even while the
@@ -400,7 +343,7 @@ static void dry_run(run_ctx *x)
 	if (!stop_signal())
 		atomic_store(&x->c.walk_done, 1);
 	if (x->o->prune && x->j && !stop_signal())
-		prune(x);
+		run_prune(x);
 }
 
 /* Has writing to standard output failed (now, or earlier: the stream's error
@@ -677,7 +620,7 @@ int run_imgpool(const imgpool_options *o)
 			 * every file, and pruning is what gives a full disk room back
 			 * (a nightly run would otherwise never free it). Not when the
 			 * journal was moved away: it is not this run's to prune by. */
-			prune(&x);
+			run_prune(&x);
 		}
 		if (!o->dry_run && x.j)
 			prune_note_roots(x.j, (const char *const *)o->paths, o->npaths, x.d);

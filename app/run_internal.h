@@ -3,7 +3,7 @@
  * run_internal.h — what the files of one run share (run.c: the feed, the pool,
  * the summary; run_setup.c: setting up and tearing down; results.c: what happens
  * to each result and each file passed over; run_checks.c: what may stop a run
- * midway). Private to them:
+ * midway; run_prune.c: --prune). Private to them:
  * the contract of a run is run.h.
  */
 #ifndef IMGPOOL_RUN_INTERNAL_H
@@ -82,6 +82,7 @@ typedef struct run_ctx {
 	pool_buf buf;            /* the task being handed to the pool */
 	uint64_t produced;       /* tasks given to the pool so far = next feed index */
 	uint64_t pruned;
+	int prune_ran;           /* run_prune() ran: once a run */
 	int prune_trouble;       /* --prune kept an output it could not remove, or failed */
 	int64_t min_free;        /* bytes; 0: no check */
 	char stop_msg[512];      /* set when the run must stop: the disk ran low, or the
@@ -113,6 +114,10 @@ int run_setup(run_ctx *x);
 
 /* The one cleanup path: whatever run_setup() and the run opened, in reverse. */
 void run_teardown(run_ctx *x);
+
+/* run_prune.c: --prune, once the walk is over (at most once a run: when files
+ * wait for it, plan_prune_due(), before they are decided; else at the end). */
+void run_prune(run_ctx *x);
 
 /* run_checks.c: the looks at every turn of the loop that may stop the run (each
  * says its stop once and drains the pool): free space below --min-free, the

@@ -238,6 +238,42 @@ class TestPruneNames(SafetyCase):
         self.assertEqual(snapshot(self.path("elsewhere")).keys(),
                          {self.path("elsewhere", "e.jpg")})
 
+    def test_a_photo_and_a_folder_that_swap_a_name_are_in_sync_in_one_run(self):
+        """A photo replaced by a folder of its name (a.jpg/b.jpg), or the reverse:
+        the new file's output lay beneath the old thumbnail, or where the old
+        folder of thumbnails was, and was an error ("Not a directory", "is a
+        folder") in the very run whose --prune then removed what was in the way:
+        one night out of sync and an exit 1 for each. Such a file now waits for
+        the prune and is made after it. Without --prune, and where the user's own
+        file is in the way, it is the error it was."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), mean=40)
+        jpeg(os.path.join(src, "c.jpg"))
+        self.ok(run(["-r", "-q", "-o", out, src]))
+        os.unlink(os.path.join(out, "c.jpg"))
+        with open(os.path.join(out, "c.jpg"), "w") as f:
+            f.write("my notes")  # the user's file where c.jpg's thumbnail was
+        for name in ("a.jpg", "c.jpg"):
+            os.unlink(os.path.join(src, name))
+            jpeg(os.path.join(src, name, "b.jpg"), mean=200)
+        r = self.ok(run(["-r", "-o", out, src]), (1,))  # no --prune: in the way
+        self.assertIn(b"Not a directory", r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg", "c.jpg"})
+        r = self.ok(run(["-r", "--prune", "-o", out, src]), (1,))
+        self.assertEqual(outputs_in(out), {"a.jpg/b.jpg", "c.jpg"}, r.stdout + r.stderr)
+        self.assertGreater(mean_of(os.path.join(out, "a.jpg", "b.jpg")), 150)
+        self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)
+        self.assertIn(b"c.jpg/b.jpg cannot be reached: Not a directory", r.stderr)
+        with open(os.path.join(out, "c.jpg")) as f:
+            self.assertEqual(f.read(), "my notes")
+        # and back: the folder of thumbnails goes, the photo's is made
+        shutil.rmtree(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "a.jpg"), mean=90)
+        r = self.ok(run(["-r", "--prune", "-o", out, src]), (1,))  # c.jpg still
+        self.assertEqual(outputs_in(out), {"a.jpg", "c.jpg"}, r.stdout + r.stderr)
+        self.assertLess(abs(mean_of(os.path.join(out, "a.jpg")) - 90), 20)
+        self.assertNotIn(b"a.jpg is a folder", r.stderr)
+
     def test_prune_leaves_an_unmounted_disks_thumbnails_alone(self):
         """The photo folder is where /etc/fstab mounts a disk, and the disk did not
         mount tonight: the folder is empty, every input looked gone, and --prune
