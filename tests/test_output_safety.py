@@ -23,6 +23,9 @@ import threading
 import time
 import unittest
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_behaviour import children_of  # noqa: E402  (the pids of a process's children)
+
 IMGPOOL = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "imgpool"
 
 
@@ -56,18 +59,6 @@ def jpeg(path, w=64, h=48, mean=128):
 def mean_of(path):
     out = subprocess.run(["vips", "avg", path], capture_output=True, text=True, check=True)
     return float(out.stdout)
-
-
-def children_of(pid):
-    """The pids of pid's children (every thread's)."""
-    kids = set()
-    try:
-        for t in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                kids.update(int(x) for x in f.read().split())
-    except OSError:
-        pass
-    return kids
 
 
 def sleeping(pid):
