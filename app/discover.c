@@ -436,11 +436,6 @@ discover *discover_open(const discover_config *cfg, char **err)
 }
 
 /* See discover.h. */
-int discover_stop_asked(const discover *d)
-{
-	return d->nowait && d->cfg.stopping && d->cfg.stopping();
-}
-
 void discover_nowait(discover *d, int on)
 {
 	d->nowait = on;

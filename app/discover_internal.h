@@ -140,7 +140,8 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
  * it, a path counts as new. */
 int discover_seen_before(claims *set, const char *path);
 
-/* The run asked to stop while discover_nowait() is on (discover.h: DISCOVER_LATER). */
+/* The run asked to stop while discover_nowait() is on (discover.h: DISCOVER_LATER):
+ * the walk (discover.c) and --files-from (discover_list.c) ask before each entry. */
 int discover_stop_asked(const discover *d);
 
 /* discover_list.c */

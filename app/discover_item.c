@@ -169,6 +169,11 @@ static void check_outputs(discover *d, discover_item *it)
 	it->state = ITEM_TODO;
 }
 
+int discover_stop_asked(const discover *d)
+{
+	return d->nowait && d->cfg.stopping && d->cfg.stopping();
+}
+
 int discover_seen_before(claims *set, const char *path)
 {
 	char *clean = set ? path_lexical(path) : NULL;
