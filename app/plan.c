@@ -22,13 +22,19 @@
 #define WHY_LEN (2 * PATH_MAX + 512)
 
 /* A file held until the input that has its output name has an outcome
- * (plan_next_held()): the item, with its strings copied. */
+ * (plan_next_held()), or until --prune ran: the item, with its strings copied. */
 typedef struct held_file {
 	discover_item it;
 	char *input, *rel, *root, *outputs[THUMB_MAX_SIZES], *out_rel[THUMB_MAX_SIZES];
 	int claim_first;              /* held for a claim (discover_item.taken_by): asked
 	                                 again first, its refusal's words as the walk's */
 } held_file;
+
+/* Files held, in the order met; those before `next` are decided or answered. */
+typedef struct held_list {
+	held_file *files;
+	int n, next;
+} held_list;
 
 struct planner {
 	planner_config cfg;
@@ -39,10 +45,9 @@ struct planner {
 	discover_item it;             /* the current file */
 	owner_query q;                /* its outputs' owners (plan_owner.h) */
 	uint64_t read_errors;         /* the journal's count before its first lookup */
-	held_file *held;              /* plan_next_held() */
-	int nheld, next_held;
+	held_list contested;          /* for another input's outcome: plan_next_held() */
+	held_list for_prune;          /* until --prune ran: plan_next() after plan_pruned() */
 	int releasing;                /* deciding a held file: never held again */
-	int for_prune;                /* of them, held until --prune ran (plan_prune_due()) */
 	int pruned;                   /* plan_pruned(): it ran */
 	char why[WHY_LEN];
 };
@@ -82,9 +87,11 @@ void planner_free(planner *p)
 {
 	if (!p)
 		return;
-	for (int i = 0; i < p->nheld; i++)
-		held_free(&p->held[i]);
-	free(p->held);
+	for (held_list *l = &p->contested; l; l = l == &p->contested ? &p->for_prune : NULL) {
+		for (int i = 0; i < l->n; i++)
+			held_free(&l->files[i]);
+		free(l->files);
+	}
 	free(p->root_given);
 	free(p->root_real);
 	free(p);
@@ -134,7 +141,8 @@ static void pass(planner *p, plan_pass how, failure_kind kind, const char *cause
 		p->cfg.on_passed(p->cfg.data, &p->it, how, kind, cause);
 }
 
-static int hold(planner *p, int claim_first);
+static int hold(planner *p, held_list *l, int claim_first);
+static int next_released(planner *p, held_list *l, plan_item *item);
 
 /* Is output rel blocked in a way this run's --prune may mend: a folder there, or a
  * file on its way (a stale thumbnail where a photo is a folder now, or a stale
@@ -160,10 +168,8 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 		o->state[i] = publish_inspect(&p->pb, it->out_rel[i], it->dev, it->ino, &o->id[i],
 					      why, sizeof why);
 		if (o->state[i] == OUT_BLOCKED || o->state[i] == OUT_UNREACHABLE) {
-			if (prune_may_free(p, it->out_rel[i]) && hold(p, 0)) {
-				p->for_prune++;
+			if (prune_may_free(p, it->out_rel[i]) && hold(p, &p->for_prune, 0))
 				return 1;
-			}
 			snprintf(p->why, sizeof p->why, "its output %s %s", it->outputs[i], why);
 			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
 			return 1;
@@ -250,22 +256,23 @@ static int cannot_tell(planner *p)
 	return 1;
 }
 
-/* Hold the current file, unanswered, until the input that has its output name has
- * an outcome (plan_next_held()): 1, or 0 when it is not held (a dry run, a held
- * file decided again, no memory) and is answered now. claim_first: held for a
- * claim of this walk (discover_item.taken_by), whose outputs are not its; else
- * held for an owner this run may make again, and its claims are given up. */
-static int hold(planner *p, int claim_first)
+/* Hold the current file, unanswered, in l: until the input that has its output name
+ * has an outcome (p->contested: plan_next_held()), or until --prune ran
+ * (p->for_prune): 1, or 0 when it is not held (a dry run, a held file decided
+ * again, no memory) and is answered now. claim_first: held for a claim of this
+ * walk (discover_item.taken_by), whose outputs are not its; else its claims are
+ * given up (held for an owner this run may make again, or for the prune). */
+static int hold(planner *p, held_list *l, int claim_first)
 {
 	const discover_item *it = &p->it;
 	int n = claim_first ? it->wanted : it->noutputs;
 	if (!p->cfg.hold_contested || p->releasing || n <= 0 || n > THUMB_MAX_SIZES)
 		return 0;
-	held_file *more = realloc(p->held, (size_t)(p->nheld + 1) * sizeof *more);
+	held_file *more = realloc(l->files, (size_t)(l->n + 1) * sizeof *more);
 	if (!more)
 		return 0;
-	p->held = more;
-	held_file *h = memset(&more[p->nheld], 0, sizeof *h);
+	l->files = more;
+	held_file *h = memset(&more[l->n], 0, sizeof *h);
 	int ok = (h->input = strdup(it->input)) && (h->rel = strdup(it->rel)) &&
 		 (h->root = strdup(it->root));
 	for (int i = 0; ok && i < n; i++)
@@ -289,7 +296,7 @@ static int hold(planner *p, int claim_first)
 	h->claim_first = claim_first;
 	if (!claim_first)
 		discover_release(p->cfg.d, it);
-	p->nheld++;
+	l->n++;
 	return 1;
 }
 
@@ -382,7 +389,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		} else
 			continue;
 		free(owner);
-		if (!cannot_tell(p) && !(owner_changed && hold(p, 0)))
+		if (!cannot_tell(p) && !(owner_changed && hold(p, &p->contested, 0)))
 			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
 		return 0;
 	}
@@ -431,7 +438,7 @@ int plan_next(planner *p, plan_item *item)
 				p->walk_errors++;
 			/* Not one in the output folder: it is never held, where the
 			 * question whether it is a thumbnail there comes below. */
-			if (!(p->it.taken_by && !p->it.in_out && hold(p, 1)))
+			if (!(p->it.taken_by && !p->it.in_out && hold(p, &p->contested, 1)))
 				pass(p, PLAN_FAILED, p->it.error_kind, p->it.error);
 			continue;
 		}
@@ -449,17 +456,21 @@ int plan_next(planner *p, plan_item *item)
 			continue;
 		return 1;
 	}
+	/* The walk is over: once the prune ran, the files held for it come as its
+	 * own did, all at once (they wait for no one's outcome). */
+	if (!got && p->pruned)
+		return next_released(p, &p->for_prune, item);
 	return got; /* 0, or DISCOVER_LATER */
 }
 
 int plan_holding(const planner *p)
 {
-	return p->nheld - p->next_held;
+	return p->contested.n - p->contested.next + p->for_prune.n - p->for_prune.next;
 }
 
 int plan_prune_due(const planner *p)
 {
-	return p->for_prune && !p->pruned;
+	return p->for_prune.n > p->for_prune.next && !p->pruned;
 }
 
 void plan_pruned(planner *p)
@@ -484,10 +495,12 @@ static int claim_again(planner *p)
 	return 0;
 }
 
-int plan_next_held(planner *p, plan_item *item)
+/* Decide the held files of l in turn: 1 with *item filled for the first to make;
+ * 0 when none is left (each passed over was answered). */
+static int next_released(planner *p, held_list *l, plan_item *item)
 {
-	while (p->next_held < p->nheld) {
-		held_file *h = &p->held[p->next_held++];
+	while (l->next < l->n) {
+		held_file *h = &l->files[l->next++];
 		p->it = h->it;
 		p->releasing = 1;
 		p->read_errors = journal_read_errors(p->cfg.j, NULL);
@@ -507,11 +520,17 @@ int plan_next_held(planner *p, plan_item *item)
 	return 0;
 }
 
+int plan_next_held(planner *p, plan_item *item)
+{
+	return next_released(p, &p->contested, item);
+}
+
 int plan_take_held(planner *p, const discover_item **it)
 {
-	if (p->next_held >= p->nheld)
+	held_list *l = p->contested.next < p->contested.n ? &p->contested : &p->for_prune;
+	if (l->next >= l->n)
 		return 0;
-	*it = &p->held[p->next_held++].it;
+	*it = &l->files[l->next++].it;
 	return 1;
 }
 

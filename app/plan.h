@@ -109,9 +109,12 @@ int plan_next(planner *p, plan_item *item);
  * itself: plan_take_held().
  */
 int plan_holding(const planner *p);
-/* Files held until --prune has run (hold_for_prune): the caller runs it once the
- * walk is over and every file handed out has its outcome, then says so with
- * plan_pruned(), before plan_next_held(). */
+/* Files held until --prune has run (hold_for_prune; plan_holding() counts them):
+ * the caller runs it once the walk is over and every file handed out has its
+ * outcome, and says so with plan_pruned(), before plan_next_held(). plan_next()
+ * then decides them, as it decides the walk's files, and ends (0) after them. A
+ * run that cannot prune (stopped, its pool broken) answers them as other held
+ * files: plan_take_held(). */
 int plan_prune_due(const planner *p);
 void plan_pruned(planner *p);
 int plan_next_held(planner *p, plan_item *item);

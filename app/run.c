@@ -110,12 +110,16 @@ static int top_up_held(run_ctx *x)
 	if (!plan_holding(x->plan) || inflight_count(x->flight) || x->nfinished)
 		return 0;
 	/* Files whose outputs a stale folder or thumbnail is in the way of: the
-	 * prune first (not after a stop of the run's own: --min-free's prunes at
-	 * the end), then they are decided, and made in this run. */
+	 * prune first, then plan_next() hands them out, as the walk's files. Not
+	 * when the run stops or its pool broke (no prune then, or --min-free's at
+	 * the end): they are answered as held files are. */
 	if (plan_prune_due(x->plan)) {
-		if (!stop_signal() && !x->stop_msg[0] && !journal_moved(x->j))
-			run_prune(x);
+		if (stop_signal() || x->stop_msg[0] || x->pool_over || journal_moved(x->j))
+			return 0;
+		run_prune(x);
 		plan_pruned(x->plan);
+		x->plan_dry = 0;
+		return 1;
 	}
 	if (plan_next_held(x->plan, &item))
 		if (lookahead_put(x->window, &item, guess_cost(x, item.it)) < 0)
@@ -215,6 +219,13 @@ static void answer_window(run_ctx *x)
 		atomic_store(&x->c.walk_done, 1);
 }
 
+/* Is more of the --files-from list readable now (and no signal came)? */
+static int list_readable(const run_ctx *x)
+{
+	struct pollfd list = {discover_wait_fd(x->d), POLLIN, 0};
+	return !stop_signal() && list.fd >= 0 && poll(&list, 1, 0) == 1;
+}
+
 /* The pool broke, or never started, or the run stopped itself (--min-free):
  * every file planned and not handed to it gets an error naming the cause, so a
  * broken pool never looks like a run with files merely left for later (a
@@ -226,13 +237,18 @@ static void answer_unstarted(run_ctx *x, const char *cause)
 	lookahead_file lf;
 	int got;
 
+	x->pool_over = 1;
 	if (stop_signal()) {
 		answer_window(x);
 		return;
 	}
 	snprintf(why, sizeof why, "not started: %s", cause);
 	discover_nowait(x->d, 1);
-	while ((got = take_next(x, &lf)) == 1) {
+	/* As far as the list has come: what is readable now (an entry without end
+	 * is read a piece at a time), not what a producer may write later. */
+	while ((got = take_next(x, &lf)) == 1 || (got == DISCOVER_LATER && list_readable(x))) {
+		if (got != 1)
+			continue;
 		feed_failed(x, lf.f->input, lf.f->n, lf.f->display, why);
 		inflight_file_free(lf.f);
 	}

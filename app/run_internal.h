@@ -74,6 +74,8 @@ typedef struct run_ctx {
 	inflight *flight;
 	lookahead *window;       /* planned, not yet handed out: largest first */
 	int plan_dry;            /* plan_next() said the walk is over */
+	int pool_over;           /* the pool broke, never started, or the run stopped
+	                            itself: no --prune from the feed (top_up_held()) */
 	int plan_later;          /* it said DISCOVER_LATER at the last top-up */
 	int guess_slow;          /* a cost guess was slow: sizes alone from now */
 	trace *tr;

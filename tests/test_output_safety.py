@@ -265,6 +265,22 @@ class TestPruneNames(SafetyCase):
         self.assertLess(abs(mean_of(os.path.join(out, "a.jpg")) - 90), 20)
         self.assertNotIn(b"a.jpg is a folder", r.stderr)
 
+    def test_a_file_held_for_the_prune_of_a_run_that_stops_first(self):
+        """A run stopped before its prune (--min-free) answers a file held for it
+        as every file not started: it said the stale thumbnail in its way was in
+        the way, which the prune at its end then removed."""
+        src, out, report = self.path("src"), self.path("out"), self.path("r.jsonl")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["-r", "-q", "-o", out, src]))
+        os.unlink(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "a.jpg", "x.jpg"))
+        r = self.ok(run(["-r", "--prune", "--min-free", "100000T", "--report", report,
+                         "-o", out, src]), (1,))
+        with open(report) as f:
+            files = [json.loads(x) for x in f if '"type":"file"' in x]
+        self.assertEqual(len(files), 1, files)
+        self.assertTrue(files[0]["error"].startswith("not started: only "), files)
+
     def test_prune_leaves_an_unmounted_disks_thumbnails_alone(self):
         """The photo folder is where /etc/fstab mounts a disk, and the disk did not
         mount tonight: the folder is empty, every input looked gone, and --prune
@@ -2762,6 +2778,54 @@ class TestHeldForAnotherInput(RaceShimCase):
         self.assertEqual(got["a.jpg"]["status"], "cancelled", got)
         self.assertEqual(got["a.jpg"]["error"],
                          "stopped before it started; the next run does it", got)
+
+
+class TestAPoolThatCannotStart(RaceShimCase):
+    """Workers that cannot open their temp folder (FAIL_OPEN in
+    tests/race_shim.c): the pool never starts, and every file is answered "not
+    started"; --prune does not run (a run that made nothing proves nothing
+    gone), also where a file waited for it; and a --files-from list is answered
+    as far as it is readable, past an entry without end read a piece at a time
+    (the entries after one were left without an answer)."""
+
+    def env(self):
+        return dict(os.environ, LD_PRELOAD=self.shim(), FAIL_OPEN=OUTDIR_TMP_MARK,
+                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                    ":verify_asan_link_order=0")
+
+    def test_no_prune_and_every_file_answered(self):
+        src, out, report = self.path("src"), self.path("out"), self.path("r.jsonl")
+        for name in ("a.jpg", "b.jpg", "gone.jpg"):
+            jpeg(os.path.join(src, name))
+        self.ok(run(["-r", "-q", "-o", out, src]))
+        os.unlink(os.path.join(src, "gone.jpg"))
+        os.unlink(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "a.jpg", "x.jpg"))
+        os.utime(os.path.join(src, "b.jpg"))  # to make again
+        r = run(["-r", "--prune", "--report", report, "-o", out, src], env=self.env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"cannot start the workers", r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg", "gone.jpg"}, r.stdout)
+        with open(report) as f:
+            files = [json.loads(x) for x in f if '"type":"file"' in x]
+        self.assertEqual(sorted(os.path.basename(x["input"]) for x in files),
+                         ["b.jpg", "x.jpg"], files)
+        self.assertTrue(all(x["error"].startswith("not started") for x in files), files)
+
+    def test_a_list_past_an_entry_without_end(self):
+        src, report = self.path("src"), self.path("r.jsonl")
+        for name in ("a.jpg", "b.jpg", "c.jpg"):
+            jpeg(os.path.join(src, name))
+        listed = self.path("list")
+        with open(listed, "w") as f:
+            f.write("a.jpg\n" + "x" * 200000 + "\nb.jpg\nc.jpg\n")
+        r = run(["--files-from", listed, "--base", src, "--report", report,
+                 "-o", self.path("out")], env=self.env())
+        self.assertEqual(r.returncode, 1, r.stderr)
+        with open(report) as f:
+            recs = [json.loads(x) for x in f]
+        self.assertEqual(sum(x["type"] == "file" for x in recs), 4, r.stderr)
+        self.assertEqual(recs[-1]["total"], 4, recs[-1])
 
 
 class TestAStopJustAfterThePoolBroke(RaceShimCase):
