@@ -164,6 +164,12 @@ static int output_is_master(const thumb_settings *s, const VipsImage *m, const m
  * run of that box alone where one factor gives 47). */
 static double near_factor(int from, int to, double u)
 {
+	/* A side the factor takes below half a pixel is held at one pixel
+	 * (reduce_height()), whatever the factor: one far past it (571 on the one
+	 * row of a 4000x1 master to 7x1) is no factor of that side, and the
+	 * resampler has no kernel that wide (the file failed). */
+	if ((double)from / u < 0.5)
+		return 0;
 	double lo = u, hi = u;
 	for (int i = 0; i < 8; i++, lo = nextafter(lo, 0), hi = nextafter(hi, INFINITY)) {
 		if (reduce_height(from, lo) == to)

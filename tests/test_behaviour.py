@@ -1562,6 +1562,20 @@ int fsync(int fd)
         for name in sorted(os.listdir(self.p("src"))):
             self.assertEqual(dims["300,80", name], dims["300", name] + dims["80", name], name)
 
+    def test_a_thin_image_in_several_sizes(self):
+        """-s 4000,7 on a 10000x1 strip failed the file ("cannot make the
+        thumbnail", remembered as a decode failure): the 7-wide size, shrunk from
+        the 4000x1 master by its one factor (571) on both axes, asked the
+        resampler for a kernel 571 rows wide over the one row held at one. Each
+        size is now made as alone."""
+        for ext, dims in (("png", (10000, 1)), ("jpg", (5000, 3)), ("webp", (2, 9000))):
+            photo(self.p("src", "strip." + ext), dims)
+        dims = self.output_sizes(("4000,7", "4000", "7", "1000,3", "1000", "3"))
+        for a, b in (("4000", "7"), ("1000", "3")):
+            for name in sorted(os.listdir(self.p("src"))):
+                self.assertEqual(dims[a + "," + b, name], dims[a, name] + dims[b, name],
+                                 (a, b, name))
+
     def test_a_box_the_master_only_touches_is_sized_as_alone(self):
         """-s 164,x16 made a 1000x100 image's x16 thumbnail 164x16, the master made
         for 164, because the master touches the box x16 and fits it; x16 alone
