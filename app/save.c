@@ -28,12 +28,14 @@
 
 /* --------------------------------------------------------------- encoding -- */
 
-/* Flatten alpha onto the background for JPEG, which has none. One background
- * value (its luma) for grey + alpha. *out is a new reference. */
+/* Flatten alpha onto the background for JPEG, which has none. Grey + alpha stays
+ * grey on a grey background; on a colour one it becomes sRGB first (flattened on
+ * the colour's luma, --background '#ff0000' gave a grey where the red was asked
+ * for). *out is a new reference. */
 static int flatten_for_jpeg(const thumb_settings *s, VipsImage *in, VipsImage **out)
 {
 	const double *bg = s->background;
-	double grey = 0.2126 * bg[0] + 0.7152 * bg[1] + 0.0722 * bg[2];
+	VipsImage *rgb = NULL;
 	VipsArrayDouble *background;
 	int rc;
 
@@ -42,10 +44,16 @@ static int flatten_for_jpeg(const thumb_settings *s, VipsImage *in, VipsImage **
 		*out = in;
 		return 0;
 	}
-	background = in->Bands <= 2 ? vips_array_double_new(&grey, 1)
-				    : vips_array_double_new(bg, 3);
+	if (in->Bands <= 2 && (bg[0] != bg[1] || bg[1] != bg[2])) {
+		if (vips_colourspace(in, &rgb, VIPS_INTERPRETATION_sRGB, NULL))
+			return -1;
+		in = rgb;
+	}
+	background = vips_array_double_new(bg, in->Bands <= 2 ? 1 : 3);
 	rc = vips_flatten(in, out, "background", background, NULL);
 	vips_area_unref(VIPS_AREA(background));
+	if (rgb)
+		g_object_unref(rgb);
 	return rc;
 }
 

@@ -1562,6 +1562,29 @@ int fsync(int fd)
         for name in sorted(os.listdir(self.p("src"))):
             self.assertEqual(dims["300,80", name], dims["300", name] + dims["80", name], name)
 
+    def test_grey_with_alpha_on_a_colour_background(self):
+        """A grey photo with transparency made into JPEG on --background '#ff0000'
+        came out grey where it was transparent (the red's luma, 54): a grey
+        image was flattened on one value. On a colour it becomes a colour JPEG
+        now; on a grey background it stays grey."""
+        src = self.p("src")
+        os.makedirs(src)
+        grey = photo(self.p("grey.png"), (60, 40))
+        subprocess.run(["vips", "bandjoin_const", grey, os.path.join(src, "ga.png"), "0"],
+                       check=True)  # transparent everywhere
+        for bg, bands, want in (("#ff0000", "3", [255, 0, 0]), ("#808080", "1", [128])):
+            out = self.p("out" + bg[1:])
+            r = run(["--no-journal", "-f", "jpeg", "--background", bg, "-o", out, src])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            made = os.path.join(out, "ga.jpg")
+            got = subprocess.run(["vipsheader", "-f", "bands", made], capture_output=True,
+                                 text=True, check=True).stdout.strip()
+            self.assertEqual(got, bands, bg)
+            point = subprocess.run(["vips", "getpoint", made, "5", "5"], capture_output=True,
+                                   text=True, check=True).stdout.split()
+            for v, w in zip(map(float, point), want):
+                self.assertLess(abs(v - w), 6, (bg, point))
+
     def test_a_thin_image_in_several_sizes(self):
         """-s 4000,7 on a 10000x1 strip failed the file ("cannot make the
         thumbnail", remembered as a decode failure): the 7-wide size, shrunk from
