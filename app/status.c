@@ -204,7 +204,14 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 			report_put_name(stdout, rel ? rel : "");
 			fputs(": ", stdout);
 			report_put_name(stdout, cause ? cause : "");
-			printf(" (%d attempts)\n", sqlite3_column_int(st, 3));
+			/* attempts: the runs in a row that tried it and failed (an ok
+			 * run starts the count anew; one that passed it over as failed
+			 * earlier did not try it) */
+			int tries = sqlite3_column_int(st, 3);
+			if (tries > 1)
+				printf(" (failed %d times in a row)\n", tries);
+			else
+				fputs(" (failed once)\n", stdout);
 		}
 		free(rel);
 		n++;

@@ -1096,6 +1096,11 @@ def test_status_counts_each_input_once(tmp):
     assert_eq((js["ok"], js["failed"]), (4, 1), "totals: each input once")
     text = b(run(["status", out]).stdout)
     assert_eq("all journals: 4 ok, 1 failed" in text, True, text)
+    # each failed file says how many runs in a row failed it ("(1 attempts)")
+    assert_eq("bad.jpg: " in text and "(failed once)" in text, True, text)
+    run(["-q", "-o", out, "-s", "100", "--retry-failed", src])
+    text = b(run(["status", out]).stdout)
+    assert_eq("(failed 2 times in a row)" in text, True, text)
     # The latest row by the clock, not by the local time written: a run five hours
     # east of UTC failed a file; fixed, the shards (in UTC) made it a second later.
     src2, out2 = os.path.join(tmp, "src2"), os.path.join(tmp, "out2")
