@@ -107,6 +107,9 @@ static side_kind sides_of(const outdir *od, const char *name)
 	return worst;
 }
 
+/* How long a live view waits for a shard that holds its journal's lock. */
+#define VIEW_BUSY_MS 5000
+
 int journal_open_view(outdir *od, const char *file, int change_nothing, sqlite3 **db)
 {
 	*db = NULL;
@@ -127,6 +130,12 @@ int journal_open_view(outdir *od, const char *file, int change_nothing, sqlite3 
 	    (!change_nothing || wal != SIDE_ABSENT)) {
 		rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL);
 		free(path);
+		/* Before the first statement is prepared (it reads the schema): a
+		 * shard writing or checkpointing that journal just then made the
+		 * prepare fail at once (SQLITE_BUSY), and the journal was passed
+		 * over for the whole run, its records unseen. */
+		if (rc == SQLITE_OK)
+			sqlite3_busy_timeout(*db, VIEW_BUSY_MS);
 		return rc;
 	}
 	/* file:PATH?immutable=1, PATH percent-encoded but for its plain bytes */
@@ -188,7 +197,6 @@ static void open_others(journal *j, const char *own)
 			     SQLITE_OK ||
 		     sqlite3_prepare_v2(o->db, journal_owns_sql_v5, -1, &o->owns, NULL) ==
 			     SQLITE_OK)) {
-			sqlite3_busy_timeout(o->db, 5000);
 			/* An older schema lacks some: those lookups skip it. */
 			if (sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INFO], -1, &o->info,
 					       NULL) != SQLITE_OK)

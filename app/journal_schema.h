@@ -48,7 +48,8 @@
  * read through its -wal (what a run going on, or killed, wrote) where its -shm is
  * its own or absent; otherwise immutable (SQLite then never opens, makes or writes
  * a side file), and also where there is no -wal when change_nothing (a dry run,
- * status: a reader would leave a -wal and -shm behind). SQLITE_CANTOPEN when the
+ * status: a reader would leave a -wal and -shm behind). Read through its -wal, it
+ * waits up to 5 s for a writer's lock (SQLITE_BUSY after). SQLITE_CANTOPEN when the
  * journal is absent or not a regular file (*db then NULL). */
 int journal_open_view(outdir *od, const char *file, int change_nothing, sqlite3 **db);
 
