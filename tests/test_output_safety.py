@@ -281,6 +281,32 @@ class TestPruneNames(SafetyCase):
         self.assertEqual(len(files), 1, files)
         self.assertTrue(files[0]["error"].startswith("not started: only "), files)
 
+    def test_prune_with_a_list(self):
+        """--prune with --files-from and no folder PATH pruned nothing, silently
+        (a nightly `find | imgpool -0 --files-from - --prune`): the inputs
+        recorded under --base (or the current folder) are looked at now. A
+        photo left off the list but still there keeps its thumbnail."""
+        src, out = self.path("src"), self.path("out")
+        for name in ("a.jpg", "b.jpg", "c.jpg", os.path.join("d", "e.jpg")):
+            jpeg(os.path.join(src, name))
+        listed = self.path("list")
+
+        def night(names, *more):
+            with open(listed, "w") as f:
+                f.write("".join(n + "\n" for n in names))
+            return self.ok(run(["--prune", "--files-from", listed, "-o", out, *more],
+                               cwd=src))
+
+        night(["a.jpg", "b.jpg", "c.jpg", "d/e.jpg"])
+        self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg", "c.jpg", "d/e.jpg"})
+        os.unlink(os.path.join(src, "b.jpg"))
+        shutil.rmtree(os.path.join(src, "d"))
+        r = night(["a.jpg"])  # c.jpg left off the list, still there
+        self.assertEqual(outputs_in(out), {"a.jpg", "c.jpg"}, r.stdout)
+        os.unlink(os.path.join(src, "c.jpg"))
+        r = night(["a.jpg"], "--base", src)
+        self.assertEqual(outputs_in(out), {"a.jpg"}, r.stdout)
+
     def test_prune_leaves_an_unmounted_disks_thumbnails_alone(self):
         """The photo folder is where /etc/fstab mounts a disk, and the disk did not
         mount tonight: the folder is empty, every input looked gone, and --prune
