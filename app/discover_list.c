@@ -117,13 +117,23 @@ static char *rel_to_base(discover *d, const char *path, const char *real, const 
 	return rel;
 }
 
+/* Entries passed over (empty, named before, refused again) before the list's
+ * reader may give the run's loop a turn. */
+#define LIST_PASSED_MAX 4096
+
 /* The next entry of --files-from: 1 with *it filled, 0 when the list is done,
  * DISCOVER_LATER when d->nowait and no whole entry has come yet, or a stop is
  * asked. */
 int discover_next_listed(discover *d, discover_item *it)
 {
+	int passed = 0; /* entries that gave no item in this call */
 	for (;;) {
 		if (discover_stop_asked(d))
+			return DISCOVER_LATER;
+		/* A list of nothing but passed-over entries (/dev/zero with -0, a
+		 * name again and again) comes back to the run's loop now and then,
+		 * where nothing read is left waiting (lines.h). */
+		if (d->nowait && passed++ >= LIST_PASSED_MAX && !lines_buffered(d->list))
 			return DISCOVER_LATER;
 		lines_entry e;
 		lines_status got_line = lines_next(d->list, d->nowait, &e);

@@ -95,6 +95,11 @@ static int fill(lines *l, int nowait)
 	}
 }
 
+int lines_buffered(const lines *l)
+{
+	return l->len && (l->eof || memchr(l->buf + l->start, l->sep, l->len));
+}
+
 lines_status lines_next(lines *l, int nowait, lines_entry *e)
 {
 	int read_once = 0;

@@ -46,4 +46,9 @@ void lines_free(lines *l);
 /* The next entry, waiting for it unless nowait. */
 lines_status lines_next(lines *l, int nowait, lines_entry *entry);
 
+/* Is an entry (or the end) in what was read already: would lines_next() give one
+ * without reading? A caller that passes over entries may answer "later" where
+ * none is (the descriptor says when more comes), never where one is. */
+int lines_buffered(const lines *l);
+
 #endif

@@ -479,14 +479,26 @@ void plan_pruned(planner *p)
 }
 
 /* Claim the held file's outputs again: 1 when they are its; 0 when another input
- * still has one, the file then refused with the walk's words. (Not pass(): its
- * release would take claims that are not this file's.) */
-static int claim_again(planner *p)
+ * still has one, the file then refused with the walk's words, or (may_wait)
+ * held for that input's outcome. (Not pass(): its release would take claims
+ * that are not this file's.) */
+static int claim_again(planner *p, int may_wait)
 {
 	int which;
 	const char *first = discover_claim(p->cfg.d, &p->it, &which);
 	if (!first)
 		return 1;
+	/* Released with the files held for the prune, another of them took the
+	 * name first (a.jpg and a.png, -f jpeg): this one waits for its outcome,
+	 * as in the walk, rather than be refused before it (a damaged a.jpg). */
+	if (may_wait) {
+		p->it.wanted = p->it.noutputs;
+		p->releasing = 0;
+		int held = hold(p, &p->contested, 1);
+		p->releasing = 1;
+		if (held)
+			return 0;
+	}
 	snprintf(p->why, sizeof p->why, "output %s is also the output of %s",
 		 p->it.outputs[which], first);
 	p->it.noutputs = 0; /* as the walk's error has it */
@@ -509,11 +521,11 @@ static int next_released(planner *p, held_list *l, plan_item *item)
 		item->root = root_of(p, &p->it);
 		/* Held for a claim: asked first, as the walk asked. Held for an owner:
 		 * decided first, so that a refusal names the owner. */
-		if (h->claim_first && !claim_again(p))
+		if (h->claim_first && !claim_again(p, 0))
 			continue;
 		if (formats_of(p, item) < 0 || !decide(p, item->root, &item->checksum))
 			continue;
-		if (!h->claim_first && !claim_again(p))
+		if (!h->claim_first && !claim_again(p, l == &p->for_prune))
 			continue;
 		return 1;
 	}

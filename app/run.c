@@ -219,6 +219,10 @@ static void answer_window(run_ctx *x)
 		atomic_store(&x->c.walk_done, 1);
 }
 
+/* Reads of a --files-from list that give no whole entry (a part of one over 64
+ * KiB), taken after the pool broke: 64 MiB of them at most. */
+#define LIST_LATE_READS 1024
+
 /* Is more of the --files-from list readable now (and no signal came)? */
 static int list_readable(const run_ctx *x)
 {
@@ -245,8 +249,11 @@ static void answer_unstarted(run_ctx *x, const char *cause)
 	snprintf(why, sizeof why, "not started: %s", cause);
 	discover_nowait(x->d, 1);
 	/* As far as the list has come: what is readable now (an entry without end
-	 * is read a piece at a time), not what a producer may write later. */
-	while ((got = take_next(x, &lf)) == 1 || (got == DISCOVER_LATER && list_readable(x))) {
+	 * is read a piece at a time), not what a producer may write later, and
+	 * not for ever (/dev/zero: LIST_LATE_READS more reads at most). */
+	int late_reads = 0;
+	while ((got = take_next(x, &lf)) == 1 ||
+	       (got == DISCOVER_LATER && late_reads++ < LIST_LATE_READS && list_readable(x))) {
 		if (got != 1)
 			continue;
 		feed_failed(x, lf.f->input, lf.f->n, lf.f->display, why);

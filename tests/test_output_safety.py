@@ -281,6 +281,23 @@ class TestPruneNames(SafetyCase):
         self.assertEqual(len(files), 1, files)
         self.assertTrue(files[0]["error"].startswith("not started: only "), files)
 
+    def test_two_files_held_for_the_prune_on_one_name_wait_their_turn(self):
+        """A damaged a.jpg and a good a.png (-f jpeg: one output name) where a
+        folder a.jpg of thumbnails was: both wait for the prune; released
+        together, a.png was refused against a.jpg's claim before a.jpg failed,
+        and neither was made. It waits for a.jpg's outcome, as in the walk."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg", "x.jpg"))
+        self.ok(run(["-r", "-q", "-f", "jpeg", "-o", out, src]))
+        shutil.rmtree(os.path.join(src, "a.jpg"))
+        with open(os.path.join(src, "a.jpg"), "wb") as f:
+            f.write(b"\xff\xd8\xff\xe0" + b"\x07" * 3000)  # damaged, and larger
+        vips("black", os.path.join(src, "a.png"), "30", "20")
+        r = self.ok(run(["-r", "--prune", "-f", "jpeg", "-o", out, src]), (1,))
+        self.assertIn(b" 1 done, 1 failed", r.stdout, r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg"})
+        self.assertLess(mean_of(os.path.join(out, "a.jpg")), 30)  # a.png's picture
+
     def test_prune_with_a_list(self):
         """--prune with --files-from and no folder PATH pruned nothing, silently
         (a nightly `find | imgpool -0 --files-from - --prune`): the inputs
@@ -2852,6 +2869,15 @@ class TestAPoolThatCannotStart(RaceShimCase):
             recs = [json.loads(x) for x in f]
         self.assertEqual(sum(x["type"] == "file" for x in recs), 4, r.stderr)
         self.assertEqual(recs[-1]["total"], 4, recs[-1])
+
+    def test_a_list_without_end(self):
+        """/dev/zero as the list once the pool could not start: read on for ever
+        (an entry without end a piece at a time; with -0, empty entries)."""
+        for nul in ([], ["-0"]):
+            r = run(["--files-from", "/dev/zero", *nul, "-o", self.path("out")],
+                    env=self.env(), timeout=60)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"cannot start the workers", r.stderr)
 
 
 class TestAStopJustAfterThePoolBroke(RaceShimCase):
