@@ -219,9 +219,17 @@ static void answer_window(run_ctx *x)
 		atomic_store(&x->c.walk_done, 1);
 }
 
-/* Reads of a --files-from list that give no whole entry (a part of one over 64
- * KiB), taken after the pool broke: 64 MiB of them at most. */
+/* Turns of a --files-from pipe or device that give no entry (a piece of one over
+ * 64 KiB, 4096 entries passed over), taken after the pool broke. */
 #define LIST_LATE_READS 1024
+
+/* Is the --files-from list a regular file (read to its end, it ends)? */
+static int list_is_file(const run_ctx *x)
+{
+	struct stat st;
+	int fd = discover_wait_fd(x->d);
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
 
 /* Is more of the --files-from list readable now (and no signal came)? */
 static int list_readable(const run_ctx *x)
@@ -249,11 +257,13 @@ static void answer_unstarted(run_ctx *x, const char *cause)
 	snprintf(why, sizeof why, "not started: %s", cause);
 	discover_nowait(x->d, 1);
 	/* As far as the list has come: what is readable now (an entry without end
-	 * is read a piece at a time), not what a producer may write later, and
-	 * not for ever (/dev/zero: LIST_LATE_READS more reads at most). */
-	int late_reads = 0;
+	 * is read a piece at a time; a list of entries passed over comes back now
+	 * and then), not what a producer may write later; a file to its end, a
+	 * pipe or device not for ever (/dev/zero: LIST_LATE_READS turns at most). */
+	int late_reads = 0, finite = list_is_file(x);
 	while ((got = take_next(x, &lf)) == 1 ||
-	       (got == DISCOVER_LATER && late_reads++ < LIST_LATE_READS && list_readable(x))) {
+	       (got == DISCOVER_LATER && (finite || late_reads++ < LIST_LATE_READS) &&
+		list_readable(x))) {
 		if (got != 1)
 			continue;
 		feed_failed(x, lf.f->input, lf.f->n, lf.f->display, why);

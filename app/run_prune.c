@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * run_prune.c — --prune in a run: once the walk is over, the thumbnails of the
- * inputs recorded under its folders (the folder PATHs, and --base of a
- * --files-from list) that are gone (prune.h), said file by file, and what was
- * kept and why. Part of a run: see run_internal.h.
+ * inputs recorded that are gone (prune.h), said file by file, and what was kept
+ * and why. Part of a run: see run_internal.h.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 
 #include "prune.h"
@@ -49,34 +47,34 @@ void run_prune(run_ctx *x)
 				"so missing files may only be unreachable\n", plan_walk_errors(x->plan));
 		return;
 	}
-	/* The folder PATHs, and with --files-from the folder its entries are
-	 * taken from (--base, or the current one): the root the journal records
-	 * listed files under. Without it a nightly `find | imgpool --files-from -
-	 * --prune` never pruned a thing, and said nothing. */
-	const char *list_root = x->o->files_from ? (x->o->base ? x->o->base : ".") : NULL;
-	int nfolders = x->o->npaths + (list_root != NULL);
-	const char **roots = calloc((size_t)nfolders + 1, sizeof *roots);
-	int n = 0;
-	for (int i = 0; roots && i < nfolders; i++) {
-		const char *folder = i < x->o->npaths ? x->o->paths[i] : list_root;
+	const char **roots = calloc((size_t)x->o->npaths, sizeof *roots);
+	int n = 0, folders = 0;
+	for (int i = 0; roots && i < x->o->npaths; i++) {
 		struct stat st;
 		char why[300];
-		if (stat(folder, &st) == 0 && S_ISDIR(st.st_mode)) {
-			if (prune_root_unsure(x->j, folder, why, sizeof why)) {
+		if (stat(x->o->paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			folders++;
+			if (prune_root_unsure(x->j, x->o->paths[i], why, sizeof why)) {
 				report_say(stderr, "imgpool: --prune: left the thumbnails of '%s' "
-					   "alone: %s", folder, why);
+					   "alone: %s", x->o->paths[i], why);
 				x->prune_trouble = 1; /* exit 1: worth a look */
 				continue;
 			}
-			char *r = realpath(folder, NULL);
-			int again = 0; /* a PATH that is --base too: its inputs once */
-			for (int k = 0; r && k < n; k++)
-				again |= !strcmp(roots[k], r);
-			if (r && !again)
+			char *r = realpath(x->o->paths[i], NULL);
+			if (r)
 				roots[n++] = r;
-			else
-				free(r);
 		}
+	}
+	/* A list names files, not the tree they are in: what is gone from it
+	 * cannot be told safely (a disk not mounted below --base is a tree that
+	 * looks emptied: no walk found it a mount point, no run noted its device).
+	 * Said, where it was silent: a nightly `find | imgpool --files-from -
+	 * --prune` pruned nothing and exited 0. */
+	if (x->o->files_from && !folders) {
+		report_say(stderr, "imgpool: --prune: nothing pruned: it prunes under the folder "
+			   "PATHs given, and a --files-from list names files, not their folder "
+			   "(give the photo folder as a PATH to prune it)");
+		x->prune_trouble = 1; /* exit 1: it did not do what was asked */
 	}
 	prune_config pc = {.pb = &x->pb, .roots = roots, .nroots = n, .dry_run = x->o->dry_run,
 			   .shard = x->shard, .on_pruned = on_pruned, .on_kept = on_prune_kept,
