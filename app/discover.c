@@ -447,6 +447,12 @@ int discover_wait_fd(const discover *d)
 	return d->list && !d->list_done ? d->list_fd : -1;
 }
 
+/* See discover.h: the PATHs are done (their walks too) and the list is read. */
+int discover_reading_list(const discover *d)
+{
+	return d->list && !d->fts && d->next_path >= d->cfg.npaths;
+}
+
 /* See discover.h. */
 const char *discover_planned(const discover *d, const char *out_rel)
 {

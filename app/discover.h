@@ -130,6 +130,8 @@ int discover_next(discover *d, discover_item *item);
 void discover_nowait(discover *d, int on);
 /* The descriptor of the --files-from list while it is being read, else -1. */
 int discover_wait_fd(const discover *d);
+/* Are the items handed out now the list's (every PATH walked)? */
+int discover_reading_list(const discover *d);
 
 /* Subfolders the walks passed over because -r was not given (hidden ones not
  * counted): the summary's hint when they found no file. */

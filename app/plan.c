@@ -434,7 +434,10 @@ int plan_next(planner *p, plan_item *item)
 		if (!ours(p, &p->it))
 			continue;
 		if (p->it.state == ITEM_ERROR) {
-			if (!strcmp(p->it.rel, p->it.input)) /* a PATH itself is missing */
+			/* A PATH itself is missing (not a listed entry: --prune prunes
+			 * under the folder PATHs alone, and one deleted after the list
+			 * was made kept it from them) */
+			if (!strcmp(p->it.rel, p->it.input) && !discover_reading_list(p->cfg.d))
 				p->walk_errors++;
 			/* Not one in the output folder: it is never held, where the
 			 * question whether it is a thumbnail there comes below. */

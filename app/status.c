@@ -210,8 +210,10 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 			int tries = sqlite3_column_int(st, 3);
 			if (tries > 1)
 				printf(" (failed %d times in a row)\n", tries);
-			else
+			else if (tries == 1)
 				fputs(" (failed once)\n", stdout);
+			else /* not counted (an older journal's row) */
+				putchar('\n');
 		}
 		free(rel);
 		n++;

@@ -318,6 +318,17 @@ class TestPruneNames(SafetyCase):
         self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
         r = self.ok(run(["--prune", "-o", out, src]))  # the folder as a PATH
         self.assertEqual(outputs_in(out), {"a.jpg"}, r.stdout)
+        # a folder PATH beside a list: a listed file deleted since the list was
+        # made is its error, not a PATH that could not be walked ("--prune
+        # skipped"): the folder is pruned
+        jpeg(os.path.join(src, "c.jpg"))
+        self.ok(run(["-q", "-o", out, src]))
+        os.unlink(os.path.join(src, "c.jpg"))
+        with open(listed, "w") as f:
+            f.write("gone.jpg\n")
+        r = self.ok(run(["--prune", "--files-from", listed, "-o", out, src], cwd=src), (1,))
+        self.assertNotIn(b"--prune skipped", r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg"}, r.stdout + r.stderr)
 
     def test_prune_leaves_an_unmounted_disks_thumbnails_alone(self):
         """The photo folder is where /etc/fstab mounts a disk, and the disk did not
