@@ -100,6 +100,9 @@ int outdir_private_fd(const outdir *od);
 /* Did OUT/.imgpool exist before this run (imgpool has worked here)? */
 int outdir_had_private(const outdir *od);
 
+/* Does OUT hold nothing but .imgpool (0 too when it cannot be read)? */
+int outdir_holds_only_private(const outdir *od);
+
 /*
  * Take back a new output folder the run leaves empty: when outdir_open() made OUT
  * itself, OUT holds nothing but .imgpool and .imgpool nothing but regular files

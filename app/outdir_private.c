@@ -191,6 +191,11 @@ static int holds_only_private(int fd)
 	return only;
 }
 
+int outdir_holds_only_private(const outdir *od)
+{
+	return holds_only_private(od->fd);
+}
+
 /* One of the run's own files in OUT/.imgpool: a regular file (never a link, no
  * other hard link) is_own() names. */
 static int is_own_file(const outdir *od, int (*is_own)(const char *name), const char *name)

@@ -5,7 +5,6 @@
  * walk and its counter, the journal (and what a failure is remembered under), the
  * planner, the temp folder. See run_internal.h.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -81,26 +80,6 @@ static int other_journals(outdir *od, const char *own)
 	return found;
 }
 
-/* Does the output folder hold anything but imgpool's own folder? Where it does
- * not, a lost journal cost nothing (a first run killed as it made its journal). */
-static int holds_files(const outdir *od)
-{
-	int fd = fcntl(outdir_fd(od), F_DUPFD_CLOEXEC, 0);
-	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!dir) {
-		if (fd >= 0)
-			close(fd);
-		return 1; /* unknown: as before */
-	}
-	struct dirent *e;
-	int found = 0;
-	while (!found && (e = readdir(dir)))
-		found = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-			strcmp(e->d_name, OUTDIR_PRIVATE);
-	closedir(dir);
-	return found;
-}
-
 /* What besides --timeout and --max-pixels a remembered failure holds under: the
  * imgpool and libvips versions, and the resource limits the workers inherit
  * (ulimit -v, -d, -s, -u, -n, -t). Under a low one a good photo fails for want of
@@ -156,8 +135,10 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 		*lost = 1;
 	}
 	journal_set_fingerprint(x->j, *fingerprint);
+	/* Where OUT holds nothing else, a lost journal cost nothing (a first run
+	 * killed as it made its journal): no warning of thumbnails it cannot prove. */
 	if (!existed && outdir_had_private(x->od) && !other_journals(x->od, jname) &&
-	    holds_files(x->od))
+	    !outdir_holds_only_private(x->od))
 		*lost = 1;
 	/* A dry run that cannot read its journal: where the run would move it aside,
 	 * judge as with the empty one it would start (as for a lost one), and say so. */
