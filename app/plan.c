@@ -83,15 +83,19 @@ static void held_free(held_file *h)
 	}
 }
 
+static void held_list_free(held_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		held_free(&l->files[i]);
+	free(l->files);
+}
+
 void planner_free(planner *p)
 {
 	if (!p)
 		return;
-	for (held_list *l = &p->contested; l; l = l == &p->contested ? &p->for_prune : NULL) {
-		for (int i = 0; i < l->n; i++)
-			held_free(&l->files[i]);
-		free(l->files);
-	}
+	held_list_free(&p->contested);
+	held_list_free(&p->for_prune);
 	free(p->root_given);
 	free(p->root_real);
 	free(p);
