@@ -161,9 +161,20 @@ static int prune_may_free(planner *p, const char *rel)
 	return errno == ENOTDIR;
 }
 
+/* Is output i blocked by this input's own thumbnails of earlier settings (a --name
+ * that swapped a file and a folder)? Publishing removes them first (publish.h):
+ * the output is as good as absent. */
+static int own_in_way(planner *p, const char *root, int i)
+{
+	const discover_item *it = &p->it;
+	publish_item mine = {.root = root, .rel = it->rel, .n = it->noutputs,
+			     .out_rel = it->out_rel};
+	return root && p->cfg.j && publish_own_in_way(&p->pb, &mine, i, 0, NULL, 0) > 0;
+}
+
 /* Inspect every output; an output that is blocked refuses the file (1), or holds
  * it until --prune has run (prune_may_free()). */
-static int inspect_outputs(planner *p, outputs_seen *o)
+static int inspect_outputs(planner *p, const char *root, outputs_seen *o)
 {
 	const discover_item *it = &p->it;
 	char why[PATH_MAX + 256];
@@ -171,6 +182,9 @@ static int inspect_outputs(planner *p, outputs_seen *o)
 	for (int i = 0; i < it->noutputs; i++) {
 		o->state[i] = publish_inspect(&p->pb, it->out_rel[i], it->dev, it->ino, &o->id[i],
 					      why, sizeof why);
+		if ((o->state[i] == OUT_BLOCKED || o->state[i] == OUT_UNREACHABLE) &&
+		    own_in_way(p, root, i))
+			o->state[i] = OUT_ABSENT;
 		if (o->state[i] == OUT_BLOCKED || o->state[i] == OUT_UNREACHABLE) {
 			if (prune_may_free(p, it->out_rel[i]) && hold(p, &p->for_prune, 0))
 				return 1;
@@ -313,7 +327,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 	const discover_item *it = &p->it;
 	outputs_seen o;
 	p->q.hash_errno = 0;
-	if (inspect_outputs(p, &o))
+	if (inspect_outputs(p, root, &o))
 		return 0;
 	int all_fresh = o.present == it->noutputs && o.fresh == it->noutputs;
 	if ((!p->cfg.j && !p->cfg.empty_journal) || !root) {

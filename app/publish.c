@@ -105,6 +105,22 @@ typedef struct out_plan {
 	char qname[NAME_LEN];
 } out_plan;
 
+/* publish_inspect() of output i; where it is blocked by this input's own
+ * thumbnails of earlier settings (a --name that swapped a file and a folder),
+ * those are removed first and it is looked at again: they would go once the new
+ * outputs are in place (step 4), and in the way they failed the file on every
+ * run. A removal that fails is the cause in err. */
+static out_state inspect_freeing(const publisher *pb, const publish_item *it, int i,
+				 file_ident *id, char *why, size_t why_len, char *err, size_t len)
+{
+	out_state s = publish_inspect(pb, it->out_rel[i], it->in_dev, it->in_ino, id, why,
+				      why_len);
+	if ((s == OUT_BLOCKED || s == OUT_UNREACHABLE) &&
+	    publish_own_in_way(pb, it, i, 1, err, len) > 0)
+		s = publish_inspect(pb, it->out_rel[i], it->in_dev, it->in_ino, id, why, why_len);
+	return s;
+}
+
 /* Step 1: check the temp files and the output paths. */
 static int check_all(const publisher *pb, const publish_item *it, out_plan *plan, char *err,
 		     size_t len)
@@ -118,8 +134,7 @@ static int check_all(const publisher *pb, const publish_item *it, out_plan *plan
 			return -1;
 		}
 		plan[i].fresh = outdir_ident_of(&st); /* a rename keeps all of it */
-		switch (publish_inspect(pb, it->out_rel[i], it->in_dev, it->in_ino, &plan[i].old,
-					why, sizeof why)) {
+		switch (inspect_freeing(pb, it, i, &plan[i].old, why, sizeof why, err, len)) {
 		case OUT_ABSENT:
 			plan[i].replace = 0;
 			break;
@@ -136,7 +151,8 @@ static int check_all(const publisher *pb, const publish_item *it, out_plan *plan
 			break;
 		case OUT_BLOCKED:
 		case OUT_UNREACHABLE:
-			snprintf(err, len, "its output %s %s", it->display[i], why);
+			if (!err[0])
+				snprintf(err, len, "its output %s %s", it->display[i], why);
 			return -1;
 		}
 		if (plan[i].replace)
@@ -164,17 +180,62 @@ typedef struct unplanned {
 	const publish_item *it;
 } unplanned;
 
+static int still_planned(const publisher *pb, const publish_item *it, const char *path)
+{
+	for (int i = 0; i < it->n; i++)
+		if (!strcmp(path, it->out_rel[i]))
+			return 1;
+	return pb->d && discover_planned(pb->d, path);
+}
+
 static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 {
 	unplanned *u = data;
 	char err[300];
-	for (int i = 0; i < u->it->n; i++)
-		if (!strcmp(path, u->it->out_rel[i]))
-			return 0;
-	if (u->pb->d && discover_planned(u->pb->d, path))
-		return 0;
-	publish_remove(u->pb, path, id, err, sizeof err);
+	if (!still_planned(u->pb, u->it, path))
+		publish_remove(u->pb, path, id, err, sizeof err);
 	return 0;
+}
+
+/* Is path beneath folder (a path relative to OUT)? */
+static int beneath(const char *folder, const char *path)
+{
+	size_t n = strlen(folder);
+	return !strncmp(folder, path, n) && path[n] == '/';
+}
+
+/* publish_own_in_way()'s walk over the input's output rows. */
+typedef struct in_way {
+	const publisher *pb;
+	const publish_item *it;
+	const char *way;          /* the output path they are in the way of */
+	int remove, found, failed;
+	char *err;
+	size_t len;
+} in_way;
+
+static int own_in_way(void *data, const char *path, const file_ident *id)
+{
+	in_way *w = data;
+	char why[300];
+	if ((!beneath(path, w->way) && !beneath(w->way, path)) || still_planned(w->pb, w->it, path))
+		return 0;
+	w->found++;
+	if (w->remove && publish_remove(w->pb, path, id, why, sizeof why) < 0) {
+		snprintf(w->err, w->len, "its earlier thumbnail %s/%s is in the way and cannot "
+			 "be removed: %s", outdir_path(w->pb->od), path, why);
+		w->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int remove,
+		       char *err, size_t len)
+{
+	in_way w = {pb, it, it->out_rel[i], remove, 0, 0, err, len};
+	journal_outputs_of(pb->j, it->root, it->rel, own_in_way, &w);
+	return w.failed ? -1 : w.found;
 }
 
 int publish_placed(const publisher *pb, const char *rel, const file_ident *expect,

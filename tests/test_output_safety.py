@@ -726,6 +726,51 @@ class TestFoldersOfTheUsers(SafetyCase):
         self.assertTrue(os.path.isdir(os.path.join(out, "x", "sub")))
         self.assertTrue(os.path.isfile(os.path.join(out, "sub", "a.jpg")))
 
+    def test_a_name_that_swaps_a_thumbnail_and_a_folder_of_them(self):
+        """--name '{stem}.{ext}/{size}.{ext}' then '{stem}.{ext}' (and back): the
+        new output's place was taken by the same photo's thumbnails of the old
+        name, removed only after the new ones were in place, so the photo failed
+        on every run ("its output out/a.jpg is a folder", "Not a directory")."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"))
+        folders = ["--name", "{stem}.{ext}/{size}.{ext}", "-s", "32,48"]
+        files = ["--name", "{stem}.{ext}", "-s", "32"]
+        for first, then in ((folders, files), (files, folders)):
+            shutil.rmtree(out, ignore_errors=True)
+            self.ok(run(first + ["-o", out, src]))
+            r = run(then + ["-o", out, src])
+            self.ok(r)
+            flat = then is files
+            for stem in ("a", "b"):
+                made = os.path.join(out, stem + ".jpg")
+                self.assertEqual(os.path.isfile(made), flat, r.stdout)
+                if not flat:
+                    self.assertEqual(sorted(os.listdir(made)), ["32.jpg", "48.jpg"])
+            again = run(then + ["-o", out, src])
+            self.ok(again)
+            self.assertIn(b"2 skipped", again.stdout)
+
+    def test_a_users_file_beside_old_thumbnails_keeps_the_folder(self):
+        """The old thumbnails in the way go; a file imgpool did not make stays, and
+        so the folder it is in stays in the way: the photo's error names it."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["--name", "{stem}.{ext}/{size}.{ext}", "-s", "32", "-o", out, src]))
+        notes = os.path.join(out, "a.jpg", "notes.txt")
+        with open(notes, "w") as f:
+            f.write("mine")
+        edited = os.path.join(out, "a.jpg", "32.jpg")
+        with open(edited, "ab") as f:
+            f.write(b"an edit")
+        before = digest(edited)
+        r = run(["--name", "{stem}.{ext}", "-s", "32", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"out/a.jpg is a folder", r.stdout + r.stderr)
+        with open(notes) as f:
+            self.assertEqual(f.read(), "mine")
+        self.assertEqual(digest(edited), before)
+
     def test_imgpools_own_folders_still_go(self):
         src, out = self.path("in"), self.path("out")
         jpeg(os.path.join(src, "sub", "deep", "a.jpg"))
