@@ -161,6 +161,26 @@ static int prune_may_free(planner *p, const char *rel)
 	return errno == ENOTDIR;
 }
 
+/* For a dry run, which holds nothing: is what blocks output rel (prune_may_free())
+ * imgpool's, so that the prune may remove it and the run then make the file? A
+ * file on its way must be a thumbnail imgpool made (not the user's, which stays in
+ * the way); a folder there is taken for one of thumbnails (not looked into). */
+static int prunable(planner *p, const char *rel)
+{
+	char path[PATH_MAX], why[256];
+	struct stat st;
+	file_ident id;
+	if (snprintf(path, sizeof path, "%s", rel) >= (int)sizeof path)
+		return 0;
+	for (char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (outdir_stat(p->pb.od, path, &st) == 0 && !S_ISDIR(st.st_mode))
+			return publish_inspect(&p->pb, path, 0, 0, &id, why, sizeof why) == OUT_OURS;
+		*slash = '/';
+	}
+	return 1;
+}
+
 /* Is output i blocked by this input's own thumbnails of earlier settings (a --name
  * that swapped a file and a folder)? Publishing removes them first (publish.h):
  * the output is as good as absent. */
@@ -186,8 +206,14 @@ static int inspect_outputs(planner *p, const char *root, outputs_seen *o)
 		    own_in_way(p, root, i))
 			o->state[i] = OUT_ABSENT;
 		if (o->state[i] == OUT_BLOCKED || o->state[i] == OUT_UNREACHABLE) {
-			if (prune_may_free(p, it->out_rel[i]) && hold(p, &p->for_prune, 0))
-				return 1;
+			if (prune_may_free(p, it->out_rel[i])) {
+				if (hold(p, &p->for_prune, 0))
+					return 1;
+				if (p->cfg.dry_run_holds && prunable(p, it->out_rel[i])) {
+					o->state[i] = OUT_ABSENT;
+					continue;
+				}
+			}
 			snprintf(p->why, sizeof p->why, "its output %s %s", it->outputs[i], why);
 			pass(p, PLAN_FAILED, FAIL_OUTPUT, p->why);
 			return 1;

@@ -70,6 +70,10 @@ typedef struct planner_config {
 	                               a file, until it has (plan_prune_due()): the
 	                               thumbnails of a photo that became a folder of
 	                               that name, or the reverse, are in the way */
+	int dry_run_holds;          /* a dry run of a run that would hold files (no
+	                               --files-from list): one it would hold for the
+	                               prune counts as to make, as that run makes it
+	                               once the prune freed its way */
 	/* A file passed over: an error (kind, cause) or up to date (kind FAIL_NONE). */
 	void (*on_passed)(void *data, const discover_item *it, plan_pass how,
 			  failure_kind kind, const char *cause);

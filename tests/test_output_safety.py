@@ -250,6 +250,12 @@ class TestPruneNames(SafetyCase):
         r = self.ok(run(["-r", "-o", out, src]), (1,))  # no --prune: in the way
         self.assertIn(b"Not a directory", r.stderr)
         self.assertEqual(outputs_in(out), {"a.jpg", "c.jpg"})
+        # a dry run says what the run does: a.jpg/b.jpg made, c.jpg/b.jpg not
+        r = self.ok(run(["-r", "-n", "--prune", "-o", out, src]), (1,))
+        self.assertIn(b"would prune", r.stdout)
+        self.assertIn(b"1 to make", r.stdout + r.stderr)
+        self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)
+        self.assertIn(b"c.jpg/b.jpg cannot be reached: Not a directory", r.stderr)
         r = self.ok(run(["-r", "--prune", "-o", out, src]), (1,))
         self.assertEqual(outputs_in(out), {"a.jpg/b.jpg", "c.jpg"}, r.stdout + r.stderr)
         self.assertGreater(mean_of(os.path.join(out, "a.jpg", "b.jpg")), 150)
@@ -260,6 +266,9 @@ class TestPruneNames(SafetyCase):
         # and back: the folder of thumbnails goes, the photo's is made
         shutil.rmtree(os.path.join(src, "a.jpg"))
         jpeg(os.path.join(src, "a.jpg"), mean=90)
+        r = self.ok(run(["-r", "-n", "--prune", "-o", out, src]), (1,))  # c.jpg still
+        self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)
+        self.assertNotIn(b"a.jpg is a folder", r.stderr)
         r = self.ok(run(["-r", "--prune", "-o", out, src]), (1,))  # c.jpg still
         self.assertEqual(outputs_in(out), {"a.jpg", "c.jpg"}, r.stdout + r.stderr)
         self.assertLess(abs(mean_of(os.path.join(out, "a.jpg")) - 90), 20)
