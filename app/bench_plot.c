@@ -206,7 +206,7 @@ int bench_write_plot(const bench *b)
 	char why[PATH_MAX + 256];
 	sidefile *file = sidefile_create("--plot", b->plot_path, SIDEFILE_SVG, 1, 0, why, sizeof why);
 	if (!file) {
-		fprintf(stderr, "imgpool bench: %s\n", why);
+		report_say(stderr, "imgpool bench: %s", why);
 		return -1;
 	}
 	FILE *f = sidefile_stream(file);
@@ -278,7 +278,7 @@ int bench_write_plot(const bench *b)
 	svg_legend(f, b, &a);
 	fprintf(f, "</svg>\n");
 	if (sidefile_close(file, 1, why, sizeof why) != 0) {
-		fprintf(stderr, "imgpool bench: %s\n", why);
+		report_say(stderr, "imgpool bench: %s", why);
 		return -1;
 	}
 	return 0;

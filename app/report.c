@@ -448,8 +448,10 @@ void report_summary_text(report *r, const report_summary *s)
 		if (s->stop_reason) {
 			uint64_t left = 0;
 			int answered = not_started_count(s, &left) && !left;
-			fprintf(r->err, "imgpool: %s%s%s%s\n", s->stop_reason, answered ? "" : " (",
-				answered ? "" : ns, answered ? "" : ")");
+			fputs("imgpool: ", r->err); /* it may name OUT: escaped */
+			report_put_name(r->err, s->stop_reason);
+			fprintf(r->err, "%s%s%s\n", answered ? "" : " (", answered ? "" : ns,
+				answered ? "" : ")");
 			fflush(r->err);
 		}
 		if (s->dry_run)
@@ -490,13 +492,15 @@ void report_summary_text(report *r, const report_summary *s)
 	 * word, its edits and new photos never thumbnailed. Not with -q (error lines
 	 * only): output folders kept side by side in the tree are a layout, and a
 	 * cron run would mail the line every night. */
-	if (s->other_outputs && !r->quiet)
+	if (s->other_outputs && !r->quiet) {
 		fprintf(r->err, "imgpool: warning: %llu folder%s not walked as %s an imgpool "
-			"output folder (it holds " OUTDIR_PRIVATE "): %s%s (if not, delete its "
-			OUTDIR_PRIVATE ")\n", (unsigned long long)s->other_outputs,
-			plural(s->other_outputs), s->other_outputs > 1 ? "each is" : "it is",
-			s->other_outputs > 1 ? "the first, " : "",
-			s->other_output ? s->other_output : "?");
+			"output folder (it holds " OUTDIR_PRIVATE "): %s",
+			(unsigned long long)s->other_outputs, plural(s->other_outputs),
+			s->other_outputs > 1 ? "each is" : "it is",
+			s->other_outputs > 1 ? "the first, " : "");
+		report_put_name(r->err, s->other_output ? s->other_output : "?");
+		fputs(" (if not, delete its " OUTDIR_PRIVATE ")\n", r->err);
+	}
 	fflush(r->err);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -589,7 +593,9 @@ void report_prune_kept(report *r, const char *output, const char *input, const c
 	report_put_name(r->err, output);
 	fputs(dry_run ? ": would not be pruned (its input " : ": not pruned (its input ", r->err);
 	report_put_name(r->err, input);
-	fprintf(r->err, " is gone): %s%s\n", cause, dry_run ? "" : "; kept for the next --prune");
+	fputs(" is gone): ", r->err);
+	report_put_name(r->err, cause);
+	fprintf(r->err, "%s\n", dry_run ? "" : "; kept for the next --prune");
 	fflush(r->err);
 	json_prune(r, output, input, dry_run, cause);
 	pthread_mutex_unlock(&r->lock);

@@ -2653,8 +2653,9 @@ class TestNamesInLines(SafetyCase):
 
     def test_every_message_of_imgpool_escapes_names(self):
         """A usage error, imgpool status and the run's own messages (a --trace it
-        cannot make, --prune at an unmounted disk) printed the names they quote
-        raw: a newline split the line, an escape reached the terminal."""
+        cannot make, --prune at an unmounted disk, a --min-free stop, a folder
+        not walked as another output folder) printed the names they quote raw: a
+        newline split the line, an escape reached the terminal."""
         bad = "x\n\x1b[31m\u2028y"
         jpeg(self.path("in", "a.jpg"))
         cases = [
@@ -2664,11 +2665,18 @@ class TestNamesInLines(SafetyCase):
             (["status", self.path(bad)], 1, "x??[31m?y"),
             (["-q", "--trace", self.path("nodir", bad), "-o", self.path("o2"),
               self.path("in")], 1, "x??[31m?y"),  # cannot be written: 1
+            # a stop's cause names OUT (the file's line and the run's)
+            (["--min-free", "100000T", "-o", self.path("o3" + bad), self.path("in")], 1,
+             "o3x??[31m?y'", 2),
+            # a folder not walked, being another output folder
+            (["-r", "-o", self.path("o4"), self.path("in2")], 0, "in2/x??[31m?y (if not"),
         ]
-        for argv, code, shown in cases:
+        jpeg(self.path("in2", "a.jpg"))
+        os.makedirs(self.path("in2", bad, ".imgpool"))
+        for argv, code, shown, *lines in cases:
             r = run(argv)
             self.assertEqual(r.returncode, code, (argv, r.stderr))
-            self.check_lines(r.stderr, 1)
+            self.check_lines(r.stderr, lines[0] if lines else 1)
             self.assertIn(shown, r.stderr.decode("utf-8", "surrogateescape"), argv)
 
 SHIM_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "race_shim.c")
