@@ -3,7 +3,9 @@
  * publish.c — the ownership rule and the write-ahead publishing of outputs. See
  * publish.h.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +199,15 @@ static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
+/* journal_outputs_of() callback: counts the rows. */
+static int count_row(void *data, const char *path, const file_ident *id)
+{
+	(void)path;
+	(void)id;
+	++*(long *)data;
+	return 0;
+}
+
 /* Is path beneath folder (a path relative to OUT)? */
 static int beneath(const char *folder, const char *path)
 {
@@ -204,38 +215,132 @@ static int beneath(const char *folder, const char *path)
 	return !strncmp(folder, path, n) && path[n] == '/';
 }
 
-/* publish_own_in_way()'s walk over the input's output rows. */
+/* The regular files beneath the folder open at fd (closed here), counted up to
+ * max + 1; -1 where anything else is there (a symlink, a FIFO) or it cannot be
+ * read: in the way for good. */
+static long files_beneath(int fd, long max, int depth)
+{
+	DIR *dir = fd >= 0 && depth < 64 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	long n = 0;
+	struct dirent *e = NULL;
+	struct stat st;
+	while (n >= 0 && n <= max && (errno = 0, e = readdir(dir))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			n = -1;
+		else if (S_ISREG(st.st_mode))
+			n++;
+		else if (S_ISDIR(st.st_mode)) {
+			long k = files_beneath(openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY |
+						      O_NOFOLLOW | O_CLOEXEC), max - n, depth + 1);
+			n = k < 0 ? -1 : n + k;
+		} else
+			n = -1;
+	}
+	if (!e && errno)
+		n = -1;
+	closedir(dir);
+	return n;
+}
+
+/* publish_own_in_way()'s look at output i's way, then its walk over the input's
+ * output rows. */
 typedef struct in_way {
 	const publisher *pb;
 	const publish_item *it;
-	const char *way;          /* the output path they are in the way of */
-	int remove, found, failed;
+	char way[PATH_MAX];       /* what must go: the folder at out_rel[i], or the file
+	                             on its way */
+	int folder;               /* way is a folder: the rows beneath it; else the row
+	                             at way */
+	int remove;
+	long ours, others;        /* rows there still the files recorded / not to touch */
 	char *err;
 	size_t len;
 } in_way;
+
+/* Is output i blocked by a folder at its path or by a regular file on its way
+ * (w->way, w->folder), and how many regular files are in the way then (-1: a
+ * symlink, a FIFO, an unreadable folder: nothing to free; 0: not blocked so). */
+static long way_of(in_way *w, int i, long max)
+{
+	const publish_item *it = w->it;
+	struct stat st;
+	if (snprintf(w->way, sizeof w->way, "%s", it->out_rel[i]) >= (int)sizeof w->way)
+		return -1;
+	if (outdir_stat(w->pb->od, w->way, &st) == 0) {
+		const char *leaf;
+		int pfd = S_ISDIR(st.st_mode) ? outdir_parent(w->pb->od, w->way, 0, &leaf) : -1;
+		if (pfd < 0)
+			return S_ISDIR(st.st_mode) ? -1 : 0;
+		w->folder = 1;
+		long n = files_beneath(openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					      O_CLOEXEC), max, 0);
+		close(pfd);
+		return n;
+	}
+	if (errno != ENOTDIR)
+		return 0;
+	for (char *slash = strchr(w->way, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (outdir_stat(w->pb->od, w->way, &st) == 0 && !S_ISDIR(st.st_mode))
+			return S_ISREG(st.st_mode) ? 1 : -1;
+		*slash = '/';
+	}
+	return -1;
+}
 
 static int own_in_way(void *data, const char *path, const file_ident *id)
 {
 	in_way *w = data;
 	char why[300];
-	if ((!beneath(path, w->way) && !beneath(w->way, path)) || still_planned(w->pb, w->it, path))
+	file_ident now;
+	if (w->folder ? !beneath(w->way, path) : strcmp(w->way, path) != 0)
 		return 0;
-	w->found++;
-	if (w->remove && publish_remove(w->pb, path, id, why, sizeof why) < 0) {
+	if (still_planned(w->pb, w->it, path)) {
+		w->others++;
+		return 0;
+	}
+	if (!w->remove) {
+		w->ours += publish_inspect(w->pb, path, 0, 0, &now, why, sizeof why) == OUT_OURS &&
+			   now.size == id->size && now.mtime_ns == id->mtime_ns;
+		return 0;
+	}
+	int rc = publish_remove(w->pb, path, id, why, sizeof why);
+	if (rc < 0)
 		snprintf(w->err, w->len, "its earlier thumbnail %s/%s is in the way and cannot "
 			 "be removed: %s", outdir_path(w->pb->od), path, why);
-		w->failed = 1;
-		return 1;
-	}
-	return 0;
+	w->ours += rc == 1;
+	return rc < 0;
 }
 
 int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int remove,
 		       char *err, size_t len)
 {
-	in_way w = {pb, it, it->out_rel[i], remove, 0, 0, err, len};
+	in_way w = {.pb = pb, .it = it, .err = err, .len = len};
+	/* Only where they are all that is in the way: removed otherwise, they left
+	 * the photo without its thumbnails and in the way still. */
+	long rows = 0, files;
+	if (!pb->j)
+		return 0;
+	journal_outputs_of(pb->j, it->root, it->rel, count_row, &rows);
+	files = rows ? way_of(&w, i, rows) : 0;
+	if (files <= 0)
+		return 0;
 	journal_outputs_of(pb->j, it->root, it->rel, own_in_way, &w);
-	return w.failed ? -1 : w.found;
+	if (w.others || w.ours != files)
+		return 0;
+	if (!remove)
+		return 1;
+	w.remove = 1;
+	w.ours = 0;
+	journal_outputs_of(pb->j, it->root, it->rel, own_in_way, &w);
+	return w.ours == files ? 1 : -(err[0] != '\0');
 }
 
 int publish_placed(const publisher *pb, const char *rel, const file_ident *expect,
@@ -349,6 +454,11 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 	int rc = 0;
 	err[0] = '\0';
 	out_state s = publish_inspect(pb, rel, 0, 0, &now, why, sizeof why);
+	struct stat st;
+	/* A file on its way: it cannot be there, so it is gone (its row, kept as
+	 * "cannot be reached", stayed for good where a file took its folder's name). */
+	if (s == OUT_UNREACHABLE && outdir_stat(pb->od, rel, &st) < 0 && errno == ENOTDIR)
+		s = OUT_ABSENT;
 	if (s == OUT_OURS && now.size == id->size && now.mtime_ns == id->mtime_ns) {
 		outdir_quarantine_name(pb->od, qname, sizeof qname);
 		if (journal_quarantine_add(pb->j, qname, rel, id) < 0 || journal_sync(pb->j) < 0) {

@@ -12,8 +12,8 @@
  *
  * Publishing one file's outputs (temp files a worker made in the run's temp folder):
  *   1. check every temp file (a regular file in the temp folder) and every output
- *      path (absent, or imgpool's, or --overwrite; where the input's own outputs
- *      of earlier settings are in its way, those are removed first);
+ *      path (absent, or imgpool's, or --overwrite; where nothing but the input's
+ *      own outputs of earlier settings is in its way, those are removed first);
  *   2. record each new output (path, size, mtime) and each file about to be moved
  *      aside, and commit: the write-ahead point;
  *   3. move each into place: renameat2(RENAME_NOREPLACE) for a new one, through the
@@ -77,13 +77,15 @@ typedef struct publish_item {
 	journal_source src;                /* the input they were made from, as read */
 } publish_item;
 
-/* This input's own outputs of earlier settings in the way of its output i (its
- * journal rows): a file at a folder of out_rel[i], or files beneath the folder at
- * out_rel[i] (a --name that swapped a file and a folder), which it no longer
- * plans (none of out_rel) and no other current input plans. Needs only root, rel,
- * n and out_rel of it. remove 0: how many there are; 1: remove each that is still
- * the file recorded (publish_remove()) and return how many there were, or -1 with
- * the cause in err when one could not be removed. */
+/* Is output i of it blocked only by this input's own outputs of earlier settings
+ * (its journal rows; a --name that swapped a file and a folder): a folder at
+ * out_rel[i] whose every regular file (and nothing else: no symlink, no FIFO) is
+ * one of them, or a regular file on its way that is one, each still the file
+ * recorded, none planned by it (out_rel) or by another input met so far
+ * (discover_planned())? Needs only root, rel, n and out_rel of it. remove 0: 1 when
+ * so, else 0. remove 1: then remove them (publish_remove(), the folders they leave
+ * empty with them): 1 when all went, 0 when it is not so (nothing removed) or one
+ * changed meanwhile, -1 with the cause in err when one could not be removed. */
 int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int remove,
 		       char *err, size_t len);
 

@@ -761,24 +761,42 @@ class TestFoldersOfTheUsers(SafetyCase):
             self.assertIn(b"2 skipped", again.stdout)
 
     def test_a_users_file_beside_old_thumbnails_keeps_the_folder(self):
-        """The old thumbnails in the way go; a file imgpool did not make stays, and
-        so the folder it is in stays in the way: the photo's error names it."""
+        """Only where nothing but the photo's own old thumbnails is in the way do
+        they go first: a file imgpool did not make (the user's, an edited
+        thumbnail) keeps the folder in the way, and then nothing is removed (the
+        photo lost its thumbnails and failed still). A dry run says so too."""
         src, out = self.path("in"), self.path("out")
         jpeg(os.path.join(src, "a.jpg"))
-        self.ok(run(["--name", "{stem}.{ext}/{size}.{ext}", "-s", "32", "-o", out, src]))
-        notes = os.path.join(out, "a.jpg", "notes.txt")
-        with open(notes, "w") as f:
+        jpeg(os.path.join(src, "b.jpg"))
+        self.ok(run(["--name", "{stem}.{ext}/{size}.{ext}", "-s", "32,48", "-o", out, src]))
+        with open(os.path.join(out, "a.jpg", "notes.txt"), "w") as f:
             f.write("mine")
-        edited = os.path.join(out, "a.jpg", "32.jpg")
+        edited = os.path.join(out, "b.jpg", "48.jpg")
         with open(edited, "ab") as f:
             f.write(b"an edit")
-        before = digest(edited)
-        r = run(["--name", "{stem}.{ext}", "-s", "32", "-o", out, src])
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(b"out/a.jpg is a folder", r.stdout + r.stderr)
-        with open(notes) as f:
-            self.assertEqual(f.read(), "mine")
-        self.assertEqual(digest(edited), before)
+        def mine():
+            return {k: v for k, v in snapshot(out).items() if "/.imgpool" not in k}
+        before = mine()
+        for dry in (["-n"], []):
+            r = run(dry + ["--name", "{stem}.{ext}", "-s", "32", "-o", out, src])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"out/a.jpg is a folder", r.stderr)
+            self.assertIn(b"out/b.jpg is a folder", r.stderr)
+            self.assertEqual(mine(), before)
+
+    def test_old_thumbnails_of_a_photo_and_of_a_gone_one_in_the_way(self):
+        """The folder in the way holds the photo's old thumbnail and one of a
+        photo deleted since: with --prune the photo waits for the prune, then is
+        made (its own old thumbnail was removed, the photo failed, and the prune
+        then emptied the folder)."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        vips("copy", os.path.join(src, "a.jpg"), os.path.join(src, "a.png"))
+        self.ok(run(["--name", "{stem}.jpg/{size}.{ext}", "-s", "32", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"a.jpg/32.jpg", "a.jpg/32.png"})
+        os.unlink(os.path.join(src, "a.png"))
+        r = self.ok(run(["--prune", "--name", "{stem}.{ext}", "-s", "32", "-o", out, src]))
+        self.assertEqual(outputs_in(out), {"a.jpg"}, r.stdout + r.stderr)
 
     def test_imgpools_own_folders_still_go(self):
         src, out = self.path("in"), self.path("out")
