@@ -152,6 +152,15 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 	return failed;
 }
 
+/* A PATH inside_hit() names, relative to the output folder (as in_out is). */
+static const char *hit_rel(const discover *d, const char *hit)
+{
+	size_t n = d->out_canon ? strlen(d->out_canon) : 0;
+	if (!n || strncmp(hit, d->out_canon, n))
+		return hit;
+	return hit + n + (d->out_canon[n - 1] != '/');
+}
+
 /* An output that would land on or under a PATH inside the output tree is an error
  * (it would overwrite an input, or be read as one next time). Whether an output
  * exists, is imgpool's and is up to date is the planner's question (plan.h),
@@ -160,11 +169,15 @@ static void check_outputs(discover *d, discover_item *it)
 {
 	for (int i = 0; i < it->noutputs; i++) {
 		const char *hit = inside_hit(d->inside, it->out_rel[i]);
-		if (hit) {
+		if (!hit)
+			continue;
+		/* The cause never names the file itself (report-schema.md) */
+		if (it->in_out && !strcmp(hit_rel(d, hit), it->in_out))
+			discover_item_error(d, it, "its output would overwrite the input itself");
+		else
 			discover_item_error(d, it, "its output %s would overwrite or land inside the "
-				   "input %s", it->outputs[i], hit);
-			return;
-		}
+					    "input %s", it->outputs[i], hit);
+		return;
 	}
 	it->state = ITEM_TODO;
 }

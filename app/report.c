@@ -440,20 +440,20 @@ void report_summary_text(report *r, const report_summary *s)
 		fprintf(r->quiet ? r->err : r->out, "imgpool: interrupted by %s: running "
 			"files %s, %s\n", signal_name(s->interrupted),
 			s->stopped_running ? "stopped" : "finished", ns);
-	if (!r->quiet || s->stop_reason) {
+	/* Why the run stopped itself (--min-free, the journal) is an error, on
+	 * standard error as the files it left are: a crontab's >/dev/null keeps it,
+	 * and -q too. The count only when some file has no answer of its own. */
+	if (s->stop_reason) {
+		uint64_t left = 0;
+		int answered = not_started_count(s, &left) && !left;
+		fputs("imgpool: ", r->err); /* it may name OUT: escaped */
+		report_put_name(r->err, s->stop_reason);
+		fprintf(r->err, "%s%s%s\n", answered ? "" : " (", answered ? "" : ns,
+			answered ? "" : ")");
+		fflush(r->err);
+	}
+	if (!r->quiet) {
 		FILE *o = r->out;
-		/* Why the run stopped itself (--min-free, the journal) is an error,
-		 * on standard error as the files it left are: a crontab's >/dev/null
-		 * keeps it. The count only when some file has no answer of its own. */
-		if (s->stop_reason) {
-			uint64_t left = 0;
-			int answered = not_started_count(s, &left) && !left;
-			fputs("imgpool: ", r->err); /* it may name OUT: escaped */
-			report_put_name(r->err, s->stop_reason);
-			fprintf(r->err, "%s%s%s\n", answered ? "" : " (", answered ? "" : ns,
-				answered ? "" : ")");
-			fflush(r->err);
-		}
 		if (s->dry_run)
 			fprintf(o, "imgpool: dry run: %llu to make, %llu up to date, %llu "
 				   "error%s\n", (unsigned long long)s->planned,

@@ -478,6 +478,13 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
             self.assertEqual((x["status"], x["kind"]), ("error", "environment"))
             self.assertIn("not started: only", x["error"])
         self.assertEqual(recs[-1]["not_started"], 0)
+        # -q: errors only, the stop among them; no summary (it printed one)
+        r = run(["-q", "--no-journal", "--min-free", "99%", "-o", self.p("out"),
+                 self.p("src")])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(len([l for l in r.stderr.splitlines()
+                              if l.startswith("imgpool: stopped: ")]), 1, r.stderr)
 
     def test_files_planned_when_a_signal_stops_the_run_are_answered(self):
         """TERM while files wait in the window (planned, not yet handed to the
