@@ -106,6 +106,7 @@ static int push(const char ***arr, int *n, const char *s)
 /* What handlers share beyond the options: the -o given, room for a message. */
 typedef struct parse_state {
 	const char *out_dir;
+	int keep_bare;       /* --keep-metadata without =LIST */
 	char msg[200];
 } parse_state;
 
@@ -221,7 +222,7 @@ static const char *take_background(imgpool_options *o, const char *arg, parse_st
 /* --keep-metadata[=LIST]: bare, everything but GPS. */
 static const char *take_keep_metadata(imgpool_options *o, const char *arg, parse_state *ps)
 {
-	(void)ps;
+	ps->keep_bare |= !arg;
 	o->settings.keep_metadata = KEEP_DEFAULT;
 	return arg && options_parse_keep(arg, &o->settings.keep_metadata) < 0
 		       ? "expected a comma list of exif, xmp, iptc, icc, gps or all "
@@ -596,6 +597,22 @@ static int check_together(imgpool_options *o, FILE *err)
 	return OPTIONS_RUN;
 }
 
+/* "--keep-metadata exif": getopt gives an optional value only after '=', so the
+ * list was taken as a PATH (an error of its own) and every kind kept, GPS aside,
+ * where exif alone was asked. A PATH that is a list and names nothing is that. */
+static int check_keep_list(imgpool_options *o, const parse_state *ps, FILE *err)
+{
+	struct stat st;
+	int kinds;
+	for (int i = 0; ps->keep_bare && i < o->npaths; i++)
+		if (options_parse_keep(o->paths[i], &kinds) == 0 && lstat(o->paths[i], &st) < 0 &&
+		    errno == ENOENT)
+			return usage_error(o, err, "--keep-metadata takes its list after '=': "
+					   "--keep-metadata=%s ('%s' was read as a PATH, which does "
+					   "not exist)", o->paths[i], o->paths[i]);
+	return OPTIONS_RUN;
+}
+
 int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err)
 {
 	parse_state ps = {0};
@@ -617,6 +634,8 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 		return k;
 	o->paths = (const char **)argv + optind;
 	o->npaths = argc - optind;
+	if ((k = check_keep_list(o, &ps, err)) != OPTIONS_RUN)
+		return k;
 	if ((k = choose_out_dir(o, ps.out_dir, err)) != OPTIONS_RUN)
 		return k;
 	if (o->quiet && o->progress == PROGRESS_AUTO)

@@ -533,6 +533,8 @@ def test_usage_errors(tmp):
                        (["--quality", "0", "x"], "--quality: '0'"),
                        (["--fit", "squash", "x"], "--fit: 'squash'"),
                        (["--bogus", "x"], "unknown option '--bogus'"),
+                       # the list after a space was a PATH: everything kept
+                       (["--keep-metadata", "exif", "x"], "--keep-metadata=exif ('exif'"),
                        ([], "no PATH given")]:
         r = run(args)
         assert_eq(r.returncode, 2, f"{args}")
