@@ -478,7 +478,7 @@ int bench_main(int argc, char **argv)
 		bench_free(&b);
 		return EXIT_USAGE;
 	}
-	struct sigaction old[3];
+	struct sigaction old[BENCH_SIGNALS];
 	bench_install_signals(old);
 	int rc = EXIT_SOME_FAILED;
 	if (make_tmpdir(&b) < 0)

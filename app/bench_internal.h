@@ -77,8 +77,9 @@ extern task_config bench_config;
 
 /* bench_signals.c: SIGINT/SIGTERM set bench_signal and interrupt the pool watched
  * (NULL: none); old[] keeps the dispositions replaced, which restore puts back. */
-void bench_install_signals(struct sigaction old[3]);
-void bench_restore_signals(const struct sigaction old[3]);
+#define BENCH_SIGNALS 4 /* INT, TERM, PIPE, HUP */
+void bench_install_signals(struct sigaction old[BENCH_SIGNALS]);
+void bench_restore_signals(const struct sigaction old[BENCH_SIGNALS]);
 void bench_signals_watch(pool *p);
 /* bench_files.c */
 const char *bench_file_input(const bench_file *f);

@@ -289,24 +289,26 @@ def test_usage_errors(tmp, images):
 
 
 def test_interrupt(tmp, images):
-    """9. Ctrl-C in the middle of a pool run: exit 130, temporary folder removed."""
-    tmpdir = tempfile.mkdtemp(prefix="tmpdir-", dir=tmp)
-    env = dict(os.environ, TMPDIR=tmpdir)
-    errpath = os.path.join(tmp, "interrupt.err")
-    with open(errpath, "w") as err:
-        p = subprocess.Popen([IMGPOOL, "bench", "--jobs-list", "1,2", "--repeat", "20",
-                              images], stdout=subprocess.DEVNULL, stderr=err, env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline and p.poll() is None:
-        with open(errpath) as f:
-            if "jobs 2 ..." in f.read():
-                break
-        time.sleep(0.02)
-    assert_true(p.poll() is None, "the bench ended before a pool run")
-    p.send_signal(signal.SIGINT)
-    rc = p.wait(timeout=30)
-    assert_eq(rc, 130, "exit code")
-    assert_eq(os.listdir(tmpdir), [], "left in TMPDIR")
+    """9. Ctrl-C (or a closed terminal's HUP: it left the folder behind) in the
+    middle of a pool run: exit 128 + the signal, temporary folder removed."""
+    for sig in (signal.SIGINT, signal.SIGHUP):
+        tmpdir = tempfile.mkdtemp(prefix="tmpdir-", dir=tmp)
+        env = dict(os.environ, TMPDIR=tmpdir)
+        errpath = os.path.join(tmp, "interrupt.err")
+        with open(errpath, "w") as err:
+            p = subprocess.Popen([IMGPOOL, "bench", "--jobs-list", "1,2", "--repeat", "20",
+                                  images], stdout=subprocess.DEVNULL, stderr=err, env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline and p.poll() is None:
+            with open(errpath) as f:
+                if "jobs 2 ..." in f.read():
+                    break
+            time.sleep(0.02)
+        assert_true(p.poll() is None, "the bench ended before a pool run")
+        p.send_signal(sig)
+        rc = p.wait(timeout=30)
+        assert_eq(rc, 128 + sig, f"exit code ({sig})")
+        assert_eq(os.listdir(tmpdir), [], f"left in TMPDIR ({sig})")
 
 
 TESTS = [test_rows, test_baseline_is_one, test_csv_matches_table, test_svg,
