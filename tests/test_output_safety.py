@@ -1523,6 +1523,8 @@ class TestChecksum(SafetyCase):
         db.execute("DELETE FROM files WHERE rel = CAST('a.jpg' AS BLOB) OR rel = 'a.jpg'")
         db.commit()
         db.close()
+        r = self.ok(run(["-n", "--checksum", "-o", out, src]))  # says so, writes nothing
+        self.assertIn(b"1 existing thumbnail to adopt", r.stdout + r.stderr)
         r = self.ok(run(["--checksum", "-o", out, src]))
         self.assertIn(b"0 done, 0 failed, 2 skipped", r.stdout + r.stderr)
         self.assertIn(b"1 existing thumbnail adopted", r.stdout + r.stderr)
