@@ -467,8 +467,11 @@ int bench_main(int argc, char **argv)
 	memset(&b, 0, sizeof b);
 	b.repeat = 3;
 	long online = sysconf(_SC_NPROCESSORS_ONLN);
-	b.cpus = online > 0 ? (int)online : 1;
-	b.usable = shard_cpus(); /* the affinity mask, or what Slurm gave us */
+	b.online = online > 0 ? (int)online : 1;
+	/* Under taskset, a cgroup's cpuset or Slurm, 2 workers on 1 usable CPU
+	 * are oversubscribed however many the machine has: the lesson counts the
+	 * CPUs the workers can run on. */
+	b.cpus = shard_cpus();
 	int k = bench_parse_args(&b, argc, argv);
 	if (k != OPTIONS_RUN)
 		return k == OPTIONS_EXIT_OK ? 0 : EXIT_USAGE;

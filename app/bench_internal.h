@@ -49,8 +49,10 @@ typedef struct bench {
 	int njobs;
 	int repeat;
 	const char *csv_path, *plot_path, *timeline_path;
-	int cpus;                   /* online CPUs */
-	int usable;                 /* CPUs this process may run on */
+	int cpus;                   /* CPUs this process may run on (its affinity
+	                               mask, or what Slurm gave it): more workers
+	                               than these are oversubscribed */
+	int online;                 /* online CPUs, of which cpus may be fewer */
 	char tmpdir[PATH_MAX];
 	bench_file *files;
 	size_t nfiles, capfiles;

@@ -98,7 +98,7 @@ static void svg_axes(FILE *f, const plot_area *a, int xmax_int)
  * run had more jobs than CPUs. The shade starts half a job past the CPU count, so
  * the point at jobs = CPUs (not oversubscribed) stays clear of it. Labels at the
  * foot of the marker, clear of the legend at the top left. */
-static void svg_cpus(FILE *f, const plot_area *a, int cpus, int max_jobs)
+static void svg_cpus(FILE *f, const plot_area *a, int cpus, const char *which, int max_jobs)
 {
 	double x = px(a, cpus);
 	fprintf(f, "<g id=\"cpus\" class=\"cpus\">\n");
@@ -111,9 +111,9 @@ static void svg_cpus(FILE *f, const plot_area *a, int cpus, int max_jobs)
 			a->top + a->height - 8);
 	}
 	fprintf(f, "<line class=\"cpu-line\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n"
-		   "<text class=\"note\" x=\"%.1f\" y=\"%.1f\">%d CPU%s online</text>\n</g>\n",
+		   "<text class=\"note\" x=\"%.1f\" y=\"%.1f\">%d CPU%s %s</text>\n</g>\n",
 		x, a->top, x, a->top + a->height, x + 6, a->top + a->height - 26, cpus,
-		cpus == 1 ? "" : "s");
+		cpus == 1 ? "" : "s", which);
 }
 
 /* The ideal line S = p, the fitted Amdahl curve and the measured series: one group
@@ -184,7 +184,8 @@ static void svg_legend(FILE *f, const bench *b, const plot_area *a)
 	const char *const cls[] = {"measured", "ideal", "amdahl", "cpu-line", "baseline"};
 	char measured[80], cpus[80];
 	snprintf(measured, sizeof measured, "measured (median of %d)", b->repeat);
-	snprintf(cpus, sizeof cpus, "%d CPUs online", b->cpus);
+	snprintf(cpus, sizeof cpus, "%d CPUs %s", b->cpus,
+		 b->cpus == b->online ? "online" : "usable");
 	const char *const text[] = {measured, "ideal: S = p", amdahl_label, cpus,
 				    "sequential loop: S = 1 by construction"};
 	for (int i = 0; i < 5; i++) {
@@ -262,13 +263,13 @@ int bench_write_plot(const bench *b)
 	int max_jobs = 0;
 	for (int i = 1; i <= b->njobs; i++)
 		max_jobs = b->rows[i].jobs > max_jobs ? b->rows[i].jobs : max_jobs;
-	svg_cpus(f, &a, b->cpus, max_jobs);
+	svg_cpus(f, &a, b->cpus, b->cpus == b->online ? "online" : "usable", max_jobs);
 	/* The same warning as the text report's: a chart passed around without it
 	 * would present a busy machine's figures as the pool's. */
 	if (b->load_before >= 0.5) {
 		char busy[160];
 		snprintf(busy, sizeof busy, "measured on a busy machine: load average %.2f on %d "
-			 "CPUs at the start; figures unreliable", b->load_before, b->cpus);
+			 "CPUs at the start; figures unreliable", b->load_before, b->online);
 		fprintf(f, "<text id=\"load-warning\" class=\"note\" x=\"380\" y=\"66\" "
 			   "text-anchor=\"middle\">");
 		svg_escaped(f, busy);

@@ -146,9 +146,9 @@ void bench_print_table(const bench *b)
 	char bytes[32], settings[200];
 	bench_describe_settings(&b->o.settings, settings, sizeof settings);
 	printf("imgpool bench: %zu images (%s), %s; %d CPUs online", b->nfiles,
-	       report_bytes(b->bytes, bytes, sizeof bytes), settings, b->cpus);
-	if (b->usable != b->cpus)
-		printf(" (%d usable by this process)", b->usable);
+	       report_bytes(b->bytes, bytes, sizeof bytes), settings, b->online);
+	if (b->cpus != b->online)
+		printf(" (%d usable by this process)", b->cpus);
 	printf("; median of %d run%s\n", b->repeat, b->repeat == 1 ? "" : "s");
 	printf("seq: one process, libvips started, thumbnailing every file in a loop (no pool)\n"
 	       "jobs N: timed from just before the pool starts (fork + libvips start-up in each\n"
@@ -191,7 +191,7 @@ void bench_print_table(const bench *b)
 		printf("note: the load average was %.2f on %d CPUs before the bench started: other "
 		       "processes\n  competed for the CPUs, so wall times are noisy (see spread) "
 		       "and the fits below\n  are unreliable; CPU s is steadier\n",
-		       b->load_before, b->cpus);
+		       b->load_before, b->online);
 	const bench_row *one = bench_one_job_row(b);
 	if (one && b->rows[0].n)
 		printf("pool overhead: %+.1f%% = (T(1) - T(seq)) / T(seq) = (%.3f - %.3f) / %.3f\n"
@@ -208,7 +208,8 @@ void bench_print_table(const bench *b)
 	printf("Karp-Flatt e = (1/S - 1/p) / (1 - 1/p): the serial fraction each row implies;\n"
 	       "  rising with p means the overhead grows with the workers\n");
 	if (over)
-		printf("* oversubscribed: more workers than the %d CPUs\n", b->cpus);
+		printf("* oversubscribed: more workers than the %d CPU%s %s\n", b->cpus,
+		       b->cpus == 1 ? "" : "s", b->cpus == b->online ? "online" : "it may use");
 	printf("CPU s: user + system time of the processes doing the work (the loop's child, "
 	       "the workers)\n");
 }

@@ -231,14 +231,22 @@ def test_no_temp_left(tmp, images):
     assert_eq(b.left_behind(), [], "left in TMPDIR")
 
 
+def usable_cpus():
+    """The CPUs imgpool may use: Slurm's share, else the affinity mask."""
+    try:
+        return int(os.environ["SLURM_CPUS_PER_TASK"])
+    except (KeyError, ValueError):
+        return len(os.sched_getaffinity(0))
+
+
 def test_oversubscribed(tmp, images):
-    """7. Job counts above the online CPUs are marked with '*' and a footnote."""
-    cpus = os.sysconf("SC_NPROCESSORS_ONLN")
+    """7. Job counts above the CPUs it may use are marked with '*' and a footnote."""
+    cpus = usable_cpus()
     b = Bench(tmp, ["--jobs-list", f"1,{cpus + 1}", "--repeat", "1", "-q", images])
     assert_eq(b.rc, 0, "exit code: " + b.err)
     rows = table_rows(b.out)
     assert_true(rows[str(cpus + 1)]["over"] and not rows["1"]["over"], "marks\n" + b.out)
-    assert_true(f"oversubscribed: more workers than the {cpus} CPUs" in b.out,
+    assert_true(f"oversubscribed: more workers than the {cpus} CPU" in b.out,
                 "footnote\n" + b.out)
     assert_eq(b.err, "", "-q: stderr")
     assert_eq(b.left_behind(), [], "left in TMPDIR")
@@ -247,7 +255,7 @@ def test_oversubscribed(tmp, images):
 def test_svg_shades_only_oversubscribed_jobs(tmp, images):
     """10. The chart shades the oversubscribed region only when a run had more jobs
     than CPUs, and then from past the CPU count: jobs = CPUs is not oversubscribed."""
-    cpus = os.sysconf("SC_NPROCESSORS_ONLN")
+    cpus = usable_cpus()
     for jobs, shaded in ((cpus, False), (cpus + 1, True)):
         svg = os.path.join(tmp, f"shade{jobs}.svg")
         b = Bench(tmp, ["--jobs-list", f"1,{jobs}", "--repeat", "1", "-q", "--plot", svg,
