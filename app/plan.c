@@ -161,24 +161,49 @@ static int prune_may_free(planner *p, const char *rel)
 	return errno == ENOTDIR;
 }
 
-/* For a dry run, which holds nothing: is what blocks output rel (prune_may_free())
- * imgpool's, so that the prune may remove it and the run then make the file? A
- * file on its way must be a thumbnail imgpool made (not the user's, which stays in
- * the way); a folder there is taken for one of thumbnails (not looked into). */
+/* A thumbnail in the way that this run's --prune will remove, as a dry run can
+ * tell: imgpool's, planned by no input met so far, and its input certainly gone
+ * because the very change that blocks the way took it: a folder where the photo
+ * was, or a file on the way to it (the photo became a folder of its name, or the
+ * reverse). Other gone inputs, which the prune decides with more care (a disk not
+ * mounted), are not taken: the dry run then says the error it said before. */
+static int swapped_away(void *data, const char *path)
+{
+	planner *p = data;
+	char why[256], *input = NULL;
+	file_ident id;
+	journal_output info;
+	struct stat st;
+	if (publish_inspect(&p->pb, path, 0, 0, &id, why, sizeof why) != OUT_OURS ||
+	    discover_planned(p->cfg.d, path) || journal_output_info(p->cfg.j, path, &id, &info) != 1)
+		return 0;
+	int gone = asprintf(&input, "%s/%s", info.root, info.rel) >= 0 &&
+		   (lstat(input, &st) == 0 ? S_ISDIR(st.st_mode) : errno == ENOTDIR);
+	free(input);
+	journal_output_free(&info);
+	return gone;
+}
+
+/* For a dry run, which holds nothing: will what blocks output rel
+ * (prune_may_free()) go in this run's prune, so that the run makes the file
+ * after it? Every thumbnail in the folder at rel, or the file on its way, must be
+ * swapped_away(). */
 static int prunable(planner *p, const char *rel)
 {
-	char path[PATH_MAX], why[256];
+	char path[PATH_MAX];
 	struct stat st;
-	file_ident id;
 	if (snprintf(path, sizeof path, "%s", rel) >= (int)sizeof path)
 		return 0;
+	if (outdir_stat(p->pb.od, path, &st) == 0)
+		return S_ISDIR(st.st_mode) && publish_files_beneath(&p->pb, path, -1, swapped_away,
+								    p) > 0;
 	for (char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
 		*slash = '\0';
 		if (outdir_stat(p->pb.od, path, &st) == 0 && !S_ISDIR(st.st_mode))
-			return publish_inspect(&p->pb, path, 0, 0, &id, why, sizeof why) == OUT_OURS;
+			return S_ISREG(st.st_mode) && swapped_away(p, path);
 		*slash = '/';
 	}
-	return 1;
+	return 0;
 }
 
 /* Is output i blocked by this input's own thumbnails of earlier settings (a --name

@@ -215,10 +215,17 @@ static int beneath(const char *folder, const char *path)
 	return !strncmp(folder, path, n) && path[n] == '/';
 }
 
-/* The regular files beneath the folder open at fd (closed here), counted up to
- * max + 1; -1 where anything else is there (a symlink, a FIFO) or it cannot be
- * read: in the way for good. */
-static long files_beneath(int fd, long max, int depth)
+/* publish_files_beneath()'s walk. */
+typedef struct beneath_walk {
+	long max, count;
+	int (*each)(void *data, const char *path);
+	void *data;
+	char path[PATH_MAX];
+} beneath_walk;
+
+/* The folder open at fd (closed here), on device dev, whose path is b->path (len
+ * bytes): 0, or -1 where it could not be emptied (publish_files_beneath()). */
+static int walk_beneath(beneath_walk *b, int fd, dev_t dev, size_t len, int depth)
 {
 	DIR *dir = fd >= 0 && depth < 64 ? fdopendir(fd) : NULL;
 	if (!dir) {
@@ -226,27 +233,59 @@ static long files_beneath(int fd, long max, int depth)
 			close(fd);
 		return -1;
 	}
-	long n = 0;
-	struct dirent *e = NULL;
+	long before = b->count;
+	int rc = 0;
+	struct dirent *e;
 	struct stat st;
-	while (n >= 0 && n <= max && (errno = 0, e = readdir(dir))) {
+	for (;;) {
+		if (rc || (b->max >= 0 && b->count > b->max))
+			break;
+		errno = 0;
+		if (!(e = readdir(dir))) {
+			rc = errno ? -1 : 0;
+			break;
+		}
+		size_t k = strlen(e->d_name);
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			n = -1;
-		else if (S_ISREG(st.st_mode))
-			n++;
-		else if (S_ISDIR(st.st_mode)) {
-			long k = files_beneath(openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY |
-						      O_NOFOLLOW | O_CLOEXEC), max - n, depth + 1);
-			n = k < 0 ? -1 : n + k;
-		} else
-			n = -1;
+		if (len + 1 + k >= sizeof b->path ||
+		    fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != dev) {
+			rc = -1;
+			break;
+		}
+		b->path[len] = '/';
+		memcpy(b->path + len + 1, e->d_name, k + 1);
+		if (S_ISREG(st.st_mode))
+			rc = b->each && !b->each(b->data, b->path) ? -1 : (b->count++, 0);
+		else if (S_ISDIR(st.st_mode))
+			rc = walk_beneath(b, openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY |
+						    O_NOFOLLOW | O_CLOEXEC), dev, len + 1 + k, depth + 1);
+		else
+			rc = -1;
+		b->path[len] = '\0';
 	}
-	if (!e && errno)
-		n = -1;
 	closedir(dir);
-	return n;
+	/* A folder holding no file stays when the files go: in the way still */
+	return rc < 0 || b->count == before ? -1 : 0;
+}
+
+long publish_files_beneath(const publisher *pb, const char *rel, long max,
+			   int (*each)(void *data, const char *path), void *data)
+{
+	beneath_walk b = {.max = max, .each = each, .data = data};
+	const char *leaf;
+	struct stat st;
+	size_t len = strlen(rel);
+	if (len >= sizeof b.path || outdir_stat(pb->od, rel, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -1;
+	int pfd = outdir_parent(pb->od, rel, 0, &leaf);
+	if (pfd < 0)
+		return -1;
+	memcpy(b.path, rel, len + 1);
+	int rc = walk_beneath(&b, openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					 O_CLOEXEC), st.st_dev, len, 0);
+	close(pfd);
+	return rc < 0 ? -1 : b.count;
 }
 
 /* publish_own_in_way()'s look at output i's way, then its walk over the input's
@@ -259,14 +298,18 @@ typedef struct in_way {
 	int folder;               /* way is a folder: the rows beneath it; else the row
 	                             at way */
 	int remove;
-	long ours, others;        /* rows there still the files recorded / not to touch */
+	long ours, others;        /* paths there still the files recorded / not to touch */
+	char **seen;              /* the paths counted: a row adopted by a shard is in
+	                             two journals, one file */
+	size_t nseen;
 	char *err;
 	size_t len;
 } in_way;
 
 /* Is output i blocked by a folder at its path or by a regular file on its way
  * (w->way, w->folder), and how many regular files are in the way then (-1: a
- * symlink, a FIFO, an unreadable folder: nothing to free; 0: not blocked so). */
+ * symlink, a FIFO, an empty folder, a mount point: nothing to free; 0: not
+ * blocked so). */
 static long way_of(in_way *w, int i, long max)
 {
 	const publish_item *it = w->it;
@@ -274,15 +317,10 @@ static long way_of(in_way *w, int i, long max)
 	if (snprintf(w->way, sizeof w->way, "%s", it->out_rel[i]) >= (int)sizeof w->way)
 		return -1;
 	if (outdir_stat(w->pb->od, w->way, &st) == 0) {
-		const char *leaf;
-		int pfd = S_ISDIR(st.st_mode) ? outdir_parent(w->pb->od, w->way, 0, &leaf) : -1;
-		if (pfd < 0)
-			return S_ISDIR(st.st_mode) ? -1 : 0;
+		if (!S_ISDIR(st.st_mode))
+			return 0;
 		w->folder = 1;
-		long n = files_beneath(openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-					      O_CLOEXEC), max, 0);
-		close(pfd);
-		return n;
+		return publish_files_beneath(w->pb, w->way, max, NULL, NULL);
 	}
 	if (errno != ENOTDIR)
 		return 0;
@@ -293,6 +331,23 @@ static long way_of(in_way *w, int i, long max)
 		*slash = '/';
 	}
 	return -1;
+}
+
+/* Counted already (w->seen)? Else noted. -1: no memory. */
+static int seen_before(in_way *w, const char *path)
+{
+	for (size_t k = 0; k < w->nseen; k++)
+		if (!strcmp(w->seen[k], path))
+			return 1;
+	char **more = realloc(w->seen, (w->nseen + 1) * sizeof *more);
+	if (!more || !(more[w->nseen] = strdup(path))) {
+		if (more)
+			w->seen = more;
+		return -1;
+	}
+	w->seen = more;
+	w->nseen++;
+	return 0;
 }
 
 static int own_in_way(void *data, const char *path, const file_ident *id)
@@ -307,8 +362,13 @@ static int own_in_way(void *data, const char *path, const file_ident *id)
 		return 0;
 	}
 	if (!w->remove) {
-		w->ours += publish_inspect(w->pb, path, 0, 0, &now, why, sizeof why) == OUT_OURS &&
-			   now.size == id->size && now.mtime_ns == id->mtime_ns;
+		int seen = seen_before(w, path);
+		if (seen < 0)
+			w->others++; /* cannot count: not freed */
+		else if (!seen)
+			w->ours += publish_inspect(w->pb, path, 0, 0, &now, why, sizeof why) ==
+					   OUT_OURS &&
+				   now.size == id->size && now.mtime_ns == id->mtime_ns;
 		return 0;
 	}
 	int rc = publish_remove(w->pb, path, id, why, sizeof why);
@@ -330,16 +390,19 @@ int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int r
 		return 0;
 	journal_outputs_of(pb->j, it->root, it->rel, count_row, &rows);
 	files = rows ? way_of(&w, i, rows) : 0;
-	if (files <= 0)
-		return 0;
-	journal_outputs_of(pb->j, it->root, it->rel, own_in_way, &w);
-	if (w.others || w.ours != files)
+	if (files > 0)
+		journal_outputs_of(pb->j, it->root, it->rel, own_in_way, &w);
+	for (size_t k = 0; k < w.nseen; k++)
+		free(w.seen[k]);
+	free(w.seen);
+	if (files <= 0 || w.others || w.ours != files)
 		return 0;
 	if (!remove)
 		return 1;
 	w.remove = 1;
 	w.ours = 0;
 	journal_outputs_of(pb->j, it->root, it->rel, own_in_way, &w);
+	/* a row in two journals: its second removal finds it gone (0) */
 	return w.ours == files ? 1 : -(err[0] != '\0');
 }
 
@@ -446,6 +509,12 @@ int publish_outputs(const publisher *pb, const publish_item *it, char *err, size
 	return failed ? -1 : 0;
 }
 
+int publish_under_a_file(const publisher *pb, const char *rel)
+{
+	struct stat st;
+	return outdir_stat(pb->od, rel, &st) < 0 && errno == ENOTDIR;
+}
+
 int publish_remove(const publisher *pb, const char *rel, const file_ident *id, char *err,
 		   size_t len)
 {
@@ -454,10 +523,9 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 	int rc = 0;
 	err[0] = '\0';
 	out_state s = publish_inspect(pb, rel, 0, 0, &now, why, sizeof why);
-	struct stat st;
-	/* A file on its way: it cannot be there, so it is gone (its row, kept as
-	 * "cannot be reached", stayed for good where a file took its folder's name). */
-	if (s == OUT_UNREACHABLE && outdir_stat(pb->od, rel, &st) < 0 && errno == ENOTDIR)
+	/* Its row, kept as "cannot be reached", stayed for good where a file took
+	 * its folder's name. */
+	if (s == OUT_UNREACHABLE && publish_under_a_file(pb, rel))
 		s = OUT_ABSENT;
 	if (s == OUT_OURS && now.size == id->size && now.mtime_ns == id->mtime_ns) {
 		outdir_quarantine_name(pb->od, qname, sizeof qname);

@@ -89,6 +89,15 @@ typedef struct publish_item {
 int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int remove,
 		       char *err, size_t len);
 
+/* The regular files beneath folder rel (relative to OUT, never through a
+ * symlink): how many (counting stops past max, where max >= 0), each told to
+ * each(data, path relative to OUT) when not NULL; or -1 where removing them would
+ * not empty it: anything else there (a symlink, a FIFO), a folder holding no file,
+ * a folder on another device (a mount point), one that cannot be read, a path
+ * too long, or each() returning 0. */
+long publish_files_beneath(const publisher *pb, const char *rel, long max,
+			   int (*each)(void *data, const char *path), void *data);
+
 /* Move its outputs into place (see above). 0, or -1 with a one-line cause in err;
  * on failure no output of it that was not imgpool's has changed. */
 int publish_outputs(const publisher *pb, const publish_item *it, char *err, size_t len);
@@ -103,6 +112,10 @@ typedef struct publish_error {
  * records for all of them (a commit per file is most of what publishing costs the
  * parent). errs[k] tells item k's outcome. Returns the number that failed. */
 int publish_batch(const publisher *pb, const publish_item *items, int n, publish_error *errs);
+
+/* Is a regular file on the way of rel (ENOTDIR), so that nothing can be at rel: an
+ * output recorded there is gone? */
+int publish_under_a_file(const publisher *pb, const char *rel);
 
 /* Delete output rel, recorded as imgpool's with identity id, if it still is exactly
  * that file, and forget its row; forget it too where the file changed or went (it

@@ -274,6 +274,38 @@ class TestPruneNames(SafetyCase):
         self.assertLess(abs(mean_of(os.path.join(out, "a.jpg")) - 90), 20)
         self.assertNotIn(b"a.jpg is a folder", r.stderr)
 
+    def test_a_dry_run_says_what_the_prune_leaves_in_the_way(self):
+        """-n --prune takes a thumbnail in the way as going only where the prune
+        removes it: a folder of the user's at a photo's thumbnail name, or the
+        thumbnail of a photo still there (in1/a.jpg, in the way of in2/a.jpg/x.jpg),
+        were said to be "to make" and failed in the run. And a gone photo's row
+        beneath what is now a thumbnail: the dry run said "would not be pruned",
+        exit 1; the run forgets it."""
+        src, src2, out = self.path("in"), self.path("in2"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"))
+        jpeg(os.path.join(src2, "a.jpg", "x.jpg"))
+        os.makedirs(os.path.join(out, "b.jpg"))
+        with open(os.path.join(out, "b.jpg", "notes.txt"), "w") as f:
+            f.write("mine")
+        args = ["-r", "--prune", "--name", "{dir}/{stem}.{ext}", "-o", out, src, src2]
+        r = self.ok(run(["-q", "-o", out, os.path.join(src, "a.jpg")]))
+        for dry in (["-n"], []):
+            r = self.ok(run(dry + args), (1,))
+            self.assertIn(b"out/b.jpg is a folder", r.stderr)
+            self.assertIn(b"a.jpg/x.jpg cannot be reached: Not a directory", r.stderr)
+        # a gone photo's row beneath a thumbnail now
+        src3, out3 = self.path("in3"), self.path("out3")
+        jpeg(os.path.join(src3, "a.jpg", "x.jpg"))
+        self.ok(run(["-q", "-r", "-o", out3, src3]))
+        shutil.rmtree(os.path.join(src3, "a.jpg"))
+        shutil.rmtree(os.path.join(out3, "a.jpg"))
+        jpeg(os.path.join(src3, "a.jpg"))
+        self.ok(run(["-q", "-r", "-o", out3, src3]))
+        for dry in (["-n"], []):
+            r = self.ok(run(dry + ["-r", "--prune", "-o", out3, src3]))
+            self.assertNotIn(b"not be pruned", r.stderr)
+
     def test_a_file_held_for_the_prune_of_a_run_that_stops_first(self):
         """A run stopped before its prune (--min-free) answers a file held for it
         as every file not started: it said the stale thumbnail in its way was in
@@ -766,14 +798,15 @@ class TestFoldersOfTheUsers(SafetyCase):
         thumbnail) keeps the folder in the way, and then nothing is removed (the
         photo lost its thumbnails and failed still). A dry run says so too."""
         src, out = self.path("in"), self.path("out")
-        jpeg(os.path.join(src, "a.jpg"))
-        jpeg(os.path.join(src, "b.jpg"))
+        for name in ("a.jpg", "b.jpg", "c.jpg"):
+            jpeg(os.path.join(src, name))
         self.ok(run(["--name", "{stem}.{ext}/{size}.{ext}", "-s", "32,48", "-o", out, src]))
         with open(os.path.join(out, "a.jpg", "notes.txt"), "w") as f:
             f.write("mine")
         edited = os.path.join(out, "b.jpg", "48.jpg")
         with open(edited, "ab") as f:
             f.write(b"an edit")
+        os.mkdir(os.path.join(out, "c.jpg", "keep"))  # empty, and stays
         def mine():
             return {k: v for k, v in snapshot(out).items() if "/.imgpool" not in k}
         before = mine()
@@ -782,7 +815,29 @@ class TestFoldersOfTheUsers(SafetyCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(b"out/a.jpg is a folder", r.stderr)
             self.assertIn(b"out/b.jpg is a folder", r.stderr)
+            self.assertIn(b"out/c.jpg is a folder", r.stderr)
             self.assertEqual(mine(), before)
+
+    def test_a_thumbnail_in_two_journals_is_one_file_in_the_way(self):
+        """A shard run adopts a thumbnail into its own journal: one file, two rows.
+        Counted twice, the old thumbnail went where a file of the user's beside
+        it kept the folder in the way (and a dry run said it would make it); or,
+        alone there, it was never freed."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"))
+        folders = ["--name", "{stem}.{ext}/{size}.{ext}", "-s", "32", "-o", out, src]
+        self.ok(run(["-q"] + folders))
+        self.ok(run(["-q", "--shard", "1/1"] + folders))  # adopted: a second row each
+        with open(os.path.join(out, "a.jpg", "notes.txt"), "w") as f:
+            f.write("mine")
+        flat = ["--shard", "1/1", "--name", "{stem}.{ext}", "-s", "32", "-o", out, src]
+        r = run(["-n"] + flat)
+        self.assertIn(b"out/a.jpg is a folder", r.stderr)
+        self.assertIn(b"1 to make", r.stdout)
+        r = run(flat)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg/32.jpg", "a.jpg/notes.txt", "b.jpg"})
 
     def test_old_thumbnails_of_a_photo_and_of_a_gone_one_in_the_way(self):
         """The folder in the way holds the photo's old thumbnail and one of a
