@@ -59,6 +59,18 @@ static int lost_row_shows(owner_query *q, const journal_source *src, const file_
  * or for this file whose row a kill lost? A thumbnail of another input (a case
  * twin, a {inext} twin), of other settings or of other bytes is never taken as up
  * to date. */
+/* Is the owner's path this very input, reached by another path (the photo folder
+ * moved and a symlink left where it was, a bind mount, another mount of the same
+ * disk)? Then the owner did not stay: its input is here, under its new name, as
+ * after a rename, and takes its thumbnails over (each run refused them as the
+ * thumbnails of an input "still there", itself). */
+static int is_this_input(const discover_item *it, const char *owner)
+{
+	struct stat st;
+	return stat(owner, &st) == 0 && (uint64_t)st.st_dev == it->dev &&
+	       (uint64_t)st.st_ino == it->ino;
+}
+
 static int owned_by_this(owner_query *q, const char *root, int i, const outputs_seen *o,
 			 const journal_row *row)
 {
@@ -80,7 +92,7 @@ static int owned_by_this(owner_query *q, const char *root, int i, const outputs_
 		if (ok && !mine) {
 			char *owner = NULL;
 			ok = asprintf(&owner, "%s/%s", info.root, info.rel) >= 0 &&
-			     lstat(owner, &st) < 0 && errno == ENOENT;
+			     ((lstat(owner, &st) < 0 && errno == ENOENT) || is_this_input(it, owner));
 			free(owner);
 		}
 		/* The owner's row: this input's own in another journal of the folder
@@ -147,7 +159,8 @@ int owner_owned_by_another(owner_query *q, const char *root, int i, const output
 	int other = (!root || strcmp(info.root, root) || strcmp(info.rel, it->rel)) &&
 		    info.fingerprint == q->fingerprint &&
 		    asprintf(owner, "%s/%s", info.root, info.rel) >= 0 &&
-		    !(lstat(*owner, &st) < 0 && (errno == ENOENT || errno == ENOTDIR));
+		    !(lstat(*owner, &st) < 0 && (errno == ENOENT || errno == ENOTDIR)) &&
+		    !is_this_input(it, *owner);
 	/* An owner that failed since (damaged now) makes nothing: its thumbnail shows
 	 * bytes that are no more, and its name is free (the twin of another
 	 * extension was refused every night, for good). */

@@ -1131,6 +1131,23 @@ class TestTreeStaysExact(SafetyCase):
         self.ok(run(["--prune", "-o", out, src]))
         self.assertEqual(outputs_in(out), {"IMG_1.jpg"})
 
+    def test_a_photo_folder_moved_behind_a_symlink_keeps_its_thumbnails(self):
+        """The photo folder moved to another disk, a symlink left at its old path:
+        the same files, under a new real path. Their thumbnails were refused as
+        those of inputs "still there" (the old path, through the symlink: the
+        same files) on every run, exit 1; they are taken over, as after a rename."""
+        src, out, disk = self.path("Photos"), self.path("thumbs"), self.path("disk")
+        jpeg(os.path.join(src, "2024", "a.jpg"))
+        jpeg(os.path.join(src, "2024", "b.jpg"))
+        self.ok(run(["-r", "-q", "-o", out, src]))
+        os.makedirs(disk)
+        os.rename(src, os.path.join(disk, "Photos"))
+        os.symlink(os.path.join(disk, "Photos"), src)
+        for args in ([], ["--prune"]):
+            r = self.ok(run(["-r"] + args + ["-o", out, src]))
+            self.assertIn(b"0 done, 0 failed, 2 skipped", r.stdout)
+        self.assertEqual(outputs_in(out), {"2024/a.jpg", "2024/b.jpg"})
+
     def test_rename_after_a_sharded_run_is_adopted_once(self):
         """An input done by a sharded run (its outputs recorded in the shard's
         journal), then renamed: the unsharded run adopts its thumbnails, and the run
