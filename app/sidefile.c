@@ -369,7 +369,7 @@ static int make_temp(const char *path, sidefile_kind kind, char **tmp)
 		return -1;
 	}
 	for (int tries = 0; tries < 2; tries++) {
-		int fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+		int fd = open(*tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
 			      0666);
 		if (fd >= 0) {
 			flock(fd, LOCK_EX | LOCK_NB); /* ours while it is open (below) */
@@ -388,6 +388,50 @@ static int make_temp(const char *path, sidefile_kind kind, char **tmp)
 	*tmp = NULL;
 	errno = e;
 	return -1;
+}
+
+static int replace_own(const char *tmp, const char *path, const struct stat *judged);
+
+/* The report at path, open at fd (st), has other hard links (a cp -al backup of the
+ * folder it is in): emptied or added to in place, each of them changed with it.
+ * It gets a file of its own instead (its bytes copied when appending), put in its
+ * place while no other run has it (LOCK_EX), as imgpool's journal does. The new
+ * fd, or -1 with the cause in err; fd is closed either way. */
+static int own_copy(const char *opt, const char *path, sidefile_kind kind, int fd, int append,
+		    const struct stat *st, char *err, size_t errlen)
+{
+	char *tmp = NULL, buf[65536];
+	ssize_t n = 0;
+	off_t at = 0;
+	int nfd = -1, rc = -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			refuse_locked(opt, path, append, err, errlen);
+		else
+			snprintf(err, errlen, "%s: cannot lock '%s': %s", opt, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if ((nfd = make_temp(path, kind, &tmp)) >= 0) {
+		while (append && (n = pread(fd, buf, sizeof buf, at)) > 0 &&
+		       write(nfd, buf, (size_t)n) == n)
+			at += n;
+		rc = n == 0 ? replace_own(tmp, path, st) : -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: '%s' has other hard links, and a file of its own could "
+			 "not be put in its place: %s", opt, path,
+			 rc == -1 && errno == EEXIST ? "it changed meanwhile" : strerror(errno));
+		if (nfd >= 0) {
+			if (rc != -2) /* -2: the file put there meanwhile is at tmp now */
+				unlink(tmp);
+			close(nfd);
+		}
+		nfd = -1;
+	}
+	free(tmp);
+	close(fd);
+	return nfd;
 }
 
 /* Open in place what classify() found at path: a stream, or a file (made if
@@ -425,6 +469,8 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 		close(fd);
 		return -1;
 	}
+	if (st.st_nlink > 1 && (fd = own_copy(opt, path, kind, fd, append, &st, err, errlen)) < 0)
+		return -1;
 	/* Two runs on one file (shards of an array at once with one --report name)
 	 * emptied and wrote over each other: records were lost, silently. A run
 	 * that empties it holds it alone; appending runs may share it (each record
