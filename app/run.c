@@ -566,9 +566,16 @@ static void finish(run_ctx *x, double t0, int broken)
 	if (x->j && !x->o->dry_run &&
 	    (journal_sync(x->j) < 0 || x->journal_unrecorded || journal_rollbacks(x->j)) &&
 	    !journal_gone) {
-		report_say(stderr, "imgpool: the journal could not record every file (%s): the "
-			   "next run adopts or makes again the thumbnails made",
-			   journal_error(x->j));
+		/* Moved away, it takes every record with it: the next run finds
+		 * the thumbnails there without proof, and refuses them (they might be
+		 * yours), as it warns then. */
+		report_say(stderr, "imgpool: the journal could not record every file (%s): %s",
+			   journal_error(x->j),
+			   journal_moved(x->j) ? "put it back before the next run, which "
+						 "without it takes no thumbnail there for "
+						 "imgpool's (--overwrite makes them again)"
+					       : "the next run adopts or makes again the "
+						 "thumbnails made");
 		trouble = 1;
 	}
 	/* The per-file lines are the files' answers: lost ones (a full disk, a pipe
