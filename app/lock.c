@@ -37,30 +37,15 @@
 
 struct run_lock {
 	int fds[4]; /* lock, lock-n-N, lock-K-of-N, OUT/.imgpool; -1 when not used */
-	int old[3]; /* the files of fds[0..2] had other hard links before they were
-	               given files of their own (open_lock_file()): held, or -1 */
 };
-
-/* Close a run_lock's descriptors (their locks go with them), set them to -1. */
-static void lock_close(run_lock *lk)
-{
-	for (int i = 0; i < 4; i++) {
-		if (lk->fds[i] >= 0)
-			close(lk->fds[i]);
-		lk->fds[i] = -1;
-	}
-	for (int i = 0; i < 3; i++) {
-		if (lk->old[i] >= 0)
-			close(lk->old[i]);
-		lk->old[i] = -1;
-	}
-}
 
 void lock_release(run_lock *lk)
 {
 	if (!lk)
 		return;
-	lock_close(lk);
+	for (int i = 0; i < 4; i++)
+		if (lk->fds[i] >= 0)
+			close(lk->fds[i]);
 	free(lk);
 }
 
@@ -147,40 +132,6 @@ static int lock_folder(outdir *od, run_lock *lk, int how)
 		       ? -1 : 0;
 }
 
-/* Open lock file name (O_RDWR, made if missing). One with other hard links (a
- * backup of OUT made with cp -al: refused, every run failed until the user
- * removed the lock files) gets a file of its own first, only where no run holds
- * it: its inode taken LOCK_EX, and kept so in *old while this run holds the new
- * one, so that a run that opened the old inode before it was replaced finds it
- * held as the new one is. Held by a run, it is returned as it is, read-only:
- * taking it then fails or shares it, and nothing is written through the link. */
-static int open_lock_file(outdir *od, const char *name, int *old)
-{
-	int fd = outdir_private_open(od, name, O_RDWR | O_CREAT);
-	if (fd >= 0 || errno != EMLINK)
-		return fd;
-	struct stat st;
-	int raw = openat(outdir_private_fd(od), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
-			 O_NONBLOCK);
-	if (raw < 0 || fstat(raw, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (raw >= 0)
-			close(raw);
-		errno = EMLINK;
-		return -1;
-	}
-	if (flock(raw, LOCK_EX | LOCK_NB) < 0)
-		return raw;
-	if (outdir_private_unshare(od, name) < 0 ||
-	    (fd = outdir_private_open(od, name, O_RDWR | O_CREAT)) < 0) {
-		int e = errno;
-		close(raw);
-		errno = e;
-		return -1;
-	}
-	*old = raw;
-	return fd;
-}
-
 /* The locks of shard sh->k of sh->n, under the meta lock. */
 static int take_shard(outdir *od, const shard *sh, run_lock *lk, char *msg, size_t len)
 {
@@ -198,12 +149,12 @@ static int take_shard(outdir *od, const shard *sh, run_lock *lk, char *msg, size
 		return LOCK_BUSY;
 	}
 	snprintf(name, sizeof name, "lock-n-%d", sh->n);
-	if ((lk->fds[1] = open_lock_file(od, name, &lk->old[1])) < 0)
+	if ((lk->fds[1] = outdir_private_open(od, name, O_RDWR | O_CREAT)) < 0)
 		return LOCK_FAILED;
 	if (flock(lk->fds[1], LOCK_SH | LOCK_NB) < 0)
 		return LOCK_FAILED;
 	snprintf(name, sizeof name, "lock-%d-of-%d", sh->k, sh->n);
-	if ((lk->fds[2] = open_lock_file(od, name, &lk->old[2])) < 0)
+	if ((lk->fds[2] = outdir_private_open(od, name, O_RDWR | O_CREAT)) < 0)
 		return LOCK_FAILED;
 	if (flock(lk->fds[2], LOCK_EX | LOCK_NB) < 0) {
 		char who[64];
@@ -234,16 +185,28 @@ static int take_all(outdir *od, run_lock *lk, char *msg, size_t len)
 	return busy(od, lk->fds[0], "another imgpool run", msg, len);
 }
 
+/* Close what a try at the locks opened (their locks go with them). */
+static void lock_reset(run_lock *lk)
+{
+	for (int i = 0; i < 4; i++) {
+		if (lk->fds[i] >= 0)
+			close(lk->fds[i]);
+		lk->fds[i] = -1;
+	}
+}
+
 /* One try at the run's locks, under the meta lock. */
 static int take_once(outdir *od, const shard *sh, run_lock *lk, char *msg, size_t len)
 {
 	int rc = LOCK_FAILED;
 	msg[0] = '\0';
-	int meta_old = -1, meta = open_lock_file(od, "lock.meta", &meta_old);
+	int meta = outdir_private_open(od, "lock.meta", O_RDWR | O_CREAT);
 	if (meta >= 0 && flock(meta, LOCK_EX) == 0 &&
-	    (lk->fds[0] = open_lock_file(od, "lock", &lk->old[0])) >= 0)
+	    (lk->fds[0] = outdir_private_open(od, "lock", O_RDWR | O_CREAT)) >= 0)
 		rc = sh->n ? take_shard(od, sh, lk, msg, len) : take_all(od, lk, msg, len);
-	/* A lock file that could not be given a file of its own (open_lock_file()). */
+	/* A lock file with other hard links is refused (its pid would be written through
+	 * them), and is not replaced here either: another run may hold the old one.
+	 * A backup of OUT made with cp -al (rsnapshot) links every file: say what to do. */
 	if (rc == LOCK_FAILED && !msg[0])
 		snprintf(msg, len, "cannot lock the output folder '%s': %s%s", outdir_path(od),
 			 outdir_strerror(errno),
@@ -252,8 +215,6 @@ static int take_once(outdir *od, const shard *sh, run_lock *lk, char *msg, size_
 					   "/lock* while no imgpool runs there" : "");
 	if (meta >= 0)
 		close(meta);
-	if (meta_old >= 0)
-		close(meta_old); /* after: a run that waits on it finds this run's locks */
 	return rc;
 }
 
@@ -293,7 +254,6 @@ int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len
 		return LOCK_FAILED;
 	}
 	lk->fds[0] = lk->fds[1] = lk->fds[2] = lk->fds[3] = -1;
-	lk->old[0] = lk->old[1] = lk->old[2] = -1;
 	int rc = take_once(od, sh, lk, msg, len);
 	/* Held by workers a killed run left stopped (orphans.h)? Only looked for when
 	 * a run the lock files name has ended (a run stopped by the user whose lock
@@ -306,7 +266,7 @@ int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len
 	if (rc == LOCK_BUSY && dead && orphans_continue(outdir_private_fd(od), runs, nruns) > 0) {
 		for (int i = 0; i < 200 && rc == LOCK_BUSY; i++) {
 			nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-			lock_close(lk); /* what the try opened */
+			lock_reset(lk);
 			rc = take_once(od, sh, lk, msg, len);
 		}
 		if (rc == LOCK_TAKEN)

@@ -60,15 +60,22 @@ static int lost_row_shows(owner_query *q, const journal_source *src, const file_
  * twin, a {inext} twin), of other settings or of other bytes is never taken as up
  * to date. */
 /* Is the owner's path this very input, reached by another path (the photo folder
- * moved and a symlink left where it was, a bind mount, another mount of the same
- * disk)? Then the owner did not stay: its input is here, under its new name, as
- * after a rename, and takes its thumbnails over (each run refused them as the
- * thumbnails of an input "still there", itself). */
+ * moved and a symlink left where it was)? Then the owner did not stay: its input
+ * is here, under its new name, as after a rename, and takes its thumbnails over
+ * (each run refused them as the thumbnails of an input "still there", itself).
+ * The same real path, not only the same inode: another input that is a hard link
+ * of this one is another input, whose thumbnails stay its own. */
 static int is_this_input(const discover_item *it, const char *owner)
 {
 	struct stat st;
-	return stat(owner, &st) == 0 && (uint64_t)st.st_dev == it->dev &&
-	       (uint64_t)st.st_ino == it->ino;
+	if (stat(owner, &st) != 0 || (uint64_t)st.st_dev != it->dev ||
+	    (uint64_t)st.st_ino != it->ino)
+		return 0;
+	char *a = realpath(owner, NULL), *b = realpath(it->input, NULL);
+	int same = a && b && !strcmp(a, b);
+	free(a);
+	free(b);
+	return same;
 }
 
 static int owned_by_this(owner_query *q, const char *root, int i, const outputs_seen *o,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "paths.h"
@@ -396,7 +397,8 @@ static int replace_own(const char *tmp, const char *path, const struct stat *jud
  * folder it is in): emptied or added to in place, each of them changed with it.
  * It gets a file of its own instead (its bytes copied when appending), put in its
  * place while no other run has it (LOCK_EX), as imgpool's journal does. The new
- * fd, or -1 with the cause in err; fd is closed either way. */
+ * fd, or -1 with the cause in err, or -2 (err said) where another run holds it:
+ * try again (a sibling shard doing the same); fd is closed either way. */
 static int own_copy(const char *opt, const char *path, sidefile_kind kind, int fd, int append,
 		    const struct stat *st, char *err, size_t errlen)
 {
@@ -405,28 +407,38 @@ static int own_copy(const char *opt, const char *path, sidefile_kind kind, int f
 	off_t at = 0;
 	int nfd = -1, rc = -1;
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno == EWOULDBLOCK)
+		int busy = errno == EWOULDBLOCK;
+		if (busy) /* a sibling run is giving it a file of its own: try again */
 			refuse_locked(opt, path, append, err, errlen);
 		else
 			snprintf(err, errlen, "%s: cannot lock '%s': %s", opt, path, strerror(errno));
 		close(fd);
+		return busy ? -2 : -1;
+	}
+	/* A sibling run put its own file at path since this one was opened */
+	struct stat now;
+	if (lstat(path, &now) != 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
+		snprintf(err, errlen, "%s: '%s' changed while it was opened", opt, path);
+		close(fd);
+		return -2;
+	}
+	if ((nfd = make_temp(path, kind, &tmp)) < 0) {
+		refuse_temp(opt, path, errno, err, errlen);
+		free(tmp);
+		close(fd);
 		return -1;
 	}
-	if ((nfd = make_temp(path, kind, &tmp)) >= 0) {
-		while (append && (n = pread(fd, buf, sizeof buf, at)) > 0 &&
-		       write(nfd, buf, (size_t)n) == n)
-			at += n;
-		rc = n == 0 ? replace_own(tmp, path, st) : -1;
-	}
+	while (append && (n = pread(fd, buf, sizeof buf, at)) > 0 &&
+	       write(nfd, buf, (size_t)n) == n)
+		at += n;
+	rc = n == 0 ? replace_own(tmp, path, st) : -1;
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: '%s' has other hard links, and a file of its own could "
 			 "not be put in its place: %s", opt, path,
 			 rc == -1 && errno == EEXIST ? "it changed meanwhile" : strerror(errno));
-		if (nfd >= 0) {
-			if (rc != -2) /* -2: the file put there meanwhile is at tmp now */
-				unlink(tmp);
-			close(nfd);
-		}
+		if (rc != -2) /* -2: the file put there meanwhile is at tmp now */
+			unlink(tmp);
+		close(nfd);
 		nfd = -1;
 	}
 	free(tmp);
@@ -436,9 +448,11 @@ static int own_copy(const char *opt, const char *path, sidefile_kind kind, int f
 
 /* Open in place what classify() found at path: a stream, or a file (made if
  * none) checked again on the open descriptor and emptied unless append. fd, or
- * -1 with the cause in err and errno kept. */
-static int open_in_place(const char *opt, const char *path, sidefile_kind kind, place p,
-			 int append, char *err, size_t errlen)
+ * -1 with the cause in err and errno kept, or -2 (err said) to try again: the file
+ * opened is no longer the one at path (a sibling run gave it a file of its own,
+ * own_copy()), or it is being given one. */
+static int open_in_place_once(const char *opt, const char *path, sidefile_kind kind,
+			      place p, int append, char *err, size_t errlen)
 {
 	int app = append ? O_APPEND : 0;
 	int fd = p == PLACE_STREAM
@@ -470,7 +484,7 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 		return -1;
 	}
 	if (st.st_nlink > 1 && (fd = own_copy(opt, path, kind, fd, append, &st, err, errlen)) < 0)
-		return -1;
+		return fd;
 	/* Two runs on one file (shards of an array at once with one --report name)
 	 * emptied and wrote over each other: records were lost, silently. A run
 	 * that empties it holds it alone; appending runs may share it (each record
@@ -479,13 +493,25 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 	 * leaves none: flock(2)). */
 	int alone = append && flock(fd, LOCK_EX | LOCK_NB) == 0;
 	if (!alone && lock_in_place(fd, append) != 0) {
-		if (errno == EWOULDBLOCK)
+		int busy = errno == EWOULDBLOCK;
+		if (busy)
 			refuse_locked(opt, path, append, err, errlen);
 		else
 			snprintf(err, errlen, "%s: cannot lock '%s': %s", opt, path,
 				 strerror(errno));
 		close(fd);
-		return -1;
+		/* Appending: held whole by a sibling for a moment (a cut line ended,
+		 * a file of its own swapped in): its turn comes */
+		return busy && append ? -2 : -1;
+	}
+	/* Opened just before a sibling run put a file of its own at path: this one
+	 * is only the other link's now (a backup's), and nothing may go into it. */
+	struct stat at;
+	if (fstat(fd, &st) != 0 || lstat(path, &at) != 0 || at.st_dev != st.st_dev ||
+	    at.st_ino != st.st_ino) {
+		snprintf(err, errlen, "%s: '%s' changed while it was opened", opt, path);
+		close(fd);
+		return -2;
 	}
 	if (!append && ftruncate(fd, 0) != 0) {
 		snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path, strerror(errno));
@@ -508,6 +534,20 @@ static int open_in_place(const char *opt, const char *path, sidefile_kind kind, 
 			close(fd);
 			return -1;
 		}
+	}
+	return fd;
+}
+
+/* open_in_place_once(), tried again for a while (a second at most) where it says so. */
+static int open_in_place(const char *opt, const char *path, sidefile_kind kind, place p,
+			 int append, char *err, size_t errlen)
+{
+	int fd;
+	for (int tries = 0; (fd = open_in_place_once(opt, path, kind, p, append, err, errlen)) == -2;
+	     tries++) {
+		if (tries == 50)
+			return -1;
+		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
 	}
 	return fd;
 }
