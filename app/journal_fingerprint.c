@@ -11,9 +11,13 @@
 
 #include "journal.h"
 
-uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
+uint64_t journal_fingerprint(const thumb_settings *given, const char *name_template,
 			     char *text, size_t textlen)
 {
+	/* As the outputs show them: a setting its format ignores, or one equal to
+	 * the default, made every thumbnail again, the same bytes. */
+	thumb_settings shown = thumb_settings_as_shown(given);
+	const thumb_settings *s = &shown;
 	char buf[1024];
 	int n = snprintf(buf, sizeof buf, "sizes=");
 	for (int i = 0; i < s->nsizes; i++)

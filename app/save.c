@@ -21,10 +21,10 @@
 #include "save.h"
 #include "vipserr.h"
 
-/* Default quality per format when settings->quality is 0. */
-#define JPEG_QUALITY 80
-#define WEBP_QUALITY 80
-#define AVIF_QUALITY 50
+/* Default quality per format when settings->quality is 0 (settings.h). */
+#define JPEG_QUALITY thumb_default_quality(FORMAT_JPEG)
+#define WEBP_QUALITY thumb_default_quality(FORMAT_WEBP)
+#define AVIF_QUALITY thumb_default_quality(FORMAT_AVIF)
 
 /* --------------------------------------------------------------- encoding -- */
 
@@ -103,7 +103,7 @@ static VipsForeignSubsample subsample_mode(thumb_subsample m)
 static int effort_of(const thumb_settings *s, int max)
 {
 	if (!s->effort_given)
-		return 4;
+		return THUMB_DEFAULT_EFFORT;
 	return s->effort > max ? max : s->effort;
 }
 

@@ -81,6 +81,37 @@ const char *thumb_output_ext(thumb_format f, const char *in_ext)
 }
 
 /* See settings.h. */
+int thumb_default_quality(thumb_format f)
+{
+	return f == FORMAT_AVIF ? 50 : f == FORMAT_PNG ? 0 : 80;
+}
+
+thumb_settings thumb_settings_as_shown(const thumb_settings *s)
+{
+	thumb_settings n = *s;
+	if (s->format == FORMAT_SAME)
+		return n;
+	/* What save.c's encoder for the format reads: JPEG quality, progressive,
+	 * subsample, background (alpha flattened); WebP quality, effort, lossless;
+	 * AVIF quality, effort; PNG none of them. */
+	if (n.quality == thumb_default_quality(s->format))
+		n.quality = 0;
+	if (n.effort_given && n.effort == THUMB_DEFAULT_EFFORT)
+		n.effort_given = 0;
+	if (s->format != FORMAT_JPEG) {
+		n.progressive = 0;
+		n.subsample = SUBSAMPLE_AUTO;
+		n.background[0] = n.background[1] = n.background[2] = 255;
+	}
+	if (s->format == FORMAT_JPEG || s->format == FORMAT_PNG)
+		n.effort_given = 0;
+	if (s->format == FORMAT_PNG)
+		n.quality = n.lossless = 0;
+	if (!n.effort_given)
+		n.effort = 0;
+	return n;
+}
+
 int thumb_output_format(thumb_format f, const char *name, thumb_format *out)
 {
 	const char *slash = strrchr(name, '/');

@@ -57,6 +57,18 @@ typedef struct thumb_settings {
 	uint64_t max_pixels;               /* refuse inputs with more pixels (decompression bombs) */
 } thumb_settings;
 
+/* The encoders' defaults, where settings leave them 0: quality per format (JPEG and
+ * WebP 80, AVIF 50; 0 for PNG, which has none), and libvips 8.14's effort (4 for
+ * WebP and AVIF). */
+int thumb_default_quality(thumb_format f);
+#define THUMB_DEFAULT_EFFORT 4
+
+/* The output settings as the outputs show them, for the journal's fingerprint:
+ * with one output format (-f), what its encoder does not read, and a value equal
+ * to its default, are the defaults (-Q 80 with -f jpeg, --effort with -f png remake
+ * nothing). With FORMAT_SAME every format may be written: as given. */
+thumb_settings thumb_settings_as_shown(const thumb_settings *s);
+
 /* The extension (no dot, lower case) an output of format f gets for an input whose
  * extension is in_ext (used when f is FORMAT_SAME; formats we cannot write, such as
  * TIFF, GIF or HEIC inputs with FORMAT_SAME, give "jpg" or "png" when alpha may matter). */

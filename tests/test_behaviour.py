@@ -447,6 +447,28 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
         errors = [x for x in recs if x["type"] == "file" and x["status"] == "error"]
         self.assertEqual([os.path.basename(x["input"]) for x in errors], ["d.jpg"])
 
+    def test_a_setting_the_format_ignores_remakes_nothing(self):
+        """-Q 80 with JPEG (its default), --effort with JPEG or PNG, -Q,
+        --progressive, --subsample or --background with PNG: the same bytes, and
+        every thumbnail was made again, then again without them. A setting that
+        does change them still remakes them."""
+        photo(self.p("src", "a.jpg"))
+        photo(self.p("src", "b.jpg"))
+        same = {"jpeg": [["-Q", "80"], ["--effort", "6"]],
+                "png": [["-Q", "50", "--progressive", "--subsample", "off", "--effort", "6",
+                         "--background", "black"]],
+                "webp": [["-Q", "80", "--effort", "4", "--progressive"]]}
+        for fmt, variants in same.items():
+            out = self.p("out-" + fmt)
+            r = run(["-q", "-f", fmt, "-o", out, self.p("src")])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for extra in variants + [[]]:
+                r = run(["-f", fmt] + extra + ["-o", out, self.p("src")])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("0 done, 0 failed, 2 skipped", r.stdout, (fmt, extra))
+        r = run(["-f", "jpeg", "-Q", "81", "-o", self.p("out-jpeg"), self.p("src")])
+        self.assertIn("2 done", r.stdout)
+
     def test_min_free_stop_before_the_first_file(self):
         """--min-free stopping before the first file said "the worker pool stopped:
         out of memory" (later "interrupted"); then only the stop's own line, the
