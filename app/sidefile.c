@@ -331,11 +331,21 @@ int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int wh
 
 	if (classify(opt, path, kind, &p, err, errlen) != 0)
 		return -1;
+	/* An appending run waits its turn (two seconds here, and in open_in_place())
+	 * where a sibling holds the file whole for a moment: ending a cut line, or
+	 * giving a hard-linked report a file of its own. */
 	if (!whole && p == PLACE_FILE) {
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-		int busy = fd >= 0 && lock_in_place(fd, append) != 0 && errno == EWOULDBLOCK;
-		if (fd >= 0)
-			close(fd);	/* the probe's lock goes with it */
+		int busy = 0;
+		for (int tries = 0; tries < (append ? 100 : 1); tries++) {
+			if (tries)
+				nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+			int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			busy = fd >= 0 && lock_in_place(fd, append) != 0 && errno == EWOULDBLOCK;
+			if (fd >= 0)
+				close(fd); /* the probe's lock goes with it */
+			if (!busy)
+				break;
+		}
 		if (busy) {
 			refuse_locked(opt, path, append, err, errlen);
 			return -1;
@@ -428,14 +438,20 @@ static int own_copy(const char *opt, const char *path, sidefile_kind kind, int f
 		close(fd);
 		return -1;
 	}
+	ssize_t put = 0;
 	while (append && (n = pread(fd, buf, sizeof buf, at)) > 0 &&
-	       write(nfd, buf, (size_t)n) == n)
+	       (put = write(nfd, buf, (size_t)n)) == n)
 		at += n;
+	if (n > 0 && put >= 0)
+		errno = ENOSPC; /* a short write: the disk is full */
 	rc = n == 0 ? replace_own(tmp, path, st) : -1;
 	if (rc != 0) {
+		int e = errno;
 		snprintf(err, errlen, "%s: '%s' has other hard links, and a file of its own could "
-			 "not be put in its place: %s", opt, path,
-			 rc == -1 && errno == EEXIST ? "it changed meanwhile" : strerror(errno));
+			 "not be put in its place: %s%s%s", opt, path,
+			 n == 0 && rc == -1 && e == EEXIST ? "it changed meanwhile" : strerror(e),
+			 rc == -2 ? "; the file that was put there meanwhile is now " : "",
+			 rc == -2 ? tmp : "");
 		if (rc != -2) /* -2: the file put there meanwhile is at tmp now */
 			unlink(tmp);
 		close(nfd);
@@ -538,14 +554,16 @@ static int open_in_place_once(const char *opt, const char *path, sidefile_kind k
 	return fd;
 }
 
-/* open_in_place_once(), tried again for a while (a second at most) where it says so. */
+/* open_in_place_once(), tried again where it says so, for a minute at most: a
+ * sibling giving a large report a file of its own holds it as long as the copy
+ * takes (about a second a GB); a run that empties it, for good (then refused). */
 static int open_in_place(const char *opt, const char *path, sidefile_kind kind, place p,
 			 int append, char *err, size_t errlen)
 {
 	int fd;
 	for (int tries = 0; (fd = open_in_place_once(opt, path, kind, p, append, err, errlen)) == -2;
 	     tries++) {
-		if (tries == 50)
+		if (tries == 3000)
 			return -1;
 		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
 	}

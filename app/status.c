@@ -3,9 +3,11 @@
  * status.c — `imgpool status OUTDIR [--json]`: what the journals of an output folder
  * know. See status.h.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -140,6 +142,34 @@ static void tally_counts(sqlite3 *t, uint64_t tot[2])
 	sqlite3_finalize(st);
 }
 
+/* Is the run that writes journal `name` going on now: its lock file (lock for
+ * journal.sqlite, lock-K-of-N for journal-K-of-N.sqlite, lock.c) held
+ * exclusively? Its pid then (what the run wrote there; -1 where none), else 0.
+ * Its row in runs is this run's, with no figures yet: "0 done" read as a run that
+ * had ended without doing anything. */
+static long running_pid(outdir *od, const char *name)
+{
+	char lock[128], pid[32];
+	int k, n;
+	if (!strcmp(name, "journal.sqlite"))
+		snprintf(lock, sizeof lock, "lock");
+	else if (sscanf(name, "journal-%d-of-%d.sqlite", &k, &n) == 2)
+		snprintf(lock, sizeof lock, "lock-%d-of-%d", k, n);
+	else
+		return 0;
+	int fd = outdir_private_open(od, lock, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	long held = 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		ssize_t got = pread(fd, pid, sizeof pid - 1, 0);
+		pid[got > 0 ? got : 0] = '\0';
+		held = atol(pid) > 0 ? atol(pid) : -1;
+	}
+	close(fd);
+	return held;
+}
+
 /* Print journal `name` of od (one of possibly several shards), shown as path,
  * as text or JSON. */
 static int status_one(outdir *od, const char *name, const char *path, int json, int *first,
@@ -221,12 +251,15 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 	sqlite3_finalize(st);
 	sqlite3_prepare_v2(db, "SELECT started, wall_s, done, failed, skipped, interrupted,"
 			       " settings FROM runs ORDER BY id DESC LIMIT 1", -1, &st, NULL);
+	long running = running_pid(od, name);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		const char *started = (const char *)sqlite3_column_text(st, 0);
 		const char *settings = (const char *)sqlite3_column_text(st, 6);
 		if (json) {
 			printf("],\"last_run\":{\"started\":");
 			report_json_string(stdout, started ? started : "");
+			if (running)
+				printf(",\"running\":true,\"pid\":%ld", running > 0 ? running : 0);
 			printf(",\"wall_s\":%.3f,\"done\":%lld,\"failed\":%lld,\"skipped\":%lld,"
 			       "\"interrupted\":%s,\"settings\":",
 			       sqlite3_column_double(st, 1), sqlite3_column_int64(st, 2),
@@ -234,6 +267,13 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 			       sqlite3_column_int(st, 5) ? "true" : "false");
 			settings_print(settings ? settings : "", 1);
 			printf("}}");
+		} else if (running) {
+			printf("  last run: %s, still running", started ? started : "?");
+			if (running > 0)
+				printf(" (pid %ld)", running);
+			fputs(": its counts come when it ends\n  settings: ", stdout);
+			settings_print(settings ? settings : "", 0);
+			putchar('\n');
 		} else {
 			printf("  last run: %s, %.2f s, %lld done, %lld failed, %lld skipped%s\n"
 			       "  settings: ",

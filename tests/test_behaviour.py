@@ -469,6 +469,36 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
         r = run(["-f", "jpeg", "-Q", "81", "-o", self.p("out-jpeg"), self.p("src")])
         self.assertIn("2 done", r.stdout)
 
+    def test_status_during_a_run_says_it_is_running(self):
+        """imgpool status while a run goes on showed that run's row as a finished
+        one: "0.00 s, 0 done, 0 failed, 0 skipped"."""
+        photo(self.p("src", "a.jpg"))
+        out, fifo = self.p("out"), self.p("list")
+        self.assertEqual(run(["-q", "-o", out, self.p("src")]).returncode, 0)
+        os.mkfifo(fifo)
+        p = subprocess.Popen([IMGPOOL, "-q", "--force", "--files-from", fifo, "--base",
+                              self.tmp, "-o", out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with open(fifo, "w") as w:  # the run waits for the list's end
+                deadline = time.time() + 30
+                while time.time() < deadline:
+                    r = run(["status", out])
+                    if "still running" in r.stdout:
+                        break
+                    time.sleep(0.05)
+                self.assertIn("still running (pid %d)" % p.pid, r.stdout)
+                self.assertNotIn("0 done", r.stdout)
+                r = run(["status", out, "--json"])
+                last = json.loads(r.stdout)["journals"][0]["last_run"]
+                self.assertEqual((last["running"], last["pid"]), (True, p.pid))
+                w.write(self.p("src", "a.jpg") + "\n")
+        finally:
+            p.communicate(timeout=60)
+        r = run(["status", out])
+        self.assertNotIn("still running", r.stdout)
+        self.assertIn("1 done", r.stdout)
+
     def test_min_free_stop_before_the_first_file(self):
         """--min-free stopping before the first file said "the worker pool stopped:
         out of memory" (later "interrupted"); then only the stop's own line, the
