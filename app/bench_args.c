@@ -34,7 +34,7 @@ static const char bench_usage_text[] =
 	"                     usable; above 16 a thinned series ending at 2 x CPUs)\n"
 	"  --repeat N         rounds; the median of each configuration is kept\n"
 	"                     (default 3)\n"
-	"  --csv FILE         write the table as CSV\n"
+	"  --csv FILE         write the table as CSV (its cpus column: the CPUs usable)\n"
 	"  --plot FILE.svg    write a chart: measured speedup, ideal, fitted Amdahl curve\n"
 	"  --timeline FILE.svg  what each worker did in the last run at the largest count\n"
 	"  -q, --quiet        no progress line\n"

@@ -571,9 +571,10 @@ static void finish(run_ctx *x, double t0, int broken)
 		 * yours), as it warns then. */
 		report_say(stderr, "imgpool: the journal could not record every file (%s): %s",
 			   journal_error(x->j),
-			   journal_moved(x->j) ? "put it back before the next run, which "
-						 "without it takes no thumbnail there for "
-						 "imgpool's (--overwrite makes them again)"
+			   journal_moved(x->j) ? "if it was moved, put it back before the "
+						 "next run, which without it takes no "
+						 "thumbnail there for imgpool's (--overwrite "
+						 "makes them again)"
 					       : "the next run adopts or makes again the "
 						 "thumbnails made");
 		trouble = 1;

@@ -221,6 +221,14 @@ static int own_copy(const char *opt, const char *path, sidefile_kind kind, int f
 		at += n;
 	if (n > 0 && put >= 0)
 		errno = ENOSPC; /* a short write: the disk is full */
+	/* Who may read it stays as it was (a report names every photo); its
+	 * lines are on disk before it takes the name */
+	if (n == 0 && (fchmod(nfd, st->st_mode & 07777) != 0 ||
+		       (fchown(nfd, (uid_t)-1, st->st_gid) != 0 && errno != EPERM) ||
+		       fdatasync(nfd) != 0))
+		n = -1;
+	if (n == 0 && geteuid() == 0 && fchown(nfd, st->st_uid, (gid_t)-1) != 0)
+		n = -1;
 	rc = n == 0 ? sidefile_replace_own(tmp, path, st) : -1;
 	if (rc != 0) {
 		int e = errno;

@@ -267,7 +267,9 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 			       sqlite3_column_int(st, 5) ? "true" : "false");
 			settings_print(settings ? settings : "", 1);
 			printf("}}");
-		} else if (running) {
+		} else if (running && sqlite3_column_double(st, 1) == 0 &&
+			   !sqlite3_column_int64(st, 2) && !sqlite3_column_int64(st, 3) &&
+			   !sqlite3_column_int64(st, 4)) { /* its row, no figures yet */
 			printf("  last run: %s, still running", started ? started : "?");
 			if (running > 0)
 				printf(" (pid %ld)", running);
@@ -275,6 +277,10 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 			settings_print(settings ? settings : "", 0);
 			putchar('\n');
 		} else {
+			if (running > 0) /* starting: its row is not written yet */
+				printf("  a run is starting (pid %ld)\n", running);
+			else if (running)
+				fputs("  a run is starting\n", stdout);
 			printf("  last run: %s, %.2f s, %lld done, %lld failed, %lld skipped%s\n"
 			       "  settings: ",
 			       started ? started : "?", sqlite3_column_double(st, 1),

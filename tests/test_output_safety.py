@@ -1862,6 +1862,7 @@ class TestJournal(SafetyCase):
         jpeg(os.path.join(src, "a.jpg"))
         report, keep = self.path("r.jsonl"), self.path("keep.jsonl")
         self.ok(run(["-q", "--report", report, "-o", self.path("out"), src]))
+        os.chmod(report, 0o600)  # a private report stays private
         os.link(report, keep)
         with open(keep, "rb") as f:
             kept = f.read()
@@ -1870,6 +1871,7 @@ class TestJournal(SafetyCase):
             with open(keep, "rb") as f:
                 self.assertEqual(f.read(), kept, args)
             self.assertEqual(os.stat(report).st_nlink, 1, args)
+            self.assertEqual(stat.S_IMODE(os.stat(report).st_mode), 0o600, args)
         with open(report) as f:
             recs = [json.loads(line) for line in f]
         self.assertEqual([x["type"] for x in recs], ["file", "summary"] * 2)
