@@ -125,6 +125,10 @@ static const char *take_output(imgpool_options *o, const char *arg, parse_state 
 {
 	(void)o;
 	ps->out_dir = arg;
+	/* "-" is standard output elsewhere (--report -): a folder named "-" made in
+	 * its place, silently, is not what was meant */
+	if (!strcmp(arg, "-"))
+		return "the output is a folder (write ./- for a folder named -)";
 	return *arg ? NULL : "the output folder name is empty";
 }
 

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "outdir.h"
 #include "template.h"
 
 /* The template's placeholders, in the order the usage message lists them. */
@@ -214,6 +216,14 @@ char *template_check(const char *tmpl, const thumb_settings *s)
 			if (asprintf(&msg, "--name: '%s': %s", tmpl, why) < 0)
 				msg = NULL;
 		}
+		/* Every file's output in imgpool's own folder: one usage error, not an
+		 * error per file (publish_inspect() refuses each) */
+		size_t np = strlen(OUTDIR_PRIVATE);
+		if (!msg && !why && !strncasecmp(names[i], OUTDIR_PRIVATE, np) &&
+		    (names[i][np] == '/' || !names[i][np]) &&
+		    asprintf(&msg, "--name: '%s' gives paths inside imgpool's own folder "
+			     OUTDIR_PRIVATE " of the output folder", tmpl) < 0)
+			msg = NULL;
 		thumb_format f;
 		if (!msg && !why && thumb_output_format(s->format, names[i], &f) < 0 &&
 		    asprintf(&msg, "--name: '%s' gives names without the extension of a format "

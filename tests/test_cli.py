@@ -535,6 +535,7 @@ def test_usage_errors(tmp):
                        (["--bogus", "x"], "unknown option '--bogus'"),
                        # the list after a space was a PATH: everything kept
                        (["--keep-metadata", "exif", "x"], "--keep-metadata=exif ('exif'"),
+                       (["-o", "-", "x"], "the output is a folder"),
                        ([], "no PATH given")]:
         r = run(args)
         assert_eq(r.returncode, 2, f"{args}")

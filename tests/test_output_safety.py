@@ -471,7 +471,9 @@ class TestPrivateFolder(SafetyCase):
     def test_name_into_the_private_folder_refused(self):
         """--name .imgpool/journal.sqlite (with --overwrite) replaced the journal with
         a JPEG; the next run then called the journal lost. Any output path inside
-        .imgpool, in any case, is now an error for its input, whatever the flags."""
+        .imgpool, in any case, is refused whatever the flags: a template that
+        leads there for every file is a usage error (it was an error per file),
+        and publishing refuses any other way there."""
         src, out = self.path("src"), self.path("out")
         jpeg(os.path.join(src, "a.jpg"))
         self.ok(run(["-q", "-o", out, src]))
@@ -481,7 +483,7 @@ class TestPrivateFolder(SafetyCase):
         for name in (".imgpool/journal.sqlite", ".imgpool/lock", ".IMGPOOL/{stem}.{ext}",
                      ".imgpool/quarantine/{stem}.{ext}", ".imgpool/{stem}.{ext}"):
             r = run(["-q", "-o", out, "--name", name, "-f", "jpeg", "--overwrite", src])
-            self.assertEqual(r.returncode, 1, name)
+            self.assertEqual(r.returncode, 2, name)
             self.assertIn(b"inside imgpool's own folder", r.stderr, name)
         after = {n: open(os.path.join(private, n), "rb").read()
                  for n in os.listdir(private) if os.path.isfile(os.path.join(private, n))}
