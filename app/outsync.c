@@ -93,7 +93,9 @@ outsync *outsync_start(const outdir *od, int nthreads)
 	if (!s)
 		return NULL;
 	if ((s->dirfd = fcntl(outdir_tmp_fd(od), F_DUPFD_CLOEXEC, 0)) < 0) {
+		int e = errno; /* EMFILE: the caller says so */
 		free(s);
+		errno = e;
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);

@@ -448,8 +448,14 @@ void report_summary_text(report *r, const report_summary *s)
 		int answered = not_started_count(s, &left) && !left;
 		fputs("imgpool: ", r->err); /* it may name OUT: escaped */
 		report_put_name(r->err, s->stop_reason);
-		fprintf(r->err, "%s%s%s\n", answered ? "" : " (", answered ? "" : ns,
-			answered ? "" : ")");
+		/* Those without an error of their own: the ones a worker held. "(2 not
+		 * started)" beside 57 "not started" errors read as 2 left of 59. */
+		if (answered)
+			fputc('\n', r->err);
+		else if (s->total_known)
+			fprintf(r->err, " (%llu of them cancelled)\n", (unsigned long long)left);
+		else
+			fprintf(r->err, " (%s)\n", ns);
 		fflush(r->err);
 	}
 	if (!r->quiet) {

@@ -402,16 +402,20 @@ int run_setup(run_ctx *x)
 	};
 	/* A list read from --files-from may be a live stream: its files go out as
 	 * they come, with no window to fill. */
+	errno = 0;
 	if (!(x->plan = planner_new(&pc)) || !(x->flight = inflight_new()) ||
 	    !(x->window = lookahead_new(o->files_from ? 1 : LOOKAHEAD_FILES))) {
-		fprintf(stderr, "imgpool: out of memory\n");
+		fprintf(stderr, "imgpool: cannot start the run: %s\n",
+			strerror(errno ? errno : ENOMEM));
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
 	if (!o->dry_run) {
 		publish_recover(&x->pb, warn_line, pruned_before, x);
 		/* As many fsyncs in flight as workers, as when each made its own. */
+		errno = 0;
 		if (!(x->sync = outsync_start(x->od, run_jobs(o)))) {
-			fprintf(stderr, "imgpool: out of memory\n");
+			fprintf(stderr, "imgpool: cannot start the run: %s\n",
+				strerror(errno ? errno : ENOMEM));
 			return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 		}
 	}

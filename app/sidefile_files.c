@@ -319,16 +319,17 @@ static int open_in_place_once(const char *opt, const char *path, sidefile_kind k
 		close(fd);
 		return -1;
 	}
-	/* A line a killed run cut short: the first record appended went onto it, and
-	 * neither could be read. It is ended first, by a run appending alone (the
-	 * lock taken whole for a moment): another's record may be under way. Then
-	 * shared, or refused if a run that empties it came in between. */
-	struct stat now;
-	char last;
+	/* A record a run cut short (killed, or its disk full): the first record
+	 * appended went onto it, and neither could be read; ended with a newline, it
+	 * stayed a line no JSON reader takes (jq -s failed on the whole file). It is
+	 * cut off first, by a run appending alone (the lock taken whole for a moment:
+	 * no other run is writing, so it is a dead one's). Then shared, or refused if
+	 * a run that empties it came in between. */
 	if (alone) {
-		int bad = fstat(fd, &now) == 0 && now.st_size > 0 &&
-			  pread(fd, &last, 1, now.st_size - 1) == 1 && last != '\n' &&
-			  write(fd, "\n", 1) != 1;
+		off_t cut = sidefile_last_line_end(fd);
+		struct stat now;
+		int bad = cut < 0 || fstat(fd, &now) != 0 ||
+			  (cut < now.st_size && ftruncate(fd, cut) != 0);
 		if (bad || sidefile_lock_in_place(fd, append) != 0) {
 			snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path,
 				 strerror(errno));
@@ -337,6 +338,25 @@ static int open_in_place_once(const char *opt, const char *path, sidefile_kind k
 		}
 	}
 	return fd;
+}
+
+off_t sidefile_last_line_end(int fd)
+{
+	struct stat st;
+	char buf[4096];
+	if (fstat(fd, &st) != 0)
+		return -1;
+	for (off_t end = st.st_size; end > 0;) {
+		size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
+		ssize_t got = pread(fd, buf, n, end - (off_t)n);
+		if (got != (ssize_t)n)
+			return -1;
+		for (size_t i = n; i > 0; i--)
+			if (buf[i - 1] == '\n')
+				return end - (off_t)n + (off_t)i;
+		end -= (off_t)n;
+	}
+	return 0;
 }
 
 int sidefile_open_in_place(const char *opt, const char *path, sidefile_kind kind, place p,

@@ -2266,8 +2266,11 @@ class TestSideFiles(SafetyCase):
             self.assertIn("standalone", f.read())
 
     def test_appending_after_a_line_cut_short(self):
-        """--report-append onto a report whose last record a killed run cut short:
-        the first record appended went onto that line, and was lost with it."""
+        """--report-append onto a report whose last record a killed run (or a full
+        disk) cut short: the first record appended went onto that line, and was
+        lost with it; then the cut line was ended, and stayed a line no JSON
+        reader takes (jq -s failed on the whole file). It is cut off now: every
+        line of the file parses."""
         src, rep = self.path("src"), self.path("r.jsonl")
         jpeg(os.path.join(src, "a.jpg"))
         self.ok(run(["-q", "--report", rep, "-o", self.path("out"), src]))
@@ -2278,8 +2281,15 @@ class TestSideFiles(SafetyCase):
         with open(rep) as f:
             lines = f.read().split("\n")
         self.assertEqual(lines[-1], "")
-        records = [json.loads(x) for x in lines[-3:-1]]
-        self.assertEqual([x["type"] for x in records], ["file", "summary"])
+        records = [json.loads(x) for x in lines[:-1]]  # every line
+        self.assertEqual([x["type"] for x in records], ["file", "summary"] * 2)
+        with open(rep, "a") as f:  # a first record cut short: nothing whole left
+            f.truncate(0)
+            f.write('{"schema":1,"ti')
+        self.ok(run(["-q", "--force", "--report", rep, "--report-append", "-o",
+                     self.path("out"), src]))
+        with open(rep) as f:
+            self.assertEqual([json.loads(x)["type"] for x in f], ["file", "summary"])
 
     def test_files_of_ours_cut_short_are_ours(self):
         """A report, trace or timeline a kill cut short inside its first bytes

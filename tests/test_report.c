@@ -720,8 +720,9 @@ static void test_summary(void **state)
 		 "imgpool: --prune: 2 thumbnails of deleted inputs to remove\n%s", summary_line);
 	assert_string_equal(s.out_text, want);
 	/* why the run stopped itself is an error: on stderr, as the files' errors */
-	assert_string_equal(s.err_text, "imgpool: the output filesystem has 10 MB free (9 not "
-			    "started)\n");
+	/* with the count of those without an error of their own: the cancelled */
+	assert_string_equal(s.err_text, "imgpool: the output filesystem has 10 MB free (9 of them "
+			    "cancelled)\n");
 	streams_close(&s);
 
 	/* nothing measured: no division by zero, no NaN */
