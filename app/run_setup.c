@@ -55,6 +55,18 @@ static char *expand_report_path(const char *path, const char *shard_text)
 	return out;
 }
 
+/* The first "{word}" left in an expanded --report path (letters, digits, _), or NULL. */
+static const char *unknown_placeholder(const char *path)
+{
+	for (const char *p = strchr(path, '{'); p; p = strchr(p + 1, '{')) {
+		size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "0123456789_");
+		if (n && p[1 + n] == '}')
+			return p;
+	}
+	return NULL;
+}
+
 static void warn_line(void *data, const char *line)
 {
 	(void)data;
@@ -279,6 +291,15 @@ int run_setup(run_ctx *x)
 		snprintf(x->shard_label, sizeof x->shard_label, "%d/%d", x->shard.k, x->shard.n);
 	x->sum.shard = x->shard_label;
 	x->report_path = o->report_path ? expand_report_path(o->report_path, shname) : NULL;
+	/* A mistyped placeholder ({data}) kept as it is named one file for every
+	 * night, replaced each time: the history the name was to keep, lost */
+	const char *brace = x->report_path ? unknown_placeholder(x->report_path) : NULL;
+	if (brace) {
+		report_say(stderr, "imgpool: --report: unknown placeholder %.*s in '%s' (known: "
+			   "{date}, {time}, {shard})", (int)(strchr(brace, '}') - brace + 1), brace,
+			   o->report_path);
+		return x->sum.exit_code = EXIT_USAGE, -1;
+	}
 	/* Standard output named as a file is "-": the report alone goes there, the
 	 * per-file lines to standard error (they were mixed into the JSON). */
 	if (x->report_path && (!strcmp(x->report_path, "/dev/stdout") ||

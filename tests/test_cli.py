@@ -536,6 +536,7 @@ def test_usage_errors(tmp):
                        # the list after a space was a PATH: everything kept
                        (["--keep-metadata", "exif", "x"], "--keep-metadata=exif ('exif'"),
                        (["-o", "-", "x"], "the output is a folder"),
+                       (["--report", "r-{data}.jsonl", "x"], "unknown placeholder {data}"),
                        ([], "no PATH given")]:
         r = run(args)
         assert_eq(r.returncode, 2, f"{args}")
