@@ -51,7 +51,8 @@ static const char bench_usage_text[] =
 	"run costs a user. Speedup = T(seq) / T(jobs).\n"
 	"\n"
 	"Exit status: 0 measured (bad files are reported, not fatal), 1 nothing could be\n"
-	"measured, 2 usage error, 130/143 interrupted.\n"
+	"measured, 2 usage error (a PATH that is missing too: said before measuring),\n"
+	"130/143/129 interrupted by INT/TERM/HUP.\n"
 	"\n"
 	"Example:\n"
 	"  imgpool bench --jobs-list 1,2,3,4 --plot speedup.svg ~/Photos/2024\n";
