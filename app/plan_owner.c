@@ -52,13 +52,6 @@ static int lost_row_shows(owner_query *q, const journal_source *src, const file_
 	return *now == src->checksum;
 }
 
-/* Is output i, which a journal says imgpool made, this input's own: made for it
- * (owner == this input), with these settings, from the file its row describes --
- * or, for adoption (row NULL), for this very file under another name (its owner
- * input is gone and the journal had it with this file's size and mtime: a rename)
- * or for this file whose row a kill lost? A thumbnail of another input (a case
- * twin, a {inext} twin), of other settings or of other bytes is never taken as up
- * to date. */
 /* Is the owner's path this very input, reached by another path (the photo folder
  * moved and a symlink left where it was)? Then the owner did not stay: its input
  * is here, under its new name, as after a rename, and takes its thumbnails over
@@ -78,6 +71,13 @@ static int is_this_input(const discover_item *it, const char *owner)
 	return same;
 }
 
+/* Is output i, which a journal says imgpool made, this input's own: made for it
+ * (owner == this input), with these settings, from the file its row describes --
+ * or, for adoption (row NULL), for this very file under another name (its owner
+ * input is gone and the journal had it with this file's size and mtime: a rename)
+ * or for this file whose row a kill lost? A thumbnail of another input (a case
+ * twin, a {inext} twin), of other settings or of other bytes is never taken as up
+ * to date. */
 static int owned_by_this(owner_query *q, const char *root, int i, const outputs_seen *o,
 			 const journal_row *row)
 {
