@@ -247,6 +247,24 @@ static int own_copy(const char *opt, const char *path, sidefile_kind kind, int f
 	return nfd;
 }
 
+/* Where the last whole line of the file open at fd, size bytes long, ends (the
+ * byte after its newline; 0 when there is none), or -1 when it cannot be read. */
+static off_t last_line_end(int fd, off_t size)
+{
+	char buf[4096];
+	for (off_t end = size; end > 0;) {
+		size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
+		ssize_t got = pread(fd, buf, n, end - (off_t)n);
+		if (got != (ssize_t)n)
+			return -1;
+		for (size_t i = n; i > 0; i--)
+			if (buf[i - 1] == '\n')
+				return end - (off_t)n + (off_t)i;
+		end -= (off_t)n;
+	}
+	return 0;
+}
+
 /* Open in place what classify() found at path: a stream, or a file (made if
  * none) checked again on the open descriptor and emptied unless append. fd, or
  * -1 with the cause in err and errno kept, or -2 (err said) to try again: the file
@@ -326,10 +344,8 @@ static int open_in_place_once(const char *opt, const char *path, sidefile_kind k
 	 * no other run is writing, so it is a dead one's). Then shared, or refused if
 	 * a run that empties it came in between. */
 	if (alone) {
-		off_t cut = sidefile_last_line_end(fd);
-		struct stat now;
-		int bad = cut < 0 || fstat(fd, &now) != 0 ||
-			  (cut < now.st_size && ftruncate(fd, cut) != 0);
+		off_t cut = last_line_end(fd, st.st_size); /* st: fstat()'d just above */
+		int bad = cut < 0 || (cut < st.st_size && ftruncate(fd, cut) != 0);
 		if (bad || sidefile_lock_in_place(fd, append) != 0) {
 			snprintf(err, errlen, "%s: cannot write '%s': %s", opt, path,
 				 strerror(errno));
@@ -338,25 +354,6 @@ static int open_in_place_once(const char *opt, const char *path, sidefile_kind k
 		}
 	}
 	return fd;
-}
-
-off_t sidefile_last_line_end(int fd)
-{
-	struct stat st;
-	char buf[4096];
-	if (fstat(fd, &st) != 0)
-		return -1;
-	for (off_t end = st.st_size; end > 0;) {
-		size_t n = end < (off_t)sizeof buf ? (size_t)end : sizeof buf;
-		ssize_t got = pread(fd, buf, n, end - (off_t)n);
-		if (got != (ssize_t)n)
-			return -1;
-		for (size_t i = n; i > 0; i--)
-			if (buf[i - 1] == '\n')
-				return end - (off_t)n + (off_t)i;
-		end -= (off_t)n;
-	}
-	return 0;
 }
 
 int sidefile_open_in_place(const char *opt, const char *path, sidefile_kind kind, place p,

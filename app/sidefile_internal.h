@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 #include <sys/stat.h>
-#include <sys/types.h>
 
 #include "sidefile.h"
 
@@ -64,10 +63,6 @@ int sidefile_make_temp(const char *path, sidefile_kind kind, char **tmp);
  * takes (about a second a GB); a run that empties it, for good (then refused). */
 int sidefile_open_in_place(const char *opt, const char *path, sidefile_kind kind, place p,
 			   int append, char *err, size_t errlen);
-
-/* Where the last whole line of the file open at fd ends (the byte after its
- * newline; 0 when there is none), or -1 when it cannot be read. */
-off_t sidefile_last_line_end(int fd);
 
 /* Rename tmp to path where nothing was there a moment ago, and nothing made
  * there since is replaced (RENAME_NOREPLACE; a filesystem without it, plain
