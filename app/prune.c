@@ -36,9 +36,7 @@ static int prune_output(void *data, const char *path, const file_ident *id)
 	int rc;
 	if (r->cfg->dry_run) {
 		file_ident now;
-		out_state s = publish_inspect(pb, path, 0, 0, &now, err, sizeof err);
-		if (s == OUT_UNREACHABLE && publish_under_a_file(pb, path))
-			s = OUT_ABSENT; /* gone, as publish_remove() finds it */
+		out_state s = publish_inspect_recorded(pb, path, &now, err, sizeof err);
 		rc = s == OUT_UNREACHABLE ? -1
 		     : s == OUT_OURS && now.size == id->size && now.mtime_ns == id->mtime_ns ? 1
 											: 0;

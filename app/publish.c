@@ -509,10 +509,16 @@ int publish_outputs(const publisher *pb, const publish_item *it, char *err, size
 	return failed ? -1 : 0;
 }
 
-int publish_under_a_file(const publisher *pb, const char *rel)
+out_state publish_inspect_recorded(const publisher *pb, const char *rel, file_ident *id,
+				   char *why, size_t len)
 {
 	struct stat st;
-	return outdir_stat(pb->od, rel, &st) < 0 && errno == ENOTDIR;
+	out_state s = publish_inspect(pb, rel, 0, 0, id, why, len);
+	/* Its row, kept as "cannot be reached", stayed for good where a file took
+	 * its folder's name. */
+	if (s == OUT_UNREACHABLE && outdir_stat(pb->od, rel, &st) < 0 && errno == ENOTDIR)
+		s = OUT_ABSENT;
+	return s;
 }
 
 int publish_remove(const publisher *pb, const char *rel, const file_ident *id, char *err,
@@ -522,11 +528,7 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 	file_ident now;
 	int rc = 0;
 	err[0] = '\0';
-	out_state s = publish_inspect(pb, rel, 0, 0, &now, why, sizeof why);
-	/* Its row, kept as "cannot be reached", stayed for good where a file took
-	 * its folder's name. */
-	if (s == OUT_UNREACHABLE && publish_under_a_file(pb, rel))
-		s = OUT_ABSENT;
+	out_state s = publish_inspect_recorded(pb, rel, &now, why, sizeof why);
 	if (s == OUT_OURS && now.size == id->size && now.mtime_ns == id->mtime_ns) {
 		outdir_quarantine_name(pb->od, qname, sizeof qname);
 		if (journal_quarantine_add(pb->j, qname, rel, id) < 0 || journal_sync(pb->j) < 0) {

@@ -113,9 +113,11 @@ typedef struct publish_error {
  * parent). errs[k] tells item k's outcome. Returns the number that failed. */
 int publish_batch(const publisher *pb, const publish_item *items, int n, publish_error *errs);
 
-/* Is a regular file on the way of rel (ENOTDIR), so that nothing can be at rel: an
- * output recorded there is gone? */
-int publish_under_a_file(const publisher *pb, const char *rel);
+/* publish_inspect() of an output a journal records (no input to tell apart): where
+ * a regular file is on its way (ENOTDIR), nothing can be at rel, and it is
+ * OUT_ABSENT, gone. publish_remove() and a dry run's prune look so. */
+out_state publish_inspect_recorded(const publisher *pb, const char *rel, file_ident *id,
+				   char *why, size_t len);
 
 /* Delete output rel, recorded as imgpool's with identity id, if it still is exactly
  * that file, and forget its row; forget it too where the file changed or went (it
