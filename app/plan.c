@@ -190,20 +190,15 @@ static int swapped_away(void *data, const char *path)
  * swapped_away(). */
 static int prunable(planner *p, const char *rel)
 {
-	char path[PATH_MAX];
-	struct stat st;
-	if (snprintf(path, sizeof path, "%s", rel) >= (int)sizeof path)
+	char at[PATH_MAX];
+	switch (publish_blocker(&p->pb, rel, at, sizeof at)) {
+	case BLOCKED_BY_FOLDER:
+		return publish_files_beneath(&p->pb, at, -1, swapped_away, p) > 0;
+	case BLOCKED_BY_FILE:
+		return swapped_away(p, at);
+	default:
 		return 0;
-	if (outdir_stat(p->pb.od, path, &st) == 0)
-		return S_ISDIR(st.st_mode) && publish_files_beneath(&p->pb, path, -1, swapped_away,
-								    p) > 0;
-	for (char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		if (outdir_stat(p->pb.od, path, &st) == 0 && !S_ISDIR(st.st_mode))
-			return S_ISREG(st.st_mode) && swapped_away(p, path);
-		*slash = '/';
 	}
-	return 0;
 }
 
 /* Is output i blocked by this input's own thumbnails of earlier settings (a --name

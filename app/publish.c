@@ -306,31 +306,41 @@ typedef struct in_way {
 	size_t len;
 } in_way;
 
+int publish_blocker(const publisher *pb, const char *rel, char *at, size_t len)
+{
+	struct stat st;
+	if (snprintf(at, len, "%s", rel) >= (int)len)
+		return -1;
+	if (outdir_stat(pb->od, at, &st) == 0)
+		return S_ISDIR(st.st_mode) ? BLOCKED_BY_FOLDER : 0;
+	if (errno != ENOTDIR)
+		return 0;
+	for (char *slash = strchr(at, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		if (outdir_stat(pb->od, at, &st) == 0 && !S_ISDIR(st.st_mode))
+			return S_ISREG(st.st_mode) ? BLOCKED_BY_FILE : -1;
+		*slash = '/';
+	}
+	return -1;
+}
+
 /* Is output i blocked by a folder at its path or by a regular file on its way
  * (w->way, w->folder), and how many regular files are in the way then (-1: a
  * symlink, a FIFO, an empty folder, a mount point: nothing to free; 0: not
  * blocked so). */
 static long way_of(in_way *w, int i, long max)
 {
-	const publish_item *it = w->it;
-	struct stat st;
-	if (snprintf(w->way, sizeof w->way, "%s", it->out_rel[i]) >= (int)sizeof w->way)
-		return -1;
-	if (outdir_stat(w->pb->od, w->way, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			return 0;
+	switch (publish_blocker(w->pb, w->it->out_rel[i], w->way, sizeof w->way)) {
+	case BLOCKED_BY_FOLDER:
 		w->folder = 1;
 		return publish_files_beneath(w->pb, w->way, max, NULL, NULL);
-	}
-	if (errno != ENOTDIR)
+	case BLOCKED_BY_FILE:
+		return 1;
+	case 0:
 		return 0;
-	for (char *slash = strchr(w->way, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = '\0';
-		if (outdir_stat(w->pb->od, w->way, &st) == 0 && !S_ISDIR(st.st_mode))
-			return S_ISREG(st.st_mode) ? 1 : -1;
-		*slash = '/';
+	default:
+		return -1;
 	}
-	return -1;
 }
 
 /* Counted already (w->seen)? Else noted. -1: no memory. */

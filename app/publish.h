@@ -89,6 +89,13 @@ typedef struct publish_item {
 int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int remove,
 		       char *err, size_t len);
 
+/* What is in the way of making output rel, its path into at (len bytes):
+ * BLOCKED_BY_FOLDER (a folder at rel), BLOCKED_BY_FILE (a regular file on its
+ * way: at names it), -1 (something else on its way, or the path too long), or 0
+ * (nothing of these: rel absent, a file there, or it cannot be looked at). */
+enum { BLOCKED_BY_FOLDER = 1, BLOCKED_BY_FILE = 2 };
+int publish_blocker(const publisher *pb, const char *rel, char *at, size_t len);
+
 /* The regular files beneath folder rel (relative to OUT, never through a
  * symlink): how many (counting stops past max, where max >= 0), each told to
  * each(data, path relative to OUT) when not NULL; or -1 where removing them would
