@@ -242,6 +242,25 @@ static int recorded_runs(outdir *od, long *pids, int max, int *dead)
 	return n;
 }
 
+long lock_holder(outdir *od, const shard *sh)
+{
+	char name[64], pid[32];
+	if (sh->n)
+		snprintf(name, sizeof name, "lock-%d-of-%d", sh->k, sh->n);
+	else
+		snprintf(name, sizeof name, "lock");
+	int fd = outdir_private_open(od, name, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	long held = 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		read_pid(fd, pid, sizeof pid);
+		held = *pid ? strtol(pid, NULL, 10) : -1;
+	}
+	close(fd); /* a shared lock taken goes with it */
+	return held;
+}
+
 int lock_take(outdir *od, const shard *sh, run_lock **out, char *msg, size_t len,
 	      char *warn, size_t wlen)
 {

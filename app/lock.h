@@ -38,4 +38,9 @@ int lock_take(outdir *od, const shard *sh, run_lock **lk, char *msg, size_t len,
 /* Drop the lock; NULL is a no-op. */
 void lock_release(run_lock *lk);
 
+/* Is a run of shard sh (sh->n 0: an unsharded run) going on now, its lock file held
+ * exclusively? Its pid (what it wrote there), -1 when it wrote none, 0 when not
+ * held. Takes no lock of its own for longer than the look (imgpool status). */
+long lock_holder(outdir *od, const shard *sh);
+
 #endif

@@ -3,17 +3,16 @@
  * status.c — `imgpool status OUTDIR [--json]`: what the journals of an output folder
  * know. See status.h.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "journal.h"
 #include "journal_schema.h"
+#include "lock.h"
 #include "outdir.h"
 #include "report.h"
 #include "status.h"
@@ -142,32 +141,17 @@ static void tally_counts(sqlite3 *t, uint64_t tot[2])
 	sqlite3_finalize(st);
 }
 
-/* Is the run that writes journal `name` going on now: its lock file (lock for
- * journal.sqlite, lock-K-of-N for journal-K-of-N.sqlite, lock.c) held
- * exclusively? Its pid then (what the run wrote there; -1 where none), else 0.
- * Its row in runs is this run's, with no figures yet: "0 done" read as a run that
- * had ended without doing anything. */
+/* Is the run that writes journal `name` (journal.sqlite, or a shard's
+ * journal-K-of-N.sqlite) going on now? Its pid, -1 where it wrote none, else 0
+ * (lock_holder()). Its row in runs is this run's, with no figures yet: "0 done"
+ * read as a run that had ended without doing anything. */
 static long running_pid(outdir *od, const char *name)
 {
-	char lock[128], pid[32];
-	int k, n;
-	if (!strcmp(name, "journal.sqlite"))
-		snprintf(lock, sizeof lock, "lock");
-	else if (sscanf(name, "journal-%d-of-%d.sqlite", &k, &n) == 2)
-		snprintf(lock, sizeof lock, "lock-%d-of-%d", k, n);
-	else
+	shard sh = {0};
+	if (strcmp(name, "journal.sqlite") &&
+	    sscanf(name, "journal-%d-of-%d.sqlite", &sh.k, &sh.n) != 2)
 		return 0;
-	int fd = outdir_private_open(od, lock, O_RDONLY);
-	if (fd < 0)
-		return 0;
-	long held = 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
-		ssize_t got = pread(fd, pid, sizeof pid - 1, 0);
-		pid[got > 0 ? got : 0] = '\0';
-		held = atol(pid) > 0 ? atol(pid) : -1;
-	}
-	close(fd);
-	return held;
+	return lock_holder(od, &sh);
 }
 
 /* Print journal `name` of od (one of possibly several shards), shown as path,
