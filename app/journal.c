@@ -47,7 +47,9 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	 * whose input row a kill -9 lost (the output rows are written ahead). */
 	[S_INPUTS] = "SELECT rel FROM files WHERE root=?1 UNION SELECT rel FROM outputs"
 		     " WHERE root=?1",
-	[S_FOLDER] = "SELECT dir_id FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
+	[S_FOLDER_ADD] = "INSERT OR REPLACE INTO folders (path, id) VALUES (?1, ?2)",
+	[S_FOLDER_GET] = "SELECT 1 FROM folders WHERE path=?1 AND (?2 = 0 OR id=?2)",
+	[S_FOLDER_DEL] = "DELETE FROM folders WHERE path=?1",
 	[S_MOVED] = "UPDATE outputs SET stamp=?4, dir_id=?5, state=1 WHERE path=?1 AND size=?2"
 		    " AND mtime_ns=?3",
 };
@@ -78,9 +80,8 @@ static int fail(journal *j, const char *what)
 	return -1;
 }
 
-/* Run one bound write statement inside the current batch, opening one if none is
- * open and committing it when it is big or old enough. */
-static int write_step(journal *j, sqlite3_stmt *s, const char *what)
+/* See journal_internal.h. */
+int journal_write_step(journal *j, sqlite3_stmt *s, const char *what)
 {
 	if (j->readonly) {
 		sqlite3_reset(s);
@@ -184,7 +185,8 @@ static void read_failed(journal *j, sqlite3 *db, const char *what)
 		 what ? what : sqlite3_errmsg(db), e ? " (" : "", e ? strerror(e) : "", e ? ")" : "");
 }
 
-static int step_read(journal *j, sqlite3_stmt *s)
+/* See journal_internal.h. */
+int journal_step_read(journal *j, sqlite3_stmt *s)
 {
 	int rc = sqlite3_step(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -214,7 +216,7 @@ static int get_in(journal *j, sqlite3_stmt *s, const char *root,
 	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, rel, (int)strlen(rel), SQLITE_STATIC);
-	if (step_read(j, s) == SQLITE_ROW) {
+	if (journal_step_read(j, s) == SQLITE_ROW) {
 		found = 1;
 		row->status = (journal_status)sqlite3_column_int(s, 0);
 		row->size = (uint64_t)sqlite3_column_int64(s, 1);
@@ -275,7 +277,7 @@ int journal_put(journal *j, const char *root, const char *rel, const journal_row
 	sqlite3_bind_double(s, 13, row->ms);
 	sqlite3_bind_int64(s, 14, j->run);
 	sqlite3_bind_int(s, 15, row->racy != 0);
-	return write_step(j, s, "recording a file");
+	return journal_write_step(j, s, "recording a file");
 }
 
 /* Bind path and identity as ?1 ?2 ?3. */
@@ -295,7 +297,7 @@ static int owns_in(journal *j, sqlite3_stmt *s, const char *path, const file_ide
 		return 0;
 	sqlite3_reset(s);
 	bind_ident(s, path, id);
-	while (owns != 1 && step_read(j, s) == SQLITE_ROW) {
+	while (owns != 1 && journal_step_read(j, s) == SQLITE_ROW) {
 		uint64_t made = (uint64_t)sqlite3_column_int64(s, 0);
 		uint64_t sum = (uint64_t)sqlite3_column_int64(s, 1);
 		if ((made && made == stamp) || (!made && !sum))
@@ -335,7 +337,7 @@ int journal_output_moved(journal *j, const char *path, const file_ident *id, uin
 	bind_ident(s, path, id);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)stamp);
 	sqlite3_bind_int64(s, 5, (sqlite3_int64)folder_id);
-	return write_step(j, s, "recording an output");
+	return journal_write_step(j, s, "recording an output");
 }
 
 int journal_output_intent(journal *j, const char *path, const file_ident *id,
@@ -359,7 +361,7 @@ int journal_output_intent(journal *j, const char *path, const file_ident *id,
 		sqlite3_bind_int64(s, 11, src->mtime_ns);
 		sqlite3_bind_int64(s, 12, (sqlite3_int64)src->checksum);
 	}
-	return write_step(j, s, "recording an output");
+	return journal_write_step(j, s, "recording an output");
 }
 
 void journal_set_fingerprint(journal *j, uint64_t fingerprint)
@@ -377,7 +379,7 @@ static int info_in(journal *j, sqlite3_stmt *s, const char *path,
 		return 0;
 	sqlite3_reset(s);
 	bind_ident(s, path, id);
-	if (step_read(j, s) == SQLITE_ROW) {
+	if (journal_step_read(j, s) == SQLITE_ROW) {
 		const unsigned char *root = sqlite3_column_text(s, 0);
 		const void *rel = sqlite3_column_blob(s, 1);
 		info->root = strdup(root ? (const char *)root : "");
@@ -427,24 +429,10 @@ int journal_output_made(journal *j, const char *path, const file_ident *id,
 	sqlite3_bind_int64(j->st[S_MADE_KEEP], 4, (sqlite3_int64)folder_id);
 	sqlite3_bind_int64(j->st[S_MADE_KEEP], 5, (sqlite3_int64)stamp);
 	bind_ident(j->st[S_MADE_DROP], path, id);
-	return write_step(j, j->st[S_MADE_KEEP], "recording an output") < 0 ||
-			       write_step(j, j->st[S_MADE_DROP], "recording an output") < 0
+	return journal_write_step(j, j->st[S_MADE_KEEP], "recording an output") < 0 ||
+			       journal_write_step(j, j->st[S_MADE_DROP], "recording an output") < 0
 		       ? -1
 		       : 0;
-}
-
-uint64_t journal_output_folder(journal *j, const char *path, const file_ident *id)
-{
-	sqlite3_stmt *s = j ? j->st[S_FOLDER] : NULL;
-	uint64_t folder_id = 0;
-	if (!s)
-		return 0;
-	sqlite3_reset(s);
-	bind_ident(s, path, id);
-	if (step_read(j, s) == SQLITE_ROW)
-		folder_id = (uint64_t)sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return folder_id;
 }
 
 int journal_output_forget(journal *j, const char *path, const file_ident *id)
@@ -456,7 +444,7 @@ int journal_output_forget(journal *j, const char *path, const file_ident *id)
 		bind_ident(s, path, id);
 	else
 		bind_path(s, 1, path);
-	return write_step(j, s, "forgetting an output");
+	return journal_write_step(j, s, "forgetting an output");
 }
 
 /* An output row read for journal_outputs_of(). */
@@ -474,7 +462,7 @@ static void collect_outputs(journal *j, sqlite3_stmt *s, const char *root, const
 	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, rel, (int)strlen(rel), SQLITE_STATIC);
-	while (step_read(j, s) == SQLITE_ROW) {
+	while (journal_step_read(j, s) == SQLITE_ROW) {
 		out_row *t = realloc(*rows, (*n + 1) * sizeof **rows);
 		if (!t) {
 			read_failed(j, sqlite3_db_handle(s), "out of memory");
@@ -528,7 +516,7 @@ int journal_quarantine_add(journal *j, const char *qname, const char *path,
 	bind_path(s, 2, path);
 	sqlite3_bind_int64(s, 3, (sqlite3_int64)id->size);
 	sqlite3_bind_int64(s, 4, id->mtime_ns);
-	return write_step(j, s, "recording the quarantine");
+	return journal_write_step(j, s, "recording the quarantine");
 }
 
 int journal_quarantine_del(journal *j, const char *qname)
@@ -537,7 +525,7 @@ int journal_quarantine_del(journal *j, const char *qname)
 		return 0;
 	sqlite3_stmt *s = j->st[S_Q_DEL];
 	sqlite3_bind_text(s, 1, qname, -1, SQLITE_STATIC);
-	return write_step(j, s, "recording the quarantine");
+	return journal_write_step(j, s, "recording the quarantine");
 }
 
 /* The devices db records for root: *any set to 1 when it has one, *seen to 1 when
@@ -556,7 +544,7 @@ static void devices_in(journal *j, sqlite3 *db, const char *root, uint64_t dev_n
 		return;
 	}
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-	while (step_read(j, s) == SQLITE_ROW) {
+	while (journal_step_read(j, s) == SQLITE_ROW) {
 		*any = 1;
 		if ((uint64_t)sqlite3_column_int64(s, 0) == dev_now)
 			*seen = 1;
@@ -590,7 +578,7 @@ int journal_set_root_device(journal *j, const char *root, uint64_t dev)
 		return fail(j, "recording the folders' devices");
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)dev);
-	int rc = write_step(j, s, "recording the folders' devices");
+	int rc = journal_write_step(j, s, "recording the folders' devices");
 	sqlite3_finalize(s);
 	return rc;
 }
@@ -606,7 +594,7 @@ int journal_quarantine_each(journal *j,
 	if (sqlite3_prepare_v2(j->db, "SELECT name, path, size, mtime_ns FROM quarantine", -1,
 			       &s, NULL) != SQLITE_OK)
 		return fail(j, "reading the quarantine");
-	while (step_read(j, s) == SQLITE_ROW) {
+	while (journal_step_read(j, s) == SQLITE_ROW) {
 		const unsigned char *name = sqlite3_column_text(s, 0);
 		const void *b = sqlite3_column_blob(s, 1);
 		char *path = strndup(b ? b : "", (size_t)sqlite3_column_bytes(s, 1));
@@ -630,7 +618,7 @@ static void collect_rels(journal *j, sqlite3_stmt *s, const char *root, char ***
 		return;
 	sqlite3_reset(s);
 	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
-	while (step_read(j, s) == SQLITE_ROW) {
+	while (journal_step_read(j, s) == SQLITE_ROW) {
 		char **t = realloc(*rels, (*n + 1) * sizeof **rels);
 		if (!t) {
 			read_failed(j, sqlite3_db_handle(s), "out of memory");
@@ -678,7 +666,7 @@ int journal_each_input(journal *j, const char *const *roots, int nroots,
 			if (!dup && fn(data, roots[r], rels[i]) && !j->readonly) {
 				sqlite3_bind_text(del, 1, roots[r], -1, SQLITE_STATIC);
 				bind_path(del, 2, rels[i]);
-				write_step(j, del, "forgetting a file");
+				journal_write_step(j, del, "forgetting a file");
 			}
 		}
 		for (size_t i = 0; i < n; i++)

@@ -160,9 +160,24 @@ int journal_source_shows(const journal_source *src, uint64_t size, int64_t mtime
 int journal_output_made(journal *j, const char *path, const file_ident *id,
 			uint64_t folder_id, uint64_t stamp);
 
-/* The folder_id this journal recorded for output path with identity id: 0 when
- * none (no row, a row of an older version, or one whose rename a kill cut off). */
-uint64_t journal_output_folder(journal *j, const char *path, const file_ident *id);
+/*
+ * The folders beneath OUT imgpool made (schema 8; journal_folders.c): folder path
+ * (relative to OUT) of identity id (io_identity()) is one imgpool made, recorded
+ * and committed at once (journal_folder_made(): 0 or -1); is folder path of
+ * identity id recorded so by any journal of the folder (journal_folder_ours():
+ * 1, or 0, also where a journal is older than schema 8: a folder made by an older
+ * imgpool is not known as imgpool's, and stays); is path recorded so with any
+ * identity (journal_folder_known(): a copied output folder's folders are the
+ * same paths, other identities); folder path is gone
+ * (journal_folder_forget(), this journal's row). journal_keep_folders() gives
+ * the three to j's outdir as its folder record (outdir_record_folders()), for
+ * outdir to ask and tell; journal_close() takes it back.
+ */
+int journal_folder_made(journal *j, const char *path, uint64_t id);
+int journal_folder_ours(journal *j, const char *path, uint64_t id);
+int journal_folder_known(journal *j, const char *path);
+int journal_folder_forget(journal *j, const char *path);
+void journal_keep_folders(journal *j);
 
 /* Forget output path: the row with identity id, or every row of it (id NULL). */
 int journal_output_forget(journal *j, const char *path, const file_ident *id);

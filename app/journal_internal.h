@@ -21,12 +21,13 @@
  * lacks one). */
 typedef struct other_journal {
 	sqlite3 *db;
-	sqlite3_stmt *owns, *info, *outs_of, *get, *inputs;
+	sqlite3_stmt *owns, *info, *outs_of, *get, *inputs, *folder;
 } other_journal;
 
 enum stmt {
 	S_GET, S_PUT, S_OWNS, S_INTENT, S_MADE_KEEP, S_MADE_DROP, S_FORGET_ONE, S_FORGET_ALL,
-	S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_INFO, S_INPUTS, S_FOLDER, S_MOVED, S_COUNT
+	S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_INFO, S_INPUTS, S_MOVED, S_FOLDER_ADD, S_FOLDER_GET,
+	S_FOLDER_DEL, S_COUNT
 };
 
 /* The SQL of each statement (journal.c). */
@@ -56,9 +57,17 @@ struct journal {
 	other_journal others[MAX_OTHERS];
 	int nothers;
 	uint64_t fingerprint;     /* of this run's settings, on the output rows it writes */
+	int keeps_folders;        /* j->od's folder record (journal_keep_folders()) */
 	char error[300];
 	uint64_t read_errors;     /* lookups that failed (journal_read_errors()) */
 	char read_error[300];     /* the latest one's cause */
 };
+
+/* Run one bound write statement inside the current batch, opening one if none is
+ * open and committing it when it is big or old enough: 0, or -1 (journal_error()). */
+int journal_write_step(journal *j, sqlite3_stmt *s, const char *what);
+
+/* sqlite3_step() of a lookup, its failure counted (journal_read_errors()). */
+int journal_step_read(journal *j, sqlite3_stmt *s);
 
 #endif

@@ -206,6 +206,8 @@ static void open_others(journal *j, const char *own)
 					       NULL) != SQLITE_OK)
 				sqlite3_prepare_v2(o->db, journal_get_sql_v3, -1, &o->get, NULL);
 			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_INPUTS], -1, &o->inputs, NULL);
+			sqlite3_prepare_v2(o->db, journal_stmt_sql[S_FOLDER_GET], -1, &o->folder,
+					   NULL);
 			j->nothers++;
 		} else {
 			sqlite3_close(o->db);
@@ -219,9 +221,9 @@ static void open_others(journal *j, const char *own)
 /* Every statement; on a dry run's view of an older journal (the run itself
  * converts it) S_GET reads a schema-3 journal's rows as not racy, S_OWNS a
  * schema-5 one's outputs as without checksums, S_INFO a schema-6 one's as made
- * from an input not known, S_FOLDER is left out (no folder known), and S_PUT,
- * S_INTENT and S_MADE_KEEP, never run there, are left out where their columns are
- * not. */
+ * from an input not known, the folders' statements are left out before schema 8
+ * (no folder known as imgpool's), and S_PUT, S_INTENT, S_MADE_KEEP and S_MOVED,
+ * never run there, are left out where their columns are not. */
 static int prepare_all(journal *j, int version)
 {
 	for (int i = 0; i < S_COUNT; i++) {
@@ -234,7 +236,8 @@ static int prepare_all(journal *j, int version)
 			sql = journal_info_sql_v6;
 		else if ((version == 3 && i == S_PUT) ||
 			 (version <= 6 && i == S_INTENT) ||
-			 (version <= 5 && (i == S_MADE_KEEP || i == S_FOLDER || i == S_MOVED)))
+			 (version <= 5 && (i == S_MADE_KEEP || i == S_MOVED)) ||
+			 (version <= 7 && (i == S_FOLDER_ADD || i == S_FOLDER_GET || i == S_FOLDER_DEL)))
 			continue;
 		if (sqlite3_prepare_v2(j->db, sql, -1, &j->st[i], NULL) != SQLITE_OK)
 			return -1;
@@ -374,6 +377,8 @@ void journal_close(journal *j, uint64_t done, uint64_t failed, uint64_t skipped,
 			sqlite3_finalize(st);
 		}
 	}
+	if (j->od && j->keeps_folders)
+		outdir_record_folders(j->od, NULL);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(j->st[i]);
 	for (int i = 0; i < j->nothers; i++) {
@@ -383,6 +388,7 @@ void journal_close(journal *j, uint64_t done, uint64_t failed, uint64_t skipped,
 		sqlite3_finalize(o->outs_of);
 		sqlite3_finalize(o->get);
 		sqlite3_finalize(o->inputs);
+		sqlite3_finalize(o->folder);
 		sqlite3_close(o->db);
 	}
 	sqlite3_close(j->db);

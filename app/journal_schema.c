@@ -100,6 +100,14 @@ static const char v6_to_v7[] = "ALTER TABLE outputs ADD COLUMN src_size INTEGER;
 			       "ALTER TABLE outputs ADD COLUMN src_mtime_ns INTEGER;"
 			       "ALTER TABLE outputs ADD COLUMN src_checksum INTEGER;";
 
+/* Version 8: the folders beneath OUT imgpool made, each with its io_identity()
+ * (journal_folders.c): --prune removes an emptied folder only where imgpool made
+ * it. Folders an older imgpool made are not known (the outputs' dir_id says in
+ * which folder an output was put, not who made the folder): they stay. */
+static const char schema_v8[] =
+	"CREATE TABLE IF NOT EXISTS folders (path BLOB PRIMARY KEY, id INTEGER NOT NULL)"
+	" WITHOUT ROWID;";
+
 static const char v1_to_v2_columns[] =
 	"ALTER TABLE files ADD COLUMN kind INTEGER DEFAULT 0;"
 	"ALTER TABLE files ADD COLUMN limits INTEGER DEFAULT 0;"
@@ -219,6 +227,8 @@ static int migrate(sqlite3 *db, int version, outdir *od)
 		ok = sqlite3_exec(db, v5_to_v6, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok && version >= 2 && version <= 6)
 		ok = sqlite3_exec(db, v6_to_v7, NULL, NULL, NULL) == SQLITE_OK;
+	if (ok)
+		ok = sqlite3_exec(db, schema_v8, NULL, NULL, NULL) == SQLITE_OK;
 	if (ok)
 		ok = sqlite3_exec(db, "PRAGMA user_version=" TEXT_OF(SCHEMA_VERSION) "; COMMIT",
 				  NULL, NULL, NULL) == SQLITE_OK;

@@ -24,7 +24,7 @@
 
 #include "outdir.h"
 
-#define SCHEMA_VERSION 7
+#define SCHEMA_VERSION 8
 
 /* A runs.started text (column c) as seconds since the epoch, from any form
  * imgpool wrote it in: "2026-12-02T22:01:54+01:00" (RFC 3339, clock_iso_now()),

@@ -1,27 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * outdir.c — every create, rename and delete beneath OUT. See outdir.h; imgpool's
- * own files in OUT/.imgpool and the workers' temp folder are outdir_private.c's.
- *
- * Why openat2 and not realpath()+prefix checks: a check made on a path string is
- * stale the moment it returns (a folder can be swapped for a symlink between the
- * check and the open). Resolving with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS makes
- * the kernel refuse the escape at the moment of the open, and the *at calls then
- * act on the folder that fd holds, whatever happens to its path afterwards. glibc
- * 2.36 has no openat2() wrapper, hence syscall(). The fallback walk opens one
- * component at a time with O_NOFOLLOW, which gives the same guarantee with more
- * system calls.
+ * outdir.c — opening OUT, and every rename and delete of a file beneath it. See
+ * outdir.h; the folders beneath OUT (resolving, making, removing) are
+ * outdir_folders.c's, imgpool's own files in OUT/.imgpool and the workers' temp
+ * folder outdir_private.c's.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +21,6 @@
 #include "outdir_internal.h"
 
 #define QUARANTINE "quarantine"
-#define OPENAT2_RETRIES 16 /* EAGAIN: a rename raced the lookup; try again */
 /* A folder made for a publish was removed before the file got in (another imgpool,
  * a shard of the same array job, removing the folders its last output left empty):
  * make it again. Bounded, so a rival that always wins cannot hold a publish for ever.
@@ -58,144 +48,6 @@ int outdir_ident_same(const file_ident *a, const file_ident *b)
 	return 1;
 }
 
-/* ------------------------------------------------------------------------- */
-/* Resolving beneath OUT                                                      */
-
-/* Is rel a clean relative path: not empty, not absolute, no "", "." or ".."
- * component? */
-static int clean_rel(const char *rel)
-{
-	if (!rel || !*rel || *rel == '/')
-		return 0;
-	for (const char *p = rel; *p;) {
-		size_t n = strcspn(p, "/");
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return 0;
-		p += n;
-		if (*p == '/' && !*++p)
-			return 0; /* trailing '/' */
-	}
-	return 1;
-}
-
-static int sys_openat2(int dirfd, const char *path, struct open_how *how)
-{
-	return (int)syscall(SYS_openat2, dirfd, path, how, sizeof *how);
-}
-
-/* A component that is not a folder where one is needed: a symlink is ELOOP, so
- * that "a symlink is in the way" is what the user reads. */
-static int not_a_folder(int dirfd, const char *name, int err)
-{
-	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-		return ELOOP;
-	return err;
-}
-
-int outdir_walk_dirs(int base, const char *dir, int create)
-{
-	int fd = openat(base, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	char name[NAME_MAX + 1];
-	for (const char *p = dir; fd >= 0 && *p;) {
-		size_t n = strcspn(p, "/");
-		if (n > NAME_MAX) {
-			close(fd);
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		memcpy(name, p, n);
-		name[n] = '\0';
-		p += n + (p[n] == '/');
-		int next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (next < 0 && errno == ENOENT && create) {
-			if (mkdirat(fd, name, 0777) < 0 && errno != EEXIST) {
-				int e = errno;
-				close(fd);
-				errno = e;
-				return -1;
-			}
-			/* ENOENT: removed again before the open (move_into() retries) */
-			next = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		if (next < 0) {
-			int e = errno == ENOTDIR || errno == ELOOP ? not_a_folder(fd, name, errno)
-								   : errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		close(fd);
-		fd = next;
-	}
-	return fd;
-}
-
-/* Open folder dir beneath base through no symlink: openat2 first, the walk where
- * the kernel has no openat2 (or a seccomp filter refuses it) or a folder must be
- * made. */
-static int open_beneath(outdir *od, int base, const char *dir, int create)
-{
-	if (!od->no_openat2) {
-		struct open_how how = {
-			.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
-			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-		};
-		for (int i = 0; i < OPENAT2_RETRIES; i++) {
-			int fd = sys_openat2(base, dir, &how);
-			if (fd >= 0)
-				return fd;
-			if (errno == EAGAIN)
-				continue;
-			if (errno == ENOSYS || errno == EPERM || errno == E2BIG) {
-				od->no_openat2 = 1;
-				break;
-			}
-			if (errno == ENOENT && create)
-				break; /* the walk makes what is missing */
-			return -1; /* ELOOP: a symlink on the way */
-		}
-	}
-	return outdir_walk_dirs(base, dir, create);
-}
-
-int outdir_parent(outdir *od, const char *rel, int create, const char **leaf)
-{
-	if (!clean_rel(rel) || od->fd < 0) {
-		errno = od->fd < 0 ? ENOENT : EINVAL; /* no OUT yet (dry run): nothing in it */
-		return -1;
-	}
-	const char *slash = strrchr(rel, '/');
-	*leaf = slash ? slash + 1 : rel;
-	if (strlen(*leaf) > NAME_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if (!slash)
-		return openat(od->fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	size_t n = (size_t)(slash - rel);
-	if (n >= PATH_MAX) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	char dir[PATH_MAX];
-	memcpy(dir, rel, n);
-	dir[n] = '\0';
-	return open_beneath(od, od->fd, dir, create);
-}
-
-int outdir_stat(outdir *od, const char *rel, struct stat *st)
-{
-	const char *leaf;
-	int pfd = outdir_parent(od, rel, 0, &leaf);
-	if (pfd < 0)
-		return -1;
-	int rc = fstatat(pfd, leaf, st, AT_SYMLINK_NOFOLLOW);
-	int e = errno;
-	close(pfd);
-	errno = e;
-	return rc;
-}
 
 /* ------------------------------------------------------------------------- */
 /* Opening OUT                                                                */
@@ -318,7 +170,7 @@ static int open_private(outdir *od, int create, char *err, size_t errlen)
 	od->priv = openat(od->fd, OUTDIR_PRIVATE, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (od->priv >= 0 || (!create && errno == ENOENT))
 		return 0;
-	int e = errno == ENOTDIR || errno == ELOOP ? not_a_folder(od->fd, OUTDIR_PRIVATE, errno)
+	int e = errno == ENOTDIR || errno == ELOOP ? outdir_not_a_folder(od->fd, OUTDIR_PRIVATE, errno)
 						   : errno;
 	snprintf(err, errlen, "cannot use '%s/" OUTDIR_PRIVATE "': %s", od->path,
 		 outdir_strerror(e));
@@ -439,35 +291,6 @@ static void remade_folder_wait(int i)
 	nanosleep(&ts, NULL);
 }
 
-/* Is pfd (opened for rel) still the folder rel's parent is, beneath OUT? A folder
- * on the way moved out of OUT (or swapped) meanwhile takes pfd with it: a file put
- * in or taken from pfd then was outside OUT. 0: it is. -1 with errno
- * OUTDIR_EMOVED: it is not (rel's folders are gone or another folder is there),
- * or with the errno of the look when it cannot be told (EMFILE, ENOMEM, EACCES):
- * the caller then undoes what it did as for a moved one, and says why truly
- * (at a low descriptor limit every thumbnail was "moved out of the output
- * folder"). */
-static int check_parent_in_place(outdir *od, const char *rel, int pfd)
-{
-	const char *leaf;
-	struct stat a, b;
-	int again = outdir_parent(od, rel, 0, &leaf);
-	if (again < 0) {
-		if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-			errno = OUTDIR_EMOVED;
-		return -1;
-	}
-	int rc = fstat(again, &a) == 0 && fstat(pfd, &b) == 0 ? 0 : -1;
-	int e = errno;
-	close(again);
-	if (rc == 0 && (a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
-		rc = -1;
-		e = OUTDIR_EMOVED;
-	}
-	errno = e;
-	return rc;
-}
-
 /* outdir_move_noreplace() of from_dir/from to pfd/leaf, the folder opened for rel,
  * and then pfd looked at again: moved out of OUT meanwhile, the file is taken back
  * (-1, OUTDIR_EMOVED). */
@@ -476,7 +299,7 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
 {
 	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
 		return -1;
-	if (check_parent_in_place(od, rel, pfd) == 0)
+	if (outdir_parent_in_place(od, rel, pfd) == 0)
 		return 0;
 	int e = errno;
 	outdir_move_noreplace(pfd, leaf, from_dir, from);
@@ -575,7 +398,7 @@ static int quarantine_checked(outdir *od, const char *rel, int pfd, const char *
 	/* Taken from a folder that is still beneath OUT: one moved out meanwhile
 	 * holds no file of OUT's any more. */
 	int e = ESTALE;
-	if (ok && check_parent_in_place(od, rel, pfd) == 0)
+	if (ok && outdir_parent_in_place(od, rel, pfd) == 0)
 		return 0;
 	if (ok)
 		e = errno; /* OUTDIR_EMOVED, or why it cannot be told */
@@ -617,41 +440,6 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 	return rc;
 }
 
-void outdir_remove_empty_dirs(outdir *od, const char *rel, uint64_t folder_id)
-{
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", rel);
-	for (char *slash; (slash = strrchr(dir, '/'));) {
-		*slash = '\0';
-		const char *leaf;
-		int pfd = outdir_parent(od, dir, 0, &leaf);
-		if (pfd < 0) { /* gone already: its parent may be empty, unless it was */
-			if (errno == ENOENT && !folder_id) /* the one to tell imgpool's by */
-				continue;
-			return;
-		}
-		struct stat was;
-		int rc = fstatat(pfd, leaf, &was, AT_SYMLINK_NOFOLLOW) < 0 ? -1
-			 : folder_id && io_identity(pfd, leaf, 0) != folder_id ? (errno = EPERM, -1)
-			 : unlinkat(pfd, leaf, AT_REMOVEDIR);
-		folder_id = rc == 0 ? 0 : folder_id; /* removed: its parents held it */
-		int e = errno;
-		if (rc == 0 && check_parent_in_place(od, dir, pfd) < 0) {
-			/* Its folder left OUT between the look and the rmdir (or that
-			 * cannot be told): the empty folder was outside OUT by then. Made
-			 * again as it was (name, mode), and nothing more is removed up
-			 * there. */
-			e = errno;
-			if (mkdirat(pfd, leaf, 0700) == 0)
-				fchmodat(pfd, leaf, was.st_mode & 07777, 0);
-			rc = -1;
-		}
-		close(pfd);
-		if (rc < 0 && (e != ENOENT || folder_id))
-			return;
-	}
-}
-
 int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const char *qname)
 {
 	const char *leaf;
@@ -666,7 +454,7 @@ int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const c
 		return -1;
 	}
 	unlinkat(od->quarantine, qname, 0);
-	outdir_remove_empty_dirs(od, rel, 0);
+	outdir_remove_empty_dirs(od, rel);
 	return 0;
 }
 

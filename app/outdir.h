@@ -188,11 +188,32 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
  * not match and is back in place. */
 int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const char *qname);
 
-/* The folders of rel that are empty now, deepest first, up to OUT: what
- * outdir_remove() does last, done again after a kill cut it short. folder_id,
- * when not 0, is the io_identity() rel's own folder must have: none is removed if
- * that folder is another (made since at its path: not imgpool's). */
-void outdir_remove_empty_dirs(outdir *od, const char *rel, uint64_t folder_id);
+/* The folders of rel that are empty now and that imgpool made
+ * (outdir_record_folders()), deepest first, up to OUT: what outdir_remove() does
+ * last, done again after a kill cut it short. The first that is not empty or not
+ * imgpool's (the user's, made before a run put thumbnails in it, or made again
+ * since at its path) stops it: that one and those above it stay. */
+void outdir_remove_empty_dirs(outdir *od, const char *rel);
+
+/*
+ * Which folders beneath OUT imgpool made (the journal's record): made() is told
+ * of each folder outdir makes beneath OUT (rel: its path beneath OUT; id: its
+ * io_identity()), before the folder is at its place where it can be (the folder
+ * is made in the temp folder and renamed there: a kill leaves no folder made and
+ * not recorded), after otherwise (a mount point on the way, no temp folder yet); 0,
+ * or -1 when it could not be recorded (the folder is then made in place and told
+ * again). ours() says whether folder rel of identity id is one made() was told of
+ * (1), by this run or an earlier one; removed() that folder rel (made() told of
+ * it) is gone. Without a record (no journal, or r NULL) no folder beneath OUT is
+ * imgpool's, and none is removed.
+ */
+typedef struct outdir_folder_record {
+	int (*made)(void *data, const char *rel, uint64_t id);
+	int (*ours)(void *data, const char *rel, uint64_t id);
+	void (*removed)(void *data, const char *rel);
+	void *data;
+} outdir_folder_record;
+void outdir_record_folders(outdir *od, const outdir_folder_record *r);
 
 /*
  * After a kill: quarantined file qname came from rel. If rel is free it goes back

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * outdir_internal.h — the handle outdir.c (resolving, opening, moving beneath OUT)
- * and outdir_private.c (OUT/.imgpool and the temp folder) share. Private to them:
- * the contract is outdir.h.
+ * outdir_internal.h — the handle outdir.c (opening OUT, moving beneath it),
+ * outdir_folders.c (the folders beneath it) and outdir_private.c (OUT/.imgpool
+ * and the temp folder) share. Private to them: the contract is outdir.h.
  */
 #ifndef IMGPOOL_OUTDIR_INTERNAL_H
 #define IMGPOOL_OUTDIR_INTERNAL_H
@@ -24,6 +24,8 @@ struct outdir {
 	int no_openat2;    /* openat2 was refused once: walk from then on */
 	struct made_folder *made; /* the folders outdir_open() made, outermost first */
 	int nmade;
+	outdir_folder_record folders; /* which folders beneath OUT imgpool made */
+	unsigned fcount;   /* temp names of folders made so far */
 };
 
 /* One folder outdir_open() made: the folder it was made in (an O_PATH fd kept
@@ -38,5 +40,24 @@ struct made_folder {
  * or link + unlink where the filesystem does not know the flag (EINVAL; NFS, some
  * FUSE); EOPNOTSUPP where it has neither (outdir_strerror() says so). */
 int outdir_move_noreplace(int from_dir, const char *from, int to_dir, const char *to);
+
+/* Is pfd (opened for rel) still the folder rel's parent is, beneath OUT? A folder
+ * on the way moved out of OUT (or swapped) meanwhile takes pfd with it: a file put
+ * in or taken from pfd then was outside OUT. 0: it is. -1 with errno
+ * OUTDIR_EMOVED: it is not (rel's folders are gone or another folder is there),
+ * or with the errno of the look when it cannot be told (EMFILE, ENOMEM, EACCES):
+ * the caller then undoes what it did as for a moved one, and says why truly
+ * (at a low descriptor limit every thumbnail was "moved out of the output
+ * folder"). */
+int outdir_parent_in_place(outdir *od, const char *rel, int pfd);
+
+/* A component that is not a folder where one is needed, met with err: ELOOP where
+ * it is a symlink (so that "a symlink is in the way" is what the user reads), else
+ * err. */
+int outdir_not_a_folder(int dirfd, const char *name, int err);
+
+/* Temp names of the folders outdir_folders.c makes in the temp folder ("folder-"
+ * pid "-" count), which outdir_private.c's sweeps remove (empty) after a kill. */
+#define OUTDIR_FOLDER_TEMP_PREFIX "folder-"
 
 #endif

@@ -265,8 +265,9 @@ int outdir_unmake(outdir *od, int (*is_own)(const char *name))
 /* The workers' temp folder                                                   */
 
 /* Remove the entries of the folder open at fd that ours() says imgpool made (a
- * folder fails with EISDIR: left alone). Anything else there is a file imgpool
- * cannot show it made, and stays (every entry was removed before). */
+ * folder fails with EISDIR: left alone), and the empty folders a kill left before
+ * their rename into OUT (OUTDIR_FOLDER_TEMP_PREFIX). Anything else there is a file
+ * imgpool cannot show it made, and stays (every entry was removed before). */
 static void empty_folder(int fd, int (*ours)(const char *entry))
 {
 	int dup_fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -279,6 +280,10 @@ static void empty_folder(int fd, int (*ours)(const char *entry))
 	for (struct dirent *e; (e = readdir(d));) {
 		if (ours && ours(e->d_name))
 			unlinkat(fd, e->d_name, 0);
+		else if (!strncmp(e->d_name, OUTDIR_FOLDER_TEMP_PREFIX,
+				  strlen(OUTDIR_FOLDER_TEMP_PREFIX)))
+			/* a folder a kill left before its rename (fails unless empty) */
+			unlinkat(fd, e->d_name, AT_REMOVEDIR);
 	}
 	closedir(d);
 }

@@ -38,6 +38,27 @@ static int bytes_of(int pfd, const char *leaf, const struct stat *st, uint64_t *
 	return rc;
 }
 
+/* Output rel, imgpool's by its bytes in another file (a copied or restored output
+ * folder): each folder above it recorded as imgpool's at its path under another
+ * identity is that folder copied, and recorded as it is now, as the thumbnail is
+ * (an emptied one stayed for good). One the user made (not recorded) stays
+ * theirs. */
+static void adopt_copied_folders(const publisher *pb, const char *rel)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", rel);
+	for (char *slash; (slash = strrchr(dir, '/'));) {
+		*slash = '\0';
+		const char *leaf;
+		int pfd = journal_folder_known(pb->j, dir) ? outdir_parent(pb->od, dir, 0, &leaf) : -1;
+		uint64_t id = pfd >= 0 ? io_identity(pfd, leaf, 0) : 0;
+		if (id && !journal_folder_ours(pb->j, dir, id))
+			journal_folder_made(pb->j, dir, id);
+		if (pfd >= 0)
+			close(pfd);
+	}
+}
+
 out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 			  uint64_t in_ino, file_ident *id, char *why, size_t len)
 {
@@ -82,8 +103,10 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 	if (owns == 2) { /* imgpool's only if its bytes are: then known, not read again */
 		uint64_t folder, stamp, sum = 0;
 		same = publish_placed(pb, rel, id, &folder, &stamp, &sum) < 0 ? -1 : sum == proof;
-		if (same == 1)
+		if (same == 1) {
 			journal_output_moved(pb->j, rel, id, stamp, folder);
+			adopt_copied_folders(pb, rel);
+		}
 	}
 	if (owns == 1 || same == 1)
 		return OUT_OURS;
@@ -217,14 +240,23 @@ static int beneath(const char *folder, const char *path)
 
 /* publish_files_beneath()'s walk. */
 typedef struct beneath_walk {
+	const publisher *pb;
 	long max, count;
 	int (*each)(void *data, const char *path);
 	void *data;
 	char path[PATH_MAX];
 } beneath_walk;
 
+/* Did imgpool make folder name of the folder open at dirfd, at path beneath OUT?
+ * Only such a folder goes once emptied (outdir_remove_empty_dirs()). */
+static int made_folder(const publisher *pb, int dirfd, const char *name, const char *path)
+{
+	return journal_folder_ours(pb->j, path, io_identity(dirfd, name, 0));
+}
+
 /* The folder open at fd (closed here), on device dev, whose path is b->path (len
- * bytes): 0, or -1 where it could not be emptied (publish_files_beneath()). */
+ * bytes): 0, or -1 where it could not be emptied (publish_files_beneath()), or
+ * would stay once emptied (a folder in it imgpool did not make). */
 static int walk_beneath(beneath_walk *b, int fd, dev_t dev, size_t len, int depth)
 {
 	DIR *dir = fd >= 0 && depth < 64 ? fdopendir(fd) : NULL;
@@ -258,8 +290,9 @@ static int walk_beneath(beneath_walk *b, int fd, dev_t dev, size_t len, int dept
 		if (S_ISREG(st.st_mode))
 			rc = b->each && !b->each(b->data, b->path) ? -1 : (b->count++, 0);
 		else if (S_ISDIR(st.st_mode))
-			rc = walk_beneath(b, openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY |
-						    O_NOFOLLOW | O_CLOEXEC), dev, len + 1 + k, depth + 1);
+			rc = !made_folder(b->pb, dirfd(dir), e->d_name, b->path) ? -1
+			     : walk_beneath(b, openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY |
+						      O_NOFOLLOW | O_CLOEXEC), dev, len + 1 + k, depth + 1);
 		else
 			rc = -1;
 		b->path[len] = '\0';
@@ -272,7 +305,7 @@ static int walk_beneath(beneath_walk *b, int fd, dev_t dev, size_t len, int dept
 long publish_files_beneath(const publisher *pb, const char *rel, long max,
 			   int (*each)(void *data, const char *path), void *data)
 {
-	beneath_walk b = {.max = max, .each = each, .data = data};
+	beneath_walk b = {.pb = pb, .max = max, .each = each, .data = data};
 	const char *leaf;
 	struct stat st;
 	size_t len = strlen(rel);
@@ -282,7 +315,7 @@ long publish_files_beneath(const publisher *pb, const char *rel, long max,
 	if (pfd < 0)
 		return -1;
 	memcpy(b.path, rel, len + 1);
-	int rc = walk_beneath(&b, openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	int rc = !made_folder(pb, pfd, leaf, rel) ? -1 : walk_beneath(&b, openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					 O_CLOEXEC), st.st_dev, len, 0);
 	close(pfd);
 	return rc < 0 ? -1 : b.count;
@@ -559,9 +592,8 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 		journal_quarantine_del(pb->j, qname);
 	} else if (s == OUT_ABSENT) {
 		/* Never there, or gone already: a kill between a publish's mkdir and its
-		 * rename leaves its folders empty, with nothing else to lead back (its row
-		 * knows no folder). A folder made since at that path is not imgpool's. */
-		outdir_remove_empty_dirs(pb->od, rel, journal_output_folder(pb->j, rel, id));
+		 * rename leaves its folders empty, with nothing else to lead back. */
+		outdir_remove_empty_dirs(pb->od, rel);
 	} else if (s == OUT_UNREACHABLE) {
 		snprintf(err, len, "%s", why);
 		rc = -1;
@@ -620,7 +652,7 @@ static void recover_one(void *data, const char *qname, const char *path, const f
 	 * them for good: no record leads back there). */
 	if (rc == 3) {
 		recovered_prune(r, path, id);
-		outdir_remove_empty_dirs(r->pb->od, path, 0);
+		outdir_remove_empty_dirs(r->pb->od, path);
 	}
 	if (rc != 0 && rc != -1)
 		journal_quarantine_del(r->pb->j, qname);

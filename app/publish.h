@@ -101,7 +101,8 @@ int publish_blocker(const publisher *pb, const char *rel, char *at, size_t len);
  * each(data, path relative to OUT) when not NULL; or -1 where removing them would
  * not empty it: anything else there (a symlink, a FIFO), a folder holding no file,
  * a folder on another device (a mount point), one that cannot be read, a path
- * too long, or each() returning 0. */
+ * too long, or each() returning 0; or where an emptied folder would stay: rel or
+ * a folder beneath it that imgpool did not make (journal_folder_ours()). */
 long publish_files_beneath(const publisher *pb, const char *rel, long max,
 			   int (*each)(void *data, const char *path), void *data);
 

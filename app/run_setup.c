@@ -147,6 +147,7 @@ static int open_journal(run_ctx *x, const char *shname, uint64_t *fingerprint, i
 		*lost = 1;
 	}
 	journal_set_fingerprint(x->j, *fingerprint);
+	journal_keep_folders(x->j); /* which folders beneath OUT are imgpool's */
 	/* Where OUT holds nothing else, a lost journal cost nothing (a first run
 	 * killed as it made its journal): no warning of thumbnails it cannot prove. */
 	if (!existed && outdir_had_private(x->od) && !other_journals(x->od, jname) &&

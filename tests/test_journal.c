@@ -31,6 +31,7 @@
 
 #include <sqlite3.h>
 
+#include "io.h"
 #include "journal.h"
 #include "outdir.h"
 #include "publish.h"
@@ -279,7 +280,7 @@ static void test_schema(void **state)
 	journal_close(j, 5, 2, 3, 1.5, 1);
 	outdir_close(od);
 	const char *db = at("out/.imgpool/journal.sqlite");
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 8);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND "
 				     "name IN ('files','runs','outputs','quarantine','roots')"), 5);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE type='index' AND "
@@ -440,7 +441,6 @@ static void test_outputs(void **state)
 	/* proven by its bytes: the new stamp recorded */
 	assert_int_equal(journal_output_moved(j, "s.jpg", &s1, 556, 4343), 0);
 	assert_int_equal(journal_owns(j, "s.jpg", &s1, 556, NULL), 1);
-	assert_int_equal(journal_output_folder(j, "s.jpg", &s1), 4343); /* and its folder */
 	assert_int_equal(journal_output_forget(j, "s.jpg", NULL), 0);
 	/* a stamp and no checksum (cannot be proven): only the very file */
 	file_ident t1 = ident(170, 1700, 7, 77);
@@ -458,10 +458,7 @@ static void test_outputs(void **state)
 	/* made: the new version stays, with state 1; the older version of the path goes */
 	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v2, 0, "/in", "a/x.jpg", NULL), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 1);
-	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v2), 0); /* not yet */
 	assert_int_equal(journal_output_made(j, "a/x_64.jpg", &v2, 4242, 0), 0);
-	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v2), 4242);
-	assert_int_equal(journal_output_folder(j, "a/x_64.jpg", &v1), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v2, 0, NULL), 1);
 	assert_int_equal(journal_sync(j), 0);
@@ -578,9 +575,20 @@ static void qcollect(void *data, const char *qname, const char *path, const file
 	q->n++;
 }
 
+/* Folder rel of OUT made as imgpool makes one: recorded in j. */
+static void made_dir(journal *j, const char *rel)
+{
+	assert_int_equal(mkdir(at("out/%s", rel), 0777), 0);
+	uint64_t id = io_identity(AT_FDCWD, at("out/%s", rel), 0);
+	assert_int_equal(journal_folder_made(j, rel, id), 0);
+	assert_int_equal(journal_folder_ours(j, rel, id), 1);
+	assert_int_equal(journal_folder_ours(j, rel, id + 1), 0);
+}
+
 /* A kill after a removal's file was gone but before its emptied folders were:
  * the next run's recovery removes them (the property test once found OUT/x/10
- * left empty for good), and keeps a folder that still holds something. */
+ * left empty for good), and keeps a folder that still holds something, and one
+ * imgpool did not make. */
 static void test_recovery_removes_emptied_folders(void **state)
 {
 	outdir *od = open_out("out", 1);
@@ -588,10 +596,11 @@ static void test_recovery_removes_emptied_folders(void **state)
 	file_ident a = ident(1, 2, 3, 4);
 	struct stat st;
 	(void)state;
-	assert_int_equal(mkdir(at("out/x"), 0777), 0);
-	assert_int_equal(mkdir(at("out/x/10"), 0777), 0);
-	assert_int_equal(mkdir(at("out/keep"), 0777), 0);
-	assert_int_equal(mkdir(at("out/keep/16"), 0777), 0);
+	journal_keep_folders(j);
+	made_dir(j, "x");
+	made_dir(j, "x/10");
+	made_dir(j, "keep");
+	made_dir(j, "keep/16");
 	FILE *f = fopen(at("out/keep/other.jpg"), "w");
 	assert_non_null(f);
 	fclose(f);
@@ -609,10 +618,26 @@ static void test_recovery_removes_emptied_folders(void **state)
 	/* An output that is not there (a kill between a publish's mkdir and its
 	 * rename): removing it removes the folders it would have been in. */
 	char err[256];
-	assert_int_equal(mkdir(at("out/y"), 0777), 0);
-	assert_int_equal(mkdir(at("out/y/8"), 0777), 0);
+	made_dir(j, "y");
+	made_dir(j, "y/8");
 	assert_int_equal(publish_remove(&pb, "y/8/c.png", &a, err, sizeof err), 0);
 	assert_int_equal(stat(at("out/y"), &st), -1);
+	assert_int_equal(journal_folder_known(j, "y/8"), 0); /* forgotten once gone */
+	/* the user's folder (not recorded) stays, imgpool's in it goes */
+	assert_int_equal(mkdir(at("out/users"), 0777), 0);
+	made_dir(j, "users/8");
+	assert_int_equal(publish_remove(&pb, "users/8/c.png", &a, err, sizeof err), 0);
+	assert_int_equal(stat(at("out/users/8"), &st), -1);
+	assert_int_equal(stat(at("out/users"), &st), 0);
+	/* another shard's journal knows the folders this one made */
+	made_dir(j, "z");
+	uint64_t z = io_identity(AT_FDCWD, at("out/z"), 0);
+	assert_int_equal(journal_sync(j), 0);
+	journal *other = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
+	assert_int_equal(journal_folder_ours(other, "z", z), 1);
+	assert_int_equal(journal_folder_known(other, "z"), 1);
+	assert_int_equal(journal_folder_known(other, "y"), 0);
+	journal_close(other, 0, 0, 0, 0, 0);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 }
@@ -833,7 +858,7 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(s.id[0].ino == ia.ino || s.id[0].ino == ib.ino, 1);
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 8);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs"), 2);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM outputs WHERE state=1 AND root='/in' "
 				     "AND rel=CAST('a.jpg' AS BLOB)"), 2);
@@ -931,7 +956,7 @@ static void test_migrate_v3(void **state)
 	setenv("TZ", "UTC", 1);
 	tzset();
 	j = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 8);
 	assert_int_equal(racy_in(j, "racy.jpg"), 1);    /* during its run */
 	assert_int_equal(racy_in(j, "before.jpg"), 1);  /* 1.5 s before it began */
 	assert_int_equal(racy_in(j, "old.jpg"), 0);     /* a minute before */
@@ -1079,7 +1104,7 @@ static void test_root_devices(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	assert_int_equal(sql_int(db, "PRAGMA user_version"), 4);
 	j = open_journal(od, "journal.sqlite", 0, NULL, 0);
-	assert_int_equal(sql_int(db, "PRAGMA user_version"), 7);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"), 8);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM files"), 1);
 	assert_int_equal(journal_root_device_seen(j, "/photos", 2050), -1);
 	assert_int_equal(journal_set_root_device(j, "/photos", 2050), 0);
@@ -1103,7 +1128,7 @@ static void test_newer_schema(void **state)
 	journal_close(j, 0, 0, 0, 0, 0);
 	outdir_close(od);
 	sql_exec(at("made/.imgpool/journal.sqlite"), "PRAGMA journal_mode=DELETE; "
-						     "PRAGMA user_version=8");
+						     "PRAGMA user_version=9");
 	size_t n;
 	char *bytes = slurp(at("made/.imgpool/journal.sqlite"), &n);
 	moved_aside(bytes, n, "written by a newer imgpool (unknown schema version)", 0);

@@ -79,7 +79,55 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* OUT opened (made) with its temp folder, in the mode of this pass. */
+/* The folder record of the tests (the journal's, in a run): the folders made,
+ * in memory; made_absent counts those told of before they were at their place. */
+#define MAX_FOLDERS 64
+static struct {
+	char rel[MAX_FOLDERS][PATH_MAX];
+	uint64_t id[MAX_FOLDERS];
+	int n, made_absent;
+} folders;
+
+static int folder_made(void *data, const char *rel, uint64_t id)
+{
+	(void)data;
+	struct stat st;
+	folders.made_absent += lstat(at("out/%s", rel), &st) < 0 && errno == ENOENT;
+	for (int i = 0; i < folders.n; i++)
+		if (!strcmp(folders.rel[i], rel)) {
+			folders.id[i] = id;
+			return 0;
+		}
+	if (folders.n == MAX_FOLDERS)
+		return -1;
+	snprintf(folders.rel[folders.n], PATH_MAX, "%s", rel);
+	folders.id[folders.n++] = id;
+	return 0;
+}
+
+static int folder_ours(void *data, const char *rel, uint64_t id)
+{
+	(void)data;
+	for (int i = 0; i < folders.n; i++)
+		if (!strcmp(folders.rel[i], rel) && folders.id[i] == id)
+			return 1;
+	return 0;
+}
+
+static void folder_removed(void *data, const char *rel)
+{
+	(void)data;
+	for (int i = 0; i < folders.n; i++)
+		if (!strcmp(folders.rel[i], rel)) {
+			folders.n--;
+			memmove(folders.rel[i], folders.rel[folders.n], PATH_MAX);
+			folders.id[i] = folders.id[folders.n];
+			return;
+		}
+}
+
+/* OUT opened (made) with its temp folder and the folder record, in the mode of
+ * this pass. */
 static outdir *open_out(void)
 {
 	char err[512];
@@ -89,6 +137,9 @@ static outdir *open_out(void)
 	if (walk_only)
 		outdir_force_walk(od);
 	assert_int_equal(outdir_tmp_setup(od, "tmp-test", task_temp_name_ours), 0);
+	memset(&folders, 0, sizeof folders);
+	outdir_record_folders(od, &(outdir_folder_record){folder_made, folder_ours,
+							   folder_removed, NULL});
 	return od;
 }
 
@@ -266,7 +317,7 @@ static int publish_rounds(outdir *od, const char *who, int rounds, int *e)
 			continue;
 		}
 		unlink(at("out/%s", rel));
-		outdir_remove_empty_dirs(od, rel, 0);
+		outdir_remove_empty_dirs(od, rel);
 	}
 	return failed;
 }
@@ -289,6 +340,62 @@ static void test_publish_while_folders_removed(void **state)
 		fail_msg("%d of 2000 publishes failed, the first: %s", failed, strerror(e));
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		fail_msg("the rival's publishes failed");
+	outdir_close(od);
+}
+
+/* Only the folders imgpool made go when a removal empties them: not one the user
+ * made before (out/web, mode 2750), nor one made again at the path of imgpool's.
+ * Each is recorded before it is at its place; one made in a setgid folder takes
+ * its group bit, as mkdir in place gives it; a folder a kill left in the temp
+ * folder goes at the next setup. */
+static void test_only_folders_imgpool_made_go(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	assert_int_equal(mkdir(at("out/web"), 0700), 0);
+	assert_int_equal(chmod(at("out/web"), 02750), 0);
+	make_temp(od, "t1", "thumb");
+	assert_int_equal(outdir_publish(od, "t1", "web/x.jpg"), 0);
+	assert_int_equal(folders.n, 0); /* the user's: not recorded */
+	assert_int_equal(unlink(at("out/web/x.jpg")), 0);
+	outdir_remove_empty_dirs(od, "web/x.jpg");
+	struct stat st;
+	assert_int_equal(stat(at("out/web"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02750);
+	/* made by imgpool, inside the user's setgid folder */
+	make_temp(od, "t2", "thumb");
+	assert_int_equal(outdir_publish(od, "t2", "web/a/b/x.jpg"), 0);
+	assert_int_equal(folders.n, 2);
+	assert_int_equal(folders.made_absent, 2);
+	assert_int_equal(stat(at("out/web/a/b"), &st), 0);
+	assert_true(st.st_mode & S_ISGID);
+	assert_int_equal(unlink(at("out/web/a/b/x.jpg")), 0);
+	outdir_remove_empty_dirs(od, "web/a/b/x.jpg");
+	assert_int_equal(access(at("out/web/a"), F_OK), -1);
+	assert_int_equal(access(at("out/web"), F_OK), 0);
+	assert_int_equal(folders.n, 0);
+	/* imgpool's folder replaced by the user's at its path: kept */
+	make_temp(od, "t3", "thumb");
+	assert_int_equal(outdir_publish(od, "t3", "c/x.jpg"), 0);
+	assert_int_equal(rename(at("out/c/x.jpg"), at("out/x.jpg")), 0);
+	assert_int_equal(rmdir(at("out/c")), 0);
+	assert_int_equal(mkdir(at("out/c"), 0755), 0);
+	outdir_remove_empty_dirs(od, "c/x.jpg");
+	assert_int_equal(access(at("out/c"), F_OK), 0);
+	/* a kill between the mkdir in the temp folder and the rename: swept */
+	assert_int_equal(mkdir(at("out/.imgpool/tmp-test/folder-1-1"), 0755), 0);
+	outdir_close(od);
+	od = open_out();
+	assert_int_equal(access(at("out/.imgpool/tmp-test/folder-1-1"), F_OK), -1);
+	outdir_close(od);
+	/* without a record (no journal): none is imgpool's */
+	od = open_out();
+	outdir_record_folders(od, NULL);
+	make_temp(od, "t4", "thumb");
+	assert_int_equal(outdir_publish(od, "t4", "d/x.jpg"), 0);
+	assert_int_equal(unlink(at("out/d/x.jpg")), 0);
+	outdir_remove_empty_dirs(od, "d/x.jpg");
+	assert_int_equal(access(at("out/d"), F_OK), 0);
 	outdir_close(od);
 }
 
@@ -579,6 +686,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publish_while_folders_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_only_folders_imgpool_made_go, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_and_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp, setup, teardown),

@@ -715,9 +715,65 @@ class TestSameSizeAndTime(SafetyCase):
 class TestFoldersOfTheUsers(SafetyCase):
     """An output gone from its place (deleted by hand, or no longer planned) took
     the folders it leaves empty with it, also a folder the user had made since
-    at that path (its mode, owner and attributes lost; a mount point's). Only
-    the folder the output was put in goes now (the journal records its inode),
-    and imgpool's own folders still go."""
+    at that path (its mode, owner and attributes lost; a mount point's), or one
+    the user had made before any run. Only the folders imgpool made go now (the
+    journal records each, with its inode, before it is in place), and imgpool's
+    own folders still go."""
+
+    def test_a_folder_the_user_made_before_the_first_run_stays(self):
+        """out/web made by the user (mode 2750) before imgpool put thumbnails in
+        it: --prune removed it once they were gone, as if imgpool had made it."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "sub", "b.jpg"))
+        web = os.path.join(out, "web")
+        os.makedirs(web)
+        os.chmod(web, 0o2750)
+        name = ["--name", "web/{dir}/{stem}.{ext}"]
+        self.ok(run(["-r"] + name + ["-o", out, src]))
+        self.assertEqual(outputs_in(out), {"web/a.jpg", "web/sub/b.jpg"})
+        os.unlink(os.path.join(src, "a.jpg"))
+        shutil.rmtree(os.path.join(src, "sub"))
+        jpeg(os.path.join(src, "keep", "c.jpg"))
+        for dry in (["-n"], []):
+            self.ok(run(dry + ["-r", "--prune"] + name + ["-o", out, src]))
+        self.assertEqual(outputs_in(out), {"web/keep/c.jpg"})
+        self.assertFalse(os.path.exists(os.path.join(web, "sub")))  # imgpool's: gone
+        os.unlink(os.path.join(src, "keep", "c.jpg"))
+        self.ok(run(["-r", "--prune"] + name + ["-o", out, src]))
+        self.assertEqual(os.listdir(web), [])
+        self.assertEqual(os.stat(web).st_mode & 0o7777, 0o2750)
+
+    def test_a_users_folder_of_old_thumbnails_in_the_way_stays(self):
+        """A --name that swaps a thumbnail and a folder of them: where the folder
+        in the way is the user's (made before the run that put the thumbnails in
+        it), removing them would not free the way: nothing is removed, the photo
+        fails, and a dry run says the same."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "b.jpg"))
+        os.makedirs(os.path.join(out, "a.jpg"))
+        self.ok(run(["--name", "{stem}.{ext}/{size}.{ext}", "-s", "32", "-o", out, src]))
+        before = outputs_in(out)
+        self.assertEqual(before, {"a.jpg/32.jpg", "b.jpg/32.jpg"})
+        for dry in (["-n"], []):
+            r = run(dry + ["--name", "{stem}.{ext}", "-s", "32", "-o", out, src])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"out/a.jpg is a folder", r.stderr)
+            self.assertNotIn(b"out/b.jpg is a folder", r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg/32.jpg", "b.jpg"})
+
+    def test_a_folder_made_in_a_setgid_folder_takes_its_bit(self):
+        """Folders are made aside and renamed into place (recorded first): one
+        made in a setgid folder has the setgid bit and group mkdir gives there."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "sub", "a.jpg"))
+        os.makedirs(out)
+        os.chmod(out, 0o2755)
+        self.ok(run(["-r", "-o", out, src]))
+        st = os.stat(os.path.join(out, "sub"))
+        self.assertTrue(st.st_mode & 0o2000)
+        self.assertEqual(st.st_gid, os.stat(out).st_gid)
 
     def test_a_folder_made_again_by_the_user_stays(self):
         src, out = self.path("in"), self.path("out")
@@ -1733,7 +1789,7 @@ class TestJournal(SafetyCase):
         r = self.ok(run(["-o", out, src]))
         self.assertIn(b"1 done", r.stdout)
         db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 7)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 8)
         self.assertEqual([bytes(p) for (p,) in db.execute("SELECT path FROM outputs")],
                          [b"a.jpg"])
 
@@ -1762,7 +1818,7 @@ class TestJournal(SafetyCase):
             self.assertIn(b"0 done", r.stdout + r.stderr, extra)
             self.assertNotIn(b"adopted", r.stdout + r.stderr, extra)
         db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
-        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 7)
+        self.assertEqual(db.execute("PRAGMA user_version").fetchone()[0], 8)
         db.close()
 
     def test_no_descriptor_limit_costs_a_later_run(self):
