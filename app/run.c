@@ -316,7 +316,7 @@ static void on_pool_event(const pool_event *ev, void *data)
 		break;
 	case POOL_EV_EXIT:
 		trace_instant(x->tr, ev->worker, ev->at_ns,
-			      ev->recycled ? "worker recycled" : "worker died", ev->cause);
+			      ev->recycled ? "worker left" : "worker died", ev->cause);
 		break;
 	case POOL_EV_RETRY: {
 		const char *input = f ? f->input : "?", *slash = strrchr(input, '/');
@@ -411,6 +411,8 @@ static int run_pool(run_ctx *x, double t0)
 	char msg[MSG_LEN];
 	int cpus = shard_cpus(); /* what the scheduler gave this task, not the node */
 	int jobs = run_jobs(o);
+	if (shard_cpus_warning(msg, sizeof msg))
+		report_say(stderr, "%s", msg);
 	if (o->trace_path || o->timeline_path) {
 		x->tr = trace_open(o->trace_path, o->timeline_path,
 				   clock_now_ns() - (int64_t)((clock_now_s() - t0) * 1e9), jobs, msg,

@@ -121,6 +121,17 @@ int shard_resolve(const char *arg, int count, shard *s, char *msg, size_t msglen
 	return 0;
 }
 
+int shard_cpus_warning(char *buf, size_t len)
+{
+	const char *v = getenv("SLURM_CPUS_PER_TASK");
+	if (!v || whole(v, 1, 4096) > 0)
+		return 0;
+	snprintf(buf, len, "imgpool: warning: SLURM_CPUS_PER_TASK='%s' is not a count of "
+		 "CPUs (1 to 4096): it is ignored, and the %d CPUs this process may run on "
+		 "are counted", v, shard_cpus());
+	return 1;
+}
+
 int shard_cpus(void)
 {
 	long v = whole(getenv("SLURM_CPUS_PER_TASK"), 1, 4096);

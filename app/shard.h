@@ -32,4 +32,8 @@ void shard_name(const shard *s, char *buf, size_t len);
 /* CPUs the scheduler gave this task: SLURM_CPUS_PER_TASK, else the affinity mask. */
 int shard_cpus(void);
 
+/* A one-line warning in buf (1) when SLURM_CPUS_PER_TASK is set but is not a
+ * count of 1 to 4096 (shard_cpus() then counts the affinity mask), else 0. */
+int shard_cpus_warning(char *buf, size_t len);
+
 #endif

@@ -634,12 +634,31 @@ def test_trace_and_timeline(tmp):
         lane = sorted((e["ts"], e["ts"] + e["dur"]) for e in tasks if e["tid"] == tid)
         for (a0, a1), (b0, b1) in zip(lane, lane[1:]):
             assert_true(b0 >= a1 - 0.001, f"overlap on worker {tid}: {a0}-{a1} and {b0}")
+    # the workers' ordinary end is no recycle (--max-worker-rss, --max-tasks)
+    left = [e for e in ev if e["ph"] == "i" and e["name"] == "worker left"]
+    assert_eq(len(left), 2, "each worker left at the end")
+    assert_true(all("recycled" not in e["name"] for e in ev), "no recycle said")
     assert_true(any(e["ph"] == "C" for e in ev) or True, "counters")
     x = subprocess.run(["xmllint", "--noout", svg], capture_output=True, text=True)
     assert_eq(x.returncode, 0, "xmllint: " + x.stderr)
     body = open(svg).read()
     assert_eq(body.count('class="task"'), len(tasks), "a bar per attempt")
     assert_eq(body.count('class="lane"'), 2, "a lane per worker")
+
+
+def test_slurm_cpus_per_task_not_a_count_is_said(tmp):
+    """SLURM_CPUS_PER_TASK=0, abc or 5000 fell back to the CPUs available
+    without a word: a job script's typo cost its parallelism silently."""
+    src = os.path.join(tmp, "src")
+    make_set(src, 1, 64, 48)
+    for value in ("0", "abc", "5000"):
+        env = dict(os.environ, SLURM_CPUS_PER_TASK=value)
+        r = run(["-o", os.path.join(tmp, "out-" + value), src], env=env)
+        assert_eq(r.returncode, 0, b(r.stderr))
+        assert_true(b"SLURM_CPUS_PER_TASK='%s' is not a count" % value.encode() in r.stderr,
+                    b(r.stderr))
+    r = run(["-o", os.path.join(tmp, "out-2"), src], env=dict(os.environ, SLURM_CPUS_PER_TASK="2"))
+    assert_true(b"SLURM_CPUS_PER_TASK" not in r.stderr, b(r.stderr))
 
 
 def test_max_worker_rss(tmp):
