@@ -137,8 +137,10 @@ void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
 	char eta[32] = "?";
 	if (walked && rate > 0 && found >= finished)
 		fmt_duration(eta, sizeof eta, (double)(found - finished) / rate);
-	char total[32];
+	char total[32], cpu[16] = "?";
 	snprintf(total, sizeof total, "%llu%s", (unsigned long long)found, walked ? "" : "+");
+	if (ms->cpu_pct >= 0)
+		snprintf(cpu, sizeof cpu, "%.0f%%", ms->cpu_pct);
 	if (bar) {
 		char b[21];
 		int fill = found ? (int)(20.0 * (double)finished / (double)found) : 0;
@@ -148,18 +150,18 @@ void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
 		memset(b + fill, '-', (size_t)(20 - fill));
 		b[20] = '\0';
 		snprintf(buf, len, "[%s] %llu/%s  %.1f img/s  ETA %s  failed %llu  busy %d/%d  "
-			 "CPU %.0f%% of %d  RSS %s", b, (unsigned long long)finished, total, rate,
+			 "CPU %s of %d  RSS %s", b, (unsigned long long)finished, total, rate,
 			 eta, (unsigned long long)failed, s->busy, s->workers,
-			 ms->cpu_pct, ms->cores * 100, rss);
+			 cpu, ms->cores * 100, rss);
 	} else {
 		char el[32];
 		fmt_duration(el, sizeof el, elapsed);
 		snprintf(buf, len,
 			 "imgpool: %s  %llu/%s files (%llu done, %llu failed, %llu skipped)  "
-			 "%.1f img/s  ETA %s  busy %d/%d workers  CPU %.0f%% of %d  RSS %s",
+			 "%.1f img/s  ETA %s  busy %d/%d workers  CPU %s of %d  RSS %s",
 			 el, (unsigned long long)finished, total, (unsigned long long)done,
 			 (unsigned long long)failed, (unsigned long long)skipped, rate, eta,
-			 s->busy, s->workers, ms->cpu_pct, ms->cores * 100, rss);
+			 s->busy, s->workers, cpu, ms->cores * 100, rss);
 	}
 }
 
@@ -229,6 +231,7 @@ monitor *monitor_start(progress_mode mode, double interval, const pool *p,
 	m->tr = tr;
 	m->hz = sysconf(_SC_CLK_TCK);
 	cpu_set_t set;
+	m->ms.cpu_pct = -1; /* not measured yet: a first second's line said 0 % */
 	m->ms.cores = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
 	clock_gettime(CLOCK_MONOTONIC, &m->start);
 	pthread_mutex_init(&m->lock, NULL);

@@ -34,7 +34,8 @@ typedef struct monitor monitor;
 
 /* What the workers used, sampled from /proc once a second. */
 typedef struct monitor_sample {
-	double cpu_pct;        /* pool CPU use over the last second, % of one core */
+	double cpu_pct;        /* pool CPU use over the last second, % of one core; < 0
+	                          before the first second (shown "CPU ?") */
 	uint64_t rss_total;    /* bytes, all workers now */
 	uint64_t rss_peak;     /* bytes, the largest one worker was seen at */
 	int cores;             /* CPUs given to this process */
