@@ -185,7 +185,7 @@ outdir *outdir_open(const char *path, int create, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	od->fd = od->priv = od->quarantine = od->tmp = -1;
+	od->fd = od->priv = od->quarantine = od->tmp = od->tmp_acl = -1;
 	/* OUT's own name, without the trailing slashes and "." that would let the
 	 * symlink check (O_NOFOLLOW acts on the last name only) pass a symlink:
 	 * "link/." is "link". */

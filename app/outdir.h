@@ -192,7 +192,10 @@ int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const c
  * (outdir_record_folders()), deepest first, up to OUT: what outdir_remove() does
  * last, done again after a kill cut it short. The first that is not empty or not
  * imgpool's (the user's, made before a run put thumbnails in it, or made again
- * since at its path) stops it: that one and those above it stay. */
+ * since at its path) stops it: that one and those above it stay. rmdir takes a
+ * name, not an identity: an empty folder put at that path between the look and
+ * the rmdir goes in its place (files go through the quarantine; moving a folder
+ * aside to look at it would send a shard's publish into it "moved out of OUT"). */
 void outdir_remove_empty_dirs(outdir *od, const char *rel);
 
 /*

@@ -26,6 +26,7 @@ struct outdir {
 	int nmade;
 	outdir_folder_record folders; /* which folders beneath OUT imgpool made */
 	unsigned fcount;   /* temp names of folders made so far */
+	int tmp_acl;       /* the temp folder has a default ACL (1), not (0), not known yet (-1) */
 };
 
 /* One folder outdir_open() made: the folder it was made in (an O_PATH fd kept

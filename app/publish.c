@@ -248,10 +248,15 @@ typedef struct beneath_walk {
 } beneath_walk;
 
 /* Did imgpool make folder name of the folder open at dirfd, at path beneath OUT?
- * Only such a folder goes once emptied (outdir_remove_empty_dirs()). */
+ * Only such a folder goes once emptied (outdir_remove_empty_dirs()). Or is it
+ * recorded at that path under another identity: a copy of one (cp -a of the
+ * output folder), which the walk takes only where every file in it is imgpool's
+ * by its bytes (the callers' test), which adopts it (adopt_copied_folders()); a
+ * folder the user made again at its path holds none of those. */
 static int made_folder(const publisher *pb, int dirfd, const char *name, const char *path)
 {
-	return journal_folder_ours(pb->j, path, io_identity(dirfd, name, 0));
+	return journal_folder_ours(pb->j, path, io_identity(dirfd, name, 0)) ||
+	       journal_folder_known(pb->j, path);
 }
 
 /* The folder open at fd (closed here), on device dev, whose path is b->path (len

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import signal
 import sqlite3
 import stat
@@ -762,6 +763,54 @@ class TestFoldersOfTheUsers(SafetyCase):
             self.assertIn(b"out/a.jpg is a folder", r.stderr)
             self.assertNotIn(b"out/b.jpg is a folder", r.stderr)
         self.assertEqual(outputs_in(out), {"a.jpg/32.jpg", "b.jpg"})
+
+    def test_a_folder_takes_what_its_parent_gives_not_the_temp_folders(self):
+        """Folders are made in OUT/.imgpool/tmp-*, which takes OUT's setgid group
+        and default ACL: a folder made there for a parent that has neither (out/web
+        with its own group) took them into it (a reviewer's case)."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "sub", "a.jpg"))
+        web = os.path.join(out, "web")
+        os.makedirs(web)
+        os.chmod(web, 0o755)
+        root = os.geteuid() == 0
+        if root:
+            os.chown(out, -1, 65534)
+            os.chown(web, -1, 0)
+        os.chmod(out, 0o2775)
+        acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in (
+            (0x01, 7, 0xffffffff), (0x02, 7, 65534), (0x04, 5, 0xffffffff),
+            (0x10, 7, 0xffffffff), (0x20, 5, 0xffffffff)))
+        try:
+            os.setxattr(out, "system.posix_acl_default", acl)
+            has_acl = True
+        except OSError:
+            has_acl = False
+        self.ok(run(["-r", "--name", "web/{dir}/{stem}.{ext}", "-o", out, src]))
+        made = os.path.join(web, "sub")
+        st = os.stat(made)
+        self.assertFalse(st.st_mode & 0o2000, oct(st.st_mode))
+        if root:
+            self.assertEqual(st.st_gid, 0)
+        if has_acl:
+            with self.assertRaises(OSError):
+                os.getxattr(made, "system.posix_acl_default")
+
+    def test_a_copied_output_folders_way_is_freed_as_the_dry_run_says(self):
+        """After cp -a of the output folder, a photo folder a.jpg/ became a photo
+        a.jpg: the copy's folder of old thumbnails is in the way. The run freed it
+        (adopting the copied folder) where the dry run said an error."""
+        src, out, copy = self.path("in"), self.path("out"), self.path("copy")
+        jpeg(os.path.join(src, "a.jpg", "z.jpg"))
+        self.ok(run(["-r", "-s", "16", "-o", out, src]))
+        shutil.copytree(out, copy, symlinks=True, copy_function=shutil.copy2)
+        shutil.rmtree(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(src, "a.jpg"))
+        r = self.ok(run(["-n", "-r", "-s", "16", "--prune", "-o", copy, src]))
+        self.assertIn(b"1 to make", r.stdout + r.stderr)
+        self.assertNotIn(b"is a folder", r.stderr)
+        self.ok(run(["-r", "-s", "16", "--prune", "-o", copy, src]))
+        self.assertEqual(outputs_in(copy), {"a.jpg"})
 
     def test_a_folder_made_in_a_setgid_folder_takes_its_bit(self):
         """Folders are made aside and renamed into place (recorded first): one
