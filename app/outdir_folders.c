@@ -89,12 +89,14 @@ static int as_made_in(int tmp, const char *name, const struct stat *parent)
 	struct stat st;
 	int setgid = (parent->st_mode & S_ISGID) != 0;
 	gid_t gid = setgid ? parent->st_gid : getegid();
-	if (fstatat(tmp, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    (st.st_gid != gid && fchownat(tmp, name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0))
+	if (fstatat(tmp, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -1;
 	mode_t mode = (st.st_mode & 07777 & ~(mode_t)S_ISGID) | (setgid ? S_ISGID : 0);
-	/* set again after the chown, which may clear the bit */
-	if (fchmodat(tmp, name, mode, 0) < 0 || fstatat(tmp, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (st.st_gid == gid && (st.st_mode & 07777) == mode)
+		return 0; /* as mkdir there makes it already */
+	/* the mode set again after the chown, which may clear the bit */
+	if ((st.st_gid != gid && fchownat(tmp, name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+	    fchmodat(tmp, name, mode, 0) < 0 || fstatat(tmp, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -1;
 	return st.st_gid == gid && (st.st_mode & 07777) == mode ? 0 : -1;
 }
