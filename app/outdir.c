@@ -345,11 +345,38 @@ void outdir_quarantine_name(outdir *od, char *buf, size_t len)
 	snprintf(buf, len, "q-%ld-%u", (long)getpid(), ++od->qcount);
 }
 
-/* OUT/.imgpool/quarantine, made on first use. */
+/* Is the quarantine open at od->quarantine still OUT/.imgpool/quarantine, and
+ * .imgpool still OUT's? 0, or -1 with OUTDIR_EMOVED (or the look's errno): one
+ * moved out of OUT during the run holds no file of OUT's, and nothing is moved
+ * into it or deleted from it then. */
+static int quarantine_in_place(outdir *od)
+{
+	struct stat q, at, p, pat;
+	if (fstat(od->quarantine, &q) < 0 || fstat(od->priv, &p) < 0 ||
+	    fstatat(od->fd, OUTDIR_PRIVATE, &pat, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    fstatat(od->priv, QUARANTINE, &at, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			errno = OUTDIR_EMOVED;
+		return -1;
+	}
+	if (q.st_dev != at.st_dev || q.st_ino != at.st_ino || p.st_dev != pat.st_dev ||
+	    p.st_ino != pat.st_ino) {
+		errno = OUTDIR_EMOVED;
+		return -1;
+	}
+	return 0;
+}
+
+/* OUT/.imgpool/quarantine, made on first use, and again where the one open was
+ * moved away. */
 static int quarantine_fd(outdir *od)
 {
-	if (od->quarantine >= 0)
+	if (od->quarantine >= 0 && quarantine_in_place(od) == 0)
 		return od->quarantine;
+	if (od->quarantine >= 0) {
+		close(od->quarantine);
+		od->quarantine = -1;
+	}
 	if (od->priv < 0) {
 		errno = ENOENT;
 		return -1;
@@ -358,6 +385,15 @@ static int quarantine_fd(outdir *od)
 		return -1;
 	od->quarantine = openat(od->priv, QUARANTINE, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	return od->quarantine;
+}
+
+/* Delete quarantined file qname, where the quarantine is still in OUT: moved out
+ * of it meanwhile, the file stays there, outside OUT (imgpool deletes nothing
+ * there). */
+static void quarantine_delete(outdir *od, const char *qname)
+{
+	if (quarantine_in_place(od) == 0)
+		unlinkat(od->quarantine, qname, 0);
 }
 
 /* Move the file at (pfd, leaf) to the quarantine as qname and check it is the one
@@ -395,10 +431,10 @@ static int quarantine_checked(outdir *od, const char *rel, int pfd, const char *
 		ok = got.dev == seen.dev && got.ino == seen.ino && got.size == expect->size &&
 		     got.mtime_ns == expect->mtime_ns;
 	}
-	/* Taken from a folder that is still beneath OUT: one moved out meanwhile
-	 * holds no file of OUT's any more. */
+	/* Taken from a folder that is still beneath OUT (one moved out meanwhile
+	 * holds no file of OUT's any more), into the quarantine still in OUT. */
 	int e = ESTALE;
-	if (ok && outdir_parent_in_place(od, rel, pfd) == 0)
+	if (ok && outdir_parent_in_place(od, rel, pfd) == 0 && quarantine_in_place(od) == 0)
 		return 0;
 	if (ok)
 		e = errno; /* OUTDIR_EMOVED, or why it cannot be told */
@@ -423,7 +459,7 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		rc = move_in_place(od, od->tmp, tmp_name, pfd, leaf, rel);
 		int e = errno;
 		if (rc == 0)
-			unlinkat(od->quarantine, qname, 0);
+			quarantine_delete(od, qname);
 		else if (e == OUTDIR_EMOVED)
 			/* rel's folder left OUT since the old file was taken from it: the
 			 * old one goes back to rel beneath OUT as it is now, never into that
@@ -453,7 +489,7 @@ int outdir_remove(outdir *od, const char *rel, const file_ident *expect, const c
 		errno = e;
 		return -1;
 	}
-	unlinkat(od->quarantine, qname, 0);
+	quarantine_delete(od, qname);
 	outdir_remove_empty_dirs(od, rel);
 	return 0;
 }

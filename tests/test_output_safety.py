@@ -3260,6 +3260,28 @@ class TestFoldersMovedOutAtTheWorstMoment(RaceShimCase):
         self.assertTrue(os.path.isdir(self.path("moved", "y")))
         self.assertEqual(os.listdir(self.path("moved")), ["y"])
 
+    def test_nothing_goes_into_or_from_a_quarantine_that_left(self):
+        """--force moves the old thumbnail into OUT/.imgpool/quarantine and deletes
+        it there once the new one is in place: the quarantine moved out of OUT
+        just before the move. The old thumbnail went into it and was deleted
+        there, outside OUT; it is put back now (that file fails, and the next
+        run makes it), and a later file of the run uses a quarantine made anew."""
+        jpeg(self.path("in", "a.jpg"))
+        jpeg(self.path("in", "b.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-j1", "-o", out, self.path("in")]))
+        os.makedirs(os.path.join(out, ".imgpool", "quarantine"), exist_ok=True)
+        r = self.racing(["-j1", "--force", "-o", out, self.path("in")], "rename",
+                        "q-*", os.path.join(out, ".imgpool", "quarantine"),
+                        self.path("moved"))
+        self.ok(r, (1,))
+        self.assertIn(b"moved out of the output folder", r.stderr)
+        self.assertEqual(os.listdir(self.path("moved")), [])
+        self.assertIn(b"1 done, 1 failed", r.stderr + r.stdout)
+        self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+        again = self.ok(run(["-j1", "-o", out, self.path("in")]))
+        self.assertIn(b"1 done", again.stdout + again.stderr)
+
 
 
 class TestAFileSwappedInAfterItsProof(RaceShimCase):
