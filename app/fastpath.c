@@ -115,6 +115,12 @@ static int cmyk_to_rgb(colour_transform *t, VipsImage **im)
 		g_object_unref(cmyk);
 		return -1;
 	}
+	/* The orientation goes with the pixels: vips_thumbnail_image() turns an
+	 * enlarged image by it (resample()); without it an enlarged CMYK photo came
+	 * out in its stored layout, stretched into the upright box. */
+	int orientation;
+	if (!vips_image_get_int(cmyk, VIPS_META_ORIENTATION, &orientation))
+		vips_image_set_int(rgb, VIPS_META_ORIENTATION, orientation);
 	g_object_unref(cmyk);
 	*im = rgb;
 	return 0;

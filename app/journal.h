@@ -163,7 +163,8 @@ int journal_output_made(journal *j, const char *path, const file_ident *id,
 /*
  * The folders beneath OUT imgpool made (schema 8; journal_folders.c): folder path
  * (relative to OUT) of identity id (io_identity()) is one imgpool made, recorded
- * and committed at once (journal_folder_made(): 0 or -1); is folder path of
+ * and committed at once (journal_folder_made(): 0 or -1; on a dry run's
+ * read-only journal, kept in memory for the run's later questions); is folder path of
  * identity id recorded so by any journal of the folder (journal_folder_ours():
  * 1, or 0, also where a journal is older than schema 8: a folder made by an older
  * imgpool is not known as imgpool's, and stays); is path recorded so with any

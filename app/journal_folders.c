@@ -9,6 +9,7 @@
  * thumbnails imgpool had put in it were gone; imgpool may remove only what it can
  * show it made.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
@@ -16,10 +17,26 @@
 #include "journal.h"
 #include "journal_internal.h"
 
+/* A dry run's record of a folder the run would record (a copied one adopted):
+ * in memory, so that what the dry run says next agrees with the run. */
+static int made_dry(journal *j, const char *path, uint64_t id)
+{
+	struct dry_folder *more = realloc(j->dry_folders, (j->ndry_folders + 1) * sizeof *more);
+	if (!more)
+		return -1;
+	j->dry_folders = more;
+	if (!(more[j->ndry_folders].path = strdup(path)))
+		return -1;
+	more[j->ndry_folders++].id = id;
+	return 0;
+}
+
 int journal_folder_made(journal *j, const char *path, uint64_t id)
 {
 	sqlite3_stmt *s = j ? j->st[S_FOLDER_ADD] : NULL;
-	if (!s || j->readonly)
+	if (j && j->readonly)
+		return made_dry(j, path, id);
+	if (!s)
 		return -1;
 	sqlite3_bind_blob(s, 1, path, (int)strlen(path), SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, (sqlite3_int64)id);
@@ -46,6 +63,9 @@ static int recorded(journal *j, const char *path, uint64_t id)
 {
 	if (!j)
 		return 0;
+	for (size_t i = 0; i < j->ndry_folders; i++)
+		if (!strcmp(j->dry_folders[i].path, path) && (!id || j->dry_folders[i].id == id))
+			return 1;
 	if (ours_in(j, j->st[S_FOLDER_GET], path, id))
 		return 1;
 	for (int i = 0; i < j->nothers; i++)

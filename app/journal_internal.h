@@ -58,6 +58,12 @@ struct journal {
 	int nothers;
 	uint64_t fingerprint;     /* of this run's settings, on the output rows it writes */
 	int keeps_folders;        /* j->od's folder record (journal_keep_folders()) */
+	struct dry_folder {       /* readonly (a dry run): the folders the run would
+	                             record (journal_folder_made()), in memory */
+		char *path;
+		uint64_t id;
+	} *dry_folders;
+	size_t ndry_folders;
 	char error[300];
 	uint64_t read_errors;     /* lookups that failed (journal_read_errors()) */
 	char read_error[300];     /* the latest one's cause */

@@ -379,6 +379,9 @@ void journal_close(journal *j, uint64_t done, uint64_t failed, uint64_t skipped,
 	}
 	if (j->od && j->keeps_folders)
 		outdir_record_folders(j->od, NULL);
+	for (size_t i = 0; i < j->ndry_folders; i++)
+		free(j->dry_folders[i].path);
+	free(j->dry_folders);
 	for (int i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(j->st[i]);
 	for (int i = 0; i < j->nothers; i++) {

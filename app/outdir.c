@@ -345,30 +345,32 @@ void outdir_quarantine_name(outdir *od, char *buf, size_t len)
 	snprintf(buf, len, "q-%ld-%u", (long)getpid(), ++od->qcount);
 }
 
+/* Is .imgpool, open at od->priv, still OUT's? */
+static int private_in_place(outdir *od)
+{
+	struct stat p, at;
+	if (fstat(od->priv, &p) < 0 || fstatat(od->fd, OUTDIR_PRIVATE, &at, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? (errno = OUTDIR_EQMOVED, -1) : -1;
+	return p.st_dev == at.st_dev && p.st_ino == at.st_ino ? 0 : (errno = OUTDIR_EQMOVED, -1);
+}
+
 /* Is the quarantine open at od->quarantine still OUT/.imgpool/quarantine, and
- * .imgpool still OUT's? 0, or -1 with OUTDIR_EMOVED (or the look's errno): one
+ * .imgpool still OUT's? 0, or -1 with OUTDIR_EQMOVED (or the look's errno): one
  * moved out of OUT during the run holds no file of OUT's, and nothing is moved
  * into it or deleted from it then. */
 static int quarantine_in_place(outdir *od)
 {
-	struct stat q, at, p, pat;
-	if (fstat(od->quarantine, &q) < 0 || fstat(od->priv, &p) < 0 ||
-	    fstatat(od->fd, OUTDIR_PRIVATE, &pat, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    fstatat(od->priv, QUARANTINE, &at, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			errno = OUTDIR_EMOVED;
+	struct stat q, at;
+	if (private_in_place(od) < 0)
 		return -1;
-	}
-	if (q.st_dev != at.st_dev || q.st_ino != at.st_ino || p.st_dev != pat.st_dev ||
-	    p.st_ino != pat.st_ino) {
-		errno = OUTDIR_EMOVED;
-		return -1;
-	}
-	return 0;
+	if (fstat(od->quarantine, &q) < 0 ||
+	    fstatat(od->priv, QUARANTINE, &at, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? (errno = OUTDIR_EQMOVED, -1) : -1;
+	return q.st_dev == at.st_dev && q.st_ino == at.st_ino ? 0 : (errno = OUTDIR_EQMOVED, -1);
 }
 
 /* OUT/.imgpool/quarantine, made on first use, and again where the one open was
- * moved away. */
+ * moved away (never in a .imgpool moved out of OUT). */
 static int quarantine_fd(outdir *od)
 {
 	if (od->quarantine >= 0 && quarantine_in_place(od) == 0)
@@ -381,6 +383,8 @@ static int quarantine_fd(outdir *od)
 		errno = ENOENT;
 		return -1;
 	}
+	if (private_in_place(od) < 0)
+		return -1;
 	if (mkdirat(od->priv, QUARANTINE, 0700) < 0 && errno != EEXIST)
 		return -1;
 	od->quarantine = openat(od->priv, QUARANTINE, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -506,7 +510,7 @@ int outdir_restore(outdir *od, const char *qname, const char *rel, const file_id
 		return 1;
 	file_ident got = outdir_ident_of(&st);
 	if (owned && S_ISREG(st.st_mode) && got.size == owned->size &&
-	    got.mtime_ns == owned->mtime_ns) {
+	    got.mtime_ns == owned->mtime_ns && quarantine_in_place(od) == 0) {
 		unlinkat(qfd, qname, 0);
 		return 2;
 	}

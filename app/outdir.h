@@ -37,7 +37,8 @@
  * at the leaf; EEXIST: something is already there; ESTALE: the file did not match
  * the expected identity and was put back; EXDEV: the temp folder and the target
  * are on different filesystems; OUTDIR_EMOVED: the folder it was put in, or taken
- * from, was moved out of OUT meanwhile, and the file went back). outdir_strerror()
+ * from, was moved out of OUT meanwhile, and the file went back; OUTDIR_EQMOVED:
+ * the quarantine was). outdir_strerror()
  * words them for a report line.
  */
 #ifndef IMGPOOL_OUTDIR_H
@@ -51,6 +52,9 @@
  * from it (an errno of its own: no other call here gives "remote address
  * changed"). */
 #define OUTDIR_EMOVED EREMCHG
+/* OUT/.imgpool/quarantine (or .imgpool) was moved out of OUT while a file was to
+ * be put in it or deleted from it: nothing was, and the file is in its place. */
+#define OUTDIR_EQMOVED ENOANO
 #include <sys/types.h>
 
 /* Name of imgpool's own folder inside OUT; never walked, never an output. */

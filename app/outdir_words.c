@@ -21,6 +21,9 @@ const char *outdir_strerror(int err)
 	case EEXIST: return "a file is already there";
 	case OUTDIR_EMOVED: return "its folder was moved out of the output folder meanwhile; "
 				   "the file was taken back";
+	case OUTDIR_EQMOVED: return "imgpool's quarantine folder (.imgpool/quarantine) was moved "
+				    "out of the output folder meanwhile; the file was left in "
+				    "its place";
 	case EOPNOTSUPP: return "the output folder's filesystem can neither rename a file without "
 				"replacing one (RENAME_NOREPLACE) nor make a hard link, so nothing "
 				"can be put in place there without risking a file imgpool did not "

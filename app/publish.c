@@ -247,16 +247,13 @@ typedef struct beneath_walk {
 	char path[PATH_MAX];
 } beneath_walk;
 
-/* Did imgpool make folder name of the folder open at dirfd, at path beneath OUT?
- * Only such a folder goes once emptied (outdir_remove_empty_dirs()). Or is it
- * recorded at that path under another identity: a copy of one (cp -a of the
- * output folder), which the walk takes only where every file in it is imgpool's
- * by its bytes (the callers' test), which adopts it (adopt_copied_folders()); a
- * folder the user made again at its path holds none of those. */
-static int made_folder(const publisher *pb, int dirfd, const char *name, const char *path)
+/* Did imgpool make the folder open at fd, at path beneath OUT (as recorded, or
+ * adopted as a copy of one by a thumbnail in it just proved imgpool's by its
+ * bytes: adopt_copied_folders())? Only such a folder goes once emptied
+ * (outdir_remove_empty_dirs()). */
+static int made_folder(const publisher *pb, int fd, const char *path)
 {
-	return journal_folder_ours(pb->j, path, io_identity(dirfd, name, 0)) ||
-	       journal_folder_known(pb->j, path);
+	return journal_folder_ours(pb->j, path, io_identity(fd, "", AT_EMPTY_PATH));
 }
 
 /* The folder open at fd (closed here), on device dev, whose path is b->path (len
@@ -295,15 +292,18 @@ static int walk_beneath(beneath_walk *b, int fd, dev_t dev, size_t len, int dept
 		if (S_ISREG(st.st_mode))
 			rc = b->each && !b->each(b->data, b->path) ? -1 : (b->count++, 0);
 		else if (S_ISDIR(st.st_mode))
-			rc = !made_folder(b->pb, dirfd(dir), e->d_name, b->path) ? -1
-			     : walk_beneath(b, openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY |
-						      O_NOFOLLOW | O_CLOEXEC), dev, len + 1 + k, depth + 1);
+			rc = walk_beneath(b, openat(dirfd(dir), e->d_name, O_RDONLY | O_DIRECTORY |
+						    O_NOFOLLOW | O_CLOEXEC), dev, len + 1 + k, depth + 1);
 		else
 			rc = -1;
 		b->path[len] = '\0';
 	}
+	/* A folder holding no file stays when the files go: in the way still; so
+	 * does one imgpool did not make, asked once its files were looked at (each()
+	 * proving one by its bytes adopts a copied folder). */
+	if (!rc && b->count > before && !made_folder(b->pb, dirfd(dir), b->path))
+		rc = -1;
 	closedir(dir);
-	/* A folder holding no file stays when the files go: in the way still */
 	return rc < 0 || b->count == before ? -1 : 0;
 }
 
@@ -320,7 +320,7 @@ long publish_files_beneath(const publisher *pb, const char *rel, long max,
 	if (pfd < 0)
 		return -1;
 	memcpy(b.path, rel, len + 1);
-	int rc = !made_folder(pb, pfd, leaf, rel) ? -1 : walk_beneath(&b, openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	int rc = walk_beneath(&b, openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 					 O_CLOEXEC), st.st_dev, len, 0);
 	close(pfd);
 	return rc < 0 ? -1 : b.count;
@@ -363,22 +363,12 @@ int publish_blocker(const publisher *pb, const char *rel, char *at, size_t len)
 }
 
 /* Is output i blocked by a folder at its path or by a regular file on its way
- * (w->way, w->folder), and how many regular files are in the way then (-1: a
- * symlink, a FIFO, an empty folder, a mount point: nothing to free; 0: not
- * blocked so). */
-static long way_of(in_way *w, int i, long max)
+ * (w->way, w->folder)? */
+static int way_of(in_way *w, int i)
 {
-	switch (publish_blocker(w->pb, w->it->out_rel[i], w->way, sizeof w->way)) {
-	case BLOCKED_BY_FOLDER:
-		w->folder = 1;
-		return publish_files_beneath(w->pb, w->way, max, NULL, NULL);
-	case BLOCKED_BY_FILE:
-		return 1;
-	case 0:
-		return 0;
-	default:
-		return -1;
-	}
+	int blocker = publish_blocker(w->pb, w->it->out_rel[i], w->way, sizeof w->way);
+	w->folder = blocker == BLOCKED_BY_FOLDER;
+	return blocker == BLOCKED_BY_FOLDER || blocker == BLOCKED_BY_FILE;
 }
 
 /* Counted already (w->seen)? Else noted. -1: no memory. */
@@ -437,9 +427,15 @@ int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int r
 	if (!pb->j)
 		return 0;
 	journal_outputs_of(pb->j, it->root, it->rel, count_row, &rows);
-	files = rows ? way_of(&w, i, rows) : 0;
-	if (files > 0)
-		journal_outputs_of(pb->j, it->root, it->rel, own_in_way, &w);
+	if (!rows || !way_of(&w, i))
+		return 0;
+	/* The rows first: one proved imgpool's by its bytes (a copied output folder)
+	 * adopts the folder it is in (adopt_copied_folders()), which the count then
+	 * takes. The count: the regular files in the way, or -1 (a symlink, a FIFO,
+	 * an empty folder, a mount point, a folder imgpool did not make there:
+	 * nothing to free). */
+	journal_outputs_of(pb->j, it->root, it->rel, own_in_way, &w);
+	files = w.folder ? publish_files_beneath(pb, w.way, rows, NULL, NULL) : 1;
 	for (size_t k = 0; k < w.nseen; k++)
 		free(w.seen[k]);
 	free(w.seen);

@@ -764,6 +764,25 @@ class TestFoldersOfTheUsers(SafetyCase):
             self.assertNotIn(b"out/b.jpg is a folder", r.stderr)
         self.assertEqual(outputs_in(out), {"a.jpg/32.jpg", "b.jpg"})
 
+    def test_a_users_folder_made_again_around_imgpools_keeps_the_way(self):
+        """The user made out/a.jpg again and moved imgpool's folder of thumbnails
+        back into it; then a --name swap. A folder recorded at that path was
+        taken for imgpool's whoever made it: the thumbnails were removed, the
+        user's folder stayed in the way (and the dry run said the photo would be
+        made). A reviewer's case."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["--name", "{stem}.{ext}/sub/{size}.{ext}", "-s", "32", "-o", out, src]))
+        os.rename(os.path.join(out, "a.jpg"), os.path.join(out, "old"))
+        os.mkdir(os.path.join(out, "a.jpg"))
+        os.rename(os.path.join(out, "old", "sub"), os.path.join(out, "a.jpg", "sub"))
+        os.rmdir(os.path.join(out, "old"))
+        for dry in (["-n"], []):
+            r = run(dry + ["--name", "{stem}.{ext}", "-s", "32", "-o", out, src])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"out/a.jpg is a folder", r.stderr)
+            self.assertEqual(outputs_in(out), {"a.jpg/sub/32.jpg"})
+
     def test_a_folder_takes_what_its_parent_gives_not_the_temp_folders(self):
         """Folders are made in OUT/.imgpool/tmp-*, which takes OUT's setgid group
         and default ACL: a folder made there for a parent that has neither (out/web
@@ -3281,6 +3300,24 @@ class TestFoldersMovedOutAtTheWorstMoment(RaceShimCase):
         self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
         again = self.ok(run(["-j1", "-o", out, self.path("in")]))
         self.assertIn(b"1 done", again.stdout + again.stderr)
+
+    def test_no_quarantine_is_made_in_a_private_folder_that_left(self):
+        """OUT/.imgpool moved out of OUT, then its quarantine away, right before
+        a replacement's move into the quarantine: a new quarantine was made in
+        the moved .imgpool, outside OUT, and thumbnails moved into it (a
+        reviewer's case)."""
+        jpeg(self.path("in", "a.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-j1", "-o", out, self.path("in")]))
+        os.makedirs(os.path.join(out, ".imgpool", "quarantine"), exist_ok=True)
+        r = self.racing(["-j1", "--force", "-o", out, self.path("in")], "rename", "q-*",
+                        os.path.join(out, ".imgpool"), self.path("movedpriv"),
+                        then=(self.path("movedpriv", "quarantine"), self.path("movedq")))
+        self.ok(r, (1,))
+        self.assertIn(b"quarantine folder (.imgpool/quarantine) was moved", r.stderr)
+        self.assertNotIn("quarantine", os.listdir(self.path("movedpriv")))
+        self.assertEqual(os.listdir(self.path("movedq")), [])
+        self.assertEqual(outputs_in(out), {"a.jpg"})
 
 
 
