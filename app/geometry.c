@@ -53,13 +53,25 @@ void master_target(const thumb_settings *s, int w, int h, int *tw, int *th)
 	double best = -1;
 
 	for (int i = 0; i < s->nsizes; i++) {
+		thumb_size b = s->sizes[i];
 		int by_width;
-		double scale = box_scale(s, s->sizes[i], w, h, &by_width);
+		double scale = box_scale(s, b, w, h, &by_width);
 
+		/* A fill box stretches each axis on its own: enlarged, its master was
+		 * the uniform scale that covers the box, 409400x3000 for a 2047x15
+		 * input in 20x3000 (over --max-pixels, or 35 s and 4 GB), and the
+		 * stretch from it resampled twice (23 dB against vipsthumbnail's
+		 * '!'). The input's own size is enough: the stretch is made from it in
+		 * one resample (make_output()). */
+		if (s->fit == FIT_FILL && b.w > 0 && b.h > 0 && scale > 1) {
+			scale = 1;
+			by_width = 1;
+			b.w = w;
+		}
 		if (scale > best) {
 			best = scale;
-			*tw = by_width ? s->sizes[i].w : VIPS_MAX_COORD;
-			*th = by_width ? VIPS_MAX_COORD : s->sizes[i].h;
+			*tw = by_width ? b.w : VIPS_MAX_COORD;
+			*th = by_width ? VIPS_MAX_COORD : b.h;
 		}
 	}
 }

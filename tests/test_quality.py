@@ -477,6 +477,42 @@ im.save({path!r}, quality=95, exif=ex)
                 bad.append(f"{stem}: {iw}x{ih}, {p:.1f} dB")
         self.assertEqual(bad, [])
 
+    def test_an_enlarged_fill_is_one_stretch_of_the_input(self):
+        """--fit fill --enlarge made its master at the scale that covers the box,
+        then squeezed it: 2047x15 in 20x3000 needed a 409400x3000 image (over
+        --max-pixels, an error; 35 s and 4 GB without the limit), and a photo
+        cut to 1203x855 at 100x2000 was 22 dB against vipsthumbnail's '!' (a
+        reviewer's case). Now each is vipsthumbnail's own stretch."""
+        if self.why_skip:
+            self.skipTest(self.why_skip)
+        dog = os.path.join(self.folder, "dog.jpg")
+        if not os.path.exists(dog):
+            self.skipTest("no dog.jpg in " + self.folder)
+        work = os.path.join(self.work, "fill")
+        os.makedirs(work)
+        strip, cut = os.path.join(work, "strip.png"), os.path.join(work, "cut.jpg")
+        self.assertEqual(run(["vips", "black", strip, "2047", "15", "--bands", "3"]).returncode, 0)
+        self.assertEqual(run(["vips", "crop", dog, cut, "0", "0", "1203", "855"]).returncode, 0)
+        out = os.path.join(work, "out")
+        r = run([IMGPOOL, "-q", "--no-journal", "--progress", "none", "-s", "20x3000",
+                 "--fit", "fill", "--enlarge", "-f", "png", "-o", out, strip])
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        self.assertEqual(decode(os.path.join(out, "strip.png"), work)[:2], (20, 3000))
+        r = run([IMGPOOL, "-q", "--no-journal", "--progress", "none", "-s",
+                 "100x2000,2000x100", "--fit", "fill", "--enlarge", "-f", "png", "-o", out, cut])
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+        for w, h in ((100, 2000), (2000, 100)):
+            ref = os.path.join(work, f"ref-{w}x{h}.png")
+            self.assertEqual(run(["vips", "thumbnail", cut, ref, str(w), "--height", str(h),
+                                  "--size", "force"]).returncode, 0)
+            iw, ih, ip = decode(os.path.join(out, f"cut_{w}x{h}.png"), work)
+            vw, vh, vp = decode(ref, work)
+            self.assertEqual((iw, ih), (vw, vh))
+            p = psnr(ip, vp)
+            report("ok" if p >= MIN_SAME_PICTURE_DB else "FAIL", f"fill {w}x{h} --enlarge",
+                   f"PSNR {p:.2f} dB against vipsthumbnail's '!'")
+            self.assertGreaterEqual(p, MIN_SAME_PICTURE_DB)
+
     def test_a_smaller_size_on_a_tie_is_not_stretched(self):
         """-s 1652,226x276 on a 2688x2016 PNG: 226x170 is 169.5 rounded, a tie. The
         shrink from the 1652x1239 master rounds it the other way (1239 over
