@@ -32,7 +32,7 @@ const char *const journal_stmt_sql[S_COUNT] = {
 		  " attempts=?12, ms=?13, seen_run=?14, racy=?15, outputs=NULL",
 	[S_OWNS] = "SELECT stamp, checksum FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
 	[S_INTENT] = JOURNAL_SQL_INTENT,
-	[S_MADE_KEEP] = "UPDATE outputs SET state=1, dir_id=?4, stamp=?5 WHERE path=?1 AND size=?2"
+	[S_MADE_KEEP] = "UPDATE outputs SET state=1, stamp=?4 WHERE path=?1 AND size=?2"
 			" AND mtime_ns=?3",
 	[S_MADE_DROP] = "DELETE FROM outputs WHERE path=?1 AND NOT (size=?2 AND mtime_ns=?3)",
 	[S_FORGET_ONE] = "DELETE FROM outputs WHERE path=?1 AND size=?2 AND mtime_ns=?3",
@@ -50,7 +50,7 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	[S_FOLDER_ADD] = "INSERT OR REPLACE INTO folders (path, id) VALUES (?1, ?2)",
 	[S_FOLDER_GET] = "SELECT 1 FROM folders WHERE path=?1 AND (?2 = 0 OR id=?2)",
 	[S_FOLDER_DEL] = "DELETE FROM folders WHERE path=?1",
-	[S_MOVED] = "UPDATE outputs SET stamp=?4, dir_id=?5, state=1 WHERE path=?1 AND size=?2"
+	[S_MOVED] = "UPDATE outputs SET stamp=?4, state=1 WHERE path=?1 AND size=?2"
 		    " AND mtime_ns=?3",
 };
 
@@ -328,15 +328,13 @@ int journal_owns(journal *j, const char *path, const file_ident *id, uint64_t st
 	return owns;
 }
 
-int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp,
-			 uint64_t folder_id)
+int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp)
 {
 	sqlite3_stmt *s = j ? j->st[S_MOVED] : NULL;
 	if (!s)
 		return 0;
 	bind_ident(s, path, id);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)stamp);
-	sqlite3_bind_int64(s, 5, (sqlite3_int64)folder_id);
 	return journal_write_step(j, s, "recording an output");
 }
 
@@ -420,14 +418,12 @@ void journal_output_free(journal_output *info)
 	info->root = info->rel = NULL;
 }
 
-int journal_output_made(journal *j, const char *path, const file_ident *id,
-			uint64_t folder_id, uint64_t stamp)
+int journal_output_made(journal *j, const char *path, const file_ident *id, uint64_t stamp)
 {
 	if (!j)
 		return 0;
 	bind_ident(j->st[S_MADE_KEEP], path, id);
-	sqlite3_bind_int64(j->st[S_MADE_KEEP], 4, (sqlite3_int64)folder_id);
-	sqlite3_bind_int64(j->st[S_MADE_KEEP], 5, (sqlite3_int64)stamp);
+	sqlite3_bind_int64(j->st[S_MADE_KEEP], 4, (sqlite3_int64)stamp);
 	bind_ident(j->st[S_MADE_DROP], path, id);
 	return journal_write_step(j, j->st[S_MADE_KEEP], "recording an output") < 0 ||
 			       journal_write_step(j, j->st[S_MADE_DROP], "recording an output") < 0

@@ -128,13 +128,10 @@ void journal_output_free(journal_output *info);
 /* The settings fingerprint recorded on the output rows this run writes. */
 void journal_set_fingerprint(journal *j, uint64_t fingerprint);
 
-/* Output path, imgpool's by its bytes (journal_owns() said 2), now has this stamp,
- * in the folder of this identity (0: not known): recorded, so that the next run
- * need not read it again (a copied or restored output folder), and the folder is
- * known (a row a kill left before its rename was recorded). A row of another
- * journal is left. 0 or -1. */
-int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp,
-			 uint64_t folder_id);
+/* Output path, imgpool's by its bytes (journal_owns() said 2), now has this stamp:
+ * recorded, so that the next run need not read it again (a copied or restored
+ * output folder). A row of another journal is left. 0 or -1. */
+int journal_output_moved(journal *j, const char *path, const file_ident *id, uint64_t stamp);
 
 /* Record, ahead of the rename, that imgpool is making output path with identity id
  * (its inode: a rename keeps it) and bytes of this checksum (XXH3-64; 0: not
@@ -154,11 +151,9 @@ int journal_output_intent(journal *j, const char *path, const file_ident *id,
 int journal_source_shows(const journal_source *src, uint64_t size, int64_t mtime_ns,
 			 uint64_t checksum);
 
-/* The rename happened: path is now exactly id, with io_stamp() stamp, in the
- * folder whose identity (io_identity()) is folder_id (0: not known); every other
+/* The rename happened: path is now exactly id, with io_stamp() stamp; every other
  * row of path goes. */
-int journal_output_made(journal *j, const char *path, const file_ident *id,
-			uint64_t folder_id, uint64_t stamp);
+int journal_output_made(journal *j, const char *path, const file_ident *id, uint64_t stamp);
 
 /*
  * The folders beneath OUT imgpool made (schema 8; journal_folders.c): folder path

@@ -84,7 +84,8 @@ static const char schema_v5[] =
  * identity of the folder each output was put in (dir_id:
  * io_identity(), its inode and birth time), so
  * that an output gone from its place takes with it only that folder, left empty,
- * not one of the user's made since at its path. */
+ * not one of the user's made since at its path. Neither written nor read since
+ * version 8, whose folders table says which folders imgpool made. */
 static const char v5_to_v6[] = "ALTER TABLE outputs ADD COLUMN checksum INTEGER DEFAULT 0;"
 			       "ALTER TABLE outputs ADD COLUMN dir_id INTEGER DEFAULT 0;"
 			       "ALTER TABLE outputs ADD COLUMN stamp INTEGER DEFAULT 0;";

@@ -72,8 +72,7 @@ int outdir_not_a_folder(int dirfd, const char *name, int err)
 static int default_acl(int fd)
 {
 	int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int acl = dir < 0 || fgetxattr(dir, "system.posix_acl_default", NULL, 0) >= 0 ||
-		  errno == ERANGE;
+	int acl = dir < 0 || fgetxattr(dir, "system.posix_acl_default", NULL, 0) >= 0;
 	if (dir >= 0)
 		close(dir);
 	return acl; /* not known (no read permission): taken as one */

@@ -213,12 +213,12 @@ void owner_adopt(owner_query *q, const char *root, const outputs_seen *o, uint64
 	for (int i = 0; i < it->noutputs; i++) {
 		/* Its checksum and stamp kept: without them a copied output folder's
 		 * adopted thumbnails could not be shown imgpool's. */
-		uint64_t folder, stamp, sum = 0;
+		uint64_t stamp, sum = 0;
 		journal_source src = {1, it->size, discover_item_mtime_ns(it), checksum};
-		publish_placed(q->pb, it->out_rel[i], NULL, &folder, &stamp, &sum);
+		publish_placed(q->pb, it->out_rel[i], NULL, &stamp, &sum);
 		journal_output_intent(q->j, it->out_rel[i], &o->id[i], sum, root, it->rel,
 				      &src);
-		journal_output_made(q->j, it->out_rel[i], &o->id[i], folder, stamp);
+		journal_output_made(q->j, it->out_rel[i], &o->id[i], stamp);
 	}
 	journal_row row = {.status = JOURNAL_OK, .size = it->size, .mtime_ns = discover_item_mtime_ns(it),
 			   .fingerprint = q->fingerprint, .checksum = checksum, .attempts = 1,

@@ -101,10 +101,10 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 	const char *cause;
 	int owns = journal_owns(pb->j, rel, id, io_stamp(&st), &proof), same = 0;
 	if (owns == 2) { /* imgpool's only if its bytes are: then known, not read again */
-		uint64_t folder, stamp, sum = 0;
-		same = publish_placed(pb, rel, id, &folder, &stamp, &sum) < 0 ? -1 : sum == proof;
+		uint64_t stamp, sum = 0;
+		same = publish_placed(pb, rel, id, &stamp, &sum) < 0 ? -1 : sum == proof;
 		if (same == 1) {
-			journal_output_moved(pb->j, rel, id, stamp, folder);
+			journal_output_moved(pb->j, rel, id, stamp);
 			adopt_copied_folders(pb, rel);
 		}
 	}
@@ -451,15 +451,14 @@ int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int r
 }
 
 int publish_placed(const publisher *pb, const char *rel, const file_ident *expect,
-		   uint64_t *folder, uint64_t *stamp, uint64_t *sum)
+		   uint64_t *stamp, uint64_t *sum)
 {
 	const char *leaf;
 	struct stat st;
 	int pfd = outdir_parent(pb->od, rel, 0, &leaf), rc = -1;
-	*folder = *stamp = 0;
+	*stamp = 0;
 	if (pfd >= 0 && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 	    (!expect || (uint64_t)st.st_ino == expect->ino || (errno = ESTALE, 0))) {
-		*folder = io_identity(pfd, "", AT_EMPTY_PATH);
 		*stamp = io_stamp(&st);
 		rc = sum ? bytes_of(pfd, leaf, &st, sum) : 0;
 		if (rc < 0) /* a stamp without its proof would disown it after a chmod */
@@ -489,9 +488,9 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 					     : outdir_strerror(e));
 			return -1;
 		}
-		uint64_t folder, stamp;
-		publish_placed(pb, it->out_rel[i], &plan[i].fresh, &folder, &stamp, NULL);
-		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh, folder, stamp);
+		uint64_t stamp;
+		publish_placed(pb, it->out_rel[i], &plan[i].fresh, &stamp, NULL);
+		journal_output_made(pb->j, it->out_rel[i], &plan[i].fresh, stamp);
 		if (plan[i].replace)
 			journal_quarantine_del(pb->j, plan[i].qname);
 	}

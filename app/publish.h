@@ -57,13 +57,12 @@ typedef enum {
 out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 			  uint64_t in_ino, file_ident *id, char *why, size_t len);
 
-/* The output at rel as it is now: the io_identity() of its folder, its io_stamp()
- * and, when sum is not NULL, the checksum of its bytes (what the journal records of
+/* The output at rel as it is now: its io_stamp() and, when sum is not NULL, the checksum of its bytes (what the journal records of
  * an output imgpool made or adopted); when expect is not NULL, only if it is still
  * that inode (the file just renamed there). 0, or -1 (0 for what cannot be told:
  * no stamp without its checksum). */
 int publish_placed(const publisher *pb, const char *rel, const file_ident *expect,
-		   uint64_t *folder, uint64_t *stamp, uint64_t *sum);
+		   uint64_t *stamp, uint64_t *sum);
 
 /* One finished file. */
 typedef struct publish_item {

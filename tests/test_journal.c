@@ -374,7 +374,7 @@ static void test_null_handle(void **state)
 	assert_int_equal(journal_put(NULL, "/r", "a", &row), 0);
 	assert_int_equal(journal_owns(NULL, "a", &id, 0, NULL), 0);
 	assert_int_equal(journal_output_intent(NULL, "a", &id, 0, "/r", "a", NULL), 0);
-	assert_int_equal(journal_output_made(NULL, "a", &id, 0, 0), 0);
+	assert_int_equal(journal_output_made(NULL, "a", &id, 0), 0);
 	assert_int_equal(journal_output_forget(NULL, "a", NULL), 0);
 	assert_int_equal(journal_outputs_of(NULL, "/r", "a", NULL, NULL), 0);
 	assert_int_equal(journal_quarantine_add(NULL, "q", "a", &id), 0);
@@ -432,20 +432,20 @@ static void test_outputs(void **state)
 	assert_int_equal(journal_output_intent(j, "s.jpg", &s1, 0xfeedULL, "/in", "s.jpg", NULL), 0);
 	assert_int_equal(journal_owns(j, "s.jpg", &s1, 555, &proof), 2);
 	assert_int_equal(proof, 0xfeedULL);
-	assert_int_equal(journal_output_made(j, "s.jpg", &s1, 0, 555), 0);
+	assert_int_equal(journal_output_made(j, "s.jpg", &s1, 555), 0);
 	proof = 0;
 	assert_int_equal(journal_owns(j, "s.jpg", &s1, 555, &proof), 1);
 	assert_int_equal(proof, 0);
 	assert_int_equal(journal_owns(j, "s.jpg", &s1, 556, &proof), 2);
 	assert_int_equal(proof, 0xfeedULL);
 	/* proven by its bytes: the new stamp recorded */
-	assert_int_equal(journal_output_moved(j, "s.jpg", &s1, 556, 4343), 0);
+	assert_int_equal(journal_output_moved(j, "s.jpg", &s1, 556), 0);
 	assert_int_equal(journal_owns(j, "s.jpg", &s1, 556, NULL), 1);
 	assert_int_equal(journal_output_forget(j, "s.jpg", NULL), 0);
 	/* a stamp and no checksum (cannot be proven): only the very file */
 	file_ident t1 = ident(170, 1700, 7, 77);
 	assert_int_equal(journal_output_intent(j, "t.jpg", &t1, 0, "/in", "t.jpg", NULL), 0);
-	assert_int_equal(journal_output_made(j, "t.jpg", &t1, 0, 777), 0);
+	assert_int_equal(journal_output_made(j, "t.jpg", &t1, 777), 0);
 	assert_int_equal(journal_owns(j, "t.jpg", &t1, 777, NULL), 1);
 	assert_int_equal(journal_owns(j, "t.jpg", &t1, 778, NULL), 0);
 	assert_int_equal(journal_output_forget(j, "t.jpg", NULL), 0);
@@ -458,7 +458,7 @@ static void test_outputs(void **state)
 	/* made: the new version stays, with state 1; the older version of the path goes */
 	assert_int_equal(journal_output_intent(j, "a/x_64.jpg", &v2, 0, "/in", "a/x.jpg", NULL), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 1);
-	assert_int_equal(journal_output_made(j, "a/x_64.jpg", &v2, 4242, 0), 0);
+	assert_int_equal(journal_output_made(j, "a/x_64.jpg", &v2, 0), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v1, 0, NULL), 0);
 	assert_int_equal(journal_owns(j, "a/x_64.jpg", &v2, 0, NULL), 1);
 	assert_int_equal(journal_sync(j), 0);
@@ -524,7 +524,7 @@ static void test_owns_across_journals(void **state)
 	file_ident v1 = ident(10, 11, 0, 0), v2 = ident(20, 21, 0, 0), v3 = ident(30, 31, 0, 0);
 	journal *one = open_journal(od, "journal-1-of-2.sqlite", 0, NULL, 0);
 	assert_int_equal(journal_output_intent(one, "one.jpg", &v1, 0, "/in", "one.jpg", NULL), 0);
-	assert_int_equal(journal_output_made(one, "one.jpg", &v1, 0, 0), 0);
+	assert_int_equal(journal_output_made(one, "one.jpg", &v1, 0), 0);
 	assert_int_equal(journal_sync(one), 0);
 	journal *plain = open_journal(od, "journal.sqlite", 0, NULL, 0);
 	assert_int_equal(journal_output_intent(plain, "plain.jpg", &v3, 0, "/in", "plain.jpg", NULL), 0);
@@ -1195,7 +1195,7 @@ static void test_readonly(void **state)
 	assert_int_equal(journal_put(j, "/r", "a.jpg", &other), 0);
 	assert_int_equal(journal_put(j, "/r", "new.jpg", &other), 0);
 	assert_int_equal(journal_output_intent(j, "n.jpg", &v, 0, "/r", "n.jpg", NULL), 0);
-	assert_int_equal(journal_output_made(j, "n.jpg", &v, 0, 0), 0);
+	assert_int_equal(journal_output_made(j, "n.jpg", &v, 0), 0);
 	assert_int_equal(journal_output_forget(j, "a.jpg", NULL), 0);
 	assert_int_equal(journal_quarantine_del(j, "q-1"), 0);
 	visits vs = {.drop = "a.jpg"};

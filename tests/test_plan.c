@@ -252,7 +252,7 @@ static void make_outputs(outdir *od, journal *j, planner *p, const plan_item *it
 		assert_int_equal(journal_output_intent(j, it->out_rel[i], &id, 0, item->root, it->rel,
 						       &src),
 				 0);
-		assert_int_equal(journal_output_made(j, it->out_rel[i], &id, 0, 0), 0);
+		assert_int_equal(journal_output_made(j, it->out_rel[i], &id, 0), 0);
 	}
 	plan_outcome o = {.root = item->root, .rel = it->rel, .size = it->size,
 			  .checksum = checksum,

@@ -213,6 +213,14 @@ def imgpool_outputs(imgpool, files, outdir, work, size, fmt):
     return made, r.stderr.decode(errors="replace")
 
 
+def against_reference(made, ref, work):
+    """imgpool's thumbnail made and a reference thumbnail ref, decoded: their sizes
+    and the PSNR between them (0 where the sizes differ)."""
+    iw, ih, ip = decode(made, work)
+    vw, vh, vp = decode(ref, work)
+    return (iw, ih), (vw, vh), psnr(ip, vp) if (iw, ih) == (vw, vh) else 0
+
+
 def compare_one(label, path, made, refdir, fmt, work):
     """One file of a group: dimensions and PSNR against vipsthumbnail's; returns
     the bytes of (imgpool's, vipsthumbnail's) thumbnails, or None when not
@@ -417,9 +425,8 @@ class QualityTests(unittest.TestCase):
                 ref = os.path.join(work, f"{stem}-{side}.png")
                 self.assertEqual(run(["vips", "thumbnail", path, ref, str(side), "--height",
                                       str(side), "--crop", "centre"]).returncode, 0, ref)
-                iw, ih, ip = decode(os.path.join(out, f"{stem}_{side}.png"), work)
-                vw, vh, vp = decode(ref, work)
-                p = psnr(ip, vp) if (iw, ih) == (vw, vh) else 0
+                (iw, ih), _, p = against_reference(os.path.join(out, f"{stem}_{side}.png"),
+                                                   ref, work)
                 least = MIN_SAME_PICTURE_DB if side == 150 else MIN_RESAMPLED_DB
                 report("ok" if p >= least else "FAIL",
                        f"cover {side}x{side} of -s 150x150,77x77: {stem}",
@@ -468,9 +475,8 @@ im.save({path!r}, quality=95, exif=ex)
             ref = os.path.join(work, stem + "-ref.png")
             self.assertEqual(run(["vips", "thumbnail", path, ref, "1000", "--size",
                                   "both"]).returncode, 0, ref)
-            iw, ih, ip = decode(os.path.join(out, stem + ".png"), work)
-            vw, vh, vp = decode(ref, work)
-            p = psnr(ip, vp) if (iw, ih) == (vw, vh) else 0
+            (iw, ih), (vw, vh), p = against_reference(os.path.join(out, stem + ".png"), ref,
+                                                      work)
             report("ok" if p >= MIN_SAME_PICTURE_DB else "FAIL", f"enlarged CMYK {stem}",
                    f"{iw}x{ih} (vipsthumbnail {vw}x{vh}), PSNR {p:.2f} dB")
             if p < MIN_SAME_PICTURE_DB:
@@ -505,10 +511,9 @@ im.save({path!r}, quality=95, exif=ex)
             ref = os.path.join(work, f"ref-{w}x{h}.png")
             self.assertEqual(run(["vips", "thumbnail", cut, ref, str(w), "--height", str(h),
                                   "--size", "force"]).returncode, 0)
-            iw, ih, ip = decode(os.path.join(out, f"cut_{w}x{h}.png"), work)
-            vw, vh, vp = decode(ref, work)
-            self.assertEqual((iw, ih), (vw, vh))
-            p = psnr(ip, vp)
+            mine, theirs, p = against_reference(os.path.join(out, f"cut_{w}x{h}.png"), ref,
+                                                work)
+            self.assertEqual(mine, theirs)
             report("ok" if p >= MIN_SAME_PICTURE_DB else "FAIL", f"fill {w}x{h} --enlarge",
                    f"PSNR {p:.2f} dB against vipsthumbnail's '!'")
             self.assertGreaterEqual(p, MIN_SAME_PICTURE_DB)
@@ -536,10 +541,8 @@ im.save({path!r}, quality=95, exif=ex)
         ref = os.path.join(work, "ref.png")
         self.assertEqual(run(["vips", "thumbnail", src, ref, "226", "--height",
                               "276"]).returncode, 0)
-        iw, ih, ip = decode(os.path.join(out, "dog_226x276.png"), work)
-        vw, vh, vp = decode(ref, work)
-        self.assertEqual((iw, ih), (vw, vh))
-        p = psnr(ip, vp)
+        mine, theirs, p = against_reference(os.path.join(out, "dog_226x276.png"), ref, work)
+        self.assertEqual(mine, theirs)
         report("ok" if p >= MIN_SAME_PICTURE_DB else "FAIL", "226x170 of -s 1652,226x276",
                f"PSNR {p:.2f} dB against vipsthumbnail's (box alone)")
         self.assertGreaterEqual(p, MIN_SAME_PICTURE_DB)
