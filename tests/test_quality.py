@@ -365,6 +365,18 @@ class QualityTests(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.work, ignore_errors=True)
 
+    def corpus_photo(self, name, folder):
+        """The corpus photo name and a new work folder of that name; skipped where
+        the guard is, or the photo is missing."""
+        if self.why_skip:
+            self.skipTest(self.why_skip)
+        path = os.path.join(self.folder, name)
+        if not os.path.exists(path):
+            self.skipTest(f"no {name} in {self.folder}")
+        work = os.path.join(self.work, folder)
+        os.makedirs(work)
+        return path, work
+
     def group(self, files, what, label, size, fmt, **kw):
         if self.why_skip:
             self.skipTest(self.why_skip)
@@ -489,13 +501,7 @@ im.save({path!r}, quality=95, exif=ex)
         --max-pixels, an error; 35 s and 4 GB without the limit), and a photo
         cut to 1203x855 at 100x2000 was 22 dB against vipsthumbnail's '!' (a
         reviewer's case). Now each is vipsthumbnail's own stretch."""
-        if self.why_skip:
-            self.skipTest(self.why_skip)
-        dog = os.path.join(self.folder, "dog.jpg")
-        if not os.path.exists(dog):
-            self.skipTest("no dog.jpg in " + self.folder)
-        work = os.path.join(self.work, "fill")
-        os.makedirs(work)
+        dog, work = self.corpus_photo("dog.jpg", "fill")
         strip, cut = os.path.join(work, "strip.png"), os.path.join(work, "cut.jpg")
         self.assertEqual(run(["vips", "black", strip, "2047", "15", "--bands", "3"]).returncode, 0)
         self.assertEqual(run(["vips", "crop", dog, cut, "0", "0", "1203", "855"]).returncode, 0)
@@ -524,13 +530,7 @@ im.save({path!r}, quality=95, exif=ex)
         1 / (1 / (1652 / 226)) is 169.49999999999997), so the one factor was
         given up for two, one per rounded side: a stretch, 36.4 dB against
         vipsthumbnail's 226x170 where one factor gives 47.8."""
-        if self.why_skip:
-            self.skipTest(self.why_skip)
-        dog = os.path.join(self.folder, "dog.jpg")
-        if not os.path.exists(dog):
-            self.skipTest("no dog.jpg in " + self.folder)
-        work = os.path.join(self.work, "tie")
-        os.makedirs(work)
+        dog, work = self.corpus_photo("dog.jpg", "tie")
         src = os.path.join(work, "dog.png")
         self.assertEqual(run(["vips", "thumbnail", dog, src, "2688", "--height", "2016",
                               "--size", "force"]).returncode, 0)
