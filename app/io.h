@@ -10,6 +10,11 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+/* The mode a new file is created with, as a plain open gives (less the umask, or
+ * masked into the folder's default ACL): outputs (save.c), and what outdir gives
+ * one made aside before it is renamed into its folder (outdir_inherit.c). */
+#define IO_NEW_FILE_MODE 0666
+
 /* Read len bytes at buf, going on after short reads and EINTR; the count read
  * (short only at the end of the file or on an error). */
 size_t io_read_all(int fd, void *buf, size_t len);

@@ -185,7 +185,7 @@ outdir *outdir_open(const char *path, int create, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	od->fd = od->priv = od->quarantine = od->tmp = od->tmp_acl = -1;
+	od->fd = od->priv = od->quarantine = od->tmp = -1;
 	/* OUT's own name, without the trailing slashes and "." that would let the
 	 * symlink check (O_NOFOLLOW acts on the last name only) pass a symlink:
 	 * "link/." is "link". */
@@ -293,10 +293,15 @@ static void remade_folder_wait(int i)
 
 /* outdir_move_noreplace() of from_dir/from to pfd/leaf, the folder opened for rel,
  * and then pfd looked at again: moved out of OUT meanwhile, the file is taken back
- * (-1, OUTDIR_EMOVED). */
+ * (-1, OUTDIR_EMOVED). A new file (fresh: a temp file, not a quarantined one put
+ * back) is first given what making it in pfd's folder gives (group, default ACL);
+ * where it cannot be (not a member of the setgid group) it keeps the temp folder's,
+ * as a file copied there would. */
 static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, const char *leaf,
-			 const char *rel)
+			 const char *rel, int fresh)
 {
+	if (fresh)
+		outdir_as_made_in(from_dir, from, pfd, IO_NEW_FILE_MODE);
 	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
 		return -1;
 	if (outdir_parent_in_place(od, rel, pfd) == 0)
@@ -311,14 +316,14 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
  * way removed after it was opened, before the mkdir beneath it or the rename, is
  * made again (ENOENT with from still there; see REMADE_FOLDER_RETRIES). A folder
  * moved out of OUT meanwhile: the file is taken back (OUTDIR_EMOVED). */
-static int move_into(outdir *od, int from_dir, const char *from, const char *rel)
+static int move_into(outdir *od, int from_dir, const char *from, const char *rel, int fresh)
 {
 	for (int i = 0;; i++) {
 		remade_folder_wait(i);
 		const char *leaf;
 		int pfd = outdir_parent(od, rel, 1, &leaf), rc = -1, e = errno;
 		if (pfd >= 0) {
-			rc = move_in_place(od, from_dir, from, pfd, leaf, rel);
+			rc = move_in_place(od, from_dir, from, pfd, leaf, rel, fresh);
 			e = errno;
 			close(pfd);
 		}
@@ -337,7 +342,7 @@ int outdir_publish(outdir *od, const char *tmp_name, const char *rel)
 		errno = EINVAL;
 		return -1;
 	}
-	return move_into(od, od->tmp, tmp_name, rel);
+	return move_into(od, od->tmp, tmp_name, rel, 1);
 }
 
 void outdir_quarantine_name(outdir *od, char *buf, size_t len)
@@ -460,7 +465,7 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		return -1;
 	int rc = quarantine_checked(od, rel, pfd, leaf, expect, qname);
 	if (rc == 0) {
-		rc = move_in_place(od, od->tmp, tmp_name, pfd, leaf, rel);
+		rc = move_in_place(od, od->tmp, tmp_name, pfd, leaf, rel, 1);
 		int e = errno;
 		if (rc == 0)
 			quarantine_delete(od, qname);
@@ -469,7 +474,7 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 			 * old one goes back to rel beneath OUT as it is now, never into that
 			 * folder (outside OUT by then); failing that it stays quarantined,
 			 * where its record (qname -> rel) has outdir_restore() put it back. */
-			move_into(od, od->quarantine, qname, rel);
+			move_into(od, od->quarantine, qname, rel, 0);
 		else
 			outdir_move_noreplace(od->quarantine, qname, pfd, leaf);
 		errno = e;
@@ -506,7 +511,7 @@ int outdir_restore(outdir *od, const char *qname, const char *rel, const file_id
 		return -1;
 	if (fstatat(qfd, qname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 3 : -1;
-	if (move_into(od, qfd, qname, rel) == 0)
+	if (move_into(od, qfd, qname, rel, 0) == 0)
 		return 1;
 	file_ident got = outdir_ident_of(&st);
 	if (owned && S_ISREG(st.st_mode) && got.size == owned->size &&

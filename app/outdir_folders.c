@@ -28,7 +28,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -68,47 +67,16 @@ int outdir_not_a_folder(int dirfd, const char *name, int err)
 	return err;
 }
 
-/* Has the folder open at fd a default ACL (which a folder made in it takes)? */
-static int default_acl(int fd)
-{
-	int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int acl = dir < 0 || fgetxattr(dir, "system.posix_acl_default", NULL, 0) >= 0;
-	if (dir >= 0)
-		close(dir);
-	return acl; /* not known (no read permission): taken as one */
-}
-
-/* Folder name, just made in the temp folder, given what mkdir in the folder open
- * at fd (parent: its stat) gives: that folder's group and setgid bit where it has
- * the bit, else this process's group and no bit (the temp folder takes OUT's
- * setgid group, which fd's folder may not have). 0, or -1 where it cannot be
- * made so (not a member of that group): it is then made in place. */
-static int as_made_in(int tmp, const char *name, const struct stat *parent)
-{
-	struct stat st;
-	int setgid = (parent->st_mode & S_ISGID) != 0;
-	gid_t gid = setgid ? parent->st_gid : getegid();
-	if (fstatat(tmp, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -1;
-	mode_t mode = (st.st_mode & 07777 & ~(mode_t)S_ISGID) | (setgid ? S_ISGID : 0);
-	if (st.st_gid == gid && (st.st_mode & 07777) == mode)
-		return 0; /* as mkdir there makes it already */
-	/* the mode set again after the chown, which may clear the bit */
-	if ((st.st_gid != gid && fchownat(tmp, name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
-	    fchmodat(tmp, name, mode, 0) < 0 || fstatat(tmp, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -1;
-	return st.st_gid == gid && (st.st_mode & 07777) == mode ? 0 : -1;
-}
-
 /* Make folder name in the folder open at fd, whose path beneath OUT is
- * rel[0..n): in the temp folder, recorded as imgpool's (od->folders.made), then
- * renamed into place without replacing. Where that cannot be (no temp folder yet,
- * no record kept, a mount point between the temp folder and fd: EXDEV, a
- * filesystem without RENAME_NOREPLACE: EINVAL, a default ACL in fd's folder or in
- * the temp folder, which a folder made there takes) it is made in place, and
- * recorded after: a kill between the two leaves that folder unrecorded, kept for
- * good once emptied. Group and setgid bit are as mkdir in place gives them
- * (as_made_in()). 0, or -1 with mkdir's errno (EEXIST: one is there). */
+ * rel[0..n): in the temp folder, given what mkdir in fd's folder gives (group,
+ * setgid bit, default ACL: outdir_as_made_in()), recorded as imgpool's
+ * (od->folders.made), then renamed into place without replacing. Where that
+ * cannot be (no temp folder yet, no record kept, a mount point between the temp
+ * folder and fd: EXDEV, a filesystem without RENAME_NOREPLACE: EINVAL, a temp
+ * folder that kept a default ACL, a group or ACL that cannot be given) it is made
+ * in place, and recorded after: a kill between the two leaves that folder
+ * unrecorded, kept for good once emptied. 0, or -1 with mkdir's errno (EEXIST:
+ * one is there). */
 static int make_folder(outdir *od, int fd, const char *name, const char *rel, size_t n)
 {
 	char path[PATH_MAX], tmp[64];
@@ -117,13 +85,10 @@ static int make_folder(outdir *od, int fd, const char *name, const char *rel, si
 	memcpy(path, rel, n);
 	path[n] = '\0';
 	snprintf(tmp, sizeof tmp, OUTDIR_FOLDER_TEMP_PREFIX "%ld-%u", (long)getpid(), ++od->fcount);
-	struct stat parent;
-	if (od->tmp >= 0 && od->tmp_acl < 0)
-		od->tmp_acl = default_acl(od->tmp);
-	if (od->tmp >= 0 && !od->tmp_acl && fstat(fd, &parent) == 0 && !default_acl(fd) &&
-	    mkdirat(od->tmp, tmp, 0777) == 0) {
-		uint64_t id = as_made_in(od->tmp, tmp, &parent) == 0 ? io_identity(od->tmp, tmp, 0)
-								      : 0;
+	if (od->tmp >= 0 && !od->tmp_acl && mkdirat(od->tmp, tmp, 0777) == 0) {
+		uint64_t id = outdir_as_made_in(od->tmp, tmp, fd, 0777) == 0
+				      ? io_identity(od->tmp, tmp, 0)
+				      : 0;
 		int recorded = id && od->folders.made(od->folders.data, path, id) == 0;
 		int rc = recorded ? renameat2(od->tmp, tmp, fd, name, RENAME_NOREPLACE) : -1;
 		int e = recorded ? errno : 0;

@@ -26,7 +26,7 @@ struct outdir {
 	int nmade;
 	outdir_folder_record folders; /* which folders beneath OUT imgpool made */
 	unsigned fcount;   /* temp names of folders made so far */
-	int tmp_acl;       /* the temp folder has a default ACL (1), not (0), not known yet (-1) */
+	int tmp_acl;       /* the temp folder kept a default ACL (1: its removal failed), not (0) */
 };
 
 /* One folder outdir_open() made: the folder it was made in (an O_PATH fd kept
@@ -60,5 +60,18 @@ int outdir_not_a_folder(int dirfd, const char *name, int err);
 /* Temp names of the folders outdir_folders.c makes in the temp folder ("folder-"
  * pid "-" count), which outdir_private.c's sweeps remove (empty) after a kill. */
 #define OUTDIR_FOLDER_TEMP_PREFIX "folder-"
+
+/* Has the folder open at fd (O_PATH too) a default ACL, which one made in it
+ * takes? 1, or 0; not known (no read permission): taken as one (1). */
+int outdir_default_acl(int fd);
+
+/* Give name, a file or folder just made in folder dirfd with mode (IO_NEW_FILE_MODE,
+ * 0777), what making it in the folder open at pfd gives instead: pfd's group where
+ * pfd has the setgid bit, this process's otherwise (and a folder that bit with
+ * it); pfd's default ACL, masked by mode (and a folder's own default). The temp
+ * folder has no default ACL of its own (outdir_tmp_setup()). 0, or -1 with errno
+ * where it cannot be made so (not a member of that group; a filesystem that
+ * refuses the ACL). outdir_inherit.c. */
+int outdir_as_made_in(int dirfd, const char *name, int pfd, mode_t mode);
 
 #endif

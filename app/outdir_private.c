@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -366,6 +367,12 @@ int outdir_tmp_setup(outdir *od, const char *name, int (*ours)(const char *entry
 		errno = EXDEV;
 		return -1;
 	}
+	/* Without a default ACL of its own (it took OUT's): what is made in it is
+	 * given its own folder's when it moves there (outdir_as_made_in()); where it
+	 * cannot lose it, folders are made in place. */
+	if (fremovexattr(od->tmp, "system.posix_acl_default") < 0 && errno != ENODATA &&
+	    errno != EOPNOTSUPP)
+		od->tmp_acl = outdir_default_acl(od->tmp);
 	od->tmp_id = outdir_ident_of(&st);
 	od->tmp_name = strdup(name);
 	if (!od->tmp_name || asprintf(&od->tmp_path, "%s/" OUTDIR_PRIVATE "/%s", od->real, name) < 0) {

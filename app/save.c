@@ -240,7 +240,7 @@ int save_write(const thumb_output *out, const void *buf, size_t len, int *fd,
 			char *err, size_t errlen)
 {
 	*fd = openat(out->dirfd, out->name,
-		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+		     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, IO_NEW_FILE_MODE);
 	if (*fd < 0) {
 		vipserr_printf(err, errlen, "cannot create the thumbnail file: %s", strerror(errno));
 		return -1;

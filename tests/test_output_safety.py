@@ -815,6 +815,55 @@ class TestFoldersOfTheUsers(SafetyCase):
             with self.assertRaises(OSError):
                 os.getxattr(made, "system.posix_acl_default")
 
+    def test_a_thumbnail_takes_what_its_folder_gives_not_the_temp_folders(self):
+        """Thumbnails are written in OUT/.imgpool/tmp-* and renamed into their
+        folder: they kept the temp folder's group and ACL (OUT's), where a file
+        made in out/web, setgid to the web server's group with a default ACL of
+        its own, takes that folder's (and one in a plain folder this process's
+        group, not setgid OUT's)."""
+        src, out = self.path("in"), self.path("out")
+        for rel in ("web/a.jpg", "plain/a.jpg", "web/sub/a.jpg"):
+            jpeg(os.path.join(src, rel))
+        web, plain = os.path.join(out, "web"), os.path.join(out, "plain")
+        os.makedirs(web)
+        os.makedirs(plain)
+        root = os.geteuid() == 0
+        if root:
+            os.chown(out, -1, 65534)
+            os.chown(web, -1, 65533)
+            os.chown(plain, -1, 65532)
+        os.chmod(out, 0o2775)
+        os.chmod(web, 0o2775)
+        os.chmod(plain, 0o755)
+        # user 65534 r-x beside the owner's rwx: the file's 0666 masks the mask
+        acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in (
+            (0x01, 7, 0xffffffff), (0x02, 5, 65534), (0x04, 5, 0xffffffff),
+            (0x10, 7, 0xffffffff), (0x20, 0, 0xffffffff)))
+        try:
+            os.setxattr(web, "system.posix_acl_default", acl)
+            has_acl = True
+        except OSError:
+            has_acl = False
+        self.ok(run(["-r", "-s", "16", "-o", out, src]))
+        thumb, other = os.path.join(web, "a.jpg"), os.path.join(plain, "a.jpg")
+        deep = os.path.join(web, "sub", "a.jpg")
+        if root:
+            self.assertEqual(os.stat(thumb).st_gid, 65533)
+            self.assertEqual(os.stat(deep).st_gid, 65533)
+            self.assertEqual(os.stat(other).st_gid, os.getegid())
+        if has_acl:
+            for made in (thumb, deep):
+                got = os.getxattr(made, "system.posix_acl_access")
+                entries = {struct.unpack_from("<HHI", got, 4 + 8 * i)
+                           for i in range((len(got) - 4) // 8)}
+                self.assertIn((0x02, 5, 65534), entries)
+                self.assertIn((0x10, 6, 0xffffffff), entries)  # rwx masked by rw-
+                self.assertEqual(os.stat(made).st_mode & 0o777, 0o660)
+            self.assertEqual(os.getxattr(os.path.join(web, "sub"),
+                                         "system.posix_acl_default"), acl)
+            with self.assertRaises(OSError):
+                os.getxattr(other, "system.posix_acl_access")
+
     def test_a_copied_output_folders_way_is_freed_as_the_dry_run_says(self):
         """After cp -a of the output folder, a photo folder a.jpg/ became a photo
         a.jpg: the copy's folder of old thumbnails is in the way. The run freed it

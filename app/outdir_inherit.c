@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * outdir_inherit.c — what a file or folder made in a folder takes from it, given
+ * to one made aside before it is renamed there. Outputs are written in
+ * OUT/.imgpool/tmp-* and renamed into place (an output is the complete file or
+ * absent), and folders are made there too (recorded as imgpool's before they are
+ * in place): a rename keeps what the temp folder gave, which is OUT's, not that of
+ * the folder they end up in (out/web, setgid to the web server's group, with a
+ * default ACL of its own). What mkdir or open in that folder gives:
+ *   - the folder's group where it has the setgid bit, this process's otherwise,
+ *     and for a folder the setgid bit with it;
+ *   - the folder's default ACL: as the access ACL, masked by the mode asked for
+ *     (the umask is not applied then), and for a folder as its own default too.
+ *
+ * Why the ACL is read and written as the raw system.posix_acl_* attribute: libacl
+ * is not a dependency, and that attribute's format is the kernel's ABI
+ * (include/uapi/linux/posix_acl_xattr.h): a little-endian header (version 2), then
+ * 8-byte entries {tag, perm, id}. Masking by the mode is what the kernel does at
+ * create (posix_acl_create_masq()); setting the access ACL sets the mode bits from
+ * it (and stores none where it says no more than the mode).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "outdir_internal.h"
+
+#define ACL_ACCESS "system.posix_acl_access"
+#define ACL_DEFAULT "system.posix_acl_default"
+#define ACL_HEADER 4 /* version, le32 */
+#define ACL_ENTRY 8  /* tag le16, perm le16, id le32 */
+enum { TAG_USER_OBJ = 0x01, TAG_GROUP_OBJ = 0x04, TAG_MASK = 0x10, TAG_OTHER = 0x20 };
+
+int outdir_default_acl(int fd)
+{
+	int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int acl = dir < 0 || fgetxattr(dir, ACL_DEFAULT, NULL, 0) >= 0 ||
+		  (errno != ENODATA && errno != EOPNOTSUPP);
+	if (dir >= 0)
+		close(dir);
+	return acl;
+}
+
+/* The default ACL of the folder open at pfd, in a new buffer (*len bytes): 0, 1
+ * with none, -1 where it cannot be read. */
+static int read_default(int pfd, unsigned char **acl, size_t *len)
+{
+	int dir = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
+	*acl = NULL;
+	for (int tries = 0; dir >= 0 && tries < 4; tries++) { /* ERANGE: it grew */
+		ssize_t n = fgetxattr(dir, ACL_DEFAULT, NULL, 0);
+		if (n < 0) {
+			rc = errno == ENODATA || errno == EOPNOTSUPP ? 1 : -1;
+			break;
+		}
+		free(*acl);
+		if (!(*acl = malloc((size_t)n + 1)))
+			break;
+		if ((n = fgetxattr(dir, ACL_DEFAULT, *acl, (size_t)n)) >= 0) {
+			*len = (size_t)n;
+			rc = n >= ACL_HEADER && (n - ACL_HEADER) % ACL_ENTRY == 0 ? 0 : -1;
+			break;
+		}
+		if (errno != ERANGE)
+			break;
+	}
+	int e = errno;
+	if (dir >= 0)
+		close(dir);
+	if (rc != 0) {
+		free(*acl);
+		*acl = NULL;
+	}
+	errno = e;
+	return rc;
+}
+
+/* acl (a default ACL) as the access ACL of one made with mode: each class's
+ * permissions masked by the mode's bits for it (the group class's in the mask
+ * entry where there is one, else in the owning group's), in place. */
+static void mask_by_mode(unsigned char *acl, size_t len, mode_t mode)
+{
+	int has_mask = 0;
+	for (size_t at = ACL_HEADER; at + ACL_ENTRY <= len; at += ACL_ENTRY)
+		has_mask |= (acl[at] | acl[at + 1] << 8) == TAG_MASK;
+	for (size_t at = ACL_HEADER; at + ACL_ENTRY <= len; at += ACL_ENTRY) {
+		unsigned tag = acl[at] | acl[at + 1] << 8, bits = 7;
+		if (tag == TAG_USER_OBJ)
+			bits = (mode >> 6) & 7;
+		else if (tag == TAG_MASK || (tag == TAG_GROUP_OBJ && !has_mask))
+			bits = (mode >> 3) & 7;
+		else if (tag == TAG_OTHER)
+			bits = mode & 7;
+		acl[at + 2] &= (unsigned char)bits; /* perm is 3 bits: its high byte is 0 */
+	}
+}
+
+/* fd (of stat st) given the group and setgid bit a folder of stat parent gives. */
+static int take_group(int fd, struct stat *st, const struct stat *parent)
+{
+	int setgid = (parent->st_mode & S_ISGID) != 0, dir = S_ISDIR(st->st_mode);
+	gid_t gid = setgid ? parent->st_gid : getegid();
+	mode_t mode = st->st_mode & 07777;
+	if (dir)
+		mode = (mode & ~(mode_t)S_ISGID) | (setgid ? S_ISGID : 0);
+	if (st->st_gid == gid && (st->st_mode & 07777) == mode)
+		return 0; /* as made there already */
+	/* the mode set again after the chown, which may clear the bit */
+	if ((st->st_gid != gid && fchown(fd, (uid_t)-1, gid) < 0) || fchmod(fd, mode) < 0 ||
+	    fstat(fd, st) < 0)
+		return -1;
+	return st->st_gid == gid && (st->st_mode & 07777) == mode ? 0 : -1;
+}
+
+int outdir_as_made_in(int dirfd, const char *name, int pfd, mode_t mode)
+{
+	struct stat parent, st;
+	unsigned char *acl = NULL;
+	size_t len = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	int rc = fd >= 0 && fstat(fd, &st) == 0 && fstat(pfd, &parent) == 0 &&
+			 (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+		     ? take_group(fd, &st, &parent)
+		     : -1;
+	int has = rc == 0 ? read_default(pfd, &acl, &len) : -1;
+	if (has == 0) {
+		/* a folder's default first: the access ACL's mask is then the last word */
+		if (S_ISDIR(st.st_mode) && fsetxattr(fd, ACL_DEFAULT, acl, len, 0) < 0)
+			rc = -1;
+		mask_by_mode(acl, len, mode);
+		if (rc == 0 && fsetxattr(fd, ACL_ACCESS, acl, len, 0) < 0)
+			rc = -1;
+	}
+	rc = has < 0 ? -1 : rc;
+	int e = errno;
+	free(acl);
+	if (fd >= 0)
+		close(fd);
+	errno = e;
+	return rc;
+}
