@@ -65,7 +65,7 @@ planner *planner_new(const planner_config *cfg)
 	if (!p)
 		return NULL;
 	p->cfg = *cfg;
-	p->pb = (publisher){cfg->od, cfg->j, cfg->overwrite, cfg->d};
+	p->pb = (publisher){.od = cfg->od, .j = cfg->j, .overwrite = cfg->overwrite, .d = cfg->d};
 	p->q = (owner_query){.j = cfg->j, .pb = &p->pb, .it = &p->it,
 			     .fingerprint = cfg->fingerprint, .checksum = cfg->checksum,
 			     .lost_row_ns = PLAN_LOST_ROW_NS};

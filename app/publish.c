@@ -213,13 +213,55 @@ static int still_planned(const publisher *pb, const publish_item *it, const char
 	return pb->d && discover_planned(pb->d, path);
 }
 
+/* Removal of an output of earlier settings: said to pb->removed. */
+static int remove_earlier(const publisher *pb, const publish_item *it, const char *path,
+			  const file_ident *id, char *err, size_t len)
+{
+	int rc = publish_remove(pb, path, id, err, len);
+	if (rc == 1 && pb->removed)
+		pb->removed(pb->removed_data, it, path);
+	return rc;
+}
+
 static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 {
 	unplanned *u = data;
 	char err[300];
 	if (!still_planned(u->pb, u->it, path))
-		publish_remove(u->pb, path, id, err, sizeof err);
+		remove_earlier(u->pb, u->it, path, id, err, sizeof err);
 	return 0;
+}
+
+/* publish_stale_outputs()'s walk over the rows. */
+typedef struct stale_walk {
+	const publisher *pb;
+	const publish_item *it;
+	void (*each)(void *data, const char *rel);
+	void *data;
+	int count;
+} stale_walk;
+
+static int tell_if_stale(void *data, const char *path, const file_ident *id)
+{
+	stale_walk *w = data;
+	char why[300];
+	file_ident now;
+	if (!still_planned(w->pb, w->it, path) &&
+	    publish_inspect_recorded(w->pb, path, &now, why, sizeof why) == OUT_OURS &&
+	    now.size == id->size && now.mtime_ns == id->mtime_ns) {
+		w->each(w->data, path);
+		w->count++;
+	}
+	return 0;
+}
+
+int publish_stale_outputs(const publisher *pb, const publish_item *it,
+			  void (*each)(void *data, const char *rel), void *data)
+{
+	stale_walk w = {pb, it, each, data, 0};
+	if (pb->j)
+		journal_outputs_of(pb->j, it->root, it->rel, tell_if_stale, &w);
+	return w.count;
 }
 
 /* journal_outputs_of() callback: counts the rows. */
@@ -409,7 +451,7 @@ static int own_in_way(void *data, const char *path, const file_ident *id)
 				   now.size == id->size && now.mtime_ns == id->mtime_ns;
 		return 0;
 	}
-	int rc = publish_remove(w->pb, path, id, why, sizeof why);
+	int rc = remove_earlier(w->pb, w->it, path, id, why, sizeof why);
 	if (rc < 0)
 		snprintf(w->err, w->len, "its earlier thumbnail %s/%s is in the way and cannot "
 			 "be removed: %s", outdir_path(w->pb->od), path, why);
@@ -601,68 +643,4 @@ int publish_remove(const publisher *pb, const char *rel, const file_ident *id, c
 	if (rc >= 0)
 		journal_output_forget(pb->j, rel, id);
 	return rc;
-}
-
-/* One quarantine record left by a killed run. */
-typedef struct recovery {
-	const publisher *pb;
-	void (*warn)(void *data, const char *line);
-	void (*pruned)(void *data, const char *output, const char *input);
-	void *data;
-} recovery;
-
-/* A record gone from the quarantine whose path is empty: a --prune's removal
- * ended (a replacement leaves its new file there), and the kill came before the
- * journal forgot the output and the report said so. Said now, once, where the
- * output's owner is recorded and gone too; its row is forgotten. */
-static void recovered_prune(recovery *r, const char *path, const file_ident *id)
-{
-	struct stat st;
-	journal_output info;
-	if (!r->pruned || outdir_stat(r->pb->od, path, &st) == 0 || errno != ENOENT ||
-	    journal_output_info(r->pb->j, path, id, &info) != 1)
-		return;
-	char *input = NULL, *output = NULL;
-	if (asprintf(&input, "%s/%s", info.root, info.rel) >= 0 &&
-	    lstat(input, &st) < 0 && errno == ENOENT &&
-	    asprintf(&output, "%s/%s", outdir_path(r->pb->od), path) >= 0) {
-		r->pruned(r->data, output, input);
-		journal_output_forget(r->pb->j, path, id);
-	}
-	free(input);
-	free(output);
-	journal_output_free(&info);
-}
-
-static void recover_one(void *data, const char *qname, const char *path, const file_ident *id)
-{
-	recovery *r = data;
-	/* Deleted where it is imgpool's (recorded identity) and its place is taken. */
-	int rc = outdir_restore(r->pb->od, qname, path, id);
-	if (rc == 0 && r->warn) {
-		char line[600];
-		snprintf(line, sizeof line, "imgpool: warning: a file that was at %s/%s is kept in "
-			 "%s/" OUTDIR_PRIVATE "/quarantine/%s (its place is taken); move it back "
-			 "by hand if you want it", outdir_path(r->pb->od), path,
-			 outdir_path(r->pb->od), qname);
-		r->warn(r->data, line);
-	}
-	/* Gone from the quarantine too: the removal (or replacement) had ended, but
-	 * for the folders it may have left empty (a kill between the two steps left
-	 * them for good: no record leads back there). */
-	if (rc == 3) {
-		recovered_prune(r, path, id);
-		outdir_remove_empty_dirs(r->pb->od, path);
-	}
-	if (rc != 0 && rc != -1)
-		journal_quarantine_del(r->pb->j, qname);
-}
-
-void publish_recover(const publisher *pb, void (*warn)(void *data, const char *line),
-		     void (*pruned)(void *data, const char *output, const char *input),
-		     void *data)
-{
-	recovery r = {pb, warn, pruned, data};
-	journal_quarantine_each(pb->j, recover_one, &r);
-	journal_sync(pb->j);
 }

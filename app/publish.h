@@ -34,11 +34,18 @@
 #include "journal.h"
 #include "outdir.h"
 
+struct publish_item;
+
 typedef struct publisher {
 	outdir *od;
 	journal *j;          /* NULL: no journal, so nothing is provably imgpool's */
 	int overwrite;       /* --overwrite */
 	const discover *d;   /* what current inputs plan (discover_planned); may be NULL */
+	/* Told of each output of earlier settings that publishing it removed (step 4,
+	 * or step 1 where it was in the way), rel beneath OUT, so that the file's
+	 * answer says so; NULL: not told. */
+	void (*removed)(void *data, const struct publish_item *it, const char *rel);
+	void *removed_data;
 } publisher;
 
 typedef enum {
@@ -87,6 +94,13 @@ typedef struct publish_item {
  * changed meanwhile, -1 with the cause in err when one could not be removed. */
 int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int remove,
 		       char *err, size_t len);
+
+/* What publishing it would remove (for a dry run, which removes nothing): each
+ * output its journal rows record that it no longer plans and no other current
+ * input plans, where that is still the file recorded, told to each(data, rel).
+ * Needs only root, rel, n and out_rel of it. The count told. */
+int publish_stale_outputs(const publisher *pb, const publish_item *it,
+			  void (*each)(void *data, const char *rel), void *data);
 
 /* What is in the way of making output rel, its path into at (len bytes):
  * BLOCKED_BY_FOLDER (a folder at rel), BLOCKED_BY_FILE (a regular file on its

@@ -212,6 +212,15 @@ static void human_line(report *r, const report_file *f)
 		fputc('\n', o);
 		break;
 	}
+	/* Its thumbnails of earlier settings (-s 1600,320 then -s 1200,320) went as
+	 * it was redone: said, as --prune's are, not taken away unseen. */
+	for (int i = 0; i < f->nremoved; i++) {
+		fputs(f->status == REPORT_PLANNED ? "would remove " : "remove ", o);
+		report_put_name(o, f->removed[i]);
+		fputs(" (no longer an output of ", o);
+		report_put_name(o, f->input);
+		fputs(")\n", o);
+	}
 }
 
 void report_fix_time(report *r, const char *iso)
@@ -263,6 +272,15 @@ static void json_line(report *r, const report_file *f)
 	if (f->cause) {
 		fputs(",\"error\":", j);
 		report_json_string(j, f->cause);
+	}
+	if (f->nremoved) {
+		fputs(",\"removed\":[", j);
+		for (int i = 0; i < f->nremoved; i++) {
+			if (i)
+				putc(',', j);
+			report_json_string(j, f->removed[i]);
+		}
+		putc(']', j);
 	}
 	if ((f->status == REPORT_ERROR || f->status == REPORT_CANCELLED) && f->kind != FAIL_NONE) {
 		fputs(",\"kind\":", j);
@@ -488,6 +506,10 @@ void report_summary_text(report *r, const report_summary *s)
 			fprintf(o, "imgpool: --prune: %llu thumbnail%s of deleted inputs %s\n",
 				(unsigned long long)s->pruned, plural(s->pruned),
 				s->dry_run ? "to remove" : "removed");
+		if (s->removed)
+			fprintf(o, "imgpool: %llu thumbnail%s of earlier settings %s\n",
+				(unsigned long long)s->removed, plural(s->removed),
+				s->dry_run ? "to remove" : "removed");
 		if (s->recycled || s->crashed)
 			fprintf(o, "imgpool: workers: %llu recycled (--max-worker-rss), %llu died and "
 				   "were replaced\n", (unsigned long long)s->recycled,
@@ -536,7 +558,7 @@ void report_summary_record(report *r, const report_summary *s)
 			"\"bytes_out\":%llu,\"workers\":%d,\"parallel_efficiency\":%.3f,"
 			"\"interrupted\":%s,\"peak_worker_rss\":%llu,\"workers_recycled\":%llu,"
 			"\"workers_died\":%llu,\"adopted\":%llu,\"failed_earlier\":%llu,"
-			"\"pruned\":%llu,\"exit_code\":%d}\n",
+			"\"pruned\":%llu,\"removed\":%llu,\"exit_code\":%d}\n",
 			(unsigned long long)s->done,
 			(unsigned long long)s->failed,
 			(unsigned long long)s->skipped, (unsigned long long)s->cancelled,
@@ -547,7 +569,7 @@ void report_summary_record(report *r, const report_summary *s)
 			(unsigned long long)s->rss_peak, (unsigned long long)s->recycled,
 			(unsigned long long)s->crashed, (unsigned long long)s->adopted,
 			(unsigned long long)s->failed_earlier, (unsigned long long)s->pruned,
-			s->exit_code);
+			(unsigned long long)s->removed, s->exit_code);
 		json_end_record(r); /* in one write, as every record (report_open_append()) */
 	}
 	pthread_mutex_unlock(&r->lock);

@@ -55,6 +55,8 @@ typedef struct report_file {
 	double ms;                /* time in the worker, last attempt */
 	int attempts;
 	int worker;               /* slot, -1 if never run */
+	int nremoved;             /* its outputs of earlier settings removed (would be, */
+	const char *const *removed; /* dry run), as shown */
 } report_file;
 
 typedef struct report_summary {
@@ -77,6 +79,8 @@ typedef struct report_summary {
 	uint64_t adopted;           /* up-to-date outputs taken into a new journal */
 	uint64_t failed_earlier;    /* of failed: skipped, failed before and unchanged */
 	uint64_t pruned;            /* outputs removed (or listed, dry run) by --prune */
+	uint64_t removed;           /* outputs of earlier settings removed as their inputs
+	                               were redone (or listed, dry run) */
 	int dry_run;
 	int exit_code;
 	uint64_t not_walked;        /* subfolders passed over without -r (discover.h) */

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,10 +192,47 @@ static report_file file_report(const inflight_file *f, const attempt *a)
 	};
 }
 
+void run_removed_add(removed_list *l, const outdir *od, const char *rel)
+{
+	char *shown, **more;
+	if (asprintf(&shown, "%s/%s", outdir_path(od), rel) < 0)
+		return;
+	if (!(more = realloc(l->shown, (size_t)(l->n + 1) * sizeof *more))) {
+		free(shown);
+		return;
+	}
+	l->shown = more;
+	l->shown[l->n++] = shown;
+}
+
+void run_removed_free(removed_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->shown[i]);
+	free(l->shown);
+	*l = (removed_list){0};
+}
+
+/* What one batch's publishing removed, per item (the publisher's removed()). */
+typedef struct batch_removed {
+	const publish_item *items;
+	const outdir *od;
+	removed_list of[PUBLISH_BATCH];
+} batch_removed;
+
+static void on_removed(void *data, const publish_item *it, const char *rel)
+{
+	batch_removed *b = data;
+	ptrdiff_t k = it - b->items;
+	if (k >= 0 && k < PUBLISH_BATCH)
+		run_removed_add(&b->of[k], b->od, rel);
+}
+
 /* Publish every finished file waiting, with one write-ahead commit for all. */
 void run_flush_finished(run_ctx *x)
 {
 	publish_item items[PUBLISH_BATCH] = {{0}};
+	batch_removed removed = {items, x->od, {{0}}};
 	publish_error errs[PUBLISH_BATCH];
 	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
 	uint64_t sums[PUBLISH_BATCH][THUMB_MAX_SIZES];
@@ -232,8 +270,13 @@ void run_flush_finished(run_ctx *x)
 		};
 		batch[k] = m++;
 	}
-	if (m)
+	if (m) {
+		x->pb.removed = on_removed;
+		x->pb.removed_data = &removed;
 		publish_batch(&x->pb, items, m, errs);
+		x->pb.removed = NULL;
+		x->pb.removed_data = NULL;
+	}
 	x->nfinished = 0;
 	for (int k = 0; k < n; k++) {
 		finished *d = &x->finished[k];
@@ -248,7 +291,16 @@ void run_flush_finished(run_ctx *x)
 			rf.kind = sync_err[k] == EINTR ? FAIL_INTERRUPTED : FAIL_OUTPUT;
 			rf.cause = cause;
 		}
+		/* also a file that failed after its earlier thumbnails in the way went */
+		removed_list *gone = sync_err[k] ? NULL : &removed.of[batch[k]];
+		if (gone) {
+			rf.nremoved = gone->n;
+			rf.removed = (const char *const *)gone->shown;
+			x->sum.removed += (uint64_t)gone->n;
+		}
 		complete(x, d->f, &d->a, &rf, rf.status == REPORT_OK ? &d->res : NULL);
+		if (gone)
+			run_removed_free(gone);
 	}
 }
 

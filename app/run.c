@@ -349,36 +349,6 @@ static double cpu_seconds(void)
 }
 
 
-/* --dry-run: walk and plan, list, change nothing. A --files-from pipe is waited on
- * here rather than inside a read(), so a signal stops the dry run even while the
- * pipe is quiet (the handlers do not restart system calls: poll() ends with EINTR;
- * the timeout covers a signal that comes just before the poll). */
-static void dry_run(run_ctx *x)
-{
-	plan_item item;
-	int got;
-	discover_nowait(x->d, 1);
-	while (!stop_signal() && (got = plan_next(x->plan, &item))) {
-		if (got == DISCOVER_LATER) {
-			struct pollfd list = {discover_wait_fd(x->d), POLLIN, 0};
-			poll(&list, 1, 250);
-			continue;
-		}
-		report_file f = {.status = REPORT_PLANNED, .input = item.it->input,
-				 .noutputs = item.it->noutputs, .outputs = item.it->outputs,
-				 .worker = -1};
-		x->sum.planned++;
-		atomic_fetch_add(&x->c.found, 1);
-		report_file_done(x->rep, &f);
-	}
-	/* Every file answered (planned, skipped or an error): the summary's total,
-	 * with the planned ones as not started, as the report's schema says. */
-	if (!stop_signal())
-		atomic_store(&x->c.walk_done, 1);
-	if (x->o->prune && x->j && !stop_signal())
-		run_prune(x);
-}
-
 /* Has writing to standard output failed (now, or earlier: the stream's error
  * flag)? Said once on stderr. */
 static int stdout_lost(const run_ctx *x)
@@ -647,7 +617,7 @@ int run_imgpool(const imgpool_options *o)
 	int set_up = run_setup(&x);
 	if (set_up == 0) {
 		if (o->dry_run) {
-			dry_run(&x);
+			run_dry(&x);
 			x.sum.dry_run = 1;
 		} else if ((broken = run_pool(&x, t0), stop_setup_over(), broken) < 0) {
 			int rc = x.sum.exit_code;

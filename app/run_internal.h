@@ -130,6 +130,12 @@ void run_check_journal(run_ctx *x, pool *p);
  * filesystem (fd), the smaller. */
 int64_t run_min_free_bytes(const imgpool_options *o, int fd);
 
+/* run_dry.c */
+
+/* --dry-run: walk and plan, list what a run would make and remove (and, with
+ * --prune, prune), change nothing. */
+void run_dry(run_ctx *x);
+
 /* results.c */
 
 /* A file planned but passed over: up to date, or refused (one answer each); the
@@ -151,5 +157,14 @@ void run_flush_finished(run_ctx *x);
 
 /* How long the results loop may wait: not past a waiting batch's deadline. */
 double run_results_wait(const run_ctx *x);
+
+/* The outputs of earlier settings one file's publishing removed (or, dry run, would
+ * remove), as the report shows them: OUT as given / rel. */
+typedef struct removed_list {
+	char **shown;
+	int n;
+} removed_list;
+void run_removed_add(removed_list *l, const outdir *od, const char *rel);
+void run_removed_free(removed_list *l);
 
 #endif

@@ -402,7 +402,7 @@ int run_setup(run_ctx *x)
 	int lost, fresh;
 	if (open_journal(x, shname, &fingerprint, &lost, &fresh) < 0)
 		return -1;
-	x->pb = (publisher){x->od, x->j, o->overwrite, x->d};
+	x->pb = (publisher){.od = x->od, .j = x->j, .overwrite = o->overwrite, .d = x->d};
 	char context[256];
 	failure_context(context, sizeof context);
 	planner_config pc = {

@@ -607,7 +607,7 @@ static void test_recovery_removes_emptied_folders(void **state)
 	assert_int_equal(journal_quarantine_add(j, "q-9-1", "x/10/a.jpg", &a), 0);
 	assert_int_equal(journal_quarantine_add(j, "q-9-2", "keep/16/b.jpg", &a), 0);
 	assert_int_equal(journal_sync(j), 0);
-	publisher pb = {od, j, 0, NULL};
+	publisher pb = {.od = od, .j = j};
 	publish_recover(&pb, NULL, NULL, NULL);
 	assert_int_equal(stat(at("out/x"), &st), -1);
 	assert_int_equal(stat(at("out/keep/16"), &st), -1);

@@ -1369,7 +1369,23 @@ class TestTreeStaysExact(SafetyCase):
         self.assertEqual(outputs_in(out), {f"sub/{n}_{s}.jpg" for n in "ab" for s in (1600, 320)})
         with open(os.path.join(out, "sub", "notes.txt"), "w") as f:
             f.write("mine")
-        self.ok(run(["-r", "-s", "1200,320", "-o", out, src]))
+        # Each removal is said (a line, the file's record, the summary's count),
+        # and listed first by the dry run: they went without a word.
+        gone = {os.path.join(out, "sub", f"{n}_1600.jpg") for n in "ab"}
+        report = self.path("r.jsonl")
+        for dry in (["-n"], []):
+            r = self.ok(run(dry + ["-r", "-s", "1200,320", "--report", report, "-o", out,
+                                   src]))
+            verb = "would remove " if dry else "remove "
+            said = {line[len(verb):].split(" (no longer an output of ")[0]
+                    for line in r.stdout.decode().splitlines() if line.startswith(verb)}
+            self.assertEqual(said, gone, r.stdout)
+            with open(report) as f:
+                recs = [json.loads(line) for line in f]
+            listed = {p for rec in recs if rec["type"] == "file"
+                      for p in rec.get("removed", [])}
+            self.assertEqual(listed, gone)
+            self.assertEqual(recs[-1]["removed"], 2)
         want = {f"sub/{n}_{s}.jpg" for n in "ab" for s in (1200, 320)} | {"sub/notes.txt"}
         self.assertEqual(outputs_in(out), want)
         self.ok(run(["-r", "--prune", "-s", "1200,320", "-o", out, src]))

@@ -614,6 +614,47 @@ static void test_pruned(void **state)
 	streams_close(&s);
 }
 
+/* A file's thumbnails of earlier settings that went as it was redone: a line each
+ * after its own (would remove, dry run), and its record's "removed" list. */
+static void test_removed(void **state)
+{
+	streams s;
+	char msg[256];
+	thumb_result res = two_outputs();
+	const char *outs[] = {"o/a_640.jpg", "o/a_100.jpg"};
+	const char *gone[] = {"o/a_1200.jpg", "o/a\n.jpg"};
+	streams_open(&s);
+	report *r = report_open(s.out, s.err, 0, 0, "-", msg, sizeof msg);
+	report_file f = {.status = REPORT_OK, .input = "in/a.jpg", .noutputs = 2, .outputs = outs,
+			 .res = &res, .ms = 5, .attempts = 1, .worker = 0, .nremoved = 2,
+			 .removed = gone};
+	report_file_done(r, &f);
+	report_file planned = {.status = REPORT_PLANNED, .input = "in/b.jpg", .noutputs = 1,
+			       .outputs = outs, .worker = -1, .nremoved = 1, .removed = gone};
+	report_file_done(r, &planned);
+	report_close(r);
+	streams_sync(&s);
+	assert_non_null(strstr(s.err_text, "\nremove o/a_1200.jpg (no longer an output of in/a.jpg)\n"
+					   "remove o/a?.jpg (no longer an output of in/a.jpg)\n"
+					   "would in/b.jpg -> o/a_640.jpg\n"
+					   "would remove o/a_1200.jpg (no longer an output of in/b.jpg)\n"));
+	assert_non_null(strstr(s.out_text, "\"removed\":[\"o/a_1200.jpg\",\"o/a\\n.jpg\"]"));
+	assert_non_null(strstr(s.out_text, "\"status\":\"planned\",\"input\":\"in/b.jpg\","
+					   "\"outputs\":[{\"path\":\"o/a_640.jpg\"}],"
+					   "\"removed\":[\"o/a_1200.jpg\"]"));
+	streams_close(&s);
+	/* none: no field */
+	streams_open(&s);
+	r = report_open(s.out, s.err, 0, 0, "-", msg, sizeof msg);
+	f.nremoved = 0;
+	report_file_done(r, &f);
+	report_close(r);
+	streams_sync(&s);
+	assert_null(strstr(s.out_text, "removed"));
+	assert_null(strstr(s.err_text, "remove"));
+	streams_close(&s);
+}
+
 /* ------------------------------------------------------------------------- */
 /* The summary                                                                */
 
@@ -650,7 +691,8 @@ static void test_summary(void **state)
 			    "\"bytes_in\":4000000,\"bytes_out\":123456,\"workers\":2,"
 			    "\"parallel_efficiency\":0.750,\"interrupted\":false,"
 			    "\"peak_worker_rss\":123456789,\"workers_recycled\":0,\"workers_died\":0,"
-			    "\"adopted\":0,\"failed_earlier\":0,\"pruned\":0,\"exit_code\":1}\n");
+			    "\"adopted\":0,\"failed_earlier\":0,\"pruned\":0,\"removed\":0,"
+			    "\"exit_code\":1}\n");
 	streams_close(&s);
 
 	/* every extra line, a shard, an interrupt */
@@ -928,6 +970,7 @@ int main(void)
 		cmocka_unit_test(test_quiet_verbose),
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_pruned),
+		cmocka_unit_test(test_removed),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_summary_quiet),
 		cmocka_unit_test(test_open_close),

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * run_dry.c — --dry-run: walk and plan, list what a run would make and remove,
+ * change nothing. See run_internal.h.
+ */
+#include <poll.h>
+#include <stdatomic.h>
+
+#include "run_internal.h"
+#include "stop.h"
+
+/* An output of earlier settings a dry run's file would remove (publish.h). */
+typedef struct removal {
+	run_ctx *x;
+	removed_list *gone;
+} removal;
+
+static void dry_run_removal(void *data, const char *rel)
+{
+	removal *r = data;
+	run_removed_add(r->gone, r->x->od, rel);
+}
+
+/* A --files-from pipe is waited on here rather than inside a read(), so a signal
+ * stops the dry run even while the pipe is quiet (the handlers do not restart
+ * system calls: poll() ends with EINTR; the timeout covers a signal that comes
+ * just before the poll). */
+void run_dry(run_ctx *x)
+{
+	plan_item item;
+	int got;
+	discover_nowait(x->d, 1);
+	while (!stop_signal() && (got = plan_next(x->plan, &item))) {
+		if (got == DISCOVER_LATER) {
+			struct pollfd list = {discover_wait_fd(x->d), POLLIN, 0};
+			poll(&list, 1, 250);
+			continue;
+		}
+		removed_list gone = {0};
+		if (item.root && x->j) {
+			publish_item mine = {.root = item.root, .rel = item.it->rel,
+					     .n = item.it->noutputs, .out_rel = item.it->out_rel};
+			publish_stale_outputs(&x->pb, &mine, dry_run_removal, &(removal){x, &gone});
+		}
+		report_file f = {.status = REPORT_PLANNED, .input = item.it->input,
+				 .noutputs = item.it->noutputs, .outputs = item.it->outputs,
+				 .worker = -1, .nremoved = gone.n,
+				 .removed = (const char *const *)gone.shown};
+		x->sum.planned++;
+		x->sum.removed += (uint64_t)gone.n;
+		atomic_fetch_add(&x->c.found, 1);
+		report_file_done(x->rep, &f);
+		run_removed_free(&gone);
+	}
+	/* Every file answered (planned, skipped or an error): the summary's total,
+	 * with the planned ones as not started, as the report's schema says. */
+	if (!stop_signal())
+		atomic_store(&x->c.walk_done, 1);
+	if (x->o->prune && x->j && !stop_signal())
+		run_prune(x);
+}
