@@ -452,12 +452,15 @@ void report_summary_text(report *r, const report_summary *s)
 	char figures[256];
 	char ns[64];
 	not_started(s, ns, sizeof ns);
-	/* With -q too, on standard error: a cron run ended by a TERM said nothing but
-	 * its exit status, and its files were neither done nor in error. */
-	if (s->interrupted)
-		fprintf(r->quiet ? r->err : r->out, "imgpool: interrupted by %s: running "
-			"files %s, %s\n", signal_name(s->interrupted),
-			s->stopped_running ? "stopped" : "finished", ns);
+	/* On standard error, with -q too: a cron run ended by a TERM said nothing but
+	 * its exit status (a crontab's >/dev/null took it with the summary), and its
+	 * files were neither done nor in error. */
+	if (s->interrupted) {
+		fprintf(r->err, "imgpool: interrupted by %s: running files %s, %s\n",
+			signal_name(s->interrupted), s->stopped_running ? "stopped" : "finished",
+			ns);
+		fflush(r->err);
+	}
 	/* Why the run stopped itself (--min-free, the journal) is an error, on
 	 * standard error as the files it left are: a crontab's >/dev/null keeps it,
 	 * and -q too. The count only when some file has no answer of its own. */

@@ -1133,7 +1133,7 @@ int fsync(int fd)
                 p.wait()
         self.assertEqual(p.returncode, 128 + signal.SIGTERM, err.decode())
         self.assertIn("a.jpg", out.decode())
-        self.assertIn("interrupted by SIGTERM", out.decode())
+        self.assertIn("interrupted by SIGTERM", err.decode())
 
     def test_listed_files_inside_the_output_folder_refused(self):
         """A walk never enters the output folder; a list could name a thumbnail (a
