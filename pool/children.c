@@ -337,13 +337,20 @@ static int killed_from_outside(const worker *w, int status)
  * to be ready.) Only a slot that has not failed a start since a worker was last
  * ready: slots out of step, each failing slowly (a start timeout), would
  * otherwise each see another starting, and the pool would never break. */
+int any_starting(const pool *p)
+{
+	for (int i = 0; i < p->nworkers; i++)
+		if (p->w[i].state == W_STARTING && !p->w[i].start_failed)
+			return 1;
+	return 0;
+}
+
 static int any_ready_or_starting(const pool *p)
 {
 	for (int i = 0; i < p->nworkers; i++)
-		if (p->w[i].state == W_READY ||
-		    (p->w[i].state == W_STARTING && !p->w[i].start_failed))
+		if (p->w[i].state == W_READY)
 			return 1;
-	return 0;
+	return any_starting(p);
 }
 
 int starts_failing(const pool *p)

@@ -165,6 +165,11 @@ int loop_once(pool *p, int64_t until)
 			p->pfd_who[n++] = i + p->nworkers;
 		} else if (w->fd < 0 && now + REAP_POLL_NS < nearest) {
 			nearest = now + REAP_POLL_NS; /* no pidfd: look again soon */
+		} else if (w->fd >= 0) {
+			if (!w->reap_look_at)
+				w->reap_look_at = now + REAP_OPEN_POLL_NS;
+			if (w->reap_look_at < nearest)
+				nearest = w->reap_look_at; /* no pidfd: now and then */
 		}
 	}
 	int feeds_from = n;
@@ -232,6 +237,11 @@ int loop_once(pool *p, int64_t until)
 		worker *w = &p->w[i];
 		if (w->state != W_EMPTY && w->pidfd < 0 && w->fd < 0)
 			reap(p, w);
+		else if (w->state != W_EMPTY && w->pidfd < 0 && w->reap_look_at &&
+			 pool_now_ns() >= w->reap_look_at) {
+			w->reap_look_at = 0; /* set again by the next turn's poll */
+			reap(p, w);       /* ended with its channel held by a child of its */
+		}
 		if (p->broken)
 			return -1;
 		retire_if_done(p, w);

@@ -78,6 +78,11 @@
 #define LINGER_NS ((int64_t)2 * 1000 * 1000 * 1000)
 /* Without a pidfd, how often to look whether a worker whose channel closed has ended. */
 #define REAP_POLL_NS ((int64_t)2 * 1000 * 1000)
+/* Without a pidfd, how often to look whether a worker whose channel is open has
+ * ended: a child it forked can hold its end of the channel, which then never
+ * closes (no pidfd: valgrind, Linux before 5.3, a seccomp profile refusing
+ * pidfd_open). */
+#define REAP_OPEN_POLL_NS ((int64_t)50 * 1000 * 1000)
 /* A feed that said POOL_FEED_LATER with no descriptor to watch is asked again
  * after this long. */
 #define FEED_RETRY_NS ((int64_t)10 * 1000 * 1000)
@@ -207,6 +212,7 @@ typedef struct worker {
 	int building;         /* out is being filled by this dispatch pass */
 	wire_rx rx;
 	int64_t linger_deadline; /* channel closed: kill if still alive by then */
+	int64_t reap_look_at;    /* no pidfd, channel open: look whether it ended then */
 	int64_t start_deadline;  /* starting: a failed start if not ready by then */
 	int64_t respawn_at;      /* empty: start a worker here then (0: not waiting) */
 	int64_t exit_deadline;   /* let go by pool_join: killed if still there then (0: none) */
@@ -435,6 +441,10 @@ void break_pool(pool *p, const char *fmt, ...) __attribute__((format(printf, 2, 
  * no worker been ready (it goes on with those, trying again now and then)? */
 #define starts_failing imgpool_pool_starts_failing
 int starts_failing(const pool *p);
+/* Is a worker starting now (forked, its initializer not done), not one waiting
+ * to be started again after a failed start? */
+#define any_starting imgpool_pool_any_starting
+int any_starting(const pool *p);
 
 /* ------------------------------------------------------------------------- */
 /* channel.c                                                                  */

@@ -49,11 +49,14 @@ static int count_state(const pool *p, enum worker_state st)
  * interrupted (-1). A loop that fails breaks the pool, as everywhere. */
 static int wait_ready(pool *p, int n)
 {
-	/* Given up on only after a start failed during this wait: one that came
-	 * back once the caller raised its limits never did, called again and again */
+	/* Given up on only after a start failed during this wait (one that came
+	 * back once the caller raised its limits never did, called again and again),
+	 * and while no worker is still starting: under ulimit -u with room for one,
+	 * the other slots' forks failed before that one's initializer was done, and
+	 * a run whose pool worked was refused as one that could not start. */
 	uint64_t failed_before = atomic_load(&shared_of(p)->c.failed_starts);
 	while (!p->broken && !p->interrupted && count_state(p, W_READY) < n &&
-	       !(starts_failing(p) &&
+	       !(starts_failing(p) && !any_starting(p) &&
 		 atomic_load(&shared_of(p)->c.failed_starts) != failed_before))
 		if (loop_once(p, INT64_MAX) < 0) {
 			if (p->reentered)

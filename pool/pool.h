@@ -158,7 +158,7 @@ extern "C" {
 
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 4
+#define POOL_VERSION_PATCH 5
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)
@@ -356,9 +356,10 @@ pool *pool_create(const pool_options *opt, char **err);
  * one (pool_interrupt() needs the pool, which pool_create had not returned yet):
  * workers that take long to start, or are stopped from outside as they start,
  * keep no stop waiting. Returns 0 when n are ready, else -1 (pool_error: "broken:
- * <cause>", the cause pool_create would have given, "interrupted", or, when some
- * are ready and starting more has failed 3 times in a row, "only K of N workers
- * ready; starting more fails: <cause>" (1.7.1)). Since 1.7.
+ * <cause>", the cause pool_create would have given, "interrupted", or, when
+ * starting more has failed 3 times in a row and none is still starting, "only K
+ * of N workers ready; starting more fails: <cause>" (1.7.1; since 1.7.5 it waits
+ * for one still starting, as under a process limit with room for one)). Since 1.7.
  */
 int pool_wait_ready(pool *p, int n);
 
