@@ -19,6 +19,7 @@
 #include "fileids.h"
 #include "globs.h"
 #include "inside.h"
+#include "outdir.h"
 #include "paths.h"
 #include "settings.h"
 #include "template.h"
@@ -138,6 +139,11 @@ static int plan_outputs(discover *d, discover_item *it, const char *rel)
 		d->out_rel[i] = r;
 		if (!d->outputs[i])
 			failed = discover_item_error(d, it, "%s", WHY_NOMEM);
+		else if (outdir_in_private(r)) /* a listed file in a/.imgpool: {dir} */
+			failed = discover_item_error(d, it, "its output %s would lie in a folder "
+						     "named " OUTDIR_PRIVATE ", an output folder's own, "
+						     "where imgpool writes no thumbnail",
+						     d->outputs[i]);
 		for (int j = 0; j < i && !failed; j++)
 			if (!strcmp(d->outputs[i], d->outputs[j]))
 				failed = discover_item_error(d, it, "the name template gives two of its sizes "

@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "outdir.h"
+#include "paths.h"
 #include "outdir_internal.h"
 
 #define QUARANTINE "quarantine"
@@ -177,6 +179,19 @@ static int open_private(outdir *od, int create, char *err, size_t errlen)
 	return -1;
 }
 
+int outdir_in_private(const char *path)
+{
+	size_t np = strlen(OUTDIR_PRIVATE);
+	for (const char *p = path; p && *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == np && !strncasecmp(p, OUTDIR_PRIVATE, np))
+			return 1;
+		p += n;
+		p += *p == '/';
+	}
+	return 0;
+}
+
 outdir *outdir_open(const char *path, int create, char *err, size_t errlen)
 {
 	outdir *od = calloc(1, sizeof *od);
@@ -198,6 +213,20 @@ outdir *outdir_open(const char *path, int create, char *err, size_t errlen)
 		else
 			break;
 	}
+	/* Another output folder's own folder (out/.imgpool/tmp-all as -o): its temp
+	 * files, which that folder's runs remove as theirs, would be this run's
+	 * thumbnails. Looked at before anything is made (through the symlinks on its
+	 * way that exist), and again once it is open. */
+	char *canon = path_canonical(od->path);
+	int in_private = outdir_in_private(od->path) || (canon && outdir_in_private(canon));
+	free(canon);
+	if (in_private) {
+		snprintf(err, errlen, "the output folder '%s' lies in a folder named "
+			 OUTDIR_PRIVATE ", where an output folder keeps its journal and temp "
+			 "files; give another folder", od->path);
+		outdir_close(od);
+		return NULL;
+	}
 	if (open_out(od, create, err, errlen) < 0) {
 		outdir_close(od);
 		return NULL;
@@ -210,6 +239,13 @@ outdir *outdir_open(const char *path, int create, char *err, size_t errlen)
 	if (!od->real || stat(od->real, &a) < 0 || fstat(od->fd, &b) < 0 ||
 	    a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
 		snprintf(err, errlen, "the output folder '%s' moved while it was opened", od->path);
+		outdir_close(od);
+		return NULL;
+	}
+	if (outdir_in_private(od->real)) {
+		snprintf(err, errlen, "the output folder '%s' is '%s', in a folder named "
+			 OUTDIR_PRIVATE ", where an output folder keeps its journal and temp "
+			 "files; give another folder", od->path, od->real);
 		outdir_close(od);
 		return NULL;
 	}
@@ -238,6 +274,22 @@ void outdir_close(outdir *od)
 	}
 	free(od->made);
 	free(od);
+}
+
+void outdir_keep(outdir *od, const struct stat *st)
+{
+	if (od && od->nkept < OUTDIR_KEPT_MAX) {
+		od->kept[od->nkept].dev = st->st_dev;
+		od->kept[od->nkept++].ino = st->st_ino;
+	}
+}
+
+int outdir_kept(const outdir *od, const struct stat *st)
+{
+	for (int i = 0; od && i < od->nkept; i++)
+		if (od->kept[i].dev == st->st_dev && od->kept[i].ino == st->st_ino)
+			return 1;
+	return 0;
 }
 
 void outdir_force_walk(outdir *od) { od->no_openat2 = 1; }

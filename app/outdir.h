@@ -62,6 +62,12 @@
 
 typedef struct outdir outdir;
 
+/* Does path (an output folder's, or an output's path beneath one) go through a
+ * folder named OUTDIR_PRIVATE, in any case (a case-insensitive filesystem takes
+ * .IMGPOOL for it)? Such a folder is an output folder's own (its journal, temp
+ * files, quarantine): imgpool makes no output folder and no output there. */
+int outdir_in_private(const char *path);
+
 /* What identifies one version of a file: the journal records it when imgpool makes
  * a file, and a file is "the one imgpool made" while size and mtime still match. */
 typedef struct file_ident {
@@ -169,6 +175,14 @@ int outdir_tmp_stat(outdir *od, const char *name, struct stat *st);
  * bytes and size on disk before it is published. A writeback error of the worker
  * that wrote it is reported here. Returns 0, or -1 with errno. */
 int outdir_sync_in(int dirfd, const char *name);
+
+/* A file this run writes besides the thumbnails (its --report, which may be named
+ * inside OUT, even at an output's path): outdir_kept() says so of it, and its
+ * place is never an output's to take, replace or delete. At most
+ * OUTDIR_KEPT_MAX; more are ignored. */
+#define OUTDIR_KEPT_MAX 4
+void outdir_keep(outdir *od, const struct stat *st);
+int outdir_kept(const outdir *od, const struct stat *st);
 
 /* Move temp file name to rel, creating rel's folders (again, when another process
  * removes one of them meanwhile, as a shard of the same array job removing the

@@ -27,6 +27,8 @@ struct outdir {
 	outdir_folder_record folders; /* which folders beneath OUT imgpool made */
 	unsigned fcount;   /* temp names of folders made so far */
 	int tmp_acl;       /* the temp folder kept a default ACL (1: its removal failed), not (0) */
+	struct { dev_t dev; ino_t ino; } kept[OUTDIR_KEPT_MAX]; /* outdir_keep() */
+	int nkept;
 };
 
 /* One folder outdir_open() made: the folder it was made in (an O_PATH fd kept

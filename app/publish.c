@@ -95,6 +95,10 @@ out_state publish_inspect(const publisher *pb, const char *rel, uint64_t in_dev,
 		snprintf(why, len, "is not a regular file");
 		return OUT_BLOCKED;
 	}
+	if (outdir_kept(pb->od, &st)) { /* --report out/dog.jpg: never taken */
+		snprintf(why, len, "is this run's --report file");
+		return OUT_BLOCKED;
+	}
 	/* A lookup that failed is no answer: taken for "not imgpool's", the file
 	 * was refused as the user's, or made again over a thumbnail it still had. */
 	uint64_t read_errors = journal_read_errors(pb->j, NULL), proof = 0;

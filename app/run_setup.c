@@ -396,6 +396,12 @@ int run_setup(run_ctx *x)
 		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
+	/* Named inside OUT, even at an output's path (--report out/dog.jpg): no
+	 * output takes its place, --overwrite or not (publish_inspect()). */
+	struct stat rep;
+	if (x->report_path && strcmp(x->report_path, "-") && stat(x->report_path, &rep) == 0 &&
+	    S_ISREG(rep.st_mode))
+		outdir_keep(x->od, &rep);
 	if (!o->dry_run)
 		x->count = counter_start(&dc, &x->shard, &x->c);
 	uint64_t fingerprint;

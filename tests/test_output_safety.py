@@ -495,6 +495,53 @@ class TestPrivateFolder(SafetyCase):
         self.assertNotIn(b"lost", r.stderr)
         self.assertIn(b"1 skipped", r.stdout)
 
+    def test_no_output_folder_or_output_in_another_ones_private_folder(self):
+        """-o out/.imgpool/tmp-all was taken: its thumbnails, named as temp files
+        (--name '{stem}.tmp' of a 7-1-1.jpg), were deleted by the next run of out
+        as its own leftovers. And a listed file in list/a/.imgpool/ made, with
+        --name '{dir}/{stem}', out/a/.imgpool/journal.sqlite, replacing (with
+        --overwrite) the journal of the output folder out/a."""
+        src, other, out = self.path("in"), self.path("b"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(other, "7-1-1.jpg"))
+        self.ok(run(["-q", "-o", out, src]))
+        os.symlink(os.path.join(out, ".imgpool"), self.path("lnk"))
+        for inner in (os.path.join(out, ".imgpool", "tmp-all"),
+                      os.path.join(out, ".IMGPOOL", "x"), self.path("lnk", "sub")):
+            r = run(["-q", "-o", inner, "-f", "jpeg", "--name", "{stem}.tmp", other])
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(b"in a folder named .imgpool", r.stderr)
+        self.assertEqual(sorted(os.listdir(os.path.join(out, ".imgpool"))),
+                         sorted(n for n in os.listdir(os.path.join(out, ".imgpool"))
+                                if n in ("journal.sqlite", "journal.sqlite-wal",
+                                         "journal.sqlite-shm", "lock", "lock.meta")))
+        nested, listed = os.path.join(out, "a"), self.path("list")
+        self.ok(run(["-q", "-o", nested, src]))
+        jpeg(os.path.join(listed, "a", ".imgpool", "journal.sqlite.jpg"))
+        journal = os.path.join(nested, ".imgpool", "journal.sqlite")
+        r = run(["-o", out, "--base", listed, "--files-from", "-", "--name", "{dir}/{stem}",
+                 "-f", "jpeg", "--overwrite"], input=b"a/.imgpool/journal.sqlite.jpg\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"would lie in a folder named .imgpool", r.stderr)
+        with open(journal, "rb") as f:
+            self.assertEqual(f.read(16), b"SQLite format 3\x00")
+
+    def test_a_report_named_at_an_output_path_is_never_replaced(self):
+        """--report out/dog.jpg --overwrite: the thumbnail of in/dog.jpg took the
+        report's place (moved to the quarantine and deleted), the rest of the
+        records went to a deleted file, and the run said 0."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "dog.jpg"))
+        jpeg(os.path.join(src, "cat.jpg"))
+        report = os.path.join(out, "dog.jpg")
+        r = run(["--overwrite", "--report", report, "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"is this run's --report file", r.stderr)
+        with open(report) as f:
+            recs = [json.loads(line) for line in f]
+        self.assertEqual({rec.get("input") for rec in recs if rec["type"] == "file"},
+                         {os.path.join(src, "dog.jpg"), os.path.join(src, "cat.jpg")})
+
 
 class TestSymlinksInOut(SafetyCase):
     def test_symlinked_folder_never_adopted_or_pruned(self):
