@@ -4,6 +4,7 @@
  * `imgpool bench ...` is the speedup benchmark (bench.h).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -54,16 +55,23 @@ int main(int argc, char **argv)
 	 * the same log could land inside a line. Lines without an end (the progress
 	 * bar) are flushed where they are drawn. */
 	setvbuf(stderr, NULL, _IOLBF, BUFSIZ);
+	/* --help, -V and status into a pipe closed early (| head -1, | true): a
+	 * failed write, exit 1 as the man page says, not death by SIGPIPE (141). A
+	 * run and bench set their own handling; they start from the default. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc > 1 && !strcmp(argv[1], "status"))
 		return stdout_checked(status_main(argc - 1, argv + 1));
-	if (argc > 1 && !strcmp(argv[1], "bench"))
+	if (argc > 1 && !strcmp(argv[1], "bench")) {
+		signal(SIGPIPE, SIG_DFL);
 		return stdout_checked(bench_main(argc - 1, argv + 1));
+	}
 	imgpool_options o;
 	int k = options_parse(argc, argv, &o, stdout, stderr);
 	if (k == OPTIONS_EXIT_OK)
 		return stdout_checked(0);
 	if (k == OPTIONS_USAGE)
 		return EXIT_USAGE;
+	signal(SIGPIPE, SIG_DFL);
 	int rc = run_imgpool(&o);
 	options_free(&o);
 	return stdout_checked(rc);

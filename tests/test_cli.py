@@ -1103,6 +1103,14 @@ def test_lost_standard_output_fails_every_command(tmp):
         assert_eq(b"writing to standard output failed" in r.stderr, True, r.stderr)
     r = subprocess.run([IMGPOOL, "-V"], stdout=subprocess.DEVNULL, timeout=60)
     assert_eq(r.returncode, 0, "-V to /dev/null")
+    # a pipe closed before the first write (| true): exit 1 too, not SIGPIPE (141)
+    for args in (["--help"], ["-V"], ["status", out]):
+        rd, wr = os.pipe()
+        os.close(rd)
+        r = subprocess.run([IMGPOOL] + args, stdout=wr, stderr=subprocess.PIPE, timeout=60,
+                           restore_signals=True)
+        os.close(wr)
+        assert_eq(r.returncode, 1, ("closed pipe", args, r.stderr))
 
 
 def test_status_counts_each_input_once(tmp):
