@@ -20,7 +20,7 @@ static const char usage_text[] =
 	"\n"
 	"Where the thumbnails go:\n"
 	"  -o, --output DIR        output folder (default: PATH-thumbs beside the first\n"
-	"                          PATH when it is a folder, else ./thumbs)\n"
+	"                          PATH there when it is a folder, else ./thumbs)\n"
 	"      --name TEMPLATE     output path inside DIR (default {dir}/{stem}.{ext}, or\n"
 	"                          {dir}/{stem}_{size}.{ext} with several sizes); fields:\n"
 	"                          {dir} {stem} {ext} {inext} {w} {h} {size}; {w} {h}\n"

@@ -3,6 +3,7 @@
  * outfolder.c — the default output folder, and the rule that it never lies inside an
  * input tree. See outfolder.h.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,23 @@ char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
 {
 	struct stat st;
 	const char *first = paths[0];
+	int i = 0;
+	/* The first PATH there decides: a mistyped one (imgpool -q Photos-typo in a
+	 * folder holding thumbs/) took ./thumbs, locked it and recorded itself as its
+	 * last run. None there: the first one's -thumbs, which the run, finding no
+	 * input, takes back (run.h). */
+	while (i < npaths && lstat(paths[i], &st) < 0 && errno == ENOENT)
+		i++;
+	if (i == npaths && npaths > 0) {
+		size_t n = strlen(first);
+		while (n > 1 && first[n - 1] == '/')
+			n--;
+		char *out = NULL;
+		if (asprintf(&out, "%.*s-thumbs", (int)n, first) < 0)
+			out = NULL;
+		return out;
+	}
+	first = paths[i < npaths ? i : 0];
 	if (stat(first, &st) == 0 && S_ISDIR(st.st_mode)) {
 		char *real = realpath(first, NULL);
 		if (!real || !strcmp(real, "/")) {

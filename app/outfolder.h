@@ -9,8 +9,9 @@
 
 #include <stddef.h>
 
-/* The default output folder for the given paths: "<first path>-thumbs" beside a
- * folder, "thumbs" beside a file. NULL with msg set when it cannot be chosen safely. */
+/* The default output folder for the given paths, by the first that exists:
+ * "<it>-thumbs" beside a folder, "thumbs" beside a file; where none exists,
+ * "<first path>-thumbs". NULL with msg set when it cannot be chosen safely. */
 char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
 			      size_t msglen);
 

@@ -1960,6 +1960,29 @@ int fsync(int fd)
 
 
 
+    def test_a_mistyped_path_leaves_thumbs_alone(self):
+        """imgpool -q Photos-typo in a folder holding the cron's thumbs/ took
+        ./thumbs (the default beside a file), locked it and recorded itself as
+        its last run. A missing PATH is passed over; with none there the run
+        makes and takes back Photos-typo-thumbs, and touches nothing else."""
+        work = self.p("work")
+        photo(os.path.join(work, "Photos", "a.jpg"))
+        self.assertEqual(run(["-q", "-o", "thumbs", "Photos"], cwd=work).returncode, 0)
+        journal = os.path.join(work, "thumbs", ".imgpool", "journal.sqlite")
+        before = os.stat(journal).st_mtime_ns
+        r = run(["-q", "Photos-typo"], cwd=work)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("Photos-typo: No such file or directory", r.stderr)
+        self.assertEqual(sorted(os.listdir(work)), ["Photos", "thumbs"])
+        self.assertEqual(os.stat(journal).st_mtime_ns, before)
+        status = run(["status", "thumbs"], cwd=work).stdout
+        self.assertIn("1 done, 0 failed", status)
+        # a missing one first, then a folder: that folder's -thumbs
+        r = run(["-q", "nope", "Photos"], cwd=work)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(work, "Photos-thumbs", "a.jpg")))
+
+
 class SignalsInherited(unittest.TestCase):
     """What imgpool's starter did to its signals. `nohup imgpool …` (SIGHUP
     ignored): imgpool put its own stop over it, and the end of the session

@@ -807,14 +807,21 @@ static void test_default_out_dir(void **state)
 	snprintf(want, sizeof want, "%s/photos/2024-thumbs", here);
 	assert_string_equal(out, want);
 	free(out);
-	/* a file, or a path that is not there: ./thumbs */
+	/* a file: ./thumbs */
 	const char *file[] = {"photos/a.jpg"};
 	out = options_default_out_dir(file, 1, msg, sizeof msg);
 	assert_string_equal(out, "thumbs");
 	free(out);
-	const char *missing[] = {"nowhere"};
+	/* a path that is not there is passed over (a mistyped one took ./thumbs,
+	 * the cron's); none there: the first one's -thumbs, taken back by the run */
+	const char *missing[] = {"nowhere/"};
 	out = options_default_out_dir(missing, 1, msg, sizeof msg);
-	assert_string_equal(out, "thumbs");
+	assert_string_equal(out, "nowhere-thumbs");
+	free(out);
+	const char *then[] = {"nowhere", "photos/2024"};
+	out = options_default_out_dir(then, 2, msg, sizeof msg);
+	snprintf(want, sizeof want, "%s/photos/2024-thumbs", here);
+	assert_string_equal(out, want);
 	free(out);
 	/* nothing lies beside / */
 	const char *root[] = {"/"};
