@@ -307,8 +307,16 @@ int status_main(int argc, char **argv)
 		return 2;
 	}
 	char err[512];
-	outdir *od = outdir_open(out, 0, err, sizeof err);
-	char **names = od ? outdir_private_list(od, "journal", ".sqlite") : NULL;
+	/* Only read: a symlink to the output folder is followed (a run refuses one,
+	 * as it writes), where it said "no journal" of a folder that has one. */
+	char *real = realpath(out, NULL);
+	outdir *od = outdir_open(real ? real : out, 0, err, sizeof err);
+	free(real);
+	if (!od) {
+		report_say(stderr, "imgpool status: %s", err);
+		return 1;
+	}
+	char **names = outdir_private_list(od, "journal", ".sqlite");
 	size_t n = 0;
 	while (names && names[n])
 		n++;

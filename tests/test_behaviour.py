@@ -1983,6 +1983,22 @@ int fsync(int fd)
         self.assertTrue(os.path.isfile(os.path.join(work, "Photos-thumbs", "a.jpg")))
 
 
+    def test_status_follows_a_symlink_to_the_output_folder(self):
+        """status only reads: through a symlink to OUT it said "no journal" of a
+        folder that has one; what it cannot open, it now says why."""
+        work = self.p("work")
+        photo(os.path.join(work, "in", "a.jpg"))
+        self.assertEqual(run(["-q", "-o", "out", "in"], cwd=work).returncode, 0)
+        os.symlink("out", os.path.join(work, "link"))
+        for name in ("link", "link/", "link/."):
+            r = run(["status", name], cwd=work)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("1 ok", r.stdout)
+        r = run(["status", "in/a.jpg"], cwd=work)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("is not a folder", r.stderr)
+
+
 class SignalsInherited(unittest.TestCase):
     """What imgpool's starter did to its signals. `nohup imgpool …` (SIGHUP
     ignored): imgpool put its own stop over it, and the end of the session
