@@ -443,8 +443,8 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 		char *owner = NULL;
 		int owner_changed = 0;
 		if (o.state[i] == OUT_FOREIGN)
-			snprintf(p->why, sizeof p->why, "its output %s exists and was not made by "
-				 "imgpool; --overwrite replaces it", it->outputs[i]);
+			snprintf(p->why, sizeof p->why, "its output %s exists and %s; --overwrite "
+				 "replaces it", it->outputs[i], PUBLISH_NOT_OURS(!p->cfg.no_journal));
 		else if (o.state[i] == OUT_OURS && p->cfg.j &&
 			 owner_owned_by_another(&p->q, root, i, &o, &owner, &owner_changed)) {
 			snprintf(p->why, sizeof p->why, "its output %s is the thumbnail of %s, which "

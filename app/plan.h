@@ -54,6 +54,7 @@ typedef struct planner_config {
 	int empty_journal;          /* j NULL stands for an empty journal, not none: a dry
 	                               run where the run would start one anew (it is lost)
 	                               judges as that run will, not by --no-journal's rule */
+	int no_journal;             /* --no-journal: j NULL by choice (the errors say so) */
 	const thumb_settings *settings;
 	uint64_t fingerprint;       /* journal_fingerprint() of the settings */
 	uint64_t limits;            /* journal_limits() of this run */

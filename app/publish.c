@@ -172,8 +172,8 @@ static int check_all(const publisher *pb, const publish_item *it, out_plan *plan
 			break;
 		case OUT_FOREIGN:
 			if (!pb->overwrite) {
-				snprintf(err, len, "its output %s exists and was not made by imgpool; "
-					 "--overwrite replaces it", it->display[i]);
+				snprintf(err, len, "its output %s exists and %s; --overwrite "
+					 "replaces it", it->display[i], PUBLISH_NOT_OURS(1));
 				return -1;
 			}
 			plan[i].replace = 1;

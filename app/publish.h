@@ -58,6 +58,12 @@ typedef enum {
 	                        could not be read to tell whose it is */
 } out_state;
 
+/* Why a file at an output path is not imgpool's to replace, where a journal is
+ * kept (journal 0: --no-journal, and then nothing can be shown imgpool's, its own
+ * thumbnails of an earlier run too). */
+#define PUBLISH_NOT_OURS(journal) ((journal) ? "was not made by imgpool" \
+				 : "cannot be shown imgpool's without a journal (--no-journal)")
+
 /* What is at output rel now. *id is filled when something is there. For
  * OUT_BLOCKED and OUT_UNREACHABLE, why says what (without the path). in_dev/in_ino:
  * the input, which an output must never be. */

@@ -412,7 +412,8 @@ int run_setup(run_ctx *x)
 	char context[256];
 	failure_context(context, sizeof context);
 	planner_config pc = {
-		.d = x->d, .od = x->od, .j = x->j, .settings = &o->settings,
+		.d = x->d, .od = x->od, .j = x->j, .no_journal = o->no_journal,
+		.settings = &o->settings,
 		.fingerprint = fingerprint,
 		.limits = journal_limits(o->timeout, o->settings.max_pixels, context),
 		.shard = x->shard, .force = o->force, .overwrite = o->overwrite,

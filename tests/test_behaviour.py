@@ -1999,6 +1999,21 @@ int fsync(int fd)
         self.assertIn("is not a folder", r.stderr)
 
 
+    def test_no_journal_says_why_its_own_thumbnail_is_kept(self):
+        """--no-journal replaces nothing, its own thumbnails of an earlier run
+        too: the error called such a thumbnail "not made by imgpool"."""
+        src, out = self.p("src"), self.p("out")
+        photo(os.path.join(src, "a.jpg"))
+        self.assertEqual(run(["-q", "--no-journal", "-o", out, src]).returncode, 0)
+        later = time.time() + 100  # edited since: to be made again
+        os.utime(os.path.join(src, "a.jpg"), (later, later))
+        r = run(["--no-journal", "-o", out, src])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot be shown imgpool's without a journal (--no-journal); "
+                      "--overwrite replaces it", r.stderr)
+        self.assertNotIn("not made by imgpool", r.stderr)
+
+
 class SignalsInherited(unittest.TestCase):
     """What imgpool's starter did to its signals. `nohup imgpool …` (SIGHUP
     ignored): imgpool put its own stop over it, and the end of the session
