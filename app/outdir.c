@@ -217,8 +217,8 @@ outdir *outdir_open(const char *path, int create, char *err, size_t errlen)
 	 * files, which that folder's runs remove as theirs, would be this run's
 	 * thumbnails. Looked at before anything is made (through the symlinks on its
 	 * way that exist), and again once it is open. */
-	char *canon = path_canonical(od->path);
-	int in_private = outdir_in_private(od->path) || (canon && outdir_in_private(canon));
+	char *canon = path_canonical(od->path); /* .imgpool/../out is ./out */
+	int in_private = outdir_in_private(canon ? canon : od->path);
 	free(canon);
 	if (in_private) {
 		snprintf(err, errlen, "the output folder '%s' lies in a folder named "
@@ -347,13 +347,17 @@ static void remade_folder_wait(int i)
  * and then pfd looked at again: moved out of OUT meanwhile, the file is taken back
  * (-1, OUTDIR_EMOVED). A new file (fresh: a temp file, not a quarantined one put
  * back) is first given what making it in pfd's folder gives (group, default ACL);
- * where it cannot be (not a member of the setgid group) it keeps the temp folder's,
- * as a file copied there would. */
+ * what cannot be given (not a member of the setgid group) it keeps from the temp
+ * folder, as a file copied there would. Another file at its name than made, or not
+ * a regular file, is not moved (OUTDIR_ETEMP). */
 static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, const char *leaf,
-			 const char *rel, int fresh)
+			 const char *rel, int fresh, const file_ident *made)
 {
-	if (fresh)
-		outdir_as_made_in(from_dir, from, pfd, IO_NEW_FILE_MODE);
+	if (fresh && outdir_as_made_in(from_dir, from, pfd, IO_NEW_FILE_MODE, made) < 0 &&
+	    (errno == ESTALE || errno == EINVAL)) {
+		errno = OUTDIR_ETEMP; /* not the file the worker made: never moved into OUT */
+		return -1;
+	}
 	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
 		return -1;
 	if (outdir_parent_in_place(od, rel, pfd) == 0)
@@ -368,14 +372,15 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
  * way removed after it was opened, before the mkdir beneath it or the rename, is
  * made again (ENOENT with from still there; see REMADE_FOLDER_RETRIES). A folder
  * moved out of OUT meanwhile: the file is taken back (OUTDIR_EMOVED). */
-static int move_into(outdir *od, int from_dir, const char *from, const char *rel, int fresh)
+static int move_into(outdir *od, int from_dir, const char *from, const char *rel, int fresh,
+		     const file_ident *made)
 {
 	for (int i = 0;; i++) {
 		remade_folder_wait(i);
 		const char *leaf;
 		int pfd = outdir_parent(od, rel, 1, &leaf), rc = -1, e = errno;
 		if (pfd >= 0) {
-			rc = move_in_place(od, from_dir, from, pfd, leaf, rel, fresh);
+			rc = move_in_place(od, from_dir, from, pfd, leaf, rel, fresh, made);
 			e = errno;
 			close(pfd);
 		}
@@ -388,13 +393,13 @@ static int move_into(outdir *od, int from_dir, const char *from, const char *rel
 	}
 }
 
-int outdir_publish(outdir *od, const char *tmp_name, const char *rel)
+int outdir_publish(outdir *od, const char *tmp_name, const char *rel, const file_ident *made)
 {
 	if (od->tmp < 0 || strchr(tmp_name, '/')) {
 		errno = EINVAL;
 		return -1;
 	}
-	return move_into(od, od->tmp, tmp_name, rel, 1);
+	return move_into(od, od->tmp, tmp_name, rel, 1, made);
 }
 
 void outdir_quarantine_name(outdir *od, char *buf, size_t len)
@@ -505,7 +510,7 @@ static int quarantine_checked(outdir *od, const char *rel, int pfd, const char *
 }
 
 int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
-		   const file_ident *expect, const char *qname)
+		   const file_ident *expect, const char *qname, const file_ident *made)
 {
 	const char *leaf;
 	if (od->tmp < 0 || strchr(tmp_name, '/')) {
@@ -517,7 +522,7 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		return -1;
 	int rc = quarantine_checked(od, rel, pfd, leaf, expect, qname);
 	if (rc == 0) {
-		rc = move_in_place(od, od->tmp, tmp_name, pfd, leaf, rel, 1);
+		rc = move_in_place(od, od->tmp, tmp_name, pfd, leaf, rel, 1, made);
 		int e = errno;
 		if (rc == 0)
 			quarantine_delete(od, qname);
@@ -526,7 +531,7 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 			 * old one goes back to rel beneath OUT as it is now, never into that
 			 * folder (outside OUT by then); failing that it stays quarantined,
 			 * where its record (qname -> rel) has outdir_restore() put it back. */
-			move_into(od, od->quarantine, qname, rel, 0);
+			move_into(od, od->quarantine, qname, rel, 0, NULL);
 		else
 			outdir_move_noreplace(od->quarantine, qname, pfd, leaf);
 		errno = e;
@@ -563,7 +568,7 @@ int outdir_restore(outdir *od, const char *qname, const char *rel, const file_id
 		return -1;
 	if (fstatat(qfd, qname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 3 : -1;
-	if (move_into(od, qfd, qname, rel, 0) == 0)
+	if (move_into(od, qfd, qname, rel, 0, NULL) == 0)
 		return 1;
 	file_ident got = outdir_ident_of(&st);
 	if (owned && S_ISREG(st.st_mode) && got.size == owned->size &&

@@ -38,7 +38,8 @@
  * the expected identity and was put back; EXDEV: the temp folder and the target
  * are on different filesystems; OUTDIR_EMOVED: the folder it was put in, or taken
  * from, was moved out of OUT meanwhile, and the file went back; OUTDIR_EQMOVED:
- * the quarantine was). outdir_strerror()
+ * the quarantine was; OUTDIR_ETEMP: the temp file was not the one made).
+ * outdir_strerror()
  * words them for a report line.
  */
 #ifndef IMGPOOL_OUTDIR_H
@@ -55,6 +56,9 @@
 /* OUT/.imgpool/quarantine (or .imgpool) was moved out of OUT while a file was to
  * be put in it or deleted from it: nothing was, and the file is in its place. */
 #define OUTDIR_EQMOVED ENOANO
+/* The temp file to publish is not the one the worker made (another file, or not a
+ * regular file, put at its name in the temp folder): nothing was moved. */
+#define OUTDIR_ETEMP EBADE
 #include <sys/types.h>
 
 /* Name of imgpool's own folder inside OUT; never walked, never an output. */
@@ -187,8 +191,11 @@ int outdir_kept(const outdir *od, const struct stat *st);
 /* Move temp file name to rel, creating rel's folders (again, when another process
  * removes one of them meanwhile, as a shard of the same array job removing the
  * folders its last output left empty does); never replaces anything (EEXIST when
- * rel exists). */
-int outdir_publish(outdir *od, const char *tmp_name, const char *rel);
+ * rel exists). It is first given what a file made in rel's folder gets (its
+ * setgid group, its default ACL): only the file made (its dev and inode), where
+ * made is not NULL, and OUTDIR_ETEMP, nothing moved, where another file is at its
+ * name in the temp folder. */
+int outdir_publish(outdir *od, const char *tmp_name, const char *rel, const file_ident *made);
 
 /*
  * Replace the file at rel, which the caller has proved imgpool made and which must
@@ -196,10 +203,10 @@ int outdir_publish(outdir *od, const char *tmp_name, const char *rel);
  * qname, check it, publish the new one, delete the old one. If the old one does not
  * match, it is put back and ESTALE returned; if publishing fails, it is put back
  * too. The caller records qname -> rel (write-ahead) before calling, so a kill
- * between the steps can be undone by outdir_restore().
+ * between the steps can be undone by outdir_restore(). made: as outdir_publish().
  */
 int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
-		   const file_ident *expect, const char *qname);
+		   const file_ident *expect, const char *qname, const file_ident *made);
 
 /* Delete the file at rel if it is still `expect` (through the quarantine, as
  * outdir_replace), then the folders this leaves empty up to OUT. ESTALE: it did

@@ -86,7 +86,7 @@ static int make_folder(outdir *od, int fd, const char *name, const char *rel, si
 	path[n] = '\0';
 	snprintf(tmp, sizeof tmp, OUTDIR_FOLDER_TEMP_PREFIX "%ld-%u", (long)getpid(), ++od->fcount);
 	if (od->tmp >= 0 && !od->tmp_acl && mkdirat(od->tmp, tmp, 0777) == 0) {
-		uint64_t id = outdir_as_made_in(od->tmp, tmp, fd, 0777) == 0
+		uint64_t id = outdir_as_made_in(od->tmp, tmp, fd, 0777, NULL) == 0
 				      ? io_identity(od->tmp, tmp, 0)
 				      : 0;
 		int recorded = id && od->folders.made(od->folders.data, path, id) == 0;

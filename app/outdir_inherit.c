@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -45,14 +46,18 @@ int outdir_default_acl(int fd)
 	return acl;
 }
 
-/* The default ACL of the folder open at pfd, in a new buffer (*len bytes): 0, 1
- * with none, -1 where it cannot be read. */
+/* The default ACL of the folder open at pfd (O_PATH too), in a new buffer (*len
+ * bytes): 0, 1 with none, -1 where it cannot be read. Read through /proc/self/fd:
+ * getxattr needs no read permission on the folder (a write-and-search-only one,
+ * as imgpool may fill), where an open(".") to read it through does. */
 static int read_default(int pfd, unsigned char **acl, size_t *len)
 {
-	int dir = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
+	char at[64];
+	int rc = -1;
+	snprintf(at, sizeof at, "/proc/self/fd/%d", pfd);
 	*acl = NULL;
-	for (int tries = 0; dir >= 0 && tries < 4; tries++) { /* ERANGE: it grew */
-		ssize_t n = fgetxattr(dir, ACL_DEFAULT, NULL, 0);
+	for (int tries = 0; tries < 4; tries++) { /* ERANGE: it grew */
+		ssize_t n = getxattr(at, ACL_DEFAULT, NULL, 0);
 		if (n < 0) {
 			rc = errno == ENODATA || errno == EOPNOTSUPP ? 1 : -1;
 			break;
@@ -60,7 +65,7 @@ static int read_default(int pfd, unsigned char **acl, size_t *len)
 		free(*acl);
 		if (!(*acl = malloc((size_t)n + 1)))
 			break;
-		if ((n = fgetxattr(dir, ACL_DEFAULT, *acl, (size_t)n)) >= 0) {
+		if ((n = getxattr(at, ACL_DEFAULT, *acl, (size_t)n)) >= 0) {
 			*len = (size_t)n;
 			rc = n >= ACL_HEADER && (n - ACL_HEADER) % ACL_ENTRY == 0 ? 0 : -1;
 			break;
@@ -69,8 +74,6 @@ static int read_default(int pfd, unsigned char **acl, size_t *len)
 			break;
 	}
 	int e = errno;
-	if (dir >= 0)
-		close(dir);
 	if (rc != 0) {
 		free(*acl);
 		*acl = NULL;
@@ -116,30 +119,58 @@ static int take_group(int fd, struct stat *st, const struct stat *parent)
 	return st->st_gid == gid && (st->st_mode & 07777) == mode ? 0 : -1;
 }
 
-int outdir_as_made_in(int dirfd, const char *name, int pfd, mode_t mode)
+/* name in dirfd opened to change it, only where it is a regular file or folder
+ * and (made not NULL) still the file made: opened without following a link and
+ * without opening what it is (O_PATH: a device put there is never opened), then
+ * opened again through /proc/self/fd, which names that inode and no other. */
+static int open_made(int dirfd, const char *name, const file_ident *made, struct stat *st)
+{
+	int path = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC), fd = -1;
+	if (path < 0)
+		return -1;
+	if (fstat(path, st) < 0) {
+		/* errno says */
+	} else if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode)) {
+		errno = EINVAL; /* a symlink, a FIFO, a device: not what was made */
+	} else if (made && (made->dev || made->ino) &&
+		   ((uint64_t)st->st_dev != made->dev || (uint64_t)st->st_ino != made->ino)) {
+		errno = ESTALE; /* another file put at its name */
+	} else {
+		char at[64];
+		snprintf(at, sizeof at, "/proc/self/fd/%d", path);
+		fd = open(at, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	}
+	int e = errno;
+	close(path);
+	errno = e;
+	return fd;
+}
+
+int outdir_as_made_in(int dirfd, const char *name, int pfd, mode_t mode, const file_ident *made)
 {
 	struct stat parent, st;
 	unsigned char *acl = NULL;
 	size_t len = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	int rc = fd >= 0 && fstat(fd, &st) == 0 && fstat(pfd, &parent) == 0 &&
-			 (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
-		     ? take_group(fd, &st, &parent)
-		     : -1;
-	int has = rc == 0 ? read_default(pfd, &acl, &len) : -1;
+	int fd = open_made(dirfd, name, made, &st);
+	if (fd < 0)
+		return -1;
+	/* The group and the ACL apart: one that cannot be given (not a member of
+	 * the setgid group) does not keep the other from it. */
+	int rc = fstat(pfd, &parent) == 0 ? take_group(fd, &st, &parent) : -1;
+	int has = read_default(pfd, &acl, &len);
 	if (has == 0) {
 		/* a folder's default first: the access ACL's mask is then the last word */
 		if (S_ISDIR(st.st_mode) && fsetxattr(fd, ACL_DEFAULT, acl, len, 0) < 0)
 			rc = -1;
 		mask_by_mode(acl, len, mode);
-		if (rc == 0 && fsetxattr(fd, ACL_ACCESS, acl, len, 0) < 0)
+		if (fsetxattr(fd, ACL_ACCESS, acl, len, 0) < 0)
 			rc = -1;
+	} else if (has < 0) {
+		rc = -1;
 	}
-	rc = has < 0 ? -1 : rc;
 	int e = errno;
 	free(acl);
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	errno = e;
 	return rc;
 }

@@ -68,12 +68,17 @@ int outdir_not_a_folder(int dirfd, const char *name, int err);
 int outdir_default_acl(int fd);
 
 /* Give name, a file or folder just made in folder dirfd with mode (IO_NEW_FILE_MODE,
- * 0777), what making it in the folder open at pfd gives instead: pfd's group where
- * pfd has the setgid bit, this process's otherwise (and a folder that bit with
- * it); pfd's default ACL, masked by mode (and a folder's own default). The temp
- * folder has no default ACL of its own (outdir_tmp_setup()). 0, or -1 with errno
- * where it cannot be made so (not a member of that group; a filesystem that
- * refuses the ACL). outdir_inherit.c. */
-int outdir_as_made_in(int dirfd, const char *name, int pfd, mode_t mode);
+ * 0777), what making it in the folder open at pfd (O_PATH too) gives instead:
+ * pfd's group where pfd has the setgid bit, this process's otherwise (and a
+ * folder that bit with it); pfd's default ACL, masked by mode (and a folder's
+ * own default). The temp folder has no default ACL of its own
+ * (outdir_tmp_setup()). Only to a regular file or folder, and where made is not
+ * NULL only to that file (its dev and inode): nothing is changed, and errno is
+ * ESTALE, where another file is at name; EINVAL where it is not a regular file
+ * or folder. 0, or -1 with errno where it cannot be made so (those; not a
+ * member of that group; a filesystem that refuses the ACL): what can be given
+ * is given. outdir_inherit.c. */
+int outdir_as_made_in(int dirfd, const char *name, int pfd, mode_t mode,
+		      const file_ident *made);
 
 #endif

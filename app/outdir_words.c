@@ -24,6 +24,8 @@ const char *outdir_strerror(int err)
 	case OUTDIR_EQMOVED: return "imgpool's quarantine folder (.imgpool/quarantine) was moved "
 				    "out of the output folder meanwhile; the file was left in "
 				    "its place";
+	case OUTDIR_ETEMP: return "its temp file in .imgpool was replaced by another file "
+				  "before it was put in place; nothing was put there";
 	case EOPNOTSUPP: return "the output folder's filesystem can neither rename a file without "
 				"replacing one (RENAME_NOREPLACE) nor make a hard link, so nothing "
 				"can be put in place there without risking a file imgpool did not "

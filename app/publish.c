@@ -162,6 +162,14 @@ static int check_all(const publisher *pb, const publish_item *it, out_plan *plan
 				 strerror(errno));
 			return -1;
 		}
+		/* Another file put at its name (a same-user process writing in
+		 * .imgpool): never published, nor given its folder's group and ACL. */
+		if (it->inos && it->inos[i] && (uint64_t)st.st_ino != it->inos[i]) {
+			snprintf(err, len, "the worker's output for %s was replaced in imgpool's "
+				 "temp folder by another file; nothing was put in place",
+				 it->display[i]);
+			return -1;
+		}
 		plan[i].fresh = outdir_ident_of(&st); /* a rename keeps all of it */
 		switch (inspect_freeing(pb, it, i, &plan[i].old, why, sizeof why, err, len)) {
 		case OUT_ABSENT:
@@ -524,8 +532,9 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 	for (int i = 0; i < it->n; i++) {
 		int rc = plan[i].replace
 				 ? outdir_replace(pb->od, it->temps[i], it->out_rel[i], &plan[i].old,
-						  plan[i].qname)
-				 : outdir_publish(pb->od, it->temps[i], it->out_rel[i]);
+						  plan[i].qname, &plan[i].fresh)
+				 : outdir_publish(pb->od, it->temps[i], it->out_rel[i],
+						  &plan[i].fresh);
 		if (rc < 0) {
 			int e = errno;
 			journal_output_forget(pb->j, it->out_rel[i], &plan[i].fresh);

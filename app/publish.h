@@ -86,6 +86,8 @@ typedef struct publish_item {
 	const char *const *display;        /* as reported (OUT as given + rel) */
 	const char *const *temps;          /* temp file names in the temp folder */
 	const uint64_t *sums;              /* each one's checksum (result.h); NULL: unknown */
+	const uint64_t *inos;              /* each temp file's inode as the worker made it
+	                                      (result.h); NULL or 0: not checked */
 	journal_source src;                /* the input they were made from, as read */
 } publish_item;
 

@@ -21,6 +21,8 @@ typedef struct thumb_result {
 		int w, h;            /* thumbnail dimensions */
 		uint64_t bytes;      /* output file size */
 		uint64_t checksum;   /* XXH3-64 of its bytes: the proof it is imgpool's */
+		uint64_t ino;        /* the temp file's inode, as the worker made it (0: not
+		                        known): the parent publishes only that file */
 	} out[THUMB_MAX_SIZES];
 } thumb_result;
 

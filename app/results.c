@@ -235,7 +235,7 @@ void run_flush_finished(run_ctx *x)
 	batch_removed removed = {items, x->od, {{0}}};
 	publish_error errs[PUBLISH_BATCH];
 	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
-	uint64_t sums[PUBLISH_BATCH][THUMB_MAX_SIZES];
+	uint64_t sums[PUBLISH_BATCH][THUMB_MAX_SIZES], inos[PUBLISH_BATCH][THUMB_MAX_SIZES];
 	int sync_err[PUBLISH_BATCH], batch[PUBLISH_BATCH], m = 0;
 	char sync_cause[PUBLISH_BATCH][96];
 	int n = x->nfinished;
@@ -260,12 +260,13 @@ void run_flush_finished(run_ctx *x)
 		for (int i = 0; i < f->n; i++) {
 			temps[m][i] = d->temps[i];
 			sums[m][i] = d->res.out[i].checksum;
+			inos[m][i] = d->res.out[i].ino;
 		}
 		items[m] = (publish_item){
 			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
 			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
 			.display = (const char *const *)f->display, .temps = temps[m],
-			.sums = sums[m],
+			.sums = sums[m], .inos = inos[m],
 			.src = {1, f->size, f->mtime_ns, d->res.in_checksum},
 		};
 		batch[k] = m++;

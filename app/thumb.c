@@ -298,8 +298,11 @@ static int produce(const thumb_settings *s, VipsImage *master, const master_inpu
 	res->out[i].checksum = filehash_bytes(buf, len);
 	g_object_unref(im);
 	rc = save_write(out, buf, len, fd, err, errlen);
+	struct stat made;
 	if (rc)
 		*kind = FAIL_OUTPUT;
+	else if (fstat(*fd, &made) == 0)
+		res->out[i].ino = (uint64_t)made.st_ino;
 	g_free(buf);
 	return rc;
 }

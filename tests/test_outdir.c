@@ -229,9 +229,9 @@ static void test_symlinks_never_followed(void **state)
 	assert_int_equal(outdir_stat(od, "sub/a.jpg", &st), -1);
 	assert_int_equal(errno, ELOOP);
 	make_temp(od, "t1", "new");
-	assert_int_equal(outdir_publish(od, "t1", "sub/b.jpg"), -1);
+	assert_int_equal(outdir_publish(od, "t1", "sub/b.jpg", NULL), -1);
 	assert_int_equal(errno, ELOOP);
-	assert_int_equal(outdir_publish(od, "t1", "d/inner/deeper/b.jpg"), -1);
+	assert_int_equal(outdir_publish(od, "t1", "d/inner/deeper/b.jpg", NULL), -1);
 	assert_int_equal(errno, ELOOP);
 	file_ident id = ident(at("elsewhere/a.jpg"));
 	assert_int_equal(outdir_remove(od, "sub/a.jpg", &id, "q1"), -1);
@@ -241,10 +241,10 @@ static void test_symlinks_never_followed(void **state)
 	assert_int_equal(symlink(at("elsewhere/a.jpg"), at("out/top.jpg")), 0);
 	assert_int_equal(outdir_stat(od, "top.jpg", &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
-	assert_int_equal(outdir_publish(od, "t1", "top.jpg"), -1);
+	assert_int_equal(outdir_publish(od, "t1", "top.jpg", NULL), -1);
 	assert_int_equal(errno, EEXIST);
 	id = ident(at("out/top.jpg"));
-	assert_int_equal(outdir_replace(od, "t1", "top.jpg", &id, "q2"), -1);
+	assert_int_equal(outdir_replace(od, "t1", "top.jpg", &id, "q2", NULL), -1);
 	assert_string_equal(get(at("elsewhere/a.jpg")), "precious");
 	outdir_close(od);
 }
@@ -254,15 +254,15 @@ static void test_publish(void **state)
 	(void)state;
 	outdir *od = open_out();
 	make_temp(od, "t1", "one");
-	assert_int_equal(outdir_publish(od, "t1", "a/b/c.jpg"), 0);	/* folders made */
+	assert_int_equal(outdir_publish(od, "t1", "a/b/c.jpg", NULL), 0);	/* folders made */
 	assert_string_equal(get(at("out/a/b/c.jpg")), "one");
 	assert_int_equal(access(at("out/.imgpool/tmp-test/t1"), F_OK), -1);
 	make_temp(od, "t2", "two");
-	assert_int_equal(outdir_publish(od, "t2", "a/b/c.jpg"), -1);	/* never replaces */
+	assert_int_equal(outdir_publish(od, "t2", "a/b/c.jpg", NULL), -1);	/* never replaces */
 	assert_int_equal(errno, EEXIST);
 	assert_string_equal(get(at("out/a/b/c.jpg")), "one");
 	put(at("out/a/file"), "x");
-	assert_int_equal(outdir_publish(od, "t2", "a/file/c.jpg"), -1);	/* not a folder */
+	assert_int_equal(outdir_publish(od, "t2", "a/file/c.jpg", NULL), -1);	/* not a folder */
 	assert_int_not_equal(errno, 0);
 	outdir_close(od);
 }
@@ -287,7 +287,7 @@ static void test_publish_out_of_descriptors(void **state)
 		fds[n++] = fd;
 	assert_true(n > 0 && n < MAX_FDS);
 	close(fds[--n]); /* one left: the publish opens the folder with it */
-	int rc = outdir_publish(od, "t1", "c.jpg");
+	int rc = outdir_publish(od, "t1", "c.jpg", NULL);
 	int e = errno;
 	while (n)
 		close(fds[--n]);
@@ -310,7 +310,7 @@ static int publish_rounds(outdir *od, const char *who, int rounds, int *e)
 		snprintf(tmp, sizeof tmp, "%s%d", who, i);
 		snprintf(rel, sizeof rel, "a/b/%s%d.jpg", who, i);
 		make_temp(od, tmp, "x");
-		if (outdir_publish(od, tmp, rel) < 0) {
+		if (outdir_publish(od, tmp, rel, NULL) < 0) {
 			if (!failed++)
 				*e = errno;
 			outdir_tmp_remove(od, tmp);
@@ -343,6 +343,42 @@ static void test_publish_while_folders_removed(void **state)
 	outdir_close(od);
 }
 
+/* Publishing gives a temp file its folder's group and ACL, then renames it: only
+ * the file the worker made. Another put at its name (a hard link to a private
+ * file: it took the folder's group and ACL, then was published) stays where it
+ * is, untouched, and nothing is put in place. */
+static void test_only_the_temp_file_made_is_published(void **state)
+{
+	(void)state;
+	outdir *od = open_out();
+	make_temp(od, "t1", "thumb");
+	file_ident made;
+	struct stat st;
+	assert_int_equal(fstatat(outdir_tmp_fd(od), "t1", &st, AT_SYMLINK_NOFOLLOW), 0);
+	made = outdir_ident_of(&st);
+	/* swapped for a hard link to a private file of the user's */
+	int fd = open(at("victim"), O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(unlinkat(outdir_tmp_fd(od), "t1", 0), 0);
+	assert_int_equal(linkat(AT_FDCWD, at("victim"), outdir_tmp_fd(od), "t1", 0), 0);
+	assert_int_equal(mkdir(at("out/web"), 0755), 0);
+	assert_int_equal(chmod(at("out/web"), 02775), 0);
+	assert_int_equal(outdir_publish(od, "t1", "web/x.jpg", &made), -1);
+	assert_int_equal(errno, OUTDIR_ETEMP);
+	assert_int_equal(lstat(at("out/web/x.jpg"), &st), -1);
+	assert_int_equal(stat(at("victim"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* the file made itself: published */
+	unlinkat(outdir_tmp_fd(od), "t1", 0);
+	make_temp(od, "t2", "thumb");
+	assert_int_equal(fstatat(outdir_tmp_fd(od), "t2", &st, AT_SYMLINK_NOFOLLOW), 0);
+	made = outdir_ident_of(&st);
+	assert_int_equal(outdir_publish(od, "t2", "web/x.jpg", &made), 0);
+	assert_int_equal(lstat(at("out/web/x.jpg"), &st), 0);
+	outdir_close(od);
+}
+
 /* Only the folders imgpool made go when a removal empties them: not one the user
  * made before (out/web, mode 2750), nor one made again at the path of imgpool's.
  * Each is recorded before it is at its place; one made in a setgid folder takes
@@ -355,7 +391,7 @@ static void test_only_folders_imgpool_made_go(void **state)
 	assert_int_equal(mkdir(at("out/web"), 0700), 0);
 	assert_int_equal(chmod(at("out/web"), 02750), 0);
 	make_temp(od, "t1", "thumb");
-	assert_int_equal(outdir_publish(od, "t1", "web/x.jpg"), 0);
+	assert_int_equal(outdir_publish(od, "t1", "web/x.jpg", NULL), 0);
 	assert_int_equal(folders.n, 0); /* the user's: not recorded */
 	assert_int_equal(unlink(at("out/web/x.jpg")), 0);
 	outdir_remove_empty_dirs(od, "web/x.jpg");
@@ -364,7 +400,7 @@ static void test_only_folders_imgpool_made_go(void **state)
 	assert_int_equal(st.st_mode & 07777, 02750);
 	/* made by imgpool, inside the user's setgid folder */
 	make_temp(od, "t2", "thumb");
-	assert_int_equal(outdir_publish(od, "t2", "web/a/b/x.jpg"), 0);
+	assert_int_equal(outdir_publish(od, "t2", "web/a/b/x.jpg", NULL), 0);
 	assert_int_equal(folders.n, 2);
 	assert_int_equal(folders.made_absent, 2);
 	assert_int_equal(stat(at("out/web/a/b"), &st), 0);
@@ -376,7 +412,7 @@ static void test_only_folders_imgpool_made_go(void **state)
 	assert_int_equal(folders.n, 0);
 	/* imgpool's folder replaced by the user's at its path: kept */
 	make_temp(od, "t3", "thumb");
-	assert_int_equal(outdir_publish(od, "t3", "c/x.jpg"), 0);
+	assert_int_equal(outdir_publish(od, "t3", "c/x.jpg", NULL), 0);
 	assert_int_equal(rename(at("out/c/x.jpg"), at("out/x.jpg")), 0);
 	assert_int_equal(rmdir(at("out/c")), 0);
 	assert_int_equal(mkdir(at("out/c"), 0755), 0);
@@ -392,7 +428,7 @@ static void test_only_folders_imgpool_made_go(void **state)
 	od = open_out();
 	outdir_record_folders(od, NULL);
 	make_temp(od, "t4", "thumb");
-	assert_int_equal(outdir_publish(od, "t4", "d/x.jpg"), 0);
+	assert_int_equal(outdir_publish(od, "t4", "d/x.jpg", NULL), 0);
 	assert_int_equal(unlink(at("out/d/x.jpg")), 0);
 	outdir_remove_empty_dirs(od, "d/x.jpg");
 	assert_int_equal(access(at("out/d"), F_OK), 0);
@@ -406,14 +442,14 @@ static void test_replace(void **state)
 	put(at("out/x.jpg"), "old");
 	file_ident old = ident(at("out/x.jpg"));
 	make_temp(od, "t1", "new!");
-	assert_int_equal(outdir_replace(od, "t1", "x.jpg", &old, "q-1"), 0);
+	assert_int_equal(outdir_replace(od, "t1", "x.jpg", &old, "q-1", NULL), 0);
 	assert_string_equal(get(at("out/x.jpg")), "new!");
 	assert_int_equal(access(at("out/.imgpool/quarantine/q-1"), F_OK), -1);
 	/* the file changed since it was recorded: put back, ESTALE */
 	file_ident stale = ident(at("out/x.jpg"));
 	stale.size++;
 	make_temp(od, "t2", "newer");
-	assert_int_equal(outdir_replace(od, "t2", "x.jpg", &stale, "q-2"), -1);
+	assert_int_equal(outdir_replace(od, "t2", "x.jpg", &stale, "q-2", NULL), -1);
 	assert_int_equal(errno, ESTALE);
 	assert_string_equal(get(at("out/x.jpg")), "new!");
 	assert_int_equal(access(at("out/.imgpool/quarantine/q-2"), F_OK), -1);
@@ -426,7 +462,7 @@ static void test_remove_and_restore(void **state)
 	outdir *od = open_out();
 	put(at("out/keep.txt"), "mine");
 	make_temp(od, "t1", "thumb");
-	assert_int_equal(outdir_publish(od, "t1", "a/b/x.jpg"), 0);
+	assert_int_equal(outdir_publish(od, "t1", "a/b/x.jpg", NULL), 0);
 	file_ident id = ident(at("out/a/b/x.jpg"));
 	file_ident wrong = id;
 	wrong.mtime_ns++;
@@ -690,6 +726,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_and_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_private_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_only_the_temp_file_made_is_published, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_tmp_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_outsync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publish_out_of_descriptors, setup, teardown),
