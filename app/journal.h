@@ -73,10 +73,13 @@ typedef struct journal_row {
 uint64_t journal_fingerprint(const thumb_settings *s, const char *name_template,
 			     char *text, size_t textlen);
 
-/* The limits a failure is remembered under: --timeout, --max-pixels and context
- * (the imgpool and libvips versions and the resource limits, as text). A failure
- * under other limits is tried again. */
-uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *context);
+/* The limits a failure is remembered under: --timeout, --max-pixels, --fail-on and
+ * context (the imgpool and libvips versions and the resource limits, as text). A
+ * failure under other limits is tried again. (--fail-on is no setting of the
+ * fingerprint: it decides whether a damaged file fails, not what a made one
+ * holds; adding --fail-on none to rescue one photo made every thumbnail again.) */
+uint64_t journal_limits(double timeout, uint64_t max_pixels, thumb_fail_on fail_on,
+			const char *context);
 
 /*
  * Open (creating) OUT/.imgpool/<file>, and every other journal of the folder (other

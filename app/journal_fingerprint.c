@@ -43,10 +43,6 @@ uint64_t journal_fingerprint(const thumb_settings *given, const char *name_templ
 		n += snprintf(buf + n, sizeof buf - (size_t)n, " no-rotate=1");
 	if (s->fast_shrink)
 		n += snprintf(buf + n, sizeof buf - (size_t)n, " fast-shrink=1");
-	if (s->fail_on != FAILON_WARNING)
-		n += snprintf(buf + n, sizeof buf - (size_t)n, " fail-on=%s",
-			      s->fail_on == FAILON_NONE ? "none"
-			      : s->fail_on == FAILON_TRUNCATED ? "truncated" : "error");
 	snprintf(buf + n, sizeof buf - (size_t)n, " name=%s",
 		 name_template ? name_template : "(default)");
 	if (text)
@@ -54,11 +50,18 @@ uint64_t journal_fingerprint(const thumb_settings *given, const char *name_templ
 	return XXH3_64bits(buf, strlen(buf));
 }
 
-uint64_t journal_limits(double timeout, uint64_t max_pixels, const char *context)
+uint64_t journal_limits(double timeout, uint64_t max_pixels, thumb_fail_on fail_on,
+			const char *context)
 {
 	char buf[512];
-	int n = snprintf(buf, sizeof buf, "timeout=%g max-pixels=%llu %s", timeout,
-			 (unsigned long long)max_pixels, context ? context : "");
+	/* fail-on only when not the default: the failures of earlier runs keep their
+	 * key, and stay "failed earlier" across an upgrade */
+	const char *strict = fail_on == FAILON_NONE	   ? " fail-on=none"
+			     : fail_on == FAILON_TRUNCATED ? " fail-on=truncated"
+			     : fail_on == FAILON_ERROR	   ? " fail-on=error"
+							   : "";
+	int n = snprintf(buf, sizeof buf, "timeout=%g max-pixels=%llu%s %s", timeout,
+			 (unsigned long long)max_pixels, strict, context ? context : "");
 	uint64_t h = XXH3_64bits(buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 	return h ? h : 1;
 }

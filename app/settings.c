@@ -89,6 +89,13 @@ int thumb_default_quality(thumb_format f)
 thumb_settings thumb_settings_as_shown(const thumb_settings *s)
 {
 	thumb_settings n = *s;
+	/* --subsample as libvips' auto gives it at that quality (4:2:0 below Q90),
+	 * for the JPEG outputs it shapes (with -f same too: the others ignore it):
+	 * --subsample on at Q80 made every thumbnail again, the same picture */
+	int q = s->quality ? s->quality : thumb_default_quality(FORMAT_JPEG);
+	if ((s->format == FORMAT_JPEG || s->format == FORMAT_SAME) &&
+	    ((n.subsample == SUBSAMPLE_ON && q < 90) || (n.subsample == SUBSAMPLE_OFF && q >= 90)))
+		n.subsample = SUBSAMPLE_AUTO;
 	if (s->format == FORMAT_SAME)
 		return n;
 	/* What save.c's encoder for the format reads: JPEG quality, progressive,

@@ -2014,6 +2014,29 @@ int fsync(int fd)
         self.assertNotIn("not made by imgpool", r.stderr)
 
 
+    def test_fail_on_and_an_auto_subsample_remake_nothing(self):
+        """Adding --fail-on none to rescue one cut-short photo made every good
+        thumbnail again (it was a setting of the fingerprint); it decides only
+        whether a damaged file fails: the cut one is tried again, the rest are
+        up to date. --subsample on at the default quality is libvips' auto there
+        (4:2:0): up to date too."""
+        src, out = self.p("src"), self.p("out")
+        for n in ("a", "b"):
+            photo(os.path.join(src, n + ".jpg"), (640, 480))
+        whole = self.p("whole.jpg")
+        subprocess.run(["vips", "copy", photo(self.p("p640.jpg"), (640, 480)),
+                        whole + "[interlace,Q=90]"], check=True)
+        open(os.path.join(src, "cut.jpg"), "wb").write(open(whole, "rb").read()[:450])
+        r = run(["-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        r = run(["--fail-on", "none", "-o", out, src])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 done, 0 failed, 2 skipped", r.stdout)
+        r = run(["--fail-on", "none", "--subsample", "on", "-o", out, src])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0 done, 0 failed, 3 skipped", r.stdout)
+
+
 class SignalsInherited(unittest.TestCase):
     """What imgpool's starter did to its signals. `nohup imgpool …` (SIGHUP
     ignored): imgpool put its own stop over it, and the end of the session

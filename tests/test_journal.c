@@ -261,13 +261,14 @@ static void test_fingerprint(void **state)
 	t.sizes[1] = (thumb_size){64, 64};
 	assert_int_not_equal(journal_fingerprint(&t, NULL, NULL, 0), ab);
 
-	uint64_t l = journal_limits(120, 1000, "imgpool 1 vips 8");
+	uint64_t l = journal_limits(120, 1000, FAILON_WARNING, "imgpool 1 vips 8");
 	assert_int_not_equal(l, 0);
-	assert_int_equal(journal_limits(120, 1000, "imgpool 1 vips 8"), l);
-	assert_int_not_equal(journal_limits(121, 1000, "imgpool 1 vips 8"), l);
-	assert_int_not_equal(journal_limits(120, 1001, "imgpool 1 vips 8"), l);
-	assert_int_not_equal(journal_limits(120, 1000, "imgpool 2 vips 8"), l);
-	assert_int_not_equal(journal_limits(120, 1000, NULL), 0);
+	assert_int_equal(journal_limits(120, 1000, FAILON_WARNING, "imgpool 1 vips 8"), l);
+	assert_int_not_equal(journal_limits(121, 1000, FAILON_WARNING, "imgpool 1 vips 8"), l);
+	assert_int_not_equal(journal_limits(120, 1001, FAILON_WARNING, "imgpool 1 vips 8"), l);
+	assert_int_not_equal(journal_limits(120, 1000, FAILON_WARNING, "imgpool 2 vips 8"), l);
+	assert_int_not_equal(journal_limits(120, 1000, FAILON_NONE, "imgpool 1 vips 8"), l);
+	assert_int_not_equal(journal_limits(120, 1000, FAILON_WARNING, NULL), 0);
 }
 
 /* ------------------------------------------------------------------------- */

@@ -291,7 +291,8 @@ static void run_plan(const how *h, result *r)
 		fail_msg("discover_open: %s", derr);
 	planner_config pc = {
 		.d = d, .od = od, .j = j, .settings = &s, .fingerprint = fingerprint,
-		.limits = journal_limits(h->timeout ? h->timeout : 120, s.max_pixels, "test 1"),
+		.limits = journal_limits(h->timeout ? h->timeout : 120, s.max_pixels,
+					 FAILON_WARNING, "test 1"),
 		.shard = h->shard, .force = h->force, .overwrite = h->overwrite,
 		.checksum = h->checksum, .retry_failed = h->retry_failed,
 		.run_start_ns = h->run_start_ns ? h->run_start_ns : clock_wall_ns(),
@@ -1147,7 +1148,7 @@ static void test_remember(void **state)
 	assert_int_equal(row.status, JOURNAL_FAILED);
 	assert_int_equal(row.kind, FAIL_DECODE);
 	assert_string_equal(row.cause, "Premature end");
-	assert_int_equal(row.limits, journal_limits(120, s.max_pixels, "test 1"));
+	assert_int_equal(row.limits, journal_limits(120, s.max_pixels, FAILON_WARNING, "test 1"));
 	assert_true(row.ms == 3);
 	/* a stop is not a failure: the row stays as it was */
 	set_mtime("src/b.jpg", T_IN + 3);
