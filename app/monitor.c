@@ -139,8 +139,11 @@ void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
 		fmt_duration(eta, sizeof eta, (double)(found - finished) / rate);
 	char total[32], cpu[16] = "?";
 	snprintf(total, sizeof total, "%llu%s", (unsigned long long)found, walked ? "" : "+");
+	/* Of the cores given, as the summary says it ("CPU 88% of 200" read as a
+	 * figure out of 200 beside the summary's "= 44% of 2 cores") */
 	if (ms->cpu_pct >= 0)
-		snprintf(cpu, sizeof cpu, "%.0f%%", ms->cpu_pct);
+		snprintf(cpu, sizeof cpu, "%.0f%%", ms->cpu_pct / (ms->cores > 0 ? ms->cores : 1));
+	const char *cores = ms->cores == 1 ? "core" : "cores";
 	if (bar) {
 		char b[21];
 		int fill = found ? (int)(20.0 * (double)finished / (double)found) : 0;
@@ -150,18 +153,18 @@ void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
 		memset(b + fill, '-', (size_t)(20 - fill));
 		b[20] = '\0';
 		snprintf(buf, len, "[%s] %llu/%s  %.1f img/s  ETA %s  failed %llu  busy %d/%d  "
-			 "CPU %s of %d  RSS %s", b, (unsigned long long)finished, total, rate,
+			 "CPU %s of %d %s  RSS %s", b, (unsigned long long)finished, total, rate,
 			 eta, (unsigned long long)failed, s->busy, s->workers,
-			 cpu, ms->cores * 100, rss);
+			 cpu, ms->cores, cores, rss);
 	} else {
 		char el[32];
 		fmt_duration(el, sizeof el, elapsed);
 		snprintf(buf, len,
 			 "imgpool: %s  %llu/%s files (%llu done, %llu failed, %llu skipped)  "
-			 "%.1f img/s  ETA %s  busy %d/%d workers  CPU %s of %d  RSS %s",
+			 "%.1f img/s  ETA %s  busy %d/%d workers  CPU %s of %d %s  RSS %s",
 			 el, (unsigned long long)finished, total, (unsigned long long)done,
 			 (unsigned long long)failed, (unsigned long long)skipped, rate, eta,
-			 s->busy, s->workers, cpu, ms->cores * 100, rss);
+			 s->busy, s->workers, cpu, ms->cores, cores, rss);
 	}
 }
 

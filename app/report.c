@@ -343,6 +343,10 @@ void report_progress(report *r, const char *line, int live)
 		 * last row, and every tick then scrolls a stale copy up. The line is
 		 * imgpool's own ASCII (no name), so bytes are columns. */
 		int cols = terminal_columns(fileno(r->err));
+		/* Narrow (a split pane, a phone's ssh): the count and the ETA first, the
+		 * bar ("[" 20 "] ") dropped, where the cut kept the bar alone. */
+		if (cols < 60 && line[0] == '[' && strlen(line) > 23 && line[21] == ']')
+			line += 23;
 		fprintf(r->err, "\r\033[K%.*s", cols == INT_MAX ? cols : cols - 1, line);
 		r->live_shown = 1;
 	} else {
@@ -428,14 +432,15 @@ static const char *run_figures(const report_summary *s, char *buf, size_t len)
 		snprintf(buf, len, all_answered && !s->interrupted && !s->stop_reason
 				   ? "nothing to make" : "nothing made");
 	else if (!s->done)
-		snprintf(buf, len, "CPU %.2f s = %.0f%% of %d cores, peak worker RSS %s", s->cpu_s,
-			 k.cpu_pct, s->cores, rb);
+		snprintf(buf, len, "CPU %.2f s = %.0f%% of %d core%s, peak worker RSS %s", s->cpu_s,
+			 k.cpu_pct, s->cores, plural((uint64_t)s->cores), rb);
 	else
 		snprintf(buf, len,
-			 "%.1f images/s, %.1f MB/s read, CPU %.2f s = %.0f%% of %d cores, peak "
-			 "worker RSS %s, parallel efficiency %.0f%% of %d workers",
-			 k.images_per_s, k.mb_per_s, s->cpu_s, k.cpu_pct, s->cores, rb,
-			 k.efficiency * 100, s->workers);
+			 "%.1f images/s, %.1f MB/s read, CPU %.2f s = %.0f%% of %d core%s, peak "
+			 "worker RSS %s, parallel efficiency %.0f%% of %d worker%s",
+			 k.images_per_s, k.mb_per_s, s->cpu_s, k.cpu_pct, s->cores,
+			 plural((uint64_t)s->cores), rb, k.efficiency * 100, s->workers,
+			 plural((uint64_t)s->workers));
 	return buf;
 }
 

@@ -65,15 +65,15 @@ static void test_typical(void **state)
 	set(&c, 100, 40, 5, 5, 1);
 	assert_string_equal(format(1, &c, 2, 4, 150.4, 2, 123456789, 10),
 			    "[##########----------] 50/100  4.5 img/s  ETA 0:11  failed 5  "
-			    "busy 2/4  CPU 150% of 200  RSS 123.5 MB");
+			    "busy 2/4  CPU 75% of 2 cores  RSS 123.5 MB");
 	assert_string_equal(format(0, &c, 2, 4, 150.4, 2, 123456789, 10),
 			    "imgpool: 0:10  50/100 files (40 done, 5 failed, 5 skipped)  "
-			    "4.5 img/s  ETA 0:11  busy 2/4 workers  CPU 150% of 200  RSS 123.5 MB");
+			    "4.5 img/s  ETA 0:11  busy 2/4 workers  CPU 75% of 2 cores  RSS 123.5 MB");
 	/* skipped files do not make the rate: 1 worked on in 4 s, 7 left */
 	set(&c, 10, 1, 0, 2, 1);
 	assert_string_equal(format(0, &c, 1, 1, 99.5, 1, 999, 4),
 			    "imgpool: 0:04  3/10 files (1 done, 0 failed, 2 skipped)  "
-			    "0.2 img/s  ETA 0:28  busy 1/1 workers  CPU 100% of 100  RSS 999 B");
+			    "0.2 img/s  ETA 0:28  busy 1/1 workers  CPU 100% of 1 core  RSS 999 B");
 	/* the bar: a fifth per 20th */
 	set(&c, 20, 7, 0, 0, 1);
 	assert_true(!strncmp(format(1, &c, 0, 2, 0, 2, 0, 7), "[#######-------------] 7/20 ", 27));
@@ -88,9 +88,9 @@ static void test_cpu_not_measured_yet(void **state)
 	run_counters c;
 	(void)state;
 	set(&c, 100, 0, 0, 0, 1);
-	assert_non_null(strstr(format(1, &c, 2, 2, -1, 2, 1000, 0.2), "  CPU ? of 200  "));
-	assert_non_null(strstr(format(0, &c, 2, 2, -1, 2, 1000, 0.2), "  CPU ? of 200  "));
-	assert_non_null(strstr(format(0, &c, 2, 2, 0, 2, 1000, 1.2), "  CPU 0% of 200  "));
+	assert_non_null(strstr(format(1, &c, 2, 2, -1, 2, 1000, 0.2), "  CPU ? of 2 cores  "));
+	assert_non_null(strstr(format(0, &c, 2, 2, -1, 2, 1000, 0.2), "  CPU ? of 2 cores  "));
+	assert_non_null(strstr(format(0, &c, 2, 2, 0, 2, 1000, 1.2), "  CPU 0% of 2 cores  "));
 }
 
 static void test_edges(void **state)
@@ -100,25 +100,25 @@ static void test_edges(void **state)
 	set(&c, 0, 0, 0, 0, 0);
 	assert_string_equal(format(1, &c, 0, 2, 0, 2, 0, 0),
 			    "[--------------------] 0/0+  0.0 img/s  ETA ?  failed 0  busy 0/2  "
-			    "CPU 0% of 200  RSS 0 B");
+			    "CPU 0% of 2 cores  RSS 0 B");
 	assert_string_equal(format(0, &c, 0, 2, 0, 2, 0, 0),
 			    "imgpool: 0:00  0/0+ files (0 done, 0 failed, 0 skipped)  0.0 img/s  "
-			    "ETA ?  busy 0/2 workers  CPU 0% of 200  RSS 0 B");
+			    "ETA ?  busy 0/2 workers  CPU 0% of 2 cores  RSS 0 B");
 	/* walk still going: the total is a lower bound, and no ETA from it */
 	set(&c, 10, 5, 0, 0, 0);
 	assert_string_equal(format(1, &c, 2, 2, 200, 2, 0, 5),
 			    "[##########----------] 5/10+  1.0 img/s  ETA ?  failed 0  busy 2/2  "
-			    "CPU 200% of 200  RSS 0 B");
+			    "CPU 100% of 2 cores  RSS 0 B");
 	/* a finished walk with nothing in it */
 	set(&c, 0, 0, 0, 0, 1);
 	assert_string_equal(format(0, &c, 0, 2, 0, 2, 0, 3),
 			    "imgpool: 0:03  0/0 files (0 done, 0 failed, 0 skipped)  0.0 img/s  "
-			    "ETA ?  busy 0/2 workers  CPU 0% of 200  RSS 0 B");
+			    "ETA ?  busy 0/2 workers  CPU 0% of 2 cores  RSS 0 B");
 	/* all finished */
 	set(&c, 8, 6, 2, 0, 1);
 	assert_string_equal(format(1, &c, 0, 2, 0, 2, 0, 4),
 			    "[####################] 8/8  2.0 img/s  ETA 0:00  failed 2  busy 0/2  "
-			    "CPU 0% of 200  RSS 0 B");
+			    "CPU 0% of 2 cores  RSS 0 B");
 	/* only skipped so far: no rate, no ETA */
 	set(&c, 8, 0, 0, 4, 1);
 	assert_true(strstr(format(0, &c, 0, 2, 0, 2, 0, 4), "0.0 img/s  ETA ?  "));
@@ -127,12 +127,12 @@ static void test_edges(void **state)
 	set(&c, 5, 7, 0, 0, 1);
 	assert_string_equal(format(1, &c, 0, 2, 0, 2, 0, 7),
 			    "[####################] 7/5  1.0 img/s  ETA ?  failed 0  busy 0/2  "
-			    "CPU 0% of 200  RSS 0 B");
+			    "CPU 0% of 2 cores  RSS 0 B");
 	/* hours */
 	set(&c, 10000, 3000, 0, 0, 1);
 	assert_string_equal(format(0, &c, 4, 4, 400, 4, 5000000000ULL, 3725),
 			    "imgpool: 1:02:05  3000/10000 files (3000 done, 0 failed, 0 skipped)  "
-			    "0.8 img/s  ETA 2:24:52  busy 4/4 workers  CPU 400% of 400  RSS 5.00 GB");
+			    "0.8 img/s  ETA 2:24:52  busy 4/4 workers  CPU 100% of 4 cores  RSS 5.00 GB");
 	/* a line cut to the buffer, NUL-terminated */
 	char tiny[12];
 	pool_stats s = {.busy = 1, .workers = 2};
@@ -156,11 +156,11 @@ static void test_counting_walk(void **state)
 	set_total(&c, 400, 0);
 	assert_string_equal(format(1, &c, 2, 2, 200, 2, 0, 5),
 			    "[--------------------] 5/400+  1.0 img/s  ETA ?  failed 0  busy 2/2  "
-			    "CPU 200% of 200  RSS 0 B");
+			    "CPU 100% of 2 cores  RSS 0 B");
 	set_total(&c, 20, 1);
 	assert_string_equal(format(1, &c, 2, 2, 200, 2, 0, 5),
 			    "[#####---------------] 5/20  1.0 img/s  ETA 0:15  failed 0  busy 2/2  "
-			    "CPU 200% of 200  RSS 0 B");
+			    "CPU 100% of 2 cores  RSS 0 B");
 	/* the run's own walk, once done, is the truth */
 	set(&c, 18, 5, 0, 0, 1);
 	set_total(&c, 20, 1);

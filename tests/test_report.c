@@ -583,6 +583,25 @@ static void test_progress(void **state)
 			    "line 3\n");
 	assert_string_equal(s.out_text, "");
 	streams_close(&s);
+	/* a narrow terminal: the count and the ETA, not the bar alone */
+	setenv("COLUMNS", "40", 1);
+	streams_open(&s);
+	r = report_open(s.out, s.err, 0, 0, NULL, msg, sizeof msg);
+	report_progress(r, "[#######-------------] 7/20  1.0 img/s  ETA 0:13  failed 0  busy 2/2",
+			1);
+	report_close(r);
+	streams_sync(&s);
+	assert_string_equal(s.err_text, "\r\033[K7/20  1.0 img/s  ETA 0:13  failed 0  bu");
+	streams_close(&s);
+	setenv("COLUMNS", "100", 1);
+	streams_open(&s);
+	r = report_open(s.out, s.err, 0, 0, NULL, msg, sizeof msg);
+	report_progress(r, "[#######-------------] 7/20  1.0 img/s", 1);
+	report_close(r);
+	streams_sync(&s);
+	assert_string_equal(s.err_text, "\r\033[K[#######-------------] 7/20  1.0 img/s");
+	streams_close(&s);
+	unsetenv("COLUMNS");
 }
 
 static void test_pruned(void **state)
