@@ -42,7 +42,7 @@ static const char usage_text[] =
 	"  -s, --size LIST         boxes, comma separated (default 256): N (longest side\n"
 	"                          N), WxH (fit inside), Wx (width W), xH (height H);\n"
 	"                          several sizes (up to 8) decode the input once:\n"
-	"                          -s 1600,800,320\n"
+	"                          -s 1600,800,320 (or -s 1600 -s 800 -s 320)\n"
 	"      --fit MODE          inside (default), cover (fill the box, crop), fill\n"
 	"                          (stretch to the box)\n"
 	"      --crop MODE         with --fit cover: centre (default) or attention\n"

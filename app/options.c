@@ -107,6 +107,7 @@ static int push(const char ***arr, int *n, const char *s)
 typedef struct parse_state {
 	const char *out_dir;
 	int keep_bare;       /* --keep-metadata without =LIST */
+	char sizes[1024];    /* the -s lists so far, joined by ',' */
 	char msg[200];
 } parse_state;
 
@@ -171,9 +172,16 @@ static const char *take_exclude(imgpool_options *o, const char *arg, parse_state
 	return push(&o->excludes, &o->nexcludes, arg) < 0 ? "out of memory" : NULL;
 }
 
+/* -s again adds its boxes (-s 1600 -s 320 is -s 1600,320): the last alone was
+ * taken, and a script's one thumbnail size was lost without a word. */
 static const char *take_size(imgpool_options *o, const char *arg, parse_state *ps)
 {
-	return options_parse_sizes(arg, &o->settings, ps->msg, sizeof ps->msg) < 0 ? ps->msg : NULL;
+	size_t n = strlen(ps->sizes);
+	if (snprintf(ps->sizes + n, sizeof ps->sizes - n, "%s%s", n ? "," : "", arg) >=
+	    (int)(sizeof ps->sizes - n))
+		return "the -s lists are too long together";
+	return options_parse_sizes(ps->sizes, &o->settings, ps->msg, sizeof ps->msg) < 0 ? ps->msg
+											  : NULL;
 }
 
 static const char *take_fit(imgpool_options *o, const char *arg, parse_state *ps)

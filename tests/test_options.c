@@ -319,6 +319,14 @@ static void test_size(void **state)
 	refuses("--size", "", "--size: '' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("-s", "256,256", "--size: '256' is given twice (N and NxN are one box)");
 	refuses("-s", "1,2,3,4,5,6,7,8,9", "--size: at most 8 sizes");
+	/* -s again adds its boxes: the last alone was taken */
+	assert_int_equal(PARSE(&o, "-s", "1600", "--size", "320x240", "in"), OPTIONS_RUN);
+	assert_int_equal(o.settings.nsizes, 2);
+	assert_int_equal(o.settings.sizes[0].w, 1600);
+	assert_int_equal(o.settings.sizes[1].h, 240);
+	options_free(&o);
+	assert_int_equal(PARSE(&o, "-s", "256", "-s", "256", "in"), OPTIONS_USAGE);
+	assert_non_null(strstr(err_text, "'256' is given twice"));
 }
 
 /* Words picked from a list, any case; refused with the list. */
