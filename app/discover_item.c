@@ -229,8 +229,8 @@ static void claim_outputs(discover *d, discover_item *it)
 	int n = it->noutputs, which;
 	const char *first = discover_claim(d, it, &which);
 	if (first) {
-		discover_item_error(d, it, "output %s is also the output of %s", it->outputs[which],
-				    first);
+		discover_item_error(d, it, "output %s is also the output of %s (a --name with "
+				    "{inext} or {dir} keeps both)", it->outputs[which], first);
 		it->taken_by = first;
 		it->wanted = n;
 	}

@@ -531,9 +531,19 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 	default:
 		/* Inside a bundle (-Zr) argv[optind - 1] is not the option: name it. A long
 		 * one ("--quiet=1") is named as typed. */
-		if (optopt != 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2))
-			return usage_error(o, err, "unknown option '-%c' (see imgpool --help)",
-					   (unsigned char)optopt);
+		if (optopt != 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2)) {
+			/* -dash.jpg, a file's name: say how to give it. The bundle is
+			 * argv[optind] while getopt is inside it, else the one before. */
+			const char *word = argv[optind] && argv[optind][0] == '-' &&
+						   strchr(argv[optind], optopt)
+						   ? argv[optind]
+						   : argv[optind - 1];
+			int file = word[0] == '-' && strchr(word, '.') != NULL;
+			return usage_error(o, err, "unknown option '-%c'%s%s%s (see imgpool --help)",
+					   (unsigned char)optopt, file ? "; a file named '" : "",
+					   file ? word : "",
+					   file ? "' is given as ./name, or after --" : "");
+		}
 		if (optopt != 0 && strchr(argv[optind - 1], '='))
 			return usage_error(o, err, "%.*s takes no value (see imgpool --help)",
 					   (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);

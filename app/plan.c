@@ -566,8 +566,8 @@ static int claim_again(planner *p, int may_wait)
 		if (held)
 			return 0;
 	}
-	snprintf(p->why, sizeof p->why, "output %s is also the output of %s",
-		 p->it.outputs[which], first);
+	snprintf(p->why, sizeof p->why, "output %s is also the output of %s (a --name with "
+		 "{inext} or {dir} keeps both)", p->it.outputs[which], first);
 	p->it.noutputs = 0; /* as the walk's error has it */
 	if (p->cfg.on_passed)
 		p->cfg.on_passed(p->cfg.data, &p->it, PLAN_FAILED, FAIL_OUTPUT, p->why);

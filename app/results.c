@@ -112,7 +112,10 @@ static failure_kind kind_of(const pool_result *r, const char **cause, char *buf,
 			return FAIL_ENVIRONMENT;
 		}
 	case POOL_TIMEOUT:
-		*cause = r->len ? r->data : "timed out";
+		/* what to do about it: a huge photo on a slow disk may need longer */
+		snprintf(buf, len, "%.*s (--timeout gives each file longer)",
+			 (int)(r->len ? r->len : 9), r->len ? r->data : "timed out");
+		*cause = buf;
 		return FAIL_TIMEOUT;
 	default: /* POOL_CANCELLED */
 		/* The pool broke ("broken: <cause>"): not a stop anyone asked for, an

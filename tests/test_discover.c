@@ -576,7 +576,8 @@ static void test_collision(void **state)
 		assert_int_equal(w.items[i].state, ITEM_ERROR);
 		assert_int_equal(w.items[i].noutputs, 0);
 		assert_string_equal(w.items[i].error,
-				    "output out/a.jpg is also the output of photos/a.jpg");
+				    "output out/a.jpg is also the output of photos/a.jpg (a --name "
+				    "with {inext} or {dir} keeps both)");
 	}
 	assert_string_equal(w.items[3].input, "other/a.jpg");
 	walk_free(&w);

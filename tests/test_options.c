@@ -719,6 +719,9 @@ static void test_usage_errors(void **state)
 		{3, {"imgpool", "-Z", "in"}, "imgpool: unknown option '-Z' (see imgpool --help)\n"},
 		/* inside a bundle the bad letter is named, not the bundle */
 		{3, {"imgpool", "-rZq", "in"}, "imgpool: unknown option '-Z' (see imgpool --help)\n"},
+		/* a file's name taken for options: how to give it */
+		{3, {"imgpool", "-dash.jpg", "in"}, "imgpool: unknown option '-d'; a file named "
+		 "'-dash.jpg' is given as ./name, or after -- (see imgpool --help)\n"},
 		{3, {"imgpool", "-\xe9", "in"}, "imgpool: unknown option '-\xe9' (see imgpool --help)\n"},
 		{3, {"imgpool", "in", "-j"}, "imgpool: -j needs a value (see imgpool --help)\n"},
 		{3, {"imgpool", "in", "--fit"}, "imgpool: --fit needs a value (see imgpool --help)\n"},

@@ -1204,6 +1204,7 @@ class TestStops(SafetyCase):
         jpeg(os.path.join(src, "big.jpg"), 6000, 4000)
         r = run(["--timeout", "0.001", "--retries", "0", "-o", out, src])
         self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn(b"timed out after 0.001 s (--timeout gives each file longer)", r.stderr)
         self.ok(run(["--timeout", "60", "-o", out, src]))
         self.assertEqual(outputs_in(out), {"big.jpg"})
 

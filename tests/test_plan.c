@@ -824,7 +824,8 @@ static void test_held_for_another_input(void **state)
 	assert_string_equal(r.held_planned, "");
 	assert_string_equal(passed_names(&r, PLAN_FAILED, FAIL_OUTPUT), "b.jpg");
 	assert_string_equal(passed_for(&r, "b.jpg")->cause,
-			    "output out/b.jpg is also the output of src/b.tif");
+			    "output out/b.jpg is also the output of src/b.tif (a --name with "
+			    "{inext} or {dir} keeps both)");
 	/* the owner of the thumbnail changed since (b.tif, damaged now and the
 	 * smaller: b.jpg is met first): b.jpg waits for it, and has the name once it
 	 * failed */
