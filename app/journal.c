@@ -50,6 +50,7 @@ const char *const journal_stmt_sql[S_COUNT] = {
 	[S_FOLDER_ADD] = "INSERT OR REPLACE INTO folders (path, id) VALUES (?1, ?2)",
 	[S_FOLDER_GET] = "SELECT 1 FROM folders WHERE path=?1 AND (?2 = 0 OR id=?2)",
 	[S_FOLDER_DEL] = "DELETE FROM folders WHERE path=?1",
+	[S_INPUT_DEL] = "DELETE FROM files WHERE root=?1 AND rel=?2",
 	[S_MOVED] = "UPDATE outputs SET stamp=?4, state=1 WHERE path=?1 AND size=?2"
 		    " AND mtime_ns=?3",
 };
@@ -441,6 +442,16 @@ int journal_output_forget(journal *j, const char *path, const file_ident *id)
 	else
 		bind_path(s, 1, path);
 	return journal_write_step(j, s, "forgetting an output");
+}
+
+int journal_input_forget(journal *j, const char *root, const char *rel)
+{
+	if (!j || j->readonly)
+		return 0;
+	sqlite3_stmt *s = j->st[S_INPUT_DEL];
+	sqlite3_bind_text(s, 1, root, -1, SQLITE_STATIC);
+	bind_path(s, 2, rel);
+	return journal_write_step(j, s, "forgetting an input");
 }
 
 /* An output row read for journal_outputs_of(). */

@@ -181,6 +181,10 @@ void journal_keep_folders(journal *j);
 /* Forget output path: the row with identity id, or every row of it (id NULL). */
 int journal_output_forget(journal *j, const char *path, const file_ident *id);
 
+/* Forget input (root, rel)'s row in this journal (its output rows are the caller's:
+ * an input whose every output another one adopted, and which is gone). */
+int journal_input_forget(journal *j, const char *root, const char *rel);
+
 /* Every output row an input owns, in any journal of the folder: fn(data, path, id);
  * fn returning non-zero stops. */
 int journal_outputs_of(journal *j, const char *root, const char *rel,

@@ -27,7 +27,7 @@ typedef struct other_journal {
 enum stmt {
 	S_GET, S_PUT, S_OWNS, S_INTENT, S_MADE_KEEP, S_MADE_DROP, S_FORGET_ONE, S_FORGET_ALL,
 	S_OUTS_OF, S_Q_ADD, S_Q_DEL, S_INFO, S_INPUTS, S_MOVED, S_FOLDER_ADD, S_FOLDER_GET,
-	S_FOLDER_DEL, S_COUNT
+	S_FOLDER_DEL, S_INPUT_DEL, S_COUNT
 };
 
 /* The SQL of each statement (journal.c). */

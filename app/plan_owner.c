@@ -206,10 +206,46 @@ int owner_all_owned(owner_query *q, const char *root, const outputs_seen *o,
  * another journal had (a shard's: the renamed input was done by a sharded run),
  * where a change of owner alone would change nothing and the next run would find
  * the outputs still another input's. */
+/* journal_outputs_of() callback: counts the rows. */
+static int count_output(void *data, const char *path, const file_ident *id)
+{
+	(void)path;
+	(void)id;
+	++*(long *)data;
+	return 0;
+}
+
+/* After an adoption: the input that owned the outputs before (rel in root, the
+ * folder renamed since: MV/x.jpg, now MV2/x.jpg), where it is gone and owns no
+ * output any more, is forgotten. Its row stayed for good (--prune walks only the
+ * PATHs given), and `imgpool status` counted 34 files for 17. */
+static void forget_former_owner(owner_query *q, const char *root, const char *rel)
+{
+	long outputs = 0;
+	char *path = NULL;
+	struct stat st;
+	if (asprintf(&path, "%s/%s", root, rel) < 0)
+		return;
+	if (lstat(path, &st) < 0 && errno == ENOENT &&
+	    journal_outputs_of(q->j, root, rel, count_output, &outputs) >= 0 && !outputs)
+		journal_input_forget(q->j, root, rel);
+	free(path);
+}
+
 void owner_adopt(owner_query *q, const char *root, const outputs_seen *o, uint64_t checksum,
 		 int racy)
 {
 	const discover_item *it = q->it;
+	journal_output was[THUMB_MAX_SIZES];
+	int nwas = 0;
+	for (int i = 0; i < it->noutputs; i++) {
+		if (journal_output_info(q->j, it->out_rel[i], &o->id[i], &was[nwas]) == 1) {
+			if (strcmp(was[nwas].root, root) || strcmp(was[nwas].rel, it->rel))
+				nwas++;
+			else
+				journal_output_free(&was[nwas]);
+		}
+	}
 	for (int i = 0; i < it->noutputs; i++) {
 		/* Its checksum and stamp kept: without them a copied output folder's
 		 * adopted thumbnails could not be shown imgpool's. */
@@ -224,4 +260,8 @@ void owner_adopt(owner_query *q, const char *root, const outputs_seen *o, uint64
 			   .fingerprint = q->fingerprint, .checksum = checksum, .attempts = 1,
 			   .racy = racy};
 	journal_put(q->j, root, it->rel, &row);
+	for (int k = 0; k < nwas; k++) {
+		forget_former_owner(q, was[k].root, was[k].rel);
+		journal_output_free(&was[k]);
+	}
 }

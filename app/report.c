@@ -502,7 +502,8 @@ void report_summary_text(report *r, const report_summary *s)
 				run_figures(s, figures, sizeof figures));
 		if (s->adopted)
 			fprintf(o, "imgpool: journal: %llu existing thumbnail%s %s (up to date, "
-				   "no record yet)\n", (unsigned long long)s->adopted,
+				   "recorded under another name or not at all)\n",
+				(unsigned long long)s->adopted,
 				plural(s->adopted), s->dry_run ? "to adopt" : "adopted");
 		if (s->failed_earlier)
 			fprintf(o, "imgpool: %llu of the failures failed earlier and %s unchanged: "

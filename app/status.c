@@ -3,9 +3,11 @@
  * status.c — `imgpool status OUTDIR [--json]`: what the journals of an output folder
  * know. See status.h.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -201,14 +203,23 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 		char *rel = strndup(sqlite3_column_blob(st, 1), (size_t)sqlite3_column_bytes(st, 1));
 		const char *root = (const char *)sqlite3_column_text(st, 0);
 		const char *cause = (const char *)sqlite3_column_text(st, 2);
+		/* A failed file deleted since (without --prune, its row stays): said,
+		 * where status listed it as failing still after a run that had none. */
+		char full[8400];
+		struct stat there;
+		snprintf(full, sizeof full, "%s/%s", root ? root : "", rel ? rel : "");
+		int gone = lstat(full, &there) < 0 && errno == ENOENT;
 		if (json) {
 			printf("%s{\"input\":", n ? "," : "");
-			char full[8400];
-			snprintf(full, sizeof full, "%s/%s", root, rel ? rel : "");
 			report_json_string(stdout, full);
 			printf(",\"cause\":");
 			report_json_string(stdout, cause ? cause : "");
-			printf(",\"attempts\":%d}", sqlite3_column_int(st, 3));
+			printf(",\"attempts\":%d,\"gone\":%s}", sqlite3_column_int(st, 3),
+			       gone ? "true" : "false");
+		} else if (gone) {
+			fputs("  gone   ", stdout);
+			report_put_name(stdout, full);
+			fputs(": it failed, and was deleted since (--prune forgets it)\n", stdout);
 		} else {
 			/* Names as the per-file lines show them: a newline or an escape
 			 * sequence in a name cannot forge or hide a line. */

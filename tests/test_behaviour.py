@@ -2039,6 +2039,29 @@ int fsync(int fd)
         self.assertIn("0 done, 0 failed, 3 skipped", r.stdout)
 
 
+    def test_status_after_a_folder_rename_and_a_failed_file_deleted(self):
+        """mv MV MV2 and a run on MV2: its thumbnails were adopted, and the rows
+        of MV/* stayed for good (--prune walks the PATHs given): status said 4
+        ok for 2 files. A failed file deleted since was listed as failing."""
+        work = self.p("work")
+        for n in ("a", "b"):
+            photo(os.path.join(work, "MV", n + ".jpg"))
+        with open(os.path.join(work, "MV", "bad.jpg"), "wb") as f:
+            f.write(b"\xff\xd8 not a jpeg")
+        self.assertEqual(run(["-q", "-o", "t", "MV"], cwd=work).returncode, 1)
+        os.rename(os.path.join(work, "MV"), os.path.join(work, "MV2"))
+        os.unlink(os.path.join(work, "MV2", "bad.jpg"))
+        r = run(["-o", "t", "MV2"], cwd=work)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("2 existing thumbnails adopted", r.stdout)
+        status = run(["status", "t"], cwd=work).stdout
+        self.assertIn(": 2 ok, 1 failed", status)
+        self.assertIn("gone   " + os.path.join(work, "MV", "bad.jpg"), status)
+        got = json.loads(run(["status", "t", "--json"], cwd=work).stdout)
+        failed = got["journals"][0]["failures"]
+        self.assertEqual([(f["gone"]) for f in failed], [True], got)
+
+
 class SignalsInherited(unittest.TestCase):
     """What imgpool's starter did to its signals. `nohup imgpool …` (SIGHUP
     ignored): imgpool put its own stop over it, and the end of the session
