@@ -238,15 +238,39 @@ void send_pending(worker *w)
 	}
 }
 
+/*
+ * Bytes on the channel that are no message: written by a task (into the worker's
+ * descriptor, by mistake or a library's stale one). They come before the result
+ * of the task that wrote them and after every result sent before it ran; but a
+ * worker keeps the results of short tasks a moment (FLUSH_NS), so the writer is
+ * one of the tasks from the first unanswered (head) to the one running. Where
+ * that is one task, or head ran isolated (results sent before and after it), it
+ * is charged. Otherwise none is: each started one runs again isolated
+ * (KILL_ISOLATE), where a second time is its own. (The running one was charged,
+ * and a task writing its garbage then returning had the healthy task after it
+ * charged for it, every time, with retries too.)
+ */
 static void protocol_error(pool *p, worker *w, const char *why)
 {
 	pool_slot_shm *shm = &p->shm[w->slot];
-	uint64_t culprit = atomic_load(&shm->running);
-	if (!culprit && w->held.head)
-		culprit = w->held.head->id;
-	kill_worker(w, POOL_CRASHED, culprit,
-		    "worker %d (pid %d) sent a malformed message (%s) while running task %llu",
-		    w->slot, (int)w->pid, why, (unsigned long long)culprit);
+	uint64_t running = atomic_load(&shm->running);
+	uint64_t claimed = atomic_load(&shm->claim) & CLAIM_SEQ;
+	const task *head = w->held.head;
+	uint64_t culprit = running ? running : KILL_CHARGES_NONE;
+	if (head && head->seq < claimed) {
+		int more = head->next && head->next->seq < claimed; /* started after it */
+		culprit = head->isolated || running == head->id || (!running && !more)
+				  ? head->id
+				  : KILL_ISOLATE;
+	}
+	if (culprit == KILL_ISOLATE || culprit == KILL_CHARGES_NONE)
+		kill_worker(w, POOL_CRASHED, culprit,
+			    "worker %d (pid %d) sent a malformed message (%s)", w->slot,
+			    (int)w->pid, why);
+	else
+		kill_worker(w, POOL_CRASHED, culprit,
+			    "worker %d (pid %d) sent a malformed message (%s) while running "
+			    "task %llu", w->slot, (int)w->pid, why, (unsigned long long)culprit);
 	close_channel(w);
 }
 

@@ -405,7 +405,10 @@ void worker_ended(pool *p, worker *w, int status)
 	uint64_t claimed = atomic_load(&shm->claim) & CLAIM_SEQ;
 	uint64_t running = atomic_load(&shm->running);
 	int64_t started = atomic_load(&shm->started_ns);
-	uint64_t charged = w->kill_task ? w->kill_task : running;
+	/* KILL_ISOLATE: as for a worker that died running none (charged 0) */
+	uint64_t charged = w->kill_task == KILL_ISOLATE ? 0
+			   : w->kill_task		? w->kill_task
+							: running;
 	/* Died before it was ready, on its own or killed by a start timeout (not by
 	 * terminate, nor let go by join): a failed start. */
 	int starting = !w->was_ready && w->kill_status != POOL_CANCELLED &&

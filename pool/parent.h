@@ -64,6 +64,10 @@
 
 /* kill_worker()'s task for a kill that is no task's doing (no task id is this). */
 #define KILL_CHARGES_NONE UINT64_MAX
+/* ... for one that is the doing of one of the tasks it started, not known which:
+ * none is charged, and each started one runs again isolated (below), where a
+ * second such loss is its own. */
+#define KILL_ISOLATE (UINT64_MAX - 1)
 /* A finished task whose result died with its worker runs again uncharged
  * (pool.h, Delivery). When the worker died running no task (between tasks, or
  * sending), the task is isolated: sent alone from then on, the worker sending
@@ -226,7 +230,8 @@ typedef struct worker {
 	 * ("timed out after 30 s") rather than "killed by signal 9". */
 	pool_status kill_status;
 	uint64_t kill_task;   /* the task charged for it (0: the one running, if any;
-	                         KILL_CHARGES_NONE: none) */
+	                         KILL_CHARGES_NONE: none; KILL_ISOLATE: none, the
+	                         started ones isolated) */
 	char kill_msg[160];
 } worker;
 

@@ -32,7 +32,11 @@
  *   against `retries`. Where the worker died running none (between tasks, or
  *   sending: a task that closed its channel's descriptor), each of those runs
  *   again alone, its result sent as soon as it is made; one lost so 3 more times
- *   is charged as a crash of its own (1.7.1). pool_result.attempts counts every start of the task, those
+ *   is charged as a crash of its own (1.7.1). So do the tasks a worker held when
+ *   it sent bytes that are no message (a task that wrote into its channel's
+ *   descriptor), where which of them wrote them cannot be told: one that does it
+ *   again alone is charged (1.7.5; the running one was, often the healthy task
+ *   after the one that wrote them). pool_result.attempts counts every start of the task, those
  *   re-runs included, so attempts > 1 on a POOL_OK result says it ran more than
  *   once. Make a task idempotent (write to a temporary name and rename, as imgpool
  *   does) when running twice would matter. A task is never run by two workers at

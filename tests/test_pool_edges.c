@@ -816,6 +816,53 @@ static void test_a_death_is_seen_without_a_pidfd_while_a_child_holds_the_channel
 	tl_assert_no_children();
 }
 
+/* Task 0 writes stray bytes into its worker's channel (descriptor 3) and returns;
+ * the others sleep a while and succeed. */
+static int stray_bytes_or_sleep(const void *arg, size_t len, pool_buf *out, void *state)
+{
+	(void)len;
+	(void)state;
+	int i = *(const int *)arg;
+	if (i == 0) {
+		char junk[32];
+		memset(junk, 'x', sizeof junk);
+		if (write(3, junk, sizeof junk) < 0)
+			return 1;
+	} else {
+		usleep(200 * 1000);
+	}
+	return pool_buf_printf(out, "task %d", i);
+}
+
+/* Stray bytes on a channel are the doing of a task that ran on that worker; the
+ * one running when they were read (here the healthy task after the writer, which
+ * returned at once, its result held a moment behind them) was charged: crashed,
+ * with no retry. Now the writer alone is charged. */
+static void test_stray_bytes_are_charged_to_the_task_that_wrote_them(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool_options o = {.workers = 1, .retries = -1};
+	pool *p = pool_create(&o, NULL);
+	assert_non_null(p);
+	int writer = 0, healthy = 1;
+	pool_future *fw = pool_apply_async(p, stray_bytes_or_sleep, &writer, sizeof writer, NULL,
+					   NULL);
+	pool_future *fh = pool_apply_async(p, stray_bytes_or_sleep, &healthy, sizeof healthy,
+					   NULL, NULL);
+	assert_int_equal(pool_poll(p, 0), 0); /* both sent to the one worker */
+	usleep(100 * 1000);
+	const pool_result *rw = pool_future_get(fw, -1), *rh = pool_future_get(fh, -1);
+	assert_int_equal(rw->status, POOL_CRASHED);
+	assert_non_null(strstr(rw->data, "malformed message"));
+	assert_int_equal(rh->status, POOL_OK);
+	assert_string_equal(rh->data, "task 1");
+	pool_future_free(fw);
+	pool_future_free(fh);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 static int init_slowly(void *arg, void **state, pool_buf *err)
 {
 	(void)arg;
@@ -1188,6 +1235,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_terminate_from_an_exit_event),
 		cmocka_unit_test(test_create_with_room_for_some_workers),
 		cmocka_unit_test(test_wait_ready_waits_for_the_one_starting),
+		cmocka_unit_test(test_stray_bytes_are_charged_to_the_task_that_wrote_them),
 		cmocka_unit_test(test_a_death_is_seen_without_a_pidfd_while_a_child_holds_the_channel),
 		cmocka_unit_test(test_a_long_initializer_error_breaks_at_once),
 		cmocka_unit_test(test_stops_while_starting_break_nothing),
