@@ -316,6 +316,17 @@ static void test_size(void **state)
 	refuses("-s", "+5", "--size: '+5' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("--include", "", "--include: '': the pattern is empty");
 	refuses("--exclude", "", "--exclude: '': the pattern is empty");
+	/* fnmatch takes an unclosed '[' as the character: a typo matched nothing */
+	refuses("--include", "[", "--include: '[': a '[' no ']' closes (write \\[ for the "
+		"character)");
+	refuses("--exclude", "IMG_[0-9*.jpg", "--exclude: 'IMG_[0-9*.jpg': a '[' no ']' closes "
+		"(write \\[ for the character)");
+	accepts(&o, "--include", "\\[*");
+	options_free(&o);
+	accepts(&o, "--include", "*[]x]*");
+	options_free(&o);
+	accepts(&o, "--exclude", "[!]]");
+	options_free(&o);
 	refuses("--size", "", "--size: '' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("-s", "256,256", "--size: '256' is given twice (N and NxN are one box)");
 	refuses("-s", "1,2,3,4,5,6,7,8,9", "--size: at most 8 sizes");
