@@ -263,9 +263,12 @@ static const char *take_keep_metadata(imgpool_options *o, const char *arg, parse
 {
 	ps->keep_bare |= !arg;
 	o->settings.keep_metadata = KEEP_DEFAULT;
-	return arg && options_parse_keep(arg, &o->settings.keep_metadata) < 0
-		       ? "expected a comma list of exif, xmp, iptc, icc, gps or all "
-			 "(gps goes with exif)" : NULL;
+	int rc = arg ? options_parse_keep(arg, &o->settings.keep_metadata) : 0;
+	return rc == -2 ? "GPS lives inside the EXIF block, which keeps nothing alone: give "
+			  "exif,gps"
+	       : rc < 0 ? "expected a comma list of exif, xmp, iptc, icc, gps or all "
+			  "(gps goes with exif)"
+			: NULL;
 }
 
 static const char *take_subsample(imgpool_options *o, const char *arg, parse_state *ps)

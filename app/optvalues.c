@@ -212,7 +212,7 @@ int options_parse_keep(const char *list, int *keep)
 	}
 	/* GPS lives inside the EXIF block: alone it would keep nothing. */
 	if ((k & KEEP_GPS) && !(k & KEEP_EXIF))
-		return -1;
+		return -2;
 	*keep = k;
 	return 0;
 }

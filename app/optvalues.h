@@ -33,7 +33,7 @@ int options_parse_bytes(const char *s, uint64_t *bytes, double *pct);
 int options_parse_sizes(const char *spec, thumb_settings *s, char *msg, size_t msglen);
 
 /* Parse a --keep-metadata list ("exif,icc", "all", "exif,gps"; any case) into KEEP_*
- * bits. Returns 0, or -1 for an unknown or empty word, or gps without exif. */
+ * bits. Returns 0, -1 for an unknown or empty word, -2 for gps without exif. */
 int options_parse_keep(const char *list, int *keep);
 
 #endif

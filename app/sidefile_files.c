@@ -99,9 +99,9 @@ int sidefile_is_own(int fd, sidefile_kind kind)
 int sidefile_refuse_foreign(const char *opt, const char *path, sidefile_kind kind, char *err,
 			    size_t errlen)
 {
-	snprintf(err, errlen, "%s: '%s' exists and is not %s imgpool wrote; imgpool replaces "
-		 "only its own files: give another name, or remove that file first", opt, path,
-		 kinds[kind].name);
+	snprintf(err, errlen, "%s: '%s' exists and is not %s imgpool wrote; imgpool writes "
+		 "over or adds to only its own files: give another name, or remove that file "
+		 "first", opt, path, kinds[kind].name);
 	return -1;
 }
 

@@ -461,8 +461,8 @@ static void test_output_controls(void **state)
 			fail_msg("%s: %d", lists[i].arg, o.settings.keep_metadata);
 		options_free(&o);
 	}
-	static const char *const bad_lists[] = {"gps", "exif,", ",exif", "", "exif,,icc",
-						"location", "exifxmp"};
+	static const char *const bad_lists[] = {"exif,", ",exif", "", "exif,,icc", "location",
+						"exifxmp"};
 	for (size_t i = 0; i < sizeof bad_lists / sizeof *bad_lists; i++) {
 		char arg[64], line[256];
 		snprintf(arg, sizeof arg, "--keep-metadata=%s", bad_lists[i]);
@@ -471,6 +471,10 @@ static void test_output_controls(void **state)
 		assert_int_equal(PARSE(&o, arg, "in"), OPTIONS_USAGE);
 		assert_string_equal(err_text, line);
 	}
+	/* gps alone: what to give instead */
+	assert_int_equal(PARSE(&o, "--keep-metadata=xmp,gps", "in"), OPTIONS_USAGE);
+	assert_string_equal(err_text, "imgpool: --keep-metadata: 'xmp,gps': GPS lives inside the "
+			    "EXIF block, which keeps nothing alone: give exif,gps\n");
 
 	accepts(&o, "--subsample", "off");
 	assert_int_equal(o.settings.subsample, SUBSAMPLE_OFF);

@@ -311,8 +311,8 @@ class OutputControls(unittest.TestCase):
                 self.assertEqual((52).to_bytes(4, "little") + (1).to_bytes(4, "little")
                                  in data, gps, what)
         self.refused(["--keep-metadata=gps"],
-                     "--keep-metadata: 'gps': expected a comma list of exif, xmp, iptc, icc, "
-                     "gps or all (gps goes with exif)")
+                     "--keep-metadata: 'gps': GPS lives inside the EXIF block, which keeps "
+                     "nothing alone: give exif,gps")
 
 
     def test_keep_metadata_drops_the_inputs_exif_preview(self):

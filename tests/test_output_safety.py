@@ -2271,14 +2271,14 @@ class TestSideFiles(SafetyCase):
                 r = run(["-q", opt, os.path.join(src, name), "-o", self.path("out"), src])
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(b"is not", r.stderr)
-                self.assertIn(b"imgpool replaces only its own files", r.stderr)
+                self.assertIn(b"imgpool writes over or adds to only its own files", r.stderr)
         self.assertEqual(snapshot(self.tmp), before, "nothing changed, nothing made")
         b = self.path("bench.csv")
         for opt in ("--csv", "--plot", "--timeline"):
             r = run(["bench", "-q", "--jobs-list", "1", "--repeat", "1", opt,
                      os.path.join(src, "a.jpg"), src])
             self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertIn(b"imgpool replaces only its own files", r.stderr)
+            self.assertIn(b"imgpool writes over or adds to only its own files", r.stderr)
         self.assertFalse(os.path.exists(b))
         self.assertEqual(snapshot(self.tmp), before, "bench measured nothing")
 
@@ -2574,7 +2574,7 @@ class TestSideFiles(SafetyCase):
                 f.write(text)
             r = run(["-q", "--force", opt, path, "-o", self.path("out"), src])
             self.assertEqual(r.returncode, 2, (opt, r.stderr))
-            self.assertIn(b"imgpool replaces only its own files", r.stderr)
+            self.assertIn(b"imgpool writes over or adds to only its own files", r.stderr)
             with open(path) as f:
                 self.assertEqual(f.read(), text, opt)
             os.unlink(path)  # and imgpool's own file of each kind is replaced
