@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -52,10 +53,14 @@ void run_check_disk(run_ctx *x, pool *p)
 	 * units of the free space: "75.16 GB" alone read as another number. */
 	char a[32], l[32];
 	const char *given = x->o->min_free_text;
+	report_bytes(avail, a, sizeof a);
+	report_bytes((uint64_t)x->min_free, l, sizeof l);
+	if (!strcmp(a, l)) /* "only 15.7 MB free ... below 15M (15.7 MB)": in bytes then */
+		snprintf(a, sizeof a, "%llu bytes", (unsigned long long)avail),
+		snprintf(l, sizeof l, "%llu bytes", (unsigned long long)x->min_free);
 	snprintf(x->stop_why, sizeof x->stop_why,
-		 "only %s free on the filesystem of '%.300s', below --min-free %.40s (%s)",
-		 report_bytes(avail, a, sizeof a), x->o->out_dir, given ? given : "default",
-		 report_bytes((uint64_t)x->min_free, l, sizeof l));
+		 "only %s free on the filesystem of '%.200s', below --min-free %.40s (%s)", a,
+		 x->o->out_dir, given ? given : "default", l);
 	stop_for(x, p, 1);
 }
 
