@@ -360,9 +360,20 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
 	}
 	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
 		return -1;
+	/* The name moved, not the file: one put at it since the look above is taken
+	 * back (a few system calls' window, but that). */
+	struct stat st;
+	int e = OUTDIR_ETEMP;
+	if (fresh && made && (made->dev || made->ino) &&
+	    (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	     (uint64_t)st.st_dev != made->dev || (uint64_t)st.st_ino != made->ino)) {
+		outdir_move_noreplace(pfd, leaf, from_dir, from);
+		errno = e;
+		return -1;
+	}
 	if (outdir_parent_in_place(od, rel, pfd) == 0)
 		return 0;
-	int e = errno;
+	e = errno;
 	outdir_move_noreplace(pfd, leaf, from_dir, from);
 	errno = e;
 	return -1;

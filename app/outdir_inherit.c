@@ -53,11 +53,15 @@ int outdir_default_acl(int fd)
 static int read_default(int pfd, unsigned char **acl, size_t *len)
 {
 	char at[64];
-	int rc = -1;
+	int rc = -1, dir = -1;
 	snprintf(at, sizeof at, "/proc/self/fd/%d", pfd);
 	*acl = NULL;
+	/* No /proc: through the folder opened to read (which needs read permission) */
+	if (access("/proc/self/fd", X_OK) < 0)
+		dir = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (int tries = 0; tries < 4; tries++) { /* ERANGE: it grew */
-		ssize_t n = getxattr(at, ACL_DEFAULT, NULL, 0);
+		ssize_t n = dir >= 0 ? fgetxattr(dir, ACL_DEFAULT, NULL, 0)
+				     : getxattr(at, ACL_DEFAULT, NULL, 0);
 		if (n < 0) {
 			rc = errno == ENODATA || errno == EOPNOTSUPP ? 1 : -1;
 			break;
@@ -65,7 +69,8 @@ static int read_default(int pfd, unsigned char **acl, size_t *len)
 		free(*acl);
 		if (!(*acl = malloc((size_t)n + 1)))
 			break;
-		if ((n = getxattr(at, ACL_DEFAULT, *acl, (size_t)n)) >= 0) {
+		if ((n = dir >= 0 ? fgetxattr(dir, ACL_DEFAULT, *acl, (size_t)n)
+				  : getxattr(at, ACL_DEFAULT, *acl, (size_t)n)) >= 0) {
 			*len = (size_t)n;
 			rc = n >= ACL_HEADER && (n - ACL_HEADER) % ACL_ENTRY == 0 ? 0 : -1;
 			break;
@@ -74,6 +79,8 @@ static int read_default(int pfd, unsigned char **acl, size_t *len)
 			break;
 	}
 	int e = errno;
+	if (dir >= 0)
+		close(dir);
 	if (rc != 0) {
 		free(*acl);
 		*acl = NULL;
@@ -139,6 +146,18 @@ static int open_made(int dirfd, const char *name, const file_ident *made, struct
 		char at[64];
 		snprintf(at, sizeof at, "/proc/self/fd/%d", path);
 		fd = open(at, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		struct stat again;
+		/* No /proc (a container without it): by its name, then checked to be
+		 * the same file. */
+		if (fd < 0 && errno == ENOENT &&
+		    (fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+						      O_CLOEXEC)) >= 0 &&
+		    (fstat(fd, &again) < 0 || again.st_dev != st->st_dev ||
+		     again.st_ino != st->st_ino)) {
+			close(fd);
+			fd = -1;
+			errno = ESTALE;
+		}
 	}
 	int e = errno;
 	close(path);

@@ -321,6 +321,12 @@ int status_main(int argc, char **argv)
 	/* Only read: a symlink to the output folder is followed (a run refuses one,
 	 * as it writes), where it said "no journal" of a folder that has one. */
 	char *real = realpath(out, NULL);
+	struct stat link;
+	if (!real && lstat(out, &link) == 0 && S_ISLNK(link.st_mode)) {
+		report_say(stderr, "imgpool status: '%s' is a symlink that leads nowhere (%s)", out,
+			   strerror(errno));
+		return 1;
+	}
 	outdir *od = outdir_open(real ? real : out, 0, err, sizeof err);
 	free(real);
 	if (!od) {
