@@ -505,10 +505,18 @@ int journal_outputs_of(journal *j, const char *root, const char *rel,
 		collect_outputs(j, j->others[i].outs_of, root, rel, &rows, &n);
 	int stop = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (!stop)
+		/* A row two journals hold alike (a shard's and the unsharded run's)
+		 * once: a dry run listed each prune and removal once per journal. */
+		int again = 0;
+		for (size_t k = 0; k < i && !again; k++)
+			again = rows[k].id.size == rows[i].id.size &&
+				rows[k].id.mtime_ns == rows[i].id.mtime_ns &&
+				!strcmp(rows[k].path, rows[i].path);
+		if (!stop && !again)
 			stop = fn(data, rows[i].path, &rows[i].id);
-		free(rows[i].path);
 	}
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].path);
 	free(rows);
 	return 0;
 }

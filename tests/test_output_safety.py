@@ -1409,6 +1409,41 @@ class TestTreeStaysExact(SafetyCase):
             real = self.ok(run(["--shard", f"{k}/2", "-o", out, src]))
             self.assertIn(b"0 done, 0 failed", real.stdout)
 
+    def test_a_dry_run_lists_each_removal_once_beside_shard_journals(self):
+        """Runs with and without --shard keep a journal each, both with a row of
+        every output: the dry run listed each prune, and each removal of an
+        earlier setting's thumbnail, once per journal (2 where the run removes 1)."""
+        src, out = self.path("src"), self.path("out")
+        for n in "abc":
+            jpeg(os.path.join(src, n + ".jpg"))
+        self.ok(run(["-q", "-o", out, src]))
+        for k in (1, 2):
+            self.ok(run(["-q", "--shard", f"{k}/2", "-o", out, src]))
+        os.unlink(os.path.join(src, "a.jpg"))
+        r = self.ok(run(["-n", "--prune", "-o", out, src]))
+        self.assertEqual(r.stdout.count(b"would prune "), 1, r.stdout)
+        self.assertIn(b"1 thumbnail of deleted inputs to remove", r.stdout)
+        r = self.ok(run(["-n", "--prune", "-s", "32", "--name", "{stem}_s.{ext}", "-o", out,
+                         src]))
+        self.assertEqual(r.stdout.count(b"would remove "), 2, r.stdout)
+        self.assertIn(b"2 thumbnails of earlier settings to remove", r.stdout)
+
+    def test_a_twin_whose_partner_became_a_folder_is_made(self):
+        """x.gif took out/x.png, its twin x.png was refused; then x.gif became a
+        folder: x.png was refused as the partner of one "still there", while the
+        same run pruned x.gif's thumbnail as gone. A folder where the file was
+        is gone, as --prune takes it."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "x.gif"), 96, 64)
+        jpeg(os.path.join(src, "x.png"), 32, 24)
+        r = run(["-q", "--prune", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        os.unlink(os.path.join(src, "x.gif"))
+        jpeg(os.path.join(src, "x.gif", "in.jpg"))
+        r = self.ok(run(["-r", "--prune", "-o", out, src]))
+        self.assertNotIn(b"still there", r.stderr)
+        self.assertEqual(outputs_in(out), {"x.png", "x.gif/in.jpg"})
+
     def test_size_change_removes_old_sizes(self):
         src, out = self.path("src"), self.path("out")
         for n in ("a", "b"):
