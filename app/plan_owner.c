@@ -163,14 +163,17 @@ int owner_owned_by_another(owner_query *q, const char *root, int i, const output
 	*owner_changed = 0;
 	if (!journal_output_info(q->j, it->out_rel[i], &o->id[i], &info))
 		return 0;
-	/* Gone as --prune takes it: no file there, or a folder where it was (the
-	 * photo x.gif became a folder x.gif/: its twin x.png was refused as the
-	 * partner of one "still there", and the same run pruned it as gone). */
+	/* Gone as --prune takes it: no file there, or a folder (or a symlink to one)
+	 * where it was (the photo x.gif became a folder x.gif/: its twin x.png was
+	 * refused as the partner of one "still there", and the same run pruned it). */
 	int other = (!root || strcmp(info.root, root) || strcmp(info.rel, it->rel)) &&
 		    info.fingerprint == q->fingerprint &&
 		    asprintf(owner, "%s/%s", info.root, info.rel) >= 0 &&
-		    (lstat(*owner, &st) == 0 ? !S_ISDIR(st.st_mode)
-					     : !(errno == ENOENT || errno == ENOTDIR)) &&
+		    (lstat(*owner, &st) == 0
+			     ? !S_ISDIR(st.st_mode) &&
+				       !(S_ISLNK(st.st_mode) && stat(*owner, &st) == 0 &&
+					 S_ISDIR(st.st_mode))
+			     : !(errno == ENOENT || errno == ENOTDIR)) &&
 		    !is_this_input(it, *owner);
 	/* An owner that failed since (damaged now) makes nothing: its thumbnail shows
 	 * bytes that are no more, and its name is free (the twin of another

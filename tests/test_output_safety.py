@@ -1443,6 +1443,16 @@ class TestTreeStaysExact(SafetyCase):
         r = self.ok(run(["-r", "--prune", "-o", out, src]))
         self.assertNotIn(b"still there", r.stderr)
         self.assertEqual(outputs_in(out), {"x.png", "x.gif/in.jpg"})
+        # a symlink to a folder where it was: gone as well (the walk does not follow it)
+        jpeg(os.path.join(src, "y.gif"), 96, 64)
+        jpeg(os.path.join(src, "y.png"), 32, 24)
+        self.assertEqual(run(["-q", "--prune", "-o", out, src]).returncode, 1)
+        os.unlink(os.path.join(src, "y.gif"))
+        jpeg(self.path("elsewhere", "d", "in.jpg"))
+        os.symlink(self.path("elsewhere", "d"), os.path.join(src, "y.gif"))
+        r = self.ok(run(["-r", "--prune", "-o", out, src]))
+        self.assertNotIn(b"still there", r.stderr)
+        self.assertIn("y.png", outputs_in(out))
 
     def test_size_change_removes_old_sizes(self):
         src, out = self.path("src"), self.path("out")
