@@ -58,3 +58,24 @@ int globs_match(const char *const *globs, int n, const char *rel)
 		uselocale(was);
 	return yes;
 }
+
+/* See globs.h. */
+int globs_unclosed_bracket(const char *glob)
+{
+	for (const char *p = glob; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+		} else if (*p == '[') {
+			const char *q = p + 1;
+			if (*q == '!' || *q == '^')
+				q++;
+			if (*q == ']')
+				q++; /* a ']' first is a member */
+			q = strchr(q, ']');
+			if (!q)
+				return 1;
+			p = q;
+		}
+	}
+	return 0;
+}

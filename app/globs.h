@@ -14,4 +14,9 @@
  * trip/day1/a.jpg. */
 int globs_match(const char *const *globs, int n, const char *rel);
 
+/* Has glob a '[' that no ']' closes? fnmatch() takes it as the character then:
+ * --include '[' matched nothing, a run of nothing to make, exit 0 (a cron job's
+ * typo unseen), so options refuse it. An escaped one (\[) is the character. */
+int globs_unclosed_bracket(const char *glob);
+
 #endif

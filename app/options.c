@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "globs.h"
 #include "help.h"
 #include "options.h"
 #include "report.h"
@@ -156,35 +157,12 @@ static const char *take_base(imgpool_options *o, const char *arg, parse_state *p
 
 /* An empty pattern matches no name: --include '' quietly selected nothing (a
  * variable left unset in a script, say), and --exclude '' did nothing. */
-/* Has glob a '[' that no ']' closes? fnmatch() then takes it as the character:
- * --include '[' matched nothing, a run of nothing to make, exit 0 (a cron job's
- * typo unseen). An escaped one (\[) is the character, as meant. */
-static int unclosed_bracket(const char *glob)
-{
-	for (const char *p = glob; *p; p++) {
-		if (*p == '\\' && p[1]) {
-			p++;
-		} else if (*p == '[') {
-			const char *q = p + 1;
-			if (*q == '!' || *q == '^')
-				q++;
-			if (*q == ']')
-				q++; /* a ']' first is a member */
-			q = strchr(q, ']');
-			if (!q)
-				return 1;
-			p = q;
-		}
-	}
-	return 0;
-}
-
 static const char *take_include(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
 	if (!*arg)
 		return "the pattern is empty";
-	if (unclosed_bracket(arg))
+	if (globs_unclosed_bracket(arg))
 		return "a '[' no ']' closes (write \\[ for the character)";
 	return push(&o->includes, &o->nincludes, arg) < 0 ? "out of memory" : NULL;
 }
@@ -194,7 +172,7 @@ static const char *take_exclude(imgpool_options *o, const char *arg, parse_state
 	(void)ps;
 	if (!*arg)
 		return "the pattern is empty";
-	if (unclosed_bracket(arg))
+	if (globs_unclosed_bracket(arg))
 		return "a '[' no ']' closes (write \\[ for the character)";
 	return push(&o->excludes, &o->nexcludes, arg) < 0 ? "out of memory" : NULL;
 }
