@@ -250,7 +250,7 @@ void send_pending(worker *w)
  * and a task writing its garbage then returning had the healthy task after it
  * charged for it, every time, with retries too.)
  */
-static void protocol_error(pool *p, worker *w, const char *why)
+void protocol_error(pool *p, worker *w, const char *why)
 {
 	pool_slot_shm *shm = &p->shm[w->slot];
 	uint64_t running = atomic_load(&shm->running);
@@ -354,11 +354,14 @@ static void handle_message(pool *p, worker *w)
  * cannot starve the others. */
 void read_channel(pool *p, worker *w, int budget)
 {
+	size_t had = w->rx.buf.len;
 	while (w->fd >= 0 && budget-- > 0) {
 		const char *why = NULL;
 		/* the records' headers on top, without wrapping past SIZE_MAX */
 		size_t limit = p->o.max_message > SIZE_MAX - 4096 ? SIZE_MAX : p->o.max_message + 4096;
 		int k = imgpool_wire_rx_packet(&w->rx, w->fd, limit, 1, &why);
+		if (k == WIRE_RX_MESSAGE || k == WIRE_RX_PARTIAL)
+			had = SIZE_MAX; /* bytes came: a half message now is new */
 		if (k == WIRE_RX_MESSAGE) {
 			handle_message(p, w);
 			imgpool_wire_rx_reset(&w->rx);
@@ -369,6 +372,11 @@ void read_channel(pool *p, worker *w, int budget)
 		} else if (k == WIRE_RX_PARTIAL) {
 			continue;
 		} else if (k == WIRE_RX_AGAIN) {
+			/* a message half read: when its bytes last came (check_deadlines()) */
+			if (!w->rx.buf.len)
+				w->rx_begun = 0;
+			else if (w->rx.buf.len != had || !w->rx_begun)
+				w->rx_begun = pool_now_ns();
 			return;
 		} else if (k == WIRE_RX_BAD) {
 			protocol_error(p, w, why);

@@ -160,6 +160,7 @@ static int spawn(pool *p, worker *w)
 	w->idle_since = 0;
 	w->exit_deadline = 0;
 	imgpool_wire_rx_reset(&w->rx);
+	w->rx_begun = 0;
 	atomic_store(&shared_of(p)->pid[w->slot], pid);
 	CNT(p, alive, 1);
 	emit(p, &(pool_event){.kind = POOL_EV_SPAWN, .worker = w->slot, .pid = (int)pid,
@@ -438,6 +439,7 @@ void worker_ended(pool *p, worker *w, int status)
 		close(w->pidfd);
 	w->pidfd = -1;
 	imgpool_wire_rx_reset(&w->rx);
+	w->rx_begun = 0;
 	w->out.len = w->out_off = 0;
 	w->building = 0;
 	atomic_store(&shared_of(p)->pid[w->slot], 0);

@@ -162,6 +162,22 @@ int64_t check_deadlines(pool *p, int64_t now)
 				nearest = w->linger_deadline;
 			}
 		}
+		/* A message begun and not ended while it runs no task: stray bytes that
+		 * began like a header, the task's own result swallowed as their body. */
+		if (w->rx_begun && w->fd >= 0 && w->state != W_DYING) {
+			if (now - w->rx_begun < RX_STALL_NS) {
+				if (w->rx_begun + RX_STALL_NS < nearest)
+					nearest = w->rx_begun + RX_STALL_NS;
+			} else if (atomic_load(&p->shm[i].running) || process_stopped(w->pid)) {
+				w->rx_begun = now; /* at work, or stopped: look again later */
+				if (now + RX_STALL_NS < nearest)
+					nearest = now + RX_STALL_NS;
+			} else {
+				w->rx_begun = 0;
+				protocol_error(p, w, "a message begun and not ended for 10 s");
+				continue;
+			}
+		}
 		/* Leaving over the RSS limit (worker.c), it runs its finalizer with tasks
 		 * still held, which go to another worker once it is gone: it is let go,
 		 * as below (stopped there from outside, it held them for good). */

@@ -87,6 +87,12 @@
  * closes (no pidfd: valgrind, Linux before 5.3, a seccomp profile refusing
  * pidfd_open). */
 #define REAP_OPEN_POLL_NS ((int64_t)50 * 1000 * 1000)
+/* A message begun on a channel and not ended for this long while the worker runs
+ * no task (stray bytes that begin like a header: the parent waited for the rest
+ * for good, no task running to time out) is a malformed one. A worker sends a
+ * message in one go, so only a machine stalled that long (not a stop from
+ * outside, which is not held against it) is taken for one. */
+#define RX_STALL_NS ((int64_t)10 * 1000 * 1000 * 1000)
 /* A feed that said POOL_FEED_LATER with no descriptor to watch is asked again
  * after this long. */
 #define FEED_RETRY_NS ((int64_t)10 * 1000 * 1000)
@@ -217,6 +223,7 @@ typedef struct worker {
 	wire_rx rx;
 	int64_t linger_deadline; /* channel closed: kill if still alive by then */
 	int64_t reap_look_at;    /* no pidfd, channel open: look whether it ended then */
+	int64_t rx_begun;        /* a message half read: when its last bytes came (0: none) */
 	int64_t start_deadline;  /* starting: a failed start if not ready by then */
 	int64_t respawn_at;      /* empty: start a worker here then (0: not waiting) */
 	int64_t exit_deadline;   /* let go by pool_join: killed if still there then (0: none) */
@@ -466,6 +473,10 @@ void send_pending(worker *w);
 void retire_if_done(pool *p, worker *w);
 void read_channel(pool *p, worker *w, int budget);
 void drain_channel(pool *p, worker *w);
+/* Bytes that are no message on w's channel (why): the worker is killed and the task
+ * that wrote them charged, where that can be told. */
+#define protocol_error imgpool_pool_protocol_error
+void protocol_error(pool *p, worker *w, const char *why);
 
 /* ------------------------------------------------------------------------- */
 /* deadlines.c                                                                */

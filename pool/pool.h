@@ -36,7 +36,9 @@
  *   it sent bytes that are no message (a task that wrote into its channel's
  *   descriptor), where which of them wrote them cannot be told: one that does it
  *   again alone is charged (1.7.5; the running one was, often the healthy task
- *   after the one that wrote them). pool_result.attempts counts every start of the task, those
+ *   after the one that wrote them). Bytes that begin like a message and never
+ *   end are such bytes once the worker has run no task for 10 s since the last
+ *   came (1.7.5; the pool waited for the rest for good). pool_result.attempts counts every start of the task, those
  *   re-runs included, so attempts > 1 on a POOL_OK result says it ran more than
  *   once. Make a task idempotent (write to a temporary name and rename, as imgpool
  *   does) when running twice would matter. A task is never run by two workers at

@@ -863,6 +863,49 @@ static void test_stray_bytes_are_charged_to_the_task_that_wrote_them(void **stat
 	tl_assert_no_children();
 }
 
+/* Stray bytes that begin like a message's header (the magic, a body of 4096):
+ * the task's own result then reads as that body, and the rest never comes. */
+static int stray_header(const void *arg, size_t len, pool_buf *out, void *state)
+{
+	(void)len;
+	(void)state;
+	struct {
+		uint32_t magic;
+		uint16_t type, flags;
+		uint32_t count, pad;
+		uint64_t len;
+	} h = {0x4c4f4f50u, 2, 0, 0, 0, 4096};
+	if (*(const int *)arg == 0 && write(3, &h, sizeof h) < 0)
+		return 1;
+	return pool_buf_printf(out, "task %d", *(const int *)arg);
+}
+
+/* The parent waited for the rest for good: no task was running, so no timeout
+ * fired, and pool_apply() never returned. Now a message begun and not ended for
+ * RX_STALL_NS while the worker runs no task is a malformed one. */
+static void test_a_message_begun_and_never_ended_is_malformed(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool_options o = {.workers = 1, .retries = -1};
+	pool *p = pool_create(&o, NULL);
+	assert_non_null(p);
+	int writer = 0, healthy = 1;
+	pool_result r;
+	alarm(60); /* before, it ended the test here */
+	assert_int_equal(pool_apply(p, stray_header, &writer, sizeof writer, &r), 0);
+	alarm(0);
+	assert_int_equal(r.status, POOL_CRASHED);
+	assert_non_null(strstr(r.data, "a message begun and not ended"));
+	pool_result_release(&r);
+	assert_int_equal(pool_apply(p, stray_header, &healthy, sizeof healthy, &r), 0);
+	assert_int_equal(r.status, POOL_OK);
+	assert_string_equal(r.data, "task 1");
+	pool_result_release(&r);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 static int init_slowly(void *arg, void **state, pool_buf *err)
 {
 	(void)arg;
@@ -1236,6 +1279,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_create_with_room_for_some_workers),
 		cmocka_unit_test(test_wait_ready_waits_for_the_one_starting),
 		cmocka_unit_test(test_stray_bytes_are_charged_to_the_task_that_wrote_them),
+		cmocka_unit_test(test_a_message_begun_and_never_ended_is_malformed),
 		cmocka_unit_test(test_a_death_is_seen_without_a_pidfd_while_a_child_holds_the_channel),
 		cmocka_unit_test(test_a_long_initializer_error_breaks_at_once),
 		cmocka_unit_test(test_stops_while_starting_break_nothing),
