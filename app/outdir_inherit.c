@@ -36,16 +36,6 @@
 #define ACL_ENTRY 8  /* tag le16, perm le16, id le32 */
 enum { TAG_USER_OBJ = 0x01, TAG_GROUP_OBJ = 0x04, TAG_MASK = 0x10, TAG_OTHER = 0x20 };
 
-int outdir_default_acl(int fd)
-{
-	int dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int acl = dir < 0 || fgetxattr(dir, ACL_DEFAULT, NULL, 0) >= 0 ||
-		  (errno != ENODATA && errno != EOPNOTSUPP);
-	if (dir >= 0)
-		close(dir);
-	return acl;
-}
-
 /* The default ACL of the folder open at pfd (O_PATH too), in a new buffer (*len
  * bytes): 0, 1 with none, -1 where it cannot be read. Read through /proc/self/fd:
  * getxattr needs no read permission on the folder (a write-and-search-only one,
@@ -56,8 +46,13 @@ static int read_default(int pfd, unsigned char **acl, size_t *len)
 	int rc = -1, dir = -1;
 	snprintf(at, sizeof at, "/proc/self/fd/%d", pfd);
 	*acl = NULL;
-	/* No /proc: through the folder opened to read (which needs read permission) */
-	if (access("/proc/self/fd", X_OK) < 0)
+	/* No /proc: through the folder opened to read (which needs read permission).
+	 * Looked at once: it is there or not for the whole run (publishing is a hot
+	 * path, one output at a time). */
+	static int no_proc = -1;
+	if (no_proc < 0)
+		no_proc = access("/proc/self/fd", X_OK) < 0;
+	if (no_proc)
 		dir = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	for (int tries = 0; tries < 4; tries++) { /* ERANGE: it grew */
 		ssize_t n = dir >= 0 ? fgetxattr(dir, ACL_DEFAULT, NULL, 0)
@@ -87,6 +82,15 @@ static int read_default(int pfd, unsigned char **acl, size_t *len)
 	}
 	errno = e;
 	return rc;
+}
+
+int outdir_default_acl(int fd)
+{
+	unsigned char *acl;
+	size_t len;
+	int has = read_default(fd, &acl, &len); /* not known (-1): taken as one */
+	free(acl);
+	return has != 1;
 }
 
 /* acl (a default ACL) as the access ACL of one made with mode: each class's

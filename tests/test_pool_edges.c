@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "pool_testlib.h"
+#include "wire.h" /* the header stray bytes imitate */
 
 /* The worker inside the finalizer, on a page the forks share. */
 static _Atomic int *fini_pid;
@@ -869,12 +870,7 @@ static int stray_header(const void *arg, size_t len, pool_buf *out, void *state)
 {
 	(void)len;
 	(void)state;
-	struct {
-		uint32_t magic;
-		uint16_t type, flags;
-		uint32_t count, pad;
-		uint64_t len;
-	} h = {0x4c4f4f50u, 2, 0, 0, 0, 4096};
+	wire_hdr h = {.magic = WIRE_MAGIC, .type = WIRE_RESULTS, .len = 4096};
 	if (*(const int *)arg == 0 && write(3, &h, sizeof h) < 0)
 		return 1;
 	return pool_buf_printf(out, "task %d", *(const int *)arg);
