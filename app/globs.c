@@ -59,23 +59,74 @@ int globs_match(const char *const *globs, int n, const char *rel)
 	return yes;
 }
 
-/* See globs.h. */
-int globs_unclosed_bracket(const char *glob)
+/* The classes POSIX names, the ones fnmatch() knows in every locale: another
+ * name between "[:" and ":]" matches no character at all. */
+static int known_class(const char *name, size_t len)
 {
+	static const char *const classes[] = { "alnum", "alpha", "blank", "cntrl",
+		"digit", "graph", "lower", "print", "punct", "space", "upper", "xdigit" };
+	for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+		if (strlen(classes[i]) == len && !memcmp(classes[i], name, len))
+			return 1;
+	return 0;
+}
+
+/* Past a "[:name:]", "[.c.]" or "[=c=]" that starts at q (q[0] is '['), as
+ * fnmatch() reads one: its own ']' does not close the bracket. NULL when q
+ * starts none of them (the '[' is then a member); *bad_class is set for a
+ * "[:name:]" of a class fnmatch() does not know. */
+static const char *past_bracket_term(const char *q, int *bad_class)
+{
+	char kind = q[1];
+	if (kind != ':' && kind != '.' && kind != '=')
+		return NULL;
+	const char *r = q + 2;
+	if (kind == ':') {
+		/* glibc's fnmatch: a name of lower-case letters, else the '[' is a member */
+		while (*r >= 'a' && *r <= 'z')
+			r++;
+		if (r[0] != ':' || r[1] != ']')
+			return NULL;
+		*bad_class = !known_class(q + 2, (size_t)(r - (q + 2)));
+		return r + 2;
+	}
+	const char *end = r;
+	while (*end && !(end[0] == kind && end[1] == ']'))
+		end++;
+	return *end ? end + 2 : NULL;
+}
+
+/* See globs.h. */
+const char *globs_problem(const char *glob)
+{
+	if (!*glob)
+		return "the pattern is empty";
 	for (const char *p = glob; *p; p++) {
 		if (*p == '\\' && p[1]) {
 			p++;
-		} else if (*p == '[') {
-			const char *q = p + 1;
-			if (*q == '!' || *q == '^')
-				q++;
-			if (*q == ']')
-				q++; /* a ']' first is a member */
-			q = strchr(q, ']');
-			if (!q)
-				return 1;
-			p = q;
+			continue;
 		}
+		if (*p != '[')
+			continue;
+		const char *q = p + 1;
+		if (*q == '!' || *q == '^')
+			q++;
+		if (*q == ']')
+			q++; /* a ']' first is a member */
+		while (*q && *q != ']') {
+			int bad_class = 0;
+			const char *past = *q == '[' ? past_bracket_term(q, &bad_class) : NULL;
+			if (bad_class)
+				return "no such character class (alnum, alpha, blank, cntrl, digit, "
+				       "graph, lower, print, punct, space, upper or xdigit)";
+			if (past)
+				q = past;
+			else
+				q += (*q == '\\' && q[1]) ? 2 : 1;
+		}
+		if (!*q)
+			return "a '[' no ']' closes (write \\[ for the character)";
+		p = q;
 	}
-	return 0;
+	return NULL;
 }

@@ -14,9 +14,13 @@
  * trip/day1/a.jpg. */
 int globs_match(const char *const *globs, int n, const char *rel);
 
-/* Has glob a '[' that no ']' closes? fnmatch() takes it as the character then:
- * --include '[' matched nothing, a run of nothing to make, exit 0 (a cron job's
- * typo unseen), so options refuse it. An escaped one (\[) is the character. */
-int globs_unclosed_bracket(const char *glob);
+/* What is wrong with glob as a pattern, in a few words, or NULL. An empty one
+ * matches no name: --include '' quietly selected nothing (a variable left unset
+ * in a script, say), and --exclude '' did nothing. A '[' that no
+ * ']' closes is taken by fnmatch() as the character: --include '[' matched
+ * nothing, a run of nothing to make, exit 0 (a cron job's typo unseen); so is
+ * one whose only ']' ends a class ('[[:alpha:]*'), and '[[:alfa:]]' matches no
+ * character at all. Options refuse them. An escaped one (\[) is the character. */
+const char *globs_problem(const char *glob);
 
 #endif

@@ -155,25 +155,22 @@ static const char *take_base(imgpool_options *o, const char *arg, parse_state *p
 	return *arg ? NULL : "the folder name is empty";
 }
 
-/* An empty pattern matches no name: --include '' quietly selected nothing (a
- * variable left unset in a script, say), and --exclude '' did nothing. */
+/* globs_problem() says why a pattern that can match nothing is refused. */
 static const char *take_include(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	if (!*arg)
-		return "the pattern is empty";
-	if (globs_unclosed_bracket(arg))
-		return "a '[' no ']' closes (write \\[ for the character)";
+	const char *problem = globs_problem(arg);
+	if (problem)
+		return problem;
 	return push(&o->includes, &o->nincludes, arg) < 0 ? "out of memory" : NULL;
 }
 
 static const char *take_exclude(imgpool_options *o, const char *arg, parse_state *ps)
 {
 	(void)ps;
-	if (!*arg)
-		return "the pattern is empty";
-	if (globs_unclosed_bracket(arg))
-		return "a '[' no ']' closes (write \\[ for the character)";
+	const char *problem = globs_problem(arg);
+	if (problem)
+		return problem;
 	return push(&o->excludes, &o->nexcludes, arg) < 0 ? "out of memory" : NULL;
 }
 

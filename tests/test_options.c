@@ -327,6 +327,20 @@ static void test_size(void **state)
 	options_free(&o);
 	accepts(&o, "--exclude", "[!]]");
 	options_free(&o);
+	/* a class's own ']' does not close the bracket: fnmatch matched nothing */
+	refuses("--include", "[[:alpha:]*", "--include: '[[:alpha:]*': a '[' no ']' closes "
+		"(write \\[ for the character)");
+	refuses("--exclude", "[[:alfa:]]*", "--exclude: '[[:alfa:]]*': no such character class "
+		"(alnum, alpha, blank, cntrl, digit, graph, lower, print, punct, space, upper or "
+		"xdigit)");
+	accepts(&o, "--include", "[[:alpha:]]*");
+	options_free(&o);
+	accepts(&o, "--include", "[[:alpha]");   /* no ':]': the '[' is a member */
+	options_free(&o);
+	accepts(&o, "--include", "[[.a.][=b=]x]*");
+	options_free(&o);
+	accepts(&o, "--include", "[\\]]*");
+	options_free(&o);
 	refuses("--size", "", "--size: '' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("-s", "256,256", "--size: '256' is given twice (N and NxN are one box)");
 	refuses("-s", "1,2,3,4,5,6,7,8,9", "--size: at most 8 sizes");
