@@ -12,19 +12,26 @@
 
 #include "outfolder.h"
 
+int outfolder_first_there(const char *const *paths, int npaths)
+{
+	struct stat st;
+	for (int i = 0; i < npaths; i++)
+		if (lstat(paths[i], &st) == 0 || errno != ENOENT)
+			return i;
+	return -1;
+}
+
 char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
 			      size_t msglen)
 {
 	struct stat st;
 	const char *first = paths[0];
-	int i = 0;
 	/* The first PATH there decides: a mistyped one (imgpool -q Photos-typo in a
 	 * folder holding thumbs/) took ./thumbs, locked it and recorded itself as its
 	 * last run. None there: the first one's -thumbs, which the run, finding no
 	 * input, takes back (run.h). */
-	while (i < npaths && lstat(paths[i], &st) < 0 && errno == ENOENT)
-		i++;
-	if (i == npaths && npaths > 0) {
+	int i = outfolder_first_there(paths, npaths);
+	if (i < 0 && npaths > 0) {
 		size_t n = strlen(first);
 		while (n > 1 && first[n - 1] == '/')
 			n--;
@@ -33,7 +40,7 @@ char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
 			out = NULL;
 		return out;
 	}
-	first = paths[i < npaths ? i : 0];
+	first = paths[i < 0 ? 0 : i];
 	if (stat(first, &st) == 0 && S_ISDIR(st.st_mode)) {
 		char *real = realpath(first, NULL);
 		if (!real || !strcmp(real, "/")) {

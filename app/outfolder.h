@@ -15,6 +15,10 @@
 char *options_default_out_dir(const char *const *paths, int npaths, char *msg,
 			      size_t msglen);
 
+/* The index of the first of paths that is there (lstat() finds it, or fails
+ * otherwise than ENOENT), -1 when none is. */
+int outfolder_first_there(const char *const *paths, int npaths);
+
 /* Is folder out (it may not exist yet: its nearest existing ancestor is resolved;
  * a bare name's is the current folder) inside, or equal to, folder in? */
 int outfolder_inside(const char *out, const char *in);

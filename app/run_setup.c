@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "outfolder.h"
 #include "paths.h"
 #include "run.h"
 #include "run_internal.h"
@@ -291,6 +292,16 @@ int run_setup(run_ctx *x)
 	if (x->shard.n)
 		snprintf(x->shard_label, sizeof x->shard_label, "%d/%d", x->shard.k, x->shard.n);
 	x->sum.shard = x->shard_label;
+	/* Every PATH mistyped: the default output folder is the first one's -thumbs,
+	 * which a run finding nothing takes back (run_teardown()). A shard cannot (its
+	 * sisters may be at work there) and left PATH-thumbs/.imgpool; a --files-from
+	 * list has inputs of its own, whose thumbnails went to the typo's -thumbs. */
+	if (o->out_dir_defaulted && (x->shard.n || o->files_from) &&
+	    outfolder_first_there(o->paths, o->npaths) < 0) {
+		report_say(stderr, "imgpool: %s: No such file or directory; the output folder is "
+			   "chosen beside the first PATH there: give -o DIR", o->paths[0]);
+		return x->sum.exit_code = EXIT_USAGE, -1;
+	}
 	x->report_path = o->report_path ? expand_report_path(o->report_path, shname) : NULL;
 	/* A mistyped placeholder ({data}) kept as it is named one file for every
 	 * night, replaced each time: the history the name was to keep, lost */

@@ -1983,6 +1983,16 @@ int fsync(int fd)
         r = run(["-q", "nope", "Photos"], cwd=work)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertTrue(os.path.isfile(os.path.join(work, "Photos-thumbs", "a.jpg")))
+        # a shard cannot take its folder back (its sisters may be at work there),
+        # and a list's own inputs went to the typo's -thumbs: both refused
+        with open(os.path.join(work, "list"), "w") as f:
+            f.write("Photos/a.jpg\n")
+        for args in (["--shard", "1/2", "Photos-typo"], ["--files-from", "list", "Photos-typo"]):
+            r = run(["-q"] + args, cwd=work)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("Photos-typo: No such file or directory; the output folder is chosen "
+                          "beside the first PATH there: give -o DIR", r.stderr)
+            self.assertEqual(sorted(os.listdir(work)), ["Photos", "Photos-thumbs", "list", "thumbs"])
 
 
     def test_status_follows_a_symlink_to_the_output_folder(self):

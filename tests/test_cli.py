@@ -346,8 +346,11 @@ def test_progress_lines(tmp):
     r = run(["-j1", "-o", out, "--progress-interval", "0.2", src])
     took = time.time() - t0
     prog = [l for l in b(r.stderr).splitlines() if l.startswith("imgpool: ") and "files" in l]
-    # one line per interval elapsed: at least one, never more than time allows
-    assert_true(len(prog) >= 1 and len(prog) >= int(took / 0.2) - 2,
+    # one line per interval elapsed: at least one, never more than time allows;
+    # the floor is half of them, since start-up and exit (no line yet, or none
+    # any more) are part of `took`, and a loaded machine (CI's neighbours) can
+    # stretch them: it failed with 3 lines in 1.7 s at load 5
+    assert_true(len(prog) >= 1 and len(prog) >= int(took / 0.2) // 2 - 1,
                 f"{len(prog)} lines in {took:.1f} s: {b(r.stderr)!r}")
     assert_true(len(prog) <= took / 0.2 + 1, f"{len(prog)} lines in {took:.1f} s")
     assert_true("\r" not in b(r.stderr), "no carriage returns in plain mode")
