@@ -528,10 +528,21 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		errno = EINVAL;
 		return -1;
 	}
+	/* The old file gone since the caller's look, with its folder (moved or
+	 * removed by the user: ENOENT on the way) or alone (nothing moved to the
+	 * quarantine, and the file is not there now): nothing is left to replace,
+	 * and the new one is published as a new file is, its folders made again
+	 * (never replacing what appeared there meanwhile). */
+	struct stat st;
 	int pfd = outdir_parent(od, rel, 0, &leaf);
 	if (pfd < 0)
-		return -1;
+		return errno == ENOENT ? move_into(od, od->tmp, tmp_name, rel, 1, made) : -1;
 	int rc = quarantine_checked(od, rel, pfd, leaf, expect, qname);
+	if (rc < 0 && errno == ENOENT && fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT) {
+		close(pfd);
+		return move_into(od, od->tmp, tmp_name, rel, 1, made);
+	}
 	if (rc == 0) {
 		rc = move_in_place(od, od->tmp, tmp_name, pfd, leaf, rel, 1, made);
 		int e = errno;

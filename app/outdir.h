@@ -204,6 +204,8 @@ int outdir_publish(outdir *od, const char *tmp_name, const char *rel, const file
  * match, it is put back and ESTALE returned; if publishing fails, it is put back
  * too. The caller records qname -> rel (write-ahead) before calling, so a kill
  * between the steps can be undone by outdir_restore(). made: as outdir_publish().
+ * An old one gone meanwhile (or a folder on its way: the user moved it) leaves
+ * nothing to replace: the new one is published as outdir_publish() does.
  */
 int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		   const file_ident *expect, const char *qname, const file_ident *made);

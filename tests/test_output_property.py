@@ -444,8 +444,11 @@ def sig(path):
     if stat.S_ISDIR(m):
         return ("dir", stat.S_IMODE(m), st.st_mtime_ns)
     if stat.S_ISREG(m):
-        with open(path, "rb") as f:
-            digest = hashlib.sha1(f.read()).hexdigest()
+        try:   # mid-run (race()), imgpool may move it between the lstat and the open
+            with open(path, "rb") as f:
+                digest = hashlib.sha1(f.read()).hexdigest()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
         return ("file", stat.S_IMODE(m), st.st_size, st.st_mtime_ns, digest)
     return ("other", stat.S_IFMT(m), stat.S_IMODE(m))
 
@@ -455,12 +458,19 @@ def tree_sigs(root, skip=None):
     out = {}
 
     def walk(folder, rel):
-        for e in os.scandir(folder):
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return   # gone meanwhile (a look taken while a run works)
+        for e in entries:
             r = rel + b"/" + e.name if rel else e.name
             if skip and r == skip:
                 continue
-            out[r] = sig(e.path)
-            if e.is_dir(follow_symlinks=False):
+            s = sig(e.path)
+            if s is None:
+                continue   # gone since the listing
+            out[r] = s
+            if s[0] == "dir":
                 walk(e.path, r)
     walk(root, b"")
     return out

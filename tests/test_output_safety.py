@@ -3535,6 +3535,70 @@ class TestAFileSwappedInAfterItsProof(RaceShimCase):
         self.assertIn(b"not made by imgpool", r.stderr)
         self.assertEqual(digest(thumb), want)
 
+class TestAReplacedThumbnailGoneMeanwhile(RaceShimCase):
+    """--force checks the old thumbnail, records the replace (write-ahead), then
+    replaces it: the user moved the thumbnail's folder (or deleted the thumbnail)
+    in between. The input failed, "No such file or directory", where a new
+    thumbnail makes the folder again (the next input's did, at once): there is
+    nothing left to replace, and the new one is put in place as a new one is.
+    tests/race_shim.c does the move right before the journal's write-ahead record
+    of the quarantine (the output-property test met it under load)."""
+
+    def setup_out(self):
+        jpeg(self.path("in", "a.jpg"))
+        jpeg(self.path("in", "b.jpg"), 48, 64)
+        out = self.path("out")
+        name = ["--name", "flat/{stem}.{ext}"]
+        self.ok(run(["-q", "-j1", "-o", out] + name + [self.path("in")]))
+        self.assertEqual(outputs_in(out), {"flat/a.jpg", "flat/b.jpg"})
+        return out, name
+
+    def test_a_folder_moved_away_is_made_again(self):
+        out, name = self.setup_out()
+        before = {n: digest(self.path("out", "flat", n)) for n in ("a.jpg", "b.jpg")}
+        r = self.racing(["-j1", "--force", "-o", out] + name + [self.path("in")], "sql",
+                        "INTO quarantine", self.path("out", "flat"), self.path("out", "moved"))
+        self.ok(r)
+        self.assertNotIn(b"No such file", r.stderr)
+        self.assertEqual(outputs_in(out), {"flat/a.jpg", "flat/b.jpg", "moved/a.jpg",
+                                           "moved/b.jpg"})
+        # what the user moved is the user's, untouched
+        self.assertEqual({n: digest(self.path("out", "moved", n)) for n in before}, before)
+        # the folder made again is imgpool's: up to date, and pruned with its files
+        again = self.ok(run(["-j1", "--prune", "-o", out] + name + [self.path("in")]))
+        self.assertIn(b"2 skipped", again.stdout + again.stderr)
+        for n in ("a.jpg", "b.jpg"):
+            os.unlink(self.path("in", n))
+        self.ok(run(["-j1", "--prune", "-o", out] + name + [self.path("in")]))
+        self.assertEqual(outputs_in(out), {"moved/a.jpg", "moved/b.jpg"})
+        self.assertFalse(os.path.lexists(self.path("out", "flat")))
+
+    def test_a_folder_swapped_for_a_symlink_is_not_followed(self):
+        out, name = self.setup_out()
+        elsewhere = self.path("elsewhere")
+        os.makedirs(elsewhere)
+        os.symlink(elsewhere, self.path("link"))
+        r = self.racing(["-j1", "--force", "-o", out] + name + [self.path("in")], "sql",
+                        "INTO quarantine", self.path("out", "flat"), self.path("out", "moved"),
+                        then=(self.path("link"), self.path("out", "flat")))
+        self.ok(r, (1,))
+        self.assertIn(b"a symlink is in the way", r.stderr)
+        self.assertEqual(os.listdir(elsewhere), [])
+        self.assertTrue(os.path.islink(self.path("out", "flat")))
+        self.assertEqual(sorted(os.listdir(self.path("out", "moved"))), ["a.jpg", "b.jpg"])
+
+    def test_a_thumbnail_deleted_is_made_again(self):
+        out, name = self.setup_out()
+        # both: whichever is replaced first finds its thumbnail gone
+        r = self.racing(["-j1", "--force", "-o", out] + name + [self.path("in")], "sql",
+                        "INTO quarantine", self.path("out", "flat", "a.jpg"),
+                        self.path("gone-a.jpg"),
+                        then=(self.path("out", "flat", "b.jpg"), self.path("gone-b.jpg")))
+        self.assertTrue(os.path.exists(self.path("gone-b.jpg")), r.stderr)
+        self.ok(r)
+        self.assertEqual(outputs_in(out), {"flat/a.jpg", "flat/b.jpg"})
+
+
 class TestAnInputWrittenWhileRead(RaceShimCase):
     """A file written in place while a decoder read it (a copy or an editor saving
     over it) gave a thumbnail mixed from two pictures, reported ok. It is an error
