@@ -4,13 +4,16 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "paths.h"
 #include "prune.h"
+#include "settings.h"
 
 typedef struct prune_run {
 	const prune_config *cfg;
@@ -110,24 +113,34 @@ int prune_unmounted_disk(const char *folder)
 	return unmounted;
 }
 
-/* Is folder empty (nothing in it at all)? -1 when it cannot be read. */
-static int folder_empty(const char *folder)
+/* Is folder bare: nothing in it a walk would take, no folder and no image by its
+ * name (not hidden)? Hidden files and others do not count: a mount point whose
+ * disk is not mounted often holds a .DS_Store, a .keep or a README, and taking
+ * one for content pruned every thumbnail of the disk. -1 when it cannot be read. */
+static int folder_bare(const char *folder)
 {
 	DIR *d = opendir(folder);
 	if (!d)
 		return -1;
 	struct dirent *e;
-	int empty = 1;
-	while (empty && (e = readdir(d)))
-		empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+	int bare = 1;
+	while (bare && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		struct stat st;
+		int is_dir = e->d_type == DT_DIR;
+		if (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			is_dir = S_ISDIR(st.st_mode);
+		bare = !is_dir && !thumb_is_input_ext(path_extension(e->d_name));
+	}
 	closedir(d);
-	return empty;
+	return bare;
 }
 
-/* Is real (a folder's real path) empty and on another device than every one the
- * journals recorded when runs found files in it? A disk mounted there by hand
- * (not in fstab) and not mounted now leaves its mount point so: empty, on the
- * device of the folder holding it. 1 yes; 2 empty, and the journal could not be
+/* Is real (a folder's real path) bare (folder_bare()) and on another device than
+ * every one the journals recorded when runs found files in it? A disk mounted
+ * there by hand (not in fstab) and not mounted now leaves its mount point so:
+ * bare, on the device of the folder holding it. 1 yes; 2 bare, and the journal could not be
  * read to tell (taken as gone: a failed lookup read as "nothing recorded" pruned
  * the thumbnails of a disk not mounted); 0 no. */
 static int device_gone(journal *j, const char *real)
@@ -136,7 +149,7 @@ static int device_gone(journal *j, const char *real)
 	if (stat(real, &st) < 0)
 		return 0;
 	int seen = journal_root_device_seen(j, real, (uint64_t)st.st_dev);
-	if ((seen != 0 && seen != -2) || folder_empty(real) != 1)
+	if ((seen != 0 && seen != -2) || folder_bare(real) != 1)
 		return 0;
 	return seen == 0 ? 1 : 2;
 }
@@ -151,27 +164,27 @@ int prune_root_unsure(journal *j, const char *folder, char *why, size_t len)
 			 "mounted");
 		unsure = 1;
 	} else if (real && (gone = device_gone(j, real)) == 1) {
-		snprintf(why, len, "it is empty, and on another filesystem than when a run last "
-			 "found files there: a disk that is not mounted? (If it was emptied on "
-			 "purpose, delete the thumbnails by hand)");
+		snprintf(why, len, "it holds no image and no folder, and is on another "
+			 "filesystem than when a run last found files there: a disk that is not "
+			 "mounted? (If it was emptied on purpose, delete the thumbnails by hand)");
 		unsure = 1;
 	} else if (real && gone == 2) {
 		journal_read_errors(j, &cause);
-		snprintf(why, len, "it is empty, and whether it is the disk a run found files on "
-			 "cannot be told: %s", cause);
+		snprintf(why, len, "it holds no image and no folder, and whether it is the "
+			 "disk a run found files on cannot be told: %s", cause);
 		unsure = 1;
 	}
 	free(real);
 	return unsure;
 }
 
-/* Record each folder's device where it is not empty. */
+/* Record each folder's device where it is not bare (folder_bare()). */
 static void note_devices(journal *j, const char *const *folders, int n)
 {
 	for (int i = 0; i < n; i++) {
 		struct stat st;
 		char *real = realpath(folders[i], NULL);
-		if (real && stat(real, &st) == 0 && S_ISDIR(st.st_mode) && folder_empty(real) == 0)
+		if (real && stat(real, &st) == 0 && S_ISDIR(st.st_mode) && folder_bare(real) == 0)
 			journal_set_root_device(j, real, (uint64_t)st.st_dev);
 		free(real);
 	}

@@ -436,9 +436,18 @@ class TestPruneNames(SafetyCase):
         for args in (["-n"], [], ["--shard", "1/2"], ["--shard", "2/2"]):
             r = run(args + ["-q", "--prune", "-o", out, src], env=env)
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn(b"it is empty, and on another filesystem than when a run last "
-                          b"found files there", r.stderr)
+            self.assertIn(b"it holds no image and no folder, and is on another filesystem "
+                          b"than when a run last found files there", r.stderr)
             self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+        # The mount point holding a hidden file or a note (no image, no folder)
+        # is no disk's content: taken for some, it pruned every thumbnail.
+        for junk in (".DS_Store", "README.txt"):
+            open(os.path.join(src, junk), "w").close()
+            r = run(["-q", "--prune", "-o", out, src], env=env)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+        for junk in (".DS_Store", "README.txt"):
+            os.unlink(os.path.join(src, junk))
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", src], check=True)
         try:
             jpeg(os.path.join(src, "a.jpg"))
@@ -3158,7 +3167,7 @@ class TestPruneWithAnUnreadableJournal(RaceShimCase):
         os.makedirs(src)
         r = self.failing("FROM roots", ["-q", "--prune", "-o", out, src])
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(b"it is empty, and whether it is the disk a run found files on "
+        self.assertIn(b"it holds no image and no folder, and whether it is the disk a run found files on "
                       b"cannot be told: cannot read the journal", r.stderr)
         self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
 
