@@ -271,7 +271,7 @@ static void json_line(report *r, const report_file *f)
 	putc(']', j);
 	if (f->cause) {
 		fputs(",\"error\":", j);
-		report_json_string(j, f->cause);
+		report_json_line(j, f->cause);
 	}
 	if (f->nremoved) {
 		fputs(",\"removed\":[", j);
@@ -599,7 +599,7 @@ static void json_prune(report *r, const char *output, const char *input, int dry
 	fprintf(r->json, ",\"dry_run\":%s", dry_run ? "true" : "false");
 	if (cause) {
 		fputs(",\"error\":", r->json);
-		report_json_string(r->json, cause);
+		report_json_line(r->json, cause);
 	}
 	fputs("}\n", r->json);
 	json_end_record(r); /* as a file's record: a kill -9 loses no deletion's */

@@ -137,6 +137,12 @@ int report_close(report *r);
 /* Write s as a JSON string (with quotes) to f. Exposed for tests and fuzzing. */
 void report_json_string(FILE *f, const char *s);
 
+/* The same for a value that is one line of text (a record's "error"): a control
+ * character in it, from a name it quotes (an output in the way, the other input
+ * of a collision), is '?', as in a human line. The exact names are the records'
+ * "file" and "outputs". */
+void report_json_line(FILE *f, const char *s);
+
 /* Write s for a human line: every character that could end the line, move the
  * cursor or reorder the text shown as '?' (C0 and C1 controls, DEL, U+2028 and
  * U+2029, the bidirectional overrides and isolates), and so is every byte

@@ -58,7 +58,9 @@ static int hidden_effect(uint32_t c)
 	       (c >= 0x2066 && c <= 0x2069);
 }
 
-void report_json_string(FILE *f, const char *str)
+/* one_line: every control character as '?' (and the hidden ones of
+ * hidden_effect()), as a human line shows them, where a name holds them. */
+static void json_string(FILE *f, const char *str, int one_line)
 {
 	const unsigned char *s = (const unsigned char *)(str ? str : "");
 	putc('"', f);
@@ -73,7 +75,10 @@ void report_json_string(FILE *f, const char *str)
 		if (n > 1 && hidden_effect(c32)) {
 			/* The same string to a JSON reader; to a terminal that shows
 			 * the report (--report -), no control. */
-			fprintf(f, "\\u%04x", (unsigned)c32);
+			if (one_line)
+				putc('?', f);
+			else
+				fprintf(f, "\\u%04x", (unsigned)c32);
 			s += n;
 			continue;
 		}
@@ -83,6 +88,8 @@ void report_json_string(FILE *f, const char *str)
 			continue;
 		}
 		unsigned char c = *s++;
+		if (one_line && (c < 0x20 || c == 0x7f))
+			c = '?';
 		switch (c) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -97,6 +104,16 @@ void report_json_string(FILE *f, const char *str)
 		}
 	}
 	putc('"', f);
+}
+
+void report_json_string(FILE *f, const char *str)
+{
+	json_string(f, str, 0);
+}
+
+void report_json_line(FILE *f, const char *str)
+{
+	json_string(f, str, 1);
 }
 
 const char *report_bytes(uint64_t n, char *buf, size_t len)

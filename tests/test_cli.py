@@ -486,6 +486,17 @@ def _validate(obj, schema, where):
     for key, sub in schema.get("properties", {}).items():
         if isinstance(obj, dict) and key in obj:
             _validate(obj[key], sub, f"{where}.{key}")
+    if schema.get("additionalProperties") is False and isinstance(obj, dict):
+        extra = set(obj) - set(schema.get("properties", {}))
+        assert_true(not extra, f"{where}: fields the schema does not name: {sorted(extra)}")
+    for sub in schema.get("allOf", []):
+        try:
+            _validate(obj, sub.get("if", {}), where)
+        except AssertionError:
+            continue  # the condition does not hold: nothing asked
+        _validate(obj, sub.get("then", {}), where)
+    if "pattern" in schema and isinstance(obj, str):
+        assert_true(re.search(schema["pattern"], obj), f"{where}: {obj!r} !~ {schema['pattern']}")
     if "items" in schema and isinstance(obj, list):
         for i, item in enumerate(obj):
             _validate(item, schema["items"], f"{where}[{i}]")
@@ -513,6 +524,14 @@ def test_report_schema(tmp):
     os.unlink(os.path.join(src, "img001.jpg"))
     run(["-o", out, "--progress", "none", "--report", rep, "--report-append", "--prune", src])
     run(["-n", "--force", "-o", out, "--progress", "none", "--report", rep, "--report-append", src])
+    # an error that quotes a name holding a newline (the user's file in the way)
+    # is still one line
+    src2, out2 = os.path.join(tmp, "src2"), os.path.join(tmp, "out2")
+    make_set(src2, 1, 300, 200)
+    os.rename(os.path.join(src2, "img000.jpg"), os.path.join(src2, "n\nl.jpg"))
+    os.makedirs(out2)
+    open(os.path.join(out2, "n\nl.jpg"), "w").write("mine")
+    run(["-o", out2, "--progress", "none", "--report", rep, "--report-append", src2])
     files = [f for f in os.listdir(tmp) if f.startswith("r-")]
     assert_eq(len(files), 1, "one report for the day")
     assert_true(len(files[0]) == len("r-2026-12-02.jsonl"), files[0])
@@ -525,7 +544,8 @@ def test_report_schema(tmp):
         assert_true(datetime.datetime.fromisoformat(o["time"]).utcoffset() is not None,
                     o["time"])
         seen.add((o["type"], o.get("status"), o.get("kind")))
-    assert_eq(sum(1 for o in recs if o["type"] == "summary"), 4, "four runs appended")
+    assert_eq(sum(1 for o in recs if o["type"] == "summary"), 5, "five runs appended")
+    assert_true(any("n?l.jpg exists" in o.get("error", "") for o in recs), recs[-2:])
     for want in [("file", "ok", None), ("file", "error", "decode"),
                  ("file", "error", "failed-earlier"), ("file", "skipped", None),
                  ("file", "planned", None), ("prune", None, None), ("summary", None, None)]:
