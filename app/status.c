@@ -4,6 +4,7 @@
  * know. See status.h.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,38 +294,22 @@ static int status_one(outdir *od, const char *name, const char *path, int json, 
 	return 0;
 }
 
-int status_main(int argc, char **argv)
+/* The report of the output folder out (no '/' at its end). */
+static int status_of(const char *out, int json)
 {
-	int json = 0;
-	const char *out = NULL;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
-			json = 1;
-		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: imgpool status OUTDIR [--json]\n"
-			       "Counts by status, the failed files with their causes, and the last\n"
-			       "run, from the journal(s) in OUTDIR/.imgpool (--json: as JSON).\n");
-			return 0;
-		} else if (!out)
-			out = argv[i];
-		else {
-			report_say(stderr, "imgpool status: unexpected '%s' (usage: imgpool status "
-					"OUTDIR [--json])", argv[i]);
-			return 2;
-		}
-	}
-	if (!out) {
-		fprintf(stderr, "imgpool status: usage: imgpool status OUTDIR [--json]\n");
-		return 2;
-	}
 	char err[512];
 	/* Only read: a symlink to the output folder is followed (a run refuses one,
 	 * as it writes), where it said "no journal" of a folder that has one. */
 	char *real = realpath(out, NULL);
+	int real_errno = errno;
 	struct stat link;
 	if (!real && lstat(out, &link) == 0 && S_ISLNK(link.st_mode)) {
 		report_say(stderr, "imgpool status: '%s' is a symlink that leads nowhere (%s)", out,
-			   strerror(errno));
+			   strerror(real_errno));
+		return 1;
+	}
+	if (!real && real_errno == ENOENT) {
+		report_say(stderr, "imgpool status: %s: %s", out, strerror(ENOENT));
 		return 1;
 	}
 	outdir *od = outdir_open(real ? real : out, 0, err, sizeof err);
@@ -367,5 +352,55 @@ int status_main(int argc, char **argv)
 		printf("all journals: %llu ok, %llu failed (an input in several counted once, "
 		       "by its latest row)\n", (unsigned long long)tot[0], (unsigned long long)tot[1]);
 	outdir_close(od);
+	return rc;
+}
+
+#define STATUS_USAGE "usage: imgpool status OUTDIR [--json]"
+
+/* getopt_long, as the run's options have it: an unknown option is named as one
+ * (status -j out said "unexpected 'out'", status -x "no journal in -x"), and --
+ * ends them for a folder named like one. */
+int status_main(int argc, char **argv)
+{
+	static const struct option longs[] = {
+		{"json", no_argument, NULL, 'J'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+	int json = 0, c;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+		if (c == 'J') {
+			json = 1;
+		} else if (c == 'h') {
+			printf("Usage: imgpool status OUTDIR [--json]\n"
+			       "Counts by status, the failed files with their causes, and the last\n"
+			       "run, from the journal(s) in OUTDIR/.imgpool (--json: as JSON).\n");
+			return 0;
+		} else if (optopt) {
+			report_say(stderr, "imgpool status: unknown option '-%c' (%s)", optopt,
+				   STATUS_USAGE);
+			return 2;
+		} else {
+			report_say(stderr, "imgpool status: unknown option '%s' (%s)",
+				   argv[optind - 1], STATUS_USAGE);
+			return 2;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "imgpool status: " STATUS_USAGE "\n");
+		return 2;
+	}
+	if (optind + 1 < argc) {
+		report_say(stderr, "imgpool status: unexpected '%s' (%s)", argv[optind + 1],
+			   STATUS_USAGE);
+		return 2;
+	}
+	/* out as shown in names: "out/" gave "out//.imgpool/journal.sqlite" */
+	char *out = strdup(argv[optind]);
+	if (!out)
+		return 1;
+	for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--)
+		out[n - 1] = '\0';
+	int rc = status_of(out, json);
+	free(out);
 	return rc;
 }

@@ -2009,6 +2009,21 @@ int fsync(int fd)
         r = run(["status", "in/a.jpg"], cwd=work)
         self.assertEqual(r.returncode, 1)
         self.assertIn("is not a folder", r.stderr)
+        # its arguments: an option it does not know is named as one (-j out said
+        # "unexpected 'out'", -x "no journal in -x/.imgpool"), a missing folder
+        # is said missing, and "out/" is not shown "out//.imgpool"
+        for args, code, want in ((["-j", "out"], 2, "unknown option '-j'"),
+                                 (["-x"], 2, "unknown option '-x'"),
+                                 (["--bogus", "out"], 2, "unknown option '--bogus'"),
+                                 (["out", "more"], 2, "unexpected 'more'"),
+                                 (["nosuch"], 1, "nosuch: No such file or directory")):
+            r = run(["status"] + args, cwd=work)
+            self.assertEqual(r.returncode, code, r.stderr)
+            self.assertIn(want, r.stderr)
+        r = run(["status", "out/"], cwd=work)
+        self.assertIn("out/.imgpool/journal.sqlite: 1 ok", r.stdout)
+        r = run(["status", "--", "out"], cwd=work)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
     def test_no_journal_says_why_its_own_thumbnail_is_kept(self):
