@@ -366,6 +366,19 @@ static const char *signal_name(int sig)
 	return buf;
 }
 
+void report_stopping(report *r, int sig)
+{
+	if (r->quiet)
+		return;
+	pthread_mutex_lock(&r->lock);
+	clear_live(r);
+	fprintf(r->err, "imgpool: %s: the files running finish, the rest are left for the next "
+		"run (%s stops them now)\n", signal_name(sig),
+		sig == SIGINT ? "Ctrl-C again" : "a second signal");
+	fflush(r->err);
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* How many files the run answers for were not started: exact once the total is
  * known (the walk or the counting walk finished: 1), unknown before (0). */
 static int not_started_count(const report_summary *s, uint64_t *n)

@@ -101,6 +101,11 @@ void report_file_done(report *r, const report_file *f);
 /* The monitor's line: live (redrawn in place on a terminal) or a whole line. */
 void report_progress(report *r, const char *line, int live);
 
+/* A first signal stops the run: said once, as it comes (not with -q), with what
+ * a second does. The line at the end said it alone: a Ctrl-C met silence while
+ * the files running finished (15 s of AVIF), the ETA still ticking. */
+void report_stopping(report *r, int sig);
+
 /* Is $TERM "dumb": a terminal without the escape that clears a line (Emacs' shell,
  * some CI logs)? Then --progress auto prints lines, not a bar. (Unset is not: a
  * terminal a program opened itself, as a test's pty, often has no TERM.) */

@@ -288,6 +288,10 @@ static double drive_wait(void *data)
 static void drive_tick(void *data, pool *p)
 {
 	run_ctx *x = data;
+	if (stop_signal() && !x->stop_said) {
+		x->stop_said = 1;
+		report_stopping(x->rep, stop_signal());
+	}
 	run_check_disk(x, p);
 	run_check_journal(x, p);
 	if (x->nfinished && run_results_wait(x) == 0)

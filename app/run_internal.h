@@ -92,6 +92,7 @@ typedef struct run_ctx {
 	char stop_why[400];      /* its cause alone, for the answers of the files it left
 	                            (answer_unstarted()) */
 	int stop_for_disk;       /* that stop was --min-free's: --prune still runs */
+	int stop_said;           /* a signal's stop was said as it came (report_stopping()) */
 	int journal_unrecorded;  /* a file's outcome could not be put in the journal */
 	double disk_checked;     /* when free space was last looked at */
 	double journal_checked;  /* when the journal's path was last looked at */

@@ -226,6 +226,11 @@ def test_sigint_mid_run(tmp):
     assert_true("done" in rest, "summary: " + rest)
     # on standard error: a crontab's >/dev/null kept nothing of the stop
     assert_true("interrupted by SIGINT" in err and "interrupted" not in rest, "stop: " + err)
+    # said as it came, once, with what a second Ctrl-C does (the run met it with
+    # silence while the files running finished)
+    said = [l for l in err.splitlines() if "Ctrl-C again stops them now" in l]
+    assert_eq(said, ["imgpool: SIGINT: the files running finish, the rest are left for the "
+                     "next run (Ctrl-C again stops them now)"], err)
     assert_eq(temps_left(out), [], "temp files")
     made = [f for f in os.listdir(out) if f.endswith(".jpg")]
     assert_true(0 < len(made) < len(names), f"made {len(made)} of {len(names)}")
