@@ -4,7 +4,8 @@
  * through the pool, report each, summarise, and choose the exit code.
  *
  * Exit codes: 0 all done (skipped counts as done), 1 some files failed (or the
- * output folder cannot be used), 75 another run holds the output folder, 130/143
+ * output folder cannot be used), 75 another run holds the output folder or
+ * writes the --report file, 130/143
  * interrupted by SIGINT/SIGTERM.
  */
 #ifndef IMGPOOL_RUN_H

@@ -215,8 +215,8 @@ static int in_new_folder(const char *path, const char *out)
  *     standard output holds that file alone;
  *   - none where standard error goes (but a terminal): imgpool's own errors
  *     and warnings, which only standard error takes, would mix into it.
- * 0, -1 when one is refused, or -2 when none is but a folder cannot take one
- * (sidefile_check()): each is said (on stderr), not only the first, so one try
+ * 0, -1 when one is refused, -3 when none is but another run writes one, or -2
+ * when a folder cannot take one (sidefile_check()): each is said (on stderr), not only the first, so one try
  * shows everything to mend. */
 static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t len)
 {
@@ -231,7 +231,7 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 	const sidefile_kind kind[] = {SIDEFILE_REPORT, SIDEFILE_TRACE, SIDEFILE_SVG};
 	char *priv = path_join(o->out_dir, OUTDIR_PRIVATE);
 	char *priv_canon = priv ? path_canonical(priv) : NULL;
-	int refused = 0, unwritable = 0;
+	int refused = 0, unwritable = 0, busy = 0;
 	free(priv);
 	for (int i = 0; i < 3; i++) {
 		int rc = 0;
@@ -273,9 +273,10 @@ static int check_side_files(run_ctx *x, int *lines_to_stderr, char *msg, size_t 
 			report_say(stderr, "imgpool: %s", msg);
 		refused |= rc == -1;
 		unwritable |= rc == -2;
+		busy |= rc == -3;
 	}
 	free(priv_canon);
-	return refused ? -1 : unwritable ? -2 : 0;
+	return refused ? -1 : busy ? -3 : unwritable ? -2 : 0;
 }
 
 /* Everything before the pool: output folder, lock, report, walk, journal, planner.
@@ -321,10 +322,13 @@ int run_setup(run_ctx *x)
 	int lines_to_stderr = 0; /* --report - moves them itself (report_open()) */
 	int sides = check_side_files(x, &lines_to_stderr, msg, sizeof msg);
 	if (sides != 0) {
-		/* A name refused is a usage error; a folder that cannot take the file
-		 * is the file not written (1), as when its open fails later. */
+		/* A name refused is a usage error; a file another run is writing, a
+		 * wait (75, as a locked OUT: a job's retry rule, not its failure); a
+		 * folder that cannot take the file is the file not written (1), as
+		 * when its open fails later. */
 		x->report_refused = 1;
-		return x->sum.exit_code = sides == -1 ? EXIT_USAGE : EXIT_SOME_FAILED, -1;
+		return x->sum.exit_code = sides == -1 ? EXIT_USAGE
+				       : sides == -3 ? EXIT_LOCKED : EXIT_SOME_FAILED, -1;
 	}
 	discover_config dc = {
 		.paths = o->paths, .npaths = o->npaths, .recursive = o->recursive,

@@ -197,7 +197,7 @@ int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int wh
 		}
 		if (busy) {
 			sidefile_refuse_locked(opt, path, append, err, errlen);
-			return -1;
+			return -3; /* for a while: as another run's lock on OUT */
 		}
 	}
 	/* A new file, or one written whole (a temp file beside it), is made in the

@@ -50,7 +50,8 @@ typedef struct sidefile sidefile;
  * the new file (whole: is its temp name free)? In place, is another run writing it (its lock: one that
  * replaces it holds it alone, ones that append share it)? 0; -1 with the cause
  * in err (opt names the option: "--report") for a name refused; -2 for a folder
- * that cannot take the file (missing, not writable). Nothing is created. For
+ * that cannot take the file (missing, not writable); -3 while another run writes
+ * it (a wait, not a mistake: exit 75, as for a locked OUT). Nothing is created. For
  * checking before long work; sidefile_create() and sidefile_close() check
  * again. */
 int sidefile_check(const char *opt, const char *path, sidefile_kind kind, int whole,
