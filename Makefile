@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 # imgpool — the commands of the README: `make demo`, `make test`, `make install`.
 # Each installs the Debian packages it needs that are missing (as root, or with
-# sudo), or prints the exact apt-get line to run.
+# sudo), or prints the exact apt-get line to run. NO_APT=1 never installs (a
+# packager's or CI's build that must not change the system): it names what is
+# missing and stops.
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -11,6 +13,7 @@ FUZZ_SECONDS ?= 15
 SOAK_SEQUENCES ?= 1000
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 PREFIX     ?= /usr/local
+NO_APT     ?=
 
 # What building and running need (make, make demo, make install), from Debian.
 # gzip (for the man page) is essential in Debian, so always there.
@@ -35,6 +38,9 @@ define apt_install
 	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ -n "$(NO_APT)" ]; then \
+	  echo "imgpool: missing Debian packages (NO_APT is set, so not installing them): apt-get install$$missing"; exit 1; \
+	fi; \
 	echo "imgpool: installing missing Debian packages:$$missing"; \
 	if [ "$$(id -u)" = 0 ]; then \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \

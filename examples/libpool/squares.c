@@ -5,6 +5,10 @@
  *   cc -o squares squares.c $(pkg-config --cflags --libs imgpool-pool)
  *   ./squares
  *
+ * Installed under a prefix the system does not search (make install
+ * PREFIX=$HOME/.local): PKG_CONFIG_PATH=$HOME/.local/lib/pkgconfig for pkg-config,
+ * and -Wl,-rpath,$HOME/.local/lib on the cc line for the loader.
+ *
  * Squares the numbers 0..9 on two worker processes with pool_map(), the C
  * counterpart of Python's Pool.map. The task for 7 kills its worker (SIGSEGV) on
  * purpose: the pool retries it once on a fresh worker, then reports it as crashed
