@@ -6,7 +6,7 @@
  * only as far as the next file, so the first task starts before a large tree is fully
  * walked and memory stays flat in the number of files (only the set of planned
  * output paths, kept to detect collisions, grows: 16 bytes + the first claimant's
- * path per output).
+ * path per output, and 24 bytes per folder they lie in).
  *
  * Rules:
  *   - A PATH that is a folder is walked (subfolders only with recursive); its files
@@ -28,7 +28,8 @@
  *   - Output names come from the name template (template.h); a template that gives
  *     two sizes one name is refused at open, an expansion that would leave the
  *     output folder is an error for that file.
- *   - Two inputs whose outputs collide: the second is an ITEM_ERROR naming the first.
+ *   - Two inputs whose outputs collide (one path, or one a folder the other needs):
+ *     the second is an ITEM_ERROR naming the first.
  *     An output equal to an input path is an ITEM_ERROR too.
  *   - A folder holding OUTDIR_PRIVATE (".imgpool") is an output folder of an earlier
  *     run: never walked as input (a PATH that is one is an ITEM_ERROR).
@@ -95,8 +96,9 @@ typedef struct discover_item {
 	                                 cannot be read or walked, FAIL_OUTPUT for an
 	                                 output that cannot be planned (a collision, a
 	                                 template that leaves the folder) */
-	const char *taken_by;         /* ITEM_ERROR of a collision: the input of this walk
-	                                 that planned the output first; outputs[] and
+	const char *taken_by;         /* ITEM_ERROR of a collision (discover_claim()): the
+	                                 input of this walk that planned first the output
+	                                 or a folder or file in its way; outputs[] and
 	                                 out_rel[] still hold this one's `wanted` outputs
 	                                 (the planner may try again: discover_claim()).
 	                                 Else NULL */
@@ -154,11 +156,31 @@ uint64_t discover_count(const discover *d);
  * swap them, and both failed on every run after). */
 void discover_release(discover *d, const discover_item *it);
 
+/* How an output of an item meets another input's claim: it is that input's
+ * output too, or a file cannot be a folder: it lies in a folder that is that
+ * input's output (out/x.jpg/b.jpg and out/x.jpg), or it is a folder of that
+ * input's output (out/x.jpg and out/x.jpg/b.jpg). Compared as the exact paths
+ * are, byte for byte. */
+typedef enum { CLASH_SAME, CLASH_INSIDE, CLASH_HOLDS } discover_clash_how;
+
+typedef struct discover_clash {
+	const char *first;            /* the input that has the path */
+	int which;                    /* the item's output that meets it */
+	discover_clash_how how;
+	size_t folder;                /* CLASH_INSIDE: the length of the folder of
+	                                 out_rel[which] that is first's output */
+} discover_clash;
+
 /* Claim the outputs of an item, all or none (the walk does; the planner again for
  * one it held: discover_item.taken_by): NULL when they are its now, else the input
- * that has one of them (claimed first, and neither refused nor failed since),
- * *which that output's index. */
-const char *discover_claim(discover *d, const discover_item *it, int *which);
+ * that has one of them or a folder they need, or needs one as a folder (claimed
+ * first, and neither refused nor failed since), described in *c. */
+const char *discover_claim(discover *d, const discover_item *it, discover_clash *c);
+
+/* The one-line cause of an item refused for clash c, in buf (len bytes): one
+ * wording for the walk's refusal and the planner's. Returns buf. */
+const char *discover_clash_cause(const discover_item *it, const discover_clash *c, char *buf,
+				 size_t len);
 
 /* The same for a file whose thumbnails failed (n outputs, out_rel relative to the
  * output folder, as input planned them): a claim by a file that made nothing

@@ -11,6 +11,7 @@
 #include <fts.h>
 #include <sys/types.h>
 
+#include "claimdirs.h"
 #include "claims.h"
 #include "fileids.h"
 #include "discover.h"
@@ -57,6 +58,8 @@ struct discover {
 	char *first_other_out;  /* the first of them, as walked */
 
 	claims *claims;         /* every output planned so far, and who planned it */
+	claimdirs *claim_dirs;  /* the folders those outputs lie in (each output's
+	                           folders, counted while it is claimed) */
 	claims *paths_seen;     /* every PATH argument met so far (lexically cleaned): a
 	                           PATH given again ("in in/") is passed over */
 	fileids *files_met;     /* with more than one origin (PATHs, list entries): every
@@ -139,6 +142,10 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
  * caught later, by its identity (discover_plan()). Without a set, or memory for
  * it, a path counts as new. */
 int discover_seen_before(claims *set, const char *path);
+
+/* The claimed output out_rel of input (claims.h's copy) counts in each folder
+ * above it (claim_dirs); input NULL: it counts no more (released). */
+void discover_count_folders(discover *d, const char *out_rel, const char *input);
 
 /* The run asked to stop while discover_nowait() is on (discover.h: DISCOVER_LATER):
  * the walk (discover.c) and --files-from (discover_list.c) ask before each entry. */

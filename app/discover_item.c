@@ -6,6 +6,7 @@
  * answers for it. The walk (discover.c) and --files-from (discover_list.c) both
  * make their items here. See discover.h for the rules.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,8 +218,9 @@ int discover_seen_before(claims *set, const char *path)
 }
 
 /* Claim every output of the item, all or none: an output another input claimed
- * first makes the item an ITEM_ERROR naming that input (and claims nothing, so a
- * third claimant is told about the first, not about a failed one). That input
+ * first, or one a file cannot be because of it (discover_clash_how), makes the
+ * item an ITEM_ERROR naming that input (and claims nothing, so a third claimant
+ * is told about the first, not about a failed one). That input
  * may be this very file under another name of the same walk (a symlink a.jpg to
  * a.jpeg beside it, a hard link a.JPG): two names a user gave, two inputs, and
  * the second gets its error as any other (it was passed over without a word).
@@ -226,30 +228,97 @@ int discover_seen_before(claims *set, const char *path)
  * fileids_meet() answered it once already (discover_plan()). */
 static void claim_outputs(discover *d, discover_item *it)
 {
-	int n = it->noutputs, which;
-	const char *first = discover_claim(d, it, &which);
+	int n = it->noutputs;
+	discover_clash c;
+	const char *first = discover_claim(d, it, &c);
 	if (first) {
-		discover_item_error(d, it, "output %s is also the output of %s (a --name with "
-				    "{inext} or {dir} keeps both)", it->outputs[which], first);
+		char why[2 * PATH_MAX + 512];
+		discover_item_error(d, it, "%s", discover_clash_cause(it, &c, why, sizeof why));
 		it->taken_by = first;
 		it->wanted = n;
 	}
 }
 
-const char *discover_claim(discover *d, const discover_item *it, int *which)
+const char *discover_clash_cause(const discover_item *it, const discover_clash *c, char *buf,
+				 size_t len)
+{
+	const char *out = it->outputs[c->which];
+	/* The folder is out's own prefix: out_dir + "/" + out_rel[which] */
+	size_t folder = strlen(out) - strlen(it->out_rel[c->which]) + c->folder;
+	if (c->how == CLASH_SAME)
+		snprintf(buf, len, "output %s is also the output of %s (a --name with {inext} "
+			 "or {dir} keeps both)", out, c->first);
+	else if (c->how == CLASH_INSIDE)
+		snprintf(buf, len, "output %s would lie in %.*s, the output of %s (a file "
+			 "cannot also be a folder)", out, (int)folder, out, c->first);
+	else
+		snprintf(buf, len, "output %s would be a folder holding an output of %s (a "
+			 "file cannot also be a folder)", out, c->first);
+	return buf;
+}
+
+/* Is a claim by first another input's? Its own is no collision: a held file
+ * asked again (the walk meets one input path once: paths_seen, listed_seen,
+ * files_met). */
+static int others(const discover_item *it, const char *first)
+{
+	return first && strcmp(first, it->input);
+}
+
+/* Does output i of the item meet another input's claim? Fills *c. A path and
+ * its folders are hashed as the exact check hashes them, byte for byte: each
+ * folder above it is looked up among the claimed outputs (a file there), and
+ * the path itself among the folders of claimed outputs: one lookup per folder
+ * level, whatever the number of claims. */
+static int clashes(const discover *d, const discover_item *it, int i, uint64_t h,
+		   discover_clash *c)
+{
+	const char *rel = it->out_rel[i];
+	*c = (discover_clash){.first = claims_find(d->claims, h), .which = i,
+			      .how = CLASH_SAME};
+	if (others(it, c->first))
+		return 1;
+	for (const char *slash = rel; (slash = strchr(slash, '/')); slash++) {
+		c->folder = (size_t)(slash - rel);
+		c->first = claims_find(d->claims, XXH3_64bits(rel, c->folder));
+		c->how = CLASH_INSIDE;
+		if (others(it, c->first))
+			return 1;
+	}
+	c->first = claimdirs_find(d->claim_dirs, h);
+	c->how = CLASH_HOLDS;
+	return others(it, c->first);
+}
+
+void discover_count_folders(discover *d, const char *out_rel, const char *input)
+{
+	for (const char *slash = out_rel; (slash = strchr(slash, '/')); slash++) {
+		uint64_t h = XXH3_64bits(out_rel, (size_t)(slash - out_rel));
+		if (input)
+			claimdirs_add(d->claim_dirs, h, input);
+		else
+			claimdirs_drop(d->claim_dirs, h);
+	}
+}
+
+const char *discover_claim(discover *d, const discover_item *it, discover_clash *c)
 {
 	uint64_t h[THUMB_MAX_SIZES];
+	int held[THUMB_MAX_SIZES];
 	for (int i = 0; i < it->noutputs; i++) {
 		h[i] = XXH3_64bits(it->out_rel[i], strlen(it->out_rel[i]));
-		const char *first = claims_find(d->claims, h[i]);
-		/* Its own claim is no collision: a held file asked again (the walk meets
-		 * one input path once: paths_seen, listed_seen, files_met). */
-		if (first && strcmp(first, it->input)) {
-			*which = i;
-			return first;
-		}
+		if (clashes(d, it, i, h[i], c))
+			return c->first;
+		held[i] = claims_find(d->claims, h[i]) != NULL; /* its own already */
 	}
 	claims_add(d->claims, h, it->noutputs, it->input);
+	/* Counted once per claim (a held file asked again counts no more), and
+	 * only when kept: a release then takes back what was counted. */
+	for (int i = 0; i < it->noutputs; i++) {
+		const char *kept = claims_find(d->claims, h[i]);
+		if (!held[i] && kept)
+			discover_count_folders(d, it->out_rel[i], kept);
+	}
 	return NULL;
 }
 

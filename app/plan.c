@@ -551,9 +551,8 @@ void plan_pruned(planner *p)
  * that are not this file's.) */
 static int claim_again(planner *p, int may_wait)
 {
-	int which;
-	const char *first = discover_claim(p->cfg.d, &p->it, &which);
-	if (!first)
+	discover_clash c;
+	if (!discover_claim(p->cfg.d, &p->it, &c))
 		return 1;
 	/* Released with the files held for the prune, another of them took the
 	 * name first (a.jpg and a.png, -f jpeg): this one waits for its outcome,
@@ -566,8 +565,7 @@ static int claim_again(planner *p, int may_wait)
 		if (held)
 			return 0;
 	}
-	snprintf(p->why, sizeof p->why, "output %s is also the output of %s (a --name with "
-		 "{inext} or {dir} keeps both)", p->it.outputs[which], first);
+	discover_clash_cause(&p->it, &c, p->why, sizeof p->why);
 	p->it.noutputs = 0; /* as the walk's error has it */
 	if (p->cfg.on_passed)
 		p->cfg.on_passed(p->cfg.data, &p->it, PLAN_FAILED, FAIL_OUTPUT, p->why);

@@ -294,7 +294,10 @@ class TestPruneNames(SafetyCase):
         for dry in (["-n"], []):
             r = self.ok(run(dry + args), (1,))
             self.assertIn(b"out/b.jpg is a folder", r.stderr)
-            self.assertIn(b"a.jpg/x.jpg cannot be reached: Not a directory", r.stderr)
+            # in/a.jpg, met first, keeps its output: a collision of the walk
+            # (it was the planner's "a.jpg/x.jpg cannot be reached: Not a directory")
+            self.assertIn(b"out/a.jpg/x.jpg would lie in " + os.fsencode(out) +
+                          b"/a.jpg, the output of " + os.fsencode(src) + b"/a.jpg", r.stderr)
         # a gone photo's row beneath a thumbnail now
         src3, out3 = self.path("in3"), self.path("out3")
         jpeg(os.path.join(src3, "a.jpg", "x.jpg"))
@@ -2981,6 +2984,58 @@ class TestContestedOutputName(SafetyCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(b" 0 done,", r.stdout + r.stderr)
             self.assertEqual(r.stderr.count(b"error "), 1, r.stderr)
+
+    def test_an_output_where_another_needs_a_folder_is_a_collision(self):
+        """x.png makes out/x.jpg (-f jpeg) and x.jpg/b.jpg makes out/x.jpg/b.jpg: a
+        file cannot also be a folder. Only equal output paths were compared, so -n
+        said both would be made, and the run failed one of them, either, with "a
+        file appeared there meanwhile". The one met first (in a folder, its files
+        before its subfolders; in a list, the one listed first) keeps its output,
+        the other is the error naming it, -n says so too, and every run alike."""
+        src = self.path("in")
+        for name in ("x", "y"):  # two pairs: the order they were made in varied
+            jpeg(os.path.join(src, name + ".png"), 64, 48, mean=60)
+            jpeg(os.path.join(src, name + ".jpg", "b.jpg"), 48, 64, mean=200)
+
+        def errors(r):
+            return sorted(x for x in r.stderr.splitlines() if x.startswith(b"error "))
+
+        def planned(args, cwd=None, stdin=None):
+            dry = run(args + ["-n"], cwd=cwd, input=stdin)
+            self.assertEqual(dry.returncode, 1, dry.stderr)
+            return errors(dry), sorted(x.split()[1] for x in dry.stdout.splitlines()
+                                       if x.startswith(b"would "))
+
+        for k in range(5):
+            out = self.path("out%d" % k)
+            args = ["-r", "-f", "jpeg", "-o", out, src]
+            dry = planned(args)
+            r = run(args)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(len(errors(r)), 2, r.stderr)
+            self.assertEqual(errors(r), dry[0])
+            self.assertEqual(sorted(x.split()[1] for x in r.stdout.splitlines()
+                                    if x.startswith(b"ok ")), dry[1])
+            for name in ("x", "y"):
+                loser = os.fsencode(os.path.join(src, name + ".jpg", "b.jpg"))
+                mine = [x for x in errors(r) if x.startswith(b"error " + loser + b": ")]
+                self.assertEqual(len(mine), 1, r.stderr)
+                self.assertIn(os.fsencode(os.path.join(out, name + ".jpg")) + b", the output of " +
+                              os.fsencode(os.path.join(src, name + ".png")), mine[0])
+            self.assertEqual(outputs_in(out), {"x.jpg", "y.jpg"})
+            self.assertLess(mean_of(os.path.join(out, "x.jpg")), 100)  # x.png's
+        # The other way round: listed first, x.jpg/b.jpg keeps its folder.
+        out = self.path("listed")
+        args = ["--files-from", "-", "-f", "jpeg", "-o", out]
+        listing = b"x.jpg/b.jpg\nx.png\n"
+        dry = planned(args, cwd=src, stdin=listing)
+        r = run(args, cwd=src, input=listing)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(errors(r), dry[0])
+        self.assertEqual(len(dry[0]), 1, r.stderr)
+        self.assertTrue(dry[0][0].startswith(b"error x.png: output "), dry[0])
+        self.assertIn(b"holding an output of x.jpg/b.jpg", dry[0][0])
+        self.assertEqual(outputs_in(out), {os.path.join("x.jpg", "b.jpg")})
 
 class TestDeepFolders(SafetyCase):
     def test_folder_past_path_max_says_why_its_files_are_not_looked_at(self):
