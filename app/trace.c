@@ -307,11 +307,16 @@ int trace_close(trace *t, int64_t end_ns, const char *title, char *msg, size_t m
 		if (sidefile_close(t->json_file, 1, msg, msglen) != 0)
 			rc = -1;
 	}
-	/* The first cause is kept. */
+	/* Both causes are said, the trace's first: the timeline's alone was lost
+	 * where both could not be written. */
 	char svg_msg[256];
 	if (t->svg_path && write_svg(t, end_ns, title, rc ? svg_msg : msg,
-				     rc ? sizeof svg_msg : msglen) != 0)
+				     rc ? sizeof svg_msg : msglen) != 0) {
+		size_t n = strlen(msg);
+		if (rc && n < msglen)
+			snprintf(msg + n, msglen - n, "; %s", svg_msg);
 		rc = -1;
+	}
 	free(t->svg_path);
 	free(t->bars);
 	pthread_mutex_destroy(&t->lock);

@@ -203,6 +203,30 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
             self.assertEqual(f.read(), "my notes, not a trace\n")
         self.assertFalse([n for n in os.listdir(self.tmp) if "imgpool.tmp" in n])
 
+    def test_a_trace_and_a_timeline_not_written_are_both_said(self):
+        """Files put at both names during the run keep both from being written:
+        only the trace's cause was said, the timeline's lost without a word. The
+        run waits on its --files-from list while the user's files come."""
+        photo(self.p("src", "a.jpg"))
+        trace, svg = self.p("t.json"), self.p("tl.svg")
+        p = subprocess.Popen([IMGPOOL, "-q", "-o", self.p("out"), "--trace", trace,
+                              "--timeline", svg, "--files-from", "-", "--base", self.p("src")],
+                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(600):  # its trace's temp file: the run has started
+            if os.path.exists(trace + ".imgpool.tmp"):
+                break
+            time.sleep(0.05)
+        for path in (trace, svg):
+            with open(path, "w") as f:
+                f.write("mine\n")
+        _, err = p.communicate(self.p("src", "a.jpg") + "\n", timeout=300)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn("--trace", err)
+        self.assertIn("--timeline", err)
+        for path in (trace, svg):
+            with open(path) as f:
+                self.assertEqual(f.read(), "mine\n")
+
     def test_lost_stdout_lines_fail_the_run(self):
         """The per-file lines are the answers: written to a full disk (or a pipe its
         reader closed) they were lost silently and the run exited 0."""
