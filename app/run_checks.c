@@ -37,6 +37,23 @@ static void stop_for(run_ctx *x, pool *p, int for_disk)
 	pool_interrupt(p);
 }
 
+/* n in the units --min-free is written in (binary: 46G is 46 GiB, as df -h
+ * says it): "49.39 GB" beside "46G" read as another number. */
+static void binary_bytes(uint64_t n, char *buf, size_t len)
+{
+	static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%llu bytes", (unsigned long long)n);
+	else
+		snprintf(buf, len, "%.2f %s", v, units[u]);
+}
+
 void run_check_disk(run_ctx *x, pool *p)
 {
 	struct statvfs vfs;
@@ -53,8 +70,8 @@ void run_check_disk(run_ctx *x, pool *p)
 	 * units of the free space: "75.16 GB" alone read as another number. */
 	char a[32], l[32];
 	const char *given = x->o->min_free_text;
-	report_bytes(avail, a, sizeof a);
-	report_bytes((uint64_t)x->min_free, l, sizeof l);
+	binary_bytes(avail, a, sizeof a);
+	binary_bytes((uint64_t)x->min_free, l, sizeof l);
 	if (!strcmp(a, l)) /* "only 15.7 MB free ... below 15M (15.7 MB)": in bytes then */
 		snprintf(a, sizeof a, "%llu bytes", (unsigned long long)avail),
 		snprintf(l, sizeof l, "%llu bytes", (unsigned long long)x->min_free);

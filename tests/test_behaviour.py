@@ -538,6 +538,10 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
         self.assertNotIn("worker pool stopped", both)
         self.assertNotIn("out of memory", both)
         self.assertIn("below --min-free", both)
+        # in the binary units --min-free is written in (46G is 46 GiB, as df -h
+        # says): decimal GB beside it read as another number
+        self.assertRegex(both, r"only [0-9.]+ [KMGTP]iB free .* below --min-free 99% "
+                               r"\([0-9.]+ [KMGTP]iB\)")
         self.assertIn("0 done, 2 failed", both)
         self.assertNotIn("nothing to make", both)
         # The stop's own line is an error, on stderr (a crontab's >/dev/null kept
