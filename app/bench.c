@@ -383,8 +383,9 @@ static int measure(bench *b, bench_row *row, int round, int last_round)
 	double cpu = children_cpu() - cpu0;
 	if (tr) {
 		char title[200], tmsg[600];
-		snprintf(title, sizeof title, "imgpool bench: %zu files on %d workers (run %d of %d)",
-			 b->nfiles, row->jobs, round, b->repeat);
+		snprintf(title, sizeof title, "imgpool bench: %zu file%s on %d worker%s (run %d of %d)",
+			 b->nfiles, b->nfiles == 1 ? "" : "s", row->jobs, row->jobs == 1 ? "" : "s",
+			 round, b->repeat);
 		if (trace_close(tr, now_ns(), title, tmsg, sizeof tmsg) < 0)
 			report_say(stderr, "imgpool bench: %s", tmsg);
 	}

@@ -533,8 +533,9 @@ static void finish(run_ctx *x, double t0, int broken)
 	int trouble = 0;
 	if (x->tr) {
 		char title[300];
-		snprintf(title, sizeof title, "imgpool: %llu files on %d workers",
-			 (unsigned long long)(x->sum.done + x->sum.failed), x->sum.workers);
+		unsigned long long files = x->sum.done + x->sum.failed;
+		snprintf(title, sizeof title, "imgpool: %llu file%s on %d worker%s", files,
+			 files == 1 ? "" : "s", x->sum.workers, x->sum.workers == 1 ? "" : "s");
 		if (trace_close(x->tr, clock_now_ns(), title, msg, sizeof msg) < 0) {
 			report_say(stderr, "imgpool: %s", msg);
 			trouble = 1;

@@ -282,7 +282,10 @@ def test_usage_errors(tmp, images):
                        (["--files-from", os.path.join(tmp, "list"), images], "--files-from"),
                        ([], "imgpool bench --help"),
                        (["--repeat", " +1", images], "--repeat"),
-                       (["--jobs-list", "1,0x2", images], "--jobs-list")):
+                       (["--jobs-list", "1,0x2", images], "--jobs-list"),
+                       # a thumbnail option's error names the bench's help, not a run's
+                       (["--bogus", images], "imgpool bench: unknown option '--bogus' "
+                                             "(see imgpool bench --help)")):
         b = Bench(tmp, args)
         assert_eq(b.rc, 2, f"{args}: exit code")
         lines = b.err.strip().splitlines()
