@@ -75,6 +75,11 @@ void run_prune(run_ctx *x)
 			   "PATHs given, and a --files-from list names files, not their folder "
 			   "(give the photo folder as a PATH to prune it)");
 		x->prune_trouble = 1; /* exit 1: it did not do what was asked */
+	} else if (!folders) { /* files as PATHs: the same, where it was silent, exit 0 */
+		report_say(stderr, "imgpool: --prune: nothing pruned: it prunes under the folder "
+			   "PATHs given, and none is a folder (give the photo folder as a PATH to "
+			   "prune it)");
+		x->prune_trouble = 1;
 	}
 	prune_config pc = {.pb = &x->pb, .roots = roots, .nroots = n, .dry_run = x->o->dry_run,
 			   .shard = x->shard, .on_pruned = on_pruned, .on_kept = on_prune_kept,

@@ -361,6 +361,11 @@ class TestPruneNames(SafetyCase):
         r = self.ok(run(["--prune", "--files-from", listed, "-o", out], cwd=src), (1,))
         self.assertIn(b"--prune: nothing pruned", r.stderr)
         self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
+        # files as PATHs: the same (it was silent, exit 0)
+        r = self.ok(run(["--prune", "-o", out, os.path.join(src, "a.jpg")]), (1,))
+        self.assertIn(b"--prune: nothing pruned: it prunes under the folder PATHs given, "
+                      b"and none is a folder", r.stderr)
+        self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
         r = self.ok(run(["--prune", "-o", out, src]))  # the folder as a PATH
         self.assertEqual(outputs_in(out), {"a.jpg"}, r.stdout)
         # a folder PATH beside a list: a listed file deleted since the list was
