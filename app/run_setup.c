@@ -361,6 +361,16 @@ int run_setup(run_ctx *x)
 		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
+	/* -n takes no lock: a run at work there now makes what it lists a moment's
+	 * (a thumbnail being written was "an existing thumbnail to adopt"). Said. */
+	long busy = o->dry_run ? lock_holder(x->od, &x->shard) : 0;
+	if (busy) {
+		char pid[32] = "";
+		if (busy > 0)
+			snprintf(pid, sizeof pid, " (pid %ld)", busy);
+		report_say(stderr, "imgpool: -n: another run is at work in '%s' now%s: what it "
+			   "has not finished yet is listed as it stands", o->out_dir, pid);
+	}
 	if (!o->dry_run) {
 		int rc = lock_take(x->od, &x->shard, &x->lock, msg, sizeof msg, warn, sizeof warn);
 		if (rc != LOCK_TAKEN) {

@@ -516,12 +516,18 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
                 r = run(["status", out, "--json"])
                 last = json.loads(r.stdout)["journals"][0]["last_run"]
                 self.assertEqual((last["running"], last["pid"]), (True, p.pid))
+                # -n takes no lock: what it lists is a moment's, and it says so
+                # (a thumbnail being written was "an existing thumbnail to adopt")
+                r = run(["-n", "-o", out, self.p("src")])
+                self.assertIn("imgpool: -n: another run is at work in '%s' now (pid %d)"
+                              % (out, p.pid), r.stderr)
                 w.write(self.p("src", "a.jpg") + "\n")
         finally:
             p.communicate(timeout=60)
         r = run(["status", out])
         self.assertNotIn("still running", r.stdout)
         self.assertIn("1 done", r.stdout)
+        self.assertNotIn("another run", run(["-n", "-o", out, self.p("src")]).stderr)
 
     def test_min_free_stop_before_the_first_file(self):
         """--min-free stopping before the first file said "the worker pool stopped:
