@@ -134,9 +134,11 @@ void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
 	}
 	uint64_t finished = done + failed + skipped;
 	double rate = elapsed > 0 ? (double)(done + failed) / elapsed : 0;
-	char eta[32] = "?";
-	if (walked && rate > 0 && found >= finished)
-		fmt_duration(eta, sizeof eta, (double)(found - finished) / rate);
+	char eta[40] = "ETA ?";
+	if (atomic_load(&c->stopping)) /* the files left wait for the next run */
+		snprintf(eta, sizeof eta, "stopping");
+	else if (walked && rate > 0 && found >= finished)
+		fmt_duration(eta + 4, sizeof eta - 4, (double)(found - finished) / rate);
 	char total[32], cpu[16] = "?";
 	snprintf(total, sizeof total, "%llu%s", (unsigned long long)found, walked ? "" : "+");
 	/* Of the cores given, as the summary says it ("CPU 88% of 200" read as a
@@ -152,7 +154,7 @@ void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
 		memset(b, '#', (size_t)fill);
 		memset(b + fill, '-', (size_t)(20 - fill));
 		b[20] = '\0';
-		snprintf(buf, len, "[%s] %llu/%s  %.1f img/s  ETA %s  failed %llu  busy %d/%d  "
+		snprintf(buf, len, "[%s] %llu/%s  %.1f img/s  %s  failed %llu  busy %d/%d  "
 			 "CPU %s of %d %s  RSS %s", b, (unsigned long long)finished, total, rate,
 			 eta, (unsigned long long)failed, s->busy, s->workers,
 			 cpu, ms->cores, cores, rss);
@@ -161,7 +163,7 @@ void monitor_format(char *buf, size_t len, int bar, const run_counters *c,
 		fmt_duration(el, sizeof el, elapsed);
 		snprintf(buf, len,
 			 "imgpool: %s  %llu/%s files (%llu done, %llu failed, %llu skipped)  "
-			 "%.1f img/s  ETA %s  busy %d/%d workers  CPU %s of %d %s  RSS %s",
+			 "%.1f img/s  %s  busy %d/%d workers  CPU %s of %d %s  RSS %s",
 			 el, (unsigned long long)finished, total, (unsigned long long)done,
 			 (unsigned long long)failed, (unsigned long long)skipped, rate, eta,
 			 s->busy, s->workers, cpu, ms->cores, cores, rss);

@@ -28,6 +28,7 @@ typedef struct run_counters {
 	_Atomic int walk_done;      /* discovery finished: found is the total */
 	_Atomic uint64_t total;     /* files the counting walk has seen (count.h) */
 	_Atomic int total_known;    /* ... and it has finished: total is this run's */
+	_Atomic int stopping;       /* a signal stops the run: no ETA, "stopping" */
 } run_counters;
 
 typedef struct monitor monitor;

@@ -290,6 +290,7 @@ static void drive_tick(void *data, pool *p)
 	run_ctx *x = data;
 	if (stop_signal() && !x->stop_said) {
 		x->stop_said = 1;
+		atomic_store(&x->c.stopping, 1);
 		report_stopping(x->rep, stop_signal());
 	}
 	run_check_disk(x, p);

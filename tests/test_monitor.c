@@ -33,6 +33,7 @@ static void set(run_counters *c, uint64_t found, uint64_t done, uint64_t failed,
 	atomic_store(&c->walk_done, walk_done);
 	atomic_store(&c->total, 0);       /* no counting walk (count.h) unless a test says */
 	atomic_store(&c->total_known, 0);
+	atomic_store(&c->stopping, 0);
 }
 
 static char line[512];
@@ -119,6 +120,13 @@ static void test_edges(void **state)
 	assert_string_equal(format(1, &c, 0, 2, 0, 2, 0, 4),
 			    "[####################] 8/8  2.0 img/s  ETA 0:00  failed 2  busy 0/2  "
 			    "CPU 0% of 2 cores  RSS 0 B");
+	/* a signal stops the run: the files left wait for the next run, no ETA (it
+	 * ticked on while the files running finished) */
+	set(&c, 100, 40, 5, 5, 1);
+	atomic_store(&c.stopping, 1);
+	assert_string_equal(format(1, &c, 2, 4, 150.4, 2, 123456789, 10),
+			    "[##########----------] 50/100  4.5 img/s  stopping  failed 5  "
+			    "busy 2/4  CPU 75% of 2 cores  RSS 123.5 MB");
 	/* only skipped so far: no rate, no ETA */
 	set(&c, 8, 0, 0, 4, 1);
 	assert_true(strstr(format(0, &c, 0, 2, 0, 2, 0, 4), "0.0 img/s  ETA ?  "));
