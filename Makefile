@@ -107,7 +107,7 @@ uninstall:
 	@rm -f -- "$(MANIFEST)" $(BUILD)/install_manifest.txt "$(INSTALLED_DESTDIR)"
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
 
-# The Debian packages imgpool, libimgpool-pool0 and libimgpool-pool-dev, in
+# The Debian packages imgpool, libimgpool-pool1 and libimgpool-pool-dev, in
 # $(BUILD_DEB)/debs/ (cmake/package.cmake): a build of their own with /usr as
 # the prefix, so the library goes where Debian puts libraries.
 # Built with Debian's flags (dpkg-buildflags, hardening=+all: fortified calls, full

@@ -6,7 +6,8 @@
 # packages (paths relative to the prefix; LIBDIR is lib, or lib/<multiarch> for /usr):
 #   tool  bin/imgpool, share/man/man1/imgpool.1.gz,
 #         share/doc/imgpool/{README.md,changelog.gz,copyright}
-#   lib   LIBDIR/libimgpool-pool.so.0 and the file it points to
+#   lib   LIBDIR/libimgpool-pool.so.MAJOR (MAJOR of pool.h, see below) and the
+#         file it points to
 #   dev   include/imgpool/pool.h, LIBDIR/libimgpool-pool.{so,a},
 #         LIBDIR/pkgconfig/imgpool-pool.pc
 #
@@ -14,20 +15,50 @@
 # pool.h are names other projects already use. A program includes
 # <imgpool/pool.h> and links with `pkg-config --cflags --libs imgpool-pool`
 # (examples/libpool/squares.c). The imgpool command links the archive, so the
-# tool alone needs no library package and a later libimgpool-pool1 cannot break it.
+# tool alone needs no library package and a later libimgpool-pool2 cannot break it.
 #
-# The version has one home, project(VERSION) in CMakeLists.txt: it reaches
-# `imgpool -V`, the SONAME's full version, the .pc file, the man page's header
-# and the package versions from there.
+# Two versions, each with one home:
+# - imgpool's, project(VERSION) in CMakeLists.txt: `imgpool -V`, the report's
+#   "version", the man page's header and the Debian packages' versions (all three
+#   packages are built from the one source, and a library package carries its
+#   source package's version).
+# - the pool library's, POOL_VERSION_MAJOR/MINOR/PATCH in pool/pool.h, read from
+#   there below: the shared object's file name (libimgpool-pool.so.1.7.5 for
+#   1.7.5), its SONAME (libimgpool-pool.so.MAJOR, and so the library package's
+#   name, libimgpool-pool<MAJOR>) and the Version of imgpool-pool.pc. The library
+#   has its own because that is the number a program sees, POOL_VERSION when it
+#   compiles and pool_version() when it runs, and pool.h's "ABI" promises
+#   compatibility within one major version: `pkg-config --atleast-version`,
+#   `#if POOL_VERSION >= ...` and the SONAME must all speak of that one number.
+#   imgpool's version says nothing of the library's ABI.
 
 include(GNUInstallDirs)
 # Man pages and changelogs are installed gzipped, as Debian policy wants.
 find_program(GZIP gzip REQUIRED)
 
 # ---- the pool library: shared (with a SONAME) and static --------------------
-# ABI major version: bump it (and the Debian package name follows, see
-# package.cmake) on any incompatible change to pool.h.
-set(POOL_SOVERSION 0)
+# Its version, from pool.h (the header a program compiles against says the same).
+# POOL_VERSION_MAJOR is the ABI: bump it in pool.h on any incompatible change, and
+# the SONAME and the Debian package's name follow (package.cmake).
+set(POOL_VERSION_PARTS)
+foreach(part MAJOR MINOR PATCH)
+  file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/pool/pool.h line
+    REGEX "^#define[ \t]+POOL_VERSION_${part}[ \t]+[0-9]+[ \t]*$")
+  list(LENGTH line n)
+  if(NOT n EQUAL 1)
+    message(FATAL_ERROR "pool/pool.h: expected one line '#define POOL_VERSION_${part} <number>', "
+      "found ${n}: the pool library's version (SONAME, .pc Version) is read from there")
+  endif()
+  string(REGEX REPLACE "^#define[ \t]+POOL_VERSION_${part}[ \t]+([0-9]+).*$" "\\1"
+    POOL_VERSION_${part} "${line}")
+  list(APPEND POOL_VERSION_PARTS ${POOL_VERSION_${part}})
+endforeach()
+list(JOIN POOL_VERSION_PARTS . POOL_LIB_VERSION)     # MAJOR.MINOR.PATCH
+# A new version in pool.h configures again (the build would keep the old SONAME).
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${CMAKE_CURRENT_SOURCE_DIR}/pool/pool.h)
+set(POOL_SOVERSION ${POOL_VERSION_MAJOR})
+message(STATUS "libimgpool-pool ${POOL_LIB_VERSION} (SONAME libimgpool-pool.so.${POOL_SOVERSION})")
 
 # The same sources as the `pool` archive the tool and tests link, compiled again
 # as position-independent code (the archive is not; four small files).
@@ -36,7 +67,7 @@ add_library(pool_shared SHARED ${POOL_SOURCES})
 target_link_libraries(pool_shared PRIVATE Threads::Threads)
 set_target_properties(pool_shared PROPERTIES
   OUTPUT_NAME imgpool-pool
-  VERSION ${PROJECT_VERSION}
+  VERSION ${POOL_LIB_VERSION}
   SOVERSION ${POOL_SOVERSION}
   LINK_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/pool/libimgpool-pool.map)
 target_link_options(pool_shared PRIVATE

@@ -3,7 +3,7 @@
 # Included from the top CMakeLists.txt after cmake/install.cmake, whose install
 # components become the packages:
 #   tool -> imgpool               the command and its man page (Section graphics)
-#   lib  -> libimgpool-pool0      the pool library's shared object (Section libs)
+#   lib  -> libimgpool-pool1      the pool library's shared object (Section libs)
 #   dev  -> libimgpool-pool-dev   its header, .so link, archive and .pc (libdevel)
 #
 # `make deb` builds them in build-deb/ with /usr as the prefix (so the library goes
@@ -15,7 +15,11 @@
 set(IMGPOOL_DEB_MAINTAINER "imgpool authors <imgpool@example.org>" CACHE STRING
   "Maintainer field of the Debian packages: set it to whoever publishes them")
 
-# The library package is named after its SONAME, as Debian names them.
+# The library package is named after its SONAME, as Debian names them: the MAJOR
+# of pool.h (install.cmake). Every package's version is imgpool's (PROJECT_VERSION,
+# below): they are built from one source, and a Debian library package carries
+# its source package's version, not its SONAME's; the shlibs file and -dev's
+# Depends name that version.
 set(DEB_TOOL_PACKAGE imgpool)
 set(DEB_LIB_PACKAGE libimgpool-pool${POOL_SOVERSION})
 set(DEB_DEV_PACKAGE libimgpool-pool-dev)
@@ -79,7 +83,8 @@ This package holds the shared library, from imgpool.")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME ${DEB_DEV_PACKAGE})
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
-# The -dev package depends on the library of exactly its own version.
+# The -dev package depends on the library of exactly its own version:
+# "Depends: libimgpool-pool<MAJOR> (= <imgpool's version>)".
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 set(CPACK_COMPONENT_DEV_DEPENDS lib)
 set(CPACK_DEBIAN_DEV_DESCRIPTION

@@ -162,6 +162,9 @@
 extern "C" {
 #endif
 
+/* The library's version has its home here: cmake/install.cmake reads these three
+ * lines for the SONAME (libimgpool-pool.so.MAJOR; the Debian package
+ * libimgpool-pool<MAJOR> follows) and the Version of imgpool-pool.pc. */
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
 #define POOL_VERSION_PATCH 5

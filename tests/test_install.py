@@ -6,7 +6,8 @@ pkg-config alone (shared, and static from the archive). Also checks that the
 shared library exports exactly the functions pool.h declares.
 
 Run by CTest as: test_install.py BUILD_DIR, with IMGPOOL_VERSION, IMGPOOL_SRC,
-CMAKE_COMMAND and CC in the environment. Needs pkg-config, a C compiler and
+CMAKE_COMMAND and CC in the environment. The pool library's own version (file
+name, SONAME, .pc Version) is read from IMGPOOL_SRC/pool/pool.h, as CMake reads it. Needs pkg-config, a C compiler and
 binutils (readelf, nm), which building needs anyway. Stdlib only (unittest).
 The same, as a user of the Debian packages, runs in a fresh Debian by
 `make test-install` (tests/install/debian_test.sh).
@@ -26,6 +27,23 @@ VERSION = os.environ.get("IMGPOOL_VERSION", "")
 SRC = os.environ.get("IMGPOOL_SRC", "")
 CMAKE = os.environ.get("CMAKE_COMMAND", "cmake")
 CC = os.environ.get("CC", "cc")
+POOL_VERSION = None     # "MAJOR.MINOR.PATCH" of pool/pool.h, set in main
+SONAME = None           # "libimgpool-pool.so.MAJOR"
+
+
+def pool_h_version(src):
+    """The pool library's (MAJOR, MINOR, PATCH) from pool/pool.h's
+    POOL_VERSION_* lines, the home of that version."""
+    with open(os.path.join(src, "pool", "pool.h"), encoding="utf-8") as f:
+        text = f.read()
+    parts = []
+    for part in ("MAJOR", "MINOR", "PATCH"):
+        found = re.findall(r"(?m)^#define[ \t]+POOL_VERSION_" + part + r"[ \t]+(\d+)[ \t]*$",
+                           text)
+        if len(found) != 1:
+            sys.exit(f"pool/pool.h: expected one #define POOL_VERSION_{part}, found {found}")
+        parts.append(int(found[0]))
+    return tuple(parts)
 
 
 def run(cmd, **kw):
@@ -100,18 +118,17 @@ class Installed(unittest.TestCase):
             "share/doc/imgpool/docs/timeline-samples.svg",
             "include/imgpool/pool.h",
             f"{lib}/libimgpool-pool.so",
-            f"{lib}/libimgpool-pool.so.0",
-            f"{lib}/libimgpool-pool.so.{VERSION}",
+            f"{lib}/{SONAME}",
+            f"{lib}/libimgpool-pool.so.{POOL_VERSION}",
             f"{lib}/libimgpool-pool.a",
             f"{lib}/pkgconfig/imgpool-pool.pc",
         }
         self.assertEqual(self.files, expected)
-        # The usual chain of names: .so (for the linker) -> .so.0 (the SONAME,
-        # for the loader) -> .so.VERSION (the file).
-        self.assertEqual(os.readlink(self.path(f"{lib}/libimgpool-pool.so")),
-                         "libimgpool-pool.so.0")
-        self.assertEqual(os.readlink(self.path(f"{lib}/libimgpool-pool.so.0")),
-                         f"libimgpool-pool.so.{VERSION}")
+        # The usual chain of names: .so (for the linker) -> .so.MAJOR (the SONAME,
+        # for the loader) -> .so.MAJOR.MINOR.PATCH (the file), pool.h's version.
+        self.assertEqual(os.readlink(self.path(f"{lib}/libimgpool-pool.so")), SONAME)
+        self.assertEqual(os.readlink(self.path(f"{lib}/{SONAME}")),
+                         f"libimgpool-pool.so.{POOL_VERSION}")
 
     def test_the_command_says_its_version(self):
         out = run([self.path("bin/imgpool"), "-V"])
@@ -127,8 +144,11 @@ class Installed(unittest.TestCase):
             self.assertIn(f"imgpool {VERSION}", shown)
 
     def test_pkg_config_knows_the_library(self):
+        # The library's version, as pool.h's POOL_VERSION says, not imgpool's:
+        # --atleast-version and `#if POOL_VERSION >= ...` agree.
         self.assertEqual(run(["pkg-config", "--modversion", "imgpool-pool"],
-                             env=self.env).strip(), VERSION)
+                             env=self.env).strip(), POOL_VERSION)
+        run(["pkg-config", "--atleast-version", POOL_VERSION, "imgpool-pool"], env=self.env)
         self.assertEqual(run(["pkg-config", "--variable=prefix", "imgpool-pool"],
                              env=self.env).strip(), self.prefix)
 
@@ -137,9 +157,26 @@ class Installed(unittest.TestCase):
         exe = os.path.join(self.tmp, "squares-shared")
         run([CC, "-std=c11", "-Wall", "-Wextra", "-Werror", "-o", exe,
              os.path.join(SRC, "examples/libpool/squares.c")] + flags)
-        self.assertIn("libimgpool-pool.so.0", dynamic_entries(exe, "NEEDED"))
+        self.assertIn(SONAME, dynamic_entries(exe, "NEEDED"))
         env = dict(self.env, LD_LIBRARY_PATH=self.path(self.libdir))
         squares_output_ok(self, run([exe], env=env))
+
+    def test_the_header_the_library_and_pkg_config_agree_on_the_version(self):
+        """POOL_VERSION as a program compiles it, pool_version() of the installed
+        shared object it runs on, and the .pc Version: one number."""
+        flags = run(["pkg-config", "--cflags", "--libs", "imgpool-pool"], env=self.env).split()
+        c = os.path.join(self.tmp, "version.c")
+        with open(c, "w") as f:
+            f.write("#include <stdio.h>\n#include <imgpool/pool.h>\n"
+                    "int main(void) { printf(\"%d %d\\n\", POOL_VERSION, pool_version()); "
+                    "return 0; }\n")
+        exe = os.path.join(self.tmp, "version")
+        run([CC, "-std=c11", "-Wall", "-Werror", "-o", exe, c] + flags)
+        env = dict(self.env, LD_LIBRARY_PATH=self.path(self.libdir))
+        pc = run(["pkg-config", "--modversion", "imgpool-pool"], env=self.env).strip()
+        major, minor, patch = (int(x) for x in pc.split("."))
+        number = str(major * 10000 + minor * 100 + patch)
+        self.assertEqual(run([exe], env=env).split(), [number, number])
 
     def test_a_program_links_the_archive_statically(self):
         cflags = run(["pkg-config", "--cflags", "imgpool-pool"], env=self.env).split()
@@ -148,12 +185,12 @@ class Installed(unittest.TestCase):
         exe = os.path.join(self.tmp, "squares-static")
         run([CC, "-std=c11", "-o", exe, os.path.join(SRC, "examples/libpool/squares.c")]
             + cflags + [self.path(f"{self.libdir}/libimgpool-pool.a")] + other)
-        self.assertNotIn("libimgpool-pool.so.0", dynamic_entries(exe, "NEEDED"))
+        self.assertNotIn(SONAME, dynamic_entries(exe, "NEEDED"))
         squares_output_ok(self, run([exe]))
 
     def test_the_library_exports_pool_h_and_nothing_else(self):
-        so = self.path(f"{self.libdir}/libimgpool-pool.so.0")
-        self.assertEqual(dynamic_entries(so, "SONAME"), ["libimgpool-pool.so.0"])
+        so = self.path(f"{self.libdir}/{SONAME}")
+        self.assertEqual(dynamic_entries(so, "SONAME"), [SONAME])
         self.assertEqual(dynamic_entries(so, "NEEDED"), ["libc.so.6"])
         exported = set(run(["nm", "-D", "--defined-only", "--format=just-symbols", so])
                        .split())
@@ -248,4 +285,7 @@ if __name__ == "__main__":
     if len(sys.argv) < 2 or not VERSION or not SRC:
         sys.exit("usage: IMGPOOL_VERSION=V IMGPOOL_SRC=DIR test_install.py BUILD_DIR")
     BUILD = sys.argv[1]
+    major, minor, patch = pool_h_version(SRC)
+    POOL_VERSION = f"{major}.{minor}.{patch}"
+    SONAME = f"libimgpool-pool.so.{major}"
     unittest.main(argv=[sys.argv[0]] + sys.argv[2:], verbosity=2)

@@ -5,8 +5,9 @@
 #
 #   tests/install/debian_test.sh DEB_DIR SAMPLES_DIR CACHE_DIR
 #
-# DEB_DIR holds the packages `make deb` makes (imgpool, libimgpool-pool0,
-# libimgpool-pool-dev); SAMPLES_DIR what samples/make-samples.sh makes (made here,
+# DEB_DIR holds the packages `make deb` makes (imgpool, libimgpool-pool<MAJOR>,
+# libimgpool-pool-dev; MAJOR is POOL_VERSION_MAJOR of pool/pool.h, the SONAME's
+# number); SAMPLES_DIR what samples/make-samples.sh makes (made here,
 # outside, since the new system has no vips command); CACHE_DIR a folder of the
 # build tree for what a second run can reuse.
 #
@@ -202,6 +203,22 @@ apt_in_root update || skip "apt-get update in the Debian root failed (no network
 
 # ---- 2. the packages alone ----------------------------------------------------
 LIB_DEB=$(ls "$DEB_DIR"/libimgpool-pool[0-9]*_*.deb 2>/dev/null | head -n 1)
+# The SONAME's number is pool.h's POOL_VERSION_MAJOR (cmake/install.cmake reads it
+# there); the library package is named after it.
+POOL_MAJOR=$(sed -n 's/^#define[ \t]*POOL_VERSION_MAJOR[ \t]*\([0-9][0-9]*\)[ \t]*$/\1/p' \
+	"$SRC/pool/pool.h")
+[ -n "$POOL_MAJOR" ] || die "no #define POOL_VERSION_MAJOR in $SRC/pool/pool.h"
+SONAME=libimgpool-pool.so.$POOL_MAJOR
+LIB_PACKAGE=libimgpool-pool$POOL_MAJOR
+check "the library package is $LIB_PACKAGE, after its SONAME $SONAME" \
+	test "$(dpkg-deb -f "$LIB_DEB" Package 2>/dev/null)" = "$LIB_PACKAGE"
+check "its shlibs file says $SONAME is in $LIB_PACKAGE (>= $DEB_VERSION)" \
+	sh -c 'dpkg-deb --info "$1" shlibs 2>/dev/null | grep -qxF "libimgpool-pool $2 $3 (>= $4)"' \
+	_ "$LIB_DEB" "$POOL_MAJOR" "$LIB_PACKAGE" "$DEB_VERSION"
+DEV_DEB=$(ls "$DEB_DIR"/libimgpool-pool-dev_*.deb 2>/dev/null | head -n 1)
+check "libimgpool-pool-dev depends on $LIB_PACKAGE (= $DEB_VERSION)" \
+	sh -c 'dpkg-deb -f "$1" Depends 2>/dev/null | tr , "\n" | sed "s/^ *//" | grep -qxF "$2"' \
+	_ "$DEV_DEB" "$LIB_PACKAGE (= $DEB_VERSION)"
 check "the library package activates the ldconfig trigger" \
 	sh -c 'dpkg-deb --info "$1" triggers 2>/dev/null | grep -qx "activate-noawait ldconfig"' \
 	_ "$LIB_DEB"
@@ -214,8 +231,8 @@ for p in "${PACKAGES[@]}"; do
 	check "$p is installed" test "$(in_root dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" \
 		= "install ok installed"
 done
-check "the loader knows libimgpool-pool.so.0 (ldconfig ran)" \
-	sh -c "chroot '$ROOT' ldconfig -p | grep -q 'libimgpool-pool\.so\.0 '"
+check "the loader knows $SONAME (ldconfig ran)" \
+	sh -c "chroot '$ROOT' ldconfig -p | grep -qF '$SONAME '"
 version_line=$(as_user imgpool -V 2>&1 | head -n 1 || true)
 check "imgpool -V says 'imgpool $VERSION' (got '$version_line')" \
 	test "$version_line" = "imgpool $VERSION"
@@ -248,8 +265,8 @@ squares=$(as_user sh -c 'cd /tmp && gcc -std=c11 -Wall -Wextra -Werror -o square
 check "squares.c builds with pkg-config alone and runs on the shared library" \
 	sh -c 'printf "%s\n" "$1" | grep -qx "9 squared is 81" &&
 	       printf "%s\n" "$1" | grep -q "^7 failed after 2 attempts: .*SIGSEGV"' _ "$squares"
-check "squares is linked to libimgpool-pool.so.0" \
-	sh -c "chroot '$ROOT' ldd /tmp/squares | grep -Eq 'libimgpool-pool\.so\.0 => /(usr/)?lib/'"
+check "squares is linked to $SONAME" \
+	sh -c "chroot '$ROOT' ldd /tmp/squares | grep -Eq '^[[:space:]]*libimgpool-pool\.so\.$POOL_MAJOR => /(usr/)?lib/'"
 
 # ---- 4. purge ---------------------------------------------------------------------
 stage "apt-get purge ${PACKAGES[*]}"
