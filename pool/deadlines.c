@@ -11,12 +11,21 @@
 #define _GNU_SOURCE
 #endif
 #include <stdint.h>
+#include <sys/ioctl.h>
 
 #include "parent.h"
 
 /* After a stop was asked, how often to look whether a worker running a task was
  * stopped from outside (it would hold the end of the run until its timeout). */
 #define STOPPED_POLL_NS ((int64_t)100 * 1000 * 1000)
+
+/* Are bytes waiting to be read in the channel fd (FIONREAD: a socket's or a
+ * pipe's)? */
+static int channel_waiting(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
 
 void pool_continued(pool *p)
 {
@@ -44,7 +53,7 @@ static void lost_time(pool *p, int64_t lost)
 		if (w->state == W_EMPTY)
 			continue;
 		int64_t *moved[] = {&w->linger_deadline, &w->start_deadline, &w->exit_deadline,
-				    &w->idle_since};
+				    &w->idle_since, &w->rx_begun};
 		for (size_t k = 0; k < sizeof moved / sizeof *moved; k++)
 			if (*moved[k])
 				*moved[k] += lost;
@@ -163,12 +172,16 @@ int64_t check_deadlines(pool *p, int64_t now)
 			}
 		}
 		/* A message begun and not ended while it runs no task: stray bytes that
-		 * began like a header, the task's own result swallowed as their body. */
+		 * began like a header, the task's own result swallowed as their body.
+		 * Not while bytes wait in the channel: then the parent was behind (a
+		 * caller away in its own work), and the worker waited in its send for
+		 * it to read on. */
 		if (w->rx_begun && w->fd >= 0 && w->state != W_DYING) {
 			if (now - w->rx_begun < RX_STALL_NS) {
 				if (w->rx_begun + RX_STALL_NS < nearest)
 					nearest = w->rx_begun + RX_STALL_NS;
-			} else if (atomic_load(&p->shm[i].running) || process_stopped(w->pid)) {
+			} else if (atomic_load(&p->shm[i].running) || process_stopped(w->pid) ||
+				   channel_waiting(w->fd)) {
 				w->rx_begun = now; /* at work, or stopped: look again later */
 				if (now + RX_STALL_NS < nearest)
 					nearest = now + RX_STALL_NS;

@@ -90,8 +90,10 @@
 /* A message begun on a channel and not ended for this long while the worker runs
  * no task (stray bytes that begin like a header: the parent waited for the rest
  * for good, no task running to time out) is a malformed one. A worker sends a
- * message in one go, so only a machine stalled that long (not a stop from
- * outside, which is not held against it) is taken for one. */
+ * message in one go, so only a machine stalled that long is taken for one: not
+ * a stop from outside, which is not held against it, nor a caller away from the
+ * pool meanwhile (the bytes that wait to be read say so; lost_time() moves the
+ * clock on by a stop of the whole group). */
 #define RX_STALL_NS ((int64_t)10 * 1000 * 1000 * 1000)
 /* A feed that said POOL_FEED_LATER with no descriptor to watch is asked again
  * after this long. */

@@ -38,7 +38,9 @@
  *   again alone is charged (1.7.5; the running one was, often the healthy task
  *   after the one that wrote them). Bytes that begin like a message and never
  *   end are such bytes once the worker has run no task for 10 s since the last
- *   came (1.7.5; the pool waited for the rest for good). pool_result.attempts counts every start of the task, those
+ *   came (1.7.5; the pool waited for the rest for good), and none waits to be
+ *   read (1.7.6: a large result a caller away in its own work for 10 s had not
+ *   read on was taken for them, a healthy task crashed). pool_result.attempts counts every start of the task, those
  *   re-runs included, so attempts > 1 on a POOL_OK result says it ran more than
  *   once. Make a task idempotent (write to a temporary name and rename, as imgpool
  *   does) when running twice would matter. A task is never run by two workers at
@@ -167,7 +169,7 @@ extern "C" {
  * libimgpool-pool<MAJOR> follows) and the Version of imgpool-pool.pc. */
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 5
+#define POOL_VERSION_PATCH 6
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)

@@ -33,6 +33,7 @@ typedef struct test_shared {
 	_Atomic int running_pid;     /* the last worker that started a task */
 	_Atomic int between_pid;     /* a worker that ended a task and started no other */
 	_Atomic int waiting_pid;     /* a worker inside a B_WAIT task now (0: none) */
+	_Atomic int returning_pid;   /* a worker whose task has made its result (0: none) */
 	/* the initializer (tl_init) */
 	_Atomic int inits;           /* runs started */
 	_Atomic int init_gen_seen;   /* highest tl_gen of a worker that ran a task */

@@ -902,6 +902,55 @@ static void test_a_message_begun_and_never_ended_is_malformed(void **state)
 	tl_assert_no_children();
 }
 
+/* A result larger than the channel's buffer: the worker blocks in its send until
+ * the parent reads on. */
+#define BIG_RESULT ((size_t)16 << 20)
+static int big_result(const void *arg, size_t len, pool_buf *out, void *state)
+{
+	(void)arg;
+	(void)len;
+	(void)state;
+	if (pool_buf_reserve(out, BIG_RESULT) < 0)
+		return 1;
+	memset(out->data, 'r', BIG_RESULT);
+	out->len = BIG_RESULT;
+	atomic_store(&sh->returning_pid, (int)getpid());
+	return 0;
+}
+
+/* The caller away in its own work longer than RX_STALL_NS while a large result
+ * was on its way (pool.h: that time counts, the workers run meanwhile): the
+ * worker waited in its send for the parent to read on, the parent took that
+ * for a message begun and never ended, and a healthy task crashed. Bytes that
+ * wait to be read are the parent's delay, not the worker's. */
+static void test_a_result_the_caller_was_away_for_is_no_stall(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool_options o = {.workers = 1, .retries = -1};
+	pool *p = pool_create(&o, NULL);
+	assert_non_null(p);
+	assert_int_equal(pool_wait_ready(p, 1), 0);
+	pool_future *f = pool_apply_async(p, big_result, NULL, 0, NULL, NULL);
+	assert_non_null(f);
+	alarm(60);
+	while (!atomic_load(&sh->returning_pid))
+		assert_int_equal(pool_future_wait(f, 0.001), 0);
+	usleep(100 * 1000);	/* it fills the channel's buffer, then waits */
+	assert_int_equal(pool_future_wait(f, 0), 0); /* a turn: the first bytes read */
+	sleep(11);		/* the caller at its own work */
+	assert_int_equal(pool_future_wait(f, 60), 1);
+	alarm(0);
+	const pool_result *r = pool_future_get(f, 0);
+	assert_non_null(r);
+	assert_int_equal(r->status, POOL_OK);
+	assert_int_equal(r->attempts, 1);
+	assert_int_equal(r->len, BIG_RESULT);
+	pool_future_free(f);
+	pool_destroy(p);
+	tl_assert_no_children();
+}
+
 static int init_slowly(void *arg, void **state, pool_buf *err)
 {
 	(void)arg;
@@ -1276,6 +1325,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wait_ready_waits_for_the_one_starting),
 		cmocka_unit_test(test_stray_bytes_are_charged_to_the_task_that_wrote_them),
 		cmocka_unit_test(test_a_message_begun_and_never_ended_is_malformed),
+		cmocka_unit_test(test_a_result_the_caller_was_away_for_is_no_stall),
 		cmocka_unit_test(test_a_death_is_seen_without_a_pidfd_while_a_child_holds_the_channel),
 		cmocka_unit_test(test_a_long_initializer_error_breaks_at_once),
 		cmocka_unit_test(test_stops_while_starting_break_nothing),
