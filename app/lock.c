@@ -242,22 +242,78 @@ static int recorded_runs(outdir *od, long *pids, int max, int *dead)
 	return n;
 }
 
-long lock_holder(outdir *od, const shard *sh)
+/* The meta lock, held for a look: a run starting meanwhile (take_once()) would
+ * find the look's own probe on a lock file and take it for a run. -1 when there is
+ * none (no run has locked here) or it cannot be opened. */
+static int meta_hold(outdir *od)
 {
-	char name[64], pid[32];
-	if (sh->n)
-		snprintf(name, sizeof name, "lock-%d-of-%d", sh->k, sh->n);
-	else
-		snprintf(name, sizeof name, "lock");
+	int fd = outdir_private_open(od, "lock.meta", O_RDONLY);
+	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Is lock file name held by a run: its pid, -1 when it wrote none, 0 when not
+ * held. excl: held exclusively (a shared hold, as shards hold `lock`, is not). */
+static long held_by(outdir *od, const char *name, int excl)
+{
+	char pid[32];
 	int fd = outdir_private_open(od, name, O_RDONLY);
 	if (fd < 0)
 		return 0;
 	long held = 0;
-	if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+	if (flock(fd, (excl ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		read_pid(fd, pid, sizeof pid);
 		held = *pid ? strtol(pid, NULL, 10) : -1;
 	}
-	close(fd); /* a shared lock taken goes with it */
+	close(fd); /* a lock taken goes with it */
+	return held;
+}
+
+long lock_holder(outdir *od, const shard *sh)
+{
+	char name[64];
+	if (sh->n)
+		snprintf(name, sizeof name, "lock-%d-of-%d", sh->k, sh->n);
+	else
+		snprintf(name, sizeof name, "lock");
+	int meta = meta_hold(od);
+	long held = held_by(od, name, 1);
+	if (meta >= 0)
+		close(meta);
+	return held;
+}
+
+long lock_any_holder(outdir *od)
+{
+	int meta = meta_hold(od);
+	long held = held_by(od, "lock", 1); /* an unsharded run */
+	if (!held && held_by(od, "lock", 0)) {
+		/* shards hold it shared: the pid of one of them */
+		held = -1;
+		char **names = outdir_private_list(od, "lock-", "");
+		int k, n;
+		char tail;
+		for (char **p = names; p && *p && held == -1; p++) {
+			long pid = sscanf(*p, "lock-%d-of-%d%c", &k, &n, &tail) == 2
+					   ? held_by(od, *p, 1) : 0;
+			if (pid > 0)
+				held = pid;
+		}
+		outdir_names_free(names);
+	}
+	/* a run whose lock files were deleted holds the folder still */
+	int pfd = outdir_private_fd(od);
+	if (!held && pfd >= 0) {
+		if (flock(pfd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
+			held = -1;
+		else
+			flock(pfd, LOCK_UN);
+	}
+	if (meta >= 0)
+		close(meta);
 	return held;
 }
 

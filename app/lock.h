@@ -43,4 +43,11 @@ void lock_release(run_lock *lk);
  * held. Takes no lock of its own for longer than the look (imgpool status). */
 long lock_holder(outdir *od, const shard *sh);
 
+/* Is any run at work in od now: unsharded, a shard of any count, or one whose
+ * lock files were deleted (it holds OUT/.imgpool)? A pid as lock_holder()'s, -1
+ * when none can be named, 0 when none. The look holds lock.meta, as a run
+ * taking its locks does, so that a run starting meanwhile never takes the look's
+ * probe for another run (imgpool -n). */
+long lock_any_holder(outdir *od);
+
 #endif

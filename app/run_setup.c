@@ -363,7 +363,7 @@ int run_setup(run_ctx *x)
 	}
 	/* -n takes no lock: a run at work there now makes what it lists a moment's
 	 * (a thumbnail being written was "an existing thumbnail to adopt"). Said. */
-	long busy = o->dry_run ? lock_holder(x->od, &x->shard) : 0;
+	long busy = o->dry_run ? lock_any_holder(x->od) : 0;
 	if (busy) {
 		char pid[32] = "";
 		if (busy > 0)

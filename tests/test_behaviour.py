@@ -493,6 +493,33 @@ int renameat2(int a, const char *from, int b, const char *to, unsigned flags)
         r = run(["-f", "jpeg", "-Q", "81", "-o", self.p("out-jpeg"), self.p("src")])
         self.assertIn("2 done", r.stdout)
 
+    def test_a_dry_run_says_a_shard_at_work(self):
+        """-n took only its own shard's lock file for a look: beside a run of
+        another sharding (a shard while -n is unsharded, or the other shard) it
+        said nothing, and listed that run's half-made thumbnails as ones to
+        adopt. Any run at work in OUT is said now."""
+        photo(self.p("src", "a.jpg"))
+        out, fifo = self.p("out"), self.p("list")
+        os.mkfifo(fifo)
+        p = subprocess.Popen([IMGPOOL, "-q", "--shard", "1/2", "--files-from", fifo,
+                              "--base", self.tmp, "-o", out],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            with open(fifo, "w") as w:  # the run waits for the list's end
+                deadline = time.time() + 30
+                while time.time() < deadline and not os.path.exists(
+                        os.path.join(out, ".imgpool", "lock-1-of-2")):
+                    time.sleep(0.05)
+                time.sleep(0.2)
+                for extra in ([], ["--shard", "2/2"], ["--shard", "1/3"]):
+                    r = run(["-n"] + extra + ["-o", out, self.p("src")])
+                    self.assertIn("imgpool: -n: another run is at work in '%s' now (pid %d)"
+                                  % (out, p.pid), r.stderr, extra)
+                w.write(self.p("src", "a.jpg") + "\n")
+        finally:
+            p.communicate(timeout=60)
+        self.assertNotIn("another run", run(["-n", "-o", out, self.p("src")]).stderr)
+
     def test_status_during_a_run_says_it_is_running(self):
         """imgpool status while a run goes on showed that run's row as a finished
         one: "0.00 s, 0 done, 0 failed, 0 skipped"."""
