@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "globs.h"
@@ -71,29 +72,101 @@ static int known_class(const char *name, size_t len)
 	return 0;
 }
 
-/* Past a "[:name:]", "[.c.]" or "[=c=]" that starts at q (q[0] is '['), as
- * fnmatch() reads one: its own ']' does not close the bracket. NULL when q
- * starts none of them (the '[' is then a member); *bad_class is set for a
- * "[:name:]" of a class fnmatch() does not know. */
-static const char *past_bracket_term(const char *q, int *bad_class)
+/* The bytes of the one character (UTF-8, as fnmatch() reads a pattern in the
+ * C.UTF-8 locale) that starts at s; 1 for a byte that starts none. */
+static size_t char_len(const char *s)
 {
-	char kind = q[1];
-	if (kind != ':' && kind != '.' && kind != '=')
-		return NULL;
+	size_t n = 1;
+	if ((unsigned char)*s >= 0xc0)
+		while (((unsigned char)s[n] & 0xc0) == 0x80)
+			n++;
+	return n;
+}
+
+/* What a '[' inside a bracket starts, as glibc's fnmatch() reads it. */
+typedef struct bracket_term {
+	const char *past;    /* past the term; NULL: none, the '[' is a member */
+	const char *problem; /* a term that makes the pattern match nothing */
+} bracket_term;
+
+/* "[:name:]" (a name of lower-case letters: else the '[' is a member; a name
+ * fnmatch() does not know matches nothing), "[=c=]" (one character: else a
+ * member) or "[.c.]" (one character; another count, or no ".]", matches
+ * nothing) at q. */
+static bracket_term term_at(const char *q)
+{
+	bracket_term t = {NULL, NULL};
 	const char *r = q + 2;
-	if (kind == ':') {
-		/* glibc's fnmatch: a name of lower-case letters, else the '[' is a member */
+	if (q[1] == ':') {
 		while (*r >= 'a' && *r <= 'z')
 			r++;
-		if (r[0] != ':' || r[1] != ']')
-			return NULL;
-		*bad_class = !known_class(q + 2, (size_t)(r - (q + 2)));
-		return r + 2;
+		if (r[0] == ':' && r[1] == ']') {
+			t.past = r + 2;
+			if (!known_class(q + 2, (size_t)(r - (q + 2))))
+				t.problem = "no such character class (alnum, alpha, blank, cntrl, "
+					    "digit, graph, lower, print, punct, space, upper or "
+					    "xdigit)";
+		}
+	} else if (q[1] == '=') {
+		if (*r && r[char_len(r)] == '=' && r[char_len(r) + 1] == ']')
+			t.past = r + char_len(r) + 2;
+	} else if (q[1] == '.') {
+		const char *end = r;
+		while (*end && !(end[0] == '.' && end[1] == ']'))
+			end++;
+		t.past = *end ? end + 2 : end;
+		if (!*end)
+			t.problem = "a '[.' no '.]' closes";
+		else if (end == r || r + char_len(r) != end)
+			t.problem = "a collating symbol ([.c.]) is one character";
 	}
-	const char *end = r;
-	while (*end && !(end[0] == kind && end[1] == ']'))
-		end++;
-	return *end ? end + 2 : NULL;
+	return t;
+}
+
+/* The code point of the UTF-8 character at s (its first byte where it is not
+ * UTF-8: glibc then reads the pattern byte by byte). */
+static uint32_t code_point(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = char_len(s);
+	if (n == 1 || n > 4)
+		return u[0];
+	uint32_t cp = u[0] & (0x7f >> n);
+	for (size_t i = 1; i < n; i++)
+		cp = cp << 6 | (u[i] & 0x3f);
+	return cp;
+}
+
+/* Past one character of a bracket at q, escaped or not, or a "[.c.]"; *cp: the
+ * character. */
+static const char *past_one(const char *q, const char **problem, uint32_t *cp)
+{
+	if (q[0] == '[' && q[1] == '.') {
+		bracket_term t = term_at(q);
+		*problem = t.problem;
+		*cp = code_point(q + 2);
+		return t.past;
+	}
+	if (*q == '\\' && q[1])
+		q++;
+	*cp = code_point(q);
+	return q + char_len(q);
+}
+
+/* Past the member that starts at q (a character, an escaped one, a "[.c.]", or
+ * a '[' that starts no term), and the range it may begin ("a-z"). *problem as
+ * term_at()'s; *empty: a range whose end comes before its start ("z-a"), which
+ * matches no character (in C.UTF-8, code points are the order). */
+static const char *past_member(const char *q, const char **problem, int *empty)
+{
+	uint32_t from, to;
+	*empty = 0;
+	q = past_one(q, problem, &from);
+	if (*problem || q[0] != '-' || !q[1] || q[1] == ']')
+		return q;
+	q = past_one(q + 1, problem, &to);
+	*empty = to < from;
+	return q;
 }
 
 /* See globs.h. */
@@ -102,30 +175,42 @@ const char *globs_problem(const char *glob)
 	if (!*glob)
 		return "the pattern is empty";
 	for (const char *p = glob; *p; p++) {
-		if (*p == '\\' && p[1]) {
+		if (*p == '\\') {
+			if (!p[1])
+				return "a '\\' at its end escapes nothing (write \\\\ for the "
+				       "character)";
 			p++;
 			continue;
 		}
 		if (*p != '[')
 			continue;
 		const char *q = p + 1;
-		if (*q == '!' || *q == '^')
-			q++;
-		if (*q == ']')
-			q++; /* a ']' first is a member */
-		while (*q && *q != ']') {
-			int bad_class = 0;
-			const char *past = *q == '[' ? past_bracket_term(q, &bad_class) : NULL;
-			if (bad_class)
-				return "no such character class (alnum, alpha, blank, cntrl, digit, "
-				       "graph, lower, print, punct, space, upper or xdigit)";
-			if (past)
-				q = past;
-			else
-				q += (*q == '\\' && q[1]) ? 2 : 1;
+		int negated = *q == '!' || *q == '^', members = 0, empty;
+		q += negated;
+		const char *problem = NULL;
+		if (*q == ']') { /* a ']' first is a member */
+			q = past_member(q, &problem, &empty);
+			members += !empty;
 		}
+		while (!problem && *q && *q != ']') {
+			bracket_term t = {NULL, NULL};
+			if (q[0] == '[' && (q[1] == ':' || q[1] == '='))
+				t = term_at(q); /* a class or an equivalence: no range */
+			if (t.past) {
+				problem = t.problem;
+				q = t.past;
+				members++;
+			} else {
+				q = past_member(q, &problem, &empty);
+				members += !empty;
+			}
+		}
+		if (problem)
+			return problem;
 		if (!*q)
 			return "a '[' no ']' closes (write \\[ for the character)";
+		if (!members && !negated)
+			return "a range whose end comes before its start ([z-a]) matches nothing";
 		p = q;
 	}
 	return NULL;

@@ -14,13 +14,14 @@
  * trip/day1/a.jpg. */
 int globs_match(const char *const *globs, int n, const char *rel);
 
-/* What is wrong with glob as a pattern, in a few words, or NULL. An empty one
- * matches no name: --include '' quietly selected nothing (a variable left unset
- * in a script, say), and --exclude '' did nothing. A '[' that no
- * ']' closes is taken by fnmatch() as the character: --include '[' matched
- * nothing, a run of nothing to make, exit 0 (a cron job's typo unseen); so is
- * one whose only ']' ends a class ('[[:alpha:]*'), and '[[:alfa:]]' matches no
- * character at all. Options refuse them. An escaped one (\[) is the character. */
+/* What is wrong with glob as a pattern, in a few words, or NULL: a pattern that
+ * can match no name, where a cron job's typo went unseen (a run of nothing to
+ * make, exit 0), as glibc's fnmatch() reads it. An empty one (a variable left
+ * unset in a script); a '[' that no ']' closes (taken as the character), as in
+ * '[[:alpha:]*', whose only ']' ends the class; a class fnmatch() does not know
+ * ('[[:alfa:]]'); a collating symbol of other than one character ('[[.ab.]]') or
+ * not closed; a bracket whose only members are ranges backwards ('[9-0]'); a
+ * '\' at the end. Options refuse them. An escaped '[' (\[) is the character. */
 const char *globs_problem(const char *glob);
 
 #endif

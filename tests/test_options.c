@@ -341,6 +341,23 @@ static void test_size(void **state)
 	options_free(&o);
 	accepts(&o, "--include", "[\\]]*");
 	options_free(&o);
+	/* as glibc reads them: "[=ab=]" is no equivalence (its '[' a member), and
+	 * "a-[" a range before ":alpha:" */
+	accepts(&o, "--include", "[[=ab=]*");
+	options_free(&o);
+	accepts(&o, "--include", "[a-[:alpha:]");
+	options_free(&o);
+	accepts(&o, "--include", "[!9-0]*");
+	options_free(&o);
+	/* patterns that match nothing: a collating symbol of two characters or
+	 * none closed, an escape of nothing, a range backwards alone */
+	refuses("--include", "[[.ab.]]*", "--include: '[[.ab.]]*': a collating symbol ([.c.]) is "
+		"one character");
+	refuses("--include", "[[.a]*", "--include: '[[.a]*': a '[.' no '.]' closes");
+	refuses("--include", "a.jpg\\", "--include: 'a.jpg\\': a '\\' at its end escapes nothing "
+		"(write \\\\ for the character)");
+	refuses("--exclude", "[9-0]*", "--exclude: '[9-0]*': a range whose end comes before its "
+		"start ([z-a]) matches nothing");
 	refuses("--size", "", "--size: '' is not a size (N, WxH, Wx or xH, 1-100000)");
 	refuses("-s", "256,256", "--size: '256' is given twice (N and NxN are one box)");
 	refuses("-s", "1,2,3,4,5,6,7,8,9", "--size: at most 8 sizes");
