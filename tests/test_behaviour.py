@@ -2077,6 +2077,8 @@ int fsync(int fd)
                                  (["-x"], 2, "unknown option '-x'"),
                                  (["--bogus", "out"], 2, "unknown option '--bogus'"),
                                  (["out", "more"], 2, "unexpected 'more'"),
+                                 (["--json=1", "out"], 2, "--json takes no value"),
+                                 (["--help=1"], 2, "--help takes no value"),
                                  (["nosuch"], 1, "nosuch: No such file or directory")):
             r = run(["status"] + args, cwd=work)
             self.assertEqual(r.returncode, code, r.stderr)
