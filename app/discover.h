@@ -64,6 +64,8 @@ typedef struct discover_config {
 	const char *base;             /* --base: listed files' paths are kept relative to
 	                                 it (NULL: the current folder) */
 	int count_only;               /* names only: no output is planned (count.h) */
+	int sharded;                  /* --shard: an output where another input's needs a
+	                                 folder is no claim's collision (discover_claim()) */
 	int (*stopping)(void);        /* nonzero once the run is asked to stop (stop.h);
 	                                 NULL: never. See discover_next() */
 } discover_config;

@@ -269,15 +269,18 @@ static int others(const discover_item *it, const char *first)
  * its folders are hashed as the exact check hashes them, byte for byte: each
  * folder above it is looked up among the claimed outputs (a file there), and
  * the path itself among the folders of claimed outputs: one lookup per folder
- * level, whatever the number of claims. */
+ * level, whatever the number of claims. Not the folders in a shard: every shard
+ * claims every input, and one of another shard's that fails there (damaged)
+ * never gives its claim back here, so a folder of good photos named like it was
+ * refused every night; the publish tells such a clash, as before. */
 static int clashes(const discover *d, const discover_item *it, int i, uint64_t h,
 		   discover_clash *c)
 {
 	const char *rel = it->out_rel[i];
 	*c = (discover_clash){.first = claims_find(d->claims, h), .which = i,
 			      .how = CLASH_SAME};
-	if (others(it, c->first))
-		return 1;
+	if (others(it, c->first) || d->cfg.sharded)
+		return others(it, c->first);
 	for (const char *slash = rel; (slash = strchr(slash, '/')); slash++) {
 		c->folder = (size_t)(slash - rel);
 		c->first = claims_find(d->claims, XXH3_64bits(rel, c->folder));
@@ -292,6 +295,8 @@ static int clashes(const discover *d, const discover_item *it, int i, uint64_t h
 
 void discover_count_folders(discover *d, const char *out_rel, const char *input)
 {
+	if (d->cfg.sharded)
+		return; /* clashes() asks no folder */
 	for (const char *slash = out_rel; (slash = strchr(slash, '/')); slash++) {
 		uint64_t h = XXH3_64bits(out_rel, (size_t)(slash - out_rel));
 		if (input)

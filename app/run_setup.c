@@ -336,7 +336,7 @@ int run_setup(run_ctx *x)
 		.nexcludes = o->nexcludes, .out_dir = o->out_dir,
 		.name_template = o->name_template, .settings = &o->settings,
 		.files_from = o->files_from, .files_nul = o->files_nul, .base = o->base,
-		.stopping = stop_signal,
+		.stopping = stop_signal, .sharded = x->shard.n > 0,
 	};
 	/* The walk's set-up (the --name template, the --files-from list, --base)
 	 * before the output folder: a usage error leaves nothing there (a lock

@@ -3042,6 +3042,24 @@ class TestContestedOutputName(SafetyCase):
         self.assertIn(b"holding an output of x.jpg/b.jpg", dry[0][0])
         self.assertEqual(outputs_in(out), {os.path.join("x.jpg", "b.jpg")})
 
+    def test_shards_refuse_no_folder_for_another_shards_file(self):
+        """Every shard claims every input, and one of another shard's that fails
+        there (damaged) never gave its claim back: with the folder rule, a good
+        x.jpg/b.jpg was refused every night for a damaged x.png ("would lie in
+        out/x.jpg"), where an unsharded run makes it. Shards leave such a clash to
+        the publish, as before the rule."""
+        src, out = self.path("in"), self.path("out")
+        os.makedirs(os.path.join(src, "x.jpg"))
+        jpeg(os.path.join(src, "x.jpg", "b.jpg"))
+        jpeg(self.path("whole.jpg"), 640, 480)
+        with open(self.path("whole.jpg"), "rb") as f, open(os.path.join(src, "x.png"), "wb") as g:
+            g.write(f.read()[:600])  # damaged
+        for _ in range(2):
+            for k in (1, 2):
+                r = run(["-q", "-r", "-f", "jpeg", "--shard", "%d/2" % k, "-o", out, src])
+                self.assertNotIn(b"would lie in", r.stderr)
+        self.assertEqual(outputs_in(out), {os.path.join("x.jpg", "b.jpg")})
+
 class TestDeepFolders(SafetyCase):
     def test_folder_past_path_max_says_why_its_files_are_not_looked_at(self):
         """A folder whose path passes PATH_MAX: its files cannot be opened by name
