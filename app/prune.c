@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "paths.h"
 #include "prune.h"
@@ -113,40 +114,79 @@ int prune_unmounted_disk(const char *folder)
 	return unmounted;
 }
 
-/* Is folder bare: nothing in it a walk would take, no folder and no image by its
- * name (not hidden)? Hidden files and others do not count: a mount point whose
- * disk is not mounted often holds a .DS_Store, a .keep or a README, and taking
- * one for content pruned every thumbnail of the disk. -1 when it cannot be read. */
-static int folder_bare(const char *folder)
+/* How far folder_bare() looks: entries read, and folders deep. Past either the
+ * tree is taken for content (a disk's mount point holds little). */
+#define BARE_ENTRIES 10000
+#define BARE_DEPTH 16
+
+/* Is there an image (by its name, not hidden) in folder dfd or beneath it?
+ * Takes dfd. 1 yes, or too much to tell (*budget spent); 0 no; -1 unreadable. */
+static int holds_image(int dfd, int depth, int *budget)
 {
-	DIR *d = opendir(folder);
-	if (!d)
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
 		return -1;
+	}
 	struct dirent *e;
-	int bare = 1;
-	while (bare && (e = readdir(d))) {
+	int found = 0;
+	while (!found && (e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
+		if (--*budget < 0 || depth >= BARE_DEPTH) {
+			found = 1;
+			break;
+		}
 		struct stat st;
 		int is_dir = e->d_type == DT_DIR;
-		if (e->d_type == DT_UNKNOWN && fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		if (e->d_type == DT_UNKNOWN &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			is_dir = S_ISDIR(st.st_mode);
-		bare = !is_dir && !thumb_is_input_ext(path_extension(e->d_name));
+		if (!is_dir) {
+			found = thumb_is_input_ext(path_extension(e->d_name));
+			continue;
+		}
+		int sub = openat(dirfd(d), e->d_name,
+				 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/* a folder that cannot be read may hold photos: content */
+		found = sub < 0 ? 1 : holds_image(sub, depth + 1, budget) != 0;
 	}
 	closedir(d);
-	return bare;
+	return found;
 }
 
-/* Is real (a folder's real path) bare (folder_bare()) and on another device than
- * every one the journals recorded when runs found files in it? A disk mounted
- * there by hand (not in fstab) and not mounted now leaves its mount point so:
- * bare, on the device of the folder holding it. 1 yes; 2 bare, and the journal could not be
- * read to tell (taken as gone: a failed lookup read as "nothing recorded" pruned
- * the thumbnails of a disk not mounted); 0 no. */
+/* Is folder bare: no image (by its name, not hidden) in it or beneath it? Hidden
+ * files, other files and folders without an image do not count: a mount point
+ * whose disk is not mounted often holds a .DS_Store, a README or an empty folder a
+ * sync tool made, and taking one for content pruned every thumbnail of the disk.
+ * -1 when it cannot be read. */
+static int folder_bare(const char *folder)
+{
+	int budget = BARE_ENTRIES;
+	int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int found = holds_image(fd, 0, &budget);
+	return found < 0 ? -1 : !found;
+}
+
+/* Is real (a folder's real path) bare (folder_bare()), on the device of the folder
+ * holding it (no disk is mounted there now), and on another device than every
+ * one the journals recorded when runs found files in it? A disk mounted there by
+ * hand (not in fstab) and not mounted now leaves its mount point so. A folder
+ * that is a mount point now holds a disk, whatever it holds: a new disk with the
+ * photos deleted and a note kept was taken for one not mounted, for good. 1 yes;
+ * 2 bare, and the journal could not be read to tell (taken as gone: a failed
+ * lookup read as "nothing recorded" pruned the thumbnails of a disk not
+ * mounted); 0 no. */
 static int device_gone(journal *j, const char *real)
 {
-	struct stat st;
-	if (stat(real, &st) < 0)
+	struct stat st, up;
+	char *parent = path_join(real, "..");
+	int mounted = !parent || stat(parent, &up) < 0 || stat(real, &st) < 0 ||
+		      up.st_dev != st.st_dev;
+	free(parent);
+	if (mounted)
 		return 0;
 	int seen = journal_root_device_seen(j, real, (uint64_t)st.st_dev);
 	if ((seen != 0 && seen != -2) || folder_bare(real) != 1)
@@ -164,13 +204,13 @@ int prune_root_unsure(journal *j, const char *folder, char *why, size_t len)
 			 "mounted");
 		unsure = 1;
 	} else if (real && (gone = device_gone(j, real)) == 1) {
-		snprintf(why, len, "it holds no image and no folder, and is on another "
+		snprintf(why, len, "it holds no image, and is on another "
 			 "filesystem than when a run last found files there: a disk that is not "
 			 "mounted? (If it was emptied on purpose, delete the thumbnails by hand)");
 		unsure = 1;
 	} else if (real && gone == 2) {
 		journal_read_errors(j, &cause);
-		snprintf(why, len, "it holds no image and no folder, and whether it is the "
+		snprintf(why, len, "it holds no image, and whether it is the "
 			 "disk a run found files on cannot be told: %s", cause);
 		unsure = 1;
 	}

@@ -444,23 +444,37 @@ class TestPruneNames(SafetyCase):
         for args in (["-n"], [], ["--shard", "1/2"], ["--shard", "2/2"]):
             r = run(args + ["-q", "--prune", "-o", out, src], env=env)
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn(b"it holds no image and no folder, and is on another filesystem "
+            self.assertIn(b"it holds no image, and is on another filesystem "
                           b"than when a run last found files there", r.stderr)
             self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
-        # The mount point holding a hidden file or a note (no image, no folder)
-        # is no disk's content: taken for some, it pruned every thumbnail.
-        for junk in (".DS_Store", "README.txt"):
-            open(os.path.join(src, junk), "w").close()
+        # The mount point holding a hidden file, a note or an empty folder (a
+        # sync tool's: no image in it) is no disk's content: taken for some, it
+        # pruned every thumbnail.
+        for junk in (".DS_Store", "README.txt", "2024/"):
+            if junk.endswith("/"):
+                os.makedirs(os.path.join(src, junk))
+            else:
+                open(os.path.join(src, junk), "w").close()
             r = run(["-q", "--prune", "-o", out, src], env=env)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
         for junk in (".DS_Store", "README.txt"):
             os.unlink(os.path.join(src, junk))
+        os.rmdir(os.path.join(src, "2024"))
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", src], check=True)
         try:
             jpeg(os.path.join(src, "a.jpg"))
             self.ok(run(["-q", "--prune", "-o", out, src], env=env))
             self.assertEqual(outputs_in(out), {"a.jpg"})
+        finally:
+            subprocess.run(["umount", src], check=True)
+        # A disk mounted there, its photos deleted and a note kept: a disk is
+        # mounted on the PATH, so its thumbnails go (they were kept for good).
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", src], check=True)
+        try:
+            open(os.path.join(src, "README.txt"), "w").close()
+            self.ok(run(["-q", "--prune", "-o", out, src], env=env))
+            self.assertEqual(outputs_in(out), set())
         finally:
             subprocess.run(["umount", src], check=True)
         # A folder in the tree that is such a disk (-r): its inputs are not gone.
@@ -3247,7 +3261,7 @@ class TestPruneWithAnUnreadableJournal(RaceShimCase):
         os.makedirs(src)
         r = self.failing("FROM roots", ["-q", "--prune", "-o", out, src])
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(b"it holds no image and no folder, and whether it is the disk a run found files on "
+        self.assertIn(b"it holds no image, and whether it is the disk a run found files on "
                       b"cannot be told: cannot read the journal", r.stderr)
         self.assertEqual(outputs_in(out), {"a.jpg", "b.jpg"})
 
