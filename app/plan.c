@@ -330,7 +330,8 @@ static int hold(planner *p, held_list *l, int claim_first)
 {
 	const discover_item *it = &p->it;
 	int n = claim_first ? it->wanted : it->noutputs;
-	if (!p->cfg.hold_contested || p->releasing || n <= 0 || n > THUMB_MAX_SIZES)
+	if (!(p->cfg.hold_contested || (claim_first && p->cfg.hold_claims)) || p->releasing ||
+	    n <= 0 || n > THUMB_MAX_SIZES)
 		return 0;
 	held_file *more = realloc(l->files, (size_t)(l->n + 1) * sizeof *more);
 	if (!more)

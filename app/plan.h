@@ -71,6 +71,12 @@ typedef struct planner_config {
 	                               a file, until it has (plan_prune_due()): the
 	                               thumbnails of a photo that became a folder of
 	                               that name, or the reverse, are in the way */
+	int hold_claims;            /* a dry run of a run that would hold files (no
+	                               --files-from list): hold a file refused for a claim
+	                               of this walk as that run does, for plan_next_held()
+	                               once the walk is over, when the claimant's outcome
+	                               is the dry run's own (it cannot be read: the name
+	                               is free) */
 	int dry_run_holds;          /* a dry run of a run that would hold files (no
 	                               --files-from list): one it would hold for the
 	                               prune counts as to make, as that run makes it

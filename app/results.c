@@ -355,6 +355,16 @@ double run_results_wait(const run_ctx *x)
 }
 
 /* Files planned but passed over: up to date, or refused (one answer each). */
+void run_answer_cancelled(run_ctx *x, const char *input, int n, const char *const *outputs)
+{
+	report_file rf = {.status = REPORT_CANCELLED, .kind = FAIL_INTERRUPTED, .input = input,
+			  .noutputs = n, .outputs = outputs, .worker = -1,
+			  .cause = "stopped before it started; the next run does it"};
+	atomic_fetch_add(&x->c.found, 1);
+	x->sum.cancelled++;
+	report_file_done(x->rep, &rf);
+}
+
 void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
 		   const char *cause)
 {

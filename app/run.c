@@ -148,18 +148,6 @@ static int take_next(run_ctx *x, lookahead_file *lf)
 	}
 }
 
-/* A file a signal stopped before it was handed to the pool: cancelled, as the
- * pool's queued ones are. */
-static void answer_cancelled(run_ctx *x, const char *input, int n, const char *const *outputs)
-{
-	report_file rf = {.status = REPORT_CANCELLED, .kind = FAIL_INTERRUPTED, .input = input,
-			  .noutputs = n, .outputs = outputs, .worker = -1,
-			  .cause = "stopped before it started; the next run does it"};
-	atomic_fetch_add(&x->c.found, 1);
-	x->sum.cancelled++;
-	report_file_done(x->rep, &rf);
-}
-
 /* Files still held when a run ends early: an error naming the cause, or (cause
  * NULL) cancelled by a signal. */
 static void answer_held(run_ctx *x, const char *cause)
@@ -169,7 +157,7 @@ static void answer_held(run_ctx *x, const char *cause)
 		if (cause)
 			feed_failed(x, it->input, it->noutputs, (char *const *)it->outputs, cause);
 		else
-			answer_cancelled(x, it->input, it->noutputs, it->outputs);
+			run_answer_cancelled(x, it->input, it->noutputs, it->outputs);
 }
 
 /* The pool asks for the next file to thumbnail. */
@@ -211,7 +199,7 @@ static void answer_window(run_ctx *x)
 	lookahead_file lf;
 
 	while (lookahead_take(x->window, &lf)) {
-		answer_cancelled(x, lf.f->input, lf.f->n, (const char *const *)lf.f->display);
+		run_answer_cancelled(x, lf.f->input, lf.f->n, (const char *const *)lf.f->display);
 		inflight_file_free(lf.f);
 	}
 	answer_held(x, NULL);

@@ -3,9 +3,14 @@
  * run_dry.c — --dry-run: walk and plan, list what a run would make and remove,
  * change nothing. See run_internal.h.
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "io.h"
 #include "run_internal.h"
 #include "stop.h"
 
@@ -21,10 +26,43 @@ static void dry_run_removal(void *data, const char *rel)
 	run_removed_add(r->gone, r->x->od, rel);
 }
 
+/* A file of the dry run: planned, or an error where the run's worker would fail
+ * at once for it cannot be opened (chmod 000, say): its output name is then
+ * free for another input that has it, as in the run (results.c). */
+static void dry_one(run_ctx *x, const plan_item *item)
+{
+	struct stat st;
+	int fd = io_open_regular(item->it->input, &st);
+	if (fd < 0) {
+		const char *cause = errno ? strerror(errno) : "not a regular file";
+		run_on_passed(x, item->it, PLAN_FAILED, FAIL_ENVIRONMENT, cause);
+		discover_release_outputs(x->d, item->it->input, (char *const *)item->it->out_rel,
+					 item->it->noutputs);
+		return;
+	}
+	close(fd);
+	removed_list gone = {0};
+	if (item->root && x->j) {
+		publish_item mine = {.root = item->root, .rel = item->it->rel,
+				     .n = item->it->noutputs, .out_rel = item->it->out_rel};
+		publish_stale_outputs(&x->pb, &mine, dry_run_removal, &(removal){x, &gone});
+	}
+	report_file f = {.status = REPORT_PLANNED, .input = item->it->input,
+			 .noutputs = item->it->noutputs, .outputs = item->it->outputs,
+			 .worker = -1, .nremoved = gone.n,
+			 .removed = (const char *const *)gone.shown};
+	x->sum.planned++;
+	x->sum.removed += (uint64_t)gone.n;
+	atomic_fetch_add(&x->c.found, 1);
+	report_file_done(x->rep, &f);
+	run_removed_free(&gone);
+}
+
 /* A --files-from pipe is waited on here rather than inside a read(), so a signal
  * stops the dry run even while the pipe is quiet (the handlers do not restart
  * system calls: poll() ends with EINTR; the timeout covers a signal that comes
- * just before the poll). */
+ * just before the poll). The files held for another input's outcome (its output
+ * name) are decided once the walk is over, as the run decides them. */
 void run_dry(run_ctx *x)
 {
 	plan_item item;
@@ -36,22 +74,13 @@ void run_dry(run_ctx *x)
 			poll(&list, 1, 250);
 			continue;
 		}
-		removed_list gone = {0};
-		if (item.root && x->j) {
-			publish_item mine = {.root = item.root, .rel = item.it->rel,
-					     .n = item.it->noutputs, .out_rel = item.it->out_rel};
-			publish_stale_outputs(&x->pb, &mine, dry_run_removal, &(removal){x, &gone});
-		}
-		report_file f = {.status = REPORT_PLANNED, .input = item.it->input,
-				 .noutputs = item.it->noutputs, .outputs = item.it->outputs,
-				 .worker = -1, .nremoved = gone.n,
-				 .removed = (const char *const *)gone.shown};
-		x->sum.planned++;
-		x->sum.removed += (uint64_t)gone.n;
-		atomic_fetch_add(&x->c.found, 1);
-		report_file_done(x->rep, &f);
-		run_removed_free(&gone);
+		dry_one(x, &item);
 	}
+	while (!stop_signal() && plan_next_held(x->plan, &item))
+		dry_one(x, &item);
+	const discover_item *held; /* a signal: the held ones answered, as in a run */
+	while (plan_take_held(x->plan, &held))
+		run_answer_cancelled(x, held->input, held->noutputs, held->outputs);
 	/* Every file answered (planned, skipped or an error): the summary's total,
 	 * with the planned ones as not started, as the report's schema says. */
 	if (!stop_signal())

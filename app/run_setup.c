@@ -450,6 +450,7 @@ int run_setup(run_ctx *x)
 		.hold_contested = !o->dry_run && !o->files_from,
 		.hold_for_prune = o->prune && x->j,
 		.dry_run_holds = o->dry_run && !o->files_from,
+		.hold_claims = o->dry_run && !o->files_from,
 		.on_passed = run_on_passed, .data = x,
 		/* A dry run without a journal to read, where the run would start one
 		 * anew: outputs there are no one's, as that run will find them. */

@@ -3056,6 +3056,29 @@ class TestContestedOutputName(SafetyCase):
         self.assertIn(b"holding an output of x.jpg/b.jpg", dry[0][0])
         self.assertEqual(outputs_in(out), {os.path.join("x.jpg", "b.jpg")})
 
+    def test_a_dry_run_frees_the_name_of_a_file_it_cannot_read(self):
+        """x.PNG (unreadable) and x.png share the output x.png; x.PNG, met first,
+        has the name. The run fails x.PNG (Permission denied) and then makes
+        x.png; -n listed x.PNG as to make and x.png as an error. It opens what
+        it lists now, as the worker would, and decides a held file as the run."""
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            self.skipTest("needs root and setpriv, to read as a user that cannot")
+        src = self.path("in")
+        jpeg(os.path.join(src, "x.PNG"), 640, 480)   # the larger: met first
+        jpeg(os.path.join(src, "x.png"))
+        os.chmod(os.path.join(src, "x.PNG"), 0)
+        capless = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", IMGPOOL]
+        def answers(args):
+            r = subprocess.run(capless + ["--report", "-", "-o", self.path("out")] + args + [src],
+                               capture_output=True)
+            recs = [json.loads(l) for l in r.stdout.splitlines() if b'"type":"file"' in l]
+            return r.returncode, sorted((os.path.basename(x["input"]), x["status"] != "error")
+                                        for x in recs)
+        dry = answers(["-n"])
+        real = answers([])
+        self.assertEqual(real, (1, [("x.PNG", False), ("x.png", True)]))
+        self.assertEqual(dry, real)
+
     def test_shards_refuse_no_folder_for_another_shards_file(self):
         """Every shard claims every input, and one of another shard's that fails
         there (damaged) never gave its claim back: with the folder rule, a good
