@@ -27,8 +27,9 @@ static void dry_run_removal(void *data, const char *rel)
 }
 
 /* A file of the dry run: planned, or an error where the run's worker would fail
- * at once for it cannot be opened (chmod 000, say): its output name is then
- * free for another input that has it, as in the run (results.c). */
+ * it at once, before any decoder: it cannot be opened (chmod 000, say), or it is
+ * empty. Its output name is then free for another input that has it, as in the
+ * run (results.c). */
 static void dry_one(run_ctx *x, const plan_item *item)
 {
 	struct stat st;
@@ -41,6 +42,12 @@ static void dry_one(run_ctx *x, const plan_item *item)
 		return;
 	}
 	close(fd);
+	if (st.st_size == 0) { /* the worker's answer before any decoder */
+		run_on_passed(x, item->it, PLAN_FAILED, FAIL_DECODE, THUMB_EMPTY_FILE);
+		discover_release_outputs(x->d, item->it->input, (char *const *)item->it->out_rel,
+					 item->it->noutputs);
+		return;
+	}
 	removed_list gone = {0};
 	if (item->root && x->j) {
 		publish_item mine = {.root = item->root, .rel = item->it->rel,

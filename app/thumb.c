@@ -353,7 +353,7 @@ static int check_task(const thumb_settings *settings, const char *input,
 		return -1;
 	}
 	if (st->st_size == 0) {
-		vipserr_printf(err, errlen, "empty file");
+		vipserr_printf(err, errlen, THUMB_EMPTY_FILE);
 		return -1;
 	}
 	return 0;

@@ -43,6 +43,9 @@
 #include "result.h"
 #include "settings.h"
 
+/* The cause a file of no bytes fails with (a decode failure, before any decoder
+ * is asked): the worker's, and -n's, which opens what it lists. */
+#define THUMB_EMPTY_FILE "empty file"
 
 /* Once per worker process: vips_init with the modules vipsmodules.h names, cache off, vips concurrency = threads
  * (>= 1), untrusted loaders blocked. Returns 0, or -1 with a cause in err. */

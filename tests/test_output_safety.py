@@ -3078,6 +3078,18 @@ class TestContestedOutputName(SafetyCase):
         real = answers([])
         self.assertEqual(real, (1, [("x.PNG", False), ("x.png", True)]))
         self.assertEqual(dry, real)
+        # an empty file, met first (its folder first): the worker's answer at once
+        src2 = self.path("in2")
+        os.makedirs(os.path.join(src2, "a"))
+        open(os.path.join(src2, "a", "x.jpg"), "w").close()
+        jpeg(os.path.join(src2, "b", "x.jpg"))
+        said = []
+        for args in (["-n"], []):
+            r = run(args + ["-r", "--name", "{stem}.{ext}", "-o", self.path("out2"), src2])
+            said.append(sorted(l for l in r.stderr.splitlines() if l.startswith(b"error")))
+        self.assertEqual(said[0], [b"error " + os.fsencode(os.path.join(src2, "a", "x.jpg")) +
+                                   b": empty file"])
+        self.assertEqual(said[0], said[1])
 
     def test_shards_refuse_no_folder_for_another_shards_file(self):
         """Every shard claims every input, and one of another shard's that fails
