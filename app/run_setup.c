@@ -344,8 +344,8 @@ int run_setup(run_ctx *x)
 	 * output folder that is a file is outdir_open()'s to refuse (exit 1, as
 	 * documented), not a usage error of the walk's. */
 	struct stat ost;
-	if (stat(o->out_dir, &ost) == 0 && !S_ISDIR(ost.st_mode) &&
-	    !(x->od = outdir_open(o->out_dir, 0, msg, sizeof msg))) {
+	int not_folder = stat(o->out_dir, &ost) == 0 ? !S_ISDIR(ost.st_mode) : errno == ENOTDIR;
+	if (not_folder && !(x->od = outdir_open(o->out_dir, 0, msg, sizeof msg))) {
 		report_say(stderr, "imgpool: %s", msg);
 		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
 	}
