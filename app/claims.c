@@ -10,12 +10,16 @@
 
 #define FIRST_CAPACITY 1024
 
-/* One claim: its path's hash and the first input that claimed it (in the arena).
- * An empty slot has input == NULL; a released one has input == RELEASED (kept,
- * so the probe chains through it stay whole). */
+/* One path: its hash and the first input that claimed it as an output (in the
+ * arena), and, as a folder, how many claimed outputs lie beneath it and the first
+ * input of them (while folders > 0). An empty slot has input == NULL; a released
+ * claim, or a path only a folder, has input == RELEASED (kept, so the probe chains
+ * through it stay whole). */
 typedef struct claim {
 	uint64_t hash;
 	const char *input;
+	const char *folder_input;
+	uint32_t folders;
 } claim;
 
 static const char released_mark[] = "";
@@ -65,13 +69,14 @@ void claims_release(claims *c, uint64_t h)
 		s->input = RELEASED;
 }
 
-/* Put a claim in a table known to have room and not to hold h. */
-static void put(claim *t, size_t cap, uint64_t h, const char *input)
+/* Put a slot in a table known to have room and not to hold its hash. */
+static claim *put(claim *t, size_t cap, claim s)
 {
-	size_t k = h & (cap - 1);
+	size_t k = s.hash & (cap - 1);
 	while (t[k].input)
 		k = (k + 1) & (cap - 1);
-	t[k] = (claim){h, input};
+	t[k] = s;
+	return &t[k];
 }
 
 /* Make room for one more at load <= 1/2. -1 when out of memory. */
@@ -85,7 +90,7 @@ static int grow(claims *c)
 		return -1;
 	for (size_t i = 0; i < c->cap; i++)
 		if (c->slots[i].input)
-			put(t, cap, c->slots[i].hash, c->slots[i].input);
+			put(t, cap, c->slots[i]);
 	free(c->slots);
 	c->slots = t;
 	c->cap = cap;
@@ -103,7 +108,33 @@ void claims_add(claims *c, const uint64_t *h, int n, const char *input)
 		}
 		if (grow(c) < 0)
 			return;
-		put(c->slots, c->cap, h[i], kept);
+		put(c->slots, c->cap, (claim){.hash = h[i], .input = kept});
 		c->used++;
 	}
+}
+
+const char *claims_folder_find(const claims *c, uint64_t h)
+{
+	const claim *s = slot_of(c, h);
+	return s && s->folders ? s->folder_input : NULL;
+}
+
+void claims_folder_add(claims *c, uint64_t h, const char *input)
+{
+	claim *s = slot_of(c, h);
+	if (!s) {
+		if (!c || grow(c) < 0)
+			return;
+		s = put(c->slots, c->cap, (claim){.hash = h, .input = RELEASED});
+		c->used++;
+	}
+	if (s->folders++ == 0)
+		s->folder_input = input;
+}
+
+void claims_folder_drop(claims *c, uint64_t h)
+{
+	claim *s = slot_of(c, h);
+	if (s && s->folders)
+		s->folders--;
 }

@@ -4,7 +4,11 @@
  * planned it first: how two inputs that would write one file are caught, and how
  * --prune and publishing tell an output a current input still makes.
  *
- * Keyed by the 64-bit hash of the path alone (16 bytes a slot, open addressing,
+ * And the folders those outputs lie in: how an output that would be a file where
+ * another input's output needs a folder (out/x.jpg and out/x.jpg/b.jpg) is caught
+ * before either is made. A path is a file's, a folder's, or both (a collision).
+ *
+ * Keyed by the 64-bit hash of the path alone (32 bytes a slot, open addressing,
  * load <= 1/2); each claimant's input path is kept once in an append-only arena.
  * Two paths with one hash (odds ~ n^2 / 2^65) would be taken for one: reported as a
  * collision, never an overwrite.
@@ -31,5 +35,18 @@ void claims_add(claims *c, const uint64_t *h, int n, const char *input);
  * and the next claimant takes it. For a claimant refused after it claimed, so
  * that the refusal does not fall on the one that may have the path. */
 void claims_release(claims *c, uint64_t h);
+
+/* The input of the first output claimed beneath folder h while one is, or NULL.
+ * Its claim may have been released since while others beneath remain: it is still
+ * named then (a slot keeps no list of them). */
+const char *claims_folder_find(const claims *c, uint64_t h);
+
+/* One more output claimed beneath folder h, by input (a string that outlives c:
+ * claims_find()'s, the arena's copy). A release takes it back with
+ * claims_folder_drop() (no-op when none is counted), so that a folder is free
+ * again when the last output beneath it goes. Out of memory: not recorded, as
+ * claims_add(). */
+void claims_folder_add(claims *c, uint64_t h, const char *input);
+void claims_folder_drop(claims *c, uint64_t h);
 
 #endif

@@ -43,13 +43,13 @@
  *     an input, or be read as one on the next run. Outputs under the output folder
  *     can reach no other input: the walk never enters the output tree.
  *   - Collisions are found by the 64-bit XXH3 hash of the output path alone: a slot
- *     is 16 bytes, the first claimant's input path is kept once per input in an
+ *     is 32 bytes, the first claimant's input path is kept once per input in an
  *     append-only arena. Two different paths with one hash (odds ~ n^2 / 2^65) would
  *     be reported as a collision, never overwritten silently. An output that is a
  *     folder of another's, or lies in one that is another's output, collides too
- *     (a file cannot be a folder): each output's folders are counted in a second
- *     set (claimdirs.h), and each folder above a new output looked up among the
- *     outputs, so the check costs one lookup per folder level.
+ *     (a file cannot be a folder): each output's folders are counted in the same
+ *     table (claims_folder_add()), and each folder above a new output looked up
+ *     among the outputs, so the check costs one lookup per folder level.
  *   - {size}: a square box "W" (a single number on the command line), "WxH", "W"
  *     for a width alone, "xH" for a height alone.
  *   - The config's arrays and strings are borrowed: they must outlive the walker.
@@ -423,12 +423,11 @@ discover *discover_open(const discover_config *cfg, char **err)
 						     : "{dir}/{stem}.{ext}";
 	d->tmpl = strdup(tmpl);
 	d->claims = claims_new();
-	d->claim_dirs = claimdirs_new();
 	d->paths_seen = claims_new();
 	d->listed_seen = cfg->files_from ? claims_new() : NULL;
 	if (cfg->npaths > 1 || cfg->files_from)
 		d->files_met = fileids_new();	/* none: each file counts as new */
-	if (!d->tmpl || !d->claims || !d->claim_dirs)
+	if (!d->tmpl || !d->claims)
 		return open_fail(d, err, strdup(WHY_NOMEM));
 	char *msg = template_check(d->tmpl, &d->settings);
 	if (!msg)
@@ -516,7 +515,6 @@ void discover_close(discover *d)
 		fts_close(d->fts);
 	free(d->first_other_out);
 	claims_free(d->claims);
-	claimdirs_free(d->claim_dirs);
 	claims_free(d->paths_seen);
 	claims_free(d->listed_seen);
 	fileids_free(d->files_met);

@@ -11,7 +11,6 @@
 #include <fts.h>
 #include <sys/types.h>
 
-#include "claimdirs.h"
 #include "claims.h"
 #include "fileids.h"
 #include "discover.h"
@@ -57,9 +56,9 @@ struct discover {
 	uint64_t other_outs;    /* subfolders not walked: another imgpool output folder */
 	char *first_other_out;  /* the first of them, as walked */
 
-	claims *claims;         /* every output planned so far, and who planned it */
-	claimdirs *claim_dirs;  /* the folders those outputs lie in (each output's
-	                           folders, counted while it is claimed) */
+	claims *claims;         /* every output planned so far, and who planned it, and
+	                           the folders those outputs lie in (counted while
+	                           one is claimed) */
 	claims *paths_seen;     /* every PATH argument met so far (lexically cleaned): a
 	                           PATH given again ("in in/") is passed over */
 	fileids *files_met;     /* with more than one origin (PATHs, list entries): every
@@ -144,7 +143,7 @@ int discover_plan(discover *d, discover_item *it, const char *input, const char 
 int discover_seen_before(claims *set, const char *path);
 
 /* The claimed output out_rel of input (claims.h's copy) counts in each folder
- * above it (claim_dirs); input NULL: it counts no more (released). */
+ * above it (claims_folder_add()); input NULL: it counts no more (released). */
 void discover_count_folders(discover *d, const char *out_rel, const char *input);
 
 /* The run asked to stop while discover_nowait() is on (discover.h: DISCOVER_LATER):

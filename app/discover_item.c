@@ -288,7 +288,7 @@ static int clashes(const discover *d, const discover_item *it, int i, uint64_t h
 		if (others(it, c->first))
 			return 1;
 	}
-	c->first = claimdirs_find(d->claim_dirs, h);
+	c->first = claims_folder_find(d->claims, h);
 	c->how = CLASH_HOLDS;
 	return others(it, c->first);
 }
@@ -300,9 +300,9 @@ void discover_count_folders(discover *d, const char *out_rel, const char *input)
 	for (const char *slash = out_rel; (slash = strchr(slash, '/')); slash++) {
 		uint64_t h = XXH3_64bits(out_rel, (size_t)(slash - out_rel));
 		if (input)
-			claimdirs_add(d->claim_dirs, h, input);
+			claims_folder_add(d->claims, h, input);
 		else
-			claimdirs_drop(d->claim_dirs, h);
+			claims_folder_drop(d->claims, h);
 	}
 }
 
