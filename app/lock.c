@@ -247,7 +247,10 @@ static int recorded_runs(outdir *od, long *pids, int max, int *dead)
  * none (no run has locked here) or it cannot be opened. */
 static int meta_hold(outdir *od)
 {
-	int fd = outdir_private_open(od, "lock.meta", O_RDONLY);
+	/* read-write: NFS emulates flock with byte-range locks, which need it */
+	int fd = outdir_private_open(od, "lock.meta", O_RDWR);
+	if (fd < 0)
+		fd = outdir_private_open(od, "lock.meta", O_RDONLY);
 	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
 		close(fd);
 		fd = -1;
@@ -264,7 +267,7 @@ static long held_by(outdir *od, const char *name, int excl)
 	if (fd < 0)
 		return 0;
 	long held = 0;
-	if (flock(fd, (excl ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+	if (flock(fd, (excl ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
 		read_pid(fd, pid, sizeof pid);
 		held = *pid ? strtol(pid, NULL, 10) : -1;
 	}
@@ -304,9 +307,10 @@ long lock_any_holder(outdir *od)
 		}
 		outdir_names_free(names);
 	}
-	/* a run whose lock files were deleted holds the folder still */
+	/* a run whose lock files were deleted holds the folder still (looked at
+	 * under the meta lock alone: a run taking its locks would find the probe) */
 	int pfd = outdir_private_fd(od);
-	if (!held && pfd >= 0) {
+	if (!held && pfd >= 0 && meta >= 0) {
 		if (flock(pfd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK)
 			held = -1;
 		else

@@ -354,7 +354,6 @@ double run_results_wait(const run_ctx *x)
 	return left > 0 ? left : 0;
 }
 
-/* Files planned but passed over: up to date, or refused (one answer each). */
 void run_answer_cancelled(run_ctx *x, const char *input, int n, const char *const *outputs)
 {
 	report_file rf = {.status = REPORT_CANCELLED, .kind = FAIL_INTERRUPTED, .input = input,
@@ -365,6 +364,7 @@ void run_answer_cancelled(run_ctx *x, const char *input, int n, const char *cons
 	report_file_done(x->rep, &rf);
 }
 
+/* Files planned but passed over: up to date, or refused (one answer each). */
 void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
 		   const char *cause)
 {

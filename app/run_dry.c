@@ -33,19 +33,21 @@ static void dry_run_removal(void *data, const char *rel)
 static void dry_one(run_ctx *x, const plan_item *item)
 {
 	struct stat st;
-	int fd = io_open_regular(item->it->input, &st);
-	if (fd < 0) {
-		const char *cause = errno ? strerror(errno) : "not a regular file";
-		run_on_passed(x, item->it, PLAN_FAILED, FAIL_ENVIRONMENT, cause);
-		discover_release_outputs(x->d, item->it->input, (char *const *)item->it->out_rel,
-					 item->it->noutputs);
-		return;
-	}
-	close(fd);
-	if (st.st_size == 0) { /* the worker's answer before any decoder */
-		run_on_passed(x, item->it, PLAN_FAILED, FAIL_DECODE, THUMB_EMPTY_FILE);
-		discover_release_outputs(x->d, item->it->input, (char *const *)item->it->out_rel,
-					 item->it->noutputs);
+	const discover_item *it = item->it;
+	int fd = -1, empty = it->size == 0; /* the worker looks at the size first */
+	if (!empty && (fd = io_open_regular(it->input, &st)) >= 0)
+		close(fd);
+	if (empty || fd < 0) {
+		if (empty)
+			run_on_passed(x, it, PLAN_FAILED, FAIL_DECODE, THUMB_EMPTY_FILE);
+		else
+			run_on_passed(x, it, PLAN_FAILED, FAIL_ENVIRONMENT,
+				      errno ? strerror(errno) : "not a regular file");
+		/* Free for a file held for it; not from a list, whose run refuses
+		 * the others before this one's outcome comes (plan.h) */
+		if (!x->o->files_from)
+			discover_release_outputs(x->d, it->input, (char *const *)it->out_rel,
+						 it->noutputs);
 		return;
 	}
 	removed_list gone = {0};

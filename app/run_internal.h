@@ -139,12 +139,12 @@ void run_dry(run_ctx *x);
 
 /* results.c */
 
-/* A file planned but passed over: up to date, or refused (one answer each); the
- * planner's on_passed callback, data the run_ctx. */
 /* A file a signal stopped before it was handed to the pool: cancelled, as the
  * pool's queued ones are. */
 void run_answer_cancelled(run_ctx *x, const char *input, int n, const char *const *outputs);
 
+/* A file planned but passed over: up to date, or refused (one answer each); the
+ * planner's on_passed callback, data the run_ctx. */
 void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
 		   const char *cause);
 

@@ -375,7 +375,8 @@ int status_main(int argc, char **argv)
 			       "Counts by status, the failed files with their causes, and the last\n"
 			       "run, from the journal(s) in OUTDIR/.imgpool (--json: as JSON).\n");
 			return 0;
-		} else if (optopt && strchr(argv[optind - 1], '=')) {
+		} else if (optopt && !strncmp(argv[optind - 1], "--", 2) &&
+			   strchr(argv[optind - 1], '=')) {
 			/* --json=1: getopt's optopt is the long option's code then */
 			report_say(stderr, "imgpool status: %.*s takes no value (%s)",
 				   (int)strcspn(argv[optind - 1], "="), argv[optind - 1],

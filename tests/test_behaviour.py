@@ -2079,6 +2079,7 @@ int fsync(int fd)
                                  (["out", "more"], 2, "unexpected 'more'"),
                                  (["--json=1", "out"], 2, "--json takes no value"),
                                  (["--help=1"], 2, "--help takes no value"),
+                                 (["out=x", "-Zq"], 2, "unknown option '-Z'"),
                                  (["nosuch"], 1, "nosuch: No such file or directory")):
             r = run(["status"] + args, cwd=work)
             self.assertEqual(r.returncode, code, r.stderr)

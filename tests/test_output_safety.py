@@ -3078,6 +3078,17 @@ class TestContestedOutputName(SafetyCase):
         real = answers([])
         self.assertEqual(real, (1, [("x.PNG", False), ("x.png", True)]))
         self.assertEqual(dry, real)
+        # from a list the run refuses the other before the first one's outcome
+        # comes: so does -n (it freed the name there too)
+        listing = os.path.join(src, "x.PNG") + "\n" + os.path.join(src, "x.png") + "\n"
+        said = []
+        for args in (["-n"], []):
+            r = subprocess.run(capless + args + ["--files-from", "-", "--base", src, "-o",
+                                                 self.path("out-list")],
+                               input=listing.encode(), capture_output=True)
+            said.append(sorted(l for l in r.stderr.splitlines() if l.startswith(b"error")))
+        self.assertEqual(len(said[0]), 2, said)
+        self.assertEqual(said[0], said[1])
         # an empty file, met first (its folder first): the worker's answer at once
         src2 = self.path("in2")
         os.makedirs(os.path.join(src2, "a"))
