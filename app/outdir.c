@@ -147,7 +147,18 @@ static int open_out(outdir *od, int create, char *err, size_t errlen)
 			 target ? ", -o " : "", target ? target : "");
 		free(target);
 	} else if (errno == ENOTDIR) {
-		snprintf(err, errlen, "the output folder '%s' is not a folder", od->path);
+		/* it, or a folder on its way: "-o afile/sub" named afile/sub "not a
+		 * folder", where afile is the file */
+		char *way = strdup(od->path), *slash;
+		while (way && lstat(way, &st) < 0 && errno == ENOTDIR && (slash = strrchr(way, '/')) &&
+		       slash != way)
+			*slash = '\0';
+		if (way && strcmp(way, od->path) && lstat(way, &st) == 0 && !S_ISDIR(st.st_mode))
+			snprintf(err, errlen, "the output folder '%s' cannot be: '%s' on its way "
+				 "is a file, not a folder", od->path, way);
+		else
+			snprintf(err, errlen, "the output folder '%s' is not a folder", od->path);
+		free(way);
 	} else {
 		snprintf(err, errlen, "cannot open the output folder '%s': %s", od->path,
 			 strerror(errno));

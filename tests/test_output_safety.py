@@ -3215,10 +3215,12 @@ class TestNamesInLines(SafetyCase):
         self.assertIn(b"bad?out?[31m' is not a folder", r.stderr)
         # with a '/' after it, or a folder below it: the same answer, exit 1 (the
         # output folder cannot be used), where "bad/" was a usage error, 2
-        for given in (bad + "/", os.path.join(bad, "sub")):
+        for given, said in ((bad + "/", b"is not a folder"),
+                            (os.path.join(bad, "sub"), b"bad?out?[31m' on its way is a file")):
             r = run(["-q", "-o", given, self.path("in")])
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn(b"is not a folder", r.stderr)
+            self.check_lines(r.stderr, 1)
+            self.assertIn(said, r.stderr)
 
     def test_every_message_of_imgpool_escapes_names(self):
         """A usage error, imgpool status and the run's own messages (a --trace it
