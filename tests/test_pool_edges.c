@@ -843,9 +843,7 @@ static void test_stray_bytes_are_charged_to_the_task_that_wrote_them(void **stat
 {
 	(void)state;
 	tl_reset_shared();
-	pool_options o = {.workers = 1, .retries = -1};
-	pool *p = pool_create(&o, NULL);
-	assert_non_null(p);
+	pool *p = tl_make_pool(1, 0, -1, 0);
 	int writer = 0, healthy = 1;
 	pool_future *fw = pool_apply_async(p, stray_bytes_or_sleep, &writer, sizeof writer, NULL,
 					   NULL);
@@ -883,9 +881,7 @@ static void test_a_message_begun_and_never_ended_is_malformed(void **state)
 {
 	(void)state;
 	tl_reset_shared();
-	pool_options o = {.workers = 1, .retries = -1};
-	pool *p = pool_create(&o, NULL);
-	assert_non_null(p);
+	pool *p = tl_make_pool(1, 0, -1, 0);
 	int writer = 0, healthy = 1;
 	pool_result r;
 	alarm(60); /* before, it ended the test here */
@@ -927,9 +923,7 @@ static void test_a_result_the_caller_was_away_for_is_no_stall(void **state)
 {
 	(void)state;
 	tl_reset_shared();
-	pool_options o = {.workers = 1, .retries = -1};
-	pool *p = pool_create(&o, NULL);
-	assert_non_null(p);
+	pool *p = tl_make_pool(1, 0, -1, 0);
 	assert_int_equal(pool_wait_ready(p, 1), 0);
 	pool_future *f = pool_apply_async(p, big_result, NULL, 0, NULL, NULL);
 	assert_non_null(f);
