@@ -162,39 +162,6 @@ static const char *run_only_option(const imgpool_options *o)
 	return NULL;
 }
 
-/* options_parse() of the thumbnail options, its errors said as the bench's:
- * "imgpool bench: unknown option '--bogus' (see imgpool bench --help)", where
- * a run's help was named. */
-static int parse_run_options(bench *b, int n, char **args)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *err = open_memstream(&text, &len);
-	int status = options_parse(n, args, &b->o, stdout, err ? err : stderr);
-	if (!err)
-		return status;
-	fclose(err);
-	for (char *line = text, *end; line && *line; line = end) {
-		end = strchr(line, '\n');
-		end = end ? end + 1 : line + strlen(line);
-		int l = (int)(end - line);
-		const char *own = "imgpool: ", *help = "(see imgpool --help)";
-		if (!strncmp(line, own, strlen(own))) {
-			line += strlen(own);
-			l -= (int)strlen(own);
-			fputs("imgpool bench: ", stderr);
-		}
-		char *h = memmem(line, (size_t)l, help, strlen(help));
-		if (h)
-			fprintf(stderr, "%.*s(see imgpool bench --help)%.*s", (int)(h - line), line,
-				(int)(end - h - strlen(help)), h + strlen(help));
-		else
-			fprintf(stderr, "%.*s", l, line);
-	}
-	free(text);
-	return status;
-}
-
 /* Split argv into our options and the rest, parse the rest with options_parse()
  * (so -s, -f, --fit ... mean what they mean in a run), then check both.
  * Returns OPTIONS_RUN, OPTIONS_EXIT_OK (help or version printed) or OPTIONS_USAGE. */
@@ -247,7 +214,7 @@ int bench_parse_args(bench *b, int argc, char **argv)
 		status = OPTIONS_USAGE;
 	}
 	if (status == OPTIONS_RUN) {
-		status = parse_run_options(b, nrest, rest);
+		status = options_parse_as("imgpool bench", nrest, rest, &b->o, stdout, stderr);
 		b->o_parsed = status == OPTIONS_RUN;
 	}
 	/* o.paths points into rest: keep the array for the life of the bench. */

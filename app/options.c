@@ -104,8 +104,11 @@ static int push(const char ***arr, int *n, const char *s)
 /* ------------------------------------------------------------------------- */
 /* One handler per option that takes a value; flags are a table of fields.    */
 
-/* What handlers share beyond the options: the -o given, room for a message. */
+/* What handlers share beyond the options: who speaks and where, the -o given, room
+ * for a message. */
 typedef struct parse_state {
+	const char *command; /* names itself in errors: "imgpool", "imgpool bench" */
+	FILE *err;           /* where usage errors go */
 	const char *out_dir;
 	int keep_bare;       /* --keep-metadata without =LIST */
 	char sizes[1024];    /* the -s lists so far, joined by ',' */
@@ -486,23 +489,23 @@ static int ambiguous(const char *typed, char *buf, size_t len)
 	return hits > 1;
 }
 
-/* A usage error, said in one line; always OPTIONS_USAGE. */
-static int usage_error(imgpool_options *o, FILE *err, const char *fmt, ...)
+/* A usage error, said in one line, begun with the command's name; always
+ * OPTIONS_USAGE. Errors about the command line's shape end "(see COMMAND --help)". */
+static int usage_error(imgpool_options *o, const parse_state *ps, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int usage_error(imgpool_options *o, FILE *err, const char *fmt, ...)
+static int usage_error(imgpool_options *o, const parse_state *ps, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fputs("imgpool: ", err);
-	report_vsay(err, fmt, ap); /* a PATH or -o may hold control characters */
+	fprintf(ps->err, "%s: ", ps->command);
+	report_vsay(ps->err, fmt, ap); /* a PATH or -o may hold control characters */
 	va_end(ap);
 	options_free(o);
 	return OPTIONS_USAGE;
 }
 
 /* Take option c of getopt: OPTIONS_RUN to go on, or what to return. */
-static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, FILE *out,
-		       FILE *err)
+static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, FILE *out)
 {
 	for (size_t i = 0; i < sizeof flag_options / sizeof *flag_options; i++)
 		if (flag_options[i].val == c) {
@@ -515,8 +518,8 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 			if (!why)
 				return OPTIONS_RUN;
 			if (why == ps->msg)
-				return usage_error(o, err, "%s: %s", value_options[i].name, why);
-			return usage_error(o, err, "%s: '%s': %s", value_options[i].name, optarg, why);
+				return usage_error(o, ps, "%s: %s", value_options[i].name, why);
+			return usage_error(o, ps, "%s: '%s': %s", value_options[i].name, optarg, why);
 		}
 	switch (c) {
 	case 'h':
@@ -530,9 +533,10 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 	case ':':
 		/* A long option sets optopt to its short letter: name it as typed. */
 		if (optopt != 0 && optopt < 256 && strncmp(argv[optind - 1], "--", 2))
-			return usage_error(o, err, "-%c needs a value (see imgpool --help)",
-					   (unsigned char)optopt);
-		return usage_error(o, err, "%s needs a value (see imgpool --help)", argv[optind - 1]);
+			return usage_error(o, ps, "-%c needs a value (see %s --help)", (unsigned char)optopt,
+					   ps->command);
+		return usage_error(o, ps, "%s needs a value (see %s --help)", argv[optind - 1],
+				   ps->command);
 	default:
 		/* Inside a bundle (-Zr) argv[optind - 1] is not the option: name it. A long
 		 * one ("--quiet=1") is named as typed. */
@@ -544,74 +548,75 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 						   ? argv[optind]
 						   : argv[optind - 1];
 			int file = word[0] == '-' && strchr(word, '.') != NULL;
-			return usage_error(o, err, "unknown option '-%c'%s%s%s (see imgpool --help)",
+			return usage_error(o, ps, "unknown option '-%c'%s%s%s (see %s --help)",
 					   (unsigned char)optopt, file ? "; a file named '" : "",
 					   file ? word : "",
-					   file ? "' is given as ./name, or after --" : "");
+					   file ? "' is given as ./name, or after --" : "", ps->command);
 		}
 		if (optopt != 0 && strchr(argv[optind - 1], '='))
-			return usage_error(o, err, "%.*s takes no value (see imgpool --help)",
-					   (int)strcspn(argv[optind - 1], "="), argv[optind - 1]);
+			return usage_error(o, ps, "%.*s takes no value (see %s --help)",
+					   (int)strcspn(argv[optind - 1], "="), argv[optind - 1],
+					   ps->command);
 		if (!strncmp(argv[optind - 1], "--", 2)) {
 			char some[160];
 			if (ambiguous(argv[optind - 1] + 2, some, sizeof some))
-				return usage_error(o, err, "ambiguous option '%s': %s (see imgpool "
-						   "--help)", argv[optind - 1], some);
+				return usage_error(o, ps, "ambiguous option '%s': %s (see %s --help)",
+						   argv[optind - 1], some, ps->command);
 		}
-		return usage_error(o, err, "unknown option '%s' (see imgpool --help)",
-				   argv[optind - 1]);
+		return usage_error(o, ps, "unknown option '%s' (see %s --help)", argv[optind - 1],
+				   ps->command);
 	}
 }
 
 /* The output folder: -o, or the default, which must never land inside an input
  * tree. */
-static int choose_out_dir(imgpool_options *o, const char *given, FILE *err)
+static int choose_out_dir(imgpool_options *o, const char *given, const parse_state *ps)
 {
 	char msg[200];
 	if (given) {
 		o->out_dir = strdup(given);
-		return o->out_dir ? OPTIONS_RUN : usage_error(o, err, "out of memory");
+		return o->out_dir ? OPTIONS_RUN : usage_error(o, ps, "out of memory");
 	}
 	o->out_dir_defaulted = 1;
 	if (o->npaths == 0)
-		return usage_error(o, err, "--files-from without a PATH: give the output folder "
-				   "with -o DIR");
+		return usage_error(o, ps, "--files-from without a PATH: give the output folder "
+				  "with -o DIR");
 	o->out_dir = options_default_out_dir(o->paths, o->npaths, msg, sizeof msg);
 	if (!o->out_dir)
-		return usage_error(o, err, "%s", msg);
+		return usage_error(o, ps, "%s", msg);
 	for (int i = 0; i < o->npaths; i++) {
 		struct stat st;
 		if (stat(o->paths[i], &st) == 0 && S_ISDIR(st.st_mode) &&
 		    outfolder_inside(o->out_dir, o->paths[i]))
-			return usage_error(o, err, "the default output folder '%s' lies inside '%s': "
-					   "give -o DIR", o->out_dir, o->paths[i]);
+			return usage_error(o, ps, "the default output folder '%s' lies inside '%s': "
+					  "give -o DIR", o->out_dir, o->paths[i]);
 	}
 	return OPTIONS_RUN;
 }
 
 /* The checks that look at several options together. */
-static int check_together(imgpool_options *o, FILE *err)
+static int check_together(imgpool_options *o, const parse_state *ps)
 {
 	if (o->prune && o->no_journal)
-		return usage_error(o, err, "--prune needs the journal (it deletes only what the "
-				   "journal says imgpool made): drop --no-journal");
+		return usage_error(o, ps, "--prune needs the journal (it deletes only what the "
+				  "journal says imgpool made): drop --no-journal");
 	if (o->checksum && o->no_journal)
-		return usage_error(o, err, "--checksum compares inputs with the checksums the "
-				   "journal keeps: drop --no-journal");
+		return usage_error(o, ps, "--checksum compares inputs with the checksums the "
+				  "journal keeps: drop --no-journal");
 	if (o->shard_arg && o->shard_count)
-		return usage_error(o, err, "--shard K/N and --shard-count N: give one (--shard-count "
-				   "takes the index from the job array's variables)");
+		return usage_error(o, ps, "--shard K/N and --shard-count N: give one (--shard-count "
+				  "takes the index from the job array's variables)");
 	if (o->settings.crop == CROP_ATTENTION && o->settings.fit != FIT_COVER)
-		return usage_error(o, err, "--crop attention needs --fit cover");
+		return usage_error(o, ps, "--crop attention needs --fit cover");
 	/* Kept metadata goes through libvips' own thumbnail, which decodes at its own
 	 * scale: the two together quietly made what --keep-metadata alone makes. */
 	if (o->settings.fast_shrink && o->settings.keep_metadata)
-		return usage_error(o, err, "--fast-shrink and --keep-metadata: give one (kept "
-				   "metadata goes through libvips, which decodes at its own "
-				   "scale)");
+		return usage_error(o, ps, "--fast-shrink and --keep-metadata: give one (kept "
+				  "metadata goes through libvips, which decodes at its own "
+				  "scale)");
 	if (o->settings.effort_given && o->settings.effort > 6 &&
 	    o->settings.format == FORMAT_WEBP)
-		return usage_error(o, err, "--effort: '%d': WebP takes 0 to 6", o->settings.effort);
+		return usage_error(o, ps, "--effort: '%d': WebP takes 0 to 6", o->settings.effort);
 	/* Lossless is a promise about every output: with JPEG (or the input's format,
 	 * which may be JPEG) it could not be kept, and quietly writing lossy files is
 	 * what a user asking for lossless would least expect. PNG is lossless anyway.
@@ -619,51 +624,57 @@ static int check_together(imgpool_options *o, FILE *err)
 	 * and a noise image came back with samples up to 60 levels off. */
 	if (o->settings.lossless && o->settings.format != FORMAT_WEBP &&
 	    o->settings.format != FORMAT_PNG)
-		return usage_error(o, err, "--lossless needs --format webp or png (JPEG cannot "
-				   "be lossless, nor AVIF with libvips 8.14)");
+		return usage_error(o, ps, "--lossless needs --format webp or png (JPEG cannot "
+				  "be lossless, nor AVIF with libvips 8.14)");
 	return OPTIONS_RUN;
 }
 
 /* "--keep-metadata exif": getopt gives an optional value only after '=', so the
  * list was taken as a PATH (an error of its own) and every kind kept, GPS aside,
  * where exif alone was asked. A PATH that is a list and names nothing is that. */
-static int check_keep_list(imgpool_options *o, const parse_state *ps, FILE *err)
+static int check_keep_list(imgpool_options *o, const parse_state *ps)
 {
 	struct stat st;
 	int kinds;
 	for (int i = 0; ps->keep_bare && i < o->npaths; i++)
 		if (options_parse_keep(o->paths[i], &kinds) == 0 && lstat(o->paths[i], &st) < 0 &&
 		    errno == ENOENT)
-			return usage_error(o, err, "--keep-metadata takes its list after '=': "
-					   "--keep-metadata=%s ('%s' was read as a PATH, which does "
-					   "not exist)", o->paths[i], o->paths[i]);
+			return usage_error(o, ps, "--keep-metadata takes its list after '=': "
+					  "--keep-metadata=%s ('%s' was read as a PATH, which does "
+					  "not exist)", o->paths[i], o->paths[i]);
 	return OPTIONS_RUN;
 }
 
 int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err)
 {
-	parse_state ps = {0};
+	return options_parse_as("imgpool", argc, argv, o, out, err);
+}
+
+int options_parse_as(const char *command, int argc, char **argv, imgpool_options *o, FILE *out,
+		     FILE *err)
+{
+	parse_state ps = {.command = command, .err = err};
 	int c, k;
 	set_defaults(o);
 	optind = 0; /* 0, not 1: also resets glibc's place inside a bundle (-hr) */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":o:r0s:f:Q:j:nqvhV", long_options, NULL)) != -1)
-		if ((k = take_option(o, c, argv, &ps, out, err)) != OPTIONS_RUN)
+		if ((k = take_option(o, c, argv, &ps, out)) != OPTIONS_RUN)
 			return k;
 	if (optind >= argc && !o->files_from)
-		return usage_error(o, err, "no PATH given: name folders or images to thumbnail "
-				   "(see imgpool --help)");
+		return usage_error(o, &ps, "no PATH given: name folders or images to thumbnail "
+				   "(see %s --help)", command);
 	if (o->report_append && !o->report_path)
-		return usage_error(o, err, "--report-append goes with --report FILE");
+		return usage_error(o, &ps, "--report-append goes with --report FILE");
 	if ((o->files_nul || o->base) && !o->files_from)
-		return usage_error(o, err, "%s goes with --files-from", o->base ? "--base" : "-0");
-	if ((k = check_together(o, err)) != OPTIONS_RUN)
+		return usage_error(o, &ps, "%s goes with --files-from", o->base ? "--base" : "-0");
+	if ((k = check_together(o, &ps)) != OPTIONS_RUN)
 		return k;
 	o->paths = (const char **)argv + optind;
 	o->npaths = argc - optind;
-	if ((k = check_keep_list(o, &ps, err)) != OPTIONS_RUN)
+	if ((k = check_keep_list(o, &ps)) != OPTIONS_RUN)
 		return k;
-	if ((k = choose_out_dir(o, ps.out_dir, err)) != OPTIONS_RUN)
+	if ((k = choose_out_dir(o, ps.out_dir, &ps)) != OPTIONS_RUN)
 		return k;
 	if (o->quiet && o->progress == PROGRESS_AUTO)
 		o->progress = PROGRESS_NONE;

@@ -69,6 +69,11 @@ enum { OPTIONS_RUN = 0, OPTIONS_EXIT_OK = 1, OPTIONS_USAGE = 2 };
  * printed to out. OPTIONS_USAGE: a one-line error was printed to err (exit 2). */
 int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err);
 
+/* The same for another command that takes a run's options ("imgpool bench"): its
+ * errors begin "COMMAND: " and point to "COMMAND --help". */
+int options_parse_as(const char *command, int argc, char **argv, imgpool_options *o, FILE *out,
+		     FILE *err);
+
 /* Free what options_parse allocated. */
 void options_free(imgpool_options *o);
 
