@@ -320,6 +320,28 @@ static int cannot_tell(planner *p)
 	return 1;
 }
 
+/* Another shard's file claims its output names in this walk as in its own run
+ * (discover.h), so that every shard agrees which of two inputs of one output name
+ * makes it. Its names are given back when its run will make nothing of it: its
+ * last outcome, in a journal of the folder, was a failure under these settings
+ * and limits, of the file as it is now (size and mtime; not read), and not one of
+ * the machine's that has since gone. Held for good, the other input was refused
+ * every night for a thumbnail that was never made. Should the file be made after
+ * all, the name is the other's by then: publishing never replaces (publish.h). */
+static void release_if_failing_elsewhere(planner *p)
+{
+	const discover_item *it = &p->it;
+	const char *root = it->state == ITEM_TODO && p->cfg.j ? root_of(p, it) : NULL;
+	journal_row row;
+	if (!root)
+		return;
+	journal_get_any(p->cfg.j, root, it->rel, &row);
+	if (row.status == JOURNAL_FAILED && row.size == it->size &&
+	    row.mtime_ns == discover_item_mtime_ns(it) && row.fingerprint == p->cfg.fingerprint &&
+	    row.limits == p->cfg.limits && (row.kind != FAIL_ENVIRONMENT || !readable_now(it->input)))
+		discover_release(p->cfg.d, it);
+}
+
 /* Hold the current file, unanswered, in l: until the input that has its output name
  * has an outcome (p->contested: plan_next_held()), or until --prune ran
  * (p->for_prune): 1, or 0 when it is not held (a dry run, a held file decided
@@ -496,8 +518,10 @@ int plan_next(planner *p, plan_item *item)
 {
 	int got;
 	while ((got = discover_next(p->cfg.d, &p->it)) == 1) {
-		if (!ours(p, &p->it))
+		if (!ours(p, &p->it)) {
+			release_if_failing_elsewhere(p);
 			continue;
+		}
 		if (p->it.state == ITEM_ERROR) {
 			/* A PATH itself is missing (not a listed entry: --prune prunes
 			 * under the folder PATHs alone, and one deleted after the list

@@ -3120,6 +3120,33 @@ class TestContestedOutputName(SafetyCase):
                 self.assertNotIn(b"would lie in", r.stderr)
         self.assertEqual(outputs_in(out), {os.path.join("x.jpg", "b.jpg")})
 
+    def test_another_shards_failing_file_gives_its_output_name_back(self):
+        """x.jpg and x.png, -f jpeg, in two shards: every shard claims every
+        input, in one order, so both agree the first met (the larger) makes
+        out/x.jpg. A damaged first one never gave its claim back: the good
+        x.jpg was refused every night ("also the output of x.png"), where an
+        unsharded run makes it. Once x.png's shard has recorded its failure, the
+        other shard makes x.jpg, and then keeps it."""
+        src, out = self.path("in"), self.path("out")
+        for stem in ("x%d" % i for i in range(64)):
+            shutil.rmtree(src, ignore_errors=True)
+            jpeg(os.path.join(src, stem + ".jpg"))
+            with open(os.path.join(src, stem + ".png"), "wb") as f:  # damaged, larger
+                f.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 65536)
+            r = run(["-n", "-f", "jpeg", "--shard", "1/2", "-o", out, src])
+            if r.stdout.count(b"would ") + r.stderr.count(b"error ") == 1:
+                break
+        else:
+            self.fail("no stem whose two files fall in different shards")
+        for night in range(3):
+            said = b""
+            for k in (1, 2):
+                said += run(["-f", "jpeg", "--shard", "%d/2" % k, "-o", out, src]).stderr
+            self.assertIn(stem.encode() + b".png: ", said)  # its own failure, each night
+        self.assertNotIn(b"also the output of", said)
+        self.assertEqual(outputs_in(out), {stem + ".jpg"})
+        self.assertLess(abs(mean_of(os.path.join(out, stem + ".jpg")) - 128), 8)
+
 class TestDeepFolders(SafetyCase):
     def test_folder_past_path_max_says_why_its_files_are_not_looked_at(self):
         """A folder whose path passes PATH_MAX: its files cannot be opened by name
