@@ -225,14 +225,54 @@ int process_stopped(pid_t pid)
 	return st == 'T' || st == 't';
 }
 
-/* Has process pid ended, its status not read yet (a zombie)? Looked at without
+#ifndef P_PIDFD
+#define P_PIDFD 3 /* Linux 5.4; glibc names it from 2.36 */
+#endif
+
+/* waitid() on worker w: through its pidfd where there is one. By pid, once a
+ * SIGCHLD handler of the caller's had taken the worker's status (pool.h, Signals),
+ * the number was free, and a child the caller forked since could have it: the pool
+ * waited for that child (pool_terminate() blocked until it exited) and took its
+ * status. A pidfd names the one process. Linux 5.3 has pidfds but not P_PIDFD
+ * (EINVAL): by pid there. */
+static int wait_worker(const worker *w, siginfo_t *si, int flags)
+{
+	int r;
+	si->si_pid = 0;
+	if (w->pidfd >= 0) {
+		while ((r = waitid(P_PIDFD, (id_t)w->pidfd, si, flags)) < 0 && errno == EINTR)
+			;
+		if (r == 0 || errno != EINVAL)
+			return r;
+	}
+	while ((r = waitid(P_PID, (id_t)w->pid, si, flags)) < 0 && errno == EINTR)
+		;
+	return r;
+}
+
+/* Has worker w ended, its status not read yet (a zombie)? Looked at without
  * reaping it (WNOWAIT): worker_ended() reads the status when its pidfd or channel
  * says so. */
-int process_ended(pid_t pid)
+int process_ended(const worker *w)
 {
 	siginfo_t si;
-	si.si_pid = 0;
-	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+	return wait_worker(w, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid != 0;
+}
+
+int reap_worker(const worker *w, int flags, int *status)
+{
+	siginfo_t si;
+	if (wait_worker(w, &si, WEXITED | flags) < 0) {
+		*status = STATUS_UNKNOWN; /* ECHILD: another waitpid() of the caller's took it */
+		return 1;
+	}
+	if (si.si_pid == 0)
+		return 0;
+	/* as waitpid() encodes it (WIFEXITED, WTERMSIG, WCOREDUMP read it) */
+	*status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8
+		  : si.si_code == CLD_DUMPED ? (si.si_status & 0x7f) | 0x80
+					     : si.si_status & 0x7f;
+	return 1;
 }
 
 /* Stopped by job control (SIGSTOP, SIGTSTP: T), not in a debugger's trace stop (t)? */
@@ -562,11 +602,9 @@ void kill_all_and_reap(pool *p)
 		if (w->state == W_EMPTY)
 			continue;
 		kill_worker(w, POOL_CANCELLED, 0, "pool terminated");
-		int status = 0;
-		pid_t r;
-		while ((r = waitpid(w->pid, &status, 0)) < 0 && errno == EINTR)
-			;
-		worker_ended(p, w, r < 0 ? STATUS_UNKNOWN : status);
+		int status;
+		reap_worker(w, 0, &status);
+		worker_ended(p, w, status);
 	}
 }
 

@@ -305,7 +305,7 @@ int64_t check_deadlines(pool *p, int64_t now)
 		int64_t deadline = started + limit +
 				   (w->grace_task == id && w->grace_started == started ? w->grace_ns
 										 : 0);
-		if (now >= deadline && process_ended(w->pid)) {
+		if (now >= deadline && process_ended(w)) {
 			/* died running it while the caller was away past its deadline: a
 			 * crash, which poll() reads next (its pidfd, or the reaping by
 			 * polling without one), not a timeout */

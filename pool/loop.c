@@ -24,15 +24,9 @@ static void reap(pool *p, worker *w)
 {
 	if (w->state == W_EMPTY)
 		return;
-	int status = 0;
-	pid_t r;
-	do
-		r = waitpid(w->pid, &status, WNOHANG);
-	while (r < 0 && errno == EINTR);
-	if (r == 0)
+	int status;
+	if (!reap_worker(w, WNOHANG, &status))
 		return; /* not ended yet (a stale poll event) */
-	if (r < 0)
-		status = STATUS_UNKNOWN; /* reaped by someone else (ECHILD): its pidfd said it ended */
 	if (w->fd >= 0)
 		drain_channel(p, w);
 	worker_ended(p, w, status);

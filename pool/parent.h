@@ -443,7 +443,12 @@ void kill_worker(worker *w, pool_status st, uint64_t task_id, const char *fmt, .
 	__attribute__((format(printf, 4, 5)));
 int process_stopped(pid_t pid);
 #define process_ended imgpool_pool_process_ended
-int process_ended(pid_t pid);
+int process_ended(const worker *w);
+/* Reap worker w (flags: WNOHANG, or 0 to wait): 1 with *status as waitpid() gives
+ * it, or STATUS_UNKNOWN where another waitpid() of the caller's took it (ECHILD);
+ * 0 when it has not ended (WNOHANG). Through its pidfd where there is one. */
+#define reap_worker imgpool_pool_reap_worker
+int reap_worker(const worker *w, int flags, int *status);
 int process_job_stopped(pid_t pid);
 void close_channel(worker *w);
 size_t take_back(pool *p, worker *w);

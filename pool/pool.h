@@ -107,7 +107,11 @@
  *   A caller's own SIGCHLD handler that reaps with waitpid(-1) takes workers'
  *   exit statuses: a worker that then ends inside a task is POOL_CRASHED with
  *   term_signal -1, and one the pool let go with no task ends as a planned exit
- *   (recycled, or let go by pool_join), not a crash (1.7.1).
+ *   (recycled, or let go by pool_join), not a crash (1.7.1). The pool signals and
+ *   waits for a worker through its pidfd (Linux 5.4; by pid without one, as
+ *   under valgrind), so a child the caller forks after such a reaping, given the
+ *   worker's number, is neither signalled, waited for nor reaped by the pool
+ *   (1.7.7).
  *
  * Errors
  *   Calls that can fail return -1 (or NULL) and leave a message in pool_error(), a
@@ -169,7 +173,7 @@ extern "C" {
  * libimgpool-pool<MAJOR> follows) and the Version of imgpool-pool.pc. */
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 6
+#define POOL_VERSION_PATCH 7
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)

@@ -475,6 +475,88 @@ static void test_a_reaping_sigchld_handler_makes_no_crashes(void **state)
 	assert_true(st.recycled >= N - 2);
 }
 
+/* The only child of this thread (the pool's one worker), or -1. */
+static pid_t only_child(void)
+{
+	char path[64];
+	int pid = -1;
+	snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)syscall(SYS_gettid));
+	FILE *f = fopen(path, "r");
+	if (f && fscanf(f, "%d", &pid) != 1)
+		pid = -1;
+	if (f)
+		fclose(f);
+	return pid;
+}
+
+/* A child of the caller's with process number want (ns_last_pid: root only), which
+ * exits 0 after 6 s, or -1 where the number cannot be chosen. */
+static pid_t child_numbered(pid_t want)
+{
+	FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%d", (int)want - 1);
+	if (fclose(f) != 0)
+		return -1;
+	fflush(NULL);
+	pid_t kid = fork();
+	if (kid == 0) {
+		sleep(6);
+		_exit(0);
+	}
+	if (kid > 0 && kid != want) {
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+		return -1;
+	}
+	return kid;
+}
+
+/* A worker whose status a SIGCHLD handler of the caller's took, and a child the
+ * caller forked since that was given the worker's number. The pool waited for
+ * the worker by that number: pool_terminate() waited for the caller's child
+ * until it exited, and took its status; a map went on only once it had. Through
+ * the worker's pidfd it waits for the worker alone. (Not under valgrind, which
+ * has no pidfds: the pool waits by number there.) */
+static void test_a_workers_number_given_to_a_callers_child(void **state)
+{
+	(void)state;
+	long fd = syscall(SYS_pidfd_open, getpid(), 0);
+	if (fd < 0)
+		skip();
+	close((int)fd);
+	for (int terminate = 1; terminate >= 0; terminate--) {
+		tl_reset_shared();
+		pool *p = tl_make_pool(1, 0, -1, 0);
+		pid_t worker = only_child();
+		assert_true(worker > 0);
+		kill(worker, SIGKILL);
+		assert_int_equal(waitpid(worker, NULL, 0), worker); /* the caller's handler */
+		pid_t kid = child_numbered(worker);
+		if (kid < 0) {
+			pool_destroy(p);
+			skip(); /* not root, or the number was taken */
+		}
+		int64_t t0 = tl_now_ns();
+		if (terminate)
+			pool_terminate(p);
+		else
+			tl_map_squares(p, 20); /* on a new worker */
+		double took = (double)(tl_now_ns() - t0) / 1e9;
+		int kid_status = -1;
+		pid_t r = waitpid(kid, &kid_status, WNOHANG);
+		kill(kid, SIGKILL);
+		waitpid(kid, NULL, 0);
+		pool_destroy(p);
+		if (r != 0 || took > 4)
+			fail_msg("%s took %.1f s; the caller's child (the worker's number) was %s",
+				 terminate ? "pool_terminate" : "a map", took,
+				 r == 0 ? "still the caller's" : "reaped by the pool");
+		tl_assert_no_children();
+	}
+}
+
 /* A task that closes its worker's end of the channel (descriptor 3, as a library
  * that "closes every descriptor above 2" does) and returns: its result cannot be
  * sent, and the worker exits 0 between tasks. Not charged, the task re-ran with a
@@ -1331,6 +1413,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_reserved_buffer_is_empty_text),
 		cmocka_unit_test(test_an_error_without_words_says_so),
 		cmocka_unit_test(test_a_sigchld_handler_set_since_is_kept),
+		cmocka_unit_test(test_a_workers_number_given_to_a_callers_child),
 		cmocka_unit_test(test_null_functions_and_huge_chunks),
 	};
 	return tl_run("pool_edges", argc, argv, tests, sizeof tests / sizeof *tests);
