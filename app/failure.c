@@ -25,3 +25,8 @@ int failure_remembered_at_once(failure_kind k)
 {
 	return k == FAIL_DECODE || k == FAIL_LIMIT || k == FAIL_CRASH;
 }
+
+int failure_remembered(failure_kind k)
+{
+	return k != FAIL_OUTPUT;
+}

@@ -288,11 +288,12 @@ static int readable_now(const char *path)
 /* Failed before, and nothing that would change the outcome has changed? A failure
  * of the machine's (a permission, most often) is remembered only while the file
  * still cannot be opened: the chmod that mends it changes neither its size nor
- * its mtime, and the photo was "failed earlier" for good. */
+ * its mtime, and the photo was "failed earlier" for good. One of the output side
+ * never is (failure.h). */
 static int failed_earlier(const planner *p, const journal_row *row, int same, int same_settings)
 {
 	if (row->status != JOURNAL_FAILED || !same || !same_settings || p->cfg.retry_failed ||
-	    row->limits != p->cfg.limits)
+	    row->limits != p->cfg.limits || !failure_remembered(row->kind))
 		return 0;
 	if (!failure_remembered_at_once(row->kind) && row->strikes < FAILURE_STRIKES)
 		return 0;

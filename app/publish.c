@@ -215,6 +215,9 @@ static int write_ahead(const publisher *pb, const publish_item *it, const out_pl
 typedef struct unplanned {
 	const publisher *pb;
 	const publish_item *it;
+	char *err; /* the first removal that failed */
+	size_t len;
+	int failed;
 } unplanned;
 
 static int still_planned(const publisher *pb, const publish_item *it, const char *path)
@@ -235,12 +238,19 @@ static int remove_earlier(const publisher *pb, const publish_item *it, const cha
 	return rc;
 }
 
+/* A removal that fails fails the input: its row kept, the output is still
+ * imgpool's, and the input, not up to date, is made again by the next run, which
+ * tries again. Left unsaid, the stale thumbnail stayed for good: the next runs
+ * found the input up to date, and --prune leaves a present input's files. */
 static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 {
 	unplanned *u = data;
-	char err[300];
-	if (!still_planned(u->pb, u->it, path))
-		remove_earlier(u->pb, u->it, path, id, err, sizeof err);
+	char why[300];
+	if (!still_planned(u->pb, u->it, path) &&
+	    remove_earlier(u->pb, u->it, path, id, why, sizeof why) < 0 && !u->failed++)
+		snprintf(u->err, u->len, "its thumbnail is in place, but %s/%s, made with earlier "
+			 "settings, cannot be removed: %s (the next run tries again)",
+			 outdir_path(u->pb->od), path, why);
 	return 0;
 }
 
@@ -551,9 +561,9 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 	}
 	/* Always asked (an indexed query): the input row that would tell whether the
 	 * input had outputs may have been lost to a kill -9, the output rows not. */
-	unplanned u = {pb, it};
+	unplanned u = {pb, it, err, len, 0};
 	journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
-	return 0;
+	return u.failed ? -1 : 0;
 }
 
 int publish_batch(const publisher *pb, const publish_item *items, int n, publish_error *errs)

@@ -30,9 +30,9 @@ from test_behaviour import children_of  # noqa: E402  (the pids of a process's c
 IMGPOOL = os.path.abspath(sys.argv.pop(1)) if len(sys.argv) > 1 else "imgpool"
 
 
-def run(args, cwd=None, timeout=300, **kw):
-    return subprocess.run([IMGPOOL] + [os.fsencode(a) if isinstance(a, bytes) else a
-                                       for a in args],
+def run(args, cwd=None, timeout=300, prefix=(), **kw):
+    return subprocess.run(list(prefix) + [IMGPOOL] + [os.fsencode(a) if isinstance(a, bytes)
+                                                      else a for a in args],
                           capture_output=True, cwd=cwd, timeout=timeout, **kw)
 
 
@@ -1219,6 +1219,65 @@ class TestStops(SafetyCase):
                 r = self.ok(run(["-j2", "-o", out, src]))
                 self.assertNotIn(b"failed earlier", r.stdout + r.stderr)
                 self.assertEqual(len(outputs_in(out)), 12)
+
+    def no_dac(self, args):
+        """run() where a folder's permission bits hold, also for root: its
+        override of them dropped (as root, the sandbox of CI)."""
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                self.skipTest("needs setpriv as root")
+            return run(args, prefix=["setpriv", "--bounding-set",
+                                     "-dac_override,-dac_read_search", "--"])
+        return run(args)
+
+    def test_an_output_side_failure_is_tried_again_once_mended(self):
+        """A folder of the output that cannot be written (or a full disk): its
+        failures were remembered after three in a row, and the photo was
+        "failed earlier" for good once the folder was mended. The output side
+        is mended with no change to the input a run could see: never
+        remembered."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(os.path.join(src, "sub", "a.jpg"))
+        jpeg(os.path.join(src, "sub", "b.jpg"))
+        self.ok(run(["-q", "-r", "-o", out, src]))
+        os.unlink(os.path.join(out, "sub", "b.jpg"))
+        os.chmod(os.path.join(out, "sub"), 0o555)
+        try:
+            for night in range(4):
+                r = self.no_dac(["-q", "-r", "-o", out, src])
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(b"b.jpg in place: Permission denied", r.stderr)
+        finally:
+            os.chmod(os.path.join(out, "sub"), 0o755)
+        r = self.ok(self.no_dac(["-r", "-o", out, src]))
+        self.assertNotIn(b"failed earlier", r.stdout + r.stderr)
+        self.assertEqual(outputs_in(out), {os.path.join("sub", n) for n in ("a.jpg", "b.jpg")})
+
+    def test_a_thumbnail_of_earlier_settings_that_cannot_be_removed_is_said(self):
+        """With --name changed, the thumbnail of the earlier name is removed; one
+        in a folder that cannot be written stayed, and nothing said so: "ok",
+        exit 0, and no later run tried again (the input was up to date; --prune
+        keeps a present input's files). Now the input fails, naming it, and is
+        made again by the next run, which removes it."""
+        src, out, rep = self.path("in"), self.path("out"), self.path("r.jsonl")
+        jpeg(os.path.join(src, "a.jpg"))
+        self.ok(run(["-q", "--name", "old/{stem}.{ext}", "-o", out, src]))
+        os.chmod(os.path.join(out, "old"), 0o555)
+        try:
+            for night in range(2):
+                r = self.no_dac(["--name", "new/{stem}.{ext}", "--report", rep, "-o", out, src])
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(b"old/a.jpg, made with earlier settings, cannot be removed: "
+                              b"Permission denied", r.stderr)
+                with open(rep) as f:
+                    recs = [json.loads(x) for x in f]
+                self.assertEqual([(x["status"], x["kind"]) for x in recs if x["type"] == "file"],
+                                 [("error", "output")])
+        finally:
+            os.chmod(os.path.join(out, "old"), 0o755)
+        r = self.ok(self.no_dac(["--name", "new/{stem}.{ext}", "-o", out, src]))
+        self.assertIn(b"remove ", r.stdout + r.stderr)
+        self.assertEqual(outputs_in(out), {os.path.join("new", "a.jpg")})
 
     def test_raised_limits_retry(self):
         src, out = self.path("src"), self.path("out")
