@@ -77,8 +77,10 @@ report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,
 				 "stopped waiting for one (a signal came)", json_path);
 		}
 		if (!r->json_file) {
+			int e = errno; /* EWOULDBLOCK: another run writes it */
 			pthread_mutex_destroy(&r->lock);
 			free(r);
+			errno = e;
 			return NULL;
 		}
 		r->json = sidefile_stream(r->json_file);

@@ -92,7 +92,8 @@ typedef struct report_summary {
  * json_path: NULL, "-" (stdout, and then the human lines go to err) or a file,
  * written by sidefile.h's rules (never through a symlink; an existing file only
  * if it is an earlier report).
- * Returns NULL with *msg set (static text + errno text in buf) on failure. */
+ * Returns NULL with *msg set (static text + errno text in buf) on failure; errno
+ * EWOULDBLOCK where another run writes the file (sidefile.h: a wait, not a fault). */
 report *report_open(FILE *out, FILE *err, int quiet, int verbose, const char *json_path,
 		    char *msg, size_t msglen);
 

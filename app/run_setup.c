@@ -416,10 +416,12 @@ int run_setup(run_ctx *x)
 					  o->verbose, x->report_path, o->report_append, msg,
 					  sizeof msg))) {
 		/* past check_side_files(): not the command's fault but the machine's
-		 * (read-only, full, no descriptor left), exit 1 as --help says */
+		 * (read-only, full, no descriptor left), exit 1 as --help says; or
+		 * another run took it since the check: a wait, 75, as the check says */
+		int taken = errno == EWOULDBLOCK;
 		x->report_refused = 1;
 		report_say(stderr, "imgpool: %s", msg);
-		return x->sum.exit_code = EXIT_SOME_FAILED, -1;
+		return x->sum.exit_code = taken ? EXIT_LOCKED : EXIT_SOME_FAILED, -1;
 	}
 	/* Named inside OUT, even at an output's path (--report out/dog.jpg): no
 	 * output takes its place, --overwrite or not (publish_inspect()). */

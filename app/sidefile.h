@@ -66,7 +66,8 @@ int sidefile_same_place(const char *a, const char *b);
 /* Start writing path as a file of this kind: whole (a temp file beside it, put
  * in place by sidefile_close()) or, when !whole, in place (emptied first, or
  * appended to when append). NULL with the cause in err; errno is EINTR when a
- * signal ended the wait in open() for a FIFO's reader. */
+ * signal ended the wait in open() for a FIFO's reader, EWOULDBLOCK when another
+ * run writes it (taken since sidefile_check(): its -3). */
 sidefile *sidefile_create(const char *opt, const char *path, sidefile_kind kind, int whole,
 			  int append, char *err, size_t errlen);
 

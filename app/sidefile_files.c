@@ -318,7 +318,9 @@ static int open_in_place_once(const char *opt, const char *path, sidefile_kind k
 		else
 			snprintf(err, errlen, "%s: cannot lock '%s': %s", opt, path,
 				 strerror(errno));
+		int why = busy ? EWOULDBLOCK : errno; /* the caller's exit 75 */
 		close(fd);
+		errno = why;
 		/* Appending: held whole by a sibling for a moment (a cut line ended,
 		 * a file of its own swapped in): its turn comes */
 		return busy && append ? -2 : -1;
@@ -362,8 +364,10 @@ int sidefile_open_in_place(const char *opt, const char *path, sidefile_kind kind
 	int fd;
 	for (int tries = 0; (fd = open_in_place_once(opt, path, kind, p, append, err, errlen)) == -2;
 	     tries++) {
-		if (tries == 3000)
+		if (tries == 3000) {
+			errno = EWOULDBLOCK; /* a minute: busy, the caller's exit 75 */
 			return -1;
+		}
 		nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
 	}
 	return fd;

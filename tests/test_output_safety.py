@@ -3420,6 +3420,35 @@ class TestPruneWithAnUnreadableJournal(RaceShimCase):
         self.assertEqual(outputs_in(out), {"b.jpg"}, r.stdout + r.stderr)
 
 
+class TestReportTakenAfterTheCheck(RaceShimCase):
+    def test_a_report_another_run_takes_after_the_check_is_a_wait(self):
+        """A --report another run writes is a wait (exit 75, as a locked OUT: a
+        job's rule retries it) when the check before the work finds it held;
+        taken by that run between the check and the open, it was exit 1, a
+        failure. (SLOW_OPEN in tests/race_shim.c holds each open of the report
+        3 s, so the other run takes it in between.)"""
+        src, report = self.path("in"), self.path("taken.jsonl")
+        jpeg(os.path.join(src, "a.jpg"))
+        jpeg(os.path.join(self.path("in2"), "binput.jpg"))
+        self.ok(run(["-q", "--report", report, "-o", self.path("out0"), src]))
+        base = dict(os.environ, LD_PRELOAD=self.shim(),
+                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
+                    ":verify_asan_link_order=0")
+        a = subprocess.Popen([IMGPOOL, "-q", "--report", report, "-o", self.path("out1"), src],
+                             env=dict(base, SLOW_OPEN="taken.jsonl", SLOW_SECONDS="3"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(9)  # its check done (about 6 s), its opens for writing waiting (to 12)
+        b = subprocess.Popen([IMGPOOL, "-q", "--report", report, "-o", self.path("out2"),
+                              self.path("in2")],
+                             env=dict(base, SLOW_OPEN="binput.jpg", SLOW_SECONDS="6"),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, a_err = a.communicate(timeout=120)
+        _, b_err = b.communicate(timeout=120)
+        self.assertEqual(b.returncode, 0, b_err)
+        self.assertIn(b"another imgpool run is writing", a_err)
+        self.assertEqual(a.returncode, 75, a_err)
+
+
 class TestHeldForAnotherInput(RaceShimCase):
     """A file whose output name another input of the run has (a.tif, met first,
     damaged; a.jpg, -f jpeg) waits for that input's outcome (plan.h: files held):
