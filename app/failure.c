@@ -25,8 +25,3 @@ int failure_remembered_at_once(failure_kind k)
 {
 	return k == FAIL_DECODE || k == FAIL_LIMIT || k == FAIL_CRASH;
 }
-
-int failure_remembered(failure_kind k)
-{
-	return k != FAIL_OUTPUT;
-}

@@ -8,19 +8,15 @@
  * the output settings or the limits change, or --retry-failed):
  *   - FAIL_DECODE, FAIL_LIMIT, FAIL_CRASH: they say something about the input;
  *     the same input under the same limits fails the same way.
- *   - FAIL_TIMEOUT, FAIL_ENVIRONMENT: the machine's state (load, permissions, a
- *     kill from outside, SIGBUS; a decoder's failure while the machine is short
- *     of disk, threads or descriptors: machine.h) rather than the input; tried
- *     again next run, and remembered only after FAILURE_STRIKES identical ones in
- *     a row (a decompression bomb that gets its worker OOM-killed must not be
- *     retried every night for ever); FAIL_ENVIRONMENT only while the input cannot
- *     be opened (plan.c).
- *   - FAIL_OUTPUT: the output side (a full disk, a folder's permission, a mount
- *     in the way, a thumbnail of earlier settings that cannot be removed): never
- *     remembered. It is mended with no change to the input a later run could see,
- *     and remembered after three, the photo was "failed earlier" for good once
- *     the disk had room again. (A file in the way is refused before any decoding
- *     anyway.)
+ *   - FAIL_TIMEOUT, FAIL_ENVIRONMENT, FAIL_OUTPUT: the machine's state (load,
+ *     permissions, a full disk, a kill from outside, SIGBUS, a file in the way;
+ *     a decoder's failure while the machine is short of disk, threads or
+ *     descriptors: machine.h) rather than the input; tried again next run, and
+ *     remembered only after FAILURE_STRIKES identical ones in a row (a
+ *     decompression bomb that gets its worker OOM-killed must not be retried
+ *     every night for ever); FAIL_ENVIRONMENT only while the input cannot be
+ *     opened, FAIL_OUTPUT only while the folder of an output cannot be written
+ *     (plan.c): both are mended with no change to the input a run could see.
  *   - FAIL_INTERRUPTED: the run was stopped; never recorded as a failure.
  */
 #ifndef IMGPOOL_FAILURE_H
@@ -48,8 +44,5 @@ const char *failure_name(failure_kind k);
 
 /* 1 when one failure of this kind is remembered at once (see above). */
 int failure_remembered_at_once(failure_kind k);
-
-/* 1 when a failure of this kind is ever remembered (all but FAIL_OUTPUT). */
-int failure_remembered(failure_kind k);
 
 #endif

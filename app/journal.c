@@ -245,14 +245,21 @@ void journal_get(journal *j, const char *root, const char *rel, journal_row *row
 		get_in(j, j->st[S_GET], root, rel, row);
 }
 
-void journal_get_any(journal *j, const char *root, const char *rel, journal_row *row)
+void journal_get_in(journal *j, const char *file, const char *root, const char *rel,
+		    journal_row *row)
 {
 	memset(row, 0, sizeof *row);
-	if (!j || get_in(j, j->st[S_GET], root, rel, row))
+	if (!j || ((!file || !strcmp(file, j->file)) && get_in(j, j->st[S_GET], root, rel, row)))
 		return;
 	for (int i = 0; i < j->nothers; i++)
-		if (get_in(j, j->others[i].get, root, rel, row))
+		if ((!file || !strcmp(file, j->others[i].file)) &&
+		    get_in(j, j->others[i].get, root, rel, row))
 			return;
+}
+
+void journal_get_any(journal *j, const char *root, const char *rel, journal_row *row)
+{
+	journal_get_in(j, NULL, root, rel, row);
 }
 
 int journal_put(journal *j, const char *root, const char *rel, const journal_row *row)

@@ -93,9 +93,13 @@ uint64_t journal_limits(double timeout, uint64_t max_pixels, thumb_fail_on fail_
 journal *journal_open(outdir *od, const char *file, const char *settings_text,
 		      int readonly, char *warn, size_t wlen, char *err, size_t elen);
 
-/* Look an input up: in this journal; in any journal of the folder (this one first). */
+/* Look an input up: in this journal; in any journal of the folder (this one first);
+ * in the folder's journal named file ("journal-2-of-3.sqlite": another shard's
+ * own, as that shard's run reads it), where it was there when this one opened. */
 void journal_get(journal *j, const char *root, const char *rel, journal_row *row);
 void journal_get_any(journal *j, const char *root, const char *rel, journal_row *row);
+void journal_get_in(journal *j, const char *file, const char *root, const char *rel,
+		    journal_row *row);
 
 /* Record an input's outcome (batched). Returns 0 or -1 (journal_error). */
 int journal_put(journal *j, const char *root, const char *rel, const journal_row *row);

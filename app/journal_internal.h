@@ -20,6 +20,7 @@
  * its statements for the lookups that span every journal (NULL where its schema
  * lacks one). */
 typedef struct other_journal {
+	char file[64]; /* its name in OUT/.imgpool: "journal-2-of-3.sqlite" */
 	sqlite3 *db;
 	sqlite3_stmt *owns, *info, *outs_of, *get, *inputs, *folder;
 } other_journal;
@@ -45,6 +46,7 @@ extern const char journal_owns_sql_v5[];
 extern const char journal_info_sql_v6[];
 
 struct journal {
+	char file[64]; /* its name in OUT/.imgpool */
 	sqlite3 *db;
 	sqlite3_stmt *st[S_COUNT];
 	int readonly;

@@ -191,6 +191,7 @@ static void open_others(journal *j, const char *own)
 		if (!strcmp(*n, own))
 			continue;
 		other_journal *o = &j->others[j->nothers];
+		snprintf(o->file, sizeof o->file, "%s", *n);
 		/* In a run, a live view: another shard may be writing it. */
 		if (journal_open_view(j->od, *n, j->readonly, &o->db) == SQLITE_OK &&
 		    (sqlite3_prepare_v2(o->db, journal_stmt_sql[S_OWNS], -1, &o->owns, NULL) ==
@@ -279,6 +280,7 @@ journal *journal_open(outdir *od, const char *file, const char *settings_text,
 		return NULL;
 	}
 	j->od = od;
+	snprintf(j->file, sizeof j->file, "%s", file);
 	struct stat there;
 	if (readonly && fstatat(outdir_private_fd(od), file, &there, AT_SYMLINK_NOFOLLOW) < 0 &&
 	    errno == ENOENT) {

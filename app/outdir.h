@@ -144,6 +144,11 @@ int outdir_walk_dirs(int base, const char *dir, int create);
  * itself (S_ISLNK). */
 int outdir_stat(outdir *od, const char *rel, struct stat *st);
 
+/* Could a file be put at rel now, as far as permissions tell: the deepest folder
+ * on its way that is there beneath OUT (OUT at least) is a folder this process
+ * may write and search (a read-only filesystem may not be written)? 1 or 0. */
+int outdir_can_write(outdir *od, const char *rel);
+
 /*
  * The folder that holds rel, beneath OUT through no symlink: a new O_PATH fd the
  * caller closes, and *leaf points at rel's last component. create: make missing

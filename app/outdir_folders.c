@@ -221,6 +221,23 @@ int outdir_stat(outdir *od, const char *rel, struct stat *st)
 	return rc;
 }
 
+int outdir_can_write(outdir *od, const char *rel)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	if (snprintf(dir, sizeof dir, "%s", rel) >= (int)sizeof dir)
+		return 0;
+	for (char *slash; (slash = strrchr(dir, '/'));) {
+		*slash = '\0';
+		if (outdir_stat(od, dir, &st) == 0)
+			return S_ISDIR(st.st_mode) &&
+			       faccessat(od->fd, dir, W_OK | X_OK, AT_EACCESS) == 0;
+		if (errno != ENOENT)
+			return 0;
+	}
+	return faccessat(od->fd, ".", W_OK | X_OK, AT_EACCESS) == 0;
+}
+
 /* See outdir_internal.h. */
 int outdir_parent_in_place(outdir *od, const char *rel, int pfd)
 {

@@ -65,7 +65,9 @@ planner *planner_new(const planner_config *cfg)
 	if (!p)
 		return NULL;
 	p->cfg = *cfg;
-	p->pb = (publisher){.od = cfg->od, .j = cfg->j, .overwrite = cfg->overwrite, .d = cfg->d};
+	p->pb = (publisher){.od = cfg->od, .j = cfg->j, .overwrite = cfg->overwrite, .d = cfg->d,
+			    .removed = cfg->on_removed, .removed_data = cfg->data,
+			    .kept = cfg->on_kept};
 	p->q = (owner_query){.j = cfg->j, .pb = &p->pb, .it = &p->it,
 			     .fingerprint = cfg->fingerprint, .checksum = cfg->checksum,
 			     .lost_row_ns = PLAN_LOST_ROW_NS};
@@ -285,18 +287,32 @@ static int readable_now(const char *path)
 	return 1;
 }
 
+/* Can a file be put at each output path of the current file now, as far as
+ * permissions tell (outdir_can_write())? */
+static int writable_now(const planner *p)
+{
+	for (int i = 0; i < p->it.noutputs; i++)
+		if (!outdir_can_write(p->pb.od, p->it.out_rel[i]))
+			return 0;
+	return 1;
+}
+
 /* Failed before, and nothing that would change the outcome has changed? A failure
  * of the machine's (a permission, most often) is remembered only while the file
  * still cannot be opened: the chmod that mends it changes neither its size nor
  * its mtime, and the photo was "failed earlier" for good. One of the output side
- * never is (failure.h). */
+ * (a folder there that cannot be written) likewise only while an output's folder
+ * cannot be written: a full disk given room, a folder made writable, is tried
+ * again. */
 static int failed_earlier(const planner *p, const journal_row *row, int same, int same_settings)
 {
 	if (row->status != JOURNAL_FAILED || !same || !same_settings || p->cfg.retry_failed ||
-	    row->limits != p->cfg.limits || !failure_remembered(row->kind))
+	    row->limits != p->cfg.limits)
 		return 0;
 	if (!failure_remembered_at_once(row->kind) && row->strikes < FAILURE_STRIKES)
 		return 0;
+	if (row->kind == FAIL_OUTPUT)
+		return !writable_now(p);
 	return row->kind != FAIL_ENVIRONMENT || !readable_now(p->it.input);
 }
 
@@ -323,23 +339,29 @@ static int cannot_tell(planner *p)
 
 /* Another shard's file claims its output names in this walk as in its own run
  * (discover.h), so that every shard agrees which of two inputs of one output name
- * makes it. Its names are given back when its run will make nothing of it: its
- * last outcome, in a journal of the folder, was a failure under these settings
- * and limits, of the file as it is now (size and mtime; not read), and not one of
- * the machine's that has since gone. Held for good, the other input was refused
- * every night for a thumbnail that was never made. Should the file be made after
- * all, the name is the other's by then: publishing never replaces (publish.h). */
+ * makes it. Its names are given back where its own run will answer it "failed
+ * earlier" and make nothing: failed_earlier() of the row in that shard's own
+ * journal, as that run reads it, of the file as it is now (size and mtime; never
+ * with --checksum, whose answer needs its bytes read). Held for good, the other
+ * input was refused every night for a thumbnail that was never made. A failure
+ * that run tries again (of the output side, or not yet remembered) keeps them:
+ * given back, both runs made the name, one replacing the other's. */
 static void release_if_failing_elsewhere(planner *p)
 {
 	const discover_item *it = &p->it;
-	const char *root = it->state == ITEM_TODO && p->cfg.j ? root_of(p, it) : NULL;
+	const char *root = it->state == ITEM_TODO && p->cfg.j && !p->cfg.checksum ? root_of(p, it)
+										 : NULL;
+	shard theirs = {.k = shard_of(it->rel, p->cfg.shard.n), .n = p->cfg.shard.n};
+	char file[64], name[32];
 	journal_row row;
 	if (!root)
 		return;
-	journal_get_any(p->cfg.j, root, it->rel, &row);
-	if (row.status == JOURNAL_FAILED && row.size == it->size &&
-	    row.mtime_ns == discover_item_mtime_ns(it) && row.fingerprint == p->cfg.fingerprint &&
-	    row.limits == p->cfg.limits && (row.kind != FAIL_ENVIRONMENT || !readable_now(it->input)))
+	shard_name(&theirs, name, sizeof name);
+	snprintf(file, sizeof file, "journal-%s.sqlite", name);
+	journal_get_in(p->cfg.j, file, root, it->rel, &row);
+	int same = row.status != JOURNAL_NONE && row.size == it->size &&
+		   row.mtime_ns == discover_item_mtime_ns(it);
+	if (failed_earlier(p, &row, same, row.fingerprint == p->cfg.fingerprint))
 		discover_release(p->cfg.d, it);
 }
 
@@ -388,6 +410,18 @@ static int hold(planner *p, held_list *l, int claim_first)
 	return 1;
 }
 
+/* Up to date, and its thumbnails of earlier settings still recorded: ones a run
+ * before could not remove (their folder could not be written). Removed now, or
+ * said again; left, they stayed for good with the file up to date. */
+static void drop_stale(planner *p, const char *root)
+{
+	const discover_item *it = &p->it;
+	publish_item mine = {.root = root, .rel = it->rel, .input = it->input,
+			     .n = it->noutputs, .out_rel = it->out_rel};
+	if (p->pb.removed)
+		publish_drop_stale(&p->pb, &mine);
+}
+
 /* 1: thumbnail it; 0: passed over (told to on_passed). Every answer drawn from the
  * journal or the file's bytes, and every write to the journal, comes after a
  * cannot_tell(): a lookup that failed read as "no row" (a row lost to a kill, the
@@ -434,6 +468,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 				row.racy = racy;
 				journal_put(p->cfg.j, root, it->rel, &row);
 			}
+			drop_stale(p, root);
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;
 		}

@@ -41,6 +41,8 @@
 #include "settings.h"
 #include "shard.h"
 
+struct publish_item; /* publish.h */
+
 typedef struct planner planner;
 
 /* Why a file was passed over. */
@@ -84,6 +86,13 @@ typedef struct planner_config {
 	/* A file passed over: an error (kind, cause) or up to date (kind FAIL_NONE). */
 	void (*on_passed)(void *data, const discover_item *it, plan_pass how,
 			  failure_kind kind, const char *cause);
+	/* An up-to-date file's thumbnails of earlier settings that a run before could
+	 * not remove (their rows kept: publish.h, step 4) are removed before
+	 * on_passed() says it is up to date: each told here as publishing tells it
+	 * (publisher.removed, .kept), with data. NULL (a dry run): left. */
+	void (*on_removed)(void *data, const struct publish_item *it, const char *rel);
+	void (*on_kept)(void *data, const struct publish_item *it, const char *rel,
+			const char *cause);
 	void *data;
 } planner_config;
 

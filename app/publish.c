@@ -212,14 +212,6 @@ static int write_ahead(const publisher *pb, const publish_item *it, const out_pl
 
 /* May an output this input no longer plans be removed? Not when another current
  * input plans that path. */
-typedef struct unplanned {
-	const publisher *pb;
-	const publish_item *it;
-	char *err; /* the first removal that failed */
-	size_t len;
-	int failed;
-} unplanned;
-
 static int still_planned(const publisher *pb, const publish_item *it, const char *path)
 {
 	for (int i = 0; i < it->n; i++)
@@ -238,20 +230,30 @@ static int remove_earlier(const publisher *pb, const publish_item *it, const cha
 	return rc;
 }
 
-/* A removal that fails fails the input: its row kept, the output is still
- * imgpool's, and the input, not up to date, is made again by the next run, which
- * tries again. Left unsaid, the stale thumbnail stayed for good: the next runs
- * found the input up to date, and --prune leaves a present input's files. */
+/* publish_drop_stale()'s walk over the rows. */
+typedef struct unplanned {
+	const publisher *pb;
+	const publish_item *it;
+} unplanned;
+
+/* One that cannot be removed is said and stays with its row: the input is made
+ * all the same. Failing the input instead (its row failed) gave its name away:
+ * another input of that name took the thumbnail just put in place. */
 static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 {
 	unplanned *u = data;
 	char why[300];
 	if (!still_planned(u->pb, u->it, path) &&
-	    remove_earlier(u->pb, u->it, path, id, why, sizeof why) < 0 && !u->failed++)
-		snprintf(u->err, u->len, "its thumbnail is in place, but %s/%s, made with earlier "
-			 "settings, cannot be removed: %s (the next run tries again)",
-			 outdir_path(u->pb->od), path, why);
+	    remove_earlier(u->pb, u->it, path, id, why, sizeof why) < 0 && u->pb->kept)
+		u->pb->kept(u->pb->removed_data, u->it, path, why);
 	return 0;
+}
+
+void publish_drop_stale(const publisher *pb, const publish_item *it)
+{
+	unplanned u = {pb, it};
+	if (pb->j)
+		journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
 }
 
 /* publish_stale_outputs()'s walk over the rows. */
@@ -561,9 +563,8 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 	}
 	/* Always asked (an indexed query): the input row that would tell whether the
 	 * input had outputs may have been lost to a kill -9, the output rows not. */
-	unplanned u = {pb, it, err, len, 0};
-	journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
-	return u.failed ? -1 : 0;
+	publish_drop_stale(pb, it);
+	return 0;
 }
 
 int publish_batch(const publisher *pb, const publish_item *items, int n, publish_error *errs)

@@ -19,7 +19,10 @@
  *   3. move each into place: renameat2(RENAME_NOREPLACE) for a new one, through the
  *      quarantine (checked there, see outdir.h) for one that replaces imgpool's;
  *   4. mark them made; then remove the outputs this input had under earlier
- *      settings that it no longer plans and no other current input plans.
+ *      settings that it no longer plans and no other current input plans. One
+ *      that cannot be removed is told (publisher.kept) and its row kept; the
+ *      input is made all the same, and a later run that finds it up to date
+ *      removes it then (publish_drop_stale()).
  * A kill at any moment leaves every file either imgpool's and recorded, or not
  * imgpool's and untouched; publish_recover() finishes what a killed run left in
  * the quarantine.
@@ -46,6 +49,10 @@ typedef struct publisher {
 	 * answer says so; NULL: not told. */
 	void (*removed)(void *data, const struct publish_item *it, const char *rel);
 	void *removed_data;
+	/* Told of each output of earlier settings that could not be removed (cause:
+	 * one line; its row kept for a later run), with removed_data; NULL: not told. */
+	void (*kept)(void *data, const struct publish_item *it, const char *rel,
+		     const char *cause);
 } publisher;
 
 typedef enum {
@@ -80,6 +87,7 @@ int publish_placed(const publisher *pb, const char *rel, const file_ident *expec
 /* One finished file. */
 typedef struct publish_item {
 	const char *root, *rel;            /* the input, as the journal keys it */
+	const char *input;                 /* and as given, for what is said of it */
 	uint64_t in_dev, in_ino;
 	int n;
 	const char *const *out_rel;        /* relative to OUT */
@@ -102,6 +110,11 @@ typedef struct publish_item {
  * changed meanwhile, -1 with the cause in err when one could not be removed. */
 int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int remove,
 		       char *err, size_t len);
+
+/* Step 4 alone: remove each output its journal rows record that it no longer
+ * plans and no other current input plans, each told to pb->removed, or, where it
+ * cannot be removed, to pb->kept. Needs only root, rel, n and out_rel of it. */
+void publish_drop_stale(const publisher *pb, const publish_item *it);
 
 /* What publishing it would remove (for a dry run, which removes nothing): each
  * output its journal rows record that it no longer plans and no other current

@@ -298,7 +298,7 @@ void report_file_done(report *r, const report_file *f)
 {
 	pthread_mutex_lock(&r->lock);
 	int show = f->status == REPORT_ERROR ||
-		   (!r->quiet && (f->status != REPORT_SKIPPED || r->verbose));
+		   (!r->quiet && (f->status != REPORT_SKIPPED || r->verbose || f->nremoved));
 	if (show) {
 		clear_live(r);
 		human_line(r, f);
@@ -650,6 +650,22 @@ void report_prune_kept(report *r, const char *output, const char *input, const c
 	fprintf(r->err, "%s\n", dry_run ? "" : "; kept for the next --prune");
 	fflush(r->err);
 	json_prune(r, output, input, dry_run, cause);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void report_removal_kept(report *r, const char *output, const char *input, const char *cause)
+{
+	pthread_mutex_lock(&r->lock);
+	clear_live(r);
+	fputs("error ", r->err);
+	report_put_name(r->err, output);
+	fputs(": not removed (no longer an output of ", r->err);
+	report_put_name(r->err, input);
+	fputs("): ", r->err);
+	report_put_name(r->err, cause);
+	fputs("; the next run tries again\n", r->err);
+	fflush(r->err);
+	json_prune(r, output, input, 0, cause);
 	pthread_mutex_unlock(&r->lock);
 }
 

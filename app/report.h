@@ -129,6 +129,11 @@ void report_pruned(report *r, const char *output, const char *input, int dry_run
 void report_prune_kept(report *r, const char *output, const char *input, const char *cause,
 		       int dry_run);
 
+/* An input's thumbnail of earlier settings that could not be removed (cause, one
+ * line; the next run tries again): a line on the error stream, and a prune record
+ * with an "error" (not dry_run). */
+void report_removal_kept(report *r, const char *output, const char *input, const char *cause);
+
 /* The same, appending to json_path when append (--report-append: one file a
  * month of nightly runs). */
 report *report_open_append(FILE *out, FILE *err, int quiet, int verbose,

@@ -219,7 +219,7 @@ void run_removed_free(removed_list *l)
 /* What one batch's publishing removed, per item (the publisher's removed()). */
 typedef struct batch_removed {
 	const publish_item *items;
-	const outdir *od;
+	run_ctx *x;
 	removed_list of[PUBLISH_BATCH];
 } batch_removed;
 
@@ -228,14 +228,43 @@ static void on_removed(void *data, const publish_item *it, const char *rel)
 	batch_removed *b = data;
 	ptrdiff_t k = it - b->items;
 	if (k >= 0 && k < PUBLISH_BATCH)
-		run_removed_add(&b->of[k], b->od, rel);
+		run_removed_add(&b->of[k], b->x->od, rel);
+}
+
+/* A thumbnail of earlier settings that could not be removed: said, exit 1. */
+static void say_kept(run_ctx *x, const publish_item *it, const char *rel, const char *cause)
+{
+	char *shown;
+	if (asprintf(&shown, "%s/%s", outdir_path(x->od), rel) < 0)
+		return;
+	report_removal_kept(x->rep, shown, it->input, cause);
+	x->removal_trouble = 1;
+	free(shown);
+}
+
+static void on_kept(void *data, const publish_item *it, const char *rel, const char *cause)
+{
+	say_kept(((batch_removed *)data)->x, it, rel, cause);
+}
+
+/* The planner's removals for an up-to-date file (plan.h): on its skipped record. */
+void run_on_stale_removed(void *data, const publish_item *it, const char *rel)
+{
+	run_ctx *x = data;
+	(void)it;
+	run_removed_add(&x->passed_removed, x->od, rel);
+}
+
+void run_on_stale_kept(void *data, const publish_item *it, const char *rel, const char *cause)
+{
+	say_kept(data, it, rel, cause);
 }
 
 /* Publish every finished file waiting, with one write-ahead commit for all. */
 void run_flush_finished(run_ctx *x)
 {
 	publish_item items[PUBLISH_BATCH] = {{0}};
-	batch_removed removed = {items, x->od, {{0}}};
+	batch_removed removed = {items, x, {{0}}};
 	publish_error errs[PUBLISH_BATCH];
 	const char *temps[PUBLISH_BATCH][THUMB_MAX_SIZES];
 	uint64_t sums[PUBLISH_BATCH][THUMB_MAX_SIZES], inos[PUBLISH_BATCH][THUMB_MAX_SIZES];
@@ -266,7 +295,8 @@ void run_flush_finished(run_ctx *x)
 			inos[m][i] = d->res.out[i].ino;
 		}
 		items[m] = (publish_item){
-			.root = f->root ? f->root : "", .rel = f->rel, .in_dev = f->dev,
+			.root = f->root ? f->root : "", .rel = f->rel, .input = f->input,
+			.in_dev = f->dev,
 			.in_ino = f->ino, .n = f->n, .out_rel = (const char *const *)f->out_rel,
 			.display = (const char *const *)f->display, .temps = temps[m],
 			.sums = sums[m], .inos = inos[m],
@@ -276,9 +306,11 @@ void run_flush_finished(run_ctx *x)
 	}
 	if (m) {
 		x->pb.removed = on_removed;
+		x->pb.kept = on_kept;
 		x->pb.removed_data = &removed;
 		publish_batch(&x->pb, items, m, errs);
 		x->pb.removed = NULL;
+		x->pb.kept = NULL;
 		x->pb.removed_data = NULL;
 	}
 	x->nfinished = 0;
@@ -372,9 +404,12 @@ void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_k
 	report_file f = {
 		.status = how == PLAN_SKIPPED ? REPORT_SKIPPED : REPORT_ERROR, .kind = kind,
 		.input = it->input, .noutputs = it->noutputs, .outputs = it->outputs,
-		.cause = cause, .worker = -1,
+		.cause = cause, .worker = -1, .nremoved = x->passed_removed.n,
+		.removed = (const char *const *)x->passed_removed.shown,
 	};
 	atomic_fetch_add(&x->c.found, 1);
 	atomic_fetch_add(how == PLAN_SKIPPED ? &x->c.skipped : &x->c.failed, 1);
+	x->sum.removed += (uint64_t)x->passed_removed.n;
 	report_file_done(x->rep, &f);
+	run_removed_free(&x->passed_removed);
 }

@@ -559,7 +559,7 @@ static void finish(run_ctx *x, double t0, int broken)
 	/* A broken pool, or files left unfinished without a stop, never look done. */
 	x->sum.exit_code = stop_signal() ? 128 + stop_signal()
 			   : x->sum.failed || broken || trouble || x->stop_msg[0] ||
-					   x->sum.cancelled || x->prune_trouble
+					   x->sum.cancelled || x->removal_trouble
 				   ? EXIT_SOME_FAILED
 				   : EXIT_ALL_DONE;
 	report_summary_text(x->rep, &x->sum);

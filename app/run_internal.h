@@ -58,6 +58,13 @@ typedef struct finished {
 #define LOOKAHEAD_FILES 256
 #define LOOKAHEAD_TOP_UP 8
 
+/* The outputs of earlier settings one file's publishing removed (or, dry run, would
+ * remove), as the report shows them: OUT as given / rel. */
+typedef struct removed_list {
+	char **shown;
+	int n;
+} removed_list;
+
 typedef struct run_ctx {
 	const imgpool_options *o;
 	int64_t started_ns;      /* the wall clock when the run began (clock_wall_ns()):
@@ -85,7 +92,9 @@ typedef struct run_ctx {
 	uint64_t produced;       /* tasks given to the pool so far = next feed index */
 	uint64_t pruned;
 	int prune_ran;           /* run_prune() ran: once a run */
-	int prune_trouble;       /* --prune kept an output it could not remove, or failed */
+	int removal_trouble;     /* --prune kept an output it could not remove, or failed;
+	                            or a thumbnail of earlier settings stayed */
+	removed_list passed_removed; /* an up-to-date file's, for its skipped record */
 	int64_t min_free;        /* bytes; 0: no check */
 	char stop_msg[512];      /* set when the run must stop: the disk ran low, or the
 	                            journal was deleted or moved */
@@ -145,6 +154,10 @@ void run_answer_cancelled(run_ctx *x, const char *input, int n, const char *cons
 
 /* A file planned but passed over: up to date, or refused (one answer each); the
  * planner's on_passed callback, data the run_ctx. */
+/* planner_config.on_removed, .on_kept: an up-to-date file's thumbnails of earlier
+ * settings, removed by the planner or not (said, exit 1). */
+void run_on_stale_removed(void *data, const publish_item *it, const char *rel);
+void run_on_stale_kept(void *data, const publish_item *it, const char *rel, const char *cause);
 void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
 		   const char *cause);
 
@@ -163,12 +176,6 @@ void run_flush_finished(run_ctx *x);
 /* How long the results loop may wait: not past a waiting batch's deadline. */
 double run_results_wait(const run_ctx *x);
 
-/* The outputs of earlier settings one file's publishing removed (or, dry run, would
- * remove), as the report shows them: OUT as given / rel. */
-typedef struct removed_list {
-	char **shown;
-	int n;
-} removed_list;
 void run_removed_add(removed_list *l, const outdir *od, const char *rel);
 void run_removed_free(removed_list *l);
 

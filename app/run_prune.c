@@ -24,7 +24,7 @@ static void on_prune_kept(void *data, const char *output, const char *input, con
 {
 	run_ctx *x = data;
 	report_prune_kept(x->rep, output, input, cause, dry_run);
-	x->prune_trouble = 1;
+	x->removal_trouble = 1;
 }
 
 static void on_prune_behind_link(void *data, const char *link, int64_t n, int dry_run)
@@ -34,7 +34,7 @@ static void on_prune_behind_link(void *data, const char *link, int64_t n, int dr
 		   "'%s': it is a symlink now, which the walk does not follow, so they cannot be "
 		   "shown gone (delete them by hand if they are)", dry_run ? "would keep" : "kept",
 		   (long long)n, link);
-	x->prune_trouble = 1; /* exit 1: worth a look */
+	x->removal_trouble = 1; /* exit 1: worth a look */
 }
 
 void run_prune(run_ctx *x)
@@ -57,7 +57,7 @@ void run_prune(run_ctx *x)
 			if (prune_root_unsure(x->j, x->o->paths[i], why, sizeof why)) {
 				report_say(stderr, "imgpool: --prune: left the thumbnails of '%s' "
 					   "alone: %s", x->o->paths[i], why);
-				x->prune_trouble = 1; /* exit 1: worth a look */
+				x->removal_trouble = 1; /* exit 1: worth a look */
 				continue;
 			}
 			char *r = realpath(x->o->paths[i], NULL);
@@ -74,12 +74,12 @@ void run_prune(run_ctx *x)
 		report_say(stderr, "imgpool: --prune: nothing pruned: it prunes under the folder "
 			   "PATHs given, and a --files-from list names files, not their folder "
 			   "(give the photo folder as a PATH to prune it)");
-		x->prune_trouble = 1; /* exit 1: it did not do what was asked */
+		x->removal_trouble = 1; /* exit 1: it did not do what was asked */
 	} else if (!folders) { /* files as PATHs: the same, where it was silent, exit 0 */
 		report_say(stderr, "imgpool: --prune: nothing pruned: it prunes under the folder "
 			   "PATHs given, and none is a folder (give the photo folder as a PATH to "
 			   "prune it)");
-		x->prune_trouble = 1;
+		x->removal_trouble = 1;
 	}
 	prune_config pc = {.pb = &x->pb, .roots = roots, .nroots = n, .dry_run = x->o->dry_run,
 			   .shard = x->shard, .on_pruned = on_pruned, .on_kept = on_prune_kept,
@@ -88,7 +88,7 @@ void run_prune(run_ctx *x)
 	x->pruned += (uint64_t)prune_gone(&pc, &cause);
 	if (cause) {
 		report_say(stderr, "imgpool: --prune: %s", cause);
-		x->prune_trouble = 1;
+		x->removal_trouble = 1;
 	}
 	for (int i = 0; i < n; i++)
 		free((char *)roots[i]);

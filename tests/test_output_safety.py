@@ -1231,11 +1231,11 @@ class TestStops(SafetyCase):
         return run(args)
 
     def test_an_output_side_failure_is_tried_again_once_mended(self):
-        """A folder of the output that cannot be written (or a full disk): its
-        failures were remembered after three in a row, and the photo was
-        "failed earlier" for good once the folder was mended. The output side
-        is mended with no change to the input a run could see: never
-        remembered."""
+        """A folder of the output that cannot be written: its failures were
+        remembered after three in a row, and the photo was "failed earlier" for
+        good once the folder was mended, which changes nothing of the input a run
+        could see. They are remembered only while the folder cannot be
+        written."""
         src, out = self.path("in"), self.path("out")
         jpeg(os.path.join(src, "sub", "a.jpg"))
         jpeg(os.path.join(src, "sub", "b.jpg"))
@@ -1247,6 +1247,7 @@ class TestStops(SafetyCase):
                 r = self.no_dac(["-q", "-r", "-o", out, src])
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertIn(b"b.jpg in place: Permission denied", r.stderr)
+                self.assertEqual(b"failed earlier" in r.stderr, night == 3, r.stderr)
         finally:
             os.chmod(os.path.join(out, "sub"), 0o755)
         r = self.ok(self.no_dac(["-r", "-o", out, src]))
@@ -1256,28 +1257,46 @@ class TestStops(SafetyCase):
     def test_a_thumbnail_of_earlier_settings_that_cannot_be_removed_is_said(self):
         """With --name changed, the thumbnail of the earlier name is removed; one
         in a folder that cannot be written stayed, and nothing said so: "ok",
-        exit 0, and no later run tried again (the input was up to date; --prune
-        keeps a present input's files). Now the input fails, naming it, and is
-        made again by the next run, which removes it."""
-        src, out, rep = self.path("in"), self.path("out"), self.path("r.jsonl")
-        jpeg(os.path.join(src, "a.jpg"))
-        self.ok(run(["-q", "--name", "old/{stem}.{ext}", "-o", out, src]))
+        exit 0, and no later run tried again (the file was up to date; --prune
+        keeps a present input's files). It is said now (an error line, a prune
+        record with the error), exit 1, and each later run that finds the file
+        up to date tries again, without decoding it. The file keeps its name:
+        failed instead, its fresh thumbnail went to a.jpg, another input of that
+        name (-f jpeg), at once."""
+        src, out = self.path("in"), self.path("out")
+        jpeg(self.path("big.jpg"), 320, 240, mean=200)
+        os.makedirs(src)
+        vips("copy", self.path("big.jpg"), os.path.join(src, "a.png"))  # larger: first
+        jpeg(os.path.join(src, "a.jpg"), mean=40)
+        r = run(["-f", "jpeg", "--name", "old/{stem}.{ext}", "-o", out, src])
+        self.assertIn(b"also the output of", r.stderr)
         os.chmod(os.path.join(out, "old"), 0o555)
         try:
             for night in range(2):
-                r = self.no_dac(["--name", "new/{stem}.{ext}", "--report", rep, "-o", out, src])
+                rep = self.path("r%d.jsonl" % night)
+                r = self.no_dac(["-f", "jpeg", "--report", rep, "-o", out, src])
                 self.assertEqual(r.returncode, 1, r.stderr)
-                self.assertIn(b"old/a.jpg, made with earlier settings, cannot be removed: "
-                              b"Permission denied", r.stderr)
+                self.assertIn(b"old/a.jpg: not removed (no longer an output of ", r.stderr)
                 with open(rep) as f:
                     recs = [json.loads(x) for x in f]
-                self.assertEqual([(x["status"], x["kind"]) for x in recs if x["type"] == "file"],
-                                 [("error", "output")])
+                files = {os.path.basename(x["input"]): x for x in recs if x["type"] == "file"}
+                self.assertEqual(files["a.png"]["status"], "skipped" if night else "ok")
+                self.assertEqual(files["a.jpg"]["status"], "error")
+                kept = [x for x in recs if x["type"] == "prune"]
+                self.assertEqual(len(kept), 1, recs)
+                self.assertIn("Permission denied", kept[0]["error"])
+                self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150)
         finally:
             os.chmod(os.path.join(out, "old"), 0o755)
-        r = self.ok(self.no_dac(["--name", "new/{stem}.{ext}", "-o", out, src]))
-        self.assertIn(b"remove ", r.stdout + r.stderr)
-        self.assertEqual(outputs_in(out), {os.path.join("new", "a.jpg")})
+        rep = self.path("r.jsonl")
+        r = self.no_dac(["-f", "jpeg", "--report", rep, "-o", out, src])
+        self.assertIn(b"remove " + os.fsencode(os.path.join(out, "old", "a.jpg")), r.stdout)
+        with open(rep) as f:
+            recs = [json.loads(x) for x in f]
+        self.assertEqual([x.get("removed") for x in recs if x["type"] == "file" and
+                          x["input"].endswith("a.png")], [[os.path.join(out, "old", "a.jpg")]])
+        self.assertEqual(outputs_in(out), {"a.jpg"})
+        self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150)
 
     def test_raised_limits_retry(self):
         src, out = self.path("src"), self.path("out")

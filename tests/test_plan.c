@@ -1104,8 +1104,8 @@ static void test_failed_earlier_strikes(void **state)
 		if (kinds[k] == FAIL_ENVIRONMENT || kinds[k] == FAIL_OUTPUT) {
 			/* the machine's: remembered only while the file cannot be
 			 * opened, and it can (the chmod that mended it kept its size
-			 * and mtime); the output side's never (failure.h): tried
-			 * again */
+			 * and mtime); the output side's only while an output's
+			 * folder cannot be written, and it can: tried again */
 			assert_string_equal(planned_names(&r), rel);
 		} else {
 			assert_int_equal(r.nplanned, 0);
