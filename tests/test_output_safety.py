@@ -116,6 +116,16 @@ class SafetyCase(unittest.TestCase):
         self.assertIn(r.returncode, codes, (r.stdout + r.stderr).decode(errors="replace"))
         return r
 
+    def no_dac(self, args):
+        """run() where a folder's permission bits hold, also for root: its
+        override of them dropped (as root, the sandbox of CI)."""
+        if os.geteuid() == 0:
+            if not shutil.which("setpriv"):
+                self.skipTest("needs setpriv as root")
+            return run(args, prefix=["setpriv", "--bounding-set",
+                                     "-dac_override,-dac_read_search", "--"])
+        return run(args)
+
 
 class TestPruneNames(SafetyCase):
     def test_newline_names_prune_from_another_folder(self):
@@ -1219,16 +1229,6 @@ class TestStops(SafetyCase):
                 r = self.ok(run(["-j2", "-o", out, src]))
                 self.assertNotIn(b"failed earlier", r.stdout + r.stderr)
                 self.assertEqual(len(outputs_in(out)), 12)
-
-    def no_dac(self, args):
-        """run() where a folder's permission bits hold, also for root: its
-        override of them dropped (as root, the sandbox of CI)."""
-        if os.geteuid() == 0:
-            if not shutil.which("setpriv"):
-                self.skipTest("needs setpriv as root")
-            return run(args, prefix=["setpriv", "--bounding-set",
-                                     "-dac_override,-dac_read_search", "--"])
-        return run(args)
 
     def test_an_output_side_failure_is_tried_again_once_mended(self):
         """A folder of the output that cannot be written: its failures were
@@ -3224,6 +3224,38 @@ class TestContestedOutputName(SafetyCase):
         self.assertNotIn(b"also the output of", said)
         self.assertEqual(outputs_in(out), {stem + ".jpg"})
         self.assertLess(abs(mean_of(os.path.join(out, stem + ".jpg")) - 128), 8)
+
+    def test_another_shards_failure_it_tries_again_keeps_the_name(self):
+        """The name goes back only where the other shard's own run answers its
+        file "failed earlier": one it tries again (here a folder it could not
+        write, never remembered while it can) kept the name no more, and both
+        shards' runs made it, the second over the first's."""
+        src, out = self.path("in"), self.path("out")
+        for stem in ("e%d" % i for i in range(64)):
+            shutil.rmtree(src, ignore_errors=True)
+            jpeg(self.path("big.jpg"), 320, 240, mean=200)
+            os.makedirs(src)
+            vips("copy", self.path("big.jpg"), os.path.join(src, stem + ".png"))  # first
+            jpeg(os.path.join(src, stem + ".jpg"), mean=40)
+            r = run(["-n", "-f", "jpeg", "--shard", "1/2", "-o", out, src])
+            if r.stdout.count(b"would ") + r.stderr.count(b"error ") == 1:
+                break
+        else:
+            self.fail("no stem whose two files fall in different shards")
+        png_shard = "1/2" if b".png" in r.stdout + r.stderr else "2/2"
+        jpg_shard = "2/2" if png_shard == "1/2" else "1/2"
+        run(["-q", "-f", "jpeg", "--shard", jpg_shard, "-o", out, src])  # its journal
+        os.chmod(out, 0o555)
+        try:
+            r = self.no_dac(["-f", "jpeg", "--shard", png_shard, "-o", out, src])
+            self.assertIn(b"in place: Permission denied", r.stderr)
+        finally:
+            os.chmod(out, 0o755)
+        r = run(["-f", "jpeg", "--shard", jpg_shard, "-o", out, src])
+        self.assertIn(b"also the output of", r.stderr)
+        self.assertEqual(outputs_in(out), set())
+        self.ok(run(["-f", "jpeg", "--shard", png_shard, "-o", out, src]))
+        self.assertGreater(mean_of(os.path.join(out, stem + ".jpg")), 150)
 
 class TestDeepFolders(SafetyCase):
     def test_folder_past_path_max_says_why_its_files_are_not_looked_at(self):
