@@ -153,6 +153,8 @@ void dispatch(pool *p)
 		return;
 	}
 	worker *taken_from = NULL;
+	char stopped[p->nworkers]; /* idle, and seen stopped from outside (below) */
+	memset(stopped, 0, sizeof stopped);
 	for (int round = 0; round < 2; round++) {
 		size_t cs = next_chunk(p);
 		size_t want[p->nworkers];
@@ -161,8 +163,9 @@ void dispatch(pool *p)
 			size_t d = depth(p, cs ? cs : 1);
 			/* Refill in batches; never queue behind a task that seems stuck,
 			 * nor give back what was just taken (to a worker stopped between
-			 * tasks: no wake-up was left to take it again). */
-			if (w == taken_from ||
+			 * tasks: no wake-up was left to take it again), nor give it to
+			 * one stopped too. */
+			if (w == taken_from || stopped[k] ||
 			    (w->held.n && (w->held.n + batch(p, d) > d || stuck(p, k))))
 				want[k] = 0;
 			else
@@ -197,7 +200,10 @@ void dispatch(pool *p)
 		if (!starved || round)
 			break;
 		/* Nothing left to give: an idle worker takes what waits unstarted behind
-		 * a running task elsewhere (the one with the most). */
+		 * a running task elsewhere (the one with the most). Not one stopped
+		 * from outside (/proc, looked at only here): with every worker stopped,
+		 * the tasks went from one to the other every IDLE_STUCK_NS, none held
+		 * them for a timeout, and none was ever replaced: a wait for ever. */
 		int idle = 0;
 		worker *victim = NULL;
 		uint64_t most = 0;
@@ -205,7 +211,7 @@ void dispatch(pool *p)
 			worker *w = &p->w[k];
 			if (w->state != W_READY)
 				continue;
-			if (!w->held.n && can_send(p, w, 1))
+			if (!w->held.n && can_send(p, w, 1) && !(stopped[k] = (char)process_stopped(w->pid)))
 				idle = 1;
 			uint64_t c = atomic_load_explicit(&p->shm[k].claim, memory_order_relaxed) &
 				     CLAIM_SEQ;

@@ -567,8 +567,12 @@ void worker_ended(pool *p, worker *w, int status)
 	}
 	emit(p, &exit_ev);
 
+	/* An end whose status a SIGCHLD handler of the caller's took (pool.h: Signals)
+	 * may have been a kill from outside: counted so. As a failure of its own, 3
+	 * such kills broke the pool, where without that handler 20 do. */
 	if (starting) {
-		failed_start(p, w, cause, killed_from_outside(w, status) || w->stopped_starting);
+		failed_start(p, w, cause, killed_from_outside(w, status) || w->stopped_starting ||
+						  status == STATUS_UNKNOWN);
 		return;
 	}
 	if (p->terminated || p->broken || p->interrupted || p->joining)

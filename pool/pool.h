@@ -16,7 +16,9 @@
  *   but starts none of them within the timeout, and is seen stopped from outside
  *   (SIGSTOP, in /proc), is replaced the same way, charging no task. Time the
  *   process was stopped while it waited in the pool (Ctrl-Z stops the whole group)
- *   counts against no timeout, to within a quarter of a second, and wherever the
+ *   counts against no timeout, to within a quarter of a second a stop (a throttle
+ *   that stops and continues the group many times a second, as cpulimit does, is
+ *   not told from the machine's own delays: those stops count), and wherever the
  *   stop found it (the caller's own code, a result's callback, the pool's turn)
  *   when the caller's SIGCONT handler calls pool_continued(); time
  *   the caller spends away from the pool does count (the workers run meanwhile).
@@ -125,7 +127,9 @@
  *   as SIGSEGV or SIGABRT, an exit, the start timeout), or fork failed as often;
  *   or 20 workers in a row were killed while starting by a signal from outside
  *   (SIGKILL, SIGTERM, any but those faults; also one stopped from outside, SIGSTOP,
- *   past the start timeout: 1.7.1), which says only that someone is killing them. (The kernel's OOM killer and a cgroup's memory limit kill with
+ *   past the start timeout: 1.7.1; also one whose end a SIGCHLD handler of the caller's
+ *   took, which cannot be told from those: 1.7.7), which says only that someone is
+ *   killing them. (The kernel's OOM killer and a cgroup's memory limit kill with
  *   SIGKILL too: an initializer that runs out of memory every time is tried those
  *   20 times.) No worker is ready or starting in between; the tries are apart by a backoff
  *   of 10 ms doubled each time, at most 1 s (the 20 kills: about 15 s of tries).

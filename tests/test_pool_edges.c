@@ -557,6 +557,46 @@ static void test_a_workers_number_given_to_a_callers_child(void **state)
 	}
 }
 
+static int spawns_to_kill;
+
+static void kill_new_workers(const pool_event *e, void *data)
+{
+	(void)data;
+	if (e->kind == POOL_EV_SPAWN && spawns_to_kill > 0) {
+		spawns_to_kill--;
+		kill(e->pid, SIGKILL);
+	}
+}
+
+/* Workers killed from outside as they start break the pool after 20 in a row, a
+ * failure of their own after 3. With a reaping SIGCHLD handler of the caller's
+ * their statuses are not the pool's to read: each such end counted as a failure
+ * of its own, and 4 kills broke the pool. They count as kills now. */
+static void test_a_reaping_sigchld_handler_and_killed_starts(void **state)
+{
+	(void)state;
+	struct sigaction sa = {.sa_handler = reap_every_child, .sa_flags = SA_RESTART}, old;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
+	tl_reset_shared();
+	spawns_to_kill = 5;
+	pool_options o = {.workers = 1, .min_ready = -1, .on_event = kill_new_workers};
+	char *err = NULL;
+	pool *p = pool_create(&o, &err);
+	if (!p)
+		fail_msg("pool_create: %s", err);
+	job_arg a = J(B_SQUARE, 3);
+	pool_result r = {0};
+	int rc = pool_apply(p, tl_task, &a, sizeof a, &r);
+	char why[300];
+	snprintf(why, sizeof why, "%s", rc ? pool_error(p) : "");
+	pool_result_release(&r);
+	pool_destroy(p);
+	sigaction(SIGCHLD, &old, NULL);
+	if (rc != 0)
+		fail_msg("5 starts killed from outside: %s", why);
+}
+
 /* A task that closes its worker's end of the channel (descriptor 3, as a library
  * that "closes every descriptor above 2" does) and returns: its result cannot be
  * sent, and the worker exits 0 between tasks. Not charged, the task re-ran with a
@@ -1274,6 +1314,36 @@ static void test_a_worker_stopped_between_tasks_with_a_timeout(void **state)
 	stopped_between_tasks(30);
 }
 
+/* Every worker stopped from outside between tasks, with a timeout: the task went
+ * from one to the other every IDLE_STUCK_NS (each "idle"), none held it for the
+ * timeout, none was seen stopped and replaced, and the caller waited for ever. A
+ * stopped worker takes nothing back now: the one holding the task is replaced
+ * after the timeout, and the task is answered. */
+static void test_every_worker_stopped_between_tasks(void **state)
+{
+	(void)state;
+	for (int workers = 2; workers <= 3; workers++) {
+		tl_reset_shared();
+		pool *p = tl_make_pool(workers, 1, -1, 0);
+		int pids[3], n = pool_worker_pids(p, pids, 3);
+		assert_int_equal(n, workers);
+		for (int i = 0; i < n; i++)
+			kill(pids[i], SIGSTOP);
+		job_arg a = J(B_SQUARE, 7);
+		pool_future *f = pool_apply_async(p, tl_task, &a, sizeof a, NULL, NULL);
+		assert_non_null(f);
+		const pool_result *r = pool_future_get(f, 20);
+		int answered = r && r->status == POOL_OK;
+		pool_future_free(f);
+		for (int i = 0; i < n; i++)
+			kill(pids[i], SIGCONT);
+		pool_destroy(p);
+		if (!answered)
+			fail_msg("%d workers stopped: the task had no answer after 20 s", workers);
+		tl_assert_no_children();
+	}
+}
+
 /* pool_buf_reserve() on an empty buffer left its text unterminated. */
 static void test_a_reserved_buffer_is_empty_text(void **state)
 {
@@ -1410,10 +1480,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_infinite_timeouts),
 		cmocka_unit_test(test_a_worker_stopped_between_tasks_keeps_no_task),
 		cmocka_unit_test(test_a_worker_stopped_between_tasks_with_a_timeout),
+		cmocka_unit_test(test_every_worker_stopped_between_tasks),
 		cmocka_unit_test(test_a_reserved_buffer_is_empty_text),
 		cmocka_unit_test(test_an_error_without_words_says_so),
 		cmocka_unit_test(test_a_sigchld_handler_set_since_is_kept),
 		cmocka_unit_test(test_a_workers_number_given_to_a_callers_child),
+		cmocka_unit_test(test_a_reaping_sigchld_handler_and_killed_starts),
 		cmocka_unit_test(test_null_functions_and_huge_chunks),
 	};
 	return tl_run("pool_edges", argc, argv, tests, sizeof tests / sizeof *tests);
