@@ -3,8 +3,8 @@
  * fastjpeg.c — libjpeg-turbo decoding straight into memory, DCT-scaled on load.
  * The contract is in fastjpeg.h; this file is the how.
  *
- * The whole file is read with one read() into a buffer and handed to libjpeg with
- * jpeg_mem_src(): no stdio, no source callbacks. libjpeg reports errors through
+ * The whole file is read with one read() into a buffer and handed to libjpeg a
+ * window at a time (window_src(), below: why). libjpeg reports errors through
  * error_exit() and warnings through emit_message(-1); both longjmp() back to the
  * call that started the work, with the message kept in the handle, so a corrupt
  * file never yields half an image. Marker parsing mirrors libvips 8.14's jpegload
@@ -43,6 +43,8 @@ typedef struct jerr {
 	 * libjpeg skipped there. NULL otherwise. */
 	const unsigned char *data;
 	size_t len;
+	int eof_only; /* FASTJPEG_CHECK_END's tail: only running out of data fails */
+	int warned;   /* the jump came from a warning of damage (fastjpeg_damaged()) */
 } jerr;
 
 struct fastjpeg {
@@ -109,8 +111,13 @@ static int padding_at_end(j_common_ptr cinfo)
  * are ignored. */
 static void on_message(j_common_ptr cinfo, int msg_level)
 {
-	if (msg_level < 0 && !padding_at_end(cinfo))
+	jerr *e = (jerr *)cinfo->err;
+	if (msg_level < 0 && !padding_at_end(cinfo) &&
+	    (!e->eof_only || cinfo->err->msg_code == JWRN_JPEG_EOF)) {
+		/* data cut short: libvips sees that too, and says it its way */
+		e->warned = cinfo->err->msg_code != JWRN_JPEG_EOF;
 		on_error(cinfo);
+	}
 }
 
 /* A worker never writes to the terminal: messages reach the caller through err. */
@@ -121,7 +128,83 @@ static void on_output(j_common_ptr cinfo)
 
 /* ----------------------------------------------------------------- input -- */
 
+/* The file in memory, handed to libjpeg at most WINDOW bytes at a time, as the
+ * bytes of a stream come. Given the whole file at once (jpeg_mem_src()),
+ * libjpeg-turbo decodes baseline Huffman data on its fast path, which takes a bad
+ * code for 0 without a warning: a photo with a damaged byte came out "ok" and
+ * garbled, where libvips, reading 4 KiB at a time, mostly warns. libjpeg-turbo
+ * takes its checking path while fewer than 512 bytes per block of an MCU wait
+ * (jdhuff.c, BUFSIZE), so a window below 512 bytes always does. It costs about
+ * nothing: one call per window. */
+#define WINDOW 511
 
+typedef struct window_src {
+	struct jpeg_source_mgr pub;
+	const unsigned char *next, *end; /* the next window's start; the file's end */
+} window_src;
+
+static void window_init(j_decompress_ptr c)
+{
+	(void)c;
+}
+
+/* The next window; past the end, a fake EOI with libjpeg's warning, as
+ * jpeg_mem_src()'s fill does. */
+static boolean window_fill(j_decompress_ptr c)
+{
+	static const JOCTET eoi[2] = {0xFF, JPEG_EOI};
+	window_src *s = (window_src *)c->src;
+	if (s->next >= s->end) {
+		WARNMS(c, JWRN_JPEG_EOF);
+		s->pub.next_input_byte = eoi;
+		s->pub.bytes_in_buffer = 2;
+		return TRUE;
+	}
+	size_t n = (size_t)(s->end - s->next) < WINDOW ? (size_t)(s->end - s->next) : WINDOW;
+	s->pub.next_input_byte = s->next;
+	s->pub.bytes_in_buffer = n;
+	s->next += n;
+	return TRUE;
+}
+
+static void window_skip(j_decompress_ptr c, long n)
+{
+	window_src *s = (window_src *)c->src;
+	if (n <= 0)
+		return;
+	if ((size_t)n <= s->pub.bytes_in_buffer) {
+		s->pub.next_input_byte += n;
+		s->pub.bytes_in_buffer -= (size_t)n;
+		return;
+	}
+	size_t past = (size_t)n - s->pub.bytes_in_buffer;
+	s->next += past < (size_t)(s->end - s->next) ? past : (size_t)(s->end - s->next);
+	s->pub.bytes_in_buffer = 0;
+	window_fill(c);
+}
+
+static void window_term(j_decompress_ptr c)
+{
+	(void)c;
+}
+
+/* Read data[0..len) through windows (again from its start when called again). */
+static void window_src_set(j_decompress_ptr c, const unsigned char *data, size_t len)
+{
+	if (!c->src)
+		c->src = (*c->mem->alloc_small)((j_common_ptr)c, JPOOL_PERMANENT,
+						sizeof(window_src));
+	window_src *s = (window_src *)c->src;
+	s->pub.init_source = window_init;
+	s->pub.fill_input_buffer = window_fill;
+	s->pub.skip_input_data = window_skip;
+	s->pub.resync_to_restart = jpeg_resync_to_restart;
+	s->pub.term_source = window_term;
+	s->pub.next_input_byte = NULL;
+	s->pub.bytes_in_buffer = 0;
+	s->next = data;
+	s->end = data + len;
+}
 
 /* ------------------------------------------------------------------- ICC -- */
 
@@ -202,7 +285,7 @@ static int parse_header(fastjpeg *j, fastjpeg_info *info)
 {
 	struct jpeg_decompress_struct *c = &j->cinfo;
 
-	jpeg_mem_src(c, j->data, (unsigned long)j->len);
+	window_src_set(c, j->data, j->len);
 	jpeg_save_markers(c, JPEG_APP0 + 1, 0xffff);
 	jpeg_save_markers(c, JPEG_APP0 + 2, 0xffff);
 	if (jpeg_read_header(c, TRUE) != JPEG_HEADER_OK)
@@ -345,7 +428,7 @@ static void drop_unread_scans(fastjpeg *j, int eighths)
 		return;
 	j->len = len;
 	jpeg_abort_decompress(c);
-	jpeg_mem_src(c, j->data, (unsigned long)j->len);
+	window_src_set(c, j->data, j->len);
 	jpeg_read_header(c, TRUE);
 	set_params(c, j->out_space, eighths);
 	c->do_block_smoothing = FALSE;
@@ -363,6 +446,7 @@ int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, in
 	fh = (int)((uint64_t)c->image_height * (unsigned)eighths / 8);
 	if (fw < 1 || fh < 1 || j->pixels)
 		return FASTJPEG_UNSUPPORTED;
+	j->err.warned = 0;
 	if (setjmp(j->err.jump)) {
 		set_err(err, errlen, "%s", j->err.msg);
 		return FASTJPEG_ERROR;
@@ -391,6 +475,11 @@ int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, in
 	return FASTJPEG_OK;
 }
 
+int fastjpeg_damaged(const fastjpeg *j)
+{
+	return j->err.warned;
+}
+
 int fastjpeg_finish(fastjpeg *j, int check, char *err, size_t errlen)
 {
 	struct jpeg_decompress_struct *c = &j->cinfo;
@@ -398,7 +487,7 @@ int fastjpeg_finish(fastjpeg *j, int check, char *err, size_t errlen)
 
 	if (!j->pixels || c->global_state == 0)
 		return FASTJPEG_UNSUPPORTED;
-	if (!check) {
+	if (check == FASTJPEG_CHECK_NONE) {
 		jpeg_abort_decompress(c); /* a progressive image's coefficients go now */
 		return FASTJPEG_OK;
 	}
@@ -410,13 +499,21 @@ int fastjpeg_finish(fastjpeg *j, int check, char *err, size_t errlen)
 	if (setjmp(j->err.jump)) {
 		free(row);
 		j->err.data = NULL;
+		j->err.eof_only = 0;
 		set_err(err, errlen, "%s", j->err.msg);
 		jpeg_abort_decompress(c);
 		return FASTJPEG_ERROR;
 	}
+	j->err.eof_only = check == FASTJPEG_CHECK_END;
 	while (c->output_scanline < c->output_height) {
 		JSAMPROW r = row;
 		jpeg_read_scanlines(c, &r, 1);
+	}
+	j->err.eof_only = 0;
+	if (check == FASTJPEG_CHECK_END) {
+		free(row);
+		jpeg_abort_decompress(c);
+		return FASTJPEG_OK;
 	}
 	j->err.data = j->data;
 	j->err.len = j->len;

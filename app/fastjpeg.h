@@ -75,19 +75,27 @@ int fastjpeg_open_bytes(unsigned char *data, size_t len, fastjpeg **j, fastjpeg_
 int fastjpeg_decode(fastjpeg *j, int eighths, unsigned char **pixels, int *w, int *h,
 		    char *err, size_t errlen);
 
+/* After fastjpeg_decode() gave FASTJPEG_ERROR: 1 when it came from one of
+ * libjpeg's warnings of corrupt data (a bad Huffman code, bytes out of place): the
+ * file is damaged, as libvips' fail_on=warning fails it (which reads otherwise and
+ * may not see it); 0 for an error, or data cut short (which libvips sees). */
+int fastjpeg_damaged(const fastjpeg *j);
+
 /* After fastjpeg_decode(): end the decode, freeing libjpeg's state (a progressive
- * image's coefficients). With check, first decode the rest of the image (the rows
- * past the last whole scaled pixel) and read on to its EOI marker, as
- * jpeg_finish_decompress() does, to see damage there that the pixels decoded so
- * far do not show: bytes before the EOI that belong to no block (a chunk inserted
- * or repeated, or data that decoded out of step: libjpeg-turbo's fast Huffman
- * decoder takes a bad code for 0 without a warning, and a stream damaged that way
- * ends in the wrong place), or data that runs out in the last rows. Zero bytes
- * before the EOI, or no EOI, after data that is whole are padding, not damage.
+ * image's coefficients). check FASTJPEG_CHECK_END: first decode the rest of the
+ * image (the rows past the last whole scaled pixel), failing only where the data
+ * runs out there (--fail-on truncated and error: libvips reads those rows, and a
+ * file cut in its last one was "ok"). FASTJPEG_CHECK_ALL: the same, any warning
+ * failing, then read on to its EOI marker, as jpeg_finish_decompress() does, to
+ * see damage there that the pixels decoded so far do not show: bytes before the
+ * EOI that belong to no block (a chunk inserted or repeated, or data that decoded
+ * out of step). Zero bytes before the EOI, or no EOI, after data that is whole are
+ * padding, not damage.
  * FASTJPEG_OK, or FASTJPEG_ERROR with libjpeg's warning in err;
  * FASTJPEG_UNSUPPORTED without a decode to end, or without memory for the check
  * (the decode is ended all the same). Bytes after the EOI are never read. Once,
  * after a decode. */
+enum { FASTJPEG_CHECK_NONE = 0, FASTJPEG_CHECK_END = 1, FASTJPEG_CHECK_ALL = 2 };
 int fastjpeg_finish(fastjpeg *j, int check, char *err, size_t errlen);
 
 /* Encode 8-bit pixels (bands 3: RGB, 1: grey; rows packed, stride w * bands) as

@@ -156,8 +156,9 @@ static int finish_fast_master(VipsImage *master, colour_transform *transform)
  * warning): the caller then runs the libvips path, which reports errors in its
  * usual words and decodes at the --fail-on level (the default, "warning", fails
  * what this path refuses; a lower one may thumbnail it). -1 with the cause in
- * err for the one verdict of its own: at --fail-on warning, damage past the rows
- * the thumbnail needs (fastjpeg_finish()), which libvips would not read. */
+ * err for the verdicts of its own: at --fail-on warning, any damage libjpeg warns
+ * of, in the rows decoded or past them (fastjpeg_finish(), which libvips would not
+ * read); at truncated and error, data that ends in the image's last rows. */
 int fastpath_master(const thumb_settings *s, const char *input, unsigned char *bytes,
 		    size_t nbytes, int *w, int *h, VipsImage **master, char *err, size_t errlen)
 {
@@ -225,12 +226,22 @@ int fastpath_master(const thumb_settings *s, const char *input, unsigned char *b
 			mw = mh = 0; /* libvips' scale after all */
 	}
 	if (fastjpeg_decode(j, 8 / decode_k, &px, &fw, &fh, why, sizeof why) != FASTJPEG_OK) {
+		/* Damage seen at --fail-on warning is a verdict: handed on, libvips
+		 * (reading on libjpeg-turbo's unchecking fast path part of the time)
+		 * thumbnailed some such files from garbage. */
+		rc = s->fail_on == FAILON_WARNING && fastjpeg_damaged(j) ? -1 : 1;
+		if (rc < 0)
+			snprintf(err, errlen, "%s", why);
 		fastjpeg_close(j);
-		return 1;
+		return rc;
 	}
-	/* Damage past the decoded rows is this path's to see: libvips stops
-	 * reading where we do, and would thumbnail the file. */
-	if (fastjpeg_finish(j, s->fail_on == FAILON_WARNING, why, sizeof why) == FASTJPEG_ERROR) {
+	/* Damage past the decoded rows is this path's to see. libvips reads the
+	 * image's last rows (a file cut there fails at --fail-on truncated), but
+	 * not on to the EOI, and would thumbnail a file damaged only there. */
+	int check = s->fail_on == FAILON_WARNING ? FASTJPEG_CHECK_ALL
+		    : s->fail_on == FAILON_NONE  ? FASTJPEG_CHECK_NONE
+						 : FASTJPEG_CHECK_END;
+	if (fastjpeg_finish(j, check, why, sizeof why) == FASTJPEG_ERROR) {
 		snprintf(err, errlen, "%s", why);
 		fastjpeg_close(j);
 		return -1;

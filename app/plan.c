@@ -413,12 +413,21 @@ static int hold(planner *p, held_list *l, int claim_first)
 /* Up to date, and its thumbnails of earlier settings still recorded: ones a run
  * before could not remove (their folder could not be written). Removed now, or
  * said again; left, they stayed for good with the file up to date. */
+static void tell_stale(void *data, const char *rel)
+{
+	planner *p = data;
+	publish_item mine = {.rel = p->it.rel, .input = p->it.input};
+	p->pb.removed(p->pb.removed_data, &mine, rel);
+}
+
 static void drop_stale(planner *p, const char *root)
 {
 	const discover_item *it = &p->it;
 	publish_item mine = {.root = root, .rel = it->rel, .input = it->input,
 			     .n = it->noutputs, .out_rel = it->out_rel};
-	if (p->pb.removed)
+	if (p->pb.removed && p->cfg.dry_run)
+		publish_stale_outputs(&p->pb, &mine, tell_stale, p);
+	else if (p->pb.removed)
 		publish_drop_stale(&p->pb, &mine);
 }
 

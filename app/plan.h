@@ -89,10 +89,12 @@ typedef struct planner_config {
 	/* An up-to-date file's thumbnails of earlier settings that a run before could
 	 * not remove (their rows kept: publish.h, step 4) are removed before
 	 * on_passed() says it is up to date: each told here as publishing tells it
-	 * (publisher.removed, .kept), with data. NULL (a dry run): left. */
+	 * (publisher.removed, .kept), with data; in a dry run (dry_run), each that
+	 * would go is told to on_removed, and nothing is removed. NULL: left. */
 	void (*on_removed)(void *data, const struct publish_item *it, const char *rel);
 	void (*on_kept)(void *data, const struct publish_item *it, const char *rel,
 			const char *cause);
+	int dry_run;
 	void *data;
 } planner_config;
 

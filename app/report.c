@@ -217,7 +217,7 @@ static void human_line(report *r, const report_file *f)
 	/* Its thumbnails of earlier settings (-s 1600,320 then -s 1200,320) went as
 	 * it was redone: said, as --prune's are, not taken away unseen. */
 	for (int i = 0; i < f->nremoved; i++) {
-		fputs(f->status == REPORT_PLANNED ? "would remove " : "remove ", o);
+		fputs(f->status == REPORT_PLANNED || f->dry_run ? "would remove " : "remove ", o);
 		report_put_name(o, f->removed[i]);
 		fputs(" (no longer an output of ", o);
 		report_put_name(o, f->input);

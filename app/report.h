@@ -57,6 +57,7 @@ typedef struct report_file {
 	int worker;               /* slot, -1 if never run */
 	int nremoved;             /* its outputs of earlier settings removed (would be, */
 	const char *const *removed; /* dry run), as shown */
+	int dry_run;              /* removed: would be (REPORT_PLANNED says so itself) */
 } report_file;
 
 typedef struct report_summary {

@@ -406,6 +406,7 @@ void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_k
 		.input = it->input, .noutputs = it->noutputs, .outputs = it->outputs,
 		.cause = cause, .worker = -1, .nremoved = x->passed_removed.n,
 		.removed = (const char *const *)x->passed_removed.shown,
+		.dry_run = x->o->dry_run,
 	};
 	atomic_fetch_add(&x->c.found, 1);
 	atomic_fetch_add(how == PLAN_SKIPPED ? &x->c.skipped : &x->c.failed, 1);

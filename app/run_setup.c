@@ -454,8 +454,8 @@ int run_setup(run_ctx *x)
 		.dry_run_holds = o->dry_run && !o->files_from,
 		.hold_claims = o->dry_run && !o->files_from,
 		.on_passed = run_on_passed, .data = x,
-		.on_removed = o->dry_run ? NULL : run_on_stale_removed,
-		.on_kept = o->dry_run ? NULL : run_on_stale_kept,
+		.on_removed = run_on_stale_removed, .on_kept = run_on_stale_kept,
+		.dry_run = o->dry_run,
 		/* A dry run without a journal to read, where the run would start one
 		 * anew: outputs there are no one's, as that run will find them. */
 		.empty_journal = !x->j && fresh,

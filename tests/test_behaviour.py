@@ -12,6 +12,7 @@ command-line tool, as the other end-to-end tests make theirs. Stdlib only.
 import fcntl
 import json
 import os
+import random
 import pty
 import select
 import shutil
@@ -1469,6 +1470,76 @@ int fsync(int fd)
                 self.assertTrue(os.path.exists(self.p("out" + size, whole)), whole)
         r = run(["--no-journal", "--fail-on", "error", "-o", self.p("lenient"), src])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_a_bad_huffman_code_fails_at_warning(self):
+        """Baseline JPEGs with one bit flipped in their coded data, such that
+        libvips' own decode says "bad Huffman code" (an audit's, and a corpus
+        photo): the fast path handed libjpeg the whole file at once, and
+        libjpeg-turbo's fast Huffman decoder, used then, takes a bad code for 0
+        without a warning. They were "ok", garbled thumbnails. They fail now,
+        with the warning, as libvips fails them."""
+        try:
+            from PIL import Image
+        except ImportError:
+            self.skipTest("needs python3-pil (make test installs it)")
+        rng = random.Random(3)
+        im = Image.new("RGB", (640, 480))
+        px = im.load()
+        for y in range(480):
+            for x in range(640):
+                px[x, y] = ((x * y) % 256, (x + 3 * y) % 256,
+                            rng.randrange(256) if (x // 40 + y // 40) % 2 else 128)
+        im.save(self.p("good.jpg"), quality=85, optimize=True)
+        flips = [(self.p("good.jpg"), 122267, 0x40)]
+        here = os.path.dirname(os.path.abspath(__file__))
+        corpus = os.path.join(os.environ.get("IMGPOOL_CORPUS") or os.path.join(
+            here, "..", "..", "shared", "corpus", "photos"), "33-type_error.jpg")
+        if os.path.exists(corpus):
+            flips.append((corpus, 116923, 0x40))
+        src = self.p("src")
+        os.makedirs(src)
+        bad = []
+        for i, (path, at, bit) in enumerate(flips):
+            b = bytearray(open(path, "rb").read())
+            if len(b) <= at:
+                continue
+            b[at] ^= bit
+            name = os.path.join(src, "bad%d.jpg" % i)
+            open(name, "wb").write(b)
+            v = subprocess.run(["vips", "thumbnail", name, self.p("v.png"), "256",
+                                "--fail-on", "warning"], capture_output=True, text=True)
+            if v.returncode != 0 and "bad Huffman code" in v.stderr:
+                bad.append(os.path.basename(name))  # else not this libjpeg's bytes
+            else:
+                os.unlink(name)
+        if not bad:
+            self.skipTest("these encoders make other bytes: no flip to test")
+        for size in ("256", "16"):
+            r = run(["--no-journal", "-s", size, "-o", self.p("out" + size), src])
+            causes = error_lines(r.stderr)
+            self.assertEqual(sorted(causes), sorted(bad), r.stdout + r.stderr)
+            for name, cause in causes.items():
+                self.assertIn("bad Huffman code", cause, name)
+
+    def test_a_jpeg_cut_in_its_last_rows_fails_at_truncated(self):
+        """A baseline JPEG cut short in its last MCU row, thumbnailed to a box
+        its rows past the last whole scaled pixel do not reach: the fast path
+        read no further, and at --fail-on truncated and error it was "ok", where
+        libvips reads those rows and fails it. At warning it failed already; at
+        none it is thumbnailed."""
+        good = photo(self.p("good.jpg"), (800, 533))
+        data = open(good, "rb").read()
+        src = self.p("src")
+        os.makedirs(src)
+        open(os.path.join(src, "cut.jpg"), "wb").write(data[:len(data) - len(data) // 250])
+        for level in ("warning", "error", "truncated", "none"):
+            r = run(["--no-journal", "-s", "16", "--fail-on", level, "-o",
+                     self.p("out-" + level), src])
+            causes = error_lines(r.stderr)
+            if level == "none":
+                self.assertEqual(causes, {}, r.stderr)
+            else:
+                self.assertIn("Premature end", causes.get("cut.jpg", ""), (level, r.stderr))
 
     def test_a_tiny_progressive_jpeg_claiming_a_huge_size_takes_no_memory(self):
         """A 600-byte progressive JPEG whose header claims 16383x16383 (just under

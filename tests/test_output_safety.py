@@ -1288,6 +1288,9 @@ class TestStops(SafetyCase):
                 self.assertGreater(mean_of(os.path.join(out, "a.jpg")), 150)
         finally:
             os.chmod(os.path.join(out, "old"), 0o755)
+        r = self.no_dac(["-n", "-f", "jpeg", "-o", out, src])  # lists it, removes nothing
+        self.assertIn(b"would remove " + os.fsencode(os.path.join(out, "old", "a.jpg")), r.stdout)
+        self.assertTrue(os.path.exists(os.path.join(out, "old", "a.jpg")))
         rep = self.path("r.jsonl")
         r = self.no_dac(["-f", "jpeg", "--report", rep, "-o", out, src])
         self.assertIn(b"remove " + os.fsencode(os.path.join(out, "old", "a.jpg")), r.stdout)
