@@ -352,7 +352,12 @@ int64_t idle_wakeup(const pool *p)
 			at = w->idle_since + IDLE_STUCK_NS + 1;
 		else
 			continue;
-		if (at > p->now && at < nearest)
+		/* Stuck already, and nothing taken back: the idle ones are stopped
+		 * from outside (dispatch() gives them nothing). Look again soon: once
+		 * one is continued it takes it, where no later wake-up came. */
+		if (at <= p->now)
+			at = p->now + IDLE_STUCK_NS;
+		if (at < nearest)
 			nearest = at;
 	}
 	return nearest;

@@ -1344,6 +1344,60 @@ static void test_every_worker_stopped_between_tasks(void **state)
 	}
 }
 
+/* The only idle worker stopped from outside at the moment the task waiting behind
+ * a long one turns stuck (a debugger, a short SIGSTOP): it is given nothing then,
+ * and the one wake-up planned for that moment had passed. Continued, it took the
+ * task only once the long one ended (never, for one that hangs with no timeout).
+ * The pool looks again while such a task waits. */
+static void test_an_idle_worker_stopped_as_a_task_turns_stuck(void **state)
+{
+	(void)state;
+	tl_reset_shared();
+	pool *p = tl_make_pool(2, 0, 0, 0);
+	job_arg warm[4];
+	pool_task wt[4];
+	pool_result wr[4];
+	for (int i = 0; i < 4; i++) { /* 100 ms tasks: stuck after about 0.8 s */
+		warm[i] = J(B_SLEEP_MS, 200 + (uint64_t)i);
+		warm[i].param = 100;
+		wt[i] = (pool_task){&warm[i], sizeof warm[i]};
+	}
+	assert_int_equal(pool_map(p, tl_task, wt, 4, 1, wr), 0);
+	for (int i = 0; i < 4; i++)
+		pool_result_release(&wr[i]);
+	int pids[2];
+	assert_int_equal(pool_worker_pids(p, pids, 2), 2);
+	job_arg a[2] = {J(B_WAIT, 100), J(B_SLEEP_MS, 101)};
+	a[1].param = 1;
+	pool_task t[2] = {{&a[0], sizeof a[0]}, {&a[1], sizeof a[1]}};
+	pool_result res[2] = {{0}};
+	pool_future *f = pool_map_async(p, tl_task, t, 2, 2, res); /* one chunk: one worker */
+	assert_non_null(f);
+	while (!sh->waiting_pid)
+		pool_future_get(f, 0.005);
+	int other = pids[0] == sh->waiting_pid ? pids[1] : pids[0];
+	kill(other, SIGSTOP);
+	fflush(NULL);
+	pid_t helper = fork();
+	if (helper == 0) { /* continues it 1.5 s on, while the caller waits */
+		usleep(1500000);
+		kill(other, SIGCONT);
+		_exit(0);
+	}
+	pool_future_get(f, 4.0); /* one wait, as a caller blocked on the future */
+	int ran = sh->runs[101];
+	waitpid(helper, NULL, 0);
+	sh->release = 1;
+	pool_future_get(f, 10);
+	pool_future_free(f);
+	pool_result_release(&res[0]);
+	pool_result_release(&res[1]);
+	pool_destroy(p);
+	if (!ran)
+		fail_msg("the task behind a waiting one was not run by the idle worker, "
+			 "continued 2.5 s before");
+}
+
 /* pool_buf_reserve() on an empty buffer left its text unterminated. */
 static void test_a_reserved_buffer_is_empty_text(void **state)
 {
@@ -1481,6 +1535,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_worker_stopped_between_tasks_keeps_no_task),
 		cmocka_unit_test(test_a_worker_stopped_between_tasks_with_a_timeout),
 		cmocka_unit_test(test_every_worker_stopped_between_tasks),
+		cmocka_unit_test(test_an_idle_worker_stopped_as_a_task_turns_stuck),
 		cmocka_unit_test(test_a_reserved_buffer_is_empty_text),
 		cmocka_unit_test(test_an_error_without_words_says_so),
 		cmocka_unit_test(test_a_sigchld_handler_set_since_is_kept),
