@@ -410,27 +410,6 @@ static int hold(planner *p, held_list *l, int claim_first)
 	return 1;
 }
 
-/* Up to date, and its thumbnails of earlier settings still recorded: ones a run
- * before could not remove (their folder could not be written). Removed now, or
- * said again; left, they stayed for good with the file up to date. */
-static void tell_stale(void *data, const char *rel)
-{
-	planner *p = data;
-	publish_item mine = {.rel = p->it.rel, .input = p->it.input};
-	p->pb.removed(p->pb.removed_data, &mine, rel);
-}
-
-static void drop_stale(planner *p, const char *root)
-{
-	const discover_item *it = &p->it;
-	publish_item mine = {.root = root, .rel = it->rel, .input = it->input,
-			     .n = it->noutputs, .out_rel = it->out_rel};
-	if (p->pb.removed && p->cfg.dry_run)
-		publish_stale_outputs(&p->pb, &mine, tell_stale, p);
-	else if (p->pb.removed)
-		publish_drop_stale(&p->pb, &mine);
-}
-
 /* 1: thumbnail it; 0: passed over (told to on_passed). Every answer drawn from the
  * journal or the file's bytes, and every write to the journal, comes after a
  * cannot_tell(): a lookup that failed read as "no row" (a row lost to a kill, the
@@ -477,7 +456,14 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 				row.racy = racy;
 				journal_put(p->cfg.j, root, it->rel, &row);
 			}
-			drop_stale(p, root);
+			/* Its thumbnails of earlier settings still recorded: ones a
+			 * run before could not remove (their folder could not be
+			 * written). Removed now (or listed), or said again; left,
+			 * they stayed for good with the file up to date. */
+			publish_item mine = {.root = root, .rel = it->rel, .input = it->input,
+					     .n = it->noutputs, .out_rel = it->out_rel};
+			if (p->pb.removed)
+				publish_drop_stale(&p->pb, &mine, p->cfg.dry_run);
 			pass(p, PLAN_SKIPPED, FAIL_NONE, NULL);
 			return 0;
 		}

@@ -249,10 +249,19 @@ static int drop_if_unplanned(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
-void publish_drop_stale(const publisher *pb, const publish_item *it)
+/* A dry run's: listed as removed, nothing removed. */
+static void list_unplanned(void *data, const char *path)
+{
+	const unplanned *u = data;
+	u->pb->removed(u->pb->removed_data, u->it, path);
+}
+
+void publish_drop_stale(const publisher *pb, const publish_item *it, int list_only)
 {
 	unplanned u = {pb, it};
-	if (pb->j)
+	if (list_only && pb->removed)
+		publish_stale_outputs(pb, it, list_unplanned, &u);
+	else if (!list_only && pb->j)
 		journal_outputs_of(pb->j, it->root, it->rel, drop_if_unplanned, &u);
 }
 
@@ -563,7 +572,7 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 	}
 	/* Always asked (an indexed query): the input row that would tell whether the
 	 * input had outputs may have been lost to a kill -9, the output rows not. */
-	publish_drop_stale(pb, it);
+	publish_drop_stale(pb, it, 0);
 	return 0;
 }
 

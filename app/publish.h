@@ -113,8 +113,10 @@ int publish_own_in_way(const publisher *pb, const publish_item *it, int i, int r
 
 /* Step 4 alone: remove each output its journal rows record that it no longer
  * plans and no other current input plans, each told to pb->removed, or, where it
- * cannot be removed, to pb->kept. Needs only root, rel, n and out_rel of it. */
-void publish_drop_stale(const publisher *pb, const publish_item *it);
+ * cannot be removed, to pb->kept. list_only (a dry run): tell each that would go
+ * to pb->removed (publish_stale_outputs()), and remove nothing. Needs only root,
+ * rel, n and out_rel of it (and input, for what is said). */
+void publish_drop_stale(const publisher *pb, const publish_item *it, int list_only);
 
 /* What publishing it would remove (for a dry run, which removes nothing): each
  * output its journal rows record that it no longer plans and no other current
