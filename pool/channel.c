@@ -211,8 +211,6 @@ void dispatch(pool *p)
 			worker *w = &p->w[k];
 			if (w->state != W_READY)
 				continue;
-			if (!w->held.n && can_send(p, w, 1) && !(stopped[k] = (char)process_stopped(w->pid)))
-				idle = 1;
 			uint64_t c = atomic_load_explicit(&p->shm[k].claim, memory_order_relaxed) &
 				     CLAIM_SEQ;
 			uint64_t waiting = w->sent > c ? w->sent - c : 0;
@@ -221,6 +219,14 @@ void dispatch(pool *p)
 				most = waiting;
 				victim = w;
 			}
+		}
+		/* /proc only where there is something to take: -j64 idle at a list's
+		 * pace read it 800 times a second. */
+		for (int k = 0; victim && k < p->nworkers; k++) {
+			worker *w = &p->w[k];
+			if (w->state == W_READY && !w->held.n && can_send(p, w, 1) &&
+			    !(stopped[k] = (char)process_stopped(w->pid)))
+				idle = 1;
 		}
 		if (!idle || !victim || !take_back(p, victim))
 			break;
