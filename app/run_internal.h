@@ -152,12 +152,13 @@ void run_dry(run_ctx *x);
  * pool's queued ones are. */
 void run_answer_cancelled(run_ctx *x, const char *input, int n, const char *const *outputs);
 
-/* A file planned but passed over: up to date, or refused (one answer each); the
- * planner's on_passed callback, data the run_ctx. */
 /* planner_config.on_removed, .on_kept: an up-to-date file's thumbnails of earlier
  * settings, removed by the planner or not (said, exit 1). */
 void run_on_stale_removed(void *data, const publish_item *it, const char *rel);
 void run_on_stale_kept(void *data, const publish_item *it, const char *rel, const char *cause);
+
+/* A file planned but passed over: up to date, or refused (one answer each); the
+ * planner's on_passed callback, data the run_ctx. */
 void run_on_passed(void *data, const discover_item *it, plan_pass how, failure_kind kind,
 		   const char *cause);
 

@@ -557,14 +557,16 @@ static void test_a_workers_number_given_to_a_callers_child(void **state)
 	}
 }
 
-static int spawns_to_kill;
+/* The next spawns_to_signal workers get spawn_signal as they start (the pool's
+ * spawn event): someone outside killing or stopping them. */
+static int spawns_to_signal, spawn_signal;
 
-static void kill_new_workers(const pool_event *e, void *data)
+static void signal_new_workers(const pool_event *e, void *data)
 {
 	(void)data;
-	if (e->kind == POOL_EV_SPAWN && spawns_to_kill > 0) {
-		spawns_to_kill--;
-		kill(e->pid, SIGKILL);
+	if (e->kind == POOL_EV_SPAWN && spawns_to_signal > 0) {
+		spawns_to_signal--;
+		kill(e->pid, spawn_signal);
 	}
 }
 
@@ -579,8 +581,9 @@ static void test_a_reaping_sigchld_handler_and_killed_starts(void **state)
 	sigemptyset(&sa.sa_mask);
 	assert_int_equal(sigaction(SIGCHLD, &sa, &old), 0);
 	tl_reset_shared();
-	spawns_to_kill = 5;
-	pool_options o = {.workers = 1, .min_ready = -1, .on_event = kill_new_workers};
+	spawns_to_signal = 5;
+	spawn_signal = SIGKILL;
+	pool_options o = {.workers = 1, .min_ready = -1, .on_event = signal_new_workers};
 	char *err = NULL;
 	pool *p = pool_create(&o, &err);
 	if (!p)
@@ -1151,17 +1154,6 @@ static void test_a_long_initializer_error_breaks_at_once(void **state)
 	tl_assert_no_children();
 }
 
-static int stop_spawns_left;
-
-static void stop_each_spawn(const pool_event *e, void *data)
-{
-	(void)data;
-	if (e->kind == POOL_EV_SPAWN && stop_spawns_left > 0) {
-		stop_spawns_left--;
-		kill(e->pid, SIGSTOP);
-	}
-}
-
 /* Workers stopped from outside as they start, past the initializer timeout: each
  * counted as a start that failed on its own, and three such stops broke the pool.
  * They count as kills from outside now, which it takes many more of. */
@@ -1169,18 +1161,19 @@ static void test_stops_while_starting_break_nothing(void **state)
 {
 	(void)state;
 	tl_reset_shared();
-	stop_spawns_left = 3;
+	spawns_to_signal = 3;
+	spawn_signal = SIGSTOP;
 	/* A timeout too: on a loaded machine a worker may be ready before its SPAWN
 	 * event is told, and one stopped then holds its task until replaced. */
 	pool_options o = {.workers = 1, .init_timeout = 0.1, .timeout = 2,
-			  .on_event = stop_each_spawn};
+			  .on_event = signal_new_workers};
 	char *err = NULL;
 	pool *p = pool_create(&o, &err);
 	if (!p)
 		fail_msg("pool_create: %s", err);
 	tl_apply_square(p, 5);
 	pool_destroy(p);
-	assert_int_equal(stop_spawns_left, 0);
+	assert_int_equal(spawns_to_signal, 0);
 	tl_assert_no_children();
 }
 
