@@ -25,6 +25,8 @@ typedef struct prune_run {
 	char *link;                   /* the symlink the last inputs kept lie behind */
 	int64_t behind_link;          /* how many of them have a thumbnail no input plans */
 	int input_unplanned;          /* unplanned_output()'s answer */
+	char *holder;                 /* the last folder under_unmounted() judged */
+	int holder_unmounted;         /* and its verdict */
 } prune_run;
 
 /* One output of a gone input. */
@@ -82,8 +84,15 @@ static char **fstab_targets(void)
 		if (!more)
 			break;
 		targets = more;
-		if ((targets[n] = strdup(m->mnt_dir)))
+		/* As prune_unmounted_disk() compares: the real path. mount(8) takes
+		 * "/mnt/photos/" and a spelling through a symlink as well, and the
+		 * entry spelled so was taken for no mount point. */
+		if ((targets[n] = realpath(m->mnt_dir, NULL)) || (targets[n] = strdup(m->mnt_dir))) {
+			size_t len = strlen(targets[n]);
+			while (len > 1 && targets[n][len - 1] == '/')
+				targets[n][--len] = '\0';
 			n++;
+		}
 		targets[n] = NULL;
 	}
 	if (f)
@@ -249,6 +258,30 @@ static int holder_unmounted(journal *j, char *path, char *end)
 	return yes;
 }
 
+/* Is the folder path[0..holder_end), or a folder above it up to the root
+ * path[0..root_len), such a mount point? Not only the folder holding the missing
+ * name: an empty 2024/ that a sync tool made on the bare mount point of a disk
+ * not mounted held the first missing name, and the disk's thumbnails beneath it
+ * were pruned. The verdict of the last holder is kept (r->holder): inputs come
+ * sorted by path, so those of one folder come together. */
+static int under_unmounted(prune_run *r, char *path, size_t root_len, char *holder_end)
+{
+	journal *j = r->cfg->pb->j;
+	size_t len = (size_t)(holder_end - path);
+	if (r->holder && strlen(r->holder) == len && !strncmp(r->holder, path, len))
+		return r->holder_unmounted;
+	int yes = 0;
+	for (char *end = path + root_len; !yes; end = strchr(end + 1, '/')) {
+		yes = holder_unmounted(j, path, end);
+		if (end == holder_end)
+			break;
+	}
+	free(r->holder);
+	r->holder = strndup(path, len);
+	r->holder_unmounted = yes;
+	return yes;
+}
+
 /* What input_gone() found of an input. */
 enum { INPUT_HERE, INPUT_GONE, INPUT_BEHIND_LINK };
 
@@ -261,7 +294,7 @@ enum { INPUT_HERE, INPUT_GONE, INPUT_BEHIND_LINK };
  * whole path, which follows it, said ENOENT for every input behind a dangling
  * one): INPUT_BEHIND_LINK, *link_len the length of its path. Unreadable is not
  * gone either. The input's name itself a symlink to a folder is gone. */
-static int input_gone(journal *j, char *path, size_t root_len, size_t *link_len)
+static int input_gone(prune_run *r, char *path, size_t root_len, size_t *link_len)
 {
 	struct stat st;
 	char *holder_end = path + root_len; /* the '/' after the folder holding the name */
@@ -270,7 +303,7 @@ static int input_gone(journal *j, char *path, size_t root_len, size_t *link_len)
 		int rc = lstat(path, &st), e = errno;
 		*slash = '/';
 		if (rc < 0)
-			return e == ENOENT && !holder_unmounted(j, path, holder_end) ? INPUT_GONE
+			return e == ENOENT && !under_unmounted(r, path, root_len, holder_end) ? INPUT_GONE
 										     : INPUT_HERE;
 		if (S_ISLNK(st.st_mode)) {
 			*link_len = (size_t)(slash - path);
@@ -281,7 +314,7 @@ static int input_gone(journal *j, char *path, size_t root_len, size_t *link_len)
 		holder_end = slash;
 	}
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT && !holder_unmounted(j, path, holder_end) ? INPUT_GONE
+		return errno == ENOENT && !under_unmounted(r, path, root_len, holder_end) ? INPUT_GONE
 										 : INPUT_HERE;
 	/* The input's own name a symlink now: to a file, it is an input of the
 	 * walk's (here); to a folder, that is a folder where the file was (the walk
@@ -330,7 +363,7 @@ static int prune_input(void *data, const char *root, const char *rel)
 		return 0;
 	size_t link_len = 0;
 	uint64_t read_errors = journal_read_errors(r->cfg->pb->j, NULL);
-	int found = input_gone(r->cfg->pb->j, r->input, strlen(root), &link_len),
+	int found = input_gone(r, r->input, strlen(root), &link_len),
 	    gone = found == INPUT_GONE;
 	if (gone)
 		journal_outputs_of(r->cfg->pb->j, root, rel, prune_output, r);
@@ -355,10 +388,11 @@ static int prune_input(void *data, const char *root, const char *rel)
 
 int64_t prune_gone(const prune_config *cfg, const char **cause)
 {
-	prune_run r = {cfg, NULL, NULL, 0, 0, NULL, 0, 0};
+	prune_run r = {cfg, NULL, NULL, 0, 0, NULL, 0, 0, NULL, 0};
 	uint64_t read_errors = journal_read_errors(cfg->pb->j, NULL);
 	int rc = journal_each_input(cfg->pb->j, cfg->roots, cfg->nroots, prune_input, &r);
 	flush_link(&r);
+	free(r.holder);
 	*cause = NULL;
 	if (journal_read_errors(cfg->pb->j, cause) == read_errors)
 		*cause = rc < 0 ? journal_error(cfg->pb->j) : NULL;
