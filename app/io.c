@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,14 +157,42 @@ static uint64_t ino_and_time(uint64_t ino, uint64_t sec, uint64_t nsec)
 	return id ? id : 1;
 }
 
+/* A folder's inode generation (FS_IOC_GETVERSION), where the filesystem keeps
+ * one: ext4, XFS and btrfs draw a new one each time an inode number is given
+ * again. 0 where it cannot be read. Only a folder is opened for it (opening a
+ * device can act on it). */
+static uint32_t dir_generation(int dirfd, const char *name, int flags, const struct statx *sx)
+{
+	if (!S_ISDIR(sx->stx_mode))
+		return 0;
+	int fd = (flags & AT_EMPTY_PATH) && !*name
+			 ? dirfd
+			 : openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int gen = 0; /* the filesystems write an int, whatever the request's size says */
+	if (fd >= 0 && ioctl(fd, FS_IOC_GETVERSION, &gen) < 0)
+		gen = 0;
+	if (fd >= 0 && fd != dirfd)
+		close(fd);
+	return (uint32_t)gen;
+}
+
 uint64_t io_identity(int dirfd, const char *name, int flags)
 {
 	struct statx sx;
-	if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) < 0)
+	if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW,
+		  STATX_TYPE | STATX_INO | STATX_BTIME, &sx) < 0)
 		return 0;
-	if (!(sx.stx_mask & STATX_BTIME))
-		return sx.stx_ino ? sx.stx_ino : 1;
-	return ino_and_time(sx.stx_ino, (uint64_t)sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
+	if (sx.stx_mask & STATX_BTIME)
+		return ino_and_time(sx.stx_ino, (uint64_t)sx.stx_btime.tv_sec,
+				    sx.stx_btime.tv_nsec);
+	/* No birth time (ext4 with 128-byte inodes, some network filesystems): the
+	 * generation tells a folder made again on a freed inode number from the one
+	 * recorded, which the number alone did not (the user's folder was removed
+	 * as imgpool's). The check of the two is the same one: made_here(). */
+	int e = errno;
+	uint32_t gen = dir_generation(dirfd, name, flags, &sx);
+	errno = e;
+	return ino_and_time(sx.stx_ino, 0, gen);
 }
 
 uint64_t io_stamp(const struct stat *st)

@@ -63,9 +63,10 @@ void io_hold_std_fds(void);
 
 /* What tells the entry name of the folder open at dirfd ("" with AT_EMPTY_PATH:
  * dirfd itself) from one made at its place later, never followed if a symlink:
- * its inode and, where the filesystem keeps one, its birth time (a freed inode
- * number is soon given again: rmdir then mkdir gets the same one on ext4).
- * Never 0; 0 when it cannot be read (errno). */
+ * its inode and, where the filesystem keeps one, its birth time; where it keeps
+ * none (ext4 with 128-byte inodes), a folder's generation (FS_IOC_GETVERSION).
+ * A freed inode number is soon given again: rmdir then mkdir gets the same one
+ * on ext4. Never 0; 0 when it cannot be read (errno). */
 uint64_t io_identity(int dirfd, const char *name, int flags);
 
 /* What tells a file from another put at its place, or from itself written over:

@@ -394,35 +394,44 @@ class TestPruneNames(SafetyCase):
         """The photo folder is where /etc/fstab mounts a disk, and the disk did not
         mount tonight: the folder is empty, every input looked gone, and --prune
         deleted every thumbnail, exit 0. It keeps them now, says why, exit 1; a
-        folder in it that is such a mount point too. ($IMGPOOL_FSTAB stands in for
-        /etc/fstab, and a plain folder for the unmounted disk: no root needed.)
-        An emptied folder that is no mount point is pruned as before."""
+        folder in it that is such a mount point too, also where the bare mount
+        point holds an empty folder of the disk's name (a sync tool's), and where
+        fstab spells the mount point with a trailing slash or through a symlink.
+        ($IMGPOOL_FSTAB stands in for /etc/fstab, and a plain folder for the
+        unmounted disk: no root needed.) An emptied folder that is no mount point
+        is pruned as before."""
         src, out = self.path("photos"), self.path("thumbs")
         jpeg(os.path.join(src, "a.jpg"))
         jpeg(os.path.join(src, "usb", "b.jpg"), mean=90)
+        jpeg(os.path.join(src, "usb", "2024", "c.jpg"), mean=40)
         self.ok(run(["-r", "-q", "--prune", "-o", out, src]))
-        self.assertEqual(outputs_in(out), {"a.jpg", "usb/b.jpg"})
+        every = {"a.jpg", "usb/b.jpg", "usb/2024/c.jpg"}
+        self.assertEqual(outputs_in(out), every)
         fstab = self.path("fstab")
         env = dict(os.environ, IMGPOOL_FSTAB=fstab)
-        with open(fstab, "w") as f:
-            f.write("UUID=1234 %s ext4 defaults,nofail 0 2\n" % os.path.realpath(src))
+        os.symlink(src, self.path("photos-link"))
         shutil.move(src, self.path("disk-away"))
         os.makedirs(src)
-        r = run(["-r", "-q", "--prune", "-o", out, src], env=env)
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(b"it is where /etc/fstab mounts a disk, and the disk is not mounted",
-                      r.stderr)
-        self.assertEqual(outputs_in(out), {"a.jpg", "usb/b.jpg"})
-        # The disk back, but its usb folder an unmounted mount point of its own.
+        for spelled in (os.path.realpath(src), os.path.realpath(src) + "/",
+                        self.path("photos-link")):
+            with open(fstab, "w") as f:
+                f.write("UUID=1234 %s ext4 defaults,nofail 0 2\n" % spelled)
+            r = run(["-r", "-q", "--prune", "-o", out, src], env=env)
+            self.assertEqual(r.returncode, 1, spelled + r.stderr.decode())
+            self.assertIn(b"it is where /etc/fstab mounts a disk, and the disk is not mounted",
+                          r.stderr)
+            self.assertEqual(outputs_in(out), every, spelled)
+        # The disk back, but its usb folder an unmounted mount point of its own,
+        # holding nothing but an empty 2024/.
         shutil.rmtree(src)
         shutil.move(self.path("disk-away"), src)
         shutil.rmtree(os.path.join(src, "usb"))
-        os.makedirs(os.path.join(src, "usb"))
+        os.makedirs(os.path.join(src, "usb", "2024"))
         with open(fstab, "w") as f:
-            f.write("/dev/sdb1 %s vfat noauto 0 0\n" % os.path.realpath(
+            f.write("/dev/sdb1 %s/ vfat noauto 0 0\n" % os.path.realpath(
                 os.path.join(src, "usb")))
         self.ok(run(["-r", "-q", "--prune", "-o", out, src], env=env))
-        self.assertEqual(outputs_in(out), {"a.jpg", "usb/b.jpg"})
+        self.assertEqual(outputs_in(out), every)
         with open(fstab, "w") as f:
             f.write("# nothing mounted there\n")
         self.ok(run(["-r", "-q", "--prune", "-o", out, src], env=env))
@@ -436,7 +445,8 @@ class TestPruneNames(SafetyCase):
         was on when a run last found files there: empty and on another device,
         the thumbnails are kept, with the reason, exit 1. Mounted again, the
         prune goes on as usual. A folder of the tree that is such a disk keeps
-        its inputs' thumbnails too."""
+        its inputs' thumbnails too, also where an empty folder of the disk's name
+        is on its bare mount point."""
         src, out = self.path("disk"), self.path("thumbs")
         os.makedirs(src)
         env = dict(os.environ, IMGPOOL_FSTAB=self.path("no-fstab"))
@@ -495,12 +505,20 @@ class TestPruneNames(SafetyCase):
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", usb], check=True)
         try:
             jpeg(os.path.join(usb, "b.jpg"), mean=90)
+            jpeg(os.path.join(usb, "2024", "d.jpg"), mean=30)
             self.ok(run(["-q", "-r", "--prune", "-o", out3, tree], env=env))
         finally:
             subprocess.run(["umount", usb], check=True)
         os.unlink(os.path.join(tree, "c.jpg"))
         self.ok(run(["-q", "-r", "--prune", "-o", out3, tree], env=env))
-        self.assertEqual(outputs_in(out3), {"a.jpg", "usb/b.jpg"})
+        self.assertEqual(outputs_in(out3), {"a.jpg", "usb/b.jpg", "usb/2024/d.jpg"})
+        # The bare mount point holding an empty folder of the disk's (a sync
+        # tool's mkdir -p): the missing name is in that folder, and the disk's
+        # thumbnails beneath it were pruned.
+        os.makedirs(os.path.join(usb, "2024"))
+        self.ok(run(["-q", "-r", "--prune", "-o", out3, tree], env=env))
+        self.assertEqual(outputs_in(out3), {"a.jpg", "usb/b.jpg", "usb/2024/d.jpg"})
+        os.rmdir(os.path.join(usb, "2024"))
         # Emptied on purpose, on its own device: pruned as before.
         other = self.path("plain")
         jpeg(os.path.join(other, "c.jpg"))
@@ -808,6 +826,55 @@ class TestFoldersOfTheUsers(SafetyCase):
     the user had made before any run. Only the folders imgpool made go now (the
     journal records each, with its inode, before it is in place), and imgpool's
     own folders still go."""
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("mkfs.ext4"),
+                         "mounts an ext4 image: needs root and mkfs.ext4")
+    def test_a_folder_made_again_on_its_inode_number_without_birth_times(self):
+        """On a filesystem that keeps no birth time (ext4 with 128-byte inodes),
+        a folder was known by its inode number alone: the user's folder made
+        again at the path of one of imgpool's, on the freed number (ext4 gives
+        it again soon), was imgpool's, and --prune removed it once emptied. The
+        inode's generation tells them apart now; imgpool's own folder still goes."""
+        img, mnt = self.path("fs.img"), self.path("mnt")
+        os.makedirs(mnt)
+        with open(img, "wb") as f:
+            f.truncate(32 << 20)
+        made = subprocess.run(["mkfs.ext4", "-q", "-F", "-I", "128", img],
+                              capture_output=True)
+        if made.returncode != 0 or subprocess.run(
+                ["mount", "-o", "loop", img, mnt], capture_output=True).returncode != 0:
+            self.skipTest("cannot make or mount an ext4 image here")
+        try:
+            src, out = os.path.join(mnt, "in"), os.path.join(mnt, "out")
+            jpeg(os.path.join(src, "sub", "a.jpg"))
+            jpeg(os.path.join(src, "own", "b.jpg"), mean=90)
+            self.ok(run(["-r", "-q", "-o", out, src]))
+            born = subprocess.run(["stat", "-c", "%W", os.path.join(out, "sub")],
+                                  capture_output=True, text=True).stdout.strip()
+            if born != "0":  # 0: no birth time known
+                self.skipTest("this ext4 keeps birth times")
+            ino = os.stat(os.path.join(out, "sub")).st_ino
+            shutil.rmtree(os.path.join(out, "sub"))
+            for i in range(2000):  # the user's folder, on the freed number
+                tried = os.path.join(out, "u%d" % i)
+                os.mkdir(tried)
+                if os.stat(tried).st_ino == ino:
+                    os.rename(tried, os.path.join(out, "sub"))
+                    break
+            for n in os.listdir(out):
+                if n.startswith("u"):
+                    os.rmdir(os.path.join(out, n))
+            if not os.path.isdir(os.path.join(out, "sub")):
+                self.skipTest("the inode number was not given again")
+            self.ok(run(["-r", "-q", "-o", out, src]))  # its thumbnail in the user's folder
+            os.unlink(os.path.join(src, "sub", "a.jpg"))
+            os.unlink(os.path.join(src, "own", "b.jpg"))
+            self.ok(run(["-r", "-q", "--prune", "-o", out, src]))
+            self.assertEqual(outputs_in(out), set())
+            self.assertTrue(os.path.isdir(os.path.join(out, "sub")))
+            self.assertFalse(os.path.exists(os.path.join(out, "own")))
+        finally:
+            subprocess.run(["umount", mnt], check=True)
 
     def test_a_folder_the_user_made_before_the_first_run_stays(self):
         """out/web made by the user (mode 2750) before imgpool put thumbnails in
