@@ -135,7 +135,7 @@ void retire_if_done(pool *p, worker *w)
 		close_channel(w); /* EOF: it runs the finalizer and exits 0 */
 		/* as a worker let go by pool_join: one stopped from outside in its
 		 * finalizer never ends, and held the slot for good */
-		w->exit_deadline = pool_now_ns() + let_go_ns(p);
+		w->exit_deadline = w->finish_by = pool_now_ns() + let_go_ns(p);
 	}
 }
 

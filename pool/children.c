@@ -101,6 +101,7 @@ static int spawn(pool *p, worker *w)
 	atomic_store(&shm->running, 0);
 	atomic_store(&shm->started_ns, 0);
 	atomic_store(&shm->retiring, 0);
+	atomic_store(&shm->finishing, 0);
 
 	worker_args a = {
 		.fd = sv[1], .shm = shm, .parent = p->self, .init = p->o.init,
@@ -159,6 +160,7 @@ static int spawn(pool *p, worker *w)
 	w->kill_msg[0] = '\0';
 	w->idle_since = 0;
 	w->exit_deadline = 0;
+	w->finish_by = 0;
 	imgpool_wire_rx_reset(&w->rx);
 	w->rx_begun = 0;
 	atomic_store(&shared_of(p)->pid[w->slot], pid);

@@ -53,7 +53,7 @@ static void lost_time(pool *p, int64_t lost)
 		if (w->state == W_EMPTY)
 			continue;
 		int64_t *moved[] = {&w->linger_deadline, &w->start_deadline, &w->exit_deadline,
-				    &w->idle_since, &w->rx_begun};
+				    &w->finish_by, &w->idle_since, &w->rx_begun};
 		for (size_t k = 0; k < sizeof moved / sizeof *moved; k++)
 			if (*moved[k])
 				*moved[k] += lost;
@@ -196,12 +196,20 @@ int64_t check_deadlines(pool *p, int64_t now)
 		 * as below (stopped there from outside, it held them for good). */
 		if (!w->exit_deadline && w->state == W_READY &&
 		    atomic_load_explicit(&p->shm[i].retiring, memory_order_acquire))
-			w->exit_deadline = now + let_go_ns(p);
+			w->exit_deadline = w->finish_by = now + let_go_ns(p);
 		if (w->exit_deadline) {
 			/* Let go by pool_join or retiring: a finalizer may take its time, but
 			 * a worker stopped from outside never ends, nor one past a stop
-			 * asked. */
+			 * asked. One stopped in its finalizer is spared until finish_by
+			 * (the task timeout): a debugger's stop there is no hang. */
+			int spared = !p->interrupted && now < w->finish_by &&
+				     atomic_load_explicit(&p->shm[i].finishing, memory_order_acquire);
 			if (now < w->exit_deadline) {
+				if (w->exit_deadline < nearest)
+					nearest = w->exit_deadline;
+			} else if (spared && process_stopped(w->pid)) {
+				w->exit_deadline = w->finish_by < now + LINGER_NS ? w->finish_by
+										  : now + LINGER_NS;
 				if (w->exit_deadline < nearest)
 					nearest = w->exit_deadline;
 			} else if (p->interrupted || process_stopped(w->pid)) {

@@ -258,12 +258,15 @@ int pool_join(pool *p)
 			return -1;
 		}
 	/* Let every worker go: EOF on its channel makes it run the finalizer and exit.
-	 * One that does not is killed once it is seen stopped from outside (after the
-	 * task timeout, or LINGER_NS without one), or LINGER_NS after a stop was asked
-	 * (check_deadlines): a stopped worker held the join, and the run with it, for
-	 * ever, a second Ctrl-C included. A finalizer at work is waited for. */
+	 * One that does not is killed once it is seen stopped from outside LINGER_NS
+	 * after (in its finalizer: after the task timeout), or LINGER_NS after a stop
+	 * was asked (check_deadlines): a stopped worker held the join, and the run
+	 * with it, for ever, a second Ctrl-C included. With every task answered, one
+	 * stopped before its finalizer (between tasks, or as it started) held it for
+	 * the task timeout: 120 s of imgpool's, its files all done in 3. A finalizer
+	 * at work is waited for. */
 	p->joining = 1;
-	int64_t grace = let_go_ns(p);
+	int64_t now = pool_now_ns(), grace = let_go_ns(p);
 	for (int i = 0; i < p->nworkers; i++) {
 		worker *w = &p->w[i];
 		w->respawn_at = 0;
@@ -272,7 +275,8 @@ int pool_join(pool *p)
 		if (w->state != W_DYING)
 			w->state = W_RETIRING;
 		close_channel(w);
-		w->exit_deadline = pool_now_ns() + grace;
+		w->exit_deadline = now + (grace < LINGER_NS ? grace : LINGER_NS);
+		w->finish_by = now + grace;
 	}
 	while (count_state(p, W_EMPTY) < p->nworkers) {
 		int64_t soon = pool_now_ns() + LINGER_NS;

@@ -177,7 +177,7 @@ extern "C" {
  * libimgpool-pool<MAJOR> follows) and the Version of imgpool-pool.pc. */
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 7
+#define POOL_VERSION_PATCH 8
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)
@@ -388,8 +388,10 @@ void pool_close(pool *p);
 /*
  * Wait until every submitted task has finished (the pool must be closed), then let
  * the workers exit and reap them. A worker that does not exit is killed where it is
- * seen stopped from outside (SIGSTOP; after the task timeout, or 2 s without one), or
- * 2 s after pool_interrupt(); a finalizer at work is waited for, an initializer only
+ * seen stopped from outside (SIGSTOP) 2 s after it was let go (1.7.8; it was after
+ * the task timeout: a worker stopped between tasks or as it started held the join
+ * that long with every task answered), or 2 s after pool_interrupt(); a finalizer
+ * at work is waited for, stopped there until the task timeout, an initializer only
  * for its init_timeout (1.7.1). Returns 0, or -1 if
  * the pool broke or was not closed (pool_error). After pool_terminate it returns 0 at once (as Python's
  * terminate() then join(): the workers are already reaped). The feed of an iterator still open is

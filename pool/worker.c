@@ -94,8 +94,10 @@ static int reset_process(const worker_args *a)
  * then _exit so no atexit handler of the parent runs twice. */
 static void leave(const worker_args *a, void *state, int run_fini, int code)
 {
-	if (run_fini && a->fini)
+	if (run_fini && a->fini) {
+		atomic_store(&a->shm->finishing, 1);
 		a->fini(state);
+	}
 	fflush(NULL);
 	_exit(code);
 }

@@ -39,7 +39,8 @@ typedef struct pool_slot_shm {
 	_Atomic uint64_t running;   /* id of the task being run; 0 between tasks */
 	_Atomic int64_t started_ns; /* CLOCK_MONOTONIC when it started */
 	_Atomic int retiring;       /* set by the worker: leaving on purpose (RSS limit) */
-	char pad[64 - 3 * sizeof(uint64_t) - sizeof(int)];
+	_Atomic int finishing;      /* set by the worker: its finalizer is about to run */
+	char pad[64 - 3 * sizeof(uint64_t) - 2 * sizeof(int)];
 } pool_slot_shm;
 
 typedef struct worker_args {

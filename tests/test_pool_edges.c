@@ -692,6 +692,49 @@ static void test_join_while_a_worker_hangs_starting(void **state)
 	tl_assert_no_children();
 }
 
+/* pool_join() with every task answered and a worker stopped from outside
+ * (SIGSTOP) before its finalizer: between tasks, or in its initializer. It was
+ * killed only after the task timeout (30 s here, imgpool's 120 s: a run whose
+ * files were all done in 3 s ended at 120). It goes 2 s after it was let go
+ * now, as a kill of the pool's (no crash); the join is 0. */
+static void test_join_with_a_stopped_worker_and_every_task_answered(void **state)
+{
+	(void)state;
+	for (int starting = 0; starting <= 1; starting++) {
+		tl_reset_shared();
+		atomic_store(&sh->init_hold, starting); /* every start after the first hangs */
+		pool_options o = {.workers = 2, .init = tl_init, .timeout = 30,
+				  .min_ready = starting ? 1 : 2};
+		pool *p = pool_create(&o, NULL);
+		assert_non_null(p);
+		tl_apply_square(p, 3);
+		int pids[2], stopped = 0;
+		if (starting) {
+			while (!(stopped = atomic_load(&sh->init_pid)))
+				usleep(1000);
+		} else {
+			assert_int_equal(pool_worker_pids(p, pids, 2), 2);
+			stopped = pids[1];
+		}
+		assert_int_equal(kill(stopped, SIGSTOP), 0);
+		pool_close(p);
+		int64_t t0 = tl_now_ns();
+		alarm(60);
+		assert_int_equal(pool_join(p), 0);
+		alarm(0);
+		double took = (double)(tl_now_ns() - t0) / 1e9;
+		atomic_store(&sh->init_hold, 0);
+		pool_stats st;
+		pool_stats_get(p, &st);
+		pool_destroy(p);
+		if (took > 10)
+			fail_msg("%s worker stopped: pool_join took %.1f s",
+				 starting ? "a starting" : "an idle", took);
+		assert_int_equal((int)st.crashed, 0);
+		tl_assert_no_children();
+	}
+}
+
 static pool *nested_pool;
 static int nested_refused, nested_other;
 
@@ -1512,6 +1555,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_reaping_sigchld_handler_makes_no_crashes),
 		cmocka_unit_test(test_a_task_whose_result_cannot_be_sent_is_answered),
 		cmocka_unit_test(test_join_while_a_worker_hangs_starting),
+		cmocka_unit_test(test_join_with_a_stopped_worker_and_every_task_answered),
 		cmocka_unit_test(test_a_call_that_waits_from_a_callback_is_refused),
 		cmocka_unit_test(test_terminate_from_an_exit_event),
 		cmocka_unit_test(test_create_with_room_for_some_workers),
