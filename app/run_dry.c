@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "inflight.h"
 #include "io.h"
 #include "run_internal.h"
 #include "stop.h"
@@ -26,11 +27,71 @@ static void dry_run_removal(void *data, const char *rel)
 	run_removed_add(r->gone, r->x->od, rel);
 }
 
+/* The files of a dry run that have outputs of earlier settings to list (would
+ * remove), the oldest first: each is listed once DRY_WINDOW more are planned, or
+ * the walk is over. Listed at once, an output a file met later in the walk
+ * plans (another input's name now) was "would remove", where the run, which
+ * plans up to its look-ahead window (lookahead.h) before it publishes, replaces
+ * it: -n said 2 removals, the run made none. */
+#define DRY_WINDOW 256
+typedef struct waiting {
+	inflight_file *f[DRY_WINDOW];
+	size_t head, n;
+} waiting;
+
+static void count_removal(void *data, const char *rel)
+{
+	(void)data;
+	(void)rel;
+}
+
+/* List one planned file: its outputs, and those of earlier settings it would
+ * remove that no file planned so far makes. */
+static void dry_list(run_ctx *x, const char *input, const char *root, const char *rel, int n,
+		     const char *const *out_rel, const char *const *outputs)
+{
+	removed_list gone = {0};
+	if (root && x->j) {
+		publish_item mine = {.root = root, .rel = rel, .n = n,
+				     .out_rel = out_rel};
+		publish_stale_outputs(&x->pb, &mine, dry_run_removal, &(removal){x, &gone});
+	}
+	report_file f = {.status = REPORT_PLANNED, .input = input, .noutputs = n,
+			 .outputs = outputs, .worker = -1, .nremoved = gone.n,
+			 .removed = (const char *const *)gone.shown};
+	x->sum.planned++;
+	x->sum.removed += (uint64_t)gone.n;
+	atomic_fetch_add(&x->c.found, 1);
+	report_file_done(x->rep, &f);
+	run_removed_free(&gone);
+}
+
+/* List the oldest waiting file (1), or none is waiting (0). */
+static int dry_list_oldest(run_ctx *x, waiting *w)
+{
+	if (!w->n)
+		return 0;
+	inflight_file *f = w->f[w->head];
+	w->head = (w->head + 1) % DRY_WINDOW;
+	w->n--;
+	dry_list(x, f->input, f->root, f->rel, f->n, (const char *const *)f->out_rel,
+		 (const char *const *)f->display);
+	inflight_file_free(f);
+	return 1;
+}
+
+static void dry_wait(run_ctx *x, waiting *w, inflight_file *f)
+{
+	if (w->n == DRY_WINDOW)
+		dry_list_oldest(x, w);
+	w->f[(w->head + w->n++) % DRY_WINDOW] = f;
+}
+
 /* A file of the dry run: planned, or an error where the run's worker would fail
  * it at once, before any decoder: it cannot be opened (chmod 000, say), or it is
  * empty. Its output name is then free for another input that has it, as in the
  * run (results.c). */
-static void dry_one(run_ctx *x, const plan_item *item)
+static void dry_one(run_ctx *x, waiting *w, const plan_item *item)
 {
 	struct stat st;
 	const discover_item *it = item->it;
@@ -50,21 +111,17 @@ static void dry_one(run_ctx *x, const plan_item *item)
 						 it->noutputs);
 		return;
 	}
-	removed_list gone = {0};
-	if (item->root && x->j) {
-		publish_item mine = {.root = item->root, .rel = item->it->rel,
-				     .n = item->it->noutputs, .out_rel = item->it->out_rel};
-		publish_stale_outputs(&x->pb, &mine, dry_run_removal, &(removal){x, &gone});
+	if (item->root && x->j && publish_stale_outputs(&x->pb, &(publish_item){
+			.root = item->root, .rel = it->rel, .n = it->noutputs,
+			.out_rel = it->out_rel}, count_removal, NULL) > 0) {
+		inflight_file *f = inflight_file_copy(item);
+		if (f) {
+			dry_wait(x, w, f);
+			return;
+		}
 	}
-	report_file f = {.status = REPORT_PLANNED, .input = item->it->input,
-			 .noutputs = item->it->noutputs, .outputs = item->it->outputs,
-			 .worker = -1, .nremoved = gone.n,
-			 .removed = (const char *const *)gone.shown};
-	x->sum.planned++;
-	x->sum.removed += (uint64_t)gone.n;
-	atomic_fetch_add(&x->c.found, 1);
-	report_file_done(x->rep, &f);
-	run_removed_free(&gone);
+	dry_list(x, it->input, item->root, it->rel, it->noutputs,
+		 (const char *const *)it->out_rel, (const char *const *)it->outputs);
 }
 
 /* A --files-from pipe is waited on here rather than inside a read(), so a signal
@@ -76,6 +133,7 @@ void run_dry(run_ctx *x)
 {
 	plan_item item;
 	int got;
+	waiting w = {0};
 	discover_nowait(x->d, 1);
 	while (!stop_signal() && (got = plan_next(x->plan, &item))) {
 		if (got == DISCOVER_LATER) {
@@ -83,10 +141,15 @@ void run_dry(run_ctx *x)
 			poll(&list, 1, 250);
 			continue;
 		}
-		dry_one(x, &item);
+		dry_one(x, &w, &item);
 	}
-	while (!stop_signal() && plan_next_held(x->plan, &item))
-		dry_one(x, &item);
+	while (dry_list_oldest(x, &w))
+		;
+	while (!stop_signal() && plan_next_held(x->plan, &item)) {
+		dry_one(x, &w, &item);
+		while (dry_list_oldest(x, &w))
+			;
+	}
 	const discover_item *held; /* a signal: the held ones answered, as in a run */
 	while (plan_take_held(x->plan, &held))
 		run_answer_cancelled(x, held->input, held->noutputs, held->outputs);

@@ -1663,6 +1663,35 @@ class TestTreeStaysExact(SafetyCase):
         self.ok(run(["-r", "--prune", "-s", "1200,320", "-o", out, src]))
         self.assertEqual(outputs_in(out), want)
 
+    def test_a_dry_run_lists_the_removals_the_run_makes(self):
+        """An output of earlier settings that a file met later in the walk now
+        plans (its name, under the new settings) was listed by -n as "would
+        remove", where the run, which plans ahead before it publishes, replaces
+        it: -n said 2 removals and the run made none. -n lists a file's removals
+        once the files after it are planned, as the run does."""
+        def removals(report):
+            with open(report) as f:
+                recs = [json.loads(line) for line in f]
+            return ({p for rec in recs if rec["type"] == "file"
+                     for p in rec.get("removed", [])}, recs[-1]["removed"])
+
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 64, 48, mean=40)
+        jpeg(os.path.join(src, "a.JPG"), 120, 180, mean=200)
+        jpeg(os.path.join(src, "b.jpg"), 64, 48, mean=90)
+        jpeg(os.path.join(src, "b_256.jpg"), 64, 48, mean=150)
+        r = run(["-q", "-s", "256,128", "-o", out, src])
+        self.assertEqual(r.returncode, 1, r.stderr)  # a.jpg and a.JPG: one name
+        for args in (["-s", "256,128", "--name", "{stem}_{size}.{inext}"],
+                     ["-s", "256", "--name", "{stem}_{size}.{inext}"]):
+            said = []
+            for dry in (["-n"], []):
+                report = self.path("r%d.jsonl" % len(said))
+                r = run(dry + args + ["--report", report, "-o", out, src])
+                self.assertIn(r.returncode, (0, 1), r.stderr)
+                said.append(removals(report))
+            self.assertEqual(said[0], said[1], args)
+
     def test_prune_cut_short_by_a_kill_is_reported_next_run(self):
         """A kill -9 between a --prune's removal and its record lost the record:
         the journal's quarantine row (committed before the removal) led the next
