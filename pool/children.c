@@ -161,6 +161,7 @@ static int spawn(pool *p, worker *w)
 	w->idle_since = 0;
 	w->exit_deadline = 0;
 	w->finish_by = 0;
+	w->let_go_stopped = 0;
 	imgpool_wire_rx_reset(&w->rx);
 	w->rx_begun = 0;
 	atomic_store(&shared_of(p)->pid[w->slot], pid);

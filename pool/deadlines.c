@@ -53,7 +53,8 @@ static void lost_time(pool *p, int64_t lost)
 		if (w->state == W_EMPTY)
 			continue;
 		int64_t *moved[] = {&w->linger_deadline, &w->start_deadline, &w->exit_deadline,
-				    &w->finish_by, &w->idle_since, &w->rx_begun};
+				    &w->finish_by, &w->let_go_stopped, &w->idle_since,
+				    &w->rx_begun};
 		for (size_t k = 0; k < sizeof moved / sizeof *moved; k++)
 			if (*moved[k])
 				*moved[k] += lost;
@@ -200,16 +201,33 @@ int64_t check_deadlines(pool *p, int64_t now)
 		if (w->exit_deadline) {
 			/* Let go by pool_join or retiring: a finalizer may take its time, but
 			 * a worker stopped from outside never ends, nor one past a stop
-			 * asked. One stopped in its finalizer is spared until finish_by
-			 * (the task timeout): a debugger's stop there is no hang. */
-			int spared = !p->interrupted && now < w->finish_by &&
-				     atomic_load_explicit(&p->shm[i].finishing, memory_order_acquire);
+			 * asked. Until finish_by (the task timeout) it is looked at every
+			 * STOPPED_POLL_NS: one not yet in its finalizer and seen in a
+			 * job-control stop at every look for LINGER_NS goes then (at join,
+			 * with every task answered, it held the run for the timeout). A
+			 * tracer's stops at each system call (strace: 't') and a throttle's
+			 * short ones (cpulimit) break the run of looks; a stop inside the
+			 * finalizer waits for finish_by. */
+			int finishing = atomic_load_explicit(&p->shm[i].finishing,
+							     memory_order_acquire);
 			if (now < w->exit_deadline) {
 				if (w->exit_deadline < nearest)
 					nearest = w->exit_deadline;
-			} else if (spared && process_stopped(w->pid)) {
-				w->exit_deadline = w->finish_by < now + LINGER_NS ? w->finish_by
-										  : now + LINGER_NS;
+			} else if (!p->interrupted && now < w->finish_by) {
+				if (finishing || !process_job_stopped(w->pid))
+					w->let_go_stopped = 0;
+				else if (!w->let_go_stopped)
+					w->let_go_stopped = now;
+				if (w->let_go_stopped && now - w->let_go_stopped >= LINGER_NS) {
+					w->exit_deadline = 0;
+					kill_worker(w, POOL_CANCELLED, KILL_CHARGES_NONE,
+						    "worker %d (pid %d) did not exit when let go "
+						    "(stopped from outside)", w->slot, (int)w->pid);
+					continue;
+				}
+				w->exit_deadline = w->finish_by < now + STOPPED_POLL_NS
+							   ? w->finish_by
+							   : now + STOPPED_POLL_NS;
 				if (w->exit_deadline < nearest)
 					nearest = w->exit_deadline;
 			} else if (p->interrupted || process_stopped(w->pid)) {

@@ -229,7 +229,9 @@ typedef struct worker {
 	int64_t start_deadline;  /* starting: a failed start if not ready by then */
 	int64_t respawn_at;      /* empty: start a worker here then (0: not waiting) */
 	int64_t exit_deadline;   /* let go by pool_join: killed if still there then (0: none) */
-	int64_t finish_by;       /* let go: until then one stopped in its finalizer is spared */
+	int64_t finish_by;       /* let go: until then only a long job-control stop outside
+	                            its finalizer gets it killed (check_deadlines) */
+	int64_t let_go_stopped;  /* let go: seen so stopped at every look since (0: not) */
 	int64_t idle_since;      /* ready, holding tasks, running none since (0: not so) */
 	int64_t idle_started;    /* its last task's start then: a later one is progress */
 	uint64_t grace_task;     /* the attempt running while the pool's loop was stopped */

@@ -258,13 +258,13 @@ int pool_join(pool *p)
 			return -1;
 		}
 	/* Let every worker go: EOF on its channel makes it run the finalizer and exit.
-	 * One that does not is killed once it is seen stopped from outside LINGER_NS
-	 * after (in its finalizer: after the task timeout), or LINGER_NS after a stop
-	 * was asked (check_deadlines): a stopped worker held the join, and the run
-	 * with it, for ever, a second Ctrl-C included. With every task answered, one
-	 * stopped before its finalizer (between tasks, or as it started) held it for
-	 * the task timeout: 120 s of imgpool's, its files all done in 3. A finalizer
-	 * at work is waited for. */
+	 * One that does not is killed once seen stopped from outside: before its
+	 * finalizer, in a job-control stop at every look for LINGER_NS; else at the
+	 * task timeout (LINGER_NS without one); or LINGER_NS after a stop was asked
+	 * (check_deadlines). A stopped worker held the join, and the run with it, for
+	 * ever, a second Ctrl-C included; and with every task answered, one stopped
+	 * between tasks or as it started held it for the task timeout: 120 s of
+	 * imgpool's, its files all done in 3. A finalizer at work is waited for. */
 	p->joining = 1;
 	int64_t now = pool_now_ns(), grace = let_go_ns(p);
 	for (int i = 0; i < p->nworkers; i++) {
@@ -277,6 +277,7 @@ int pool_join(pool *p)
 		close_channel(w);
 		w->exit_deadline = now + (grace < LINGER_NS ? grace : LINGER_NS);
 		w->finish_by = now + grace;
+		w->let_go_stopped = 0;
 	}
 	while (count_state(p, W_EMPTY) < p->nworkers) {
 		int64_t soon = pool_now_ns() + LINGER_NS;

@@ -388,7 +388,8 @@ void pool_close(pool *p);
 /*
  * Wait until every submitted task has finished (the pool must be closed), then let
  * the workers exit and reap them. A worker that does not exit is killed where it is
- * seen stopped from outside (SIGSTOP) 2 s after it was let go (1.7.8; it was after
+ * seen in a job-control stop (SIGSTOP) at every look for 2 s after it was let go
+ * (1.7.8; a tracer's and a throttle's short stops are no hold; it was after
  * the task timeout: a worker stopped between tasks or as it started held the join
  * that long with every task answered), or 2 s after pool_interrupt(); a finalizer
  * at work is waited for, stopped there until the task timeout, an initializer only

@@ -18,8 +18,10 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -733,6 +735,82 @@ static void test_join_with_a_stopped_worker_and_every_task_answered(void **state
 		assert_int_equal((int)st.crashed, 0);
 		tl_assert_no_children();
 	}
+}
+
+/* Workers that are at work, not held, when pool_join() lets them go: the
+ * second still in a 3 s initializer, and every worker stopped and continued every
+ * 30 ms (a throttle such as cpulimit; strace's stops at each system call look the
+ * same in /proc). A first 1.7.8 took one look for "stopped" 2 s after letting
+ * them go and killed the worker (its finalizer not run); now only a job-control
+ * stop seen at every look for 2 s is a hold. */
+static atomic_int *join_finis;
+static atomic_int join_throttling;
+
+static int busy_second_init(void *arg, void **state, pool_buf *err)
+{
+	(void)arg;
+	(void)state;
+	(void)err;
+	if (atomic_fetch_add(&join_finis[1], 1) == 0)
+		return 0;
+	int64_t end = tl_now_ns() + (int64_t)3000 * 1000 * 1000;
+	while (tl_now_ns() < end)
+		syscall(SYS_getppid);
+	return 0;
+}
+
+static void count_fini(void *state)
+{
+	(void)state;
+	atomic_fetch_add(&join_finis[0], 1);
+}
+
+static void *throttle_workers(void *arg)
+{
+	pool *p = arg;
+	while (atomic_load(&join_throttling)) {
+		int pids[2], n = pool_worker_pids(p, pids, 2);
+		for (int i = 0; i < n; i++)
+			kill(pids[i], SIGSTOP);
+		usleep(30 * 1000);
+		for (int i = 0; i < n; i++)
+			kill(pids[i], SIGCONT);
+		usleep(30 * 1000);
+	}
+	return NULL;
+}
+
+static void test_join_spares_throttled_workers_at_work(void **state)
+{
+	(void)state;
+	join_finis = mmap(NULL, 2 * sizeof *join_finis, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(join_finis != MAP_FAILED);
+	atomic_store(&join_finis[0], 0);
+	atomic_store(&join_finis[1], 0);
+	pool_options o = {.workers = 2, .init = busy_second_init, .fini = count_fini,
+			  .timeout = 30, .min_ready = 1};
+	pool *p = pool_create(&o, NULL);
+	assert_non_null(p);
+	pool_close(p);
+	atomic_store(&join_throttling, 1);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, throttle_workers, p), 0);
+	alarm(60);
+	assert_int_equal(pool_join(p), 0);
+	alarm(0);
+	atomic_store(&join_throttling, 0);
+	pthread_join(t, NULL);
+	int pids[2];
+	for (int i = 0, n = pool_worker_pids(p, pids, 2); i < n; i++)
+		kill(pids[i], SIGCONT);
+	int finis = atomic_load(&join_finis[0]);
+	pool_destroy(p);
+	munmap(join_finis, 2 * sizeof *join_finis);
+	if (finis != 2)
+		fail_msg("a throttled worker at work was killed when let go: %d of 2 "
+			 "finalizers ran", finis);
+	tl_assert_no_children();
 }
 
 static pool *nested_pool;
@@ -1556,6 +1634,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_a_task_whose_result_cannot_be_sent_is_answered),
 		cmocka_unit_test(test_join_while_a_worker_hangs_starting),
 		cmocka_unit_test(test_join_with_a_stopped_worker_and_every_task_answered),
+		cmocka_unit_test(test_join_spares_throttled_workers_at_work),
 		cmocka_unit_test(test_a_call_that_waits_from_a_callback_is_refused),
 		cmocka_unit_test(test_terminate_from_an_exit_event),
 		cmocka_unit_test(test_create_with_room_for_some_workers),
