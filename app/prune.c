@@ -100,6 +100,25 @@ static char **fstab_targets(void)
 	return targets;
 }
 
+/* Is real (a folder's real path) where a filesystem is mounted now? 1 yes, 0 no.
+ * statx's STATX_ATTR_MOUNT_ROOT says so of a bind mount of the same filesystem
+ * too, whose device is its parent's: taken for a disk not mounted, every
+ * thumbnail beneath it was kept for good. Where the kernel does not tell (before
+ * Linux 5.8), another device than its parent's. */
+static int mounted_here(const char *real)
+{
+	struct statx sx;
+	if (statx(AT_FDCWD, real, 0, STATX_BASIC_STATS, &sx) == 0 &&
+	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+		return (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+	char *parent = path_join(real, "..");
+	struct stat a, b;
+	int other = parent && stat(real, &a) == 0 && stat(parent, &b) == 0 &&
+		    a.st_dev != b.st_dev;
+	free(parent);
+	return other;
+}
+
 int prune_unmounted_disk(const char *folder)
 {
 	char **t = fstab_targets();
@@ -108,16 +127,8 @@ int prune_unmounted_disk(const char *folder)
 	char *real = realpath(folder, NULL);
 	int unmounted = 0;
 	for (; real && *t && !unmounted; t++) {
-		if (strcmp(real, *t))
-			continue;
-		/* Not mounted: on the device of the folder that holds it. */
-		char *up = strdup(real), *slash = up ? strrchr(up, '/') : NULL;
-		struct stat a, b;
-		if (slash)
-			*(slash == up ? slash + 1 : slash) = '\0';
-		unmounted = slash && stat(real, &a) == 0 && stat(up, &b) == 0 &&
-			    a.st_dev == b.st_dev;
-		free(up);
+		if (!strcmp(real, *t))
+			unmounted = !mounted_here(real);
 	}
 	free(real);
 	return unmounted;
@@ -190,12 +201,8 @@ static int folder_bare(const char *folder)
  * mounted); 0 no. */
 static int device_gone(journal *j, const char *real)
 {
-	struct stat st, up;
-	char *parent = path_join(real, "..");
-	int mounted = !parent || stat(parent, &up) < 0 || stat(real, &st) < 0 ||
-		      up.st_dev != st.st_dev;
-	free(parent);
-	if (mounted)
+	struct stat st;
+	if (stat(real, &st) < 0 || mounted_here(real))
 		return 0;
 	int seen = journal_root_device_seen(j, real, (uint64_t)st.st_dev);
 	if ((seen != 0 && seen != -2) || folder_bare(real) != 1)

@@ -437,6 +437,37 @@ class TestPruneNames(SafetyCase):
         self.ok(run(["-r", "-q", "--prune", "-o", out, src], env=env))
         self.assertEqual(outputs_in(out), {"a.jpg"})
 
+    @unittest.skipUnless(os.geteuid() == 0, "bind-mounts a folder: needs root")
+    def test_prune_goes_on_beneath_a_mounted_bind_mount_in_fstab(self):
+        """A folder of the tree that fstab bind-mounts from the same filesystem,
+        mounted: its device is its parent's, so it was taken for a disk not
+        mounted, and the thumbnail of a photo deleted in it (or beneath it) was
+        kept for good, exit 0. Whether something is mounted there is asked of
+        the kernel now (statx's STATX_ATTR_MOUNT_ROOT)."""
+        store, src, out = self.path("store"), self.path("photos"), self.path("thumbs")
+        lib = os.path.join(src, "lib")
+        jpeg(os.path.join(store, "a.jpg"))
+        jpeg(os.path.join(store, "2023", "b.jpg"), mean=90)
+        jpeg(os.path.join(store, "2023", "c.jpg"), mean=30)
+        jpeg(os.path.join(src, "top.jpg"), mean=60)
+        os.makedirs(lib)
+        fstab = self.path("fstab")
+        with open(fstab, "w") as f:
+            f.write("%s %s none bind 0 0\n" % (store, lib))
+        env = dict(os.environ, IMGPOOL_FSTAB=fstab)
+        if subprocess.run(["mount", "--bind", store, lib]).returncode != 0:
+            self.skipTest("cannot bind-mount here")
+        try:
+            self.ok(run(["-r", "-q", "-o", out, src], env=env))
+            self.assertEqual(outputs_in(out), {"top.jpg", "lib/a.jpg", "lib/2023/b.jpg",
+                                               "lib/2023/c.jpg"})
+            os.unlink(os.path.join(store, "a.jpg"))
+            os.unlink(os.path.join(store, "2023", "b.jpg"))
+            self.ok(run(["-r", "-q", "--prune", "-o", out, src], env=env))
+            self.assertEqual(outputs_in(out), {"top.jpg", "lib/2023/c.jpg"})
+        finally:
+            subprocess.run(["umount", lib], check=True)
+
     @unittest.skipUnless(os.geteuid() == 0, "mounts a tmpfs: needs root")
     def test_prune_leaves_a_hand_mounted_disks_thumbnails_alone(self):
         """The photo folder is a disk mounted by hand (not in /etc/fstab), and it
