@@ -396,7 +396,8 @@ class TestPruneNames(SafetyCase):
         deleted every thumbnail, exit 0. It keeps them now, says why, exit 1; a
         folder in it that is such a mount point too, also where the bare mount
         point holds an empty folder of the disk's name (a sync tool's), and where
-        fstab spells the mount point with a trailing slash or through a symlink.
+        fstab spells the mount point with a trailing slash or through a symlink
+        on the way.
         ($IMGPOOL_FSTAB stands in for /etc/fstab, and a plain folder for the
         unmounted disk: no root needed.) An emptied folder that is no mount point
         is pruned as before."""
@@ -409,11 +410,11 @@ class TestPruneNames(SafetyCase):
         self.assertEqual(outputs_in(out), every)
         fstab = self.path("fstab")
         env = dict(os.environ, IMGPOOL_FSTAB=fstab)
-        os.symlink(src, self.path("photos-link"))
+        os.symlink(self.tmp, self.path("tmp-link"))
         shutil.move(src, self.path("disk-away"))
         os.makedirs(src)
         for spelled in (os.path.realpath(src), os.path.realpath(src) + "/",
-                        self.path("photos-link")):
+                        self.path("tmp-link", "photos")):
             with open(fstab, "w") as f:
                 f.write("UUID=1234 %s ext4 defaults,nofail 0 2\n" % spelled)
             r = run(["-r", "-q", "--prune", "-o", out, src], env=env)
