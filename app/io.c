@@ -195,6 +195,15 @@ uint64_t io_identity(int dirfd, const char *name, int flags)
 	return ino_and_time(sx.stx_ino, 0, gen);
 }
 
+uint64_t io_identity_earlier(int dirfd, const char *name, int flags)
+{
+	struct statx sx;
+	if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) < 0 ||
+	    (sx.stx_mask & STATX_BTIME))
+		return 0;
+	return sx.stx_ino ? sx.stx_ino : 1;
+}
+
 uint64_t io_stamp(const struct stat *st)
 {
 	return ino_and_time((uint64_t)st->st_ino, (uint64_t)st->st_ctim.tv_sec,

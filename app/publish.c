@@ -328,7 +328,15 @@ typedef struct beneath_walk {
  * (outdir_remove_empty_dirs()). */
 static int made_folder(const publisher *pb, int fd, const char *path)
 {
-	return journal_folder_ours(pb->j, path, io_identity(fd, "", AT_EMPTY_PATH));
+	uint64_t id = io_identity(fd, "", AT_EMPTY_PATH);
+	if (journal_folder_ours(pb->j, path, id))
+		return 1;
+	/* Recorded by a build before the generation: as it is now from here on. */
+	uint64_t earlier = id ? io_identity_earlier(fd, "", AT_EMPTY_PATH) : 0;
+	if (!earlier || !journal_folder_ours(pb->j, path, earlier))
+		return 0;
+	journal_folder_made(pb->j, path, id);
+	return 1;
 }
 
 /* The folder open at fd (closed here), on device dev, whose path is b->path (len

@@ -866,7 +866,8 @@ class TestFoldersOfTheUsers(SafetyCase):
         a folder was known by its inode number alone: the user's folder made
         again at the path of one of imgpool's, on the freed number (ext4 gives
         it again soon), was imgpool's, and --prune removed it once emptied. The
-        inode's generation tells them apart now; imgpool's own folder still goes."""
+        inode's generation tells them apart now; imgpool's own folder still goes,
+        also one an earlier build recorded by its inode number alone."""
         img, mnt = self.path("fs.img"), self.path("mnt")
         os.makedirs(mnt)
         with open(img, "wb") as f:
@@ -905,6 +906,20 @@ class TestFoldersOfTheUsers(SafetyCase):
             self.assertEqual(outputs_in(out), set())
             self.assertTrue(os.path.isdir(os.path.join(out, "sub")))
             self.assertFalse(os.path.exists(os.path.join(out, "own")))
+            # A folder an earlier build recorded by its inode number alone is
+            # still imgpool's, and goes once emptied.
+            jpeg(os.path.join(src, "old", "c.jpg"))
+            self.ok(run(["-r", "-q", "-o", out, src]))
+            db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+            with db:
+                changed = db.execute("UPDATE folders SET id = ? WHERE path = ?",
+                                     (os.stat(os.path.join(out, "old")).st_ino,
+                                      b"old")).rowcount
+            db.close()
+            self.assertEqual(changed, 1)
+            os.unlink(os.path.join(src, "old", "c.jpg"))
+            self.ok(run(["-r", "-q", "--prune", "-o", out, src]))
+            self.assertFalse(os.path.exists(os.path.join(out, "old")))
         finally:
             subprocess.run(["umount", mnt], check=True)
 
