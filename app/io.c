@@ -168,12 +168,17 @@ static uint32_t dir_generation(int dirfd, const char *name, int flags, const str
 	int fd = (flags & AT_EMPTY_PATH) && !*name
 			 ? dirfd
 			 : openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int gen = 0; /* the filesystems write an int, whatever the request's size says */
+	/* ext4, XFS and btrfs write an int; the request says a long, and FUSE
+	 * passes a long's bytes: room for both, the int read where one is put. */
+	union {
+		long l;
+		int i;
+	} gen = {0};
 	if (fd >= 0 && ioctl(fd, FS_IOC_GETVERSION, &gen) < 0)
-		gen = 0;
+		gen.l = 0;
 	if (fd >= 0 && fd != dirfd)
 		close(fd);
-	return (uint32_t)gen;
+	return (uint32_t)gen.i;
 }
 
 uint64_t io_identity(int dirfd, const char *name, int flags)
