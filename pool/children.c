@@ -162,6 +162,8 @@ static int spawn(pool *p, worker *w)
 	w->exit_deadline = 0;
 	w->finish_by = 0;
 	w->let_go_stopped = 0;
+	w->let_go_traced = 0;
+	w->let_go_by_join = 0;
 	imgpool_wire_rx_reset(&w->rx);
 	w->rx_begun = 0;
 	atomic_store(&shared_of(p)->pid[w->slot], pid);

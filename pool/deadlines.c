@@ -15,10 +15,6 @@
 
 #include "parent.h"
 
-/* After a stop was asked, how often to look whether a worker running a task was
- * stopped from outside (it would hold the end of the run until its timeout). */
-#define STOPPED_POLL_NS ((int64_t)100 * 1000 * 1000)
-
 /* Are bytes waiting to be read in the channel fd (FIONREAD: a socket's or a
  * pipe's)? */
 static int channel_waiting(int fd)
@@ -136,6 +132,28 @@ void note_continued(pool *p)
 /* Kill workers past a deadline (a task's timeout, a start that takes too long, a
  * closed channel), start the ones whose backoff is over; return the nearest
  * deadline still ahead (INT64_MAX for none). */
+/* Does a worker let go by pool_join, not in its finalizer, hold the join (one
+ * look, every STOPPED_POLL_NS)? Yes once seen stopped at every look for LINGER_NS
+ * in a job-control stop ('T'); for the task timeout (none: never) where a look
+ * saw it in a trace stop ('t', a debugger's). A tracer's stops at each system
+ * call (strace) and a throttle's short ones (cpulimit) break the run of looks:
+ * a worker at work there is no hold. */
+static int join_holder(const pool *p, worker *w, int64_t now)
+{
+	if (!process_stopped(w->pid)) {
+		w->let_go_stopped = 0;
+		w->let_go_traced = 0;
+		return 0;
+	}
+	if (!process_job_stopped(w->pid))
+		w->let_go_traced = 1;
+	if (!w->let_go_stopped)
+		w->let_go_stopped = now;
+	int64_t held = now - w->let_go_stopped;
+	return (!w->let_go_traced && held >= LINGER_NS) ||
+	       (p->o.timeout > 0 && held >= secs_to_ns(p->o.timeout) && held >= LINGER_NS);
+}
+
 int64_t check_deadlines(pool *p, int64_t now)
 {
 	int64_t nearest = INT64_MAX;
@@ -201,33 +219,29 @@ int64_t check_deadlines(pool *p, int64_t now)
 		if (w->exit_deadline) {
 			/* Let go by pool_join or retiring: a finalizer may take its time, but
 			 * a worker stopped from outside never ends, nor one past a stop
-			 * asked. Until finish_by (the task timeout) it is looked at every
-			 * STOPPED_POLL_NS: one not yet in its finalizer and seen in a
-			 * job-control stop at every look for LINGER_NS goes then (at join,
-			 * with every task answered, it held the run for the timeout). A
-			 * tracer's stops at each system call (strace: 't') and a throttle's
-			 * short ones (cpulimit) break the run of looks; a stop inside the
-			 * finalizer waits for finish_by. */
+			 * asked. Let go by pool_join and not yet in its finalizer, it is
+			 * looked at every STOPPED_POLL_NS (join_holder()): with every task
+			 * answered, one stopped between tasks or as it started held the run
+			 * for the task timeout. In its finalizer, or retiring, it goes when
+			 * seen stopped at finish_by (the task timeout). */
 			int finishing = atomic_load_explicit(&p->shm[i].finishing,
 							     memory_order_acquire);
 			if (now < w->exit_deadline) {
 				if (w->exit_deadline < nearest)
 					nearest = w->exit_deadline;
-			} else if (!p->interrupted && now < w->finish_by) {
-				if (finishing || !process_job_stopped(w->pid))
-					w->let_go_stopped = 0;
-				else if (!w->let_go_stopped)
-					w->let_go_stopped = now;
-				if (w->let_go_stopped && now - w->let_go_stopped >= LINGER_NS) {
+			} else if (!p->interrupted && w->let_go_by_join && !finishing) {
+				if (join_holder(p, w, now)) {
 					w->exit_deadline = 0;
 					kill_worker(w, POOL_CANCELLED, KILL_CHARGES_NONE,
 						    "worker %d (pid %d) did not exit when let go "
 						    "(stopped from outside)", w->slot, (int)w->pid);
 					continue;
 				}
-				w->exit_deadline = w->finish_by < now + STOPPED_POLL_NS
-							   ? w->finish_by
-							   : now + STOPPED_POLL_NS;
+				w->exit_deadline = now + STOPPED_POLL_NS;
+				if (w->exit_deadline < nearest)
+					nearest = w->exit_deadline;
+			} else if (!p->interrupted && now < w->finish_by) {
+				w->exit_deadline = w->finish_by;
 				if (w->exit_deadline < nearest)
 					nearest = w->exit_deadline;
 			} else if (p->interrupted || process_stopped(w->pid)) {

@@ -80,6 +80,9 @@
 #define LOST_RESULTS_MAX 3
 /* A worker that closed its channel but lives on is killed after this long. */
 #define LINGER_NS ((int64_t)2 * 1000 * 1000 * 1000)
+/* After a stop was asked, or once let go by pool_join, how often to look whether
+ * a worker was stopped from outside (it would hold the end of the run). */
+#define STOPPED_POLL_NS ((int64_t)100 * 1000 * 1000)
 /* Without a pidfd, how often to look whether a worker whose channel closed has ended. */
 #define REAP_POLL_NS ((int64_t)2 * 1000 * 1000)
 /* Without a pidfd, how often to look whether a worker whose channel is open has
@@ -231,7 +234,9 @@ typedef struct worker {
 	int64_t exit_deadline;   /* let go by pool_join: killed if still there then (0: none) */
 	int64_t finish_by;       /* let go: until then only a long job-control stop outside
 	                            its finalizer gets it killed (check_deadlines) */
-	int64_t let_go_stopped;  /* let go: seen so stopped at every look since (0: not) */
+	int64_t let_go_stopped;  /* let go: seen stopped at every look since (0: not) */
+	int let_go_traced;       /* one of those looks saw a trace stop ('t') */
+	int let_go_by_join;      /* let go by pool_join (not retiring) */
 	int64_t idle_since;      /* ready, holding tasks, running none since (0: not so) */
 	int64_t idle_started;    /* its last task's start then: a later one is progress */
 	uint64_t grace_task;     /* the attempt running while the pool's loop was stopped */

@@ -275,9 +275,11 @@ int pool_join(pool *p)
 		if (w->state != W_DYING)
 			w->state = W_RETIRING;
 		close_channel(w);
-		w->exit_deadline = now + (grace < LINGER_NS ? grace : LINGER_NS);
+		w->exit_deadline = now + STOPPED_POLL_NS;
 		w->finish_by = now + grace;
 		w->let_go_stopped = 0;
+		w->let_go_traced = 0;
+		w->let_go_by_join = 1;
 	}
 	while (count_state(p, W_EMPTY) < p->nworkers) {
 		int64_t soon = pool_now_ns() + LINGER_NS;

@@ -388,12 +388,14 @@ void pool_close(pool *p);
 /*
  * Wait until every submitted task has finished (the pool must be closed), then let
  * the workers exit and reap them. A worker that does not exit is killed where it is
- * seen in a job-control stop (SIGSTOP) at every look for 2 s after it was let go
- * (1.7.8; a tracer's and a throttle's short stops are no hold; it was after
- * the task timeout: a worker stopped between tasks or as it started held the join
- * that long with every task answered), or 2 s after pool_interrupt(); a finalizer
- * at work is waited for, stopped there until the task timeout, an initializer only
- * for its init_timeout (1.7.1). Returns 0, or -1 if
+ * seen stopped from outside: before its finalizer, in a job-control stop (SIGSTOP)
+ * at every look (10 a second) for 2 s, or in a trace stop (a debugger's) at every
+ * look for the task timeout (none: never) (1.7.8: a tracer's and a throttle's short
+ * stops are no hold; it was one look after the task timeout, or 2 s without one:
+ * a worker stopped between tasks or as it started held the join that long with
+ * every task answered); in its finalizer, at the task timeout (2 s without one);
+ * or 2 s after pool_interrupt(). A finalizer at work is waited for, an initializer
+ * only for its init_timeout (1.7.1). Returns 0, or -1 if
  * the pool broke or was not closed (pool_error). After pool_terminate it returns 0 at once (as Python's
  * terminate() then join(): the workers are already reaped). The feed of an iterator still open is
  * read to its end, its results kept (beyond the usual bound) until they are taken

@@ -702,10 +702,12 @@ static void test_join_while_a_worker_hangs_starting(void **state)
 static void test_join_with_a_stopped_worker_and_every_task_answered(void **state)
 {
 	(void)state;
-	for (int starting = 0; starting <= 1; starting++) {
+	for (int k = 0; k < 4; k++) {
+		int starting = k & 1;
+		double timeout = k < 2 ? 30 : 0;
 		tl_reset_shared();
 		atomic_store(&sh->init_hold, starting); /* every start after the first hangs */
-		pool_options o = {.workers = 2, .init = tl_init, .timeout = 30,
+		pool_options o = {.workers = 2, .init = tl_init, .timeout = timeout,
 				  .min_ready = starting ? 1 : 2};
 		pool *p = pool_create(&o, NULL);
 		assert_non_null(p);
@@ -730,8 +732,8 @@ static void test_join_with_a_stopped_worker_and_every_task_answered(void **state
 		pool_stats_get(p, &st);
 		pool_destroy(p);
 		if (took > 10)
-			fail_msg("%s worker stopped: pool_join took %.1f s",
-				 starting ? "a starting" : "an idle", took);
+			fail_msg("%s worker stopped, timeout %g: pool_join took %.1f s",
+				 starting ? "a starting" : "an idle", timeout, took);
 		assert_int_equal((int)st.crashed, 0);
 		tl_assert_no_children();
 	}
@@ -780,16 +782,12 @@ static void *throttle_workers(void *arg)
 	return NULL;
 }
 
-static void test_join_spares_throttled_workers_at_work(void **state)
+static void join_throttled(double timeout)
 {
-	(void)state;
-	join_finis = mmap(NULL, 2 * sizeof *join_finis, PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	assert_true(join_finis != MAP_FAILED);
 	atomic_store(&join_finis[0], 0);
 	atomic_store(&join_finis[1], 0);
 	pool_options o = {.workers = 2, .init = busy_second_init, .fini = count_fini,
-			  .timeout = 30, .min_ready = 1};
+			  .timeout = timeout, .init_timeout = 30, .min_ready = 1};
 	pool *p = pool_create(&o, NULL);
 	assert_non_null(p);
 	pool_close(p);
@@ -806,11 +804,24 @@ static void test_join_spares_throttled_workers_at_work(void **state)
 		kill(pids[i], SIGCONT);
 	int finis = atomic_load(&join_finis[0]);
 	pool_destroy(p);
-	munmap(join_finis, 2 * sizeof *join_finis);
 	if (finis != 2)
-		fail_msg("a throttled worker at work was killed when let go: %d of 2 "
-			 "finalizers ran", finis);
+		fail_msg("timeout %g: a throttled worker at work was killed when let go: %d of "
+			 "2 finalizers ran", timeout, finis);
 	tl_assert_no_children();
+}
+
+/* With any task timeout: none (its one look at 2 s was the old rule's), one
+ * under the 2 s of looks, a long one. */
+static void test_join_spares_throttled_workers_at_work(void **state)
+{
+	(void)state;
+	join_finis = mmap(NULL, 2 * sizeof *join_finis, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(join_finis != MAP_FAILED);
+	join_throttled(0);
+	join_throttled(1.5);
+	join_throttled(30);
+	munmap(join_finis, 2 * sizeof *join_finis);
 }
 
 static pool *nested_pool;
