@@ -28,15 +28,20 @@ static void dry_run_removal(void *data, const char *rel)
 }
 
 /* The files of a dry run that have outputs of earlier settings to list (would
- * remove), the oldest first: each is listed once DRY_WINDOW more are planned, or
- * the walk is over. Listed at once, an output a file met later in the walk
- * plans (another input's name now) was "would remove", where the run, which
- * plans up to its look-ahead window (lookahead.h) before it publishes, replaces
- * it: -n said 2 removals, the run made none. */
-#define DRY_WINDOW 256
+ * remove), the oldest first: each is listed once as many files more are planned
+ * as the run's look-ahead window holds (lookahead.h: LOOKAHEAD_FILES, 1 for a
+ * --files-from list), or the walk is over. Listed at once, an output a file met
+ * later in the walk plans (another input's name now) was "would remove", where
+ * the run, which plans that far ahead before it publishes, replaces it: -n said
+ * 2 removals, the run made none. Listed later, a file the run publishes first
+ * missed a removal the run makes. */
+#define DRY_WINDOW LOOKAHEAD_FILES
 typedef struct waiting {
 	inflight_file *f[DRY_WINDOW];
+	uint64_t seq[DRY_WINDOW];     /* files planned before it */
 	size_t head, n;
+	uint64_t planned;             /* files planned so far */
+	uint64_t window;              /* the run's look-ahead */
 } waiting;
 
 static void count_removal(void *data, const char *rel)
@@ -84,7 +89,17 @@ static void dry_wait(run_ctx *x, waiting *w, inflight_file *f)
 {
 	if (w->n == DRY_WINDOW)
 		dry_list_oldest(x, w);
-	w->f[(w->head + w->n++) % DRY_WINDOW] = f;
+	size_t at = (w->head + w->n++) % DRY_WINDOW;
+	w->f[at] = f;
+	w->seq[at] = w->planned;
+}
+
+/* One more file planned: list those it is the window's last file after. */
+static void dry_planned(run_ctx *x, waiting *w)
+{
+	w->planned++;
+	while (w->n && w->planned - w->seq[w->head] > w->window)
+		dry_list_oldest(x, w);
 }
 
 /* A file of the dry run: planned, or an error where the run's worker would fail
@@ -133,7 +148,7 @@ void run_dry(run_ctx *x)
 {
 	plan_item item;
 	int got;
-	waiting w = {0};
+	waiting w = {.window = x->o->files_from ? 1 : LOOKAHEAD_FILES};
 	discover_nowait(x->d, 1);
 	while (!stop_signal() && (got = plan_next(x->plan, &item))) {
 		if (got == DISCOVER_LATER) {
@@ -141,6 +156,7 @@ void run_dry(run_ctx *x)
 			poll(&list, 1, 250);
 			continue;
 		}
+		dry_planned(x, &w);
 		dry_one(x, &w, &item);
 	}
 	while (dry_list_oldest(x, &w))
