@@ -30,7 +30,13 @@ char *path_canonical(const char *p)
 	char *r = realpath(p, NULL);
 	if (r || errno != ENOENT)
 		return r;
-	char *copy = strdup(p);
+	return path_in_real_folder(p);
+}
+
+/* See paths.h. */
+char *path_in_real_folder(const char *p)
+{
+	char *r = NULL, *copy = strdup(p);
 	if (!copy)
 		return NULL;
 	size_t n = strlen(copy);

@@ -14,6 +14,10 @@ char *path_join(const char *a, const char *b);
  * does not exist yet is appended as written. malloc'd; NULL when it cannot be told
  * (out of memory, a component that is not a folder, a missing part "." or ".."). */
 char *path_canonical(const char *p);
+/* p's last name (trailing slashes dropped) appended to the path_canonical() of the
+ * folder holding it: p itself is never looked at (a mount point whose server does
+ * not answer would hold the look). NULL as path_canonical(). */
+char *path_in_real_folder(const char *p);
 
 /* path without "." components, doubled slashes and a trailing slash ("./a//./b/"
  * is "a/b"; ".." is kept: undoing it lexically would be wrong past a symlink).

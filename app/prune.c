@@ -61,34 +61,6 @@ static int prune_output(void *data, const char *path, const file_ident *id)
 	return 0;
 }
 
-/* An fstab mount point as prune_unmounted_disk() compares it: the real path.
- * mount(8) takes "/mnt/photos/" and a spelling through a symlink as well, and the
- * entry spelled so was taken for no mount point. Only the folder holding it is
- * resolved: a look at the mount point itself would wait on an NFS server that
- * does not answer, for any entry of fstab. NULL: no memory. */
-static char *real_mount_point(const char *dir)
-{
-	char *spelled = strdup(dir);
-	if (!spelled)
-		return NULL;
-	size_t len = strlen(spelled);
-	while (len > 1 && spelled[len - 1] == '/')
-		spelled[--len] = '\0';
-	char *slash = strrchr(spelled, '/'), *real = NULL;
-	if (slash && slash != spelled) {
-		*slash = '\0';
-		char *holder = realpath(spelled, NULL);
-		*slash = '/';
-		if (holder && asprintf(&real, "%s%s", strcmp(holder, "/") ? holder : "", slash) < 0)
-			real = NULL;
-		free(holder);
-	}
-	if (!real)
-		return spelled;
-	free(spelled);
-	return real;
-}
-
 /* The folders /etc/fstab names as mount points ($IMGPOOL_FSTAB instead, for the
  * tests: they cannot edit the machine's), read once; NULL-ended. Why fstab: a
  * disk that did not mount leaves its mount point an empty folder, where every
@@ -112,7 +84,13 @@ static char **fstab_targets(void)
 		if (!more)
 			break;
 		targets = more;
-		if ((targets[n] = real_mount_point(m->mnt_dir)))
+		/* As prune_unmounted_disk() compares: the real path. mount(8) takes
+		 * "/mnt/photos/" and a spelling through a symlinked folder as well, and
+		 * an entry spelled so was taken for no mount point. The mount point
+		 * itself is not looked at (path_in_real_folder()): that would wait on
+		 * an NFS server that does not answer, for any entry of fstab. */
+		if ((targets[n] = path_in_real_folder(m->mnt_dir)) ||
+		    (targets[n] = strdup(m->mnt_dir)))
 			n++;
 		targets[n] = NULL;
 	}

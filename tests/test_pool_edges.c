@@ -667,6 +667,22 @@ static void test_a_task_whose_result_cannot_be_sent_is_answered(void **state)
 	tl_assert_no_children();
 }
 
+/* pool_join() of closed pool p (0) under a 60 s alarm (a wait for good ends the
+ * test), then the starts held let go, *st taken and p destroyed: the join's
+ * seconds. */
+static double join_held_starts(pool *p, pool_stats *st)
+{
+	int64_t t0 = tl_now_ns();
+	alarm(60);
+	assert_int_equal(pool_join(p), 0);
+	alarm(0);
+	double took = (double)(tl_now_ns() - t0) / 1e9;
+	atomic_store(&sh->init_hold, 0);
+	pool_stats_get(p, st);
+	pool_destroy(p);
+	return took;
+}
+
 /* pool_join() while a replacement worker hangs in its initializer: the
  * initializer timeout no longer applied once the worker was let go, and
  * pool_join() waited for good. */
@@ -680,16 +696,8 @@ static void test_join_while_a_worker_hangs_starting(void **state)
 	assert_non_null(p);
 	tl_apply_square(p, 3);
 	pool_close(p);
-	int64_t t0 = tl_now_ns();
-	alarm(60); /* it waited for good: SIGALRM ends the test */
-	assert_int_equal(pool_join(p), 0);
-	alarm(0);
-	double took = (double)(tl_now_ns() - t0) / 1e9;
-	atomic_store(&sh->init_hold, 0);
 	pool_stats st;
-	pool_stats_get(p, &st);
-	pool_destroy(p);
-	assert_true(took < 10);
+	assert_true(join_held_starts(p, &st) < 10);
 	assert_int_equal((int)st.crashed, 0);
 	tl_assert_no_children();
 }
@@ -722,15 +730,8 @@ static void test_join_with_a_stopped_worker_and_every_task_answered(void **state
 		}
 		assert_int_equal(kill(stopped, SIGSTOP), 0);
 		pool_close(p);
-		int64_t t0 = tl_now_ns();
-		alarm(60);
-		assert_int_equal(pool_join(p), 0);
-		alarm(0);
-		double took = (double)(tl_now_ns() - t0) / 1e9;
-		atomic_store(&sh->init_hold, 0);
 		pool_stats st;
-		pool_stats_get(p, &st);
-		pool_destroy(p);
+		double took = join_held_starts(p, &st);
 		if (took > 10)
 			fail_msg("%s worker stopped, timeout %g: pool_join took %.1f s",
 				 starting ? "a starting" : "an idle", timeout, took);
