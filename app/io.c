@@ -181,9 +181,11 @@ static uint32_t dir_generation(int dirfd, const char *name, int flags, const str
 	return (uint32_t)gen.i;
 }
 
-uint64_t io_identity(int dirfd, const char *name, int flags)
+uint64_t io_identities(int dirfd, const char *name, int flags, uint64_t *earlier)
 {
 	struct statx sx;
+	if (earlier)
+		*earlier = 0;
 	if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW,
 		  STATX_TYPE | STATX_INO | STATX_BTIME, &sx) < 0)
 		return 0;
@@ -193,20 +195,18 @@ uint64_t io_identity(int dirfd, const char *name, int flags)
 	/* No birth time (ext4 with 128-byte inodes, some network filesystems): the
 	 * generation tells a folder made again on a freed inode number from the one
 	 * recorded, which the number alone did not (the user's folder was removed
-	 * as imgpool's). The check of the two is the same one: made_here(). */
+	 * as imgpool's). Builds before recorded the number alone. */
+	if (earlier)
+		*earlier = sx.stx_ino ? sx.stx_ino : 1;
 	int e = errno;
 	uint32_t gen = dir_generation(dirfd, name, flags, &sx);
 	errno = e;
 	return ino_and_time(sx.stx_ino, 0, gen);
 }
 
-uint64_t io_identity_earlier(int dirfd, const char *name, int flags)
+uint64_t io_identity(int dirfd, const char *name, int flags)
 {
-	struct statx sx;
-	if (statx(dirfd, name, flags | AT_SYMLINK_NOFOLLOW, STATX_INO | STATX_BTIME, &sx) < 0 ||
-	    (sx.stx_mask & STATX_BTIME))
-		return 0;
-	return sx.stx_ino ? sx.stx_ino : 1;
+	return io_identities(dirfd, name, flags, NULL);
 }
 
 uint64_t io_stamp(const struct stat *st)

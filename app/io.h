@@ -68,10 +68,10 @@ void io_hold_std_fds(void);
  * A freed inode number is soon given again: rmdir then mkdir gets the same one
  * on ext4. Never 0; 0 when it cannot be read (errno). */
 uint64_t io_identity(int dirfd, const char *name, int flags);
-/* What builds before the generation recorded for the same folder, where the
- * filesystem keeps no birth time: its inode number alone (their journals' rows
- * are taken as recorded, and recorded anew with io_identity()); else 0. */
-uint64_t io_identity_earlier(int dirfd, const char *name, int flags);
+/* io_identity(), and in *earlier what builds before the generation recorded for
+ * the same folder where the filesystem keeps no birth time: its inode number
+ * alone (0: nothing else was recorded; with one statx). */
+uint64_t io_identities(int dirfd, const char *name, int flags, uint64_t *earlier);
 
 /* What tells a file from another put at its place, or from itself written over:
  * its inode and its change time, which every write, truncate, touch -r, chmod or

@@ -169,7 +169,9 @@ int journal_output_made(journal *j, const char *path, const file_ident *id, uint
  * read-only journal, kept in memory for the run's later questions); is folder path of
  * identity id recorded so by any journal of the folder (journal_folder_ours():
  * 1, or 0, also where a journal is older than schema 8: a folder made by an older
- * imgpool is not known as imgpool's, and stays); is path recorded so with any
+ * imgpool is not known as imgpool's, and stays; or recorded as earlier, its
+ * identity by a build before the generation, io_identities(), 0: none, and then
+ * recorded anew as id); is path recorded so with any
  * identity (journal_folder_known(): a copied output folder's folders are the
  * same paths, other identities); folder path is gone
  * (journal_folder_forget(), this journal's row). journal_keep_folders() gives
@@ -177,7 +179,7 @@ int journal_output_made(journal *j, const char *path, const file_ident *id, uint
  * outdir to ask and tell; journal_close() takes it back.
  */
 int journal_folder_made(journal *j, const char *path, uint64_t id);
-int journal_folder_ours(journal *j, const char *path, uint64_t id);
+int journal_folder_ours(journal *j, const char *path, uint64_t id, uint64_t earlier);
 int journal_folder_known(journal *j, const char *path);
 int journal_folder_forget(journal *j, const char *path);
 void journal_keep_folders(journal *j);

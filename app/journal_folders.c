@@ -74,9 +74,17 @@ static int recorded(journal *j, const char *path, uint64_t id)
 	return 0;
 }
 
-int journal_folder_ours(journal *j, const char *path, uint64_t id)
+int journal_folder_ours(journal *j, const char *path, uint64_t id, uint64_t earlier)
 {
-	return id && recorded(j, path, id);
+	if (!id)
+		return 0;
+	if (recorded(j, path, id))
+		return 1;
+	/* Recorded by a build before the generation: as it is now from here on. */
+	if (!earlier || !recorded(j, path, earlier))
+		return 0;
+	journal_folder_made(j, path, id);
+	return 1;
 }
 
 int journal_folder_known(journal *j, const char *path)
@@ -98,9 +106,9 @@ static int made(void *data, const char *rel, uint64_t id)
 	return journal_folder_made(data, rel, id);
 }
 
-static int ours(void *data, const char *rel, uint64_t id)
+static int ours(void *data, const char *rel, uint64_t id, uint64_t earlier)
 {
-	return journal_folder_ours(data, rel, id);
+	return journal_folder_ours(data, rel, id, earlier);
 }
 
 static void removed(void *data, const char *rel)

@@ -238,13 +238,14 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel);
  * not recorded), after otherwise (a mount point on the way, no temp folder yet); 0,
  * or -1 when it could not be recorded (the folder is then made in place and told
  * again). ours() says whether folder rel of identity id is one made() was told of
- * (1), by this run or an earlier one; removed() that folder rel (made() told of
+ * (1), by this run or an earlier one (or, by a build before, as earlier: see
+ * io_identities(); 0: none); removed() that folder rel (made() told of
  * it) is gone. Without a record (no journal, or r NULL) no folder beneath OUT is
  * imgpool's, and none is removed.
  */
 typedef struct outdir_folder_record {
 	int (*made)(void *data, const char *rel, uint64_t id);
-	int (*ours)(void *data, const char *rel, uint64_t id);
+	int (*ours)(void *data, const char *rel, uint64_t id, uint64_t earlier);
 	void (*removed)(void *data, const char *rel);
 	void *data;
 } outdir_folder_record;

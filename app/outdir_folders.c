@@ -264,18 +264,9 @@ int outdir_parent_in_place(outdir *od, const char *rel, int pfd)
  * (od->folders.ours)? */
 static int made_here(outdir *od, int pfd, const char *leaf, const char *dir)
 {
-	uint64_t id = io_identity(pfd, leaf, 0), earlier;
-	if (!id || !od->folders.ours)
-		return 0;
-	if (od->folders.ours(od->folders.data, dir, id) == 1)
-		return 1;
-	/* Recorded by a build before the generation: as it is now from here on. */
-	earlier = io_identity_earlier(pfd, leaf, 0);
-	if (!earlier || od->folders.ours(od->folders.data, dir, earlier) != 1)
-		return 0;
-	if (od->folders.made)
-		od->folders.made(od->folders.data, dir, id);
-	return 1;
+	uint64_t earlier, id = io_identities(pfd, leaf, 0, &earlier);
+	return id && od->folders.ours &&
+	       od->folders.ours(od->folders.data, dir, id, earlier) == 1;
 }
 
 void outdir_remove_empty_dirs(outdir *od, const char *rel)

@@ -52,7 +52,7 @@ static void adopt_copied_folders(const publisher *pb, const char *rel)
 		const char *leaf;
 		int pfd = journal_folder_known(pb->j, dir) ? outdir_parent(pb->od, dir, 0, &leaf) : -1;
 		uint64_t id = pfd >= 0 ? io_identity(pfd, leaf, 0) : 0;
-		if (id && !journal_folder_ours(pb->j, dir, id))
+		if (id && !journal_folder_ours(pb->j, dir, id, 0))
 			journal_folder_made(pb->j, dir, id);
 		if (pfd >= 0)
 			close(pfd);
@@ -282,7 +282,8 @@ static int tell_if_stale(void *data, const char *path, const file_ident *id)
 	if (!still_planned(w->pb, w->it, path) &&
 	    publish_inspect_recorded(w->pb, path, &now, why, sizeof why) == OUT_OURS &&
 	    now.size == id->size && now.mtime_ns == id->mtime_ns) {
-		w->each(w->data, path);
+		if (w->each)
+			w->each(w->data, path);
 		w->count++;
 	}
 	return 0;
@@ -328,15 +329,8 @@ typedef struct beneath_walk {
  * (outdir_remove_empty_dirs()). */
 static int made_folder(const publisher *pb, int fd, const char *path)
 {
-	uint64_t id = io_identity(fd, "", AT_EMPTY_PATH);
-	if (journal_folder_ours(pb->j, path, id))
-		return 1;
-	/* Recorded by a build before the generation: as it is now from here on. */
-	uint64_t earlier = id ? io_identity_earlier(fd, "", AT_EMPTY_PATH) : 0;
-	if (!earlier || !journal_folder_ours(pb->j, path, earlier))
-		return 0;
-	journal_folder_made(pb->j, path, id);
-	return 1;
+	uint64_t earlier, id = io_identities(fd, "", AT_EMPTY_PATH, &earlier);
+	return journal_folder_ours(pb->j, path, id, earlier);
 }
 
 /* The folder open at fd (closed here), on device dev, whose path is b->path (len

@@ -582,8 +582,8 @@ static void made_dir(journal *j, const char *rel)
 	assert_int_equal(mkdir(at("out/%s", rel), 0777), 0);
 	uint64_t id = io_identity(AT_FDCWD, at("out/%s", rel), 0);
 	assert_int_equal(journal_folder_made(j, rel, id), 0);
-	assert_int_equal(journal_folder_ours(j, rel, id), 1);
-	assert_int_equal(journal_folder_ours(j, rel, id + 1), 0);
+	assert_int_equal(journal_folder_ours(j, rel, id, 0), 1);
+	assert_int_equal(journal_folder_ours(j, rel, id + 1, 0), 0);
 }
 
 /* A kill after a removal's file was gone but before its emptied folders were:
@@ -635,7 +635,7 @@ static void test_recovery_removes_emptied_folders(void **state)
 	uint64_t z = io_identity(AT_FDCWD, at("out/z"), 0);
 	assert_int_equal(journal_sync(j), 0);
 	journal *other = open_journal(od, "journal-2-of-2.sqlite", 0, NULL, 0);
-	assert_int_equal(journal_folder_ours(other, "z", z), 1);
+	assert_int_equal(journal_folder_ours(other, "z", z, 0), 1);
 	assert_int_equal(journal_folder_known(other, "z"), 1);
 	assert_int_equal(journal_folder_known(other, "y"), 0);
 	journal_close(other, 0, 0, 0, 0, 0);

@@ -105,9 +105,10 @@ static int folder_made(void *data, const char *rel, uint64_t id)
 	return 0;
 }
 
-static int folder_ours(void *data, const char *rel, uint64_t id)
+static int folder_ours(void *data, const char *rel, uint64_t id, uint64_t earlier)
 {
 	(void)data;
+	(void)earlier;
 	for (int i = 0; i < folders.n; i++)
 		if (!strcmp(folders.rel[i], rel) && folders.id[i] == id)
 			return 1;
