@@ -120,8 +120,8 @@ void publish_drop_stale(const publisher *pb, const publish_item *it, int list_on
 
 /* What publishing it would remove (for a dry run, which removes nothing): each
  * output its journal rows record that it no longer plans and no other current
- * input plans, where that is still the file recorded, told to each(data, rel).
- * Needs only root, rel, n and out_rel of it. The count told. */
+ * input plans, where that is still the file recorded, told to each(data, rel)
+ * (NULL: only counted). Needs only root, rel, n and out_rel of it. The count. */
 int publish_stale_outputs(const publisher *pb, const publish_item *it,
 			  void (*each)(void *data, const char *rel), void *data);
 

@@ -44,12 +44,6 @@ typedef struct waiting {
 	uint64_t window;              /* the run's look-ahead */
 } waiting;
 
-static void count_removal(void *data, const char *rel)
-{
-	(void)data;
-	(void)rel;
-}
-
 /* List one planned file: its outputs, and those of earlier settings it would
  * remove that no file planned so far makes. */
 static void dry_list(run_ctx *x, const char *input, const char *root, const char *rel, int n,
@@ -128,7 +122,7 @@ static void dry_one(run_ctx *x, waiting *w, const plan_item *item)
 	}
 	if (item->root && x->j && publish_stale_outputs(&x->pb, &(publish_item){
 			.root = item->root, .rel = it->rel, .n = it->noutputs,
-			.out_rel = it->out_rel}, count_removal, NULL) > 0) {
+			.out_rel = it->out_rel}, NULL, NULL) > 0) {
 		inflight_file *f = inflight_file_copy(item);
 		if (f) {
 			dry_wait(x, w, f);
