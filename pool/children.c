@@ -163,7 +163,6 @@ static int spawn(pool *p, worker *w)
 	w->finish_by = 0;
 	w->let_go_stopped = 0;
 	w->let_go_traced = 0;
-	w->let_go_by_join = 0;
 	imgpool_wire_rx_reset(&w->rx);
 	w->rx_begun = 0;
 	atomic_store(&shared_of(p)->pid[w->slot], pid);
@@ -204,9 +203,8 @@ void kill_worker(worker *w, pool_status st, uint64_t task_id, const char *fmt, .
 	w->state = W_DYING;
 }
 
-/* Process pid's state letter in /proc/PID/stat (after the command's closing
- * parenthesis: R, S, D, T stopped, t traced...), or 0 where it cannot be told. */
-static char process_state(pid_t pid)
+/* See parent.h. */
+char process_state(pid_t pid)
 {
 	char path[64], buf[512];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);

@@ -129,23 +129,21 @@ void note_continued(pool *p)
 	p->last_turn = t;
 }
 
-/* Kill workers past a deadline (a task's timeout, a start that takes too long, a
- * closed channel), start the ones whose backoff is over; return the nearest
- * deadline still ahead (INT64_MAX for none). */
-/* Does a worker let go by pool_join, not in its finalizer, hold the join (one
- * look, every STOPPED_POLL_NS)? Yes once seen stopped at every look for LINGER_NS
- * in a job-control stop ('T'); for the task timeout (none: never) where a look
- * saw it in a trace stop ('t', a debugger's). A tracer's stops at each system
+/* Does a worker let go by pool_join (every worker, once it joins), not in its
+ * finalizer, hold the join (one look, every STOPPED_POLL_NS)? Yes once seen
+ * stopped at every look for LINGER_NS in a job-control stop ('T'); for the task
+ * timeout (none: never) where a look saw it in a trace stop ('t', a debugger's). A tracer's stops at each system
  * call (strace) and a throttle's short ones (cpulimit) break the run of looks:
  * a worker at work there is no hold. */
 static int join_holder(const pool *p, worker *w, int64_t now)
 {
-	if (!process_stopped(w->pid)) {
+	char st = process_state(w->pid);
+	if (st != 'T' && st != 't') {
 		w->let_go_stopped = 0;
 		w->let_go_traced = 0;
 		return 0;
 	}
-	if (!process_job_stopped(w->pid))
+	if (st == 't')
 		w->let_go_traced = 1;
 	if (!w->let_go_stopped)
 		w->let_go_stopped = now;
@@ -154,6 +152,9 @@ static int join_holder(const pool *p, worker *w, int64_t now)
 	       (p->o.timeout > 0 && held >= secs_to_ns(p->o.timeout) && held >= LINGER_NS);
 }
 
+/* Kill workers past a deadline (a task's timeout, a start that takes too long, a
+ * closed channel), start the ones whose backoff is over; return the nearest
+ * deadline still ahead (INT64_MAX for none). */
 int64_t check_deadlines(pool *p, int64_t now)
 {
 	int64_t nearest = INT64_MAX;
@@ -229,7 +230,7 @@ int64_t check_deadlines(pool *p, int64_t now)
 			if (now < w->exit_deadline) {
 				if (w->exit_deadline < nearest)
 					nearest = w->exit_deadline;
-			} else if (!p->interrupted && w->let_go_by_join && !finishing) {
+			} else if (!p->interrupted && p->joining && !finishing) {
 				if (join_holder(p, w, now)) {
 					w->exit_deadline = 0;
 					kill_worker(w, POOL_CANCELLED, KILL_CHARGES_NONE,

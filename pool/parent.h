@@ -236,7 +236,6 @@ typedef struct worker {
 	                            its finalizer gets it killed (check_deadlines) */
 	int64_t let_go_stopped;  /* let go: seen stopped at every look since (0: not) */
 	int let_go_traced;       /* one of those looks saw a trace stop ('t') */
-	int let_go_by_join;      /* let go by pool_join (not retiring) */
 	int64_t idle_since;      /* ready, holding tasks, running none since (0: not so) */
 	int64_t idle_started;    /* its last task's start then: a later one is progress */
 	uint64_t grace_task;     /* the attempt running while the pool's loop was stopped */
@@ -433,6 +432,7 @@ void handle_interrupt(pool *p);
 
 #define respawn imgpool_pool_respawn
 #define kill_worker imgpool_pool_kill_worker
+#define process_state imgpool_pool_process_state
 #define process_stopped imgpool_pool_process_stopped
 #define process_job_stopped imgpool_pool_process_job_stopped
 #define close_channel imgpool_pool_close_channel
@@ -449,6 +449,9 @@ int fd_above_stdio(int fd);
 void respawn(pool *p, worker *w);
 void kill_worker(worker *w, pool_status st, uint64_t task_id, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* Process pid's state letter in /proc/PID/stat (after the command's closing
+ * parenthesis: R, S, D, T stopped, t traced...), or 0 where it cannot be told. */
+char process_state(pid_t pid);
 int process_stopped(pid_t pid);
 #define process_ended imgpool_pool_process_ended
 int process_ended(const worker *w);

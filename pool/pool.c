@@ -279,7 +279,6 @@ int pool_join(pool *p)
 		w->finish_by = now + grace;
 		w->let_go_stopped = 0;
 		w->let_go_traced = 0;
-		w->let_go_by_join = 1;
 	}
 	while (count_state(p, W_EMPTY) < p->nworkers) {
 		int64_t soon = pool_now_ns() + LINGER_NS;
