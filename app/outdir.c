@@ -354,13 +354,40 @@ static void remade_folder_wait(int i)
 	nanosleep(&ts, NULL);
 }
 
+/* Is the file at dirfd/name the one made (its device and inode; an unknown made,
+ * all zero, matches any)? */
+static int is_made(int dirfd, const char *name, const file_ident *made)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return !made || (!made->dev && !made->ino) ||
+	       ((uint64_t)st.st_dev == made->dev && (uint64_t)st.st_ino == made->ino);
+}
+
+/* Take the file just moved to pfd/leaf back to from_dir/from: only the one made,
+ * and one found to be another after the move (put at leaf in the few system
+ * calls between the look and the move) goes back to leaf. Another file is never
+ * taken: the caller removes the temp name, so taking a file the user saved over
+ * the new one deleted it. */
+static void take_back(int pfd, const char *leaf, int from_dir, const char *from,
+		      const file_ident *made)
+{
+	if (!is_made(pfd, leaf, made) || outdir_move_noreplace(pfd, leaf, from_dir, from) < 0)
+		return;
+	if (!is_made(from_dir, from, made))
+		outdir_move_noreplace(from_dir, from, pfd, leaf);
+}
+
 /* outdir_move_noreplace() of from_dir/from to pfd/leaf, the folder opened for rel,
  * and then pfd looked at again: moved out of OUT meanwhile, the file is taken back
  * (-1, OUTDIR_EMOVED). A new file (fresh: a temp file, not a quarantined one put
  * back) is first given what making it in pfd's folder gives (group, default ACL);
  * what cannot be given (not a member of the setgid group) it keeps from the temp
  * folder, as a file copied there would. Another file at its name than made, or not
- * a regular file, is not moved (OUTDIR_ETEMP). */
+ * a regular file, is not moved (OUTDIR_ETEMP). Another file at leaf right after
+ * the move (a user's mv -f over the new one) is the user's: it stays, and the
+ * output fails (EEXIST). */
 static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, const char *leaf,
 			 const char *rel, int fresh, const file_ident *made)
 {
@@ -371,21 +398,17 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
 	}
 	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
 		return -1;
-	/* The name moved, not the file: one put at it since the look above is taken
-	 * back (a few system calls' window, but that). */
-	struct stat st;
-	int e = OUTDIR_ETEMP;
-	if (fresh && made && (made->dev || made->ino) &&
-	    (fstatat(pfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	     (uint64_t)st.st_dev != made->dev || (uint64_t)st.st_ino != made->ino)) {
-		outdir_move_noreplace(pfd, leaf, from_dir, from);
-		errno = e;
+	/* The name moved, not the file: what is at leaf now may be another's. */
+	const file_ident *ours = fresh ? made : NULL;
+	if (ours && (ours->dev || ours->ino) && !is_made(pfd, leaf, ours)) {
+		/* moved away meanwhile: nothing of imgpool's is there either */
+		errno = faccessat(pfd, leaf, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? EEXIST : ESTALE;
 		return -1;
 	}
 	if (outdir_parent_in_place(od, rel, pfd) == 0)
 		return 0;
-	e = errno;
-	outdir_move_noreplace(pfd, leaf, from_dir, from);
+	int e = errno;
+	take_back(pfd, leaf, from_dir, from, ours);
 	errno = e;
 	return -1;
 }

@@ -12,6 +12,7 @@
  *   RACE_CALL=sql     sqlite3_step() of a statement whose SQL holds $RACE_NAME
  *                     (between two steps of imgpool's own: the journal's
  *                     write-ahead record of a quarantine, say)
+ * With RACE_WHEN=after, a rename's race comes right after the call succeeded.
  * It renames $RACE_FROM to $RACE_TO, then $RACE_FROM2 to $RACE_TO2 if given (a
  * folder swapped for a symlink: the folder aside, the symlink in its place); or,
  * with RACE_TOUCH=PATH, sets PATH's mtime to now (a write in place), or with
@@ -97,8 +98,17 @@ int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpa
 	if (!real)
 		real = (int (*)(int, const char *, int, const char *, unsigned int))dlsym(
 			RTLD_NEXT, "renameat2");
-	maybe_race("rename", newpath);
-	return real(olddirfd, oldpath, newdirfd, newpath, flags);
+	/* RACE_WHEN=after: right after the rename succeeded instead (a file put at
+	 * a name the moment imgpool has moved its own there) */
+	const char *when = getenv("RACE_WHEN");
+	int after = when && !strcmp(when, "after");
+	if (!after)
+		maybe_race("rename", newpath);
+	int rc = real(olddirfd, oldpath, newdirfd, newpath, flags), e = errno;
+	if (after && rc == 0)
+		maybe_race("rename", newpath);
+	errno = e;
+	return rc;
 }
 
 static void maybe_slow(const char *path)

@@ -3569,11 +3569,13 @@ class RaceShimCase(SafetyCase):
         return so
 
     def racing(self, args, call, name, src, dst, then=None, prefix=(), touch=None,
-               chmod=None):
+               chmod=None, after=False):
         env = dict(os.environ, LD_PRELOAD=self.shim(), RACE_CALL=call, RACE_NAME=name,
                    RACE_FROM=src or "", RACE_TO=dst or "",
                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
                    ":verify_asan_link_order=0")
+        if after:
+            env.update(RACE_WHEN="after")
         if then:
             env.update(RACE_FROM2=then[0], RACE_TO2=then[1])
         if touch:
@@ -3965,6 +3967,83 @@ class TestFoldersMovedOutAtTheWorstMoment(RaceShimCase):
         self.assertEqual(os.listdir(self.path("movedq")), [])
         self.assertEqual(outputs_in(out), {"a.jpg"})
 
+
+
+class TestAUsersFileSavedOverANewThumbnail(RaceShimCase):
+    """A user's file moved over a thumbnail the moment imgpool has renamed it into
+    place (mv -f, a sync tool, a file manager's "replace"; tests/race_shim.c does
+    the move right after the rename). imgpool saw another file at the name, took
+    it back into its temp folder and deleted it: the user's file was lost, and
+    outside OUT where its folder had been moved out too. It is the user's now:
+    left as it is, and the input fails."""
+
+    USERS = b"the user's own file\n"
+
+    def users_file(self):
+        path = self.path("user.jpg")
+        with open(path, "wb") as f:
+            f.write(self.USERS)
+        return path
+
+    def assert_users(self, path):
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), self.USERS, path)
+
+    def test_a_new_thumbnail(self):
+        jpeg(self.path("in", "2024", "a.jpg"))
+        out = self.path("out")
+        r = self.racing(["-r", "-o", out, self.path("in")], "rename", "a.jpg",
+                        self.users_file(), os.path.join(out, "2024", "a.jpg"), after=True)
+        self.ok(r, (1,))
+        self.assertFalse(os.path.exists(self.path("user.jpg")), "the race did not run")
+        self.assertIn(b"a file appeared there meanwhile (left as it is)", r.stderr)
+        self.assert_users(os.path.join(out, "2024", "a.jpg"))
+        again = run(["-r", "-o", out, self.path("in")])
+        self.ok(again, (1,))
+        self.assertIn(b"was not made by imgpool", again.stderr)
+        self.assert_users(os.path.join(out, "2024", "a.jpg"))
+
+    def test_a_replacement_with_force(self):
+        """--force: the old thumbnail, taken aside, stays aside (the next run
+        removes it from the quarantine); the user's file stays at the name."""
+        jpeg(self.path("in", "a.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-o", out, self.path("in")]))
+        r = self.racing(["--force", "-o", out, self.path("in")], "rename", "a.jpg",
+                        self.users_file(), os.path.join(out, "a.jpg"), after=True)
+        self.ok(r, (1,))
+        self.assertFalse(os.path.exists(self.path("user.jpg")), "the race did not run")
+        self.assert_users(os.path.join(out, "a.jpg"))
+        again = run(["--force", "-o", out, self.path("in")])
+        self.ok(again, (1,))
+        self.assert_users(os.path.join(out, "a.jpg"))
+        self.assertEqual(os.listdir(os.path.join(out, ".imgpool", "quarantine")), [])
+
+    def test_outside_out(self):
+        """Its folder moved out of OUT, then the user's file saved over the
+        thumbnail there: nothing outside OUT is taken or deleted."""
+        jpeg(self.path("in", "2024", "a.jpg"))
+        out = self.path("out")
+        user = self.users_file()
+        env_then = (user, self.path("kept", "a.jpg"))
+        r = self.racing(["-r", "-o", out, self.path("in")], "rename", "a.jpg",
+                        os.path.join(out, "2024"), self.path("kept"), then=env_then,
+                        after=True)
+        self.ok(r, (1,))
+        self.assertFalse(os.path.exists(user), "the race did not run")
+        self.assertEqual(os.listdir(self.path("kept")), ["a.jpg"])
+        self.assert_users(self.path("kept", "a.jpg"))
+
+    def test_a_thumbnail_whose_folder_left_is_taken_back(self):
+        """The folder moved out alone, the new thumbnail in it: that one is
+        imgpool's and is taken back, as before."""
+        jpeg(self.path("in", "2024", "a.jpg"))
+        out = self.path("out")
+        r = self.racing(["-r", "-o", out, self.path("in")], "rename", "a.jpg",
+                        os.path.join(out, "2024"), self.path("kept"), after=True)
+        self.ok(r, (1,))
+        self.assertIn(b"moved out of the output folder", r.stderr)
+        self.assertEqual(os.listdir(self.path("kept")), [])
 
 
 class TestAFileSwappedInAfterItsProof(RaceShimCase):
