@@ -13,7 +13,7 @@ pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 # instead of silently dropping out.
 set(APP_MODULES settings failure bug clock io filehash outdir outdir_folders outdir_inherit outdir_private outdir_words lock orphans thumb vipsmodules vipserr geometry vipsload resize fastpath save metadata colour exif fastjpeg
   jpegscan fastpng pnginflate pngcheck shrink pngmaster reduce lines discover discover_item discover_list discover_folder globs paths inside template arena claims fileids plan plan_owner machine publish publish_recover prune
-  inflight thread outsync lookahead costguess drive count options optvalues help outfolder report report_text sidefile sidefile_files sinks stop monitor task run run_setup run_checks run_prune run_dry results trace shard journal journal_open journal_folders journal_schema journal_fingerprint status bench
+  inflight thread outsync lookahead costguess drive count options options_conflict optvalues help outfolder report report_text sidefile sidefile_files sinks stop monitor task run run_setup run_checks run_prune run_dry results trace shard journal journal_open journal_folders journal_schema journal_fingerprint status bench
   bench_args bench_baseline bench_report bench_plot bench_files bench_signals)
 set(APP_SOURCES)
 foreach(m ${APP_MODULES})

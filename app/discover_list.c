@@ -25,8 +25,13 @@ char *discover_open_list(discover *d)
 {
 	char *msg = NULL;
 	const char *base = d->cfg.base ? d->cfg.base : ".";
-	if (!(d->base_real = realpath(base, NULL))) {
-		if (asprintf(&msg, "--base: '%s': %s", base, strerror(errno)) < 0)
+	struct stat bst;
+	const char *why = !(d->base_real = realpath(base, NULL)) || stat(d->base_real, &bst) < 0
+				  ? strerror(errno)
+			  : !S_ISDIR(bst.st_mode) ? "not a folder"
+						  : NULL;
+	if (why) {
+		if (asprintf(&msg, "--base: '%s': %s", base, why) < 0)
 			msg = strdup(WHY_NOMEM);
 		return msg;
 	}

@@ -113,6 +113,7 @@ typedef struct parse_state {
 	int keep_bare;       /* --keep-metadata without =LIST */
 	char sizes[1024];    /* the -s lists so far, joined by ',' */
 	char msg[200];
+	int lists;           /* --files-from given so far */
 } parse_state;
 
 /* Take arg for one option. NULL, or why the value is wrong: a fixed text (the
@@ -514,6 +515,12 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 		}
 	for (size_t i = 0; i < sizeof value_options / sizeof *value_options; i++)
 		if (value_options[i].val == c) {
+			/* The last of a repeated option wins (-o, -j: a wrapper's default
+			 * and the user's own), but a second list would leave every file of
+			 * the first without an answer. */
+			if (c == OPT_FILES_FROM && ps->lists++)
+				return usage_error(o, ps, "--files-from is given twice: give one "
+						   "list (cat them into one)");
 			const char *why = value_options[i].take(o, optarg, ps);
 			if (!why)
 				return OPTIONS_RUN;
@@ -594,41 +601,6 @@ static int choose_out_dir(imgpool_options *o, const char *given, const parse_sta
 	return OPTIONS_RUN;
 }
 
-/* The checks that look at several options together. */
-static int check_together(imgpool_options *o, const parse_state *ps)
-{
-	if (o->prune && o->no_journal)
-		return usage_error(o, ps, "--prune needs the journal (it deletes only what the "
-				  "journal says imgpool made): drop --no-journal");
-	if (o->checksum && o->no_journal)
-		return usage_error(o, ps, "--checksum compares inputs with the checksums the "
-				  "journal keeps: drop --no-journal");
-	if (o->shard_arg && o->shard_count)
-		return usage_error(o, ps, "--shard K/N and --shard-count N: give one (--shard-count "
-				  "takes the index from the job array's variables)");
-	if (o->settings.crop == CROP_ATTENTION && o->settings.fit != FIT_COVER)
-		return usage_error(o, ps, "--crop attention needs --fit cover");
-	/* Kept metadata goes through libvips' own thumbnail, which decodes at its own
-	 * scale: the two together quietly made what --keep-metadata alone makes. */
-	if (o->settings.fast_shrink && o->settings.keep_metadata)
-		return usage_error(o, ps, "--fast-shrink and --keep-metadata: give one (kept "
-				  "metadata goes through libvips, which decodes at its own "
-				  "scale)");
-	if (o->settings.effort_given && o->settings.effort > 6 &&
-	    o->settings.format == FORMAT_WEBP)
-		return usage_error(o, ps, "--effort: '%d': WebP takes 0 to 6", o->settings.effort);
-	/* Lossless is a promise about every output: with JPEG (or the input's format,
-	 * which may be JPEG) it could not be kept, and quietly writing lossy files is
-	 * what a user asking for lossless would least expect. PNG is lossless anyway.
-	 * AVIF neither: libvips 8.14's heifsave "lossless" still goes through YCbCr,
-	 * and a noise image came back with samples up to 60 levels off. */
-	if (o->settings.lossless && o->settings.format != FORMAT_WEBP &&
-	    o->settings.format != FORMAT_PNG)
-		return usage_error(o, ps, "--lossless needs --format webp or png (JPEG cannot "
-				  "be lossless, nor AVIF with libvips 8.14)");
-	return OPTIONS_RUN;
-}
-
 /* "--keep-metadata exif": getopt gives an optional value only after '=', so the
  * list was taken as a PATH (an error of its own) and every kind kept, GPS aside,
  * where exif alone was asked. A PATH that is a list and names nothing is that. */
@@ -645,6 +617,24 @@ static int check_keep_list(imgpool_options *o, const parse_state *ps)
 	return OPTIONS_RUN;
 }
 
+/* A flag abbreviated (getopt_long takes any unique beginning) where an option
+ * with a value begins as the typed name but its last letter does: refused, so
+ * that "--retry 3", meant as --retries 3, is not read as --retry-failed and a
+ * PATH "3". Other abbreviations stay as GNU tools take them. */
+static int check_whole(imgpool_options *o, char **argv, int li, const parse_state *ps)
+{
+	const char *word = argv[optind - 1], *name = long_options[li].name;
+	size_t n = strcspn(word + 2, "=");
+	if (strncmp(word, "--", 2) || long_options[li].has_arg || n >= strlen(name) || n < 2)
+		return OPTIONS_RUN;
+	for (const struct option *lo = long_options; lo->name; lo++)
+		if (lo->has_arg && !strncmp(lo->name, word + 2, n - 1))
+			return usage_error(o, ps, "'--%.*s' abbreviates --%s, and is close to --%s: "
+					   "write the one meant in full (see %s --help)", (int)n,
+					   word + 2, name, lo->name, ps->command);
+	return OPTIONS_RUN;
+}
+
 int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *err)
 {
 	return options_parse_as("imgpool", argc, argv, o, out, err);
@@ -658,9 +648,16 @@ int options_parse_as(const char *command, int argc, char **argv, imgpool_options
 	set_defaults(o);
 	optind = 0; /* 0, not 1: also resets glibc's place inside a bundle (-hr) */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:r0s:f:Q:j:nqvhV", long_options, NULL)) != -1)
-		if ((k = take_option(o, c, argv, &ps, out)) != OPTIONS_RUN)
+	int li = -1;
+	while ((c = getopt_long(argc, argv, ":o:r0s:f:Q:j:nqvhV", long_options, &li)) != -1) {
+		if ((li >= 0 && (k = check_whole(o, argv, li, &ps)) != OPTIONS_RUN) ||
+		    (k = take_option(o, c, argv, &ps, out)) != OPTIONS_RUN)
 			return k;
+		li = -1;
+	}
+	for (int i = optind; i < argc; i++)
+		if (!argv[i][0])
+			return usage_error(o, &ps, "PATH %d is empty ('')", i - optind + 1);
 	if (optind >= argc && !o->files_from)
 		return usage_error(o, &ps, "no PATH given: name folders or images to thumbnail "
 				   "(see %s --help)", command);
@@ -668,8 +665,8 @@ int options_parse_as(const char *command, int argc, char **argv, imgpool_options
 		return usage_error(o, &ps, "--report-append goes with --report FILE");
 	if ((o->files_nul || o->base) && !o->files_from)
 		return usage_error(o, &ps, "%s goes with --files-from", o->base ? "--base" : "-0");
-	if ((k = check_together(o, &ps)) != OPTIONS_RUN)
-		return k;
+	if (options_conflict(o, ps.msg, sizeof ps.msg))
+		return usage_error(o, &ps, "%s", ps.msg);
 	o->paths = (const char **)argv + optind;
 	o->npaths = argc - optind;
 	if ((k = check_keep_list(o, &ps)) != OPTIONS_RUN)

@@ -74,6 +74,10 @@ int options_parse(int argc, char **argv, imgpool_options *o, FILE *out, FILE *er
 int options_parse_as(const char *command, int argc, char **argv, imgpool_options *o, FILE *out,
 		     FILE *err);
 
+/* Options that do not go together in *o: -1 with a one-line message in msg (the
+ * usage error options_parse() gives), or 0. */
+int options_conflict(const imgpool_options *o, char *msg, size_t len);
+
 /* Free what options_parse allocated. */
 void options_free(imgpool_options *o);
 

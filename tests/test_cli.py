@@ -1209,6 +1209,41 @@ def test_ambiguous_option_and_status_words(tmp):
     assert_eq(js["journals"][0]["last_run"]["settings"]["fit"], "cover", "json")
 
 
+def test_a_command_line_that_would_drop_an_answer_is_refused(tmp):
+    """A new user's audit: --files-from given twice read the second list alone
+    (the first list's files got no answer, exit 0; other options repeated keep
+    the last, as GNU tools do); "--retry 3", meant as
+    --retries 3, was --retry-failed and a PATH "3"; a --base that is a file
+    failed every listed file on its own; an empty PATH gave "error : ...". Each
+    is a usage error now (exit 2, one line, nothing made)."""
+    src, out = os.path.join(tmp, "src"), os.path.join(tmp, "out")
+    make_set(src, 2, 120, 90)
+    names = sorted(os.listdir(src))
+    la, lb = os.path.join(tmp, "la"), os.path.join(tmp, "lb")
+    for path, name in ((la, names[0]), (lb, names[1])):
+        with open(path, "w") as f:
+            f.write(os.path.join(src, name) + "\n")
+    afile = os.path.join(tmp, "afile")
+    with open(afile, "w") as f:
+        f.write("x")
+    for args, want in (
+            (["--files-from", la, "--files-from", lb, "-o", out], "--files-from is given twice"),
+            (["--retry", "3", "-o", out, src], "'--retry' abbreviates --retry-failed, and is "
+                                               "close to --retries"),
+            (["--files-from", la, "--base", afile, "-o", out], "--base: '%s': not a folder" % afile),
+            (["-o", out, ""], "PATH 1 is empty ('')"),
+            (["-o", out, src, ""], "PATH 2 is empty ('')")):
+        r = run(args)
+        assert_eq(r.returncode, 2, f"{args}: {b(r.stderr)}")
+        assert_eq(want in b(r.stderr), True, f"{args}: {b(r.stderr)}")
+        assert_eq(len(b(r.stderr).strip().splitlines()), 1, f"{args}: {b(r.stderr)}")
+        assert_eq(os.path.exists(out), False, f"{args}: made {out}")
+    # what stays: an abbreviation no value option is close to, a value given once
+    r = run(["--recur", "--quie", "--files-from", la, "-o", out, src])
+    assert_eq(r.returncode, 0, b(r.stderr))
+    assert_eq(sorted(n for n in os.listdir(out) if n != ".imgpool"), names, "both made")
+
+
 def test_an_error_line_is_one_write(tmp):
     """Each line on standard error goes out in one write: unbuffered, it went a
     character of the file's name at a time (a write each), and another writer
