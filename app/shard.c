@@ -85,20 +85,37 @@ int shard_resolve(const char *arg, int count, shard *s, char *msg, size_t msglen
 		*s = (shard){(int)k, (int)n, "--shard"};
 		return 0;
 	}
-	/* Slurm job arrays: the ids may start anywhere (--array=5-8). */
+	/* Slurm job arrays: the ids may start anywhere (--array=5-8) and step
+	 * (--array=1-7:2): a task's shard is its place in the range. */
 	const char *id = getenv("SLURM_ARRAY_TASK_ID");
 	if (id && *id) {
 		long tid = whole(id, 0, 100000000), min = whole(getenv("SLURM_ARRAY_TASK_MIN"), 0, 100000000);
 		long max = whole(getenv("SLURM_ARRAY_TASK_MAX"), 0, 100000000);
 		long cnt = whole(getenv("SLURM_ARRAY_TASK_COUNT"), 1, 1000000);
+		long step = whole(getenv("SLURM_ARRAY_TASK_STEP"), 1, 100000000);
 		if (tid < 0) {
 			snprintf(msg, msglen, "SLURM_ARRAY_TASK_ID='%s' is not a number", id);
 			return -1;
 		}
 		if (min < 0)
 			min = 0;
-		long n = count > 0 ? count : cnt > 0 ? cnt : max >= min ? max - min + 1 : -1;
-		return from_index("SLURM_ARRAY_TASK_ID", id, tid - min, min, n, s, msg, msglen);
+		if (step < 1)
+			step = 1;
+		long places = max >= min ? (max - min) / step + 1 : -1;
+		long tasks = cnt > 0 ? cnt : places;
+		/* A list of ids (--array=3,7: failed tasks sent again), or an array of
+		 * fewer tasks than --shard-count asks: some shards would be no task's,
+		 * and their files would get no answer from any. */
+		if ((cnt > 0 && places > 0 && cnt != places) || (tid - min) % step ||
+		    (count > 0 && tasks > 0 && tasks < count)) {
+			snprintf(msg, msglen, "SLURM_ARRAY_TASK_ID=%s: the array (%ld tasks, ids %ld..%ld"
+				 " step %ld) is not one task per shard%s: give --shard K/N", id,
+				 tasks, min, max, step, count > 0 ? " of --shard-count" : "");
+			return -1;
+		}
+		long n = count > 0 ? count : tasks;
+		return from_index("SLURM_ARRAY_TASK_ID", id, (tid - min) / step, min, n, s, msg,
+				  msglen);
 	}
 	const char *env_count = getenv("IMGPOOL_SHARD_COUNT");
 	long n = count > 0 ? count : whole(env_count, 1, 1000000);

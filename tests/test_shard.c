@@ -22,7 +22,7 @@
 
 static const char *const VARS[] = {
 	"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX",
-	"SLURM_ARRAY_TASK_COUNT", "IMGPOOL_SHARD_COUNT", "JOB_COMPLETION_INDEX",
+	"SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_STEP", "IMGPOOL_SHARD_COUNT", "JOB_COMPLETION_INDEX",
 	"AWS_BATCH_JOB_ARRAY_INDEX", "AWS_BATCH_JOB_ARRAY_SIZE", "SLURM_CPUS_PER_TASK",
 };
 
@@ -125,8 +125,36 @@ static void test_slurm(void **state)
 	setenv("SLURM_ARRAY_TASK_MAX", "11", 1);
 	setenv("SLURM_ARRAY_TASK_COUNT", "7", 1);
 	resolves(NULL, 0, 4, 7, "SLURM_ARRAY_TASK_ID");
-	/* --shard-count before both */
-	resolves(NULL, 10, 4, 10, "SLURM_ARRAY_TASK_ID");
+	/* --shard-count before both, where the array has a task for each shard */
+	resolves(NULL, 7, 4, 7, "SLURM_ARRAY_TASK_ID");
+	/* fewer tasks than shards: shards 8..10 would be no task's */
+	refuses(NULL, 10, "SLURM_ARRAY_TASK_ID=8: the array (7 tasks, ids 5..11 step 1) is not "
+			  "one task per shard of --shard-count: give --shard K/N");
+	/* a stepped array (--array=1-7:2): the task's place in it */
+	setenv("SLURM_ARRAY_TASK_MIN", "1", 1);
+	setenv("SLURM_ARRAY_TASK_MAX", "7", 1);
+	setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
+	setenv("SLURM_ARRAY_TASK_STEP", "2", 1);
+	setenv("SLURM_ARRAY_TASK_ID", "5", 1);
+	resolves(NULL, 0, 3, 4, "SLURM_ARRAY_TASK_ID");
+	setenv("SLURM_ARRAY_TASK_ID", "7", 1);
+	resolves(NULL, 0, 4, 4, "SLURM_ARRAY_TASK_ID");
+	resolves(NULL, 4, 4, 4, "SLURM_ARRAY_TASK_ID");
+	/* a list of ids (--array=3,7 sent again from 0-9): no place tells the shard */
+	setenv("SLURM_ARRAY_TASK_MIN", "3", 1);
+	setenv("SLURM_ARRAY_TASK_MAX", "7", 1);
+	setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
+	setenv("SLURM_ARRAY_TASK_STEP", "1", 1);
+	setenv("SLURM_ARRAY_TASK_ID", "7", 1);
+	refuses(NULL, 0, "SLURM_ARRAY_TASK_ID=7: the array (2 tasks, ids 3..7 step 1) is not "
+			 "one task per shard: give --shard K/N");
+	refuses(NULL, 10, "SLURM_ARRAY_TASK_ID=7: the array (2 tasks, ids 3..7 step 1) is not "
+			  "one task per shard of --shard-count: give --shard K/N");
+	unsetenv("SLURM_ARRAY_TASK_STEP");
+	setenv("SLURM_ARRAY_TASK_ID", "8", 1);
+	setenv("SLURM_ARRAY_TASK_MIN", "5", 1);
+	setenv("SLURM_ARRAY_TASK_MAX", "11", 1);
+	setenv("SLURM_ARRAY_TASK_COUNT", "7", 1);
 	/* no MIN: ids from 0 */
 	unsetenv("SLURM_ARRAY_TASK_MIN");
 	unsetenv("SLURM_ARRAY_TASK_MAX");
