@@ -7,6 +7,7 @@ pkg_check_modules(JPEG REQUIRED IMPORTED_TARGET libjpeg)
 pkg_check_modules(PNG REQUIRED IMPORTED_TARGET libpng)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(DEFLATE REQUIRED IMPORTED_TARGET libdeflate)
+pkg_check_modules(ZLIB REQUIRED IMPORTED_TARGET zlib)
 pkg_check_modules(SQLITE REQUIRED IMPORTED_TARGET sqlite3)
 
 # Every module of the command, listed: a file renamed or missing fails the build
@@ -33,7 +34,7 @@ if(VIPS_LIBDIR AND VIPS_MAJOR_MINOR)
     IMGPOOL_VIPS_MODULE_DIR="${VIPS_LIBDIR}/vips-modules-${VIPS_MAJOR_MINOR}")
 endif()
 target_compile_definitions(imgpool_app PUBLIC IMGPOOL_VERSION="${PROJECT_VERSION}")
-target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::GMODULE PkgConfig::JPEG PkgConfig::PNG
+target_link_libraries(imgpool_app PUBLIC pool PkgConfig::VIPS PkgConfig::GMODULE PkgConfig::JPEG PkgConfig::PNG PkgConfig::ZLIB
   PkgConfig::XXHASH PkgConfig::SQLITE PkgConfig::DEFLATE Threads::Threads m)
 
 add_executable(imgpool app/main.c)

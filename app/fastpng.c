@@ -213,10 +213,8 @@ int fastpng_open(const char *path, uint64_t max_pixels, fastpng **out, fastpng_i
 		fastpng_close(p);
 		return FASTPNG_ERROR;
 	}
-	/* libvips' options: broken sRGB profiles and zlib checksums are no
-	 * reason to refuse a file (and the checksum costs time). */
+	/* libvips' option: a broken sRGB profile is no reason to refuse a file. */
 	png_set_option(p->png, PNG_SKIP_sRGB_CHECK_PROFILE, PNG_OPTION_ON);
-	png_set_option(p->png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
 	png_set_user_limits(p->png, MAX_SIDE, MAX_SIDE);
 	png_set_chunk_malloc_max(p->png, MAX_CHUNK_BYTES);
 	png_set_chunk_cache_max(p->png, MAX_CHUNKS);
@@ -226,8 +224,11 @@ int fastpng_open(const char *path, uint64_t max_pixels, fastpng **out, fastpng_i
 	 * interlaced: one pass of rows); else, or on any fault, libpng's zlib reads
 	 * the file as it is. */
 	if (rc == FASTPNG_OK && !p->interlaced &&
-	    (p->inflated = pnginflate_new(p->data, p->len, p->at, p->raw_size)))
+	    (p->inflated = pnginflate_new(p->data, p->len, p->at, p->raw_size))) {
+		/* libdeflate checked the stream's Adler-32; zlib need not again. */
 		png_set_crc_action(p->png, PNG_CRC_QUIET_USE, PNG_CRC_NO_CHANGE);
+		png_set_option(p->png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
+	}
 	if (rc != FASTPNG_OK) {
 		if (rc == FASTPNG_ERROR)
 			set_err(err, errlen, "out of memory");

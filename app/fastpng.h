@@ -24,7 +24,9 @@
  * (pnginflate.h) and read back by libpng uncompressed: the same rows, faster.
  * Strict: any libpng error or warning (CRC, truncation, bad zlib data, a broken
  * ancillary chunk) fails the file; the caller then leaves it to libvips, whose
- * message is the one users see. As libvips, the zlib checksum is not verified.
+ * message is the one users see. The zlib checksum (Adler-32) is verified, where
+ * libvips ignores it: a file that fails it goes to libvips, and at --fail-on
+ * error or warning the caller fails it (pngcheck_image_data()).
  *
  * Errors: FASTPNG_OK (0), FASTPNG_UNSUPPORTED (1: not a PNG, or one this decoder
  * leaves to libvips: over a limit, 16-bit grey) or FASTPNG_ERROR (-1: bad data or

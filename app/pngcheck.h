@@ -33,4 +33,15 @@
  * "tEXt chunk claims 1073741823 bytes and a CRC, the file has 12 left". */
 int pngcheck_file(const char *path, char *err, size_t errlen);
 
+/* The image data itself: its IDAT chunks inflated (zlib, 64 KiB at a time,
+ * nothing kept). 0 when the stream ends cleanly, is cut short (the decoders and
+ * --fail-on judge that), or path is no PNG or cannot be read; -1 with a cause in
+ * err ("damaged image data (zlib: incorrect data check)") when zlib finds bad
+ * data or a wrong Adler-32. Why: libvips 8.14 reads PNGs with libpng told to
+ * ignore the Adler-32 (PNG_IGNORE_ADLER32), and a bit flipped in the image data
+ * of a file whose chunk CRCs were written after it (a faulty writer) came out
+ * "ok" and garbled at --fail-on warning. One inflate of the file: the caller
+ * asks only where no decoder checked the stream (thumb.c). */
+int pngcheck_image_data(const char *path, char *err, size_t errlen);
+
 #endif
