@@ -18,7 +18,7 @@ NO_APT     ?=
 # What building and running need (make, make demo, make install), from Debian.
 # gzip (for the man page) is essential in Debian, so always there.
 PACKAGES = gcc make cmake pkg-config libvips-dev libvips-tools \
-           libjpeg62-turbo-dev libpng-dev libsqlite3-dev libxxhash-dev libdeflate-dev
+           libjpeg62-turbo-dev libpng-dev zlib1g-dev libsqlite3-dev libxxhash-dev libdeflate-dev
 # What the tests add (make test).
 TEST_PACKAGES = python3 python3-pil libcmocka-dev valgrind util-linux clang libclang-rt-14-dev strace liblcms2-dev
 # What making the Debian packages adds (make deb): dpkg-shlibdeps, and file,
