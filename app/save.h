@@ -21,6 +21,10 @@
 int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f, void **buf,
 		size_t *len);
 
+/* The longest side format f can hold (JPEG 65500, libjpeg's JPEG_MAX_DIMENSION;
+ * WebP 16383; AVIF 65536, AV1's), or 0: no limit below libvips' own. */
+int save_max_side(thumb_format f);
+
 /* Create out->name in out->dirfd holding buf, left open in *fd with its writeback
  * started. On failure nothing is left and err names the cause. 0 or -1. */
 int save_write(const thumb_output *out, const void *buf, size_t len, int *fd, char *err,

@@ -285,7 +285,20 @@ static int produce(const thumb_settings *s, VipsImage *master, const master_inpu
 	size_t len = 0;
 	int rc;
 
-	if (make_output(s, master, in, s->sizes[i], &im) || save_encode(s, im, out->format, &buf, &len)) {
+	int fit = make_output(s, master, in, s->sizes[i], &im) == 0;
+	int most = save_max_side(out->format);
+	if (fit && most && (im->Xsize > most || im->Ysize > most)) {
+		/* the settings', not the photo's: an encoder's bare "image too large",
+		 * blamed on the input as a decode failure, said neither */
+		vipserr_printf(err, errlen, "the thumbnail would be %dx%d, and %s holds %d pixels "
+			       "a side at most: give a smaller -s, or another -f", im->Xsize,
+			       im->Ysize, out->format == FORMAT_JPEG ? "JPEG"
+			       : out->format == FORMAT_WEBP ? "WebP" : "AVIF", most);
+		*kind = FAIL_LIMIT;
+		g_object_unref(im);
+		return -1;
+	}
+	if (!fit || save_encode(s, im, out->format, &buf, &len)) {
 		vipserr_cause(err, errlen, in->path, "cannot make the thumbnail");
 		*kind = FAIL_DECODE;
 		if (im)

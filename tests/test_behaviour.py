@@ -1474,6 +1474,27 @@ int fsync(int fd)
             for name in ("adler.png", "inter-adler.png"):
                 self.assertTrue(os.path.exists(os.path.join(out, name)), r.stdout + r.stderr)
 
+    def test_a_thumbnail_past_its_formats_largest_side_is_a_limit(self):
+        """A healthy panorama thumbnailed past what WebP holds (16383 px a side)
+        failed with libvips' bare "webpsave: image too large" as a decode failure,
+        "not an image, or damaged" (a new user's audit). It is a limit of the
+        settings now, said with the size and what to change; PNG makes it."""
+        src = self.p("src")
+        os.makedirs(src)
+        subprocess.run(["vips", "black", os.path.join(src, "pano.jpg"), "16400", "8", "--bands",
+                        "3"], check=True)
+        rep = self.p("r.jsonl")
+        r = run(["--no-journal", "-s", "16400", "-f", "webp", "--report", rep,
+                 "-o", self.p("out"), src])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("the thumbnail would be 16400x8, and WebP holds 16383 pixels a side at "
+                      "most: give a smaller -s, or another -f", r.stderr)
+        recs = [json.loads(line) for line in open(rep)]
+        files = [x for x in recs if x["type"] == "file"]
+        self.assertEqual([x["kind"] for x in files], ["limit"], files)
+        r = run(["--no-journal", "-s", "16400", "-f", "png", "-o", self.p("png"), src])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
     def test_damage_after_the_rows_a_thumbnail_needs_fails(self):
         """A baseline JPEG with a piece of its own data inserted half way, or random
         bytes over its last part, was thumbnailed (garbage in its lower half) at the
