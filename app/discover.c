@@ -122,6 +122,12 @@ static const char *link_cause(int err)
 	return strerror(err);
 }
 
+const char *discover_stat_cause(const char *path, int err)
+{
+	struct stat st;
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode) ? link_cause(err) : strerror(err);
+}
+
 /* ------------------------------------------------------------------------- */
 /* The walk                                                                   */
 
@@ -165,7 +171,8 @@ static int start_path(discover *d, discover_item *it, const char *path)
 	struct stat st;
 	d->cur_root = path;
 	if (stat(path, &st) < 0)
-		return discover_path_error_once(d, it, path, path, strerror(errno));
+		return discover_path_error_once(d, it, path, path,
+						discover_stat_cause(path, errno));
 	if (S_ISREG(st.st_mode)) {
 		if (!discover_wanted(d, path_base(path)))
 			return 0;
@@ -177,7 +184,7 @@ static int start_path(discover *d, discover_item *it, const char *path)
 		return discover_plan(d, it, path, base, &st);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return discover_path_error_once(d, it, path, path, "not a regular file or folder");
+		return discover_path_error_once(d, it, path, path, DISCOVER_NOT_REGULAR);
 	char *canon = d->out_canon ? path_canonical(path) : NULL;
 	d->root_in_out = canon && path_is_under(canon, d->out_canon);
 	free(canon);
@@ -284,8 +291,7 @@ static int visit(discover *d, discover_item *it, FTSENT *e)
 		/* FIFOs, sockets, devices: opening a FIFO would hang a worker. */
 		if (!wanted_in_walk(d, name, rel))
 			return 0;
-		return discover_path_error_once(d, it, e->fts_path, rel,
-				  "not a regular file (a FIFO, socket or device)");
+		return discover_path_error_once(d, it, e->fts_path, rel, DISCOVER_NOT_REGULAR);
 	case FTS_NS:
 		/* stat failed. A file that vanished since its folder was read matters only
 		 * if it was an input; anything else (a path past PATH_MAX, a loop, no

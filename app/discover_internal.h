@@ -160,4 +160,11 @@ char *discover_open_list(discover *d);
  * asked. */
 int discover_next_listed(discover *d, discover_item *it);
 
+/* One wording for a file a walk, a PATH and a --files-from entry all refuse:
+ * what is there when it is neither a regular file nor (for a PATH) a folder, and
+ * why stat(path) failed with err (a symlink's: "broken symlink ...", "symlink
+ * loop"). */
+#define DISCOVER_NOT_REGULAR "not a regular file (a FIFO, socket or device)"
+const char *discover_stat_cause(const char *path, int err);
+
 #endif

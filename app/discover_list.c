@@ -86,11 +86,11 @@ static const char *listed_refusal(const discover *d, const char *path, struct st
 {
 	*real = NULL;
 	if (stat(path, st) < 0)
-		return strerror(errno);
+		return discover_stat_cause(path, errno);
 	if (S_ISDIR(st->st_mode))
 		return "a folder: --files-from takes files (name a folder as a PATH to walk it)";
 	if (!S_ISREG(st->st_mode))
-		return "not a regular file";
+		return DISCOVER_NOT_REGULAR;
 	/* A walk never enters OUT; a list could name a thumbnail (a watcher over a
 	 * tree that holds OUT lists each new one: thumbs/thumbs/... without end) or
 	 * the journal. */

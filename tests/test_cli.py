@@ -1244,6 +1244,35 @@ def test_a_command_line_that_would_drop_an_answer_is_refused(tmp):
     assert_eq(sorted(n for n in os.listdir(out) if n != ".imgpool"), names, "both made")
 
 
+def test_one_cause_in_one_wording_however_a_file_is_named(tmp):
+    """A dangling symlink, a symlink loop and a FIFO were "broken symlink (its
+    target does not exist)", "symlink loop" and "not a regular file (a FIFO,
+    socket or device)" in a walk, but "No such file or directory", "Too many
+    levels of symbolic links" and "not a regular file" from --files-from, and
+    "not a regular file or folder" as a PATH (a new user's audit). One wording
+    now, whichever way the file came."""
+    src = os.path.join(tmp, "in")
+    os.makedirs(src)
+    os.symlink("nowhere.jpg", os.path.join(src, "dangling.jpg"))
+    os.symlink("loop.jpg", os.path.join(src, "loop.jpg"))
+    os.mkfifo(os.path.join(src, "fifo.jpg"))
+    want = {"dangling.jpg": "broken symlink (its target does not exist)",
+            "loop.jpg": "symlink loop",
+            "fifo.jpg": "not a regular file (a FIFO, socket or device)"}
+    lst = os.path.join(tmp, "list")
+    with open(lst, "w") as f:
+        f.write("".join(os.path.join(src, n) + "\n" for n in sorted(want)))
+    for how, args in (("walk", [src]), ("list", ["--files-from", lst]),
+                      ("paths", [os.path.join(src, n) for n in sorted(want)])):
+        r = run(["-q", "-o", os.path.join(tmp, "out-" + how)] + args)
+        assert_eq(r.returncode, 1, f"{how}: {b(r.stderr)}")
+        got = {}
+        for line in b(r.stderr).splitlines():
+            name, _, cause = line[len("error "):].partition(": ")
+            got[os.path.basename(name)] = cause
+        assert_eq(got, want, how)
+
+
 def test_an_error_line_is_one_write(tmp):
     """Each line on standard error goes out in one write: unbuffered, it went a
     character of the file's name at a time (a write each), and another writer
