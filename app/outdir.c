@@ -399,7 +399,7 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
 	if (outdir_move_noreplace(from_dir, from, pfd, leaf) < 0)
 		return -1;
 	/* The name moved, not the file: what is at leaf now may be another's. */
-	const file_ident *ours = fresh ? made : NULL;
+	const file_ident *ours = made;
 	if (ours && (ours->dev || ours->ino) && !is_made(pfd, leaf, ours)) {
 		/* moved away meanwhile: nothing of imgpool's is there either */
 		errno = faccessat(pfd, leaf, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? EEXIST : ESTALE;
@@ -582,13 +582,19 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		int e = errno;
 		if (rc == 0)
 			quarantine_delete(od, qname);
-		else if (e == OUTDIR_EMOVED)
+		else if (e == OUTDIR_EMOVED || outdir_parent_in_place(od, rel, pfd) < 0) {
 			/* rel's folder left OUT since the old file was taken from it: the
 			 * old one goes back to rel beneath OUT as it is now, never into that
-			 * folder (outside OUT by then); failing that it stays quarantined,
-			 * where its record (qname -> rel) has outdir_restore() put it back. */
-			move_into(od, od->quarantine, qname, rel, 0, NULL);
-		else
+			 * folder (outside OUT by then), as the very file quarantined;
+			 * failing that it stays quarantined, where its record (qname ->
+			 * rel) has outdir_restore() put it back. */
+			struct stat qs;
+			file_ident q = {0};
+			if (fstatat(od->quarantine, qname, &qs, AT_SYMLINK_NOFOLLOW) == 0) {
+				q = outdir_ident_of(&qs);
+				move_into(od, od->quarantine, qname, rel, 0, &q);
+			}
+		} else
 			outdir_move_noreplace(od->quarantine, qname, pfd, leaf);
 		errno = e;
 	}
@@ -624,11 +630,15 @@ int outdir_restore(outdir *od, const char *qname, const char *rel, const file_id
 		return -1;
 	if (fstatat(qfd, qname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 3 : -1;
-	if (move_into(od, qfd, qname, rel, 0, NULL) == 0)
-		return 1;
+	/* Put back as the very file quarantined: another at its name right after,
+	 * or one in a folder that left OUT, is never taken (take_back()). */
 	file_ident got = outdir_ident_of(&st);
+	if (move_into(od, qfd, qname, rel, 0, &got) == 0)
+		return 1;
+	/* Not put back: deleted if it is still that file and imgpool's. */
 	if (owned && S_ISREG(st.st_mode) && got.size == owned->size &&
-	    got.mtime_ns == owned->mtime_ns && quarantine_in_place(od) == 0) {
+	    got.mtime_ns == owned->mtime_ns && is_made(qfd, qname, &got) &&
+	    quarantine_in_place(od) == 0) {
 		unlinkat(qfd, qname, 0);
 		return 2;
 	}

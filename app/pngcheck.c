@@ -126,7 +126,8 @@ int pngcheck_image_data(const char *path, char *err, size_t errlen)
 	    png_sig_cmp(b, 0, sizeof b) != 0)
 		goto done;
 	size = (uint64_t)st.st_size;
-	for (int chunks = 0; chunks < PNGCHECK_MAX_CHUNKS && at + 8 <= size; chunks++) {
+	/* every chunk before the data, however many: 8 bytes read each */
+	while (at + 8 <= size) {
 		if (!read_at(fd, at, b, 8) || !memcmp(b + 4, "IEND", 4))
 			break;
 		if (!memcmp(b + 4, "IDAT", 4)) {

@@ -561,11 +561,15 @@ int thumb_run(const thumb_settings *settings, const char *input, size_t beneath,
 		goto done;	/* a PNG no decoder can read, before one allocates for it */
 	else if (pngmaster_make(settings, name, &w, &h, &master) == 0)
 		in.jpeg = 0;
-	else if (settings->fail_on <= FAILON_ERROR && pngcheck_image_data(name, err, errlen))
-		goto done;	/* libvips does not check a PNG's zlib stream (pngcheck.h) */
 	else if (vipsload_header(settings, name, &w, &h, &icc_intent, &format, kind, err,
-				 errlen) ||
-		 vipsload_master(settings, name, w, h, icc_intent, format, &master, err,
+				 errlen))
+		goto done;
+	/* libvips does not check a PNG's zlib stream (pngcheck.h); after the header,
+	 * whose limits refuse a file before a byte of it is inflated */
+	else if (settings->fail_on <= FAILON_ERROR && pngcheck_image_data(name, err, errlen)) {
+		*kind = FAIL_DECODE;
+		goto done;
+	} else if (vipsload_master(settings, name, w, h, icc_intent, format, &master, err,
 				 errlen))
 		goto done;
 	else

@@ -1460,7 +1460,11 @@ int fsync(int fd)
         damaged(good, "adler.png", "adler")
         damaged(self.p("inter.png"), "inter-adler.png", "adler")
         damaged(good, "middle.png", "middle")
-        names = ["adler.png", "inter-adler.png", "middle.png"]
+        # 1001 empty private chunks before the data: every one is walked past
+        data = open(os.path.join(src, "adler.png"), "rb").read()
+        chunk = b"\0\0\0\0prIv" + zlib.crc32(b"prIv").to_bytes(4, "big")
+        open(os.path.join(src, "chunks.png"), "wb").write(data[:33] + chunk * 1001 + data[33:])
+        names = ["adler.png", "chunks.png", "inter-adler.png", "middle.png"]
         for extra in ([], ["--keep-metadata"], ["--fail-on", "error"]):
             r = run(["--no-journal", "-s", "64", "-o", self.p("out%d" % len(extra))] + extra + [src])
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
@@ -1468,6 +1472,13 @@ int fsync(int fd)
             self.assertEqual(sorted(causes), names, r.stderr)
             self.assertIn("incorrect data check", causes["adler.png"], extra)
             self.assertIn("incorrect data check", causes["inter-adler.png"], extra)
+        # over --max-pixels: a limit, refused before a byte is inflated
+        rep = self.p("limit.jsonl")
+        r = run(["--no-journal", "--max-pixels", "1000", "--report", rep, "-o", self.p("lim"),
+                 os.path.join(src, "adler.png")])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        files = [x for x in map(json.loads, open(rep)) if x["type"] == "file"]
+        self.assertEqual([x["kind"] for x in files], ["limit"], files)
         for level in ("truncated", "none"):
             out = self.p("lenient-" + level)
             r = run(["--no-journal", "-s", "64", "--fail-on", level, "-o", out, src])
@@ -1735,7 +1746,9 @@ int fsync(int fd)
         """A TIFF whose XResolution points past its end leaves libtiff's
         "<path>: bad seek to 100000" in libvips' error buffer; when an output then
         failed (a WebP wider than 16383), the cause started with the file's path,
-        which a cause never holds (docs/report-schema.md)."""
+        which a cause never holds (docs/report-schema.md). (Such a WebP is now
+        refused before it is encoded, as a limit of the settings: the cause is
+        still imgpool's own words, not the buffer's.)"""
         import struct
         w, h = 64, 2
         pixels = bytes((x * 4) & 255 for _ in range(h) for x in range(w))
@@ -1758,7 +1771,7 @@ int fsync(int fd)
                  report, "-o", self.p("out"), src])
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         [rec] = self.report_records(report)
-        self.assertIn("webpsave", rec["error"])
+        self.assertIn("WebP holds 16383 pixels a side at most", rec["error"])
         self.assertNotIn(name, rec["error"])
 
     def test_tiff_extra_samples_made_into_jpeg(self):

@@ -4034,6 +4034,41 @@ class TestAUsersFileSavedOverANewThumbnail(RaceShimCase):
         self.assertEqual(os.listdir(self.path("kept")), ["a.jpg"])
         self.assert_users(self.path("kept", "a.jpg"))
 
+    def test_a_quarantined_thumbnail_put_back_takes_nothing_else(self):
+        """The old thumbnail that --force had left quarantined is put back by the
+        next run; right after that rename its folder leaves OUT and a user's file
+        is saved at the name there. Whatever was at the name was taken back and
+        deleted: the user's file, outside OUT (a review's find)."""
+        jpeg(self.path("in", "2024", "a.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-r", "-o", out, self.path("in")]))
+        r = self.racing(["-q", "--force", "-r", "-o", out, self.path("in")], "rename", "a.jpg",
+                        self.users_file(), os.path.join(out, "2024", "a.jpg"), after=True)
+        self.ok(r, (1,))
+        self.assertEqual(len(os.listdir(os.path.join(out, ".imgpool", "quarantine"))), 1)
+        os.unlink(os.path.join(out, "2024", "a.jpg"))  # the user takes theirs away
+        user = self.users_file()
+        self.racing(["-r", "-o", out, self.path("in")], "rename", "a.jpg",
+                    os.path.join(out, "2024"), self.path("kept"),
+                    then=(user, self.path("kept", "a.jpg")), after=True)
+        self.assertFalse(os.path.exists(user), "the race did not run")
+        self.assert_users(self.path("kept", "a.jpg"))
+
+    def test_force_puts_nothing_back_into_a_folder_that_left(self):
+        """--force: right after the new thumbnail's rename its folder leaves OUT
+        and the new thumbnail is moved away from it. The old one, quarantined,
+        was put back into that folder, outside OUT (a review's find); it goes
+        back beneath OUT, or stays quarantined."""
+        jpeg(self.path("in", "2024", "a.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-r", "-o", out, self.path("in")]))
+        r = self.racing(["--force", "-r", "-o", out, self.path("in")], "rename", "a.jpg",
+                        os.path.join(out, "2024"), self.path("kept"),
+                        then=(self.path("kept", "a.jpg"), self.path("moved.jpg")), after=True)
+        self.ok(r, (1,))
+        self.assertTrue(os.path.exists(self.path("moved.jpg")), "the race did not run")
+        self.assertEqual(os.listdir(self.path("kept")), [])
+
     def test_a_thumbnail_whose_folder_left_is_taken_back(self):
         """The folder moved out alone, the new thumbnail in it: that one is
         imgpool's and is taken back, as before."""
