@@ -415,7 +415,8 @@ int starts_failing(const pool *p)
 static void failed_start(pool *p, worker *w, const char *cause, int killed)
 {
 	CNT(p, failed_starts, 1);
-	snprintf(p->start_err, sizeof p->start_err, "%s", cause);
+	/* cut to fit, as gcc -O3 asks to be told */
+	snprintf(p->start_err, sizeof p->start_err, "%.*s", (int)sizeof p->start_err - 1, cause);
 	w->state = W_EMPTY;
 	w->start_failed = 1;
 	if (p->terminated || p->broken)
@@ -609,7 +610,7 @@ void kill_all_and_reap(pool *p)
 		if (w->state == W_EMPTY)
 			continue;
 		kill_worker(w, POOL_CANCELLED, 0, "pool terminated");
-		int status;
+		int status = STATUS_UNKNOWN; /* a blocking wait sets it; gcc -O3 cannot tell */
 		reap_worker(w, 0, &status);
 		worker_ended(p, w, status);
 	}

@@ -177,7 +177,7 @@ extern "C" {
  * libimgpool-pool<MAJOR> follows) and the Version of imgpool-pool.pc. */
 #define POOL_VERSION_MAJOR 1
 #define POOL_VERSION_MINOR 7
-#define POOL_VERSION_PATCH 8
+#define POOL_VERSION_PATCH 9
 /* One number that grows: 10200 for 1.2.0 (1.2: POOL_FEED_LATER, pool_thread_start). */
 #define POOL_VERSION (POOL_VERSION_MAJOR * 10000 + POOL_VERSION_MINOR * 100 + \
 		      POOL_VERSION_PATCH)
