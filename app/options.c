@@ -289,7 +289,7 @@ static const char *take_max_pixels(imgpool_options *o, const char *arg, parse_st
 	(void)ps;
 	long long v;
 	if (optval_int(arg, 0, INT64_MAX, &v) < 0)
-		return "expected a whole number, 0 for no limit";
+		return "expected a whole number from 0 (no limit) to 9223372036854775807";
 	o->settings.max_pixels = (uint64_t)v;
 	return NULL;
 }
@@ -570,6 +570,10 @@ static int take_option(imgpool_options *o, int c, char **argv, parse_state *ps, 
 				return usage_error(o, ps, "ambiguous option '%s': %s (see %s --help)",
 						   argv[optind - 1], some, ps->command);
 		}
+		const char *w = argv[optind - 1];
+		if (strchr(w, '.') && !strchr(w, '=')) /* --prune.jpg: a file's name */
+			return usage_error(o, ps, "unknown option '%s'; a file named '%s' is given "
+					   "as ./name, or after -- (see %s --help)", w, w, ps->command);
 		return usage_error(o, ps, "unknown option '%s' (see %s --help)", argv[optind - 1],
 				   ps->command);
 	}

@@ -598,10 +598,10 @@ static void test_numbers(void **state)
 	accepts(&o, "--max-pixels", "9223372036854775807");
 	assert_int_equal(o.settings.max_pixels, 9223372036854775807ULL);
 	options_free(&o);
-	refuses("--max-pixels", "-1", "--max-pixels: '-1': expected a whole number, 0 for no limit");
+	refuses("--max-pixels", "-1", "--max-pixels: '-1': expected a whole number from 0 (no limit) to 9223372036854775807");
 	refuses("--max-pixels", "9223372036854775808",
-	       "--max-pixels: '9223372036854775808': expected a whole number, 0 for no limit");
-	refuses("--max-pixels", "1M", "--max-pixels: '1M': expected a whole number, 0 for no limit");
+	       "--max-pixels: '9223372036854775808': expected a whole number from 0 (no limit) to 9223372036854775807");
+	refuses("--max-pixels", "1M", "--max-pixels: '1M': expected a whole number from 0 (no limit) to 9223372036854775807");
 
 	accepts(&o, "-j", "1");
 	assert_int_equal(o.jobs, 1);
@@ -768,6 +768,8 @@ static void test_usage_errors(void **state)
 		/* a file's name taken for options: how to give it */
 		{3, {"imgpool", "-dash.jpg", "in"}, "imgpool: unknown option '-d'; a file named "
 		 "'-dash.jpg' is given as ./name, or after -- (see imgpool --help)\n"},
+		{3, {"imgpool", "--prune.jpg", "in"}, "imgpool: unknown option '--prune.jpg'; a file "
+		 "named '--prune.jpg' is given as ./name, or after -- (see imgpool --help)\n"},
 		{3, {"imgpool", "-\xe9", "in"}, "imgpool: unknown option '-\xe9' (see imgpool --help)\n"},
 		{3, {"imgpool", "in", "-j"}, "imgpool: -j needs a value (see imgpool --help)\n"},
 		{3, {"imgpool", "in", "--fit"}, "imgpool: --fit needs a value (see imgpool --help)\n"},
