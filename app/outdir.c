@@ -370,13 +370,23 @@ static int is_made(int dirfd, const char *name, const file_ident *made)
  * calls between the look and the move) goes back to leaf. Another file is never
  * taken: the caller removes the temp name, so taking a file the user saved over
  * the new one deleted it. */
-static void take_back(int pfd, const char *leaf, int from_dir, const char *from,
+static int quarantine_fd(outdir *od);
+
+static void take_back(outdir *od, int pfd, const char *leaf, int from_dir, const char *from,
 		      const file_ident *made)
 {
 	if (!is_made(pfd, leaf, made) || outdir_move_noreplace(pfd, leaf, from_dir, from) < 0)
 		return;
-	if (!is_made(from_dir, from, made))
-		outdir_move_noreplace(from_dir, from, pfd, leaf);
+	if (is_made(from_dir, from, made) || outdir_move_noreplace(from_dir, from, pfd, leaf) == 0)
+		return;
+	/* Another's, and its name taken again meanwhile: kept in the quarantine
+	 * under a name no record holds (nothing deletes it there), not left at a
+	 * temp name the run removes. */
+	char q[64];
+	int qfd = quarantine_fd(od);
+	outdir_quarantine_name(od, q, sizeof q);
+	if (qfd >= 0)
+		outdir_move_noreplace(from_dir, from, qfd, q);
 }
 
 /* outdir_move_noreplace() of from_dir/from to pfd/leaf, the folder opened for rel,
@@ -408,7 +418,7 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
 	if (outdir_parent_in_place(od, rel, pfd) == 0)
 		return 0;
 	int e = errno;
-	take_back(pfd, leaf, from_dir, from, ours);
+	take_back(od, pfd, leaf, from_dir, from, ours);
 	errno = e;
 	return -1;
 }
@@ -582,20 +592,21 @@ int outdir_replace(outdir *od, const char *tmp_name, const char *rel,
 		int e = errno;
 		if (rc == 0)
 			quarantine_delete(od, qname);
-		else if (e == OUTDIR_EMOVED || outdir_parent_in_place(od, rel, pfd) < 0) {
-			/* rel's folder left OUT since the old file was taken from it: the
-			 * old one goes back to rel beneath OUT as it is now, never into that
-			 * folder (outside OUT by then), as the very file quarantined;
-			 * failing that it stays quarantined, where its record (qname ->
-			 * rel) has outdir_restore() put it back. */
+		else {
+			/* The old one back, as the very file quarantined: into pfd's
+			 * folder, checked after the move (move_in_place()); where rel's
+			 * folder left OUT since the old file was taken from it, to rel
+			 * beneath OUT as it is now, never into that folder. Failing that it
+			 * stays quarantined, where its record (qname -> rel) has
+			 * outdir_restore() put it back. */
 			struct stat qs;
-			file_ident q = {0};
 			if (fstatat(od->quarantine, qname, &qs, AT_SYMLINK_NOFOLLOW) == 0) {
-				q = outdir_ident_of(&qs);
-				move_into(od, od->quarantine, qname, rel, 0, &q);
+				file_ident q = outdir_ident_of(&qs);
+				if (e == OUTDIR_EMOVED || outdir_parent_in_place(od, rel, pfd) < 0 ||
+				    move_in_place(od, od->quarantine, qname, pfd, leaf, rel, 0, &q) < 0)
+					move_into(od, od->quarantine, qname, rel, 0, &q);
 			}
-		} else
-			outdir_move_noreplace(od->quarantine, qname, pfd, leaf);
+		}
 		errno = e;
 	}
 	int e = errno;
@@ -635,6 +646,9 @@ int outdir_restore(outdir *od, const char *qname, const char *rel, const file_id
 	file_ident got = outdir_ident_of(&st);
 	if (move_into(od, qfd, qname, rel, 0, &got) == 0)
 		return 1;
+	/* moved in and then taken, or moved away, by another: none is kept */
+	if (fstatat(qfd, qname, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return 3;
 	/* Not put back: deleted if it is still that file and imgpool's. */
 	if (owned && S_ISREG(st.st_mode) && got.size == owned->size &&
 	    got.mtime_ns == owned->mtime_ns && is_made(qfd, qname, &got) &&

@@ -77,13 +77,36 @@ int outdir_not_a_folder(int dirfd, const char *name, int err)
  * in place, and recorded after: a kill between the two leaves that folder
  * unrecorded, kept for good once emptied. 0, or -1 with mkdir's errno (EEXIST:
  * one is there). */
+/* Folder name, just made in fd's folder (path beneath OUT, its identity id; 0:
+ * unknown): is fd still beneath OUT? A folder on the way moved out of OUT, or
+ * swapped for a symlink, took fd with it, and the new folder was left outside
+ * OUT. It is removed again (the one made, by its identity) and forgotten: -1 with
+ * outdir_parent_in_place()'s errno (OUTDIR_EMOVED). */
+static int made_in_place(outdir *od, int fd, const char *name, const char *path, uint64_t id)
+{
+	if (outdir_parent_in_place(od, path, fd) == 0)
+		return 0;
+	int e = errno;
+	if (id && io_identity(fd, name, 0) == id)
+		unlinkat(fd, name, AT_REMOVEDIR);
+	if (od->folders.made && od->folders.removed)
+		od->folders.removed(od->folders.data, path);
+	errno = e;
+	return -1;
+}
+
 static int make_folder(outdir *od, int fd, const char *name, const char *rel, size_t n)
 {
 	char path[PATH_MAX], tmp[64];
-	if (!od || !od->folders.made || n >= sizeof path)
+	if (!od || n >= sizeof path)
 		return mkdirat(fd, name, 0777);
 	memcpy(path, rel, n);
 	path[n] = '\0';
+	if (!od->folders.made) {
+		if (mkdirat(fd, name, 0777) < 0)
+			return -1;
+		return made_in_place(od, fd, name, path, io_identity(fd, name, 0));
+	}
 	snprintf(tmp, sizeof tmp, OUTDIR_FOLDER_TEMP_PREFIX "%ld-%u", (long)getpid(), ++od->fcount);
 	if (od->tmp >= 0 && !od->tmp_acl && mkdirat(od->tmp, tmp, 0777) == 0) {
 		uint64_t id = outdir_as_made_in(od->tmp, tmp, fd, 0777, NULL) == 0
@@ -93,7 +116,7 @@ static int make_folder(outdir *od, int fd, const char *name, const char *rel, si
 		int rc = recorded ? renameat2(od->tmp, tmp, fd, name, RENAME_NOREPLACE) : -1;
 		int e = recorded ? errno : 0;
 		if (rc == 0)
-			return 0;
+			return made_in_place(od, fd, name, path, id);
 		unlinkat(od->tmp, tmp, AT_REMOVEDIR);
 		if (recorded && od->folders.removed)
 			od->folders.removed(od->folders.data, path);
@@ -107,7 +130,7 @@ static int make_folder(outdir *od, int fd, const char *name, const char *rel, si
 	uint64_t id = io_identity(fd, name, 0);
 	if (id)
 		od->folders.made(od->folders.data, path, id);
-	return 0;
+	return made_in_place(od, fd, name, path, id);
 }
 
 /* outdir_walk_dirs(), making folders beneath OUT (od: NULL for other folders). */
@@ -293,8 +316,14 @@ void outdir_remove_empty_dirs(outdir *od, const char *rel)
 			 * again as it was (name, mode), and nothing more is removed up
 			 * there. */
 			e = errno;
-			if (mkdirat(pfd, leaf, 0700) == 0)
-				fchmodat(pfd, leaf, was.st_mode & 07777, 0);
+			if (mkdirat(pfd, leaf, 0700) == 0) {
+				/* by its descriptor: a symlink put at leaf since is not followed */
+				int nfd = openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (nfd >= 0) {
+					fchmod(nfd, was.st_mode & 07777);
+					close(nfd);
+				}
+			}
 			rc = -1;
 		} else if (rc == 0 && od->folders.removed) {
 			od->folders.removed(od->folders.data, dir);

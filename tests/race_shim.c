@@ -12,7 +12,11 @@
  *   RACE_CALL=sql     sqlite3_step() of a statement whose SQL holds $RACE_NAME
  *                     (between two steps of imgpool's own: the journal's
  *                     write-ahead record of a quarantine, say)
- * With RACE_WHEN=after, a rename's race comes right after the call succeeded.
+ *   RACE_CALL=mkdir   mkdirat(..., path, ...)
+ * With RACE_WHEN=after, the race comes right after the call succeeded. Up to two
+ * more races, once each, from RACE2_* and RACE3_* (the same variables): for
+ * windows that only two moves at two moments open; RACE_NTH=N (RACE2_NTH ...) fires
+ * on the Nth matching call instead of the first.
  * It renames $RACE_FROM to $RACE_TO, then $RACE_FROM2 to $RACE_TO2 if given (a
  * folder swapped for a symlink: the folder aside, the symlink in its place); or,
  * with RACE_TOUCH=PATH, sets PATH's mtime to now (a write in place), or with
@@ -46,7 +50,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int fired;
+static int fired[3], seen[3];
 
 /* RACE_NAME ending in '*' matches the names it begins. */
 static int race_name_is(const char *at, const char *name)
@@ -57,28 +61,64 @@ static int race_name_is(const char *at, const char *name)
 	return !strcmp(at, name);
 }
 
+/* Trigger k's variable: RACE_WHAT, RACE2_WHAT, RACE3_WHAT. */
+static const char *var(int k, const char *what)
+{
+	char n[32];
+	if (k)
+		snprintf(n, sizeof n, "RACE%d_%s", k + 1, what);
+	else
+		snprintf(n, sizeof n, "RACE_%s", what);
+	return getenv(n);
+}
+
+/* Each trigger once, before the call (after it succeeded with WHEN=after). */
+static void maybe_race_at(const char *call, const char *name, int after)
+{
+	for (int k = 0; k < 3; k++) {
+		const char *want = var(k, "CALL"), *at = var(k, "NAME"), *when = var(k, "WHEN");
+		if (fired[k] || !want || !at || !name || strcmp(want, call) ||
+		    !race_name_is(at, name) || after != (when && !strcmp(when, "after")))
+			continue;
+		const char *nth = var(k, "NTH"); /* the Nth such call (default 1) */
+		if (++seen[k] < (nth ? atoi(nth) : 1))
+			continue;
+		fired[k] = 1;
+		if (var(k, "TOUCH")) {
+			/* a write in place, as far as any stat can tell: mtime and ctime now */
+			if (utimensat(AT_FDCWD, var(k, "TOUCH"), NULL, 0) != 0)
+				perror("race_shim: touch");
+			continue;
+		}
+		if (var(k, "CHMOD")) {
+			/* no write: its change time alone moves */
+			if (chmod(var(k, "CHMOD"), 0640) != 0)
+				perror("race_shim: chmod");
+			continue;
+		}
+		if (rename(var(k, "FROM"), var(k, "TO")) != 0)
+			perror("race_shim: rename");
+		if (var(k, "FROM2") && rename(var(k, "FROM2"), var(k, "TO2")) != 0)
+			perror("race_shim: rename 2");
+	}
+}
+
 static void maybe_race(const char *call, const char *name)
 {
-	const char *want = getenv("RACE_CALL"), *at = getenv("RACE_NAME");
-	if (fired || !want || !at || !name || strcmp(want, call) || !race_name_is(at, name))
-		return;
-	fired = 1;
-	if (getenv("RACE_TOUCH")) {
-		/* a write in place, as far as any stat can tell: mtime and ctime now */
-		if (utimensat(AT_FDCWD, getenv("RACE_TOUCH"), NULL, 0) != 0)
-			perror("race_shim: touch");
-		return;
-	}
-	if (getenv("RACE_CHMOD")) {
-		/* no write: its change time alone moves */
-		if (chmod(getenv("RACE_CHMOD"), 0640) != 0)
-			perror("race_shim: chmod");
-		return;
-	}
-	if (rename(getenv("RACE_FROM"), getenv("RACE_TO")) != 0)
-		perror("race_shim: rename");
-	if (getenv("RACE_FROM2") && rename(getenv("RACE_FROM2"), getenv("RACE_TO2")) != 0)
-		perror("race_shim: rename 2");
+	maybe_race_at(call, name, 0);
+}
+
+int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	static int (*real)(int, const char *, mode_t);
+	if (!real)
+		real = (int (*)(int, const char *, mode_t))dlsym(RTLD_NEXT, "mkdirat");
+	maybe_race("mkdir", path);
+	int rc = real(dirfd, path, mode), e = errno;
+	if (rc == 0)
+		maybe_race_at("mkdir", path, 1);
+	errno = e;
+	return rc;
 }
 
 int unlinkat(int dirfd, const char *path, int flags)
@@ -98,15 +138,10 @@ int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpa
 	if (!real)
 		real = (int (*)(int, const char *, int, const char *, unsigned int))dlsym(
 			RTLD_NEXT, "renameat2");
-	/* RACE_WHEN=after: right after the rename succeeded instead (a file put at
-	 * a name the moment imgpool has moved its own there) */
-	const char *when = getenv("RACE_WHEN");
-	int after = when && !strcmp(when, "after");
-	if (!after)
-		maybe_race("rename", newpath);
+	maybe_race("rename", newpath);
 	int rc = real(olddirfd, oldpath, newdirfd, newpath, flags), e = errno;
-	if (after && rc == 0)
-		maybe_race("rename", newpath);
+	if (rc == 0) /* WHEN=after: a file put at a name the moment imgpool moved its own there */
+		maybe_race_at("rename", newpath, 1);
 	errno = e;
 	return rc;
 }

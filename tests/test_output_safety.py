@@ -3569,13 +3569,14 @@ class RaceShimCase(SafetyCase):
         return so
 
     def racing(self, args, call, name, src, dst, then=None, prefix=(), touch=None,
-               chmod=None, after=False):
+               chmod=None, after=False, more=None):
         env = dict(os.environ, LD_PRELOAD=self.shim(), RACE_CALL=call, RACE_NAME=name,
                    RACE_FROM=src or "", RACE_TO=dst or "",
                    ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
                    ":verify_asan_link_order=0")
         if after:
             env.update(RACE_WHEN="after")
+        env.update(more or {})  # RACE2_*, RACE3_*: more moves at other moments
         if then:
             env.update(RACE_FROM2=then[0], RACE_TO2=then[1])
         if touch:
@@ -3912,6 +3913,49 @@ class TestFoldersMovedOutAtTheWorstMoment(RaceShimCase):
         self.assertIn(b"moved out of the output folder", r.stderr)
         self.assertEqual(os.listdir(self.path("moved")), [])
 
+    def test_no_folder_is_made_in_a_folder_that_left(self):
+        """A new thumbnail's new folder (sub/new) is made in OUT/sub, open as a
+        descriptor: OUT/sub moved out of OUT right before the folder's rename
+        into it. The folder was made outside OUT, left there, and recorded as
+        imgpool's (a review's find); it is removed again now, and the file
+        fails."""
+        jpeg(self.path("in", "sub", "new", "a.jpg"))
+        out = self.path("out")
+        os.makedirs(os.path.join(out, "sub"))
+        with open(os.path.join(out, "sub", "mine.txt"), "w") as f:
+            f.write("mine")
+        os.makedirs(self.path("outside"))
+        r = self.racing(["-r", "-j1", "-o", out, self.path("in")], "rename", "new",
+                        os.path.join(out, "sub"), self.path("outside", "sub"))
+        self.ok(r, (1,))
+        self.assertEqual(sorted(os.listdir(self.path("outside", "sub"))), ["mine.txt"])
+
+    def test_an_rmdir_undone_changes_nothing_through_a_symlink(self):
+        """--prune removes an emptied folder of imgpool's; its parent left OUT just
+        before, so the removal is undone (the folder made again, its mode set);
+        a symlink put in its place between the two had its target's mode set,
+        outside OUT (a review's find)."""
+        jpeg(self.path("in", "x", "sub", "a.jpg"))
+        jpeg(self.path("in", "b.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-r", "-j1", "-o", out, self.path("in")]))
+        os.unlink(self.path("in", "x", "sub", "a.jpg"))
+        victim = self.path("victim")
+        with open(victim, "w") as f:
+            f.write("secret")
+        os.chmod(victim, 0o600)
+        os.symlink(victim, self.path("link"))
+        os.makedirs(self.path("outside"))
+        self.racing(["--prune", "-r", "-j1", "-o", out, self.path("in")], "rmdir", "sub",
+                    os.path.join(out, "x"), self.path("outside", "x"),
+                    more={"RACE2_CALL": "mkdir", "RACE2_NAME": "sub", "RACE2_WHEN": "after",
+                          "RACE2_FROM": self.path("outside", "x", "sub"),
+                          "RACE2_TO": self.path("outside", "x", "sub.made"),
+                          "RACE2_FROM2": self.path("link"),
+                          "RACE2_TO2": self.path("outside", "x", "sub")})
+        self.assertTrue(os.path.isdir(self.path("outside", "x", "sub.made")), "no race")
+        self.assertEqual(os.stat(victim).st_mode & 0o7777, 0o600)
+
     def test_an_empty_folder_that_left_is_not_removed(self):
         """--prune removes a gone input's thumbnail, then the folders this leaves
         empty: the folder holding the one to remove moved out just before its
@@ -4068,6 +4112,76 @@ class TestAUsersFileSavedOverANewThumbnail(RaceShimCase):
         self.ok(r, (1,))
         self.assertTrue(os.path.exists(self.path("moved.jpg")), "the race did not run")
         self.assertEqual(os.listdir(self.path("kept")), [])
+
+    def test_recovery_says_nothing_of_a_file_it_put_back(self):
+        """A killed run's quarantined thumbnail is put back by the next run, and
+        the user's file moved over it right after: the run warned that the old
+        one "is kept in .imgpool/quarantine/q-1-1 ... move it back by hand",
+        where nothing was (a review's find)."""
+        import sqlite3
+        jpeg(self.path("in", "sub", "a.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-r", "-j1", "-o", out, self.path("in")]))
+        thumb = os.path.join(out, "sub", "a.jpg")
+        st = os.stat(thumb)
+        q = os.path.join(out, ".imgpool", "quarantine")
+        os.makedirs(q, exist_ok=True)
+        os.rename(thumb, os.path.join(q, "q-1-1"))  # what a killed --force leaves
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        db.execute("insert into quarantine values('q-1-1', 'sub/a.jpg', ?, ?)",
+                   (st.st_size, st.st_mtime_ns))
+        db.commit()
+        db.close()
+        user = self.users_file()
+        r = self.racing(["-r", "-j1", "-o", out, self.path("in")], "rename", "a.jpg",
+                        user, thumb, after=True)
+        self.assertFalse(os.path.exists(user), "the race did not run")
+        self.assert_users(thumb)
+        self.assertNotIn(b"q-1-1", r.stderr + r.stdout)
+        self.assertEqual(os.listdir(q), [])
+
+    def test_a_users_file_met_while_taking_back_is_kept(self):
+        """Three moves (a review's find): the folder leaves OUT right after the new
+        thumbnail's rename, so it is taken back; the user's file lands at the name
+        just before that, and another file just after. The user's file went to
+        the temp name, could not go back, and was deleted with the temp files. It
+        is kept in .imgpool/quarantine now."""
+        jpeg(self.path("in", "sub", "a.jpg"))
+        out = self.path("out")
+        os.makedirs(os.path.join(out, "sub"))
+        os.makedirs(self.path("outside"))
+        user = self.users_file()
+        other = self.path("other.jpg")
+        with open(other, "w") as f:
+            f.write("another")
+        r = self.racing(["-r", "-j1", "-o", out, self.path("in")], "rename", "a.jpg",
+                        os.path.join(out, "sub"), self.path("outside", "sub"), after=True,
+                        more={"RACE2_CALL": "rename", "RACE2_NAME": "0-0-*",
+                              "RACE2_FROM": user, "RACE2_TO": self.path("outside", "sub", "a.jpg"),
+                              "RACE3_CALL": "rename", "RACE3_NAME": "0-0-*", "RACE3_WHEN": "after",
+                              "RACE3_FROM": other, "RACE3_TO": self.path("outside", "sub", "a.jpg")})
+        self.ok(r, (1,))
+        self.assertFalse(os.path.exists(other), "the races did not run")
+        kept = [os.path.join(d, n) for d, _, ns in os.walk(self.path()) for n in ns
+                if open(os.path.join(d, n), "rb").read() == self.USERS]
+        self.assertEqual(len(kept), 1, "the user's file is gone")
+
+    def test_force_checks_its_put_back_after_the_move(self):
+        """--force: the new thumbnail moved away right after its rename, then the
+        folder leaves OUT right before the old one's put-back into it: the old one
+        went into that folder, outside OUT (a review's find)."""
+        jpeg(self.path("in", "sub", "a.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-r", "-j1", "-o", out, self.path("in")]))
+        os.makedirs(self.path("outside"))
+        r = self.racing(["--force", "-r", "-j1", "-o", out, self.path("in")], "rename", "a.jpg",
+                        os.path.join(out, "sub", "a.jpg"), self.path("moved.jpg"), after=True,
+                        more={"RACE2_CALL": "rename", "RACE2_NAME": "a.jpg", "RACE2_NTH": "2",
+                              "RACE2_FROM": os.path.join(out, "sub"),
+                              "RACE2_TO": self.path("outside", "sub")})
+        self.ok(r, (1,))
+        self.assertTrue(os.path.exists(self.path("moved.jpg")), "the race did not run")
+        self.assertEqual(os.listdir(self.path("outside", "sub")), [])
 
     def test_a_thumbnail_whose_folder_left_is_taken_back(self):
         """The folder moved out alone, the new thumbnail in it: that one is
