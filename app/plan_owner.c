@@ -126,8 +126,10 @@ static int owned_by_this(owner_query *q, const char *root, int i, const outputs_
 		uint64_t *now = q->it_checksum;
 		if (same_times && was.checksum && (q->checksum || was.racy) && now && !*now)
 			owner_hash_input(q, now);
+		/* bytes that cannot be read prove nothing with --checksum: made again,
+		 * where the read fails and says why */
 		if (same_times && was.checksum)
-			ok = !now || !*now ? !was.racy : *now == was.checksum;
+			ok = !now || !*now ? !was.racy && !q->checksum : *now == was.checksum;
 		else if (same_times && was.racy)
 			ok = 0; /* racy, and no bytes to compare with: made again */
 		/* With --checksum, bytes decide (same_file()): the renamed file's row

@@ -2064,6 +2064,25 @@ class TestWalk(SafetyCase):
         self.assertTrue(os.path.exists(os.path.join(out, "q.jpg")))
 
 class TestChecksum(SafetyCase):
+    def test_an_unreadable_renamed_photo_is_an_error_under_checksum(self):
+        """--checksum: a photo made unreadable and renamed (a.jpeg to a.JPEG, the
+        same thumbnail name) took its old thumbnail over by size and mtime and
+        was "skipped", exit 0, its bytes never compared (a cron model's find).
+        It is an error now, as the same file without the rename is."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpeg"), 300, 200)
+        os.utime(os.path.join(src, "a.jpeg"), (1761998400, 1761998400))
+        self.ok(self.no_dac(["-q", "-r", "--prune", "--checksum", "-o", out, src]))
+        os.chmod(os.path.join(src, "a.jpeg"), 0)
+        os.rename(os.path.join(src, "a.jpeg"), os.path.join(src, "a.JPEG"))
+        rep = self.path("r.jsonl")
+        r = self.no_dac(["-q", "-r", "--prune", "--checksum", "--report", rep, "-o", out, src])
+        os.chmod(os.path.join(src, "a.JPEG"), 0o644)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        files = [x for x in map(json.loads, open(rep)) if x["type"] == "file"]
+        self.assertEqual([(x["status"], x.get("kind")) for x in files], [("error", "environment")],
+                         files)
+
     def test_checksum_after_plain_runs_and_touches(self):
         src, out = self.path("src"), self.path("out")
         for n in "abc":
