@@ -372,22 +372,26 @@ static int is_made(int dirfd, const char *name, const file_ident *made)
  * the new one deleted it. */
 static int quarantine_fd(outdir *od);
 
-static void take_back(outdir *od, int pfd, const char *leaf, int from_dir, const char *from,
-		      const file_ident *made)
+static int take_back(outdir *od, int pfd, const char *leaf, int from_dir, const char *from,
+		     const file_ident *made)
 {
 	if (!is_made(pfd, leaf, made) || outdir_move_noreplace(pfd, leaf, from_dir, from) < 0)
-		return;
+		return 0;
 	if (is_made(from_dir, from, made) || outdir_move_noreplace(from_dir, from, pfd, leaf) == 0)
-		return;
-	/* Another's, and its name taken again meanwhile: kept in the quarantine
-	 * under a name no record holds (nothing deletes it there), not left at a
-	 * temp name the run removes. */
-	char q[64];
+		return 0;
+	/* Another's, and its name taken again meanwhile: kept in the quarantine,
+	 * not left at a temp name the run removes, under a name no run makes for
+	 * its own (a pid is 1 in every container) and no record holds: nothing
+	 * replaces or deletes it there. */
+	struct timespec now;
 	int qfd = quarantine_fd(od);
-	outdir_quarantine_name(od, q, sizeof q);
-	if (qfd >= 0)
-		outdir_move_noreplace(from_dir, from, qfd, q);
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(od->kept_name, sizeof od->kept_name, "kept-%lld%09ld-%ld-%u", (long long)now.tv_sec,
+		 now.tv_nsec, (long)getpid(), ++od->qcount);
+	return qfd >= 0 && outdir_move_noreplace(from_dir, from, qfd, od->kept_name) == 0;
 }
+
+const char *outdir_kept_name(const outdir *od) { return od->kept_name; }
 
 /* outdir_move_noreplace() of from_dir/from to pfd/leaf, the folder opened for rel,
  * and then pfd looked at again: moved out of OUT meanwhile, the file is taken back
@@ -418,7 +422,8 @@ static int move_in_place(outdir *od, int from_dir, const char *from, int pfd, co
 	if (outdir_parent_in_place(od, rel, pfd) == 0)
 		return 0;
 	int e = errno;
-	take_back(od, pfd, leaf, from_dir, from, ours);
+	if (take_back(od, pfd, leaf, from_dir, from, ours))
+		e = OUTDIR_EKEPT;
 	errno = e;
 	return -1;
 }

@@ -59,6 +59,10 @@
 /* The temp file to publish is not the one the worker made (another file, or not a
  * regular file, put at its name in the temp folder): nothing was moved. */
 #define OUTDIR_ETEMP EBADE
+/* Its folder left OUT, and taking the file back met another's file at its name,
+ * whose name was then taken again: that file is kept in the quarantine, as
+ * outdir_kept_name() names it (nothing ever removes it there). */
+#define OUTDIR_EKEPT EBADSLT
 #include <sys/types.h>
 
 /* Name of imgpool's own folder inside OUT; never walked, never an output. */
@@ -259,6 +263,9 @@ void outdir_record_folders(outdir *od, const outdir_folder_record *r);
  * qname that is not there any more is 3.
  */
 int outdir_restore(outdir *od, const char *qname, const char *rel, const file_ident *owned);
+
+/* The name in OUT/.imgpool/quarantine of the last file OUTDIR_EKEPT kept. */
+const char *outdir_kept_name(const outdir *od);
 
 /* A quarantine name unique to this process: "q-<pid>-<n>". */
 void outdir_quarantine_name(outdir *od, char *buf, size_t len);

@@ -21,6 +21,7 @@ struct outdir {
 	file_ident tmp_id;
 	int (*tmp_ours)(const char *entry); /* which entries there are imgpool's */
 	unsigned qcount;   /* quarantine names made so far */
+	char kept_name[64]; /* the last file of another's take_back() kept in the quarantine */
 	int no_openat2;    /* openat2 was refused once: walk from then on */
 	struct made_folder *made; /* the folders outdir_open() made, outermost first */
 	int nmade;

@@ -24,6 +24,9 @@ const char *outdir_strerror(int err)
 	case OUTDIR_EQMOVED: return "imgpool's quarantine folder (.imgpool/quarantine) was moved "
 				    "out of the output folder meanwhile; the file was left in "
 				    "its place";
+	case OUTDIR_EKEPT: return "its folder was moved out of the output folder meanwhile, and "
+				  "a file imgpool did not make was at its name there: that file is "
+				  "kept in the output folder's .imgpool/quarantine";
 	case OUTDIR_ETEMP: return "its temp file in .imgpool was replaced by another file "
 				  "before it was put in place; nothing was put there";
 	case EOPNOTSUPP: return "the output folder's filesystem can neither rename a file without "

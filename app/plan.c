@@ -319,10 +319,8 @@ static int failed_earlier(const planner *p, const journal_row *row, int same, in
 /* Could this file's lookups not be made (its journal rows, its bytes: read_errors
  * is the journal's count before them)? Then "no row", "not imgpool's" or "another
  * file" was only "cannot tell": it is refused now (1), made neither again nor
- * refused as another's, and nothing is recorded; the next run looks again. A run
- * under a low limit on open files made every recent photo again (its row was racy
- * and its bytes could not be read to prove it unchanged), failed it there, and
- * the next run made it again. */
+ * refused as another's, nothing recorded; the next run looks again. (Under a low
+ * limit on open files every recent photo was made again, failed, made again.) */
 static int cannot_tell(planner *p)
 {
 	const char *cause;
@@ -333,7 +331,12 @@ static int cannot_tell(planner *p)
 			 strerror(p->q.hash_errno));
 	else
 		return 0;
-	pass(p, PLAN_FAILED, FAIL_ENVIRONMENT, p->why);
+	/* Unreadable under --checksum (renamed onto its output's name, say): no
+	 * pass() release, which let --prune remove what this file may show. */
+	if ((p->q.hash_errno == EACCES || p->q.hash_errno == EPERM) && p->cfg.on_passed)
+		p->cfg.on_passed(p->cfg.data, &p->it, PLAN_FAILED, FAIL_ENVIRONMENT, p->why);
+	else
+		pass(p, PLAN_FAILED, FAIL_ENVIRONMENT, p->why);
 	return 1;
 }
 

@@ -21,8 +21,10 @@ void owner_hash_input(owner_query *q, uint64_t *sum)
 	if (filehash_path(q->it->input, sum) == 0)
 		return;
 	*sum = 0;
+	/* With --checksum the bytes decide, and a file that cannot be read now
+	 * (no permission) may be read later: neither the same nor another. */
 	if (errno == EMFILE || errno == ENFILE || errno == ENOMEM || errno == EAGAIN ||
-	    errno == EINTR)
+	    errno == EINTR || (q->checksum && (errno == EACCES || errno == EPERM)))
 		q->hash_errno = errno;
 }
 

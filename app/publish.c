@@ -561,9 +561,11 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 		if (rc < 0) {
 			int e = errno;
 			journal_output_forget(pb->j, it->out_rel[i], &plan[i].fresh);
-			snprintf(err, len, "cannot put its output %s in place: %s", it->display[i],
+			snprintf(err, len, "cannot put its output %s in place: %s%s%s", it->display[i],
 				 e == EEXIST ? "a file appeared there meanwhile (left as it is)"
-					     : outdir_strerror(e));
+					     : outdir_strerror(e),
+				 e == OUTDIR_EKEPT ? ", as " : "",
+				 e == OUTDIR_EKEPT ? outdir_kept_name(pb->od) : "");
 			return -1;
 		}
 		uint64_t stamp;

@@ -2068,7 +2068,8 @@ class TestChecksum(SafetyCase):
         """--checksum: a photo made unreadable and renamed (a.jpeg to a.JPEG, the
         same thumbnail name) took its old thumbnail over by size and mtime and
         was "skipped", exit 0, its bytes never compared (a cron model's find).
-        It is an error now, as the same file without the rename is."""
+        It is an error now, as the same file without the rename is, and its
+        thumbnail is kept."""
         src, out = self.path("src"), self.path("out")
         jpeg(os.path.join(src, "a.jpeg"), 300, 200)
         os.utime(os.path.join(src, "a.jpeg"), (1761998400, 1761998400))
@@ -2082,6 +2083,8 @@ class TestChecksum(SafetyCase):
         files = [x for x in map(json.loads, open(rep)) if x["type"] == "file"]
         self.assertEqual([(x["status"], x.get("kind")) for x in files], [("error", "environment")],
                          files)
+        # "cannot tell", so --prune keeps what it may show (a third review)
+        self.assertTrue(os.path.exists(os.path.join(out, "a.jpg")), "pruned")
 
     def test_checksum_after_plain_runs_and_touches(self):
         src, out = self.path("src"), self.path("out")
@@ -4184,6 +4187,14 @@ class TestAUsersFileSavedOverANewThumbnail(RaceShimCase):
         kept = [os.path.join(d, n) for d, _, ns in os.walk(self.path()) for n in ns
                 if open(os.path.join(d, n), "rb").read() == self.USERS]
         self.assertEqual(len(kept), 1, "the user's file is gone")
+        # where it is, said (a third review: nothing said it), under a name no
+        # later run makes for its own quarantine (q-PID-N: PID 1 in containers)
+        q = os.path.join(out, ".imgpool", "quarantine")
+        self.assertEqual(os.path.dirname(kept[0]), q)
+        name = os.path.basename(kept[0])
+        self.assertTrue(name.startswith("kept-"), name)
+        self.assertIn(("kept in the output folder's .imgpool/quarantine, as " + name).encode(),
+                      r.stderr)
 
     def test_force_checks_its_put_back_after_the_move(self):
         """--force: the new thumbnail moved away right after its rename, then the
