@@ -651,9 +651,10 @@ int outdir_restore(outdir *od, const char *qname, const char *rel, const file_id
 	file_ident got = outdir_ident_of(&st);
 	if (move_into(od, qfd, qname, rel, 0, &got) == 0)
 		return 1;
+	int kept = errno == OUTDIR_EKEPT;
 	/* moved in and then taken, or moved away, by another: none is kept */
 	if (fstatat(qfd, qname, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		return 3;
+		return kept ? 4 : 3;
 	/* Not put back: deleted if it is still that file and imgpool's. */
 	if (owned && S_ISREG(st.st_mode) && got.size == owned->size &&
 	    got.mtime_ns == owned->mtime_ns && is_made(qfd, qname, &got) &&

@@ -260,7 +260,8 @@ void outdir_record_folders(outdir *od, const outdir_folder_record *r);
  * there (returns 1); if rel is taken and the quarantined file is `owned` (matches
  * what imgpool recorded, or the caller passes NULL to keep it) it is deleted
  * (returns 2); otherwise it stays in the quarantine (returns 0). -1 on error; a
- * qname that is not there any more is 3.
+ * qname that is not there any more is 3, and 4 where putting it back met a file
+ * not imgpool's that is kept now (OUTDIR_EKEPT: outdir_kept_name()).
  */
 int outdir_restore(outdir *od, const char *qname, const char *rel, const file_ident *owned);
 

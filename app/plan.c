@@ -47,7 +47,7 @@ struct planner {
 	uint64_t read_errors;         /* the journal's count before its first lookup */
 	held_list contested;          /* for another input's outcome: plan_next_held() */
 	held_list for_prune;          /* until --prune ran: plan_next() after plan_pruned() */
-	int releasing;                /* deciding a held file: never held again */
+	int releasing, shows_ours;    /* deciding a held file; an output of it is imgpool's */
 	int pruned;                   /* plan_pruned(): it ran */
 	char why[WHY_LEN];
 };
@@ -316,11 +316,10 @@ static int failed_earlier(const planner *p, const journal_row *row, int same, in
 	return row->kind != FAIL_ENVIRONMENT || !readable_now(p->it.input);
 }
 
-/* Could this file's lookups not be made (its journal rows, its bytes: read_errors
- * is the journal's count before them)? Then "no row", "not imgpool's" or "another
- * file" was only "cannot tell": it is refused now (1), made neither again nor
- * refused as another's, nothing recorded; the next run looks again. (Under a low
- * limit on open files every recent photo was made again, failed, made again.) */
+/* Could this file's lookups not be made (journal rows; bytes: read_errors is the
+ * journal's count before)? Then "no row", "not imgpool's" or "another file" was
+ * "cannot tell": refused now (1), nothing recorded, the next run looks again (under
+ * a low open-files limit every recent photo was made again, failed, made again). */
 static int cannot_tell(planner *p)
 {
 	const char *cause;
@@ -331,9 +330,9 @@ static int cannot_tell(planner *p)
 			 strerror(p->q.hash_errno));
 	else
 		return 0;
-	/* Unreadable under --checksum (renamed onto its output's name, say): no
-	 * pass() release, which let --prune remove what this file may show. */
-	if ((p->q.hash_errno == EACCES || p->q.hash_errno == EPERM) && p->cfg.on_passed)
+	/* unreadable, an output of imgpool's at its name: no release to let --prune go */
+	if ((p->q.hash_errno == EACCES || p->q.hash_errno == EPERM) && p->shows_ours &&
+	    p->cfg.on_passed)
 		p->cfg.on_passed(p->cfg.data, &p->it, PLAN_FAILED, FAIL_ENVIRONMENT, p->why);
 	else
 		pass(p, PLAN_FAILED, FAIL_ENVIRONMENT, p->why);
@@ -424,6 +423,7 @@ static int decide(planner *p, const char *root, uint64_t *checksum)
 	p->q.hash_errno = 0;
 	if (inspect_outputs(p, root, &o))
 		return 0;
+	p->shows_ours = o.ours > 0;
 	int all_fresh = o.present == it->noutputs && o.fresh == it->noutputs;
 	if ((!p->cfg.j && !p->cfg.empty_journal) || !root) {
 		if (all_fresh && !p->cfg.force) {

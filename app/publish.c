@@ -561,11 +561,14 @@ static int move_into_place(const publisher *pb, const publish_item *it, const ou
 		if (rc < 0) {
 			int e = errno;
 			journal_output_forget(pb->j, it->out_rel[i], &plan[i].fresh);
-			snprintf(err, len, "cannot put its output %s in place: %s%s%s", it->display[i],
-				 e == EEXIST ? "a file appeared there meanwhile (left as it is)"
-					     : outdir_strerror(e),
-				 e == OUTDIR_EKEPT ? ", as " : "",
-				 e == OUTDIR_EKEPT ? outdir_kept_name(pb->od) : "");
+			if (e == OUTDIR_EKEPT) /* the kept name first: a long path is cut */
+				snprintf(err, len, "%s, as %s; its output was not put in place: %s",
+					 outdir_strerror(e), outdir_kept_name(pb->od), it->display[i]);
+			else
+				snprintf(err, len, "cannot put its output %s in place: %s",
+					 it->display[i],
+					 e == EEXIST ? "a file appeared there meanwhile (left as it is)"
+						     : outdir_strerror(e));
 			return -1;
 		}
 		uint64_t stamp;

@@ -55,6 +55,14 @@ static void recover_one(void *data, const char *qname, const char *path, const f
 			 outdir_path(r->pb->od), qname);
 		r->warn(r->data, line);
 	}
+	if (rc == 4 && r->warn) {
+		char line[600];
+		snprintf(line, sizeof line, "imgpool: warning: a file that imgpool did not make, met "
+			 "at %s/%s as its folder was moved out of the output folder, is kept in "
+			 "%s/" OUTDIR_PRIVATE "/quarantine/%s", outdir_path(r->pb->od), path,
+			 outdir_path(r->pb->od), outdir_kept_name(r->pb->od));
+		r->warn(r->data, line);
+	}
 	/* Gone from the quarantine too: the removal (or replacement) had ended, but
 	 * for the folders it may have left empty (a kill between the two steps left
 	 * them for good: no record leads back there). */

@@ -2064,6 +2064,23 @@ class TestWalk(SafetyCase):
         self.assertTrue(os.path.exists(os.path.join(out, "q.jpg")))
 
 class TestChecksum(SafetyCase):
+    def test_an_unreadable_photo_without_its_thumbnail_does_not_block_its_twin(self):
+        """--checksum, a.jpg unreadable and its thumbnail gone, a.png new (-f jpeg:
+        the same output name): a.jpg kept its claim on the name, and a.png was
+        refused as its twin in every run (a review of the fix below). Only an
+        unreadable file with a thumbnail of imgpool's at its name keeps it."""
+        src, out = self.path("src"), self.path("out")
+        jpeg(os.path.join(src, "a.jpg"), 300, 200)
+        self.ok(run(["-q", "--checksum", "-f", "jpeg", "-o", out, src]))
+        os.unlink(os.path.join(out, "a.jpg"))
+        jpeg(os.path.join(src, "a.png"), 200, 100)
+        os.chmod(os.path.join(src, "a.jpg"), 0)
+        r = self.no_dac(["--checksum", "-f", "jpeg", "-o", out, src])
+        os.chmod(os.path.join(src, "a.jpg"), 0o644)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"a.png", r.stdout)
+        self.assertTrue(os.path.exists(os.path.join(out, "a.jpg")), r.stderr)
+
     def test_an_unreadable_renamed_photo_is_an_error_under_checksum(self):
         """--checksum: a photo made unreadable and renamed (a.jpeg to a.JPEG, the
         same thumbnail name) took its old thumbnail over by size and mtime and
@@ -4212,6 +4229,43 @@ class TestAUsersFileSavedOverANewThumbnail(RaceShimCase):
         self.ok(r, (1,))
         self.assertTrue(os.path.exists(self.path("moved.jpg")), "the race did not run")
         self.assertEqual(os.listdir(self.path("outside", "sub")), [])
+
+    def test_recovery_names_a_users_file_it_keeps(self):
+        """Recovery puts a killed run's quarantined thumbnail back; the folder
+        leaves OUT right after, the user's file lands at the name before the
+        take-back, another right after it: the user's file is kept in the
+        quarantine, and a warning names it (a fourth review: it was silent)."""
+        import sqlite3
+        jpeg(self.path("in", "sub", "a.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-r", "-j1", "-o", out, self.path("in")]))
+        thumb = os.path.join(out, "sub", "a.jpg")
+        st = os.stat(thumb)
+        q = os.path.join(out, ".imgpool", "quarantine")
+        os.makedirs(q, exist_ok=True)
+        os.rename(thumb, os.path.join(q, "q-1-1"))
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        db.execute("insert into quarantine values('q-1-1', 'sub/a.jpg', ?, ?)",
+                   (st.st_size, st.st_mtime_ns))
+        db.commit()
+        db.close()
+        os.makedirs(self.path("outside"))
+        user, other = self.users_file(), self.path("other.jpg")
+        with open(other, "w") as f:
+            f.write("another")
+        r = self.racing(["-r", "-j1", "-o", out, self.path("in")], "rename", "a.jpg",
+                        os.path.join(out, "sub"), self.path("outside", "sub"), after=True,
+                        more={"RACE2_CALL": "rename", "RACE2_NAME": "q-1-1", "RACE2_FROM": user,
+                              "RACE2_TO": self.path("outside", "sub", "a.jpg"),
+                              "RACE3_CALL": "rename", "RACE3_NAME": "q-1-1", "RACE3_WHEN": "after",
+                              "RACE3_FROM": other,
+                              "RACE3_TO": self.path("outside", "sub", "a.jpg")})
+        self.assertFalse(os.path.exists(other), "the races did not run")
+        kept = [n for n in os.listdir(q) if n.startswith("kept-")]
+        self.assertEqual(len(kept), 1, os.listdir(q))
+        with open(os.path.join(q, kept[0]), "rb") as f:
+            self.assertEqual(f.read(), self.USERS)
+        self.assertIn(kept[0].encode(), r.stderr + r.stdout)
 
     def test_a_thumbnail_whose_folder_left_is_taken_back(self):
         """The folder moved out alone, the new thumbnail in it: that one is
