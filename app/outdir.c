@@ -365,13 +365,13 @@ static int is_made(int dirfd, const char *name, const file_ident *made)
 	       ((uint64_t)st.st_dev == made->dev && (uint64_t)st.st_ino == made->ino);
 }
 
-/* Take the file just moved to pfd/leaf back to from_dir/from: only the one made,
- * and one found to be another after the move (put at leaf in the few system
- * calls between the look and the move) goes back to leaf. Another file is never
- * taken: the caller removes the temp name, so taking a file the user saved over
- * the new one deleted it. */
 static int quarantine_fd(outdir *od);
 
+/* Take the file just moved to pfd/leaf back to from_dir/from: only the one made
+ * (the caller removes the temp name: taking a file the user saved over the new
+ * one deleted it). One found to be another after the move (put at leaf in the
+ * few system calls between the look and the move) goes back to leaf, or, where
+ * its name was taken again, is kept in the quarantine as od->kept_name: 1. */
 static int take_back(outdir *od, int pfd, const char *leaf, int from_dir, const char *from,
 		     const file_ident *made)
 {
