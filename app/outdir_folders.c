@@ -67,16 +67,6 @@ int outdir_not_a_folder(int dirfd, const char *name, int err)
 	return err;
 }
 
-/* Make folder name in the folder open at fd, whose path beneath OUT is
- * rel[0..n): in the temp folder, given what mkdir in fd's folder gives (group,
- * setgid bit, default ACL: outdir_as_made_in()), recorded as imgpool's
- * (od->folders.made), then renamed into place without replacing. Where that
- * cannot be (no temp folder yet, no record kept, a mount point between the temp
- * folder and fd: EXDEV, a filesystem without RENAME_NOREPLACE: EINVAL, a temp
- * folder that kept a default ACL, a group or ACL that cannot be given) it is made
- * in place, and recorded after: a kill between the two leaves that folder
- * unrecorded, kept for good once emptied. 0, or -1 with mkdir's errno (EEXIST:
- * one is there). */
 /* Folder name, just made in fd's folder (path beneath OUT, its identity id; 0:
  * unknown): is fd still beneath OUT? A folder on the way moved out of OUT, or
  * swapped for a symlink, took fd with it, and the new folder was left outside
@@ -95,6 +85,16 @@ static int made_in_place(outdir *od, int fd, const char *name, const char *path,
 	return -1;
 }
 
+/* Make folder name in the folder open at fd, whose path beneath OUT is
+ * rel[0..n): in the temp folder, given what mkdir in fd's folder gives (group,
+ * setgid bit, default ACL: outdir_as_made_in()), recorded as imgpool's
+ * (od->folders.made), then renamed into place without replacing. Where that
+ * cannot be (no temp folder yet, no record kept, a mount point between the temp
+ * folder and fd: EXDEV, a filesystem without RENAME_NOREPLACE: EINVAL, a temp
+ * folder that kept a default ACL, a group or ACL that cannot be given) it is made
+ * in place, and recorded after: a kill between the two leaves that folder
+ * unrecorded, kept for good once emptied. 0, or -1 with mkdir's errno (EEXIST:
+ * one is there), or made_in_place()'s (its folder left OUT). */
 static int make_folder(outdir *od, int fd, const char *name, const char *rel, size_t n)
 {
 	char path[PATH_MAX], tmp[64];
