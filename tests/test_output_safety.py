@@ -4062,6 +4062,26 @@ class TestAUsersFileSavedOverANewThumbnail(RaceShimCase):
 
     USERS = b"the user's own file\n"
 
+    def quarantined_by_a_killed_run(self):
+        """OUT/sub/a.jpg made, then moved to the quarantine as q-1-1 with its
+        record, as a --force killed between its two steps leaves it: out, the
+        thumbnail's path, the quarantine."""
+        import sqlite3
+        jpeg(self.path("in", "sub", "a.jpg"))
+        out = self.path("out")
+        self.ok(run(["-q", "-r", "-j1", "-o", out, self.path("in")]))
+        thumb = os.path.join(out, "sub", "a.jpg")
+        st = os.stat(thumb)
+        q = os.path.join(out, ".imgpool", "quarantine")
+        os.makedirs(q, exist_ok=True)
+        os.rename(thumb, os.path.join(q, "q-1-1"))
+        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
+        db.execute("insert into quarantine values('q-1-1', 'sub/a.jpg', ?, ?)",
+                   (st.st_size, st.st_mtime_ns))
+        db.commit()
+        db.close()
+        return out, thumb, q
+
     def users_file(self):
         path = self.path("user.jpg")
         with open(path, "wb") as f:
@@ -4157,20 +4177,7 @@ class TestAUsersFileSavedOverANewThumbnail(RaceShimCase):
         the user's file moved over it right after: the run warned that the old
         one "is kept in .imgpool/quarantine/q-1-1 ... move it back by hand",
         where nothing was (a review's find)."""
-        import sqlite3
-        jpeg(self.path("in", "sub", "a.jpg"))
-        out = self.path("out")
-        self.ok(run(["-q", "-r", "-j1", "-o", out, self.path("in")]))
-        thumb = os.path.join(out, "sub", "a.jpg")
-        st = os.stat(thumb)
-        q = os.path.join(out, ".imgpool", "quarantine")
-        os.makedirs(q, exist_ok=True)
-        os.rename(thumb, os.path.join(q, "q-1-1"))  # what a killed --force leaves
-        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
-        db.execute("insert into quarantine values('q-1-1', 'sub/a.jpg', ?, ?)",
-                   (st.st_size, st.st_mtime_ns))
-        db.commit()
-        db.close()
+        out, thumb, q = self.quarantined_by_a_killed_run()
         user = self.users_file()
         r = self.racing(["-r", "-j1", "-o", out, self.path("in")], "rename", "a.jpg",
                         user, thumb, after=True)
@@ -4235,20 +4242,7 @@ class TestAUsersFileSavedOverANewThumbnail(RaceShimCase):
         leaves OUT right after, the user's file lands at the name before the
         take-back, another right after it: the user's file is kept in the
         quarantine, and a warning names it (a fourth review: it was silent)."""
-        import sqlite3
-        jpeg(self.path("in", "sub", "a.jpg"))
-        out = self.path("out")
-        self.ok(run(["-q", "-r", "-j1", "-o", out, self.path("in")]))
-        thumb = os.path.join(out, "sub", "a.jpg")
-        st = os.stat(thumb)
-        q = os.path.join(out, ".imgpool", "quarantine")
-        os.makedirs(q, exist_ok=True)
-        os.rename(thumb, os.path.join(q, "q-1-1"))
-        db = sqlite3.connect(os.path.join(out, ".imgpool", "journal.sqlite"))
-        db.execute("insert into quarantine values('q-1-1', 'sub/a.jpg', ?, ?)",
-                   (st.st_size, st.st_mtime_ns))
-        db.commit()
-        db.close()
+        out, thumb, q = self.quarantined_by_a_killed_run()
         os.makedirs(self.path("outside"))
         user, other = self.users_file(), self.path("other.jpg")
         with open(other, "w") as f:
