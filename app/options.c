@@ -627,9 +627,12 @@ static int check_keep_list(imgpool_options *o, const parse_state *ps)
  * PATH "3". Other abbreviations stay as GNU tools take them. */
 static int check_whole(imgpool_options *o, char **argv, int li, const parse_state *ps)
 {
+	/* a flag's word is the last one read (an option's value may be) */
 	const char *word = argv[optind - 1], *name = long_options[li].name;
+	if (long_options[li].has_arg || strncmp(word, "--", 2))
+		return OPTIONS_RUN;
 	size_t n = strcspn(word + 2, "=");
-	if (strncmp(word, "--", 2) || long_options[li].has_arg || n >= strlen(name) || n < 2)
+	if (n >= strlen(name) || n < 2)
 		return OPTIONS_RUN;
 	for (const struct option *lo = long_options; lo->name; lo++)
 		if (lo->has_arg && !strncmp(lo->name, word + 2, n - 1))
