@@ -31,22 +31,33 @@ static void type_name(const unsigned char *t, char name[5])
 	name[4] = '\0';
 }
 
-int pngcheck_file(const char *path, char *err, size_t errlen)
+/* path opened, when it is a regular file that begins with the PNG signature
+ * (libpng's test): its descriptor and *size; else -1 (nothing for these checks). */
+static int open_png(const char *path, uint64_t *size)
 {
 	unsigned char b[8];
 	struct stat st;
-	uint64_t at = sizeof b, size;
-	int rc = 0;
 	/* O_NONBLOCK: a FIFO put in the file's place must not block the worker. */
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !read_at(fd, 0, b, sizeof b) ||
+	    png_sig_cmp(b, 0, sizeof b) != 0) {
+		close(fd);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
+}
+
+int pngcheck_file(const char *path, char *err, size_t errlen)
+{
+	unsigned char b[8];
+	uint64_t at = sizeof b, size;
+	int rc = 0, fd = open_png(path, &size);
 
 	if (fd < 0)
 		return 0;
-	/* the 8-byte signature, libpng's test */
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !read_at(fd, 0, b, sizeof b) ||
-	    png_sig_cmp(b, 0, sizeof b) != 0)
-		goto done;
-	size = (uint64_t)st.st_size;
 	for (int chunks = 0; chunks < PNGCHECK_MAX_CHUNKS && at + 8 <= size; chunks++) {
 		uint64_t len;
 		char name[5];
@@ -68,7 +79,6 @@ int pngcheck_file(const char *path, char *err, size_t errlen)
 		}
 		at += 12 + len;
 	}
-done:
 	close(fd);
 	return rc;
 }
@@ -114,18 +124,12 @@ static int inflate_idat(int fd, uint64_t at, uint64_t size, const char **why)
 int pngcheck_image_data(const char *path, char *err, size_t errlen)
 {
 	unsigned char b[8];
-	struct stat st;
 	uint64_t at = sizeof b, size;
-	int rc = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	int rc = 0, fd = open_png(path, &size);
 	const char *why;
 
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !read_at(fd, 0, b, sizeof b) ||
-	    png_sig_cmp(b, 0, sizeof b) != 0)
-		goto done;
-	size = (uint64_t)st.st_size;
 	/* every chunk before the data, however many: 8 bytes read each */
 	while (at + 8 <= size) {
 		if (!read_at(fd, at, b, 8) || !memcmp(b + 4, "IEND", 4))
@@ -139,7 +143,6 @@ int pngcheck_image_data(const char *path, char *err, size_t errlen)
 		}
 		at += 12 + (uint64_t)io_be32(b);
 	}
-done:
 	close(fd);
 	return rc;
 }

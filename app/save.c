@@ -203,13 +203,13 @@ static void webp_drop_metadata(int keep, unsigned char *buf, size_t *len)
 	*len = out;
 }
 
-/* Encode im as format f into a new g_malloc'd buffer. Metadata is stripped unless
- * asked to keep it, and then only the kinds asked for are kept (metadata.h). */
 int save_max_side(thumb_format f)
 {
 	return f == FORMAT_JPEG ? 65500 : f == FORMAT_WEBP ? 16383 : f == FORMAT_AVIF ? 65536 : 0;
 }
 
+/* Encode im as format f into a new g_malloc'd buffer. Metadata is stripped unless
+ * asked to keep it, and then only the kinds asked for are kept (metadata.h). */
 int save_encode(const thumb_settings *s, VipsImage *im, thumb_format f,
 		  void **buf, size_t *len)
 {
