@@ -103,6 +103,21 @@ static void test_none(void **state)
 	resolves(NULL, 0, 0, 0, "none");
 }
 
+/* Slurm's array variables for task id (NULL: unset). */
+static void slurm_array(const char *id, const char *min, const char *max, const char *count,
+			const char *step)
+{
+	const char *const names[] = {"SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN",
+				     "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_COUNT",
+				     "SLURM_ARRAY_TASK_STEP"};
+	const char *const values[] = {id, min, max, count, step};
+	for (int i = 0; i < 5; i++)
+		if (values[i])
+			setenv(names[i], values[i], 1);
+		else
+			unsetenv(names[i]);
+}
+
 static void test_slurm(void **state)
 {
 	/* an array 0-3 */
@@ -131,30 +146,18 @@ static void test_slurm(void **state)
 	refuses(NULL, 10, "SLURM_ARRAY_TASK_ID=8: the array (7 tasks, ids 5..11 step 1) is not "
 			  "one task per shard of --shard-count: give --shard K/N");
 	/* a stepped array (--array=1-7:2): the task's place in it */
-	setenv("SLURM_ARRAY_TASK_MIN", "1", 1);
-	setenv("SLURM_ARRAY_TASK_MAX", "7", 1);
-	setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
-	setenv("SLURM_ARRAY_TASK_STEP", "2", 1);
-	setenv("SLURM_ARRAY_TASK_ID", "5", 1);
+	slurm_array("5", "1", "7", "4", "2");
 	resolves(NULL, 0, 3, 4, "SLURM_ARRAY_TASK_ID");
 	setenv("SLURM_ARRAY_TASK_ID", "7", 1);
 	resolves(NULL, 0, 4, 4, "SLURM_ARRAY_TASK_ID");
 	resolves(NULL, 4, 4, 4, "SLURM_ARRAY_TASK_ID");
 	/* a list of ids (--array=3,7 sent again from 0-9): no place tells the shard */
-	setenv("SLURM_ARRAY_TASK_MIN", "3", 1);
-	setenv("SLURM_ARRAY_TASK_MAX", "7", 1);
-	setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
-	setenv("SLURM_ARRAY_TASK_STEP", "1", 1);
-	setenv("SLURM_ARRAY_TASK_ID", "7", 1);
+	slurm_array("7", "3", "7", "2", "1");
 	refuses(NULL, 0, "SLURM_ARRAY_TASK_ID=7: the array (2 tasks, ids 3..7 step 1) is not "
 			 "one task per shard: give --shard K/N");
 	refuses(NULL, 10, "SLURM_ARRAY_TASK_ID=7: the array (2 tasks, ids 3..7 step 1) is not "
 			  "one task per shard of --shard-count: give --shard K/N");
-	unsetenv("SLURM_ARRAY_TASK_STEP");
-	setenv("SLURM_ARRAY_TASK_ID", "8", 1);
-	setenv("SLURM_ARRAY_TASK_MIN", "5", 1);
-	setenv("SLURM_ARRAY_TASK_MAX", "11", 1);
-	setenv("SLURM_ARRAY_TASK_COUNT", "7", 1);
+	slurm_array("8", "5", "11", "7", NULL);
 	/* no MIN: ids from 0 */
 	unsetenv("SLURM_ARRAY_TASK_MIN");
 	unsetenv("SLURM_ARRAY_TASK_MAX");
